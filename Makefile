@@ -1,0 +1,33 @@
+# Masquerade — one entry point for install, run, test and bench.
+# `make install` is idempotent: it only reinstalls when requirements.txt or pyproject.toml change.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SAMPLE := resources/samples/opera_sample.png
+
+.PHONY: install run test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+run: install
+	$(PY) -m app --open $(SAMPLE) --studio opera
+
+lint: install
+	$(VENV)/bin/lint-imports
+
+test: install
+	$(VENV)/bin/lint-imports
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+bench: install
+	$(PY) -m bench --out bench/results.json
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""Shims for third-party packages that need help in some installs."""

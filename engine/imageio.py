@@ -1,0 +1,243 @@
+"""Load, validate and save images.
+
+Every loader returns RGB ``uint8`` arrays of shape ``[H, W, 3]`` whatever the file holds (grey,
+palette, 16-bit, CMYK, alpha ...), with EXIF orientation applied. Images larger than
+:data:`MAX_PIXELS` are refused *before* their pixels are decoded. Saves are atomic: the data goes to
+a temporary file in the destination folder which is then renamed over the target, so a crash or a
+full disk never leaves a half-written image under the final name.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from engine.errors import ImageLoadError, ImageSaveError
+
+PathLike = Union[str, os.PathLike]
+
+MAX_PIXELS: int = 64_000_000
+"""Largest image (width × height) the engine accepts; about 8000 × 8000."""
+
+SAVE_FORMATS: dict[str, str] = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+}
+"""File extensions :func:`save_image` can write, mapped to Pillow format names."""
+
+LOAD_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+"""Extensions batch jobs pick up when listing a folder."""
+
+
+def _open_checked(path: Path, max_pixels: int) -> Image.Image:
+    if not path.exists():
+        raise ImageLoadError(f"{path}: file not found")
+    if path.is_dir():
+        raise ImageLoadError(f"{path}: is a folder, not an image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            old_limit = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None  # we do our own, clearer check below
+            try:
+                img = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = old_limit
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"{path}: not an image or an unsupported format") from None
+    except OSError as exc:
+        raise ImageLoadError(f"{path}: cannot read ({exc})") from None
+    w, h = img.size
+    if w <= 0 or h <= 0:
+        raise ImageLoadError(f"{path}: empty image ({w}x{h})")
+    if w * h > max_pixels:
+        img.close()
+        raise ImageLoadError(
+            f"{path}: image is {w}x{h} = {w * h / 1e6:.1f} MP, over the {max_pixels / 1e6:.0f} MP limit"
+        )
+    return img
+
+
+def to_rgb_array(img: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """Convert any Pillow image to RGB ``uint8`` ``[H, W, 3]``.
+
+    Alpha is composited over ``background`` (white by default: opera masks and mask templates are
+    cut-outs whose transparent parts read as paper). 16-bit and float greys are scaled to 0–255.
+
+    Args:
+        img: a decoded Pillow image of any mode.
+        background: RGB colour under transparent pixels.
+
+    Returns:
+        ``uint8`` array ``[H, W, 3]``, C-contiguous.
+    """
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        if mode == "F":
+            lo, hi2 = float(np.nanmin(arr)), float(np.nanmax(arr))
+            arr = (arr - lo) / (hi2 - lo) * 255.0 if hi2 > lo else np.zeros_like(arr)
+        else:
+            arr = arr / hi * 255.0
+        grey = np.clip(np.nan_to_num(arr), 0, 255).round().astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
+    has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info)
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        base = Image.new("RGBA", rgba.size, background + (255,))
+        base.alpha_composite(rgba)
+        return np.ascontiguousarray(np.asarray(base.convert("RGB")))
+    return np.ascontiguousarray(np.asarray(img.convert("RGB")))
+
+
+def load_image(
+    path: PathLike,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    background: tuple[int, int, int] = (255, 255, 255),
+) -> np.ndarray:
+    """Read an image file as RGB ``uint8`` ``[H, W, 3]`` with EXIF orientation applied.
+
+    Args:
+        path: file to read (PNG, JPEG, BMP, TIFF, WebP, GIF first frame ...).
+        max_pixels: refuse images with more pixels than this, before decoding them.
+        background: colour placed under transparent pixels.
+
+    Returns:
+        ``uint8`` array ``[H, W, 3]``.
+
+    Raises:
+        ImageLoadError: missing, unreadable, corrupt, truncated or oversized file.
+
+    Example:
+        >>> rgb = load_image("face.jpg")  # doctest: +SKIP
+        >>> rgb.shape, rgb.dtype  # doctest: +SKIP
+        ((512, 512, 3), dtype('uint8'))
+    """
+    p = Path(path)
+    img = _open_checked(p, max_pixels)
+    try:
+        with img:
+            img = ImageOps.exif_transpose(img) or img
+            img.load()
+            return to_rgb_array(img, background)
+    except ImageLoadError:
+        raise
+    except (OSError, ValueError, SyntaxError) as exc:  # truncated / corrupt data
+        raise ImageLoadError(f"{p}: corrupt or truncated image ({exc})") from None
+    except MemoryError:
+        raise ImageLoadError(f"{p}: not enough memory to decode this image") from None
+
+
+def load_grey(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image as grey ``uint8`` ``[H, W]`` (BT.601 luma of :func:`load_image`)."""
+    rgb = load_image(path, max_pixels=max_pixels)
+    return to_grey(rgb)
+
+
+def to_grey(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma of an RGB ``uint8`` image; grey input is returned unchanged."""
+    if rgb.ndim == 2:
+        return rgb
+    if rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
+        raise ValueError(f"expected [H, W] or [H, W, 3|4] image, got shape {rgb.shape}")
+    r, g, b = (rgb[..., i].astype(np.float32) for i in range(3))
+    return np.clip(0.299 * r + 0.587 * g + 0.114 * b + 0.5, 0, 255).astype(np.uint8)
+
+
+def encode_image(array: np.ndarray, fmt: str = "PNG", quality: int = 95) -> bytes:
+    """Encode a ``uint8`` grey ``[H, W]``, RGB or RGBA ``[H, W, 3|4]`` array to bytes."""
+    arr = np.asarray(array)
+    if arr.dtype != np.uint8:
+        raise ImageSaveError(f"images must be uint8, got {arr.dtype}")
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3, 4))):
+        raise ImageSaveError(f"cannot save an array of shape {arr.shape} as an image")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    img = Image.fromarray(np.ascontiguousarray(arr))
+    if fmt == "JPEG" and img.mode == "RGBA":
+        img = img.convert("RGB")
+    buf = io.BytesIO()
+    kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    img.save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename).
+
+    Raises:
+        ImageSaveError: the folder is missing or not writable, or the disk is full; the target is
+            left as it was and no temporary file remains.
+    """
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise ImageSaveError(f"{p}: folder {folder} does not exist")
+    fd = -1
+    tmp = ""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as fh:
+            fd = -1
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+        tmp = ""
+    except OSError as exc:
+        raise ImageSaveError(f"{p}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
+    return p
+
+
+def save_image(path: PathLike, array: np.ndarray, *, quality: int = 95, fmt: Optional[str] = None) -> Path:
+    """Save a ``uint8`` grey/RGB/RGBA array atomically; the format follows the extension.
+
+    Args:
+        path: target file; its extension picks the format unless ``fmt`` is given.
+        array: ``uint8`` ``[H, W]`` or ``[H, W, 3|4]``.
+        quality: JPEG/WebP quality.
+        fmt: explicit Pillow format name.
+
+    Returns:
+        The written path.
+
+    Raises:
+        ImageSaveError: unknown extension, bad array, or a write failure (target left untouched).
+    """
+    p = Path(path)
+    if fmt is None:
+        fmt = SAVE_FORMATS.get(p.suffix.lower())
+        if fmt is None:
+            known = ", ".join(sorted(SAVE_FORMATS))
+            raise ImageSaveError(f"{p}: unknown image extension {p.suffix!r} (use one of {known})")
+    return atomic_write_bytes(p, encode_image(array, fmt, quality))
+
+
+def list_images(folder: PathLike) -> list[Path]:
+    """Image files directly inside ``folder`` (by extension, hidden files skipped), sorted by name."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise ImageLoadError(f"{d}: not a folder")
+    return sorted(
+        p for p in d.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in LOAD_EXTENSIONS
+    )
