@@ -1,0 +1,99 @@
+"""Start the Qt application, optionally open an image, render a screenshot and exit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QCoreApplication, QSize
+from PySide6.QtWidgets import QApplication
+
+ORG, APP = "Masquerade", "Masquerade"
+
+
+def make_app(argv: Optional[list[str]] = None) -> QApplication:
+    """The QApplication (created once) with organisation/app names set for QSettings."""
+    QCoreApplication.setOrganizationName(ORG)
+    QCoreApplication.setApplicationName(APP)
+    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    return app  # type: ignore[return-value]
+
+
+def wait_until_idle(window, timeout_s: float = 60.0) -> bool:
+    """Process events until the window's engine work is done; False on timeout."""
+    app = QApplication.instance()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if window.is_idle():
+            app.processEvents()
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def parse_size(text: str) -> QSize:
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must look like 1280x800, got {text!r}") from None
+    if not (200 <= w <= 8000 and 150 <= h <= 8000):
+        raise ValueError(f"--size out of range: {text}")
+    return QSize(w, h)
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Open the main window (``--open``, ``--studio``); with ``--screenshot`` save a PNG and exit."""
+    app = make_app()
+    from app.main_window import MainWindow
+
+    win = MainWindow()
+    try:
+        if args.studio:
+            win.set_studio(args.studio)
+    except KeyError as exc:
+        print(f"masquerade: error: {exc.args[0]}", file=sys.stderr)
+        win.close()
+        return 2
+    if args.screenshot:
+        try:
+            size = parse_size(args.size)
+        except ValueError as exc:
+            print(f"masquerade: error: {exc}", file=sys.stderr)
+            win.close()
+            return 2
+        win.resize(size)
+    win.show()
+    if args.open:
+        win.open_path(args.open)
+    if not args.screenshot:
+        return app.exec()
+
+    ok = wait_until_idle(win)
+    code = 0
+    if getattr(win, "last_error", None):
+        print(f"masquerade: error: {win.last_error}", file=sys.stderr)
+        code = 1
+    elif not ok:
+        print("masquerade: error: timed out waiting for the engine", file=sys.stderr)
+        code = 1
+    else:
+        win.canvas.fit()
+        app.processEvents()
+        from app.qt_image import from_qimage
+        from engine.errors import ImageSaveError
+        from engine.imageio import save_image
+
+        out = Path(args.screenshot)
+        try:
+            save_image(out, from_qimage(win.grab().toImage()), fmt="PNG")
+            print(f"wrote {out}")
+        except ImageSaveError as exc:
+            print(f"masquerade: error: {exc}", file=sys.stderr)
+            code = 1
+    win.close()
+    app.processEvents()
+    return code

@@ -1,0 +1,318 @@
+"""The main window: studio switcher, canvas, studio panel, menus, status bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QIcon, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QMainWindow, QMenu, QSplitter, QStackedWidget, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from app import shortcuts
+from app.document import Document
+from app.studios.base import StudioPanel
+from app.studios.opera_panel import OperaPanel
+from app.widgets.canvas import ImageCanvas
+from app.worker import WorkerThread
+from engine.cancel import CancelToken
+from engine.imageio import LOAD_EXTENSIONS
+
+MAX_RECENT = 10
+LOAD = "document.load"
+DEVICE = "engine.device"
+
+STUDIO_CLASSES: tuple[type[StudioPanel], ...] = (OperaPanel,)
+"""Studios that work today, in switcher order. Only these are shown."""
+
+
+class MainWindow(QMainWindow):
+    """Masquerade's window. Owns the document, the undo stack and the engine worker thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle("Masquerade")
+        self.setAcceptDrops(True)
+        self.doc = Document()
+        self.undo = QUndoStack(self)
+        self.worker_thread = WorkerThread()
+        self.worker = self.worker_thread.worker
+        self._pending_load: Optional[int] = None
+        self.device_label = "…"
+        self.last_error: Optional[str] = None
+
+        self.canvas = ImageCanvas()
+        self.switcher = QListWidget()
+        self.switcher.setObjectName("studio_switcher")
+        self.switcher.setFixedWidth(104)
+        self.switcher.setIconSize(QSize(28, 28))
+        self.switcher.setViewMode(QListWidget.ViewMode.IconMode)
+        self.switcher.setFlow(QListWidget.Flow.TopToBottom)
+        self.switcher.setMovement(QListWidget.Movement.Static)
+        self.switcher.setSpacing(4)
+        self.stack = QStackedWidget()
+        self.panels: dict[str, StudioPanel] = {}
+        for cls in STUDIO_CLASSES:
+            panel = cls(self.doc, self.undo, self.worker, self.canvas)
+            panel.engine_status.connect(self._set_engine_status)
+            panel.message.connect(self.show_message)
+            self.panels[panel.name] = panel
+            self.stack.addWidget(panel)
+            item = QListWidgetItem(studio_icon(panel.icon), panel.title, self.switcher)
+            item.setData(Qt.ItemDataRole.UserRole, panel.name)
+            item.setSizeHint(QSize(92, 64))
+        self.switcher.currentRowChanged.connect(self._switch_row)
+        self.stack.setMinimumWidth(300)
+
+        split = QSplitter()
+        split.addWidget(self.canvas)
+        split.addWidget(self.stack)
+        split.setStretchFactor(0, 1)
+        split.setCollapsible(0, False)
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.switcher)
+        row.addWidget(split, 1)
+        self.setCentralWidget(central)
+
+        self.engine_label = QLabel("Engine: idle")
+        self.device_widget = QLabel("Device: …")
+        self.zoom_label = QLabel("")
+        sb = self.statusBar()
+        sb.addPermanentWidget(self.engine_label)
+        sb.addPermanentWidget(self.device_widget)
+        sb.addPermanentWidget(self.zoom_label)
+        self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
+
+        self.worker.result.connect(self._on_worker_result)
+        self.worker.error.connect(self._on_worker_error)
+        self.worker.busy.connect(lambda b: self.engine_label.setProperty("busy", b))
+        self._build_actions()
+        self._restore_settings()
+        self.worker.submit(DEVICE, _device_job)
+
+    # -- actions ----------------------------------------------------------------------------------
+    def _action(self, name: str, text: str, slot, menu: QMenu) -> QAction:
+        act = QAction(text, self)
+        act.setObjectName(f"action_{name}")
+        act.setShortcut(shortcuts.key(name))
+        act.triggered.connect(slot)
+        menu.addAction(act)
+        self.addAction(act)
+        return act
+
+    def _build_actions(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self._action("open", "&Open…", self.open_dialog, f)
+        self.recent_menu = f.addMenu("Open &Recent")
+        self.save_action = self._action("save", "&Export result…", self.export_dialog, f)
+        self._action("batch", "&Batch export…", self.open_batch, f)
+        f.addSeparator()
+        self._action("quit", "&Quit", self.close, f)
+
+        e = mb.addMenu("&Edit")
+        undo = self.undo.createUndoAction(self, "&Undo")
+        undo.setShortcut(shortcuts.key("undo"))
+        redo = self.undo.createRedoAction(self, "&Redo")
+        redo.setShortcuts([shortcuts.key("redo"), QKeySequence("Ctrl+Y")])
+        for a in (undo, redo):
+            e.addAction(a)
+            self.addAction(a)
+        self.undo_action, self.redo_action = undo, redo
+
+        v = mb.addMenu("&View")
+        self._action("fit", "&Fit to window", self.canvas.fit, v)
+        self._action("actual", "&Actual size", self.canvas.actual_size, v)
+        self._action("zoom_in", "Zoom &in", lambda: self.canvas.zoom_by(1.25), v)
+        self._action("zoom_out", "Zoom &out", lambda: self.canvas.zoom_by(0.8), v)
+        self.split_action = self._action("split", "Before/after &split", self._toggle_split, v)
+        self.split_action.setCheckable(True)
+        self._action("toggle_view", "Toggle result/&original", self._toggle_view, v)
+
+        h = mb.addMenu("&Help")
+        self._action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts, h)
+
+    def _toggle_split(self) -> None:
+        self.canvas.set_split(self.split_action.isChecked())
+
+    def _toggle_view(self) -> None:
+        panel = self.current_panel()
+        if hasattr(panel, "toggle_view"):
+            panel.toggle_view()
+
+    # -- studios ----------------------------------------------------------------------------------
+    def current_panel(self) -> StudioPanel:
+        return self.stack.currentWidget()  # type: ignore[return-value]
+
+    def set_studio(self, name: str) -> None:
+        """Show studio ``name``; ``KeyError`` listing the available ones if unknown."""
+        if name not in self.panels:
+            raise KeyError(f"unknown studio {name!r}; available: {', '.join(self.panels)}")
+        self.switcher.setCurrentRow(list(self.panels).index(name))
+
+    def _switch_row(self, row: int) -> None:
+        if row < 0:
+            return
+        self.stack.setCurrentIndex(row)
+        self.current_panel().activate()
+
+    # -- opening ----------------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        start = str(QSettings().value("paths/last_open_dir", ""))
+        exts = " ".join(f"*{e}" for e in LOAD_EXTENSIONS)
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", start, f"Images ({exts});;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> int:
+        """Load ``path`` in the worker; the document updates when it arrives. Returns the job id."""
+        p = Path(path)
+
+        def job(token: CancelToken) -> tuple[Path, np.ndarray]:
+            from engine.imageio import load_image
+
+            return p, load_image(p)
+
+        self.show_message(f"Opening {p.name}…")
+        self._pending_load = self.worker.submit(LOAD, job)
+        return self._pending_load
+
+    def _on_worker_result(self, channel: str, gen: int, value: object) -> None:
+        if channel == LOAD and gen == self._pending_load:
+            self._pending_load = None
+            path, image = value  # type: ignore[misc]
+            self.undo.clear()
+            self.doc.set_image(image, path)
+            self._add_recent(path)
+            QSettings().setValue("paths/last_open_dir", str(Path(path).parent))
+            h, w = image.shape[:2]
+            self.setWindowTitle(f"{Path(path).name} ({w}×{h}) — Masquerade")
+            self.show_message(f"Opened {path}")
+        elif channel == DEVICE:
+            self.device_label = str(value)
+            self.device_widget.setText(f"Device: {value}")
+
+    def _on_worker_error(self, channel: str, gen: int, message: str) -> None:
+        if channel == LOAD and gen == self._pending_load:
+            self._pending_load = None
+            self.last_error = message
+            self.show_message(f"Could not open: {message}")
+
+    # -- recent files -----------------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        v = QSettings().value("paths/recent", [])
+        if isinstance(v, str):
+            v = [v]
+        return [str(x) for x in (v or [])]
+
+    def _add_recent(self, path: Path) -> None:
+        items = [str(Path(path).resolve())] + [r for r in self.recent_files() if r != str(Path(path).resolve())]
+        QSettings().setValue("paths/recent", items[:MAX_RECENT])
+        self._fill_recent_menu()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_files()
+        for r in recent:
+            act = self.recent_menu.addAction(r)
+            act.triggered.connect(lambda checked=False, r=r: self.open_path(r))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # -- drag and drop ----------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        for u in event.mimeData().urls():
+            if u.isLocalFile():
+                self.open_path(u.toLocalFile())
+                event.acceptProposedAction()
+                return
+
+    # -- export / batch ---------------------------------------------------------------------------
+    def export_dialog(self) -> None:
+        panel = self.current_panel()
+        if not panel.has_result():
+            self.show_message("Nothing to export yet: open an image first")
+            return
+        start = QSettings().value("paths/last_export_dir", "")
+        name = getattr(panel, "suggested_export_name", lambda: "result.png")()
+        path, _ = QFileDialog.getSaveFileName(self, "Export result", str(Path(str(start)) / name),
+                                              panel.export_filter())
+        if path:
+            QSettings().setValue("paths/last_export_dir", str(Path(path).parent))
+            panel.export_result(path)
+
+    def open_batch(self) -> None:
+        self.current_panel().open_batch_dialog()
+
+    # -- status -----------------------------------------------------------------------------------
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    def _set_engine_status(self, text: str) -> None:
+        self.engine_label.setText(text)
+
+    def show_shortcuts(self) -> None:
+        dlg = QDialog(self)
+        dlg.setWindowTitle("Keyboard shortcuts")
+        rows = [(k, d) for k, d in shortcuts.SHORTCUTS.values()] + list(shortcuts.GESTURES)
+        table = QTableWidget(len(rows), 2)
+        table.setHorizontalHeaderLabels(["Key", "Action"])
+        for i, (k, d) in enumerate(rows):
+            table.setItem(i, 0, QTableWidgetItem(k))
+            table.setItem(i, 1, QTableWidgetItem(d))
+        table.resizeColumnsToContents()
+        lay = QVBoxLayout(dlg)
+        lay.addWidget(table)
+        dlg.resize(460, 420)
+        dlg.exec()
+
+    def is_idle(self) -> bool:
+        """No load pending and the current studio has no outstanding job."""
+        return self._pending_load is None and self.current_panel().is_idle()
+
+    # -- settings ---------------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        s = QSettings()
+        geo = s.value("window/geometry")
+        if isinstance(geo, QByteArray):
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1280, 800)
+        studio = str(s.value("window/studio", next(iter(self.panels))))
+        self.set_studio(studio if studio in self.panels else next(iter(self.panels)))
+        self._fill_recent_menu()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        s = QSettings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/studio", self.current_panel().name)
+        for p in self.panels.values():
+            p.save_settings()
+        self.worker_thread.stop()
+        super().closeEvent(event)
+
+
+def studio_icon(name: str) -> QIcon:
+    """A qtawesome icon by name; an empty icon if qtawesome or its fonts are unavailable."""
+    try:
+        import qtawesome
+
+        return qtawesome.icon(name, color="#444")
+    except Exception:  # noqa: BLE001 - icons are decoration only
+        return QIcon()
+
+
+def _device_job(token: CancelToken) -> str:
+    from engine.device import select_device
+
+    choice = select_device()
+    return f"{choice.label}"

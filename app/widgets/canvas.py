@@ -1,0 +1,261 @@
+"""Zoom/pan image canvas with a before/after split.
+
+* Ctrl+wheel zooms about the cursor; the wheel alone scrolls (Shift = sideways).
+* Middle-drag, or Space held + left-drag, pans.
+* With the split on, the *before* image shows left of a vertical line that can be dragged;
+  holding ``\\`` shows the before image whole.
+* ``fit()`` fits the image to the widget (and keeps fitting on resize until the user zooms);
+  ``actual_size()`` is 100 %.
+
+The canvas shows images in *document* coordinates: a low-resolution preview is stretched over the
+full document size, so previews and final results line up.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen,
+                           QPixmap, QResizeEvent, QWheelEvent)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
+SPLIT_GRAB_PX = 6
+
+
+class ImageCanvas(QWidget):
+    """Shows an *after* image (and optionally the *before* image beside a split line).
+
+    Signals:
+        zoom_changed(float): new zoom factor (1.0 = 100 %).
+    """
+
+    zoom_changed = Signal(float)
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)
+        self.setMinimumSize(200, 150)
+        self._after: Optional[QPixmap] = None
+        self._before: Optional[QPixmap] = None
+        self._doc_size = QSize()
+        self._zoom = 1.0
+        self._origin = QPointF(0, 0)  # widget position of the document's top-left corner
+        self._fit_mode = True
+        self.split_enabled = False
+        self.split_pos = 0.5  # fraction of the document width
+        self._hold_before = False
+        self._space = False
+        self._drag: Optional[str] = None  # "pan" | "split"
+        self._last = QPointF()
+        self.placeholder = "Open an image (Ctrl+O) or drop one here"
+
+    # -- content ----------------------------------------------------------------------------------
+    def set_document_size(self, size: QSize) -> None:
+        """Size of the document in pixels; resets the view to fit when it changes."""
+        if size != self._doc_size:
+            self._doc_size = QSize(size)
+            self._fit_mode = True
+            self._apply_fit()
+        self.update()
+
+    def set_before(self, image: Optional[QImage]) -> None:
+        """The unedited image (shown left of the split, or whole while ``\\`` is held)."""
+        self._before = QPixmap.fromImage(image) if image is not None else None
+        if image is not None and self._doc_size.isEmpty():
+            self.set_document_size(image.size())
+        self.update()
+
+    def set_after(self, image: Optional[QImage]) -> None:
+        """The edited image; may be smaller than the document (a preview) and is stretched."""
+        self._after = QPixmap.fromImage(image) if image is not None else None
+        if image is not None and self._doc_size.isEmpty():
+            self.set_document_size(image.size())
+        self.update()
+
+    def clear(self) -> None:
+        self._after = self._before = None
+        self._doc_size = QSize()
+        self.update()
+
+    @property
+    def document_size(self) -> QSize:
+        return QSize(self._doc_size)
+
+    # -- view -------------------------------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        return self._zoom
+
+    def fit(self) -> None:
+        """Fit the whole document in the widget; keeps fitting on resize until the user zooms."""
+        self._fit_mode = True
+        self._apply_fit()
+
+    def actual_size(self) -> None:
+        """Zoom to 100 % about the widget centre."""
+        self.set_zoom(1.0)
+
+    def zoom_by(self, factor: float, anchor: Optional[QPointF] = None) -> None:
+        self.set_zoom(self._zoom * factor, anchor)
+
+    def set_zoom(self, zoom: float, anchor: Optional[QPointF] = None) -> None:
+        """Set the zoom keeping the document point under ``anchor`` (default: centre) in place."""
+        zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
+        a = anchor if anchor is not None else QPointF(self.width() / 2, self.height() / 2)
+        doc_pt = (a - self._origin) / self._zoom
+        self._zoom = zoom
+        self._origin = a - doc_pt * zoom
+        self._fit_mode = False
+        self.zoom_changed.emit(self._zoom)
+        self.update()
+
+    def _apply_fit(self) -> None:
+        if self._doc_size.isEmpty():
+            return
+        margin = 8
+        w = max(1, self.width() - 2 * margin)
+        h = max(1, self.height() - 2 * margin)
+        z = min(w / self._doc_size.width(), h / self._doc_size.height())
+        self._zoom = min(MAX_ZOOM, max(MIN_ZOOM, z))
+        self._origin = QPointF((self.width() - self._doc_size.width() * self._zoom) / 2,
+                               (self.height() - self._doc_size.height() * self._zoom) / 2)
+        self.zoom_changed.emit(self._zoom)
+        self.update()
+
+    def image_rect(self) -> QRectF:
+        """Where the document lies, in widget coordinates."""
+        return QRectF(self._origin.x(), self._origin.y(),
+                      self._doc_size.width() * self._zoom, self._doc_size.height() * self._zoom)
+
+    def map_to_document(self, p: QPointF) -> QPointF:
+        return (p - self._origin) / self._zoom
+
+    def set_split(self, enabled: bool) -> None:
+        self.split_enabled = enabled
+        self.update()
+
+    def _split_x(self) -> float:
+        r = self.image_rect()
+        return r.left() + r.width() * self.split_pos
+
+    # -- painting ---------------------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(48, 48, 52))
+        if self._doc_size.isEmpty() or (self._after is None and self._before is None):
+            p.setPen(QColor(190, 190, 195))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+            return
+        smooth = self._zoom < 2.0
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+        target = self.image_rect()
+        after = self._after if self._after is not None else self._before
+        if self._hold_before and self._before is not None:
+            p.drawPixmap(target, self._before, QRectF(self._before.rect()))
+        elif self.split_enabled and self._before is not None:
+            sx = self._split_x()
+            p.save()
+            p.setClipRect(QRectF(target.left(), target.top(), sx - target.left(), target.height()))
+            p.drawPixmap(target, self._before, QRectF(self._before.rect()))
+            p.restore()
+            p.save()
+            p.setClipRect(QRectF(sx, target.top(), target.right() - sx, target.height()))
+            p.drawPixmap(target, after, QRectF(after.rect()))
+            p.restore()
+            pen = QPen(QColor(255, 210, 60), 2)
+            p.setPen(pen)
+            p.drawLine(QPointF(sx, target.top()), QPointF(sx, target.bottom()))
+            p.setPen(QColor(255, 255, 255))
+            p.drawText(QPointF(sx - 52, target.top() + 16), "before")
+            p.drawText(QPointF(sx + 8, target.top() + 16), "after")
+        else:
+            p.drawPixmap(target, after, QRectF(after.rect()))
+        p.setPen(QPen(QColor(20, 20, 20), 1))
+        p.drawRect(target)
+
+    # -- input ------------------------------------------------------------------------------------
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
+        delta = event.angleDelta()
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            steps = delta.y() / 120.0
+            self.zoom_by(1.15 ** steps, event.position())
+        else:
+            dx, dy = (delta.y(), 0) if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else (delta.x(), delta.y())
+            self._origin += QPointF(dx, dy) / 2.0
+            self._fit_mode = False
+            self.update()
+        event.accept()
+
+    def _near_split(self, pos: QPointF) -> bool:
+        return (self.split_enabled and self._before is not None
+                and abs(pos.x() - self._split_x()) <= SPLIT_GRAB_PX
+                and self.image_rect().top() <= pos.y() <= self.image_rect().bottom())
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        pos = event.position()
+        if event.button() == Qt.MouseButton.MiddleButton or (
+                event.button() == Qt.MouseButton.LeftButton and self._space):
+            self._drag = "pan"
+        elif event.button() == Qt.MouseButton.LeftButton and self._near_split(pos):
+            self._drag = "split"
+        else:
+            return super().mousePressEvent(event)
+        self._last = pos
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        pos = event.position()
+        if self._drag == "pan":
+            self._origin += pos - self._last
+            self._last = pos
+            self._fit_mode = False
+            self.update()
+        elif self._drag == "split":
+            r = self.image_rect()
+            if r.width() > 0:
+                self.split_pos = min(1.0, max(0.0, (pos.x() - r.left()) / r.width()))
+            self.update()
+        else:
+            shape = Qt.CursorShape.SplitHCursor if self._near_split(pos) else (
+                Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor)
+            self.setCursor(shape)
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        self._drag = None
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if event.isAutoRepeat():
+            return super().keyPressEvent(event)
+        if event.key() == Qt.Key.Key_Space:
+            self._space = True
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+        elif event.key() == Qt.Key.Key_Backslash:
+            self._hold_before = True
+            self.update()
+        else:
+            return super().keyPressEvent(event)
+        event.accept()
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if event.isAutoRepeat():
+            return super().keyReleaseEvent(event)
+        if event.key() == Qt.Key.Key_Space:
+            self._space = False
+            self.setCursor(Qt.CursorShape.ArrowCursor)
+        elif event.key() == Qt.Key.Key_Backslash:
+            self._hold_before = False
+            self.update()
+        else:
+            return super().keyReleaseEvent(event)
+        event.accept()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        if self._fit_mode:
+            self._apply_fit()
+        super().resizeEvent(event)

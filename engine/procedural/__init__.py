@@ -1,0 +1,1 @@
+"""Generators the project owns (samples, templates, synthetic data): no licence questions."""

@@ -1,0 +1,72 @@
+"""Shared test setup: offscreen Qt, isolated QSettings, small generated images, ../shared/data."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("MASQUERADE_DEVICE", "cpu")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Keep the developer's real settings out of tests: QSettings go to a throw-away INI folder.
+    import tempfile
+
+    settings_dir = tempfile.mkdtemp(prefix="masquerade-settings-")
+    os.environ["MASQUERADE_TEST_SETTINGS"] = settings_dir
+    try:
+        from PySide6.QtCore import QCoreApplication, QSettings
+    except ImportError:  # engine-only environments
+        return
+    QCoreApplication.setOrganizationName("MasqueradeTests")
+    QCoreApplication.setApplicationName("MasqueradeTests")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
+
+
+@pytest.fixture
+def clean_settings():
+    """Empty QSettings for one test."""
+    from PySide6.QtCore import QSettings
+
+    QSettings().clear()
+    yield
+    QSettings().clear()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data`` or skip (a user's fresh clone has no shared folder)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+def shapes_image(h: int = 96, w: int = 128, seed: int = 0) -> np.ndarray:
+    """A small RGB test picture with strong edges (rectangles and a disc on a gradient)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx * 255 // max(1, w - 1), yy * 255 // max(1, h - 1), np.full_like(xx, 128)], -1)
+    img = img.astype(np.uint8)
+    for _ in range(3):
+        y0, x0 = rng.integers(0, h // 2), rng.integers(0, w // 2)
+        img[y0:y0 + h // 3, x0:x0 + w // 3] = rng.integers(0, 255, 3)
+    cy, cx, r = h // 2, w // 2, min(h, w) // 5
+    img[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = (250, 250, 250)
+    return img
+
+
+@pytest.fixture
+def shapes() -> np.ndarray:
+    return shapes_image()
+
+
+sys.path.insert(0, str(Path(__file__).parent))

@@ -1,0 +1,110 @@
+"""engine.device: one select_device() with CPU fallback and a reason; module_device."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from engine.device import ENV_VAR, DeviceChoice, module_device, select_device
+
+
+@pytest.fixture
+def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make this process look CPU-only, whatever the machine has."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None:
+        monkeypatch.setattr(mps, "is_available", lambda: False)
+
+
+@pytest.fixture(autouse=True)
+def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+
+
+def test_explicit_cpu() -> None:
+    choice = select_device("cpu")
+    assert isinstance(choice, DeviceChoice)
+    assert choice.device == torch.device("cpu")
+    assert "cpu" in choice.reason
+    assert choice.label == "CPU"
+
+
+def test_case_and_whitespace_ignored() -> None:
+    assert select_device("  CPU ").device == torch.device("cpu")
+
+
+def test_auto_without_gpu_gives_cpu_with_reason(no_gpu: None) -> None:
+    for prefer in ("auto", None, ""):
+        choice = select_device(prefer)
+        assert choice.device == torch.device("cpu")
+        assert "auto" in choice.reason and "cpu" in choice.reason
+
+
+def test_auto_on_this_machine_is_usable() -> None:
+    choice = select_device("auto")
+    assert choice.reason.startswith("auto")
+    torch.zeros(2, device=choice.device)  # the chosen device really works
+
+
+@pytest.mark.parametrize("request_str", ["cuda", "cuda:3", "mps"])
+def test_unavailable_device_falls_back_with_reason(no_gpu: None, request_str: str) -> None:
+    choice = select_device(request_str)
+    assert choice.device == torch.device("cpu")
+    assert request_str in choice.reason
+    assert "not available" in choice.reason
+
+
+def test_cuda_index_beyond_count_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    choice = select_device("cuda:5")
+    assert choice.device == torch.device("cpu")
+    assert "cuda:5" in choice.reason
+
+
+@pytest.mark.parametrize("garbage", ["banana", "gpu please", "cuda:x"])
+def test_garbage_falls_back(garbage: str) -> None:
+    choice = select_device(garbage)
+    assert choice.device == torch.device("cpu")
+    assert "cpu" in choice.reason
+    assert garbage in choice.reason
+
+
+def test_env_var_honoured(monkeypatch: pytest.MonkeyPatch, no_gpu: None) -> None:
+    monkeypatch.setenv(ENV_VAR, "cpu")
+    assert select_device().reason == "cpu requested"
+    monkeypatch.setenv(ENV_VAR, "cuda")
+    choice = select_device()
+    assert choice.device == torch.device("cpu")
+    assert "cuda requested but not available" in choice.reason
+
+
+def test_env_var_garbage_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_VAR, "quantum")
+    choice = select_device()
+    assert choice.device == torch.device("cpu")
+    assert "quantum" in choice.reason
+
+
+def test_prefer_argument_beats_env_var(monkeypatch: pytest.MonkeyPatch, no_gpu: None) -> None:
+    monkeypatch.setenv(ENV_VAR, "cuda")
+    assert select_device("cpu").reason == "cpu requested"
+
+
+def test_module_device() -> None:
+    assert module_device(nn.Linear(2, 2)) == torch.device("cpu")
+    buffers_only = nn.Module()
+    buffers_only.register_buffer("b", torch.zeros(1))
+    assert module_device(buffers_only) == torch.device("cpu")
+    assert module_device(nn.Identity()) == torch.device("cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_module_device_cuda() -> None:
+    choice = select_device("cuda")
+    assert choice.device.type == "cuda"
+    assert module_device(nn.Linear(2, 2).to(choice.device)).type == "cuda"
+    assert choice.label.startswith("CUDA 0")

@@ -1,0 +1,165 @@
+"""engine.imageio: modes, EXIF, size limits, corrupt files, atomic writes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.errors import ImageLoadError, ImageSaveError
+from engine.imageio import atomic_write_bytes, list_images, load_grey, load_image, save_image
+
+
+def _save_pil(path: Path, img: Image.Image, **kw) -> Path:
+    img.save(path, **kw)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "LA", "P", "1", "CMYK", "I;16", "I", "F"])
+def test_any_mode_becomes_rgb_uint8(tmp_path: Path, mode: str) -> None:
+    base = Image.fromarray((np.arange(24 * 32).reshape(24, 32) % 256).astype(np.uint8)).convert("RGB")
+    img = base.convert(mode) if mode not in ("I;16", "I", "F") else Image.fromarray(
+        (np.arange(24 * 32).reshape(24, 32) * 50).astype({"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode]))
+    ext = ".jpg" if mode == "CMYK" else (".tif" if mode in ("I", "F") else ".png")
+    p = _save_pil(tmp_path / f"x{ext}", img)
+    arr = load_image(p)
+    assert arr.dtype == np.uint8 and arr.shape == (24, 32, 3)
+    assert arr.flags.c_contiguous
+
+
+def test_sixteen_bit_is_scaled_not_clipped(tmp_path: Path) -> None:
+    a = np.full((8, 8), 65535, np.uint16)
+    a[:, :4] = 32768
+    p = tmp_path / "g16.png"
+    Image.fromarray(a).save(p)
+    out = load_image(p)
+    assert out[0, 7, 0] == 255 and 126 <= out[0, 0, 0] <= 129
+
+
+def test_alpha_composited_on_white(tmp_path: Path) -> None:
+    rgba = np.zeros((10, 10, 4), np.uint8)
+    rgba[:, :5] = (255, 0, 0, 255)  # opaque red left, transparent right
+    p = tmp_path / "a.png"
+    Image.fromarray(rgba, "RGBA").save(p)
+    out = load_image(p)
+    assert tuple(out[0, 0]) == (255, 0, 0)
+    assert tuple(out[0, 9]) == (255, 255, 255)
+    out_black = load_image(p, background=(0, 0, 0))
+    assert tuple(out_black[0, 9]) == (0, 0, 0)
+
+
+def test_exif_orientation_applied(tmp_path: Path) -> None:
+    arr = np.zeros((20, 40, 3), np.uint8)
+    arr[:, :20] = 255  # white left half, landscape 40x20
+    img = Image.fromarray(arr)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° CW when displayed
+    p = tmp_path / "rot.jpg"
+    img.save(p, exif=exif.tobytes(), quality=95)
+    out = load_image(p)
+    assert out.shape == (40, 20, 3)  # portrait after orientation
+    assert out[:15].mean() > 200 and out[-15:].mean() < 50  # white half is now on top
+
+
+def test_oversized_image_refused_before_decoding(tmp_path: Path) -> None:
+    p = tmp_path / "big.png"
+    Image.new("L", (3000, 2000)).save(p)
+    with pytest.raises(ImageLoadError, match="over the"):
+        load_image(p, max_pixels=1_000_000)
+    assert load_image(p, max_pixels=10_000_000).shape == (2000, 3000, 3)
+
+
+def test_huge_header_refused(tmp_path: Path) -> None:
+    # A tiny file whose header claims 40000 x 40000 pixels (decompression bomb).
+    p = tmp_path / "bomb.png"
+    Image.new("1", (40000, 40000)).save(p)
+    assert p.stat().st_size < 1_000_000
+    with pytest.raises(ImageLoadError, match="MP"):
+        load_image(p)
+
+
+@pytest.mark.parametrize("content,match", [
+    (b"", "not an image"),
+    (b"this is not an image at all", "not an image"),
+])
+def test_unreadable_files(tmp_path: Path, content: bytes, match: str) -> None:
+    p = tmp_path / "bad.png"
+    p.write_bytes(content)
+    with pytest.raises(ImageLoadError, match=match):
+        load_image(p)
+
+
+def test_truncated_file(tmp_path: Path, shapes: np.ndarray) -> None:
+    p = tmp_path / "t.png"
+    save_image(p, shapes)
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageLoadError, match="corrupt|truncated|cannot read"):
+        load_image(p)
+
+
+def test_missing_and_folder(tmp_path: Path) -> None:
+    with pytest.raises(ImageLoadError, match="not found"):
+        load_image(tmp_path / "nope.png")
+    with pytest.raises(ImageLoadError, match="folder"):
+        load_image(tmp_path)
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".bmp", ".tif", ".webp"])
+def test_save_roundtrip(tmp_path: Path, shapes: np.ndarray, ext: str) -> None:
+    p = save_image(tmp_path / f"o{ext}", shapes)
+    back = load_image(p)
+    assert back.shape == shapes.shape
+    if ext in (".png", ".bmp", ".tif"):
+        assert np.array_equal(back, shapes)
+
+
+def test_save_grey_and_rgba(tmp_path: Path) -> None:
+    g = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    save_image(tmp_path / "g.png", g)
+    assert np.array_equal(load_grey(tmp_path / "g.png"), g)
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    save_image(tmp_path / "a.jpg", rgba)  # alpha dropped for JPEG, no crash
+
+
+def test_save_errors(tmp_path: Path, shapes: np.ndarray) -> None:
+    with pytest.raises(ImageSaveError, match="extension"):
+        save_image(tmp_path / "x.xyz", shapes)
+    with pytest.raises(ImageSaveError, match="uint8"):
+        save_image(tmp_path / "x.png", shapes.astype(np.float32))
+    with pytest.raises(ImageSaveError, match="does not exist"):
+        save_image(tmp_path / "missing" / "x.png", shapes)
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "keep.png"
+    target.write_bytes(b"old contents")
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(ImageSaveError, match="No space left"):
+        atomic_write_bytes(target, b"new contents")
+    assert target.read_bytes() == b"old contents"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.png"]  # no temp file left behind
+
+
+def test_atomic_write_replaces(tmp_path: Path) -> None:
+    target = tmp_path / "f.bin"
+    atomic_write_bytes(target, b"a")
+    atomic_write_bytes(target, b"bb")
+    assert target.read_bytes() == b"bb"
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_list_images(tmp_path: Path, shapes: np.ndarray) -> None:
+    for name in ("b.png", "a.jpg", ".hidden.png", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.png"]
+    with pytest.raises(ImageLoadError):
+        list_images(tmp_path / "none")
