@@ -59,6 +59,7 @@ class MainWindow(QMainWindow):
             panel = cls(self.doc, self.undo, self.worker, self.canvas)
             panel.engine_status.connect(self._set_engine_status)
             panel.message.connect(self.show_message)
+            panel.export_requested.connect(self.export_dialog)
             self.panels[panel.name] = panel
             self.stack.addWidget(panel)
             item = QListWidgetItem(studio_icon(panel.icon), panel.title, self.switcher)

@@ -184,3 +184,20 @@ def test_shortcuts_follow_conventions(win) -> None:
     assert win.undo_action.shortcut().toString() == "Ctrl+Z"
     keys = [s[0] for s in SHORTCUTS.values()]
     assert len(keys) == len(set(keys))  # no clashes
+
+
+def test_panel_buttons_reach_export_and_batch(qtbot, win, monkeypatch, tmp_path) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from app.dialogs import batch_dialog
+
+    open_and_wait(qtbot, win, OPERA_SAMPLE)
+    panel = win.panels["opera"]
+    out = tmp_path / "via_button.png"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    panel.export_button.click()
+    qtbot.waitUntil(lambda: out.exists() and win.is_idle(), timeout=10000)
+    opened: list[dict] = []
+    monkeypatch.setattr(batch_dialog.BatchDialog, "exec", lambda self: opened.append(self.params) or 0)
+    panel.batch_button.click()
+    assert opened and opened[0]["sigma"] == win.doc.param("opera", "sigma")

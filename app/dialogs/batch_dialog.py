@@ -191,7 +191,7 @@ class BatchDialog(QDialog):
         self.bar.setValue(summary.total)
         self.status.setText(
             f"Done: {summary.done} written, {summary.skipped} already done, {summary.failed} failed "
-            f"— manifest: {summary.manifest}")
+            f"— manifest: {summary.manifest_path}")
 
     def _on_failed(self, message: str) -> None:
         self._finish_thread()

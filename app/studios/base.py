@@ -21,7 +21,7 @@ class StudioPanel(QWidget):
     Signals:
         engine_status(str): what ran (backend, device, time) for the status bar.
         message(str): a transient status-bar message (errors included).
-        idle_changed(bool): True when no job of this studio is outstanding.
+        export_requested(): the panel's export button was pressed (the window asks for a file).
     """
 
     name: str = ""
@@ -31,6 +31,7 @@ class StudioPanel(QWidget):
 
     engine_status = Signal(str)
     message = Signal(str)
+    export_requested = Signal()
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: "ImageCanvas",
                  parent: Optional[QWidget] = None) -> None:

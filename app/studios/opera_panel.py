@@ -113,6 +113,8 @@ class OperaPanel(StudioPanel):
         self.export_button = QPushButton("Export line art…")
         self.export_button.setEnabled(False)
         self.batch_button = QPushButton("Batch line art…")
+        self.export_button.clicked.connect(self.export_requested)
+        self.batch_button.clicked.connect(self.open_batch_dialog)
         lay.addWidget(self.export_button)
         lay.addWidget(self.batch_button)
         self.info_label = QLabel("")

@@ -1,0 +1,275 @@
+"""``masquerade batch <op> --input DIR --output DIR [--grid NAME=V1,V2 ...] [--workers N] [--shard i/n]``.
+
+Every registered op gets a sub-command with the common options; an op listed in
+:data:`_OP_OPTIONS` also gets its fixed options (for ``lineart``: the XDoG options of
+``masquerade lineart``). Fixed options give the base parameters; each ``--grid`` overrides one of
+them with a list of values, and the job runs every combination on every input.
+
+Exit codes: 0 every task done, 1 some task failed (or the job could not start / had to stop),
+130 cancelled (Ctrl+C once stops after the running tasks; twice aborts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional, TextIO
+
+from engine.batch.core import BatchCancelled, BatchProgress, BatchSummary, run_batch
+from engine.batch.ops import available_ops, get_op
+from engine.batch.plan import JobSpec
+from engine.cancel import CancelToken
+
+_OpOptions = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], dict[str, Any]]]
+
+
+def _xdog_add(p: argparse.ArgumentParser) -> None:
+    from engine.cli import add_xdog_arguments
+
+    add_xdog_arguments(p)
+
+
+def _xdog_base(args: argparse.Namespace) -> dict[str, Any]:
+    from engine.cli import xdog_params_from_args
+
+    return xdog_params_from_args(args).to_dict()
+
+
+_OP_OPTIONS: dict[str, _OpOptions] = {
+    "lineart": (_xdog_add, _xdog_base),
+}
+"""Op name → (add its fixed options to a parser, base params from the parsed options)."""
+
+
+def parse_grid_arg(text: str) -> tuple[str, list[Any]]:
+    """Parse one ``--grid NAME=V1,V2,...`` value.
+
+    Args:
+        text: e.g. ``"sigma=0.6,0.8,1.2"``.
+
+    Returns:
+        ``(name, values)``; each value is an int, a float, None (``none``/``null``) or the text.
+
+    Raises:
+        argparse.ArgumentTypeError: no ``=``, no name, or an empty value.
+    """
+    name, sep, rest = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=V1,V2,... got {text!r}")
+    items = [v.strip() for v in rest.split(",")]
+    if any(not v for v in items):
+        raise argparse.ArgumentTypeError(f"empty value in {text!r}")
+    return name, [_parse_value(v) for v in items]
+
+
+def _parse_value(text: str) -> Any:
+    if text.lower() in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_shard_arg(text: str) -> tuple[int, int]:
+    """Parse ``--shard i/n`` (``0 <= i < n``).
+
+    Raises:
+        argparse.ArgumentTypeError: not two integers ``i/n`` in range.
+    """
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected i/n (e.g. 0/4), got {text!r}") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise argparse.ArgumentTypeError(f"shard {text!r} out of range: need 0 <= i < n")
+    return i, n
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def add_batch_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+    """Add the ``batch`` sub-command (one nested sub-command per registered op).
+
+    Args:
+        subparsers: the ``masquerade`` parser's sub-parsers.
+
+    Returns:
+        The ``batch`` parser.
+    """
+    batch = subparsers.add_parser(
+        "batch", help="export a dataset: a folder of images × a parameter grid, resumable",
+        description="Run an op on every image of a folder for every combination of a parameter grid. "
+                    "Re-running the same command resumes; the output folder gets manifest.jsonl and job.json.",
+    )
+    ops = batch.add_subparsers(dest="op", metavar="OP", required=True)
+    for name in available_ops():
+        sp = ops.add_parser(name, help=get_op(name).summary, description=get_op(name).summary)
+        _add_common_arguments(sp)
+        if name in _OP_OPTIONS:
+            _OP_OPTIONS[name][0](sp)
+    return batch
+
+
+def _add_common_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", required=True, metavar="DIR", help="folder of input images (not recursive)")
+    p.add_argument("--output", required=True, metavar="DIR", help="output folder (created if missing)")
+    p.add_argument("--grid", action="append", type=parse_grid_arg, default=[], metavar="NAME=V1,V2",
+                   help="run every listed value of a parameter (repeatable; the product of all --grid runs)")
+    p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                   help="worker processes (default 1: run in this process)")
+    p.add_argument("--shard", type=parse_shard_arg, default=(0, 1), metavar="i/n",
+                   help="run only shard i of n (0-based); n runs with i = 0..n-1 cover the job once")
+    p.add_argument("--force", action="store_true",
+                   help="replace a different job in the output folder / overwrite files of a folder with no job.json")
+
+
+def spec_from_args(args: argparse.Namespace) -> JobSpec:
+    """Build the :class:`~engine.batch.plan.JobSpec` of a parsed ``batch`` command.
+
+    Raises:
+        ValueError: a ``--grid`` name given twice.
+    """
+    grid: dict[str, list[Any]] = {}
+    for name, values in args.grid:
+        if name in grid:
+            raise ValueError(f"--grid {name} given twice; list all its values in one --grid")
+        grid[name] = values
+    options = _OP_OPTIONS.get(args.op)
+    base = options[1](args) if options else {}
+    return JobSpec(args.op, args.input, args.output, grid=grid, params=base,
+                   workers=args.workers, shard=args.shard, force=args.force)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Run a parsed ``masquerade batch`` command with a progress line on stderr.
+
+    Args:
+        args: namespace from the parser built by :func:`add_batch_parser`.
+
+    Returns:
+        0 when every task is done, 1 when some failed, 130 when cancelled.
+
+    Raises:
+        BatchError: the job could not start or had to stop (printed by ``engine.cli.run``).
+        ValueError: invalid parameters.
+    """
+    spec = spec_from_args(args)
+    token = CancelToken()
+    printer = ProgressPrinter(sys.stderr)
+    with _sigint_cancels(token):
+        try:
+            summary = run_batch(spec, printer, token)
+        except BatchCancelled as exc:
+            printer.close()
+            _print_summary(args.op, exc.summary)
+            print("masquerade: cancelled; run the same command again to resume", file=sys.stderr)
+            return 130
+    printer.close()
+    _print_summary(args.op, summary)
+    return 0 if summary.failed == 0 else 1
+
+
+class ProgressPrinter:
+    """Progress callback writing one status line: rewritten in place on a terminal (≤ 5/s), else
+    a new line at most every :attr:`LOG_INTERVAL_S` seconds.
+
+    Args:
+        stream: where to write (stderr).
+    """
+
+    TTY_INTERVAL_S = 0.2
+    LOG_INTERVAL_S = 10.0
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._last_print = 0.0
+        self._last_text = ""
+        self._pending = ""
+
+    def __call__(self, p: BatchProgress) -> None:
+        text = format_progress(p)
+        now = time.monotonic()
+        self._pending = text
+        interval = self.TTY_INTERVAL_S if self.tty else self.LOG_INTERVAL_S
+        if now - self._last_print >= interval or p.completed == p.total:
+            self._emit(text)
+            self._last_print = now
+
+    def _emit(self, text: str) -> None:
+        if self.tty:
+            self.stream.write("\r" + text.ljust(len(self._last_text)))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+        self._last_text = text
+
+    def close(self) -> None:
+        """Write the latest state if it was throttled, and end the terminal line."""
+        if self._pending and self._pending != self._last_text:
+            self._emit(self._pending)
+        if self.tty and self._last_text:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def format_progress(p: BatchProgress) -> str:
+    """One status line, e.g. ``batch 120/400 (30%) · 2 failed · 50 skipped · ETA 0:23``."""
+    parts = [f"batch {p.completed}/{p.total} ({100 * p.fraction:.0f}%)"]
+    if p.failed:
+        parts.append(f"{p.failed} failed")
+    if p.skipped:
+        parts.append(f"{p.skipped} skipped")
+    if p.eta_s is not None and p.completed < p.total:
+        parts.append(f"ETA {_hms(p.eta_s)}")
+    return " · ".join(parts)
+
+
+def _hms(seconds: float) -> str:
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    return f"{h}:{rem // 60:02d}:{rem % 60:02d}" if h else f"{rem // 60}:{rem % 60:02d}"
+
+
+def _print_summary(op: str, s: BatchSummary, max_errors: int = 5) -> None:
+    print(f"batch {op}: {s.done} done, {s.skipped} skipped, {s.failed} failed of {s.total} "
+          f"in {s.elapsed_s:.1f} s -> {s.output_dir} (manifest {s.manifest_path.name})")
+    for task_id, reason in s.errors[:max_errors]:
+        print(f"  failed {task_id}: {reason}", file=sys.stderr)
+    if len(s.errors) > max_errors:
+        print(f"  ... and {len(s.errors) - max_errors} more failures (see {s.manifest_path})", file=sys.stderr)
+
+
+@contextmanager
+def _sigint_cancels(token: CancelToken) -> Iterator[None]:
+    """While active, the first Ctrl+C cancels ``token``; the second raises ``KeyboardInterrupt``."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum: int, frame: Optional[object]) -> None:
+        token.cancel()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("\nmasquerade: stopping after the running tasks (Ctrl+C again to abort)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

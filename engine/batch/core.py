@@ -1,0 +1,378 @@
+"""Run a batch job: plan, resume, execute in worker processes, record, report progress.
+
+:func:`run_batch` is the public entry. The calling process is the only writer of
+``manifest.jsonl``; workers (``spawn`` processes, never ``fork``: the GUI calls this from a Qt
+thread) load the input, run the op and write the output atomically, then report back.
+
+Failure policy
+    * An input that cannot be read or processed is recorded with ``status: "error"`` and the job
+      goes on; the next run retries it.
+    * A write that fails because the disk is full (``ENOSPC``) or the quota is exceeded is recorded
+      as an error, then the job stops cleanly: nothing new is submitted, running tasks finish and
+      are recorded, and :class:`BatchError` is raised with the summary. Free space and run again.
+    * A worker process that dies (crash, out-of-memory kill) stops the job with :class:`BatchError`;
+      its task is not recorded, so the next run redoes it.
+    * Cancellation (token, or ``KeyboardInterrupt``) stops submitting, drops queued tasks, lets
+      running ones finish and records them (their outputs are real), then raises
+      :class:`BatchCancelled` (or re-raises ``KeyboardInterrupt``).
+"""
+
+from __future__ import annotations
+
+import errno
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from engine.batch.manifest import (
+    MANIFEST_NAME,
+    ManifestWriter,
+    TaskOutcome,
+    is_finished,
+    prepare_output_dir,
+    read_manifest,
+    remove_stale_temps,
+)
+from engine.batch.ops import BatchOp, Runner, get_op
+from engine.batch.plan import BatchError, JobSpec, Task, plan_job
+from engine.cancel import CancelToken
+from engine.errors import Cancelled, MasqueradeError
+from engine.imageio import load_image, save_image
+
+POLL_S: float = 0.1
+"""How often the pool loop checks the cancel token while tasks run (seconds)."""
+
+INFLIGHT_PER_WORKER: int = 2
+"""Tasks submitted ahead per worker: enough to keep workers busy, few enough to cancel quickly."""
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Progress of a running job, passed to the progress callback in the calling process.
+
+    Args:
+        done: tasks finished successfully in this run.
+        failed: tasks recorded as errors in this run.
+        skipped: tasks already done by an earlier run (not redone).
+        total: tasks of this shard.
+        elapsed_s: seconds since the run started (planning included).
+        eta_s: estimated seconds left, from this run's average time per processed task (skipped
+            tasks do not count); None until the first task is processed.
+        last_item: id of the task just recorded (None for the initial call).
+        last_error: error of that task, if it failed.
+    """
+
+    done: int
+    failed: int
+    skipped: int
+    total: int
+    elapsed_s: float
+    eta_s: Optional[float] = None
+    last_item: Optional[str] = None
+    last_error: Optional[str] = None
+
+    @property
+    def completed(self) -> int:
+        """Tasks accounted for: skipped + done + failed (the progress bar value)."""
+        return self.skipped + self.done + self.failed
+
+    @property
+    def fraction(self) -> float:
+        """``completed / total`` in [0, 1] (1 for an empty shard)."""
+        return self.completed / self.total if self.total else 1.0
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a run did.
+
+    Args:
+        total: tasks of this shard.
+        done: tasks finished successfully in this run.
+        skipped: tasks already done before this run.
+        failed: tasks recorded as errors in this run.
+        output_dir: absolute output folder.
+        manifest_path: the ``manifest.jsonl``.
+        elapsed_s: wall time of the run in seconds.
+        errors: ``(task id, reason)`` of this run's failures, in the order they happened.
+        cancelled: the run was stopped before all tasks were processed.
+    """
+
+    total: int
+    done: int
+    skipped: int
+    failed: int
+    output_dir: Path
+    manifest_path: Path
+    elapsed_s: float
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    cancelled: bool = False
+
+    @property
+    def remaining(self) -> int:
+        """Tasks neither done, skipped nor failed (left by a cancel or a stop)."""
+        return self.total - self.done - self.skipped - self.failed
+
+
+class BatchCancelled(Cancelled):
+    """The job was cancelled; :attr:`summary` says what was finished before it stopped."""
+
+    def __init__(self, summary: BatchSummary) -> None:
+        super().__init__("cancelled")
+        self.summary = summary
+
+
+ProgressCallback = Callable[[BatchProgress], None]
+
+
+def run_batch(
+    spec: JobSpec,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelToken] = None,
+) -> BatchSummary:
+    """Run (or resume) a batch job.
+
+    Args:
+        spec: the job.
+        progress: called in this process once after planning and after every recorded task.
+            An exception it raises stops the job and propagates.
+        cancel: checked between tasks; when set the job stops as described in the module docstring.
+
+    Returns:
+        The :class:`BatchSummary` of a run that processed every task of its shard (some may have
+        failed: see ``failed`` / ``errors``).
+
+    Raises:
+        BatchError: unknown op, missing/empty input folder, unwritable output folder, a different
+            job in the output folder, disk full, or a crashed worker.
+        ValueError: invalid parameters or grid.
+        BatchCancelled: ``cancel`` was set (a :class:`~engine.errors.Cancelled`).
+        KeyboardInterrupt: re-raised after the running tasks were recorded.
+
+    Example:
+        >>> spec = JobSpec("lineart", "faces/", "out/", grid={"sigma": [0.6, 1.2]})  # doctest: +SKIP
+        >>> run_batch(spec).done  # doctest: +SKIP
+        24
+    """
+    try:
+        op = get_op(spec.op)
+    except KeyError as exc:
+        raise BatchError(str(exc.args[0])) from None
+    output_dir = spec.output_dir.resolve()
+    if output_dir == spec.input_dir.resolve():
+        raise BatchError(f"output folder must differ from the input folder ({output_dir})")
+    plan = plan_job(spec, op)
+    prepare_output_dir(output_dir, plan.identity, plan.tasks, spec.force)
+    remove_stale_temps(output_dir, (t.output for t in plan.tasks))
+    records = read_manifest(output_dir / MANIFEST_NAME)
+    todo = [t for t in plan.tasks if not is_finished(t, records.get(t.id), output_dir)]
+    with ManifestWriter(output_dir / MANIFEST_NAME) as writer:
+        run = _Run(writer, len(plan.tasks), len(plan.tasks) - len(todo), output_dir, progress)
+        run.report()
+        _execute(op, todo, spec.workers, run, cancel or CancelToken())
+    return run.finish(cancel)
+
+
+class _Run:
+    """Counters and recording of one run (main process only)."""
+
+    def __init__(self, writer: ManifestWriter, total: int, skipped: int, output_dir: Path,
+                 progress: Optional[ProgressCallback]) -> None:
+        self.writer = writer
+        self.total = total
+        self.skipped = skipped
+        self.output_dir = output_dir
+        self.progress = progress
+        self.done = 0
+        self.failed = 0
+        self.errors: list[tuple[str, str]] = []
+        self.disk_full = False
+        self.started = time.perf_counter()
+
+    def record(self, task: Task, outcome: TaskOutcome) -> None:
+        """Append the manifest line for a finished task, update counters, report progress."""
+        self.writer.append(task, outcome)
+        if outcome.status == "done":
+            self.done += 1
+        else:
+            self.failed += 1
+            self.errors.append((task.id, outcome.error or "error"))
+            self.disk_full = self.disk_full or outcome.disk_full
+        self.report(task.id, outcome.error)
+
+    def report(self, last_item: Optional[str] = None, last_error: Optional[str] = None) -> None:
+        """Call the progress callback with the current counts."""
+        if self.progress is None:
+            return
+        elapsed = time.perf_counter() - self.started
+        processed = self.done + self.failed
+        left = self.total - self.skipped - processed
+        eta = elapsed / processed * left if processed else None
+        self.progress(BatchProgress(self.done, self.failed, self.skipped, self.total,
+                                    elapsed, eta, last_item, last_error))
+
+    def summary(self, cancelled: bool) -> BatchSummary:
+        """Snapshot of the counts as a :class:`BatchSummary`."""
+        return BatchSummary(self.total, self.done, self.skipped, self.failed, self.output_dir,
+                            self.writer.path, time.perf_counter() - self.started, list(self.errors),
+                            cancelled)
+
+    def finish(self, cancel: Optional[CancelToken]) -> BatchSummary:
+        """The final summary, or the error/cancellation that stopped the run."""
+        incomplete = self.done + self.failed + self.skipped < self.total
+        if self.disk_full:
+            raise BatchError(
+                f"disk full while writing to {self.output_dir}: stopped after {self.done} done; "
+                "free some space and run again to resume", self.summary(cancelled=incomplete))
+        if incomplete and cancel is not None and cancel.cancelled:
+            raise BatchCancelled(self.summary(cancelled=True))
+        return self.summary(cancelled=False)
+
+
+def _execute(op: BatchOp, tasks: list[Task], workers: int, run: _Run, cancel: CancelToken) -> None:
+    """Process ``tasks`` in this process (``workers == 1``) or a spawn pool, recording each."""
+    if workers == 1 or len(tasks) <= 1:
+        _execute_in_process(op, tasks, run, cancel)
+    else:
+        _execute_in_pool(op, tasks, min(workers, len(tasks)), run, cancel)
+
+
+def _execute_in_process(op: BatchOp, tasks: list[Task], run: _Run, cancel: CancelToken) -> None:
+    """Run the tasks one by one here, checking for cancel / disk full before each."""
+    runner = op.runner()
+    for task in tasks:
+        if cancel.cancelled or run.disk_full:
+            return
+        run.record(task, process_task(runner, task, run.output_dir))
+
+
+def _execute_in_pool(op: BatchOp, tasks: list[Task], workers: int, run: _Run, cancel: CancelToken) -> None:
+    """Run the tasks in a ``spawn`` pool, at most ``workers * INFLIGHT_PER_WORKER`` submitted ahead;
+    results are recorded here as they arrive (single manifest writer)."""
+    ctx = multiprocessing.get_context("spawn")
+    pending: Iterator[Task] = iter(tasks)
+    inflight: dict[Future, Task] = {}
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(op,))
+    try:
+        while True:
+            stopping = cancel.cancelled or run.disk_full
+            while not stopping and len(inflight) < workers * INFLIGHT_PER_WORKER:
+                task = next(pending, None)
+                if task is None:
+                    break
+                inflight[pool.submit(_worker_task, task, run.output_dir)] = task
+            if stopping:
+                for fut in list(inflight):
+                    if fut.cancel():
+                        del inflight[fut]
+            if not inflight:
+                return
+            finished, _ = wait(inflight, timeout=POLL_S, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                run.record(inflight.pop(fut), fut.result())
+    except BrokenProcessPool:
+        raise BatchError("a worker process died (crash or out of memory); run again to resume",
+                         run.summary(cancelled=True)) from None
+    except BaseException:
+        _drain(inflight, run)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _drain(inflight: dict[Future, Task], run: _Run) -> None:
+    """After an interrupt: drop queued tasks, record the running ones that finish."""
+    for fut in list(inflight):
+        if fut.cancel():
+            del inflight[fut]
+    for fut, task in inflight.items():
+        try:
+            outcome = fut.result()
+        except BaseException:  # noqa: BLE001 - a task we cannot vouch for is simply not recorded
+            continue
+        try:
+            run.writer.append(task, outcome)
+        except BatchError:
+            return
+
+
+_WORKER_RUNNER: Optional[Runner] = None
+"""The op's per-image function in a worker process, built once by :func:`_init_worker`."""
+
+
+def _init_worker(op: BatchOp) -> None:
+    """Pool initializer: ignore Ctrl+C (the parent handles it), exit if the parent dies, and build
+    the op's runner once."""
+    global _WORKER_RUNNER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True,
+                         name="batch-parent-watch").start()
+    _WORKER_RUNNER = op.runner()
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    """Worker watchdog: a killed parent leaves pool workers blocked forever; end this one instead.
+
+    A task cut short leaves at most a temporary file, which the next run removes.
+    """
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
+
+
+def _worker_task(task: Task, output_dir: Path) -> TaskOutcome:
+    """Pool entry: run one task with the runner built by :func:`_init_worker`."""
+    assert _WORKER_RUNNER is not None, "worker not initialised"
+    return process_task(_WORKER_RUNNER, task, output_dir)
+
+
+def process_task(runner: Runner, task: Task, output_dir: Path) -> TaskOutcome:
+    """Load the input, run the op, save the output atomically; never raises for a bad input.
+
+    Args:
+        runner: the op's per-image function.
+        task: the task.
+        output_dir: absolute output folder.
+
+    Returns:
+        ``done``, or ``error`` with a one-line reason (any ``Exception`` from loading, the op or
+        saving becomes an error; ``KeyboardInterrupt`` and ``SystemExit`` propagate).
+    """
+    t0 = time.perf_counter()
+    try:
+        image = load_image(task.input_path)
+        save_image(output_dir / task.output, runner(image, task.params))
+    except Exception as exc:  # noqa: BLE001 - bad input must not kill the job; it is recorded
+        return TaskOutcome("error", _one_line(exc), _ms_since(t0), _is_disk_full(exc))
+    return TaskOutcome("done", None, _ms_since(t0))
+
+
+def _ms_since(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1e3
+
+
+def _one_line(exc: BaseException) -> str:
+    """``exc`` as one line; the type is named unless it is one of the engine's own errors."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, (MasqueradeError, ValueError)) else f"{type(exc).__name__}: {text}"
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """True when ``exc`` or an exception it was raised from is ENOSPC / EDQUOT."""
+    seen: Optional[BaseException] = exc
+    for _ in range(8):  # exception chains are short; bound the walk anyway
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

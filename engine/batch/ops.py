@@ -1,0 +1,109 @@
+"""Registry of batch operations: what a job can do to each input image.
+
+An op is a :class:`BatchOp`: a name, a function that validates and completes a parameter dict, a
+factory that builds the per-image function once per worker process (so a neural op loads its model
+once, not once per image), and the output file extension. Adding a studio to batch export is one
+line at the bottom of this module, e.g.::
+
+    register_op(BatchOp("makeup", _makeup_runner, _makeup_params, ".png", "makeup transfer"))
+
+Every callable stored in a :class:`BatchOp` must be a module-level function: the op is pickled by
+reference into the ``spawn`` worker processes. Heavy imports (studios, torch) belong inside those
+functions so that importing the registry stays cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+Runner = Callable[[np.ndarray, Mapping[str, Any]], np.ndarray]
+"""Per-image function: ``(rgb uint8 [H, W, 3], normalised params) -> uint8 image`` (grey or RGB)."""
+
+
+@dataclass(frozen=True)
+class BatchOp:
+    """One batch operation.
+
+    Args:
+        name: registry key and CLI name (``masquerade batch <name>``).
+        runner: called once per worker process; returns the :data:`Runner` applied to each image.
+        normalize: validates a (possibly partial) parameter mapping and returns the complete,
+            JSON-serialisable parameter dict with defaults filled in. Raises ``ValueError`` with a
+            clear message on unknown names or out-of-range values. Two mappings meaning the same
+            thing must normalise to equal dicts: task ids are hashed from the result.
+        extension: output file extension including the dot (its format follows
+            :data:`engine.imageio.SAVE_FORMATS`).
+        summary: one-line description for ``--help`` and the GUI.
+    """
+
+    name: str                                                   # registry key, CLI sub-command
+    runner: Callable[[], Runner]                                # per-process factory of the image function
+    normalize: Callable[[Mapping[str, Any]], dict[str, Any]]    # validate + fill defaults -> JSON-able dict
+    extension: str = ".png"                                     # output extension, with the dot
+    summary: str = ""                                           # one-line help text
+
+
+_OPS: dict[str, BatchOp] = {}
+
+
+def register_op(op: BatchOp) -> BatchOp:
+    """Add ``op`` to the registry (replacing an op of the same name).
+
+    Args:
+        op: the operation to register.
+
+    Returns:
+        ``op`` unchanged, so the call can be used inline.
+    """
+    _OPS[op.name] = op
+    return op
+
+
+def get_op(name: str) -> BatchOp:
+    """Look up a registered op.
+
+    Args:
+        name: op name, e.g. ``"lineart"``.
+
+    Returns:
+        The registered :class:`BatchOp`.
+
+    Raises:
+        KeyError: no op of that name; the message lists the known ones.
+    """
+    try:
+        return _OPS[name]
+    except KeyError:
+        raise KeyError(f"unknown batch op {name!r}; known: {', '.join(available_ops()) or 'none'}") from None
+
+
+def available_ops() -> list[str]:
+    """Names of the registered ops, sorted."""
+    return sorted(_OPS)
+
+
+# --- lineart: XDoG line art (Opera studio) -------------------------------------------------------
+
+def _lineart_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validated, complete :class:`~engine.studios.opera.XDoGParams` as a dict."""
+    from engine.studios.opera import XDoGParams
+
+    return XDoGParams.from_dict(params).to_dict()
+
+
+def _lineart_apply(image: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+    """XDoG line art of one image: grey ``uint8`` ``[H, W]``."""
+    from engine.studios.opera import XDoGParams, xdog
+
+    return xdog(image, XDoGParams.from_dict(params))
+
+
+def _lineart_runner() -> Runner:
+    """XDoG needs no per-process state: the runner is the plain function."""
+    return _lineart_apply
+
+
+register_op(BatchOp("lineart", _lineart_runner, _lineart_params, ".png", "XDoG line art (Opera), grey PNG"))
