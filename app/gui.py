@@ -51,6 +51,7 @@ def run_gui(args: argparse.Namespace) -> int:
     from app.main_window import MainWindow
 
     win = MainWindow()
+    win.persist_settings = not args.screenshot
     try:
         if args.studio:
             win.set_studio(args.studio)

@@ -43,6 +43,8 @@ class MainWindow(QMainWindow):
         self._pending_load: Optional[int] = None
         self.device_label = "…"
         self.last_error: Optional[str] = None
+        self.persist_settings = True
+        """False for throw-away windows (``--screenshot``): nothing is written to QSettings on close."""
 
         self.canvas = ImageCanvas()
         self.switcher = QListWidget()
@@ -67,12 +69,14 @@ class MainWindow(QMainWindow):
             item.setSizeHint(QSize(92, 64))
         self.switcher.currentRowChanged.connect(self._switch_row)
         self.stack.setMinimumWidth(300)
+        self.stack.setMaximumWidth(460)
 
         split = QSplitter()
         split.addWidget(self.canvas)
         split.addWidget(self.stack)
         split.setStretchFactor(0, 1)
         split.setCollapsible(0, False)
+        split.setSizes([900, 340])
         central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
@@ -191,7 +195,7 @@ class MainWindow(QMainWindow):
             self.undo.clear()
             self.doc.set_image(image, path)
             self._add_recent(path)
-            QSettings().setValue("paths/last_open_dir", str(Path(path).parent))
+            QSettings().setValue("paths/last_open_dir", str(Path(path).resolve().parent))
             h, w = image.shape[:2]
             self.setWindowTitle(f"{Path(path).name} ({w}×{h}) — Masquerade")
             self.show_message(f"Opened {path}")
@@ -293,11 +297,12 @@ class MainWindow(QMainWindow):
         self._fill_recent_menu()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
-        s = QSettings()
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/studio", self.current_panel().name)
-        for p in self.panels.values():
-            p.save_settings()
+        if self.persist_settings:
+            s = QSettings()
+            s.setValue("window/geometry", self.saveGeometry())
+            s.setValue("window/studio", self.current_panel().name)
+            for p in self.panels.values():
+                p.save_settings()
         self.worker_thread.stop()
         super().closeEvent(event)
 

@@ -57,12 +57,15 @@ def test_slider_drag_is_one_undo_step_and_undo_restores(qtbot, win) -> None:
     first = panel.result.image.copy()
     s = panel.sliders["sigma"]
     old = win.doc.param("opera", "sigma")
-    drag_slider(qtbot, s, range(100, 400, 10))  # many values, one gesture
+    runs = win.worker.runs
+    drag_slider(qtbot, s, list(range(0, 1001)) + [300])  # the whole range in one gesture
     assert win.undo.count() == 1
     new = win.doc.param("opera", "sigma")
     assert new != old and abs(s.value() - new) < 1e-9
     qtbot.waitUntil(lambda: win.is_idle(), timeout=10000)
     qtbot.waitUntil(lambda: not np.array_equal(panel.result.image, first), timeout=10000)
+    # latest-wins: renders are bounded by how fast the engine is, not by how many values arrive
+    assert win.worker.runs - runs <= 50, win.worker.runs - runs
     thick = (panel.result.image < 128).mean()
     win.undo_action.trigger()
     assert win.doc.param("opera", "sigma") == old

@@ -169,13 +169,26 @@ class ImageCanvas(QWidget):
             pen = QPen(QColor(255, 210, 60), 2)
             p.setPen(pen)
             p.drawLine(QPointF(sx, target.top()), QPointF(sx, target.bottom()))
-            p.setPen(QColor(255, 255, 255))
-            p.drawText(QPointF(sx - 52, target.top() + 16), "before")
-            p.drawText(QPointF(sx + 8, target.top() + 16), "after")
+            self._tag(p, "before", sx - 6, target.top() + 6, right_align=True)
+            self._tag(p, "after", sx + 6, target.top() + 6)
         else:
             p.drawPixmap(target, after, QRectF(after.rect()))
         p.setPen(QPen(QColor(20, 20, 20), 1))
         p.drawRect(target)
+
+    @staticmethod
+    def _tag(p: QPainter, text: str, x: float, y: float, right_align: bool = False) -> None:
+        """A small white label on a dark pill, readable over any image."""
+        fm = p.fontMetrics()
+        w, h = fm.horizontalAdvance(text) + 10, fm.height() + 4
+        r = QRectF(x - w if right_align else x, y, w, h)
+        p.save()
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(0, 0, 0, 150))
+        p.drawRoundedRect(r, 4, 4)
+        p.setPen(QColor(255, 255, 255))
+        p.drawText(r, Qt.AlignmentFlag.AlignCenter, text)
+        p.restore()
 
     # -- input ------------------------------------------------------------------------------------
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
