@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Optional, Sequence
 
 from engine.errors import Cancelled, MasqueradeError
 
-HEADLESS_COMMANDS = ("lineart", "batch")
+COMMAND_MODULES: tuple[str, ...] = ("engine.batch.cli",)
+"""Modules that add sub-commands: each has ``add_parser(subparsers)`` which creates its
+sub-parser(s) and sets ``func=<callable(args) -> int>`` with ``set_defaults``. A studio adds its
+commands by adding its module here."""
 
 
 def add_xdog_arguments(p: argparse.ArgumentParser) -> None:
@@ -59,10 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("image", help="input image")
     la.add_argument("--out", required=True, help="output PNG/JPEG file")
     add_xdog_arguments(la)
+    la.set_defaults(func=cmd_lineart)
 
-    from engine.batch.cli import add_batch_parser
+    import importlib
 
-    add_batch_parser(sub)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
     return p
 
 
@@ -79,15 +83,12 @@ def cmd_lineart(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run a parsed headless command; returns the exit code and prints one-line errors."""
-    try:
-        if args.command == "lineart":
-            return cmd_lineart(args)
-        if args.command == "batch":
-            from engine.batch.cli import cmd_batch
-
-            return cmd_batch(args)
+    func = getattr(args, "func", None)
+    if func is None:
         print(f"masquerade: error: unknown command {args.command!r}", file=sys.stderr)
         return 2
+    try:
+        return int(func(args))
     except Cancelled:
         print("masquerade: cancelled", file=sys.stderr)
         return 130

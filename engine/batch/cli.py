@@ -103,7 +103,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def add_batch_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
     """Add the ``batch`` sub-command (one nested sub-command per registered op).
 
     Args:
@@ -123,6 +123,7 @@ def add_batch_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentPa
         _add_common_arguments(sp)
         if name in _OP_OPTIONS:
             _OP_OPTIONS[name][0](sp)
+    batch.set_defaults(func=cmd_batch)
     return batch
 
 
@@ -160,7 +161,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     """Run a parsed ``masquerade batch`` command with a progress line on stderr.
 
     Args:
-        args: namespace from the parser built by :func:`add_batch_parser`.
+        args: namespace from the parser built by :func:`add_parser`.
 
     Returns:
         0 when every task is done, 1 when some failed, 130 when cancelled.
