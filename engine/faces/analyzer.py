@@ -1,0 +1,161 @@
+"""FaceAnalyzer: detection + landmarks + parsing behind one cached call.
+
+Backends are chosen at run time: facexlib models when their weight files are present locally
+(:mod:`engine.faces.thirdparty`), else the offline default (MediaPipe face detection + face mesh +
+selfie segmentation, geometric parsing). ``info`` says which ran and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Any, Optional
+
+import cv2
+import numpy as np
+
+from engine.errors import CheckpointError
+from engine.faces import thirdparty
+from engine.faces.detect import BoxDetector, FaceMeshFitter, MediaPipeBoxDetector, detect_faces
+from engine.faces.parsing import geometric_parsing
+from engine.faces.segment import PersonSegmenter
+from engine.faces.types import Face, FaceAnalysis
+from engine.studios.base import downscale_to, validate_rgb
+
+PARSE_SIDE = 1024
+"""Geometric parsing runs on a copy whose long side is at most this; labels are upsampled (nearest)."""
+
+DETECTORS = ("auto", "mediapipe", "retinaface")
+PARSERS = ("auto", "geometric", "parsenet", "bisenet")
+
+
+class FaceAnalyzer:
+    """Find faces, their 478 landmarks and a 19-class parsing of the image.
+
+    Args:
+        detector: ``"auto"`` (RetinaFace when its weights are present, else MediaPipe),
+            ``"mediapipe"`` or ``"retinaface"``.
+        parser: ``"auto"`` (ParseNet, then BiSeNet when present, else geometric), or one of
+            ``"geometric"``, ``"parsenet"``, ``"bisenet"``.
+        cache_size: analyses kept, keyed by image content (same pixels → no work).
+
+    Raises:
+        CheckpointError: an explicitly requested facexlib backend has no usable weight file.
+
+    Example:
+        >>> from skimage import data                               # doctest: +SKIP
+        >>> res = FaceAnalyzer().analyze(data.astronaut())       # doctest: +SKIP
+        >>> res.faces[0].landmarks.shape, res.parsing.shape      # doctest: +SKIP
+        ((478, 2), (512, 512))
+    """
+
+    def __init__(self, detector: str = "auto", parser: str = "auto", cache_size: int = 8) -> None:
+        if detector not in DETECTORS:
+            raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
+        if parser not in PARSERS:
+            raise ValueError(f"parser must be one of {PARSERS}, got {parser!r}")
+        self.info: dict[str, Any] = {}
+        self.detector = self._make_detector(detector)
+        self.parser_name, self.parser = self._make_parser(parser)
+        self.mesh = FaceMeshFitter()
+        self.segmenter = PersonSegmenter()
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, FaceAnalysis] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- backends ---------------------------------------------------------------------------------
+    def _make_detector(self, choice: str) -> BoxDetector:
+        if choice in ("auto", "retinaface"):
+            path = thirdparty.find_weights(thirdparty.RETINAFACE_FILES)
+            if path is not None:
+                try:
+                    det = thirdparty.RetinaFaceBoxDetector(path)
+                    self.info["detector"] = f"retinaface ({path.name})"
+                    return det
+                except (CheckpointError, ImportError) as exc:
+                    if choice == "retinaface":
+                        raise CheckpointError(str(exc)) from None
+                    self.info["detector_note"] = f"RetinaFace weights unusable: {exc}"
+            elif choice == "retinaface":
+                raise CheckpointError(
+                    f"no RetinaFace weights ({' / '.join(thirdparty.RETINAFACE_FILES)}) in "
+                    f"{', '.join(str(d) for d in thirdparty.search_dirs())}")
+        self.info["detector"] = "mediapipe"
+        return MediaPipeBoxDetector()
+
+    def _make_parser(self, choice: str) -> tuple[str, Optional[thirdparty.FacexlibParser]]:
+        wanted = ("parsenet", "bisenet") if choice == "auto" else (choice,) if choice != "geometric" else ()
+        for kind in wanted:
+            names = thirdparty.PARSENET_FILES if kind == "parsenet" else thirdparty.BISENET_FILES
+            path = thirdparty.find_weights(names)
+            if path is None:
+                if choice != "auto":
+                    raise CheckpointError(f"no {kind} weights ({' / '.join(names)}) in "
+                                          f"{', '.join(str(d) for d in thirdparty.search_dirs())}")
+                continue
+            try:
+                parser = thirdparty.FacexlibParser(kind, path)
+                self.info["parser"] = f"{kind} ({path.name})"
+                return kind, parser
+            except (CheckpointError, ImportError) as exc:
+                if choice != "auto":
+                    raise CheckpointError(str(exc)) from None
+                self.info["parser_note"] = f"{kind} weights unusable: {exc}"
+        self.info["parser"] = "geometric"
+        return "geometric", None
+
+    # -- analysis ---------------------------------------------------------------------------------
+    @staticmethod
+    def _key(image: np.ndarray, parse: bool) -> str:
+        h = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16)
+        h.update(repr((image.shape, parse)).encode())
+        return h.hexdigest()
+
+    def analyze(self, image: np.ndarray, parse: bool = True, max_faces: int = 16) -> FaceAnalysis:
+        """Faces (largest first) with landmarks, and the label map (if ``parse``).
+
+        Args:
+            image: ``uint8`` RGB ``[H, W, 3]`` (grey ``[H, W]`` is accepted), any size.
+            parse: also compute the 19-class parsing.
+            max_faces: keep at most this many faces.
+
+        Returns:
+            :class:`FaceAnalysis`; ``faces`` is empty when no face is found (``parsing`` is then
+            all background). Results are cached by content: the same pixels cost nothing twice.
+        """
+        rgb = validate_rgb(image)
+        key = self._key(rgb, parse)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                hit = self._cache[key]
+                return replace(hit, info=dict(hit.info, cached=True))
+        t0 = time.perf_counter()
+        faces = detect_faces(rgb, self.detector, self.mesh, max_faces=max_faces)
+        t1 = time.perf_counter()
+        parsing = self._parse(rgb, faces) if parse else None
+        t2 = time.perf_counter()
+        info = dict(self.info, detect_ms=(t1 - t0) * 1000, parse_ms=(t2 - t1) * 1000, cached=False,
+                    faces=len(faces))
+        res = FaceAnalysis(shape=rgb.shape[:2], faces=faces, parsing=parsing, info=info)
+        with self._lock:
+            self._cache[key] = res
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return res
+
+    def _parse(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        small, s = downscale_to(rgb, PARSE_SIDE)
+        scaled = [replace(f, box=f.box * s, keypoints=f.keypoints * s,
+                          landmarks=None if f.landmarks is None else f.landmarks * s) for f in faces]
+        person = self.segmenter.mask(small) if faces else None
+        labels = geometric_parsing(small, scaled, person)
+        if self.parser is not None and faces:
+            labels = self.parser.parse(small, scaled, base=labels)
+        if s < 1.0:
+            labels = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+        return labels

@@ -1,0 +1,303 @@
+"""Anime faces: detection with the LBP cascade and eye / brow / mouth location inside the face box.
+
+Method
+------
+**Detection.** ``resources/lbpcascade_animeface.xml`` (nagadomi, MIT licence in its header) runs on
+the histogram-equalised grey image with a replicated border of 20 % of the long side, because the
+cascade was trained on boxes with some margin and misses faces that touch the picture edge. When
+nothing is found a second pass uses a reflected 40 % border (it recovers tight face crops whose
+forehead is cut off). Boxes whose centre falls outside the picture are dropped, the rest are
+clipped to it; faces are returned largest first. Large images are detected on a copy whose long
+side is at most :data:`DETECT_SIDE` and the boxes mapped back.
+
+**Parts.** Inside a face box (resampled to a 128 × 128 working square) each part is searched in a
+window around its prior position (mean position of the part in cascade boxes of procedural faces):
+
+* eyes — the dark mask (grey below the skin level measured on the cheeks, minus a margin) is
+  closed and split into connected components; the component with the largest
+  ``area · exp(−d²/2σ²)`` (``d`` = distance to the prior) is the iris + upper lash line. Its box,
+  extended down to an eye shape (height ≥ 0.6 × width), is the eye;
+* brows — the widest elongated dark component in a band above each eye, else a fixed offset
+  above the eye;
+* mouth — the nearest dark component in the lower middle of the face, else the prior box.
+
+Every part says whether it was ``found`` or taken from the ``prior``.
+
+Limits
+------
+* The cascade is frontal: profiles, strong roll (> ~20°) and faces below ~24 px are missed; tight
+  crops whose forehead is cut off are often missed (about a third of the greyscale emotion crops in
+  ``../shared/data/anime/emotions`` are found). ``analyze_anime(..., assume_crop=True)`` treats the
+  whole picture as the face box in that case.
+* The part search is a dark-blob heuristic: dark bangs over the eyes, closed eyes (thin arcs),
+  glasses or very pale line art can make it fall back to the priors or pick hair; brows hidden by
+  hair use the prior offset. It is accurate enough to place the expression rig's warp regions (the
+  rig uses generous regions), not for pixel-accurate segmentation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional
+
+import cv2
+import numpy as np
+
+CASCADE_PATH = Path(__file__).resolve().parents[2] / "resources" / "lbpcascade_animeface.xml"
+"""The shipped OpenCV LBP anime-face cascade (unchanged, MIT licence in its header)."""
+
+DETECT_SIDE = 1024
+"""Long side of the copy the cascade runs on (larger images are shrunk first)."""
+
+PART_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "left_brow", "right_brow", "mouth")
+"""Parts located in each face; ``left``/``right`` as seen in the image."""
+
+# Prior part boxes (centre x, centre y, width, height) as fractions of the cascade box, measured on
+# cascade detections of procedural faces (engine.procedural.anime_faces).
+_PRIORS: dict[str, tuple[float, float, float, float]] = {
+    "left_eye": (0.33, 0.43, 0.19, 0.13),
+    "right_eye": (0.67, 0.43, 0.19, 0.13),
+    "left_brow": (0.32, 0.28, 0.17, 0.065),
+    "right_brow": (0.68, 0.28, 0.17, 0.065),
+    "mouth": (0.50, 0.68, 0.15, 0.05),
+}
+_W = 128  # working square side
+
+
+@dataclass
+class AnimeFaceParts:
+    """One anime face and its parts, in pixels of the analysed image.
+
+    Args:
+        box: face box ``float32`` ``[x0, y0, x1, y1]``.
+        score: detection strength (number of merged cascade hits; 0 for an assumed box).
+        parts: part name → box ``[x0, y0, x1, y1]``.
+        keypoints: part name → ``float32`` ``[K, 2]``: eyes (outer, inner, top, bottom), brows
+            (outer, middle, inner), mouth (left, right, top, bottom) — same layout as the
+            procedural faces' ground truth.
+        found: part name → True when the part was located in the pixels, False when its prior
+            position was used.
+    """
+
+    box: np.ndarray
+    score: float
+    parts: dict[str, np.ndarray] = field(default_factory=dict)
+    keypoints: dict[str, np.ndarray] = field(default_factory=dict)
+    found: dict[str, bool] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-serialisable dict (boxes and points as lists)."""
+        return {"box": [round(float(v), 2) for v in self.box], "score": float(self.score),
+                "parts": {k: [round(float(v), 2) for v in b] for k, b in self.parts.items()},
+                "keypoints": {k: np.round(p, 2).tolist() for k, p in self.keypoints.items()},
+                "found": dict(self.found)}
+
+
+@lru_cache(maxsize=1)
+def _cascade(path: str = str(CASCADE_PATH)) -> cv2.CascadeClassifier:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"anime face cascade missing: {path}")
+    c = cv2.CascadeClassifier(path)
+    if c.empty():
+        raise RuntimeError(f"could not load the anime face cascade {path}")
+    return c
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"anime analysis expects a uint8 image, got {arr.dtype}")
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[:, :, :3]
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        return cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY)
+    if arr.ndim == 2:
+        return arr
+    raise ValueError(f"anime analysis expects [H, W] or [H, W, 3] input, got shape {arr.shape}")
+
+
+def detect_anime_faces(image: np.ndarray, min_size: int = 24) -> list[tuple[np.ndarray, float]]:
+    """Find anime faces with the LBP cascade.
+
+    Args:
+        image: ``uint8`` RGB ``[H, W, 3]``, RGBA or grey ``[H, W]``.
+        min_size: smallest face side in pixels of ``image``.
+
+    Returns:
+        ``[(box [x0, y0, x1, y1] float32, score), ...]``, largest first; empty when none.
+
+    Raises:
+        ValueError: wrong dtype or shape.
+    """
+    g = _grey(image)
+    h, w = g.shape
+    if h < 8 or w < 8:
+        return []
+    s = min(1.0, DETECT_SIDE / max(h, w))
+    if s < 1.0:
+        g = cv2.resize(g, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    ms = max(16, int(round(min_size * s)))
+    out: list[tuple[np.ndarray, float]] = []
+    for pad_frac, border in ((0.2, cv2.BORDER_REPLICATE), (0.4, cv2.BORDER_REFLECT)):
+        p = int(round(max(g.shape) * pad_frac))
+        gp = cv2.equalizeHist(cv2.copyMakeBorder(g, p, p, p, p, border))
+        rects, counts = _cascade().detectMultiScale2(gp, scaleFactor=1.05, minNeighbors=3, minSize=(ms, ms))
+        for (x, y, bw, bh), n in zip(np.asarray(rects).reshape(-1, 4), np.asarray(counts).reshape(-1)):
+            box = (np.array([x, y, x + bw, y + bh], np.float64) - p) / s
+            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            if not (0 <= cx < w and 0 <= cy < h):
+                continue
+            out.append((box.astype(np.float32), float(n)))
+        if out:
+            break
+    out.sort(key=lambda b: -float((b[0][2] - b[0][0]) * (b[0][3] - b[0][1])))
+    return out
+
+
+def _components(mask: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """(bbox [x0, y0, x1, y1], area) of the connected components of a uint8 mask."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return [(np.array([st[0], st[1], st[0] + st[2], st[1] + st[3]], np.float64), int(st[4])) for st in stats[1:n]]
+
+
+def _dark_mask(g: np.ndarray, win: tuple[int, int, int, int], level: float) -> np.ndarray:
+    x0, y0, x1, y1 = win
+    m = np.zeros(g.shape, np.uint8)
+    m[y0:y1, x0:x1] = (g[y0:y1, x0:x1] < level).astype(np.uint8) * 255
+    return cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+
+
+def _prior_box(name: str) -> np.ndarray:
+    cx, cy, bw, bh = _PRIORS[name]
+    return np.array([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2]) * _W
+
+
+def _pick(comps: list[tuple[np.ndarray, int]], prior: np.ndarray, sigma: float,
+          min_area: int, shape_ok=lambda b: True) -> Optional[np.ndarray]:
+    pc = np.array([(prior[0] + prior[2]) / 2, (prior[1] + prior[3]) / 2])
+    best, best_score = None, 0.0
+    for b, area in comps:
+        if area < min_area or not shape_ok(b):
+            continue
+        c = np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
+        score = area * float(np.exp(-np.sum((c - pc) ** 2) / (2 * sigma ** 2)))
+        if score > best_score:
+            best, best_score = b, score
+    return best
+
+
+def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0) -> AnimeFaceParts:
+    """Locate eyes, brows and mouth inside a face box (see the module docstring for the method).
+
+    Args:
+        image: ``uint8`` RGB ``[H, W, 3]`` or grey ``[H, W]``.
+        box: face box ``[x0, y0, x1, y1]`` in pixels (may extend past the picture).
+        score: detection score to carry along.
+
+    Returns:
+        :class:`AnimeFaceParts` in pixels of ``image``.
+
+    Raises:
+        ValueError: wrong dtype/shape or an empty box.
+    """
+    g_full = _grey(image)
+    box = np.asarray(box, np.float64).reshape(4)
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    if bw < 4 or bh < 4:
+        raise ValueError(f"face box too small: {box.tolist()}")
+    # resample the box (replicating the border when it leaves the picture) to the working square
+    sx, sy = bw / _W, bh / _W
+    mx = (np.arange(_W, dtype=np.float32) + 0.5) * np.float32(sx) + np.float32(box[0] - 0.5)
+    my = (np.arange(_W, dtype=np.float32) + 0.5) * np.float32(sy) + np.float32(box[1] - 0.5)
+    src = cv2.GaussianBlur(g_full, (0, 0), max(0.5, 0.4 * sx)) if sx > 1.5 else g_full
+    g = cv2.remap(src, np.broadcast_to(mx[None, :], (_W, _W)).copy(), np.broadcast_to(my[:, None], (_W, _W)).copy(),
+                  cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    g = g.astype(np.float32)
+    cheeks = np.concatenate([g[72:84, 24:44].ravel(), g[72:84, 84:104].ravel()])
+    skin = float(np.median(cheeks))
+    dark_level = min(skin - 45.0, float(np.percentile(g[40:100, 16:112], 12)) + 10.0)
+
+    parts: dict[str, np.ndarray] = {}
+    found: dict[str, bool] = {}
+    for name, (wx0, wx1) in (("left_eye", (12, 66)), ("right_eye", (62, 116))):
+        prior = _prior_box(name)
+        comps = _components(_dark_mask(g, (wx0, 30, wx1, 82), dark_level))
+        b = _pick(comps, prior, sigma=14.0, min_area=12,
+                  shape_ok=lambda b: 8 <= b[2] - b[0] <= 48 and b[3] - b[1] <= 40)
+        if b is None:
+            parts[name], found[name] = prior, False
+            continue
+        ew = max(b[2] - b[0], 0.14 * _W)
+        cx = (b[0] + b[2]) / 2
+        y0 = b[1]
+        y1 = max(b[3], y0 + 0.6 * ew)
+        parts[name], found[name] = np.array([cx - ew / 2, y0, cx + ew / 2, y1]), True
+    for name, eye in (("left_brow", "left_eye"), ("right_brow", "right_eye")):
+        e = parts[eye]
+        ew = e[2] - e[0]
+        win = (int(max(0, e[0] - 0.2 * ew)), int(max(0, e[1] - 0.9 * ew)),
+               int(min(_W, e[2] + 0.2 * ew)), int(max(1, e[1] - 2)))
+        comps = _components(_dark_mask(g, win, dark_level + 15))
+        prior = np.array([e[0], e[1] - 0.16 * _W, e[2], e[1] - 0.16 * _W + 0.065 * _W])
+        b = _pick(comps, prior, sigma=12.0, min_area=6,
+                  shape_ok=lambda b: (b[2] - b[0]) >= 2.0 * (b[3] - b[1]) and (b[2] - b[0]) >= 0.35 * ew)
+        if b is None:
+            parts[name], found[name] = prior, False
+        else:
+            parts[name], found[name] = b, True
+    eye_bottom = max(parts["left_eye"][3], parts["right_eye"][3])
+    eye_cx = (parts["left_eye"][0] + parts["left_eye"][2] + parts["right_eye"][0] + parts["right_eye"][2]) / 4
+    prior = _prior_box("mouth")
+    prior = prior + np.array([eye_cx - _W / 2, 0, eye_cx - _W / 2, 0])
+    win = (int(eye_cx - 0.2 * _W), int(min(_W - 2, eye_bottom + 0.1 * _W)), int(eye_cx + 0.2 * _W), int(0.95 * _W))
+    comps = _components(_dark_mask(g, win, dark_level + 25))
+    b = _pick(comps, prior, sigma=12.0, min_area=5, shape_ok=lambda b: 4 <= b[2] - b[0] <= 0.4 * _W)
+    parts["mouth"], found["mouth"] = (prior, False) if b is None else (b, True)
+
+    scale = np.array([sx, sy, sx, sy])
+    origin = np.array([box[0], box[1], box[0], box[1]])
+    out_parts = {k: (v * scale + origin).astype(np.float32) for k, v in parts.items()}
+    return AnimeFaceParts(box=box.astype(np.float32), score=float(score), parts=out_parts,
+                          keypoints=_keypoints(out_parts), found=found)
+
+
+def _keypoints(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    kp: dict[str, np.ndarray] = {}
+    for side in ("left", "right"):
+        e = parts[f"{side}_eye"]
+        cy = (e[1] + e[3]) / 2
+        outer_x, inner_x = (e[0], e[2]) if side == "left" else (e[2], e[0])
+        kp[f"{side}_eye"] = np.array([[outer_x, cy], [inner_x, cy], [(e[0] + e[2]) / 2, e[1]], [(e[0] + e[2]) / 2, e[3]]])
+        b = parts[f"{side}_brow"]
+        by = (b[1] + b[3]) / 2
+        outer_x, inner_x = (b[0], b[2]) if side == "left" else (b[2], b[0])
+        kp[f"{side}_brow"] = np.array([[outer_x, by], [(b[0] + b[2]) / 2, by], [inner_x, by]])
+    m = parts["mouth"]
+    cy = (m[1] + m[3]) / 2
+    kp["mouth"] = np.array([[m[0], cy], [m[2], cy], [(m[0] + m[2]) / 2, m[1]], [(m[0] + m[2]) / 2, m[3]]])
+    return {k: v.astype(np.float32) for k, v in kp.items()}
+
+
+def analyze_anime(image: np.ndarray, assume_crop: bool = False, min_size: int = 24) -> list[AnimeFaceParts]:
+    """Detect anime faces and locate their parts.
+
+    Args:
+        image: ``uint8`` RGB ``[H, W, 3]``, RGBA or grey ``[H, W]``.
+        assume_crop: when the cascade finds nothing, treat the whole picture as one face box
+            (for tight face crops); its ``score`` is 0.
+        min_size: smallest face side in pixels.
+
+    Returns:
+        Faces, largest first (empty when none and ``assume_crop`` is False).
+
+    Raises:
+        ValueError: wrong dtype or shape.
+    """
+    g = _grey(image)
+    faces = detect_anime_faces(g, min_size=min_size)
+    if not faces and assume_crop:
+        h, w = g.shape
+        faces = [(np.array([0, 0, w, h], np.float32), 0.0)]
+    return [locate_parts(g, b, s) for b, s in faces]

@@ -1,0 +1,82 @@
+"""``masquerade analyze IMAGE --out DIR [--anime]``: faces, landmarks and parsing to files.
+
+Writes ``DIR/landmarks.json`` (``{"faces": [{"box", "score", "landmarks"}], ...}``),
+``DIR/parsing.png`` (mode L, official CelebAMask-HQ order, input size) and
+``DIR/parsing_color.png`` (palette view). No face → exit code 3, ``no face found in IMAGE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+from engine.imageio import atomic_write_bytes, load_image, save_image
+
+NO_FACE_EXIT = 3
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what native libraries (TFLite / MediaPipe logs) print on file descriptor 2.
+
+    For command-line use only: it redirects the whole process's stderr while active.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+    """Add the ``analyze`` sub-command."""
+    p = subparsers.add_parser("analyze", help="detect faces, 478 landmarks and 19-class parsing",
+                              description=__doc__)
+    p.add_argument("image", help="input image")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+    p.add_argument("--anime", action="store_true", help="analyse anime faces instead of photos")
+    p.add_argument("--detector", default="auto", choices=("auto", "mediapipe", "retinaface"))
+    p.add_argument("--parser", default="auto", choices=("auto", "geometric", "parsenet", "bisenet"))
+    p.set_defaults(func=cmd_analyze)
+    return p
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    image = load_image(args.image)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.anime:
+        from engine.faces.anime_cli import analyze_anime
+
+        return analyze_anime(image, args.image, out)
+    from engine.faces.analyzer import FaceAnalyzer
+    from engine.labels import colorize_labels
+
+    with quiet_native_stderr():
+        res = FaceAnalyzer(detector=args.detector, parser=args.parser).analyze(image)
+    if not res.faces:
+        print(f"no face found in {args.image}", file=sys.stderr)
+        return NO_FACE_EXIT
+    doc = {
+        "image": str(args.image),
+        "size": [int(image.shape[1]), int(image.shape[0])],
+        "label_scheme": "celebamask_hq",
+        "backends": {k: v for k, v in res.info.items() if k in ("detector", "parser")},
+        "faces": [f.to_json() for f in res.faces],
+    }
+    atomic_write_bytes(out / "landmarks.json", json.dumps(doc, indent=1).encode())
+    save_image(out / "parsing.png", res.parsing)
+    save_image(out / "parsing_color.png", colorize_labels(res.parsing))
+    with_lm = sum(f.landmarks is not None for f in res.faces)
+    print(f"{len(res.faces)} face(s), {with_lm} with landmarks → {out}")
+    return 0

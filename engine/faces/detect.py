@@ -1,0 +1,200 @@
+"""Face detection + 478-point landmarks.
+
+Default backend (offline, ships inside the ``mediapipe`` wheel): MediaPipe's full-range face
+detector finds every face on a downscaled copy of the image; for each face, a square crop around
+its box is taken from the full-resolution image and MediaPipe Face Mesh (with iris refinement)
+fits 478 landmarks, which are mapped back to image pixels. When nothing is found, the search is
+repeated on a padded copy (faces that fill the whole frame are too big for the detector).
+
+Optional backend: facexlib's RetinaFace (mobilenet0.25) when its weight file is present locally
+(see :mod:`engine.faces.thirdparty`); it replaces the detector, landmarks still come from the mesh.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Optional, Protocol
+
+import cv2
+import numpy as np
+
+from engine.faces.types import Face, keypoints_from_mesh
+from engine.studios.base import downscale_to
+
+DETECT_SIDE = 1024
+"""Long side of the copy the detector sees (MediaPipe resizes further to its 192² input)."""
+
+MESH_SIDE = 384
+"""Side of the square crop the face mesh runs on."""
+
+CROP_SCALE = 1.9
+"""Crop side as a multiple of the detected box's longer side."""
+
+
+class BoxDetector(Protocol):
+    """Finds faces: ``detect(rgb) -> [(box[4], score, keypoints[3, 2] | None), ...]`` in image pixels."""
+
+    name: str
+
+    def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, Optional[np.ndarray]]]: ...
+
+
+class MediaPipeBoxDetector:
+    """MediaPipe full-range face detector (model 1): boxes, scores, eye/mouth keypoints.
+
+    Args:
+        min_score: detections below this confidence are dropped.
+    """
+
+    name = "mediapipe"
+
+    def __init__(self, min_score: float = 0.5) -> None:
+        self.min_score = min_score
+        self._lock = threading.Lock()
+        self._model = None
+
+    def _get(self):
+        if self._model is None:
+            import mediapipe as mp
+
+            self._model = mp.solutions.face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=self.min_score)
+        return self._model
+
+    def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, Optional[np.ndarray]]]:
+        h, w = rgb.shape[:2]
+        with self._lock:
+            res = self._get().process(np.ascontiguousarray(rgb))
+        out = []
+        for d in res.detections or []:
+            bb = d.location_data.relative_bounding_box
+            box = np.array([bb.xmin * w, bb.ymin * h, (bb.xmin + bb.width) * w, (bb.ymin + bb.height) * h], np.float32)
+            kp = d.location_data.relative_keypoints
+            keys = np.array([[kp[0].x * w, kp[0].y * h], [kp[1].x * w, kp[1].y * h], [kp[3].x * w, kp[3].y * h]], np.float32)
+            out.append((box, float(d.score[0]), keys))
+        return out
+
+
+class FaceMeshFitter:
+    """MediaPipe Face Mesh (478 points, iris refinement) on one face crop at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._model = None
+
+    def _get(self):
+        if self._model is None:
+            import mediapipe as mp
+
+            self._model = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3)
+        return self._model
+
+    def fit(self, rgb: np.ndarray, box: np.ndarray) -> Optional[np.ndarray]:
+        """478 landmarks ``[478, 2]`` (image pixels) of the face in ``box``, or ``None``."""
+        x0, y0, x1, y1 = (float(v) for v in box)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        side = max(x1 - x0, y1 - y0) * CROP_SCALE
+        if side < 4:
+            return None
+        s = MESH_SIDE / side
+        # crop = A · image: scale about the box centre, centre in the crop  # [2x3]
+        a = np.array([[s, 0, MESH_SIDE / 2 - s * cx], [0, s, MESH_SIDE / 2 - s * cy]], np.float64)
+        crop = cv2.warpAffine(rgb, a, (MESH_SIDE, MESH_SIDE), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+        with self._lock:
+            res = self._get().process(crop)
+        if not res.multi_face_landmarks:
+            return None
+        pts = np.array([(p.x * MESH_SIDE, p.y * MESH_SIDE) for p in res.multi_face_landmarks[0].landmark], np.float64)
+        pts = (pts - a[:, 2]) / s  # back to image pixels
+        mesh_box = np.array([*pts.min(0), *pts.max(0)])
+        if _iou(mesh_box, np.asarray(box, np.float64)) < 0.2:  # the mesh found another face in the crop
+            return None
+        return pts.astype(np.float32)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+Detection = tuple[np.ndarray, float, Optional[np.ndarray]]
+
+TILE_LEVEL_SIDE = 3 * DETECT_SIDE
+"""Large images are also searched in tiles of ``DETECT_SIDE`` on a copy of at most this side, so
+faces too small for the whole-image pass (group photos, huge images) are found too."""
+
+
+def _tiled(detector: BoxDetector, rgb: np.ndarray) -> list[Detection]:
+    level, s = downscale_to(rgb, TILE_LEVEL_SIDE)
+    h, w = level.shape[:2]
+    step = int(DETECT_SIDE * 0.75)
+    margin = 0.02 * DETECT_SIDE
+    out: list[Detection] = []
+    for y in range(0, max(1, h - DETECT_SIDE + step), step):
+        for x in range(0, max(1, w - DETECT_SIDE + step), step):
+            y0, x0 = min(y, max(0, h - DETECT_SIDE)), min(x, max(0, w - DETECT_SIDE))
+            tile = level[y0:y0 + DETECT_SIDE, x0:x0 + DETECT_SIDE]
+            th, tw = tile.shape[:2]
+            for b, sc, k in detector.detect(np.ascontiguousarray(tile)):
+                cut = ((b[0] < margin and x0 > 0) or (b[1] < margin and y0 > 0)
+                       or (b[2] > tw - margin and x0 + tw < w) or (b[3] > th - margin and y0 + th < h))
+                if cut:  # a face cut by the tile border: another tile sees it whole
+                    continue
+                off = np.array([x0, y0], np.float32)
+                out.append(((b + np.tile(off, 2)) / s, sc, None if k is None else (k + off) / s))
+    return out
+
+
+def _merge(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
+    """Greedy non-maximum suppression across passes (keeps the higher score)."""
+    keep: list[Detection] = []
+    for d in sorted(dets, key=lambda d: d[1], reverse=True):
+        if all(_iou(d[0], k[0]) < iou for k in keep):
+            keep.append(d)
+    return keep
+
+
+def _find_boxes(detector: BoxDetector, rgb: np.ndarray) -> list[Detection]:
+    small, s = downscale_to(rgb, DETECT_SIDE)
+    found = [(b / s, sc, None if k is None else k / s) for b, sc, k in detector.detect(small)]
+    if max(rgb.shape[:2]) > 1.5 * DETECT_SIDE:
+        found = _merge(found + _tiled(detector, rgb))
+    if not found:  # a face filling the frame: give it some room
+        h, w = small.shape[:2]
+        pad = int(0.35 * max(h, w))
+        padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+        found = [((b - pad) / s, sc, None if k is None else (k - pad) / s) for b, sc, k in detector.detect(padded)]
+    return found
+
+
+def detect_faces(rgb: np.ndarray, detector: BoxDetector, mesh: Optional[FaceMeshFitter],
+                 max_faces: int = 16) -> list[Face]:
+    """All faces in ``rgb`` (RGB ``uint8``), largest first, with landmarks when the mesh fits.
+
+    Args:
+        rgb: ``[H, W, 3]`` image of any size.
+        detector: box detector backend.
+        mesh: landmark fitter, or ``None`` for boxes only.
+        max_faces: keep at most this many (largest first).
+    """
+    h, w = rgb.shape[:2]
+    faces: list[Face] = []
+    for box, score, keys in _find_boxes(detector, rgb):
+        box = np.clip(box, [-w, -h, -w, -h], [2 * w, 2 * h, 2 * w, 2 * h]).astype(np.float32)
+        lm = mesh.fit(rgb, box) if mesh is not None else None
+        if lm is not None:
+            keys = keypoints_from_mesh(lm)
+        elif keys is None:
+            x0, y0, x1, y1 = box
+            keys = np.array([[x0 + 0.3 * (x1 - x0), y0 + 0.4 * (y1 - y0)],
+                             [x0 + 0.7 * (x1 - x0), y0 + 0.4 * (y1 - y0)],
+                             [(x0 + x1) / 2, y0 + 0.8 * (y1 - y0)]], np.float32)
+        faces.append(Face(box=box, score=score, landmarks=lm, keypoints=np.asarray(keys, np.float32),
+                          source=detector.name))
+    faces.sort(key=lambda f: f.area, reverse=True)
+    return faces[:max_faces]

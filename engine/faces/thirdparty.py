@@ -1,0 +1,182 @@
+"""Optional facexlib backends, used only when their weight files are present locally.
+
+Nothing is downloaded. Weight files are looked up by name in, in order: the folder named by the
+``MASQUERADE_FACEXLIB_DIR`` environment variable, then ``checkpoints/third_party/`` of this
+repository. They are read with ``torch.load(weights_only=True)`` (never unpickling code) and
+loaded with ``strict=True``.
+
+* **RetinaFace mobilenet0.25** — face boxes + 5 points. The Face-Detector-1MB weights
+  (sha256 ``ed6fa7d4…``) were trained with anchor sizes ``[[10, 20], [32, 64], [128, 256]]`` at
+  about 320 px, not facexlib's defaults; known files get their own anchors and input size.
+* **ParseNet** (official CelebAMask-HQ order) / **BiSeNet** (face-parsing.PyTorch order, converted
+  with :func:`engine.labels.bisenet_to_official`) — 19-class parsing of a 512² aligned face crop,
+  pasted back into the image.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Optional
+
+import cv2
+import numpy as np
+import torch
+
+from engine.checkpoints import PROJECT_CHECKPOINTS, load_state_dict_file, sha256_file
+from engine.errors import CheckpointError
+from engine.faces.align import align_face
+from engine.faces.types import Face
+from engine.labels import bisenet_to_official
+
+ENV_VAR = "MASQUERADE_FACEXLIB_DIR"
+THIRD_PARTY_DIR = PROJECT_CHECKPOINTS / "third_party"
+
+RETINAFACE_FILES = ("detection_mobilenet0.25_Final.pth", "retinaface_mobilenet0.25_Final.pth", "mobilenet0.25_Final.pth")
+PARSENET_FILES = ("parsing_parsenet.pth",)
+BISENET_FILES = ("parsing_bisenet.pth",)
+
+KNOWN_RETINAFACE: dict[str, dict[str, Any]] = {
+    # biubug6/Face-Detector-1MB-with-landmark weights/mobilenet0.25_Final.pth (MIT)
+    "ed6fa7d45a5179f03cb5ce82c73b0c6711372968e53782e88395acee88d319e1": {
+        "min_sizes": [[10, 20], [32, 64], [128, 256]], "input_side": 320,
+    },
+}
+"""Per-file settings for RetinaFace weights whose training setup differs from facexlib's."""
+
+
+def search_dirs() -> list[Path]:
+    """Folders searched for third-party weights, in order."""
+    dirs = [Path(p) for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p]
+    return dirs + [THIRD_PARTY_DIR]
+
+
+def find_weights(names: tuple[str, ...]) -> Optional[Path]:
+    """First existing file among ``names`` in :func:`search_dirs`, or ``None``."""
+    for d in search_dirs():
+        for n in names:
+            p = d / n
+            if p.is_file():
+                return p
+    return None
+
+
+def _facexlib():
+    from engine._compat.torchvision_ops import ensure_torchvision
+
+    ensure_torchvision()  # facexlib imports torchvision
+    import facexlib  # noqa: F401
+
+    return facexlib
+
+
+def _load_strict(model: torch.nn.Module, path: Path) -> None:
+    sd = load_state_dict_file(path)
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise CheckpointError(f"{path}: weights do not match {type(model).__name__} ({first[1].strip() if len(first) > 1 else first[0]})") from None
+
+
+class RetinaFaceBoxDetector:
+    """facexlib RetinaFace (mobilenet0.25) as a :class:`~engine.faces.detect.BoxDetector`.
+
+    Args:
+        path: weight file (state dict with facexlib's key names).
+        device: torch device (CPU by default).
+        min_score: confidence threshold.
+    """
+
+    name = "retinaface"
+
+    def __init__(self, path: Path, device: Optional[torch.device] = None, min_score: float = 0.7) -> None:
+        _facexlib()
+        from facexlib.detection.retinaface import RetinaFace
+
+        self.device = device or torch.device("cpu")
+        self.min_score = min_score
+        self.model = RetinaFace(network_name="mobile0.25", half=False, device=self.device)
+        _load_strict(self.model, path)
+        known = KNOWN_RETINAFACE.get(sha256_file(path), {})
+        if "min_sizes" in known:
+            self.model.cfg = dict(self.model.cfg, min_sizes=known["min_sizes"])
+        self.input_side: Optional[int] = known.get("input_side")
+        self.model.to(self.device).eval()
+        self._lock = threading.Lock()
+
+    def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, Optional[np.ndarray]]]:
+        h, w = rgb.shape[:2]
+        s = 1.0
+        img = rgb
+        if self.input_side is not None and max(h, w) != self.input_side:
+            s = self.input_side / max(h, w)
+            img = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        bgr = np.ascontiguousarray(img[:, :, ::-1])
+        with self._lock, torch.no_grad():
+            dets = self.model.detect_faces(bgr, conf_threshold=self.min_score, nms_threshold=0.4)
+        out = []
+        for d in np.asarray(dets):
+            box = (d[:4] / s).astype(np.float32)
+            p = (d[5:15].reshape(5, 2) / s).astype(np.float32)  # eyes (image left, right), nose, mouth corners
+            keys = np.stack([p[0], p[1], (p[3] + p[4]) / 2]).astype(np.float32)
+            out.append((box, float(d[4]), keys))
+        return out
+
+
+class FacexlibParser:
+    """19-class parsing with facexlib ParseNet or BiSeNet on an aligned 512² crop per face.
+
+    Args:
+        kind: ``"parsenet"`` (official order) or ``"bisenet"`` (converted to the official order).
+        path: weight file.
+        device: torch device.
+    """
+
+    SIZE = 512
+
+    def __init__(self, kind: str, path: Path, device: Optional[torch.device] = None) -> None:
+        _facexlib()
+        if kind == "parsenet":
+            from facexlib.parsing.parsenet import ParseNet
+
+            self.model = ParseNet(in_size=self.SIZE, out_size=self.SIZE, parsing_ch=19)
+            self.mean, self.std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+        elif kind == "bisenet":
+            from facexlib.parsing.bisenet import BiSeNet
+
+            self.model = BiSeNet(num_class=19)
+            self.mean, self.std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+        else:
+            raise ValueError(f"kind must be 'parsenet' or 'bisenet', got {kind!r}")
+        self.kind = kind
+        self.device = device or torch.device("cpu")
+        _load_strict(self.model, path)
+        self.model.to(self.device).eval()
+        self._lock = threading.Lock()
+
+    def parse_crop(self, crop: np.ndarray) -> np.ndarray:
+        """Labels (official order, ``uint8`` ``[512, 512]``) of an aligned RGB crop."""
+        x = torch.from_numpy(crop.astype(np.float32) / 255.0).permute(2, 0, 1)  # [CHW]
+        mean = torch.tensor(self.mean).view(3, 1, 1)
+        std = torch.tensor(self.std).view(3, 1, 1)
+        x = ((x - mean) / std).unsqueeze(0).to(self.device)  # [NCHW]
+        with self._lock, torch.no_grad():
+            out = self.model(x)[0]
+        lab = out.argmax(1)[0].cpu().numpy().astype(np.uint8)
+        return bisenet_to_official(lab) if self.kind == "bisenet" else lab
+
+    def parse(self, rgb: np.ndarray, faces: list[Face], base: Optional[np.ndarray] = None) -> np.ndarray:
+        """Label map of the whole image: each face's crop labels pasted back (nearest)."""
+        h, w = rgb.shape[:2]
+        labels = np.zeros((h, w), np.uint8) if base is None else base.copy()
+        for face in sorted(faces, key=lambda f: f.area):
+            crop = align_face(rgb, face.keypoints, self.SIZE, scale=1.0)
+            lab = self.parse_crop(crop.image)
+            back = cv2.warpAffine(lab, crop.inverse, (w, h), flags=cv2.INTER_NEAREST,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+            inside = cv2.warpAffine(np.ones_like(lab), crop.inverse, (w, h), flags=cv2.INTER_NEAREST,
+                                    borderValue=0).astype(bool)
+            labels[inside & (back != 255)] = back[inside & (back != 255)]
+        return labels
