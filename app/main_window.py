@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QIcon, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QColor, QIcon, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QMainWindow, QMenu, QSplitter, QStackedWidget, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
@@ -24,6 +24,9 @@ from engine.imageio import LOAD_EXTENSIONS
 MAX_RECENT = 10
 LOAD = "document.load"
 DEVICE = "engine.device"
+FACES = "faces.analyze"
+OVERLAY_ALPHA = 110
+"""Opacity (0–255) of the parsing overlay."""
 
 STUDIO_CLASSES: tuple[type[StudioPanel], ...] = (OperaPanel,)
 """Studios that work today, in switcher order. Only these are shown."""
@@ -43,6 +46,9 @@ class MainWindow(QMainWindow):
         self._pending_load: Optional[int] = None
         self.device_label = "…"
         self.last_error: Optional[str] = None
+        self._analyzer = None  # engine.faces.FaceAnalyzer, created and used in the worker thread only
+        self._faces_pending: Optional[int] = None
+        self.faces_status = ""
         self.persist_settings = True
         """False for throw-away windows (``--screenshot``): nothing is written to QSettings on close."""
 
@@ -139,6 +145,10 @@ class MainWindow(QMainWindow):
         self.split_action = self._action("split", "Before/after &split", self._toggle_split, v)
         self.split_action.setCheckable(True)
         self._action("toggle_view", "Toggle result/&original", self._toggle_view, v)
+        v.addSeparator()
+        self.overlay_action = self._action("face_overlay", "Face &overlay (landmarks + parsing)",
+                                           self._toggle_overlay, v)
+        self.overlay_action.setCheckable(True)
 
         h = mb.addMenu("&Help")
         self._action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts, h)
@@ -150,6 +160,46 @@ class MainWindow(QMainWindow):
         panel = self.current_panel()
         if hasattr(panel, "toggle_view"):
             panel.toggle_view()
+
+    # -- face overlay ---------------------------------------------------------------------------
+    def _toggle_overlay(self) -> None:
+        if self.overlay_action.isChecked():
+            self._analyze_faces()
+        else:
+            self._faces_pending = None
+            self.canvas.set_overlay(None)
+
+    def _analyze_faces(self) -> None:
+        """Analyse the document image in the worker (once per image: the analyzer caches)."""
+        image = self.doc.image
+        if image is None or not self.overlay_action.isChecked():
+            return
+
+        def job(token: CancelToken):
+            if self._analyzer is None:
+                from engine.faces import FaceAnalyzer
+
+                self._analyzer = FaceAnalyzer()
+            return self._analyzer.analyze(image)
+
+        self.show_message("Analysing faces…")
+        self._faces_pending = self.worker.submit(FACES, job)
+
+    def _show_faces(self, res) -> None:
+        from app.qt_image import to_qimage
+        from engine.labels import CELEBAMASK_HQ, CELEBAMASK_HQ_PALETTE, colorize_labels
+
+        lab = res.parsing
+        rgba = np.dstack([colorize_labels(lab), np.where(lab > 0, OVERLAY_ALPHA, 0).astype(np.uint8)])
+        pts = [f.landmarks for f in res.faces if f.landmarks is not None]
+        present = [int(v) for v in np.unique(lab) if v > 0]
+        legend = [(CELEBAMASK_HQ.classes[v], QColor(*(int(c) for c in CELEBAMASK_HQ_PALETTE[v]))) for v in present]
+        self.canvas.set_overlay(to_qimage(rgba), np.concatenate(pts) if pts else None, legend)
+        info = res.info
+        n = len(res.faces)
+        text = (f"Faces: {n} ({info.get('detector')}, {info.get('parser')})" if n else "No face found")
+        self.show_message(text)
+        self.faces_status = text
 
     # -- studios ----------------------------------------------------------------------------------
     def current_panel(self) -> StudioPanel:
@@ -194,16 +244,24 @@ class MainWindow(QMainWindow):
             path, image = value  # type: ignore[misc]
             self.undo.clear()
             self.doc.set_image(image, path)
+            self.canvas.set_overlay(None)
+            self._analyze_faces()
             self._add_recent(path)
             QSettings().setValue("paths/last_open_dir", str(Path(path).resolve().parent))
             h, w = image.shape[:2]
             self.setWindowTitle(f"{Path(path).name} ({w}×{h}) — Masquerade")
             self.show_message(f"Opened {path}")
+        elif channel == FACES and gen == self._faces_pending:
+            self._faces_pending = None
+            self._show_faces(value)
         elif channel == DEVICE:
             self.device_label = str(value)
             self.device_widget.setText(f"Device: {value}")
 
     def _on_worker_error(self, channel: str, gen: int, message: str) -> None:
+        if channel == FACES and gen == self._faces_pending:
+            self._faces_pending = None
+            self.show_message(f"Face analysis failed: {message}")
         if channel == LOAD and gen == self._pending_load:
             self._pending_load = None
             self.last_error = message
@@ -282,7 +340,8 @@ class MainWindow(QMainWindow):
 
     def is_idle(self) -> bool:
         """No load pending and the current studio has no outstanding job."""
-        return self._pending_load is None and self.current_panel().is_idle()
+        return (self._pending_load is None and self._faces_pending is None
+                and self.current_panel().is_idle())
 
     # -- settings ---------------------------------------------------------------------------------
     def _restore_settings(self) -> None:

@@ -18,6 +18,7 @@ SHORTCUTS: dict[str, tuple[str, str]] = {
     "actual": ("Ctrl+1", "Actual size (100 %)"),
     "split": ("Ctrl+\\", "Toggle the before/after split"),
     "toggle_view": ("Tab", "Toggle result / original"),
+    "face_overlay": ("Ctrl+L", "Show face landmarks and parsing"),
     "shortcuts": ("F1", "Show this table"),
 }
 """Every application action with its key. Canvas gestures are listed in :data:`GESTURES`."""

@@ -13,7 +13,9 @@ full document size, so previews and final results line up.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
+
+import numpy as np
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen,
@@ -52,6 +54,9 @@ class ImageCanvas(QWidget):
         self._drag: Optional[str] = None  # "pan" | "split"
         self._last = QPointF()
         self.placeholder = "Open an image (Ctrl+O) or drop one here"
+        self._overlay: Optional[QPixmap] = None
+        self._overlay_points: Optional[np.ndarray] = None  # [N, 2] document coordinates
+        self._legend: list[tuple[str, QColor]] = []
 
     # -- content ----------------------------------------------------------------------------------
     def set_document_size(self, size: QSize) -> None:
@@ -76,7 +81,23 @@ class ImageCanvas(QWidget):
             self.set_document_size(image.size())
         self.update()
 
+    def set_overlay(self, image: Optional[QImage], points: Optional[np.ndarray] = None,
+                    legend: Sequence[tuple[str, QColor]] = ()) -> None:
+        """Draw ``image`` (RGBA, stretched over the document), landmark ``points`` ``[N, 2]``
+        (document pixels) and a legend of ``(name, colour)`` over the picture; ``None`` clears."""
+        self._overlay = QPixmap.fromImage(image) if image is not None else None
+        self._overlay_points = None if points is None else np.asarray(points, np.float32)
+        self._legend = list(legend) if image is not None or points is not None else []
+        self.update()
+
+    @property
+    def has_overlay(self) -> bool:
+        return self._overlay is not None or self._overlay_points is not None
+
     def clear(self) -> None:
+        self._overlay = None
+        self._overlay_points = None
+        self._legend = []
         self._after = self._before = None
         self._doc_size = QSize()
         self.update()
@@ -173,8 +194,39 @@ class ImageCanvas(QWidget):
             self._tag(p, "after", sx + 6, target.top() + 6)
         else:
             p.drawPixmap(target, after, QRectF(after.rect()))
+        self._paint_overlay(p, target)
         p.setPen(QPen(QColor(20, 20, 20), 1))
         p.drawRect(target)
+
+    def _paint_overlay(self, p: QPainter, target: QRectF) -> None:
+        if self._overlay is not None:
+            p.drawPixmap(target, self._overlay, QRectF(self._overlay.rect()))
+        if self._overlay_points is not None and len(self._overlay_points):
+            p.save()
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(80, 255, 120, 220))
+            r = max(1.0, min(3.0, self._zoom * 1.2))
+            for x, y in self._overlay_points:
+                p.drawEllipse(QPointF(self._origin.x() + x * self._zoom, self._origin.y() + y * self._zoom), r, r)
+            p.restore()
+        if self._legend:
+            fm = p.fontMetrics()
+            row = fm.height() + 2
+            width = max(fm.horizontalAdvance(n) for n, _ in self._legend) + 30
+            box = QRectF(8, 8, width, row * len(self._legend) + 8)
+            p.save()
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(0, 0, 0, 160))
+            p.drawRoundedRect(box, 5, 5)
+            for i, (name, colour) in enumerate(self._legend):
+                y = box.top() + 4 + i * row
+                p.setBrush(colour)
+                p.drawRect(QRectF(box.left() + 6, y + 3, 14, row - 6))
+                p.setPen(QColor(255, 255, 255))
+                p.drawText(QPointF(box.left() + 26, y + fm.ascent() + 1), name)
+                p.setPen(Qt.PenStyle.NoPen)
+            p.restore()
 
     @staticmethod
     def _tag(p: QPainter, text: str, x: float, y: float, right_align: bool = False) -> None:

@@ -151,7 +151,8 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     neck = _largest_component_touching(neck_zone & ~clearly_hair, oval)
     ears = head_zone & ear_band & skin_like
     forehead = head_zone & skin_like & (along > 0.2)
-    hair = outside & hair_like & ~neck & (along > -1.6) & (np.abs(across) < 1.4)
+    # below the jaw only pixels close to the hair colour count (collars and dark clothes do not)
+    hair = outside & hair_like & ~neck & (np.abs(across) < 1.4) & ((along > -0.45) | ((along > -1.6) & (hair_d < 2.5)))
     hair |= head_zone & ~skin_like & ~neck
     # hair below the chin must hang from the head (dark clothes look like dark hair)
     hair = _largest_component_touching(hair, hair & (along > -0.3)) | (hair & (along > -0.3))
