@@ -30,6 +30,10 @@ XDOG_TARGET_MS: float = 25.0
 """Issue target: median XDoG latency at 512² on the project's 2-core CPU, in milliseconds."""
 
 
+SECTIONS: tuple[str, ...] = ("faces",)
+"""Modules of ``bench/`` that add a section (each has ``run() -> dict`` and ``table(doc) -> list[str]``)."""
+
+
 def machine_info() -> dict[str, Any]:
     """CPU, OS and library versions the numbers were measured with."""
     try:
@@ -188,7 +192,15 @@ def run_all(images: int, size: int, repeats: int, xdog_runs: int) -> dict[str, A
             "pass": median_512 <= XDOG_TARGET_MS,
         },
         "batch_lineart": batch,
+        **{name: module.run() for name, module in _sections()},
     }
+
+
+def _sections():
+    """Bench sections that live in their own module: ``(json key, module with run() and table())``."""
+    import importlib
+
+    return [(name, importlib.import_module(f"bench.{name}")) for name in SECTIONS]
 
 
 def format_table(doc: dict[str, Any]) -> str:
@@ -207,6 +219,9 @@ def format_table(doc: dict[str, Any]) -> str:
         rows.append(f"  {w} worker(s)  {r['wall_s']:>7.2f} {r['startup_s']:>12.3f} {r['images_per_s']:>7.1f} "
                     f"{excl if excl is not None else float('nan'):>10.1f}")
     rows.append(f"  2 vs 1 workers: ×{b['speedup_2_vs_1']} (×{b['speedup_2_vs_1_excl_startup']} excl. start-up)")
+    for name, module in _sections():
+        if doc.get(name) is not None:
+            rows.extend(module.table(doc[name]))
     return "\n".join(rows)
 
 

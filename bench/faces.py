@@ -1,0 +1,88 @@
+"""Face-analysis bench section: latency (detect + landmarks + parsing) and parsing quality.
+
+Latency uses ``skimage.data.astronaut()`` resized to 512² and 2048² (cache cleared before each
+run). Quality is the per-class IoU of the geometric parser against the ground-truth label maps in
+``../shared/data/faces/parsing`` (skipped when that folder is absent), accumulated over all pairs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+TARGET_512_MS = 120.0
+SHARED_PARSING = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "parsing"
+
+
+def _latency(analyzer, image: np.ndarray, runs: int) -> dict[str, float]:
+    analyzer.analyze(image)  # warm-up (model start-up)
+    times = []
+    for _ in range(runs):
+        analyzer._cache.clear()
+        t = time.perf_counter()
+        analyzer.analyze(image)
+        times.append((time.perf_counter() - t) * 1000)
+    return {"median_ms": round(float(np.median(times)), 2), "p90_ms": round(float(np.percentile(times, 90)), 2)}
+
+
+def parsing_quality(analyzer, folder: Path) -> dict[str, Any]:
+    """Per-class and mean IoU over the photo/label pairs of ``folder`` (official order PNGs)."""
+    from PIL import Image
+
+    from engine.faces.parsing import PRODUCED_CLASSES
+    from engine.imageio import load_image
+    from engine.labels import CELEBAMASK_HQ
+
+    inter = np.zeros(19)
+    union = np.zeros(19)
+    pairs = sorted(folder.glob("*.jpg"))
+    for jpg in pairs:
+        gt = np.asarray(Image.open(jpg.with_suffix(".png")))
+        pred = analyzer.analyze(load_image(jpg)).parsing
+        for c in range(19):
+            inter[c] += ((pred == c) & (gt == c)).sum()
+            union[c] += ((pred == c) | (gt == c)).sum()
+    iou = {n: round(float(inter[c] / union[c]), 3) for c, n in enumerate(CELEBAMASK_HQ.classes)
+           if union[c] > 0 and n in PRODUCED_CLASSES}
+    lips = (inter[11] + inter[12]) / max(1.0, union[11] + union[12])
+    return {"pairs": len(pairs), "per_class_iou": iou, "mean_iou": round(float(np.mean(list(iou.values()))), 3),
+            "lips_iou": round(float(lips), 3),
+            "aims": {"mean_iou": 0.75, "lips": 0.80, "skin": 0.85}}
+
+
+def run(runs: int = 5) -> dict[str, Any]:
+    """The ``faces`` section of the bench JSON."""
+    from skimage import data
+
+    from engine.faces import FaceAnalyzer
+
+    analyzer = FaceAnalyzer()
+    img = data.astronaut()
+    lat = {str(s): _latency(analyzer, cv2.resize(img, (s, s), interpolation=cv2.INTER_CUBIC), runs)
+           for s in (512, 2048)}
+    doc: dict[str, Any] = {
+        "backends": {k: analyzer.info[k] for k in ("detector", "parser")},
+        "latency": lat,
+        "target": {"metric": "analysis 512x512 median_ms", "limit_ms": TARGET_512_MS,
+                   "value_ms": lat["512"]["median_ms"], "pass": lat["512"]["median_ms"] <= TARGET_512_MS},
+    }
+    doc["parsing_quality"] = parsing_quality(analyzer, SHARED_PARSING) if SHARED_PARSING.is_dir() else None
+    return doc
+
+
+def table(doc: dict[str, Any]) -> list[str]:
+    """Human-readable lines for the summary table."""
+    rows = ["faces (detect + mesh + parsing)   median ms   p90 ms"]
+    for k, r in doc["latency"].items():
+        rows.append(f"  {k + '²':<9} {r['median_ms']:>24.1f} {r['p90_ms']:>8.1f}")
+    t = doc["target"]
+    rows.append(f"  target 512² ≤ {t['limit_ms']:.0f} ms: {'PASS' if t['pass'] else 'FAIL'}")
+    q = doc.get("parsing_quality")
+    if q:
+        rows.append(f"  parsing mIoU {q['mean_iou']:.3f} on {q['pairs']} pairs (lips {q['lips_iou']:.3f}, "
+                    f"skin {q['per_class_iou'].get('skin', float('nan')):.3f})")
+    return rows
