@@ -1,0 +1,107 @@
+"""``masquerade opera generate|colorize|classify``: the opera studio's classical engine, headless.
+
+Examples::
+
+    masquerade opera generate --seed 7 --color red --out mask.png [--size 512] [--color-seed 9]
+        [--lineart line.png] [--regions regions.png]
+    masquerade opera colorize sketch.png --reference mask.png --out coloured.png [--warped w.png]
+    masquerade opera classify mask.png
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.labels import OPERA_COLOURS
+
+
+def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+    """Add the ``opera`` command with its ``generate``, ``colorize`` and ``classify`` sub-commands.
+
+    Args:
+        subparsers: the ``masquerade`` parser's sub-parsers.
+
+    Returns:
+        The ``opera`` parser.
+    """
+    opera = subparsers.add_parser("opera", help="opera masks: generate, colour from a reference, classify",
+                                  description="Peking-opera masks (lianpu) with the classical engine.")
+    sub = opera.add_subparsers(dest="opera_command", metavar="ACTION", required=True)
+
+    g = sub.add_parser("generate", help="draw a procedural lianpu from a seed")
+    g.add_argument("--seed", type=int, required=True, help="seed of the shapes (≥ 0)")
+    g.add_argument("--color", "--colour", dest="colour", choices=OPERA_COLOURS, default=None,
+                   help="main colour (default: drawn from the seed)")
+    g.add_argument("--color-seed", "--colour-seed", dest="colour_seed", type=int, default=None,
+                   help="seed of the colours (style mixing: shapes of --seed, colours of this)")
+    g.add_argument("--size", type=int, default=512, help="side in pixels (64–4096, default 512)")
+    g.add_argument("--out", required=True, help="colour image (.png: transparent outside the face)")
+    g.add_argument("--lineart", default=None, help="also write the line art here")
+    g.add_argument("--regions", default=None, help="also write the region map (part ids) here")
+    g.set_defaults(func=cmd_generate)
+
+    c = sub.add_parser("colorize", help="colour a line drawing from a reference lianpu")
+    c.add_argument("sketch", help="line art (dark lines on light paper)")
+    c.add_argument("--reference", required=True, help="reference lianpu (colour image)")
+    c.add_argument("--out", required=True, help="coloured result (.png: transparent outside the face)")
+    c.add_argument("--warped", default=None, help="also write the reference aligned to the sketch here")
+    c.add_argument("--gap", type=int, default=None, help="close stroke gaps up to about 2×GAP pixels (default: auto)")
+    c.set_defaults(func=cmd_colorize)
+
+    k = sub.add_parser("classify", help="print the main-colour class of a lianpu and its meaning")
+    k.add_argument("image", help="lianpu image")
+    k.add_argument("--scores", action="store_true", help="also print the share of every class")
+    k.set_defaults(func=cmd_classify)
+    return opera
+
+
+def _with_alpha(path: str, rgb, face):
+    """RGBA (transparent outside ``face``) when ``path`` is a PNG/WebP, else RGB."""
+    import numpy as np
+
+    if str(path).lower().endswith((".png", ".webp")):
+        return np.dstack([rgb, np.where(face, 255, 0).astype(np.uint8)])
+    return rgb
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """``opera generate``: write a procedural lianpu (and optionally its line art / regions)."""
+    from engine.imageio import save_image
+    from engine.procedural.lianpu import generate_lianpu
+
+    d = generate_lianpu(args.seed, args.colour, args.size, args.colour_seed)
+    out = save_image(args.out, _with_alpha(args.out, d.image, d.face_mask))
+    if args.lineart:
+        save_image(args.lineart, d.line_art)
+    if args.regions:
+        save_image(args.regions, d.regions)
+    print(f"wrote {out} (seed {d.seed}, colours {d.colour_seed}, main colour {d.colour})")
+    return 0
+
+
+def cmd_colorize(args: argparse.Namespace) -> int:
+    """``opera colorize``: colour a sketch from a reference."""
+    from engine.imageio import load_image, load_grey, save_image
+    from engine.studios.opera import ColorizeParams, colorize
+
+    sketch = load_grey(args.sketch)
+    ref = load_image(args.reference)
+    res = colorize(sketch, ref, ColorizeParams(gap=args.gap).validate())
+    out = save_image(args.out, _with_alpha(args.out, res.image, res.face_mask))
+    if args.warped:
+        save_image(args.warped, res.warped_reference)
+    print(f"wrote {out} ({res.image.shape[1]}x{res.image.shape[0]}, {int(res.regions.max())} regions)")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    """``opera classify``: print ``<colour>: <meaning>`` (and the class shares with ``--scores``)."""
+    from engine.imageio import load_image
+    from engine.studios.opera import classify_main_colour
+
+    res = classify_main_colour(load_image(args.image))
+    print(f"{res.colour}: {res.meaning}")
+    if args.scores:
+        for name, share in sorted(res.scores.items(), key=lambda kv: -kv[1]):
+            print(f"  {name:7s} {share:.3f}")
+    return 0

@@ -1,0 +1,53 @@
+"""``masquerade opera generate|colorize|classify``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.cli import main
+from engine.imageio import load_image
+from engine.procedural.lianpu import generate_lianpu
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_generate_writes_transparent_png_lineart_and_regions(tmp_path: Path) -> None:
+    out, line, reg = tmp_path / "m.png", tmp_path / "l.png", tmp_path / "r.png"
+    assert main(["opera", "generate", "--seed", "4", "--color", "purple", "--size", "128", "--out", str(out),
+                 "--lineart", str(line), "--regions", str(reg)]) == 0
+    d = generate_lianpu(4, "purple", 128)
+    rgba = np.asarray(Image.open(out))
+    assert rgba.shape == (128, 128, 4) and rgba[0, 0, 3] == 0 and rgba[64, 64, 3] == 255
+    assert np.array_equal(rgba[..., :3], d.image)
+    assert np.array_equal(np.asarray(Image.open(line)), d.line_art)
+    assert np.array_equal(np.asarray(Image.open(reg)), d.regions)
+
+
+def test_colorize_and_classify_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sketch, ref = tmp_path / "s.png", tmp_path / "ref.png"
+    main(["opera", "generate", "--seed", "1", "--size", "160", "--out", str(tmp_path / "x.png"),
+          "--lineart", str(sketch)])
+    main(["opera", "generate", "--seed", "2", "--color", "blue", "--size", "200", "--out", str(ref)])
+    out, warped = tmp_path / "c.jpg", tmp_path / "w.png"
+    assert main(["opera", "colorize", str(sketch), "--reference", str(ref), "--out", str(out),
+                 "--warped", str(warped)]) == 0
+    assert load_image(out).shape == (160, 160, 3) and load_image(warped).shape == (160, 160, 3)
+    capsys.readouterr()
+    assert main(["opera", "classify", str(out), "--scores"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("blue: ") and "valour" in text and "red" in text
+
+
+def test_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "engine", "opera", "classify", str(tmp_path / "missing.png")],
+                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 1 and r.stderr.startswith("masquerade: error:")
+    r = subprocess.run([sys.executable, "-m", "engine", "opera", "generate", "--seed", "1", "--color", "pink",
+                        "--out", str(tmp_path / "x.png")], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 2 and not (tmp_path / "x.png").exists()
