@@ -51,3 +51,21 @@ def test_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "engine", "opera", "generate", "--seed", "1", "--color", "pink",
                         "--out", str(tmp_path / "x.png")], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert r.returncode == 2 and not (tmp_path / "x.png").exists()
+
+
+def test_batch_colorize(tmp_path: Path) -> None:
+    sketches = tmp_path / "in"
+    sketches.mkdir()
+    for s in (1, 2):
+        Image.fromarray(generate_lianpu(s, size=96).line_art).save(sketches / f"s{s}.png")
+    ref = tmp_path / "ref.png"
+    Image.fromarray(generate_lianpu(5, colour="green", size=128).image).save(ref)
+    out = tmp_path / "out"
+    assert main(["batch", "colorize", "--input", str(sketches), "--reference", str(ref), "--output", str(out)]) == 0
+    from engine.studios.opera import classify_main_colour
+
+    results = sorted(out.glob("*.png"))
+    assert len(results) == 2 and (out / "manifest.jsonl").is_file()
+    assert all(classify_main_colour(load_image(p)).colour == "green" for p in results)
+    assert main(["batch", "colorize", "--input", str(sketches), "--reference", str(tmp_path / "nope.png"),
+                 "--output", str(out)]) == 1

@@ -39,8 +39,21 @@ def _xdog_base(args: argparse.Namespace) -> dict[str, Any]:
     return xdog_params_from_args(args).to_dict()
 
 
+def _colorize_add(p: argparse.ArgumentParser) -> None:
+    from engine.studios.opera_cli import add_colorize_batch_options
+
+    add_colorize_batch_options(p)
+
+
+def _colorize_base(args: argparse.Namespace) -> dict[str, Any]:
+    from engine.studios.opera_cli import colorize_batch_base
+
+    return colorize_batch_base(args)
+
+
 _OP_OPTIONS: dict[str, _OpOptions] = {
     "lineart": (_xdog_add, _xdog_base),
+    "colorize": (_colorize_add, _colorize_base),
 }
 """Op name → (add its fixed options to a parser, base params from the parsed options)."""
 

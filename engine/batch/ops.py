@@ -107,3 +107,10 @@ def _lineart_runner() -> Runner:
 
 
 register_op(BatchOp("lineart", _lineart_runner, _lineart_params, ".png", "XDoG line art (Opera), grey PNG"))
+
+
+# --- colorize: classical colouring of sketches from one reference (Opera studio) -----------------
+from engine.studios.opera_cli import colorize_batch_params, colorize_batch_runner  # noqa: E402
+
+register_op(BatchOp("colorize", colorize_batch_runner, colorize_batch_params, ".png",
+                    "colour line-art sketches from a reference lianpu (Opera, classical)"))

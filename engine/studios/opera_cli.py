@@ -6,11 +6,15 @@ Examples::
         [--lineart line.png] [--regions regions.png]
     masquerade opera colorize sketch.png --reference mask.png --out coloured.png [--warped w.png]
     masquerade opera classify mask.png
+    masquerade batch colorize --input SKETCHES --reference mask.png --output DIR
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import Any, Callable, Mapping
+
+import numpy as np
 
 from engine.labels import OPERA_COLOURS
 
@@ -105,3 +109,62 @@ def cmd_classify(args: argparse.Namespace) -> int:
         for name, share in sorted(res.scores.items(), key=lambda kv: -kv[1]):
             print(f"  {name:7s} {share:.3f}")
     return 0
+
+
+# --- batch colorize: module-level functions registered in engine/batch/ops.py --------------------
+
+def colorize_batch_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate ``{"reference": path, "gap": int | None}`` for ``batch colorize``.
+
+    Args:
+        params: ``reference`` (required, an existing image file) and optional ``gap``.
+
+    Returns:
+        ``{"reference": absolute path, "gap": int or None}``.
+
+    Raises:
+        ValueError: missing/unknown keys, missing reference file, gap out of range.
+    """
+    from pathlib import Path
+
+    from engine.studios.opera import ColorizeParams
+
+    unknown = set(params) - {"reference", "gap"}
+    if unknown:
+        raise ValueError(f"unknown colorize parameter(s): {', '.join(sorted(unknown))}; known: gap, reference")
+    if not params.get("reference"):
+        raise ValueError("batch colorize needs --reference IMAGE")
+    ref = Path(str(params["reference"])).expanduser().resolve()
+    if not ref.is_file():
+        raise ValueError(f"reference {ref} does not exist")
+    gap = params.get("gap")
+    gap = None if gap is None else int(gap)
+    ColorizeParams(gap=gap).validate()
+    return {"reference": str(ref), "gap": gap}
+
+
+def colorize_batch_runner() -> Callable[[np.ndarray, Mapping[str, Any]], np.ndarray]:
+    """Per-process colouring function; each reference file is read once per process."""
+    from engine.imageio import load_image
+    from engine.studios.opera import ColorizeParams, colorize
+
+    references: dict[str, np.ndarray] = {}
+
+    def apply(image: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        path = params["reference"]
+        if path not in references:
+            references[path] = load_image(path)
+        return colorize(image, references[path], ColorizeParams(gap=params["gap"])).image
+
+    return apply
+
+
+def add_colorize_batch_options(p: argparse.ArgumentParser) -> None:
+    """``--reference`` and ``--gap`` for ``masquerade batch colorize``."""
+    p.add_argument("--reference", required=True, metavar="IMAGE", help="reference lianpu the sketches take colours from")
+    p.add_argument("--gap", type=int, default=None, help="close stroke gaps up to about 2×GAP pixels (default: auto)")
+
+
+def colorize_batch_base(args: argparse.Namespace) -> dict[str, Any]:
+    """Base parameters of ``batch colorize`` from its parsed options."""
+    return colorize_batch_params({"reference": args.reference, "gap": args.gap})
