@@ -175,7 +175,7 @@ def _prior_box(name: str) -> np.ndarray:
 
 
 def _pick(comps: list[tuple[np.ndarray, int]], prior: np.ndarray, sigma: float,
-          min_area: int, shape_ok=lambda b: True) -> Optional[np.ndarray]:
+          min_area: int, shape_ok=lambda b: True, thin_penalty: float = 1.0) -> Optional[np.ndarray]:
     pc = np.array([(prior[0] + prior[2]) / 2, (prior[1] + prior[3]) / 2])
     best, best_score = None, 0.0
     for b, area in comps:
@@ -183,6 +183,8 @@ def _pick(comps: list[tuple[np.ndarray, int]], prior: np.ndarray, sigma: float,
             continue
         c = np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
         score = area * float(np.exp(-np.sum((c - pc) ** 2) / (2 * sigma ** 2)))
+        if (b[3] - b[1]) < 0.25 * (b[2] - b[0]):
+            score *= thin_penalty
         if score > best_score:
             best, best_score = b, score
     return best
@@ -224,7 +226,7 @@ def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0) -> Anim
     for name, (wx0, wx1) in (("left_eye", (12, 66)), ("right_eye", (62, 116))):
         prior = _prior_box(name)
         comps = _components(_dark_mask(g, (wx0, 30, wx1, 82), dark_level))
-        b = _pick(comps, prior, sigma=14.0, min_area=12,
+        b = _pick(comps, prior, sigma=14.0, min_area=12, thin_penalty=0.5,
                   shape_ok=lambda b: 8 <= b[2] - b[0] <= 48 and b[3] - b[1] <= 40)
         if b is None:
             parts[name], found[name] = prior, False
@@ -251,9 +253,9 @@ def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0) -> Anim
     eye_cx = (parts["left_eye"][0] + parts["left_eye"][2] + parts["right_eye"][0] + parts["right_eye"][2]) / 4
     prior = _prior_box("mouth")
     prior = prior + np.array([eye_cx - _W / 2, 0, eye_cx - _W / 2, 0])
-    win = (int(eye_cx - 0.2 * _W), int(min(_W - 2, eye_bottom + 0.1 * _W)), int(eye_cx + 0.2 * _W), int(0.95 * _W))
+    win = (int(eye_cx - 0.2 * _W), int(min(_W - 2, eye_bottom + 0.1 * _W)), int(eye_cx + 0.2 * _W), int(0.88 * _W))
     comps = _components(_dark_mask(g, win, dark_level + 25))
-    b = _pick(comps, prior, sigma=12.0, min_area=5, shape_ok=lambda b: 4 <= b[2] - b[0] <= 0.4 * _W)
+    b = _pick(comps, prior, sigma=12.0, min_area=5, shape_ok=lambda b: 4 <= b[2] - b[0] <= 0.3 * _W and b[3] - b[1] <= 0.2 * _W)
     parts["mouth"], found["mouth"] = (prior, False) if b is None else (b, True)
 
     scale = np.array([sx, sy, sx, sy])

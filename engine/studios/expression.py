@@ -1,0 +1,394 @@
+"""Expression studio engine: label sliders (angry, sad, smile, surprised) on anime faces.
+
+Classical rig (this module, always available): the face's eyes, brows and mouth are located by
+:mod:`engine.faces.anime` (or given, e.g. the ground truth of a procedural face). Each part gets an
+elliptical **region** around it and a set of key points that move with the expression:
+
+* smile — mouth corners up and outward, lower lids up and upper lids down (narrowed eyes);
+* surprised — brows up, lids apart (eyes open), mouth corners in and lower lip down (open mouth);
+* angry — inner brows down and inward, inner upper lids down, mouth corners slightly down;
+* sad — inner brows up, outer upper lids down, mouth corners down.
+
+Displacements of the label intensities (each 0–1, times the overall ``intensity``) add up. Per
+region a thin-plate spline interpolates the backward displacement of the moved key points and of a
+ring of fixed anchors on the region's border; it is multiplied by a window that is 1 near the part
+and falls smoothly to 0 on the border, and the picture is resampled there. Pixels outside every
+region are copied: the result is bit-identical to the input outside ``masks["regions"]``, and the
+whole result equals the input when every intensity is 0.
+
+Backends: ``classical`` only. No learned checkpoint has been measured better than the rig, so
+``auto`` resolves to ``classical``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping, Optional
+
+import cv2
+import numpy as np
+
+from engine.cancel import CancelToken
+from engine.errors import MasqueradeError
+from engine.faces.anime import AnimeFaceParts, analyze_anime
+from engine.procedural.anime_faces import EXPRESSION_LABELS, AnimeFace
+from engine.studios.base import EditResult, Editor
+
+_FIELD_STEP = 2  # the spline is evaluated every _FIELD_STEP pixels and resized
+
+
+class NoFaceError(MasqueradeError):
+    """No anime face was found in the image."""
+
+
+@dataclass(frozen=True)
+class ExpressionParams:
+    """Slider values of the expression studio.
+
+    Args:
+        angry: intensity of "angry" in [0, 1].
+        sad: intensity of "sad" in [0, 1].
+        smile: intensity of "smile" in [0, 1].
+        surprised: intensity of "surprised" in [0, 1].
+        intensity: overall multiplier in [0, 2] applied to all four (1 = as set).
+    """
+
+    angry: float = 0.0
+    sad: float = 0.0
+    smile: float = 0.0
+    surprised: float = 0.0
+    intensity: float = 1.0
+
+    def validate(self) -> "ExpressionParams":
+        """Raise ``ValueError`` with a clear message when a value is out of range."""
+        for name in EXPRESSION_LABELS:
+            v = getattr(self, name)
+            if not (np.isfinite(v) and 0.0 <= v <= 1.0):
+                raise ValueError(f"{name} must be in [0, 1], got {v}")
+        if not (np.isfinite(self.intensity) and 0.0 <= self.intensity <= 2.0):
+            raise ValueError(f"intensity must be in [0, 2], got {self.intensity}")
+        return self
+
+    def weights(self) -> np.ndarray:
+        """Effective label weights ``float64`` ``[4]`` (label × intensity), EXPRESSION_LABELS order."""
+        return np.array([getattr(self, n) for n in EXPRESSION_LABELS], np.float64) * self.intensity
+
+    @property
+    def is_identity(self) -> bool:
+        """True when the edit changes nothing."""
+        return not np.any(self.weights() > 0)
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ExpressionParams":
+        """Build from a mapping, rejecting unknown keys (typos in batch grids fail loudly)."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown expression parameter(s): {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(sorted(names))}")
+        return cls(**{k: float(v) for k, v in d.items()}).validate()
+
+
+def parts_from_generated(face: AnimeFace) -> AnimeFaceParts:
+    """Ground-truth :class:`AnimeFaceParts` of a procedural face (for tests and the GUI's random face)."""
+    return AnimeFaceParts(box=face.boxes["face"].copy(), score=0.0,
+                          parts={k: v.copy() for k, v in face.boxes.items() if k != "face"},
+                          keypoints={k: v.copy() for k, v in face.keypoints.items()},
+                          found={k: True for k in face.keypoints})
+
+
+# -- thin-plate spline ---------------------------------------------------------------------------
+
+def _tps_kernel(r2: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = 0.5 * r2 * np.log(r2)
+    return np.nan_to_num(k, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def tps_fit(src: np.ndarray, values: np.ndarray, reg: float = 1e-6) -> np.ndarray:
+    """Fit a 2-D thin-plate spline through ``values`` at ``src``.
+
+    Args:
+        src: control points ``[N, 2]`` (N ≥ 3, not all collinear).
+        values: values at the control points ``[N, C]``.
+        reg: Tikhonov regularisation on the kernel diagonal.
+
+    Returns:
+        Coefficients ``[N + 3, C]`` for :func:`tps_eval`.
+    """
+    src = np.asarray(src, np.float64)
+    n = len(src)
+    d2 = np.sum((src[:, None] - src[None]) ** 2, -1)
+    a = np.zeros((n + 3, n + 3))
+    a[:n, :n] = _tps_kernel(d2) + reg * np.eye(n)
+    a[:n, n] = 1.0
+    a[:n, n + 1:] = src
+    a[n, :n] = 1.0
+    a[n + 1:, :n] = src.T
+    b = np.zeros((n + 3, values.shape[1]))
+    b[:n] = values
+    return np.linalg.solve(a, b)
+
+
+def tps_eval(src: np.ndarray, coef: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Evaluate a spline from :func:`tps_fit` at ``pts`` ``[M, 2]`` → ``[M, C]``."""
+    d2 = np.sum((pts[:, None, :] - src[None, :, :]) ** 2, -1)
+    n = len(src)
+    return _tps_kernel(d2) @ coef[:n] + coef[n] + pts @ coef[n + 1:]
+
+
+# -- the rig -------------------------------------------------------------------------------------
+
+@dataclass
+class _Region:
+    name: str
+    centre: np.ndarray      # (x, y)
+    radii: np.ndarray       # (Rx, Ry) of the outer ellipse: the region border
+    inner: float            # normalised radius below which the window is 1
+    points: np.ndarray      # [K, 2] key points (rest positions)
+    moves: np.ndarray       # [K, 2] forward displacement of each point for the current params
+
+
+def _box_centre(b: np.ndarray) -> np.ndarray:
+    return np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2], np.float64)
+
+
+def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1.0) -> list[_Region]:
+    """The warp regions and key-point moves of ``params`` on ``face`` (coordinates × ``scale``).
+
+    Args:
+        face: located parts (pixels of the full-resolution image).
+        params: slider values.
+        scale: the image the warp runs on is the full one resized by ``scale``.
+
+    Returns:
+        One region per part (eyes, brows, mouth).
+    """
+    a, s, m, u = params.weights()
+    P = {k: np.asarray(v, np.float64) * scale for k, v in face.parts.items()}
+    eye_w = float(np.mean([P["left_eye"][2] - P["left_eye"][0], P["right_eye"][2] - P["right_eye"][0]]))
+    eye_h = float(np.mean([P["left_eye"][3] - P["left_eye"][1], P["right_eye"][3] - P["right_eye"][1]]))
+    eye_h = max(eye_h, 0.35 * eye_w)
+    regions: list[_Region] = []
+    for side, sgn in (("left", -1.0), ("right", 1.0)):
+        e = P[f"{side}_eye"]
+        c = _box_centre(e)
+        ew, eh = e[2] - e[0], max(e[3] - e[1], 0.35 * eye_w)
+        outer = np.array([c[0] + sgn * ew / 2, c[1]])
+        inner = np.array([c[0] - sgn * ew / 2, c[1]])
+        top, bottom = np.array([c[0], c[1] - eh / 2]), np.array([c[0], c[1] + eh / 2])
+        top_in = np.array([c[0] - sgn * ew * 0.3, c[1] - eh * 0.42])
+        top_out = np.array([c[0] + sgn * ew * 0.3, c[1] - eh * 0.42])
+        pts = np.stack([outer, inner, top, bottom, top_in, top_out, c])
+        dy_top = eh * (0.32 * m - 0.22 * u + 0.08 * a)
+        dy_bot = eh * (-0.24 * m + 0.1 * u)
+        mv = np.zeros_like(pts)
+        mv[2, 1] = dy_top
+        mv[3, 1] = dy_bot
+        mv[4, 1] = dy_top + eh * (0.22 * a)
+        mv[5, 1] = dy_top + eh * (0.2 * s)
+        mv[6, 1] = 0.5 * (dy_top + dy_bot)
+        regions.append(_Region(f"{side}_eye", c, np.array([ew * 0.95, eh * 1.25]), 0.5, pts, mv))
+
+        b = P[f"{side}_brow"]
+        bc = _box_centre(b)
+        bw = max(b[2] - b[0], 0.6 * eye_w)
+        b_out = np.array([bc[0] + sgn * bw / 2, bc[1]])
+        b_in = np.array([bc[0] - sgn * bw / 2, bc[1]])
+        bpts = np.stack([b_out, bc, b_in])
+        bmv = np.zeros_like(bpts)
+        bmv[2] = (sgn * 0.08 * eye_w * a, eye_h * (0.32 * a - 0.34 * s - 0.3 * u))
+        bmv[1] = (0.0, eye_h * (0.08 * a - 0.1 * s - 0.32 * u))
+        bmv[0] = (0.0, eye_h * (-0.12 * a + 0.1 * s - 0.28 * u))
+        regions.append(_Region(f"{side}_brow", bc, np.array([bw * 0.95, eye_h * 0.85]), 0.45, bpts, bmv))
+
+    mo = P["mouth"]
+    mc = _box_centre(mo)
+    mw = float(np.clip(mo[2] - mo[0], 0.5 * eye_w, 1.4 * eye_w))
+    mh = float(np.clip(mo[3] - mo[1], 0.08 * eye_w, 0.8 * eye_w))
+    ml, mr = np.array([mc[0] - mw / 2, mc[1]]), np.array([mc[0] + mw / 2, mc[1]])
+    mt, mb = np.array([mc[0], mc[1] - mh / 2]), np.array([mc[0], mc[1] + mh / 2])
+    mpts = np.stack([ml, mr, mt, mb])
+    mmv = np.zeros_like(mpts)
+    corner_dy = mw * (-0.2 * m + 0.16 * s + 0.06 * a)
+    corner_dx = mw * (0.1 * m - 0.12 * u)
+    mmv[0] = (-corner_dx, corner_dy)
+    mmv[1] = (corner_dx, corner_dy)
+    mmv[2] = (0.0, mw * (-0.06 * u + 0.02 * m))
+    mmv[3] = (0.0, mw * (0.3 * u + 0.06 * m + 0.03 * s))
+    regions.append(_Region("mouth", mc, np.array([mw * 1.05, max(mw * 0.75, mh * 2.5)]), 0.4, mpts, mmv))
+    return regions
+
+
+def _window(xx: np.ndarray, yy: np.ndarray, r: _Region) -> np.ndarray:
+    rho = np.sqrt(((xx - r.centre[0]) / r.radii[0]) ** 2 + ((yy - r.centre[1]) / r.radii[1]) ** 2)
+    t = np.clip((1.0 - rho) / (1.0 - r.inner), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def warp_field(shape: tuple[int, int], regions: list[_Region]) -> tuple[np.ndarray, np.ndarray]:
+    """Backward displacement field and region weight of a rig.
+
+    Args:
+        shape: ``(H, W)`` of the image.
+        regions: from :func:`rig_regions`.
+
+    Returns:
+        ``(flow, weight)``: ``flow`` ``float32`` ``[H, W, 2]`` — output pixel ``p`` samples the input
+        at ``p + flow[p]``; ``weight`` ``float32`` ``[H, W]`` in [0, 1] — the sum of the region
+        windows (0 outside every region, where the flow is exactly 0).
+    """
+    h, w = shape
+    flow = np.zeros((h, w, 2), np.float32)
+    weight = np.zeros((h, w), np.float32)
+    for r in regions:
+        x0 = int(max(0, np.floor(r.centre[0] - r.radii[0])))
+        x1 = int(min(w, np.ceil(r.centre[0] + r.radii[0]) + 1))
+        y0 = int(max(0, np.floor(r.centre[1] - r.radii[1])))
+        y1 = int(min(h, np.ceil(r.centre[1] + r.radii[1]) + 1))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+        win = _window(xx, yy, r)
+        weight[y0:y1, x0:x1] += win.astype(np.float32)
+        if not np.any(r.moves):
+            continue
+        t = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+        ring = np.stack([r.centre[0] + r.radii[0] * np.cos(t), r.centre[1] + r.radii[1] * np.sin(t)], 1)
+        dst = np.concatenate([r.points + r.moves, ring])
+        back = np.concatenate([-r.moves, np.zeros_like(ring)])
+        coef = tps_fit(dst, back)
+        gy = np.arange(y0, y1 + _FIELD_STEP, _FIELD_STEP, dtype=np.float64)
+        gx = np.arange(x0, x1 + _FIELD_STEP, _FIELD_STEP, dtype=np.float64)
+        g = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
+        coarse = tps_eval(dst, coef, g).reshape(len(gy), len(gx), 2).astype(np.float32)
+        fine = cv2.resize(coarse, ((len(gx) - 1) * _FIELD_STEP + 1, (len(gy) - 1) * _FIELD_STEP + 1),
+                          interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+        flow[y0:y1, x0:x1] += fine * win[:, :, None].astype(np.float32)
+    np.clip(weight, 0.0, 1.0, out=weight)
+    return flow, weight
+
+
+def apply_rig(image: np.ndarray, face: AnimeFaceParts, params: ExpressionParams,
+              scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Warp ``image`` with the classical expression rig.
+
+    Args:
+        image: ``uint8`` RGB ``[H, W, 3]`` (the analysed picture resized by ``scale``).
+        face: parts in full-resolution pixels.
+        params: slider values.
+        scale: see above.
+
+    Returns:
+        ``(result, flow, weight)``: result ``uint8`` ``[H, W, 3]`` (identical to ``image`` where
+        ``weight`` is 0), the backward flow ``[H, W, 2]`` and the region weight ``[H, W]``.
+    """
+    p = params.validate()
+    h, w = image.shape[:2]
+    regions = rig_regions(face, p, scale)
+    flow, weight = warp_field((h, w), regions)
+    out = image.copy()
+    if p.is_identity:
+        return out, flow, weight
+    ys, xs = np.nonzero(weight > 0)
+    if len(ys) == 0:
+        return out, flow, weight
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    mx = gx + flow[y0:y1, x0:x1, 0]
+    my = gy + flow[y0:y1, x0:x1, 1]
+    warped = cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    region = weight[y0:y1, x0:x1] > 0
+    out[y0:y1, x0:x1][region] = warped[region]
+    return out, flow, weight
+
+
+def flow_to_rgb(flow: np.ndarray, weight: Optional[np.ndarray] = None) -> np.ndarray:
+    """Colour view of a warp field: hue = direction, brightness = length; regions outlined grey.
+
+    Args:
+        flow: ``[H, W, 2]`` displacement.
+        weight: optional region weight ``[H, W]``; the regions are tinted grey under the colours.
+
+    Returns:
+        ``uint8`` RGB ``[H, W, 3]``.
+    """
+    mag = np.linalg.norm(flow, axis=-1)
+    ang = np.arctan2(flow[..., 1], flow[..., 0])
+    hsv = np.zeros(flow.shape[:2] + (3,), np.uint8)
+    hsv[..., 0] = ((ang + np.pi) / (2 * np.pi) * 179).astype(np.uint8)
+    hsv[..., 1] = 255
+    hsv[..., 2] = np.clip(mag / max(1e-6, float(mag.max())) * 255, 0, 255).astype(np.uint8)
+    rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    if weight is not None:
+        base = (weight * 70).astype(np.uint8)[:, :, None]
+        rgb = np.maximum(rgb, base)
+    return rgb
+
+
+class ExpressionEditor(Editor[ExpressionParams]):
+    """Expression sliders on the largest anime face of a picture (classical rig).
+
+    Args:
+        backend: ``"classical"`` or ``"auto"`` (→ classical: no learned checkpoint has been
+            measured better than the rig).
+        assume_crop: when the cascade finds no face, treat the whole picture as the face box
+            (tight face crops).
+
+    ``info`` of a result holds ``backend``, ``method`` (``"tps-rig"``), ``face_box``, ``parts_found``;
+    ``masks`` holds ``regions`` (bool: pixels the rig may change), ``weight`` (``uint8`` 0–255 region
+    window) and ``warp`` (``uint8`` RGB-coded flow magnitude as grey, for display). The float flow is
+    in ``info["flow"]`` (``[H, W, 2]``).
+
+    Example:
+        >>> from engine.procedural.anime_faces import generate_anime_face
+        >>> f = generate_anime_face(1, 128)
+        >>> ed = ExpressionEditor(); ed.set_face(f.image, parts_from_generated(f))
+        >>> res = ed.edit(ExpressionParams(smile=1.0))
+        >>> bool((res.image[~res.masks["regions"]] == f.image[~res.masks["regions"]]).all())
+        True
+    """
+
+    backends = ("classical",)
+    preview_sides = (256,)
+
+    def __init__(self, backend: str = "auto", assume_crop: bool = False) -> None:
+        super().__init__(backend)
+        self.assume_crop = assume_crop
+        self.faces: list[AnimeFaceParts] = []
+        self._given: Optional[AnimeFaceParts] = None
+
+    def set_face(self, image: np.ndarray, face: AnimeFaceParts) -> None:
+        """Use ``image`` with already-known parts (skips detection)."""
+        self._given = face
+        try:
+            self.set_image(image)
+        finally:
+            self._given = None
+
+    def _prepare(self, image: np.ndarray) -> None:
+        self.faces = [self._given] if self._given is not None else analyze_anime(image, assume_crop=self.assume_crop)
+
+    @property
+    def face(self) -> AnimeFaceParts:
+        """The face being edited (the largest); raises :class:`NoFaceError` when there is none."""
+        _ = self.image
+        if not self.faces:
+            raise NoFaceError("no anime face found in the image")
+        return self.faces[0]
+
+    def _run(self, image: np.ndarray, params: ExpressionParams, scale: float,
+             cancel: Optional[CancelToken]) -> EditResult:
+        face = self.face
+        out, flow, weight = apply_rig(image, face, params, scale)
+        mag = np.linalg.norm(flow, axis=-1)
+        return EditResult(
+            image=out,
+            masks={"regions": weight > 0, "weight": (weight * 255 + 0.5).astype(np.uint8),
+                   "warp": np.clip(mag * (255.0 / max(1.0, float(mag.max()))), 0, 255).astype(np.uint8)},
+            info={"backend": "classical", "device": "cpu", "method": "tps-rig", "flow": flow,
+                  "face_box": [float(v) for v in face.box], "parts_found": dict(face.found),
+                  "params": params.to_dict()})
