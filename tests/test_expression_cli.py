@@ -1,0 +1,63 @@
+"""``masquerade express``, ``masquerade anime generate`` and ``masquerade analyze --anime``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.cli import main
+from engine.imageio import load_grey, load_image, save_image
+from engine.procedural.anime_faces import generate_anime_face
+
+
+def test_anime_generate(tmp_path, capsys):
+    out, parts = tmp_path / "face.png", tmp_path / "face.json"
+    assert main(["anime", "generate", "--seed", "4", "--size", "96", "--smile", "0.5",
+                 "--out", str(out), "--parts-out", str(parts)]) == 0
+    img = load_image(out)
+    assert np.array_equal(img, generate_anime_face(4, 96, {"smile": 0.5}).image)
+    doc = json.loads(parts.read_text())
+    assert doc["expression"]["smile"] == 0.5 and len(doc["keypoints"]["mouth"]) == 4
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_express_writes_result_and_attention(tmp_path):
+    src = tmp_path / "in.png"
+    save_image(src, generate_anime_face(3, 192).image)
+    out, att = tmp_path / "out.png", tmp_path / "att.png"
+    assert main(["express", str(src), "--out", str(out), "--smile", "1", "--attention-out", str(att)]) == 0
+    before, after, mask = load_image(src), load_image(out), load_grey(att)
+    assert after.shape == before.shape and mask.shape == before.shape[:2]
+    changed = np.any(after != before, axis=-1)
+    assert changed.any() and not np.any(changed & (mask == 0))
+
+
+def test_express_no_face_exit_3(tmp_path, capsys):
+    src = tmp_path / "flat.png"
+    save_image(src, np.full((80, 80, 3), 120, np.uint8))
+    assert main(["express", str(src), "--out", str(tmp_path / "o.png"), "--sad", "1"]) == 3
+    assert f"no face found in {src}" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
+    assert main(["express", str(src), "--out", str(tmp_path / "o.png"), "--assume-crop"]) == 0
+
+
+def test_express_bad_values(tmp_path):
+    with pytest.raises(SystemExit):
+        main(["express", "x.png", "--out", str(tmp_path / "o.png"), "--smile", "3"])
+    assert main(["express", str(tmp_path / "missing.png"), "--out", str(tmp_path / "o.png")]) == 1
+
+
+def test_analyze_anime(tmp_path, capsys):
+    src = tmp_path / "in.png"
+    save_image(src, generate_anime_face(2, 160).image)
+    out = tmp_path / "an"
+    assert main(["analyze", str(src), "--out", str(out), "--anime"]) == 0
+    doc = json.loads((out / "anime.json").read_text())
+    assert len(doc["faces"]) >= 1 and set(doc["faces"][0]["parts"]) >= {"left_eye", "mouth"}
+    assert load_image(out / "anime_parts.png").shape == (160, 160, 3)
+    flat = tmp_path / "flat.png"
+    save_image(flat, np.full((64, 64, 3), 200, np.uint8))
+    assert main(["analyze", str(flat), "--out", str(tmp_path / "an2"), "--anime"]) == 3
+    assert "no face found in" in capsys.readouterr().err
