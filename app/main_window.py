@@ -16,6 +16,7 @@ from app import shortcuts
 from app.document import Document
 from app.studios.base import StudioPanel
 from app.studios.opera_panel import OperaPanel
+from app.studios.expression_panel import ExpressionPanel
 from app.widgets.canvas import ImageCanvas
 from app.worker import WorkerThread
 from engine.cancel import CancelToken
@@ -28,7 +29,7 @@ FACES = "faces.analyze"
 OVERLAY_ALPHA = 110
 """Opacity (0–255) of the parsing overlay."""
 
-STUDIO_CLASSES: tuple[type[StudioPanel], ...] = (OperaPanel,)
+STUDIO_CLASSES: tuple[type[StudioPanel], ...] = (OperaPanel, ExpressionPanel)
 """Studios that work today, in switcher order. Only these are shown."""
 
 

@@ -1,0 +1,285 @@
+"""Expression studio panel: four label sliders + intensity on an anime face (classical rig)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Optional
+
+import numpy as np
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import (QButtonGroup, QGridLayout, QGroupBox, QLabel, QPushButton, QRadioButton,
+                               QVBoxLayout, QWidget)
+
+from app.commands import SetParamCommand, SetParamsCommand
+from app.document import Document
+from app.qt_image import to_qimage
+from app.studios.base import StudioPanel
+from app.widgets.canvas import ImageCanvas
+from app.widgets.param_slider import ParamSlider
+from app.worker import EngineWorker
+from engine.cancel import CancelToken
+from engine.faces.anime import AnimeFaceParts
+from engine.procedural.anime_faces import EXPRESSION_LABELS
+from engine.studios.base import EditResult
+from engine.studios.expression import ExpressionEditor, ExpressionParams, flow_to_rgb
+
+STUDIO = "expression"
+RENDER = "expression.render"
+EXPORT = "expression.export"
+RANDOM = "expression.random"
+
+DEFAULTS: dict[str, Any] = {**{name: 0.0 for name in EXPRESSION_LABELS}, "intensity": 1.0}
+TIPS = {
+    "angry": "Brows lowered and tilted inward, inner upper lids down",
+    "sad": "Inner brows raised, outer lids drooping, mouth corners down",
+    "smile": "Mouth corners up, eyes narrowed",
+    "surprised": "Brows raised, eyes and mouth opened",
+    "intensity": "Overall strength applied to all four labels",
+}
+VIEWS = ("Result", "Original", "Warp field", "Regions")
+
+
+def params_from_dict(d: dict[str, Any]) -> ExpressionParams:
+    """Document parameters → validated :class:`ExpressionParams`."""
+    return ExpressionParams(**{k: float(d[k]) for k in DEFAULTS}).validate()
+
+
+class ExpressionPanel(StudioPanel):
+    """Label sliders bound to the document; the rig runs in the worker with previews."""
+
+    name = STUDIO
+    title = "Expression"
+    icon = "mdi6.emoticon-happy-outline"
+
+    def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
+                 parent: Optional[QWidget] = None) -> None:
+        super().__init__(doc, undo, worker, canvas, parent)
+        self.editor = ExpressionEditor()  # used only inside worker jobs
+        self.result: Optional[EditResult] = None
+        self.view = 0
+        self._known: Optional[tuple[np.ndarray, AnimeFaceParts]] = None  # parts of a generated face
+        self._waiting: dict[str, int] = {}
+        doc.declare(STUDIO, DEFAULTS)
+        self._build()
+        doc.param_changed.connect(self._on_param_changed)
+        doc.image_changed.connect(self._on_image_changed)
+        worker.result.connect(self._on_result)
+        worker.finished.connect(self._on_done)
+        worker.cancelled.connect(self._on_done)
+        worker.error.connect(self._on_error)
+
+    # -- layout -----------------------------------------------------------------------------------
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        box = QGroupBox("Expression (anime faces)")
+        form = QVBoxLayout(box)
+        self.sliders: dict[str, ParamSlider] = {}
+        for key in DEFAULTS:
+            hi = 2.0 if key == "intensity" else 1.0
+            s = ParamSlider(key.capitalize(), 0.0, hi, decimals=2, tooltip=TIPS[key])
+            s.label.setMinimumWidth(72)
+            s.setObjectName(f"slider_{key}")
+            s.set_value(self.doc.param(STUDIO, key))
+            s.edited.connect(lambda v, mk, key=key: self._push(key, v, mk))
+            form.addWidget(s)
+            self.sliders[key] = s
+        reset = QPushButton("Reset")
+        reset.setObjectName("reset_button")
+        reset.clicked.connect(self._reset)
+        form.addWidget(reset)
+        lay.addWidget(box)
+
+        self.random_button = QPushButton("Random anime face")
+        self.random_button.setObjectName("random_button")
+        self.random_button.setToolTip("Draw a new procedural anime face to try the sliders on")
+        self.random_button.clicked.connect(self.random_face)
+        lay.addWidget(self.random_button)
+
+        view = QGroupBox("Show")
+        grid = QGridLayout(view)
+        self.view_group = QButtonGroup(self)
+        self.view_buttons: list[QRadioButton] = []
+        for i, text in enumerate(VIEWS):
+            r = QRadioButton(text)
+            r.setChecked(i == 0)
+            self.view_group.addButton(r, i)
+            self.view_buttons.append(r)
+            grid.addWidget(r, i // 2, i % 2)
+        self.view_group.idToggled.connect(lambda i, on: on and self.set_view(i))
+        lay.addWidget(view)
+
+        self.export_button = QPushButton("Export result…")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self.export_requested)
+        lay.addWidget(self.export_button)
+        self.info_label = QLabel("Open an anime face or press “Random anime face”.")
+        self.info_label.setWordWrap(True)
+        self.info_label.setStyleSheet("color: #777;")
+        lay.addWidget(self.info_label)
+        note = QLabel("Engine: classical warp rig (a learned model is not available yet).")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #777;")
+        lay.addWidget(note)
+        lay.addStretch(1)
+
+    # -- document binding -------------------------------------------------------------------------
+    def _push(self, key: str, value: Any, merge_key: Optional[int]) -> None:
+        self.undo.push(SetParamCommand(self.doc, STUDIO, key, value, merge_key))
+
+    def _reset(self) -> None:
+        self.undo.push(SetParamsCommand(self.doc, STUDIO, DEFAULTS, "Reset expression"))
+
+    def _on_param_changed(self, studio: str, key: str, value: Any) -> None:
+        if studio != STUDIO:
+            return
+        if key in self.sliders:
+            self.sliders[key].set_value(value)
+        if self.isVisible() or self.result is not None:
+            self.render()
+
+    def _on_image_changed(self) -> None:
+        self.result = None
+        self.export_button.setEnabled(False)
+        if not self.isVisible():
+            return
+        self.canvas.set_document_size(self._doc_size())
+        self.canvas.set_before(to_qimage(self.doc.image) if self.doc.image is not None else None)
+        self.canvas.set_after(None)
+        self.render()
+
+    def _doc_size(self) -> QSize:
+        if self.doc.image is None:
+            return QSize()
+        h, w = self.doc.image.shape[:2]
+        return QSize(w, h)
+
+    # -- engine -----------------------------------------------------------------------------------
+    def render(self) -> None:
+        """Send the current image + sliders to the worker (newest request wins)."""
+        image = self.doc.image
+        if image is None:
+            return
+        try:
+            params = params_from_dict(self.doc.params(STUDIO))
+        except ValueError as exc:
+            self.message.emit(f"Expression: {exc}")
+            return
+        editor = self.editor
+        known = self._known[1] if self._known is not None and self._known[0] is image else None
+
+        def job(token: CancelToken) -> Iterator[EditResult]:
+            if not editor.has_image or editor.image is not image:
+                if known is not None:
+                    editor.set_face(image, known)
+                else:
+                    editor.set_image(image)
+            yield from editor.edit_stream(params, token)
+
+        self._waiting[RENDER] = self.worker.submit(RENDER, job)
+
+    def random_face(self) -> None:
+        """Generate a procedural anime face (in the worker) and open it as the document."""
+        seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+
+        def job(token: CancelToken) -> tuple[np.ndarray, AnimeFaceParts, int]:
+            from engine.procedural.anime_faces import generate_anime_face
+            from engine.studios.expression import parts_from_generated
+
+            face = generate_anime_face(seed, 512)
+            return face.image, parts_from_generated(face), seed
+
+        self._waiting[RANDOM] = self.worker.submit(RANDOM, job)
+
+    def _on_result(self, channel: str, gen: int, value: object) -> None:
+        if channel == EXPORT:
+            self.message.emit(f"Exported {value}")
+            return
+        if channel == RANDOM:
+            image, parts, seed = value  # type: ignore[misc]
+            self._known = (image, parts)
+            self.undo.clear()
+            self.doc.set_image(image, None)
+            self.message.emit(f"Random anime face, seed {seed}")
+            return
+        if channel != RENDER or gen != self.worker.latest_generation(RENDER):
+            return
+        assert isinstance(value, EditResult)
+        if not value.is_preview:
+            self.result = value
+            self.export_button.setEnabled(True)
+        self._show(value)
+        info = value.info
+        size = "preview" if value.is_preview else "full"
+        h, w = value.image.shape[:2]
+        found = sum(bool(v) for v in info.get("parts_found", {}).values())
+        text = (f"Engine: {info.get('backend')} ({info.get('method', '')}) · {size} {w}×{h} · "
+                f"{info.get('elapsed_ms', 0):.1f} ms · parts located {found}/5")
+        self.engine_status.emit(text)
+        self.info_label.setText(text)
+
+    def _show(self, res: Optional[EditResult]) -> None:
+        if self.view == 1 and self.doc.image is not None:
+            self.canvas.set_after(to_qimage(self.doc.image))
+        elif res is None:
+            return
+        elif self.view == 2:
+            self.canvas.set_after(to_qimage(flow_to_rgb(res.info["flow"], res.masks["weight"] / 255.0)))
+        elif self.view == 3:
+            tint = res.image.copy()
+            m = res.masks["weight"].astype(np.float32)[:, :, None] / 255.0
+            tint = (tint * (1 - 0.5 * m) + np.array([255, 60, 140]) * 0.5 * m).astype(np.uint8)
+            self.canvas.set_after(to_qimage(tint))
+        else:
+            self.canvas.set_after(to_qimage(res.image))
+
+    def _on_done(self, channel: str, gen: int) -> None:
+        if self._waiting.get(channel) == gen:
+            del self._waiting[channel]
+
+    def _on_error(self, channel: str, gen: int, message: str) -> None:
+        if channel in (RENDER, EXPORT, RANDOM):
+            self._on_done(channel, gen)
+            self.message.emit(f"Expression: {message}")
+            self.info_label.setText(message)
+
+    def is_idle(self) -> bool:
+        return not self._waiting
+
+    # -- view -------------------------------------------------------------------------------------
+    def set_view(self, index: int) -> None:
+        """0 result, 1 original, 2 warp field, 3 regions (the canvas split still works)."""
+        self.view = index
+        if not self.view_buttons[index].isChecked():
+            self.view_buttons[index].setChecked(True)
+        self._show(self.result)
+
+    def toggle_view(self) -> None:
+        self.set_view(1 if self.view != 1 else 0)
+
+    def activate(self) -> None:
+        self.canvas.set_document_size(self._doc_size())
+        self.canvas.set_before(to_qimage(self.doc.image) if self.doc.image is not None else None)
+        self.canvas.set_after(None)
+        self.render()
+
+    # -- export -----------------------------------------------------------------------------------
+    def has_result(self) -> bool:
+        return self.result is not None
+
+    def export_result(self, path: str) -> None:
+        """Save the full-resolution result atomically (in the worker)."""
+        if self.result is None:
+            self.message.emit("Expression: nothing to export yet")
+            return
+        image = self.result.image
+
+        def job(token: CancelToken) -> str:
+            from engine.imageio import save_image
+
+            return str(save_image(path, image))
+
+        self._waiting[EXPORT] = self.worker.submit(EXPORT, job)
+
+    def suggested_export_name(self) -> str:
+        stem = self.doc.path.stem if self.doc.path is not None else "anime"
+        return f"{stem}_expression.png"

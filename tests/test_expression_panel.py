@@ -1,0 +1,78 @@
+"""Expression panel (offscreen): sliders → rig result, undo, views, random face, export."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from app.main_window import MainWindow
+from engine.imageio import load_image, save_image
+from engine.procedural.anime_faces import generate_anime_face
+
+
+@pytest.fixture
+def win(qtbot, clean_settings):
+    w = MainWindow()
+    w.persist_settings = False
+    qtbot.addWidget(w)
+    w.resize(1100, 720)
+    w.show()
+    w.set_studio("expression")
+    yield w
+    w.close()
+
+
+def _wait(qtbot, win, panel):
+    qtbot.waitUntil(lambda: win.is_idle() and panel.is_idle() and panel.has_result(), timeout=15000)
+
+
+def test_sliders_render_undo_and_views(qtbot, win, tmp_path):
+    src = tmp_path / "face.png"
+    save_image(src, generate_anime_face(11, 256).image)
+    win.open_path(src)
+    panel = win.panels["expression"]
+    qtbot.waitUntil(lambda: win.doc.has_image, timeout=10000)
+    _wait(qtbot, win, panel)
+    assert np.array_equal(panel.result.image, win.doc.image)
+    panel.sliders["smile"].spin.setValue(1.0)
+    qtbot.waitUntil(lambda: panel.is_idle() and panel.result is not None
+                    and panel.result.info["params"]["smile"] == 1.0, timeout=15000)
+    res = panel.result
+    changed = np.any(res.image != win.doc.image, axis=-1)
+    assert changed.any() and not np.any(changed & ~res.masks["regions"])
+    assert "classical" in panel.info_label.text()
+    for i in range(4):
+        panel.set_view(i)
+    panel.set_view(2)
+    if os.environ.get("MASQUERADE_SHOTS"):
+        win.grab().save(os.path.join(os.environ["MASQUERADE_SHOTS"], "expression_warp.png"))
+    panel.set_view(0)
+    win.undo.undo()
+    assert win.doc.param("expression", "smile") == 0.0
+    panel.sliders["angry"].spin.setValue(0.5)
+    panel.findChild(type(panel.export_button), "reset_button").click()
+    assert win.doc.param("expression", "angry") == 0.0
+    out = tmp_path / "out.png"
+    _wait(qtbot, win, panel)
+    panel.export_result(str(out))
+    qtbot.waitUntil(lambda: out.exists() and panel.is_idle(), timeout=10000)
+    assert load_image(out).shape == (256, 256, 3)
+
+
+def test_random_face_and_no_face_message(qtbot, win, tmp_path):
+    panel = win.panels["expression"]
+    panel.random_button.click()
+    qtbot.waitUntil(lambda: win.doc.has_image and panel.is_idle() and panel.has_result(), timeout=15000)
+    assert win.doc.image.shape == (512, 512, 3)
+    assert panel.result.info["parts_found"]["mouth"] is True  # ground-truth parts of the drawn face
+    panel.sliders["surprised"].spin.setValue(1.0)
+    qtbot.waitUntil(lambda: panel.is_idle() and panel.result.info["params"]["surprised"] == 1.0, timeout=15000)
+    assert panel.result.masks["regions"].any()
+    if os.environ.get("MASQUERADE_SHOTS"):
+        win.grab().save(os.path.join(os.environ["MASQUERADE_SHOTS"], "expression_random.png"))
+    flat = tmp_path / "flat.png"
+    save_image(flat, np.full((64, 64, 3), 100, np.uint8))
+    win.open_path(flat)
+    qtbot.waitUntil(lambda: "no anime face" in panel.info_label.text(), timeout=15000)
