@@ -25,3 +25,7 @@ class EditorStateError(MasqueradeError):
 
 class Cancelled(MasqueradeError):
     """Work was cancelled cooperatively (a newer request arrived or the user pressed Cancel)."""
+
+
+class NoFaceError(MasqueradeError):
+    """The image has no face the operation can work on (message: ``no face found ...``)."""

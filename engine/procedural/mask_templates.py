@@ -1,0 +1,255 @@
+"""Face-mask templates drawn by the project: surgical, KN95, N95 and cloth masks as RGBA + anchors.
+
+Every template is an RGBA image (straight alpha) with six anchor points, named as in MaskTheFace's
+``masks.cfg``: ``a`` top-left, ``b`` top-centre (nose bridge), ``c`` top-right, ``d`` bottom-left,
+``e`` bottom-centre (under the chin), ``f`` bottom-right — "left" meaning the image left, i.e. the
+wearer's right cheek. :mod:`engine.studios.maskwear` maps them onto face landmarks.
+
+User templates: an RGBA PNG plus a JSON anchor file ``{"a": [x, y], ..., "f": [x, y]}`` with the
+same stem (:func:`load_user_template`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Union
+
+import cv2
+import numpy as np
+
+from engine.errors import ImageLoadError
+from engine.imageio import load_image
+
+ANCHORS: tuple[str, ...] = ("a", "b", "c", "d", "e", "f")
+
+W, H = 512, 400
+"""Template canvas (the mask body spans about x 40–472, y 30–370)."""
+
+SS = 2  # supersampling for smooth edges
+
+
+@dataclass
+class MaskTemplate:
+    """An RGBA mask picture and where its anchor points are.
+
+    Args:
+        name: template id, e.g. ``"surgical-blue"``.
+        rgba: ``uint8`` ``[H, W, 4]`` straight-alpha image.
+        anchors: anchor name → ``(x, y)`` in template pixels.
+        kind: family (``surgical``, ``kn95``, ``n95``, ``cloth``, ``user``).
+    """
+
+    name: str
+    rgba: np.ndarray
+    anchors: dict[str, tuple[float, float]]
+    kind: str = "user"
+    meta: dict = field(default_factory=dict)
+
+    def anchor_array(self) -> np.ndarray:
+        """``[6, 2]`` float32 anchors in :data:`ANCHORS` order."""
+        return np.array([self.anchors[k] for k in ANCHORS], np.float32)
+
+
+def parse_color(text: str) -> tuple[int, int, int]:
+    """``"#3a7bd5"`` / ``"3a7bd5"`` → RGB tuple; ``ValueError`` with the accepted form otherwise."""
+    t = text.strip().lstrip("#")
+    if len(t) != 6:
+        raise ValueError(f"colour must look like #RRGGBB, got {text!r}")
+    try:
+        return tuple(int(t[i:i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+    except ValueError:
+        raise ValueError(f"colour must look like #RRGGBB, got {text!r}") from None
+
+
+def _shade(rgb: tuple[int, int, int], f: float) -> tuple[int, int, int]:
+    return tuple(int(np.clip(c * f, 0, 255)) for c in rgb)  # type: ignore[return-value]
+
+
+def _canvas() -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros((H * SS, W * SS, 3), np.uint8), np.zeros((H * SS, W * SS), np.uint8)
+
+
+def _pts(points: list[tuple[float, float]]) -> np.ndarray:
+    return np.round(np.array(points) * SS).astype(np.int32)
+
+
+def _curve(p0, p1, p2, n: int = 40) -> list[tuple[float, float]]:
+    """Quadratic Bézier from p0 to p2 with control p1."""
+    t = np.linspace(0, 1, n)[:, None]
+    a, b, c = (np.array(p, float) for p in (p0, p1, p2))
+    return [tuple(v) for v in ((1 - t) ** 2 * a + 2 * (1 - t) * t * b + t ** 2 * c)]
+
+
+def _finish(name: str, kind: str, rgb: np.ndarray, alpha: np.ndarray, anchors: dict, body: np.ndarray) -> MaskTemplate:
+    # soft shading: darker towards the sides, like fabric wrapping round a face
+    xs = np.linspace(-1, 1, W * SS)[None, :]
+    ys = np.linspace(-1, 1, H * SS)[:, None]
+    shade = 1.0 - 0.18 * xs ** 2 - 0.08 * ys ** 2
+    rgb = np.clip(rgb.astype(np.float32) * shade[:, :, None], 0, 255).astype(np.uint8)
+    rgba = np.dstack([rgb, alpha])
+    rgba = cv2.resize(rgba, (W, H), interpolation=cv2.INTER_AREA)
+    return MaskTemplate(name, rgba, anchors, kind)
+
+
+def surgical(color: tuple[int, int, int] = (120, 170, 220), name: str = "surgical") -> MaskTemplate:
+    """Pleated surgical mask with edge binding and ear loops."""
+    rgb, alpha = _canvas()
+    top = _curve((40, 80), (256, 10), (472, 80))
+    bottom = _curve((472, 300), (256, 400), (40, 300))
+    body = _pts(top + bottom)
+    cv2.fillPoly(rgb, [body], color, cv2.LINE_AA)
+    cv2.fillPoly(alpha, [body], 255, cv2.LINE_AA)
+    dark = _shade(color, 0.78)
+    light = _shade(color, 1.12)
+    for k, y in enumerate((130, 185, 240)):  # pleats: a shadow line under a highlight
+        line = _pts(_curve((44, y + 8), (256, y - 22 + 10 * k), (468, y + 8)))
+        cv2.polylines(rgb, [line + [0, 6 * SS]], False, dark, 5 * SS, cv2.LINE_AA)
+        cv2.polylines(rgb, [line], False, light, 3 * SS, cv2.LINE_AA)
+    for edge in (top, bottom):  # binding
+        cv2.polylines(rgb, [_pts(edge)], False, _shade(color, 0.9), 10 * SS, cv2.LINE_AA)
+    cv2.polylines(rgb, [_pts(_curve((150, 40), (256, 18), (362, 40)))], False, (200, 200, 205), 4 * SS, cv2.LINE_AA)  # nose wire
+    loop_colour = (235, 235, 235)
+    for side in (-1, 1):  # ear loops leave the corners towards the ears
+        x0 = 256 + side * 216
+        loop = _pts(_curve((x0, 86), (x0 + side * 40, 190), (x0, 296)))
+        cv2.polylines(rgb, [loop], False, loop_colour, 4 * SS, cv2.LINE_AA)
+        cv2.polylines(alpha, [loop], False, 255, 4 * SS, cv2.LINE_AA)
+    anchors = {"a": (40, 86), "b": (256, 45), "c": (472, 86), "d": (40, 300), "e": (256, 350), "f": (472, 300)}
+    return _finish(name, "surgical", rgb, alpha, anchors, body)
+
+
+def kn95(color: tuple[int, int, int] = (238, 238, 236), name: str = "kn95") -> MaskTemplate:
+    """Folded KN95: peaked top at the nose, pointed chin, centre fold, welded dotted seams."""
+    rgb, alpha = _canvas()
+    outline = [(40, 110), (256, 16), (472, 110), (430, 290), (256, 390), (82, 290)]
+    body = _pts(_curve(outline[0], (150, 40), outline[1]) + _curve(outline[1], (362, 40), outline[2])
+                + _curve(outline[2], (470, 220), outline[3]) + _curve(outline[3], (340, 370), outline[4])
+                + _curve(outline[4], (172, 370), outline[5]) + _curve(outline[5], (42, 220), outline[0]))
+    cv2.fillPoly(rgb, [body], color, cv2.LINE_AA)
+    cv2.fillPoly(alpha, [body], 255, cv2.LINE_AA)
+    # the right panel faces away from the light
+    right = _pts([(256, 16), (472, 110), (430, 290), (256, 390)])
+    shadow = rgb.copy()
+    cv2.fillPoly(shadow, [right], _shade(color, 0.86), cv2.LINE_AA)
+    inside = alpha > 0
+    rgb[inside] = shadow[inside]
+    cv2.polylines(rgb, [_pts([(256, 20), (256, 386)])], False, _shade(color, 0.7), 3 * SS, cv2.LINE_AA)
+    for t in np.linspace(0.08, 0.92, 22):  # dotted welds along the edges
+        for a, b in (((60, 118), (256, 38)), ((256, 38), (452, 118)), ((256, 370), (100, 285)), ((256, 370), (412, 285))):
+            x, y = (1 - t) * np.array(a) + t * np.array(b)
+            cv2.circle(rgb, (int(x * SS), int(y * SS)), 2 * SS, _shade(color, 0.55), -1, cv2.LINE_AA)
+    anchors = {"a": (40, 112), "b": (256, 26), "c": (472, 112), "d": (82, 290), "e": (256, 384), "f": (430, 290)}
+    return _finish(name, "kn95", rgb, alpha, anchors, body)
+
+
+def n95(color: tuple[int, int, int] = (236, 234, 226), name: str = "n95") -> MaskTemplate:
+    """Moulded N95 cup: arched top over the nose, round bottom, moulded rim, nose clip, straps."""
+    rgb, alpha = _canvas()
+    top = _curve((40, 120), (256, 10), (472, 120))
+    body = _pts(top + _curve((472, 120), (470, 330), (256, 392)) + _curve((256, 392), (42, 330), (40, 120)))
+    cv2.fillPoly(rgb, [body], color, cv2.LINE_AA)
+    cv2.fillPoly(alpha, [body], 255, cv2.LINE_AA)
+    rim = _pts(_curve((90, 140), (256, 50), (422, 140)) + _curve((422, 140), (420, 310), (256, 350))
+               + _curve((256, 350), (92, 310), (90, 140)))
+    cv2.polylines(rgb, [rim], True, _shade(color, 0.88), 3 * SS, cv2.LINE_AA)
+    cv2.polylines(rgb, [_pts(_curve((170, 92), (256, 58), (342, 92)))], False, (170, 170, 175), 8 * SS, cv2.LINE_AA)
+    for y in (140, 300):
+        for side in (-1, 1):
+            x = 256 + side * 214
+            cv2.line(rgb, (x * SS, y * SS), ((x + side * 34) * SS, (y - 10) * SS), (230, 200, 40), 8 * SS, cv2.LINE_AA)
+            cv2.line(alpha, (x * SS, y * SS), ((x + side * 34) * SS, (y - 10) * SS), 255, 8 * SS, cv2.LINE_AA)
+    anchors = {"a": (40, 120), "b": (256, 65), "c": (472, 120), "d": (106, 306), "e": (256, 388), "f": (406, 306)}
+    return _finish(name, "n95", rgb, alpha, anchors, body)
+
+
+PATTERNS = ("plain", "checkered", "dotted", "striped")
+
+
+def cloth(color: tuple[int, int, int] = (40, 40, 46), pattern: str = "plain", name: str = "cloth") -> MaskTemplate:
+    """Contoured cloth mask; ``pattern`` is one of :data:`PATTERNS` (drawn in a lighter tone)."""
+    if pattern not in PATTERNS:
+        raise ValueError(f"pattern must be one of {PATTERNS}, got {pattern!r}")
+    rgb, alpha = _canvas()
+    body = _pts(_curve((40, 100), (150, 30), (256, 20)) + _curve((256, 20), (362, 30), (472, 100))
+                + _curve((472, 100), (480, 290), (330, 360)) + _curve((330, 360), (256, 392), (182, 360))
+                + _curve((182, 360), (32, 290), (40, 100)))
+    cv2.fillPoly(rgb, [body], color, cv2.LINE_AA)
+    cv2.fillPoly(alpha, [body], 255, cv2.LINE_AA)
+    lum = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
+    accent = _shade(color, 0.6) if lum > 140 else tuple(int(c + (255 - c) * 0.45) for c in color)
+    pat = np.zeros(alpha.shape, np.uint8)
+    step = 36 * SS
+    yy, xx = np.mgrid[0:H * SS, 0:W * SS]
+    if pattern == "checkered":
+        pat[((yy // step) + (xx // step)) % 2 == 0] = 1
+    elif pattern == "dotted":
+        for y in range(step // 2, H * SS, step):
+            for x in range((y // step % 2) * step // 2 + step // 4, W * SS, step):
+                cv2.circle(pat, (x, y), 6 * SS, 1, -1, cv2.LINE_AA)
+    elif pattern == "striped":
+        pat[(yy // (step // 2)) % 2 == 0] = 1
+    sel = (pat > 0) & (alpha > 0)
+    rgb[sel] = accent
+    cv2.polylines(rgb, [_pts([(256, 22), (256, 388)])], False, _shade(color, 0.75), 3 * SS, cv2.LINE_AA)  # centre seam
+    anchors = {"a": (40, 102), "b": (256, 22), "c": (472, 102), "d": (87, 285), "e": (256, 376), "f": (425, 285)}
+    t = _finish(name, "cloth", rgb, alpha, anchors, body)
+    t.meta["pattern"] = pattern
+    return t
+
+
+_Factory = Callable[[Optional[tuple[int, int, int]]], MaskTemplate]
+
+BUILTIN: dict[str, tuple[str, dict]] = {
+    "surgical-blue": ("surgical", {"color": (120, 170, 220)}),
+    "surgical-white": ("surgical", {"color": (240, 240, 238)}),
+    "surgical-black": ("surgical", {"color": (38, 38, 42)}),
+    "surgical-pink": ("surgical", {"color": (236, 170, 190)}),
+    "kn95": ("kn95", {"color": (238, 238, 236)}),
+    "n95": ("n95", {"color": (236, 234, 226)}),
+    "cloth-plain": ("cloth", {"color": (40, 40, 46), "pattern": "plain"}),
+    "cloth-checkered": ("cloth", {"color": (150, 40, 50), "pattern": "checkered"}),
+    "cloth-dotted": ("cloth", {"color": (30, 60, 120), "pattern": "dotted"}),
+    "cloth-patterned": ("cloth", {"color": (50, 110, 80), "pattern": "striped"}),
+}
+"""Built-in template names → (family, default arguments)."""
+
+_FAMILIES = {"surgical": surgical, "kn95": kn95, "n95": n95, "cloth": cloth}
+
+
+def template_names() -> list[str]:
+    return list(BUILTIN)
+
+
+def get_template(name: str, color: Optional[tuple[int, int, int]] = None) -> MaskTemplate:
+    """A built-in template by name, optionally recoloured (``color`` replaces its main colour)."""
+    if name not in BUILTIN:
+        raise ValueError(f"unknown mask template {name!r}; available: {', '.join(BUILTIN)}")
+    family, kwargs = BUILTIN[name]
+    kwargs = dict(kwargs)
+    if color is not None:
+        kwargs["color"] = tuple(int(c) for c in color)
+    return _FAMILIES[family](name=name, **kwargs)
+
+
+def load_user_template(png: Union[str, Path]) -> MaskTemplate:
+    """A user RGBA template ``X.png`` with anchors in ``X.json`` (``{"a": [x, y], ... "f": [x, y]}``)."""
+    p = Path(png)
+    js = p.with_suffix(".json")
+    if not js.is_file():
+        raise ImageLoadError(f"{p}: anchor file {js.name} not found (needs points a–f)")
+    try:
+        pts = json.loads(js.read_text())
+        anchors = {k: (float(pts[k][0]), float(pts[k][1])) for k in ANCHORS}
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise ImageLoadError(f"{js}: anchors must be {{'a': [x, y], ..., 'f': [x, y]}} ({exc})") from None
+    from PIL import Image
+
+    with Image.open(p) as im:
+        if "A" not in im.getbands():
+            raise ImageLoadError(f"{p}: a mask template needs an alpha channel (RGBA PNG)")
+    rgb = load_image(p, background=(0, 0, 0))
+    with Image.open(p) as im:
+        a = np.asarray(im.convert("RGBA"))[:, :, 3]
+    return MaskTemplate(p.stem, np.dstack([rgb, a]), anchors, "user")

@@ -1,0 +1,222 @@
+"""Mask-wear studio engine: put surgical / KN95 / N95 / cloth masks on faces.
+
+Classical (key-point) method: the six template anchors (:mod:`engine.procedural.mask_templates`)
+are mapped to six face-mesh points — cheek contours at nose height (``a``/``c``), the nose bridge
+just under the eyes (``b``), the jaw below the mouth corners (``d``/``f``) and a point under the
+chin (``e``). Each half of the template (``a b e d`` and ``b c f e``) gets its own homography, so on a
+turned head the far half shrinks with the far cheek instead of being oversized. The mask is then
+shaded like the face under it (lighting adaptation), the eye regions are kept clear whatever the
+fit, and it is composited with its alpha. The learned refiner (STN + PyConv generator, a residual
+on this fit) is not trained yet: ``method="learned"`` says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from engine.cancel import CancelToken
+from engine.errors import NoFaceError
+from engine.faces import topology as T
+from engine.faces.types import Face
+from engine.procedural.mask_templates import ANCHORS, MaskTemplate, get_template, parse_color
+from engine.studios.base import EditResult, Editor
+
+FACE_ANCHORS: dict[str, int] = {"a": 93, "b": 197, "c": 323, "d": 136, "e": 152, "f": 365}
+"""Template anchor → MediaPipe mesh index (``e`` is moved below the chin, see :func:`face_targets`)."""
+
+CHIN_DROP = 0.10
+"""``e`` sits below the chin by ``2 × CHIN_DROP`` × the nose-tip-to-chin distance (the mask wraps under it)."""
+
+METHODS = ("keypoint", "learned")
+
+
+@dataclass(frozen=True)
+class MaskWearParams:
+    """What to put on which faces.
+
+    Args:
+        template: built-in template name (:func:`~engine.procedural.mask_templates.template_names`).
+        color: ``#RRGGBB`` main colour, or ``None`` for the template's own.
+        method: ``"keypoint"`` (classical) or ``"learned"`` (needs a trained refiner checkpoint).
+        faces: ``"all"`` or ``"largest"``.
+        lighting: 0–1, how strongly the mask takes the face's shading and brightness.
+        offsets: manual nudges ``((anchor, dx, dy), ...)`` in image pixels, applied to the largest face.
+        user_template: a loaded user template; overrides ``template`` when set.
+    """
+
+    template: str = "surgical-blue"
+    color: Optional[str] = None
+    method: str = "keypoint"
+    faces: str = "all"
+    lighting: float = 0.8
+    offsets: tuple[tuple[str, float, float], ...] = ()
+    user_template: Optional[MaskTemplate] = field(default=None, compare=False, repr=False)
+
+    def validate(self) -> "MaskWearParams":
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.faces not in ("all", "largest"):
+            raise ValueError(f"faces must be 'all' or 'largest', got {self.faces!r}")
+        if not 0.0 <= self.lighting <= 1.0:
+            raise ValueError(f"lighting must be in [0, 1], got {self.lighting}")
+        if self.color is not None:
+            parse_color(self.color)
+        for name, _, _ in self.offsets:
+            if name not in ANCHORS:
+                raise ValueError(f"unknown anchor {name!r} in offsets (use {', '.join(ANCHORS)})")
+        return self
+
+    def resolve_template(self) -> MaskTemplate:
+        if self.user_template is not None:
+            return self.user_template
+        return get_template(self.template, parse_color(self.color) if self.color else None)
+
+
+def face_targets(face: Face) -> np.ndarray:
+    """``[6, 2]`` image points for anchors ``a``–``f`` of one face (needs landmarks)."""
+    if face.landmarks is None:
+        raise NoFaceError("no face landmarks: the face is too small, turned or occluded to fit a mask")
+    lm = face.landmarks.astype(np.float64)
+    pts = np.array([lm[FACE_ANCHORS[k]] for k in ANCHORS])
+    down = lm[T.CHIN] - lm[T.NOSE_TIP]
+    pts[ANCHORS.index("e")] = lm[T.CHIN] + down * 2 * CHIN_DROP
+    return pts.astype(np.float32)
+
+
+def _half_homographies(template: MaskTemplate, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    src = template.anchor_array()
+    idx = {k: i for i, k in enumerate(ANCHORS)}
+    halves = []
+    for quad in (("a", "b", "e", "d"), ("b", "c", "f", "e")):
+        ii = [idx[k] for k in quad]
+        halves.append(cv2.getPerspectiveTransform(src[ii].astype(np.float32), targets[ii].astype(np.float32)))
+    return halves[0], halves[1]
+
+
+def warp_template(template: MaskTemplate, targets: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Warp a template onto an image of ``size = (H, W)``: returns RGB float32 and alpha ``[0, 1]``."""
+    h, w = size
+    hl, hr = _half_homographies(template, targets)
+    th, tw = template.rgba.shape[:2]
+    split = template.anchors["b"][0]
+    rgba = template.rgba.astype(np.float32)
+    rgba[:, :, :3] *= rgba[:, :, 3:4] / 255.0  # premultiply so edges do not darken
+    out = np.zeros((h, w, 4), np.float32)
+    for hmat, sel in ((hl, np.arange(tw) <= split + 0.5), (hr, np.arange(tw) >= split - 0.5)):
+        half = rgba * sel[None, :, None]
+        warped = cv2.warpPerspective(half, hmat, (w, h), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        out = np.maximum(out, warped) if out.any() else warped
+    alpha = np.clip(out[:, :, 3] / 255.0, 0, 1)
+    rgb = np.where(alpha[:, :, None] > 1e-4, out[:, :, :3] / np.maximum(alpha[:, :, None], 1e-4), 0)
+    return rgb, alpha
+
+
+def eye_guard(shape: tuple[int, int], face: Face) -> np.ndarray:
+    """``float32`` ``[H, W]``: 0 over the eyes (with a margin), 1 elsewhere, soft edges."""
+    lm = face.landmarks
+    g = np.zeros(shape, np.uint8)
+    for loop in (T.LEFT_EYE, T.RIGHT_EYE):
+        pts = lm[list(loop)]
+        c = pts.mean(0)
+        grown = c + (pts - c) * 1.7  # margin around the lids
+        cv2.fillPoly(g, [np.round(grown * 4).astype(np.int32)], 1, cv2.LINE_AA, 4)
+    size = max(3, int(round(np.hypot(*(lm[T.LEFT_EYE[0]] - lm[T.RIGHT_EYE[0]])) * 0.05)) | 1)
+    soft = cv2.GaussianBlur(g.astype(np.float32), (size, size), 0)
+    return 1.0 - np.clip(soft, 0, 1)
+
+
+def adapt_lighting(image: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, strength: float) -> np.ndarray:
+    """Shade the mask like the face under it: local luminance ratio plus global brightness."""
+    if strength <= 0 or alpha.max() <= 0:
+        return rgb
+    luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    ys, xs = np.nonzero(alpha > 0.5)
+    if len(ys) < 10:
+        return rgb
+    span = max(xs.max() - xs.min(), ys.max() - ys.min())
+    sigma = max(2.0, span * 0.12)
+    local = cv2.GaussianBlur(luma, (0, 0), sigma)
+    ref = float(np.median(local[ys, xs]))
+    ratio = np.clip(local / max(ref, 1.0), 0.55, 1.3) ** strength
+    brightness = float(np.clip(ref / 150.0, 0.6, 1.15)) ** strength
+    return np.clip(rgb * ratio[:, :, None] * brightness, 0, 255)
+
+
+def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Composite the mask on ``faces`` of ``image``.
+
+    Returns:
+        (result ``uint8`` ``[H, W, 3]``, coverage alpha ``float32`` ``[H, W]``, per-face targets).
+
+    Raises:
+        NoFaceError: no face with landmarks.
+    """
+    p = params.validate()
+    if p.method == "learned":
+        raise ValueError("the learned mask refiner has no trained checkpoint yet; use method 'keypoint'")
+    usable = [f for f in faces if f.landmarks is not None]
+    if not usable:
+        raise NoFaceError("no face found")
+    if p.faces == "largest":
+        usable = usable[:1]
+    template = p.resolve_template()
+    h, w = image.shape[:2]
+    out = image.astype(np.float32)
+    total = np.zeros((h, w), np.float32)
+    all_targets = []
+    for i, face in enumerate(usable):
+        targets = face_targets(face)
+        if i == 0 and p.offsets:
+            for name, dx, dy in p.offsets:
+                targets[ANCHORS.index(name)] += (dx, dy)
+        rgb, alpha = warp_template(template, targets, (h, w))
+        alpha *= eye_guard((h, w), face)
+        rgb = adapt_lighting(image, rgb, alpha, p.lighting)
+        out = out * (1 - alpha[:, :, None]) + rgb * alpha[:, :, None]
+        total = np.maximum(total, alpha)
+        all_targets.append(targets)
+    res = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    untouched = total <= 0
+    res[untouched] = image[untouched]
+    return res, total, all_targets
+
+
+class MaskWearEditor(Editor[MaskWearParams]):
+    """Put masks on every face of an image (``set_image`` finds the faces once).
+
+    Args:
+        backend: ``"classical"`` or ``"auto"`` (classical: no trained refiner exists yet).
+        analyzer: a :class:`~engine.faces.FaceAnalyzer` to share (one is made when ``None``).
+    """
+
+    backends = ("classical",)
+    preview_sides = (384,)
+
+    def __init__(self, backend: str = "auto", analyzer=None) -> None:
+        super().__init__(backend)
+        self._analyzer = analyzer
+        self.faces: list[Face] = []
+
+    def _prepare(self, image: np.ndarray) -> None:
+        if self._analyzer is None:
+            from engine.faces import FaceAnalyzer
+
+            self._analyzer = FaceAnalyzer()
+        self.faces = self._analyzer.analyze(image, parse=False).faces
+
+    def _run(self, image: np.ndarray, params: MaskWearParams, scale: float,
+             cancel: Optional[CancelToken]) -> EditResult:
+        faces = self.faces if scale == 1.0 else [
+            replace(f, box=f.box * scale, keypoints=f.keypoints * scale,
+                    landmarks=None if f.landmarks is None else f.landmarks * scale) for f in self.faces]
+        if scale != 1.0 and params.offsets:
+            params = replace(params, offsets=tuple((k, dx * scale, dy * scale) for k, dx, dy in params.offsets))
+        result, alpha, targets = put_mask(image, faces, params)
+        return EditResult(image=result, masks={"mask": np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)},
+                          info={"backend": "classical", "method": "keypoint", "device": "cpu",
+                                "faces": len(targets), "anchors": [t.tolist() for t in targets]})

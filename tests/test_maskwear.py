@@ -1,0 +1,176 @@
+"""Mask-wear: templates, key-point fitting geometry, eye safety, lighting, coverage, editor, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from engine.errors import ImageLoadError, NoFaceError
+from engine.faces import FaceAnalyzer
+from engine.faces import topology as T
+from engine.imageio import save_image
+from engine.procedural.mask_templates import (ANCHORS, get_template, load_user_template, parse_color,
+                                              template_names)
+from engine.studios.maskwear import (MaskWearEditor, MaskWearParams, face_targets, put_mask,
+                                     warp_template)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> FaceAnalyzer:
+    return FaceAnalyzer(detector="mediapipe", parser="geometric")
+
+
+@pytest.fixture(scope="module")
+def astro(analyzer):
+    img = data.astronaut()
+    return img, analyzer.analyze(img, parse=False).faces
+
+
+@pytest.mark.parametrize("name", template_names())
+def test_builtin_templates(name: str) -> None:
+    t = get_template(name)
+    h, w = t.rgba.shape[:2]
+    assert t.rgba.dtype == np.uint8 and t.rgba.shape[2] == 4
+    pts = t.anchor_array()
+    assert pts.shape == (6, 2) and (pts[:, 0] >= 0).all() and (pts[:, 0] <= w).all() and (pts[:, 1] <= h).all()
+    a, b, c, d, e, f = pts
+    assert a[0] < b[0] < c[0] and d[0] < e[0] < f[0] and b[1] < e[1]  # a sane layout
+    cx, cy = int(b[0]), int((b[1] + e[1]) / 2)
+    assert t.rgba[cy, cx, 3] == 255  # the body is opaque
+    alpha = t.rgba[:, :, 3].astype(int)
+    assert np.abs(alpha - alpha[:, ::-1]).mean() < 8  # symmetric designs
+
+
+def test_recolour_and_errors() -> None:
+    red = get_template("surgical-blue", color=(200, 20, 20))
+    cy, cx = 200, 256
+    r, g, b = red.rgba[cy, cx, :3].astype(int)
+    assert r > 2 * g and r > 2 * b
+    assert parse_color("#0a0B0c") == (10, 11, 12)
+    for bad in ("red", "#12345", "#zzzzzz"):
+        with pytest.raises(ValueError, match="RRGGBB"):
+            parse_color(bad)
+    with pytest.raises(ValueError, match="available"):
+        get_template("gas-mask")
+
+
+def test_user_template(tmp_path: Path) -> None:
+    rgba = np.zeros((100, 200, 4), np.uint8)
+    rgba[20:80, 20:180] = (10, 200, 10, 255)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "mine.png")
+    with pytest.raises(ImageLoadError, match="anchor file"):
+        load_user_template(tmp_path / "mine.png")
+    (tmp_path / "mine.json").write_text(json.dumps({k: [20 + 80 * (i % 3), 20 + 60 * (i // 3)] for i, k in enumerate(ANCHORS)}))
+    t = load_user_template(tmp_path / "mine.png")
+    assert t.rgba.shape == (100, 200, 4) and t.anchors["f"] == (180.0, 80.0)
+    (tmp_path / "mine.json").write_text('{"a": [1, 2]}')
+    with pytest.raises(ImageLoadError, match="anchors must be"):
+        load_user_template(tmp_path / "mine.png")
+
+
+def test_fit_covers_nose_and_mouth_not_eyes(astro) -> None:
+    img, faces = astro
+    out, alpha, targets = put_mask(img, faces, MaskWearParams(template="surgical-blue"))
+    lm = faces[0].landmarks
+    for i in (13, 14, 61, 291, T.NOSE_TIP, 2):  # lips, mouth corners, nose tip, under the nose
+        x, y = lm[i].round().astype(int)
+        assert alpha[y, x] > 0.9, i
+    for i in (468, 473, 159, 386):  # irises and upper lids
+        x, y = lm[i].round().astype(int)
+        assert alpha[y, x] == 0.0, i
+    untouched = alpha == 0
+    assert np.array_equal(out[untouched], img[untouched])
+    assert len(targets) == 1 and targets[0].shape == (6, 2)
+
+
+def test_turned_head_shrinks_the_far_half() -> None:
+    t = get_template("cloth-plain")
+    frontal = np.array([[100, 160], [200, 120], [300, 160], [120, 260], [200, 320], [280, 260]], np.float32)
+    turned = frontal.copy()
+    turned[[2, 5], 0] = 200 + (turned[[2, 5], 0] - 200) * 0.4  # the person's left side turns away
+    _, a_front = warp_template(t, frontal, (400, 400))
+    _, a_turn = warp_template(t, turned, (400, 400))
+    right_front = (a_front[:, 200:] > 0.5).sum()
+    right_turn = (a_turn[:, 200:] > 0.5).sum()
+    left_turn = (a_turn[:, :200] > 0.5).sum()
+    assert right_turn < 0.6 * right_front and abs(left_turn - (a_front[:, :200] > 0.5).sum()) < 0.05 * left_turn
+
+
+def test_lighting_follows_the_photo(astro) -> None:
+    img, faces = astro
+    dark = (img * 0.45).astype(np.uint8)
+    out_l, alpha, _ = put_mask(img, faces, MaskWearParams(template="surgical-white", lighting=1.0))
+    out_d, _, _ = put_mask(dark, faces, MaskWearParams(template="surgical-white", lighting=1.0))
+    out_flat, _, _ = put_mask(dark, faces, MaskWearParams(template="surgical-white", lighting=0.0))
+    m = alpha > 0.99
+    assert out_d[m].mean() < 0.8 * out_l[m].mean()
+    assert out_flat[m].mean() > out_d[m].mean()
+
+
+def test_options_and_errors(astro) -> None:
+    img, faces = astro
+    with pytest.raises(NoFaceError):
+        put_mask(img, [], MaskWearParams())
+    with pytest.raises(ValueError, match="learned"):
+        put_mask(img, faces, MaskWearParams(method="learned"))
+    for bad in (dict(method="x"), dict(faces="some"), dict(lighting=2.0), dict(color="blue"), dict(offsets=(("z", 1, 1),))):
+        with pytest.raises(ValueError):
+            MaskWearParams(**bad).validate()
+    _, a0, t0 = put_mask(img, faces, MaskWearParams())
+    _, a1, t1 = put_mask(img, faces, MaskWearParams(offsets=(("b", 0, -6),)))
+    assert t1[0][1, 1] == pytest.approx(t0[0][1, 1] - 6)
+
+
+def test_editor_stream_and_no_face() -> None:
+    ed = MaskWearEditor()
+    ed.set_image(data.astronaut())
+    res = list(ed.edit_stream(MaskWearParams(template="kn95"), preview_sides=(256,)))
+    assert [r.is_preview for r in res] == [True, False]
+    assert res[-1].image.shape == (512, 512, 3) and res[-1].masks["mask"].dtype == np.uint8
+    assert res[-1].info["faces"] == 1
+    ed.set_image(np.full((64, 64, 3), 100, np.uint8))
+    with pytest.raises(NoFaceError):
+        ed.edit(MaskWearParams())
+
+
+def test_coverage_on_ground_truth_parsing(analyzer, shared_data) -> None:
+    from engine.imageio import load_image
+
+    for name in ("surgical-blue", "kn95", "n95", "cloth-plain"):
+        cov = {"lips": [0, 0], "nose": [0, 0], "eyes": [0, 0]}
+        for jpg in sorted((shared_data / "faces" / "parsing").glob("*.jpg")):
+            img = load_image(jpg)
+            gt = np.asarray(Image.open(jpg.with_suffix(".png")))
+            _, alpha, _ = put_mask(img, analyzer.analyze(img, parse=False).faces, MaskWearParams(template=name))
+            c = alpha > 0.5
+            for k, ids in (("lips", (10, 11, 12)), ("nose", (2,)), ("eyes", (4, 5))):
+                m = np.isin(gt, ids)
+                cov[k][0] += (c & m).sum()
+                cov[k][1] += m.sum()
+        frac = {k: v[0] / v[1] for k, v in cov.items()}
+        assert frac["lips"] >= 0.95 and frac["nose"] >= 0.7 and frac["eyes"] <= 0.02, (name, frac)
+
+
+def test_cli(tmp_path: Path) -> None:
+    img = save_image(tmp_path / "a.png", data.astronaut())
+    env = dict(os.environ)
+    r = subprocess.run([sys.executable, "-m", "engine", "wear-mask", str(img), "--out", str(tmp_path / "o.png"),
+                        "--template", "cloth-dotted", "--color", "#336699", "--alpha-out", str(tmp_path / "al.png")],
+                       capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    assert r.returncode == 0, r.stderr
+    al = Image.open(tmp_path / "al.png")
+    assert al.mode == "L" and al.size == (512, 512) and np.asarray(al).max() == 255
+    wall = save_image(tmp_path / "w.png", np.full((50, 50, 3), 80, np.uint8))
+    r = subprocess.run([sys.executable, "-m", "engine", "wear-mask", str(wall), "--out", str(tmp_path / "x.png")],
+                       capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    assert r.returncode == 3 and r.stderr.strip() == f"no face found in {wall}"
