@@ -61,3 +61,33 @@ def test_analyze_anime(tmp_path, capsys):
     save_image(flat, np.full((64, 64, 3), 200, np.uint8))
     assert main(["analyze", str(flat), "--out", str(tmp_path / "an2"), "--anime"]) == 3
     assert "no face found in" in capsys.readouterr().err
+
+
+def test_batch_express_grid_and_manifest(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for s in (1, 2):
+        save_image(src / f"f{s}.png", generate_anime_face(s, 128).image)
+    save_image(src / "flat.png", np.full((64, 64, 3), 90, np.uint8))
+    rc = main(["batch", "express", "--input", str(src), "--output", str(out),
+               "--grid", "expression=smile,angry", "--grid", "intensity=0.5,1.0"])
+    assert rc == 1  # the flat picture has no face: its tasks fail, the others are done
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    done = [r for r in rows if r["status"] == "done"]
+    failed = [r for r in rows if r["status"] == "error"]
+    assert len(done) == 8 and len(failed) == 4
+    assert all("no anime face" in r["error"] for r in failed)
+    img = load_image(out / done[0]["output"])
+    assert img.shape == (128, 128, 3)
+    assert not np.array_equal(img, load_image(src / done[0]["input"]))
+
+
+def test_batch_express_params():
+    from engine.studios.expression_batch import express_params
+
+    assert express_params({"expression": "sad"})["expression"] == "sad"
+    assert express_params({})["intensity"] == 1.0
+    with pytest.raises(ValueError, match="unknown expression"):
+        express_params({"expression": "happy"})
+    with pytest.raises(ValueError, match="both"):
+        express_params({"expression": "sad", "sad": 0.5})

@@ -114,3 +114,9 @@ from engine.studios.opera_cli import colorize_batch_params, colorize_batch_runne
 
 register_op(BatchOp("colorize", colorize_batch_runner, colorize_batch_params, ".png",
                     "colour line-art sketches from a reference lianpu (Opera, classical)"))
+
+# --- express: classical expression rig on anime faces (Expression studio) ------------------------
+from engine.studios.expression_batch import express_params, express_runner  # noqa: E402
+
+register_op(BatchOp("express", express_runner, express_params, ".png",
+                    "change anime-face expressions (Expression, classical rig); grid: expression=smile,angry intensity=0.5,1"))
