@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QListW
 from app import shortcuts
 from app.document import Document
 from app.studios.base import StudioPanel
+from app.studios.maskwear_panel import MaskWearPanel
 from app.studios.opera_panel import OperaPanel
 from app.studios.expression_panel import ExpressionPanel
 from app.widgets.canvas import ImageCanvas
@@ -29,7 +30,7 @@ FACES = "faces.analyze"
 OVERLAY_ALPHA = 110
 """Opacity (0–255) of the parsing overlay."""
 
-STUDIO_CLASSES: tuple[type[StudioPanel], ...] = (OperaPanel, ExpressionPanel)
+STUDIO_CLASSES: tuple[type[StudioPanel], ...] = (OperaPanel, ExpressionPanel, MaskWearPanel)
 """Studios that work today, in switcher order. Only these are shown."""
 
 
@@ -215,6 +216,9 @@ class MainWindow(QMainWindow):
     def _switch_row(self, row: int) -> None:
         if row < 0:
             return
+        previous = self.current_panel()
+        if previous is not None:
+            previous.deactivate()
         self.stack.setCurrentIndex(row)
         self.current_panel().activate()
 

@@ -36,10 +36,13 @@ def drag_slider(qtbot, slider, positions) -> None:
 
 
 def test_only_working_studios_are_listed(win) -> None:
+    from app.main_window import STUDIO_CLASSES
+
     names = [win.switcher.item(i).text() for i in range(win.switcher.count())]
-    assert names == ["Opera"]
+    assert names == [cls.title for cls in STUDIO_CLASSES] and names[0] == "Opera"
+    assert "Regenerate" not in names  # no regeneration studio exists yet: it must not be offered
     with pytest.raises(KeyError, match="available"):
-        win.set_studio("makeup")
+        win.set_studio("regenerate")
 
 
 def test_open_sample_renders_line_art(qtbot, win) -> None:

@@ -44,6 +44,9 @@ class StudioPanel(QWidget):
     def activate(self) -> None:
         """Called when the panel becomes the visible studio: refresh the canvas."""
 
+    def deactivate(self) -> None:
+        """Called before another studio is shown: remove what this panel put on the shared canvas."""
+
     def has_result(self) -> bool:
         """True when there is a full-resolution result to export."""
         return False

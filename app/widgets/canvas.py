@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 SPLIT_GRAB_PX = 6
+HANDLE_GRAB_PX = 9
 
 
 class ImageCanvas(QWidget):
@@ -31,9 +32,13 @@ class ImageCanvas(QWidget):
 
     Signals:
         zoom_changed(float): new zoom factor (1.0 = 100 %).
+        handle_dragged(index, x, y): a draggable handle moves (document pixels), during the drag.
+        handle_released(index, x, y): the drag of a handle ended there.
     """
 
     zoom_changed = Signal(float)
+    handle_dragged = Signal(int, float, float)
+    handle_released = Signal(int, float, float)
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -57,6 +62,9 @@ class ImageCanvas(QWidget):
         self._overlay: Optional[QPixmap] = None
         self._overlay_points: Optional[np.ndarray] = None  # [N, 2] document coordinates
         self._legend: list[tuple[str, QColor]] = []
+        self._handles: Optional[np.ndarray] = None  # [N, 2] draggable points, document coordinates
+        self._handle_labels: list[str] = []
+        self._active_handle = -1
 
     # -- content ----------------------------------------------------------------------------------
     def set_document_size(self, size: QSize) -> None:
@@ -89,6 +97,26 @@ class ImageCanvas(QWidget):
         self._overlay_points = None if points is None else np.asarray(points, np.float32)
         self._legend = list(legend) if image is not None or points is not None else []
         self.update()
+
+    def set_handles(self, points: Optional[np.ndarray], labels: Sequence[str] = ()) -> None:
+        """Show draggable handles at ``points`` ``[N, 2]`` (document pixels); ``None`` removes them."""
+        self._handles = None if points is None else np.array(points, np.float32).reshape(-1, 2)
+        self._handle_labels = list(labels)
+        if self._drag != "handle":
+            self._active_handle = -1
+        self.update()
+
+    @property
+    def handles(self) -> Optional[np.ndarray]:
+        return None if self._handles is None else self._handles.copy()
+
+    def _handle_at(self, pos: QPointF) -> int:
+        if self._handles is None:
+            return -1
+        widget = self._handles * self._zoom + np.array([self._origin.x(), self._origin.y()], np.float32)
+        d = np.hypot(widget[:, 0] - pos.x(), widget[:, 1] - pos.y())
+        i = int(d.argmin()) if len(d) else -1
+        return i if i >= 0 and d[i] <= HANDLE_GRAB_PX else -1
 
     @property
     def has_overlay(self) -> bool:
@@ -210,6 +238,18 @@ class ImageCanvas(QWidget):
             for x, y in self._overlay_points:
                 p.drawEllipse(QPointF(self._origin.x() + x * self._zoom, self._origin.y() + y * self._zoom), r, r)
             p.restore()
+        if self._handles is not None:
+            p.save()
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            for i, (x, y) in enumerate(self._handles):
+                c = QPointF(self._origin.x() + x * self._zoom, self._origin.y() + y * self._zoom)
+                p.setPen(QPen(QColor(0, 0, 0), 2))
+                p.setBrush(QColor(255, 200, 0) if i == self._active_handle else QColor(255, 255, 255))
+                p.drawEllipse(c, 6, 6)
+                if i < len(self._handle_labels):
+                    p.setPen(QColor(255, 255, 255))
+                    p.drawText(c + QPointF(8, -6), self._handle_labels[i])
+            p.restore()
         if self._legend:
             fm = p.fontMetrics()
             row = fm.height() + 2
@@ -265,6 +305,9 @@ class ImageCanvas(QWidget):
         if event.button() == Qt.MouseButton.MiddleButton or (
                 event.button() == Qt.MouseButton.LeftButton and self._space):
             self._drag = "pan"
+        elif event.button() == Qt.MouseButton.LeftButton and self._handle_at(pos) >= 0:
+            self._drag = "handle"
+            self._active_handle = self._handle_at(pos)
         elif event.button() == Qt.MouseButton.LeftButton and self._near_split(pos):
             self._drag = "split"
         else:
@@ -279,6 +322,11 @@ class ImageCanvas(QWidget):
             self._last = pos
             self._fit_mode = False
             self.update()
+        elif self._drag == "handle" and self._handles is not None:
+            d = self.map_to_document(pos)
+            self._handles[self._active_handle] = (d.x(), d.y())
+            self.handle_dragged.emit(self._active_handle, d.x(), d.y())
+            self.update()
         elif self._drag == "split":
             r = self.image_rect()
             if r.width() > 0:
@@ -291,6 +339,11 @@ class ImageCanvas(QWidget):
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        if self._drag == "handle" and self._handles is not None and self._active_handle >= 0:
+            x, y = self._handles[self._active_handle]
+            self.handle_released.emit(self._active_handle, float(x), float(y))
+            self._active_handle = -1
+            self.update()
         self._drag = None
         super().mouseReleaseEvent(event)
 

@@ -11,6 +11,7 @@ same stem (:func:`load_user_template`).
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,14 +224,24 @@ def template_names() -> list[str]:
 
 
 def get_template(name: str, color: Optional[tuple[int, int, int]] = None) -> MaskTemplate:
-    """A built-in template by name, optionally recoloured (``color`` replaces its main colour)."""
+    """A built-in template by name, optionally recoloured (``color`` replaces its main colour).
+
+    Templates are drawn once and cached; the returned pixels are read-only.
+    """
+    return _cached_template(name, None if color is None else tuple(int(c) for c in color))
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_template(name: str, color: Optional[tuple[int, int, int]]) -> MaskTemplate:
     if name not in BUILTIN:
         raise ValueError(f"unknown mask template {name!r}; available: {', '.join(BUILTIN)}")
     family, kwargs = BUILTIN[name]
     kwargs = dict(kwargs)
     if color is not None:
-        kwargs["color"] = tuple(int(c) for c in color)
-    return _FAMILIES[family](name=name, **kwargs)
+        kwargs["color"] = color
+    t = _FAMILIES[family](name=name, **kwargs)
+    t.rgba.flags.writeable = False
+    return t
 
 
 def load_user_template(png: Union[str, Path]) -> MaskTemplate:

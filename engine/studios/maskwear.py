@@ -147,14 +147,30 @@ def adapt_lighting(image: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, streng
     return np.clip(rgb * ratio[:, :, None] * brightness, 0, 255)
 
 
+def _roi(template: MaskTemplate, targets: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Bounding box ``(x0, y0, x1, y1)`` of the warped template (both halves), clipped to the image."""
+    th, tw = template.rgba.shape[:2]
+    corners = np.array([[0, 0], [tw, 0], [tw, th], [0, th], [tw / 2, 0], [tw / 2, th]], np.float32)
+    pts = [cv2.perspectiveTransform(corners[None], hm)[0] for hm in _half_homographies(template, targets)]
+    allp = np.concatenate(pts + [targets])
+    h, w = shape
+    pad = 4
+    x0, y0 = np.floor(allp.min(0)).astype(int) - pad
+    x1, y1 = np.ceil(allp.max(0)).astype(int) + pad
+    return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+
+
 def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Composite the mask on ``faces`` of ``image``.
+
+    Work is done in the bounding box of each warped mask only.
 
     Returns:
         (result ``uint8`` ``[H, W, 3]``, coverage alpha ``float32`` ``[H, W]``, per-face targets).
 
     Raises:
         NoFaceError: no face with landmarks.
+        ValueError: bad parameters, or ``method="learned"`` without a trained refiner.
     """
     p = params.validate()
     if p.method == "learned":
@@ -166,7 +182,7 @@ def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams) -> tu
         usable = usable[:1]
     template = p.resolve_template()
     h, w = image.shape[:2]
-    out = image.astype(np.float32)
+    result = image.copy()
     total = np.zeros((h, w), np.float32)
     all_targets = []
     for i, face in enumerate(usable):
@@ -174,16 +190,21 @@ def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams) -> tu
         if i == 0 and p.offsets:
             for name, dx, dy in p.offsets:
                 targets[ANCHORS.index(name)] += (dx, dy)
-        rgb, alpha = warp_template(template, targets, (h, w))
-        alpha *= eye_guard((h, w), face)
-        rgb = adapt_lighting(image, rgb, alpha, p.lighting)
-        out = out * (1 - alpha[:, :, None]) + rgb * alpha[:, :, None]
-        total = np.maximum(total, alpha)
         all_targets.append(targets)
-    res = np.clip(np.rint(out), 0, 255).astype(np.uint8)
-    untouched = total <= 0
-    res[untouched] = image[untouched]
-    return res, total, all_targets
+        x0, y0, x1, y1 = _roi(template, targets, (h, w))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        off = np.array([x0, y0], np.float32)
+        local = replace(face, landmarks=face.landmarks - off)
+        rgb, alpha = warp_template(template, targets - off, (y1 - y0, x1 - x0))
+        alpha *= eye_guard((y1 - y0, x1 - x0), local)
+        patch = result[y0:y1, x0:x1]
+        rgb = adapt_lighting(image[y0:y1, x0:x1], rgb, alpha, p.lighting)
+        blended = patch.astype(np.float32) * (1 - alpha[:, :, None]) + rgb * alpha[:, :, None]
+        touched = alpha > 0
+        patch[touched] = np.clip(np.rint(blended[touched]), 0, 255).astype(np.uint8)
+        total[y0:y1, x0:x1] = np.maximum(total[y0:y1, x0:x1], alpha)
+    return result, total, all_targets
 
 
 class MaskWearEditor(Editor[MaskWearParams]):
@@ -219,4 +240,5 @@ class MaskWearEditor(Editor[MaskWearParams]):
         result, alpha, targets = put_mask(image, faces, params)
         return EditResult(image=result, masks={"mask": np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)},
                           info={"backend": "classical", "method": "keypoint", "device": "cpu",
-                                "faces": len(targets), "anchors": [t.tolist() for t in targets]})
+                                "faces": len(targets), "anchors": [t.tolist() for t in targets],
+                                "offsets": [list(o) for o in params.offsets]})
