@@ -1,13 +1,29 @@
-"""Opera studio panel, first cut: XDoG line art with live preview, export and batch."""
+"""Opera studio panel: XDoG line art (tab "Line art") and drawing + colouring masks (tab "Colour").
+
+Line art: XDoG sliders bound to the document, live preview through the worker, export and batch.
+
+Colour: a sketch canvas (mirror symmetry, per-stroke undo) and the coloured result side by side in
+place of the main canvas; a reference gallery (procedural designs, the opened image and user
+pictures, drag-and-drop); a generator (seed + main colour); a fill tool that recolours a region by
+hand; the main-colour class with its traditional meaning; export as PNG transparent outside the
+face. Engine work (colouring, generating, loading, XDoG import, export) runs in the worker (latest
+wins per channel); every edit (stroke, clear, import, reference choice, fill) is an undo step.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from PySide6.QtCore import QSettings, QSize
-from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QGroupBox, QHBoxLayout, QLabel,
-                               QPushButton, QRadioButton, QVBoxLayout, QWidget)
+import numpy as np
+from PySide6.QtCore import QPointF, QSettings, QSize, Qt, Signal
+from PySide6.QtGui import (QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QHideEvent, QIcon,
+                           QMouseEvent, QPixmap, QShowEvent, QUndoStack)
+from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QColorDialog, QComboBox,
+                               QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QPushButton, QRadioButton, QScrollArea, QSlider,
+                               QSpinBox, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from app.commands import SetParamCommand, SetParamsCommand
 from app.document import Document
@@ -15,14 +31,22 @@ from app.qt_image import to_qimage
 from app.studios.base import StudioPanel
 from app.widgets.canvas import ImageCanvas
 from app.widgets.param_slider import ParamSlider
+from app.widgets.sketch_canvas import SketchCanvas, line_art_from_picture
 from app.worker import EngineWorker
 from engine.cancel import CancelToken
 from engine.studios.base import EditResult
-from engine.studios.opera import LineArtEditor, XDoGParams
+from engine.labels import OPERA_COLOUR_RGB, OPERA_COLOURS
+from engine.studios.opera import ColorizeResult, ColourClass, LineArtEditor, XDoGParams
 
 STUDIO = "opera"
 RENDER = "opera.lineart"
 EXPORT = "opera.export"
+COLOUR = "opera.colour"          # colouring the sketch (also the document namespace of the Colour tab)
+GALLERY = "opera.gallery"        # generating / loading gallery references
+SKETCH_IO = "opera.sketch_io"    # importing pictures / loading line art into the sketch
+THUMB = 96                       # gallery thumbnail side (pixels)
+GALLERY_SEEDS = (3, 8, 11, 21, 5, 14)
+"""Procedural designs the gallery starts with (a varied set of shapes and main colours)."""
 
 _D = XDoGParams()
 DEFAULTS: dict[str, Any] = {
@@ -61,6 +85,14 @@ class OperaPanel(StudioPanel):
         self.show_original = False
         self._waiting: dict[str, int] = {}  # channel → newest generation not yet answered
         doc.declare(STUDIO, self._restore_settings())
+        doc.declare(COLOUR, COLOUR_DEFAULTS)
+        self.mode = "lineart"
+        self.references: dict[str, Reference] = {}
+        self.colour_result: Optional[ColorizeResult] = None
+        self.colour_class: Optional[ColourClass] = None
+        self._gallery_started = False
+        self._sketch_version = 0
+        self._colour_cache: dict[str, Any] = {}  # last colouring, used inside worker jobs only
         self._build()
         doc.param_changed.connect(self._on_param_changed)
         doc.image_changed.connect(self._on_image_changed)
@@ -71,7 +103,13 @@ class OperaPanel(StudioPanel):
 
     # -- layout -----------------------------------------------------------------------------------
     def _build(self) -> None:
-        lay = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("opera_tabs")
+        outer.addWidget(self.tabs)
+        page = QWidget()
+        lay = QVBoxLayout(page)
         box = QGroupBox("Line art (XDoG)")
         form = QVBoxLayout(box)
         self.sliders: dict[str, ParamSlider] = {}
@@ -122,6 +160,9 @@ class OperaPanel(StudioPanel):
         self.info_label.setStyleSheet("color: #777;")
         lay.addWidget(self.info_label)
         lay.addStretch(1)
+        self.tabs.addTab(page, "Line art")
+        self._build_colour_tab()
+        self.tabs.currentChanged.connect(lambda i: self.set_mode("colour" if i == 1 else "lineart"))
 
     # -- document binding -------------------------------------------------------------------------
     def _push(self, key: str, value: Any, merge_key: Optional[int]) -> None:
@@ -131,6 +172,9 @@ class OperaPanel(StudioPanel):
         self.undo.push(SetParamsCommand(self.doc, STUDIO, DEFAULTS, "Reset line-art parameters"))
 
     def _on_param_changed(self, studio: str, key: str, value: Any) -> None:
+        if studio == COLOUR:
+            self._on_colour_param(key, value)
+            return
         if studio != STUDIO:
             return
         if key in self.sliders:
@@ -149,6 +193,8 @@ class OperaPanel(StudioPanel):
         self.canvas.set_before(to_qimage(self.doc.image) if self.doc.image is not None else None)
         self.canvas.set_after(None)
         self.render()
+        if self._gallery_started and self.doc.image is not None:
+            self._add_document_reference()
 
     def _doc_size(self) -> QSize:
         if self.doc.image is None:
@@ -180,6 +226,8 @@ class OperaPanel(StudioPanel):
         if channel == EXPORT:
             self.message.emit(f"Exported {value}")
             return
+        if self._on_colour_channel(channel, gen, value):
+            return
         if channel != RENDER or gen != self.worker.latest_generation(RENDER):
             return
         assert isinstance(value, EditResult)
@@ -188,6 +236,8 @@ class OperaPanel(StudioPanel):
             self.export_button.setEnabled(True)
         if not self.show_original:
             self.canvas.set_after(to_qimage(value.image))
+        if self.mode != "lineart":
+            return
         info = value.info
         size = "preview" if value.is_preview else "full"
         h, w = value.image.shape[:2]
@@ -201,7 +251,7 @@ class OperaPanel(StudioPanel):
             del self._waiting[channel]
 
     def _on_error(self, channel: str, gen: int, message: str) -> None:
-        if channel in (RENDER, EXPORT):
+        if channel.startswith(STUDIO + "."):
             self._on_done(channel, gen)
             self.message.emit(f"Opera: {message}")
 
@@ -221,17 +271,33 @@ class OperaPanel(StudioPanel):
             self.canvas.set_after(to_qimage(self.result.image))
 
     def toggle_view(self) -> None:
-        self.set_show_original(not self.show_original)
+        """Line art ↔ original (Line art tab), or result ↔ aligned reference (Colour tab)."""
+        if self.mode == "colour":
+            self.view_ref_check.toggle()
+        else:
+            self.set_show_original(not self.show_original)
 
     def activate(self) -> None:
         self._on_image_changed()
+        self.set_mode(self.mode)
 
     # -- export -----------------------------------------------------------------------------------
     def has_result(self) -> bool:
+        if self.mode == "colour":
+            return self.colour_result is not None
         return self.result is not None
 
+    def export_filter(self) -> str:
+        if self.mode == "colour":
+            return "PNG image, transparent outside the face (*.png);;JPEG image (*.jpg *.jpeg)"
+        return super().export_filter()
+
     def export_result(self, path: str) -> None:
-        """Save the full-resolution line art atomically (in the worker)."""
+        """Save the full-resolution result atomically (in the worker): the line art, or in the
+        Colour tab the coloured mask (PNG/WebP: transparent outside the face)."""
+        if self.mode == "colour":
+            self._export_colour(path)
+            return
         if self.result is None:
             self.message.emit("Opera: nothing to export yet")
             return
@@ -244,7 +310,23 @@ class OperaPanel(StudioPanel):
 
         self._waiting[EXPORT] = self.worker.submit(EXPORT, job)
 
+    def _export_colour(self, path: str) -> None:
+        res = self.colour_result
+        if res is None:
+            self.message.emit("Opera: nothing coloured yet")
+            return
+
+        def job(token: CancelToken) -> str:
+            from engine.imageio import save_image
+
+            rgba = str(path).lower().endswith((".png", ".webp"))
+            return str(save_image(path, res.rgba() if rgba else res.image))
+
+        self._submit(EXPORT, job)
+
     def suggested_export_name(self) -> str:
+        if self.mode == "colour":
+            return "lianpu_colour.png"
         stem = self.doc.path.stem if self.doc.path is not None else "lineart"
         return f"{stem}_lineart.png"
 
@@ -254,6 +336,576 @@ class OperaPanel(StudioPanel):
         dlg = BatchDialog(op="lineart", params=params_from_dict(self.doc.params(STUDIO)).to_dict(),
                           parent=self.window())
         dlg.exec()
+
+    # -- Colour tab: layout -------------------------------------------------------------------------
+    def _build_colour_tab(self) -> None:
+        self.sketch = SketchCanvas(self.undo, 512)
+        self.sketch.setObjectName("opera_sketch")
+        self.result_view = ResultCanvas()
+        self.result_view.setObjectName("opera_result")
+        self.result_view.placeholder = "Draw a face (mirror symmetry is on) or trace a design, then pick a reference"
+        self.workspace = QSplitter(Qt.Orientation.Horizontal)
+        self.workspace.setObjectName("opera_workspace")
+        for title, view in (("Sketch — mirrored about the dashed axis", self.sketch),
+                            ("Colour — click with the fill tool to repaint a region", self.result_view)):
+            box = QWidget()
+            bl = QVBoxLayout(box)
+            bl.setContentsMargins(2, 2, 2, 2)
+            bl.setSpacing(2)
+            cap = QLabel(title)
+            cap.setStyleSheet("color: #555; font-weight: bold;")
+            bl.addWidget(cap)
+            bl.addWidget(view, 1)
+            self.workspace.addWidget(box)
+        self.workspace.setChildrenCollapsible(False)
+        self.workspace.setStretchFactor(0, 1)
+        self.workspace.setStretchFactor(1, 1)
+        self.workspace.setSizes([1000, 1000])
+        self.workspace.hide()
+
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.setContentsMargins(4, 4, 4, 4)
+
+        sk = QGroupBox("Sketch")
+        g = QGridLayout(sk)
+        self.brush_button = QToolButton()
+        self.brush_button.setText("Brush (B)")
+        self.eraser_button = QToolButton()
+        self.eraser_button.setText("Eraser (E)")
+        self.tool_group = QButtonGroup(self)
+        for i, b in enumerate((self.brush_button, self.eraser_button)):
+            b.setCheckable(True)
+            self.tool_group.addButton(b, i)
+        self.brush_button.setChecked(True)
+        self.tool_group.idClicked.connect(lambda i: self.sketch.set_tool("eraser" if i == 1 else "brush"))
+        self.sketch.tool_changed.connect(
+            lambda t: (self.eraser_button if t == "eraser" else self.brush_button).setChecked(True))
+        self.size_spin = QSpinBox()
+        self.size_spin.setRange(1, 64)
+        self.size_spin.setSuffix(" px")
+        self.size_spin.setToolTip("Brush size ([ smaller, ] larger)")
+        self.size_spin.setValue(self.sketch.brush_size)
+        self.size_spin.valueChanged.connect(self.sketch.set_brush_size)
+        self.sketch.brush_size_changed.connect(self._show_brush_size)
+        self.mirror_check = QCheckBox("Mirror (M)")
+        self.mirror_check.setToolTip("Mirror every stroke about the vertical axis (lianpu are symmetric)")
+        self.mirror_check.setChecked(self.sketch.mirror)
+        self.mirror_check.toggled.connect(self.sketch.set_mirror)
+        self.sketch.mirror_changed.connect(self._show_mirror)
+        g.addWidget(self.brush_button, 0, 0)
+        g.addWidget(self.eraser_button, 0, 1)
+        g.addWidget(self.size_spin, 0, 2)
+        g.addWidget(self.mirror_check, 0, 3)
+        g.addWidget(QLabel("Smoothing"), 1, 0)
+        self.smooth_slider = QSlider(Qt.Orientation.Horizontal)
+        self.smooth_slider.setRange(0, 90)
+        self.smooth_slider.setValue(round(self.sketch.smoothing * 100))
+        self.smooth_slider.setToolTip("Stroke stabiliser: higher = smoother, lazier strokes")
+        self.smooth_slider.valueChanged.connect(lambda v: self.sketch.set_smoothing(v / 100.0))
+        g.addWidget(self.smooth_slider, 1, 1, 1, 3)
+        self.side_combo = QComboBox()
+        for side in CANVAS_SIDES:
+            self.side_combo.addItem(f"{side} × {side}", side)
+        self.side_combo.setCurrentIndex(CANVAS_SIDES.index(512))
+        self.new_button = QPushButton("New")
+        self.new_button.setToolTip("Start a blank canvas of the chosen size (undoable)")
+        self.new_button.clicked.connect(lambda: self.sketch.new_canvas(int(self.side_combo.currentData())))
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.clicked.connect(self.sketch.clear)
+        g.addWidget(self.side_combo, 2, 0, 1, 2)
+        g.addWidget(self.new_button, 2, 2)
+        g.addWidget(self.clear_button, 2, 3)
+        self.import_button = QPushButton("Import picture…")
+        self.import_button.setToolTip("A picture as line art (XDoG), fitted into the canvas")
+        self.import_button.clicked.connect(self._import_picture_dialog)
+        self.use_doc_button = QPushButton("Opened image")
+        self.use_doc_button.setToolTip("The image opened in the window as line art (XDoG)")
+        self.use_doc_button.clicked.connect(self.import_document_image)
+        self.load_sketch_button = QPushButton("Load…")
+        self.load_sketch_button.clicked.connect(self._load_sketch_dialog)
+        self.save_sketch_button = QPushButton("Save…")
+        self.save_sketch_button.clicked.connect(self._save_sketch_dialog)
+        g.addWidget(self.import_button, 3, 0, 1, 2)
+        g.addWidget(self.use_doc_button, 3, 2, 1, 2)
+        g.addWidget(self.load_sketch_button, 4, 0, 1, 2)
+        g.addWidget(self.save_sketch_button, 4, 2, 1, 2)
+        lay.addWidget(sk)
+
+        rf = QGroupBox("Reference")
+        rl = QVBoxLayout(rf)
+        self.gallery = ReferenceGallery()
+        self.gallery.setObjectName("opera_gallery")
+        self.gallery.itemClicked.connect(self._gallery_clicked)
+        self.gallery.files_dropped.connect(self.add_reference_files)
+        rl.addWidget(self.gallery)
+        row = QHBoxLayout()
+        self.add_ref_button = QPushButton("Add pictures…")
+        self.add_ref_button.clicked.connect(self._add_reference_dialog)
+        self.trace_button = QPushButton("Trace into sketch")
+        self.trace_button.setToolTip("Replace the sketch by the line art of the selected reference (undoable)")
+        self.trace_button.clicked.connect(self.trace_reference)
+        row.addWidget(self.add_ref_button)
+        row.addWidget(self.trace_button)
+        rl.addLayout(row)
+        row = QHBoxLayout()
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 999_999)
+        self.seed_spin.setPrefix("seed ")
+        self.seed_spin.setValue(42)
+        self.colour_combo = QComboBox()
+        self.colour_combo.addItem("any colour", None)
+        for c in OPERA_COLOURS:
+            self.colour_combo.addItem(c, c)
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setToolTip("Add a procedural lianpu of this seed and main colour and use it")
+        self.generate_button.clicked.connect(lambda: self.generate_reference(
+            self.seed_spin.value(), self.colour_combo.currentData()))
+        row.addWidget(self.seed_spin)
+        row.addWidget(self.colour_combo)
+        row.addWidget(self.generate_button)
+        rl.addLayout(row)
+        lay.addWidget(rf)
+
+        pt = QGroupBox("Paint")
+        pl = QGridLayout(pt)
+        self.fill_rgb: tuple[int, int, int] = OPERA_COLOUR_RGB["red"]
+        self.colour_button = QPushButton("Fill colour…")
+        self.colour_button.setToolTip("Choose the paint of the fill tool (Ctrl+click the result picks one)")
+        self.colour_button.clicked.connect(self._choose_fill_colour)
+        self.fill_check = QCheckBox("Fill tool (F)")
+        self.fill_check.setToolTip("Click a region of the coloured result to repaint it (undoable)")
+        self.reset_fills_button = QPushButton("Remove hand fills")
+        self.reset_fills_button.clicked.connect(self.reset_fills)
+        self.view_ref_check = QCheckBox("Show the aligned reference")
+        self.view_ref_check.setToolTip("Show the reference warped onto the sketch (the paper's warped exemplar)")
+        self.view_ref_check.toggled.connect(lambda on: self._show_colour_result())
+        pl.addWidget(self.colour_button, 0, 0)
+        pl.addWidget(self.fill_check, 0, 1)
+        pl.addWidget(self.reset_fills_button, 1, 0)
+        pl.addWidget(self.view_ref_check, 1, 1)
+        lay.addWidget(pt)
+        self._set_fill_colour(self.fill_rgb)
+
+        self.class_label = QLabel("Main colour: —")
+        self.class_label.setObjectName("opera_class")
+        self.class_label.setWordWrap(True)
+        self.class_label.setTextFormat(Qt.TextFormat.RichText)
+        lay.addWidget(self.class_label)
+        self.export_colour_button = QPushButton("Export coloured PNG…")
+        self.export_colour_button.setToolTip("PNG transparent outside the face")
+        self.export_colour_button.setEnabled(False)
+        self.export_colour_button.clicked.connect(self.export_requested)
+        lay.addWidget(self.export_colour_button)
+        self.colour_info = QLabel("")
+        self.colour_info.setWordWrap(True)
+        self.colour_info.setStyleSheet("color: #777;")
+        lay.addWidget(self.colour_info)
+        lay.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(page)
+        self.tabs.addTab(scroll, "Colour")
+
+        from PySide6.QtGui import QKeySequence, QShortcut
+
+        fill_key = QShortcut(QKeySequence("F"), self.workspace)
+        fill_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        fill_key.activated.connect(self.fill_check.toggle)
+        self.sketch.edited.connect(self._on_sketch_edited)
+        self.result_view.clicked.connect(self._on_result_clicked)
+
+    def _show_brush_size(self, size: int) -> None:
+        self.size_spin.blockSignals(True)
+        self.size_spin.setValue(size)
+        self.size_spin.blockSignals(False)
+
+    def _show_mirror(self, on: bool) -> None:
+        self.mirror_check.blockSignals(True)
+        self.mirror_check.setChecked(on)
+        self.mirror_check.blockSignals(False)
+
+    # -- Colour tab: mode and placement -------------------------------------------------------------
+    def set_mode(self, mode: str) -> None:
+        """``"lineart"`` (XDoG of the opened image on the main canvas) or ``"colour"`` (sketch +
+        coloured result side by side in place of the main canvas)."""
+        if mode not in ("lineart", "colour"):
+            raise ValueError(f"mode must be 'lineart' or 'colour', got {mode!r}")
+        self.mode = mode
+        index = 1 if mode == "colour" else 0
+        if self.tabs.currentIndex() != index:
+            self.tabs.setCurrentIndex(index)  # calls set_mode again through currentChanged
+            return
+        self._place_workspace(self.isVisible())
+        if mode == "colour":
+            self._ensure_gallery()
+            self.recolour()
+        elif self.result is not None:
+            self._on_result(RENDER, self.worker.latest_generation(RENDER), self.result)
+
+    def _place_workspace(self, visible: bool) -> None:
+        """Show the sketch/result workspace in the main canvas's place (colour mode), or the canvas."""
+        split = self.canvas.parentWidget()
+        colour = visible and self.mode == "colour" and isinstance(split, QSplitter)
+        if colour and self.workspace.parentWidget() is not split:
+            split.insertWidget(split.indexOf(self.canvas), self.workspace)
+            split.setCollapsible(split.indexOf(self.workspace), False)
+        if colour and not self.workspace.isVisible():
+            sizes = split.sizes()
+            i, j = split.indexOf(self.workspace), split.indexOf(self.canvas)
+            sizes[i], sizes[j] = max(sizes[i], sizes[j]), 0
+            self.canvas.hide()
+            self.workspace.show()
+            split.setSizes(sizes)
+        elif not colour:
+            self.workspace.hide()
+            self.canvas.show()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self._place_workspace(True)
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt API
+        # another studio took over: give the main canvas back
+        if not self.window().isHidden():
+            self._place_workspace(False)
+        super().hideEvent(event)
+
+    # -- Colour tab: gallery ----------------------------------------------------------------------
+    def _ensure_gallery(self) -> None:
+        """Fill the gallery with the starter designs (once, in the worker)."""
+        if self._gallery_started:
+            return
+        self._gallery_started = True
+
+        def job(token: CancelToken) -> list[Reference]:
+            out = []
+            for seed in GALLERY_SEEDS:
+                token.raise_if_cancelled()
+                out.append(generated_reference(seed, None))
+            return out
+
+        self._submit(GALLERY + ".init", job)
+        if self.doc.image is not None:
+            self._add_document_reference()
+
+    def _add_document_reference(self) -> None:
+        image, path = self.doc.image, self.doc.path
+        name = path.name if path is not None else "opened image"
+
+        def job(token: CancelToken) -> list[Reference]:
+            return [Reference(f"doc:{path}", name, image, _thumbnail(image))]
+
+        self._submit(GALLERY + ".doc", job)
+
+    def add_reference_files(self, paths: list[str]) -> None:
+        """Load pictures into the gallery (in the worker); the first one becomes the reference."""
+        files = [Path(p) for p in paths]
+
+        def job(token: CancelToken) -> tuple[list[Reference], list[str]]:
+            refs, errors = [], []
+            for p in files:
+                token.raise_if_cancelled()
+                try:
+                    refs.append(picture_reference(p))
+                except Exception as exc:  # noqa: BLE001 - one bad file must not lose the others
+                    errors.append(f"{p.name}: {exc}")
+            return refs, errors
+
+        self._submit(GALLERY + ".files", job)
+
+    def _add_reference_dialog(self) -> None:
+        from engine.imageio import LOAD_EXTENSIONS
+
+        exts = " ".join(f"*{e}" for e in LOAD_EXTENSIONS)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add reference pictures", "", f"Images ({exts})")
+        if paths:
+            self.add_reference_files(paths)
+
+    def generate_reference(self, seed: int, colour: Optional[str]) -> None:
+        """Generate a procedural design (in the worker), add it and make it the reference."""
+        if colour is not None and colour not in OPERA_COLOURS:
+            raise ValueError(f"unknown main colour {colour!r}; known: {', '.join(OPERA_COLOURS)}")
+
+        def job(token: CancelToken) -> Reference:
+            return generated_reference(int(seed), colour)
+
+        self._submit(GALLERY + ".generate", job)
+
+    def _receive_references(self, refs: list[Reference], select: bool) -> None:
+        for ref in refs:
+            self.references[ref.key] = ref
+            self.gallery.add_reference(ref)
+        if not refs:
+            return
+        current = self.doc.param(COLOUR, "reference")
+        if select and refs[0].key != current:
+            self.undo.push(SetParamCommand(self.doc, COLOUR, "reference", refs[0].key, label="Choose reference"))
+        elif current not in self.references:
+            self.doc.set_param(COLOUR, "reference", refs[0].key)  # first default, not an edit
+        self._select_gallery_item(self.doc.param(COLOUR, "reference"))
+
+    def _select_gallery_item(self, key: str) -> None:
+        item = self.gallery.item_for(key)
+        self.gallery.blockSignals(True)
+        self.gallery.setCurrentItem(item) if item is not None else self.gallery.clearSelection()
+        self.gallery.blockSignals(False)
+
+    def _gallery_clicked(self, item: QListWidgetItem) -> None:
+        self.set_reference(item.data(Qt.ItemDataRole.UserRole))
+
+    def set_reference(self, key: str) -> None:
+        """Colour from gallery entry ``key`` (one undo step)."""
+        if key not in self.references:
+            raise KeyError(f"no gallery reference {key!r}")
+        if key != self.doc.param(COLOUR, "reference"):
+            self.undo.push(SetParamCommand(self.doc, COLOUR, "reference", key, label="Choose reference"))
+
+    def current_reference(self) -> Optional[Reference]:
+        """The gallery entry colours come from, if any."""
+        return self.references.get(self.doc.param(COLOUR, "reference"))
+
+    # -- Colour tab: sketch input/output ------------------------------------------------------------
+    def _sketch_side(self) -> int:
+        return int(max(self.sketch.layer.shape))
+
+    def _import_picture_dialog(self) -> None:
+        from engine.imageio import LOAD_EXTENSIONS
+
+        exts = " ".join(f"*{e}" for e in LOAD_EXTENSIONS)
+        path, _ = QFileDialog.getOpenFileName(self, "Import a picture as line art", "", f"Images ({exts})")
+        if path:
+            self.import_picture(path)
+
+    def import_picture(self, path: str | Path) -> None:
+        """Load a picture and turn it into line art (XDoG) in the worker; one undo step."""
+        side = self._sketch_side()
+        p = Path(path)
+
+        def job(token: CancelToken) -> tuple[np.ndarray, str]:
+            from engine.imageio import load_image
+
+            return line_art_from_picture(load_image(p), side), f"Import {p.name}"
+
+        self._submit(SKETCH_IO, job)
+
+    def import_document_image(self) -> None:
+        """The opened image as line art (XDoG, in the worker); one undo step."""
+        image = self.doc.image
+        if image is None:
+            self.message.emit("Opera: open an image first (Ctrl+O)")
+            return
+        side = self._sketch_side()
+
+        def job(token: CancelToken) -> tuple[np.ndarray, str]:
+            return line_art_from_picture(image, side), "Import opened image"
+
+        self._submit(SKETCH_IO, job)
+
+    def trace_reference(self) -> None:
+        """Replace the sketch by the current reference's line art (its own for procedural designs,
+        XDoG for pictures); in the worker, one undo step."""
+        ref = self.current_reference()
+        if ref is None:
+            self.message.emit("Opera: choose a reference first")
+            return
+        side = self._sketch_side()
+
+        def job(token: CancelToken) -> tuple[np.ndarray, str]:
+            if ref.seed is not None:
+                from engine.procedural.lianpu import generate_lianpu
+
+                return generate_lianpu(ref.seed, ref.colour, side).line_art, f"Trace {ref.label}"
+            return line_art_from_picture(ref.image, side), f"Trace {ref.label}"
+
+        self._submit(SKETCH_IO, job)
+
+    def _load_sketch_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load line art", "", "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)")
+        if path:
+            self.load_sketch(path)
+
+    def load_sketch(self, path: str | Path) -> None:
+        """Load a line-art picture into the sketch (in the worker); one undo step."""
+        p = Path(path)
+
+        def job(token: CancelToken) -> tuple[np.ndarray, str]:
+            from app.widgets.sketch_canvas import fit_side_range
+            from engine.imageio import load_grey
+
+            return fit_side_range(load_grey(p)), f"Load {p.name}"
+
+        self._submit(SKETCH_IO, job)
+
+    def _save_sketch_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save line art", "sketch.png", "PNG image (*.png)")
+        if path:
+            self.save_sketch(path)
+
+    def save_sketch(self, path: str | Path) -> None:
+        """Write the sketch as a grey PNG (atomically, in the worker)."""
+        pixels = self.sketch.line_art()
+
+        def job(token: CancelToken) -> str:
+            from engine.imageio import save_image
+
+            return str(save_image(path, pixels))
+
+        self._submit(EXPORT, job)
+
+    # -- Colour tab: colouring ----------------------------------------------------------------------
+    def _on_sketch_edited(self) -> None:
+        self._sketch_version += 1
+        self.recolour()
+
+    def recolour(self) -> None:
+        """Colour the sketch from the reference in the worker (newest request wins)."""
+        if not self._gallery_started:
+            return
+        ref = self.current_reference()
+        if ref is None:
+            self.colour_info.setText("Pick a reference in the gallery")
+            return
+        if self.sketch.layer.is_blank():
+            self.colour_result = None
+            self.colour_class = None
+            self.export_colour_button.setEnabled(False)
+            self.result_view.set_after(None)
+            self.result_view.set_document_size(QSize())
+            self.class_label.setText("Main colour: —")
+            self.colour_info.setText("The sketch is empty: draw a face outline, or trace a design")
+            return
+        sketch = self.sketch.line_art()
+        version = self._sketch_version
+        fills = tuple(self.doc.param(COLOUR, "fills"))
+        cache = self._colour_cache  # touched by worker jobs only (one at a time)
+
+        def job(token: CancelToken) -> ColourOutcome:
+            import time
+
+            from engine.studios.opera import classify_main_colour, colorize, recolour_region
+
+            t0 = time.perf_counter()
+            key = (version, ref.key, sketch.shape)
+            if cache.get("key") != key:
+                cache["base"] = colorize(sketch, ref.image)
+                cache["key"] = key
+            res: ColorizeResult = cache["base"]
+            applied = 0
+            h, w = res.regions.shape
+            for x, y, r, g, b in fills:
+                if 0 <= x < w and 0 <= y < h and res.face_mask[y, x]:
+                    res = recolour_region(res, sketch, x, y, (r, g, b))
+                    applied += 1
+            token.raise_if_cancelled()
+            try:
+                cls: Optional[ColourClass] = classify_main_colour(res.image, res.face_mask)
+            except ValueError:
+                cls = None
+            return ColourOutcome(res, cls, ref.key, applied, (time.perf_counter() - t0) * 1e3)
+
+        self._submit(COLOUR, job)
+
+    def _receive_colour(self, out: ColourOutcome) -> None:
+        self.colour_result = out.result
+        self.colour_class = out.colour_class
+        self.export_colour_button.setEnabled(True)
+        self._show_colour_result()
+        c = out.colour_class
+        if c is None:
+            self.class_label.setText("Main colour: — (no paint inside the face)")
+        else:
+            rgb = OPERA_COLOUR_RGB[c.colour]
+            self.class_label.setText(
+                f"<span style='background: rgb{rgb}; color: rgb{rgb};'>&nbsp;&nbsp;&nbsp;&nbsp;</span> "
+                f"Main colour: <b>{c.colour}</b> ({100 * c.scores[c.colour]:.0f} %)<br>"
+                f"<i>{c.meaning}</i>")
+        n = int(out.result.regions.max())
+        h, w = out.result.image.shape[:2]
+        text = (f"Engine: classical (region-correspondence) · {n} regions · {w}×{h} · "
+                f"{len(self.doc.param(COLOUR, 'fills'))} hand fills · {out.elapsed_ms:.0f} ms")
+        self.colour_info.setText(text)
+        self.engine_status.emit(text)
+
+    def _show_colour_result(self) -> None:
+        res = self.colour_result
+        if res is None:
+            return
+        h, w = res.image.shape[:2]
+        self.result_view.set_document_size(QSize(w, h))
+        self.result_view.set_after(to_qimage(res.warped_reference if self.view_ref_check.isChecked() else res.image))
+
+    # -- Colour tab: hand fill ----------------------------------------------------------------------
+    def _choose_fill_colour(self) -> None:
+        c = QColorDialog.getColor(QColor(*self.fill_rgb), self, "Fill colour")
+        if c.isValid():
+            self._set_fill_colour((c.red(), c.green(), c.blue()))
+
+    def _set_fill_colour(self, rgb: tuple[int, int, int]) -> None:
+        self.fill_rgb = tuple(int(v) for v in rgb)  # type: ignore[assignment]
+        self.colour_button.setStyleSheet(_swatch_style(self.fill_rgb))
+
+    def _on_result_clicked(self, x: float, y: float, ctrl: bool) -> None:
+        res = self.colour_result
+        if res is None:
+            return
+        xi, yi = int(x), int(y)
+        h, w = res.image.shape[:2]
+        if not (0 <= xi < w and 0 <= yi < h):
+            return
+        if ctrl:
+            self._set_fill_colour(tuple(int(v) for v in res.image[yi, xi]))  # type: ignore[arg-type]
+            self.message.emit(f"Fill colour picked: rgb{self.fill_rgb}")
+        elif self.fill_check.isChecked():
+            self.fill_region(xi, yi, self.fill_rgb)
+        else:
+            self.message.emit("Turn on the fill tool (F) to repaint a region; Ctrl+click picks its colour")
+
+    def fill_region(self, x: int, y: int, rgb: tuple[int, int, int]) -> None:
+        """Repaint the region of the result under sketch pixel ``(x, y)`` (one undo step)."""
+        res = self.colour_result
+        if res is not None and not res.face_mask[y, x]:
+            self.message.emit("Opera: that point is outside the face: nothing to fill")
+            return
+        fills = tuple(self.doc.param(COLOUR, "fills")) + ((int(x), int(y), *(int(v) for v in rgb)),)
+        self.undo.push(SetParamCommand(self.doc, COLOUR, "fills", fills, label="Fill region"))
+
+    def reset_fills(self) -> None:
+        """Drop every hand fill (one undo step)."""
+        if self.doc.param(COLOUR, "fills"):
+            self.undo.push(SetParamCommand(self.doc, COLOUR, "fills", (), label="Remove hand fills"))
+
+    def _on_colour_param(self, key: str, value: Any) -> None:
+        if key == "reference":
+            self._select_gallery_item(value)
+        self.recolour()
+
+    # -- worker plumbing ----------------------------------------------------------------------------
+    def _submit(self, channel: str, job: Any) -> None:
+        self._waiting[channel] = self.worker.submit(channel, job)
+
+    def _on_colour_channel(self, channel: str, gen: int, value: object) -> bool:
+        """Handle a result of a Colour-tab channel; False if ``channel`` is not one of them."""
+        if channel == COLOUR:
+            if gen == self.worker.latest_generation(COLOUR):
+                assert isinstance(value, ColourOutcome)
+                self._receive_colour(value)
+        elif channel == GALLERY + ".files":
+            refs, errors = value  # type: ignore[misc]
+            self._receive_references(refs, select=True)
+            if errors:
+                self.message.emit("Opera: could not add " + "; ".join(errors))
+        elif channel == GALLERY + ".generate":
+            assert isinstance(value, Reference)
+            self._receive_references([value], select=True)
+        elif channel in (GALLERY + ".init", GALLERY + ".doc"):
+            self._receive_references(list(value), select=False)  # type: ignore[arg-type]
+        elif channel == SKETCH_IO:
+            pixels, label = value  # type: ignore[misc]
+            self.sketch.set_line_art(pixels, label)
+        else:
+            return False
+        return True
 
     # -- settings ---------------------------------------------------------------------------------
     def _restore_settings(self) -> dict[str, Any]:
@@ -275,3 +927,176 @@ class OperaPanel(StudioPanel):
         s = QSettings()
         for key, value in self.doc.params(STUDIO).items():
             s.setValue(f"opera/{key}", value)
+
+
+# ------------------------------------------------------------------------------------------------
+# Colour tab: sketch canvas, reference gallery, colouring, hand fill, classification
+# ------------------------------------------------------------------------------------------------
+
+COLOUR_DEFAULTS: dict[str, Any] = {"reference": "", "fills": ()}
+"""Document parameters of the Colour tab: the gallery key of the reference, and the hand fills as
+a tuple of ``(x, y, r, g, b)`` (sketch pixel of the region, paint), applied in order."""
+
+CANVAS_SIDES = (256, 512, 1024, 2048)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One gallery entry.
+
+    Args:
+        key: unique id (``gen:<seed>:<colour>``, ``file:<path>``, ``doc:<path>``).
+        label: text under the thumbnail.
+        image: ``uint8`` RGB ``[H, W, 3]`` reference lianpu.
+        thumb: ``uint8`` RGB thumbnail (at most :data:`THUMB` pixels a side).
+        seed: procedural seed (``None`` for pictures).
+        colour: forced main colour of a procedural design (``None`` = drawn from the seed).
+    """
+
+    key: str
+    label: str
+    image: np.ndarray
+    thumb: np.ndarray
+    seed: Optional[int] = None
+    colour: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ColourOutcome:
+    """What a colouring job returns to the GUI.
+
+    Args:
+        result: the coloured sketch with the hand fills applied.
+        colour_class: main-colour class of the result (``None`` when no paint was found).
+        reference: gallery key of the reference used.
+        fills_applied: hand fills that landed inside the face.
+        elapsed_ms: time spent in the job.
+    """
+
+    result: ColorizeResult
+    colour_class: Optional[ColourClass]
+    reference: str
+    fills_applied: int
+    elapsed_ms: float
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    import cv2
+
+    h, w = image.shape[:2]
+    s = THUMB / max(h, w)
+    return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def generated_reference(seed: int, colour: Optional[str], size: int = 512) -> Reference:
+    """A procedural design as a gallery entry (engine work: call it in the worker)."""
+    from engine.procedural.lianpu import generate_lianpu
+
+    d = generate_lianpu(seed, colour, size)
+    return Reference(f"gen:{seed}:{colour or 'any'}", f"#{seed} {d.colour}", d.image, _thumbnail(d.image),
+                     seed, colour)
+
+
+def picture_reference(path: Path, key_prefix: str = "file") -> Reference:
+    """A picture file as a gallery entry (engine work: call it in the worker)."""
+    from engine.imageio import load_image
+
+    image = load_image(path)
+    return Reference(f"{key_prefix}:{Path(path).resolve()}", Path(path).name, image, _thumbnail(image))
+
+
+class ReferenceGallery(QListWidget):
+    """Thumbnails of the reference lianpu; accepts image files dropped on it.
+
+    Signals:
+        files_dropped(list): local file paths dropped onto the gallery.
+    """
+
+    files_dropped = Signal(list)
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setIconSize(QSize(THUMB, THUMB))
+        self.setGridSize(QSize(THUMB + 14, THUMB + 30))
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.setMovement(QListWidget.Movement.Static)
+        self.setWrapping(True)
+        self.setAcceptDrops(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+        self.setMinimumHeight(2 * (THUMB + 30) + 8)
+        self.setToolTip("Reference masks: click one to colour the sketch from it; drop pictures here to add them")
+
+    def add_reference(self, ref: Reference) -> QListWidgetItem:
+        """Add (or refresh) the entry of ``ref`` and return its item."""
+        item = self.item_for(ref.key)
+        if item is None:
+            item = QListWidgetItem(self)
+            item.setData(Qt.ItemDataRole.UserRole, ref.key)
+        item.setText(ref.label)
+        item.setToolTip(ref.key)
+        item.setIcon(QIcon(QPixmap.fromImage(to_qimage(ref.thumb))))
+        return item
+
+    def item_for(self, key: str) -> Optional[QListWidgetItem]:
+        """The item of gallery key ``key``, or ``None``."""
+        for i in range(self.count()):
+            it = self.item(i)
+            if it.data(Qt.ItemDataRole.UserRole) == key:
+                return it
+        return None
+
+    def keys(self) -> list[str]:
+        """Gallery keys in display order."""
+        return [self.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.count())]
+
+    @staticmethod
+    def _local_files(event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> list[str]:
+        return [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+        if self._local_files(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802 - Qt API
+        if self._local_files(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        files = self._local_files(event)
+        if files:
+            self.files_dropped.emit(files)
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+
+class ResultCanvas(ImageCanvas):
+    """The coloured result; a left click (not a pan or split drag) reports its document pixel.
+
+    Signals:
+        clicked(x, y, ctrl): document coordinates of a left click, and whether Ctrl was held.
+    """
+
+    clicked = Signal(float, float, bool)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        pos = event.position()
+        if (event.button() == Qt.MouseButton.LeftButton and not self._space and not self._near_split(pos)
+                and not self.document_size.isEmpty()):
+            p = self.map_to_document(pos)
+            ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+            self.clicked.emit(p.x(), p.y(), ctrl)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+
+def _swatch_style(rgb: tuple[int, int, int]) -> str:
+    r, g, b = rgb
+    fg = "#000" if (0.299 * r + 0.587 * g + 0.114 * b) > 140 else "#fff"
+    return f"background: rgb({r},{g},{b}); color: {fg}; border: 1px solid #333; padding: 4px;"

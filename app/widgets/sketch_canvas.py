@@ -1,0 +1,528 @@
+"""Sketch canvas: draw lianpu line art with a brush and an eraser, mirrored about the vertical axis.
+
+* Left-drag draws with the current tool (``B`` brush, ``E`` eraser); ``[`` / ``]`` change the
+  brush size; strokes are smoothed (a lazy-brush stabiliser) and, with mirror symmetry on (the
+  default: lianpu are symmetric), drawn again mirrored about the vertical axis, which is shown as a
+  dashed line.
+* Every stroke is one undo step (:class:`PatchCommand`: only the changed bounding box and its old
+  and new pixels are stored, napari-style); clear is one step too; loading, importing a picture
+  through XDoG and starting a new canvas are :class:`ReplaceCommand` s (the size may change).
+* The pixels live in a :class:`LineArtLayer` (numpy ``uint8`` grey, 255 paper, 0 ink), a small
+  QObject with no widget, so the commands are testable on a bare ``QUndoStack``.
+
+Canvas sizes are 256–2048 pixels per side (:data:`MIN_SIDE`, :data:`MAX_SIDE`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen,
+                           QUndoCommand, QUndoStack)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from app.qt_image import to_qimage
+
+MIN_SIDE, MAX_SIDE = 256, 2048
+"""Allowed canvas side lengths in pixels."""
+
+PAPER, INK = 255, 0
+"""Grey values of empty paper and of brush ink."""
+
+MIN_BRUSH, MAX_BRUSH = 1, 64
+"""Brush diameter range in canvas pixels."""
+
+BRUSH_STEPS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64)
+"""Sizes ``[`` / ``]`` step through."""
+
+TOOLS = ("brush", "eraser")
+
+
+def check_side(side: int, what: str = "canvas side") -> int:
+    """Validate a canvas side length (256–2048) and return it as an int.
+
+    Raises:
+        ValueError: out of range.
+    """
+    side = int(side)
+    if not MIN_SIDE <= side <= MAX_SIDE:
+        raise ValueError(f"{what} must be {MIN_SIDE}–{MAX_SIDE} pixels, got {side}")
+    return side
+
+
+def fit_side_range(grey: np.ndarray) -> np.ndarray:
+    """Resize a grey image so both sides lie in 256–2048 (aspect kept where possible).
+
+    Args:
+        grey: ``uint8`` ``[H, W]``.
+
+    Returns:
+        ``uint8`` ``[h, w]`` with ``MIN_SIDE <= h, w <= MAX_SIDE`` (the input itself if it fits).
+    """
+    h, w = grey.shape
+    s = 1.0
+    if max(h, w) > MAX_SIDE:
+        s = MAX_SIDE / max(h, w)
+    if min(h, w) * s < MIN_SIDE:
+        s = MIN_SIDE / min(h, w)
+    if s == 1.0:
+        return grey
+    nw = min(MAX_SIDE, max(MIN_SIDE, round(w * s)))
+    nh = min(MAX_SIDE, max(MIN_SIDE, round(h * s)))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    return cv2.resize(grey, (nw, nh), interpolation=interp)
+
+
+def line_art_from_picture(rgb: np.ndarray, side: int, sigma: float = 1.0, threshold: float = 0.5) -> np.ndarray:
+    """A picture as line art for the canvas: fitted into a ``side``² paper square, then XDoG.
+
+    Runs engine code: call it in the worker.
+
+    Args:
+        rgb: ``uint8`` RGB ``[H, W, 3]`` (or grey) picture.
+        side: canvas side, 256–2048.
+        sigma: XDoG inner σ at the canvas size (pixels).
+        threshold: binarisation level of the XDoG output (0–1); crisp lines close regions best.
+
+    Returns:
+        ``uint8`` ``[side, side]`` line art (255 paper, 0 lines).
+    """
+    from engine.studios.base import validate_rgb
+    from engine.studios.opera import XDoGParams, xdog
+
+    side = check_side(side)
+    img = validate_rgb(rgb, "picture")
+    h, w = img.shape[:2]
+    s = side / max(h, w)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    small = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    paper = np.full((side, side, 3), PAPER, np.uint8)
+    y0, x0 = (side - nh) // 2, (side - nw) // 2
+    paper[y0:y0 + nh, x0:x0 + nw] = small
+    return xdog(paper, XDoGParams(sigma=sigma, threshold=threshold))
+
+
+class LineArtLayer(QObject):
+    """The sketch pixels: ``uint8`` ``[H, W]``, 255 paper, 0 ink.
+
+    Args:
+        side: initial square side (256–2048).
+        parent: Qt parent.
+
+    Signals:
+        changed(x, y, w, h): pixels changed inside this rectangle (the whole layer on a replace).
+        resized(w, h): the layer got a new size.
+    """
+
+    changed = Signal(int, int, int, int)
+    resized = Signal(int, int)
+
+    def __init__(self, side: int = 512, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self.pixels = np.full((check_side(side), check_side(side)), PAPER, np.uint8)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(height, width)``."""
+        return self.pixels.shape  # type: ignore[return-value]
+
+    def is_blank(self) -> bool:
+        """True when nothing is drawn."""
+        return bool((self.pixels == PAPER).all())
+
+    def paste(self, y: int, x: int, patch: np.ndarray) -> None:
+        """Write ``patch`` with its top-left corner at ``(x, y)`` and announce the change."""
+        h, w = patch.shape
+        self.pixels[y:y + h, x:x + w] = patch
+        self.changed.emit(x, y, w, h)
+
+    def replace(self, pixels: np.ndarray) -> None:
+        """Swap in a whole new image (any allowed size)."""
+        arr = np.ascontiguousarray(pixels, dtype=np.uint8)
+        if arr.ndim != 2:
+            raise ValueError(f"line art must be grey [H, W], got shape {arr.shape}")
+        check_side(arr.shape[0], "line-art height")
+        check_side(arr.shape[1], "line-art width")
+        size_changed = arr.shape != self.pixels.shape
+        self.pixels = arr.copy()
+        if size_changed:
+            self.resized.emit(arr.shape[1], arr.shape[0])
+        self.changed.emit(0, 0, arr.shape[1], arr.shape[0])
+
+
+class PatchCommand(QUndoCommand):
+    """One stroke (or a clear): the changed bounding box with its old and new pixels.
+
+    The pixels are already on the layer when the command is pushed, so the first ``redo`` (which
+    ``QUndoStack.push`` calls) does nothing.
+
+    Args:
+        layer: the line-art layer.
+        y: top row of the box.
+        x: left column of the box.
+        old: ``uint8`` ``[h, w]`` pixels before the edit.
+        new: ``uint8`` ``[h, w]`` pixels after the edit.
+        label: text in the undo history.
+    """
+
+    def __init__(self, layer: LineArtLayer, y: int, x: int, old: np.ndarray, new: np.ndarray,
+                 label: str = "Stroke") -> None:
+        super().__init__(label)
+        if old.shape != new.shape:
+            raise ValueError(f"old {old.shape} and new {new.shape} patches differ in shape")
+        self.layer = layer
+        self.y, self.x = int(y), int(x)
+        self.old, self.new = old, new
+        self._applied = True
+
+    def redo(self) -> None:
+        if self._applied:
+            self._applied = False
+            return
+        self.layer.paste(self.y, self.x, self.new)
+
+    def undo(self) -> None:
+        self.layer.paste(self.y, self.x, self.old)
+
+
+class ReplaceCommand(QUndoCommand):
+    """Replace the whole layer (new canvas, load, import): stores both full images.
+
+    Args:
+        layer: the line-art layer.
+        pixels: ``uint8`` ``[H, W]`` new line art (sides 256–2048).
+        label: text in the undo history.
+    """
+
+    def __init__(self, layer: LineArtLayer, pixels: np.ndarray, label: str) -> None:
+        super().__init__(label)
+        self.layer = layer
+        self.old = layer.pixels.copy()
+        self.new = np.ascontiguousarray(pixels, dtype=np.uint8).copy()
+        if self.new.ndim != 2:
+            raise ValueError(f"line art must be grey [H, W], got shape {self.new.shape}")
+        check_side(self.new.shape[0], "line-art height")
+        check_side(self.new.shape[1], "line-art width")
+
+    def redo(self) -> None:
+        self.layer.replace(self.new)
+
+    def undo(self) -> None:
+        self.layer.replace(self.old)
+
+
+class _Stroke:
+    """State of the stroke being drawn: pixels before it, dirty box, smoothed pen position."""
+
+    def __init__(self, before: np.ndarray, start: tuple[float, float]) -> None:
+        self.before = before
+        self.pos = start
+        self.raw = start
+        self.box = [np.inf, np.inf, -np.inf, -np.inf]  # x0, y0, x1, y1 (inclusive)
+
+    def grow(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        b = self.box
+        b[0], b[1], b[2], b[3] = min(b[0], x0), min(b[1], y0), max(b[2], x1), max(b[3], y1)
+
+
+class SketchCanvas(QWidget):
+    """Draws on a :class:`LineArtLayer`; every stroke is one step on ``undo``.
+
+    Args:
+        undo: the undo stack strokes are pushed to.
+        side: initial canvas side in pixels (256–2048).
+        parent: Qt parent.
+
+    Signals:
+        edited(): the line art changed (stroke finished, clear, undo/redo, load, import).
+        brush_size_changed(int): new brush diameter.
+        tool_changed(str): ``"brush"`` or ``"eraser"``.
+        mirror_changed(bool): mirror symmetry switched.
+    """
+
+    edited = Signal()
+    brush_size_changed = Signal(int)
+    tool_changed = Signal(str)
+    mirror_changed = Signal(bool)
+
+    def __init__(self, undo: QUndoStack, side: int = 512, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.undo = undo
+        self.layer = LineArtLayer(side, self)
+        self.layer.changed.connect(self._on_layer_changed)
+        self.layer.resized.connect(lambda w, h: self.update())
+        self._image = to_qimage(self.layer.pixels)
+        self.brush_size = 6
+        self.tool = "brush"
+        self.mirror = True
+        self.smoothing = 0.5
+        """Stabiliser strength in [0, 0.95): 0 follows the pen exactly, higher = smoother, lazier."""
+        self._stroke: Optional[_Stroke] = None
+        self._hover: Optional[QPointF] = None
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(200, 200)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+
+    # -- state ------------------------------------------------------------------------------------
+    def line_art(self) -> np.ndarray:
+        """A copy of the line art, ``uint8`` ``[H, W]`` (255 paper, 0 ink)."""
+        return self.layer.pixels.copy()
+
+    def set_tool(self, tool: str) -> None:
+        """``"brush"`` or ``"eraser"``."""
+        if tool not in TOOLS:
+            raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
+        if tool != self.tool:
+            self.tool = tool
+            self.tool_changed.emit(tool)
+            self.update()
+
+    def set_brush_size(self, size: int) -> None:
+        """Brush diameter in canvas pixels, clamped to 1–64."""
+        size = int(min(MAX_BRUSH, max(MIN_BRUSH, int(size))))
+        if size != self.brush_size:
+            self.brush_size = size
+            self.brush_size_changed.emit(size)
+            self.update()
+
+    def step_brush_size(self, steps: int) -> None:
+        """Move ``steps`` entries along :data:`BRUSH_STEPS` (``[`` = -1, ``]`` = +1)."""
+        if steps > 0:
+            bigger = [s for s in BRUSH_STEPS if s > self.brush_size]
+            target = bigger[min(steps, len(bigger)) - 1] if bigger else self.brush_size
+        else:
+            smaller = [s for s in BRUSH_STEPS if s < self.brush_size]
+            target = smaller[max(len(smaller) + steps, 0)] if smaller and steps < 0 else self.brush_size
+        self.set_brush_size(target)
+
+    def set_mirror(self, on: bool) -> None:
+        """Mirror symmetry about the vertical axis (shown as a dashed line)."""
+        if bool(on) != self.mirror:
+            self.mirror = bool(on)
+            self.mirror_changed.emit(self.mirror)
+            self.update()
+
+    def set_smoothing(self, value: float) -> None:
+        """Stroke stabiliser strength in [0, 0.95)."""
+        self.smoothing = float(min(0.95, max(0.0, value)))
+
+    # -- undoable edits ---------------------------------------------------------------------------
+    def clear(self) -> None:
+        """Erase everything (one undo step; nothing is pushed on a blank canvas)."""
+        ink = np.nonzero(self.layer.pixels != PAPER)
+        if ink[0].size == 0:
+            return
+        y0, y1, x0, x1 = ink[0].min(), ink[0].max() + 1, ink[1].min(), ink[1].max() + 1
+        old = self.layer.pixels[y0:y1, x0:x1].copy()
+        new = np.full_like(old, PAPER)
+        self.layer.paste(y0, x0, new)
+        self.undo.push(PatchCommand(self.layer, y0, x0, old, new, "Clear sketch"))
+
+    def set_line_art(self, pixels: np.ndarray, label: str = "Replace sketch") -> None:
+        """Replace the whole line art (one undo step). ``pixels``: ``uint8`` ``[H, W]``, sides 256–2048.
+
+        Raises:
+            ValueError: wrong shape or size (the canvas is left as it was).
+        """
+        self.undo.push(ReplaceCommand(self.layer, pixels, label))
+
+    def new_canvas(self, side: int) -> None:
+        """Start a blank ``side``² canvas (one undo step).
+
+        Raises:
+            ValueError: ``side`` outside 256–2048.
+        """
+        self.set_line_art(np.full((check_side(side), check_side(side)), PAPER, np.uint8), f"New {side}² sketch")
+
+    def load(self, path: str | Path) -> None:
+        """Load a line-art PNG (any picture: converted to grey, resized into 256–2048). One undo step.
+
+        Raises:
+            engine.errors.ImageLoadError: unreadable file (nothing changes).
+        """
+        from engine.imageio import load_grey
+
+        self.set_line_art(fit_side_range(load_grey(path)), f"Load {Path(path).name}")
+
+    def save(self, path: str | Path) -> Path:
+        """Write the line art as a grey PNG atomically; returns the path written."""
+        from engine.imageio import save_image
+
+        return save_image(path, self.layer.pixels)
+
+    # -- drawing ----------------------------------------------------------------------------------
+    def _mirror_x(self, x: float) -> float:
+        return (self.layer.shape[1] - 1) - x
+
+    def begin_stroke(self, x: float, y: float) -> None:
+        """Start a stroke at canvas pixel ``(x, y)`` (a dot is drawn at once)."""
+        self._stroke = _Stroke(self.layer.pixels.copy(), (x, y))
+        self._segment((x, y), (x, y))
+
+    def stroke_to(self, x: float, y: float) -> None:
+        """Continue the stroke toward ``(x, y)`` through the stabiliser."""
+        s = self._stroke
+        if s is None:
+            return
+        s.raw = (x, y)
+        k = 1.0 - self.smoothing
+        new = (s.pos[0] + k * (x - s.pos[0]), s.pos[1] + k * (y - s.pos[1]))
+        self._segment(s.pos, new)
+        s.pos = new
+
+    def end_stroke(self) -> None:
+        """Finish the stroke (catch up with the pen) and push it as one undo step."""
+        s = self._stroke
+        if s is None:
+            return
+        if s.raw != s.pos:
+            self._segment(s.pos, s.raw)
+        self._stroke = None
+        h, w = self.layer.shape
+        x0, y0 = max(0, int(np.floor(s.box[0]))), max(0, int(np.floor(s.box[1])))
+        x1, y1 = min(w - 1, int(np.ceil(s.box[2]))), min(h - 1, int(np.ceil(s.box[3])))
+        if x1 < x0 or y1 < y0:
+            return
+        old = s.before[y0:y1 + 1, x0:x1 + 1]
+        new = self.layer.pixels[y0:y1 + 1, x0:x1 + 1].copy()
+        if np.array_equal(old, new):
+            return
+        label = "Erase" if self.tool == "eraser" else "Stroke"
+        self.undo.push(PatchCommand(self.layer, y0, x0, old.copy(), new, label))
+        self.edited.emit()
+
+    def _segment(self, a: tuple[float, float], b: tuple[float, float]) -> None:
+        """Draw one segment (and its mirror image) on the layer; grow the stroke's box."""
+        s = self._stroke
+        assert s is not None
+        value = PAPER if self.tool == "eraser" else INK
+        shift = 4  # sub-pixel precision of cv2.line
+        r = self.brush_size / 2.0
+        segs = [(a, b)]
+        if self.mirror:
+            segs.append(((self._mirror_x(a[0]), a[1]), (self._mirror_x(b[0]), b[1])))
+        pix = self.layer.pixels
+        for p, q in segs:
+            p_i = (int(round(p[0] * (1 << shift))), int(round(p[1] * (1 << shift))))
+            q_i = (int(round(q[0] * (1 << shift))), int(round(q[1] * (1 << shift))))
+            cv2.line(pix, p_i, q_i, value, thickness=max(1, self.brush_size), lineType=cv2.LINE_AA, shift=shift)
+            s.grow(min(p[0], q[0]) - r - 2, min(p[1], q[1]) - r - 2, max(p[0], q[0]) + r + 2, max(p[1], q[1]) + r + 2)
+            h, w = pix.shape
+            x0, y0 = max(0, int(min(p[0], q[0]) - r - 2)), max(0, int(min(p[1], q[1]) - r - 2))
+            x1, y1 = min(w, int(max(p[0], q[0]) + r + 3)), min(h, int(max(p[1], q[1]) + r + 3))
+            if x1 > x0 and y1 > y0:
+                self._refresh(x0, y0, x1 - x0, y1 - y0)
+
+    # -- view -------------------------------------------------------------------------------------
+    def _on_layer_changed(self, x: int, y: int, w: int, h: int) -> None:
+        self._refresh(x, y, w, h)
+        if self._stroke is None:
+            self.edited.emit()
+
+    def _refresh(self, x: int, y: int, w: int, h: int) -> None:
+        """Copy the changed pixels into the displayed image."""
+        ph, pw = self.layer.shape
+        if (self._image.width(), self._image.height()) != (pw, ph) or (w, h) == (pw, ph):
+            self._image = to_qimage(self.layer.pixels)
+        else:
+            patch = to_qimage(self.layer.pixels[y:y + h, x:x + w])
+            p = QPainter(self._image)
+            p.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+            p.drawImage(x, y, patch)
+            p.end()
+        self.update()
+
+    def display_image(self) -> QImage:
+        """What the canvas shows (kept in step with the layer)."""
+        return self._image
+
+    def image_rect(self) -> QRectF:
+        """Where the canvas lies in widget coordinates (fitted, centred, 8 px margin)."""
+        h, w = self.layer.shape
+        m = 8
+        z = min((self.width() - 2 * m) / w, (self.height() - 2 * m) / h)
+        z = max(z, 1e-3)
+        return QRectF((self.width() - w * z) / 2, (self.height() - h * z) / 2, w * z, h * z)
+
+    def map_to_canvas(self, pos: QPointF) -> tuple[float, float]:
+        """Widget position → canvas pixel coordinates (may lie outside the canvas)."""
+        r = self.image_rect()
+        z = r.width() / self.layer.shape[1]
+        return (pos.x() - r.left()) / z - 0.5, (pos.y() - r.top()) / z - 0.5
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(48, 48, 52))
+        r = self.image_rect()
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, r.width() < self.layer.shape[1])
+        p.drawImage(r, self._image)
+        p.setPen(QPen(QColor(20, 20, 20), 1))
+        p.drawRect(r)
+        if self.mirror:
+            pen = QPen(QColor(0, 170, 220, 200), 1.5, Qt.PenStyle.DashLine)
+            p.setPen(pen)
+            cx = r.left() + r.width() / 2
+            p.drawLine(QPointF(cx, r.top()), QPointF(cx, r.bottom()))
+        if self._hover is not None and r.contains(self._hover):
+            z = r.width() / self.layer.shape[1]
+            rad = max(1.5, self.brush_size * z / 2)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.setPen(QPen(QColor(220, 40, 40) if self.tool == "brush" else QColor(40, 120, 220), 1))
+            p.drawEllipse(self._hover, rad, rad)
+            if self.mirror:
+                cx = r.left() + r.width() / 2
+                p.setPen(QPen(QColor(160, 160, 160), 1, Qt.PenStyle.DotLine))
+                p.drawEllipse(QPointF(2 * cx - self._hover.x(), self._hover.y()), rad, rad)
+
+    # -- input ------------------------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        if event.button() == Qt.MouseButton.LeftButton:
+            x, y = self.map_to_canvas(event.position())
+            self.begin_stroke(x, y)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        self._hover = event.position()
+        if self._stroke is not None:
+            self.stroke_to(*self.map_to_canvas(event.position()))
+        else:
+            self.update()
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        if event.button() == Qt.MouseButton.LeftButton and self._stroke is not None:
+            self.stroke_to(*self.map_to_canvas(event.position()))
+            self.end_stroke()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self._hover = None
+        self.update()
+        super().leaveEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        key = event.key()
+        if key == Qt.Key.Key_BracketLeft:
+            self.step_brush_size(-1)
+        elif key == Qt.Key.Key_BracketRight:
+            self.step_brush_size(+1)
+        elif key == Qt.Key.Key_B:
+            self.set_tool("brush")
+        elif key == Qt.Key.Key_E:
+            self.set_tool("eraser")
+        elif key == Qt.Key.Key_M:
+            self.set_mirror(not self.mirror)
+        else:
+            return super().keyPressEvent(event)
+        event.accept()
