@@ -51,9 +51,22 @@ def _colorize_base(args: argparse.Namespace) -> dict[str, Any]:
     return colorize_batch_base(args)
 
 
+def _makeup_add(p: argparse.ArgumentParser) -> None:
+    from engine.studios.makeup_cli import add_makeup_arguments
+
+    add_makeup_arguments(p)
+
+
+def _makeup_base(args: argparse.Namespace) -> dict[str, Any]:
+    from engine.studios.makeup_cli import flat_params_from_args
+
+    return flat_params_from_args(args)
+
+
 _OP_OPTIONS: dict[str, _OpOptions] = {
     "lineart": (_xdog_add, _xdog_base),
     "colorize": (_colorize_add, _colorize_base),
+    "makeup": (_makeup_add, _makeup_base),
 }
 """Op name → (add its fixed options to a parser, base params from the parsed options)."""
 

@@ -120,3 +120,9 @@ from engine.studios.expression_batch import express_params, express_runner  # no
 
 register_op(BatchOp("express", express_runner, express_params, ".png",
                     "change anime-face expressions (Expression, classical rig); grid: expression=smile,angry intensity=0.5,1"))
+
+# --- makeup: classical makeup styles per region (Makeup studio) -------------------------------------
+from engine.studios.makeup_batch import makeup_params, makeup_runner  # noqa: E402
+
+register_op(BatchOp("makeup", makeup_runner, makeup_params, ".png",
+                    "makeup styles per region (Makeup, classical); grid: style=retro,smoky regions=lips,eyeshadow lips=korean,none"))
