@@ -18,6 +18,7 @@ from app.studios.base import StudioPanel
 from app.studios.maskwear_panel import MaskWearPanel
 from app.studios.opera_panel import OperaPanel
 from app.studios.expression_panel import ExpressionPanel
+from app.studios.makeup_panel import MakeupPanel
 from app.widgets.canvas import ImageCanvas
 from app.worker import WorkerThread
 from engine.cancel import CancelToken
@@ -30,7 +31,7 @@ FACES = "faces.analyze"
 OVERLAY_ALPHA = 110
 """Opacity (0–255) of the parsing overlay."""
 
-STUDIO_CLASSES: tuple[type[StudioPanel], ...] = (OperaPanel, ExpressionPanel, MaskWearPanel)
+STUDIO_CLASSES: tuple[type[StudioPanel], ...] = (OperaPanel, ExpressionPanel, MaskWearPanel, MakeupPanel)
 """Studios that work today, in switcher order. Only these are shown."""
 
 
