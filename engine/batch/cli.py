@@ -3,7 +3,9 @@
 Every registered op gets a sub-command with the common options; an op listed in
 :data:`_OP_OPTIONS` also gets its fixed options (for ``lineart``: the XDoG options of
 ``masquerade lineart``). Fixed options give the base parameters; each ``--grid`` overrides one of
-them with a list of values, and the job runs every combination on every input.
+them with a list of values, and the job runs every combination on every input. Procedural ops
+(``opera-dataset``) take ``--count N [--seed-start S]`` instead of ``--input``: every combination
+runs on every seed.
 
 Exit codes: 0 every task done, 1 some task failed (or the job could not start / had to stop),
 130 cancelled (Ctrl+C once stops after the running tasks; twice aborts).
@@ -63,10 +65,23 @@ def _makeup_base(args: argparse.Namespace) -> dict[str, Any]:
     return flat_params_from_args(args)
 
 
+def _dataset_add(p: argparse.ArgumentParser) -> None:
+    from engine.procedural.lianpu_dataset import add_dataset_options
+
+    add_dataset_options(p)
+
+
+def _dataset_base(args: argparse.Namespace) -> dict[str, Any]:
+    from engine.procedural.lianpu_dataset import dataset_base
+
+    return dataset_base(args)
+
+
 _OP_OPTIONS: dict[str, _OpOptions] = {
     "lineart": (_xdog_add, _xdog_base),
     "colorize": (_colorize_add, _colorize_base),
     "makeup": (_makeup_add, _makeup_base),
+    "opera-dataset": (_dataset_add, _dataset_base),
 }
 """Op name → (add its fixed options to a parser, base params from the parsed options)."""
 
@@ -129,6 +144,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
     """Add the ``batch`` sub-command (one nested sub-command per registered op).
 
@@ -146,15 +171,21 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     ops = batch.add_subparsers(dest="op", metavar="OP", required=True)
     for name in available_ops():
         sp = ops.add_parser(name, help=get_op(name).summary, description=get_op(name).summary)
-        _add_common_arguments(sp)
+        _add_common_arguments(sp, procedural=get_op(name).source == "procedural")
         if name in _OP_OPTIONS:
             _OP_OPTIONS[name][0](sp)
     batch.set_defaults(func=cmd_batch)
     return batch
 
 
-def _add_common_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", required=True, metavar="DIR", help="folder of input images (not recursive)")
+def _add_common_arguments(p: argparse.ArgumentParser, procedural: bool = False) -> None:
+    if procedural:
+        p.add_argument("--count", required=True, type=_positive_int, metavar="N",
+                       help="number of seeds to generate (running again with a larger N extends the set)")
+        p.add_argument("--seed-start", type=_non_negative_int, default=0, metavar="S",
+                       help="first seed (default 0): seeds S .. S+N-1")
+    else:
+        p.add_argument("--input", required=True, metavar="DIR", help="folder of input images (not recursive)")
     p.add_argument("--output", required=True, metavar="DIR", help="output folder (created if missing)")
     p.add_argument("--grid", action="append", type=parse_grid_arg, default=[], metavar="NAME=V1,V2",
                    help="run every listed value of a parameter (repeatable; the product of all --grid runs)")
@@ -179,8 +210,9 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
         grid[name] = values
     options = _OP_OPTIONS.get(args.op)
     base = options[1](args) if options else {}
-    return JobSpec(args.op, args.input, args.output, grid=grid, params=base,
-                   workers=args.workers, shard=args.shard, force=args.force)
+    return JobSpec(args.op, getattr(args, "input", None), args.output, grid=grid, params=base,
+                   workers=args.workers, shard=args.shard, force=args.force,
+                   count=getattr(args, "count", None), seed_start=getattr(args, "seed_start", 0))
 
 
 def cmd_batch(args: argparse.Namespace) -> int:

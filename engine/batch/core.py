@@ -41,7 +41,7 @@ from engine.batch.manifest import (
     read_manifest,
     remove_stale_temps,
 )
-from engine.batch.ops import BatchOp, Runner, get_op
+from engine.batch.ops import BatchOp, ProceduralRunner, Runner, get_op
 from engine.batch.plan import BatchError, JobSpec, Task, plan_job
 from engine.cancel import CancelToken
 from engine.errors import Cancelled, MasqueradeError
@@ -167,11 +167,11 @@ def run_batch(
     except KeyError as exc:
         raise BatchError(str(exc.args[0])) from None
     output_dir = spec.output_dir.resolve()
-    if output_dir == spec.input_dir.resolve():
+    if spec.input_dir is not None and output_dir == spec.input_dir.resolve():
         raise BatchError(f"output folder must differ from the input folder ({output_dir})")
     plan = plan_job(spec, op)
     prepare_output_dir(output_dir, plan.identity, plan.tasks, spec.force)
-    remove_stale_temps(output_dir, (t.output for t in plan.tasks))
+    remove_stale_temps(output_dir, (o for t in plan.tasks for o in t.output_paths))
     records = read_manifest(output_dir / MANIFEST_NAME)
     todo = [t for t in plan.tasks if not is_finished(t, records.get(t.id), output_dir)]
     with ManifestWriter(output_dir / MANIFEST_NAME) as writer:
@@ -335,11 +335,14 @@ def _worker_task(task: Task, output_dir: Path) -> TaskOutcome:
     return process_task(_WORKER_RUNNER, task, output_dir)
 
 
-def process_task(runner: Runner, task: Task, output_dir: Path) -> TaskOutcome:
+def process_task(runner: Runner | ProceduralRunner, task: Task, output_dir: Path) -> TaskOutcome:
     """Load the input, run the op, save the output atomically; never raises for a bad input.
 
+    A procedural task (``task.seed`` set) has no input: the runner makes its images from the seed
+    and each one is saved atomically to its path; the task is done once all are written.
+
     Args:
-        runner: the op's per-image function.
+        runner: the op's per-image (or per-seed) function.
         task: the task.
         output_dir: absolute output folder.
 
@@ -349,8 +352,16 @@ def process_task(runner: Runner, task: Task, output_dir: Path) -> TaskOutcome:
     """
     t0 = time.perf_counter()
     try:
-        image = load_image(task.input_path)
-        save_image(output_dir / task.output, runner(image, task.params))
+        if task.seed is not None:
+            images = runner(task.seed, task.params)  # type: ignore[arg-type]
+            for name, rel in task.outputs:
+                if name not in images:
+                    raise ValueError(f"the op produced no {name!r} image")
+                save_image(output_dir / rel, images[name])
+        else:
+            assert task.input_path is not None
+            image = load_image(task.input_path)
+            save_image(output_dir / task.output, runner(image, task.params))  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 - bad input must not kill the job; it is recorded
         return TaskOutcome("error", _one_line(exc), _ms_since(t0), _is_disk_full(exc))
     return TaskOutcome("done", None, _ms_since(t0))

@@ -7,7 +7,9 @@ process only after the task's output file was renamed into place::
      "status": "done", "error": null, "elapsed_ms": 41.2, "finished_at": "2025-01-31T10:12:03.114+00:00"}
 
 ``status`` is ``"done"`` or ``"error"`` (then ``error`` is a one-line reason and no output is
-promised). When an id has several lines the last one counts. Lines that do not parse (a line torn
+promised). A procedural task (see :mod:`engine.batch.plan`) also records ``"seed"`` and
+``"outputs"`` (``{name: relative path}`` of every file it wrote); ``"input"`` is then
+``seed<NNNNNN>``. When an id has several lines the last one counts. Lines that do not parse (a line torn
 by a killed process) are ignored, and the next append starts on a fresh line.
 """
 
@@ -84,7 +86,7 @@ def prepare_output_dir(output_dir: Path, identity: dict[str, Any], planned: Iter
         if manifest.exists():
             os.replace(manifest, output_dir / (MANIFEST_NAME + ".old"))
     elif not force:
-        clashes = [t.output for t in planned if (output_dir / t.output).exists()]
+        clashes = [o for t in planned for o in t.output_paths if (output_dir / o).exists()]
         if clashes:
             raise BatchError(
                 f"output folder {output_dir} has no {JOB_NAME} but holds {len(clashes)} file(s) this job "
@@ -168,12 +170,13 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def is_finished(task: Task, record: Optional[dict[str, Any]], output_dir: Path) -> bool:
-    """True when ``task`` needs no work: recorded done, at the same output, and the file exists."""
+    """True when ``task`` needs no work: recorded done, at the same output(s), and every file exists."""
     return (
         record is not None
         and record.get("status") == "done"
         and record.get("output") == task.output
-        and (output_dir / task.output).is_file()
+        and (not task.outputs or record.get("outputs") == dict(task.outputs))
+        and all((output_dir / o).is_file() for o in task.output_paths)
     )
 
 
@@ -231,6 +234,9 @@ class ManifestWriter:
             "elapsed_ms": round(outcome.elapsed_ms, 3),
             "finished_at": now_iso(),
         }
+        if task.seed is not None:
+            rec["seed"] = task.seed
+            rec["outputs"] = dict(task.outputs)
         self._write((canonical_json(rec) + "\n").encode("utf-8"))
         return rec
 

@@ -7,6 +7,15 @@ line at the bottom of this module, e.g.::
 
     register_op(BatchOp("makeup", _makeup_runner, _makeup_params, ".png", "makeup transfer"))
 
+Ops have one of two *sources*:
+
+* ``"files"`` (default): one task per input image × grid combination; the runner is a
+  :data:`Runner` ``(image, params) -> image`` and each task writes one file.
+* ``"procedural"``: one task per seed (``JobSpec.count`` seeds from ``JobSpec.seed_start``) × grid
+  combination, no input folder; the runner is a :data:`ProceduralRunner`
+  ``(seed, params) -> {name: image}`` and each task writes the files named by ``output_names``
+  (e.g. a design's colour image, line art and region map). Generators (lianpu, anime faces) use it.
+
 Every callable stored in a :class:`BatchOp` must be a module-level function: the op is pickled by
 reference into the ``spawn`` worker processes. Heavy imports (studios, torch) belong inside those
 functions so that importing the registry stays cheap.
@@ -15,12 +24,18 @@ functions so that importing the registry stays cheap.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
 Runner = Callable[[np.ndarray, Mapping[str, Any]], np.ndarray]
 """Per-image function: ``(rgb uint8 [H, W, 3], normalised params) -> uint8 image`` (grey or RGB)."""
+
+ProceduralRunner = Callable[[int, Mapping[str, Any]], Mapping[str, np.ndarray]]
+"""Per-seed function of a procedural op: ``(seed, normalised params) -> {output name: uint8 image}``;
+the names are exactly ``output_names(params)``."""
+
+SOURCES = ("files", "procedural")
 
 
 @dataclass(frozen=True)
@@ -37,13 +52,25 @@ class BatchOp:
         extension: output file extension including the dot (its format follows
             :data:`engine.imageio.SAVE_FORMATS`).
         summary: one-line description for ``--help`` and the GUI.
+        source: ``"files"`` (tasks = input images; ``runner`` makes a :data:`Runner`) or
+            ``"procedural"`` (tasks = seeds; ``runner`` makes a :data:`ProceduralRunner`).
+        output_names: procedural ops only: ``params -> names`` of the files each task writes (in
+            order; file ``<seed stem>[__<tag>]_<name><extension>``). Must be module-level.
     """
 
     name: str                                                   # registry key, CLI sub-command
-    runner: Callable[[], Runner]                                # per-process factory of the image function
+    runner: Callable[[], Any]                                   # per-process factory: Runner | ProceduralRunner
     normalize: Callable[[Mapping[str, Any]], dict[str, Any]]    # validate + fill defaults -> JSON-able dict
     extension: str = ".png"                                     # output extension, with the dot
     summary: str = ""                                           # one-line help text
+    source: str = "files"                                       # "files" | "procedural"
+    output_names: Optional[Callable[[Mapping[str, Any]], Sequence[str]]] = None  # procedural: file names per task
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"op {self.name}: source must be one of {SOURCES}, got {self.source!r}")
+        if (self.source == "procedural") != (self.output_names is not None):
+            raise ValueError(f"op {self.name}: output_names is required for procedural ops and only for them")
 
 
 _OPS: dict[str, BatchOp] = {}
@@ -126,3 +153,11 @@ from engine.studios.makeup_batch import makeup_params, makeup_runner  # noqa: E4
 
 register_op(BatchOp("makeup", makeup_runner, makeup_params, ".png",
                     "makeup styles per region (Makeup, classical); grid: style=retro,smoky regions=lips,eyeshadow lips=korean,none"))
+
+
+# --- opera-dataset: procedural lianpu (colour, line art, region map) triples (Opera studio) ------
+from engine.procedural.lianpu_dataset import dataset_output_names, dataset_params, dataset_runner  # noqa: E402
+
+register_op(BatchOp("opera-dataset", dataset_runner, dataset_params, ".png",
+                    "procedural lianpu as (colour, line art, region map) triples, optional mirror/colour-change "
+                    "augmentation", source="procedural", output_names=dataset_output_names))

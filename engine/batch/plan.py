@@ -17,6 +17,13 @@ Output names (flat, inside the output folder)
     * ``<stem>`` is the input stem; when two inputs share a stem (``face.jpg`` and ``face.png``)
       those inputs use their full file name instead (``face.jpg.png``, ``face.png.png``).
 
+Procedural jobs (ops with ``source == "procedural"``, see :mod:`engine.batch.ops`)
+    Tasks are seeds ``seed_start .. seed_start + count - 1`` × grid combinations instead of input
+    files; the "input name" of a task is ``seed<NNNNNN>`` (ids as above). A task writes several
+    files ``seed<NNNNNN>[__<tag>]_<name><ext>``, one per name of the op's ``output_names``.
+    ``count`` and ``seed_start`` are not part of the job identity: running again with a larger
+    ``count`` extends the dataset, and shards split seeds exactly like files.
+
 Shards
     Task ``t`` belongs to shard ``int(sha256(t.id)[:8], 16) % n``. The split depends only on the id,
     so machines that list the input folder at different times still agree, and shards ``0..n-1``
@@ -31,7 +38,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from engine.batch.ops import BatchOp
 from engine.errors import ImageLoadError, MasqueradeError
@@ -62,7 +69,8 @@ class JobSpec:
 
     Args:
         op: registered op name (see :func:`engine.batch.ops.available_ops`).
-        input_dir: folder whose images (not recursive, hidden files skipped) are processed.
+        input_dir: folder whose images (not recursive, hidden files skipped) are processed;
+            ``None`` for procedural ops.
         output_dir: folder for outputs, ``manifest.jsonl`` and ``job.json``; created if missing.
         grid: parameter name → list of values; the job runs the Cartesian product of the lists on
             every input. Empty = one combination (the base ``params``).
@@ -71,47 +79,75 @@ class JobSpec:
         shard: ``(i, n)``: run only shard ``i`` of ``n`` (see the module docstring).
         force: replace the job of a different op/parameters/input in ``output_dir`` (its manifest
             is kept as ``manifest.jsonl.old``), or overwrite files in a folder that holds no job.
+        count: procedural ops: number of seeds (tasks per grid combination).
+        seed_start: procedural ops: first seed (>= 0).
     """
 
     op: str                                                             # op name, e.g. "lineart"
-    input_dir: Path                                                     # folder of input images
+    input_dir: Optional[Path]                                           # folder of input images; None = procedural
     output_dir: Path                                                    # outputs + manifest.jsonl + job.json
     grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)     # name -> values (product = combos)
     params: Mapping[str, Any] = field(default_factory=dict)             # base params, overridden by grid
     workers: int = 1                                                    # processes; 1 = in-process
     shard: tuple[int, int] = (0, 1)                                     # (i, n): this run's share of the tasks
     force: bool = False                                                 # replace a different job's folder
+    count: Optional[int] = None                                         # procedural: number of seeds
+    seed_start: int = 0                                                 # procedural: first seed
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "input_dir", Path(self.input_dir))
+        if self.input_dir is not None:
+            object.__setattr__(self, "input_dir", Path(self.input_dir))
         object.__setattr__(self, "output_dir", Path(self.output_dir))
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
             raise ValueError(f"workers must be an integer >= 1, got {self.workers!r}")
         i, n = self.shard
         if not (isinstance(i, int) and isinstance(n, int) and n >= 1 and 0 <= i < n):
             raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
+        if self.count is not None and (isinstance(self.count, bool) or not isinstance(self.count, int)
+                                       or self.count < 1):
+            raise ValueError(f"count must be an integer >= 1, got {self.count!r}")
+        if isinstance(self.seed_start, bool) or not isinstance(self.seed_start, int) or self.seed_start < 0:
+            raise ValueError(f"seed_start must be an integer >= 0, got {self.seed_start!r}")
 
 
 @dataclass(frozen=True)
 class Task:
-    """One unit of work: one input image with one complete parameter set.
+    """One unit of work: one input image (or one seed) with one complete parameter set.
 
     Args:
         id: stable id (see the module docstring).
-        input_path: absolute path of the input image.
+        input_path: absolute path of the input image; ``None`` for a procedural task.
         params: complete, normalised parameters.
-        output: output path relative to the output folder (POSIX separators).
+        output: output path relative to the output folder (POSIX separators); the first of
+            ``outputs`` for a procedural task.
+        seed: the seed of a procedural task (``None`` for file tasks).
+        outputs: every file a procedural task writes, ``(name, relative path)`` pairs in the op's
+            ``output_names`` order; empty for file tasks (they write ``output`` only).
     """
 
-    id: str                     # "<input name>@<hash>"
-    input_path: Path            # absolute input file
-    params: dict[str, Any]      # normalised parameters
-    output: str                 # relative output path
+    id: str                                         # "<input name>@<hash>"
+    input_path: Optional[Path]                      # absolute input file; None = procedural
+    params: dict[str, Any]                          # normalised parameters
+    output: str                                     # relative output path (the first one)
+    seed: Optional[int] = None                      # procedural: the seed
+    outputs: tuple[tuple[str, str], ...] = ()       # procedural: (name, relative path) per file
 
     @property
     def input_name(self) -> str:
-        """Input file name (relative to the input folder)."""
+        """Input file name (relative to the input folder), or ``seed<NNNNNN>``."""
+        if self.input_path is None:
+            return seed_name(int(self.seed or 0))
         return self.input_path.name
+
+    @property
+    def output_paths(self) -> tuple[str, ...]:
+        """Every relative path this task writes."""
+        return tuple(p for _, p in self.outputs) if self.outputs else (self.output,)
+
+
+def seed_name(seed: int) -> str:
+    """The input name of a procedural task: ``seed`` zero-padded to six digits."""
+    return f"seed{seed:06d}"
 
 
 @dataclass(frozen=True)
@@ -264,11 +300,17 @@ def plan_job(spec: JobSpec, op: BatchOp) -> JobPlan:
         BatchError: input folder missing or empty.
         ValueError: invalid parameters or grid.
     """
-    input_dir = spec.input_dir.resolve()
     base = op.normalize(dict(spec.params))
     grid = normalize_grid(op, spec.params, spec.grid)
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     tags = combo_tags(grid, combos)
+    if op.source == "procedural":
+        return _plan_procedural(spec, op, base, grid, combos, tags)
+    if spec.input_dir is None:
+        raise BatchError(f"op {op.name} needs an input folder")
+    if spec.count is not None:
+        raise ValueError(f"op {op.name} processes an input folder; count is for procedural ops")
+    input_dir = spec.input_dir.resolve()
     inputs = list_inputs(input_dir)
     stems = _output_stems(inputs)
     tasks: list[Task] = []
@@ -279,6 +321,34 @@ def plan_job(spec: JobSpec, op: BatchOp) -> JobPlan:
             tasks.append(Task(task_id(op.name, path.name, params), path, params, name))
     fixed = {k: v for k, v in base.items() if k not in grid}  # grid axes override the base values
     identity = {"op": op.name, "params": fixed, "grid": grid, "input_dir": str(input_dir)}
+    return _shard_plan(spec, identity, tasks)
+
+
+def _shard_plan(spec: JobSpec, identity: dict[str, Any], tasks: list[Task]) -> JobPlan:
     i, n = spec.shard
     mine = [t for t in tasks if shard_of(t.id, n) == i]
     return JobPlan(identity=identity, tasks=mine, total_all_shards=len(tasks))
+
+
+def _plan_procedural(spec: JobSpec, op: BatchOp, base: dict[str, Any], grid: dict[str, list[Any]],
+                     combos: list[dict[str, Any]], tags: list[str]) -> JobPlan:
+    """Tasks of a procedural op: seeds × grid combinations, several output files each."""
+    if spec.input_dir is not None:
+        raise ValueError(f"op {op.name} generates its inputs from seeds: give a count, not an input folder")
+    if spec.count is None:
+        raise ValueError(f"op {op.name} needs a count (number of seeds to generate)")
+    assert op.output_names is not None  # BatchOp checks this for procedural ops
+    tasks: list[Task] = []
+    for seed in range(spec.seed_start, spec.seed_start + spec.count):
+        stem = seed_name(seed)
+        for combo, tag in zip(combos, tags):
+            params = op.normalize({**spec.params, **combo})
+            names = list(op.output_names(params))
+            if not names or len(set(names)) != len(names) or not all(_SAFE_TAG.match(n) for n in names):
+                raise ValueError(f"op {op.name} gave invalid output names {names!r}")
+            prefix = stem + (f"__{tag}" if tag else "")
+            outputs = tuple((name, f"{prefix}_{name}{op.extension}") for name in names)
+            tasks.append(Task(task_id(op.name, stem, params), None, params, outputs[0][1], seed, outputs))
+    fixed = {k: v for k, v in base.items() if k not in grid}
+    identity = {"op": op.name, "params": fixed, "grid": grid, "input_dir": None}
+    return _shard_plan(spec, identity, tasks)
