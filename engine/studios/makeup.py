@@ -88,6 +88,10 @@ FINISHES: tuple[str, ...] = ("matte", "satin", "gloss")
 BUILTIN_STYLES_FILE: Path = Path(__file__).resolve().parents[2] / "resources" / "makeup_styles.json"
 """The shipped style presets (the paper's Asian and European sets)."""
 
+MASK_WIDTH: float = 160.0
+"""Faces wider than this (pixels) get their soft region shapes built on a proportionally shrunk grid
+and upsampled (the shapes are feathered by several pixels anyway); exclusions stay full-resolution."""
+
 CHANGE_THRESHOLD: float = 1.0 / 512.0
 """Pixels whose strongest region weight is at or below this are returned unchanged."""
 
@@ -463,6 +467,7 @@ class _FaceGeometry:
     ab_low: np.ndarray                  # float32 [h, w, 2] chroma blurred at 4 % of the face width
     masks: "OrderedDict[tuple, tuple[np.ndarray, Optional[np.ndarray], tuple[slice, slice]]]" = field(
         default_factory=OrderedDict)
+    keep: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)  # paintable pixels per exclusion set
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -518,24 +523,10 @@ def face_geometry(image: np.ndarray, labels: np.ndarray, landmarks: np.ndarray) 
                          lab, detail, ab_low)
 
 
-def region_mask(geo: _FaceGeometry, region: str,
-                spec: RegionStyle) -> tuple[np.ndarray, Optional[np.ndarray], tuple[slice, slice]]:
-    """Soft mask of ``region`` for one face (crop coordinates), its ``t`` map and its bounding box.
-
-    Args:
-        geo: the face (from :func:`face_geometry`).
-        region: one of :data:`REGIONS`.
-        spec: the style's entry for the region (uses ``area``, ``feather``, ``wing``, ``lift``).
-
-    Returns:
-        ``(mask, t, box)``: float32 ``[h, w]`` masks in [0, 1] (``t`` is ``None`` except for
-        eyeshadow) and the ``(rows, cols)`` slices holding every non-zero mask pixel.
-    """
-    key = (region, spec.area, spec.feather, spec.wing, spec.lift)
-    if key in geo.masks:
-        geo.masks.move_to_end(key)
-        return geo.masks[key]
-    lm, shape, W = geo.lm, geo.shape, geo.width
+def _soft_mask(lm: np.ndarray, shape: tuple[int, int], W: float, region: str,
+               spec: RegionStyle) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """The feathered shape of ``region`` (before exclusions) and its ``t`` map, on a ``shape`` grid
+    whose pixels the landmarks ``lm`` and the face width ``W`` are given in."""
     t_map: Optional[np.ndarray] = None
     sigma = spec.feather * W
     if region == "lips":
@@ -614,7 +605,39 @@ def region_mask(geo: _FaceGeometry, region: str,
         m = _blur(m, sigma)
     else:
         raise ValueError(f"unknown makeup region {region!r}; known: {', '.join(REGIONS)}")
-    keep = ~np.isin(geo.labels, _EXCLUDE[region]) & ~geo.eyes & ~geo.mouth
+    return m, t_map
+
+
+def region_mask(geo: _FaceGeometry, region: str,
+                spec: RegionStyle) -> tuple[np.ndarray, Optional[np.ndarray], tuple[slice, slice]]:
+    """Soft mask of ``region`` for one face (crop coordinates), its ``t`` map and its bounding box.
+
+    Args:
+        geo: the face (from :func:`face_geometry`).
+        region: one of :data:`REGIONS`.
+        spec: the style's entry for the region (uses ``area``, ``feather``, ``wing``, ``lift``).
+
+    Returns:
+        ``(mask, t, box)``: float32 ``[h, w]`` masks in [0, 1] (``t`` is ``None`` except for
+        eyeshadow) and the ``(rows, cols)`` slices holding every non-zero mask pixel.
+    """
+    key = (region, spec.area, spec.feather, spec.wing, spec.lift)
+    if key in geo.masks:
+        geo.masks.move_to_end(key)
+        return geo.masks[key]
+    f = min(1.0, MASK_WIDTH / geo.width)  # soft shapes are built on a shrunk grid for big faces
+    if f < 0.8:
+        h, w = geo.shape
+        small = (max(1, round(h * f)), max(1, round(w * f)))
+        m, t_map = _soft_mask(geo.lm * np.float32(f), small, geo.width * f, region, spec)
+        m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+        t_map = None if t_map is None else cv2.resize(t_map, (w, h), interpolation=cv2.INTER_LINEAR)
+    else:
+        m, t_map = _soft_mask(geo.lm, geo.shape, geo.width, region, spec)
+    excl = _EXCLUDE[region]
+    if excl not in geo.keep:
+        geo.keep[excl] = ~np.isin(geo.labels, excl) & ~geo.eyes & ~geo.mouth
+    keep = geo.keep[excl]
     m = np.where(keep, np.clip(m, 0.0, 1.0), np.float32(0)).astype(np.float32)
     ys, xs = np.nonzero(m.max(1) > 0)[0], np.nonzero(m.max(0) > 0)[0]
     box = (slice(int(ys[0]), int(ys[-1]) + 1), slice(int(xs[0]), int(xs[-1]) + 1)) if len(ys) else (slice(0, 0), slice(0, 0))

@@ -1,0 +1,132 @@
+"""Makeup bench section: edit latency after analysis at 512², SSIM per style, batch throughput.
+
+Latency is measured on ``skimage.data.astronaut()`` (512², small face) and, when present, on
+``../shared/data/faces/photos`` (512², large faces), all six regions of one style enabled:
+
+* ``intensity``: the parameters change but not the style (a slider drag: masks cached);
+* ``style``: a new style on every region (region masks rebuilt);
+* ``first``: the first edit after ``set_image`` (per-face geometry + masks).
+
+SSIM (``skimage.metrics.structural_similarity``, whole image vs the input) is reported per style on
+the same faces. Batch throughput: ``masquerade batch makeup`` on 8 faces × 2 styles, 1 worker.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TARGET_MS = 40.0
+"""Issue target: edit latency after analysis at 512² on the project's CPU."""
+SHARED_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "photos"
+
+
+def _faces() -> list[tuple[str, np.ndarray]]:
+    from skimage import data
+
+    from engine.imageio import load_image
+
+    out = [("astronaut", data.astronaut())]
+    if SHARED_PHOTOS.is_dir():
+        out += [(p.stem, load_image(p)) for p in sorted(SHARED_PHOTOS.glob("*.jpg"))[:3]]
+    return out
+
+
+def _ms(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def run(runs: int = 10) -> dict[str, Any]:
+    """The ``makeup`` section of the bench JSON."""
+    from skimage.metrics import structural_similarity
+
+    from engine.faces import FaceAnalyzer
+    from engine.studios.makeup import REGIONS, MakeupEditor, MakeupParams, load_styles
+
+    styles = load_styles(include_user_dir=False)
+    analyzer = FaceAnalyzer()
+    names = list(styles)
+
+    def full(style: str, k: float = 1.0) -> MakeupParams:
+        return MakeupParams({r: style for r in REGIONS if r in styles[style].regions}, intensity=k)
+
+    latency: dict[str, dict[str, float]] = {}
+    ssim: dict[str, dict[str, float]] = {s: {} for s in names}
+    for name, img in _faces():
+        ed = MakeupEditor("classical", analyzer=analyzer, styles=styles)
+        ed.set_image(img)
+        ed._geometry = {}
+        t = time.perf_counter()
+        ed.edit(full("smoky"))
+        first = (time.perf_counter() - t) * 1000
+        ks = iter(np.linspace(0.3, 1.0, runs * 2))
+        inten = _ms(lambda: ed.edit(full("smoky", float(next(ks)))), runs)
+        order = iter(names * runs)
+
+        def new_style() -> None:
+            for geo in ed._faces(1.0, ed.image):
+                geo.masks.clear()
+            ed.edit(full(next(order)))
+
+        style = _ms(new_style, runs)
+        latency[name] = {"size": int(max(img.shape[:2])), "intensity_ms": round(inten, 2),
+                         "style_ms": round(style, 2), "first_ms": round(first, 2)}
+        for s in names:
+            ssim[s][name] = round(float(structural_similarity(img, ed.edit(full(s)).image, channel_axis=2)), 4)
+    worst = max(v["style_ms"] for v in latency.values())
+    return {
+        "latency": latency,
+        "ssim_vs_input": {s: {"min": min(v.values()), "mean": round(float(np.mean(list(v.values()))), 4), **v}
+                          for s, v in ssim.items()},
+        "batch": _batch(),
+        "target": {"metric": "makeup edit after analysis, 512², worst face, new style (masks rebuilt)",
+                   "limit_ms": TARGET_MS, "value_ms": worst, "pass": worst <= TARGET_MS},
+    }
+
+
+def _batch() -> dict[str, Any]:
+    """Throughput of ``batch makeup`` (in-process, analysis included)."""
+    import cv2
+    from skimage import data
+
+    from engine.batch import JobSpec, run_batch
+    from engine.imageio import save_image
+
+    with tempfile.TemporaryDirectory(prefix="masquerade-makeup-bench-") as tmp:
+        src = Path(tmp) / "in"
+        src.mkdir()
+        base = data.astronaut()
+        for i in range(8):
+            save_image(src / f"f{i}.png", cv2.resize(np.roll(base, 4 * i, axis=1), (512, 512)))
+        out = Path(tmp) / "out"
+        t = time.perf_counter()
+        s = run_batch(JobSpec("makeup", src, out, grid={"style": ["retro", "smoky"]}))
+        wall = time.perf_counter() - t
+        shutil.rmtree(out, ignore_errors=True)
+    return {"images": 8, "combinations": 2, "tasks": s.total, "failed": s.failed, "wall_s": round(wall, 3),
+            "tasks_per_s": round(s.total / wall, 2)}
+
+
+def table(doc: dict[str, Any]) -> list[str]:
+    """Human-readable lines for the summary table."""
+    rows = ["makeup (6 regions)        intensity ms   new-style ms   first edit ms"]
+    for name, r in doc["latency"].items():
+        rows.append(f"  {name:<22} {r['intensity_ms']:>12.2f} {r['style_ms']:>14.2f} {r['first_ms']:>15.2f}")
+    t = doc["target"]
+    rows.append(f"  target ≤ {t['limit_ms']:.0f} ms (new style, worst face): {'PASS' if t['pass'] else 'FAIL'} ({t['value_ms']} ms)")
+    rows.append("  SSIM vs input (min / mean): " + ", ".join(
+        f"{s} {v['min']:.3f}/{v['mean']:.3f}" for s, v in doc["ssim_vs_input"].items()))
+    b = doc["batch"]
+    rows.append(f"  batch makeup: {b['tasks']} tasks in {b['wall_s']} s ({b['tasks_per_s']} tasks/s, 1 worker)")
+    return rows
