@@ -9,7 +9,7 @@ import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
 from PySide6.QtGui import QAction, QColor, QIcon, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QMainWindow, QMenu, QSplitter, QStackedWidget, QTableWidget,
+                               QMainWindow, QMenu, QScrollArea, QSplitter, QStackedWidget, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from app import shortcuts
@@ -72,7 +72,11 @@ class MainWindow(QMainWindow):
             panel.message.connect(self.show_message)
             panel.export_requested.connect(self.export_dialog)
             self.panels[panel.name] = panel
-            self.stack.addWidget(panel)
+            scroll = QScrollArea()  # a tall panel must never force the window's minimum height
+            scroll.setWidget(panel)
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            self.stack.addWidget(scroll)
             item = QListWidgetItem(studio_icon(panel.icon), panel.title, self.switcher)
             item.setData(Qt.ItemDataRole.UserRole, panel.name)
             item.setSizeHint(QSize(92, 64))
@@ -206,7 +210,7 @@ class MainWindow(QMainWindow):
 
     # -- studios ----------------------------------------------------------------------------------
     def current_panel(self) -> StudioPanel:
-        return self.stack.currentWidget()  # type: ignore[return-value]
+        return list(self.panels.values())[max(0, self.stack.currentIndex())]
 
     def set_studio(self, name: str) -> None:
         """Show studio ``name``; ``KeyError`` listing the available ones if unknown."""
