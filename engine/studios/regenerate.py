@@ -1,0 +1,585 @@
+"""Regenerate studio engine: re-render a face so that it follows an edited 19-label semantic map.
+
+Only the **classical** backend exists: no SEAN-like learned generator has been trained for this
+project, so ``backend="auto"`` runs the classical one and ``EditResult.info["note"]`` says so.
+
+Classical method, label by label (official CelebAMask-HQ order, :mod:`engine.labels`):
+
+* **Large regions** (background, skin, hair, hat, neck, necklace, cloth) stay where they are: pixels
+  that keep their label keep their value exactly; pixels that newly carry the label (longer hair,
+  a wider neck, skin where an eye used to be) are filled by *reflecting* the nearest pixels of the
+  same label across the region's border, which continues its texture (strands, shading).
+* **Face parts** (eyes, brows, nose, lips, mouth, ears, glasses, earrings) whose shape changed are
+  *warped as a whole* onto the new shape: a thin-plate spline, fitted on matched samples of the
+  two regions' outlines (farthest point per angular bin around the centroid, in bounding-box
+  normalised coordinates) plus the centroids, maps each pixel of the edited region back into the
+  style region; its affine part does the bounding-box/moment alignment, its bending part follows the
+  outline (bigger eyes, a smiling lip line).
+* A label that the style source lacks is taken from the other image (reference/source), then
+  from the mirrored twin (``l_eye`` ↔ ``r_eye``, ``u_lip`` ↔ ``l_lip`` ...), and only then from a
+  built-in material (spectacle frames with see-through tinted lenses, a drawn eye, hair/hat/cloth
+  textures) — a region is never left empty.
+* **Reference per region**: for labels listed in ``reference_regions``, parts are warped from the
+  reference face's own parsing; large regions keep the source's geometry and take the reference
+  region's colour statistics (mean/std in CIE Lab) — the classical counterpart of SEAN's
+  per-region style codes. ``blend`` mixes the reference-styled render with the source's.
+* **Seams**: a narrow band along the edited label boundaries, only where pixels were regenerated,
+  is smoothed (Gaussian, ``feather`` px).
+
+An unchanged label map (and no reference region) returns the source exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from engine.cancel import CancelToken
+from engine.errors import EditorStateError, NoFaceError
+from engine.labels import CELEBAMASK_HQ
+from engine.studios.base import EditResult, Editor, validate_rgb
+from engine.studios.regenerate_edits import FACE_PARTS, check_labels
+
+CLASSES = CELEBAMASK_HQ.classes
+LARGE_REGIONS: tuple[str, ...] = ("background", "skin", "hair", "hat", "neck_l", "neck", "cloth")
+"""Labels continued in place (reflection fill) rather than warped as a whole."""
+
+MIRROR: dict[str, tuple[str, int]] = {
+    "l_eye": ("r_eye", 1), "r_eye": ("l_eye", 1), "l_brow": ("r_brow", 1), "r_brow": ("l_brow", 1),
+    "l_ear": ("r_ear", 1), "r_ear": ("l_ear", 1), "u_lip": ("l_lip", 0), "l_lip": ("u_lip", 0),
+}
+"""Twin of a part and the flip axis (1: left-right, 0: up-down) used when a part is missing."""
+
+DRAWN_LAST: tuple[str, ...] = ("eye_g", "hat", "ear_r", "neck_l")
+"""Accessories rendered after everything else (spectacle lenses show what lies beneath)."""
+
+DEFAULT_MATERIALS: dict[str, tuple[int, int, int]] = {
+    "background": (128, 128, 128), "skin": (222, 174, 146), "nose": (214, 162, 134),
+    "eye_g": (28, 26, 30), "l_eye": (235, 230, 225), "r_eye": (235, 230, 225),
+    "l_brow": (70, 52, 40), "r_brow": (70, 52, 40), "l_ear": (214, 162, 134), "r_ear": (214, 162, 134),
+    "mouth": (96, 36, 40), "u_lip": (176, 92, 96), "l_lip": (186, 100, 104), "hair": (62, 44, 32),
+    "hat": (70, 74, 96), "ear_r": (212, 175, 55), "neck_l": (205, 170, 70), "neck": (206, 158, 130),
+    "cloth": (84, 96, 120),
+}
+"""Built-in material colour per label (RGB), used only when no image has the label."""
+
+MIN_PIXELS = 12
+"""A label with fewer pixels than this counts as absent from an image."""
+
+TPS_BINS = 24
+"""Angular bins for outline samples (control points of the part warp)."""
+
+TPS_REGULARISATION = 0.05
+"""Thin-plate smoothing in normalised units: larger = closer to the affine (bounding-box) map."""
+
+
+@dataclass(frozen=True)
+class RegenerateParams:
+    """What to regenerate.
+
+    Args:
+        mask: edited label map, ``uint8`` ``[H, W]``, official order; any size with the source's
+            aspect ratio (it is resized with nearest neighbour to the image being edited).
+        reference_regions: label names whose style comes from the reference face (see
+            :meth:`RegenerateEditor.set_reference`); empty = everything from the source.
+        blend: 0–1, how much of the reference style the reference regions take (0 = none).
+        feather: seam smoothing width in pixels at full resolution (0 = hard seams).
+    """
+
+    mask: np.ndarray = field(compare=False, repr=False)   # edited labels [H, W] uint8, official order
+    reference_regions: tuple[str, ...] = ()               # labels styled from the reference
+    blend: float = 1.0                                    # 0 = source style only, 1 = reference style
+    feather: float = 1.0                                  # seam smoothing sigma in px (0 = none)
+
+    def validate(self) -> "RegenerateParams":
+        """Check values; returns ``self``. Raises ``ValueError`` with the reason."""
+        check_labels(self.mask, "edited mask")
+        for n in self.reference_regions:
+            if n not in CLASSES:
+                raise ValueError(f"unknown region {n!r}; use label names: {', '.join(CLASSES)}")
+        if not 0.0 <= self.blend <= 1.0:
+            raise ValueError(f"blend must be in [0, 1], got {self.blend}")
+        if not 0.0 <= self.feather <= 10.0:
+            raise ValueError(f"feather must be in [0, 10] px, got {self.feather}")
+        return self
+
+
+# --- geometry ----------------------------------------------------------------------------------
+
+def outline_samples(mask: np.ndarray, bins: int = TPS_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """Farthest pixel of ``mask`` in each angular bin around its centroid (bbox-normalised angles).
+
+    Args:
+        mask: bool ``[H, W]`` with at least one pixel.
+        bins: number of angular bins.
+
+    Returns:
+        (``[bins, 2]`` float ``(x, y)`` points with NaN rows for empty bins, ``[2]`` centroid).
+    """
+    ys, xs = np.nonzero(mask)
+    cx, cy = xs.mean(), ys.mean()
+    hw = max(1.0, (xs.max() - xs.min() + 1) / 2.0)
+    hh = max(1.0, (ys.max() - ys.min() + 1) / 2.0)
+    nx, ny = (xs - cx) / hw, (ys - cy) / hh
+    b = (((np.arctan2(ny, nx) + np.pi) / (2 * np.pi)) * bins).astype(np.intp) % bins
+    order = np.argsort(nx * nx + ny * ny)
+    pick = np.full(bins, -1, np.intp)
+    pick[b[order]] = order  # later (farther) points overwrite nearer ones
+    pts = np.full((bins, 2), np.nan)
+    ok = pick >= 0
+    pts[ok] = np.stack([xs[pick[ok]], ys[pick[ok]]], 1)
+    return pts, np.array([cx, cy])
+
+
+def _tps_kernel(r2: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = r2 * np.log(r2)
+    return np.nan_to_num(k, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def fit_tps(src: np.ndarray, dst: np.ndarray, regularisation: float = TPS_REGULARISATION) -> Callable[[np.ndarray], np.ndarray]:
+    """Thin-plate spline ``f`` with ``f(src[i]) ≈ dst[i]``.
+
+    Args:
+        src: ``[K, 2]`` control points.
+        dst: ``[K, 2]`` their images.
+        regularisation: smoothing λ (in coordinates normalised by the spread of ``src``).
+
+    Returns:
+        ``f(points [N, 2]) -> [N, 2]``.
+    """
+    c = src.mean(0)
+    s = max(1e-6, float(np.abs(src - c).max()))
+    p = (src - c) / s
+    k = len(p)
+    kmat = _tps_kernel(((p[:, None] - p[None]) ** 2).sum(-1)) + regularisation * np.eye(k)
+    pm = np.hstack([np.ones((k, 1)), p])
+    a = np.zeros((k + 3, k + 3))
+    a[:k, :k], a[:k, k:], a[k:, :k] = kmat, pm, pm.T
+    rhs = np.zeros((k + 3, 2))
+    rhs[:k] = dst
+    sol = np.linalg.lstsq(a, rhs, rcond=None)[0]
+
+    def f(pts: np.ndarray) -> np.ndarray:
+        q = (np.asarray(pts, np.float64) - c) / s
+        u = _tps_kernel(((q[:, None] - p[None]) ** 2).sum(-1))
+        return u @ sol[:k] + np.hstack([np.ones((len(q), 1)), q]) @ sol[k:]
+
+    return f
+
+
+def nearest_fill_index(have: np.ndarray) -> np.ndarray:
+    """For every pixel, the flat index of the nearest ``have`` pixel (``int64`` ``[H, W]``)."""
+    _, lab = cv2.distanceTransformWithLabels((~have).astype(np.uint8), cv2.DIST_L2, 5,
+                                             labelType=cv2.DIST_LABEL_PIXEL)
+    flat = np.flatnonzero(have)  # raster order == DIST_LABEL_PIXEL numbering
+    return flat[lab.astype(np.int64) - 1]
+
+
+def _sample(img: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Bilinear samples of ``img`` (float32 ``[H, W, 3]``) at float ``(x, y)`` points ``[N, 2]``."""
+    mx = np.ascontiguousarray(xy[:, 0], np.float32)[None]
+    my = np.ascontiguousarray(xy[:, 1], np.float32)[None]
+    return cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0]
+
+
+# --- region renderers ---------------------------------------------------------------------------
+
+def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Values for ``target`` pixels: kept where ``have``, else reflected across the nearest border.
+
+    The ``rim`` px of the old border next to new pixels are redone too: parsed borders carry a
+    halo of the neighbouring colour that would otherwise stay as a line inside the grown region.
+
+    Args:
+        img: float32 ``[H, W, 3]`` style image (same frame as ``target``).
+        have: bool ``[H, W]``: pixels of the label in ``img`` (non-empty).
+        target: bool ``[H, W]``: pixels to fill.
+        rim: old-border width redone next to new pixels (0 = keep all ``have`` pixels).
+
+    Returns:
+        (float32 ``[N, 3]`` values, bool ``[N]`` which were re-rendered), in ``np.nonzero(target)`` order.
+    """
+    h, w = have.shape
+    new = target & ~have
+    if rim > 0 and new.any():
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim + 1, 2 * rim + 1))
+        core = cv2.erode(have.astype(np.uint8), k).astype(bool)
+        near_new = cv2.dilate(new.astype(np.uint8), k, iterations=2).astype(bool)
+        if core.sum() >= MIN_PIXELS:
+            have = have & ~(near_new & ~core)
+    ys, xs = np.nonzero(target)
+    vals = img[ys, xs].copy()
+    new = ~have[ys, xs]
+    if not new.any():
+        return vals, new
+    clean = cv2.morphologyEx(have.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    if clean.sum() >= MIN_PIXELS:  # mirror solid parts of the region, not parsing speckles
+        have = clean
+    near = nearest_fill_index(have)
+    py, px = ys[new], xs[new]
+    b = near[py, px]
+    by, bx = b // w, b % w
+    qy, qx = by.copy(), bx.copy()
+    todo = np.ones(len(py), bool)
+    for f in (1.0, 0.6, 0.3):  # mirror, or part-way when the region is too thin to mirror fully
+        cy = np.clip(np.rint(by + (by - py) * f).astype(np.intp), 0, h - 1)
+        cx = np.clip(np.rint(bx + (bx - px) * f).astype(np.intp), 0, w - 1)
+        ok = todo & have[cy, cx]
+        qy[ok], qx[ok] = cy[ok], cx[ok]
+        todo &= ~ok
+    vals[new] = img[qy, qx]
+    return vals, new
+
+
+def warp_region(img: np.ndarray, have: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Warp the ``have`` region of ``img`` onto the ``target`` region (affine + thin-plate spline).
+
+    Args:
+        img: float32 ``[H, W, 3]`` style image (any frame: only the region shapes matter).
+        have: bool mask of the style region in ``img``.
+        target: bool mask of the region to fill (edited frame).
+
+    Returns:
+        float32 ``[N, 3]`` values for ``np.nonzero(target)`` order.
+    """
+    sp, sc = outline_samples(have)
+    dp, dc = outline_samples(target)
+    ok = ~(np.isnan(sp).any(1) | np.isnan(dp).any(1))
+    f = fit_tps(np.vstack([dp[ok], dc]), np.vstack([sp[ok], sc]))
+    ys, xs = np.nonzero(target)
+    src_xy = f(np.stack([xs, ys], 1).astype(np.float64))
+    # sample an image whose surroundings of the region are filled with the region's own pixels
+    hy, hx = np.nonzero(have)
+    m = 4
+    y0, y1 = max(0, hy.min() - m), min(have.shape[0], hy.max() + m + 1)
+    x0, x1 = max(0, hx.min() - m), min(have.shape[1], hx.max() + m + 1)
+    roi_have = have[y0:y1, x0:x1]
+    roi = img[y0:y1, x0:x1]
+    ext = roi.reshape(-1, 3)[nearest_fill_index(roi_have)].reshape(roi.shape)
+    return _sample(np.ascontiguousarray(ext), src_xy - (x0, y0))
+
+
+def _noise(shape: tuple[int, int], seed: int, streaks: bool) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    coarse = cv2.resize(rng.random((max(2, h // 16), max(2, w // 16))).astype(np.float32), (w, h),
+                        interpolation=cv2.INTER_CUBIC)
+    fine = rng.random((h, w)).astype(np.float32)
+    fine = cv2.GaussianBlur(fine, (0, 0), sigmaX=0.8, sigmaY=6.0 if streaks else 0.8)
+    n = 0.6 * (coarse - 0.5) + 1.6 * (fine - fine.mean())
+    return np.clip(n, -0.5, 0.5)
+
+
+def material(name: str, target: np.ndarray, under: np.ndarray) -> np.ndarray:
+    """Built-in rendering of label ``name`` over ``target`` when no image has the label.
+
+    Args:
+        name: label name.
+        target: bool ``[H, W]``.
+        under: float32 ``[H, W, 3]``: what is currently there (seen through spectacle lenses).
+
+    Returns:
+        float32 ``[N, 3]`` for ``np.nonzero(target)`` order.
+    """
+    ys, xs = np.nonzero(target)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    roi = target[y0:y1, x0:x1]
+    base = np.array(DEFAULT_MATERIALS[name], np.float32)
+    if name == "eye_g":
+        r = max(1, int(round(0.08 * min(roi.shape))))
+        lens = cv2.erode(roi.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).astype(bool)
+        out = np.broadcast_to(base, roi.shape + (3,)).copy()
+        tint = np.array([150, 170, 190], np.float32)
+        out[lens] = under[y0:y1, x0:x1][lens] * 0.82 + tint * 0.18
+        return out[roi]
+    if name in ("l_eye", "r_eye"):
+        out = np.broadcast_to(base, roi.shape + (3,)).copy()
+        ry, rx = np.nonzero(roi)
+        cy, cx = ry.mean(), rx.mean()
+        ri = max(1.0, 0.55 * (ry.max() - ry.min() + 1))
+        d2 = (np.arange(roi.shape[0])[:, None] - cy) ** 2 + (np.arange(roi.shape[1])[None] - cx) ** 2
+        out[d2 < ri * ri] = (78, 56, 40)
+        out[d2 < (0.45 * ri) ** 2] = (14, 12, 12)
+        return out[roi]
+    n = _noise(roi.shape, CLASSES.index(name), streaks=name in ("hair", "l_brow", "r_brow"))
+    amp = 0.5 if name in ("hair", "l_brow", "r_brow", "cloth", "hat") else 0.12
+    out = base[None, None] * (1.0 + amp * n[:, :, None])
+    return out[roi]
+
+
+def _lab_stats(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lab = cv2.cvtColor(np.clip(vals, 0, 255).astype(np.float32)[:, None] / 255.0, cv2.COLOR_RGB2Lab)[:, 0]
+    return lab, lab.mean(0), lab.std(0) + 1e-3
+
+
+def transfer_colour(vals: np.ndarray, ref_vals: np.ndarray) -> np.ndarray:
+    """Give ``vals`` (``[N, 3]`` RGB) the Lab mean/std of ``ref_vals`` (std ratio clipped to [0.5, 2])."""
+    lab, mu, sd = _lab_stats(vals)
+    _, rmu, rsd = _lab_stats(ref_vals)
+    out = (lab - mu) * np.clip(rsd / sd, 0.5, 2.0) + rmu
+    rgb = cv2.cvtColor(out.astype(np.float32)[:, None], cv2.COLOR_Lab2RGB)[:, 0]
+    return np.clip(rgb * 255.0, 0, 255)
+
+
+@dataclass
+class _Style:
+    """An image with its parsing (float32 pixels), and a lazily built mirror image."""
+
+    name: str
+    img: np.ndarray
+    labels: np.ndarray
+    counts: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counts = np.bincount(self.labels.ravel(), minlength=len(CLASSES))
+
+    def has(self, name: str) -> bool:
+        return bool(self.counts[CLASSES.index(name)] >= MIN_PIXELS)
+
+    def mask(self, name: str) -> np.ndarray:
+        return self.labels == CLASSES.index(name)
+
+
+def _from_image(style: _Style, name: str, target: np.ndarray,
+                in_place: bool) -> Optional[tuple[np.ndarray, str, Optional[np.ndarray]]]:
+    """Render ``name`` from one image: in place / warped, or from its mirrored twin; None if absent.
+
+    Returns (values ``[N, 3]``, how, which values are new — ``None`` = all).
+    """
+    if style.has(name):
+        if in_place and name in LARGE_REGIONS:
+            vals, fresh = continue_region(style.img, style.mask(name), target)
+            return vals, f"continued from {style.name}", fresh
+        return warp_region(style.img, style.mask(name), target), f"warped from {style.name}", None
+    if name in MIRROR and style.has(MIRROR[name][0]):
+        twin, axis = MIRROR[name]
+        flip_img = np.ascontiguousarray(np.flip(style.img, axis=axis))
+        flip_mask = np.ascontiguousarray(np.flip(style.mask(twin), axis=axis))
+        return warp_region(flip_img, flip_mask, target), f"mirrored {twin} of {style.name}", None
+    return None
+
+
+OCCLUDERS: tuple[str, ...] = ("eye_g", "hat", "hair", "ear_r", "neck_l")
+"""Labels that cover a part without reshaping it (a part only covered by these keeps its pixels)."""
+
+
+def _occluded_only(target: np.ndarray, same: np.ndarray, edited: np.ndarray) -> bool:
+    """True when a region only lost pixels, all of them to occluders (glasses over a brow)."""
+    if (target & ~same).any():
+        return False
+    lost = edited[same & ~target]
+    return bool(np.isin(lost, [CLASSES.index(n) for n in OCCLUDERS]).all())
+
+
+def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
+               reference: Optional[np.ndarray] = None, reference_labels: Optional[np.ndarray] = None,
+               reference_regions: Sequence[str] = (), blend: float = 1.0, feather: float = 1.0,
+               cancel: Optional[CancelToken] = None) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+    """Classical regeneration of ``image`` so that it follows the ``edited`` label map.
+
+    Args:
+        image: ``uint8`` ``[H, W, 3]`` source.
+        labels: ``uint8`` ``[H, W]`` official-order parsing of ``image``.
+        edited: ``uint8`` ``[H, W]`` edited label map (official order).
+        reference: optional ``uint8`` ``[h, w, 3]`` style reference (any size).
+        reference_labels: its parsing (required with ``reference``).
+        reference_regions: label names styled from the reference.
+        blend: 0–1 weight of the reference style in those regions.
+        feather: seam smoothing sigma in pixels (0 = none).
+        cancel: checked between labels.
+
+    Returns:
+        (result ``uint8`` ``[H, W, 3]``, masks ``{"changed": labels differ, "regenerated": pixels
+        rendered}``, info ``{"regions": {label: how it was rendered}}``).
+
+    Raises:
+        ValueError: shapes or values do not match.
+    """
+    image = validate_rgb(image)
+    labels = check_labels(labels, "source labels")
+    edited = check_labels(edited, "edited mask")
+    if labels.shape != image.shape[:2] or edited.shape != image.shape[:2]:
+        raise ValueError(f"label maps {labels.shape} / {edited.shape} must match the image {image.shape[:2]}")
+    ref: Optional[_Style] = None
+    use_ref = reference is not None and bool(reference_regions) and blend > 0
+    if use_ref:
+        if reference_labels is None:
+            raise ValueError("a reference needs its label map")
+        rimg = validate_rgb(reference, "reference")
+        rlab = check_labels(reference_labels, "reference labels")
+        if rlab.shape != rimg.shape[:2]:
+            raise ValueError("reference labels must match the reference image")
+        ref = _Style("reference", rimg.astype(np.float32), rlab)
+    changed = edited != labels
+    masks = {"changed": changed, "regenerated": np.zeros(labels.shape, bool)}
+    if not changed.any() and ref is None:
+        return image.copy(), masks, {"regions": {}}
+    src = _Style("source", image.astype(np.float32), labels)
+    out = src.img.copy()
+    regen = masks["regenerated"]
+    how: dict[str, str] = {}
+    present = [int(c) for c in np.flatnonzero(np.bincount(edited.ravel(), minlength=len(CLASSES)))]
+    for c in sorted(present, key=lambda i: (CLASSES[i] in DRAWN_LAST, i)):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        name = CLASSES[c]
+        target = edited == c
+        styled = ref is not None and name in reference_regions
+        same = labels == c
+        if not styled and (np.array_equal(target, same) or _occluded_only(target, same, edited)):
+            continue
+        ys, xs = np.nonzero(target)
+        got = _from_image(src, name, target, in_place=True)
+        if got is None and ref is not None:
+            got = _from_image(ref, name, target, in_place=False)
+        if got is None:
+            got = (material(name, target, out), "built-in material", None)
+        vals, how_c, fresh = got
+        if fresh is None:
+            fresh = np.ones(len(ys), bool)
+        if styled:
+            assert ref is not None
+            if name in LARGE_REGIONS and ref.has(name):
+                rv = transfer_colour(vals, ref.img[ref.mask(name)])
+                rhow = "colour of reference"
+            else:
+                r = _from_image(ref, name, target, in_place=False)
+                rv, rhow = (r[0], r[1]) if r is not None else (vals, "reference lacks it: source kept")
+            vals = vals * (1.0 - blend) + rv * blend
+            how_c = f"{how_c}; {rhow} ×{blend:.2f}"
+            fresh = np.ones(len(ys), bool)
+        if not fresh.any():
+            continue
+        how[name] = how_c
+        out[ys[fresh], xs[fresh]] = vals[fresh]
+        regen[ys[fresh], xs[fresh]] = True
+    if feather > 0 and regen.any():
+        k = np.ones((3, 3), np.uint8)
+        edges = cv2.morphologyEx(edited, cv2.MORPH_GRADIENT, k) > 0  # 2-px band across label borders
+        band = edges & cv2.dilate(regen.astype(np.uint8), k).astype(bool)
+        if band.any():
+            blurred = cv2.GaussianBlur(out, (0, 0), feather)
+            out[band] = blurred[band]
+            regen |= band
+    result = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    result[~regen] = image[~regen]
+    return result, masks, {"regions": how}
+
+
+def resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of a label map to ``shape = (H, W)``."""
+    if labels.shape == tuple(shape):
+        return labels
+    return cv2.resize(labels, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+
+
+class RegenerateEditor(Editor[RegenerateParams]):
+    """Regenerate a face from an edited semantic label map (classical backend).
+
+    Args:
+        backend: ``"classical"`` or ``"auto"`` (= classical: no trained learned model exists).
+        analyzer: a :class:`~engine.faces.FaceAnalyzer` to share; one is created on first use.
+
+    Example:
+        >>> from skimage import data                                           # doctest: +SKIP
+        >>> ed = RegenerateEditor(); ed.set_image(data.astronaut())            # doctest: +SKIP
+        >>> m = ed.source_labels.copy(); m[m == 4] = 1                         # doctest: +SKIP
+        >>> ed.edit(RegenerateParams(m)).info["regions"]                       # doctest: +SKIP
+        {'skin': 'continued from source'}
+    """
+
+    backends = ("classical",)
+    NOTE = "classical region warping (no trained SEAN-like model exists; 'auto' runs classical)"
+
+    def __init__(self, backend: str = "auto", analyzer: Any = None) -> None:
+        super().__init__(backend)
+        self.analyzer = analyzer
+        self.analysis: Any = None
+        self._labels: Optional[np.ndarray] = None
+        self._given: Optional[np.ndarray] = None
+        self._small_labels: dict[tuple[int, int], np.ndarray] = {}
+        self.reference: Optional[np.ndarray] = None
+        self.reference_labels: Optional[np.ndarray] = None
+
+    def _get_analyzer(self) -> Any:
+        if self.analyzer is None:
+            from engine.faces import FaceAnalyzer
+
+            self.analyzer = FaceAnalyzer()
+        return self.analyzer
+
+    def set_image(self, image: np.ndarray, labels: Optional[np.ndarray] = None) -> None:
+        """Analyse ``image`` (faces + parsing), or take its label map as given.
+
+        Args:
+            image: ``uint8`` RGB ``[H, W, 3]``.
+            labels: optional official-order parsing of ``image`` (skips face analysis).
+
+        Raises:
+            NoFaceError: no face found (the editor then holds no image).
+        """
+        self._given = None if labels is None else check_labels(labels, "source labels")
+        if self._given is not None and self._given.shape != np.asarray(image).shape[:2]:
+            raise ValueError("source labels must match the image size")
+        try:
+            super().set_image(image)
+        except NoFaceError:
+            self._image = None
+            raise
+
+    def _prepare(self, image: np.ndarray) -> None:
+        self._small_labels = {}
+        if self._given is not None:
+            self._labels, self.analysis = self._given, None
+            return
+        self.analysis = self._get_analyzer().analyze(image)
+        if not self.analysis.faces:
+            raise NoFaceError("no face found")
+        self._labels = self.analysis.parsing
+
+    @property
+    def source_labels(self) -> np.ndarray:
+        """Official-order parsing of the current image (the painter's starting mask)."""
+        if self._labels is None:
+            raise EditorStateError("RegenerateEditor: call set_image() first")
+        return self._labels
+
+    def set_reference(self, image: Optional[np.ndarray], labels: Optional[np.ndarray] = None) -> None:
+        """Set (or clear with ``None``) the style reference face; it is parsed unless ``labels`` is given.
+
+        Raises:
+            NoFaceError: the reference has no face (the previous reference is kept).
+        """
+        if image is None:
+            self.reference = self.reference_labels = None
+            return
+        rgb = validate_rgb(image, "reference")
+        if labels is None:
+            res = self._get_analyzer().analyze(rgb)
+            if not res.faces:
+                raise NoFaceError("no face found in the reference")
+            labels = res.parsing
+        lab = check_labels(labels, "reference labels")
+        if lab.shape != rgb.shape[:2]:
+            raise ValueError("reference labels must match the reference image")
+        self.reference, self.reference_labels = rgb, lab
+
+    def _run(self, image: np.ndarray, params: RegenerateParams, scale: float,
+             cancel: Optional[CancelToken]) -> EditResult:
+        p = params.validate()
+        hw = image.shape[:2]
+        mh, mw = p.mask.shape
+        if abs(mh / mw - hw[0] / hw[1]) > 0.02:
+            raise ValueError(f"edited mask {mw}x{mh} does not have the image's aspect ({hw[1]}x{hw[0]})")
+        if hw not in self._small_labels:
+            self._small_labels = {hw: resize_labels(self.source_labels, hw)}
+        result, masks, info = regenerate(
+            image, self._small_labels[hw], resize_labels(check_labels(p.mask), hw),
+            reference=self.reference, reference_labels=self.reference_labels,
+            reference_regions=p.reference_regions, blend=p.blend, feather=p.feather * scale, cancel=cancel)
+        info.update(backend="classical", note=self.NOTE, reference=self.reference is not None)
+        return EditResult(result, masks, info)

@@ -1,0 +1,410 @@
+"""Label-map editing for the Regenerate studio: file I/O in both orders, and edit operations.
+
+Label maps are ``uint8`` ``[H, W]`` in the official CelebAMask-HQ order (:data:`engine.labels.CELEBAMASK_HQ`).
+Files are mode-L PNGs holding the label values (official order unless told otherwise); a colour PNG
+painted with :data:`~engine.labels.CELEBAMASK_HQ_PALETTE` is read back through the palette.
+
+Edit operations (used by ``masquerade parse-edit`` and ``masquerade batch regenerate``) are written
+as a chain ``op:arg:arg;op:arg`` — see :func:`parse_edits`:
+
+=========================== =====================================================================
+``dilate:LABELS:PX``        grow the labels by ``PX`` pixels over background/skin/hair/neck/cloth/hat
+``erode:LABELS:PX``         shrink the labels by ``PX`` pixels; freed pixels take the nearest other label
+``scale:LABELS:F``          scale each label's region by ``F`` about its centroid (``1.3`` = bigger eyes)
+``smile:PX``                bend the lips (and mouth) so the corners rise by ``PX`` pixels
+``swap:A:B``                exchange two labels
+``relabel:A:B``             every ``A`` pixel becomes ``B``
+``add:glasses``             add ``eye_g`` frames around the two eyes
+=========================== =====================================================================
+
+``LABELS`` is one label name or several joined by ``+`` (``l_eye+r_eye``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence, Union
+
+import cv2
+import numpy as np
+
+from engine.errors import ImageLoadError
+from engine.imageio import save_image
+from engine.labels import BISENET, CELEBAMASK_HQ, convert_labels, labels_from_colors
+
+PathLike = Union[str, Path]
+
+ORDERS = ("official", "bisenet")
+"""Label orders a mask file can be in: official CelebAMask-HQ or face-parsing.PyTorch (BiSeNet)."""
+
+FACE_PARTS: tuple[str, ...] = (
+    "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear", "mouth", "u_lip", "l_lip", "ear_r",
+)
+"""Compact face components (warped as a whole by the regenerator; never overwritten by ``dilate``)."""
+
+GROWABLE: tuple[str, ...] = ("background", "hair", "neck", "cloth", "hat")
+"""Labels that ``dilate`` may paint over by default (face parts may also grow over ``skin``)."""
+
+
+# --- file I/O ----------------------------------------------------------------------------------
+
+def load_label_map(path: PathLike, order: str = "official") -> np.ndarray:
+    """Read a label-map image and return it in the official order.
+
+    Args:
+        path: a PNG (mode L/P: label values; RGB: CelebAMask-HQ palette colours).
+        order: ``"official"`` or ``"bisenet"``: the order of the values in a grey file (colour files
+            are always read through the official palette).
+
+    Returns:
+        ``uint8`` ``[H, W]`` official-order label map.
+
+    Raises:
+        ImageLoadError: unreadable file, or values ≥ 19.
+        ValueError: unknown ``order``.
+    """
+    from PIL import Image
+
+    if order not in ORDERS:
+        raise ValueError(f"mask order must be one of {ORDERS}, got {order!r}")
+    p = Path(path)
+    try:
+        with Image.open(p) as im:
+            im.load()
+            if im.mode in ("L", "P", "I", "I;16"):
+                arr = np.asarray(im)  # mode P: the palette indices are the label values
+                colour = False
+            else:
+                arr = np.asarray(im.convert("RGB"))
+                colour = True
+    except (OSError, ValueError) as exc:
+        raise ImageLoadError(f"{p}: cannot read label map ({exc})") from None
+    if colour:
+        if np.all(arr[:, :, 0] == arr[:, :, 1]) and np.all(arr[:, :, 1] == arr[:, :, 2]):
+            arr = arr[:, :, 0]  # an RGB file holding grey label values
+        else:
+            return labels_from_colors(arr)
+    arr = np.asarray(arr)
+    if arr.size and int(arr.max()) >= len(CELEBAMASK_HQ):
+        raise ImageLoadError(f"{p}: label values must be 0..18, found {int(arr.max())} "
+                             "(is this a label map, or a colour view saved as grey?)")
+    arr = arr.astype(np.uint8)
+    return arr if order == "official" else convert_labels(arr, BISENET, CELEBAMASK_HQ)
+
+
+def save_label_map(path: PathLike, labels: np.ndarray, order: str = "official") -> Path:
+    """Write a label map as a mode-L PNG (atomically).
+
+    Args:
+        path: target ``.png``.
+        labels: ``uint8`` ``[H, W]`` official-order map.
+        order: order of the values written (``"official"`` or ``"bisenet"``).
+
+    Returns:
+        The written path.
+    """
+    if order not in ORDERS:
+        raise ValueError(f"mask order must be one of {ORDERS}, got {order!r}")
+    arr = check_labels(labels)
+    if order == "bisenet":
+        arr = convert_labels(arr, CELEBAMASK_HQ, BISENET)
+    return save_image(path, arr)
+
+
+def check_labels(labels: np.ndarray, name: str = "label map") -> np.ndarray:
+    """Validate an official-order label map: 2-D integers in 0..18; returns it as ``uint8``."""
+    arr = np.asarray(labels)
+    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must be a 2-D integer array, got {arr.dtype} {arr.shape}")
+    if arr.size and (arr.min() < 0 or arr.max() >= len(CELEBAMASK_HQ)):
+        raise ValueError(f"{name} values must be 0..18 (official CelebAMask-HQ order)")
+    return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+# --- edit operations ---------------------------------------------------------------------------
+
+def _ids(names: Sequence[str]) -> list[int]:
+    return [CELEBAMASK_HQ.index(n) for n in names]
+
+
+def _disk(px: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+
+
+def fill_nearest(labels: np.ndarray, holes: np.ndarray) -> np.ndarray:
+    """Give every ``holes`` pixel the label of the nearest non-hole pixel.
+
+    Args:
+        labels: ``uint8`` ``[H, W]``.
+        holes: bool ``[H, W]``.
+
+    Returns:
+        New label map.
+    """
+    out = labels.copy()
+    if not holes.any() or holes.all():
+        return out
+    _, idx = cv2.distanceTransformWithLabels(holes.astype(np.uint8), cv2.DIST_L2, 5,
+                                             labelType=cv2.DIST_LABEL_PIXEL)
+    keep = labels[~holes]  # raster order == label order of DIST_LABEL_PIXEL
+    out[holes] = keep[idx[holes] - 1]
+    return out
+
+
+def main_body(mask: np.ndarray, keep: float = 0.05) -> np.ndarray:
+    """The solid part of a region: opened (3×3), components smaller than ``keep`` × the largest dropped.
+
+    Parsers leave speckles (stray hair pixels on a dark collar); growing those would paint blobs.
+    Falls back to ``mask`` itself when opening removes everything (thin or tiny regions).
+    """
+    opened = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, comp, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    if n <= 1:
+        return mask.astype(bool)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    big = np.flatnonzero(areas >= keep * areas.max()) + 1
+    return np.isin(comp, big)
+
+
+def dilate(labels: np.ndarray, names: Sequence[str], px: int, into: Optional[Sequence[str]] = None) -> np.ndarray:
+    """Grow the regions of ``names`` by ``px`` pixels over the labels in ``into``.
+
+    Args:
+        labels: official-order map.
+        names: labels to grow.
+        px: radius in pixels (> 0).
+        into: labels that may be painted over; default :data:`GROWABLE`, plus ``skin`` for face parts.
+
+    Returns:
+        New label map.
+    """
+    if px <= 0:
+        raise ValueError(f"dilate radius must be > 0, got {px}")
+    out = check_labels(labels).copy()
+    for n in names:
+        i = CELEBAMASK_HQ.index(n)
+        over = into if into is not None else GROWABLE + (("skin",) if n in FACE_PARTS else ())
+        allowed = np.isin(out, _ids(over))
+        grown = cv2.dilate(main_body(out == i).astype(np.uint8), _disk(px)).astype(bool)
+        out[grown & allowed & (out != i)] = i
+    return out
+
+
+def erode(labels: np.ndarray, names: Sequence[str], px: int) -> np.ndarray:
+    """Shrink the regions of ``names`` by ``px`` pixels; freed pixels take the nearest other label."""
+    if px <= 0:
+        raise ValueError(f"erode radius must be > 0, got {px}")
+    out = check_labels(labels).copy()
+    for n in names:
+        m = out == CELEBAMASK_HQ.index(n)
+        solid = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_CLOSE, _disk(3))  # ignore parsing speckle holes
+        kept = cv2.erode(solid, _disk(px)).astype(bool) & m
+        out = fill_nearest(out, m)  # freed pixels take the nearest *other* label
+        out[kept] = CELEBAMASK_HQ.index(n)
+    return out
+
+
+def scale(labels: np.ndarray, names: Sequence[str], factor: float) -> np.ndarray:
+    """Scale each named region about its own centroid (``factor`` > 1 enlarges).
+
+    The scaled shape is painted over whatever lies under it; pixels a region no longer covers take
+    the nearest other label.
+    """
+    if not 0.2 <= factor <= 5.0:
+        raise ValueError(f"scale factor must be in [0.2, 5], got {factor}")
+    out = check_labels(labels).copy()
+    for n in names:
+        i = CELEBAMASK_HQ.index(n)
+        m = (out == i).astype(np.uint8)
+        if not m.any():
+            continue
+        ys, xs = np.nonzero(m)
+        cx, cy = xs.mean(), ys.mean()
+        mat = np.array([[factor, 0, cx * (1 - factor)], [0, factor, cy * (1 - factor)]], np.float32)
+        new = cv2.warpAffine(m, mat, (m.shape[1], m.shape[0]), flags=cv2.INTER_NEAREST).astype(bool)
+        out = fill_nearest(out, m.astype(bool))  # freed pixels take the nearest *other* label
+        out[new] = i
+    return out
+
+
+def smile(labels: np.ndarray, px: float, names: Sequence[str] = ("u_lip", "l_lip", "mouth")) -> np.ndarray:
+    """Bend the lips so that their corners rise by ``px`` pixels (negative: a frown).
+
+    Each column of the lip region moves up by ``px · ((x - cx) / half_width)²``.
+    """
+    out = check_labels(labels).copy()
+    ids = _ids(names)
+    m = np.isin(out, ids)
+    if not m.any():
+        raise ValueError("the label map has no lips to bend")
+    ys, xs = np.nonzero(m)
+    cx, hw = (xs.min() + xs.max()) / 2.0, max(1.0, (xs.max() - xs.min()) / 2.0)
+    shift = np.rint(px * ((xs - cx) / hw) ** 2).astype(int)
+    vals = out[ys, xs]
+    out = fill_nearest(out, m)
+    ny = np.clip(ys - shift, 0, out.shape[0] - 1)
+    out[ny, xs] = vals
+    # close the one-pixel gaps a column shift can leave
+    closed = np.zeros_like(out)
+    for i in ids:
+        r = cv2.morphologyEx((out == i).astype(np.uint8), cv2.MORPH_CLOSE, _disk(1))
+        closed[(r > 0) & (closed == 0)] = i
+    region = closed > 0
+    out[region & np.isin(out, _ids(GROWABLE))] = closed[region & np.isin(out, _ids(GROWABLE))]
+    return out
+
+
+def swap(labels: np.ndarray, a: str, b: str) -> np.ndarray:
+    """Exchange labels ``a`` and ``b``."""
+    out = check_labels(labels).copy()
+    ia, ib = CELEBAMASK_HQ.index(a), CELEBAMASK_HQ.index(b)
+    out[labels == ia], out[labels == ib] = ib, ia
+    return out
+
+
+def relabel(labels: np.ndarray, a: str, b: str) -> np.ndarray:
+    """Every pixel of label ``a`` becomes ``b``."""
+    out = check_labels(labels).copy()
+    out[out == CELEBAMASK_HQ.index(a)] = CELEBAMASK_HQ.index(b)
+    return out
+
+
+def add_glasses(labels: np.ndarray, frame: float = 0.22) -> np.ndarray:
+    """Add ``eye_g`` (spectacles: two rims and a bridge) around the eyes.
+
+    Args:
+        labels: official-order map with ``l_eye`` and ``r_eye``.
+        frame: rim thickness as a fraction of the eye distance.
+
+    Raises:
+        ValueError: the map has no eyes to put glasses on.
+    """
+    out = check_labels(labels).copy()
+    centres = []
+    for n in ("r_eye", "l_eye"):
+        ys, xs = np.nonzero(out == CELEBAMASK_HQ.index(n))
+        if len(xs) == 0:
+            raise ValueError("add:glasses needs both eyes (l_eye and r_eye) in the label map")
+        centres.append((xs.mean(), ys.mean()))
+    (x0, y0), (x1, y1) = sorted(centres)
+    d = float(np.hypot(x1 - x0, y1 - y0))
+    g = np.zeros(out.shape, np.uint8)
+    ax, ay = int(round(d * 0.42)), int(round(d * 0.3))
+    ang = float(np.degrees(np.arctan2(y1 - y0, x1 - x0)))
+    th = max(1, int(round(d * frame * 0.25)))
+    for cx, cy in ((x0, y0), (x1, y1)):
+        cv2.ellipse(g, (int(round(cx)), int(round(cy + d * 0.03))), (ax, ay), ang, 0, 360, 1, th)
+    bridge_y = int(round((y0 + y1) / 2 - d * 0.02))
+    cv2.line(g, (int(round(x0 + ax * 0.95)), bridge_y), (int(round(x1 - ax * 0.95)), bridge_y), 1, max(1, th // 2 + 1))
+    out[g > 0] = CELEBAMASK_HQ.index("eye_g")
+    return out
+
+
+# --- edit chains -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LabelEdit:
+    """One parsed edit operation.
+
+    Args:
+        op: operation name (``dilate erode scale smile swap relabel add``).
+        args: its arguments as strings, as written.
+    """
+
+    op: str
+    args: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return ":".join((self.op,) + self.args)
+
+    def apply(self, labels: np.ndarray) -> np.ndarray:
+        """Apply this edit to an official-order label map; returns a new map."""
+        return _OPS[self.op][1](labels, *self.args)
+
+
+def _names(arg: str) -> list[str]:
+    names = [n.strip() for n in arg.split("+") if n.strip()]
+    if not names:
+        raise ValueError("empty label list")
+    for n in names:
+        CELEBAMASK_HQ.index(n)
+    return names
+
+
+def _num(arg: str, kind: type = float) -> float:
+    try:
+        return kind(arg)
+    except ValueError:
+        raise ValueError(f"{arg!r} is not a {'whole ' if kind is int else ''}number") from None
+
+
+def _add(labels: np.ndarray, what: str) -> np.ndarray:
+    if what != "glasses":
+        raise ValueError(f"add: only 'glasses' can be added, got {what!r}")
+    return add_glasses(labels)
+
+
+_OPS: dict[str, tuple[int, Callable[..., np.ndarray]]] = {
+    "dilate": (2, lambda m, a, b: dilate(m, _names(a), int(_num(b, int)))),
+    "erode": (2, lambda m, a, b: erode(m, _names(a), int(_num(b, int)))),
+    "scale": (2, lambda m, a, b: scale(m, _names(a), _num(b))),
+    "smile": (1, lambda m, a: smile(m, _num(a))),
+    "swap": (2, lambda m, a, b: swap(m, _names(a)[0], _names(b)[0])),
+    "relabel": (2, lambda m, a, b: relabel(m, _names(a)[0], _names(b)[0])),
+    "add": (1, _add),
+}
+
+
+def parse_edits(spec: str) -> list[LabelEdit]:
+    """Parse ``op:arg[:arg];op:arg...`` (see the module doc) and validate names and numbers.
+
+    Args:
+        spec: the chain; ``""`` or ``"none"`` means no edit.
+
+    Returns:
+        The edits in order.
+
+    Raises:
+        ValueError: unknown operation or label, wrong argument count, bad number.
+    """
+    out: list[LabelEdit] = []
+    if spec.strip().lower() in ("", "none"):
+        return out
+    for part in spec.split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        op, *args = [s.strip() for s in part.split(":")]
+        if op not in _OPS:
+            raise ValueError(f"unknown label edit {op!r}; use one of {', '.join(_OPS)}")
+        if len(args) != _OPS[op][0]:
+            raise ValueError(f"{op} takes {_OPS[op][0]} argument(s) ({part!r})")
+        e = LabelEdit(op, tuple(args))
+        try:  # validate names / numbers now, not on the first image
+            if op in ("swap", "relabel"):
+                _names(args[0]), _names(args[1])
+            elif op in ("dilate", "erode", "scale"):
+                _names(args[0])
+                v = _num(args[1], int if op != "scale" else float)
+                if op != "scale" and v <= 0:
+                    raise ValueError(f"{op} radius must be > 0")
+                if op == "scale" and not 0.2 <= v <= 5:
+                    raise ValueError("scale factor must be in [0.2, 5]")
+            elif op == "smile":
+                _num(args[0])
+            elif op == "add" and args[0] != "glasses":
+                raise ValueError(f"add: only 'glasses' can be added, got {args[0]!r}")
+        except KeyError as exc:
+            raise ValueError(str(exc).strip('"')) from None
+        out.append(e)
+    return out
+
+
+def apply_edits(labels: np.ndarray, edits: Sequence[LabelEdit] | str) -> np.ndarray:
+    """Apply a chain of edits (parsed or as a spec string) to an official-order map."""
+    chain = parse_edits(edits) if isinstance(edits, str) else list(edits)
+    out = check_labels(labels).copy()
+    for e in chain:
+        out = e.apply(out)
+    return out
