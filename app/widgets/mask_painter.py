@@ -1,0 +1,403 @@
+"""Semantic-mask painter: 19-label palette, brush / eraser / fill / rectangle / lasso, per-stroke undo.
+
+Keys (when the view has focus): ``-``/``=`` previous/next label, ``[``/``]`` brush size, ``B`` brush,
+``E`` eraser (paints background), ``F`` fill, ``R`` rectangle, ``L`` lasso, ``I`` picks the label
+under the cursor (Ctrl+click too). Every gesture is one :class:`~app.mask_commands.PaintLabelsCommand`
+on the undo stack, storing only the changed box.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (QColor, QIcon, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap,
+                           QPolygonF, QUndoStack)
+from PySide6.QtWidgets import (QButtonGroup, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSlider,
+                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from app.mask_commands import LabelMap, PaintLabelsCommand
+from app.qt_image import to_qimage
+from engine.labels import CELEBAMASK_HQ, CELEBAMASK_HQ_PALETTE
+
+TOOLS: tuple[tuple[str, str, str], ...] = (
+    ("brush", "B", "Brush (B)"), ("eraser", "E", "Eraser = background (E)"), ("fill", "F", "Fill (F)"),
+    ("rect", "R", "Rectangle fill (R)"), ("lasso", "L", "Lasso fill (L)"),
+)
+"""Tool name, key, tooltip."""
+
+MAX_BRUSH = 200
+
+
+# --- pure label operations (numpy) ------------------------------------------------------------
+
+def paint_line(labels: np.ndarray, p0: tuple[float, float], p1: tuple[float, float], radius: int, value: int) -> None:
+    """Paint a round-capped line of ``value`` from ``p0`` to ``p1`` (``(x, y)``) in place."""
+    a = (int(round(p0[0])), int(round(p0[1])))
+    b = (int(round(p1[0])), int(round(p1[1])))
+    if radius <= 1:
+        cv2.line(labels, a, b, int(value), 1)
+    else:
+        cv2.line(labels, a, b, int(value), 2 * radius - 1)
+        cv2.circle(labels, a, radius - 1, int(value), -1)
+        cv2.circle(labels, b, radius - 1, int(value), -1)
+
+
+def flood_fill(labels: np.ndarray, x: int, y: int, value: int) -> None:
+    """Fill the 4-connected region of equal labels around ``(x, y)`` with ``value`` in place."""
+    h, w = labels.shape
+    if not (0 <= x < w and 0 <= y < h) or labels[y, x] == value:
+        return
+    mask = np.zeros((h + 2, w + 2), np.uint8)
+    cv2.floodFill(labels, mask, (int(x), int(y)), int(value), 0, 0, 4)
+
+
+def fill_polygon(labels: np.ndarray, points: np.ndarray, value: int) -> None:
+    """Fill the polygon ``points`` (``[N, 2]`` ``(x, y)``; a rectangle is 4 points) in place."""
+    pts = np.round(np.asarray(points, np.float64)).astype(np.int32)
+    if len(pts) >= 3:
+        cv2.fillPoly(labels, [pts], int(value))
+
+
+def label_icon(index: int, side: int = 14) -> QIcon:
+    pix = QPixmap(side, side)
+    pix.fill(QColor(*[int(v) for v in CELEBAMASK_HQ_PALETTE[index]]))
+    return QIcon(pix)
+
+
+class LabelPalette(QListWidget):
+    """The 19 official labels with their colours; the check box shows/hides a label's overlay.
+
+    Signals:
+        label_selected(int): the current label changed.
+        visibility_changed(): a label was shown or hidden.
+    """
+
+    label_selected = Signal(int)
+    visibility_changed = Signal()
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("label_palette")
+        for i, name in enumerate(CELEBAMASK_HQ.classes):
+            it = QListWidgetItem(label_icon(i), f"{i:2d}  {name}")
+            it.setFlags(it.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            it.setCheckState(Qt.CheckState.Checked)
+            it.setToolTip("check box: show/hide this label's overlay")
+            self.addItem(it)
+        self.currentRowChanged.connect(self.label_selected.emit)
+        self.itemChanged.connect(lambda _: self.visibility_changed.emit())
+
+    def hidden(self) -> set[int]:
+        """Labels whose overlay is hidden."""
+        return {i for i in range(self.count()) if self.item(i).checkState() != Qt.CheckState.Checked}
+
+    def set_visible(self, index: int, visible: bool) -> None:
+        self.item(index).setCheckState(Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
+
+
+class MaskPaintView(QWidget):
+    """Shows the photo with the label overlay and paints labels with the mouse.
+
+    Args:
+        undo: the stack paint commands go to.
+
+    Signals:
+        label_picked(int): ``I``/Ctrl+click or ``-``/``=`` chose a label.
+        brush_changed(int): ``[``/``]`` changed the brush radius.
+        tool_changed(str): a tool key was pressed.
+        stroke_finished(): a gesture was committed to the undo stack.
+    """
+
+    label_picked = Signal(int)
+    brush_changed = Signal(int)
+    tool_changed = Signal(str)
+    stroke_finished = Signal()
+
+    def __init__(self, undo: QUndoStack, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mask_paint_view")
+        self.undo = undo
+        self.model: Optional[LabelMap] = None
+        self.photo: Optional[QImage] = None
+        self.label = CELEBAMASK_HQ.index("hair")
+        self.brush = 6
+        self.tool = "brush"
+        self.opacity = 0.55
+        self.hidden: set[int] = set()
+        self._overlay: Optional[QImage] = None
+        self._before: Optional[np.ndarray] = None
+        self._last: Optional[tuple[float, float]] = None
+        self._shape: list[tuple[float, float]] = []
+        self._cursor: Optional[QPointF] = None
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMinimumSize(200, 200)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(320, 320)
+
+    # -- state ------------------------------------------------------------------------------------
+    def set_photo(self, rgb: Optional[np.ndarray]) -> None:
+        self.photo = None if rgb is None else to_qimage(rgb)
+        self.update()
+
+    def set_model(self, model: Optional[LabelMap]) -> None:
+        self.model = model
+        if model is not None:
+            model.subscribe(lambda _box: self.refresh_overlay())
+        self.refresh_overlay()
+
+    def refresh_overlay(self) -> None:
+        """Rebuild the RGBA overlay from the label map, the hidden labels and the opacity."""
+        if self.model is None:
+            self._overlay = None
+        else:
+            lut = np.zeros((256, 4), np.uint8)
+            lut[: len(CELEBAMASK_HQ_PALETTE), :3] = CELEBAMASK_HQ_PALETTE
+            lut[: len(CELEBAMASK_HQ_PALETTE), 3] = int(round(self.opacity * 255))
+            lut[list(self.hidden), 3] = 0
+            self._overlay = to_qimage(lut[self.model.labels])
+        self.update()
+
+    def set_opacity(self, value: float) -> None:
+        self.opacity = float(np.clip(value, 0.0, 1.0))
+        self.refresh_overlay()
+
+    def set_hidden(self, hidden: set[int]) -> None:
+        self.hidden = set(hidden)
+        self.refresh_overlay()
+
+    def set_brush(self, radius: int) -> None:
+        self.brush = int(np.clip(radius, 1, MAX_BRUSH))
+        self.update()
+
+    # -- geometry ----------------------------------------------------------------------------------
+    def image_rect(self) -> QRectF:
+        if self.model is None:
+            return QRectF()
+        h, w = self.model.labels.shape
+        s = min(self.width() / w, self.height() / h)
+        return QRectF((self.width() - w * s) / 2, (self.height() - h * s) / 2, w * s, h * s)
+
+    def to_image(self, pos: QPointF) -> tuple[float, float]:
+        r = self.image_rect()
+        h, w = self.model.labels.shape  # type: ignore[union-attr]
+        return ((pos.x() - r.x()) * w / max(r.width(), 1e-6) - 0.5, (pos.y() - r.y()) * h / max(r.height(), 1e-6) - 0.5)
+
+    def label_at(self, x: float, y: float) -> Optional[int]:
+        if self.model is None:
+            return None
+        h, w = self.model.labels.shape
+        xi, yi = int(round(x)), int(round(y))
+        return int(self.model.labels[yi, xi]) if 0 <= xi < w and 0 <= yi < h else None
+
+    # -- painting ----------------------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(40, 40, 44))
+        r = self.image_rect()
+        if self.model is None:
+            p.setPen(QColor(200, 200, 200))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Open a face photo to paint its labels")
+            return
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        if self.photo is not None:
+            p.drawImage(r, self.photo)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        if self._overlay is not None:
+            p.drawImage(r, self._overlay)
+        scale = r.width() / self.model.labels.shape[1]
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setPen(QPen(QColor(255, 255, 255, 220), 1.2, Qt.PenStyle.DashLine))
+        if self._shape and self.tool in ("rect", "lasso"):
+            pts = [QPointF(r.x() + (x + 0.5) * scale, r.y() + (y + 0.5) * scale) for x, y in self._shape]
+            if self.tool == "rect" and len(pts) == 2:
+                p.drawRect(QRectF(pts[0], pts[1]).normalized())
+            else:
+                p.drawPolygon(QPolygonF(pts))
+        if self._cursor is not None and self.tool in ("brush", "eraser"):
+            p.setPen(QPen(QColor(255, 255, 255, 230), 1.0))
+            p.drawEllipse(self._cursor, self.brush * scale, self.brush * scale)
+
+    def _value(self) -> int:
+        return 0 if self.tool == "eraser" else self.label
+
+    def _commit(self, text: str) -> None:
+        assert self.model is not None and self._before is not None
+        cmd = PaintLabelsCommand.from_maps(self.model, self._before, self.model.labels, text, applied=True)
+        self._before = None
+        if cmd is not None:
+            self.undo.push(cmd)
+            self.stroke_finished.emit()
+
+    def pick(self, x: float, y: float) -> None:
+        v = self.label_at(x, y)
+        if v is not None:
+            self.label = v
+            self.label_picked.emit(v)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        if self.model is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        x, y = self.to_image(event.position())
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.pick(x, y)
+            return
+        self._before = self.model.labels.copy()
+        name = CELEBAMASK_HQ.classes[self._value()]
+        if self.tool == "fill":
+            flood_fill(self.model.labels, int(round(x)), int(round(y)), self._value())
+            self._commit(f"Fill {name}")
+        elif self.tool in ("brush", "eraser"):
+            paint_line(self.model.labels, (x, y), (x, y), self.brush, self._value())
+            self._last = (x, y)
+            self.model.notify()
+        else:
+            self._shape = [(x, y)] if self.tool == "lasso" else [(x, y), (x, y)]
+        self.update()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        self._cursor = event.position()
+        if self.model is None or self._before is None:
+            self.update()
+            return
+        x, y = self.to_image(event.position())
+        if self.tool in ("brush", "eraser") and self._last is not None:
+            paint_line(self.model.labels, self._last, (x, y), self.brush, self._value())
+            self._last = (x, y)
+            self.model.notify()
+        elif self.tool == "rect" and self._shape:
+            self._shape[1] = (x, y)
+        elif self.tool == "lasso":
+            self._shape.append((x, y))
+        self.update()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        if self.model is None or self._before is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        name = CELEBAMASK_HQ.classes[self._value()]
+        if self.tool in ("rect", "lasso") and self._shape:
+            pts = self._shape
+            if self.tool == "rect":
+                (x0, y0), (x1, y1) = pts
+                pts = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+            fill_polygon(self.model.labels, np.array(pts), self._value())
+            self._shape = []
+        self._last = None
+        verb = {"brush": "Paint", "eraser": "Erase", "rect": "Rectangle", "lasso": "Lasso"}[self.tool]
+        self._commit(f"{verb} {name}" if self.tool != "eraser" else "Erase")
+        self.update()
+
+    def leaveEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt API
+        self._cursor = None
+        self.update()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if not self.handle_key(event.text()):
+            super().keyPressEvent(event)
+
+    def handle_key(self, text: str) -> bool:
+        """Apply a painter key (see the module doc); returns False if it is not one."""
+        n = len(CELEBAMASK_HQ)
+        if text in ("-", "=", "+"):
+            self.label = (self.label + (1 if text in "=+" else -1)) % n
+            self.label_picked.emit(self.label)
+        elif text in ("[", "]"):
+            self.set_brush(self.brush + (1 if text == "]" else -1) * max(1, self.brush // 5))
+            self.brush_changed.emit(self.brush)
+        elif text.lower() == "i" and self._cursor is not None and self.model is not None:
+            self.pick(*self.to_image(self._cursor))
+        elif text.upper() in {k for _, k, _ in TOOLS}:
+            self.tool = next(t for t, k, _ in TOOLS if k == text.upper())
+            self.tool_changed.emit(self.tool)
+            self.update()
+        else:
+            return False
+        return True
+
+
+class MaskPainter(QWidget):
+    """Tool bar + paint view + label palette, kept in sync both ways.
+
+    Args:
+        undo: the stack paint commands go to.
+
+    Signals:
+        stroke_finished(): a gesture was committed (regenerate now).
+    """
+
+    stroke_finished = Signal()
+
+    def __init__(self, undo: QUndoStack, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.view = MaskPaintView(undo)
+        self.palette_list = LabelPalette()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        self.tool_group = QButtonGroup(self)
+        self.tool_buttons: dict[str, QToolButton] = {}
+        for name, key, tip in TOOLS:
+            b = QToolButton()
+            b.setText(key)
+            b.setToolTip(tip)
+            b.setCheckable(True)
+            b.setObjectName(f"tool_{name}")
+            self.tool_group.addButton(b)
+            self.tool_buttons[name] = b
+            b.clicked.connect(lambda _=False, n=name: self.set_tool(n))
+            bar.addWidget(b)
+        self.size_spin = QSpinBox()
+        self.size_spin.setRange(1, MAX_BRUSH)
+        self.size_spin.setPrefix("r ")
+        self.size_spin.setToolTip("brush radius in pixels ([ / ])")
+        self.size_spin.setValue(self.view.brush)
+        bar.addWidget(self.size_spin)
+        bar.addWidget(QLabel("overlay"))
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(int(self.view.opacity * 100))
+        self.opacity.setToolTip("label overlay opacity")
+        bar.addWidget(self.opacity, 1)
+        lay.addLayout(bar)
+        lay.addWidget(self.view, 3)
+        self.current = QLabel()
+        lay.addWidget(self.current)
+        self.palette_list.setMaximumHeight(170)
+        lay.addWidget(self.palette_list, 1)
+        self.size_spin.valueChanged.connect(self.view.set_brush)
+        self.opacity.valueChanged.connect(lambda v: self.view.set_opacity(v / 100.0))
+        self.view.brush_changed.connect(self._sync_brush)
+        self.view.label_picked.connect(self.set_label)
+        self.view.tool_changed.connect(self.set_tool)
+        self.view.stroke_finished.connect(self.stroke_finished.emit)
+        self.palette_list.label_selected.connect(self._palette_selected)
+        self.palette_list.visibility_changed.connect(lambda: self.view.set_hidden(self.palette_list.hidden()))
+        self.set_label(self.view.label)
+        self.set_tool("brush")
+
+    def _sync_brush(self, r: int) -> None:
+        self.size_spin.blockSignals(True)
+        self.size_spin.setValue(r)
+        self.size_spin.blockSignals(False)
+
+    def _palette_selected(self, row: int) -> None:
+        if row >= 0 and row != self.view.label:
+            self.set_label(row)
+
+    def set_label(self, index: int) -> None:
+        """Make ``index`` the painting label (palette and view follow)."""
+        self.view.label = int(index)
+        self.palette_list.blockSignals(True)
+        self.palette_list.setCurrentRow(int(index))
+        self.palette_list.blockSignals(False)
+        self.current.setText(f"label: {CELEBAMASK_HQ.classes[index]}  ·  tool: {self.view.tool}")
+
+    def set_tool(self, name: str) -> None:
+        self.view.tool = name
+        self.tool_buttons[name].setChecked(True)
+        self.current.setText(f"label: {CELEBAMASK_HQ.classes[self.view.label]}  ·  tool: {name}")
+        self.view.update()

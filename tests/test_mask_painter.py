@@ -1,0 +1,114 @@
+"""Mask painter: paint commands on a bare QUndoStack, pure label tools, the widget's keys and strokes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QUndoStack
+
+from app.mask_commands import LabelMap, PaintLabelsCommand, ReplaceLabelsCommand, changed_box
+from app.widgets.mask_painter import MaskPainter, fill_polygon, flood_fill, paint_line
+from engine.labels import CELEBAMASK_HQ
+
+HAIR = CELEBAMASK_HQ.index("hair")
+SKIN = CELEBAMASK_HQ.index("skin")
+
+
+def base_map() -> np.ndarray:
+    m = np.zeros((64, 80), np.uint8)
+    m[10:50, 20:60] = SKIN
+    return m
+
+
+def test_paint_undo_redo_stores_only_the_box() -> None:
+    model = LabelMap(base_map())
+    stack = QUndoStack()
+    seen = []
+    model.subscribe(seen.append)
+    before = model.labels.copy()
+    after = before.copy()
+    paint_line(after, (30, 20), (40, 22), 3, HAIR)
+    cmd = PaintLabelsCommand.from_maps(model, before, after, "Paint hair")
+    assert cmd is not None and cmd.nbytes < before.nbytes // 10  # a box, not the whole map
+    stack.push(cmd)
+    assert np.array_equal(model.labels, after) and seen
+    stack.undo()
+    assert np.array_equal(model.labels, before)
+    stack.redo()
+    assert np.array_equal(model.labels, after)
+    assert PaintLabelsCommand.from_maps(model, after, after.copy(), "nothing") is None
+
+
+def test_live_stroke_command_does_not_repaint_twice() -> None:
+    model = LabelMap(base_map())
+    stack = QUndoStack()
+    before = model.labels.copy()
+    paint_line(model.labels, (5, 5), (15, 5), 2, HAIR)  # painted live during the drag
+    live = model.labels.copy()
+    stack.push(PaintLabelsCommand.from_maps(model, before, live, "Paint hair", applied=True))
+    assert np.array_equal(model.labels, live)
+    stack.undo()
+    assert np.array_equal(model.labels, before)
+
+
+def test_fill_rect_lasso_and_pick() -> None:
+    m = base_map()
+    flood_fill(m, 30, 30, HAIR)
+    assert (m == HAIR).sum() == 40 * 40 and m[0, 0] == 0
+    flood_fill(m, 200, 200, SKIN)  # outside: no-op, no crash
+    fill_polygon(m, np.array([[0, 0], [9, 0], [9, 9], [0, 9]]), SKIN)
+    assert (m[:10, :10] == SKIN).all()
+    model = LabelMap(m)
+    stack = QUndoStack()
+    stack.push(ReplaceLabelsCommand(model, np.zeros_like(m)))
+    assert not model.labels.any()
+    stack.undo()
+    assert np.array_equal(model.labels, m)
+    assert changed_box(m, m) is None
+    with pytest.raises(ValueError):
+        PaintLabelsCommand(model, 0, 0, np.zeros((2, 2), np.uint8), np.zeros((3, 2), np.uint8))
+
+
+def test_painter_widget_keys_and_stroke(qtbot) -> None:
+    stack = QUndoStack()
+    p = MaskPainter(stack)
+    qtbot.addWidget(p)
+    p.resize(400, 500)
+    p.show()
+    model = LabelMap(base_map())
+    p.view.set_model(model)
+    p.view.set_photo(np.full((64, 80, 3), 128, np.uint8))
+    v = p.view
+    v.handle_key("=")
+    assert v.label == HAIR + 1 and p.palette_list.currentRow() == HAIR + 1
+    v.handle_key("-")
+    r0 = v.brush
+    v.handle_key("]")
+    assert v.brush > r0 and p.size_spin.value() == v.brush
+    v.handle_key("F")
+    assert v.tool == "fill" and p.tool_buttons["fill"].isChecked()
+    v.handle_key("B")
+    rect = v.image_rect()
+
+    def at(x: float, y: float) -> QPointF:
+        return QPointF(rect.x() + (x + 0.5) * rect.width() / 80, rect.y() + (y + 0.5) * rect.height() / 64)
+
+    with qtbot.waitSignal(p.stroke_finished):
+        qtbot.mousePress(v, Qt.MouseButton.LeftButton, pos=at(30, 30).toPoint())
+        qtbot.mouseMove(v, at(40, 30).toPoint())
+        qtbot.mouseRelease(v, Qt.MouseButton.LeftButton, pos=at(40, 30).toPoint())
+    assert stack.count() == 1 and model.labels[30, 35] == HAIR
+    # Ctrl+click picks the label under the cursor
+    qtbot.mouseClick(v, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, at(5, 5).toPoint())
+    assert v.label == 0
+    v.handle_key("E")
+    qtbot.mouseClick(v, Qt.MouseButton.LeftButton, pos=at(35, 30).toPoint())
+    assert model.labels[30, 35] == 0 and stack.count() == 2
+    stack.undo()
+    stack.undo()
+    assert np.array_equal(model.labels, base_map())
+    p.palette_list.set_visible(SKIN, False)
+    assert SKIN in v.hidden
+    p.opacity.setValue(20)
+    assert v.opacity == pytest.approx(0.2)
