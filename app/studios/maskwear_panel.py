@@ -28,7 +28,7 @@ RENDER = "maskwear.render"
 EXPORT = "maskwear.export"
 USER_TEMPLATE = "maskwear.user_template"
 
-DEFAULTS: dict[str, Any] = {"template": "surgical-blue", "color": "", "faces": "all", "lighting": 0.8,
+DEFAULTS: dict[str, Any] = {"template": "surgical-blue", "color": "", "method": "auto", "faces": "all", "lighting": 0.8,
                             "offsets": (), "user_template": ""}
 
 
@@ -103,10 +103,12 @@ class MaskWearPanel(StudioPanel):
         fit = QGroupBox("Fit")
         form = QFormLayout(fit)
         self.method = QComboBox()
+        self.method.addItem("Auto", "auto")
         self.method.addItem("Key-point (classical)", "keypoint")
-        self.method.addItem("Learned refiner (not trained yet)", "learned")
-        self.method.model().item(1).setEnabled(False)
-        self.method.setToolTip("The learned STN refiner has no trained checkpoint yet; key-point fitting is used.")
+        self.method.addItem("Learned refiner", "learned")
+        self.method.setToolTip("Auto uses the learned STN refiner only when its checkpoint measured better "
+                               "than the key-point fit; the info line says which ran and why.")
+        self.method.currentIndexChanged.connect(lambda i: self._push("method", self.method.itemData(i)))
         form.addRow("Method", self.method)
         self.faces = QComboBox()
         self.faces.addItem("All faces", "all")
@@ -141,9 +143,10 @@ class MaskWearPanel(StudioPanel):
             if self.gallery.item(i).data(Qt.ItemDataRole.UserRole) == p["template"]:
                 self.gallery.setCurrentRow(i)
         self.gallery.blockSignals(False)
-        self.faces.blockSignals(True)
-        self.faces.setCurrentIndex(self.faces.findData(p["faces"]))
-        self.faces.blockSignals(False)
+        for combo, key in ((self.faces, "faces"), (self.method, "method")):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(combo.findData(p[key]))
+            combo.blockSignals(False)
         self.lighting.set_value(p["lighting"])
         pix = QPixmap(14, 14)
         pix.fill(QColor(p["color"]) if p["color"] else QColor(0, 0, 0, 0))
@@ -227,7 +230,7 @@ class MaskWearPanel(StudioPanel):
     # -- engine -----------------------------------------------------------------------------------
     def params(self) -> MaskWearParams:
         p = self.doc.params(STUDIO)
-        return MaskWearParams(template=p["template"], color=p["color"] or None, faces=p["faces"],
+        return MaskWearParams(template=p["template"], color=p["color"] or None, faces=p["faces"], method=p["method"],
                               lighting=float(p["lighting"]), offsets=tuple(p["offsets"])).validate()
 
     def render(self) -> None:
@@ -268,8 +271,9 @@ class MaskWearPanel(StudioPanel):
             if anchors and self.isVisible() and self._drag_key is None:
                 self.canvas.set_handles(np.array(anchors[0]), ANCHORS)
         info = value.info
-        text = (f"Engine: {info.get('backend')} ({info.get('method')}) · {info.get('faces')} face(s) · "
-                f"{'preview' if value.is_preview else 'full'} · {info.get('elapsed_ms', 0):.1f} ms")
+        text = (f"Engine: {info.get('backend')} ({info.get('method')}: {info.get('method_reason')}) · "
+                f"{info.get('faces')} face(s) · {'preview' if value.is_preview else 'full'} · "
+                f"{info.get('elapsed_ms', 0):.1f} ms")
         self.engine_status.emit(text)
         self.info_label.setText(text + "\nDrag the white anchor handles to adjust the mask.")
 

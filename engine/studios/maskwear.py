@@ -6,8 +6,9 @@ just under the eyes (``b``), the jaw below the mouth corners (``d``/``f``) and a
 chin (``e``). Each half of the template (``a b e d`` and ``b c f e``) gets its own homography, so on a
 turned head the far half shrinks with the far cheek instead of being oversized. The mask is then
 shaded like the face under it (lighting adaptation), the eye regions are kept clear whatever the
-fit, and it is composited with its alpha. The learned refiner (STN + PyConv generator, a residual
-on this fit) is not trained yet: ``method="learned"`` says so.
+fit, and it is composited with its alpha. The learned refiner (:mod:`engine.models.maskwear_stn`,
+a residual on this fit, trained by :mod:`engine.training.maskwear`) moves the six targets when it
+is selected; ``method="auto"`` selects it only when its card records that it measured better.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ FACE_ANCHORS: dict[str, int] = {"a": 93, "b": 197, "c": 323, "d": 136, "e": 152,
 CHIN_DROP = 0.10
 """``e`` sits below the chin by ``2 × CHIN_DROP`` × the nose-tip-to-chin distance (the mask wraps under it)."""
 
-METHODS = ("keypoint", "learned")
+METHODS = ("auto", "keypoint", "learned")
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,9 @@ class MaskWearParams:
     Args:
         template: built-in template name (:func:`~engine.procedural.mask_templates.template_names`).
         color: ``#RRGGBB`` main colour, or ``None`` for the template's own.
-        method: ``"keypoint"`` (classical) or ``"learned"`` (needs a trained refiner checkpoint).
+        method: ``"keypoint"`` (classical), ``"learned"`` (the trained refiner; an error when there is
+            none) or ``"auto"`` (the refiner only when its card says it measured better than the
+            key-point fit, else key-point).
         faces: ``"all"`` or ``"largest"``.
         lighting: 0–1, how strongly the mask takes the face's shading and brightness.
         offsets: manual nudges ``((anchor, dx, dy), ...)`` in image pixels, applied to the largest face.
@@ -50,7 +53,7 @@ class MaskWearParams:
 
     template: str = "surgical-blue"
     color: Optional[str] = None
-    method: str = "keypoint"
+    method: str = "auto"
     faces: str = "all"
     lighting: float = 0.8
     offsets: tuple[tuple[str, float, float], ...] = ()
@@ -147,6 +150,45 @@ def adapt_lighting(image: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, streng
     return np.clip(rgb * ratio[:, :, None] * brightness, 0, 255)
 
 
+_REFINER: dict[str, object] = {}
+
+
+def learned_refiner_status() -> tuple[Optional[object], str]:
+    """``(refiner or None, reason)`` for the trained mask refiner (loaded once, then cached)."""
+    if "status" not in _REFINER:
+        from engine.checkpoints import find_checkpoint, read_card
+        from engine.errors import CheckpointError
+
+        path = find_checkpoint("maskwear_stn_g")
+        if path is None:
+            _REFINER["status"] = (None, "no trained mask refiner checkpoint")
+        else:
+            try:
+                from engine.training.maskwear import LearnedRefiner
+
+                card = read_card(path)
+                ref = LearnedRefiner.from_checkpoint(path)
+                better = bool(card.extra.get("better_than_keypoint", False))
+                _REFINER["status"] = (ref, "measured better than key-point" if better else
+                                      "trained, but not measured better than key-point")
+                _REFINER["better"] = better
+            except (CheckpointError, OSError, ValueError) as exc:
+                _REFINER["status"] = (None, f"mask refiner unusable: {exc}")
+    return _REFINER["status"]  # type: ignore[return-value]
+
+
+def resolve_method(method: str) -> tuple[str, str]:
+    """The fitting method that will run for ``method`` and why."""
+    if method == "keypoint":
+        return "keypoint", "key-point fit requested"
+    refiner, reason = learned_refiner_status()
+    if method == "learned":
+        if refiner is None:
+            raise ValueError(f"the learned mask refiner is not available ({reason}); use method 'keypoint'")
+        return "learned", reason
+    return ("learned", reason) if refiner is not None and _REFINER.get("better") else ("keypoint", reason)
+
+
 def _roi(template: MaskTemplate, targets: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
     """Bounding box ``(x0, y0, x1, y1)`` of the warped template (both halves), clipped to the image."""
     th, tw = template.rgba.shape[:2]
@@ -160,10 +202,17 @@ def _roi(template: MaskTemplate, targets: np.ndarray, shape: tuple[int, int]) ->
     return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
 
 
-def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams,
+             refiner: Optional[object] = None) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Composite the mask on ``faces`` of ``image``.
 
     Work is done in the bounding box of each warped mask only.
+
+    Args:
+        image: ``uint8`` RGB.
+        faces: analysed faces (those without landmarks are skipped).
+        params: what to put on.
+        refiner: a specific learned refiner to use (evaluation); overrides ``params.method``.
 
     Returns:
         (result ``uint8`` ``[H, W, 3]``, coverage alpha ``float32`` ``[H, W]``, per-face targets).
@@ -173,8 +222,9 @@ def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams) -> tu
         ValueError: bad parameters, or ``method="learned"`` without a trained refiner.
     """
     p = params.validate()
-    if p.method == "learned":
-        raise ValueError("the learned mask refiner has no trained checkpoint yet; use method 'keypoint'")
+    if refiner is None:
+        method, _ = resolve_method(p.method)
+        refiner = learned_refiner_status()[0] if method == "learned" else None
     usable = [f for f in faces if f.landmarks is not None]
     if not usable:
         raise NoFaceError("no face found")
@@ -187,6 +237,8 @@ def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams) -> tu
     all_targets = []
     for i, face in enumerate(usable):
         targets = face_targets(face)
+        if refiner is not None:
+            targets = refiner.refine(image, face, template, targets)  # type: ignore[attr-defined]
         if i == 0 and p.offsets:
             for name, dx, dy in p.offsets:
                 targets[ANCHORS.index(name)] += (dx, dy)
@@ -238,7 +290,9 @@ class MaskWearEditor(Editor[MaskWearParams]):
         if scale != 1.0 and params.offsets:
             params = replace(params, offsets=tuple((k, dx * scale, dy * scale) for k, dx, dy in params.offsets))
         result, alpha, targets = put_mask(image, faces, params)
+        method, why = resolve_method(params.method)
         return EditResult(image=result, masks={"mask": np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)},
-                          info={"backend": "classical", "method": "keypoint", "device": "cpu",
+                          info={"backend": "neural" if method == "learned" else "classical", "method": method,
+                                "method_reason": why, "device": "cpu",
                                 "faces": len(targets), "anchors": [t.tolist() for t in targets],
                                 "offsets": [list(o) for o in params.offsets]})

@@ -28,7 +28,8 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     p.add_argument("--template", default="surgical-blue",
                    help=f"built-in template ({', '.join(template_names())}) or an RGBA PNG with a JSON anchor file")
     p.add_argument("--color", default=None, help="main colour #RRGGBB (built-in templates)")
-    p.add_argument("--method", default="keypoint", choices=("keypoint", "learned"))
+    p.add_argument("--method", default="auto", choices=("auto", "keypoint", "learned"),
+                   help="auto: the learned refiner only when it measured better (default)")
     p.add_argument("--faces", default="all", choices=("all", "largest"))
     p.add_argument("--lighting", type=float, default=0.8, help="shading adaptation strength 0-1 (default 0.8)")
     p.add_argument("--alpha-out", default=None, metavar="FILE", help="write the mask coverage (mode L PNG)")

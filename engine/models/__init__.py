@@ -1,0 +1,3 @@
+"""One file per paper model; importing this package registers them with engine.checkpoints."""
+
+from engine.models import maskwear_stn  # noqa: F401

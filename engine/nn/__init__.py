@@ -1,0 +1,1 @@
+"""Shared neural-network blocks (pure torch, no compiled extensions)."""

@@ -1,0 +1,29 @@
+"""``masquerade train <model> ...``: the training entries of the learned models."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+    """Add the ``train`` sub-command with one sub-command per trainable model."""
+    p = subparsers.add_parser("train", help="train a learned model (CPU, or GPUs with torchrun)")
+    models = p.add_subparsers(dest="model", metavar="MODEL", required=True)
+    mw = models.add_parser("maskwear-stn", help="the mask-wearing refiner (STN + PyConv, WGAN-div)")
+    mw.add_argument("--data", required=True, help="data root with faces/, makeup/mt/, maskwear/real_masked/")
+    mw.add_argument("--out", required=True, help="checkpoint stem to write (e.g. checkpoints/maskwear_stn_g)")
+    mw.add_argument("--run-dir", default="runs/maskwear_stn", help="logs, resumable state, data cache")
+    mw.add_argument("--steps", type=int, default=300)
+    mw.add_argument("--batch", type=int, default=8)
+    mw.add_argument("--width", type=int, default=8, help="generator/critic width (multiple of 8)")
+    mw.add_argument("--seed", type=int, default=0)
+    mw.set_defaults(func=_maskwear)
+    return p
+
+
+def _maskwear(args: argparse.Namespace) -> int:
+    from engine.faces.cli import quiet_native_stderr
+    from engine.training.maskwear import main
+
+    with quiet_native_stderr():  # MediaPipe logs on every face analysis; progress goes to stdout
+        return main(args)

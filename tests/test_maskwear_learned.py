@@ -1,0 +1,124 @@
+"""Learned mask refiner: model shapes, STN warp, WGAN-div, training loop (logs, resume),
+checkpoint round trip, refiner integration and the auto rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+import engine.studios.maskwear as mw
+from engine.checkpoints import load_checkpoint, save_checkpoint
+from engine.models.maskwear_stn import (MaskWearDiscriminator, MaskWearGenerator, matrix_to_params,
+                                        params_to_matrix, warp_rgba, wgan_div_penalty)
+from engine.training.maskwear import CROP, LearnedRefiner, is_better, jitter_recovery, prepare_faces, train
+
+
+def test_shapes_and_zero_start() -> None:
+    g = MaskWearGenerator(width=8)
+    d = MaskWearDiscriminator(width=8)
+    x = torch.randn(2, 7, CROP, CROP)
+    assert torch.equal(g(x), torch.zeros(2, 8))  # untrained = the key-point fit
+    assert d(torch.randn(2, 3, CROP, CROP)).shape == (2, 1, 5, 5)
+    g(x).sum().backward()
+    assert g.head.weight.grad is not None and g.head.weight.grad.abs().sum() > 0
+
+
+def test_homography_params_round_trip_and_identity_warp() -> None:
+    h = torch.tensor([[[1.1, 0.1, 0.05], [-0.05, 0.9, 0.02], [0.01, 0.02, 1.0]]])
+    assert torch.allclose(params_to_matrix(matrix_to_params(h * 2)), h, atol=1e-6)
+    tmpl = torch.rand(1, 4, 32, 32)
+    out = warp_rgba(tmpl, torch.eye(3)[None], 32)
+    assert torch.allclose(out, tmpl, atol=1e-5)
+
+
+def test_wgan_div_penalty_is_differentiable() -> None:
+    d = MaskWearDiscriminator(width=8)
+    pen = wgan_div_penalty(d, torch.rand(2, 3, CROP, CROP), torch.rand(2, 3, CROP, CROP))
+    assert pen.item() >= 0
+    pen.backward()
+    assert any(p.grad is not None for p in d.parameters())
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    img = data.astronaut()
+    from engine.imageio import save_image
+
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp())
+    save_image(folder / "a.png", img)
+    save_image(folder / "b.png", np.ascontiguousarray(img[:, ::-1]))
+    clean, targets = prepare_faces(sorted(folder.glob("*.png")), with_targets=True)
+    assert clean.shape == (2, CROP, CROP, 3) and targets.shape == (2, 6, 2)
+    clean = np.concatenate([clean, clean])
+    targets = np.concatenate([targets, targets])
+    real = np.random.default_rng(0).integers(0, 255, (8, CROP, CROP, 3), dtype=np.uint8)
+    return {"clean": clean, "targets": targets, "real": real}
+
+
+def test_training_logs_resumes_and_round_trips(tiny_data, tmp_path: Path) -> None:
+    g, summary = train(tiny_data, tmp_path / "run", steps=3, batch=4, width=8)
+    assert summary["steps"] == 3 and summary["adversarial"]
+    state = json.loads((tmp_path / "run" / "state" / "state.json").read_text())
+    assert state["step"] == 3
+    g2, summary2 = train(tiny_data, tmp_path / "run", steps=5, batch=4, width=8)  # resumes at 3
+    lines = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [3, 5] and all("pull" in r for r in lines)
+    card = save_checkpoint(g2, tmp_path / "ck" / "maskwear_stn_g", task="test", training_data="test",
+                           licence="test", metrics={"x": 1.0}, extra={"better_than_keypoint": False})
+    loaded, c = load_checkpoint(card, device="cpu")
+    x = torch.rand(1, 7, CROP, CROP)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), g2.eval()(x), atol=1e-6)
+    assert c.extra["better_than_keypoint"] is False
+    rec = jitter_recovery(g2, tiny_data["clean"], tiny_data["targets"], trials=4)
+    assert rec["anchor_error_px_before"] > 0
+
+
+def test_untrained_refiner_keeps_the_keypoint_fit() -> None:
+    from engine.faces import FaceAnalyzer
+    from engine.procedural.mask_templates import get_template
+
+    img = data.astronaut()
+    face = FaceAnalyzer().analyze(img, parse=False).faces[0]
+    kp = mw.face_targets(face)
+    refined = LearnedRefiner(MaskWearGenerator(width=8)).refine(img, face, get_template("surgical-blue"), kp)
+    assert np.abs(refined - kp).max() < 1e-2  # a zero residual leaves the key-point targets in place
+
+
+def test_auto_and_learned_without_checkpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import engine.checkpoints as ck
+
+    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [tmp_path])
+    monkeypatch.setattr(mw, "_REFINER", {})
+    assert mw.resolve_method("auto")[0] == "keypoint"
+    with pytest.raises(ValueError, match="not available"):
+        mw.resolve_method("learned")
+
+
+def test_auto_uses_only_a_refiner_measured_better(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import engine.checkpoints as ck
+
+    g = MaskWearGenerator(width=8)
+    for better in (False, True):
+        folder = tmp_path / str(better)
+        save_checkpoint(g, folder / "maskwear_stn_g", task="t", training_data="t", licence="t",
+                        extra={"better_than_keypoint": better})
+        monkeypatch.setattr(ck, "checkpoint_roots", lambda folder=folder: [folder])
+        monkeypatch.setattr(mw, "_REFINER", {})
+        assert mw.resolve_method("auto")[0] == ("learned" if better else "keypoint")
+        assert mw.resolve_method("learned")[0] == "learned"
+
+
+def test_is_better_rule() -> None:
+    kp = {"lips": 1.0, "nose": 0.75, "eyes": 0.0}
+    assert is_better({"lips": 1.0, "nose": 0.8, "eyes": 0.0}, kp)
+    assert not is_better({"lips": 1.0, "nose": 0.755, "eyes": 0.0}, kp)
+    assert not is_better({"lips": 0.9, "nose": 0.9, "eyes": 0.0}, kp)
+    assert not is_better({"lips": 1.0, "nose": 0.9, "eyes": 0.05}, kp)
