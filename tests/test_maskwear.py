@@ -117,10 +117,15 @@ def test_lighting_follows_the_photo(astro) -> None:
     assert out_flat[m].mean() > out_d[m].mean()
 
 
-def test_options_and_errors(astro) -> None:
+def test_options_and_errors(astro, monkeypatch, tmp_path) -> None:
+    import engine.checkpoints as ck
+    import engine.studios.maskwear as mw
+
     img, faces = astro
     with pytest.raises(NoFaceError):
         put_mask(img, [], MaskWearParams())
+    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [tmp_path])  # no refiner anywhere
+    monkeypatch.setattr(mw, "_REFINER", {})
     with pytest.raises(ValueError, match="learned"):
         put_mask(img, faces, MaskWearParams(method="learned"))
     for bad in (dict(method="x"), dict(faces="some"), dict(lighting=2.0), dict(color="blue"), dict(offsets=(("z", 1, 1),))):
