@@ -18,7 +18,8 @@ from engine.errors import Cancelled, MasqueradeError
 COMMAND_MODULES: tuple[str, ...] = ("engine.batch.cli", "engine.faces.cli", "engine.studios.opera_cli",
                                   "engine.studios.expression_cli", "engine.studios.maskwear_cli",
                                   "engine.studios.makeup_cli",
-                                  "engine.studios.regenerate_cli",)
+                                  "engine.weights_cli",
+                                  "engine.studios.regenerate_cli", "engine.training.cli",)
 """Modules that add sub-commands: each has ``add_parser(subparsers)`` which creates its
 sub-parser(s) and sets ``func=<callable(args) -> int>`` with ``set_defaults``. A studio adds its
 commands by adding its module here."""
