@@ -13,12 +13,14 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QListW
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from app import shortcuts
+from app.dialogs.model_manager import open_model_manager
 from app.document import Document
 from app.studios.base import StudioPanel
 from app.studios.maskwear_panel import MaskWearPanel
 from app.studios.opera_panel import OperaPanel
 from app.studios.expression_panel import ExpressionPanel
 from app.studios.makeup_panel import MakeupPanel
+from app.studios.regenerate_panel import RegeneratePanel
 from app.widgets.canvas import ImageCanvas
 from app.worker import WorkerThread
 from engine.cancel import CancelToken
@@ -31,7 +33,8 @@ FACES = "faces.analyze"
 OVERLAY_ALPHA = 110
 """Opacity (0–255) of the parsing overlay."""
 
-STUDIO_CLASSES: tuple[type[StudioPanel], ...] = (OperaPanel, ExpressionPanel, MaskWearPanel, MakeupPanel)
+STUDIO_CLASSES: tuple[type[StudioPanel], ...] = (OperaPanel, ExpressionPanel, MaskWearPanel, MakeupPanel,
+                                                 RegeneratePanel)
 """Studios that work today, in switcher order. Only these are shown."""
 
 
@@ -159,6 +162,7 @@ class MainWindow(QMainWindow):
 
         h = mb.addMenu("&Help")
         self._action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts, h)
+        h.addAction("&Model manager…", lambda: open_model_manager(self)).setObjectName("action_models")
 
     def _toggle_split(self) -> None:
         self.canvas.set_split(self.split_action.isChecked())
