@@ -1,0 +1,389 @@
+"""Regenerate studio panel: paint the 19-label mask, pick a reference face per region, regenerate.
+
+Views: the shared canvas shows the source (before) and the regenerated result (after, with the
+before/after split); the panel's mask painter shows the edited label map over the photo. Every
+finished stroke (and every undo/redo) regenerates in the worker, previews first. Only the classical
+backend exists (no trained SEAN-like model): the info line says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QUndoStack
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
+
+from app.commands import SetParamCommand
+from app.document import Document
+from app.mask_commands import LabelMap, ReplaceLabelsCommand
+from app.qt_image import to_qimage
+from app.studios.base import StudioPanel
+from app.widgets.canvas import ImageCanvas
+from app.widgets.mask_painter import MaskPainter, label_icon
+from app.widgets.param_slider import ParamSlider
+from app.worker import EngineWorker
+from engine.cancel import CancelToken
+from engine.imageio import LOAD_EXTENSIONS
+from engine.labels import CELEBAMASK_HQ
+from engine.studios.base import EditResult
+from engine.studios.regenerate import RegenerateEditor, RegenerateParams
+
+STUDIO = "regenerate"
+PARSE = "regenerate.parse"
+RENDER = "regenerate.render"
+REFERENCE = "regenerate.reference"
+EXPORT = "regenerate.export"
+
+DEFAULTS: dict[str, Any] = {"blend": 1.0, "regions": ("hair",), "reference": ""}
+
+
+class RegeneratePanel(StudioPanel):
+    """Edit the face's semantic mask and regenerate the photo to match it."""
+
+    name = STUDIO
+    title = "Regenerate"
+    icon = "mdi6.face-recognition"
+
+    def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
+                 parent: Optional[QWidget] = None) -> None:
+        super().__init__(doc, undo, worker, canvas, parent)
+        self.editor = RegenerateEditor()  # used only inside worker jobs
+        self.model: Optional[LabelMap] = None
+        self.source_labels: Optional[np.ndarray] = None
+        self.result: Optional[EditResult] = None
+        self._parsed_for: Optional[np.ndarray] = None
+        self._waiting: dict[str, int] = {}
+        doc.declare(STUDIO, DEFAULTS)
+        self.setAcceptDrops(True)
+        self._build()
+        doc.param_changed.connect(self._on_param_changed)
+        doc.image_changed.connect(self._on_image_changed)
+        undo.indexChanged.connect(self._on_undo_index)
+        worker.result.connect(self._on_result)
+        worker.finished.connect(self._on_done)
+        worker.cancelled.connect(self._on_done)
+        worker.error.connect(self._on_error)
+
+    # -- layout -----------------------------------------------------------------------------------
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        box = QGroupBox("Edited mask")
+        bl = QVBoxLayout(box)
+        self.painter = MaskPainter(self.undo)
+        self.painter.setMinimumHeight(460)
+        self.painter.stroke_finished.connect(self.render)
+        bl.addWidget(self.painter)
+        row = QHBoxLayout()
+        self.order = QComboBox()
+        self.order.addItem("official order", "official")
+        self.order.addItem("BiSeNet order", "bisenet")
+        self.order.setToolTip("Value order of grey mask files (load and save)")
+        self.load_button = QPushButton("Load mask…")
+        self.load_button.clicked.connect(self._load_mask)
+        self.save_button = QPushButton("Save mask…")
+        self.save_button.clicked.connect(self._save_mask)
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("Back to the photo's own parsing (undoable)")
+        self.reset_button.clicked.connect(self._reset_mask)
+        for w in (self.load_button, self.save_button, self.reset_button):
+            row.addWidget(w)
+        bl.addLayout(row)
+        orow = QHBoxLayout()
+        orow.addWidget(QLabel("Mask files in"))
+        orow.addWidget(self.order, 1)
+        bl.addLayout(orow)
+        lay.addWidget(box)
+
+        ref = QGroupBox("Reference style (per region)")
+        rl = QVBoxLayout(ref)
+        rrow = QHBoxLayout()
+        self.ref_button = QPushButton("Open reference…")
+        self.ref_button.setToolTip("A face whose style (colours, parts) the ticked regions take; or drop an image here")
+        self.ref_button.clicked.connect(self._open_reference)
+        self.ref_clear = QPushButton("Clear")
+        self.ref_clear.clicked.connect(lambda: self._push("reference", ""))
+        self.ref_label = QLabel("no reference")
+        self.ref_label.setObjectName("reference_label")
+        rrow.addWidget(self.ref_button, 1)
+        rrow.addWidget(self.ref_clear)
+        rl.addLayout(rrow)
+        rl.addWidget(self.ref_label)
+        self.regions = QListWidget()
+        self.regions.setObjectName("reference_regions")
+        self.regions.setFlow(QListWidget.Flow.LeftToRight)
+        self.regions.setWrapping(True)
+        self.regions.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.regions.setGridSize(QSize(84, 20))
+        self.regions.setMaximumHeight(140)
+        for i, name in enumerate(CELEBAMASK_HQ.classes):
+            it = QListWidgetItem(label_icon(i, 10), name)
+            it.setFlags(it.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            it.setCheckState(Qt.CheckState.Unchecked)
+            self.regions.addItem(it)
+        self.regions.itemChanged.connect(self._regions_changed)
+        rl.addWidget(self.regions)
+        self.blend = ParamSlider("", 0.0, 1.0, decimals=2, tooltip="How much of the reference style the ticked regions take")
+        self.blend.edited.connect(lambda v, mk: self._push("blend", v, mk))
+        brow = QHBoxLayout()
+        brow.addWidget(QLabel("Blend"))
+        brow.addWidget(self.blend, 1)
+        rl.addLayout(brow)
+        lay.addWidget(ref)
+
+        self.export_button = QPushButton("Export regenerated image…")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self.export_requested)
+        lay.addWidget(self.export_button)
+        self.info_label = QLabel(RegenerateEditor.NOTE)
+        self.info_label.setWordWrap(True)
+        self.info_label.setStyleSheet("color: #777;")
+        lay.addWidget(self.info_label)
+        lay.addStretch(1)
+        self._sync_widgets()
+
+    def _sync_widgets(self) -> None:
+        p = self.doc.params(STUDIO)
+        self.regions.blockSignals(True)
+        for i in range(self.regions.count()):
+            it = self.regions.item(i)
+            it.setCheckState(Qt.CheckState.Checked if it.text() in p["regions"] else Qt.CheckState.Unchecked)
+        self.regions.blockSignals(False)
+        self.blend.set_value(p["blend"])
+        self.ref_label.setText(f"reference: {Path(p['reference']).name}" if p["reference"] else
+                               "no reference (open one or drop an image here)")
+
+    # -- document binding -------------------------------------------------------------------------
+    def _push(self, key: str, value: Any, merge_key: Optional[int] = None) -> None:
+        self.undo.push(SetParamCommand(self.doc, STUDIO, key, value, merge_key))
+
+    def _regions_changed(self, _item: QListWidgetItem) -> None:
+        names = tuple(self.regions.item(i).text() for i in range(self.regions.count())
+                      if self.regions.item(i).checkState() == Qt.CheckState.Checked)
+        self._push("regions", names)
+
+    def _on_param_changed(self, studio: str, key: str, value: Any) -> None:
+        if studio != STUDIO:
+            return
+        self._sync_widgets()
+        if key == "reference":
+            self._load_reference(value)
+        else:
+            self.render()
+
+    def _on_undo_index(self, _index: int) -> None:
+        if self.isVisible() and self.model is not None:
+            self.render()
+
+    def _open_reference(self) -> None:
+        exts = " ".join(f"*{e}" for e in sorted(LOAD_EXTENSIONS))
+        path, _ = QFileDialog.getOpenFileName(self, "Reference face", "", f"Images ({exts})")
+        if path:
+            self._push("reference", path)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+        urls = event.mimeData().urls()
+        if urls and Path(urls[0].toLocalFile()).suffix.lower() in LOAD_EXTENSIONS:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        """An image dropped on the panel becomes the reference (on the canvas it opens as the photo)."""
+        urls = event.mimeData().urls()
+        if urls:
+            self._push("reference", urls[0].toLocalFile())
+            event.acceptProposedAction()
+
+    # -- mask file I/O ----------------------------------------------------------------------------
+    def _load_mask(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Label map", "", "PNG (*.png)")
+        if path:
+            self.load_mask(path, self.order.currentData())
+
+    def load_mask(self, path: str, order: str = "official") -> None:
+        """Replace the edited mask with a label PNG (undoable); bad files go to the status bar."""
+        from engine.studios.regenerate import resize_labels
+        from engine.studios.regenerate_edits import load_label_map
+
+        if self.model is None:
+            self.message.emit("Regenerate: open a face photo first")
+            return
+        try:
+            labels = load_label_map(path, order)
+        except (ValueError, OSError, Exception) as exc:  # noqa: BLE001 - any reader failure is a message
+            self.message.emit(f"Regenerate: {exc}")
+            return
+        h, w = self.model.labels.shape
+        if abs(labels.shape[0] / labels.shape[1] - h / w) > 0.02:
+            self.message.emit(f"Regenerate: mask {labels.shape[1]}x{labels.shape[0]} does not fit the photo {w}x{h}")
+            return
+        self.undo.push(ReplaceLabelsCommand(self.model, resize_labels(labels, (h, w)), "Load mask"))
+        self.render()
+
+    def _save_mask(self) -> None:
+        if self.model is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save label map", self.suggested_mask_name(), "PNG (*.png)")
+        if path:
+            self.save_mask(path, self.order.currentData())
+
+    def save_mask(self, path: str, order: str = "official") -> None:
+        """Write the edited mask (in the worker)."""
+        if self.model is None:
+            return
+        labels = self.model.labels.copy()
+
+        def job(token: CancelToken) -> str:
+            from engine.studios.regenerate_edits import save_label_map
+
+            return str(save_label_map(path, labels, order))
+
+        self._waiting[EXPORT] = self.worker.submit(EXPORT, job)
+
+    def _reset_mask(self) -> None:
+        if self.model is not None and self.source_labels is not None:
+            self.undo.push(ReplaceLabelsCommand(self.model, self.source_labels, "Reset mask"))
+            self.render()
+
+    # -- activation -------------------------------------------------------------------------------
+    def _on_image_changed(self) -> None:
+        self.result = None
+        self.model = None
+        self.source_labels = None
+        self._parsed_for = None
+        self.painter.view.set_model(None)
+        self.painter.view.set_photo(None)
+        self.export_button.setEnabled(False)
+        if self.isVisible():
+            self.activate()
+
+    def activate(self) -> None:
+        image = self.doc.image
+        self.canvas.set_document_size(QSize(image.shape[1], image.shape[0]) if image is not None else QSize())
+        self.canvas.set_before(to_qimage(image) if image is not None else None)
+        self.canvas.set_after(to_qimage(self.result.image) if self.result is not None else None)
+        if image is not None and self._parsed_for is not image:
+            self._parse(image)
+
+    def deactivate(self) -> None:
+        """Nothing of this panel stays on the shared canvas (the window resets before/after)."""
+
+    def _parse(self, image: np.ndarray) -> None:
+        editor = self.editor
+
+        def job(token: CancelToken) -> np.ndarray:
+            editor.set_image(image)
+            return editor.source_labels
+
+        self.painter.view.set_photo(image)
+        self._parsed_for = image
+        self.info_label.setText("Parsing the face…")
+        self._waiting[PARSE] = self.worker.submit(PARSE, job)
+
+    def _load_reference(self, path: str) -> None:
+        editor = self.editor
+
+        def job(token: CancelToken) -> str:
+            if not path:
+                editor.set_reference(None)
+                return ""
+            from engine.imageio import load_image
+
+            editor.set_reference(load_image(path))
+            return path
+
+        self._waiting[REFERENCE] = self.worker.submit(REFERENCE, job)
+
+    # -- engine -----------------------------------------------------------------------------------
+    def params(self) -> Optional[RegenerateParams]:
+        if self.model is None:
+            return None
+        p = self.doc.params(STUDIO)
+        return RegenerateParams(self.model.labels.copy(), reference_regions=tuple(p["regions"]),
+                                blend=float(p["blend"])).validate()
+
+    def render(self) -> None:
+        """Regenerate in the worker (newest request wins; previews first)."""
+        if not self.isVisible() or self.doc.image is None:
+            return
+        params = self.params()
+        if params is None:
+            return
+        editor = self.editor
+
+        def job(token: CancelToken) -> Iterator[EditResult]:
+            yield from editor.edit_stream(params, token)
+
+        self._waiting[RENDER] = self.worker.submit(RENDER, job)
+
+    def _on_result(self, channel: str, gen: int, value: object) -> None:
+        if channel == EXPORT:
+            self.message.emit(f"Exported {value}")
+        elif channel == PARSE and gen == self.worker.latest_generation(PARSE):
+            assert isinstance(value, np.ndarray)
+            self.source_labels = value
+            self.model = LabelMap(value)
+            self.painter.view.set_model(self.model)
+            self.info_label.setText(RegenerateEditor.NOTE + "\nPaint on the mask; each stroke regenerates.")
+            self.render()
+        elif channel == REFERENCE:
+            self.ref_label.setText(f"reference: {Path(str(value)).name}" if value else "no reference")
+            self.render()
+        elif channel == RENDER and gen == self.worker.latest_generation(RENDER):
+            assert isinstance(value, EditResult)
+            self.canvas.set_after(to_qimage(value.image))
+            if not value.is_preview:
+                self.result = value
+                self.export_button.setEnabled(True)
+            regions = value.info.get("regions", {})
+            text = (f"Engine: classical · {'preview' if value.is_preview else 'full'} · "
+                    f"{value.info.get('elapsed_ms', 0):.0f} ms · {len(regions)} region(s) regenerated")
+            self.engine_status.emit(text)
+            detail = "; ".join(f"{k}: {v}" for k, v in list(regions.items())[:4])
+            self.info_label.setText(f"{text}\n{detail or 'mask unchanged: result = source'}\n{RegenerateEditor.NOTE}")
+
+    def _on_done(self, channel: str, gen: int) -> None:
+        for ch, g in list(self._waiting.items()):
+            if ch == channel and g == gen:
+                del self._waiting[ch]
+
+    def _on_error(self, channel: str, gen: int, message: str) -> None:
+        if channel not in (PARSE, RENDER, REFERENCE, EXPORT):
+            return
+        self._on_done(channel, gen)
+        if channel == REFERENCE:
+            self.ref_label.setText(f"reference unusable: {message}")
+        elif channel == PARSE:
+            self.painter.view.set_model(None)
+        self.message.emit(f"Regenerate: {message}")
+        self.info_label.setText(message)
+
+    def is_idle(self) -> bool:
+        return not self._waiting
+
+    # -- export -----------------------------------------------------------------------------------
+    def has_result(self) -> bool:
+        return self.result is not None
+
+    def export_result(self, path: str) -> None:
+        if self.result is None:
+            self.message.emit("Regenerate: nothing to export yet")
+            return
+        image = self.result.image
+
+        def job(token: CancelToken) -> str:
+            from engine.imageio import save_image
+
+            return str(save_image(path, image))
+
+        self._waiting[EXPORT] = self.worker.submit(EXPORT, job)
+
+    def suggested_export_name(self) -> str:
+        stem = self.doc.path.stem if self.doc.path is not None else "face"
+        return f"{stem}_regenerated.png"
+
+    def suggested_mask_name(self) -> str:
+        stem = self.doc.path.stem if self.doc.path is not None else "face"
+        return f"{stem}_mask.png"
