@@ -96,3 +96,29 @@ def test_stderr_is_clean(astro, tmp_path) -> None:
                         "--out", str(tmp_path / "o.png")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stderr.strip() == ""
+
+
+def test_batch_regenerate_params_and_run(astro, tmp_path) -> None:
+    from engine.studios.regenerate_batch import regenerate_params
+
+    p = regenerate_params({"edits": " dilate:hair:4 ; add:glasses"})
+    assert p == {"edits": "dilate:hair:4;add:glasses", "reference": "", "regions": "", "blend": 1.0}
+    for bad, msg in (({"edits": "grow:x"}, "unknown label edit"), ({"regions": "hair"}, "reference"),
+                     ({"reference": "r.png", "regions": "hairs"}, "region"), ({"blend": 3}, "blend"),
+                     ({"colour": 1}, "unknown regenerate parameter")):
+        with pytest.raises(ValueError, match=msg):
+            regenerate_params(bad)
+    src, img = astro
+    inp = tmp_path / "in"
+    inp.mkdir()
+    save_image(inp / "a.png", img)
+    save_image(inp / "blank.png", np.full((48, 48, 3), 90, np.uint8))
+    out = tmp_path / "out"
+    rc = main(["batch", "regenerate", "--input", str(inp), "--output", str(out), "--workers", "1",
+               "--grid", "edits=dilate:hair:6,add:glasses"])
+    assert rc == 1  # the blank image has no face: recorded, the rest done
+    results = sorted(out.glob("a__*.png"))
+    assert len(results) == 2
+    assert all(not np.array_equal(load_image(r), img) for r in results)
+    manifest = (out / "manifest.jsonl").read_text()
+    assert manifest.count('"status":"done"') == 2 and "no face found" in manifest

@@ -161,3 +161,10 @@ from engine.procedural.lianpu_dataset import dataset_output_names, dataset_param
 register_op(BatchOp("opera-dataset", dataset_runner, dataset_params, ".png",
                     "procedural lianpu as (colour, line art, region map) triples, optional mirror/colour-change "
                     "augmentation", source="procedural", output_names=dataset_output_names))
+
+# --- regenerate: label edits + classical regeneration of face photos (Regenerate studio) ----------
+from engine.studios.regenerate_batch import regenerate_params, regenerate_runner  # noqa: E402
+
+register_op(BatchOp("regenerate", regenerate_runner, regenerate_params, ".png",
+                    "edit each face's 19-label parsing and regenerate it (Regenerate, classical); "
+                    'grid: edits="dilate:hair:12","scale:l_eye+r_eye:1.3","add:glasses" regions=hair+skin'))
