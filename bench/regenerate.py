@@ -1,0 +1,99 @@
+"""Regenerate bench section: classical regeneration latency at 512² and quality.
+
+Latency: ``skimage.data.astronaut()`` (512²), its parsing edited by each edit chain of
+:data:`EDITS`, median of several runs of :func:`engine.studios.regenerate.regenerate` (analysis not
+included: it is cached per image in the studio). Quality: identity PSNR (unchanged mask) and the
+edited-region agreement — the project parser's labels of the result against the edited mask, mean
+IoU over the labels the edit changed (``result_miou``), next to the same score of the unedited
+parsing (``source_miou``: what doing nothing scores). Photos: astronaut + the first
+``../shared/data/faces/photos`` images when present.
+
+No FID: there is no local Inception (or other face-feature) weight file, so an FID comparable to
+SEAN's 17.66 on CelebAMask-HQ cannot be computed here.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TARGET_512_MS = 400.0
+EDITS: dict[str, str] = {
+    "longer hair": "dilate:hair:14",
+    "bigger eyes": "scale:l_eye+r_eye:1.4",
+    "smile": "smile:6",
+    "bigger lips": "scale:u_lip+l_lip:1.3",
+    "glasses": "add:glasses",
+}
+SHARED_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "photos"
+
+
+def _miou(a: np.ndarray, b: np.ndarray, ids: list[int]) -> float:
+    v = [((a == i) & (b == i)).sum() / max(1, ((a == i) | (b == i)).sum()) for i in ids]
+    return float(np.mean(v)) if v else float("nan")
+
+
+def run() -> dict[str, Any]:
+    from skimage import data
+
+    from engine.faces import FaceAnalyzer
+    from engine.faces.cli import quiet_native_stderr
+    from engine.imageio import load_image
+    from engine.studios.regenerate import regenerate
+    from engine.studios.regenerate_edits import apply_edits
+
+    with quiet_native_stderr():
+        analyzer = FaceAnalyzer()
+        astro = data.astronaut()
+        lab = analyzer.analyze(astro).parsing
+        latency = {}
+        for name, spec in EDITS.items():
+            edited = apply_edits(lab, spec)
+            regenerate(astro, lab, edited)
+            times = []
+            for _ in range(5):
+                t = time.perf_counter()
+                regenerate(astro, lab, edited)
+                times.append((time.perf_counter() - t) * 1000)
+            latency[name] = round(float(np.median(times)), 1)
+        photos = [astro] + [load_image(p) for p in sorted(SHARED_PHOTOS.glob("*.jpg"))[:5]]
+        psnrs, agree = [], {k: {"result": [], "source": []} for k in EDITS}
+        for img in photos:
+            lab = analyzer.analyze(img).parsing
+            out, _, _ = regenerate(img, lab, lab.copy())
+            mse = float(((out.astype(float) - img) ** 2).mean())
+            psnrs.append(float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse))
+            for name, spec in EDITS.items():
+                edited = apply_edits(lab, spec)
+                out, _, _ = regenerate(img, lab, edited)
+                ids = [i for i in range(19) if ((edited == i) != (lab == i)).any()]
+                agree[name]["result"].append(_miou(analyzer.analyze(out).parsing, edited, ids))
+                agree[name]["source"].append(_miou(lab, edited, ids))
+    worst = max(latency.values())
+    return {
+        "latency_512_ms": latency,
+        "target": {"limit_ms": TARGET_512_MS, "worst_ms": worst, "pass": worst <= TARGET_512_MS},
+        "identity_exact": all(np.isinf(psnrs)),
+        "identity_psnr_db_min": None if all(np.isinf(psnrs)) else round(float(min(psnrs)), 2),
+        "photos": len(photos),
+        "edited_region_agreement": {k: {"result_miou": round(float(np.nanmean(v["result"])), 3),
+                                        "source_miou": round(float(np.nanmean(v["source"])), 3)}
+                                    for k, v in agree.items()},
+        "fid": "not computed: no local Inception / face-feature weights (SEAN's 17.66 is not comparable)",
+    }
+
+
+def table(doc: dict[str, Any]) -> list[str]:
+    """Human-readable lines for the summary table."""
+    rows = ["regenerate (classical, 512²)      median ms   parse agreement result / unedited"]
+    for k, ms in doc["latency_512_ms"].items():
+        a = doc["edited_region_agreement"][k]
+        rows.append(f"  {k:<20} {ms:>14.1f}   {a['result_miou']:.3f} / {a['source_miou']:.3f}")
+    t = doc["target"]
+    rows.append(f"  target 512² ≤ {t['limit_ms']:.0f} ms: {'PASS' if t['pass'] else 'FAIL'} (worst {t['worst_ms']:.0f} ms)")
+    ident = "exact (∞ dB)" if doc["identity_exact"] else f"{doc['identity_psnr_db_min']} dB"
+    rows.append(f"  identity (unchanged mask), min over {doc['photos']} photos: {ident}")
+    return rows
