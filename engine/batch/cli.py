@@ -77,11 +77,23 @@ def _dataset_base(args: argparse.Namespace) -> dict[str, Any]:
     return dataset_base(args)
 
 
+def _wear_mask_add(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--template", default="random", help="template name or random (default random)")
+    p.add_argument("--color", default=None, help="main colour #RRGGBB (default: the template's)")
+    p.add_argument("--augment", default="none", help="translate,rotate,scale (any subset) or none")
+    p.add_argument("--size", type=int, default=144, help="side of the aligned crops (default 144)")
+
+
+def _wear_mask_base(args: argparse.Namespace) -> dict[str, Any]:
+    return {"template": args.template, "color": args.color, "augment": args.augment, "size": args.size}
+
+
 _OP_OPTIONS: dict[str, _OpOptions] = {
     "lineart": (_xdog_add, _xdog_base),
     "colorize": (_colorize_add, _colorize_base),
     "makeup": (_makeup_add, _makeup_base),
     "opera-dataset": (_dataset_add, _dataset_base),
+    "wear-mask": (_wear_mask_add, _wear_mask_base),
 }
 """Op name → (add its fixed options to a parser, base params from the parsed options)."""
 

@@ -20,6 +20,7 @@ Failure policy
 from __future__ import annotations
 
 import errno
+import json
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -45,7 +46,7 @@ from engine.batch.ops import BatchOp, ProceduralRunner, Runner, get_op
 from engine.batch.plan import BatchError, JobSpec, Task, plan_job
 from engine.cancel import CancelToken
 from engine.errors import Cancelled, MasqueradeError
-from engine.imageio import load_image, save_image
+from engine.imageio import atomic_write_bytes, load_image, save_image
 
 POLL_S: float = 0.1
 """How often the pool loop checks the cancel token while tasks run (seconds)."""
@@ -338,8 +339,9 @@ def _worker_task(task: Task, output_dir: Path) -> TaskOutcome:
 def process_task(runner: Runner | ProceduralRunner, task: Task, output_dir: Path) -> TaskOutcome:
     """Load the input, run the op, save the output atomically; never raises for a bad input.
 
-    A procedural task (``task.seed`` set) has no input: the runner makes its images from the seed
-    and each one is saved atomically to its path; the task is done once all are written.
+    A procedural task (``task.seed`` set) has no input: the runner makes its images from the seed.
+    A multi-output task (``task.outputs`` set) gets ``{name: image}`` from the runner and each image
+    is saved atomically to its path; the task is done once all are written.
 
     Args:
         runner: the op's per-image (or per-seed) function.
@@ -353,15 +355,20 @@ def process_task(runner: Runner | ProceduralRunner, task: Task, output_dir: Path
     t0 = time.perf_counter()
     try:
         if task.seed is not None:
-            images = runner(task.seed, task.params)  # type: ignore[arg-type]
-            for name, rel in task.outputs:
-                if name not in images:
-                    raise ValueError(f"the op produced no {name!r} image")
-                save_image(output_dir / rel, images[name])
+            out = runner(task.seed, task.params)  # type: ignore[arg-type]
         else:
             assert task.input_path is not None
-            image = load_image(task.input_path)
-            save_image(output_dir / task.output, runner(image, task.params))  # type: ignore[arg-type]
+            out = runner(load_image(task.input_path), task.params)  # type: ignore[arg-type]
+        if task.outputs:
+            for name, rel in task.outputs:
+                if name not in out:
+                    raise ValueError(f"the op produced no {name!r} output")
+                if name.endswith(".json"):
+                    atomic_write_bytes(output_dir / rel, json.dumps(out[name], indent=1, sort_keys=True).encode())
+                else:
+                    save_image(output_dir / rel, out[name])
+        else:
+            save_image(output_dir / task.output, out)
     except Exception as exc:  # noqa: BLE001 - bad input must not kill the job; it is recorded
         return TaskOutcome("error", _one_line(exc), _ms_since(t0), _is_disk_full(exc))
     return TaskOutcome("done", None, _ms_since(t0))

@@ -7,8 +7,8 @@ process only after the task's output file was renamed into place::
      "status": "done", "error": null, "elapsed_ms": 41.2, "finished_at": "2025-01-31T10:12:03.114+00:00"}
 
 ``status`` is ``"done"`` or ``"error"`` (then ``error`` is a one-line reason and no output is
-promised). A procedural task (see :mod:`engine.batch.plan`) also records ``"seed"`` and
-``"outputs"`` (``{name: relative path}`` of every file it wrote); ``"input"`` is then
+promised). A multi-output task records ``"outputs"`` (``{name: relative path}`` of every file it
+wrote) and a procedural one (see :mod:`engine.batch.plan`) also ``"seed"``; ``"input"`` is then
 ``seed<NNNNNN>``. When an id has several lines the last one counts. Lines that do not parse (a line torn
 by a killed process) are ignored, and the next append starts on a fresh line.
 """
@@ -236,6 +236,7 @@ class ManifestWriter:
         }
         if task.seed is not None:
             rec["seed"] = task.seed
+        if task.outputs:
             rec["outputs"] = dict(task.outputs)
         self._write((canonical_json(rec) + "\n").encode("utf-8"))
         return rec

@@ -54,8 +54,11 @@ class BatchOp:
         summary: one-line description for ``--help`` and the GUI.
         source: ``"files"`` (tasks = input images; ``runner`` makes a :data:`Runner`) or
             ``"procedural"`` (tasks = seeds; ``runner`` makes a :data:`ProceduralRunner`).
-        output_names: procedural ops only: ``params -> names`` of the files each task writes (in
-            order; file ``<seed stem>[__<tag>]_<name><extension>``). Must be module-level.
+        output_names: ``params -> names`` of the files each task writes (in order; file
+            ``<seed or input stem>[__<tag>]_<name><extension>``); required for procedural ops,
+            optional for file ops (then the runner returns ``{name: image}`` instead of one image;
+            names ending in ``.json`` are written as JSON records from dicts).
+            Must be module-level.
     """
 
     name: str                                                   # registry key, CLI sub-command
@@ -64,13 +67,13 @@ class BatchOp:
     extension: str = ".png"                                     # output extension, with the dot
     summary: str = ""                                           # one-line help text
     source: str = "files"                                       # "files" | "procedural"
-    output_names: Optional[Callable[[Mapping[str, Any]], Sequence[str]]] = None  # procedural: file names per task
+    output_names: Optional[Callable[[Mapping[str, Any]], Sequence[str]]] = None  # several files per task
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
             raise ValueError(f"op {self.name}: source must be one of {SOURCES}, got {self.source!r}")
-        if (self.source == "procedural") != (self.output_names is not None):
-            raise ValueError(f"op {self.name}: output_names is required for procedural ops and only for them")
+        if self.source == "procedural" and self.output_names is None:
+            raise ValueError(f"op {self.name}: output_names is required for procedural ops")
 
 
 _OPS: dict[str, BatchOp] = {}
@@ -161,6 +164,13 @@ from engine.procedural.lianpu_dataset import dataset_output_names, dataset_param
 register_op(BatchOp("opera-dataset", dataset_runner, dataset_params, ".png",
                     "procedural lianpu as (colour, line art, region map) triples, optional mirror/colour-change "
                     "augmentation", source="procedural", output_names=dataset_output_names))
+
+# --- wear-mask: masked-face dataset export (Mask-wear) -------------------------------------------
+from engine.studios.maskwear_batch import wear_mask_outputs, wear_mask_params, wear_mask_runner  # noqa: E402
+
+register_op(BatchOp("wear-mask", wear_mask_runner, wear_mask_params, ".png",
+                    "masked-face dataset: aligned face / masked / alpha crops of the largest face per image",
+                    output_names=wear_mask_outputs))
 
 # --- regenerate: label edits + classical regeneration of face photos (Regenerate studio) ----------
 from engine.studios.regenerate_batch import regenerate_params, regenerate_runner  # noqa: E402

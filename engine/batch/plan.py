@@ -119,10 +119,11 @@ class Task:
         input_path: absolute path of the input image; ``None`` for a procedural task.
         params: complete, normalised parameters.
         output: output path relative to the output folder (POSIX separators); the first of
-            ``outputs`` for a procedural task.
+            ``outputs`` for a multi-output task.
         seed: the seed of a procedural task (``None`` for file tasks).
-        outputs: every file a procedural task writes, ``(name, relative path)`` pairs in the op's
-            ``output_names`` order; empty for file tasks (they write ``output`` only).
+        outputs: every file a multi-output (procedural, or file op with ``output_names``) task
+            writes, ``(name, relative path)`` pairs in the op's ``output_names`` order; empty for
+            single-output tasks (they write ``output`` only).
     """
 
     id: str                                         # "<input name>@<hash>"
@@ -130,7 +131,7 @@ class Task:
     params: dict[str, Any]                          # normalised parameters
     output: str                                     # relative output path (the first one)
     seed: Optional[int] = None                      # procedural: the seed
-    outputs: tuple[tuple[str, str], ...] = ()       # procedural: (name, relative path) per file
+    outputs: tuple[tuple[str, str], ...] = ()       # multi-output: (name, relative path) per file
 
     @property
     def input_name(self) -> str:
@@ -317,11 +318,29 @@ def plan_job(spec: JobSpec, op: BatchOp) -> JobPlan:
     for path in inputs:
         for combo, tag in zip(combos, tags):
             params = op.normalize({**spec.params, **combo})
-            name = stems[path.name] + (f"__{tag}" if tag else "") + op.extension
-            tasks.append(Task(task_id(op.name, path.name, params), path, params, name))
+            prefix = stems[path.name] + (f"__{tag}" if tag else "")
+            if op.output_names is None:
+                tasks.append(Task(task_id(op.name, path.name, params), path, params, prefix + op.extension))
+                continue
+            outputs = _named_outputs(op, params, prefix)
+            tasks.append(Task(task_id(op.name, path.name, params), path, params, outputs[0][1], None, outputs))
     fixed = {k: v for k, v in base.items() if k not in grid}  # grid axes override the base values
     identity = {"op": op.name, "params": fixed, "grid": grid, "input_dir": str(input_dir)}
     return _shard_plan(spec, identity, tasks)
+
+
+def _named_outputs(op: BatchOp, params: dict[str, Any], prefix: str) -> tuple[tuple[str, str], ...]:
+    """``(name, relative path)`` of every file a multi-output task writes.
+
+    Names ending in ``.json`` are JSON records (the runner returns a dict for them); the others are
+    images saved with the op's extension.
+    """
+    assert op.output_names is not None
+    names = list(op.output_names(params))
+    if not names or len(set(names)) != len(names) or not all(_SAFE_TAG.match(n) for n in names):
+        raise ValueError(f"op {op.name} gave invalid output names {names!r}")
+    return tuple((name, f"{prefix}_{name}" if name.endswith(".json") else f"{prefix}_{name}{op.extension}")
+                 for name in names)
 
 
 def _shard_plan(spec: JobSpec, identity: dict[str, Any], tasks: list[Task]) -> JobPlan:
@@ -343,11 +362,7 @@ def _plan_procedural(spec: JobSpec, op: BatchOp, base: dict[str, Any], grid: dic
         stem = seed_name(seed)
         for combo, tag in zip(combos, tags):
             params = op.normalize({**spec.params, **combo})
-            names = list(op.output_names(params))
-            if not names or len(set(names)) != len(names) or not all(_SAFE_TAG.match(n) for n in names):
-                raise ValueError(f"op {op.name} gave invalid output names {names!r}")
-            prefix = stem + (f"__{tag}" if tag else "")
-            outputs = tuple((name, f"{prefix}_{name}{op.extension}") for name in names)
+            outputs = _named_outputs(op, params, stem + (f"__{tag}" if tag else ""))
             tasks.append(Task(task_id(op.name, stem, params), None, params, outputs[0][1], seed, outputs))
     fixed = {k: v for k, v in base.items() if k not in grid}
     identity = {"op": op.name, "params": fixed, "grid": grid, "input_dir": None}

@@ -20,18 +20,22 @@ import threading
 from pathlib import Path
 from typing import Any, Optional
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
-import torch
 
-from engine.checkpoints import PROJECT_CHECKPOINTS, load_state_dict_file, sha256_file
 from engine.errors import CheckpointError
 from engine.faces.align import align_face
 from engine.faces.types import Face
 from engine.labels import bisenet_to_official
 
+if TYPE_CHECKING:  # torch is imported only when a facexlib model is really built
+    import torch
+
 ENV_VAR = "MASQUERADE_FACEXLIB_DIR"
-THIRD_PARTY_DIR = PROJECT_CHECKPOINTS / "third_party"
+THIRD_PARTY_DIR = Path(__file__).resolve().parents[2] / "checkpoints" / "third_party"
+"""``checkpoints/third_party/`` of this repository (same folder as engine.checkpoints.PROJECT_CHECKPOINTS)."""
 
 RETINAFACE_FILES = ("detection_mobilenet0.25_Final.pth", "retinaface_mobilenet0.25_Final.pth", "mobilenet0.25_Final.pth")
 PARSENET_FILES = ("parsing_parsenet.pth",)
@@ -71,7 +75,9 @@ def _facexlib():
     return facexlib
 
 
-def _load_strict(model: torch.nn.Module, path: Path) -> None:
+def _load_strict(model: "torch.nn.Module", path: Path) -> None:
+    from engine.checkpoints import load_state_dict_file
+
     sd = load_state_dict_file(path)
     try:
         model.load_state_dict(sd, strict=True)
@@ -91,7 +97,11 @@ class RetinaFaceBoxDetector:
 
     name = "retinaface"
 
-    def __init__(self, path: Path, device: Optional[torch.device] = None, min_score: float = 0.7) -> None:
+    def __init__(self, path: Path, device: Optional["torch.device"] = None, min_score: float = 0.7) -> None:
+        import torch
+
+        from engine.checkpoints import sha256_file
+
         _facexlib()
         from facexlib.detection.retinaface import RetinaFace
 
@@ -114,6 +124,8 @@ class RetinaFaceBoxDetector:
             s = self.input_side / max(h, w)
             img = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
         bgr = np.ascontiguousarray(img[:, :, ::-1])
+        import torch
+
         with self._lock, torch.no_grad():
             dets = self.model.detect_faces(bgr, conf_threshold=self.min_score, nms_threshold=0.4)
         out = []
@@ -136,7 +148,9 @@ class FacexlibParser:
 
     SIZE = 512
 
-    def __init__(self, kind: str, path: Path, device: Optional[torch.device] = None) -> None:
+    def __init__(self, kind: str, path: Path, device: Optional["torch.device"] = None) -> None:
+        import torch
+
         _facexlib()
         if kind == "parsenet":
             from facexlib.parsing.parsenet import ParseNet
@@ -158,6 +172,8 @@ class FacexlibParser:
 
     def parse_crop(self, crop: np.ndarray) -> np.ndarray:
         """Labels (official order, ``uint8`` ``[512, 512]``) of an aligned RGB crop."""
+        import torch
+
         x = torch.from_numpy(crop.astype(np.float32) / 255.0).permute(2, 0, 1)  # [CHW]
         mean = torch.tensor(self.mean).view(3, 1, 1)
         std = torch.tensor(self.std).view(3, 1, 1)

@@ -153,40 +153,58 @@ def adapt_lighting(image: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, streng
 _REFINER: dict[str, object] = {}
 
 
-def learned_refiner_status() -> tuple[Optional[object], str]:
-    """``(refiner or None, reason)`` for the trained mask refiner (loaded once, then cached)."""
-    if "status" not in _REFINER:
+def _refiner_card() -> tuple[Optional[object], str]:
+    """``(card path or None, reason)`` of the trained mask refiner, without loading it."""
+    if "card" not in _REFINER:
         from engine.checkpoints import find_checkpoint, read_card
         from engine.errors import CheckpointError
 
         path = find_checkpoint("maskwear_stn_g")
         if path is None:
-            _REFINER["status"] = (None, "no trained mask refiner checkpoint")
+            _REFINER["card"] = (None, "no trained mask refiner checkpoint")
         else:
             try:
-                from engine.training.maskwear import LearnedRefiner
-
-                card = read_card(path)
-                ref = LearnedRefiner.from_checkpoint(path)
-                better = bool(card.extra.get("better_than_keypoint", False))
-                _REFINER["status"] = (ref, "measured better than key-point" if better else
-                                      "trained, but not measured better than key-point")
+                better = bool(read_card(path).extra.get("better_than_keypoint", False))
                 _REFINER["better"] = better
+                _REFINER["card"] = (path, "measured better than key-point" if better else
+                                    "trained, but not measured better than key-point")
+            except (CheckpointError, OSError, ValueError) as exc:
+                _REFINER["card"] = (None, f"mask refiner unusable: {exc}")
+    return _REFINER["card"]  # type: ignore[return-value]
+
+
+def learned_refiner_status() -> tuple[Optional[object], str]:
+    """``(refiner or None, reason)`` for the trained mask refiner (loaded once, then cached)."""
+    if "status" not in _REFINER:
+        path, reason = _refiner_card()
+        if path is None:
+            _REFINER["status"] = (None, reason)
+        else:
+            from engine.errors import CheckpointError
+            from engine.training.maskwear import LearnedRefiner
+
+            try:
+                _REFINER["status"] = (LearnedRefiner.from_checkpoint(path), reason)
             except (CheckpointError, OSError, ValueError) as exc:
                 _REFINER["status"] = (None, f"mask refiner unusable: {exc}")
     return _REFINER["status"]  # type: ignore[return-value]
 
 
 def resolve_method(method: str) -> tuple[str, str]:
-    """The fitting method that will run for ``method`` and why."""
+    """The fitting method that will run for ``method`` and why (``auto`` reads only the card)."""
     if method == "keypoint":
         return "keypoint", "key-point fit requested"
-    refiner, reason = learned_refiner_status()
     if method == "learned":
+        refiner, reason = learned_refiner_status()
         if refiner is None:
             raise ValueError(f"the learned mask refiner is not available ({reason}); use method 'keypoint'")
         return "learned", reason
-    return ("learned", reason) if refiner is not None and _REFINER.get("better") else ("keypoint", reason)
+    path, reason = _refiner_card()
+    if path is not None and _REFINER.get("better"):
+        refiner, reason = learned_refiner_status()
+        if refiner is not None:
+            return "learned", reason
+    return "keypoint", reason
 
 
 def _roi(template: MaskTemplate, targets: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
