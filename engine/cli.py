@@ -19,7 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = ("engine.batch.cli", "engine.faces.cli", "eng
                                   "engine.studios.expression_cli", "engine.studios.maskwear_cli",
                                   "engine.studios.makeup_cli",
                                   "engine.weights_cli",
-                                  "engine.studios.regenerate_cli", "engine.training.cli",)
+                                  "engine.studios.regenerate_cli", "engine.training.cli",
+                                  "engine.metrics.cli",)
 """Modules that add sub-commands: each has ``add_parser(subparsers)`` which creates its
 sub-parser(s) and sets ``func=<callable(args) -> int>`` with ``set_defaults``. A studio adds its
 commands by adding its module here."""
