@@ -5,8 +5,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SAMPLE := resources/samples/opera_sample.png
+PKG_STAMP := $(VENV)/.packaging-installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean package package-test
 
 install: $(STAMP)
 
@@ -32,3 +33,17 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Frozen one-folder desktop build (PyInstaller, see packaging/README.md): dist/masquerade/masquerade.
+# PyInstaller comes from requirements-packaging.txt, installed here only (not by `make install`).
+$(PKG_STAMP): $(STAMP) requirements-packaging.txt
+	$(PY) -m pip install --quiet -r requirements-packaging.txt
+	touch $(PKG_STAMP)
+
+package: install $(PKG_STAMP)
+	$(VENV)/bin/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller packaging/masquerade.spec
+	@du -sh dist/masquerade
+
+# Runs the frozen executable headless: GUI screenshot, lineart, analyze (MediaPipe), weights list/verify.
+package-test: install
+	QT_QPA_PLATFORM=offscreen $(PY) packaging/smoke_test.py dist/masquerade/masquerade

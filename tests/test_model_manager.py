@@ -343,7 +343,7 @@ def _spec_literals() -> dict[str, object]:
 
 def test_spec_parses_and_references_existing_paths() -> None:
     lit = _spec_literals()
-    for key in ("ENTRY", "ICON", "BUNDLED", "EXCLUDED_MODULES", "DROPPED_FILES", "NAME"):
+    for key in ("ENTRY", "ICON", "BUNDLED", "EXCLUDED_MODULES", "DROPPED_FILES", "CPU_ONLY_DROPPED_FILES", "NAME"):
         assert key in lit, key
     assert (REPO / lit["ENTRY"]).is_file() and (REPO / lit["ICON"]).is_file()
     for src, dest in lit["BUNDLED"]:
@@ -353,7 +353,7 @@ def test_spec_parses_and_references_existing_paths() -> None:
     # nothing the app needs at run time is excluded or dropped
     for needed in ("engine", "app", "torch", "PySide6", "cv2", "mediapipe", "facexlib", "matplotlib", "torchvision"):
         assert needed not in lit["EXCLUDED_MODULES"]
-    for part in lit["DROPPED_FILES"]:
+    for part in lit["DROPPED_FILES"] + lit["CPU_ONLY_DROPPED_FILES"]:
         for keep in ("resources/", "checkpoints/", "mediapipe/modules/face_detection/",
                      "mediapipe/modules/face_landmark/", "mediapipe/modules/selfie_segmentation/",
                      "torch/lib/libtorch_cpu", "PySide6/Qt/plugins/platforms/libqoffscreen",
