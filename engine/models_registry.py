@@ -8,7 +8,8 @@ Two kinds of weights exist (see ``checkpoints/README.md``):
 * **third-party files** — weights published by others that the user downloads elsewhere:
   facexlib's RetinaFace / ParseNet / BiSeNet (used by :mod:`engine.faces.thirdparty` when present),
   and Inception / VGG / LPIPS weights for metrics and losses, which are *known but optional*:
-  nothing in this build needs them, they are recognised so they can be imported and verified.
+  :mod:`engine.metrics` uses them when present (FID/KID features, LPIPS) and says so when they are
+  not; VGG-19 is recognised for training losses only.
   They are looked up in :func:`engine.faces.thirdparty.search_dirs`.
 
 :func:`list_models` reports each one (studio, backend, present/missing, size, SHA-256, licence,
@@ -163,7 +164,8 @@ class KnownWeights:
         licence: licence of the weights and of their training data, as far as it is known.
         source: where users usually get the file (text only: nothing is ever downloaded).
         used_for: what the app does with it, or what falls back when it is missing.
-        optional: True when nothing in this build loads it (recognised for import/verification).
+        optional: True when the app works fully without it (a metric or loss reports itself
+            unavailable, or only training uses it).
         sha256: digests of published files known to be good (not necessarily all of them).
         sha256_closed: True when :attr:`sha256` lists every acceptable file, so any other
             digest is rejected.
@@ -214,7 +216,7 @@ KNOWN_WEIGHTS: tuple[KnownWeights, ...] = (
         build=_torchvision_model("inception_v3", num_classes=1008, aux_logits=False, init_weights=False),
         licence="Apache-2.0 (pytorch-fid); ImageNet-trained",
         source="pytorch-fid release pt_inception-2015-12-05-6726825d.pth",
-        used_for="FID/KID features; optional (not used by this build yet)", optional=True,
+        used_for="FID/KID features (masquerade metrics)", optional=True,
     ),
     KnownWeights(
         key="inception_v3", title="Inception-v3 (torchvision)", studio="metrics", backend="Inception-v3, 1000 classes",
@@ -222,28 +224,28 @@ KNOWN_WEIGHTS: tuple[KnownWeights, ...] = (
         build=_torchvision_model("inception_v3", aux_logits=True, init_weights=False),
         licence="BSD-3-Clause (torchvision); ImageNet-trained",
         source="torchvision Inception_V3_Weights.IMAGENET1K_V1",
-        used_for="FID/KID features; optional (not used by this build yet)", optional=True,
+        used_for="FID/KID features when the pytorch-fid file is absent", optional=True,
     ),
     KnownWeights(
         key="vgg16", title="VGG-16 (torchvision)", studio="losses", backend="VGG-16",
         file_names=("vgg16-397923af.pth",), build=_torchvision_model("vgg16"),
         licence="BSD-3-Clause (torchvision); ImageNet-trained",
         source="torchvision VGG16_Weights.IMAGENET1K_V1",
-        used_for="perceptual loss / LPIPS backbone; optional (training only)", optional=True,
+        used_for="LPIPS backbone (masquerade metrics), perceptual loss", optional=True,
     ),
     KnownWeights(
         key="vgg19", title="VGG-19 (torchvision)", studio="losses", backend="VGG-19",
         file_names=("vgg19-dcbb9e9d.pth",), build=_torchvision_model("vgg19"),
         licence="BSD-3-Clause (torchvision); ImageNet-trained",
         source="torchvision VGG19_Weights.IMAGENET1K_V1",
-        used_for="perceptual / contextual loss; optional (training only)", optional=True,
+        used_for="perceptual / contextual loss (training only)", optional=True,
     ),
     KnownWeights(
         key="lpips_vgg", title="LPIPS v0.1 heads (VGG)", studio="metrics", backend="LPIPS linear heads",
         file_names=("lpips_vgg_v0.1.pth",), build=_LpipsHeads,
         licence="BSD-2-Clause (PerceptualSimilarity)",
         source="lpips package weights/v0.1/vgg.pth (rename to lpips_vgg_v0.1.pth or use --as lpips_vgg)",
-        used_for="LPIPS metric (with vgg16); optional (not used by this build yet)", optional=True,
+        used_for="LPIPS metric heads (with vgg16)", optional=True,
     ),
 )
 """Third-party files, in display order."""
@@ -284,7 +286,7 @@ class ModelEntry:
         status: one line: what is wrong, or that it is ready.
         licence: licence text.
         quality: measured numbers from the card (``"miou=0.71, fid=23.1"``), or ``""``.
-        optional: nothing in this build needs it.
+        optional: the app works fully without it.
         used_for: what it does, or what is used instead while it is missing.
     """
 

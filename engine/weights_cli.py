@@ -19,7 +19,7 @@ from typing import Sequence
 
 from engine.models_registry import KNOWN_WEIGHTS, ModelEntry, format_size, import_weights, list_models
 
-COLUMNS: tuple[tuple[str, int], ...] = (("MODEL", 26), ("STUDIO", 9), ("BACKEND", 32), ("SIZE", 9),
+COLUMNS: tuple[tuple[str, int], ...] = (("MODEL", 26), ("STUDIO", 11), ("BACKEND", 32), ("SIZE", 9),
                                         ("SHA256", 9), ("LICENCE", 44), ("QUALITY", 0))
 """Table columns and their widths (0: the rest of the line)."""
 

@@ -29,6 +29,9 @@ def dirs(tmp_path, monkeypatch):
         d.mkdir()
     monkeypatch.setenv("MASQUERADE_FACEXLIB_DIR", str(third))
     monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(ckpt))
+    # the repository's own checkpoints/ (and any third-party files a developer keeps there) stay out
+    monkeypatch.setattr("engine.checkpoints.PROJECT_CHECKPOINTS", tmp_path / "project")
+    monkeypatch.setattr("engine.faces.thirdparty.THIRD_PARTY_DIR", tmp_path / "project" / "third_party")
     return third, ckpt, src
 
 
