@@ -37,6 +37,15 @@ SAVE_FORMATS: dict[str, str] = {
 }
 """File extensions :func:`save_image` can write, mapped to Pillow format names."""
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_NEW_FILE_MODE = 0o666 & ~_read_umask()
+"""Permissions of newly written files (what ``open()`` would give; temp files start as 0600)."""
+
 LOAD_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 """Extensions batch jobs pick up when listing a folder."""
 
@@ -191,6 +200,8 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     tmp = ""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+        mode = (p.stat().st_mode & 0o7777) if p.exists() else _NEW_FILE_MODE
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fd = -1
             fh.write(data)

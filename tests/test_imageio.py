@@ -163,3 +163,15 @@ def test_list_images(tmp_path: Path, shapes: np.ndarray) -> None:
     assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.png"]
     with pytest.raises(ImageLoadError):
         list_images(tmp_path / "none")
+
+
+def test_atomic_write_gives_normal_permissions(tmp_path: Path) -> None:
+    import stat
+
+    p = atomic_write_bytes(tmp_path / "new.bin", b"x")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~umask  # not the temp file's 0600
+    os.chmod(p, 0o640)
+    atomic_write_bytes(p, b"y")
+    assert stat.S_IMODE(p.stat().st_mode) == 0o640  # an existing file keeps its mode
