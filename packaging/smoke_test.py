@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -145,8 +146,8 @@ def main(argv: list[str]) -> int:
             installed = tmp / "weights" / "third_party" / "lpips_vgg_v0.1.pth"  # the user's folder, not the bundle
             if not installed.is_file():
                 raise SmokeFailure(f"`weights import` did not write {installed}")
-            verified = run(exe, ["weights", "verify"], env)
-            if "verified 1 present file(s): 0 failed" not in verified:
+            verified = run(exe, ["weights", "verify"], env)  # also checks the checkpoints bundled from checkpoints/
+            if not re.search(r"verified \d+ present file\(s\): 0 failed", verified) or str(installed) not in verified:
                 raise SmokeFailure(f"`weights verify` after the import:\n{verified[-2000:]}")
         except (SmokeFailure, subprocess.TimeoutExpired) as exc:
             print(f"smoke test FAILED: {exc}", file=sys.stderr)

@@ -16,11 +16,15 @@ from PySide6.QtGui import QCloseEvent, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QFileDialog, QHeaderView, QLabel,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from shiboken6 import isValid
+
 from app.worker import WorkerThread
 from engine.cancel import CancelToken
 
 CHANNEL = "models"
 COLUMNS = ("Model", "Studio", "Backend", "State", "Size", "SHA-256", "Licence", "Quality")
+MAX_COLUMN_WIDTH = 240
+"""Pixels; wider cells are elided."""
 STATE_COLOURS = {"verified": "#1b7f3b", "present": "#1b5e9f", "BROKEN": "#b3261e", "missing": "#8a6d00",
                  "optional, missing": "#777777"}
 """Text colour of the State column."""
@@ -33,6 +37,12 @@ def sha_text(entry) -> str:
     if not entry.sha256:
         return "not checked"
     return {True: "ok", False: "MISMATCH", None: "no reference"}[entry.sha256_ok] + f" ({entry.sha256[:8]})"
+
+
+def _stop_if_alive(thread: WorkerThread) -> None:
+    """Stop ``thread`` unless Qt already deleted its ``QThread`` (at interpreter exit)."""
+    if isValid(thread.thread):
+        thread.stop()
 
 
 class ModelManagerDialog(QDialog):
@@ -57,7 +67,7 @@ class ModelManagerDialog(QDialog):
         # destroyed with its parent window without having been closed itself.
         QCoreApplication.instance().aboutToQuit.connect(self.stop_worker)
         thread = self._thread
-        self.destroyed.connect(lambda *_: thread.stop())
+        self.destroyed.connect(lambda *_: _stop_if_alive(thread))
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -66,7 +76,7 @@ class ModelManagerDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
 
         self.status = QLabel("Reading the model list…")
@@ -189,10 +199,13 @@ class ModelManagerDialog(QDialog):
             tip = "\n".join(x for x in (e.status, str(e.path) if e.path else "", e.used_for) if x)
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(tip)
+                item.setToolTip(f"{text}\n\n{tip}" if text != "–" else tip)
                 if col == COLUMNS.index("State"):
                     item.setForeground(QColor(STATE_COLOURS[state]))
                 self.table.setItem(row, col, item)
+        self.table.resizeColumnsToContents()
+        for col in range(len(COLUMNS) - 1):  # long card texts are elided; the tooltip has them whole
+            self.table.setColumnWidth(col, min(self.table.columnWidth(col), MAX_COLUMN_WIDTH))
 
     def stop_worker(self) -> None:
         """Stop the dialog's worker thread (a running verify is cancelled); safe to call twice."""
