@@ -117,8 +117,12 @@ def test_batch_regenerate_params_and_run(astro, tmp_path) -> None:
     rc = main(["batch", "regenerate", "--input", str(inp), "--output", str(out), "--workers", "1",
                "--grid", "edits=dilate:hair:6,add:glasses"])
     assert rc == 1  # the blank image has no face: recorded, the rest done
-    results = sorted(out.glob("a__*.png"))
+    results = sorted(out.glob("a__*_result.png"))
     assert len(results) == 2
     assert all(not np.array_equal(load_image(r), img) for r in results)
+    for r in results:  # each task writes the (image, edited mask, result) triple
+        assert np.array_equal(load_image(r.with_name(r.name.replace("_result", "_image"))), img)
+        mask = load_label_map(r.with_name(r.name.replace("_result", "_mask")))
+        assert mask.ndim == 2 and mask.shape == img.shape[:2] and mask.max() <= 18
     manifest = (out / "manifest.jsonl").read_text()
     assert manifest.count('"status":"done"') == 2 and "no face found" in manifest

@@ -173,8 +173,9 @@ register_op(BatchOp("wear-mask", wear_mask_runner, wear_mask_params, ".png",
                     output_names=wear_mask_outputs))
 
 # --- regenerate: label edits + classical regeneration of face photos (Regenerate studio) ----------
-from engine.studios.regenerate_batch import regenerate_params, regenerate_runner  # noqa: E402
+from engine.studios.regenerate_batch import regenerate_outputs, regenerate_params, regenerate_runner  # noqa: E402
 
 register_op(BatchOp("regenerate", regenerate_runner, regenerate_params, ".png",
                     "edit each face's 19-label parsing and regenerate it (Regenerate, classical); "
-                    'grid: edits="dilate:hair:12","scale:l_eye+r_eye:1.3","add:glasses" regions=hair+skin'))
+                    'grid: edits="dilate:hair:12","scale:l_eye+r_eye:1.3","add:glasses" regions=hair+skin',
+                    output_names=regenerate_outputs))

@@ -65,8 +65,12 @@ class RegenerateBatchRunner:
         self._reference = ""
         self._first = True
 
-    def __call__(self, image: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-        """Regenerate ``image`` (``uint8`` RGB) after the label edits; returns the RGB result.
+    def __call__(self, image: np.ndarray, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Regenerate ``image`` (``uint8`` RGB) after the label edits.
+
+        Returns:
+            ``{"image": input, "mask": edited label map (official order), "result": regenerated}``
+            — the (image, edited mask, result) triple of a segmentation-augmentation dataset.
 
         Raises:
             NoFaceError: no face in the image or the reference.
@@ -90,7 +94,13 @@ class RegenerateBatchRunner:
             analyse()
         edited = apply_edits(self.editor.source_labels, params["edits"])
         regions = tuple(n for n in params["regions"].split("+") if n)
-        return self.editor.edit(RegenerateParams(edited, reference_regions=regions, blend=params["blend"])).image
+        result = self.editor.edit(RegenerateParams(edited, reference_regions=regions, blend=params["blend"])).image
+        return {"image": image, "mask": edited.astype(np.uint8), "result": result}
+
+
+def regenerate_outputs(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """Files each task writes: ``<stem>_image.png``, ``<stem>_mask.png`` (labels), ``<stem>_result.png``."""
+    return ("image", "mask", "result")
 
 
 def regenerate_runner() -> RegenerateBatchRunner:
