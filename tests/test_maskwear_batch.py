@@ -62,3 +62,18 @@ def test_same_choices_with_two_workers(inputs: Path, tmp_path: Path) -> None:
 def test_bad_parameters(bad, match) -> None:
     with pytest.raises(ValueError, match=match):
         wear_mask_params(bad)
+
+
+def test_template_list_draws_one_per_face_and_cli_flags(inputs: Path, tmp_path: Path) -> None:
+    from engine.cli import main
+
+    p = wear_mask_params({"template": "kn95,n95"})
+    assert p["template"] == "kn95+n95"
+    with pytest.raises(ValueError, match="unknown template"):
+        wear_mask_params({"template": "random+kn95"})
+    out = tmp_path / "o"
+    rc = main(["batch", "wear-mask", "--input", str(inputs), "--output", str(out), "--templates", "kn95,n95",
+               "--size", "64", "--resume"])
+    assert rc == 1  # the wall image has no face
+    used = {json.loads((out / f"{s}_params.json").read_text())["template"] for s in ("a", "b")}
+    assert used <= {"kn95", "n95"}

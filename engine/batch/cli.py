@@ -78,7 +78,8 @@ def _dataset_base(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _wear_mask_add(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--template", default="random", help="template name or random (default random)")
+    p.add_argument("--template", "--templates", dest="template", default="random",
+                   help="random (default), a template name, or a comma list: one is drawn per face")
     p.add_argument("--color", default=None, help="main colour #RRGGBB (default: the template's)")
     p.add_argument("--augment", default="none", help="translate,rotate,scale (any subset) or none")
     p.add_argument("--size", type=int, default=144, help="side of the aligned crops (default 144)")
@@ -207,6 +208,8 @@ def _add_common_arguments(p: argparse.ArgumentParser, procedural: bool = False) 
                    help="run only shard i of n (0-based); n runs with i = 0..n-1 cover the job once")
     p.add_argument("--force", action="store_true",
                    help="replace a different job in the output folder / overwrite files of a folder with no job.json")
+    p.add_argument("--resume", action="store_true",
+                   help="accepted for scripts: every run resumes (finished outputs in the manifest are skipped)")
 
 
 def spec_from_args(args: argparse.Namespace) -> JobSpec:

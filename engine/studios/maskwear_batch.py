@@ -1,8 +1,9 @@
 """Batch op ``wear-mask``: masked-face dataset export.
 
-``masquerade batch wear-mask --input DIR --output DIR [--template NAME|random] [--grid
-template=surgical-blue,kn95] [--augment translate,rotate,scale] [--size 144] [--workers N]
-[--shard i/n]`` writes, for the largest face of every image, three aligned ``size × size`` crops:
+``masquerade batch wear-mask --input DIR --output DIR [--templates random|NAME|NAME,NAME...]
+[--grid template=surgical-blue,kn95] [--augment translate,rotate,scale] [--size 144] [--workers N]
+[--shard i/n]`` (a list in ``--templates`` draws one template per face; ``--grid template=…`` makes
+every image once per template) writes, for the largest face of every image, three aligned ``size × size`` crops:
 ``<stem>_face.png`` (unmasked), ``<stem>_masked.png`` and ``<stem>_alpha.png`` (mask coverage, grey),
 plus ``<stem>_params.json`` (template actually used, colour, offsets, face box, anchor targets in
 the image and in the crop, the crop's affine matrix) and one manifest line. Re-running resumes. Images without a usable face fail
@@ -41,8 +42,12 @@ def wear_mask_params(params: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown wear-mask parameter(s): {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
     p = {**DEFAULTS, **params}
-    if p["template"] != "random" and p["template"] not in template_names():
-        raise ValueError(f"unknown template {p['template']!r}; use random or one of {', '.join(template_names())}")
+    names = [n.strip() for n in str(p["template"]).replace(",", "+").split("+") if n.strip()]
+    bad = [n for n in names if n != "random" and n not in template_names()]
+    if not names or bad or ("random" in names and len(names) > 1):
+        raise ValueError(f"unknown template {p['template']!r}; use random, one of {', '.join(template_names())}, "
+                         "or several joined by + (one is drawn per face)")
+    p["template"] = "+".join(names)
     if p["color"] in ("", "none", "None"):
         p["color"] = None
     if p["color"] is not None:
@@ -121,8 +126,8 @@ class WearMaskRunner:
         digest = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=8)
         digest.update(json.dumps(dict(params), sort_keys=True).encode())
         rng = np.random.default_rng(int.from_bytes(digest.digest(), "little"))
-        names = template_names()
-        template = params["template"] if params["template"] != "random" else names[int(rng.integers(len(names)))]
+        choices = template_names() if params["template"] == "random" else params["template"].split("+")
+        template = choices[int(rng.integers(len(choices)))] if len(choices) > 1 else choices[0]
         offsets = augment_offsets(face_targets(face), params["augment"], rng) if params["augment"] != "none" else ()
         mp = MaskWearParams(template=template, color=params["color"], method=params["method"], faces="largest",
                             lighting=params["lighting"], offsets=offsets)
