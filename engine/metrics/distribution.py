@@ -20,6 +20,7 @@ it (:attr:`FeatureExtractor.name`). Extractors:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Optional, Protocol, Sequence
 
@@ -187,10 +188,14 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
         raise ValueError(f"feature dimensions differ: {a.shape[1]} vs {b.shape[1]}")
     mu1, mu2 = a.mean(0), b.mean(0)
     s1, s2 = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = linalg.sqrtm(s1 @ s2)
+    with warnings.catch_warnings():  # fewer samples than dimensions: singular, handled below
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(s1 @ s2)
     if not np.isfinite(covmean).all():  # singular product: pytorch-fid's regularisation
         eps = np.eye(s1.shape[0]) * 1e-6
-        covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", linalg.LinAlgWarning)
+            covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
     covmean = np.real(covmean)
     diff = mu1 - mu2
     return float(max(0.0, diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean)))

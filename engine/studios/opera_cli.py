@@ -55,6 +55,9 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     k = sub.add_parser("classify", help="print the main-colour class of a lianpu and its meaning")
     k.add_argument("image", help="lianpu image")
     k.add_argument("--scores", action="store_true", help="also print the share of every class")
+    k.add_argument("--backend", choices=("auto", "classical", "learned"), default="auto",
+                   help="classical paint rules, the trained ResNet-18, or auto (the network only if its card "
+                        "says it measured better)")
     k.set_defaults(func=cmd_classify)
     return opera
 
@@ -101,10 +104,10 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 def cmd_classify(args: argparse.Namespace) -> int:
     """``opera classify``: print ``<colour>: <meaning>`` (and the class shares with ``--scores``)."""
     from engine.imageio import load_image
-    from engine.studios.opera import classify_main_colour
+    from engine.studios.opera_classify import classify
 
-    res = classify_main_colour(load_image(args.image))
-    print(f"{res.colour}: {res.meaning}")
+    res = classify(load_image(args.image), getattr(args, "backend", "auto"))
+    print(f"{res.colour}: {res.meaning} [{res.backend}]")
     if args.scores:
         for name, share in sorted(res.scores.items(), key=lambda kv: -kv[1]):
             print(f"  {name:7s} {share:.3f}")

@@ -18,6 +18,17 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     mw.add_argument("--width", type=int, default=8, help="generator/critic width (multiple of 8)")
     mw.add_argument("--seed", type=int, default=0)
     mw.set_defaults(func=_maskwear)
+    oc = models.add_parser("opera-classifier", help="the opera main-colour ResNet-18 (procedural lianpu, no pretraining)")
+    oc.add_argument("--out", default="checkpoints/opera_colour_resnet18", help="checkpoint stem to write")
+    oc.add_argument("--run-dir", default="runs/opera_classifier", help="logs and resumable state")
+    oc.add_argument("--dev", default=None, help="labelled dev lianpu folder for the held-out check (never trained on)")
+    oc.add_argument("--steps", type=int, default=150)
+    oc.add_argument("--batch", type=int, default=32)
+    oc.add_argument("--size", type=int, default=64, help="network input side")
+    oc.add_argument("--pool", type=int, default=1400, help="procedural designs rendered for training")
+    oc.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (state kept)")
+    oc.add_argument("--seed", type=int, default=0)
+    oc.set_defaults(func=_opera_classifier)
     return p
 
 
@@ -27,3 +38,9 @@ def _maskwear(args: argparse.Namespace) -> int:
 
     with quiet_native_stderr():  # MediaPipe logs on every face analysis; progress goes to stdout
         return main(args)
+
+
+def _opera_classifier(args: argparse.Namespace) -> int:
+    from engine.training.opera_classifier import main
+
+    return main(args)
