@@ -131,7 +131,7 @@ def test_params_validation():
         ExpressionParams.from_dict({"happy": 1})
     assert ExpressionParams.from_dict({"smile": "0.5"}).smile == 0.5
     with pytest.raises(ValueError):
-        ExpressionEditor(backend="neural")
+        ExpressionEditor(backend="gan")
 
 
 def test_tps_interpolates_and_flow_view(face):

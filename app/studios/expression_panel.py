@@ -1,4 +1,10 @@
-"""Expression studio panel: four label sliders + intensity on an anime face (classical rig)."""
+"""Expression studio panel: four label sliders + intensity on an anime face.
+
+Engine choice: Auto (the learned GAN only when its card measured it better than the classical rig,
+else the rig), Classical rig, or Learned GAN (refused with a message when no checkpoint exists). The
+panel says which engine ran and why; the third view shows the rig's warp field or the GAN's attention
+mask.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,8 @@ from typing import Any, Iterator, Optional
 import numpy as np
 from PySide6.QtCore import QSize
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import (QButtonGroup, QGridLayout, QGroupBox, QLabel, QPushButton, QRadioButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QGridLayout, QGroupBox, QLabel, QPushButton,
+                               QRadioButton, QVBoxLayout, QWidget)
 
 from app.commands import SetParamCommand, SetParamsCommand
 from app.document import Document
@@ -37,6 +43,8 @@ TIPS = {
     "intensity": "Overall strength applied to all four labels",
 }
 VIEWS = ("Result", "Original", "Warp field", "Regions")
+ENGINES = (("auto", "Auto (learned only if measured better)"), ("classical", "Classical warp rig"),
+           ("neural", "Learned GAN (attention mask)"))
 
 
 def params_from_dict(d: dict[str, Any]) -> ExpressionParams:
@@ -54,7 +62,7 @@ class ExpressionPanel(StudioPanel):
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: Optional[QWidget] = None) -> None:
         super().__init__(doc, undo, worker, canvas, parent)
-        self.editor = ExpressionEditor()  # used only inside worker jobs
+        self.editor = ExpressionEditor()  # used only inside worker jobs (replaced when the engine changes)
         self.result: Optional[EditResult] = None
         self.view = 0
         self._known: Optional[tuple[np.ndarray, AnimeFaceParts]] = None  # parts of a generated face
@@ -106,6 +114,8 @@ class ExpressionPanel(StudioPanel):
             self.view_buttons.append(r)
             grid.addWidget(r, i // 2, i % 2)
         self.view_group.idToggled.connect(lambda i, on: on and self.set_view(i))
+        if self.editor.backend == "neural":
+            self.view_buttons[2].setText("Attention mask")
         lay.addWidget(view)
 
         self.export_button = QPushButton("Export result…")
@@ -116,11 +126,40 @@ class ExpressionPanel(StudioPanel):
         self.info_label.setWordWrap(True)
         self.info_label.setStyleSheet("color: #777;")
         lay.addWidget(self.info_label)
-        note = QLabel("Engine: classical warp rig (a learned model is not available yet).")
-        note.setWordWrap(True)
-        note.setStyleSheet("color: #777;")
-        lay.addWidget(note)
+        eng = QGroupBox("Engine")
+        eng_lay = QVBoxLayout(eng)
+        self.engine_combo = QComboBox()
+        self.engine_combo.setObjectName("engine_combo")
+        for key, text in ENGINES:
+            self.engine_combo.addItem(text, key)
+        self.engine_combo.currentIndexChanged.connect(self._on_engine_changed)
+        eng_lay.addWidget(self.engine_combo)
+        self.engine_note = QLabel(self._engine_text())
+        self.engine_note.setWordWrap(True)
+        self.engine_note.setStyleSheet("color: #777;")
+        eng_lay.addWidget(self.engine_note)
+        lay.addWidget(eng)
         lay.addStretch(1)
+
+    def _engine_text(self) -> str:
+        name = "learned GAN" if self.editor.backend == "neural" else "classical warp rig"
+        return f"Runs: {name} — {self.editor.backend_reason}."
+
+    def _on_engine_changed(self, index: int) -> None:
+        key = self.engine_combo.itemData(index)
+        try:
+            editor = ExpressionEditor(backend=key)
+        except ValueError as exc:
+            self.message.emit(f"Expression: {exc}")
+            self.engine_note.setText(str(exc))
+            self.engine_combo.blockSignals(True)
+            self.engine_combo.setCurrentIndex([k for k, _ in ENGINES].index(self.editor.requested_backend))
+            self.engine_combo.blockSignals(False)
+            return
+        self.editor = editor
+        self.engine_note.setText(self._engine_text())
+        self.view_buttons[2].setText("Attention mask" if editor.backend == "neural" else "Warp field")
+        self.render()
 
     # -- document binding -------------------------------------------------------------------------
     def _push(self, key: str, value: Any, merge_key: Optional[int]) -> None:
@@ -222,6 +261,8 @@ class ExpressionPanel(StudioPanel):
             self.canvas.set_after(to_qimage(self.doc.image))
         elif res is None:
             return
+        elif self.view == 2 and "attention" in res.masks:
+            self.canvas.set_after(to_qimage(np.repeat(res.masks["attention"][:, :, None], 3, axis=2)))
         elif self.view == 2:
             self.canvas.set_after(to_qimage(flow_to_rgb(res.info["flow"], res.masks["weight"] / 255.0)))
         elif self.view == 3:
@@ -247,7 +288,7 @@ class ExpressionPanel(StudioPanel):
 
     # -- view -------------------------------------------------------------------------------------
     def set_view(self, index: int) -> None:
-        """0 result, 1 original, 2 warp field, 3 regions (the canvas split still works)."""
+        """0 result, 1 original, 2 warp field / attention mask, 3 regions (the canvas split still works)."""
         self.view = index
         if not self.view_buttons[index].isChecked():
             self.view_buttons[index].setChecked(True)

@@ -1,4 +1,5 @@
 """One file per paper model; importing this package registers them with engine.checkpoints."""
 
+from engine.models import expression_gan  # noqa: F401
 from engine.models import maskwear_stn  # noqa: F401
 from engine.models import opera_classifier  # noqa: F401

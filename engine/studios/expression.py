@@ -16,25 +16,38 @@ and falls smoothly to 0 on the border, and the picture is resampled there. Pixel
 region are copied: the result is bit-identical to the input outside ``masks["regions"]``, and the
 whole result equals the input when every intensity is 0.
 
-Backends: ``classical`` only. No learned checkpoint has been measured better than the rig, so
-``auto`` resolves to ``classical``.
+Backends: ``classical`` (the rig above) and ``neural`` — the anime-expression GAN of
+:mod:`engine.models.expression_gan` (checkpoint ``expression_gan_g``): the face is cropped with the
+framing of the procedural training faces, resized to the model's input size, translated towards the
+mixed label vector of the sliders (the overall intensity scales the attention mask), and the change
+``M·(y − x)`` is resized back and added to the full-resolution crop; pixels where the mask rounds to 0
+are copied. ``auto`` runs the GAN only when its card records that it was measured better than the rig
+on the same held-out measurement (:func:`resolve_backend`); otherwise, or without a checkpoint, the
+rig runs, and ``info["backend_reason"]`` says why.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import cv2
 import numpy as np
 
 from engine.cancel import CancelToken
-from engine.errors import MasqueradeError
+from engine.errors import CheckpointError, MasqueradeError
 from engine.faces.anime import AnimeFaceParts, analyze_anime
 from engine.procedural.anime_faces import EXPRESSION_LABELS, AnimeFace
 from engine.studios.base import EditResult, Editor
 
 _FIELD_STEP = 2  # the spline is evaluated every _FIELD_STEP pixels and resized
+GAN_MODEL = "expression_gan_g"
+"""Registry name of the learned backend's generator checkpoint."""
+# Framing of the procedural training faces: face-box width and height as fractions of the image
+# side, and the image centre below the face-box centre (fraction of the side); measured on
+# generate_anime_face outputs.
+_FRAME_W, _FRAME_H, _FRAME_DY = 0.55, 0.78, 0.074
 
 
 class NoFaceError(MasqueradeError):
@@ -329,30 +342,157 @@ def flow_to_rgb(flow: np.ndarray, weight: Optional[np.ndarray] = None) -> np.nda
     return rgb
 
 
-class ExpressionEditor(Editor[ExpressionParams]):
-    """Expression sliders on the largest anime face of a picture (classical rig).
+# -- learned backend -------------------------------------------------------------------------------
+
+def _card_summary(metrics: Mapping[str, Any]) -> str:
+    return (f"judged accuracy GAN {metrics.get('gan_accuracy', '?')} vs rig {metrics.get('rig_accuracy', '?')}, "
+            f"GAN change outside its mask {metrics.get('gan_identity_diff', '?')}/255")
+
+
+def resolve_backend(requested: str, roots: Optional[list[Path]] = None) -> tuple[str, str, Optional[Path]]:
+    """The backend that runs for ``requested`` and why (``auto`` reads only the GAN's card).
 
     Args:
-        backend: ``"classical"`` or ``"auto"`` (→ classical: no learned checkpoint has been
-            measured better than the rig).
+        requested: ``"auto"``, ``"classical"`` or ``"neural"``.
+        roots: checkpoint folders to search (default :func:`engine.checkpoints.checkpoint_roots`).
+
+    Returns:
+        ``(backend, reason, card_path)``; ``card_path`` is the GAN's card when ``backend`` is
+        ``"neural"``, else ``None``.
+
+    Raises:
+        ValueError: ``neural`` requested but no usable checkpoint exists.
+    """
+    if requested == "classical":
+        return "classical", "classical rig requested", None
+    from engine.checkpoints import find_checkpoint, read_card
+
+    path = find_checkpoint(GAN_MODEL, roots)
+    card = None
+    problem = f"no trained expression GAN ({GAN_MODEL}) in the checkpoint folders"
+    if path is not None:
+        try:
+            card = read_card(path)
+        except CheckpointError as exc:
+            problem = str(exc)
+    if card is None:
+        if requested == "neural":
+            raise ValueError(f"the learned expression backend is not available ({problem}); use 'classical'")
+        return "classical", problem, None
+    summary = _card_summary(card.metrics)
+    if requested == "neural":
+        return "neural", f"learned model requested ({summary})", path
+    from engine.training.expression import is_better
+
+    try:
+        measured = bool(card.extra.get("better_than_classical") is True and is_better(card.metrics))
+    except (KeyError, TypeError):
+        measured = False
+    if measured:
+        return "neural", f"the GAN's card measured it better than the rig ({summary})", path
+    return "classical", f"the GAN's card did not measure it better than the rig ({summary})", None
+
+
+_GAN_CACHE: dict[tuple[str, str], Any] = {}
+
+
+def load_gan(card_path: Path) -> tuple[Any, Any]:
+    """``(generator, card)`` of a GAN checkpoint, loaded once per (path, hash) on the CPU."""
+    from engine.checkpoints import load_checkpoint, read_card
+
+    card = read_card(card_path)
+    key = (str(card_path), card.sha256)
+    if key not in _GAN_CACHE:
+        model, card = load_checkpoint(card_path, device="cpu")
+        _GAN_CACHE.clear()
+        _GAN_CACHE[key] = (model, card)
+    return _GAN_CACHE[key]
+
+
+def face_crop_box(face_box: np.ndarray) -> tuple[int, int, int]:
+    """Square crop ``(x0, y0, side)`` around a face box with the procedural faces' framing."""
+    x0, y0, x1, y1 = (float(v) for v in face_box)
+    side = max((x1 - x0) / _FRAME_W, (y1 - y0) / _FRAME_H, 8.0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + _FRAME_DY * side
+    side_i = int(round(side))
+    return int(round(cx - side / 2)), int(round(cy - side / 2)), side_i
+
+
+def apply_gan(image: np.ndarray, face_box: np.ndarray, params: ExpressionParams, generator: Any,
+              size: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
+    """Edit ``image`` with the learned generator.
+
+    Args:
+        image: ``uint8`` RGB ``[H, W, 3]``.
+        face_box: ``[x0, y0, x1, y1]`` of the face in ``image`` pixels.
+        params: slider values (labels → mixed label vector; ``intensity`` scales the mask).
+        generator: an :class:`~engine.models.expression_gan.ExpressionGenerator` (eval mode).
+        size: the generator's input side.
+
+    Returns:
+        ``(result, attention, crop)``: the result (equal to ``image`` where ``attention`` is 0),
+        the scaled attention mask as ``uint8`` ``[H, W]`` (0 outside the crop) and the crop
+        ``(x0, y0, side)``.
+    """
+    import torch
+
+    from engine.models.expression_gan import label_vector
+
+    h, w = image.shape[:2]
+    x0, y0, side = face_crop_box(face_box)
+    pad = max(0, -x0, -y0, x0 + side - w, y0 + side - h)
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else image
+    crop = padded[y0 + pad:y0 + pad + side, x0 + pad:x0 + pad + side]
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    small = cv2.resize(crop, (size, size), interpolation=interp)
+    x = torch.from_numpy(small).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
+    labels = label_vector([getattr(params, n) for n in EXPRESSION_LABELS])[None]
+    with torch.no_grad():
+        y_star, _, m = generator(x, labels, mask_scale=float(params.intensity))
+    delta = ((y_star - x) * 127.5)[0].permute(1, 2, 0).numpy()
+    delta_up = cv2.resize(delta, (side, side), interpolation=cv2.INTER_CUBIC)
+    att_up = np.clip(cv2.resize(m[0, 0].numpy(), (side, side), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+    att_u8 = (att_up * 255 + 0.5).astype(np.uint8)
+    edited = np.clip(crop.astype(np.float32) + delta_up, 0, 255).round().astype(np.uint8)
+    keep = att_u8 == 0
+    edited[keep] = crop[keep]
+    out = image.copy()
+    attention = np.zeros((h, w), np.uint8)
+    ox0, oy0 = max(0, x0), max(0, y0)
+    ox1, oy1 = min(w, x0 + side), min(h, y0 + side)
+    if ox1 > ox0 and oy1 > oy0:
+        sl = (slice(oy0 - y0, oy1 - y0), slice(ox0 - x0, ox1 - x0))
+        out[oy0:oy1, ox0:ox1] = edited[sl]
+        attention[oy0:oy1, ox0:ox1] = att_u8[sl]
+    return out, attention, (x0, y0, side)
+
+
+class ExpressionEditor(Editor[ExpressionParams]):
+    """Expression sliders on the largest anime face of a picture.
+
+    Args:
+        backend: ``"classical"`` (the rig), ``"neural"`` (the GAN; ``ValueError`` when no checkpoint
+            is available) or ``"auto"`` (the GAN only when its card measured it better than the rig,
+            see :func:`resolve_backend`; else the rig).
         assume_crop: when the cascade finds no face, treat the whole picture as the face box
             (tight face crops).
 
-    ``info`` of a result holds ``backend``, ``method`` (``"tps-rig"``), ``face_box``, ``parts_found``;
-    ``masks`` holds ``regions`` (bool: pixels the rig may change), ``weight`` (``uint8`` 0–255 region
-    window) and ``warp`` (``uint8`` RGB-coded flow magnitude as grey, for display). The float flow is
-    in ``info["flow"]`` (``[H, W, 2]``).
+    ``info`` of a result holds ``backend``, ``backend_reason``, ``method`` (``"tps-rig"`` or
+    ``"expression-gan"``), ``face_box``, ``parts_found``; ``masks`` holds ``regions`` (bool: pixels
+    the edit may change), ``weight`` (``uint8`` 0–255: the rig's region window or the GAN's scaled
+    attention mask) and ``warp`` (rig: flow magnitude as grey; GAN: the attention mask). The rig's
+    float flow is in ``info["flow"]`` (``[H, W, 2]``; zeros for the GAN).
 
     Example:
         >>> from engine.procedural.anime_faces import generate_anime_face
         >>> f = generate_anime_face(1, 128)
-        >>> ed = ExpressionEditor(); ed.set_face(f.image, parts_from_generated(f))
+        >>> ed = ExpressionEditor("classical"); ed.set_face(f.image, parts_from_generated(f))
         >>> res = ed.edit(ExpressionParams(smile=1.0))
         >>> bool((res.image[~res.masks["regions"]] == f.image[~res.masks["regions"]]).all())
         True
     """
 
-    backends = ("classical",)
+    backends = ("classical", "neural")
     preview_sides = (256,)
 
     def __init__(self, backend: str = "auto", assume_crop: bool = False) -> None:
@@ -360,6 +500,12 @@ class ExpressionEditor(Editor[ExpressionParams]):
         self.assume_crop = assume_crop
         self.faces: list[AnimeFaceParts] = []
         self._given: Optional[AnimeFaceParts] = None
+        self.resolved_backend, self.backend_reason, self._card_path = resolve_backend(backend)
+
+    @property
+    def backend(self) -> str:
+        """The backend that actually runs (``auto`` resolved from the GAN's card)."""
+        return self.resolved_backend
 
     def set_face(self, image: np.ndarray, face: AnimeFaceParts) -> None:
         """Use ``image`` with already-known parts (skips detection)."""
@@ -383,12 +529,27 @@ class ExpressionEditor(Editor[ExpressionParams]):
     def _run(self, image: np.ndarray, params: ExpressionParams, scale: float,
              cancel: Optional[CancelToken]) -> EditResult:
         face = self.face
-        out, flow, weight = apply_rig(image, face, params, scale)
+        p = params.validate()
+        info: dict[str, Any] = {"backend": self.resolved_backend, "backend_reason": self.backend_reason,
+                                "device": "cpu", "face_box": [float(v) for v in face.box],
+                                "parts_found": dict(face.found), "params": p.to_dict()}
+        if self.resolved_backend == "neural":
+            assert self._card_path is not None
+            model, card = load_gan(self._card_path)
+            size = int(card.input_size[0]) if card.input_size else 64
+            if p.is_identity:
+                out, att = image.copy(), np.zeros(image.shape[:2], np.uint8)
+            else:
+                out, att, _ = apply_gan(image, np.asarray(face.box, np.float64) * scale, p, model, size)
+            info.update(method="expression-gan", checkpoint=self._card_path.name,
+                        flow=np.zeros(image.shape[:2] + (2,), np.float32))
+            return EditResult(image=out, masks={"regions": att > 0, "weight": att, "warp": att, "attention": att},
+                              info=info)
+        out, flow, weight = apply_rig(image, face, p, scale)
         mag = np.linalg.norm(flow, axis=-1)
+        info.update(method="tps-rig", flow=flow)
         return EditResult(
             image=out,
             masks={"regions": weight > 0, "weight": (weight * 255 + 0.5).astype(np.uint8),
                    "warp": np.clip(mag * (255.0 / max(1.0, float(mag.max()))), 0, 255).astype(np.uint8)},
-            info={"backend": "classical", "device": "cpu", "method": "tps-rig", "flow": flow,
-                  "face_box": [float(v) for v in face.box], "parts_found": dict(face.found),
-                  "params": params.to_dict()})
+            info=info)

@@ -29,6 +29,26 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     oc.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (state kept)")
     oc.add_argument("--seed", type=int, default=0)
     oc.set_defaults(func=_opera_classifier)
+    ex = models.add_parser("expression-gan", help="the anime expression GAN (procedural faces, CPU-sized demo)")
+    ex.add_argument("--out", default="checkpoints/expression_gan_g",
+                    help="generator checkpoint stem (the judge classifier goes beside it as expression_judge)")
+    ex.add_argument("--run-dir", default="runs/expression_gan", help="logs, resumable state, data cache")
+    ex.add_argument("--seeds", type=int, default=400, help="procedural identities (3 expressions each)")
+    ex.add_argument("--size", type=int, default=64, help="training side (multiple of 16)")
+    ex.add_argument("--steps", type=int, default=1000)
+    ex.add_argument("--batch", type=int, default=8)
+    ex.add_argument("--width", type=int, default=16, help="generator/critic base width")
+    ex.add_argument("--code-dim", type=int, default=128, help="mapping-network width (the paper: 512)")
+    ex.add_argument("--pair-weight", type=float, default=10.0,
+                    help="L1 pull to the drawn target expression (not in the paper; 0 = unpaired)")
+    ex.add_argument("--mask-weight", type=float, default=0.02,
+                    help="attention sparsity + smoothness weight (not in the paper; GANimation-style)")
+    ex.add_argument("--classifier-steps", type=int, default=300)
+    ex.add_argument("--eval-faces", type=int, default=40)
+    ex.add_argument("--seed", type=int, default=0)
+    ex.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (1: on a shared 2-core machine more threads cost more CPU time)")
+    ex.set_defaults(func=_expression)
     return p
 
 
@@ -38,6 +58,12 @@ def _maskwear(args: argparse.Namespace) -> int:
 
     with quiet_native_stderr():  # MediaPipe logs on every face analysis; progress goes to stdout
         return main(args)
+
+
+def _expression(args: argparse.Namespace) -> int:
+    from engine.training.expression import main
+
+    return main(args)
 
 
 def _opera_classifier(args: argparse.Namespace) -> int:
