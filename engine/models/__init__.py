@@ -3,3 +3,4 @@
 from engine.models import expression_gan  # noqa: F401
 from engine.models import maskwear_stn  # noqa: F401
 from engine.models import opera_classifier  # noqa: F401
+from engine.models import stylegan2  # noqa: F401

@@ -29,6 +29,18 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     oc.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (state kept)")
     oc.add_argument("--seed", type=int, default=0)
     oc.set_defaults(func=_opera_classifier)
+    sg = models.add_parser("stylegan2", help="StyleGAN2 on procedural lianpu with ADA / APA / Diffusion-GAN / no augmentation")
+    sg.add_argument("--out", default="runs/stylegan2/G_ema", help="generator checkpoint stem to write")
+    sg.add_argument("--run-dir", default="runs/stylegan2", help="logs, resumable state, samples.png")
+    sg.add_argument("--aug", choices=("ada", "apa", "diffusion", "none"), default="ada")
+    sg.add_argument("--size", type=int, default=32, help="image side (power of two)")
+    sg.add_argument("--images", type=int, default=500, help="procedural lianpu in the training set")
+    sg.add_argument("--steps", type=int, default=500)
+    sg.add_argument("--batch", type=int, default=16)
+    sg.add_argument("--eval-images", type=int, default=128, help="samples for FID/KID")
+    sg.add_argument("--extractor", choices=("auto", "inception", "domain"), default="domain")
+    sg.add_argument("--seed", type=int, default=0)
+    sg.set_defaults(func=_stylegan2)
     ex = models.add_parser("expression-gan", help="the anime expression GAN (procedural faces, CPU-sized demo)")
     ex.add_argument("--out", default="checkpoints/expression_gan_g",
                     help="generator checkpoint stem (the judge classifier goes beside it as expression_judge)")
@@ -68,5 +80,11 @@ def _expression(args: argparse.Namespace) -> int:
 
 def _opera_classifier(args: argparse.Namespace) -> int:
     from engine.training.opera_classifier import main
+
+    return main(args)
+
+
+def _stylegan2(args: argparse.Namespace) -> int:
+    from engine.training.stylegan2 import main
 
     return main(args)
