@@ -152,10 +152,11 @@ def test_no_face_is_a_clear_error(analyzer, shapes):
     assert not ed.has_image
 
 
-def test_backend_auto_is_classical(analyzer):
-    assert MakeupEditor("auto", analyzer=analyzer).backend == "classical"
-    with pytest.raises(ValueError):
-        MakeupEditor("neural", analyzer=analyzer)
+def test_backend_auto_is_classical(analyzer, tmp_path):
+    ed = MakeupEditor("auto", analyzer=analyzer)
+    assert ed.backend == "classical" and "classical renderer runs" in ed.backend_reason
+    with pytest.raises(ValueError, match="not available"):
+        MakeupEditor("neural", analyzer=analyzer, checkpoint=tmp_path / "no_gan.json")
 
 
 # --- regions -------------------------------------------------------------------------------------

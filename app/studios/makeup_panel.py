@@ -214,7 +214,7 @@ class MakeupPanel(StudioPanel):
         self.batch_button.clicked.connect(self.open_batch_dialog)
         lay.addWidget(self.export_button)
         lay.addWidget(self.batch_button)
-        self.info_label = QLabel("Engine: classical (no trained makeup model yet)")
+        self.info_label = QLabel(f"Engine: {self.editor.backend}: {self.editor.backend_reason}")
         self.info_label.setWordWrap(True)
         self.info_label.setStyleSheet("color: #777;")
         lay.addWidget(self.info_label)
@@ -298,7 +298,7 @@ class MakeupPanel(StudioPanel):
         text = (f"Engine: {info.get('backend')} ({info.get('method', '')}) · {info.get('faces', 0)} face(s) · "
                 f"{size} {w}×{h} · {info.get('elapsed_ms', 0):.1f} ms")
         self.engine_status.emit(text)
-        self.info_label.setText(text + "\nNo trained makeup model exists yet: the classical renderer runs.")
+        self.info_label.setText(text + f"\n{info.get('backend_reason', '')}")
 
     def _update_overlay(self, res: Optional[EditResult]) -> None:
         if not self.show_masks or res is None:

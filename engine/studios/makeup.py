@@ -53,6 +53,18 @@ explicitly, later files replace styles of the same name)::
            }}}}}
 
 Unknown keys, out-of-range values and unknown regions are refused with the file and style named.
+
+Learned backend (``backend="neural"``; ``"auto"`` picks it only when its card says so)
+    The mask-controlled makeup GAN (:mod:`engine.models.makeup_gan`, trained by
+    :mod:`engine.training.makeup`) paints an aligned square crop of each face (its card's
+    ``input_size``), one pass per style used; regions with different styles are painted in turn.
+    The painted crop goes back with :func:`engine.faces.align.paste_back` (delta mode) and is
+    weighted by ``min(1, 2 · mask) × intensity`` of the same soft region masks as above, so every
+    pixel outside the enabled regions is returned bit-identical here too. It knows only the
+    regions lips, eyeshadow, cheek, base and the styles it was trained on (listed on its card).
+    ``auto`` reads only the card (:func:`learned_status`): the GAN runs when the card's
+    ``extra["better_than_classical"]`` is true and the edit is within what it knows, else the
+    classical renderer runs and ``EditResult.info["backend_reason"]`` says why.
 """
 
 from __future__ import annotations
@@ -744,14 +756,79 @@ def render_face(image: np.ndarray, geo: _FaceGeometry, params: MakeupParams,
     changed[y0:y1, x0:x1] |= sel
 
 
-class MakeupEditor(Editor[MakeupParams]):
-    """Makeup on every face of a photo (classical renderer; ``auto`` = classical: no trained
-    makeup model exists yet).
+GAN_MODEL = "makeup_gan_g"
+"""Registry name of the makeup GAN's generator (what :func:`learned_status` looks for)."""
+
+
+def learned_status(card: Optional[str | Path] = None) -> tuple[Optional[Path], bool, str]:
+    """Find the trained makeup GAN and read whether its card marks it better (weights not loaded).
 
     Args:
-        backend: ``"classical"`` or ``"auto"``.
+        card: a specific card to read; default the first ``makeup_gan_g`` card on the
+            checkpoint search path (:func:`engine.checkpoints.find_checkpoint`).
+
+    Returns:
+        ``(card path or None, better_than_classical, reason)``.
+    """
+    from engine.checkpoints import find_checkpoint, read_card
+    from engine.errors import CheckpointError
+
+    path = Path(card) if card is not None else find_checkpoint(GAN_MODEL)
+    if path is None:
+        return None, False, "no trained makeup GAN checkpoint, so the classical renderer runs"
+    try:
+        c = read_card(path)
+    except (CheckpointError, OSError, ValueError) as exc:
+        return None, False, f"makeup GAN unusable ({exc}), so the classical renderer runs"
+    if c.model != GAN_MODEL:
+        return None, False, f"{path.name} is a {c.model} card, not the makeup GAN; the classical renderer runs"
+    if bool(c.extra.get("better_than_classical", False)):
+        return path, True, "the makeup GAN's card marks it measured better than the classical renderer"
+    m = c.metrics
+    detail = ""
+    if "learned_ssim_to_classical" in m:
+        detail = (f" (held-out faces: SSIM to the classical render {m['learned_ssim_to_classical']:.3f}, "
+                  f"SSIM to input {m.get('learned_ssim_input', float('nan')):.3f} vs classical "
+                  f"{m.get('classical_ssim_input', float('nan')):.3f}; no realism measurement)")
+    return path, False, ("the trained makeup GAN is not measured better than the classical renderer"
+                         f"{detail}, so the classical renderer runs")
+
+
+def resolve_backend(requested: str, card: Optional[str | Path] = None) -> tuple[str, Optional[Path], str]:
+    """The backend that runs for ``requested`` and why (``auto`` reads only the card).
+
+    Args:
+        requested: ``"auto"``, ``"classical"`` or ``"neural"``.
+        card: a specific makeup GAN card (default: found on the checkpoint search path).
+
+    Returns:
+        ``(backend, card path or None, reason)``.
+
+    Raises:
+        ValueError: ``"neural"`` without a usable checkpoint, or an unknown backend.
+    """
+    if requested == "classical":
+        return "classical", None, "classical renderer requested"
+    if requested not in ("auto", "neural"):
+        raise ValueError(f"backend must be auto, classical or neural, got {requested!r}")
+    path, better, reason = learned_status(card)
+    if requested == "neural":
+        if path is None:
+            raise ValueError(f"the neural makeup backend is not available: {reason}")
+        return "neural", path, "neural backend requested"
+    return ("neural", path, reason) if better else ("classical", None, reason)
+
+
+class MakeupEditor(Editor[MakeupParams]):
+    """Makeup on every face of a photo: the classical renderer or the makeup GAN.
+
+    Args:
+        backend: ``"classical"``, ``"neural"`` (the makeup GAN; ``ValueError`` when there is no
+            usable checkpoint) or ``"auto"`` (the GAN only when its card marks it measured better
+            than the classical renderer, else classical).
         analyzer: a :class:`~engine.faces.FaceAnalyzer` to share; one is created on first use.
         styles: style table; default :func:`load_styles` (built-in + user folder).
+        checkpoint: a specific makeup GAN card (default: found on the checkpoint search path).
 
     Example:
         >>> from skimage import data                                          # doctest: +SKIP
@@ -761,16 +838,74 @@ class MakeupEditor(Editor[MakeupParams]):
         ((512, 512, 3), ['changed', 'lips'])
     """
 
-    backends = ("classical",)
+    backends = ("classical", "neural")
     preview_sides = (384,)
 
     def __init__(self, backend: str = "auto", analyzer: Any = None,
-                 styles: Optional[Mapping[str, MakeupStyle]] = None) -> None:
+                 styles: Optional[Mapping[str, MakeupStyle]] = None,
+                 checkpoint: Optional[str | Path] = None) -> None:
         super().__init__(backend)
         self.analyzer = analyzer
         self.styles: dict[str, MakeupStyle] = dict(styles) if styles is not None else load_styles()
         self.analysis: Any = None
         self._geometry: dict[float, list[_FaceGeometry]] = {}
+        self._model: Any = None
+        self._model_styles: list[str] = []
+        self._model_size = 0
+        self._resolved, path, self.backend_reason = resolve_backend(backend, checkpoint)
+        if path is not None:
+            from engine.checkpoints import load_checkpoint
+            from engine.errors import CheckpointError
+
+            try:
+                model, card = load_checkpoint(path, device="cpu")
+                self.use_model(model, list(card.extra.get("styles", [])), int((card.input_size or (0,))[0]),
+                               self.backend_reason)
+            except (CheckpointError, OSError, ValueError) as exc:
+                if backend == "neural":
+                    raise ValueError(f"the neural makeup backend is not available: {exc}") from None
+                self._resolved, self.backend_reason = "classical", f"makeup GAN unusable ({exc}); classical runs"
+
+    @property
+    def backend(self) -> str:
+        """The backend that runs (``auto`` resolved from the GAN's card; see :attr:`backend_reason`)."""
+        return self._resolved
+
+    def use_model(self, model: Any, styles: Sequence[str], size: int, reason: str = "model given directly") -> None:
+        """Run the neural backend with ``model`` (a :class:`~engine.models.makeup_gan.MakeupGenerator`).
+
+        Args:
+            model: the generator (put in eval mode).
+            styles: style names in the order of its style one-hot.
+            size: aligned crop side it works at (a multiple of ``2 ** model.n_down``).
+            reason: why it runs (reported in ``info["backend_reason"]``).
+
+        Raises:
+            ValueError: the style list does not match the model, or a bad size.
+        """
+        if len(styles) != model.num_styles:
+            raise ValueError(f"makeup GAN has {model.num_styles} styles but {len(styles)} style names were given")
+        if size < 8 or size % (2 ** model.n_down):
+            raise ValueError(f"makeup GAN crop size must be a multiple of {2 ** model.n_down}, got {size}")
+        self._model, self._model_styles, self._model_size = model.eval(), list(styles), int(size)
+        self._resolved, self.backend_reason = "neural", reason
+        if self.requested_backend == "classical":
+            self.requested_backend = "neural"
+
+    def neural_support(self, params: MakeupParams) -> Optional[str]:
+        """``None`` when the makeup GAN can render ``params``, else why not."""
+        from engine.models.makeup_gan import GAN_REGIONS
+
+        if self._model is None:
+            return "no makeup GAN loaded"
+        regions = params.enabled()
+        bad = [r for r in regions if r not in GAN_REGIONS]
+        if bad:
+            return f"the makeup GAN has no {', '.join(bad)} region (it knows {', '.join(GAN_REGIONS)})"
+        unknown = sorted({str(params.regions[r]) for r in regions} - set(self._model_styles))
+        if unknown:
+            return f"the makeup GAN was not trained on style(s) {', '.join(unknown)}"
+        return None
 
     def set_image(self, image: np.ndarray) -> None:
         """Analyse ``image`` (faces, landmarks, parsing).
@@ -812,19 +947,73 @@ class MakeupEditor(Editor[MakeupParams]):
     def _run(self, image: np.ndarray, params: MakeupParams, scale: float,
              cancel: Optional[CancelToken]) -> EditResult:
         params.validate(self.styles)
+        backend, reason = self._resolved, self.backend_reason
+        if backend == "neural":
+            why_not = self.neural_support(params)
+            if why_not is not None:
+                if self.requested_backend == "neural":
+                    raise ValueError(f"neural makeup backend: {why_not}; use the classical backend")
+                backend, reason = "classical", f"{why_not}, so the classical renderer runs"
         out = image.copy()
         h, w = image.shape[:2]
         masks = {r: np.zeros((h, w), np.uint8) for r in params.enabled()}
         changed = np.zeros((h, w), bool)
-        for geo in self._faces(scale, image):
+        geos = self._faces(scale, image)
+        faces = [f for f in self.analysis.faces if f.landmarks is not None]
+        for face, geo in zip(faces, geos):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            render_face(image, geo, params, self.styles, out, masks, changed)
+            if backend == "neural":
+                self._render_neural(face.keypoints * np.float32(scale), geo, params, out, masks, changed)
+            else:
+                render_face(image, geo, params, self.styles, out, masks, changed)
         masks["changed"] = changed
-        info = {"backend": "classical", "method": "cielab-regions", "faces": len(self._faces(scale, image)),
+        info = {"backend": backend, "method": "makeup-gan" if backend == "neural" else "cielab-regions",
+                "backend_reason": reason, "device": "cpu", "faces": len(geos),
                 "regions": {r: params.regions[r] for r in params.enabled()},
                 "analysis": {k: self.analysis.info.get(k) for k in ("detector", "parser")}}
         return EditResult(out, masks, info)
+
+    def _render_neural(self, keypoints: np.ndarray, geo: _FaceGeometry, params: MakeupParams, out: np.ndarray,
+                       masks: dict[str, np.ndarray], changed: np.ndarray) -> None:
+        """Paint one face with the makeup GAN in its aligned crop and paste the change back into ``out``
+        inside the enabled regions' soft masks only (see the module docstring)."""
+        import torch
+
+        from engine.faces.align import AlignedCrop, align_face, paste_back
+        from engine.models.makeup_gan import region_vector
+
+        x0, y0, x1, y1 = geo.box
+        weight = np.zeros(geo.shape, np.float32)
+        groups: dict[str, list[str]] = {}
+        for region in params.enabled():
+            style = str(params.regions[region])
+            m, _, _ = region_mask(geo, region, self.styles[style].regions[region])
+            full = masks[region][y0:y1, x0:x1]
+            np.maximum(full, (m * 255 + 0.5).astype(np.uint8), out=full)
+            np.maximum(weight, np.minimum(m * 2, 1) * np.float32(params.strength(region)), out=weight)
+            groups.setdefault(style, []).append(region)
+        sel = weight > CHANGE_THRESHOLD
+        if not sel.any():
+            return
+        sub = out[y0:y1, x0:x1]  # the face's box; other faces may already be painted into it
+        crop = align_face(out, keypoints, self._model_size)
+        m = crop.matrix.astype(np.float64)
+        m_sub = np.concatenate([m[:, :2], (m[:, 2] + m[:, :2] @ np.array([x0, y0], np.float64))[:, None]], 1)
+        crop_sub = AlignedCrop(crop.image, m_sub, crop.size)
+        x = torch.from_numpy(crop.image).permute(2, 0, 1)[None].float().div(255.0)
+        model = self._model
+        with torch.no_grad():
+            for style, regions in groups.items():
+                cond = model.condition(torch.tensor([self._model_styles.index(style)]),
+                                       torch.tensor([region_vector(regions)]), torch.tensor([0]))
+                x, _ = model(x, cond)
+        edited = (x[0].permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+        pasted = paste_back(sub, crop_sub, edited)
+        src = sub.astype(np.float32)
+        res = np.clip(src + (pasted.astype(np.float32) - src) * weight[:, :, None] + np.float32(0.5), 0, 255)
+        sub[sel] = res.astype(np.uint8)[sel]
+        changed[y0:y1, x0:x1] |= sel
 
 
 def with_style(params: MakeupParams, style: str, regions: Sequence[str],

@@ -61,6 +61,19 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     ex.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (1: on a shared 2-core machine more threads cost more CPU time)")
     ex.set_defaults(func=_expression)
+    mk = models.add_parser("makeup-gan", help="the mask-controlled makeup GAN (classical renders as style targets)")
+    mk.add_argument("--data", required=True, help="data root with faces/photos and makeup/mt/{makeup,no_makeup}")
+    mk.add_argument("--out", required=True, help="checkpoint stem to write (e.g. checkpoints/makeup_gan_g)")
+    mk.add_argument("--run-dir", default="runs/makeup_gan", help="logs, resumable state, data cache")
+    mk.add_argument("--size", type=int, default=64, help="aligned crop side (multiple of 4; 64-128 on CPU)")
+    mk.add_argument("--steps", type=int, default=600)
+    mk.add_argument("--batch", type=int, default=8)
+    mk.add_argument("--width", type=int, default=32, help="generator/critic base width")
+    mk.add_argument("--time-limit", type=float, default=None, help="stop training after this many seconds (state kept)")
+    mk.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (1: on a shared 2-core machine more threads cost more time)")
+    mk.add_argument("--seed", type=int, default=0)
+    mk.set_defaults(func=_makeup_gan)
     return p
 
 
@@ -88,3 +101,11 @@ def _stylegan2(args: argparse.Namespace) -> int:
     from engine.training.stylegan2 import main
 
     return main(args)
+
+
+def _makeup_gan(args: argparse.Namespace) -> int:
+    from engine.faces.cli import quiet_native_stderr
+    from engine.training.makeup import main
+
+    with quiet_native_stderr():  # MediaPipe logs on every face analysis; progress goes to stdout
+        return main(args)

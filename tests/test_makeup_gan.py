@@ -1,0 +1,163 @@
+"""Makeup GAN: shapes, mask control, invariant loss, one training step, checkpoint, backend rule, editor."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+from engine.checkpoints import load_checkpoint, save_checkpoint
+from engine.models.makeup_gan import (GAN_REGIONS, MakeupCritic, MakeupGenerator, crop_boxes, gradient_penalty,
+                                      invariant_l1, mask_boxes, region_vector)
+from engine.studios.makeup import MakeupEditor, MakeupParams, learned_status, load_styles, resolve_backend
+from engine.training.makeup import SUBSETS, is_better, train
+
+
+def _tiny() -> MakeupGenerator:
+    torch.manual_seed(0)
+    return MakeupGenerator(num_styles=3, num_aux=2, width=4, n_down=2, n_res=1)
+
+
+def test_forward_shapes_and_condition_layout():
+    g = _tiny()
+    cond = g.condition(torch.tensor([2, 0]), torch.tensor([[1, 0, 0, 0], [0, 1, 1, 0]]), torch.tensor([0, 1]),
+                       torch.tensor([1, 1]))
+    assert cond.shape == (2, 3 + 2 + 4 + 2)
+    assert cond[0, :3].tolist() == [0, 0, 1] and cond[0, 3:5].tolist() == [0, 0]  # style slice valid
+    assert cond[1, :3].tolist() == [0, 0, 0] and cond[1, 3:5].tolist() == [0, 1]  # aux slice valid
+    with torch.no_grad():
+        out, logits = g(torch.rand(2, 3, 32, 32), cond)
+    assert out.shape == (2, 3, 32, 32) and logits.shape == (2, 4, 32, 32)
+    assert 0 <= float(out.min()) and float(out.max()) <= 1
+    score, cls = MakeupCritic(width=4, depth=3, num_classes=5)(torch.rand(2, 3, 16, 16))
+    assert score.shape == (2, 1, 2, 2) and cls.shape == (2, 5)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        g(torch.rand(1, 3, 30, 30), cond[:1])
+
+
+def test_no_region_selected_returns_the_input_exactly():
+    g = _tiny()
+    x = torch.rand(2, 3, 16, 16)
+    out, _ = g(x, g.condition(torch.tensor([1, 1]), torch.zeros(2, 4), torch.tensor([0, 0])))
+    assert torch.equal(out, x)
+
+
+def test_invariant_l1_is_zero_only_when_the_outside_is_unchanged():
+    x = torch.rand(1, 3, 8, 8)
+    sel = torch.zeros(1, 8, 8)
+    sel[:, 2:5, 2:5] = 1
+    inside_only = x.clone()
+    inside_only[:, :, 2:5, 2:5] += 0.5
+    assert float(invariant_l1(inside_only, x, sel)) == 0.0
+    outside = x.clone()
+    outside[:, :, 0, 0] += 0.3
+    assert float(invariant_l1(outside, x, sel)) == pytest.approx(0.3 * 3 / (3 * (64 - 9)))
+
+
+def test_boxes_crops_and_gradient_penalty():
+    m = torch.zeros(1, 16, 16)
+    m[0, 4:8, 8:12] = 1
+    box = mask_boxes(m, margin=0.0)
+    assert box[0].tolist() == pytest.approx([0.0, -0.5, 0.5, 0.0])
+    img = torch.zeros(1, 1, 16, 16)
+    img[0, 0, 4:8, 8:12] = 1
+    assert float(crop_boxes(img, box, 4).mean()) == pytest.approx(1.0)
+    gp = gradient_penalty(MakeupCritic(width=4, depth=2), torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8))
+    assert torch.isfinite(gp) and gp.requires_grad
+    with pytest.raises(ValueError, match="brows"):
+        region_vector(["lips", "brows"])
+
+
+def _fake_data(n: int = 4, k: int = 2, s: int = 16) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    masks = np.zeros((n, k, 4, s, s), np.uint8)
+    masks[..., 4:12, 4:12] = 200
+    return {"crops": rng.integers(0, 255, (n, s, s, 3), dtype=np.uint8),
+            "targets": rng.integers(0, 255, (n, k, len(SUBSETS), s, s, 3), dtype=np.uint8),
+            "changed": np.broadcast_to(masks[:, :, :1] > 0, (n, k, len(SUBSETS), s, s)).copy(),
+            "masks": masks, "is_mt": np.array([0, 0, 1, 1]), "aux": np.array([-1, -1, 1, 0]),
+            "styles": np.array(["a", "b"])}
+
+
+def test_one_training_step_is_finite_and_resumes(tmp_path):
+    g, summary = train(_fake_data(), tmp_path, steps=1, batch=2, width=4)
+    assert summary["steps"] == 1 and isinstance(g, MakeupGenerator)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 1
+    assert all(np.isfinite(v) for k, v in log[-1].items())
+    assert (tmp_path / "state" / "critic_local.safetensors").is_file()
+    _, summary = train(_fake_data(), tmp_path, steps=2, batch=2, width=4)  # resumes at step 1
+    assert summary["steps"] == 2
+    assert [json.loads(x)["step"] for x in (tmp_path / "log.jsonl").read_text().splitlines()] == [1, 2]
+
+
+def test_checkpoint_round_trip(tmp_path):
+    g = _tiny().eval()
+    card = save_checkpoint(g, tmp_path / "makeup_gan_g", task="makeup", input_size=(32, 32),
+                           extra={"styles": ["a", "b", "c"], "better_than_classical": False})
+    g2, c = load_checkpoint(card, device="cpu")
+    x = torch.rand(1, 3, 32, 32)
+    cond = g.condition(torch.tensor([1]), torch.tensor([[1, 1, 0, 0]]), torch.tensor([0]))
+    with torch.no_grad():
+        assert torch.equal(g(x, cond)[0], g2(x, cond)[0])
+    assert c.kwargs["width"] == 4 and c.input_size == (32, 32)
+
+
+def _card(tmp_path, better: bool):
+    g = MakeupGenerator(num_styles=6, width=4, n_res=1)
+    return save_checkpoint(g, tmp_path / f"gan_{better}", input_size=(32, 32),
+                           extra={"styles": list(load_styles(include_user_dir=False))[:6],
+                                  "better_than_classical": better},
+                           metrics={"learned_ssim_to_classical": 0.9, "learned_ssim_input": 0.95,
+                                    "classical_ssim_input": 0.96})
+
+
+def test_auto_uses_the_gan_only_when_its_card_marks_it_better(tmp_path):
+    worse, better = _card(tmp_path, False), _card(tmp_path, True)
+    backend, path, reason = resolve_backend("auto", worse)
+    assert backend == "classical" and path is None and "not measured better" in reason
+    assert resolve_backend("auto", better)[:2] == ("neural", better)
+    assert resolve_backend("neural", worse)[0] == "neural"  # explicit request: runs even if not better
+    assert resolve_backend("classical", better)[0] == "classical"
+    missing = tmp_path / "none.json"
+    assert learned_status(missing)[0] is None
+    with pytest.raises(ValueError, match="not available"):
+        resolve_backend("neural", missing)
+    assert resolve_backend("auto", missing)[0] == "classical"
+    ok = {"learned_invariant_exact": 1.0, "learned_ssim_input": 0.97, "classical_ssim_input": 0.96,
+          "learned_ssim_to_classical": 0.99, "learned_kid": 0.01, "classical_kid": 0.02}
+    assert is_better(ok)
+    assert not is_better({k: v for k, v in ok.items() if "kid" not in k})  # no realism measurement
+    assert not is_better({**ok, "learned_kid": 0.03})
+    assert not is_better({**ok, "learned_invariant_exact": 0.99})
+
+
+@pytest.fixture(scope="module")
+def astro_editor():
+    from engine.faces import FaceAnalyzer
+
+    ed = MakeupEditor("classical", analyzer=FaceAnalyzer(), styles=load_styles(include_user_dir=False))
+    ed.set_image(data.astronaut())
+    return ed
+
+
+def test_neural_path_keeps_pixels_outside_the_regions_bit_identical(astro_editor):
+    ed = astro_editor
+    styles = list(ed.styles)[:6]
+    torch.manual_seed(1)
+    ed.use_model(MakeupGenerator(num_styles=6, width=4, n_res=1), styles, 32)
+    img = ed.image
+    res = ed.edit(MakeupParams({"lips": styles[0], "eyeshadow": styles[1]}))
+    assert res.info["backend"] == "neural" and res.info["method"] == "makeup-gan"
+    changed = res.masks["changed"]
+    assert changed.any() and np.array_equal(res.image[~changed], img[~changed])
+    assert (res.masks["lips"] > 0).sum() > 50
+    assert not np.array_equal(res.image, img)
+    zero = ed.edit(MakeupParams({"lips": styles[0]}, intensity=0.0))
+    assert np.array_equal(zero.image, img)
+    with pytest.raises(ValueError, match="no eyeliner region"):
+        ed.edit(MakeupParams({"eyeliner": styles[0]}))
+    assert set(GAN_REGIONS) == {"lips", "eyeshadow", "cheek", "base"}
