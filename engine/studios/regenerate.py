@@ -1,7 +1,12 @@
 """Regenerate studio engine: re-render a face so that it follows an edited 19-label semantic map.
 
-Only the **classical** backend exists: no SEAN-like learned generator has been trained for this
-project, so ``backend="auto"`` runs the classical one and ``EditResult.info["note"]`` says so.
+Two backends. **classical** (below) is what ``backend="auto"`` runs unless the card of a trained
+learned generator (:mod:`engine.models.regen`, trained by ``masquerade train regen``) records that
+it measured better on the same held-out test (``better_than_classical``); ``EditResult.info["note"]``
+and :attr:`RegenerateEditor.NOTE` say which ran and why. **neural** renders the edited map with
+the learned generator at its (small) training side on the aligned face crop, with per-region style
+codes from the source (or, for ``reference_regions``, the reference), and pastes the render back
+only where labels changed (see :func:`regenerate_learned`).
 
 Classical method, label by label (official CelebAMask-HQ order, :mod:`engine.labels`):
 
@@ -477,11 +482,206 @@ def resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(labels, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
 
 
-class RegenerateEditor(Editor[RegenerateParams]):
-    """Regenerate a face from an edited semantic label map (classical backend).
+# --- learned backend ------------------------------------------------------------------------------
+
+LEARNED_MODEL = "regen_g"
+"""Registry name of the learned generator's checkpoint."""
+
+_LEARNED: dict[str, Any] = {}
+
+
+def _learned_card() -> tuple[Optional[Any], str, bool]:
+    """``(card path or None, reason, measured better)`` of the learned generator, without loading it."""
+    if "card" not in _LEARNED:
+        from engine.checkpoints import find_checkpoint, read_card
+        from engine.errors import CheckpointError
+
+        path = find_checkpoint(LEARNED_MODEL)
+        if path is None:
+            _LEARNED["card"] = (None, "no trained learned generator (regen_g) checkpoint", False)
+        else:
+            try:
+                card = read_card(path)
+                better = bool(card.extra.get("better_than_classical", False))
+                m = card.metrics
+                detail = (f"held-out test: reconstruction {m.get('recon_psnr_db', float('nan')):.1f} dB vs classical "
+                          f"{m.get('classical_recon_psnr_db', float('nan')):.0f} dB (100 = exact), edited-region mIoU "
+                          f"{m.get('edit_miou', float('nan')):.2f} vs {m.get('classical_edit_miou', float('nan')):.2f}")
+                why = ("measured better than classical" if better else
+                       "no trained model measured better than classical: regen_g was trained but measured worse")
+                _LEARNED["card"] = (path, f"{why} ({detail})", better)
+            except (CheckpointError, OSError, ValueError) as exc:
+                _LEARNED["card"] = (None, f"learned generator unusable: {exc}", False)
+    return _LEARNED["card"]  # type: ignore[no-any-return]
+
+
+def learned_status() -> tuple[Optional[Any], str]:
+    """``(generator or None, reason)`` of the learned backend (loaded once, then cached)."""
+    if "model" not in _LEARNED:
+        path, reason, _ = _learned_card()
+        if path is None:
+            _LEARNED["model"] = (None, reason)
+        else:
+            from engine.checkpoints import load_checkpoint
+            from engine.errors import CheckpointError
+
+            try:
+                model, _card = load_checkpoint(path, device="cpu")
+                _LEARNED["model"] = (model, reason)
+            except (CheckpointError, OSError, ValueError) as exc:
+                _LEARNED["model"] = (None, f"learned generator unusable: {exc}")
+    return _LEARNED["model"]  # type: ignore[no-any-return]
+
+
+def forget_learned() -> None:
+    """Drop the cached card/model (after a checkpoint was added, replaced or removed)."""
+    _LEARNED.clear()
+
+
+def resolve_backend(requested: str) -> tuple[str, str]:
+    """The backend that runs for ``requested`` and why (``auto`` reads only the card).
+
+    Raises:
+        ValueError: ``"neural"`` requested but no usable learned generator.
+    """
+    if requested == "classical":
+        return "classical", "classical region warping requested"
+    if requested == "neural":
+        model, reason = learned_status()
+        if model is None:
+            raise ValueError(f"the learned regenerator is not available ({reason}); use backend 'classical'")
+        return "neural", f"learned SEAN-style generator: {reason}"
+    path, reason, better = _learned_card()
+    if path is not None and better:
+        model, reason = learned_status()
+        if model is not None:
+            return "neural", f"learned SEAN-style generator: {reason}"
+    return "classical", f"classical region warping; 'auto' does not use the learned model: {reason}"
+
+
+def _to_tensor(image: np.ndarray) -> Any:
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
+
+
+def _one_hot(labels: np.ndarray) -> Any:
+    import torch
+
+    from engine.models.regen import one_hot
+
+    return one_hot(torch.from_numpy(np.ascontiguousarray(labels))[None])
+
+
+def regenerate_learned(model: Any, image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
+                       keypoints: Optional[np.ndarray] = None, reference: Optional[np.ndarray] = None,
+                       reference_labels: Optional[np.ndarray] = None, reference_regions: Sequence[str] = (),
+                       blend: float = 1.0) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+    """Learned regeneration: render ``edited`` with the generator, paste it where labels changed.
+
+    The face is cut out as an aligned crop of the generator's training side (the whole image
+    squeezed to a square when ``keypoints`` is ``None``); style codes come from the source crop,
+    and for ``reference_regions`` from the reference (mixed by ``blend``). The render replaces the
+    source only on the changed labels and the reference regions (1 px grown, feathered over at most
+    ``info["feather_px"]`` px: about two model pixels), so an unchanged map without reference regions
+    returns the source exactly.
 
     Args:
-        backend: ``"classical"`` or ``"auto"`` (= classical: no trained learned model exists).
+        model: a :class:`~engine.models.regen.RegenGenerator` (eval mode, CPU).
+        image: ``uint8`` ``[H, W, 3]`` source.
+        labels: its ``uint8`` ``[H, W]`` official-order parsing.
+        edited: ``uint8`` ``[H, W]`` edited map.
+        keypoints: ``[3, 2]`` face key points (right eye, left eye, mouth) for the aligned crop.
+        reference: optional ``uint8`` style reference (squeezed to the model's side).
+        reference_labels: its parsing.
+        reference_regions: labels styled from the reference.
+        blend: weight of the reference codes in those regions.
+
+    Returns:
+        (result, masks ``{"changed", "regenerated"}``, info ``{"regions", "model_side", "feather_px"}``).
+    """
+    import torch
+
+    from engine.faces.align import align_face, paste_back
+
+    image = validate_rgb(image)
+    labels, edited = check_labels(labels, "source labels"), check_labels(edited, "edited mask")
+    if labels.shape != image.shape[:2] or edited.shape != image.shape[:2]:
+        raise ValueError(f"label maps {labels.shape} / {edited.shape} must match the image {image.shape[:2]}")
+    h, w = labels.shape
+    changed = edited != labels
+    ref_ids = [CLASSES.index(n) for n in reference_regions] if reference is not None and blend > 0 else []
+    target = changed | np.isin(edited, ref_ids)
+    masks = {"changed": changed, "regenerated": np.zeros((h, w), bool)}
+    if not target.any():
+        return image.copy(), masks, {"regions": {}}
+    side = int(model.side)
+    if keypoints is not None:
+        crop = align_face(image, keypoints, side)
+        cimg = crop.image
+
+        def warp(m: np.ndarray) -> np.ndarray:
+            return cv2.warpAffine(m, crop.matrix, (side, side), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
+    else:
+        crop = None
+        cimg = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
+
+        def warp(m: np.ndarray) -> np.ndarray:
+            return cv2.resize(m, (side, side), interpolation=cv2.INTER_NEAREST)
+    clab, cedit = warp(labels), warp(edited)
+    with torch.no_grad():
+        codes = model.encode_style(_to_tensor(cimg), _one_hot(clab))
+        if ref_ids:
+            assert reference is not None and reference_labels is not None
+            rimg = cv2.resize(validate_rgb(reference, "reference"), (side, side), interpolation=cv2.INTER_AREA)
+            rlab = cv2.resize(check_labels(reference_labels, "reference labels"), (side, side),
+                              interpolation=cv2.INTER_NEAREST)
+            rcodes = model.encode_style(_to_tensor(rimg), _one_hot(rlab))
+            have = np.bincount(rlab.ravel(), minlength=len(CLASSES)) > 0
+            for i in ref_ids:
+                if have[i]:
+                    codes[:, i] = codes[:, i] * (1 - blend) + rcodes[:, i] * blend
+        out = model.render(_one_hot(cedit), codes)
+    render_crop = ((out[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    grow = cv2.dilate(target.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
+    px = float(np.hypot(*crop.inverse[:, 0])) if crop is not None else max(h, w) / side  # image px per model px
+    reach = int(np.ceil(2 * px)) + 1
+    support = cv2.dilate(grow, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))).astype(bool)
+    if crop is not None:
+        weight = cv2.warpAffine(grow, crop.matrix, (side, side), flags=cv2.INTER_LINEAR, borderValue=0)
+        result = paste_back(image, crop, np.ascontiguousarray(render_crop), feather=0.02,
+                            mask=cv2.GaussianBlur(weight, (0, 0), 0.7), mode="replace")
+    else:
+        big = cv2.resize(render_crop, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        wgt = cv2.GaussianBlur(grow, (0, 0), max(0.7, 0.5 * px))[:, :, None]
+        result = np.clip(np.rint(image * (1 - wgt) + big * wgt), 0, 255).astype(np.uint8)
+    result[~support] = image[~support]  # the feather stops ``reach`` px beyond the grown region
+    regen = np.any(result != image, axis=2)
+    masks["regenerated"] = regen
+    names = sorted({CLASSES[int(c)] for c in np.unique(edited[target])}, key=CLASSES.index)
+    how = {n: f"learned render ({side}² crop)" + ("; reference style" if CLASSES.index(n) in ref_ids else "")
+           for n in names}
+    return result, masks, {"regions": how, "model_side": side, "feather_px": reach + 2}
+
+
+class _BackendNote:
+    """Class attribute whose value is the current ``auto`` decision, read from the learned card."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> str:
+        requested = "auto" if obj is None else obj.requested_backend
+        try:
+            return resolve_backend(requested)[1]
+        except ValueError as exc:
+            return str(exc)
+
+
+class RegenerateEditor(Editor[RegenerateParams]):
+    """Regenerate a face from an edited semantic label map.
+
+    Args:
+        backend: ``"classical"``, ``"neural"`` (the trained learned generator; ``ValueError`` at
+            edit time when none is usable) or ``"auto"`` (the learned one only when its card says
+            it measured better than classical — see :func:`resolve_backend`).
         analyzer: a :class:`~engine.faces.FaceAnalyzer` to share; one is created on first use.
 
     Example:
@@ -492,8 +692,9 @@ class RegenerateEditor(Editor[RegenerateParams]):
         {'skin': 'continued from source'}
     """
 
-    backends = ("classical",)
-    NOTE = "classical region warping (no trained SEAN-like model exists; 'auto' runs classical)"
+    backends = ("classical", "neural")
+    NOTE = _BackendNote()
+    """Which backend runs and why (class access: for ``auto``), e.g. for the panel's info line."""
 
     def __init__(self, backend: str = "auto", analyzer: Any = None) -> None:
         super().__init__(backend)
@@ -504,6 +705,14 @@ class RegenerateEditor(Editor[RegenerateParams]):
         self._small_labels: dict[tuple[int, int], np.ndarray] = {}
         self.reference: Optional[np.ndarray] = None
         self.reference_labels: Optional[np.ndarray] = None
+
+    @property
+    def backend(self) -> str:
+        """The backend that runs now (``auto`` resolved from the learned model's card)."""
+        try:
+            return resolve_backend(self.requested_backend)[0]
+        except ValueError:
+            return "neural"
 
     def _get_analyzer(self) -> Any:
         if self.analyzer is None:
@@ -577,9 +786,19 @@ class RegenerateEditor(Editor[RegenerateParams]):
             raise ValueError(f"edited mask {mw}x{mh} does not have the image's aspect ({hw[1]}x{hw[0]})")
         if hw not in self._small_labels:
             self._small_labels = {hw: resize_labels(self.source_labels, hw)}
-        result, masks, info = regenerate(
-            image, self._small_labels[hw], resize_labels(check_labels(p.mask), hw),
-            reference=self.reference, reference_labels=self.reference_labels,
-            reference_regions=p.reference_regions, blend=p.blend, feather=p.feather * scale, cancel=cancel)
-        info.update(backend="classical", note=self.NOTE, reference=self.reference is not None)
+        backend, why = resolve_backend(self.requested_backend)
+        edited = resize_labels(check_labels(p.mask), hw)
+        if backend == "neural":
+            model, _ = learned_status()
+            faces = getattr(self.analysis, "faces", None)
+            kp = None if not faces else faces[0].keypoints * scale
+            result, masks, info = regenerate_learned(
+                model, image, self._small_labels[hw], edited, keypoints=kp, reference=self.reference,
+                reference_labels=self.reference_labels, reference_regions=p.reference_regions, blend=p.blend)
+        else:
+            result, masks, info = regenerate(
+                image, self._small_labels[hw], edited,
+                reference=self.reference, reference_labels=self.reference_labels,
+                reference_regions=p.reference_regions, blend=p.blend, feather=p.feather * scale, cancel=cancel)
+        info.update(backend=backend, note=why, reference=self.reference is not None)
         return EditResult(result, masks, info)

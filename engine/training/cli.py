@@ -74,6 +74,20 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
                     help="torch CPU threads (1: on a shared 2-core machine more threads cost more time)")
     mk.add_argument("--seed", type=int, default=0)
     mk.set_defaults(func=_makeup_gan)
+    rg = models.add_parser("regen", help="the Regenerate studio's learned generator (SEAN-style, CPU-sized demo)")
+    rg.add_argument("--data", required=True, help="data root with faces/photos, faces/parsing, makeup/mt/")
+    rg.add_argument("--out", default="checkpoints/regen_g", help="checkpoint stem to write")
+    rg.add_argument("--run-dir", default="runs/regen", help="logs, resumable state, data cache")
+    rg.add_argument("--size", type=int, default=64, help="training side (multiple of 8)")
+    rg.add_argument("--steps", type=int, default=3000, help="upper bound; --time-limit usually ends the run")
+    rg.add_argument("--batch", type=int, default=4)
+    rg.add_argument("--width", type=int, default=16, help="generator/discriminator base width")
+    rg.add_argument("--style-dim", type=int, default=32, help="style code length (SEAN: 512)")
+    rg.add_argument("--time-limit", type=float, default=300.0,
+                    help="stop training after this many seconds (state kept; default keeps a run under 6 CPU minutes)")
+    rg.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: best on a shared 2-core machine)")
+    rg.add_argument("--seed", type=int, default=0)
+    rg.set_defaults(func=_regen)
     return p
 
 
@@ -106,6 +120,14 @@ def _stylegan2(args: argparse.Namespace) -> int:
 def _makeup_gan(args: argparse.Namespace) -> int:
     from engine.faces.cli import quiet_native_stderr
     from engine.training.makeup import main
+
+    with quiet_native_stderr():  # MediaPipe logs on every face analysis; progress goes to stdout
+        return main(args)
+
+
+def _regen(args: argparse.Namespace) -> int:
+    from engine.faces.cli import quiet_native_stderr
+    from engine.training.regen import main
 
     with quiet_native_stderr():  # MediaPipe logs on every face analysis; progress goes to stdout
         return main(args)

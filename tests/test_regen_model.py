@@ -1,0 +1,231 @@
+"""Learned regenerator (SEAN-style): shapes, losses, a training step, checkpoints, the auto rule."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import engine.checkpoints as ck
+from engine.labels import CELEBAMASK_HQ
+from engine.models.regen import (MultiscaleDiscriminator, PerceptualLoss, RegenGenerator, feature_matching_loss,
+                                 gan_loss, one_hot, r1_penalty, region_average)
+from engine.studios import regenerate as R
+from engine.studios.regenerate import RegenerateEditor, RegenerateParams, regenerate_learned, resolve_backend
+from engine.training.regen import FLIP_LABELS, edit_specs, is_better, split, train
+
+IDX = CELEBAMASK_HQ.index
+TINY = dict(width=8, n_down=2, n_blocks=4, style_dim=8, encoder_width=8, max_width=16, side=16)
+
+
+def tiny_face(side: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """A drawn face (skin disc, hair, eyes, lips) with its exact label map."""
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    lab = np.zeros((side, side), np.uint8)
+    img = np.full((side, side, 3), 90, np.uint8)
+    face = (yy - 0.55) ** 2 / 0.3 ** 2 + (xx - 0.5) ** 2 / 0.25 ** 2 < 1
+    hair = ((yy - 0.4) ** 2 / 0.36 ** 2 + (xx - 0.5) ** 2 / 0.34 ** 2 < 1) & ~face & (yy < 0.6)
+    lab[hair], img[hair] = IDX("hair"), (70, 45, 25)
+    lab[face], img[face] = IDX("skin"), (220, 170, 140)
+    for cx, name in ((0.38, "r_eye"), (0.62, "l_eye")):
+        eye = (yy - 0.48) ** 2 / 0.04 ** 2 + (xx - cx) ** 2 / 0.07 ** 2 < 1
+        lab[eye], img[eye] = IDX(name), (240, 240, 240)
+    lips = (np.abs(yy - 0.72) < 0.04) & (np.abs(xx - 0.5) < 0.12)
+    lab[lips], img[lips] = IDX("u_lip"), (180, 80, 80)
+    return img, lab
+
+
+def _distance(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance of every pixel to ``mask``."""
+    return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 5)
+
+
+@pytest.fixture(autouse=True)
+def fresh_learned_cache():
+    R.forget_learned()
+    yield
+    R.forget_learned()
+
+
+def test_forward_shapes_and_region_codes() -> None:
+    torch.manual_seed(0)
+    g = RegenGenerator(**TINY)
+    seg = one_hot(torch.randint(0, 19, (2, 16, 16)))
+    ref = torch.rand(2, 3, 24, 24) * 2 - 1  # the reference may have another size
+    ref_seg = one_hot(torch.randint(0, 19, (2, 24, 24)))
+    codes = g.encode_style(ref, ref_seg)
+    assert codes.shape == (2, 19, 8)
+    out = g.render(seg, codes)
+    assert out.shape == (2, 3, 16, 16) and out.abs().max() <= 1.0
+    assert torch.allclose(g(seg, ref, ref_seg), out)
+    d = MultiscaleDiscriminator(width=8, n_layers=2, num_scales=2)
+    feats = d(seg, out)
+    assert len(feats) == 2 and all(f[-1].shape[1] == 1 for f in feats)
+    assert feats[1][-1].shape[-1] < feats[0][-1].shape[-1]  # the second scale sees a halved pair
+    with pytest.raises(ValueError, match="multiple of 4"):
+        g.render(one_hot(torch.zeros(1, 18, 18, dtype=torch.long)), codes[:1])
+    with pytest.raises(ValueError, match="side"):
+        RegenGenerator(n_down=3, side=20)
+
+
+def test_region_average_is_the_mean_inside_each_label() -> None:
+    lab = torch.zeros(1, 4, 4, dtype=torch.long)
+    lab[0, :2] = 13  # hair on top
+    feats = torch.zeros(1, 2, 4, 4)
+    feats[0, 0, :2] = 3.0
+    feats[0, 1, 2:] = -1.0
+    codes, present = region_average(feats, one_hot(lab))
+    assert torch.allclose(codes[0, 13], torch.tensor([3.0, 0.0]))
+    assert torch.allclose(codes[0, 0], torch.tensor([0.0, -1.0]))
+    assert present[0, 13] and present[0, 0] and not present[0, 1]
+    assert torch.all(codes[0, 1] == 0)
+
+
+def test_style_codes_change_only_their_region_style() -> None:
+    torch.manual_seed(1)
+    g = RegenGenerator(**TINY).eval()
+    seg = one_hot(torch.randint(0, 3, (1, 16, 16)))
+    codes = torch.randn(1, 19, 8)
+    a = g.render(seg, codes)
+    other = codes.clone()
+    other[0, 5] += 3.0  # r_eye is absent from the map: no effect
+    assert torch.allclose(g.render(seg, other), a, atol=1e-6)
+    other[0, 1] += 3.0  # skin is present
+    assert not torch.allclose(g.render(seg, other), a, atol=1e-4)
+
+
+def test_losses() -> None:
+    big = [[torch.zeros(1), torch.full((1, 1, 2, 2), 5.0)]]
+    assert float(gan_loss(big, True, True)) == 0.0  # hinge margin met
+    assert float(gan_loss(big, False, True)) == pytest.approx(6.0)
+    assert float(gan_loss(big, True, False)) == pytest.approx(-5.0)
+    assert float(gan_loss(big, True, True, mode="lsgan")) == pytest.approx(16.0)
+    with pytest.raises(ValueError):
+        gan_loss(big, True, True, mode="wgan")
+    f = [[torch.ones(1, 2, 2, 2), torch.zeros(1, 1, 1, 1)]]
+    r = [[torch.zeros(1, 2, 2, 2), torch.zeros(1, 1, 1, 1)]]
+    assert float(feature_matching_loss(f, r)) == pytest.approx(1.0)
+    d = MultiscaleDiscriminator(width=8, n_layers=2)
+    seg, img = one_hot(torch.randint(0, 19, (2, 16, 16))), torch.rand(2, 3, 16, 16)
+    pen = r1_penalty(d, seg, img)
+    assert torch.isfinite(pen) and float(pen.detach()) > 0
+    p = PerceptualLoss(None)
+    assert "fallback" in p.kind
+    x = torch.rand(1, 3, 16, 16)
+    assert float(p(x, x)) == 0.0 and float(p(x, 1 - x)) > 0
+
+
+def test_one_training_step_is_finite_and_moves_weights(tmp_path) -> None:
+    img, lab = tiny_face(32)
+    images = np.stack([img, img[:, ::-1]])
+    labels = np.stack([lab, FLIP_LABELS[lab[:, ::-1]]])
+    torch.manual_seed(0)
+    g0 = {k: v.clone() for k, v in RegenGenerator(width=8, n_down=3, style_dim=8, encoder_width=8,
+                                                   max_width=64, side=16).state_dict().items()}
+    model, summary = train(images, labels, tmp_path, steps=2, batch=2, side=16, width=8, style_dim=8, seed=0)
+    assert summary["steps"] == 2 and "fallback" in summary["perceptual"]
+    logs = [json.loads(s) for s in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert logs[-1]["step"] == 2
+    for k in ("d_hinge", "g_adv", "fm", "perceptual"):
+        assert math.isfinite(logs[-1][k])
+    moved = [k for k, v in model.state_dict().items() if k in g0 and v.shape == g0[k].shape and not torch.equal(v, g0[k])]
+    assert moved  # the optimiser changed the generator
+    assert (tmp_path / "state" / "generator.safetensors").is_file()
+
+
+def test_checkpoint_round_trip(tmp_path) -> None:
+    torch.manual_seed(2)
+    g = RegenGenerator(**TINY).eval()
+    card = ck.save_checkpoint(g, tmp_path / "regen_g", metrics={"recon_psnr_db": 12.0},
+                              extra={"better_than_classical": False})
+    back, c = ck.load_checkpoint(card, device="cpu")
+    assert isinstance(back, RegenGenerator) and back.side == 16 and c.kwargs["style_dim"] == 8
+    seg = one_hot(torch.randint(0, 19, (1, 16, 16)))
+    ref = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(back(seg, ref, seg), g(seg, ref, seg))
+
+
+def _fabricate(folder, better: bool) -> None:
+    torch.manual_seed(3)
+    ck.save_checkpoint(RegenGenerator(**TINY), folder / "regen_g",
+                       metrics={"recon_psnr_db": 14.0, "classical_recon_psnr_db": 100.0, "edit_miou": 0.2,
+                                "classical_edit_miou": 0.5}, extra={"better_than_classical": better})
+
+
+def test_auto_rule_reads_the_card(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [tmp_path / "none"])
+    assert resolve_backend("auto")[0] == "classical"
+    assert "no trained" in resolve_backend("auto")[1]
+    with pytest.raises(ValueError, match="not available"):
+        resolve_backend("neural")
+    worse, better = tmp_path / "worse", tmp_path / "better"
+    _fabricate(worse, better=False)
+    _fabricate(better, better=True)
+    R.forget_learned()
+    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [worse])
+    backend, why = resolve_backend("auto")
+    assert backend == "classical" and "measured worse" in why and "0.20 vs 0.50" in why and "no trained model measured better" in why
+    assert "measured worse" in RegenerateEditor.NOTE
+    assert resolve_backend("neural")[0] == "neural"  # asked for explicitly, it still runs
+    R.forget_learned()
+    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [better])
+    assert resolve_backend("auto")[0] == "neural"
+    assert RegenerateEditor().backend == "neural"
+
+
+def test_learned_backend_in_the_editor(tmp_path, monkeypatch) -> None:
+    _fabricate(tmp_path, better=False)
+    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [tmp_path])
+    img, lab = tiny_face(48)
+    ed = RegenerateEditor(backend="neural")
+    ed.set_image(img, labels=lab)
+    same = ed.edit(RegenerateParams(lab.copy()))
+    assert np.array_equal(same.image, img) and same.info["backend"] == "neural"
+    edited = lab.copy()
+    edited[(lab == IDX("skin")) & (np.arange(48)[:, None] > 36)] = IDX("hair")  # a beard-like hair block
+    res = ed.edit(RegenerateParams(edited))
+    changed = edited != lab
+    assert res.info["backend"] == "neural" and "hair" in res.info["regions"]
+    diff = np.any(res.image != img, axis=2)
+    assert diff.any()
+    assert not diff[_distance(changed) > res.info["feather_px"]].any()  # far pixels keep the source
+    # the classical editor on the same card still says why auto did not pick the learned model
+    auto = RegenerateEditor()
+    auto.set_image(img, labels=lab)
+    r2 = auto.edit(RegenerateParams(edited))
+    assert r2.info["backend"] == "classical" and "measured worse" in r2.info["note"]
+
+
+def test_learned_with_keypoints_and_reference_regions() -> None:
+    torch.manual_seed(4)
+    g = RegenGenerator(**TINY).eval()
+    img, lab = tiny_face(64)
+    ref = np.full_like(img, 30)
+    kp = np.array([[24.0, 30.0], [40.0, 30.0], [32.0, 46.0]], np.float32)
+    out, masks, info = regenerate_learned(g, img, lab, lab.copy(), keypoints=kp, reference=ref,
+                                          reference_labels=lab, reference_regions=("hair",), blend=1.0)
+    assert out.shape == img.shape and info["model_side"] == 16
+    hair = lab == IDX("hair")
+    assert masks["regenerated"].any() and not masks["changed"].any()
+    far_from_hair = _distance(hair) > info["feather_px"]
+    assert far_from_hair.any() and masks["regenerated"][hair].mean() > 0.5
+    assert np.array_equal(out[far_from_hair], img[far_from_hair])
+
+
+def test_split_edit_specs_and_better_rule() -> None:
+    tr, held = split(12)
+    assert set(tr).isdisjoint(held) and len(tr) + len(held) == 12 and list(held) == [2, 7]
+    assert edit_specs(64)["longer hair"] == "dilate:hair:2" and edit_specs(512)["smile"] == "smile:6"
+    classical = {"psnr_db": 100.0, "ssim": 1.0, "edit_miou_mean": 0.55}
+    assert not is_better({"psnr_db": 14.0, "ssim": 0.4, "edit_miou_mean": 0.7}, classical)
+    assert not is_better({"psnr_db": 41.0, "ssim": 0.995, "edit_miou_mean": 0.56}, classical)
+    assert is_better({"psnr_db": 41.0, "ssim": 0.995, "edit_miou_mean": 0.6}, classical)
+    assert not is_better({"psnr_db": 41.0, "ssim": 0.995, "edit_miou_mean": None}, classical)
+    # flipping twice restores labels; l/r pairs swap
+    assert np.array_equal(FLIP_LABELS[FLIP_LABELS], np.arange(19))
+    assert FLIP_LABELS[IDX("l_eye")] == IDX("r_eye")
