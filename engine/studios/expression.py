@@ -380,14 +380,17 @@ def resolve_backend(requested: str, roots: Optional[list[Path]] = None) -> tuple
             raise ValueError(f"the learned expression backend is not available ({problem}); use 'classical'")
         return "classical", problem, None
     summary = _card_summary(card.metrics)
-    if requested == "neural":
-        return "neural", f"learned model requested ({summary})", path
     from engine.training.expression import is_better
 
     try:
         measured = bool(card.extra.get("better_than_classical") is True and is_better(card.metrics))
     except (KeyError, TypeError):
         measured = False
+    if requested == "neural":
+        if measured:
+            return "neural", f"learned model requested; its card measured it better than the rig ({summary})", path
+        return "neural", (f"learned model requested although its card did NOT measure it better than the rig "
+                          f"({summary})"), path
     if measured:
         return "neural", f"the GAN's card measured it better than the rig ({summary})", path
     return "classical", f"the GAN's card did not measure it better than the rig ({summary})", None

@@ -319,6 +319,15 @@ def is_better(metrics: dict[str, float]) -> bool:
             and metrics["gan_identity_diff"] <= MAX_IDENTITY_DIFF)
 
 
+def verdict(metrics: dict[str, Any], better: bool) -> str:
+    """One human-readable line for the card: who wins on the judged measurement and what ``auto`` does."""
+    head = (f"the judge accepts {metrics['gan_accuracy']:.0%} of the GAN's edits and {metrics['rig_accuracy']:.0%} of "
+            f"the rig's (drawn targets: {metrics['drawn_target_accuracy']:.0%})")
+    if better:
+        return head + "; the GAN measured better, so auto uses it"
+    return head + "; the GAN did not measure better, so auto keeps the classical rig"
+
+
 def real_set_accuracy(judge: ExpressionClassifier, root: Path, size: int) -> Optional[dict[str, Any]]:
     """Judge accuracy on the real greyscale crops (folders angry/happy→smile/sad/surprised/neutral)."""
     from engine.imageio import load_image
@@ -373,7 +382,8 @@ def main(args: argparse.Namespace) -> int:
         training_data=data_text + "; paired L1 to the drawn target expression "
                                   f"(λ_pair = {args.pair_weight}, not in the paper) besides the paper's losses",
         licence="project-owned (weights and procedural data)", metrics=metrics,
-        extra={"better_than_classical": better, "train": summary, "labels": list(LABELS),
+        extra={"better_than_classical": better, "verdict": verdict(metrics, better), "train": summary,
+               "labels": list(LABELS),
                "contextual_features": "VGG19 not available offline: features of a small expression classifier "
                                       "trained on procedural labels (2 conv blocks, init seed differs from the judge)",
                "judge": judge_card.name, "real_greyscale_set": real,
