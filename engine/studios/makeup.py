@@ -787,9 +787,10 @@ def learned_status(card: Optional[str | Path] = None) -> tuple[Optional[Path], b
     m = c.metrics
     detail = ""
     if "learned_ssim_to_classical" in m:
-        detail = (f" (held-out faces: SSIM to the classical render {m['learned_ssim_to_classical']:.3f}, "
-                  f"SSIM to input {m.get('learned_ssim_input', float('nan')):.3f} vs classical "
-                  f"{m.get('classical_ssim_input', float('nan')):.3f}; no realism measurement)")
+        detail = (f" (held-out faces: L1 to the classical render inside the regions "
+                  f"{m.get('learned_region_l1_to_classical', float('nan')):.1f}/255, SSIM to input "
+                  f"{m.get('learned_ssim_input', float('nan')):.4f} vs classical "
+                  f"{m.get('classical_ssim_input', float('nan')):.4f}: it paints less; no realism measurement)")
     return path, False, ("the trained makeup GAN is not measured better than the classical renderer"
                          f"{detail}, so the classical renderer runs")
 

@@ -68,8 +68,9 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     mk.add_argument("--size", type=int, default=64, help="aligned crop side (multiple of 4; 64-128 on CPU)")
     mk.add_argument("--steps", type=int, default=600)
     mk.add_argument("--batch", type=int, default=8)
-    mk.add_argument("--width", type=int, default=32, help="generator/critic base width")
-    mk.add_argument("--time-limit", type=float, default=None, help="stop training after this many seconds (state kept)")
+    mk.add_argument("--width", type=int, default=16, help="generator/critic base width")
+    mk.add_argument("--time-limit", type=float, default=290.0,
+                    help="stop training after this many seconds (state kept; running again resumes)")
     mk.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (1: on a shared 2-core machine more threads cost more time)")
     mk.add_argument("--seed", type=int, default=0)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -176,7 +177,8 @@ def train(data: dict[str, np.ndarray], out_dir: Path, steps: int, batch: int = 8
         device: torch device (CPU by default).
 
     Returns:
-        ``(generator, summary)``.
+        ``(generator, summary)``; ``summary["last_logged"]`` is the last line of ``log.jsonl``
+        (its ``elapsed_s`` is that of the run which wrote it, also when this call only resumed).
     """
     device = device or torch.device("cpu")
     w = {"adv": 0.05, "cls": 0.5, "pair": 10.0, "cycle": 2.0, "inv": 10.0, "mask": 1.0, "gp": 10.0, **(weights or {})}
@@ -279,8 +281,11 @@ def train(data: dict[str, np.ndarray], out_dir: Path, steps: int, batch: int = 8
                       {"generator": g, "critic_global": d_glob, "critic_local": d_loc},
                       {"generator": opt_g, "critics": opt_d}, step_fn)
     done = trainer.run()
+    log = out_dir / "log.jsonl"
+    last = json.loads(log.read_text().splitlines()[-1]) if log.is_file() else {}
     return g.eval(), {"steps": done, "batch": batch, "size": size, "width": width,
                       "train_s": round(time.perf_counter() - t_start, 1), "faces": int(n_faces),
+                      "last_logged": {"step": last.get("step"), "elapsed_s": last.get("elapsed_s")},
                       "mt_faces": int(len(mt_idx)), "loss_weights": w}
 
 
@@ -290,7 +295,7 @@ EVAL_REGION_SETS: tuple[tuple[str, ...], ...] = (("lips",), ("eyeshadow",), ("li
                                                  ("lips", "eyeshadow", "cheek", "base"))
 
 
-def evaluate(photos: Sequence[Path], model: MakeupGenerator, styles: Sequence[str],
+def evaluate(photos: Sequence[Path], model: MakeupGenerator, styles: Sequence[str], size: int,
              analyzer: Any = None) -> dict[str, float]:
     """The learned and the classical backend on the same edits of ``photos`` (full resolution).
 
@@ -298,6 +303,7 @@ def evaluate(photos: Sequence[Path], model: MakeupGenerator, styles: Sequence[st
         photos: held-out photos (never trained on).
         model: trained generator.
         styles: its style names (the one-hot order).
+        size: the aligned crop side it was trained at.
         analyzer: a shared :class:`~engine.faces.FaceAnalyzer`.
 
     Returns:
@@ -313,7 +319,7 @@ def evaluate(photos: Sequence[Path], model: MakeupGenerator, styles: Sequence[st
     table = load_styles(include_user_dir=False)
     classical = MakeupEditor("classical", analyzer=analyzer, styles=table)
     learned = MakeupEditor("classical", analyzer=analyzer, styles=table)
-    learned.use_model(model, list(styles))
+    learned.use_model(model, list(styles), size)
     acc: dict[str, list[float]] = {}
     faces = 0
     for p in photos:
@@ -380,7 +386,7 @@ def main(args: argparse.Namespace) -> int:
                            time_limit=args.time_limit)
     print(f"trained {summary['steps']} steps in {summary['train_s']} s", flush=True)
     _, held = split_photos(root)
-    metrics = evaluate(held, model, styles)
+    metrics = evaluate(held, model, styles, args.size)
     better = is_better(metrics)
     card = save_checkpoint(
         model, args.out, task="makeup (mask-controlled makeup GAN, aligned-crop backend)",
