@@ -28,7 +28,11 @@ def test_shapes_mapping_and_label_vector() -> None:
     torch.manual_seed(0)
     g = _tiny_g()
     assert len([m for m in g.mapping.net if isinstance(m, torch.nn.Linear)]) == 9
-    assert MappingNetwork(width=512).net[0].out_features == 512  # the paper's default width
+    f = MappingNetwork(width=512)
+    assert f.net[0].out_features == 512  # the paper's default width
+    with torch.no_grad():  # the label must survive 9 layers at init (PyTorch's default init fades it ~1000×)
+        gap = (f(label_vector([1, 0, 0, 0])[None]) - f(label_vector([0, 0, 1, 0])[None])).abs().mean()
+    assert float(gap) > 0.05
     x = torch.rand(2, 3, S, S) * 2 - 1
     c = torch.stack([label_vector([1, 0, 0, 0]), label_vector([0, 0.3, 0.4, 0])])
     y_star, y, m = g(x, c)

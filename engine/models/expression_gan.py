@@ -84,6 +84,10 @@ class MappingNetwork(nn.Module):
             if i < layers - 1:
                 mods.append(nn.LeakyReLU(0.2, inplace=True))
         self.net = nn.Sequential(*mods)
+        for m in self.net:  # He init: with PyTorch's default the label signal fades over 9 layers
+            if isinstance(m, nn.Linear):
+                nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
+                nn.init.zeros_(m.bias)
 
     def forward(self, c: torch.Tensor) -> torch.Tensor:
         return self.net(c)

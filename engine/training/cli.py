@@ -47,12 +47,14 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     ex.add_argument("--run-dir", default="runs/expression_gan", help="logs, resumable state, data cache")
     ex.add_argument("--seeds", type=int, default=400, help="procedural identities (3 expressions each)")
     ex.add_argument("--size", type=int, default=64, help="training side (multiple of 16)")
-    ex.add_argument("--steps", type=int, default=1000)
+    ex.add_argument("--steps", type=int, default=1300)
     ex.add_argument("--batch", type=int, default=8)
     ex.add_argument("--width", type=int, default=16, help="generator/critic base width")
     ex.add_argument("--code-dim", type=int, default=128, help="mapping-network width (the paper: 512)")
     ex.add_argument("--pair-weight", type=float, default=10.0,
                     help="L1 pull to the drawn target expression (not in the paper; 0 = unpaired)")
+    ex.add_argument("--adv-weight", type=float, default=0.1,
+                    help="generator adversarial weight (the paper: 1; 0.1 cut colour artefacts in the CPU demo)")
     ex.add_argument("--mask-weight", type=float, default=0.02,
                     help="attention sparsity + smoothness weight (not in the paper; GANimation-style)")
     ex.add_argument("--classifier-steps", type=int, default=300)

@@ -7,7 +7,7 @@ mixed); label vectors are distributions over :data:`~engine.models.expression_ga
 
 Three networks are trained, in order:
 
-1. a **feature net** (:class:`ExpressionClassifier`, init seed ``seed + 1``) whose mid-level
+1. a **feature net** (:class:`ExpressionClassifier`, init seed ``seed + 1``, half the judge's steps) whose mid-level
    features stand in for VGG19 in the contextual loss (VGG19 weights are not available offline);
 2. a **judge** (:class:`ExpressionClassifier`, init seed ``seed + 2``) that only measures results;
 3. the **GAN**, StarGAN-style: a random training face, a random target label vector; the critic
@@ -152,7 +152,8 @@ def classify(model: ExpressionClassifier, images: np.ndarray, batch: int = 64) -
 
 def train_gan(data: dict[str, np.ndarray], feature_net: ExpressionClassifier, out_dir: Path, steps: int = 600,
               batch: int = 16, width: int = 16, code_dim: int = 128, attention_width: int = 16,
-              lr: float = 2e-4, n_critic: int = 1, lambda_gp: float = 10.0, lambda_cls: float = 1.0,
+              lr: float = 2e-4, n_critic: int = 1, lambda_adv: float = 1.0, lambda_gp: float = 10.0,
+              lambda_cls: float = 1.0,
               lambda_cx: float = 0.1, lambda_mask: float = 0.02, lambda_pair: float = 10.0,
               seed: int = 0) -> tuple[ExpressionGenerator, ExpressionDiscriminator, dict[str, Any]]:
     """Train generator and critic with the shared loop (JSONL logs, resumable state in ``out_dir``).
@@ -168,6 +169,7 @@ def train_gan(data: dict[str, np.ndarray], feature_net: ExpressionClassifier, ou
         attention_width: attention-network width.
         lr: Adam learning rate (β = 0.5, 0.999).
         n_critic: critic steps per generator step.
+        lambda_adv: weight of the generator's adversarial term (the paper: 1).
         lambda_gp, lambda_cls, lambda_cx: the paper's weights.
         lambda_mask: attention sparsity + smoothness weight (addition, GANimation-style).
         lambda_pair: L1 pull towards the drawn target expression (addition; 0 = unpaired).
@@ -220,7 +222,7 @@ def train_gan(data: dict[str, np.ndarray], feature_net: ExpressionClassifier, ou
         g_cx = contextual_loss(feature_net.features(fake), feature_net.features(x))
         tv = (m[:, :, 1:] - m[:, :, :-1]).abs().mean() + (m[:, :, :, 1:] - m[:, :, :, :-1]).abs().mean()
         g_mask = m.mean() + tv
-        g_loss = g_adv + lambda_cls * g_cls + lambda_cx * g_cx + lambda_mask * g_mask
+        g_loss = lambda_adv * g_adv + lambda_cls * g_cls + lambda_cx * g_cx + lambda_mask * g_mask
         if lambda_pair > 0:
             g_pair = F.l1_loss(fake, y_true)
             g_loss = g_loss + lambda_pair * g_pair
@@ -238,7 +240,7 @@ def train_gan(data: dict[str, np.ndarray], feature_net: ExpressionClassifier, ou
     done = trainer.run()
     summary = {"steps": done, "batch": batch, "n_critic": n_critic, "train_s": round(time.perf_counter() - t0, 1),
                "identities": int(n), "images": int(n * v), "size": int(size),
-               "lambdas": {"gp": lambda_gp, "cls": lambda_cls, "cx": lambda_cx, "mask": lambda_mask,
+               "lambdas": {"adv": lambda_adv, "gp": lambda_gp, "cls": lambda_cls, "cx": lambda_cx, "mask": lambda_mask,
                            "pair": lambda_pair}}
     return g.eval(), d.eval(), summary
 
@@ -357,11 +359,12 @@ def main(args: argparse.Namespace) -> int:
     data = load_or_build(run / f"data_{size}.npz", args.seeds, size)
     print(f"data: {data['images'].shape[0]} identities × {VIEWS_PER_SEED} expressions at {size}² "
           f"({time.perf_counter() - t_start:.0f} s)")
-    feature_net = train_classifier(data, steps=args.classifier_steps, seed=args.seed + 1)
+    feature_net = train_classifier(data, steps=max(1, args.classifier_steps // 2), seed=args.seed + 1)
     judge = train_classifier(data, steps=args.classifier_steps, seed=args.seed + 2)
     print(f"classifiers trained ({time.perf_counter() - t_start:.0f} s)")
     g, _, summary = train_gan(data, feature_net, run, steps=args.steps, batch=args.batch, width=args.width,
                               code_dim=args.code_dim, lambda_pair=args.pair_weight, lambda_mask=args.mask_weight,
+                              lambda_adv=args.adv_weight,
                               seed=args.seed)
     print(f"GAN trained: {summary['steps']} steps in {summary['train_s']} s")
     metrics = evaluate(g, judge, n_faces=args.eval_faces, size=size)
