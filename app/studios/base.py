@@ -1,15 +1,17 @@
-"""What the main window needs from a studio panel."""
+"""What the main window needs from a studio panel, and the worker bookkeeping they all share."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
+import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QWidget
 
 from app.document import Document
 from app.worker import EngineWorker
+from engine.cancel import CancelToken
 
 if TYPE_CHECKING:
     from app.widgets.canvas import ImageCanvas
@@ -17,6 +19,11 @@ if TYPE_CHECKING:
 
 class StudioPanel(QWidget):
     """Base of the studio panels: binds document ↔ widgets and sends work to the engine worker.
+
+    Jobs sent with :meth:`submit` are tracked per channel until the worker answers the newest one
+    (finished, cancelled or failed), which is what :meth:`is_idle` reports. A panel that keeps its
+    full-resolution :class:`~engine.studios.base.EditResult` in ``self.result`` gets export for
+    free (:meth:`export_result` saves ``result.image`` atomically in the worker).
 
     Signals:
         engine_status(str): what ran (backend, device, time) for the status bar.
@@ -28,6 +35,8 @@ class StudioPanel(QWidget):
     title: str = ""
     icon: str = "mdi6.image"
     """qtawesome icon name shown in the studio switcher."""
+    export_suffix: str = "result"
+    """Suggested export file name: ``<image stem>_<export_suffix>.png``."""
 
     engine_status = Signal(str)
     message = Signal(str)
@@ -40,27 +49,71 @@ class StudioPanel(QWidget):
         self.undo = undo
         self.worker = worker
         self.canvas = canvas
+        self.result: Any = None
+        self._waiting: dict[str, int] = {}  # channel → newest generation not yet answered
+        worker.finished.connect(self._job_done)
+        worker.cancelled.connect(self._job_done)
+        worker.error.connect(lambda channel, gen, _message: self._job_done(channel, gen))
+        worker.result.connect(self._export_done)
 
+    # -- worker bookkeeping -----------------------------------------------------------------------
+    def submit(self, channel: str, job: Callable[[CancelToken], Any]) -> int:
+        """Send ``job`` to the worker on ``channel`` (newest wins) and track it; returns its generation."""
+        gen = self.worker.submit(channel, job)
+        self._waiting[channel] = gen
+        return gen
+
+    def _job_done(self, channel: str, gen: int) -> None:
+        if self._waiting.get(channel) == gen:
+            del self._waiting[channel]
+
+    def is_idle(self) -> bool:
+        """True when the studio has no outstanding engine job (used by --screenshot and tests)."""
+        return not self._waiting
+
+    # -- export -----------------------------------------------------------------------------------
+    @property
+    def export_channel(self) -> str:
+        return f"{self.name}.export"
+
+    def export_image(self, path: str, image: np.ndarray) -> None:
+        """Save ``image`` to ``path`` atomically in the worker; the status bar says when it is written."""
+
+        def job(token: CancelToken) -> str:
+            from engine.imageio import save_image
+
+            return str(save_image(path, image))
+
+        self.submit(self.export_channel, job)
+
+    def _export_done(self, channel: str, gen: int, value: object) -> None:
+        if channel == self.export_channel:
+            self.message.emit(f"Exported {value}")
+
+    def has_result(self) -> bool:
+        """True when there is a full-resolution result to export."""
+        return self.result is not None
+
+    def export_result(self, path: str) -> None:
+        """Write the current result to ``path`` (through the worker)."""
+        if not self.has_result():
+            self.message.emit(f"{self.title}: nothing to export yet")
+            return
+        self.export_image(path, self.result.image)
+
+    def suggested_export_name(self) -> str:
+        stem = self.doc.path.stem if self.doc.path is not None else self.name
+        return f"{stem}_{self.export_suffix}.png"
+
+    def export_filter(self) -> str:
+        return "PNG image (*.png);;JPEG image (*.jpg *.jpeg)"
+
+    # -- hooks ------------------------------------------------------------------------------------
     def activate(self) -> None:
         """Called when the panel becomes the visible studio: refresh the canvas."""
 
     def deactivate(self) -> None:
         """Called before another studio is shown: remove what this panel put on the shared canvas."""
-
-    def has_result(self) -> bool:
-        """True when there is a full-resolution result to export."""
-        return False
-
-    def export_result(self, path: str) -> None:
-        """Write the current result to ``path`` (through the worker)."""
-        raise NotImplementedError
-
-    def export_filter(self) -> str:
-        return "PNG image (*.png);;JPEG image (*.jpg *.jpeg)"
-
-    def is_idle(self) -> bool:
-        """True when the studio has no outstanding engine job (used by --screenshot)."""
-        return True
 
     def open_batch_dialog(self) -> None:
         """Open this studio's batch export dialog."""

@@ -58,6 +58,7 @@ class ExpressionPanel(StudioPanel):
     name = STUDIO
     title = "Expression"
     icon = "mdi6.emoticon-happy-outline"
+    export_suffix = "expression"
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: Optional[QWidget] = None) -> None:
@@ -66,14 +67,11 @@ class ExpressionPanel(StudioPanel):
         self.result: Optional[EditResult] = None
         self.view = 0
         self._known: Optional[tuple[np.ndarray, AnimeFaceParts]] = None  # parts of a generated face
-        self._waiting: dict[str, int] = {}
         doc.declare(STUDIO, DEFAULTS)
         self._build()
         doc.param_changed.connect(self._on_param_changed)
         doc.image_changed.connect(self._on_image_changed)
         worker.result.connect(self._on_result)
-        worker.finished.connect(self._on_done)
-        worker.cancelled.connect(self._on_done)
         worker.error.connect(self._on_error)
 
     # -- layout -----------------------------------------------------------------------------------
@@ -216,7 +214,7 @@ class ExpressionPanel(StudioPanel):
                     editor.set_image(image)
             yield from editor.edit_stream(params, token)
 
-        self._waiting[RENDER] = self.worker.submit(RENDER, job)
+        self.submit(RENDER, job)
 
     def random_face(self) -> None:
         """Generate a procedural anime face (in the worker) and open it as the document."""
@@ -229,12 +227,9 @@ class ExpressionPanel(StudioPanel):
             face = generate_anime_face(seed, 512)
             return face.image, parts_from_generated(face), seed
 
-        self._waiting[RANDOM] = self.worker.submit(RANDOM, job)
+        self.submit(RANDOM, job)
 
     def _on_result(self, channel: str, gen: int, value: object) -> None:
-        if channel == EXPORT:
-            self.message.emit(f"Exported {value}")
-            return
         if channel == RANDOM:
             image, parts, seed = value  # type: ignore[misc]
             self._known = (image, parts)
@@ -275,18 +270,10 @@ class ExpressionPanel(StudioPanel):
         else:
             self.canvas.set_after(to_qimage(res.image))
 
-    def _on_done(self, channel: str, gen: int) -> None:
-        if self._waiting.get(channel) == gen:
-            del self._waiting[channel]
-
     def _on_error(self, channel: str, gen: int, message: str) -> None:
         if channel in (RENDER, EXPORT, RANDOM):
-            self._on_done(channel, gen)
             self.message.emit(f"Expression: {message}")
             self.info_label.setText(message)
-
-    def is_idle(self) -> bool:
-        return not self._waiting
 
     # -- view -------------------------------------------------------------------------------------
     def set_view(self, index: int) -> None:
@@ -306,23 +293,3 @@ class ExpressionPanel(StudioPanel):
         self.render()
 
     # -- export -----------------------------------------------------------------------------------
-    def has_result(self) -> bool:
-        return self.result is not None
-
-    def export_result(self, path: str) -> None:
-        """Save the full-resolution result atomically (in the worker)."""
-        if self.result is None:
-            self.message.emit("Expression: nothing to export yet")
-            return
-        image = self.result.image
-
-        def job(token: CancelToken) -> str:
-            from engine.imageio import save_image
-
-            return str(save_image(path, image))
-
-        self._waiting[EXPORT] = self.worker.submit(EXPORT, job)
-
-    def suggested_export_name(self) -> str:
-        stem = self.doc.path.stem if self.doc.path is not None else "anime"
-        return f"{stem}_expression.png"

@@ -124,6 +124,7 @@ class MakeupPanel(StudioPanel):
     name = STUDIO
     title = "Makeup"
     icon = "mdi6.lipstick"
+    export_suffix = "makeup"
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: Optional[QWidget] = None) -> None:
@@ -133,7 +134,6 @@ class MakeupPanel(StudioPanel):
         self.result: Optional[EditResult] = None
         self.show_original = False
         self.show_masks = False
-        self._waiting: dict[str, int] = {}
         self.defaults = default_params(self.styles)
         doc.declare(STUDIO, self._restore_settings())
         self._build()
@@ -141,8 +141,6 @@ class MakeupPanel(StudioPanel):
         doc.param_changed.connect(self._on_param_changed)
         doc.image_changed.connect(self._on_image_changed)
         worker.result.connect(self._on_result)
-        worker.finished.connect(self._on_done)
-        worker.cancelled.connect(self._on_done)
         worker.error.connect(self._on_error)
 
     # -- layout -----------------------------------------------------------------------------------
@@ -277,12 +275,9 @@ class MakeupPanel(StudioPanel):
                 editor.set_image(image)
             yield from editor.edit_stream(params, token)
 
-        self._waiting[RENDER] = self.worker.submit(RENDER, job)
+        self.submit(RENDER, job)
 
     def _on_result(self, channel: str, gen: int, value: object) -> None:
-        if channel == EXPORT:
-            self.message.emit(f"Exported {value}")
-            return
         if channel != RENDER or gen != self.worker.latest_generation(RENDER):
             return
         assert isinstance(value, EditResult)
@@ -308,21 +303,13 @@ class MakeupPanel(StudioPanel):
         legend = [(REGION_TITLES[r], QColor(*OVERLAY_COLOURS[r])) for r in PANEL_ORDER if r in res.masks]
         self.canvas.set_overlay(to_qimage(rgba), None, legend)
 
-    def _on_done(self, channel: str, gen: int) -> None:
-        if self._waiting.get(channel) == gen:
-            del self._waiting[channel]
-
     def _on_error(self, channel: str, gen: int, message: str) -> None:
         if channel in (RENDER, EXPORT):
-            self._on_done(channel, gen)
             if channel == RENDER and gen == self.worker.latest_generation(RENDER):
                 self.result = None
                 self.export_button.setEnabled(False)
                 self.info_label.setText(f"Makeup: {message}")
             self.message.emit(f"Makeup: {message}")
-
-    def is_idle(self) -> bool:
-        return not self._waiting
 
     # -- view -------------------------------------------------------------------------------------
     def set_show_original(self, on: bool) -> None:
@@ -357,27 +344,6 @@ class MakeupPanel(StudioPanel):
         self._update_overlay(self.result)
 
     # -- export -----------------------------------------------------------------------------------
-    def has_result(self) -> bool:
-        return self.result is not None
-
-    def export_result(self, path: str) -> None:
-        """Save the full-resolution result atomically (in the worker)."""
-        if self.result is None:
-            self.message.emit("Makeup: nothing to export yet")
-            return
-        image = self.result.image
-
-        def job(token: CancelToken) -> str:
-            from engine.imageio import save_image
-
-            return str(save_image(path, image))
-
-        self._waiting[EXPORT] = self.worker.submit(EXPORT, job)
-
-    def suggested_export_name(self) -> str:
-        stem = self.doc.path.stem if self.doc.path is not None else "face"
-        return f"{stem}_makeup.png"
-
     def batch_params(self) -> dict[str, Any]:
         """The current settings in the batch op's flat form."""
         from engine.studios.makeup import normalize_flat

@@ -48,6 +48,7 @@ class MaskWearPanel(StudioPanel):
     name = STUDIO
     title = "Mask-wear"
     icon = "mdi6.face-mask-outline"
+    export_suffix = "masked"
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: Optional[QWidget] = None) -> None:
@@ -55,7 +56,6 @@ class MaskWearPanel(StudioPanel):
         self.editor = MaskWearEditor()  # used only inside worker jobs
         self.result: Optional[EditResult] = None
         self._user_template = None  # MaskTemplate loaded in the worker
-        self._waiting: dict[str, int] = {}
         self._drag_key: Optional[int] = None
         self._drag_counter = 0
         doc.declare(STUDIO, DEFAULTS)
@@ -63,8 +63,6 @@ class MaskWearPanel(StudioPanel):
         doc.param_changed.connect(self._on_param_changed)
         doc.image_changed.connect(self._on_image_changed)
         worker.result.connect(self._on_result)
-        worker.finished.connect(self._on_done)
-        worker.cancelled.connect(self._on_done)
         worker.error.connect(self._on_error)
         canvas.handle_dragged.connect(self._on_handle_dragged)
         canvas.handle_released.connect(self._on_handle_released)
@@ -254,12 +252,9 @@ class MaskWearPanel(StudioPanel):
                 params = replace(params, user_template=load_user_template(user_path))
             yield from editor.edit_stream(params, token)
 
-        self._waiting[RENDER] = self.worker.submit(RENDER, job)
+        self.submit(RENDER, job)
 
     def _on_result(self, channel: str, gen: int, value: object) -> None:
-        if channel == EXPORT:
-            self.message.emit(f"Exported {value}")
-            return
         if channel != RENDER or gen != self.worker.latest_generation(RENDER):
             return
         assert isinstance(value, EditResult)
@@ -277,39 +272,11 @@ class MaskWearPanel(StudioPanel):
         self.engine_status.emit(text)
         self.info_label.setText(text + "\nDrag the white anchor handles to adjust the mask.")
 
-    def _on_done(self, channel: str, gen: int) -> None:
-        for ch, g in list(self._waiting.items()):
-            if ch == channel and g == gen:
-                del self._waiting[ch]
-
     def _on_error(self, channel: str, gen: int, message: str) -> None:
         if channel in (RENDER, EXPORT):
-            self._on_done(channel, gen)
             self.canvas.set_handles(None)
             self.canvas.set_after(None)
             self.message.emit(f"Mask-wear: {message}")
             self.info_label.setText(message)
 
-    def is_idle(self) -> bool:
-        return not self._waiting
-
     # -- export -----------------------------------------------------------------------------------
-    def has_result(self) -> bool:
-        return self.result is not None
-
-    def export_result(self, path: str) -> None:
-        if self.result is None:
-            self.message.emit("Mask-wear: nothing to export yet")
-            return
-        image = self.result.image
-
-        def job(token: CancelToken) -> str:
-            from engine.imageio import save_image
-
-            return str(save_image(path, image))
-
-        self._waiting[EXPORT] = self.worker.submit(EXPORT, job)
-
-    def suggested_export_name(self) -> str:
-        stem = self.doc.path.stem if self.doc.path is not None else "face"
-        return f"{stem}_masked.png"

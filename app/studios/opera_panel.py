@@ -41,6 +41,7 @@ from engine.studios.opera import ColorizeResult, ColourClass, LineArtEditor, XDo
 STUDIO = "opera"
 RENDER = "opera.lineart"
 EXPORT = "opera.export"
+SAVE_SKETCH = "opera.save_sketch"
 COLOUR = "opera.colour"          # colouring the sketch (also the document namespace of the Colour tab)
 GALLERY = "opera.gallery"        # generating / loading gallery references
 SKETCH_IO = "opera.sketch_io"    # importing pictures / loading line art into the sketch
@@ -83,7 +84,6 @@ class OperaPanel(StudioPanel):
         self.editor = LineArtEditor()  # used only inside worker jobs
         self.result: Optional[EditResult] = None
         self.show_original = False
-        self._waiting: dict[str, int] = {}  # channel → newest generation not yet answered
         doc.declare(STUDIO, self._restore_settings())
         doc.declare(COLOUR, COLOUR_DEFAULTS)
         self.mode = "lineart"
@@ -97,8 +97,6 @@ class OperaPanel(StudioPanel):
         doc.param_changed.connect(self._on_param_changed)
         doc.image_changed.connect(self._on_image_changed)
         worker.result.connect(self._on_result)
-        worker.finished.connect(self._on_done)
-        worker.cancelled.connect(self._on_done)
         worker.error.connect(self._on_error)
 
     # -- layout -----------------------------------------------------------------------------------
@@ -220,11 +218,11 @@ class OperaPanel(StudioPanel):
                 editor.set_image(image)
             yield from editor.edit_stream(params, token)
 
-        self._waiting[RENDER] = self.worker.submit(RENDER, job)
+        self.submit(RENDER, job)
 
     def _on_result(self, channel: str, gen: int, value: object) -> None:
-        if channel == EXPORT:
-            self.message.emit(f"Exported {value}")
+        if channel == SAVE_SKETCH:
+            self.message.emit(f"Saved sketch {value}")
             return
         if self._on_colour_channel(channel, gen, value):
             return
@@ -246,17 +244,9 @@ class OperaPanel(StudioPanel):
         self.engine_status.emit(text)
         self.info_label.setText(text)
 
-    def _on_done(self, channel: str, gen: int) -> None:
-        if self._waiting.get(channel) == gen:
-            del self._waiting[channel]
-
     def _on_error(self, channel: str, gen: int, message: str) -> None:
         if channel.startswith(STUDIO + "."):
-            self._on_done(channel, gen)
             self.message.emit(f"Opera: {message}")
-
-    def is_idle(self) -> bool:
-        return not self._waiting
 
     # -- view -------------------------------------------------------------------------------------
     def set_show_original(self, on: bool) -> None:
@@ -298,17 +288,7 @@ class OperaPanel(StudioPanel):
         if self.mode == "colour":
             self._export_colour(path)
             return
-        if self.result is None:
-            self.message.emit("Opera: nothing to export yet")
-            return
-        line = self.result.image
-
-        def job(token: CancelToken) -> str:
-            from engine.imageio import save_image
-
-            return str(save_image(path, line))
-
-        self._waiting[EXPORT] = self.worker.submit(EXPORT, job)
+        super().export_result(path)
 
     def _export_colour(self, path: str) -> None:
         res = self.colour_result
@@ -322,7 +302,7 @@ class OperaPanel(StudioPanel):
             rgba = str(path).lower().endswith((".png", ".webp"))
             return str(save_image(path, res.rgba() if rgba else res.image))
 
-        self._submit(EXPORT, job)
+        self.submit(EXPORT, job)
 
     def suggested_export_name(self) -> str:
         if self.mode == "colour":
@@ -585,7 +565,7 @@ class OperaPanel(StudioPanel):
                 out.append(generated_reference(seed, None))
             return out
 
-        self._submit(GALLERY + ".init", job)
+        self.submit(GALLERY + ".init", job)
         if self.doc.image is not None:
             self._add_document_reference()
 
@@ -596,7 +576,7 @@ class OperaPanel(StudioPanel):
         def job(token: CancelToken) -> list[Reference]:
             return [Reference(f"doc:{path}", name, image, _thumbnail(image))]
 
-        self._submit(GALLERY + ".doc", job)
+        self.submit(GALLERY + ".doc", job)
 
     def add_reference_files(self, paths: list[str]) -> None:
         """Load pictures into the gallery (in the worker); the first one becomes the reference."""
@@ -612,7 +592,7 @@ class OperaPanel(StudioPanel):
                     errors.append(f"{p.name}: {exc}")
             return refs, errors
 
-        self._submit(GALLERY + ".files", job)
+        self.submit(GALLERY + ".files", job)
 
     def _add_reference_dialog(self) -> None:
         from engine.imageio import LOAD_EXTENSIONS
@@ -630,7 +610,7 @@ class OperaPanel(StudioPanel):
         def job(token: CancelToken) -> Reference:
             return generated_reference(int(seed), colour)
 
-        self._submit(GALLERY + ".generate", job)
+        self.submit(GALLERY + ".generate", job)
 
     def _receive_references(self, refs: list[Reference], select: bool) -> None:
         for ref in refs:
@@ -687,7 +667,7 @@ class OperaPanel(StudioPanel):
 
             return line_art_from_picture(load_image(p), side), f"Import {p.name}"
 
-        self._submit(SKETCH_IO, job)
+        self.submit(SKETCH_IO, job)
 
     def import_document_image(self) -> None:
         """The opened image as line art (XDoG, in the worker); one undo step."""
@@ -700,7 +680,7 @@ class OperaPanel(StudioPanel):
         def job(token: CancelToken) -> tuple[np.ndarray, str]:
             return line_art_from_picture(image, side), "Import opened image"
 
-        self._submit(SKETCH_IO, job)
+        self.submit(SKETCH_IO, job)
 
     def trace_reference(self) -> None:
         """Replace the sketch by the current reference's line art (its own for procedural designs,
@@ -718,7 +698,7 @@ class OperaPanel(StudioPanel):
                 return generate_lianpu(ref.seed, ref.colour, side).line_art, f"Trace {ref.label}"
             return line_art_from_picture(ref.image, side), f"Trace {ref.label}"
 
-        self._submit(SKETCH_IO, job)
+        self.submit(SKETCH_IO, job)
 
     def _load_sketch_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load line art", "", "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)")
@@ -735,7 +715,7 @@ class OperaPanel(StudioPanel):
 
             return fit_side_range(load_grey(p)), f"Load {p.name}"
 
-        self._submit(SKETCH_IO, job)
+        self.submit(SKETCH_IO, job)
 
     def _save_sketch_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save line art", "sketch.png", "PNG image (*.png)")
@@ -751,7 +731,7 @@ class OperaPanel(StudioPanel):
 
             return str(save_image(path, pixels))
 
-        self._submit(EXPORT, job)
+        self.submit(SAVE_SKETCH, job)  # own channel: a following export must not replace it
 
     # -- Colour tab: colouring ----------------------------------------------------------------------
     def _on_sketch_edited(self) -> None:
@@ -804,7 +784,7 @@ class OperaPanel(StudioPanel):
                 cls = None
             return ColourOutcome(res, cls, ref.key, applied, (time.perf_counter() - t0) * 1e3)
 
-        self._submit(COLOUR, job)
+        self.submit(COLOUR, job)
 
     def _receive_colour(self, out: ColourOutcome) -> None:
         self.colour_result = out.result
@@ -881,9 +861,6 @@ class OperaPanel(StudioPanel):
         self.recolour()
 
     # -- worker plumbing ----------------------------------------------------------------------------
-    def _submit(self, channel: str, job: Any) -> None:
-        self._waiting[channel] = self.worker.submit(channel, job)
-
     def _on_colour_channel(self, channel: str, gen: int, value: object) -> bool:
         """Handle a result of a Colour-tab channel; False if ``channel`` is not one of them."""
         if channel == COLOUR:

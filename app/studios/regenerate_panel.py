@@ -37,6 +37,7 @@ PARSE = "regenerate.parse"
 RENDER = "regenerate.render"
 REFERENCE = "regenerate.reference"
 EXPORT = "regenerate.export"
+SAVE_MASK = "regenerate.save_mask"
 
 DEFAULTS: dict[str, Any] = {"blend": 1.0, "regions": ("hair",), "reference": ""}
 
@@ -47,6 +48,7 @@ class RegeneratePanel(StudioPanel):
     name = STUDIO
     title = "Regenerate"
     icon = "mdi6.face-recognition"
+    export_suffix = "regenerated"
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: Optional[QWidget] = None) -> None:
@@ -56,7 +58,6 @@ class RegeneratePanel(StudioPanel):
         self.source_labels: Optional[np.ndarray] = None
         self.result: Optional[EditResult] = None
         self._parsed_for: Optional[np.ndarray] = None
-        self._waiting: dict[str, int] = {}
         doc.declare(STUDIO, DEFAULTS)
         self.setAcceptDrops(True)
         self._build()
@@ -64,8 +65,6 @@ class RegeneratePanel(StudioPanel):
         doc.image_changed.connect(self._on_image_changed)
         undo.indexChanged.connect(self._on_undo_index)
         worker.result.connect(self._on_result)
-        worker.finished.connect(self._on_done)
-        worker.cancelled.connect(self._on_done)
         worker.error.connect(self._on_error)
 
     # -- layout -----------------------------------------------------------------------------------
@@ -240,7 +239,7 @@ class RegeneratePanel(StudioPanel):
 
             return str(save_label_map(path, labels, order))
 
-        self._waiting[EXPORT] = self.worker.submit(EXPORT, job)
+        self.submit(SAVE_MASK, job)  # its own channel: an image export right after must not replace it
 
     def _reset_mask(self) -> None:
         if self.model is not None and self.source_labels is not None:
@@ -280,7 +279,7 @@ class RegeneratePanel(StudioPanel):
         self.painter.view.set_photo(image)
         self._parsed_for = image
         self.info_label.setText("Parsing the face…")
-        self._waiting[PARSE] = self.worker.submit(PARSE, job)
+        self.submit(PARSE, job)
 
     def _load_reference(self, path: str) -> None:
         editor = self.editor
@@ -294,7 +293,7 @@ class RegeneratePanel(StudioPanel):
             editor.set_reference(load_image(path))
             return path
 
-        self._waiting[REFERENCE] = self.worker.submit(REFERENCE, job)
+        self.submit(REFERENCE, job)
 
     # -- engine -----------------------------------------------------------------------------------
     def params(self) -> Optional[RegenerateParams]:
@@ -316,11 +315,11 @@ class RegeneratePanel(StudioPanel):
         def job(token: CancelToken) -> Iterator[EditResult]:
             yield from editor.edit_stream(params, token)
 
-        self._waiting[RENDER] = self.worker.submit(RENDER, job)
+        self.submit(RENDER, job)
 
     def _on_result(self, channel: str, gen: int, value: object) -> None:
-        if channel == EXPORT:
-            self.message.emit(f"Exported {value}")
+        if channel == SAVE_MASK:
+            self.message.emit(f"Saved mask {value}")
         elif channel == PARSE and gen == self.worker.latest_generation(PARSE):
             assert isinstance(value, np.ndarray)
             self.source_labels = value
@@ -344,15 +343,9 @@ class RegeneratePanel(StudioPanel):
             detail = "; ".join(f"{k}: {v}" for k, v in list(regions.items())[:4])
             self.info_label.setText(f"{text}\n{detail or 'mask unchanged: result = source'}\n{RegenerateEditor.NOTE}")
 
-    def _on_done(self, channel: str, gen: int) -> None:
-        for ch, g in list(self._waiting.items()):
-            if ch == channel and g == gen:
-                del self._waiting[ch]
-
     def _on_error(self, channel: str, gen: int, message: str) -> None:
-        if channel not in (PARSE, RENDER, REFERENCE, EXPORT):
+        if channel not in (PARSE, RENDER, REFERENCE, EXPORT, SAVE_MASK):
             return
-        self._on_done(channel, gen)
         if channel == REFERENCE:
             self.ref_label.setText(f"reference unusable: {message}")
         elif channel == PARSE:
@@ -360,30 +353,7 @@ class RegeneratePanel(StudioPanel):
         self.message.emit(f"Regenerate: {message}")
         self.info_label.setText(message)
 
-    def is_idle(self) -> bool:
-        return not self._waiting
-
     # -- export -----------------------------------------------------------------------------------
-    def has_result(self) -> bool:
-        return self.result is not None
-
-    def export_result(self, path: str) -> None:
-        if self.result is None:
-            self.message.emit("Regenerate: nothing to export yet")
-            return
-        image = self.result.image
-
-        def job(token: CancelToken) -> str:
-            from engine.imageio import save_image
-
-            return str(save_image(path, image))
-
-        self._waiting[EXPORT] = self.worker.submit(EXPORT, job)
-
-    def suggested_export_name(self) -> str:
-        stem = self.doc.path.stem if self.doc.path is not None else "face"
-        return f"{stem}_regenerated.png"
-
     def suggested_mask_name(self) -> str:
         stem = self.doc.path.stem if self.doc.path is not None else "face"
         return f"{stem}_mask.png"
