@@ -103,3 +103,17 @@ def test_batch_makeup_bad_grid_value():
 
     with pytest.raises(ValueError, match="unknown makeup style"):
         get_op("makeup").normalize({"lips": "disco"})
+
+
+def test_batch_styles_regions_combinations_grid() -> None:
+    from engine.batch.cli import spec_from_args
+    from engine.cli import build_parser
+
+    args = build_parser().parse_args(["batch", "makeup", "--input", "in", "--output", "out",
+                                      "--styles", "retro,smoky", "--regions", "lips,eyeshadow,cheek", "--combinations"])
+    spec = spec_from_args(args)
+    assert spec.grid["style"] == ["retro", "smoky"]
+    assert len(spec.grid["regions"]) == 7 and "lips+eyeshadow+cheek" in spec.grid["regions"]
+    args = build_parser().parse_args(["batch", "makeup", "--input", "in", "--output", "out",
+                                      "--styles", "korean", "--regions", "lips,cheek"])
+    assert spec_from_args(args).grid == {"style": ["korean"], "regions": ["lips+cheek"]}

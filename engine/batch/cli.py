@@ -57,6 +57,28 @@ def _makeup_add(p: argparse.ArgumentParser) -> None:
     from engine.studios.makeup_cli import add_makeup_arguments
 
     add_makeup_arguments(p)
+    g = p.add_argument_group("makeup dataset")
+    g.add_argument("--styles", default=None, metavar="S1,S2",
+                   help="run every listed style on the regions of --regions (a grid over style)")
+    g.add_argument("--combinations", action="store_true",
+                   help="with --styles: every non-empty subset of the --regions list instead of all of them together")
+
+
+def _makeup_grid(args: argparse.Namespace) -> dict[str, list[Any]]:
+    """``--styles a,b [--regions lips,eyeshadow] [--combinations]`` as grid axes."""
+    if not args.styles:
+        if args.combinations:
+            raise ValueError("--combinations needs --styles")
+        return {}
+    import itertools
+
+    styles = [x.strip() for x in args.styles.split(",") if x.strip()]
+    regions = [r for r in args.regions.replace(",", "+").split("+") if r]
+    if args.combinations:
+        combos = ["+".join(c) for n in range(1, len(regions) + 1) for c in itertools.combinations(regions, n)]
+    else:
+        combos = ["+".join(regions)]
+    return {"style": styles, "regions": combos}
 
 
 def _makeup_base(args: argparse.Namespace) -> dict[str, Any]:
@@ -97,6 +119,11 @@ _OP_OPTIONS: dict[str, _OpOptions] = {
     "wear-mask": (_wear_mask_add, _wear_mask_base),
 }
 """Op name → (add its fixed options to a parser, base params from the parsed options)."""
+
+_OP_GRID: dict[str, Callable[[argparse.Namespace], dict[str, list[Any]]]] = {
+    "makeup": _makeup_grid,
+}
+"""Op name → grid axes made from its own options (merged with ``--grid``)."""
 
 
 def parse_grid_arg(text: str) -> tuple[str, list[Any]]:
@@ -222,6 +249,11 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
     for name, values in args.grid:
         if name in grid:
             raise ValueError(f"--grid {name} given twice; list all its values in one --grid")
+        grid[name] = values
+    extra = _OP_GRID[args.op](args) if args.op in _OP_GRID else {}
+    for name, values in extra.items():
+        if name in grid:
+            raise ValueError(f"--grid {name} conflicts with the op's own options for {name}")
         grid[name] = values
     options = _OP_OPTIONS.get(args.op)
     base = options[1](args) if options else {}
