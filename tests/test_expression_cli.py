@@ -91,3 +91,24 @@ def test_batch_express_params():
         express_params({"expression": "happy"})
     with pytest.raises(ValueError, match="both"):
         express_params({"expression": "sad", "sad": 0.5})
+
+
+def test_batch_express_procedural(tmp_path) -> None:
+    import json
+
+    import numpy as np
+
+    from engine.cli import main
+    from engine.imageio import load_image
+
+    out = tmp_path / "out"
+    rc = main(["batch", "express", "--procedural", "2", "--size", "96", "--output", str(out),
+               "--grid", "expression=smile,surprised"])
+    assert rc == 0
+    lines = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    assert len(lines) == 4 and all(r["status"] == "done" and "seed" in r for r in lines)
+    face = load_image(out / "seed000000__expressionsmile_face.png")
+    result = load_image(out / "seed000000__expressionsmile_result.png")
+    assert face.shape == result.shape == (96, 96, 3) and not np.array_equal(face, result)
+    assert main(["batch", "express", "--procedural", "2", "--size", "96", "--output", str(out),
+                 "--grid", "expression=smile,surprised"]) == 0  # resumes: nothing to redo

@@ -211,15 +211,30 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     ops = batch.add_subparsers(dest="op", metavar="OP", required=True)
     for name in available_ops():
         sp = ops.add_parser(name, help=get_op(name).summary, description=get_op(name).summary)
-        _add_common_arguments(sp, procedural=get_op(name).source == "procedural")
+        _add_common_arguments(sp, procedural=get_op(name).source == "procedural",
+                              alternative=PROCEDURAL_ALTERNATIVES.get(name))
         if name in _OP_OPTIONS:
             _OP_OPTIONS[name][0](sp)
     batch.set_defaults(func=cmd_batch)
     return batch
 
 
-def _add_common_arguments(p: argparse.ArgumentParser, procedural: bool = False) -> None:
-    if procedural:
+PROCEDURAL_ALTERNATIVES: dict[str, str] = {"express": "express-procedural"}
+"""File ops that can also run on generated inputs: ``batch OP --procedural N`` runs the named
+procedural op on N seeds instead of reading ``--input``."""
+
+
+def _add_common_arguments(p: argparse.ArgumentParser, procedural: bool = False,
+                          alternative: Optional[str] = None) -> None:
+    if alternative is not None:
+        src = p.add_mutually_exclusive_group(required=True)
+        src.add_argument("--input", metavar="DIR", help="folder of input images (not recursive)")
+        src.add_argument("--procedural", type=_positive_int, metavar="N",
+                         help=f"generate N inputs instead of reading a folder (runs {alternative})")
+        p.add_argument("--seed-start", type=_non_negative_int, default=0, metavar="S",
+                       help="with --procedural: first seed (default 0)")
+        p.add_argument("--size", type=_positive_int, default=256, help="with --procedural: face size (default 256)")
+    elif procedural:
         p.add_argument("--count", required=True, type=_positive_int, metavar="N",
                        help="number of seeds to generate (running again with a larger N extends the set)")
         p.add_argument("--seed-start", type=_non_negative_int, default=0, metavar="S",
@@ -257,6 +272,10 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
         grid[name] = values
     options = _OP_OPTIONS.get(args.op)
     base = options[1](args) if options else {}
+    if getattr(args, "procedural", None):
+        return JobSpec(PROCEDURAL_ALTERNATIVES[args.op], None, args.output, grid=grid,
+                       params={**base, "size": args.size}, workers=args.workers, shard=args.shard,
+                       force=args.force, count=args.procedural, seed_start=args.seed_start)
     return JobSpec(args.op, getattr(args, "input", None), args.output, grid=grid, params=base,
                    workers=args.workers, shard=args.shard, force=args.force,
                    count=getattr(args, "count", None), seed_start=getattr(args, "seed_start", 0))

@@ -146,10 +146,15 @@ register_op(BatchOp("colorize", colorize_batch_runner, colorize_batch_params, ".
                     "colour line-art sketches from a reference lianpu (Opera, classical)"))
 
 # --- express: classical expression rig on anime faces (Expression studio) ------------------------
-from engine.studios.expression_batch import express_params, express_runner  # noqa: E402
+from engine.studios.expression_batch import (express_params, express_procedural_outputs,  # noqa: E402
+                                             express_procedural_params, express_procedural_runner,
+                                             express_runner)
 
 register_op(BatchOp("express", express_runner, express_params, ".png",
                     "change anime-face expressions (Expression, classical rig); grid: expression=smile,angry intensity=0.5,1"))
+register_op(BatchOp("express-procedural", express_procedural_runner, express_procedural_params, ".png",
+                    "the expression rig on generated anime faces (also `batch express --procedural N`)",
+                    source="procedural", output_names=express_procedural_outputs))
 
 # --- makeup: classical makeup styles per region (Makeup studio) -------------------------------------
 from engine.studios.makeup_batch import makeup_params, makeup_runner  # noqa: E402

@@ -72,3 +72,41 @@ def _express_apply(image: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
 def express_runner():
     """The rig keeps no per-process state: the runner is the plain per-image function."""
     return _express_apply
+
+
+# -- procedural source: generated anime faces instead of an input folder ----------------------------
+
+PROCEDURAL_DEFAULTS: dict[str, Any] = {"size": 256}
+
+
+def express_procedural_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``express`` parameters plus ``size`` (side of the generated faces, 64–1024)."""
+    d = dict(params)
+    size = int(d.pop("size", PROCEDURAL_DEFAULTS["size"]))
+    if not 64 <= size <= 1024:
+        raise ValueError(f"size must be in 64..1024, got {size}")
+    d.pop("assume_crop", None)  # generated faces come with their exact parts
+    out = express_params(d)
+    out["size"] = size
+    return out
+
+
+def express_procedural_outputs(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """Each seed writes the neutral face and the edited one."""
+    return ("face", "result")
+
+
+def _express_seed(seed: int, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    from engine.procedural.anime_faces import generate_anime_face
+    from engine.studios.expression import ExpressionEditor, parts_from_generated
+
+    face = generate_anime_face(seed, size=int(params["size"]))
+    p, _ = params_for_edit({k: v for k, v in params.items() if k != "size"})
+    ed = ExpressionEditor("classical")
+    ed.set_face(face.image, parts_from_generated(face))
+    return {"face": face.image, "result": ed.edit(p).image}
+
+
+def express_procedural_runner():
+    """Per-seed function of ``batch express --procedural N``."""
+    return _express_seed
