@@ -1,6 +1,6 @@
 """Mask-wear bench section: single fit after analysis at 512², dataset export throughput.
 
-Throughput runs ``batch wear-mask`` (analysis included) on 256² images made from
+Throughput runs ``batch wear-mask`` (analysis included) on 300 256² images made from
 ``skimage.data.astronaut()`` (flips, shifts and brightness changes, so every image is analysed
 anew) with 1 and 2 worker processes; start-up is included in ``faces_per_s``.
 """
@@ -52,7 +52,7 @@ def _inputs(folder: Path, count: int) -> None:
         save_image(folder / f"img{i:03d}.png", cv2.resize(img, (256, 256), interpolation=cv2.INTER_AREA))
 
 
-def run(images: int = 120) -> dict[str, Any]:
+def run(images: int = 300) -> dict[str, Any]:
     """The ``maskwear`` section of the bench JSON."""
     from engine.batch import JobSpec, run_batch
 

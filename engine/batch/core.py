@@ -309,10 +309,22 @@ _WORKER_RUNNER: Optional[Runner] = None
 """The op's per-image function in a worker process, built once by :func:`_init_worker`."""
 
 
+WORKER_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
 def _init_worker(op: BatchOp) -> None:
-    """Pool initializer: ignore Ctrl+C (the parent handles it), exit if the parent dies, and build
-    the op's runner once."""
+    """Pool initializer: one compute thread per worker process (the pool already uses the cores;
+    nested thread pools only fight over them), ignore Ctrl+C (the parent handles it), exit if the
+    parent dies, and build the op's runner once."""
     global _WORKER_RUNNER
+    for var in WORKER_THREAD_VARS:  # read by torch / BLAS when they are first imported (by the runner)
+        os.environ.setdefault(var, "1")
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:  # pragma: no cover - OpenCV is a dependency
+        pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is not None:
