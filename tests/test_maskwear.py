@@ -19,8 +19,7 @@ from engine.faces import topology as T
 from engine.imageio import save_image
 from engine.procedural.mask_templates import (ANCHORS, get_template, load_user_template, parse_color,
                                               template_names)
-from engine.studios.maskwear import (MaskWearEditor, MaskWearParams, face_targets, put_mask,
-                                     warp_template)
+from engine.studios.maskwear import MaskWearEditor, MaskWearParams, put_mask, warp_template
 
 REPO = Path(__file__).resolve().parents[1]
 

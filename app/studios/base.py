@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QWidget
 
@@ -70,6 +70,13 @@ class StudioPanel(QWidget):
     def is_idle(self) -> bool:
         """True when the studio has no outstanding engine job (used by --screenshot and tests)."""
         return not self._waiting
+
+    def _doc_size(self) -> QSize:
+        """Size of the document image (empty when none is open), for the canvas."""
+        if self.doc.image is None:
+            return QSize()
+        h, w = self.doc.image.shape[:2]
+        return QSize(w, h)
 
     # -- export -----------------------------------------------------------------------------------
     @property

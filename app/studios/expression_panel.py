@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any, Iterator, Optional
 
 import numpy as np
-from PySide6.QtCore import QSize
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QGridLayout, QGroupBox, QLabel, QPushButton,
                                QRadioButton, QVBoxLayout, QWidget)
@@ -185,12 +184,6 @@ class ExpressionPanel(StudioPanel):
         self.canvas.set_before(to_qimage(self.doc.image) if self.doc.image is not None else None)
         self.canvas.set_after(None)
         self.render()
-
-    def _doc_size(self) -> QSize:
-        if self.doc.image is None:
-            return QSize()
-        h, w = self.doc.image.shape[:2]
-        return QSize(w, h)
 
     # -- engine -----------------------------------------------------------------------------------
     def render(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping, Optional
 
 import numpy as np
-from PySide6.QtCore import QSettings, QSize
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QUndoStack
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFrame, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel, QPushButton, QRadioButton, QScrollArea, QVBoxLayout,
@@ -250,12 +250,6 @@ class MakeupPanel(StudioPanel):
         self.canvas.set_before(to_qimage(self.doc.image) if self.doc.image is not None else None)
         self.canvas.set_after(to_qimage(self.doc.image) if self.doc.image is not None else None)
         self.render()
-
-    def _doc_size(self) -> QSize:
-        if self.doc.image is None:
-            return QSize()
-        h, w = self.doc.image.shape[:2]
-        return QSize(w, h)
 
     # -- engine -----------------------------------------------------------------------------------
     def render(self) -> None:

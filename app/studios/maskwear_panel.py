@@ -186,7 +186,7 @@ class MaskWearPanel(StudioPanel):
 
     def activate(self) -> None:
         image = self.doc.image
-        self.canvas.set_document_size(QSize(image.shape[1], image.shape[0]) if image is not None else QSize())
+        self.canvas.set_document_size(self._doc_size())
         self.canvas.set_before(to_qimage(image) if image is not None else None)
         self.canvas.set_after(None)
         self.render()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import numpy as np
-from PySide6.QtCore import QPointF, QSettings, QSize, Qt, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, Signal
 from PySide6.QtGui import (QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QHideEvent, QIcon,
                            QMouseEvent, QPixmap, QShowEvent, QUndoStack)
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QColorDialog, QComboBox,
@@ -193,12 +193,6 @@ class OperaPanel(StudioPanel):
         self.render()
         if self._gallery_started and self.doc.image is not None:
             self._add_document_reference()
-
-    def _doc_size(self) -> QSize:
-        if self.doc.image is None:
-            return QSize()
-        h, w = self.doc.image.shape[:2]
-        return QSize(w, h)
 
     # -- engine -----------------------------------------------------------------------------------
     def render(self) -> None:

@@ -260,7 +260,7 @@ class RegeneratePanel(StudioPanel):
 
     def activate(self) -> None:
         image = self.doc.image
-        self.canvas.set_document_size(QSize(image.shape[1], image.shape[0]) if image is not None else QSize())
+        self.canvas.set_document_size(self._doc_size())
         self.canvas.set_before(to_qimage(image) if image is not None else None)
         self.canvas.set_after(to_qimage(self.result.image) if self.result is not None else None)
         if image is not None and self._parsed_for is not image:

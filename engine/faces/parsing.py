@@ -88,14 +88,6 @@ class ColourModel:
         return np.sqrt(np.maximum(d, 0))
 
 
-def _ellipse_mask(shape: tuple[int, int], center: np.ndarray, axes: tuple[float, float], angle: float) -> np.ndarray:
-    m = np.zeros(shape, np.uint8)
-    c = (int(round(center[0] * 4)), int(round(center[1] * 4)))
-    a = (max(1, int(round(axes[0] * 4))), max(1, int(round(axes[1] * 4))))
-    cv2.ellipse(m, c, a, angle, 0, 360, 1, -1, cv2.LINE_8, 2)
-    return m.astype(bool)
-
-
 def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional[np.ndarray]) -> None:
     """Draw one face's labels into ``labels`` (in place). See the module docstring for the method."""
     lm = face.landmarks
@@ -115,7 +107,6 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     up_u = up / max(face_h, 1e-6)
     right_u = np.array([-up_u[1], up_u[0]])  # image-right direction for an upright face
     face_w = float(abs(np.dot(lm[T.JAW_LEFT] - lm[T.JAW_RIGHT], right_u)))
-    angle = float(np.degrees(np.arctan2(right_u[1], right_u[0])))
     centre = (lm[T.FOREHEAD] + lm[T.CHIN]) / 2
     unit = max(face_h, 1.0)
 

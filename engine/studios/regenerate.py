@@ -46,7 +46,7 @@ from engine.cancel import CancelToken
 from engine.errors import EditorStateError, NoFaceError
 from engine.labels import CELEBAMASK_HQ
 from engine.studios.base import EditResult, Editor, validate_rgb
-from engine.studios.regenerate_edits import FACE_PARTS, check_labels
+from engine.studios.regenerate_edits import check_labels
 
 CLASSES = CELEBAMASK_HQ.classes
 LARGE_REGIONS: tuple[str, ...] = ("background", "skin", "hair", "hat", "neck_l", "neck", "cloth")

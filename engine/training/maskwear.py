@@ -33,7 +33,7 @@ from engine.faces.align import align_face
 from engine.imageio import LOAD_EXTENSIONS, load_image
 from engine.models.maskwear_stn import (MaskWearDiscriminator, MaskWearGenerator, composite,
                                         matrix_to_params, params_to_matrix, warp_rgba, wgan_div_penalty)
-from engine.procedural.mask_templates import ANCHORS, MaskTemplate, get_template, template_names
+from engine.procedural.mask_templates import MaskTemplate, get_template, template_names
 from engine.training.loop import Trainer, TrainConfig
 
 CROP = 144

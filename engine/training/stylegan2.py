@@ -20,7 +20,7 @@ import argparse
 import copy
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 import torch
