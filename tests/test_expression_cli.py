@@ -112,3 +112,14 @@ def test_batch_express_procedural(tmp_path) -> None:
     assert face.shape == result.shape == (96, 96, 3) and not np.array_equal(face, result)
     assert main(["batch", "express", "--procedural", "2", "--size", "96", "--output", str(out),
                  "--grid", "expression=smile,surprised"]) == 0  # resumes: nothing to redo
+
+
+def test_express_backend_choice(tmp_path, capsys) -> None:
+    from engine.cli import main
+
+    face = tmp_path / "f.png"
+    assert main(["anime", "generate", "--seed", "5", "--size", "256", "--out", str(face)]) == 0
+    assert main(["express", str(face), "--out", str(tmp_path / "c.png"), "--smile", "1", "--backend", "classical"]) == 0
+    assert "classical rig" in capsys.readouterr().out
+    assert main(["express", str(face), "--out", str(tmp_path / "n.png"), "--smile", "1", "--backend", "neural"]) == 0
+    assert "learned GAN" in capsys.readouterr().out  # the shipped demo checkpoint, chosen explicitly

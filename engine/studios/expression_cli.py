@@ -53,6 +53,8 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     _add_labels(ex)
     ex.add_argument("--intensity", type=float, default=1.0, metavar="X", help="overall multiplier 0–2 (default 1)")
     ex.add_argument("--attention-out", metavar="FILE", help="also write the edit-region weight (grey PNG)")
+    ex.add_argument("--backend", choices=("auto", "classical", "neural"), default="auto",
+                    help="auto: the learned GAN only when its card measured it better than the rig (default)")
     ex.add_argument("--assume-crop", action="store_true",
                     help="if no face is detected, treat the whole picture as the face (tight crops)")
     ex.set_defaults(func=cmd_express)
@@ -78,7 +80,7 @@ def cmd_express(args: argparse.Namespace) -> int:
     params = ExpressionParams(angry=args.angry, sad=args.sad, smile=args.smile, surprised=args.surprised,
                               intensity=args.intensity).validate()
     img = load_image(args.image)
-    ed = ExpressionEditor(assume_crop=args.assume_crop)
+    ed = ExpressionEditor(backend=args.backend, assume_crop=args.assume_crop)
     ed.set_image(img)
     if not ed.faces:
         print(f"no face found in {args.image}", file=sys.stderr)
@@ -88,7 +90,8 @@ def cmd_express(args: argparse.Namespace) -> int:
     if args.attention_out:
         save_image(args.attention_out, res.masks["weight"])
     found = ", ".join(k for k, v in res.info["parts_found"].items() if v) or "none (priors)"
-    print(f"wrote {out} ({img.shape[1]}x{img.shape[0]}, classical rig, {res.info['elapsed_ms']:.0f} ms; "
+    engine = "learned GAN" if res.info.get("backend") == "neural" else "classical rig"
+    print(f"wrote {out} ({img.shape[1]}x{img.shape[0]}, {engine}, {res.info['elapsed_ms']:.0f} ms; "
           f"parts found: {found})")
     return 0
 
