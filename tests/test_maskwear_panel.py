@@ -80,3 +80,14 @@ def test_no_face_is_reported(qtbot, win, tmp_path) -> None:
     qtbot.waitUntil(lambda: win.doc.path.name == "wall.png" and win.is_idle(), timeout=20000)
     panel = win.panels["maskwear"]
     assert panel.result is None and "no face" in panel.info_label.text()
+
+
+def test_tab_toggles_result_and_original(win) -> None:
+    from PySide6.QtGui import QAction
+
+    panel = win.panels["maskwear"]
+    action = win.findChild(QAction, "action_toggle_view")
+    action.trigger()
+    assert panel.show_original
+    action.trigger()
+    assert not panel.show_original

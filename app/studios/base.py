@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 import numpy as np
 from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QRadioButton, QWidget
 
 from app.document import Document
+from app.qt_image import to_qimage
 from app.worker import EngineWorker
 from engine.cancel import CancelToken
 
@@ -37,6 +38,9 @@ class StudioPanel(QWidget):
     """qtawesome icon name shown in the studio switcher."""
     export_suffix: str = "result"
     """Suggested export file name: ``<image stem>_<export_suffix>.png``."""
+    radio_result: Optional[QRadioButton] = None
+    radio_original: Optional[QRadioButton] = None
+    """A panel's "result / original" radio buttons, kept in step by :meth:`set_show_original`."""
 
     engine_status = Signal(str)
     message = Signal(str)
@@ -50,6 +54,7 @@ class StudioPanel(QWidget):
         self.worker = worker
         self.canvas = canvas
         self.result: Any = None
+        self.show_original = False
         self._waiting: dict[str, int] = {}  # channel → newest generation not yet answered
         worker.finished.connect(self._job_done)
         worker.cancelled.connect(self._job_done)
@@ -77,6 +82,22 @@ class StudioPanel(QWidget):
             return QSize()
         h, w = self.doc.image.shape[:2]
         return QSize(w, h)
+
+    # -- view -------------------------------------------------------------------------------------
+    def set_show_original(self, on: bool) -> None:
+        """Show the opened image instead of the result on the canvas (the split still compares)."""
+        self.show_original = on
+        button = self.radio_original if on else self.radio_result
+        if button is not None and not button.isChecked():
+            button.setChecked(True)
+        if on and self.doc.image is not None:
+            self.canvas.set_after(to_qimage(self.doc.image))
+        elif self.result is not None:
+            self.canvas.set_after(to_qimage(self.result.image))
+
+    def toggle_view(self) -> None:
+        """Result ↔ original (Tab)."""
+        self.set_show_original(not self.show_original)
 
     # -- export -----------------------------------------------------------------------------------
     @property

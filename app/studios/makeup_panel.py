@@ -132,7 +132,6 @@ class MakeupPanel(StudioPanel):
         self.styles = load_styles()
         self.editor = MakeupEditor("auto", styles=self.styles)  # used only inside worker jobs
         self.result: Optional[EditResult] = None
-        self.show_original = False
         self.show_masks = False
         self.defaults = default_params(self.styles)
         doc.declare(STUDIO, self._restore_settings())
@@ -306,20 +305,6 @@ class MakeupPanel(StudioPanel):
             self.message.emit(f"Makeup: {message}")
 
     # -- view -------------------------------------------------------------------------------------
-    def set_show_original(self, on: bool) -> None:
-        """Show the unedited photo instead of the result (the canvas split still compares)."""
-        self.show_original = on
-        button = self.radio_original if on else self.radio_result
-        if not button.isChecked():
-            button.setChecked(True)
-        if on and self.doc.image is not None:
-            self.canvas.set_after(to_qimage(self.doc.image))
-        elif self.result is not None:
-            self.canvas.set_after(to_qimage(self.result.image))
-
-    def toggle_view(self) -> None:
-        self.set_show_original(not self.show_original)
-
     def set_show_masks(self, on: bool) -> None:
         """Overlay the region masks (each in its colour, with a legend) on the canvas."""
         self.show_masks = bool(on)

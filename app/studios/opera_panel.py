@@ -83,7 +83,6 @@ class OperaPanel(StudioPanel):
         super().__init__(doc, undo, worker, canvas, parent)
         self.editor = LineArtEditor()  # used only inside worker jobs
         self.result: Optional[EditResult] = None
-        self.show_original = False
         doc.declare(STUDIO, self._restore_settings())
         doc.declare(COLOUR, COLOUR_DEFAULTS)
         self.mode = "lineart"
@@ -243,17 +242,6 @@ class OperaPanel(StudioPanel):
             self.message.emit(f"Opera: {message}")
 
     # -- view -------------------------------------------------------------------------------------
-    def set_show_original(self, on: bool) -> None:
-        """Show the original picture instead of the line art (the canvas split still works)."""
-        self.show_original = on
-        button = self.radio_original if on else self.radio_result
-        if not button.isChecked():
-            button.setChecked(True)
-        if on and self.doc.image is not None:
-            self.canvas.set_after(to_qimage(self.doc.image))
-        elif self.result is not None:
-            self.canvas.set_after(to_qimage(self.result.image))
-
     def toggle_view(self) -> None:
         """Line art ↔ original (Line art tab), or result ↔ aligned reference (Colour tab)."""
         if self.mode == "colour":
