@@ -60,18 +60,26 @@ def params_for_edit(params: Mapping[str, Any]) -> tuple[Any, bool]:
     return ExpressionParams.from_dict(p), assume_crop
 
 
-def _express_apply(image: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-    from engine.studios.expression import ExpressionEditor
+class _ExpressRunner:
+    """Per-process rig: one editor per ``assume_crop`` setting (the backend is resolved once)."""
 
-    p, assume_crop = params_for_edit(params)
-    ed = ExpressionEditor(assume_crop=assume_crop)
-    ed.set_image(image)
-    return ed.edit(p).image
+    def __init__(self) -> None:
+        self._editors: dict[bool, Any] = {}
+
+    def __call__(self, image: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        from engine.studios.expression import ExpressionEditor
+
+        p, assume_crop = params_for_edit(params)
+        if assume_crop not in self._editors:
+            self._editors[assume_crop] = ExpressionEditor(assume_crop=assume_crop)
+        ed = self._editors[assume_crop]
+        ed.set_image(image)
+        return ed.edit(p).image
 
 
-def express_runner():
-    """The rig keeps no per-process state: the runner is the plain per-image function."""
-    return _express_apply
+def express_runner() -> _ExpressRunner:
+    """Runner factory for the batch registry (called once per worker process)."""
+    return _ExpressRunner()
 
 
 # -- procedural source: generated anime faces instead of an input folder ----------------------------
