@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
             scroll.setWidget(panel)
             scroll.setWidgetResizable(True)
             scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             self.stack.addWidget(scroll)
             item = QListWidgetItem(studio_icon(panel.icon), panel.title, self.switcher)
             item.setData(Qt.ItemDataRole.UserRole, panel.name)
