@@ -164,6 +164,13 @@ class MainWindow(QMainWindow):
         h = mb.addMenu("&Help")
         self._action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts, h)
         h.addAction("&Model manager…", lambda: open_model_manager(self)).setObjectName("action_models")
+        h.addAction("&Training monitor…", self.open_training_monitor).setObjectName("action_training_monitor")
+
+    def open_training_monitor(self):
+        """Help → Training monitor…: plot a training run's log.jsonl live (pyqtgraph loads on first use)."""
+        from app.dialogs.training_monitor import open_training_monitor
+
+        return open_training_monitor(self)
 
     def _toggle_split(self) -> None:
         self.canvas.set_split(self.split_action.isChecked())
