@@ -1,4 +1,4 @@
-"""Opera studio engine (classical): XDoG line art, main-colour classification, colouring from a reference.
+"""Opera studio engine: XDoG line art, main-colour classification, colouring from a reference (classical; the trained CoCosNet via :mod:`engine.studios.opera_learned`).
 
 XDoG is the extended difference of Gaussians of Winnemöller et al. (2012), "XDoG: An eXtended
 difference-of-Gaussians compendium including advanced image stylization"; the opera paper builds
@@ -634,12 +634,35 @@ def recolour_region(result: ColorizeResult, line_art: np.ndarray, x: int, y: int
     return replace(result, image=image, colours=colours)
 
 
+def resolve_colorize_backend(requested: str) -> tuple[str, str]:
+    """The colouring backend that runs for ``requested`` (``classical`` / ``neural`` / ``auto``) and why.
+
+    ``auto`` picks the trained CoCosNet only when its card says it measured better than the classical
+    engine (see :func:`engine.studios.opera_learned.resolve_colorize_backend`).
+
+    Raises:
+        ValueError: unknown backend, or ``"neural"`` without a trained checkpoint.
+    """
+    if requested == "classical":  # no checkpoint look-up needed
+        return "classical", "classical region correspondence requested"
+    from engine.studios.opera_learned import resolve_colorize_backend as resolve
+
+    return resolve(requested)
+
+
 class ColorizeEditor(Editor[ColorizeParams]):
-    """Colour a line drawing (the image) from a reference lianpu; classical region correspondence.
+    """Colour a line drawing (the image) from a reference lianpu: classical region correspondence or
+    the trained CoCosNet-style network.
 
     ``set_image`` takes the sketch (grey line art expanded to RGB is fine), ``set_reference`` the
     exemplar; ``edit`` returns the coloured sketch, with the warped exemplar in
-    ``info["warped_reference"]`` and the :class:`ColorizeResult` in ``info["colorize"]``.
+    ``info["warped_reference"]`` (for ``neural``: the network's ``r_{y→x}`` at the image size),
+    ``info["backend"]``, ``info["method"]``, ``info["note"]`` (why that backend runs) and, for the
+    classical engine, the :class:`ColorizeResult` in ``info["colorize"]``.
+
+    Args:
+        backend: ``"classical"``, ``"neural"`` (``ValueError`` at edit time without a trained
+            checkpoint) or ``"auto"`` (neural only when its card says it measured better).
 
     Example:
         >>> from engine.procedural.lianpu import generate_lianpu
@@ -649,12 +672,28 @@ class ColorizeEditor(Editor[ColorizeParams]):
         (96, 96, 3)
     """
 
-    backends = ("classical",)
+    backends = ("classical", "neural")
     preview_sides = (256,)
 
     def __init__(self, backend: str = "auto") -> None:
         super().__init__(backend)
         self._reference: Optional[np.ndarray] = None
+
+    @property
+    def backend(self) -> str:
+        """The backend that runs now (``auto`` resolved from the CoCosNet card)."""
+        try:
+            return resolve_colorize_backend(self.requested_backend)[0]
+        except ValueError:
+            return "neural"
+
+    @property
+    def backend_note(self) -> str:
+        """Which backend runs and why (or why ``neural`` cannot run), for info lines."""
+        try:
+            return resolve_colorize_backend(self.requested_backend)[1]
+        except ValueError as exc:
+            return str(exc)
 
     def set_reference(self, reference: np.ndarray) -> None:
         """The exemplar to take colours from: ``uint8`` RGB or RGBA, any size."""
@@ -669,9 +708,21 @@ class ColorizeEditor(Editor[ColorizeParams]):
 
     def _run(self, image: np.ndarray, params: ColorizeParams, scale: float,
              cancel: Optional[CancelToken]) -> EditResult:
+        backend, why = resolve_colorize_backend(self.requested_backend)
+        if backend == "neural":
+            from engine.studios.opera_learned import colorize_neural, load_cocosnet, model_side
+
+            model, card = load_cocosnet()
+            side = model_side(card)
+            grey = _line_grey(image)
+            out, warped = colorize_neural(grey, self.reference, model, side)
+            face = face_mask_from_image(np.repeat(grey[:, :, None], 3, axis=2), paper_level=params.line_level)
+            return EditResult(image=out, masks={"face": face},
+                              info={"backend": "neural", "device": "cpu", "method": f"cocosnet ({side}² network)",
+                                    "warped_reference": warped, "note": why})
         p = params if params.gap is None else replace(params, gap=max(0, round(params.gap * scale)))
         res = colorize(image, self.reference, p)
         return EditResult(image=res.image, masks={"face": res.face_mask},
                           info={"backend": "classical", "device": "cpu", "method": "region-correspondence",
                                 "regions": int(res.regions.max()), "warped_reference": res.warped_reference,
-                                "colorize": res})
+                                "colorize": res, "note": why})

@@ -38,10 +38,17 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
                    help="main colour (default: drawn from the seed)")
     g.add_argument("--color-seed", "--colour-seed", dest="colour_seed", type=int, default=None,
                    help="seed of the colours (style mixing: shapes of --seed, colours of this)")
-    g.add_argument("--size", type=int, default=512, help="side in pixels (64–4096, default 512)")
+    g.add_argument("--size", type=int, default=None,
+                   help="side in pixels (64–4096; default 512, StyleGAN2: the generator's own resolution)")
     g.add_argument("--out", required=True, help="colour image (.png: transparent outside the face)")
     g.add_argument("--lineart", default=None, help="also write the line art here")
     g.add_argument("--regions", default=None, help="also write the region map (part ids) here")
+    g.add_argument("--engine", choices=("procedural", "stylegan2"), default="procedural",
+                   help="procedural drawing (default) or the trained StyleGAN2 generator (checkpoint stylegan2_lianpu)")
+    g.add_argument("--psi", type=float, default=0.7, help="StyleGAN2 truncation ψ in [0, 1.5] (1 = none)")
+    g.add_argument("--mix-seed", type=int, default=None,
+                   help="StyleGAN2 style mixing: styles from --crossover on come from this seed")
+    g.add_argument("--crossover", type=int, default=None, help="StyleGAN2 style mixing: first style input of --mix-seed")
     g.set_defaults(func=cmd_generate)
 
     c = sub.add_parser("colorize", help="colour a line drawing from a reference lianpu")
@@ -50,6 +57,9 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     c.add_argument("--out", required=True, help="coloured result (.png: transparent outside the face)")
     c.add_argument("--warped", default=None, help="also write the reference aligned to the sketch here")
     c.add_argument("--gap", type=int, default=None, help="close stroke gaps up to about 2×GAP pixels (default: auto)")
+    c.add_argument("--backend", choices=("auto", "classical", "neural"), default="auto",
+                   help="classical region correspondence, the trained CoCosNet, or auto (the network only if "
+                        "its card says it measured better)")
     c.set_defaults(func=cmd_colorize)
 
     k = sub.add_parser("classify", help="print the main-colour class of a lianpu and its meaning")
@@ -76,7 +86,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from engine.imageio import save_image
     from engine.procedural.lianpu import generate_lianpu
 
-    d = generate_lianpu(args.seed, args.colour, args.size, args.colour_seed)
+    if getattr(args, "engine", "procedural") == "stylegan2":
+        return _generate_stylegan2(args)
+    if getattr(args, "mix_seed", None) is not None or getattr(args, "crossover", None) is not None:
+        raise ValueError("--mix-seed/--crossover need --engine stylegan2 (procedural mixing: --color-seed)")
+    d = generate_lianpu(args.seed, args.colour, 512 if args.size is None else args.size, args.colour_seed)
     out = save_image(args.out, _with_alpha(args.out, d.image, d.face_mask))
     if args.lineart:
         save_image(args.lineart, d.line_art)
@@ -86,18 +100,49 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate_stylegan2(args: argparse.Namespace) -> int:
+    """``opera generate --engine stylegan2``: one sample (or a style mix) of the trained generator."""
+    import cv2
+
+    from engine.imageio import save_image
+    from engine.studios.opera_generate import load_lianpu_generator
+
+    if args.colour is not None or args.colour_seed is not None or args.lineart or args.regions:
+        raise ValueError("--color/--color-seed/--lineart/--regions belong to --engine procedural")
+    if (args.mix_seed is None) != (args.crossover is None):
+        raise ValueError("style mixing needs both --mix-seed and --crossover")
+    gen, why = load_lianpu_generator()
+    if gen is None:
+        raise ValueError(f"the StyleGAN2 lianpu generator is {why}")
+    if args.mix_seed is None:
+        img = gen.generate(args.seed, args.psi)
+    else:
+        img = gen.mix(args.seed, args.mix_seed, args.crossover, args.psi)
+    if args.size is not None and args.size != gen.resolution:  # resampled only when asked for
+        img = cv2.resize(img, (args.size, args.size), interpolation=cv2.INTER_CUBIC)
+    out = save_image(args.out, img)
+    print(f"wrote {out} ({gen.resolution}x{gen.resolution}, seed {args.seed}"
+          + (f" mixed with {args.mix_seed} from style input {args.crossover}" if args.mix_seed is not None else "")
+          + f", psi {args.psi}; {why})")
+    return 0
+
+
 def cmd_colorize(args: argparse.Namespace) -> int:
-    """``opera colorize``: colour a sketch from a reference."""
+    """``opera colorize``: colour a sketch from a reference (classical, CoCosNet or auto)."""
     from engine.imageio import load_image, load_grey, save_image
-    from engine.studios.opera import ColorizeParams, colorize
+    from engine.studios.opera import ColorizeEditor, ColorizeParams
 
     sketch = load_grey(args.sketch)
     ref = load_image(args.reference)
-    res = colorize(sketch, ref, ColorizeParams(gap=args.gap).validate())
-    out = save_image(args.out, _with_alpha(args.out, res.image, res.face_mask))
+    ed = ColorizeEditor(getattr(args, "backend", "auto"))
+    ed.set_image(np.repeat(sketch[:, :, None], 3, axis=2))
+    ed.set_reference(ref)
+    res = ed.edit(ColorizeParams(gap=args.gap).validate())
+    out = save_image(args.out, _with_alpha(args.out, res.image, res.masks["face"]))
     if args.warped:
-        save_image(args.warped, res.warped_reference)
-    print(f"wrote {out} ({res.image.shape[1]}x{res.image.shape[0]}, {int(res.regions.max())} regions)")
+        save_image(args.warped, res.info["warped_reference"])
+    detail = f"{res.info['regions']} regions" if "regions" in res.info else res.info["method"]
+    print(f"wrote {out} ({res.image.shape[1]}x{res.image.shape[0]}, {res.info['backend']}: {detail})")
     return 0
 
 

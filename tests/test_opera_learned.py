@@ -1,0 +1,148 @@
+"""Opera learned engines wired into the studio: CoCosNet colouring backend, StyleGAN2 lianpu generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import engine.checkpoints as ckpt
+from engine.checkpoints import save_checkpoint
+from engine.cli import main
+from engine.imageio import load_image
+from engine.models.cocosnet import CoCosNet
+from engine.models.stylegan2 import Generator
+from engine.procedural.lianpu import generate_lianpu
+from engine.studios import opera_generate, opera_learned
+from engine.studios.opera import ColorizeEditor, ColorizeParams, resolve_colorize_backend
+from engine.studios.opera_generate import load_lianpu_generator
+
+
+@pytest.fixture
+def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Checkpoint search limited to an empty temporary folder (the project's own checkpoints hidden)."""
+    folder = tmp_path / "ckpts"
+    folder.mkdir()
+    monkeypatch.setattr(ckpt, "PROJECT_CHECKPOINTS", folder)
+    monkeypatch.delenv(ckpt.ENV_VAR, raising=False)
+    opera_learned.forget()
+    opera_generate._CACHE.clear()
+    return folder
+
+
+def _tiny_cocosnet(folder: Path, better: bool, steps: int = 3) -> Path:
+    torch.manual_seed(0)
+    return save_checkpoint(CoCosNet(width=4, feat_channels=8, corr_down=2), folder / "cocosnet_g", task="test",
+                           input_size=(32, 32), metrics={"ssim_neural": 0.5, "ssim_classical": 0.6},
+                           extra={"steps": steps, "better_than_classical": better})
+
+
+def test_neural_without_checkpoint_is_a_clear_error(roots: Path) -> None:
+    with pytest.raises(ValueError, match="no trained checkpoint"):
+        resolve_colorize_backend("neural")
+    assert resolve_colorize_backend("auto")[0] == "classical"
+    d = generate_lianpu(1, size=64)
+    ed = ColorizeEditor("neural")
+    ed.set_image(d.line_art)
+    ed.set_reference(d.image)
+    with pytest.raises(ValueError, match="not available"):
+        ed.edit(ColorizeParams())
+    with pytest.raises(ValueError):
+        resolve_colorize_backend("magic")
+
+
+def test_auto_follows_the_card(roots: Path) -> None:
+    _tiny_cocosnet(roots, better=False)
+    backend, why = resolve_colorize_backend("auto")
+    assert backend == "classical" and "measured worse" in why
+    assert resolve_colorize_backend("neural")[0] == "neural"
+    _tiny_cocosnet(roots, better=True)
+    opera_learned.forget()
+    assert resolve_colorize_backend("auto")[0] == "neural"
+
+
+def test_untrained_card_is_not_used(roots: Path) -> None:
+    _tiny_cocosnet(roots, better=True, steps=0)
+    with pytest.raises(ValueError, match="no trained checkpoint"):
+        resolve_colorize_backend("neural")
+    assert resolve_colorize_backend("auto")[0] == "classical"
+
+
+def test_neural_edit_gives_image_and_warped_exemplar(roots: Path) -> None:
+    _tiny_cocosnet(roots, better=False)
+    d = generate_lianpu(3, size=80)
+    ed = ColorizeEditor("neural")
+    ed.set_image(np.repeat(d.line_art[:, :, None], 3, axis=2))
+    ed.set_reference(generate_lianpu(4, size=100).image)
+    res = ed.edit(ColorizeParams())
+    assert res.image.shape == (80, 80, 3) and res.image.dtype == np.uint8
+    w = res.info["warped_reference"]
+    assert w.shape == (80, 80, 3) and w.dtype == np.uint8
+    assert res.info["backend"] == "neural" and "cocosnet" in res.info["method"]
+    # the strokes stay dark: the result is darkened by the line art
+    lines = d.line_art < 60
+    assert res.image[lines].mean() < res.image[~lines].mean()
+    classical = ColorizeEditor("classical")
+    classical.set_image(d.line_art)
+    classical.set_reference(d.image)
+    info = classical.edit(ColorizeParams()).info
+    assert info["backend"] == "classical" and info["warped_reference"].shape == (80, 80, 3) and "method" in info
+
+
+def _tiny_generator(folder: Path, steps: int = 5) -> Path:
+    torch.manual_seed(0)
+    g = Generator(z_dim=16, w_dim=16, img_resolution=16, channel_base=128, channel_max=16, mapping_layers=2)
+    return save_checkpoint(g, folder / "stylegan2_lianpu", task="test", input_size=(16, 16),
+                           metrics={"fid": 12.5}, extra={"steps": steps, "aug": "ada", "extractor": "test"})
+
+
+def test_generator_missing_and_untrained(roots: Path) -> None:
+    gen, why = load_lianpu_generator()
+    assert gen is None and why.startswith("not available") and "no trained checkpoint" in why
+    _tiny_generator(roots, steps=0)
+    gen, why = load_lianpu_generator()
+    assert gen is None and "no trained checkpoint" in why
+
+
+def test_generator_generate_mix_interpolate(roots: Path) -> None:
+    _tiny_generator(roots)
+    gen, why = load_lianpu_generator()
+    assert gen is not None and "16²" in why and "FID 12.5" in why
+    assert gen.resolution == 16 and gen.num_layers == 6 and gen.card["extra"]["aug"] == "ada"
+    a, b = gen.generate(1), gen.generate(2)
+    assert a.shape == (16, 16, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, gen.generate(1)) and not np.array_equal(a, b)
+    assert not np.array_equal(a, gen.generate(1, psi=0.0))
+    assert np.array_equal(gen.interpolate(1, 2, 0.0), a) and np.array_equal(gen.interpolate(1, 2, 1.0), b)
+    mid = gen.interpolate(1, 2, 0.5)
+    assert not np.array_equal(mid, a) and not np.array_equal(mid, b)
+    mixed = gen.mix(1, 2, 3)
+    assert mixed.shape == (16, 16, 3) and not np.array_equal(mixed, a) and not np.array_equal(mixed, b)
+    for bad in (0, gen.num_layers):
+        with pytest.raises(ValueError, match="crossover"):
+            gen.mix(1, 2, bad)
+    with pytest.raises(ValueError, match="psi"):
+        gen.generate(1, psi=3.0)
+
+
+def test_cli_generate_stylegan2_and_colorize_backend(roots: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "g.png"
+    assert main(["opera", "generate", "--engine", "stylegan2", "--seed", "3", "--out", str(out)]) != 0
+    assert "not available" in capsys.readouterr().err
+    _tiny_generator(roots)
+    assert main(["opera", "generate", "--engine", "stylegan2", "--seed", "3", "--psi", "0.5", "--out", str(out)]) == 0
+    assert load_image(out).shape == (16, 16, 3)
+    assert main(["opera", "generate", "--engine", "stylegan2", "--seed", "3", "--mix-seed", "4", "--crossover", "2",
+                 "--size", "64", "--out", str(out)]) == 0
+    assert load_image(out).shape == (64, 64, 3)
+    sketch, ref, col = tmp_path / "s.png", tmp_path / "r.png", tmp_path / "c.png"
+    main(["opera", "generate", "--seed", "1", "--size", "64", "--out", str(ref), "--lineart", str(sketch)])
+    assert main(["opera", "colorize", str(sketch), "--reference", str(ref), "--out", str(col),
+                 "--backend", "neural"]) != 0
+    _tiny_cocosnet(roots, better=False)
+    assert main(["opera", "colorize", str(sketch), "--reference", str(ref), "--out", str(col),
+                 "--backend", "neural"]) == 0
+    assert "neural" in capsys.readouterr().out
