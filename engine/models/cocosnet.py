@@ -226,9 +226,15 @@ class CoCosLoss:
 
 
 def train_step(net: CoCosNet, disc: PatchDiscriminator, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-               sketch: torch.Tensor, truth: torch.Tensor, w: CoCosLoss = CoCosLoss()) -> dict[str, float]:
-    """One D then G step on (sketch, ground truth) pairs with pseudo exemplars; returns the losses."""
-    exemplar = pseudo_exemplar(truth)
+               sketch: torch.Tensor, truth: torch.Tensor, w: CoCosLoss = CoCosLoss(),
+               exemplar: torch.Tensor | None = None) -> dict[str, float]:
+    """One D then G step on (sketch, ground truth) pairs; returns the losses.
+
+    ``exemplar`` defaults to pseudo exemplars (:func:`pseudo_exemplar` of the ground truth); pass
+    cross-exemplar images (another design in the ground truth's colours) to train on those.
+    """
+    if exemplar is None:
+        exemplar = pseudo_exemplar(truth)
     out = net(sketch, exemplar)
     fake = out["image"]
     d_loss = F.relu(1 - disc(sketch, truth)).mean() + F.relu(1 + disc(sketch, fake.detach())).mean()

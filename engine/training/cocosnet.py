@@ -1,0 +1,285 @@
+"""Training entry of the CoCosNet-style exemplar colouring network (:mod:`engine.models.cocosnet`).
+
+Data (all made on the fly, nothing downloaded):
+
+* **procedural self pairs** — a procedural lianpu's line art (sketch) and colour image (ground
+  truth); the exemplar is a pseudo exemplar, a random geometric deformation of the ground truth
+  (:func:`~engine.models.cocosnet.pseudo_exemplar`), as in the paper;
+* **procedural cross pairs** — design *A* painted with palette *P* is the ground truth of *A*'s
+  sketch, and design *B* painted with the same palette *P* is the exemplar: a real cross-exemplar
+  pair *with* ground truth, which only the procedural generator can give;
+* **dev lianpu** (``--data`` folder of colour lianpu PNGs, e.g. ``shared/data/opera/lianpu``) —
+  composited on white, padded to a square, line art by the project's XDoG
+  (:func:`engine.studios.opera.xdog`, thresholded), self pairs with pseudo exemplars and mirror
+  flips. Every third file (sorted by name) is held out and never trained on.
+
+Evaluation (:func:`evaluate`): self-colouring SSIM (:func:`engine.metrics.ssim`, Gaussian window,
+RGB, 0–255) of the coloured sketch against its ground truth on held-out procedural lianpu and the
+held-out dev lianpu, for the network *and* the classical :func:`engine.studios.opera.colorize` on the
+very same (sketch, exemplar) pairs. The exemplar is one seeded pseudo exemplar per pair (the same
+deformation for both engines). Cross-exemplar SSIM on held-out procedural cross pairs is measured
+too. Both engines' outputs are compared at the network side ``--size``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import cv2
+import numpy as np
+import torch
+
+from engine.models.cocosnet import CoCosLoss, CoCosNet, PatchDiscriminator, pseudo_exemplar, train_step
+
+DEV_HOLDOUT_EVERY = 3
+"""Every third dev lianpu (sorted by file name, starting with the first) is held out."""
+
+EVAL_SEED_BASE = 900_000
+"""Procedural seeds of the held-out evaluation designs (training uses seeds below this)."""
+
+
+def _square_on_white(rgb: np.ndarray) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    s = max(h, w)
+    out = np.full((s, s, 3), 255, np.uint8)
+    y0, x0 = (s - h) // 2, (s - w) // 2
+    out[y0:y0 + h, x0:x0 + w] = rgb
+    return out
+
+
+def dev_pairs(folder: Path, size: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[tuple[np.ndarray, np.ndarray]],
+                                                  list[str], list[str]]:
+    """(sketch, colour) pairs of the dev lianpu in ``folder``: ``(train, held_out, train_names, held_names)``.
+
+    Line art: XDoG (default parameters scaled to a 256-pixel working side, threshold 0.5) of the
+    square colour image at 256², then area-resized to ``size``.
+    """
+    from engine.imageio import load_image
+    from engine.studios.opera import XDoGParams, xdog
+
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
+    train, held, tn, hn = [], [], [], []
+    for i, f in enumerate(files):
+        rgb = _square_on_white(load_image(f))  # transparent pixels on white
+        work = cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_AREA)
+        line = xdog(work, XDoGParams(threshold=0.5).scaled(256 / 512))
+        pair = (cv2.resize(line, (size, size), interpolation=cv2.INTER_AREA),
+                cv2.resize(work, (size, size), interpolation=cv2.INTER_AREA))
+        if i % DEV_HOLDOUT_EVERY == 0:
+            held.append(pair)
+            hn.append(f.name)
+        else:
+            train.append(pair)
+            tn.append(f.name)
+    return train, held, tn, hn
+
+
+def procedural_pair(seed: int, size: int, colour_seed: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(line art [S, S] uint8, colour [S, S, 3] uint8)`` of a procedural design at side ``size``."""
+    from engine.procedural.lianpu import generate_lianpu
+
+    d = generate_lianpu(seed, size=max(64, size), colour_seed=colour_seed)
+    if d.image.shape[0] == size:
+        return d.line_art, d.image
+    return (cv2.resize(d.line_art, (size, size), interpolation=cv2.INTER_AREA),
+            cv2.resize(d.image, (size, size), interpolation=cv2.INTER_AREA))
+
+
+def _t_sketch(lines: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(lines)).float().div(127.5).sub(1.0)[:, None]
+
+
+def _t_rgb(images: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(images)).float().div(127.5).sub(1.0).permute(0, 3, 1, 2)
+
+
+def _u8(x: torch.Tensor) -> np.ndarray:
+    return ((x.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def eval_exemplars(truths: list[np.ndarray], seed: int = 1234) -> list[np.ndarray]:
+    """One seeded pseudo exemplar (same deformation for every engine) per ground truth."""
+    g = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return list(_u8(pseudo_exemplar(_t_rgb(truths))))
+    finally:
+        torch.random.set_rng_state(g)
+
+
+def compare(model: Optional[CoCosNet], triples: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+            size: int) -> dict[str, float]:
+    """Mean SSIM of neural and classical colouring over ``(sketch, exemplar, truth)`` triples."""
+    from engine.metrics import ssim
+    from engine.studios.opera import colorize
+    from engine.studios.opera_learned import colorize_neural
+
+    neural, classical = [], []
+    for sketch, exemplar, truth in triples:
+        classical.append(ssim(colorize(sketch, exemplar).image, truth))
+        if model is not None:
+            neural.append(ssim(colorize_neural(sketch, exemplar, model, size)[0], truth))
+    out = {"classical": float(np.mean(classical)), "n": float(len(triples))}
+    if model is not None:
+        out["neural"] = float(np.mean(neural))
+    return out
+
+
+def evaluate(model: CoCosNet, size: int, n_procedural: int = 40,
+             dev_held: Optional[list[tuple[np.ndarray, np.ndarray]]] = None) -> dict[str, Any]:
+    """Held-out SSIM table (see the module docstring); ``model`` is put in eval mode."""
+    model.eval()
+    proc = [procedural_pair(EVAL_SEED_BASE + i, size) for i in range(n_procedural)]
+    proc_ex = eval_exemplars([t for _, t in proc])
+    res: dict[str, Any] = {"procedural_self": compare(model, [(s, e, t) for (s, t), e in zip(proc, proc_ex)], size)}
+    cross = []
+    for i in range(n_procedural):
+        palette = EVAL_SEED_BASE + 5000 + i
+        sketch, truth = procedural_pair(EVAL_SEED_BASE + i, size, colour_seed=palette)
+        _, exemplar = procedural_pair(EVAL_SEED_BASE + 2000 + i, size, colour_seed=palette)
+        cross.append((sketch, exemplar, truth))
+    res["procedural_cross"] = compare(model, cross, size)
+    if dev_held:
+        ex = eval_exemplars([t for _, t in dev_held], seed=4321)
+        res["dev_self"] = compare(model, [(s, e, t) for (s, t), e in zip(dev_held, ex)], size)
+    return res
+
+
+class CoCosData:
+    """Training minibatches: procedural self + cross pairs and dev self pairs.
+
+    Args:
+        size: side.
+        designs: procedural designs rendered for training.
+        dev_train: dev (sketch, colour) pairs to mix in.
+        seed: numpy seed.
+    """
+
+    def __init__(self, size: int, designs: int = 400, dev_train: Optional[list[tuple[np.ndarray, np.ndarray]]] = None,
+                 seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.size = size
+        self.designs = designs
+        self.self_pairs = [procedural_pair(i, size) for i in range(designs)]
+        # cross pairs: design i and design i + designs painted with palette i + 2·designs
+        self.cross = []
+        for i in range(designs // 2):
+            pal = 2 * designs + i
+            s, t = procedural_pair(i, size, colour_seed=pal)
+            _, e = procedural_pair(designs + i, size, colour_seed=pal)
+            self.cross.append((s, t, e))
+        self.dev = list(dev_train or [])
+
+    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(sketch, truth, exemplar)``: about half self pairs (dev lianpu a quarter when given), half cross."""
+        sketches, truths, exemplars, pseudo = [], [], [], []
+        for _ in range(n):
+            u = self.rng.random()
+            if u < 0.5:
+                s, t, e = self.cross[self.rng.integers(len(self.cross))]
+                pseudo.append(False)
+            else:
+                src = self.dev if (self.dev and u < 0.75) else self.self_pairs
+                s, t = src[self.rng.integers(len(src))]
+                e = t
+                pseudo.append(True)
+            if self.rng.random() < 0.5:
+                s, t = s[:, ::-1], t[:, ::-1]
+            sketches.append(np.ascontiguousarray(s))
+            truths.append(np.ascontiguousarray(t))
+            exemplars.append(np.ascontiguousarray(e))
+        x, y, r = _t_sketch(sketches), _t_rgb(truths), _t_rgb(exemplars)
+        mask = torch.tensor(pseudo)
+        if mask.any():
+            r[mask] = pseudo_exemplar(y[mask])
+        return x, y, r
+
+
+def train(out_dir: Path, size: int = 64, steps: int = 400, batch: int = 8, width: int = 16, designs: int = 400,
+          dev_train: Optional[list[tuple[np.ndarray, np.ndarray]]] = None, lr: float = 2e-4,
+          time_limit_s: Optional[float] = None, seed: int = 0) -> tuple[CoCosNet, dict[str, Any]]:
+    """Train on the shared loop (JSONL log, resumable state in ``out_dir``); returns the net and a summary."""
+    from engine.cancel import CancelToken
+    from engine.training.loop import Trainer, TrainConfig
+
+    if size % 16:
+        raise ValueError(f"size must be a multiple of 16, got {size}")
+    torch.manual_seed(seed)
+    data = CoCosData(size, designs, dev_train, seed)
+    net = CoCosNet(width=width, feat_channels=4 * width, corr_down=2 if size <= 128 else 4)
+    disc = PatchDiscriminator(width=width)
+    opt_g = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.0, 0.999))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=4 * lr, betas=(0.0, 0.999))
+    weights = CoCosLoss()
+
+    def step_fn(step: int) -> dict[str, float]:
+        x, y, r = data.batch(batch)
+        return train_step(net, disc, opt_g, opt_d, x, y, weights, exemplar=r)
+
+    t0 = time.perf_counter()
+    cancel = None if time_limit_s is None else CancelToken(lambda: time.perf_counter() - t0 > time_limit_s)
+    done = Trainer(TrainConfig(out_dir=Path(out_dir), steps=steps, log_every=10, checkpoint_every=50, seed=seed),
+                   {"G": net, "D": disc}, {"G": opt_g, "D": opt_d}, step_fn).run(cancel)
+    summary = {"steps": done, "train_s": round(time.perf_counter() - t0, 1), "batch": batch, "lr": lr,
+               "designs": designs, "dev_train": len(data.dev), "loss_weights": vars(weights),
+               "threads": torch.get_num_threads()}
+    return net.eval(), summary
+
+
+def main(args: argparse.Namespace) -> int:
+    """``masquerade train cocosnet``: train, measure against classical colouring, write checkpoint + card."""
+    from engine.checkpoints import save_checkpoint
+
+    torch.set_num_threads(max(1, args.threads))
+    dev_train, dev_held, tn, hn = ([], [], [], [])
+    if args.data:
+        folder = Path(args.data)
+        if not folder.is_dir():
+            raise ValueError(f"--data {folder} is not a folder")
+        dev_train, dev_held, tn, hn = dev_pairs(folder, args.size)
+    net, summary = train(Path(args.run_dir), args.size, args.steps, args.batch, args.width, args.designs,
+                         dev_train, time_limit_s=args.time_limit, seed=args.seed)
+    print(f"trained {summary['steps']} steps in {summary['train_s']} s")
+    t0 = time.perf_counter()
+    table = evaluate(net, args.size, args.eval_count, dev_held)
+    eval_s = round(time.perf_counter() - t0, 1)
+    metrics = {"ssim_neural": round(table["procedural_self"]["neural"], 4),
+               "ssim_classical": round(table["procedural_self"]["classical"], 4),
+               "ssim_cross_neural": round(table["procedural_cross"]["neural"], 4),
+               "ssim_cross_classical": round(table["procedural_cross"]["classical"], 4)}
+    if "dev_self" in table:
+        metrics.update(ssim_dev_neural=round(table["dev_self"]["neural"], 4),
+                       ssim_dev_classical=round(table["dev_self"]["classical"], 4))
+    wins = [metrics["ssim_neural"] > metrics["ssim_classical"]]
+    if "ssim_dev_neural" in metrics:
+        wins.append(metrics["ssim_dev_neural"] > metrics["ssim_dev_classical"])
+    better = all(wins)
+    data_desc = (f"{args.designs} procedural lianpu (self pairs with pseudo exemplars) + {args.designs // 2} procedural "
+                 f"cross-exemplar pairs (same palette, other design), x-flips, at {args.size}²")
+    if tn:
+        data_desc += f"; {len(tn)} dev lianpu (XDoG line art, pseudo exemplars): {', '.join(tn)}"
+    card = save_checkpoint(
+        net, args.out, task="opera exemplar colouring (CoCosNet-style)", input_size=(args.size, args.size),
+        training_data=data_desc, licence="project-generated data and weights; dev lianpu for research use only",
+        metrics=metrics,
+        extra={**summary, "device": "cpu", "better_than_classical": better, "eval_s": eval_s,
+               "dev_held_out": hn,
+               "eval_protocol": (f"held-out self-colouring: {args.eval_count} procedural lianpu (seeds ≥ {EVAL_SEED_BASE}) "
+                                 f"and {len(hn)} held-out dev lianpu; exemplar = one seeded pseudo exemplar (affine "
+                                 "deformation + mirror of the ground truth), the same for both engines; cross: design "
+                                 "A's sketch, design B with A's palette as exemplar, A with that palette as truth; "
+                                 f"SSIM (Gaussian 11×11, RGB) of the coloured sketch vs ground truth at {args.size}²; "
+                                 "classical = engine.studios.opera.colorize on the same pairs"),
+               "paper_ssim": 0.850,
+               "paper_note": ("the paper's 0.850 was measured on its own lianpu data at 256²; ours uses procedural "
+                              "and 19 dev lianpu at a CPU-sized resolution: not comparable"),
+               "eval_table": table})
+    print(f"SSIM procedural self: neural {metrics['ssim_neural']:.4f} vs classical {metrics['ssim_classical']:.4f}; "
+          f"cross: {metrics['ssim_cross_neural']:.4f} vs {metrics['ssim_cross_classical']:.4f}"
+          + (f"; dev: {metrics['ssim_dev_neural']:.4f} vs {metrics['ssim_dev_classical']:.4f}"
+             if "ssim_dev_neural" in metrics else "")
+          + f"; better_than_classical {better}; wrote {card}")
+    return 0
