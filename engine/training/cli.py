@@ -41,6 +41,20 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     sg.add_argument("--extractor", choices=("auto", "inception", "domain"), default="domain")
     sg.add_argument("--seed", type=int, default=0)
     sg.set_defaults(func=_stylegan2)
+    cc = models.add_parser("cocosnet", help="the opera CoCosNet-style exemplar colouring network (procedural + dev lianpu)")
+    cc.add_argument("--data", default=None, help="folder of colour dev lianpu to add (every third held out), optional")
+    cc.add_argument("--out", default="checkpoints/cocosnet_g", help="checkpoint stem to write")
+    cc.add_argument("--run-dir", default="runs/cocosnet", help="logs and resumable state")
+    cc.add_argument("--size", type=int, default=64, choices=(64, 128, 256), help="training side")
+    cc.add_argument("--steps", type=int, default=600, help="upper bound; --time-limit may end the run first")
+    cc.add_argument("--batch", type=int, default=8)
+    cc.add_argument("--width", type=int, default=16, help="encoder/generator base width")
+    cc.add_argument("--designs", type=int, default=400, help="procedural designs rendered for training")
+    cc.add_argument("--eval-count", type=int, default=40, help="held-out procedural designs in the SSIM comparison")
+    cc.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (state kept)")
+    cc.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: best on a shared 2-core machine)")
+    cc.add_argument("--seed", type=int, default=0)
+    cc.set_defaults(func=_cocosnet)
     ex = models.add_parser("expression-gan", help="the anime expression GAN (procedural faces, CPU-sized demo)")
     ex.add_argument("--out", default="checkpoints/expression_gan_g",
                     help="generator checkpoint stem (the judge classifier goes beside it as expression_judge)")
@@ -110,6 +124,12 @@ def _expression(args: argparse.Namespace) -> int:
 
 def _opera_classifier(args: argparse.Namespace) -> int:
     from engine.training.opera_classifier import main
+
+    return main(args)
+
+
+def _cocosnet(args: argparse.Namespace) -> int:
+    from engine.training.cocosnet import main
 
     return main(args)
 
