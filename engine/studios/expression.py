@@ -7,7 +7,9 @@ elliptical **region** around it and a set of key points that move with the expre
 * smile — mouth corners up and outward, lower lids up and upper lids down (narrowed eyes);
 * surprised — brows up, lids apart (eyes open), mouth corners in and lower lip down (open mouth);
 * angry — inner brows down and inward, inner upper lids down, mouth corners slightly down;
-* sad — inner brows up, outer upper lids down, mouth corners down.
+* sad — inner brows up, upper lids lowered (the outer ends most), mouth corners down and the lip
+  centre slightly up: a round frown (its own spline on the mouth region with quarter points on a
+  parabola, so the smile/surprised mouth warp is unchanged by it; angry's small frown uses it too).
 
 Displacements of the label intensities (each 0–1, times the overall ``intensity``) add up. Per
 region a thin-plate spline interpolates the backward displacement of the moved key points and of a
@@ -41,6 +43,7 @@ from engine.faces.anime import AnimeFaceParts, analyze_anime
 from engine.procedural.anime_faces import EXPRESSION_LABELS, AnimeFace
 from engine.studios.base import EditResult, Editor
 
+_FROWN_SAD, _QUARTER = 0.24, 0.25
 _FIELD_STEP = 2  # the spline is evaluated every _FIELD_STEP pixels and resized
 GAN_MODEL = "expression_gan_g"
 """Registry name of the learned backend's generator checkpoint."""
@@ -163,6 +166,7 @@ class _Region:
     inner: float            # normalised radius below which the window is 1
     points: np.ndarray      # [K, 2] key points (rest positions)
     moves: np.ndarray       # [K, 2] forward displacement of each point for the current params
+    adds_weight: bool = True  # False: an extra spline on a region already counted in the weight
 
 
 def _box_centre(b: np.ndarray) -> np.ndarray:
@@ -196,13 +200,13 @@ def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1
         top_in = np.array([c[0] - sgn * ew * 0.3, c[1] - eh * 0.42])
         top_out = np.array([c[0] + sgn * ew * 0.3, c[1] - eh * 0.42])
         pts = np.stack([outer, inner, top, bottom, top_in, top_out, c])
-        dy_top = eh * (0.32 * m - 0.22 * u + 0.08 * a)
+        dy_top = eh * (0.32 * m - 0.22 * u + 0.08 * a + 0.15 * s)
         dy_bot = eh * (-0.24 * m + 0.1 * u)
         mv = np.zeros_like(pts)
         mv[2, 1] = dy_top
         mv[3, 1] = dy_bot
         mv[4, 1] = dy_top + eh * (0.22 * a)
-        mv[5, 1] = dy_top + eh * (0.2 * s)
+        mv[5, 1] = dy_top + eh * (0.22 * s)
         mv[6, 1] = 0.5 * (dy_top + dy_bot)
         regions.append(_Region(f"{side}_eye", c, np.array([ew * 0.95, eh * 1.25]), 0.5, pts, mv))
 
@@ -225,15 +229,27 @@ def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1
     ml, mr = np.array([mc[0] - mw / 2, mc[1]]), np.array([mc[0] + mw / 2, mc[1]])
     mt, mb = np.array([mc[0], mc[1] - mh / 2]), np.array([mc[0], mc[1] + mh / 2])
     mpts = np.stack([ml, mr, mt, mb])
-    mmv = np.zeros_like(mpts)
-    corner_dy = mw * (-0.2 * m + 0.16 * s + 0.06 * a)
-    corner_dx = mw * (0.1 * m - 0.12 * u)
-    mmv[0] = (-corner_dx, corner_dy)
-    mmv[1] = (corner_dx, corner_dy)
-    mmv[2] = (0.0, mw * (-0.06 * u + 0.02 * m))
-    mmv[3] = (0.0, mw * (0.3 * u + 0.06 * m + 0.03 * s))
-    regions.append(_Region("mouth", mc, np.array([mw * 1.05, max(mw * 0.75, mh * 2.5)]), 0.4, mpts, mmv))
+    radii = np.array([mw * 1.05, max(mw * 0.75, mh * 2.5)])
+    # smile / surprised: corners and lip centres; the spline shapes the lips between them
+    mmv = np.array([(-mw * (0.1 * m - 0.12 * u), mw * -0.2 * m), (mw * (0.1 * m - 0.12 * u), mw * -0.2 * m),
+                    (0.0, mw * (-0.06 * u + 0.02 * m)), (0.0, mw * (0.3 * u + 0.06 * m))])
+    # angry / sad: a frown — corners down, centre slightly up, the lip line bent as a parabola (quarter
+    # points at 1/4 of the corner drop) rather than kinked at the centre. Its own spline on the same
+    # region (flows add), so the smile/surprised warp is unchanged by it.
+    frown_dy, lift = mw * (_FROWN_SAD * s + 0.06 * a), mw * -0.03 * s
+    q = [(mc[0] + f * mw / 4, y) for f in (-1.0, 1.0) for y in (mt[1], mb[1])]
+    fpts = np.concatenate([mpts, np.array(q)])
+    fmv = np.array([(0.0, frown_dy), (0.0, frown_dy), (0.0, lift), (0.0, lift)]
+                   + [(0.0, _QUARTER * frown_dy + (1 - _QUARTER) * lift)] * 4)
+    regions.append(_Region("mouth", mc, radii, 0.4, mpts, mmv))
+    regions.append(_Region("mouth_frown", mc, radii, 0.4, fpts, fmv, adds_weight=False))
     return regions
+
+
+def _ring(centre: np.ndarray, radii: np.ndarray, n: int = 16) -> np.ndarray:
+    """``n`` fixed anchors on a region's border ellipse ``[n, 2]``."""
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.stack([centre[0] + radii[0] * np.cos(t), centre[1] + radii[1] * np.sin(t)], 1)
 
 
 def _window(xx: np.ndarray, yy: np.ndarray, r: _Region) -> np.ndarray:
@@ -266,11 +282,11 @@ def warp_field(shape: tuple[int, int], regions: list[_Region]) -> tuple[np.ndarr
             continue
         yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
         win = _window(xx, yy, r)
-        weight[y0:y1, x0:x1] += win.astype(np.float32)
+        if r.adds_weight:
+            weight[y0:y1, x0:x1] += win.astype(np.float32)
         if not np.any(r.moves):
             continue
-        t = np.linspace(0, 2 * np.pi, 16, endpoint=False)
-        ring = np.stack([r.centre[0] + r.radii[0] * np.cos(t), r.centre[1] + r.radii[1] * np.sin(t)], 1)
+        ring = _ring(r.centre, r.radii)
         dst = np.concatenate([r.points + r.moves, ring])
         back = np.concatenate([-r.moves, np.zeros_like(ring)])
         coef = tps_fit(dst, back)
