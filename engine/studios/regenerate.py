@@ -240,8 +240,20 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
     return vals, new
 
 
+def _part_map(have: np.ndarray, target: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Thin-plate map from the edited region's frame into the style region's (target → have)."""
+    sp, sc = outline_samples(have)
+    dp, dc = outline_samples(target)
+    ok = ~(np.isnan(sp).any(1) | np.isnan(dp).any(1))
+    return fit_tps(np.vstack([dp[ok], dc]), np.vstack([sp[ok], sc]))
+
+
 def warp_region(img: np.ndarray, have: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Warp the ``have`` region of ``img`` onto the ``target`` region (affine + thin-plate spline).
+
+    Only the region's own pixels are used (its surroundings are filled with its nearest pixels
+    before sampling), so this suits parts taken from another image or a mirrored twin; a part
+    reshaped in its own image is better served by :func:`warp_part_in_context`.
 
     Args:
         img: float32 ``[H, W, 3]`` style image (any frame: only the region shapes matter).
@@ -251,10 +263,7 @@ def warp_region(img: np.ndarray, have: np.ndarray, target: np.ndarray) -> np.nda
     Returns:
         float32 ``[N, 3]`` values for ``np.nonzero(target)`` order.
     """
-    sp, sc = outline_samples(have)
-    dp, dc = outline_samples(target)
-    ok = ~(np.isnan(sp).any(1) | np.isnan(dp).any(1))
-    f = fit_tps(np.vstack([dp[ok], dc]), np.vstack([sp[ok], sc]))
+    f = _part_map(have, target)
     ys, xs = np.nonzero(target)
     src_xy = f(np.stack([xs, ys], 1).astype(np.float64))
     # sample an image whose surroundings of the region are filled with the region's own pixels
@@ -266,6 +275,57 @@ def warp_region(img: np.ndarray, have: np.ndarray, target: np.ndarray) -> np.nda
     roi = img[y0:y1, x0:x1]
     ext = roi.reshape(-1, 3)[nearest_fill_index(roi_have)].reshape(roi.shape)
     return _sample(np.ascontiguousarray(ext), src_xy - (x0, y0))
+
+
+CONTEXT_REACH = 0.5
+"""Context band of a reshaped part, as a fraction of the smaller side of its bounding box."""
+
+
+def warp_part_in_context(img: np.ndarray, have: np.ndarray, target: np.ndarray, band_ok: np.ndarray,
+                         reach: Optional[float] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reshape a part *with its surroundings*: the part's warp fades out over a band around it.
+
+    A bigger eye is more than a stretched eye interior: the lid line, lashes and crease that a
+    parser's eye region leaves just outside must move with it, or the enlarged eye shows sclera
+    against bare skin with the old lashes cut off. Inside ``target`` this is the thin-plate map of
+    :func:`warp_region` (sampling the real image, so the lid and lashes next to the region come
+    along); in the band (``band_ok`` pixels within ``reach`` px of ``target``) the displacement is
+    scaled by a weight falling smoothly from 1 at the region to 0 at the band's outer edge and next
+    to pixels outside ``band_ok`` (other parts, hair), so the result is continuous everywhere.
+
+    Args:
+        img: float32 ``[H, W, 3]`` the part's own image (``have`` and ``target`` in its frame).
+        have: bool ``[H, W]`` the part in ``img``.
+        target: bool ``[H, W]`` the part in the edited map.
+        band_ok: bool ``[H, W]`` pixels the band may re-render (skin in both maps, freed part pixels).
+        reach: band width in px; default :data:`CONTEXT_REACH` × the smaller bounding-box side of
+            ``have ∪ target`` (at least 3 px).
+
+    Returns:
+        (``ys``, ``xs``, float32 ``[N, 3]`` values) of the re-rendered pixels (``target`` ∪ band).
+    """
+    f = _part_map(have, target)
+    both = have | target
+    by, bx = np.nonzero(both)
+    if reach is None:
+        reach = CONTEXT_REACH * min(by.max() - by.min() + 1, bx.max() - bx.min() + 1)
+    r = max(3.0, float(reach))
+    h, w = target.shape
+    pad = int(np.ceil(r)) + 2
+    y0, y1 = max(0, by.min() - pad), min(h, by.max() + pad + 1)
+    x0, x1 = max(0, bx.min() - pad), min(w, bx.max() + pad + 1)
+    t = target[y0:y1, x0:x1]
+    ok = band_ok[y0:y1, x0:x1] & ~t
+    d_t = cv2.distanceTransform((~t).astype(np.uint8), cv2.DIST_L2, 5)
+    d_x = cv2.distanceTransform((ok | t).astype(np.uint8), cv2.DIST_L2, 5)  # to pixels the band must not touch
+    u = np.clip(1.0 - d_t / r, 0.0, 1.0) * np.clip(d_x / (0.5 * r), 0.0, 1.0)
+    wgt = u * u * (3.0 - 2.0 * u)  # smoothstep
+    wgt[t] = 1.0
+    sel = t | (ok & (wgt > 1e-3))
+    ys, xs = np.nonzero(sel)
+    pts = np.stack([xs + x0, ys + y0], 1).astype(np.float64)
+    src = pts + wgt[ys, xs, None] * (f(pts) - pts)
+    return ys + y0, xs + x0, _sample(img, src)
 
 
 def _noise(shape: tuple[int, int], seed: int, streaks: bool) -> np.ndarray:
@@ -368,6 +428,12 @@ def _from_image(style: _Style, name: str, target: np.ndarray,
     return None
 
 
+CONTEXT_PARTS: tuple[str, ...] = ("l_eye", "r_eye", "l_brow", "r_brow")
+"""Parts reshaped in place together with a fading band of the skin around them (:func:`warp_part_in_context`).
+
+Single-label parts only: the lips and the mouth are three labels warped by three separate maps,
+whose bands would disagree at the mouth corners (tried: jagged corners, lower parse agreement)."""
+
 OCCLUDERS: tuple[str, ...] = ("eye_g", "hat", "hair", "ear_r", "neck_l")
 """Labels that cover a part without reshaping it (a part only covered by these keeps its pixels)."""
 
@@ -428,6 +494,9 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
     regen = masks["regenerated"]
     how: dict[str, str] = {}
     present = [int(c) for c in np.flatnonzero(np.bincount(edited.ravel(), minlength=len(CLASSES)))]
+    skin = CLASSES.index("skin")
+    taken = np.zeros(labels.shape, bool)   # pixels a face part (or its band) rendered
+    smooth = np.zeros(labels.shape, bool)  # pixels rendered by a continuous warp (no seam to smooth)
     for c in sorted(present, key=lambda i: (CLASSES[i] in DRAWN_LAST, i)):
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -436,6 +505,14 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
         styled = ref is not None and name in reference_regions
         same = labels == c
         if not styled and (np.array_equal(target, same) or _occluded_only(target, same, edited)):
+            continue
+        if not styled and name in CONTEXT_PARTS and src.has(name) and (target & same).any():
+            # the part is reshaped in place: move its surroundings (lids, lashes, lip line) with it
+            band_ok = (edited == skin) & ((labels == skin) | same) & ~taken
+            ys, xs, vals = warp_part_in_context(src.img, same, target, band_ok)
+            out[ys, xs] = vals
+            regen[ys, xs] = taken[ys, xs] = smooth[ys, xs] = True
+            how[name] = "warped from source with its surroundings"
             continue
         ys, xs = np.nonzero(target)
         got = _from_image(src, name, target, in_place=True)
@@ -466,6 +543,7 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
         k = np.ones((3, 3), np.uint8)
         edges = cv2.morphologyEx(edited, cv2.MORPH_GRADIENT, k) > 0  # 2-px band across label borders
         band = edges & cv2.dilate(regen.astype(np.uint8), k).astype(bool)
+        band &= ~cv2.erode(smooth.astype(np.uint8), k).astype(bool)
         if band.any():
             blurred = cv2.GaussianBlur(out, (0, 0), feather)
             out[band] = blurred[band]
