@@ -156,51 +156,131 @@ def lianpu_images(count: int, size: int, seed_base: int = 0) -> np.ndarray:
     return np.stack(out)
 
 
+def dev_images(folder: Path, size: int) -> np.ndarray:
+    """``uint8`` ``[N, size, size, 3]`` colour lianpu of a folder: on white, padded square, area-resized."""
+    import cv2
+
+    from engine.imageio import load_image
+    from engine.training.cocosnet import _square_on_white
+
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
+    if not files:
+        raise ValueError(f"no images in {folder}")
+    return np.stack([cv2.resize(_square_on_white(load_image(f)), (size, size), interpolation=cv2.INTER_AREA)
+                     for f in files])
+
+
 def main(args: argparse.Namespace) -> int:
-    """``masquerade train stylegan2``: train on procedural lianpu (+ an image folder), measure FID/KID."""
+    """``masquerade train stylegan2``: train on procedural lianpu (+ a dev folder), measure FID/KID/IS."""
+    from engine.cancel import CancelToken
     from engine.checkpoints import save_checkpoint
     from engine.imageio import save_image
     from engine.metrics.distribution import MetricUnavailable, fid_kid, get_extractor
+    from engine.metrics.inception_score import get_classifier, score_images
     from engine.training.loop import Trainer, TrainConfig
 
+    torch.set_num_threads(max(1, getattr(args, "threads", 1)))
     torch.manual_seed(args.seed)
     data = lianpu_images(args.images, args.size)
+    n_dev = 0
+    if getattr(args, "data", None):
+        dev = dev_images(Path(args.data), args.size)
+        n_dev = len(dev)
+        data = np.concatenate([data, dev])
     x_all = torch.from_numpy(data).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-    tr = StyleGAN2Training(resolution=args.size, aug=args.aug, batch=args.batch)
+    tr = StyleGAN2Training(resolution=args.size, aug=args.aug, batch=args.batch,
+                           channel_base=getattr(args, "channel_base", 2048), channel_max=getattr(args, "channel_max", 128),
+                           aug_kimg=getattr(args, "aug_kimg", 100.0))
     rng = np.random.default_rng(args.seed)
+    p_trace: list[float] = []
 
     def step_fn(step: int) -> dict[str, float]:
         idx = rng.integers(0, len(x_all), args.batch)
         reals = x_all[idx]
         flip = torch.from_numpy(rng.random(args.batch) < 0.5)
         reals[flip] = reals[flip].flip(3)
-        return tr.step(reals)
+        logs = tr.step(reals)
+        if "p" in logs:
+            p_trace.append(logs["p"])
+        return logs
 
     out = Path(args.run_dir)
     t0 = time.perf_counter()
+    limit = getattr(args, "time_limit", None)
+    cancel = None if limit is None else CancelToken(lambda: time.perf_counter() - t0 > limit)
     done = Trainer(TrainConfig(out_dir=out, steps=args.steps, log_every=10, checkpoint_every=200, seed=args.seed),
-                   tr.modules(), {"G": tr.opt_g, "D": tr.opt_d}, step_fn).run()
+                   tr.modules(), {"G": tr.opt_g, "D": tr.opt_d}, step_fn).run(cancel)
     train_s = round(time.perf_counter() - t0, 1)
     fakes = np.concatenate([tr.G_ema.sample_images(list(range(i, min(i + 32, args.eval_images))))
                             for i in range(0, args.eval_images, 32)])
     save_image(out / "samples.png", np.concatenate([np.concatenate(list(fakes[r * 8:(r + 1) * 8]), 1)
                                                    for r in range(min(4, len(fakes) // 8))], 0))
     metrics: dict[str, float] = {}
-    extractor = "unavailable"
+    extractor, classifier = "unavailable", "unavailable"
     try:
         ext = get_extractor(args.extractor)
         real_eval = lianpu_images(args.eval_images, args.size, seed_base=1_000_000)
         s = fid_kid(list(real_eval), list(fakes), ext)
-        metrics = {"fid": round(s.fid, 3), "kid": round(s.kid, 5)}
+        metrics = {"fid": round(s.fid, 3), "kid": round(s.kid, 5), "kid_std": round(s.kid_std, 5)}
         extractor = s.extractor
     except MetricUnavailable as exc:
         print(f"FID/KID not measured: {exc}")
+    try:
+        sc = score_images(list(fakes), get_classifier("domain"))
+        metrics.update(inception_score=round(float(sc["is"]), 4), inception_score_std=round(float(sc["is_std"]), 4))
+        classifier = str(sc["classifier"])
+    except MetricUnavailable as exc:
+        print(f"IS not measured: {exc}")
+    data_desc = f"{args.images} procedural lianpu at {args.size}² (engine.procedural.lianpu)"
+    if n_dev:
+        data_desc += f" + {n_dev} dev lianpu ({args.data}, on white, padded square)"
     card = save_checkpoint(
         tr.G_ema, args.out, task="opera lianpu generation (StyleGAN2)", input_size=(args.size, args.size),
-        training_data=f"{args.images} procedural lianpu at {args.size}² (engine.procedural.lianpu), x-flips",
-        licence="project-generated data and weights", metrics=metrics,
+        training_data=data_desc + ", x-flips", licence="project-generated data and weights; dev lianpu for research use only",
+        metrics=metrics,
         extra={"aug": args.aug, "steps": done, "batch": args.batch, "train_s": train_s, "device": str(tr.device),
-               "extractor": extractor, "p_final": None if tr.augment is None else tr.augment.p,
-               "eval": f"{args.eval_images} G_ema samples (ψ = 1) vs {args.eval_images} held-out procedural lianpu"})
+               "threads": torch.get_num_threads(), "kimg": round(done * args.batch / 1000, 3),
+               "extractor": extractor, "is_classifier": classifier,
+               "p_final": None if tr.augment is None else round(tr.augment.p, 4),
+               "p_max": round(max(p_trace), 4) if p_trace else None,
+               "T_final": int(tr.augment.T) if isinstance(tr.augment, DiffusionNoise) else None,
+               "aug_kimg": getattr(args, "aug_kimg", 100.0),
+               "widths": {"channel_base": getattr(args, "channel_base", 2048), "channel_max": getattr(args, "channel_max", 128)},
+               "eval": f"{args.eval_images} G_ema samples (ψ = 1) vs {args.eval_images} held-out procedural lianpu "
+                       "(seeds ≥ 1,000,000, never trained on)"})
     print(f"steps {done} in {train_s}s; {metrics} ({extractor}); wrote {card} and {out / 'samples.png'}")
     return 0
+
+
+def select_best(cards: list[Path], out: Path) -> Path:
+    """Copy the run with the lowest FID to ``out`` (stem), its card holding the whole comparison table.
+
+    Args:
+        cards: cards written by :func:`main` for the same data and extractor (one per mode).
+        out: checkpoint stem to write (e.g. ``checkpoints/stylegan2_lianpu``).
+
+    Raises:
+        ValueError: fewer than one measured card, or cards measured with different extractors.
+    """
+    from engine.checkpoints import load_checkpoint, read_card, save_checkpoint
+
+    rows = []
+    for c in cards:
+        card = read_card(c)
+        if "fid" not in card.metrics:
+            raise ValueError(f"{c}: no FID on the card")
+        rows.append((c, card))
+    if len({card.extra.get("extractor") for _, card in rows}) != 1:
+        raise ValueError("the cards were measured with different extractors: their FIDs are not comparable")
+    table = [{"aug": card.extra["aug"], "steps": card.extra["steps"], "kimg": card.extra.get("kimg"),
+              "train_s": card.extra["train_s"], **card.metrics, "p_final": card.extra.get("p_final"),
+              "p_max": card.extra.get("p_max"), "T_final": card.extra.get("T_final")} for _, card in rows]
+    best_path, best = min(rows, key=lambda r: r[1].metrics["fid"])
+    model, _ = load_checkpoint(best_path, device="cpu")
+    return save_checkpoint(model, out, task=best.task, input_size=best.input_size, training_data=best.training_data,
+                           licence=best.licence, metrics=best.metrics,
+                           extra={**best.extra, "selected_from": "lowest FID of the augmentation comparison",
+                                  "comparison": table,
+                                  "comparison_note": ("same data, steps, widths and seed for every mode; FID/KID with "
+                                                      "the named domain extractor (not Inception: not comparable with "
+                                                      "published numbers); IS with the 7-class domain classifier")})
