@@ -39,6 +39,13 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     sg.add_argument("--batch", type=int, default=16)
     sg.add_argument("--eval-images", type=int, default=128, help="samples for FID/KID")
     sg.add_argument("--extractor", choices=("auto", "inception", "domain"), default="domain")
+    sg.add_argument("--data", default=None, help="folder of colour dev lianpu added to the training set (optional)")
+    sg.add_argument("--channel-base", type=int, default=2048, help="width: channels at resolution r = base / r")
+    sg.add_argument("--channel-max", type=int, default=128, help="channel cap")
+    sg.add_argument("--aug-kimg", type=float, default=100.0,
+                    help="thousands of images for the adaptive p to go 0 → 1 (the paper: 500; small for short runs)")
+    sg.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (state kept)")
+    sg.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     sg.add_argument("--seed", type=int, default=0)
     sg.set_defaults(func=_stylegan2)
     cc = models.add_parser("cocosnet", help="the opera CoCosNet-style exemplar colouring network (procedural + dev lianpu)")
