@@ -1,0 +1,81 @@
+"""Opera learned-engines bench section: CoCosNet colouring and StyleGAN2 generation latency (CPU).
+
+* ``cocosnet_forward`` — one forward pass of the network (sketch + exemplar → image, warped
+  exemplar) at 64² and 256², with the shipped checkpoint's architecture when there is one (its
+  weights do not change the cost), else the default architecture; ``torch`` threads as set by the
+  environment (the number is recorded).
+* ``colorize_neural_512`` — the studio's neural colouring of a 512² sketch (network at its trained
+  side + resize + line darkening), only with a trained checkpoint.
+* ``stylegan2_generate`` — one seeded sample of the shipped generator at its resolution, only
+  with a trained checkpoint.
+The shipped cards' measured quality (self-colouring SSIM, FID/KID/IS) is repeated for reference.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+
+def _latency(fn: Callable[[], Any], runs: int) -> dict[str, float]:
+    fn()  # warm-up
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return {"median_ms": round(float(np.median(times)), 2), "p90_ms": round(float(np.percentile(times, 90)), 2)}
+
+
+def run(runs: int = 10) -> dict[str, Any]:
+    """The ``opera_learned`` section of the bench JSON."""
+    import torch
+
+    from engine.checkpoints import build_model, read_card
+    from engine.procedural.lianpu import generate_lianpu
+    from engine.studios.opera_generate import load_lianpu_generator
+    from engine.studios.opera_learned import _status, colorize_neural, load_cocosnet, model_side
+
+    path, _better, why, card = _status()
+    net = build_model("cocosnet", **(read_card(path).kwargs if path is not None else {})).eval()
+    doc: dict[str, Any] = {"torch_threads": torch.get_num_threads(), "cocosnet_checkpoint": why}
+    for side in (64, 256):
+        x = torch.zeros(1, 1, side, side)
+        y = torch.zeros(1, 3, side, side)
+
+        def fwd(x: torch.Tensor = x, y: torch.Tensor = y) -> None:
+            with torch.inference_mode():
+                net(x, y)
+
+        doc[f"cocosnet_forward_{side}"] = _latency(fwd, runs)
+    if path is not None:
+        model, c = load_cocosnet()
+        sketch, ref = generate_lianpu(1, size=512), generate_lianpu(2, size=512)
+        doc["colorize_neural_512"] = _latency(lambda: colorize_neural(sketch.line_art, ref.image, model,
+                                                                      model_side(c)), runs)
+        doc["cocosnet_metrics"] = dict(c.metrics)
+    gen, gwhy = load_lianpu_generator()
+    doc["stylegan2_checkpoint"] = gwhy
+    if gen is not None:
+        doc["stylegan2_resolution"] = gen.resolution
+        doc["stylegan2_generate"] = _latency(lambda: gen.generate(7), runs)
+        doc["stylegan2_metrics"] = dict(gen.card.get("metrics", {}))
+    return doc
+
+
+def table(doc: dict[str, Any]) -> list[str]:
+    """Human-readable lines for the summary table."""
+    rows = [f"opera learned ({doc['torch_threads']} torch threads)   median ms   p90 ms"]
+    for key, label in (("cocosnet_forward_64", "CoCosNet forward 64²"), ("cocosnet_forward_256", "CoCosNet forward 256²"),
+                       ("colorize_neural_512", "neural colorize 512²")):
+        if key in doc:
+            rows.append(f"  {label:<24} {doc[key]['median_ms']:>9.1f} {doc[key]['p90_ms']:>8.1f}")
+    if "stylegan2_generate" in doc:
+        r = doc["stylegan2_generate"]
+        rows.append(f"  {'StyleGAN2 sample ' + str(doc['stylegan2_resolution']) + '²':<24} "
+                    f"{r['median_ms']:>9.1f} {r['p90_ms']:>8.1f}")
+    else:
+        rows.append(f"  StyleGAN2: {doc['stylegan2_checkpoint']}")
+    return rows
