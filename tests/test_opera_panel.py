@@ -205,3 +205,214 @@ def test_strokes_recolour_and_import_opened_image(qtbot, shell) -> None:
     p.view_ref_check.setChecked(True)
     idle(qtbot, shell)
     assert p.result_view.document_size == QSize(512, 512)
+
+
+# ------------------------------------------------------------------------------------------------
+# Learned engines: colouring engine selector, warped exemplar view, generation strip
+# ------------------------------------------------------------------------------------------------
+
+def _pixels(canvas: ImageCanvas) -> np.ndarray:
+    """What a canvas shows as its result, as ``uint8`` RGB."""
+    from PySide6.QtGui import QImage
+
+    img = canvas._after.toImage().convertToFormat(QImage.Format.Format_RGB888)
+    w, h = img.width(), img.height()
+    return np.frombuffer(img.constBits(), np.uint8).reshape(h, img.bytesPerLine())[:, :w * 3].reshape(h, w, 3).copy()
+
+
+@pytest.fixture
+def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Checkpoint search limited to an empty temporary folder (the project's checkpoints hidden)."""
+    import engine.checkpoints as ckpt
+    from engine.studios import opera_generate, opera_learned
+
+    folder = tmp_path / "ckpts"
+    folder.mkdir()
+    monkeypatch.setattr(ckpt, "PROJECT_CHECKPOINTS", folder)
+    monkeypatch.delenv(ckpt.ENV_VAR, raising=False)
+    opera_learned.forget()
+    opera_generate._CACHE.clear()
+    yield folder
+    opera_learned.forget()
+
+
+def _fabricated_cocosnet(folder: Path, better: bool) -> Path:
+    """A tiny CoCosNet card + weights (random weights: this tests the wiring, not the colouring)."""
+    import torch
+
+    from engine.checkpoints import save_checkpoint
+    from engine.models.cocosnet import CoCosNet
+
+    torch.manual_seed(0)
+    return save_checkpoint(CoCosNet(width=4, feat_channels=8, corr_down=2), folder / "cocosnet_g", task="test",
+                           input_size=(32, 32), metrics={"ssim_neural": 0.5, "ssim_classical": 0.6},
+                           extra={"steps": 3, "better_than_classical": better})
+
+
+def traced(qtbot, shell: Shell) -> OperaPanel:
+    p = colour_mode(qtbot, shell)
+    qtbot.waitUntil(lambda: p.backend_state is not None, timeout=15000)
+    p.trace_reference()
+    qtbot.waitUntil(lambda: p.colour_result is not None, timeout=15000)
+    idle(qtbot, shell)
+    return p
+
+
+def test_engine_selector_without_a_learned_checkpoint(qtbot, roots, shell) -> None:
+    from PySide6.QtGui import QStandardItemModel
+
+    p = traced(qtbot, shell)
+    assert p.backend_combo.currentData() == "auto"
+    assert not p.backend_enabled("neural") and p.backend_enabled("classical") and p.backend_enabled("auto")
+    i = p.backend_combo.findData("neural")
+    assert "no trained checkpoint" in p.backend_combo.itemData(i, Qt.ItemDataRole.ToolTipRole)
+    assert isinstance(p.backend_combo.model(), QStandardItemModel)
+    assert "Auto → classical" in p.backend_info.text() and "Learned engine off" in p.backend_info.text()
+    assert p.colour_info.text().startswith("Engine: auto → classical (region-correspondence): not available")
+    n = p.undo.count()
+    with pytest.raises(ValueError, match="learned engine is off"):
+        p.set_backend("neural")
+    assert p.undo.count() == n and p.doc.param(COLOUR, "backend") == "auto"
+    # the warped exemplar pane shows the classical engine's aligned reference beside the result
+    assert p.warped_view.isVisible() and "classical" in p.warped_caption.text()
+    assert np.array_equal(_pixels(p.warped_view), p.colour_result.warped_reference)
+    p.warped_check.setChecked(False)
+    assert not p.warped_view.isVisible()
+    p.warped_check.setChecked(True)
+    # choosing classical is one undo step and the info line names it
+    p.set_backend("classical")
+    idle(qtbot, shell)
+    assert p.undo.text(p.undo.count() - 1) == "Colouring engine"
+    assert p.colour_info.text().startswith("Engine: classical (region-correspondence) ·")
+    p.undo.undo()
+    assert p.backend_combo.currentData() == "auto"
+
+
+def test_learned_engine_with_a_fabricated_checkpoint(qtbot, roots, shell) -> None:
+    from engine.studios import opera_learned
+    from engine.studios.opera import ColorizeEditor, ColorizeParams
+
+    _fabricated_cocosnet(roots, better=False)
+    p = traced(qtbot, shell)
+    assert p.backend_enabled("neural")
+    assert "Auto → classical" in p.backend_info.text() and "measured worse" in p.backend_info.text()
+    assert "measured worse" in p.colour_info.text()  # auto stays classical and says why
+    classical = p.colour_result.image.copy()
+    p.backend_combo.activated.emit(p.backend_combo.findData("neural"))
+    idle(qtbot, shell)
+    assert p.doc.param(COLOUR, "backend") == "neural"
+    assert p.colour_info.text().startswith("Engine: learned (CoCosNet) (cocosnet")
+    assert "learned" in p.warped_caption.text()
+    ed = ColorizeEditor("neural")
+    ed.set_image(p.sketch.line_art())
+    ed.set_reference(p.current_reference().image)
+    expected = ed.edit(ColorizeParams())
+    res = p.colour_result
+    assert np.array_equal(res.image, expected.image) and not np.array_equal(res.image, classical)
+    assert np.array_equal(res.warped_reference, expected.info["warped_reference"])
+    assert np.array_equal(_pixels(p.warped_view), res.warped_reference)
+    # the fill tool repaints one closed region of the learned result and nothing else
+    y, x = 262, 256
+    region = res.regions == res.regions[y, x]
+    p.fill_region(x, y, (10, 200, 30))
+    idle(qtbot, shell)
+    img = p.colour_result.image
+    assert np.array_equal(img[~region], res.image[~region])
+    assert np.abs(img[region & (p.sketch.line_art() == 255)].astype(int) - (10, 200, 30)).max() <= 1
+    # a card that says the network measured better makes auto pick it
+    _fabricated_cocosnet(roots, better=True)
+    opera_learned.forget()
+    p.set_backend("auto")
+    p.refresh_backends()
+    idle(qtbot, shell)
+    assert "Auto → learned (CoCosNet)" in p.backend_info.text()
+    assert p.colour_info.text().startswith("Engine: auto → learned (CoCosNet)")
+
+
+class FakeGenerator:
+    """Stands in for a trained LianpuGenerator: flat designs whose colour encodes the call."""
+
+    resolution = 32
+    num_layers = 6
+    card: dict = {}
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def _img(self, *key) -> np.ndarray:
+        self.calls.append(key)
+        rng = np.random.default_rng(abs(hash(key)) % 2**32)
+        img = np.full((32, 32, 3), 255, np.uint8)
+        img[4:28, 6:26] = rng.integers(0, 255, 3, dtype=np.uint8)
+        return img
+
+    def generate(self, seed: int, psi: float = 0.7) -> np.ndarray:
+        return self._img("g", seed, psi)
+
+    def mix(self, seed_a: int, seed_b: int, crossover: int, psi: float = 0.7) -> np.ndarray:
+        assert 1 <= crossover <= self.num_layers - 1
+        return self._img("m", seed_a, seed_b, crossover, psi)
+
+    def interpolate(self, seed_a: int, seed_b: int, t: float, psi: float = 0.7) -> np.ndarray:
+        return self._img("i", seed_a, seed_b, t, psi)
+
+
+def test_generation_strip_is_off_without_a_trained_generator(qtbot, roots, shell) -> None:
+    p = colour_mode(qtbot, shell)
+    g = p.generation
+    qtbot.waitUntil(lambda: "No trained generator" in g.status.text(), timeout=15000)
+    assert not g.available and g.strip.count() == 0 and not g.seed_spin.isEnabled()
+    assert not g.psi_slider.isEnabled() and not g.strip.isEnabled() and "stylegan2" in g.status.text()
+
+
+def test_generation_strip_with_a_generator(qtbot, clean_settings, monkeypatch) -> None:
+    from app.widgets import generation_strip
+
+    fake = FakeGenerator()
+    monkeypatch.setattr(generation_strip, "default_loader", lambda: (fake, "StyleGAN2 32² (test)"))
+    s = Shell()
+    qtbot.addWidget(s.split)
+    s.split.show()
+    s.panel.activate()
+    try:
+        p = colour_mode(qtbot, s)
+        g = p.generation
+        qtbot.waitUntil(lambda: len(g.samples) == 6, timeout=15000)
+        idle(qtbot, s)
+        assert g.available and g.seed_spin.isEnabled() and "StyleGAN2 32² (test)" in g.status.text()
+        assert [g.strip.item(i).text() for i in range(6)] == [f"GAN #{k}" for k in range(6)]
+        assert fake.calls[-6:] == [("g", k, 0.7) for k in range(6)]
+        assert not g.seed_b_spin.isEnabled() and not g.crossover_slider.isEnabled()
+        # ψ, seed, style mixing and interpolation re-render the strip in the worker
+        g.seed_spin.setValue(40)
+        g.psi_slider.setValue(50)
+        idle(qtbot, s)
+        assert fake.calls[-6:] == [("g", k, 0.5) for k in range(40, 46)]
+        g.set_mode("mix")
+        g.seed_b_spin.setValue(7)
+        g.crossover_slider.setValue(2)
+        idle(qtbot, s)
+        assert g.crossover_slider.maximum() == 5 and g.seed_b_spin.isEnabled()
+        assert fake.calls[-6:] == [("m", k, 7, 2, 0.5) for k in range(40, 46)]
+        assert g.strip.item(0).text() == "GAN 40×7/2"
+        g.set_mode("interpolate")
+        g.t_slider.setValue(25)
+        idle(qtbot, s)
+        assert fake.calls[-6:] == [("i", k, 7, 0.25, 0.5) for k in range(40, 46)]
+        g.random_button.click()
+        idle(qtbot, s)
+        assert g.samples[0].seed == g.seed_spin.value()
+        # clicking a thumbnail makes that design the colour reference (one undo step)
+        p.trace_reference()
+        qtbot.waitUntil(lambda: p.colour_result is not None, timeout=15000)
+        idle(qtbot, s)
+        n = p.undo.index()
+        g.strip.itemClicked.emit(g.strip.item(2))
+        idle(qtbot, s)
+        key = g.samples[2].key
+        assert p.doc.param(COLOUR, "reference") == key and p.gallery.item_for(key) is not None
+        assert p.undo.index() == n + 1 and p.undo.text(n) == "Choose reference"
+        assert np.array_equal(p.current_reference().image, g.samples[2].image)
+        assert np.array_equal(p.colour_result.warped_reference.shape, (512, 512, 3))
+    finally:
+        s.thread.stop()

@@ -2,12 +2,16 @@
 
 Line art: XDoG sliders bound to the document, live preview through the worker, export and batch.
 
-Colour: a sketch canvas (mirror symmetry, per-stroke undo) and the coloured result side by side in
-place of the main canvas; a reference gallery (procedural designs, the opened image and user
-pictures, drag-and-drop); a generator (seed + main colour); a fill tool that recolours a region by
-hand; the main-colour class with its traditional meaning; export as PNG transparent outside the
-face. Engine work (colouring, generating, loading, XDoG import, export) runs in the worker (latest
-wins per channel); every edit (stroke, clear, import, reference choice, fill) is an undo step.
+Colour: a sketch canvas (mirror symmetry, per-stroke undo), the coloured result and the warped
+exemplar side by side in place of the main canvas; a reference gallery (procedural designs, the
+opened image and user pictures, drag-and-drop); a procedural generator (seed + main colour); the
+colouring engine (Auto / Classical / Learned CoCosNet — *Learned* is offered only when a trained
+checkpoint exists, *Auto* picks it only when its card says it measured better); a strip of designs
+from the trained StyleGAN2 generator (seed, ψ, style mixing, interpolation — clicking one makes it
+the colour reference); a fill tool that recolours a region by hand; the main-colour class with its
+traditional meaning; export as PNG transparent outside the face. Engine work (colouring,
+generating, loading, XDoG import, export, checkpoint look-ups) runs in the worker (latest wins per
+channel); every edit (stroke, clear, import, reference choice, engine choice, fill) is an undo step.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from app.document import Document
 from app.qt_image import to_qimage
 from app.studios.base import StudioPanel
 from app.widgets.canvas import ImageCanvas
+from app.widgets.generation_strip import GenerationStrip, Sample
 from app.widgets.param_slider import ParamSlider
 from app.widgets.sketch_canvas import SketchCanvas, line_art_from_picture
 from app.worker import EngineWorker
@@ -45,6 +50,13 @@ SAVE_SKETCH = "opera.save_sketch"
 COLOUR = "opera.colour"          # colouring the sketch (also the document namespace of the Colour tab)
 GALLERY = "opera.gallery"        # generating / loading gallery references
 SKETCH_IO = "opera.sketch_io"    # importing pictures / loading line art into the sketch
+BACKENDS = "opera.backends"      # which colouring engines are available (checkpoint cards)
+BACKEND_CHOICES: tuple[tuple[str, str], ...] = (
+    ("auto", "Auto — the better one by its card"),
+    ("classical", "Classical — region correspondence"),
+    ("neural", "Learned — CoCosNet network"),
+)
+"""Colouring engines of the selector: (engine backend name, label)."""
 THUMB = 96                       # gallery thumbnail side (pixels)
 GALLERY_SEEDS = (3, 8, 11, 21, 5, 14)
 """Procedural designs the gallery starts with (a varied set of shapes and main colours)."""
@@ -92,6 +104,7 @@ class OperaPanel(StudioPanel):
         self._gallery_started = False
         self._sketch_version = 0
         self._colour_cache: dict[str, Any] = {}  # last colouring, used inside worker jobs only
+        self.backend_state: Optional[BackendState] = None  # set when the checkpoint look-up answers
         self._build()
         doc.param_changed.connect(self._on_param_changed)
         doc.image_changed.connect(self._on_image_changed)
@@ -306,23 +319,34 @@ class OperaPanel(StudioPanel):
         self.result_view = ResultCanvas()
         self.result_view.setObjectName("opera_result")
         self.result_view.placeholder = "Draw a face (mirror symmetry is on) or trace a design, then pick a reference"
+        self.warped_view = ImageCanvas()
+        self.warped_view.setObjectName("opera_warped")
+        self.warped_view.placeholder = "The reference as the correspondence placed it on the sketch"
         self.workspace = QSplitter(Qt.Orientation.Horizontal)
         self.workspace.setObjectName("opera_workspace")
+        captions = []
         for title, view in (("Sketch — mirrored about the dashed axis", self.sketch),
-                            ("Colour — click with the fill tool to repaint a region", self.result_view)):
+                            ("Colour — click with the fill tool to repaint a region", self.result_view),
+                            ("Warped exemplar", self.warped_view)):
             box = QWidget()
             bl = QVBoxLayout(box)
             bl.setContentsMargins(2, 2, 2, 2)
             bl.setSpacing(2)
             cap = QLabel(title)
             cap.setStyleSheet("color: #555; font-weight: bold;")
+            cap.setWordWrap(True)
+            captions.append(cap)
             bl.addWidget(cap)
             bl.addWidget(view, 1)
             self.workspace.addWidget(box)
+        self.warped_caption = captions[2]
+        self.warped_caption.setToolTip("The paper's warped exemplar r_{y→x}: where each reference colour landed on "
+                                       "the sketch before the regions were painted")
+        self.warped_pane = self.workspace.widget(2)
         self.workspace.setChildrenCollapsible(False)
-        self.workspace.setStretchFactor(0, 1)
-        self.workspace.setStretchFactor(1, 1)
-        self.workspace.setSizes([1000, 1000])
+        for i, stretch in enumerate((2, 2, 1)):
+            self.workspace.setStretchFactor(i, stretch)
+        self.workspace.setSizes([1000, 1000, 500])
         self.workspace.hide()
 
         page = QWidget()
@@ -428,6 +452,33 @@ class OperaPanel(StudioPanel):
         row.addWidget(self.generate_button)
         rl.addLayout(row)
         lay.addWidget(rf)
+
+        eg = QGroupBox("Colouring engine")
+        el = QVBoxLayout(eg)
+        self.backend_combo = QComboBox()
+        self.backend_combo.setObjectName("opera_backend")
+        for key, label in BACKEND_CHOICES:
+            self.backend_combo.addItem(label, key)
+        self.backend_combo.setCurrentIndex(self._backend_index(self.doc.param(COLOUR, "backend")))
+        self.backend_combo.activated.connect(
+            lambda i: self.set_backend(str(self.backend_combo.itemData(i))))
+        self._set_backend_item_enabled("neural", False, "Looking for a trained CoCosNet checkpoint…")
+        el.addWidget(self.backend_combo)
+        self.backend_info = QLabel("")
+        self.backend_info.setObjectName("opera_backend_info")
+        self.backend_info.setWordWrap(True)
+        self.backend_info.setStyleSheet("color: #777;")
+        el.addWidget(self.backend_info)
+        self.warped_check = QCheckBox("Warped exemplar beside the result")
+        self.warped_check.setToolTip("Show the reference as the engine's correspondence placed it on the sketch")
+        self.warped_check.setChecked(True)
+        self.warped_check.toggled.connect(self.warped_pane.setVisible)
+        el.addWidget(self.warped_check)
+        lay.addWidget(eg)
+
+        self.generation = GenerationStrip(self.submit, self.worker)
+        self.generation.chosen.connect(self.use_generated)
+        lay.addWidget(self.generation)
 
         pt = QGroupBox("Paint")
         pl = QGridLayout(pt)
@@ -550,6 +601,8 @@ class OperaPanel(StudioPanel):
         self.submit(GALLERY + ".init", job)
         if self.doc.image is not None:
             self._add_document_reference()
+        self.refresh_backends()
+        self.generation.load()
 
     def _add_document_reference(self) -> None:
         image, path = self.doc.image, self.doc.path
@@ -740,31 +793,38 @@ class OperaPanel(StudioPanel):
         sketch = self.sketch.line_art()
         version = self._sketch_version
         fills = tuple(self.doc.param(COLOUR, "fills"))
+        requested = str(self.doc.param(COLOUR, "backend"))
         cache = self._colour_cache  # touched by worker jobs only (one at a time)
 
         def job(token: CancelToken) -> ColourOutcome:
             import time
 
-            from engine.studios.opera import classify_main_colour, colorize, recolour_region
+            from engine.studios.opera import classify_main_colour, recolour_region
 
             t0 = time.perf_counter()
-            key = (version, ref.key, sketch.shape)
+            key = (version, ref.key, sketch.shape, requested)
             if cache.get("key") != key:
-                cache["base"] = colorize(sketch, ref.image)
+                cache["base"], cache["info"] = colour_sketch(sketch, ref.image, requested)
                 cache["key"] = key
             res: ColorizeResult = cache["base"]
+            info: dict[str, str] = cache["info"]
             applied = 0
             h, w = res.regions.shape
             for x, y, r, g, b in fills:
                 if 0 <= x < w and 0 <= y < h and res.face_mask[y, x]:
-                    res = recolour_region(res, sketch, x, y, (r, g, b))
+                    if info["backend"] == "classical":
+                        res = recolour_region(res, sketch, x, y, (r, g, b))
+                    else:
+                        res = paint_region(res, sketch, x, y, (r, g, b))
                     applied += 1
             token.raise_if_cancelled()
             try:
                 cls: Optional[ColourClass] = classify_main_colour(res.image, res.face_mask)
             except ValueError:
                 cls = None
-            return ColourOutcome(res, cls, ref.key, applied, (time.perf_counter() - t0) * 1e3)
+            return ColourOutcome(res, cls, ref.key, applied, (time.perf_counter() - t0) * 1e3,
+                                 requested=requested, backend=info["backend"], method=info["method"],
+                                 note=info["note"])
 
         self.submit(COLOUR, job)
 
@@ -784,10 +844,11 @@ class OperaPanel(StudioPanel):
                 f"<i>{c.meaning}</i>")
         n = int(out.result.regions.max())
         h, w = out.result.image.shape[:2]
-        text = (f"Engine: classical (region-correspondence) · {n} regions · {w}×{h} · "
+        text = (f"{engine_line(out)} · {n} regions · {w}×{h} · "
                 f"{len(self.doc.param(COLOUR, 'fills'))} hand fills · {out.elapsed_ms:.0f} ms")
         self.colour_info.setText(text)
         self.engine_status.emit(text)
+        self.warped_caption.setText(f"Warped exemplar — {ENGINE_NAMES.get(out.backend, out.backend)}")
 
     def _show_colour_result(self) -> None:
         res = self.colour_result
@@ -796,6 +857,70 @@ class OperaPanel(StudioPanel):
         h, w = res.image.shape[:2]
         self.result_view.set_document_size(QSize(w, h))
         self.result_view.set_after(to_qimage(res.warped_reference if self.view_ref_check.isChecked() else res.image))
+        self.warped_view.set_document_size(QSize(w, h))
+        self.warped_view.set_after(to_qimage(res.warped_reference))
+
+    # -- Colour tab: engine choice ------------------------------------------------------------------
+    def refresh_backends(self) -> None:
+        """Find out (in the worker) whether a trained CoCosNet exists and what ``auto`` picks."""
+        self.submit(BACKENDS, lambda token: probe_backends())
+
+    def _backend_index(self, backend: str) -> int:
+        i = self.backend_combo.findData(backend)
+        return i if i >= 0 else 0
+
+    def _set_backend_item_enabled(self, backend: str, on: bool, tooltip: str) -> None:
+        from PySide6.QtGui import QStandardItemModel
+
+        i = self._backend_index(backend)
+        model = self.backend_combo.model()
+        if isinstance(model, QStandardItemModel):
+            model.item(i).setEnabled(on)
+        self.backend_combo.setItemData(i, tooltip, Qt.ItemDataRole.ToolTipRole)
+
+    def backend_enabled(self, backend: str) -> bool:
+        """Whether ``backend`` can be chosen in the selector."""
+        from PySide6.QtGui import QStandardItemModel
+
+        model = self.backend_combo.model()
+        item = model.item(self._backend_index(backend)) if isinstance(model, QStandardItemModel) else None
+        return bool(item is not None and item.isEnabled())
+
+    def _receive_backends(self, state: "BackendState") -> None:
+        self.backend_state = state
+        self._set_backend_item_enabled("neural", state.neural_available, state.neural_reason)
+        self._set_backend_item_enabled("auto", True, f"Auto runs {ENGINE_NAMES[state.auto_backend]}: {state.auto_reason}")
+        self._set_backend_item_enabled("classical", True, "Closed regions of the sketch painted with the dominant "
+                                                          "colour of the aligned reference")
+        auto = f"Auto → {ENGINE_NAMES[state.auto_backend]}"
+        if state.neural_available:
+            text = f"{auto}: {_short_note(state.auto_reason)}"
+        else:
+            text = f"{auto}. Learned engine off: {_short_note(state.neural_reason)}"
+        self.backend_info.setText(text)
+        self.backend_combo.setToolTip(f"Auto: {state.auto_reason}\nLearned: {state.neural_reason}")
+
+    def set_backend(self, backend: str) -> None:
+        """Colour with ``"auto"``, ``"classical"`` or ``"neural"`` (one undo step).
+
+        Raises:
+            ValueError: unknown name, or ``"neural"`` while no trained checkpoint is available.
+        """
+        if backend not in dict(BACKEND_CHOICES):
+            raise ValueError(f"backend must be one of {', '.join(dict(BACKEND_CHOICES))}, got {backend!r}")
+        if backend == "neural" and not self.backend_enabled("neural"):
+            state = getattr(self, "backend_state", None)
+            self.backend_combo.setCurrentIndex(self._backend_index(self.doc.param(COLOUR, "backend")))
+            raise ValueError(f"the learned engine is off: {state.neural_reason if state else 'not checked yet'}")
+        if backend != self.doc.param(COLOUR, "backend"):
+            self.undo.push(SetParamCommand(self.doc, COLOUR, "backend", backend, label="Colouring engine"))
+
+    # -- Colour tab: learned generator ----------------------------------------------------------------
+    def use_generated(self, sample: Sample) -> None:
+        """A design from the generation strip joins the gallery and becomes the colour reference
+        (one undo step, like choosing any gallery entry)."""
+        ref = Reference(sample.key, sample.label, sample.image, _thumbnail(sample.image))
+        self._receive_references([ref], select=True)
 
     # -- Colour tab: hand fill ----------------------------------------------------------------------
     def _choose_fill_colour(self) -> None:
@@ -840,6 +965,8 @@ class OperaPanel(StudioPanel):
     def _on_colour_param(self, key: str, value: Any) -> None:
         if key == "reference":
             self._select_gallery_item(value)
+        elif key == "backend":
+            self.backend_combo.setCurrentIndex(self._backend_index(value))
         self.recolour()
 
     # -- worker plumbing ----------------------------------------------------------------------------
@@ -862,6 +989,9 @@ class OperaPanel(StudioPanel):
         elif channel == SKETCH_IO:
             pixels, label = value  # type: ignore[misc]
             self.sketch.set_line_art(pixels, label)
+        elif channel == BACKENDS:
+            assert isinstance(value, BackendState)
+            self._receive_backends(value)
         else:
             return False
         return True
@@ -892,9 +1022,10 @@ class OperaPanel(StudioPanel):
 # Colour tab: sketch canvas, reference gallery, colouring, hand fill, classification
 # ------------------------------------------------------------------------------------------------
 
-COLOUR_DEFAULTS: dict[str, Any] = {"reference": "", "fills": ()}
-"""Document parameters of the Colour tab: the gallery key of the reference, and the hand fills as
-a tuple of ``(x, y, r, g, b)`` (sketch pixel of the region, paint), applied in order."""
+COLOUR_DEFAULTS: dict[str, Any] = {"reference": "", "fills": (), "backend": "auto"}
+"""Document parameters of the Colour tab: the gallery key of the reference, the hand fills as a
+tuple of ``(x, y, r, g, b)`` (sketch pixel of the region, paint), applied in order, and the
+requested colouring engine (``auto`` / ``classical`` / ``neural``)."""
 
 CANVAS_SIDES = (256, 512, 1024, 2048)
 
@@ -937,6 +1068,114 @@ class ColourOutcome:
     reference: str
     fills_applied: int
     elapsed_ms: float
+    requested: str = "classical"
+    backend: str = "classical"
+    method: str = "region-correspondence"
+    note: str = ""
+
+
+ENGINE_NAMES = {"classical": "classical", "neural": "learned (CoCosNet)"}
+"""How the info lines name the engine backends."""
+
+
+_NOTE_PREFIXES = ("classical region correspondence; 'auto' does not use CoCosNet: ",
+                  "classical region correspondence; ", "learned CoCosNet-style network: ",
+                  "the learned colouring network (CoCosNet) is ")
+
+
+def _short_note(note: str) -> str:
+    """The engine's reason without the words the info line already says (which engine it is)."""
+    for prefix in _NOTE_PREFIXES:
+        if note.startswith(prefix):
+            note = note[len(prefix):]
+            break
+    return note.removesuffix("; use backend 'classical'")
+
+
+def engine_line(out: ColourOutcome) -> str:
+    """What ran and why, e.g. ``Engine: auto → classical (region-correspondence): <card reason>``."""
+    name = f"{ENGINE_NAMES.get(out.backend, out.backend)} ({out.method})"
+    if out.requested == "auto":
+        return f"Engine: auto → {name}: {_short_note(out.note)}" if out.note else f"Engine: auto → {name}"
+    return f"Engine: {name}"
+
+
+@dataclass(frozen=True)
+class BackendState:
+    """Which colouring engines can run (from the checkpoint cards; see :func:`probe_backends`).
+
+    Args:
+        neural_available: a trained CoCosNet checkpoint is there.
+        neural_reason: why (not) — the card's measured comparison or what is missing.
+        auto_backend: what ``auto`` runs (``"classical"`` / ``"neural"``).
+        auto_reason: why.
+    """
+
+    neural_available: bool
+    neural_reason: str
+    auto_backend: str
+    auto_reason: str
+
+
+def probe_backends() -> BackendState:
+    """Ask the engine which colouring backends are usable (reads checkpoint cards: call it in the worker)."""
+    from engine.studios.opera import resolve_colorize_backend
+
+    try:
+        _, why = resolve_colorize_backend("neural")
+        ok = True
+    except ValueError as exc:
+        ok, why = False, str(exc)
+    auto, auto_why = resolve_colorize_backend("auto")
+    return BackendState(ok, why, auto, auto_why)
+
+
+def colour_sketch(sketch: np.ndarray, reference: np.ndarray, backend: str) -> tuple[ColorizeResult, dict[str, str]]:
+    """Colour ``sketch`` from ``reference`` with ``backend`` (engine work: call it in the worker).
+
+    Returns the :class:`ColorizeResult` the panel works with (for the learned engine: its image and
+    warped exemplar, with the sketch's closed regions so the fill tool works the same way) and
+    ``{"backend", "method", "note"}`` — which engine ran and why.
+
+    Raises:
+        ValueError: ``backend="neural"`` without a trained checkpoint, or bad images.
+    """
+    from engine.studios.opera import ColorizeEditor, ColorizeParams, region_colours, sketch_regions
+
+    editor = ColorizeEditor(backend)
+    editor.set_image(sketch)
+    editor.set_reference(reference)
+    params = ColorizeParams()
+    er = editor.edit(params)
+    info = {"backend": str(er.info.get("backend", "classical")), "method": str(er.info.get("method", "")),
+            "note": str(er.info.get("note", ""))}
+    res = er.info.get("colorize")
+    if isinstance(res, ColorizeResult):
+        return res, info
+    regions, face = sketch_regions(sketch, params)
+    res = ColorizeResult(image=er.image, warped_reference=np.asarray(er.info["warped_reference"]),
+                         regions=regions, face_mask=face, affine=np.eye(2, 3),
+                         colours=region_colours(regions, er.image))
+    return res, info
+
+
+def paint_region(result: ColorizeResult, sketch: np.ndarray, x: int, y: int,
+                 rgb: tuple[int, int, int]) -> ColorizeResult:
+    """Repaint the closed region under ``(x, y)`` of a learned colouring with ``rgb``, keeping the
+    strokes (the learned engine's other pixels stay as the network painted them)."""
+    from dataclasses import replace
+
+    from engine.studios.opera import LINE_INK
+
+    rid = result.regions[y, x]
+    mask = result.regions == rid
+    ink = sketch[mask].astype(np.float32)[:, None] / np.float32(255.0)
+    paint = np.asarray(rgb, np.float32)[None] * ink + np.float32(LINE_INK) * (1.0 - ink)
+    image = result.image.copy()
+    image[mask] = np.clip(paint + 0.5, 0, 255).astype(np.uint8)
+    colours = result.colours.copy()
+    colours[rid] = np.clip(np.asarray(rgb, np.int64), 0, 255).astype(np.uint8)
+    return replace(result, image=image, colours=colours)
 
 
 def _thumbnail(image: np.ndarray) -> np.ndarray:
