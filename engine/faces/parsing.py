@@ -5,14 +5,19 @@ Output is a ``uint8`` label map in the official CelebAMask-HQ order (:mod:`engin
 Method, per face (smaller faces first so the largest wins where they overlap):
 
 1. **Inner face, from the mesh** — skin = the face oval (jaw line up to mid-forehead); then nose
-   (convex hull of bridge + alae points), brows (mesh brow polygons, slightly thickened), eyes
-   (eyelid contours), upper / lower lip (outer lip contour minus the inner one) and the inner mouth
-   (inner lip contour) are drawn over it. These are precise wherever the mesh fits.
+   (convex hull of bridge + alae points), brows (mesh brow polygon plus the dark pixels of a thin
+   band around it), eyes (eyelid contours), upper / lower lip (outer lip contour minus the inner
+   one) and the inner mouth (inner lip contour, only when the lips are apart) are drawn over it; the
+   lip contours are rescaled vertically to the CelebAMask-HQ convention (:data:`LIP_OUT`,
+   :data:`MOUTH_IN`).
 2. **Around the face, from a person mask + colour** — the person/background split comes from
-   MediaPipe selfie segmentation. A skin colour model (mean and covariance in YCrCb of the cheeks
-   and forehead) labels skin-coloured person pixels: above the oval → forehead ``skin``, beside it at
-   eye-to-mouth height → ``l_ear`` / ``r_ear``, under the jaw → ``neck``. Other person pixels near
-   the head are ``hair``; person pixels below the neck that are not hair-coloured are ``cloth``.
+   MediaPipe selfie segmentation. Two skin colour models (mean and covariance in YCrCb) — one of
+   the whole oval without its parts, a stricter "core" one of the cheeks and lower forehead — and
+   a hair model of the crown band label the person pixels: skin-coloured above the oval (core
+   model) → forehead ``skin``, beside it at eye-to-mouth height → ``l_ear`` / ``r_ear``, under the
+   jaw → ``neck``; other person pixels near the head are ``hair`` (also where it clearly falls over
+   the upper oval); person pixels at shoulder height and below that are neither → ``cloth``. A
+   majority filter (:data:`SMOOTH`) removes pixel noise from these colour decisions.
 
 Limits: ``eye_g`` (glasses), ``hat``, ``ear_r`` (earrings) and ``neck_l`` (necklace) are never
 produced; hair of skin-like colour (blond, shaved heads) and skin-coloured clothes confuse the
@@ -83,9 +88,36 @@ class ColourModel:
 
     def distance(self, rgb: np.ndarray) -> np.ndarray:
         """Mahalanobis distance of every pixel (``[H, W]`` float32)."""
-        ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb).astype(np.float32) - self.mean.astype(np.float32)
-        d = np.einsum("hwi,ij,hwj->hw", ycc, self.icov.astype(np.float32), ycc)
-        return np.sqrt(np.maximum(d, 0))
+        ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+        # d² = |W (x - mean)|² with Wᵀ W = icov (Cholesky), as one 3×4 affine cv2.transform
+        wt = np.linalg.cholesky(self.icov).T
+        aff = np.hstack([wt, -(wt @ self.mean)[:, None]]).astype(np.float32)
+        z = cv2.transform(ycc, aff)
+        return np.sqrt(cv2.transform(z * z, np.ones((1, 3), np.float32)))
+
+
+# Tuned on the 9 CelebAMask-HQ pairs and cross-checked on MT and the Xiqu non-makeup maps (a
+# change was kept only when it did not lower the other sets), all relative to the face size.
+SKIN_T = 4.0
+"""Mahalanobis distance under which a pixel is skin-coloured."""
+SKIN_MARGIN = 1.0
+"""A skin-coloured pixel must also be this much closer to the skin model than to the hair model."""
+NECK_T = 5.0
+"""Neck pixels must be within this distance of the (whole-face) skin model; collars are not neck."""
+CLOTH_ALONG = -0.3
+"""Person pixels below this height (chin = -0.5) that are not neck, hair or skin are ``cloth``
+(CelebA-style framing puts the shoulders beside the chin)."""
+SMOOTH = 0.03
+"""Window (× face height) of the majority filter over the labels outside the face oval."""
+BROW_BAND = 0.03
+"""Search band (× face height) around the mesh brow polygon for dark brow pixels."""
+BROW_DARK = 4.0
+"""Distance from the core skin model above which a pixel in the band counts as brow."""
+LIP_OUT = (1.05, 0.95)
+"""Vertical scale of the outer upper / lower lip contours about the mouth-corner midpoint."""
+MOUTH_IN = 0.9
+"""Vertical scale of the inner lip contour (the ``mouth`` region) about the same point."""
+OUTER_CLASSES = tuple(L[n] for n in ("background", "skin", "l_ear", "r_ear", "hair", "neck", "cloth"))
 
 
 def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional[np.ndarray]) -> None:
@@ -118,20 +150,25 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     along = (rel @ up_u.astype(np.float32)) / unit      # chin at -0.5, mesh top (mid-forehead) at +0.5
     across = (rel @ right_u.astype(np.float32)) / max(face_w, 1.0)  # jaw corners at about ±0.5
 
-    # colour models: skin from the mesh region without its parts; hair from the crown band
+    # colour models: skin from the mesh region without its parts (and a "core" model from the
+    # cheeks / lower forehead only, free of beard and fringe); hair from the crown band
     parts = nose | eyes["l_eye"] | eyes["r_eye"] | brows["l_brow"] | brows["r_brow"] | u_lip | l_lip | mouth
     grow = max(3, int(round(unit * 0.03)))
-    skin_samples = rgb[oval & ~cv2.dilate(parts.astype(np.uint8), np.ones((grow, grow), np.uint8)).astype(bool)]
-    skin_d = ColourModel(skin_samples).distance(rgb) if len(skin_samples) >= 20 else np.full(shape, np.inf, np.float32)
+    sample_zone = oval & ~cv2.dilate(parts.astype(np.uint8), np.ones((grow, grow), np.uint8)).astype(bool)
+    skin_samples = rgb[sample_zone]
+    core = sample_zone & (np.abs(across) < 0.33) & (along > -0.12) & (along < 0.42)
+    core_samples = rgb[core] if core.sum() >= 50 else skin_samples
+    no_model = np.full(shape, np.inf, np.float32)
+    skin_d = ColourModel(skin_samples).distance(rgb) if len(skin_samples) >= 20 else no_model
+    core_d = ColourModel(core_samples).distance(rgb) if len(core_samples) >= 20 else skin_d
     crown = person & ~oval & (along > 0.55) & (along < 0.95) & (np.abs(across) < 0.55) & (skin_d > 3.0)
     hair_samples = rgb[crown]
-    if len(hair_samples) >= 50:
-        hair_d = ColourModel(hair_samples, luma_slack=60.0).distance(rgb)
-        skin_like = (skin_d < 3.5) & (skin_d < hair_d)
-    else:  # bald or cropped: no hair colour to compare with
-        hair_d = np.full(shape, np.inf, np.float32)
-        skin_like = skin_d < 3.5
-    hair_like = ~skin_like & (hair_d < 5.0) if len(hair_samples) >= 50 else ~skin_like
+    has_hair = len(hair_samples) >= 50
+    hair_d = ColourModel(hair_samples, luma_slack=60.0).distance(rgb) if has_hair else no_model
+    # (without hair samples — bald or cropped — hair_d is infinite and the margins always hold)
+    skin_like = (skin_d < SKIN_T) & (skin_d + SKIN_MARGIN < hair_d)
+    fore_skin = (core_d < SKIN_T) & (core_d + SKIN_MARGIN < hair_d)  # hairline: the stricter core model
+    hair_like = ~skin_like & (hair_d < 5.0) if has_hair else ~skin_like
 
     outside = person & ~oval
     head_zone = outside & (along > -0.35) & (along < 1.2) & (np.abs(across) < 1.05)
@@ -139,17 +176,17 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     neck_zone = outside & (along <= -0.2) & (along > -0.85) & (np.abs(across) < 0.4)
 
     clearly_hair = hair_like & (hair_d + 1.0 < skin_d)
-    neck = _largest_component_touching(neck_zone & ~clearly_hair, oval)
+    neck = _largest_component_touching(neck_zone & ~clearly_hair & (skin_d < NECK_T), oval)
     ears = head_zone & ear_band & skin_like
-    forehead = head_zone & skin_like & (along > 0.2)
+    forehead = head_zone & fore_skin & (along > 0.2)
     # below the jaw only pixels close to the hair colour count (collars and dark clothes do not)
     hair = outside & hair_like & ~neck & (np.abs(across) < 1.4) & ((along > -0.45) | ((along > -1.6) & (hair_d < 2.5)))
-    hair |= head_zone & ~skin_like & ~neck
+    hair |= head_zone & ~fore_skin & ~neck
     # hair below the chin must hang from the head (dark clothes look like dark hair)
     hair = _largest_component_touching(hair, hair & (along > -0.3)) | (hair & (along > -0.3))
     # torso: widening below the neck; clothes are often missed by the person mask at the frame edge
     torso = (along < -0.7) & (np.abs(across) < 0.6 + (-0.7 - along) * 1.6)
-    cloth = ((outside & (along < -0.5)) | (torso & ~oval)) & ~neck & ~hair & ~skin_like
+    cloth = ((outside & (along < CLOTH_ALONG)) | (torso & ~oval)) & ~neck & ~hair & ~skin_like
 
     labels[cloth] = L["cloth"]
     labels[hair] = L["hair"]
@@ -157,11 +194,22 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     labels[forehead] = L["skin"]
     for name, side in (("l_ear", 1), ("r_ear", -1)):
         labels[ears & (np.sign(across) == side)] = L[name]
+    # majority filter around this head (colour decisions are noisy pixel by pixel)
+    near = ~oval & (np.abs(across) < 1.6) & (along > -1.7) & (along < 1.4) & np.isin(labels, OUTER_CLASSES)
+    _mode_filter(labels, near, max(3, int(round(unit * SMOOTH)) | 1))
     labels[oval] = L["skin"]
+    if has_hair:  # hair falling over the upper face oval (fringes, side partings), away from the parts
+        inner = cv2.dilate(parts.astype(np.uint8), np.ones((grow * 3, grow * 3), np.uint8)).astype(bool)
+        over = oval & ~inner & (along > 0.05) & (hair_d + 1.0 < core_d) & (core_d > SKIN_T)
+        labels[_largest_component_touching(over, hair & ~oval)] = L["hair"]
     labels[nose] = L["nose"]
-    thick = max(3, int(round(unit * 0.02)) | 1)
+    bk = max(3, int(round(unit * BROW_BAND)) | 1)
     for name, m in brows.items():
-        labels[cv2.dilate(m.astype(np.uint8), np.ones((thick, thick), np.uint8)).astype(bool)] = L[name]
+        # the mesh polygon plus the dark pixels of a band around it that connect to it
+        band = cv2.dilate(m.astype(np.uint8), np.ones((bk, bk), np.uint8)).astype(bool)
+        dark = _largest_component_touching(band & (core_d > BROW_DARK) & ~eyes["l_eye"] & ~eyes["r_eye"], m)
+        brow = cv2.morphologyEx((m | dark).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+        labels[brow.astype(bool)] = L[name]
     for name, m in eyes.items():
         labels[m] = L[name]
     labels[u_lip] = L["u_lip"]
@@ -169,8 +217,24 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     labels[mouth] = L["mouth"]
 
 
-CLOSED_MOUTH = 0.06
+CLOSED_MOUTH = 0.04
 """Inner-lip gap / mouth width below which the mouth counts as closed (no ``mouth`` label)."""
+
+
+
+
+def _lip_adjusted(lm: np.ndarray) -> np.ndarray:
+    """Landmarks with the lip contours rescaled vertically (:data:`LIP_OUT`, :data:`MOUTH_IN`) to
+    CelebAMask-HQ's lip / mouth convention (thicker upper lip, inner mouth inside the inner contour)."""
+    lm = lm.copy().astype(np.float64)
+    c = lm[list(T.MOUTH_CORNERS)].mean(0)
+    up = lm[T.FOREHEAD] - lm[T.CHIN]
+    up = up / max(float(np.hypot(*up)), 1e-6)
+    for idx, f in ((T.LIPS_OUTER_UPPER, LIP_OUT[0]), (T.LIPS_OUTER_LOWER, LIP_OUT[1]), (T.LIPS_INNER_UPPER + T.LIPS_INNER_LOWER, MOUTH_IN)):
+        idx = sorted(set(idx) - set(T.MOUTH_CORNERS) - {78, 308})
+        d = lm[idx] - c
+        lm[idx] = c + d + np.outer(d @ up * (f - 1.0), up)
+    return lm
 
 
 def _lips_and_mouth(shape: tuple[int, int], lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -180,7 +244,11 @@ def _lips_and_mouth(shape: tuple[int, int], lm: np.ndarray) -> tuple[np.ndarray,
     lower_in = lm[list(T.LIPS_INNER_LOWER)]
     width = float(np.hypot(*(lm[T.MOUTH_CORNERS[1]] - lm[T.MOUTH_CORNERS[0]])))
     gap = float(np.mean(np.hypot(*(upper_in - lower_in).T)))
-    if gap < CLOSED_MOUTH * max(width, 1.0):
+    closed = gap < CLOSED_MOUTH * max(width, 1.0)
+    lm = _lip_adjusted(lm)
+    upper_in = lm[list(T.LIPS_INNER_UPPER)]
+    lower_in = lm[list(T.LIPS_INNER_LOWER)]
+    if closed:
         mid = (upper_in + lower_in) / 2
         ext = np.concatenate([lm, mid]).astype(np.float32)
         mid_idx = list(range(len(lm), len(lm) + len(mid)))
@@ -191,6 +259,19 @@ def _lips_and_mouth(shape: tuple[int, int], lm: np.ndarray) -> tuple[np.ndarray,
     u = _lip(shape, lm, T.LIPS_OUTER_UPPER, T.LIPS_INNER_UPPER)
     low = _lip(shape, lm, T.LIPS_OUTER_LOWER, T.LIPS_INNER_LOWER)
     return u & ~mouth, low & ~mouth & ~u, mouth
+
+
+
+
+def _mode_filter(labels: np.ndarray, where: np.ndarray, k: int) -> None:
+    """Replace ``labels`` inside ``where`` by the most frequent label of its ``k``×``k`` window
+    (votes from pixels inside ``where`` only)."""
+    classes = np.unique(labels[where])
+    if len(classes) < 2:
+        return
+    votes = np.stack([cv2.blur(((labels == c) & where).astype(np.float32), (k, k)) for c in classes])
+    best = classes[np.argmax(votes, 0)].astype(np.uint8)
+    labels[where] = best[where]
 
 
 def _largest_component_touching(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
