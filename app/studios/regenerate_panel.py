@@ -2,8 +2,13 @@
 
 Views: the shared canvas shows the source (before) and the regenerated result (after, with the
 before/after split); the panel's mask painter shows the edited label map over the photo. Every
-finished stroke (and every undo/redo) regenerates in the worker, previews first. Only the classical
-backend exists (no trained SEAN-like model): the info line says so.
+finished stroke (and every undo/redo) regenerates in the worker, previews first.
+
+Engine choice: Auto (the learned SEAN-style generator only when its card measured it better than
+classical, else classical region warping), Classical, or Learned (runs the trained generator even
+when its card says it measured worse — research use; refused with a message when no checkpoint
+is usable). The Learned entry's tool tip shows the card's measured numbers; the info line names the
+engine that ran and why.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from engine.cancel import CancelToken
 from engine.imageio import LOAD_EXTENSIONS
 from engine.labels import CELEBAMASK_HQ
 from engine.studios.base import EditResult
-from engine.studios.regenerate import RegenerateEditor, RegenerateParams
+from engine.studios.regenerate import RegenerateEditor, RegenerateParams, learned_summary, resolve_backend
 
 STUDIO = "regenerate"
 PARSE = "regenerate.parse"
@@ -40,6 +45,23 @@ EXPORT = "regenerate.export"
 SAVE_MASK = "regenerate.save_mask"
 
 DEFAULTS: dict[str, Any] = {"blend": 1.0, "regions": ("hair",), "reference": ""}
+ENGINES = (("auto", "Auto (learned only if measured better)"), ("classical", "Classical region warping"),
+           ("neural", "Learned SEAN-style generator"))
+ENGINE_NAMES = {"classical": "classical region warping", "neural": "learned SEAN-style generator"}
+
+
+def why_short(requested: str, backend: str, note: str) -> str:
+    """One line: why ``backend`` ran for the ``requested`` engine (``note`` = the editor's full reason)."""
+    worse = "measured worse" in note
+    if requested == "classical":
+        return "classical chosen in Engine"
+    if requested == "neural":
+        return ("learned chosen in Engine; its card measured it worse than classical — research use only"
+                if worse else "learned chosen in Engine")
+    if backend == "neural":
+        return "Auto: the learned model's card measured it better than classical"
+    return "Auto: " + ("the learned model measured worse than classical, so classical ran" if worse
+                       else "no usable learned model, so classical ran")
 
 
 class RegeneratePanel(StudioPanel):
@@ -53,7 +75,9 @@ class RegeneratePanel(StudioPanel):
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: Optional[QWidget] = None) -> None:
         super().__init__(doc, undo, worker, canvas, parent)
-        self.editor = RegenerateEditor()  # used only inside worker jobs
+        self.editor = RegenerateEditor()  # used only inside worker jobs (which also set its backend)
+        self.engine = "auto"
+        self._rendered_engine: dict[int, str] = {}  # render generation → engine requested
         self.model: Optional[LabelMap] = None
         self.source_labels: Optional[np.ndarray] = None
         self.result: Optional[EditResult] = None
@@ -133,16 +157,74 @@ class RegeneratePanel(StudioPanel):
         rl.addLayout(brow)
         lay.addWidget(ref)
 
+        eng = QGroupBox("Engine")
+        eng_lay = QVBoxLayout(eng)
+        self.engine_combo = QComboBox()
+        self.engine_combo.setObjectName("engine_combo")
+        for key, text in ENGINES:
+            self.engine_combo.addItem(text, key)
+        self._refresh_engine_tips()
+        self.engine_combo.currentIndexChanged.connect(self._on_engine_changed)
+        eng_lay.addWidget(self.engine_combo)
+        self.engine_note = QLabel(self._engine_text())
+        self.engine_note.setObjectName("engine_note")
+        self.engine_note.setWordWrap(True)
+        self.engine_note.setStyleSheet("color: #777;")
+        eng_lay.addWidget(self.engine_note)
+        lay.addWidget(eng)
+
         self.export_button = QPushButton("Export regenerated image…")
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self.export_requested)
         lay.addWidget(self.export_button)
-        self.info_label = QLabel(RegenerateEditor.NOTE)
+        self.info_label = QLabel("Open a face photo; its parsing becomes the mask to paint.")
         self.info_label.setWordWrap(True)
         self.info_label.setStyleSheet("color: #777;")
         lay.addWidget(self.info_label)
         lay.addStretch(1)
         self._sync_widgets()
+
+    # -- engine choice ----------------------------------------------------------------------------
+    def _refresh_engine_tips(self) -> None:
+        """Tool tips of the engine entries; the learned one carries its card's measured numbers."""
+        summary = learned_summary()
+        tips = {"auto": "The learned generator only when its card says it measured better than classical; "
+                        "else classical region warping.\n\n" + summary,
+                "classical": "Warp each edited region from the source (or reference) and continue large "
+                             "regions' texture; an unchanged mask returns the photo exactly.",
+                "neural": summary}
+        for i, (key, _text) in enumerate(ENGINES):
+            self.engine_combo.setItemData(i, tips[key], Qt.ItemDataRole.ToolTipRole)
+        self.engine_combo.setToolTip(tips[self.engine])
+
+    def _engine_text(self) -> str:
+        try:
+            backend, why = resolve_backend(self.engine)
+        except ValueError as exc:
+            return str(exc)
+        name = ENGINE_NAMES[backend]
+        why = why[len(name) + 2:] if why[:len(name) + 2] in (name + ": ", name + "; ") else why
+        return f"Runs: {name} — {why}."
+
+    def _on_engine_changed(self, index: int) -> None:
+        key = self.engine_combo.itemData(index)
+        try:
+            resolve_backend(key)  # an explicit learned choice without a usable checkpoint is refused
+        except ValueError as exc:
+            self.message.emit(f"Regenerate: {exc}")
+            self.engine_note.setText(str(exc))
+            self.engine_combo.blockSignals(True)
+            self.engine_combo.setCurrentIndex([k for k, _ in ENGINES].index(self.engine))
+            self.engine_combo.blockSignals(False)
+            return
+        self.engine = key
+        self.engine_combo.setToolTip(self.engine_combo.itemData(index, Qt.ItemDataRole.ToolTipRole))
+        self.engine_note.setText(self._engine_text())
+        self.render()
+
+    def set_engine(self, key: str) -> None:
+        """Choose ``auto`` / ``classical`` / ``neural`` (as the combo does; refused choices keep the old one)."""
+        self.engine_combo.setCurrentIndex([k for k, _ in ENGINES].index(key))
 
     def _sync_widgets(self) -> None:
         p = self.doc.params(STUDIO)
@@ -310,12 +392,13 @@ class RegeneratePanel(StudioPanel):
         params = self.params()
         if params is None:
             return
-        editor = self.editor
+        editor, engine = self.editor, self.engine
 
         def job(token: CancelToken) -> Iterator[EditResult]:
+            editor.requested_backend = engine  # set in the worker thread, between jobs
             yield from editor.edit_stream(params, token)
 
-        self.submit(RENDER, job)
+        self._rendered_engine = {self.submit(RENDER, job): engine}
 
     def _on_result(self, channel: str, gen: int, value: object) -> None:
         if channel == SAVE_MASK:
@@ -325,7 +408,7 @@ class RegeneratePanel(StudioPanel):
             self.source_labels = value
             self.model = LabelMap(value)
             self.painter.view.set_model(self.model)
-            self.info_label.setText(RegenerateEditor.NOTE + "\nPaint on the mask; each stroke regenerates.")
+            self.info_label.setText("Paint on the mask; each stroke regenerates.")
             self.render()
         elif channel == REFERENCE:
             self.ref_label.setText(f"reference: {Path(str(value)).name}" if value else "no reference")
@@ -337,11 +420,13 @@ class RegeneratePanel(StudioPanel):
                 self.result = value
                 self.export_button.setEnabled(True)
             regions = value.info.get("regions", {})
-            text = (f"Engine: classical · {'preview' if value.is_preview else 'full'} · "
+            backend = str(value.info.get("backend", "classical"))
+            text = (f"Engine: {ENGINE_NAMES.get(backend, backend)} · {'preview' if value.is_preview else 'full'} · "
                     f"{value.info.get('elapsed_ms', 0):.0f} ms · {len(regions)} region(s) regenerated")
             self.engine_status.emit(text)
             detail = "; ".join(f"{k}: {v}" for k, v in list(regions.items())[:4])
-            self.info_label.setText(f"{text}\n{detail or 'mask unchanged: result = source'}\n{RegenerateEditor.NOTE}")
+            why = why_short(self._rendered_engine.get(gen, self.engine), backend, str(value.info.get("note", "")))
+            self.info_label.setText(f"{text}\nWhy: {why}\n{detail or 'mask unchanged: result = source'}")
 
     def _on_error(self, channel: str, gen: int, message: str) -> None:
         if channel not in (PARSE, RENDER, REFERENCE, EXPORT, SAVE_MASK):

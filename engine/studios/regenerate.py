@@ -593,6 +593,40 @@ def _learned_card() -> tuple[Optional[Any], str, bool]:
     return _LEARNED["card"]  # type: ignore[no-any-return]
 
 
+def learned_summary() -> str:
+    """What the learned generator's card says, in a few lines (for a tool tip): the measured numbers
+    against classical, how it was trained, and its licence — or why there is no learned model."""
+    path, reason, better = _learned_card()
+    if path is None:
+        return reason
+    from engine.checkpoints import read_card
+    from engine.errors import CheckpointError
+
+    try:
+        card = read_card(path)
+    except (CheckpointError, OSError, ValueError) as exc:
+        return f"learned generator unusable: {exc}"
+    m, extra = card.metrics, card.extra
+    train = extra.get("train", {})
+    lines = [
+        f"SEAN-style learned generator ({path.parent.name}/{path.name})",
+        ("Measured better than classical on its held-out test." if better else
+         "Measured WORSE than classical on its held-out test: research only, 'auto' never picks it."),
+        f"Reconstruction (unchanged mask): PSNR {m.get('recon_psnr_db', float('nan')):.1f} dB, SSIM "
+        f"{m.get('recon_ssim', float('nan')):.2f} (classical: exact copy)",
+        f"Edited-region parse agreement (mIoU): {m.get('edit_miou', float('nan')):.2f} vs classical "
+        f"{m.get('classical_edit_miou', float('nan')):.2f}",
+    ]
+    if train:
+        lines.append(f"Trained {train.get('steps', '?')} steps at {train.get('side', '?')} px on "
+                     f"{train.get('faces', '?')} faces ({train.get('train_s', '?')} CPU-s); renders at that size.")
+    if "fid" in extra:
+        lines.append(f"FID: {extra['fid']}")
+    if card.licence:
+        lines.append(f"Licence: {card.licence}")
+    return "\n".join(lines)
+
+
 def learned_status() -> tuple[Optional[Any], str]:
     """``(generator or None, reason)`` of the learned backend (loaded once, then cached)."""
     if "model" not in _LEARNED:

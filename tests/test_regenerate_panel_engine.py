@@ -1,0 +1,93 @@
+"""Regenerate panel engine choice: Auto / Classical / Learned, tool tip from the card, refusal without one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from skimage import data
+
+import engine.checkpoints as ck
+from app.main_window import MainWindow
+from engine.labels import CELEBAMASK_HQ
+from engine.models.regen import RegenGenerator
+from engine.studios import regenerate as R
+from engine.studios.regenerate_edits import apply_edits
+from engine.imageio import save_image
+
+TINY = dict(width=8, n_down=2, n_blocks=4, style_dim=8, encoder_width=8, max_width=16, side=16)
+HAIR = CELEBAMASK_HQ.index("hair")
+
+
+def _fabricate(folder) -> None:
+    """A tiny (untrained) learned generator whose card records that it measured worse."""
+    ck.save_checkpoint(RegenGenerator(**TINY), folder / "regen_g",
+                       metrics={"recon_psnr_db": 13.5, "recon_ssim": 0.33, "classical_recon_psnr_db": 100.0,
+                                "edit_miou": 0.21, "classical_edit_miou": 0.57},
+                       extra={"better_than_classical": False, "train": {"steps": 7, "side": 16, "faces": 3,
+                                                                         "train_s": 1.0}},
+                       licence="test weights — research use only")
+
+
+@pytest.fixture
+def win(qtbot, clean_settings, tmp_path, monkeypatch):
+    _fabricate(tmp_path)
+    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [tmp_path])
+    R.forget_learned()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1200, 900)
+    w.show()
+    w.set_studio("regenerate")
+    w.open_path(save_image(tmp_path / "astro.png", data.astronaut()[:320, 64:384]))
+    panel = w.panels["regenerate"]
+    qtbot.waitUntil(lambda: w.is_idle() and panel.has_result(), timeout=30000)
+    yield w
+    w.close()
+    R.forget_learned()
+
+
+def test_engine_entries_and_learned_tooltip(win) -> None:
+    panel = win.panels["regenerate"]
+    combo = panel.engine_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == ["auto", "classical", "neural"]
+    tip = combo.itemData(2, Qt.ItemDataRole.ToolTipRole)
+    assert "PSNR 13.5 dB" in tip and "0.21 vs classical 0.57" in tip and "WORSE" in tip
+    assert "research use only" in tip
+    # auto reads the card: measured worse → classical, and the panel says why
+    assert panel.result.info["backend"] == "classical"
+    assert "Engine: classical region warping" in panel.info_label.text()
+    assert "measured worse" in panel.info_label.text() and "measured worse" in panel.engine_note.text()
+
+
+def test_learned_choice_runs_the_generator_then_back_to_classical(qtbot, win) -> None:
+    panel = win.panels["regenerate"]
+    edited = apply_edits(panel.model.labels, "dilate:hair:8")
+    panel.set_engine("neural")
+    assert panel.engine == "neural" and "learned SEAN-style generator" in panel.engine_note.text()
+    from app.mask_commands import PaintLabelsCommand
+
+    panel.undo.push(PaintLabelsCommand.from_maps(panel.model, panel.model.labels.copy(), edited, "test edit"))
+    qtbot.waitUntil(lambda: win.is_idle() and panel.result.info.get("backend") == "neural"
+                    and "hair" in panel.result.info["regions"], timeout=30000)
+    assert "learned render" in panel.result.info["regions"]["hair"]
+    text = panel.info_label.text()
+    assert "Engine: learned SEAN-style generator" in text and "measured worse" in text
+    learned = panel.result.image
+    panel.set_engine("classical")
+    qtbot.waitUntil(lambda: win.is_idle() and panel.result.info.get("backend") == "classical", timeout=30000)
+    assert panel.result.info["regions"]["hair"].startswith("continued")
+    assert not np.array_equal(panel.result.image, learned)
+    assert "Engine: classical region warping" in panel.info_label.text()
+
+
+def test_learned_choice_refused_without_checkpoint(qtbot, win, tmp_path, monkeypatch) -> None:
+    panel = win.panels["regenerate"]
+    panel.set_engine("classical")
+    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [tmp_path / "nothing"])
+    R.forget_learned()
+    with qtbot.waitSignal(panel.message, timeout=2000) as sig:
+        panel.set_engine("neural")
+    assert "not available" in sig.args[0]
+    assert panel.engine == "classical" and panel.engine_combo.currentData() == "classical"
+    assert "not available" in panel.engine_note.text()
