@@ -39,7 +39,7 @@ def test_opens_with_parsing_and_identity(win) -> None:
     panel = win.panels["regenerate"]
     assert panel.model is not None and (panel.model.labels == HAIR).any()
     assert np.array_equal(panel.result.image, win.doc.image)  # unchanged mask → source
-    assert "no trained" in panel.info_label.text()
+    assert "Why: Auto:" in panel.info_label.text() and "no trained" in panel.engine_note.text()
 
 
 def test_edit_regenerates_and_undo_restores(qtbot, win) -> None:

@@ -72,7 +72,7 @@ def test_learned_choice_runs_the_generator_then_back_to_classical(qtbot, win) ->
                     and "hair" in panel.result.info["regions"], timeout=30000)
     assert "learned render" in panel.result.info["regions"]["hair"]
     text = panel.info_label.text()
-    assert "Engine: learned SEAN-style generator" in text and "measured worse" in text
+    assert "Engine: learned SEAN-style generator" in text and "measured it worse" in text and "research" in text
     learned = panel.result.image
     panel.set_engine("classical")
     qtbot.waitUntil(lambda: win.is_idle() and panel.result.info.get("backend") == "classical", timeout=30000)
