@@ -399,7 +399,7 @@ class TrainingMonitorDialog(QDialog):
                 value, label = REFERENCE_LINES[key]
                 plot.addItem(pg.InfiniteLine(pos=value, angle=0, label=label,
                                              pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine),
-                                             labelOpts={"position": 0.1, "color": "#666"}))
+                                             labelOpts={"position": 0.7, "color": "#666"}))
             if first is None:
                 first = plot
             else:
