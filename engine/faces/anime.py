@@ -21,7 +21,11 @@ window around its prior position (mean position of the part in cascade boxes of 
   above the eye;
 * mouth — the nearest dark component in the lower middle of the face, else the prior box.
 
-Every part says whether it was ``found`` or taken from the ``prior``.
+Every found part is then checked against the face-box geometry of the procedural ground truth
+(size, rows, symmetry of the eyes about the box's centre line, eye spacing, brow above eye, mouth
+on the eyes' midline; see :func:`_check_parts`); a missing or implausible part is **estimated** —
+mirrored from its partner or placed from the prior — and every part says whether it was ``found``
+(``True``) or estimated (``False``).
 
 Limits
 ------
@@ -77,8 +81,8 @@ class AnimeFaceParts:
         keypoints: part name → ``float32`` ``[K, 2]``: eyes (outer, inner, top, bottom), brows
             (outer, middle, inner), mouth (left, right, top, bottom) — same layout as the
             procedural faces' ground truth.
-        found: part name → True when the part was located in the pixels, False when its prior
-            position was used.
+        found: part name → True when the part was located in the pixels, False when it was
+            estimated (mirrored from its partner or placed from the prior).
     """
 
     box: np.ndarray
@@ -86,6 +90,11 @@ class AnimeFaceParts:
     parts: dict[str, np.ndarray] = field(default_factory=dict)
     keypoints: dict[str, np.ndarray] = field(default_factory=dict)
     found: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def estimated(self) -> list[str]:
+        """Names of the parts that were estimated rather than found, in :data:`PART_NAMES` order."""
+        return [k for k in PART_NAMES if not self.found.get(k, True)]
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable dict (boxes and points as lists)."""
@@ -258,11 +267,96 @@ def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0) -> Anim
     b = _pick(comps, prior, sigma=12.0, min_area=5, shape_ok=lambda b: 4 <= b[2] - b[0] <= 0.3 * _W and b[3] - b[1] <= 0.2 * _W)
     parts["mouth"], found["mouth"] = (prior, False) if b is None else (b, True)
 
+    _check_parts(parts, found)
     scale = np.array([sx, sy, sx, sy])
     origin = np.array([box[0], box[1], box[0], box[1]])
     out_parts = {k: (v * scale + origin).astype(np.float32) for k, v in parts.items()}
     return AnimeFaceParts(box=box.astype(np.float32), score=float(score), parts=out_parts,
                           keypoints=_keypoints(out_parts), found=found)
+
+
+def _mirror(b: np.ndarray, axis_x: float) -> np.ndarray:
+    """Box ``b`` mirrored about the vertical line ``x = axis_x``."""
+    return np.array([2 * axis_x - b[2], b[1], 2 * axis_x - b[0], b[3]])
+
+
+def _centre_of(b: np.ndarray) -> np.ndarray:
+    return np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
+
+
+def _check_parts(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
+    """Replace implausible parts by estimates, in place (working-square coordinates).
+
+    A found part is **implausible** when it breaks the face-box geometry of the procedural ground
+    truth with a wide margin: an eye narrower than 6 % or wider than 42 % of the box, its centre
+    outside rows 18–75 % or on the wrong half; the two eyes more than 14 % of the box apart in
+    height, more than 2× apart in width, their midpoint more than 12 % of the box off its centre
+    line or their distance outside 20–55 % of the box (procedural faces: 34 %) — then the one
+    farther from its prior is dropped; a brow not
+    above its eye or outside 0.3–2.2 eye widths; a mouth not below the eyes, more than 12 % of the
+    box off the eyes' midline, or wider than the eye distance. An implausible or missing part is
+    **estimated**: an eye by mirroring the other eye about the box's vertical centre line (else its
+    prior box), a brow from the other brow's offset above its eye (else a fixed offset), the mouth
+    from its prior below the eyes' midpoint. Estimated parts have ``found[name] = False``.
+    """
+    for name, left_half in (("left_eye", True), ("right_eye", False)):
+        if not found[name]:
+            continue
+        b = parts[name]
+        w, (cx, cy) = b[2] - b[0], _centre_of(b)
+        side_ok = cx < 0.56 * _W if left_half else cx > 0.44 * _W
+        if not (0.06 * _W <= w <= 0.42 * _W and 0.18 * _W <= cy <= 0.75 * _W and side_ok):
+            found[name] = False
+            parts[name] = _prior_box(name)
+    le, re = parts["left_eye"], parts["right_eye"]
+    if found["left_eye"] and found["right_eye"]:
+        dy = abs(_centre_of(le)[1] - _centre_of(re)[1])
+        wl, wr = le[2] - le[0], re[2] - re[0]
+        cl, cr = _centre_of(le)[0], _centre_of(re)[0]
+        off_centre = abs((cl + cr) / 2 - _W / 2) > 0.12 * _W
+        spacing_bad = not (0.2 * _W <= cr - cl <= 0.55 * _W)
+        if dy > 0.14 * _W or max(wl, wr) > 2.0 * min(wl, wr) or off_centre or spacing_bad:
+            err = {k: float(np.linalg.norm(_centre_of(parts[k]) - _centre_of(_prior_box(k))))
+                   for k in ("left_eye", "right_eye")}
+            worse = max(err, key=err.get)
+            found[worse] = False
+    if found["left_eye"] != found["right_eye"]:
+        good, bad = ("left_eye", "right_eye") if found["left_eye"] else ("right_eye", "left_eye")
+        parts[bad] = _mirror(parts[good], _W / 2)
+    elif not found["left_eye"]:
+        parts["left_eye"], parts["right_eye"] = _prior_box("left_eye"), _prior_box("right_eye")
+    ew = float(np.mean([parts[k][2] - parts[k][0] for k in ("left_eye", "right_eye")]))
+    for side in ("left", "right"):
+        name, e = f"{side}_brow", parts[f"{side}_eye"]
+        if found[name]:
+            b = parts[name]
+            w = b[2] - b[0]
+            if not (_centre_of(b)[1] < e[1] + 0.1 * ew and 0.3 * ew <= w <= 2.2 * ew):
+                found[name] = False
+    for side, other in (("left", "right"), ("right", "left")):
+        name = f"{side}_brow"
+        if found[name]:
+            continue
+        e = parts[f"{side}_eye"]
+        if found[f"{other}_brow"]:
+            ob, oe = parts[f"{other}_brow"], parts[f"{other}_eye"]
+            off = _centre_of(ob) - _centre_of(oe)
+            c = _centre_of(e) + np.array([-off[0], off[1]])
+            half = np.array([(ob[2] - ob[0]) / 2, (ob[3] - ob[1]) / 2])
+            parts[name] = np.array([c[0] - half[0], c[1] - half[1], c[0] + half[0], c[1] + half[1]])
+        else:
+            parts[name] = np.array([e[0], e[1] - 0.16 * _W, e[2], e[1] - 0.16 * _W + 0.065 * _W])
+    le, re = parts["left_eye"], parts["right_eye"]
+    mid_x = (_centre_of(le)[0] + _centre_of(re)[0]) / 2
+    eye_dist = abs(_centre_of(re)[0] - _centre_of(le)[0])
+    if found["mouth"]:
+        m = parts["mouth"]
+        c = _centre_of(m)
+        if not (c[1] > max(le[3], re[3]) and abs(c[0] - mid_x) <= 0.12 * _W and m[2] - m[0] <= max(eye_dist, 0.2 * _W)):
+            found["mouth"] = False
+    if not found["mouth"]:
+        pm = _prior_box("mouth")
+        parts["mouth"] = pm + np.array([mid_x - _W / 2, 0, mid_x - _W / 2, 0])
 
 
 def _keypoints(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -11,6 +11,12 @@ elliptical **region** around it and a set of key points that move with the expre
   centre slightly up: a round frown (its own spline on the mouth region with quarter points on a
   parabola, so the smile/surprised mouth warp is unchanged by it; angry's small frown uses it too).
 
+Robustness on real faces: the key-point moves of a part that was estimated rather than found
+(:attr:`AnimeFaceParts.found`) are halved, and each region's warp is scaled down until its local
+area ratio ``det(I + ∇flow)`` stays above a floor — 0.05 for every region (no fold / tear), 0.2 for
+an eye (never squeezed into a smear), 0.4 for an estimated part — so a misplaced region bends the
+picture gently instead of tearing it.
+
 Displacements of the label intensities (each 0–1, times the overall ``intensity``) add up. Per
 region a thin-plate spline interpolates the backward displacement of the moved key points and of a
 ring of fixed anchors on the region's border; it is multiplied by a window that is 1 near the part
@@ -44,6 +50,11 @@ from engine.procedural.anime_faces import EXPRESSION_LABELS, AnimeFace
 from engine.studios.base import EditResult, Editor
 
 _FROWN_SAD, _QUARTER = 0.24, 0.25
+_ESTIMATED_GAIN = 0.5
+"""Key-point moves of a part that was estimated (not found in the pixels) are scaled by this."""
+_FOLD_FLOOR, _EYE_FLOOR, _ESTIMATED_FLOOR = 0.05, 0.2, 0.4
+"""Smallest local area ratio a region's warp may have (see :func:`_fold_safe_scale`): any region
+(no fold), an eye (no eye squeezed into a smear), a part that was estimated, not found."""
 _FIELD_STEP = 2  # the spline is evaluated every _FIELD_STEP pixels and resized
 GAN_MODEL = "expression_gan_g"
 """Registry name of the learned backend's generator checkpoint."""
@@ -167,6 +178,7 @@ class _Region:
     points: np.ndarray      # [K, 2] key points (rest positions)
     moves: np.ndarray       # [K, 2] forward displacement of each point for the current params
     adds_weight: bool = True  # False: an extra spline on a region already counted in the weight
+    min_jacobian: float = _FOLD_FLOOR  # the warp is scaled down until its local area ratio stays above this
 
 
 def _box_centre(b: np.ndarray) -> np.ndarray:
@@ -190,6 +202,12 @@ def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1
     eye_h = float(np.mean([P["left_eye"][3] - P["left_eye"][1], P["right_eye"][3] - P["right_eye"][1]]))
     eye_h = max(eye_h, 0.35 * eye_w)
     regions: list[_Region] = []
+
+    def gain(part: str) -> float:
+        return 1.0 if face.found.get(part, True) else _ESTIMATED_GAIN
+
+    def floor(part: str, base: float = _FOLD_FLOOR) -> float:
+        return base if face.found.get(part, True) else max(base, _ESTIMATED_FLOOR)
     for side, sgn in (("left", -1.0), ("right", 1.0)):
         e = P[f"{side}_eye"]
         c = _box_centre(e)
@@ -208,7 +226,8 @@ def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1
         mv[4, 1] = dy_top + eh * (0.22 * a)
         mv[5, 1] = dy_top + eh * (0.22 * s)
         mv[6, 1] = 0.5 * (dy_top + dy_bot)
-        regions.append(_Region(f"{side}_eye", c, np.array([ew * 0.95, eh * 1.25]), 0.5, pts, mv))
+        regions.append(_Region(f"{side}_eye", c, np.array([ew * 0.95, eh * 1.25]), 0.5, pts, mv * gain(f"{side}_eye"),
+                               min_jacobian=floor(f"{side}_eye", _EYE_FLOOR)))
 
         b = P[f"{side}_brow"]
         bc = _box_centre(b)
@@ -220,7 +239,8 @@ def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1
         bmv[2] = (sgn * 0.08 * eye_w * a, eye_h * (0.32 * a - 0.34 * s - 0.3 * u))
         bmv[1] = (0.0, eye_h * (0.08 * a - 0.1 * s - 0.32 * u))
         bmv[0] = (0.0, eye_h * (-0.12 * a + 0.1 * s - 0.28 * u))
-        regions.append(_Region(f"{side}_brow", bc, np.array([bw * 0.95, eye_h * 0.85]), 0.45, bpts, bmv))
+        regions.append(_Region(f"{side}_brow", bc, np.array([bw * 0.95, eye_h * 0.85]), 0.45, bpts,
+                               bmv * gain(f"{side}_brow"), min_jacobian=floor(f"{side}_brow")))
 
     mo = P["mouth"]
     mc = _box_centre(mo)
@@ -241,8 +261,9 @@ def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1
     fpts = np.concatenate([mpts, np.array(q)])
     fmv = np.array([(0.0, frown_dy), (0.0, frown_dy), (0.0, lift), (0.0, lift)]
                    + [(0.0, _QUARTER * frown_dy + (1 - _QUARTER) * lift)] * 4)
-    regions.append(_Region("mouth", mc, radii, 0.4, mpts, mmv))
-    regions.append(_Region("mouth_frown", mc, radii, 0.4, fpts, fmv, adds_weight=False))
+    regions.append(_Region("mouth", mc, radii, 0.4, mpts, mmv * gain("mouth"), min_jacobian=floor("mouth")))
+    regions.append(_Region("mouth_frown", mc, radii, 0.4, fpts, fmv * gain("mouth"), adds_weight=False,
+                           min_jacobian=floor("mouth")))
     return regions
 
 
@@ -256,6 +277,34 @@ def _window(xx: np.ndarray, yy: np.ndarray, r: _Region) -> np.ndarray:
     rho = np.sqrt(((xx - r.centre[0]) / r.radii[0]) ** 2 + ((yy - r.centre[1]) / r.radii[1]) ** 2)
     t = np.clip((1.0 - rho) / (1.0 - r.inner), 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
+
+
+def _min_jacobian(f: np.ndarray) -> float:
+    """Smallest determinant of ``I + ∇f`` over a displacement field ``[h, w, 2]``."""
+    dxx = np.gradient(f[..., 0], axis=1)
+    dxy = np.gradient(f[..., 0], axis=0)
+    dyx = np.gradient(f[..., 1], axis=1)
+    dyy = np.gradient(f[..., 1], axis=0)
+    return float(np.min((1 + dxx) * (1 + dyy) - dxy * dyx))
+
+
+def _fold_safe_scale(f: np.ndarray, floor: float = _FOLD_FLOOR) -> float:
+    """Factor in (0, 1] that keeps a region's warp from folding or smearing.
+
+    A backward field whose map ``p ↦ p + f(p)`` has a Jacobian determinant near 0 squeezes a band
+    of the picture into a line (a smear) and below 0 it folds (a tear). The field is scaled down
+    until the smallest determinant is at least ``floor`` (bisection, 6 steps).
+    """
+    if f.shape[0] < 3 or f.shape[1] < 3 or _min_jacobian(f) >= floor:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(6):
+        mid = (lo + hi) / 2
+        if _min_jacobian(f * mid) >= floor:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def warp_field(shape: tuple[int, int], regions: list[_Region]) -> tuple[np.ndarray, np.ndarray]:
@@ -296,7 +345,8 @@ def warp_field(shape: tuple[int, int], regions: list[_Region]) -> tuple[np.ndarr
         coarse = tps_eval(dst, coef, g).reshape(len(gy), len(gx), 2).astype(np.float32)
         fine = cv2.resize(coarse, ((len(gx) - 1) * _FIELD_STEP + 1, (len(gy) - 1) * _FIELD_STEP + 1),
                           interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
-        flow[y0:y1, x0:x1] += fine * win[:, :, None].astype(np.float32)
+        local = fine * win[:, :, None].astype(np.float32)
+        flow[y0:y1, x0:x1] += local * np.float32(_fold_safe_scale(local, r.min_jacobian))
     np.clip(weight, 0.0, 1.0, out=weight)
     return flow, weight
 
@@ -497,8 +547,9 @@ class ExpressionEditor(Editor[ExpressionParams]):
             (tight face crops).
 
     ``info`` of a result holds ``backend``, ``backend_reason``, ``method`` (``"tps-rig"`` or
-    ``"expression-gan"``), ``face_box``, ``parts_found``; ``masks`` holds ``regions`` (bool: pixels
-    the edit may change), ``weight`` (``uint8`` 0–255: the rig's region window or the GAN's scaled
+    ``"expression-gan"``), ``face_box``, ``parts_found`` (name → found in the pixels),
+    ``parts_estimated`` (names estimated instead; the rig warps them more gently); ``masks`` holds
+    ``regions`` (bool: pixels the edit may change), ``weight`` (``uint8`` 0–255: the rig's region window or the GAN's scaled
     attention mask) and ``warp`` (rig: flow magnitude as grey; GAN: the attention mask). The rig's
     float flow is in ``info["flow"]`` (``[H, W, 2]``; zeros for the GAN).
 
@@ -551,7 +602,8 @@ class ExpressionEditor(Editor[ExpressionParams]):
         p = params.validate()
         info: dict[str, Any] = {"backend": self.resolved_backend, "backend_reason": self.backend_reason,
                                 "device": "cpu", "face_box": [float(v) for v in face.box],
-                                "parts_found": dict(face.found), "params": p.to_dict()}
+                                "parts_found": dict(face.found), "parts_estimated": face.estimated,
+                                "params": p.to_dict()}
         if self.resolved_backend == "neural":
             assert self._card_path is not None
             model, card = load_gan(self._card_path)

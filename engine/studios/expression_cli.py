@@ -89,10 +89,11 @@ def cmd_express(args: argparse.Namespace) -> int:
     out = save_image(args.out, res.image)
     if args.attention_out:
         save_image(args.attention_out, res.masks["weight"])
-    found = ", ".join(k for k, v in res.info["parts_found"].items() if v) or "none (priors)"
+    found = ", ".join(k for k, v in res.info["parts_found"].items() if v) or "none"
+    estimated = ", ".join(res.info.get("parts_estimated", [])) or "none"
     engine = "learned GAN" if res.info.get("backend") == "neural" else "classical rig"
     print(f"wrote {out} ({img.shape[1]}x{img.shape[0]}, {engine}, {res.info['elapsed_ms']:.0f} ms; "
-          f"parts found: {found})")
+          f"parts found: {found}; estimated: {estimated})")
     return 0
 
 
