@@ -19,8 +19,11 @@ Method, per face (smaller faces first so the largest wins where they overlap):
    the upper oval); person pixels at shoulder height and below that are neither → ``cloth``. A
    majority filter (:data:`SMOOTH`) removes pixel noise from these colour decisions.
 
-Limits: ``eye_g`` (glasses), ``hat``, ``ear_r`` (earrings) and ``neck_l`` (necklace) are never
-produced; hair of skin-like colour (blond, shaved heads) and skin-coloured clothes confuse the
+3. **Glasses** — ``eye_g`` only where the classical detector of :mod:`engine.faces.glasses` is
+   confident (bridge bar over the nasion + consistent rims); eyes, brows and lips are drawn over it.
+
+Limits: ``hat``, ``ear_r`` (earrings) and ``neck_l`` (necklace) are never produced; rimless or
+skin-coloured glasses are missed; hair of skin-like colour (blond, shaved heads) and skin-coloured clothes confuse the
 colour model; profile faces without a mesh get no parts.
 """
 
@@ -32,13 +35,14 @@ import cv2
 import numpy as np
 
 from engine.faces import topology as T
+from engine.faces.glasses import detect_glasses
 from engine.faces.types import Face
 from engine.labels import CELEBAMASK_HQ
 
 L = {name: i for i, name in enumerate(CELEBAMASK_HQ.classes)}
 
 PRODUCED_CLASSES: tuple[str, ...] = (
-    "background", "skin", "nose", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear", "mouth",
+    "background", "skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear", "mouth",
     "u_lip", "l_lip", "hair", "neck", "cloth",
 )
 """Classes the geometric parser can output (quality is measured on these)."""
@@ -117,6 +121,8 @@ LIP_OUT = (1.05, 0.95)
 """Vertical scale of the outer upper / lower lip contours about the mouth-corner midpoint."""
 MOUTH_IN = 0.9
 """Vertical scale of the inner lip contour (the ``mouth`` region) about the same point."""
+DETECT_GLASSES = True
+"""Label ``eye_g`` where :func:`engine.faces.glasses.detect_glasses` is confident."""
 OUTER_CLASSES = tuple(L[n] for n in ("background", "skin", "l_ear", "r_ear", "hair", "neck", "cloth"))
 
 
@@ -203,6 +209,10 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
         over = oval & ~inner & (along > 0.05) & (hair_d + 1.0 < core_d) & (core_d > SKIN_T)
         labels[_largest_component_touching(over, hair & ~oval)] = L["hair"]
     labels[nose] = L["nose"]
+    if DETECT_GLASSES:
+        glasses = detect_glasses(rgb, lm)
+        if glasses.present and glasses.mask is not None:  # eyes, brows and lips are drawn over it
+            labels[glasses.mask & oval] = L["eye_g"]
     bk = max(3, int(round(unit * BROW_BAND)) | 1)
     for name, m in brows.items():
         # the mesh polygon plus the dark pixels of a band around it that connect to it
