@@ -85,7 +85,7 @@ class MainWindow(QMainWindow):
             item.setData(Qt.ItemDataRole.UserRole, panel.name)
             item.setSizeHint(QSize(92, 64))
         self.switcher.currentRowChanged.connect(self._switch_row)
-        self.stack.setMinimumWidth(300)
+        self.stack.setMinimumWidth(380)  # the widest studio group (opera Sketch) plus a scroll bar
         self.stack.setMaximumWidth(460)
 
         split = QSplitter()
@@ -93,7 +93,7 @@ class MainWindow(QMainWindow):
         split.addWidget(self.stack)
         split.setStretchFactor(0, 1)
         split.setCollapsible(0, False)
-        split.setSizes([900, 340])
+        split.setSizes([900, 390])
         central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)

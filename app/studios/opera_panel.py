@@ -517,6 +517,7 @@ class OperaPanel(StudioPanel):
         lay.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(page)
         self.tabs.addTab(scroll, "Colour")
 
