@@ -357,7 +357,19 @@ def material(name: str, target: np.ndarray, under: np.ndarray) -> np.ndarray:
     if name == "eye_g":
         r = max(1, int(round(0.08 * min(roi.shape))))
         lens = cv2.erode(roi.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).astype(bool)
-        out = np.broadcast_to(base, roi.shape + (3,)).copy()
+        rim = roi & ~lens
+        # a rounded frame: darker at its edges, lighter along the middle of the rim, with a thin
+        # highlight on the side facing up (light from above), instead of a flat painted band
+        d = cv2.distanceTransform(np.pad(rim, 1).astype(np.uint8), cv2.DIST_L2, 3)
+        thick = max(1.0, float(d.max()))
+        v = d[1:-1, 1:-1] / thick
+        k = max(1, int(round(0.6 * thick)))
+        above = np.zeros_like(rim)
+        above[k:] = rim[:-k]
+        top = (rim & ~above).astype(np.float32)  # the upper edge of each stroke of the frame
+        top = cv2.GaussianBlur(top, (0, 0), 0.6) * rim
+        out = base[None, None] * (0.8 + 0.4 * v)[:, :, None]
+        out += (55.0 * top * v)[:, :, None]
         tint = np.array([150, 170, 190], np.float32)
         out[lens] = under[y0:y1, x0:x1][lens] * 0.82 + tint * 0.18
         return out[roi]
