@@ -8,8 +8,15 @@ IoU over the labels the edit changed (``result_miou``), next to the same score o
 parsing (``source_miou``: what doing nothing scores). Photos: astronaut + the first
 ``../shared/data/faces/photos`` images when present.
 
-No FID: there is no local Inception (or other face-feature) weight file, so an FID comparable to
-SEAN's 17.66 on CelebAMask-HQ cannot be computed here.
+Glasses: the project parser never outputs ``eye_g``, so its agreement says little; the section also
+reports a parser-free check of the drawn frames (``glasses_frames``): recall = share of the edited
+``eye_g`` pixels that are dark in the result (luma < :data:`FRAME_LUMA`), precision = share of the
+newly dark pixels (dark in the result, not in the source) that lie in the ``eye_g`` region grown by
+1 px. It checks that frames are drawn where the mask says and nowhere else, not that they look real.
+
+No FID here: there is no local Inception weight file, so an FID comparable to SEAN's 17.66 on
+CelebAMask-HQ cannot be computed; the regen_g card records what the only offline extractor
+(opera-domain ResNet-18) gives and why it says nothing about quality.
 """
 
 from __future__ import annotations
@@ -28,12 +35,34 @@ EDITS: dict[str, str] = {
     "bigger lips": "scale:u_lip+l_lip:1.3",
     "glasses": "add:glasses",
 }
+FRAME_LUMA = 90.0
+"""Luma (0–255) below which a pixel counts as part of a dark spectacle frame."""
 SHARED_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "photos"
 
 
 def _miou(a: np.ndarray, b: np.ndarray, ids: list[int]) -> float:
     v = [((a == i) & (b == i)).sum() / max(1, ((a == i) | (b == i)).sum()) for i in ids]
     return float(np.mean(v)) if v else float("nan")
+
+
+def _luma(img: np.ndarray) -> np.ndarray:
+    return img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def frame_scores(source: np.ndarray, result: np.ndarray, labels: np.ndarray, edited: np.ndarray) -> tuple[float, float]:
+    """(recall, precision) of dark frame pixels against the edited ``eye_g`` region (see the module doc)."""
+    import cv2
+
+    from engine.labels import CELEBAMASK_HQ
+
+    gi = CELEBAMASK_HQ.index("eye_g")
+    g = (edited == gi) & (labels != gi)
+    dark = _luma(result) < FRAME_LUMA
+    new_dark = dark & ~(_luma(source) < FRAME_LUMA)
+    grown = cv2.dilate(g.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    recall = float(dark[g].mean()) if g.any() else float("nan")
+    precision = float(grown[new_dark].mean()) if new_dark.any() else float("nan")
+    return recall, precision
 
 
 def run() -> dict[str, Any]:
@@ -61,6 +90,7 @@ def run() -> dict[str, Any]:
             latency[name] = round(float(np.median(times)), 1)
         photos = [astro] + [load_image(p) for p in sorted(SHARED_PHOTOS.glob("*.jpg"))[:5]]
         psnrs, agree = [], {k: {"result": [], "source": []} for k in EDITS}
+        frames: list[tuple[float, float]] = []
         for img in photos:
             lab = analyzer.analyze(img).parsing
             out, _, _ = regenerate(img, lab, lab.copy())
@@ -72,6 +102,8 @@ def run() -> dict[str, Any]:
                 ids = [i for i in range(19) if ((edited == i) != (lab == i)).any()]
                 agree[name]["result"].append(_miou(analyzer.analyze(out).parsing, edited, ids))
                 agree[name]["source"].append(_miou(lab, edited, ids))
+                if name == "glasses":
+                    frames.append(frame_scores(img, out, lab, edited))
     worst = max(latency.values())
     return {
         "latency_512_ms": latency,
@@ -82,7 +114,10 @@ def run() -> dict[str, Any]:
         "edited_region_agreement": {k: {"result_miou": round(float(np.nanmean(v["result"])), 3),
                                         "source_miou": round(float(np.nanmean(v["source"])), 3)}
                                     for k, v in agree.items()},
-        "fid": "not computed: no local Inception / face-feature weights (SEAN's 17.66 is not comparable)",
+        "glasses_frames": {"recall": round(float(np.nanmean([f[0] for f in frames])), 3),
+                           "precision": round(float(np.nanmean([f[1] for f in frames])), 3),
+                           "luma_below": FRAME_LUMA},
+        "fid": "not computed here: no local Inception weights (SEAN's 17.66 is not comparable); see the regen_g card",
     }
 
 
@@ -92,6 +127,9 @@ def table(doc: dict[str, Any]) -> list[str]:
     for k, ms in doc["latency_512_ms"].items():
         a = doc["edited_region_agreement"][k]
         rows.append(f"  {k:<20} {ms:>14.1f}   {a['result_miou']:.3f} / {a['source_miou']:.3f}")
+    if "glasses_frames" in doc:
+        f = doc["glasses_frames"]
+        rows.append(f"  glasses frames (no parser): dark-pixel recall {f['recall']:.3f}, precision {f['precision']:.3f}")
     t = doc["target"]
     rows.append(f"  target 512² ≤ {t['limit_ms']:.0f} ms: {'PASS' if t['pass'] else 'FAIL'} (worst {t['worst_ms']:.0f} ms)")
     ident = "exact (∞ dB)" if doc["identity_exact"] else f"{doc['identity_psnr_db_min']} dB"
