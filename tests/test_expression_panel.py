@@ -76,3 +76,22 @@ def test_random_face_and_no_face_message(qtbot, win, tmp_path):
     save_image(flat, np.full((64, 64, 3), 100, np.uint8))
     win.open_path(flat)
     qtbot.waitUntil(lambda: "no anime face" in panel.info_label.text(), timeout=15000)
+
+
+def test_assume_face_on_a_picture_without_detection_marks_estimated_parts(qtbot, win, tmp_path):
+    panel = win.panels["expression"]
+    flat = tmp_path / "flat.png"
+    save_image(flat, np.full((96, 96, 3), 180, np.uint8))
+    win.open_path(flat)
+    qtbot.waitUntil(lambda: "no anime face" in panel.info_label.text(), timeout=15000)
+    panel.assume_face.setChecked(True)
+    qtbot.waitUntil(lambda: panel.is_idle() and panel.has_result(), timeout=15000)
+    assert panel.result.info["parts_estimated"] == ["left_eye", "right_eye", "left_brow", "right_brow", "mouth"]
+    assert "estimated" in panel.info_label.text()
+    panel.set_view(3)  # regions + part boxes (orange: estimated)
+    from app.studios.expression_panel import draw_part_boxes
+    boxed = draw_part_boxes(panel.result.image, panel.result.info)
+    orange = np.all(boxed == np.array([255, 140, 0], np.uint8), axis=-1)
+    assert orange.sum() > 50
+    panel.assume_face.setChecked(False)
+    qtbot.waitUntil(lambda: "no anime face" in panel.info_label.text(), timeout=15000)

@@ -12,8 +12,8 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QGridLayout, QGroupBox, QLabel, QPushButton,
-                               QRadioButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QGridLayout, QGroupBox, QLabel,
+                               QPushButton, QRadioButton, QVBoxLayout, QWidget)
 
 from app.commands import SetParamCommand, SetParamsCommand
 from app.document import Document
@@ -49,6 +49,19 @@ ENGINES = (("auto", "Auto (learned only if measured better)"), ("classical", "Cl
 def params_from_dict(d: dict[str, Any]) -> ExpressionParams:
     """Document parameters → validated :class:`ExpressionParams`."""
     return ExpressionParams(**{k: float(d[k]) for k in DEFAULTS}).validate()
+
+
+def draw_part_boxes(image: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+    """Outline the located parts on a copy of ``image``: green = found, orange = estimated."""
+    import cv2
+
+    out = np.ascontiguousarray(image.copy())
+    found = info.get("parts_found", {})
+    t = max(1, round(max(out.shape[:2]) / 300))
+    for name, b in info.get("part_boxes", {}).items():
+        colour = (40, 200, 60) if found.get(name, True) else (255, 140, 0)
+        cv2.rectangle(out, (int(round(b[0])), int(round(b[1]))), (int(round(b[2])), int(round(b[3]))), colour, t)
+    return out
 
 
 class ExpressionPanel(StudioPanel):
@@ -93,6 +106,13 @@ class ExpressionPanel(StudioPanel):
         reset.clicked.connect(self._reset)
         form.addWidget(reset)
         lay.addWidget(box)
+
+        self.assume_face = QCheckBox("Whole picture is the face (tight crops)")
+        self.assume_face.setObjectName("assume_face")
+        self.assume_face.setToolTip("When no anime face is detected, use the whole picture as the face box; "
+                                    "parts are then located (or estimated) inside it")
+        self.assume_face.toggled.connect(self._on_assume_face)
+        lay.addWidget(self.assume_face)
 
         self.random_button = QPushButton("Random anime face")
         self.random_button.setObjectName("random_button")
@@ -147,7 +167,7 @@ class ExpressionPanel(StudioPanel):
     def _on_engine_changed(self, index: int) -> None:
         key = self.engine_combo.itemData(index)
         try:
-            editor = ExpressionEditor(backend=key)
+            editor = ExpressionEditor(backend=key, assume_crop=self.assume_face.isChecked())
         except ValueError as exc:
             self.message.emit(f"Expression: {exc}")
             self.engine_note.setText(str(exc))
@@ -158,6 +178,11 @@ class ExpressionPanel(StudioPanel):
         self.editor = editor
         self.engine_note.setText(self._engine_text())
         self.view_buttons[2].setText("Attention mask" if editor.backend == "neural" else "Warp field")
+        self.render()
+
+    def _on_assume_face(self, on: bool) -> None:
+        # a fresh editor re-runs detection on the next render with the new setting
+        self.editor = ExpressionEditor(backend=self.editor.requested_backend, assume_crop=on)
         self.render()
 
     # -- document binding -------------------------------------------------------------------------
@@ -241,8 +266,11 @@ class ExpressionPanel(StudioPanel):
         size = "preview" if value.is_preview else "full"
         h, w = value.image.shape[:2]
         found = sum(bool(v) for v in info.get("parts_found", {}).values())
+        est = info.get("parts_estimated") or []
         text = (f"Engine: {info.get('backend')} ({info.get('method', '')}) · {size} {w}×{h} · "
-                f"{info.get('elapsed_ms', 0):.1f} ms · parts located {found}/5")
+                f"{info.get('elapsed_ms', 0):.1f} ms · parts located {found}/5"
+                + (f"; estimated (warped gently, orange in Regions): {', '.join(p.replace('_', ' ') for p in est)}"
+                   if est else ""))
         self.engine_status.emit(text)
         self.info_label.setText(text)
 
@@ -259,7 +287,7 @@ class ExpressionPanel(StudioPanel):
             tint = res.image.copy()
             m = res.masks["weight"].astype(np.float32)[:, :, None] / 255.0
             tint = (tint * (1 - 0.5 * m) + np.array([255, 60, 140]) * 0.5 * m).astype(np.uint8)
-            self.canvas.set_after(to_qimage(tint))
+            self.canvas.set_after(to_qimage(draw_part_boxes(tint, res.info)))
         else:
             self.canvas.set_after(to_qimage(res.image))
 
@@ -270,7 +298,8 @@ class ExpressionPanel(StudioPanel):
 
     # -- view -------------------------------------------------------------------------------------
     def set_view(self, index: int) -> None:
-        """0 result, 1 original, 2 warp field / attention mask, 3 regions (the canvas split still works)."""
+        """0 result, 1 original, 2 warp field / attention mask, 3 regions with the part boxes (green
+        found, orange estimated); the canvas split still works."""
         self.view = index
         if not self.view_buttons[index].isChecked():
             self.view_buttons[index].setChecked(True)

@@ -602,7 +602,8 @@ class ExpressionEditor(Editor[ExpressionParams]):
 
     ``info`` of a result holds ``backend``, ``backend_reason``, ``method`` (``"tps-rig"`` or
     ``"expression-gan"``), ``face_box``, ``parts_found`` (name → found in the pixels),
-    ``parts_estimated`` (names estimated instead; the rig warps them more gently); ``masks`` holds
+    ``parts_estimated`` (names estimated instead; the rig warps them more gently), ``part_boxes``
+    (name → ``[x0, y0, x1, y1]`` in pixels of the result); ``masks`` holds
     ``regions`` (bool: pixels the edit may change), ``weight`` (``uint8`` 0–255: the rig's region window or the GAN's scaled
     attention mask) and ``warp`` (rig: flow magnitude as grey; GAN: the attention mask). The rig's
     float flow is in ``info["flow"]`` (``[H, W, 2]``; zeros for the GAN).
@@ -657,6 +658,7 @@ class ExpressionEditor(Editor[ExpressionParams]):
         info: dict[str, Any] = {"backend": self.resolved_backend, "backend_reason": self.backend_reason,
                                 "device": "cpu", "face_box": [float(v) for v in face.box],
                                 "parts_found": dict(face.found), "parts_estimated": face.estimated,
+                                "part_boxes": {k: [float(v) * scale for v in b] for k, b in face.parts.items()},
                                 "params": p.to_dict()}
         if self.resolved_backend == "neural":
             assert self._card_path is not None
