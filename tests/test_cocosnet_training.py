@@ -53,7 +53,8 @@ def test_dev_pairs_hold_out_every_third(tmp_path: Path) -> None:
 def test_cli_train_cocosnet_writes_a_measured_card(tmp_path: Path) -> None:
     out = tmp_path / "cc"
     assert main(["train", "cocosnet", "--out", str(out), "--run-dir", str(tmp_path / "run"), "--size", "64",
-                 "--steps", "2", "--batch", "2", "--width", "4", "--designs", "4", "--eval-count", "2"]) == 0
+                 "--steps", "2", "--batch", "2", "--width", "4", "--designs", "4", "--eval-count", "2",
+                 "--eval-size", "64"]) == 0
     card = read_card(out.with_suffix(".json"))
     assert card.model == "cocosnet" and card.extra["steps"] == 2 and card.input_size == (64, 64)
     assert isinstance(card.extra["better_than_classical"], bool)
