@@ -58,6 +58,8 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     cc.add_argument("--width", type=int, default=16, help="encoder/generator base width")
     cc.add_argument("--designs", type=int, default=400, help="procedural designs rendered for training")
     cc.add_argument("--eval-count", type=int, default=40, help="held-out procedural designs in the SSIM comparison")
+    cc.add_argument("--eval-size", type=int, default=256,
+                    help="side of the held-out pairs of the headline comparison (also measured at --size)")
     cc.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (state kept)")
     cc.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: best on a shared 2-core machine)")
     cc.add_argument("--seed", type=int, default=0)
