@@ -106,6 +106,11 @@ SKIN_T = 4.0
 """Mahalanobis distance under which a pixel is skin-coloured."""
 SKIN_MARGIN = 1.0
 """A skin-coloured pixel must also be this much closer to the skin model than to the hair model."""
+EAR_T = 5.0
+"""Ears (beside the oval, from below the mouth line to above the eyes) are a little redder or
+darker than the face, so their skin threshold is looser than :data:`SKIN_T`."""
+NOSE_TOP = 0.3
+"""The nose hull reaches this fraction of the way from the nasion towards each inner eye corner."""
 NECK_T = 5.0
 """Neck pixels must be within this distance of the (whole-face) skin model; collars are not neck."""
 CLOTH_ALONG = -0.3
@@ -134,7 +139,7 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     h, w = labels.shape
     shape = (h, w)
     oval = _region(shape, lm, T.FACE_OVAL)
-    nose = _region(shape, lm, T.NOSE, hull=True)
+    nose = _nose(shape, lm)
     eyes = {"l_eye": _region(shape, lm, T.LEFT_EYE), "r_eye": _region(shape, lm, T.RIGHT_EYE)}
     brows = {"l_brow": _region(shape, lm, T.LEFT_BROW), "r_brow": _region(shape, lm, T.RIGHT_BROW)}
     u_lip, l_lip, mouth = _lips_and_mouth(shape, lm)
@@ -178,12 +183,12 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
 
     outside = person & ~oval
     head_zone = outside & (along > -0.35) & (along < 1.2) & (np.abs(across) < 1.05)
-    ear_band = (along > -0.22) & (along < 0.2) & (np.abs(across) > 0.4) & (np.abs(across) < 0.75)
+    ear_band = (along > -0.22) & (along < 0.3) & (np.abs(across) > 0.4) & (np.abs(across) < 0.75)
     neck_zone = outside & (along <= -0.2) & (along > -0.85) & (np.abs(across) < 0.4)
 
     clearly_hair = hair_like & (hair_d + 1.0 < skin_d)
     neck = _largest_component_touching(neck_zone & ~clearly_hair & (skin_d < NECK_T), oval)
-    ears = head_zone & ear_band & skin_like
+    ears = head_zone & ear_band & (skin_d < EAR_T) & (skin_d + SKIN_MARGIN < hair_d)
     forehead = head_zone & fore_skin & (along > 0.2)
     # below the jaw only pixels close to the hair colour count (collars and dark clothes do not)
     hair = outside & hair_like & ~neck & (np.abs(across) < 1.4) & ((along > -0.45) | ((along > -1.6) & (hair_d < 2.5)))
@@ -225,6 +230,15 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     labels[u_lip] = L["u_lip"]
     labels[l_lip] = L["l_lip"]
     labels[mouth] = L["mouth"]
+
+
+def _nose(shape: tuple[int, int], lm: np.ndarray) -> np.ndarray:
+    """Convex hull of the bridge and alae points, widened at the top towards the inner eye corners
+    (CelebAMask-HQ's nose starts as a band between the eyes, not at a point)."""
+    top = lm[168]
+    extra = np.array([top + NOSE_TOP * (lm[133] - top), top + NOSE_TOP * (lm[362] - top)])
+    ext = np.concatenate([lm[list(T.NOSE)], extra]).astype(np.float32)
+    return _region(shape, ext, range(len(ext)), hull=True)
 
 
 CLOSED_MOUTH = 0.04
