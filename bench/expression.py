@@ -4,7 +4,10 @@ Latency: ``ExpressionEditor.edit`` (smile 0.7 + angry 0.3) on a 512² procedural
 ``set_image``; ``generate_anime_face`` at 512²; anime detection + part location at 512².
 Quality: detection rate and part-centre error (÷ inter-ocular distance) on 60 held-out procedural
 faces (ground truth from the generator); cascade hit rate on ``../shared/data/anime/emotions``
-(tight greyscale crops) when present.
+(tight greyscale crops) when present, with how many of the detected faces' parts were found in the
+pixels vs estimated; judged accuracy per label of the rig (and of the GAN checkpoint) with
+:func:`engine.training.expression.evaluate` (40 held-out neutral faces × 4 labels at 1.0) when the
+judge checkpoint is present.
 """
 
 from __future__ import annotations
@@ -76,9 +79,42 @@ def run() -> dict[str, Any]:
     doc["target"] = {"edit_limit_ms": EDIT_TARGET_MS, "edit_pass": doc["edit_512"]["median_ms"] <= EDIT_TARGET_MS}
     if SHARED_EMOTIONS.is_dir():
         files = sorted(SHARED_EMOTIONS.glob("*/*.png"))
-        found = sum(bool(detect_anime_faces(load_image(p))) for p in files)
-        doc["emotions_cascade_hit_rate"] = {"found": found, "images": len(files)}
+        found = parts_found = parts_total = 0
+        for p in files:
+            faces = analyze_anime(load_image(p))
+            if faces:
+                found += 1
+                parts_found += sum(faces[0].found.values())
+                parts_total += len(faces[0].found)
+        doc["emotions_cascade_hit_rate"] = {"found": found, "images": len(files), "parts_found": parts_found,
+                                            "parts_estimated": parts_total - parts_found}
+    doc["judged"] = judged()
     return doc
+
+
+def judged() -> Any:
+    """Judge accuracy of rig and GAN edits (see the module docstring); ``None`` without checkpoints."""
+    from engine.checkpoints import checkpoint_roots, find_checkpoint, load_checkpoint
+    from engine.studios.expression import GAN_MODEL
+
+    g_path = find_checkpoint(GAN_MODEL)
+    j_path = next((Path(r) / "expression_judge.json" for r in checkpoint_roots()
+                   if (Path(r) / "expression_judge.json").is_file()), None)
+    if g_path is None or j_path is None:
+        return None
+    import torch
+
+    from engine.training.expression import evaluate
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        g, _ = load_checkpoint(g_path, device="cpu")
+        j, _ = load_checkpoint(j_path, device="cpu")
+        m = evaluate(g, j, n_faces=40, size=64)
+    finally:
+        torch.set_num_threads(threads)
+    return {k: v for k, v in m.items() if k.startswith(("rig_", "gan_")) or k in ("faces", "drawn_target_accuracy")}
 
 
 def table(doc: dict[str, Any]) -> list[str]:
@@ -94,5 +130,11 @@ def table(doc: dict[str, Any]) -> list[str]:
             f"(median ÷ IOD) {q['centre_error_iod_median']}"]
     e = doc.get("emotions_cascade_hit_rate")
     if e:
-        rows.append(f"  cascade on real greyscale crops: {e['found']}/{e['images']}")
+        rows.append(f"  cascade on real greyscale crops: {e['found']}/{e['images']}"
+                    + (f"; parts found {e['parts_found']}, estimated {e['parts_estimated']}" if "parts_found" in e else ""))
+    j = doc.get("judged")
+    if j:
+        for who in ("rig", "gan"):
+            per = ", ".join(f"{n} {j[f'{who}_accuracy_{n}']:.3f}" for n in ("angry", "sad", "smile", "surprised"))
+            rows.append(f"  judge accepts {who} edits {j[f'{who}_accuracy']:.3f} ({per})")
     return rows
