@@ -22,8 +22,11 @@ Classical method, label by label (official CelebAMask-HQ order, :mod:`engine.lab
   outline (bigger eyes, a smiling lip line).
 * A label that the style source lacks is taken from the other image (reference/source), then
   from the mirrored twin (``l_eye`` ↔ ``r_eye``, ``u_lip`` ↔ ``l_lip`` ...), and only then from a
-  built-in material (spectacle frames with see-through tinted lenses, a drawn eye, hair/hat/cloth
-  textures) — a region is never left empty.
+  built-in material (spectacles, a drawn eye, hair/hat/cloth textures) — a region is never left empty.
+* **Glasses** follow CelebAMask-HQ: ``eye_g`` is the whole spectacles (frames + lenses + bridge +
+  arms) with eyes and brows labelled on top. Added glasses (:func:`render_glasses`) keep the face
+  seen through the lenses (light tint, a reflection) and draw a shaded frame along the outline of
+  the glasses (:func:`glasses_geometry`), also for any blob painted by hand.
 * **Reference per region**: for labels listed in ``reference_regions``, parts are warped from the
   reference face's own parsing; large regions keep the source's geometry and take the reference
   region's colour statistics (mean/std in CIE Lab) — the classical counterpart of SEAN's
@@ -339,6 +342,148 @@ def _noise(shape: tuple[int, int], seed: int, streaks: bool) -> np.ndarray:
     return np.clip(n, -0.5, 0.5)
 
 
+GLASSES_ON_TOP: tuple[str, ...] = ("l_eye", "r_eye", "l_brow", "r_brow")
+"""Labels CelebAMask-HQ paints over ``eye_g``: seen through (eyes) or crossed by (brows) the spectacles."""
+
+FRAME_COLOUR = DEFAULT_MATERIALS["eye_g"]
+LENS_TINT: tuple[int, int, int] = (150, 170, 190)
+LENS_TINT_ALPHA = 0.10
+"""Share of :data:`LENS_TINT` mixed into what is seen through a lens (0 = clear glass)."""
+FRAME_SHADOW = 0.3
+"""Darkening (0–1) of the face where the frame's shadow falls (offset down, blurred)."""
+
+
+def _disk(r: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def glasses_geometry(region: np.ndarray, on_top: np.ndarray,
+                     behind: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """The spectacles an ``eye_g`` region stands for: (whole glasses, frame band, frame thickness px).
+
+    ``eye_g`` follows CelebAMask-HQ: frames + lenses (+ bridge, arms), with eyes and brows labelled
+    on top. The lenses are the solid parts of the region (an opening removes the bridge and arms);
+    pieces of a lens that an eye cuts apart (``behind`` pixels joining them) count as one lens, and
+    each lens's convex hull takes back the ``on_top`` pixels it covers, so the glasses are whole
+    again (the brows cross the frame, the eyes lie behind the lens). Any other shape — a blob painted
+    by hand — is taken as it is. The frame is the outer band of the glasses, ``thickness`` ≈ 0.12 ×
+    the largest inscribed radius of the glasses (at least 2 px); parts too thin to hold a disc of
+    0.2 × that radius (bridge, temple arms) are all frame.
+
+    Args:
+        region: bool ``[H, W]`` ``eye_g`` pixels of the edited map (non-empty).
+        on_top: bool ``[H, W]`` pixels of :data:`GLASSES_ON_TOP` labels.
+        behind: bool ``[H, W]`` pixels seen through a lens (the eyes) that join lens pieces; None = ``on_top``
+            is not used for joining.
+
+    Returns:
+        (bool ``[H, W]`` glasses, bool ``[H, W]`` frame band, thickness in px).
+    """
+    reg = region.astype(np.uint8)
+    r0 = float(cv2.distanceTransform(np.pad(reg, 1), cv2.DIST_L2, 5).max())
+    solid = cv2.morphologyEx(reg, cv2.MORPH_OPEN, _disk(max(1, int(round(0.3 * r0)))))
+    n, comp, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
+    whole = region.copy()
+    if n > 1:
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        lens = np.isin(comp, np.flatnonzero(areas >= 0.1 * areas.max()) + 1)
+        link = lens if behind is None else lens | behind
+        _, group = cv2.connectedComponents(link.astype(np.uint8), connectivity=8)
+        hulls = np.zeros_like(reg)
+        for i in np.unique(group[lens]):
+            pts = cv2.findNonZero((lens & (group == i)).astype(np.uint8))
+            cv2.fillConvexPoly(hulls, cv2.convexHull(pts), 1)
+        whole |= hulls.astype(bool) & on_top
+    inner_r = float(cv2.distanceTransform(np.pad(whole.astype(np.uint8), 1), cv2.DIST_L2, 5).max())
+    th = max(2, int(round(0.12 * inner_r)))
+    w8 = whole.astype(np.uint8)
+    inside = cv2.erode(w8, _disk(th), borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+    broad = cv2.morphologyEx(w8, cv2.MORPH_OPEN, _disk(max(th + 1, int(round(0.2 * inner_r))))).astype(bool)
+    return whole, whole & ~(inside & broad), th  # thin parts (bridge, arms) are all frame
+
+
+def render_glasses(under: np.ndarray, region: np.ndarray, on_top: np.ndarray,
+                   shadow_ok: Optional[np.ndarray] = None,
+                   behind: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw spectacles for an ``eye_g`` region over ``under``, keeping the face behind the lenses.
+
+    Geometry from :func:`glasses_geometry`. The **frame** is a rounded dark rod: darker at its
+    edges, lighter along its middle, with a thin highlight along the upper edge of each stroke
+    (light from above), anti-aliased against what surrounds it. The **lenses** show ``under``
+    (skin, eyes, brows: nothing is replaced) with a :data:`LENS_TINT_ALPHA` tint and a soft diagonal
+    reflection. The frame casts a soft shadow (:data:`FRAME_SHADOW`) a little below it onto the face
+    seen through the lenses and onto ``shadow_ok`` pixels just outside.
+
+    Args:
+        under: float32 ``[H, W, 3]`` the face as rendered so far.
+        region: bool ``[H, W]`` the ``eye_g`` pixels (non-empty).
+        on_top: bool ``[H, W]`` pixels of :data:`GLASSES_ON_TOP` labels.
+        shadow_ok: bool ``[H, W]`` pixels outside the glasses the shadow may darken (skin); None = none.
+        behind: bool ``[H, W]`` eye pixels (see :func:`glasses_geometry`); None = none.
+
+    Returns:
+        (``ys``, ``xs``, float32 ``[N, 3]`` values) of the re-rendered pixels.
+    """
+    if not region.any():
+        raise ValueError("render_glasses: empty eye_g region")
+    h, w = region.shape
+    ys, xs = np.nonzero(region)  # the glasses lie inside the region's bounding box
+    pad = int(0.3 * min(ys.max() - ys.min(), xs.max() - xs.min())) + 8  # > 3 × the frame thickness
+    y0, y1, x0, x1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1), max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
+    whole, frame, th = glasses_geometry(region[y0:y1, x0:x1], on_top[y0:y1, x0:x1],
+                                        None if behind is None else behind[y0:y1, x0:x1])
+    base = under[y0:y1, x0:x1].astype(np.float32)
+    lens = whole & ~frame
+    # lenses: tint + a soft diagonal reflection per lens (upper outer side brighter)
+    out = base * (1.0 - LENS_TINT_ALPHA) + np.array(LENS_TINT, np.float32) * LENS_TINT_ALPHA
+    n, comp, stats, cents = cv2.connectedComponentsWithStats(lens.astype(np.uint8), connectivity=8)
+    refl = np.zeros(lens.shape, np.float32)
+    yy, xx = np.mgrid[0:lens.shape[0], 0:lens.shape[1]].astype(np.float32)
+    for i in range(1, n):
+        bw, bh = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
+        if bw * bh < 16:
+            continue
+        cx, cy = cents[i]
+        s = ((xx - cx) / bw + (yy - cy) / bh)  # diagonal coordinate, ~-1 (upper left) .. 1
+        band = 0.7 * np.exp(-(((s + 0.45) / 0.16) ** 2)) + 0.35 * np.exp(-(((s + 0.12) / 0.05) ** 2))
+        refl[comp == i] = band[comp == i]
+    refl = cv2.GaussianBlur(refl, (0, 0), max(0.8, 0.4 * th)) * lens
+    out += (255.0 - out) * (0.22 * refl)[:, :, None]
+    # shadow of the frame on the face behind it
+    fa = frame.astype(np.float32)
+    sh_shift = np.float32([[1, 0, 0.3 * th], [0, 1, 0.9 * th]])
+    shadow = cv2.GaussianBlur(cv2.warpAffine(fa, sh_shift, (fa.shape[1], fa.shape[0])), (0, 0), 0.8 * th)
+    shadow *= 1.0 - fa
+    out *= (1.0 - FRAME_SHADOW * shadow)[:, :, None]
+    # frame: a rounded rod, shaded across its width, with a highlight along each stroke's upper edge
+    d = cv2.distanceTransform(np.pad(frame, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    v = np.clip(d / max(1.0, 0.5 * th), 0.0, 1.0)
+    k = max(1, int(round(0.6 * th)))
+    above = np.zeros_like(frame)
+    above[k:] = frame[:-k]
+    top = cv2.GaussianBlur((frame & ~above).astype(np.float32), (0, 0), 0.6) * frame
+    fcol = np.array(FRAME_COLOUR, np.float32)[None, None] * (0.85 + 0.3 * v)[:, :, None]
+    fcol += (40.0 * top * v)[:, :, None]
+    fcol = np.where(frame[:, :, None], fcol, cv2.dilate(fcol, np.ones((5, 5), np.uint8)))
+    # anti-aliased coverage: the band between the smoothed outer and inner outlines of the frame
+    # (sub-pixel smooth edges instead of the label map's staircase)
+    a_out = np.clip((cv2.GaussianBlur(whole.astype(np.float32), (0, 0), 0.9) - 0.5) * 2.2 + 0.5, 0.0, 1.0)
+    a_in = np.clip((cv2.GaussianBlur(lens.astype(np.float32), (0, 0), 0.9) - 0.5) * 2.2 + 0.5, 0.0, 1.0)
+    alpha = np.clip(a_out - a_in, 0.0, 1.0)
+    out = out * (1.0 - alpha[:, :, None]) + fcol * alpha[:, :, None]
+    # what changed: the glasses, the frame's soft outer edge, and its shadow on allowed skin
+    ok_out = np.zeros_like(whole) if shadow_ok is None else shadow_ok[y0:y1, x0:x1]
+    outside = ~whole & ok_out
+    res = np.where(whole[:, :, None], out, base)
+    edge = outside & (alpha > 0.02)
+    res[edge] = (base * (1.0 - alpha[:, :, None]) + fcol * alpha[:, :, None])[edge]
+    dark = outside & ~edge & (shadow > 0.02)
+    res[dark] = (base * (1.0 - FRAME_SHADOW * shadow)[:, :, None])[dark]
+    sel = whole | edge | dark
+    ry, rx = np.nonzero(sel)
+    return ry + y0, rx + x0, res[ry, rx]
+
+
 def material(name: str, target: np.ndarray, under: np.ndarray) -> np.ndarray:
     """Built-in rendering of label ``name`` over ``target`` when no image has the label.
 
@@ -354,25 +499,14 @@ def material(name: str, target: np.ndarray, under: np.ndarray) -> np.ndarray:
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     roi = target[y0:y1, x0:x1]
     base = np.array(DEFAULT_MATERIALS[name], np.float32)
-    if name == "eye_g":
-        r = max(1, int(round(0.08 * min(roi.shape))))
-        lens = cv2.erode(roi.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).astype(bool)
-        rim = roi & ~lens
-        # a rounded frame: darker at its edges, lighter along the middle of the rim, with a thin
-        # highlight on the side facing up (light from above), instead of a flat painted band
-        d = cv2.distanceTransform(np.pad(rim, 1).astype(np.uint8), cv2.DIST_L2, 3)
-        thick = max(1.0, float(d.max()))
-        v = d[1:-1, 1:-1] / thick
-        k = max(1, int(round(0.6 * thick)))
-        above = np.zeros_like(rim)
-        above[k:] = rim[:-k]
-        top = (rim & ~above).astype(np.float32)  # the upper edge of each stroke of the frame
-        top = cv2.GaussianBlur(top, (0, 0), 0.6) * rim
-        out = base[None, None] * (0.8 + 0.4 * v)[:, :, None]
-        out += (55.0 * top * v)[:, :, None]
-        tint = np.array([150, 170, 190], np.float32)
-        out[lens] = under[y0:y1, x0:x1][lens] * 0.82 + tint * 0.18
-        return out[roi]
+    if name == "eye_g":  # spectacles over what is there (the same drawing as in regenerate())
+        gy, gx, gv = render_glasses(under, target, np.zeros_like(target))
+        vals = under[ys, xs].astype(np.float32)
+        hit = np.zeros(target.shape, np.int64)
+        hit[gy, gx] = np.arange(1, len(gy) + 1)
+        idx = hit[ys, xs]
+        vals[idx > 0] = gv[idx[idx > 0] - 1]
+        return vals
     if name in ("l_eye", "r_eye"):
         out = np.broadcast_to(base, roi.shape + (3,)).copy()
         ry, rx = np.nonzero(roi)
@@ -530,6 +664,15 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
         got = _from_image(src, name, target, in_place=True)
         if got is None and ref is not None:
             got = _from_image(ref, name, target, in_place=False)
+        if got is None and name == "eye_g" and not styled:
+            # spectacles where no image has any: frame + see-through lenses over the face as rendered
+            on_top = np.isin(edited, [CLASSES.index(n) for n in GLASSES_ON_TOP])
+            gy, gx, gv = render_glasses(out, target, on_top, shadow_ok=np.isin(edited, [skin, CLASSES.index("nose")]),
+                                        behind=np.isin(edited, [CLASSES.index("l_eye"), CLASSES.index("r_eye")]))
+            out[gy, gx] = gv
+            regen[gy, gx] = smooth[gy, gx] = True
+            how[name] = "built-in material (spectacles: frame, see-through lenses)"
+            continue
         if got is None:
             got = (material(name, target, out), "built-in material", None)
         vals, how_c, fresh = got

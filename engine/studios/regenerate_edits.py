@@ -14,7 +14,9 @@ as a chain ``op:arg:arg;op:arg`` — see :func:`parse_edits`:
 ``smile:PX``                bend the lips (and mouth) so the corners rise by ``PX`` pixels
 ``swap:A:B``                exchange two labels
 ``relabel:A:B``             every ``A`` pixel becomes ``B``
-``add:glasses``             add ``eye_g`` frames around the two eyes
+``add:glasses[:STYLE][:A]`` add ``eye_g`` spectacles (lenses + frames + bridge, CelebAMask-HQ
+                            style); ``STYLE`` ``rect`` (default) / ``round`` / ``aviator``, ``A``
+                            ``arms`` (default) / ``noarms`` for the temple arms
 =========================== =====================================================================
 
 ``LABELS`` is one label name or several joined by ``+`` (``l_eye+r_eye``).
@@ -270,34 +272,115 @@ def relabel(labels: np.ndarray, a: str, b: str) -> np.ndarray:
     return out
 
 
-def add_glasses(labels: np.ndarray, frame: float = 0.22) -> np.ndarray:
-    """Add ``eye_g`` (spectacles: two rims and a bridge) around the eyes.
+GLASSES_STYLES: tuple[str, ...] = ("round", "rect", "aviator")
+"""Frame shapes :func:`add_glasses` can draw (``add:glasses:STYLE``)."""
+
+GLASSES_PAINTS_OVER: tuple[str, ...] = ("skin", "nose", "background", "eye_g")
+"""Labels the lenses may cover. CelebAMask-HQ composes its label maps with ``eye_g`` painted after
+skin and nose and *before* the eyes, brows, ears, mouth, lips, hair, hat, ..., so those stay on top."""
+
+# lens outline per style, in units of the eye distance d: half-width a, half-heights above / below
+# the lens centre, superellipse exponents (top, bottom), and the bottom's extra depth at the nose side
+_LENS: dict[str, tuple[float, float, float, float, float, float]] = {
+    "round": (0.36, 0.33, 0.33, 2.0, 2.0, 0.0),
+    "rect": (0.40, 0.24, 0.25, 4.0, 4.0, 0.0),
+    "aviator": (0.42, 0.25, 0.38, 3.5, 2.2, 0.3),
+}
+
+
+def _lens_outline(style: str, centre: np.ndarray, ax: np.ndarray, down: np.ndarray, out_sign: float,
+                  d: float, n: int = 96) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Outline of one lens (frame included) around ``centre``: ``[n, 2]`` (x, y) points, and their
+    local coordinates in units of ``d`` (``u``: outward along the eye axis, ``v``: down)."""
+    a, bt, bb, nt, nb, droop = _LENS[style]
+    t = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
+    c, s = np.cos(t), np.sin(t)
+    bottom = s > 0
+    ex = np.where(bottom, nb, nt)
+    u = np.sign(c) * np.abs(c) ** (2.0 / ex)                  # -1..1 along the eye axis (outward +)
+    v = np.sign(s) * np.abs(s) ** (2.0 / ex)                  # -1..1 downward
+    hv = np.where(bottom, bb * (1.0 + droop * np.clip(-u, 0, 1) - 0.5 * droop * np.clip(u, 0, 1)), bt)
+    uu, vv = u * a * d, v * hv * d
+    return centre + out_sign * uu[:, None] * ax + vv[:, None] * down, uu / d, vv / d
+
+
+def _edge_point(outline: tuple[np.ndarray, np.ndarray, np.ndarray], v: float, side: int) -> np.ndarray:
+    """The point of a lens outline on its nose (``side`` -1) or ear (+1) side nearest to height ``v``
+    (units of d, down +)."""
+    pts, u, vv = outline
+    cand = np.flatnonzero(u * side > 0)
+    return pts[cand[np.argmin(np.abs(vv[cand] - v))]]
+
+
+def add_glasses(labels: np.ndarray, style: str = "rect", arms: bool = True) -> np.ndarray:
+    """Add ``eye_g`` in the CelebAMask-HQ convention: the *whole* spectacles, frames and lenses.
+
+    CelebAMask-HQ labels glasses as one region — two lens shapes including their frame, the bridge
+    over the nose and the visible temple arms — and paints the eyes, brows (and hair, ears, ...) on
+    top of it; the face seen through the lenses is ``eye_g`` too. This draws that region from the
+    eyes' positions (size and tilt from the eye distance ``d``; lens centres a little below the
+    pupils), a bridge across the nose and, with ``arms``, a temple arm from each lens's upper outer
+    corner toward the ear, kept only over skin connected to the lens. The lenses cover only
+    :data:`GLASSES_PAINTS_OVER` labels, so eyes, brows, hair, ears and lips keep their labels on top.
 
     Args:
         labels: official-order map with ``l_eye`` and ``r_eye``.
-        frame: rim thickness as a fraction of the eye distance.
+        style: frame shape, one of :data:`GLASSES_STYLES`.
+        arms: draw the temple arms.
+
+    Returns:
+        New label map.
 
     Raises:
-        ValueError: the map has no eyes to put glasses on.
+        ValueError: the map has no eyes to put glasses on, or an unknown style.
     """
+    if style not in GLASSES_STYLES:
+        raise ValueError(f"unknown glasses style {style!r}; use one of {', '.join(GLASSES_STYLES)}")
     out = check_labels(labels).copy()
     centres = []
     for n in ("r_eye", "l_eye"):
         ys, xs = np.nonzero(out == CELEBAMASK_HQ.index(n))
         if len(xs) == 0:
             raise ValueError("add:glasses needs both eyes (l_eye and r_eye) in the label map")
-        centres.append((xs.mean(), ys.mean()))
-    (x0, y0), (x1, y1) = sorted(centres)
-    d = float(np.hypot(x1 - x0, y1 - y0))
-    g = np.zeros(out.shape, np.uint8)
-    ax, ay = int(round(d * 0.42)), int(round(d * 0.3))
-    ang = float(np.degrees(np.arctan2(y1 - y0, x1 - x0)))
-    th = max(1, int(round(d * frame * 0.25)))
-    for cx, cy in ((x0, y0), (x1, y1)):
-        cv2.ellipse(g, (int(round(cx)), int(round(cy + d * 0.03))), (ax, ay), ang, 0, 360, 1, th)
-    bridge_y = int(round((y0 + y1) / 2 - d * 0.02))
-    cv2.line(g, (int(round(x0 + ax * 0.95)), bridge_y), (int(round(x1 - ax * 0.95)), bridge_y), 1, max(1, th // 2 + 1))
-    out[g > 0] = CELEBAMASK_HQ.index("eye_g")
+        centres.append(np.array([xs.mean(), ys.mean()]))
+    p0, p1 = sorted(centres, key=lambda c: c[0])                # image left, image right
+    axis = p1 - p0
+    d = float(np.hypot(*axis))
+    if d < 4:
+        raise ValueError("add:glasses: the eyes are too close together to fit glasses")
+    ax = axis / d
+    down = np.array([-ax[1], ax[0]])
+    th = max(2, int(round(0.045 * d)))                          # frame / bridge / arm thickness (px)
+    h, w = out.shape
+    lens = np.zeros((h, w), np.uint8)
+    outlines = []
+    for eye, sign in ((p0, -1.0), (p1, 1.0)):
+        centre = eye + down * (0.06 * d) + ax * (sign * 0.02 * d)
+        outline = _lens_outline(style, centre, ax, down, sign, d)
+        outlines.append((centre, sign, outline))
+        cv2.fillPoly(lens, [np.rint(outline[0] * 4).astype(np.int32)], 1, cv2.LINE_8, shift=2)
+    # bridge: from the nose side of one lens to the other, a little above the lens centres (aviators
+    # add a straight brow bar near the top)
+    bt = _LENS[style][1]
+    bars = [-0.35 * bt] if style != "aviator" else [-0.2 * bt, -0.85 * bt]
+    for j, v in enumerate(bars):
+        q0, q1 = _edge_point(outlines[0][2], v, -1), _edge_point(outlines[1][2], v, -1)
+        mid = (q0 + q1) / 2 - down * (0.04 * d if j == 0 else 0.0)  # the nose bridge arches
+        pts = np.rint(np.stack([q0, mid, q1]) * 4).astype(np.int32)
+        cv2.polylines(lens, [pts], False, 1, th, cv2.LINE_8, shift=2)
+    paint = lens.astype(bool) & np.isin(out, _ids(GLASSES_PAINTS_OVER))
+    if arms:
+        arm = np.zeros((h, w), np.uint8)
+        for centre, sign, outline in outlines:
+            start = _edge_point(outline, -0.45 * bt, 1) - sign * ax * th  # from the upper outer corner
+            end = start + sign * ax * (0.75 * d) + down * (0.05 * d)
+            cv2.line(arm, tuple(int(v) for v in np.rint(start * 4)), tuple(int(v) for v in np.rint(end * 4)),
+                     1, th, cv2.LINE_8, shift=2)
+        arm_ok = (arm > 0) & (out == CELEBAMASK_HQ.index("skin")) & ~lens.astype(bool)
+        _, comp = cv2.connectedComponents((arm_ok | paint).astype(np.uint8), connectivity=8)
+        touching = np.unique(comp[paint])
+        paint |= arm_ok & np.isin(comp, touching[touching > 0])
+    out[paint] = CELEBAMASK_HQ.index("eye_g")
     return out
 
 
@@ -339,10 +422,25 @@ def _num(arg: str, kind: type = float) -> float:
         raise ValueError(f"{arg!r} is not a {'whole ' if kind is int else ''}number") from None
 
 
-def _add(labels: np.ndarray, what: str) -> np.ndarray:
+def _glasses_args(args: Sequence[str]) -> tuple[str, bool]:
+    """``(style, arms)`` from the optional arguments of ``add:glasses[:STYLE][:arms|noarms]``."""
+    style, arms = "rect", True
+    for a in args:
+        if a in GLASSES_STYLES:
+            style = a
+        elif a in ("arms", "noarms"):
+            arms = a == "arms"
+        else:
+            raise ValueError(f"add:glasses: {a!r} is neither a style ({', '.join(GLASSES_STYLES)}) "
+                             "nor arms/noarms")
+    return style, arms
+
+
+def _add(labels: np.ndarray, what: str, *opts: str) -> np.ndarray:
     if what != "glasses":
         raise ValueError(f"add: only 'glasses' can be added, got {what!r}")
-    return add_glasses(labels)
+    style, arms = _glasses_args(opts)
+    return add_glasses(labels, style, arms)
 
 
 _OPS: dict[str, tuple[int, Callable[..., np.ndarray]]] = {
@@ -354,6 +452,8 @@ _OPS: dict[str, tuple[int, Callable[..., np.ndarray]]] = {
     "relabel": (2, lambda m, a, b: relabel(m, _names(a)[0], _names(b)[0])),
     "add": (1, _add),
 }
+_MAX_ARGS: dict[str, int] = {"add": 3}
+"""Operations that take optional arguments after the required ones (``add:glasses:STYLE:arms``)."""
 
 
 def parse_edits(spec: str) -> list[LabelEdit]:
@@ -378,8 +478,11 @@ def parse_edits(spec: str) -> list[LabelEdit]:
         op, *args = [s.strip() for s in part.split(":")]
         if op not in _OPS:
             raise ValueError(f"unknown label edit {op!r}; use one of {', '.join(_OPS)}")
-        if len(args) != _OPS[op][0]:
-            raise ValueError(f"{op} takes {_OPS[op][0]} argument(s) ({part!r})")
+        lo = _OPS[op][0]
+        hi = _MAX_ARGS.get(op, lo)
+        if not lo <= len(args) <= hi:
+            want = f"{lo}" if lo == hi else f"{lo} to {hi}"
+            raise ValueError(f"{op} takes {want} argument(s) ({part!r})")
         e = LabelEdit(op, tuple(args))
         try:  # validate names / numbers now, not on the first image
             if op in ("swap", "relabel"):
@@ -393,8 +496,10 @@ def parse_edits(spec: str) -> list[LabelEdit]:
                     raise ValueError("scale factor must be in [0.2, 5]")
             elif op == "smile":
                 _num(args[0])
-            elif op == "add" and args[0] != "glasses":
-                raise ValueError(f"add: only 'glasses' can be added, got {args[0]!r}")
+            elif op == "add":
+                if args[0] != "glasses":
+                    raise ValueError(f"add: only 'glasses' can be added, got {args[0]!r}")
+                _glasses_args(args[1:])
         except KeyError as exc:
             raise ValueError(str(exc).strip('"')) from None
         out.append(e)
