@@ -106,7 +106,10 @@ class FaceMeshFitter:
             res = self._get().process(crop)
         if not res.multi_face_landmarks:
             return None
-        pts = np.array([(p.x * MESH_SIDE, p.y * MESH_SIDE) for p in res.multi_face_landmarks[0].landmark], np.float64)
+        # MediaPipe's normalised coordinates put 0 and 1 at the crop's outer edges; the affine maps
+        # (like cv2 drawing) index pixel centres, so subtract half a pixel (measured: parsing mIoU
+        # on the 9 labelled pairs 0.700 -> 0.716, lips 0.735 -> 0.777, better on MT/Xiqu too)
+        pts = np.array([(p.x * MESH_SIDE, p.y * MESH_SIDE) for p in res.multi_face_landmarks[0].landmark], np.float64) - 0.5
         pts = (pts - a[:, 2]) / s  # back to image pixels
         mesh_box = np.array([*pts.min(0), *pts.max(0)])
         if _iou(mesh_box, np.asarray(box, np.float64)) < 0.2:  # the mesh found another face in the crop
