@@ -199,11 +199,12 @@ def test_parsing_quality_on_ground_truth_pairs(analyzer, shared_data) -> None:
     iou = parsing_iou(analyzer, shared_data / "faces" / "parsing")
     mean = float(np.mean(list(iou.values())))
     # per-class regression floors a little below the measured values (bench/ has the numbers:
-    # mean 0.700, skin 0.857, nose 0.80, hair 0.832, lips 0.739/0.731, ears 0.51/0.64, cloth 0.383 …)
-    floors = {"background": 0.87, "skin": 0.83, "nose": 0.77, "l_eye": 0.70, "r_eye": 0.70,
-              "l_brow": 0.54, "r_brow": 0.60, "l_ear": 0.46, "r_ear": 0.58, "mouth": 0.68,
-              "u_lip": 0.70, "l_lip": 0.69, "hair": 0.80, "neck": 0.67, "cloth": 0.34}
+    # mean 0.716, skin 0.87, nose 0.81, eyes 0.76/0.75, hair 0.83, lips 0.77/0.78, mouth 0.76, ears
+    # 0.51/0.65, cloth 0.38 …)
+    floors = {"background": 0.87, "skin": 0.83, "nose": 0.78, "l_eye": 0.73, "r_eye": 0.72,
+              "l_brow": 0.56, "r_brow": 0.62, "l_ear": 0.46, "r_ear": 0.58, "mouth": 0.72,
+              "u_lip": 0.74, "l_lip": 0.75, "hair": 0.80, "neck": 0.67, "cloth": 0.34}
     low = {k: round(iou.get(k, 0.0), 3) for k, f in floors.items() if iou.get(k, 0.0) < f}
     assert not low, (low, iou)
-    assert mean > 0.68, iou
+    assert mean > 0.695, iou
     assert "eye_g" not in iou, "no pair has glasses: eye_g would be a false detection"

@@ -43,6 +43,9 @@ RIM_FRACTION = 0.35
 RIM_RANGE = (1.15, 2.8)
 """Rim search range along each ray, in eye half-widths."""
 
+VERTICAL_SQUEEZE = 0.25
+"""Rays pointing down are shortened by this fraction (lenses are wider than tall)."""
+
 _RIGHT = (33, 133)   # person's right eye: outer, inner corner (image left)
 _LEFT = (263, 362)   # person's left eye: outer, inner corner
 _BROW_INNER = (55, 285)
@@ -123,7 +126,7 @@ def _rim(grey: np.ndarray, centre: np.ndarray, half: float, out_dir: np.ndarray,
     if len(rs) < 4:
         return 0.0, ang, np.zeros(len(ang))
     # vertical rays are shorter: the lens is wider than tall
-    scale = 1.0 - 0.35 * np.abs(np.sin(ang))
+    scale = 1.0 - VERTICAL_SQUEEZE * np.abs(np.sin(ang))
     pts = centre[None, None] + (rs[None, :, None] * scale[:, None, None]) * dirs[:, None, :]
     prof = _sample(grey, pts)
     step = _line_strength(prof) / scale[:, None]
