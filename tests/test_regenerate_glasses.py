@@ -151,6 +151,20 @@ def test_removing_glasses_gives_skin_back() -> None:
     # now the photo has glasses (labelled as such); remove them in the mask: skin/nose back
     out, _, info = regenerate(worn, g, lab)
     frame = glasses_geometry(g == G, np.zeros_like(lab, bool))[1] & (lab == IDX("skin"))
-    assert "eye_g" not in info["regions"] and info["regions"]["skin"].startswith("continued")
+    assert "eye_g" not in info["regions"] and "glasses removed" in info["regions"]["skin"]
     assert luma(out)[frame].mean() > luma(worn)[frame].mean() + 60  # the dark frame is gone
     assert abs(luma(out)[frame].mean() - luma(img)[lab == IDX("skin")].mean()) < 40
+    # the face that was behind the lenses is kept (not replaced by skin mirrored from outside)
+    top = np.isin(g, [IDX(n) for n in ("l_eye", "r_eye", "l_brow", "r_brow")])
+    whole, fr, th = glasses_geometry(g == G, top, np.isin(g, [IDX("l_eye"), IDX("r_eye")]))
+    core = cv2.erode(whole.astype(np.uint8), np.ones((2 * (3 * th + 3) + 1,) * 2, np.uint8)).astype(bool)
+    core &= lab == IDX("skin")
+    assert core.sum() > 150
+    assert np.corrcoef(luma(img)[core], luma(out)[core])[0, 1] > 0.9
+    assert np.abs(luma(img)[core] - luma(out)[core]).mean() < 15
+    # dark lenses (sunglasses) are not "the face behind": they are regenerated as skin as before
+    shades = worn.copy()
+    shades[whole & (g == G)] = (25, 25, 30)
+    out2, _, info2 = regenerate(shades, g, lab)
+    assert "glasses removed" not in info2["regions"]["skin"]
+    assert luma(out2)[core].mean() > 100

@@ -592,6 +592,65 @@ def _occluded_only(target: np.ndarray, same: np.ndarray, edited: np.ndarray) -> 
     return bool(np.isin(lost, [CLASSES.index(n) for n in OCCLUDERS]).all())
 
 
+CLEAR_LENS = 0.6
+"""A removed lens whose interior is at least this bright relative to the skin around the glasses
+counts as clear (the face behind it is kept); darker lenses (sunglasses) are regenerated as skin."""
+
+
+def _remove_glasses(src: _Style, edited: np.ndarray, out: np.ndarray, regen: np.ndarray,
+                    smooth: np.ndarray) -> bool:
+    """Glasses removed in the edit: keep the face seen through clear lenses, inpaint only the frame.
+
+    ``eye_g`` is the whole spectacles, so re-rendering all of it as new skin (reflection fill) would
+    throw away the face behind clear lenses. Where source ``eye_g`` pixels became skin or nose, the
+    lens interior keeps the source pixels (colour-matched to the skin around the glasses) and the
+    frame band of :func:`glasses_geometry` (grown by 2 px, for its soft edge and shadow) is
+    inpainted. Dark lenses (:data:`CLEAR_LENS`) are left to the skin fill. Updates ``out``,
+    ``regen`` and ``smooth`` in place; returns whether it did anything.
+    """
+    gi = CLASSES.index("eye_g")
+    face = np.isin(edited, [CLASSES.index("skin"), CLASSES.index("nose")])
+    removed = src.mask("eye_g") & face
+    if removed.sum() < MIN_PIXELS:
+        return False
+    on_top = np.isin(src.labels, [CLASSES.index(n) for n in GLASSES_ON_TOP])
+    eyes = np.isin(src.labels, [CLASSES.index("l_eye"), CLASSES.index("r_eye")])
+    whole, frame, th = glasses_geometry(src.labels == gi, on_top, eyes)
+    # the frame, its soft edge and its shadow (also on skin just outside the glasses)
+    brows = np.isin(edited, [CLASSES.index("l_brow"), CLASSES.index("r_brow")]) & on_top
+    frame_px = cv2.dilate(frame.astype(np.uint8), _disk(max(2, th))).astype(bool) & (face | brows)
+    frame_px &= removed | ~whole | brows
+    lens = removed & ~frame_px
+    ring = cv2.dilate(whole.astype(np.uint8), _disk(2 * th + 3)).astype(bool) & ~cv2.dilate(
+        whole.astype(np.uint8), _disk(th + 2)).astype(bool) & (src.labels == CLASSES.index("skin"))
+    if lens.sum() < MIN_PIXELS or ring.sum() < MIN_PIXELS:
+        return False
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    skin_mean = src.img[ring].mean(0)
+    if float(src.img[lens].mean(0) @ luma) < CLEAR_LENS * float(skin_mean @ luma):
+        return False
+    # lens: the face behind it, its tint undone by matching the median colour of a band inside the
+    # lens (beyond the frame's shadow) to the skin just outside the glasses
+    f8 = frame.astype(np.uint8)
+    zone = lens & cv2.dilate(f8, _disk(6 * th + 6)).astype(bool) & ~cv2.dilate(f8, _disk(3 * th + 3)).astype(bool)
+    zone = zone if zone.sum() >= MIN_PIXELS else lens
+    gain = np.clip(np.median(src.img[ring], 0) / np.maximum(np.median(src.img[zone], 0), 1.0), 0.9, 1.12)
+    seen = whole & ~frame_px & np.isin(edited, [CLASSES.index(n) for n in ("skin", "nose") + GLASSES_ON_TOP])
+    out[seen] = src.img[seen] * gain  # eyes and brows behind the lens lose the tint too
+    # frame: inpainted from the pixels around it
+    ys, xs = np.nonzero(frame_px)
+    pad = 4 * th + 6
+    y0, y1 = max(0, ys.min() - pad), min(out.shape[0], ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(out.shape[1], xs.max() + pad + 1)
+    roi = np.clip(np.rint(out[y0:y1, x0:x1]), 0, 255).astype(np.uint8)
+    filled = cv2.inpaint(roi, frame_px[y0:y1, x0:x1].astype(np.uint8), max(3, th + 1), cv2.INPAINT_TELEA)
+    sub = frame_px[y0:y1, x0:x1]
+    out[y0:y1, x0:x1][sub] = filled[sub]
+    regen |= removed | seen | frame_px
+    smooth |= seen
+    return True
+
+
 def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
                reference: Optional[np.ndarray] = None, reference_labels: Optional[np.ndarray] = None,
                reference_regions: Sequence[str] = (), blend: float = 1.0, feather: float = 1.0,
@@ -694,6 +753,9 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
         how[name] = how_c
         out[ys[fresh], xs[fresh]] = vals[fresh]
         regen[ys[fresh], xs[fresh]] = True
+    if "eye_g" not in reference_regions or ref is None:
+        if _remove_glasses(src, edited, out, regen, smooth):
+            how["skin"] = how.get("skin", "continued from source") + "; glasses removed: lenses kept, frame inpainted"
     if feather > 0 and regen.any():
         k = np.ones((3, 3), np.uint8)
         edges = cv2.morphologyEx(edited, cv2.MORPH_GRADIENT, k) > 0  # 2-px band across label borders
