@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -210,7 +211,11 @@ def main(args: argparse.Namespace) -> int:
     cancel = None if limit is None else CancelToken(lambda: time.perf_counter() - t0 > limit)
     done = Trainer(TrainConfig(out_dir=out, steps=args.steps, log_every=10, checkpoint_every=200, seed=args.seed),
                    tr.modules(), {"G": tr.opt_g, "D": tr.opt_d}, step_fn).run(cancel)
-    train_s = round(time.perf_counter() - t0, 1)
+    from engine.training.cocosnet import logged_train_seconds
+
+    train_s = max(round(time.perf_counter() - t0, 1), logged_train_seconds(out))  # all resumed segments
+    p_trace.extend(float(json.loads(line)["p"]) for line in (out / "log.jsonl").read_text().splitlines()
+                   if '"p"' in line)
     fakes = np.concatenate([tr.G_ema.sample_images(list(range(i, min(i + 32, args.eval_images))))
                             for i in range(0, args.eval_images, 32)])
     save_image(out / "samples.png", np.concatenate([np.concatenate(list(fakes[r * 8:(r + 1) * 8]), 1)
