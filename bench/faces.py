@@ -3,6 +3,8 @@
 Latency uses ``skimage.data.astronaut()`` resized to 512² and 2048² (cache cleared before each
 run). Quality is the per-class IoU of the geometric parser against the ground-truth label maps in
 ``../shared/data/faces/parsing`` (skipped when that folder is absent), accumulated over all pairs.
+Glasses: :func:`engine.faces.glasses.detect_glasses` on the dev photos and labelled pairs as they
+are (only ``sg_male_189498`` wears glasses) and with synthetic frames drawn on each.
 """
 
 from __future__ import annotations
@@ -54,6 +56,39 @@ def parsing_quality(analyzer, folder: Path) -> dict[str, Any]:
             "aims": {"mean_iou": 0.75, "lips": 0.80, "skin": 0.85}}
 
 
+GLASSES_PHOTO = "sg_male_189498"
+"""The only dev photo with glasses (tinted aviators)."""
+
+
+def glasses_check(analyzer, folders: list[Path]) -> dict[str, Any]:
+    """Detections on the photos as they are and recall on synthetic frames drawn on the others."""
+    from engine.faces.glasses import SYNTHETIC_STYLES, detect_glasses, draw_synthetic_glasses
+    from engine.imageio import load_image
+
+    found: list[str] = []
+    recall = {k: [0, 0] for k in SYNTHETIC_STYLES}
+    faces_n = 0
+    for folder in folders:
+        for jpg in sorted(folder.glob("*.jpg")):
+            img = load_image(jpg)
+            faces = analyzer.analyze(img, parse=False).faces
+            if not faces or faces[0].landmarks is None:
+                continue
+            lm = faces[0].landmarks
+            faces_n += 1
+            if detect_glasses(img, lm).present:
+                found.append(jpg.stem)
+            if jpg.stem == GLASSES_PHOTO:
+                continue
+            for name, style in SYNTHETIC_STYLES.items():
+                recall[name][0] += int(detect_glasses(draw_synthetic_glasses(img, lm, **style), lm).present)  # type: ignore[arg-type]
+                recall[name][1] += 1
+    false_pos = [n for n in found if n != GLASSES_PHOTO]
+    return {"faces": faces_n, "detected_as_is": found, "false_positives": len(false_pos),
+            "real_glasses_found": GLASSES_PHOTO in found,
+            "synthetic_recall": {k: round(v[0] / max(1, v[1]), 3) for k, v in recall.items()}}
+
+
 def run(runs: int = 5) -> dict[str, Any]:
     """The ``faces`` section of the bench JSON."""
     from skimage import data
@@ -71,6 +106,8 @@ def run(runs: int = 5) -> dict[str, Any]:
                    "value_ms": lat["512"]["median_ms"], "pass": lat["512"]["median_ms"] <= TARGET_512_MS},
     }
     doc["parsing_quality"] = parsing_quality(analyzer, SHARED_PARSING) if SHARED_PARSING.is_dir() else None
+    photos = SHARED_PARSING.parent / "photos"
+    doc["glasses"] = glasses_check(analyzer, [photos, SHARED_PARSING]) if photos.is_dir() else None
     return doc
 
 
@@ -85,4 +122,9 @@ def table(doc: dict[str, Any]) -> list[str]:
     if q:
         rows.append(f"  parsing mIoU {q['mean_iou']:.3f} on {q['pairs']} pairs (lips {q['lips_iou']:.3f}, "
                     f"skin {q['per_class_iou'].get('skin', float('nan')):.3f})")
+    g = doc.get("glasses")
+    if g:
+        rec = ", ".join(f"{k} {v:.2f}" for k, v in g["synthetic_recall"].items())
+        rows.append(f"  glasses on {g['faces']} faces: real pair found {g['real_glasses_found']}, "
+                    f"false positives {g['false_positives']}; synthetic recall {rec}")
     return rows

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 from skimage import data
 
 from engine.faces import FaceAnalyzer
-from engine.faces.glasses import detect_glasses
+from engine.faces.glasses import SYNTHETIC_STYLES, detect_glasses, draw_synthetic_glasses
 from engine.faces.parsing import geometric_parsing
 from engine.labels import CELEBAMASK_HQ
 
 EYE_G = CELEBAMASK_HQ.classes.index("eye_g")
-
-
-def draw_glasses(rgb: np.ndarray, lm: np.ndarray, colour=(20, 20, 20), thick: float = 0.14,
-                 rx: float = 1.7, ry: float = 1.15) -> np.ndarray:
-    """Two elliptical rims around the eyes joined by a bridge bar (frame thickness × eye half-width)."""
-    out = rgb.copy()
-    r_out, r_in, l_out, l_in = lm[33], lm[133], lm[263], lm[362]
-    half = (np.hypot(*(r_out - r_in)) + np.hypot(*(l_out - l_in))) / 4
-    ax = (l_out + l_in) / 2 - (r_out + r_in) / 2
-    ax = ax / np.hypot(*ax)
-    ang = float(np.degrees(np.arctan2(ax[1], ax[0])))
-    t = max(1, int(round(thick * half)))
-    for c in ((r_out + r_in) / 2, (l_out + l_in) / 2):
-        cv2.ellipse(out, tuple(int(v) for v in c), (int(rx * half), int(ry * half)), ang, 0, 360, colour, t, cv2.LINE_AA)
-    a, b = (r_out + r_in) / 2 + ax * rx * half, (l_out + l_in) / 2 - ax * rx * half
-    cv2.line(out, tuple(int(v) for v in a), tuple(int(v) for v in b), colour, t, cv2.LINE_AA)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +28,10 @@ def test_no_glasses_on_astronaut(astro) -> None:
     assert (geometric_parsing(img, FaceAnalyzer().analyze(img, parse=False).faces) != EYE_G).all()
 
 
-@pytest.mark.parametrize("style", [dict(colour=(20, 20, 20), thick=0.14), dict(colour=(90, 90, 90), thick=0.06),
-                                   dict(colour=(110, 60, 30), thick=0.1, rx=1.5, ry=1.0)])
+@pytest.mark.parametrize("style", ["dark", "thin_grey", "brown_small"])
 def test_synthetic_frames_found(astro, style) -> None:
     img, lm = astro
-    worn = draw_glasses(img, lm, **style)
+    worn = draw_synthetic_glasses(img, lm, **SYNTHETIC_STYLES[style])
     res = detect_glasses(worn, lm)
     assert res.present, (res.bridge, res.rims)
     # the region covers both eyes and the bridge between them, and not the mouth
@@ -65,7 +46,7 @@ def test_synthetic_frames_found(astro, style) -> None:
 
 def test_parser_labels_eye_g_under_the_eyes(astro) -> None:
     img, lm = astro
-    worn = draw_glasses(img, lm)
+    worn = draw_synthetic_glasses(img, lm)
     faces = FaceAnalyzer().analyze(worn, parse=False).faces
     labels = geometric_parsing(worn, faces)
     assert (labels == EYE_G).sum() > 200

@@ -196,3 +196,42 @@ def detect_glasses(rgb: np.ndarray, landmarks: np.ndarray, grey: Optional[np.nda
              max(2, int(round(thick * 1.5))))
     res.mask = mask.astype(bool)
     return res
+
+
+def draw_synthetic_glasses(rgb: np.ndarray, landmarks: np.ndarray, colour: tuple[int, int, int] = (20, 20, 20),
+                           thickness: float = 0.14, rx: float = 1.7, ry: float = 1.15) -> np.ndarray:
+    """A copy of ``rgb`` with a simple pair of glasses drawn on (for checks of :func:`detect_glasses`
+    and of anything that consumes ``eye_g``): two elliptical rims around the eyes joined by a bar.
+
+    Args:
+        rgb: ``uint8`` ``[H, W, 3]``.
+        landmarks: ``[478, 2]`` mesh points.
+        colour: frame colour (RGB).
+        thickness: frame thickness in eye half-widths.
+        rx, ry: rim semi-axes in eye half-widths.
+    """
+    out = np.ascontiguousarray(rgb).copy()
+    lm = np.asarray(landmarks, np.float64)
+    r_out, r_in, l_out, l_in = lm[_RIGHT[0]], lm[_RIGHT[1]], lm[_LEFT[0]], lm[_LEFT[1]]
+    half = (float(np.hypot(*(r_out - r_in))) + float(np.hypot(*(l_out - l_in)))) / 4
+    ax = (l_out + l_in) / 2 - (r_out + r_in) / 2
+    ax = ax / max(float(np.hypot(*ax)), 1e-6)
+    ang = float(np.degrees(np.arctan2(ax[1], ax[0])))
+    t = max(1, int(round(thickness * half)))
+    col = tuple(int(v) for v in colour)
+    for c in ((r_out + r_in) / 2, (l_out + l_in) / 2):
+        cv2.ellipse(out, (int(round(c[0])), int(round(c[1]))), (int(round(rx * half)), int(round(ry * half))),
+                    ang, 0, 360, col, t, cv2.LINE_AA)
+    a = (r_out + r_in) / 2 + ax * rx * half
+    b = (l_out + l_in) / 2 - ax * rx * half
+    cv2.line(out, (int(round(a[0])), int(round(a[1]))), (int(round(b[0])), int(round(b[1]))), col, t, cv2.LINE_AA)
+    return out
+
+
+SYNTHETIC_STYLES: dict[str, dict[str, object]] = {
+    "dark": {"colour": (20, 20, 20), "thickness": 0.14},
+    "thin_grey": {"colour": (90, 90, 90), "thickness": 0.06},
+    "brown_small": {"colour": (110, 60, 30), "thickness": 0.1, "rx": 1.5, "ry": 1.0},
+    "bright": {"colour": (235, 235, 235), "thickness": 0.1},
+}
+"""Frame styles used by the bench and tests (bright frames on light skin are the known weak case)."""
