@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from skimage import data
@@ -40,8 +41,19 @@ def test_synthetic_frames_found(astro, style) -> None:
         assert res.mask[y, x], pt
     x, y = np.round(lm[13]).astype(int)
     assert not res.mask[y, x]
-    area = res.mask.sum() / (np.ptp(lm[:, 0]) * np.ptp(lm[:, 1]))
-    assert 0.08 < area < 0.4, area
+    # against the drawn spectacles filled in (rims to their outer edge + the bar)
+    st = SYNTHETIC_STYLES[style]
+    half = (np.hypot(*(lm[33] - lm[133])) + np.hypot(*(lm[263] - lm[362]))) / 4
+    t = max(1, int(round(float(st["thickness"]) * half)))
+    whole = draw_synthetic_glasses(np.zeros_like(img), lm, colour=(255, 255, 255), thickness=st["thickness"],
+                                   rx=float(st.get("rx", 1.7)) + t / 2 / half, ry=float(st.get("ry", 1.15)) + t / 2 / half)
+    drawn = whole[..., 0] > 0
+    inside = np.zeros(drawn.shape, np.uint8)
+    for c in ((lm[33] + lm[133]) / 2, (lm[263] + lm[362]) / 2):
+        cv2.floodFill(inside, np.pad(drawn, 1).astype(np.uint8), (int(c[0]), int(c[1])), 1)
+    truth = drawn | inside.astype(bool)
+    iou = (truth & res.mask).sum() / (truth | res.mask).sum()
+    assert iou > 0.78, iou
 
 
 def test_parser_labels_eye_g_under_the_eyes(astro) -> None:

@@ -15,8 +15,9 @@ Method (grey levels of the image, geometry from the mesh; all lengths relative t
    with its neighbours'.
 3. **Decision** — glasses when the bridge score and both rim scores pass their thresholds
    (:data:`BRIDGE_T`, :data:`RIM_T`, :data:`RIM_FRACTION`) and the two rims have similar radii.
-   The ``eye_g`` region is each rim's ellipse (radii from the detected rim points, frame
-   thickness added) joined by a bar at the bridge height.
+   The ``eye_g`` region is each lens's outline — the rim found on rays all around the eye (rays
+   that miss it, e.g. under the brows, interpolated from their neighbours) pushed out by half the
+   frame thickness — joined by a bar at the bridge height. Temple arms are not included.
 
 Thresholds were set on synthetic frames drawn on dev photos (dark, thin grey and bright frames)
 against the 30 unlabelled dev photos, the 9 labelled pairs and the MT photos (no glasses) and
@@ -116,28 +117,65 @@ def _bridge(grey: np.ndarray, lm: np.ndarray, half: float, down: np.ndarray) -> 
     return float(step[i]), float(ts[i])
 
 
-def _rim(grey: np.ndarray, centre: np.ndarray, half: float, out_dir: np.ndarray, down: np.ndarray,
-         ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Rim score, the ray angles and the rim radius found on each ray (px)."""
-    # angles measured from the outer direction towards "down": 0 = outward, 90° = straight down
-    ang = np.deg2rad(np.arange(-20, 181, 10, dtype=np.float64))
+def _rays(grey: np.ndarray, centre: np.ndarray, half: float, out_dir: np.ndarray, down: np.ndarray,
+          ang: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Strongest radial line response on each ray: (strength, radius px, radius in half-widths).
+
+    ``ang`` is measured from the outer direction towards "down" (0 = outward, π/2 = straight down).
+    """
     dirs = np.cos(ang)[:, None] * out_dir[None] + np.sin(ang)[:, None] * down[None]
     rs = np.arange(RIM_RANGE[0] * half, RIM_RANGE[1] * half, 1.0)
     if len(rs) < 4:
-        return 0.0, ang, np.zeros(len(ang))
+        z = np.zeros(len(ang))
+        return z, z, z
     # vertical rays are shorter: the lens is wider than tall
     scale = 1.0 - VERTICAL_SQUEEZE * np.abs(np.sin(ang))
     pts = centre[None, None] + (rs[None, :, None] * scale[:, None, None]) * dirs[:, None, :]
-    prof = _sample(grey, pts)
-    step = _line_strength(prof) / scale[:, None]
+    step = _line_strength(_sample(grey, pts)) / scale[:, None]
     k = np.argmax(step, 1)
-    strength = step[np.arange(len(ang)), k]
-    radius = rs[k] * scale
-    rel = rs[k] / half
-    # consistency: the rim is a smooth curve, so neighbouring rays find it at similar radii
-    med = np.array([np.median(rel[max(0, i - 2):i + 3]) for i in range(len(rel))])
-    good = (strength > RIM_T) & (np.abs(rel - med) < 0.2)
+    return step[np.arange(len(ang)), k], rs[k] * scale, rs[k] / half
+
+
+def _consistent(rel: np.ndarray, circular: bool) -> np.ndarray:
+    """Rays whose rim radius agrees with the median of their neighbours (the rim is a smooth curve)."""
+    n = len(rel)
+    if circular:
+        med = np.array([np.median(rel[np.arange(i - 2, i + 3) % n]) for i in range(n)])
+    else:
+        med = np.array([np.median(rel[max(0, i - 2):i + 3]) for i in range(n)])
+    return np.abs(rel - med) < 0.2
+
+
+def _rim(grey: np.ndarray, centre: np.ndarray, half: float, out_dir: np.ndarray, down: np.ndarray,
+         ) -> tuple[float, np.ndarray, np.ndarray]:
+    """Rim score over the lower half and the outer side, the ray angles and the radii found (px)."""
+    ang = np.deg2rad(np.arange(-20, 181, 10, dtype=np.float64))
+    strength, radius, rel = _rays(grey, centre, half, out_dir, down, ang)
+    good = (strength > RIM_T) & _consistent(rel, circular=False)
     return float(good.mean()), ang, radius
+
+
+def _lens_outline(grey: np.ndarray, centre: np.ndarray, half: float, out_dir: np.ndarray, down: np.ndarray,
+                  pad: float) -> Optional[np.ndarray]:
+    """Outer outline ``[N, 2]`` of one lens + frame: the rim found on rays all around the eye
+    (rays without a clear rim — brows above, shadows — take the radius interpolated from their
+    neighbours), pushed out by ``pad`` px. ``None`` when too few rays see the rim."""
+    ang = np.deg2rad(np.arange(-180, 180, 10, dtype=np.float64))
+    strength, radius, rel = _rays(grey, centre, half, out_dir, down, ang)
+    good = (strength > RIM_T) & _consistent(rel, circular=True)
+    if good.sum() < len(ang) // 3:
+        return None
+    idx = np.nonzero(good)[0]
+    n = len(ang)
+    # circular linear interpolation of the radius over the rays that saw the rim
+    r = np.interp(np.arange(n), np.concatenate([idx - n, idx, idx + n]), np.tile(radius[idx], 3))
+    # the upper rim is where the brows are: no further out than 1.25 × the mirrored lower rim
+    mirror = np.round((-ang - ang[0]) / (ang[1] - ang[0])).astype(int) % n
+    up = ang < 0
+    r[up] = np.minimum(r[up], 1.25 * r[mirror[up]])
+    r = np.array([np.median(r[np.arange(i - 1, i + 2) % n]) for i in range(n)]) + pad
+    dirs = np.cos(ang)[:, None] * out_dir[None] + np.sin(ang)[:, None] * down[None]
+    return centre[None] + r[:, None] * dirs
 
 
 def detect_glasses(rgb: np.ndarray, landmarks: np.ndarray, grey: Optional[np.ndarray] = None) -> GlassesResult:
@@ -181,12 +219,15 @@ def detect_glasses(rgb: np.ndarray, landmarks: np.ndarray, grey: Optional[np.nda
         return res
     mask = np.zeros((h, w), np.uint8)
     thick = max(2.0, 0.12 * half)
-    side = lambda a, r, lo, hi: float(np.median(r[(a >= lo) & (a <= hi)]))  # noqa: E731
-    for c, rad in ((c_r, rad_r), (c_l, rad_l)):
-        rx = side(ang, rad, np.deg2rad(-20), np.deg2rad(30)) + thick   # outward
-        ry = side(ang, rad, np.deg2rad(60), np.deg2rad(120)) + thick   # downward
-        # the lens is taken as symmetric about the eye centre
-        angle = float(np.degrees(np.arctan2(ax[1], ax[0])))
+    angle = float(np.degrees(np.arctan2(ax[1], ax[0])))
+    for c, rad, out_dir in ((c_r, rad_r, -ax), (c_l, rad_l, ax)):
+        outline = _lens_outline(grey, c, half, out_dir, down, pad=thick / 2 + 1)
+        if outline is not None:
+            cv2.fillPoly(mask, [np.round(outline * 4).astype(np.int32)], 1, cv2.LINE_8, shift=2)
+            continue
+        # fallback: an ellipse with the outward and downward rim radii, symmetric about the eye
+        rx = float(np.median(rad[ang <= np.deg2rad(30)])) + thick
+        ry = float(np.median(rad[(ang >= np.deg2rad(60)) & (ang <= np.deg2rad(120))])) + thick
         cv2.ellipse(mask, (int(round(c[0] * 4)), int(round(c[1] * 4))),
                     (int(round(rx * 4)), int(round(ry * 4))), angle, 0, 360, 1, -1, cv2.LINE_8, shift=2)
     # the bridge bar between the lenses at the detected height
