@@ -257,12 +257,13 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def select_best(cards: list[Path], out: Path) -> Path:
+def select_best(cards: list[Path], out: Path, notes: Optional[dict] = None) -> Path:
     """Copy the run with the lowest FID to ``out`` (stem), its card holding the whole comparison table.
 
     Args:
         cards: cards written by :func:`main` for the same data and extractor (one per mode).
         out: checkpoint stem to write (e.g. ``checkpoints/stylegan2_lianpu``).
+        notes: extra facts for the card (e.g. reference FIDs of real sets with the same extractor).
 
     Raises:
         ValueError: fewer than one measured card, or cards measured with different extractors.
@@ -285,7 +286,7 @@ def select_best(cards: list[Path], out: Path) -> Path:
     return save_checkpoint(model, out, task=best.task, input_size=best.input_size, training_data=best.training_data,
                            licence=best.licence, metrics=best.metrics,
                            extra={**best.extra, "selected_from": "lowest FID of the augmentation comparison",
-                                  "comparison": table,
+                                  "comparison": table, **(notes or {}),
                                   "comparison_note": ("same data, steps, widths and seed for every mode; FID/KID with "
                                                       "the named domain extractor (not Inception: not comparable with "
                                                       "published numbers); IS with the 7-class domain classifier")})
