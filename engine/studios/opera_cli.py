@@ -121,7 +121,7 @@ def _generate_stylegan2(args: argparse.Namespace) -> int:
     if args.size is not None and args.size != gen.resolution:  # resampled only when asked for
         img = cv2.resize(img, (args.size, args.size), interpolation=cv2.INTER_CUBIC)
     out = save_image(args.out, img)
-    print(f"wrote {out} ({gen.resolution}x{gen.resolution}, seed {args.seed}"
+    print(f"wrote {out} ({img.shape[1]}x{img.shape[0]} from the {gen.resolution}² generator, seed {args.seed}"
           + (f" mixed with {args.mix_seed} from style input {args.crossover}" if args.mix_seed is not None else "")
           + f", psi {args.psi}; {why})")
     return 0
