@@ -137,7 +137,7 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     shape = (h, w)
     oval = _region(shape, lm, T.FACE_OVAL)
     nose = _nose(shape, lm)
-    eyes = {"l_eye": _region(shape, lm, T.LEFT_EYE), "r_eye": _region(shape, lm, T.RIGHT_EYE)}
+    eyes = {"l_eye": _eye(shape, lm, T.LEFT_EYE), "r_eye": _eye(shape, lm, T.RIGHT_EYE)}
     brows = {"l_brow": _region(shape, lm, T.LEFT_BROW), "r_brow": _region(shape, lm, T.RIGHT_BROW)}
     u_lip, l_lip, mouth = _lips_and_mouth(shape, lm)
 
@@ -227,6 +227,18 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     labels[u_lip] = L["u_lip"]
     labels[l_lip] = L["l_lip"]
     labels[mouth] = L["mouth"]
+
+
+EYE_SCALE = 0.95
+"""The eyelid contour is shrunk about its centre by this factor (CelebAMask-HQ's eye is the
+visible opening, slightly inside the mesh contour; measured on the labelled pairs, MT and Xiqu)."""
+
+
+def _eye(shape: tuple[int, int], lm: np.ndarray, idx: Sequence[int]) -> np.ndarray:
+    """One eye's mask: its mesh eyelid contour scaled by :data:`EYE_SCALE` about its centroid."""
+    pts = lm[list(idx)].astype(np.float64)
+    c = pts.mean(0)
+    return _region(shape, (c + (pts - c) * EYE_SCALE).astype(np.float32), range(len(pts)))
 
 
 def _nose(shape: tuple[int, int], lm: np.ndarray) -> np.ndarray:
