@@ -146,3 +146,19 @@ def test_cli_generate_stylegan2_and_colorize_backend(roots: Path, tmp_path: Path
     assert main(["opera", "colorize", str(sketch), "--reference", str(ref), "--out", str(col),
                  "--backend", "neural"]) == 0
     assert "neural" in capsys.readouterr().out
+
+
+def test_shipped_checkpoints_load_and_auto_follows_their_cards() -> None:
+    """The project's demo checkpoints (skipped when a checkout ships without them)."""
+    from engine.checkpoints import PROJECT_CHECKPOINTS, read_card
+
+    cc, sg = PROJECT_CHECKPOINTS / "cocosnet_g.json", PROJECT_CHECKPOINTS / "stylegan2_lianpu.json"
+    if not (cc.is_file() and sg.is_file()):
+        pytest.skip("demo checkpoints not present")
+    opera_learned.forget()
+    better = read_card(cc).extra["better_than_classical"]
+    assert resolve_colorize_backend("auto")[0] == ("neural" if better else "classical")
+    gen, why = load_lianpu_generator(sg)
+    assert gen is not None, why
+    assert gen.generate(0).shape == (gen.resolution, gen.resolution, 3)
+    assert len(gen.card["extra"]["comparison"]) == 4
