@@ -1,4 +1,6 @@
-"""Opera studio engine: XDoG line art, main-colour classification, colouring from a reference (classical; the trained CoCosNet via :mod:`engine.studios.opera_learned`).
+"""Opera studio engine: XDoG line art, main-colour classification, colouring from a reference.
+
+Colouring is classical here; the trained CoCosNet runs through :mod:`engine.studios.opera_learned`.
 
 XDoG is the extended difference of Gaussians of Winnemöller et al. (2012), "XDoG: An eXtended
 difference-of-Gaussians compendium including advanced image stylization"; the opera paper builds
