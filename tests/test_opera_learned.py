@@ -91,11 +91,27 @@ def test_neural_edit_gives_image_and_warped_exemplar(roots: Path) -> None:
     assert info["backend"] == "classical" and info["warped_reference"].shape == (80, 80, 3) and "method" in info
 
 
-def _tiny_generator(folder: Path, steps: int = 5) -> Path:
+def _tiny_generator(folder: Path, steps: int = 5, fid: float = 12.5, real_fid: float | None = None) -> Path:
     torch.manual_seed(0)
     g = Generator(z_dim=16, w_dim=16, img_resolution=16, channel_base=128, channel_max=16, mapping_layers=2)
+    extra: dict = {"steps": steps, "aug": "ada", "extractor": "test"}
+    if real_fid is not None:
+        extra["reference_real_sets"] = {"fid_heldout_vs_training_procedural_200": real_fid}
     return save_checkpoint(g, folder / "stylegan2_lianpu", task="test", input_size=(16, 16),
-                           metrics={"fid": 12.5}, extra={"steps": steps, "aug": "ada", "extractor": "test"})
+                           metrics={"fid": fid}, extra=extra)
+
+
+@pytest.mark.parametrize("fid, real_fid, flagged", [(12.5, None, "unknown"), (12.5, 3.0, "demo quality: FID 12.5"),
+                                                    (8.9, 3.0, None)])
+def test_generator_quality_warning_from_the_card(roots: Path, fid: float, real_fid: float | None,
+                                                 flagged: str | None) -> None:
+    _tiny_generator(roots, fid=fid, real_fid=real_fid)
+    gen, _ = load_lianpu_generator()
+    assert gen is not None
+    if flagged is None:
+        assert gen.quality_warning is None
+    else:
+        assert flagged in gen.quality_warning
 
 
 def test_generator_missing_and_untrained(roots: Path) -> None:

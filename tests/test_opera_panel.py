@@ -416,3 +416,31 @@ def test_generation_strip_with_a_generator(qtbot, clean_settings, monkeypatch) -
         assert np.array_equal(p.colour_result.warped_reference.shape, (512, 512, 3))
     finally:
         s.thread.stop()
+
+
+def test_generation_strip_hides_demo_quality_samples_until_asked(qtbot, clean_settings, monkeypatch) -> None:
+    from app.widgets import generation_strip
+
+    fake = FakeGenerator()
+    fake.quality_warning = "demo quality: FID 43.9 vs 2.8 between two real sets"
+    monkeypatch.setattr(generation_strip, "default_loader", lambda: (fake, "StyleGAN2 32² (test)"))
+    s = Shell()
+    qtbot.addWidget(s.split)
+    s.split.show()
+    s.panel.activate()
+    try:
+        p = colour_mode(qtbot, s)
+        g = p.generation
+        qtbot.waitUntil(lambda: g.available, timeout=15000)
+        idle(qtbot, s)
+        assert "Not usable yet" in g.status.text() and "FID 43.9" in g.status.text()
+        assert g.demo_check.isVisibleTo(g) and not g.demo_check.isChecked()
+        assert g.strip.count() == 0 and not g.seed_spin.isEnabled() and fake.calls == []
+        g.demo_check.setChecked(True)
+        qtbot.waitUntil(lambda: len(g.samples) == 6, timeout=15000)
+        assert g.seed_spin.isEnabled() and fake.calls[-6:] == [("g", k, 0.7) for k in range(6)]
+        g.demo_check.setChecked(False)
+        idle(qtbot, s)
+        assert g.strip.count() == 0 and not g.seed_spin.isEnabled()
+    finally:
+        s.thread.stop()

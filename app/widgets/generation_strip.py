@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import (QButtonGroup, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QRadioButton, QSlider, QSpinBox, QVBoxLayout,
                                QWidget)
 
@@ -133,6 +133,8 @@ class GenerationStrip(QGroupBox):
         self.loader = loader
         self.generator: Optional[Any] = None
         self.reason = ""
+        self.warning: Optional[str] = None
+        """The loaded generator's ``quality_warning`` (``None`` = usable)."""
         self.samples: list[Sample] = []
         self._load_started = False
         self._build()
@@ -149,6 +151,13 @@ class GenerationStrip(QGroupBox):
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #555;")
         lay.addWidget(self.status)
+        self.demo_check = QCheckBox("Show demo-quality samples anyway")
+        self.demo_check.setObjectName("gan_demo_check")
+        self.demo_check.setToolTip("The trained generator's card says its samples are not usable designs yet; "
+                                   "tick to look at them (research view)")
+        self.demo_check.setVisible(False)
+        self.demo_check.toggled.connect(self._demo_toggled)
+        lay.addWidget(self.demo_check)
         g = QGridLayout()
         g.addWidget(QLabel("Seed"), 0, 0)
         self.seed_spin = QSpinBox()
@@ -227,6 +236,22 @@ class GenerationStrip(QGroupBox):
         self.t_slider.valueChanged.connect(self._slider_moved)
         self.mode_group.idToggled.connect(lambda _i, on: on and self._mode_changed())
 
+    def _demo_toggled(self, on: bool) -> None:
+        if self.generator is None:
+            return
+        self._set_controls_enabled(on)
+        if on:
+            self.refresh()
+        else:
+            self.strip.clear()
+            self.samples = []
+
+    @property
+    def showing_samples(self) -> bool:
+        """True when the strip renders samples: a generator is loaded and it is usable (or the
+        user asked to see demo-quality samples)."""
+        return self.generator is not None and (self.warning is None or self.demo_check.isChecked())
+
     def _set_controls_enabled(self, on: bool) -> None:
         for w in (self.seed_spin, self.random_button, self.psi_slider, self.strip,
                   *self.mode_buttons.values()):
@@ -290,7 +315,7 @@ class GenerationStrip(QGroupBox):
     def refresh(self) -> None:
         """Render the strip for the current controls (in the worker; newest request wins)."""
         gen = self.generator
-        if gen is None:
+        if gen is None or not self.showing_samples:
             return
         s = self.settings()
 
@@ -334,9 +359,16 @@ class GenerationStrip(QGroupBox):
         self.crossover_slider.setValue(max(1, min(layers - 1, layers // 2)))
         self.crossover_slider.blockSignals(False)
         self.crossover_label.setText(str(self.crossover_slider.value()))
-        self._set_controls_enabled(True)
-        self.status.setText(f"{reason}. Click a design to colour from it.")
-        self.status.setToolTip(reason)
+        self.warning = getattr(generator, "quality_warning", None)
+        self.demo_check.setVisible(self.warning is not None)
+        if self.warning is not None:
+            self.status.setText(f"{reason}.<br><span style='color:#b35900'><b>Not usable yet</b> — "
+                                f"{self.warning}.</span>")
+            self.status.setToolTip(f"{reason}\n{self.warning}")
+        else:
+            self.status.setText(f"{reason}. Click a design to colour from it.")
+            self.status.setToolTip(reason)
+        self._set_controls_enabled(self.showing_samples)
         self.refresh()
 
     def _show_samples(self, samples: list[Sample]) -> None:

@@ -27,6 +27,10 @@ import numpy as np
 CHECKPOINT_STEM = "stylegan2_lianpu"
 """File stem of the shipped generator checkpoint."""
 
+DEMO_FID_RATIO = 3.0
+"""A generator whose card FID is more than this many times the FID between two real sets (both
+measured with the same extractor, recorded on the card) is flagged as demo quality."""
+
 _CACHE: dict[Any, Any] = {}
 
 
@@ -60,6 +64,27 @@ class LianpuGenerator:
         self.resolution: int = int(model.img_resolution)
         self.num_layers: int = int(model.num_ws)
         """Number of style inputs; a :meth:`mix` crossover is valid in ``1 .. num_layers - 1``."""
+
+    @property
+    def quality_warning(self) -> Optional[str]:
+        """Why the samples should not be taken for usable designs, or ``None``.
+
+        Read from the card: the generator's FID against held-out real lianpu compared with the FID
+        between two real sets (``extra.reference_real_sets``), both with the card's extractor. A
+        card without both numbers cannot show the generator is usable, so it is flagged too.
+        """
+        fid = self.card.get("metrics", {}).get("fid")
+        extra = self.card.get("extra", {})
+        refs = extra.get("reference_real_sets", {}) or {}
+        ref = next((float(v) for k, v in refs.items() if k.startswith("fid_heldout_vs_training")), None)
+        if fid is None or ref is None or ref <= 0:
+            return ("demo quality unknown: the card records no FID against a real-set reference, so "
+                    "nothing shows the samples look like lianpu")
+        if float(fid) > DEMO_FID_RATIO * ref:
+            return (f"demo quality: FID {float(fid):.1f} vs {ref:.1f} between two real sets "
+                    f"({extra.get('extractor', 'domain extractor')}) — the samples do not look like "
+                    "lianpu yet; the procedural Generate button above makes usable designs")
+        return None
 
     def _z(self, seed: int) -> Any:
         import torch
