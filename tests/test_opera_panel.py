@@ -298,7 +298,7 @@ def test_learned_engine_with_a_fabricated_checkpoint(qtbot, roots, shell) -> Non
     assert "Auto → classical" in p.backend_info.text() and "measured worse" in p.backend_info.text()
     assert "measured worse" in p.colour_info.text()  # auto stays classical and says why
     classical = p.colour_result.image.copy()
-    p.backend_combo.activated.emit(p.backend_combo.findData("neural"))
+    p.backend_combo.setCurrentIndex(p.backend_combo.findData("neural"))  # as a user pick does
     idle(qtbot, shell)
     assert p.doc.param(COLOUR, "backend") == "neural"
     assert p.colour_info.text().startswith("Engine: learned (CoCosNet) (cocosnet")

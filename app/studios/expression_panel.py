@@ -12,7 +12,7 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QGridLayout, QGroupBox, QLabel,
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QGridLayout, QGroupBox, QLabel,
                                QPushButton, QRadioButton, QVBoxLayout, QWidget)
 
 from app.commands import SetParamCommand, SetParamsCommand
@@ -20,6 +20,7 @@ from app.document import Document
 from app.qt_image import to_qimage
 from app.studios.base import StudioPanel
 from app.widgets.canvas import ImageCanvas
+from app.widgets.engine_box import EngineBox
 from app.widgets.param_slider import ParamSlider
 from app.worker import EngineWorker
 from engine.cancel import CancelToken
@@ -144,19 +145,10 @@ class ExpressionPanel(StudioPanel):
         self.info_label.setStyleSheet("color: #777;")
         self.info_label.setMinimumHeight(3 * self.info_label.fontMetrics().lineSpacing())
         lay.addWidget(self.info_label)
-        eng = QGroupBox("Engine")
-        eng_lay = QVBoxLayout(eng)
-        self.engine_combo = QComboBox()
-        self.engine_combo.setObjectName("engine_combo")
-        for key, text in ENGINES:
-            self.engine_combo.addItem(text, key)
-        self.engine_combo.currentIndexChanged.connect(self._on_engine_changed)
-        eng_lay.addWidget(self.engine_combo)
-        self.engine_note = QLabel(self._engine_text())
-        self.engine_note.setWordWrap(True)
-        self.engine_note.setStyleSheet("color: #777;")
-        self.engine_note.setMinimumHeight(4 * self.engine_note.fontMetrics().lineSpacing())
-        eng_lay.addWidget(self.engine_note)
+        eng = EngineBox("Engine", ENGINES, note_lines=4)
+        eng.chosen.connect(self._on_engine_changed)
+        eng.set_note(self._engine_text())
+        self.engine_box, self.engine_combo, self.engine_note = eng, eng.combo, eng.note
         lay.addWidget(eng)
         lay.addStretch(1)
 
@@ -164,16 +156,13 @@ class ExpressionPanel(StudioPanel):
         name = "learned GAN" if self.editor.backend == "neural" else "classical warp rig"
         return f"Runs: {name} — {self.editor.backend_reason}."
 
-    def _on_engine_changed(self, index: int) -> None:
-        key = self.engine_combo.itemData(index)
+    def _on_engine_changed(self, key: str) -> None:
         try:
             editor = ExpressionEditor(backend=key, assume_crop=self.assume_face.isChecked())
         except ValueError as exc:
             self.message.emit(f"Expression: {exc}")
-            self.engine_note.setText(str(exc))
-            self.engine_combo.blockSignals(True)
-            self.engine_combo.setCurrentIndex([k for k, _ in ENGINES].index(self.editor.requested_backend))
-            self.engine_combo.blockSignals(False)
+            self.engine_box.set_note(str(exc))
+            self.engine_box.set_current(self.editor.requested_backend)
             return
         self.editor = editor
         self.engine_note.setText(self._engine_text())

@@ -34,6 +34,7 @@ from app.document import Document
 from app.qt_image import to_qimage
 from app.studios.base import StudioPanel
 from app.widgets.canvas import ImageCanvas
+from app.widgets.engine_box import EngineBox
 from app.widgets.generation_strip import GenerationStrip, Sample
 from app.widgets.param_slider import ParamSlider
 from app.widgets.sketch_canvas import SketchCanvas, line_art_from_picture
@@ -453,22 +454,12 @@ class OperaPanel(StudioPanel):
         rl.addLayout(row)
         lay.addWidget(rf)
 
-        eg = QGroupBox("Colouring engine")
-        el = QVBoxLayout(eg)
-        self.backend_combo = QComboBox()
-        self.backend_combo.setObjectName("opera_backend")
-        for key, label in BACKEND_CHOICES:
-            self.backend_combo.addItem(label, key)
-        self.backend_combo.setCurrentIndex(self._backend_index(self.doc.param(COLOUR, "backend")))
-        self.backend_combo.activated.connect(
-            lambda i: self.set_backend(str(self.backend_combo.itemData(i))))
-        self._set_backend_item_enabled("neural", False, "Looking for a trained CoCosNet checkpoint…")
-        el.addWidget(self.backend_combo)
-        self.backend_info = QLabel("")
-        self.backend_info.setObjectName("opera_backend_info")
-        self.backend_info.setWordWrap(True)
-        self.backend_info.setStyleSheet("color: #777;")
-        el.addWidget(self.backend_info)
+        eg = EngineBox("Colouring engine", BACKEND_CHOICES, combo_name="opera_backend", note_name="opera_backend_info")
+        self.engine_box, self.backend_combo, self.backend_info = eg, eg.combo, eg.note
+        eg.set_current(self.doc.param(COLOUR, "backend"))
+        eg.chosen.connect(self._backend_chosen)
+        eg.set_enabled("neural", False, "Looking for a trained CoCosNet checkpoint…")
+        el = eg.layout()
         self.warped_check = QCheckBox("Warped exemplar beside the result")
         self.warped_check.setToolTip("Show the reference as the engine's correspondence placed it on the sketch")
         self.warped_check.setChecked(True)
@@ -866,32 +857,21 @@ class OperaPanel(StudioPanel):
         """Find out (in the worker) whether a trained CoCosNet exists and what ``auto`` picks."""
         self.submit(BACKENDS, lambda token: probe_backends())
 
-    def _backend_index(self, backend: str) -> int:
-        i = self.backend_combo.findData(backend)
-        return i if i >= 0 else 0
-
-    def _set_backend_item_enabled(self, backend: str, on: bool, tooltip: str) -> None:
-        from PySide6.QtGui import QStandardItemModel
-
-        i = self._backend_index(backend)
-        model = self.backend_combo.model()
-        if isinstance(model, QStandardItemModel):
-            model.item(i).setEnabled(on)
-        self.backend_combo.setItemData(i, tooltip, Qt.ItemDataRole.ToolTipRole)
-
     def backend_enabled(self, backend: str) -> bool:
         """Whether ``backend`` can be chosen in the selector."""
-        from PySide6.QtGui import QStandardItemModel
+        return self.engine_box.is_enabled(backend)
 
-        model = self.backend_combo.model()
-        item = model.item(self._backend_index(backend)) if isinstance(model, QStandardItemModel) else None
-        return bool(item is not None and item.isEnabled())
+    def _backend_chosen(self, backend: str) -> None:
+        try:
+            self.set_backend(backend)
+        except ValueError as exc:
+            self.message.emit(f"Opera: {exc}")
 
     def _receive_backends(self, state: "BackendState") -> None:
         self.backend_state = state
-        self._set_backend_item_enabled("neural", state.neural_available, state.neural_reason)
-        self._set_backend_item_enabled("auto", True, f"Auto runs {ENGINE_NAMES[state.auto_backend]}: {state.auto_reason}")
-        self._set_backend_item_enabled("classical", True, "Closed regions of the sketch painted with the dominant "
+        self.engine_box.set_enabled("neural", state.neural_available, state.neural_reason)
+        self.engine_box.set_enabled("auto", True, f"Auto runs {ENGINE_NAMES[state.auto_backend]}: {state.auto_reason}")
+        self.engine_box.set_enabled("classical", True, "Closed regions of the sketch painted with the dominant "
                                                           "colour of the aligned reference")
         auto = f"Auto → {ENGINE_NAMES[state.auto_backend]}"
         if state.neural_available:
@@ -911,7 +891,7 @@ class OperaPanel(StudioPanel):
             raise ValueError(f"backend must be one of {', '.join(dict(BACKEND_CHOICES))}, got {backend!r}")
         if backend == "neural" and not self.backend_enabled("neural"):
             state = getattr(self, "backend_state", None)
-            self.backend_combo.setCurrentIndex(self._backend_index(self.doc.param(COLOUR, "backend")))
+            self.engine_box.set_current(self.doc.param(COLOUR, "backend"))
             raise ValueError(f"the learned engine is off: {state.neural_reason if state else 'not checked yet'}")
         if backend != self.doc.param(COLOUR, "backend"):
             self.undo.push(SetParamCommand(self.doc, COLOUR, "backend", backend, label="Colouring engine"))
@@ -967,7 +947,7 @@ class OperaPanel(StudioPanel):
         if key == "reference":
             self._select_gallery_item(value)
         elif key == "backend":
-            self.backend_combo.setCurrentIndex(self._backend_index(value))
+            self.engine_box.set_current(value)
         self.recolour()
 
     # -- worker plumbing ----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from app.mask_commands import LabelMap, ReplaceLabelsCommand
 from app.qt_image import to_qimage
 from app.studios.base import StudioPanel
 from app.widgets.canvas import ImageCanvas
+from app.widgets.engine_box import EngineBox
 from app.widgets.mask_painter import MaskPainter, label_icon
 from app.widgets.param_slider import ParamSlider
 from app.worker import EngineWorker
@@ -157,20 +158,11 @@ class RegeneratePanel(StudioPanel):
         rl.addLayout(brow)
         lay.addWidget(ref)
 
-        eng = QGroupBox("Engine")
-        eng_lay = QVBoxLayout(eng)
-        self.engine_combo = QComboBox()
-        self.engine_combo.setObjectName("engine_combo")
-        for key, text in ENGINES:
-            self.engine_combo.addItem(text, key)
+        eng = EngineBox("Engine", ENGINES)
+        self.engine_box, self.engine_combo, self.engine_note = eng, eng.combo, eng.note
         self._refresh_engine_tips()
-        self.engine_combo.currentIndexChanged.connect(self._on_engine_changed)
-        eng_lay.addWidget(self.engine_combo)
-        self.engine_note = QLabel(self._engine_text())
-        self.engine_note.setObjectName("engine_note")
-        self.engine_note.setWordWrap(True)
-        self.engine_note.setStyleSheet("color: #777;")
-        eng_lay.addWidget(self.engine_note)
+        eng.chosen.connect(self._on_engine_changed)
+        eng.set_note(self._engine_text())
         lay.addWidget(eng)
 
         self.export_button = QPushButton("Export regenerated image…")
@@ -193,9 +185,8 @@ class RegeneratePanel(StudioPanel):
                 "classical": "Warp each edited region from the source (or reference) and continue large "
                              "regions' texture; an unchanged mask returns the photo exactly.",
                 "neural": summary}
-        for i, (key, _text) in enumerate(ENGINES):
-            self.engine_combo.setItemData(i, tips[key], Qt.ItemDataRole.ToolTipRole)
-        self.engine_combo.setToolTip(tips[self.engine])
+        for key, _text in ENGINES:
+            self.engine_box.set_tip(key, tips[key])
 
     def _engine_text(self) -> str:
         try:
@@ -206,25 +197,22 @@ class RegeneratePanel(StudioPanel):
         why = why[len(name) + 2:] if why[:len(name) + 2] in (name + ": ", name + "; ") else why
         return f"Runs: {name} — {why}."
 
-    def _on_engine_changed(self, index: int) -> None:
-        key = self.engine_combo.itemData(index)
+    def _on_engine_changed(self, key: str) -> None:
         try:
             resolve_backend(key)  # an explicit learned choice without a usable checkpoint is refused
         except ValueError as exc:
             self.message.emit(f"Regenerate: {exc}")
-            self.engine_note.setText(str(exc))
-            self.engine_combo.blockSignals(True)
-            self.engine_combo.setCurrentIndex([k for k, _ in ENGINES].index(self.engine))
-            self.engine_combo.blockSignals(False)
+            self.engine_box.set_note(str(exc))
+            self.engine_box.set_current(self.engine)
             return
         self.engine = key
-        self.engine_combo.setToolTip(self.engine_combo.itemData(index, Qt.ItemDataRole.ToolTipRole))
+        self.engine_combo.setToolTip(self.engine_combo.itemData(self.engine_box.index(key), Qt.ItemDataRole.ToolTipRole))
         self.engine_note.setText(self._engine_text())
         self.render()
 
     def set_engine(self, key: str) -> None:
         """Choose ``auto`` / ``classical`` / ``neural`` (as the combo does; refused choices keep the old one)."""
-        self.engine_combo.setCurrentIndex([k for k, _ in ENGINES].index(key))
+        self.engine_combo.setCurrentIndex(self.engine_box.index(key))
 
     def _sync_widgets(self) -> None:
         p = self.doc.params(STUDIO)
