@@ -229,3 +229,36 @@ def test_split_edit_specs_and_better_rule() -> None:
     # flipping twice restores labels; l/r pairs swap
     assert np.array_equal(FLIP_LABELS[FLIP_LABELS], np.arange(19))
     assert FLIP_LABELS[IDX("l_eye")] == IDX("r_eye")
+
+
+def test_eval_only_rewrites_the_card_numbers_not_the_weights(tmp_path, monkeypatch) -> None:
+    import argparse
+
+    from engine.training import regen as T
+
+    torch.manual_seed(4)
+    card = ck.save_checkpoint(RegenGenerator(**TINY), tmp_path / "regen_g", input_size=(16, 16),
+                              metrics={"edit_miou": 0.2}, extra={"better_than_classical": False, "fid": "note"})
+    weights = card.with_suffix(".safetensors").read_bytes()
+    faces = [tiny_face(32) for _ in range(6)]
+    seen: dict = {}
+    monkeypatch.setattr(T, "build_dataset", lambda root, cache: {
+        "images": np.stack([f[0] for f in faces]), "labels": np.stack([f[1] for f in faces])})
+
+    def fake_compare(model, images, labels):
+        seen["shape"] = images.shape
+        return {"edit_miou": 0.3, "classical_edit_miou": 0.6, "parser_ceiling_miou": 0.7}, {"better_than_classical": False,
+                                                                 "learned_eval": {"psnr_db": 15.0},
+                                                                 "classical_eval": {"psnr_db": 100.0}}
+
+    monkeypatch.setattr(T, "compare", fake_compare)
+    args = argparse.Namespace(data=str(tmp_path), out=str(tmp_path / "regen_g"), run_dir=str(tmp_path / "run"),
+                              threads=1, eval_only=True)
+    assert T.main(args) == 0
+    doc = json.loads(card.read_text())
+    assert seen["shape"] == (1, 16, 16, 3)  # the held-out face (third of six), resized to the card's side
+    assert doc["metrics"] == {"edit_miou": 0.3, "classical_edit_miou": 0.6, "parser_ceiling_miou": 0.7}
+    assert doc["extra"]["fid"] == "note" and doc["extra"]["learned_eval"] == {"psnr_db": 15.0}
+    assert "eval-only" in doc["extra"]["re_evaluated"]
+    assert card.with_suffix(".safetensors").read_bytes() == weights
+    ck.load_checkpoint(card, device="cpu")  # the card still validates against its weights

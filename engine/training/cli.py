@@ -113,6 +113,9 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
                     help="stop training after this many seconds (state kept; default keeps a run under 6 CPU minutes)")
     rg.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: best on a shared 2-core machine)")
     rg.add_argument("--seed", type=int, default=0)
+    rg.add_argument("--eval-only", action="store_true",
+                    help="do not train: re-measure the checkpoint --out against the current classical engine "
+                         "and parser and rewrite its card's numbers")
     rg.set_defaults(func=_regen)
     return p
 
