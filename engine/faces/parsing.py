@@ -115,6 +115,20 @@ NECK_T = 5.0
 CLOTH_ALONG = -0.3
 """Person pixels below this height (chin = -0.5) that are not neck, hair or skin are ``cloth``
 (CelebA-style framing puts the shoulders beside the chin)."""
+CLOTH_VS_HAIR = True
+"""Re-label as cloth the "hair" pixels below :data:`CLOTH_HAIR_ALONG` whose colour is more typical
+of the clothes than of the crown hair (:data:`CLOTH_HAIR_RATIO`)."""
+CLOTH_HAIR_ALONG = -0.3
+"""Height (chin = -0.5) below which hair pixels are checked against the clothes' colours."""
+CLOTH_HAIR_RATIO = 4.0
+"""Likelihood ratio (clothes histogram / crown-hair histogram) above which such a pixel is cloth."""
+HIST_MIN_SAMPLES = 200
+"""Fewest seed pixels for a histogram colour model."""
+HANG_BAND = (-0.35, -0.15)
+"""Jaw-height band (chin = -0.5) where hanging hair is looked for, column by column."""
+HANG_FRAC = 0.5
+"""A face-frame column (0.05 face widths) whose jaw band is more than this fraction hair holds
+hanging hair."""
 SMOOTH = 0.03
 """Window (× face height) of the majority filter over the labels outside the face oval."""
 BROW_BAND = 0.03
@@ -194,6 +208,21 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     hair = _largest_component_touching(hair, hair & (along > -0.3)) | (hair & (along > -0.3))
     # torso: widening below the neck; clothes are often missed by the person mask at the frame edge
     torso = (along < -0.7) & (np.abs(across) < 0.6 + (-0.7 - along) * 1.6)
+    if has_hair and CLOTH_VS_HAIR:
+        # dark clothes read as hair: below the jaw, a "hair" pixel is cloth when its colour is
+        # clearly more typical of the clothes (histogram of the confident cloth pixels) than of
+        # the crown hair AND its column holds no hair at jaw height (hair that falls on the
+        # shoulders hangs down beside the jaw; a suit's shoulder under short hair does not)
+        cloth_seed = outside & (along < CLOTH_ALONG) & ~neck & ~hair & ~skin_like
+        if cloth_seed.sum() >= HIST_MIN_SAMPLES:
+            low = hair & (along < CLOTH_HAIR_ALONG)
+            low &= ~_hair_columns(hair, along, across)
+            if low.any():
+                ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+                q = ycc[low]
+                p_cloth = _hist_likelihood(ycc[cloth_seed], q)
+                p_hair = _hist_likelihood(ycc[crown], q)
+                hair[low] = ~(p_cloth > CLOTH_HAIR_RATIO * p_hair)
     cloth = ((outside & (along < CLOTH_ALONG)) | (torso & ~oval)) & ~neck & ~hair & ~skin_like
 
     labels[cloth] = L["cloth"]
@@ -296,6 +325,38 @@ def _lips_and_mouth(shape: tuple[int, int], lm: np.ndarray) -> tuple[np.ndarray,
     return u & ~mouth, low & ~mouth & ~u, mouth
 
 
+
+
+HIST_BINS = (8, 12, 12)
+"""Bins (Y, Cr, Cb) of the histogram colour models (clothes, crown hair)."""
+
+
+def _hist_likelihood(samples: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Likelihood of the ``query`` YCrCb pixels (``[M, 3]`` uint8) under the normalised histogram
+    (:data:`HIST_BINS`, floored at 1e-5) of the ``samples`` (``[N, 3]`` uint8): a multi-modal
+    colour model (patterned clothes, highlights in hair)."""
+    bins = np.array(HIST_BINS, np.int32)
+
+    def index(px: np.ndarray) -> np.ndarray:
+        b = (px.astype(np.int32) * bins) >> 8
+        return (b[:, 0] * bins[1] + b[:, 1]) * bins[2] + b[:, 2]
+
+    hist = np.bincount(index(samples), minlength=int(np.prod(bins))).astype(np.float64)
+    hist = hist / max(float(hist.sum()), 1.0) + 1e-5
+    return hist[index(query)]
+
+
+def _hair_columns(hair: np.ndarray, along: np.ndarray, across: np.ndarray) -> np.ndarray:
+    """Pixels whose face-frame column (``across`` bin of 0.05, within ±3) is mostly hair in the
+    jaw-height band :data:`HANG_BAND` (more than :data:`HANG_FRAC`)."""
+    inband = (along > HANG_BAND[0]) & (along < HANG_BAND[1])
+    col = lambda m: np.clip(np.round((across[m] + 3.0) / 0.05), 0, 120).astype(np.int32)  # noqa: E731
+    tot = np.bincount(col(inband), minlength=121).astype(np.float64)
+    hit = np.bincount(col(inband & hair), minlength=121).astype(np.float64)
+    frac = np.where(tot > 0, hit / np.maximum(tot, 1.0), 0.0)
+    out = np.zeros(hair.shape, bool)
+    out[hair] = (frac > HANG_FRAC)[col(hair)]  # only hair pixels are ever asked about
+    return out
 
 
 def _mode_filter(labels: np.ndarray, where: np.ndarray, k: int) -> None:
