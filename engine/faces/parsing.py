@@ -6,7 +6,7 @@ Method, per face (smaller faces first so the largest wins where they overlap):
 
 1. **Inner face, from the mesh** — skin = the face oval (jaw line up to mid-forehead); then nose
    (convex hull of bridge + alae points), brows (mesh brow polygon plus the dark pixels of a thin
-   band around it), eyes (eyelid contours), upper / lower lip (outer lip contour minus the inner
+   band above and below it), eyes (eyelid contours), upper / lower lip (outer lip contour minus the inner
    one) and the inner mouth (inner lip contour, only when the lips are apart) are drawn over it; the
    outer lip contours are rescaled vertically to the CelebAMask-HQ convention (:data:`LIP_OUT`).
 2. **Around the face, from a person mask + colour** — the person/background split comes from
@@ -131,8 +131,9 @@ HANG_FRAC = 0.5
 hanging hair."""
 SMOOTH = 0.03
 """Window (× face height) of the majority filter over the labels outside the face oval."""
-BROW_BAND = 0.03
-"""Search band (× face height) around the mesh brow polygon for dark brow pixels."""
+BROW_BAND = 0.035
+"""Search band (× face height) around the mesh brow polygon for dark brow pixels, grown along
+the face's up axis only (not past the brow ends)."""
 BROW_DARK = 4.0
 """Distance from the core skin model above which a pixel in the band counts as brow."""
 LIP_OUT = (1.05, 0.95)
@@ -245,9 +246,15 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
         if glasses.present and glasses.mask is not None:  # eyes, brows and lips are drawn over it
             labels[glasses.mask & oval] = L["eye_g"]
     bk = max(3, int(round(unit * BROW_BAND)) | 1)
+    # the band grows across the brow only (along the face's up axis), not past its ends, where
+    # the dark pixels are hair at the temples or the shadow of the nose bridge
+    brow_kernel = np.zeros((bk, bk), np.uint8)
+    half = (bk - 1) / 2 * up_u
+    cv2.line(brow_kernel, tuple(int(round(v)) for v in (bk // 2 - half[0], bk // 2 - half[1])),
+             tuple(int(round(v)) for v in (bk // 2 + half[0], bk // 2 + half[1])), 1)
     for name, m in brows.items():
         # the mesh polygon plus the dark pixels of a band around it that connect to it
-        band = cv2.dilate(m.astype(np.uint8), np.ones((bk, bk), np.uint8)).astype(bool)
+        band = cv2.dilate(m.astype(np.uint8), brow_kernel).astype(bool)
         dark = _largest_component_touching(band & (core_d > BROW_DARK) & ~eyes["l_eye"] & ~eyes["r_eye"], m)
         brow = cv2.morphologyEx((m | dark).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
         labels[brow.astype(bool)] = L[name]
