@@ -106,8 +106,12 @@ SKIN_T = 4.0
 SKIN_MARGIN = 1.0
 """A skin-coloured pixel must also be this much closer to the skin model than to the hair model."""
 EAR_T = 5.0
-"""Ears (beside the oval, from below the mouth line to above the eyes) are a little redder or
+"""Ears (beside the oval, :data:`EAR_REACH`, :data:`EAR_ALONG`) are a little redder or
 darker than the face, so their skin threshold is looser than :data:`SKIN_T`."""
+EAR_REACH = 0.16
+"""Ears are looked for up to this distance (× face height) outside the face oval ..."""
+EAR_ALONG = (-0.16, 0.3)
+"""... between these heights (chin = -0.5, mid-forehead = +0.5): mouth line to above the eyes."""
 NOSE_TOP = 0.3
 """The nose hull reaches this fraction of the way from the nasion towards each inner eye corner."""
 NECK_T = 5.0
@@ -195,7 +199,11 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
 
     outside = person & ~oval
     head_zone = outside & (along > -0.35) & (along < 1.2) & (np.abs(across) < 1.05)
-    ear_band = (along > -0.22) & (along < 0.3) & (np.abs(across) > 0.4) & (np.abs(across) < 0.75)
+    # ears: beside the oval, within EAR_REACH face heights of its edge (in face heights, not
+    # widths: a turned head's far-side ear is well outside the narrowed jaw width)
+    off_oval = cv2.distanceTransform((~oval).astype(np.uint8), cv2.DIST_L2, 3)
+    ear_band = (along > EAR_ALONG[0]) & (along < EAR_ALONG[1]) & (np.abs(across) > 0.4)
+    ear_band &= off_oval < EAR_REACH * unit
     neck_zone = outside & (along <= -0.2) & (along > -0.85) & (np.abs(across) < 0.4)
 
     clearly_hair = hair_like & (hair_d + 1.0 < skin_d)
