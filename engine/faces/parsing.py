@@ -116,6 +116,11 @@ NOSE_TOP = 0.3
 """The nose hull reaches this fraction of the way from the nasion towards each inner eye corner."""
 NECK_T = 5.0
 """Neck pixels must be within this distance of the (whole-face) skin model; collars are not neck."""
+NECK_W = 0.4
+"""Half-width (× jaw width) of the zone under the jaw where the neck is looked for ..."""
+NECK_SHIFT = -1.0
+"""... whose centre moves by this × the yaw (nose-tip offset from the jaw-corner midpoint, in jaw
+widths): a turned face's neck stays behind, on the side opposite to the nose."""
 CLOTH_ALONG = -0.3
 """Person pixels below this height (chin = -0.5) that are not neck, hair or skin are ``cloth``
 (CelebA-style framing puts the shoulders beside the chin)."""
@@ -167,6 +172,8 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     right_u = np.array([-up_u[1], up_u[0]])  # image-right direction for an upright face
     face_w = float(abs(np.dot(lm[T.JAW_LEFT] - lm[T.JAW_RIGHT], right_u)))
     centre = (lm[T.FOREHEAD] + lm[T.CHIN]) / 2
+    # yaw proxy: nose tip offset from the jaw-corner midpoint, in jaw widths (+ = nose to image right)
+    yaw = float(np.dot(lm[1] - (lm[T.JAW_LEFT] + lm[T.JAW_RIGHT]) / 2, right_u)) / max(face_w, 1.0)
     unit = max(face_h, 1.0)
 
     if person is None:
@@ -204,7 +211,7 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     off_oval = cv2.distanceTransform((~oval).astype(np.uint8), cv2.DIST_L2, 3)
     ear_band = (along > EAR_ALONG[0]) & (along < EAR_ALONG[1]) & (np.abs(across) > 0.4)
     ear_band &= off_oval < EAR_REACH * unit
-    neck_zone = outside & (along <= -0.2) & (along > -0.85) & (np.abs(across) < 0.4)
+    neck_zone = outside & (along <= -0.2) & (along > -0.85) & (np.abs(across - NECK_SHIFT * yaw) < NECK_W)
 
     clearly_hair = hair_like & (hair_d + 1.0 < skin_d)
     neck = _largest_component_touching(neck_zone & ~clearly_hair & (skin_d < NECK_T), oval)
