@@ -101,8 +101,8 @@ def _tiny_generator(folder: Path, steps: int = 5, fid: float = 12.5, real_fid: f
                            metrics={"fid": fid}, extra=extra)
 
 
-@pytest.mark.parametrize("fid, real_fid, flagged", [(12.5, None, "unknown"), (12.5, 3.0, "demo quality: FID 12.5"),
-                                                    (8.9, 3.0, None)])
+@pytest.mark.parametrize("fid, real_fid, flagged", [(12.5, None, "unknown"), (31.0, 3.0, "demo quality: FID 31.0"),
+                                                    (29.9, 3.0, None)])
 def test_generator_quality_warning_from_the_card(roots: Path, fid: float, real_fid: float | None,
                                                  flagged: str | None) -> None:
     _tiny_generator(roots, fid=fid, real_fid=real_fid)

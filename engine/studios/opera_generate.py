@@ -27,9 +27,11 @@ import numpy as np
 CHECKPOINT_STEM = "stylegan2_lianpu"
 """File stem of the shipped generator checkpoint."""
 
-DEMO_FID_RATIO = 3.0
+DEMO_FID_RATIO = 10.0
 """A generator whose card FID is more than this many times the FID between two real sets (both
-measured with the same extractor, recorded on the card) is flagged as demo quality."""
+measured with the same extractor, recorded on the card) is flagged as demo quality. Set from the two
+checkpoints whose samples were looked at (opera-domain extractor, 32²): colour blobs after 900 steps
+scored 15× the real-set FID, recognisable lianpu after 8934 steps 6×."""
 
 _CACHE: dict[Any, Any] = {}
 
