@@ -12,24 +12,16 @@ judge checkpoint is present.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+
+from bench.timing import latency
 
 EDIT_TARGET_MS = 60.0
 SHARED_EMOTIONS = Path(__file__).resolve().parents[2] / "shared" / "data" / "anime" / "emotions"
 
-
-def _latency(fn: Callable[[], Any], runs: int) -> dict[str, float]:
-    fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return {"median_ms": round(float(np.median(times)), 2), "p90_ms": round(float(np.percentile(times, 90)), 2)}
 
 
 def _centre(b: np.ndarray) -> np.ndarray:
@@ -61,7 +53,7 @@ def part_accuracy(n_seeds: int = 12) -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     """Measure; returns the JSON section."""
-    from engine.faces.anime import analyze_anime, detect_anime_faces
+    from engine.faces.anime import analyze_anime
     from engine.imageio import load_image
     from engine.procedural.anime_faces import generate_anime_face
     from engine.studios.expression import ExpressionEditor, ExpressionParams
@@ -71,9 +63,9 @@ def run() -> dict[str, Any]:
     ed.set_image(face.image)
     params = ExpressionParams(smile=0.7, angry=0.3)
     doc: dict[str, Any] = {
-        "edit_512": _latency(lambda: ed.edit(params), 20),
-        "analyze_512": _latency(lambda: analyze_anime(face.image), 5),
-        "generate_512": _latency(lambda: generate_anime_face(9, 512), 5),
+        "edit_512": latency(lambda: ed.edit(params), 20),
+        "analyze_512": latency(lambda: analyze_anime(face.image), 5),
+        "generate_512": latency(lambda: generate_anime_face(9, 512), 5),
         "parts_procedural": part_accuracy(),
     }
     doc["target"] = {"edit_limit_ms": EDIT_TARGET_MS, "edit_pass": doc["edit_512"]["median_ms"] <= EDIT_TARGET_MS}

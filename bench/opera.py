@@ -8,25 +8,17 @@ closer to the reference Y than to X, and classification of the dev masks.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+
+from bench.timing import latency
 
 COLORIZE_TARGET_MS = 150.0
 GENERATE_TARGET_MS = 50.0
 SHARED_LIANPU = Path(__file__).resolve().parents[2] / "shared" / "data" / "opera" / "lianpu"
 
-
-def _latency(fn: Callable[[], Any], runs: int) -> dict[str, float]:
-    fn()  # warm-up
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return {"median_ms": round(float(np.median(times)), 2), "p90_ms": round(float(np.percentile(times, 90)), 2)}
 
 
 def _hist(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -76,8 +68,8 @@ def run(runs: int = 10) -> dict[str, Any]:
     from engine.studios.opera import colorize
 
     sketch, ref = generate_lianpu(1, size=512), generate_lianpu(2, size=512)
-    col = _latency(lambda: colorize(sketch.line_art, ref.image), runs)
-    gen = _latency(lambda: generate_lianpu(3, size=512), runs)
+    col = latency(lambda: colorize(sketch.line_art, ref.image), runs)
+    gen = latency(lambda: generate_lianpu(3, size=512), runs)
     doc: dict[str, Any] = {
         "colorize_512": col,
         "generate_512": gen,

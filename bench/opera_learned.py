@@ -13,20 +13,10 @@ The shipped cards' measured quality (self-colouring SSIM, FID/KID/IS) is repeate
 
 from __future__ import annotations
 
-import time
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
+from bench.timing import latency
 
-
-def _latency(fn: Callable[[], Any], runs: int) -> dict[str, float]:
-    fn()  # warm-up
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return {"median_ms": round(float(np.median(times)), 2), "p90_ms": round(float(np.percentile(times, 90)), 2)}
 
 
 def run(runs: int = 10) -> dict[str, Any]:
@@ -49,18 +39,18 @@ def run(runs: int = 10) -> dict[str, Any]:
             with torch.inference_mode():
                 net(x, y)
 
-        doc[f"cocosnet_forward_{side}"] = _latency(fwd, runs)
+        doc[f"cocosnet_forward_{side}"] = latency(fwd, runs)
     if path is not None:
         model, c = load_cocosnet()
         sketch, ref = generate_lianpu(1, size=512), generate_lianpu(2, size=512)
-        doc["colorize_neural_512"] = _latency(lambda: colorize_neural(sketch.line_art, ref.image, model,
+        doc["colorize_neural_512"] = latency(lambda: colorize_neural(sketch.line_art, ref.image, model,
                                                                       model_side(c)), runs)
         doc["cocosnet_metrics"] = dict(c.metrics)
     gen, gwhy = load_lianpu_generator()
     doc["stylegan2_checkpoint"] = gwhy
     if gen is not None:
         doc["stylegan2_resolution"] = gen.resolution
-        doc["stylegan2_generate"] = _latency(lambda: gen.generate(7), runs)
+        doc["stylegan2_generate"] = latency(lambda: gen.generate(7), runs)
         doc["stylegan2_metrics"] = dict(gen.card.get("metrics", {}))
     return doc
 
