@@ -59,8 +59,9 @@ def parsing_quality(analyzer, folder: Path) -> dict[str, Any]:
 
 XIQU_TO_OFFICIAL = np.array([0, 5, 7, 8, 1, 9, 4, 6, 2, 11, 17, 10, 13, 12], np.uint8)
 """Value ``i`` (0-13) of the Xiqu non-makeup maps (``opera/xiqu/non-makeup/segs``) is official class
-``XIQU_TO_OFFICIAL[i]``. The order is not documented with the data; it was inferred from where each
-value lies on the faces (cross-check only, not a training label conversion)."""
+``XIQU_TO_OFFICIAL[i]``, following the code given in the shared data README (which the data's
+curators inferred from the source's loader and label centroids; the source documents none) and
+checked against where each value lies on the faces (cross-check only, not a training conversion)."""
 
 CROSS_SETS = {
     # name: (photo folder(s) relative to shared data, label subfolder, converter, classes labelled)
