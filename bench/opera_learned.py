@@ -30,7 +30,8 @@ def run(runs: int = 10) -> dict[str, Any]:
 
     path, _better, why, card = _status()
     net = build_model("cocosnet", **(read_card(path).kwargs if path is not None else {})).eval()
-    doc: dict[str, Any] = {"torch_threads": torch.get_num_threads(), "cocosnet_checkpoint": why}
+    threads = torch.get_num_threads()
+    doc: dict[str, Any] = {"torch_threads": 1, "cocosnet_checkpoint": why}
     for side in (64, 256):
         x = torch.zeros(1, 1, side, side)
         y = torch.zeros(1, 3, side, side)
@@ -39,7 +40,17 @@ def run(runs: int = 10) -> dict[str, Any]:
             with torch.inference_mode():
                 net(x, y)
 
-        doc[f"cocosnet_forward_{side}"] = latency(fwd, runs)
+        # one thread (what the app's worker gets on a busy 2-core machine) and all threads, side by side
+        torch.set_num_threads(1)
+        try:
+            doc[f"cocosnet_forward_{side}"] = latency(fwd, runs)
+        finally:
+            torch.set_num_threads(threads)
+        all_threads = latency(fwd, runs)
+        doc[f"cocosnet_forward_{side}_{threads}_threads"] = all_threads
+        doc[f"cocosnet_forward_{side}_ratio_{threads}_vs_1_threads"] = round(
+            all_threads["median_ms"] / max(doc[f"cocosnet_forward_{side}"]["median_ms"], 1e-9), 3)
+    torch.set_num_threads(1)
     if path is not None:
         model, c = load_cocosnet()
         sketch, ref = generate_lianpu(1, size=512), generate_lianpu(2, size=512)
@@ -52,16 +63,20 @@ def run(runs: int = 10) -> dict[str, Any]:
         doc["stylegan2_resolution"] = gen.resolution
         doc["stylegan2_generate"] = latency(lambda: gen.generate(7), runs)
         doc["stylegan2_metrics"] = dict(gen.card.get("metrics", {}))
+    torch.set_num_threads(threads)
     return doc
 
 
 def table(doc: dict[str, Any]) -> list[str]:
     """Human-readable lines for the summary table."""
-    rows = [f"opera learned ({doc['torch_threads']} torch threads)   median ms   p90 ms"]
+    rows = ["opera learned (1 torch thread)       median ms   p90 ms"]
     for key, label in (("cocosnet_forward_64", "CoCosNet forward 64²"), ("cocosnet_forward_256", "CoCosNet forward 256²"),
                        ("colorize_neural_512", "neural colorize 512²")):
         if key in doc:
             rows.append(f"  {label:<24} {doc[key]['median_ms']:>9.1f} {doc[key]['p90_ms']:>8.1f}")
+            ratio = next((v for k, v in doc.items() if k.startswith(key + "_ratio_")), None)
+            if ratio is not None:
+                rows.append(f"    all threads vs 1: ×{ratio}")
     if "stylegan2_generate" in doc:
         r = doc["stylegan2_generate"]
         rows.append(f"  {'StyleGAN2 sample ' + str(doc['stylegan2_resolution']) + '²':<24} "
