@@ -165,3 +165,75 @@ def test_blank_box_gives_all_estimates_without_error():
     assert face.estimated == list(PART_NAMES)
     res, flow, _ = apply_rig(np.full((96, 96, 3), 200, np.uint8), face, ExpressionParams(sad=1.0, angry=1.0))
     assert res.shape == (96, 96, 3) and _min_jacobian(flow) > 0.0
+
+
+def _iris_only(parts, face):
+    """The eye boxes shrunk to the iris (half the width, 80 % of the height, a little low)."""
+    out = replace(parts, parts={k: v.copy() for k, v in parts.parts.items()})
+    for k in ("left_eye", "right_eye"):
+        e = face.boxes[k].astype(np.float64)
+        c, w, h = _centre(e), e[2] - e[0], e[3] - e[1]
+        out.parts[k] = np.array([c[0] - 0.25 * w, c[1] - 0.3 * h, c[0] + 0.25 * w, c[1] + 0.5 * h], np.float32)
+    return out
+
+
+def test_smile_on_an_iris_only_eye_box_does_not_squeeze_the_eye_into_a_blob(blonde):
+    from engine.studios.expression import _EYE_SQUEEZE, _jacobian_det
+    parts = parts_from_generated(blonde)
+
+    def squeeze(p):
+        _, flow, _ = apply_rig(blonde.image, p, ExpressionParams(smile=1.0))
+        out = []
+        for k in ("left_eye", "right_eye"):
+            e = blonde.boxes[k].astype(int)
+            out.append(float(_jacobian_det(flow[e[1]:e[3], e[0]:e[2]], 1).max()))
+        return max(out)
+    true_box = squeeze(parts)
+    iris = squeeze(_iris_only(parts, blonde))
+    # the true eye box is squeezed less than the cap (and so unchanged by it); the iris box used to
+    # reach ≈ 2.8 (area squeezed 2.8× into the eye); now the box is grown and the squeeze capped
+    assert true_box < _EYE_SQUEEZE - 0.1
+    assert iris <= _EYE_SQUEEZE + 0.1, iris
+    # and the smile still narrows the eye: the upper lid comes down by a clear amount
+    _, flow, _ = apply_rig(blonde.image, _iris_only(parts, blonde), ExpressionParams(smile=1.0))
+    e = blonde.boxes["left_eye"]
+    top = np.array([(e[0] + e[2]) / 2, e[1] + 0.2 * (e[3] - e[1])])
+    assert _forward(flow, top)[1] > 0.05 * (e[3] - e[1])
+
+
+def test_grown_eye_box_only_grows_small_boxes():
+    from engine.studios.expression import grown_eye_box
+    big = np.array([10.0, 10.0, 40.0, 30.0])
+    assert np.array_equal(grown_eye_box(big, 100.0), big)  # 0.30 of the face: unchanged
+    small = np.array([20.0, 10.0, 30.0, 30.0])
+    g = grown_eye_box(small, 100.0)
+    assert np.allclose(_centre(g), _centre(small)) and g[2] - g[0] == pytest.approx(19.0)
+    assert g[3] - g[1] == pytest.approx(20.0)  # already taller than the prior height
+
+
+def test_estimated_brow_never_pulls_hair_into_the_eye_on_surprise(blonde):
+    # brows estimated sitting just above the eye (as on real crops where the brow is hidden by hair):
+    # no pixel from above the brow band may land inside the eye box, and the brow region stops at it
+    parts = parts_from_generated(blonde)
+    low = replace(parts, parts={k: v.copy() for k, v in parts.parts.items()},
+                  found={**parts.found, "left_brow": False, "right_brow": False})
+    for side in ("left", "right"):
+        e = low.parts[f"{side}_eye"]
+        h = e[3] - e[1]
+        low.parts[f"{side}_brow"] = np.array([e[0], e[1] - 0.45 * h, e[2], e[1] - 0.2 * h], np.float32)
+    for label in ("surprised", "angry", "sad"):
+        _, flow, _ = apply_rig(blonde.image, low, ExpressionParams(**{label: 1.0}))
+        for side in ("left", "right"):
+            e, b = low.parts[f"{side}_eye"], low.parts[f"{side}_brow"]
+            x0, y0, x1, y1 = (int(v) for v in e)
+            src_y = np.arange(y0, y1)[:, None] + flow[y0:y1, x0:x1, 1]
+            assert src_y.min() >= b[1], (label, side, src_y.min(), b[1])
+        brows = [r for r in rig_regions(low, ExpressionParams(**{label: 1.0})) if r.name.endswith("brow")]
+        for r in brows:
+            e = low.parts[r.name.replace("brow", "eye")]
+            assert r.centre[1] + r.radii[1] <= e[1] + 1e-6
+    # a found brow in the same place keeps its full region (procedural faces are unchanged)
+    full = [r for r in rig_regions(parts, ExpressionParams(surprised=1.0)) if r.name.endswith("brow")]
+    eye_h = np.mean([parts.parts[k][3] - parts.parts[k][1] for k in ("left_eye", "right_eye")])
+    assert all(r.radii[1] == pytest.approx(0.85 * max(eye_h, 0.35 * np.mean(
+        [parts.parts[k][2] - parts.parts[k][0] for k in ("left_eye", "right_eye")]))) for r in full)

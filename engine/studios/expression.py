@@ -16,7 +16,11 @@ Robustness on real faces: the key-point moves of a part that was estimated rathe
 area ratio ``det(I + ∇flow)`` stays above a floor — 0.05 for every region (no fold / tear), 0.2 for
 an eye (never squeezed into a smear), 0.4 for an estimated part — and where overlapping regions
 (an eye and its brow) still add up to a fold, the regions there are shrunk until the summed field is
-fold-free; so a misplaced region bends the picture gently instead of tearing it.
+fold-free; so a misplaced region bends the picture gently instead of tearing it. An eye region's
+warp is also scaled down until it squeezes no area more than :data:`_EYE_SQUEEZE`×, a found eye box
+narrower than the prior eye size of its face (usually the iris only) is grown to it around its centre
+(:func:`grown_eye_box`), and an estimated brow's region stops at the top of its eye box (no hair or
+lash line stretched over the eye).
 
 Displacements of the label intensities (each 0–1, times the overall ``intensity``) add up. Per
 region a thin-plate spline interpolates the backward displacement of the moved key points and of a
@@ -56,6 +60,16 @@ _ESTIMATED_GAIN = 0.5
 _FOLD_FLOOR, _EYE_FLOOR, _ESTIMATED_FLOOR = 0.05, 0.2, 0.4
 """Smallest local area ratio a region's warp may have (see :func:`_fold_safe_scale`): any region
 (no fold), an eye (no eye squeezed into a smear), a part that was estimated, not found."""
+_EYE_SQUEEZE = 2.4
+"""Largest local area ratio an eye region's warp may have: the source area squeezed into one output
+pixel (procedural faces with their true eye boxes reach ≈ 2.2 at smile 1.0; an eye box that covers only
+the iris reaches ≈ 2.9 and squeezes the eye into a blob)."""
+_EYE_MIN_WIDTH, _EYE_MIN_HEIGHT = 0.19, 0.13
+"""Prior eye size as fractions of the face-box width (:mod:`engine.faces.anime` priors): a narrower
+eye box — usually one that covers only the iris / pupil — is grown to it around its centre."""
+_BROW_EYE_GAP = 0.25
+"""An estimated brow's region ends at the top of its eye box; when less than this fraction of the eye
+height is left between the brow centre and the eye top, the estimated brow does not move."""
 _FIELD_STEP = 2  # the spline is evaluated every _FIELD_STEP pixels and resized
 GAN_MODEL = "expression_gan_g"
 """Registry name of the learned backend's generator checkpoint."""
@@ -181,6 +195,7 @@ class _Region:
     moves: np.ndarray       # [K, 2] forward displacement of each point for the current params
     adds_weight: bool = True  # False: an extra spline on a region already counted in the weight
     min_jacobian: float = _FOLD_FLOOR  # the warp is scaled down until its local area ratio stays above this
+    max_jacobian: float = float("inf")  # ... and below this (an eye is never squeezed into a blob)
 
 
 def _box_centre(b: np.ndarray) -> np.ndarray:
@@ -200,6 +215,9 @@ def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1
     """
     a, s, m, u = params.weights()
     P = {k: np.asarray(v, np.float64) * scale for k, v in face.parts.items()}
+    face_w = float(face.box[2] - face.box[0]) * scale
+    for side in ("left", "right"):
+        P[f"{side}_eye"] = grown_eye_box(P[f"{side}_eye"], face_w)
     eye_w = float(np.mean([P["left_eye"][2] - P["left_eye"][0], P["right_eye"][2] - P["right_eye"][0]]))
     eye_h = float(np.mean([P["left_eye"][3] - P["left_eye"][1], P["right_eye"][3] - P["right_eye"][1]]))
     eye_h = max(eye_h, 0.35 * eye_w)
@@ -229,7 +247,7 @@ def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1
         mv[5, 1] = dy_top + eh * (0.22 * s)
         mv[6, 1] = 0.5 * (dy_top + dy_bot)
         regions.append(_Region(f"{side}_eye", c, np.array([ew * 0.95, eh * 1.25]), 0.5, pts, mv * gain(f"{side}_eye"),
-                               min_jacobian=floor(f"{side}_eye", _EYE_FLOOR)))
+                               min_jacobian=floor(f"{side}_eye", _EYE_FLOOR), max_jacobian=_EYE_SQUEEZE))
 
         b = P[f"{side}_brow"]
         bc = _box_centre(b)
@@ -241,7 +259,15 @@ def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1
         bmv[2] = (sgn * 0.08 * eye_w * a, eye_h * (0.32 * a - 0.34 * s - 0.3 * u))
         bmv[1] = (0.0, eye_h * (0.08 * a - 0.1 * s - 0.32 * u))
         bmv[0] = (0.0, eye_h * (-0.12 * a + 0.1 * s - 0.28 * u))
-        regions.append(_Region(f"{side}_brow", bc, np.array([bw * 0.95, eye_h * 0.85]), 0.45, bpts,
+        bry = eye_h * 0.85
+        if not face.found.get(f"{side}_brow", True):
+            # an estimated brow may sit on hair or the lash line: its region stops at the eye box's
+            # top, so its motion never adds to the eye's and stretches hair / lashes over the eye
+            room = e[1] - bc[1]
+            bry = min(bry, room)
+            if room < _BROW_EYE_GAP * eh:
+                bmv[:] = 0.0
+        regions.append(_Region(f"{side}_brow", bc, np.array([bw * 0.95, max(bry, 1.0)]), 0.45, bpts,
                                bmv * gain(f"{side}_brow"), min_jacobian=floor(f"{side}_brow")))
 
     mo = P["mouth"]
@@ -267,6 +293,31 @@ def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1
     regions.append(_Region("mouth_frown", mc, radii, 0.4, fpts, fmv * gain("mouth"), adds_weight=False,
                            min_jacobian=floor("mouth")))
     return regions
+
+
+def grown_eye_box(box: np.ndarray, face_width: float) -> np.ndarray:
+    """An eye box grown around its centre to at least the prior eye size of its face.
+
+    A found eye box much narrower than :data:`_EYE_MIN_WIDTH` × the face-box width usually covers
+    only the iris or pupil (the lash line was not joined to it); the rig's lids would then squeeze the
+    iris instead of closing over it. Such a box is widened to that width and made at least
+    :data:`_EYE_MIN_HEIGHT` × the face width tall, keeping its centre; other boxes are returned as is.
+
+    Args:
+        box: ``[x0, y0, x1, y1]``.
+        face_width: width of the face box in the same pixels.
+
+    Returns:
+        The (possibly grown) box, ``float64`` ``[4]``.
+    """
+    b = np.asarray(box, np.float64)
+    w, h = b[2] - b[0], b[3] - b[1]
+    min_w, min_h = _EYE_MIN_WIDTH * face_width, _EYE_MIN_HEIGHT * face_width
+    if w >= min_w:
+        return b
+    cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+    h = max(h, min_h)
+    return np.array([cx - min_w / 2, cy - h / 2, cx + min_w / 2, cy + h / 2])
 
 
 def _ring(centre: np.ndarray, radii: np.ndarray, n: int = 16) -> np.ndarray:
@@ -297,22 +348,27 @@ def _min_jacobian(f: np.ndarray, step: int = 1) -> float:
     return float(np.min(_jacobian_det(f, step)))
 
 
-def _fold_safe_scale(f: np.ndarray, floor: float = _FOLD_FLOOR) -> float:
-    """Factor in (0, 1] that keeps a region's warp from folding or smearing.
+def _fold_safe_scale(f: np.ndarray, floor: float = _FOLD_FLOOR, ceiling: float = float("inf")) -> float:
+    """Factor in (0, 1] that keeps a region's warp from folding, smearing or squeezing.
 
-    A backward field whose map ``p ↦ p + f(p)`` has a Jacobian determinant near 0 squeezes a band
-    of the picture into a line (a smear) and below 0 it folds (a tear). The field is scaled down
-    until the smallest determinant is at least ``floor`` (bisection, 6 steps).
+    A backward field whose map ``p ↦ p + f(p)`` has a Jacobian determinant near 0 stretches a thin
+    band of the picture over a wide area (a smear) and below 0 it folds (a tear); a large determinant
+    squeezes a wide area into a small one (an eye pressed into a blob). The field is scaled down
+    until the determinant stays within ``[floor, ceiling]`` (bisection, 6 steps).
     """
     if f.shape[0] < 3 or f.shape[1] < 3:
         return 1.0
     f = f[::_FIELD_STEP, ::_FIELD_STEP] * np.float32(1.0 / _FIELD_STEP)  # same ratios, a quarter of the work
-    if _min_jacobian(f) >= floor:
+
+    def ok(g: np.ndarray) -> bool:
+        d = _jacobian_det(g, 1)
+        return float(d.min()) >= floor and float(d.max()) <= ceiling
+    if ok(f):
         return 1.0
     lo, hi = 0.0, 1.0
     for _ in range(6):
         mid = (lo + hi) / 2
-        if _min_jacobian(f * mid) >= floor:
+        if ok(f * mid):
             lo = mid
         else:
             hi = mid
@@ -362,7 +418,7 @@ def warp_field(shape: tuple[int, int], regions: list[_Region]) -> tuple[np.ndarr
         fine = cv2.resize(coarse, ((len(gx) - 1) * step + 1, (len(gy) - 1) * step + 1),
                           interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
         local = fine * win[:, :, None].astype(np.float32)
-        local *= np.float32(_fold_safe_scale(local, r.min_jacobian))
+        local *= np.float32(_fold_safe_scale(local, r.min_jacobian, r.max_jacobian))
         flow[y0:y1, x0:x1] += local
         parts.append((y0, y1, x0, x1, local))
     _unfold_overlaps(flow, parts)
