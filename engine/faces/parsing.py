@@ -131,6 +131,9 @@ CLOTH_HAIR_ALONG = -0.3
 """Height (chin = -0.5) below which hair pixels are checked against the clothes' colours."""
 CLOTH_HAIR_RATIO = 4.0
 """Likelihood ratio (clothes histogram / crown-hair histogram) above which such a pixel is cloth."""
+CLOTH_BARE_T = 5.0
+"""Cloth candidates this close to the (whole-face) skin model — and closer to it than to the hair
+model — are bare shoulders or chest, which CelebAMask-HQ leaves as background (0 = off)."""
 HIST_MIN_SAMPLES = 200
 """Fewest seed pixels for a histogram colour model."""
 HANG_BAND = (-0.35, -0.15)
@@ -240,6 +243,8 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
                 p_hair = _hist_likelihood(ycc[crown], q)
                 hair[low] = ~(p_cloth > CLOTH_HAIR_RATIO * p_hair)
     cloth = ((outside & (along < CLOTH_ALONG)) | (torso & ~oval)) & ~neck & ~hair & ~skin_like
+    if CLOTH_BARE_T > 0:  # bare shoulders / chest: skin-coloured under the looser threshold
+        cloth &= ~((skin_d < CLOTH_BARE_T) & (skin_d + SKIN_MARGIN < hair_d))
 
     labels[cloth] = L["cloth"]
     labels[hair] = L["hair"]
