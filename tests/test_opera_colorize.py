@@ -106,6 +106,10 @@ def test_recolour_region() -> None:
     assert tuple(out.image[y, x]) == (1, 200, 3)
     assert np.array_equal(out.image[~same], res.image[~same])
     assert not np.array_equal(res.image[y, x], out.image[y, x])  # the input result is untouched
+    # on a classical result, repainting one region equals re-composing the whole picture
+    from engine.studios.opera import _line_grey, compose
+
+    assert np.array_equal(out.image, compose(_line_grey(d.line_art), out.regions, out.colours, out.face_mask))
     with pytest.raises(ValueError, match="outside the face"):
         recolour_region(res, d.line_art, 0, 0, (0, 0, 0))
     with pytest.raises(ValueError, match="outside the"):

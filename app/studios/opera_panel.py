@@ -804,10 +804,7 @@ class OperaPanel(StudioPanel):
             h, w = res.regions.shape
             for x, y, r, g, b in fills:
                 if 0 <= x < w and 0 <= y < h and res.face_mask[y, x]:
-                    if info["backend"] == "classical":
-                        res = recolour_region(res, sketch, x, y, (r, g, b))
-                    else:
-                        res = paint_region(res, sketch, x, y, (r, g, b))
+                    res = recolour_region(res, sketch, x, y, (r, g, b))
                     applied += 1
             token.raise_if_cancelled()
             try:
@@ -1138,25 +1135,6 @@ def colour_sketch(sketch: np.ndarray, reference: np.ndarray, backend: str) -> tu
                          regions=regions, face_mask=face, affine=np.eye(2, 3),
                          colours=region_colours(regions, er.image))
     return res, info
-
-
-def paint_region(result: ColorizeResult, sketch: np.ndarray, x: int, y: int,
-                 rgb: tuple[int, int, int]) -> ColorizeResult:
-    """Repaint the closed region under ``(x, y)`` of a learned colouring with ``rgb``, keeping the
-    strokes (the learned engine's other pixels stay as the network painted them)."""
-    from dataclasses import replace
-
-    from engine.studios.opera import LINE_INK
-
-    rid = result.regions[y, x]
-    mask = result.regions == rid
-    ink = sketch[mask].astype(np.float32)[:, None] / np.float32(255.0)
-    paint = np.asarray(rgb, np.float32)[None] * ink + np.float32(LINE_INK) * (1.0 - ink)
-    image = result.image.copy()
-    image[mask] = np.clip(paint + 0.5, 0, 255).astype(np.uint8)
-    colours = result.colours.copy()
-    colours[rid] = np.clip(np.asarray(rgb, np.int64), 0, 255).astype(np.uint8)
-    return replace(result, image=image, colours=colours)
 
 
 def _thumbnail(image: np.ndarray) -> np.ndarray:

@@ -612,8 +612,13 @@ def recolour_region(result: ColorizeResult, line_art: np.ndarray, x: int, y: int
                     rgb: tuple[int, int, int]) -> ColorizeResult:
     """Fill the closed region under pixel ``(x, y)`` with ``rgb`` (the panel's hand recolouring).
 
+    Only that region's pixels are repainted (flat ``rgb`` darkened by the strokes, as
+    :func:`compose` paints), so it works on any result whose ``regions`` are the sketch's closed
+    regions: a classical :func:`colorize` result (where it equals re-composing the whole image) or
+    a learned colouring, whose other pixels stay as the network painted them.
+
     Args:
-        result: a :func:`colorize` result for ``line_art``.
+        result: a colouring of ``line_art`` with its closed regions and face mask.
         line_art: the sketch it was made from.
         x: column of the clicked pixel.
         y: row of the clicked pixel.
@@ -630,9 +635,15 @@ def recolour_region(result: ColorizeResult, line_art: np.ndarray, x: int, y: int
         raise ValueError(f"point ({x}, {y}) is outside the {w}×{h} image")
     if not result.face_mask[y, x]:
         raise ValueError("that point is outside the face: nothing to fill")
+    rid = result.regions[y, x]
+    paint = np.clip(np.asarray(rgb, np.int64), 0, 255).astype(np.uint8)
     colours = result.colours.copy()
-    colours[result.regions[y, x]] = np.clip(np.asarray(rgb, np.int64), 0, 255).astype(np.uint8)
-    image = compose(_line_grey(line_art), result.regions, colours, result.face_mask)
+    colours[rid] = paint
+    mask = (result.regions == rid) & result.face_mask
+    ink = _line_grey(line_art)[mask].astype(np.float32)[:, None] * np.float32(1.0 / 255.0)
+    image = result.image.copy()
+    image[mask] = np.clip(paint.astype(np.float32)[None] * ink + np.float32(LINE_INK) * (1.0 - ink) + 0.5,
+                          0, 255).astype(np.uint8)
     return replace(result, image=image, colours=colours)
 
 
