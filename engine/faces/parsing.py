@@ -134,6 +134,10 @@ CLOTH_HAIR_RATIO = 4.0
 CLOTH_BARE_T = 5.0
 """Cloth candidates this close to the (whole-face) skin model — and closer to it than to the hair
 model — are bare shoulders or chest, which CelebAMask-HQ leaves as background (0 = off)."""
+OVER_STRONG = (-0.2, 8.0, 3.0)
+"""Hair over the face oval anywhere above this height (chin = -0.5) and away from the parts when
+the core-skin distance exceeds the 2nd value and the hair distance is below the 3rd (and that much
+below the skin distance), connected to the hair outside the oval (side strands over a cheek)."""
 HIST_MIN_SAMPLES = 200
 """Fewest seed pixels for a histogram colour model."""
 HANG_BAND = (-0.35, -0.15)
@@ -259,6 +263,11 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     if has_hair:  # hair falling over the upper face oval (fringes, side partings), away from the parts
         inner = cv2.dilate(parts.astype(np.uint8), np.ones((grow * 3, grow * 3), np.uint8)).astype(bool)
         over = oval & ~inner & (along > 0.05) & (hair_d + 1.0 < core_d) & (core_d > SKIN_T)
+        # strands of unmistakable hair colour (far from the skin, close to the crown hair) also
+        # reach down the side of the face and close to the eyes and brows (not past the nose tip)
+        near_parts = cv2.dilate(parts.astype(np.uint8), np.ones((grow, grow), np.uint8)).astype(bool)
+        over |= (oval & ~near_parts & (along > OVER_STRONG[0]) & (core_d > OVER_STRONG[1])
+                 & (hair_d < OVER_STRONG[2]) & (hair_d + OVER_STRONG[2] < core_d))
         labels[_largest_component_touching(over, hair & ~oval)] = L["hair"]
     labels[nose] = L["nose"]
     if DETECT_GLASSES:
