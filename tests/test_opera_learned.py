@@ -84,6 +84,14 @@ def test_neural_edit_gives_image_and_warped_exemplar(roots: Path) -> None:
     # the strokes stay dark: the result is darkened by the line art
     lines = d.line_art < 60
     assert res.image[lines].mean() < res.image[~lines].mean()
+    # the learned colouring carries the sketch's closed regions, so hand fills work on it
+    from engine.studios.opera import recolour_region
+
+    cr = res.info["colorize"]
+    assert np.array_equal(cr.image, res.image) and cr.regions.shape == (80, 80) and cr.face_mask[40, 40]
+    filled = recolour_region(cr, d.line_art, 40, 40, (3, 250, 7))
+    same = cr.regions == cr.regions[40, 40]
+    assert np.array_equal(filled.image[~same], cr.image[~same]) and not np.array_equal(filled.image, cr.image)
     classical = ColorizeEditor("classical")
     classical.set_image(d.line_art)
     classical.set_reference(d.image)

@@ -1118,23 +1118,15 @@ def colour_sketch(sketch: np.ndarray, reference: np.ndarray, backend: str) -> tu
     Raises:
         ValueError: ``backend="neural"`` without a trained checkpoint, or bad images.
     """
-    from engine.studios.opera import ColorizeEditor, ColorizeParams, region_colours, sketch_regions
+    from engine.studios.opera import ColorizeEditor, ColorizeParams
 
     editor = ColorizeEditor(backend)
     editor.set_image(sketch)
     editor.set_reference(reference)
-    params = ColorizeParams()
-    er = editor.edit(params)
+    er = editor.edit(ColorizeParams())
     info = {"backend": str(er.info.get("backend", "classical")), "method": str(er.info.get("method", "")),
             "note": str(er.info.get("note", ""))}
-    res = er.info.get("colorize")
-    if isinstance(res, ColorizeResult):
-        return res, info
-    regions, face = sketch_regions(sketch, params)
-    res = ColorizeResult(image=er.image, warped_reference=np.asarray(er.info["warped_reference"]),
-                         regions=regions, face_mask=face, affine=np.eye(2, 3),
-                         colours=region_colours(regions, er.image))
-    return res, info
+    return er.info["colorize"], info
 
 
 def _thumbnail(image: np.ndarray) -> np.ndarray:

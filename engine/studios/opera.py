@@ -727,12 +727,14 @@ class ColorizeEditor(Editor[ColorizeParams]):
 
             model, card = load_cocosnet()
             side = model_side(card)
-            grey = _line_grey(image)
-            out, warped = colorize_neural(grey, self.reference, model, side)
-            face = face_mask_from_image(np.repeat(grey[:, :, None], 3, axis=2), paper_level=params.line_level)
+            p = params if params.gap is None else replace(params, gap=max(0, round(params.gap * scale)))
+            out, warped = colorize_neural(_line_grey(image), self.reference, model, side)
+            regions, face = sketch_regions(image, p)  # the sketch's closed regions: the fill tool works the same
+            res = ColorizeResult(image=out, warped_reference=warped, regions=regions, face_mask=face,
+                                 affine=np.eye(2, 3), colours=region_colours(regions, out))
             return EditResult(image=out, masks={"face": face},
                               info={"backend": "neural", "device": "cpu", "method": f"cocosnet ({side}² network)",
-                                    "warped_reference": warped, "note": why})
+                                    "warped_reference": warped, "colorize": res, "note": why})
         p = params if params.gap is None else replace(params, gap=max(0, round(params.gap * scale)))
         res = colorize(image, self.reference, p)
         return EditResult(image=res.image, masks={"face": res.face_mask},
