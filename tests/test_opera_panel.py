@@ -301,6 +301,7 @@ def test_learned_engine_with_a_fabricated_checkpoint(qtbot, roots, shell) -> Non
     p.backend_combo.setCurrentIndex(p.backend_combo.findData("neural"))  # as a user pick does
     idle(qtbot, shell)
     assert p.doc.param(COLOUR, "backend") == "neural"
+    assert p.backend_info.text().startswith("Learned chosen by hand: trained but measured worse")
     assert p.colour_info.text().startswith("Engine: learned (CoCosNet) (cocosnet")
     assert "learned" in p.warped_caption.text()
     ed = ColorizeEditor("neural")

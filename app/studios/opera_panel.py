@@ -870,13 +870,25 @@ class OperaPanel(StudioPanel):
         self.engine_box.set_enabled("auto", True, f"Auto runs {ENGINE_NAMES[state.auto_backend]}: {state.auto_reason}")
         self.engine_box.set_enabled("classical", True, "Closed regions of the sketch painted with the dominant "
                                                           "colour of the aligned reference")
+        self._show_backend_note()
+        self.backend_combo.setToolTip(f"Auto: {state.auto_reason}\nLearned: {state.neural_reason}")
+
+    def _show_backend_note(self) -> None:
+        """The line under the engine combo: what the current choice runs and why."""
+        state = getattr(self, "backend_state", None)
+        if state is None:
+            return
+        chosen = self.doc.param(COLOUR, "backend")
         auto = f"Auto → {ENGINE_NAMES[state.auto_backend]}"
-        if state.neural_available:
+        if chosen == "neural":
+            text = f"Learned chosen by hand: {_short_note(state.auto_reason)}"
+        elif chosen == "classical":
+            text = "Classical chosen by hand."
+        elif state.neural_available:
             text = f"{auto}: {_short_note(state.auto_reason)}"
         else:
             text = f"{auto}. Learned engine off: {_short_note(state.neural_reason)}"
         self.backend_info.setText(text)
-        self.backend_combo.setToolTip(f"Auto: {state.auto_reason}\nLearned: {state.neural_reason}")
 
     def set_backend(self, backend: str) -> None:
         """Colour with ``"auto"``, ``"classical"`` or ``"neural"`` (one undo step).
@@ -945,6 +957,7 @@ class OperaPanel(StudioPanel):
             self._select_gallery_item(value)
         elif key == "backend":
             self.engine_box.set_current(value)
+            self._show_backend_note()
         self.recolour()
 
     # -- worker plumbing ----------------------------------------------------------------------------
