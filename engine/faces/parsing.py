@@ -151,7 +151,11 @@ BROW_BAND = 0.035
 """Search band (× face height) around the mesh brow polygon for dark brow pixels, grown along
 the face's up axis only (not past the brow ends)."""
 BROW_DARK = 4.0
-"""Distance from the core skin model above which a pixel in the band counts as brow."""
+"""Distance from the core skin model above which a pixel in the band counts as brow ..."""
+BROW_DARK_FRAC = 0.8
+BROW_DARK_MIN = 3.0
+"""... lowered for faint brows to :data:`BROW_DARK_FRAC` × the median distance inside the mesh brow
+polygon, but not below :data:`BROW_DARK_MIN`."""
 LIP_OUT = (1.05, 0.95)
 """Vertical scale of the outer upper / lower lip contours about the mouth-corner midpoint."""
 DETECT_GLASSES = True
@@ -284,7 +288,11 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     for name, m in brows.items():
         # the mesh polygon plus the dark pixels of a band around it that connect to it
         band = cv2.dilate(m.astype(np.uint8), brow_kernel).astype(bool)
-        dark = _largest_component_touching(band & (core_d > BROW_DARK) & ~eyes["l_eye"] & ~eyes["r_eye"], m)
+        # faint brows: the threshold follows how far from the skin this face's brow polygon is
+        thr = BROW_DARK
+        if m.any():
+            thr = float(np.clip(BROW_DARK_FRAC * np.median(core_d[m]), BROW_DARK_MIN, BROW_DARK))
+        dark = _largest_component_touching(band & (core_d > thr) & ~eyes["l_eye"] & ~eyes["r_eye"], m)
         brow = cv2.morphologyEx((m | dark).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
         labels[brow.astype(bool)] = L[name]
     for name, m in eyes.items():
