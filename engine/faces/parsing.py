@@ -138,6 +138,11 @@ OVER_STRONG = (-0.2, 8.0, 3.0)
 """Hair over the face oval anywhere above this height (chin = -0.5) and away from the parts when
 the core-skin distance exceeds the 2nd value and the hair distance is below the 3rd (and that much
 below the skin distance), connected to the hair outside the oval (side strands over a cheek)."""
+SMOOTH_CLOTH = 0.12
+"""Below :data:`CLOTH_HAIR_ALONG`, a "hair" pixel whose local luma standard deviation (window
+:data:`SMOOTH_CLOTH_WIN`) is under this × the crown hair's median one is plain cloth (0 = off)."""
+SMOOTH_CLOTH_WIN = 0.03
+"""Window (× face height) of that texture measure."""
 HIST_MIN_SAMPLES = 200
 """Fewest seed pixels for a histogram colour model."""
 HANG_BAND = (-0.35, -0.15)
@@ -250,6 +255,15 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
                 p_cloth = _hist_likelihood(ycc[cloth_seed], q)
                 p_hair = _hist_likelihood(ycc[crown], q)
                 hair[low] = ~(p_cloth > CLOTH_HAIR_RATIO * p_hair)
+    if has_hair and SMOOTH_CLOTH > 0:
+        # hair is textured (strands, curls), a jacket is plain: below the jaw, "hair" whose local
+        # luma spread is far below the crown hair's is cloth (dark jackets under short hair)
+        k = max(3, int(round(unit * SMOOTH_CLOTH_WIN)) | 1)
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        m1 = cv2.blur(grey, (k, k))
+        spread = np.sqrt(np.maximum(cv2.blur(grey * grey, (k, k)) - m1 * m1, 0.0))
+        plain = hair & (along < CLOTH_HAIR_ALONG) & (spread < SMOOTH_CLOTH * float(np.median(spread[crown])))
+        hair[plain] = False
     cloth = ((outside & (along < CLOTH_ALONG)) | (torso & ~oval)) & ~neck & ~hair & ~skin_like
     if CLOTH_BARE_T > 0:  # bare shoulders / chest: skin-coloured under the looser threshold
         cloth &= ~((skin_d < CLOTH_BARE_T) & (skin_d + SKIN_MARGIN < hair_d))
