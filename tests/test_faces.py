@@ -199,14 +199,14 @@ def test_parsing_quality_on_ground_truth_pairs(analyzer, shared_data) -> None:
     iou = parsing_iou(analyzer, shared_data / "faces" / "parsing")
     mean = float(np.mean(list(iou.values())))
     # per-class regression floors a little below the measured values (bench/ has the numbers:
-    # mean 0.743, background 0.91, skin 0.88, nose 0.81, eyes 0.79/0.78, brows 0.61/0.67, ears
-    # 0.60/0.65, lips 0.77/0.77, mouth 0.70, hair 0.86, neck 0.75, cloth 0.60 …)
-    floors = {"background": 0.89, "skin": 0.85, "nose": 0.78, "l_eye": 0.76, "r_eye": 0.75,
+    # mean 0.744, background 0.92, skin 0.88, nose 0.81, eyes 0.79/0.78, brows 0.61/0.67, ears
+    # 0.60/0.65, lips 0.77/0.77, mouth 0.70, hair 0.87, neck 0.75, cloth 0.60 …)
+    floors = {"background": 0.90, "skin": 0.85, "nose": 0.78, "l_eye": 0.76, "r_eye": 0.75,
               "l_brow": 0.59, "r_brow": 0.64, "l_ear": 0.56, "r_ear": 0.61, "mouth": 0.67,
-              "u_lip": 0.74, "l_lip": 0.75, "hair": 0.84, "neck": 0.71, "cloth": 0.57}
+              "u_lip": 0.74, "l_lip": 0.75, "hair": 0.85, "neck": 0.71, "cloth": 0.57}
     low = {k: round(iou.get(k, 0.0), 3) for k, f in floors.items() if iou.get(k, 0.0) < f}
     assert not low, (low, iou)
-    assert mean > 0.735, iou
+    assert mean > 0.74, iou
     assert "eye_g" not in iou, "no pair has glasses: eye_g would be a false detection"
 
 

@@ -6,8 +6,9 @@ Method, per face (smaller faces first so the largest wins where they overlap):
 
 1. **Inner face, from the mesh** — skin = the face oval (jaw line up to mid-forehead); then nose
    (convex hull of bridge + alae points), brows (mesh brow polygon plus the dark pixels of a thin
-   band above and below it), eyes (eyelid contours), upper / lower lip (outer lip contour minus the inner
-   one) and the inner mouth (inner lip contour, only when the lips are apart) are drawn over it; the
+   band above and below it, the darkness threshold adapted to faint brows), eyes (eyelid
+   contours), upper / lower lip (outer lip contour minus the inner one) and the inner mouth
+   (inner lip contour, only when the lips are apart) are drawn over it; the
    outer lip contours are rescaled vertically to the CelebAMask-HQ convention (:data:`LIP_OUT`).
 2. **Around the face, from a person mask + colour** — the person/background split comes from
    MediaPipe selfie segmentation. Two skin colour models (mean and covariance in YCrCb) — one of
@@ -15,8 +16,12 @@ Method, per face (smaller faces first so the largest wins where they overlap):
    a hair model of the crown band label the person pixels: skin-coloured above the oval (core
    model) → forehead ``skin``, beside it at eye-to-mouth height → ``l_ear`` / ``r_ear``, under the
    jaw → ``neck``; other person pixels near the head are ``hair`` (also where it clearly falls over
-   the upper oval); person pixels at shoulder height and below that are neither → ``cloth``. A
-   majority filter (:data:`SMOOTH`) removes pixel noise from these colour decisions.
+   the upper oval, and strands of unmistakable hair colour lower down the sides); person pixels
+   at shoulder height and below that are neither → ``cloth`` — except bare skin (left background)
+   and "hair" below the jaw that is far smoother than the crown hair (a plain jacket). Hair is
+   grown a little past the person mask where its colour is far more typical of the crown hair
+   than of the background. A majority filter (:data:`SMOOTH`) removes pixel noise from these
+   colour decisions.
 
 3. **Glasses** — ``eye_g`` only where the classical detector of :mod:`engine.faces.glasses` is
    confident (bridge bar over the nasion + consistent rims); eyes, brows and lips are drawn over it.
@@ -143,6 +148,11 @@ SMOOTH_CLOTH = 0.12
 :data:`SMOOTH_CLOTH_WIN`) is under this × the crown hair's median one is plain cloth (0 = off)."""
 SMOOTH_CLOTH_WIN = 0.03
 """Window (× face height) of that texture measure."""
+EDGE_REACH = 0.06
+"""Hair is grown this far (× face height) past the person mask's edge ..."""
+EDGE_RATIO = 4.0
+"""... into pixels this many times more likely under the crown-hair histogram than under the
+background's (and within distance 4 of the hair model)."""
 HIST_MIN_SAMPLES = 200
 """Fewest seed pixels for a histogram colour model."""
 HANG_BAND = (-0.35, -0.15)
@@ -268,6 +278,20 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     if CLOTH_BARE_T > 0:  # bare shoulders / chest: skin-coloured under the looser threshold
         cloth &= ~((skin_d < CLOTH_BARE_T) & (skin_d + SKIN_MARGIN < hair_d))
 
+    if has_hair:
+        # the person mask cuts the outer hair edge (curls, flyaways): near the hair, above the jaw,
+        # background pixels whose colour is far more typical of the crown hair than of the
+        # background (histogram of the other non-person pixels beside the head) are hair
+        g = max(3, int(round(unit * EDGE_REACH)) | 1)
+        near_hair = cv2.dilate(hair.astype(np.uint8), np.ones((g, g), np.uint8)).astype(bool)
+        cand = near_hair & ~person & ~oval & (along > -0.3) & (hair_d < 4.0)
+        bg_seed = ~person & ~near_hair & (along > -0.3) & (np.abs(across) < 2.0)
+        if cand.any() and bg_seed.sum() >= HIST_MIN_SAMPLES:
+            ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+            q = ycc[cand]
+            edge = np.zeros(shape, bool)
+            edge[cand] = _hist_likelihood(ycc[crown], q) > EDGE_RATIO * _hist_likelihood(ycc[bg_seed], q)
+            hair |= _largest_component_touching(edge, hair)
     labels[cloth] = L["cloth"]
     labels[hair] = L["hair"]
     labels[neck] = L["neck"]
