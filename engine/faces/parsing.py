@@ -7,8 +7,9 @@ Method, per face (smaller faces first so the largest wins where they overlap):
 1. **Inner face, from the mesh** — skin = the face oval (jaw line up to mid-forehead); then nose
    (convex hull of bridge + alae points), brows (mesh brow polygon plus the dark pixels of a thin
    band above and below it, the darkness threshold adapted to faint brows), eyes (eyelid
-   contours), upper / lower lip (outer lip contour minus the inner one) and the inner mouth
-   (inner lip contour, only when the lips are apart) are drawn over it; the
+   contours), upper / lower lip (outer lip contour to the inner contours' midline, filled at
+   sub-pixel precision, minus the mouth) and the inner mouth (inner lip contour, only when the
+   lips are apart) are drawn over it; the
    outer lip contours are rescaled vertically to the CelebAMask-HQ convention (:data:`LIP_OUT`).
 2. **Around the face, from a person mask + colour** — the person/background split comes from
    MediaPipe selfie segmentation. Two skin colour models (mean and covariance in YCrCb) — one of
@@ -56,6 +57,33 @@ def _poly(lm: np.ndarray, idx: Sequence[int]) -> np.ndarray:
     return np.round(lm[list(idx)] * 4).astype(np.int32)  # 2 fractional bits for cv2 shift=2
 
 
+SUBPIXEL = 4
+"""Samples per pixel side for :func:`_region_subpixel`."""
+
+
+def _region_subpixel(shape: tuple[int, int], pts: np.ndarray) -> np.ndarray:
+    """Pixels at least half covered by the polygon ``pts`` (``[N, 2]`` x, y at pixel centres):
+    the polygon is filled on a :data:`SUBPIXEL`-times finer grid over its bounding box and the
+    coverage counted. ``cv2.fillPoly`` alone takes every pixel the outline touches (about half a
+    pixel of dilation, a large share of a thin lip on a small face)."""
+    h, w = shape
+    k = SUBPIXEL
+    x0 = int(np.clip(np.floor(pts[:, 0].min()) - 1, 0, w))
+    y0 = int(np.clip(np.floor(pts[:, 1].min()) - 1, 0, h))
+    x1 = int(np.clip(np.ceil(pts[:, 0].max()) + 2, x0, w))
+    y1 = int(np.clip(np.ceil(pts[:, 1].max()) + 2, y0, h))
+    out = np.zeros(shape, bool)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    fine = np.zeros(((y1 - y0) * k, (x1 - x0) * k), np.uint8)
+    # sub-sample j of pixel x sits at x - 1/2 + (j + 1/2) / k, i.e. fine index k·x + (k - 1) / 2
+    p = (pts - np.array([x0, y0])) * k + (k - 1) / 2.0
+    cv2.fillPoly(fine, [np.round(p * 4).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=2)
+    cover = fine.reshape(y1 - y0, k, x1 - x0, k).sum((1, 3), dtype=np.int32)
+    out[y0:y1, x0:x1] = cover * 2 >= k * k
+    return out
+
+
 def _fill(mask: np.ndarray, pts: np.ndarray, value: int = 1) -> None:
     cv2.fillPoly(mask, [pts], value, lineType=cv2.LINE_8, shift=2)
 
@@ -67,12 +95,6 @@ def _region(shape: tuple[int, int], lm: np.ndarray, idx: Sequence[int], hull: bo
         pts = cv2.convexHull(pts)
     _fill(m, pts)
     return m.astype(bool)
-
-
-def _lip(shape: tuple[int, int], lm: np.ndarray, outer: Sequence[int], inner: Sequence[int]) -> np.ndarray:
-    """Region between an outer and an inner lip contour (both from corner to corner)."""
-    loop = list(outer) + list(inner)[::-1]
-    return _region(shape, lm, loop)
 
 
 class ColourModel:
@@ -395,16 +417,24 @@ def _lips_and_mouth(shape: tuple[int, int], lm: np.ndarray) -> tuple[np.ndarray,
     upper_in = lm[list(T.LIPS_INNER_UPPER)]
     lower_in = lm[list(T.LIPS_INNER_LOWER)]
     if closed:
-        mid = (upper_in + lower_in) / 2
-        ext = np.concatenate([lm, mid]).astype(np.float32)
-        mid_idx = list(range(len(lm), len(lm) + len(mid)))
-        u = _region(shape, ext, list(T.LIPS_OUTER_UPPER) + mid_idx[::-1])
-        low = _region(shape, ext, list(T.LIPS_OUTER_LOWER) + mid_idx[::-1])
+        u, low = _split_lips(shape, lm, (upper_in + lower_in) / 2)
         return u, low & ~u, np.zeros(shape, bool)
+    # open mouth: the inner contour (integer fill, which takes its boundary pixels) is the mouth;
+    # the lips are the sub-pixel regions from the outer contours to the inner contours' midline
+    # minus the mouth.
     mouth = _region(shape, lm, T.LIPS_INNER_UPPER + T.LIPS_INNER_LOWER[::-1][1:-1])
-    u = _lip(shape, lm, T.LIPS_OUTER_UPPER, T.LIPS_INNER_UPPER)
-    low = _lip(shape, lm, T.LIPS_OUTER_LOWER, T.LIPS_INNER_LOWER)
+    u, low = _split_lips(shape, lm, (upper_in + lower_in) / 2)
     return u & ~mouth, low & ~mouth & ~u, mouth
+
+
+def _split_lips(shape: tuple[int, int], lm: np.ndarray, mid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Upper / lower lip regions from the outer contours to the line ``mid`` (corner to corner),
+    filled at sub-pixel precision (:func:`_region_subpixel`)."""
+    ext = np.concatenate([lm, mid])
+    mid_idx = list(range(len(lm), len(lm) + len(mid)))
+    u = _region_subpixel(shape, ext[list(T.LIPS_OUTER_UPPER) + mid_idx[::-1]])
+    low = _region_subpixel(shape, ext[list(T.LIPS_OUTER_LOWER) + mid_idx[::-1]])
+    return u, low
 
 
 
