@@ -199,9 +199,9 @@ def test_parsing_quality_on_ground_truth_pairs(analyzer, shared_data) -> None:
     iou = parsing_iou(analyzer, shared_data / "faces" / "parsing")
     mean = float(np.mean(list(iou.values())))
     # per-class regression floors a little below the measured values (bench/ has the numbers:
-    # mean 0.746, background 0.92, skin 0.88, nose 0.81, eyes 0.79/0.78, brows 0.61/0.67, ears
+    # mean 0.748, background 0.92, skin 0.88, nose 0.81, eyes 0.80/0.80, brows 0.61/0.67, ears
     # 0.60/0.65, lips 0.79/0.78, mouth 0.70, hair 0.87, neck 0.75, cloth 0.60 …)
-    floors = {"background": 0.90, "skin": 0.85, "nose": 0.78, "l_eye": 0.76, "r_eye": 0.75,
+    floors = {"background": 0.90, "skin": 0.85, "nose": 0.78, "l_eye": 0.78, "r_eye": 0.77,
               "l_brow": 0.59, "r_brow": 0.64, "l_ear": 0.56, "r_ear": 0.61, "mouth": 0.67,
               "u_lip": 0.76, "l_lip": 0.76, "hair": 0.85, "neck": 0.71, "cloth": 0.57}
     low = {k: round(iou.get(k, 0.0), 3) for k, f in floors.items() if iou.get(k, 0.0) < f}
@@ -217,8 +217,8 @@ def test_parsing_cross_check_sets(analyzer, shared_data) -> None:
     res = parsing_cross_check(analyzer, shared_data)
     if not res:
         pytest.skip("no cross-check set in ../shared/data")
-    # floors a little below the measured values (MT 0.691, Xiqu non-makeup 0.742)
-    floors = {"mt": 0.67, "xiqu_non_makeup": 0.72}
+    # floors a little below the measured values (MT 0.691, Xiqu non-makeup 0.749)
+    floors = {"mt": 0.67, "xiqu_non_makeup": 0.73}
     for name, r in res.items():
         assert r["images"] > 0
         assert r["mean_iou"] > floors[name], (name, r)

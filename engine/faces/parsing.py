@@ -7,7 +7,7 @@ Method, per face (smaller faces first so the largest wins where they overlap):
 1. **Inner face, from the mesh** — skin = the face oval (jaw line up to mid-forehead); then nose
    (convex hull of bridge + alae points), brows (mesh brow polygon plus the dark pixels of a thin
    band above and below it, the darkness threshold adapted to faint brows), eyes (eyelid
-   contours), upper / lower lip (outer lip contour to the inner contours' midline, filled at
+   contours, filled at sub-pixel precision), upper / lower lip (outer lip contour to the inner contours' midline, filled at
    sub-pixel precision, minus the mouth) and the inner mouth (inner lip contour, only when the
    lips are apart) are drawn over it; the
    outer lip contours are rescaled vertically to the CelebAMask-HQ convention (:data:`LIP_OUT`).
@@ -362,16 +362,17 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     labels[mouth] = L["mouth"]
 
 
-EYE_SCALE = 0.95
+EYE_SCALE = 0.97
 """The eyelid contour is shrunk about its centre by this factor (CelebAMask-HQ's eye is the
 visible opening, slightly inside the mesh contour; measured on the labelled pairs, MT and Xiqu)."""
 
 
 def _eye(shape: tuple[int, int], lm: np.ndarray, idx: Sequence[int]) -> np.ndarray:
-    """One eye's mask: its mesh eyelid contour scaled by :data:`EYE_SCALE` about its centroid."""
+    """One eye's mask: its mesh eyelid contour scaled by :data:`EYE_SCALE` about its centroid,
+    filled at sub-pixel precision."""
     pts = lm[list(idx)].astype(np.float64)
     c = pts.mean(0)
-    return _region(shape, (c + (pts - c) * EYE_SCALE).astype(np.float32), range(len(pts)))
+    return _region_subpixel(shape, c + (pts - c) * EYE_SCALE)
 
 
 def _nose(shape: tuple[int, int], lm: np.ndarray) -> np.ndarray:
