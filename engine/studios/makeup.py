@@ -512,14 +512,7 @@ def face_geometry(image: np.ndarray, labels: np.ndarray, landmarks: np.ndarray) 
     crop_labels = labels[y0:y1, x0:x1]
     shape = crop_labels.shape[:2]
     eyes = _fill(shape, [lmc[list(T.RIGHT_EYE)], lmc[list(T.LEFT_EYE)]], aa=False) > 0
-    up_in, lo_in = lmc[list(T.LIPS_INNER_UPPER)], lmc[list(T.LIPS_INNER_LOWER)]
-    mouth_w = float(np.hypot(*(lmc[T.MOUTH_CORNERS[1]] - lmc[T.MOUTH_CORNERS[0]])))
-    gap = float(np.mean(np.hypot(*(up_in - lo_in).T)))
-    if gap >= 0.06 * max(mouth_w, 1.0):
-        mouth = _fill(shape, [np.concatenate([up_in, lo_in[::-1][1:-1]])], aa=False) > 0
-    else:
-        mouth = np.zeros(shape, bool)
-    mouth |= crop_labels == CELEBAMASK_HQ.index("mouth")
+    mouth = crop_labels == CELEBAMASK_HQ.index("mouth")  # the parser's open mouth (teeth, tongue): never painted
     lab = _rgb_to_lab(image[y0:y1, x0:x1])
     oval = _fill(shape, [lmc[list(T.FACE_OVAL)]], aa=False) > 0
     feats = _fill(shape, [lmc[list(T.RIGHT_BROW)], lmc[list(T.LEFT_BROW)],
