@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 import numpy as np
 from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QRadioButton, QWidget
+from PySide6.QtWidgets import (QBoxLayout, QButtonGroup, QGroupBox, QHBoxLayout, QLabel, QPushButton, QRadioButton,
+                               QWidget)
 
 from app.document import Document
 from app.qt_image import to_qimage
@@ -82,6 +83,45 @@ class StudioPanel(QWidget):
             return QSize()
         h, w = self.doc.image.shape[:2]
         return QSize(w, h)
+
+    # -- shared controls --------------------------------------------------------------------------
+    def _add_show_group(self, lay: QBoxLayout, result_text: str) -> QHBoxLayout:
+        """Add the "Show" group (result / original radios bound to :meth:`set_show_original`).
+
+        Sets ``view_group``, ``radio_result`` and ``radio_original``; returns the group's row so a
+        panel can add its own view options.
+        """
+        view = QGroupBox("Show")
+        row = QHBoxLayout(view)
+        self.view_group = QButtonGroup(self)
+        self.radio_result = QRadioButton(result_text)
+        self.radio_original = QRadioButton("Original")
+        self.radio_result.setChecked(True)
+        for i, b in enumerate((self.radio_result, self.radio_original)):
+            self.view_group.addButton(b, i)
+            row.addWidget(b)
+        self.view_group.idToggled.connect(lambda i, on: on and self.set_show_original(i == 1))
+        lay.addWidget(view)
+        return row
+
+    def _add_export_and_info(self, lay: QBoxLayout, export_text: str, info_text: str = "",
+                             batch_text: Optional[str] = None, info_lines: int = 0) -> None:
+        """Add the export button (off until there is a result), an optional batch button and the
+        grey info line; sets ``export_button``, ``batch_button`` (when asked) and ``info_label``."""
+        self.export_button = QPushButton(export_text)
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self.export_requested)
+        lay.addWidget(self.export_button)
+        if batch_text is not None:
+            self.batch_button = QPushButton(batch_text)
+            self.batch_button.clicked.connect(self.open_batch_dialog)
+            lay.addWidget(self.batch_button)
+        self.info_label = QLabel(info_text)
+        self.info_label.setWordWrap(True)
+        self.info_label.setStyleSheet("color: #777;")
+        if info_lines:
+            self.info_label.setMinimumHeight(info_lines * self.info_label.fontMetrics().lineSpacing())
+        lay.addWidget(self.info_label)
 
     # -- view -------------------------------------------------------------------------------------
     def set_show_original(self, on: bool) -> None:

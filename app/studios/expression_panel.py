@@ -12,8 +12,8 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QGridLayout, QGroupBox, QLabel,
-                               QPushButton, QRadioButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QGridLayout, QGroupBox, QPushButton, QRadioButton,
+                               QVBoxLayout, QWidget)
 
 from app.commands import SetParamCommand, SetParamsCommand
 from app.document import Document
@@ -136,15 +136,8 @@ class ExpressionPanel(StudioPanel):
             self.view_buttons[2].setText("Attention mask")
         lay.addWidget(view)
 
-        self.export_button = QPushButton("Export result…")
-        self.export_button.setEnabled(False)
-        self.export_button.clicked.connect(self.export_requested)
-        lay.addWidget(self.export_button)
-        self.info_label = QLabel("Open an anime face or press “Random anime face”.")
-        self.info_label.setWordWrap(True)
-        self.info_label.setStyleSheet("color: #777;")
-        self.info_label.setMinimumHeight(3 * self.info_label.fontMetrics().lineSpacing())
-        lay.addWidget(self.info_label)
+        self._add_export_and_info(lay, "Export result…", "Open an anime face or press “Random anime face”.",
+                                  info_lines=3)
         eng = EngineBox("Engine", ENGINES, note_lines=4)
         eng.chosen.connect(self._on_engine_changed)
         eng.set_note(self._engine_text())

@@ -13,9 +13,8 @@ from typing import Any, Iterator, Mapping, Optional
 import numpy as np
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QUndoStack
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFrame, QGridLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QPushButton, QRadioButton, QScrollArea, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QPushButton,
+                               QScrollArea, QVBoxLayout, QWidget)
 
 from app.commands import SetParamCommand, SetParamsCommand
 from app.document import Document
@@ -188,33 +187,14 @@ class MakeupPanel(StudioPanel):
         gl.addWidget(reset)
         lay.addWidget(glob)
 
-        view = QGroupBox("Show")
-        vl = QHBoxLayout(view)
-        self.view_group = QButtonGroup(self)
-        self.radio_result = QRadioButton("Makeup")
-        self.radio_original = QRadioButton("Original")
-        self.radio_result.setChecked(True)
-        for i, b in enumerate((self.radio_result, self.radio_original)):
-            self.view_group.addButton(b, i)
-            vl.addWidget(b)
-        self.view_group.idToggled.connect(lambda i, on: on and self.set_show_original(i == 1))
+        vl = self._add_show_group(lay, "Makeup")
         self.masks_check = QCheckBox("Region masks")
         self.masks_check.setObjectName("check_masks")
         self.masks_check.toggled.connect(self.set_show_masks)
         vl.addWidget(self.masks_check)
-        lay.addWidget(view)
 
-        self.export_button = QPushButton("Export result…")
-        self.export_button.setEnabled(False)
-        self.export_button.clicked.connect(self.export_requested)
-        self.batch_button = QPushButton("Batch makeup…")
-        self.batch_button.clicked.connect(self.open_batch_dialog)
-        lay.addWidget(self.export_button)
-        lay.addWidget(self.batch_button)
-        self.info_label = QLabel(f"Engine: {self.editor.backend}: {self.editor.backend_reason}")
-        self.info_label.setWordWrap(True)
-        self.info_label.setStyleSheet("color: #777;")
-        lay.addWidget(self.info_label)
+        self._add_export_and_info(lay, "Export result…", f"Engine: {self.editor.backend}: {self.editor.backend_reason}",
+                                  batch_text="Batch makeup…")
         lay.addStretch(1)
 
     # -- document binding -------------------------------------------------------------------------

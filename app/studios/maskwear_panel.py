@@ -7,9 +7,8 @@ from typing import Any, Iterator, Optional
 import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap, QUndoStack
-from PySide6.QtWidgets import (QColorDialog, QComboBox, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QColorDialog, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+                               QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
 
 from app.commands import SetParamCommand, SetParamsCommand
 from app.document import Document
@@ -123,14 +122,7 @@ class MaskWearPanel(StudioPanel):
         form.addRow("", self.reset_anchors)
         lay.addWidget(fit)
 
-        self.export_button = QPushButton("Export masked image…")
-        self.export_button.setEnabled(False)
-        self.export_button.clicked.connect(self.export_requested)
-        lay.addWidget(self.export_button)
-        self.info_label = QLabel("Drag the white anchor handles to adjust the mask.")
-        self.info_label.setWordWrap(True)
-        self.info_label.setStyleSheet("color: #777;")
-        lay.addWidget(self.info_label)
+        self._add_export_and_info(lay, "Export masked image…", "Drag the white anchor handles to adjust the mask.")
         lay.addStretch(1)
         self._sync_widgets()
 

@@ -26,8 +26,8 @@ from PySide6.QtGui import (QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, 
                            QMouseEvent, QPixmap, QShowEvent, QUndoStack)
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QColorDialog, QComboBox,
                                QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
-                               QListWidgetItem, QPushButton, QRadioButton, QScrollArea, QSlider,
-                               QSpinBox, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+                               QListWidgetItem, QPushButton, QScrollArea, QSlider, QSpinBox, QSplitter,
+                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from app.commands import SetParamCommand, SetParamsCommand
 from app.document import Document
@@ -147,29 +147,8 @@ class OperaPanel(StudioPanel):
         form.addWidget(reset)
         lay.addWidget(box)
 
-        view = QGroupBox("Show")
-        vl = QHBoxLayout(view)
-        self.view_group = QButtonGroup(self)
-        self.radio_result = QRadioButton("Line art")
-        self.radio_original = QRadioButton("Original")
-        self.radio_result.setChecked(True)
-        for i, r in enumerate((self.radio_result, self.radio_original)):
-            self.view_group.addButton(r, i)
-            vl.addWidget(r)
-        self.view_group.idToggled.connect(lambda i, on: on and self.set_show_original(i == 1))
-        lay.addWidget(view)
-
-        self.export_button = QPushButton("Export line art…")
-        self.export_button.setEnabled(False)
-        self.batch_button = QPushButton("Batch line art…")
-        self.export_button.clicked.connect(self.export_requested)
-        self.batch_button.clicked.connect(self.open_batch_dialog)
-        lay.addWidget(self.export_button)
-        lay.addWidget(self.batch_button)
-        self.info_label = QLabel("")
-        self.info_label.setWordWrap(True)
-        self.info_label.setStyleSheet("color: #777;")
-        lay.addWidget(self.info_label)
+        self._add_show_group(lay, "Line art")
+        self._add_export_and_info(lay, "Export line art…", batch_text="Batch line art…")
         lay.addStretch(1)
         self.tabs.addTab(page, "Line art")
         self._build_colour_tab()

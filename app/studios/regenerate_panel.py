@@ -165,14 +165,8 @@ class RegeneratePanel(StudioPanel):
         eng.set_note(self._engine_text())
         lay.addWidget(eng)
 
-        self.export_button = QPushButton("Export regenerated image…")
-        self.export_button.setEnabled(False)
-        self.export_button.clicked.connect(self.export_requested)
-        lay.addWidget(self.export_button)
-        self.info_label = QLabel("Open a face photo; its parsing becomes the mask to paint.")
-        self.info_label.setWordWrap(True)
-        self.info_label.setStyleSheet("color: #777;")
-        lay.addWidget(self.info_label)
+        self._add_export_and_info(lay, "Export regenerated image…",
+                                  "Open a face photo; its parsing becomes the mask to paint.")
         lay.addStretch(1)
         self._sync_widgets()
 
