@@ -84,6 +84,36 @@ class StudioPanel(QWidget):
         h, w = self.doc.image.shape[:2]
         return QSize(w, h)
 
+    # -- document and engine plumbing ------------------------------------------------------------
+    def _forget_result(self) -> None:
+        """A new document image: the previous result no longer applies (nothing to export)."""
+        self.result = None
+        self.export_button.setEnabled(False)
+
+    def _show_document(self, after: Optional[np.ndarray] = None) -> None:
+        """Put the document image on the canvas as "before" and ``after`` (default: none yet)."""
+        image = self.doc.image
+        self.canvas.set_document_size(self._doc_size())
+        self.canvas.set_before(to_qimage(image) if image is not None else None)
+        self.canvas.set_after(to_qimage(after) if after is not None else None)
+
+    def _submit_edit(self, channel: str, editor: Any, image: np.ndarray, params: Any,
+                     load: Optional[Callable[[Any, np.ndarray], None]] = None) -> int:
+        """Stream ``editor.edit_stream(params)`` from the worker on ``channel`` (newest request wins).
+
+        The editor gets ``image`` first when it holds another one, through ``load(editor, image)``
+        (default ``editor.set_image``) — in the worker, as that may run face analysis.
+        """
+        def job(token: CancelToken) -> Any:
+            if not editor.has_image or editor.image is not image:
+                if load is None:
+                    editor.set_image(image)
+                else:
+                    load(editor, image)
+            yield from editor.edit_stream(params, token)
+
+        return self.submit(channel, job)
+
     # -- shared controls --------------------------------------------------------------------------
     def _add_show_group(self, lay: QBoxLayout, result_text: str) -> QHBoxLayout:
         """Add the "Show" group (result / original radios bound to :meth:`set_show_original`).

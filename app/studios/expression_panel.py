@@ -8,7 +8,7 @@ mask.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import numpy as np
 from PySide6.QtGui import QUndoStack
@@ -183,13 +183,10 @@ class ExpressionPanel(StudioPanel):
             self.render()
 
     def _on_image_changed(self) -> None:
-        self.result = None
-        self.export_button.setEnabled(False)
+        self._forget_result()
         if not self.isVisible():
             return
-        self.canvas.set_document_size(self._doc_size())
-        self.canvas.set_before(to_qimage(self.doc.image) if self.doc.image is not None else None)
-        self.canvas.set_after(None)
+        self._show_document()
         self.render()
 
     # -- engine -----------------------------------------------------------------------------------
@@ -203,18 +200,9 @@ class ExpressionPanel(StudioPanel):
         except ValueError as exc:
             self.message.emit(f"Expression: {exc}")
             return
-        editor = self.editor
         known = self._known[1] if self._known is not None and self._known[0] is image else None
-
-        def job(token: CancelToken) -> Iterator[EditResult]:
-            if not editor.has_image or editor.image is not image:
-                if known is not None:
-                    editor.set_face(image, known)
-                else:
-                    editor.set_image(image)
-            yield from editor.edit_stream(params, token)
-
-        self.submit(RENDER, job)
+        load = None if known is None else (lambda editor, img: editor.set_face(img, known))
+        self._submit_edit(RENDER, self.editor, image, params, load)
 
     def random_face(self) -> None:
         """Generate a procedural anime face (in the worker) and open it as the document."""
@@ -291,9 +279,7 @@ class ExpressionPanel(StudioPanel):
         self.set_view(1 if self.view != 1 else 0)
 
     def activate(self) -> None:
-        self.canvas.set_document_size(self._doc_size())
-        self.canvas.set_before(to_qimage(self.doc.image) if self.doc.image is not None else None)
-        self.canvas.set_after(None)
+        self._show_document()
         self.render()
 
     # -- export -----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ included) runs only inside worker jobs.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 from PySide6.QtCore import QSettings
@@ -23,7 +23,6 @@ from app.studios.base import StudioPanel
 from app.widgets.canvas import ImageCanvas
 from app.widgets.param_slider import ParamSlider
 from app.worker import EngineWorker
-from engine.cancel import CancelToken
 from engine.studios.base import EditResult
 from engine.studios.makeup import REGIONS, MakeupEditor, MakeupParams, MakeupStyle, load_styles
 
@@ -221,13 +220,10 @@ class MakeupPanel(StudioPanel):
         self.render()
 
     def _on_image_changed(self) -> None:
-        self.result = None
-        self.export_button.setEnabled(False)
+        self._forget_result()
         if not self.is_current():
             return
-        self.canvas.set_document_size(self._doc_size())
-        self.canvas.set_before(to_qimage(self.doc.image) if self.doc.image is not None else None)
-        self.canvas.set_after(to_qimage(self.doc.image) if self.doc.image is not None else None)
+        self._show_document(after=self.doc.image)
         self.render()
 
     # -- engine -----------------------------------------------------------------------------------
@@ -241,14 +237,7 @@ class MakeupPanel(StudioPanel):
         except ValueError as exc:
             self.message.emit(f"Makeup: {exc}")
             return
-        editor = self.editor
-
-        def job(token: CancelToken) -> Iterator[EditResult]:
-            if not editor.has_image or editor.image is not image:
-                editor.set_image(image)
-            yield from editor.edit_stream(params, token)
-
-        self.submit(RENDER, job)
+        self._submit_edit(RENDER, self.editor, image, params)
 
     def _on_result(self, channel: str, gen: int, value: object) -> None:
         if channel != RENDER or gen != self.worker.latest_generation(RENDER):

@@ -171,16 +171,12 @@ class MaskWearPanel(StudioPanel):
         self.render()
 
     def _on_image_changed(self) -> None:
-        self.result = None
-        self.export_button.setEnabled(False)
+        self._forget_result()
         if self.isVisible():
             self.activate()
 
     def activate(self) -> None:
-        image = self.doc.image
-        self.canvas.set_document_size(self._doc_size())
-        self.canvas.set_before(to_qimage(image) if image is not None else None)
-        self.canvas.set_after(None)
+        self._show_document()
         self.render()
 
     def deactivate(self) -> None:

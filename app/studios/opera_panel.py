@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import numpy as np
 from PySide6.QtCore import QSettings, QSize, Qt, Signal
@@ -177,11 +177,8 @@ class OperaPanel(StudioPanel):
         self.render()
 
     def _on_image_changed(self) -> None:
-        self.result = None
-        self.export_button.setEnabled(False)
-        self.canvas.set_document_size(self._doc_size())
-        self.canvas.set_before(to_qimage(self.doc.image) if self.doc.image is not None else None)
-        self.canvas.set_after(None)
+        self._forget_result()
+        self._show_document()
         self.render()
         if self._gallery_started and self.doc.image is not None:
             self._add_document_reference()
@@ -197,14 +194,7 @@ class OperaPanel(StudioPanel):
         except ValueError as exc:
             self.message.emit(f"Opera: {exc}")
             return
-        editor = self.editor
-
-        def job(token: CancelToken) -> Iterator[EditResult]:
-            if not editor.has_image or editor.image is not image:
-                editor.set_image(image)
-            yield from editor.edit_stream(params, token)
-
-        self.submit(RENDER, job)
+        self._submit_edit(RENDER, self.editor, image, params)
 
     def _on_result(self, channel: str, gen: int, value: object) -> None:
         if channel == SAVE_SKETCH:

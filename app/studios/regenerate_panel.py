@@ -312,21 +312,18 @@ class RegeneratePanel(StudioPanel):
 
     # -- activation -------------------------------------------------------------------------------
     def _on_image_changed(self) -> None:
-        self.result = None
+        self._forget_result()
         self.model = None
         self.source_labels = None
         self._parsed_for = None
         self.painter.view.set_model(None)
         self.painter.view.set_photo(None)
-        self.export_button.setEnabled(False)
         if self.isVisible():
             self.activate()
 
     def activate(self) -> None:
         image = self.doc.image
-        self.canvas.set_document_size(self._doc_size())
-        self.canvas.set_before(to_qimage(image) if image is not None else None)
-        self.canvas.set_after(to_qimage(self.result.image) if self.result is not None else None)
+        self._show_document(after=self.result.image if self.result is not None else None)
         if image is not None and self._parsed_for is not image:
             self._parse(image)
 
