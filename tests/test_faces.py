@@ -67,6 +67,48 @@ def test_mirrored_image_swaps_sides(analyzer, astronaut, astro_result) -> None:
     assert (a & b).sum() / max(1, (a | b).sum()) > 0.6
 
 
+def test_mirror_map_is_an_involution_swapping_sides() -> None:
+    from engine.faces import topology as T
+
+    m = np.array(T.MIRROR)
+    assert sorted(m.tolist()) == list(range(T.N_LANDMARKS))
+    assert (m[m] == np.arange(T.N_LANDMARKS)).all()
+    for a, b in ((T.LEFT_EYE, T.RIGHT_EYE), (T.LEFT_BROW, T.RIGHT_BROW), (T.LEFT_IRIS, T.RIGHT_IRIS)):
+        assert set(m[list(a)]) == set(b)
+    assert m[T.MOUTH_CORNERS[0]] == T.MOUTH_CORNERS[1] and m[T.JAW_LEFT] == T.JAW_RIGHT
+    for i in (T.NOSE_TIP, T.CHIN, T.FOREHEAD):
+        assert m[i] == i
+    assert set(m[list(T.FACE_OVAL)]) == set(T.FACE_OVAL)
+
+
+def test_mirrored_mesh_fit_agrees_with_plain_fit(analyzer, astronaut, astro_result) -> None:
+    """A single mirrored view, renumbered by MIRROR, lands on the plain view's points."""
+    fitter = analyzer.mesh
+    box = astro_result.faces[0].box
+    plain = fitter._fit_view(astronaut, box, 1.0, 0.0, 0.0, False)
+    mirrored = fitter._fit_view(astronaut, box, 1.0, 0.0, 0.0, True)
+    eye = float(np.hypot(*(plain[33] - plain[263])))
+    d = np.hypot(*(plain - mirrored).T) / eye
+    assert np.median(d) < 0.02 and d.max() < 0.08, (np.median(d), d.max())
+
+
+def test_mesh_views_are_averaged_and_strays_dropped(analyzer, astronaut, astro_result, monkeypatch) -> None:
+    from engine.faces import detect
+
+    fitter = analyzer.mesh
+    box = astro_result.faces[0].box
+    base = fitter._fit_view(astronaut, box, 1.0, 0.0, 0.0, False)
+    eye = float(np.hypot(*(base[33] - base[263])))
+    offsets = iter([0.0, 0.02 * eye, 5.0 * eye, -0.02 * eye])  # the third view "found" something else
+    monkeypatch.setattr(type(fitter), "_fit_view", lambda self, *a: base + next(offsets))
+    monkeypatch.setattr(detect, "MESH_VIEWS", ((1.0, 0.0, 0.0, False),) * 4)
+    np.testing.assert_allclose(fitter.fit(astronaut, box), base, atol=1e-3)
+    # no face in the plain view: no landmarks, whatever the other views say
+    results = iter([None, base, base, base])
+    monkeypatch.setattr(type(fitter), "_fit_view", lambda self, *a: next(results))
+    assert fitter.fit(astronaut, box) is None
+
+
 def test_several_faces_largest_first(analyzer, astronaut) -> None:
     import cv2
 
@@ -178,6 +220,7 @@ def test_paste_back_replace_round_trip_is_close(astro_result, astronaut) -> None
 # -- quality on the development pairs ------------------------------------------------------------------
 
 def parsing_iou(analyzer: FaceAnalyzer, folder) -> dict[str, float]:
+    """Per-class IoU over the pairs of ``folder`` (produced classes) plus ``"lips"`` (u_lip ∪ l_lip)."""
     from PIL import Image
 
     from engine.imageio import load_image
@@ -191,22 +234,27 @@ def parsing_iou(analyzer: FaceAnalyzer, folder) -> dict[str, float]:
         for c in range(19):
             inter[c] += ((pred == c) & (gt == c)).sum()
             union[c] += ((pred == c) | (gt == c)).sum()
-    return {n: float(inter[c] / union[c]) for c, n in enumerate(CELEBAMASK_HQ.classes)
-            if union[c] > 0 and n in PRODUCED_CLASSES}
+    iou = {n: float(inter[c] / union[c]) for c, n in enumerate(CELEBAMASK_HQ.classes)
+           if union[c] > 0 and n in PRODUCED_CLASSES}
+    lips = [L["u_lip"], L["l_lip"]]
+    iou["lips"] = float(inter[lips].sum() / union[lips].sum())
+    return iou
 
 
 def test_parsing_quality_on_ground_truth_pairs(analyzer, shared_data) -> None:
     iou = parsing_iou(analyzer, shared_data / "faces" / "parsing")
+    lips = iou.pop("lips")
     mean = float(np.mean(list(iou.values())))
-    # per-class regression floors a little below the measured values (bench/ has the numbers:
-    # mean 0.748, background 0.92, skin 0.88, nose 0.81, eyes 0.80/0.80, brows 0.61/0.67, ears
-    # 0.60/0.65, lips 0.79/0.78, mouth 0.70, hair 0.87, neck 0.75, cloth 0.60 …)
+    # the issue's aims: mean >= 0.75, lips >= 0.80, skin >= 0.85 (measured: mean 0.754, lips 0.802,
+    # skin 0.874); per-class regression floors a little below the measured values (bench/ has the
+    # numbers: background 0.92, nose 0.81, eyes 0.81/0.80, brows 0.61/0.66, ears 0.61/0.65,
+    # mouth 0.79, lips 0.78/0.82, hair 0.87, neck 0.75, cloth 0.59)
+    assert mean >= 0.75 and lips >= 0.80 and iou["skin"] >= 0.85, (mean, lips, iou)
     floors = {"background": 0.90, "skin": 0.85, "nose": 0.78, "l_eye": 0.78, "r_eye": 0.77,
-              "l_brow": 0.59, "r_brow": 0.64, "l_ear": 0.56, "r_ear": 0.61, "mouth": 0.67,
-              "u_lip": 0.76, "l_lip": 0.76, "hair": 0.85, "neck": 0.71, "cloth": 0.57}
+              "l_brow": 0.59, "r_brow": 0.64, "l_ear": 0.56, "r_ear": 0.61, "mouth": 0.75,
+              "u_lip": 0.76, "l_lip": 0.79, "hair": 0.85, "neck": 0.71, "cloth": 0.57}
     low = {k: round(iou.get(k, 0.0), 3) for k, f in floors.items() if iou.get(k, 0.0) < f}
     assert not low, (low, iou)
-    assert mean > 0.74, iou
     assert "eye_g" not in iou, "no pair has glasses: eye_g would be a false detection"
 
 
@@ -217,8 +265,8 @@ def test_parsing_cross_check_sets(analyzer, shared_data) -> None:
     res = parsing_cross_check(analyzer, shared_data)
     if not res:
         pytest.skip("no cross-check set in ../shared/data")
-    # floors a little below the measured values (MT 0.691, Xiqu non-makeup 0.749)
-    floors = {"mt": 0.67, "xiqu_non_makeup": 0.73}
+    # floors a little below the measured values (MT 0.700, Xiqu non-makeup 0.769)
+    floors = {"mt": 0.68, "xiqu_non_makeup": 0.75}
     for name, r in res.items():
         assert r["images"] > 0
         assert r["mean_iou"] > floors[name], (name, r)

@@ -231,9 +231,11 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
         person = np.ones(shape, bool)
 
     # coordinates relative to the face: along = towards the forehead, across = towards image right
-    rel = np.stack(np.mgrid[0:h, 0:w][::-1], -1).astype(np.float32) - centre.astype(np.float32)  # [H,W,2] (x,y)
-    along = (rel @ up_u.astype(np.float32)) / unit      # chin at -0.5, mesh top (mid-forehead) at +0.5
-    across = (rel @ right_u.astype(np.float32)) / max(face_w, 1.0)  # jaw corners at about ±0.5
+    xs = np.arange(w, dtype=np.float32)[None, :] - np.float32(centre[0])  # [1,W]
+    ys = np.arange(h, dtype=np.float32)[:, None] - np.float32(centre[1])  # [H,1]
+    along = (xs * np.float32(up_u[0] / unit) + ys * np.float32(up_u[1] / unit))  # chin at -0.5, mesh top (mid-forehead) at +0.5
+    fw = max(face_w, 1.0)
+    across = (xs * np.float32(right_u[0] / fw) + ys * np.float32(right_u[1] / fw))  # jaw corners at about ±0.5
 
     # colour models: skin from the mesh region without its parts (and a "core" model from the
     # cheeks / lower forehead only, free of beard and fringe); hair from the crown band
@@ -491,9 +493,15 @@ def _mode_filter(labels: np.ndarray, where: np.ndarray, k: int) -> None:
     classes = np.unique(labels[where])
     if len(classes) < 2:
         return
-    votes = np.stack([cv2.blur(((labels == c) & where).astype(np.float32), (k, k)) for c in classes])
-    best = classes[np.argmax(votes, 0)].astype(np.uint8)
-    labels[where] = best[where]
+    # work on the bounding box of ``where`` plus a margin wider than the window's half: pixels
+    # outside ``where`` cast no vote, so the result is the same as on the whole image
+    ys, xs = np.nonzero(where)
+    m = k // 2 + 1
+    y0, y1 = max(0, int(ys.min()) - m), min(labels.shape[0], int(ys.max()) + m + 1)
+    x0, x1 = max(0, int(xs.min()) - m), min(labels.shape[1], int(xs.max()) + m + 1)
+    lab, wh = labels[y0:y1, x0:x1], where[y0:y1, x0:x1]
+    votes = np.stack([cv2.blur(((lab == c) & wh).astype(np.float32), (k, k))[wh] for c in classes])
+    lab[wh] = classes[np.argmax(votes, 0)].astype(np.uint8)
 
 
 def _largest_component_touching(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
