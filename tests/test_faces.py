@@ -270,3 +270,42 @@ def test_parsing_cross_check_sets(analyzer, shared_data) -> None:
     for name, r in res.items():
         assert r["images"] > 0
         assert r["mean_iou"] > floors[name], (name, r)
+
+
+class _OffFirstPass:
+    """A detector whose whole-image pass returns a box far too big and off-centre (as a tile pass
+    over a huge image can); any later call is the real detector."""
+
+    name = "off-first"
+
+    def __init__(self, real, box) -> None:
+        self.real, self.box, self.calls = real, box, 0
+
+    def detect(self, rgb):
+        self.calls += 1
+        if self.calls == 1:
+            return [(self.box, 0.9, None)]
+        return self.real.detect(rgb)
+
+
+def test_off_box_is_corrected_by_a_closer_look(analyzer, astronaut, astro_result) -> None:
+    from engine.faces.detect import detect_faces
+
+    true = astro_result.faces[0].box
+    w = true[2] - true[0]
+    off = np.array([true[0] - 1.2 * w, true[1] + 0.7 * w, true[2] + 1.2 * w, true[3] + 2.4 * w], np.float32)
+    assert analyzer.mesh.fit(astronaut, off) is None  # the mesh alone cannot use this box
+    faces = detect_faces(astronaut, _OffFirstPass(analyzer.detector, off), analyzer.mesh)
+    assert len(faces) == 1 and faces[0].landmarks is not None
+    assert np.abs(faces[0].box - true).max() < 0.15 * w, (faces[0].box, true)
+    np.testing.assert_allclose(faces[0].landmarks, astro_result.faces[0].landmarks, atol=0.05 * w)
+
+
+def test_small_face_in_a_huge_image_gets_landmarks(analyzer, astronaut, astro_result) -> None:
+    """8000² canvas with the 512² astronaut pasted in: the face (about 100 px) is found by the tile
+    pass and fitted (the tile box alone was too far off for the mesh)."""
+    big = np.full((8000, 8000, 3), 120, np.uint8)
+    big[3000:3512, 3000:3512] = astronaut
+    faces = analyzer.analyze(big, parse=False).faces
+    assert len(faces) == 1 and faces[0].landmarks is not None
+    np.testing.assert_allclose(faces[0].box, astro_result.faces[0].box + 3000, atol=12)

@@ -151,7 +151,7 @@ from engine.studios.expression_batch import (express_params, express_procedural_
                                              express_runner)
 
 register_op(BatchOp("express", express_runner, express_params, ".png",
-                    "change anime-face expressions (Expression, classical rig); grid: expression=smile,angry intensity=0.5,1"))
+                    "change anime-face expressions (Expression, classical rig); grid: expression=smile,angry intensity=0.5,1 assume_crop=1 (tight crops: no face found = the whole picture)"))
 register_op(BatchOp("express-procedural", express_procedural_runner, express_procedural_params, ".png",
                     "the expression rig on generated anime faces (also `batch express --procedural N`)",
                     source="procedural", output_names=express_procedural_outputs))

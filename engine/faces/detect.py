@@ -218,6 +218,32 @@ def _find_boxes(detector: BoxDetector, rgb: np.ndarray) -> list[Detection]:
     return found
 
 
+CLOSER_SIDE = 512
+"""Side of the full-resolution window (2.5 × the box, resized) searched again around a box whose mesh
+fit failed (:func:`_look_closer`)."""
+
+
+def _look_closer(detector: BoxDetector, rgb: np.ndarray, box: np.ndarray) -> Optional[Detection]:
+    """The best detection in a window 2.5 × ``box`` around its centre, read from the full-resolution
+    image and resized to :data:`CLOSER_SIDE` (image pixels), or ``None``."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    side = 2.5 * max(x1 - x0, y1 - y0)
+    if side < 8:
+        return None
+    s = CLOSER_SIDE / side
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    n = int(round(side * s))
+    a = np.array([[s, 0, n / 2 - s * cx], [0, s, n / 2 - s * cy]], np.float64)
+    win = cv2.warpAffine(rgb, a, (n, n), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=(128, 128, 128))
+    found = detector.detect(np.ascontiguousarray(win))
+    if not found:
+        return None
+    b, sc, k = max(found, key=lambda d: d[1])
+    off = a[:, 2]
+    return ((b - np.tile(off, 2)) / s).astype(np.float32), sc, None if k is None else ((k - off) / s).astype(np.float32)
+
+
 def detect_faces(rgb: np.ndarray, detector: BoxDetector, mesh: Optional[FaceMeshFitter],
                  max_faces: int = 16) -> list[Face]:
     """All faces in ``rgb`` (RGB ``uint8``), largest first, with landmarks when the mesh fits.
@@ -233,6 +259,16 @@ def detect_faces(rgb: np.ndarray, detector: BoxDetector, mesh: Optional[FaceMesh
     for box, score, keys in _find_boxes(detector, rgb):
         box = np.clip(box, [-w, -h, -w, -h], [2 * w, 2 * h, 2 * w, 2 * h]).astype(np.float32)
         lm = mesh.fit(rgb, box) if mesh is not None else None
+        if lm is None and mesh is not None:
+            # a box found on a small copy can be off (a small face in a huge image): look again
+            # at full resolution around it and fit the mesh to the box found there
+            better = _look_closer(detector, rgb, box)
+            if better is not None:
+                lm = mesh.fit(rgb, better[0])
+                if lm is not None:
+                    box, score, keys = better
+                    if any(_iou(box, f.box) > 0.3 for f in faces if f.landmarks is not None):
+                        continue  # another box's face
         if lm is not None:
             keys = keypoints_from_mesh(lm)
         elif keys is None:
