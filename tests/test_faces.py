@@ -247,7 +247,7 @@ def test_parsing_quality_on_ground_truth_pairs(analyzer, shared_data) -> None:
     mean = float(np.mean(list(iou.values())))
     # the aims: mean >= 0.75, lips >= 0.80, skin >= 0.85 (measured: mean 0.754, lips 0.802,
     # skin 0.874); per-class regression floors a little below the measured values (bench/ has the
-    # numbers: background 0.92, nose 0.81, eyes 0.81/0.80, brows 0.61/0.66, ears 0.61/0.65,
+    # numbers: background 0.92, nose 0.81, eyes 0.81/0.80, brows 0.61/0.66, ears 0.61/0.64,
     # mouth 0.79, lips 0.78/0.82, hair 0.87, neck 0.75, cloth 0.59)
     assert mean >= 0.75 and lips >= 0.80 and iou["skin"] >= 0.85, (mean, lips, iou)
     floors = {"background": 0.90, "skin": 0.85, "nose": 0.78, "l_eye": 0.78, "r_eye": 0.77,
@@ -265,8 +265,8 @@ def test_parsing_cross_check_sets(analyzer, shared_data) -> None:
     res = parsing_cross_check(analyzer, shared_data)
     if not res:
         pytest.skip("no cross-check set in ../shared/data")
-    # floors a little below the measured values (MT 0.700, Xiqu non-makeup 0.769)
-    floors = {"mt": 0.68, "xiqu_non_makeup": 0.75}
+    # floors a little below the measured values (MT 0.704, Xiqu non-makeup 0.781)
+    floors = {"mt": 0.68, "xiqu_non_makeup": 0.76}
     for name, r in res.items():
         assert r["images"] > 0
         assert r["mean_iou"] > floors[name], (name, r)

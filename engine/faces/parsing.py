@@ -135,6 +135,16 @@ SKIN_MARGIN = 1.0
 EAR_T = 5.0
 """Ears (beside the oval, :data:`EAR_REACH`, :data:`EAR_ALONG`) are a little redder or
 darker than the face, so their skin threshold is looser than :data:`SKIN_T`."""
+EAR_CHROMA = (2000.0, 4.0, 1.0)
+"""(luma slack, threshold, margin) of the chroma test for ears: a pixel of the ear band whose
+chroma (luma almost ignored) is skin-like — within the threshold of the skin model and the margin
+closer to it than to the hair model — is ear even where shading makes it fail the full colour test
+(shadowed or lit ears beside dark hair were labelled hair). Measured: Xiqu non-makeup ears
+0.435/0.376 → 0.514/0.459, mIoU 0.769 → 0.781; MT mIoU 0.700 → 0.704; 9 pairs 0.7541 → 0.7537
+(one ear next to red-brown hair grows into it)."""
+EAR_TOUCH = 0.04
+"""Chroma-found ear pixels count only in blobs that reach within this distance (× face height)
+of the face oval (red flowers or clothes beside the head have skin chroma too)."""
 EAR_REACH = 0.16
 """Ears are looked for up to this distance (× face height) outside the face oval ..."""
 EAR_ALONG = (-0.16, 0.3)
@@ -269,6 +279,8 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     clearly_hair = hair_like & (hair_d + 1.0 < skin_d)
     neck = _largest_component_touching(neck_zone & ~clearly_hair & (skin_d < NECK_T), oval)
     ears = head_zone & ear_band & (skin_d < EAR_T) & (skin_d + SKIN_MARGIN < hair_d)
+    if has_hair and len(skin_samples) >= 20:
+        ears |= _ears_by_chroma(rgb, head_zone & ear_band, ears, oval, skin_samples, hair_samples, unit)
     forehead = head_zone & fore_skin & (along > 0.2)
     # below the jaw only pixels close to the hair colour count (collars and dark clothes do not)
     hair = outside & hair_like & ~neck & (np.abs(across) < 1.4) & ((along > -0.45) | ((along > -1.6) & (hair_d < 2.5)))
@@ -472,6 +484,23 @@ def _hist_likelihood(samples: np.ndarray, query: np.ndarray) -> np.ndarray:
     hist = np.bincount(index(samples), minlength=int(np.prod(bins))).astype(np.float64)
     hist = hist / max(float(hist.sum()), 1.0) + 1e-5
     return hist[index(query)]
+
+
+def _ears_by_chroma(rgb: np.ndarray, band: np.ndarray, ears: np.ndarray, oval: np.ndarray,
+                    skin_samples: np.ndarray, hair_samples: np.ndarray, unit: float) -> np.ndarray:
+    """Ear pixels of ``band`` found by chroma alone (:data:`EAR_CHROMA`), in blobs (with the ears
+    already found) that reach the face oval (:data:`EAR_TOUCH`)."""
+    slack, thr, margin = EAR_CHROMA
+    q = rgb[band].reshape(-1, 1, 3)
+    if len(q) == 0:
+        return np.zeros(band.shape, bool)
+    sc = ColourModel(skin_samples, luma_slack=slack).distance(q)[:, 0]
+    hc = ColourModel(hair_samples, luma_slack=slack).distance(q)[:, 0]
+    extra = np.zeros(band.shape, bool)
+    extra[band] = (sc < thr) & (sc + margin < hc)
+    g = max(3, int(round(unit * EAR_TOUCH)) | 1)
+    near_oval = cv2.dilate(oval.astype(np.uint8), np.ones((g, g), np.uint8)).astype(bool)
+    return _largest_component_touching(extra | ears, near_oval)
 
 
 def _hair_columns(hair: np.ndarray, along: np.ndarray, across: np.ndarray) -> np.ndarray:
