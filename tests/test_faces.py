@@ -103,10 +103,21 @@ def test_mesh_views_are_averaged_and_strays_dropped(analyzer, astronaut, astro_r
     monkeypatch.setattr(type(fitter), "_fit_view", lambda self, *a: base + next(offsets))
     monkeypatch.setattr(detect, "MESH_VIEWS", ((1.0, 0.0, 0.0, False),) * 4)
     np.testing.assert_allclose(fitter.fit(astronaut, box), base, atol=1e-3)
-    # no face in the plain view: no landmarks, whatever the other views say
-    results = iter([None, base, base, base])
-    monkeypatch.setattr(type(fitter), "_fit_view", lambda self, *a: next(results))
+    # no face in the plain view nor in the retry crops: no landmarks, whatever the other views say
+    calls: list[tuple] = []
+
+    def plain_fails(self, rgb, b, scale, dx, dy, flip):
+        calls.append((scale, flip))
+        return None if len(calls) <= 1 + len(detect.MESH_RETRY_SCALES) else base
+
+    monkeypatch.setattr(type(fitter), "_fit_view", plain_fails)
     assert fitter.fit(astronaut, box) is None
+    assert [c[0] for c in calls[1:]] == list(detect.MESH_RETRY_SCALES)
+    # a retry crop that finds the face takes the plain view's place
+    calls.clear()
+    monkeypatch.setattr(type(fitter), "_fit_view",
+                        lambda self, rgb, b, scale, dx, dy, flip: calls.append(scale) or (base if len(calls) > 1 else None))
+    np.testing.assert_allclose(fitter.fit(astronaut, box), base, atol=1e-3)
 
 
 def test_several_faces_largest_first(analyzer, astronaut) -> None:
