@@ -76,10 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_lineart(args: argparse.Namespace) -> int:
-    from engine.imageio import load_image, save_image
+    from engine.imageio import check_output_file, load_image, save_image
     from engine.studios.opera import xdog
 
     params = xdog_params_from_args(args)
+    check_output_file(args.out)
     img = load_image(args.image)
     out = save_image(args.out, xdog(img, params))
     print(f"wrote {out} ({img.shape[1]}x{img.shape[0]})")
@@ -99,6 +100,13 @@ def run(args: argparse.Namespace) -> int:
         return 130
     except (MasqueradeError, ValueError) as exc:
         print(f"masquerade: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file or folder the command touched directly (mkdir, open ...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"masquerade: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("masquerade: error: out of memory (try a smaller image)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("masquerade: interrupted", file=sys.stderr)

@@ -9,6 +9,7 @@ full disk never leaves a half-written image under the final name.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import tempfile
@@ -185,6 +186,11 @@ def encode_image(array: np.ndarray, fmt: str = "PNG", quality: int = 95) -> byte
     return buf.getvalue()
 
 
+_DISK_FULL_ERRNOS: frozenset[int] = frozenset(
+    e for e in (getattr(errno, "ENOSPC", None), getattr(errno, "EDQUOT", None)) if e is not None)
+"""``errno`` values that mean the disk (or the user's quota) is full."""
+
+
 def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename).
 
@@ -210,7 +216,10 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
         os.replace(tmp, p)
         tmp = ""
     except OSError as exc:
-        raise ImageSaveError(f"{p}: cannot write ({exc.strerror or exc})") from None
+        why = exc.strerror or str(exc)
+        if exc.errno in _DISK_FULL_ERRNOS:
+            why = f"disk full: {why}; " + ("the existing file is unchanged" if p.exists() else "nothing was written")
+        raise ImageSaveError(f"{p}: cannot write ({why})") from None
     finally:
         if fd >= 0:
             os.close(fd)
@@ -241,6 +250,72 @@ def save_image(path: PathLike, array: np.ndarray, *, quality: int = 95, fmt: Opt
             known = ", ".join(sorted(SAVE_FORMATS))
             raise ImageSaveError(f"{p}: unknown image extension {p.suffix!r} (use one of {known})")
     return atomic_write_bytes(p, encode_image(array, fmt, quality))
+
+
+def check_output_file(path: PathLike, *, image: bool = True) -> Path:
+    """Check, before any work is done, that ``path`` can be written.
+
+    Commands call this for every file they will write so that a wrong ``--out`` fails at once with
+    one clear line (and a command writing several files does not leave some of them written when a
+    later one cannot be). It does not create anything. A full disk can still fail the write later;
+    :func:`atomic_write_bytes` then leaves the old file intact.
+
+    Args:
+        path: the file to be written.
+        image: also require an extension :func:`save_image` knows.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ImageSaveError: unknown image extension, the path is a folder, its folder is missing / not a
+            folder / not writable (permissions or a read-only file system).
+    """
+    p = Path(path)
+    if image and p.suffix.lower() not in SAVE_FORMATS:
+        known = ", ".join(sorted(SAVE_FORMATS))
+        raise ImageSaveError(f"{p}: unknown image extension {p.suffix!r} (use one of {known})")
+    if p.is_dir():
+        raise ImageSaveError(f"{p}: is a folder; give a file name")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.exists():
+        raise ImageSaveError(f"{p}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise ImageSaveError(f"{p}: {folder} is not a folder")
+    _check_writable_folder(folder, p)
+    return p
+
+
+def check_output_folder(path: PathLike) -> Path:
+    """Check that ``path`` is (or can be created as) a writable folder, creating nothing.
+
+    Raises:
+        ImageSaveError: ``path`` is a file, or the folder (or its nearest existing parent, where it
+            would be created) is not writable.
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ImageSaveError(f"{p}: exists and is not a folder")
+    existing = p
+    while not existing.exists():
+        parent = existing.parent
+        if parent == existing:
+            break
+        existing = parent
+    if not existing.is_dir():
+        raise ImageSaveError(f"{p}: cannot create the folder ({existing} is not a folder)")
+    _check_writable_folder(existing, p)
+    return p
+
+
+def _check_writable_folder(folder: Path, target: Path) -> None:
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            raise ImageSaveError(f"{target}: cannot write ({os.strerror(errno.EROFS)}: {folder})")
+    except (AttributeError, OSError):  # no statvfs (Windows) or it failed: os.access below decides
+        pass
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ImageSaveError(f"{target}: cannot write (permission denied: {folder})")
 
 
 def list_images(folder: PathLike) -> list[Path]:
