@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Optional, TextIO
 
 from engine.batch.core import BatchCancelled, BatchProgress, BatchSummary, run_batch
 from engine.batch.ops import available_ops, get_op
-from engine.batch.plan import JobSpec
+from engine.batch.plan import BatchError, JobSpec
 from engine.cancel import CancelToken
 
 _OpOptions = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], dict[str, Any]]]
@@ -305,6 +305,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
             _print_summary(args.op, exc.summary)
             print("masquerade: cancelled; run the same command again to resume", file=sys.stderr)
             return 130
+        except BatchError as exc:  # stopped (disk full, crashed worker): show what was done first
+            printer.close()
+            if isinstance(exc.summary, BatchSummary):
+                _print_summary(args.op, exc.summary)
+            raise
     printer.close()
     _print_summary(args.op, summary)
     return 0 if summary.failed == 0 else 1

@@ -27,6 +27,7 @@ import os
 import signal
 import threading
 import time
+from contextlib import ExitStack, contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from engine.batch.manifest import (
     MANIFEST_NAME,
     ManifestWriter,
     TaskOutcome,
+    claim_shard,
+    folder_lock,
     is_finished,
     prepare_output_dir,
     read_manifest,
@@ -171,11 +174,15 @@ def run_batch(
     if spec.input_dir is not None and output_dir == spec.input_dir.resolve():
         raise BatchError(f"output folder must differ from the input folder ({output_dir})")
     plan = plan_job(spec, op)
-    prepare_output_dir(output_dir, plan.identity, plan.tasks, spec.force)
-    remove_stale_temps(output_dir, (o for t in plan.tasks for o in t.output_paths))
-    records = read_manifest(output_dir / MANIFEST_NAME)
-    todo = [t for t in plan.tasks if not is_finished(t, records.get(t.id), output_dir)]
-    with ManifestWriter(output_dir / MANIFEST_NAME) as writer:
+    with ExitStack() as stack:
+        with folder_lock(output_dir):  # set-up of runs starting together (shards) never interleaves
+            claim = claim_shard(output_dir, spec.shard)
+            stack.callback(claim.release)
+            prepare_output_dir(output_dir, plan.identity, plan.tasks, spec.force, claim.others)
+            remove_stale_temps(output_dir, (o for t in plan.tasks for o in t.output_paths))
+            records = read_manifest(output_dir / MANIFEST_NAME)
+            writer = stack.enter_context(ManifestWriter(output_dir / MANIFEST_NAME))
+        todo = [t for t in plan.tasks if not is_finished(t, records.get(t.id), output_dir)]
         run = _Run(writer, len(plan.tasks), len(plan.tasks) - len(todo), output_dir, progress)
         run.report()
         _execute(op, todo, spec.workers, run, cancel or CancelToken())
@@ -269,7 +276,8 @@ def _execute_in_pool(op: BatchOp, tasks: list[Task], workers: int, run: _Run, ca
                 task = next(pending, None)
                 if task is None:
                     break
-                inflight[pool.submit(_worker_task, task, run.output_dir)] = task
+                with _sigint_blocked():  # a submit may start a worker process
+                    inflight[pool.submit(_worker_task, task, run.output_dir)] = task
             if stopping:
                 for fut in list(inflight):
                     if fut.cancel():
@@ -287,6 +295,27 @@ def _execute_in_pool(op: BatchOp, tasks: list[Task], workers: int, run: _Run, ca
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread while it may start pool workers.
+
+    A Ctrl+C in a terminal goes to the whole process group. A worker that is still starting (the
+    interpreter importing its modules) would die of the ``KeyboardInterrupt`` and break the pool
+    ("a worker process died") instead of letting the job stop cleanly. Started with SIGINT blocked
+    (the mask is inherited through fork and exec) it cannot be interrupted before
+    :func:`_init_worker` ignores SIGINT for good. In this process the signal is not lost: another
+    thread takes it, or it is delivered when the mask is restored.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not on POSIX
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _drain(inflight: dict[Future, Task], run: _Run) -> None:
@@ -326,6 +355,8 @@ def _init_worker(op: BatchOp) -> None:
     except ImportError:  # pragma: no cover - OpenCV is a dependency
         pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # started with SIGINT blocked (_sigint_blocked): ignored now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True,

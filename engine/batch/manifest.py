@@ -10,19 +10,34 @@ process only after the task's output file was renamed into place::
 promised). A multi-output task records ``"outputs"`` (``{name: relative path}`` of every file it
 wrote) and a procedural one (see :mod:`engine.batch.plan`) also ``"seed"``; ``"input"`` is then
 ``seed<NNNNNN>``. When an id has several lines the last one counts. Lines that do not parse (a line torn
-by a killed process) are ignored, and the next append starts on a fresh line.
+by a killed process or a full disk) are ignored, and the next append starts on a fresh line.
+
+Several runs may share an output folder when they are shards of one job with the same count
+(``0/4`` and ``1/4`` at the same time: their task sets are disjoint). Each run holds an ``flock`` on
+``.batch-shard-<i>-of-<n>.lock`` while it runs; a run whose tasks would overlap a live one (the
+same shard, or a shard of another count) is refused (:func:`claim_shard`). The set-up steps of
+a run (job check, manifest rotation, removal of stale temporaries) hold ``.batch.lock``
+(:func:`folder_lock`), so two runs starting together never undo each other's set-up. Lines from
+concurrent runs do not interleave: each is one ``O_APPEND`` ``write``.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX: runs are not locked against each other
+    fcntl = None  # type: ignore[assignment]
 
 from engine.batch.plan import BatchError, Task, canonical_json
 from engine.errors import ImageSaveError
@@ -33,7 +48,11 @@ JOB_NAME = "job.json"
 JOB_FORMAT = 1
 """Version of the ``job.json`` layout."""
 
+LOCK_NAME = ".batch.lock"
+"""Lock file held while a run sets the folder up (job check, manifest rotation, temp clean-up)."""
+
 _TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")
+_SHARD_LOCK = re.compile(r"^\.batch-shard-(?P<i>[0-9]+)-of-(?P<n>[0-9]+)\.lock$")
 
 
 @dataclass(frozen=True)
@@ -53,19 +72,140 @@ class TaskOutcome:
     disk_full: bool = False
 
 
-def prepare_output_dir(output_dir: Path, identity: dict[str, Any], planned: Iterable[Task], force: bool) -> None:
+def _open_lock(path: Path) -> int:
+    """Open (creating) a lock file; BatchError when the folder is not writable."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise BatchError(f"output folder {path.parent} is not writable ({exc.strerror or exc})") from None
+
+
+def _try_flock(fd: int) -> bool:
+    """Take an exclusive ``flock`` on ``fd`` without waiting; False when another holder has it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (BlockingIOError, PermissionError):
+        return False
+    except OSError as exc:  # a file system without locks: do not block the job on it
+        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+            return True
+        raise
+    return True
+
+
+@contextmanager
+def folder_lock(output_dir: Path) -> Iterator[None]:
+    """Hold the output folder's set-up lock (``.batch.lock``, waits for it); creates the folder.
+
+    Args:
+        output_dir: absolute output folder.
+
+    Raises:
+        BatchError: the folder cannot be created or written.
+    """
+    fd = _open_lock(output_dir / LOCK_NAME)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+                    raise BatchError(f"cannot lock {output_dir / LOCK_NAME} ({exc.strerror or exc})") from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def shard_lock_name(shard: tuple[int, int]) -> str:
+    """File name of the lock a run of shard ``(i, n)`` holds while it runs."""
+    return f".batch-shard-{shard[0]}-of-{shard[1]}.lock"
+
+
+@dataclass
+class ShardClaim:
+    """A run's hold on its shard of an output folder (see :func:`claim_shard`).
+
+    Args:
+        fd: the open, locked lock file (closing it releases the claim).
+        others: ``(i, n)`` of the other runs working in the folder now (same ``n``, other ``i``).
+    """
+
+    fd: int
+    others: list[tuple[int, int]]
+
+    def release(self) -> None:
+        """Give the shard back (idempotent)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def claim_shard(output_dir: Path, shard: tuple[int, int]) -> ShardClaim:
+    """Claim shard ``(i, n)`` of the output folder for this run; call under :func:`folder_lock`.
+
+    Runs of shards ``i/n`` and ``j/n`` (``i != j``) have disjoint tasks and may share the folder. Two
+    runs of the same shard, or of shards of different counts (``0/2`` and ``1/3`` share tasks),
+    would do work twice and write duplicate manifest lines, so the later one is refused.
+
+    Args:
+        output_dir: absolute output folder (exists).
+        shard: ``(i, n)`` of this run.
+
+    Returns:
+        The :class:`ShardClaim`; keep it until the run ends, then :meth:`ShardClaim.release` it.
+
+    Raises:
+        BatchError: another live run works on overlapping tasks in this folder.
+    """
+    fd = _open_lock(output_dir / shard_lock_name(shard))
+    if fcntl is None:  # pragma: no cover - no flock: cannot detect other runs
+        return ShardClaim(fd, [])
+    i, n = shard
+    if not _try_flock(fd):
+        os.close(fd)
+        what = "the same job" if n == 1 else f"shard {i}/{n}"
+        raise BatchError(f"another batch run is already working on {what} in {output_dir}; "
+                         "wait for it to finish (or stop it), then run again")
+    others: list[tuple[int, int]] = []
+    for entry in os.scandir(output_dir):
+        m = _SHARD_LOCK.match(entry.name)
+        if m is None or entry.name == shard_lock_name(shard):
+            continue
+        j, k = int(m.group("i")), int(m.group("n"))
+        probe = os.open(entry.path, os.O_RDWR)
+        try:
+            busy = not _try_flock(probe)
+        finally:
+            os.close(probe)
+        if not busy:
+            continue
+        if k != n:
+            os.close(fd)
+            raise BatchError(f"another batch run is working on shard {j}/{k} in {output_dir}; shards of "
+                             f"different counts overlap: use /{k} or wait for it to finish")
+        others.append((j, k))
+    return ShardClaim(fd, sorted(others))
+
+
+def prepare_output_dir(output_dir: Path, identity: dict[str, Any], planned: Iterable[Task], force: bool,
+                       running: Iterable[tuple[int, int]] = ()) -> None:
     """Create the output folder, check it belongs to this job, and write ``job.json``.
 
     Args:
         output_dir: absolute output folder.
         identity: the job identity (op, params, grid, input folder).
         planned: this run's tasks (to detect files a fresh job would overwrite).
-        force: replace a different job (its manifest becomes ``manifest.jsonl.old``) or overwrite
-            files in a folder that has no ``job.json``.
+        force: replace a different job (its manifest becomes ``manifest.jsonl.old``, or
+            ``.old2``, ``.old3`` ... when that exists) or overwrite files in a folder that has no
+            ``job.json``.
+        running: shards ``(i, n)`` of other runs working in the folder now (from
+            :func:`claim_shard`); a job they run is never replaced, even with ``force``.
 
     Raises:
-        BatchError: the folder cannot be created or written, holds a different job, or holds
-            files this job would overwrite, and ``force`` is false.
+        BatchError: the folder cannot be created or written, holds a different job (that is
+            still running, or ``force`` is false), or holds files this job would overwrite and
+            ``force`` is false.
     """
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -77,6 +217,11 @@ def prepare_output_dir(output_dir: Path, identity: dict[str, Any], planned: Iter
     if job_path.exists():
         if _read_identity(job_path) == identity:
             return
+        running = list(running)
+        if running:
+            i, n = running[0]
+            raise BatchError(f"output folder {output_dir} holds a different job that is still running "
+                             f"(shard {i}/{n}); wait for it to finish or use another folder")
         if not force:
             raise BatchError(
                 f"output folder {output_dir} holds a different job ({_describe(job_path)}); "
@@ -84,7 +229,7 @@ def prepare_output_dir(output_dir: Path, identity: dict[str, Any], planned: Iter
             )
         manifest = output_dir / MANIFEST_NAME
         if manifest.exists():
-            os.replace(manifest, output_dir / (MANIFEST_NAME + ".old"))
+            os.replace(manifest, _free_old_name(output_dir))
     elif not force:
         clashes = [o for t in planned for o in t.output_paths if (output_dir / o).exists()]
         if clashes:
@@ -97,6 +242,17 @@ def prepare_output_dir(output_dir: Path, identity: dict[str, Any], planned: Iter
         atomic_write_bytes(job_path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     except ImageSaveError as exc:
         raise BatchError(f"cannot write {job_path} ({exc})") from None
+
+
+def _free_old_name(output_dir: Path) -> Path:
+    """``manifest.jsonl.old``, or ``.old2``, ``.old3`` ...: the first name not taken (earlier
+    replaced jobs keep their manifests)."""
+    k = 1
+    while True:
+        path = output_dir / (MANIFEST_NAME + (".old" if k == 1 else f".old{k}"))
+        if not path.exists():
+            return path
+        k += 1
 
 
 def _read_identity(job_path: Path) -> Optional[dict[str, Any]]:
@@ -189,7 +345,8 @@ class ManifestWriter:
     """Appends records to ``manifest.jsonl``: one ``write`` per line, flushed and ``fsync``-ed.
 
     Opening it makes sure the file ends with a newline, so a line torn by a killed run stays a
-    separate, ignored line.
+    separate, ignored line; after a write that failed part-way (disk full) the next line starts
+    with a newline for the same reason.
 
     Args:
         path: the manifest file (created if missing).
@@ -200,6 +357,7 @@ class ManifestWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._torn = False
         try:
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -242,13 +400,27 @@ class ManifestWriter:
         return rec
 
     def _write(self, data: bytes) -> None:
+        if self._torn:  # an earlier write failed part-way: end that torn line first
+            data = b"\n" + data
         try:
             written = os.write(self._fd, data)
-            if written != len(data):
-                raise OSError(f"short write ({written} of {len(data)} bytes)")
+        except OSError as exc:
+            raise self._error(exc.errno, exc.strerror or str(exc)) from None
+        if written != len(data):  # a regular file writes short only when it is out of space
+            self._torn = True
+            raise self._error(errno.ENOSPC, f"only {written} of {len(data)} bytes written")
+        self._torn = False
+        try:
             os.fsync(self._fd)
         except OSError as exc:
-            raise BatchError(f"cannot append to {self.path} ({getattr(exc, 'strerror', None) or exc})") from None
+            raise self._error(exc.errno, exc.strerror or str(exc)) from None
+
+    def _error(self, code: Optional[int], reason: str) -> BatchError:
+        """The one-line error for a failed append (disk full says so and how to go on)."""
+        if code in (errno.ENOSPC, errno.EDQUOT):
+            return BatchError(f"disk full: cannot append to {self.path} ({reason}); "
+                              "free some space and run again to resume")
+        return BatchError(f"cannot append to {self.path} ({reason})")
 
     def close(self) -> None:
         """Close the file (idempotent)."""

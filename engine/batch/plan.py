@@ -14,8 +14,13 @@ Output names (flat, inside the output folder)
       tag would hold characters other than ``A-Z a-z 0-9 . _ + -``, be longer than
       :data:`MAX_TAG_LEN`, or two combinations would get the same tag, every tag of the job is
       ``p<8 hex>`` (a hash of the combination) instead.
-    * ``<stem>`` is the input stem; when two inputs share a stem (``face.jpg`` and ``face.png``)
-      those inputs use their full file name instead (``face.jpg.png``, ``face.png.png``).
+    * ``<stem>`` is the input stem; when two inputs share a stem (``face.jpg`` and ``face.png``,
+      compared case-insensitively) those inputs use their full file name instead
+      (``face.jpg.png``, ``face.png.png``); ``a.jpg.png`` beside ``a.jpg`` then uses its full name
+      too (``a.jpg.png.png``), and names that still clash get ``~<8 hex>`` appended (see
+      :func:`_output_stems`). A plan in which two
+      tasks would still write the same file is refused (:func:`check_unique_outputs`): an output
+      is never silently overwritten by another task of the job.
 
 Procedural jobs (ops with ``source == "procedural"``, see :mod:`engine.batch.ops`)
     Tasks are seeds ``seed_start .. seed_start + count - 1`` × grid combinations instead of input
@@ -263,11 +268,61 @@ def combo_tags(grid: Mapping[str, Sequence[Any]], combos: Sequence[Mapping[str, 
 
 
 def _output_stems(inputs: Sequence[Path]) -> dict[str, str]:
-    """Input name → output stem: the input stem, or the full name where stems collide."""
-    counts: dict[str, int] = {}
-    for p in inputs:
-        counts[p.stem] = counts.get(p.stem, 0) + 1
-    return {p.name: (p.stem if counts[p.stem] == 1 else p.name) for p in inputs}
+    """Input name → output stem, distinct for every input even on a case-insensitive disk.
+
+    The stem is the input's stem (``face`` for ``face.png``); inputs whose stems clash (compared
+    case-insensitively: ``face.jpg`` and ``face.png``, or ``a.jpg``'s full name and ``a.jpg.png``'s
+    stem) move up one level: from the stem to the full file name, then to the full name with
+    ``~<8 hex>`` (a hash of the file name) appended; in a clash between levels only the lower ones
+    move. Inputs that clash with nothing keep their plain stem.
+    """
+    names = [p.name for p in inputs]
+    stem_of = {p.name: p.stem for p in inputs}
+    level = dict.fromkeys(names, 0)  # 0: stem, 1: full name, 2: full name + hash
+
+    def candidate(name: str) -> str:
+        if level[name] == 0:
+            return stem_of[name]
+        return name if level[name] == 1 else f"{name}~{_sha(name)[:8]}"
+
+    while True:  # every pass moves at least one name up a level, so this ends
+        groups: dict[str, list[str]] = {}
+        for name in names:
+            groups.setdefault(candidate(name).casefold(), []).append(name)
+        raise_ = []  # in each clashing group, the names at the group's lowest level move up
+        for group in groups.values():
+            if len(group) > 1:
+                low = min(level[n] for n in group)
+                raise_.extend(n for n in group if level[n] == low and low < 2)
+        if not raise_:
+            return {name: candidate(name) for name in names}
+        for name in raise_:
+            level[name] += 1
+
+
+RESERVED_NAMES = frozenset({"job.json", "manifest.jsonl", "manifest.jsonl.old"})
+"""Bookkeeping files of an output folder (see :mod:`engine.batch.manifest`): no task may write them."""
+
+
+def check_unique_outputs(tasks: Sequence[Task]) -> None:
+    """Refuse a plan in which two tasks would write the same file (compared case-insensitively).
+
+    Args:
+        tasks: every task of the job (all shards).
+
+    Raises:
+        BatchError: two tasks share an output path, or a task would write a bookkeeping file.
+    """
+    owner: dict[str, Task] = {}
+    for t in tasks:
+        for path in t.output_paths:
+            key = path.casefold()
+            if key in RESERVED_NAMES or key.startswith("manifest.jsonl"):
+                raise BatchError(f"task {t.id} would overwrite the job's own {path}")
+            other = owner.setdefault(key, t)
+            if other is not t:
+                raise BatchError(f"tasks {other.id} and {t.id} would both write {path}; "
+                                 "rename one of the inputs")
 
 
 def list_inputs(input_dir: Path) -> list[Path]:
@@ -326,6 +381,7 @@ def plan_job(spec: JobSpec, op: BatchOp) -> JobPlan:
             tasks.append(Task(task_id(op.name, path.name, params), path, params, outputs[0][1], None, outputs))
     fixed = {k: v for k, v in base.items() if k not in grid}  # grid axes override the base values
     identity = {"op": op.name, "params": fixed, "grid": grid, "input_dir": str(input_dir)}
+    check_unique_outputs(tasks)
     return _shard_plan(spec, identity, tasks)
 
 
@@ -366,4 +422,5 @@ def _plan_procedural(spec: JobSpec, op: BatchOp, base: dict[str, Any], grid: dic
             tasks.append(Task(task_id(op.name, stem, params), None, params, outputs[0][1], seed, outputs))
     fixed = {k: v for k, v in base.items() if k not in grid}
     identity = {"op": op.name, "params": fixed, "grid": grid, "input_dir": None}
+    check_unique_outputs(tasks)
     return _shard_plan(spec, identity, tasks)
