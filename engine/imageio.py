@@ -152,6 +152,45 @@ def load_image(
         raise ImageLoadError(f"{p}: not enough memory to decode this image") from None
 
 
+def open_image(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open an image file lazily (header only) with the checks of :func:`load_image`.
+
+    For readers that need the file's own mode (label maps, alpha channels). Use it as a context
+    manager and catch ``OSError`` / ``ValueError`` around ``load()`` for truncated data, or use
+    :func:`load_image` / :func:`load_rgba`.
+
+    Raises:
+        ImageLoadError: missing file, a folder, not an image, or more than ``max_pixels`` pixels.
+    """
+    return _open_checked(Path(path), max_pixels)
+
+
+def load_rgba(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image as RGBA ``uint8`` ``[H, W, 4]`` with EXIF orientation applied.
+
+    Alpha comes from an alpha channel, a palette's transparency or a ``tRNS`` colour; images with
+    none get alpha 255. Colour is converted as in :func:`to_rgb_array` (16-bit scaled, CMYK ...).
+
+    Raises:
+        ImageLoadError: as :func:`load_image`.
+    """
+    p = Path(path)
+    img = _open_checked(p, max_pixels)
+    try:
+        with img:
+            img = ImageOps.exif_transpose(img) or img
+            img.load()
+            wide = img.mode in ("I;16", "I;16B", "I;16L", "I", "F")  # a tRNS grey level is ignored there
+            if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or ("transparency" in img.info and not wide):
+                return np.ascontiguousarray(np.asarray(img.convert("RGBA")))
+            rgb = to_rgb_array(img)
+            return np.ascontiguousarray(np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)]))
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageLoadError(f"{p}: corrupt or truncated image ({exc})") from None
+    except MemoryError:
+        raise ImageLoadError(f"{p}: not enough memory to decode this image") from None
+
+
 def load_grey(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Read an image as grey ``uint8`` ``[H, W]`` (BT.601 luma of :func:`load_image`)."""
     rgb = load_image(path, max_pixels=max_pixels)

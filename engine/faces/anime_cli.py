@@ -49,7 +49,7 @@ def analyze_anime(image: np.ndarray, name: str, out: Path) -> int:
     Args:
         image: ``uint8`` RGB ``[H, W, 3]``.
         name: the input's name for messages and the JSON.
-        out: existing output folder.
+        out: output folder (created when a face is found).
 
     Returns:
         0 when at least one face was found, :data:`NO_FACE_EXIT` otherwise.
@@ -60,6 +60,7 @@ def analyze_anime(image: np.ndarray, name: str, out: Path) -> int:
         return NO_FACE_EXIT
     doc = {"image": str(name), "size": [int(image.shape[1]), int(image.shape[0])],
            "detector": "lbpcascade_animeface", "faces": [f.to_json() for f in faces]}
+    Path(out).mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(Path(out) / "anime.json", json.dumps(doc, indent=1).encode())
     save_image(Path(out) / "anime_parts.png", draw_anime_parts(image, faces))
     print(f"{len(faces)} anime face(s) → {out}")

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from engine.imageio import atomic_write_bytes, load_image, save_image
+from engine.imageio import atomic_write_bytes, check_output_folder, load_image, save_image
 
 NO_FACE_EXIT = 3
 
@@ -52,9 +52,9 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    check_output_folder(args.out)
     image = load_image(args.image)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)  # created only when there is something to write
     if args.anime:
         from engine.faces.anime_cli import analyze_anime
 
@@ -67,6 +67,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if not res.faces:
         print(f"no face found in {args.image}", file=sys.stderr)
         return NO_FACE_EXIT
+    out.mkdir(parents=True, exist_ok=True)
     doc = {
         "image": str(args.image),
         "size": [int(image.shape[1]), int(image.shape[0])],

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from engine.errors import ImageLoadError
-from engine.imageio import load_image
+from engine.imageio import load_image, load_rgba, open_image
 
 ANCHORS: tuple[str, ...] = ("a", "b", "c", "d", "e", "f")
 
@@ -247,6 +247,9 @@ def _cached_template(name: str, color: Optional[tuple[int, int, int]]) -> MaskTe
 def load_user_template(png: Union[str, Path]) -> MaskTemplate:
     """A user RGBA template ``X.png`` with anchors in ``X.json`` (``{"a": [x, y], ... "f": [x, y]}``)."""
     p = Path(png)
+    with open_image(p) as im:  # missing / folder / not an image / oversized: one clear ImageLoadError
+        if "A" not in im.getbands() and "transparency" not in im.info:
+            raise ImageLoadError(f"{p}: a mask template needs an alpha channel (RGBA PNG)")
     js = p.with_suffix(".json")
     if not js.is_file():
         raise ImageLoadError(f"{p}: anchor file {js.name} not found (needs points a–f)")
@@ -255,12 +258,6 @@ def load_user_template(png: Union[str, Path]) -> MaskTemplate:
         anchors = {k: (float(pts[k][0]), float(pts[k][1])) for k in ANCHORS}
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise ImageLoadError(f"{js}: anchors must be {{'a': [x, y], ..., 'f': [x, y]}} ({exc})") from None
-    from PIL import Image
-
-    with Image.open(p) as im:
-        if "A" not in im.getbands():
-            raise ImageLoadError(f"{p}: a mask template needs an alpha channel (RGBA PNG)")
     rgb = load_image(p, background=(0, 0, 0))
-    with Image.open(p) as im:
-        a = np.asarray(im.convert("RGBA"))[:, :, 3]
+    a = load_rgba(p)[:, :, 3]
     return MaskTemplate(p.stem, np.dstack([rgb, a]), anchors, "user")

@@ -74,11 +74,14 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 def cmd_express(args: argparse.Namespace) -> int:
     """Run ``masquerade express``; returns the exit code."""
-    from engine.imageio import load_image, save_image
+    from engine.imageio import check_output_file, load_image, save_image
     from engine.studios.expression import ExpressionEditor, ExpressionParams
 
     params = ExpressionParams(angry=args.angry, sad=args.sad, smile=args.smile, surprised=args.surprised,
                               intensity=args.intensity).validate()
+    check_output_file(args.out)
+    if args.attention_out:
+        check_output_file(args.attention_out)
     img = load_image(args.image)
     ed = ExpressionEditor(backend=args.backend, assume_crop=args.assume_crop)
     ed.set_image(img)
@@ -99,8 +102,12 @@ def cmd_express(args: argparse.Namespace) -> int:
 
 def cmd_anime_generate(args: argparse.Namespace) -> int:
     """Run ``masquerade anime generate``; returns the exit code."""
-    from engine.imageio import atomic_write_bytes, save_image
+    from engine.imageio import atomic_write_bytes, check_output_file, save_image
     from engine.procedural.anime_faces import generate_anime_face
+
+    check_output_file(args.out)
+    if args.parts_out:
+        check_output_file(args.parts_out, image=False)
 
     face = generate_anime_face(args.seed, args.size, {n: getattr(args, n) for n in EXPRESSION_LABELS},
                                hair_style=args.hair)

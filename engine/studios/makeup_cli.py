@@ -59,7 +59,7 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
 def cmd_makeup(args: argparse.Namespace) -> int:
     """Run ``masquerade makeup``; returns the exit code."""
     from engine.faces.cli import quiet_native_stderr
-    from engine.imageio import load_image, save_image
+    from engine.imageio import check_output_file, check_output_folder, load_image, save_image
     from engine.studios.makeup import MakeupEditor, NoFaceError, load_styles, params_from_flat
 
     styles = load_styles([args.styles_file] if args.styles_file else ())
@@ -73,6 +73,9 @@ def cmd_makeup(args: argparse.Namespace) -> int:
     params = params_from_flat(flat, styles)
     if not params.enabled():
         raise ValueError("no region enabled: give --style or a per-region style such as --lips retro")
+    check_output_file(args.out)
+    if args.masks_out:
+        check_output_folder(args.masks_out)
     image = load_image(args.image)
     editor = MakeupEditor("classical", styles=styles)
     with quiet_native_stderr():

@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.errors import NoFaceError
 from engine.faces.cli import NO_FACE_EXIT, quiet_native_stderr
-from engine.imageio import load_image, save_image
+from engine.imageio import check_output_file, load_image, save_image
 from engine.procedural.mask_templates import load_user_template, template_names
 
 
@@ -41,6 +41,9 @@ def cmd_wear_mask(args: argparse.Namespace) -> int:
     from engine.faces import FaceAnalyzer
     from engine.studios.maskwear import MaskWearParams, put_mask
 
+    check_output_file(args.out)
+    if args.alpha_out:
+        check_output_file(args.alpha_out)
     image = load_image(args.image)
     user = load_user_template(args.template) if args.template.lower().endswith(".png") else None
     params = MaskWearParams(template=args.template if user is None else "surgical-blue", color=args.color,

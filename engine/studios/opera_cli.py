@@ -81,11 +81,22 @@ def _with_alpha(path: str, rgb, face):
     return rgb
 
 
+def _lossless(path: str) -> bool:
+    """Whether ``path``'s extension is a lossless image format (label / id maps must be)."""
+    return str(path).lower().endswith((".png", ".bmp", ".tif", ".tiff"))
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     """``opera generate``: write a procedural lianpu (and optionally its line art / regions)."""
-    from engine.imageio import save_image
+    from engine.imageio import check_output_file, save_image
     from engine.procedural.lianpu import generate_lianpu
 
+    check_output_file(args.out)
+    for extra in (args.lineart, args.regions):
+        if extra:
+            check_output_file(extra)
+    if args.regions and not _lossless(args.regions):
+        raise ValueError(f"--regions {args.regions}: part ids need a lossless format (.png, .bmp, .tif)")
     if getattr(args, "engine", "procedural") == "stylegan2":
         return _generate_stylegan2(args)
     if getattr(args, "mix_seed", None) is not None or getattr(args, "crossover", None) is not None:
@@ -129,9 +140,12 @@ def _generate_stylegan2(args: argparse.Namespace) -> int:
 
 def cmd_colorize(args: argparse.Namespace) -> int:
     """``opera colorize``: colour a sketch from a reference (classical, CoCosNet or auto)."""
-    from engine.imageio import load_image, load_grey, save_image
+    from engine.imageio import check_output_file, load_image, load_grey, save_image
     from engine.studios.opera import ColorizeEditor, ColorizeParams
 
+    check_output_file(args.out)
+    if args.warped:
+        check_output_file(args.warped)
     sketch = load_grey(args.sketch)
     ref = load_image(args.reference)
     ed = ColorizeEditor(getattr(args, "backend", "auto"))

@@ -19,9 +19,10 @@ import sys
 
 from engine.errors import NoFaceError
 from engine.faces.cli import NO_FACE_EXIT, quiet_native_stderr
-from engine.imageio import load_image, save_image
+from engine.imageio import check_output_file, load_image, save_image
 from engine.labels import CELEBAMASK_HQ, colorize_labels
-from engine.studios.regenerate_edits import ORDERS, apply_edits, load_label_map, parse_edits, save_label_map
+from engine.studios.regenerate_edits import (ORDERS, apply_edits, check_label_map_path, load_label_map, parse_edits,
+                                             save_label_map)
 
 
 def parse_regions(text: str) -> tuple[str, ...]:
@@ -66,9 +67,12 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
 def cmd_regenerate(args: argparse.Namespace) -> int:
     from engine.studios.regenerate import RegenerateEditor, RegenerateParams, resize_labels
 
-    image = load_image(args.image)
     edits = parse_edits(args.edits)
     regions = parse_regions(args.regions)
+    check_output_file(args.out)
+    if args.mask_out:
+        check_label_map_path(args.mask_out)
+    image = load_image(args.image)
     if regions and not args.reference:
         raise ValueError("--regions needs --reference")
     mask = load_label_map(args.mask, args.mask_order) if args.mask else None
@@ -106,8 +110,11 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
 def cmd_parse_edit(args: argparse.Namespace) -> int:
     from engine.faces import FaceAnalyzer
 
-    image = load_image(args.image)
     edits = parse_edits(args.edits)
+    check_label_map_path(args.out)
+    if args.color_out:
+        check_output_file(args.color_out)
+    image = load_image(args.image)
     with quiet_native_stderr():
         res = FaceAnalyzer().analyze(image)
     if not res.faces:

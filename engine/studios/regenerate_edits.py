@@ -66,13 +66,14 @@ def load_label_map(path: PathLike, order: str = "official") -> np.ndarray:
         ImageLoadError: unreadable file, or values ≥ 19.
         ValueError: unknown ``order``.
     """
-    from PIL import Image
+    from engine.imageio import open_image
 
     if order not in ORDERS:
         raise ValueError(f"mask order must be one of {ORDERS}, got {order!r}")
     p = Path(path)
+    im = open_image(p)  # missing / folder / not an image / oversized: one clear ImageLoadError
     try:
-        with Image.open(p) as im:
+        with im:
             im.load()
             if im.mode in ("L", "P", "I", "I;16"):
                 arr = np.asarray(im)  # mode P: the palette indices are the label values
@@ -95,6 +96,28 @@ def load_label_map(path: PathLike, order: str = "official") -> np.ndarray:
     return arr if order == "official" else convert_labels(arr, BISENET, CELEBAMASK_HQ)
 
 
+LABEL_MAP_EXTENSIONS: tuple[str, ...] = (".png", ".bmp", ".tif", ".tiff")
+"""Lossless formats a label map may be written in (JPEG/WebP would blur the label values)."""
+
+
+def check_label_map_path(path: PathLike) -> Path:
+    """Check before any work that a label map can be written to ``path`` (lossless extension,
+    existing writable folder).
+
+    Raises:
+        ImageSaveError: a lossy or unknown extension, or a folder problem (see
+            :func:`engine.imageio.check_output_file`).
+    """
+    from engine.errors import ImageSaveError
+    from engine.imageio import check_output_file
+
+    p = Path(path)
+    if p.suffix.lower() not in LABEL_MAP_EXTENSIONS:
+        raise ImageSaveError(f"{p}: a label map needs a lossless format ({', '.join(LABEL_MAP_EXTENSIONS)}), "
+                             f"not {p.suffix or 'no extension'!r}")
+    return check_output_file(p)
+
+
 def save_label_map(path: PathLike, labels: np.ndarray, order: str = "official") -> Path:
     """Write a label map as a mode-L PNG (atomically).
 
@@ -105,9 +128,15 @@ def save_label_map(path: PathLike, labels: np.ndarray, order: str = "official") 
 
     Returns:
         The written path.
+
+    Raises:
+        ImageSaveError: a lossy or unknown extension (see :func:`check_label_map_path`) or a write
+            failure.
     """
     if order not in ORDERS:
         raise ValueError(f"mask order must be one of {ORDERS}, got {order!r}")
+    if Path(path).suffix.lower() not in LABEL_MAP_EXTENSIONS:
+        check_label_map_path(path)  # raises the lossy-format error
     arr = check_labels(labels)
     if order == "bisenet":
         arr = convert_labels(arr, CELEBAMASK_HQ, BISENET)
