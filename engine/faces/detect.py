@@ -83,11 +83,14 @@ class MediaPipeBoxDetector:
         self._models: dict[int, object] = {}
 
     def _get(self, selection: int = 1):
-        if selection not in self._models:
+        if not self._models:
             import mediapipe as mp
 
-            self._models[selection] = mp.solutions.face_detection.FaceDetection(
-                model_selection=selection, min_detection_confidence=self.min_score)
+            # both models start together: MediaPipe logs on the native stderr when a graph starts,
+            # and callers silence the first analysis only (engine.faces.cli.quiet_native_stderr)
+            for sel in (1, 0) if self.close_range_fallback else (1,):
+                self._models[sel] = mp.solutions.face_detection.FaceDetection(
+                    model_selection=sel, min_detection_confidence=self.min_score)
         return self._models[selection]
 
     def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, Optional[np.ndarray]]]:
