@@ -423,3 +423,25 @@ def test_a_plan_with_two_tasks_on_one_file_is_refused() -> None:
     with pytest.raises(BatchError, match="job's own"):
         check_unique_outputs([Task("j@1", None, {}, "job.json", seed=1)])
     check_unique_outputs([a, Task("y.png@3", Path("/i/y.png"), {}, "y.png")])
+
+
+def test_append_after_another_runs_torn_line_and_under_the_manifest_lock(tmp_path: Path) -> None:
+    """Another shard's run may tear a line (killed, disk full) between two of ours: our next line
+    still starts fresh. Appends wait for the manifest's flock (whole lines on any file system)."""
+    import fcntl
+
+    path = tmp_path / MANIFEST_NAME
+    tasks = [Task(f"{c}.png@00000000000{i}", tmp_path / f"{c}.png", {}, f"{c}.png") for i, c in enumerate("abc")]
+    with ManifestWriter(path) as writer:
+        writer.append(tasks[0], TaskOutcome("done"))
+        with open(path, "ab") as other:                                     # the other run, killed mid-line
+            other.write(b'{"id":"x.png@1","status":"do')
+        writer.append(tasks[1], TaskOutcome("done"))
+        with open(path, "rb") as other:
+            fcntl.flock(other.fileno(), fcntl.LOCK_EX)                      # another run is appending
+            t = threading.Thread(target=writer.append, args=(tasks[2], TaskOutcome("done")))
+            t.start()
+            time.sleep(0.2)
+            assert tasks[2].id not in read_manifest(path)
+        t.join(10)
+    assert list(read_manifest(path)) == [t.id for t in tasks]

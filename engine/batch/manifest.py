@@ -18,7 +18,8 @@ Several runs may share an output folder when they are shards of one job with the
 same shard, or a shard of another count) is refused (:func:`claim_shard`). The set-up steps of
 a run (job check, manifest rotation, removal of stale temporaries) hold ``.batch.lock``
 (:func:`folder_lock`), so two runs starting together never undo each other's set-up. Lines from
-concurrent runs do not interleave: each is one ``O_APPEND`` ``write``.
+concurrent runs do not interleave: each is one ``O_APPEND`` ``write`` under an ``flock`` on the
+manifest (:class:`ManifestWriter`).
 """
 
 from __future__ import annotations
@@ -344,30 +345,24 @@ def now_iso() -> str:
 class ManifestWriter:
     """Appends records to ``manifest.jsonl``: one ``write`` per line, flushed and ``fsync``-ed.
 
-    Opening it makes sure the file ends with a newline, so a line torn by a killed run stays a
-    separate, ignored line; after a write that failed part-way (disk full) the next line starts
-    with a newline for the same reason.
+    Each append holds an ``flock`` on the manifest (runs of other shards append to the same file;
+    the lock also keeps appends whole on network file systems where ``O_APPEND`` alone is not
+    atomic) and starts with a newline when the file does not end with one, so a line torn by a
+    killed run or a full disk, this run's or another's, stays a separate, ignored line.
 
     Args:
         path: the manifest file (created if missing).
 
     Raises:
-        BatchError: the manifest cannot be opened or repaired.
+        BatchError: the manifest cannot be opened.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._torn = False
         try:
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
             raise BatchError(f"cannot open {path} ({exc.strerror or exc})") from None
-        try:
-            if _ends_without_newline(path):
-                self._write(b"\n")
-        except BatchError:
-            os.close(self._fd)
-            raise
 
     def append(self, task: Task, outcome: TaskOutcome) -> dict[str, Any]:
         """Record a finished task.
@@ -400,20 +395,21 @@ class ManifestWriter:
         return rec
 
     def _write(self, data: bytes) -> None:
-        if self._torn:  # an earlier write failed part-way: end that torn line first
-            data = b"\n" + data
+        locked = False
         try:
+            locked = fcntl is not None and _flock_wait(self._fd)
+            size = os.fstat(self._fd).st_size
+            if size and os.pread(self._fd, 1, size - 1) != b"\n":  # a torn line: leave it on its own
+                data = b"\n" + data
             written = os.write(self._fd, data)
-        except OSError as exc:
-            raise self._error(exc.errno, exc.strerror or str(exc)) from None
-        if written != len(data):  # a regular file writes short only when it is out of space
-            self._torn = True
-            raise self._error(errno.ENOSPC, f"only {written} of {len(data)} bytes written")
-        self._torn = False
-        try:
+            if written != len(data):  # a regular file writes short only when it is out of space
+                raise OSError(errno.ENOSPC, f"only {written} of {len(data)} bytes written")
             os.fsync(self._fd)
         except OSError as exc:
             raise self._error(exc.errno, exc.strerror or str(exc)) from None
+        finally:
+            if locked:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def _error(self, code: Optional[int], reason: str) -> BatchError:
         """The one-line error for a failed append (disk full says so and how to go on)."""
@@ -435,11 +431,12 @@ class ManifestWriter:
         self.close()
 
 
-def _ends_without_newline(path: Path) -> bool:
-    """True when ``path`` is non-empty and its last byte is not ``\\n``."""
-    with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell() == 0:
+def _flock_wait(fd: int) -> bool:
+    """Take an exclusive ``flock`` on ``fd``, waiting for it; False where locks are unsupported."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as exc:
+        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
             return False
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) != b"\n"
+        raise
+    return True
