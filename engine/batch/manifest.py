@@ -165,8 +165,8 @@ def claim_shard(output_dir: Path, shard: tuple[int, int]) -> ShardClaim:
     i, n = shard
     if not _try_flock(fd):
         os.close(fd)
-        what = "the same job" if n == 1 else f"shard {i}/{n}"
-        raise BatchError(f"another batch run is already working on {what} in {output_dir}; "
+        what = "" if n == 1 else f" on shard {i}/{n}"
+        raise BatchError(f"another batch run is already working{what} in {output_dir}; "
                          "wait for it to finish (or stop it), then run again")
     others: list[tuple[int, int]] = []
     for entry in os.scandir(output_dir):
@@ -174,7 +174,10 @@ def claim_shard(output_dir: Path, shard: tuple[int, int]) -> ShardClaim:
         if m is None or entry.name == shard_lock_name(shard):
             continue
         j, k = int(m.group("i")), int(m.group("n"))
-        probe = os.open(entry.path, os.O_RDWR)
+        try:
+            probe = os.open(entry.path, os.O_RDWR)
+        except OSError:  # a lock file we may not open cannot be probed: skip it
+            continue
         try:
             busy = not _try_flock(probe)
         finally:
