@@ -398,3 +398,45 @@ def test_end_to_end_bomb_and_missing_folder(tmp_path: Path) -> None:
     r = _engine("lineart", str(ok), "--out", str(tmp_path / "nowhere" / "o.png"))
     assert r.returncode == 1 and "does not exist" in one_error_line(r.stderr)
     assert files_under(tmp_path) == {"bomb.png", "ok.png"}
+
+
+# --- label maps given to regenerate --mask ----------------------------------------------------------
+
+def test_a_photo_is_not_a_label_map(tmp_path: Path, capfd) -> None:
+    from engine.labels import colorize_labels
+    from engine.studios.regenerate_edits import load_label_map
+
+    ok = save_image(tmp_path / "ok.png", picture())
+    assert main(["regenerate", str(ok), "--mask", str(ok), "--out", str(tmp_path / "o.png")]) == 1
+    line = one_error_line(capfd.readouterr().err)
+    assert "not a label map" in line and str(ok) in line
+    assert not (tmp_path / "o.png").exists()
+    yy, xx = np.mgrid[0:96, 0:128]
+    labels = ((yy // 24) * 8 + xx // 16).astype(np.uint8) % 19  # 19 blocks of 24x16 like a mask's regions
+    view = Image.fromarray(colorize_labels(labels))
+    view.save(tmp_path / "view.png")
+    view.save(tmp_path / "view.jpg", quality=80)
+    assert np.array_equal(load_label_map(tmp_path / "view.png"), labels)
+    assert (load_label_map(tmp_path / "view.jpg") == labels).mean() > 0.9  # JPEG noise stays within tolerance
+
+
+@pytest.fixture(scope="module")
+def astronaut(tmp_path_factory) -> Path:
+    import cv2
+    from skimage import data
+
+    d = tmp_path_factory.mktemp("astro")
+    return save_image(d / "astro.png", cv2.resize(data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA))
+
+
+@pytest.mark.parametrize("label", ["nose", "l_eye"])
+def test_regenerate_a_region_over_the_whole_image(tmp_path: Path, capfd, astronaut: Path, label: str) -> None:
+    """A painted map where one part covers everything (> 32767 pixels) used to crash cv2.remap."""
+    from engine.labels import CELEBAMASK_HQ
+    from engine.studios.regenerate_edits import save_label_map
+
+    mask = save_label_map(tmp_path / "m.png", np.full((256, 256), CELEBAMASK_HQ.index(label), np.uint8))
+    out = tmp_path / "o.png"
+    rc = main(["regenerate", str(astronaut), "--mask", str(mask), "--out", str(out)])
+    assert rc == 0, capfd.readouterr().err
+    assert load_image(out).shape == (256, 256, 3)

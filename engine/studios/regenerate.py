@@ -187,11 +187,22 @@ def nearest_fill_index(have: np.ndarray) -> np.ndarray:
     return flat[lab.astype(np.int64) - 1]
 
 
+_REMAP_WIDTH = 4096
+"""Points per row of the maps given to ``cv2.remap`` (it refuses maps 32767 or more wide/high)."""
+
+
 def _sample(img: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """Bilinear samples of ``img`` (float32 ``[H, W, 3]``) at float ``(x, y)`` points ``[N, 2]``."""
-    mx = np.ascontiguousarray(xy[:, 0], np.float32)[None]
-    my = np.ascontiguousarray(xy[:, 1], np.float32)[None]
-    return cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0]
+    n = len(xy)
+    if n == 0:
+        return np.zeros((0,) + img.shape[2:], np.float32)
+    width = min(n, _REMAP_WIDTH)  # a region of more than 32766 pixels goes in rows of this width
+    rows = -(-n // width)
+    pad = rows * width - n
+    mx = np.pad(np.asarray(xy[:, 0], np.float32), (0, pad)).reshape(rows, width)
+    my = np.pad(np.asarray(xy[:, 1], np.float32), (0, pad)).reshape(rows, width)
+    out = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape((rows * width,) + img.shape[2:])[:n]
 
 
 # --- region renderers ---------------------------------------------------------------------------

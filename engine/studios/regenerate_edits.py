@@ -33,7 +33,7 @@ import numpy as np
 
 from engine.errors import ImageLoadError
 from engine.imageio import save_image
-from engine.labels import BISENET, CELEBAMASK_HQ, convert_labels, labels_from_colors
+from engine.labels import BISENET, CELEBAMASK_HQ, convert_labels
 
 PathLike = Union[str, Path]
 
@@ -87,7 +87,7 @@ def load_label_map(path: PathLike, order: str = "official") -> np.ndarray:
         if np.all(arr[:, :, 0] == arr[:, :, 1]) and np.all(arr[:, :, 1] == arr[:, :, 2]):
             arr = arr[:, :, 0]  # an RGB file holding grey label values
         else:
-            return labels_from_colors(arr)
+            return _labels_from_colour_file(arr, p)
     arr = np.asarray(arr)
     if arr.size and int(arr.max()) >= len(CELEBAMASK_HQ):
         raise ImageLoadError(f"{p}: label values must be 0..18, found {int(arr.max())} "
@@ -116,6 +116,39 @@ def check_label_map_path(path: PathLike) -> Path:
         raise ImageSaveError(f"{p}: a label map needs a lossless format ({', '.join(LABEL_MAP_EXTENSIONS)}), "
                              f"not {p.suffix or 'no extension'!r}")
     return check_output_file(p)
+
+
+COLOUR_TOLERANCE = 40.0
+"""Largest RGB distance from a palette colour at which a colour label-map pixel still counts as that
+label (JPEG noise, soft edges); farther pixels are not label colours."""
+
+MAX_OFF_PALETTE = 0.25
+"""Share of non-label-colour pixels above which a colour file is refused as a label map (a JPEG of a
+small colour view measured ~8% along its region edges, the astronaut photo 75%)."""
+
+
+def _labels_from_colour_file(rgb: np.ndarray, path: Path) -> np.ndarray:
+    """Labels of a colour label-map file (nearest CelebAMask-HQ palette colour per pixel).
+
+    Raises:
+        ImageLoadError: more than :data:`MAX_OFF_PALETTE` of the pixels are farther than
+            :data:`COLOUR_TOLERANCE` from every palette colour (a photo or another picture given as
+            a mask).
+    """
+    from engine.labels import CELEBAMASK_HQ_PALETTE
+
+    flat = rgb.reshape(-1, 3).astype(np.int32)
+    packed = (flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2]
+    colours, inverse = np.unique(packed, return_inverse=True)  # a mask has few colours: work per colour
+    cols = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], 1)
+    d2 = ((cols[:, None, :] - CELEBAMASK_HQ_PALETTE.astype(np.int32)[None]) ** 2).sum(-1)
+    nearest = d2.argmin(1).astype(np.uint8)
+    off = np.sqrt(d2.min(1)) > COLOUR_TOLERANCE
+    share = float(np.bincount(inverse.ravel(), minlength=len(colours))[off].sum()) / max(1, len(packed))
+    if share > MAX_OFF_PALETTE:
+        raise ImageLoadError(f"{path}: not a label map: {100 * share:.0f}% of its pixels are not label colours "
+                             "(use a parse-edit mask or its --color-out view)")
+    return nearest[inverse.ravel()].reshape(rgb.shape[:2])
 
 
 def save_label_map(path: PathLike, labels: np.ndarray, order: str = "official") -> Path:
