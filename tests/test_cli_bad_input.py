@@ -440,3 +440,14 @@ def test_regenerate_a_region_over_the_whole_image(tmp_path: Path, capfd, astrona
     rc = main(["regenerate", str(astronaut), "--mask", str(mask), "--out", str(out)])
     assert rc == 0, capfd.readouterr().err
     assert load_image(out).shape == (256, 256, 3)
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["anime", "generate", "--seed", "1", "--size", "100000"], "size must be in [16, 4096]"),
+    (["anime", "generate", "--seed", "1", "--size", "3"], "size must be in [16, 4096]"),
+    (["opera", "generate", "--seed", "1", "--size", "100000"], "in [64, 4096]"),
+])
+def test_generators_refuse_huge_sizes(tmp_path: Path, capfd, argv: list[str], needle: str) -> None:
+    assert main([*argv, "--out", str(tmp_path / "g.png")]) == 1
+    assert needle in one_error_line(capfd.readouterr().err)
+    assert files_under(tmp_path) == set()

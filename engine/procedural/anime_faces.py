@@ -203,6 +203,11 @@ def _shade(colour: Sequence[float], f: float) -> np.ndarray:
 
 # -- the face ------------------------------------------------------------------------------------
 
+MAX_FACE_SIZE: int = 4096
+"""Largest side :func:`generate_anime_face` draws (the lianpu generator's limit too): a typo such as
+``--size 100000`` is refused instead of allocating tens of GiB."""
+
+
 def generate_anime_face(seed: int, size: int = 256,
                         expression: Union[AnimeExpression, Mapping[str, float], None] = None,
                         hair_style: Optional[str] = None) -> AnimeFace:
@@ -218,10 +223,10 @@ def generate_anime_face(seed: int, size: int = 256,
         :class:`AnimeFace` with the image and the part geometry in pixels of ``size``.
 
     Raises:
-        ValueError: ``size`` < 16, unknown hair style or expression label, intensity outside [0, 1].
+        ValueError: ``size`` outside [16, :data:`MAX_FACE_SIZE`], unknown hair style or expression label, intensity outside [0, 1].
     """
-    if int(size) < 16:
-        raise ValueError(f"size must be >= 16 pixels, got {size}")
+    if not 16 <= int(size) <= MAX_FACE_SIZE:
+        raise ValueError(f"size must be in [16, {MAX_FACE_SIZE}] pixels, got {size}")
     size = int(size)
     if expression is None:
         ex = AnimeExpression()
