@@ -8,7 +8,7 @@ them with a list of values, and the job runs every combination on every input. P
 runs on every seed.
 
 Exit codes: 0 every task done, 1 some task failed (or the job could not start / had to stop),
-130 cancelled (Ctrl+C once stops after the running tasks; twice aborts).
+130 cancelled (Ctrl+C or SIGTERM once stops after the running tasks; twice aborts).
 """
 
 from __future__ import annotations
@@ -388,18 +388,24 @@ def _print_summary(op: str, s: BatchSummary, max_errors: int = 5) -> None:
 
 @contextmanager
 def _sigint_cancels(token: CancelToken) -> Iterator[None]:
-    """While active, the first Ctrl+C cancels ``token``; the second raises ``KeyboardInterrupt``."""
+    """While active, the first Ctrl+C (or SIGTERM) cancels ``token``: the job stops after the
+    running tasks and can be resumed; a second Ctrl+C raises ``KeyboardInterrupt``, a second
+    SIGTERM terminates. (Pool workers take SIGTERM's default action: a SIGTERM sent to the whole
+    process group ends a multi-worker job with "a worker process died"; nothing recorded is lost.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def on_sigint(signum: int, frame: Optional[object]) -> None:
+    def on_signal(signum: int, frame: Optional[object]) -> None:
         token.cancel()
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        print("\nmasquerade: stopping after the running tasks (Ctrl+C again to abort)", file=sys.stderr)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        again = "Ctrl+C" if signum == signal.SIGINT else "SIGTERM"
+        print(f"\nmasquerade: stopping after the running tasks ({again} again to abort)", file=sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

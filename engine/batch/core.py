@@ -11,7 +11,8 @@ Failure policy
       as an error, then the job stops cleanly: nothing new is submitted, running tasks finish and
       are recorded, and :class:`BatchError` is raised with the summary. Free space and run again.
     * A worker process that dies (crash, out-of-memory kill) stops the job with :class:`BatchError`;
-      its task is not recorded, so the next run redoes it.
+      its task is not recorded, so the next run redoes it. When the job was already cancelled (a
+      SIGTERM sent to the whole process group ends the workers too) it is a cancellation instead.
     * Cancellation (token, or ``KeyboardInterrupt``) stops submitting, drops queued tasks, lets
       running ones finish and records them (their outputs are real), then raises
       :class:`BatchCancelled` (or re-raises ``KeyboardInterrupt``).
@@ -288,6 +289,8 @@ def _execute_in_pool(op: BatchOp, tasks: list[Task], workers: int, run: _Run, ca
             for fut in finished:
                 run.record(inflight.pop(fut), fut.result())
     except BrokenProcessPool:
+        if cancel.cancelled:  # a stop signal sent to the whole process group also ended workers
+            return            # their tasks were not recorded: the resumed run redoes them
         raise BatchError("a worker process died (crash or out of memory); run again to resume",
                          run.summary(cancelled=True)) from None
     except BaseException:
