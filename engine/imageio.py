@@ -267,6 +267,77 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     return p
 
 
+def atomic_write_files(files: "dict[PathLike, bytes]") -> list[Path]:
+    """Write several files as one step: all of them, or (on a write error) none.
+
+    Every file first goes to a temporary file beside its target (written and fsynced); only when
+    all are on disk are they renamed over their targets. A full disk or a refused folder while
+    writing leaves every target as it was and no temporary file. (The renames themselves cannot
+    run out of space; a crash between two renames can still leave a mixed set.)
+
+    Args:
+        files: target path → bytes, in the order to write them.
+
+    Returns:
+        The target paths.
+
+    Raises:
+        ImageSaveError: as :func:`atomic_write_bytes`, naming the file that failed.
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            p = Path(path)
+            folder = p.parent if str(p.parent) else Path(".")
+            if not folder.is_dir():
+                raise ImageSaveError(f"{p}: folder {folder} does not exist")
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+            except OSError as exc:
+                raise ImageSaveError(f"{p}: cannot write ({exc.strerror or exc})") from None
+            staged.append((tmp, p))
+            try:
+                os.fchmod(fd, (p.stat().st_mode & 0o7777) if p.exists() else _NEW_FILE_MODE)
+                with os.fdopen(fd, "wb") as fh:
+                    fd = -1
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                why = exc.strerror or str(exc)
+                if exc.errno in _DISK_FULL_ERRNOS:
+                    why = f"disk full: {why}; no file of this set was changed"
+                raise ImageSaveError(f"{p}: cannot write ({why})") from None
+            finally:
+                if fd >= 0:
+                    os.close(fd)
+        for i, (tmp, p) in enumerate(staged):
+            try:
+                os.replace(tmp, p)
+            except OSError as exc:
+                raise ImageSaveError(f"{p}: cannot write ({exc.strerror or exc})") from None
+            staged[i] = ("", p)
+    finally:
+        for tmp, _ in staged:
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)
+    return [p for _, p in staged]
+
+
+def encode_for_path(path: PathLike, array: np.ndarray, *, quality: int = 95) -> bytes:
+    """Encode ``array`` in the format of ``path``'s extension (see :func:`save_image`).
+
+    Raises:
+        ImageSaveError: unknown extension or an array that is not a ``uint8`` image.
+    """
+    p = Path(path)
+    fmt = SAVE_FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(SAVE_FORMATS))
+        raise ImageSaveError(f"{p}: unknown image extension {p.suffix!r} (use one of {known})")
+    return encode_image(array, fmt, quality)
+
+
 def save_image(path: PathLike, array: np.ndarray, *, quality: int = 95, fmt: Optional[str] = None) -> Path:
     """Save a ``uint8`` grey/RGB/RGBA array atomically; the format follows the extension.
 

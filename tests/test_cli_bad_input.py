@@ -451,3 +451,43 @@ def test_generators_refuse_huge_sizes(tmp_path: Path, capfd, argv: list[str], ne
     assert main([*argv, "--out", str(tmp_path / "g.png")]) == 1
     assert needle in one_error_line(capfd.readouterr().err)
     assert files_under(tmp_path) == set()
+
+
+# --- commands that write several files: all or none -----------------------------------------------
+
+def _fsync_fails_on_call(monkeypatch, n: int) -> None:
+    real = os.fsync
+    calls = {"n": 0}
+
+    def fsync(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fd)
+
+    monkeypatch.setattr(imageio.os, "fsync", fsync)
+
+
+def test_atomic_write_files_is_all_or_nothing(tmp_path: Path, monkeypatch) -> None:
+    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
+    a.write_bytes(b"old a")
+    _fsync_fails_on_call(monkeypatch, 2)
+    with pytest.raises(ImageSaveError, match="disk full.*no file of this set was changed"):
+        imageio.atomic_write_files({a: b"new a", b: b"new b"})
+    assert a.read_bytes() == b"old a" and not b.exists()
+    assert files_under(tmp_path) == {"a.bin"}
+    monkeypatch.undo()
+    assert imageio.atomic_write_files({a: b"new a", b: b"new b"}) == [a, b]
+    assert a.read_bytes() == b"new a" and b.read_bytes() == b"new b"
+
+
+def test_disk_full_on_the_second_file_keeps_both_old_files(tmp_path: Path, capfd, monkeypatch) -> None:
+    out, line_art = tmp_path / "g.png", tmp_path / "line.png"
+    out.write_bytes(b"old result")
+    line_art.write_bytes(b"old line art")
+    _fsync_fails_on_call(monkeypatch, 2)
+    rc = main(["opera", "generate", "--seed", "2", "--size", "64", "--out", str(out), "--lineart", str(line_art)])
+    line = one_error_line(capfd.readouterr().err)
+    assert rc == 1 and "disk full" in line and str(line_art) in line, line
+    assert out.read_bytes() == b"old result" and line_art.read_bytes() == b"old line art"
+    assert files_under(tmp_path) == {"g.png", "line.png"}

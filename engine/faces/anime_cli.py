@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from engine.faces.anime import AnimeFaceParts, analyze_anime as _analyze
-from engine.imageio import atomic_write_bytes, save_image
+from engine.imageio import atomic_write_files, encode_for_path
 
 NO_FACE_EXIT = 3
 """Exit code when no anime face is found."""
@@ -61,7 +61,8 @@ def analyze_anime(image: np.ndarray, name: str, out: Path) -> int:
     doc = {"image": str(name), "size": [int(image.shape[1]), int(image.shape[0])],
            "detector": "lbpcascade_animeface", "faces": [f.to_json() for f in faces]}
     Path(out).mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(Path(out) / "anime.json", json.dumps(doc, indent=1).encode())
-    save_image(Path(out) / "anime_parts.png", draw_anime_parts(image, faces))
+    parts = Path(out) / "anime_parts.png"
+    atomic_write_files({Path(out) / "anime.json": json.dumps(doc, indent=1).encode(),
+                        parts: encode_for_path(parts, draw_anime_parts(image, faces))})
     print(f"{len(faces)} anime face(s) → {out}")
     return 0

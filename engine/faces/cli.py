@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from engine.imageio import atomic_write_bytes, check_output_folder, load_image, save_image
+from engine.imageio import atomic_write_files, check_output_folder, encode_for_path, load_image
 
 NO_FACE_EXIT = 3
 
@@ -75,9 +75,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         "backends": {k: v for k, v in res.info.items() if k in ("detector", "parser")},
         "faces": [f.to_json() for f in res.faces],
     }
-    atomic_write_bytes(out / "landmarks.json", json.dumps(doc, indent=1).encode())
-    save_image(out / "parsing.png", res.parsing)
-    save_image(out / "parsing_color.png", colorize_labels(res.parsing))
+    atomic_write_files({out / "landmarks.json": json.dumps(doc, indent=1).encode(),  # all three or none
+                        out / "parsing.png": encode_for_path(out / "parsing.png", res.parsing),
+                        out / "parsing_color.png": encode_for_path(out / "parsing_color.png",
+                                                                   colorize_labels(res.parsing))})
     with_lm = sum(f.landmarks is not None for f in res.faces)
     print(f"{len(res.faces)} face(s), {with_lm} with landmarks → {out}")
     return 0

@@ -74,7 +74,7 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 def cmd_express(args: argparse.Namespace) -> int:
     """Run ``masquerade express``; returns the exit code."""
-    from engine.imageio import check_output_file, load_image, save_image
+    from engine.imageio import atomic_write_files, check_output_file, encode_for_path, load_image
     from engine.studios.expression import ExpressionEditor, ExpressionParams
 
     params = ExpressionParams(angry=args.angry, sad=args.sad, smile=args.smile, surprised=args.surprised,
@@ -89,9 +89,10 @@ def cmd_express(args: argparse.Namespace) -> int:
         print(f"no face found in {args.image}", file=sys.stderr)
         return NO_FACE_EXIT
     res = ed.edit(params)
-    out = save_image(args.out, res.image)
+    files = {args.out: encode_for_path(args.out, res.image)}
     if args.attention_out:
-        save_image(args.attention_out, res.masks["weight"])
+        files[args.attention_out] = encode_for_path(args.attention_out, res.masks["weight"])
+    out = atomic_write_files(files)[0]  # all or none
     found = ", ".join(k for k, v in res.info["parts_found"].items() if v) or "none"
     estimated = ", ".join(res.info.get("parts_estimated", [])) or "none"
     engine = "learned GAN" if res.info.get("backend") == "neural" else "classical rig"
@@ -102,7 +103,7 @@ def cmd_express(args: argparse.Namespace) -> int:
 
 def cmd_anime_generate(args: argparse.Namespace) -> int:
     """Run ``masquerade anime generate``; returns the exit code."""
-    from engine.imageio import atomic_write_bytes, check_output_file, save_image
+    from engine.imageio import atomic_write_files, check_output_file, encode_for_path
     from engine.procedural.anime_faces import generate_anime_face
 
     check_output_file(args.out)
@@ -111,11 +112,12 @@ def cmd_anime_generate(args: argparse.Namespace) -> int:
 
     face = generate_anime_face(args.seed, args.size, {n: getattr(args, n) for n in EXPRESSION_LABELS},
                                hair_style=args.hair)
-    out = save_image(args.out, face.image)
+    files = {args.out: encode_for_path(args.out, face.image)}
     if args.parts_out:
         doc = {"seed": face.seed, "size": args.size, "expression": face.expression.to_dict(), "style": face.style,
                "boxes": {k: [round(float(v), 2) for v in b] for k, b in face.boxes.items()},
                "keypoints": {k: [[round(float(x), 2) for x in p] for p in v] for k, v in face.keypoints.items()}}
-        atomic_write_bytes(args.parts_out, json.dumps(doc, indent=1).encode())
+        files[args.parts_out] = json.dumps(doc, indent=1).encode()
+    out = atomic_write_files(files)[0]  # all or none
     print(f"wrote {out} (seed {face.seed}, {face.style['hair_style']} hair)")
     return 0

@@ -59,7 +59,7 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
 def cmd_makeup(args: argparse.Namespace) -> int:
     """Run ``masquerade makeup``; returns the exit code."""
     from engine.faces.cli import quiet_native_stderr
-    from engine.imageio import check_output_file, check_output_folder, load_image, save_image
+    from engine.imageio import atomic_write_files, check_output_file, check_output_folder, encode_for_path, load_image
     from engine.studios.makeup import MakeupEditor, NoFaceError, load_styles, params_from_flat
 
     styles = load_styles([args.styles_file] if args.styles_file else ())
@@ -89,12 +89,14 @@ def cmd_makeup(args: argparse.Namespace) -> int:
         print(f"{failure} in {args.image}", file=sys.stderr)
         return NO_FACE_EXIT
     res = editor.edit(params)
-    out = save_image(args.out, res.image)
+    files = {Path(args.out): encode_for_path(args.out, res.image)}
     if args.masks_out:
         folder = Path(args.masks_out)
-        folder.mkdir(parents=True, exist_ok=True)
         for name, m in res.masks.items():
-            save_image(folder / f"{name}.png", m.astype("uint8") * (255 if m.dtype == bool else 1))
+            files[folder / f"{name}.png"] = encode_for_path(folder / f"{name}.png",
+                                                            m.astype("uint8") * (255 if m.dtype == bool else 1))
+        folder.mkdir(parents=True, exist_ok=True)
+    out = atomic_write_files(files)[0]  # the result and every mask, or none of them
     regions = ", ".join(f"{r}={s}" for r, s in res.info["regions"].items())
     print(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, {res.info['faces']} face(s); {regions}; "
           f"intensity {params.intensity:g})")

@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.errors import NoFaceError
 from engine.faces.cli import NO_FACE_EXIT, quiet_native_stderr
-from engine.imageio import check_output_file, load_image, save_image
+from engine.imageio import atomic_write_files, check_output_file, encode_for_path, load_image
 from engine.procedural.mask_templates import load_user_template, template_names
 
 
@@ -56,8 +56,9 @@ def cmd_wear_mask(args: argparse.Namespace) -> int:
     except NoFaceError:
         print(f"no face found in {args.image}", file=sys.stderr)
         return NO_FACE_EXIT
-    save_image(args.out, result)
+    files = {args.out: encode_for_path(args.out, result)}
     if args.alpha_out:
-        save_image(args.alpha_out, np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8))
+        files[args.alpha_out] = encode_for_path(args.alpha_out, np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8))
+    atomic_write_files(files)  # all or none
     print(f"masked {len(targets)} face(s) → {Path(args.out)}")
     return 0

@@ -88,7 +88,7 @@ def _lossless(path: str) -> bool:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """``opera generate``: write a procedural lianpu (and optionally its line art / regions)."""
-    from engine.imageio import check_output_file, save_image
+    from engine.imageio import atomic_write_files, check_output_file, encode_for_path
     from engine.procedural.lianpu import generate_lianpu
 
     check_output_file(args.out)
@@ -102,11 +102,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if getattr(args, "mix_seed", None) is not None or getattr(args, "crossover", None) is not None:
         raise ValueError("--mix-seed/--crossover need --engine stylegan2 (procedural mixing: --color-seed)")
     d = generate_lianpu(args.seed, args.colour, 512 if args.size is None else args.size, args.colour_seed)
-    out = save_image(args.out, _with_alpha(args.out, d.image, d.face_mask))
+    files = {args.out: encode_for_path(args.out, _with_alpha(args.out, d.image, d.face_mask))}
     if args.lineart:
-        save_image(args.lineart, d.line_art)
+        files[args.lineart] = encode_for_path(args.lineart, d.line_art)
     if args.regions:
-        save_image(args.regions, d.regions)
+        files[args.regions] = encode_for_path(args.regions, d.regions)
+    out = atomic_write_files(files)[0]  # all or none
     print(f"wrote {out} (seed {d.seed}, colours {d.colour_seed}, main colour {d.colour})")
     return 0
 
@@ -140,7 +141,7 @@ def _generate_stylegan2(args: argparse.Namespace) -> int:
 
 def cmd_colorize(args: argparse.Namespace) -> int:
     """``opera colorize``: colour a sketch from a reference (classical, CoCosNet or auto)."""
-    from engine.imageio import check_output_file, load_image, load_grey, save_image
+    from engine.imageio import atomic_write_files, check_output_file, encode_for_path, load_grey, load_image
     from engine.studios.opera import ColorizeEditor, ColorizeParams
 
     check_output_file(args.out)
@@ -152,9 +153,10 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     ed.set_image(np.repeat(sketch[:, :, None], 3, axis=2))
     ed.set_reference(ref)
     res = ed.edit(ColorizeParams(gap=args.gap).validate())
-    out = save_image(args.out, _with_alpha(args.out, res.image, res.masks["face"]))
+    files = {args.out: encode_for_path(args.out, _with_alpha(args.out, res.image, res.masks["face"]))}
     if args.warped:
-        save_image(args.warped, res.info["warped_reference"])
+        files[args.warped] = encode_for_path(args.warped, res.info["warped_reference"])
+    out = atomic_write_files(files)[0]  # all or none
     detail = f"{res.info['regions']} regions" if "regions" in res.info else res.info["method"]
     print(f"wrote {out} ({res.image.shape[1]}x{res.image.shape[0]}, {res.info['backend']}: {detail})")
     return 0

@@ -19,10 +19,10 @@ import sys
 
 from engine.errors import NoFaceError
 from engine.faces.cli import NO_FACE_EXIT, quiet_native_stderr
-from engine.imageio import check_output_file, load_image, save_image
+from engine.imageio import atomic_write_files, check_output_file, encode_for_path, load_image
 from engine.labels import CELEBAMASK_HQ, colorize_labels
-from engine.studios.regenerate_edits import (ORDERS, apply_edits, check_label_map_path, load_label_map, parse_edits,
-                                             save_label_map)
+from engine.studios.regenerate_edits import (ORDERS, apply_edits, check_label_map_path, encode_label_map, load_label_map,
+                                             parse_edits)
 
 
 def parse_regions(text: str) -> tuple[str, ...]:
@@ -97,9 +97,10 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
                          f"({image.shape[1]}x{image.shape[0]})")
     edited = apply_edits(base, edits)
     res = editor.edit(RegenerateParams(edited, reference_regions=regions, blend=args.blend))
-    save_image(args.out, res.image)
+    files = {args.out: encode_for_path(args.out, res.image)}
     if args.mask_out:
-        save_label_map(args.mask_out, edited)
+        files[args.mask_out] = encode_label_map(args.mask_out, edited)
+    atomic_write_files(files)  # all or none
     regs = res.info.get("regions", {})
     print(f"regenerated {len(regs)} region(s) ({res.info['elapsed_ms']:.0f} ms, classical) → {args.out}")
     for name, how in regs.items():
@@ -121,8 +122,9 @@ def cmd_parse_edit(args: argparse.Namespace) -> int:
         print(f"no face found in {args.image}", file=sys.stderr)
         return NO_FACE_EXIT
     labels = apply_edits(res.parsing, edits)
-    save_label_map(args.out, labels, args.mask_order)
+    files = {args.out: encode_label_map(args.out, labels, args.mask_order)}
     if args.color_out:
-        save_image(args.color_out, colorize_labels(labels))
+        files[args.color_out] = encode_for_path(args.color_out, colorize_labels(labels))
+    atomic_write_files(files)  # all or none
     print(f"wrote {args.out} ({args.mask_order} order, {len(edits)} edit(s))")
     return 0

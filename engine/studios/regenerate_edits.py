@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from engine.errors import ImageLoadError
-from engine.imageio import save_image
+from engine.imageio import atomic_write_bytes
 from engine.labels import BISENET, CELEBAMASK_HQ, convert_labels
 
 PathLike = Union[str, Path]
@@ -166,6 +166,18 @@ def save_label_map(path: PathLike, labels: np.ndarray, order: str = "official") 
         ImageSaveError: a lossy or unknown extension (see :func:`check_label_map_path`) or a write
             failure.
     """
+    return atomic_write_bytes(path, encode_label_map(path, labels, order))
+
+
+def encode_label_map(path: PathLike, labels: np.ndarray, order: str = "official") -> bytes:
+    """The bytes :func:`save_label_map` writes to ``path`` (for writing several files as one set).
+
+    Raises:
+        ImageSaveError: a lossy or unknown extension.
+        ValueError: unknown ``order`` or labels that are not a valid map.
+    """
+    from engine.imageio import encode_for_path
+
     if order not in ORDERS:
         raise ValueError(f"mask order must be one of {ORDERS}, got {order!r}")
     if Path(path).suffix.lower() not in LABEL_MAP_EXTENSIONS:
@@ -173,7 +185,7 @@ def save_label_map(path: PathLike, labels: np.ndarray, order: str = "official") 
     arr = check_labels(labels)
     if order == "bisenet":
         arr = convert_labels(arr, CELEBAMASK_HQ, BISENET)
-    return save_image(path, arr)
+    return encode_for_path(path, arr)
 
 
 def check_labels(labels: np.ndarray, name: str = "label map") -> np.ndarray:
