@@ -279,6 +279,17 @@ def test_overlapping_live_runs_are_refused(tmp_path: Path, held: tuple, mine: tu
     finally:
         claim.release()
     run_batch(JobSpec(SLOW_OP, tmp_path / "in", out, grid=GRID, shard=mine))  # released: runs
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".lock")]  # runs tidy their locks
+
+
+def test_lock_files_of_killed_runs_neither_block_nor_stay(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in (".batch.lock", ".batch-shard-0-of-1.lock", ".batch-shard-1-of-3.lock"):
+        (out / name).write_bytes(b"")                                       # unlocked: their runs died
+    assert run_batch(JobSpec(SLOW_OP, tmp_path / "in", out)).done == 2
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".lock")]
 
 
 def test_run_set_up_waits_for_the_folder_lock(tmp_path: Path) -> None:

@@ -14,8 +14,9 @@ by a killed process or a full disk) are ignored, and the next append starts on a
 
 Several runs may share an output folder when they are shards of one job with the same count
 (``0/4`` and ``1/4`` at the same time: their task sets are disjoint). Each run holds an ``flock`` on
-``.batch-shard-<i>-of-<n>.lock`` while it runs; a run whose tasks would overlap a live one (the
-same shard, or a shard of another count) is refused (:func:`claim_shard`). The set-up steps of
+``.batch-shard-<i>-of-<n>.lock`` while it runs (and deletes it when it ends); a run whose tasks
+would overlap a live one (the same shard, or a shard of another count) is refused
+(:func:`claim_shard`). The set-up steps of
 a run (job check, manifest rotation, removal of stale temporaries) hold ``.batch.lock``
 (:func:`folder_lock`), so two runs starting together never undo each other's set-up. Lines from
 concurrent runs do not interleave: each is one ``O_APPEND`` ``write`` under an ``flock`` on the
@@ -82,17 +83,75 @@ def _open_lock(path: Path) -> int:
         raise BatchError(f"output folder {path.parent} is not writable ({exc.strerror or exc})") from None
 
 
+_NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL)
+"""``flock`` errors of a file system without locks: runs then go on unlocked."""
+
+
 def _try_flock(fd: int) -> bool:
     """Take an exclusive ``flock`` on ``fd`` without waiting; False when another holder has it."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except (BlockingIOError, PermissionError):
+    except BlockingIOError:
         return False
     except OSError as exc:  # a file system without locks: do not block the job on it
-        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+        if exc.errno in _NO_LOCKS:
             return True
         raise
     return True
+
+
+def _still_names(path: Path | str, fd: int) -> bool:
+    """True when ``path`` is the file open as ``fd`` (a lock file's holder deletes it on release)."""
+    try:
+        a, b = os.stat(path), os.fstat(fd)
+    except FileNotFoundError:
+        return False
+    return (a.st_ino, a.st_dev) == (b.st_ino, b.st_dev)
+
+
+def _lock(path: Path, wait: bool) -> Optional[int]:
+    """Open (creating) and ``flock`` the lock file ``path``.
+
+    A holder deletes its lock file when it lets go (:func:`_unlock`: no debris is left in the
+    output folder), so after the lock is taken the path must still name the locked file; when it
+    does not, the new file is locked instead.
+
+    Args:
+        path: the lock file.
+        wait: wait for another holder to let go; otherwise return None when the lock is held.
+
+    Returns:
+        The open, locked descriptor, or None (held by another run and ``wait`` is false).
+
+    Raises:
+        BatchError: the folder is not writable or the lock fails for another reason.
+    """
+    while True:
+        fd = _open_lock(path)
+        if fcntl is None:  # pragma: no cover - not on POSIX
+            return fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except OSError as exc:
+            if exc.errno in _NO_LOCKS:
+                return fd
+            os.close(fd)
+            raise BatchError(f"cannot lock {path} ({exc.strerror or exc})") from None
+        if _still_names(path, fd):
+            return fd
+        os.close(fd)  # its holder deleted it while we waited: lock the current file
+
+
+def _unlock(path: Path, fd: int) -> None:
+    """Delete the lock file while still holding it, then let go."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    os.close(fd)
 
 
 @contextmanager
@@ -105,17 +164,13 @@ def folder_lock(output_dir: Path) -> Iterator[None]:
     Raises:
         BatchError: the folder cannot be created or written.
     """
-    fd = _open_lock(output_dir / LOCK_NAME)
+    path = output_dir / LOCK_NAME
+    fd = _lock(path, wait=True)
+    assert fd is not None
     try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except OSError as exc:
-                if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
-                    raise BatchError(f"cannot lock {output_dir / LOCK_NAME} ({exc.strerror or exc})") from None
         yield
     finally:
-        os.close(fd)  # releases the lock
+        _unlock(path, fd)
 
 
 def shard_lock_name(shard: tuple[int, int]) -> str:
@@ -128,17 +183,19 @@ class ShardClaim:
     """A run's hold on its shard of an output folder (see :func:`claim_shard`).
 
     Args:
-        fd: the open, locked lock file (closing it releases the claim).
+        path: the lock file.
+        fd: its open, locked descriptor.
         others: ``(i, n)`` of the other runs working in the folder now (same ``n``, other ``i``).
     """
 
+    path: Path
     fd: int
     others: list[tuple[int, int]]
 
     def release(self) -> None:
-        """Give the shard back (idempotent)."""
+        """Give the shard back and delete the lock file (idempotent)."""
         if self.fd >= 0:
-            os.close(self.fd)
+            _unlock(self.path, self.fd)
             self.fd = -1
 
 
@@ -147,7 +204,8 @@ def claim_shard(output_dir: Path, shard: tuple[int, int]) -> ShardClaim:
 
     Runs of shards ``i/n`` and ``j/n`` (``i != j``) have disjoint tasks and may share the folder. Two
     runs of the same shard, or of shards of different counts (``0/2`` and ``1/3`` share tasks),
-    would do work twice and write duplicate manifest lines, so the later one is refused.
+    would do work twice and write duplicate manifest lines, so the later one is refused. Lock
+    files a killed run left behind are deleted.
 
     Args:
         output_dir: absolute output folder (exists).
@@ -159,37 +217,40 @@ def claim_shard(output_dir: Path, shard: tuple[int, int]) -> ShardClaim:
     Raises:
         BatchError: another live run works on overlapping tasks in this folder.
     """
-    fd = _open_lock(output_dir / shard_lock_name(shard))
-    if fcntl is None:  # pragma: no cover - no flock: cannot detect other runs
-        return ShardClaim(fd, [])
+    path = output_dir / shard_lock_name(shard)
     i, n = shard
-    if not _try_flock(fd):
-        os.close(fd)
+    fd = _lock(path, wait=False)
+    if fd is None:
         what = "" if n == 1 else f" on shard {i}/{n}"
         raise BatchError(f"another batch run is already working{what} in {output_dir}; "
                          "wait for it to finish (or stop it), then run again")
-    others: list[tuple[int, int]] = []
+    claim = ShardClaim(path, fd, [])
+    if fcntl is None:  # pragma: no cover - no flock: cannot detect other runs
+        return claim
     for entry in os.scandir(output_dir):
         m = _SHARD_LOCK.match(entry.name)
-        if m is None or entry.name == shard_lock_name(shard):
+        if m is None or entry.name == path.name:
             continue
         j, k = int(m.group("i")), int(m.group("n"))
         try:
             probe = os.open(entry.path, os.O_RDWR)
-        except OSError:  # a lock file we may not open cannot be probed: skip it
+        except OSError:  # gone meanwhile, or a lock file we may not open: nothing to probe
             continue
         try:
             busy = not _try_flock(probe)
+            if not busy and _still_names(entry.path, probe):  # a killed run's leftover
+                os.unlink(entry.path)
         finally:
             os.close(probe)
         if not busy:
             continue
         if k != n:
-            os.close(fd)
+            claim.release()
             raise BatchError(f"another batch run is working on shard {j}/{k} in {output_dir}; shards of "
                              f"different counts overlap: use /{k} or wait for it to finish")
-        others.append((j, k))
-    return ShardClaim(fd, sorted(others))
+        claim.others.append((j, k))
+    claim.others.sort()
+    return claim
 
 
 def prepare_output_dir(output_dir: Path, identity: dict[str, Any], planned: Iterable[Task], force: bool,
@@ -439,7 +500,7 @@ def _flock_wait(fd: int) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
     except OSError as exc:
-        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+        if exc.errno in _NO_LOCKS:
             return False
         raise
     return True
