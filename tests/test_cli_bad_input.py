@@ -491,3 +491,38 @@ def test_disk_full_on_the_second_file_keeps_both_old_files(tmp_path: Path, capfd
     assert rc == 1 and "disk full" in line and str(line_art) in line, line
     assert out.read_bytes() == b"old result" and line_art.read_bytes() == b"old line art"
     assert files_under(tmp_path) == {"g.png", "line.png"}
+
+
+# --- batch: a bad shared input stops the job before it starts; bad images are per-task errors -------
+
+@pytest.mark.parametrize("broken", ["text_as_png", "bomb_20000", "folder", "missing"])
+def test_batch_colorize_checks_its_reference_first(tmp_path: Path, capfd, broken: str) -> None:
+    sketches = tmp_path / "sketches"
+    sketches.mkdir()
+    save_image(sketches / "a.png", np.full((32, 32), 255, np.uint8))
+    make, needle = BROKEN[broken]
+    ref = make(tmp_path)
+    out = tmp_path / "out"
+    assert main(["batch", "colorize", "--input", str(sketches), "--reference", str(ref), "--output", str(out)]) == 1
+    assert needle in one_error_line(capfd.readouterr().err).lower()
+    assert not out.exists()
+
+
+def test_batch_records_each_bad_image_and_writes_the_good_ones(tmp_path: Path, capfd) -> None:
+    import json
+
+    src = tmp_path / "in"
+    src.mkdir()
+    save_image(src / "good.png", picture())
+    for name in ("zero_bytes", "truncated_png", "text_as_png", "bomb_20000"):
+        BROKEN[name][0](src)
+    out = tmp_path / "out"
+    assert main(["batch", "lineart", "--input", str(src), "--output", str(out)]) == 1
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    rows = [json.loads(ln) for ln in (out / "manifest.jsonl").read_text().splitlines()]
+    status = {Path(r["input"]).name: (r["status"], r.get("error") or "") for r in rows}
+    assert status["good.png"][0] == "done"
+    assert {k for k, (s, _) in status.items() if s == "error"} == {"zero.png", "t.png", "notes.png", "bomb.png"}
+    assert "over the 64 MP limit" in status["bomb.png"][1]
+    assert sorted(p.name for p in out.glob("*.png")) == ["good.png"]  # nothing partial for the bad ones

@@ -187,7 +187,8 @@ def colorize_batch_params(params: Mapping[str, Any]) -> dict[str, Any]:
         ``{"reference": absolute path, "gap": int or None}``.
 
     Raises:
-        ValueError: missing/unknown keys, missing reference file, gap out of range.
+        ValueError: missing/unknown keys, gap out of range.
+        ImageLoadError: the reference is missing, a folder, not an image or too large.
     """
     from pathlib import Path
 
@@ -198,9 +199,10 @@ def colorize_batch_params(params: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"unknown colorize parameter(s): {', '.join(sorted(unknown))}; known: gap, reference")
     if not params.get("reference"):
         raise ValueError("batch colorize needs --reference IMAGE")
+    from engine.imageio import open_image
+
     ref = Path(str(params["reference"])).expanduser().resolve()
-    if not ref.is_file():
-        raise ValueError(f"reference {ref} does not exist")
+    open_image(ref).close()  # missing, a folder, not an image, oversized: refused before the job starts
     gap = params.get("gap")
     gap = None if gap is None else int(gap)
     ColorizeParams(gap=gap).validate()
