@@ -630,6 +630,8 @@ def import_weights(path: PathLike, dest: Optional[PathLike] = None, *, expected_
             is written in that case.
     """
     src = Path(path).expanduser()
+    if src.is_dir():
+        raise CheckpointError(f"{src}: is a folder; give the weight file (or its .json card)")
     if not src.is_file():
         raise CheckpointError(f"{src}: file not found")
     dest_dir = Path(dest).expanduser() if dest is not None else None

@@ -372,7 +372,8 @@ def test_weights_import_refuses_bad_files(tmp_path: Path, capfd, monkeypatch) ->
 
     torch.save({"x": Evil()}, tmp_path / "evil.pth")
     cases = {"zero.pth": "corrupt", "text.pth": "corrupt", "cut.safetensors": "corrupt",
-             "evil.pth": "unsafe", "missing.pth": "not found"}
+             "evil.pth": "unsafe", "missing.pth": "not found", "folder.pth": "is a folder"}
+    (tmp_path / "folder.pth").mkdir()
     for name, needle in cases.items():
         assert main(["weights", "import", str(tmp_path / name), "--dest", str(dest)]) == 1, name
         assert needle in one_error_line(capfd.readouterr().err), name
