@@ -391,7 +391,7 @@ def _sigint_cancels(token: CancelToken) -> Iterator[None]:
     """While active, the first Ctrl+C (or SIGTERM) cancels ``token``: the job stops after the
     running tasks and can be resumed; a second Ctrl+C raises ``KeyboardInterrupt``, a second
     SIGTERM terminates. (Pool workers take SIGTERM's default action: a SIGTERM sent to the whole
-    process group ends a multi-worker job with "a worker process died"; nothing recorded is lost.)"""
+    process group ends their running tasks unrecorded, and the resumed run redoes them.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
