@@ -461,3 +461,34 @@ def test_append_after_another_runs_torn_line_and_under_the_manifest_lock(tmp_pat
             assert tasks[2].id not in read_manifest(path)
         t.join(10)
     assert list(read_manifest(path)) == [t.id for t in tasks]
+
+
+def test_cli_on_a_full_disk_prints_what_was_done_then_one_error_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import errno
+
+    import engine.batch.core as batch_core
+    from engine.cli import main
+    from engine.errors import ImageSaveError
+
+    make_inputs(tmp_path / "in", 4)
+    real_save = batch_core.save_image
+    calls = {"n": 0}
+
+    def save_until_full(path: Path, array: np.ndarray) -> Path:
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise ImageSaveError(f"{path}: cannot write (No space left on device)") from OSError(
+                errno.ENOSPC, "No space left on device")
+        return real_save(path, array)
+
+    monkeypatch.setattr(batch_core, "save_image", save_until_full)
+    args = ["batch", "lineart", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out")]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "batch lineart: 2 done, 0 skipped, 1 failed of 4" in captured.out
+    last = captured.err.strip().splitlines()[-1]
+    assert last.startswith("masquerade: error: disk full while writing to") and last.endswith("run again to resume")
+    monkeypatch.setattr(batch_core, "save_image", real_save)
+    assert main(args) == 0
+    assert "2 done, 2 skipped, 0 failed of 4" in capsys.readouterr().out
