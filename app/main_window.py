@@ -32,6 +32,8 @@ DEVICE = "engine.device"
 FACES = "faces.analyze"
 OVERLAY_ALPHA = 110
 """Opacity (0–255) of the parsing overlay."""
+ENGINE_LABEL_WIDTH = 520
+"""Widest the status bar's engine text may get (px) before it is elided: room is left for messages."""
 
 STUDIO_CLASSES: tuple[type[StudioPanel], ...] = (OperaPanel, ExpressionPanel, MaskWearPanel, MakeupPanel,
                                                  RegeneratePanel)
@@ -50,6 +52,7 @@ class MainWindow(QMainWindow):
         self.worker_thread = WorkerThread()
         self.worker = self.worker_thread.worker
         self._pending_load: Optional[int] = None
+        self._load_interrupted = False  # open_path cancelled the shown studio's render of the old image
         self.device_label = "…"
         self.last_error: Optional[str] = None
         self._analyzer = None  # engine.faces.FaceAnalyzer, created and used in the worker thread only
@@ -113,7 +116,7 @@ class MainWindow(QMainWindow):
 
         self.worker.result.connect(self._on_worker_result)
         self.worker.error.connect(self._on_worker_error)
-        self.worker.busy.connect(lambda b: self.engine_label.setProperty("busy", b))
+        self.worker.busy.connect(self._set_busy)  # a bound method runs in the GUI thread; a lambda would not
         self._build_actions()
         self._restore_settings()
         self.worker.submit(DEVICE, _device_job)
@@ -235,6 +238,8 @@ class MainWindow(QMainWindow):
             return
         previous = self.current_panel()
         if previous is not None:
+            if self.stack.currentIndex() != row:
+                previous.cancel_view_jobs()  # its renders would only land on the next studio's canvas
             previous.deactivate()
         self.stack.setCurrentIndex(row)
         self.current_panel().activate()
@@ -257,12 +262,15 @@ class MainWindow(QMainWindow):
             return p, load_image(p)
 
         self.show_message(f"Opening {p.name}…")
+        # the shown studio's renders of the old image would only delay the load (one worker thread)
+        self._load_interrupted = bool(self.current_panel().cancel_view_jobs()) or self._load_interrupted
         self._pending_load = self.worker.submit(LOAD, job)
         return self._pending_load
 
     def _on_worker_result(self, channel: str, gen: int, value: object) -> None:
         if channel == LOAD and gen == self._pending_load:
             self._pending_load = None
+            self._load_interrupted = False
             path, image = value  # type: ignore[misc]
             self.undo.clear()
             self.doc.set_image(image, path)
@@ -288,6 +296,9 @@ class MainWindow(QMainWindow):
             self._pending_load = None
             self.last_error = message
             self.show_message(f"Could not open: {message}")
+            if self._load_interrupted:  # the old image stays: redo the render open_path cancelled
+                self._load_interrupted = False
+                self.current_panel().activate()
 
     # -- recent files -----------------------------------------------------------------------------
     def recent_files(self) -> list[str]:
@@ -342,8 +353,14 @@ class MainWindow(QMainWindow):
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
 
+    def _set_busy(self, busy: bool) -> None:
+        self.engine_label.setProperty("busy", busy)
+
     def _set_engine_status(self, text: str) -> None:
-        self.engine_label.setText(text)
+        """Show what ran in the status bar, elided to :data:`ENGINE_LABEL_WIDTH` (full text as tool tip)."""
+        fm = self.engine_label.fontMetrics()
+        self.engine_label.setText(fm.elidedText(text, Qt.TextElideMode.ElideRight, ENGINE_LABEL_WIDTH))
+        self.engine_label.setToolTip(text)
 
     def show_shortcuts(self) -> None:
         dlg = QDialog(self)
@@ -384,6 +401,7 @@ class MainWindow(QMainWindow):
             s.setValue("window/studio", self.current_panel().name)
             for p in self.panels.values():
                 p.save_settings()
+        self.hide()  # gone at once, even while a long engine job winds down
         self.worker_thread.stop()
         super().closeEvent(event)
 

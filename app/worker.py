@@ -13,6 +13,7 @@ A job is a callable ``job(token: CancelToken) -> value | Iterator[value]``.
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 import traceback
 from dataclasses import dataclass
@@ -145,8 +146,15 @@ class WorkerThread:
         self.thread.start()
 
     def stop(self, timeout_ms: int = 5000) -> None:
-        """Cancel everything, end the thread's event loop and wait for it."""
+        """Cancel everything, end the thread's event loop and wait for it.
+
+        A job stops at its next cancellation check; one that does not check for longer than
+        ``timeout_ms`` is waited for anyway (with a note on stderr): destroying a running
+        ``QThread`` aborts the whole process.
+        """
         for ch in list(self.worker._latest):
             self.worker.cancel(ch)
         self.thread.quit()
-        self.thread.wait(timeout_ms)
+        if not self.thread.wait(timeout_ms):
+            print("masquerade: waiting for the running engine job to finish…", file=sys.stderr, flush=True)
+            self.thread.wait()

@@ -42,6 +42,10 @@ class StudioPanel(QWidget):
     radio_result: Optional[QRadioButton] = None
     radio_original: Optional[QRadioButton] = None
     """A panel's "result / original" radio buttons, kept in step by :meth:`set_show_original`."""
+    view_channels: tuple[str, ...] = ()
+    """Channels whose jobs only serve what the studio shows (renders, parsing): the window cancels
+    them when another studio is shown (:meth:`cancel_view_jobs`); the panel redoes them on
+    :meth:`activate`. Exports and saves are never in here: they always finish."""
 
     engine_status = Signal(str)
     message = Signal(str)
@@ -57,9 +61,12 @@ class StudioPanel(QWidget):
         self.result: Any = None
         self.show_original = False
         self._waiting: dict[str, int] = {}  # channel → newest generation not yet answered
+        # Bound methods of this widget only: PySide calls a lambda connected to a signal of the
+        # worker in the worker thread (a direct call), which raced submit() — a fast failing job
+        # could be marked done before it was tracked, leaving the panel busy for ever.
         worker.finished.connect(self._job_done)
         worker.cancelled.connect(self._job_done)
-        worker.error.connect(lambda channel, gen, _message: self._job_done(channel, gen))
+        worker.error.connect(self._job_failed)
         worker.result.connect(self._export_done)
 
     # -- worker bookkeeping -----------------------------------------------------------------------
@@ -73,9 +80,21 @@ class StudioPanel(QWidget):
         if self._waiting.get(channel) == gen:
             del self._waiting[channel]
 
+    def _job_failed(self, channel: str, gen: int, _message: str) -> None:
+        self._job_done(channel, gen)
+
     def is_idle(self) -> bool:
         """True when the studio has no outstanding engine job (used by --screenshot and tests)."""
         return not self._waiting
+
+    def cancel_view_jobs(self) -> list[str]:
+        """Cancel the queued or running jobs of :attr:`view_channels` (another studio is shown, so
+        their results would be thrown away) and stop tracking them; returns the channels cancelled."""
+        cancelled = [ch for ch in self.view_channels if ch in self._waiting]
+        for ch in cancelled:
+            self.worker.cancel(ch)
+            del self._waiting[ch]  # a queued request is dropped without a signal
+        return cancelled
 
     def _doc_size(self) -> QSize:
         """Size of the document image (empty when none is open), for the canvas."""

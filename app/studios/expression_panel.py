@@ -43,6 +43,9 @@ TIPS = {
     "intensity": "Overall strength applied to all four labels",
 }
 VIEWS = ("Result", "Original", "Warp field", "Regions")
+VIEW_TIPS = ("The edited face", "The opened image, unchanged",
+             "Where each pixel moved (hue = direction, brightness = distance); the learned GAN shows its "
+             "attention mask here", "The warped regions tinted, part boxes green (located) or orange (estimated)")
 ENGINES = (("auto", "Auto (learned only if measured better)"), ("classical", "Classical warp rig"),
            ("neural", "Learned GAN (attention mask)"))
 
@@ -72,6 +75,7 @@ class ExpressionPanel(StudioPanel):
     title = "Expression"
     icon = "mdi6.emoticon-happy-outline"
     export_suffix = "expression"
+    view_channels = (RENDER,)
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: Optional[QWidget] = None) -> None:
@@ -127,6 +131,7 @@ class ExpressionPanel(StudioPanel):
         self.view_buttons: list[QRadioButton] = []
         for i, text in enumerate(VIEWS):
             r = QRadioButton(text)
+            r.setToolTip(VIEW_TIPS[i])
             r.setChecked(i == 0)
             self.view_group.addButton(r, i)
             self.view_buttons.append(r)
@@ -231,6 +236,8 @@ class ExpressionPanel(StudioPanel):
         if not value.is_preview:
             self.result = value
             self.export_button.setEnabled(True)
+        if not self.isVisible():  # switched away meanwhile: the canvas is another studio's now
+            return
         self._show(value)
         info = value.info
         size = "preview" if value.is_preview else "full"

@@ -97,6 +97,8 @@ class RegionRow:
         self.combo = QComboBox()
         self.combo.setObjectName(f"style_{region}")
         self.combo.addItems(styles)
+        self.combo.setToolTip(f"Style of the {REGION_TITLES[region].lower()} (from the style files)")
+        self.check.setToolTip(f"Paint the {REGION_TITLES[region].lower()}")
         self.slider = ParamSlider("", 0.0, 1.0, decimals=2, tooltip=f"{REGION_TITLES[region]} intensity")
         self.slider.setObjectName(f"slider_{region}")
         grid.addWidget(self.check, row, 0)
@@ -123,6 +125,7 @@ class MakeupPanel(StudioPanel):
     title = "Makeup"
     icon = "mdi6.lipstick"
     export_suffix = "makeup"
+    view_channels = (RENDER,)
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: Optional[QWidget] = None) -> None:
@@ -173,6 +176,7 @@ class MakeupPanel(StudioPanel):
             self.style_all.setItemData(self.style_all.count() - 1, s.description, 3)  # tooltip role
         self.apply_all = QPushButton("Apply style")
         self.apply_all.setObjectName("apply_all")
+        self.apply_all.setToolTip("Give every enabled region that this style defines its look (one undo step)")
         self.apply_all.clicked.connect(lambda: self.apply_style_to_enabled(self.style_all.currentText()))
         h.addWidget(self.style_all, 1)
         h.addWidget(self.apply_all)
@@ -182,6 +186,7 @@ class MakeupPanel(StudioPanel):
         self.intensity.edited.connect(lambda v, mk: self._push("intensity", float(v), mk))
         gl.addWidget(self.intensity)
         reset = QPushButton("Reset")
+        reset.setToolTip("All regions, styles and intensities back to the defaults (undoable)")
         reset.clicked.connect(lambda: self.undo.push(SetParamsCommand(self.doc, STUDIO, self.defaults, "Reset makeup")))
         gl.addWidget(reset)
         lay.addWidget(glob)
@@ -189,6 +194,7 @@ class MakeupPanel(StudioPanel):
         vl = self._add_show_group(lay, "Makeup")
         self.masks_check = QCheckBox("Region masks")
         self.masks_check.setObjectName("check_masks")
+        self.masks_check.setToolTip("Overlay each region's mask in its own colour (legend on the canvas)")
         self.masks_check.toggled.connect(self.set_show_masks)
         vl.addWidget(self.masks_check)
 
@@ -246,6 +252,8 @@ class MakeupPanel(StudioPanel):
         if not value.is_preview:
             self.result = value
             self.export_button.setEnabled(True)
+        if not self.is_current():  # switched away meanwhile: the canvas is another studio's now
+            return
         if not self.show_original:
             self.canvas.set_after(to_qimage(value.image))
         self._update_overlay(value)
@@ -282,10 +290,10 @@ class MakeupPanel(StudioPanel):
         self._update_overlay(self.result)
 
     def is_current(self) -> bool:
-        """True when this is the shown studio (or the panel lives outside a studio stack)."""
-        stack = self.parentWidget()
-        current = getattr(stack, "currentWidget", None)
-        return current is None or current() is self
+        """True when this is the shown studio. (The panel sits in a scroll area inside the window's
+        studio stack, so asking its parent for the stack's current page always said yes: hidden, it
+        rendered every opened image and answered "no face found" in the other studios.)"""
+        return self.isVisible()
 
     def activate(self) -> None:
         self._on_image_changed()

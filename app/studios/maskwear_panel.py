@@ -48,6 +48,7 @@ class MaskWearPanel(StudioPanel):
     title = "Mask-wear"
     icon = "mdi6.face-mask-outline"
     export_suffix = "masked"
+    view_channels = (RENDER,)
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: Optional[QWidget] = None) -> None:
@@ -88,6 +89,7 @@ class MaskWearPanel(StudioPanel):
         self.color_button = QPushButton("Colour…")
         self.color_button.clicked.connect(self._pick_color)
         self.color_reset = QPushButton("Reset colour")
+        self.color_reset.setToolTip("Back to the template's own colours")
         self.color_reset.clicked.connect(lambda: self._push("color", ""))
         self.user_button = QPushButton("Load template…")
         self.user_button.setToolTip("An RGBA PNG with a JSON file of anchors a–f beside it")
@@ -246,10 +248,13 @@ class MaskWearPanel(StudioPanel):
         if channel != RENDER or gen != self.worker.latest_generation(RENDER):
             return
         assert isinstance(value, EditResult)
-        self.canvas.set_after(to_qimage(value.image))
         if not value.is_preview:
             self.result = value
             self.export_button.setEnabled(True)
+        if not self.isVisible():  # switched away meanwhile: the canvas is another studio's now
+            return
+        self.canvas.set_after(to_qimage(value.image))
+        if not value.is_preview:
             anchors = value.info.get("anchors") or []
             if anchors and self.isVisible() and self._drag_key is None:
                 self.canvas.set_handles(np.array(anchors[0]), ANCHORS)
@@ -261,10 +266,13 @@ class MaskWearPanel(StudioPanel):
         self.info_label.setText(text + "\nDrag the white anchor handles to adjust the mask.")
 
     def _on_error(self, channel: str, gen: int, message: str) -> None:
-        if channel in (RENDER, EXPORT):
-            self.canvas.set_handles(None)
-            self.canvas.set_after(None)
-            self.message.emit(f"Mask-wear: {message}")
+        if channel == RENDER and gen == self.worker.latest_generation(RENDER):
+            self._forget_result()  # nothing valid to export or to drag any more
+            if self.isVisible():
+                self.canvas.set_handles(None)
+                self.canvas.set_after(None)
             self.info_label.setText(message)
+        if channel in (RENDER, EXPORT):  # a failed export keeps the result on screen and exportable
+            self.message.emit(f"Mask-wear: {message}")
 
     # -- export -----------------------------------------------------------------------------------

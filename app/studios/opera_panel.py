@@ -90,6 +90,7 @@ class OperaPanel(StudioPanel):
     name = STUDIO
     title = "Opera"
     icon = "mdi6.drama-masks"
+    view_channels = (RENDER,)
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: Optional[QWidget] = None) -> None:
@@ -178,8 +179,9 @@ class OperaPanel(StudioPanel):
 
     def _on_image_changed(self) -> None:
         self._forget_result()
-        self._show_document()
-        self.render()
+        if self.isVisible():  # a hidden studio draws nothing on the shared canvas; activate() catches up
+            self._show_document()
+            self.render()
         if self._gallery_started and self.doc.image is not None:
             self._add_document_reference()
 
@@ -187,7 +189,7 @@ class OperaPanel(StudioPanel):
     def render(self) -> None:
         """Send the current image + parameters to the worker (newest request wins)."""
         image = self.doc.image
-        if image is None:
+        if image is None or not self.isVisible():
             return
         try:
             params = params_from_dict(self.doc.params(STUDIO))
@@ -208,6 +210,8 @@ class OperaPanel(StudioPanel):
         if not value.is_preview:
             self.result = value
             self.export_button.setEnabled(True)
+        if not self.isVisible():  # switched away meanwhile: the canvas is another studio's now
+            return
         if not self.show_original:
             self.canvas.set_after(to_qimage(value.image))
         if self.mode != "lineart":
@@ -367,7 +371,9 @@ class OperaPanel(StudioPanel):
         self.new_button = QPushButton("New")
         self.new_button.setToolTip("Start a blank canvas of the chosen size (undoable)")
         self.new_button.clicked.connect(lambda: self.sketch.new_canvas(int(self.side_combo.currentData())))
+        self.side_combo.setToolTip("Size of a new blank canvas (press New)")
         self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Erase the whole sketch (undoable)")
         self.clear_button.clicked.connect(self.sketch.clear)
         g.addWidget(self.side_combo, 2, 0, 1, 2)
         g.addWidget(self.new_button, 2, 2)
@@ -379,8 +385,10 @@ class OperaPanel(StudioPanel):
         self.use_doc_button.setToolTip("The image opened in the window as line art (XDoG)")
         self.use_doc_button.clicked.connect(self.import_document_image)
         self.load_sketch_button = QPushButton("Load…")
+        self.load_sketch_button.setToolTip("Open a line-art PNG (dark lines on white) as the sketch")
         self.load_sketch_button.clicked.connect(self._load_sketch_dialog)
         self.save_sketch_button = QPushButton("Save…")
+        self.save_sketch_button.setToolTip("Save the sketch as a line-art PNG")
         self.save_sketch_button.clicked.connect(self._save_sketch_dialog)
         g.addWidget(self.import_button, 3, 0, 1, 2)
         g.addWidget(self.use_doc_button, 3, 2, 1, 2)
@@ -397,6 +405,7 @@ class OperaPanel(StudioPanel):
         rl.addWidget(self.gallery)
         row = QHBoxLayout()
         self.add_ref_button = QPushButton("Add pictures…")
+        self.add_ref_button.setToolTip("Add coloured masks to the reference gallery (or drop them on it)")
         self.add_ref_button.clicked.connect(self._add_reference_dialog)
         self.trace_button = QPushButton("Trace into sketch")
         self.trace_button.setToolTip("Replace the sketch by the line art of the selected reference (undoable)")
@@ -409,10 +418,12 @@ class OperaPanel(StudioPanel):
         self.seed_spin.setRange(0, 999_999)
         self.seed_spin.setPrefix("seed ")
         self.seed_spin.setValue(42)
+        self.seed_spin.setToolTip("Seed of the procedural lianpu: the same seed draws the same design")
         self.colour_combo = QComboBox()
         self.colour_combo.addItem("any colour", None)
         for c in OPERA_COLOURS:
             self.colour_combo.addItem(c, c)
+        self.colour_combo.setToolTip("Main colour of the generated lianpu (its traditional meaning shows below)")
         self.generate_button = QPushButton("Generate")
         self.generate_button.setToolTip("Add a procedural lianpu of this seed and main colour and use it")
         self.generate_button.clicked.connect(lambda: self.generate_reference(
@@ -449,6 +460,7 @@ class OperaPanel(StudioPanel):
         self.fill_check = QCheckBox("Fill tool (F)")
         self.fill_check.setToolTip("Click a region of the coloured result to repaint it (undoable)")
         self.reset_fills_button = QPushButton("Remove hand fills")
+        self.reset_fills_button.setToolTip("Undo every region repainted with the fill tool (one undoable step)")
         self.reset_fills_button.clicked.connect(self.reset_fills)
         self.view_ref_check = QCheckBox("Show the aligned reference")
         self.view_ref_check.setToolTip("Show the reference warped onto the sketch (the paper's warped exemplar)")

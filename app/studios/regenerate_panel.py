@@ -72,6 +72,7 @@ class RegeneratePanel(StudioPanel):
     title = "Regenerate"
     icon = "mdi6.face-recognition"
     export_suffix = "regenerated"
+    view_channels = (PARSE, RENDER)
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: Optional[QWidget] = None) -> None:
@@ -83,6 +84,7 @@ class RegeneratePanel(StudioPanel):
         self.source_labels: Optional[np.ndarray] = None
         self.result: Optional[EditResult] = None
         self._parsed_for: Optional[np.ndarray] = None
+        self._render_cancelled = False  # a render was cancelled by a studio switch: redo it on activate
         doc.declare(STUDIO, DEFAULTS)
         self.setAcceptDrops(True)
         self._build()
@@ -113,7 +115,10 @@ class RegeneratePanel(StudioPanel):
         self.reset_button = QPushButton("Reset")
         self.reset_button.setToolTip("Back to the photo's own parsing (undoable)")
         self.reset_button.clicked.connect(self._reset_mask)
+        self.load_button.setToolTip("Replace the mask with a label PNG (values in the order chosen below)")
+        self.save_button.setToolTip("Save the edited mask as a label PNG (values in the order chosen below)")
         for w in (self.load_button, self.save_button, self.reset_button):
+            w.setEnabled(False)  # until the photo is parsed
             row.addWidget(w)
         bl.addLayout(row)
         orow = QHBoxLayout()
@@ -129,6 +134,7 @@ class RegeneratePanel(StudioPanel):
         self.ref_button.setToolTip("A face whose style (colours, parts) the ticked regions take; or drop an image here")
         self.ref_button.clicked.connect(self._open_reference)
         self.ref_clear = QPushButton("Clear")
+        self.ref_clear.setToolTip("Forget the reference face")
         self.ref_clear.clicked.connect(lambda: self._push("reference", ""))
         self.ref_label = QLabel("no reference")
         self.ref_label.setObjectName("reference_label")
@@ -143,8 +149,11 @@ class RegeneratePanel(StudioPanel):
         self.regions.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.regions.setGridSize(QSize(84, 20))
         self.regions.setMaximumHeight(140)
+        self.regions.setTextElideMode(Qt.TextElideMode.ElideRight)
         for i, name in enumerate(CELEBAMASK_HQ.classes):
             it = QListWidgetItem(label_icon(i, 10), name)
+            it.setSizeHint(QSize(84, 20))  # a long name ("background") is elided, not drawn over its neighbour
+            it.setToolTip(f"Take the {name} style from the reference")
             it.setFlags(it.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             it.setCheckState(Qt.CheckState.Unchecked)
             self.regions.addItem(it)
@@ -318,14 +327,32 @@ class RegeneratePanel(StudioPanel):
         self._parsed_for = None
         self.painter.view.set_model(None)
         self.painter.view.set_photo(None)
+        self._enable_mask_buttons(False)
         if self.isVisible():
             self.activate()
+
+    def _enable_mask_buttons(self, on: bool) -> None:
+        """Load / save / reset work only on a parsed photo's mask."""
+        for w in (self.load_button, self.save_button, self.reset_button):
+            w.setEnabled(on)
 
     def activate(self) -> None:
         image = self.doc.image
         self._show_document(after=self.result.image if self.result is not None else None)
         if image is not None and self._parsed_for is not image:
             self._parse(image)
+        elif self._render_cancelled and self.model is not None:
+            self.render()
+        self._render_cancelled = False
+
+    def cancel_view_jobs(self) -> list[str]:
+        """As the base, and remember what to redo on :meth:`activate` (parse, or the last render)."""
+        cancelled = super().cancel_view_jobs()
+        if PARSE in cancelled:
+            self._parsed_for = None
+        if RENDER in cancelled:
+            self._render_cancelled = True
+        return cancelled
 
     def deactivate(self) -> None:
         """Nothing of this panel stays on the shared canvas (the window resets before/after)."""
@@ -387,6 +414,7 @@ class RegeneratePanel(StudioPanel):
             self.source_labels = value
             self.model = LabelMap(value)
             self.painter.view.set_model(self.model)
+            self._enable_mask_buttons(True)
             self.info_label.setText("Paint on the mask; each stroke regenerates.")
             self.render()
         elif channel == REFERENCE:
@@ -394,10 +422,12 @@ class RegeneratePanel(StudioPanel):
             self.render()
         elif channel == RENDER and gen == self.worker.latest_generation(RENDER):
             assert isinstance(value, EditResult)
-            self.canvas.set_after(to_qimage(value.image))
             if not value.is_preview:
                 self.result = value
                 self.export_button.setEnabled(True)
+            if not self.isVisible():  # switched away meanwhile: the canvas is another studio's now
+                return
+            self.canvas.set_after(to_qimage(value.image))
             regions = value.info.get("regions", {})
             backend = str(value.info.get("backend", "classical"))
             text = (f"Engine: {ENGINE_NAMES.get(backend, backend)} · {'preview' if value.is_preview else 'full'} · "
