@@ -34,6 +34,8 @@ class SetParamCommand(QUndoCommand):
         self.old = doc.param(studio, key)
         self.new = value
         self.merge_key = merge_key
+        if merge_key is None and _same(self.old, value):
+            self.setObsolete(True)  # e.g. "Reset colour" twice: QUndoStack.push drops it, no empty undo step
 
     def redo(self) -> None:
         self.doc.set_param(self.studio, self.key, self.new)
@@ -64,6 +66,8 @@ class SetParamsCommand(QUndoCommand):
         self.studio = studio
         self.new = dict(values)
         self.old = {k: doc.param(studio, k) for k in values}
+        if all(_same(self.old[k], v) for k, v in self.new.items()):
+            self.setObsolete(True)  # nothing would change: not pushed
 
     def redo(self) -> None:
         for k, v in self.new.items():
@@ -72,3 +76,11 @@ class SetParamsCommand(QUndoCommand):
     def undo(self) -> None:
         for k, v in self.old.items():
             self.doc.set_param(self.studio, k, v)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """``a == b`` as one bool (False where the comparison is not a plain truth value, e.g. arrays)."""
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False

@@ -324,3 +324,18 @@ def test_regenerate_region_names_fit_their_cells(win) -> None:
     for i in range(regions.count()):
         it = regions.item(i)
         assert it.sizeHint().width() <= grid.width() and it.toolTip()
+
+
+def test_edits_that_change_nothing_leave_no_undo_step(win) -> None:
+    win.set_studio("maskwear")
+    mw = win.panels["maskwear"]
+    mw.reset_anchors.click()  # offsets already ()
+    mw.color_reset.click()  # colour already the template's own
+    assert win.undo.count() == 0
+    win.set_studio("makeup")
+    mk = win.panels["makeup"]
+    mk.apply_all.click()
+    mk.apply_all.click()  # the same style again
+    assert win.undo.count() == 1
+    win.undo_action.trigger()
+    assert win.undo.count() == 1 and win.undo.index() == 0  # one real step, undone
