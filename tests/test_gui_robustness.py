@@ -339,3 +339,14 @@ def test_edits_that_change_nothing_leave_no_undo_step(win) -> None:
     assert win.undo.count() == 1
     win.undo_action.trigger()
     assert win.undo.count() == 1 and win.undo.index() == 0  # one real step, undone
+
+
+def test_opera_colour_tab_fits_a_1000_px_window(qtbot, win) -> None:
+    win.set_studio("opera")
+    win.panels["opera"].set_mode("colour")
+    qtbot.waitUntil(lambda: win.panels["opera"].workspace.isVisible(), timeout=5000)
+    qtbot.wait(300)  # let the layouts settle
+    win.resize(1000, 700)
+    qtbot.wait(300)
+    assert win.width() == 1000  # the three panes' 200 px canvases held the window at ~1110 px
+    win.panels["opera"].set_mode("lineart")

@@ -52,6 +52,9 @@ COLOUR = "opera.colour"          # colouring the sketch (also the document names
 GALLERY = "opera.gallery"        # generating / loading gallery references
 SKETCH_IO = "opera.sketch_io"    # importing pictures / loading line art into the sketch
 BACKENDS = "opera.backends"      # which colouring engines are available (checkpoint cards)
+WORKSPACE_PANE_MIN = 140
+"""Narrowest a Colour-tab pane (sketch / colour / warped) may get, px: with three side by side the
+window still fits 1000 px (the canvases' own 200 px minimum forced ~1110 px)."""
 BACKEND_CHOICES: tuple[tuple[str, str], ...] = (
     ("auto", "Auto — the better one by its card"),
     ("classical", "Classical — region correspondence"),
@@ -311,6 +314,7 @@ class OperaPanel(StudioPanel):
             cap.setWordWrap(True)
             captions.append(cap)
             bl.addWidget(cap)
+            view.setMinimumWidth(WORKSPACE_PANE_MIN)
             bl.addWidget(view, 1)
             self.workspace.addWidget(box)
         self.warped_caption = captions[2]

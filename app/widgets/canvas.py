@@ -197,7 +197,8 @@ class ImageCanvas(QWidget):
         p.fillRect(self.rect(), QColor(48, 48, 52))
         if self._doc_size.isEmpty() or (self._after is None and self._before is None):
             p.setPen(QColor(190, 190, 195))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+            p.drawText(self.rect().adjusted(12, 12, -12, -12),  # wrapped: narrow panes clipped both ends
+                       int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), self.placeholder)
             return
         smooth = self._zoom < 2.0
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
