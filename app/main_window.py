@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.zoom_label)
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
 
+        self.doc.image_changed.connect(self._on_image_changed)
         self.worker.result.connect(self._on_worker_result)
         self.worker.error.connect(self._on_worker_error)
         self.worker.busy.connect(self._set_busy)  # a bound method runs in the GUI thread; a lambda would not
@@ -273,13 +274,9 @@ class MainWindow(QMainWindow):
             self._load_interrupted = False
             path, image = value  # type: ignore[misc]
             self.undo.clear()
-            self.doc.set_image(image, path)
-            self.canvas.set_overlay(None)
-            self._analyze_faces()
+            self.doc.set_image(image, path)  # title and face overlay follow in _on_image_changed
             self._add_recent(path)
             QSettings().setValue("paths/last_open_dir", str(Path(path).resolve().parent))
-            h, w = image.shape[:2]
-            self.setWindowTitle(f"{Path(path).name} ({w}×{h}) — Masquerade")
             self.show_message(f"Opened {path}")
         elif channel == FACES and gen == self._faces_pending:
             self._faces_pending = None
@@ -299,6 +296,19 @@ class MainWindow(QMainWindow):
             if self._load_interrupted:  # the old image stays: redo the render open_path cancelled
                 self._load_interrupted = False
                 self.current_panel().activate()
+
+    def _on_image_changed(self) -> None:
+        """Any new document image (opened, or made by a studio such as "Random anime face"): the
+        title names it and the face overlay of the previous image goes."""
+        self.canvas.set_overlay(None)
+        self._analyze_faces()
+        image = self.doc.image
+        if image is None:
+            self.setWindowTitle("Masquerade")
+            return
+        h, w = image.shape[:2]
+        name = self.doc.path.name if self.doc.path is not None else "Untitled"
+        self.setWindowTitle(f"{name} ({w}×{h}) — Masquerade")
 
     # -- recent files -----------------------------------------------------------------------------
     def recent_files(self) -> list[str]:

@@ -350,3 +350,18 @@ def test_opera_colour_tab_fits_a_1000_px_window(qtbot, win) -> None:
     qtbot.wait(300)
     assert win.width() == 1000  # the three panes' 200 px canvases held the window at ~1110 px
     win.panels["opera"].set_mode("lineart")
+
+
+def test_a_studio_made_image_renames_the_window_and_drops_the_old_overlay(qtbot, win, odd_files) -> None:
+    win.set_studio("expression")
+    open_and_wait(qtbot, win, odd_files / "good.png")
+    assert win.windowTitle().startswith("good.png (30×40)")
+    from app.qt_image import to_qimage
+
+    win.canvas.set_overlay(to_qimage(np.full((40, 30, 4), 200, np.uint8)))  # e.g. the old image's parsing
+    assert win.canvas.has_overlay
+    win.panels["expression"].random_face()
+    qtbot.waitUntil(lambda: win.doc.path is None, timeout=20000)
+    wait_idle(qtbot, win)
+    assert win.windowTitle().startswith("Untitled (512×512)")  # it kept saying good.png
+    assert not win.canvas.has_overlay
