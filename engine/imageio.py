@@ -324,20 +324,6 @@ def atomic_write_files(files: "dict[PathLike, bytes]") -> list[Path]:
     return [p for _, p in staged]
 
 
-def encode_for_path(path: PathLike, array: np.ndarray, *, quality: int = 95) -> bytes:
-    """Encode ``array`` in the format of ``path``'s extension (see :func:`save_image`).
-
-    Raises:
-        ImageSaveError: unknown extension or an array that is not a ``uint8`` image.
-    """
-    p = Path(path)
-    fmt = SAVE_FORMATS.get(p.suffix.lower())
-    if fmt is None:
-        known = ", ".join(sorted(SAVE_FORMATS))
-        raise ImageSaveError(f"{p}: unknown image extension {p.suffix!r} (use one of {known})")
-    return encode_image(array, fmt, quality)
-
-
 def save_image(path: PathLike, array: np.ndarray, *, quality: int = 95, fmt: Optional[str] = None) -> Path:
     """Save a ``uint8`` grey/RGB/RGBA array atomically; the format follows the extension.
 
@@ -353,13 +339,23 @@ def save_image(path: PathLike, array: np.ndarray, *, quality: int = 95, fmt: Opt
     Raises:
         ImageSaveError: unknown extension, bad array, or a write failure (target left untouched).
     """
+    return atomic_write_bytes(path, encode_for_path(path, array, quality=quality, fmt=fmt))
+
+
+def encode_for_path(path: PathLike, array: np.ndarray, *, quality: int = 95, fmt: Optional[str] = None) -> bytes:
+    """The bytes :func:`save_image` would write to ``path`` (format from the extension unless
+    ``fmt`` is given), for writers that stage several files (:func:`atomic_write_files`).
+
+    Raises:
+        ImageSaveError: unknown extension or bad array.
+    """
     p = Path(path)
     if fmt is None:
         fmt = SAVE_FORMATS.get(p.suffix.lower())
         if fmt is None:
             known = ", ".join(sorted(SAVE_FORMATS))
             raise ImageSaveError(f"{p}: unknown image extension {p.suffix!r} (use one of {known})")
-    return atomic_write_bytes(p, encode_image(array, fmt, quality))
+    return encode_image(array, fmt, quality)
 
 
 def check_output_file(path: PathLike, *, image: bool = True) -> Path:

@@ -492,3 +492,35 @@ def test_cli_on_a_full_disk_prints_what_was_done_then_one_error_line(
     monkeypatch.setattr(batch_core, "save_image", real_save)
     assert main(args) == 0
     assert "2 done, 2 skipped, 0 failed of 4" in capsys.readouterr().out
+
+
+def test_multi_output_task_writes_all_files_or_none(tmp_path, monkeypatch) -> None:
+    """A full disk while writing the second file of a task leaves no file of the set."""
+    import errno
+
+    import numpy as np
+
+    from engine.batch import core
+    from engine.batch.plan import Task
+    from engine import imageio
+
+    task = Task(id="t", input_path=None, output="a.png", params={}, seed=3,
+                outputs=(("img", "a.png"), ("meta.json", "a.json"), ("mask", "a_mask.png")))
+    runner = lambda seed, params: {"img": np.zeros((8, 8, 3), np.uint8), "meta.json": {"seed": seed},
+                                   "mask": np.zeros((8, 8), np.uint8)}
+    real = imageio.tempfile.mkstemp
+    calls = {"n": 0}
+
+    def full_on_second(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*a, **k)
+
+    monkeypatch.setattr(imageio.tempfile, "mkstemp", full_on_second)
+    res = core.process_task(runner, task, tmp_path)
+    assert res.status == "error" and "No space left" in res.error, res
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    monkeypatch.setattr(imageio.tempfile, "mkstemp", real)
+    assert core.process_task(runner, task, tmp_path).status == "done"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "a.png", "a_mask.png"]

@@ -50,7 +50,7 @@ from engine.batch.ops import BatchOp, ProceduralRunner, Runner, get_op
 from engine.batch.plan import BatchError, JobSpec, Task, plan_job
 from engine.cancel import CancelToken
 from engine.errors import Cancelled, MasqueradeError
-from engine.imageio import atomic_write_bytes, load_image, save_image
+from engine.imageio import atomic_write_files, encode_for_path, load_image, save_image
 
 POLL_S: float = 0.1
 """How often the pool loop checks the cancel token while tasks run (seconds)."""
@@ -387,7 +387,8 @@ def process_task(runner: Runner | ProceduralRunner, task: Task, output_dir: Path
 
     A procedural task (``task.seed`` set) has no input: the runner makes its images from the seed.
     A multi-output task (``task.outputs`` set) gets ``{name: image}`` from the runner and each image
-    is saved atomically to its path; the task is done once all are written.
+    is staged and the set is written as one step (:func:`engine.imageio.atomic_write_files`); the
+    task is done once all are written.
 
     Args:
         runner: the op's per-image (or per-seed) function.
@@ -406,13 +407,15 @@ def process_task(runner: Runner | ProceduralRunner, task: Task, output_dir: Path
             assert task.input_path is not None
             out = runner(load_image(task.input_path), task.params)  # type: ignore[arg-type]
         if task.outputs:
+            files: dict[Path, bytes] = {}
             for name, rel in task.outputs:
                 if name not in out:
                     raise ValueError(f"the op produced no {name!r} output")
                 if name.endswith(".json"):
-                    atomic_write_bytes(output_dir / rel, json.dumps(out[name], indent=1, sort_keys=True).encode())
+                    files[output_dir / rel] = json.dumps(out[name], indent=1, sort_keys=True).encode()
                 else:
-                    save_image(output_dir / rel, out[name])
+                    files[output_dir / rel] = encode_for_path(output_dir / rel, out[name])
+            atomic_write_files(files)  # all of a task's files or none (a full disk mid-set)
         else:
             save_image(output_dir / task.output, out)
     except Exception as exc:  # noqa: BLE001 - bad input must not kill the job; it is recorded
