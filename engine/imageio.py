@@ -15,7 +15,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -137,13 +137,18 @@ def load_image(
         >>> rgb.shape, rgb.dtype  # doctest: +SKIP
         ((512, 512, 3), dtype('uint8'))
     """
-    p = Path(path)
+    return _decode(Path(path), max_pixels, lambda img: to_rgb_array(img, background))
+
+
+def _decode(p: Path, max_pixels: int, convert: Callable[[Image.Image], np.ndarray]) -> np.ndarray:
+    """Open ``p`` with the checks of :func:`_open_checked`, apply its EXIF orientation, decode it
+    and ``convert`` it; decoding failures become one-line :class:`ImageLoadError` s."""
     img = _open_checked(p, max_pixels)
     try:
         with img:
             img = ImageOps.exif_transpose(img) or img
             img.load()
-            return to_rgb_array(img, background)
+            return convert(img)
     except ImageLoadError:
         raise
     except (OSError, ValueError, SyntaxError) as exc:  # truncated / corrupt data
@@ -174,21 +179,14 @@ def load_rgba(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     Raises:
         ImageLoadError: as :func:`load_image`.
     """
-    p = Path(path)
-    img = _open_checked(p, max_pixels)
-    try:
-        with img:
-            img = ImageOps.exif_transpose(img) or img
-            img.load()
-            wide = img.mode in ("I;16", "I;16B", "I;16L", "I", "F")  # a tRNS grey level is ignored there
-            if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or ("transparency" in img.info and not wide):
-                return np.ascontiguousarray(np.asarray(img.convert("RGBA")))
-            rgb = to_rgb_array(img)
-            return np.ascontiguousarray(np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)]))
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageLoadError(f"{p}: corrupt or truncated image ({exc})") from None
-    except MemoryError:
-        raise ImageLoadError(f"{p}: not enough memory to decode this image") from None
+    def rgba(img: Image.Image) -> np.ndarray:
+        wide = img.mode in ("I;16", "I;16B", "I;16L", "I", "F")  # a tRNS grey level is ignored there
+        if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or ("transparency" in img.info and not wide):
+            return np.ascontiguousarray(np.asarray(img.convert("RGBA")))
+        rgb = to_rgb_array(img)
+        return np.ascontiguousarray(np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)]))
+
+    return _decode(Path(path), max_pixels, rgba)
 
 
 def load_grey(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
