@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,8 +46,28 @@ def parse_size(text: str) -> QSize:
     return QSize(w, h)
 
 
+def headless_platform(screenshot: bool, env: Optional[dict[str, str]] = None) -> Optional[str]:
+    """What to do about a Linux session without a display (no ``DISPLAY`` / ``WAYLAND_DISPLAY`` and
+    no ``QT_QPA_PLATFORM``): ``"offscreen"`` for ``--screenshot`` (nothing is shown anyway),
+    ``"none"`` for the interactive GUI (Qt would abort), ``None`` when there is a display or a
+    platform was chosen, or on other systems."""
+    env = dict(os.environ) if env is None else env
+    if not sys.platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return None
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return "offscreen" if screenshot else "none"
+
+
 def run_gui(args: argparse.Namespace) -> int:
     """Open the main window (``--open``, ``--studio``); with ``--screenshot`` save a PNG and exit."""
+    headless = headless_platform(bool(args.screenshot))
+    if headless == "offscreen":
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    elif headless == "none":
+        print("masquerade: error: no display to open the window on (DISPLAY / WAYLAND_DISPLAY unset); "
+              "a headless run can render with --screenshot FILE", file=sys.stderr)
+        return 2
     app = make_app()
     from app.main_window import MainWindow
 

@@ -365,3 +365,17 @@ def test_a_studio_made_image_renames_the_window_and_drops_the_old_overlay(qtbot,
     wait_idle(qtbot, win)
     assert win.windowTitle().startswith("Untitled (512×512)")  # it kept saying good.png
     assert not win.canvas.has_overlay
+
+
+def test_headless_sessions_render_offscreen_or_say_why() -> None:
+    import sys as _sys
+
+    from app.gui import headless_platform
+
+    if not _sys.platform.startswith("linux"):
+        pytest.skip("display detection is for Linux sessions")
+    assert headless_platform(True, {}) == "offscreen"  # --screenshot on a server: used to abort in Qt
+    assert headless_platform(False, {}) == "none"  # the window: a clear error instead of a Qt abort
+    assert headless_platform(False, {"DISPLAY": ":0"}) is None
+    assert headless_platform(False, {"WAYLAND_DISPLAY": "wayland-0"}) is None
+    assert headless_platform(True, {"QT_QPA_PLATFORM": "xcb"}) is None  # an explicit choice wins
