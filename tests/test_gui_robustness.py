@@ -379,3 +379,21 @@ def test_headless_sessions_render_offscreen_or_say_why() -> None:
     assert headless_platform(False, {"DISPLAY": ":0"}) is None
     assert headless_platform(False, {"WAYLAND_DISPLAY": "wayland-0"}) is None
     assert headless_platform(True, {"QT_QPA_PLATFORM": "xcb"}) is None  # an explicit choice wins
+
+
+@pytest.mark.parametrize("studio", ("expression", "makeup", "regenerate"))
+def test_photo_studio_export_failure_is_reported_and_keeps_the_result(qtbot, win, tmp_path, studio) -> None:
+    win.set_studio(studio)
+    panel = win.panels[studio]
+    if studio == "expression":
+        panel.random_face()
+        qtbot.waitUntil(lambda: win.doc.has_image, timeout=20000)
+    else:
+        open_and_wait(qtbot, win, save_image(tmp_path / "astro.png", data.astronaut()[::2, ::2].copy()))
+    qtbot.waitUntil(lambda: panel.has_result() and panel.is_idle(), timeout=30000)
+    result = panel.result
+    panel.export_result(str(tmp_path / "missing" / "out.png"))
+    wait_idle(qtbot, win)
+    message = win.statusBar().currentMessage()
+    assert message.startswith(panel.title) and "does not exist" in message, message
+    assert panel.result is result and panel.export_button.isEnabled()
