@@ -137,6 +137,7 @@ class MainWindow(QMainWindow):
         f = mb.addMenu("&File")
         self._action("open", "&Open…", self.open_dialog, f)
         self.recent_menu = f.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.save_action = self._action("save", "&Export result…", self.export_dialog, f)
         self._action("batch", "&Batch export…", self.open_batch, f)
         f.addSeparator()
@@ -323,11 +324,15 @@ class MainWindow(QMainWindow):
         self._fill_recent_menu()
 
     def _fill_recent_menu(self) -> None:
+        """Rebuild File → Open Recent (also each time the menu opens: files come and go)."""
         self.recent_menu.clear()
         recent = self.recent_files()
         for r in recent:
             act = self.recent_menu.addAction(r)
             act.triggered.connect(lambda checked=False, r=r: self.open_path(r))
+            if not Path(r).is_file():  # moved or deleted (or on a drive not mounted now): greyed out
+                act.setEnabled(False)
+                act.setText(f"{r} (not found)")
         self.recent_menu.setEnabled(bool(recent))
 
     # -- drag and drop ----------------------------------------------------------------------------

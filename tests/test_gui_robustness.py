@@ -397,3 +397,14 @@ def test_photo_studio_export_failure_is_reported_and_keeps_the_result(qtbot, win
     message = win.statusBar().currentMessage()
     assert message.startswith(panel.title) and "does not exist" in message, message
     assert panel.result is result and panel.export_button.isEnabled()
+
+
+def test_a_recent_file_that_is_gone_is_greyed_out(qtbot, win, tmp_path) -> None:
+    path = save_image(tmp_path / "soon_gone.png", np.full((8, 8, 3), 50, np.uint8))
+    open_and_wait(qtbot, win, path)
+    action = win.recent_menu.actions()[0]
+    assert action.isEnabled() and action.text() == str(path.resolve())
+    path.unlink()
+    win._fill_recent_menu()
+    action = win.recent_menu.actions()[0]
+    assert not action.isEnabled() and action.text().endswith("(not found)")
