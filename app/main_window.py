@@ -387,6 +387,9 @@ class MainWindow(QMainWindow):
             table.setItem(i, 0, QTableWidgetItem(k))
             table.setItem(i, 1, QTableWidgetItem(d))
         table.resizeColumnsToContents()
+        table.verticalHeader().hide()  # row numbers mean nothing here
+        table.horizontalHeader().setStretchLastSection(True)  # long actions are not cut off
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         lay = QVBoxLayout(dlg)
         lay.addWidget(table)
         dlg.resize(460, 420)
