@@ -82,3 +82,25 @@ def test_format_eta() -> None:
     assert format_eta(float("nan")) == "–"
     assert format_eta(65) == "1:05"
     assert format_eta(3725) == "1:02:05"
+
+
+def test_a_different_job_in_the_folder_is_refused_unless_replace_is_ticked(qtbot, clean_settings, tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", 2)
+    for sigma, tick, ok in ((1.0, False, True), (1.5, False, False), (1.5, True, True)):
+        d = BatchDialog("lineart", XDoGParams(sigma=sigma).to_dict())
+        qtbot.addWidget(d)
+        d.input_edit.setText(str(tmp_path / "in"))
+        d.output_edit.setText(str(tmp_path / "out"))
+        d.workers.setValue(1)
+        d.replace_box.setChecked(tick)
+        d.start()
+        qtbot.waitUntil(lambda: not d.running(), timeout=30000)
+        if ok:
+            assert d.summary is not None and d.summary.done == 2, d.status.text()
+        else:
+            assert d.summary is None and "Batch failed" in d.status.text() and "tick “Replace" in d.status.text()
+            assert "--force" not in d.status.text()
+        d.close()
+    records = read_manifest(tmp_path / "out" / "manifest.jsonl")
+    assert all(r["params"]["sigma"] == 1.5 for r in records.values())
+    assert (tmp_path / "out" / "manifest.jsonl.old").is_file()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from PySide6.QtCore import QObject, QSettings, QThread, Signal, Slot
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
@@ -85,6 +85,12 @@ class BatchDialog(QDialog):
         form.addRow("Input folder", self._with_browse(self.input_edit))
         form.addRow("Output folder", self._with_browse(self.output_edit))
         form.addRow("Worker processes", self.workers)
+        self.replace_box = QCheckBox("Replace a different job already in the output folder")
+        self.replace_box.setToolTip(
+            "Without this, a folder that holds another job's results (other parameters or operation) "
+            "is refused. With it, that job's manifest is kept as manifest.jsonl.old and its images "
+            "are overwritten where names match. The same job always resumes.")
+        form.addRow("", self.replace_box)
         shown = ", ".join(f"{k}={v}" for k, v in self.params.items() if v is not None)
         params_label = QLabel(shown)
         params_label.setWordWrap(True)
@@ -147,7 +153,7 @@ class BatchDialog(QDialog):
         s.setValue("batch/output", out)
         s.setValue("batch/workers", self.workers.value())
         spec = JobSpec(op=self.op, input_dir=Path(inp), output_dir=Path(out),
-                       params=self.params, workers=self.workers.value())
+                       params=self.params, workers=self.workers.value(), force=self.replace_box.isChecked())
         self.runner = BatchRunner(spec)
         self.thread = QThread(self)
         self.runner.moveToThread(self.thread)
@@ -195,6 +201,8 @@ class BatchDialog(QDialog):
 
     def _on_failed(self, message: str) -> None:
         self._finish_thread()
+        # the engine words it for the command line; here the option is the checkbox
+        message = message.replace("force (--force)", f"tick “{self.replace_box.text()}”")
         self.status.setText(f"Batch failed: {message}")
 
     def _on_cancelled(self) -> None:
