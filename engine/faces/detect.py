@@ -33,11 +33,13 @@ CROP_SCALE = 1.9
 """Crop side as a multiple of the detected box's longer side."""
 
 MESH_VIEWS: tuple[tuple[float, float, float, bool], ...] = (
-    (1.0, 0.0, 0.0, False), (1.0, 0.0, 0.0, True), (0.9, 0.02, 0.0, False), (1.1, -0.02, 0.02, True))
+    (1.0, 0.0, 0.0, False), (1.0, 0.0, 0.0, True), (1.1, -0.02, 0.02, True))
 """Views the mesh is fitted on, averaged: (crop scale, centre shift x, y in box sides, mirrored).
-Measured with the parsing of the shared labelled sets (one view → these four): 9 pairs lips IoU
-0.797 → 0.802, mIoU 0.754 → 0.754; MT lips 0.825 → 0.831, mIoU 0.698 → 0.700; Xiqu non-makeup lips
-0.797 → 0.805, mIoU 0.765 → 0.769. About 5 ms per view on this CPU."""
+Measured with the parsing of the shared labelled sets, one view → these three (→ four, with a
+0.9-zoom plain view added): 9 pairs lips IoU 0.797 → 0.803 (0.802), mIoU 0.7536 → 0.7532 (0.7537);
+MT lips 0.825 → 0.827 (0.831), mIoU 0.700 → 0.704 (0.704); Xiqu non-makeup lips 0.797 → 0.803
+(0.805), mIoU 0.776 → 0.781 (0.781). About 5–7 ms per view on this CPU: the fourth view cost the
+wear-mask dataset export its 25 faces/s target (23.0 faces/s with four views, 25.2 with two)."""
 
 MESH_RETRY_SCALES: tuple[float, ...] = (1.3, 0.6)
 """Crop scales tried, in order, when the plain view finds no face (on 52 real masked-face photos

@@ -13,6 +13,8 @@ is selected; ``method="auto"`` selects it only when its card records that it mea
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
@@ -100,20 +102,51 @@ def _half_homographies(template: MaskTemplate, targets: np.ndarray) -> tuple[np.
     return halves[0], halves[1]
 
 
+_PREMULTIPLIED: "OrderedDict[int, tuple[np.ndarray, tuple[np.ndarray, np.ndarray, int]]]" = OrderedDict()
+"""id(template.rgba) → (that array, its premultiplied float halves); the entry keeps the array
+alive, so its id cannot be reused while cached. Built-in templates are cached objects, so a batch
+premultiplies each once."""
+
+
+def _premultiplied_halves(template: MaskTemplate) -> tuple[np.ndarray, np.ndarray, int]:
+    """Premultiplied float32 RGBA of the template's left part (columns ≤ anchor b) and right part
+    (columns ≥ anchor b, starting at the returned column), as :func:`warp_template` warps them."""
+    key = id(template.rgba)
+    hit = _PREMULTIPLIED.get(key)
+    split = template.anchors["b"][0]
+    if hit is not None and hit[0] is template.rgba and hit[1][3] == split:
+        _PREMULTIPLIED.move_to_end(key)
+        return hit[1][:3]
+    rgba = template.rgba.astype(np.float32)
+    rgba[:, :, :3] *= rgba[:, :, 3:4] / 255.0  # premultiply so edges do not darken
+    tw = rgba.shape[1]
+    cols = np.arange(tw)
+    last_left = int(cols[cols <= split + 0.5].max(initial=-1))
+    first_right = int(cols[cols >= split - 0.5].min(initial=tw))
+    halves = (np.ascontiguousarray(rgba[:, :last_left + 1]), np.ascontiguousarray(rgba[:, first_right:]),
+              first_right, split)
+    _PREMULTIPLIED[key] = (template.rgba, halves)
+    while len(_PREMULTIPLIED) > 16:
+        _PREMULTIPLIED.popitem(last=False)
+    return halves[:3]
+
+
 def warp_template(template: MaskTemplate, targets: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Warp a template onto an image of ``size = (H, W)``: returns RGB float32 and alpha ``[0, 1]``."""
     h, w = size
     hl, hr = _half_homographies(template, targets)
-    th, tw = template.rgba.shape[:2]
-    split = template.anchors["b"][0]
-    rgba = template.rgba.astype(np.float32)
-    rgba[:, :, :3] *= rgba[:, :, 3:4] / 255.0  # premultiply so edges do not darken
-    out = np.zeros((h, w, 4), np.float32)
-    for hmat, sel in ((hl, np.arange(tw) <= split + 0.5), (hr, np.arange(tw) >= split - 0.5)):
-        half = rgba * sel[None, :, None]
+    left, right, x_right = _premultiplied_halves(template)
+    # the right half starts at column x_right of the template: shift it there before its homography
+    shift = np.array([[1, 0, x_right], [0, 1, 0], [0, 0, 1]], np.float64)
+    out = None
+    for hmat, half in ((hl, left), (hr @ shift, right)):
+        if half.shape[1] == 0:
+            continue
         warped = cv2.warpPerspective(half, hmat, (w, h), flags=cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        out = np.maximum(out, warped) if out.any() else warped
+        out = warped if out is None else np.maximum(out, warped)
+    if out is None:
+        return np.zeros((h, w, 3), np.float32), np.zeros((h, w), np.float32)
     alpha = np.clip(out[:, :, 3] / 255.0, 0, 1)
     rgb = np.where(alpha[:, :, None] > 1e-4, out[:, :, :3] / np.maximum(alpha[:, :, None], 1e-4), 0)
     return rgb, alpha
