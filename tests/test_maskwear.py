@@ -178,3 +178,19 @@ def test_cli(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "engine", "wear-mask", str(wall), "--out", str(tmp_path / "x.png")],
                        capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
     assert r.returncode == 3 and r.stderr.strip() == f"no face found in {wall}"
+
+
+def test_warp_template_onto_its_own_anchors_reproduces_it() -> None:
+    """Both halves (cached premultiplied slices) land where they belong: warping a template onto its
+    own anchor points gives the template back, colour and alpha, on both sides of the split."""
+    from engine.procedural.mask_templates import get_template, template_names
+
+    for name in template_names()[:3]:
+        t = get_template(name)
+        th, tw = t.rgba.shape[:2]
+        for _ in range(2):  # second call: from the cache
+            rgb, alpha = warp_template(t, t.anchor_array(), (th, tw))
+            ref_a = t.rgba[:, :, 3] / 255.0
+            assert np.abs(alpha - ref_a).max() < 0.02, name
+            solid = ref_a > 0.9
+            assert np.abs(rgb[solid] - t.rgba[:, :, :3][solid].astype(np.float32)).max() < 3.0, name
