@@ -43,6 +43,31 @@ def clean_settings():
 
 
 @pytest.fixture
+def make_window(qtbot, clean_settings):
+    """Factory for main windows: ``make_window(size=(1000, 700), studio=None, persist=True)`` → a
+    shown ``MainWindow`` (``persist=False``: it does not save its settings on close), closed at the
+    end of the test."""
+    from app.main_window import MainWindow
+
+    made = []
+
+    def make(size: tuple[int, int] = (1000, 700), studio: str | None = None, persist: bool = True):
+        w = MainWindow()
+        w.persist_settings = persist
+        qtbot.addWidget(w)
+        w.resize(*size)
+        w.show()
+        if studio:
+            w.set_studio(studio)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.close()
+
+
+@pytest.fixture
 def shared_data() -> Path:
     """``../shared/data`` or skip (a user's fresh clone has no shared folder)."""
     if not SHARED_DATA.is_dir():

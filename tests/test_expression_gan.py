@@ -169,21 +169,15 @@ def test_auto_rule_with_fabricated_cards(tmp_path: Path, monkeypatch) -> None:
     assert res.info["backend"] == "classical" and res.info["method"] == "tps-rig"
 
 
-def test_panel_engine_choice_and_attention_view(qtbot, clean_settings, tmp_path: Path, monkeypatch) -> None:
+def test_panel_engine_choice_and_attention_view(qtbot, make_window, tmp_path: Path, monkeypatch) -> None:
     import os
 
-    from app.main_window import MainWindow
     from engine.imageio import save_image
 
     good = tmp_path / "good"
     _fabricate(good, better=True, gan_acc=0.9)
     monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(good))
-    w = MainWindow()
-    w.persist_settings = False
-    qtbot.addWidget(w)
-    w.resize(1100, 720)
-    w.show()
-    w.set_studio("expression")
+    w = make_window((1100, 720), "expression", persist=False)
     panel = w.panels["expression"]
     assert panel.editor.backend == "neural" and "measured it better" in panel.engine_note.text()
     assert panel.view_buttons[2].text() == "Attention mask"

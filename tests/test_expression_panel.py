@@ -7,21 +7,13 @@ import os
 import numpy as np
 import pytest
 
-from app.main_window import MainWindow
 from engine.imageio import load_image, save_image
 from engine.procedural.anime_faces import generate_anime_face
 
 
 @pytest.fixture
-def win(qtbot, clean_settings):
-    w = MainWindow()
-    w.persist_settings = False
-    qtbot.addWidget(w)
-    w.resize(1100, 720)
-    w.show()
-    w.set_studio("expression")
-    yield w
-    w.close()
+def win(make_window):
+    return make_window((1100, 720), "expression", persist=False)
 
 
 def _wait(qtbot, win, panel):

@@ -13,13 +13,8 @@ from engine.procedural.samples import OPERA_SAMPLE
 
 
 @pytest.fixture
-def win(qtbot, clean_settings):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1000, 700)
-    w.show()
-    yield w
-    w.close()
+def win(make_window):
+    return make_window((1000, 700))
 
 
 def open_and_wait(qtbot, win, path) -> None:

@@ -6,18 +6,12 @@ import numpy as np
 import pytest
 from skimage import data
 
-from app.main_window import MainWindow
 from engine.imageio import save_image
 
 
 @pytest.fixture
-def win(qtbot, clean_settings):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1000, 700)
-    w.show()
-    yield w
-    w.close()
+def win(make_window):
+    return make_window((1000, 700))
 
 
 def test_overlay_shows_landmarks_parsing_and_legend(qtbot, win, tmp_path) -> None:

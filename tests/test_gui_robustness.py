@@ -18,20 +18,13 @@ from skimage import data
 from app.main_window import ENGINE_LABEL_WIDTH, MainWindow
 from app.worker import WorkerThread
 from engine.imageio import save_image
-from engine.procedural.samples import OPERA_SAMPLE
 
 PHOTO_STUDIOS = ("expression", "maskwear", "makeup", "regenerate")
 
 
 @pytest.fixture
-def win(qtbot, clean_settings):
-    w = MainWindow()
-    w.persist_settings = False
-    qtbot.addWidget(w)
-    w.resize(1000, 700)
-    w.show()
-    yield w
-    w.close()
+def win(make_window):
+    return make_window((1000, 700), persist=False)
 
 
 @pytest.fixture

@@ -6,20 +6,13 @@ import numpy as np
 import pytest
 from skimage import data
 
-from app.main_window import MainWindow
 from app.studios.makeup_panel import STUDIO, overlay_rgba
 from engine.imageio import load_image, save_image
 
 
 @pytest.fixture
-def win(qtbot, clean_settings):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1100, 760)
-    w.show()
-    w.set_studio("makeup")
-    yield w
-    w.close()
+def win(make_window):
+    return make_window((1100, 760), "makeup")
 
 
 @pytest.fixture(scope="module")

@@ -6,21 +6,15 @@ import numpy as np
 import pytest
 from skimage import data
 
-from app.main_window import MainWindow
 from engine.imageio import load_image, save_image
 
 
 @pytest.fixture
-def win(qtbot, clean_settings, tmp_path):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1100, 720)
-    w.show()
-    w.set_studio("maskwear")
+def win(qtbot, make_window, tmp_path):
+    w = make_window((1100, 720), "maskwear")
     w.open_path(save_image(tmp_path / "astro.png", data.astronaut()))
     qtbot.waitUntil(lambda: w.doc.has_image and w.is_idle() and w.panels["maskwear"].has_result(), timeout=30000)
-    yield w
-    w.close()
+    return w
 
 
 def test_renders_with_handles(win) -> None:

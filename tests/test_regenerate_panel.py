@@ -7,7 +7,6 @@ import pytest
 from PySide6.QtCore import Qt
 from skimage import data
 
-from app.main_window import MainWindow
 from app.mask_commands import PaintLabelsCommand
 from engine.imageio import load_image, save_image
 from engine.labels import CELEBAMASK_HQ
@@ -17,17 +16,12 @@ HAIR = CELEBAMASK_HQ.index("hair")
 
 
 @pytest.fixture
-def win(qtbot, clean_settings, tmp_path):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1200, 900)
-    w.show()
-    w.set_studio("regenerate")
+def win(qtbot, make_window, tmp_path):
+    w = make_window((1200, 900), "regenerate")
     w.open_path(save_image(tmp_path / "astro.png", data.astronaut()[:320, 64:384]))
     panel = w.panels["regenerate"]
     qtbot.waitUntil(lambda: w.is_idle() and panel.has_result(), timeout=30000)
-    yield w
-    w.close()
+    return w
 
 
 def edit_model(panel, edited: np.ndarray) -> None:

@@ -8,7 +8,6 @@ from PySide6.QtCore import Qt
 from skimage import data
 
 import engine.checkpoints as ck
-from app.main_window import MainWindow
 from engine.labels import CELEBAMASK_HQ
 from engine.models.regen import RegenGenerator
 from engine.studios import regenerate as R
@@ -30,20 +29,15 @@ def _fabricate(folder) -> None:
 
 
 @pytest.fixture
-def win(qtbot, clean_settings, tmp_path, monkeypatch):
+def win(qtbot, make_window, tmp_path, monkeypatch):
     _fabricate(tmp_path)
     monkeypatch.setattr(ck, "checkpoint_roots", lambda: [tmp_path])
     R.forget_learned()
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1200, 900)
-    w.show()
-    w.set_studio("regenerate")
+    w = make_window((1200, 900), "regenerate")
     w.open_path(save_image(tmp_path / "astro.png", data.astronaut()[:320, 64:384]))
     panel = w.panels["regenerate"]
     qtbot.waitUntil(lambda: w.is_idle() and panel.has_result(), timeout=30000)
     yield w
-    w.close()
     R.forget_learned()
 
 
