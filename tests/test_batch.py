@@ -100,7 +100,8 @@ def test_manifest_one_line_per_task_with_fields(tmp_path: Path) -> None:
     combos = {(r["input"], r["params"]["sigma"], r["params"]["phi"]) for r in recs}
     assert combos == {(n, s, p) for n in names for s in (0.6, 1.2) for p in (100.0, 200.0)}
     for r in recs:
-        assert set(r) == {"id", "input", "params", "output", "status", "error", "elapsed_ms", "finished_at"}
+        assert set(r) == {"id", "input", "params", "output", "status", "error", "elapsed_ms", "finished_at", "input_stat"}
+        assert r["input_stat"][0] == (tmp_path / "in" / r["input"]).stat().st_size
         assert r["status"] == "done" and r["error"] is None and r["elapsed_ms"] >= 0
         assert not Path(r["output"]).is_absolute()
         line = load_image(out / r["output"])

@@ -524,3 +524,37 @@ def test_multi_output_task_writes_all_files_or_none(tmp_path, monkeypatch) -> No
     monkeypatch.setattr(imageio.tempfile, "mkstemp", real)
     assert core.process_task(runner, task, tmp_path).status == "done"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "a.png", "a_mask.png"]
+
+
+def test_an_input_replaced_under_the_same_name_is_done_again(tmp_path) -> None:
+    import os
+
+    import numpy as np
+
+    from engine.batch import JobSpec, read_manifest, run_batch
+    from engine.imageio import load_image, save_image
+
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    for i in range(3):
+        save_image(inp / f"p{i}.png", np.full((24, 32, 3), 40 * i, np.uint8))
+    spec = JobSpec(op="lineart", input_dir=inp, output_dir=out, params={}, workers=1)
+    assert run_batch(spec).done == 3
+    first = load_image(out / "p1.png")
+    picture = np.zeros((24, 32, 3), np.uint8)
+    picture[:, 16:] = 255  # an edge: its line art differs from the flat picture's
+    save_image(inp / "p1.png", picture)
+    st = (inp / "p1.png").stat()
+    os.utime(inp / "p1.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # coarse file-system clocks
+    again = run_batch(spec)
+    assert (again.done, again.skipped) == (1, 2)
+    assert (load_image(out / "p1.png") != first).any()
+    assert run_batch(spec).skipped == 3  # nothing changed since
+    # records written before inputs were recorded are trusted as before
+    lines = (out / "manifest.jsonl").read_text().splitlines()
+    import json
+    stripped = [json.dumps({k: v for k, v in json.loads(ln).items() if k != "input_stat"}) for ln in lines]
+    (out / "manifest.jsonl").write_text("\n".join(stripped) + "\n")
+    save_image(inp / "p2.png", picture)
+    assert run_batch(spec).skipped == 3
+    assert all("input_stat" not in r for r in read_manifest(out / "manifest.jsonl").values())

@@ -9,7 +9,9 @@ process only after the task's output file was renamed into place::
 ``status`` is ``"done"`` or ``"error"`` (then ``error`` is a one-line reason and no output is
 promised). A multi-output task records ``"outputs"`` (``{name: relative path}`` of every file it
 wrote) and a procedural one (see :mod:`engine.batch.plan`) also ``"seed"``; ``"input"`` is then
-``seed<NNNNNN>``. When an id has several lines the last one counts. Lines that do not parse (a line torn
+``seed<NNNNNN>``. A file task also records ``"input_stat"`` (``[size, mtime_ns]`` of its input when it
+was recorded): an input replaced under the same name is done again on the next run. When an id has
+several lines the last one counts. Lines that do not parse (a line torn
 by a killed process or a full disk) are ignored, and the next append starts on a fresh line.
 
 Several runs may share an output folder when they are shards of one job with the same count
@@ -390,14 +392,29 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
     return records
 
 
+def input_stat(task: Task) -> Optional[list[int]]:
+    """``[size, mtime_ns]`` of the task's input file (``None`` for a procedural task or an input
+    that cannot be read): recorded with each result, so a re-run notices a replaced input."""
+    if task.input_path is None:
+        return None
+    try:
+        st = task.input_path.stat()
+    except OSError:
+        return None
+    return [int(st.st_size), int(st.st_mtime_ns)]
+
+
 def is_finished(task: Task, record: Optional[dict[str, Any]], output_dir: Path) -> bool:
-    """True when ``task`` needs no work: recorded done, at the same output(s), and every file exists."""
+    """True when ``task`` needs no work: recorded done, at the same output(s), every file exists and
+    the input file is the one that was processed (same size and modification time as recorded;
+    records written before that was recorded are trusted)."""
     return (
         record is not None
         and record.get("status") == "done"
         and record.get("output") == task.output
         and (not task.outputs or record.get("outputs") == dict(task.outputs))
         and all((output_dir / o).is_file() for o in task.output_paths)
+        and ("input_stat" not in record or record["input_stat"] == input_stat(task))
     )
 
 
@@ -453,6 +470,9 @@ class ManifestWriter:
         }
         if task.seed is not None:
             rec["seed"] = task.seed
+        stat = input_stat(task)
+        if stat is not None:
+            rec["input_stat"] = stat
         if task.outputs:
             rec["outputs"] = dict(task.outputs)
         self._write((canonical_json(rec) + "\n").encode("utf-8"))
