@@ -418,7 +418,7 @@ def test_odd_input_folder_never_overwrites_an_output(tmp_path: Path) -> None:
         os.mkfifo(src / "fifo.png")                                        # reading it would block
     out = tmp_path / "out"
     summary = run_batch(JobSpec(SLOW_OP, src, out))
-    assert (summary.done, summary.failed) == (len(names), 2)
+    assert (summary.done, summary.failed) == (len(names), 3)
     recs = read_manifest(out / MANIFEST_NAME)
     done = {r["input"]: r["output"] for r in recs.values() if r["status"] == "done"}
     assert sorted(done) == sorted(names)
@@ -428,7 +428,7 @@ def test_odd_input_folder_never_overwrites_an_output(tmp_path: Path) -> None:
         expected = get_op("lineart").runner()(load_image(src / name), get_op("lineart").normalize({}))
         assert np.array_equal(load_image(out / output)[..., 0], expected), name
     errors = {r["input"] for r in recs.values() if r["status"] == "error"}
-    assert errors == {"empty.png", "fake.jpg"}
+    assert errors == {"empty.png", "fake.jpg", "broken.png"}  # a broken link gets its error line
 
 
 def test_a_plan_with_two_tasks_on_one_file_is_refused() -> None:

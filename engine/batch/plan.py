@@ -47,7 +47,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from engine.batch.ops import BatchOp
 from engine.errors import ImageLoadError, MasqueradeError
-from engine.imageio import list_images
+from engine.imageio import LOAD_EXTENSIONS, list_images
 
 MAX_TAG_LEN: int = 64
 """Longest readable parameter tag in an output name before hashed tags are used."""
@@ -326,7 +326,7 @@ def check_unique_outputs(tasks: Sequence[Task]) -> None:
 
 
 def list_inputs(input_dir: Path) -> list[Path]:
-    """Sorted images of the input folder.
+    """Sorted images of the input folder (by extension; broken links to images included).
 
     Raises:
         BatchError: the folder is missing, not a folder, or holds no images.
@@ -335,6 +335,11 @@ def list_inputs(input_dir: Path) -> list[Path]:
         raise BatchError(f"input folder {input_dir} does not exist or is not a folder")
     try:
         inputs = list_images(input_dir)
+        # a link to a file that is gone is listed too, so that it gets an error line in the
+        # manifest instead of being skipped without a word
+        inputs = sorted(inputs + [p for p in input_dir.iterdir()
+                                  if p.is_symlink() and not p.exists() and not p.name.startswith(".")
+                                  and p.suffix.lower() in LOAD_EXTENSIONS])
     except (ImageLoadError, OSError) as exc:
         raise BatchError(f"cannot list input folder {input_dir} ({exc})") from None
     if not inputs:
