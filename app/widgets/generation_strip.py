@@ -109,6 +109,21 @@ class Sample:
     image: np.ndarray
 
 
+def _slider_row(grid: QGridLayout, row: int, name: str, span: tuple[int, int], value: int, text: str,
+                tip: str) -> tuple[QSlider, QLabel]:
+    """A "name | slider | value" row of ``grid``: the slider (``span``, ``value``, tool tip) and
+    its value label (showing ``text``)."""
+    grid.addWidget(QLabel(name), row, 0)
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(*span)
+    slider.setValue(value)
+    slider.setToolTip(tip)
+    label = QLabel(text)
+    grid.addWidget(slider, row, 1)
+    grid.addWidget(label, row, 2)
+    return slider, label
+
+
 class GenerationStrip(QGroupBox):
     """Seed / ψ / mixing / interpolation controls and a strip of generated thumbnails.
 
@@ -169,14 +184,9 @@ class GenerationStrip(QGroupBox):
         self.random_button.clicked.connect(self.random_seed)
         g.addWidget(self.seed_spin, 0, 1)
         g.addWidget(self.random_button, 0, 2)
-        g.addWidget(QLabel("ψ"), 1, 0)
-        self.psi_slider = QSlider(Qt.Orientation.Horizontal)
-        self.psi_slider.setRange(0, 100)
-        self.psi_slider.setValue(70)
-        self.psi_slider.setToolTip("Truncation ψ: lower = closer to the average design (safer), 1 = full variety")
-        self.psi_label = QLabel("0.70")
-        g.addWidget(self.psi_slider, 1, 1)
-        g.addWidget(self.psi_label, 1, 2)
+        self.psi_slider, self.psi_label = _slider_row(
+            g, 1, "ψ", (0, 100), 70, "0.70",
+            "Truncation ψ: lower = closer to the average design (safer), 1 = full variety")
 
         modes = QHBoxLayout()
         self.mode_group = QButtonGroup(self)
@@ -197,22 +207,11 @@ class GenerationStrip(QGroupBox):
         self.seed_b_spin.setRange(0, MAX_SEED)
         self.seed_b_spin.setValue(1)
         g.addWidget(self.seed_b_spin, 3, 1)
-        g.addWidget(QLabel("Crossover"), 4, 0)
-        self.crossover_slider = QSlider(Qt.Orientation.Horizontal)
-        self.crossover_slider.setRange(1, 1)
-        self.crossover_slider.setToolTip("Style inputs taken from the seed before switching to seed B "
-                                         "(low = only the coarse layout is the seed's)")
-        self.crossover_label = QLabel("1")
-        g.addWidget(self.crossover_slider, 4, 1)
-        g.addWidget(self.crossover_label, 4, 2)
-        g.addWidget(QLabel("t"), 5, 0)
-        self.t_slider = QSlider(Qt.Orientation.Horizontal)
-        self.t_slider.setRange(0, 100)
-        self.t_slider.setValue(50)
-        self.t_slider.setToolTip("Interpolation: 0 = the seed, 1 = seed B")
-        self.t_label = QLabel("0.50")
-        g.addWidget(self.t_slider, 5, 1)
-        g.addWidget(self.t_label, 5, 2)
+        self.crossover_slider, self.crossover_label = _slider_row(
+            g, 4, "Crossover", (1, 1), 1, "1",
+            "Style inputs taken from the seed before switching to seed B (low = only the coarse layout is the seed's)")
+        self.t_slider, self.t_label = _slider_row(
+            g, 5, "t", (0, 100), 50, "0.50", "Interpolation: 0 = the seed, 1 = seed B")
         g.setColumnStretch(1, 1)
         lay.addLayout(g)
 
