@@ -68,6 +68,24 @@ def make_window(qtbot, clean_settings):
 
 
 @pytest.fixture
+def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Checkpoint search limited to an empty temporary folder (the project's own checkpoints
+    hidden) with the Opera learned-engine caches cleared before and after."""
+    import engine.checkpoints as ckpt
+    from engine.studios import opera_generate, opera_learned
+
+    folder = tmp_path / "ckpts"
+    folder.mkdir()
+    monkeypatch.setattr(ckpt, "PROJECT_CHECKPOINTS", folder)
+    monkeypatch.delenv(ckpt.ENV_VAR, raising=False)
+    opera_learned.forget()
+    opera_generate._CACHE.clear()
+    yield folder
+    opera_learned.forget()
+    opera_generate._CACHE.clear()
+
+
+@pytest.fixture
 def shared_data() -> Path:
     """``../shared/data`` or skip (a user's fresh clone has no shared folder)."""
     if not SHARED_DATA.is_dir():

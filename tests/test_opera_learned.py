@@ -8,28 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-import engine.checkpoints as ckpt
 from engine.checkpoints import save_checkpoint
 from engine.cli import main
 from engine.imageio import load_image
 from engine.models.cocosnet import CoCosNet
 from engine.models.stylegan2 import Generator
 from engine.procedural.lianpu import generate_lianpu
-from engine.studios import opera_generate, opera_learned
+from engine.studios import opera_learned
 from engine.studios.opera import ColorizeEditor, ColorizeParams, resolve_colorize_backend
 from engine.studios.opera_generate import load_lianpu_generator
-
-
-@pytest.fixture
-def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Checkpoint search limited to an empty temporary folder (the project's own checkpoints hidden)."""
-    folder = tmp_path / "ckpts"
-    folder.mkdir()
-    monkeypatch.setattr(ckpt, "PROJECT_CHECKPOINTS", folder)
-    monkeypatch.delenv(ckpt.ENV_VAR, raising=False)
-    opera_learned.forget()
-    opera_generate._CACHE.clear()
-    return folder
 
 
 def _tiny_cocosnet(folder: Path, better: bool, steps: int = 3) -> Path:

@@ -45,6 +45,18 @@ def shell(qtbot, clean_settings):
     s.thread.stop()
 
 
+@pytest.fixture
+def fake_generator(request, monkeypatch):
+    """A :class:`FakeGenerator` served by the strip's loader (ask for it before ``shell``); an
+    indirect parameter sets its ``quality_warning``."""
+    from app.widgets import generation_strip
+
+    fake = FakeGenerator()
+    fake.quality_warning = getattr(request, "param", None)
+    monkeypatch.setattr(generation_strip, "default_loader", lambda: (fake, "StyleGAN2 32² (test)"))
+    return fake
+
+
 def idle(qtbot, shell: Shell) -> None:
     qtbot.waitUntil(shell.panel.is_idle, timeout=15000)
 
@@ -220,22 +232,6 @@ def _pixels(canvas: ImageCanvas) -> np.ndarray:
     return np.frombuffer(img.constBits(), np.uint8).reshape(h, img.bytesPerLine())[:, :w * 3].reshape(h, w, 3).copy()
 
 
-@pytest.fixture
-def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Checkpoint search limited to an empty temporary folder (the project's checkpoints hidden)."""
-    import engine.checkpoints as ckpt
-    from engine.studios import opera_generate, opera_learned
-
-    folder = tmp_path / "ckpts"
-    folder.mkdir()
-    monkeypatch.setattr(ckpt, "PROJECT_CHECKPOINTS", folder)
-    monkeypatch.delenv(ckpt.ENV_VAR, raising=False)
-    opera_learned.forget()
-    opera_generate._CACHE.clear()
-    yield folder
-    opera_learned.forget()
-
-
 def _fabricated_cocosnet(folder: Path, better: bool) -> Path:
     """A tiny CoCosNet card + weights (random weights: this tests the wiring, not the colouring)."""
     import torch
@@ -366,82 +362,62 @@ def test_generation_strip_is_off_without_a_trained_generator(qtbot, roots, shell
     assert not g.psi_slider.isEnabled() and not g.strip.isEnabled() and "stylegan2" in g.status.text()
 
 
-def test_generation_strip_with_a_generator(qtbot, clean_settings, monkeypatch) -> None:
-    from app.widgets import generation_strip
-
-    fake = FakeGenerator()
-    monkeypatch.setattr(generation_strip, "default_loader", lambda: (fake, "StyleGAN2 32² (test)"))
-    s = Shell()
-    qtbot.addWidget(s.split)
-    s.split.show()
-    s.panel.activate()
-    try:
-        p = colour_mode(qtbot, s)
-        g = p.generation
-        qtbot.waitUntil(lambda: len(g.samples) == 6, timeout=15000)
-        idle(qtbot, s)
-        assert g.available and g.seed_spin.isEnabled() and "StyleGAN2 32² (test)" in g.status.text()
-        assert [g.strip.item(i).text() for i in range(6)] == [f"GAN #{k}" for k in range(6)]
-        assert fake.calls[-6:] == [("g", k, 0.7) for k in range(6)]
-        assert not g.seed_b_spin.isEnabled() and not g.crossover_slider.isEnabled()
-        # ψ, seed, style mixing and interpolation re-render the strip in the worker
-        g.seed_spin.setValue(40)
-        g.psi_slider.setValue(50)
-        idle(qtbot, s)
-        assert fake.calls[-6:] == [("g", k, 0.5) for k in range(40, 46)]
-        g.set_mode("mix")
-        g.seed_b_spin.setValue(7)
-        g.crossover_slider.setValue(2)
-        idle(qtbot, s)
-        assert g.crossover_slider.maximum() == 5 and g.seed_b_spin.isEnabled()
-        assert fake.calls[-6:] == [("m", k, 7, 2, 0.5) for k in range(40, 46)]
-        assert g.strip.item(0).text() == "GAN 40×7/2"
-        g.set_mode("interpolate")
-        g.t_slider.setValue(25)
-        idle(qtbot, s)
-        assert fake.calls[-6:] == [("i", k, 7, 0.25, 0.5) for k in range(40, 46)]
-        g.random_button.click()
-        idle(qtbot, s)
-        assert g.samples[0].seed == g.seed_spin.value()
-        # clicking a thumbnail makes that design the colour reference (one undo step)
-        p.trace_reference()
-        qtbot.waitUntil(lambda: p.colour_result is not None, timeout=15000)
-        idle(qtbot, s)
-        n = p.undo.index()
-        g.strip.itemClicked.emit(g.strip.item(2))
-        idle(qtbot, s)
-        key = g.samples[2].key
-        assert p.doc.param(COLOUR, "reference") == key and p.gallery.item_for(key) is not None
-        assert p.undo.index() == n + 1 and p.undo.text(n) == "Choose reference"
-        assert np.array_equal(p.current_reference().image, g.samples[2].image)
-        assert np.array_equal(p.colour_result.warped_reference.shape, (512, 512, 3))
-    finally:
-        s.thread.stop()
+def test_generation_strip_with_a_generator(qtbot, fake_generator, shell) -> None:
+    fake = fake_generator
+    p = colour_mode(qtbot, shell)
+    g = p.generation
+    qtbot.waitUntil(lambda: len(g.samples) == 6, timeout=15000)
+    idle(qtbot, shell)
+    assert g.available and g.seed_spin.isEnabled() and "StyleGAN2 32² (test)" in g.status.text()
+    assert [g.strip.item(i).text() for i in range(6)] == [f"GAN #{k}" for k in range(6)]
+    assert fake.calls[-6:] == [("g", k, 0.7) for k in range(6)]
+    assert not g.seed_b_spin.isEnabled() and not g.crossover_slider.isEnabled()
+    # ψ, seed, style mixing and interpolation re-render the strip in the worker
+    g.seed_spin.setValue(40)
+    g.psi_slider.setValue(50)
+    idle(qtbot, shell)
+    assert fake.calls[-6:] == [("g", k, 0.5) for k in range(40, 46)]
+    g.set_mode("mix")
+    g.seed_b_spin.setValue(7)
+    g.crossover_slider.setValue(2)
+    idle(qtbot, shell)
+    assert g.crossover_slider.maximum() == 5 and g.seed_b_spin.isEnabled()
+    assert fake.calls[-6:] == [("m", k, 7, 2, 0.5) for k in range(40, 46)]
+    assert g.strip.item(0).text() == "GAN 40×7/2"
+    g.set_mode("interpolate")
+    g.t_slider.setValue(25)
+    idle(qtbot, shell)
+    assert fake.calls[-6:] == [("i", k, 7, 0.25, 0.5) for k in range(40, 46)]
+    g.random_button.click()
+    idle(qtbot, shell)
+    assert g.samples[0].seed == g.seed_spin.value()
+    # clicking a thumbnail makes that design the colour reference (one undo step)
+    p.trace_reference()
+    qtbot.waitUntil(lambda: p.colour_result is not None, timeout=15000)
+    idle(qtbot, shell)
+    n = p.undo.index()
+    g.strip.itemClicked.emit(g.strip.item(2))
+    idle(qtbot, shell)
+    key = g.samples[2].key
+    assert p.doc.param(COLOUR, "reference") == key and p.gallery.item_for(key) is not None
+    assert p.undo.index() == n + 1 and p.undo.text(n) == "Choose reference"
+    assert np.array_equal(p.current_reference().image, g.samples[2].image)
+    assert np.array_equal(p.colour_result.warped_reference.shape, (512, 512, 3))
 
 
-def test_generation_strip_hides_demo_quality_samples_until_asked(qtbot, clean_settings, monkeypatch) -> None:
-    from app.widgets import generation_strip
-
-    fake = FakeGenerator()
-    fake.quality_warning = "demo quality: FID 43.9 vs 2.8 between two real sets"
-    monkeypatch.setattr(generation_strip, "default_loader", lambda: (fake, "StyleGAN2 32² (test)"))
-    s = Shell()
-    qtbot.addWidget(s.split)
-    s.split.show()
-    s.panel.activate()
-    try:
-        p = colour_mode(qtbot, s)
-        g = p.generation
-        qtbot.waitUntil(lambda: g.available, timeout=15000)
-        idle(qtbot, s)
-        assert "Not usable yet" in g.status.text() and "FID 43.9" in g.status.text()
-        assert g.demo_check.isVisibleTo(g) and not g.demo_check.isChecked()
-        assert g.strip.count() == 0 and not g.seed_spin.isEnabled() and fake.calls == []
-        g.demo_check.setChecked(True)
-        qtbot.waitUntil(lambda: len(g.samples) == 6, timeout=15000)
-        assert g.seed_spin.isEnabled() and fake.calls[-6:] == [("g", k, 0.7) for k in range(6)]
-        g.demo_check.setChecked(False)
-        idle(qtbot, s)
-        assert g.strip.count() == 0 and not g.seed_spin.isEnabled()
-    finally:
-        s.thread.stop()
+@pytest.mark.parametrize("fake_generator", ["demo quality: FID 43.9 vs 2.8 between two real sets"], indirect=True)
+def test_generation_strip_hides_demo_quality_samples_until_asked(qtbot, fake_generator, shell) -> None:
+    fake = fake_generator
+    p = colour_mode(qtbot, shell)
+    g = p.generation
+    qtbot.waitUntil(lambda: g.available, timeout=15000)
+    idle(qtbot, shell)
+    assert "Not usable yet" in g.status.text() and "FID 43.9" in g.status.text()
+    assert g.demo_check.isVisibleTo(g) and not g.demo_check.isChecked()
+    assert g.strip.count() == 0 and not g.seed_spin.isEnabled() and fake.calls == []
+    g.demo_check.setChecked(True)
+    qtbot.waitUntil(lambda: len(g.samples) == 6, timeout=15000)
+    assert g.seed_spin.isEnabled() and fake.calls[-6:] == [("g", k, 0.7) for k in range(6)]
+    g.demo_check.setChecked(False)
+    idle(qtbot, shell)
+    assert g.strip.count() == 0 and not g.seed_spin.isEnabled()
