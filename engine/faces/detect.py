@@ -3,9 +3,11 @@
 Default backend (offline, ships inside the ``mediapipe`` wheel): MediaPipe's full-range face
 detector finds every face on a downscaled copy of the image; for each face, a square crop around
 its box is taken from the full-resolution image and MediaPipe Face Mesh (with iris refinement)
-fits 478 landmarks on a few views of that crop (plain, mirrored, slightly zoomed and shifted;
-averaged), which are mapped back to image pixels. When nothing is found, the search is
-repeated on a padded copy (faces that fill the whole frame are too big for the detector).
+fits 478 landmarks on three views of that crop (plain, mirrored, mirrored and slightly zoomed;
+averaged, :data:`MESH_VIEWS`), which are mapped back to image pixels; wider and tighter crops are
+tried when the plain one finds no face. When nothing is found, the search is repeated on a padded
+copy (faces that fill the whole frame are too big for the detector) and with the short-range model;
+a box the mesh cannot fit is looked at again at full resolution (:func:`_look_closer`).
 
 Optional backend: facexlib's RetinaFace (mobilenet0.25) when its weight file is present locally
 (see :mod:`engine.faces.thirdparty`); it replaces the detector, landmarks still come from the mesh.
@@ -165,15 +167,11 @@ class FaceMeshFitter:
         sides, mirrored when ``flip`` (landmarks are mirrored back and renumbered by
         :data:`~engine.faces.topology.MIRROR`); image pixels, float64."""
         x0, y0, x1, y1 = (float(v) for v in box)
-        cx, cy = (x0 + x1) / 2 + dx * (x1 - x0), (y0 + y1) / 2 + dy * (y1 - y0)
         side = max(x1 - x0, y1 - y0) * CROP_SCALE * scale
         if side < 4:
             return None
-        s = MESH_SIDE / side
-        # crop = A · image: scale about the (moved) box centre, centre in the crop  # [2x3]
-        a = np.array([[s, 0, MESH_SIDE / 2 - s * cx], [0, s, MESH_SIDE / 2 - s * cy]], np.float64)
-        crop = cv2.warpAffine(rgb, a, (MESH_SIDE, MESH_SIDE), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
+        crop, a, s = _square_window(rgb, (x0 + x1) / 2 + dx * (x1 - x0), (y0 + y1) / 2 + dy * (y1 - y0),
+                                    side, MESH_SIDE, cv2.BORDER_REPLICATE)
         if flip:
             crop = np.ascontiguousarray(crop[:, ::-1])
         with self._lock:
@@ -192,6 +190,18 @@ class FaceMeshFitter:
         if _iou(mesh_box, np.asarray(box, np.float64)) < 0.2:  # the mesh found another face in the crop
             return None
         return pts
+
+
+def _square_window(rgb: np.ndarray, cx: float, cy: float, side: float, out: int,
+                   border: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """The ``side``-pixel square of ``rgb`` centred on (``cx``, ``cy``), resampled to ``out``²:
+    ``(window, A, s)`` with window = A · image (``A`` ``[2, 3]``, scale ``s``). Outside the image:
+    ``border`` (``BORDER_CONSTANT`` fills mid grey)."""
+    s = out / side
+    a = np.array([[s, 0, out / 2 - s * cx], [0, s, out / 2 - s * cy]], np.float64)
+    win = cv2.warpAffine(rgb, a, (out, out), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                         borderMode=border, borderValue=(128, 128, 128))
+    return np.ascontiguousarray(win), a, s
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -264,13 +274,8 @@ def _look_closer(detector: BoxDetector, rgb: np.ndarray, box: np.ndarray) -> Opt
     side = 2.5 * max(x1 - x0, y1 - y0)
     if side < 8:
         return None
-    s = CLOSER_SIDE / side
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    n = int(round(side * s))
-    a = np.array([[s, 0, n / 2 - s * cx], [0, s, n / 2 - s * cy]], np.float64)
-    win = cv2.warpAffine(rgb, a, (n, n), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=(128, 128, 128))
-    found = detector.detect(np.ascontiguousarray(win))
+    win, a, s = _square_window(rgb, (x0 + x1) / 2, (y0 + y1) / 2, side, CLOSER_SIDE, cv2.BORDER_CONSTANT)
+    found = detector.detect(win)
     if not found:
         return None
     b, sc, k = max(found, key=lambda d: d[1])
