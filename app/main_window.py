@@ -7,20 +7,43 @@ from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QColor, QIcon, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QMainWindow, QMenu, QScrollArea, QSplitter, QStackedWidget, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QColor,
+    QDragEnterEvent,
+    QDropEvent,
+    QIcon,
+    QKeySequence,
+    QUndoStack,
+)
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app import shortcuts
 from app.dialogs.model_manager import open_model_manager
-from app.document import Document
+from app.model.document import Document
 from app.studios.base import StudioPanel
-from app.studios.maskwear_panel import MaskWearPanel
-from app.studios.opera_panel import OperaPanel
-from app.studios.expression_panel import ExpressionPanel
-from app.studios.makeup_panel import MakeupPanel
-from app.studios.regenerate_panel import RegeneratePanel
+from app.studios.expression import ExpressionPanel
+from app.studios.makeup import MakeupPanel
+from app.studios.maskwear import MaskWearPanel
+from app.studios.opera.panel import OperaPanel
+from app.studios.regenerate import RegeneratePanel
 from app.widgets.canvas import ImageCanvas
 from app.worker import WorkerThread
 from engine.cancel import CancelToken

@@ -24,7 +24,7 @@ import PIL
 
 from engine.batch import JobSpec, run_batch
 from engine.imageio import save_image
-from engine.studios.opera import XDoGParams, xdog
+from engine.studios.opera.classical import XDoGParams, xdog
 
 XDOG_TARGET_MS: float = 25.0
 """Issue target: median XDoG latency at 512² on the project's 2-core CPU, in milliseconds."""

@@ -56,7 +56,7 @@ def run() -> dict[str, Any]:
     from engine.faces.anime import analyze_anime
     from engine.imageio import load_image
     from engine.procedural.anime_faces import generate_anime_face
-    from engine.studios.expression import ExpressionEditor, ExpressionParams
+    from engine.studios.expression.classical import ExpressionEditor, ExpressionParams
 
     face = generate_anime_face(5, 512)
     ed = ExpressionEditor()
@@ -86,8 +86,8 @@ def run() -> dict[str, Any]:
 
 def judged() -> Any:
     """Judge accuracy of rig and GAN edits (see the module docstring); ``None`` without checkpoints."""
-    from engine.checkpoints import checkpoint_roots, find_checkpoint, load_checkpoint
-    from engine.studios.expression import GAN_MODEL
+    from engine.studios.expression.classical import GAN_MODEL
+    from engine.weights.store import checkpoint_roots, find_checkpoint, load_checkpoint
 
     g_path = find_checkpoint(GAN_MODEL)
     j_path = next((Path(r) / "expression_judge.json" for r in checkpoint_roots()

@@ -116,7 +116,11 @@ GLASSES_PHOTO = "sg_male_189498"
 
 def glasses_check(analyzer, folders: list[Path]) -> dict[str, Any]:
     """Detections on the photos as they are and recall on synthetic frames drawn on the others."""
-    from engine.faces.glasses import SYNTHETIC_STYLES, detect_glasses, draw_synthetic_glasses
+    from engine.faces.glasses import (
+        SYNTHETIC_STYLES,
+        detect_glasses,
+        draw_synthetic_glasses,
+    )
     from engine.imageio import load_image
 
     found: list[str] = []

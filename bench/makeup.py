@@ -52,7 +52,12 @@ def run(runs: int = 10) -> dict[str, Any]:
     from skimage.metrics import structural_similarity
 
     from engine.faces import FaceAnalyzer
-    from engine.studios.makeup import REGIONS, MakeupEditor, MakeupParams, load_styles
+    from engine.studios.makeup.classical import (
+        REGIONS,
+        MakeupEditor,
+        MakeupParams,
+        load_styles,
+    )
 
     styles = load_styles(include_user_dir=False)
     analyzer = FaceAnalyzer()

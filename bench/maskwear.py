@@ -23,7 +23,7 @@ def _fit_ms(runs: int = 20) -> dict[str, float]:
     from skimage import data
 
     from engine.faces import FaceAnalyzer
-    from engine.studios.maskwear import MaskWearParams, put_mask
+    from engine.studios.maskwear.classical import MaskWearParams, put_mask
 
     img = data.astronaut()
     faces = FaceAnalyzer().analyze(img, parse=False).faces

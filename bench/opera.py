@@ -32,7 +32,13 @@ def quality(folder: Path) -> dict[str, Any]:
     from skimage.metrics import structural_similarity
 
     from engine.imageio import load_image
-    from engine.studios.opera import XDoGParams, classify_main_colour, colorize, face_mask_from_image, xdog
+    from engine.studios.opera.classical import (
+        XDoGParams,
+        classify_main_colour,
+        colorize,
+        face_mask_from_image,
+        xdog,
+    )
 
     images = {p.stem: load_image(p) for p in sorted(folder.glob("*.png"))}
     lines = {k: xdog(v, XDoGParams(threshold=0.5)) for k, v in images.items()}
@@ -65,7 +71,7 @@ def quality(folder: Path) -> dict[str, Any]:
 def run(runs: int = 10) -> dict[str, Any]:
     """The ``opera`` section of the bench JSON."""
     from engine.procedural.lianpu import generate_lianpu
-    from engine.studios.opera import colorize
+    from engine.studios.opera.classical import colorize
 
     sketch, ref = generate_lianpu(1, size=512), generate_lianpu(2, size=512)
     col = latency(lambda: colorize(sketch.line_art, ref.image), runs)

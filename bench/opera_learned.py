@@ -18,15 +18,20 @@ from typing import Any
 from bench.timing import latency
 
 
-
 def run(runs: int = 10) -> dict[str, Any]:
     """The ``opera_learned`` section of the bench JSON."""
     import torch
 
-    from engine.checkpoints import build_model, read_card
+    from engine.models.registry import build_model
     from engine.procedural.lianpu import generate_lianpu
-    from engine.studios.opera_generate import load_lianpu_generator
-    from engine.studios.opera_learned import _status, colorize_neural, load_cocosnet, model_side
+    from engine.studios.opera.generate import load_lianpu_generator
+    from engine.studios.opera.learned import (
+        _status,
+        colorize_neural,
+        load_cocosnet,
+        model_side,
+    )
+    from engine.weights.card import read_card
 
     path, _better, why, card = _status()
     net = build_model("cocosnet", **(read_card(path).kwargs if path is not None else {})).eval()

@@ -1,7 +1,7 @@
 """Regenerate bench section: classical regeneration latency at 512² and quality.
 
 Latency: ``skimage.data.astronaut()`` (512²), its parsing edited by each edit chain of
-:data:`EDITS`, median of several runs of :func:`engine.studios.regenerate.regenerate` (analysis not
+:data:`EDITS`, median of several runs of :func:`engine.studios.regenerate.classical.regenerate` (analysis not
 included: it is cached per image in the studio). Quality: identity PSNR (unchanged mask) and the
 edited-region agreement — the project parser's labels of the result against the edited mask, mean
 IoU over the labels the edit changed (``result_miou``), next to the same score of the unedited
@@ -98,8 +98,8 @@ def run() -> dict[str, Any]:
     from engine.faces import FaceAnalyzer
     from engine.faces.cli import quiet_native_stderr
     from engine.imageio import load_image
-    from engine.studios.regenerate import regenerate
-    from engine.studios.regenerate_edits import apply_edits
+    from engine.studios.regenerate.classical import regenerate
+    from engine.studios.regenerate.edits import apply_edits
 
     with quiet_native_stderr():
         analyzer = FaceAnalyzer()

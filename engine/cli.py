@@ -15,11 +15,11 @@ from typing import Optional, Sequence
 
 from engine.errors import Cancelled, MasqueradeError
 
-COMMAND_MODULES: tuple[str, ...] = ("engine.batch.cli", "engine.faces.cli", "engine.studios.opera_cli",
-                                  "engine.studios.expression_cli", "engine.studios.maskwear_cli",
-                                  "engine.studios.makeup_cli",
-                                  "engine.weights_cli",
-                                  "engine.studios.regenerate_cli", "engine.training.cli",
+COMMAND_MODULES: tuple[str, ...] = ("engine.batch.cli", "engine.faces.cli", "engine.studios.opera.cli",
+                                  "engine.studios.expression.cli", "engine.studios.maskwear.cli",
+                                  "engine.studios.makeup.cli",
+                                  "engine.weights.cli",
+                                  "engine.studios.regenerate.cli", "engine.training.cli",
                                   "engine.metrics.cli",)
 """Modules that add sub-commands: each has ``add_parser(subparsers)`` which creates its
 sub-parser(s) and sets ``func=<callable(args) -> int>`` with ``set_defaults``. A studio adds its
@@ -28,7 +28,7 @@ commands by adding its module here."""
 
 def add_xdog_arguments(p: argparse.ArgumentParser) -> None:
     """Add the XDoG options (``--sigma --k --gamma --epsilon --phi --threshold``) to a parser."""
-    from engine.studios.opera import XDoGParams
+    from engine.studios.opera.classical import XDoGParams
 
     d = XDoGParams()
     g = p.add_argument_group("XDoG line art")
@@ -42,8 +42,8 @@ def add_xdog_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def xdog_params_from_args(args: argparse.Namespace):
-    """:class:`~engine.studios.opera.XDoGParams` from parsed XDoG options (validated)."""
-    from engine.studios.opera import XDoGParams
+    """:class:`~engine.studios.opera.classical.XDoGParams` from parsed XDoG options (validated)."""
+    from engine.studios.opera.classical import XDoGParams
 
     return XDoGParams(sigma=args.sigma, k=args.k, gamma=args.gamma, epsilon=args.epsilon,
                       phi=args.phi, threshold=args.threshold).validate()
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_lineart(args: argparse.Namespace) -> int:
     from engine.imageio import check_output_file, load_image, save_image
-    from engine.studios.opera import xdog
+    from engine.studios.opera.classical import xdog
 
     params = xdog_params_from_args(args)
     check_output_file(args.out)

@@ -4,7 +4,7 @@ Two things only a frozen build needs happen first:
 
 * :func:`multiprocessing.freeze_support` — batch workers are started with the ``spawn`` method,
   which re-runs this executable; the child must become a worker, not parse the command line.
-* the user's weights folder (:func:`engine.models_registry.user_weights_dir`) is appended to
+* the user's weights folder (:func:`engine.weights.catalog.user_weights_dir`) is appended to
   ``MASQUERADE_CHECKPOINTS`` and ``MASQUERADE_FACEXLIB_DIR``, because the bundle's own
   ``checkpoints/`` folder may be read-only once installed. ``masquerade weights import`` writes
   there, and the face analysis and checkpoint look-ups then find the imported files.
@@ -15,7 +15,7 @@ import sys
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()
-    from engine.models_registry import add_user_weights_to_search_path
+    from engine.weights.catalog import add_user_weights_to_search_path
 
     add_user_weights_to_search_path()
     from app.launcher import main

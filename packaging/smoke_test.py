@@ -127,7 +127,9 @@ def main(argv: list[str]) -> int:
             if made != ["s0.png", "s1.png", "s2.png"]:
                 raise SmokeFailure(f"batch lineart with 2 worker processes wrote {made}")
 
-            from skimage import data  # the public-domain astronaut photo, shipped by scikit-image
+            from skimage import (
+                data,  # the public-domain astronaut photo, shipped by scikit-image
+            )
 
             photo = tmp / "astronaut.png"
             Image.fromarray(data.astronaut()).save(photo)

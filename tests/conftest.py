@@ -71,13 +71,14 @@ def make_window(qtbot, clean_settings):
 def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Checkpoint search limited to an empty temporary folder (the project's own checkpoints
     hidden) with the Opera learned-engine caches cleared before and after."""
-    import engine.checkpoints as ckpt
-    from engine.studios import opera_generate, opera_learned
+    import engine.weights.store as store
+    from engine.studios.opera import generate as opera_generate
+    from engine.studios.opera import learned as opera_learned
 
     folder = tmp_path / "ckpts"
     folder.mkdir()
-    monkeypatch.setattr(ckpt, "PROJECT_CHECKPOINTS", folder)
-    monkeypatch.delenv(ckpt.ENV_VAR, raising=False)
+    monkeypatch.setattr(store, "PROJECT_CHECKPOINTS", folder)
+    monkeypatch.delenv(store.ENV_VAR, raising=False)
     opera_learned.forget()
     opera_generate._CACHE.clear()
     yield folder

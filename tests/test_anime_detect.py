@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.faces.anime import CASCADE_PATH, PART_NAMES, analyze_anime, detect_anime_faces, locate_parts
+from engine.faces.anime import (
+    CASCADE_PATH,
+    PART_NAMES,
+    analyze_anime,
+    detect_anime_faces,
+    locate_parts,
+)
 from engine.procedural.anime_faces import generate_anime_face
 
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.procedural.anime_faces import (EXPRESSION_LABELS, HAIR_STYLES, PART_NAMES, AnimeExpression,
-                                           anime_face_sheet, generate_anime_face)
+from engine.procedural.anime_faces import (
+    EXPRESSION_LABELS,
+    HAIR_STYLES,
+    PART_NAMES,
+    AnimeExpression,
+    anime_face_sheet,
+    generate_anime_face,
+)
 
 
 def test_deterministic_and_seed_dependent():

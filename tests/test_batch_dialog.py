@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import shapes_image
 from PySide6.QtCore import Qt
 
 from app.dialogs.batch_dialog import BatchDialog, format_eta
-from conftest import shapes_image
 from engine.batch import read_manifest
 from engine.imageio import save_image
-from engine.studios.opera import XDoGParams
+from engine.studios.opera.classical import XDoGParams
 
 
 def make_inputs(folder: Path, n: int) -> None:

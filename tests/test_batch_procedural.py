@@ -9,11 +9,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.batch import JOB_NAME, MANIFEST_NAME, BatchCancelled, BatchOp, JobSpec, get_op, plan_job, run_batch
+from engine.batch import (
+    JOB_NAME,
+    MANIFEST_NAME,
+    BatchCancelled,
+    BatchOp,
+    JobSpec,
+    get_op,
+    plan_job,
+    run_batch,
+)
 from engine.cli import main
 from engine.imageio import load_image
 from engine.procedural.lianpu import generate_lianpu
-from engine.procedural.lianpu_dataset import dataset_output_names, dataset_params, recolour_seed
+from engine.procedural.lianpu_dataset import (
+    dataset_output_names,
+    dataset_params,
+    recolour_seed,
+)
 
 
 def records(out: Path) -> list[dict]:

@@ -500,9 +500,9 @@ def test_multi_output_task_writes_all_files_or_none(tmp_path, monkeypatch) -> No
 
     import numpy as np
 
+    from engine import imageio
     from engine.batch import core
     from engine.batch.plan import Task
-    from engine import imageio
 
     task = Task(id="t", input_path=None, output="a.png", params={}, seed=3,
                 outputs=(("img", "a.png"), ("meta.json", "a.json"), ("mask", "a_mask.png")))

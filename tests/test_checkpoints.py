@@ -1,4 +1,4 @@
-"""engine.checkpoints: safetensors + JSON card, registry, strict loads, safe third-party reads."""
+"""engine.models.registry: safetensors + JSON card, registry, strict loads, safe third-party reads."""
 
 from __future__ import annotations
 
@@ -14,25 +14,21 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from engine import checkpoints as ck
-from engine.checkpoints import (
-    CARD_SCHEMA_VERSION,
-    CheckpointStatus,
-    ModelCard,
-    build_model,
-    find_checkpoint,
-    load_checkpoint,
-    load_state_dict_file,
-    probe_checkpoint,
-    read_card,
-    register_model,
-    registered_models,
-    save_checkpoint,
-    sha256_file,
-    unwrap_state_dict,
-)
+import engine.models.registry as registry
+import engine.weights.store as store
 from engine.device import module_device, select_device
 from engine.errors import CheckpointError
+from engine.models.registry import build_model, register_model, registered_models
+from engine.weights.card import CARD_SCHEMA_VERSION, ModelCard, read_card
+from engine.weights.store import (
+    CheckpointStatus,
+    find_checkpoint,
+    load_checkpoint,
+    probe_checkpoint,
+    save_checkpoint,
+    sha256_file,
+)
+from engine.weights.thirdparty import load_state_dict_file, unwrap_state_dict
 
 NAME = "_test_tiny_conv"
 
@@ -128,7 +124,7 @@ def test_card_fields_and_hash(tmp_path: Path) -> None:
 
 
 def test_constructor_arguments_recorded_positionally_and_with_defaults() -> None:
-    assert ck.model_spec(TinyConv(5)) == (NAME, {"channels": 5, "depth": 1, "out_channels": 2})
+    assert registry.model_spec(TinyConv(5)) == (NAME, {"channels": 5, "depth": 1, "out_channels": 2})
 
 
 @pytest.mark.parametrize("given", ["tiny", "tiny.json", "tiny.safetensors"])
@@ -416,9 +412,9 @@ def test_find_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert find_checkpoint(NAME, roots=[root]) == card
     assert find_checkpoint("other_net", roots=[root]) is None
     assert find_checkpoint(NAME, roots=[tmp_path / "missing"]) is None
-    monkeypatch.setenv(ck.ENV_VAR, str(root))
-    assert ck.checkpoint_roots()[0] == root
-    assert ck.checkpoint_roots()[-1] == ck.PROJECT_CHECKPOINTS
+    monkeypatch.setenv(store.ENV_VAR, str(root))
+    assert store.checkpoint_roots()[0] == root
+    assert store.checkpoint_roots()[-1] == store.PROJECT_CHECKPOINTS
     assert find_checkpoint(NAME) == card
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from engine.imageio import load_image, save_image
 from engine.procedural.samples import OPERA_SAMPLE
-from engine.studios.opera import XDoGParams, xdog
+from engine.studios.opera.classical import XDoGParams, xdog
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -298,7 +298,7 @@ def test_bad_output_path_fails_first_and_writes_nothing(tmp_path: Path, capfd, m
 
 
 def test_label_maps_refuse_lossy_formats(tmp_path: Path, capfd) -> None:
-    from engine.studios.regenerate_edits import save_label_map
+    from engine.studios.regenerate.edits import save_label_map
 
     ok = save_image(tmp_path / "ok.png", picture())
     for argv in (["parse-edit", str(ok), "--out", str(tmp_path / "m.jpg")],
@@ -405,7 +405,7 @@ def test_end_to_end_bomb_and_missing_folder(tmp_path: Path) -> None:
 
 def test_a_photo_is_not_a_label_map(tmp_path: Path, capfd) -> None:
     from engine.labels import colorize_labels
-    from engine.studios.regenerate_edits import load_label_map
+    from engine.studios.regenerate.edits import load_label_map
 
     ok = save_image(tmp_path / "ok.png", picture())
     assert main(["regenerate", str(ok), "--mask", str(ok), "--out", str(tmp_path / "o.png")]) == 1
@@ -434,7 +434,7 @@ def astronaut(tmp_path_factory) -> Path:
 def test_regenerate_a_region_over_the_whole_image(tmp_path: Path, capfd, astronaut: Path, label: str) -> None:
     """A painted map where one part covers everything (> 32767 pixels) used to crash cv2.remap."""
     from engine.labels import CELEBAMASK_HQ
-    from engine.studios.regenerate_edits import save_label_map
+    from engine.studios.regenerate.edits import save_label_map
 
     mask = save_label_map(tmp_path / "m.png", np.full((256, 256), CELEBAMASK_HQ.index(label), np.uint8))
     out = tmp_path / "o.png"

@@ -7,9 +7,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.checkpoints import load_checkpoint, save_checkpoint
-from engine.models.cocosnet import CoCosNet, PatchDiscriminator, contextual_loss, pseudo_exemplar, train_step
+from engine.models.cocosnet import (
+    CoCosNet,
+    PatchDiscriminator,
+    contextual_loss,
+    pseudo_exemplar,
+    train_step,
+)
 from engine.procedural.lianpu import generate_lianpu
+from engine.weights.store import load_checkpoint, save_checkpoint
 
 
 def _pairs(n: int = 4, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:

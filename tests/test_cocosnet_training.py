@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine.checkpoints import read_card, save_checkpoint
 from engine.cli import main
 from engine.models.stylegan2 import Generator
 from engine.training.cocosnet import CoCosData, dev_pairs, evaluate, train
 from engine.training.stylegan2 import select_best
+from engine.weights.card import read_card
+from engine.weights.store import save_checkpoint
 
 
 def test_data_batches_mix_self_and_cross_pairs() -> None:

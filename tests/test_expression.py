@@ -7,8 +7,17 @@ import pytest
 
 from engine.errors import EditorStateError
 from engine.procedural.anime_faces import generate_anime_face
-from engine.studios.expression import (ExpressionEditor, ExpressionParams, NoFaceError, apply_rig, flow_to_rgb,
-                                       parts_from_generated, rig_regions, tps_eval, tps_fit)
+from engine.studios.expression.classical import (
+    ExpressionEditor,
+    ExpressionParams,
+    NoFaceError,
+    apply_rig,
+    flow_to_rgb,
+    parts_from_generated,
+    rig_regions,
+    tps_eval,
+    tps_fit,
+)
 
 
 @pytest.fixture(scope="module")

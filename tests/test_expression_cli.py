@@ -83,7 +83,7 @@ def test_batch_express_grid_and_manifest(tmp_path):
 
 
 def test_batch_express_params():
-    from engine.studios.expression_batch import express_params
+    from engine.studios.expression.batch import express_params
 
     assert express_params({"expression": "sad"})["expression"] == "sad"
     assert express_params({})["intensity"] == 1.0

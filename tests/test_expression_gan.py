@@ -10,12 +10,26 @@ import numpy as np
 import pytest
 import torch
 
-from engine.checkpoints import load_checkpoint, save_checkpoint
-from engine.models.expression_gan import (LABELS, ExpressionClassifier, ExpressionDiscriminator,
-                                          ExpressionGenerator, MappingNetwork, contextual_loss,
-                                          gradient_penalty, label_vector, soft_cross_entropy)
+from engine.models.expression_gan import (
+    LABELS,
+    ExpressionClassifier,
+    ExpressionDiscriminator,
+    ExpressionGenerator,
+    MappingNetwork,
+    contextual_loss,
+    gradient_penalty,
+    label_vector,
+    soft_cross_entropy,
+)
 from engine.procedural.anime_faces import generate_anime_face
-from engine.training.expression import build_dataset, evaluate, is_better, train_classifier, train_gan
+from engine.training.expression import (
+    build_dataset,
+    evaluate,
+    is_better,
+    train_classifier,
+    train_gan,
+)
+from engine.weights.store import load_checkpoint, save_checkpoint
 
 S = 32
 
@@ -126,7 +140,12 @@ def _fabricate(root: Path, better: bool, gan_acc: float) -> Path:
 
 
 def test_auto_rule_with_fabricated_cards(tmp_path: Path, monkeypatch) -> None:
-    from engine.studios.expression import ExpressionEditor, ExpressionParams, parts_from_generated, resolve_backend
+    from engine.studios.expression.classical import (
+        ExpressionEditor,
+        ExpressionParams,
+        parts_from_generated,
+        resolve_backend,
+    )
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -198,7 +217,7 @@ def test_panel_engine_choice_and_attention_view(qtbot, make_window, tmp_path: Pa
                     and panel.result.info["backend"] == "classical", timeout=15000)
     empty = tmp_path / "empty"
     empty.mkdir()
-    monkeypatch.setattr("engine.checkpoints.PROJECT_CHECKPOINTS", empty)
+    monkeypatch.setattr("engine.weights.store.PROJECT_CHECKPOINTS", empty)
     monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(empty))
     panel.engine_combo.setCurrentIndex(2)  # learned, but no checkpoint: refused, stays classical
     assert panel.editor.backend == "classical" and panel.engine_combo.currentIndex() == 1

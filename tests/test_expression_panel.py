@@ -81,7 +81,7 @@ def test_assume_face_on_a_picture_without_detection_marks_estimated_parts(qtbot,
     assert panel.result.info["parts_estimated"] == ["left_eye", "right_eye", "left_brow", "right_brow", "mouth"]
     assert "estimated" in panel.info_label.text()
     panel.set_view(3)  # regions + part boxes (orange: estimated)
-    from app.studios.expression_panel import draw_part_boxes
+    from app.studios.expression import draw_part_boxes
     boxed = draw_part_boxes(panel.result.image, panel.result.info)
     orange = np.all(boxed == np.array([255, 140, 0], np.uint8), axis=-1)
     assert orange.sum() > 50

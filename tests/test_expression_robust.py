@@ -9,8 +9,17 @@ import pytest
 
 from engine.faces.anime import PART_NAMES, analyze_anime, locate_parts
 from engine.procedural.anime_faces import generate_anime_face
-from engine.studios.expression import (ExpressionEditor, ExpressionParams, _fold_safe_scale, _min_jacobian,
-                                       _Region, apply_rig, parts_from_generated, rig_regions, warp_field)
+from engine.studios.expression.classical import (
+    ExpressionEditor,
+    ExpressionParams,
+    _fold_safe_scale,
+    _min_jacobian,
+    _Region,
+    apply_rig,
+    parts_from_generated,
+    rig_regions,
+    warp_field,
+)
 
 SIZE = 256
 
@@ -178,7 +187,7 @@ def _iris_only(parts, face):
 
 
 def test_smile_on_an_iris_only_eye_box_does_not_squeeze_the_eye_into_a_blob(blonde):
-    from engine.studios.expression import _EYE_SQUEEZE, _jacobian_det
+    from engine.studios.expression.classical import _EYE_SQUEEZE, _jacobian_det
     parts = parts_from_generated(blonde)
 
     def squeeze(p):
@@ -202,7 +211,7 @@ def test_smile_on_an_iris_only_eye_box_does_not_squeeze_the_eye_into_a_blob(blon
 
 
 def test_grown_eye_box_only_grows_small_boxes():
-    from engine.studios.expression import grown_eye_box
+    from engine.studios.expression.classical import grown_eye_box
     big = np.array([10.0, 10.0, 40.0, 30.0])
     assert np.array_equal(grown_eye_box(big, 100.0), big)  # 0.30 of the face: unchanged
     small = np.array([20.0, 10.0, 30.0, 30.0])

@@ -8,7 +8,11 @@ import pytest
 from skimage import data
 
 from engine.faces import FaceAnalyzer
-from engine.faces.glasses import SYNTHETIC_STYLES, detect_glasses, draw_synthetic_glasses
+from engine.faces.glasses import (
+    SYNTHETIC_STYLES,
+    detect_glasses,
+    draw_synthetic_glasses,
+)
 from engine.faces.parsing import geometric_parsing
 from engine.labels import CELEBAMASK_HQ
 

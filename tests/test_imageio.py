@@ -10,7 +10,13 @@ import pytest
 from PIL import Image
 
 from engine.errors import ImageLoadError, ImageSaveError
-from engine.imageio import atomic_write_bytes, list_images, load_grey, load_image, save_image
+from engine.imageio import (
+    atomic_write_bytes,
+    list_images,
+    load_grey,
+    load_image,
+    save_image,
+)
 
 
 def _save_pil(path: Path, img: Image.Image, **kw) -> Path:

@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 
 from engine.labels import OPERA_COLOURS
-from engine.procedural.lianpu import (LIANPU_PARTS, LianpuDesign, LianpuPalette, generate_lianpu,
-                                      lianpu_sheet, render_lianpu)
-from engine.studios.opera import classify_main_colour, colorize
+from engine.procedural.lianpu import (
+    LIANPU_PARTS,
+    LianpuDesign,
+    LianpuPalette,
+    generate_lianpu,
+    lianpu_sheet,
+    render_lianpu,
+)
+from engine.studios.opera.classical import classify_main_colour, colorize
 
 
 def test_outputs_shapes_and_types() -> None:

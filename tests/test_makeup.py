@@ -12,8 +12,17 @@ from skimage.metrics import structural_similarity
 
 from engine.errors import EditorStateError
 from engine.labels import region_mask
-from engine.studios.makeup import (REGIONS, MakeupEditor, MakeupParams, NoFaceError, load_style_file,
-                                   load_styles, normalize_flat, params_from_flat, with_style)
+from engine.studios.makeup.classical import (
+    REGIONS,
+    MakeupEditor,
+    MakeupParams,
+    NoFaceError,
+    load_style_file,
+    load_styles,
+    normalize_flat,
+    params_from_flat,
+    with_style,
+)
 
 PAPER_STYLES = {"retro", "korean", "japanese", "bare", "smoky", "colorful"}
 

@@ -9,11 +9,25 @@ import pytest
 import torch
 from skimage import data
 
-from engine.checkpoints import load_checkpoint, save_checkpoint
-from engine.models.makeup_gan import (GAN_REGIONS, MakeupCritic, MakeupGenerator, crop_boxes, gradient_penalty,
-                                      invariant_l1, mask_boxes, region_vector)
-from engine.studios.makeup import MakeupEditor, MakeupParams, learned_status, load_styles, resolve_backend
+from engine.models.makeup_gan import (
+    GAN_REGIONS,
+    MakeupCritic,
+    MakeupGenerator,
+    crop_boxes,
+    gradient_penalty,
+    invariant_l1,
+    mask_boxes,
+    region_vector,
+)
+from engine.studios.makeup.classical import (
+    MakeupEditor,
+    MakeupParams,
+    learned_status,
+    load_styles,
+    resolve_backend,
+)
 from engine.training.makeup import SUBSETS, is_better, train
+from engine.weights.store import load_checkpoint, save_checkpoint
 
 
 def _tiny() -> MakeupGenerator:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from app.studios.makeup_panel import STUDIO, overlay_rgba
+from app.studios.makeup import STUDIO, overlay_rgba
 from engine.imageio import load_image, save_image
 
 

@@ -7,7 +7,12 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QUndoStack
 
-from app.mask_commands import LabelMap, PaintLabelsCommand, ReplaceLabelsCommand, changed_box
+from app.model.raster import (
+    LabelMap,
+    PaintLabelsCommand,
+    ReplaceLabelsCommand,
+    changed_box,
+)
 from app.widgets.mask_painter import MaskPainter, fill_polygon, flood_fill, paint_line
 from engine.labels import CELEBAMASK_HQ
 

@@ -17,9 +17,19 @@ from engine.errors import ImageLoadError, NoFaceError
 from engine.faces import FaceAnalyzer
 from engine.faces import topology as T
 from engine.imageio import save_image
-from engine.procedural.mask_templates import (ANCHORS, get_template, load_user_template, parse_color,
-                                              template_names)
-from engine.studios.maskwear import MaskWearEditor, MaskWearParams, put_mask, warp_template
+from engine.procedural.mask_templates import (
+    ANCHORS,
+    get_template,
+    load_user_template,
+    parse_color,
+    template_names,
+)
+from engine.studios.maskwear.classical import (
+    MaskWearEditor,
+    MaskWearParams,
+    put_mask,
+    warp_template,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -117,13 +127,15 @@ def test_lighting_follows_the_photo(astro) -> None:
 
 
 def test_options_and_errors(astro, monkeypatch, tmp_path) -> None:
-    import engine.checkpoints as ck
-    import engine.studios.maskwear as mw
+
+    import engine.studios.maskwear.classical as mw
 
     img, faces = astro
     with pytest.raises(NoFaceError):
         put_mask(img, [], MaskWearParams())
-    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [tmp_path])  # no refiner anywhere
+    import engine.weights.store as store
+
+    monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path])  # no refiner anywhere
     monkeypatch.setattr(mw, "_REFINER", {})
     with pytest.raises(ValueError, match="learned"):
         put_mask(img, faces, MaskWearParams(method="learned"))

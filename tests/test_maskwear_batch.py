@@ -11,7 +11,7 @@ from skimage import data
 
 from engine.batch import JobSpec, read_manifest, run_batch
 from engine.imageio import load_grey, load_image, save_image
-from engine.studios.maskwear_batch import wear_mask_params
+from engine.studios.maskwear.batch import wear_mask_params
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,24 @@ import pytest
 import torch
 from skimage import data
 
-import engine.studios.maskwear as mw
-from engine.checkpoints import load_checkpoint, save_checkpoint
-from engine.models.maskwear_stn import (MaskWearDiscriminator, MaskWearGenerator, matrix_to_params,
-                                        params_to_matrix, warp_rgba, wgan_div_penalty)
-from engine.training.maskwear import CROP, LearnedRefiner, is_better, jitter_recovery, prepare_faces, train
+import engine.studios.maskwear.classical as mw
+from engine.models.maskwear_stn import (
+    MaskWearDiscriminator,
+    MaskWearGenerator,
+    matrix_to_params,
+    params_to_matrix,
+    warp_rgba,
+    wgan_div_penalty,
+)
+from engine.training.maskwear import (
+    CROP,
+    LearnedRefiner,
+    is_better,
+    jitter_recovery,
+    prepare_faces,
+    train,
+)
+from engine.weights.store import load_checkpoint, save_checkpoint
 
 
 def test_shapes_and_zero_start() -> None:
@@ -47,9 +60,9 @@ def test_wgan_div_penalty_is_differentiable() -> None:
 @pytest.fixture(scope="module")
 def tiny_data():
     img = data.astronaut()
-    from engine.imageio import save_image
-
     import tempfile
+
+    from engine.imageio import save_image
 
     folder = Path(tempfile.mkdtemp())
     save_image(folder / "a.png", img)
@@ -93,9 +106,11 @@ def test_untrained_refiner_keeps_the_keypoint_fit() -> None:
 
 
 def test_auto_and_learned_without_checkpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import engine.checkpoints as ck
 
-    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [tmp_path])
+
+    import engine.weights.store as store
+
+    monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path])
     monkeypatch.setattr(mw, "_REFINER", {})
     assert mw.resolve_method("auto")[0] == "keypoint"
     with pytest.raises(ValueError, match="not available"):
@@ -103,14 +118,14 @@ def test_auto_and_learned_without_checkpoint(monkeypatch: pytest.MonkeyPatch, tm
 
 
 def test_auto_uses_only_a_refiner_measured_better(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import engine.checkpoints as ck
+    import engine.weights.store as store
 
     g = MaskWearGenerator(width=8)
     for better in (False, True):
         folder = tmp_path / str(better)
         save_checkpoint(g, folder / "maskwear_stn_g", task="t", training_data="t", licence="t",
                         extra={"better_than_keypoint": better})
-        monkeypatch.setattr(ck, "checkpoint_roots", lambda folder=folder: [folder])
+        monkeypatch.setattr(store, "checkpoint_roots", lambda folder=folder: [folder])
         monkeypatch.setattr(mw, "_REFINER", {})
         assert mw.resolve_method("auto")[0] == ("learned" if better else "keypoint")
         assert mw.resolve_method("learned")[0] == "learned"

@@ -10,8 +10,18 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from engine.metrics import (MetricUnavailable, confusion_matrix, fid_kid, frechet_distance, get_extractor,
-                            kernel_inception_distance, mean_iou, ms_ssim, psnr, ssim)
+from engine.metrics import (
+    MetricUnavailable,
+    confusion_matrix,
+    fid_kid,
+    frechet_distance,
+    get_extractor,
+    kernel_inception_distance,
+    mean_iou,
+    ms_ssim,
+    psnr,
+    ssim,
+)
 from engine.metrics.perceptual import LPIPS, load_lpips
 
 
@@ -134,9 +144,9 @@ def test_lpips_arithmetic_with_a_small_backbone() -> None:
 
 
 def test_cli_paired_metrics(tmp_path: Path, capsys, monkeypatch) -> None:
+    import engine.faces.thirdparty as tp
     from engine.cli import main
     from engine.imageio import save_image
-    import engine.faces.thirdparty as tp
 
     monkeypatch.setattr(tp, "THIRD_PARTY_DIR", tmp_path / "none")
     monkeypatch.setenv(tp.ENV_VAR, str(tmp_path / "none"))

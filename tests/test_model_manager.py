@@ -13,10 +13,11 @@ import pytest
 import torch
 from torch import nn
 
-from engine import models_registry as mr
-from engine.checkpoints import register_model, save_checkpoint
 from engine.cli import main as cli_main
 from engine.errors import CheckpointError
+from engine.models.registry import register_model
+from engine.weights import catalog as mr
+from engine.weights.store import save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,7 +31,7 @@ def dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("MASQUERADE_FACEXLIB_DIR", str(third))
     monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(ckpt))
     # the repository's own checkpoints/ (and any third-party files a developer keeps there) stay out
-    monkeypatch.setattr("engine.checkpoints.PROJECT_CHECKPOINTS", tmp_path / "project")
+    monkeypatch.setattr("engine.weights.store.PROJECT_CHECKPOINTS", tmp_path / "project")
     monkeypatch.setattr("engine.faces.thirdparty.THIRD_PARTY_DIR", tmp_path / "project" / "third_party")
     return third, ckpt, src
 

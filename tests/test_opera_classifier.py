@@ -8,13 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from engine.checkpoints import PROJECT_CHECKPOINTS, load_checkpoint, read_card, save_checkpoint
 from engine.errors import CheckpointError
 from engine.labels import OPERA_COLOURS
 from engine.models.opera_classifier import OperaColourResNet18, square_on_white
 from engine.procedural.lianpu import generate_lianpu
-from engine.studios.opera_classify import classify
-from engine.training.opera_classifier import DEV_LABELS, accuracy_dev, augment, procedural_set
+from engine.studios.opera.classify import classify
+from engine.training.opera_classifier import (
+    DEV_LABELS,
+    accuracy_dev,
+    augment,
+    procedural_set,
+)
+from engine.weights.card import read_card
+from engine.weights.store import PROJECT_CHECKPOINTS, load_checkpoint, save_checkpoint
 
 PROJECT_CARD = PROJECT_CHECKPOINTS / "opera_colour_resnet18.json"
 

@@ -62,7 +62,7 @@ def test_batch_colorize(tmp_path: Path) -> None:
     Image.fromarray(generate_lianpu(5, colour="green", size=128).image).save(ref)
     out = tmp_path / "out"
     assert main(["batch", "colorize", "--input", str(sketches), "--reference", str(ref), "--output", str(out)]) == 0
-    from engine.studios.opera import classify_main_colour
+    from engine.studios.opera.classical import classify_main_colour
 
     results = sorted(out.glob("*.png"))
     assert len(results) == 2 and (out / "manifest.jsonl").is_file()

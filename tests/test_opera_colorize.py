@@ -11,9 +11,18 @@ import pytest
 from engine.errors import EditorStateError
 from engine.imageio import load_image
 from engine.procedural.lianpu import generate_lianpu
-from engine.studios.opera import (OPERA_COLOUR_MEANINGS, ColorizeEditor, ColorizeParams,
-                                  XDoGParams, classify_main_colour, colorize, face_mask_from_image,
-                                  recolour_region, sketch_regions, xdog)
+from engine.studios.opera.classical import (
+    OPERA_COLOUR_MEANINGS,
+    ColorizeEditor,
+    ColorizeParams,
+    XDoGParams,
+    classify_main_colour,
+    colorize,
+    face_mask_from_image,
+    recolour_region,
+    sketch_regions,
+    xdog,
+)
 
 # What a person sees as the main colour of each dev lianpu (ambiguous ones left out:
 # xujing_05 grey-blue/white/black, xujing_09 white/brown/black).
@@ -107,7 +116,7 @@ def test_recolour_region() -> None:
     assert np.array_equal(out.image[~same], res.image[~same])
     assert not np.array_equal(res.image[y, x], out.image[y, x])  # the input result is untouched
     # on a classical result, repainting one region equals re-composing the whole picture
-    from engine.studios.opera import _line_grey, compose
+    from engine.studios.opera.classical import _line_grey, compose
 
     assert np.array_equal(out.image, compose(_line_grey(d.line_art), out.regions, out.colours, out.face_mask))
     with pytest.raises(ValueError, match="outside the face"):

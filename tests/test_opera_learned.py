@@ -8,15 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from engine.checkpoints import save_checkpoint
 from engine.cli import main
 from engine.imageio import load_image
 from engine.models.cocosnet import CoCosNet
 from engine.models.stylegan2 import Generator
 from engine.procedural.lianpu import generate_lianpu
-from engine.studios import opera_learned
-from engine.studios.opera import ColorizeEditor, ColorizeParams, resolve_colorize_backend
-from engine.studios.opera_generate import load_lianpu_generator
+from engine.studios.opera import learned as opera_learned
+from engine.studios.opera.classical import (
+    ColorizeEditor,
+    ColorizeParams,
+    resolve_colorize_backend,
+)
+from engine.studios.opera.generate import load_lianpu_generator
+from engine.weights.store import save_checkpoint
 
 
 def _tiny_cocosnet(folder: Path, better: bool, steps: int = 3) -> Path:
@@ -72,7 +76,7 @@ def test_neural_edit_gives_image_and_warped_exemplar(roots: Path) -> None:
     lines = d.line_art < 60
     assert res.image[lines].mean() < res.image[~lines].mean()
     # the learned colouring carries the sketch's closed regions, so hand fills work on it
-    from engine.studios.opera import recolour_region
+    from engine.studios.opera.classical import recolour_region
 
     cr = res.info["colorize"]
     assert np.array_equal(cr.image, res.image) and cr.regions.shape == (80, 80) and cr.face_mask[40, 40]
@@ -161,7 +165,8 @@ def test_cli_generate_stylegan2_and_colorize_backend(roots: Path, tmp_path: Path
 
 def test_shipped_checkpoints_load_and_auto_follows_their_cards() -> None:
     """The project's demo checkpoints (skipped when a checkout ships without them)."""
-    from engine.checkpoints import PROJECT_CHECKPOINTS, read_card
+    from engine.weights.card import read_card
+    from engine.weights.store import PROJECT_CHECKPOINTS
 
     cc, sg = PROJECT_CHECKPOINTS / "cocosnet_g.json", PROJECT_CHECKPOINTS / "stylegan2_lianpu.json"
     if not (cc.is_file() and sg.is_file()):

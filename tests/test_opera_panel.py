@@ -11,13 +11,13 @@ from PySide6.QtCore import QMimeData, QPointF, QSize, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QUndoStack
 from PySide6.QtWidgets import QSplitter
 
-from app.document import Document
-from app.studios.opera_panel import COLOUR, GALLERY_SEEDS, OperaPanel
+from app.model.document import Document
+from app.studios.opera.panel import COLOUR, GALLERY_SEEDS, OperaPanel
 from app.widgets.canvas import ImageCanvas
 from app.worker import WorkerThread
 from engine.imageio import save_image
 from engine.procedural.lianpu import generate_lianpu
-from engine.studios.opera import OPERA_COLOUR_MEANINGS, colorize
+from engine.studios.opera.classical import OPERA_COLOUR_MEANINGS, colorize
 
 
 class Shell:
@@ -236,8 +236,8 @@ def _fabricated_cocosnet(folder: Path, better: bool) -> Path:
     """A tiny CoCosNet card + weights (random weights: this tests the wiring, not the colouring)."""
     import torch
 
-    from engine.checkpoints import save_checkpoint
     from engine.models.cocosnet import CoCosNet
+    from engine.weights.store import save_checkpoint
 
     torch.manual_seed(0)
     return save_checkpoint(CoCosNet(width=4, feat_channels=8, corr_down=2), folder / "cocosnet_g", task="test",
@@ -285,8 +285,8 @@ def test_engine_selector_without_a_learned_checkpoint(qtbot, roots, shell) -> No
 
 
 def test_learned_engine_with_a_fabricated_checkpoint(qtbot, roots, shell) -> None:
-    from engine.studios import opera_learned
-    from engine.studios.opera import ColorizeEditor, ColorizeParams
+    from engine.studios.opera import learned as opera_learned
+    from engine.studios.opera.classical import ColorizeEditor, ColorizeParams
 
     _fabricated_cocosnet(roots, better=False)
     p = traced(qtbot, shell)

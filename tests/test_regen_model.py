@@ -10,12 +10,25 @@ import numpy as np
 import pytest
 import torch
 
-import engine.checkpoints as ck
+import engine.weights.store as store
 from engine.labels import CELEBAMASK_HQ
-from engine.models.regen import (MultiscaleDiscriminator, PerceptualLoss, RegenGenerator, feature_matching_loss,
-                                 gan_loss, one_hot, r1_penalty, region_average)
-from engine.studios import regenerate as R
-from engine.studios.regenerate import RegenerateEditor, RegenerateParams, regenerate_learned, resolve_backend
+from engine.models.regen import (
+    MultiscaleDiscriminator,
+    PerceptualLoss,
+    RegenGenerator,
+    feature_matching_loss,
+    gan_loss,
+    one_hot,
+    r1_penalty,
+    region_average,
+)
+from engine.studios.regenerate import classical as R
+from engine.studios.regenerate.classical import (
+    RegenerateEditor,
+    RegenerateParams,
+    regenerate_learned,
+    resolve_backend,
+)
 from engine.training.regen import FLIP_LABELS, edit_specs, is_better, split, train
 
 IDX = CELEBAMASK_HQ.index
@@ -140,9 +153,9 @@ def test_one_training_step_is_finite_and_moves_weights(tmp_path) -> None:
 def test_checkpoint_round_trip(tmp_path) -> None:
     torch.manual_seed(2)
     g = RegenGenerator(**TINY).eval()
-    card = ck.save_checkpoint(g, tmp_path / "regen_g", metrics={"recon_psnr_db": 12.0},
+    card = store.save_checkpoint(g, tmp_path / "regen_g", metrics={"recon_psnr_db": 12.0},
                               extra={"better_than_classical": False})
-    back, c = ck.load_checkpoint(card, device="cpu")
+    back, c = store.load_checkpoint(card, device="cpu")
     assert isinstance(back, RegenGenerator) and back.side == 16 and c.kwargs["style_dim"] == 8
     seg = one_hot(torch.randint(0, 19, (1, 16, 16)))
     ref = torch.rand(1, 3, 16, 16)
@@ -152,13 +165,13 @@ def test_checkpoint_round_trip(tmp_path) -> None:
 
 def _fabricate(folder, better: bool) -> None:
     torch.manual_seed(3)
-    ck.save_checkpoint(RegenGenerator(**TINY), folder / "regen_g",
+    store.save_checkpoint(RegenGenerator(**TINY), folder / "regen_g",
                        metrics={"recon_psnr_db": 14.0, "classical_recon_psnr_db": 100.0, "edit_miou": 0.2,
                                 "classical_edit_miou": 0.5}, extra={"better_than_classical": better})
 
 
 def test_auto_rule_reads_the_card(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [tmp_path / "none"])
+    monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path / "none"])
     assert resolve_backend("auto")[0] == "classical"
     assert "no trained" in resolve_backend("auto")[1]
     with pytest.raises(ValueError, match="not available"):
@@ -167,20 +180,20 @@ def test_auto_rule_reads_the_card(tmp_path, monkeypatch) -> None:
     _fabricate(worse, better=False)
     _fabricate(better, better=True)
     R.forget_learned()
-    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [worse])
+    monkeypatch.setattr(store, "checkpoint_roots", lambda: [worse])
     backend, why = resolve_backend("auto")
     assert backend == "classical" and "measured worse" in why and "0.20 vs 0.50" in why and "no trained model measured better" in why
     assert "measured worse" in RegenerateEditor.NOTE
     assert resolve_backend("neural")[0] == "neural"  # asked for explicitly, it still runs
     R.forget_learned()
-    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [better])
+    monkeypatch.setattr(store, "checkpoint_roots", lambda: [better])
     assert resolve_backend("auto")[0] == "neural"
     assert RegenerateEditor().backend == "neural"
 
 
 def test_learned_backend_in_the_editor(tmp_path, monkeypatch) -> None:
     _fabricate(tmp_path, better=False)
-    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [tmp_path])
+    monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path])
     img, lab = tiny_face(48)
     ed = RegenerateEditor(backend="neural")
     ed.set_image(img, labels=lab)
@@ -237,7 +250,7 @@ def test_eval_only_rewrites_the_card_numbers_not_the_weights(tmp_path, monkeypat
     from engine.training import regen as T
 
     torch.manual_seed(4)
-    card = ck.save_checkpoint(RegenGenerator(**TINY), tmp_path / "regen_g", input_size=(16, 16),
+    card = store.save_checkpoint(RegenGenerator(**TINY), tmp_path / "regen_g", input_size=(16, 16),
                               metrics={"edit_miou": 0.2}, extra={"better_than_classical": False, "fid": "note"})
     weights = card.with_suffix(".safetensors").read_bytes()
     faces = [tiny_face(32) for _ in range(6)]
@@ -261,4 +274,4 @@ def test_eval_only_rewrites_the_card_numbers_not_the_weights(tmp_path, monkeypat
     assert doc["extra"]["fid"] == "note" and doc["extra"]["learned_eval"] == {"psnr_db": 15.0}
     assert "eval-only" in doc["extra"]["re_evaluated"]
     assert card.with_suffix(".safetensors").read_bytes() == weights
-    ck.load_checkpoint(card, device="cpu")  # the card still validates against its weights
+    store.load_checkpoint(card, device="cpu")  # the card still validates against its weights

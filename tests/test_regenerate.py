@@ -9,9 +9,14 @@ from PIL import Image
 
 from engine.errors import EditorStateError, ImageLoadError, NoFaceError
 from engine.labels import CELEBAMASK_HQ, colorize_labels, official_to_bisenet
-from engine.studios import regenerate_edits as E
-from engine.studios.regenerate import (RegenerateEditor, RegenerateParams, fit_tps, regenerate,
-                                       transfer_colour)
+from engine.studios.regenerate import edits as E
+from engine.studios.regenerate.classical import (
+    RegenerateEditor,
+    RegenerateParams,
+    fit_tps,
+    regenerate,
+    transfer_colour,
+)
 
 IDX = CELEBAMASK_HQ.index
 

@@ -9,7 +9,7 @@ from PIL import Image
 from engine.cli import main
 from engine.imageio import load_image, save_image
 from engine.labels import CELEBAMASK_HQ
-from engine.studios.regenerate_edits import load_label_map, save_label_map
+from engine.studios.regenerate.edits import load_label_map, save_label_map
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_stderr_is_clean(astro, tmp_path) -> None:
 
 
 def test_batch_regenerate_params_and_run(astro, tmp_path) -> None:
-    from engine.studios.regenerate_batch import regenerate_params
+    from engine.studios.regenerate.batch import regenerate_params
 
     p = regenerate_params({"edits": " dilate:hair:4 ; add:glasses"})
     assert p == {"edits": "dilate:hair:4;add:glasses", "reference": "", "regions": "", "blend": 1.0}

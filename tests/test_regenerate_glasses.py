@@ -7,8 +7,12 @@ import numpy as np
 import pytest
 
 from engine.labels import CELEBAMASK_HQ
-from engine.studios import regenerate_edits as E
-from engine.studios.regenerate import glasses_geometry, regenerate, render_glasses
+from engine.studios.regenerate import edits as E
+from engine.studios.regenerate.classical import (
+    glasses_geometry,
+    regenerate,
+    render_glasses,
+)
 
 IDX = CELEBAMASK_HQ.index
 G = IDX("eye_g")

@@ -7,10 +7,10 @@ import pytest
 from PySide6.QtCore import Qt
 from skimage import data
 
-from app.mask_commands import PaintLabelsCommand
+from app.model.raster import PaintLabelsCommand
 from engine.imageio import load_image, save_image
 from engine.labels import CELEBAMASK_HQ
-from engine.studios.regenerate_edits import apply_edits, load_label_map, save_label_map
+from engine.studios.regenerate.edits import apply_edits, load_label_map, save_label_map
 
 HAIR = CELEBAMASK_HQ.index("hair")
 

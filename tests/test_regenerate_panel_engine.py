@@ -7,12 +7,12 @@ import pytest
 from PySide6.QtCore import Qt
 from skimage import data
 
-import engine.checkpoints as ck
+import engine.weights.store as store
+from engine.imageio import save_image
 from engine.labels import CELEBAMASK_HQ
 from engine.models.regen import RegenGenerator
-from engine.studios import regenerate as R
-from engine.studios.regenerate_edits import apply_edits
-from engine.imageio import save_image
+from engine.studios.regenerate import classical as R
+from engine.studios.regenerate.edits import apply_edits
 
 TINY = dict(width=8, n_down=2, n_blocks=4, style_dim=8, encoder_width=8, max_width=16, side=16)
 HAIR = CELEBAMASK_HQ.index("hair")
@@ -20,7 +20,7 @@ HAIR = CELEBAMASK_HQ.index("hair")
 
 def _fabricate(folder) -> None:
     """A tiny (untrained) learned generator whose card records that it measured worse."""
-    ck.save_checkpoint(RegenGenerator(**TINY), folder / "regen_g",
+    store.save_checkpoint(RegenGenerator(**TINY), folder / "regen_g",
                        metrics={"recon_psnr_db": 13.5, "recon_ssim": 0.33, "classical_recon_psnr_db": 100.0,
                                 "edit_miou": 0.21, "classical_edit_miou": 0.57},
                        extra={"better_than_classical": False, "train": {"steps": 7, "side": 16, "faces": 3,
@@ -31,7 +31,7 @@ def _fabricate(folder) -> None:
 @pytest.fixture
 def win(qtbot, make_window, tmp_path, monkeypatch):
     _fabricate(tmp_path)
-    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [tmp_path])
+    monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path])
     R.forget_learned()
     w = make_window((1200, 900), "regenerate")
     w.open_path(save_image(tmp_path / "astro.png", data.astronaut()[:320, 64:384]))
@@ -59,7 +59,7 @@ def test_learned_choice_runs_the_generator_then_back_to_classical(qtbot, win) ->
     edited = apply_edits(panel.model.labels, "dilate:hair:8")
     panel.set_engine("neural")
     assert panel.engine == "neural" and "learned SEAN-style generator" in panel.engine_note.text()
-    from app.mask_commands import PaintLabelsCommand
+    from app.model.raster import PaintLabelsCommand
 
     panel.undo.push(PaintLabelsCommand.from_maps(panel.model, panel.model.labels.copy(), edited, "test edit"))
     qtbot.waitUntil(lambda: win.is_idle() and panel.result.info.get("backend") == "neural"
@@ -78,7 +78,7 @@ def test_learned_choice_runs_the_generator_then_back_to_classical(qtbot, win) ->
 def test_learned_choice_refused_without_checkpoint(qtbot, win, tmp_path, monkeypatch) -> None:
     panel = win.panels["regenerate"]
     panel.set_engine("classical")
-    monkeypatch.setattr(ck, "checkpoint_roots", lambda: [tmp_path / "nothing"])
+    monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path / "nothing"])
     R.forget_learned()
     with qtbot.waitSignal(panel.message, timeout=2000) as sig:
         panel.set_engine("neural")

@@ -9,8 +9,16 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QUndoStack
 
-from app.widgets.sketch_canvas import (INK, PAPER, LineArtLayer, PatchCommand, ReplaceCommand, SketchCanvas,
-                                       fit_side_range, line_art_from_picture)
+from app.widgets.sketch_canvas import (
+    INK,
+    PAPER,
+    LineArtLayer,
+    PatchCommand,
+    ReplaceCommand,
+    SketchCanvas,
+    fit_side_range,
+    line_art_from_picture,
+)
 from engine.errors import ImageLoadError
 from engine.imageio import load_image, save_image
 

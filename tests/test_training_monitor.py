@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from app.dialogs.training_monitor import JsonlLog, TrainingMonitorDialog, ema, resolve_log_path
+from app.dialogs.training_monitor import (
+    JsonlLog,
+    TrainingMonitorDialog,
+    ema,
+    resolve_log_path,
+)
 
 
 def _line(rec: dict) -> str:

@@ -7,7 +7,7 @@ import pytest
 
 from engine.cancel import CancelToken
 from engine.errors import Cancelled, EditorStateError
-from engine.studios.opera import LineArtEditor, XDoGParams, xdog
+from engine.studios.opera.classical import LineArtEditor, XDoGParams, xdog
 
 
 def step_image(h: int = 64, w: int = 64) -> np.ndarray:

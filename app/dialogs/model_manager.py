@@ -1,9 +1,9 @@
 """Model manager: every model the app knows, whether its weights are there and sound, and Import….
 
-A table of :func:`engine.models_registry.list_models` (studio, backend, state, size, SHA-256,
+A table of :func:`engine.weights.catalog.list_models` (studio, backend, state, size, SHA-256,
 licence, measured quality). *Verify* hashes every present file and loads it into its architecture
 with strict shapes; *Import…* checks a downloaded file the same way and copies it where the app
-looks for it (:func:`engine.models_registry.import_weights`). Both run in the dialog's own engine
+looks for it (:func:`engine.weights.catalog.import_weights`). Both run in the dialog's own engine
 worker thread, so hashing a large file never blocks the window.
 """
 
@@ -13,9 +13,18 @@ from typing import Optional
 
 from PySide6.QtCore import QCoreApplication, QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QFileDialog, QHeaderView, QLabel,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
-
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 from shiboken6 import isValid
 
 from app.worker import WorkerThread
@@ -117,7 +126,7 @@ class ModelManagerDialog(QDialog):
         """List the models (cheap checks) in the worker; returns the job id."""
 
         def job(token: CancelToken):
-            from engine.models_registry import list_models
+            from engine.weights.catalog import list_models
 
             return None, list_models(verify=False)
 
@@ -127,7 +136,7 @@ class ModelManagerDialog(QDialog):
         """Hash and shape-check every present file in the worker; returns the job id."""
 
         def job(token: CancelToken):
-            from engine.models_registry import list_models
+            from engine.weights.catalog import list_models
 
             entries = list_models(verify=True)
             bad = sum(1 for e in entries if e.present and not e.ok)
@@ -140,7 +149,7 @@ class ModelManagerDialog(QDialog):
         """Check and import ``path`` in the worker, then list again; returns the job id."""
 
         def job(token: CancelToken):
-            from engine.models_registry import import_weights, list_models
+            from engine.weights.catalog import import_weights, list_models
 
             res = import_weights(path)
             return res.message[:1].upper() + res.message[1:], list_models(verify=False)
@@ -187,8 +196,8 @@ class ModelManagerDialog(QDialog):
 
     # -- table --------------------------------------------------------------------------------------
     def set_entries(self, entries: list) -> None:
-        """Show ``entries`` (:class:`engine.models_registry.ModelEntry`) in the table."""
-        from engine.models_registry import format_size
+        """Show ``entries`` (:class:`engine.weights.catalog.ModelEntry`) in the table."""
+        from engine.weights.catalog import format_size
 
         self.entries = list(entries)
         self.table.setRowCount(len(self.entries))

@@ -7,10 +7,18 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 import numpy as np
 from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import (QBoxLayout, QButtonGroup, QGroupBox, QHBoxLayout, QLabel, QPushButton, QRadioButton,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QButtonGroup,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QWidget,
+)
 
-from app.document import Document
+from app.model.document import Document
 from app.qt_image import to_qimage
 from app.worker import EngineWorker
 from engine.cancel import CancelToken

@@ -16,10 +16,19 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import numpy as np
-
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import (QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen,
-                           QPixmap, QResizeEvent, QWheelEvent)
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QResizeEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0

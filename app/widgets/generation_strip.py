@@ -25,9 +25,22 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
-                               QListWidgetItem, QPushButton, QRadioButton, QSlider, QSpinBox, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QRadioButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.qt_image import to_qimage
 from engine.cancel import CancelToken
@@ -46,7 +59,7 @@ Submit = Callable[[str, Callable[[CancelToken], Any]], int]
 
 def default_loader() -> tuple[Optional[Any], str]:
     """The shipped generator (engine work: called inside a worker job)."""
-    from engine.studios.opera_generate import load_lianpu_generator
+    from engine.studios.opera.generate import load_lianpu_generator
 
     return load_lianpu_generator()
 

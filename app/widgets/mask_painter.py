@@ -2,7 +2,7 @@
 
 Keys (when the view has focus): ``-``/``=`` previous/next label, ``[``/``]`` brush size, ``B`` brush,
 ``E`` eraser (paints background), ``F`` fill, ``R`` rectangle, ``L`` lasso, ``I`` picks the label
-under the cursor (Ctrl+click too). Every gesture is one :class:`~app.mask_commands.PaintLabelsCommand`
+under the cursor (Ctrl+click too). Every gesture is one :class:`~app.model.raster.PaintLabelsCommand`
 on the undo stack, storing only the changed box.
 """
 
@@ -13,12 +13,33 @@ from typing import Optional
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import (QColor, QIcon, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap,
-                           QPolygonF, QUndoStack)
-from PySide6.QtWidgets import (QButtonGroup, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSlider,
-                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtGui import (
+    QColor,
+    QIcon,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QPolygonF,
+    QUndoStack,
+)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from app.mask_commands import LabelMap, PaintLabelsCommand
+from app.model.raster import LabelMap, PaintLabelsCommand
 from app.qt_image import to_qimage
 from engine.labels import CELEBAMASK_HQ, CELEBAMASK_HQ_PALETTE
 

@@ -21,8 +21,17 @@ from typing import Optional
 import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import (QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen,
-                           QUndoCommand, QUndoStack)
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QUndoCommand,
+    QUndoStack,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.qt_image import to_qimage
@@ -92,7 +101,7 @@ def line_art_from_picture(rgb: np.ndarray, side: int, sigma: float = 1.0, thresh
         ``uint8`` ``[side, side]`` line art (255 paper, 0 lines).
     """
     from engine.studios.base import validate_rgb
-    from engine.studios.opera import XDoGParams, xdog
+    from engine.studios.opera.classical import XDoGParams, xdog
 
     side = check_side(side)
     img = validate_rgb(rgb, "picture")

@@ -13,10 +13,24 @@ output names, shards), :mod:`~engine.batch.manifest` (``job.json``, ``manifest.j
 :mod:`~engine.batch.core` (:func:`run_batch`), :mod:`~engine.batch.cli` (``masquerade batch``).
 """
 
-from engine.batch.core import BatchCancelled, BatchProgress, BatchSummary, ProgressCallback, run_batch
+from engine.batch.core import (
+    BatchCancelled,
+    BatchProgress,
+    BatchSummary,
+    ProgressCallback,
+    run_batch,
+)
 from engine.batch.manifest import JOB_NAME, MANIFEST_NAME, read_manifest
 from engine.batch.ops import BatchOp, Runner, available_ops, get_op, register_op
-from engine.batch.plan import BatchError, JobPlan, JobSpec, Task, plan_job, shard_of, task_id
+from engine.batch.plan import (
+    BatchError,
+    JobPlan,
+    JobSpec,
+    Task,
+    plan_job,
+    shard_of,
+    task_id,
+)
 
 __all__ = [
     "BatchCancelled",

@@ -42,19 +42,19 @@ def _xdog_base(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _colorize_add(p: argparse.ArgumentParser) -> None:
-    from engine.studios.opera_cli import add_colorize_batch_options
+    from engine.studios.opera.cli import add_colorize_batch_options
 
     add_colorize_batch_options(p)
 
 
 def _colorize_base(args: argparse.Namespace) -> dict[str, Any]:
-    from engine.studios.opera_cli import colorize_batch_base
+    from engine.studios.opera.cli import colorize_batch_base
 
     return colorize_batch_base(args)
 
 
 def _makeup_add(p: argparse.ArgumentParser) -> None:
-    from engine.studios.makeup_cli import add_makeup_arguments
+    from engine.studios.makeup.cli import add_makeup_arguments
 
     add_makeup_arguments(p)
     g = p.add_argument_group("makeup dataset")
@@ -82,7 +82,7 @@ def _makeup_grid(args: argparse.Namespace) -> dict[str, list[Any]]:
 
 
 def _makeup_base(args: argparse.Namespace) -> dict[str, Any]:
-    from engine.studios.makeup_cli import flat_params_from_args
+    from engine.studios.makeup.cli import flat_params_from_args
 
     return flat_params_from_args(args)
 

@@ -118,15 +118,15 @@ def available_ops() -> list[str]:
 # --- lineart: XDoG line art (Opera studio) -------------------------------------------------------
 
 def _lineart_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Validated, complete :class:`~engine.studios.opera.XDoGParams` as a dict."""
-    from engine.studios.opera import XDoGParams
+    """Validated, complete :class:`~engine.studios.opera.classical.XDoGParams` as a dict."""
+    from engine.studios.opera.classical import XDoGParams
 
     return XDoGParams.from_dict(params).to_dict()
 
 
 def _lineart_apply(image: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
     """XDoG line art of one image: grey ``uint8`` ``[H, W]``."""
-    from engine.studios.opera import XDoGParams, xdog
+    from engine.studios.opera.classical import XDoGParams, xdog
 
     return xdog(image, XDoGParams.from_dict(params))
 
@@ -140,15 +140,19 @@ register_op(BatchOp("lineart", _lineart_runner, _lineart_params, ".png", "XDoG l
 
 
 # --- colorize: classical colouring of sketches from one reference (Opera studio) -----------------
-from engine.studios.opera_cli import colorize_batch_params, colorize_batch_runner  # noqa: E402
+from engine.studios.opera.cli import colorize_batch_params, colorize_batch_runner  # noqa: E402
 
 register_op(BatchOp("colorize", colorize_batch_runner, colorize_batch_params, ".png",
                     "colour line-art sketches from a reference lianpu (Opera, classical)"))
 
 # --- express: classical expression rig on anime faces (Expression studio) ------------------------
-from engine.studios.expression_batch import (express_params, express_procedural_outputs,  # noqa: E402
-                                             express_procedural_params, express_procedural_runner,
-                                             express_runner)
+from engine.studios.expression.batch import (  # noqa: E402
+    express_params,
+    express_procedural_outputs,
+    express_procedural_params,
+    express_procedural_runner,
+    express_runner,
+)
 
 register_op(BatchOp("express", express_runner, express_params, ".png",
                     "change anime-face expressions (Expression, classical rig); grid: expression=smile,angry intensity=0.5,1 assume_crop=1 (tight crops: no face found = the whole picture)"))
@@ -157,28 +161,40 @@ register_op(BatchOp("express-procedural", express_procedural_runner, express_pro
                     source="procedural", output_names=express_procedural_outputs))
 
 # --- makeup: classical makeup styles per region (Makeup studio) -------------------------------------
-from engine.studios.makeup_batch import makeup_params, makeup_runner  # noqa: E402
+from engine.studios.makeup.batch import makeup_params, makeup_runner  # noqa: E402
 
 register_op(BatchOp("makeup", makeup_runner, makeup_params, ".png",
                     "makeup styles per region (Makeup, classical); grid: style=retro,smoky regions=lips,eyeshadow lips=korean,none"))
 
 
 # --- opera-dataset: procedural lianpu (colour, line art, region map) triples (Opera studio) ------
-from engine.procedural.lianpu_dataset import dataset_output_names, dataset_params, dataset_runner  # noqa: E402
+from engine.procedural.lianpu_dataset import (  # noqa: E402
+    dataset_output_names,
+    dataset_params,
+    dataset_runner,
+)
 
 register_op(BatchOp("opera-dataset", dataset_runner, dataset_params, ".png",
                     "procedural lianpu as (colour, line art, region map) triples, optional mirror/colour-change "
                     "augmentation", source="procedural", output_names=dataset_output_names))
 
 # --- wear-mask: masked-face dataset export (Mask-wear) -------------------------------------------
-from engine.studios.maskwear_batch import wear_mask_outputs, wear_mask_params, wear_mask_runner  # noqa: E402
+from engine.studios.maskwear.batch import (  # noqa: E402
+    wear_mask_outputs,
+    wear_mask_params,
+    wear_mask_runner,
+)
 
 register_op(BatchOp("wear-mask", wear_mask_runner, wear_mask_params, ".png",
                     "masked-face dataset: aligned face / masked / alpha crops of the largest face per image",
                     output_names=wear_mask_outputs))
 
 # --- regenerate: label edits + classical regeneration of face photos (Regenerate studio) ----------
-from engine.studios.regenerate_batch import regenerate_outputs, regenerate_params, regenerate_runner  # noqa: E402
+from engine.studios.regenerate.batch import (  # noqa: E402
+    regenerate_outputs,
+    regenerate_params,
+    regenerate_runner,
+)
 
 register_op(BatchOp("regenerate", regenerate_runner, regenerate_params, ".png",
                     "edit each face's 19-label parsing and regenerate it (Regenerate, classical); "

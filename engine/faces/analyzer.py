@@ -19,7 +19,12 @@ import numpy as np
 
 from engine.errors import CheckpointError
 from engine.faces import thirdparty
-from engine.faces.detect import BoxDetector, FaceMeshFitter, MediaPipeBoxDetector, detect_faces
+from engine.faces.detect import (
+    BoxDetector,
+    FaceMeshFitter,
+    MediaPipeBoxDetector,
+    detect_faces,
+)
 from engine.faces.parsing import geometric_parsing
 from engine.faces.segment import PersonSegmenter
 from engine.faces.types import Face, FaceAnalysis

@@ -16,7 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.faces.anime import AnimeFaceParts, analyze_anime as _analyze
+from engine.faces.anime import AnimeFaceParts
+from engine.faces.anime import analyze_anime as _analyze
 from engine.imageio import atomic_write_files, encode_for_path
 
 NO_FACE_EXIT = 3

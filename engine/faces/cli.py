@@ -15,7 +15,12 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from engine.imageio import atomic_write_files, check_output_folder, encode_for_path, load_image
+from engine.imageio import (
+    atomic_write_files,
+    check_output_folder,
+    encode_for_path,
+    load_image,
+)
 
 NO_FACE_EXIT = 3
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any, Optional
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Optional
 
 import cv2
 import numpy as np
@@ -35,7 +33,7 @@ if TYPE_CHECKING:  # torch is imported only when a facexlib model is really buil
 
 ENV_VAR = "MASQUERADE_FACEXLIB_DIR"
 THIRD_PARTY_DIR = Path(__file__).resolve().parents[2] / "checkpoints" / "third_party"
-"""``checkpoints/third_party/`` of this repository (same folder as engine.checkpoints.PROJECT_CHECKPOINTS)."""
+"""``checkpoints/third_party/`` of this repository (same folder as engine.weights.store.PROJECT_CHECKPOINTS)."""
 
 RETINAFACE_FILES = ("detection_mobilenet0.25_Final.pth", "retinaface_mobilenet0.25_Final.pth", "mobilenet0.25_Final.pth")
 PARSENET_FILES = ("parsing_parsenet.pth",)
@@ -76,7 +74,7 @@ def _facexlib():
 
 
 def _load_strict(model: "torch.nn.Module", path: Path) -> None:
-    from engine.checkpoints import load_state_dict_file
+    from engine.weights.thirdparty import load_state_dict_file
 
     sd = load_state_dict_file(path)
     try:
@@ -100,7 +98,7 @@ class RetinaFaceBoxDetector:
     def __init__(self, path: Path, device: Optional["torch.device"] = None, min_score: float = 0.7) -> None:
         import torch
 
-        from engine.checkpoints import sha256_file
+        from engine.weights.store import sha256_file
 
         _facexlib()
         from facexlib.detection.retinaface import RetinaFace

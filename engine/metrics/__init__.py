@@ -9,10 +9,16 @@
   classifier's 7-class softmax; Inception is not wired for IS).
 """
 
-from engine.metrics.distribution import (DistributionScores, MetricUnavailable, fid_kid, frechet_distance,
-                                         get_extractor, kernel_inception_distance)
-from engine.metrics.inception_score import inception_score
+from engine.metrics.distribution import (
+                                         DistributionScores,
+                                         MetricUnavailable,
+                                         fid_kid,
+                                         frechet_distance,
+                                         get_extractor,
+                                         kernel_inception_distance,
+)
 from engine.metrics.image import MS_SSIM_WEIGHTS, ms_ssim, psnr, ssim
+from engine.metrics.inception_score import inception_score
 from engine.metrics.segmentation import confusion_matrix, iou_per_class, mean_iou
 
 __all__ = ["DistributionScores", "MetricUnavailable", "MS_SSIM_WEIGHTS", "confusion_matrix", "fid_kid",

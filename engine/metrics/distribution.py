@@ -80,9 +80,9 @@ class InceptionExtractor:
     """
 
     def __init__(self, path: Optional[str] = None, batch: int = 16) -> None:
-        from engine.checkpoints import load_state_dict_file
         from engine.faces.thirdparty import find_weights
-        from engine.models_registry import known_weights
+        from engine.weights.catalog import known_weights
+        from engine.weights.thirdparty import load_state_dict_file
 
         found = None
         for key in ("inception_fid", "inception_v3"):
@@ -127,7 +127,7 @@ class DomainExtractor:
     """
 
     def __init__(self, path: Optional[str] = None, batch: int = 32) -> None:
-        from engine.checkpoints import find_checkpoint, load_checkpoint
+        from engine.weights.store import find_checkpoint, load_checkpoint
 
         p = path or find_checkpoint("opera_colour_resnet18")
         if p is None:

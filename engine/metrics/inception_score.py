@@ -80,8 +80,8 @@ def get_classifier(name: str = "auto", path: Optional[str] = None) -> Classifier
             if name == "inception":
                 raise
     if name in ("domain", "auto"):
-        from engine.checkpoints import find_checkpoint, load_checkpoint
         from engine.errors import CheckpointError
+        from engine.weights.store import find_checkpoint, load_checkpoint
 
         p = path if name == "domain" and path else find_checkpoint("opera_colour_resnet18")
         if p is None:

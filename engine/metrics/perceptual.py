@@ -71,10 +71,10 @@ def load_lpips(vgg_path: Optional[str] = None, heads_path: Optional[str] = None)
     Raises:
         MetricUnavailable: a file is missing or does not fit its architecture.
     """
-    from engine.checkpoints import load_state_dict_file
     from engine.errors import CheckpointError
     from engine.faces.thirdparty import find_weights
-    from engine.models_registry import known_weights
+    from engine.weights.catalog import known_weights
+    from engine.weights.thirdparty import load_state_dict_file
 
     kv, kh = known_weights("vgg16"), known_weights("lpips_vgg")
     pv = vgg_path or find_weights(kv.file_names)

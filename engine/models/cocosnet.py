@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.checkpoints import register_model
+from engine.models.registry import register_model
 
 
 def _block(cin: int, cout: int, stride: int) -> nn.Sequential:

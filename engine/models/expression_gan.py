@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.checkpoints import register_model
+from engine.models.registry import register_model
 from engine.procedural.anime_faces import EXPRESSION_LABELS
 
 LABELS: tuple[str, ...] = EXPRESSION_LABELS + ("neutral",)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.checkpoints import register_model
+from engine.models.registry import register_model
 
 GAN_REGIONS: tuple[str, ...] = ("lips", "eyeshadow", "cheek", "base")
 """The regions the region vector indexes, in this order."""

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.checkpoints import register_model
+from engine.models.registry import register_model
 
 
 def square_on_white(image: np.ndarray, size: int) -> np.ndarray:

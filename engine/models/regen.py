@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.checkpoints import register_model
+from engine.models.registry import register_model
 
 NUM_LABELS = 19
 """Classes of the official CelebAMask-HQ order."""
@@ -344,10 +344,10 @@ class PerceptualLoss(nn.Module):
     @classmethod
     def from_local_weights(cls) -> "PerceptualLoss":
         """VGG19 from the third-party folder (``vgg19-dcbb9e9d.pth``) when present, else the fallback."""
-        from engine.checkpoints import load_state_dict_file
         from engine.errors import CheckpointError
         from engine.faces.thirdparty import find_weights
-        from engine.models_registry import known_weights
+        from engine.weights.catalog import known_weights
+        from engine.weights.thirdparty import load_state_dict_file
 
         kw = known_weights("vgg19")
         path = find_weights(kw.file_names)

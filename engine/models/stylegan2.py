@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.checkpoints import register_model
+from engine.models.registry import register_model
 
 
 class EqualLinear(nn.Module):

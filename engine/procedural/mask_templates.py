@@ -3,7 +3,7 @@
 Every template is an RGBA image (straight alpha) with six anchor points, named as in MaskTheFace's
 ``masks.cfg``: ``a`` top-left, ``b`` top-centre (nose bridge), ``c`` top-right, ``d`` bottom-left,
 ``e`` bottom-centre (under the chin), ``f`` bottom-right — "left" meaning the image left, i.e. the
-wearer's right cheek. :mod:`engine.studios.maskwear` maps them onto face landmarks.
+wearer's right cheek. :mod:`engine.studios.maskwear.classical` maps them onto face landmarks.
 
 User templates: an RGBA PNG plus a JSON anchor file ``{"a": [x, y], ..., "f": [x, y]}`` with the
 same stem (:func:`load_user_template`).

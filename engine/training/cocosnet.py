@@ -10,12 +10,12 @@ Data (all made on the fly, nothing downloaded):
   pair *with* ground truth, which only the procedural generator can give;
 * **dev lianpu** (``--data`` folder of colour lianpu PNGs, e.g. ``shared/data/opera/lianpu``) —
   composited on white, padded to a square, line art by the project's XDoG
-  (:func:`engine.studios.opera.xdog`, thresholded), self pairs with pseudo exemplars and mirror
+  (:func:`engine.studios.opera.classical.xdog`, thresholded), self pairs with pseudo exemplars and mirror
   flips. Every third file (sorted by name) is held out and never trained on.
 
 Evaluation (:func:`evaluate`): self-colouring SSIM (:func:`engine.metrics.ssim`, Gaussian window,
 RGB, 0–255) of the coloured sketch against its ground truth on held-out procedural lianpu and the
-held-out dev lianpu, for the network *and* the classical :func:`engine.studios.opera.colorize` on the
+held-out dev lianpu, for the network *and* the classical :func:`engine.studios.opera.classical.colorize` on the
 very same (sketch, exemplar) pairs. The exemplar is one seeded pseudo exemplar per pair (the same
 deformation for both engines). Cross-exemplar SSIM on held-out procedural cross pairs is measured
 too. Both engines' outputs are compared at the network side ``--size``.
@@ -32,7 +32,13 @@ import cv2
 import numpy as np
 import torch
 
-from engine.models.cocosnet import CoCosLoss, CoCosNet, PatchDiscriminator, pseudo_exemplar, train_step
+from engine.models.cocosnet import (
+    CoCosLoss,
+    CoCosNet,
+    PatchDiscriminator,
+    pseudo_exemplar,
+    train_step,
+)
 
 DEV_HOLDOUT_EVERY = 3
 """Every third dev lianpu (sorted by file name, starting with the first) is held out."""
@@ -58,7 +64,7 @@ def dev_pairs(folder: Path, size: int) -> tuple[list[tuple[np.ndarray, np.ndarra
     square colour image at 256², then area-resized to ``size``.
     """
     from engine.imageio import load_image
-    from engine.studios.opera import XDoGParams, xdog
+    from engine.studios.opera.classical import XDoGParams, xdog
 
     files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
     train, held, tn, hn = [], [], [], []
@@ -114,8 +120,8 @@ def compare(model: Optional[CoCosNet], triples: list[tuple[np.ndarray, np.ndarra
             size: int) -> dict[str, float]:
     """Mean SSIM of neural and classical colouring over ``(sketch, exemplar, truth)`` triples."""
     from engine.metrics import ssim
-    from engine.studios.opera import colorize
-    from engine.studios.opera_learned import colorize_neural
+    from engine.studios.opera.classical import colorize
+    from engine.studios.opera.learned import colorize_neural
 
     neural, classical = [], []
     for sketch, exemplar, truth in triples:
@@ -139,7 +145,7 @@ def evaluate(model: CoCosNet, size: int, n_procedural: int = 40,
         n_procedural: held-out procedural designs (self and cross pairs each).
         dev_held: held-out dev (sketch, colour) pairs at ``eval_side``.
         eval_side: side of the pairs both engines colour (default ``size``); the network runs at
-            ``size`` inside :func:`~engine.studios.opera_learned.colorize_neural`.
+            ``size`` inside :func:`~engine.studios.opera.learned.colorize_neural`.
     """
     model.eval()
     side = eval_side or size
@@ -232,7 +238,7 @@ def train(out_dir: Path, size: int = 64, steps: int = 400, batch: int = 8, width
           time_limit_s: Optional[float] = None, seed: int = 0) -> tuple[CoCosNet, dict[str, Any]]:
     """Train on the shared loop (JSONL log, resumable state in ``out_dir``); returns the net and a summary."""
     from engine.cancel import CancelToken
-    from engine.training.loop import Trainer, TrainConfig
+    from engine.training.loop import TrainConfig, Trainer
 
     if size % 16:
         raise ValueError(f"size must be a multiple of 16, got {size}")
@@ -260,7 +266,7 @@ def train(out_dir: Path, size: int = 64, steps: int = 400, batch: int = 8, width
 
 def main(args: argparse.Namespace) -> int:
     """``masquerade train cocosnet``: train, measure against classical colouring, write checkpoint + card."""
-    from engine.checkpoints import save_checkpoint
+    from engine.weights.store import save_checkpoint
 
     torch.set_num_threads(max(1, args.threads))
     dev_train, dev_held, tn, hn = ([], [], [], [])
@@ -309,7 +315,7 @@ def main(args: argparse.Namespace) -> int:
                                  f"SSIM (Gaussian 11×11, RGB) of the coloured sketch vs ground truth; headline metrics "
                                  f"at {args.eval_size}² (the network runs at {args.size}² inside, its output resized and "
                                  f"darkened by the full-size line art), '_{args.size}' metrics with both engines at "
-                                 f"{args.size}²; classical = engine.studios.opera.colorize on the same pairs; "
+                                 f"{args.size}²; classical = engine.studios.opera.classical.colorize on the same pairs; "
                                  "better_than_classical = neural beats classical on held-out procedural self pairs "
                                  "and on held-out dev lianpu at the headline side"),
                "paper_ssim": 0.850,

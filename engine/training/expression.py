@@ -38,11 +38,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.models.expression_gan import (LABELS, ExpressionClassifier, ExpressionDiscriminator,
-                                          ExpressionGenerator, contextual_loss, gradient_penalty,
-                                          label_vector, soft_cross_entropy)
+from engine.models.expression_gan import (
+    LABELS,
+    ExpressionClassifier,
+    ExpressionDiscriminator,
+    ExpressionGenerator,
+    contextual_loss,
+    gradient_penalty,
+    label_vector,
+    soft_cross_entropy,
+)
 from engine.procedural.anime_faces import EXPRESSION_LABELS, generate_anime_face
-from engine.training.loop import Trainer, TrainConfig
+from engine.training.loop import TrainConfig, Trainer
 
 VIEWS_PER_SEED = 3
 """Expressions drawn per training identity (pairs for the optional paired term come from these)."""
@@ -262,7 +269,11 @@ def evaluate(generator: ExpressionGenerator, judge: ExpressionClassifier, n_face
         accuracies, ``gan_identity_diff`` / ``rig_identity_diff`` (0–255), ``gan_mask_mean``,
         ``judge_heldout_accuracy`` (random drawn expressions), ``faces``.
     """
-    from engine.studios.expression import ExpressionParams, apply_rig, parts_from_generated
+    from engine.studios.expression.classical import (
+        ExpressionParams,
+        apply_rig,
+        parts_from_generated,
+    )
 
     faces = held_out_faces(n_faces, size, rig_scale)
     gan_pred, rig_pred, drawn_pred, target = [], [], [], []
@@ -349,7 +360,7 @@ def real_set_accuracy(judge: ExpressionClassifier, root: Path, size: int) -> Opt
 
 def main(args: argparse.Namespace) -> int:
     """``masquerade train expression-gan``: data, feature net, judge, GAN, evaluation, checkpoints + cards."""
-    from engine.checkpoints import save_checkpoint
+    from engine.weights.store import save_checkpoint
 
     torch.set_num_threads(max(1, args.threads))
     t_start = time.perf_counter()

@@ -7,7 +7,7 @@ style-labelled makeup data set here, so the training set is made from what exist
   photos of ``makeup/mt/makeup`` and ``makeup/mt/no_makeup``, each shrunk to 256 px, analysed once
   and aligned to ``size × size`` FFHQ crops (:func:`engine.faces.align.align_face`);
 * **style-labelled targets** — the *classical renderer's* output
-  (:class:`engine.studios.makeup.MakeupEditor`, backend ``classical``) for every built-in style ×
+  (:class:`engine.studios.makeup.classical.MakeupEditor`, backend ``classical``) for every built-in style ×
   every non-empty subset of lips / eyeshadow / cheek / base on each of those faces, aligned with
   the same transform, with the renderer's changed-pixel map (the invariant region is its
   complement) and its per-region masks (the mask head's targets);
@@ -41,9 +41,16 @@ import torch.nn.functional as F
 
 from engine.faces.align import align_face
 from engine.imageio import LOAD_EXTENSIONS, load_image
-from engine.models.makeup_gan import (GAN_REGIONS, MakeupCritic, MakeupGenerator, crop_boxes, gradient_penalty,
-                                      invariant_l1, mask_boxes)
-from engine.training.loop import Trainer, TrainConfig
+from engine.models.makeup_gan import (
+    GAN_REGIONS,
+    MakeupCritic,
+    MakeupGenerator,
+    crop_boxes,
+    gradient_penalty,
+    invariant_l1,
+    mask_boxes,
+)
+from engine.training.loop import TrainConfig, Trainer
 
 WORK_SIDE = 256
 """Photos are shrunk to this long side before analysis and classical rendering (data building)."""
@@ -84,14 +91,14 @@ def prepare_face(path: Path, styles: Sequence[str], size: int, editor: Any) -> O
         path: photo.
         styles: style names (the one-hot order).
         size: crop side.
-        editor: a classical :class:`~engine.studios.makeup.MakeupEditor` (built-in styles).
+        editor: a classical :class:`~engine.studios.makeup.classical.MakeupEditor` (built-in styles).
 
     Returns:
         ``{"crop" [S,S,3], "targets" [K,15,S,S,3], "changed" [K,15,S,S] bool, "masks" [K,4,S,S] uint8}``.
     """
     import cv2
 
-    from engine.studios.makeup import MakeupParams, NoFaceError
+    from engine.studios.makeup.classical import MakeupParams, NoFaceError
 
     try:
         img = _shrink(load_image(path), WORK_SIDE)
@@ -129,7 +136,7 @@ def build_dataset(root: Path, cache: Path, size: int, styles: Sequence[str]) -> 
         if data["crops"].shape[1] == size and list(data["styles"]) == list(styles):
             return data
     from engine.faces import FaceAnalyzer
-    from engine.studios.makeup import MakeupEditor, load_styles
+    from engine.studios.makeup.classical import MakeupEditor, load_styles
 
     editor = MakeupEditor("classical", analyzer=FaceAnalyzer(), styles=load_styles(include_user_dir=False))
     train_photos, _ = split_photos(root)
@@ -313,7 +320,12 @@ def evaluate(photos: Sequence[Path], model: MakeupGenerator, styles: Sequence[st
     """
     from engine.faces import FaceAnalyzer
     from engine.metrics import ssim
-    from engine.studios.makeup import MakeupEditor, MakeupParams, NoFaceError, load_styles
+    from engine.studios.makeup.classical import (
+        MakeupEditor,
+        MakeupParams,
+        NoFaceError,
+        load_styles,
+    )
 
     analyzer = analyzer or FaceAnalyzer()
     table = load_styles(include_user_dir=False)
@@ -369,8 +381,8 @@ def is_better(metrics: dict[str, float]) -> bool:
 
 def main(args: argparse.Namespace) -> int:
     """``masquerade train makeup-gan``: build data, train, evaluate, write the checkpoint + card."""
-    from engine.checkpoints import save_checkpoint
-    from engine.studios.makeup import load_styles
+    from engine.studios.makeup.classical import load_styles
+    from engine.weights.store import save_checkpoint
 
     torch.set_num_threads(max(1, args.threads))
     root = Path(args.data)
@@ -395,7 +407,7 @@ def main(args: argparse.Namespace) -> int:
                        f"{args.size}² crops — dev photos of shared/data faces/photos (CelebA-HQ via stargan-v2 / "
                        f"SEAN; the last {HELD_OUT} held out) and {summary['mt_faces']} MT-Dataset photos of "
                        "makeup/mt/{makeup,no_makeup}. Style-labelled targets: the project's CLASSICAL renderer's "
-                       f"output (engine.studios.makeup, built-in styles {', '.join(styles)}) for every style × "
+                       f"output (engine.studios.makeup.classical, built-in styles {', '.join(styles)}) for every style × "
                        "every non-empty subset of lips/eyeshadow/cheek/base on those faces, so the model imitates "
                        "the classical renderer. Realism: the real MT makeup / bare photos (their makeup-or-not "
                        "label as the auxiliary data set)."),

@@ -31,10 +31,17 @@ import torch
 
 from engine.faces.align import align_face
 from engine.imageio import LOAD_EXTENSIONS, load_image
-from engine.models.maskwear_stn import (MaskWearDiscriminator, MaskWearGenerator, composite,
-                                        matrix_to_params, params_to_matrix, warp_rgba, wgan_div_penalty)
+from engine.models.maskwear_stn import (
+    MaskWearDiscriminator,
+    MaskWearGenerator,
+    composite,
+    matrix_to_params,
+    params_to_matrix,
+    warp_rgba,
+    wgan_div_penalty,
+)
 from engine.procedural.mask_templates import MaskTemplate, get_template, template_names
-from engine.training.loop import Trainer, TrainConfig
+from engine.training.loop import TrainConfig, Trainer
 
 CROP = 144
 TEMPLATE_SIZE = (128, 100)
@@ -83,7 +90,7 @@ def prepare_faces(paths: Sequence[Path], with_targets: bool, analyzer=None,
     Images without a usable face (or without landmarks when targets are needed) are skipped.
     """
     from engine.faces import FaceAnalyzer
-    from engine.studios.maskwear import face_targets
+    from engine.studios.maskwear.classical import face_targets
 
     analyzer = analyzer or FaceAnalyzer()
     crops, targets = [], []
@@ -249,8 +256,8 @@ class LearnedRefiner:
     @classmethod
     def from_checkpoint(cls, path=None) -> "LearnedRefiner":
         """Load the refiner (``find_checkpoint("maskwear_stn_g")`` when ``path`` is ``None``)."""
-        from engine.checkpoints import find_checkpoint, load_checkpoint
         from engine.errors import CheckpointError
+        from engine.weights.store import find_checkpoint, load_checkpoint
 
         path = path or find_checkpoint("maskwear_stn_g")
         if path is None:
@@ -289,7 +296,7 @@ def coverage(parsing_dir: Path, refiner: Optional[LearnedRefiner], templates: Se
     from PIL import Image
 
     from engine.faces import FaceAnalyzer
-    from engine.studios.maskwear import MaskWearParams, put_mask
+    from engine.studios.maskwear.classical import MaskWearParams, put_mask
 
     analyzer = analyzer or FaceAnalyzer()
     counts = {"lips": [0, 0], "nose": [0, 0], "eyes": [0, 0]}
@@ -343,7 +350,7 @@ def is_better(learned: dict[str, float], keypoint: dict[str, float]) -> bool:
 
 def main(args: argparse.Namespace) -> int:
     """``masquerade train maskwear-stn``: build data, train, evaluate, write the checkpoint + card."""
-    from engine.checkpoints import save_checkpoint
+    from engine.weights.store import save_checkpoint
 
     root = Path(args.data)
     clean_dirs = [root / "faces" / "photos", root / "makeup" / "mt" / "makeup", root / "makeup" / "mt" / "no_makeup"]

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from engine.labels import OPERA_COLOURS
 from engine.models.opera_classifier import OperaColourResNet18, square_on_white
 from engine.procedural.lianpu import generate_lianpu
-from engine.training.loop import Trainer, TrainConfig
+from engine.training.loop import TrainConfig, Trainer
 
 DEV_LABELS: Mapping[str, str] = {
     "weipeixian_1": "green", "weipeixian_3": "yellow", "weipeixian_5": "blue", "weipeixian_7": "white",
@@ -142,7 +142,7 @@ def train(out_dir: Path, steps: int = 150, batch: int = 32, input_size: int = 64
 
 def accuracy_procedural(model: Optional[OperaColourResNet18], count: int = 210) -> float:
     """Accuracy on held-out procedural designs (``model=None``: the classical classifier)."""
-    from engine.studios.opera import classify_main_colour
+    from engine.studios.opera.classical import classify_main_colour
 
     images, labels = procedural_set(count, TEST_SEED_BASE)
     if model is None:
@@ -155,7 +155,7 @@ def accuracy_procedural(model: Optional[OperaColourResNet18], count: int = 210) 
 def accuracy_dev(model: Optional[OperaColourResNet18], folder: Path) -> Optional[float]:
     """Accuracy on the labelled dev lianpu in ``folder`` (``None`` when it is absent)."""
     from engine.imageio import load_image
-    from engine.studios.opera import classify_main_colour
+    from engine.studios.opera.classical import classify_main_colour
 
     paths = [folder / f"{k}.png" for k in DEV_LABELS if (folder / f"{k}.png").is_file()]
     if not paths:
@@ -181,7 +181,7 @@ def evaluate_and_save(model: OperaColourResNet18, summary: Mapping[str, Any], ou
     Returns:
         ``(card path, metrics, better_than_classical)``.
     """
-    from engine.checkpoints import save_checkpoint
+    from engine.weights.store import save_checkpoint
 
     model = model.half().float().eval()  # evaluate exactly what is stored
     metrics: dict[str, float] = {

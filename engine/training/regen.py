@@ -39,9 +39,16 @@ import torch
 from engine.cancel import CancelToken
 from engine.imageio import load_image
 from engine.labels import CELEBAMASK_HQ
-from engine.models.regen import (MultiscaleDiscriminator, PerceptualLoss, RegenGenerator, feature_matching_loss,
-                                 gan_loss, one_hot, r1_penalty)
-from engine.training.loop import Trainer, TrainConfig
+from engine.models.regen import (
+    MultiscaleDiscriminator,
+    PerceptualLoss,
+    RegenGenerator,
+    feature_matching_loss,
+    gan_loss,
+    one_hot,
+    r1_penalty,
+)
+from engine.training.loop import TrainConfig, Trainer
 
 CROP = 128
 """Side of the cached aligned crops (training and evaluation resize from these)."""
@@ -287,7 +294,7 @@ def evaluate(backend: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
         (PSNR capped at 100 dB for exact copies).
     """
     from engine.metrics import psnr, ssim
-    from engine.studios.regenerate_edits import apply_edits
+    from engine.studios.regenerate.edits import apply_edits
 
     side = images.shape[1]
     ps, ss, fails = [], [], 0
@@ -325,7 +332,7 @@ def parser_ceiling(images: np.ndarray, labels: np.ndarray, analyzer: Any) -> flo
 
 def classical_backend(image: np.ndarray, labels: np.ndarray, edited: np.ndarray) -> np.ndarray:
     """The classical regeneration as an :func:`evaluate` backend."""
-    from engine.studios.regenerate import regenerate
+    from engine.studios.regenerate.classical import regenerate
 
     return regenerate(image, labels, edited)[0]
 
@@ -376,8 +383,9 @@ def reevaluate(args: argparse.Namespace) -> int:
     import json
     from datetime import datetime, timezone
 
-    from engine.checkpoints import card_path_for, load_checkpoint
     from engine.imageio import atomic_write_bytes
+    from engine.weights.card import card_path_for
+    from engine.weights.store import load_checkpoint
 
     card_path = card_path_for(args.out)
     model, card = load_checkpoint(card_path, device="cpu")
@@ -401,7 +409,7 @@ def reevaluate(args: argparse.Namespace) -> int:
 
 def main(args: argparse.Namespace) -> int:
     """``masquerade train regen``: build data, train, evaluate both backends, write checkpoint + card."""
-    from engine.checkpoints import save_checkpoint
+    from engine.weights.store import save_checkpoint
 
     torch.set_num_threads(max(1, args.threads))
     if getattr(args, "eval_only", False):

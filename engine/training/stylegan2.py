@@ -28,7 +28,12 @@ import torch
 import torch.nn.functional as F
 
 from engine.models.augment import ADA, APA, DiffusionNoise
-from engine.models.stylegan2 import Discriminator, Generator, path_length_penalty, r1_penalty
+from engine.models.stylegan2 import (
+    Discriminator,
+    Generator,
+    path_length_penalty,
+    r1_penalty,
+)
 
 AUG_MODES: tuple[str, ...] = ("none", "ada", "apa", "diffusion")
 
@@ -174,11 +179,11 @@ def dev_images(folder: Path, size: int) -> np.ndarray:
 def main(args: argparse.Namespace) -> int:
     """``masquerade train stylegan2``: train on procedural lianpu (+ a dev folder), measure FID/KID/IS."""
     from engine.cancel import CancelToken
-    from engine.checkpoints import save_checkpoint
     from engine.imageio import save_image
     from engine.metrics.distribution import MetricUnavailable, fid_kid, get_extractor
     from engine.metrics.inception_score import get_classifier, score_images
-    from engine.training.loop import Trainer, TrainConfig
+    from engine.training.loop import TrainConfig, Trainer
+    from engine.weights.store import save_checkpoint
 
     torch.set_num_threads(max(1, getattr(args, "threads", 1)))
     torch.manual_seed(args.seed)
@@ -268,7 +273,8 @@ def select_best(cards: list[Path], out: Path, notes: Optional[dict] = None) -> P
     Raises:
         ValueError: fewer than one measured card, or cards measured with different extractors.
     """
-    from engine.checkpoints import load_checkpoint, read_card, save_checkpoint
+    from engine.weights.card import read_card
+    from engine.weights.store import load_checkpoint, save_checkpoint
 
     rows = []
     for c in cards:

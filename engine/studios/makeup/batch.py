@@ -1,0 +1,70 @@
+"""Batch op ``makeup``: makeup styles on every face photo of a folder (classical renderer).
+
+``masquerade batch makeup --input DIR --output DIR --grid style=retro,smoky --grid
+regions=lips,eyeshadow,cheek,lips+eyeshadow+cheek`` runs every image × style × region combination;
+per-region axes work too (``--grid lips=retro,korean,none --grid eyeshadow=smoky,none``).
+Parameters are the flat form of :func:`engine.studios.makeup.classical.normalize_flat`. An image without a
+face fails its task with the reason ``no face found`` (recorded in the manifest).
+
+This module imports nothing heavy at import time: the op registry imports it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+
+def makeup_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate and complete batch parameters (:func:`engine.studios.makeup.classical.normalize_flat`).
+
+    Args:
+        params: partial flat mapping (``style regions lips eyeshadow ... intensity styles_file``).
+
+    Returns:
+        The complete, JSON-serialisable parameter dict.
+
+    Raises:
+        ValueError: unknown key, region or style; intensity out of range.
+    """
+    from engine.studios.makeup.classical import normalize_flat
+
+    return normalize_flat(params)
+
+
+class MakeupBatchRunner:
+    """Per-process makeup function: one face analyzer (MediaPipe graphs) per worker process."""
+
+    def __init__(self) -> None:
+        from engine.studios.makeup.classical import MakeupEditor
+
+        self.editor = MakeupEditor("classical")
+        self._base_styles = dict(self.editor.styles)
+        self._first = True
+
+    def __call__(self, image: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        """Makeup on ``image`` (``uint8`` RGB) with normalised flat ``params``; returns the RGB result.
+
+        Raises:
+            NoFaceError: no face found.
+        """
+        from engine.studios.makeup.classical import load_styles, params_from_flat
+
+        extra = params.get("styles_file")
+        self.editor.styles = load_styles([extra]) if extra else self._base_styles
+        p = params_from_flat(params, self.editor.styles)
+        if self._first:  # MediaPipe prints its start-up log lines on the native stderr
+            from engine.faces.cli import quiet_native_stderr
+
+            self._first = False
+            with quiet_native_stderr():
+                self.editor.set_image(image)
+        else:
+            self.editor.set_image(image)
+        return self.editor.edit(p).image
+
+
+def makeup_runner() -> MakeupBatchRunner:
+    """Batch op ``runner`` factory (called once per worker process)."""
+    return MakeupBatchRunner()

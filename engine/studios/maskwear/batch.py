@@ -1,0 +1,155 @@
+"""Batch op ``wear-mask``: masked-face dataset export.
+
+``masquerade batch wear-mask --input DIR --output DIR [--templates random|NAME|NAME,NAME...]
+[--grid template=surgical-blue,kn95] [--augment translate,rotate,scale] [--size 144] [--workers N]
+[--shard i/n]`` (a list in ``--templates`` draws one template per face; ``--grid template=…`` makes
+every image once per template) writes, for the largest face of every image, three aligned ``size × size`` crops:
+``<stem>_face.png`` (unmasked), ``<stem>_masked.png`` and ``<stem>_alpha.png`` (mask coverage, grey),
+plus ``<stem>_params.json`` (template actually used, colour, offsets, face box, anchor targets in
+the image and in the crop, the crop's affine matrix) and one manifest line. Re-running resumes. Images without a usable face fail
+their task with the reason ``no face found`` (recorded in the manifest).
+
+``random`` templates and the augmentation are drawn from a generator seeded by the image's content
+and the parameters, so a resumed or sharded run makes exactly the same choices.
+
+This module imports nothing heavy at import time: the op registry imports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Mapping
+
+import numpy as np
+
+AUGMENTS = ("translate", "rotate", "scale")
+OUTPUTS = ("face", "masked", "alpha", "params.json")
+DEFAULTS: dict[str, Any] = {"template": "random", "color": None, "size": 144, "augment": "none",
+                            "lighting": 0.8, "method": "auto"}
+
+
+def wear_mask_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate and complete ``wear-mask`` parameters.
+
+    Raises:
+        ValueError: unknown key, template or augmentation; size out of 32–1024.
+    """
+    from engine.procedural.mask_templates import parse_color, template_names
+    from engine.studios.maskwear.classical import METHODS
+
+    unknown = set(params) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown wear-mask parameter(s): {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
+    p = {**DEFAULTS, **params}
+    names = [n.strip() for n in str(p["template"]).replace(",", "+").split("+") if n.strip()]
+    bad = [n for n in names if n != "random" and n not in template_names()]
+    if not names or bad or ("random" in names and len(names) > 1):
+        raise ValueError(f"unknown template {p['template']!r}; use random, one of {', '.join(template_names())}, "
+                         "or several joined by + (one is drawn per face)")
+    p["template"] = "+".join(names)
+    if p["color"] in ("", "none", "None"):
+        p["color"] = None
+    if p["color"] is not None:
+        parse_color(str(p["color"]))
+        p["color"] = str(p["color"])
+    size = int(p["size"])
+    if not 32 <= size <= 1024:
+        raise ValueError(f"size must be in 32..1024, got {size}")
+    p["size"] = size
+    aug = [a.strip() for a in str(p["augment"]).replace("+", ",").split(",") if a.strip() and a.strip() != "none"]
+    bad = set(aug) - set(AUGMENTS)
+    if bad:
+        raise ValueError(f"unknown augmentation(s) {', '.join(sorted(bad))}; use {', '.join(AUGMENTS)} or none")
+    p["augment"] = ",".join(a for a in AUGMENTS if a in aug) or "none"
+    p["lighting"] = float(p["lighting"])
+    if not 0 <= p["lighting"] <= 1:
+        raise ValueError(f"lighting must be in [0, 1], got {p['lighting']}")
+    if p["method"] not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {p['method']!r}")
+    return p
+
+
+def wear_mask_outputs(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """Files each task writes."""
+    return OUTPUTS
+
+
+def augment_offsets(targets: np.ndarray, augment: str, rng: np.random.Generator) -> tuple[tuple[str, float, float], ...]:
+    """Random placement changes (as per-anchor offsets) for the chosen augmentations."""
+    from engine.procedural.mask_templates import ANCHORS
+
+    pts = np.asarray(targets, np.float64)
+    c = pts.mean(0)
+    width = float(np.ptp(pts[:, 0]))
+    moved = pts - c
+    if "scale" in augment:
+        moved *= 1 + rng.uniform(-0.06, 0.06)
+    if "rotate" in augment:
+        a = np.radians(rng.uniform(-5, 5))
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        moved = moved @ rot.T
+    new = moved + c
+    if "translate" in augment:
+        new += rng.uniform(-0.04, 0.04, 2) * width
+    d = new - pts
+    return tuple((k, round(float(dx), 2), round(float(dy), 2)) for k, (dx, dy) in zip(ANCHORS, d))
+
+
+class WearMaskRunner:
+    """Per-process dataset function: one face analyzer (MediaPipe graphs) per worker process."""
+
+    def __init__(self) -> None:
+        from engine.faces import FaceAnalyzer
+
+        self.analyzer = FaceAnalyzer(parser="geometric")
+
+    def __call__(self, image: np.ndarray, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``{"face", "masked", "alpha"}`` crops of the largest face of ``image`` and ``"params.json"``.
+
+        Raises:
+            NoFaceError: no face with landmarks.
+        """
+        import cv2
+
+        from engine.errors import NoFaceError
+        from engine.faces.align import align_face
+        from engine.faces.cli import quiet_native_stderr
+        from engine.procedural.mask_templates import template_names
+        from engine.studios.maskwear.classical import (
+            MaskWearParams,
+            face_targets,
+            put_mask,
+        )
+
+        with quiet_native_stderr():  # MediaPipe logs on the native stderr
+            faces = [f for f in self.analyzer.analyze(image, parse=False).faces if f.landmarks is not None]
+        if not faces:
+            raise NoFaceError("no face found")
+        face = faces[0]
+        digest = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=8)
+        digest.update(json.dumps(dict(params), sort_keys=True).encode())
+        rng = np.random.default_rng(int.from_bytes(digest.digest(), "little"))
+        choices = template_names() if params["template"] == "random" else params["template"].split("+")
+        template = choices[int(rng.integers(len(choices)))] if len(choices) > 1 else choices[0]
+        offsets = augment_offsets(face_targets(face), params["augment"], rng) if params["augment"] != "none" else ()
+        mp = MaskWearParams(template=template, color=params["color"], method=params["method"], faces="largest",
+                            lighting=params["lighting"], offsets=offsets)
+        masked, alpha, _ = put_mask(image, [face], mp)
+        size = params["size"]
+        crop = align_face(image, face.keypoints, size)
+        warp = lambda img, interp: cv2.warpAffine(img, crop.matrix, (size, size), flags=interp,  # noqa: E731
+                                                  borderMode=cv2.BORDER_REFLECT)
+        a8 = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
+        targets = np.array(face_targets(face)) + np.array([[dx, dy] for _, dx, dy in offsets] or np.zeros((6, 2)))
+        record = {"template": template, "color": params["color"], "offsets": [list(o) for o in offsets],
+                  "face_box": [round(float(v), 2) for v in face.box], "anchors_image": np.round(targets, 2).tolist(),
+                  "anchors_crop": np.round(crop.to_crop(targets), 2).tolist(),
+                  "crop_matrix": np.round(crop.matrix, 6).tolist(), "size": size, "method": params["method"]}
+        return {"face": crop.image, "masked": warp(masked, cv2.INTER_CUBIC), "alpha": warp(a8, cv2.INTER_LINEAR),
+                "params.json": record}
+
+
+def wear_mask_runner() -> WearMaskRunner:
+    """Runner factory for the batch registry (called once per worker process)."""
+    return WearMaskRunner()

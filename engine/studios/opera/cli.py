@@ -1,0 +1,242 @@
+"""``masquerade opera generate|colorize|classify``: the opera studio's classical engine, headless.
+
+Examples::
+
+    masquerade opera generate --seed 7 --color red --out mask.png [--size 512] [--color-seed 9]
+        [--lineart line.png] [--regions regions.png]
+    masquerade opera colorize sketch.png --reference mask.png --out coloured.png [--warped w.png]
+    masquerade opera classify mask.png
+    masquerade batch colorize --input SKETCHES --reference mask.png --output DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from engine.labels import OPERA_COLOURS
+
+
+def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+    """Add the ``opera`` command with its ``generate``, ``colorize`` and ``classify`` sub-commands.
+
+    Args:
+        subparsers: the ``masquerade`` parser's sub-parsers.
+
+    Returns:
+        The ``opera`` parser.
+    """
+    opera = subparsers.add_parser("opera", help="opera masks: generate, colour from a reference, classify",
+                                  description="Peking-opera masks (lianpu) with the classical engine.")
+    sub = opera.add_subparsers(dest="opera_command", metavar="ACTION", required=True)
+
+    g = sub.add_parser("generate", help="draw a procedural lianpu from a seed")
+    g.add_argument("--seed", type=int, required=True, help="seed of the shapes (≥ 0)")
+    g.add_argument("--color", "--colour", dest="colour", choices=OPERA_COLOURS, default=None,
+                   help="main colour (default: drawn from the seed)")
+    g.add_argument("--color-seed", "--colour-seed", dest="colour_seed", type=int, default=None,
+                   help="seed of the colours (style mixing: shapes of --seed, colours of this)")
+    g.add_argument("--size", type=int, default=None,
+                   help="side in pixels (64–4096; default 512, StyleGAN2: the generator's own resolution)")
+    g.add_argument("--out", required=True, help="colour image (.png: transparent outside the face)")
+    g.add_argument("--lineart", default=None, help="also write the line art here")
+    g.add_argument("--regions", default=None, help="also write the region map (part ids) here")
+    g.add_argument("--engine", choices=("procedural", "stylegan2"), default="procedural",
+                   help="procedural drawing (default) or the trained StyleGAN2 generator (checkpoint stylegan2_lianpu)")
+    g.add_argument("--psi", type=float, default=0.7, help="StyleGAN2 truncation ψ in [0, 1.5] (1 = none)")
+    g.add_argument("--mix-seed", type=int, default=None,
+                   help="StyleGAN2 style mixing: styles from --crossover on come from this seed")
+    g.add_argument("--crossover", type=int, default=None, help="StyleGAN2 style mixing: first style input of --mix-seed")
+    g.set_defaults(func=cmd_generate)
+
+    c = sub.add_parser("colorize", help="colour a line drawing from a reference lianpu")
+    c.add_argument("sketch", help="line art (dark lines on light paper)")
+    c.add_argument("--reference", required=True, help="reference lianpu (colour image)")
+    c.add_argument("--out", required=True, help="coloured result (.png: transparent outside the face)")
+    c.add_argument("--warped", default=None, help="also write the reference aligned to the sketch here")
+    c.add_argument("--gap", type=int, default=None, help="close stroke gaps up to about 2×GAP pixels (default: auto)")
+    c.add_argument("--backend", choices=("auto", "classical", "neural"), default="auto",
+                   help="classical region correspondence, the trained CoCosNet, or auto (the network only if "
+                        "its card says it measured better)")
+    c.set_defaults(func=cmd_colorize)
+
+    k = sub.add_parser("classify", help="print the main-colour class of a lianpu and its meaning")
+    k.add_argument("image", help="lianpu image")
+    k.add_argument("--scores", action="store_true", help="also print the share of every class")
+    k.add_argument("--backend", choices=("auto", "classical", "learned"), default="auto",
+                   help="classical paint rules, the trained ResNet-18, or auto (the network only if its card "
+                        "says it measured better)")
+    k.set_defaults(func=cmd_classify)
+    return opera
+
+
+def _with_alpha(path: str, rgb, face):
+    """RGBA (transparent outside ``face``) when ``path`` is a PNG/WebP, else RGB."""
+    import numpy as np
+
+    if str(path).lower().endswith((".png", ".webp")):
+        return np.dstack([rgb, np.where(face, 255, 0).astype(np.uint8)])
+    return rgb
+
+
+def _lossless(path: str) -> bool:
+    """Whether ``path``'s extension is a lossless image format (label / id maps must be)."""
+    return str(path).lower().endswith((".png", ".bmp", ".tif", ".tiff"))
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """``opera generate``: write a procedural lianpu (and optionally its line art / regions)."""
+    from engine.imageio import atomic_write_files, check_output_file, encode_for_path
+    from engine.procedural.lianpu import generate_lianpu
+
+    check_output_file(args.out)
+    for extra in (args.lineart, args.regions):
+        if extra:
+            check_output_file(extra)
+    if args.regions and not _lossless(args.regions):
+        raise ValueError(f"--regions {args.regions}: part ids need a lossless format (.png, .bmp, .tif)")
+    if getattr(args, "engine", "procedural") == "stylegan2":
+        return _generate_stylegan2(args)
+    if getattr(args, "mix_seed", None) is not None or getattr(args, "crossover", None) is not None:
+        raise ValueError("--mix-seed/--crossover need --engine stylegan2 (procedural mixing: --color-seed)")
+    d = generate_lianpu(args.seed, args.colour, 512 if args.size is None else args.size, args.colour_seed)
+    files = {args.out: encode_for_path(args.out, _with_alpha(args.out, d.image, d.face_mask))}
+    if args.lineart:
+        files[args.lineart] = encode_for_path(args.lineart, d.line_art)
+    if args.regions:
+        files[args.regions] = encode_for_path(args.regions, d.regions)
+    out = atomic_write_files(files)[0]  # all or none
+    print(f"wrote {out} (seed {d.seed}, colours {d.colour_seed}, main colour {d.colour})")
+    return 0
+
+
+def _generate_stylegan2(args: argparse.Namespace) -> int:
+    """``opera generate --engine stylegan2``: one sample (or a style mix) of the trained generator."""
+    import cv2
+
+    from engine.imageio import save_image
+    from engine.studios.opera.generate import load_lianpu_generator
+
+    if args.colour is not None or args.colour_seed is not None or args.lineart or args.regions:
+        raise ValueError("--color/--color-seed/--lineart/--regions belong to --engine procedural")
+    if (args.mix_seed is None) != (args.crossover is None):
+        raise ValueError("style mixing needs both --mix-seed and --crossover")
+    gen, why = load_lianpu_generator()
+    if gen is None:
+        raise ValueError(f"the StyleGAN2 lianpu generator is {why}")
+    if args.mix_seed is None:
+        img = gen.generate(args.seed, args.psi)
+    else:
+        img = gen.mix(args.seed, args.mix_seed, args.crossover, args.psi)
+    if args.size is not None and args.size != gen.resolution:  # resampled only when asked for
+        img = cv2.resize(img, (args.size, args.size), interpolation=cv2.INTER_CUBIC)
+    out = save_image(args.out, img)
+    print(f"wrote {out} ({img.shape[1]}x{img.shape[0]} from the {gen.resolution}² generator, seed {args.seed}"
+          + (f" mixed with {args.mix_seed} from style input {args.crossover}" if args.mix_seed is not None else "")
+          + f", psi {args.psi}; {why})")
+    return 0
+
+
+def cmd_colorize(args: argparse.Namespace) -> int:
+    """``opera colorize``: colour a sketch from a reference (classical, CoCosNet or auto)."""
+    from engine.imageio import (
+        atomic_write_files,
+        check_output_file,
+        encode_for_path,
+        load_grey,
+        load_image,
+    )
+    from engine.studios.opera.classical import ColorizeEditor, ColorizeParams
+
+    check_output_file(args.out)
+    if args.warped:
+        check_output_file(args.warped)
+    sketch = load_grey(args.sketch)
+    ref = load_image(args.reference)
+    ed = ColorizeEditor(getattr(args, "backend", "auto"))
+    ed.set_image(np.repeat(sketch[:, :, None], 3, axis=2))
+    ed.set_reference(ref)
+    res = ed.edit(ColorizeParams(gap=args.gap).validate())
+    files = {args.out: encode_for_path(args.out, _with_alpha(args.out, res.image, res.masks["face"]))}
+    if args.warped:
+        files[args.warped] = encode_for_path(args.warped, res.info["warped_reference"])
+    out = atomic_write_files(files)[0]  # all or none
+    detail = f"{res.info['regions']} regions" if "regions" in res.info else res.info["method"]
+    print(f"wrote {out} ({res.image.shape[1]}x{res.image.shape[0]}, {res.info['backend']}: {detail})")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    """``opera classify``: print ``<colour>: <meaning>`` (and the class shares with ``--scores``)."""
+    from engine.imageio import load_image
+    from engine.studios.opera.classify import classify
+
+    res = classify(load_image(args.image), getattr(args, "backend", "auto"))
+    print(f"{res.colour}: {res.meaning} [{res.backend}]")
+    if args.scores:
+        for name, share in sorted(res.scores.items(), key=lambda kv: -kv[1]):
+            print(f"  {name:7s} {share:.3f}")
+    return 0
+
+
+# --- batch colorize: module-level functions registered in engine/batch/ops.py --------------------
+
+def colorize_batch_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate ``{"reference": path, "gap": int | None}`` for ``batch colorize``.
+
+    Args:
+        params: ``reference`` (required, an existing image file) and optional ``gap``.
+
+    Returns:
+        ``{"reference": absolute path, "gap": int or None}``.
+
+    Raises:
+        ValueError: missing/unknown keys, gap out of range.
+        ImageLoadError: the reference is missing, a folder, not an image or too large.
+    """
+    from pathlib import Path
+
+    from engine.studios.opera.classical import ColorizeParams
+
+    unknown = set(params) - {"reference", "gap"}
+    if unknown:
+        raise ValueError(f"unknown colorize parameter(s): {', '.join(sorted(unknown))}; known: gap, reference")
+    if not params.get("reference"):
+        raise ValueError("batch colorize needs --reference IMAGE")
+    from engine.imageio import open_image
+
+    ref = Path(str(params["reference"])).expanduser().resolve()
+    open_image(ref).close()  # missing, a folder, not an image, oversized: refused before the job starts
+    gap = params.get("gap")
+    gap = None if gap is None else int(gap)
+    ColorizeParams(gap=gap).validate()
+    return {"reference": str(ref), "gap": gap}
+
+
+def colorize_batch_runner() -> Callable[[np.ndarray, Mapping[str, Any]], np.ndarray]:
+    """Per-process colouring function; each reference file is read once per process."""
+    from engine.imageio import load_image
+    from engine.studios.opera.classical import ColorizeParams, colorize
+
+    references: dict[str, np.ndarray] = {}
+
+    def apply(image: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+        path = params["reference"]
+        if path not in references:
+            references[path] = load_image(path)
+        return colorize(image, references[path], ColorizeParams(gap=params["gap"])).image
+
+    return apply
+
+
+def add_colorize_batch_options(p: argparse.ArgumentParser) -> None:
+    """``--reference`` and ``--gap`` for ``masquerade batch colorize``."""
+    p.add_argument("--reference", required=True, metavar="IMAGE", help="reference lianpu the sketches take colours from")
+    p.add_argument("--gap", type=int, default=None, help="close stroke gaps up to about 2×GAP pixels (default: auto)")
+
+
+def colorize_batch_base(args: argparse.Namespace) -> dict[str, Any]:
+    """Base parameters of ``batch colorize`` from its parsed options."""
+    return colorize_batch_params({"reference": args.reference, "gap": args.gap})

@@ -1,0 +1,1 @@
+"""engine.studios.regenerate.classical."""

@@ -1,0 +1,1145 @@
+"""Regenerate studio engine: re-render a face so that it follows an edited 19-label semantic map.
+
+Two backends. **classical** (below) is what ``backend="auto"`` runs unless the card of a trained
+learned generator (:mod:`engine.models.regen`, trained by ``masquerade train regen``) records that
+it measured better on the same held-out test (``better_than_classical``); ``EditResult.info["note"]``
+and :attr:`RegenerateEditor.NOTE` say which ran and why. **neural** renders the edited map with
+the learned generator at its (small) training side on the aligned face crop, with per-region style
+codes from the source (or, for ``reference_regions``, the reference), and pastes the render back
+only where labels changed (see :func:`regenerate_learned`).
+
+Classical method, label by label (official CelebAMask-HQ order, :mod:`engine.labels`):
+
+* **Large regions** (background, skin, hair, hat, neck, necklace, cloth) stay where they are: pixels
+  that keep their label keep their value exactly; pixels that newly carry the label (longer hair,
+  a wider neck, skin where an eye used to be) are filled by *reflecting* the nearest pixels of the
+  same label across the region's border, which continues its texture (strands, shading).
+* **Face parts** (eyes, brows, nose, lips, mouth, ears, glasses, earrings) whose shape changed are
+  *warped as a whole* onto the new shape: a thin-plate spline, fitted on matched samples of the
+  two regions' outlines (farthest point per angular bin around the centroid, in bounding-box
+  normalised coordinates) plus the centroids, maps each pixel of the edited region back into the
+  style region; its affine part does the bounding-box/moment alignment, its bending part follows the
+  outline (bigger eyes, a smiling lip line).
+* A label that the style source lacks is taken from the other image (reference/source), then
+  from the mirrored twin (``l_eye`` ↔ ``r_eye``, ``u_lip`` ↔ ``l_lip`` ...), and only then from a
+  built-in material (spectacles, a drawn eye, hair/hat/cloth textures) — a region is never left empty.
+* **Glasses** follow CelebAMask-HQ: ``eye_g`` is the whole spectacles (frames + lenses + bridge +
+  arms) with eyes and brows labelled on top. Added glasses (:func:`render_glasses`) keep the face
+  seen through the lenses (light tint, a reflection) and draw a shaded frame along the outline of
+  the glasses (:func:`glasses_geometry`), also for any blob painted by hand.
+* **Reference per region**: for labels listed in ``reference_regions``, parts are warped from the
+  reference face's own parsing; large regions keep the source's geometry and take the reference
+  region's colour statistics (mean/std in CIE Lab) — the classical counterpart of SEAN's
+  per-region style codes. ``blend`` mixes the reference-styled render with the source's.
+* **Seams**: a narrow band along the edited label boundaries, only where pixels were regenerated,
+  is smoothed (Gaussian, ``feather`` px).
+
+An unchanged label map (and no reference region) returns the source exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from engine.cancel import CancelToken
+from engine.errors import EditorStateError, NoFaceError
+from engine.labels import CELEBAMASK_HQ
+from engine.studios.base import Editor, EditResult, validate_rgb
+from engine.studios.regenerate.edits import check_labels
+
+CLASSES = CELEBAMASK_HQ.classes
+LARGE_REGIONS: tuple[str, ...] = ("background", "skin", "hair", "hat", "neck_l", "neck", "cloth")
+"""Labels continued in place (reflection fill) rather than warped as a whole."""
+
+MIRROR: dict[str, tuple[str, int]] = {
+    "l_eye": ("r_eye", 1), "r_eye": ("l_eye", 1), "l_brow": ("r_brow", 1), "r_brow": ("l_brow", 1),
+    "l_ear": ("r_ear", 1), "r_ear": ("l_ear", 1), "u_lip": ("l_lip", 0), "l_lip": ("u_lip", 0),
+}
+"""Twin of a part and the flip axis (1: left-right, 0: up-down) used when a part is missing."""
+
+DRAWN_LAST: tuple[str, ...] = ("eye_g", "hat", "ear_r", "neck_l")
+"""Accessories rendered after everything else (spectacle lenses show what lies beneath)."""
+
+DEFAULT_MATERIALS: dict[str, tuple[int, int, int]] = {
+    "background": (128, 128, 128), "skin": (222, 174, 146), "nose": (214, 162, 134),
+    "eye_g": (28, 26, 30), "l_eye": (235, 230, 225), "r_eye": (235, 230, 225),
+    "l_brow": (70, 52, 40), "r_brow": (70, 52, 40), "l_ear": (214, 162, 134), "r_ear": (214, 162, 134),
+    "mouth": (96, 36, 40), "u_lip": (176, 92, 96), "l_lip": (186, 100, 104), "hair": (62, 44, 32),
+    "hat": (70, 74, 96), "ear_r": (212, 175, 55), "neck_l": (205, 170, 70), "neck": (206, 158, 130),
+    "cloth": (84, 96, 120),
+}
+"""Built-in material colour per label (RGB), used only when no image has the label."""
+
+MIN_PIXELS = 12
+"""A label with fewer pixels than this counts as absent from an image."""
+
+TPS_BINS = 24
+"""Angular bins for outline samples (control points of the part warp)."""
+
+TPS_REGULARISATION = 0.05
+"""Thin-plate smoothing in normalised units: larger = closer to the affine (bounding-box) map."""
+
+
+@dataclass(frozen=True)
+class RegenerateParams:
+    """What to regenerate.
+
+    Args:
+        mask: edited label map, ``uint8`` ``[H, W]``, official order; any size with the source's
+            aspect ratio (it is resized with nearest neighbour to the image being edited).
+        reference_regions: label names whose style comes from the reference face (see
+            :meth:`RegenerateEditor.set_reference`); empty = everything from the source.
+        blend: 0–1, how much of the reference style the reference regions take (0 = none).
+        feather: seam smoothing width in pixels at full resolution (0 = hard seams).
+    """
+
+    mask: np.ndarray = field(compare=False, repr=False)   # edited labels [H, W] uint8, official order
+    reference_regions: tuple[str, ...] = ()               # labels styled from the reference
+    blend: float = 1.0                                    # 0 = source style only, 1 = reference style
+    feather: float = 1.0                                  # seam smoothing sigma in px (0 = none)
+
+    def validate(self) -> "RegenerateParams":
+        """Check values; returns ``self``. Raises ``ValueError`` with the reason."""
+        check_labels(self.mask, "edited mask")
+        for n in self.reference_regions:
+            if n not in CLASSES:
+                raise ValueError(f"unknown region {n!r}; use label names: {', '.join(CLASSES)}")
+        if not 0.0 <= self.blend <= 1.0:
+            raise ValueError(f"blend must be in [0, 1], got {self.blend}")
+        if not 0.0 <= self.feather <= 10.0:
+            raise ValueError(f"feather must be in [0, 10] px, got {self.feather}")
+        return self
+
+
+# --- geometry ----------------------------------------------------------------------------------
+
+def outline_samples(mask: np.ndarray, bins: int = TPS_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """Farthest pixel of ``mask`` in each angular bin around its centroid (bbox-normalised angles).
+
+    Args:
+        mask: bool ``[H, W]`` with at least one pixel.
+        bins: number of angular bins.
+
+    Returns:
+        (``[bins, 2]`` float ``(x, y)`` points with NaN rows for empty bins, ``[2]`` centroid).
+    """
+    ys, xs = np.nonzero(mask)
+    cx, cy = xs.mean(), ys.mean()
+    hw = max(1.0, (xs.max() - xs.min() + 1) / 2.0)
+    hh = max(1.0, (ys.max() - ys.min() + 1) / 2.0)
+    nx, ny = (xs - cx) / hw, (ys - cy) / hh
+    b = (((np.arctan2(ny, nx) + np.pi) / (2 * np.pi)) * bins).astype(np.intp) % bins
+    order = np.argsort(nx * nx + ny * ny)
+    pick = np.full(bins, -1, np.intp)
+    pick[b[order]] = order  # later (farther) points overwrite nearer ones
+    pts = np.full((bins, 2), np.nan)
+    ok = pick >= 0
+    pts[ok] = np.stack([xs[pick[ok]], ys[pick[ok]]], 1)
+    return pts, np.array([cx, cy])
+
+
+def _tps_kernel(r2: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = r2 * np.log(r2)
+    return np.nan_to_num(k, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def fit_tps(src: np.ndarray, dst: np.ndarray, regularisation: float = TPS_REGULARISATION) -> Callable[[np.ndarray], np.ndarray]:
+    """Thin-plate spline ``f`` with ``f(src[i]) ≈ dst[i]``.
+
+    Args:
+        src: ``[K, 2]`` control points.
+        dst: ``[K, 2]`` their images.
+        regularisation: smoothing λ (in coordinates normalised by the spread of ``src``).
+
+    Returns:
+        ``f(points [N, 2]) -> [N, 2]``.
+    """
+    c = src.mean(0)
+    s = max(1e-6, float(np.abs(src - c).max()))
+    p = (src - c) / s
+    k = len(p)
+    kmat = _tps_kernel(((p[:, None] - p[None]) ** 2).sum(-1)) + regularisation * np.eye(k)
+    pm = np.hstack([np.ones((k, 1)), p])
+    a = np.zeros((k + 3, k + 3))
+    a[:k, :k], a[:k, k:], a[k:, :k] = kmat, pm, pm.T
+    rhs = np.zeros((k + 3, 2))
+    rhs[:k] = dst
+    sol = np.linalg.lstsq(a, rhs, rcond=None)[0]
+
+    def f(pts: np.ndarray) -> np.ndarray:
+        q = (np.asarray(pts, np.float64) - c) / s
+        u = _tps_kernel(((q[:, None] - p[None]) ** 2).sum(-1))
+        return u @ sol[:k] + np.hstack([np.ones((len(q), 1)), q]) @ sol[k:]
+
+    return f
+
+
+def nearest_fill_index(have: np.ndarray) -> np.ndarray:
+    """For every pixel, the flat index of the nearest ``have`` pixel (``int64`` ``[H, W]``)."""
+    _, lab = cv2.distanceTransformWithLabels((~have).astype(np.uint8), cv2.DIST_L2, 5,
+                                             labelType=cv2.DIST_LABEL_PIXEL)
+    flat = np.flatnonzero(have)  # raster order == DIST_LABEL_PIXEL numbering
+    return flat[lab.astype(np.int64) - 1]
+
+
+_REMAP_WIDTH = 4096
+"""Points per row of the maps given to ``cv2.remap`` (it refuses maps 32767 or more wide/high)."""
+
+
+def _sample(img: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Bilinear samples of ``img`` (float32 ``[H, W, 3]``) at float ``(x, y)`` points ``[N, 2]``."""
+    n = len(xy)
+    if n == 0:
+        return np.zeros((0,) + img.shape[2:], np.float32)
+    width = min(n, _REMAP_WIDTH)  # a region of more than 32766 pixels goes in rows of this width
+    rows = -(-n // width)
+    pad = rows * width - n
+    mx = np.pad(np.asarray(xy[:, 0], np.float32), (0, pad)).reshape(rows, width)
+    my = np.pad(np.asarray(xy[:, 1], np.float32), (0, pad)).reshape(rows, width)
+    out = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape((rows * width,) + img.shape[2:])[:n]
+
+
+# --- region renderers ---------------------------------------------------------------------------
+
+def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Values for ``target`` pixels: kept where ``have``, else reflected across the nearest border.
+
+    The ``rim`` px of the old border next to new pixels are redone too: parsed borders carry a
+    halo of the neighbouring colour that would otherwise stay as a line inside the grown region.
+
+    Args:
+        img: float32 ``[H, W, 3]`` style image (same frame as ``target``).
+        have: bool ``[H, W]``: pixels of the label in ``img`` (non-empty).
+        target: bool ``[H, W]``: pixels to fill.
+        rim: old-border width redone next to new pixels (0 = keep all ``have`` pixels).
+
+    Returns:
+        (float32 ``[N, 3]`` values, bool ``[N]`` which were re-rendered), in ``np.nonzero(target)`` order.
+    """
+    h, w = have.shape
+    new = target & ~have
+    if rim > 0 and new.any():
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim + 1, 2 * rim + 1))
+        core = cv2.erode(have.astype(np.uint8), k).astype(bool)
+        near_new = cv2.dilate(new.astype(np.uint8), k, iterations=2).astype(bool)
+        if core.sum() >= MIN_PIXELS:
+            have = have & ~(near_new & ~core)
+    ys, xs = np.nonzero(target)
+    vals = img[ys, xs].copy()
+    new = ~have[ys, xs]
+    if not new.any():
+        return vals, new
+    clean = cv2.morphologyEx(have.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    if clean.sum() >= MIN_PIXELS:  # mirror solid parts of the region, not parsing speckles
+        have = clean
+    near = nearest_fill_index(have)
+    py, px = ys[new], xs[new]
+    b = near[py, px]
+    by, bx = b // w, b % w
+    qy, qx = by.copy(), bx.copy()
+    todo = np.ones(len(py), bool)
+    for f in (1.0, 0.6, 0.3):  # mirror, or part-way when the region is too thin to mirror fully
+        cy = np.clip(np.rint(by + (by - py) * f).astype(np.intp), 0, h - 1)
+        cx = np.clip(np.rint(bx + (bx - px) * f).astype(np.intp), 0, w - 1)
+        ok = todo & have[cy, cx]
+        qy[ok], qx[ok] = cy[ok], cx[ok]
+        todo &= ~ok
+    vals[new] = img[qy, qx]
+    return vals, new
+
+
+def _part_map(have: np.ndarray, target: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Thin-plate map from the edited region's frame into the style region's (target → have)."""
+    sp, sc = outline_samples(have)
+    dp, dc = outline_samples(target)
+    ok = ~(np.isnan(sp).any(1) | np.isnan(dp).any(1))
+    return fit_tps(np.vstack([dp[ok], dc]), np.vstack([sp[ok], sc]))
+
+
+def warp_region(img: np.ndarray, have: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Warp the ``have`` region of ``img`` onto the ``target`` region (affine + thin-plate spline).
+
+    Only the region's own pixels are used (its surroundings are filled with its nearest pixels
+    before sampling), so this suits parts taken from another image or a mirrored twin; a part
+    reshaped in its own image is better served by :func:`warp_part_in_context`.
+
+    Args:
+        img: float32 ``[H, W, 3]`` style image (any frame: only the region shapes matter).
+        have: bool mask of the style region in ``img``.
+        target: bool mask of the region to fill (edited frame).
+
+    Returns:
+        float32 ``[N, 3]`` values for ``np.nonzero(target)`` order.
+    """
+    f = _part_map(have, target)
+    ys, xs = np.nonzero(target)
+    src_xy = f(np.stack([xs, ys], 1).astype(np.float64))
+    # sample an image whose surroundings of the region are filled with the region's own pixels
+    hy, hx = np.nonzero(have)
+    m = 4
+    y0, y1 = max(0, hy.min() - m), min(have.shape[0], hy.max() + m + 1)
+    x0, x1 = max(0, hx.min() - m), min(have.shape[1], hx.max() + m + 1)
+    roi_have = have[y0:y1, x0:x1]
+    roi = img[y0:y1, x0:x1]
+    ext = roi.reshape(-1, 3)[nearest_fill_index(roi_have)].reshape(roi.shape)
+    return _sample(np.ascontiguousarray(ext), src_xy - (x0, y0))
+
+
+CONTEXT_REACH = 0.5
+"""Context band of a reshaped part, as a fraction of the smaller side of its bounding box."""
+
+
+def warp_part_in_context(img: np.ndarray, have: np.ndarray, target: np.ndarray, band_ok: np.ndarray,
+                         reach: Optional[float] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reshape a part *with its surroundings*: the part's warp fades out over a band around it.
+
+    A bigger eye is more than a stretched eye interior: the lid line, lashes and crease that a
+    parser's eye region leaves just outside must move with it, or the enlarged eye shows sclera
+    against bare skin with the old lashes cut off. Inside ``target`` this is the thin-plate map of
+    :func:`warp_region` (sampling the real image, so the lid and lashes next to the region come
+    along); in the band (``band_ok`` pixels within ``reach`` px of ``target``) the displacement is
+    scaled by a weight falling smoothly from 1 at the region to 0 at the band's outer edge and next
+    to pixels outside ``band_ok`` (other parts, hair), so the result is continuous everywhere.
+
+    Args:
+        img: float32 ``[H, W, 3]`` the part's own image (``have`` and ``target`` in its frame).
+        have: bool ``[H, W]`` the part in ``img``.
+        target: bool ``[H, W]`` the part in the edited map.
+        band_ok: bool ``[H, W]`` pixels the band may re-render (skin in both maps, freed part pixels).
+        reach: band width in px; default :data:`CONTEXT_REACH` × the smaller bounding-box side of
+            ``have ∪ target`` (at least 3 px).
+
+    Returns:
+        (``ys``, ``xs``, float32 ``[N, 3]`` values) of the re-rendered pixels (``target`` ∪ band).
+    """
+    f = _part_map(have, target)
+    both = have | target
+    by, bx = np.nonzero(both)
+    if reach is None:
+        reach = CONTEXT_REACH * min(by.max() - by.min() + 1, bx.max() - bx.min() + 1)
+    r = max(3.0, float(reach))
+    h, w = target.shape
+    pad = int(np.ceil(r)) + 2
+    y0, y1 = max(0, by.min() - pad), min(h, by.max() + pad + 1)
+    x0, x1 = max(0, bx.min() - pad), min(w, bx.max() + pad + 1)
+    t = target[y0:y1, x0:x1]
+    ok = band_ok[y0:y1, x0:x1] & ~t
+    d_t = cv2.distanceTransform((~t).astype(np.uint8), cv2.DIST_L2, 5)
+    d_x = cv2.distanceTransform((ok | t).astype(np.uint8), cv2.DIST_L2, 5)  # to pixels the band must not touch
+    u = np.clip(1.0 - d_t / r, 0.0, 1.0) * np.clip(d_x / (0.5 * r), 0.0, 1.0)
+    wgt = u * u * (3.0 - 2.0 * u)  # smoothstep
+    wgt[t] = 1.0
+    sel = t | (ok & (wgt > 1e-3))
+    ys, xs = np.nonzero(sel)
+    pts = np.stack([xs + x0, ys + y0], 1).astype(np.float64)
+    src = pts + wgt[ys, xs, None] * (f(pts) - pts)
+    return ys + y0, xs + x0, _sample(img, src)
+
+
+def _noise(shape: tuple[int, int], seed: int, streaks: bool) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    coarse = cv2.resize(rng.random((max(2, h // 16), max(2, w // 16))).astype(np.float32), (w, h),
+                        interpolation=cv2.INTER_CUBIC)
+    fine = rng.random((h, w)).astype(np.float32)
+    fine = cv2.GaussianBlur(fine, (0, 0), sigmaX=0.8, sigmaY=6.0 if streaks else 0.8)
+    n = 0.6 * (coarse - 0.5) + 1.6 * (fine - fine.mean())
+    return np.clip(n, -0.5, 0.5)
+
+
+GLASSES_ON_TOP: tuple[str, ...] = ("l_eye", "r_eye", "l_brow", "r_brow")
+"""Labels CelebAMask-HQ paints over ``eye_g``: seen through (eyes) or crossed by (brows) the spectacles."""
+
+FRAME_COLOUR = DEFAULT_MATERIALS["eye_g"]
+LENS_TINT: tuple[int, int, int] = (150, 170, 190)
+LENS_TINT_ALPHA = 0.10
+"""Share of :data:`LENS_TINT` mixed into what is seen through a lens (0 = clear glass)."""
+FRAME_SHADOW = 0.3
+"""Darkening (0–1) of the face where the frame's shadow falls (offset down, blurred)."""
+
+
+def _disk(r: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def glasses_geometry(region: np.ndarray, on_top: np.ndarray,
+                     behind: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """The spectacles an ``eye_g`` region stands for: (whole glasses, frame band, frame thickness px).
+
+    ``eye_g`` follows CelebAMask-HQ: frames + lenses (+ bridge, arms), with eyes and brows labelled
+    on top. The lenses are the solid parts of the region (an opening removes the bridge and arms);
+    pieces of a lens that an eye cuts apart (``behind`` pixels joining them) count as one lens, and
+    each lens's convex hull takes back the ``on_top`` pixels it covers, so the glasses are whole
+    again (the brows cross the frame, the eyes lie behind the lens). Any other shape — a blob painted
+    by hand — is taken as it is. The frame is the outer band of the glasses, ``thickness`` ≈ 0.12 ×
+    the largest inscribed radius of the glasses (at least 2 px); parts too thin to hold a disc of
+    0.2 × that radius (bridge, temple arms) are all frame.
+
+    Args:
+        region: bool ``[H, W]`` ``eye_g`` pixels of the edited map (non-empty).
+        on_top: bool ``[H, W]`` pixels of :data:`GLASSES_ON_TOP` labels.
+        behind: bool ``[H, W]`` pixels seen through a lens (the eyes) that join lens pieces; None = ``on_top``
+            is not used for joining.
+
+    Returns:
+        (bool ``[H, W]`` glasses, bool ``[H, W]`` frame band, thickness in px).
+    """
+    reg = region.astype(np.uint8)
+    r0 = float(cv2.distanceTransform(np.pad(reg, 1), cv2.DIST_L2, 5).max())
+    solid = cv2.morphologyEx(reg, cv2.MORPH_OPEN, _disk(max(1, int(round(0.3 * r0)))))
+    n, comp, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
+    whole = region.copy()
+    if n > 1:
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        lens = np.isin(comp, np.flatnonzero(areas >= 0.1 * areas.max()) + 1)
+        link = lens if behind is None else lens | behind
+        _, group = cv2.connectedComponents(link.astype(np.uint8), connectivity=8)
+        hulls = np.zeros_like(reg)
+        for i in np.unique(group[lens]):
+            pts = cv2.findNonZero((lens & (group == i)).astype(np.uint8))
+            cv2.fillConvexPoly(hulls, cv2.convexHull(pts), 1)
+        whole |= hulls.astype(bool) & on_top
+    inner_r = float(cv2.distanceTransform(np.pad(whole.astype(np.uint8), 1), cv2.DIST_L2, 5).max())
+    th = max(2, int(round(0.12 * inner_r)))
+    w8 = whole.astype(np.uint8)
+    inside = cv2.erode(w8, _disk(th), borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+    broad = cv2.morphologyEx(w8, cv2.MORPH_OPEN, _disk(max(th + 1, int(round(0.2 * inner_r))))).astype(bool)
+    return whole, whole & ~(inside & broad), th  # thin parts (bridge, arms) are all frame
+
+
+def render_glasses(under: np.ndarray, region: np.ndarray, on_top: np.ndarray,
+                   shadow_ok: Optional[np.ndarray] = None,
+                   behind: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw spectacles for an ``eye_g`` region over ``under``, keeping the face behind the lenses.
+
+    Geometry from :func:`glasses_geometry`. The **frame** is a rounded dark rod: darker at its
+    edges, lighter along its middle, with a thin highlight along the upper edge of each stroke
+    (light from above), anti-aliased against what surrounds it. The **lenses** show ``under``
+    (skin, eyes, brows: nothing is replaced) with a :data:`LENS_TINT_ALPHA` tint and a soft diagonal
+    reflection. The frame casts a soft shadow (:data:`FRAME_SHADOW`) a little below it onto the face
+    seen through the lenses and onto ``shadow_ok`` pixels just outside.
+
+    Args:
+        under: float32 ``[H, W, 3]`` the face as rendered so far.
+        region: bool ``[H, W]`` the ``eye_g`` pixels (non-empty).
+        on_top: bool ``[H, W]`` pixels of :data:`GLASSES_ON_TOP` labels.
+        shadow_ok: bool ``[H, W]`` pixels outside the glasses the shadow may darken (skin); None = none.
+        behind: bool ``[H, W]`` eye pixels (see :func:`glasses_geometry`); None = none.
+
+    Returns:
+        (``ys``, ``xs``, float32 ``[N, 3]`` values) of the re-rendered pixels.
+    """
+    if not region.any():
+        raise ValueError("render_glasses: empty eye_g region")
+    h, w = region.shape
+    ys, xs = np.nonzero(region)  # the glasses lie inside the region's bounding box
+    pad = int(0.3 * min(ys.max() - ys.min(), xs.max() - xs.min())) + 8  # > 3 × the frame thickness
+    y0, y1, x0, x1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1), max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
+    whole, frame, th = glasses_geometry(region[y0:y1, x0:x1], on_top[y0:y1, x0:x1],
+                                        None if behind is None else behind[y0:y1, x0:x1])
+    base = under[y0:y1, x0:x1].astype(np.float32)
+    lens = whole & ~frame
+    # lenses: tint + a soft diagonal reflection per lens (upper outer side brighter)
+    out = base * (1.0 - LENS_TINT_ALPHA) + np.array(LENS_TINT, np.float32) * LENS_TINT_ALPHA
+    n, comp, stats, cents = cv2.connectedComponentsWithStats(lens.astype(np.uint8), connectivity=8)
+    refl = np.zeros(lens.shape, np.float32)
+    yy, xx = np.mgrid[0:lens.shape[0], 0:lens.shape[1]].astype(np.float32)
+    for i in range(1, n):
+        bw, bh = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
+        if bw * bh < 16:
+            continue
+        cx, cy = cents[i]
+        s = ((xx - cx) / bw + (yy - cy) / bh)  # diagonal coordinate, ~-1 (upper left) .. 1
+        band = 0.7 * np.exp(-(((s + 0.45) / 0.16) ** 2)) + 0.35 * np.exp(-(((s + 0.12) / 0.05) ** 2))
+        refl[comp == i] = band[comp == i]
+    refl = cv2.GaussianBlur(refl, (0, 0), max(0.8, 0.4 * th)) * lens
+    out += (255.0 - out) * (0.22 * refl)[:, :, None]
+    # shadow of the frame on the face behind it
+    fa = frame.astype(np.float32)
+    sh_shift = np.float32([[1, 0, 0.3 * th], [0, 1, 0.9 * th]])
+    shadow = cv2.GaussianBlur(cv2.warpAffine(fa, sh_shift, (fa.shape[1], fa.shape[0])), (0, 0), 0.8 * th)
+    shadow *= 1.0 - fa
+    out *= (1.0 - FRAME_SHADOW * shadow)[:, :, None]
+    # frame: a rounded rod, shaded across its width, with a highlight along each stroke's upper edge
+    d = cv2.distanceTransform(np.pad(frame, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    v = np.clip(d / max(1.0, 0.5 * th), 0.0, 1.0)
+    k = max(1, int(round(0.6 * th)))
+    above = np.zeros_like(frame)
+    above[k:] = frame[:-k]
+    top = cv2.GaussianBlur((frame & ~above).astype(np.float32), (0, 0), 0.6) * frame
+    fcol = np.array(FRAME_COLOUR, np.float32)[None, None] * (0.85 + 0.3 * v)[:, :, None]
+    fcol += (40.0 * top * v)[:, :, None]
+    fcol = np.where(frame[:, :, None], fcol, cv2.dilate(fcol, np.ones((5, 5), np.uint8)))
+    # anti-aliased coverage: the band between the smoothed outer and inner outlines of the frame
+    # (sub-pixel smooth edges instead of the label map's staircase)
+    a_out = np.clip((cv2.GaussianBlur(whole.astype(np.float32), (0, 0), 0.9) - 0.5) * 2.2 + 0.5, 0.0, 1.0)
+    a_in = np.clip((cv2.GaussianBlur(lens.astype(np.float32), (0, 0), 0.9) - 0.5) * 2.2 + 0.5, 0.0, 1.0)
+    alpha = np.clip(a_out - a_in, 0.0, 1.0)
+    out = out * (1.0 - alpha[:, :, None]) + fcol * alpha[:, :, None]
+    # what changed: the glasses, the frame's soft outer edge, and its shadow on allowed skin
+    ok_out = np.zeros_like(whole) if shadow_ok is None else shadow_ok[y0:y1, x0:x1]
+    outside = ~whole & ok_out
+    res = np.where(whole[:, :, None], out, base)
+    edge = outside & (alpha > 0.02)
+    res[edge] = (base * (1.0 - alpha[:, :, None]) + fcol * alpha[:, :, None])[edge]
+    dark = outside & ~edge & (shadow > 0.02)
+    res[dark] = (base * (1.0 - FRAME_SHADOW * shadow)[:, :, None])[dark]
+    sel = whole | edge | dark
+    ry, rx = np.nonzero(sel)
+    return ry + y0, rx + x0, res[ry, rx]
+
+
+def material(name: str, target: np.ndarray, under: np.ndarray) -> np.ndarray:
+    """Built-in rendering of label ``name`` over ``target`` when no image has the label.
+
+    Args:
+        name: label name.
+        target: bool ``[H, W]``.
+        under: float32 ``[H, W, 3]``: what is currently there (seen through spectacle lenses).
+
+    Returns:
+        float32 ``[N, 3]`` for ``np.nonzero(target)`` order.
+    """
+    ys, xs = np.nonzero(target)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    roi = target[y0:y1, x0:x1]
+    base = np.array(DEFAULT_MATERIALS[name], np.float32)
+    if name == "eye_g":  # spectacles over what is there (the same drawing as in regenerate())
+        gy, gx, gv = render_glasses(under, target, np.zeros_like(target))
+        vals = under[ys, xs].astype(np.float32)
+        hit = np.zeros(target.shape, np.int64)
+        hit[gy, gx] = np.arange(1, len(gy) + 1)
+        idx = hit[ys, xs]
+        vals[idx > 0] = gv[idx[idx > 0] - 1]
+        return vals
+    if name in ("l_eye", "r_eye"):
+        out = np.broadcast_to(base, roi.shape + (3,)).copy()
+        ry, rx = np.nonzero(roi)
+        cy, cx = ry.mean(), rx.mean()
+        ri = max(1.0, 0.55 * (ry.max() - ry.min() + 1))
+        d2 = (np.arange(roi.shape[0])[:, None] - cy) ** 2 + (np.arange(roi.shape[1])[None] - cx) ** 2
+        out[d2 < ri * ri] = (78, 56, 40)
+        out[d2 < (0.45 * ri) ** 2] = (14, 12, 12)
+        return out[roi]
+    n = _noise(roi.shape, CLASSES.index(name), streaks=name in ("hair", "l_brow", "r_brow"))
+    amp = 0.5 if name in ("hair", "l_brow", "r_brow", "cloth", "hat") else 0.12
+    out = base[None, None] * (1.0 + amp * n[:, :, None])
+    return out[roi]
+
+
+def _lab_stats(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lab = cv2.cvtColor(np.clip(vals, 0, 255).astype(np.float32)[:, None] / 255.0, cv2.COLOR_RGB2Lab)[:, 0]
+    return lab, lab.mean(0), lab.std(0) + 1e-3
+
+
+def transfer_colour(vals: np.ndarray, ref_vals: np.ndarray) -> np.ndarray:
+    """Give ``vals`` (``[N, 3]`` RGB) the Lab mean/std of ``ref_vals`` (std ratio clipped to [0.5, 2])."""
+    lab, mu, sd = _lab_stats(vals)
+    _, rmu, rsd = _lab_stats(ref_vals)
+    out = (lab - mu) * np.clip(rsd / sd, 0.5, 2.0) + rmu
+    rgb = cv2.cvtColor(out.astype(np.float32)[:, None], cv2.COLOR_Lab2RGB)[:, 0]
+    return np.clip(rgb * 255.0, 0, 255)
+
+
+@dataclass
+class _Style:
+    """An image with its parsing (float32 pixels), and a lazily built mirror image."""
+
+    name: str
+    img: np.ndarray
+    labels: np.ndarray
+    counts: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counts = np.bincount(self.labels.ravel(), minlength=len(CLASSES))
+
+    def has(self, name: str) -> bool:
+        return bool(self.counts[CLASSES.index(name)] >= MIN_PIXELS)
+
+    def mask(self, name: str) -> np.ndarray:
+        return self.labels == CLASSES.index(name)
+
+
+def _from_image(style: _Style, name: str, target: np.ndarray,
+                in_place: bool) -> Optional[tuple[np.ndarray, str, Optional[np.ndarray]]]:
+    """Render ``name`` from one image: in place / warped, or from its mirrored twin; None if absent.
+
+    Returns (values ``[N, 3]``, how, which values are new — ``None`` = all).
+    """
+    if style.has(name):
+        if in_place and name in LARGE_REGIONS:
+            vals, fresh = continue_region(style.img, style.mask(name), target)
+            return vals, f"continued from {style.name}", fresh
+        return warp_region(style.img, style.mask(name), target), f"warped from {style.name}", None
+    if name in MIRROR and style.has(MIRROR[name][0]):
+        twin, axis = MIRROR[name]
+        flip_img = np.ascontiguousarray(np.flip(style.img, axis=axis))
+        flip_mask = np.ascontiguousarray(np.flip(style.mask(twin), axis=axis))
+        return warp_region(flip_img, flip_mask, target), f"mirrored {twin} of {style.name}", None
+    return None
+
+
+CONTEXT_PARTS: tuple[str, ...] = ("l_eye", "r_eye", "l_brow", "r_brow")
+"""Parts reshaped in place together with a fading band of the skin around them (:func:`warp_part_in_context`).
+
+Single-label parts only: the lips and the mouth are three labels warped by three separate maps,
+whose bands would disagree at the mouth corners (tried: jagged corners, lower parse agreement)."""
+
+OCCLUDERS: tuple[str, ...] = ("eye_g", "hat", "hair", "ear_r", "neck_l")
+"""Labels that cover a part without reshaping it (a part only covered by these keeps its pixels)."""
+
+
+def _occluded_only(target: np.ndarray, same: np.ndarray, edited: np.ndarray) -> bool:
+    """True when a region only lost pixels, all of them to occluders (glasses over a brow)."""
+    if (target & ~same).any():
+        return False
+    lost = edited[same & ~target]
+    return bool(np.isin(lost, [CLASSES.index(n) for n in OCCLUDERS]).all())
+
+
+CLEAR_LENS = 0.6
+"""A removed lens whose interior is at least this bright relative to the skin around the glasses
+counts as clear (the face behind it is kept); darker lenses (sunglasses) are regenerated as skin."""
+
+
+def _remove_glasses(src: _Style, edited: np.ndarray, out: np.ndarray, regen: np.ndarray,
+                    smooth: np.ndarray) -> bool:
+    """Glasses removed in the edit: keep the face seen through clear lenses, inpaint only the frame.
+
+    ``eye_g`` is the whole spectacles, so re-rendering all of it as new skin (reflection fill) would
+    throw away the face behind clear lenses. Where source ``eye_g`` pixels became skin or nose, the
+    lens interior keeps the source pixels (colour-matched to the skin around the glasses) and the
+    frame band of :func:`glasses_geometry` (grown by 2 px, for its soft edge and shadow) is
+    inpainted. Dark lenses (:data:`CLEAR_LENS`) are left to the skin fill. Updates ``out``,
+    ``regen`` and ``smooth`` in place; returns whether it did anything.
+    """
+    gi = CLASSES.index("eye_g")
+    face = np.isin(edited, [CLASSES.index("skin"), CLASSES.index("nose")])
+    removed = src.mask("eye_g") & face
+    if removed.sum() < MIN_PIXELS:
+        return False
+    on_top = np.isin(src.labels, [CLASSES.index(n) for n in GLASSES_ON_TOP])
+    eyes = np.isin(src.labels, [CLASSES.index("l_eye"), CLASSES.index("r_eye")])
+    whole, frame, th = glasses_geometry(src.labels == gi, on_top, eyes)
+    # the frame, its soft edge and its shadow (also on skin just outside the glasses)
+    brows = np.isin(edited, [CLASSES.index("l_brow"), CLASSES.index("r_brow")]) & on_top
+    frame_px = cv2.dilate(frame.astype(np.uint8), _disk(max(2, th))).astype(bool) & (face | brows)
+    frame_px &= removed | ~whole | brows
+    lens = removed & ~frame_px
+    ring = cv2.dilate(whole.astype(np.uint8), _disk(2 * th + 3)).astype(bool) & ~cv2.dilate(
+        whole.astype(np.uint8), _disk(th + 2)).astype(bool) & (src.labels == CLASSES.index("skin"))
+    if lens.sum() < MIN_PIXELS or ring.sum() < MIN_PIXELS:
+        return False
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    skin_mean = src.img[ring].mean(0)
+    if float(src.img[lens].mean(0) @ luma) < CLEAR_LENS * float(skin_mean @ luma):
+        return False
+    # lens: the face behind it, its tint undone by matching the median colour of a band inside the
+    # lens (beyond the frame's shadow) to the skin just outside the glasses
+    f8 = frame.astype(np.uint8)
+    zone = lens & cv2.dilate(f8, _disk(6 * th + 6)).astype(bool) & ~cv2.dilate(f8, _disk(3 * th + 3)).astype(bool)
+    zone = zone if zone.sum() >= MIN_PIXELS else lens
+    gain = np.clip(np.median(src.img[ring], 0) / np.maximum(np.median(src.img[zone], 0), 1.0), 0.9, 1.12)
+    seen = whole & ~frame_px & np.isin(edited, [CLASSES.index(n) for n in ("skin", "nose") + GLASSES_ON_TOP])
+    out[seen] = src.img[seen] * gain  # eyes and brows behind the lens lose the tint too
+    # frame: inpainted from the pixels around it
+    ys, xs = np.nonzero(frame_px)
+    pad = 4 * th + 6
+    y0, y1 = max(0, ys.min() - pad), min(out.shape[0], ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(out.shape[1], xs.max() + pad + 1)
+    roi = np.clip(np.rint(out[y0:y1, x0:x1]), 0, 255).astype(np.uint8)
+    filled = cv2.inpaint(roi, frame_px[y0:y1, x0:x1].astype(np.uint8), max(3, th + 1), cv2.INPAINT_TELEA)
+    sub = frame_px[y0:y1, x0:x1]
+    out[y0:y1, x0:x1][sub] = filled[sub]
+    regen |= removed | seen | frame_px
+    smooth |= seen
+    return True
+
+
+def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
+               reference: Optional[np.ndarray] = None, reference_labels: Optional[np.ndarray] = None,
+               reference_regions: Sequence[str] = (), blend: float = 1.0, feather: float = 1.0,
+               cancel: Optional[CancelToken] = None) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+    """Classical regeneration of ``image`` so that it follows the ``edited`` label map.
+
+    Args:
+        image: ``uint8`` ``[H, W, 3]`` source.
+        labels: ``uint8`` ``[H, W]`` official-order parsing of ``image``.
+        edited: ``uint8`` ``[H, W]`` edited label map (official order).
+        reference: optional ``uint8`` ``[h, w, 3]`` style reference (any size).
+        reference_labels: its parsing (required with ``reference``).
+        reference_regions: label names styled from the reference.
+        blend: 0–1 weight of the reference style in those regions.
+        feather: seam smoothing sigma in pixels (0 = none).
+        cancel: checked between labels.
+
+    Returns:
+        (result ``uint8`` ``[H, W, 3]``, masks ``{"changed": labels differ, "regenerated": pixels
+        rendered}``, info ``{"regions": {label: how it was rendered}}``).
+
+    Raises:
+        ValueError: shapes or values do not match.
+    """
+    image = validate_rgb(image)
+    labels = check_labels(labels, "source labels")
+    edited = check_labels(edited, "edited mask")
+    if labels.shape != image.shape[:2] or edited.shape != image.shape[:2]:
+        raise ValueError(f"label maps {labels.shape} / {edited.shape} must match the image {image.shape[:2]}")
+    ref: Optional[_Style] = None
+    use_ref = reference is not None and bool(reference_regions) and blend > 0
+    if use_ref:
+        if reference_labels is None:
+            raise ValueError("a reference needs its label map")
+        rimg = validate_rgb(reference, "reference")
+        rlab = check_labels(reference_labels, "reference labels")
+        if rlab.shape != rimg.shape[:2]:
+            raise ValueError("reference labels must match the reference image")
+        ref = _Style("reference", rimg.astype(np.float32), rlab)
+    changed = edited != labels
+    masks = {"changed": changed, "regenerated": np.zeros(labels.shape, bool)}
+    if not changed.any() and ref is None:
+        return image.copy(), masks, {"regions": {}}
+    src = _Style("source", image.astype(np.float32), labels)
+    out = src.img.copy()
+    regen = masks["regenerated"]
+    how: dict[str, str] = {}
+    present = [int(c) for c in np.flatnonzero(np.bincount(edited.ravel(), minlength=len(CLASSES)))]
+    skin = CLASSES.index("skin")
+    taken = np.zeros(labels.shape, bool)   # pixels a face part (or its band) rendered
+    smooth = np.zeros(labels.shape, bool)  # pixels rendered by a continuous warp (no seam to smooth)
+    for c in sorted(present, key=lambda i: (CLASSES[i] in DRAWN_LAST, i)):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        name = CLASSES[c]
+        target = edited == c
+        styled = ref is not None and name in reference_regions
+        same = labels == c
+        if not styled and (np.array_equal(target, same) or _occluded_only(target, same, edited)):
+            continue
+        if not styled and name in CONTEXT_PARTS and src.has(name) and (target & same).any():
+            # the part is reshaped in place: move its surroundings (lids, lashes, lip line) with it
+            band_ok = (edited == skin) & ((labels == skin) | same) & ~taken
+            ys, xs, vals = warp_part_in_context(src.img, same, target, band_ok)
+            out[ys, xs] = vals
+            regen[ys, xs] = taken[ys, xs] = smooth[ys, xs] = True
+            how[name] = "warped from source with its surroundings"
+            continue
+        ys, xs = np.nonzero(target)
+        got = _from_image(src, name, target, in_place=True)
+        if got is None and ref is not None:
+            got = _from_image(ref, name, target, in_place=False)
+        if got is None and name == "eye_g" and not styled:
+            # spectacles where no image has any: frame + see-through lenses over the face as rendered
+            on_top = np.isin(edited, [CLASSES.index(n) for n in GLASSES_ON_TOP])
+            gy, gx, gv = render_glasses(out, target, on_top, shadow_ok=np.isin(edited, [skin, CLASSES.index("nose")]),
+                                        behind=np.isin(edited, [CLASSES.index("l_eye"), CLASSES.index("r_eye")]))
+            out[gy, gx] = gv
+            regen[gy, gx] = smooth[gy, gx] = True
+            how[name] = "built-in material (spectacles: frame, see-through lenses)"
+            continue
+        if got is None:
+            got = (material(name, target, out), "built-in material", None)
+        vals, how_c, fresh = got
+        if fresh is None:
+            fresh = np.ones(len(ys), bool)
+        if styled:
+            assert ref is not None
+            if name in LARGE_REGIONS and ref.has(name):
+                rv = transfer_colour(vals, ref.img[ref.mask(name)])
+                rhow = "colour of reference"
+            else:
+                r = _from_image(ref, name, target, in_place=False)
+                rv, rhow = (r[0], r[1]) if r is not None else (vals, "reference lacks it: source kept")
+            vals = vals * (1.0 - blend) + rv * blend
+            how_c = f"{how_c}; {rhow} ×{blend:.2f}"
+            fresh = np.ones(len(ys), bool)
+        if not fresh.any():
+            continue
+        how[name] = how_c
+        out[ys[fresh], xs[fresh]] = vals[fresh]
+        regen[ys[fresh], xs[fresh]] = True
+    if "eye_g" not in reference_regions or ref is None:
+        if _remove_glasses(src, edited, out, regen, smooth):
+            how["skin"] = how.get("skin", "continued from source") + "; glasses removed: lenses kept, frame inpainted"
+    if feather > 0 and regen.any():
+        k = np.ones((3, 3), np.uint8)
+        edges = cv2.morphologyEx(edited, cv2.MORPH_GRADIENT, k) > 0  # 2-px band across label borders
+        band = edges & cv2.dilate(regen.astype(np.uint8), k).astype(bool)
+        band &= ~cv2.erode(smooth.astype(np.uint8), k).astype(bool)
+        if band.any():
+            blurred = cv2.GaussianBlur(out, (0, 0), feather)
+            out[band] = blurred[band]
+            regen |= band
+    result = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    result[~regen] = image[~regen]
+    return result, masks, {"regions": how}
+
+
+def resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of a label map to ``shape = (H, W)``."""
+    if labels.shape == tuple(shape):
+        return labels
+    return cv2.resize(labels, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+
+
+# --- learned backend ------------------------------------------------------------------------------
+
+LEARNED_MODEL = "regen_g"
+"""Registry name of the learned generator's checkpoint."""
+
+_LEARNED: dict[str, Any] = {}
+
+
+def _learned_card() -> tuple[Optional[Any], str, bool]:
+    """``(card path or None, reason, measured better)`` of the learned generator, without loading it."""
+    if "card" not in _LEARNED:
+        from engine.errors import CheckpointError
+        from engine.weights.card import read_card
+        from engine.weights.store import find_checkpoint
+
+        path = find_checkpoint(LEARNED_MODEL)
+        if path is None:
+            _LEARNED["card"] = (None, "no trained learned generator (regen_g) checkpoint", False)
+        else:
+            try:
+                card = read_card(path)
+                better = bool(card.extra.get("better_than_classical", False))
+                m = card.metrics
+                detail = (f"held-out test: reconstruction {m.get('recon_psnr_db', float('nan')):.1f} dB vs classical "
+                          f"{m.get('classical_recon_psnr_db', float('nan')):.0f} dB (100 = exact), edited-region mIoU "
+                          f"{m.get('edit_miou', float('nan')):.2f} vs {m.get('classical_edit_miou', float('nan')):.2f}")
+                why = ("measured better than classical" if better else
+                       "no trained model measured better than classical: regen_g was trained but measured worse")
+                _LEARNED["card"] = (path, f"{why} ({detail})", better)
+            except (CheckpointError, OSError, ValueError) as exc:
+                _LEARNED["card"] = (None, f"learned generator unusable: {exc}", False)
+    return _LEARNED["card"]  # type: ignore[no-any-return]
+
+
+def learned_summary() -> str:
+    """What the learned generator's card says, in a few lines (for a tool tip): the measured numbers
+    against classical, how it was trained, and its licence — or why there is no learned model."""
+    path, reason, better = _learned_card()
+    if path is None:
+        return reason
+    from engine.errors import CheckpointError
+    from engine.weights.card import read_card
+
+    try:
+        card = read_card(path)
+    except (CheckpointError, OSError, ValueError) as exc:
+        return f"learned generator unusable: {exc}"
+    m, extra = card.metrics, card.extra
+    train = extra.get("train", {})
+    lines = [
+        f"SEAN-style learned generator ({path.parent.name}/{path.name})",
+        ("Measured better than classical on its held-out test." if better else
+         "Measured WORSE than classical on its held-out test: research only, 'auto' never picks it."),
+        f"Reconstruction (unchanged mask): PSNR {m.get('recon_psnr_db', float('nan')):.1f} dB, SSIM "
+        f"{m.get('recon_ssim', float('nan')):.2f} (classical: exact copy)",
+        f"Edited-region parse agreement (mIoU): {m.get('edit_miou', float('nan')):.2f} vs classical "
+        f"{m.get('classical_edit_miou', float('nan')):.2f}",
+    ]
+    if train:
+        lines.append(f"Trained {train.get('steps', '?')} steps at {train.get('side', '?')} px on "
+                     f"{train.get('faces', '?')} faces ({train.get('train_s', '?')} CPU-s); renders at that size.")
+    if "fid" in extra:
+        lines.append(f"FID: {extra['fid']}")
+    if card.licence:
+        lines.append(f"Licence: {card.licence}")
+    return "\n".join(lines)
+
+
+def learned_status() -> tuple[Optional[Any], str]:
+    """``(generator or None, reason)`` of the learned backend (loaded once, then cached)."""
+    if "model" not in _LEARNED:
+        path, reason, _ = _learned_card()
+        if path is None:
+            _LEARNED["model"] = (None, reason)
+        else:
+            from engine.errors import CheckpointError
+            from engine.weights.store import load_checkpoint
+
+            try:
+                model, _card = load_checkpoint(path, device="cpu")
+                _LEARNED["model"] = (model, reason)
+            except (CheckpointError, OSError, ValueError) as exc:
+                _LEARNED["model"] = (None, f"learned generator unusable: {exc}")
+    return _LEARNED["model"]  # type: ignore[no-any-return]
+
+
+def forget_learned() -> None:
+    """Drop the cached card/model (after a checkpoint was added, replaced or removed)."""
+    _LEARNED.clear()
+
+
+def resolve_backend(requested: str) -> tuple[str, str]:
+    """The backend that runs for ``requested`` and why (``auto`` reads only the card).
+
+    Raises:
+        ValueError: ``"neural"`` requested but no usable learned generator.
+    """
+    if requested == "classical":
+        return "classical", "classical region warping requested"
+    if requested == "neural":
+        model, reason = learned_status()
+        if model is None:
+            raise ValueError(f"the learned regenerator is not available ({reason}); use backend 'classical'")
+        return "neural", f"learned SEAN-style generator: {reason}"
+    path, reason, better = _learned_card()
+    if path is not None and better:
+        model, reason = learned_status()
+        if model is not None:
+            return "neural", f"learned SEAN-style generator: {reason}"
+    return "classical", f"classical region warping; 'auto' does not use the learned model: {reason}"
+
+
+def _to_tensor(image: np.ndarray) -> Any:
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
+
+
+def _one_hot(labels: np.ndarray) -> Any:
+    import torch
+
+    from engine.models.regen import one_hot
+
+    return one_hot(torch.from_numpy(np.ascontiguousarray(labels))[None])
+
+
+def regenerate_learned(model: Any, image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
+                       keypoints: Optional[np.ndarray] = None, reference: Optional[np.ndarray] = None,
+                       reference_labels: Optional[np.ndarray] = None, reference_regions: Sequence[str] = (),
+                       blend: float = 1.0) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+    """Learned regeneration: render ``edited`` with the generator, paste it where labels changed.
+
+    The face is cut out as an aligned crop of the generator's training side (the whole image
+    squeezed to a square when ``keypoints`` is ``None``); style codes come from the source crop,
+    and for ``reference_regions`` from the reference (mixed by ``blend``). The render replaces the
+    source only on the changed labels and the reference regions (1 px grown, feathered over at most
+    ``info["feather_px"]`` px: about two model pixels), so an unchanged map without reference regions
+    returns the source exactly.
+
+    Args:
+        model: a :class:`~engine.models.regen.RegenGenerator` (eval mode, CPU).
+        image: ``uint8`` ``[H, W, 3]`` source.
+        labels: its ``uint8`` ``[H, W]`` official-order parsing.
+        edited: ``uint8`` ``[H, W]`` edited map.
+        keypoints: ``[3, 2]`` face key points (right eye, left eye, mouth) for the aligned crop.
+        reference: optional ``uint8`` style reference (squeezed to the model's side).
+        reference_labels: its parsing.
+        reference_regions: labels styled from the reference.
+        blend: weight of the reference codes in those regions.
+
+    Returns:
+        (result, masks ``{"changed", "regenerated"}``, info ``{"regions", "model_side", "feather_px"}``).
+    """
+    import torch
+
+    from engine.faces.align import align_face, paste_back
+
+    image = validate_rgb(image)
+    labels, edited = check_labels(labels, "source labels"), check_labels(edited, "edited mask")
+    if labels.shape != image.shape[:2] or edited.shape != image.shape[:2]:
+        raise ValueError(f"label maps {labels.shape} / {edited.shape} must match the image {image.shape[:2]}")
+    h, w = labels.shape
+    changed = edited != labels
+    ref_ids = [CLASSES.index(n) for n in reference_regions] if reference is not None and blend > 0 else []
+    target = changed | np.isin(edited, ref_ids)
+    masks = {"changed": changed, "regenerated": np.zeros((h, w), bool)}
+    if not target.any():
+        return image.copy(), masks, {"regions": {}}
+    side = int(model.side)
+    if keypoints is not None:
+        crop = align_face(image, keypoints, side)
+        cimg = crop.image
+
+        def warp(m: np.ndarray) -> np.ndarray:
+            return cv2.warpAffine(m, crop.matrix, (side, side), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
+    else:
+        crop = None
+        cimg = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
+
+        def warp(m: np.ndarray) -> np.ndarray:
+            return cv2.resize(m, (side, side), interpolation=cv2.INTER_NEAREST)
+    clab, cedit = warp(labels), warp(edited)
+    with torch.no_grad():
+        codes = model.encode_style(_to_tensor(cimg), _one_hot(clab))
+        if ref_ids:
+            assert reference is not None and reference_labels is not None
+            rimg = cv2.resize(validate_rgb(reference, "reference"), (side, side), interpolation=cv2.INTER_AREA)
+            rlab = cv2.resize(check_labels(reference_labels, "reference labels"), (side, side),
+                              interpolation=cv2.INTER_NEAREST)
+            rcodes = model.encode_style(_to_tensor(rimg), _one_hot(rlab))
+            have = np.bincount(rlab.ravel(), minlength=len(CLASSES)) > 0
+            for i in ref_ids:
+                if have[i]:
+                    codes[:, i] = codes[:, i] * (1 - blend) + rcodes[:, i] * blend
+        out = model.render(_one_hot(cedit), codes)
+    render_crop = ((out[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    grow = cv2.dilate(target.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
+    px = float(np.hypot(*crop.inverse[:, 0])) if crop is not None else max(h, w) / side  # image px per model px
+    reach = int(np.ceil(2 * px)) + 1
+    support = cv2.dilate(grow, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))).astype(bool)
+    if crop is not None:
+        weight = cv2.warpAffine(grow, crop.matrix, (side, side), flags=cv2.INTER_LINEAR, borderValue=0)
+        result = paste_back(image, crop, np.ascontiguousarray(render_crop), feather=0.02,
+                            mask=cv2.GaussianBlur(weight, (0, 0), 0.7), mode="replace")
+    else:
+        big = cv2.resize(render_crop, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        wgt = cv2.GaussianBlur(grow, (0, 0), max(0.7, 0.5 * px))[:, :, None]
+        result = np.clip(np.rint(image * (1 - wgt) + big * wgt), 0, 255).astype(np.uint8)
+    result[~support] = image[~support]  # the feather stops ``reach`` px beyond the grown region
+    regen = np.any(result != image, axis=2)
+    masks["regenerated"] = regen
+    names = sorted({CLASSES[int(c)] for c in np.unique(edited[target])}, key=CLASSES.index)
+    how = {n: f"learned render ({side}² crop)" + ("; reference style" if CLASSES.index(n) in ref_ids else "")
+           for n in names}
+    return result, masks, {"regions": how, "model_side": side, "feather_px": reach + 2}
+
+
+class _BackendNote:
+    """Class attribute whose value is the current ``auto`` decision, read from the learned card."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> str:
+        requested = "auto" if obj is None else obj.requested_backend
+        try:
+            return resolve_backend(requested)[1]
+        except ValueError as exc:
+            return str(exc)
+
+
+class RegenerateEditor(Editor[RegenerateParams]):
+    """Regenerate a face from an edited semantic label map.
+
+    Args:
+        backend: ``"classical"``, ``"neural"`` (the trained learned generator; ``ValueError`` at
+            edit time when none is usable) or ``"auto"`` (the learned one only when its card says
+            it measured better than classical — see :func:`resolve_backend`).
+        analyzer: a :class:`~engine.faces.FaceAnalyzer` to share; one is created on first use.
+
+    Example:
+        >>> from skimage import data                                           # doctest: +SKIP
+        >>> ed = RegenerateEditor(); ed.set_image(data.astronaut())            # doctest: +SKIP
+        >>> m = ed.source_labels.copy(); m[m == 4] = 1                         # doctest: +SKIP
+        >>> ed.edit(RegenerateParams(m)).info["regions"]                       # doctest: +SKIP
+        {'skin': 'continued from source'}
+    """
+
+    backends = ("classical", "neural")
+    NOTE = _BackendNote()
+    """Which backend runs and why (class access: for ``auto``), e.g. for the panel's info line."""
+
+    def __init__(self, backend: str = "auto", analyzer: Any = None) -> None:
+        super().__init__(backend)
+        self.analyzer = analyzer
+        self.analysis: Any = None
+        self._labels: Optional[np.ndarray] = None
+        self._given: Optional[np.ndarray] = None
+        self._small_labels: dict[tuple[int, int], np.ndarray] = {}
+        self.reference: Optional[np.ndarray] = None
+        self.reference_labels: Optional[np.ndarray] = None
+
+    @property
+    def backend(self) -> str:
+        """The backend that runs now (``auto`` resolved from the learned model's card)."""
+        try:
+            return resolve_backend(self.requested_backend)[0]
+        except ValueError:
+            return "neural"
+
+    def _get_analyzer(self) -> Any:
+        if self.analyzer is None:
+            from engine.faces import FaceAnalyzer
+
+            self.analyzer = FaceAnalyzer()
+        return self.analyzer
+
+    def set_image(self, image: np.ndarray, labels: Optional[np.ndarray] = None) -> None:
+        """Analyse ``image`` (faces + parsing), or take its label map as given.
+
+        Args:
+            image: ``uint8`` RGB ``[H, W, 3]``.
+            labels: optional official-order parsing of ``image`` (skips face analysis).
+
+        Raises:
+            NoFaceError: no face found (the editor then holds no image).
+        """
+        self._given = None if labels is None else check_labels(labels, "source labels")
+        if self._given is not None and self._given.shape != np.asarray(image).shape[:2]:
+            raise ValueError("source labels must match the image size")
+        try:
+            super().set_image(image)
+        except NoFaceError:
+            self._image = None
+            raise
+
+    def _prepare(self, image: np.ndarray) -> None:
+        self._small_labels = {}
+        if self._given is not None:
+            self._labels, self.analysis = self._given, None
+            return
+        self.analysis = self._get_analyzer().analyze(image)
+        if not self.analysis.faces:
+            raise NoFaceError("no face found")
+        self._labels = self.analysis.parsing
+
+    @property
+    def source_labels(self) -> np.ndarray:
+        """Official-order parsing of the current image (the painter's starting mask)."""
+        if self._labels is None:
+            raise EditorStateError("RegenerateEditor: call set_image() first")
+        return self._labels
+
+    def set_reference(self, image: Optional[np.ndarray], labels: Optional[np.ndarray] = None) -> None:
+        """Set (or clear with ``None``) the style reference face; it is parsed unless ``labels`` is given.
+
+        Raises:
+            NoFaceError: the reference has no face (the previous reference is kept).
+        """
+        if image is None:
+            self.reference = self.reference_labels = None
+            return
+        rgb = validate_rgb(image, "reference")
+        if labels is None:
+            res = self._get_analyzer().analyze(rgb)
+            if not res.faces:
+                raise NoFaceError("no face found in the reference")
+            labels = res.parsing
+        lab = check_labels(labels, "reference labels")
+        if lab.shape != rgb.shape[:2]:
+            raise ValueError("reference labels must match the reference image")
+        self.reference, self.reference_labels = rgb, lab
+
+    def _run(self, image: np.ndarray, params: RegenerateParams, scale: float,
+             cancel: Optional[CancelToken]) -> EditResult:
+        p = params.validate()
+        hw = image.shape[:2]
+        mh, mw = p.mask.shape
+        if abs(mh / mw - hw[0] / hw[1]) > 0.02:
+            raise ValueError(f"edited mask {mw}x{mh} does not have the image's aspect ({hw[1]}x{hw[0]})")
+        if hw not in self._small_labels:
+            self._small_labels = {hw: resize_labels(self.source_labels, hw)}
+        backend, why = resolve_backend(self.requested_backend)
+        edited = resize_labels(check_labels(p.mask), hw)
+        if backend == "neural":
+            model, _ = learned_status()
+            faces = getattr(self.analysis, "faces", None)
+            kp = None if not faces else faces[0].keypoints * scale
+            result, masks, info = regenerate_learned(
+                model, image, self._small_labels[hw], edited, keypoints=kp, reference=self.reference,
+                reference_labels=self.reference_labels, reference_regions=p.reference_regions, blend=p.blend)
+        else:
+            result, masks, info = regenerate(
+                image, self._small_labels[hw], edited,
+                reference=self.reference, reference_labels=self.reference_labels,
+                reference_regions=p.reference_regions, blend=p.blend, feather=p.feather * scale, cancel=cancel)
+        info.update(backend=backend, note=why, reference=self.reference is not None)
+        return EditResult(result, masks, info)
