@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 
 ENV_VAR = "MASQUERADE_DEVICE"
+
+CLASSICAL_DEVICE = "cpu"
+"""Where the classical (numpy / OpenCV) engines run, as ``EditResult.info["device"]`` names it."""
 
 
 @dataclass(frozen=True)
@@ -89,3 +92,14 @@ def module_device(module: torch.nn.Module) -> torch.device:
     for t in module.buffers():
         return t.device
     return torch.device("cpu")
+
+
+def module_device_name(module: Any) -> str:
+    """The device a model's parameters live on, as a string (``"cpu"``, ``"cuda:0"``, ``"mps:0"``);
+    :data:`CLASSICAL_DEVICE` for anything that is not a torch module (a classical engine)."""
+    if isinstance(module, torch.nn.Module):
+        return str(module_device(module))
+    inner = getattr(module, "model", None)
+    if isinstance(inner, torch.nn.Module):
+        return str(module_device(inner))
+    return CLASSICAL_DEVICE

@@ -29,3 +29,8 @@ class Cancelled(MasqueradeError):
 
 class NoFaceError(MasqueradeError):
     """The image has no face the operation can work on (message: ``no face found ...``)."""
+
+
+class LearnedBackendError(MasqueradeError, ValueError):
+    """A learned engine was asked for explicitly but cannot run (no usable checkpoint, or it failed
+    to load); one line saying why. A ``ValueError`` too, like every other bad backend request."""
