@@ -87,10 +87,10 @@ def select_device(prefer: Optional[str] = None) -> DeviceChoice:
 
 def module_device(module: torch.nn.Module) -> torch.device:
     """Device of a module's first parameter or buffer (CPU for a module with neither)."""
-    for t in module.parameters():
-        return t.device
-    for t in module.buffers():
-        return t.device
+    for p in module.parameters():
+        return p.device
+    for b in module.buffers():
+        return b.device
     return torch.device("cpu")
 
 

@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from engine.errors import ImageLoadError, ImageSaveError
 
-PathLike = Union[str, os.PathLike]
+PathLike = Union[str, "os.PathLike[str]"]
 
 MAX_PIXELS: int = 64_000_000
 """Largest image (width × height) the engine accepts; about 8000 × 8000."""

@@ -33,7 +33,9 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
 
 from engine.batch.manifest import (
     MANIFEST_NAME,
@@ -50,7 +52,13 @@ from engine.batch.ops import BatchOp, ProceduralRunner, Runner, get_op
 from engine.batch.plan import BatchError, JobSpec, Task, plan_job
 from engine.cancel import CancelToken
 from engine.errors import Cancelled, MasqueradeError
-from engine.imageio import atomic_write_files, encode_for_path, load_image, save_image
+from engine.imageio import (
+    PathLike,
+    atomic_write_files,
+    encode_for_path,
+    load_image,
+    save_image,
+)
 
 POLL_S: float = 0.1
 """How often the pool loop checks the cancel token while tasks run (seconds)."""
@@ -268,7 +276,7 @@ def _execute_in_pool(op: BatchOp, tasks: list[Task], workers: int, run: _Run, ca
     results are recorded here as they arrive (single manifest writer)."""
     ctx = multiprocessing.get_context("spawn")
     pending: Iterator[Task] = iter(tasks)
-    inflight: dict[Future, Task] = {}
+    inflight: dict[Future[Any], Task] = {}
     pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(op,))
     try:
         while True:
@@ -321,7 +329,7 @@ def _sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _drain(inflight: dict[Future, Task], run: _Run) -> None:
+def _drain(inflight: dict[Future[Any], Task], run: _Run) -> None:
     """After an interrupt: drop queued tasks, record the running ones that finish."""
     for fut in list(inflight):
         if fut.cancel():
@@ -407,7 +415,7 @@ def process_task(runner: Runner | ProceduralRunner, task: Task, output_dir: Path
             assert task.input_path is not None
             out = runner(load_image(task.input_path), task.params)  # type: ignore[arg-type]
         if task.outputs:
-            files: dict[Path, bytes] = {}
+            files: dict[PathLike, bytes] = {}
             for name, rel in task.outputs:
                 if name not in out:
                     raise ValueError(f"the op produced no {name!r} output")
@@ -417,6 +425,8 @@ def process_task(runner: Runner | ProceduralRunner, task: Task, output_dir: Path
                     files[output_dir / rel] = encode_for_path(output_dir / rel, out[name])
             atomic_write_files(files)  # all of a task's files or none (a full disk mid-set)
         else:
+            if not isinstance(out, np.ndarray):
+                raise ValueError("the op produced no image")
             save_image(output_dir / task.output, out)
     except Exception as exc:  # noqa: BLE001 - bad input must not kill the job; it is recorded
         return TaskOutcome("error", _one_line(exc), _ms_since(t0), _is_disk_full(exc))

@@ -458,7 +458,7 @@ class ManifestWriter:
         Raises:
             BatchError: the line could not be written (e.g. disk full).
         """
-        rec = {
+        rec: dict[str, Any] = {
             "id": task.id,
             "input": task.input_name,
             "params": task.params,

@@ -289,7 +289,7 @@ def _output_stems(inputs: Sequence[Path]) -> dict[str, str]:
         groups: dict[str, list[str]] = {}
         for name in names:
             groups.setdefault(candidate(name).casefold(), []).append(name)
-        raise_ = []  # in each clashing group, the names at the group's lowest level move up
+        raise_: list[str] = []  # in each clashing group, the names at the group's lowest level move up
         for group in groups.values():
             if len(group) > 1:
                 low = min(level[n] for n in group)

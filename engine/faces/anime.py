@@ -328,7 +328,7 @@ def _check_parts(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
         if dy > 0.14 * _W or max(wl, wr) > 2.0 * min(wl, wr) or off_centre or spacing_bad:
             err = {k: float(np.linalg.norm(_centre_of(parts[k]) - _centre_of(_prior_box(k))))
                    for k in ("left_eye", "right_eye")}
-            worse = max(err, key=err.get)
+            worse = max(err, key=lambda k: err[k])
             found[worse] = False
     if found["left_eye"] != found["right_eye"]:
         good, bad = ("left_eye", "right_eye") if found["left_eye"] else ("right_eye", "left_eye")

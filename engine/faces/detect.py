@@ -107,7 +107,7 @@ class MediaPipeBoxDetector:
         h, w = rgb.shape[:2]
         with self._lock:
             res = self._get(selection).process(np.ascontiguousarray(rgb))
-        out = []
+        out: list[tuple[np.ndarray, float, Optional[np.ndarray]]] = []
         for d in res.detections or []:
             bb = d.location_data.relative_bounding_box
             box = np.array([bb.xmin * w, bb.ymin * h, (bb.xmin + bb.width) * w, (bb.ymin + bb.height) * h], np.float32)

@@ -417,9 +417,9 @@ def _lip_adjusted(lm: np.ndarray) -> np.ndarray:
     up = lm[T.FOREHEAD] - lm[T.CHIN]
     up = up / max(float(np.hypot(*up)), 1e-6)
     for idx, f in ((T.LIPS_OUTER_UPPER, LIP_OUT[0]), (T.LIPS_OUTER_LOWER, LIP_OUT[1])):
-        idx = sorted(set(idx) - set(T.MOUTH_CORNERS) - {78, 308})
-        d = lm[idx] - c
-        lm[idx] = c + d + np.outer(d @ up * (f - 1.0), up)
+        inner = sorted(set(idx) - set(T.MOUTH_CORNERS) - {78, 308})
+        d = lm[inner] - c
+        lm[inner] = c + d + np.outer(d @ up * (f - 1.0), up)
     return lm
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Optional, Protocol, Sequence
+from typing import Any, Optional, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -44,7 +44,7 @@ class FeatureExtractor(Protocol):
 
     name: str
 
-    def __call__(self, images: np.ndarray) -> np.ndarray: ...
+    def __call__(self, images: Sequence[np.ndarray] | np.ndarray) -> np.ndarray: ...
 
 
 def _batches(images: Sequence[np.ndarray] | np.ndarray, size: int, batch: int, mean: Sequence[float],
@@ -109,7 +109,7 @@ class InceptionExtractor:
         self.name = f"inception-v3 pool3 ({key}: {p.name if hasattr(p, 'name') else p})"
 
     @torch.no_grad()
-    def __call__(self, images: np.ndarray) -> np.ndarray:
+    def __call__(self, images: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         # torchvision's Inception normalisation (transform_input=False): ImageNet mean/std at 299²
         out = [self.model(x) for x in _batches(images, 299, self.batch, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))]
         return torch.cat(out).double().numpy()
@@ -133,14 +133,15 @@ class DomainExtractor:
         if p is None:
             raise MetricUnavailable("no trained opera colour classifier (opera_colour_resnet18) to extract features")
         try:
-            self.model, card = load_checkpoint(p, device="cpu")
+            model, card = load_checkpoint(p, device="cpu")
+            self.model: Any = model
         except CheckpointError as exc:
             raise MetricUnavailable(str(exc)) from None
         self.batch = batch
         self.name = f"opera-domain resnet18 penultimate ({card.sha256[:12]})"
 
     @torch.no_grad()
-    def __call__(self, images: np.ndarray) -> np.ndarray:
+    def __call__(self, images: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         return self.model.embed_images(list(images), batch=self.batch).astype(np.float64)
 
 

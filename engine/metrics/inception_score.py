@@ -18,7 +18,7 @@ Numbers from different classifiers are not comparable; every result names its cl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -87,9 +87,10 @@ def get_classifier(name: str = "auto", path: Optional[str] = None) -> Classifier
         if p is None:
             raise MetricUnavailable("no trained opera colour classifier (opera_colour_resnet18) for the domain IS")
         try:
-            model, card = load_checkpoint(p, device="cpu")
+            loaded, card = load_checkpoint(p, device="cpu")
         except CheckpointError as exc:
             raise MetricUnavailable(str(exc)) from None
+        model: Any = loaded
         return Classifier(f"opera-domain resnet18 7-class softmax ({card.sha256[:12]})", int(model.net.fc.out_features),
                           lambda images: model.predict_proba(list(images)))
     raise ValueError(f"unknown IS classifier {name!r} (inception, domain, auto)")

@@ -9,7 +9,7 @@ There are no such weights in this project and nothing is downloaded: :func:`load
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -38,6 +38,8 @@ class LPIPS(nn.Module):
         self.stages = nn.ModuleList(stages)
         self.heads = nn.ModuleList(heads)
         self.name = name
+        self.shift: torch.Tensor
+        self.scale: torch.Tensor
         self.register_buffer("shift", torch.tensor(_SHIFT).view(1, 3, 1, 1))
         self.register_buffer("scale", torch.tensor(_SCALE).view(1, 3, 1, 1))
 
@@ -88,7 +90,7 @@ def load_lpips(vgg_path: Optional[str] = None, heads_path: Optional[str] = None)
         heads.load_state_dict(load_state_dict_file(ph), strict=True)
     except (CheckpointError, RuntimeError) as exc:
         raise MetricUnavailable(f"LPIPS unavailable: weights do not load ({exc})") from None
-    feats = vgg.features
+    feats: Any = vgg.features
     stages, start = [], 0
     for cut in _VGG_CUTS:
         stages.append(nn.Sequential(*[feats[i] for i in range(start, cut)]))

@@ -28,6 +28,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 
 EXPRESSION_LABELS: tuple[str, ...] = ("angry", "sad", "smile", "surprised")
 """The expression labels, in the order used by label vectors everywhere in Masquerade."""
@@ -145,7 +146,7 @@ class _Canvas:
         cv2.fillPoly(m, shifted, 255, lineType=cv2.LINE_8, shift=2)
         return m, (x0, y0, x1, y1)
 
-    def fill(self, polys: Union[np.ndarray, Sequence[np.ndarray]], colour: Sequence[float],
+    def fill(self, polys: Union[np.ndarray, Sequence[np.ndarray]], colour: ArrayLike,
              clip: Optional[np.ndarray] = None, alpha: float = 1.0) -> np.ndarray:
         """Fill polygon(s) (even-odd union) with ``colour``; ``clip`` is a full-canvas mask.
 
@@ -165,13 +166,13 @@ class _Canvas:
         roi += (np.asarray(colour, np.float32) - roi) * a
         return full
 
-    def stroke(self, pts: np.ndarray, width: Union[float, np.ndarray], colour: Sequence[float],
+    def stroke(self, pts: np.ndarray, width: Union[float, np.ndarray], colour: ArrayLike,
                clip: Optional[np.ndarray] = None) -> np.ndarray:
         """A tapered stroke along an open polyline (``width`` per point or constant)."""
         return self.fill(_ribbon(pts, width), colour, clip)
 
 
-def _bezier(p0: Sequence[float], p1: Sequence[float], p2: Sequence[float], n: int = 24) -> np.ndarray:
+def _bezier(p0: ArrayLike, p1: ArrayLike, p2: ArrayLike, n: int = 24) -> np.ndarray:
     """Quadratic Bézier from p0 to p2 with control p1, ``n`` points ``[n, 2]``."""
     t = np.linspace(0.0, 1.0, n)[:, None]
     p0, p1, p2 = (np.asarray(p, np.float64) for p in (p0, p1, p2))
@@ -195,7 +196,7 @@ def _ellipse(cx: float, cy: float, rx: float, ry: float, angle: float = 0.0, n: 
     return np.stack([cx + c * x - s * y, cy + s * x + c * y], 1)
 
 
-def _shade(colour: Sequence[float], f: float) -> np.ndarray:
+def _shade(colour: ArrayLike, f: float) -> np.ndarray:
     """Darker (f < 1) or lighter (f > 1, towards white) version of a colour."""
     c = np.asarray(colour, np.float32)
     return c * f if f <= 1 else c + (255 - c) * (f - 1)

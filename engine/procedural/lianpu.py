@@ -309,7 +309,7 @@ def render_lianpu(design: LianpuDesign, palette: LianpuPalette, size: int = 512)
     lines = cv2.dilate(edge.astype(np.uint8), kernel)
     # outer contour is bolder, like the reference masks
     face_edge = cv2.dilate(((big > 0) != (cv2.erode((big > 0).astype(np.uint8), kernel) > 0)).astype(np.uint8), kernel)
-    lines |= face_edge
+    lines = np.maximum(lines, face_edge)
     colour = palette.rgb[big]
     colour[lines > 0] = LINE_RGB
     image = cv2.resize(colour, (size, size), interpolation=cv2.INTER_AREA)

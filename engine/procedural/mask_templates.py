@@ -216,7 +216,7 @@ BUILTIN: dict[str, tuple[str, dict]] = {
 }
 """Built-in template names → (family, default arguments)."""
 
-_FAMILIES = {"surgical": surgical, "kn95": kn95, "n95": n95, "cloth": cloth}
+_FAMILIES: dict[str, Callable[..., MaskTemplate]] = {"surgical": surgical, "kn95": kn95, "n95": n95, "cloth": cloth}
 
 
 def template_names() -> list[str]:

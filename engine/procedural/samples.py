@@ -67,7 +67,7 @@ def opera_sample(size: int = 512) -> np.ndarray:
         cv2.polylines(img, [np.round(p).astype(np.int32) for p in polys], closed, _BLACK,
                       max(1, int(width * u)), cv2.LINE_AA)
 
-    face = cv2.ellipse2Poly((int(cx), int(cy)), (int(175 * u), int(225 * u)), 0, 0, 360, 2)
+    face = np.asarray(cv2.ellipse2Poly((int(cx), int(cy)), (int(175 * u), int(225 * u)), 0, 0, 360, 2))
     cv2.fillPoly(img, [face], _WHITE, cv2.LINE_AA)
     forehead = P([(0, -215), (60, -200), (90, -150), (60, -95), (20, -70), (0, -60)])
     fill(forehead, _RED)

@@ -11,7 +11,7 @@ from typing import Any, Optional, Union
 
 from engine.errors import CheckpointError
 
-PathLike = Union[str, os.PathLike]
+PathLike = Union[str, "os.PathLike[str]"]
 
 CARD_SCHEMA_VERSION: int = 1
 """Version of the card layout this build writes and reads."""

@@ -44,7 +44,7 @@ from engine.weights.card import (
 )
 from engine.weights.thirdparty import MAX_NAMED, load_safetensors_bytes, read_bytes
 
-PathLike = Union[str, os.PathLike]
+PathLike = Union[str, "os.PathLike[str]"]
 
 
 

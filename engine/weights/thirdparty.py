@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from engine.errors import CheckpointError
 from engine.weights.card import WEIGHTS_SUFFIX
 
-PathLike = Union[str, os.PathLike]
+PathLike = Union[str, "os.PathLike[str]"]
 
 
 TORCH_SUFFIXES: tuple[str, ...] = (".pth", ".pt", ".bin", ".ckpt")
