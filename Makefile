@@ -21,11 +21,14 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 run: install
 	$(PY) -m app --open $(SAMPLE) --studio opera
 
+# Guard rails: import contracts (layers, independence, no Qt in engine), ruff, mypy, doctests.
 lint: install
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check app engine bench tests packaging
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules engine
 
-test: install
-	$(VENV)/bin/lint-imports
+test: lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: install

@@ -3,10 +3,16 @@
 GUI-free (never imports Qt). Resumable, shardable (``shard=(i, n)``), cancellable, with progress.
 
 Example:
-    >>> from engine.batch import JobSpec, run_batch                   # doctest: +SKIP
-    >>> spec = JobSpec("lineart", "faces/", "out/", grid={"sigma": [0.6, 1.2]}, workers=2)
-    >>> summary = run_batch(spec, progress=lambda p: print(p.completed, p.total, p.eta_s))
-    >>> summary.done, summary.failed, summary.manifest_path
+    >>> import tempfile, pathlib, numpy as np
+    >>> from engine.batch import JobSpec, run_batch
+    >>> from engine.imageio import save_image
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> (root / "faces").mkdir()
+    >>> _ = save_image(root / "faces" / "a.png", np.full((48, 48, 3), 200, np.uint8))
+    >>> spec = JobSpec("lineart", root / "faces", root / "out", grid={"sigma": [0.6, 1.2]}, workers=1)
+    >>> summary = run_batch(spec)
+    >>> summary.done, summary.failed, summary.manifest_path.name
+    (2, 0, 'manifest.jsonl')
 
 Modules: :mod:`~engine.batch.ops` (op registry), :mod:`~engine.batch.plan` (job spec, task ids,
 output names, shards), :mod:`~engine.batch.manifest` (``job.json``, ``manifest.jsonl``, resume),
