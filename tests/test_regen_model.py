@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import engine.weights.store as store
+from engine.device import select_device
 from engine.labels import CELEBAMASK_HQ
 from engine.models.regen import (
     MultiscaleDiscriminator,
@@ -22,13 +23,10 @@ from engine.models.regen import (
     r1_penalty,
     region_average,
 )
-from engine.studios.regenerate import classical as R
-from engine.studios.regenerate.classical import (
-    RegenerateEditor,
-    RegenerateParams,
-    regenerate_learned,
-    resolve_backend,
-)
+from engine.studios.base import forget_learned
+from engine.studios.regenerate.editor import RegenerateEditor
+from engine.studios.regenerate.learned import regenerate_learned, resolve_backend
+from engine.studios.regenerate.params import RegenerateParams
 from engine.training.regen import FLIP_LABELS, edit_specs, is_better, split, train
 
 IDX = CELEBAMASK_HQ.index
@@ -59,9 +57,9 @@ def _distance(mask: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(autouse=True)
 def fresh_learned_cache():
-    R.forget_learned()
+    forget_learned()
     yield
-    R.forget_learned()
+    forget_learned()
 
 
 def test_forward_shapes_and_region_codes() -> None:
@@ -179,13 +177,13 @@ def test_auto_rule_reads_the_card(tmp_path, monkeypatch) -> None:
     worse, better = tmp_path / "worse", tmp_path / "better"
     _fabricate(worse, better=False)
     _fabricate(better, better=True)
-    R.forget_learned()
+    forget_learned()
     monkeypatch.setattr(store, "checkpoint_roots", lambda: [worse])
     backend, why = resolve_backend("auto")
-    assert backend == "classical" and "measured worse" in why and "0.20 vs 0.50" in why and "no trained model measured better" in why
-    assert "measured worse" in RegenerateEditor.NOTE
+    assert backend == "classical" and "measured worse" in why and "0.20 vs 0.50" in why and "did not measure better" in why
+    assert "measured worse" in RegenerateEditor().resolution.reason
     assert resolve_backend("neural")[0] == "neural"  # asked for explicitly, it still runs
-    R.forget_learned()
+    forget_learned()
     monkeypatch.setattr(store, "checkpoint_roots", lambda: [better])
     assert resolve_backend("auto")[0] == "neural"
     assert RegenerateEditor().backend == "neural"
@@ -212,6 +210,56 @@ def test_learned_backend_in_the_editor(tmp_path, monkeypatch) -> None:
     auto.set_image(img, labels=lab)
     r2 = auto.edit(RegenerateParams(edited))
     assert r2.info["backend"] == "classical" and "measured worse" in r2.info["note"]
+
+
+def _flip_weights(card) -> None:
+    """Corrupt a checkpoint's weights file (its card's sha256 no longer matches)."""
+    weights = card.with_suffix(".safetensors")
+    data = bytearray(weights.read_bytes())
+    data[-8:] = bytes(255 - v for v in data[-8:])
+    weights.write_bytes(bytes(data))
+
+
+def test_constructing_and_resolving_loads_no_model(tmp_path, monkeypatch) -> None:
+    _fabricate(tmp_path, better=True)
+    monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path])
+    loads: list = []
+    real = store.load_checkpoint
+    monkeypatch.setattr(store, "load_checkpoint", lambda *a, **k: loads.append(a) or real(*a, **k))
+    ed = RegenerateEditor()
+    assert ed.resolution.learned and ed.backend == "neural" and RegenerateEditor("neural").backend == "neural"
+    assert loads == []  # the GUI thread builds editors and asks what runs: cards only
+    img, lab = tiny_face(32)
+    ed.set_image(img, labels=lab)
+    edited = lab.copy()
+    edited[(lab == IDX("skin")) & (np.arange(32)[:, None] > 24)] = IDX("hair")
+    res = ed.edit(RegenerateParams(edited))  # the worker's first learned edit loads it, once
+    ed.edit(RegenerateParams(edited))
+    assert len(loads) == 1 and res.info["backend"] == "neural"
+    assert res.info["device"] == str(select_device().device)
+
+
+def test_corrupt_override_falls_back_on_auto_and_fails_in_one_line_when_asked(tmp_path, monkeypatch) -> None:
+    override = tmp_path / "override"
+    _fabricate(override, better=True)
+    _flip_weights(override / "regen_g.json")
+    monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(override))  # searched before the project's checkpoints
+    img, lab = tiny_face(32)
+    edited = lab.copy()
+    edited[(lab == IDX("skin")) & (np.arange(32)[:, None] > 24)] = IDX("hair")
+    ed = RegenerateEditor()
+    assert ed.resolution.learned  # the card alone says better; the hash is checked when loading
+    ed.set_image(img, labels=lab)
+    res = ed.edit(RegenerateParams(edited))
+    assert res.info["backend"] == "classical" and res.info["device"] == "cpu"
+    assert "hash" in res.info["note"] and "classical region warping" in res.info["note"]
+    assert "hair" in res.info["regions"]
+    forget_learned()
+    neural = RegenerateEditor("neural")
+    neural.set_image(img, labels=lab)
+    with pytest.raises(ValueError, match="cannot be loaded") as exc:
+        neural.edit(RegenerateParams(edited))
+    assert "\n" not in str(exc.value) and "hash" in str(exc.value)
 
 
 def test_learned_with_keypoints_and_reference_regions() -> None:

@@ -10,13 +10,9 @@ from PIL import Image
 from engine.errors import EditorStateError, ImageLoadError, NoFaceError
 from engine.labels import CELEBAMASK_HQ, colorize_labels, official_to_bisenet
 from engine.studios.regenerate import edits as E
-from engine.studios.regenerate.classical import (
-    RegenerateEditor,
-    RegenerateParams,
-    fit_tps,
-    regenerate,
-    transfer_colour,
-)
+from engine.studios.regenerate.classical import fit_tps, regenerate, transfer_colour
+from engine.studios.regenerate.editor import RegenerateEditor
+from engine.studios.regenerate.params import RegenerateParams
 
 IDX = CELEBAMASK_HQ.index
 
@@ -211,7 +207,8 @@ def test_editor_with_given_labels_and_stream() -> None:
     res = list(ed.edit_stream(RegenerateParams(edited), preview_sides=(48,)))
     assert [r.is_preview for r in res] == [True, False]
     assert res[0].image.shape == (48, 48, 3) and res[1].image.shape == img.shape
-    assert "no trained" in res[1].info["note"]
+    assert res[1].info["note"].startswith("classical region warping: ")  # auto, and why the learned one did not run
+    assert res[1].info["backend"] == "classical" and res[1].info["device"] == "cpu"
     with pytest.raises(ValueError, match="aspect"):
         ed.edit(RegenerateParams(edited[:, :40]))
 

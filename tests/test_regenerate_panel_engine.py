@@ -11,7 +11,7 @@ import engine.weights.store as store
 from engine.imageio import save_image
 from engine.labels import CELEBAMASK_HQ
 from engine.models.regen import RegenGenerator
-from engine.studios.regenerate import classical as R
+from engine.studios.base import forget_learned
 from engine.studios.regenerate.edits import apply_edits
 
 TINY = dict(width=8, n_down=2, n_blocks=4, style_dim=8, encoder_width=8, max_width=16, side=16)
@@ -32,13 +32,13 @@ def _fabricate(folder) -> None:
 def win(qtbot, make_window, tmp_path, monkeypatch):
     _fabricate(tmp_path)
     monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path])
-    R.forget_learned()
+    forget_learned()
     w = make_window((1200, 900), "regenerate")
     w.open_path(save_image(tmp_path / "astro.png", data.astronaut()[:320, 64:384]))
     panel = w.panels["regenerate"]
     qtbot.waitUntil(lambda: w.is_idle() and panel.has_result(), timeout=30000)
     yield w
-    R.forget_learned()
+    forget_learned()
 
 
 def test_engine_entries_and_learned_tooltip(win) -> None:
@@ -79,7 +79,7 @@ def test_learned_choice_refused_without_checkpoint(qtbot, win, tmp_path, monkeyp
     panel = win.panels["regenerate"]
     panel.set_engine("classical")
     monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path / "nothing"])
-    R.forget_learned()
+    forget_learned()
     with qtbot.waitSignal(panel.message, timeout=2000) as sig:
         panel.set_engine("neural")
     assert "not available" in sig.args[0]

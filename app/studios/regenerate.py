@@ -46,12 +46,9 @@ from engine.cancel import CancelToken
 from engine.imageio import LOAD_EXTENSIONS
 from engine.labels import CELEBAMASK_HQ
 from engine.studios.base import EditResult
-from engine.studios.regenerate.classical import (
-    RegenerateEditor,
-    RegenerateParams,
-    learned_summary,
-    resolve_backend,
-)
+from engine.studios.regenerate.editor import RegenerateEditor
+from engine.studios.regenerate.learned import learned_summary, resolve_backend
+from engine.studios.regenerate.params import RegenerateParams
 
 STUDIO = "regenerate"
 PARSE = "regenerate.parse"

@@ -59,7 +59,7 @@ class RegenerateBatchRunner:
     """Per-process function: one editor (face analyzer) per worker; references cached by path."""
 
     def __init__(self) -> None:
-        from engine.studios.regenerate.classical import RegenerateEditor
+        from engine.studios.regenerate.editor import RegenerateEditor
 
         self.editor = RegenerateEditor("classical")
         self._reference = ""
@@ -77,7 +77,7 @@ class RegenerateBatchRunner:
         """
         from engine.faces.cli import quiet_native_stderr
         from engine.imageio import load_image
-        from engine.studios.regenerate.classical import RegenerateParams
+        from engine.studios.regenerate.params import RegenerateParams
         from engine.studios.regenerate.edits import apply_edits
 
         def analyse() -> None:

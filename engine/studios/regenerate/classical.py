@@ -1,14 +1,10 @@
-"""Regenerate studio engine: re-render a face so that it follows an edited 19-label semantic map.
+"""Regenerate studio, classical engine: re-render a face so that it follows an edited 19-label map.
 
-Two backends. **classical** (below) is what ``backend="auto"`` runs unless the card of a trained
-learned generator (:mod:`engine.models.regen`, trained by ``masquerade train regen``) records that
-it measured better on the same held-out test (``better_than_classical``); ``EditResult.info["note"]``
-and :attr:`RegenerateEditor.NOTE` say which ran and why. **neural** renders the edited map with
-the learned generator at its (small) training side on the aligned face crop, with per-region style
-codes from the source (or, for ``reference_regions``, the reference), and pastes the render back
-only where labels changed (see :func:`regenerate_learned`).
+This is what ``backend="auto"`` runs unless the learned generator's card says it measured better
+(see :mod:`engine.studios.regenerate.learned`; the editor is
+:class:`~engine.studios.regenerate.editor.RegenerateEditor`).
 
-Classical method, label by label (official CelebAMask-HQ order, :mod:`engine.labels`):
+Method, label by label (official CelebAMask-HQ order, :mod:`engine.labels`):
 
 * **Large regions** (background, skin, hair, hat, neck, necklace, cloth) stay where they are: pixels
   that keep their label keep their value exactly; pixels that newly carry the label (longer hair,
@@ -39,19 +35,18 @@ An unchanged label map (and no reference region) returns the source exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 
 from engine.cancel import CancelToken
-from engine.errors import EditorStateError, NoFaceError
-from engine.labels import CELEBAMASK_HQ
-from engine.studios.base import Editor, EditResult, validate_rgb
+from engine.studios.base import validate_rgb
 from engine.studios.regenerate.edits import check_labels
+from engine.studios.regenerate.params import CLASSES
 
-CLASSES = CELEBAMASK_HQ.classes
 LARGE_REGIONS: tuple[str, ...] = ("background", "skin", "hair", "hat", "neck_l", "neck", "cloth")
 """Labels continued in place (reflection fill) rather than warped as a whole."""
 
@@ -83,36 +78,6 @@ TPS_BINS = 24
 TPS_REGULARISATION = 0.05
 """Thin-plate smoothing in normalised units: larger = closer to the affine (bounding-box) map."""
 
-
-@dataclass(frozen=True)
-class RegenerateParams:
-    """What to regenerate.
-
-    Args:
-        mask: edited label map, ``uint8`` ``[H, W]``, official order; any size with the source's
-            aspect ratio (it is resized with nearest neighbour to the image being edited).
-        reference_regions: label names whose style comes from the reference face (see
-            :meth:`RegenerateEditor.set_reference`); empty = everything from the source.
-        blend: 0–1, how much of the reference style the reference regions take (0 = none).
-        feather: seam smoothing width in pixels at full resolution (0 = hard seams).
-    """
-
-    mask: np.ndarray = field(compare=False, repr=False)   # edited labels [H, W] uint8, official order
-    reference_regions: tuple[str, ...] = ()               # labels styled from the reference
-    blend: float = 1.0                                    # 0 = source style only, 1 = reference style
-    feather: float = 1.0                                  # seam smoothing sigma in px (0 = none)
-
-    def validate(self) -> "RegenerateParams":
-        """Check values; returns ``self``. Raises ``ValueError`` with the reason."""
-        check_labels(self.mask, "edited mask")
-        for n in self.reference_regions:
-            if n not in CLASSES:
-                raise ValueError(f"unknown region {n!r}; use label names: {', '.join(CLASSES)}")
-        if not 0.0 <= self.blend <= 1.0:
-            raise ValueError(f"blend must be in [0, 1], got {self.blend}")
-        if not 0.0 <= self.feather <= 10.0:
-            raise ValueError(f"feather must be in [0, 10] px, got {self.feather}")
-        return self
 
 
 # --- geometry ----------------------------------------------------------------------------------
@@ -296,7 +261,7 @@ CONTEXT_REACH = 0.5
 
 
 def warp_part_in_context(img: np.ndarray, have: np.ndarray, target: np.ndarray, band_ok: np.ndarray,
-                         reach: Optional[float] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                         reach: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Reshape a part *with its surroundings*: the part's warp fades out over a band around it.
 
     A bigger eye is more than a stretched eye interior: the lid line, lashes and crease that a
@@ -347,8 +312,8 @@ def _noise(shape: tuple[int, int], seed: int, streaks: bool) -> np.ndarray:
     h, w = shape
     coarse = cv2.resize(rng.random((max(2, h // 16), max(2, w // 16))).astype(np.float32), (w, h),
                         interpolation=cv2.INTER_CUBIC)
-    fine = rng.random((h, w)).astype(np.float32)
-    fine = cv2.GaussianBlur(fine, (0, 0), sigmaX=0.8, sigmaY=6.0 if streaks else 0.8)
+    fine = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), sigmaX=0.8,
+                            sigmaY=6.0 if streaks else 0.8)
     n = 0.6 * (coarse - 0.5) + 1.6 * (fine - fine.mean())
     return np.clip(n, -0.5, 0.5)
 
@@ -369,7 +334,7 @@ def _disk(r: int) -> np.ndarray:
 
 
 def glasses_geometry(region: np.ndarray, on_top: np.ndarray,
-                     behind: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray, int]:
+                     behind: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """The spectacles an ``eye_g`` region stands for: (whole glasses, frame band, frame thickness px).
 
     ``eye_g`` follows CelebAMask-HQ: frames + lenses (+ bridge, arms), with eyes and brows labelled
@@ -414,8 +379,8 @@ def glasses_geometry(region: np.ndarray, on_top: np.ndarray,
 
 
 def render_glasses(under: np.ndarray, region: np.ndarray, on_top: np.ndarray,
-                   shadow_ok: Optional[np.ndarray] = None,
-                   behind: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   shadow_ok: np.ndarray | None = None,
+                   behind: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw spectacles for an ``eye_g`` region over ``under``, keeping the face behind the lenses.
 
     Geometry from :func:`glasses_geometry`. The **frame** is a rounded dark rod: darker at its
@@ -462,9 +427,9 @@ def render_glasses(under: np.ndarray, region: np.ndarray, on_top: np.ndarray,
     out += (255.0 - out) * (0.22 * refl)[:, :, None]
     # shadow of the frame on the face behind it
     fa = frame.astype(np.float32)
-    sh_shift = np.float32([[1, 0, 0.3 * th], [0, 1, 0.9 * th]])
+    sh_shift = np.array([[1, 0, 0.3 * th], [0, 1, 0.9 * th]], np.float32)
     shadow = cv2.GaussianBlur(cv2.warpAffine(fa, sh_shift, (fa.shape[1], fa.shape[0])), (0, 0), 0.8 * th)
-    shadow *= 1.0 - fa
+    shadow = shadow * (1.0 - fa)
     out *= (1.0 - FRAME_SHADOW * shadow)[:, :, None]
     # frame: a rounded rod, shaded across its width, with a highlight along each stroke's upper edge
     d = cv2.distanceTransform(np.pad(frame, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
@@ -529,8 +494,8 @@ def material(name: str, target: np.ndarray, under: np.ndarray) -> np.ndarray:
         return out[roi]
     n = _noise(roi.shape, CLASSES.index(name), streaks=name in ("hair", "l_brow", "r_brow"))
     amp = 0.5 if name in ("hair", "l_brow", "r_brow", "cloth", "hat") else 0.12
-    out = base[None, None] * (1.0 + amp * n[:, :, None])
-    return out[roi]
+    textured = base[None, None] * (1.0 + amp * n[:, :, None])
+    return textured[roi]
 
 
 def _lab_stats(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -567,7 +532,7 @@ class _Style:
 
 
 def _from_image(style: _Style, name: str, target: np.ndarray,
-                in_place: bool) -> Optional[tuple[np.ndarray, str, Optional[np.ndarray]]]:
+                in_place: bool) -> tuple[np.ndarray, str, np.ndarray | None] | None:
     """Render ``name`` from one image: in place / warped, or from its mirrored twin; None if absent.
 
     Returns (values ``[N, 3]``, how, which values are new — ``None`` = all).
@@ -662,10 +627,57 @@ def _remove_glasses(src: _Style, edited: np.ndarray, out: np.ndarray, regen: np.
     return True
 
 
+def _reference_style(reference: np.ndarray | None, reference_labels: np.ndarray | None) -> _Style | None:
+    """The checked style reference (``None`` without one).
+
+    Raises:
+        ValueError: a reference without its label map, or labels of another size.
+    """
+    if reference is None:
+        return None
+    if reference_labels is None:
+        raise ValueError("a reference needs its label map")
+    rimg = validate_rgb(reference, "reference")
+    rlab = check_labels(reference_labels, "reference labels")
+    if rlab.shape != rimg.shape[:2]:
+        raise ValueError("reference labels must match the reference image")
+    return _Style("reference", rimg.astype(np.float32), rlab)
+
+
+def _restyle(vals: np.ndarray, how: str, ref: _Style, name: str, target: np.ndarray,
+             blend: float) -> tuple[np.ndarray, str]:
+    """Mix the reference's style of label ``name`` into ``vals`` (``[N, 3]`` for ``target``) by ``blend``.
+
+    Large regions take the reference region's Lab statistics, parts are warped from the reference;
+    returns the new values and the updated description.
+    """
+    if name in LARGE_REGIONS and ref.has(name):
+        rv = transfer_colour(vals, ref.img[ref.mask(name)])
+        rhow = "colour of reference"
+    else:
+        r = _from_image(ref, name, target, in_place=False)
+        rv, rhow = (r[0], r[1]) if r is not None else (vals, "reference lacks it: source kept")
+    return vals * (1.0 - blend) + rv * blend, f"{how}; {rhow} ×{blend:.2f}"
+
+
+def _smooth_seams(out: np.ndarray, edited: np.ndarray, regen: np.ndarray, smooth: np.ndarray,
+                  feather: float) -> None:
+    """Blur (σ = ``feather`` px) the 2-px band across the edited label borders, where pixels were
+    regenerated and not by a continuous warp; updates ``out`` and ``regen`` in place."""
+    k = np.ones((3, 3), np.uint8)
+    edges = cv2.morphologyEx(edited, cv2.MORPH_GRADIENT, k) > 0  # 2-px band across label borders
+    band = edges & cv2.dilate(regen.astype(np.uint8), k).astype(bool)
+    band &= ~cv2.erode(smooth.astype(np.uint8), k).astype(bool)
+    if band.any():
+        blurred = cv2.GaussianBlur(out, (0, 0), feather)
+        out[band] = blurred[band]
+        regen |= band
+
+
 def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
-               reference: Optional[np.ndarray] = None, reference_labels: Optional[np.ndarray] = None,
+               reference: np.ndarray | None = None, reference_labels: np.ndarray | None = None,
                reference_regions: Sequence[str] = (), blend: float = 1.0, feather: float = 1.0,
-               cancel: Optional[CancelToken] = None) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+               cancel: CancelToken | None = None) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
     """Classical regeneration of ``image`` so that it follows the ``edited`` label map.
 
     Args:
@@ -691,16 +703,7 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
     edited = check_labels(edited, "edited mask")
     if labels.shape != image.shape[:2] or edited.shape != image.shape[:2]:
         raise ValueError(f"label maps {labels.shape} / {edited.shape} must match the image {image.shape[:2]}")
-    ref: Optional[_Style] = None
-    use_ref = reference is not None and bool(reference_regions) and blend > 0
-    if use_ref:
-        if reference_labels is None:
-            raise ValueError("a reference needs its label map")
-        rimg = validate_rgb(reference, "reference")
-        rlab = check_labels(reference_labels, "reference labels")
-        if rlab.shape != rimg.shape[:2]:
-            raise ValueError("reference labels must match the reference image")
-        ref = _Style("reference", rimg.astype(np.float32), rlab)
+    ref = _reference_style(reference, reference_labels) if reference_regions and blend > 0 else None
     changed = edited != labels
     masks = {"changed": changed, "regenerated": np.zeros(labels.shape, bool)}
     if not changed.any() and ref is None:
@@ -748,16 +751,8 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
         vals, how_c, fresh = got
         if fresh is None:
             fresh = np.ones(len(ys), bool)
-        if styled:
-            assert ref is not None
-            if name in LARGE_REGIONS and ref.has(name):
-                rv = transfer_colour(vals, ref.img[ref.mask(name)])
-                rhow = "colour of reference"
-            else:
-                r = _from_image(ref, name, target, in_place=False)
-                rv, rhow = (r[0], r[1]) if r is not None else (vals, "reference lacks it: source kept")
-            vals = vals * (1.0 - blend) + rv * blend
-            how_c = f"{how_c}; {rhow} ×{blend:.2f}"
+        if styled and ref is not None:
+            vals, how_c = _restyle(vals, how_c, ref, name, target, blend)
             fresh = np.ones(len(ys), bool)
         if not fresh.any():
             continue
@@ -768,14 +763,7 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
         if _remove_glasses(src, edited, out, regen, smooth):
             how["skin"] = how.get("skin", "continued from source") + "; glasses removed: lenses kept, frame inpainted"
     if feather > 0 and regen.any():
-        k = np.ones((3, 3), np.uint8)
-        edges = cv2.morphologyEx(edited, cv2.MORPH_GRADIENT, k) > 0  # 2-px band across label borders
-        band = edges & cv2.dilate(regen.astype(np.uint8), k).astype(bool)
-        band &= ~cv2.erode(smooth.astype(np.uint8), k).astype(bool)
-        if band.any():
-            blurred = cv2.GaussianBlur(out, (0, 0), feather)
-            out[band] = blurred[band]
-            regen |= band
+        _smooth_seams(out, edited, regen, smooth, feather)
     result = np.clip(np.rint(out), 0, 255).astype(np.uint8)
     result[~regen] = image[~regen]
     return result, masks, {"regions": how}
@@ -786,360 +774,3 @@ def resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if labels.shape == tuple(shape):
         return labels
     return cv2.resize(labels, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
-
-
-# --- learned backend ------------------------------------------------------------------------------
-
-LEARNED_MODEL = "regen_g"
-"""Registry name of the learned generator's checkpoint."""
-
-_LEARNED: dict[str, Any] = {}
-
-
-def _learned_card() -> tuple[Optional[Any], str, bool]:
-    """``(card path or None, reason, measured better)`` of the learned generator, without loading it."""
-    if "card" not in _LEARNED:
-        from engine.errors import CheckpointError
-        from engine.weights.card import read_card
-        from engine.weights.store import find_checkpoint
-
-        path = find_checkpoint(LEARNED_MODEL)
-        if path is None:
-            _LEARNED["card"] = (None, "no trained learned generator (regen_g) checkpoint", False)
-        else:
-            try:
-                card = read_card(path)
-                better = bool(card.extra.get("better_than_classical", False))
-                m = card.metrics
-                detail = (f"held-out test: reconstruction {m.get('recon_psnr_db', float('nan')):.1f} dB vs classical "
-                          f"{m.get('classical_recon_psnr_db', float('nan')):.0f} dB (100 = exact), edited-region mIoU "
-                          f"{m.get('edit_miou', float('nan')):.2f} vs {m.get('classical_edit_miou', float('nan')):.2f}")
-                why = ("measured better than classical" if better else
-                       "no trained model measured better than classical: regen_g was trained but measured worse")
-                _LEARNED["card"] = (path, f"{why} ({detail})", better)
-            except (CheckpointError, OSError, ValueError) as exc:
-                _LEARNED["card"] = (None, f"learned generator unusable: {exc}", False)
-    return _LEARNED["card"]  # type: ignore[no-any-return]
-
-
-def learned_summary() -> str:
-    """What the learned generator's card says, in a few lines (for a tool tip): the measured numbers
-    against classical, how it was trained, and its licence — or why there is no learned model."""
-    path, reason, better = _learned_card()
-    if path is None:
-        return reason
-    from engine.errors import CheckpointError
-    from engine.weights.card import read_card
-
-    try:
-        card = read_card(path)
-    except (CheckpointError, OSError, ValueError) as exc:
-        return f"learned generator unusable: {exc}"
-    m, extra = card.metrics, card.extra
-    train = extra.get("train", {})
-    lines = [
-        f"SEAN-style learned generator ({path.parent.name}/{path.name})",
-        ("Measured better than classical on its held-out test." if better else
-         "Measured WORSE than classical on its held-out test: research only, 'auto' never picks it."),
-        f"Reconstruction (unchanged mask): PSNR {m.get('recon_psnr_db', float('nan')):.1f} dB, SSIM "
-        f"{m.get('recon_ssim', float('nan')):.2f} (classical: exact copy)",
-        f"Edited-region parse agreement (mIoU): {m.get('edit_miou', float('nan')):.2f} vs classical "
-        f"{m.get('classical_edit_miou', float('nan')):.2f}",
-    ]
-    if train:
-        lines.append(f"Trained {train.get('steps', '?')} steps at {train.get('side', '?')} px on "
-                     f"{train.get('faces', '?')} faces ({train.get('train_s', '?')} CPU-s); renders at that size.")
-    if "fid" in extra:
-        lines.append(f"FID: {extra['fid']}")
-    if card.licence:
-        lines.append(f"Licence: {card.licence}")
-    return "\n".join(lines)
-
-
-def learned_status() -> tuple[Optional[Any], str]:
-    """``(generator or None, reason)`` of the learned backend (loaded once, then cached)."""
-    if "model" not in _LEARNED:
-        path, reason, _ = _learned_card()
-        if path is None:
-            _LEARNED["model"] = (None, reason)
-        else:
-            from engine.errors import CheckpointError
-            from engine.weights.store import load_checkpoint
-
-            try:
-                model, _card = load_checkpoint(path, device="cpu")
-                _LEARNED["model"] = (model, reason)
-            except (CheckpointError, OSError, ValueError) as exc:
-                _LEARNED["model"] = (None, f"learned generator unusable: {exc}")
-    return _LEARNED["model"]  # type: ignore[no-any-return]
-
-
-def forget_learned() -> None:
-    """Drop the cached card/model (after a checkpoint was added, replaced or removed)."""
-    _LEARNED.clear()
-
-
-def resolve_backend(requested: str) -> tuple[str, str]:
-    """The backend that runs for ``requested`` and why (``auto`` reads only the card).
-
-    Raises:
-        ValueError: ``"neural"`` requested but no usable learned generator.
-    """
-    if requested == "classical":
-        return "classical", "classical region warping requested"
-    if requested == "neural":
-        model, reason = learned_status()
-        if model is None:
-            raise ValueError(f"the learned regenerator is not available ({reason}); use backend 'classical'")
-        return "neural", f"learned SEAN-style generator: {reason}"
-    path, reason, better = _learned_card()
-    if path is not None and better:
-        model, reason = learned_status()
-        if model is not None:
-            return "neural", f"learned SEAN-style generator: {reason}"
-    return "classical", f"classical region warping; 'auto' does not use the learned model: {reason}"
-
-
-def _to_tensor(image: np.ndarray) -> Any:
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
-
-
-def _one_hot(labels: np.ndarray) -> Any:
-    import torch
-
-    from engine.models.regen import one_hot
-
-    return one_hot(torch.from_numpy(np.ascontiguousarray(labels))[None])
-
-
-def regenerate_learned(model: Any, image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
-                       keypoints: Optional[np.ndarray] = None, reference: Optional[np.ndarray] = None,
-                       reference_labels: Optional[np.ndarray] = None, reference_regions: Sequence[str] = (),
-                       blend: float = 1.0) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
-    """Learned regeneration: render ``edited`` with the generator, paste it where labels changed.
-
-    The face is cut out as an aligned crop of the generator's training side (the whole image
-    squeezed to a square when ``keypoints`` is ``None``); style codes come from the source crop,
-    and for ``reference_regions`` from the reference (mixed by ``blend``). The render replaces the
-    source only on the changed labels and the reference regions (1 px grown, feathered over at most
-    ``info["feather_px"]`` px: about two model pixels), so an unchanged map without reference regions
-    returns the source exactly.
-
-    Args:
-        model: a :class:`~engine.models.regen.RegenGenerator` (eval mode, CPU).
-        image: ``uint8`` ``[H, W, 3]`` source.
-        labels: its ``uint8`` ``[H, W]`` official-order parsing.
-        edited: ``uint8`` ``[H, W]`` edited map.
-        keypoints: ``[3, 2]`` face key points (right eye, left eye, mouth) for the aligned crop.
-        reference: optional ``uint8`` style reference (squeezed to the model's side).
-        reference_labels: its parsing.
-        reference_regions: labels styled from the reference.
-        blend: weight of the reference codes in those regions.
-
-    Returns:
-        (result, masks ``{"changed", "regenerated"}``, info ``{"regions", "model_side", "feather_px"}``).
-    """
-    import torch
-
-    from engine.faces.align import align_face, paste_back
-
-    image = validate_rgb(image)
-    labels, edited = check_labels(labels, "source labels"), check_labels(edited, "edited mask")
-    if labels.shape != image.shape[:2] or edited.shape != image.shape[:2]:
-        raise ValueError(f"label maps {labels.shape} / {edited.shape} must match the image {image.shape[:2]}")
-    h, w = labels.shape
-    changed = edited != labels
-    ref_ids = [CLASSES.index(n) for n in reference_regions] if reference is not None and blend > 0 else []
-    target = changed | np.isin(edited, ref_ids)
-    masks = {"changed": changed, "regenerated": np.zeros((h, w), bool)}
-    if not target.any():
-        return image.copy(), masks, {"regions": {}}
-    side = int(model.side)
-    if keypoints is not None:
-        crop = align_face(image, keypoints, side)
-        cimg = crop.image
-
-        def warp(m: np.ndarray) -> np.ndarray:
-            return cv2.warpAffine(m, crop.matrix, (side, side), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
-    else:
-        crop = None
-        cimg = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
-
-        def warp(m: np.ndarray) -> np.ndarray:
-            return cv2.resize(m, (side, side), interpolation=cv2.INTER_NEAREST)
-    clab, cedit = warp(labels), warp(edited)
-    with torch.no_grad():
-        codes = model.encode_style(_to_tensor(cimg), _one_hot(clab))
-        if ref_ids:
-            assert reference is not None and reference_labels is not None
-            rimg = cv2.resize(validate_rgb(reference, "reference"), (side, side), interpolation=cv2.INTER_AREA)
-            rlab = cv2.resize(check_labels(reference_labels, "reference labels"), (side, side),
-                              interpolation=cv2.INTER_NEAREST)
-            rcodes = model.encode_style(_to_tensor(rimg), _one_hot(rlab))
-            have = np.bincount(rlab.ravel(), minlength=len(CLASSES)) > 0
-            for i in ref_ids:
-                if have[i]:
-                    codes[:, i] = codes[:, i] * (1 - blend) + rcodes[:, i] * blend
-        out = model.render(_one_hot(cedit), codes)
-    render_crop = ((out[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-    grow = cv2.dilate(target.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
-    px = float(np.hypot(*crop.inverse[:, 0])) if crop is not None else max(h, w) / side  # image px per model px
-    reach = int(np.ceil(2 * px)) + 1
-    support = cv2.dilate(grow, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))).astype(bool)
-    if crop is not None:
-        weight = cv2.warpAffine(grow, crop.matrix, (side, side), flags=cv2.INTER_LINEAR, borderValue=0)
-        result = paste_back(image, crop, np.ascontiguousarray(render_crop), feather=0.02,
-                            mask=cv2.GaussianBlur(weight, (0, 0), 0.7), mode="replace")
-    else:
-        big = cv2.resize(render_crop, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
-        wgt = cv2.GaussianBlur(grow, (0, 0), max(0.7, 0.5 * px))[:, :, None]
-        result = np.clip(np.rint(image * (1 - wgt) + big * wgt), 0, 255).astype(np.uint8)
-    result[~support] = image[~support]  # the feather stops ``reach`` px beyond the grown region
-    regen = np.any(result != image, axis=2)
-    masks["regenerated"] = regen
-    names = sorted({CLASSES[int(c)] for c in np.unique(edited[target])}, key=CLASSES.index)
-    how = {n: f"learned render ({side}² crop)" + ("; reference style" if CLASSES.index(n) in ref_ids else "")
-           for n in names}
-    return result, masks, {"regions": how, "model_side": side, "feather_px": reach + 2}
-
-
-class _BackendNote:
-    """Class attribute whose value is the current ``auto`` decision, read from the learned card."""
-
-    def __get__(self, obj: Any, owner: Any = None) -> str:
-        requested = "auto" if obj is None else obj.requested_backend
-        try:
-            return resolve_backend(requested)[1]
-        except ValueError as exc:
-            return str(exc)
-
-
-class RegenerateEditor(Editor[RegenerateParams]):
-    """Regenerate a face from an edited semantic label map.
-
-    Args:
-        backend: ``"classical"``, ``"neural"`` (the trained learned generator; ``ValueError`` at
-            edit time when none is usable) or ``"auto"`` (the learned one only when its card says
-            it measured better than classical — see :func:`resolve_backend`).
-        analyzer: a :class:`~engine.faces.FaceAnalyzer` to share; one is created on first use.
-
-    Example:
-        >>> from skimage import data                                           # doctest: +SKIP
-        >>> ed = RegenerateEditor(); ed.set_image(data.astronaut())            # doctest: +SKIP
-        >>> m = ed.source_labels.copy(); m[m == 4] = 1                         # doctest: +SKIP
-        >>> ed.edit(RegenerateParams(m)).info["regions"]                       # doctest: +SKIP
-        {'skin': 'continued from source'}
-    """
-
-    backends = ("classical", "neural")
-    NOTE = _BackendNote()
-    """Which backend runs and why (class access: for ``auto``), e.g. for the panel's info line."""
-
-    def __init__(self, backend: str = "auto", analyzer: Any = None) -> None:
-        super().__init__(backend)
-        self.analyzer = analyzer
-        self.analysis: Any = None
-        self._labels: Optional[np.ndarray] = None
-        self._given: Optional[np.ndarray] = None
-        self._small_labels: dict[tuple[int, int], np.ndarray] = {}
-        self.reference: Optional[np.ndarray] = None
-        self.reference_labels: Optional[np.ndarray] = None
-
-    @property
-    def backend(self) -> str:
-        """The backend that runs now (``auto`` resolved from the learned model's card)."""
-        try:
-            return resolve_backend(self.requested_backend)[0]
-        except ValueError:
-            return "neural"
-
-    def _get_analyzer(self) -> Any:
-        if self.analyzer is None:
-            from engine.faces import FaceAnalyzer
-
-            self.analyzer = FaceAnalyzer()
-        return self.analyzer
-
-    def set_image(self, image: np.ndarray, labels: Optional[np.ndarray] = None) -> None:
-        """Analyse ``image`` (faces + parsing), or take its label map as given.
-
-        Args:
-            image: ``uint8`` RGB ``[H, W, 3]``.
-            labels: optional official-order parsing of ``image`` (skips face analysis).
-
-        Raises:
-            NoFaceError: no face found (the editor then holds no image).
-        """
-        self._given = None if labels is None else check_labels(labels, "source labels")
-        if self._given is not None and self._given.shape != np.asarray(image).shape[:2]:
-            raise ValueError("source labels must match the image size")
-        try:
-            super().set_image(image)
-        except NoFaceError:
-            self._image = None
-            raise
-
-    def _prepare(self, image: np.ndarray) -> None:
-        self._small_labels = {}
-        if self._given is not None:
-            self._labels, self.analysis = self._given, None
-            return
-        self.analysis = self._get_analyzer().analyze(image)
-        if not self.analysis.faces:
-            raise NoFaceError("no face found")
-        self._labels = self.analysis.parsing
-
-    @property
-    def source_labels(self) -> np.ndarray:
-        """Official-order parsing of the current image (the painter's starting mask)."""
-        if self._labels is None:
-            raise EditorStateError("RegenerateEditor: call set_image() first")
-        return self._labels
-
-    def set_reference(self, image: Optional[np.ndarray], labels: Optional[np.ndarray] = None) -> None:
-        """Set (or clear with ``None``) the style reference face; it is parsed unless ``labels`` is given.
-
-        Raises:
-            NoFaceError: the reference has no face (the previous reference is kept).
-        """
-        if image is None:
-            self.reference = self.reference_labels = None
-            return
-        rgb = validate_rgb(image, "reference")
-        if labels is None:
-            res = self._get_analyzer().analyze(rgb)
-            if not res.faces:
-                raise NoFaceError("no face found in the reference")
-            labels = res.parsing
-        lab = check_labels(labels, "reference labels")
-        if lab.shape != rgb.shape[:2]:
-            raise ValueError("reference labels must match the reference image")
-        self.reference, self.reference_labels = rgb, lab
-
-    def _run(self, image: np.ndarray, params: RegenerateParams, scale: float,
-             cancel: Optional[CancelToken]) -> EditResult:
-        p = params.validate()
-        hw = image.shape[:2]
-        mh, mw = p.mask.shape
-        if abs(mh / mw - hw[0] / hw[1]) > 0.02:
-            raise ValueError(f"edited mask {mw}x{mh} does not have the image's aspect ({hw[1]}x{hw[0]})")
-        if hw not in self._small_labels:
-            self._small_labels = {hw: resize_labels(self.source_labels, hw)}
-        backend, why = resolve_backend(self.requested_backend)
-        edited = resize_labels(check_labels(p.mask), hw)
-        if backend == "neural":
-            model, _ = learned_status()
-            faces = getattr(self.analysis, "faces", None)
-            kp = None if not faces else faces[0].keypoints * scale
-            result, masks, info = regenerate_learned(
-                model, image, self._small_labels[hw], edited, keypoints=kp, reference=self.reference,
-                reference_labels=self.reference_labels, reference_regions=p.reference_regions, blend=p.blend)
-        else:
-            result, masks, info = regenerate(
-                image, self._small_labels[hw], edited,
-                reference=self.reference, reference_labels=self.reference_labels,
-                reference_regions=p.reference_regions, blend=p.blend, feather=p.feather * scale, cancel=cancel)
-        info.update(backend=backend, note=why, reference=self.reference is not None)
-        return EditResult(result, masks, info)

@@ -76,11 +76,9 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def cmd_regenerate(args: argparse.Namespace) -> int:
-    from engine.studios.regenerate.classical import (
-        RegenerateEditor,
-        RegenerateParams,
-        resize_labels,
-    )
+    from engine.studios.regenerate.classical import resize_labels
+    from engine.studios.regenerate.editor import RegenerateEditor
+    from engine.studios.regenerate.params import RegenerateParams
 
     edits = parse_edits(args.edits)
     regions = parse_regions(args.regions)

@@ -24,9 +24,9 @@ as a chain ``op:arg:arg;op:arg`` — see :func:`parse_edits`:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -35,7 +35,7 @@ from engine.errors import ImageLoadError
 from engine.imageio import atomic_write_bytes
 from engine.labels import BISENET, CELEBAMASK_HQ, convert_labels
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 ORDERS = ("official", "bisenet")
 """Label orders a mask file can be in: official CelebAMask-HQ or face-parsing.PyTorch (BiSeNet)."""
@@ -243,7 +243,7 @@ def main_body(mask: np.ndarray, keep: float = 0.05) -> np.ndarray:
     return np.isin(comp, big)
 
 
-def dilate(labels: np.ndarray, names: Sequence[str], px: int, into: Optional[Sequence[str]] = None) -> np.ndarray:
+def dilate(labels: np.ndarray, names: Sequence[str], px: int, into: Sequence[str] | None = None) -> np.ndarray:
     """Grow the regions of ``names`` by ``px`` pixels over the labels in ``into``.
 
     Args:
@@ -445,7 +445,7 @@ def add_glasses(labels: np.ndarray, style: str = "rect", arms: bool = True) -> n
     paint = lens.astype(bool) & np.isin(out, _ids(GLASSES_PAINTS_OVER))
     if arms:
         arm = np.zeros((h, w), np.uint8)
-        for centre, sign, outline in outlines:
+        for _centre, sign, outline in outlines:
             start = _edge_point(outline, -0.45 * bt, 1) - sign * ax * th  # from the upper outer corner
             end = start + sign * ax * (0.75 * d) + down * (0.05 * d)
             cv2.line(arm, tuple(int(v) for v in np.rint(start * 4)), tuple(int(v) for v in np.rint(end * 4)),
