@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import CheckpointError
+from engine.errors import LearnedBackendError
 from engine.labels import OPERA_COLOURS
 from engine.models.opera_classifier import OperaColourResNet18, square_on_white
 from engine.procedural.lianpu import generate_lianpu
@@ -70,7 +70,7 @@ def test_checkpoint_round_trip_and_backends(tmp_path: Path) -> None:
     assert learned.backend == "resnet18" and abs(sum(learned.scores.values()) - 1) < 1e-5
     better = save_checkpoint(m, tmp_path / "b", task="test", extra={"better_than_classical": True})
     assert classify(img, "auto", checkpoint=better).backend == "resnet18"
-    with pytest.raises(CheckpointError, match="no usable"):
+    with pytest.raises(LearnedBackendError, match="not available: missing.json not found"):
         classify(img, "learned", checkpoint=tmp_path / "missing.json")
     with pytest.raises(ValueError, match="backend"):
         classify(img, "magic")

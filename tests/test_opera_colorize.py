@@ -13,9 +13,6 @@ from engine.imageio import load_image
 from engine.procedural.lianpu import generate_lianpu
 from engine.studios.opera.classical import (
     OPERA_COLOUR_MEANINGS,
-    ColorizeEditor,
-    ColorizeParams,
-    XDoGParams,
     classify_main_colour,
     colorize,
     face_mask_from_image,
@@ -23,6 +20,8 @@ from engine.studios.opera.classical import (
     sketch_regions,
     xdog,
 )
+from engine.studios.opera.editor import ColorizeEditor
+from engine.studios.opera.params import ColorizeParams, XDoGParams
 
 # What a person sees as the main colour of each dev lianpu (ambiguous ones left out:
 # xujing_05 grey-blue/white/black, xujing_09 white/brown/black).
@@ -116,9 +115,9 @@ def test_recolour_region() -> None:
     assert np.array_equal(out.image[~same], res.image[~same])
     assert not np.array_equal(res.image[y, x], out.image[y, x])  # the input result is untouched
     # on a classical result, repainting one region equals re-composing the whole picture
-    from engine.studios.opera.classical import _line_grey, compose
+    from engine.studios.opera.classical import compose, line_grey
 
-    assert np.array_equal(out.image, compose(_line_grey(d.line_art), out.regions, out.colours, out.face_mask))
+    assert np.array_equal(out.image, compose(line_grey(d.line_art), out.regions, out.colours, out.face_mask))
     with pytest.raises(ValueError, match="outside the face"):
         recolour_region(res, d.line_art, 0, 0, (0, 0, 0))
     with pytest.raises(ValueError, match="outside the"):

@@ -1,4 +1,5 @@
-"""Opera learned engines wired into the studio: CoCosNet colouring backend, StyleGAN2 lianpu generator."""
+"""Opera learned engines wired into the studio: CoCosNet colouring backend, ResNet-18 colour classifier,
+StyleGAN2 lianpu generator; ``auto`` falls back from a corrupt checkpoint, an explicit request fails in one line."""
 
 from __future__ import annotations
 
@@ -8,18 +9,20 @@ import numpy as np
 import pytest
 import torch
 
+import engine.weights.store as store
 from engine.cli import main
+from engine.errors import LearnedBackendError
 from engine.imageio import load_image
 from engine.models.cocosnet import CoCosNet
+from engine.models.opera_classifier import OperaColourResNet18
 from engine.models.stylegan2 import Generator
 from engine.procedural.lianpu import generate_lianpu
+from engine.studios.base import forget_learned
 from engine.studios.opera import learned as opera_learned
-from engine.studios.opera.classical import (
-    ColorizeEditor,
-    ColorizeParams,
-    resolve_colorize_backend,
-)
+from engine.studios.opera.classify import classify
+from engine.studios.opera.editor import ColorizeEditor, ColorizeParams
 from engine.studios.opera.generate import load_lianpu_generator
+from engine.studios.opera.learned import resolve_colorize_backend
 from engine.weights.store import save_checkpoint
 
 
@@ -31,7 +34,7 @@ def _tiny_cocosnet(folder: Path, better: bool, steps: int = 3) -> Path:
 
 
 def test_neural_without_checkpoint_is_a_clear_error(roots: Path) -> None:
-    with pytest.raises(ValueError, match="no trained checkpoint"):
+    with pytest.raises(ValueError, match="no trained cocosnet checkpoint"):
         resolve_colorize_backend("neural")
     assert resolve_colorize_backend("auto")[0] == "classical"
     d = generate_lianpu(1, size=64)
@@ -47,7 +50,8 @@ def test_neural_without_checkpoint_is_a_clear_error(roots: Path) -> None:
 def test_auto_follows_the_card(roots: Path) -> None:
     _tiny_cocosnet(roots, better=False)
     backend, why = resolve_colorize_backend("auto")
-    assert backend == "classical" and "measured worse" in why
+    assert backend == "classical" and "did not measure better than classical" in why
+    assert "SSIM 0.500 vs classical 0.600" in why
     assert resolve_colorize_backend("neural")[0] == "neural"
     _tiny_cocosnet(roots, better=True)
     opera_learned.forget()
@@ -56,7 +60,7 @@ def test_auto_follows_the_card(roots: Path) -> None:
 
 def test_untrained_card_is_not_used(roots: Path) -> None:
     _tiny_cocosnet(roots, better=True, steps=0)
-    with pytest.raises(ValueError, match="no trained checkpoint"):
+    with pytest.raises(ValueError, match="no training steps"):
         resolve_colorize_backend("neural")
     assert resolve_colorize_backend("auto")[0] == "classical"
 
@@ -115,10 +119,10 @@ def test_generator_quality_warning_from_the_card(roots: Path, fid: float, real_f
 
 def test_generator_missing_and_untrained(roots: Path) -> None:
     gen, why = load_lianpu_generator()
-    assert gen is None and why.startswith("not available") and "no trained checkpoint" in why
+    assert gen is None and why.startswith("not available") and "no trained stylegan2_generator checkpoint" in why
     _tiny_generator(roots, steps=0)
     gen, why = load_lianpu_generator()
-    assert gen is None and "no trained checkpoint" in why
+    assert gen is None and "no training steps" in why
 
 
 def test_generator_generate_mix_interpolate(roots: Path) -> None:
@@ -172,9 +176,97 @@ def test_shipped_checkpoints_load_and_auto_follows_their_cards() -> None:
     if not (cc.is_file() and sg.is_file()):
         pytest.skip("demo checkpoints not present")
     opera_learned.forget()
-    better = read_card(cc).extra["better_than_classical"]
-    assert resolve_colorize_backend("auto")[0] == ("neural" if better else "classical")
+    assert resolve_colorize_backend("auto")[0] == ("neural" if read_card(cc).better else "classical")
     gen, why = load_lianpu_generator(sg)
     assert gen is not None, why
     assert gen.generate(0).shape == (gen.resolution, gen.resolution, 3)
     assert len(gen.card["extra"]["comparison"]) == 4
+
+
+# -- a corrupt override checkpoint: auto falls back with the reason, an explicit request fails in one line --
+
+def _flip_weights(card: Path) -> None:
+    """Flip bytes in the middle of a checkpoint's weights (same size: only the hash can tell)."""
+    weights = card.with_suffix(".safetensors")
+    data = bytearray(weights.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 16] = bytes(b ^ 0xFF for b in data[mid:mid + 16])
+    weights.write_bytes(bytes(data))
+
+
+@pytest.fixture
+def override(roots: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A ``MASQUERADE_CHECKPOINTS`` folder (searched before the project's, here the empty ``roots``)."""
+    folder = tmp_path / "override"
+    folder.mkdir()
+    monkeypatch.setenv(store.ENV_VAR, str(folder))
+    return folder
+
+
+def test_auto_colouring_falls_back_from_a_corrupt_override(override: Path) -> None:
+    _flip_weights(_tiny_cocosnet(override, better=True))
+    assert resolve_colorize_backend("auto")[0] == "neural"  # the card alone says better
+    d = generate_lianpu(3, size=64)
+    ed = ColorizeEditor("auto")
+    ed.set_image(d.line_art)
+    ed.set_reference(d.image)
+    res = ed.edit(ColorizeParams())
+    assert res.info["backend"] == "classical" and res.info["device"] == "cpu"
+    assert "hash mismatch" in res.info["note"] and res.info["method"] == "region-correspondence"
+    # the failure is remembered: auto now resolves to classical from the cards, with the reason
+    backend, why = resolve_colorize_backend("auto")
+    assert backend == "classical" and "hash mismatch" in why
+    assert ed.resolution.backend == "classical" and ed.backend == "classical"
+    neural = ColorizeEditor("neural")
+    neural.set_image(d.line_art)
+    neural.set_reference(d.image)
+    with pytest.raises(LearnedBackendError, match="hash mismatch") as exc:
+        neural.edit(ColorizeParams())
+    assert "\n" not in str(exc.value)
+    # good weights put back are used once the failures are forgotten (the Model manager does this after an import)
+    _tiny_cocosnet(override, better=True)
+    forget_learned()
+    res = ed.edit(ColorizeParams())
+    assert res.info["backend"] == "neural" and res.info["device"] == "cpu" and "measured better" in res.info["note"]
+
+
+def test_cli_colorize_and_classify_fall_back_from_corrupt_overrides(override: Path, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    sketch, ref, col = tmp_path / "s.png", tmp_path / "r.png", tmp_path / "c.png"
+    assert main(["opera", "generate", "--seed", "1", "--color", "blue", "--size", "64", "--out", str(ref),
+                 "--lineart", str(sketch)]) == 0
+    _flip_weights(_tiny_cocosnet(override, better=True))
+    torch.manual_seed(0)
+    _flip_weights(save_checkpoint(OperaColourResNet18(input_size=32), override / "opera_colour_resnet18",
+                                  task="test", extra={"better_than_classical": True}))
+    capsys.readouterr()
+    assert main(["opera", "colorize", str(sketch), "--reference", str(ref), "--out", str(col)]) == 0
+    assert "classical" in capsys.readouterr().out and load_image(col).shape[:2] == (64, 64)
+    assert main(["opera", "classify", str(ref)]) == 0
+    assert capsys.readouterr().out.strip().endswith("[classical]")
+    forget_learned()  # the explicit requests fail from the load, not only from the remembered failure
+    for args in (["opera", "colorize", str(sketch), "--reference", str(ref), "--out", str(col), "--backend", "neural"],
+                 ["opera", "classify", str(ref), "--backend", "learned"]):
+        assert main(args) == 1
+        err = capsys.readouterr().err.strip()
+        assert "hash mismatch" in err and len(err.splitlines()) == 1
+
+
+def test_classify_auto_falls_back_from_a_corrupt_override(override: Path) -> None:
+    torch.manual_seed(0)
+    card = save_checkpoint(OperaColourResNet18(input_size=32), override / "opera_colour_resnet18", task="test",
+                           extra={"better_than_classical": True})
+    img = generate_lianpu(3, "blue", 96).image
+    _flip_weights(card)
+    res = classify(img, "auto")
+    assert res.backend == "classical" and res.colour == "blue" and "hash mismatch" in res.note
+    with pytest.raises(LearnedBackendError, match="hash mismatch"):
+        classify(img, "learned")
+
+
+def test_generator_refuses_a_corrupt_override(override: Path) -> None:
+    _flip_weights(_tiny_generator(override))
+    gen, why = load_lianpu_generator()
+    assert gen is None and why.startswith("not available") and "hash mismatch" in why
+    gen, why = load_lianpu_generator()  # remembered: no second load attempt needed to say why
+    assert gen is None and "hash mismatch" in why

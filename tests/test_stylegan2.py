@@ -94,8 +94,8 @@ def test_one_train_step_each_augmentation(mode: str) -> None:
     logs = tr.step(torch.rand(4, 3, 16, 16) * 2 - 1)
     assert all(torch.isfinite(torch.tensor(v)) for v in logs.values())
     assert {"d_loss", "g_loss", "r1", "pl"} <= set(logs)
-    assert any(not torch.equal(a, b) for a, b in zip(before_g, tr.G.parameters()))
-    assert any(not torch.equal(a, b) for a, b in zip(before_d, tr.D.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before_g, tr.G.parameters(), strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(before_d, tr.D.parameters(), strict=True))
     assert ("p" in logs) == (mode != "none")
 
 

@@ -7,7 +7,9 @@ import pytest
 
 from engine.cancel import CancelToken
 from engine.errors import Cancelled, EditorStateError
-from engine.studios.opera.classical import LineArtEditor, XDoGParams, xdog
+from engine.studios.opera.classical import xdog
+from engine.studios.opera.editor import LineArtEditor
+from engine.studios.opera.params import XDoGParams
 
 
 def step_image(h: int = 64, w: int = 64) -> np.ndarray:
@@ -60,7 +62,10 @@ def test_epsilon_adds_lines(shapes) -> None:
 def test_phi_controls_softness(shapes) -> None:
     soft = xdog(shapes, XDoGParams(phi=5))
     crisp = xdog(shapes, XDoGParams(phi=1000))
-    mid = lambda a: float(((a > 30) & (a < 225)).mean())  # noqa: E731
+
+    def mid(a: np.ndarray) -> float:  # share of grey (neither paper nor ink) pixels
+        return float(((a > 30) & (a < 225)).mean())
+
     assert mid(crisp) < mid(soft)
 
 

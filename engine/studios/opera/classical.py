@@ -1,6 +1,9 @@
-"""Opera studio engine: XDoG line art, main-colour classification, colouring from a reference.
+"""Opera studio, classical algorithms: XDoG line art, main-colour classification, colouring a
+sketch from a reference lianpu (region correspondence). numpy / OpenCV only, any CPU.
 
-Colouring is classical here; the trained CoCosNet runs through :mod:`engine.studios.opera.learned`.
+Parameters live in :mod:`engine.studios.opera.params`, the editors in
+:mod:`engine.studios.opera.editor`; the trained CoCosNet colouring runs through
+:mod:`engine.studios.opera.learned`.
 
 XDoG is the extended difference of Gaussians of Winnemöller et al. (2012), "XDoG: An eXtended
 difference-of-Gaussians compendium including advanced image stylization"; the opera paper builds
@@ -16,71 +19,21 @@ turns it into pure black/white line art.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
-from engine.cancel import CancelToken
-from engine.errors import EditorStateError
-from engine.studios.base import Editor, EditResult
+from engine.studios.base import validate_rgb
+from engine.studios.opera.params import ColorizeParams, XDoGParams
 
-
-@dataclass(frozen=True)
-class XDoGParams:
-    """Parameters of :func:`xdog` (all in full-resolution pixels / unit-range luminance).
-
-    Args:
-        sigma: σ, standard deviation of the inner Gaussian in pixels (> 0). Larger = thicker,
-            fewer lines.
-        k: ratio of the outer to the inner Gaussian (> 1); 1.6 approximates a Laplacian of Gaussian.
-        gamma: γ (the τ of Winnemöller 2011) weight of the outer Gaussian, in (0, 1.2]. Closer to 1
-            = fewer responses on smooth shading.
-        epsilon: ε, level of D above which a pixel is white paper; raise it for more/darker lines.
-        phi: φ, steepness of the soft threshold (> 0); large values give crisp black/white.
-        threshold: if set (0–1), binarise the result at this level: pure line art, 0 or 255.
-    """
-
-    sigma: float = 0.8
-    k: float = 1.6
-    gamma: float = 0.98
-    epsilon: float = -0.005
-    phi: float = 200.0
-    threshold: Optional[float] = None
-
-    def validate(self) -> "XDoGParams":
-        """Raise ``ValueError`` with a clear message if a parameter is out of range."""
-        if not (self.sigma > 0 and np.isfinite(self.sigma)):
-            raise ValueError(f"sigma must be > 0, got {self.sigma}")
-        if not (self.k > 1 and np.isfinite(self.k)):
-            raise ValueError(f"k must be > 1, got {self.k}")
-        if not (0 < self.gamma <= 1.2):
-            raise ValueError(f"gamma must be in (0, 1.2], got {self.gamma}")
-        if not (self.phi > 0 and np.isfinite(self.phi)):
-            raise ValueError(f"phi must be > 0, got {self.phi}")
-        if not np.isfinite(self.epsilon):
-            raise ValueError(f"epsilon must be finite, got {self.epsilon}")
-        if self.threshold is not None and not (0.0 <= self.threshold <= 1.0):
-            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
-        return self
-
-    def scaled(self, scale: float) -> "XDoGParams":
-        """The same look on an image resized by ``scale`` (σ in pixels follows the size)."""
-        return replace(self, sigma=max(0.3, self.sigma * scale))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "XDoGParams":
-        """Build from a mapping, rejecting unknown keys (typos in batch grids fail loudly)."""
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown XDoG parameter(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
-        return cls(**{k: (None if v is None else float(v)) for k, v in d.items()}).validate()
-
+__all__ = [
+    "LINE_INK", "OPERA_COLOUR_MEANINGS", "UNPAINTED",
+    "ColorizeParams", "ColorizeResult", "ColourClass", "XDoGParams",  # the params: what these functions take
+    "align_reference", "as_rgb", "classify_main_colour", "colorize", "compose", "face_mask_from_image",
+    "line_grey", "paint_classes", "recolour_region", "region_colours", "sketch_regions", "xdog",
+]
 
 def _luminance01(image: np.ndarray) -> np.ndarray:
     arr = np.asarray(image)
@@ -99,12 +52,12 @@ def _luminance01(image: np.ndarray) -> np.ndarray:
     return grey.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
-def xdog(image: np.ndarray, params: XDoGParams = XDoGParams()) -> np.ndarray:
+def xdog(image: np.ndarray, params: XDoGParams | None = None) -> np.ndarray:
     """Extended difference-of-Gaussians line art.
 
     Args:
         image: ``uint8`` RGB ``[H, W, 3]``, RGBA (alpha ignored) or grey ``[H, W]``, any size.
-        params: see :class:`XDoGParams`.
+        params: see :class:`~engine.studios.opera.params.XDoGParams` (default: its defaults).
 
     Returns:
         ``uint8`` grey ``[H, W]``: 255 = paper, darker = lines.
@@ -118,7 +71,7 @@ def xdog(image: np.ndarray, params: XDoGParams = XDoGParams()) -> np.ndarray:
         >>> out.shape, out.dtype, int(out[:, :8].min()), int(out[:, 14:18].min()) < 128
         ((32, 32), dtype('uint8'), 255, True)
     """
-    p = params.validate()
+    p = (XDoGParams() if params is None else params).validate()
     lum = _luminance01(image)
     g1 = cv2.GaussianBlur(lum, (0, 0), sigmaX=p.sigma, borderType=cv2.BORDER_REFLECT)
     g2 = cv2.GaussianBlur(lum, (0, 0), sigmaX=p.sigma * p.k, borderType=cv2.BORDER_REFLECT)
@@ -133,27 +86,6 @@ def xdog(image: np.ndarray, params: XDoGParams = XDoGParams()) -> np.ndarray:
     e *= np.float32(255.0)
     np.clip(e, 0, 255, out=e)
     return (e + np.float32(0.5)).astype(np.uint8)
-
-
-class LineArtEditor(Editor[XDoGParams]):
-    """Line art from a picture (opera masks, photos) by XDoG; classical, any CPU.
-
-    Example:
-        >>> ed = LineArtEditor()
-        >>> ed.set_image(np.zeros((64, 64, 3), np.uint8))
-        >>> ed.edit(XDoGParams()).image.shape
-        (64, 64)
-    """
-
-    backends = ("classical",)
-    preview_sides = (384,)
-
-    def _run(self, image: np.ndarray, params: XDoGParams, scale: float,
-             cancel: Optional[CancelToken]) -> EditResult:
-        line = xdog(image, params.scaled(scale))
-        return EditResult(image=line, masks={"lines": line < 128},
-                          info={"backend": "classical", "device": "cpu", "method": "xdog"})
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,8 +130,6 @@ def paint_classes(image: np.ndarray) -> np.ndarray:
     Returns:
         ``int8`` ``[H, W]`` class indices, :data:`UNPAINTED` where no class applies.
     """
-    from engine.studios.base import validate_rgb
-
     rgb = validate_rgb(image)
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     h = hsv[..., 0].astype(np.int16)
@@ -229,16 +159,18 @@ class ColourClass:
         colour: the main-colour class (one of :data:`engine.labels.OPERA_COLOURS`).
         scores: weighted share of the face area per class (sums to 1 over the seven classes).
         meaning: traditional meaning of ``colour`` (:data:`OPERA_COLOUR_MEANINGS`).
-        backend: which classifier ran (``"classical"``).
+        backend: which classifier ran (``"classical"``; ``"resnet18"`` for the trained network).
+        note: why that classifier ran (empty when the classical rules were called directly).
     """
 
     colour: str
     scores: dict[str, float]
     meaning: str
     backend: str = "classical"
+    note: str = ""
 
 
-def classify_main_colour(image: np.ndarray, mask: Optional[np.ndarray] = None) -> ColourClass:
+def classify_main_colour(image: np.ndarray, mask: np.ndarray | None = None) -> ColourClass:
     """Classify a lianpu into the seven main-colour classes by its dominant paint.
 
     Every pixel of the face gets a paint class (:func:`paint_classes`); black strokes thinner than
@@ -262,7 +194,7 @@ def classify_main_colour(image: np.ndarray, mask: Optional[np.ndarray] = None) -
     """
     from engine.labels import OPERA_COLOURS
 
-    rgb = _as_rgb(image, "image")
+    rgb = as_rgb(image, "image")
     if mask is None:
         mask = face_mask_from_image(rgb)
     mask = np.asarray(mask, bool)
@@ -290,13 +222,21 @@ def classify_main_colour(image: np.ndarray, mask: Optional[np.ndarray] = None) -
 # Classical colouring from a reference
 # ---------------------------------------------------------------------------------------------
 
-def _as_rgb(image: np.ndarray, name: str) -> np.ndarray:
+def as_rgb(image: np.ndarray, name: str) -> np.ndarray:
     """RGB(A)/grey ``uint8`` → RGB composited on white paper.
 
     The alpha channel is not a face mask: published lianpu PNGs leave white paint transparent.
-    """
-    from engine.studios.base import validate_rgb
 
+    Args:
+        image: ``uint8`` RGB ``[H, W, 3]``, RGBA ``[H, W, 4]`` or grey ``[H, W]``.
+        name: what the image is called in error messages.
+
+    Returns:
+        ``uint8`` RGB ``[H, W, 3]``.
+
+    Raises:
+        ValueError: wrong dtype or shape, or an empty image.
+    """
     arr = np.asarray(image)
     if arr.ndim == 3 and arr.shape[2] == 4:
         if arr.dtype != np.uint8:
@@ -315,7 +255,7 @@ def _border_connected(free: np.ndarray) -> np.ndarray:
     return np.isin(lab, border) if border.size else np.zeros(free.shape, bool)
 
 
-def face_mask_from_image(image: np.ndarray, paper_level: int = 235, gap: Optional[int] = None) -> np.ndarray:
+def face_mask_from_image(image: np.ndarray, paper_level: int = 235, gap: int | None = None) -> np.ndarray:
     """Face area of a lianpu drawn on light paper: everything but the paper reachable from the border.
 
     Gaps in the face outline up to about ``2·gap`` pixels are closed first, so white paint
@@ -330,8 +270,8 @@ def face_mask_from_image(image: np.ndarray, paper_level: int = 235, gap: Optiona
     Returns:
         ``bool`` ``[H, W]``.
     """
-    rgb = _as_rgb(image, "image")
-    paper = (rgb >= paper_level).all(axis=2)
+    rgb = as_rgb(image, "image")
+    paper = np.asarray((rgb >= paper_level).all(axis=2))  # [HW] bool
     r = max(1, round(min(paper.shape) / 100)) if gap is None else int(gap)
     if r <= 0:
         return ~_border_connected(paper)
@@ -348,38 +288,6 @@ def face_mask_from_image(image: np.ndarray, paper_level: int = 235, gap: Optiona
     filled = np.zeros(face.shape, np.uint8)
     cv2.fillConvexPoly(filled, hull, 1)
     return filled > 0 if face.sum() < 0.6 * filled.sum() else face
-
-
-@dataclass(frozen=True)
-class ColorizeParams:
-    """Parameters of :func:`colorize`.
-
-    Args:
-        line_level: line-art grey level below which a pixel is a line (0–255).
-        gap: radius in pixels of the stroke gaps that are closed before finding regions; ``None``
-            = about 1/256 of the short side (2 px at 512²). 0 disables gap closing.
-        quant_bits: bits per channel of the colour histogram that picks each region's colour
-            (3–6); fewer bits = more tolerant of shading.
-        min_face_fraction: the sketch face must cover at least this share of the image,
-            otherwise the whole image is treated as the face.
-    """
-
-    line_level: int = 128
-    gap: Optional[int] = None
-    quant_bits: int = 4
-    min_face_fraction: float = 0.02
-
-    def validate(self) -> "ColorizeParams":
-        """Raise ``ValueError`` on out-of-range values."""
-        if not 1 <= int(self.line_level) <= 254:
-            raise ValueError(f"line_level must be in [1, 254], got {self.line_level}")
-        if self.gap is not None and not 0 <= int(self.gap) <= 32:
-            raise ValueError(f"gap must be in [0, 32] pixels, got {self.gap}")
-        if not 3 <= int(self.quant_bits) <= 6:
-            raise ValueError(f"quant_bits must be in [3, 6], got {self.quant_bits}")
-        if not 0.0 <= self.min_face_fraction < 1.0:
-            raise ValueError(f"min_face_fraction must be in [0, 1), got {self.min_face_fraction}")
-        return self
 
 
 @dataclass(frozen=True)
@@ -408,7 +316,18 @@ class ColorizeResult:
         return np.dstack([self.image, np.where(self.face_mask, 255, 0).astype(np.uint8)])
 
 
-def _line_grey(line_art: np.ndarray) -> np.ndarray:
+def line_grey(line_art: np.ndarray) -> np.ndarray:
+    """A sketch as grey line art (RGBA composited on white paper).
+
+    Args:
+        line_art: ``uint8`` grey ``[H, W]``, RGB ``[H, W, 3]`` or RGBA ``[H, W, 4]``.
+
+    Returns:
+        ``uint8`` grey ``[H, W]``, 255 = paper.
+
+    Raises:
+        ValueError: wrong dtype or shape.
+    """
     arr = np.asarray(line_art)
     if arr.dtype != np.uint8:
         raise ValueError(f"line_art must be uint8, got {arr.dtype}")
@@ -423,7 +342,7 @@ def _line_grey(line_art: np.ndarray) -> np.ndarray:
     raise ValueError(f"line_art must be [H, W] grey or RGB, got shape {arr.shape}")
 
 
-def sketch_regions(line_art: np.ndarray, params: ColorizeParams = ColorizeParams()) -> tuple[np.ndarray, np.ndarray]:
+def sketch_regions(line_art: np.ndarray, params: ColorizeParams | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Closed regions of a line drawing, with small stroke gaps closed first.
 
     Regions are the connected paper areas after the lines are thickened by ``gap`` (so a gap up to
@@ -435,14 +354,14 @@ def sketch_regions(line_art: np.ndarray, params: ColorizeParams = ColorizeParams
 
     Args:
         line_art: ``uint8`` grey ``[H, W]`` (or RGB) line drawing, dark lines on light paper.
-        params: see :class:`ColorizeParams`.
+        params: see :class:`~engine.studios.opera.params.ColorizeParams` (default: its defaults).
 
     Returns:
         ``(regions, face)``: ``int32`` ``[H, W]`` region ids (0 = outside the face, ids ≥ 1 inside,
         every pixel assigned) and ``bool`` ``[H, W]`` face mask.
     """
-    p = params.validate()
-    grey = _line_grey(line_art)
+    p = (ColorizeParams() if params is None else params).validate()
+    grey = line_grey(line_art)
     if grey.size == 0:
         raise ValueError("line_art is empty")
     h, w = grey.shape
@@ -482,7 +401,7 @@ def sketch_regions(line_art: np.ndarray, params: ColorizeParams = ColorizeParams
 
 
 def align_reference(reference: np.ndarray, target_face: np.ndarray,
-                    reference_face: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+                    reference_face: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Warp a reference lianpu onto a sketch: face boxes matched, symmetry axes on each other.
 
     The reference face box (from its alpha or its paper background) is scaled independently in x and
@@ -498,7 +417,7 @@ def align_reference(reference: np.ndarray, target_face: np.ndarray,
         ``(warped, affine)``: ``uint8`` RGB ``[H, W, 3]`` on white, and the ``[2, 3]`` affine from
         reference pixels to sketch pixels.
     """
-    rgb = _as_rgb(reference, "reference")
+    rgb = as_rgb(reference, "reference")
     if reference_face is None:
         reference_face = face_mask_from_image(rgb)
 
@@ -552,8 +471,8 @@ def region_colours(regions: np.ndarray, source: np.ndarray, quant_bits: int = 4)
     return out
 
 
-def colorize(line_art: np.ndarray, reference: np.ndarray, params: ColorizeParams = ColorizeParams(),
-             reference_face: Optional[np.ndarray] = None) -> ColorizeResult:
+def colorize(line_art: np.ndarray, reference: np.ndarray, params: ColorizeParams | None = None,
+             reference_face: np.ndarray | None = None) -> ColorizeResult:
     """Colour a lianpu line drawing from a reference lianpu (classical region correspondence).
 
     Steps: close small stroke gaps and find the closed regions (:func:`sketch_regions`); align the
@@ -564,7 +483,7 @@ def colorize(line_art: np.ndarray, reference: np.ndarray, params: ColorizeParams
     Args:
         line_art: ``uint8`` grey ``[H, W]`` (or RGB/RGBA) sketch, dark lines on light paper.
         reference: ``uint8`` RGB ``[h, w, 3]`` or RGBA reference lianpu (any size).
-        params: see :class:`ColorizeParams`.
+        params: see :class:`~engine.studios.opera.params.ColorizeParams` (default: its defaults).
         reference_face: optional ``bool`` face mask of the reference.
 
     Returns:
@@ -580,10 +499,11 @@ def colorize(line_art: np.ndarray, reference: np.ndarray, params: ColorizeParams
         >>> res.image.shape, bool(np.abs(res.image.astype(int) - d.image).mean() < 20)
         ((128, 128, 3), True)
     """
-    grey = _line_grey(line_art)
-    regions, face = sketch_regions(grey, params)
+    grey = line_grey(line_art)
+    p = ColorizeParams() if params is None else params
+    regions, face = sketch_regions(grey, p)
     warped, affine = align_reference(reference, face, reference_face)
-    colours = region_colours(regions, warped, params.quant_bits)
+    colours = region_colours(regions, warped, p.quant_bits)
     image = compose(grey, regions, colours, face)
     return ColorizeResult(image=image, warped_reference=warped, regions=regions, face_mask=face,
                           affine=affine, colours=colours)
@@ -640,108 +560,8 @@ def recolour_region(result: ColorizeResult, line_art: np.ndarray, x: int, y: int
     colours = result.colours.copy()
     colours[rid] = paint
     mask = (result.regions == rid) & result.face_mask
-    ink = _line_grey(line_art)[mask].astype(np.float32)[:, None] * np.float32(1.0 / 255.0)
+    ink = line_grey(line_art)[mask].astype(np.float32)[:, None] * np.float32(1.0 / 255.0)
     image = result.image.copy()
     image[mask] = np.clip(paint.astype(np.float32)[None] * ink + np.float32(LINE_INK) * (1.0 - ink) + 0.5,
                           0, 255).astype(np.uint8)
     return replace(result, image=image, colours=colours)
-
-
-def resolve_colorize_backend(requested: str) -> tuple[str, str]:
-    """The colouring backend that runs for ``requested`` (``classical`` / ``neural`` / ``auto``) and why.
-
-    ``auto`` picks the trained CoCosNet only when its card says it measured better than the classical
-    engine (see :func:`engine.studios.opera.learned.resolve_colorize_backend`).
-
-    Raises:
-        ValueError: unknown backend, or ``"neural"`` without a trained checkpoint.
-    """
-    if requested == "classical":  # no checkpoint look-up needed
-        return "classical", "classical region correspondence requested"
-    from engine.studios.opera.learned import resolve_colorize_backend as resolve
-
-    return resolve(requested)
-
-
-class ColorizeEditor(Editor[ColorizeParams]):
-    """Colour a line drawing (the image) from a reference lianpu: classical region correspondence or
-    the trained CoCosNet-style network.
-
-    ``set_image`` takes the sketch (grey line art expanded to RGB is fine), ``set_reference`` the
-    exemplar; ``edit`` returns the coloured sketch, with the warped exemplar in
-    ``info["warped_reference"]`` (for ``neural``: the network's ``r_{y→x}`` at the image size),
-    ``info["backend"]``, ``info["method"]``, ``info["note"]`` (why that backend runs) and, for the
-    classical engine, the :class:`ColorizeResult` in ``info["colorize"]``.
-
-    Args:
-        backend: ``"classical"``, ``"neural"`` (``ValueError`` at edit time without a trained
-            checkpoint) or ``"auto"`` (neural only when its card says it measured better).
-
-    Example:
-        >>> from engine.procedural.lianpu import generate_lianpu
-        >>> d = generate_lianpu(2, size=96)
-        >>> ed = ColorizeEditor(); ed.set_image(d.line_art); ed.set_reference(d.image)
-        >>> ed.edit(ColorizeParams()).image.shape
-        (96, 96, 3)
-    """
-
-    backends = ("classical", "neural")
-    preview_sides = (256,)
-
-    def __init__(self, backend: str = "auto") -> None:
-        super().__init__(backend)
-        self._reference: Optional[np.ndarray] = None
-
-    @property
-    def backend(self) -> str:
-        """The backend that runs now (``auto`` resolved from the CoCosNet card)."""
-        try:
-            return resolve_colorize_backend(self.requested_backend)[0]
-        except ValueError:
-            return "neural"
-
-    @property
-    def backend_note(self) -> str:
-        """Which backend runs and why (or why ``neural`` cannot run), for info lines."""
-        try:
-            return resolve_colorize_backend(self.requested_backend)[1]
-        except ValueError as exc:
-            return str(exc)
-
-    def set_reference(self, reference: np.ndarray) -> None:
-        """The exemplar to take colours from: ``uint8`` RGB or RGBA, any size."""
-        self._reference = _as_rgb(reference, "reference")
-
-    @property
-    def reference(self) -> np.ndarray:
-        """The current exemplar."""
-        if self._reference is None:
-            raise EditorStateError(f"{type(self).__name__}: call set_reference() before editing")
-        return self._reference
-
-    def _run(self, image: np.ndarray, params: ColorizeParams, scale: float,
-             cancel: Optional[CancelToken]) -> EditResult:
-        backend, why = resolve_colorize_backend(self.requested_backend)
-        if backend == "neural":
-            from engine.studios.opera.learned import (
-                colorize_neural,
-                load_cocosnet,
-                model_side,
-            )
-
-            model, card = load_cocosnet()
-            side = model_side(card)
-            p = params if params.gap is None else replace(params, gap=max(0, round(params.gap * scale)))
-            out, warped = colorize_neural(_line_grey(image), self.reference, model, side)
-            regions, face = sketch_regions(image, p)  # the sketch's closed regions: the fill tool works the same
-            res = ColorizeResult(image=out, warped_reference=warped, regions=regions, face_mask=face,
-                                 affine=np.eye(2, 3), colours=region_colours(regions, out))
-            return EditResult(image=out, masks={"face": face},
-                              info={"backend": "neural", "device": "cpu", "method": f"cocosnet ({side}² network)",
-                                    "warped_reference": warped, "colorize": res, "note": why})
-        p = params if params.gap is None else replace(params, gap=max(0, round(params.gap * scale)))
-        res = colorize(image, self.reference, p)
-        return EditResult(image=res.image, masks={"face": res.face_mask},
-                          info={"backend": "classical", "device": "cpu", "method": "region-correspondence",
-                                "regions": int(res.regions.max()), "warped_reference": res.warped_reference,
-                                "colorize": res, "note": why})

@@ -1,83 +1,67 @@
 """Main-colour classification with a backend choice: classical paint rules or the trained ResNet-18.
 
-``auto`` uses the network only when its checkpoint card records that it measured better than the
-classical classifier (``extra.better_than_classical``: held-out procedural *and* dev lianpu);
-otherwise, or when no checkpoint is present, the classical classifier runs. A network with random
-weights is never used.
+:data:`CLASSIFIER` is the network's :class:`~engine.studios.base.LearnedBackend`: ``auto`` uses it
+only when its card's verdict says it measured better than the classical classifier (held-out
+procedural *and* dev lianpu); otherwise, when no checkpoint is present, or when it cannot be loaded
+(corrupt, replaced), the classical classifier runs. An explicit ``"learned"`` request without a
+usable checkpoint fails with one line. A network with random weights is never used.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from dataclasses import replace
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
-from engine.errors import CheckpointError
+from engine.studios.base import LEARNED, LearnedBackend
 from engine.studios.opera.classical import (
     OPERA_COLOUR_MEANINGS,
     ColourClass,
     classify_main_colour,
 )
-from engine.weights.store import (
-    CheckpointStatus,
-    find_checkpoint,
-    load_checkpoint,
-    probe_checkpoint,
-)
 
 BACKENDS: tuple[str, ...] = ("auto", "classical", "learned")
+"""What :func:`classify` (and ``masquerade opera classify --backend``) accepts."""
 MODEL_NAME = "opera_colour_resnet18"
+"""Registry name in the classifier's card."""
+
+CLASSIFIER = LearnedBackend(
+    MODEL_NAME,
+    title="the opera colour classifier (ResNet-18)",
+    classical="classical paint rules",
+    train_hint="masquerade train opera-classifier",
+)
+"""The trained main-colour classifier: card look-up, decision, loading on the device, cache."""
 
 
-def learned_status() -> tuple[CheckpointStatus, bool]:
-    """The classifier checkpoint's status and whether its card says it beats the classical one."""
-    st = probe_checkpoint(find_checkpoint(MODEL_NAME))
-    better = bool(st.loadable and st.card is not None and st.card.extra.get("better_than_classical") is True)
-    return st, better
-
-
-@lru_cache(maxsize=2)
-def _model(path: str, mtime: float):
-    model, _ = load_checkpoint(path, device="cpu")
-    return model
-
-
-def classify(image: np.ndarray, backend: str = "auto", checkpoint: Optional[Path] = None) -> ColourClass:
+def classify(image: np.ndarray, backend: str = "auto", checkpoint: Path | None = None) -> ColourClass:
     """Classify a lianpu's main colour.
 
     Args:
         image: ``uint8`` RGB or RGBA lianpu.
         backend: ``"classical"``, ``"learned"`` (the ResNet-18; error when there is none) or
-            ``"auto"`` (learned only when its card says it measured better).
+            ``"auto"`` (learned only when its card says it measured better and it loads).
         checkpoint: a specific classifier card (default: the first found).
 
     Returns:
         :class:`~engine.studios.opera.classical.ColourClass`; ``backend`` says which classifier ran
-        (``"resnet18"`` for the network, whose ``scores`` are its probabilities).
+        (``"resnet18"`` for the network, whose ``scores`` are its probabilities), ``note`` why
+        (including why ``auto`` fell back to the paint rules).
 
     Raises:
         ValueError: unknown backend or bad image.
-        CheckpointError: ``backend="learned"`` without a usable checkpoint.
+        LearnedBackendError: ``backend="learned"`` without a usable checkpoint (a ``ValueError``).
     """
     from engine.labels import OPERA_COLOURS
 
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if backend == "classical":
-        return classify_main_colour(image)
-    path = checkpoint or find_checkpoint(MODEL_NAME)
-    st = probe_checkpoint(path)
-    if backend == "auto":
-        better = st.loadable and st.card is not None and st.card.extra.get("better_than_classical") is True
-        if not better:
-            return classify_main_colour(image)
-    elif not st.loadable:
-        raise CheckpointError(f"no usable opera colour classifier: {st.reason} (train one with "
-                              "`masquerade train opera-classifier`)")
-    model = _model(str(st.path), st.path.stat().st_mtime)
+    resolution = CLASSIFIER.resolve(LEARNED if backend == "learned" else backend, checkpoint)
+    model, resolution = CLASSIFIER.load_or_fallback(resolution)
+    if model is None:
+        return replace(classify_main_colour(image), note=resolution.reason)
     probs = model.predict_proba([np.asarray(image)])[0]
     best = OPERA_COLOURS[int(np.argmax(probs))]
     return ColourClass(colour=best, scores={c: float(probs[i]) for i, c in enumerate(OPERA_COLOURS)},
-                       meaning=OPERA_COLOUR_MEANINGS[best], backend="resnet18")
+                       meaning=OPERA_COLOUR_MEANINGS[best], backend="resnet18", note=resolution.reason)

@@ -1,8 +1,10 @@
 """Learned lianpu generation: the trained StyleGAN2 generator (checkpoint ``stylegan2_lianpu``).
 
-:func:`load_lianpu_generator` finds ``stylegan2_lianpu.json`` (+ ``.safetensors``) in the checkpoint
-folders, checks that its card records a training run, and returns a :class:`LianpuGenerator`
-(cached per file) or ``(None, reason)``. An untrained network is never returned.
+:data:`GENERATOR` is its :class:`~engine.studios.base.LearnedBackend`: the first card of a
+``stylegan2_generator`` in the checkpoint folders, used only when the card records a training run
+(an untrained network is never returned), hash-verified, loaded on
+:func:`~engine.device.select_device` and cached. :func:`load_lianpu_generator` returns the
+:class:`LianpuGenerator` or ``(None, reason)``.
 
 Sampling is seeded and reproducible: a seed's latent ``z`` is ``numpy.random.default_rng(seed)``'s
 standard normal draw, the per-pixel noise is the generator's constant buffers, ``ψ`` is the
@@ -19,13 +21,18 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Optional
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
-CHECKPOINT_STEM = "stylegan2_lianpu"
-"""File stem of the shipped generator checkpoint."""
+from engine.errors import LearnedBackendError
+from engine.studios.base import LEARNED, LearnedBackend
+
+MODEL_NAME = "stylegan2_generator"
+"""Registry name in the generator's card (the shipped file is ``checkpoints/stylegan2_lianpu``)."""
 
 DEMO_FID_RATIO = 10.0
 """A generator whose card FID is more than this many times the FID between two real sets (both
@@ -33,42 +40,29 @@ measured with the same extractor, recorded on the card) is flagged as demo quali
 checkpoints whose samples were looked at (opera-domain extractor, 32²): colour blobs after 900 steps
 scored 15× the real-set FID, recognisable lianpu after 8934 steps 6×."""
 
-_CACHE: dict[Any, Any] = {}
-
-
-def _find(path: Optional[Path]) -> Optional[Path]:
-    from engine.weights.store import checkpoint_roots
-
-    if path is not None:
-        return Path(path)
-    for root in checkpoint_roots():
-        candidate = root / f"{CHECKPOINT_STEM}.json"
-        if candidate.is_file():
-            return candidate
-    return None
-
 
 class LianpuGenerator:
     """A trained StyleGAN2 lianpu generator (numpy out).
 
+    Latents are made on the device the generator's weights are on; images come back as numpy.
+
     Args:
-        model: a :class:`~engine.models.stylegan2.Generator` (its weights are not copied).
+        model: a :class:`~engine.models.stylegan2.Generator` (its weights are not copied or moved).
         card: the checkpoint card as a dict.
-        device: torch device to run on (default CPU).
     """
 
-    def __init__(self, model: Any, card: dict, device: Any = None) -> None:
-        import torch
+    def __init__(self, model: Any, card: dict[str, Any]) -> None:
+        from engine.device import module_device
 
-        self.device = torch.device("cpu") if device is None else torch.device(device)
-        self.model = model.to(self.device).eval().requires_grad_(False)
+        self.model = model.eval().requires_grad_(False)
+        self.device = module_device(self.model)
         self.card = card
         self.resolution: int = int(model.img_resolution)
         self.num_layers: int = int(model.num_ws)
         """Number of style inputs; a :meth:`mix` crossover is valid in ``1 .. num_layers - 1``."""
 
     @property
-    def quality_warning(self) -> Optional[str]:
+    def quality_warning(self) -> str | None:
         """Why the samples should not be taken for usable designs, or ``None``.
 
         Read from the card: the generator's FID against held-out real lianpu compared with the FID
@@ -140,41 +134,48 @@ class LianpuGenerator:
             return self._image(self.model.synthesis(w[:, None].expand(-1, self.num_layers, -1), "const"))
 
 
-def load_lianpu_generator(path: Optional[Path] = None) -> tuple[Optional[LianpuGenerator], str]:
+def _load(path: Path, device: str) -> LianpuGenerator:
+    """:class:`LianpuGenerator` of the checkpoint at ``path`` on ``device`` (hash-verified)."""
+    from engine.weights.store import load_checkpoint
+
+    model, card = load_checkpoint(path, device=device, verify_hash=True)
+    return LianpuGenerator(model, asdict(card))
+
+
+GENERATOR = LearnedBackend(
+    MODEL_NAME,
+    title="the StyleGAN2 lianpu generator",
+    classical="the procedural lianpu",
+    train_hint="masquerade train stylegan2",
+    require_steps=True,
+    load=_load,
+)
+"""The trained lianpu generator: card look-up (untrained cards refused), loading on the device, cache."""
+
+_CACHE = SimpleNamespace(clear=GENERATOR.forget)
+"""Old name of the generator cache, cleared by ``tests/conftest.py``'s ``roots`` fixture; remove it
+once that fixture calls :func:`engine.studios.base.forget_learned`."""
+
+
+def load_lianpu_generator(path: Path | None = None) -> tuple[LianpuGenerator | None, str]:
     """The trained lianpu generator, or ``None`` and the reason it is not available.
 
     Args:
-        path: a card (``.json``) or weights file; default: ``stylegan2_lianpu.json`` in the
-            checkpoint folders (:func:`engine.weights.store.checkpoint_roots`).
+        path: a card (``.json``) or weights file; default: the first ``stylegan2_generator`` card in
+            the checkpoint folders (:func:`engine.weights.store.checkpoint_roots`).
 
     Returns:
-        ``(generator, description)`` or ``(None, "not available: …")``. Cached per file and mtime.
+        ``(generator, description)`` or ``(None, "not available: …")`` (no checkpoint, an untrained
+        or foreign card, weights that fail to load or to match their hash). Cached per file, hash
+        and device.
     """
-    from engine.errors import CheckpointError
-    from engine.weights.card import card_path_for
-    from engine.weights.store import load_checkpoint, probe_checkpoint
-
-    found = _find(path)
-    if found is None:
-        return None, "not available: no trained checkpoint (stylegan2_lianpu; train one with `masquerade train stylegan2`)"
-    card_path = card_path_for(found)
-    st = probe_checkpoint(card_path)
-    if not st.loadable or st.card is None:
-        return None, f"not available: {st.reason}"
-    if st.card.model != "stylegan2_generator":
-        return None, f"not available: {card_path.name} holds a {st.card.model!r}, not a StyleGAN2 generator"
-    if int(st.card.extra.get("steps", 0) or 0) <= 0:
-        return None, "not available: no trained checkpoint (the card records no training steps)"
-    key = (str(card_path.resolve()), card_path.stat().st_mtime)
-    if key not in _CACHE:
-        try:
-            model, card = load_checkpoint(card_path, device="cpu")
-        except (CheckpointError, OSError) as exc:
-            return None, f"not available: {exc}"
-        from dataclasses import asdict
-
-        _CACHE[key] = LianpuGenerator(model, asdict(card))
-    gen = _CACHE[key]
+    _found, _card, problem = GENERATOR.status(path)
+    if problem:
+        return None, f"not available: {problem}"
+    try:
+        gen: LianpuGenerator = GENERATOR.load(GENERATOR.resolve(LEARNED, path))
+    except LearnedBackendError:
+        return None, f"not available: {GENERATOR.status(path)[2]}"  # the load failure it remembered
     m = gen.card.get("metrics", {})
     extra = gen.card.get("extra", {})
     quality = f", FID {m['fid']:.1f} ({extra.get('extractor', '?')})" if "fid" in m else ""
