@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from app.dialogs.batch_dialog import BatchDialog, format_eta
 from engine.batch import read_manifest
 from engine.imageio import save_image
-from engine.studios.opera.classical import XDoGParams
+from engine.studios.opera.params import XDoGParams
 
 
 def make_inputs(folder: Path, n: int) -> None:

@@ -286,7 +286,7 @@ def test_engine_selector_without_a_learned_checkpoint(qtbot, roots, shell) -> No
 
 def test_learned_engine_with_a_fabricated_checkpoint(qtbot, roots, shell) -> None:
     from engine.studios.opera import learned as opera_learned
-    from engine.studios.opera.classical import ColorizeEditor, ColorizeParams
+    from engine.studios.opera.editor import ColorizeEditor, ColorizeParams
 
     _fabricated_cocosnet(roots, better=False)
     p = traced(qtbot, shell)

@@ -71,12 +71,9 @@ from app.worker import EngineWorker
 from engine.cancel import CancelToken
 from engine.labels import OPERA_COLOUR_RGB, OPERA_COLOURS
 from engine.studios.base import EditResult
-from engine.studios.opera.classical import (
-    ColorizeResult,
-    ColourClass,
-    LineArtEditor,
-    XDoGParams,
-)
+from engine.studios.opera.classical import ColorizeResult, ColourClass
+from engine.studios.opera.editor import LineArtEditor
+from engine.studios.opera.params import XDoGParams
 
 STUDIO = "opera"
 RENDER = "opera.lineart"
@@ -1132,7 +1129,7 @@ class BackendState:
 
 def probe_backends() -> BackendState:
     """Ask the engine which colouring backends are usable (reads checkpoint cards: call it in the worker)."""
-    from engine.studios.opera.classical import resolve_colorize_backend
+    from engine.studios.opera.learned import resolve_colorize_backend
 
     try:
         _, why = resolve_colorize_backend("neural")
@@ -1153,7 +1150,7 @@ def colour_sketch(sketch: np.ndarray, reference: np.ndarray, backend: str) -> tu
     Raises:
         ValueError: ``backend="neural"`` without a trained checkpoint, or bad images.
     """
-    from engine.studios.opera.classical import ColorizeEditor, ColorizeParams
+    from engine.studios.opera.editor import ColorizeEditor, ColorizeParams
 
     editor = ColorizeEditor(backend)
     editor.set_image(sketch)
