@@ -17,6 +17,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,17 +48,37 @@ def _ms(fn, runs: int) -> float:
     return statistics.median(times)
 
 
+def _latency(ed: Any, full: Callable[..., Any], names: Sequence[str], runs: int) -> tuple[float, float]:
+    """Median ms of an intensity change, and of a new style (region masks rebuilt), on ``ed``'s image.
+
+    Args:
+        ed: a :class:`~engine.studios.makeup.editor.MakeupEditor` holding an image.
+        full: ``(style, intensity=1.0) -> MakeupParams`` painting every region the style defines.
+        names: style names, cycled through for the new-style timing.
+        runs: repetitions per median.
+
+    Returns:
+        ``(intensity_ms, style_ms)``.
+    """
+    ks = iter(np.linspace(0.3, 1.0, runs * 2))
+    inten = _ms(lambda: ed.edit(full("smoky", float(next(ks)))), runs)
+    order = iter(list(names) * runs)
+
+    def new_style() -> None:
+        for geo in ed._faces(1.0, ed.image):
+            geo.masks.clear()
+        ed.edit(full(next(order)))
+
+    return inten, _ms(new_style, runs)
+
+
 def run(runs: int = 10) -> dict[str, Any]:
     """The ``makeup`` section of the bench JSON."""
     from skimage.metrics import structural_similarity
 
     from engine.faces import FaceAnalyzer
-    from engine.studios.makeup.classical import (
-        REGIONS,
-        MakeupEditor,
-        MakeupParams,
-        load_styles,
-    )
+    from engine.studios.makeup.editor import MakeupEditor
+    from engine.studios.makeup.params import REGIONS, MakeupParams, load_styles
 
     styles = load_styles(include_user_dir=False)
     analyzer = FaceAnalyzer()
@@ -75,16 +96,7 @@ def run(runs: int = 10) -> dict[str, Any]:
         t = time.perf_counter()
         ed.edit(full("smoky"))
         first = (time.perf_counter() - t) * 1000
-        ks = iter(np.linspace(0.3, 1.0, runs * 2))
-        inten = _ms(lambda: ed.edit(full("smoky", float(next(ks)))), runs)
-        order = iter(names * runs)
-
-        def new_style() -> None:
-            for geo in ed._faces(1.0, ed.image):
-                geo.masks.clear()
-            ed.edit(full(next(order)))
-
-        style = _ms(new_style, runs)
+        inten, style = _latency(ed, full, names, runs)
         latency[name] = {"size": int(max(img.shape[:2])), "intensity_ms": round(inten, 2),
                          "style_ms": round(style, 2), "first_ms": round(first, 2)}
         for s in names:

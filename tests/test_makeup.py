@@ -10,13 +10,12 @@ import pytest
 from skimage import data
 from skimage.metrics import structural_similarity
 
-from engine.errors import EditorStateError
+from engine.errors import EditorStateError, NoFaceError
 from engine.labels import region_mask
-from engine.studios.makeup.classical import (
+from engine.studios.makeup.editor import MakeupEditor
+from engine.studios.makeup.params import (
     REGIONS,
-    MakeupEditor,
     MakeupParams,
-    NoFaceError,
     load_style_file,
     load_styles,
     normalize_flat,
@@ -163,7 +162,7 @@ def test_no_face_is_a_clear_error(analyzer, shapes):
 
 def test_backend_auto_is_classical(analyzer, tmp_path):
     ed = MakeupEditor("auto", analyzer=analyzer)
-    assert ed.backend == "classical" and "classical renderer runs" in ed.backend_reason
+    assert ed.backend == "classical" and ed.backend_reason.startswith("the classical renderer")
     with pytest.raises(ValueError, match="not available"):
         MakeupEditor("neural", analyzer=analyzer, checkpoint=tmp_path / "no_gan.json")
 

@@ -19,13 +19,10 @@ from engine.models.makeup_gan import (
     mask_boxes,
     region_vector,
 )
-from engine.studios.makeup.classical import (
-    MakeupEditor,
-    MakeupParams,
-    learned_status,
-    load_styles,
-    resolve_backend,
-)
+from engine.studios.base import forget_learned
+from engine.studios.makeup.editor import MakeupEditor
+from engine.studios.makeup.learned import BACKEND
+from engine.studios.makeup.params import MakeupParams, load_styles
 from engine.training.makeup import SUBSETS, is_better, train
 from engine.weights.store import load_checkpoint, save_checkpoint
 
@@ -131,16 +128,20 @@ def _card(tmp_path, better: bool):
 
 def test_auto_uses_the_gan_only_when_its_card_marks_it_better(tmp_path):
     worse, better = _card(tmp_path, False), _card(tmp_path, True)
-    backend, path, reason = resolve_backend("auto", worse)
-    assert backend == "classical" and path is None and "not measured better" in reason
-    assert resolve_backend("auto", better)[:2] == ("neural", better)
-    assert resolve_backend("neural", worse)[0] == "neural"  # explicit request: runs even if not better
-    assert resolve_backend("classical", better)[0] == "classical"
+    r = BACKEND.resolve("auto", worse)
+    assert r.backend == "classical" and r.available and "did not measure better" in r.reason
+    assert "SSIM to input 0.9500 vs classical 0.9600" in r.reason
+    r = BACKEND.resolve("auto", better)
+    assert (r.backend, r.path) == ("neural", better)
+    assert BACKEND.resolve("neural", worse).backend == "neural"  # explicit request: runs even if not better
+    assert BACKEND.resolve("classical", better).backend == "classical"
     missing = tmp_path / "none.json"
-    assert learned_status(missing)[0] is None
+    assert not BACKEND.resolve("auto", missing).available
     with pytest.raises(ValueError, match="not available"):
-        resolve_backend("neural", missing)
-    assert resolve_backend("auto", missing)[0] == "classical"
+        BACKEND.resolve("neural", missing)
+    with pytest.raises(ValueError, match="not available"):
+        MakeupEditor("neural", checkpoint=missing, styles={})
+    assert BACKEND.resolve("auto", missing).backend == "classical"
     ok = {"learned_invariant_exact": 1.0, "learned_ssim_input": 0.97, "classical_ssim_input": 0.96,
           "learned_ssim_to_classical": 0.99, "learned_kid": 0.01, "classical_kid": 0.02}
     assert is_better(ok)
@@ -150,12 +151,70 @@ def test_auto_uses_the_gan_only_when_its_card_marks_it_better(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def astro_editor():
+def analyzer():
     from engine.faces import FaceAnalyzer
 
-    ed = MakeupEditor("classical", analyzer=FaceAnalyzer(), styles=load_styles(include_user_dir=False))
+    return FaceAnalyzer()
+
+
+@pytest.fixture(scope="module")
+def astro_editor(analyzer):
+    ed = MakeupEditor("classical", analyzer=analyzer, styles=load_styles(include_user_dir=False))
     ed.set_image(data.astronaut())
     return ed
+
+
+def _flip_weights(card) -> None:
+    """Corrupt a checkpoint's weights file (its card's sha256 no longer matches)."""
+    weights = card.with_suffix(".safetensors")
+    raw = bytearray(weights.read_bytes())
+    raw[-8:] = bytes(255 - v for v in raw[-8:])
+    weights.write_bytes(bytes(raw))
+
+
+def test_constructing_and_resolving_loads_no_model(tmp_path, monkeypatch, analyzer):
+    import engine.weights.store as store
+    from engine.device import select_device
+
+    better = _card(tmp_path, True)
+    loads: list = []
+    real = store.load_checkpoint
+    monkeypatch.setattr(store, "load_checkpoint", lambda *a, **k: loads.append(a) or real(*a, **k))
+    styles = load_styles(include_user_dir=False)
+    ed = MakeupEditor("auto", analyzer=analyzer, styles=styles, checkpoint=better)
+    MakeupEditor("neural", analyzer=analyzer, styles=styles, checkpoint=better)
+    assert ed.resolution.learned and ed.backend == "neural" and "measured better" in ed.backend_reason
+    assert loads == []  # the GUI thread builds editors and asks what runs: cards only
+    ed.set_image(data.astronaut())
+    first = list(styles)[0]
+    res = ed.edit(MakeupParams({"lips": first}))  # the worker's first learned edit loads the GAN, once
+    ed.edit(MakeupParams({"lips": first}, intensity=0.5))
+    assert len(loads) == 1 and res.info["backend"] == "neural" and res.info["method"] == "makeup-gan"
+    assert res.info["device"] == str(select_device().device)
+
+
+def test_corrupt_override_falls_back_on_auto_and_fails_in_one_line_when_asked(tmp_path, monkeypatch, analyzer):
+    override = tmp_path / "override"
+    card = _card(override, True)
+    _flip_weights(card)
+    monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(override))  # searched before the project's checkpoints
+    styles = load_styles(include_user_dir=False)
+    first = list(styles)[0]
+    ed = MakeupEditor("auto", analyzer=analyzer, styles=styles)
+    assert ed.resolution.learned and ed.resolution.path == card  # the card alone says better
+    ed.set_image(data.astronaut())
+    res = ed.edit(MakeupParams({"lips": first}))
+    assert res.info["backend"] == "classical" and res.info["method"] == "cielab-regions"
+    assert res.info["device"] == "cpu" and "hash" in res.info["note"]
+    assert res.info["note"].startswith("the classical renderer")
+    assert res.masks["changed"].any()
+    forget_learned()
+    neural = MakeupEditor("neural", analyzer=analyzer, styles=styles)
+    neural.set_image(data.astronaut())
+    with pytest.raises(ValueError, match="cannot be loaded") as exc:
+        neural.edit(MakeupParams({"lips": first}))
+    assert "\n" not in str(exc.value) and "hash" in str(exc.value)
+    forget_learned()
 
 
 def test_neural_path_keeps_pixels_outside_the_regions_bit_identical(astro_editor):

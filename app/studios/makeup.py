@@ -34,13 +34,8 @@ from app.widgets.canvas import ImageCanvas
 from app.widgets.param_slider import ParamSlider
 from app.worker import EngineWorker
 from engine.studios.base import EditResult
-from engine.studios.makeup.classical import (
-    REGIONS,
-    MakeupEditor,
-    MakeupParams,
-    MakeupStyle,
-    load_styles,
-)
+from engine.studios.makeup.editor import MakeupEditor
+from engine.studios.makeup.params import REGIONS, MakeupParams, MakeupStyle, load_styles
 
 STUDIO = "makeup"
 RENDER = "makeup.render"
@@ -318,7 +313,7 @@ class MakeupPanel(StudioPanel):
     # -- export -----------------------------------------------------------------------------------
     def batch_params(self) -> dict[str, Any]:
         """The current settings in the batch op's flat form."""
-        from engine.studios.makeup.classical import normalize_flat
+        from engine.studios.makeup.params import normalize_flat
 
         p = params_from_doc(self.doc.params(STUDIO), self.styles)
         flat: dict[str, Any] = {r: p.regions.get(r) for r in REGIONS}

@@ -98,7 +98,8 @@ def prepare_face(path: Path, styles: Sequence[str], size: int, editor: Any) -> O
     """
     import cv2
 
-    from engine.studios.makeup.classical import MakeupParams, NoFaceError
+    from engine.errors import NoFaceError
+    from engine.studios.makeup.params import MakeupParams
 
     try:
         img = _shrink(load_image(path), WORK_SIDE)
@@ -136,7 +137,8 @@ def build_dataset(root: Path, cache: Path, size: int, styles: Sequence[str]) -> 
         if data["crops"].shape[1] == size and list(data["styles"]) == list(styles):
             return data
     from engine.faces import FaceAnalyzer
-    from engine.studios.makeup.classical import MakeupEditor, load_styles
+    from engine.studios.makeup.editor import MakeupEditor
+    from engine.studios.makeup.params import load_styles
 
     editor = MakeupEditor("classical", analyzer=FaceAnalyzer(), styles=load_styles(include_user_dir=False))
     train_photos, _ = split_photos(root)
@@ -320,12 +322,9 @@ def evaluate(photos: Sequence[Path], model: MakeupGenerator, styles: Sequence[st
     """
     from engine.faces import FaceAnalyzer
     from engine.metrics import ssim
-    from engine.studios.makeup.classical import (
-        MakeupEditor,
-        MakeupParams,
-        NoFaceError,
-        load_styles,
-    )
+    from engine.errors import NoFaceError
+    from engine.studios.makeup.editor import MakeupEditor
+    from engine.studios.makeup.params import MakeupParams, load_styles
 
     analyzer = analyzer or FaceAnalyzer()
     table = load_styles(include_user_dir=False)
@@ -381,7 +380,7 @@ def is_better(metrics: dict[str, float]) -> bool:
 
 def main(args: argparse.Namespace) -> int:
     """``masquerade train makeup-gan``: build data, train, evaluate, write the checkpoint + card."""
-    from engine.studios.makeup.classical import load_styles
+    from engine.studios.makeup.params import load_styles
     from engine.weights.store import save_checkpoint
 
     torch.set_num_threads(max(1, args.threads))

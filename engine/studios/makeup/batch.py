@@ -28,7 +28,7 @@ def makeup_params(params: Mapping[str, Any]) -> dict[str, Any]:
     Raises:
         ValueError: unknown key, region or style; intensity out of range.
     """
-    from engine.studios.makeup.classical import normalize_flat
+    from engine.studios.makeup.params import normalize_flat
 
     return normalize_flat(params)
 
@@ -37,7 +37,7 @@ class MakeupBatchRunner:
     """Per-process makeup function: one face analyzer (MediaPipe graphs) per worker process."""
 
     def __init__(self) -> None:
-        from engine.studios.makeup.classical import MakeupEditor
+        from engine.studios.makeup.editor import MakeupEditor
 
         self.editor = MakeupEditor("classical")
         self._base_styles = dict(self.editor.styles)
@@ -49,7 +49,7 @@ class MakeupBatchRunner:
         Raises:
             NoFaceError: no face found.
         """
-        from engine.studios.makeup.classical import load_styles, params_from_flat
+        from engine.studios.makeup.params import load_styles, params_from_flat
 
         extra = params.get("styles_file")
         self.editor.styles = load_styles([extra]) if extra else self._base_styles

@@ -1,4 +1,8 @@
-"""Makeup studio engine (classical): landmark regions + CIELAB rendering of style presets.
+"""Makeup studio, classical engine: landmark regions + CIELAB rendering of style presets.
+
+This is what ``backend="auto"`` runs unless the makeup GAN's card says it measured better (see
+:mod:`engine.studios.makeup.learned`; the editor is :class:`~engine.studios.makeup.editor.MakeupEditor`,
+styles and parameters are in :mod:`engine.studios.makeup.params`).
 
 Regions (built per face from the 478-point mesh; the parsing only *excludes* pixels)
     ``lips``       outer lip contour (scaled by the style's ``area``), inner mouth cut out when open.
@@ -27,78 +31,21 @@ Rendering (CIELAB, per face crop, regions in the order base, cheek, eyeshadow, e
     L += A·1.2·max(D, 0) (stronger highlights), ``satin`` nothing; ``smooth`` s (base) L −= A·s·D
     and evens the chroma blotches. The result is applied as an RGB *difference* to the input, and
     only where ``A`` of some region exceeds 1/512; every other pixel is returned bit-identical.
-
-Style files (``resources/makeup_styles.json``; user files in :func:`user_styles_dir` or passed
-explicitly, later files replace styles of the same name)::
-
-    {"schema": 1,
-     "styles": {
-       "<name>": {
-         "sets": ["asian", "european"],          # which of the paper's style sets it belongs to
-         "description": "one line",
-         "regions": {                             # any of lips, eyeshadow, eyeliner, cheek, base, brows
-           "<region>": {
-             "color": [[R, G, B]] | [[R, G, B], [R, G, B]] | "skin" | null,
-                        # sRGB 0-255 target; two colours = gradient lid→top (eyeshadow);
-                        # "skin" = the face's own skin tone (bare); null = the region's own mean
-             "opacity": 0.5,      # 0-1, strength at intensity 1
-             "feather": 0.04,     # 0-0.5, blur σ as a fraction of the face width
-             "area": 1.0,         # 0.05-2, size of the region (see above)
-             "finish": "matte",   # "matte" | "satin" | "gloss"
-             "lightness": 1.0,    # 0-1, how far L follows the target (1 = fully)
-             "fade": 0.0,         # 0-1, opacity drop from the lid to the top edge (eyeshadow)
-             "wing": 0.0,         # 0-1, outward extension × eye width (eyeshadow, eyeliner)
-             "lift": 0.0,         # -1-1, cheek centre moved towards the eye (+) or the jaw (-)
-             "smooth": 0.0        # 0-1, skin smoothing / tone evening (base)
-           }}}}}
-
-Unknown keys, out-of-range values and unknown regions are refused with the file and style named.
-
-Learned backend (``backend="neural"``; ``"auto"`` picks it only when its card says so)
-    The mask-controlled makeup GAN (:mod:`engine.models.makeup_gan`, trained by
-    :mod:`engine.training.makeup`) paints an aligned square crop of each face (its card's
-    ``input_size``), one pass per style used; regions with different styles are painted in turn.
-    The painted crop goes back with :func:`engine.faces.align.paste_back` (delta mode) and is
-    weighted by ``min(1, 2 · mask) × intensity`` of the same soft region masks as above, so every
-    pixel outside the enabled regions is returned bit-identical here too. It knows only the
-    regions lips, eyeshadow, cheek, base and the styles it was trained on (listed on its card).
-    ``auto`` reads only the card (:func:`learned_status`): the GAN runs when the card's
-    ``extra["better_than_classical"]`` is true and the edit is within what it knows, else the
-    classical renderer runs and ``EditResult.info["backend_reason"]`` says why.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from engine.cancel import CancelToken
-from engine.errors import MasqueradeError
 from engine.faces import topology as T
 from engine.labels import CELEBAMASK_HQ
-from engine.studios.base import Editor, EditResult
-
-REGIONS: tuple[str, ...] = ("base", "cheek", "eyeshadow", "eyeliner", "brows", "lips")
-"""Makeup regions in rendering order (later ones are painted over earlier ones)."""
-
-MAIN_REGIONS: tuple[str, ...] = ("lips", "eyeshadow", "cheek", "base")
-"""The regions every built-in style defines (eyeliner and brows are optional)."""
-
-DEFAULT_STYLE_REGIONS: tuple[str, ...] = ("lips", "eyeshadow", "cheek")
-"""Regions a global style applies to when no region list is given."""
-
-FINISHES: tuple[str, ...] = ("matte", "satin", "gloss")
-
-BUILTIN_STYLES_FILE: Path = Path(__file__).resolve().parents[3] / "resources" / "makeup_styles.json"
-"""The shipped style presets (the paper's Asian and European sets)."""
+from engine.studios.makeup.params import REGIONS, MakeupParams, MakeupStyle, RegionStyle
 
 MASK_WIDTH: float = 160.0
 """Faces wider than this (pixels) get their soft region shapes built on a proportionally shrunk grid
@@ -118,304 +65,6 @@ _EXCLUDE: dict[str, tuple[int, ...]] = {
     "base": tuple(CELEBAMASK_HQ.index(c) for c in _INVARIANT_SKIN),
 }
 """Parsing classes cut out of each region (hard): the makeup paper's invariant region."""
-
-
-class NoFaceError(MasqueradeError):
-    """The image holds no face whose landmarks could be fitted."""
-
-
-# --- styles ------------------------------------------------------------------------------------
-
-_RANGES: dict[str, tuple[float, float]] = {
-    "opacity": (0.0, 1.0), "feather": (0.0, 0.5), "area": (0.05, 2.0), "lightness": (0.0, 1.0),
-    "fade": (0.0, 1.0), "wing": (0.0, 1.0), "lift": (-1.0, 1.0), "smooth": (0.0, 1.0),
-}
-
-
-@dataclass(frozen=True)
-class RegionStyle:
-    """How one style paints one region (see the module docstring for the JSON form).
-
-    Args:
-        colors: target sRGB colours ``(R, G, B)`` 0–255: one, or two for a lid→top gradient;
-            empty when ``color_mode`` is not ``"rgb"``.
-        color_mode: ``"rgb"`` (use ``colors``), ``"skin"`` (the face's own skin tone) or
-            ``"own"`` (the region's own mean colour: only the finish / smoothing acts).
-        opacity: strength at intensity 1, 0–1.
-        feather: blur σ of the mask as a fraction of the face width, 0–0.5.
-        area: region size factor, 0.05–2 (meaning per region: see the module docstring).
-        finish: ``"matte"``, ``"satin"`` or ``"gloss"``.
-        lightness: how far the luminance follows the target, 0–1.
-        fade: opacity drop from the lid to the top edge of the eyeshadow, 0–1.
-        wing: outward extension at the outer eye corner × eye width, 0–1.
-        lift: cheek centre moved towards the eye (+) or the jaw (−), −1–1.
-        smooth: skin smoothing and tone evening, 0–1.
-    """
-
-    colors: tuple[tuple[float, float, float], ...] = ()   # sRGB 0-255, 1 or 2 colours
-    color_mode: str = "rgb"                                # "rgb" | "skin" | "own"
-    opacity: float = 0.5                                   # strength at intensity 1
-    feather: float = 0.04                                  # blur σ / face width
-    area: float = 1.0                                      # region size factor
-    finish: str = "satin"                                  # matte | satin | gloss
-    lightness: float = 1.0                                 # L follows the target by this much
-    fade: float = 0.0                                      # eyeshadow opacity drop lid → top
-    wing: float = 0.0                                      # outward extension × eye width
-    lift: float = 0.0                                      # cheek centre up (+) / down (-)
-    smooth: float = 0.0                                    # smoothing / evening (base)
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any], where: str) -> "RegionStyle":
-        """Parse and validate one region entry of a style file.
-
-        Args:
-            d: the JSON object of the region.
-            where: ``"<file>: style <name> region <region>"`` for error messages.
-
-        Returns:
-            The validated :class:`RegionStyle`.
-
-        Raises:
-            ValueError: unknown keys, bad colours or values out of range.
-        """
-        if not isinstance(d, Mapping):
-            raise ValueError(f"{where}: expected an object, got {type(d).__name__}")
-        known = {"color"} | set(_RANGES) | {"finish"}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
-        raw = d.get("color")
-        colors: tuple[tuple[float, float, float], ...] = ()
-        if raw is None:
-            mode = "own"
-        elif raw == "skin":
-            mode = "skin"
-        else:
-            mode = "rgb"
-            if isinstance(raw, Sequence) and len(raw) == 3 and all(isinstance(v, (int, float)) for v in raw):
-                raw = [raw]
-            if not (isinstance(raw, Sequence) and 1 <= len(raw) <= 2):
-                raise ValueError(f"{where}: color must be [R, G, B], a list of 1-2 of them, \"skin\" or null")
-            for c in raw:
-                if not (isinstance(c, Sequence) and len(c) == 3 and all(isinstance(v, (int, float)) and 0 <= v <= 255 for v in c)):
-                    raise ValueError(f"{where}: colour {c!r} is not [R, G, B] with values 0-255")
-            colors = tuple((float(c[0]), float(c[1]), float(c[2])) for c in raw)
-        values: dict[str, Any] = {}
-        for key, (lo, hi) in _RANGES.items():
-            if key in d:
-                v = d[key]
-                if not isinstance(v, (int, float)) or not (lo <= float(v) <= hi):
-                    raise ValueError(f"{where}: {key} must be a number in [{lo}, {hi}], got {v!r}")
-                values[key] = float(v)
-        finish = d.get("finish", "satin")
-        if finish not in FINISHES:
-            raise ValueError(f"{where}: finish must be one of {', '.join(FINISHES)}, got {finish!r}")
-        return cls(colors=colors, color_mode=mode, finish=finish, **values)
-
-
-@dataclass(frozen=True)
-class MakeupStyle:
-    """A named style: how it paints each region it defines.
-
-    Args:
-        name: style name (``retro``, ``korean``, ...).
-        regions: region name → :class:`RegionStyle` (regions the style does not define are absent).
-        sets: the paper's style sets it belongs to (``asian``, ``european``, or user-defined).
-        description: one line for the GUI and ``--help``.
-        source: the file it was read from.
-    """
-
-    name: str                                  # style name
-    regions: Mapping[str, RegionStyle]         # region -> how it is painted
-    sets: tuple[str, ...] = ()                 # "asian" / "european" ...
-    description: str = ""                      # one-line description
-    source: str = ""                           # file it came from
-
-
-def load_style_file(path: str | Path) -> dict[str, MakeupStyle]:
-    """Read one style file (schema in the module docstring).
-
-    Args:
-        path: JSON file.
-
-    Returns:
-        Style name → :class:`MakeupStyle`, in file order.
-
-    Raises:
-        ValueError: unreadable JSON, wrong schema, unknown regions or invalid values (the message
-            names the file, the style and the region).
-    """
-    p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"cannot read style file {p}: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{p}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != 1 or not isinstance(doc.get("styles"), dict):
-        raise ValueError(f"{p}: expected {{\"schema\": 1, \"styles\": {{...}}}}")
-    out: dict[str, MakeupStyle] = {}
-    for name, st in doc["styles"].items():
-        if not isinstance(name, str) or not name or not all(ch.isalnum() or ch in "-_" for ch in name):
-            raise ValueError(f"{p}: style name {name!r} must be letters, digits, '-' or '_'")
-        if name.lower() in ("none", "off", "null"):
-            raise ValueError(f"{p}: {name!r} is reserved (it means 'region off')")
-        if not isinstance(st, dict) or not isinstance(st.get("regions"), dict):
-            raise ValueError(f"{p}: style {name}: expected an object with \"regions\"")
-        extra = set(st) - {"sets", "description", "regions"}
-        if extra:
-            raise ValueError(f"{p}: style {name}: unknown key(s) {', '.join(sorted(extra))}")
-        regions = {}
-        for region, spec in st["regions"].items():
-            if region not in REGIONS:
-                raise ValueError(f"{p}: style {name}: unknown region {region!r}; known: {', '.join(REGIONS)}")
-            regions[region] = RegionStyle.from_json(spec, f"{p.name}: style {name} region {region}")
-        if not regions:
-            raise ValueError(f"{p}: style {name} defines no region")
-        out[name] = MakeupStyle(name, regions, tuple(str(s) for s in st.get("sets", ())),
-                                str(st.get("description", "")), str(p))
-    return out
-
-
-def user_styles_dir() -> Path:
-    """Folder of the user's extra style files (``*.json``): ``$MASQUERADE_MAKEUP_STYLES_DIR`` or
-    ``~/.masquerade/makeup_styles``."""
-    env = os.environ.get("MASQUERADE_MAKEUP_STYLES_DIR")
-    return Path(env) if env else Path.home() / ".masquerade" / "makeup_styles"
-
-
-def load_styles(extra_files: Sequence[str | Path] = (), include_user_dir: bool = True) -> dict[str, MakeupStyle]:
-    """The built-in styles, then the user folder's files (sorted), then ``extra_files``.
-
-    Args:
-        extra_files: more style files (e.g. ``--styles-file``); later files replace styles of the
-            same name.
-        include_user_dir: also read ``*.json`` in :func:`user_styles_dir` when it exists.
-
-    Returns:
-        Style name → :class:`MakeupStyle`.
-
-    Raises:
-        ValueError: a style file is invalid (see :func:`load_style_file`).
-    """
-    styles = load_style_file(BUILTIN_STYLES_FILE)
-    files: list[Path] = []
-    if include_user_dir and user_styles_dir().is_dir():
-        files.extend(sorted(user_styles_dir().glob("*.json")))
-    files.extend(Path(f) for f in extra_files)
-    for f in files:
-        styles.update(load_style_file(f))
-    return styles
-
-
-# --- parameters --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class MakeupParams:
-    """What to paint.
-
-    Args:
-        regions: region name → style name, or ``None`` (region off). Regions not listed are off.
-        region_intensity: region name → intensity 0–1 (default 1).
-        intensity: global intensity 0–1, multiplied into every region (0 = the input unchanged).
-
-    Example:
-        >>> MakeupParams({"lips": "retro", "eyeshadow": "smoky"}, intensity=0.8).enabled()
-        ['eyeshadow', 'lips']
-    """
-
-    regions: Mapping[str, Optional[str]] = field(default_factory=dict)  # region -> style | None
-    region_intensity: Mapping[str, float] = field(default_factory=dict)  # region -> 0..1
-    intensity: float = 1.0                                               # global 0..1
-
-    def enabled(self) -> list[str]:
-        """Regions with a style, in rendering order."""
-        return [r for r in REGIONS if self.regions.get(r)]
-
-    def strength(self, region: str) -> float:
-        """Region intensity × global intensity."""
-        return float(self.region_intensity.get(region, 1.0)) * float(self.intensity)
-
-    def validate(self, styles: Mapping[str, MakeupStyle]) -> "MakeupParams":
-        """Raise ``ValueError`` for unknown regions/styles, styles lacking a region, bad intensities."""
-        for r, s in self.regions.items():
-            if r not in REGIONS:
-                raise ValueError(f"unknown makeup region {r!r}; known: {', '.join(REGIONS)}")
-            if s is None:
-                continue
-            if s not in styles:
-                raise ValueError(f"unknown makeup style {s!r}; known: {', '.join(styles)}")
-            if r not in styles[s].regions:
-                have = ", ".join(styles[s].regions)
-                raise ValueError(f"style {s!r} defines no {r} (it defines {have})")
-        for r, v in self.region_intensity.items():
-            if r not in REGIONS:
-                raise ValueError(f"unknown makeup region {r!r}; known: {', '.join(REGIONS)}")
-            if not (0.0 <= float(v) <= 1.0):
-                raise ValueError(f"{r} intensity must be in [0, 1], got {v}")
-        if not (0.0 <= float(self.intensity) <= 1.0):
-            raise ValueError(f"intensity must be in [0, 1], got {self.intensity}")
-        return self
-
-
-FLAT_DEFAULTS: dict[str, Any] = {
-    "style": None, "regions": "+".join(DEFAULT_STYLE_REGIONS), "intensity": 1.0, "styles_file": None,
-    **{r: None for r in REGIONS}, **{f"{r}_intensity": 1.0 for r in REGIONS},
-}
-"""Flat parameter form (batch grids, CLI): ``style`` applies to the ``regions`` list
-(``"lips+eyeshadow"``); a per-region style name overrides it there; ``styles_file`` adds styles."""
-
-
-def normalize_flat(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Complete and validate a flat parameter mapping (see :data:`FLAT_DEFAULTS`).
-
-    Args:
-        params: partial mapping; ``"none"``/``"off"`` mean no style.
-
-    Returns:
-        The complete, JSON-serialisable dict (regions in canonical order, floats as floats).
-
-    Raises:
-        ValueError: unknown keys, regions or styles; intensities outside [0, 1].
-    """
-    unknown = set(params) - set(FLAT_DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown makeup parameter(s): {', '.join(sorted(unknown))}; known: {', '.join(FLAT_DEFAULTS)}")
-    out = dict(FLAT_DEFAULTS)
-    out.update(params)
-
-    def style_name(v: Any) -> Optional[str]:
-        if v is None or (isinstance(v, str) and v.lower() in ("none", "off", "")):
-            return None
-        return str(v)
-
-    out["style"] = style_name(out["style"])
-    for r in REGIONS:
-        out[r] = style_name(out[r])
-    names = [x.strip() for x in str(out["regions"] or "").replace(",", "+").split("+") if x.strip()]
-    bad = [x for x in names if x not in REGIONS]
-    if bad:
-        raise ValueError(f"unknown makeup region(s) {', '.join(bad)}; known: {', '.join(REGIONS)}")
-    out["regions"] = "+".join(r for r in REGIONS[::-1] if r in names) or None
-    for key in ["intensity"] + [f"{r}_intensity" for r in REGIONS]:
-        try:
-            out[key] = float(out[key])
-        except (TypeError, ValueError):
-            raise ValueError(f"{key} must be a number, got {out[key]!r}") from None
-    out["styles_file"] = None if out["styles_file"] in (None, "") else str(out["styles_file"])
-    params_from_flat(out, load_styles([out["styles_file"]] if out["styles_file"] else ()))
-    return out
-
-
-def params_from_flat(flat: Mapping[str, Any], styles: Mapping[str, MakeupStyle]) -> MakeupParams:
-    """:class:`MakeupParams` from a normalised flat mapping (validated against ``styles``)."""
-    regions: dict[str, Optional[str]] = {}
-    listed = str(flat.get("regions") or "").split("+")
-    for r in REGIONS:
-        regions[r] = flat.get(r) or (flat.get("style") if r in listed else None)
-    p = MakeupParams(regions, {r: float(flat.get(f"{r}_intensity", 1.0)) for r in REGIONS},
-                     float(flat.get("intensity", 1.0)))
-    return p.validate(styles)
 
 
 # --- geometry -----------------------------------------------------------------------------------
@@ -464,7 +113,7 @@ def _blur(m: np.ndarray, sigma: float) -> np.ndarray:
 
 
 @dataclass
-class _FaceGeometry:
+class FaceGeometry:
     """One face at one scale, in crop coordinates."""
 
     box: tuple[int, int, int, int]      # crop x0, y0, x1, y1 in image pixels
@@ -477,7 +126,7 @@ class _FaceGeometry:
     lab: np.ndarray                     # float32 [h, w, 3] CIELAB of the source crop
     detail: np.ndarray                  # float32 [h, w] fine luminance detail L - G(L)
     ab_low: np.ndarray                  # float32 [h, w, 2] chroma blurred at 4 % of the face width
-    masks: "OrderedDict[tuple, tuple[np.ndarray, Optional[np.ndarray], tuple[slice, slice]]]" = field(
+    masks: OrderedDict[tuple, tuple[np.ndarray, np.ndarray | None, tuple[slice, slice]]] = field(
         default_factory=OrderedDict)
     keep: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)  # paintable pixels per exclusion set
 
@@ -498,7 +147,7 @@ def _colour_lab(rgb: Sequence[float]) -> np.ndarray:
     return _rgb_to_lab(np.array([[rgb]], np.float32).clip(0, 255).astype(np.uint8))[0, 0]
 
 
-def face_geometry(image: np.ndarray, labels: np.ndarray, landmarks: np.ndarray) -> _FaceGeometry:
+def face_geometry(image: np.ndarray, labels: np.ndarray, landmarks: np.ndarray) -> FaceGeometry:
     """Crop, exclusions and skin tone of one face (landmarks in the pixel frame of ``image``)."""
     h, w = image.shape[:2]
     lm = np.asarray(landmarks, np.float32)
@@ -524,15 +173,15 @@ def face_geometry(image: np.ndarray, labels: np.ndarray, landmarks: np.ndarray) 
     L = np.ascontiguousarray(lab[..., 0])
     detail = L - cv2.GaussianBlur(L, (0, 0), sigmaX=max(0.6, 0.012 * width))
     ab_low = _blur(np.ascontiguousarray(lab[..., 1:]), max(1.0, 0.04 * width))
-    return _FaceGeometry((x0, y0, x1, y1), lmc, width, crop_labels, eyes, mouth, skin_lab.astype(np.float32),
+    return FaceGeometry((x0, y0, x1, y1), lmc, width, crop_labels, eyes, mouth, skin_lab.astype(np.float32),
                          lab, detail, ab_low)
 
 
 def _soft_mask(lm: np.ndarray, shape: tuple[int, int], W: float, region: str,
-               spec: RegionStyle) -> tuple[np.ndarray, Optional[np.ndarray]]:
+               spec: RegionStyle) -> tuple[np.ndarray, np.ndarray | None]:
     """The feathered shape of ``region`` (before exclusions) and its ``t`` map, on a ``shape`` grid
     whose pixels the landmarks ``lm`` and the face width ``W`` are given in."""
-    t_map: Optional[np.ndarray] = None
+    t_map: np.ndarray | None = None
     sigma = spec.feather * W
     if region == "lips":
         outer = np.concatenate([lm[list(T.LIPS_OUTER_UPPER)], lm[list(T.LIPS_OUTER_LOWER)][::-1][1:-1]])
@@ -613,8 +262,8 @@ def _soft_mask(lm: np.ndarray, shape: tuple[int, int], W: float, region: str,
     return m, t_map
 
 
-def region_mask(geo: _FaceGeometry, region: str,
-                spec: RegionStyle) -> tuple[np.ndarray, Optional[np.ndarray], tuple[slice, slice]]:
+def region_mask(geo: FaceGeometry, region: str,
+                spec: RegionStyle) -> tuple[np.ndarray, np.ndarray | None, tuple[slice, slice]]:
     """Soft mask of ``region`` for one face (crop coordinates), its ``t`` map and its bounding box.
 
     Args:
@@ -661,7 +310,7 @@ def _dist_to_line(pts: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 # --- rendering ----------------------------------------------------------------------------------
 
-def _apply_region(lab: np.ndarray, a_map: np.ndarray, t_map: Optional[np.ndarray], spec: RegionStyle,
+def _apply_region(lab: np.ndarray, a_map: np.ndarray, t_map: np.ndarray | None, spec: RegionStyle,
                   skin_lab: np.ndarray, detail: np.ndarray, ab_low: np.ndarray) -> None:
     """Paint one region into ``lab`` (see the module docstring for the formulas).
 
@@ -704,7 +353,7 @@ def _apply_region(lab: np.ndarray, a_map: np.ndarray, t_map: Optional[np.ndarray
     np.clip(L, 0, 100, out=L)
 
 
-def render_face(image: np.ndarray, geo: _FaceGeometry, params: MakeupParams,
+def render_face(image: np.ndarray, geo: FaceGeometry, params: MakeupParams,
                 styles: Mapping[str, MakeupStyle], out: np.ndarray,
                 masks: dict[str, np.ndarray], changed: np.ndarray) -> None:
     """Paint the enabled regions of one face into ``out`` (``uint8`` image, modified in place).
@@ -725,7 +374,7 @@ def render_face(image: np.ndarray, geo: _FaceGeometry, params: MakeupParams,
     lab = base_lab.copy()
     union = np.zeros(geo.shape, np.float32)
     for region in params.enabled():
-        spec = styles[params.regions[region]].regions[region]  # type: ignore[index]
+        spec = styles[str(params.regions[region])].regions[region]  # enabled: a style name
         m, t, (ry, rx) = region_mask(geo, region, spec)
         full = masks[region][y0:y1, x0:x1]
         np.maximum(full, (m * 255 + 0.5).astype(np.uint8), out=full)
@@ -747,287 +396,3 @@ def render_face(image: np.ndarray, geo: _FaceGeometry, params: MakeupParams,
     s = sel[sub]
     src[s] = res[s]
     changed[y0:y1, x0:x1] |= sel
-
-
-GAN_MODEL = "makeup_gan_g"
-"""Registry name of the makeup GAN's generator (what :func:`learned_status` looks for)."""
-
-
-def learned_status(card: Optional[str | Path] = None) -> tuple[Optional[Path], bool, str]:
-    """Find the trained makeup GAN and read whether its card marks it better (weights not loaded).
-
-    Args:
-        card: a specific card to read; default the first ``makeup_gan_g`` card on the
-            checkpoint search path (:func:`engine.weights.store.find_checkpoint`).
-
-    Returns:
-        ``(card path or None, better_than_classical, reason)``.
-    """
-    from engine.errors import CheckpointError
-    from engine.weights.card import read_card
-    from engine.weights.store import find_checkpoint
-
-    path = Path(card) if card is not None else find_checkpoint(GAN_MODEL)
-    if path is None:
-        return None, False, "no trained makeup GAN checkpoint, so the classical renderer runs"
-    try:
-        c = read_card(path)
-    except (CheckpointError, OSError, ValueError) as exc:
-        return None, False, f"makeup GAN unusable ({exc}), so the classical renderer runs"
-    if c.model != GAN_MODEL:
-        return None, False, f"{path.name} is a {c.model} card, not the makeup GAN; the classical renderer runs"
-    if bool(c.extra.get("better_than_classical", False)):
-        return path, True, "the makeup GAN's card marks it measured better than the classical renderer"
-    m = c.metrics
-    detail = ""
-    if "learned_ssim_to_classical" in m:
-        detail = (f" (held-out faces: L1 to the classical render inside the regions "
-                  f"{m.get('learned_region_l1_to_classical', float('nan')):.1f}/255, SSIM to input "
-                  f"{m.get('learned_ssim_input', float('nan')):.4f} vs classical "
-                  f"{m.get('classical_ssim_input', float('nan')):.4f}: it paints less; no realism measurement)")
-    return path, False, ("the trained makeup GAN is not measured better than the classical renderer"
-                         f"{detail}, so the classical renderer runs")
-
-
-def resolve_backend(requested: str, card: Optional[str | Path] = None) -> tuple[str, Optional[Path], str]:
-    """The backend that runs for ``requested`` and why (``auto`` reads only the card).
-
-    Args:
-        requested: ``"auto"``, ``"classical"`` or ``"neural"``.
-        card: a specific makeup GAN card (default: found on the checkpoint search path).
-
-    Returns:
-        ``(backend, card path or None, reason)``.
-
-    Raises:
-        ValueError: ``"neural"`` without a usable checkpoint, or an unknown backend.
-    """
-    if requested == "classical":
-        return "classical", None, "classical renderer requested"
-    if requested not in ("auto", "neural"):
-        raise ValueError(f"backend must be auto, classical or neural, got {requested!r}")
-    path, better, reason = learned_status(card)
-    if requested == "neural":
-        if path is None:
-            raise ValueError(f"the neural makeup backend is not available: {reason}")
-        return "neural", path, "neural backend requested"
-    return ("neural", path, reason) if better else ("classical", None, reason)
-
-
-class MakeupEditor(Editor[MakeupParams]):
-    """Makeup on every face of a photo: the classical renderer or the makeup GAN.
-
-    Args:
-        backend: ``"classical"``, ``"neural"`` (the makeup GAN; ``ValueError`` when there is no
-            usable checkpoint) or ``"auto"`` (the GAN only when its card marks it measured better
-            than the classical renderer, else classical).
-        analyzer: a :class:`~engine.faces.FaceAnalyzer` to share; one is created on first use.
-        styles: style table; default :func:`load_styles` (built-in + user folder).
-        checkpoint: a specific makeup GAN card (default: found on the checkpoint search path).
-
-    Example:
-        >>> from skimage import data                                          # doctest: +SKIP
-        >>> ed = MakeupEditor(); ed.set_image(data.astronaut())               # doctest: +SKIP
-        >>> res = ed.edit(MakeupParams({"lips": "retro"}, intensity=0.8))    # doctest: +SKIP
-        >>> res.image.shape, sorted(res.masks)                               # doctest: +SKIP
-        ((512, 512, 3), ['changed', 'lips'])
-    """
-
-    backends = ("classical", "neural")
-    preview_sides = (384,)
-
-    def __init__(self, backend: str = "auto", analyzer: Any = None,
-                 styles: Optional[Mapping[str, MakeupStyle]] = None,
-                 checkpoint: Optional[str | Path] = None) -> None:
-        super().__init__(backend)
-        self.analyzer = analyzer
-        self.styles: dict[str, MakeupStyle] = dict(styles) if styles is not None else load_styles()
-        self.analysis: Any = None
-        self._geometry: dict[float, list[_FaceGeometry]] = {}
-        self._model: Any = None
-        self._model_styles: list[str] = []
-        self._model_size = 0
-        self._resolved, path, self.backend_reason = resolve_backend(backend, checkpoint)
-        if path is not None:
-            from engine.errors import CheckpointError
-            from engine.weights.store import load_checkpoint
-
-            try:
-                model, card = load_checkpoint(path, device="cpu")
-                self.use_model(model, list(card.extra.get("styles", [])), int((card.input_size or (0,))[0]),
-                               self.backend_reason)
-            except (CheckpointError, OSError, ValueError) as exc:
-                if backend == "neural":
-                    raise ValueError(f"the neural makeup backend is not available: {exc}") from None
-                self._resolved, self.backend_reason = "classical", f"makeup GAN unusable ({exc}); classical runs"
-
-    @property
-    def backend(self) -> str:
-        """The backend that runs (``auto`` resolved from the GAN's card; see :attr:`backend_reason`)."""
-        return self._resolved
-
-    def use_model(self, model: Any, styles: Sequence[str], size: int, reason: str = "model given directly") -> None:
-        """Run the neural backend with ``model`` (a :class:`~engine.models.makeup_gan.MakeupGenerator`).
-
-        Args:
-            model: the generator (put in eval mode).
-            styles: style names in the order of its style one-hot.
-            size: aligned crop side it works at (a multiple of ``2 ** model.n_down``).
-            reason: why it runs (reported in ``info["backend_reason"]``).
-
-        Raises:
-            ValueError: the style list does not match the model, or a bad size.
-        """
-        if len(styles) != model.num_styles:
-            raise ValueError(f"makeup GAN has {model.num_styles} styles but {len(styles)} style names were given")
-        if size < 8 or size % (2 ** model.n_down):
-            raise ValueError(f"makeup GAN crop size must be a multiple of {2 ** model.n_down}, got {size}")
-        self._model, self._model_styles, self._model_size = model.eval(), list(styles), int(size)
-        self._resolved, self.backend_reason = "neural", reason
-        if self.requested_backend == "classical":
-            self.requested_backend = "neural"
-
-    def neural_support(self, params: MakeupParams) -> Optional[str]:
-        """``None`` when the makeup GAN can render ``params``, else why not."""
-        from engine.models.makeup_gan import GAN_REGIONS
-
-        if self._model is None:
-            return "no makeup GAN loaded"
-        regions = params.enabled()
-        bad = [r for r in regions if r not in GAN_REGIONS]
-        if bad:
-            return f"the makeup GAN has no {', '.join(bad)} region (it knows {', '.join(GAN_REGIONS)})"
-        unknown = sorted({str(params.regions[r]) for r in regions} - set(self._model_styles))
-        if unknown:
-            return f"the makeup GAN was not trained on style(s) {', '.join(unknown)}"
-        return None
-
-    def set_image(self, image: np.ndarray) -> None:
-        """Analyse ``image`` (faces, landmarks, parsing).
-
-        Raises:
-            NoFaceError: no face with landmarks was found (the editor then holds no image).
-        """
-        try:
-            super().set_image(image)
-        except NoFaceError:
-            self._image = None
-            raise
-
-    def _prepare(self, image: np.ndarray) -> None:
-        if self.analyzer is None:
-            from engine.faces import FaceAnalyzer
-
-            self.analyzer = FaceAnalyzer()
-        self.analysis = self.analyzer.analyze(image)
-        self._geometry = {}
-        if not any(f.landmarks is not None for f in self.analysis.faces):
-            raise NoFaceError("no face found" if not self.analysis.faces else
-                              "no face found (a face was detected but its landmarks could not be fitted)")
-
-    @property
-    def faces(self) -> int:
-        """Faces that get makeup (those with landmarks)."""
-        return len(self._faces(1.0, self.image))
-
-    def _faces(self, scale: float, image: np.ndarray) -> list[_FaceGeometry]:
-        if scale not in self._geometry:
-            labels = self.analysis.parsing
-            if labels.shape[:2] != image.shape[:2]:
-                labels = cv2.resize(labels, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST)
-            self._geometry[scale] = [face_geometry(image, labels, f.landmarks * np.float32(scale))
-                                     for f in self.analysis.faces if f.landmarks is not None]
-        return self._geometry[scale]
-
-    def _run(self, image: np.ndarray, params: MakeupParams, scale: float,
-             cancel: Optional[CancelToken]) -> EditResult:
-        params.validate(self.styles)
-        backend, reason = self._resolved, self.backend_reason
-        if backend == "neural":
-            why_not = self.neural_support(params)
-            if why_not is not None:
-                if self.requested_backend == "neural":
-                    raise ValueError(f"neural makeup backend: {why_not}; use the classical backend")
-                backend, reason = "classical", f"{why_not}, so the classical renderer runs"
-        out = image.copy()
-        h, w = image.shape[:2]
-        masks = {r: np.zeros((h, w), np.uint8) for r in params.enabled()}
-        changed = np.zeros((h, w), bool)
-        geos = self._faces(scale, image)
-        faces = [f for f in self.analysis.faces if f.landmarks is not None]
-        for face, geo in zip(faces, geos):
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            if backend == "neural":
-                self._render_neural(face.keypoints * np.float32(scale), geo, params, out, masks, changed)
-            else:
-                render_face(image, geo, params, self.styles, out, masks, changed)
-        masks["changed"] = changed
-        info = {"backend": backend, "method": "makeup-gan" if backend == "neural" else "cielab-regions",
-                "backend_reason": reason, "device": "cpu", "faces": len(geos),
-                "regions": {r: params.regions[r] for r in params.enabled()},
-                "analysis": {k: self.analysis.info.get(k) for k in ("detector", "parser")}}
-        return EditResult(out, masks, info)
-
-    def _render_neural(self, keypoints: np.ndarray, geo: _FaceGeometry, params: MakeupParams, out: np.ndarray,
-                       masks: dict[str, np.ndarray], changed: np.ndarray) -> None:
-        """Paint one face with the makeup GAN in its aligned crop and paste the change back into ``out``
-        inside the enabled regions' soft masks only (see the module docstring)."""
-        import torch
-
-        from engine.faces.align import AlignedCrop, align_face, paste_back
-        from engine.models.makeup_gan import region_vector
-
-        x0, y0, x1, y1 = geo.box
-        weight = np.zeros(geo.shape, np.float32)
-        groups: dict[str, list[str]] = {}
-        for region in params.enabled():
-            style = str(params.regions[region])
-            m, _, _ = region_mask(geo, region, self.styles[style].regions[region])
-            full = masks[region][y0:y1, x0:x1]
-            np.maximum(full, (m * 255 + 0.5).astype(np.uint8), out=full)
-            np.maximum(weight, np.minimum(m * 2, 1) * np.float32(params.strength(region)), out=weight)
-            groups.setdefault(style, []).append(region)
-        sel = weight > CHANGE_THRESHOLD
-        if not sel.any():
-            return
-        sub = out[y0:y1, x0:x1]  # the face's box; other faces may already be painted into it
-        crop = align_face(out, keypoints, self._model_size)
-        m = crop.matrix.astype(np.float64)
-        m_sub = np.concatenate([m[:, :2], (m[:, 2] + m[:, :2] @ np.array([x0, y0], np.float64))[:, None]], 1)
-        crop_sub = AlignedCrop(crop.image, m_sub, crop.size)
-        x = torch.from_numpy(crop.image).permute(2, 0, 1)[None].float().div(255.0)
-        model = self._model
-        with torch.no_grad():
-            for style, regions in groups.items():
-                cond = model.condition(torch.tensor([self._model_styles.index(style)]),
-                                       torch.tensor([region_vector(regions)]), torch.tensor([0]))
-                x, _ = model(x, cond)
-        edited = (x[0].permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
-        pasted = paste_back(sub, crop_sub, edited)
-        src = sub.astype(np.float32)
-        res = np.clip(src + (pasted.astype(np.float32) - src) * weight[:, :, None] + np.float32(0.5), 0, 255)
-        sub[sel] = res.astype(np.uint8)[sel]
-        changed[y0:y1, x0:x1] |= sel
-
-
-def with_style(params: MakeupParams, style: str, regions: Sequence[str],
-               styles: Mapping[str, MakeupStyle]) -> MakeupParams:
-    """``params`` with ``style`` on each of ``regions`` that the style defines (global shortcut).
-
-    Args:
-        params: current parameters.
-        style: style name.
-        regions: regions to set (those the style lacks keep their current style).
-        styles: the style table.
-
-    Returns:
-        New parameters.
-    """
-    if style not in styles:
-        raise ValueError(f"unknown makeup style {style!r}; known: {', '.join(styles)}")
-    new = dict(params.regions)
-    for r in regions:
-        if r in styles[style].regions:
-            new[r] = style
-    return replace(params, regions=new)

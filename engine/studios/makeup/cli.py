@@ -19,7 +19,7 @@ NO_FACE_EXIT = 3
 
 def add_makeup_arguments(p: argparse.ArgumentParser) -> None:
     """Add the makeup options shared by ``makeup`` and ``batch makeup``."""
-    from engine.studios.makeup.classical import DEFAULT_STYLE_REGIONS, REGIONS
+    from engine.studios.makeup.params import DEFAULT_STYLE_REGIONS, REGIONS
 
     g = p.add_argument_group("makeup")
     for r in REGIONS:
@@ -38,7 +38,7 @@ def add_makeup_arguments(p: argparse.ArgumentParser) -> None:
 
 def flat_params_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Validated flat makeup parameters (see :func:`engine.studios.makeup.classical.normalize_flat`)."""
-    from engine.studios.makeup.classical import FLAT_DEFAULTS, normalize_flat
+    from engine.studios.makeup.params import FLAT_DEFAULTS, normalize_flat
 
     return normalize_flat({k: getattr(args, k) for k in FLAT_DEFAULTS})
 
@@ -66,12 +66,9 @@ def cmd_makeup(args: argparse.Namespace) -> int:
         encode_for_path,
         load_image,
     )
-    from engine.studios.makeup.classical import (
-        MakeupEditor,
-        NoFaceError,
-        load_styles,
-        params_from_flat,
-    )
+    from engine.errors import NoFaceError
+    from engine.studios.makeup.editor import MakeupEditor
+    from engine.studios.makeup.params import load_styles, params_from_flat
 
     styles = load_styles([args.styles_file] if args.styles_file else ())
     if args.list_styles:
