@@ -320,9 +320,9 @@ def evaluate(photos: Sequence[Path], model: MakeupGenerator, styles: Sequence[st
         "<backend>_ssim_input", "learned_l1_to_classical", "learned_region_l1_to_classical",
         "learned_ssim_to_classical"}`` (L1 in 0–255 units; region L1 over the changed pixels).
     """
+    from engine.errors import NoFaceError
     from engine.faces import FaceAnalyzer
     from engine.metrics import ssim
-    from engine.errors import NoFaceError
     from engine.studios.makeup.editor import MakeupEditor
     from engine.studios.makeup.params import MakeupParams, load_styles
 

@@ -58,6 +58,7 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 def cmd_makeup(args: argparse.Namespace) -> int:
     """Run ``masquerade makeup``; returns the exit code."""
+    from engine.errors import NoFaceError
     from engine.faces.cli import quiet_native_stderr
     from engine.imageio import (
         atomic_write_files,
@@ -66,7 +67,6 @@ def cmd_makeup(args: argparse.Namespace) -> int:
         encode_for_path,
         load_image,
     )
-    from engine.errors import NoFaceError
     from engine.studios.makeup.editor import MakeupEditor
     from engine.studios.makeup.params import load_styles, params_from_flat
 

@@ -77,8 +77,8 @@ class RegenerateBatchRunner:
         """
         from engine.faces.cli import quiet_native_stderr
         from engine.imageio import load_image
-        from engine.studios.regenerate.params import RegenerateParams
         from engine.studios.regenerate.edits import apply_edits
+        from engine.studios.regenerate.params import RegenerateParams
 
         def analyse() -> None:
             self.editor.set_image(image)
