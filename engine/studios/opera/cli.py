@@ -148,7 +148,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         load_grey,
         load_image,
     )
-    from engine.studios.opera.classical import ColorizeEditor, ColorizeParams
+    from engine.studios.opera.editor import ColorizeEditor, ColorizeParams
 
     check_output_file(args.out)
     if args.warped:
