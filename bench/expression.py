@@ -56,7 +56,8 @@ def run() -> dict[str, Any]:
     from engine.faces.anime import analyze_anime
     from engine.imageio import load_image
     from engine.procedural.anime_faces import generate_anime_face
-    from engine.studios.expression.classical import ExpressionEditor, ExpressionParams
+    from engine.studios.expression.editor import ExpressionEditor
+    from engine.studios.expression.params import ExpressionParams
 
     face = generate_anime_face(5, 512)
     ed = ExpressionEditor()
@@ -86,7 +87,7 @@ def run() -> dict[str, Any]:
 
 def judged() -> Any:
     """Judge accuracy of rig and GAN edits (see the module docstring); ``None`` without checkpoints."""
-    from engine.studios.expression.classical import GAN_MODEL
+    from engine.studios.expression.learned import GAN_MODEL
     from engine.weights.store import checkpoint_roots, find_checkpoint, load_checkpoint
 
     g_path = find_checkpoint(GAN_MODEL)

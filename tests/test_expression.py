@@ -5,19 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.errors import EditorStateError
+from engine.errors import EditorStateError, NoFaceError
 from engine.procedural.anime_faces import generate_anime_face
 from engine.studios.expression.classical import (
-    ExpressionEditor,
-    ExpressionParams,
-    NoFaceError,
     apply_rig,
     flow_to_rgb,
-    parts_from_generated,
     rig_regions,
     tps_eval,
     tps_fit,
 )
+from engine.studios.expression.editor import ExpressionEditor, parts_from_generated
+from engine.studios.expression.params import ExpressionParams
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +99,7 @@ def test_intensities_blend(editor):
     mix = rig_regions(parts, ExpressionParams(smile=0.7, angry=0.4))
     one = rig_regions(parts, ExpressionParams(smile=0.7))
     two = rig_regions(parts, ExpressionParams(angry=0.4))
-    for r, r1, r2 in zip(mix, one, two):
+    for r, r1, r2 in zip(mix, one, two, strict=True):
         np.testing.assert_allclose(r.moves, r1.moves + r2.moves, atol=1e-9)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from engine.device import select_device
 from engine.models.expression_gan import (
     LABELS,
     ExpressionClassifier,
@@ -29,6 +30,7 @@ from engine.training.expression import (
     train_classifier,
     train_gan,
 )
+from engine.weights.card import Verdict
 from engine.weights.store import load_checkpoint, save_checkpoint
 
 S = 32
@@ -132,60 +134,114 @@ def test_evaluate_and_rule(tiny_data) -> None:
     assert not is_better({"gan_accuracy": 0.9, "rig_accuracy": 0.5, "gan_identity_diff": 9.0})
 
 
-def _fabricate(root: Path, better: bool, gan_acc: float) -> Path:
+def _fabricate(root: Path, better: bool | None, gan_acc: float = 0.9) -> Path:
     g = ExpressionGenerator(width=4, code_dim=8, attention_width=4)
+    verdict = None if better is None else Verdict("classical", "test measure", better)
     return save_checkpoint(g, root / "expression_gan_g", task="test", input_size=(S, S),
                            metrics={"gan_accuracy": gan_acc, "rig_accuracy": 0.5, "gan_identity_diff": 1.0},
-                           extra={"better_than_classical": better})
+                           verdict=verdict)
 
 
-def test_auto_rule_with_fabricated_cards(tmp_path: Path, monkeypatch) -> None:
-    from engine.studios.expression.classical import (
-        ExpressionEditor,
-        ExpressionParams,
-        parts_from_generated,
-        resolve_backend,
-    )
+def _flip_bytes(card: Path) -> None:
+    """Corrupt the weights in place (same size: only the hash check at load time notices)."""
+    weights = card.with_suffix(".safetensors")
+    data = bytearray(weights.read_bytes())
+    data[-8:] = bytes(b ^ 0xFF for b in data[-8:])
+    weights.write_bytes(bytes(data))
+
+
+def test_auto_follows_the_cards_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.errors import LearnedBackendError
+    from engine.studios.expression.learned import EXPRESSION_GAN
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    backend, why, _ = resolve_backend("auto", roots=[empty])
-    assert backend == "classical" and "no trained" in why
-    with pytest.raises(ValueError, match="not available"):
-        resolve_backend("neural", roots=[empty])
+    monkeypatch.setattr(EXPRESSION_GAN, "roots", [empty])
+    r = EXPRESSION_GAN.resolve("auto")
+    assert r.backend == "classical" and "no trained" in r.reason and "masquerade train expression-gan" in r.reason
+    with pytest.raises(LearnedBackendError, match="not available"):
+        EXPRESSION_GAN.resolve("neural")
 
     worse = tmp_path / "worse"
     _fabricate(worse, better=False, gan_acc=0.4)
-    backend, why, _ = resolve_backend("auto", roots=[worse])
-    assert backend == "classical" and "did not measure it better" in why
-    assert resolve_backend("neural", roots=[worse])[0] == "neural"
+    monkeypatch.setattr(EXPRESSION_GAN, "roots", [worse])
+    r = EXPRESSION_GAN.resolve("auto")
+    assert r.backend == "classical" and "did not measure better" in r.reason and "GAN 0.4 vs rig 0.5" in r.reason
+    assert EXPRESSION_GAN.resolve("neural").backend == "neural"  # asked for explicitly, it still runs
 
-    liar = tmp_path / "liar"  # the flag says better, the numbers do not
-    _fabricate(liar, better=True, gan_acc=0.51)
-    assert resolve_backend("auto", roots=[liar])[0] == "classical"
+    unmeasured = tmp_path / "unmeasured"  # good numbers, but no verdict: never used by auto
+    _fabricate(unmeasured, better=None)
+    monkeypatch.setattr(EXPRESSION_GAN, "roots", [unmeasured])
+    r = EXPRESSION_GAN.resolve("auto")
+    assert r.backend == "classical" and "never measured" in r.reason
 
     good = tmp_path / "good"
-    _fabricate(good, better=True, gan_acc=0.9)
-    backend, why, path = resolve_backend("auto", roots=[good])
-    assert backend == "neural" and "measured it better" in why and path is not None
+    _fabricate(good, better=True)
+    monkeypatch.setattr(EXPRESSION_GAN, "roots", [good])
+    r = EXPRESSION_GAN.resolve("auto")
+    assert r.backend == "neural" and "measured better" in r.reason and r.path is not None
 
-    monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(good))
+
+def test_learned_edit_and_fallback_to_the_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.studios.expression.editor import ExpressionEditor, parts_from_generated
+    from engine.studios.expression.params import ExpressionParams
+
+    good, worse = tmp_path / "good", tmp_path / "worse"
+    _fabricate(good, better=True)
+    _fabricate(worse, better=False, gan_acc=0.4)
+    monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(good))  # searched before the project's folder
     face = generate_anime_face(2, 96)
     ed = ExpressionEditor()
     ed.set_face(face.image, parts_from_generated(face))
-    assert ed.backend == "neural"
+    assert ed.backend == "neural" and ed.resolution.learned
     res = ed.edit(ExpressionParams(smile=1.0))
     assert res.info["backend"] == "neural" and res.info["method"] == "expression-gan"
+    assert res.info["device"] == str(select_device().device)  # where the GAN ran
     keep = ~res.masks["regions"]
     assert np.array_equal(res.image[keep], face.image[keep])
     assert res.masks["attention"].shape == face.image.shape[:2]
     assert np.array_equal(ed.edit(ExpressionParams(smile=1.0, intensity=0.0)).image, face.image)
-    monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(worse))  # searched before the project's folder
+    monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(worse))
     ed = ExpressionEditor()
-    assert ed.backend == "classical" and "did not measure it better" in ed.backend_reason
+    assert ed.backend == "classical" and "did not measure better" in ed.backend_reason
+    ed.set_face(face.image, parts_from_generated(face))
+    res = ed.edit(ExpressionParams(smile=1.0))
+    assert res.info["backend"] == "classical" and res.info["method"] == "tps-rig" and res.info["device"] == "cpu"
+
+
+def test_corrupt_override_falls_back_to_the_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.errors import LearnedBackendError
+    from engine.studios.expression.editor import ExpressionEditor, parts_from_generated
+    from engine.studios.expression.params import ExpressionParams
+
+    override = tmp_path / "override"
+    _flip_bytes(_fabricate(override, better=True))
+    monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(override))
+    face = generate_anime_face(3, 96)
+    ed = ExpressionEditor()
+    assert ed.backend == "neural"  # the card alone says better; the hash is checked when loading
     ed.set_face(face.image, parts_from_generated(face))
     res = ed.edit(ExpressionParams(smile=1.0))
     assert res.info["backend"] == "classical" and res.info["method"] == "tps-rig"
+    assert "hash" in res.info["backend_reason"] and "\n" not in res.info["backend_reason"]
+    assert ed.backend == "classical" and "hash" in ed.backend_reason  # remembered: no second load
+    with pytest.raises(LearnedBackendError) as exc:
+        ExpressionEditor("neural")
+    assert "hash" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_editor_construction_loads_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.weights.store as store
+    from engine.studios.expression.editor import ExpressionEditor
+
+    _fabricate(tmp_path, better=True)
+    monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(tmp_path))
+    loads: list[Path] = []
+    monkeypatch.setattr(store, "load_checkpoint", lambda path, *a, **k: loads.append(Path(path)))
+    for backend in ("auto", "neural", "classical"):
+        ed = ExpressionEditor(backend)
+        _ = ed.resolution, ed.backend, ed.backend_reason
+    assert loads == []
 
 
 def test_panel_engine_choice_and_attention_view(qtbot, make_window, tmp_path: Path, monkeypatch) -> None:
@@ -198,7 +254,7 @@ def test_panel_engine_choice_and_attention_view(qtbot, make_window, tmp_path: Pa
     monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(good))
     w = make_window((1100, 720), "expression", persist=False)
     panel = w.panels["expression"]
-    assert panel.editor.backend == "neural" and "measured it better" in panel.engine_note.text()
+    assert panel.editor.backend == "neural" and "measured better" in panel.engine_note.text()
     assert panel.view_buttons[2].text() == "Attention mask"
     src = tmp_path / "face.png"
     save_image(src, generate_anime_face(4, 128).image)

@@ -10,16 +10,15 @@ import pytest
 from engine.faces.anime import PART_NAMES, analyze_anime, locate_parts
 from engine.procedural.anime_faces import generate_anime_face
 from engine.studios.expression.classical import (
-    ExpressionEditor,
-    ExpressionParams,
     _fold_safe_scale,
     _min_jacobian,
     _Region,
     apply_rig,
-    parts_from_generated,
     rig_regions,
     warp_field,
 )
+from engine.studios.expression.editor import ExpressionEditor, parts_from_generated
+from engine.studios.expression.params import ExpressionParams
 
 SIZE = 256
 

@@ -35,11 +35,9 @@ from engine.cancel import CancelToken
 from engine.faces.anime import AnimeFaceParts
 from engine.procedural.anime_faces import EXPRESSION_LABELS
 from engine.studios.base import EditResult
-from engine.studios.expression.classical import (
-    ExpressionEditor,
-    ExpressionParams,
-    flow_to_rgb,
-)
+from engine.studios.expression.classical import flow_to_rgb
+from engine.studios.expression.editor import ExpressionEditor
+from engine.studios.expression.params import ExpressionParams
 
 STUDIO = "expression"
 RENDER = "expression.render"
@@ -227,7 +225,7 @@ class ExpressionPanel(StudioPanel):
 
         def job(token: CancelToken) -> tuple[np.ndarray, AnimeFaceParts, int]:
             from engine.procedural.anime_faces import generate_anime_face
-            from engine.studios.expression.classical import parts_from_generated
+            from engine.studios.expression.editor import parts_from_generated
 
             face = generate_anime_face(seed, 512)
             return face.image, parts_from_generated(face), seed

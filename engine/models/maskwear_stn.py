@@ -18,7 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.models.registry import register_model
-from engine.nn.pyconv import PyConv2d
+from engine.nn.blocks import PyConv2d
+
+# re-exported while engine/training/maskwear.py and tests/test_maskwear_learned.py import it from here
+from engine.nn.losses import wgan_div_penalty as wgan_div_penalty
 
 
 def _act() -> nn.Module:
@@ -78,7 +81,7 @@ class MaskWearDiscriminator(nn.Module):
         w = width
         chans = [in_channels, w, 2 * w, 4 * w, 8 * w]
         layers: list[nn.Module] = []
-        for a, b in zip(chans[:-1], chans[1:]):
+        for a, b in zip(chans[:-1], chans[1:], strict=True):
             layers += [nn.Conv2d(a, b, 4, stride=2, padding=1), _act()]
         layers += [nn.Conv2d(8 * w, 8 * w, 3), _act(), nn.Conv2d(8 * w, 1, 3)]
         self.net = nn.Sequential(*layers)
@@ -126,12 +129,3 @@ def composite(face: torch.Tensor, warped: torch.Tensor) -> torch.Tensor:
     a = warped[:, 3:4]
     return face * (1 - a) + warped[:, :3] * a
 
-
-def wgan_div_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                     k: float = 2.0, p: float = 6.0) -> torch.Tensor:
-    """WGAN-div gradient term ``k · E[‖∇D(x̂)‖^p]`` on random interpolates of real and fake."""
-    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
-    x = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    out = critic(x)
-    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
-    return k * grad.flatten(1).norm(dim=1).pow(p).mean()

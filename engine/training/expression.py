@@ -22,8 +22,9 @@ Evaluation on held-out seeds (never drawn for training): every neutral face is e
 the four labels at 1.0 by the GAN (at the training size) and by the classical rig (at 4× the size,
 area-downsampled); the judge classifies the results. Identity = mean absolute difference to the
 input weighted by ``1 − M`` (0–255 units; the rig's is 0 by construction outside its regions).
-The judge's own accuracy on held-out drawn faces is reported beside. ``auto`` in the studio uses
-the GAN only when :func:`is_better` holds on these numbers.
+The judge's own accuracy on held-out drawn faces is reported beside. :func:`is_better` on these
+numbers is written to the card's verdict, and ``auto`` in the studio uses the GAN only when that
+verdict says better.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import cv2
 import numpy as np
@@ -92,7 +93,7 @@ def build_dataset(n_seeds: int, size: int, seed: int = 0) -> dict[str, np.ndarra
     for s in range(n_seeds):
         for v in range(VIEWS_PER_SEED):
             w = random_expression(rng)
-            images[s, v] = generate_anime_face(s, size, dict(zip(EXPRESSION_LABELS, map(float, w)))).image
+            images[s, v] = generate_anime_face(s, size, dict(zip(EXPRESSION_LABELS, map(float, w), strict=True))).image
             labels[s, v] = _label(w)
     return {"images": images, "labels": labels}
 
@@ -269,11 +270,9 @@ def evaluate(generator: ExpressionGenerator, judge: ExpressionClassifier, n_face
         accuracies, ``gan_identity_diff`` / ``rig_identity_diff`` (0–255), ``gan_mask_mean``,
         ``judge_heldout_accuracy`` (random drawn expressions), ``faces``.
     """
-    from engine.studios.expression.classical import (
-        ExpressionParams,
-        apply_rig,
-        parts_from_generated,
-    )
+    from engine.studios.expression.classical import apply_rig
+    from engine.studios.expression.editor import parts_from_generated
+    from engine.studios.expression.params import ExpressionParams
 
     faces = held_out_faces(n_faces, size, rig_scale)
     gan_pred, rig_pred, drawn_pred, target = [], [], [], []
@@ -308,7 +307,7 @@ def evaluate(generator: ExpressionGenerator, judge: ExpressionClassifier, n_face
     tg, gp, rp, dp = (np.concatenate(a) for a in (target, gan_pred, rig_pred, drawn_pred))
     rng = np.random.default_rng(7)
     ws = [random_expression(rng) for _ in range(4 * n_faces)]
-    imgs = np.stack([generate_anime_face(EVAL_SEED_BASE + 10_000 + i, size, dict(zip(EXPRESSION_LABELS, map(float, w)))).image
+    imgs = np.stack([generate_anime_face(EVAL_SEED_BASE + 10_000 + i, size, dict(zip(EXPRESSION_LABELS, map(float, w), strict=True))).image
                      for i, w in enumerate(ws)])
     truth = np.array([int(np.argmax(_label(w))) for w in ws])
     return {
@@ -341,7 +340,7 @@ def verdict(metrics: dict[str, Any], better: bool) -> str:
     return head + "; the GAN did not measure better, so auto keeps the classical rig"
 
 
-def real_set_accuracy(judge: ExpressionClassifier, root: Path, size: int) -> Optional[dict[str, Any]]:
+def real_set_accuracy(judge: ExpressionClassifier, root: Path, size: int) -> dict[str, Any] | None:
     """Judge accuracy on the real greyscale crops (folders angry/happy→smile/sad/surprised/neutral)."""
     from engine.imageio import load_image
 
@@ -360,6 +359,7 @@ def real_set_accuracy(judge: ExpressionClassifier, root: Path, size: int) -> Opt
 
 def main(args: argparse.Namespace) -> int:
     """``masquerade train expression-gan``: data, feature net, judge, GAN, evaluation, checkpoints + cards."""
+    from engine.weights.card import Verdict
     from engine.weights.store import save_checkpoint
 
     torch.set_num_threads(max(1, args.threads))
@@ -396,6 +396,8 @@ def main(args: argparse.Namespace) -> int:
         training_data=data_text + "; paired L1 to the drawn target expression "
                                   f"(λ_pair = {args.pair_weight}, not in the paper) besides the paper's losses",
         licence="project-owned (weights and procedural data)", metrics=metrics,
+        verdict=Verdict("classical", "judge classifier acceptance of edits on held-out procedural anime faces "
+                                     "(gan_accuracy vs rig_accuracy) and change outside the attention mask", better),
         extra={"better_than_classical": better, "verdict": verdict(metrics, better), "train": summary,
                "labels": list(LABELS),
                "contextual_features": "VGG19 not available offline: features of a small expression classifier "

@@ -29,7 +29,7 @@ def express_params(params: Mapping[str, Any]) -> dict[str, Any]:
     Raises:
         ValueError: unknown key or label, value out of range, a label given both ways.
     """
-    from engine.studios.expression.classical import ExpressionParams
+    from engine.studios.expression.params import ExpressionParams
 
     d = dict(params)
     assume_crop = d.pop("assume_crop", False)
@@ -49,8 +49,8 @@ def express_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def params_for_edit(params: Mapping[str, Any]) -> tuple[Any, bool]:
-    """(:class:`~engine.studios.expression.classical.ExpressionParams`, assume_crop) of normalised params."""
-    from engine.studios.expression.classical import ExpressionParams
+    """(:class:`~engine.studios.expression.params.ExpressionParams`, assume_crop) of normalised params."""
+    from engine.studios.expression.params import ExpressionParams
 
     p = dict(params)
     assume_crop = bool(p.pop("assume_crop", False))
@@ -67,7 +67,7 @@ class _ExpressRunner:
         self._editors: dict[bool, Any] = {}
 
     def __call__(self, image: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-        from engine.studios.expression.classical import ExpressionEditor
+        from engine.studios.expression.editor import ExpressionEditor
 
         p, assume_crop = params_for_edit(params)
         if assume_crop not in self._editors:
@@ -106,10 +106,7 @@ def express_procedural_outputs(params: Mapping[str, Any]) -> tuple[str, ...]:
 
 def _express_seed(seed: int, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
     from engine.procedural.anime_faces import generate_anime_face
-    from engine.studios.expression.classical import (
-        ExpressionEditor,
-        parts_from_generated,
-    )
+    from engine.studios.expression.editor import ExpressionEditor, parts_from_generated
 
     face = generate_anime_face(seed, size=int(params["size"]))
     p, _ = params_for_edit({k: v for k, v in params.items() if k != "size"})

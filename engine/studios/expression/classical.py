@@ -1,8 +1,12 @@
-"""Expression studio engine: label sliders (angry, sad, smile, surprised) on anime faces.
+"""Expression studio, classical engine: a thin-plate-spline rig that warps the eyes, brows and mouth.
 
-Classical rig (this module, always available): the face's eyes, brows and mouth are located by
-:mod:`engine.faces.anime` (or given, e.g. the ground truth of a procedural face). Each part gets an
-elliptical **region** around it and a set of key points that move with the expression:
+This is what ``backend="auto"`` runs unless the learned GAN's card says it measured better (see
+:mod:`engine.studios.expression.learned`; the editor is
+:class:`~engine.studios.expression.editor.ExpressionEditor`).
+
+The face's eyes, brows and mouth are located by :mod:`engine.faces.anime` (or given, e.g. the ground
+truth of a procedural face). Each part gets an elliptical **region** around it and a set of key
+points that move with the expression:
 
 * smile — mouth corners up and outward, lower lids up and upper lids down (narrowed eyes);
 * surprised — brows up, lids apart (eyes open), mouth corners in and lower lip down (open mouth);
@@ -28,31 +32,17 @@ ring of fixed anchors on the region's border; it is multiplied by a window that 
 and falls smoothly to 0 on the border, and the picture is resampled there. Pixels outside every
 region are copied: the result is bit-identical to the input outside ``masks["regions"]``, and the
 whole result equals the input when every intensity is 0.
-
-Backends: ``classical`` (the rig above) and ``neural`` — the anime-expression GAN of
-:mod:`engine.models.expression_gan` (checkpoint ``expression_gan_g``): the face is cropped with the
-framing of the procedural training faces, resized to the model's input size, translated towards the
-mixed label vector of the sliders (the overall intensity scales the attention mask), and the change
-``M·(y − x)`` is resized back and added to the full-resolution crop; pixels where the mask rounds to 0
-are copied. ``auto`` runs the GAN only when its card records that it was measured better than the rig
-on the same held-out measurement (:func:`resolve_backend`); otherwise, or without a checkpoint, the
-rig runs, and ``info["backend_reason"]`` says why.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
-from typing import Any, Mapping, Optional
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from engine.cancel import CancelToken
-from engine.errors import CheckpointError, MasqueradeError
-from engine.faces.anime import AnimeFaceParts, analyze_anime
-from engine.procedural.anime_faces import EXPRESSION_LABELS, AnimeFace
-from engine.studios.base import Editor, EditResult
+from engine.faces.anime import AnimeFaceParts
+from engine.studios.expression.params import ExpressionParams
 
 _FROWN_SAD, _QUARTER = 0.24, 0.25
 _ESTIMATED_GAIN = 0.5
@@ -71,75 +61,6 @@ _BROW_EYE_GAP = 0.25
 """An estimated brow's region ends at the top of its eye box; when less than this fraction of the eye
 height is left between the brow centre and the eye top, the estimated brow does not move."""
 _FIELD_STEP = 2  # the spline is evaluated every _FIELD_STEP pixels and resized
-GAN_MODEL = "expression_gan_g"
-"""Registry name of the learned backend's generator checkpoint."""
-# Framing of the procedural training faces: face-box width and height as fractions of the image
-# side, and the image centre below the face-box centre (fraction of the side); measured on
-# generate_anime_face outputs.
-_FRAME_W, _FRAME_H, _FRAME_DY = 0.55, 0.78, 0.074
-
-
-class NoFaceError(MasqueradeError):
-    """No anime face was found in the image."""
-
-
-@dataclass(frozen=True)
-class ExpressionParams:
-    """Slider values of the expression studio.
-
-    Args:
-        angry: intensity of "angry" in [0, 1].
-        sad: intensity of "sad" in [0, 1].
-        smile: intensity of "smile" in [0, 1].
-        surprised: intensity of "surprised" in [0, 1].
-        intensity: overall multiplier in [0, 2] applied to all four (1 = as set).
-    """
-
-    angry: float = 0.0
-    sad: float = 0.0
-    smile: float = 0.0
-    surprised: float = 0.0
-    intensity: float = 1.0
-
-    def validate(self) -> "ExpressionParams":
-        """Raise ``ValueError`` with a clear message when a value is out of range."""
-        for name in EXPRESSION_LABELS:
-            v = getattr(self, name)
-            if not (np.isfinite(v) and 0.0 <= v <= 1.0):
-                raise ValueError(f"{name} must be in [0, 1], got {v}")
-        if not (np.isfinite(self.intensity) and 0.0 <= self.intensity <= 2.0):
-            raise ValueError(f"intensity must be in [0, 2], got {self.intensity}")
-        return self
-
-    def weights(self) -> np.ndarray:
-        """Effective label weights ``float64`` ``[4]`` (label × intensity), EXPRESSION_LABELS order."""
-        return np.array([getattr(self, n) for n in EXPRESSION_LABELS], np.float64) * self.intensity
-
-    @property
-    def is_identity(self) -> bool:
-        """True when the edit changes nothing."""
-        return not np.any(self.weights() > 0)
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "ExpressionParams":
-        """Build from a mapping, rejecting unknown keys (typos in batch grids fail loudly)."""
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown expression parameter(s): {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(sorted(names))}")
-        return cls(**{k: float(v) for k, v in d.items()}).validate()
-
-
-def parts_from_generated(face: AnimeFace) -> AnimeFaceParts:
-    """Ground-truth :class:`AnimeFaceParts` of a procedural face (for tests and the GUI's random face)."""
-    return AnimeFaceParts(box=face.boxes["face"].copy(), score=0.0,
-                          parts={k: v.copy() for k, v in face.boxes.items() if k != "face"},
-                          keypoints={k: v.copy() for k, v in face.keypoints.items()},
-                          found={k: True for k in face.keypoints})
 
 
 # -- thin-plate spline ---------------------------------------------------------------------------
@@ -417,7 +338,7 @@ def warp_field(shape: tuple[int, int], regions: list[_Region]) -> tuple[np.ndarr
         coarse = tps_eval(dst, coef, g).reshape(len(gy), len(gx), 2).astype(np.float32)
         fine = cv2.resize(coarse, ((len(gx) - 1) * step + 1, (len(gy) - 1) * step + 1),
                           interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
-        local = fine * win[:, :, None].astype(np.float32)
+        local: np.ndarray = fine * win[:, :, None].astype(np.float32)
         local *= np.float32(_fold_safe_scale(local, r.min_jacobian, r.max_jacobian))
         flow[y0:y1, x0:x1] += local
         parts.append((y0, y1, x0, x1, local))
@@ -495,7 +416,7 @@ def apply_rig(image: np.ndarray, face: AnimeFaceParts, params: ExpressionParams,
     return out, flow, weight
 
 
-def flow_to_rgb(flow: np.ndarray, weight: Optional[np.ndarray] = None) -> np.ndarray:
+def flow_to_rgb(flow: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
     """Colour view of a warp field: hue = direction, brightness = length; regions outlined grey.
 
     Args:
@@ -516,225 +437,3 @@ def flow_to_rgb(flow: np.ndarray, weight: Optional[np.ndarray] = None) -> np.nda
         base = (weight * 70).astype(np.uint8)[:, :, None]
         rgb = np.maximum(rgb, base)
     return rgb
-
-
-# -- learned backend -------------------------------------------------------------------------------
-
-def _card_summary(metrics: Mapping[str, Any]) -> str:
-    return (f"judged accuracy GAN {metrics.get('gan_accuracy', '?')} vs rig {metrics.get('rig_accuracy', '?')}, "
-            f"GAN change outside its mask {metrics.get('gan_identity_diff', '?')}/255")
-
-
-def resolve_backend(requested: str, roots: Optional[list[Path]] = None) -> tuple[str, str, Optional[Path]]:
-    """The backend that runs for ``requested`` and why (``auto`` reads only the GAN's card).
-
-    Args:
-        requested: ``"auto"``, ``"classical"`` or ``"neural"``.
-        roots: checkpoint folders to search (default :func:`engine.weights.store.checkpoint_roots`).
-
-    Returns:
-        ``(backend, reason, card_path)``; ``card_path`` is the GAN's card when ``backend`` is
-        ``"neural"``, else ``None``.
-
-    Raises:
-        ValueError: ``neural`` requested but no usable checkpoint exists.
-    """
-    if requested == "classical":
-        return "classical", "classical rig requested", None
-    from engine.weights.card import read_card
-    from engine.weights.store import find_checkpoint
-
-    path = find_checkpoint(GAN_MODEL, roots)
-    card = None
-    problem = f"no trained expression GAN ({GAN_MODEL}) in the checkpoint folders"
-    if path is not None:
-        try:
-            card = read_card(path)
-        except CheckpointError as exc:
-            problem = str(exc)
-    if card is None:
-        if requested == "neural":
-            raise ValueError(f"the learned expression backend is not available ({problem}); use 'classical'")
-        return "classical", problem, None
-    summary = _card_summary(card.metrics)
-    from engine.training.expression import is_better
-
-    try:
-        measured = bool(card.extra.get("better_than_classical") is True and is_better(card.metrics))
-    except (KeyError, TypeError):
-        measured = False
-    if requested == "neural":
-        if measured:
-            return "neural", f"learned model requested; its card measured it better than the rig ({summary})", path
-        return "neural", (f"learned model requested although its card did NOT measure it better than the rig "
-                          f"({summary})"), path
-    if measured:
-        return "neural", f"the GAN's card measured it better than the rig ({summary})", path
-    return "classical", f"the GAN's card did not measure it better than the rig ({summary})", None
-
-
-_GAN_CACHE: dict[tuple[str, str], Any] = {}
-
-
-def load_gan(card_path: Path) -> tuple[Any, Any]:
-    """``(generator, card)`` of a GAN checkpoint, loaded once per (path, hash) on the CPU."""
-    from engine.weights.card import read_card
-    from engine.weights.store import load_checkpoint
-
-    card = read_card(card_path)
-    key = (str(card_path), card.sha256)
-    if key not in _GAN_CACHE:
-        model, card = load_checkpoint(card_path, device="cpu")
-        _GAN_CACHE.clear()
-        _GAN_CACHE[key] = (model, card)
-    return _GAN_CACHE[key]
-
-
-def face_crop_box(face_box: np.ndarray) -> tuple[int, int, int]:
-    """Square crop ``(x0, y0, side)`` around a face box with the procedural faces' framing."""
-    x0, y0, x1, y1 = (float(v) for v in face_box)
-    side = max((x1 - x0) / _FRAME_W, (y1 - y0) / _FRAME_H, 8.0)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + _FRAME_DY * side
-    side_i = int(round(side))
-    return int(round(cx - side / 2)), int(round(cy - side / 2)), side_i
-
-
-def apply_gan(image: np.ndarray, face_box: np.ndarray, params: ExpressionParams, generator: Any,
-              size: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
-    """Edit ``image`` with the learned generator.
-
-    Args:
-        image: ``uint8`` RGB ``[H, W, 3]``.
-        face_box: ``[x0, y0, x1, y1]`` of the face in ``image`` pixels.
-        params: slider values (labels → mixed label vector; ``intensity`` scales the mask).
-        generator: an :class:`~engine.models.expression_gan.ExpressionGenerator` (eval mode).
-        size: the generator's input side.
-
-    Returns:
-        ``(result, attention, crop)``: the result (equal to ``image`` where ``attention`` is 0),
-        the scaled attention mask as ``uint8`` ``[H, W]`` (0 outside the crop) and the crop
-        ``(x0, y0, side)``.
-    """
-    import torch
-
-    from engine.models.expression_gan import label_vector
-
-    h, w = image.shape[:2]
-    x0, y0, side = face_crop_box(face_box)
-    pad = max(0, -x0, -y0, x0 + side - w, y0 + side - h)
-    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else image
-    crop = padded[y0 + pad:y0 + pad + side, x0 + pad:x0 + pad + side]
-    interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-    small = cv2.resize(crop, (size, size), interpolation=interp)
-    x = torch.from_numpy(small).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
-    labels = label_vector([getattr(params, n) for n in EXPRESSION_LABELS])[None]
-    with torch.no_grad():
-        y_star, _, m = generator(x, labels, mask_scale=float(params.intensity))
-    delta = ((y_star - x) * 127.5)[0].permute(1, 2, 0).numpy()
-    delta_up = cv2.resize(delta, (side, side), interpolation=cv2.INTER_CUBIC)
-    att_up = np.clip(cv2.resize(m[0, 0].numpy(), (side, side), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
-    att_u8 = (att_up * 255 + 0.5).astype(np.uint8)
-    edited = np.clip(crop.astype(np.float32) + delta_up, 0, 255).round().astype(np.uint8)
-    keep = att_u8 == 0
-    edited[keep] = crop[keep]
-    out = image.copy()
-    attention = np.zeros((h, w), np.uint8)
-    ox0, oy0 = max(0, x0), max(0, y0)
-    ox1, oy1 = min(w, x0 + side), min(h, y0 + side)
-    if ox1 > ox0 and oy1 > oy0:
-        sl = (slice(oy0 - y0, oy1 - y0), slice(ox0 - x0, ox1 - x0))
-        out[oy0:oy1, ox0:ox1] = edited[sl]
-        attention[oy0:oy1, ox0:ox1] = att_u8[sl]
-    return out, attention, (x0, y0, side)
-
-
-class ExpressionEditor(Editor[ExpressionParams]):
-    """Expression sliders on the largest anime face of a picture.
-
-    Args:
-        backend: ``"classical"`` (the rig), ``"neural"`` (the GAN; ``ValueError`` when no checkpoint
-            is available) or ``"auto"`` (the GAN only when its card measured it better than the rig,
-            see :func:`resolve_backend`; else the rig).
-        assume_crop: when the cascade finds no face, treat the whole picture as the face box
-            (tight face crops).
-
-    ``info`` of a result holds ``backend``, ``backend_reason``, ``method`` (``"tps-rig"`` or
-    ``"expression-gan"``), ``face_box``, ``parts_found`` (name → found in the pixels),
-    ``parts_estimated`` (names estimated instead; the rig warps them more gently), ``part_boxes``
-    (name → ``[x0, y0, x1, y1]`` in pixels of the result); ``masks`` holds
-    ``regions`` (bool: pixels the edit may change), ``weight`` (``uint8`` 0–255: the rig's region window or the GAN's scaled
-    attention mask) and ``warp`` (rig: flow magnitude as grey; GAN: the attention mask). The rig's
-    float flow is in ``info["flow"]`` (``[H, W, 2]``; zeros for the GAN).
-
-    Example:
-        >>> from engine.procedural.anime_faces import generate_anime_face
-        >>> f = generate_anime_face(1, 128)
-        >>> ed = ExpressionEditor("classical"); ed.set_face(f.image, parts_from_generated(f))
-        >>> res = ed.edit(ExpressionParams(smile=1.0))
-        >>> bool((res.image[~res.masks["regions"]] == f.image[~res.masks["regions"]]).all())
-        True
-    """
-
-    backends = ("classical", "neural")
-    preview_sides = (256,)
-
-    def __init__(self, backend: str = "auto", assume_crop: bool = False) -> None:
-        super().__init__(backend)
-        self.assume_crop = assume_crop
-        self.faces: list[AnimeFaceParts] = []
-        self._given: Optional[AnimeFaceParts] = None
-        self.resolved_backend, self.backend_reason, self._card_path = resolve_backend(backend)
-
-    @property
-    def backend(self) -> str:
-        """The backend that actually runs (``auto`` resolved from the GAN's card)."""
-        return self.resolved_backend
-
-    def set_face(self, image: np.ndarray, face: AnimeFaceParts) -> None:
-        """Use ``image`` with already-known parts (skips detection)."""
-        self._given = face
-        try:
-            self.set_image(image)
-        finally:
-            self._given = None
-
-    def _prepare(self, image: np.ndarray) -> None:
-        self.faces = [self._given] if self._given is not None else analyze_anime(image, assume_crop=self.assume_crop)
-
-    @property
-    def face(self) -> AnimeFaceParts:
-        """The face being edited (the largest); raises :class:`NoFaceError` when there is none."""
-        _ = self.image
-        if not self.faces:
-            raise NoFaceError("no anime face found in the image")
-        return self.faces[0]
-
-    def _run(self, image: np.ndarray, params: ExpressionParams, scale: float,
-             cancel: Optional[CancelToken]) -> EditResult:
-        face = self.face
-        p = params.validate()
-        info: dict[str, Any] = {"backend": self.resolved_backend, "backend_reason": self.backend_reason,
-                                "device": "cpu", "face_box": [float(v) for v in face.box],
-                                "parts_found": dict(face.found), "parts_estimated": face.estimated,
-                                "part_boxes": {k: [float(v) * scale for v in b] for k, b in face.parts.items()},
-                                "params": p.to_dict()}
-        if self.resolved_backend == "neural":
-            assert self._card_path is not None
-            model, card = load_gan(self._card_path)
-            size = int(card.input_size[0]) if card.input_size else 64
-            if p.is_identity:
-                out, att = image.copy(), np.zeros(image.shape[:2], np.uint8)
-            else:
-                out, att, _ = apply_gan(image, np.asarray(face.box, np.float64) * scale, p, model, size)
-            info.update(method="expression-gan", checkpoint=self._card_path.name,
-                        flow=np.zeros(image.shape[:2] + (2,), np.float32))
-            return EditResult(image=out, masks={"regions": att > 0, "weight": att, "warp": att, "attention": att},
-                              info=info)
-        out, flow, weight = apply_rig(image, face, p, scale)
-        mag = np.linalg.norm(flow, axis=-1)
-        info.update(method="tps-rig", flow=flow)
-        return EditResult(
-            image=out,
-            masks={"regions": weight > 0, "weight": (weight * 255 + 0.5).astype(np.uint8),
-                   "warp": np.clip(mag * (255.0 / max(1.0, float(mag.max()))), 0, 255).astype(np.uint8)},
-            info=info)

@@ -80,7 +80,8 @@ def cmd_express(args: argparse.Namespace) -> int:
         encode_for_path,
         load_image,
     )
-    from engine.studios.expression.classical import ExpressionEditor, ExpressionParams
+    from engine.studios.expression.editor import ExpressionEditor
+    from engine.studios.expression.params import ExpressionParams
 
     params = ExpressionParams(angry=args.angry, sad=args.sad, smile=args.smile, surprised=args.surprised,
                               intensity=args.intensity).validate()

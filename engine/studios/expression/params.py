@@ -1,0 +1,84 @@
+"""Expression studio parameters: the four label sliders and the overall intensity."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from engine.procedural.anime_faces import EXPRESSION_LABELS
+
+
+@dataclass(frozen=True)
+class ExpressionParams:
+    """Slider values of the expression studio.
+
+    Args:
+        angry: intensity of "angry" in [0, 1].
+        sad: intensity of "sad" in [0, 1].
+        smile: intensity of "smile" in [0, 1].
+        surprised: intensity of "surprised" in [0, 1].
+        intensity: overall multiplier in [0, 2] applied to all four (1 = as set).
+    """
+
+    angry: float = 0.0
+    sad: float = 0.0
+    smile: float = 0.0
+    surprised: float = 0.0
+    intensity: float = 1.0
+
+    def validate(self) -> ExpressionParams:
+        """Check the ranges.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            ValueError: a value is out of range or not finite (one line naming it).
+        """
+        for name in EXPRESSION_LABELS:
+            v = getattr(self, name)
+            if not (np.isfinite(v) and 0.0 <= v <= 1.0):
+                raise ValueError(f"{name} must be in [0, 1], got {v}")
+        if not (np.isfinite(self.intensity) and 0.0 <= self.intensity <= 2.0):
+            raise ValueError(f"intensity must be in [0, 2], got {self.intensity}")
+        return self
+
+    def weights(self) -> np.ndarray:
+        """Effective label weights.
+
+        Returns:
+            ``float64`` ``[4]``: label × intensity, in :data:`EXPRESSION_LABELS` order.
+        """
+        return np.array([getattr(self, n) for n in EXPRESSION_LABELS], np.float64) * self.intensity
+
+    @property
+    def is_identity(self) -> bool:
+        """True when the edit changes nothing."""
+        return not np.any(self.weights() > 0)
+
+    def to_dict(self) -> dict[str, float]:
+        """The values by name (JSON-serialisable)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ExpressionParams:
+        """Build from a mapping, rejecting unknown keys (typos in batch grids fail loudly).
+
+        Args:
+            d: some of ``angry sad smile surprised intensity``; the others keep their defaults.
+
+        Returns:
+            The validated parameters.
+
+        Raises:
+            ValueError: an unknown key or a value out of range.
+        """
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown expression parameter(s): {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(sorted(names))}")
+        return cls(**{k: float(v) for k, v in d.items()}).validate()
