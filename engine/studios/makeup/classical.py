@@ -114,7 +114,8 @@ def _blur(m: np.ndarray, sigma: float) -> np.ndarray:
 
 @dataclass
 class FaceGeometry:
-    """One face at one scale, in crop coordinates."""
+    """One face at one scale, in crop coordinates (built by :func:`face_geometry`; region masks are
+    cached in it per style shape)."""
 
     box: tuple[int, int, int, int]      # crop x0, y0, x1, y1 in image pixels
     lm: np.ndarray                      # [478, 2] landmarks, crop coordinates
@@ -148,7 +149,16 @@ def _colour_lab(rgb: Sequence[float]) -> np.ndarray:
 
 
 def face_geometry(image: np.ndarray, labels: np.ndarray, landmarks: np.ndarray) -> FaceGeometry:
-    """Crop, exclusions and skin tone of one face (landmarks in the pixel frame of ``image``)."""
+    """Crop, exclusions and skin tone of one face.
+
+    Args:
+        image: ``uint8`` ``[H, W, 3]`` RGB.
+        labels: its ``uint8`` ``[H, W]`` official-order parsing.
+        landmarks: ``[478, 2]`` face-mesh points in the pixel frame of ``image``.
+
+    Returns:
+        The face's :class:`FaceGeometry` (crop box, landmarks and maps in crop coordinates).
+    """
     h, w = image.shape[:2]
     lm = np.asarray(landmarks, np.float32)
     width = float(np.hypot(*(lm[T.JAW_LEFT] - lm[T.JAW_RIGHT])))

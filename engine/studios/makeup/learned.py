@@ -51,7 +51,15 @@ class MakeupGAN:
 
     @classmethod
     def wrap(cls, model: Any, styles: Sequence[str], size: int) -> MakeupGAN:
-        """Check that ``styles`` and ``size`` fit ``model``; returns the wrapper (model in eval mode).
+        """Check that ``styles`` and ``size`` fit ``model``.
+
+        Args:
+            model: a :class:`~engine.models.makeup_gan.MakeupGenerator` (put in eval mode).
+            styles: style names in the order of its style one-hot.
+            size: aligned crop side.
+
+        Returns:
+            The wrapper.
 
         Raises:
             ValueError: the style list does not match the model, or a bad size.
@@ -68,7 +76,14 @@ class MakeupGAN:
         return module_device_name(self.model)
 
     def support(self, params: MakeupParams) -> str | None:
-        """``None`` when the GAN can render ``params``, else why not (one clause)."""
+        """Whether the GAN can render ``params``.
+
+        Args:
+            params: the edit's parameters.
+
+        Returns:
+            ``None`` when it can, else why not (one clause).
+        """
         from engine.models.makeup_gan import GAN_REGIONS
 
         regions = params.enabled()

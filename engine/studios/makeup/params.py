@@ -266,7 +266,18 @@ class MakeupParams:
         return float(self.region_intensity.get(region, 1.0)) * float(self.intensity)
 
     def validate(self, styles: Mapping[str, MakeupStyle]) -> MakeupParams:
-        """Raise ``ValueError`` for unknown regions/styles, styles lacking a region, bad intensities."""
+        """Check the parameters against a style table.
+
+        Args:
+            styles: the style table the style names refer to.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            ValueError: unknown regions or styles, a style lacking a region it is set on, or an
+                intensity outside [0, 1].
+        """
         for r, s in self.regions.items():
             if r not in REGIONS:
                 raise ValueError(f"unknown makeup region {r!r}; known: {', '.join(REGIONS)}")
@@ -337,7 +348,18 @@ def normalize_flat(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def params_from_flat(flat: Mapping[str, Any], styles: Mapping[str, MakeupStyle]) -> MakeupParams:
-    """:class:`MakeupParams` from a normalised flat mapping (validated against ``styles``)."""
+    """:class:`MakeupParams` from a flat mapping.
+
+    Args:
+        flat: normalised flat parameters (:func:`normalize_flat`).
+        styles: the style table to validate against.
+
+    Returns:
+        The validated parameters.
+
+    Raises:
+        ValueError: see :meth:`MakeupParams.validate`.
+    """
     regions: dict[str, str | None] = {}
     listed = str(flat.get("regions") or "").split("+")
     for r in REGIONS:

@@ -145,7 +145,14 @@ def fit_tps(src: np.ndarray, dst: np.ndarray, regularisation: float = TPS_REGULA
 
 
 def nearest_fill_index(have: np.ndarray) -> np.ndarray:
-    """For every pixel, the flat index of the nearest ``have`` pixel (``int64`` ``[H, W]``)."""
+    """For every pixel, the flat index of the nearest ``have`` pixel.
+
+    Args:
+        have: bool ``[H, W]`` with at least one pixel set.
+
+    Returns:
+        ``int64`` ``[H, W]`` flat indices into ``have`` (``have`` pixels map to themselves).
+    """
     _, lab = cv2.distanceTransformWithLabels((~have).astype(np.uint8), cv2.DIST_L2, 5,
                                              labelType=cv2.DIST_LABEL_PIXEL)
     flat = np.flatnonzero(have)  # raster order == DIST_LABEL_PIXEL numbering
@@ -504,7 +511,15 @@ def _lab_stats(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def transfer_colour(vals: np.ndarray, ref_vals: np.ndarray) -> np.ndarray:
-    """Give ``vals`` (``[N, 3]`` RGB) the Lab mean/std of ``ref_vals`` (std ratio clipped to [0.5, 2])."""
+    """Give ``vals`` the CIE Lab mean and standard deviation of ``ref_vals``.
+
+    Args:
+        vals: float ``[N, 3]`` RGB 0–255 values to restyle.
+        ref_vals: float ``[M, 3]`` RGB 0–255 values whose statistics they take (std ratio clipped to [0.5, 2]).
+
+    Returns:
+        float ``[N, 3]`` RGB in [0, 255].
+    """
     lab, mu, sd = _lab_stats(vals)
     _, rmu, rsd = _lab_stats(ref_vals)
     out = (lab - mu) * np.clip(rsd / sd, 0.5, 2.0) + rmu
@@ -770,7 +785,15 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
 
 
 def resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of a label map to ``shape = (H, W)``."""
+    """Nearest-neighbour resize of a label map.
+
+    Args:
+        labels: ``uint8`` ``[h, w]`` label map.
+        shape: ``(H, W)`` wanted.
+
+    Returns:
+        ``uint8`` ``[H, W]`` (``labels`` itself when it already has that shape).
+    """
     if labels.shape == tuple(shape):
         return labels
     return cv2.resize(labels, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
