@@ -1,11 +1,12 @@
 """``masquerade batch <op> --input DIR --output DIR [--grid NAME=V1,V2 ...] [--workers N] [--shard i/n]``.
 
-Every registered op gets a sub-command with the common options; an op listed in
-:data:`_OP_OPTIONS` also gets its fixed options (for ``lineart``: the XDoG options of
-``masquerade lineart``). Fixed options give the base parameters; each ``--grid`` overrides one of
-them with a list of values, and the job runs every combination on every input. Procedural ops
-(``opera-dataset``) take ``--count N [--seed-start S]`` instead of ``--input``: every combination
-runs on every seed.
+Every registered op (:mod:`engine.batch.ops`) gets a sub-command with the common options, plus
+the op's own options when it has ``add_arguments`` (for ``lineart``: the XDoG options of
+``masquerade lineart``). Its own options give the base parameters (``params_from_args``) and may
+add grid axes (``grid_from_args``); each ``--grid`` overrides one parameter with a list of values,
+and the job runs every combination on every input. Procedural ops (``opera-dataset``) take
+``--count N [--seed-start S]`` instead of ``--input``: every combination runs on every seed; a file
+op with a ``procedural_variant`` (``express``) also takes ``--procedural N``.
 
 Exit codes: 0 every task done, 1 some task failed (or the job could not start / had to stop),
 130 cancelled (Ctrl+C or SIGTERM once stops after the running tasks; twice aborts).
@@ -18,112 +19,14 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, TextIO
+from typing import Any, TextIO
 
 from engine.batch.core import BatchCancelled, BatchProgress, BatchSummary, run_batch
 from engine.batch.ops import available_ops, get_op
 from engine.batch.plan import BatchError, JobSpec
 from engine.cancel import CancelToken
-
-_OpOptions = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], dict[str, Any]]]
-
-
-def _xdog_add(p: argparse.ArgumentParser) -> None:
-    from engine.cli import add_xdog_arguments
-
-    add_xdog_arguments(p)
-
-
-def _xdog_base(args: argparse.Namespace) -> dict[str, Any]:
-    from engine.cli import xdog_params_from_args
-
-    return xdog_params_from_args(args).to_dict()
-
-
-def _colorize_add(p: argparse.ArgumentParser) -> None:
-    from engine.studios.opera.cli import add_colorize_batch_options
-
-    add_colorize_batch_options(p)
-
-
-def _colorize_base(args: argparse.Namespace) -> dict[str, Any]:
-    from engine.studios.opera.cli import colorize_batch_base
-
-    return colorize_batch_base(args)
-
-
-def _makeup_add(p: argparse.ArgumentParser) -> None:
-    from engine.studios.makeup.cli import add_makeup_arguments
-
-    add_makeup_arguments(p)
-    g = p.add_argument_group("makeup dataset")
-    g.add_argument("--styles", default=None, metavar="S1,S2",
-                   help="run every listed style on the regions of --regions (a grid over style)")
-    g.add_argument("--combinations", action="store_true",
-                   help="with --styles: every non-empty subset of the --regions list instead of all of them together")
-
-
-def _makeup_grid(args: argparse.Namespace) -> dict[str, list[Any]]:
-    """``--styles a,b [--regions lips,eyeshadow] [--combinations]`` as grid axes."""
-    if not args.styles:
-        if args.combinations:
-            raise ValueError("--combinations needs --styles")
-        return {}
-    import itertools
-
-    styles = [x.strip() for x in args.styles.split(",") if x.strip()]
-    regions = [r for r in args.regions.replace(",", "+").split("+") if r]
-    if args.combinations:
-        combos = ["+".join(c) for n in range(1, len(regions) + 1) for c in itertools.combinations(regions, n)]
-    else:
-        combos = ["+".join(regions)]
-    return {"style": styles, "regions": combos}
-
-
-def _makeup_base(args: argparse.Namespace) -> dict[str, Any]:
-    from engine.studios.makeup.cli import flat_params_from_args
-
-    return flat_params_from_args(args)
-
-
-def _dataset_add(p: argparse.ArgumentParser) -> None:
-    from engine.procedural.lianpu_dataset import add_dataset_options
-
-    add_dataset_options(p)
-
-
-def _dataset_base(args: argparse.Namespace) -> dict[str, Any]:
-    from engine.procedural.lianpu_dataset import dataset_base
-
-    return dataset_base(args)
-
-
-def _wear_mask_add(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--template", "--templates", dest="template", default="random",
-                   help="random (default), a template name, or a comma list: one is drawn per face")
-    p.add_argument("--color", default=None, help="main colour #RRGGBB (default: the template's)")
-    p.add_argument("--augment", default="none", help="translate,rotate,scale (any subset) or none")
-    p.add_argument("--size", type=int, default=144, help="side of the aligned crops (default 144)")
-
-
-def _wear_mask_base(args: argparse.Namespace) -> dict[str, Any]:
-    return {"template": args.template, "color": args.color, "augment": args.augment, "size": args.size}
-
-
-_OP_OPTIONS: dict[str, _OpOptions] = {
-    "lineart": (_xdog_add, _xdog_base),
-    "colorize": (_colorize_add, _colorize_base),
-    "makeup": (_makeup_add, _makeup_base),
-    "opera-dataset": (_dataset_add, _dataset_base),
-    "wear-mask": (_wear_mask_add, _wear_mask_base),
-}
-"""Op name → (add its fixed options to a parser, base params from the parsed options)."""
-
-_OP_GRID: dict[str, Callable[[argparse.Namespace], dict[str, list[Any]]]] = {
-    "makeup": _makeup_grid,
-}
-"""Op name → grid axes made from its own options (merged with ``--grid``)."""
 
 
 def parse_grid_arg(text: str) -> tuple[str, list[Any]]:
@@ -194,7 +97,7 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``batch`` sub-command (one nested sub-command per registered op).
 
     Args:
@@ -210,22 +113,17 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     )
     ops = batch.add_subparsers(dest="op", metavar="OP", required=True)
     for name in available_ops():
-        sp = ops.add_parser(name, help=get_op(name).summary, description=get_op(name).summary)
-        _add_common_arguments(sp, procedural=get_op(name).source == "procedural",
-                              alternative=PROCEDURAL_ALTERNATIVES.get(name))
-        if name in _OP_OPTIONS:
-            _OP_OPTIONS[name][0](sp)
+        op = get_op(name)
+        sp = ops.add_parser(name, help=op.summary, description=op.summary)
+        _add_common_arguments(sp, procedural=op.source == "procedural", alternative=op.procedural_variant)
+        if op.add_arguments is not None:
+            op.add_arguments(sp)
     batch.set_defaults(func=cmd_batch)
     return batch
 
 
-PROCEDURAL_ALTERNATIVES: dict[str, str] = {"express": "express-procedural"}
-"""File ops that can also run on generated inputs: ``batch OP --procedural N`` runs the named
-procedural op on N seeds instead of reading ``--input``."""
-
-
 def _add_common_arguments(p: argparse.ArgumentParser, procedural: bool = False,
-                          alternative: Optional[str] = None) -> None:
+                          alternative: str | None = None) -> None:
     if alternative is not None:
         src = p.add_mutually_exclusive_group(required=True)
         src.add_argument("--input", metavar="DIR", help="folder of input images (not recursive)")
@@ -265,15 +163,16 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
         if name in grid:
             raise ValueError(f"--grid {name} given twice; list all its values in one --grid")
         grid[name] = values
-    extra = _OP_GRID[args.op](args) if args.op in _OP_GRID else {}
+    op = get_op(args.op)
+    extra = op.grid_from_args(args) if op.grid_from_args is not None else {}
     for name, values in extra.items():
         if name in grid:
             raise ValueError(f"--grid {name} conflicts with the op's own options for {name}")
         grid[name] = values
-    options = _OP_OPTIONS.get(args.op)
-    base = options[1](args) if options else {}
+    base = dict(op.params_from_args(args)) if op.params_from_args is not None else {}
     if getattr(args, "procedural", None):
-        return JobSpec(PROCEDURAL_ALTERNATIVES[args.op], None, args.output, grid=grid,
+        assert op.procedural_variant is not None  # --procedural exists only for such ops
+        return JobSpec(op.procedural_variant, None, args.output, grid=grid,
                        params={**base, "size": args.size}, workers=args.workers, shard=args.shard,
                        force=args.force, count=args.procedural, seed_start=args.seed_start)
     return JobSpec(args.op, getattr(args, "input", None), args.output, grid=grid, params=base,
@@ -396,7 +295,7 @@ def _sigint_cancels(token: CancelToken) -> Iterator[None]:
         yield
         return
 
-    def on_signal(signum: int, frame: Optional[object]) -> None:
+    def on_signal(signum: int, frame: object | None) -> None:
         token.cancel()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

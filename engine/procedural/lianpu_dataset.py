@@ -1,6 +1,7 @@
 """``masquerade batch opera-dataset``: procedural lianpu as (colour, line art, region map) triples.
 
-A procedural batch op (see :mod:`engine.batch.ops`): one task per seed writes
+A procedural batch op (registered by :mod:`engine.studios.opera.batch`; see
+:mod:`engine.batch.ops`): one task per seed writes
 
 * ``seed<N>_colour.png`` — RGB design on white paper,
 * ``seed<N>_lineart.png`` — grey line art (255 paper, 0 contour),
@@ -21,7 +22,8 @@ Example::
 from __future__ import annotations
 
 import argparse
-from typing import Any, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -115,13 +117,21 @@ def dataset_images(seed: int, params: Mapping[str, Any]) -> dict[str, np.ndarray
     return out
 
 
-def dataset_runner():
-    """Per-process factory: the generator needs no state, the runner is :func:`dataset_images`."""
+def dataset_runner() -> Callable[[int, Mapping[str, Any]], dict[str, np.ndarray]]:
+    """Per-process factory: the generator needs no state.
+
+    Returns:
+        :func:`dataset_images`, the per-seed function.
+    """
     return dataset_images
 
 
 def add_dataset_options(p: argparse.ArgumentParser) -> None:
-    """The ``batch opera-dataset`` options (besides the common ``--count/--output/...``)."""
+    """Add the ``batch opera-dataset`` options (besides the common ``--count/--output/...``).
+
+    Args:
+        p: the ``batch opera-dataset`` parser.
+    """
     p.add_argument("--size", type=int, default=256, help="side of the square designs in pixels (64–4096, default 256)")
     p.add_argument("--color", "--colour", dest="colour", choices=OPERA_COLOURS, default=None,
                    help="force this main colour on every design (default: drawn per seed)")
@@ -131,6 +141,16 @@ def add_dataset_options(p: argparse.ArgumentParser) -> None:
 
 
 def dataset_base(args: argparse.Namespace) -> dict[str, Any]:
-    """Base parameters from the parsed ``batch opera-dataset`` options."""
+    """Base parameters from the parsed ``batch opera-dataset`` options.
+
+    Args:
+        args: the options :func:`add_dataset_options` added, parsed.
+
+    Returns:
+        The validated parameters (:func:`dataset_params`).
+
+    Raises:
+        ValueError: a value out of range.
+    """
     return dataset_params({"size": args.size, "colour": args.colour, "mirror": args.mirror,
                            "recolour": args.recolour})

@@ -9,11 +9,13 @@ without an anime face fails its task with ``no anime face found``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from engine.procedural.anime_faces import EXPRESSION_LABELS
+from engine.studios.registry import BatchOp
 
 
 def express_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,3 +120,15 @@ def _express_seed(seed: int, params: Mapping[str, Any]) -> dict[str, np.ndarray]
 def express_procedural_runner():
     """Per-seed function of ``batch express --procedural N``."""
     return _express_seed
+
+
+BATCH_OPS: tuple[BatchOp, ...] = (
+    BatchOp("express", express_runner, express_params, ".png",
+            "change anime-face expressions (Expression, classical rig); grid: expression=smile,angry "
+            "intensity=0.5,1 assume_crop=1 (tight crops: no face found = the whole picture)",
+            procedural_variant="express-procedural"),
+    BatchOp("express-procedural", express_procedural_runner, express_procedural_params, ".png",
+            "the expression rig on generated anime faces (also `batch express --procedural N`)",
+            source="procedural", output_names=express_procedural_outputs),
+)
+"""The Expression studio's batch ops (read by :mod:`engine.batch.ops`)."""

@@ -37,7 +37,7 @@ def _add_labels(p: argparse.ArgumentParser) -> None:
         p.add_argument(f"--{name}", type=_unit, default=0.0, metavar="X", help=f"{name} intensity 0–1 (default 0)")
 
 
-def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``express`` and ``anime`` sub-commands.
 
     Args:
@@ -127,3 +127,7 @@ def cmd_anime_generate(args: argparse.Namespace) -> int:
     out = atomic_write_files(files)[0]  # all or none
     print(f"wrote {out} (seed {face.seed}, {face.style['hair_style']} hair)")
     return 0
+
+
+CLI_COMMANDS = (add_parser,)
+"""The Expression studio's command-line hooks (read by :mod:`engine.cli`)."""

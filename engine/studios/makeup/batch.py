@@ -11,9 +11,15 @@ This module imports nothing heavy at import time: the op registry imports it.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import argparse
+import itertools
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+
+from engine.studios.makeup.cli import add_makeup_arguments, flat_params_from_args
+from engine.studios.registry import BatchOp
 
 
 def makeup_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,3 +74,51 @@ class MakeupBatchRunner:
 def makeup_runner() -> MakeupBatchRunner:
     """Batch op ``runner`` factory (called once per worker process)."""
     return MakeupBatchRunner()
+
+
+def add_batch_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``batch makeup`` options: those of ``masquerade makeup`` plus ``--styles`` / ``--combinations``.
+
+    Args:
+        p: the ``batch makeup`` parser.
+    """
+    add_makeup_arguments(p)
+    g = p.add_argument_group("makeup dataset")
+    g.add_argument("--styles", default=None, metavar="S1,S2",
+                   help="run every listed style on the regions of --regions (a grid over style)")
+    g.add_argument("--combinations", action="store_true",
+                   help="with --styles: every non-empty subset of the --regions list instead of all of them together")
+
+
+def grid_from_args(args: argparse.Namespace) -> dict[str, list[Any]]:
+    """``--styles a,b [--regions lips,eyeshadow] [--combinations]`` as grid axes.
+
+    Args:
+        args: parsed ``batch makeup`` options.
+
+    Returns:
+        ``{"style": [...], "regions": ["lips+eyeshadow", ...]}``, or ``{}`` without ``--styles``.
+
+    Raises:
+        ValueError: ``--combinations`` without ``--styles``.
+    """
+    if not args.styles:
+        if args.combinations:
+            raise ValueError("--combinations needs --styles")
+        return {}
+    styles = [x.strip() for x in args.styles.split(",") if x.strip()]
+    regions = [r for r in args.regions.replace(",", "+").split("+") if r]
+    if args.combinations:
+        combos = ["+".join(c) for n in range(1, len(regions) + 1) for c in itertools.combinations(regions, n)]
+    else:
+        combos = ["+".join(regions)]
+    return {"style": styles, "regions": combos}
+
+
+BATCH_OPS: tuple[BatchOp, ...] = (
+    BatchOp("makeup", makeup_runner, makeup_params, ".png",
+            "makeup styles per region (Makeup, classical); grid: style=retro,smoky regions=lips,eyeshadow lips=korean,none",
+            add_arguments=add_batch_arguments, params_from_args=flat_params_from_args,
+            grid_from_args=grid_from_args),
+)
+"""The Makeup studio's batch ops (read by :mod:`engine.batch.ops`)."""

@@ -10,6 +10,7 @@ differ from the input). ``--list-styles`` prints the styles and exits. No face â
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ def flat_params_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return normalize_flat({k: getattr(args, k) for k in FLAT_DEFAULTS})
 
 
-def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``makeup`` sub-command."""
     p = subparsers.add_parser("makeup", help="apply makeup styles per region (lips, eyeshadow, cheek, base ...)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -97,7 +98,7 @@ def cmd_makeup(args: argparse.Namespace) -> int:
         print(f"{failure} in {args.image}", file=sys.stderr)
         return NO_FACE_EXIT
     res = editor.edit(params)
-    files = {Path(args.out): encode_for_path(args.out, res.image)}
+    files: dict[str | os.PathLike[str], bytes] = {Path(args.out): encode_for_path(args.out, res.image)}
     if args.masks_out:
         folder = Path(args.masks_out)
         for name, m in res.masks.items():
@@ -109,3 +110,7 @@ def cmd_makeup(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, {res.info['faces']} face(s); {regions}; "
           f"intensity {params.intensity:g})")
     return 0
+
+
+CLI_COMMANDS = (add_parser,)
+"""The Makeup studio's command-line hooks (read by :mod:`engine.cli`)."""

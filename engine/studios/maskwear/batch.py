@@ -17,11 +17,15 @@ This module imports nothing heavy at import time: the op registry imports it.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+
+from engine.studios.registry import BatchOp
 
 AUGMENTS = ("translate", "rotate", "scale")
 OUTPUTS = ("face", "masked", "alpha", "params.json")
@@ -36,7 +40,7 @@ def wear_mask_params(params: Mapping[str, Any]) -> dict[str, Any]:
         ValueError: unknown key, template or augmentation; size out of 32–1024.
     """
     from engine.procedural.mask_templates import parse_color, template_names
-    from engine.studios.maskwear.classical import METHODS
+    from engine.studios.maskwear.params import METHODS
 
     unknown = set(params) - set(DEFAULTS)
     if unknown:
@@ -58,9 +62,9 @@ def wear_mask_params(params: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"size must be in 32..1024, got {size}")
     p["size"] = size
     aug = [a.strip() for a in str(p["augment"]).replace("+", ",").split(",") if a.strip() and a.strip() != "none"]
-    bad = set(aug) - set(AUGMENTS)
-    if bad:
-        raise ValueError(f"unknown augmentation(s) {', '.join(sorted(bad))}; use {', '.join(AUGMENTS)} or none")
+    unknown_aug = set(aug) - set(AUGMENTS)
+    if unknown_aug:
+        raise ValueError(f"unknown augmentation(s) {', '.join(sorted(unknown_aug))}; use {', '.join(AUGMENTS)} or none")
     p["augment"] = ",".join(a for a in AUGMENTS if a in aug) or "none"
     p["lighting"] = float(p["lighting"])
     if not 0 <= p["lighting"] <= 1:
@@ -93,7 +97,7 @@ def augment_offsets(targets: np.ndarray, augment: str, rng: np.random.Generator)
     if "translate" in augment:
         new += rng.uniform(-0.04, 0.04, 2) * width
     d = new - pts
-    return tuple((k, round(float(dx), 2), round(float(dy), 2)) for k, (dx, dy) in zip(ANCHORS, d))
+    return tuple((k, round(float(dx), 2), round(float(dy), 2)) for k, (dx, dy) in zip(ANCHORS, d, strict=True))
 
 
 class WearMaskRunner:
@@ -116,11 +120,9 @@ class WearMaskRunner:
         from engine.faces.align import align_face
         from engine.faces.cli import quiet_native_stderr
         from engine.procedural.mask_templates import template_names
-        from engine.studios.maskwear.classical import (
-            MaskWearParams,
-            face_targets,
-            put_mask,
-        )
+        from engine.studios.maskwear.classical import face_targets
+        from engine.studios.maskwear.editor import put_mask
+        from engine.studios.maskwear.params import MaskWearParams
 
         with quiet_native_stderr():  # MediaPipe logs on the native stderr
             faces = [f for f in self.analyzer.analyze(image, parse=False).faces if f.landmarks is not None]
@@ -153,3 +155,36 @@ class WearMaskRunner:
 def wear_mask_runner() -> WearMaskRunner:
     """Runner factory for the batch registry (called once per worker process)."""
     return WearMaskRunner()
+
+
+def add_batch_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``batch wear-mask`` options: ``--template(s) --color --augment --size``.
+
+    Args:
+        p: the ``batch wear-mask`` parser.
+    """
+    p.add_argument("--template", "--templates", dest="template", default="random",
+                   help="random (default), a template name, or a comma list: one is drawn per face")
+    p.add_argument("--color", default=None, help="main colour #RRGGBB (default: the template's)")
+    p.add_argument("--augment", default="none", help="translate,rotate,scale (any subset) or none")
+    p.add_argument("--size", type=int, default=144, help="side of the aligned crops (default 144)")
+
+
+def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Base ``wear-mask`` parameters from the parsed :func:`add_batch_arguments` options.
+
+    Args:
+        args: parsed ``batch wear-mask`` options.
+
+    Returns:
+        ``{"template", "color", "augment", "size"}`` (validated by :func:`wear_mask_params`).
+    """
+    return {"template": args.template, "color": args.color, "augment": args.augment, "size": args.size}
+
+
+BATCH_OPS: tuple[BatchOp, ...] = (
+    BatchOp("wear-mask", wear_mask_runner, wear_mask_params, ".png",
+            "masked-face dataset: aligned face / masked / alpha crops of the largest face per image",
+            output_names=wear_mask_outputs, add_arguments=add_batch_arguments, params_from_args=params_from_args),
+)
+"""The Mask-wear studio's batch ops (read by :mod:`engine.batch.ops`)."""

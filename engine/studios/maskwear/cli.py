@@ -24,7 +24,7 @@ from engine.imageio import (
 from engine.procedural.mask_templates import load_user_template, template_names
 
 
-def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``wear-mask`` sub-command."""
     p = subparsers.add_parser("wear-mask", help="put a surgical / KN95 / N95 / cloth mask on every face",
                               description=__doc__)
@@ -44,7 +44,8 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 def cmd_wear_mask(args: argparse.Namespace) -> int:
     from engine.faces import FaceAnalyzer
-    from engine.studios.maskwear.classical import MaskWearParams, put_mask
+    from engine.studios.maskwear.editor import put_mask
+    from engine.studios.maskwear.params import MaskWearParams
 
     check_output_file(args.out)
     if args.alpha_out:
@@ -67,3 +68,7 @@ def cmd_wear_mask(args: argparse.Namespace) -> int:
     atomic_write_files(files)  # all or none
     print(f"masked {len(targets)} face(s) → {Path(args.out)}")
     return 0
+
+
+CLI_COMMANDS = (add_parser,)
+"""The Mask-wear studio's command-line hooks (read by :mod:`engine.cli`)."""

@@ -1,25 +1,108 @@
-"""``masquerade opera generate|colorize|classify``: the opera studio's classical engine, headless.
+"""``masquerade lineart`` and ``masquerade opera generate|colorize|classify``: the Opera studio, headless.
 
 Examples::
 
+    masquerade lineart picture.png --out line.png [--sigma 0.8 --k 1.6 --gamma 0.98 --epsilon -0.005 --phi 200]
     masquerade opera generate --seed 7 --color red --out mask.png [--size 512] [--color-seed 9]
         [--lineart line.png] [--regions regions.png]
     masquerade opera colorize sketch.png --reference mask.png --out coloured.png [--warped w.png]
     masquerade opera classify mask.png
     masquerade batch colorize --input SKETCHES --reference mask.png --output DIR
+
+The batch ops (``batch lineart``, ``batch colorize``, ``batch opera-dataset``) are in
+:mod:`engine.studios.opera.batch`.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.labels import OPERA_COLOURS
 
+if TYPE_CHECKING:  # the parameters' module is imported when a command runs
+    from engine.studios.opera.params import XDoGParams
 
-def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+
+def add_xdog_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the XDoG options (``--sigma --k --gamma --epsilon --phi --threshold``) to a parser.
+
+    Used by ``masquerade lineart`` and ``masquerade batch lineart``.
+
+    Args:
+        p: the parser to extend.
+    """
+    from engine.studios.opera.params import XDoGParams
+
+    d = XDoGParams()
+    g = p.add_argument_group("XDoG line art")
+    g.add_argument("--sigma", type=float, default=d.sigma, help=f"inner Gaussian σ in pixels (default {d.sigma})")
+    g.add_argument("--k", type=float, default=d.k, help=f"outer/inner σ ratio (default {d.k})")
+    g.add_argument("--gamma", "--tau", dest="gamma", type=float, default=d.gamma,
+                   help=f"outer Gaussian weight γ (τ) (default {d.gamma})")
+    g.add_argument("--epsilon", type=float, default=d.epsilon, help=f"white level ε (default {d.epsilon})")
+    g.add_argument("--phi", type=float, default=d.phi, help=f"soft-threshold steepness φ (default {d.phi})")
+    g.add_argument("--threshold", type=float, default=None, help="binarise at this level in [0, 1] (default: soft lines)")
+
+
+def xdog_params_from_args(args: argparse.Namespace) -> XDoGParams:
+    """The XDoG parameters of parsed :func:`add_xdog_arguments` options.
+
+    Args:
+        args: the parsed options.
+
+    Returns:
+        Validated :class:`~engine.studios.opera.params.XDoGParams`.
+
+    Raises:
+        ValueError: a value out of range.
+    """
+    from engine.studios.opera.params import XDoGParams
+
+    return XDoGParams(sigma=args.sigma, k=args.k, gamma=args.gamma, epsilon=args.epsilon,
+                      phi=args.phi, threshold=args.threshold).validate()
+
+
+def add_lineart_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Add the ``lineart`` command (XDoG line art of one image).
+
+    Args:
+        subparsers: the ``masquerade`` parser's sub-parsers.
+
+    Returns:
+        The ``lineart`` parser.
+    """
+    la = subparsers.add_parser("lineart", help="extract opera line art from one image (XDoG)")
+    la.add_argument("image", help="input image")
+    la.add_argument("--out", required=True, help="output PNG/JPEG file")
+    add_xdog_arguments(la)
+    la.set_defaults(func=cmd_lineart)
+    return la
+
+
+def cmd_lineart(args: argparse.Namespace) -> int:
+    """``lineart``: write the XDoG line art of one image.
+
+    Args:
+        args: parsed ``lineart`` options.
+
+    Returns:
+        0 (failures raise and are printed as one line by :func:`engine.cli.run`).
+    """
+    from engine.imageio import check_output_file, load_image, save_image
+    from engine.studios.opera.classical import xdog
+
+    params = xdog_params_from_args(args)
+    check_output_file(args.out)
+    img = load_image(args.image)
+    out = save_image(args.out, xdog(img, params))
+    print(f"wrote {out} ({img.shape[1]}x{img.shape[0]})")
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``opera`` command with its ``generate``, ``colorize`` and ``classify`` sub-commands.
 
     Args:
@@ -181,62 +264,5 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- batch colorize: module-level functions registered in engine/batch/ops.py --------------------
-
-def colorize_batch_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate ``{"reference": path, "gap": int | None}`` for ``batch colorize``.
-
-    Args:
-        params: ``reference`` (required, an existing image file) and optional ``gap``.
-
-    Returns:
-        ``{"reference": absolute path, "gap": int or None}``.
-
-    Raises:
-        ValueError: missing/unknown keys, gap out of range.
-        ImageLoadError: the reference is missing, a folder, not an image or too large.
-    """
-    from pathlib import Path
-
-    from engine.studios.opera.classical import ColorizeParams
-
-    unknown = set(params) - {"reference", "gap"}
-    if unknown:
-        raise ValueError(f"unknown colorize parameter(s): {', '.join(sorted(unknown))}; known: gap, reference")
-    if not params.get("reference"):
-        raise ValueError("batch colorize needs --reference IMAGE")
-    from engine.imageio import open_image
-
-    ref = Path(str(params["reference"])).expanduser().resolve()
-    open_image(ref).close()  # missing, a folder, not an image, oversized: refused before the job starts
-    gap = params.get("gap")
-    gap = None if gap is None else int(gap)
-    ColorizeParams(gap=gap).validate()
-    return {"reference": str(ref), "gap": gap}
-
-
-def colorize_batch_runner() -> Callable[[np.ndarray, Mapping[str, Any]], np.ndarray]:
-    """Per-process colouring function; each reference file is read once per process."""
-    from engine.imageio import load_image
-    from engine.studios.opera.classical import ColorizeParams, colorize
-
-    references: dict[str, np.ndarray] = {}
-
-    def apply(image: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-        path = params["reference"]
-        if path not in references:
-            references[path] = load_image(path)
-        return colorize(image, references[path], ColorizeParams(gap=params["gap"])).image
-
-    return apply
-
-
-def add_colorize_batch_options(p: argparse.ArgumentParser) -> None:
-    """``--reference`` and ``--gap`` for ``masquerade batch colorize``."""
-    p.add_argument("--reference", required=True, metavar="IMAGE", help="reference lianpu the sketches take colours from")
-    p.add_argument("--gap", type=int, default=None, help="close stroke gaps up to about 2×GAP pixels (default: auto)")
-
-
-def colorize_batch_base(args: argparse.Namespace) -> dict[str, Any]:
-    """Base parameters of ``batch colorize`` from its parsed options."""
-    return colorize_batch_params({"reference": args.reference, "gap": args.gap})
+CLI_COMMANDS = (add_lineart_parser, add_parser)
+"""The Opera studio's command-line hooks (read by :mod:`engine.cli`)."""

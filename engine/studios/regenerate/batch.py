@@ -6,17 +6,20 @@ chain (see :func:`engine.studios.regenerate.edits.parse_edits`; chains use ``;``
 ``+`` between labels, never commas). Regions are ``+``-joined label names. An image without a face
 fails its task with ``no face found`` (recorded in the manifest).
 
-The batch core writes one image per task, so each task writes the regenerated image only; the
-edited mask can be rebuilt exactly with ``masquerade parse-edit IMAGE --edits SPEC``.
+Each task writes the (image, edited mask, result) triple of a segmentation-augmentation dataset:
+``<stem>_image.png``, ``<stem>_mask.png`` (labels, official order) and ``<stem>_result.png``.
 
 This module imports nothing heavy at import time: the op registry imports it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+
+from engine.studios.registry import BatchOp
 
 KEYS = ("edits", "reference", "regions", "blend")
 
@@ -106,3 +109,12 @@ def regenerate_outputs(params: Mapping[str, Any]) -> tuple[str, ...]:
 def regenerate_runner() -> RegenerateBatchRunner:
     """Batch op ``runner`` factory (called once per worker process)."""
     return RegenerateBatchRunner()
+
+
+BATCH_OPS: tuple[BatchOp, ...] = (
+    BatchOp("regenerate", regenerate_runner, regenerate_params, ".png",
+            "edit each face's 19-label parsing and regenerate it (Regenerate, classical); "
+            'grid: edits="dilate:hair:12","scale:l_eye+r_eye:1.3","add:glasses" regions=hair+skin',
+            output_names=regenerate_outputs),
+)
+"""The Regenerate studio's batch ops (read by :mod:`engine.batch.ops`)."""

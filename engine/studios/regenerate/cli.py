@@ -49,7 +49,7 @@ def parse_regions(text: str) -> tuple[str, ...]:
     return names
 
 
-def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``regenerate`` and ``parse-edit`` sub-commands."""
     p = subparsers.add_parser("regenerate", help="regenerate a face from an edited 19-label mask (classical)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -131,7 +131,7 @@ def cmd_parse_edit(args: argparse.Namespace) -> int:
     image = load_image(args.image)
     with quiet_native_stderr():
         res = FaceAnalyzer().analyze(image)
-    if not res.faces:
+    if not res.faces or res.parsing is None:  # analyze() parses whenever it finds a face
         print(f"no face found in {args.image}", file=sys.stderr)
         return NO_FACE_EXIT
     labels = apply_edits(res.parsing, edits)
@@ -141,3 +141,7 @@ def cmd_parse_edit(args: argparse.Namespace) -> int:
     atomic_write_files(files)  # all or none
     print(f"wrote {args.out} ({args.mask_order} order, {len(edits)} edit(s))")
     return 0
+
+
+CLI_COMMANDS = (add_parser,)
+"""The Regenerate studio's command-line hooks (read by :mod:`engine.cli`)."""
