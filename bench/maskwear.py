@@ -23,7 +23,8 @@ def _fit_ms(runs: int = 20) -> dict[str, float]:
     from skimage import data
 
     from engine.faces import FaceAnalyzer
-    from engine.studios.maskwear.classical import MaskWearParams, put_mask
+    from engine.studios.maskwear.editor import put_mask
+    from engine.studios.maskwear.params import MaskWearParams
 
     img = data.astronaut()
     faces = FaceAnalyzer().analyze(img, parse=False).faces

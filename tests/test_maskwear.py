@@ -24,12 +24,9 @@ from engine.procedural.mask_templates import (
     parse_color,
     template_names,
 )
-from engine.studios.maskwear.classical import (
-    MaskWearEditor,
-    MaskWearParams,
-    put_mask,
-    warp_template,
-)
+from engine.studios.maskwear.classical import warp_template
+from engine.studios.maskwear.editor import MaskWearEditor, put_mask
+from engine.studios.maskwear.params import MaskWearParams
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -127,16 +124,12 @@ def test_lighting_follows_the_photo(astro) -> None:
 
 
 def test_options_and_errors(astro, monkeypatch, tmp_path) -> None:
-
-    import engine.studios.maskwear.classical as mw
+    from engine.studios.maskwear.learned import MASK_REFINER
 
     img, faces = astro
     with pytest.raises(NoFaceError):
         put_mask(img, [], MaskWearParams())
-    import engine.weights.store as store
-
-    monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path])  # no refiner anywhere
-    monkeypatch.setattr(mw, "_REFINER", {})
+    monkeypatch.setattr(MASK_REFINER, "roots", [tmp_path])  # no refiner anywhere
     with pytest.raises(ValueError, match="learned"):
         put_mask(img, faces, MaskWearParams(method="learned"))
     for bad in (dict(method="x"), dict(faces="some"), dict(lighting=2.0), dict(color="blue"), dict(offsets=(("z", 1, 1),))):

@@ -12,6 +12,8 @@ import torch
 from skimage import data
 
 import engine.studios.maskwear.classical as mw
+from engine.device import select_device
+from engine.errors import LearnedBackendError
 from engine.models.maskwear_stn import (
     MaskWearDiscriminator,
     MaskWearGenerator,
@@ -20,14 +22,16 @@ from engine.models.maskwear_stn import (
     warp_rgba,
     wgan_div_penalty,
 )
+from engine.studios.maskwear.editor import MaskWearEditor, put_mask
+from engine.studios.maskwear.learned import CROP, MASK_REFINER, LearnedRefiner, method_resolution
+from engine.studios.maskwear.params import MaskWearParams
 from engine.training.maskwear import (
-    CROP,
-    LearnedRefiner,
     is_better,
     jitter_recovery,
     prepare_faces,
     train,
 )
+from engine.weights.card import Verdict
 from engine.weights.store import load_checkpoint, save_checkpoint
 
 
@@ -106,29 +110,110 @@ def test_untrained_refiner_keeps_the_keypoint_fit() -> None:
 
 
 def test_auto_and_learned_without_checkpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(MASK_REFINER, "roots", [tmp_path])
+    r = method_resolution("auto")
+    assert r.backend == "classical" and "no trained" in r.reason and "masquerade train maskwear-stn" in r.reason
+    assert method_resolution("keypoint").reason == "the key-point fit requested"
+    with pytest.raises(LearnedBackendError, match="not available"):
+        method_resolution("learned")
+    with pytest.raises(ValueError, match="method must be"):
+        method_resolution("best")
 
 
-    import engine.weights.store as store
-
-    monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path])
-    monkeypatch.setattr(mw, "_REFINER", {})
-    assert mw.resolve_method("auto")[0] == "keypoint"
-    with pytest.raises(ValueError, match="not available"):
-        mw.resolve_method("learned")
+def _save_refiner(folder: Path, better: bool | None) -> Path:
+    verdict = None if better is None else Verdict("keypoint", "test measure", better)
+    return save_checkpoint(MaskWearGenerator(width=8), folder / "maskwear_stn_g", task="t", training_data="t",
+                           licence="t", metrics={"coverage_nose": 0.8, "keypoint_coverage_nose": 0.75},
+                           verdict=verdict)
 
 
 def test_auto_uses_only_a_refiner_measured_better(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import engine.weights.store as store
-
-    g = MaskWearGenerator(width=8)
     for better in (False, True):
         folder = tmp_path / str(better)
-        save_checkpoint(g, folder / "maskwear_stn_g", task="t", training_data="t", licence="t",
-                        extra={"better_than_keypoint": better})
-        monkeypatch.setattr(store, "checkpoint_roots", lambda folder=folder: [folder])
-        monkeypatch.setattr(mw, "_REFINER", {})
-        assert mw.resolve_method("auto")[0] == ("learned" if better else "keypoint")
-        assert mw.resolve_method("learned")[0] == "learned"
+        _save_refiner(folder, better)
+        monkeypatch.setattr(MASK_REFINER, "roots", [folder])
+        r = method_resolution("auto")
+        assert r.backend == ("neural" if better else "classical")
+        assert "nose coverage 0.800 vs key-point 0.750" in r.reason
+        assert method_resolution("learned").backend == "neural"
+        assert method_resolution("keypoint").backend == "classical"
+
+
+def test_older_card_flag_is_read_as_the_verdict(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    save_checkpoint(MaskWearGenerator(width=8), tmp_path / "maskwear_stn_g", task="t", training_data="t",
+                    licence="t", extra={"better_than_keypoint": True})
+    monkeypatch.setattr(MASK_REFINER, "roots", [tmp_path])
+    r = method_resolution("auto")
+    assert r.learned and r.card is not None and r.card.verdict is not None
+    assert r.card.verdict.compared_with == "keypoint"
+
+
+@pytest.fixture(scope="module")
+def astro_faces():
+    from engine.faces import FaceAnalyzer
+
+    img = data.astronaut()
+    return img, FaceAnalyzer().analyze(img, parse=False).faces
+
+
+def _flip_bytes(card: Path) -> None:
+    """Corrupt the weights in place (same size: only the hash check at load time notices)."""
+    weights = card.with_suffix(".safetensors")
+    raw = bytearray(weights.read_bytes())
+    raw[-8:] = bytes(b ^ 0xFF for b in raw[-8:])
+    weights.write_bytes(bytes(raw))
+
+
+def test_editor_reports_what_runs_and_where(astro_faces, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    img, faces = astro_faces
+    _save_refiner(tmp_path, True)
+    monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(tmp_path))
+    ed = MaskWearEditor()
+    ed.set_image(img)
+    assert ed.resolution.learned and ed.backend == "neural"
+    res = ed.edit(MaskWearParams(method="keypoint"))
+    assert res.info["backend"] == "classical" and res.info["method"] == "keypoint" and res.info["device"] == "cpu"
+    assert ed.backend == "classical"  # the latest edit's method
+    res = ed.edit(MaskWearParams(method="auto"))
+    assert res.info["backend"] == "neural" and res.info["method"] == "learned"
+    assert res.info["device"] == str(select_device().device)
+    assert "measured better" in res.info["method_reason"] and ed.backend == "neural"
+    # an untrained (zero-residual) refiner leaves the key-point fit where it was
+    assert np.allclose(res.info["anchors"], ed.edit(MaskWearParams(method="keypoint")).info["anchors"], atol=1e-2)
+    assert MaskWearEditor("classical").resolution.backend == "classical"
+    assert MaskWearEditor("classical").resolution_for("learned").backend == "neural"
+
+
+def test_corrupt_override_falls_back_to_the_keypoint_fit(astro_faces, monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    img, faces = astro_faces
+    _flip_bytes(_save_refiner(tmp_path, True))
+    monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(tmp_path))
+    ed = MaskWearEditor()
+    assert ed.backend == "neural"  # the card alone says better; the hash is checked when loading
+    ed.set_image(img)
+    res = ed.edit(MaskWearParams())
+    assert res.info["backend"] == "classical" and res.info["method"] == "keypoint"
+    assert "hash" in res.info["method_reason"] and "\n" not in res.info["method_reason"]
+    assert ed.backend == "classical" and "hash" in ed.resolution.reason  # remembered: no second load
+    keypoint, _, _ = put_mask(img, faces, MaskWearParams(method="keypoint"))
+    assert np.array_equal(put_mask(img, faces, MaskWearParams())[0], keypoint)
+    with pytest.raises(LearnedBackendError) as exc:
+        put_mask(img, faces, MaskWearParams(method="learned"))
+    assert "hash" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_editor_construction_loads_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import engine.weights.store as store
+
+    _save_refiner(tmp_path, True)
+    monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(tmp_path))
+    loads: list[Path] = []
+    monkeypatch.setattr(store, "load_checkpoint", lambda path, *a, **k: loads.append(Path(path)))
+    for backend in ("auto", "neural", "classical"):
+        ed = MaskWearEditor(backend)
+        _ = ed.resolution, ed.backend, ed.resolution_for("learned")
+    assert loads == []
 
 
 def test_is_better_rule() -> None:

@@ -31,7 +31,8 @@ from app.worker import EngineWorker
 from engine.cancel import CancelToken
 from engine.procedural.mask_templates import ANCHORS, get_template, template_names
 from engine.studios.base import EditResult
-from engine.studios.maskwear.classical import MaskWearEditor, MaskWearParams
+from engine.studios.maskwear.editor import MaskWearEditor
+from engine.studios.maskwear.params import MaskWearParams
 
 STUDIO = "maskwear"
 RENDER = "maskwear.render"

@@ -14,7 +14,10 @@ key-point fit is the pseudo ground truth) plus the WGAN-div adversarial term aga
 faces (realism), with the critic trained alternately.
 
 Evaluation: anchor error after undoing held-out jitters, and mask coverage on faces with ground
-truth parsing (lips+mouth, nose, eyes), compared with the key-point fit on the same faces.
+truth parsing (lips+mouth, nose, eyes), compared with the key-point fit on the same faces; the
+outcome of :func:`is_better` is the card's verdict, which the studio's ``auto`` reads. Inference (the
+:class:`~engine.studios.maskwear.learned.LearnedRefiner` and its crop / homography helpers) lives in
+:mod:`engine.studios.maskwear.learned`.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
@@ -41,37 +44,17 @@ from engine.models.maskwear_stn import (
     wgan_div_penalty,
 )
 from engine.procedural.mask_templates import MaskTemplate, get_template, template_names
+from engine.studios.maskwear.learned import (
+    CROP,
+    LearnedRefiner,
+    apply_homography,
+    faces_to_tensor,
+    from_normalised,
+    keypoint_homography,
+    small_template,
+    to_normalised,
+)
 from engine.training.loop import TrainConfig, Trainer
-
-CROP = 144
-TEMPLATE_SIZE = (128, 100)
-"""Templates are resized to this (width, height) for the network (built-ins are 512 × 400)."""
-
-
-def _norm(points: np.ndarray, w: float, h: float) -> np.ndarray:
-    """Pixel points → normalised [-1, 1] coordinates (``align_corners=True`` convention)."""
-    return np.stack([points[:, 0] / (w - 1) * 2 - 1, points[:, 1] / (h - 1) * 2 - 1], 1)
-
-
-def _denorm(points: np.ndarray, w: float, h: float) -> np.ndarray:
-    return np.stack([(points[:, 0] + 1) / 2 * (w - 1), (points[:, 1] + 1) / 2 * (h - 1)], 1)
-
-
-def keypoint_homography(template: MaskTemplate, targets_crop: np.ndarray, size: int = CROP) -> np.ndarray:
-    """Least-squares homography (normalised coords) from the template's anchors to crop points."""
-    th, tw = template.rgba.shape[:2]
-    src = _norm(template.anchor_array(), tw, th).astype(np.float64)
-    dst = _norm(np.asarray(targets_crop, np.float64), size, size)
-    h, _ = cv2.findHomography(src, dst, 0)
-    if h is None:
-        raise ValueError("degenerate anchors: no homography")
-    return h / h[2, 2]
-
-
-def apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
-    p = np.c_[points, np.ones(len(points))] @ h.T
-    return p[:, :2] / p[:, 2:3]
-
 
 # -- data ------------------------------------------------------------------------------------------
 
@@ -131,14 +114,6 @@ def build_dataset(clean_dirs: Sequence[Path], masked_dirs: Sequence[Path], cache
     return data
 
 
-def small_template(t: MaskTemplate) -> MaskTemplate:
-    """``t`` resized to :data:`TEMPLATE_SIZE`, anchors scaled with it."""
-    th, tw = t.rgba.shape[:2]
-    sx, sy = TEMPLATE_SIZE[0] / tw, TEMPLATE_SIZE[1] / th
-    small = cv2.resize(np.asarray(t.rgba), TEMPLATE_SIZE, interpolation=cv2.INTER_AREA)
-    return MaskTemplate(t.name, small, {k: (x * sx, y * sy) for k, (x, y) in t.anchors.items()}, t.kind)
-
-
 def template_pool(rng: np.random.Generator, count: int = 24) -> list[MaskTemplate]:
     """Built-in templates in their own and in random colours, resized for the network."""
     names = template_names()
@@ -158,14 +133,10 @@ def jitter(rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
     return np.array([[s * math.cos(a), -s * math.sin(a), tx], [s * math.sin(a), s * math.cos(a), ty], [px, py, 1.0]])
 
 
-def _to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255.0).to(device)  # [NCHW]
-
-
 # -- training --------------------------------------------------------------------------------------
 
 def train(data: dict[str, np.ndarray], out_dir: Path, steps: int = 300, batch: int = 16, lr: float = 2e-4,
-          adv_weight: float = 0.02, seed: int = 0, device: Optional[torch.device] = None,
+          adv_weight: float = 0.02, seed: int = 0, device: torch.device | None = None,
           width: int = 16) -> tuple[MaskWearGenerator, dict[str, Any]]:
     """Train the refiner on prepared data; returns the generator and the training summary."""
     device = device or torch.device("cpu")
@@ -198,7 +169,7 @@ def train(data: dict[str, np.ndarray], out_dir: Path, steps: int = 300, batch: i
         tmpl = torch.stack([rgba[t] for t in tids])
         h_kp = torch.tensor(np.stack(h_kp), dtype=torch.float32)
         h_in = torch.tensor(np.stack(h_in), dtype=torch.float32)
-        return _to_tensor(faces, device), tmpl.to(device), h_kp.to(device), h_in.to(device)
+        return faces_to_tensor(faces, device), tmpl.to(device), h_kp.to(device), h_in.to(device)
 
     def step_fn(step: int) -> dict[str, float]:
         face, tmpl, h_kp, h_in = sample(batch)
@@ -209,7 +180,7 @@ def train(data: dict[str, np.ndarray], out_dir: Path, steps: int = 300, batch: i
         logs: dict[str, float] = {}
         if use_adv:
             ridx = rng.integers(0, len(real), batch)
-            real_t = _to_tensor(real[ridx], device)
+            real_t = faces_to_tensor(real[ridx], device)
             d_loss = d(fake.detach()).mean() - d(real_t).mean() + wgan_div_penalty(d, real_t, fake.detach())
             opt_d.zero_grad()
             d_loss.backward()
@@ -240,54 +211,9 @@ def train(data: dict[str, np.ndarray], out_dir: Path, steps: int = 300, batch: i
                       "clean_faces": int(len(clean)), "real_masked_faces": int(len(real)), "adversarial": use_adv}
 
 
-# -- using a trained refiner -------------------------------------------------------------------------
-
-class LearnedRefiner:
-    """Refine the key-point targets of a face with a trained generator.
-
-    Args:
-        model: a :class:`MaskWearGenerator` (in eval mode).
-    """
-
-    def __init__(self, model: MaskWearGenerator) -> None:
-        self.model = model.eval()
-        self.device = next(model.parameters()).device
-
-    @classmethod
-    def from_checkpoint(cls, path=None) -> "LearnedRefiner":
-        """Load the refiner (``find_checkpoint("maskwear_stn_g")`` when ``path`` is ``None``)."""
-        from engine.errors import CheckpointError
-        from engine.weights.store import find_checkpoint, load_checkpoint
-
-        path = path or find_checkpoint("maskwear_stn_g")
-        if path is None:
-            raise CheckpointError("no trained mask refiner (maskwear_stn_g) in the checkpoint folders")
-        model, _ = load_checkpoint(path, device="cpu")
-        return cls(model)
-
-    @torch.no_grad()
-    def refine(self, image: np.ndarray, face, template: MaskTemplate, targets: np.ndarray) -> np.ndarray:
-        """Refined ``[6, 2]`` image-space targets for ``face`` (key-point ``targets`` as the start)."""
-        crop = align_face(image, face.keypoints, CROP)
-        tsmall = small_template(template)
-        hk = keypoint_homography(tsmall, crop.to_crop(targets))
-        tmpl = torch.from_numpy(np.ascontiguousarray(tsmall.rgba)).permute(2, 0, 1).float().div(255.0)[None].to(self.device)
-        h_in = torch.tensor(hk, dtype=torch.float32)[None].to(self.device)
-        warped = warp_rgba(tmpl, h_in, CROP)
-        face_t = _to_tensor(crop.image[None], self.device)
-        delta = self.model(torch.cat([face_t, warped[:, :3], warped[:, 3:4]], 1))
-        h = params_to_matrix(matrix_to_params(h_in) + delta)[0].cpu().numpy().astype(np.float64)
-        # the correction the network made, applied to the key-point targets themselves: a zero
-        # residual leaves them exactly where they were
-        correction = h @ np.linalg.inv(hk)
-        crop_pts = _denorm(apply_homography(correction, _norm(crop.to_crop(targets).astype(np.float64), CROP, CROP)),
-                           CROP, CROP)
-        return crop.to_image(crop_pts.astype(np.float32))
-
-
 # -- evaluation --------------------------------------------------------------------------------------
 
-def coverage(parsing_dir: Path, refiner: Optional[LearnedRefiner], templates: Sequence[str] = ("surgical-blue", "kn95", "n95", "cloth-plain"),
+def coverage(parsing_dir: Path, refiner: LearnedRefiner | None, templates: Sequence[str] = ("surgical-blue", "kn95", "n95", "cloth-plain"),
              analyzer=None) -> dict[str, float]:
     """Fractions of ground-truth lips+mouth, nose and eye pixels under the mask (alpha > 0.5).
 
@@ -296,7 +222,8 @@ def coverage(parsing_dir: Path, refiner: Optional[LearnedRefiner], templates: Se
     from PIL import Image
 
     from engine.faces import FaceAnalyzer
-    from engine.studios.maskwear.classical import MaskWearParams, put_mask
+    from engine.studios.maskwear.editor import put_mask
+    from engine.studios.maskwear.params import MaskWearParams
 
     analyzer = analyzer or FaceAnalyzer()
     counts = {"lips": [0, 0], "nose": [0, 0], "eyes": [0, 0]}
@@ -331,25 +258,26 @@ def jitter_recovery(model: MaskWearGenerator, clean: np.ndarray, targets: np.nda
             tmpl = torch.from_numpy(np.ascontiguousarray(t.rgba)).permute(2, 0, 1).float().div(255.0)[None].to(device)
             h_in = torch.tensor(hin, dtype=torch.float32)[None].to(device)
             warped = warp_rgba(tmpl, h_in, CROP)
-            x = torch.cat([_to_tensor(clean[i:i + 1], device), warped[:, :3], warped[:, 3:4]], 1)
+            x = torch.cat([faces_to_tensor(clean[i:i + 1], device), warped[:, :3], warped[:, 3:4]], 1)
             h = params_to_matrix(matrix_to_params(h_in) + model(x))[0].cpu().numpy().astype(np.float64)
             sh, sw = t.rgba.shape[:2]
-            a = _norm(t.anchor_array(), sw, sh)
-            ref = _denorm(apply_homography(hk, a), CROP, CROP)
-            before.append(np.linalg.norm(_denorm(apply_homography(hin, a), CROP, CROP) - ref, axis=1).mean())
-            after.append(np.linalg.norm(_denorm(apply_homography(h, a), CROP, CROP) - ref, axis=1).mean())
+            a = to_normalised(t.anchor_array(), sw, sh)
+            ref = from_normalised(apply_homography(hk, a), CROP, CROP)
+            before.append(np.linalg.norm(from_normalised(apply_homography(hin, a), CROP, CROP) - ref, axis=1).mean())
+            after.append(np.linalg.norm(from_normalised(apply_homography(h, a), CROP, CROP) - ref, axis=1).mean())
     return {"anchor_error_px_before": round(float(np.mean(before)), 3),
             "anchor_error_px_after": round(float(np.mean(after)), 3)}
 
 
 def is_better(learned: dict[str, float], keypoint: dict[str, float]) -> bool:
-    """The refiner is used by ``auto`` only if it keeps the aims and improves nose coverage."""
+    """The card's verdict: better only if the refiner keeps the aims and improves nose coverage."""
     return (learned["lips"] >= max(0.95, keypoint["lips"] - 0.002) and learned["eyes"] <= min(0.02, keypoint["eyes"] + 0.002)
             and learned["nose"] > keypoint["nose"] + 0.01)
 
 
 def main(args: argparse.Namespace) -> int:
     """``masquerade train maskwear-stn``: build data, train, evaluate, write the checkpoint + card."""
+    from engine.weights.card import Verdict
     from engine.weights.store import save_checkpoint
 
     root = Path(args.data)
@@ -376,6 +304,8 @@ def main(args: argparse.Namespace) -> int:
         licence="weights: derived from non-commercial research data (CelebA/CelebA-HQ, MT-Dataset) and RMFD "
                 "(no licence stated) — research use only",
         metrics=metrics,
+        verdict=Verdict("keypoint", "nose coverage of the fitted mask on the 9 labelled dev parsing pairs, "
+                                    "against the key-point fit (lips kept, eyes clear)", better),
         extra={"better_than_keypoint": better, "train": summary,
                "evaluation": "coverage on shared/data/faces/parsing (9 ground-truth pairs, not used in training); "
                              "jitter recovery on 64 jittered fits of training faces"})

@@ -1,36 +1,32 @@
-"""Mask-wear studio engine: put surgical / KN95 / N95 / cloth masks on faces.
+"""Mask-wear studio, classical engine: the key-point fit of a mask template onto the face mesh.
 
-Classical (key-point) method: the six template anchors (:mod:`engine.procedural.mask_templates`)
-are mapped to six face-mesh points — cheek contours at nose height (``a``/``c``), the nose bridge
-just under the eyes (``b``), the jaw below the mouth corners (``d``/``f``) and a point under the
-chin (``e``). Each half of the template (``a b e d`` and ``b c f e``) gets its own homography, so on a
-turned head the far half shrinks with the far cheek instead of being oversized. The mask is then
-shaded like the face under it (lighting adaptation), the eye regions are kept clear whatever the
-fit, and it is composited with its alpha. The learned refiner (:mod:`engine.models.maskwear_stn`,
-a residual on this fit, trained by :mod:`engine.training.maskwear`) moves the six targets when it
-is selected; ``method="auto"`` selects it only when its card records that it measured better.
+This is what ``method="auto"`` runs unless the learned refiner's card says it measured better (see
+:mod:`engine.studios.maskwear.learned`; the editor is :class:`~engine.studios.maskwear.editor.MaskWearEditor`).
+
+The six template anchors (:mod:`engine.procedural.mask_templates`) are mapped to six face-mesh
+points — cheek contours at nose height (``a``/``c``), the nose bridge just under the eyes (``b``),
+the jaw below the mouth corners (``d``/``f``) and a point under the chin (``e``). Each half of the
+template (``a b e d`` and ``b c f e``) gets its own homography, so on a turned head the far half
+shrinks with the far cheek instead of being oversized. The mask is then shaded like the face under
+it (lighting adaptation), the eye regions are kept clear whatever the fit, and it is composited
+with its alpha. A :class:`TargetRefiner` (the learned refiner) may move the six targets before the
+warp; :func:`composite_masks` takes it as an argument and never loads one.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
-from typing import Optional
+from dataclasses import replace
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-from engine.cancel import CancelToken
 from engine.errors import NoFaceError
 from engine.faces import topology as T
 from engine.faces.types import Face
-from engine.procedural.mask_templates import (
-    ANCHORS,
-    MaskTemplate,
-    get_template,
-    parse_color,
-)
-from engine.studios.base import Editor, EditResult
+from engine.procedural.mask_templates import ANCHORS, MaskTemplate
+from engine.studios.maskwear.params import MaskWearParams
 
 FACE_ANCHORS: dict[str, int] = {"a": 93, "b": 197, "c": 323, "d": 136, "e": 152, "f": 365}
 """Template anchor → MediaPipe mesh index (``e`` is moved below the chin, see :func:`face_targets`)."""
@@ -38,58 +34,27 @@ FACE_ANCHORS: dict[str, int] = {"a": 93, "b": 197, "c": 323, "d": 136, "e": 152,
 CHIN_DROP = 0.10
 """``e`` sits below the chin by ``2 × CHIN_DROP`` × the nose-tip-to-chin distance (the mask wraps under it)."""
 
-METHODS = ("auto", "keypoint", "learned")
 
-
-@dataclass(frozen=True)
-class MaskWearParams:
-    """What to put on which faces.
-
-    Args:
-        template: built-in template name (:func:`~engine.procedural.mask_templates.template_names`).
-        color: ``#RRGGBB`` main colour, or ``None`` for the template's own.
-        method: ``"keypoint"`` (classical), ``"learned"`` (the trained refiner; an error when there is
-            none) or ``"auto"`` (the refiner only when its card says it measured better than the
-            key-point fit, else key-point).
-        faces: ``"all"`` or ``"largest"``.
-        lighting: 0–1, how strongly the mask takes the face's shading and brightness.
-        offsets: manual nudges ``((anchor, dx, dy), ...)`` in image pixels, applied to the largest face.
-        user_template: a loaded user template; overrides ``template`` when set.
-    """
-
-    template: str = "surgical-blue"
-    color: Optional[str] = None
-    method: str = "auto"
-    faces: str = "all"
-    lighting: float = 0.8
-    offsets: tuple[tuple[str, float, float], ...] = ()
-    user_template: Optional[MaskTemplate] = field(default=None, compare=False, repr=False)
-
-    def validate(self) -> "MaskWearParams":
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if self.faces not in ("all", "largest"):
-            raise ValueError(f"faces must be 'all' or 'largest', got {self.faces!r}")
-        if not 0.0 <= self.lighting <= 1.0:
-            raise ValueError(f"lighting must be in [0, 1], got {self.lighting}")
-        if self.color is not None:
-            parse_color(self.color)
-        for name, _, _ in self.offsets:
-            if name not in ANCHORS:
-                raise ValueError(f"unknown anchor {name!r} in offsets (use {', '.join(ANCHORS)})")
-        return self
-
-    def resolve_template(self) -> MaskTemplate:
-        if self.user_template is not None:
-            return self.user_template
-        return get_template(self.template, parse_color(self.color) if self.color else None)
+def _landmarks(face: Face) -> np.ndarray:
+    """The face's mesh ``[478, 2]``; raises :class:`NoFaceError` when it has none."""
+    if face.landmarks is None:
+        raise NoFaceError("no face landmarks: the face is too small, turned or occluded to fit a mask")
+    return face.landmarks
 
 
 def face_targets(face: Face) -> np.ndarray:
-    """``[6, 2]`` image points for anchors ``a``–``f`` of one face (needs landmarks)."""
-    if face.landmarks is None:
-        raise NoFaceError("no face landmarks: the face is too small, turned or occluded to fit a mask")
-    lm = face.landmarks.astype(np.float64)
+    """The key-point targets of one face.
+
+    Args:
+        face: an analysed face with its 478-point mesh.
+
+    Returns:
+        ``float32`` ``[6, 2]`` image points for anchors ``a``–``f``.
+
+    Raises:
+        NoFaceError: the face has no landmarks.
+    """
+    lm = _landmarks(face).astype(np.float64)
     pts = np.array([lm[FACE_ANCHORS[k]] for k in ANCHORS])
     down = lm[T.CHIN] - lm[T.NOSE_TIP]
     pts[ANCHORS.index("e")] = lm[T.CHIN] + down * 2 * CHIN_DROP
@@ -106,7 +71,7 @@ def _half_homographies(template: MaskTemplate, targets: np.ndarray) -> tuple[np.
     return halves[0], halves[1]
 
 
-_PREMULTIPLIED: "OrderedDict[int, tuple[np.ndarray, tuple[np.ndarray, np.ndarray, int]]]" = OrderedDict()
+_PREMULTIPLIED: OrderedDict[int, tuple[np.ndarray, tuple[np.ndarray, np.ndarray, int, float]]] = OrderedDict()
 """id(template.rgba) → (that array, its premultiplied float halves); the entry keeps the array
 alive, so its id cannot be reused while cached. Built-in templates are cached objects, so a batch
 premultiplies each once."""
@@ -136,7 +101,17 @@ def _premultiplied_halves(template: MaskTemplate) -> tuple[np.ndarray, np.ndarra
 
 
 def warp_template(template: MaskTemplate, targets: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Warp a template onto an image of ``size = (H, W)``: returns RGB float32 and alpha ``[0, 1]``."""
+    """Warp a template onto its targets, each half with its own homography.
+
+    Args:
+        template: the mask template.
+        targets: ``[6, 2]`` image points of anchors ``a``–``f``.
+        size: ``(H, W)`` of the output.
+
+    Returns:
+        ``(rgb, alpha)``: ``float32`` ``[H, W, 3]`` (0–255, un-premultiplied) and ``float32``
+        ``[H, W]`` coverage in [0, 1].
+    """
     h, w = size
     hl, hr = _half_homographies(template, targets)
     left, right, x_right = _premultiplied_halves(template)
@@ -157,8 +132,19 @@ def warp_template(template: MaskTemplate, targets: np.ndarray, size: tuple[int, 
 
 
 def eye_guard(shape: tuple[int, int], face: Face) -> np.ndarray:
-    """``float32`` ``[H, W]``: 0 over the eyes (with a margin), 1 elsewhere, soft edges."""
-    lm = face.landmarks
+    """Where a mask may cover: nothing over the eyes, whatever the fit.
+
+    Args:
+        shape: ``(H, W)`` of the image the face's landmarks are in.
+        face: a face with landmarks.
+
+    Returns:
+        ``float32`` ``[H, W]``: 0 over the eyes (with a margin), 1 elsewhere, soft edges.
+
+    Raises:
+        NoFaceError: the face has no landmarks.
+    """
+    lm = _landmarks(face)
     g = np.zeros(shape, np.uint8)
     for loop in (T.LEFT_EYE, T.RIGHT_EYE):
         pts = lm[list(loop)]
@@ -176,7 +162,17 @@ LIGHTING_SIGMA_PX = 8.0
 
 
 def adapt_lighting(image: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, strength: float) -> np.ndarray:
-    """Shade the mask like the face under it: local luminance ratio plus global brightness."""
+    """Shade the mask like the face under it: local luminance ratio plus global brightness.
+
+    Args:
+        image: ``uint8`` RGB ``[H, W, 3]`` under the mask.
+        rgb: the warped mask colours ``float32`` ``[H, W, 3]`` (0–255).
+        alpha: its coverage ``float32`` ``[H, W]``.
+        strength: 0 (flat colours) to 1 (full shading).
+
+    Returns:
+        The shaded colours, ``float32`` ``[H, W, 3]`` in 0–255 (``rgb`` itself when nothing changes).
+    """
     if strength <= 0 or alpha.max() <= 0:
         return rgb
     ys, xs = np.nonzero(alpha > 0.5)
@@ -207,63 +203,6 @@ def adapt_lighting(image: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, streng
     return np.clip(rgb * ratio[:, :, None] * brightness, 0, 255)
 
 
-_REFINER: dict[str, object] = {}
-
-
-def _refiner_card() -> tuple[Optional[object], str]:
-    """``(card path or None, reason)`` of the trained mask refiner, without loading it."""
-    if "card" not in _REFINER:
-        from engine.errors import CheckpointError
-        from engine.weights.card import read_card
-        from engine.weights.store import find_checkpoint
-
-        path = find_checkpoint("maskwear_stn_g")
-        if path is None:
-            _REFINER["card"] = (None, "no trained mask refiner checkpoint")
-        else:
-            try:
-                better = bool(read_card(path).extra.get("better_than_keypoint", False))
-                _REFINER["better"] = better
-                _REFINER["card"] = (path, "measured better than key-point" if better else
-                                    "trained, but not measured better than key-point")
-            except (CheckpointError, OSError, ValueError) as exc:
-                _REFINER["card"] = (None, f"mask refiner unusable: {exc}")
-    return _REFINER["card"]  # type: ignore[return-value]
-
-
-def learned_refiner_status() -> tuple[Optional[object], str]:
-    """``(refiner or None, reason)`` for the trained mask refiner (loaded once, then cached)."""
-    if "status" not in _REFINER:
-        path, reason = _refiner_card()
-        if path is None:
-            _REFINER["status"] = (None, reason)
-        else:
-            from engine.errors import CheckpointError
-            from engine.training.maskwear import LearnedRefiner
-
-            try:
-                _REFINER["status"] = (LearnedRefiner.from_checkpoint(path), reason)
-            except (CheckpointError, OSError, ValueError) as exc:
-                _REFINER["status"] = (None, f"mask refiner unusable: {exc}")
-    return _REFINER["status"]  # type: ignore[return-value]
-
-
-def resolve_method(method: str) -> tuple[str, str]:
-    """The fitting method that will run for ``method`` and why (``auto`` reads only the card)."""
-    if method == "keypoint":
-        return "keypoint", "key-point fit requested"
-    if method == "learned":
-        refiner, reason = learned_refiner_status()
-        if refiner is None:
-            raise ValueError(f"the learned mask refiner is not available ({reason}); use method 'keypoint'")
-        return "learned", reason
-    path, reason = _refiner_card()
-    if path is not None and _REFINER.get("better"):
-        refiner, reason = learned_refiner_status()
-        if refiner is not None:
-            return "learned", reason
-    return "keypoint", reason
-
 
 def _roi(template: MaskTemplate, targets: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
     """Bounding box ``(x0, y0, x1, y1)`` of the warped template (both halves), clipped to the image."""
@@ -278,34 +217,58 @@ def _roi(template: MaskTemplate, targets: np.ndarray, shape: tuple[int, int]) ->
     return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
 
 
-def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams,
-             refiner: Optional[object] = None) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Composite the mask on ``faces`` of ``image``.
+
+
+class TargetRefiner(Protocol):
+    """Moves the key-point targets of one face (the learned refiner,
+    :class:`~engine.studios.maskwear.learned.LearnedRefiner`, is one)."""
+
+    def refine(self, image: np.ndarray, face: Face, template: MaskTemplate, targets: np.ndarray) -> np.ndarray:
+        """Refined ``[6, 2]`` image-space targets for ``face``, starting from ``targets``."""
+        ...
+
+
+def usable_faces(faces: list[Face], params: MaskWearParams) -> list[Face]:
+    """The faces a mask is put on: those with landmarks (only the first for ``faces="largest"``).
+
+    Args:
+        faces: analysed faces, largest first.
+        params: the studio parameters (``faces`` is read).
+
+    Returns:
+        The faces to mask, in order.
+
+    Raises:
+        NoFaceError: no face has landmarks.
+    """
+    usable = [f for f in faces if f.landmarks is not None]
+    if not usable:
+        raise NoFaceError("no face found")
+    return usable[:1] if params.faces == "largest" else usable
+
+
+def composite_masks(image: np.ndarray, faces: list[Face], params: MaskWearParams,
+                    refiner: TargetRefiner | None = None) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Fit and composite the mask on ``faces`` of ``image``: the key-point fit, moved by ``refiner``
+    when one is given (``params.method`` is not read here).
 
     Work is done in the bounding box of each warped mask only.
 
     Args:
-        image: ``uint8`` RGB.
+        image: ``uint8`` RGB ``[H, W, 3]``.
         faces: analysed faces (those without landmarks are skipped).
         params: what to put on.
-        refiner: a specific learned refiner to use (evaluation); overrides ``params.method``.
+        refiner: moves each face's key-point targets before the warp; ``None``: the key-point fit.
 
     Returns:
-        (result ``uint8`` ``[H, W, 3]``, coverage alpha ``float32`` ``[H, W]``, per-face targets).
+        (result ``uint8`` ``[H, W, 3]``, coverage alpha ``float32`` ``[H, W]``, per-face targets ``[6, 2]``).
 
     Raises:
         NoFaceError: no face with landmarks.
-        ValueError: bad parameters, or ``method="learned"`` without a trained refiner.
+        ValueError: bad parameters.
     """
     p = params.validate()
-    if refiner is None:
-        method, _ = resolve_method(p.method)
-        refiner = learned_refiner_status()[0] if method == "learned" else None
-    usable = [f for f in faces if f.landmarks is not None]
-    if not usable:
-        raise NoFaceError("no face found")
-    if p.faces == "largest":
-        usable = usable[:1]
+    usable = usable_faces(faces, p)
     template = p.resolve_template()
     h, w = image.shape[:2]
     result = image.copy()
@@ -314,7 +277,7 @@ def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams,
     for i, face in enumerate(usable):
         targets = face_targets(face)
         if refiner is not None:
-            targets = refiner.refine(image, face, template, targets)  # type: ignore[attr-defined]
+            targets = refiner.refine(image, face, template, targets)
         if i == 0 and p.offsets:
             for name, dx, dy in p.offsets:
                 targets[ANCHORS.index(name)] += (dx, dy)
@@ -323,7 +286,7 @@ def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams,
         if x1 <= x0 or y1 <= y0:
             continue
         off = np.array([x0, y0], np.float32)
-        local = replace(face, landmarks=face.landmarks - off)
+        local = replace(face, landmarks=_landmarks(face) - off)
         rgb, alpha = warp_template(template, targets - off, (y1 - y0, x1 - x0))
         alpha *= eye_guard((y1 - y0, x1 - x0), local)
         patch = result[y0:y1, x0:x1]
@@ -333,42 +296,3 @@ def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams,
         patch[touched] = np.clip(np.rint(blended[touched]), 0, 255).astype(np.uint8)
         total[y0:y1, x0:x1] = np.maximum(total[y0:y1, x0:x1], alpha)
     return result, total, all_targets
-
-
-class MaskWearEditor(Editor[MaskWearParams]):
-    """Put masks on every face of an image (``set_image`` finds the faces once).
-
-    Args:
-        backend: ``"classical"`` or ``"auto"`` (classical: no trained refiner exists yet).
-        analyzer: a :class:`~engine.faces.FaceAnalyzer` to share (one is made when ``None``).
-    """
-
-    backends = ("classical",)
-    preview_sides = (384,)
-
-    def __init__(self, backend: str = "auto", analyzer=None) -> None:
-        super().__init__(backend)
-        self._analyzer = analyzer
-        self.faces: list[Face] = []
-
-    def _prepare(self, image: np.ndarray) -> None:
-        if self._analyzer is None:
-            from engine.faces import FaceAnalyzer
-
-            self._analyzer = FaceAnalyzer()
-        self.faces = self._analyzer.analyze(image, parse=False).faces
-
-    def _run(self, image: np.ndarray, params: MaskWearParams, scale: float,
-             cancel: Optional[CancelToken]) -> EditResult:
-        faces = self.faces if scale == 1.0 else [
-            replace(f, box=f.box * scale, keypoints=f.keypoints * scale,
-                    landmarks=None if f.landmarks is None else f.landmarks * scale) for f in self.faces]
-        if scale != 1.0 and params.offsets:
-            params = replace(params, offsets=tuple((k, dx * scale, dy * scale) for k, dx, dy in params.offsets))
-        result, alpha, targets = put_mask(image, faces, params)
-        method, why = resolve_method(params.method)
-        return EditResult(image=result, masks={"mask": np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)},
-                          info={"backend": "neural" if method == "learned" else "classical", "method": method,
-                                "method_reason": why, "device": "cpu",
-                                "faces": len(targets), "anchors": [t.tolist() for t in targets],
-                                "offsets": [list(o) for o in params.offsets]})
