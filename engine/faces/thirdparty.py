@@ -1,9 +1,9 @@
 """Optional facexlib backends, used only when their weight files are present locally.
 
-Nothing is downloaded. Weight files are looked up by name in, in order: the folder named by the
-``MASQUERADE_FACEXLIB_DIR`` environment variable, then ``checkpoints/third_party/`` of this
-repository. They are read with ``torch.load(weights_only=True)`` (never unpickling code) and
-loaded with ``strict=True``.
+Nothing is downloaded. Where the files are looked for and under which names is
+:mod:`engine.weights.known_files` (``MASQUERADE_FACEXLIB_DIR``, then ``checkpoints/third_party/``).
+They are read with ``torch.load(weights_only=True)`` (never unpickling code) and loaded with
+``strict=True``.
 
 * **RetinaFace mobilenet0.25** — face boxes + 5 points. The Face-Detector-1MB weights
   (sha256 ``ed6fa7d4…``) were trained with anchor sizes ``[[10, 20], [32, 64], [128, 256]]`` at
@@ -15,10 +15,9 @@ loaded with ``strict=True``.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -27,53 +26,34 @@ from engine.errors import CheckpointError
 from engine.faces.align import align_face
 from engine.faces.types import Face
 from engine.labels import bisenet_to_official
+from engine.weights.known_files import (
+    BISENET_FILES,
+    ENV_VAR,
+    KNOWN_RETINAFACE,
+    PARSENET_FILES,
+    RETINAFACE_FILES,
+    THIRD_PARTY_DIR,
+    find_weights,
+    import_facexlib,
+    search_dirs,
+)
 
 if TYPE_CHECKING:  # torch is imported only when a facexlib model is really built
     import torch
 
-ENV_VAR = "MASQUERADE_FACEXLIB_DIR"
-THIRD_PARTY_DIR = Path(__file__).resolve().parents[2] / "checkpoints" / "third_party"
-"""``checkpoints/third_party/`` of this repository (same folder as engine.weights.store.PROJECT_CHECKPOINTS)."""
+__all__ = [
+    # the backends
+    "FacexlibParser", "RetinaFaceBoxDetector",
+    # where their files are found (defined in engine.weights.known_files, named here for the face code)
+    "BISENET_FILES", "ENV_VAR", "KNOWN_RETINAFACE", "PARSENET_FILES", "RETINAFACE_FILES", "THIRD_PARTY_DIR",
+    "find_weights", "search_dirs",
+]
 
-RETINAFACE_FILES = ("detection_mobilenet0.25_Final.pth", "retinaface_mobilenet0.25_Final.pth", "mobilenet0.25_Final.pth")
-PARSENET_FILES = ("parsing_parsenet.pth",)
-BISENET_FILES = ("parsing_bisenet.pth",)
-
-KNOWN_RETINAFACE: dict[str, dict[str, Any]] = {
-    # biubug6/Face-Detector-1MB-with-landmark weights/mobilenet0.25_Final.pth (MIT)
-    "ed6fa7d45a5179f03cb5ce82c73b0c6711372968e53782e88395acee88d319e1": {
-        "min_sizes": [[10, 20], [32, 64], [128, 256]], "input_side": 320,
-    },
-}
-"""Per-file settings for RetinaFace weights whose training setup differs from facexlib's."""
+_facexlib = import_facexlib
+"""facexlib, imported on first use (:func:`engine.weights.known_files.import_facexlib`)."""
 
 
-def search_dirs() -> list[Path]:
-    """Folders searched for third-party weights, in order."""
-    dirs = [Path(p) for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p]
-    return dirs + [THIRD_PARTY_DIR]
-
-
-def find_weights(names: tuple[str, ...]) -> Optional[Path]:
-    """First existing file among ``names`` in :func:`search_dirs`, or ``None``."""
-    for d in search_dirs():
-        for n in names:
-            p = d / n
-            if p.is_file():
-                return p
-    return None
-
-
-def _facexlib():
-    from engine._compat.torchvision_ops import ensure_torchvision
-
-    ensure_torchvision()  # facexlib imports torchvision
-    import facexlib  # noqa: F401
-
-    return facexlib
-
-
-def _load_strict(model: "torch.nn.Module", path: Path) -> None:
+def _load_strict(model: torch.nn.Module, path: Path) -> None:
     from engine.weights.thirdparty import load_state_dict_file
 
     sd = load_state_dict_file(path)
@@ -95,7 +75,7 @@ class RetinaFaceBoxDetector:
 
     name = "retinaface"
 
-    def __init__(self, path: Path, device: Optional["torch.device"] = None, min_score: float = 0.7) -> None:
+    def __init__(self, path: Path, device: torch.device | None = None, min_score: float = 0.7) -> None:
         import torch
 
         from engine.weights.store import sha256_file
@@ -110,11 +90,11 @@ class RetinaFaceBoxDetector:
         known = KNOWN_RETINAFACE.get(sha256_file(path), {})
         if "min_sizes" in known:
             self.model.cfg = dict(self.model.cfg, min_sizes=known["min_sizes"])
-        self.input_side: Optional[int] = known.get("input_side")
+        self.input_side: int | None = known.get("input_side")
         self.model.to(self.device).eval()
         self._lock = threading.Lock()
 
-    def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, Optional[np.ndarray]]]:
+    def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, np.ndarray | None]]:
         h, w = rgb.shape[:2]
         s = 1.0
         img = rgb
@@ -126,7 +106,7 @@ class RetinaFaceBoxDetector:
 
         with self._lock, torch.no_grad():
             dets = self.model.detect_faces(bgr, conf_threshold=self.min_score, nms_threshold=0.4)
-        out = []
+        out: list[tuple[np.ndarray, float, np.ndarray | None]] = []
         for d in np.asarray(dets):
             box = (d[:4] / s).astype(np.float32)
             p = (d[5:15].reshape(5, 2) / s).astype(np.float32)  # eyes (image left, right), nose, mouth corners
@@ -146,7 +126,7 @@ class FacexlibParser:
 
     SIZE = 512
 
-    def __init__(self, kind: str, path: Path, device: Optional["torch.device"] = None) -> None:
+    def __init__(self, kind: str, path: Path, device: torch.device | None = None) -> None:
         import torch
 
         _facexlib()
@@ -181,7 +161,7 @@ class FacexlibParser:
         lab = out.argmax(1)[0].cpu().numpy().astype(np.uint8)
         return bisenet_to_official(lab) if self.kind == "bisenet" else lab
 
-    def parse(self, rgb: np.ndarray, faces: list[Face], base: Optional[np.ndarray] = None) -> np.ndarray:
+    def parse(self, rgb: np.ndarray, faces: list[Face], base: np.ndarray | None = None) -> np.ndarray:
         """Label map of the whole image: each face's crop labels pasted back (nearest)."""
         h, w = rgb.shape[:2]
         labels = np.zeros((h, w), np.uint8) if base is None else base.copy()

@@ -10,7 +10,7 @@ Two kinds of weights exist (see ``checkpoints/README.md``):
   and Inception / VGG / LPIPS weights for metrics and losses, which are *known but optional*:
   :mod:`engine.metrics` uses them when present (FID/KID features, LPIPS) and says so when they are
   not; VGG-19 is recognised for training losses only.
-  They are looked up in :func:`engine.faces.thirdparty.search_dirs`.
+  They are looked up in :func:`engine.weights.known_files.search_dirs`.
 
 :func:`list_models` reports each one (studio, backend, present/missing, size, SHA-256, licence,
 measured quality from its card); :func:`list_models` with ``verify=True`` also hashes each present
@@ -36,17 +36,16 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Union
 
 import torch
 from torch import nn
 
 from engine.errors import CheckpointError
-from engine.faces import thirdparty
 from engine.models.registry import registered_models
+from engine.weights import known_files
 from engine.weights.card import (
     CARD_SUFFIX,
     WEIGHTS_SUFFIX,
@@ -63,7 +62,7 @@ from engine.weights.store import (
 )
 from engine.weights.thirdparty import TORCH_SUFFIXES, load_state_dict_file
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike[str]
 
 USER_DIR_ENV_VAR = "MASQUERADE_WEIGHTS_DIR"
 """Overrides :func:`user_weights_dir`."""
@@ -106,7 +105,7 @@ def add_user_weights_to_search_path() -> None:
     folder becomes its first entry and therefore the import destination.
     """
     base = user_weights_dir()
-    for var, sub in ((CHECKPOINTS_ENV_VAR, "checkpoints"), (thirdparty.ENV_VAR, "third_party")):
+    for var, sub in ((CHECKPOINTS_ENV_VAR, "checkpoints"), (known_files.ENV_VAR, "third_party")):
         entries = [p for p in os.environ.get(var, "").split(os.pathsep) if p.strip()]
         folder = str(base / sub)
         if folder not in entries:
@@ -132,31 +131,35 @@ class _LpipsHeads(nn.Module):
 
 
 def _retinaface() -> nn.Module:
-    thirdparty._facexlib()
+    known_files.import_facexlib()
     from facexlib.detection.retinaface import RetinaFace
 
-    return RetinaFace(network_name="mobile0.25", half=False, device=torch.device("cpu"))
+    model: nn.Module = RetinaFace(network_name="mobile0.25", half=False, device=torch.device("cpu"))
+    return model
 
 
 def _parsenet() -> nn.Module:
-    thirdparty._facexlib()
+    known_files.import_facexlib()
     from facexlib.parsing.parsenet import ParseNet
 
-    return ParseNet(in_size=512, out_size=512, parsing_ch=19)
+    model: nn.Module = ParseNet(in_size=512, out_size=512, parsing_ch=19)
+    return model
 
 
 def _bisenet() -> nn.Module:
-    thirdparty._facexlib()
+    known_files.import_facexlib()
     from facexlib.parsing.bisenet import BiSeNet
 
-    return BiSeNet(num_class=19)
+    model: nn.Module = BiSeNet(num_class=19)
+    return model
 
 
 def _torchvision_model(name: str, **kwargs: object) -> Callable[[], nn.Module]:
     def build() -> nn.Module:
         from engine._compat.torchvision_ops import ensure_torchvision
 
-        return getattr(ensure_torchvision().models, name)(weights=None, **kwargs)
+        model: nn.Module = getattr(ensure_torchvision().models, name)(weights=None, **kwargs)
+        return model
 
     return build
 
@@ -202,22 +205,22 @@ _CELEBA_TERMS = "CelebAMask-HQ data: non-commercial research only"
 KNOWN_WEIGHTS: tuple[KnownWeights, ...] = (
     KnownWeights(
         key="retinaface", title="RetinaFace mobilenet0.25", studio="faces", backend="facexlib detection",
-        file_names=thirdparty.RETINAFACE_FILES, build=_retinaface,
+        file_names=known_files.RETINAFACE_FILES, build=_retinaface,
         licence="MIT (facexlib / Face-Detector-1MB); WIDER FACE data",
         source="facexlib release detection_mobilenet0.25_Final.pth, or Face-Detector-1MB mobilenet0.25_Final.pth",
         used_for="face boxes + 5 points (else: MediaPipe face detection)",
-        sha256=tuple(thirdparty.KNOWN_RETINAFACE),
+        sha256=tuple(known_files.KNOWN_RETINAFACE),
     ),
     KnownWeights(
         key="parsenet", title="ParseNet", studio="faces", backend="facexlib parsing (CelebAMask-HQ order)",
-        file_names=thirdparty.PARSENET_FILES, build=_parsenet,
+        file_names=known_files.PARSENET_FILES, build=_parsenet,
         licence=f"MIT code (facexlib); {_CELEBA_TERMS}",
         source="facexlib release parsing_parsenet.pth",
         used_for="19-class face parsing (else: geometric parsing from the face mesh)",
     ),
     KnownWeights(
         key="bisenet", title="BiSeNet", studio="faces", backend="facexlib parsing (face-parsing.PyTorch order)",
-        file_names=thirdparty.BISENET_FILES, build=_bisenet,
+        file_names=known_files.BISENET_FILES, build=_bisenet,
         licence=f"MIT code (face-parsing.PyTorch); {_CELEBA_TERMS}",
         source="facexlib release parsing_bisenet.pth",
         used_for="19-class face parsing (else: geometric parsing from the face mesh)",
@@ -307,12 +310,12 @@ class ModelEntry:
     kind: str
     studio: str
     backend: str
-    path: Optional[Path]
+    path: Path | None
     present: bool
-    size: Optional[int]
+    size: int | None
     sha256: str = ""
-    sha256_ok: Optional[bool] = None
-    loadable: Optional[bool] = None
+    sha256_ok: bool | None = None
+    loadable: bool | None = None
     status: str = ""
     licence: str = ""
     quality: str = ""
@@ -347,7 +350,7 @@ def quality_text(metrics: Mapping[str, float]) -> str:
     return ", ".join(f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in sorted(metrics.items()))
 
 
-def format_size(size: Optional[int]) -> str:
+def format_size(size: int | None) -> str:
     """``"84.2 MB"`` style size; ``"–"`` when unknown."""
     if size is None:
         return "–"
@@ -361,7 +364,7 @@ def format_size(size: Optional[int]) -> str:
 
 def _project_cards() -> list[Path]:
     """Card files under the checkpoint roots (JSON objects with ``model`` and ``weights`` fields)."""
-    third = {d.resolve() for d in thirdparty.search_dirs() if d.is_dir()}
+    third = {d.resolve() for d in known_files.search_dirs() if d.is_dir()}
     cards = []
     for root in checkpoint_roots():
         if not root.is_dir():
@@ -380,17 +383,19 @@ def _project_cards() -> list[Path]:
 
 def _checkpoint_entry(card_path: Path, verify: bool) -> ModelEntry:
     status = probe_checkpoint(card_path, verify_hash=verify)
-    card: Optional[ModelCard] = status.card
+    card: ModelCard | None = status.card
     weights = card_path.parent / card.weights if card is not None else None
-    present = weights is not None and weights.is_file()
+    if weights is not None and not weights.is_file():
+        weights = None
+    present = weights is not None
     entry = ModelEntry(
         key=f"checkpoint:{card.model if card else card_path.stem}", name=card_path.stem, kind="checkpoint",
-        studio=card.task if card else "", backend=card.model if card else "?", path=weights if present else None,
-        present=present, size=weights.stat().st_size if present else None, status=status.reason,
+        studio=card.task if card else "", backend=card.model if card else "?", path=weights,
+        present=present, size=weights.stat().st_size if weights is not None else None, status=status.reason,
         licence=card.licence if card else "", quality=quality_text(card.metrics) if card else "",
         used_for=f"{card.task} studio, learned backend" if card and card.task else "learned backend",
     )
-    if verify and present and card is not None:
+    if verify and weights is not None and card is not None:
         entry.sha256 = sha256_file(weights)
         entry.sha256_ok = entry.sha256 == card.sha256
         if status.loadable:
@@ -404,7 +409,7 @@ def _checkpoint_entry(card_path: Path, verify: bool) -> ModelEntry:
     return entry
 
 
-def _reference_check(kw: Optional[KnownWeights], path: Path, digest: str) -> tuple[Optional[bool], str]:
+def _reference_check(kw: KnownWeights | None, path: Path, digest: str) -> tuple[bool | None, str]:
     """Compare ``digest`` with every reference known for ``path``: ``(ok, reason)``."""
     hub = HUB_HASH_RE.search(path.name)
     if hub and not digest.startswith(hub.group(1)):
@@ -420,7 +425,7 @@ def _reference_check(kw: Optional[KnownWeights], path: Path, digest: str) -> tup
 
 
 def _third_party_entry(kw: KnownWeights, verify: bool) -> ModelEntry:
-    path = thirdparty.find_weights(kw.file_names)
+    path = known_files.find_weights(kw.file_names)
     entry = ModelEntry(
         key=kw.key, name=kw.title, kind="third-party", studio=kw.studio, backend=kw.backend, path=path,
         present=path is not None, size=path.stat().st_size if path is not None else None,
@@ -502,7 +507,7 @@ def check_fits(kw: KnownWeights, state: Mapping[str, torch.Tensor], source: Path
         raise CheckpointError(f"{source.name}: cannot be loaded into {kw.title} ({str(exc).splitlines()[0]})") from None
 
 
-def identify(state: Mapping[str, torch.Tensor]) -> Optional[KnownWeights]:
+def identify(state: Mapping[str, torch.Tensor]) -> KnownWeights | None:
     """The known architecture whose ``state_dict`` has exactly the keys of ``state``, if any."""
     keys = set(state)
     for kw in KNOWN_WEIGHTS:
@@ -576,7 +581,7 @@ def _hash_and_verify_copy(src: Path, dst: Path, digest: str, overwrite: bool) ->
     return True
 
 
-def _check_expected(digest: str, expected_sha256: Optional[str], path: Path) -> None:
+def _check_expected(digest: str, expected_sha256: str | None, path: Path) -> None:
     if expected_sha256 is None:
         return
     want = expected_sha256.strip().lower()
@@ -586,7 +591,7 @@ def _check_expected(digest: str, expected_sha256: Optional[str], path: Path) -> 
         raise CheckpointError(f"{path.name}: SHA-256 {digest[:12]}… does not match the expected {want[:12]}…")
 
 
-def _import_checkpoint(card_path: Path, dest: Optional[Path], expected_sha256: Optional[str],
+def _import_checkpoint(card_path: Path, dest: Path | None, expected_sha256: str | None,
                        overwrite: bool) -> ImportResult:
     card = read_card(card_path)
     weights = card_path.parent / card.weights
@@ -618,8 +623,8 @@ def _import_checkpoint(card_path: Path, dest: Optional[Path], expected_sha256: O
                         files=(target_weights, target_card))
 
 
-def import_weights(path: PathLike, dest: Optional[PathLike] = None, *, expected_sha256: Optional[str] = None,
-                   as_key: Optional[str] = None, overwrite: bool = False) -> ImportResult:
+def import_weights(path: PathLike, dest: PathLike | None = None, *, expected_sha256: str | None = None,
+                   as_key: str | None = None, overwrite: bool = False) -> ImportResult:
     """Check a user-downloaded weight file and copy it where the app looks for it.
 
     Args:
@@ -627,7 +632,7 @@ def import_weights(path: PathLike, dest: Optional[PathLike] = None, *, expected_
             card beside it) or a third-party ``.pth``/``.pt``/``.bin``/``.ckpt``/``.safetensors``.
         dest: destination folder; default: the first folder the app searches —
             :func:`engine.weights.store.checkpoint_roots` for checkpoints,
-            :func:`engine.faces.thirdparty.search_dirs` for third-party files.
+            :func:`engine.weights.known_files.search_dirs` for third-party files.
         expected_sha256: digest (or its first 8+ hex digits) published by the file's source.
         as_key: the :data:`KNOWN_WEIGHTS` key the file is meant to be; by default it is recognised
             by file name, then by digest, then by its tensor names.
@@ -658,7 +663,7 @@ def import_weights(path: PathLike, dest: Optional[PathLike] = None, *, expected_
 
     digest = sha256_file(src)
     _check_expected(digest, expected_sha256, src)
-    kw: Optional[KnownWeights] = known_weights(as_key) if as_key else None
+    kw: KnownWeights | None = known_weights(as_key) if as_key else None
     if kw is None:
         kw = next((k for k in KNOWN_WEIGHTS if src.name in k.file_names), None)
     if kw is None:
@@ -678,7 +683,7 @@ def import_weights(path: PathLike, dest: Optional[PathLike] = None, *, expected_
         raise CheckpointError(f"{src.name}: {reason}")
     check_fits(kw, state, src)
     del state
-    folder = dest_dir if dest_dir is not None else thirdparty.search_dirs()[0]
+    folder = dest_dir if dest_dir is not None else known_files.search_dirs()[0]
     target = folder / name
     copied = _hash_and_verify_copy(src, target, digest, overwrite)
     what = "imported" if copied else "already installed"
