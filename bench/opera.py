@@ -20,7 +20,6 @@ GENERATE_TARGET_MS = 50.0
 SHARED_LIANPU = Path(__file__).resolve().parents[2] / "shared" / "data" / "opera" / "lianpu"
 
 
-
 def _hist(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
     q = (img[mask] >> 5).astype(np.int64)
     h = np.bincount((q[:, 0] * 8 + q[:, 1]) * 8 + q[:, 2], minlength=512).astype(float)
@@ -33,12 +32,12 @@ def quality(folder: Path) -> dict[str, Any]:
 
     from engine.imageio import load_image
     from engine.studios.opera.classical import (
-        XDoGParams,
         classify_main_colour,
         colorize,
         face_mask_from_image,
         xdog,
     )
+    from engine.studios.opera.params import XDoGParams
 
     images = {p.stem: load_image(p) for p in sorted(folder.glob("*.png"))}
     lines = {k: xdog(v, XDoGParams(threshold=0.5)) for k, v in images.items()}
