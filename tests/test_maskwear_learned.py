@@ -20,8 +20,8 @@ from engine.models.maskwear_stn import (
     matrix_to_params,
     params_to_matrix,
     warp_rgba,
-    wgan_div_penalty,
 )
+from engine.nn.losses import wgan_div_penalty
 from engine.studios.maskwear.editor import MaskWearEditor, put_mask
 from engine.studios.maskwear.learned import CROP, MASK_REFINER, LearnedRefiner, method_resolution
 from engine.studios.maskwear.params import MaskWearParams

@@ -41,8 +41,8 @@ from engine.models.maskwear_stn import (
     matrix_to_params,
     params_to_matrix,
     warp_rgba,
-    wgan_div_penalty,
 )
+from engine.nn.losses import wgan_div_penalty
 from engine.procedural.mask_templates import MaskTemplate, get_template, template_names
 from engine.studios.maskwear.learned import (
     CROP,
