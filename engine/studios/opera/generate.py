@@ -169,13 +169,10 @@ def load_lianpu_generator(path: Path | None = None) -> tuple[LianpuGenerator | N
         or foreign card, weights that fail to load or to match their hash). Cached per file, hash
         and device.
     """
-    _found, _card, problem = GENERATOR.status(path)
-    if problem:
-        return None, f"not available: {problem}"
     try:
         gen: LianpuGenerator = GENERATOR.load(GENERATOR.resolve(LEARNED, path))
-    except LearnedBackendError:
-        return None, f"not available: {GENERATOR.status(path)[2]}"  # the load failure it remembered
+    except LearnedBackendError:  # the card's problem, or the load failure the backend remembered
+        return None, f"not available: {GENERATOR.status(path)[2]}"
     m = gen.card.get("metrics", {})
     extra = gen.card.get("extra", {})
     quality = f", FID {m['fid']:.1f} ({extra.get('extractor', '?')})" if "fid" in m else ""
