@@ -10,6 +10,7 @@ from engine.procedural.anime_faces import (
     HAIR_STYLES,
     PART_NAMES,
     AnimeExpression,
+    AnimeFace,
     anime_face_sheet,
     generate_anime_face,
 )
@@ -68,7 +69,10 @@ def test_expression_geometry_moves_the_right_way():
     sur = generate_anime_face(8, 200, {"surprised": 1.0})
     angry = generate_anime_face(8, 200, {"angry": 1.0})
     sad = generate_anime_face(8, 200, {"sad": 1.0})
-    eye_h = lambda f: f.boxes["left_eye"][3] - f.boxes["left_eye"][1]  # noqa: E731
+
+    def eye_h(f: AnimeFace) -> float:
+        return float(f.boxes["left_eye"][3] - f.boxes["left_eye"][1])
+
     assert eye_h(smile) < eye_h(n) < eye_h(sur)
     # mouth corners (y of keypoint 0) up for smile, down for sad; brow inner end down for angry
     assert smile.keypoints["mouth"][0, 1] < n.keypoints["mouth"][0, 1] < sad.keypoints["mouth"][0, 1]

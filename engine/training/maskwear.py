@@ -80,7 +80,7 @@ def prepare_faces(paths: Sequence[Path], with_targets: bool, analyzer=None,
     for p in paths:
         try:
             img = load_image(p)
-        except Exception:  # noqa: BLE001 - a bad training file is skipped, not fatal
+        except Exception:  # a bad training file is skipped, not fatal
             continue
         faces = analyzer.analyze(img, parse=False).faces
         if not faces or faces[0].width < 40:
