@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from engine.cli import build_parser, run
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Parse the command line; run a headless command or start the GUI. Returns the exit code."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line; run a headless command or start the GUI.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code of the command, or of the GUI.
+    """
     args = build_parser().parse_args(argv)
     if args.command is not None:
         return run(args)

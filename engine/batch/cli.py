@@ -65,6 +65,12 @@ def _parse_value(text: str) -> Any:
 def parse_shard_arg(text: str) -> tuple[int, int]:
     """Parse ``--shard i/n`` (``0 <= i < n``).
 
+    Args:
+        text: e.g. ``"1/4"``.
+
+    Returns:
+        ``(i, n)``.
+
     Raises:
         argparse.ArgumentTypeError: not two integers ``i/n`` in range.
     """
@@ -155,8 +161,16 @@ def _add_common_arguments(p: argparse.ArgumentParser, procedural: bool = False,
 def spec_from_args(args: argparse.Namespace) -> JobSpec:
     """Build the :class:`~engine.batch.plan.JobSpec` of a parsed ``batch`` command.
 
+    Args:
+        args: namespace from the parser built by :func:`add_parser`.
+
+    Returns:
+        The job: the op's base parameters from its own options, the grid from ``--grid`` and
+        the op's grid options; with ``--procedural N`` the op's procedural variant on N seeds.
+
     Raises:
-        ValueError: a ``--grid`` name given twice.
+        ValueError: a ``--grid`` name given twice or also set by the op's options; invalid
+            option values.
     """
     grid: dict[str, list[Any]] = {}
     for name, values in args.grid:
@@ -259,7 +273,14 @@ class ProgressPrinter:
 
 
 def format_progress(p: BatchProgress) -> str:
-    """One status line, e.g. ``batch 120/400 (30%) · 2 failed · 50 skipped · ETA 0:23``."""
+    """One status line, e.g. ``batch 120/400 (30%) · 2 failed · 50 skipped · ETA 0:23``.
+
+    Args:
+        p: the job's progress.
+
+    Returns:
+        The line (no newline).
+    """
     parts = [f"batch {p.completed}/{p.total} ({100 * p.fraction:.0f}%)"]
     if p.failed:
         parts.append(f"{p.failed} failed")

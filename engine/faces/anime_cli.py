@@ -4,13 +4,13 @@ Called by :mod:`engine.faces.cli` when ``--anime`` is given. Writes ``DIR/anime.
 (``{"image", "size", "faces": [{"box", "score", "parts", "keypoints", "found"}]}``, pixels of the
 input, see :class:`engine.faces.anime.AnimeFaceParts`) and ``DIR/anime_parts.png`` (the input with
 the face and part boxes drawn: green face, blue parts found in the pixels, red parts at their prior
-position). No face → exit code 3 and ``no face found in IMAGE`` on stderr.
+position). No face → nothing is written (:mod:`engine.faces.cli` then exits with code 3 and
+``no face found in IMAGE`` on stderr).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -19,9 +19,6 @@ import numpy as np
 from engine.faces.anime import AnimeFaceParts
 from engine.faces.anime import analyze_anime as _analyze
 from engine.imageio import atomic_write_files, encode_for_path
-
-NO_FACE_EXIT = 3
-"""Exit code when no anime face is found."""
 
 
 def draw_anime_parts(image: np.ndarray, faces: list[AnimeFaceParts]) -> np.ndarray:
@@ -49,16 +46,15 @@ def analyze_anime(image: np.ndarray, name: str, out: Path) -> int:
 
     Args:
         image: ``uint8`` RGB ``[H, W, 3]``.
-        name: the input's name for messages and the JSON.
+        name: the input's name for the JSON.
         out: output folder (created when a face is found).
 
     Returns:
-        0 when at least one face was found, :data:`NO_FACE_EXIT` otherwise.
+        The number of faces found; 0: nothing was written.
     """
     faces = _analyze(image)
     if not faces:
-        print(f"no face found in {name}", file=sys.stderr)
-        return NO_FACE_EXIT
+        return 0
     doc = {"image": str(name), "size": [int(image.shape[1]), int(image.shape[0])],
            "detector": "lbpcascade_animeface", "faces": [f.to_json() for f in faces]}
     Path(out).mkdir(parents=True, exist_ok=True)
@@ -66,4 +62,4 @@ def analyze_anime(image: np.ndarray, name: str, out: Path) -> int:
     atomic_write_files({Path(out) / "anime.json": json.dumps(doc, indent=1).encode(),
                         parts: encode_for_path(parts, draw_anime_parts(image, faces))})
     print(f"{len(faces)} anime face(s) → {out}")
-    return 0
+    return len(faces)

@@ -12,8 +12,8 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from engine.imageio import (
     atomic_write_files,
@@ -23,6 +23,7 @@ from engine.imageio import (
 )
 
 NO_FACE_EXIT = 3
+"""Exit code of every command that finds no face in its input (``analyze``, ``makeup``, ``express`` ...)."""
 
 
 @contextlib.contextmanager
@@ -30,6 +31,9 @@ def quiet_native_stderr() -> Iterator[None]:
     """Silence what native libraries (TFLite / MediaPipe logs) print on file descriptor 2.
 
     For command-line use only: it redirects the whole process's stderr while active.
+
+    Returns:
+        A context manager; the file descriptor is restored when it exits.
     """
     sys.stderr.flush()
     saved = os.dup(2)
@@ -43,8 +47,15 @@ def quiet_native_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
-    """Add the ``analyze`` sub-command."""
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Add the ``analyze`` sub-command.
+
+    Args:
+        subparsers: the ``masquerade`` parser's sub-parsers.
+
+    Returns:
+        The ``analyze`` parser.
+    """
     p = subparsers.add_parser("analyze", help="detect faces, 478 landmarks and 19-class parsing",
                               description=__doc__)
     p.add_argument("image", help="input image")
@@ -57,19 +68,32 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    """``analyze``: write the faces, landmarks and parsing of one image (or its anime faces).
+
+    Args:
+        args: parsed ``analyze`` options.
+
+    Returns:
+        0, or :data:`NO_FACE_EXIT` (3) when no face is found (other failures raise and are printed
+        as one line by :func:`engine.cli.run`).
+    """
     check_output_folder(args.out)
     image = load_image(args.image)
     out = Path(args.out)  # created only when there is something to write
     if args.anime:
         from engine.faces.anime_cli import analyze_anime
 
-        return analyze_anime(image, args.image, out)
+        if not analyze_anime(image, args.image, out):
+            print(f"no face found in {args.image}", file=sys.stderr)
+            return NO_FACE_EXIT
+        return 0
     from engine.faces.analyzer import FaceAnalyzer
     from engine.labels import colorize_labels
 
     with quiet_native_stderr():
         res = FaceAnalyzer(detector=args.detector, parser=args.parser).analyze(image)
-    if not res.faces:
+    parsing = res.parsing
+    if not res.faces or parsing is None:  # analyze() parses whenever it finds a face
         print(f"no face found in {args.image}", file=sys.stderr)
         return NO_FACE_EXIT
     out.mkdir(parents=True, exist_ok=True)
@@ -81,9 +105,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         "faces": [f.to_json() for f in res.faces],
     }
     atomic_write_files({out / "landmarks.json": json.dumps(doc, indent=1).encode(),  # all three or none
-                        out / "parsing.png": encode_for_path(out / "parsing.png", res.parsing),
+                        out / "parsing.png": encode_for_path(out / "parsing.png", parsing),
                         out / "parsing_color.png": encode_for_path(out / "parsing_color.png",
-                                                                   colorize_labels(res.parsing))})
+                                                                   colorize_labels(parsing))})
     with_lm = sum(f.landmarks is not None for f in res.faces)
     print(f"{len(res.faces)} face(s), {with_lm} with landmarks → {out}")
     return 0

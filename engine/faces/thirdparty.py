@@ -95,6 +95,15 @@ class RetinaFaceBoxDetector:
         self._lock = threading.Lock()
 
     def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, np.ndarray | None]]:
+        """Face boxes of one image.
+
+        Args:
+            rgb: ``uint8`` RGB ``[H, W, 3]``.
+
+        Returns:
+            ``(box [x0, y0, x1, y1], score, key points [3, 2]: eyes and mouth centre)`` per face,
+            in input pixels.
+        """
         h, w = rgb.shape[:2]
         s = 1.0
         img = rgb
@@ -149,7 +158,14 @@ class FacexlibParser:
         self._lock = threading.Lock()
 
     def parse_crop(self, crop: np.ndarray) -> np.ndarray:
-        """Labels (official order, ``uint8`` ``[512, 512]``) of an aligned RGB crop."""
+        """Labels of an aligned face crop.
+
+        Args:
+            crop: ``uint8`` RGB ``[512, 512, 3]`` (:func:`engine.faces.align.align_face`).
+
+        Returns:
+            ``uint8`` ``[512, 512]`` labels, official CelebAMask-HQ order.
+        """
         import torch
 
         x = torch.from_numpy(crop.astype(np.float32) / 255.0).permute(2, 0, 1)  # [CHW]
@@ -162,7 +178,16 @@ class FacexlibParser:
         return bisenet_to_official(lab) if self.kind == "bisenet" else lab
 
     def parse(self, rgb: np.ndarray, faces: list[Face], base: np.ndarray | None = None) -> np.ndarray:
-        """Label map of the whole image: each face's crop labels pasted back (nearest)."""
+        """Label map of the whole image: each face's crop labels pasted back (nearest).
+
+        Args:
+            rgb: ``uint8`` RGB ``[H, W, 3]``.
+            faces: the faces to parse (smaller ones are pasted first, larger ones win).
+            base: labels to paste onto (copied), else background.
+
+        Returns:
+            ``uint8`` ``[H, W]`` labels, official order.
+        """
         h, w = rgb.shape[:2]
         labels = np.zeros((h, w), np.uint8) if base is None else base.copy()
         for face in sorted(faces, key=lambda f: f.area):

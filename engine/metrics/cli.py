@@ -16,8 +16,15 @@ from pathlib import Path
 import numpy as np
 
 
-def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
-    """Add the ``metrics`` command."""
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Add the ``metrics`` command.
+
+    Args:
+        subparsers: the ``masquerade`` parser's sub-parsers.
+
+    Returns:
+        The ``metrics`` parser.
+    """
     p = subparsers.add_parser("metrics", help="FID/KID between two image folders (+ paired SSIM/PSNR), JSON",
                               description="Image-set metrics. Numbers name the feature extractor used: compare "
                                           "only numbers from the same extractor.")
@@ -50,6 +57,16 @@ def paired_scores(real: dict[str, np.ndarray], fake: dict[str, np.ndarray]) -> d
     """Mean SSIM (Gaussian and scikit-image-default windows), MS-SSIM, PSNR and LPIPS over same-name pairs.
 
     Pairs of different sizes compare the generated image resized to the real one.
+
+    Args:
+        real: real images by file stem.
+        fake: generated images by file stem.
+
+    Returns:
+        The mean of each score (rounded), ``pairs`` (how many) and ``lpips_status``.
+
+    Raises:
+        ValueError: no file name in common.
     """
     import cv2
 
@@ -84,7 +101,14 @@ def paired_scores(real: dict[str, np.ndarray], fake: dict[str, np.ndarray]) -> d
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    """Print the metrics of ``--real`` vs ``--fake`` as one JSON object."""
+    """Print the metrics of ``--real`` vs ``--fake`` as one JSON object.
+
+    Args:
+        args: parsed ``metrics`` options.
+
+    Returns:
+        0, or 2 when a folder cannot be read (the reason goes to stderr).
+    """
     from engine.errors import ImageLoadError
     from engine.metrics.distribution import MetricUnavailable, fid_kid, get_extractor
 

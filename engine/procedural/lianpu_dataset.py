@@ -83,12 +83,27 @@ def _variants(params: Mapping[str, Any]) -> list[str]:
 
 def dataset_output_names(params: Mapping[str, Any]) -> list[str]:
     """Names of the files one seed writes: ``colour, lineart, regions`` then per augmentation
-    ``<aug>_colour, <aug>_lineart, <aug>_regions``."""
+    ``<aug>_colour, <aug>_lineart, <aug>_regions``.
+
+    Args:
+        params: normalised parameters (:func:`dataset_params`).
+
+    Returns:
+        The names, in order.
+    """
     return [f"{v}_{k}" if v else k for v in _variants(params) for k in KINDS]
 
 
 def recolour_seed(seed: int, k: int) -> int:
-    """Palette seed of the ``k``-th colour-changed copy of design ``seed`` (stable, ≥ 0)."""
+    """Palette seed of the ``k``-th colour-changed copy of design ``seed`` (stable, ≥ 0).
+
+    Args:
+        seed: design seed.
+        k: copy number (1, 2 ...).
+
+    Returns:
+        The colour seed.
+    """
     return (int(seed) * 1_000_003 + 7_919 * int(k) + 17) % (2 ** 31 - 1)
 
 

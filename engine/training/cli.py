@@ -5,8 +5,15 @@ from __future__ import annotations
 import argparse
 
 
-def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
-    """Add the ``train`` sub-command with one sub-command per trainable model."""
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Add the ``train`` sub-command with one sub-command per trainable model.
+
+    Args:
+        subparsers: the ``masquerade`` parser's sub-parsers.
+
+    Returns:
+        The ``train`` parser.
+    """
     p = subparsers.add_parser("train", help="train a learned model (CPU, or GPUs with torchrun)")
     models = p.add_subparsers(dest="model", metavar="MODEL", required=True)
     mw = models.add_parser("maskwear-stn", help="the mask-wearing refiner (STN + PyConv, WGAN-div)")

@@ -84,6 +84,9 @@ def user_weights_dir() -> Path:
     ``$XDG_DATA_HOME/masquerade/weights`` (default ``~/.local/share``) elsewhere. It holds
     ``checkpoints/`` (project checkpoints) and ``third_party/`` (third-party files). Nothing is
     created here.
+
+    Returns:
+        The folder (it may not exist).
     """
     env = os.environ.get(USER_DIR_ENV_VAR, "").strip()
     if env:
@@ -269,6 +272,12 @@ KNOWN_WEIGHTS: tuple[KnownWeights, ...] = (
 def known_weights(key: str) -> KnownWeights:
     """The :class:`KnownWeights` called ``key``.
 
+    Args:
+        key: e.g. ``"parsenet"``.
+
+    Returns:
+        Its description.
+
     Raises:
         CheckpointError: unknown key (the message lists the known ones).
     """
@@ -346,12 +355,26 @@ class ModelEntry:
 
 
 def quality_text(metrics: Mapping[str, float]) -> str:
-    """``"fid=23.1, miou=0.71"`` from a card's metrics (sorted by name, 4 significant digits)."""
+    """``"fid=23.1, miou=0.71"`` from a card's metrics (sorted by name, 4 significant digits).
+
+    Args:
+        metrics: a card's metrics.
+
+    Returns:
+        The text (``""`` without metrics).
+    """
     return ", ".join(f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in sorted(metrics.items()))
 
 
 def format_size(size: int | None) -> str:
-    """``"84.2 MB"`` style size; ``"–"`` when unknown."""
+    """``"84.2 MB"`` style size.
+
+    Args:
+        size: bytes, or ``None`` when unknown.
+
+    Returns:
+        The text; ``"–"`` when unknown.
+    """
     if size is None:
         return "–"
     value = float(size)
@@ -476,7 +499,14 @@ def list_models(verify: bool = False) -> list[ModelEntry]:
 
 
 def build_architecture(kw: KnownWeights) -> nn.Module:
-    """``kw``'s architecture, on the ``meta`` device when it can be built there (no memory, no init)."""
+    """``kw``'s architecture, on the ``meta`` device when it can be built there (no memory, no init).
+
+    Args:
+        kw: the known file.
+
+    Returns:
+        The module whose ``state_dict`` the file must fit.
+    """
     try:
         with torch.device("meta"):
             return kw.build()
@@ -486,6 +516,11 @@ def build_architecture(kw: KnownWeights) -> nn.Module:
 
 def check_fits(kw: KnownWeights, state: Mapping[str, torch.Tensor], source: Path) -> None:
     """Load ``state`` into ``kw``'s architecture with ``strict=True``.
+
+    Args:
+        kw: the architecture's description.
+        state: the file's tensors.
+        source: the file (for messages).
 
     Raises:
         CheckpointError: missing / unexpected keys or a shape mismatch, in one line naming the
@@ -508,7 +543,14 @@ def check_fits(kw: KnownWeights, state: Mapping[str, torch.Tensor], source: Path
 
 
 def identify(state: Mapping[str, torch.Tensor]) -> KnownWeights | None:
-    """The known architecture whose ``state_dict`` has exactly the keys of ``state``, if any."""
+    """The known architecture whose ``state_dict`` has exactly the keys of ``state``.
+
+    Args:
+        state: a file's tensors.
+
+    Returns:
+        Its description, or ``None`` when no known architecture has those keys.
+    """
     keys = set(state)
     for kw in KNOWN_WEIGHTS:
         try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 from engine.weights.catalog import (
     KNOWN_WEIGHTS,
@@ -39,11 +39,18 @@ def _sha_text(e: ModelEntry) -> str:
 
 
 def format_table(entries: Sequence[ModelEntry]) -> str:
-    """The entries as a fixed-width text table, one model per line plus its status line."""
+    """The entries as a fixed-width text table, one model per line plus its status line.
+
+    Args:
+        entries: the models, e.g. from :func:`engine.weights.catalog.list_models`.
+
+    Returns:
+        The table (no trailing newline).
+    """
 
     def row(cells: Sequence[str]) -> str:
         out = []
-        for (_, width), cell in zip(COLUMNS, cells):
+        for (_, width), cell in zip(COLUMNS, cells, strict=True):
             out.append(cell if width == 0 else (cell if len(cell) < width else cell[: width - 2] + "…").ljust(width))
         return "".join(out).rstrip()
 
@@ -56,6 +63,14 @@ def format_table(entries: Sequence[ModelEntry]) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """``weights list`` / ``weights verify``: print every model (``verify`` also hashes and loads them).
+
+    Args:
+        args: parsed options (``command_weights`` says which action).
+
+    Returns:
+        0, or 1 when ``verify`` found a present file that fails.
+    """
     entries = list_models(verify=args.command_weights == "verify")
     if args.json:
         print(json.dumps([e.to_dict() for e in entries], indent=2))
@@ -71,6 +86,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    """``weights import``: check a weight file and copy it where the app finds it.
+
+    Args:
+        args: parsed ``weights import`` options.
+
+    Returns:
+        0 (a refused file raises :class:`~engine.errors.CheckpointError`, printed as one line).
+    """
     res = import_weights(args.path, args.dest, expected_sha256=args.sha256, as_key=args.as_key,
                          overwrite=args.overwrite)
     print(res.message)
@@ -78,8 +101,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add ``weights`` with its ``list``, ``verify`` and ``import`` sub-commands."""
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Add ``weights`` with its ``list``, ``verify`` and ``import`` sub-commands.
+
+    Args:
+        sub: the ``masquerade`` parser's sub-parsers.
+
+    Returns:
+        The ``weights`` parser.
+    """
     w = sub.add_parser("weights", help="list, verify and import model weights (model manager)",
                        description="Every model the app knows: project checkpoints and third-party files.")
     wsub = w.add_subparsers(dest="command_weights", metavar="ACTION", required=True)
@@ -97,3 +127,4 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help=f"which known model the file is (default: by name, hash, then tensor names): {keys}")
     imp.add_argument("--overwrite", action="store_true", help="replace a different file already at the destination")
     imp.set_defaults(func=cmd_import)
+    return w

@@ -9,13 +9,16 @@ without an anime face fails its task with ``no anime face found``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.procedural.anime_faces import EXPRESSION_LABELS
 from engine.studios.registry import BatchOp
+
+if TYPE_CHECKING:  # the parameters' module is imported when a task runs
+    from engine.studios.expression.params import ExpressionParams
 
 
 def express_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -50,8 +53,15 @@ def express_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def params_for_edit(params: Mapping[str, Any]) -> tuple[Any, bool]:
-    """(:class:`~engine.studios.expression.params.ExpressionParams`, assume_crop) of normalised params."""
+def params_for_edit(params: Mapping[str, Any]) -> tuple[ExpressionParams, bool]:
+    """What one image's edit takes, from normalised ``express`` parameters.
+
+    Args:
+        params: the output of :func:`express_params`.
+
+    Returns:
+        ``(ExpressionParams, assume_crop)``; ``expression=LABEL`` becomes ``LABEL=1.0``.
+    """
     from engine.studios.expression.params import ExpressionParams
 
     p = dict(params)
@@ -80,7 +90,11 @@ class _ExpressRunner:
 
 
 def express_runner() -> _ExpressRunner:
-    """Runner factory for the batch registry (called once per worker process)."""
+    """Runner factory for the batch registry (called once per worker process).
+
+    Returns:
+        A new per-process rig (one editor per ``assume_crop`` setting).
+    """
     return _ExpressRunner()
 
 
@@ -90,7 +104,18 @@ PROCEDURAL_DEFAULTS: dict[str, Any] = {"size": 256}
 
 
 def express_procedural_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """``express`` parameters plus ``size`` (side of the generated faces, 64–1024)."""
+    """Validate ``express-procedural`` parameters: those of ``express`` plus ``size``.
+
+    Args:
+        params: partial mapping; ``size`` is the side of the generated faces (64–1024, default 256);
+            ``assume_crop`` is dropped (generated faces come with their exact parts).
+
+    Returns:
+        The complete, JSON-serialisable parameter dict.
+
+    Raises:
+        ValueError: ``size`` out of range, or what :func:`express_params` refuses.
+    """
     d = dict(params)
     size = int(d.pop("size", PROCEDURAL_DEFAULTS["size"]))
     if not 64 <= size <= 1024:
@@ -102,7 +127,14 @@ def express_procedural_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def express_procedural_outputs(params: Mapping[str, Any]) -> tuple[str, ...]:
-    """Each seed writes the neutral face and the edited one."""
+    """Each seed writes the neutral face and the edited one.
+
+    Args:
+        params: normalised parameters (the names do not depend on them).
+
+    Returns:
+        The output names, in order.
+    """
     return ("face", "result")
 
 
@@ -117,8 +149,12 @@ def _express_seed(seed: int, params: Mapping[str, Any]) -> dict[str, np.ndarray]
     return {"face": face.image, "result": ed.edit(p).image}
 
 
-def express_procedural_runner():
-    """Per-seed function of ``batch express --procedural N``."""
+def express_procedural_runner() -> Callable[[int, Mapping[str, Any]], dict[str, np.ndarray]]:
+    """Per-seed function of ``batch express --procedural N``.
+
+    Returns:
+        ``(seed, params) -> {"face", "result"}``: the generated face and its edit.
+    """
     return _express_seed
 
 

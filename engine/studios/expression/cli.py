@@ -16,10 +16,8 @@ import argparse
 import json
 import sys
 
+from engine.faces.cli import NO_FACE_EXIT
 from engine.procedural.anime_faces import EXPRESSION_LABELS, HAIR_STYLES
-
-NO_FACE_EXIT = 3
-"""Exit code when no anime face is found."""
 
 
 def _unit(text: str) -> float:
@@ -73,7 +71,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def cmd_express(args: argparse.Namespace) -> int:
-    """Run ``masquerade express``; returns the exit code."""
+    """Run ``masquerade express``.
+
+    Args:
+        args: parsed ``express`` options.
+
+    Returns:
+        0, or :data:`NO_FACE_EXIT` (3) when no face is found (other failures raise and are printed as one line by
+        :func:`engine.cli.run`).
+    """
     from engine.imageio import (
         atomic_write_files,
         check_output_file,
@@ -108,7 +114,14 @@ def cmd_express(args: argparse.Namespace) -> int:
 
 
 def cmd_anime_generate(args: argparse.Namespace) -> int:
-    """Run ``masquerade anime generate``; returns the exit code."""
+    """Run ``masquerade anime generate``.
+
+    Args:
+        args: parsed ``anime generate`` options.
+
+    Returns:
+        0 (failures raise and are printed as one line by :func:`engine.cli.run`).
+    """
     from engine.imageio import atomic_write_files, check_output_file, encode_for_path
     from engine.procedural.anime_faces import generate_anime_face
 

@@ -3,7 +3,7 @@
 ``masquerade batch makeup --input DIR --output DIR --grid style=retro,smoky --grid
 regions=lips,eyeshadow,cheek,lips+eyeshadow+cheek`` runs every image × style × region combination;
 per-region axes work too (``--grid lips=retro,korean,none --grid eyeshadow=smoky,none``).
-Parameters are the flat form of :func:`engine.studios.makeup.classical.normalize_flat`. An image without a
+Parameters are the flat form of :func:`engine.studios.makeup.params.normalize_flat`. An image without a
 face fails its task with the reason ``no face found`` (recorded in the manifest).
 
 This module imports nothing heavy at import time: the op registry imports it.
@@ -23,7 +23,7 @@ from engine.studios.registry import BatchOp
 
 
 def makeup_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate and complete batch parameters (:func:`engine.studios.makeup.classical.normalize_flat`).
+    """Validate and complete batch parameters (:func:`engine.studios.makeup.params.normalize_flat`).
 
     Args:
         params: partial flat mapping (``style regions lips eyeshadow ... intensity styles_file``).
@@ -72,7 +72,11 @@ class MakeupBatchRunner:
 
 
 def makeup_runner() -> MakeupBatchRunner:
-    """Batch op ``runner`` factory (called once per worker process)."""
+    """Batch op ``runner`` factory (called once per worker process).
+
+    Returns:
+        A new :class:`MakeupBatchRunner`.
+    """
     return MakeupBatchRunner()
 
 

@@ -15,11 +15,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-NO_FACE_EXIT = 3
+from engine.faces.cli import NO_FACE_EXIT, quiet_native_stderr
 
 
 def add_makeup_arguments(p: argparse.ArgumentParser) -> None:
-    """Add the makeup options shared by ``makeup`` and ``batch makeup``."""
+    """Add the makeup options shared by ``makeup`` and ``batch makeup``.
+
+    Args:
+        p: the parser to extend.
+    """
     from engine.studios.makeup.params import DEFAULT_STYLE_REGIONS, REGIONS
 
     g = p.add_argument_group("makeup")
@@ -34,18 +38,35 @@ def add_makeup_arguments(p: argparse.ArgumentParser) -> None:
         g.add_argument(f"--{r}-intensity", dest=f"{r}_intensity", type=float, default=1.0,
                        help=argparse.SUPPRESS)
     g.add_argument("--styles-file", default=None, metavar="JSON",
-                   help="extra style file (schema: engine/studios/makeup/classical.py)")
+                   help="extra style file (schema: engine/studios/makeup/params.py)")
 
 
 def flat_params_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """Validated flat makeup parameters (see :func:`engine.studios.makeup.classical.normalize_flat`)."""
+    """Validated flat makeup parameters from parsed :func:`add_makeup_arguments` options.
+
+    Args:
+        args: the parsed options.
+
+    Returns:
+        The flat parameters (see :func:`engine.studios.makeup.params.normalize_flat`).
+
+    Raises:
+        ValueError: an unknown region or style, an intensity out of range.
+    """
     from engine.studios.makeup.params import FLAT_DEFAULTS, normalize_flat
 
     return normalize_flat({k: getattr(args, k) for k in FLAT_DEFAULTS})
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """Add the ``makeup`` sub-command."""
+    """Add the ``makeup`` sub-command.
+
+    Args:
+        subparsers: the ``masquerade`` parser's sub-parsers.
+
+    Returns:
+        The ``makeup`` parser.
+    """
     p = subparsers.add_parser("makeup", help="apply makeup styles per region (lips, eyeshadow, cheek, base ...)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("image", nargs="?", help="input image")
@@ -58,9 +79,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def cmd_makeup(args: argparse.Namespace) -> int:
-    """Run ``masquerade makeup``; returns the exit code."""
+    """Run ``masquerade makeup``.
+
+    Args:
+        args: parsed ``makeup`` options.
+
+    Returns:
+        0, or ``NO_FACE_EXIT`` (3) when no face is found (other failures raise and are printed as one line by
+        :func:`engine.cli.run`).
+    """
     from engine.errors import NoFaceError
-    from engine.faces.cli import quiet_native_stderr
     from engine.imageio import (
         atomic_write_files,
         check_output_file,

@@ -36,6 +36,12 @@ DEFAULTS: dict[str, Any] = {"template": "random", "color": None, "size": 144, "a
 def wear_mask_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """Validate and complete ``wear-mask`` parameters.
 
+    Args:
+        params: partial mapping of ``template color size augment lighting method``.
+
+    Returns:
+        The complete, JSON-serialisable parameter dict (templates joined by ``+``).
+
     Raises:
         ValueError: unknown key, template or augmentation; size out of 32–1024.
     """
@@ -75,12 +81,28 @@ def wear_mask_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def wear_mask_outputs(params: Mapping[str, Any]) -> tuple[str, ...]:
-    """Files each task writes."""
+    """Files each task writes.
+
+    Args:
+        params: normalised parameters (the names do not depend on them).
+
+    Returns:
+        The output names, in order.
+    """
     return OUTPUTS
 
 
 def augment_offsets(targets: np.ndarray, augment: str, rng: np.random.Generator) -> tuple[tuple[str, float, float], ...]:
-    """Random placement changes (as per-anchor offsets) for the chosen augmentations."""
+    """Random placement changes (as per-anchor offsets) for the chosen augmentations.
+
+    Args:
+        targets: the face's anchor targets ``[6, 2]`` (pixels).
+        augment: any of ``translate rotate scale`` joined by commas.
+        rng: the generator the changes are drawn from.
+
+    Returns:
+        ``((anchor, dx, dy), ...)`` in pixels, rounded to 0.01.
+    """
     from engine.procedural.mask_templates import ANCHORS
 
     pts = np.asarray(targets, np.float64)
@@ -140,8 +162,10 @@ class WearMaskRunner:
         masked, alpha, _ = put_mask(image, [face], mp)
         size = params["size"]
         crop = align_face(image, face.keypoints, size)
-        warp = lambda img, interp: cv2.warpAffine(img, crop.matrix, (size, size), flags=interp,  # noqa: E731
-                                                  borderMode=cv2.BORDER_REFLECT)
+
+        def warp(img: np.ndarray, interp: int) -> np.ndarray:
+            return cv2.warpAffine(img, crop.matrix, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT)
+
         a8 = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
         targets = np.array(face_targets(face)) + np.array([[dx, dy] for _, dx, dy in offsets] or np.zeros((6, 2)))
         record = {"template": template, "color": params["color"], "offsets": [list(o) for o in offsets],
@@ -153,7 +177,11 @@ class WearMaskRunner:
 
 
 def wear_mask_runner() -> WearMaskRunner:
-    """Runner factory for the batch registry (called once per worker process)."""
+    """Runner factory for the batch registry (called once per worker process).
+
+    Returns:
+        A new :class:`WearMaskRunner`.
+    """
     return WearMaskRunner()
 
 

@@ -25,7 +25,14 @@ from engine.procedural.mask_templates import load_user_template, template_names
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """Add the ``wear-mask`` sub-command."""
+    """Add the ``wear-mask`` sub-command.
+
+    Args:
+        subparsers: the ``masquerade`` parser's sub-parsers.
+
+    Returns:
+        The ``wear-mask`` parser.
+    """
     p = subparsers.add_parser("wear-mask", help="put a surgical / KN95 / N95 / cloth mask on every face",
                               description=__doc__)
     p.add_argument("image")
@@ -43,6 +50,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def cmd_wear_mask(args: argparse.Namespace) -> int:
+    """``wear-mask``: put a mask on the faces of one photo.
+
+    Args:
+        args: parsed ``wear-mask`` options.
+
+    Returns:
+        0, or ``NO_FACE_EXIT`` (3) when no face is found (other failures raise and are printed as one line by
+        :func:`engine.cli.run`).
+    """
     from engine.faces import FaceAnalyzer
     from engine.studios.maskwear.editor import put_mask
     from engine.studios.maskwear.params import MaskWearParams

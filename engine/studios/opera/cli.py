@@ -170,7 +170,14 @@ def _lossless(path: str) -> bool:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    """``opera generate``: write a procedural lianpu (and optionally its line art / regions)."""
+    """``opera generate``: write a procedural lianpu (and optionally its line art / regions).
+
+    Args:
+        args: parsed ``opera generate`` options.
+
+    Returns:
+        0 (failures raise and are printed as one line by :func:`engine.cli.run`).
+    """
     from engine.imageio import atomic_write_files, check_output_file, encode_for_path
     from engine.procedural.lianpu import generate_lianpu
 
@@ -223,7 +230,14 @@ def _generate_stylegan2(args: argparse.Namespace) -> int:
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
-    """``opera colorize``: colour a sketch from a reference (classical, CoCosNet or auto)."""
+    """``opera colorize``: colour a sketch from a reference (classical, CoCosNet or auto).
+
+    Args:
+        args: parsed ``opera colorize`` options.
+
+    Returns:
+        0 (failures raise and are printed as one line by :func:`engine.cli.run`).
+    """
     from engine.imageio import (
         atomic_write_files,
         check_output_file,
@@ -252,7 +266,14 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    """``opera classify``: print ``<colour>: <meaning>`` (and the class shares with ``--scores``)."""
+    """``opera classify``: print ``<colour>: <meaning>`` (and the class shares with ``--scores``).
+
+    Args:
+        args: parsed ``opera classify`` options.
+
+    Returns:
+        0 (failures raise and are printed as one line by :func:`engine.cli.run`).
+    """
     from engine.imageio import load_image
     from engine.studios.opera.classify import classify
 

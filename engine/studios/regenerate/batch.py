@@ -102,12 +102,23 @@ class RegenerateBatchRunner:
 
 
 def regenerate_outputs(params: Mapping[str, Any]) -> tuple[str, ...]:
-    """Files each task writes: ``<stem>_image.png``, ``<stem>_mask.png`` (labels), ``<stem>_result.png``."""
+    """Files each task writes: ``<stem>_image.png``, ``<stem>_mask.png`` (labels), ``<stem>_result.png``.
+
+    Args:
+        params: normalised parameters (the names do not depend on them).
+
+    Returns:
+        The output names, in order.
+    """
     return ("image", "mask", "result")
 
 
 def regenerate_runner() -> RegenerateBatchRunner:
-    """Batch op ``runner`` factory (called once per worker process)."""
+    """Batch op ``runner`` factory (called once per worker process).
+
+    Returns:
+        A new :class:`RegenerateBatchRunner`.
+    """
     return RegenerateBatchRunner()
 
 

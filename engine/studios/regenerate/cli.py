@@ -39,6 +39,12 @@ from engine.studios.regenerate.edits import (
 def parse_regions(text: str) -> tuple[str, ...]:
     """``"hair,skin"`` → ``("hair", "skin")`` (validated label names; ``""`` → none).
 
+    Args:
+        text: label names separated by commas.
+
+    Returns:
+        The names, in order.
+
     Raises:
         ValueError: an unknown label name.
     """
@@ -50,7 +56,14 @@ def parse_regions(text: str) -> tuple[str, ...]:
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """Add the ``regenerate`` and ``parse-edit`` sub-commands."""
+    """Add the ``regenerate`` and ``parse-edit`` sub-commands.
+
+    Args:
+        subparsers: the ``masquerade`` parser's sub-parsers.
+
+    Returns:
+        The ``regenerate`` parser.
+    """
     p = subparsers.add_parser("regenerate", help="regenerate a face from an edited 19-label mask (classical)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("image")
@@ -76,6 +89,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def cmd_regenerate(args: argparse.Namespace) -> int:
+    """``regenerate``: regenerate a face photo so that it follows an edited label map.
+
+    Args:
+        args: parsed ``regenerate`` options.
+
+    Returns:
+        0, or ``NO_FACE_EXIT`` (3) when no face is found (other failures raise and are printed as one line by
+        :func:`engine.cli.run`).
+    """
     from engine.studios.regenerate.classical import resize_labels
     from engine.studios.regenerate.editor import RegenerateEditor
     from engine.studios.regenerate.params import RegenerateParams
@@ -122,6 +144,15 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
 
 
 def cmd_parse_edit(args: argparse.Namespace) -> int:
+    """``parse-edit``: write a face's 19-label parsing, optionally edited, as a label PNG.
+
+    Args:
+        args: parsed ``parse-edit`` options.
+
+    Returns:
+        0, or ``NO_FACE_EXIT`` (3) when no face is found (other failures raise and are printed as one line by
+        :func:`engine.cli.run`).
+    """
     from engine.faces import FaceAnalyzer
 
     edits = parse_edits(args.edits)
