@@ -7,14 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.models.cocosnet import (
-    CoCosNet,
-    PatchDiscriminator,
-    contextual_loss,
-    pseudo_exemplar,
-    train_step,
-)
+from engine.models.cocosnet import CoCosNet, PatchDiscriminator
+from engine.nn.losses import contextual_loss
 from engine.procedural.lianpu import generate_lianpu
+from engine.training.cocosnet import pseudo_exemplar, train_step
 from engine.weights.store import load_checkpoint, save_checkpoint
 
 

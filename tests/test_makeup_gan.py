@@ -9,21 +9,13 @@ import pytest
 import torch
 from skimage import data
 
-from engine.models.makeup_gan import (
-    GAN_REGIONS,
-    MakeupCritic,
-    MakeupGenerator,
-    crop_boxes,
-    gradient_penalty,
-    invariant_l1,
-    mask_boxes,
-    region_vector,
-)
+from engine.models.makeup_gan import GAN_REGIONS, MakeupCritic, MakeupGenerator, region_vector
+from engine.nn.losses import gradient_penalty
 from engine.studios.base import forget_learned
 from engine.studios.makeup.editor import MakeupEditor
 from engine.studios.makeup.learned import BACKEND
 from engine.studios.makeup.params import MakeupParams, load_styles
-from engine.training.makeup import SUBSETS, is_better, train
+from engine.training.makeup import SUBSETS, crop_boxes, invariant_l1, is_better, mask_boxes, train
 from engine.weights.store import load_checkpoint, save_checkpoint
 
 

@@ -13,21 +13,21 @@ import torch
 import engine.weights.store as store
 from engine.device import select_device
 from engine.labels import CELEBAMASK_HQ
-from engine.models.regen import (
-    MultiscaleDiscriminator,
-    PerceptualLoss,
-    RegenGenerator,
-    feature_matching_loss,
-    gan_loss,
-    one_hot,
-    r1_penalty,
-    region_average,
-)
+from engine.models.regen import MultiscaleDiscriminator, RegenGenerator, one_hot, region_average
+from engine.nn.losses import feature_matching_loss, gan_loss
 from engine.studios.base import forget_learned
 from engine.studios.regenerate.editor import RegenerateEditor
 from engine.studios.regenerate.learned import regenerate_learned, resolve_backend
 from engine.studios.regenerate.params import RegenerateParams
-from engine.training.regen import FLIP_LABELS, edit_specs, is_better, split, train
+from engine.training.regen import (
+    FLIP_LABELS,
+    PerceptualLoss,
+    edit_specs,
+    is_better,
+    split,
+    train,
+)
+from engine.training.regen import pair_r1_penalty as r1_penalty
 
 IDX = CELEBAMASK_HQ.index
 TINY = dict(width=8, n_down=2, n_blocks=4, style_dim=8, encoder_width=8, max_width=16, side=16)

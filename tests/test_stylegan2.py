@@ -8,16 +8,9 @@ import pytest
 import torch
 
 from engine.models.augment import ADA, APA, DiffusionNoise
-from engine.models.stylegan2 import (
-    Discriminator,
-    Generator,
-    ModulatedConv2d,
-    interpolate_w,
-    path_length_penalty,
-    r1_penalty,
-    slerp,
-)
-from engine.training.stylegan2 import AUG_MODES, StyleGAN2Training
+from engine.models.stylegan2 import Discriminator, Generator, ModulatedConv2d, interpolate_w, slerp
+from engine.nn.losses import r1_penalty
+from engine.training.stylegan2 import AUG_MODES, StyleGAN2Training, path_length_penalty
 from engine.weights.store import load_checkpoint, save_checkpoint
 
 TINY = dict(z_dim=16, w_dim=16, img_resolution=16, channel_base=256, channel_max=32, mapping_layers=2)

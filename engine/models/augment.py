@@ -20,7 +20,6 @@ generative adversarial networks with limited data"): ``r_t = E[sign(D(x_real))]`
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +38,8 @@ class AdaptiveStrength(nn.Module):
         p_max: cap of ``p``.
     """
 
+    p_buf: torch.Tensor
+
     def __init__(self, target: float = 0.6, interval: int = 4, kimg: float = 500.0, p_init: float = 0.0,
                  p_max: float = 1.0) -> None:
         super().__init__()
@@ -49,7 +50,7 @@ class AdaptiveStrength(nn.Module):
         self._sign_sum = 0.0
         self._count = 0
         self._batches = 0
-        self.last_rt: Optional[float] = None
+        self.last_rt: float | None = None
 
     @property
     def p(self) -> float:
@@ -175,6 +176,8 @@ class DiffusionNoise(AdaptiveStrength):
         kimg: speed of ``p`` (which sets ``T``).
         p_init: starting ``p``.
     """
+
+    alphas_bar: torch.Tensor
 
     def __init__(self, t_min: int = 5, t_max: int = 500, beta_start: float = 1e-4, beta_end: float = 2e-2,
                  noise_std: float = 0.05, priority: bool = True, target: float = 0.6, interval: int = 4,

@@ -12,9 +12,10 @@ From the anime-expression paper:
   1-channel sigmoid mask ``M``; the output is ``y* = M·y + (1 − M)·x``;
 * **discriminator** — a shared convolution trunk with a PatchGAN branch (a score map, WGAN-GP)
   and an expression-classification branch (label logits);
-* **losses** — adversarial WGAN-GP (``λ_gp``), classification of real (discriminator) and fake
-  (generator) images (``λ_cls = 1``), and the contextual loss (``λ_cx = 0.1``) between features of
-  ``y*`` and ``x`` to keep identity.
+* **losses** (:mod:`engine.training.expression`, from :mod:`engine.nn.losses`) — adversarial
+  WGAN-GP (``λ_gp``), classification of real (discriminator) and fake (generator) images
+  (``λ_cls = 1``), and the contextual loss (``λ_cx = 0.1``) between features of ``y*`` and ``x``
+  to keep identity.
 
 The paper computes the contextual loss on VGG19 features. VGG19 weights cannot be downloaded
 here, so :class:`ExpressionClassifier` (a small CNN trained on procedural expression labels, see
@@ -29,13 +30,19 @@ Images are ``[N, 3, S, S]`` in [-1, 1]; ``S`` must be a multiple of 8.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from engine.models.registry import register_model
+from engine.nn.blocks import AdaIN, AdaINResBlock, ResidualBlock
+
+# re-exported while engine/training/expression.py and tests/test_expression_gan.py import them from here
+from engine.nn.losses import contextual_loss as contextual_loss
+from engine.nn.losses import gradient_penalty as gradient_penalty
+from engine.nn.losses import soft_cross_entropy as soft_cross_entropy
 from engine.procedural.anime_faces import EXPRESSION_LABELS
 
 LABELS: tuple[str, ...] = EXPRESSION_LABELS + ("neutral",)
@@ -93,53 +100,6 @@ class MappingNetwork(nn.Module):
         return self.net(c)
 
 
-class AdaIN(nn.Module):
-    """Instance normalisation whose per-channel scale and bias come from the control code.
-
-    Args:
-        channels: feature channels.
-        code_dim: width of the control code.
-    """
-
-    def __init__(self, channels: int, code_dim: int) -> None:
-        super().__init__()
-        self.norm = nn.InstanceNorm2d(channels, affine=False)
-        self.affine = nn.Linear(code_dim, 2 * channels)
-        nn.init.zeros_(self.affine.weight)
-        with torch.no_grad():  # start as plain instance normalisation (scale 1, bias 0)
-            self.affine.bias.zero_()
-            self.affine.bias[:channels] = 1.0
-
-    def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
-        gamma, beta = self.affine(code).chunk(2, dim=1)
-        return self.norm(x) * gamma[:, :, None, None] + beta[:, :, None, None]
-
-
-class _ResIN(nn.Module):
-    """Residual block: conv-IN-ReLU-conv-IN."""
-
-    def __init__(self, c: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.InstanceNorm2d(c, affine=True), _act(),
-                                  nn.Conv2d(c, c, 3, padding=1), nn.InstanceNorm2d(c, affine=True))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
-class _ResAdaIN(nn.Module):
-    """Residual block with AdaIN after both convolutions."""
-
-    def __init__(self, c: int, code_dim: int) -> None:
-        super().__init__()
-        self.c1, self.c2 = nn.Conv2d(c, c, 3, padding=1), nn.Conv2d(c, c, 3, padding=1)
-        self.n1, self.n2 = AdaIN(c, code_dim), AdaIN(c, code_dim)
-
-    def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.n1(self.c1(x), code))
-        return x + self.n2(self.c2(h), code)
-
-
 @register_model("expression_gan_g")
 class ExpressionGenerator(nn.Module):
     """Generator of the anime-expression GAN (mapping network, encoder, AdaIN decoder, attention).
@@ -165,8 +125,8 @@ class ExpressionGenerator(nn.Module):
         enc: list[nn.Module] = []
         for a, b in ((3, w), (w, 2 * w), (2 * w, 4 * w)):
             enc += [nn.Conv2d(a, b, 4, stride=2, padding=1), nn.InstanceNorm2d(b, affine=True), _act()]
-        self.encoder = nn.Sequential(*enc, *[_ResIN(4 * w) for _ in range(3)])
-        self.bottleneck = nn.ModuleList([_ResAdaIN(4 * w, code_dim) for _ in range(3)])
+        self.encoder = nn.Sequential(*enc, *[ResidualBlock(4 * w) for _ in range(3)])
+        self.bottleneck = nn.ModuleList([AdaINResBlock(4 * w, code_dim) for _ in range(3)])
         self.up_convs = nn.ModuleList([nn.Conv2d(4 * w, 2 * w, 3, padding=1), nn.Conv2d(2 * w, w, 3, padding=1)])
         self.up_norms = nn.ModuleList([AdaIN(2 * w, code_dim), AdaIN(w, code_dim)])
         self.to_rgb = nn.Conv2d(w, 3, 3, padding=1)  # the last convolution: no AdaIN
@@ -174,12 +134,14 @@ class ExpressionGenerator(nn.Module):
         self.attention = nn.Sequential(
             nn.Conv2d(3 + label_dim, a, 4, stride=2, padding=1), nn.InstanceNorm2d(a, affine=True), _act(),
             nn.Conv2d(a, 2 * a, 4, stride=2, padding=1), nn.InstanceNorm2d(2 * a, affine=True), _act(),
-            _ResIN(2 * a),
+            ResidualBlock(2 * a),
             nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(2 * a, a, 3, padding=1),
             nn.InstanceNorm2d(a, affine=True), _act(),
             nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(a, 1, 3, padding=1),
         )
-        nn.init.constant_(self.attention[-1].bias, -2.0)  # start with a mostly closed mask
+        last = self.attention[-1]
+        if isinstance(last, nn.Conv2d) and last.bias is not None:
+            nn.init.constant_(last.bias, -2.0)  # start with a mostly closed mask
 
     def mask(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The attention mask ``M`` ``[N, 1, S, S]`` in (0, 1) for target ``labels``."""
@@ -206,7 +168,7 @@ class ExpressionGenerator(nn.Module):
         h = self.encoder(x)
         for block in self.bottleneck:
             h = block(h, code)
-        for conv, norm in zip(self.up_convs, self.up_norms):
+        for conv, norm in zip(self.up_convs, self.up_norms, strict=True):
             h = F.relu(norm(conv(F.interpolate(h, scale_factor=2, mode="nearest")), code))
         y = torch.tanh(self.to_rgb(F.interpolate(h, scale_factor=2, mode="nearest")))
         m = (self.mask(x, labels) * mask_scale).clamp(0.0, 1.0)
@@ -289,40 +251,3 @@ class ExpressionClassifier(nn.Module):
             h = b(h)
         return self.head(h.flatten(1))
 
-
-# -- losses --------------------------------------------------------------------------------------
-
-def gradient_penalty(critic: ExpressionDiscriminator, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """WGAN-GP term ``E[(‖∇D(x̂)‖₂ − 1)²]`` on random interpolates (PatchGAN branch, mean score)."""
-    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
-    x = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    patch, _ = critic(x)
-    (grad,) = torch.autograd.grad(patch.mean(dim=(1, 2, 3)).sum(), x, create_graph=True)
-    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
-
-
-def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy against label distributions ``target`` ``[N, C]`` (one-hot or mixed)."""
-    return -(target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
-
-
-def contextual_loss(x_feat: torch.Tensor, y_feat: torch.Tensor, h: float = 0.5, eps: float = 1e-5) -> torch.Tensor:
-    """Contextual loss (Mechrez et al. 2018) between feature maps, ``−log CX(x, y)`` averaged.
-
-    Args:
-        x_feat: features of the generated image ``[N, C, H, W]``.
-        y_feat: features of the target (here the input image) ``[N, C, H', W']``.
-        h: bandwidth of the similarity kernel.
-        eps: numerical guard.
-
-    Returns:
-        Scalar loss (0 when every target feature has an identical generated feature).
-    """
-    mu = y_feat.mean(dim=(0, 2, 3), keepdim=True)
-    x = F.normalize((x_feat - mu).flatten(2), dim=1)
-    y = F.normalize((y_feat - mu).flatten(2), dim=1)
-    d = 1 - torch.bmm(x.transpose(1, 2), y)                     # [N, Px, Py] cosine distances
-    d_rel = d / (d.min(dim=2, keepdim=True)[0] + eps)
-    w = torch.exp((1 - d_rel) / h)
-    cx = w / w.sum(dim=2, keepdim=True)
-    return -torch.log(cx.max(dim=1)[0].mean(dim=1) + eps).mean()

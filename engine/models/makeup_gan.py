@@ -7,8 +7,8 @@ which part of the label vector is valid). A **mask head** predicts one soft mask
 output is the generated image inside the union of the *selected* regions' predicted masks and the
 input everywhere else, so an edit is confined to where makeup belongs. Two critics judge it: a
 **global** one on the whole crop and a **local** one on region crops that also **classifies the
-style** (both WGAN-GP). Losses (see :func:`gradient_penalty`, :func:`invariant_l1`): adversarial,
-reconstruction/cycle, invariant-region L1 on the unselected area, and a mask loss for the head.
+style** (both WGAN-GP). Losses (:mod:`engine.training.makeup`): adversarial, reconstruction/cycle,
+invariant-region L1 on the unselected area, and a mask loss for the head.
 
 Condition layout (``[N, C]``, :meth:`MakeupGenerator.condition`)::
 
@@ -21,29 +21,17 @@ zero. Images are ``[N, 3, H, W]`` in [0, 1]; ``H`` and ``W`` must be multiples o
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from engine.models.registry import register_model
+from engine.nn.blocks import ResidualBlock
 
 GAN_REGIONS: tuple[str, ...] = ("lips", "eyeshadow", "cheek", "base")
 """The regions the region vector indexes, in this order."""
-
-
-class _ResBlock(nn.Module):
-    """Two 3×3 convolutions with instance norm and a skip connection."""
-
-    def __init__(self, ch: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(ch, ch, 3, padding=1, bias=False), nn.InstanceNorm2d(ch, affine=True), nn.ReLU(inplace=True),
-            nn.Conv2d(ch, ch, 3, padding=1, bias=False), nn.InstanceNorm2d(ch, affine=True))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
 
 
 @register_model("makeup_gan_g")
@@ -78,7 +66,7 @@ class MakeupGenerator(nn.Module):
             layers += [nn.Conv2d(ch, 2 * ch, 4, stride=2, padding=1, bias=False),
                        nn.InstanceNorm2d(2 * ch, affine=True), nn.ReLU(inplace=True)]
             ch *= 2
-        layers += [_ResBlock(ch) for _ in range(n_res)]
+        layers += [ResidualBlock(ch, bias=False) for _ in range(n_res)]
         for _ in range(n_down):
             layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch, ch // 2, 3, padding=1, bias=False),
                        nn.InstanceNorm2d(ch // 2, affine=True), nn.ReLU(inplace=True)]
@@ -87,8 +75,8 @@ class MakeupGenerator(nn.Module):
         self.to_rgb = nn.Conv2d(ch, 3, 7, padding=3)
         self.to_mask = nn.Conv2d(ch + 3, num_regions, 3, padding=1)  # sees the input too (parsing head)
 
-    def condition(self, style: Optional[torch.Tensor], regions: torch.Tensor, dataset: torch.Tensor,
-                  aux: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def condition(self, style: torch.Tensor | None, regions: torch.Tensor, dataset: torch.Tensor,
+                  aux: torch.Tensor | None = None) -> torch.Tensor:
         """Build the condition vector.
 
         Args:
@@ -158,77 +146,10 @@ class MakeupCritic(nn.Module):
         self.score = nn.Conv2d(ch_in, 1, 3, padding=1)
         self.classify = nn.Linear(ch_in, num_classes) if num_classes > 0 else None
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         f = self.body(x * 2 - 1)
         cls = self.classify(f.mean((2, 3))) if self.classify is not None else None
         return self.score(f), cls
-
-
-def crop_boxes(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
-    """Differentiable crops of axis-aligned boxes, resized to ``size × size``.
-
-    Args:
-        images: ``[N, C, H, W]``.
-        boxes: ``[N, 4]`` ``(x0, y0, x1, y1)`` in normalised [-1, 1] coordinates.
-        size: output side.
-
-    Returns:
-        ``[N, C, size, size]`` (bilinear; outside the image is zero).
-    """
-    n = images.shape[0]
-    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-    sx, sy = (boxes[:, 2] - boxes[:, 0]) / 2, (boxes[:, 3] - boxes[:, 1]) / 2
-    theta = torch.zeros(n, 2, 3, dtype=images.dtype, device=images.device)
-    theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = sx, cx, sy, cy
-    grid = F.affine_grid(theta, [n, images.shape[1], size, size], align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-
-
-def mask_boxes(masks: torch.Tensor, margin: float = 0.15, threshold: float = 0.1) -> torch.Tensor:
-    """Square-ish normalised boxes ``[N, 4]`` around where ``masks [N, H, W]`` exceed ``threshold``.
-
-    Empty masks get the whole image. ``margin`` grows each box by that fraction of its size.
-    """
-    n, h, w = masks.shape
-    out = torch.tensor([[-1.0, -1.0, 1.0, 1.0]], device=masks.device).repeat(n, 1)
-    on = masks > threshold
-    for i in range(n):
-        ys, xs = torch.nonzero(on[i], as_tuple=True)
-        if len(ys) == 0:
-            continue
-        x0, x1 = xs.min().float(), xs.max().float() + 1
-        y0, y1 = ys.min().float(), ys.max().float() + 1
-        side = torch.maximum(x1 - x0, y1 - y0) * (1 + 2 * margin)
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        out[i] = torch.stack([(cx - side / 2) / w * 2 - 1, (cy - side / 2) / h * 2 - 1,
-                              (cx + side / 2) / w * 2 - 1, (cy + side / 2) / h * 2 - 1])
-    return out
-
-
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """WGAN-GP term ``E[(‖∇D(x̂)‖₂ − 1)²]`` on random interpolates of ``real`` and ``fake``."""
-    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
-    x = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    score, _ = critic(x)
-    (grad,) = torch.autograd.grad(score.sum(), x, create_graph=True)
-    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
-
-
-def invariant_l1(output: torch.Tensor, source: torch.Tensor, selected: torch.Tensor) -> torch.Tensor:
-    """Mean L1 between ``output`` and ``source`` on the unselected area (``selected`` ≤ 1/512).
-
-    Args:
-        output: ``[N, 3, H, W]`` generated images.
-        source: ``[N, 3, H, W]`` inputs.
-        selected: ``[N, 1, H, W]`` or ``[N, H, W]`` soft union of the selected regions' masks.
-
-    Returns:
-        Scalar: ``Σ |output − source| · keep / (3 · Σ keep)`` with ``keep = selected ≤ 1/512``.
-    """
-    if selected.dim() == 3:
-        selected = selected[:, None]
-    keep = (selected <= 1.0 / 512).to(output.dtype)
-    return ((output - source).abs() * keep).sum() / (3 * keep.sum()).clamp(min=1.0)
 
 
 def region_vector(names: Sequence[str]) -> list[float]:

@@ -9,18 +9,18 @@ penultimate features are the project's *domain* feature extractor for FID/KID
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
 
+from engine.geometry import letterbox
 from engine.models.registry import register_model
 
 
 def square_on_white(image: np.ndarray, size: int) -> np.ndarray:
-    """An RGB(A) lianpu letterboxed onto a white square of side ``size`` (aspect kept).
+    """An RGB(A) lianpu letterboxed onto a white square of side ``size`` (:func:`engine.geometry.letterbox`).
 
     Args:
         image: ``uint8`` RGB ``[H, W, 3]`` or RGBA (composited on white: published lianpu PNGs
@@ -39,11 +39,7 @@ def square_on_white(image: np.ndarray, size: int) -> np.ndarray:
     if arr.shape[2] == 4:
         a = arr[:, :, 3:4].astype(np.float32) / 255.0
         arr = (arr[:, :, :3].astype(np.float32) * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
-    h, w = arr.shape[:2]
-    s = max(h, w)
-    canvas = np.full((s, s, 3), 255, np.uint8)
-    canvas[(s - h) // 2:(s - h) // 2 + h, (s - w) // 2:(s - w) // 2 + w] = arr
-    return cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA if s > size else cv2.INTER_LINEAR)
+    return letterbox(arr, size)
 
 
 @register_model("opera_colour_resnet18")

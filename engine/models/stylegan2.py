@@ -8,7 +8,7 @@ StyleGAN"), config-F layout at any power-of-two resolution: no custom CUDA ops a
   no demodulation) whose outputs are upsampled and summed;
 * discriminator: residual blocks, minibatch standard deviation, optional conditioning on a
   scalar (the Diffusion-GAN timestep) by projection, as StyleGAN2-ADA conditions on labels;
-* losses: non-saturating logistic, R1 on reals, optional path-length regularisation.
+* training (losses, R1, path-length regularisation, augmentations) is :mod:`engine.training.stylegan2`.
 
 Upsampling and downsampling use bilinear resampling / average pooling in place of the original's
 FIR [1, 3, 3, 1] filter (the same low-pass role, without the custom ``upfirdn2d`` op).
@@ -20,7 +20,6 @@ interpolation in ``w`` (:func:`interpolate_w`) or spherically in ``z`` (:func:`s
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 import torch
@@ -94,6 +93,8 @@ class MappingNetwork(nn.Module):
         w_avg_beta: decay of the running mean of ``w`` (truncation centre).
     """
 
+    w_avg: torch.Tensor
+
     def __init__(self, z_dim: int, w_dim: int, num_layers: int = 8, lr_mul: float = 0.01,
                  w_avg_beta: float = 0.995) -> None:
         super().__init__()
@@ -159,6 +160,8 @@ class StyledLayer(nn.Module):
         resolution: output side (for the fixed noise buffer).
         up: upsample 2× first.
     """
+
+    noise_const: torch.Tensor
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool = False) -> None:
         super().__init__()
@@ -363,7 +366,7 @@ class Discriminator(nn.Module):
         y = y.reshape(-1, 1, 1, 1).repeat(g, 1, h, w)
         return torch.cat([x, y], 1)
 
-    def forward(self, x: torch.Tensor, t: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``[N]`` for images ``x`` ``[N, C, R, R]`` (and conditioning ``t`` ``[N]`` in [0, 1])."""
         x = self.blocks(self.from_rgb(x))
         x = self.conv(self._mbstd(x))
@@ -376,31 +379,3 @@ class Discriminator(nn.Module):
         emb = torch.cat([torch.sin(t[:, None] * freqs), torch.cos(t[:, None] * freqs)], 1)
         return (x * self.cond_map(emb)).sum(1) / math.sqrt(self.cond_dim)
 
-
-# -- losses ------------------------------------------------------------------------------------------
-
-def r1_penalty(real_logits: torch.Tensor, reals: torch.Tensor) -> torch.Tensor:
-    """R1: ``E ‖∇_x D(x)‖²`` on real images (``reals`` must require grad)."""
-    (grad,) = torch.autograd.grad(real_logits.sum(), reals, create_graph=True)
-    return grad.pow(2).sum(dim=(1, 2, 3)).mean()
-
-
-def path_length_penalty(g: Generator, ws: torch.Tensor, mean: torch.Tensor,
-                        decay: float = 0.01) -> tuple[torch.Tensor, torch.Tensor]:
-    """Path-length regulariser: ``(‖J_wᵀ y‖ − a)²`` with ``a`` a running mean.
-
-    Args:
-        g: the generator.
-        ws: styles ``[N, num_ws, w_dim]`` with ``requires_grad``.
-        mean: running mean ``a`` (a 0-d tensor).
-        decay: update rate of ``a``.
-
-    Returns:
-        ``(penalty, new_mean)``.
-    """
-    img = g.synthesis(ws)
-    noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
-    (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
-    lengths = grad.pow(2).sum(2).mean(1).sqrt()
-    new_mean = mean.lerp(lengths.detach().mean(), decay)
-    return (lengths - new_mean).pow(2).mean(), new_mean

@@ -4,7 +4,7 @@ Data (all made on the fly, nothing downloaded):
 
 * **procedural self pairs** — a procedural lianpu's line art (sketch) and colour image (ground
   truth); the exemplar is a pseudo exemplar, a random geometric deformation of the ground truth
-  (:func:`~engine.models.cocosnet.pseudo_exemplar`), as in the paper;
+  (:func:`pseudo_exemplar`), as in the paper;
 * **procedural cross pairs** — design *A* painted with palette *P* is the ground truth of *A*'s
   sketch, and design *B* painted with the same palette *P* is the exemplar: a real cross-exemplar
   pair *with* ground truth, which only the procedural generator can give;
@@ -12,6 +12,12 @@ Data (all made on the fly, nothing downloaded):
   composited on white, padded to a square, line art by the project's XDoG
   (:func:`engine.studios.opera.classical.xdog`, thresholded), self pairs with pseudo exemplars and mirror
   flips. Every third file (sorted by name) is held out and never trained on.
+
+Step (:func:`train_step`): one hinge update of the patch discriminator, then one generator update on
+L1 reconstruction, feature ("perceptual") and contextual (:func:`engine.nn.losses.contextual_loss`)
+losses on the exemplar encoder's features — there are no VGG weights here, which the paper uses
+for both —, domain alignment, cycle and the hinge adversarial term. The weights are the arguments
+of :class:`CoCosLoss`; the defaults are this module's choice, not the paper's eq. 20 values.
 
 Evaluation (:func:`evaluate`): self-colouring SSIM (:func:`engine.metrics.ssim`, Gaussian window,
 RGB, 0–255) of the coloured sketch against its ground truth on held-out procedural lianpu and the
@@ -26,34 +32,22 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from engine.models.cocosnet import (
-    CoCosLoss,
-    CoCosNet,
-    PatchDiscriminator,
-    pseudo_exemplar,
-    train_step,
-)
+from engine.geometry import letterbox
+from engine.models.cocosnet import CoCosNet, PatchDiscriminator
+from engine.nn.losses import contextual_loss, hinge_loss
 
 DEV_HOLDOUT_EVERY = 3
 """Every third dev lianpu (sorted by file name, starting with the first) is held out."""
 
 EVAL_SEED_BASE = 900_000
 """Procedural seeds of the held-out evaluation designs (training uses seeds below this)."""
-
-
-def _square_on_white(rgb: np.ndarray) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    s = max(h, w)
-    out = np.full((s, s, 3), 255, np.uint8)
-    y0, x0 = (s - h) // 2, (s - w) // 2
-    out[y0:y0 + h, x0:x0 + w] = rgb
-    return out
 
 
 def dev_pairs(folder: Path, size: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[tuple[np.ndarray, np.ndarray]],
@@ -69,7 +63,7 @@ def dev_pairs(folder: Path, size: int) -> tuple[list[tuple[np.ndarray, np.ndarra
     files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
     train, held, tn, hn = [], [], [], []
     for i, f in enumerate(files):
-        rgb = _square_on_white(load_image(f))  # transparent pixels on white
+        rgb = letterbox(load_image(f))  # transparent pixels on white, padded to a square
         work = cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_AREA)
         line = xdog(work, XDoGParams(threshold=0.5).scaled(256 / 512))
         pair = (cv2.resize(line, (size, size), interpolation=cv2.INTER_AREA),
@@ -83,7 +77,7 @@ def dev_pairs(folder: Path, size: int) -> tuple[list[tuple[np.ndarray, np.ndarra
     return train, held, tn, hn
 
 
-def procedural_pair(seed: int, size: int, colour_seed: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+def procedural_pair(seed: int, size: int, colour_seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(line art [S, S] uint8, colour [S, S, 3] uint8)`` of a procedural design at side ``size``."""
     from engine.procedural.lianpu import generate_lianpu
 
@@ -116,7 +110,7 @@ def eval_exemplars(truths: list[np.ndarray], seed: int = 1234) -> list[np.ndarra
         torch.random.set_rng_state(g)
 
 
-def compare(model: Optional[CoCosNet], triples: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+def compare(model: CoCosNet | None, triples: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
             size: int) -> dict[str, float]:
     """Mean SSIM of neural and classical colouring over ``(sketch, exemplar, truth)`` triples."""
     from engine.metrics import ssim
@@ -135,8 +129,8 @@ def compare(model: Optional[CoCosNet], triples: list[tuple[np.ndarray, np.ndarra
 
 
 def evaluate(model: CoCosNet, size: int, n_procedural: int = 40,
-             dev_held: Optional[list[tuple[np.ndarray, np.ndarray]]] = None,
-             eval_side: Optional[int] = None) -> dict[str, Any]:
+             dev_held: list[tuple[np.ndarray, np.ndarray]] | None = None,
+             eval_side: int | None = None) -> dict[str, Any]:
     """Held-out SSIM table (see the module docstring); ``model`` is put in eval mode.
 
     Args:
@@ -151,8 +145,8 @@ def evaluate(model: CoCosNet, size: int, n_procedural: int = 40,
     side = eval_side or size
     proc = [procedural_pair(EVAL_SEED_BASE + i, side) for i in range(n_procedural)]
     proc_ex = eval_exemplars([t for _, t in proc])
-    res: dict[str, Any] = {"side": side,
-                           "procedural_self": compare(model, [(s, e, t) for (s, t), e in zip(proc, proc_ex)], size)}
+    self_triples = [(s, e, t) for (s, t), e in zip(proc, proc_ex, strict=True)]
+    res: dict[str, Any] = {"side": side, "procedural_self": compare(model, self_triples, size)}
     cross = []
     for i in range(n_procedural):
         palette = EVAL_SEED_BASE + 5000 + i
@@ -162,7 +156,7 @@ def evaluate(model: CoCosNet, size: int, n_procedural: int = 40,
     res["procedural_cross"] = compare(model, cross, size)
     if dev_held:
         ex = eval_exemplars([t for _, t in dev_held], seed=4321)
-        res["dev_self"] = compare(model, [(s, e, t) for (s, t), e in zip(dev_held, ex)], size)
+        res["dev_self"] = compare(model, [(s, e, t) for (s, t), e in zip(dev_held, ex, strict=True)], size)
     return res
 
 
@@ -183,6 +177,95 @@ def logged_train_seconds(run_dir: Path) -> float:
     return round(total + seg_max, 1)
 
 
+def pseudo_exemplar(image: torch.Tensor, strength: float = 0.15) -> torch.Tensor:
+    """Random affine deformation (+ mirror) of ground-truth images (white outside).
+
+    Args:
+        image: ``[N, 3, H, W]`` in [-1, 1].
+        strength: largest rotation (radians), relative scale change and translation (in
+            half-sides) of the deformation.
+
+    Returns:
+        ``[N, 3, H, W]`` deformed images, white (1) where the deformation leaves the image.
+    """
+    n = image.shape[0]
+    a = (torch.rand(n) * 2 - 1) * strength
+    s = 1 + (torch.rand(n) * 2 - 1) * strength
+    t = (torch.rand(n, 2) * 2 - 1) * strength
+    flip = torch.where(torch.rand(n) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 1] = s * torch.cos(a) * flip, -s * torch.sin(a)
+    theta[:, 1, 0], theta[:, 1, 1] = s * torch.sin(a) * flip, s * torch.cos(a)
+    theta[:, :, 2] = t
+    grid = F.affine_grid(theta.to(image), list(image.shape), align_corners=False)
+    return F.grid_sample(image - 1, grid, align_corners=False, padding_mode="zeros") + 1  # white outside
+
+
+class CoCosLoss:
+    """Loss weights of one training step.
+
+    Args:
+        l1: reconstruction L1 weight.
+        perceptual: feature-matching weight on exemplar-encoder features.
+        contextual: contextual loss weight (generated vs exemplar features).
+        domain: domain-alignment weight (sketch vs ground-truth features in W).
+        cycle: cycle correspondence weight.
+        adversarial: hinge adversarial weight.
+    """
+
+    def __init__(self, l1: float = 1.0, perceptual: float = 1.0, contextual: float = 1.0, domain: float = 10.0,
+                 cycle: float = 1.0, adversarial: float = 0.1) -> None:
+        self.l1, self.perceptual, self.contextual = l1, perceptual, contextual
+        self.domain, self.cycle, self.adversarial = domain, cycle, adversarial
+
+
+def train_step(net: CoCosNet, disc: PatchDiscriminator, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+               sketch: torch.Tensor, truth: torch.Tensor, w: CoCosLoss | None = None,
+               exemplar: torch.Tensor | None = None) -> dict[str, float]:
+    """One discriminator then one generator step on (sketch, ground truth) pairs.
+
+    Args:
+        net: the colouring network.
+        disc: its patch discriminator.
+        opt_g: optimiser of ``net``.
+        opt_d: optimiser of ``disc``.
+        sketch: ``[N, 1, H, W]`` in [-1, 1].
+        truth: ``[N, 3, H, W]`` ground-truth colourings in [-1, 1].
+        w: loss weights (``None``: :class:`CoCosLoss` defaults).
+        exemplar: ``[N, 3, H, W]`` exemplars; ``None`` uses pseudo exemplars
+            (:func:`pseudo_exemplar` of the ground truth). Pass cross-exemplar images (another
+            design in the ground truth's colours) to train on those.
+
+    Returns:
+        Every weighted term by name, plus ``d_loss`` and ``g_loss``.
+    """
+    w = CoCosLoss() if w is None else w
+    if exemplar is None:
+        exemplar = pseudo_exemplar(truth)
+    out = net(sketch, exemplar)
+    fake = out["image"]
+    d_loss = hinge_loss(disc(sketch, truth), True) + hinge_loss(disc(sketch, fake.detach()), False)
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    f_fake, f_truth = net.enc_b(fake), net.enc_b(truth).detach()
+    parts = {
+        "l1": F.l1_loss(fake, truth),
+        "perceptual": F.l1_loss(f_fake, f_truth),
+        "contextual": contextual_loss(F.avg_pool2d(f_fake, 2), F.avg_pool2d(net.enc_b(exemplar).detach(), 2)),
+        "domain": F.l1_loss(out["fa"], f_truth),
+        "cycle": F.l1_loss(out["cycle"], out["exemplar_small"]),
+        "adversarial": hinge_loss(disc(sketch, fake), True, for_discriminator=False),
+    }
+    g_loss = sum(getattr(w, k) * v for k, v in parts.items())
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    logs = {k: float(v.detach()) for k, v in parts.items()}
+    logs.update(d_loss=float(d_loss.detach()), g_loss=float(g_loss.detach()))
+    return logs
+
+
 class CoCosData:
     """Training minibatches: procedural self + cross pairs and dev self pairs.
 
@@ -193,7 +276,7 @@ class CoCosData:
         seed: numpy seed.
     """
 
-    def __init__(self, size: int, designs: int = 400, dev_train: Optional[list[tuple[np.ndarray, np.ndarray]]] = None,
+    def __init__(self, size: int, designs: int = 400, dev_train: list[tuple[np.ndarray, np.ndarray]] | None = None,
                  seed: int = 0) -> None:
         self.rng = np.random.default_rng(seed)
         self.size = size
@@ -234,8 +317,8 @@ class CoCosData:
 
 
 def train(out_dir: Path, size: int = 64, steps: int = 400, batch: int = 8, width: int = 16, designs: int = 400,
-          dev_train: Optional[list[tuple[np.ndarray, np.ndarray]]] = None, lr: float = 2e-4,
-          time_limit_s: Optional[float] = None, seed: int = 0) -> tuple[CoCosNet, dict[str, Any]]:
+          dev_train: list[tuple[np.ndarray, np.ndarray]] | None = None, lr: float = 2e-4,
+          time_limit_s: float | None = None, seed: int = 0) -> tuple[CoCosNet, dict[str, Any]]:
     """Train on the shared loop (JSONL log, resumable state in ``out_dir``); returns the net and a summary."""
     from engine.cancel import CancelToken
     from engine.training.loop import TrainConfig, Trainer
@@ -269,7 +352,10 @@ def main(args: argparse.Namespace) -> int:
     from engine.weights.store import save_checkpoint
 
     torch.set_num_threads(max(1, args.threads))
-    dev_train, dev_held, tn, hn = ([], [], [], [])
+    dev_train: list[tuple[np.ndarray, np.ndarray]] = []
+    dev_held: list[tuple[np.ndarray, np.ndarray]] = []
+    tn: list[str] = []
+    hn: list[str] = []
     if args.data:
         folder = Path(args.data)
         if not folder.is_dir():

@@ -17,9 +17,9 @@ import io
 import json
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Optional
 
 import safetensors.torch
 import torch
@@ -138,7 +138,7 @@ class Trainer:
             with open(self.out / "log.jsonl", "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
 
-    def run(self, cancel: Optional[CancelToken] = None) -> int:
+    def run(self, cancel: CancelToken | None = None) -> int:
         """Train until ``config.steps`` (resuming if possible); returns the last completed step.
 
         Cancellation saves state and returns early; running again resumes.

@@ -18,7 +18,10 @@ Step (one generator and one critic update): dataset-0 samples get a style + regi
 samples ask for "makeup" on random regions (no paired target). Generator losses: WGAN adversarial
 (global + local with style classification), L1 to the classical render (paired: *not* in the
 paper, possible only because the targets are renders), cycle (painted face with the auxiliary
-"no makeup" label → the input), invariant-region L1, mask-head BCE. Critics: WGAN-GP.
+"no makeup" label → the input), invariant-region L1 (:func:`invariant_l1`), mask-head BCE.
+Critics: WGAN-GP (:func:`engine.nn.losses.gradient_penalty` on the summed score map, the penalty
+this model was trained with); the local critic sees region crops (:func:`crop_boxes` of
+:func:`mask_boxes`).
 
 Evaluation on held-out dev faces at full resolution, the learned and the classical backend on the
 same edits: invariant pixels exact, SSIM vs the input, and the learned one's L1 / SSIM to the
@@ -32,8 +35,9 @@ import argparse
 import itertools
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,15 +45,8 @@ import torch.nn.functional as F
 
 from engine.faces.align import align_face
 from engine.imageio import LOAD_EXTENSIONS, load_image
-from engine.models.makeup_gan import (
-    GAN_REGIONS,
-    MakeupCritic,
-    MakeupGenerator,
-    crop_boxes,
-    gradient_penalty,
-    invariant_l1,
-    mask_boxes,
-)
+from engine.models.makeup_gan import GAN_REGIONS, MakeupCritic, MakeupGenerator
+from engine.nn.losses import gradient_penalty
 from engine.training.loop import TrainConfig, Trainer
 
 WORK_SIDE = 256
@@ -63,6 +60,64 @@ HELD_OUT = 6
 """The last this many dev photos of ``faces/photos`` (sorted by name) are never trained on."""
 
 AUX_LABELS = ("no_makeup", "makeup")
+
+
+def crop_boxes(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
+    """Differentiable crops of axis-aligned boxes, resized to ``size × size``.
+
+    Args:
+        images: ``[N, C, H, W]``.
+        boxes: ``[N, 4]`` ``(x0, y0, x1, y1)`` in normalised [-1, 1] coordinates.
+        size: output side.
+
+    Returns:
+        ``[N, C, size, size]`` (bilinear; outside the image is zero).
+    """
+    n = images.shape[0]
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    sx, sy = (boxes[:, 2] - boxes[:, 0]) / 2, (boxes[:, 3] - boxes[:, 1]) / 2
+    theta = torch.zeros(n, 2, 3, dtype=images.dtype, device=images.device)
+    theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = sx, cx, sy, cy
+    grid = F.affine_grid(theta, [n, images.shape[1], size, size], align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def mask_boxes(masks: torch.Tensor, margin: float = 0.15, threshold: float = 0.1) -> torch.Tensor:
+    """Square-ish normalised boxes ``[N, 4]`` around where ``masks [N, H, W]`` exceed ``threshold``.
+
+    Empty masks get the whole image. ``margin`` grows each box by that fraction of its size.
+    """
+    n, h, w = masks.shape
+    out = torch.tensor([[-1.0, -1.0, 1.0, 1.0]], device=masks.device).repeat(n, 1)
+    on = masks > threshold
+    for i in range(n):
+        ys, xs = torch.nonzero(on[i], as_tuple=True)
+        if len(ys) == 0:
+            continue
+        x0, x1 = xs.min().float(), xs.max().float() + 1
+        y0, y1 = ys.min().float(), ys.max().float() + 1
+        side = torch.maximum(x1 - x0, y1 - y0) * (1 + 2 * margin)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        out[i] = torch.stack([(cx - side / 2) / w * 2 - 1, (cy - side / 2) / h * 2 - 1,
+                              (cx + side / 2) / w * 2 - 1, (cy + side / 2) / h * 2 - 1])
+    return out
+
+
+def invariant_l1(output: torch.Tensor, source: torch.Tensor, selected: torch.Tensor) -> torch.Tensor:
+    """Mean L1 between ``output`` and ``source`` on the unselected area (``selected`` ≤ 1/512).
+
+    Args:
+        output: ``[N, 3, H, W]`` generated images.
+        source: ``[N, 3, H, W]`` inputs.
+        selected: ``[N, 1, H, W]`` or ``[N, H, W]`` soft union of the selected regions' masks.
+
+    Returns:
+        Scalar: ``Σ |output − source| · keep / (3 · Σ keep)`` with ``keep = selected ≤ 1/512``.
+    """
+    if selected.dim() == 3:
+        selected = selected[:, None]
+    keep = (selected <= 1.0 / 512).to(output.dtype)
+    return ((output - source).abs() * keep).sum() / (3 * keep.sum()).clamp(min=1.0)
 
 
 def _images(folder: Path) -> list[Path]:
@@ -84,7 +139,7 @@ def _shrink(img: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s)), interpolation=cv2.INTER_AREA)
 
 
-def prepare_face(path: Path, styles: Sequence[str], size: int, editor: Any) -> Optional[dict[str, np.ndarray]]:
+def prepare_face(path: Path, styles: Sequence[str], size: int, editor: Any) -> dict[str, np.ndarray] | None:
     """Aligned crop, classical targets, changed maps and region masks of one photo (``None``: no face).
 
     Args:
@@ -169,8 +224,8 @@ def _t(a: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def train(data: dict[str, np.ndarray], out_dir: Path, steps: int, batch: int = 8, width: int = 32, lr: float = 2e-4,
-          seed: int = 0, time_limit: Optional[float] = None, weights: Optional[dict[str, float]] = None,
-          device: Optional[torch.device] = None) -> tuple[MakeupGenerator, dict[str, Any]]:
+          seed: int = 0, time_limit: float | None = None, weights: dict[str, float] | None = None,
+          device: torch.device | None = None) -> tuple[MakeupGenerator, dict[str, Any]]:
     """Train the generator and both critics; returns the generator (eval mode) and a summary.
 
     Args:
@@ -255,8 +310,8 @@ def train(data: dict[str, np.ndarray], out_dir: Path, steps: int, batch: int = 8
         lf_crop = crop_boxes(fake_d, b["boxes"], local)
         lsr, lcls = d_loc(lr_crop)
         lsf, _ = d_loc(lf_crop)
-        d_loss = (sf.mean() - sr.mean() + w["gp"] * gradient_penalty(d_glob, real, fake_d)
-                  + lsf.mean() - lsr.mean() + w["gp"] * gradient_penalty(d_loc, lr_crop, lf_crop)
+        d_loss = (sf.mean() - sr.mean() + w["gp"] * gradient_penalty(d_glob, real, fake_d, reduction="sum")
+                  + lsf.mean() - lsr.mean() + w["gp"] * gradient_penalty(d_loc, lr_crop, lf_crop, reduction="sum")
                   + w["cls"] * F.cross_entropy(lcls, rlab))
         opt_d.zero_grad()
         d_loss.backward()

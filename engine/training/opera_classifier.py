@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import cv2
 import numpy as np
@@ -86,7 +87,7 @@ def procedural_set(count: int, seed_base: int, size: int = 128) -> tuple[list[np
 
 
 def train(out_dir: Path, steps: int = 150, batch: int = 32, input_size: int = 64, pool: int = 1400,
-          lr: float = 2e-3, seed: int = 0, time_limit_s: Optional[float] = None) -> tuple[OperaColourResNet18, dict[str, Any]]:
+          lr: float = 2e-3, seed: int = 0, time_limit_s: float | None = None) -> tuple[OperaColourResNet18, dict[str, Any]]:
     """Train the classifier on procedural lianpu.
 
     Args:
@@ -127,7 +128,7 @@ def train(out_dir: Path, steps: int = 150, batch: int = 32, input_size: int = 64
         opt.step()
         sched.step()
         return {"loss": float(loss.detach()), "acc": float((logits.argmax(1) == y).float().mean()),
-                "lr": sched.get_last_lr()[0]}
+                "lr": float(sched.get_last_lr()[0])}
 
     trainer = Trainer(TrainConfig(out_dir=out_dir, steps=steps, log_every=10, checkpoint_every=50, seed=seed),
                       {"classifier": model}, {"classifier": opt}, step_fn)
@@ -140,7 +141,7 @@ def train(out_dir: Path, steps: int = 150, batch: int = 32, input_size: int = 64
                           "train_s": round(time.perf_counter() - t0, 1)}
 
 
-def accuracy_procedural(model: Optional[OperaColourResNet18], count: int = 210) -> float:
+def accuracy_procedural(model: OperaColourResNet18 | None, count: int = 210) -> float:
     """Accuracy on held-out procedural designs (``model=None``: the classical classifier)."""
     from engine.studios.opera.classical import classify_main_colour
 
@@ -152,7 +153,7 @@ def accuracy_procedural(model: Optional[OperaColourResNet18], count: int = 210) 
     return float((pred == labels).mean())
 
 
-def accuracy_dev(model: Optional[OperaColourResNet18], folder: Path) -> Optional[float]:
+def accuracy_dev(model: OperaColourResNet18 | None, folder: Path) -> float | None:
     """Accuracy on the labelled dev lianpu in ``folder`` (``None`` when it is absent)."""
     from engine.imageio import load_image
     from engine.studios.opera.classical import classify_main_colour
@@ -169,7 +170,7 @@ def accuracy_dev(model: Optional[OperaColourResNet18], folder: Path) -> Optional
 
 
 def evaluate_and_save(model: OperaColourResNet18, summary: Mapping[str, Any], out: Path,
-                      dev: Optional[Path]) -> tuple[Path, dict[str, float], bool]:
+                      dev: Path | None) -> tuple[Path, dict[str, float], bool]:
     """Round the weights to float16 (the stored precision), measure them, write checkpoint + card.
 
     Args:

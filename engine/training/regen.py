@@ -9,7 +9,9 @@ split holds out every fifth face (sorted by file name) for evaluation; it is nev
 Step (SEAN's training scheme): the generator rebuilds a face from its label map with the style
 codes of the same face; random horizontal flips swap the left/right labels. The discriminator is
 trained with the hinge loss and a lazy R1 penalty (every ``r1_every`` steps); the generator with
-hinge + feature matching + perceptual (:class:`~engine.models.regen.PerceptualLoss`).
+hinge + feature matching (:mod:`engine.nn.losses`) + perceptual (:class:`PerceptualLoss`: VGG19
+relu1_1…relu5_1 with pix2pixHD's weights when the torchvision VGG19 file is in the third-party
+folder; otherwise a documented fallback, an L1 image pyramid — no ImageNet features are invented).
 
 Evaluation on the held-out faces, the same measurement for both backends:
 
@@ -28,26 +30,22 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, cast
 
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from engine.cancel import CancelToken
 from engine.imageio import load_image
 from engine.labels import CELEBAMASK_HQ
-from engine.models.regen import (
-    MultiscaleDiscriminator,
-    PerceptualLoss,
-    RegenGenerator,
-    feature_matching_loss,
-    gan_loss,
-    one_hot,
-    r1_penalty,
-)
+from engine.models.regen import MultiscaleDiscriminator, RegenGenerator, one_hot
+from engine.nn.losses import feature_matching_loss, gan_loss, r1_penalty
 from engine.training.loop import TrainConfig, Trainer
 
 CROP = 128
@@ -72,6 +70,92 @@ EVAL_EDITS: dict[str, str] = {
 """The bench's edit chains; pixel amounts are scaled to the evaluation side (bench: 512 px)."""
 
 
+def pair_r1_penalty(discriminator: MultiscaleDiscriminator, seg: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """R1 of the multi-scale pair critic on real pairs: ``½ E[‖∇_x Σ_scales D(seg, x)‖²]``.
+
+    Args:
+        discriminator: the critic.
+        seg: one-hot label maps ``[N, L, S, S]``.
+        real: real images ``[N, 3, S, S]``.
+
+    Returns:
+        Scalar penalty (:func:`engine.nn.losses.r1_penalty` of the summed logits of every scale, halved).
+    """
+    x = real.detach().requires_grad_(True)
+    logits = torch.stack([feats[-1].sum() for feats in discriminator(seg, x)]).sum()
+    return 0.5 * r1_penalty(logits, x)
+
+
+VGG19_LAYERS = (1, 6, 11, 20, 29)
+"""torchvision ``vgg19.features`` indices of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1."""
+VGG19_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+"""pix2pixHD's VGG loss weights for those layers."""
+
+
+class PerceptualLoss(nn.Module):
+    """VGG19 perceptual loss from local weights, else an L1 image pyramid (stated in :attr:`kind`).
+
+    Args:
+        vgg_features: torchvision ``vgg19().features`` with ImageNet weights loaded, or ``None``
+            for the fallback. Use :meth:`from_local_weights` to find the file.
+        levels: pyramid levels of the fallback (full, ½, ¼ … resolution).
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, vgg_features: nn.Sequential | None = None, levels: int = 3) -> None:
+        super().__init__()
+        self.vgg = None if vgg_features is None else cast(nn.Sequential, vgg_features[: VGG19_LAYERS[-1] + 1]).eval()
+        if self.vgg is not None:
+            for p in self.vgg.parameters():
+                p.requires_grad_(False)
+        self.levels = levels
+        self.kind = ("vgg19 relu1_1..relu5_1 (local ImageNet weights)" if self.vgg is not None else
+                     f"fallback: L1 over a {levels}-level image pyramid (no local VGG19 weights)")
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+
+    @classmethod
+    def from_local_weights(cls) -> PerceptualLoss:
+        """VGG19 from the third-party folder (``vgg19-dcbb9e9d.pth``) when present, else the fallback."""
+        from engine.errors import CheckpointError
+        from engine.faces.thirdparty import find_weights
+        from engine.weights.catalog import known_weights
+        from engine.weights.thirdparty import load_state_dict_file
+
+        kw = known_weights("vgg19")
+        path = find_weights(kw.file_names)
+        if path is None:
+            return cls(None)
+        net = kw.build()
+        try:
+            net.load_state_dict(load_state_dict_file(path), strict=True)
+        except (CheckpointError, RuntimeError):
+            return cls(None)
+        return cls(cast(nn.Sequential, net.features))
+
+    def forward(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        if self.vgg is None:
+            total = torch.zeros((), device=fake.device)
+            a, b = fake, real
+            for i in range(self.levels):
+                if i:
+                    a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
+                total = total + F.l1_loss(a, b)
+            return total / self.levels
+        x = ((fake + 1) / 2 - self.mean) / self.std
+        y = ((real + 1) / 2 - self.mean) / self.std
+        total = torch.zeros((), device=fake.device)
+        k = 0
+        for i, layer in enumerate(self.vgg):
+            x, y = layer(x), layer(y)
+            if i in VGG19_LAYERS:
+                total = total + VGG19_WEIGHTS[k] * F.l1_loss(x, y.detach())
+                k += 1
+        return total
+
+
 def edit_specs(side: int) -> dict[str, str]:
     """:data:`EVAL_EDITS` with pixel amounts scaled from 512 px to ``side``."""
     f = side / 512.0
@@ -85,7 +169,7 @@ class FaceSource:
     """One training/evaluation photo and, when known, its ground-truth label map."""
 
     image: Path
-    labels: Optional[Path] = None
+    labels: Path | None = None
 
 
 def dev_sources(root: Path) -> list[FaceSource]:
@@ -144,7 +228,7 @@ def build_dataset(root: Path, cache: Path) -> dict[str, np.ndarray]:
     data = prepare(dev_sources(root))
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.stem + ".partial.npz")
-    np.savez(tmp, **data)
+    np.savez(tmp, allow_pickle=False, **data)
     tmp.replace(cache)
     return data
 
@@ -179,7 +263,7 @@ def to_image(t: torch.Tensor) -> np.ndarray:
 def train(images: np.ndarray, labels: np.ndarray, out_dir: Path, *, steps: int = 300, batch: int = 4,
           side: int = 64, width: int = 16, style_dim: int = 32, lr: float = 2e-4, fm_weight: float = 10.0,
           perceptual_weight: float = 10.0, r1_weight: float = 1.0, r1_every: int = 4, seed: int = 0,
-          time_limit_s: Optional[float] = None) -> tuple[RegenGenerator, dict[str, Any]]:
+          time_limit_s: float | None = None) -> tuple[RegenGenerator, dict[str, Any]]:
     """Train the generator on aligned faces.
 
     Args:
@@ -227,7 +311,7 @@ def train(images: np.ndarray, labels: np.ndarray, out_dir: Path, *, steps: int =
         d_loss = gan_loss(d(seg, fake.detach()), False, True) + gan_loss(d(seg, real), True, True)
         logs: dict[str, float] = {"d_hinge": float(d_loss.detach())}
         if r1_weight > 0 and step % r1_every == 0:
-            r1 = r1_penalty(d, seg, real)
+            r1 = pair_r1_penalty(d, seg, real)
             d_loss = d_loss + r1_weight * r1_every * r1
             logs["r1"] = float(r1.detach())
         opt_d.zero_grad()
@@ -269,7 +353,7 @@ def _miou(pred: np.ndarray, target: np.ndarray, ids: Sequence[int]) -> float:
     return float(np.mean(v)) if v else float("nan")
 
 
-def _parse(analyzer: Any, image: np.ndarray) -> Optional[np.ndarray]:
+def _parse(analyzer: Any, image: np.ndarray) -> np.ndarray | None:
     """Project parsing of a small crop (up-scaled to :data:`PARSE_SIDE`, labels brought back); None = no face."""
     side = image.shape[0]
     big = cv2.resize(image, (PARSE_SIDE, PARSE_SIDE), interpolation=cv2.INTER_CUBIC)
@@ -299,7 +383,7 @@ def evaluate(backend: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
     side = images.shape[1]
     ps, ss, fails = [], [], 0
     agree: dict[str, list[float]] = {k: [] for k in EVAL_EDITS}
-    for img, lab in zip(images, labels):
+    for img, lab in zip(images, labels, strict=True):
         out = backend(img, lab, lab.copy())
         ps.append(min(100.0, psnr(img, out, data_range=255)) if not np.array_equal(img, out) else 100.0)
         ss.append(float(ssim(img, out, data_range=255)))
@@ -323,7 +407,7 @@ def evaluate(backend: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 def parser_ceiling(images: np.ndarray, labels: np.ndarray, analyzer: Any) -> float:
     """Mean IoU (all labels present) of the parser on the unedited crops against their label maps."""
     vals = []
-    for img, lab in zip(images, labels):
+    for img, lab in zip(images, labels, strict=True):
         parsed = _parse(analyzer, img)
         ids = [int(i) for i in np.unique(lab)]
         vals.append(0.0 if parsed is None else _miou(parsed, lab, ids))
@@ -389,6 +473,8 @@ def reevaluate(args: argparse.Namespace) -> int:
 
     card_path = card_path_for(args.out)
     model, card = load_checkpoint(card_path, device="cpu")
+    if not isinstance(model, RegenGenerator) or card.input_size is None:
+        raise ValueError(f"{card_path} is not a regen_g checkpoint with an input size")
     side = int(card.input_size[0])
     data = build_dataset(Path(args.data), Path(args.run_dir) / "data.npz")
     _tr, held = split(len(data["images"]))

@@ -19,23 +19,40 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import time
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from engine.models.augment import ADA, APA, DiffusionNoise
-from engine.models.stylegan2 import (
-    Discriminator,
-    Generator,
-    path_length_penalty,
-    r1_penalty,
-)
+from engine.models.stylegan2 import Discriminator, Generator
+from engine.nn.losses import r1_penalty
 
 AUG_MODES: tuple[str, ...] = ("none", "ada", "apa", "diffusion")
+
+
+def path_length_penalty(g: Generator, ws: torch.Tensor, mean: torch.Tensor,
+                        decay: float = 0.01) -> tuple[torch.Tensor, torch.Tensor]:
+    """Path-length regulariser: ``(‖J_wᵀ y‖ − a)²`` with ``a`` a running mean.
+
+    Args:
+        g: the generator.
+        ws: styles ``[N, num_ws, w_dim]`` with ``requires_grad``.
+        mean: running mean ``a`` (a 0-d tensor).
+        decay: update rate of ``a``.
+
+    Returns:
+        ``(penalty, new_mean)``.
+    """
+    img = g.synthesis(ws)
+    noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
+    (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
+    lengths = grad.pow(2).sum(2).mean(1).sqrt()
+    new_mean = mean.lerp(lengths.detach().mean(), decay)
+    return (lengths - new_mean).pow(2).mean(), new_mean
 
 
 class StyleGAN2Training:
@@ -61,7 +78,7 @@ class StyleGAN2Training:
     def __init__(self, resolution: int = 32, aug: str = "ada", batch: int = 16, z_dim: int = 64,
                  channel_base: int = 2048, channel_max: int = 128, lr: float = 2.5e-3, r1_gamma: float = 0.5,
                  r1_every: int = 16, pl_weight: float = 0.0, pl_every: int = 4, ema_beta: float = 0.999,
-                 aug_kimg: float = 100.0, device: Optional[torch.device] = None) -> None:
+                 aug_kimg: float = 100.0, device: torch.device | None = None) -> None:
         if aug not in AUG_MODES:
             raise ValueError(f"aug must be one of {', '.join(AUG_MODES)}, got {aug!r}")
         self.device = device or torch.device("cpu")
@@ -75,9 +92,9 @@ class StyleGAN2Training:
         cd, cg = r1_every / (r1_every + 1), (pl_every / (pl_every + 1)) if pl_weight > 0 else 1.0
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=lr * cg, betas=(0.0, 0.99 ** cg))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=lr * cd, betas=(0.0, 0.99 ** cd))
-        self.augment: Optional[torch.nn.Module] = {
-            "ada": lambda: ADA(kimg=aug_kimg), "apa": lambda: APA(kimg=aug_kimg),
-            "diffusion": lambda: DiffusionNoise(kimg=aug_kimg), "none": lambda: None}[aug]()
+        self.augment: ADA | APA | DiffusionNoise | None = (
+            ADA(kimg=aug_kimg) if aug == "ada" else APA(kimg=aug_kimg) if aug == "apa"
+            else DiffusionNoise(kimg=aug_kimg) if aug == "diffusion" else None)
         if self.augment is not None:
             self.augment.to(self.device)
         self.r1_gamma, self.r1_every = r1_gamma, r1_every
@@ -94,9 +111,9 @@ class StyleGAN2Training:
         return out
 
     def _d(self, x: torch.Tensor) -> torch.Tensor:
-        if self.aug_mode == "ada":
+        if isinstance(self.augment, ADA):
             return self.D(self.augment(x))
-        if self.aug_mode == "diffusion":
+        if isinstance(self.augment, DiffusionNoise):
             xt, t = self.augment(x)
             return self.D(xt, t)
         return self.D(x)
@@ -109,7 +126,7 @@ class StyleGAN2Training:
         # -- D
         with torch.no_grad():
             fakes = self.G(z, update_w_avg=True)
-        d_reals = self.augment(reals, fakes) if self.aug_mode == "apa" else reals
+        d_reals = self.augment(reals, fakes) if isinstance(self.augment, APA) else reals
         do_r1 = self.r1_gamma > 0 and self.steps % self.r1_every == 0
         d_reals = d_reals.detach().requires_grad_(do_r1)
         real_logits = self._d(d_reals)
@@ -141,9 +158,9 @@ class StyleGAN2Training:
         g_loss.backward()
         self.opt_g.step()
         with torch.no_grad():
-            for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            for pe, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
                 pe.lerp_(p, 1 - self.ema_beta)
-            for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            for be, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
                 be.copy_(b)
         self.steps += 1
         return logs
@@ -166,13 +183,13 @@ def dev_images(folder: Path, size: int) -> np.ndarray:
     """``uint8`` ``[N, size, size, 3]`` colour lianpu of a folder: on white, padded square, area-resized."""
     import cv2
 
+    from engine.geometry import letterbox
     from engine.imageio import load_image
-    from engine.training.cocosnet import _square_on_white
 
     files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
     if not files:
         raise ValueError(f"no images in {folder}")
-    return np.stack([cv2.resize(_square_on_white(load_image(f)), (size, size), interpolation=cv2.INTER_AREA)
+    return np.stack([cv2.resize(letterbox(load_image(f)), (size, size), interpolation=cv2.INTER_AREA)
                      for f in files])
 
 
@@ -262,7 +279,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def select_best(cards: list[Path], out: Path, notes: Optional[dict] = None) -> Path:
+def select_best(cards: list[Path], out: Path, notes: dict | None = None) -> Path:
     """Copy the run with the lowest FID to ``out`` (stem), its card holding the whole comparison table.
 
     Args:
