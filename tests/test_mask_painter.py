@@ -7,12 +7,7 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QUndoStack
 
-from app.model.raster import (
-    LabelMap,
-    PaintLabelsCommand,
-    ReplaceLabelsCommand,
-    changed_box,
-)
+from app.model.raster import PatchCommand, RasterLayer, ReplaceCommand, changed_box
 from app.widgets.mask_painter import MaskPainter, fill_polygon, flood_fill, paint_line
 from engine.labels import CELEBAMASK_HQ
 
@@ -27,34 +22,34 @@ def base_map() -> np.ndarray:
 
 
 def test_paint_undo_redo_stores_only_the_box() -> None:
-    model = LabelMap(base_map())
+    model = RasterLayer(base_map())
     stack = QUndoStack()
     seen = []
-    model.subscribe(seen.append)
-    before = model.labels.copy()
+    model.changed.connect(lambda *box: seen.append(box))
+    before = model.pixels.copy()
     after = before.copy()
     paint_line(after, (30, 20), (40, 22), 3, HAIR)
-    cmd = PaintLabelsCommand.from_maps(model, before, after, "Paint hair")
+    cmd = PatchCommand.from_maps(model, before, after, "Paint hair")
     assert cmd is not None and cmd.nbytes < before.nbytes // 10  # a box, not the whole map
     stack.push(cmd)
-    assert np.array_equal(model.labels, after) and seen
+    assert np.array_equal(model.pixels, after) and seen
     stack.undo()
-    assert np.array_equal(model.labels, before)
+    assert np.array_equal(model.pixels, before)
     stack.redo()
-    assert np.array_equal(model.labels, after)
-    assert PaintLabelsCommand.from_maps(model, after, after.copy(), "nothing") is None
+    assert np.array_equal(model.pixels, after)
+    assert PatchCommand.from_maps(model, after, after.copy(), "nothing") is None
 
 
 def test_live_stroke_command_does_not_repaint_twice() -> None:
-    model = LabelMap(base_map())
+    model = RasterLayer(base_map())
     stack = QUndoStack()
-    before = model.labels.copy()
-    paint_line(model.labels, (5, 5), (15, 5), 2, HAIR)  # painted live during the drag
-    live = model.labels.copy()
-    stack.push(PaintLabelsCommand.from_maps(model, before, live, "Paint hair", applied=True))
-    assert np.array_equal(model.labels, live)
+    before = model.pixels.copy()
+    paint_line(model.pixels, (5, 5), (15, 5), 2, HAIR)  # painted live during the drag
+    live = model.pixels.copy()
+    stack.push(PatchCommand.from_maps(model, before, live, "Paint hair", applied=True))
+    assert np.array_equal(model.pixels, live)
     stack.undo()
-    assert np.array_equal(model.labels, before)
+    assert np.array_equal(model.pixels, before)
 
 
 def test_fill_rect_lasso_and_pick() -> None:
@@ -64,15 +59,15 @@ def test_fill_rect_lasso_and_pick() -> None:
     flood_fill(m, 200, 200, SKIN)  # outside: no-op, no crash
     fill_polygon(m, np.array([[0, 0], [9, 0], [9, 9], [0, 9]]), SKIN)
     assert (m[:10, :10] == SKIN).all()
-    model = LabelMap(m)
+    model = RasterLayer(m)
     stack = QUndoStack()
-    stack.push(ReplaceLabelsCommand(model, np.zeros_like(m)))
-    assert not model.labels.any()
+    stack.push(ReplaceCommand(model, np.zeros_like(m), "Load mask"))
+    assert not model.pixels.any()
     stack.undo()
-    assert np.array_equal(model.labels, m)
+    assert np.array_equal(model.pixels, m)
     assert changed_box(m, m) is None
     with pytest.raises(ValueError):
-        PaintLabelsCommand(model, 0, 0, np.zeros((2, 2), np.uint8), np.zeros((3, 2), np.uint8))
+        PatchCommand(model, 0, 0, np.zeros((2, 2), np.uint8), np.zeros((3, 2), np.uint8), "Paint hair")
 
 
 def test_painter_widget_keys_and_stroke(qtbot) -> None:
@@ -81,7 +76,7 @@ def test_painter_widget_keys_and_stroke(qtbot) -> None:
     qtbot.addWidget(p)
     p.resize(400, 500)
     p.show()
-    model = LabelMap(base_map())
+    model = RasterLayer(base_map())
     p.view.set_model(model)
     p.view.set_photo(np.full((64, 80, 3), 128, np.uint8))
     v = p.view
@@ -103,16 +98,16 @@ def test_painter_widget_keys_and_stroke(qtbot) -> None:
         qtbot.mousePress(v, Qt.MouseButton.LeftButton, pos=at(30, 30).toPoint())
         qtbot.mouseMove(v, at(40, 30).toPoint())
         qtbot.mouseRelease(v, Qt.MouseButton.LeftButton, pos=at(40, 30).toPoint())
-    assert stack.count() == 1 and model.labels[30, 35] == HAIR
+    assert stack.count() == 1 and model.pixels[30, 35] == HAIR
     # Ctrl+click picks the label under the cursor
     qtbot.mouseClick(v, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, at(5, 5).toPoint())
     assert v.label == 0
     v.handle_key("E")
     qtbot.mouseClick(v, Qt.MouseButton.LeftButton, pos=at(35, 30).toPoint())
-    assert model.labels[30, 35] == 0 and stack.count() == 2
+    assert model.pixels[30, 35] == 0 and stack.count() == 2
     stack.undo()
     stack.undo()
-    assert np.array_equal(model.labels, base_map())
+    assert np.array_equal(model.pixels, base_map())
     p.palette_list.set_visible(SKIN, False)
     assert SKIN in v.hidden
     p.opacity.setValue(20)

@@ -9,16 +9,9 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QUndoStack
 
-from app.widgets.sketch_canvas import (
-    INK,
-    PAPER,
-    LineArtLayer,
-    PatchCommand,
-    ReplaceCommand,
-    SketchCanvas,
-    fit_side_range,
-    line_art_from_picture,
-)
+from app.model.raster import PatchCommand, ReplaceCommand
+from app.model.sketch import INK, PAPER, fit_side_range, line_art_from_picture, sketch_layer
+from app.widgets.sketch_canvas import SketchCanvas
 from engine.errors import ImageLoadError
 from engine.imageio import load_image, save_image
 
@@ -73,12 +66,12 @@ def test_each_stroke_is_one_undo_step_storing_only_its_box(canvas) -> None:
 
 
 def test_commands_work_on_a_bare_stack_without_a_widget(qapp) -> None:
-    layer = LineArtLayer(256)
+    layer = sketch_layer(256)
     stack = QUndoStack()
     old = layer.pixels[10:20, 10:30].copy()
     new = np.zeros_like(old)
-    layer.paste(10, 10, new)
-    stack.push(PatchCommand(layer, 10, 10, old, new))
+    layer.write(10, 10, new)
+    stack.push(PatchCommand(layer, 10, 10, old, new, "Stroke", applied=True))
     assert (layer.pixels[10:20, 10:30] == 0).all()  # push did not re-apply or revert
     stack.undo()
     assert (layer.pixels == PAPER).all()

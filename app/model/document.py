@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -22,12 +23,12 @@ class Document(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self.path: Optional[Path] = None
-        self.image: Optional[np.ndarray] = None
+        self.path: Path | None = None
+        self.image: np.ndarray | None = None
         self._params: dict[str, dict[str, Any]] = {}
 
     # -- image ---------------------------------------------------------------------------------
-    def set_image(self, image: np.ndarray, path: Optional[Path] = None) -> None:
+    def set_image(self, image: np.ndarray, path: Path | None = None) -> None:
         """Replace the source image (``uint8`` RGB) and announce it."""
         self.image = image
         self.path = Path(path) if path is not None else None

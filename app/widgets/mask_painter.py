@@ -2,17 +2,15 @@
 
 Keys (when the view has focus): ``-``/``=`` previous/next label, ``[``/``]`` brush size, ``B`` brush,
 ``E`` eraser (paints background), ``F`` fill, ``R`` rectangle, ``L`` lasso, ``I`` picks the label
-under the cursor (Ctrl+click too). Every gesture is one :class:`~app.model.raster.PaintLabelsCommand`
-on the undo stack, storing only the changed box.
+under the cursor (Ctrl+click too). The label map is a :class:`~app.model.raster.RasterLayer`; every
+gesture is one :class:`~app.model.raster.PatchCommand` on the undo stack, storing only the changed box.
 """
 
 from __future__ import annotations
 
-from typing import Optional
-
 import cv2
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QIcon,
@@ -39,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model.raster import LabelMap, PaintLabelsCommand
+from app.model.raster import PatchCommand, RasterLayer
 from app.qt_image import to_qimage
 from engine.labels import CELEBAMASK_HQ, CELEBAMASK_HQ_PALETTE
 
@@ -99,7 +97,7 @@ class LabelPalette(QListWidget):
     label_selected = Signal(int)
     visibility_changed = Signal()
 
-    def __init__(self, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("label_palette")
         for i, name in enumerate(CELEBAMASK_HQ.classes):
@@ -137,38 +135,44 @@ class MaskPaintView(QWidget):
     tool_changed = Signal(str)
     stroke_finished = Signal()
 
-    def __init__(self, undo: QUndoStack, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, undo: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mask_paint_view")
         self.undo = undo
-        self.model: Optional[LabelMap] = None
-        self.photo: Optional[QImage] = None
+        self.model: RasterLayer | None = None
+        self.photo: QImage | None = None
         self.label = CELEBAMASK_HQ.index("hair")
         self.brush = 6
         self.tool = "brush"
         self.opacity = 0.55
         self.hidden: set[int] = set()
-        self._overlay: Optional[QImage] = None
-        self._before: Optional[np.ndarray] = None
-        self._last: Optional[tuple[float, float]] = None
+        self._overlay: QImage | None = None
+        self._before: np.ndarray | None = None
+        self._last: tuple[float, float] | None = None
         self._shape: list[tuple[float, float]] = []
-        self._cursor: Optional[QPointF] = None
+        self._cursor: QPointF | None = None
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumSize(200, 200)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+    def sizeHint(self) -> QSize:
         return QSize(320, 320)
 
     # -- state ------------------------------------------------------------------------------------
-    def set_photo(self, rgb: Optional[np.ndarray]) -> None:
+    def set_photo(self, rgb: np.ndarray | None) -> None:
         self.photo = None if rgb is None else to_qimage(rgb)
         self.update()
 
-    def set_model(self, model: Optional[LabelMap]) -> None:
+    def set_model(self, model: RasterLayer | None) -> None:
+        """Paint on ``model`` (a label-map layer; ``None``: nothing to paint) and follow its changes."""
+        if self.model is not None:
+            self.model.changed.disconnect(self._on_model_changed)
         self.model = model
         if model is not None:
-            model.subscribe(lambda _box: self.refresh_overlay())
+            model.changed.connect(self._on_model_changed)
+        self.refresh_overlay()
+
+    def _on_model_changed(self, _x: int, _y: int, _w: int, _h: int) -> None:
         self.refresh_overlay()
 
     def refresh_overlay(self) -> None:
@@ -180,7 +184,7 @@ class MaskPaintView(QWidget):
             lut[: len(CELEBAMASK_HQ_PALETTE), :3] = CELEBAMASK_HQ_PALETTE
             lut[: len(CELEBAMASK_HQ_PALETTE), 3] = int(round(self.opacity * 255))
             lut[list(self.hidden), 3] = 0
-            self._overlay = to_qimage(lut[self.model.labels])
+            self._overlay = to_qimage(lut[self.model.pixels])
         self.update()
 
     def set_opacity(self, value: float) -> None:
@@ -199,24 +203,25 @@ class MaskPaintView(QWidget):
     def image_rect(self) -> QRectF:
         if self.model is None:
             return QRectF()
-        h, w = self.model.labels.shape
+        h, w = self.model.pixels.shape
         s = min(self.width() / w, self.height() / h)
         return QRectF((self.width() - w * s) / 2, (self.height() - h * s) / 2, w * s, h * s)
 
     def to_image(self, pos: QPointF) -> tuple[float, float]:
         r = self.image_rect()
-        h, w = self.model.labels.shape  # type: ignore[union-attr]
+        assert self.model is not None
+        h, w = self.model.pixels.shape
         return ((pos.x() - r.x()) * w / max(r.width(), 1e-6) - 0.5, (pos.y() - r.y()) * h / max(r.height(), 1e-6) - 0.5)
 
-    def label_at(self, x: float, y: float) -> Optional[int]:
+    def label_at(self, x: float, y: float) -> int | None:
         if self.model is None:
             return None
-        h, w = self.model.labels.shape
+        h, w = self.model.pixels.shape
         xi, yi = int(round(x)), int(round(y))
-        return int(self.model.labels[yi, xi]) if 0 <= xi < w and 0 <= yi < h else None
+        return int(self.model.pixels[yi, xi]) if 0 <= xi < w and 0 <= yi < h else None
 
     # -- painting ----------------------------------------------------------------------------------
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(40, 40, 44))
         r = self.image_rect()
@@ -230,7 +235,7 @@ class MaskPaintView(QWidget):
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         if self._overlay is not None:
             p.drawImage(r, self._overlay)
-        scale = r.width() / self.model.labels.shape[1]
+        scale = r.width() / self.model.pixels.shape[1]
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         p.setPen(QPen(QColor(255, 255, 255, 220), 1.2, Qt.PenStyle.DashLine))
         if self._shape and self.tool in ("rect", "lasso"):
@@ -248,9 +253,10 @@ class MaskPaintView(QWidget):
 
     def _commit(self, text: str) -> None:
         assert self.model is not None and self._before is not None
-        cmd = PaintLabelsCommand.from_maps(self.model, self._before, self.model.labels, text, applied=True)
+        cmd = PatchCommand.from_maps(self.model, self._before, self.model.pixels, text, applied=True)
         self._before = None
         if cmd is not None:
+            self.model.touch(*cmd.box)  # fills and shapes were drawn in place without a word
             self.undo.push(cmd)
             self.stroke_finished.emit()
 
@@ -260,43 +266,43 @@ class MaskPaintView(QWidget):
             self.label = v
             self.label_picked.emit(v)
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if self.model is None or event.button() != Qt.MouseButton.LeftButton:
             return
         x, y = self.to_image(event.position())
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.pick(x, y)
             return
-        self._before = self.model.labels.copy()
+        self._before = self.model.pixels.copy()
         name = CELEBAMASK_HQ.classes[self._value()]
         if self.tool == "fill":
-            flood_fill(self.model.labels, int(round(x)), int(round(y)), self._value())
+            flood_fill(self.model.pixels, int(round(x)), int(round(y)), self._value())
             self._commit(f"Fill {name}")
         elif self.tool in ("brush", "eraser"):
-            paint_line(self.model.labels, (x, y), (x, y), self.brush, self._value())
+            paint_line(self.model.pixels, (x, y), (x, y), self.brush, self._value())
             self._last = (x, y)
-            self.model.notify()
+            self.model.touch()
         else:
             self._shape = [(x, y)] if self.tool == "lasso" else [(x, y), (x, y)]
         self.update()
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         self._cursor = event.position()
         if self.model is None or self._before is None:
             self.update()
             return
         x, y = self.to_image(event.position())
         if self.tool in ("brush", "eraser") and self._last is not None:
-            paint_line(self.model.labels, self._last, (x, y), self.brush, self._value())
+            paint_line(self.model.pixels, self._last, (x, y), self.brush, self._value())
             self._last = (x, y)
-            self.model.notify()
+            self.model.touch()
         elif self.tool == "rect" and self._shape:
             self._shape[1] = (x, y)
         elif self.tool == "lasso":
             self._shape.append((x, y))
         self.update()
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self.model is None or self._before is None or event.button() != Qt.MouseButton.LeftButton:
             return
         name = CELEBAMASK_HQ.classes[self._value()]
@@ -305,18 +311,18 @@ class MaskPaintView(QWidget):
             if self.tool == "rect":
                 (x0, y0), (x1, y1) = pts
                 pts = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
-            fill_polygon(self.model.labels, np.array(pts), self._value())
+            fill_polygon(self.model.pixels, np.array(pts), self._value())
             self._shape = []
         self._last = None
         verb = {"brush": "Paint", "eraser": "Erase", "rect": "Rectangle", "lasso": "Lasso"}[self.tool]
         self._commit(f"{verb} {name}" if self.tool != "eraser" else "Erase")
         self.update()
 
-    def leaveEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt API
+    def leaveEvent(self, event: QEvent) -> None:
         self._cursor = None
         self.update()
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if not self.handle_key(event.text()):
             super().keyPressEvent(event)
 
@@ -352,7 +358,7 @@ class MaskPainter(QWidget):
 
     stroke_finished = Signal()
 
-    def __init__(self, undo: QUndoStack, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, undo: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.view = MaskPaintView(undo)
         self.palette_list = LabelPalette()

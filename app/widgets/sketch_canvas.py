@@ -4,23 +4,22 @@
   brush size; strokes are smoothed (a lazy-brush stabiliser) and, with mirror symmetry on (the
   default: lianpu are symmetric), drawn again mirrored about the vertical axis, which is shown as a
   dashed line.
-* Every stroke is one undo step (:class:`PatchCommand`: only the changed bounding box and its old
-  and new pixels are stored, napari-style); clear is one step too; loading, importing a picture
-  through XDoG and starting a new canvas are :class:`ReplaceCommand` s (the size may change).
-* The pixels live in a :class:`LineArtLayer` (numpy ``uint8`` grey, 255 paper, 0 ink), a small
-  QObject with no widget, so the commands are testable on a bare ``QUndoStack``.
+* The pixels are the document's sketch layer (:func:`app.model.sketch.sketch_layer`, a
+  :class:`~app.model.raster.RasterLayer`). Every stroke is one undo step
+  (:class:`~app.model.raster.PatchCommand`: only the changed box with its old and new pixels);
+  clear is one step too; loading, importing a picture through XDoG and starting a new canvas are
+  :class:`~app.model.raster.ReplaceCommand` s (the size may change).
 
-Canvas sizes are 256–2048 pixels per side (:data:`MIN_SIDE`, :data:`MAX_SIDE`).
+Canvas sizes are 256–2048 pixels per side (:data:`app.model.sketch.MIN_SIDE` / ``MAX_SIDE``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QImage,
@@ -29,18 +28,13 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPen,
-    QUndoCommand,
     QUndoStack,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.model.raster import PatchCommand, ReplaceCommand
+from app.model.sketch import INK, PAPER, check_side, fit_side_range, sketch_layer
 from app.qt_image import to_qimage
-
-MIN_SIDE, MAX_SIDE = 256, 2048
-"""Allowed canvas side lengths in pixels."""
-
-PAPER, INK = 255, 0
-"""Grey values of empty paper and of brush ink."""
 
 MIN_BRUSH, MAX_BRUSH = 1, 64
 """Brush diameter range in canvas pixels."""
@@ -49,179 +43,6 @@ BRUSH_STEPS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64)
 """Sizes ``[`` / ``]`` step through."""
 
 TOOLS = ("brush", "eraser")
-
-
-def check_side(side: int, what: str = "canvas side") -> int:
-    """Validate a canvas side length (256–2048) and return it as an int.
-
-    Raises:
-        ValueError: out of range.
-    """
-    side = int(side)
-    if not MIN_SIDE <= side <= MAX_SIDE:
-        raise ValueError(f"{what} must be {MIN_SIDE}–{MAX_SIDE} pixels, got {side}")
-    return side
-
-
-def fit_side_range(grey: np.ndarray) -> np.ndarray:
-    """Resize a grey image so both sides lie in 256–2048 (aspect kept where possible).
-
-    Args:
-        grey: ``uint8`` ``[H, W]``.
-
-    Returns:
-        ``uint8`` ``[h, w]`` with ``MIN_SIDE <= h, w <= MAX_SIDE`` (the input itself if it fits).
-    """
-    h, w = grey.shape
-    s = 1.0
-    if max(h, w) > MAX_SIDE:
-        s = MAX_SIDE / max(h, w)
-    if min(h, w) * s < MIN_SIDE:
-        s = MIN_SIDE / min(h, w)
-    if s == 1.0:
-        return grey
-    nw = min(MAX_SIDE, max(MIN_SIDE, round(w * s)))
-    nh = min(MAX_SIDE, max(MIN_SIDE, round(h * s)))
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    return cv2.resize(grey, (nw, nh), interpolation=interp)
-
-
-def line_art_from_picture(rgb: np.ndarray, side: int, sigma: float = 1.0, threshold: float = 0.5) -> np.ndarray:
-    """A picture as line art for the canvas: fitted into a ``side``² paper square, then XDoG.
-
-    Runs engine code: call it in the worker.
-
-    Args:
-        rgb: ``uint8`` RGB ``[H, W, 3]`` (or grey) picture.
-        side: canvas side, 256–2048.
-        sigma: XDoG inner σ at the canvas size (pixels).
-        threshold: binarisation level of the XDoG output (0–1); crisp lines close regions best.
-
-    Returns:
-        ``uint8`` ``[side, side]`` line art (255 paper, 0 lines).
-    """
-    from engine.studios.base import validate_rgb
-    from engine.studios.opera.classical import XDoGParams, xdog
-
-    side = check_side(side)
-    img = validate_rgb(rgb, "picture")
-    h, w = img.shape[:2]
-    s = side / max(h, w)
-    nw, nh = max(1, round(w * s)), max(1, round(h * s))
-    small = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-    paper = np.full((side, side, 3), PAPER, np.uint8)
-    y0, x0 = (side - nh) // 2, (side - nw) // 2
-    paper[y0:y0 + nh, x0:x0 + nw] = small
-    return xdog(paper, XDoGParams(sigma=sigma, threshold=threshold))
-
-
-class LineArtLayer(QObject):
-    """The sketch pixels: ``uint8`` ``[H, W]``, 255 paper, 0 ink.
-
-    Args:
-        side: initial square side (256–2048).
-        parent: Qt parent.
-
-    Signals:
-        changed(x, y, w, h): pixels changed inside this rectangle (the whole layer on a replace).
-        resized(w, h): the layer got a new size.
-    """
-
-    changed = Signal(int, int, int, int)
-    resized = Signal(int, int)
-
-    def __init__(self, side: int = 512, parent: Optional[QObject] = None) -> None:
-        super().__init__(parent)
-        self.pixels = np.full((check_side(side), check_side(side)), PAPER, np.uint8)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(height, width)``."""
-        return self.pixels.shape  # type: ignore[return-value]
-
-    def is_blank(self) -> bool:
-        """True when nothing is drawn."""
-        return bool((self.pixels == PAPER).all())
-
-    def paste(self, y: int, x: int, patch: np.ndarray) -> None:
-        """Write ``patch`` with its top-left corner at ``(x, y)`` and announce the change."""
-        h, w = patch.shape
-        self.pixels[y:y + h, x:x + w] = patch
-        self.changed.emit(x, y, w, h)
-
-    def replace(self, pixels: np.ndarray) -> None:
-        """Swap in a whole new image (any allowed size)."""
-        arr = np.ascontiguousarray(pixels, dtype=np.uint8)
-        if arr.ndim != 2:
-            raise ValueError(f"line art must be grey [H, W], got shape {arr.shape}")
-        check_side(arr.shape[0], "line-art height")
-        check_side(arr.shape[1], "line-art width")
-        size_changed = arr.shape != self.pixels.shape
-        self.pixels = arr.copy()
-        if size_changed:
-            self.resized.emit(arr.shape[1], arr.shape[0])
-        self.changed.emit(0, 0, arr.shape[1], arr.shape[0])
-
-
-class PatchCommand(QUndoCommand):
-    """One stroke (or a clear): the changed bounding box with its old and new pixels.
-
-    The pixels are already on the layer when the command is pushed, so the first ``redo`` (which
-    ``QUndoStack.push`` calls) does nothing.
-
-    Args:
-        layer: the line-art layer.
-        y: top row of the box.
-        x: left column of the box.
-        old: ``uint8`` ``[h, w]`` pixels before the edit.
-        new: ``uint8`` ``[h, w]`` pixels after the edit.
-        label: text in the undo history.
-    """
-
-    def __init__(self, layer: LineArtLayer, y: int, x: int, old: np.ndarray, new: np.ndarray,
-                 label: str = "Stroke") -> None:
-        super().__init__(label)
-        if old.shape != new.shape:
-            raise ValueError(f"old {old.shape} and new {new.shape} patches differ in shape")
-        self.layer = layer
-        self.y, self.x = int(y), int(x)
-        self.old, self.new = old, new
-        self._applied = True
-
-    def redo(self) -> None:
-        if self._applied:
-            self._applied = False
-            return
-        self.layer.paste(self.y, self.x, self.new)
-
-    def undo(self) -> None:
-        self.layer.paste(self.y, self.x, self.old)
-
-
-class ReplaceCommand(QUndoCommand):
-    """Replace the whole layer (new canvas, load, import): stores both full images.
-
-    Args:
-        layer: the line-art layer.
-        pixels: ``uint8`` ``[H, W]`` new line art (sides 256–2048).
-        label: text in the undo history.
-    """
-
-    def __init__(self, layer: LineArtLayer, pixels: np.ndarray, label: str) -> None:
-        super().__init__(label)
-        self.layer = layer
-        self.old = layer.pixels.copy()
-        self.new = np.ascontiguousarray(pixels, dtype=np.uint8).copy()
-        if self.new.ndim != 2:
-            raise ValueError(f"line art must be grey [H, W], got shape {self.new.shape}")
-        check_side(self.new.shape[0], "line-art height")
-        check_side(self.new.shape[1], "line-art width")
-
-    def redo(self) -> None:
-        self.layer.replace(self.new)
-
-    def undo(self) -> None:
-        self.layer.replace(self.old)
 
 
 class _Stroke:
@@ -239,7 +60,7 @@ class _Stroke:
 
 
 class SketchCanvas(QWidget):
-    """Draws on a :class:`LineArtLayer`; every stroke is one step on ``undo``.
+    """Draws on a sketch :class:`~app.model.raster.RasterLayer`; every stroke is one step on ``undo``.
 
     Args:
         undo: the undo stack strokes are pushed to.
@@ -258,10 +79,10 @@ class SketchCanvas(QWidget):
     tool_changed = Signal(str)
     mirror_changed = Signal(bool)
 
-    def __init__(self, undo: QUndoStack, side: int = 512, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, undo: QUndoStack, side: int = 512, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.undo = undo
-        self.layer = LineArtLayer(side, self)
+        self.layer = sketch_layer(side, self)
         self.layer.changed.connect(self._on_layer_changed)
         self.layer.resized.connect(lambda w, h: self.update())
         self._image = to_qimage(self.layer.pixels)
@@ -270,8 +91,8 @@ class SketchCanvas(QWidget):
         self.mirror = True
         self.smoothing = 0.5
         """Stabiliser strength in [0, 0.95): 0 follows the pen exactly, higher = smoother, lazier."""
-        self._stroke: Optional[_Stroke] = None
-        self._hover: Optional[QPointF] = None
+        self._stroke: _Stroke | None = None
+        self._hover: QPointF | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(200, 200)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -330,8 +151,8 @@ class SketchCanvas(QWidget):
         y0, y1, x0, x1 = ink[0].min(), ink[0].max() + 1, ink[1].min(), ink[1].max() + 1
         old = self.layer.pixels[y0:y1, x0:x1].copy()
         new = np.full_like(old, PAPER)
-        self.layer.paste(y0, x0, new)
-        self.undo.push(PatchCommand(self.layer, y0, x0, old, new, "Clear sketch"))
+        self.layer.write(y0, x0, new)
+        self.undo.push(PatchCommand(self.layer, y0, x0, old, new, "Clear sketch", applied=True))
 
     def set_line_art(self, pixels: np.ndarray, label: str = "Replace sketch") -> None:
         """Replace the whole line art (one undo step). ``pixels``: ``uint8`` ``[H, W]``, sides 256–2048.
@@ -403,7 +224,7 @@ class SketchCanvas(QWidget):
         if np.array_equal(old, new):
             return
         label = "Erase" if self.tool == "eraser" else "Stroke"
-        self.undo.push(PatchCommand(self.layer, y0, x0, old.copy(), new, label))
+        self.undo.push(PatchCommand(self.layer, y0, x0, old, new, label, applied=True))
         self.edited.emit()
 
     def _segment(self, a: tuple[float, float], b: tuple[float, float]) -> None:
@@ -465,7 +286,7 @@ class SketchCanvas(QWidget):
         z = r.width() / self.layer.shape[1]
         return (pos.x() - r.left()) / z - 0.5, (pos.y() - r.top()) / z - 0.5
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(48, 48, 52))
         r = self.image_rect()
@@ -491,7 +312,7 @@ class SketchCanvas(QWidget):
                 p.drawEllipse(QPointF(2 * cx - self._hover.x(), self._hover.y()), rad, rad)
 
     # -- input ------------------------------------------------------------------------------------
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             x, y = self.map_to_canvas(event.position())
             self.begin_stroke(x, y)
@@ -499,7 +320,7 @@ class SketchCanvas(QWidget):
             return
         super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         self._hover = event.position()
         if self._stroke is not None:
             self.stroke_to(*self.map_to_canvas(event.position()))
@@ -507,7 +328,7 @@ class SketchCanvas(QWidget):
             self.update()
         super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self._stroke is not None:
             self.stroke_to(*self.map_to_canvas(event.position()))
             self.end_stroke()
@@ -515,12 +336,12 @@ class SketchCanvas(QWidget):
             return
         super().mouseReleaseEvent(event)
 
-    def leaveEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def leaveEvent(self, event: QEvent) -> None:
         self._hover = None
         self.update()
         super().leaveEvent(event)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if key == Qt.Key.Key_BracketLeft:
             self.step_brush_size(-1)
