@@ -8,6 +8,10 @@ previews (low resolution first); every yielded value comes back through :attr:`r
 come back through :attr:`error` as a one-line message. The GUI thread never runs engine code.
 
 A job is a callable ``job(token: CancelToken) -> value | Iterator[value]``.
+
+:class:`Jobs` is what the GUI side holds: it submits with a **per-submit callback** and calls it
+(on the GUI thread) with the results of that request only — the newest one of its channel — so no
+panel or dialog filters the worker's signals itself; it also knows what is still outstanding.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ import inspect
 import sys
 import threading
 import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -25,6 +30,10 @@ from engine.cancel import CancelToken
 from engine.errors import Cancelled, MasqueradeError
 
 Job = Callable[[CancelToken], Any]
+OnResult = Callable[[Any], None]
+"""Called with each value of a job (previews first), on the GUI thread."""
+OnError = Callable[[str], None]
+"""Called with the one-line message of a failed job, on the GUI thread."""
 
 
 @dataclass
@@ -126,13 +135,107 @@ class EngineWorker(QObject):
             self.cancelled.emit(req.channel, req.generation)
         except MasqueradeError as exc:
             self.error.emit(req.channel, req.generation, str(exc))
-        except Exception as exc:  # noqa: BLE001 - report any failure to the GUI, never crash it
+        except Exception as exc:  # any failure is reported to the GUI, never crashes it
             traceback.print_exc()
             first = (str(exc).strip().splitlines() or [""])[0]
             self.error.emit(req.channel, req.generation, f"{type(exc).__name__}: {first}".rstrip(": "))
         finally:
             self.busy.emit(False)
 
+
+@dataclass
+class _Outstanding:
+    generation: int
+    on_result: OnResult | None
+    on_error: OnError | None
+
+
+class Jobs(QObject):
+    """The GUI side of an :class:`EngineWorker`: submit with per-submit callbacks, know what is pending.
+
+    A request's callbacks get its own values only, and only while it is the newest request of its
+    channel (a superseded request's late values are dropped). Lives in the GUI thread: the worker's
+    signals reach its slots queued, so callbacks run on the GUI thread.
+
+    Args:
+        worker: the engine worker.
+        on_error: what to do with a failure whose request has no ``on_error`` (e.g. show it in the
+            status bar); ``None`` drops it.
+        parent: Qt parent (the panel or window owning the requests).
+
+    Example:
+        >>> jobs = Jobs(worker, parent=panel)                                  # doctest: +SKIP
+        >>> jobs.submit("makeup.render", job, on_result=panel.show_result)     # doctest: +SKIP
+    """
+
+    def __init__(self, worker: EngineWorker, on_error: OnError | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self.default_error = on_error
+        self._outstanding: dict[str, _Outstanding] = {}  # channel → newest request not yet answered
+        # Bound methods of this GUI-thread object only: PySide calls a lambda connected to a worker
+        # signal in the worker thread (a direct call), which raced submit().
+        worker.result.connect(self._on_result)
+        worker.finished.connect(self._on_done)
+        worker.cancelled.connect(self._on_done)
+        worker.error.connect(self._on_error)
+
+    def submit(self, channel: str, job: Job, on_result: OnResult | None = None,
+               on_error: OnError | None = None) -> int:
+        """Send ``job`` on ``channel`` (newest wins) and track it.
+
+        Args:
+            channel: the request's channel; a newer request on it replaces this one.
+            job: ``job(token) -> value | Iterator[value]`` (runs in the worker thread).
+            on_result: called with each value of this request (GUI thread).
+            on_error: called with the one-line message if it fails (default: the client's).
+
+        Returns:
+            The request's generation number.
+        """
+        gen = self.worker.submit(channel, job)
+        self._outstanding[channel] = _Outstanding(gen, on_result, on_error)
+        return gen
+
+    def pending(self, channel: str) -> bool:
+        """A request on ``channel`` is queued or running."""
+        return channel in self._outstanding
+
+    def is_idle(self) -> bool:
+        """Nothing submitted through this client is outstanding."""
+        return not self._outstanding
+
+    def cancel(self, channels: Iterable[str]) -> list[str]:
+        """Cancel the outstanding requests of ``channels`` (their callbacks will not run); returns
+        the channels that had one."""
+        cancelled = [ch for ch in channels if ch in self._outstanding]
+        for ch in cancelled:
+            self.worker.cancel(ch)
+            del self._outstanding[ch]  # a queued request is dropped without a signal
+        return cancelled
+
+    def _current(self, channel: str, gen: int) -> _Outstanding | None:
+        req = self._outstanding.get(channel)
+        return req if req is not None and req.generation == gen else None
+
+    def _on_result(self, channel: str, gen: int, value: object) -> None:
+        req = self._current(channel, gen)
+        if req is not None and req.on_result is not None:
+            req.on_result(value)
+
+    def _on_done(self, channel: str, gen: int) -> None:
+        if self._current(channel, gen) is not None:
+            del self._outstanding[channel]
+
+    def _on_error(self, channel: str, gen: int, message: str) -> None:
+        req = self._current(channel, gen)
+        if req is None:
+            return
+        del self._outstanding[channel]
+        handler = req.on_error or self.default_error
+        if handler is not None:
+            handler(message)
 
 
 class WorkerThread:

@@ -31,7 +31,7 @@ def test_template_and_colour_go_through_undo(qtbot, win) -> None:
     kn95 = [i for i in range(panel.gallery.count()) if panel.gallery.item(i).text() == "kn95"][0]
     panel.gallery.setCurrentRow(kn95)
     assert win.doc.param("maskwear", "template") == "kn95"
-    panel._push("color", "#cc2222")
+    panel.push_param("color", "#cc2222")
     qtbot.waitUntil(lambda: win.is_idle(), timeout=20000)
     qtbot.waitUntil(lambda: not np.array_equal(panel.result.image, first), timeout=20000)
     alpha = panel.result.masks["mask"] > 250

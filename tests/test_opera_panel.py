@@ -12,7 +12,8 @@ from PySide6.QtGui import QDropEvent, QUndoStack
 from PySide6.QtWidgets import QSplitter
 
 from app.model.document import Document
-from app.studios.opera.panel import COLOUR, GALLERY_SEEDS, OperaPanel
+from app.studios.opera.colour import COLOUR, GALLERY_SEEDS
+from app.studios.opera.panel import OperaPanel
 from app.widgets.canvas import ImageCanvas
 from app.worker import WorkerThread
 from engine.imageio import save_image
@@ -64,7 +65,7 @@ def idle(qtbot, shell: Shell) -> None:
 def colour_mode(qtbot, shell: Shell) -> OperaPanel:
     p = shell.panel
     p.set_mode("colour")
-    qtbot.waitUntil(lambda: len(p.references) >= len(GALLERY_SEEDS), timeout=15000)
+    qtbot.waitUntil(lambda: len(p.colour.references) >= len(GALLERY_SEEDS), timeout=15000)
     idle(qtbot, shell)
     return p
 
@@ -73,10 +74,10 @@ def test_colour_tab_shows_sketch_and_result_in_place_of_the_canvas(qtbot, shell)
     p = colour_mode(qtbot, shell)
     assert p.tabs.currentIndex() == 1
     assert p.workspace.isVisible() and not shell.canvas.isVisible()
-    assert p.sketch.isVisible() and p.result_view.isVisible()
+    assert p.colour.sketch.isVisible() and p.colour.result_view.isVisible()
     assert p.doc.param(COLOUR, "reference") == f"gen:{GALLERY_SEEDS[0]}:any"
-    assert p.gallery.count() == len(GALLERY_SEEDS)
-    assert p.colour_result is None and "empty" in p.colour_info.text()  # blank sketch: nothing to colour
+    assert p.colour.gallery.count() == len(GALLERY_SEEDS)
+    assert p.colour.colour_result is None and "empty" in p.colour.colour_info.text()  # blank sketch: nothing to colour
     p.set_mode("lineart")
     assert shell.canvas.isVisible() and not p.workspace.isVisible()
     p.tabs.setCurrentIndex(1)
@@ -85,72 +86,72 @@ def test_colour_tab_shows_sketch_and_result_in_place_of_the_canvas(qtbot, shell)
 
 def test_trace_colour_fill_undo_and_classify(qtbot, shell) -> None:
     p = colour_mode(qtbot, shell)
-    ref = p.current_reference()
-    p.trace_reference()
-    qtbot.waitUntil(lambda: p.colour_result is not None, timeout=15000)
+    ref = p.colour.current_reference()
+    p.colour.trace_reference()
+    qtbot.waitUntil(lambda: p.colour.colour_result is not None, timeout=15000)
     idle(qtbot, shell)
     design = generate_lianpu(GALLERY_SEEDS[0], None, 512)
-    assert np.array_equal(p.sketch.line_art(), design.line_art)
+    assert np.array_equal(p.colour.sketch.line_art(), design.line_art)
     expected = colorize(design.line_art, ref.image)
-    assert np.array_equal(p.colour_result.image, expected.image)
-    assert p.colour_class is not None and p.colour_class.colour == design.colour
-    assert OPERA_COLOUR_MEANINGS[design.colour] in p.class_label.text()
+    assert np.array_equal(p.colour.colour_result.image, expected.image)
+    assert p.colour.colour_class is not None and p.colour.colour_class.colour == design.colour
+    assert OPERA_COLOUR_MEANINGS[design.colour] in p.colour.class_label.text()
     # fill a region by hand: one undo step, only that region changes
     y, x = 262, 256
-    rid = p.colour_result.regions[y, x]
-    p.fill_check.setChecked(True)
-    p._set_fill_colour((10, 200, 30))
-    p.result_view.clicked.emit(float(x), float(y), False)
+    rid = p.colour.colour_result.regions[y, x]
+    p.colour.fill_check.setChecked(True)
+    p.colour.set_fill_colour((10, 200, 30))
+    p.colour.result_view.clicked.emit(float(x), float(y), False)
     idle(qtbot, shell)
-    img = p.colour_result.image
-    region = p.colour_result.regions == rid
+    img = p.colour.colour_result.image
+    region = p.colour.colour_result.regions == rid
     assert len(p.doc.param(COLOUR, "fills")) == 1
     assert np.abs(img[region & (design.line_art == 255)].astype(int) - (10, 200, 30)).max() <= 1
     assert np.array_equal(img[~region], expected.image[~region])
     assert p.undo.text(p.undo.count() - 1) == "Fill region"
     p.undo.undo()
     idle(qtbot, shell)
-    assert np.array_equal(p.colour_result.image, expected.image)
+    assert np.array_equal(p.colour.colour_result.image, expected.image)
     # Ctrl+click picks the colour under the cursor
-    p.result_view.clicked.emit(float(x), float(y), True)
-    assert p.fill_rgb == tuple(int(v) for v in expected.image[y, x])
+    p.colour.result_view.clicked.emit(float(x), float(y), True)
+    assert p.colour.fill_rgb == tuple(int(v) for v in expected.image[y, x])
 
 
 def test_outside_the_face_fill_is_refused_without_an_undo_step(qtbot, shell) -> None:
     p = colour_mode(qtbot, shell)
-    p.trace_reference()
-    qtbot.waitUntil(lambda: p.colour_result is not None, timeout=15000)
+    p.colour.trace_reference()
+    qtbot.waitUntil(lambda: p.colour.colour_result is not None, timeout=15000)
     idle(qtbot, shell)
     n = p.undo.count()
     msgs: list[str] = []
     p.message.connect(msgs.append)
-    p.fill_check.setChecked(True)
-    p.result_view.clicked.emit(2.0, 2.0, False)
+    p.colour.fill_check.setChecked(True)
+    p.colour.result_view.clicked.emit(2.0, 2.0, False)
     assert p.undo.count() == n and "outside the face" in msgs[-1]
 
 
 def test_generate_reference_selection_is_undoable_and_recolours(qtbot, shell) -> None:
     p = colour_mode(qtbot, shell)
-    p.trace_reference()
-    qtbot.waitUntil(lambda: p.colour_result is not None, timeout=15000)
+    p.colour.trace_reference()
+    qtbot.waitUntil(lambda: p.colour.colour_result is not None, timeout=15000)
     idle(qtbot, shell)
     first_key = p.doc.param(COLOUR, "reference")
-    p.seed_spin.setValue(77)
-    p.colour_combo.setCurrentIndex(p.colour_combo.findData("blue"))
-    p.generate_button.click()
+    p.colour.seed_spin.setValue(77)
+    p.colour.colour_combo.setCurrentIndex(p.colour.colour_combo.findData("blue"))
+    p.colour.generate_button.click()
     qtbot.waitUntil(lambda: p.doc.param(COLOUR, "reference") == "gen:77:blue", timeout=15000)
     idle(qtbot, shell)
-    assert p.gallery.currentItem().data(Qt.ItemDataRole.UserRole) == "gen:77:blue"
-    assert p.colour_class.colour == "blue"
+    assert p.colour.gallery.currentItem().data(Qt.ItemDataRole.UserRole) == "gen:77:blue"
+    assert p.colour.colour_class.colour == "blue"
     p.undo.undo()
     assert p.doc.param(COLOUR, "reference") == first_key
-    assert p.gallery.currentItem().data(Qt.ItemDataRole.UserRole) == first_key
+    assert p.colour.gallery.currentItem().data(Qt.ItemDataRole.UserRole) == first_key
     idle(qtbot, shell)
-    assert p.colour_class.colour != "blue"
+    assert p.colour.colour_class.colour != "blue"
     # clicking a gallery item chooses it (one step)
     n = p.undo.index()
-    item = p.gallery.item_for("gen:77:blue")
-    p.gallery.itemClicked.emit(item)
+    item = p.colour.gallery.item_for("gen:77:blue")
+    p.colour.gallery.itemClicked.emit(item)
     assert p.undo.index() == n + 1 and p.undo.text(n) == "Choose reference" and p.doc.param(COLOUR, "reference") == "gen:77:blue"
 
 
@@ -165,17 +166,17 @@ def test_drop_pictures_on_the_gallery(qtbot, shell, tmp_path: Path) -> None:
     mime.setUrls([QUrl.fromLocalFile(str(bad)), QUrl.fromLocalFile(str(good))])
     ev = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                     Qt.KeyboardModifier.NoModifier)
-    p.gallery.dropEvent(ev)
+    p.colour.gallery.dropEvent(ev)
     key = f"file:{good.resolve()}"
     qtbot.waitUntil(lambda: p.doc.param(COLOUR, "reference") == key, timeout=15000)
-    assert p.gallery.item_for(key) is not None and p.gallery.count() == len(GALLERY_SEEDS) + 1
+    assert p.colour.gallery.item_for(key) is not None and p.colour.gallery.count() == len(GALLERY_SEEDS) + 1
     assert any("broken.png" in m for m in msgs)
 
 
 def test_export_is_transparent_outside_the_face(qtbot, shell, tmp_path: Path) -> None:
     p = colour_mode(qtbot, shell)
     assert not p.has_result()
-    p.trace_reference()
+    p.colour.trace_reference()
     qtbot.waitUntil(lambda: p.has_result(), timeout=15000)
     idle(qtbot, shell)
     out = tmp_path / "mask.png"
@@ -184,7 +185,7 @@ def test_export_is_transparent_outside_the_face(qtbot, shell, tmp_path: Path) ->
     qtbot.waitUntil(lambda: out.exists(), timeout=15000)
     idle(qtbot, shell)
     rgba = np.asarray(Image.open(out))
-    res = p.colour_result
+    res = p.colour.colour_result
     assert rgba.shape == (512, 512, 4)
     assert np.array_equal(rgba[..., 3] > 0, res.face_mask)
     assert np.array_equal(rgba[..., :3], res.image)
@@ -193,7 +194,7 @@ def test_export_is_transparent_outside_the_face(qtbot, shell, tmp_path: Path) ->
 def test_strokes_recolour_and_import_opened_image(qtbot, shell) -> None:
     p = colour_mode(qtbot, shell)
     # a closed mirrored outline drawn on the canvas colours inside it
-    s = p.sketch
+    s = p.colour.sketch
     s.set_brush_size(4)
     s.set_smoothing(0.0)
     pts = [(256 + 150 * np.sin(t), 256 - 200 * np.cos(t)) for t in np.linspace(0, np.pi, 40)]
@@ -201,22 +202,22 @@ def test_strokes_recolour_and_import_opened_image(qtbot, shell) -> None:
     for q in pts[1:]:
         s.stroke_to(*q)
     s.end_stroke()
-    qtbot.waitUntil(lambda: p.colour_result is not None, timeout=15000)
+    qtbot.waitUntil(lambda: p.colour.colour_result is not None, timeout=15000)
     idle(qtbot, shell)
-    assert p.colour_result.face_mask[256, 256] and not p.colour_result.face_mask[5, 5]
+    assert p.colour.colour_result.face_mask[256, 256] and not p.colour.colour_result.face_mask[5, 5]
     assert p.undo.text(p.undo.count() - 1) == "Stroke"
     # the opened image becomes line art through XDoG (one step) and joins the gallery
     img = generate_lianpu(4, "red", 300).image
     shell.doc.set_image(img)
     idle(qtbot, shell)
-    assert any(k.startswith("doc:") for k in p.gallery.keys())
+    assert any(k.startswith("doc:") for k in p.colour.gallery.keys())
     n = p.undo.count()
-    p.import_document_image()
+    p.colour.import_document_image()
     qtbot.waitUntil(lambda: p.undo.count() == n + 1, timeout=15000)
-    assert p.undo.text(n) == "Import opened image" and p.sketch.line_art().shape == (512, 512)
-    p.view_ref_check.setChecked(True)
+    assert p.undo.text(n) == "Import opened image" and p.colour.sketch.line_art().shape == (512, 512)
+    p.colour.view_ref_check.setChecked(True)
     idle(qtbot, shell)
-    assert p.result_view.document_size == QSize(512, 512)
+    assert p.colour.result_view.document_size == QSize(512, 512)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -247,9 +248,8 @@ def _fabricated_cocosnet(folder: Path, better: bool) -> Path:
 
 def traced(qtbot, shell: Shell) -> OperaPanel:
     p = colour_mode(qtbot, shell)
-    qtbot.waitUntil(lambda: p.backend_state is not None, timeout=15000)
-    p.trace_reference()
-    qtbot.waitUntil(lambda: p.colour_result is not None, timeout=15000)
+    p.colour.trace_reference()
+    qtbot.waitUntil(lambda: p.colour.colour_result is not None, timeout=15000)
     idle(qtbot, shell)
     return p
 
@@ -258,30 +258,31 @@ def test_engine_selector_without_a_learned_checkpoint(qtbot, roots, shell) -> No
     from PySide6.QtGui import QStandardItemModel
 
     p = traced(qtbot, shell)
-    assert p.backend_combo.currentData() == "auto"
-    assert not p.backend_enabled("neural") and p.backend_enabled("classical") and p.backend_enabled("auto")
-    i = p.backend_combo.findData("neural")
-    assert "no trained checkpoint" in p.backend_combo.itemData(i, Qt.ItemDataRole.ToolTipRole)
-    assert isinstance(p.backend_combo.model(), QStandardItemModel)
-    assert "Auto → classical" in p.backend_info.text() and "Learned engine off" in p.backend_info.text()
-    assert p.colour_info.text().startswith("Engine: auto → classical (region-correspondence): not available")
+    assert p.colour.backend_combo.currentData() == "auto"
+    assert not p.colour.backend_enabled("neural") and p.colour.backend_enabled("classical") and p.colour.backend_enabled("auto")
+    i = p.colour.backend_combo.findData("neural")
+    assert "no trained cocosnet checkpoint" in p.colour.backend_combo.itemData(i, Qt.ItemDataRole.ToolTipRole)
+    assert isinstance(p.colour.backend_combo.model(), QStandardItemModel)
+    assert p.colour.backend_info.text().startswith("Auto runs classical: no usable learned model.")
+    assert p.colour.colour_info.text().startswith("Engine: auto → classical (region-correspondence) ·")
+    assert "no trained cocosnet checkpoint" in p.colour.colour_info.text()  # the engine's reason, as text
     n = p.undo.count()
-    with pytest.raises(ValueError, match="learned engine is off"):
-        p.set_backend("neural")
+    with pytest.raises(ValueError, match="not available"):
+        p.colour.set_backend("neural")
     assert p.undo.count() == n and p.doc.param(COLOUR, "backend") == "auto"
     # the warped exemplar pane shows the classical engine's aligned reference beside the result
-    assert p.warped_view.isVisible() and "classical" in p.warped_caption.text()
-    assert np.array_equal(_pixels(p.warped_view), p.colour_result.warped_reference)
-    p.warped_check.setChecked(False)
-    assert not p.warped_view.isVisible()
-    p.warped_check.setChecked(True)
+    assert p.colour.warped_view.isVisible() and "classical" in p.colour.warped_caption.text()
+    assert np.array_equal(_pixels(p.colour.warped_view), p.colour.colour_result.warped_reference)
+    p.colour.warped_check.setChecked(False)
+    assert not p.colour.warped_view.isVisible()
+    p.colour.warped_check.setChecked(True)
     # choosing classical is one undo step and the info line names it
-    p.set_backend("classical")
+    p.colour.set_backend("classical")
     idle(qtbot, shell)
     assert p.undo.text(p.undo.count() - 1) == "Colouring engine"
-    assert p.colour_info.text().startswith("Engine: classical (region-correspondence) ·")
+    assert p.colour.colour_info.text().startswith("Engine: classical (region-correspondence) ·")
     p.undo.undo()
-    assert p.backend_combo.currentData() == "auto"
+    assert p.colour.backend_combo.currentData() == "auto"
 
 
 def test_learned_engine_with_a_fabricated_checkpoint(qtbot, roots, shell) -> None:
@@ -290,40 +291,40 @@ def test_learned_engine_with_a_fabricated_checkpoint(qtbot, roots, shell) -> Non
 
     _fabricated_cocosnet(roots, better=False)
     p = traced(qtbot, shell)
-    assert p.backend_enabled("neural")
-    assert "Auto → classical" in p.backend_info.text() and "measured worse" in p.backend_info.text()
-    assert "measured worse" in p.colour_info.text()  # auto stays classical and says why
-    classical = p.colour_result.image.copy()
-    p.backend_combo.setCurrentIndex(p.backend_combo.findData("neural"))  # as a user pick does
+    assert p.colour.backend_enabled("neural")
+    assert p.colour.backend_info.text().startswith("Auto runs classical: the learned model did not measure better.")
+    assert "did not measure better" in p.colour.colour_info.text()  # auto stays classical and says why
+    classical = p.colour.colour_result.image.copy()
+    p.colour.backend_combo.setCurrentIndex(p.colour.backend_combo.findData("neural"))  # as a user pick does
     idle(qtbot, shell)
     assert p.doc.param(COLOUR, "backend") == "neural"
-    assert p.backend_info.text().startswith("Learned chosen by hand: trained but measured worse")
-    assert p.colour_info.text().startswith("Engine: learned (CoCosNet) (cocosnet")
-    assert "learned" in p.warped_caption.text()
+    assert p.colour.backend_info.text().startswith("Runs learned (CoCosNet) (chosen; its card does not say it measured")
+    assert p.colour.colour_info.text().startswith("Engine: learned (CoCosNet) (cocosnet")
+    assert "learned" in p.colour.warped_caption.text()
     ed = ColorizeEditor("neural")
-    ed.set_image(p.sketch.line_art())
-    ed.set_reference(p.current_reference().image)
+    ed.set_image(p.colour.sketch.line_art())
+    ed.set_reference(p.colour.current_reference().image)
     expected = ed.edit(ColorizeParams())
-    res = p.colour_result
+    res = p.colour.colour_result
     assert np.array_equal(res.image, expected.image) and not np.array_equal(res.image, classical)
     assert np.array_equal(res.warped_reference, expected.info["warped_reference"])
-    assert np.array_equal(_pixels(p.warped_view), res.warped_reference)
+    assert np.array_equal(_pixels(p.colour.warped_view), res.warped_reference)
     # the fill tool repaints one closed region of the learned result and nothing else
     y, x = 262, 256
     region = res.regions == res.regions[y, x]
-    p.fill_region(x, y, (10, 200, 30))
+    p.colour.fill_region(x, y, (10, 200, 30))
     idle(qtbot, shell)
-    img = p.colour_result.image
+    img = p.colour.colour_result.image
     assert np.array_equal(img[~region], res.image[~region])
-    assert np.abs(img[region & (p.sketch.line_art() == 255)].astype(int) - (10, 200, 30)).max() <= 1
+    assert np.abs(img[region & (p.colour.sketch.line_art() == 255)].astype(int) - (10, 200, 30)).max() <= 1
     # a card that says the network measured better makes auto pick it
     _fabricated_cocosnet(roots, better=True)
     opera_learned.forget()
-    p.set_backend("auto")
-    p.refresh_backends()
+    p.colour.set_backend("auto")
+    p.colour.refresh_engines()
     idle(qtbot, shell)
-    assert "Auto → learned (CoCosNet)" in p.backend_info.text()
-    assert p.colour_info.text().startswith("Engine: auto → learned (CoCosNet)")
+    assert p.colour.backend_info.text().startswith("Auto runs learned (CoCosNet): its card says it measured better.")
+    assert p.colour.colour_info.text().startswith("Engine: auto → learned (CoCosNet)")
 
 
 class FakeGenerator:
@@ -356,7 +357,7 @@ class FakeGenerator:
 
 def test_generation_strip_is_off_without_a_trained_generator(qtbot, roots, shell) -> None:
     p = colour_mode(qtbot, shell)
-    g = p.generation
+    g = p.colour.generation
     qtbot.waitUntil(lambda: "No trained generator" in g.status.text(), timeout=15000)
     assert not g.available and g.strip.count() == 0 and not g.seed_spin.isEnabled()
     assert not g.psi_slider.isEnabled() and not g.strip.isEnabled() and "stylegan2" in g.status.text()
@@ -365,7 +366,7 @@ def test_generation_strip_is_off_without_a_trained_generator(qtbot, roots, shell
 def test_generation_strip_with_a_generator(qtbot, fake_generator, shell) -> None:
     fake = fake_generator
     p = colour_mode(qtbot, shell)
-    g = p.generation
+    g = p.colour.generation
     qtbot.waitUntil(lambda: len(g.samples) == 6, timeout=15000)
     idle(qtbot, shell)
     assert g.available and g.seed_spin.isEnabled() and "StyleGAN2 32² (test)" in g.status.text()
@@ -392,24 +393,24 @@ def test_generation_strip_with_a_generator(qtbot, fake_generator, shell) -> None
     idle(qtbot, shell)
     assert g.samples[0].seed == g.seed_spin.value()
     # clicking a thumbnail makes that design the colour reference (one undo step)
-    p.trace_reference()
-    qtbot.waitUntil(lambda: p.colour_result is not None, timeout=15000)
+    p.colour.trace_reference()
+    qtbot.waitUntil(lambda: p.colour.colour_result is not None, timeout=15000)
     idle(qtbot, shell)
     n = p.undo.index()
     g.strip.itemClicked.emit(g.strip.item(2))
     idle(qtbot, shell)
     key = g.samples[2].key
-    assert p.doc.param(COLOUR, "reference") == key and p.gallery.item_for(key) is not None
+    assert p.doc.param(COLOUR, "reference") == key and p.colour.gallery.item_for(key) is not None
     assert p.undo.index() == n + 1 and p.undo.text(n) == "Choose reference"
-    assert np.array_equal(p.current_reference().image, g.samples[2].image)
-    assert np.array_equal(p.colour_result.warped_reference.shape, (512, 512, 3))
+    assert np.array_equal(p.colour.current_reference().image, g.samples[2].image)
+    assert np.array_equal(p.colour.colour_result.warped_reference.shape, (512, 512, 3))
 
 
 @pytest.mark.parametrize("fake_generator", ["demo quality: FID 43.9 vs 2.8 between two real sets"], indirect=True)
 def test_generation_strip_hides_demo_quality_samples_until_asked(qtbot, fake_generator, shell) -> None:
     fake = fake_generator
     p = colour_mode(qtbot, shell)
-    g = p.generation
+    g = p.colour.generation
     qtbot.waitUntil(lambda: g.available, timeout=15000)
     idle(qtbot, shell)
     assert "Not usable yet" in g.status.text() and "FID 43.9" in g.status.text()

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 from skimage import data
 
-from app.model.raster import PaintLabelsCommand
+from app.model.raster import PatchCommand
 from engine.imageio import load_image, save_image
 from engine.labels import CELEBAMASK_HQ
 from engine.studios.regenerate.edits import apply_edits, load_label_map, save_label_map
@@ -25,20 +25,22 @@ def win(qtbot, make_window, tmp_path):
 
 
 def edit_model(panel, edited: np.ndarray) -> None:
-    cmd = PaintLabelsCommand.from_maps(panel.model, panel.model.labels.copy(), edited, "test edit")
+    cmd = PatchCommand.from_maps(panel.model, panel.model.pixels.copy(), edited, "test edit")
     panel.undo.push(cmd)
 
 
 def test_opens_with_parsing_and_identity(win) -> None:
     panel = win.panels["regenerate"]
-    assert panel.model is not None and (panel.model.labels == HAIR).any()
+    assert panel.model is not None and (panel.model.pixels == HAIR).any()
     assert np.array_equal(panel.result.image, win.doc.image)  # unchanged mask → source
-    assert "Why: Auto:" in panel.info_label.text() and "no trained" in panel.engine_note.text()
+    assert "Why: Auto:" in panel.info_label.text()
+    # auto runs classical (no learned generator, or one whose card did not measure better) and says why
+    assert panel.engine_note.text().startswith("Auto runs classical region warping") and "Why: " in panel.engine_note.text()
 
 
 def test_edit_regenerates_and_undo_restores(qtbot, win) -> None:
     panel = win.panels["regenerate"]
-    edit_model(panel, apply_edits(panel.model.labels, "dilate:hair:8"))
+    edit_model(panel, apply_edits(panel.model.pixels, "dilate:hair:8"))
     qtbot.waitUntil(lambda: win.is_idle() and "hair" in panel.result.info["regions"], timeout=20000)
     assert not np.array_equal(panel.result.image, win.doc.image)
     win.undo_action.trigger()
@@ -49,7 +51,7 @@ def test_edit_regenerates_and_undo_restores(qtbot, win) -> None:
 def test_reference_regions_and_blend(qtbot, win, tmp_path) -> None:
     panel = win.panels["regenerate"]
     ref = np.clip(win.doc.image * np.array([1.0, 0.85, 0.5]), 0, 255).astype(np.uint8)
-    panel._push("reference", str(save_image(tmp_path / "ref.png", ref)))
+    panel.push_param("reference", str(save_image(tmp_path / "ref.png", ref)))
     qtbot.waitUntil(lambda: win.is_idle() and panel.result.info.get("reference"), timeout=30000)
     assert "hair" in panel.result.info["regions"]  # hair is ticked by default
     assert "ref.png" in panel.ref_label.text()
@@ -58,7 +60,7 @@ def test_reference_regions_and_blend(qtbot, win, tmp_path) -> None:
     assert win.doc.param("regenerate", "regions") == ("skin", "hair") or \
         set(win.doc.param("regenerate", "regions")) == {"skin", "hair"}
     qtbot.waitUntil(lambda: win.is_idle() and "skin" in panel.result.info["regions"], timeout=20000)
-    panel._push("blend", 0.0)
+    panel.push_param("blend", 0.0)
     qtbot.waitUntil(lambda: win.is_idle() and panel.result.info["regions"] == {}, timeout=20000)
     win.undo_action.trigger()
     assert win.doc.param("regenerate", "blend") == 1.0
@@ -66,10 +68,10 @@ def test_reference_regions_and_blend(qtbot, win, tmp_path) -> None:
 
 def test_mask_files_and_export(qtbot, win, tmp_path) -> None:
     panel = win.panels["regenerate"]
-    edited = apply_edits(panel.model.labels, "scale:l_eye+r_eye:1.4")
+    edited = apply_edits(panel.model.pixels, "scale:l_eye+r_eye:1.4")
     save_label_map(tmp_path / "m.png", edited, order="bisenet")
     panel.load_mask(str(tmp_path / "m.png"), "bisenet")
-    assert np.array_equal(panel.model.labels, edited)
+    assert np.array_equal(panel.model.pixels, edited)
     qtbot.waitUntil(lambda: win.is_idle() and "l_eye" in panel.result.info["regions"], timeout=20000)
     panel.save_mask(str(tmp_path / "out_mask.png"))
     panel.export_result(str(tmp_path / "out.png"))
@@ -79,14 +81,14 @@ def test_mask_files_and_export(qtbot, win, tmp_path) -> None:
     assert np.array_equal(load_image(tmp_path / "out.png"), panel.result.image)
     save_image(tmp_path / "bad.png", np.full((10, 90), 3, np.uint8))
     panel.load_mask(str(tmp_path / "bad.png"))
-    assert np.array_equal(panel.model.labels, edited)  # a wrong-shape mask changes nothing
+    assert np.array_equal(panel.model.pixels, edited)  # a wrong-shape mask changes nothing
     win.undo_action.trigger()
-    assert not np.array_equal(panel.model.labels, edited)
+    assert not np.array_equal(panel.model.pixels, edited)
 
 
 def test_hidden_panel_does_not_render(qtbot, win) -> None:
     panel = win.panels["regenerate"]
     win.set_studio("opera")
     gen = win.worker.latest_generation("regenerate.render")
-    edit_model(panel, apply_edits(panel.model.labels, "dilate:hair:4"))
+    edit_model(panel, apply_edits(panel.model.pixels, "dilate:hair:4"))
     assert win.worker.latest_generation("regenerate.render") == gen

@@ -1,11 +1,24 @@
-"""What the main window needs from a studio panel, and the worker bookkeeping they all share."""
+"""The wiring every studio panel shares: document binding, undo texts, worker jobs with per-submit
+callbacks, editors that live in the worker, the engine resolution for display, result / export /
+view plumbing, remembered settings.
+
+A panel subclasses :class:`StudioPanel`, declares its parameters, builds its widgets and overrides
+the hooks it needs (:meth:`StudioPanel.render`, :meth:`StudioPanel.sync_widgets`,
+:meth:`StudioPanel.on_param_changed`, :meth:`StudioPanel.activate`, ...). It never filters the
+worker's signals: each request carries its own result callback (:class:`app.worker.Jobs`).
+
+No model is loaded or run on the GUI thread: editors are made and used inside worker jobs
+(:class:`WorkerEditor`), and what the engine box and info lines show comes from
+:func:`engine_resolution` — the learned engine's card only.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from collections.abc import Callable, Hashable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
-from PySide6.QtCore import QSize, Signal
+from PySide6.QtCore import QSettings, QSize, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QBoxLayout,
@@ -18,27 +31,93 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.model.commands import SetParamCommand, SetParamsCommand
 from app.model.document import Document
 from app.qt_image import to_qimage
-from app.worker import EngineWorker
+from app.worker import EngineWorker, Jobs, OnError, OnResult
 from engine.cancel import CancelToken
+from engine.device import CLASSICAL_DEVICE
+from engine.studios.base import Editor, EditResult, LearnedBackend, Resolution, classical_resolution
 
 if TYPE_CHECKING:
     from app.widgets.canvas import ImageCanvas
+
+E = TypeVar("E", bound=Editor)
+
+
+def engine_resolution(learned: LearnedBackend | None, requested: str = "auto") -> Resolution:
+    """Which engine runs for ``requested`` and why, from the learned model's card only (cheap, safe
+    on the GUI thread: nothing is loaded).
+
+    Args:
+        learned: the studio editor's learned backend (``Editor.learned``); ``None``: classical only.
+        requested: ``"auto"``, ``"classical"`` or ``"neural"``.
+
+    Returns:
+        The :class:`~engine.studios.base.Resolution`.
+
+    Raises:
+        LearnedBackendError: ``neural`` requested and no usable checkpoint (a ``ValueError``).
+        ValueError: unknown ``requested``.
+    """
+    if learned is None:
+        if requested not in ("auto", "classical"):
+            raise ValueError(f"only the classical engine exists here; got {requested!r}")
+        return classical_resolution()
+    return learned.resolve(requested)
+
+
+def device_text(device: str) -> str:
+    """How the status bar names a torch device string: ``"cpu"`` → ``"CPU"``, ``"cuda:1"`` → ``"CUDA 1"``."""
+    kind, _, index = str(device).partition(":")
+    return f"{kind.upper()} {index}" if index else kind.upper()
+
+
+class WorkerEditor(Generic[E]):
+    """A studio editor made and used only inside worker jobs.
+
+    Making an editor may read cards and its first edit may load a learned model or run face
+    analysis: all of that happens in the worker thread, never on the GUI thread. The editor is made
+    again when the ``key`` a job asks with changes (e.g. another requested backend).
+
+    Args:
+        make: ``make(key) -> editor``.
+
+    Example:
+        >>> holder = WorkerEditor(lambda backend: MakeupEditor(backend))        # doctest: +SKIP
+        >>> def job(token): return holder.get("auto").edit(params, token)        # doctest: +SKIP
+    """
+
+    def __init__(self, make: Callable[[Hashable], E]) -> None:
+        self._make = make
+        self._key: Hashable = None
+        self._editor: E | None = None
+
+    def get(self, key: Hashable = None) -> E:
+        """The editor for ``key``, made on first use or when ``key`` changed (worker thread only)."""
+        if self._editor is None or key != self._key:
+            self._editor = self._make(key)
+            self._key = key
+        return self._editor
 
 
 class StudioPanel(QWidget):
     """Base of the studio panels: binds document ↔ widgets and sends work to the engine worker.
 
-    Jobs sent with :meth:`submit` are tracked per channel until the worker answers the newest one
-    (finished, cancelled or failed), which is what :meth:`is_idle` reports. A panel that keeps its
-    full-resolution :class:`~engine.studios.base.EditResult` in ``self.result`` gets export for
-    free (:meth:`export_result` saves ``result.image`` atomically in the worker).
+    Args:
+        doc: the document (image and every studio's parameters).
+        undo: this studio's own undo stack (the window groups the stacks).
+        worker: the engine worker.
+        canvas: the window's shared image canvas.
+        parent: Qt parent.
 
     Signals:
-        engine_status(str): what ran (backend, device, time) for the status bar.
+        engine_status(str): what ran (backend, size, time) for the status bar.
+        device_used(str): the torch device that really ran the last result (``EditResult.info["device"]``).
         message(str): a transient status-bar message (errors included).
         export_requested(): the panel's export button was pressed (the window asks for a file).
+        batch_requested(str, object): batch export of op ``str`` with these parameters (the window
+            opens the dialog).
     """
 
     name: str = ""
@@ -47,62 +126,115 @@ class StudioPanel(QWidget):
     """qtawesome icon name shown in the studio switcher."""
     export_suffix: str = "result"
     """Suggested export file name: ``<image stem>_<export_suffix>.png``."""
-    radio_result: Optional[QRadioButton] = None
-    radio_original: Optional[QRadioButton] = None
-    """A panel's "result / original" radio buttons, kept in step by :meth:`set_show_original`."""
     view_channels: tuple[str, ...] = ()
     """Channels whose jobs only serve what the studio shows (renders, parsing): the window cancels
     them when another studio is shown (:meth:`cancel_view_jobs`); the panel redoes them on
     :meth:`activate`. Exports and saves are never in here: they always finish."""
+    param_texts: Mapping[str, str] = {}
+    """Each parameter in the user's words for undo texts: ``{"lips_intensity": "lip intensity"}``
+    gives "Change lip intensity" (see :meth:`undo_text`)."""
+    settings_group: str | None = None
+    """QSettings group the studio's parameters are remembered in between runs (``None``: not kept)."""
+    batch_op: str | None = None
+    """The batch op the "Batch …" button exports with (``None``: no batch export)."""
 
     engine_status = Signal(str)
+    device_used = Signal(str)
     message = Signal(str)
     export_requested = Signal()
+    batch_requested = Signal(str, object)
 
-    def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: "ImageCanvas",
-                 parent: Optional[QWidget] = None) -> None:
+    def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.doc = doc
         self.undo = undo
         self.worker = worker
         self.canvas = canvas
+        self.jobs = Jobs(worker, self.report_error, self)
         self.result: Any = None
         self.show_original = False
-        self._waiting: dict[str, int] = {}  # channel → newest generation not yet answered
-        # Bound methods of this widget only: PySide calls a lambda connected to a signal of the
-        # worker in the worker thread (a direct call), which raced submit() — a fast failing job
-        # could be marked done before it was tracked, leaving the panel busy for ever.
-        worker.finished.connect(self._job_done)
-        worker.cancelled.connect(self._job_done)
-        worker.error.connect(self._job_failed)
-        worker.result.connect(self._export_done)
+        self.radio_result: QRadioButton | None = None
+        self.radio_original: QRadioButton | None = None
+        doc.param_changed.connect(self._on_doc_param)
+        doc.image_changed.connect(self.on_image_changed)
 
-    # -- worker bookkeeping -----------------------------------------------------------------------
-    def submit(self, channel: str, job: Callable[[CancelToken], Any]) -> int:
-        """Send ``job`` to the worker on ``channel`` (newest wins) and track it; returns its generation."""
-        gen = self.worker.submit(channel, job)
-        self._waiting[channel] = gen
-        return gen
+    # -- worker -----------------------------------------------------------------------------------
+    def submit(self, channel: str, job: Callable[[CancelToken], Any], on_result: OnResult | None = None,
+               on_error: OnError | None = None) -> int:
+        """Send ``job`` to the worker on ``channel`` (newest wins); ``on_result`` gets its values.
 
-    def _job_done(self, channel: str, gen: int) -> None:
-        if self._waiting.get(channel) == gen:
-            del self._waiting[channel]
+        Args:
+            channel: request channel (a newer request on it replaces this one).
+            job: ``job(token) -> value | Iterator[value]`` run in the worker thread.
+            on_result: called on the GUI thread with each value of this request.
+            on_error: called with the one-line message on failure (default: :meth:`report_error`).
 
-    def _job_failed(self, channel: str, gen: int, _message: str) -> None:
-        self._job_done(channel, gen)
+        Returns:
+            The request's generation number.
+        """
+        return self.jobs.submit(channel, job, on_result, on_error)
+
+    def submit_edit(self, channel: str, editor: Callable[[], Editor], image: np.ndarray, params: Any,
+                    on_result: OnResult, on_error: OnError | None = None,
+                    load: Callable[[Any, np.ndarray], None] | None = None) -> int:
+        """Stream ``editor().edit_stream(params)`` from the worker on ``channel`` (previews first).
+
+        Args:
+            channel: request channel.
+            editor: returns the editor to use (called in the worker, e.g. ``WorkerEditor.get``).
+            image: the document image the edit is for.
+            params: the editor's parameters.
+            on_result: called with each :class:`~engine.studios.base.EditResult`.
+            on_error: failure handler (default: :meth:`report_error`).
+            load: ``load(editor, image)`` instead of ``editor.set_image(image)`` when the editor
+                holds another image (in the worker: it may run face analysis).
+
+        Returns:
+            The request's generation number.
+        """
+        def job(token: CancelToken) -> Any:
+            ed = editor()
+            if not ed.has_image or ed.image is not image:
+                if load is None:
+                    ed.set_image(image)
+                else:
+                    load(ed, image)
+            yield from ed.edit_stream(params, token)
+
+        return self.submit(channel, job, on_result, on_error)
 
     def is_idle(self) -> bool:
         """True when the studio has no outstanding engine job (used by --screenshot and tests)."""
-        return not self._waiting
+        return self.jobs.is_idle()
 
     def cancel_view_jobs(self) -> list[str]:
         """Cancel the queued or running jobs of :attr:`view_channels` (another studio is shown, so
-        their results would be thrown away) and stop tracking them; returns the channels cancelled."""
-        cancelled = [ch for ch in self.view_channels if ch in self._waiting]
-        for ch in cancelled:
-            self.worker.cancel(ch)
-            del self._waiting[ch]  # a queued request is dropped without a signal
-        return cancelled
+        their results would be thrown away); returns the channels cancelled."""
+        return self.jobs.cancel(self.view_channels)
+
+    def report_error(self, message: str) -> None:
+        """Say ``message`` in the status bar, prefixed with the studio's title."""
+        self.message.emit(f"{self.title}: {message}")
+
+    # -- results ----------------------------------------------------------------------------------
+    def take_result(self, res: EditResult) -> bool:
+        """Keep a full-resolution result (export becomes possible); returns whether the canvas is
+        this panel's to draw on (it is the shown studio)."""
+        if not res.is_preview:
+            self.result = res
+            self.export_button.setEnabled(True)
+        return self.isVisible()
+
+    def report_engine(self, res: EditResult, text: str) -> None:
+        """Put ``text`` (what ran) and the device that really ran ``res`` in the status bar."""
+        self.engine_status.emit(text)
+        self.device_used.emit(str(res.info.get("device", CLASSICAL_DEVICE)))
+
+    def forget_result(self) -> None:
+        """A new document image: the previous result no longer applies (nothing to export)."""
+        self.result = None
+        self.export_button.setEnabled(False)
 
     def _doc_size(self) -> QSize:
         """Size of the document image (empty when none is open), for the canvas."""
@@ -111,38 +243,74 @@ class StudioPanel(QWidget):
         h, w = self.doc.image.shape[:2]
         return QSize(w, h)
 
-    # -- document and engine plumbing ------------------------------------------------------------
-    def _forget_result(self) -> None:
-        """A new document image: the previous result no longer applies (nothing to export)."""
-        self.result = None
-        self.export_button.setEnabled(False)
-
-    def _show_document(self, after: Optional[np.ndarray] = None) -> None:
+    def show_document(self, after: np.ndarray | None = None) -> None:
         """Put the document image on the canvas as "before" and ``after`` (default: none yet)."""
         image = self.doc.image
         self.canvas.set_document_size(self._doc_size())
         self.canvas.set_before(to_qimage(image) if image is not None else None)
         self.canvas.set_after(to_qimage(after) if after is not None else None)
 
-    def _submit_edit(self, channel: str, editor: Any, image: np.ndarray, params: Any,
-                     load: Optional[Callable[[Any, np.ndarray], None]] = None) -> int:
-        """Stream ``editor.edit_stream(params)`` from the worker on ``channel`` (newest request wins).
+    # -- document binding -------------------------------------------------------------------------
+    @property
+    def param_namespaces(self) -> tuple[str, ...]:
+        """The document namespaces this panel's parameters live in (default: its name)."""
+        return (self.name,)
 
-        The editor gets ``image`` first when it holds another one, through ``load(editor, image)``
-        (default ``editor.set_image``) — in the worker, as that may run face analysis.
+    def _on_doc_param(self, studio: str, key: str, value: Any) -> None:
+        if studio in self.param_namespaces:
+            self.on_param_changed(studio, key, value)
+
+    def undo_text(self, key: str, value: Any) -> str:
+        """The undo-history text of setting ``key`` to ``value``: ``"Change <words>"`` from
+        :attr:`param_texts` (a panel overrides this for wordings such as "Move mask anchor").
+
+        Raises:
+            KeyError: ``key`` has no words in :attr:`param_texts`.
         """
-        def job(token: CancelToken) -> Any:
-            if not editor.has_image or editor.image is not image:
-                if load is None:
-                    editor.set_image(image)
-                else:
-                    load(editor, image)
-            yield from editor.edit_stream(params, token)
+        return f"Change {self.param_texts[key]}"
 
-        return self.submit(channel, job)
+    def push_param(self, key: str, value: Any, merge_key: int | None = None, studio: str | None = None,
+                   text: str | None = None) -> None:
+        """Set one parameter through this studio's undo stack (``merge_key``: one drag = one step)."""
+        self.undo.push(SetParamCommand(self.doc, studio or self.name, key, value,
+                                       text or self.undo_text(key, value), merge_key))
+
+    def push_params(self, values: dict[str, Any], text: str, studio: str | None = None) -> None:
+        """Set several parameters as one undo step called ``text``."""
+        self.undo.push(SetParamsCommand(self.doc, studio or self.name, values, text))
+
+    # -- hooks ------------------------------------------------------------------------------------
+    def on_param_changed(self, studio: str, key: str, value: Any) -> None:
+        """A parameter of this panel changed (widget, undo or redo): show it, render again."""
+        self.sync_widgets()
+        self.render()
+
+    def on_image_changed(self) -> None:
+        """A new document image: drop the old result; the shown studio draws it at once, a hidden one
+        on :meth:`activate`."""
+        self.forget_result()
+        if self.isVisible():
+            self.activate()
+
+    def sync_widgets(self) -> None:
+        """Show the document's parameters in the widgets (signals blocked)."""
+
+    def render(self) -> None:
+        """Send the current image and parameters to the engine (newest request wins)."""
+
+    def activate(self) -> None:
+        """Called when the panel becomes the visible studio: put its image on the canvas, render."""
+        self.show_document(after=self.result.image if self.result is not None else None)
+        self.render()
+
+    def deactivate(self) -> None:
+        """Called before another studio is shown: remove what this panel put on the shared canvas."""
+
+    def refresh_engines(self) -> None:
+        """Checkpoints were added or replaced (Model manager): show the engine choice again."""
 
     # -- shared controls --------------------------------------------------------------------------
-    def _add_show_group(self, lay: QBoxLayout, result_text: str) -> QHBoxLayout:
+    def add_show_group(self, lay: QBoxLayout, result_text: str) -> QHBoxLayout:
         """Add the "Show" group (result / original radios bound to :meth:`set_show_original`).
 
         Sets ``view_group``, ``radio_result`` and ``radio_original``; returns the group's row so a
@@ -157,12 +325,16 @@ class StudioPanel(QWidget):
         for i, b in enumerate((self.radio_result, self.radio_original)):
             self.view_group.addButton(b, i)
             row.addWidget(b)
-        self.view_group.idToggled.connect(lambda i, on: on and self.set_show_original(i == 1))
+        self.view_group.idToggled.connect(self._view_toggled)
         lay.addWidget(view)
         return row
 
-    def _add_export_and_info(self, lay: QBoxLayout, export_text: str, info_text: str = "",
-                             batch_text: Optional[str] = None, info_lines: int = 0) -> None:
+    def _view_toggled(self, index: int, on: bool) -> None:
+        if on:
+            self.set_show_original(index == 1)
+
+    def add_export_and_info(self, lay: QBoxLayout, export_text: str, info_text: str = "",
+                            batch_text: str | None = None, info_lines: int = 0) -> None:
         """Add the export button (off until there is a result), an optional batch button and the
         grey info line; sets ``export_button``, ``batch_button`` (when asked) and ``info_label``."""
         self.export_button = QPushButton(export_text)
@@ -196,7 +368,7 @@ class StudioPanel(QWidget):
         """Result ↔ original (Tab)."""
         self.set_show_original(not self.show_original)
 
-    # -- export -----------------------------------------------------------------------------------
+    # -- export and batch -------------------------------------------------------------------------
     @property
     def export_channel(self) -> str:
         return f"{self.name}.export"
@@ -209,11 +381,10 @@ class StudioPanel(QWidget):
 
             return str(save_image(path, image))
 
-        self.submit(self.export_channel, job)
+        self.submit(self.export_channel, job, self._exported)
 
-    def _export_done(self, channel: str, gen: int, value: object) -> None:
-        if channel == self.export_channel:
-            self.message.emit(f"Exported {value}")
+    def _exported(self, path: object) -> None:
+        self.message.emit(f"Exported {path}")
 
     def has_result(self) -> bool:
         """True when there is a full-resolution result to export."""
@@ -233,15 +404,62 @@ class StudioPanel(QWidget):
     def export_filter(self) -> str:
         return "PNG image (*.png);;JPEG image (*.jpg *.jpeg)"
 
-    # -- hooks ------------------------------------------------------------------------------------
-    def activate(self) -> None:
-        """Called when the panel becomes the visible studio: refresh the canvas."""
+    def batch_params(self) -> dict[str, Any]:
+        """The current settings in the batch op's flat form.
 
-    def deactivate(self) -> None:
-        """Called before another studio is shown: remove what this panel put on the shared canvas."""
+        Raises:
+            ValueError: the current settings are not valid.
+        """
+        return {}
 
     def open_batch_dialog(self) -> None:
-        """Open this studio's batch export dialog."""
+        """Ask the window to open the batch dialog for :attr:`batch_op` with :meth:`batch_params`."""
+        if self.batch_op is None:
+            return
+        try:
+            params = self.batch_params()
+        except ValueError as exc:
+            self.report_error(str(exc))
+            return
+        self.batch_requested.emit(self.batch_op, params)
+
+    # -- settings ---------------------------------------------------------------------------------
+    def restore_params(self, defaults: Mapping[str, Any], check: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+        """The parameters remembered in :attr:`settings_group` (each read as its default's type),
+        or ``defaults`` when nothing usable was kept.
+
+        Args:
+            defaults: every parameter with its default.
+            check: raises ``ValueError`` (or ``KeyError``) for a set that is not valid.
+
+        Returns:
+            The parameters to declare.
+        """
+        if self.settings_group is None:
+            return dict(defaults)
+        s = QSettings()
+        out = dict(defaults)
+        for key, default in defaults.items():
+            v = s.value(f"{self.settings_group}/{key}", default)
+            try:
+                if isinstance(default, bool):
+                    out[key] = str(v).lower() in ("1", "true")
+                elif isinstance(default, (int, float)):
+                    out[key] = type(default)(v)
+                else:
+                    out[key] = str(v)
+            except (TypeError, ValueError):
+                out[key] = default
+        try:
+            check(out)
+        except (ValueError, KeyError):
+            out = dict(defaults)
+        return out
 
     def save_settings(self) -> None:
-        """Persist the panel's parameters (QSettings)."""
+        """Remember the studio's parameters (QSettings) when it has a :attr:`settings_group`."""
+        if self.settings_group is None:
+            return
+        s = QSettings()
+        for key, value in self.doc.params(self.name).items():
+            s.setValue(f"{self.settings_group}/{key}", value)

@@ -2,13 +2,13 @@
 
 Engine choice: Auto (the learned GAN only when its card measured it better than the classical rig,
 else the rig), Classical rig, or Learned GAN (refused with a message when no checkpoint exists). The
-panel says which engine ran and why; the third view shows the rig's warp field or the GAN's attention
-mask.
+engine box shows the choice's resolution from the GAN's card (nothing is loaded on the GUI thread);
+the info line says what ran; the third view shows the rig's warp field or the GAN's attention mask.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from PySide6.QtGui import QUndoStack
@@ -23,10 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model.commands import SetParamCommand, SetParamsCommand
 from app.model.document import Document
 from app.qt_image import to_qimage
-from app.studios.base import StudioPanel
+from app.studios.base import StudioPanel, WorkerEditor, engine_resolution
 from app.widgets.canvas import ImageCanvas
 from app.widgets.engine_box import EngineBox
 from app.widgets.param_slider import ParamSlider
@@ -34,14 +33,13 @@ from app.worker import EngineWorker
 from engine.cancel import CancelToken
 from engine.faces.anime import AnimeFaceParts
 from engine.procedural.anime_faces import EXPRESSION_LABELS
-from engine.studios.base import EditResult
+from engine.studios.base import EditResult, Resolution
 from engine.studios.expression.classical import flow_to_rgb
 from engine.studios.expression.editor import ExpressionEditor
 from engine.studios.expression.params import ExpressionParams
 
 STUDIO = "expression"
 RENDER = "expression.render"
-EXPORT = "expression.export"
 RANDOM = "expression.random"
 
 DEFAULTS: dict[str, Any] = {**{name: 0.0 for name in EXPRESSION_LABELS}, "intensity": 1.0}
@@ -58,10 +56,15 @@ VIEW_TIPS = ("The edited face", "The opened image, unchanged",
              "attention mask here", "The warped regions tinted, part boxes green (located) or orange (estimated)")
 ENGINES = (("auto", "Auto (learned only if measured better)"), ("classical", "Classical warp rig"),
            ("neural", "Learned GAN (attention mask)"))
+ENGINE_NAMES = {"classical": "the classical warp rig", "neural": "the learned GAN"}
 
 
 def params_from_dict(d: dict[str, Any]) -> ExpressionParams:
-    """Document parameters → validated :class:`ExpressionParams`."""
+    """Document parameters → validated :class:`ExpressionParams`.
+
+    Raises:
+        ValueError: a value out of range.
+    """
     return ExpressionParams(**{k: float(d[k]) for k in DEFAULTS}).validate()
 
 
@@ -79,27 +82,28 @@ def draw_part_boxes(image: np.ndarray, info: dict[str, Any]) -> np.ndarray:
 
 
 class ExpressionPanel(StudioPanel):
-    """Label sliders bound to the document; the rig runs in the worker with previews."""
+    """Label sliders bound to the document; the rig (or the GAN) runs in the worker with previews."""
 
     name = STUDIO
     title = "Expression"
     icon = "mdi6.emoticon-happy-outline"
     export_suffix = "expression"
     view_channels = (RENDER,)
+    param_texts = {"angry": "anger", "sad": "sadness", "smile": "smile", "surprised": "surprise",
+                   "intensity": "expression intensity"}
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
-                 parent: Optional[QWidget] = None) -> None:
+                 parent: QWidget | None = None) -> None:
         super().__init__(doc, undo, worker, canvas, parent)
-        self.editor = ExpressionEditor()  # used only inside worker jobs (replaced when the engine changes)
-        self.result: Optional[EditResult] = None
+        self.engine = "auto"
+        """The requested engine: ``auto``, ``classical`` or ``neural``."""
+        self.editor: WorkerEditor[ExpressionEditor] = WorkerEditor(
+            lambda key: ExpressionEditor(backend=key[0], assume_crop=key[1]))
+        self.result: EditResult | None = None
         self.view = 0
-        self._known: Optional[tuple[np.ndarray, AnimeFaceParts]] = None  # parts of a generated face
+        self._known: tuple[np.ndarray, AnimeFaceParts] | None = None  # parts of a generated face
         doc.declare(STUDIO, DEFAULTS)
         self._build()
-        doc.param_changed.connect(self._on_param_changed)
-        doc.image_changed.connect(self._on_image_changed)
-        worker.result.connect(self._on_result)
-        worker.error.connect(self._on_error)
 
     # -- layout -----------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -113,12 +117,12 @@ class ExpressionPanel(StudioPanel):
             s.label.setMinimumWidth(72)
             s.setObjectName(f"slider_{key}")
             s.set_value(self.doc.param(STUDIO, key))
-            s.edited.connect(lambda v, mk, key=key: self._push(key, v, mk))
+            s.edited.connect(lambda v, mk, key=key: self.push_param(key, v, mk))
             form.addWidget(s)
             self.sliders[key] = s
         reset = QPushButton("Reset")
         reset.setObjectName("reset_button")
-        reset.clicked.connect(self._reset)
+        reset.clicked.connect(lambda: self.push_params(DEFAULTS, "Reset expression"))
         form.addWidget(reset)
         lay.addWidget(box)
 
@@ -126,7 +130,7 @@ class ExpressionPanel(StudioPanel):
         self.assume_face.setObjectName("assume_face")
         self.assume_face.setToolTip("When no anime face is detected, use the whole picture as the face box; "
                                     "parts are then located (or estimated) inside it")
-        self.assume_face.toggled.connect(self._on_assume_face)
+        self.assume_face.toggled.connect(lambda _on: self.render())  # a new editor detects again
         lay.addWidget(self.assume_face)
 
         self.random_button = QPushButton("Random anime face")
@@ -146,78 +150,72 @@ class ExpressionPanel(StudioPanel):
             self.view_group.addButton(r, i)
             self.view_buttons.append(r)
             grid.addWidget(r, i // 2, i % 2)
-        self.view_group.idToggled.connect(lambda i, on: on and self.set_view(i))
-        if self.editor.backend == "neural":
-            self.view_buttons[2].setText("Attention mask")
+        self.view_group.idToggled.connect(self._view_chosen)
         lay.addWidget(view)
 
-        self._add_export_and_info(lay, "Export result…", "Open an anime face or press “Random anime face”.",
-                                  info_lines=3)
-        eng = EngineBox("Engine", ENGINES, note_lines=4)
-        eng.chosen.connect(self._on_engine_changed)
-        eng.set_note(self._engine_text())
-        self.engine_box, self.engine_combo, self.engine_note = eng, eng.combo, eng.note
-        lay.addWidget(eng)
+        self.add_export_and_info(lay, "Export result…", "Open an anime face or press “Random anime face”.",
+                                 info_lines=3)
+        self.engine_box = EngineBox("Engine", ENGINES, ENGINE_NAMES, note_lines=4)
+        self.engine_box.chosen.connect(self.set_engine)
+        self.engine_combo, self.engine_note = self.engine_box.combo, self.engine_box.note
+        lay.addWidget(self.engine_box)
         lay.addStretch(1)
+        self.refresh_engines()
 
-    def _engine_text(self) -> str:
-        name = "learned GAN" if self.editor.backend == "neural" else "classical warp rig"
-        return f"Runs: {name} — {self.editor.backend_reason}."
+    def _view_chosen(self, index: int, on: bool) -> None:
+        if on:
+            self.set_view(index)
 
-    def _on_engine_changed(self, key: str) -> None:
+    # -- engine choice ----------------------------------------------------------------------------
+    def refresh_engines(self) -> None:
+        """Show the current choice's resolution (from the GAN's card only)."""
         try:
-            editor = ExpressionEditor(backend=key, assume_crop=self.assume_face.isChecked())
-        except ValueError as exc:
-            self.message.emit(f"Expression: {exc}")
-            self.engine_box.set_note(str(exc))
-            self.engine_box.set_current(self.editor.requested_backend)
-            return
-        self.editor = editor
-        self.engine_note.setText(self._engine_text())
-        self.view_buttons[2].setText("Attention mask" if editor.backend == "neural" else "Warp field")
-        self.render()
+            res = engine_resolution(ExpressionEditor.learned, self.engine)
+        except ValueError:  # the learned checkpoint went away: back to auto
+            self.engine = "auto"
+            res = engine_resolution(ExpressionEditor.learned, "auto")
+        self._bind(res)
 
-    def _on_assume_face(self, on: bool) -> None:
-        # a fresh editor re-runs detection on the next render with the new setting
-        self.editor = ExpressionEditor(backend=self.editor.requested_backend, assume_crop=on)
+    def _bind(self, res: Resolution) -> None:
+        offer = res if res.requested == "auto" else engine_resolution(ExpressionEditor.learned, "auto")
+        self.engine_box.bind(res, offer)
+        self.view_buttons[2].setText("Attention mask" if res.learned else "Warp field")
+
+    def set_engine(self, key: str) -> None:
+        """Choose ``auto`` / ``classical`` / ``neural``; an unavailable learned GAN is refused with a
+        message and the previous choice stays."""
+        try:
+            res = engine_resolution(ExpressionEditor.learned, key)
+        except ValueError as exc:
+            self.report_error(str(exc))
+            self.engine_box.refuse(str(exc))
+            return
+        self.engine = key
+        self._bind(res)
         self.render()
 
     # -- document binding -------------------------------------------------------------------------
-    def _push(self, key: str, value: Any, merge_key: Optional[int]) -> None:
-        self.undo.push(SetParamCommand(self.doc, STUDIO, key, value, merge_key))
-
-    def _reset(self) -> None:
-        self.undo.push(SetParamsCommand(self.doc, STUDIO, DEFAULTS, "Reset expression"))
-
-    def _on_param_changed(self, studio: str, key: str, value: Any) -> None:
-        if studio != STUDIO:
-            return
+    def on_param_changed(self, studio: str, key: str, value: Any) -> None:
         if key in self.sliders:
             self.sliders[key].set_value(value)
-        if self.isVisible() or self.result is not None:
-            self.render()
-
-    def _on_image_changed(self) -> None:
-        self._forget_result()
-        if not self.isVisible():
-            return
-        self._show_document()
         self.render()
 
     # -- engine -----------------------------------------------------------------------------------
     def render(self) -> None:
         """Send the current image + sliders to the worker (newest request wins)."""
         image = self.doc.image
-        if image is None:
+        if image is None or not self.isVisible():
             return
         try:
             params = params_from_dict(self.doc.params(STUDIO))
         except ValueError as exc:
-            self.message.emit(f"Expression: {exc}")
+            self.report_error(str(exc))
             return
         known = self._known[1] if self._known is not None and self._known[0] is image else None
         load = None if known is None else (lambda editor, img: editor.set_face(img, known))
-        self._submit_edit(RENDER, self.editor, image, params, load)
+        key = (self.engine, self.assume_face.isChecked())
+        self.submit_edit(RENDER, lambda: self.editor.get(key), image, params, self._show_result,
+                         self._render_failed, load)
 
     def random_face(self) -> None:
         """Generate a procedural anime face (in the worker) and open it as the document."""
@@ -230,23 +228,18 @@ class ExpressionPanel(StudioPanel):
             face = generate_anime_face(seed, 512)
             return face.image, parts_from_generated(face), seed
 
-        self.submit(RANDOM, job)
+        self.submit(RANDOM, job, self._random_made, self._render_failed)
 
-    def _on_result(self, channel: str, gen: int, value: object) -> None:
-        if channel == RANDOM:
-            image, parts, seed = value  # type: ignore[misc]
-            self._known = (image, parts)
-            self.undo.clear()
-            self.doc.set_image(image, None)
-            self.message.emit(f"Random anime face, seed {seed}")
-            return
-        if channel != RENDER or gen != self.worker.latest_generation(RENDER):
-            return
+    def _random_made(self, value: object) -> None:
+        assert isinstance(value, tuple)
+        image, parts, seed = value
+        self._known = (image, parts)
+        self.doc.set_image(image, None)
+        self.message.emit(f"Random anime face, seed {seed}")
+
+    def _show_result(self, value: object) -> None:
         assert isinstance(value, EditResult)
-        if not value.is_preview:
-            self.result = value
-            self.export_button.setEnabled(True)
-        if not self.isVisible():  # switched away meanwhile: the canvas is another studio's now
+        if not self.take_result(value):  # switched away meanwhile: the canvas is another studio's now
             return
         self._show(value)
         info = value.info
@@ -258,10 +251,14 @@ class ExpressionPanel(StudioPanel):
                 f"{info.get('elapsed_ms', 0):.1f} ms · parts located {found}/5"
                 + (f"; estimated (warped gently, orange in Regions): {', '.join(p.replace('_', ' ') for p in est)}"
                    if est else ""))
-        self.engine_status.emit(text)
+        self.report_engine(value, text)
         self.info_label.setText(text)
 
-    def _show(self, res: Optional[EditResult]) -> None:
+    def _render_failed(self, message: str) -> None:
+        self.report_error(message)
+        self.info_label.setText(message)
+
+    def _show(self, res: EditResult | None) -> None:
         if self.view == 1 and self.doc.image is not None:
             self.canvas.set_after(to_qimage(self.doc.image))
         elif res is None:
@@ -278,11 +275,6 @@ class ExpressionPanel(StudioPanel):
         else:
             self.canvas.set_after(to_qimage(res.image))
 
-    def _on_error(self, channel: str, gen: int, message: str) -> None:
-        if channel in (RENDER, EXPORT, RANDOM):
-            self.message.emit(f"Expression: {message}")
-            self.info_label.setText(message)
-
     # -- view -------------------------------------------------------------------------------------
     def set_view(self, index: int) -> None:
         """0 result, 1 original, 2 warp field / attention mask, 3 regions with the part boxes (green
@@ -296,7 +288,5 @@ class ExpressionPanel(StudioPanel):
         self.set_view(1 if self.view != 1 else 0)
 
     def activate(self) -> None:
-        self._show_document()
+        self.show_document()
         self.render()
-
-    # -- export -----------------------------------------------------------------------------------

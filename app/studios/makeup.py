@@ -1,17 +1,18 @@
 """Makeup studio panel: region toggles with a style and an intensity each, a global style shortcut,
 global intensity, region-mask overlay, before/after (canvas split / hold ``\\``), export, batch.
 
-Every change is a document parameter set through the undo stack; renders go through the worker
-(latest wins). The engine (:class:`~engine.studios.makeup.classical.MakeupEditor`, its face analyzer
-included) runs only inside worker jobs.
+Every change is a document parameter set through the studio's undo stack; renders go through the
+worker (latest wins). The engine (:class:`~engine.studios.makeup.editor.MakeupEditor`, its face
+analyzer and — when its card says it measured better — the makeup GAN) is made and run only inside
+worker jobs; the info line says what runs from the GAN's card alone.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QUndoStack
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -26,12 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model.commands import SetParamCommand, SetParamsCommand
 from app.model.document import Document
 from app.qt_image import to_qimage
-from app.studios.base import StudioPanel
+from app.studios.base import StudioPanel, WorkerEditor, engine_resolution
 from app.widgets.canvas import ImageCanvas
+from app.widgets.engine_box import runs_line
 from app.widgets.param_slider import ParamSlider
+from app.widgets.region_row import RegionRow
 from app.worker import EngineWorker
 from engine.studios.base import EditResult
 from engine.studios.makeup.editor import MakeupEditor
@@ -39,12 +41,15 @@ from engine.studios.makeup.params import REGIONS, MakeupParams, MakeupStyle, loa
 
 STUDIO = "makeup"
 RENDER = "makeup.render"
-EXPORT = "makeup.export"
 
 REGION_TITLES: dict[str, str] = {"lips": "Lips", "eyeshadow": "Eyeshadow", "eyeliner": "Eyeliner",
                                  "cheek": "Cheek / blush", "base": "Base", "brows": "Brows"}
+REGION_WORDS: dict[str, str] = {"lips": "lip", "eyeshadow": "eyeshadow", "eyeliner": "eyeliner",
+                                "cheek": "blush", "base": "base", "brows": "brow"}
+"""How undo texts name a region's settings: "Change lip style", "Change blush intensity"."""
 PANEL_ORDER: tuple[str, ...] = ("lips", "eyeshadow", "cheek", "base", "eyeliner", "brows")
 """Rows of the region table, most used first."""
+ENGINE_NAMES = {"classical": "the classical renderer", "neural": "the makeup GAN"}
 
 OVERLAY_COLOURS: dict[str, tuple[int, int, int]] = {
     "base": (240, 200, 60), "cheek": (255, 90, 160), "eyeshadow": (150, 70, 230),
@@ -59,7 +64,14 @@ OVERLAY_ALPHA = 150
 def default_params(styles: Mapping[str, MakeupStyle]) -> dict[str, Any]:
     """The panel's document parameters: ``<region>_on``, ``<region>_style``, ``<region>_intensity``
     per region and the global ``intensity`` (lips, eyeshadow and cheek on, style ``korean`` when
-    it exists)."""
+    it exists).
+
+    Args:
+        styles: the style table.
+
+    Returns:
+        ``{parameter: default}``.
+    """
     first = "korean" if "korean" in styles else next(iter(styles))
     out: dict[str, Any] = {"intensity": 0.8}
     for r in REGIONS:
@@ -71,7 +83,11 @@ def default_params(styles: Mapping[str, MakeupStyle]) -> dict[str, Any]:
 
 
 def params_from_doc(d: Mapping[str, Any], styles: Mapping[str, MakeupStyle]) -> MakeupParams:
-    """Document parameters → validated :class:`MakeupParams`."""
+    """Document parameters → validated :class:`MakeupParams`.
+
+    Raises:
+        ValueError: an unknown style or an intensity out of range.
+    """
     regions = {r: (d[f"{r}_style"] or None) if d[f"{r}_on"] else None for r in REGIONS}
     p = MakeupParams(regions, {r: float(d[f"{r}_intensity"]) for r in REGIONS}, float(d["intensity"]))
     return p.validate(styles)
@@ -91,44 +107,6 @@ def overlay_rgba(masks: Mapping[str, np.ndarray], shape: tuple[int, int]) -> np.
     return rgba
 
 
-class RegionRow:
-    """One region's controls: on/off check box, style picker, intensity slider.
-
-    Args:
-        region: region name.
-        styles: style names that define this region.
-        grid: layout to add the row to.
-        row: its row index.
-    """
-
-    def __init__(self, region: str, styles: list[str], grid: QGridLayout, row: int) -> None:
-        self.region = region
-        self.check = QCheckBox(REGION_TITLES[region])
-        self.check.setObjectName(f"check_{region}")
-        self.combo = QComboBox()
-        self.combo.setObjectName(f"style_{region}")
-        self.combo.addItems(styles)
-        self.combo.setToolTip(f"Style of the {REGION_TITLES[region].lower()} (from the style files)")
-        self.check.setToolTip(f"Paint the {REGION_TITLES[region].lower()}")
-        self.slider = ParamSlider("", 0.0, 1.0, decimals=2, tooltip=f"{REGION_TITLES[region]} intensity")
-        self.slider.setObjectName(f"slider_{region}")
-        grid.addWidget(self.check, row, 0)
-        grid.addWidget(self.combo, row, 1)
-        grid.addWidget(self.slider, row + 1, 0, 1, 2)
-
-    def show_values(self, on: bool, style: str, intensity: float) -> None:
-        """Update the widgets without emitting edits."""
-        for w in (self.check, self.combo):
-            w.blockSignals(True)
-        self.check.setChecked(on)
-        self.combo.setCurrentText(style)
-        for w in (self.check, self.combo):
-            w.blockSignals(False)
-        self.slider.set_value(intensity)
-        self.combo.setEnabled(on)
-        self.slider.setEnabled(on)
-
-
 class MakeupPanel(StudioPanel):
     """Region toggles + style per region + intensities, bound to the document; renders via the worker."""
 
@@ -137,22 +115,23 @@ class MakeupPanel(StudioPanel):
     icon = "mdi6.lipstick"
     export_suffix = "makeup"
     view_channels = (RENDER,)
+    settings_group = "makeup"
+    batch_op = "makeup"
+    param_texts = {"intensity": "makeup intensity",
+                   **{f"{r}_style": f"{w} style" for r, w in REGION_WORDS.items()},
+                   **{f"{r}_intensity": f"{w} intensity" for r, w in REGION_WORDS.items()}}
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
-                 parent: Optional[QWidget] = None) -> None:
+                 parent: QWidget | None = None) -> None:
         super().__init__(doc, undo, worker, canvas, parent)
         self.styles = load_styles()
-        self.editor = MakeupEditor("auto", styles=self.styles)  # used only inside worker jobs
-        self.result: Optional[EditResult] = None
+        self.editor: WorkerEditor[MakeupEditor] = WorkerEditor(lambda _key: MakeupEditor("auto", styles=self.styles))
+        self.result: EditResult | None = None
         self.show_masks = False
         self.defaults = default_params(self.styles)
-        doc.declare(STUDIO, self._restore_settings())
+        doc.declare(STUDIO, self.restore_params(self.defaults, lambda d: params_from_doc(d, self.styles)))
         self._build()
-        self._refresh_widgets()
-        doc.param_changed.connect(self._on_param_changed)
-        doc.image_changed.connect(self._on_image_changed)
-        worker.result.connect(self._on_result)
-        worker.error.connect(self._on_error)
+        self.sync_widgets()
 
     # -- layout -----------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -170,10 +149,10 @@ class MakeupPanel(StudioPanel):
         grid.setVerticalSpacing(2)
         self.rows: dict[str, RegionRow] = {}
         for i, r in enumerate(PANEL_ORDER):
-            row = RegionRow(r, [n for n, s in self.styles.items() if r in s.regions], grid, 2 * i)
-            row.check.toggled.connect(lambda on, r=r: self._push(f"{r}_on", bool(on), None))
-            row.combo.currentTextChanged.connect(lambda text, r=r: self._push(f"{r}_style", text, None))
-            row.slider.edited.connect(lambda v, mk, r=r: self._push(f"{r}_intensity", float(v), mk))
+            row = RegionRow(r, REGION_TITLES[r], [n for n, s in self.styles.items() if r in s.regions], grid, 2 * i)
+            row.check.toggled.connect(lambda on, r=r: self.push_param(f"{r}_on", bool(on)))
+            row.combo.currentTextChanged.connect(lambda text, r=r: self.push_param(f"{r}_style", text))
+            row.slider.edited.connect(lambda v, mk, r=r: self.push_param(f"{r}_intensity", float(v), mk))
             self.rows[r] = row
         lay.addWidget(box)
 
@@ -194,76 +173,67 @@ class MakeupPanel(StudioPanel):
         gl.addLayout(h)
         self.intensity = ParamSlider("Intensity", 0.0, 1.0, decimals=2, tooltip="Global intensity (0 = no makeup)")
         self.intensity.setObjectName("slider_intensity")
-        self.intensity.edited.connect(lambda v, mk: self._push("intensity", float(v), mk))
+        self.intensity.edited.connect(lambda v, mk: self.push_param("intensity", float(v), mk))
         gl.addWidget(self.intensity)
         reset = QPushButton("Reset")
         reset.setToolTip("All regions, styles and intensities back to the defaults (undoable)")
-        reset.clicked.connect(lambda: self.undo.push(SetParamsCommand(self.doc, STUDIO, self.defaults, "Reset makeup")))
+        reset.clicked.connect(lambda: self.push_params(self.defaults, "Reset makeup"))
         gl.addWidget(reset)
         lay.addWidget(glob)
 
-        vl = self._add_show_group(lay, "Makeup")
+        vl = self.add_show_group(lay, "Makeup")
         self.masks_check = QCheckBox("Region masks")
         self.masks_check.setObjectName("check_masks")
         self.masks_check.setToolTip("Overlay each region's mask in its own colour (legend on the canvas)")
         self.masks_check.toggled.connect(self.set_show_masks)
         vl.addWidget(self.masks_check)
 
-        self._add_export_and_info(lay, "Export result…", f"Engine: {self.editor.backend}: {self.editor.backend_reason}",
-                                  batch_text="Batch makeup…")
+        self.add_export_and_info(lay, "Export result…", batch_text="Batch makeup…")
+        self.refresh_engines()
         lay.addStretch(1)
 
+    def refresh_engines(self) -> None:
+        """Say which engine ``auto`` runs, from the makeup GAN's card (nothing is loaded)."""
+        res = engine_resolution(MakeupEditor.learned, "auto")
+        self.info_label.setText(f"{runs_line(res, ENGINE_NAMES)}\nWhy: {res.reason}")
+
     # -- document binding -------------------------------------------------------------------------
-    def _push(self, key: str, value: Any, merge_key: Optional[int]) -> None:
-        self.undo.push(SetParamCommand(self.doc, STUDIO, key, value, merge_key))
+    def undo_text(self, key: str, value: Any) -> str:
+        """"Turn on lips" / "Turn off blush" for the region switches, else "Change <words>"."""
+        region, _, field = key.partition("_")
+        if field == "on":
+            return f"Turn {'on' if value else 'off'} {REGION_TITLES[region].lower()}"
+        return super().undo_text(key, value)
 
     def apply_style_to_enabled(self, style: str) -> None:
         """Global shortcut: ``style`` on every enabled region that the style defines (one undo step)."""
         d = self.doc.params(STUDIO)
         values = {f"{r}_style": style for r in REGIONS if d[f"{r}_on"] and r in self.styles[style].regions}
         if values:
-            self.undo.push(SetParamsCommand(self.doc, STUDIO, values, f"Makeup style {style}"))
+            self.push_params(values, f"Apply the {style} style")
 
-    def _refresh_widgets(self) -> None:
+    def sync_widgets(self) -> None:
         d = self.doc.params(STUDIO)
         for r, row in self.rows.items():
             row.show_values(d[f"{r}_on"], d[f"{r}_style"], d[f"{r}_intensity"])
         self.intensity.set_value(d["intensity"])
 
-    def _on_param_changed(self, studio: str, key: str, value: Any) -> None:
-        if studio != STUDIO:
-            return
-        self._refresh_widgets()
-        self.render()
-
-    def _on_image_changed(self) -> None:
-        self._forget_result()
-        if not self.is_current():
-            return
-        self._show_document(after=self.doc.image)
-        self.render()
-
     # -- engine -----------------------------------------------------------------------------------
     def render(self) -> None:
         """Send the image + parameters to the worker (newest request wins)."""
         image = self.doc.image
-        if image is None or not self.is_current():
+        if image is None or not self.isVisible():
             return
         try:
             params = params_from_doc(self.doc.params(STUDIO), self.styles)
         except ValueError as exc:
-            self.message.emit(f"Makeup: {exc}")
+            self.report_error(str(exc))
             return
-        self._submit_edit(RENDER, self.editor, image, params)
+        self.submit_edit(RENDER, self.editor.get, image, params, self._show_result, self._render_failed)
 
-    def _on_result(self, channel: str, gen: int, value: object) -> None:
-        if channel != RENDER or gen != self.worker.latest_generation(RENDER):
-            return
+    def _show_result(self, value: object) -> None:
         assert isinstance(value, EditResult)
-        if not value.is_preview:
-            self.result = value
-            self.export_button.setEnabled(True)
-        if not self.is_current():  # switched away meanwhile: the canvas is another studio's now
+        if not self.take_result(value):  # switched away meanwhile: the canvas is another studio's now
             return
         if not self.show_original:
             self.canvas.set_after(to_qimage(value.image))
@@ -273,24 +243,21 @@ class MakeupPanel(StudioPanel):
         h, w = value.image.shape[:2]
         text = (f"Engine: {info.get('backend')} ({info.get('method', '')}) · {info.get('faces', 0)} face(s) · "
                 f"{size} {w}×{h} · {info.get('elapsed_ms', 0):.1f} ms")
-        self.engine_status.emit(text)
+        self.report_engine(value, text)
         self.info_label.setText(text + f"\n{info.get('backend_reason', '')}")
 
-    def _update_overlay(self, res: Optional[EditResult]) -> None:
+    def _render_failed(self, message: str) -> None:
+        self.forget_result()
+        self.info_label.setText(f"Makeup: {message}")
+        self.report_error(message)
+
+    def _update_overlay(self, res: EditResult | None) -> None:
         if not self.show_masks or res is None:
             self.canvas.set_overlay(None)
             return
         rgba = overlay_rgba(res.masks, res.image.shape[:2])
         legend = [(REGION_TITLES[r], QColor(*OVERLAY_COLOURS[r])) for r in PANEL_ORDER if r in res.masks]
         self.canvas.set_overlay(to_qimage(rgba), None, legend)
-
-    def _on_error(self, channel: str, gen: int, message: str) -> None:
-        if channel in (RENDER, EXPORT):
-            if channel == RENDER and gen == self.worker.latest_generation(RENDER):
-                self.result = None
-                self.export_button.setEnabled(False)
-                self.info_label.setText(f"Makeup: {message}")
-            self.message.emit(f"Makeup: {message}")
 
     # -- view -------------------------------------------------------------------------------------
     def set_show_masks(self, on: bool) -> None:
@@ -300,19 +267,18 @@ class MakeupPanel(StudioPanel):
             self.masks_check.setChecked(self.show_masks)
         self._update_overlay(self.result)
 
-    def is_current(self) -> bool:
-        """True when this is the shown studio. (The panel sits in a scroll area inside the window's
-        studio stack, so asking its parent for the stack's current page always said yes: hidden, it
-        rendered every opened image and answered "no face found" in the other studios.)"""
-        return self.isVisible()
-
     def activate(self) -> None:
-        self._on_image_changed()
+        self.show_document(after=self.doc.image)
+        self.render()
         self._update_overlay(self.result)
 
     # -- export -----------------------------------------------------------------------------------
     def batch_params(self) -> dict[str, Any]:
-        """The current settings in the batch op's flat form."""
+        """The current settings in the batch op's flat form.
+
+        Raises:
+            ValueError: the current settings are not valid.
+        """
         from engine.studios.makeup.params import normalize_flat
 
         p = params_from_doc(self.doc.params(STUDIO), self.styles)
@@ -320,39 +286,3 @@ class MakeupPanel(StudioPanel):
         flat.update({f"{r}_intensity": float(p.region_intensity[r]) for r in REGIONS})
         flat["intensity"] = float(p.intensity)
         return normalize_flat(flat)
-
-    def open_batch_dialog(self) -> None:
-        from app.dialogs.batch_dialog import BatchDialog
-
-        try:
-            params = self.batch_params()
-        except ValueError as exc:
-            self.message.emit(f"Makeup: {exc}")
-            return
-        BatchDialog(op="makeup", params=params, parent=self.window()).exec()
-
-    # -- settings ---------------------------------------------------------------------------------
-    def _restore_settings(self) -> dict[str, Any]:
-        s = QSettings()
-        out = dict(self.defaults)
-        for key, default in self.defaults.items():
-            v = s.value(f"makeup/{key}", default)
-            try:
-                if isinstance(default, bool):
-                    out[key] = str(v).lower() in ("1", "true")
-                elif isinstance(default, float):
-                    out[key] = float(v)
-                else:
-                    out[key] = str(v)
-            except (TypeError, ValueError):
-                out[key] = default
-        try:
-            params_from_doc(out, self.styles)
-        except (ValueError, KeyError):
-            out = dict(self.defaults)
-        return out
-
-    def save_settings(self) -> None:
-        s = QSettings()
-        for key, value in self.doc.params(STUDIO).items():
-            s.setValue(f"makeup/{key}", value)

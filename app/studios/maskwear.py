@@ -1,8 +1,15 @@
-"""Mask-wear studio panel: template gallery, colour, faces, lighting, draggable anchors, export."""
+"""Mask-wear studio panel: template gallery, colour, faces, fitting method, lighting, draggable
+anchors, export.
+
+The fitting method (Auto / Key-point / Learned refiner) is a document parameter; the note under it
+says what runs, from the learned refiner's card only (its verdict compares it with the key-point
+fit). The editor — face analysis and, when chosen, the refiner — is made and run in the worker.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
@@ -14,6 +21,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -21,26 +29,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model.commands import SetParamCommand, SetParamsCommand
 from app.model.document import Document
 from app.qt_image import to_qimage
-from app.studios.base import StudioPanel
+from app.studios.base import StudioPanel, WorkerEditor
 from app.widgets.canvas import ImageCanvas
+from app.widgets.engine_box import runs_line
 from app.widgets.param_slider import ParamSlider
 from app.worker import EngineWorker
 from engine.cancel import CancelToken
 from engine.procedural.mask_templates import ANCHORS, get_template, template_names
 from engine.studios.base import EditResult
 from engine.studios.maskwear.editor import MaskWearEditor
+from engine.studios.maskwear.learned import method_resolution
 from engine.studios.maskwear.params import MaskWearParams
 
 STUDIO = "maskwear"
 RENDER = "maskwear.render"
-EXPORT = "maskwear.export"
-USER_TEMPLATE = "maskwear.user_template"
 
 DEFAULTS: dict[str, Any] = {"template": "surgical-blue", "color": "", "method": "auto", "faces": "all", "lighting": 0.8,
                             "offsets": (), "user_template": ""}
+METHOD_NAMES = {"classical": "the key-point fit", "neural": "the learned refiner"}
+"""How the fitting note calls the two engines (the key-point fit is the refiner's classical twin)."""
 
 
 def template_icon(name: str, side: int = 72) -> QIcon:
@@ -61,21 +70,17 @@ class MaskWearPanel(StudioPanel):
     icon = "mdi6.face-mask-outline"
     export_suffix = "masked"
     view_channels = (RENDER,)
+    param_texts = {"method": "fitting method", "faces": "which faces get a mask", "lighting": "mask lighting"}
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
-                 parent: Optional[QWidget] = None) -> None:
+                 parent: QWidget | None = None) -> None:
         super().__init__(doc, undo, worker, canvas, parent)
-        self.editor = MaskWearEditor()  # used only inside worker jobs
-        self.result: Optional[EditResult] = None
-        self._user_template = None  # MaskTemplate loaded in the worker
-        self._drag_key: Optional[int] = None
+        self.editor: WorkerEditor[MaskWearEditor] = WorkerEditor(lambda _key: MaskWearEditor())
+        self.result: EditResult | None = None
+        self._drag_key: int | None = None
         self._drag_counter = 0
         doc.declare(STUDIO, DEFAULTS)
         self._build()
-        doc.param_changed.connect(self._on_param_changed)
-        doc.image_changed.connect(self._on_image_changed)
-        worker.result.connect(self._on_result)
-        worker.error.connect(self._on_error)
         canvas.handle_dragged.connect(self._on_handle_dragged)
         canvas.handle_released.connect(self._on_handle_released)
 
@@ -102,7 +107,7 @@ class MaskWearPanel(StudioPanel):
         self.color_button.clicked.connect(self._pick_color)
         self.color_reset = QPushButton("Reset colour")
         self.color_reset.setToolTip("Back to the template's own colours")
-        self.color_reset.clicked.connect(lambda: self._push("color", ""))
+        self.color_reset.clicked.connect(lambda: self.push_param("color", ""))
         self.user_button = QPushButton("Load template…")
         self.user_button.setToolTip("An RGBA PNG with a JSON file of anchors a–f beside it")
         self.user_button.clicked.connect(self._load_user_template)
@@ -118,29 +123,44 @@ class MaskWearPanel(StudioPanel):
         self.method.addItem("Key-point (classical)", "keypoint")
         self.method.addItem("Learned refiner", "learned")
         self.method.setToolTip("Auto uses the learned STN refiner only when its checkpoint measured better "
-                               "than the key-point fit; the info line says which ran and why.")
-        self.method.currentIndexChanged.connect(lambda i: self._push("method", self.method.itemData(i)))
+                               "than the key-point fit; the note below says which runs and why.")
+        self.method.currentIndexChanged.connect(lambda i: self.push_param("method", self.method.itemData(i)))
         form.addRow("Method", self.method)
+        self.method_note = QLabel("")
+        self.method_note.setObjectName("method_note")
+        self.method_note.setWordWrap(True)
+        self.method_note.setStyleSheet("color: #777;")
+        form.addRow(self.method_note)
         self.faces = QComboBox()
         self.faces.addItem("All faces", "all")
         self.faces.addItem("Largest face", "largest")
-        self.faces.currentIndexChanged.connect(lambda i: self._push("faces", self.faces.itemData(i)))
+        self.faces.currentIndexChanged.connect(lambda i: self.push_param("faces", self.faces.itemData(i)))
         form.addRow("Faces", self.faces)
         self.lighting = ParamSlider("", 0.0, 1.0, decimals=2, tooltip="How much the mask takes the face's shading")
         self.lighting.set_value(self.doc.param(STUDIO, "lighting"))
-        self.lighting.edited.connect(lambda v, mk: self._push("lighting", v, mk))
+        self.lighting.edited.connect(lambda v, mk: self.push_param("lighting", v, mk))
         form.addRow("Lighting", self.lighting)
         self.reset_anchors = QPushButton("Reset anchors")
         self.reset_anchors.setToolTip("Drag the white handles on the picture to nudge the fit of the largest face")
-        self.reset_anchors.clicked.connect(lambda: self._push("offsets", ()))
+        self.reset_anchors.clicked.connect(lambda: self.push_param("offsets", ()))
         form.addRow("", self.reset_anchors)
         lay.addWidget(fit)
 
-        self._add_export_and_info(lay, "Export masked image…", "Drag the white anchor handles to adjust the mask.")
+        self.add_export_and_info(lay, "Export masked image…", "Drag the white anchor handles to adjust the mask.")
         lay.addStretch(1)
-        self._sync_widgets()
+        self.sync_widgets()
+        self.refresh_engines()
 
-    def _sync_widgets(self) -> None:
+    def refresh_engines(self) -> None:
+        """Say which fitting the chosen method runs, from the refiner's card only."""
+        try:
+            res = method_resolution(self.doc.param(STUDIO, "method"))
+        except ValueError as exc:  # the learned refiner chosen but not available
+            self.method_note.setText(str(exc))
+            return
+        self.method_note.setText(f"{runs_line(res, METHOD_NAMES)}\nWhy: {res.reason}")
+
+    def sync_widgets(self) -> None:
         p = self.doc.params(STUDIO)
         self.gallery.blockSignals(True)
         for i in range(self.gallery.count()):
@@ -159,45 +179,47 @@ class MaskWearPanel(StudioPanel):
         self.color_button.setToolTip(f"Mask colour: {p['color'] or own}")
 
     # -- document binding -------------------------------------------------------------------------
-    def _push(self, key: str, value: Any, merge_key: Optional[int] = None) -> None:
-        self.undo.push(SetParamCommand(self.doc, STUDIO, key, value, merge_key))
+    def on_param_changed(self, studio: str, key: str, value: Any) -> None:
+        self.sync_widgets()
+        if key == "method":
+            self.refresh_engines()
+        self.render()
 
-    def _gallery_changed(self, item: Optional[QListWidgetItem], _prev=None) -> None:
+    def undo_text(self, key: str, value: Any) -> str:
+        """Undo texts in the user's words ("Move mask anchor", "Reset mask colour", ...)."""
+        if key == "offsets":
+            return "Move mask anchor" if value else "Reset mask anchors"
+        if key == "color":
+            return "Change mask colour" if value else "Reset mask colour"
+        if key == "user_template":
+            return "Load mask template"
+        return super().undo_text(key, value)
+
+    def _gallery_changed(self, item: QListWidgetItem | None, _prev: QListWidgetItem | None = None) -> None:
         if item is not None:
-            self.undo.push(SetParamsCommand(self.doc, STUDIO, {"template": item.data(Qt.ItemDataRole.UserRole),
-                                                               "user_template": ""}, "Choose template"))
+            self.push_params({"template": item.data(Qt.ItemDataRole.UserRole), "user_template": ""},
+                             f"Choose the {item.text()} template")
 
     def _pick_color(self) -> None:
         current = self.doc.param(STUDIO, "color") or "#78aadc"
         c = QColorDialog.getColor(QColor(current), self, "Mask colour")
         if c.isValid():
-            self._push("color", c.name())
+            self.push_param("color", c.name())
 
     def _load_user_template(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Mask template (RGBA PNG + JSON anchors)", "", "PNG (*.png)")
         if path:
-            self._push("user_template", path)
-
-    def _on_param_changed(self, studio: str, key: str, value: Any) -> None:
-        if studio != STUDIO:
-            return
-        self._sync_widgets()
-        self.render()
-
-    def _on_image_changed(self) -> None:
-        self._forget_result()
-        if self.isVisible():
-            self.activate()
+            self.push_param("user_template", path)
 
     def activate(self) -> None:
-        self._show_document()
+        self.show_document()
         self.render()
 
     def deactivate(self) -> None:
         self.canvas.set_handles(None)
 
     # -- anchors ----------------------------------------------------------------------------------
-    def _base_anchors(self) -> Optional[np.ndarray]:
+    def _base_anchors(self) -> np.ndarray | None:
         if self.result is None or not self.result.info.get("anchors"):
             return None
         pts = np.array(self.result.info["anchors"][0], np.float32)
@@ -205,10 +227,10 @@ class MaskWearPanel(StudioPanel):
             pts[ANCHORS.index(name)] -= (dx, dy)
         return pts
 
-    def _offsets_for(self, index: int, x: float, y: float) -> tuple:
+    def _offsets_for(self, index: int, x: float, y: float) -> tuple[tuple[str, float, float], ...]:
         base = self._base_anchors()
         if base is None:
-            return self.doc.param(STUDIO, "offsets")
+            return tuple(self.doc.param(STUDIO, "offsets"))
         table = {k: (dx, dy) for k, dx, dy in self.doc.param(STUDIO, "offsets")}
         table[ANCHORS[index]] = (round(float(x - base[index][0]), 1), round(float(y - base[index][1]), 1))
         return tuple((k, *table[k]) for k in ANCHORS if k in table)
@@ -219,16 +241,21 @@ class MaskWearPanel(StudioPanel):
         if self._drag_key is None:
             self._drag_counter += 1
             self._drag_key = 10_000 + self._drag_counter
-        self._push("offsets", self._offsets_for(index, x, y), self._drag_key)
+        self.push_param("offsets", self._offsets_for(index, x, y), self._drag_key)
 
     def _on_handle_released(self, index: int, x: float, y: float) -> None:
         if not self.isVisible():
             return
-        self._push("offsets", self._offsets_for(index, x, y), self._drag_key)
+        self.push_param("offsets", self._offsets_for(index, x, y), self._drag_key)
         self._drag_key = None
 
     # -- engine -----------------------------------------------------------------------------------
     def params(self) -> MaskWearParams:
+        """The document's parameters as validated :class:`MaskWearParams`.
+
+        Raises:
+            ValueError: a value out of range.
+        """
         p = self.doc.params(STUDIO)
         return MaskWearParams(template=p["template"], color=p["color"] or None, faces=p["faces"], method=p["method"],
                               lighting=float(p["lighting"]), offsets=tuple(p["offsets"])).validate()
@@ -240,10 +267,11 @@ class MaskWearPanel(StudioPanel):
             return
         params = self.params()
         user_path = self.doc.param(STUDIO, "user_template")
-        editor = self.editor
+        holder = self.editor
 
         def job(token: CancelToken) -> Iterator[EditResult]:
             nonlocal params
+            editor = holder.get()
             if not editor.has_image or editor.image is not image:
                 editor.set_image(image)
             if user_path:
@@ -254,37 +282,28 @@ class MaskWearPanel(StudioPanel):
                 params = replace(params, user_template=load_user_template(user_path))
             yield from editor.edit_stream(params, token)
 
-        self.submit(RENDER, job)
+        self.submit(RENDER, job, self._show_result, self._render_failed)
 
-    def _on_result(self, channel: str, gen: int, value: object) -> None:
-        if channel != RENDER or gen != self.worker.latest_generation(RENDER):
-            return
+    def _show_result(self, value: object) -> None:
         assert isinstance(value, EditResult)
-        if not value.is_preview:
-            self.result = value
-            self.export_button.setEnabled(True)
-        if not self.isVisible():  # switched away meanwhile: the canvas is another studio's now
+        if not self.take_result(value):  # switched away meanwhile: the canvas is another studio's now
             return
         self.canvas.set_after(to_qimage(value.image))
         if not value.is_preview:
             anchors = value.info.get("anchors") or []
-            if anchors and self.isVisible() and self._drag_key is None:
+            if anchors and self._drag_key is None:
                 self.canvas.set_handles(np.array(anchors[0]), ANCHORS)
         info = value.info
         text = (f"Engine: {info.get('backend')} ({info.get('method')}: {info.get('method_reason')}) · "
                 f"{info.get('faces')} face(s) · {'preview' if value.is_preview else 'full'} · "
                 f"{info.get('elapsed_ms', 0):.1f} ms")
-        self.engine_status.emit(text)
+        self.report_engine(value, text)
         self.info_label.setText(text + "\nDrag the white anchor handles to adjust the mask.")
 
-    def _on_error(self, channel: str, gen: int, message: str) -> None:
-        if channel == RENDER and gen == self.worker.latest_generation(RENDER):
-            self._forget_result()  # nothing valid to export or to drag any more
-            if self.isVisible():
-                self.canvas.set_handles(None)
-                self.canvas.set_after(None)
-            self.info_label.setText(message)
-        if channel in (RENDER, EXPORT):  # a failed export keeps the result on screen and exportable
-            self.message.emit(f"Mask-wear: {message}")
-
-    # -- export -----------------------------------------------------------------------------------
+    def _render_failed(self, message: str) -> None:
+        self.forget_result()  # nothing valid to export or to drag any more
+        if self.isVisible():
+            self.canvas.set_handles(None)
+            self.canvas.set_after(None)
+        self.info_label.setText(message)
+        self.report_error(message)

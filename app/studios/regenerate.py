@@ -1,20 +1,22 @@
 """Regenerate studio panel: paint the 19-label mask, pick a reference face per region, regenerate.
 
 Views: the shared canvas shows the source (before) and the regenerated result (after, with the
-before/after split); the panel's mask painter shows the edited label map over the photo. Every
-finished stroke (and every undo/redo) regenerates in the worker, previews first.
+before/after split); the panel's mask painter shows the edited label map (a
+:class:`~app.model.raster.RasterLayer`) over the photo. Every finished stroke (and every undo/redo)
+regenerates in the worker, previews first.
 
 Engine choice: Auto (the learned SEAN-style generator only when its card measured it better than
 classical, else classical region warping), Classical, or Learned (runs the trained generator even
-when its card says it measured worse — research use; refused with a message when no checkpoint
-is usable). The Learned entry's tool tip shows the card's measured numbers; the info line names the
-engine that ran and why.
+when its card says it did not measure better — research use; refused with a message when no
+checkpoint is usable). The engine box shows the choice's resolution from the card only; the Learned
+entry's tool tip shows the card's measured numbers; the info line names the engine that ran and why.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
@@ -32,11 +34,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model.commands import SetParamCommand
 from app.model.document import Document
-from app.model.raster import LabelMap, ReplaceLabelsCommand
+from app.model.raster import RasterLayer, ReplaceCommand
 from app.qt_image import to_qimage
-from app.studios.base import StudioPanel
+from app.studios.base import StudioPanel, WorkerEditor, engine_resolution
 from app.widgets.canvas import ImageCanvas
 from app.widgets.engine_box import EngineBox
 from app.widgets.mask_painter import MaskPainter, label_icon
@@ -45,16 +46,15 @@ from app.worker import EngineWorker
 from engine.cancel import CancelToken
 from engine.imageio import LOAD_EXTENSIONS
 from engine.labels import CELEBAMASK_HQ
-from engine.studios.base import EditResult
+from engine.studios.base import CLASSICAL, LEARNED, EditResult, Resolution
 from engine.studios.regenerate.editor import RegenerateEditor
-from engine.studios.regenerate.learned import learned_summary, resolve_backend
+from engine.studios.regenerate.learned import learned_summary
 from engine.studios.regenerate.params import RegenerateParams
 
 STUDIO = "regenerate"
 PARSE = "regenerate.parse"
 RENDER = "regenerate.render"
 REFERENCE = "regenerate.reference"
-EXPORT = "regenerate.export"
 SAVE_MASK = "regenerate.save_mask"
 
 DEFAULTS: dict[str, Any] = {"blend": 1.0, "regions": ("hair",), "reference": ""}
@@ -63,18 +63,21 @@ ENGINES = (("auto", "Auto (learned only if measured better)"), ("classical", "Cl
 ENGINE_NAMES = {"classical": "classical region warping", "neural": "learned SEAN-style generator"}
 
 
-def why_short(requested: str, backend: str, note: str) -> str:
-    """One line: why ``backend`` ran for the ``requested`` engine (``note`` = the editor's full reason)."""
-    worse = "measured worse" in note
-    if requested == "classical":
+def why_short(res: Resolution, ran: str) -> str:
+    """One line: why ``ran`` (the backend that produced the result) ran for the resolution ``res``
+    of the requested engine — from the resolution's fields, never from its reason's words."""
+    if res.requested == CLASSICAL:
         return "classical chosen in Engine"
-    if requested == "neural":
-        return ("learned chosen in Engine; its card measured it worse than classical — research use only"
-                if worse else "learned chosen in Engine")
-    if backend == "neural":
-        return "Auto: the learned model's card measured it better than classical"
-    return "Auto: " + ("the learned model measured worse than classical, so classical ran" if worse
-                       else "no usable learned model, so classical ran")
+    if res.requested == LEARNED:
+        return ("learned chosen in Engine" if res.measured_better else
+                "learned chosen in Engine; its card does not say it measured better than classical — research use only")
+    if ran == LEARNED:
+        return "Auto: the learned model's card says it measured better than classical"
+    if res.learned:
+        return "Auto: the learned model could not be loaded, so classical ran"
+    if res.available:
+        return "Auto: the learned model did not measure better than classical, so classical ran"
+    return "Auto: no usable learned model, so classical ran"
 
 
 class RegeneratePanel(StudioPanel):
@@ -85,26 +88,26 @@ class RegeneratePanel(StudioPanel):
     icon = "mdi6.face-recognition"
     export_suffix = "regenerated"
     view_channels = (PARSE, RENDER)
+    param_texts = {"blend": "reference blend", "regions": "reference regions"}
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
-                 parent: Optional[QWidget] = None) -> None:
+                 parent: QWidget | None = None) -> None:
         super().__init__(doc, undo, worker, canvas, parent)
-        self.editor = RegenerateEditor()  # used only inside worker jobs (which also set its backend)
+        self.editor: WorkerEditor[RegenerateEditor] = WorkerEditor(lambda _key: RegenerateEditor())
         self.engine = "auto"
-        self._rendered_engine: dict[int, str] = {}  # render generation → engine requested
-        self.model: Optional[LabelMap] = None
-        self.source_labels: Optional[np.ndarray] = None
-        self.result: Optional[EditResult] = None
-        self._parsed_for: Optional[np.ndarray] = None
+        """The requested engine: ``auto``, ``classical`` or ``neural``."""
+        self.resolution: Resolution = engine_resolution(RegenerateEditor.learned, "auto")
+        """What the requested engine resolves to, from the card (what the engine box shows)."""
+        self.model: RasterLayer | None = None
+        """The edited label map (``None`` until the photo is parsed)."""
+        self.source_labels: np.ndarray | None = None
+        self.result: EditResult | None = None
+        self._parsed_for: np.ndarray | None = None
         self._render_cancelled = False  # a render was cancelled by a studio switch: redo it on activate
         doc.declare(STUDIO, DEFAULTS)
         self.setAcceptDrops(True)
         self._build()
-        doc.param_changed.connect(self._on_param_changed)
-        doc.image_changed.connect(self._on_image_changed)
         undo.indexChanged.connect(self._on_undo_index)
-        worker.result.connect(self._on_result)
-        worker.error.connect(self._on_error)
 
     # -- layout -----------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -147,7 +150,7 @@ class RegeneratePanel(StudioPanel):
         self.ref_button.clicked.connect(self._open_reference)
         self.ref_clear = QPushButton("Clear")
         self.ref_clear.setToolTip("Forget the reference face")
-        self.ref_clear.clicked.connect(lambda: self._push("reference", ""))
+        self.ref_clear.clicked.connect(lambda: self.push_param("reference", ""))
         self.ref_label = QLabel("no reference")
         self.ref_label.setObjectName("reference_label")
         rrow.addWidget(self.ref_button, 1)
@@ -172,28 +175,27 @@ class RegeneratePanel(StudioPanel):
         self.regions.itemChanged.connect(self._regions_changed)
         rl.addWidget(self.regions)
         self.blend = ParamSlider("", 0.0, 1.0, decimals=2, tooltip="How much of the reference style the ticked regions take")
-        self.blend.edited.connect(lambda v, mk: self._push("blend", v, mk))
+        self.blend.edited.connect(lambda v, mk: self.push_param("blend", v, mk))
         brow = QHBoxLayout()
         brow.addWidget(QLabel("Blend"))
         brow.addWidget(self.blend, 1)
         rl.addLayout(brow)
         lay.addWidget(ref)
 
-        eng = EngineBox("Engine", ENGINES)
-        self.engine_box, self.engine_combo, self.engine_note = eng, eng.combo, eng.note
-        self._refresh_engine_tips()
-        eng.chosen.connect(self._on_engine_changed)
-        eng.set_note(self._engine_text())
-        lay.addWidget(eng)
+        self.engine_box = EngineBox("Engine", ENGINES, ENGINE_NAMES)
+        self.engine_combo, self.engine_note = self.engine_box.combo, self.engine_box.note
+        self.engine_box.chosen.connect(self.set_engine)
+        lay.addWidget(self.engine_box)
 
-        self._add_export_and_info(lay, "Export regenerated image…",
-                                  "Open a face photo; its parsing becomes the mask to paint.")
+        self.add_export_and_info(lay, "Export regenerated image…",
+                                 "Open a face photo; its parsing becomes the mask to paint.")
         lay.addStretch(1)
-        self._sync_widgets()
+        self.refresh_engines()
+        self.sync_widgets()
 
     # -- engine choice ----------------------------------------------------------------------------
-    def _refresh_engine_tips(self) -> None:
-        """Tool tips of the engine entries; the learned one carries its card's measured numbers."""
+    def refresh_engines(self) -> None:
+        """Tool tips and the engine note from the generator's card (nothing is loaded)."""
         summary = learned_summary()
         tips = {"auto": "The learned generator only when its card says it measured better than classical; "
                         "else classical region warping.\n\n" + summary,
@@ -202,34 +204,31 @@ class RegeneratePanel(StudioPanel):
                 "neural": summary}
         for key, _text in ENGINES:
             self.engine_box.set_tip(key, tips[key])
-
-    def _engine_text(self) -> str:
         try:
-            backend, why = resolve_backend(self.engine)
-        except ValueError as exc:
-            return str(exc)
-        name = ENGINE_NAMES[backend]
-        why = why[len(name) + 2:] if why[:len(name) + 2] in (name + ": ", name + "; ") else why
-        return f"Runs: {name} — {why}."
+            self.resolution = engine_resolution(RegenerateEditor.learned, self.engine)
+        except ValueError:  # the learned checkpoint went away: back to auto
+            self.engine = "auto"
+            self.resolution = engine_resolution(RegenerateEditor.learned, "auto")
+        self._bind()
 
-    def _on_engine_changed(self, key: str) -> None:
-        try:
-            resolve_backend(key)  # an explicit learned choice without a usable checkpoint is refused
-        except ValueError as exc:
-            self.message.emit(f"Regenerate: {exc}")
-            self.engine_box.set_note(str(exc))
-            self.engine_box.set_current(self.engine)
-            return
-        self.engine = key
-        self.engine_combo.setToolTip(self.engine_combo.itemData(self.engine_box.index(key), Qt.ItemDataRole.ToolTipRole))
-        self.engine_note.setText(self._engine_text())
-        self.render()
+    def _bind(self) -> None:
+        offer = None if self.resolution.requested == "auto" else engine_resolution(RegenerateEditor.learned, "auto")
+        self.engine_box.bind(self.resolution, offer)
 
     def set_engine(self, key: str) -> None:
-        """Choose ``auto`` / ``classical`` / ``neural`` (as the combo does; refused choices keep the old one)."""
-        self.engine_combo.setCurrentIndex(self.engine_box.index(key))
+        """Choose ``auto`` / ``classical`` / ``neural`` (as the combo does); a learned choice without a
+        usable checkpoint is refused with a message and the old choice stays."""
+        try:
+            res = engine_resolution(RegenerateEditor.learned, key)
+        except ValueError as exc:
+            self.report_error(str(exc))
+            self.engine_box.refuse(str(exc))
+            return
+        self.engine, self.resolution = key, res
+        self._bind()
+        self.render()
 
-    def _sync_widgets(self) -> None:
+    def sync_widgets(self) -> None:
         p = self.doc.params(STUDIO)
         self.regions.blockSignals(True)
         for i in range(self.regions.count()):
@@ -241,18 +240,18 @@ class RegeneratePanel(StudioPanel):
                                "no reference (open one or drop an image here)")
 
     # -- document binding -------------------------------------------------------------------------
-    def _push(self, key: str, value: Any, merge_key: Optional[int] = None) -> None:
-        self.undo.push(SetParamCommand(self.doc, STUDIO, key, value, merge_key))
+    def undo_text(self, key: str, value: Any) -> str:
+        if key == "reference":
+            return f"Choose reference face {Path(value).name}" if value else "Clear reference face"
+        return super().undo_text(key, value)
 
     def _regions_changed(self, _item: QListWidgetItem) -> None:
         names = tuple(self.regions.item(i).text() for i in range(self.regions.count())
                       if self.regions.item(i).checkState() == Qt.CheckState.Checked)
-        self._push("regions", names)
+        self.push_param("regions", names)
 
-    def _on_param_changed(self, studio: str, key: str, value: Any) -> None:
-        if studio != STUDIO:
-            return
-        self._sync_widgets()
+    def on_param_changed(self, studio: str, key: str, value: Any) -> None:
+        self.sync_widgets()
         if key == "reference":
             self._load_reference(value)
         else:
@@ -266,18 +265,18 @@ class RegeneratePanel(StudioPanel):
         exts = " ".join(f"*{e}" for e in sorted(LOAD_EXTENSIONS))
         path, _ = QFileDialog.getOpenFileName(self, "Reference face", "", f"Images ({exts})")
         if path:
-            self._push("reference", path)
+            self.push_param("reference", path)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls()
         if urls and Path(urls[0].toLocalFile()).suffix.lower() in LOAD_EXTENSIONS:
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+    def dropEvent(self, event: QDropEvent) -> None:
         """An image dropped on the panel becomes the reference (on the canvas it opens as the photo)."""
         urls = event.mimeData().urls()
         if urls:
-            self._push("reference", urls[0].toLocalFile())
+            self.push_param("reference", urls[0].toLocalFile())
             event.acceptProposedAction()
 
     # -- mask file I/O ----------------------------------------------------------------------------
@@ -292,19 +291,18 @@ class RegeneratePanel(StudioPanel):
         from engine.studios.regenerate.edits import load_label_map
 
         if self.model is None:
-            self.message.emit("Regenerate: open a face photo first")
+            self.report_error("open a face photo first")
             return
         try:
             labels = load_label_map(path, order)
-        except (ValueError, OSError, Exception) as exc:  # noqa: BLE001 - any reader failure is a message
-            self.message.emit(f"Regenerate: {exc}")
+        except Exception as exc:  # any reader failure is a message, never a crash
+            self.report_error(str(exc))
             return
-        h, w = self.model.labels.shape
+        h, w = self.model.shape
         if abs(labels.shape[0] / labels.shape[1] - h / w) > 0.02:
-            self.message.emit(f"Regenerate: mask {labels.shape[1]}x{labels.shape[0]} does not fit the photo {w}x{h}")
+            self.report_error(f"mask {labels.shape[1]}x{labels.shape[0]} does not fit the photo {w}x{h}")
             return
-        self.undo.push(ReplaceLabelsCommand(self.model, resize_labels(labels, (h, w)), "Load mask"))
-        self.render()
+        self.undo.push(ReplaceCommand(self.model, resize_labels(labels, (h, w)), f"Load mask {Path(path).name}"))
 
     def _save_mask(self) -> None:
         if self.model is None:
@@ -317,23 +315,27 @@ class RegeneratePanel(StudioPanel):
         """Write the edited mask (in the worker)."""
         if self.model is None:
             return
-        labels = self.model.labels.copy()
+        labels = self.model.pixels.copy()
 
         def job(token: CancelToken) -> str:
             from engine.studios.regenerate.edits import save_label_map
 
             return str(save_label_map(path, labels, order))
 
-        self.submit(SAVE_MASK, job)  # its own channel: an image export right after must not replace it
+        # its own channel: an image export right after must not replace it
+        self.submit(SAVE_MASK, job, lambda written: self.message.emit(f"Saved mask {written}"), self._failed)
 
     def _reset_mask(self) -> None:
         if self.model is not None and self.source_labels is not None:
-            self.undo.push(ReplaceLabelsCommand(self.model, self.source_labels, "Reset mask"))
-            self.render()
+            self.undo.push(ReplaceCommand(self.model, self.source_labels, "Reset mask to the photo's parsing"))
+
+    def suggested_mask_name(self) -> str:
+        stem = self.doc.path.stem if self.doc.path is not None else "face"
+        return f"{stem}_mask.png"
 
     # -- activation -------------------------------------------------------------------------------
-    def _on_image_changed(self) -> None:
-        self._forget_result()
+    def on_image_changed(self) -> None:
+        self.forget_result()
         self.model = None
         self.source_labels = None
         self._parsed_for = None
@@ -350,7 +352,7 @@ class RegeneratePanel(StudioPanel):
 
     def activate(self) -> None:
         image = self.doc.image
-        self._show_document(after=self.result.image if self.result is not None else None)
+        self.show_document(after=self.result.image if self.result is not None else None)
         if image is not None and self._parsed_for is not image:
             self._parse(image)
         elif self._render_cancelled and self.model is not None:
@@ -366,25 +368,37 @@ class RegeneratePanel(StudioPanel):
             self._render_cancelled = True
         return cancelled
 
-    def deactivate(self) -> None:
-        """Nothing of this panel stays on the shared canvas (the window resets before/after)."""
-
     def _parse(self, image: np.ndarray) -> None:
-        editor = self.editor
+        holder = self.editor
 
         def job(token: CancelToken) -> np.ndarray:
+            editor = holder.get()
             editor.set_image(image)
             return editor.source_labels
 
         self.painter.view.set_photo(image)
         self._parsed_for = image
         self.info_label.setText("Parsing the face…")
-        self.submit(PARSE, job)
+        self.submit(PARSE, job, self._parsed, self._parse_failed)
+
+    def _parsed(self, labels: object) -> None:
+        assert isinstance(labels, np.ndarray)
+        self.source_labels = labels
+        self.model = RasterLayer(labels)
+        self.painter.view.set_model(self.model)
+        self._enable_mask_buttons(True)
+        self.info_label.setText("Paint on the mask; each stroke regenerates.")
+        self.render()
+
+    def _parse_failed(self, message: str) -> None:
+        self.painter.view.set_model(None)
+        self._failed(message)
 
     def _load_reference(self, path: str) -> None:
-        editor = self.editor
+        holder = self.editor
 
         def job(token: CancelToken) -> str:
+            editor = holder.get()
             if not path:
                 editor.set_reference(None)
                 return ""
@@ -393,14 +407,27 @@ class RegeneratePanel(StudioPanel):
             editor.set_reference(load_image(path))
             return path
 
-        self.submit(REFERENCE, job)
+        self.submit(REFERENCE, job, self._reference_loaded, self._reference_failed)
+
+    def _reference_loaded(self, path: object) -> None:
+        self.ref_label.setText(f"reference: {Path(str(path)).name}" if path else "no reference")
+        self.render()
+
+    def _reference_failed(self, message: str) -> None:
+        self.ref_label.setText(f"reference unusable: {message}")
+        self._failed(message)
+
+    def _failed(self, message: str) -> None:
+        self.report_error(message)
+        self.info_label.setText(message)
 
     # -- engine -----------------------------------------------------------------------------------
-    def params(self) -> Optional[RegenerateParams]:
+    def params(self) -> RegenerateParams | None:
+        """The edited mask and reference settings, or ``None`` before the photo is parsed."""
         if self.model is None:
             return None
         p = self.doc.params(STUDIO)
-        return RegenerateParams(self.model.labels.copy(), reference_regions=tuple(p["regions"]),
+        return RegenerateParams(self.model.pixels.copy(), reference_regions=tuple(p["regions"]),
                                 blend=float(p["blend"])).validate()
 
     def render(self) -> None:
@@ -410,56 +437,25 @@ class RegeneratePanel(StudioPanel):
         params = self.params()
         if params is None:
             return
-        editor, engine = self.editor, self.engine
+        holder, engine, resolution = self.editor, self.engine, self.resolution
 
         def job(token: CancelToken) -> Iterator[EditResult]:
+            editor = holder.get()
             editor.requested_backend = engine  # set in the worker thread, between jobs
             yield from editor.edit_stream(params, token)
 
-        self._rendered_engine = {self.submit(RENDER, job): engine}
+        self.submit(RENDER, job, lambda value: self._show_result(value, resolution), self._failed)
 
-    def _on_result(self, channel: str, gen: int, value: object) -> None:
-        if channel == SAVE_MASK:
-            self.message.emit(f"Saved mask {value}")
-        elif channel == PARSE and gen == self.worker.latest_generation(PARSE):
-            assert isinstance(value, np.ndarray)
-            self.source_labels = value
-            self.model = LabelMap(value)
-            self.painter.view.set_model(self.model)
-            self._enable_mask_buttons(True)
-            self.info_label.setText("Paint on the mask; each stroke regenerates.")
-            self.render()
-        elif channel == REFERENCE:
-            self.ref_label.setText(f"reference: {Path(str(value)).name}" if value else "no reference")
-            self.render()
-        elif channel == RENDER and gen == self.worker.latest_generation(RENDER):
-            assert isinstance(value, EditResult)
-            if not value.is_preview:
-                self.result = value
-                self.export_button.setEnabled(True)
-            if not self.isVisible():  # switched away meanwhile: the canvas is another studio's now
-                return
-            self.canvas.set_after(to_qimage(value.image))
-            regions = value.info.get("regions", {})
-            backend = str(value.info.get("backend", "classical"))
-            text = (f"Engine: {ENGINE_NAMES.get(backend, backend)} · {'preview' if value.is_preview else 'full'} · "
-                    f"{value.info.get('elapsed_ms', 0):.0f} ms · {len(regions)} region(s) regenerated")
-            self.engine_status.emit(text)
-            detail = "; ".join(f"{k}: {v}" for k, v in list(regions.items())[:4])
-            why = why_short(self._rendered_engine.get(gen, self.engine), backend, str(value.info.get("note", "")))
-            self.info_label.setText(f"{text}\nWhy: {why}\n{detail or 'mask unchanged: result = source'}")
-
-    def _on_error(self, channel: str, gen: int, message: str) -> None:
-        if channel not in (PARSE, RENDER, REFERENCE, EXPORT, SAVE_MASK):
+    def _show_result(self, value: object, resolution: Resolution) -> None:
+        assert isinstance(value, EditResult)
+        if not self.take_result(value):  # switched away meanwhile: the canvas is another studio's now
             return
-        if channel == REFERENCE:
-            self.ref_label.setText(f"reference unusable: {message}")
-        elif channel == PARSE:
-            self.painter.view.set_model(None)
-        self.message.emit(f"Regenerate: {message}")
-        self.info_label.setText(message)
-
-    # -- export -----------------------------------------------------------------------------------
-    def suggested_mask_name(self) -> str:
-        stem = self.doc.path.stem if self.doc.path is not None else "face"
-        return f"{stem}_mask.png"
+        self.canvas.set_after(to_qimage(value.image))
+        regions = value.info.get("regions", {})
+        backend = str(value.info.get("backend", CLASSICAL))
+        text = (f"Engine: {ENGINE_NAMES.get(backend, backend)} · {'preview' if value.is_preview else 'full'} · "
+                f"{value.info.get('elapsed_ms', 0):.0f} ms · {len(regions)} region(s) regenerated")
+        self.report_engine(value, text)
+        detail = "; ".join(f"{k}: {v}" for k, v in list(regions.items())[:4])
+        why = why_short(resolution, backend)
+        self.info_label.setText(f"{text}\nWhy: {why}\n{detail or 'mask unchanged: result = source'}")

@@ -13,7 +13,7 @@ full document size, so previews and final results line up.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
@@ -49,14 +49,14 @@ class ImageCanvas(QWidget):
     handle_dragged = Signal(int, float, float)
     handle_released = Signal(int, float, float)
 
-    def __init__(self, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
         self.setMinimumSize(200, 150)
-        self._after: Optional[QPixmap] = None
-        self._before: Optional[QPixmap] = None
+        self._after: QPixmap | None = None
+        self._before: QPixmap | None = None
         self._doc_size = QSize()
         self._zoom = 1.0
         self._origin = QPointF(0, 0)  # widget position of the document's top-left corner
@@ -65,13 +65,13 @@ class ImageCanvas(QWidget):
         self.split_pos = 0.5  # fraction of the document width
         self._hold_before = False
         self._space = False
-        self._drag: Optional[str] = None  # "pan" | "split"
+        self._drag: str | None = None  # "pan" | "split"
         self._last = QPointF()
         self.placeholder = "Open an image (Ctrl+O) or drop one here"
-        self._overlay: Optional[QPixmap] = None
-        self._overlay_points: Optional[np.ndarray] = None  # [N, 2] document coordinates
+        self._overlay: QPixmap | None = None
+        self._overlay_points: np.ndarray | None = None  # [N, 2] document coordinates
         self._legend: list[tuple[str, QColor]] = []
-        self._handles: Optional[np.ndarray] = None  # [N, 2] draggable points, document coordinates
+        self._handles: np.ndarray | None = None  # [N, 2] draggable points, document coordinates
         self._handle_labels: list[str] = []
         self._active_handle = -1
 
@@ -84,21 +84,21 @@ class ImageCanvas(QWidget):
             self._apply_fit()
         self.update()
 
-    def set_before(self, image: Optional[QImage]) -> None:
+    def set_before(self, image: QImage | None) -> None:
         """The unedited image (shown left of the split, or whole while ``\\`` is held)."""
         self._before = QPixmap.fromImage(image) if image is not None else None
         if image is not None and self._doc_size.isEmpty():
             self.set_document_size(image.size())
         self.update()
 
-    def set_after(self, image: Optional[QImage]) -> None:
+    def set_after(self, image: QImage | None) -> None:
         """The edited image; may be smaller than the document (a preview) and is stretched."""
         self._after = QPixmap.fromImage(image) if image is not None else None
         if image is not None and self._doc_size.isEmpty():
             self.set_document_size(image.size())
         self.update()
 
-    def set_overlay(self, image: Optional[QImage], points: Optional[np.ndarray] = None,
+    def set_overlay(self, image: QImage | None, points: np.ndarray | None = None,
                     legend: Sequence[tuple[str, QColor]] = ()) -> None:
         """Draw ``image`` (RGBA, stretched over the document), landmark ``points`` ``[N, 2]``
         (document pixels) and a legend of ``(name, colour)`` over the picture; ``None`` clears."""
@@ -107,7 +107,7 @@ class ImageCanvas(QWidget):
         self._legend = list(legend) if image is not None or points is not None else []
         self.update()
 
-    def set_handles(self, points: Optional[np.ndarray], labels: Sequence[str] = ()) -> None:
+    def set_handles(self, points: np.ndarray | None, labels: Sequence[str] = ()) -> None:
         """Show draggable handles at ``points`` ``[N, 2]`` (document pixels); ``None`` removes them."""
         self._handles = None if points is None else np.array(points, np.float32).reshape(-1, 2)
         self._handle_labels = list(labels)
@@ -116,7 +116,7 @@ class ImageCanvas(QWidget):
         self.update()
 
     @property
-    def handles(self) -> Optional[np.ndarray]:
+    def handles(self) -> np.ndarray | None:
         return None if self._handles is None else self._handles.copy()
 
     def _handle_at(self, pos: QPointF) -> int:
@@ -157,10 +157,10 @@ class ImageCanvas(QWidget):
         """Zoom to 100 % about the widget centre."""
         self.set_zoom(1.0)
 
-    def zoom_by(self, factor: float, anchor: Optional[QPointF] = None) -> None:
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         self.set_zoom(self._zoom * factor, anchor)
 
-    def set_zoom(self, zoom: float, anchor: Optional[QPointF] = None) -> None:
+    def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
         """Set the zoom keeping the document point under ``anchor`` (default: centre) in place."""
         zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
         a = anchor if anchor is not None else QPointF(self.width() / 2, self.height() / 2)
@@ -201,7 +201,7 @@ class ImageCanvas(QWidget):
         return r.left() + r.width() * self.split_pos
 
     # -- painting ---------------------------------------------------------------------------------
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(48, 48, 52))
         if self._doc_size.isEmpty() or (self._after is None and self._before is None):
@@ -293,7 +293,7 @@ class ImageCanvas(QWidget):
         p.restore()
 
     # -- input ------------------------------------------------------------------------------------
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
+    def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta()
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             steps = delta.y() / 120.0
@@ -310,7 +310,7 @@ class ImageCanvas(QWidget):
                 and abs(pos.x() - self._split_x()) <= SPLIT_GRAB_PX
                 and self.image_rect().top() <= pos.y() <= self.image_rect().bottom())
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
         if event.button() == Qt.MouseButton.MiddleButton or (
                 event.button() == Qt.MouseButton.LeftButton and self._space):
@@ -325,7 +325,7 @@ class ImageCanvas(QWidget):
         self._last = pos
         event.accept()
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
         if self._drag == "pan":
             self._origin += pos - self._last
@@ -348,7 +348,7 @@ class ImageCanvas(QWidget):
             self.setCursor(shape)
         super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._drag == "handle" and self._handles is not None and self._active_handle >= 0:
             x, y = self._handles[self._active_handle]
             self.handle_released.emit(self._active_handle, float(x), float(y))
@@ -357,7 +357,7 @@ class ImageCanvas(QWidget):
         self._drag = None
         super().mouseReleaseEvent(event)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.isAutoRepeat():
             return super().keyPressEvent(event)
         if event.key() == Qt.Key.Key_Space:
@@ -370,7 +370,7 @@ class ImageCanvas(QWidget):
             return super().keyPressEvent(event)
         event.accept()
 
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.isAutoRepeat():
             return super().keyReleaseEvent(event)
         if event.key() == Qt.Key.Key_Space:
@@ -383,7 +383,28 @@ class ImageCanvas(QWidget):
             return super().keyReleaseEvent(event)
         event.accept()
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+    def resizeEvent(self, event: QResizeEvent) -> None:
         if self._fit_mode:
             self._apply_fit()
         super().resizeEvent(event)
+
+
+class ClickCanvas(ImageCanvas):
+    """An :class:`ImageCanvas` whose left click (not a pan or split drag) reports its document pixel.
+
+    Signals:
+        clicked(x, y, ctrl): document coordinates of a left click, and whether Ctrl was held.
+    """
+
+    clicked = Signal(float, float, bool)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        if (event.button() == Qt.MouseButton.LeftButton and not self._space and not self._near_split(pos)
+                and not self.document_size.isEmpty()):
+            p = self.map_to_document(pos)
+            ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+            self.clicked.emit(p.x(), p.y(), ctrl)
+            event.accept()
+            return
+        super().mousePressEvent(event)

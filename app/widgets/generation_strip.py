@@ -12,15 +12,17 @@ an *exemplar* to take colours from, exactly like the procedural "Generate" butto
 *Trace into sketch* then turns it into line art to draw over).
 
 The generator is looked up and loaded in the engine worker; sampling runs there too (newest request
-wins, thumbnails arrive one by one), so dragging a slider never freezes the window. When no trained
+wins, thumbnails arrive one by one, each request with its own result callback), so dragging a
+slider never freezes the window. When no trained
 generator exists the strip says why and stays disabled: random weights are never shown.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
@@ -43,6 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.qt_image import to_qimage
+from app.worker import OnError, OnResult
 from engine.cancel import CancelToken
 
 LOAD = "opera.gan.load"
@@ -53,11 +56,13 @@ THUMB = 88
 MAX_SEED = 2**31 - 1
 MODES = ("single", "mix", "interpolate")
 
-Loader = Callable[[], tuple[Optional[Any], str]]
-Submit = Callable[[str, Callable[[CancelToken], Any]], int]
+Loader = Callable[[], tuple[Any | None, str]]
+Submit = Callable[[str, Callable[[CancelToken], Any], OnResult, OnError], int]
+"""Sends a job to the engine worker: ``submit(channel, job, on_result, on_error) -> generation``
+(``StudioPanel.submit``)."""
 
 
-def default_loader() -> tuple[Optional[Any], str]:
+def default_loader() -> tuple[Any | None, str]:
     """The shipped generator (engine work: called inside a worker job)."""
     from engine.studios.opera.generate import load_lianpu_generator
 
@@ -141,10 +146,10 @@ class GenerationStrip(QGroupBox):
     """Seed / ψ / mixing / interpolation controls and a strip of generated thumbnails.
 
     Args:
-        submit: sends a job to the engine worker on a channel (``StudioPanel.submit``).
-        worker: the :class:`~app.worker.EngineWorker` (its ``result`` / ``error`` signals are read).
+        submit: sends a job with its callbacks to the engine worker (see :data:`Submit`).
         loader: returns ``(generator or None, reason)``; called inside a worker job (default:
             :func:`default_loader`, looked up when :meth:`load` runs).
+        parent: Qt parent.
 
     Signals:
         chosen(object): a :class:`Sample` the user clicked.
@@ -152,24 +157,20 @@ class GenerationStrip(QGroupBox):
 
     chosen = Signal(object)
 
-    def __init__(self, submit: Submit, worker: Any, loader: Optional[Loader] = None,
-                 parent: Optional[QWidget] = None) -> None:
+    def __init__(self, submit: Submit, loader: Loader | None = None, parent: QWidget | None = None) -> None:
         super().__init__("Learned generator (StyleGAN2)", parent)
         self.setObjectName("opera_generation_strip")
         self._submit = submit
-        self.worker = worker
         self.loader = loader
-        self.generator: Optional[Any] = None
+        self.generator: Any | None = None
         self.reason = ""
-        self.warning: Optional[str] = None
+        self.warning: str | None = None
         """The loaded generator's ``quality_warning`` (``None`` = usable)."""
         self.samples: list[Sample] = []
         self._load_started = False
         self._build()
         self._set_controls_enabled(False)
         self.status.setText("Looking for a trained generator…")
-        worker.result.connect(self._on_result)
-        worker.error.connect(self._on_error)
 
     # -- layout -----------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -319,10 +320,10 @@ class GenerationStrip(QGroupBox):
         self._load_started = True
         loader = self.loader or default_loader
 
-        def job(token: CancelToken) -> tuple[Optional[Any], str]:
+        def job(token: CancelToken) -> tuple[Any | None, str]:
             return loader()
 
-        self._submit(LOAD, job)
+        self._submit(LOAD, job, self._loaded, self._load_failed)
 
     def refresh(self) -> None:
         """Render the strip for the current controls (in the worker; newest request wins)."""
@@ -339,22 +340,24 @@ class GenerationStrip(QGroupBox):
                 out.append(Sample(seed, key, label, s.render(gen, seed)))
                 yield list(out)
 
-        self._submit(SAMPLE, job)
+        self._submit(SAMPLE, job, self._samples_arrived, self._sampling_failed)
 
-    def _on_result(self, channel: str, gen: int, value: object) -> None:
-        if channel == LOAD:
-            generator, reason = value  # type: ignore[misc]
-            self._receive_generator(generator, str(reason))
-        elif channel == SAMPLE and gen == self.worker.latest_generation(SAMPLE):
-            self._show_samples(list(value))  # type: ignore[arg-type]
+    def _loaded(self, value: object) -> None:
+        assert isinstance(value, tuple)
+        generator, reason = value
+        self._receive_generator(generator, str(reason))
 
-    def _on_error(self, channel: str, gen: int, message: str) -> None:
-        if channel == LOAD:
-            self._receive_generator(None, f"not available: {message}")
-        elif channel == SAMPLE and gen == self.worker.latest_generation(SAMPLE):
-            self.status.setText(f"Generation failed: {message}")
+    def _load_failed(self, message: str) -> None:
+        self._receive_generator(None, f"not available: {message}")
 
-    def _receive_generator(self, generator: Optional[Any], reason: str) -> None:
+    def _samples_arrived(self, value: object) -> None:
+        assert isinstance(value, list)
+        self._show_samples(value)
+
+    def _sampling_failed(self, message: str) -> None:
+        self.status.setText(f"Generation failed: {message}")
+
+    def _receive_generator(self, generator: Any | None, reason: str) -> None:
         self.generator = generator
         self.reason = reason
         if generator is None:

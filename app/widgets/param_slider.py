@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QWidget
@@ -29,12 +28,12 @@ class ParamSlider(QWidget):
     _drag_counter = 0
 
     def __init__(self, label: str, lo: float, hi: float, decimals: int = 2, steps: int = 1000,
-                 log: bool = False, tooltip: str = "", parent: Optional[QWidget] = None) -> None:
+                 log: bool = False, tooltip: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         if log and lo <= 0:
             raise ValueError("log sliders need lo > 0")
         self.lo, self.hi, self.log, self.steps = lo, hi, log, steps
-        self._merge_key: Optional[int] = None
+        self._merge_key: int | None = None
         self.label = QLabel(label)
         self.label.setMinimumWidth(28)
         self.slider = QSlider(Qt.Orientation.Horizontal)
