@@ -7,7 +7,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 from PySide6.QtCore import QCoreApplication, QSize
 from PySide6.QtWidgets import QApplication
@@ -15,12 +14,13 @@ from PySide6.QtWidgets import QApplication
 ORG, APP = "Masquerade", "Masquerade"
 
 
-def make_app(argv: Optional[list[str]] = None) -> QApplication:
+def make_app(argv: list[str] | None = None) -> QApplication:
     """The QApplication (created once) with organisation/app names set for QSettings."""
     QCoreApplication.setOrganizationName(ORG)
     QCoreApplication.setApplicationName(APP)
     app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
-    return app  # type: ignore[return-value]
+    assert isinstance(app, QApplication)  # a QCoreApplication made elsewhere could not show a window
+    return app
 
 
 def wait_until_idle(window, timeout_s: float = 60.0) -> bool:
@@ -46,7 +46,7 @@ def parse_size(text: str) -> QSize:
     return QSize(w, h)
 
 
-def headless_platform(screenshot: bool, env: Optional[dict[str, str]] = None) -> Optional[str]:
+def headless_platform(screenshot: bool, env: dict[str, str] | None = None) -> str | None:
     """What to do about a Linux session without a display (no ``DISPLAY`` / ``WAYLAND_DISPLAY`` and
     no ``QT_QPA_PLATFORM``): ``"offscreen"`` for ``--screenshot`` (nothing is shown anyway),
     ``"none"`` for the interactive GUI (Qt would abort), ``None`` when there is a display or a

@@ -1,9 +1,16 @@
-"""The main window: studio switcher, canvas, studio panel, menus, status bar."""
+"""The main window: studio switcher, canvas, studio panel, menus, status bar.
+
+Undo: one ``QUndoStack`` per studio (with :data:`app.model.commands.UNDO_LIMIT`) in a ``QUndoGroup``;
+switching studio makes its stack the active one, so Edit → Undo / Redo, Ctrl+Z and Ctrl+Shift+Z
+follow the studio on screen and never touch another studio's state. A new document image clears
+every stack (their steps belong to the previous image).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
@@ -15,6 +22,7 @@ from PySide6.QtGui import (
     QDropEvent,
     QIcon,
     QKeySequence,
+    QUndoGroup,
     QUndoStack,
 )
 from PySide6.QtWidgets import (
@@ -37,15 +45,16 @@ from PySide6.QtWidgets import (
 
 from app import shortcuts
 from app.dialogs.model_manager import open_model_manager
+from app.model.commands import new_undo_stack
 from app.model.document import Document
-from app.studios.base import StudioPanel
+from app.studios.base import StudioPanel, device_text
 from app.studios.expression import ExpressionPanel
 from app.studios.makeup import MakeupPanel
 from app.studios.maskwear import MaskWearPanel
 from app.studios.opera.panel import OperaPanel
 from app.studios.regenerate import RegeneratePanel
 from app.widgets.canvas import ImageCanvas
-from app.worker import WorkerThread
+from app.worker import Jobs, WorkerThread
 from engine.cancel import CancelToken
 from engine.imageio import LOAD_EXTENSIONS
 
@@ -64,22 +73,23 @@ STUDIO_CLASSES: tuple[type[StudioPanel], ...] = (OperaPanel, ExpressionPanel, Ma
 
 
 class MainWindow(QMainWindow):
-    """Masquerade's window. Owns the document, the undo stack and the engine worker thread."""
+    """Masquerade's window. Owns the document, the studios' undo stacks and the engine worker thread."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("Masquerade")
         self.setAcceptDrops(True)
         self.doc = Document()
-        self.undo = QUndoStack(self)
+        self.undo_group = QUndoGroup(self)
         self.worker_thread = WorkerThread()
         self.worker = self.worker_thread.worker
-        self._pending_load: Optional[int] = None
+        self.jobs = Jobs(self.worker, self.show_message, self)
+        self._pending_load: int | None = None
         self._load_interrupted = False  # open_path cancelled the shown studio's render of the old image
         self.device_label = "…"
-        self.last_error: Optional[str] = None
+        self.last_error: str | None = None
         self._analyzer = None  # engine.faces.FaceAnalyzer, created and used in the worker thread only
-        self._faces_pending: Optional[int] = None
+        self._faces_pending: int | None = None
         self.faces_status = ""
         self.persist_settings = True
         """False for throw-away windows (``--screenshot``): nothing is written to QSettings on close."""
@@ -96,10 +106,14 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.panels: dict[str, StudioPanel] = {}
         for cls in STUDIO_CLASSES:
-            panel = cls(self.doc, self.undo, self.worker, self.canvas)
+            stack = new_undo_stack(self)
+            self.undo_group.addStack(stack)
+            panel = cls(self.doc, stack, self.worker, self.canvas)
             panel.engine_status.connect(self._set_engine_status)
+            panel.device_used.connect(self._set_device_used)
             panel.message.connect(self.show_message)
             panel.export_requested.connect(self.export_dialog)
+            panel.batch_requested.connect(self.open_batch_dialog)
             self.panels[panel.name] = panel
             scroll = QScrollArea()  # a tall panel must never force the window's minimum height
             scroll.setWidget(panel)
@@ -110,6 +124,7 @@ class MainWindow(QMainWindow):
             item = QListWidgetItem(studio_icon(panel.icon), panel.title, self.switcher)
             item.setData(Qt.ItemDataRole.UserRole, panel.name)
             item.setSizeHint(QSize(92, 64))
+        self.undo_group.setActiveStack(next(iter(self.panels.values())).undo)
         self.switcher.currentRowChanged.connect(self._switch_row)
         self.stack.setMinimumWidth(380)  # the widest studio group (opera Sketch) plus a scroll bar
         self.stack.setMaximumWidth(460)
@@ -138,15 +153,20 @@ class MainWindow(QMainWindow):
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
 
         self.doc.image_changed.connect(self._on_image_changed)
-        self.worker.result.connect(self._on_worker_result)
-        self.worker.error.connect(self._on_worker_error)
         self.worker.busy.connect(self._set_busy)  # a bound method runs in the GUI thread; a lambda would not
         self._build_actions()
         self._restore_settings()
-        self.worker.submit(DEVICE, _device_job)
+        self.jobs.submit(DEVICE, _device_job, self._show_device)
+
+    @property
+    def undo(self) -> QUndoStack:
+        """The undo stack of the studio on screen (the group's active stack)."""
+        stack = self.undo_group.activeStack()
+        assert stack is not None
+        return stack
 
     # -- actions ----------------------------------------------------------------------------------
-    def _action(self, name: str, text: str, slot, menu: QMenu) -> QAction:
+    def _action(self, name: str, text: str, slot: Callable[[], object], menu: QMenu) -> QAction:
         act = QAction(text, self)
         act.setObjectName(f"action_{name}")
         act.setShortcut(shortcuts.key(name))
@@ -167,9 +187,11 @@ class MainWindow(QMainWindow):
         self._action("quit", "&Quit", self.close, f)
 
         e = mb.addMenu("&Edit")
-        undo = self.undo.createUndoAction(self, "&Undo")
+        undo = self.undo_group.createUndoAction(self, "&Undo")
+        undo.setObjectName("action_undo")
         undo.setShortcut(shortcuts.key("undo"))
-        redo = self.undo.createRedoAction(self, "&Redo")
+        redo = self.undo_group.createRedoAction(self, "&Redo")
+        redo.setObjectName("action_redo")
         redo.setShortcuts([shortcuts.key("redo"), QKeySequence("Ctrl+Y")])
         for a in (undo, redo):
             e.addAction(a)
@@ -191,22 +213,30 @@ class MainWindow(QMainWindow):
 
         h = mb.addMenu("&Help")
         self._action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts, h)
-        h.addAction("&Model manager…", lambda: open_model_manager(self)).setObjectName("action_models")
+        h.addAction("&Model manager…", self.open_model_manager).setObjectName("action_models")
         h.addAction("&Training monitor…", self.open_training_monitor).setObjectName("action_training_monitor")
 
-    def open_training_monitor(self):
+    def open_training_monitor(self) -> QDialog:
         """Help → Training monitor…: plot a training run's log.jsonl live (pyqtgraph loads on first use)."""
         from app.dialogs.training_monitor import open_training_monitor
 
         return open_training_monitor(self)
 
+    def open_model_manager(self) -> QDialog:
+        """Help → Model manager…: after an import the studios show their engine choice again."""
+        dlg = open_model_manager(self)
+        dlg.weights_imported.connect(self._weights_changed)
+        return dlg
+
+    def _weights_changed(self) -> None:
+        for panel in self.panels.values():
+            panel.refresh_engines()
+
     def _toggle_split(self) -> None:
         self.canvas.set_split(self.split_action.isChecked())
 
     def _toggle_view(self) -> None:
-        panel = self.current_panel()
-        if hasattr(panel, "toggle_view"):
-            panel.toggle_view()
+        self.current_panel().toggle_view()
 
     # -- face overlay ---------------------------------------------------------------------------
     def _toggle_overlay(self) -> None:
@@ -214,6 +244,7 @@ class MainWindow(QMainWindow):
             self._analyze_faces()
         else:
             self._faces_pending = None
+            self.jobs.cancel([FACES])
             self.canvas.set_overlay(None)
 
     def _analyze_faces(self) -> None:
@@ -222,7 +253,7 @@ class MainWindow(QMainWindow):
         if image is None or not self.overlay_action.isChecked():
             return
 
-        def job(token: CancelToken):
+        def job(token: CancelToken) -> Any:
             if self._analyzer is None:
                 from engine.faces import FaceAnalyzer
 
@@ -230,9 +261,14 @@ class MainWindow(QMainWindow):
             return self._analyzer.analyze(image)
 
         self.show_message("Analysing faces…")
-        self._faces_pending = self.worker.submit(FACES, job)
+        self._faces_pending = self.jobs.submit(FACES, job, self._show_faces, self._faces_failed)
 
-    def _show_faces(self, res) -> None:
+    def _faces_failed(self, message: str) -> None:
+        self._faces_pending = None
+        self.show_message(f"Face analysis failed: {message}")
+
+    def _show_faces(self, res: Any) -> None:
+        self._faces_pending = None
         from app.qt_image import to_qimage
         from engine.labels import CELEBAMASK_HQ, CELEBAMASK_HQ_PALETTE, colorize_labels
 
@@ -267,7 +303,9 @@ class MainWindow(QMainWindow):
                 previous.cancel_view_jobs()  # its renders would only land on the next studio's canvas
             previous.deactivate()
         self.stack.setCurrentIndex(row)
-        self.current_panel().activate()
+        panel = self.current_panel()
+        self.undo_group.setActiveStack(panel.undo)
+        panel.activate()
 
     # -- opening ----------------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -289,41 +327,44 @@ class MainWindow(QMainWindow):
         self.show_message(f"Opening {p.name}…")
         # the shown studio's renders of the old image would only delay the load (one worker thread)
         self._load_interrupted = bool(self.current_panel().cancel_view_jobs()) or self._load_interrupted
-        self._pending_load = self.worker.submit(LOAD, job)
+        self._pending_load = self.jobs.submit(LOAD, job, self._loaded, self._load_failed)
         return self._pending_load
 
-    def _on_worker_result(self, channel: str, gen: int, value: object) -> None:
-        if channel == LOAD and gen == self._pending_load:
-            self._pending_load = None
-            self._load_interrupted = False
-            path, image = value  # type: ignore[misc]
-            self.undo.clear()
-            self.doc.set_image(image, path)  # title and face overlay follow in _on_image_changed
-            self._add_recent(path)
-            QSettings().setValue("paths/last_open_dir", str(Path(path).resolve().parent))
-            self.show_message(f"Opened {path}")
-        elif channel == FACES and gen == self._faces_pending:
-            self._faces_pending = None
-            self._show_faces(value)
-        elif channel == DEVICE:
-            self.device_label = str(value)
-            self.device_widget.setText(f"Device: {value}")
+    def _loaded(self, value: object) -> None:
+        self._pending_load = None
+        self._load_interrupted = False
+        assert isinstance(value, tuple)
+        path, image = value
+        self.doc.set_image(image, path)  # stacks, title and face overlay follow in _on_image_changed
+        self._add_recent(path)
+        QSettings().setValue("paths/last_open_dir", str(Path(path).resolve().parent))
+        self.show_message(f"Opened {path}")
 
-    def _on_worker_error(self, channel: str, gen: int, message: str) -> None:
-        if channel == FACES and gen == self._faces_pending:
-            self._faces_pending = None
-            self.show_message(f"Face analysis failed: {message}")
-        if channel == LOAD and gen == self._pending_load:
-            self._pending_load = None
-            self.last_error = message
-            self.show_message(f"Could not open: {message}")
-            if self._load_interrupted:  # the old image stays: redo the render open_path cancelled
-                self._load_interrupted = False
-                self.current_panel().activate()
+    def _load_failed(self, message: str) -> None:
+        self._pending_load = None
+        self.last_error = message
+        self.show_message(f"Could not open: {message}")
+        if self._load_interrupted:  # the old image stays: redo the render open_path cancelled
+            self._load_interrupted = False
+            self.current_panel().activate()
+
+    def _show_device(self, label: object) -> None:
+        """Where learned engines will run (until a result says which device really ran)."""
+        self.device_label = str(label)
+        self.device_widget.setText(f"Device: {label}")
+        self.device_widget.setToolTip(f"Learned engines run on {label} (MASQUERADE_DEVICE overrides); "
+                                      "classical engines on the CPU")
+
+    def _set_device_used(self, device: str) -> None:
+        """The device that really ran the studio's last result (``EditResult.info["device"]``)."""
+        self.device_widget.setText(f"Device: {device_text(device)}")
 
     def _on_image_changed(self) -> None:
-        """Any new document image (opened, or made by a studio such as "Random anime face"): the
-        title names it and the face overlay of the previous image goes."""
+        """Any new document image (opened, or made by a studio such as "Random anime face"): every
+        studio's undo steps belong to the old image and go, the title names the new one and the face
+        overlay of the previous image goes."""
+        for stack in self.undo_group.stacks():
+            stack.clear()
         self.canvas.set_overlay(None)
         self._analyze_faces()
         image = self.doc.image
@@ -359,11 +400,11 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(recent))
 
     # -- drag and drop ----------------------------------------------------------------------------
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(u.isLocalFile() for u in event.mimeData().urls()):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+    def dropEvent(self, event: QDropEvent) -> None:
         for u in event.mimeData().urls():
             if u.isLocalFile():
                 self.open_path(u.toLocalFile())
@@ -377,7 +418,7 @@ class MainWindow(QMainWindow):
             self.show_message("Nothing to export yet: open an image first")
             return
         start = QSettings().value("paths/last_export_dir", "")
-        name = getattr(panel, "suggested_export_name", lambda: "result.png")()
+        name = panel.suggested_export_name()
         path, _ = QFileDialog.getSaveFileName(self, "Export result", str(Path(str(start)) / name),
                                               panel.export_filter())
         if path:
@@ -385,7 +426,15 @@ class MainWindow(QMainWindow):
             panel.export_result(path)
 
     def open_batch(self) -> None:
+        """File → Batch export…: the shown studio's batch export."""
         self.current_panel().open_batch_dialog()
+
+    def open_batch_dialog(self, op: str, params: object) -> None:
+        """Open the batch dialog for op ``op`` with a studio's current ``params`` (modal)."""
+        from app.dialogs.batch_dialog import BatchDialog
+
+        assert isinstance(params, dict)
+        BatchDialog(op=op, params=params, parent=self).exec()
 
     # -- status -----------------------------------------------------------------------------------
     def show_message(self, text: str) -> None:
@@ -420,8 +469,7 @@ class MainWindow(QMainWindow):
 
     def is_idle(self) -> bool:
         """No load pending and the current studio has no outstanding job."""
-        return (self._pending_load is None and self._faces_pending is None
-                and self.current_panel().is_idle())
+        return self._pending_load is None and self._faces_pending is None and self.current_panel().is_idle()
 
     # -- settings ---------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -435,7 +483,7 @@ class MainWindow(QMainWindow):
         self.set_studio(studio if studio in self.panels else next(iter(self.panels)))
         self._fill_recent_menu()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self.persist_settings:
             s = QSettings()
             s.setValue("window/geometry", self.saveGeometry())
@@ -453,7 +501,7 @@ def studio_icon(name: str) -> QIcon:
         import qtawesome
 
         return qtawesome.icon(name, color="#444")
-    except Exception:  # noqa: BLE001 - icons are decoration only
+    except Exception:  # icons are decoration only: any failure gives an empty icon
         return QIcon()
 
 

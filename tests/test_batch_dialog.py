@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import shapes_image
 from PySide6.QtCore import Qt
 
 from app.dialogs.batch_dialog import BatchDialog, format_eta
+from conftest import shapes_image
 from engine.batch import read_manifest
 from engine.imageio import save_image
 from engine.studios.opera.params import XDoGParams
@@ -94,7 +94,7 @@ def test_a_different_job_in_the_folder_is_refused_unless_replace_is_ticked(qtbot
         d.workers.setValue(1)
         d.replace_box.setChecked(tick)
         d.start()
-        qtbot.waitUntil(lambda: not d.running(), timeout=30000)
+        qtbot.waitUntil(lambda d=d: not d.running(), timeout=30000)
         if ok:
             assert d.summary is not None and d.summary.done == 2, d.status.text()
         else:

@@ -53,7 +53,7 @@ def test_slider_drag_is_one_undo_step_and_undo_restores(qtbot, win) -> None:
     open_and_wait(qtbot, win, OPERA_SAMPLE)
     panel = win.panels["opera"]
     first = panel.result.image.copy()
-    s = panel.sliders["sigma"]
+    s = panel.lineart.sliders["sigma"]
     old = win.doc.param("opera", "sigma")
     runs = win.worker.runs
     drag_slider(qtbot, s, list(range(0, 1001)) + [300])  # the whole range in one gesture
@@ -78,11 +78,11 @@ def test_slider_drag_is_one_undo_step_and_undo_restores(qtbot, win) -> None:
 def test_two_drags_are_two_steps_and_spin_edits_are_steps(qtbot, win) -> None:
     open_and_wait(qtbot, win, OPERA_SAMPLE)
     panel = win.panels["opera"]
-    drag_slider(qtbot, panel.sliders["phi"], [100, 200, 300])
-    drag_slider(qtbot, panel.sliders["phi"], [600, 700])
-    panel.sliders["k"].spin.setValue(2.0)
+    drag_slider(qtbot, panel.lineart.sliders["phi"], [100, 200, 300])
+    drag_slider(qtbot, panel.lineart.sliders["phi"], [600, 700])
+    panel.lineart.sliders["k"].spin.setValue(2.0)
     assert win.undo.count() == 3
-    panel.threshold_check.setChecked(True)
+    panel.lineart.threshold_check.setChecked(True)
     assert win.doc.param("opera", "threshold_on") is True
     qtbot.waitUntil(lambda: win.is_idle(), timeout=10000)
     qtbot.waitUntil(lambda: set(np.unique(panel.result.image)) <= {0, 255}, timeout=10000)
@@ -167,13 +167,13 @@ def test_ctrl_wheel_zooms_about_cursor(qtbot, win) -> None:
 def test_settings_remembered_between_runs(qtbot, clean_settings) -> None:
     w1 = MainWindow()
     qtbot.addWidget(w1)
-    w1.panels["opera"].sliders["sigma"].spin.setValue(1.7)
+    w1.panels["opera"].lineart.sliders["sigma"].spin.setValue(1.7)
     w1.close()
     assert float(QSettings().value("opera/sigma")) == pytest.approx(1.7)
     w2 = MainWindow()
     qtbot.addWidget(w2)
     assert w2.doc.param("opera", "sigma") == pytest.approx(1.7)
-    assert w2.panels["opera"].sliders["sigma"].value() == pytest.approx(1.7)
+    assert w2.panels["opera"].lineart.sliders["sigma"].value() == pytest.approx(1.7)
     w2.close()
 
 

@@ -185,7 +185,7 @@ def test_opening_an_image_cancels_the_render_of_the_old_one(qtbot, win, odd_file
     events.clear()
     gate = Gate(win)
     gate.wait_started()
-    panel.sliders["sigma"].spin.setValue(1.5)  # render of the old image, queued
+    panel.lineart.sliders["sigma"].spin.setValue(1.5)  # render of the old image, queued
     win.open_path(odd_files / "grey.png")
     gate.release.set()
     qtbot.waitUntil(lambda: win._pending_load is None, timeout=20000)
@@ -203,7 +203,7 @@ def test_a_failed_open_redoes_the_render_it_cancelled(qtbot, win, odd_files) -> 
     first = panel.result.image.copy()
     gate = Gate(win)
     gate.wait_started()
-    panel.sliders["sigma"].spin.setValue(2.0)
+    panel.lineart.sliders["sigma"].spin.setValue(2.0)
     win.open_path(odd_files / "text.png")
     gate.release.set()
     qtbot.waitUntil(lambda: win._pending_load is None, timeout=20000)
@@ -279,24 +279,50 @@ def test_maskwear_export_failure_keeps_result_and_canvas(qtbot, win, tmp_path) -
 
 
 # -- undo across studios ------------------------------------------------------------------------------
-def test_undo_of_a_hidden_studio_edit_is_rendered_when_it_comes_back(qtbot, win, odd_files, events) -> None:
+def test_undo_in_one_studio_never_touches_another_studios_state(qtbot, win, odd_files, events) -> None:
     win.set_studio("opera")
     open_and_wait(qtbot, win, odd_files / "good.png")
-    panel = win.panels["opera"]
-    panel.sliders["sigma"].spin.setValue(2.0)
+    opera, makeup = win.panels["opera"], win.panels["makeup"]
+    opera.lineart.sliders["sigma"].spin.setValue(2.0)
     wait_idle(qtbot, win)
-    thick = panel.result.image.copy()
+    thick = opera.result.image.copy()
+    assert win.undo is opera.undo and opera.undo.count() == 1
+    assert win.undo_action.text().endswith("Change line thickness (σ)")
     win.set_studio("makeup")
     wait_idle(qtbot, win)
+    assert win.undo is makeup.undo and makeup.undo.count() == 0
+    assert not win.undo_action.isEnabled()  # the Edit menu follows the shown studio's stack
     events.clear()
-    win.undo_action.trigger()  # undoes the opera edit while opera is hidden: no render now
-    wait_idle(qtbot, win)
-    assert "opera.lineart" not in [e[1] for e in events]
-    win.redo_action.trigger()
+    win.undo_action.trigger()  # nothing to undo in makeup: the hidden opera edit stays
+    makeup.intensity.spin.setValue(0.3)
+    assert win.undo_action.text().endswith("Change makeup intensity")
     win.undo_action.trigger()
+    wait_idle(qtbot, win)
+    assert win.doc.param("makeup", "intensity") == pytest.approx(0.8)
+    assert win.doc.param("opera", "sigma") == pytest.approx(2.0) and opera.undo.index() == 1
+    assert "opera.lineart" not in [e[1] for e in events]  # opera's state was never touched
+    win.redo_action.trigger()
+    assert win.doc.param("makeup", "intensity") == pytest.approx(0.3) and opera.undo.index() == 1
     win.set_studio("opera")
     wait_idle(qtbot, win)
-    assert not np.array_equal(panel.result.image, thick)  # rendered with the undone sigma
+    assert np.array_equal(opera.result.image, thick)
+    win.undo_action.trigger()  # now it is opera's turn: its edit is undone and rendered
+    wait_idle(qtbot, win)
+    assert win.doc.param("opera", "sigma") != pytest.approx(2.0) and not np.array_equal(opera.result.image, thick)
+    assert win.doc.param("makeup", "intensity") == pytest.approx(0.3) and makeup.undo.index() == 1
+
+
+def test_every_studio_stack_has_an_undo_limit_and_a_new_image_clears_them(qtbot, win, odd_files) -> None:
+    from app.model.commands import UNDO_LIMIT
+
+    stacks = [p.undo for p in win.panels.values()]
+    assert len({id(s) for s in stacks}) == len(stacks) and set(win.undo_group.stacks()) == set(stacks)
+    assert all(s.undoLimit() == UNDO_LIMIT for s in stacks)
+    win.set_studio("maskwear")
+    win.panels["maskwear"].push_param("lighting", 0.5)
+    assert win.undo.count() == 1
+    open_and_wait(qtbot, win, odd_files / "good.png")  # its steps belonged to the previous image
+    assert all(s.count() == 0 for s in stacks)
 
 
 # -- looks ------------------------------------------------------------------------------------------

@@ -350,7 +350,7 @@ def test_spec_parses_and_references_existing_paths() -> None:
     for key in ("ENTRY", "ICON", "BUNDLED", "EXCLUDED_MODULES", "DROPPED_FILES", "CPU_ONLY_DROPPED_FILES", "NAME"):
         assert key in lit, key
     assert (REPO / lit["ENTRY"]).is_file() and (REPO / lit["ICON"]).is_file()
-    for src, dest in lit["BUNDLED"]:
+    for src, _dest in lit["BUNDLED"]:
         assert (REPO / src).exists(), src
     bundled = {src for src, _ in lit["BUNDLED"]}
     assert {"resources", "checkpoints"} <= bundled

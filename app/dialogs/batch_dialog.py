@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, QThread, Signal, Slot
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 from engine.cancel import CancelToken
 
 
-def format_eta(seconds: Optional[float]) -> str:
+def format_eta(seconds: float | None) -> str:
     """``"1:05"`` style remaining time; ``"–"`` when unknown."""
     if seconds is None or seconds != seconds or seconds < 0:
         return "–"
@@ -77,14 +78,14 @@ class BatchDialog(QDialog):
         params: base parameters of the operation (the studio's current ones).
     """
 
-    def __init__(self, op: str, params: dict[str, Any], parent: Optional[QWidget] = None) -> None:
+    def __init__(self, op: str, params: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Batch {op}")
         self.setMinimumWidth(560)
         self.op = op
         self.params = dict(params)
-        self.thread: Optional[QThread] = None
-        self.runner: Optional[BatchRunner] = None
+        self.thread: QThread | None = None
+        self.runner: BatchRunner | None = None
         self.summary: Any = None
         s = QSettings()
 
@@ -221,7 +222,7 @@ class BatchDialog(QDialog):
         self._finish_thread()
         self.status.setText("Cancelled. Finished images are kept; start again to resume.")
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self.running():
             self.cancel()
             self._finish_thread()

@@ -4,14 +4,17 @@ A table of :func:`engine.weights.catalog.list_models` (studio, backend, state, s
 licence, measured quality). *Verify* hashes every present file and loads it into its architecture
 with strict shapes; *Import…* checks a downloaded file the same way and copies it where the app
 looks for it (:func:`engine.weights.catalog.import_weights`). Both run in the dialog's own engine
-worker thread, so hashing a large file never blocks the window.
+worker thread, so hashing a large file never blocks the window. After a successful import every
+learned backend forgets what it cached (:func:`engine.studios.base.forget_learned`) and
+:attr:`ModelManagerDialog.weights_imported` tells the window, whose studios show their engine
+choice again.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from collections.abc import Callable
 
-from PySide6.QtCore import QCoreApplication, QSettings, Qt
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from app.worker import WorkerThread
+from app.worker import Jobs, WorkerThread
 from engine.cancel import CancelToken
 
 CHANNEL = "models"
@@ -59,19 +62,22 @@ class ModelManagerDialog(QDialog):
 
     Args:
         parent: owning window.
+
+    Signals:
+        weights_imported(): a checkpoint was imported (learned backends have forgotten their caches).
     """
 
-    def __init__(self, parent: Optional[QWidget] = None) -> None:
+    weights_imported = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Model manager")
         self.resize(1280, 520)
         self.entries: list = []
-        self.last_error: Optional[str] = None
-        self._pending: Optional[int] = None
-        self._thread: Optional[WorkerThread] = WorkerThread()
+        self.last_error: str | None = None
+        self._thread: WorkerThread | None = WorkerThread()
         self.worker = self._thread.worker
-        self.worker.result.connect(self._on_result)
-        self.worker.error.connect(self._on_error)
+        self.jobs = Jobs(self.worker, parent=self)
         # The thread must end before the QThread object goes: on app exit, or when the dialog is
         # destroyed with its parent window without having been closed itself.
         QCoreApplication.instance().aboutToQuit.connect(self.stop_worker)
@@ -113,14 +119,16 @@ class ModelManagerDialog(QDialog):
         self.refresh()
 
     # -- jobs ---------------------------------------------------------------------------------------
-    def _submit(self, job, message: str) -> int:
+    def _submit(self, job: Callable[[CancelToken], tuple[str, list]], message: str,
+                after: Callable[[], None] | None = None) -> int:
+        """Run ``job`` (returns ``(status text, entries)``) in the dialog's worker; ``after`` runs on
+        the GUI thread once it succeeded."""
         self.last_error = None
         self.status.setStyleSheet("")
         self.status.setText(message)
         self.import_button.setEnabled(False)
         self.verify_button.setEnabled(False)
-        self._pending = self.worker.submit(CHANNEL, job)
-        return self._pending
+        return self.jobs.submit(CHANNEL, job, lambda value: self._on_result(value, after), self._on_error)
 
     def refresh(self) -> int:
         """List the models (cheap checks) in the worker; returns the job id."""
@@ -154,7 +162,15 @@ class ModelManagerDialog(QDialog):
             res = import_weights(path)
             return res.message[:1].upper() + res.message[1:], list_models(verify=False)
 
-        return self._submit(job, f"Checking {path}…")
+        return self._submit(job, f"Checking {path}…", self._imported)
+
+    def _imported(self) -> None:
+        """A checkpoint was added: every learned backend forgets its cached models and failures (the
+        studios see the new file without a restart), and the window is told."""
+        from engine.studios.base import forget_learned
+
+        forget_learned()
+        self.weights_imported.emit()
 
     def import_dialog(self) -> None:
         start = str(QSettings().value("paths/last_weights_dir", ""))
@@ -169,22 +185,19 @@ class ModelManagerDialog(QDialog):
 
     def is_idle(self) -> bool:
         """No job outstanding."""
-        return self._pending is None
+        return self.jobs.is_idle()
 
-    def _on_result(self, channel: str, gen: int, value: object) -> None:
-        if gen != self._pending:
-            return
-        self._pending = None
-        message, entries = value  # type: ignore[misc]
+    def _on_result(self, value: object, after: Callable[[], None] | None) -> None:
+        assert isinstance(value, tuple)
+        message, entries = value
         self.set_entries(entries)
         present = sum(1 for e in entries if e.present)
         self.status.setText(message or f"{len(entries)} models known, {present} with weights present.")
         self._enable()
+        if after is not None:
+            after()
 
-    def _on_error(self, channel: str, gen: int, message: str) -> None:
-        if gen != self._pending:
-            return
-        self._pending = None
+    def _on_error(self, message: str) -> None:
         self.last_error = message
         self.status.setStyleSheet("color: #b3261e;")
         self.status.setText(f"Refused: {message}")
@@ -219,21 +232,21 @@ class ModelManagerDialog(QDialog):
     def stop_worker(self) -> None:
         """Stop the dialog's worker thread (a running verify is cancelled); safe to call twice."""
         if self._thread is not None:
+            self.jobs.cancel([CHANNEL])
             self._thread.stop()
             self._thread = None
-            self._pending = None
 
-    def done(self, result: int) -> None:  # noqa: D401 - Qt API
+    def done(self, result: int) -> None:
         """Close the dialog and stop its worker thread."""
         self.stop_worker()
         super().done(result)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.stop_worker()
         super().closeEvent(event)
 
 
-def open_model_manager(parent: Optional[QWidget] = None) -> ModelManagerDialog:
+def open_model_manager(parent: QWidget | None = None) -> ModelManagerDialog:
     """Open the model manager (modeless) over ``parent`` and return it."""
     dlg = ModelManagerDialog(parent)
     dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -19,10 +19,11 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -98,7 +99,7 @@ class JsonlLog:
     resets: int = 0
     _offset: int = 0
     _partial: bytes = b""
-    _identity: Optional[tuple[int, int]] = None
+    _identity: tuple[int, int] | None = None
 
     def reset(self) -> None:
         """Forget everything read so far (the next :meth:`poll` starts at the beginning)."""
@@ -119,7 +120,7 @@ class JsonlLog:
         return list(self.series)
 
     @property
-    def last_x(self) -> Optional[float]:
+    def last_x(self) -> float | None:
         """The largest step read so far (``None`` before the first record)."""
         xs = [s[0][-1] for s in self.series.values() if s[0]]
         return max(xs) if xs else None
@@ -204,7 +205,7 @@ class TrainingMonitorDialog(QDialog):
         poll_ms: polling interval while following.
     """
 
-    def __init__(self, path: Optional[str | Path] = None, parent: Optional[QWidget] = None,
+    def __init__(self, path: str | Path | None = None, parent: QWidget | None = None,
                  poll_ms: int = POLL_MS) -> None:
         super().__init__(parent)
         import pyqtgraph as pg
@@ -212,7 +213,7 @@ class TrainingMonitorDialog(QDialog):
         self._pg = pg
         self.setWindowTitle("Training monitor")
         self.resize(1100, 700)
-        self.log: Optional[JsonlLog] = None
+        self.log: JsonlLog | None = None
         self.visible_keys: set[str] = set()
         self.plots: dict[str, Any] = {}
         self._curves: dict[str, tuple[Any, Any]] = {}
@@ -452,12 +453,12 @@ class TrainingMonitorDialog(QDialog):
                 raw.setData([], [])
                 raw.hide()
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.timer.stop()
         super().closeEvent(event)
 
 
-def open_training_monitor(parent: Optional[QWidget] = None, path: Optional[str | Path] = None) -> TrainingMonitorDialog:
+def open_training_monitor(parent: QWidget | None = None, path: str | Path | None = None) -> TrainingMonitorDialog:
     """Open the training monitor (modeless) over ``parent`` and return it."""
     dlg = TrainingMonitorDialog(path, parent)
     dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
