@@ -1,11 +1,13 @@
 """One file per paper model; importing this package registers them with engine.models.registry."""
 
 from engine.models import (
-    cocosnet,  # noqa: F401
-    expression_gan,  # noqa: F401
-    makeup_gan,  # noqa: F401
-    maskwear_stn,  # noqa: F401
-    opera_classifier,  # noqa: F401
-    regen,  # noqa: F401
-    stylegan2,  # noqa: F401
+    cocosnet,
+    expression_gan,
+    makeup_gan,
+    maskwear_stn,
+    opera_classifier,
+    regen,
+    stylegan2,
 )
+
+__all__ = ["cocosnet", "expression_gan", "makeup_gan", "maskwear_stn", "opera_classifier", "regen", "stylegan2"]

@@ -204,7 +204,7 @@ def prepare(sources: Sequence[FaceSource], analyzer: Any = None, size: int = CRO
     for s in sources:
         try:
             img = load_image(s.image)
-        except Exception:  # noqa: BLE001 - a bad training file is skipped, not fatal
+        except Exception:  # a bad training file is skipped, not fatal
             continue
         res = analyzer.analyze(img, parse=s.labels is None)
         if not res.faces:
