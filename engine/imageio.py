@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Callable, Optional, Union
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -431,3 +432,33 @@ def list_images(folder: PathLike) -> list[Path]:
         p for p in d.iterdir()
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in LOAD_EXTENSIONS
     )
+
+
+# -- checked arrays ---------------------------------------------------------------------------------
+
+def validate_rgb(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """Check an engine input image: ``uint8`` ``[H, W, 3]`` (grey ``[H, W]`` is expanded).
+
+    Raises:
+        ValueError: wrong dtype, rank or channel count, or an empty image.
+    """
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"{name} must be uint8, got {arr.dtype}")
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"{name} must be [H, W, 3] RGB, got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} is empty ({arr.shape})")
+    return np.ascontiguousarray(arr)
+
+
+def downscale_to(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """Shrink so the long side is at most ``max_side`` (INTER_AREA); returns (image, scale ≤ 1)."""
+    h, w = image.shape[:2]
+    s = max_side / max(h, w)
+    if s >= 1.0:
+        return image, 1.0
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), s

@@ -196,3 +196,7 @@ OPERA_COLOUR_RGB: Mapping[str, tuple[int, int, int]] = {
     "yellow": (225, 170, 30),
 }
 """Representative paint colour of each opera class (used by the procedural generators)."""
+
+
+EXPRESSION_LABELS: tuple[str, ...] = ("angry", "sad", "smile", "surprised")
+"""The expression paper's four emotion labels, in the order of every label vector."""

@@ -28,7 +28,7 @@ from engine.faces.detect import (
 from engine.faces.parsing import geometric_parsing
 from engine.faces.segment import PersonSegmenter
 from engine.faces.types import Face, FaceAnalysis
-from engine.studios.base import downscale_to, validate_rgb
+from engine.imageio import downscale_to, validate_rgb
 
 PARSE_SIDE = 1024
 """Geometric parsing runs on a copy whose long side is at most this; labels are upsampled (nearest)."""

@@ -23,7 +23,7 @@ import numpy as np
 
 from engine.faces.topology import MIRROR
 from engine.faces.types import Face, keypoints_from_mesh
-from engine.studios.base import downscale_to
+from engine.imageio import downscale_to
 
 DETECT_SIDE = 1024
 """Long side of the copy the detector sees (MediaPipe resizes further to its 192² input)."""

@@ -7,7 +7,7 @@ import threading
 import cv2
 import numpy as np
 
-from engine.studios.base import downscale_to
+from engine.imageio import downscale_to
 
 SEGMENT_SIDE = 512
 """The segmenter runs on a copy whose long side is at most this (its model input is 256²)."""

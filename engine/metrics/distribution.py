@@ -80,8 +80,8 @@ class InceptionExtractor:
     """
 
     def __init__(self, path: Optional[str] = None, batch: int = 16) -> None:
-        from engine.faces.thirdparty import find_weights
         from engine.weights.catalog import known_weights
+        from engine.weights.known_files import find_weights
         from engine.weights.thirdparty import load_state_dict_file
 
         found = None

@@ -102,7 +102,7 @@ def _inception_classifier(path: Optional[str]) -> Classifier:
                             "features only); use the domain classifier")
 
 
-def score_images(images: Sequence[np.ndarray], classifier: Classifier, splits: int = 10) -> dict[str, object]:
+def score_images(images: Sequence[np.ndarray], classifier: Classifier, splits: int = 10) -> dict[str, Any]:
     """``{"is": mean, "is_std": std, "classifier": name, "n": N, "classes": K}`` of ``uint8`` RGB images."""
     probs = classifier.predict(images)
     mean, std = inception_score(probs, min(splits, len(images)))

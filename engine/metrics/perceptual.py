@@ -74,8 +74,8 @@ def load_lpips(vgg_path: Optional[str] = None, heads_path: Optional[str] = None)
         MetricUnavailable: a file is missing or does not fit its architecture.
     """
     from engine.errors import CheckpointError
-    from engine.faces.thirdparty import find_weights
     from engine.weights.catalog import known_weights
+    from engine.weights.known_files import find_weights
     from engine.weights.thirdparty import load_state_dict_file
 
     kv, kh = known_weights("vgg16"), known_weights("lpips_vgg")

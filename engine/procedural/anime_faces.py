@@ -30,8 +30,7 @@ import cv2
 import numpy as np
 from numpy.typing import ArrayLike
 
-EXPRESSION_LABELS: tuple[str, ...] = ("angry", "sad", "smile", "surprised")
-"""The expression labels, in the order used by label vectors everywhere in Masquerade."""
+from engine.labels import EXPRESSION_LABELS
 
 HAIR_STYLES: tuple[str, ...] = ("long", "bob", "twintails", "ponytail", "short")
 """Hair styles the generator draws."""

@@ -17,22 +17,21 @@ The learned-backend rules, the same in every studio:
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-import threading
-import weakref
 from pathlib import Path
 from typing import Any, Callable, Generic, Iterator, Optional, Sequence, TypeVar
 
-import cv2
 import numpy as np
 
 from engine.cancel import CancelToken
 from engine.device import CLASSICAL_DEVICE, select_device
 from engine.errors import CheckpointError, EditorStateError, LearnedBackendError
+from engine.imageio import downscale_to, validate_rgb
 from engine.weights.card import ModelCard
-
 
 # -- learned backends -------------------------------------------------------------------------------
 
@@ -278,34 +277,6 @@ class EditResult:
     def is_preview(self) -> bool:
         """True for a reduced-resolution preview from :meth:`Editor.edit_stream`."""
         return float(self.info.get("scale", 1.0)) < 1.0
-
-
-def validate_rgb(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """Check an engine input image: ``uint8`` ``[H, W, 3]`` (grey ``[H, W]`` is expanded).
-
-    Raises:
-        ValueError: wrong dtype, rank or channel count, or an empty image.
-    """
-    arr = np.asarray(image)
-    if arr.dtype != np.uint8:
-        raise ValueError(f"{name} must be uint8, got {arr.dtype}")
-    if arr.ndim == 2:
-        arr = np.repeat(arr[:, :, None], 3, axis=2)
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        raise ValueError(f"{name} must be [H, W, 3] RGB, got shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} is empty ({arr.shape})")
-    return np.ascontiguousarray(arr)
-
-
-def downscale_to(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    """Shrink so the long side is at most ``max_side`` (INTER_AREA); returns (image, scale ≤ 1)."""
-    h, w = image.shape[:2]
-    s = max_side / max(h, w)
-    if s >= 1.0:
-        return image, 1.0
-    size = (max(1, round(w * s)), max(1, round(h * s)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), s
 
 
 class Editor(ABC, Generic[P]):

@@ -32,13 +32,14 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.labels import EXPRESSION_LABELS
 from engine.models.expression_gan import (
     LABELS,
     ExpressionClassifier,
@@ -49,7 +50,7 @@ from engine.models.expression_gan import (
     label_vector,
     soft_cross_entropy,
 )
-from engine.procedural.anime_faces import EXPRESSION_LABELS, generate_anime_face
+from engine.procedural.anime_faces import generate_anime_face
 from engine.training.loop import TrainConfig, Trainer
 
 VIEWS_PER_SEED = 3
@@ -78,7 +79,7 @@ def random_expression(rng: np.random.Generator) -> np.ndarray:
 
 
 def _label(w: np.ndarray) -> np.ndarray:
-    return label_vector(w).numpy()
+    return label_vector(w.tolist()).numpy()
 
 
 def build_dataset(n_seeds: int, size: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -108,7 +109,7 @@ def load_or_build(cache: Path, n_seeds: int, size: int, seed: int = 0) -> dict[s
     data = build_dataset(n_seeds, size, seed)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.stem + ".partial.npz")
-    np.savez(tmp, **data)
+    np.savez(tmp, **cast(dict[str, Any], data))
     tmp.replace(cache)
     return data
 
@@ -282,7 +283,7 @@ def evaluate(generator: ExpressionGenerator, judge: ExpressionClassifier, n_face
     for li, name in enumerate(EXPRESSION_LABELS):
         w = np.zeros(len(EXPRESSION_LABELS))
         w[li] = 1.0
-        c = label_vector(w)[None].expand(len(faces), -1)
+        c = label_vector(w.tolist())[None].expand(len(faces), -1)
         with torch.no_grad():
             y_star, _, m = generator(x, c)
         out = to_uint8(y_star)

@@ -27,7 +27,7 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -109,7 +109,7 @@ def build_dataset(clean_dirs: Sequence[Path], masked_dirs: Sequence[Path], cache
     data = {"clean": clean, "targets": targets, "real": real}
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.stem + ".partial.npz")
-    np.savez(tmp, **data)
+    np.savez(tmp, **cast(dict[str, Any], data))
     tmp.replace(cache)
     return data
 
@@ -119,7 +119,8 @@ def template_pool(rng: np.random.Generator, count: int = 24) -> list[MaskTemplat
     names = template_names()
     pool = []
     for i in range(count):
-        colour = None if i < len(names) else tuple(int(c) for c in rng.integers(20, 240, 3))
+        r, g, b = (int(c) for c in rng.integers(20, 240, 3))
+        colour = None if i < len(names) else (r, g, b)
         pool.append(small_template(get_template(names[i % len(names)], colour)))
     return pool
 
@@ -161,14 +162,14 @@ def train(data: dict[str, np.ndarray], out_dir: Path, steps: int = 300, batch: i
         tgt[flip, :, 0] = CROP - 1 - tgt[flip, :, 0]
         tgt[flip] = tgt[flip][:, [2, 1, 0, 5, 4, 3]]  # mirrored: left and right anchors swap
         tids = rng.integers(0, len(pool), n)
-        h_kp, h_in = [], []
+        kp_list, in_list = [], []
         for i in range(n):
             hk = keypoint_homography(pool[tids[i]], tgt[i])
-            h_kp.append(hk)
-            h_in.append(jitter(rng) @ hk)
+            kp_list.append(hk)
+            in_list.append(jitter(rng) @ hk)
         tmpl = torch.stack([rgba[t] for t in tids])
-        h_kp = torch.tensor(np.stack(h_kp), dtype=torch.float32)
-        h_in = torch.tensor(np.stack(h_in), dtype=torch.float32)
+        h_kp = torch.tensor(np.stack(kp_list), dtype=torch.float32)
+        h_in = torch.tensor(np.stack(in_list), dtype=torch.float32)
         return faces_to_tensor(faces, device), tmpl.to(device), h_kp.to(device), h_in.to(device)
 
     def step_fn(step: int) -> dict[str, float]:

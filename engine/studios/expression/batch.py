@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.procedural.anime_faces import EXPRESSION_LABELS
+from engine.labels import EXPRESSION_LABELS
 from engine.studios.registry import BatchOp
 
 if TYPE_CHECKING:  # the parameters' module is imported when a task runs

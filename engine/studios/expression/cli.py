@@ -17,7 +17,8 @@ import json
 import sys
 
 from engine.faces.cli import NO_FACE_EXIT
-from engine.procedural.anime_faces import EXPRESSION_LABELS, HAIR_STYLES
+from engine.labels import EXPRESSION_LABELS
+from engine.procedural.anime_faces import HAIR_STYLES
 
 
 def _unit(text: str) -> float:

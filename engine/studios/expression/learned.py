@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from engine.device import module_device
+from engine.labels import EXPRESSION_LABELS
 from engine.models.expression_gan import ExpressionGenerator, label_vector
-from engine.procedural.anime_faces import EXPRESSION_LABELS
 from engine.studios.base import LearnedBackend
 from engine.studios.expression.params import ExpressionParams
 from engine.weights.card import ModelCard

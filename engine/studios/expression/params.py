@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.procedural.anime_faces import EXPRESSION_LABELS
+from engine.labels import EXPRESSION_LABELS
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from engine.studios.base import validate_rgb
+from engine.imageio import validate_rgb
 from engine.studios.opera.params import ColorizeParams, XDoGParams
 
 __all__ = [

@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from engine.cancel import CancelToken
-from engine.studios.base import validate_rgb
+from engine.imageio import validate_rgb
 from engine.studios.regenerate.edits import check_labels
 from engine.studios.regenerate.params import CLASSES
 

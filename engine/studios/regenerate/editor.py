@@ -17,7 +17,8 @@ import numpy as np
 from engine.cancel import CancelToken
 from engine.device import CLASSICAL_DEVICE, module_device_name
 from engine.errors import EditorStateError, NoFaceError
-from engine.studios.base import Editor, EditResult, LearnedBackend, validate_rgb
+from engine.imageio import validate_rgb
+from engine.studios.base import Editor, EditResult, LearnedBackend
 from engine.studios.regenerate.classical import regenerate, resize_labels
 from engine.studios.regenerate.edits import check_labels
 from engine.studios.regenerate.learned import BACKEND, regenerate_learned

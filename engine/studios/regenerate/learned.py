@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from engine.device import module_device
-from engine.studios.base import LearnedBackend, validate_rgb
+from engine.imageio import validate_rgb
+from engine.studios.base import LearnedBackend
 from engine.studios.regenerate.edits import check_labels
 from engine.studios.regenerate.params import CLASSES
 from engine.weights.card import ModelCard
