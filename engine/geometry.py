@@ -38,9 +38,13 @@ def tps_kernel(r2: np.ndarray) -> np.ndarray:
         >>> tps_kernel(np.array([0.0, 1.0, np.e])).round(4).tolist()
         [0.0, 0.0, 2.7183]
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        k = r2 * np.log(r2)
-    return np.nan_to_num(k, nan=0.0, posinf=0.0, neginf=0.0)
+    r2 = np.asarray(r2, np.float64)
+    return r2 * np.log(r2, out=np.zeros_like(r2), where=r2 > 0)
+
+
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``[M, K]`` squared distances between ``a`` ``[M, 2]`` and ``b`` ``[K, 2]`` (no ``[M, K, 2]`` temporary)."""
+    return (a[:, 0, None] - b[None, :, 0]) ** 2 + (a[:, 1, None] - b[None, :, 1]) ** 2
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ class ThinPlateSpline:
             raise ValueError(f"points must be [M, 2], got shape {q.shape}")
         q = (q - self.centre) / self.scale
         k = len(self.points)
-        u = tps_kernel(((q[:, None] - self.points[None]) ** 2).sum(-1))
+        u = tps_kernel(_squared_distances(q, self.points))
         return u @ self.coefficients[:k] + np.hstack([np.ones((len(q), 1)), q]) @ self.coefficients[k:]
 
 
@@ -120,7 +124,7 @@ def fit_tps(src: ArrayLike, values: ArrayLike, regularisation: float = 0.0) -> T
     s = max(1e-6, float(np.abs(p0 - c).max()))
     p = (p0 - c) / s
     k = len(p)
-    kmat = tps_kernel(((p[:, None] - p[None]) ** 2).sum(-1)) + regularisation * np.eye(k)
+    kmat = tps_kernel(_squared_distances(p, p)) + regularisation * np.eye(k)
     pm = np.hstack([np.ones((k, 1)), p])
     a = np.zeros((k + 3, k + 3))
     a[:k, :k], a[:k, k:], a[k:, :k] = kmat, pm, pm.T
