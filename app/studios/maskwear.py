@@ -70,7 +70,8 @@ class MaskWearPanel(StudioPanel):
     icon = "mdi6.face-mask-outline"
     export_suffix = "masked"
     view_channels = (RENDER,)
-    param_texts = {"method": "fitting method", "faces": "which faces get a mask", "lighting": "mask lighting"}
+    param_texts = {"template": "mask template", "method": "fitting method", "faces": "which faces get a mask",
+                   "lighting": "mask lighting"}
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: QWidget | None = None) -> None:
