@@ -17,11 +17,9 @@ from engine.models.expression_gan import (
     ExpressionDiscriminator,
     ExpressionGenerator,
     MappingNetwork,
-    contextual_loss,
-    gradient_penalty,
     label_vector,
-    soft_cross_entropy,
 )
+from engine.nn.losses import contextual_loss, gradient_penalty, soft_cross_entropy
 from engine.procedural.anime_faces import generate_anime_face
 from engine.training.expression import (
     build_dataset,

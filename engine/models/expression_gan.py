@@ -36,14 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.labels import EXPRESSION_LABELS
 from engine.models.registry import register_model
 from engine.nn.blocks import AdaIN, AdaINResBlock, ResidualBlock
-
-# re-exported while engine/training/expression.py and tests/test_expression_gan.py import them from here
-from engine.nn.losses import contextual_loss as contextual_loss
-from engine.nn.losses import gradient_penalty as gradient_penalty
-from engine.nn.losses import soft_cross_entropy as soft_cross_entropy
-from engine.procedural.anime_faces import EXPRESSION_LABELS
 
 LABELS: tuple[str, ...] = EXPRESSION_LABELS + ("neutral",)
 """Label-vector order of the learned models: angry, sad, smile, surprised, neutral."""

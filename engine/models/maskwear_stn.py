@@ -20,9 +20,6 @@ from torch import nn
 from engine.models.registry import register_model
 from engine.nn.blocks import PyConv2d
 
-# re-exported while engine/training/maskwear.py and tests/test_maskwear_learned.py import it from here
-from engine.nn.losses import wgan_div_penalty as wgan_div_penalty
-
 
 def _act() -> nn.Module:
     return nn.LeakyReLU(0.2, inplace=True)
