@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from app.model.commands import SetParamCommand, SetParamsCommand
 from app.model.document import Document
 from app.qt_image import to_qimage
+from app.widgets.engine_box import EngineBox
 from app.worker import EngineWorker, Jobs, OnError, OnResult
 from engine.cancel import CancelToken
 from engine.device import CLASSICAL_DEVICE
@@ -65,6 +66,23 @@ def engine_resolution(learned: LearnedBackend | None, requested: str = "auto") -
             raise ValueError(f"only the classical engine exists here; got {requested!r}")
         return classical_resolution()
     return learned.resolve(requested)
+
+
+def edit_summary(res: EditResult, *details: str) -> str:
+    """What ran for ``res`` in one status line: ``"Engine: classical (xdog) · full 640×480 · 12.0 ms"``.
+
+    Args:
+        res: the edit's result.
+        details: studio facts put after the engine, e.g. ``"1 face(s)"``.
+
+    Returns:
+        The line.
+    """
+    info = res.info
+    h, w = res.image.shape[:2]
+    parts = [f"Engine: {info.get('backend')} ({info.get('method', '')})", *details,
+             f"{'preview' if res.is_preview else 'full'} {w}×{h}", f"{info.get('elapsed_ms', 0):.1f} ms"]
+    return " · ".join(parts)
 
 
 def device_text(device: str) -> str:
@@ -308,6 +326,40 @@ class StudioPanel(QWidget):
 
     def refresh_engines(self) -> None:
         """Checkpoints were added or replaced (Model manager): show the engine choice again."""
+
+    # -- engine choice ------------------------------------------------------------------------------
+    def choose_engine(self, box: EngineBox, learned: LearnedBackend | None, requested: str) -> Resolution | None:
+        """The resolution of a requested engine, bound to ``box``; a refused choice (the learned
+        engine without a usable checkpoint) is said in the status bar and the box, and gives ``None``.
+
+        Args:
+            box: the studio's engine box.
+            learned: the editor's learned backend.
+            requested: ``auto``, ``classical`` or ``neural``.
+        """
+        try:
+            res = engine_resolution(learned, requested)
+        except ValueError as exc:
+            self.report_error(str(exc))
+            box.refuse(str(exc))
+            return None
+        self.bind_engine(box, learned, res)
+        return res
+
+    @staticmethod
+    def bind_engine(box: EngineBox, learned: LearnedBackend | None, res: Resolution) -> None:
+        """Show ``res`` in ``box``, offering the learned entry when the card says a usable checkpoint exists."""
+        box.bind(res, None if res.requested == "auto" else engine_resolution(learned, "auto"))
+
+    def rebind_engine(self, box: EngineBox, learned: LearnedBackend | None, requested: str) -> Resolution:
+        """Show ``requested``'s resolution again (cards may have changed); ``auto`` when a learned
+        choice is no longer possible. Returns the resolution shown."""
+        try:
+            res = engine_resolution(learned, requested)
+        except ValueError:  # the learned checkpoint went away
+            res = engine_resolution(learned, "auto")
+        self.bind_engine(box, learned, res)
+        return res
 
     # -- shared controls --------------------------------------------------------------------------
     def add_show_group(self, lay: QBoxLayout, result_text: str) -> QHBoxLayout:

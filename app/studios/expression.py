@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.model.document import Document
 from app.qt_image import to_qimage
-from app.studios.base import StudioPanel, WorkerEditor, engine_resolution
+from app.studios.base import StudioPanel, WorkerEditor, edit_summary
 from app.widgets.canvas import ImageCanvas
 from app.widgets.engine_box import EngineBox
 from app.widgets.param_slider import ParamSlider
@@ -169,29 +169,21 @@ class ExpressionPanel(StudioPanel):
     # -- engine choice ----------------------------------------------------------------------------
     def refresh_engines(self) -> None:
         """Show the current choice's resolution (from the GAN's card only)."""
-        try:
-            res = engine_resolution(ExpressionEditor.learned, self.engine)
-        except ValueError:  # the learned checkpoint went away: back to auto
-            self.engine = "auto"
-            res = engine_resolution(ExpressionEditor.learned, "auto")
-        self._bind(res)
+        res = self.rebind_engine(self.engine_box, ExpressionEditor.learned, self.engine)
+        self.engine = res.requested
+        self._show_view_names(res)
 
-    def _bind(self, res: Resolution) -> None:
-        offer = res if res.requested == "auto" else engine_resolution(ExpressionEditor.learned, "auto")
-        self.engine_box.bind(res, offer)
+    def _show_view_names(self, res: Resolution) -> None:
         self.view_buttons[2].setText("Attention mask" if res.learned else "Warp field")
 
     def set_engine(self, key: str) -> None:
         """Choose ``auto`` / ``classical`` / ``neural``; an unavailable learned GAN is refused with a
         message and the previous choice stays."""
-        try:
-            res = engine_resolution(ExpressionEditor.learned, key)
-        except ValueError as exc:
-            self.report_error(str(exc))
-            self.engine_box.refuse(str(exc))
+        res = self.choose_engine(self.engine_box, ExpressionEditor.learned, key)
+        if res is None:
             return
         self.engine = key
-        self._bind(res)
+        self._show_view_names(res)
         self.render()
 
     # -- document binding -------------------------------------------------------------------------
@@ -243,12 +235,9 @@ class ExpressionPanel(StudioPanel):
             return
         self._show(value)
         info = value.info
-        size = "preview" if value.is_preview else "full"
-        h, w = value.image.shape[:2]
         found = sum(bool(v) for v in info.get("parts_found", {}).values())
         est = info.get("parts_estimated") or []
-        text = (f"Engine: {info.get('backend')} ({info.get('method', '')}) · {size} {w}×{h} · "
-                f"{info.get('elapsed_ms', 0):.1f} ms · parts located {found}/5"
+        text = (edit_summary(value) + f" · parts located {found}/5"
                 + (f"; estimated (warped gently, orange in Regions): {', '.join(p.replace('_', ' ') for p in est)}"
                    if est else ""))
         self.report_engine(value, text)

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.model.document import Document
 from app.qt_image import to_qimage
-from app.studios.base import StudioPanel, WorkerEditor, engine_resolution
+from app.studios.base import StudioPanel, WorkerEditor, edit_summary, engine_resolution
 from app.widgets.canvas import ImageCanvas
 from app.widgets.engine_box import runs_line
 from app.widgets.param_slider import ParamSlider
@@ -238,13 +238,9 @@ class MakeupPanel(StudioPanel):
         if not self.show_original:
             self.canvas.set_after(to_qimage(value.image))
         self._update_overlay(value)
-        info = value.info
-        size = "preview" if value.is_preview else "full"
-        h, w = value.image.shape[:2]
-        text = (f"Engine: {info.get('backend')} ({info.get('method', '')}) · {info.get('faces', 0)} face(s) · "
-                f"{size} {w}×{h} · {info.get('elapsed_ms', 0):.1f} ms")
+        text = edit_summary(value, f"{value.info.get('faces', 0)} face(s)")
         self.report_engine(value, text)
-        self.info_label.setText(text + f"\n{info.get('backend_reason', '')}")
+        self.info_label.setText(text + f"\n{value.info.get('backend_reason', '')}")
 
     def _render_failed(self, message: str) -> None:
         self.forget_result()

@@ -204,28 +204,16 @@ class RegeneratePanel(StudioPanel):
                 "neural": summary}
         for key, _text in ENGINES:
             self.engine_box.set_tip(key, tips[key])
-        try:
-            self.resolution = engine_resolution(RegenerateEditor.learned, self.engine)
-        except ValueError:  # the learned checkpoint went away: back to auto
-            self.engine = "auto"
-            self.resolution = engine_resolution(RegenerateEditor.learned, "auto")
-        self._bind()
-
-    def _bind(self) -> None:
-        offer = None if self.resolution.requested == "auto" else engine_resolution(RegenerateEditor.learned, "auto")
-        self.engine_box.bind(self.resolution, offer)
+        self.resolution = self.rebind_engine(self.engine_box, RegenerateEditor.learned, self.engine)
+        self.engine = self.resolution.requested
 
     def set_engine(self, key: str) -> None:
         """Choose ``auto`` / ``classical`` / ``neural`` (as the combo does); a learned choice without a
         usable checkpoint is refused with a message and the old choice stays."""
-        try:
-            res = engine_resolution(RegenerateEditor.learned, key)
-        except ValueError as exc:
-            self.report_error(str(exc))
-            self.engine_box.refuse(str(exc))
+        res = self.choose_engine(self.engine_box, RegenerateEditor.learned, key)
+        if res is None:
             return
         self.engine, self.resolution = key, res
-        self._bind()
         self.render()
 
     def sync_widgets(self) -> None:

@@ -774,13 +774,9 @@ class ColourTab(QWidget):
     def refresh_engines(self) -> None:
         """Bind the engine box to the requested engine's resolution (from the card; nothing loads)."""
         requested = str(self.doc.param(COLOUR, "backend"))
-        try:
-            self.resolution = engine_resolution(ColorizeEditor.learned, requested)
-        except ValueError:  # the learned checkpoint went away: auto (not an edit: nothing to undo)
-            self.doc.set_param(COLOUR, "backend", "auto")
-            return  # on_param_changed binds again
-        offer = None if requested == "auto" else engine_resolution(ColorizeEditor.learned, "auto")
-        self.engine_box.bind(self.resolution, offer)
+        self.resolution = self.host.rebind_engine(self.engine_box, ColorizeEditor.learned, requested)
+        if self.resolution.requested != requested:  # the learned checkpoint went away: auto (not an edit)
+            self.doc.set_param(COLOUR, "backend", self.resolution.requested)
 
     def backend_enabled(self, backend: str) -> bool:
         """Whether ``backend`` can be chosen in the selector."""

@@ -13,7 +13,7 @@ from typing import Any
 from PySide6.QtWidgets import QCheckBox, QGroupBox, QPushButton, QVBoxLayout, QWidget
 
 from app.qt_image import to_qimage
-from app.studios.base import StudioPanel, WorkerEditor
+from app.studios.base import StudioPanel, WorkerEditor, edit_summary
 from app.widgets.param_slider import ParamSlider
 from engine.studios.base import EditResult
 from engine.studios.opera.editor import LineArtEditor
@@ -147,10 +147,6 @@ class LineArtTab(QWidget):
             host.canvas.set_after(to_qimage(value.image))
         if not self.isVisible():  # the Colour tab is shown: its own info line speaks
             return
-        info = value.info
-        size = "preview" if value.is_preview else "full"
-        h, w = value.image.shape[:2]
-        text = (f"Engine: {info.get('backend')} ({info.get('method', '')}) · {size} {w}×{h} · "
-                f"{info.get('elapsed_ms', 0):.1f} ms")
+        text = edit_summary(value)
         host.report_engine(value, text)
         host.info_label.setText(text)
