@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 
 from engine.errors import EditorStateError, NoFaceError
+from engine.geometry import fit_tps
 from engine.procedural.anime_faces import generate_anime_face
 from engine.studios.expression.classical import (
     apply_rig,
     flow_to_rgb,
     rig_regions,
-    tps_eval,
-    tps_fit,
 )
 from engine.studios.expression.editor import ExpressionEditor, parts_from_generated
 from engine.studios.expression.params import ExpressionParams
@@ -145,8 +144,7 @@ def test_tps_interpolates_and_flow_view(face):
     rng = np.random.default_rng(0)
     src = rng.uniform(0, 50, (8, 2))
     vals = rng.normal(size=(8, 2))
-    coef = tps_fit(src, vals, reg=0.0)
-    np.testing.assert_allclose(tps_eval(src, coef, src), vals, atol=1e-6)
+    np.testing.assert_allclose(fit_tps(src, vals)(src), vals, atol=1e-6)
     _, flow, weight = apply_rig(face.image, parts_from_generated(face), ExpressionParams(angry=1.0))
     rgb = flow_to_rgb(flow, weight)
     assert rgb.shape == face.image.shape and rgb.dtype == np.uint8 and rgb.max() > 0

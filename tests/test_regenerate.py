@@ -8,9 +8,10 @@ import pytest
 from PIL import Image
 
 from engine.errors import EditorStateError, ImageLoadError, NoFaceError
+from engine.geometry import fit_tps
 from engine.labels import CELEBAMASK_HQ, colorize_labels, official_to_bisenet
 from engine.studios.regenerate import edits as E
-from engine.studios.regenerate.classical import fit_tps, regenerate, transfer_colour
+from engine.studios.regenerate.classical import regenerate, transfer_colour
 from engine.studios.regenerate.editor import RegenerateEditor
 from engine.studios.regenerate.params import RegenerateParams
 

@@ -42,6 +42,7 @@ import cv2
 import numpy as np
 
 from engine.faces.anime import AnimeFaceParts
+from engine.geometry import fit_tps
 from engine.studios.expression.params import ExpressionParams
 
 _FROWN_SAD, _QUARTER = 0.24, 0.25
@@ -61,47 +62,6 @@ _BROW_EYE_GAP = 0.25
 """An estimated brow's region ends at the top of its eye box; when less than this fraction of the eye
 height is left between the brow centre and the eye top, the estimated brow does not move."""
 _FIELD_STEP = 2  # the spline is evaluated every _FIELD_STEP pixels and resized
-
-
-# -- thin-plate spline ---------------------------------------------------------------------------
-
-def _tps_kernel(r2: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        k = 0.5 * r2 * np.log(r2)
-    return np.nan_to_num(k, nan=0.0, posinf=0.0, neginf=0.0)
-
-
-def tps_fit(src: np.ndarray, values: np.ndarray, reg: float = 1e-6) -> np.ndarray:
-    """Fit a 2-D thin-plate spline through ``values`` at ``src``.
-
-    Args:
-        src: control points ``[N, 2]`` (N ≥ 3, not all collinear).
-        values: values at the control points ``[N, C]``.
-        reg: Tikhonov regularisation on the kernel diagonal.
-
-    Returns:
-        Coefficients ``[N + 3, C]`` for :func:`tps_eval`.
-    """
-    src = np.asarray(src, np.float64)
-    n = len(src)
-    d2 = np.sum((src[:, None] - src[None]) ** 2, -1)
-    a = np.zeros((n + 3, n + 3))
-    a[:n, :n] = _tps_kernel(d2) + reg * np.eye(n)
-    a[:n, n] = 1.0
-    a[:n, n + 1:] = src
-    a[n, :n] = 1.0
-    a[n + 1:, :n] = src.T
-    b = np.zeros((n + 3, values.shape[1]))
-    b[:n] = values
-    return np.linalg.solve(a, b)
-
-
-def tps_eval(src: np.ndarray, coef: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """Evaluate a spline from :func:`tps_fit` at ``pts`` ``[M, 2]`` → ``[M, C]``."""
-    # |p − s|² expanded (one matrix product instead of an [M, N, 2] temporary)
-    d2 = np.maximum((pts * pts).sum(1)[:, None] + (src * src).sum(1)[None, :] - 2.0 * (pts @ src.T), 0.0)
-    n = len(src)
-    return _tps_kernel(d2) @ coef[:n] + coef[n] + pts @ coef[n + 1:]
 
 
 # -- the rig -------------------------------------------------------------------------------------
@@ -328,14 +288,14 @@ def warp_field(shape: tuple[int, int], regions: list[_Region]) -> tuple[np.ndarr
         ring = _ring(r.centre, r.radii)
         dst = np.concatenate([r.points + r.moves, ring])
         back = np.concatenate([-r.moves, np.zeros_like(ring)])
-        coef = tps_fit(dst, back)
+        spline = fit_tps(dst, back)
         # the spline is smooth: sample it every `step` pixels (coarser for big regions, ≥ 32 samples
         # across the radius) and upsample bilinearly
         step = int(np.clip(min(r.radii) // 32, _FIELD_STEP, 4))
         gy = np.arange(y0, y1 + step, step, dtype=np.float64)
         gx = np.arange(x0, x1 + step, step, dtype=np.float64)
         g = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
-        coarse = tps_eval(dst, coef, g).reshape(len(gy), len(gx), 2).astype(np.float32)
+        coarse = spline(g).reshape(len(gy), len(gx), 2).astype(np.float32)
         fine = cv2.resize(coarse, ((len(gx) - 1) * step + 1, (len(gy) - 1) * step + 1),
                           interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
         local: np.ndarray = fine * win[:, :, None].astype(np.float32)

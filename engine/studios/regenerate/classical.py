@@ -43,6 +43,7 @@ import cv2
 import numpy as np
 
 from engine.cancel import CancelToken
+from engine.geometry import fit_tps
 from engine.imageio import validate_rgb
 from engine.studios.regenerate.edits import check_labels
 from engine.studios.regenerate.params import CLASSES
@@ -105,43 +106,6 @@ def outline_samples(mask: np.ndarray, bins: int = TPS_BINS) -> tuple[np.ndarray,
     ok = pick >= 0
     pts[ok] = np.stack([xs[pick[ok]], ys[pick[ok]]], 1)
     return pts, np.array([cx, cy])
-
-
-def _tps_kernel(r2: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        k = r2 * np.log(r2)
-    return np.nan_to_num(k, nan=0.0, posinf=0.0, neginf=0.0)
-
-
-def fit_tps(src: np.ndarray, dst: np.ndarray, regularisation: float = TPS_REGULARISATION) -> Callable[[np.ndarray], np.ndarray]:
-    """Thin-plate spline ``f`` with ``f(src[i]) ≈ dst[i]``.
-
-    Args:
-        src: ``[K, 2]`` control points.
-        dst: ``[K, 2]`` their images.
-        regularisation: smoothing λ (in coordinates normalised by the spread of ``src``).
-
-    Returns:
-        ``f(points [N, 2]) -> [N, 2]``.
-    """
-    c = src.mean(0)
-    s = max(1e-6, float(np.abs(src - c).max()))
-    p = (src - c) / s
-    k = len(p)
-    kmat = _tps_kernel(((p[:, None] - p[None]) ** 2).sum(-1)) + regularisation * np.eye(k)
-    pm = np.hstack([np.ones((k, 1)), p])
-    a = np.zeros((k + 3, k + 3))
-    a[:k, :k], a[:k, k:], a[k:, :k] = kmat, pm, pm.T
-    rhs = np.zeros((k + 3, 2))
-    rhs[:k] = dst
-    sol = np.linalg.lstsq(a, rhs, rcond=None)[0]
-
-    def f(pts: np.ndarray) -> np.ndarray:
-        q = (np.asarray(pts, np.float64) - c) / s
-        u = _tps_kernel(((q[:, None] - p[None]) ** 2).sum(-1))
-        return u @ sol[:k] + np.hstack([np.ones((len(q), 1)), q]) @ sol[k:]
-
-    return f
 
 
 def nearest_fill_index(have: np.ndarray) -> np.ndarray:
@@ -231,7 +195,7 @@ def _part_map(have: np.ndarray, target: np.ndarray) -> Callable[[np.ndarray], np
     sp, sc = outline_samples(have)
     dp, dc = outline_samples(target)
     ok = ~(np.isnan(sp).any(1) | np.isnan(dp).any(1))
-    return fit_tps(np.vstack([dp[ok], dc]), np.vstack([sp[ok], sc]))
+    return fit_tps(np.vstack([dp[ok], dc]), np.vstack([sp[ok], sc]), TPS_REGULARISATION)
 
 
 def warp_region(img: np.ndarray, have: np.ndarray, target: np.ndarray) -> np.ndarray:
