@@ -312,6 +312,26 @@ def test_undo_in_one_studio_never_touches_another_studios_state(qtbot, win, odd_
     assert win.doc.param("makeup", "intensity") == pytest.approx(0.3) and makeup.undo.index() == 1
 
 
+def test_ctrl_z_and_ctrl_shift_z_follow_the_shown_studio(qtbot, win) -> None:
+    from PySide6.QtCore import Qt
+
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow, timeout=5000)
+    win.set_studio("expression")
+    win.panels["expression"].sliders["smile"].spin.setValue(0.5)
+    win.set_studio("makeup")
+    win.panels["makeup"].intensity.spin.setValue(0.3)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Z, ctrl)
+    assert win.doc.param("makeup", "intensity") == pytest.approx(0.8)
+    assert win.doc.param("expression", "smile") == pytest.approx(0.5)  # another studio's edit stays
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Z, ctrl | shift)
+    assert win.doc.param("makeup", "intensity") == pytest.approx(0.3)
+    win.set_studio("expression")
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Z, ctrl)
+    assert win.doc.param("expression", "smile") == 0.0 and win.doc.param("makeup", "intensity") == pytest.approx(0.3)
+
+
 def test_every_studio_stack_has_an_undo_limit_and_a_new_image_clears_them(qtbot, win, odd_files) -> None:
     from app.model.commands import UNDO_LIMIT
 

@@ -108,7 +108,7 @@ def line_art_from_picture(rgb: np.ndarray, side: int, sigma: float = 1.0, thresh
     Raises:
         ValueError: ``side`` out of range or not an image.
     """
-    from engine.studios.base import validate_rgb
+    from engine.imageio import validate_rgb
     from engine.studios.opera.classical import XDoGParams, xdog
 
     side = check_side(side)
