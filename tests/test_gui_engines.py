@@ -103,17 +103,31 @@ def test_no_model_is_loaded_on_the_gui_thread(qtbot, make_window, monkeypatch, t
 
 
 def test_model_manager_import_makes_the_backends_forget(qtbot, make_window, monkeypatch) -> None:
+    from types import SimpleNamespace
+
     import engine.studios.base as studio_base
+    import engine.weights.catalog as catalog
 
     win = make_window(persist=False)
     refreshed: list[str] = []
     forgot: list[bool] = []
     monkeypatch.setattr(studio_base, "forget_learned", lambda: forgot.append(True))
+    monkeypatch.setattr(catalog, "list_models", lambda verify=False: [])
     for panel in win.panels.values():
         monkeypatch.setattr(panel, "refresh_engines", lambda name=panel.name: refreshed.append(name))
     dlg = win.open_model_manager()
     qtbot.waitUntil(dlg.is_idle, timeout=30000)
-    dlg._imported()  # what a successful import runs on the GUI thread
+    def refuse(path: str) -> None:
+        raise ValueError(f"{path}: refused")
+
+    monkeypatch.setattr(catalog, "import_weights", refuse)
+    dlg.import_path("/nowhere/bad.pth")
+    qtbot.waitUntil(dlg.is_idle, timeout=30000)
+    assert dlg.last_error and forgot == [] and refreshed == []  # a refused file changes nothing
+    monkeypatch.setattr(catalog, "import_weights", lambda path: SimpleNamespace(message="imported good.pth"))
+    dlg.import_path("/nowhere/good.pth")
+    qtbot.waitUntil(dlg.is_idle, timeout=30000)
+    assert dlg.status.text() == "Imported good.pth"
     assert forgot == [True] and sorted(refreshed) == sorted(win.panels)
     dlg.close()
 

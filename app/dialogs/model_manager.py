@@ -156,21 +156,18 @@ class ModelManagerDialog(QDialog):
     def import_path(self, path: str) -> int:
         """Check and import ``path`` in the worker, then list again; returns the job id."""
 
-        def job(token: CancelToken):
+        def job(token: CancelToken) -> tuple[str, list]:
+            from engine.studios.base import forget_learned
             from engine.weights.catalog import import_weights, list_models
 
             res = import_weights(path)
+            # a checkpoint was added: every learned backend forgets its cached models and failures, so
+            # the studios see the new file without a restart (here, off the GUI thread: forgetting
+            # waits for a model that is being loaded)
+            forget_learned()
             return res.message[:1].upper() + res.message[1:], list_models(verify=False)
 
-        return self._submit(job, f"Checking {path}…", self._imported)
-
-    def _imported(self) -> None:
-        """A checkpoint was added: every learned backend forgets its cached models and failures (the
-        studios see the new file without a restart), and the window is told."""
-        from engine.studios.base import forget_learned
-
-        forget_learned()
-        self.weights_imported.emit()
+        return self._submit(job, f"Checking {path}…", self.weights_imported.emit)
 
     def import_dialog(self) -> None:
         start = str(QSettings().value("paths/last_weights_dir", ""))
