@@ -88,7 +88,7 @@ class MainWindow(QMainWindow):
         self._load_interrupted = False  # open_path cancelled the shown studio's render of the old image
         self.device_label = "…"
         self.last_error: str | None = None
-        self._analyzer = None  # engine.faces.FaceAnalyzer, created and used in the worker thread only
+        self._analyzer: Any = None  # engine.faces.FaceAnalyzer, created and used in the worker thread only
         self._faces_pending: int | None = None
         self.faces_status = ""
         self.persist_settings = True
@@ -379,8 +379,8 @@ class MainWindow(QMainWindow):
     def recent_files(self) -> list[str]:
         v = QSettings().value("paths/recent", [])
         if isinstance(v, str):
-            v = [v]
-        return [str(x) for x in (v or [])]
+            return [v]
+        return [str(x) for x in v] if isinstance(v, (list, tuple)) else []
 
     def _add_recent(self, path: Path) -> None:
         items = [str(Path(path).resolve())] + [r for r in self.recent_files() if r != str(Path(path).resolve())]

@@ -3,7 +3,7 @@ callbacks, editors that live in the worker, the engine resolution for display, r
 view plumbing, remembered settings.
 
 A panel subclasses :class:`StudioPanel`, declares its parameters, builds its widgets and overrides
-the hooks it needs (:meth:`StudioPanel.render`, :meth:`StudioPanel.sync_widgets`,
+the hooks it needs (:meth:`StudioPanel.request_render`, :meth:`StudioPanel.sync_widgets`,
 :meth:`StudioPanel.on_param_changed`, :meth:`StudioPanel.activate`, ...). It never filters the
 worker's signals: each request carries its own result callback (:class:`app.worker.Jobs`).
 
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from app.widgets.canvas import ImageCanvas
 
 E = TypeVar("E", bound=Editor)
+K = TypeVar("K", bound=Hashable)
 
 
 def engine_resolution(learned: LearnedBackend | None, requested: str = "auto") -> Resolution:
@@ -91,7 +92,7 @@ def device_text(device: str) -> str:
     return f"{kind.upper()} {index}" if index else kind.upper()
 
 
-class WorkerEditor(Generic[E]):
+class WorkerEditor(Generic[K, E]):
     """A studio editor made and used only inside worker jobs.
 
     Making an editor may read cards and its first edit may load a learned model or run face
@@ -99,19 +100,19 @@ class WorkerEditor(Generic[E]):
     again when the ``key`` a job asks with changes (e.g. another requested backend).
 
     Args:
-        make: ``make(key) -> editor``.
+        make: ``make(key) -> editor`` (``key`` is ``None`` for a studio with one editor).
 
     Example:
-        >>> holder = WorkerEditor(lambda backend: MakeupEditor(backend))        # doctest: +SKIP
-        >>> def job(token): return holder.get("auto").edit(params, token)        # doctest: +SKIP
+        >>> holder = WorkerEditor(lambda backend: MakeupEditor(backend or "auto"))  # doctest: +SKIP
+        >>> def job(token): return holder.get("auto").edit(params, token)            # doctest: +SKIP
     """
 
-    def __init__(self, make: Callable[[Hashable], E]) -> None:
+    def __init__(self, make: Callable[[K | None], E]) -> None:
         self._make = make
-        self._key: Hashable = None
+        self._key: K | None = None
         self._editor: E | None = None
 
-    def get(self, key: Hashable = None) -> E:
+    def get(self, key: K | None = None) -> E:
         """The editor for ``key``, made on first use or when ``key`` changed (worker thread only)."""
         if self._editor is None or key != self._key:
             self._editor = self._make(key)
@@ -301,7 +302,7 @@ class StudioPanel(QWidget):
     def on_param_changed(self, studio: str, key: str, value: Any) -> None:
         """A parameter of this panel changed (widget, undo or redo): show it, render again."""
         self.sync_widgets()
-        self.render()
+        self.request_render()
 
     def on_image_changed(self) -> None:
         """A new document image: drop the old result; the shown studio draws it at once, a hidden one
@@ -313,13 +314,14 @@ class StudioPanel(QWidget):
     def sync_widgets(self) -> None:
         """Show the document's parameters in the widgets (signals blocked)."""
 
-    def render(self) -> None:
-        """Send the current image and parameters to the engine (newest request wins)."""
+    def request_render(self) -> None:
+        """Send the current image and parameters to the engine (newest request wins). (Not Qt's
+        ``QWidget.render``, which paints a widget into a device.)"""
 
     def activate(self) -> None:
         """Called when the panel becomes the visible studio: put its image on the canvas, render."""
         self.show_document(after=self.result.image if self.result is not None else None)
-        self.render()
+        self.request_render()
 
     def deactivate(self) -> None:
         """Called before another studio is shown: remove what this panel put on the shared canvas."""
@@ -497,7 +499,7 @@ class StudioPanel(QWidget):
                 if isinstance(default, bool):
                     out[key] = str(v).lower() in ("1", "true")
                 elif isinstance(default, (int, float)):
-                    out[key] = type(default)(v)
+                    out[key] = type(default)(str(v))
                 else:
                     out[key] = str(v)
             except (TypeError, ValueError):

@@ -68,6 +68,12 @@ def params_from_dict(d: dict[str, Any]) -> ExpressionParams:
     return ExpressionParams(**{k: float(d[k]) for k in DEFAULTS}).validate()
 
 
+def make_editor(key: tuple[str, bool] | None) -> ExpressionEditor:
+    """The editor for ``(requested backend, whole picture is the face)`` (made in the worker)."""
+    backend, assume_crop = key if key is not None else ("auto", False)
+    return ExpressionEditor(backend=backend, assume_crop=assume_crop)
+
+
 def draw_part_boxes(image: np.ndarray, info: dict[str, Any]) -> np.ndarray:
     """Outline the located parts on a copy of ``image``: green = found, orange = estimated."""
     import cv2
@@ -97,8 +103,7 @@ class ExpressionPanel(StudioPanel):
         super().__init__(doc, undo, worker, canvas, parent)
         self.engine = "auto"
         """The requested engine: ``auto``, ``classical`` or ``neural``."""
-        self.editor: WorkerEditor[ExpressionEditor] = WorkerEditor(
-            lambda key: ExpressionEditor(backend=key[0], assume_crop=key[1]))
+        self.editor: WorkerEditor[tuple[str, bool], ExpressionEditor] = WorkerEditor(make_editor)
         self.result: EditResult | None = None
         self.view = 0
         self._known: tuple[np.ndarray, AnimeFaceParts] | None = None  # parts of a generated face
@@ -130,7 +135,7 @@ class ExpressionPanel(StudioPanel):
         self.assume_face.setObjectName("assume_face")
         self.assume_face.setToolTip("When no anime face is detected, use the whole picture as the face box; "
                                     "parts are then located (or estimated) inside it")
-        self.assume_face.toggled.connect(lambda _on: self.render())  # a new editor detects again
+        self.assume_face.toggled.connect(lambda _on: self.request_render())  # a new editor detects again
         lay.addWidget(self.assume_face)
 
         self.random_button = QPushButton("Random anime face")
@@ -184,16 +189,16 @@ class ExpressionPanel(StudioPanel):
             return
         self.engine = key
         self._show_view_names(res)
-        self.render()
+        self.request_render()
 
     # -- document binding -------------------------------------------------------------------------
     def on_param_changed(self, studio: str, key: str, value: Any) -> None:
         if key in self.sliders:
             self.sliders[key].set_value(value)
-        self.render()
+        self.request_render()
 
     # -- engine -----------------------------------------------------------------------------------
-    def render(self) -> None:
+    def request_render(self) -> None:
         """Send the current image + sliders to the worker (newest request wins)."""
         image = self.doc.image
         if image is None or not self.isVisible():
@@ -278,4 +283,4 @@ class ExpressionPanel(StudioPanel):
 
     def activate(self) -> None:
         self.show_document()
-        self.render()
+        self.request_render()

@@ -125,7 +125,7 @@ class MakeupPanel(StudioPanel):
                  parent: QWidget | None = None) -> None:
         super().__init__(doc, undo, worker, canvas, parent)
         self.styles = load_styles()
-        self.editor: WorkerEditor[MakeupEditor] = WorkerEditor(lambda _key: MakeupEditor("auto", styles=self.styles))
+        self.editor: WorkerEditor[None, MakeupEditor] = WorkerEditor(lambda _key: MakeupEditor("auto", styles=self.styles))
         self.result: EditResult | None = None
         self.show_masks = False
         self.defaults = default_params(self.styles)
@@ -219,7 +219,7 @@ class MakeupPanel(StudioPanel):
         self.intensity.set_value(d["intensity"])
 
     # -- engine -----------------------------------------------------------------------------------
-    def render(self) -> None:
+    def request_render(self) -> None:
         """Send the image + parameters to the worker (newest request wins)."""
         image = self.doc.image
         if image is None or not self.isVisible():
@@ -265,7 +265,7 @@ class MakeupPanel(StudioPanel):
 
     def activate(self) -> None:
         self.show_document(after=self.doc.image)
-        self.render()
+        self.request_render()
         self._update_overlay(self.result)
 
     # -- export -----------------------------------------------------------------------------------

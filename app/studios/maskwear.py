@@ -76,7 +76,7 @@ class MaskWearPanel(StudioPanel):
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: QWidget | None = None) -> None:
         super().__init__(doc, undo, worker, canvas, parent)
-        self.editor: WorkerEditor[MaskWearEditor] = WorkerEditor(lambda _key: MaskWearEditor())
+        self.editor: WorkerEditor[None, MaskWearEditor] = WorkerEditor(lambda _key: MaskWearEditor())
         self.result: EditResult | None = None
         self._drag_key: int | None = None
         self._drag_counter = 0
@@ -184,7 +184,7 @@ class MaskWearPanel(StudioPanel):
         self.sync_widgets()
         if key == "method":
             self.refresh_engines()
-        self.render()
+        self.request_render()
 
     def undo_text(self, key: str, value: Any) -> str:
         """Undo texts in the user's words ("Move mask anchor", "Reset mask colour", ...)."""
@@ -214,7 +214,7 @@ class MaskWearPanel(StudioPanel):
 
     def activate(self) -> None:
         self.show_document()
-        self.render()
+        self.request_render()
 
     def deactivate(self) -> None:
         self.canvas.set_handles(None)
@@ -261,7 +261,7 @@ class MaskWearPanel(StudioPanel):
         return MaskWearParams(template=p["template"], color=p["color"] or None, faces=p["faces"], method=p["method"],
                               lighting=float(p["lighting"]), offsets=tuple(p["offsets"])).validate()
 
-    def render(self) -> None:
+    def request_render(self) -> None:
         """Fit and composite in the worker (newest request wins)."""
         image = self.doc.image
         if image is None or not self.isVisible():

@@ -93,7 +93,7 @@ class RegeneratePanel(StudioPanel):
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: QWidget | None = None) -> None:
         super().__init__(doc, undo, worker, canvas, parent)
-        self.editor: WorkerEditor[RegenerateEditor] = WorkerEditor(lambda _key: RegenerateEditor())
+        self.editor: WorkerEditor[None, RegenerateEditor] = WorkerEditor(lambda _key: RegenerateEditor())
         self.engine = "auto"
         """The requested engine: ``auto``, ``classical`` or ``neural``."""
         self.resolution: Resolution = engine_resolution(RegenerateEditor.learned, "auto")
@@ -116,7 +116,7 @@ class RegeneratePanel(StudioPanel):
         bl = QVBoxLayout(box)
         self.painter = MaskPainter(self.undo)
         self.painter.setMinimumHeight(460)
-        self.painter.stroke_finished.connect(self.render)
+        self.painter.stroke_finished.connect(self.request_render)
         bl.addWidget(self.painter)
         row = QHBoxLayout()
         self.order = QComboBox()
@@ -214,7 +214,7 @@ class RegeneratePanel(StudioPanel):
         if res is None:
             return
         self.engine, self.resolution = key, res
-        self.render()
+        self.request_render()
 
     def sync_widgets(self) -> None:
         p = self.doc.params(STUDIO)
@@ -243,11 +243,11 @@ class RegeneratePanel(StudioPanel):
         if key == "reference":
             self._load_reference(value)
         else:
-            self.render()
+            self.request_render()
 
     def _on_undo_index(self, _index: int) -> None:
         if self.isVisible() and self.model is not None:
-            self.render()
+            self.request_render()
 
     def _open_reference(self) -> None:
         exts = " ".join(f"*{e}" for e in sorted(LOAD_EXTENSIONS))
@@ -344,7 +344,7 @@ class RegeneratePanel(StudioPanel):
         if image is not None and self._parsed_for is not image:
             self._parse(image)
         elif self._render_cancelled and self.model is not None:
-            self.render()
+            self.request_render()
         self._render_cancelled = False
 
     def cancel_view_jobs(self) -> list[str]:
@@ -376,7 +376,7 @@ class RegeneratePanel(StudioPanel):
         self.painter.view.set_model(self.model)
         self._enable_mask_buttons(True)
         self.info_label.setText("Paint on the mask; each stroke regenerates.")
-        self.render()
+        self.request_render()
 
     def _parse_failed(self, message: str) -> None:
         self.painter.view.set_model(None)
@@ -399,7 +399,7 @@ class RegeneratePanel(StudioPanel):
 
     def _reference_loaded(self, path: object) -> None:
         self.ref_label.setText(f"reference: {Path(str(path)).name}" if path else "no reference")
-        self.render()
+        self.request_render()
 
     def _reference_failed(self, message: str) -> None:
         self.ref_label.setText(f"reference unusable: {message}")
@@ -418,7 +418,7 @@ class RegeneratePanel(StudioPanel):
         return RegenerateParams(self.model.pixels.copy(), reference_regions=tuple(p["regions"]),
                                 blend=float(p["blend"])).validate()
 
-    def render(self) -> None:
+    def request_render(self) -> None:
         """Regenerate in the worker (newest request wins; previews first)."""
         if not self.isVisible() or self.doc.image is None:
             return

@@ -83,6 +83,7 @@ class EngineBox(QGroupBox):
         self.resolution: Resolution | None = None
         """The resolution shown (``None`` until :meth:`bind`)."""
         lay = QVBoxLayout(self)
+        self._layout = lay
         self.combo = QComboBox()
         self.combo.setObjectName(combo_name)
         for key, text in choices:
@@ -102,6 +103,10 @@ class EngineBox(QGroupBox):
         tip = self.combo.itemData(index, Qt.ItemDataRole.ToolTipRole)
         self.combo.setToolTip(str(tip) if tip else "")
         self.chosen.emit(key)
+
+    def add_widget(self, widget: QWidget) -> None:
+        """Add a studio's own control under the note (e.g. a view option of the engine)."""
+        self._layout.addWidget(widget)
 
     # -- binding ------------------------------------------------------------------------------------
     def bind(self, res: Resolution, offer: Resolution | None = None) -> None:

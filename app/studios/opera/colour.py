@@ -228,7 +228,8 @@ class ColourTab(QWidget):
         self.warped_view.placeholder = "The reference as the correspondence placed it on the sketch"
         self.workspace = QSplitter(Qt.Orientation.Horizontal)
         self.workspace.setObjectName("opera_workspace")
-        captions = []
+        captions: list[QLabel] = []
+        panes: list[QWidget] = []
         for title, view in (("Sketch — mirrored about the dashed axis", self.sketch),
                             ("Colour — click with the fill tool to repaint a region", self.result_view),
                             ("Warped exemplar", self.warped_view)):
@@ -244,10 +245,11 @@ class ColourTab(QWidget):
             view.setMinimumWidth(WORKSPACE_PANE_MIN)
             bl.addWidget(view, 1)
             self.workspace.addWidget(box)
+            panes.append(box)
         self.warped_caption = captions[2]
         self.warped_caption.setToolTip("The paper's warped exemplar r_{y→x}: where each reference colour landed on "
                                        "the sketch before the regions were painted")
-        self.warped_pane = self.workspace.widget(2)
+        self.warped_pane = panes[2]
         self.workspace.setChildrenCollapsible(False)
         for i, stretch in enumerate((2, 2, 1)):
             self.workspace.setStretchFactor(i, stretch)
@@ -274,7 +276,7 @@ class ColourTab(QWidget):
         self.warped_check.setToolTip("Show the reference as the engine's correspondence placed it on the sketch")
         self.warped_check.setChecked(True)
         self.warped_check.toggled.connect(self.warped_pane.setVisible)
-        self.engine_box.layout().addWidget(self.warped_check)
+        self.engine_box.add_widget(self.warped_check)
         lay.addWidget(self.engine_box)
         self.refresh_engines()
 

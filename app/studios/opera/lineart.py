@@ -73,7 +73,7 @@ class LineArtTab(QWidget):
     def __init__(self, host: StudioPanel) -> None:
         super().__init__()
         self.host = host
-        self.editor: WorkerEditor[LineArtEditor] = WorkerEditor(lambda _key: LineArtEditor())
+        self.editor: WorkerEditor[None, LineArtEditor] = WorkerEditor(lambda _key: LineArtEditor())
         doc = host.doc
         lay = QVBoxLayout(self)
         box = QGroupBox("Line art (XDoG)")
@@ -124,7 +124,7 @@ class LineArtTab(QWidget):
         """
         return params_from_dict(self.host.doc.params(STUDIO))
 
-    def render(self) -> None:
+    def request_render(self) -> None:
         """Send the opened image + parameters to the worker (newest request wins)."""
         host = self.host
         image = host.doc.image

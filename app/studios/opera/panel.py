@@ -73,19 +73,19 @@ class OperaPanel(StudioPanel):
             self.colour.on_param_changed(key, value)
             return
         self.lineart.show_param(key, value)
-        self.render()
+        self.request_render()
 
     def on_image_changed(self) -> None:
         self.forget_result()
         if self.isVisible():  # a hidden studio draws nothing on the shared canvas; activate() catches up
             self.show_document()
-            self.render()
+            self.request_render()
         if self.colour.started and self.doc.image is not None:
             self.colour.add_document_reference()
 
-    def render(self) -> None:
+    def request_render(self) -> None:
         """Render the line art of the opened image (newest request wins)."""
-        self.lineart.render()
+        self.lineart.request_render()
 
     def refresh_engines(self) -> None:
         self.colour.refresh_engines()
