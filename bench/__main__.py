@@ -14,9 +14,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -162,7 +163,7 @@ def time_batch(work: Path, images: int, size: int, workers: int, repeats: int) -
     }
 
 
-def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3) if a and b else None
 
 
@@ -225,7 +226,7 @@ def format_table(doc: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmarks, write the JSON file, print the table.
 
     Args:

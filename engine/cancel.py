@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from engine.errors import Cancelled
 
@@ -22,7 +22,7 @@ class CancelToken:
         True
     """
 
-    def __init__(self, parent: Optional[Callable[[], bool]] = None) -> None:
+    def __init__(self, parent: Callable[[], bool] | None = None) -> None:
         self._event = threading.Event()
         self._parent = parent
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -54,7 +54,7 @@ def _available(dev: torch.device) -> bool:
     return False
 
 
-def select_device(prefer: Optional[str] = None) -> DeviceChoice:
+def select_device(prefer: str | None = None) -> DeviceChoice:
     """Pick the device models run on.
 
     Args:

@@ -14,8 +14,9 @@ import io
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Union
 
 import cv2
 import numpy as np
@@ -266,7 +267,7 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     return p
 
 
-def atomic_write_files(files: "dict[PathLike, bytes]") -> list[Path]:
+def atomic_write_files(files: dict[PathLike, bytes]) -> list[Path]:
     """Write several files as one step: all of them, or (on a write error) none.
 
     Every file first goes to a temporary file beside its target (written and fsynced); only when
@@ -323,7 +324,7 @@ def atomic_write_files(files: "dict[PathLike, bytes]") -> list[Path]:
     return [p for _, p in staged]
 
 
-def save_image(path: PathLike, array: np.ndarray, *, quality: int = 95, fmt: Optional[str] = None) -> Path:
+def save_image(path: PathLike, array: np.ndarray, *, quality: int = 95, fmt: str | None = None) -> Path:
     """Save a ``uint8`` grey/RGB/RGBA array atomically; the format follows the extension.
 
     Args:
@@ -341,7 +342,7 @@ def save_image(path: PathLike, array: np.ndarray, *, quality: int = 95, fmt: Opt
     return atomic_write_bytes(path, encode_for_path(path, array, quality=quality, fmt=fmt))
 
 
-def encode_for_path(path: PathLike, array: np.ndarray, *, quality: int = 95, fmt: Optional[str] = None) -> bytes:
+def encode_for_path(path: PathLike, array: np.ndarray, *, quality: int = 95, fmt: str | None = None) -> bytes:
     """The bytes :func:`save_image` would write to ``path`` (format from the extension unless
     ``fmt`` is given), for writers that stage several files (:func:`atomic_write_files`).
 

@@ -16,8 +16,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.imageio import save_image  # noqa: E402
-from engine.procedural.lianpu import generate_lianpu  # noqa: E402
+from engine.imageio import save_image
+from engine.procedural.lianpu import generate_lianpu
 
 ICON_PATH = ROOT / "packaging" / "masquerade.png"
 ICON_SEED = 7

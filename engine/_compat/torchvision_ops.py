@@ -15,11 +15,10 @@ import importlib
 import importlib.util
 import os
 from types import ModuleType
-from typing import Optional
 
 import torch
 
-_LIB: Optional[torch.library.Library] = None
+_LIB: torch.library.Library | None = None
 _STATE: dict[str, object] = {"done": False, "fallback": False}
 
 
@@ -93,7 +92,7 @@ def ensure_torchvision() -> ModuleType:
         if importlib.util.find_spec("torchvision") is None:
             raise ImportError("torchvision is not installed")
         try:
-            torch.ops.torchvision.nms  # already defined (extension loaded earlier)
+            _ = torch.ops.torchvision.nms  # already defined (extension loaded earlier)
         except (AttributeError, RuntimeError):
             if not _extension_loads():
                 _register_fallback()

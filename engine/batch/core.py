@@ -28,12 +28,13 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 import numpy as np
 
@@ -88,9 +89,9 @@ class BatchProgress:
     skipped: int
     total: int
     elapsed_s: float
-    eta_s: Optional[float] = None
-    last_item: Optional[str] = None
-    last_error: Optional[str] = None
+    eta_s: float | None = None
+    last_item: str | None = None
+    last_error: str | None = None
 
     @property
     def completed(self) -> int:
@@ -148,8 +149,8 @@ ProgressCallback = Callable[[BatchProgress], None]
 
 def run_batch(
     spec: JobSpec,
-    progress: Optional[ProgressCallback] = None,
-    cancel: Optional[CancelToken] = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
 ) -> BatchSummary:
     """Run (or resume) a batch job.
 
@@ -202,7 +203,7 @@ class _Run:
     """Counters and recording of one run (main process only)."""
 
     def __init__(self, writer: ManifestWriter, total: int, skipped: int, output_dir: Path,
-                 progress: Optional[ProgressCallback]) -> None:
+                 progress: ProgressCallback | None) -> None:
         self.writer = writer
         self.total = total
         self.skipped = skipped
@@ -225,7 +226,7 @@ class _Run:
             self.disk_full = self.disk_full or outcome.disk_full
         self.report(task.id, outcome.error)
 
-    def report(self, last_item: Optional[str] = None, last_error: Optional[str] = None) -> None:
+    def report(self, last_item: str | None = None, last_error: str | None = None) -> None:
         """Call the progress callback with the current counts."""
         if self.progress is None:
             return
@@ -242,7 +243,7 @@ class _Run:
                             self.writer.path, time.perf_counter() - self.started, list(self.errors),
                             cancelled)
 
-    def finish(self, cancel: Optional[CancelToken]) -> BatchSummary:
+    def finish(self, cancel: CancelToken | None) -> BatchSummary:
         """The final summary, or the error/cancellation that stopped the run."""
         incomplete = self.done + self.failed + self.skipped < self.total
         if self.disk_full:
@@ -337,7 +338,7 @@ def _drain(inflight: dict[Future[Any], Task], run: _Run) -> None:
     for fut, task in inflight.items():
         try:
             outcome = fut.result()
-        except BaseException:  # noqa: BLE001 - a task we cannot vouch for is simply not recorded
+        except BaseException:
             continue
         try:
             run.writer.append(task, outcome)
@@ -345,7 +346,7 @@ def _drain(inflight: dict[Future[Any], Task], run: _Run) -> None:
             return
 
 
-_WORKER_RUNNER: Optional[Runner] = None
+_WORKER_RUNNER: Runner | None = None
 """The op's per-image function in a worker process, built once by :func:`_init_worker`."""
 
 
@@ -428,7 +429,7 @@ def process_task(runner: Runner | ProceduralRunner, task: Task, output_dir: Path
             if not isinstance(out, np.ndarray):
                 raise ValueError("the op produced no image")
             save_image(output_dir / task.output, out)
-    except Exception as exc:  # noqa: BLE001 - bad input must not kill the job; it is recorded
+    except Exception as exc:
         return TaskOutcome("error", _one_line(exc), _ms_since(t0), _is_disk_full(exc))
     return TaskOutcome("done", None, _ms_since(t0))
 
@@ -445,7 +446,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _is_disk_full(exc: BaseException) -> bool:
     """True when ``exc`` or an exception it was raised from is ENOSPC / EDQUOT."""
-    seen: Optional[BaseException] = exc
+    seen: BaseException | None = exc
     for _ in range(8):  # exception chains are short; bound the walk anyway
         if seen is None:
             return False

@@ -32,11 +32,12 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any
 
 try:
     import fcntl
@@ -71,7 +72,7 @@ class TaskOutcome:
     """
 
     status: str
-    error: Optional[str] = None
+    error: str | None = None
     elapsed_ms: float = 0.0
     disk_full: bool = False
 
@@ -111,7 +112,7 @@ def _still_names(path: Path | str, fd: int) -> bool:
     return (a.st_ino, a.st_dev) == (b.st_ino, b.st_dev)
 
 
-def _lock(path: Path, wait: bool) -> Optional[int]:
+def _lock(path: Path, wait: bool) -> int | None:
     """Open (creating) and ``flock`` the lock file ``path``.
 
     A holder deletes its lock file when it lets go (:func:`_unlock`: no debris is left in the
@@ -322,7 +323,7 @@ def _free_old_name(output_dir: Path) -> Path:
         k += 1
 
 
-def _read_identity(job_path: Path) -> Optional[dict[str, Any]]:
+def _read_identity(job_path: Path) -> dict[str, Any] | None:
     """Identity stored in a ``job.json``, or None when it is unreadable."""
     try:
         doc = json.loads(job_path.read_text(encoding="utf-8"))
@@ -392,7 +393,7 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
     return records
 
 
-def input_stat(task: Task) -> Optional[list[int]]:
+def input_stat(task: Task) -> list[int] | None:
     """``[size, mtime_ns]`` of the task's input file (``None`` for a procedural task or an input
     that cannot be read): recorded with each result, so a re-run notices a replaced input."""
     if task.input_path is None:
@@ -404,7 +405,7 @@ def input_stat(task: Task) -> Optional[list[int]]:
     return [int(st.st_size), int(st.st_mtime_ns)]
 
 
-def is_finished(task: Task, record: Optional[dict[str, Any]], output_dir: Path) -> bool:
+def is_finished(task: Task, record: dict[str, Any] | None, output_dir: Path) -> bool:
     """True when ``task`` needs no work: recorded done, at the same output(s), every file exists and
     the input file is the one that was processed (same size and modification time as recorded;
     records written before that was recorded are trusted)."""
@@ -495,7 +496,7 @@ class ManifestWriter:
             if locked:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
-    def _error(self, code: Optional[int], reason: str) -> BatchError:
+    def _error(self, code: int | None, reason: str) -> BatchError:
         """The one-line error for a failed append (disk full says so and how to go on)."""
         if code in (errno.ENOSPC, errno.EDQUOT):
             return BatchError(f"disk full: cannot append to {self.path} ({reason}); "
@@ -508,7 +509,7 @@ class ManifestWriter:
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> "ManifestWriter":
+    def __enter__(self) -> ManifestWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

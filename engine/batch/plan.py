@@ -41,9 +41,10 @@ import hashlib
 import itertools
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from engine.batch.ops import BatchOp
 from engine.errors import ImageLoadError, MasqueradeError
@@ -89,14 +90,14 @@ class JobSpec:
     """
 
     op: str                                                             # op name, e.g. "lineart"
-    input_dir: Optional[Path]                                           # folder of input images; None = procedural
+    input_dir: Path | None                                           # folder of input images; None = procedural
     output_dir: Path                                                    # outputs + manifest.jsonl + job.json
     grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)     # name -> values (product = combos)
     params: Mapping[str, Any] = field(default_factory=dict)             # base params, overridden by grid
     workers: int = 1                                                    # processes; 1 = in-process
     shard: tuple[int, int] = (0, 1)                                     # (i, n): this run's share of the tasks
     force: bool = False                                                 # replace a different job's folder
-    count: Optional[int] = None                                         # procedural: number of seeds
+    count: int | None = None                                         # procedural: number of seeds
     seed_start: int = 0                                                 # procedural: first seed
 
     def __post_init__(self) -> None:
@@ -132,10 +133,10 @@ class Task:
     """
 
     id: str                                         # "<input name>@<hash>"
-    input_path: Optional[Path]                      # absolute input file; None = procedural
+    input_path: Path | None                      # absolute input file; None = procedural
     params: dict[str, Any]                          # normalised parameters
     output: str                                     # relative output path (the first one)
-    seed: Optional[int] = None                      # procedural: the seed
+    seed: int | None = None                      # procedural: the seed
     outputs: tuple[tuple[str, str], ...] = ()       # multi-output: (name, relative path) per file
 
     @property
@@ -363,7 +364,7 @@ def plan_job(spec: JobSpec, op: BatchOp) -> JobPlan:
     """
     base = op.normalize(dict(spec.params))
     grid = normalize_grid(op, spec.params, spec.grid)
-    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     tags = combo_tags(grid, combos)
     if op.source == "procedural":
         return _plan_procedural(spec, op, base, grid, combos, tags)
@@ -376,7 +377,7 @@ def plan_job(spec: JobSpec, op: BatchOp) -> JobPlan:
     stems = _output_stems(inputs)
     tasks: list[Task] = []
     for path in inputs:
-        for combo, tag in zip(combos, tags):
+        for combo, tag in zip(combos, tags, strict=True):
             params = op.normalize({**spec.params, **combo})
             prefix = stems[path.name] + (f"__{tag}" if tag else "")
             if op.output_names is None:
@@ -421,7 +422,7 @@ def _plan_procedural(spec: JobSpec, op: BatchOp, base: dict[str, Any], grid: dic
     tasks: list[Task] = []
     for seed in range(spec.seed_start, spec.seed_start + spec.count):
         stem = seed_name(seed)
-        for combo, tag in zip(combos, tags):
+        for combo, tag in zip(combos, tags, strict=True):
             params = op.normalize({**spec.params, **combo})
             outputs = _named_outputs(op, params, stem + (f"__{tag}" if tag else ""))
             tasks.append(Task(task_id(op.name, stem, params), None, params, outputs[0][1], seed, outputs))

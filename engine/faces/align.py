@@ -11,7 +11,6 @@ bit-for-bit and an edit keeps the full-resolution detail it did not touch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import cv2
 import numpy as np
@@ -104,7 +103,7 @@ def feather_mask(size: int, feather: float = 0.08) -> np.ndarray:
 
 
 def paste_back(image: np.ndarray, crop: AlignedCrop, edited: np.ndarray, *,
-               feather: float = 0.08, mask: Optional[np.ndarray] = None, mode: str = "delta") -> np.ndarray:
+               feather: float = 0.08, mask: np.ndarray | None = None, mode: str = "delta") -> np.ndarray:
     """Put an edited crop back into ``image`` with a feathered seam.
 
     ``mode="delta"`` warps back the *difference* between ``edited`` and ``crop.image`` and adds it,

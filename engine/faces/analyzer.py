@@ -12,7 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import replace
-from typing import Any, Optional
+from typing import Any
 
 import cv2
 import numpy as np
@@ -91,7 +91,7 @@ class FaceAnalyzer:
         self.info["detector"] = "mediapipe"
         return MediaPipeBoxDetector()
 
-    def _make_parser(self, choice: str) -> tuple[str, Optional[thirdparty.FacexlibParser]]:
+    def _make_parser(self, choice: str) -> tuple[str, thirdparty.FacexlibParser | None]:
         wanted = ("parsenet", "bisenet") if choice == "auto" else (choice,) if choice != "geometric" else ()
         for kind in wanted:
             names = thirdparty.PARSENET_FILES if kind == "parsenet" else thirdparty.BISENET_FILES

@@ -46,7 +46,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import cv2
 import numpy as np
@@ -163,7 +163,7 @@ def detect_anime_faces(image: np.ndarray, min_size: int = 24) -> list[tuple[np.n
         gp = cv2.equalizeHist(cv2.copyMakeBorder(gs, p, p, p, p, border))
         m = max(16, ms // shrink)
         rects, counts = _cascade().detectMultiScale2(gp, scaleFactor=1.05, minNeighbors=3, minSize=(m, m))
-        for (x, y, bw, bh), n in zip(np.asarray(rects).reshape(-1, 4), np.asarray(counts).reshape(-1)):
+        for (x, y, bw, bh), n in zip(np.asarray(rects).reshape(-1, 4), np.asarray(counts).reshape(-1), strict=True):
             box = (np.array([x, y, x + bw, y + bh], np.float64) - p) * shrink / s
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             if not (0 <= cx < w and 0 <= cy < h):
@@ -194,7 +194,7 @@ def _prior_box(name: str) -> np.ndarray:
 
 
 def _pick(comps: list[tuple[np.ndarray, int]], prior: np.ndarray, sigma: float,
-          min_area: int, shape_ok=lambda b: True, thin_penalty: float = 1.0) -> Optional[np.ndarray]:
+          min_area: int, shape_ok=lambda b: True, thin_penalty: float = 1.0) -> np.ndarray | None:
     pc = np.array([(prior[0] + prior[2]) / 2, (prior[1] + prior[3]) / 2])
     best, best_score = None, 0.0
     for b, area in comps:
@@ -263,7 +263,7 @@ def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0) -> Anim
         comps = _components(_dark_mask(g, win, dark_level + 15))
         prior = np.array([e[0], e[1] - 0.16 * _W, e[2], e[1] - 0.16 * _W + 0.065 * _W])
         b = _pick(comps, prior, sigma=12.0, min_area=6,
-                  shape_ok=lambda b: (b[2] - b[0]) >= 2.0 * (b[3] - b[1]) and (b[2] - b[0]) >= 0.35 * ew)
+                  shape_ok=lambda b, ew=ew: (b[2] - b[0]) >= 2.0 * (b[3] - b[1]) and (b[2] - b[0]) >= 0.35 * ew)
         if b is None:
             parts[name], found[name] = prior, False
         else:
@@ -309,6 +309,13 @@ def _check_parts(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
     prior box), a brow from the other brow's offset above its eye (else a fixed offset), the mouth
     from its prior below the eyes' midpoint. Estimated parts have ``found[name] = False``.
     """
+    _check_eyes(parts, found)
+    _check_brows(parts, found)
+    _check_mouth(parts, found)
+
+
+def _check_eyes(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
+    """The eye rules of :func:`_check_parts`, in place."""
     for name, left_half in (("left_eye", True), ("right_eye", False)):
         if not found[name]:
             continue
@@ -335,6 +342,10 @@ def _check_parts(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
         parts[bad] = _mirror(parts[good], _W / 2)
     elif not found["left_eye"]:
         parts["left_eye"], parts["right_eye"] = _prior_box("left_eye"), _prior_box("right_eye")
+
+
+def _check_brows(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
+    """The brow rules of :func:`_check_parts` (after the eyes), in place."""
     ew = float(np.mean([parts[k][2] - parts[k][0] for k in ("left_eye", "right_eye")]))
     for side in ("left", "right"):
         name, e = f"{side}_brow", parts[f"{side}_eye"]
@@ -356,6 +367,10 @@ def _check_parts(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
             parts[name] = np.array([c[0] - half[0], c[1] - half[1], c[0] + half[0], c[1] + half[1]])
         else:
             parts[name] = np.array([e[0], e[1] - 0.16 * _W, e[2], e[1] - 0.16 * _W + 0.065 * _W])
+
+
+def _check_mouth(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
+    """The mouth rules of :func:`_check_parts` (after the eyes), in place."""
     le, re = parts["left_eye"], parts["right_eye"]
     mid_x = (_centre_of(le)[0] + _centre_of(re)[0]) / 2
     eye_dist = abs(_centre_of(re)[0] - _centre_of(le)[0])

@@ -16,7 +16,7 @@ Optional backend: facexlib's RetinaFace (mobilenet0.25) when its weight file is 
 from __future__ import annotations
 
 import threading
-from typing import Optional, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -63,7 +63,7 @@ class BoxDetector(Protocol):
 
     name: str
 
-    def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, Optional[np.ndarray]]]: ...
+    def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, np.ndarray | None]]: ...
 
 
 class MediaPipeBoxDetector:
@@ -97,17 +97,17 @@ class MediaPipeBoxDetector:
                     model_selection=sel, min_detection_confidence=self.min_score)
         return self._models[selection]
 
-    def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, Optional[np.ndarray]]]:
+    def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, np.ndarray | None]]:
         out = self._detect(rgb, 1)
         if not out and self.close_range_fallback:
             out = [d for d in self._detect(rgb, 0) if d[1] >= max(self.min_score, CLOSE_RANGE_MIN_SCORE)]
         return out
 
-    def _detect(self, rgb: np.ndarray, selection: int) -> list[tuple[np.ndarray, float, Optional[np.ndarray]]]:
+    def _detect(self, rgb: np.ndarray, selection: int) -> list[tuple[np.ndarray, float, np.ndarray | None]]:
         h, w = rgb.shape[:2]
         with self._lock:
             res = self._get(selection).process(np.ascontiguousarray(rgb))
-        out: list[tuple[np.ndarray, float, Optional[np.ndarray]]] = []
+        out: list[tuple[np.ndarray, float, np.ndarray | None]] = []
         for d in res.detections or []:
             bb = d.location_data.relative_bounding_box
             box = np.array([bb.xmin * w, bb.ymin * h, (bb.xmin + bb.width) * w, (bb.ymin + bb.height) * h], np.float32)
@@ -132,7 +132,7 @@ class FaceMeshFitter:
                 static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3)
         return self._model
 
-    def fit(self, rgb: np.ndarray, box: np.ndarray) -> Optional[np.ndarray]:
+    def fit(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray | None:
         """478 landmarks ``[478, 2]`` (image pixels) of the face in ``box``, or ``None``.
 
         The mesh runs on each view of :data:`MESH_VIEWS` and the fits are averaged (test-time
@@ -162,7 +162,7 @@ class FaceMeshFitter:
         return np.mean(fits, 0).astype(np.float32)
 
     def _fit_view(self, rgb: np.ndarray, box: np.ndarray, scale: float, dx: float, dy: float,
-                  flip: bool) -> Optional[np.ndarray]:
+                  flip: bool) -> np.ndarray | None:
         """One mesh fit on a crop ``scale`` × the usual size, its centre moved by ``dx``/``dy`` box
         sides, mirrored when ``flip`` (landmarks are mirrored back and renumbered by
         :data:`~engine.faces.topology.MIRROR`); image pixels, float64."""
@@ -212,7 +212,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-Detection = tuple[np.ndarray, float, Optional[np.ndarray]]
+Detection = tuple[np.ndarray, float, np.ndarray | None]
 
 TILE_LEVEL_SIDE = 3 * DETECT_SIDE
 """Large images are also searched in tiles of ``DETECT_SIDE`` on a copy of at most this side, so
@@ -267,7 +267,7 @@ CLOSER_SIDE = 512
 fit failed (:func:`_look_closer`)."""
 
 
-def _look_closer(detector: BoxDetector, rgb: np.ndarray, box: np.ndarray) -> Optional[Detection]:
+def _look_closer(detector: BoxDetector, rgb: np.ndarray, box: np.ndarray) -> Detection | None:
     """The best detection in a window 2.5 × ``box`` around its centre, read from the full-resolution
     image and resized to :data:`CLOSER_SIDE` (image pixels), or ``None``."""
     x0, y0, x1, y1 = (float(v) for v in box)
@@ -283,7 +283,7 @@ def _look_closer(detector: BoxDetector, rgb: np.ndarray, box: np.ndarray) -> Opt
     return ((b - np.tile(off, 2)) / s).astype(np.float32), sc, None if k is None else ((k - off) / s).astype(np.float32)
 
 
-def detect_faces(rgb: np.ndarray, detector: BoxDetector, mesh: Optional[FaceMeshFitter],
+def detect_faces(rgb: np.ndarray, detector: BoxDetector, mesh: FaceMeshFitter | None,
                  max_faces: int = 16) -> list[Face]:
     """All faces in ``rgb`` (RGB ``uint8``), largest first, with landmarks when the mesh fits.
 

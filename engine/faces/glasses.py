@@ -31,7 +31,6 @@ hidden) are never labelled.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import cv2
 import numpy as np
@@ -78,7 +77,7 @@ class GlassesResult:
     present: bool
     bridge: float
     rims: tuple[float, float]
-    mask: Optional[np.ndarray] = None
+    mask: np.ndarray | None = None
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
@@ -167,7 +166,7 @@ def _rim(grey: np.ndarray, centre: np.ndarray, half: float, out_dir: np.ndarray,
 
 
 def _lens_outline(grey: np.ndarray, centre: np.ndarray, half: float, out_dir: np.ndarray, down: np.ndarray,
-                  pad: float) -> Optional[np.ndarray]:
+                  pad: float) -> np.ndarray | None:
     """Outer outline ``[N, 2]`` of one lens + frame: the rim found on rays all around the eye
     (rays without a clear rim — brows above, shadows — take the radius interpolated from their
     neighbours), pushed out by ``pad`` px. ``None`` when too few rays see the rim."""
@@ -189,7 +188,7 @@ def _lens_outline(grey: np.ndarray, centre: np.ndarray, half: float, out_dir: np
     return centre[None] + r[:, None] * dirs
 
 
-def detect_glasses(rgb: np.ndarray, landmarks: np.ndarray, grey: Optional[np.ndarray] = None) -> GlassesResult:
+def detect_glasses(rgb: np.ndarray, landmarks: np.ndarray, grey: np.ndarray | None = None) -> GlassesResult:
     """Decide whether the face with these mesh ``landmarks`` wears glasses; ``eye_g`` mask if so.
 
     Args:

@@ -34,7 +34,7 @@ colour model; profile faces without a mesh get no parts.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -213,7 +213,38 @@ DETECT_GLASSES = True
 OUTER_CLASSES = tuple(L[n] for n in ("background", "skin", "l_ear", "r_ear", "hair", "neck", "cloth"))
 
 
-def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional[np.ndarray]) -> None:
+def _drop_cloth_from_hair(rgb: np.ndarray, hair: np.ndarray, outside: np.ndarray, neck: np.ndarray,
+                          skin_like: np.ndarray, crown: np.ndarray, along: np.ndarray, across: np.ndarray,
+                          unit: float) -> None:
+    """Below the jaw, clear (in place) the ``hair`` pixels that are really clothes: by colour
+    (clothes histogram vs crown hair) and by texture (a plain jacket vs textured hair)."""
+    if CLOTH_VS_HAIR:
+        # dark clothes read as hair: below the jaw, a "hair" pixel is cloth when its colour is
+        # clearly more typical of the clothes (histogram of the confident cloth pixels) than of
+        # the crown hair AND its column holds no hair at jaw height (hair that falls on the
+        # shoulders hangs down beside the jaw; a suit's shoulder under short hair does not)
+        cloth_seed = outside & (along < CLOTH_ALONG) & ~neck & ~hair & ~skin_like
+        if cloth_seed.sum() >= HIST_MIN_SAMPLES:
+            low = hair & (along < CLOTH_HAIR_ALONG)
+            low &= ~_hair_columns(hair, along, across)
+            if low.any():
+                ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+                q = ycc[low]
+                p_cloth = _hist_likelihood(ycc[cloth_seed], q)
+                p_hair = _hist_likelihood(ycc[crown], q)
+                hair[low] = ~(p_cloth > CLOTH_HAIR_RATIO * p_hair)
+    if SMOOTH_CLOTH > 0:
+        # hair is textured (strands, curls), a jacket is plain: below the jaw, "hair" whose local
+        # luma spread is far below the crown hair's is cloth (dark jackets under short hair)
+        k = max(3, int(round(unit * SMOOTH_CLOTH_WIN)) | 1)
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        m1 = cv2.blur(grey, (k, k))
+        spread = np.sqrt(np.maximum(cv2.blur(grey * grey, (k, k)) - m1 * m1, 0.0))
+        plain = hair & (along < CLOTH_HAIR_ALONG) & (spread < SMOOTH_CLOTH * float(np.median(spread[crown])))
+        hair[plain] = False
+
+
+def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: np.ndarray | None) -> None:
     """Draw one face's labels into ``labels`` (in place). See the module docstring for the method."""
     lm = face.landmarks
     if lm is None:
@@ -289,30 +320,8 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: Optional
     hair = _largest_component_touching(hair, hair & (along > -0.3)) | (hair & (along > -0.3))
     # torso: widening below the neck; clothes are often missed by the person mask at the frame edge
     torso = (along < -0.7) & (np.abs(across) < 0.6 + (-0.7 - along) * 1.6)
-    if has_hair and CLOTH_VS_HAIR:
-        # dark clothes read as hair: below the jaw, a "hair" pixel is cloth when its colour is
-        # clearly more typical of the clothes (histogram of the confident cloth pixels) than of
-        # the crown hair AND its column holds no hair at jaw height (hair that falls on the
-        # shoulders hangs down beside the jaw; a suit's shoulder under short hair does not)
-        cloth_seed = outside & (along < CLOTH_ALONG) & ~neck & ~hair & ~skin_like
-        if cloth_seed.sum() >= HIST_MIN_SAMPLES:
-            low = hair & (along < CLOTH_HAIR_ALONG)
-            low &= ~_hair_columns(hair, along, across)
-            if low.any():
-                ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
-                q = ycc[low]
-                p_cloth = _hist_likelihood(ycc[cloth_seed], q)
-                p_hair = _hist_likelihood(ycc[crown], q)
-                hair[low] = ~(p_cloth > CLOTH_HAIR_RATIO * p_hair)
-    if has_hair and SMOOTH_CLOTH > 0:
-        # hair is textured (strands, curls), a jacket is plain: below the jaw, "hair" whose local
-        # luma spread is far below the crown hair's is cloth (dark jackets under short hair)
-        k = max(3, int(round(unit * SMOOTH_CLOTH_WIN)) | 1)
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-        m1 = cv2.blur(grey, (k, k))
-        spread = np.sqrt(np.maximum(cv2.blur(grey * grey, (k, k)) - m1 * m1, 0.0))
-        plain = hair & (along < CLOTH_HAIR_ALONG) & (spread < SMOOTH_CLOTH * float(np.median(spread[crown])))
-        hair[plain] = False
+    if has_hair:
+        _drop_cloth_from_hair(rgb, hair, outside, neck, skin_like, crown, along, across, unit)
     cloth = ((outside & (along < CLOTH_ALONG)) | (torso & ~oval)) & ~neck & ~hair & ~skin_like
     if CLOTH_BARE_T > 0:  # bare shoulders / chest: skin-coloured under the looser threshold
         cloth &= ~((skin_d < CLOTH_BARE_T) & (skin_d + SKIN_MARGIN < hair_d))
@@ -507,7 +516,7 @@ def _hair_columns(hair: np.ndarray, along: np.ndarray, across: np.ndarray) -> np
     """Pixels whose face-frame column (``across`` bin of 0.05, within ±3) is mostly hair in the
     jaw-height band :data:`HANG_BAND` (more than :data:`HANG_FRAC`)."""
     inband = (along > HANG_BAND[0]) & (along < HANG_BAND[1])
-    col = lambda m: np.clip(np.round((across[m] + 3.0) / 0.05), 0, 120).astype(np.int32)  # noqa: E731
+    col = lambda m: np.clip(np.round((across[m] + 3.0) / 0.05), 0, 120).astype(np.int32)
     tot = np.bincount(col(inband), minlength=121).astype(np.float64)
     hit = np.bincount(col(inband & hair), minlength=121).astype(np.float64)
     frac = np.where(tot > 0, hit / np.maximum(tot, 1.0), 0.0)
@@ -544,7 +553,7 @@ def _largest_component_touching(mask: np.ndarray, anchor: np.ndarray) -> np.ndar
     return np.isin(comp, keep)
 
 
-def geometric_parsing(rgb: np.ndarray, faces: Sequence[Face], person: Optional[np.ndarray] = None) -> np.ndarray:
+def geometric_parsing(rgb: np.ndarray, faces: Sequence[Face], person: np.ndarray | None = None) -> np.ndarray:
     """19-class label map (official order) of ``rgb`` from the faces' landmarks.
 
     Args:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +26,7 @@ class Face:
 
     box: np.ndarray
     score: float
-    landmarks: Optional[np.ndarray]
+    landmarks: np.ndarray | None
     keypoints: np.ndarray
     source: str = "mediapipe"
 
@@ -75,9 +75,9 @@ class FaceAnalysis:
 
     shape: tuple[int, int]
     faces: list[Face] = field(default_factory=list)
-    parsing: Optional[np.ndarray] = None
+    parsing: np.ndarray | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def largest(self) -> Optional[Face]:
+    def largest(self) -> Face | None:
         return self.faces[0] if self.faces else None

@@ -21,8 +21,9 @@ it (:attr:`FeatureExtractor.name`). Extractors:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -79,7 +80,7 @@ class InceptionExtractor:
         MetricUnavailable: no file found, or it does not load into Inception-v3.
     """
 
-    def __init__(self, path: Optional[str] = None, batch: int = 16) -> None:
+    def __init__(self, path: str | None = None, batch: int = 16) -> None:
         from engine.weights.catalog import known_weights
         from engine.weights.known_files import find_weights
         from engine.weights.thirdparty import load_state_dict_file
@@ -126,7 +127,7 @@ class DomainExtractor:
         MetricUnavailable: no trained classifier checkpoint.
     """
 
-    def __init__(self, path: Optional[str] = None, batch: int = 32) -> None:
+    def __init__(self, path: str | None = None, batch: int = 32) -> None:
         from engine.weights.store import find_checkpoint, load_checkpoint
 
         p = path or find_checkpoint("opera_colour_resnet18")
@@ -145,7 +146,7 @@ class DomainExtractor:
         return self.model.embed_images(list(images), batch=self.batch).astype(np.float64)
 
 
-def get_extractor(name: str = "auto", path: Optional[str] = None) -> FeatureExtractor:
+def get_extractor(name: str = "auto", path: str | None = None) -> FeatureExtractor:
     """Build an extractor by name.
 
     Args:

@@ -18,7 +18,7 @@ five exponents (renormalised when fewer scales are asked for), 2× average-pool 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

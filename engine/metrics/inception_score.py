@@ -17,8 +17,9 @@ Numbers from different classifiers are not comparable; every result names its cl
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ class Classifier:
     predict: Callable[[Sequence[np.ndarray]], np.ndarray]
 
 
-def get_classifier(name: str = "auto", path: Optional[str] = None) -> Classifier:
+def get_classifier(name: str = "auto", path: str | None = None) -> Classifier:
     """The IS classifier by name: ``"inception"``, ``"domain"`` or ``"auto"`` (Inception if present).
 
     Raises:
@@ -96,7 +97,7 @@ def get_classifier(name: str = "auto", path: Optional[str] = None) -> Classifier
     raise ValueError(f"unknown IS classifier {name!r} (inception, domain, auto)")
 
 
-def _inception_classifier(path: Optional[str]) -> Classifier:
+def _inception_classifier(path: str | None) -> Classifier:
     """Not supported here: the extractor of :mod:`engine.metrics.distribution` keeps pool features only."""
     raise MetricUnavailable("IS with ImageNet Inception-v3 is not supported in this build (FID/KID use its pool "
                             "features only); use the domain classifier")

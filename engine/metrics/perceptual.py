@@ -9,7 +9,8 @@ There are no such weights in this project and nothing is downloaded: :func:`load
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,7 +48,7 @@ class LPIPS(nn.Module):
         """Distances ``[N]`` between images ``x``, ``y`` in [-1, 1], ``[N, 3, H, W]``."""
         fx, fy = (x - self.shift) / self.scale, (y - self.shift) / self.scale
         total = torch.zeros(x.shape[0], device=x.device)
-        for stage, head in zip(self.stages, self.heads):
+        for stage, head in zip(self.stages, self.heads, strict=True):
             fx, fy = stage(fx), stage(fy)
             nx = fx / (fx.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
             ny = fy / (fy.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
@@ -67,7 +68,7 @@ class LPIPS(nn.Module):
         return float(self(t(a), t(b))[0])
 
 
-def load_lpips(vgg_path: Optional[str] = None, heads_path: Optional[str] = None) -> LPIPS:
+def load_lpips(vgg_path: str | None = None, heads_path: str | None = None) -> LPIPS:
     """LPIPS-VGG from local files (the third-party folders when paths are not given).
 
     Raises:

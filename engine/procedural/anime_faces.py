@@ -23,8 +23,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any
 
 import cv2
 import numpy as np
@@ -69,7 +70,7 @@ class AnimeExpression:
     smile: float = 0.0
     surprised: float = 0.0
 
-    def validate(self) -> "AnimeExpression":
+    def validate(self) -> AnimeExpression:
         """Raise ``ValueError`` when an intensity is not a finite number in [0, 1]."""
         for name in EXPRESSION_LABELS:
             v = getattr(self, name)
@@ -81,7 +82,7 @@ class AnimeExpression:
         """Intensities as ``float32`` ``[4]`` in :data:`EXPRESSION_LABELS` order."""
         return np.array([getattr(self, n) for n in EXPRESSION_LABELS], np.float32)
 
-    def scaled(self, factor: float) -> "AnimeExpression":
+    def scaled(self, factor: float) -> AnimeExpression:
         """Every intensity multiplied by ``factor`` and clipped to [0, 1]."""
         return AnimeExpression(**{n: float(np.clip(getattr(self, n) * factor, 0.0, 1.0)) for n in EXPRESSION_LABELS})
 
@@ -89,7 +90,7 @@ class AnimeExpression:
         return asdict(self)
 
     @classmethod
-    def from_mapping(cls, d: Optional[Mapping[str, Any]]) -> "AnimeExpression":
+    def from_mapping(cls, d: Mapping[str, Any] | None) -> AnimeExpression:
         """Build from a mapping of label → intensity, rejecting unknown labels."""
         d = dict(d or {})
         unknown = set(d) - set(EXPRESSION_LABELS)
@@ -145,8 +146,8 @@ class _Canvas:
         cv2.fillPoly(m, shifted, 255, lineType=cv2.LINE_8, shift=2)
         return m, (x0, y0, x1, y1)
 
-    def fill(self, polys: Union[np.ndarray, Sequence[np.ndarray]], colour: ArrayLike,
-             clip: Optional[np.ndarray] = None, alpha: float = 1.0) -> np.ndarray:
+    def fill(self, polys: np.ndarray | Sequence[np.ndarray], colour: ArrayLike,
+             clip: np.ndarray | None = None, alpha: float = 1.0) -> np.ndarray:
         """Fill polygon(s) (even-odd union) with ``colour``; ``clip`` is a full-canvas mask.
 
         Returns the full-canvas ``uint8`` mask that was painted (for later clipping).
@@ -165,8 +166,8 @@ class _Canvas:
         roi += (np.asarray(colour, np.float32) - roi) * a
         return full
 
-    def stroke(self, pts: np.ndarray, width: Union[float, np.ndarray], colour: ArrayLike,
-               clip: Optional[np.ndarray] = None) -> np.ndarray:
+    def stroke(self, pts: np.ndarray, width: float | np.ndarray, colour: ArrayLike,
+               clip: np.ndarray | None = None) -> np.ndarray:
         """A tapered stroke along an open polyline (``width`` per point or constant)."""
         return self.fill(_ribbon(pts, width), colour, clip)
 
@@ -178,7 +179,7 @@ def _bezier(p0: ArrayLike, p1: ArrayLike, p2: ArrayLike, n: int = 24) -> np.ndar
     return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t ** 2 * p2
 
 
-def _ribbon(pts: np.ndarray, width: Union[float, np.ndarray]) -> np.ndarray:
+def _ribbon(pts: np.ndarray, width: float | np.ndarray) -> np.ndarray:
     """Closed polygon around an open polyline, half of ``width`` on each side."""
     pts = np.asarray(pts, np.float64)
     w = np.broadcast_to(np.asarray(width, np.float64), (len(pts),)) / 2.0
@@ -208,9 +209,29 @@ MAX_FACE_SIZE: int = 4096
 ``--size 100000`` is refused instead of allocating tens of GiB."""
 
 
+def _as_expression(expression: AnimeExpression | Mapping[str, float] | None) -> AnimeExpression:
+    """A validated :class:`AnimeExpression` (``None`` = neutral, a mapping label → intensity)."""
+    if expression is None:
+        return AnimeExpression()
+    if isinstance(expression, AnimeExpression):
+        return expression.validate()
+    return AnimeExpression.from_mapping(expression)
+
+
+def _back_hair(style: str, cx: float, fy: float, top_y: float) -> np.ndarray:
+    """Outline of the hair behind the head, in design units, for one of :data:`HAIR_STYLES`."""
+    if style == "long":
+        return np.concatenate([_bezier((cx - 78, fy + 130), (cx - 92, top_y - 10), (cx, top_y - 8)),
+                               _bezier((cx, top_y - 8), (cx + 92, top_y - 10), (cx + 78, fy + 130))])
+    if style == "bob":
+        return np.concatenate([_bezier((cx - 76, fy + 70), (cx - 92, top_y - 10), (cx, top_y - 8)),
+                               _bezier((cx, top_y - 8), (cx + 92, top_y - 10), (cx + 76, fy + 70))])
+    return _ellipse(cx, fy - 24, 80, 96)
+
+
 def generate_anime_face(seed: int, size: int = 256,
-                        expression: Union[AnimeExpression, Mapping[str, float], None] = None,
-                        hair_style: Optional[str] = None) -> AnimeFace:
+                        expression: AnimeExpression | Mapping[str, float] | None = None,
+                        hair_style: str | None = None) -> AnimeFace:
     """Draw one anime head.
 
     Args:
@@ -228,12 +249,7 @@ def generate_anime_face(seed: int, size: int = 256,
     if not 16 <= int(size) <= MAX_FACE_SIZE:
         raise ValueError(f"size must be in [16, {MAX_FACE_SIZE}] pixels, got {size}")
     size = int(size)
-    if expression is None:
-        ex = AnimeExpression()
-    elif isinstance(expression, AnimeExpression):
-        ex = expression.validate()
-    else:
-        ex = AnimeExpression.from_mapping(expression)
+    ex = _as_expression(expression)
     rng = np.random.default_rng(int(seed))
     style = hair_style if hair_style is not None else HAIR_STYLES[int(rng.integers(len(HAIR_STYLES)))]
     if style not in HAIR_STYLES:
@@ -279,14 +295,7 @@ def generate_anime_face(seed: int, size: int = 256,
 
     # back hair
     top_y = fy - 92
-    if style == "long":
-        back = np.concatenate([_bezier((cx - 78, fy + 130), (cx - 92, top_y - 10), (cx, top_y - 8)),
-                               _bezier((cx, top_y - 8), (cx + 92, top_y - 10), (cx + 78, fy + 130))])
-    elif style == "bob":
-        back = np.concatenate([_bezier((cx - 76, fy + 70), (cx - 92, top_y - 10), (cx, top_y - 8)),
-                               _bezier((cx, top_y - 8), (cx + 92, top_y - 10), (cx + 76, fy + 70))])
-    else:
-        back = _ellipse(cx, fy - 24, 80, 96)
+    back = _back_hair(style, cx, fy, top_y)
     if style == "twintails":
         for sgn in (-1, 1):
             tail = np.concatenate([_bezier((cx + sgn * 60, fy - 70), (cx + sgn * 120, fy - 40), (cx + sgn * 100, fy + 120)),
@@ -440,7 +449,7 @@ def generate_anime_face(seed: int, size: int = 256,
     cv.stroke(P(ring), np.concatenate([np.linspace(1, 5, 15), np.linspace(5, 1, 15)]) * k, _shade(hair, 1.35))
 
     # brows (drawn over the bangs, as anime art does)
-    for name, sgn, eye in (("left_brow", -1, "left_eye"), ("right_brow", 1, "right_eye")):
+    for name, sgn in (("left_brow", -1), ("right_brow", 1)):
         ex_c = cx + sgn * eye_dx
         by = eye_y - eye_h - 10
         inner = np.array([ex_c - sgn * 13, by + 9 * a - 9 * s - 9 * u - 2 * m])
@@ -467,7 +476,7 @@ def generate_anime_face(seed: int, size: int = 256,
 
 
 def anime_face_sheet(seeds: Sequence[int], size: int = 128,
-                     expressions: Sequence[Union[AnimeExpression, Mapping[str, float], None]] = (None,)) -> np.ndarray:
+                     expressions: Sequence[AnimeExpression | Mapping[str, float] | None] = (None,)) -> np.ndarray:
     """A grid of faces: one row per seed, one column per expression.
 
     Args:

@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import cv2
 import numpy as np
@@ -110,7 +109,7 @@ class LianpuDesign:
     forehead_kind: str
 
     @classmethod
-    def from_seed(cls, seed: int) -> "LianpuDesign":
+    def from_seed(cls, seed: int) -> LianpuDesign:
         """Draw the shapes of design ``seed`` (any int ≥ 0)."""
         rng = np.random.default_rng([int(seed), 0x11A9])
         lab = {n: i for i, n in enumerate(LIANPU_PARTS)}
@@ -209,7 +208,7 @@ class LianpuPalette:
     rgb: np.ndarray
 
     @classmethod
-    def from_seed(cls, seed: int, colour: Optional[str] = None) -> "LianpuPalette":
+    def from_seed(cls, seed: int, colour: str | None = None) -> LianpuPalette:
         """Draw the paints of palette ``seed``; ``colour`` forces the main class.
 
         Raises:
@@ -318,8 +317,8 @@ def render_lianpu(design: LianpuDesign, palette: LianpuPalette, size: int = 512)
     return image, line_art, regions
 
 
-def generate_lianpu(seed: int, colour: Optional[str] = None, size: int = 512,
-                    colour_seed: Optional[int] = None) -> Lianpu:
+def generate_lianpu(seed: int, colour: str | None = None, size: int = 512,
+                    colour_seed: int | None = None) -> Lianpu:
     """A seeded procedural lianpu.
 
     Args:
@@ -346,7 +345,7 @@ def generate_lianpu(seed: int, colour: Optional[str] = None, size: int = 512,
                   seed=int(seed), colour_seed=cs)
 
 
-def lianpu_sheet(seeds: list[int], size: int = 192, columns: int = 6, colour: Optional[str] = None) -> np.ndarray:
+def lianpu_sheet(seeds: list[int], size: int = 192, columns: int = 6, colour: str | None = None) -> np.ndarray:
     """A contact sheet of designs (for looking at the generator's range).
 
     Args:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Union
 
 import cv2
 import numpy as np
@@ -200,7 +200,7 @@ def cloth(color: tuple[int, int, int] = (40, 40, 46), pattern: str = "plain", na
     return t
 
 
-_Factory = Callable[[Optional[tuple[int, int, int]]], MaskTemplate]
+_Factory = Callable[[tuple[int, int, int] | None], MaskTemplate]
 
 BUILTIN: dict[str, tuple[str, dict]] = {
     "surgical-blue": ("surgical", {"color": (120, 170, 220)}),
@@ -223,7 +223,7 @@ def template_names() -> list[str]:
     return list(BUILTIN)
 
 
-def get_template(name: str, color: Optional[tuple[int, int, int]] = None) -> MaskTemplate:
+def get_template(name: str, color: tuple[int, int, int] | None = None) -> MaskTemplate:
     """A built-in template by name, optionally recoloured (``color`` replaces its main colour).
 
     Templates are drawn once and cached; the returned pixels are read-only.
@@ -232,7 +232,7 @@ def get_template(name: str, color: Optional[tuple[int, int, int]] = None) -> Mas
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_template(name: str, color: Optional[tuple[int, int, int]]) -> MaskTemplate:
+def _cached_template(name: str, color: tuple[int, int, int] | None) -> MaskTemplate:
     if name not in BUILTIN:
         raise ValueError(f"unknown mask template {name!r}; available: {', '.join(BUILTIN)}")
     family, kwargs = BUILTIN[name]
@@ -244,7 +244,7 @@ def _cached_template(name: str, color: Optional[tuple[int, int, int]]) -> MaskTe
     return t
 
 
-def load_user_template(png: Union[str, Path]) -> MaskTemplate:
+def load_user_template(png: str | Path) -> MaskTemplate:
     """A user RGBA template ``X.png`` with anchors in ``X.json`` (``{"a": [x, y], ... "f": [x, y]}``)."""
     p = Path(png)
     with open_image(p) as im:  # missing / folder / not an image / oversized: one clear ImageLoadError

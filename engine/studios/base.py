@@ -21,9 +21,10 @@ import threading
 import time
 import weakref
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Generic, Iterator, Optional, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -56,10 +57,10 @@ class Resolution:
 
     backend: str
     reason: str
-    card: Optional[ModelCard] = None
+    card: ModelCard | None = None
     requested: str = "auto"
     available: bool = False
-    path: Optional[Path] = None
+    path: Path | None = None
 
     @property
     def learned(self) -> bool:
@@ -72,7 +73,7 @@ class Resolution:
         return self.card is not None and self.card.better
 
 
-_BACKENDS: "weakref.WeakSet[LearnedBackend]" = weakref.WeakSet()
+_BACKENDS: weakref.WeakSet[LearnedBackend] = weakref.WeakSet()
 
 
 class LearnedBackend:
@@ -100,9 +101,9 @@ class LearnedBackend:
 
     def __init__(self, model: str, *, title: str, classical: str = "classical engine",
                  train_hint: str = "", require_steps: bool = False,
-                 describe: Optional[Callable[[ModelCard], str]] = None,
-                 roots: Optional[Sequence[Path]] = None,
-                 load: Optional[Callable[[Path, Any], Any]] = None) -> None:
+                 describe: Callable[[ModelCard], str] | None = None,
+                 roots: Sequence[Path] | None = None,
+                 load: Callable[[Path, Any], Any] | None = None) -> None:
         self.model = model
         self.title = title
         self.classical = classical
@@ -114,11 +115,11 @@ class LearnedBackend:
         self._lock = threading.Lock()
         self._loaded: dict[tuple[str, str, str], Any] = {}
         self._failed: dict[tuple[str, str], str] = {}
-        self._probe: Optional[tuple[tuple[Any, ...], Any]] = None
+        self._probe: tuple[tuple[Any, ...], Any] | None = None
         _BACKENDS.add(self)
 
     # -- cheap: cards only -----------------------------------------------------------------------
-    def status(self, card: Optional[Path] = None) -> tuple[Optional[Path], Optional[ModelCard], str]:
+    def status(self, card: Path | None = None) -> tuple[Path | None, ModelCard | None, str]:
         """``(card path, card, problem)`` without loading weights; ``problem`` is ``""`` when usable."""
         from engine.weights.store import find_checkpoint, probe_checkpoint
 
@@ -140,7 +141,7 @@ class LearnedBackend:
             return st.path, c, failed
         return st.path, c, ""
 
-    def resolve(self, requested: str = "auto", card: Optional[Path] = None) -> Resolution:
+    def resolve(self, requested: str = "auto", card: Path | None = None) -> Resolution:
         """Which backend runs for ``requested`` (``auto`` | ``classical`` | ``neural``); reads cards only.
 
         Raises:
@@ -177,7 +178,7 @@ class LearnedBackend:
         return Resolution(CLASSICAL, f"{self.classical}: {verdict}", c, requested, True, path)
 
     # -- expensive: in the worker ----------------------------------------------------------------
-    def load(self, resolution: Resolution, device: Optional[str] = None) -> Any:
+    def load(self, resolution: Resolution, device: str | None = None) -> Any:
         """The model for a learned ``resolution``, on ``device`` (default :func:`select_device`).
 
         Hash-verified, built with ``strict=True``, cached by ``(card path, sha256, device)``.
@@ -208,7 +209,7 @@ class LearnedBackend:
             self._loaded[key] = model
             return model
 
-    def load_or_fallback(self, resolution: Resolution, device: Optional[str] = None) -> tuple[Any, Resolution]:
+    def load_or_fallback(self, resolution: Resolution, device: str | None = None) -> tuple[Any, Resolution]:
         """``(model or None, resolution that really runs)``: on ``auto`` a load failure falls back to
         classical with the reason; an explicit learned request raises it.
 
@@ -291,7 +292,7 @@ class Editor(ABC, Generic[P]):
     """
 
     backends: tuple[str, ...] = ("classical",)
-    learned: Optional[LearnedBackend] = None
+    learned: LearnedBackend | None = None
     """The studio's learned engine (``None``: classical only); see :attr:`resolution`."""
     preview_sides: tuple[int, ...] = (384,)
     """Long sides of the previews :meth:`edit_stream` yields before the full result."""
@@ -300,7 +301,7 @@ class Editor(ABC, Generic[P]):
         if backend not in ("auto",) + self.backends:
             raise ValueError(f"backend must be one of {('auto',) + self.backends}, got {backend!r}")
         self.requested_backend = backend
-        self._image: Optional[np.ndarray] = None
+        self._image: np.ndarray | None = None
         self._previews: dict[int, tuple[np.ndarray, float]] = {}
 
     # -- image ----------------------------------------------------------------------------------
@@ -310,7 +311,7 @@ class Editor(ABC, Generic[P]):
         self._previews = {}
         self._prepare(self._image)
 
-    def _prepare(self, image: np.ndarray) -> None:  # noqa: B027 - optional hook
+    def _prepare(self, image: np.ndarray) -> None:
         """Expensive per-image analysis; subclasses cache what they need."""
 
     @property
@@ -349,15 +350,15 @@ class Editor(ABC, Generic[P]):
         return self.resolution.backend
 
     @abstractmethod
-    def _run(self, image: np.ndarray, params: P, scale: float, cancel: Optional[CancelToken]) -> EditResult:
+    def _run(self, image: np.ndarray, params: P, scale: float, cancel: CancelToken | None) -> EditResult:
         """Apply ``params`` to ``image`` (which is the source shrunk by ``scale``)."""
 
-    def edit(self, params: P, cancel: Optional[CancelToken] = None) -> EditResult:
+    def edit(self, params: P, cancel: CancelToken | None = None) -> EditResult:
         """Full-resolution edit of the current image."""
         return self._timed(self.image, params, 1.0, cancel)
 
-    def edit_stream(self, params: P, cancel: Optional[CancelToken] = None,
-                    preview_sides: Optional[Sequence[int]] = None) -> Iterator[EditResult]:
+    def edit_stream(self, params: P, cancel: CancelToken | None = None,
+                    preview_sides: Sequence[int] | None = None) -> Iterator[EditResult]:
         """Yield previews (smallest first) whose side is smaller than the image, then the full edit.
 
         Checks ``cancel`` between steps and raises :class:`~engine.errors.Cancelled` when set.
@@ -375,7 +376,7 @@ class Editor(ABC, Generic[P]):
             cancel.raise_if_cancelled()
         yield self.edit(params, cancel)
 
-    def _timed(self, image: np.ndarray, params: P, scale: float, cancel: Optional[CancelToken]) -> EditResult:
+    def _timed(self, image: np.ndarray, params: P, scale: float, cancel: CancelToken | None) -> EditResult:
         t0 = time.perf_counter()
         res = self._run(image, params, scale, cancel)
         res.info.setdefault("backend", self.backend)

@@ -7,7 +7,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 from engine.errors import CheckpointError
 
@@ -48,7 +48,7 @@ class Verdict:
     better: bool
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "card") -> "Verdict":
+    def from_dict(cls, data: Any, source: str = "card") -> Verdict:
         """Validate the card's ``verdict`` object.
 
         Raises:
@@ -63,7 +63,7 @@ class Verdict:
         return cls(data["compared_with"], data["measure"], data["better"])
 
     @classmethod
-    def from_legacy(cls, extra: dict[str, Any]) -> Optional["Verdict"]:
+    def from_legacy(cls, extra: dict[str, Any]) -> Verdict | None:
         """The verdict an older card recorded as a flag in ``extra`` (``None`` when it has none)."""
         for flag, engine in LEGACY_VERDICT_FLAGS.items():
             if flag in extra:
@@ -103,8 +103,8 @@ class ModelCard:
     model: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     task: str = ""
-    input_size: Optional[tuple[int, int]] = None
-    label_scheme: Optional[str] = None
+    input_size: tuple[int, int] | None = None
+    label_scheme: str | None = None
     training_data: str = ""
     licence: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
@@ -116,7 +116,7 @@ class ModelCard:
     tensor_count: int = 0
     parameter_count: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
-    verdict: Optional[Verdict] = None
+    verdict: Verdict | None = None
 
     @property
     def better(self) -> bool:
@@ -136,7 +136,7 @@ class ModelCard:
             raise CheckpointError(f"card for {self.model!r} is not JSON-serialisable: {exc}") from None
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "card") -> "ModelCard":
+    def from_dict(cls, data: Any, source: str = "card") -> ModelCard:
         """Validate and build a card from parsed JSON.
 
         Args:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import safetensors.torch
 import torch
@@ -89,13 +89,13 @@ def save_checkpoint(
     path: PathLike,
     *,
     task: str = "",
-    input_size: Optional[tuple[int, int]] = None,
-    label_scheme: Optional[str] = None,
+    input_size: tuple[int, int] | None = None,
+    label_scheme: str | None = None,
     training_data: str = "",
     licence: str = "",
-    metrics: Optional[Mapping[str, float]] = None,
-    extra: Optional[Mapping[str, Any]] = None,
-    verdict: Optional[Verdict] = None,
+    metrics: Mapping[str, float] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    verdict: Verdict | None = None,
 ) -> Path:
     """Write a model's weights (safetensors) and then its card (JSON), each atomically.
 
@@ -187,7 +187,7 @@ def _check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], sourc
 
 def load_checkpoint(
     path: PathLike,
-    device: Union[str, torch.device, None] = None,
+    device: str | torch.device | None = None,
     verify_hash: bool = True,
 ) -> tuple[nn.Module, ModelCard]:
     """Rebuild a model from its card and load its weights (``strict=True``), in eval mode.
@@ -233,7 +233,7 @@ def checkpoint_roots() -> list[Path]:
     return extra + [PROJECT_CHECKPOINTS]
 
 
-def find_checkpoint(name: str, roots: Optional[list[PathLike]] = None) -> Optional[Path]:
+def find_checkpoint(name: str, roots: list[PathLike] | None = None) -> Path | None:
     """First card (in root order, then path order) whose ``model`` field is ``name``.
 
     Folders are searched recursively; JSON files that are not valid cards are skipped.
@@ -270,14 +270,14 @@ class CheckpointStatus:
         card: the parsed card when it could be read.
     """
 
-    path: Optional[Path]
+    path: Path | None
     present: bool
     loadable: bool
     reason: str
-    card: Optional[ModelCard] = None
+    card: ModelCard | None = None
 
 
-def probe_checkpoint(path: Optional[PathLike], verify_hash: bool = False) -> CheckpointStatus:
+def probe_checkpoint(path: PathLike | None, verify_hash: bool = False) -> CheckpointStatus:
     """Cheaply check whether :func:`load_checkpoint` should succeed, without building the model.
 
     Args:

@@ -653,6 +653,21 @@ def _smooth_seams(out: np.ndarray, edited: np.ndarray, regen: np.ndarray, smooth
         regen |= band
 
 
+def _checked_inputs(image: np.ndarray, labels: np.ndarray,
+                    edited: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(image, labels, edited)`` checked: RGB ``uint8`` and two label maps of the image's size.
+
+    Raises:
+        ValueError: shapes or values do not match.
+    """
+    image = validate_rgb(image)
+    labels = check_labels(labels, "source labels")
+    edited = check_labels(edited, "edited mask")
+    if labels.shape != image.shape[:2] or edited.shape != image.shape[:2]:
+        raise ValueError(f"label maps {labels.shape} / {edited.shape} must match the image {image.shape[:2]}")
+    return image, labels, edited
+
+
 def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
                reference: np.ndarray | None = None, reference_labels: np.ndarray | None = None,
                reference_regions: Sequence[str] = (), blend: float = 1.0, feather: float = 1.0,
@@ -677,11 +692,7 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
     Raises:
         ValueError: shapes or values do not match.
     """
-    image = validate_rgb(image)
-    labels = check_labels(labels, "source labels")
-    edited = check_labels(edited, "edited mask")
-    if labels.shape != image.shape[:2] or edited.shape != image.shape[:2]:
-        raise ValueError(f"label maps {labels.shape} / {edited.shape} must match the image {image.shape[:2]}")
+    image, labels, edited = _checked_inputs(image, labels, edited)
     ref = _reference_style(reference, reference_labels) if reference_regions and blend > 0 else None
     changed = edited != labels
     masks = {"changed": changed, "regenerated": np.zeros(labels.shape, bool)}
