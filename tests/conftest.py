@@ -70,20 +70,17 @@ def make_window(qtbot, clean_settings):
 @pytest.fixture
 def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Checkpoint search limited to an empty temporary folder (the project's own checkpoints
-    hidden) with the Opera learned-engine caches cleared before and after."""
+    hidden) with every learned-engine cache cleared before and after."""
     import engine.weights.store as store
-    from engine.studios.opera import generate as opera_generate
-    from engine.studios.opera import learned as opera_learned
+    from engine.studios.base import forget_learned
 
     folder = tmp_path / "ckpts"
     folder.mkdir()
     monkeypatch.setattr(store, "PROJECT_CHECKPOINTS", folder)
     monkeypatch.delenv(store.ENV_VAR, raising=False)
-    opera_learned.forget()
-    opera_generate._CACHE.clear()
+    forget_learned()
     yield folder
-    opera_learned.forget()
-    opera_generate._CACHE.clear()
+    forget_learned()
 
 
 @pytest.fixture

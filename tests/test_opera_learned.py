@@ -18,7 +18,6 @@ from engine.models.opera_classifier import OperaColourResNet18
 from engine.models.stylegan2 import Generator
 from engine.procedural.lianpu import generate_lianpu
 from engine.studios.base import forget_learned
-from engine.studios.opera import learned as opera_learned
 from engine.studios.opera.classify import classify
 from engine.studios.opera.editor import ColorizeEditor, ColorizeParams
 from engine.studios.opera.generate import load_lianpu_generator
@@ -54,7 +53,7 @@ def test_auto_follows_the_card(roots: Path) -> None:
     assert "SSIM 0.500 vs classical 0.600" in why
     assert resolve_colorize_backend("neural")[0] == "neural"
     _tiny_cocosnet(roots, better=True)
-    opera_learned.forget()
+    forget_learned()
     assert resolve_colorize_backend("auto")[0] == "neural"
 
 
@@ -175,7 +174,7 @@ def test_shipped_checkpoints_load_and_auto_follows_their_cards() -> None:
     cc, sg = PROJECT_CHECKPOINTS / "cocosnet_g.json", PROJECT_CHECKPOINTS / "stylegan2_lianpu.json"
     if not (cc.is_file() and sg.is_file()):
         pytest.skip("demo checkpoints not present")
-    opera_learned.forget()
+    forget_learned()
     assert resolve_colorize_backend("auto")[0] == ("neural" if read_card(cc).better else "classical")
     gen, why = load_lianpu_generator(sg)
     assert gen is not None, why

@@ -18,6 +18,7 @@ from app.widgets.canvas import ImageCanvas
 from app.worker import WorkerThread
 from engine.imageio import save_image
 from engine.procedural.lianpu import generate_lianpu
+from engine.studios.base import forget_learned
 from engine.studios.opera.classical import OPERA_COLOUR_MEANINGS, colorize
 
 
@@ -286,7 +287,6 @@ def test_engine_selector_without_a_learned_checkpoint(qtbot, roots, shell) -> No
 
 
 def test_learned_engine_with_a_fabricated_checkpoint(qtbot, roots, shell) -> None:
-    from engine.studios.opera import learned as opera_learned
     from engine.studios.opera.editor import ColorizeEditor, ColorizeParams
 
     _fabricated_cocosnet(roots, better=False)
@@ -319,7 +319,7 @@ def test_learned_engine_with_a_fabricated_checkpoint(qtbot, roots, shell) -> Non
     assert np.abs(img[region & (p.colour.sketch.line_art() == 255)].astype(int) - (10, 200, 30)).max() <= 1
     # a card that says the network measured better makes auto pick it
     _fabricated_cocosnet(roots, better=True)
-    opera_learned.forget()
+    forget_learned()
     p.colour.set_backend("auto")
     p.colour.refresh_engines()
     idle(qtbot, shell)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -152,9 +151,6 @@ GENERATOR = LearnedBackend(
 )
 """The trained lianpu generator: card look-up (untrained cards refused), loading on the device, cache."""
 
-_CACHE = SimpleNamespace(clear=GENERATOR.forget)
-"""Old name of the generator cache, cleared by ``tests/conftest.py``'s ``roots`` fixture; remove it
-once that fixture calls :func:`engine.studios.base.forget_learned`."""
 
 
 def load_lianpu_generator(path: Path | None = None) -> tuple[LianpuGenerator | None, str]:

@@ -62,12 +62,6 @@ def resolve_colorize_backend(requested: str) -> tuple[str, str]:
     return resolution.backend, resolution.reason
 
 
-def forget() -> None:
-    """Drop the cached network and remembered load failures (after its checkpoint was added,
-    replaced or removed); :func:`engine.studios.base.forget_learned` does this for every studio."""
-    COCOSNET.forget()
-
-
 def model_side(card: ModelCard) -> int:
     """The square side the network was trained at.
 
