@@ -38,7 +38,7 @@ DEV_LABELS: Mapping[str, str] = {
     "xujing_11": "red", "xujing_12": "white", "xujing_13": "white", "xujing_14": "red",
     "xujing_15": "yellow",
 }
-"""The main colour a person sees in each dev lianpu (same labels as tests/test_opera_colorize.py;
+"""The main colour a person sees in each dev lianpu (same labels as tests/studios/opera/test_opera_colorize.py;
 xujing_05 and xujing_09 are ambiguous and left out)."""
 
 TEST_SEED_BASE = 1_000_000

@@ -14,7 +14,7 @@ from engine.imageio import load_image, save_image
 from engine.procedural.samples import OPERA_SAMPLE
 from engine.studios.opera.classical import XDoGParams, xdog
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def masq(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:

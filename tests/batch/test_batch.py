@@ -34,7 +34,7 @@ from engine.cancel import CancelToken
 from engine.errors import Cancelled, ImageSaveError
 from engine.imageio import load_image, save_image
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GRID = {"sigma": [0.6, 1.2], "phi": [100, 200]}
 
 

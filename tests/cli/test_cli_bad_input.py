@@ -25,7 +25,7 @@ from engine.cli import main
 from engine.errors import ImageLoadError, ImageSaveError
 from engine.imageio import load_image, load_rgba, save_image
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # --- inputs -------------------------------------------------------------------------------------

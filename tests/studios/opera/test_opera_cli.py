@@ -14,7 +14,7 @@ from engine.cli import main
 from engine.imageio import load_image
 from engine.procedural.lianpu import generate_lianpu
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_generate_writes_transparent_png_lineart_and_regions(tmp_path: Path) -> None:

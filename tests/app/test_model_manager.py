@@ -19,7 +19,7 @@ from engine.models.registry import register_model
 from engine.weights import catalog as mr
 from engine.weights.store import save_checkpoint
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

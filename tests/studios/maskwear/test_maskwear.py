@@ -28,7 +28,7 @@ from engine.studios.maskwear.classical import warp_template
 from engine.studios.maskwear.editor import MaskWearEditor, put_mask
 from engine.studios.maskwear.params import MaskWearParams
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from engine.batch.manifest import ManifestWriter, TaskOutcome, claim_shard, fold
 from engine.batch.plan import Task, check_unique_outputs
 from engine.imageio import load_image, save_image
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SLOW_OP = "slow-lineart"
 GRID = {"sigma": [0.6, 1.2]}
 

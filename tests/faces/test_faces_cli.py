@@ -14,7 +14,7 @@ from skimage import data
 
 from engine.imageio import save_image
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
