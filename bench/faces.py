@@ -139,7 +139,7 @@ def glasses_check(analyzer, folders: list[Path]) -> dict[str, Any]:
             if jpg.stem == GLASSES_PHOTO:
                 continue
             for name, style in SYNTHETIC_STYLES.items():
-                recall[name][0] += int(detect_glasses(draw_synthetic_glasses(img, lm, **style), lm).present)  # type: ignore[arg-type]
+                recall[name][0] += int(detect_glasses(draw_synthetic_glasses(img, lm, **style), lm).present)
                 recall[name][1] += 1
     false_pos = [n for n in found if n != GLASSES_PHOTO]
     return {"faces": faces_n, "detected_as_is": found, "false_positives": len(false_pos),

@@ -31,6 +31,7 @@ hidden) are never labelled.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import cv2
 import numpy as np
@@ -280,7 +281,16 @@ def draw_synthetic_glasses(rgb: np.ndarray, landmarks: np.ndarray, colour: tuple
     return out
 
 
-SYNTHETIC_STYLES: dict[str, dict[str, object]] = {
+class GlassesStyle(TypedDict, total=False):
+    """Keyword arguments of :func:`draw_synthetic_glasses` that describe a frame."""
+
+    colour: tuple[int, int, int]
+    thickness: float
+    rx: float
+    ry: float
+
+
+SYNTHETIC_STYLES: dict[str, GlassesStyle] = {
     "dark": {"colour": (20, 20, 20), "thickness": 0.14},
     "thin_grey": {"colour": (90, 90, 90), "thickness": 0.06},
     "brown_small": {"colour": (110, 60, 30), "thickness": 0.1, "rx": 1.5, "ry": 1.0},

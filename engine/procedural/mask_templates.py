@@ -59,13 +59,14 @@ def parse_color(text: str) -> tuple[int, int, int]:
     if len(t) != 6:
         raise ValueError(f"colour must look like #RRGGBB, got {text!r}")
     try:
-        return tuple(int(t[i:i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+        return int(t[0:2], 16), int(t[2:4], 16), int(t[4:6], 16)
     except ValueError:
         raise ValueError(f"colour must look like #RRGGBB, got {text!r}") from None
 
 
 def _shade(rgb: tuple[int, int, int], f: float) -> tuple[int, int, int]:
-    return tuple(int(np.clip(c * f, 0, 255)) for c in rgb)  # type: ignore[return-value]
+    r, g, b = (int(np.clip(c * f, 0, 255)) for c in rgb)
+    return r, g, b
 
 
 def _canvas() -> tuple[np.ndarray, np.ndarray]:

@@ -141,7 +141,7 @@ def save_checkpoint(
         model=name,
         kwargs=kwargs,
         task=task,
-        input_size=tuple(input_size) if input_size is not None else None,  # type: ignore[arg-type]
+        input_size=(int(input_size[0]), int(input_size[1])) if input_size is not None else None,
         label_scheme=label_scheme,
         training_data=training_data,
         licence=licence,
