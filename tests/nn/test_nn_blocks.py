@@ -20,19 +20,6 @@ from engine.nn.blocks import (
     broadcast_codes,
 )
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-DTYPES = [torch.float32, torch.float64]
-
-
-@pytest.fixture(params=DEVICES)
-def device(request: pytest.FixtureRequest) -> torch.device:
-    return torch.device(request.param)
-
-
-@pytest.fixture(params=DTYPES, ids=["f32", "f64"])
-def dtype(request: pytest.FixtureRequest) -> torch.dtype:
-    return request.param
-
 
 def _seg(n: int, labels: int, side: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     g = torch.Generator().manual_seed(0)

@@ -27,19 +27,6 @@ from engine.nn.losses import (
     wgan_div_penalty,
 )
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-DTYPES = [torch.float32, torch.float64]
-
-
-@pytest.fixture(params=DEVICES)
-def device(request: pytest.FixtureRequest) -> torch.device:
-    return torch.device(request.param)
-
-
-@pytest.fixture(params=DTYPES, ids=["f32", "f64"])
-def dtype(request: pytest.FixtureRequest) -> torch.dtype:
-    return request.param
-
 
 class LinearPatchCritic(nn.Module):
     """``D(x)`` = the same linear score ``w·x`` in each of ``patches`` map cells (plus a class head)."""
