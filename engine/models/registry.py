@@ -9,22 +9,27 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import torch
 from torch import nn
 
 from engine.errors import CheckpointError
 
 M = TypeVar("M", bound=type[nn.Module])
 
+MAX_PARAMETERS = 100_000_000
+"""Most parameter + buffer elements :func:`build_model` allocates (400 MB of float32); the
+project's models have a few million. A card asking for more is refused before any memory is used."""
 
+MAX_KWARG_INT = 1 << 16
+"""Largest magnitude of an integer constructor argument (channel widths, layer counts, sizes);
+checked before the architecture is even sized, so a tampered card cannot make it loop for ever."""
 
-
-
-
-
-
+MAX_KWARG_ITEMS = 1024
+"""Most items in one list / dict constructor argument."""
 
 # -- registry ------------------------------------------------------------------------------------
 
@@ -112,8 +117,87 @@ def registered_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def _registered(name: str) -> type[nn.Module]:
+    if name not in _REGISTRY:
+        _import_builtin_models()
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise CheckpointError(f"unknown model architecture {name!r} (known: {known})")
+    return cls
+
+
+def _check_kwarg(name: str, key: str, value: Any, depth: int = 0) -> None:
+    """Refuse constructor arguments no real model has: huge integers, non-finite floats, deep or long
+    containers, types JSON cannot hold."""
+    where = f"cannot build {name!r}: kwargs {key!r}"
+    if value is None or isinstance(value, (bool, str)):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_KWARG_INT:
+            raise CheckpointError(f"{where} = {value} is out of range (|value| <= {MAX_KWARG_INT})")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CheckpointError(f"{where} = {value} is not a finite number")
+        return
+    if isinstance(value, (list, tuple, dict)):
+        if depth >= 4 or len(value) > MAX_KWARG_ITEMS:
+            raise CheckpointError(f"{where} is too large or too deeply nested")
+        items = value.values() if isinstance(value, dict) else value
+        for item in items:
+            _check_kwarg(name, key, item, depth + 1)
+        return
+    raise CheckpointError(f"{where} has an unsupported type {type(value).__name__}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def model_size(name: str, **kwargs: Any) -> tuple[int, int]:
+    """``(parameters, parameters + buffers)`` element counts of an architecture, without allocating it.
+
+    The model is built on torch's ``meta`` device (shapes only, no memory, no initialisation).
+
+    Args:
+        name: registry key (a card's ``model`` field).
+        **kwargs: constructor arguments (a card's ``kwargs``).
+
+    Returns:
+        The parameter count (what a card's ``parameter_count`` records) and the number of tensor
+        elements the real model would allocate.
+
+    Raises:
+        CheckpointError: unknown name, arguments out of range, or the constructor failed (any
+            exception, in one line).
+
+    Example:
+        >>> model_size("no_such_model")
+        Traceback (most recent call last):
+        ...
+        engine.errors.CheckpointError: unknown model architecture 'no_such_model' (known: ...)
+    """
+    cls = _registered(name)
+    for key, value in kwargs.items():
+        _check_kwarg(name, key, value)
+    try:
+        with torch.device("meta"):
+            model = cls(**kwargs)
+    except Exception as exc:  # a tampered card must never surface as a traceback
+        raise CheckpointError(f"cannot build {name!r} with kwargs {kwargs}: {_first_line(exc)}") from None
+    params = sum(p.numel() for p in model.parameters())
+    return params, params + sum(b.numel() for b in model.buffers())
+
+
 def build_model(name: str, **kwargs: Any) -> nn.Module:
-    """Construct a registered architecture.
+    """Construct a registered architecture, refusing one too large to be real.
+
+    The architecture is first sized on the ``meta`` device (:func:`model_size`); more than
+    :data:`MAX_PARAMETERS` elements is refused before any memory is allocated. Every failure —
+    unknown name, arguments out of range or rejected by the constructor — is one
+    :class:`CheckpointError` line.
 
     Args:
         name: registry key (a card's ``model`` field).
@@ -123,19 +207,20 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
         A freshly initialised module on the CPU.
 
     Raises:
-        CheckpointError: unknown name (the message lists the known ones), or the constructor
-            rejected ``kwargs``.
+        CheckpointError: unknown name (the message lists the known ones), arguments out of range,
+            a model over :data:`MAX_PARAMETERS` elements, or the constructor failed.
     """
-    if name not in _REGISTRY:
-        _import_builtin_models()
-    cls = _REGISTRY.get(name)
-    if cls is None:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise CheckpointError(f"unknown model architecture {name!r} (known: {known})")
+    cls = _registered(name)
+    _params, elements = model_size(name, **kwargs)
+    if elements > MAX_PARAMETERS:
+        raise CheckpointError(f"cannot build {name!r} with kwargs {kwargs}: {elements:,} parameters "
+                              f"is over the limit of {MAX_PARAMETERS:,}")
     try:
         return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"cannot build {name!r} with kwargs {kwargs}: {exc}") from None
+    except MemoryError:
+        raise CheckpointError(f"cannot build {name!r} with kwargs {kwargs}: out of memory") from None
+    except Exception as exc:  # a tampered card must never surface as a traceback
+        raise CheckpointError(f"cannot build {name!r} with kwargs {kwargs}: {_first_line(exc)}") from None
 
 
 def model_spec(model: nn.Module) -> tuple[str, dict[str, Any]]:

@@ -31,6 +31,7 @@ from engine.labels import SCHEMES
 from engine.models.registry import (
     _unwrap_module,
     build_model,
+    model_size,
     model_spec,
     registered_models,
 )
@@ -203,14 +204,20 @@ def load_checkpoint(
 
     Raises:
         CheckpointError: card or weights missing; bad card; hash mismatch; corrupt or truncated
-            weights; unknown architecture; weights that do not fit the architecture (the message
-            names missing / unexpected / mis-shaped keys).
+            weights; unknown architecture; kwargs out of range, or sizing the model differently from
+            the card's ``parameter_count`` (checked on the ``meta`` device before any memory is
+            allocated); weights that do not fit the architecture (the message names missing /
+            unexpected / mis-shaped keys).
     """
     card = read_card(path)
     weights_path = card_path_for(path).parent / card.weights
     data = read_bytes(weights_path)
     if verify_hash and hashlib.sha256(data).hexdigest() != card.sha256:
         raise CheckpointError(f"{weights_path}: hash mismatch, file corrupt or replaced")
+    params, _elements = model_size(card.model, **card.kwargs)  # meta device: no memory yet
+    if card.parameter_count and params != card.parameter_count:
+        raise CheckpointError(f"{card_path_for(path).name}: its kwargs give {params:,} parameters, the card records "
+                              f"{card.parameter_count:,} (card edited or corrupt)")
     state = load_safetensors_bytes(data, weights_path)
     del data
     model = build_model(card.model, **card.kwargs)

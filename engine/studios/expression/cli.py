@@ -19,6 +19,7 @@ import sys
 from engine.faces.cli import NO_FACE_EXIT
 from engine.labels import EXPRESSION_LABELS
 from engine.procedural.anime_faces import HAIR_STYLES
+from engine.studios.clitools import add_overwrite_argument, engine_line
 
 
 def _unit(text: str) -> float:
@@ -56,6 +57,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                     help="auto: the learned GAN only when its card measured it better than the rig (default)")
     ex.add_argument("--assume-crop", action="store_true",
                     help="if no face is detected, treat the whole picture as the face (tight crops)")
+    add_overwrite_argument(ex)
     ex.set_defaults(func=cmd_express)
 
     an = subparsers.add_parser("anime", help="procedural anime faces")
@@ -83,6 +85,7 @@ def cmd_express(args: argparse.Namespace) -> int:
     """
     from engine.imageio import (
         atomic_write_files,
+        check_not_input,
         check_output_file,
         encode_for_path,
         load_image,
@@ -95,6 +98,9 @@ def cmd_express(args: argparse.Namespace) -> int:
     check_output_file(args.out)
     if args.attention_out:
         check_output_file(args.attention_out)
+    overwrite = getattr(args, "overwrite", False)
+    check_not_input(args.out, args.image, overwrite=overwrite)
+    check_not_input(args.attention_out, args.image, overwrite=overwrite, option="--attention-out")
     img = load_image(args.image)
     ed = ExpressionEditor(backend=args.backend, assume_crop=args.assume_crop)
     ed.set_image(img)
@@ -111,6 +117,7 @@ def cmd_express(args: argparse.Namespace) -> int:
     engine = "learned GAN" if res.info.get("backend") == "neural" else "classical rig"
     print(f"wrote {out} ({img.shape[1]}x{img.shape[0]}, {engine}, {res.info['elapsed_ms']:.0f} ms; "
           f"parts found: {found}; estimated: {estimated})")
+    print(engine_line(str(res.info.get("backend", "classical")), str(res.info.get("backend_reason", ""))))
     return 0
 
 

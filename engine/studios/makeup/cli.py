@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.faces.cli import NO_FACE_EXIT, quiet_native_stderr
+from engine.studios.clitools import add_overwrite_argument
 
 
 def add_makeup_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,6 +74,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--out", metavar="FILE", help="output PNG/JPEG file")
     p.add_argument("--masks-out", metavar="DIR", default=None, help="write the region masks as PNGs here")
     p.add_argument("--list-styles", action="store_true", help="print the available styles and exit")
+    add_overwrite_argument(p)
     add_makeup_arguments(p)
     p.set_defaults(func=cmd_makeup)
     return p
@@ -91,6 +93,7 @@ def cmd_makeup(args: argparse.Namespace) -> int:
     from engine.errors import NoFaceError
     from engine.imageio import (
         atomic_write_files,
+        check_not_input,
         check_output_file,
         check_output_folder,
         encode_for_path,
@@ -113,6 +116,7 @@ def cmd_makeup(args: argparse.Namespace) -> int:
     check_output_file(args.out)
     if args.masks_out:
         check_output_folder(args.masks_out)
+    check_not_input(args.out, args.image, args.styles_file, overwrite=getattr(args, "overwrite", False))
     image = load_image(args.image)
     editor = MakeupEditor("classical", styles=styles)
     with quiet_native_stderr():

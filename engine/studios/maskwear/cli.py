@@ -17,11 +17,13 @@ from engine.errors import NoFaceError
 from engine.faces.cli import NO_FACE_EXIT, quiet_native_stderr
 from engine.imageio import (
     atomic_write_files,
+    check_not_input,
     check_output_file,
     encode_for_path,
     load_image,
 )
 from engine.procedural.mask_templates import load_user_template, template_names
+from engine.studios.clitools import add_overwrite_argument, engine_line
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -45,6 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--faces", default="all", choices=("all", "largest"))
     p.add_argument("--lighting", type=float, default=0.8, help="shading adaptation strength 0-1 (default 0.8)")
     p.add_argument("--alpha-out", default=None, metavar="FILE", help="write the mask coverage (mode L PNG)")
+    add_overwrite_argument(p)
     p.set_defaults(func=cmd_wear_mask)
     return p
 
@@ -61,11 +64,16 @@ def cmd_wear_mask(args: argparse.Namespace) -> int:
     """
     from engine.faces import FaceAnalyzer
     from engine.studios.maskwear.editor import put_mask
+    from engine.studios.maskwear.learned import MASK_REFINER, method_resolution
     from engine.studios.maskwear.params import MaskWearParams
 
     check_output_file(args.out)
     if args.alpha_out:
         check_output_file(args.alpha_out)
+    template = args.template if args.template.lower().endswith(".png") else None
+    overwrite = getattr(args, "overwrite", False)
+    check_not_input(args.out, args.image, template, overwrite=overwrite)
+    check_not_input(args.alpha_out, args.image, template, overwrite=overwrite, option="--alpha-out")
     image = load_image(args.image)
     user = load_user_template(args.template) if args.template.lower().endswith(".png") else None
     params = MaskWearParams(template=args.template if user is None else "surgical-blue", color=args.color,
@@ -83,6 +91,9 @@ def cmd_wear_mask(args: argparse.Namespace) -> int:
         files[args.alpha_out] = encode_for_path(args.alpha_out, np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8))
     atomic_write_files(files)  # all or none
     print(f"masked {len(targets)} face(s) → {Path(args.out)}")
+    # The model is cached and a load failure remembered, so this says what put_mask really ran.
+    _model, ran = MASK_REFINER.load_or_fallback(method_resolution(params.method))
+    print(engine_line(ran.backend, ran.reason))
     return 0
 
 

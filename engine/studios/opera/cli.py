@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.labels import OPERA_COLOURS
+from engine.studios.clitools import add_overwrite_argument, engine_line
 
 if TYPE_CHECKING:  # the parameters' module is imported when a command runs
     from engine.studios.opera.params import XDoGParams
@@ -78,6 +79,7 @@ def add_lineart_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     la.add_argument("image", help="input image")
     la.add_argument("--out", required=True, help="output PNG/JPEG file")
     add_xdog_arguments(la)
+    add_overwrite_argument(la)
     la.set_defaults(func=cmd_lineart)
     return la
 
@@ -91,11 +93,12 @@ def cmd_lineart(args: argparse.Namespace) -> int:
     Returns:
         0 (failures raise and are printed as one line by :func:`engine.cli.run`).
     """
-    from engine.imageio import check_output_file, load_image, save_image
+    from engine.imageio import check_not_input, check_output_file, load_image, save_image
     from engine.studios.opera.classical import xdog
 
     params = xdog_params_from_args(args)
     check_output_file(args.out)
+    check_not_input(args.out, args.image, overwrite=args.overwrite)
     img = load_image(args.image)
     out = save_image(args.out, xdog(img, params))
     print(f"wrote {out} ({img.shape[1]}x{img.shape[0]})")
@@ -143,6 +146,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     c.add_argument("--backend", choices=("auto", "classical", "neural"), default="auto",
                    help="classical region correspondence, the trained CoCosNet, or auto (the network only if "
                         "its card says it measured better)")
+    add_overwrite_argument(c)
     c.set_defaults(func=cmd_colorize)
 
     k = sub.add_parser("classify", help="print the main-colour class of a lianpu and its meaning")
@@ -240,6 +244,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     """
     from engine.imageio import (
         atomic_write_files,
+        check_not_input,
         check_output_file,
         encode_for_path,
         load_grey,
@@ -250,6 +255,9 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     check_output_file(args.out)
     if args.warped:
         check_output_file(args.warped)
+    overwrite = getattr(args, "overwrite", False)
+    check_not_input(args.out, args.sketch, args.reference, overwrite=overwrite)
+    check_not_input(args.warped, args.sketch, args.reference, overwrite=overwrite, option="--warped")
     sketch = load_grey(args.sketch)
     ref = load_image(args.reference)
     ed = ColorizeEditor(getattr(args, "backend", "auto"))
@@ -262,6 +270,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     out = atomic_write_files(files)[0]  # all or none
     detail = f"{res.info['regions']} regions" if "regions" in res.info else res.info["method"]
     print(f"wrote {out} ({res.image.shape[1]}x{res.image.shape[0]}, {res.info['backend']}: {detail})")
+    print(engine_line(res.info["backend"], str(res.info.get("note", ""))))
     return 0
 
 
@@ -279,6 +288,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     res = classify(load_image(args.image), getattr(args, "backend", "auto"))
     print(f"{res.colour}: {res.meaning} [{res.backend}]")
+    print(engine_line(res.backend, res.note))
     if args.scores:
         for name, share in sorted(res.scores.items(), key=lambda kv: -kv[1]):
             print(f"  {name:7s} {share:.3f}")

@@ -21,11 +21,13 @@ from engine.errors import NoFaceError
 from engine.faces.cli import NO_FACE_EXIT, quiet_native_stderr
 from engine.imageio import (
     atomic_write_files,
+    check_not_input,
     check_output_file,
     encode_for_path,
     load_image,
 )
 from engine.labels import CELEBAMASK_HQ, colorize_labels
+from engine.studios.clitools import add_overwrite_argument
 from engine.studios.regenerate.edits import (
     ORDERS,
     apply_edits,
@@ -75,6 +77,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--regions", default="", help="labels styled from the reference, e.g. hair,skin,u_lip,l_lip")
     p.add_argument("--blend", type=float, default=1.0, help="reference style weight 0-1 (default 1)")
     p.add_argument("--mask-out", default=None, metavar="FILE", help="also write the edited mask used (official order)")
+    add_overwrite_argument(p)
     p.set_defaults(func=cmd_regenerate)
 
     q = subparsers.add_parser("parse-edit", help="write a face's 19-label parsing, optionally edited, as a mask PNG",
@@ -84,6 +87,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     q.add_argument("--edits", default="", help="label edits (see masquerade regenerate --help)")
     q.add_argument("--mask-order", default="official", choices=ORDERS, help="value order to write")
     q.add_argument("--color-out", default=None, metavar="FILE", help="also write a palette view")
+    add_overwrite_argument(q)
     q.set_defaults(func=cmd_parse_edit)
     return p
 
@@ -107,6 +111,9 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     check_output_file(args.out)
     if args.mask_out:
         check_label_map_path(args.mask_out)
+    overwrite = getattr(args, "overwrite", False)
+    for out, option in ((args.out, "--out"), (args.mask_out, "--mask-out")):
+        check_not_input(out, args.image, args.mask, args.reference, overwrite=overwrite, option=option)
     image = load_image(args.image)
     if regions and not args.reference:
         raise ValueError("--regions needs --reference")
@@ -159,6 +166,9 @@ def cmd_parse_edit(args: argparse.Namespace) -> int:
     check_label_map_path(args.out)
     if args.color_out:
         check_output_file(args.color_out)
+    overwrite = getattr(args, "overwrite", False)
+    check_not_input(args.out, args.image, overwrite=overwrite)
+    check_not_input(args.color_out, args.image, overwrite=overwrite, option="--color-out")
     image = load_image(args.image)
     with quiet_native_stderr():
         res = FaceAnalyzer().analyze(image)
