@@ -392,6 +392,45 @@ def check_output_file(path: PathLike, *, image: bool = True) -> Path:
     return p
 
 
+def check_not_input(out: PathLike | None, *inputs: PathLike | None, overwrite: bool = False,
+                    option: str = "--out") -> None:
+    """Refuse an output path that is one of the command's inputs, unless ``overwrite``.
+
+    Same file means the same path or, when both exist, the same file on disk (``samefile``: links
+    and ``./`` spellings count). Called with the output checks, before any work.
+
+    Args:
+        out: the output file (``None``: nothing to check).
+        *inputs: the command's input files (``None`` entries are skipped).
+        overwrite: the user asked to replace the input (``--overwrite``).
+        option: the option name quoted in the message.
+
+    Raises:
+        ImageSaveError: ``out`` is one of ``inputs`` and ``overwrite`` is false.
+
+    Example:
+        >>> check_not_input("a.png", "b.png")
+        >>> check_not_input("a.png", "./a.png")
+        Traceback (most recent call last):
+        ...
+        engine.errors.ImageSaveError: a.png: --out is the input file a.png; give another name, or --overwrite to replace it
+    """
+    if out is None or overwrite:
+        return
+    o = Path(out)
+    for given in inputs:
+        if given is None:
+            continue
+        i = Path(given)
+        try:
+            same = o.exists() and i.exists() and os.path.samefile(o, i)
+        except OSError:
+            same = False
+        if same or os.path.abspath(o) == os.path.abspath(i):
+            raise ImageSaveError(f"{o}: {option} is the input file {i}; give another name, "
+                                 "or --overwrite to replace it")
+
+
 def check_output_folder(path: PathLike) -> Path:
     """Check that ``path`` is (or can be created as) a writable folder, creating nothing.
 
