@@ -2,9 +2,11 @@
 
 Every loader returns RGB ``uint8`` arrays of shape ``[H, W, 3]`` whatever the file holds (grey,
 palette, 16-bit, CMYK, alpha ...), with EXIF orientation applied. Images larger than
-:data:`MAX_PIXELS` are refused *before* their pixels are decoded. Saves are atomic: the data goes to
-a temporary file in the destination folder which is then renamed over the target, so a crash or a
-full disk never leaves a half-written image under the final name.
+:data:`MAX_PIXELS` are refused *before* their pixels are decoded, and only regular files are
+opened (a FIFO, socket, device or folder is refused from :func:`os.stat`, so a reader never
+blocks). Saves are atomic: the data goes to a temporary file in the destination folder which is
+then renamed over the target, so a crash or a full disk never leaves a half-written image under
+the final name.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import stat
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -53,11 +56,47 @@ LOAD_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".t
 """Extensions batch jobs pick up when listing a folder."""
 
 
+def check_regular_file(path: PathLike) -> Path:
+    """Check, without opening it, that ``path`` names a regular file (symbolic links followed).
+
+    A FIFO, socket or device would block a reader for ever or stream without end, so every loader
+    calls this first: the file's type comes from :func:`os.stat`, and nothing is opened.
+
+    Args:
+        path: the file about to be read.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ImageLoadError: missing, a folder, a FIFO / socket / device, or not reachable (one line).
+
+    Example:
+        >>> check_regular_file("/dev/null")
+        Traceback (most recent call last):
+        ...
+        engine.errors.ImageLoadError: /dev/null: is a character device, not a regular file
+    """
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise ImageLoadError(f"{p}: file not found") from None
+    except OSError as exc:
+        raise ImageLoadError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        return p
+    if stat.S_ISDIR(mode):
+        raise ImageLoadError(f"{p}: is a folder, not an image")
+    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    kind = next((name for test, name in kinds if test(mode)), "a special file")
+    raise ImageLoadError(f"{p}: is {kind}, not a regular file")
+
+
 def _open_checked(path: Path, max_pixels: int) -> Image.Image:
-    if not path.exists():
-        raise ImageLoadError(f"{path}: file not found")
-    if path.is_dir():
-        raise ImageLoadError(f"{path}: is a folder, not an image")
+    check_regular_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -167,7 +206,8 @@ def open_image(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     :func:`load_image` / :func:`load_rgba`.
 
     Raises:
-        ImageLoadError: missing file, a folder, not an image, or more than ``max_pixels`` pixels.
+        ImageLoadError: missing file, a folder or other non-regular file (FIFO, device), not an
+            image, or more than ``max_pixels`` pixels.
     """
     return _open_checked(Path(path), max_pixels)
 
