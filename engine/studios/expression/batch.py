@@ -116,10 +116,10 @@ def express_procedural_params(params: Mapping[str, Any]) -> dict[str, Any]:
     Raises:
         ValueError: ``size`` out of range, or what :func:`express_params` refuses.
     """
+    from engine.studios.expression.params import RANGES
+
     d = dict(params)
-    size = int(d.pop("size", PROCEDURAL_DEFAULTS["size"]))
-    if not 64 <= size <= 1024:
-        raise ValueError(f"size must be in 64..1024, got {size}")
+    size = int(RANGES["size"].check("size", d.pop("size", PROCEDURAL_DEFAULTS["size"])))
     d.pop("assume_crop", None)  # generated faces come with their exact parts
     out = express_params(d)
     out["size"] = size

@@ -9,6 +9,13 @@ from typing import Any
 import numpy as np
 
 from engine.labels import EXPRESSION_LABELS
+from engine.studios.ranges import Range, check_ranges
+
+RANGES: dict[str, Range] = {**{name: Range(0.0, 1.0) for name in EXPRESSION_LABELS},
+                            "intensity": Range(0.0, 2.0),
+                            "size": Range(64, 1024, integer=True, unit="px")}
+"""Valid range of each :class:`ExpressionParams` field (CLI, batch grids, the panel's sliders) and
+of ``size``, the side of generated anime faces (``batch express --procedural``)."""
 
 
 @dataclass(frozen=True)
@@ -38,12 +45,7 @@ class ExpressionParams:
         Raises:
             ValueError: a value is out of range or not finite (one line naming it).
         """
-        for name in EXPRESSION_LABELS:
-            v = getattr(self, name)
-            if not (np.isfinite(v) and 0.0 <= v <= 1.0):
-                raise ValueError(f"{name} must be in [0, 1], got {v}")
-        if not (np.isfinite(self.intensity) and 0.0 <= self.intensity <= 2.0):
-            raise ValueError(f"intensity must be in [0, 2], got {self.intensity}")
+        check_ranges(RANGES, {f.name: getattr(self, f.name) for f in fields(self)})
         return self
 
     def weights(self) -> np.ndarray:
@@ -81,4 +83,10 @@ class ExpressionParams:
         if unknown:
             raise ValueError(f"unknown expression parameter(s): {', '.join(sorted(unknown))}; "
                              f"known: {', '.join(sorted(names))}")
-        return cls(**{k: float(v) for k, v in d.items()}).validate()
+        values: dict[str, Any] = {}
+        for k, v in d.items():
+            try:
+                values[k] = float(v)
+            except (TypeError, ValueError):
+                raise ValueError(f"{k} must be a number in {RANGES[k].describe()}, got {v!r}") from None
+        return cls(**values).validate()

@@ -23,20 +23,33 @@ from engine.studios.registry import BatchOp
 
 
 def makeup_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate and complete batch parameters (:func:`engine.studios.makeup.params.normalize_flat`).
+    """Validate and complete batch parameters (:func:`engine.studios.makeup.params.normalize_flat`),
+    with every region's style as rendered: a region that ``style`` reaches through ``regions`` names
+    that style, a region that is not painted names none. The manifest and the batch dialog show these
+    parameters, so they say which regions were painted with which style; ``style`` and ``regions``
+    stay as asked (they are grid axes and name the outputs).
 
     Args:
         params: partial flat mapping (``style regions lips eyeshadow ... intensity styles_file``).
 
     Returns:
-        The complete, JSON-serialisable parameter dict.
+        The complete, JSON-serialisable parameter dict (normalising it again changes nothing).
 
     Raises:
         ValueError: unknown key, region or style; intensity out of range.
-    """
-    from engine.studios.makeup.params import normalize_flat
 
-    return normalize_flat(params)
+    Example:
+        >>> p = makeup_params({"style": "smoky", "regions": "lips+eyeshadow", "eyeliner": "korean"})
+        >>> [(r, p[r]) for r in ("lips", "eyeshadow", "cheek", "eyeliner", "brows")]
+        [('lips', 'smoky'), ('eyeshadow', 'smoky'), ('cheek', None), ('eyeliner', 'korean'), ('brows', None)]
+    """
+    from engine.studios.makeup.params import REGIONS, load_styles, normalize_flat, params_from_flat
+
+    out = normalize_flat(params)
+    styles = load_styles([out["styles_file"]] if out["styles_file"] else ())
+    rendered = params_from_flat(out, styles)
+    out.update({r: rendered.regions.get(r) for r in REGIONS})
+    return out
 
 
 class MakeupBatchRunner:

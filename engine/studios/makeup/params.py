@@ -39,6 +39,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from engine.errors import ImageLoadError
+from engine.imageio import check_regular_file
+from engine.studios.ranges import Range
+
 REGIONS: tuple[str, ...] = ("base", "cheek", "eyeshadow", "eyeliner", "brows", "lips")
 """Makeup regions in rendering order (later ones are painted over earlier ones)."""
 
@@ -176,6 +180,10 @@ def load_style_file(path: str | Path) -> dict[str, MakeupStyle]:
     """
     p = Path(path)
     try:
+        check_regular_file(p)  # a FIFO or device would block the read
+    except ImageLoadError as exc:
+        raise ValueError(f"cannot read style file {exc}") from None
+    try:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ValueError(f"cannot read style file {p}: {exc.strerror or exc}") from None
@@ -239,6 +247,12 @@ def load_styles(extra_files: Sequence[str | Path] = (), include_user_dir: bool =
 
 # --- parameters --------------------------------------------------------------------------------
 
+RANGES: dict[str, Range] = {"intensity": Range(0.0, 1.0),
+                            **{f"{r}_intensity": Range(0.0, 1.0) for r in REGIONS}}
+"""Valid range of every numeric makeup parameter, in the flat form of :data:`FLAT_DEFAULTS`
+(``--intensity``, ``--lips-intensity`` ..., batch grids, the panel's sliders). The numbers inside
+a style file have their own ranges (see the module docstring)."""
+
 @dataclass(frozen=True)
 class MakeupParams:
     """What to paint.
@@ -291,10 +305,8 @@ class MakeupParams:
         for r, v in self.region_intensity.items():
             if r not in REGIONS:
                 raise ValueError(f"unknown makeup region {r!r}; known: {', '.join(REGIONS)}")
-            if not (0.0 <= float(v) <= 1.0):
-                raise ValueError(f"{r} intensity must be in [0, 1], got {v}")
-        if not (0.0 <= float(self.intensity) <= 1.0):
-            raise ValueError(f"intensity must be in [0, 1], got {self.intensity}")
+            RANGES[f"{r}_intensity"].check(f"{r} intensity", v)
+        RANGES["intensity"].check("intensity", self.intensity)
         return self
 
 
@@ -338,10 +350,7 @@ def normalize_flat(params: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"unknown makeup region(s) {', '.join(bad)}; known: {', '.join(REGIONS)}")
     out["regions"] = "+".join(r for r in REGIONS[::-1] if r in names) or None
     for key in ["intensity"] + [f"{r}_intensity" for r in REGIONS]:
-        try:
-            out[key] = float(out[key])
-        except (TypeError, ValueError):
-            raise ValueError(f"{key} must be a number, got {out[key]!r}") from None
+        out[key] = RANGES[key].check(key, out[key])
     out["styles_file"] = None if out["styles_file"] in (None, "") else str(out["styles_file"])
     params_from_flat(out, load_styles([out["styles_file"]] if out["styles_file"] else ()))
     return out

@@ -43,10 +43,11 @@ def wear_mask_params(params: Mapping[str, Any]) -> dict[str, Any]:
         The complete, JSON-serialisable parameter dict (templates joined by ``+``).
 
     Raises:
-        ValueError: unknown key, template or augmentation; size out of 32–1024.
+        ValueError: unknown key, template or augmentation; size or lighting outside
+            :data:`engine.studios.maskwear.params.RANGES`.
     """
     from engine.procedural.mask_templates import parse_color, template_names
-    from engine.studios.maskwear.params import METHODS
+    from engine.studios.maskwear.params import METHODS, RANGES
 
     unknown = set(params) - set(DEFAULTS)
     if unknown:
@@ -63,18 +64,13 @@ def wear_mask_params(params: Mapping[str, Any]) -> dict[str, Any]:
     if p["color"] is not None:
         parse_color(str(p["color"]))
         p["color"] = str(p["color"])
-    size = int(p["size"])
-    if not 32 <= size <= 1024:
-        raise ValueError(f"size must be in 32..1024, got {size}")
-    p["size"] = size
+    p["size"] = int(RANGES["size"].check("size", p["size"]))
     aug = [a.strip() for a in str(p["augment"]).replace("+", ",").split(",") if a.strip() and a.strip() != "none"]
     unknown_aug = set(aug) - set(AUGMENTS)
     if unknown_aug:
         raise ValueError(f"unknown augmentation(s) {', '.join(sorted(unknown_aug))}; use {', '.join(AUGMENTS)} or none")
     p["augment"] = ",".join(a for a in AUGMENTS if a in aug) or "none"
-    p["lighting"] = float(p["lighting"])
-    if not 0 <= p["lighting"] <= 1:
-        raise ValueError(f"lighting must be in [0, 1], got {p['lighting']}")
+    p["lighting"] = float(RANGES["lighting"].check("lighting", p["lighting"]))
     if p["method"] not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {p['method']!r}")
     return p

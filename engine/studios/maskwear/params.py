@@ -11,6 +11,15 @@ from engine.procedural.mask_templates import (
     parse_color,
 )
 from engine.studios.base import CLASSICAL, LEARNED
+from engine.studios.ranges import Range
+
+RANGES: dict[str, Range] = {
+    "lighting": Range(0.0, 1.0),
+    "offset": Range(-4096.0, 4096.0, unit="px"),
+    "size": Range(32, 1024, integer=True, unit="px"),
+}
+"""Valid range of each numeric mask-wear parameter: ``lighting``, each anchor nudge of ``offsets``
+(dx and dy) and ``size`` (the side of ``batch wear-mask``'s aligned crops)."""
 
 METHODS = ("auto", "keypoint", "learned")
 """Fitting methods, as the CLI (``--method``), batch and GUI name them."""
@@ -29,8 +38,9 @@ class MaskWearParams:
             there is none usable) or ``"auto"`` (the refiner only when its card's verdict says it
             measured better than the key-point fit, else key-point).
         faces: ``"all"`` or ``"largest"``.
-        lighting: 0–1, how strongly the mask takes the face's shading and brightness.
-        offsets: manual nudges ``((anchor, dx, dy), ...)`` in image pixels, applied to the largest face.
+        lighting: [0, 1], how strongly the mask takes the face's shading and brightness.
+        offsets: manual nudges ``((anchor, dx, dy), ...)`` in image pixels (each in [-4096, 4096]),
+            applied to the largest face.
         user_template: a loaded user template; overrides ``template`` when set.
     """
 
@@ -49,20 +59,21 @@ class MaskWearParams:
             ``self``.
 
         Raises:
-            ValueError: unknown method, faces choice or anchor; lighting out of [0, 1]; a colour
-                that is not ``#RRGGBB``.
+            ValueError: unknown method, faces choice or anchor; lighting or an offset out of its
+                :data:`RANGES`; a colour that is not ``#RRGGBB``.
         """
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.faces not in ("all", "largest"):
             raise ValueError(f"faces must be 'all' or 'largest', got {self.faces!r}")
-        if not 0.0 <= self.lighting <= 1.0:
-            raise ValueError(f"lighting must be in [0, 1], got {self.lighting}")
+        RANGES["lighting"].check("lighting", self.lighting)
         if self.color is not None:
             parse_color(self.color)
-        for name, _, _ in self.offsets:
+        for name, dx, dy in self.offsets:
             if name not in ANCHORS:
                 raise ValueError(f"unknown anchor {name!r} in offsets (use {', '.join(ANCHORS)})")
+            RANGES["offset"].check(f"offset of {name}", dx)
+            RANGES["offset"].check(f"offset of {name}", dy)
         return self
 
     @property

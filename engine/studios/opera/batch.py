@@ -107,7 +107,7 @@ def colorize_batch_params(params: Mapping[str, Any]) -> dict[str, Any]:
         ImageLoadError: the reference is missing, a folder, not an image or too large.
     """
     from engine.imageio import open_image
-    from engine.studios.opera.params import ColorizeParams
+    from engine.studios.opera.params import COLORIZE_RANGES, ColorizeParams
 
     unknown = set(params) - {"reference", "gap"}
     if unknown:
@@ -117,7 +117,7 @@ def colorize_batch_params(params: Mapping[str, Any]) -> dict[str, Any]:
     ref = Path(str(params["reference"])).expanduser().resolve()
     open_image(ref).close()  # missing, a folder, not an image, oversized: refused before the job starts
     gap = params.get("gap")
-    gap = None if gap is None else int(gap)
+    gap = None if gap is None else int(COLORIZE_RANGES["gap"].check("gap", gap))
     ColorizeParams(gap=gap).validate()
     return {"reference": str(ref), "gap": gap}
 

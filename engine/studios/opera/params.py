@@ -12,7 +12,30 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-import numpy as np
+from engine.studios.ranges import Range, check_ranges
+
+XDOG_RANGES: dict[str, Range] = {
+    "sigma": Range(0.0, 20.0, lo_open=True, unit="px"),
+    "k": Range(1.0, 10.0, lo_open=True),
+    "gamma": Range(0.0, 1.2, lo_open=True),
+    "epsilon": Range(-1.0, 1.0),
+    "phi": Range(0.0, 10_000.0, lo_open=True),
+    "threshold": Range(0.0, 1.0),
+}
+"""Valid range of each :class:`XDoGParams` field (``lineart``, ``batch lineart``, the line-art tab).
+σ·k (the outer Gaussian) stays ≤ 200 px, so a blur never takes more than seconds."""
+
+COLORIZE_RANGES: dict[str, Range] = {
+    "line_level": Range(1, 254, integer=True),
+    "gap": Range(0, 32, integer=True, unit="px"),
+    "quant_bits": Range(3, 6, integer=True),
+    "min_face_fraction": Range(0.0, 1.0),
+}
+"""Valid range of each :class:`ColorizeParams` field (``opera colorize --gap``, ``batch colorize``)."""
+
+RANGES: dict[str, Range] = {**XDOG_RANGES, **COLORIZE_RANGES}
+"""Every numeric parameter of the Opera studio's engines → its valid range (one source of truth for
+the CLI, batch grids and the GUI's spin boxes)."""
 
 
 @dataclass(frozen=True)
@@ -20,15 +43,19 @@ class XDoGParams:
     """Parameters of :func:`~engine.studios.opera.classical.xdog` (full-resolution pixels /
     unit-range luminance).
 
+    Ranges are in :data:`XDOG_RANGES`.
+
     Args:
-        sigma: σ, standard deviation of the inner Gaussian in pixels (> 0). Larger = thicker,
+        sigma: σ, standard deviation of the inner Gaussian in pixels, (0, 20]. Larger = thicker,
             fewer lines.
-        k: ratio of the outer to the inner Gaussian (> 1); 1.6 approximates a Laplacian of Gaussian.
+        k: ratio of the outer to the inner Gaussian, (1, 10]; 1.6 approximates a Laplacian of
+            Gaussian.
         gamma: γ (the τ of Winnemöller 2011) weight of the outer Gaussian, in (0, 1.2]. Closer to 1
             = fewer responses on smooth shading.
-        epsilon: ε, level of D above which a pixel is white paper; raise it for more/darker lines.
-        phi: φ, steepness of the soft threshold (> 0); large values give crisp black/white.
-        threshold: if set (0–1), binarise the result at this level: pure line art, 0 or 255.
+        epsilon: ε, level of D above which a pixel is white paper, [-1, 1]; raise it for
+            more/darker lines.
+        phi: φ, steepness of the soft threshold, (0, 10000]; large values give crisp black/white.
+        threshold: if set ([0, 1]), binarise the result at this level: pure line art, 0 or 255.
     """
 
     sigma: float = 0.8
@@ -47,18 +74,7 @@ class XDoGParams:
         Raises:
             ValueError: a parameter is out of range (the message names it).
         """
-        if not (self.sigma > 0 and np.isfinite(self.sigma)):
-            raise ValueError(f"sigma must be > 0, got {self.sigma}")
-        if not (self.k > 1 and np.isfinite(self.k)):
-            raise ValueError(f"k must be > 1, got {self.k}")
-        if not (0 < self.gamma <= 1.2):
-            raise ValueError(f"gamma must be in (0, 1.2], got {self.gamma}")
-        if not (self.phi > 0 and np.isfinite(self.phi)):
-            raise ValueError(f"phi must be > 0, got {self.phi}")
-        if not np.isfinite(self.epsilon):
-            raise ValueError(f"epsilon must be finite, got {self.epsilon}")
-        if self.threshold is not None and not (0.0 <= self.threshold <= 1.0):
-            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+        check_ranges(XDOG_RANGES, {f.name: getattr(self, f.name) for f in fields(self)}, optional=("threshold",))
         return self
 
     def scaled(self, scale: float) -> XDoGParams:
@@ -93,7 +109,15 @@ class XDoGParams:
         unknown = set(d) - names
         if unknown:
             raise ValueError(f"unknown XDoG parameter(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
-        values: dict[str, Any] = {k: (None if v is None else float(v)) for k, v in d.items()}
+        values: dict[str, Any] = {}
+        for k, v in d.items():
+            if v is None:
+                values[k] = None
+                continue
+            try:
+                values[k] = float(v)
+            except (TypeError, ValueError):
+                raise ValueError(f"{k} must be a number in {XDOG_RANGES[k].describe()}, got {v!r}") from None
         return cls(**values).validate()
 
 
@@ -101,8 +125,10 @@ class XDoGParams:
 class ColorizeParams:
     """Parameters of :func:`~engine.studios.opera.classical.colorize`.
 
+    Ranges are in :data:`COLORIZE_RANGES`.
+
     Args:
-        line_level: line-art grey level below which a pixel is a line (0–255).
+        line_level: line-art grey level below which a pixel is a line (1–254).
         gap: radius in pixels of the stroke gaps that are closed before finding regions; ``None``
             = about 1/256 of the short side (2 px at 512²). 0 disables gap closing.
         quant_bits: bits per channel of the colour histogram that picks each region's colour
@@ -125,14 +151,7 @@ class ColorizeParams:
         Raises:
             ValueError: a parameter is out of range (the message names it).
         """
-        if not 1 <= int(self.line_level) <= 254:
-            raise ValueError(f"line_level must be in [1, 254], got {self.line_level}")
-        if self.gap is not None and not 0 <= int(self.gap) <= 32:
-            raise ValueError(f"gap must be in [0, 32] pixels, got {self.gap}")
-        if not 3 <= int(self.quant_bits) <= 6:
-            raise ValueError(f"quant_bits must be in [3, 6], got {self.quant_bits}")
-        if not 0.0 <= self.min_face_fraction < 1.0:
-            raise ValueError(f"min_face_fraction must be in [0, 1), got {self.min_face_fraction}")
+        check_ranges(COLORIZE_RANGES, {f.name: getattr(self, f.name) for f in fields(self)}, optional=("gap",))
         return self
 
     def scaled(self, scale: float) -> ColorizeParams:

@@ -40,6 +40,7 @@ def regenerate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """
     from engine.labels import CELEBAMASK_HQ
     from engine.studios.regenerate.edits import parse_edits
+    from engine.studios.regenerate.params import RANGES
 
     unknown = set(params) - set(KEYS)
     if unknown:
@@ -52,9 +53,7 @@ def regenerate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     reference = str(params.get("reference", "") or "")
     if regions and not reference:
         raise ValueError("regions need a reference image")
-    blend = float(params.get("blend", 1.0))
-    if not 0.0 <= blend <= 1.0:
-        raise ValueError(f"blend must be in [0, 1], got {blend}")
+    blend = RANGES["blend"].check("blend", params.get("blend", 1.0))
     return {"edits": edits, "reference": reference, "regions": "+".join(regions), "blend": blend}
 
 

@@ -19,7 +19,11 @@ as a chain ``op:arg:arg;op:arg`` — see :func:`parse_edits`:
                             ``arms`` (default) / ``noarms`` for the temple arms
 =========================== =====================================================================
 
-``LABELS`` is one label name or several joined by ``+`` (``l_eye+r_eye``).
+``LABELS`` is one label name or several joined by ``+`` (``l_eye+r_eye``). Numbers are checked
+against :data:`EDIT_RANGES` when the chain is parsed: ``PX`` of ``dilate`` / ``erode`` in [1, 1024],
+``F`` of ``scale`` in [0.2, 5], ``PX`` of ``smile`` in [-256, 256]. Radii over
+:data:`DISK_KERNEL_MAX` pixels grow or shrink through a Euclidean distance transform, so the time
+does not depend on the radius.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import numpy as np
 from engine.errors import ImageLoadError
 from engine.imageio import atomic_write_bytes
 from engine.labels import BISENET, CELEBAMASK_HQ, convert_labels
+from engine.studios.ranges import Range
 
 PathLike = str | Path
 
@@ -47,6 +52,20 @@ FACE_PARTS: tuple[str, ...] = (
 
 GROWABLE: tuple[str, ...] = ("background", "hair", "neck", "cloth", "hat")
 """Labels that ``dilate`` may paint over by default (face parts may also grow over ``skin``)."""
+
+EDIT_RANGES: dict[str, Range] = {
+    "dilate": Range(1, 1024, integer=True, unit="px"),
+    "erode": Range(1, 1024, integer=True, unit="px"),
+    "scale": Range(0.2, 5.0),
+    "smile": Range(-256.0, 256.0, unit="px"),
+}
+"""Valid range of the number of each edit operation (``dilate:hair:PX`` ...), checked by
+:func:`parse_edits` and by the operations themselves."""
+
+DISK_KERNEL_MAX = 32
+"""Largest radius (px) grown or shrunk with an elliptical structuring element (cost ∝ radius²);
+larger radii use a distance transform (cost independent of the radius, the same Euclidean disk up to
+rounding on its rim)."""
 
 
 # --- file I/O ----------------------------------------------------------------------------------
@@ -208,6 +227,28 @@ def _disk(px: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
 
 
+def _grow(mask: np.ndarray, px: int) -> np.ndarray:
+    """``mask`` (``uint8`` 0/1) dilated by a disk of radius ``px``, as bool; a distance transform
+    above :data:`DISK_KERNEL_MAX` so that huge radii cost no more than small ones."""
+    if px <= DISK_KERNEL_MAX:
+        return cv2.dilate(mask, _disk(px)).astype(bool)
+    if not mask.any():
+        return np.zeros(mask.shape, bool)
+    dist = cv2.distanceTransform((mask == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return dist <= px
+
+
+def _shrink(mask: np.ndarray, px: int) -> np.ndarray:
+    """``mask`` (``uint8`` 0/1) eroded by a disk of radius ``px`` (outside the image counts as set,
+    like :func:`cv2.erode`), as bool; a distance transform above :data:`DISK_KERNEL_MAX`."""
+    if px <= DISK_KERNEL_MAX:
+        return cv2.erode(mask, _disk(px)).astype(bool)
+    if not (mask == 0).any():
+        return mask.astype(bool)
+    dist = cv2.distanceTransform((mask != 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return dist > px
+
+
 def fill_nearest(labels: np.ndarray, holes: np.ndarray) -> np.ndarray:
     """Give every ``holes`` pixel the label of the nearest non-hole pixel.
 
@@ -249,33 +290,39 @@ def dilate(labels: np.ndarray, names: Sequence[str], px: int, into: Sequence[str
     Args:
         labels: official-order map.
         names: labels to grow.
-        px: radius in pixels (> 0).
+        px: radius in pixels, in ``EDIT_RANGES["dilate"]`` ([1, 1024]).
         into: labels that may be painted over; default :data:`GROWABLE`, plus ``skin`` for face parts.
 
     Returns:
         New label map.
+
+    Raises:
+        ValueError: ``px`` out of range, or a bad label map.
     """
-    if px <= 0:
-        raise ValueError(f"dilate radius must be > 0, got {px}")
+    EDIT_RANGES["dilate"].check("dilate radius", px)
     out = check_labels(labels).copy()
     for n in names:
         i = CELEBAMASK_HQ.index(n)
         over = into if into is not None else GROWABLE + (("skin",) if n in FACE_PARTS else ())
         allowed = np.isin(out, _ids(over))
-        grown = cv2.dilate(main_body(out == i).astype(np.uint8), _disk(px)).astype(bool)
+        grown = _grow(main_body(out == i).astype(np.uint8), px)
         out[grown & allowed & (out != i)] = i
     return out
 
 
 def erode(labels: np.ndarray, names: Sequence[str], px: int) -> np.ndarray:
-    """Shrink the regions of ``names`` by ``px`` pixels; freed pixels take the nearest other label."""
-    if px <= 0:
-        raise ValueError(f"erode radius must be > 0, got {px}")
+    """Shrink the regions of ``names`` by ``px`` pixels (``EDIT_RANGES["erode"]``, [1, 1024]); freed
+    pixels take the nearest other label.
+
+    Raises:
+        ValueError: ``px`` out of range, or a bad label map.
+    """
+    EDIT_RANGES["erode"].check("erode radius", px)
     out = check_labels(labels).copy()
     for n in names:
         m = out == CELEBAMASK_HQ.index(n)
         solid = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_CLOSE, _disk(3))  # ignore parsing speckle holes
-        kept = cv2.erode(solid, _disk(px)).astype(bool) & m
+        kept = _shrink(solid, px) & m
         out = fill_nearest(out, m)  # freed pixels take the nearest *other* label
         out[kept] = CELEBAMASK_HQ.index(n)
     return out
@@ -287,8 +334,7 @@ def scale(labels: np.ndarray, names: Sequence[str], factor: float) -> np.ndarray
     The scaled shape is painted over whatever lies under it; pixels a region no longer covers take
     the nearest other label.
     """
-    if not 0.2 <= factor <= 5.0:
-        raise ValueError(f"scale factor must be in [0.2, 5], got {factor}")
+    EDIT_RANGES["scale"].check("scale factor", factor)
     out = check_labels(labels).copy()
     for n in names:
         i = CELEBAMASK_HQ.index(n)
@@ -307,8 +353,13 @@ def scale(labels: np.ndarray, names: Sequence[str], factor: float) -> np.ndarray
 def smile(labels: np.ndarray, px: float, names: Sequence[str] = ("u_lip", "l_lip", "mouth")) -> np.ndarray:
     """Bend the lips so that their corners rise by ``px`` pixels (negative: a frown).
 
-    Each column of the lip region moves up by ``px · ((x - cx) / half_width)²``.
+    Each column of the lip region moves up by ``px · ((x - cx) / half_width)²``; ``px`` in
+    ``EDIT_RANGES["smile"]`` ([-256, 256]).
+
+    Raises:
+        ValueError: ``px`` out of range, or a map without lips.
     """
+    EDIT_RANGES["smile"].check("smile", px)
     out = check_labels(labels).copy()
     ids = _ids(names)
     m = np.isin(out, ids)
@@ -540,7 +591,8 @@ def parse_edits(spec: str) -> list[LabelEdit]:
         The edits in order.
 
     Raises:
-        ValueError: unknown operation or label, wrong argument count, bad number.
+        ValueError: unknown operation or label, wrong argument count, a bad number or one outside
+            :data:`EDIT_RANGES`.
     """
     out: list[LabelEdit] = []
     if spec.strip().lower() in ("", "none"):
@@ -564,12 +616,9 @@ def parse_edits(spec: str) -> list[LabelEdit]:
             elif op in ("dilate", "erode", "scale"):
                 _names(args[0])
                 v = _num(args[1], int if op != "scale" else float)
-                if op != "scale" and v <= 0:
-                    raise ValueError(f"{op} radius must be > 0")
-                if op == "scale" and not 0.2 <= v <= 5:
-                    raise ValueError("scale factor must be in [0.2, 5]")
+                EDIT_RANGES[op].check(f"{op} {'factor' if op == 'scale' else 'radius'}", v)
             elif op == "smile":
-                _num(args[0])
+                EDIT_RANGES[op].check("smile", _num(args[0]))
             elif op == "add":
                 if args[0] != "glasses":
                     raise ValueError(f"add: only 'glasses' can be added, got {args[0]!r}")

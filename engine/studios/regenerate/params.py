@@ -7,10 +7,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.labels import CELEBAMASK_HQ
-from engine.studios.regenerate.edits import check_labels
+from engine.studios.ranges import Range, check_ranges
+from engine.studios.regenerate.edits import EDIT_RANGES, check_labels
 
 CLASSES: tuple[str, ...] = CELEBAMASK_HQ.classes
 """Label names in the official CelebAMask-HQ order (index = label value)."""
+
+PARAM_RANGES: dict[str, Range] = {
+    "blend": Range(0.0, 1.0),
+    "feather": Range(0.0, 10.0, unit="px"),
+}
+"""Valid range of each numeric :class:`RegenerateParams` field (``--blend``, the panel's slider)."""
+
+RANGES: dict[str, Range] = {**PARAM_RANGES, **{f"edits {op}": r for op, r in EDIT_RANGES.items()}}
+"""Every numeric parameter of the Regenerate studio → its valid range: the edit parameters and the
+number of each ``--edits`` operation (``edits dilate`` = the ``PX`` of ``dilate:LABELS:PX``)."""
 
 
 @dataclass(frozen=True)
@@ -22,8 +33,8 @@ class RegenerateParams:
             aspect ratio (it is resized with nearest neighbour to the image being edited).
         reference_regions: label names whose style comes from the reference face (see
             :meth:`~engine.studios.regenerate.editor.RegenerateEditor.set_reference`); empty = everything from the source.
-        blend: 0–1, how much of the reference style the reference regions take (0 = none).
-        feather: seam smoothing width in pixels at full resolution (0 = hard seams).
+        blend: [0, 1], how much of the reference style the reference regions take (0 = none).
+        feather: seam smoothing width in pixels at full resolution, [0, 10] (0 = hard seams).
     """
 
     mask: np.ndarray = field(compare=False, repr=False)   # edited labels [H, W] uint8, official order
@@ -44,8 +55,5 @@ class RegenerateParams:
         for n in self.reference_regions:
             if n not in CLASSES:
                 raise ValueError(f"unknown region {n!r}; use label names: {', '.join(CLASSES)}")
-        if not 0.0 <= self.blend <= 1.0:
-            raise ValueError(f"blend must be in [0, 1], got {self.blend}")
-        if not 0.0 <= self.feather <= 10.0:
-            raise ValueError(f"feather must be in [0, 10] px, got {self.feather}")
+        check_ranges(PARAM_RANGES, {"blend": self.blend, "feather": self.feather})
         return self
