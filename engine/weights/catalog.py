@@ -25,7 +25,10 @@ into the folder where the app will find it, but only after
    shapes). Shapes are checked on the ``meta`` device, so even VGG-19 costs no memory.
 
 A rejected file leaves nothing behind: the copy goes to a temporary file in the destination folder
-that is renamed only once the copied bytes hash to the verified digest.
+that is renamed only once the copied bytes hash to the verified digest. A project checkpoint's
+weights and card are both staged before either is renamed, so a full disk (or any failure) leaves
+the previous pair as it was. Imported files get the permissions any new file gets (the umask), so
+other users of a shared install can read them.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import torch
 from torch import nn
 
 from engine.errors import CheckpointError
+from engine.imageio import _NEW_FILE_MODE
 from engine.models.registry import registered_models
 from engine.weights import known_files
 from engine.weights.card import (
@@ -585,18 +589,31 @@ class ImportResult:
     files: tuple[Path, ...] = field(default_factory=tuple)
 
 
-def _hash_and_verify_copy(src: Path, dst: Path, digest: str, overwrite: bool) -> bool:
-    """Copy ``src`` to ``dst`` atomically if its bytes hash to ``digest``; False if already there.
+def _needs_copy(dst: Path, digest: str, overwrite: bool) -> bool:
+    """Whether ``dst`` must be (re)written to hold the bytes hashing to ``digest``.
 
     Raises:
-        CheckpointError: ``dst`` exists with other content (and not ``overwrite``), the source
-            changed while it was copied, or the write failed. Nothing is left behind.
+        CheckpointError: ``dst`` exists with other content and not ``overwrite``.
     """
     if dst.exists():
         if dst.is_file() and sha256_file(dst) == digest:
             return False
         if not overwrite:
             raise CheckpointError(f"{dst} already exists with different content (remove it, or use --overwrite)")
+    return True
+
+
+def _stage_copy(src: Path, dst: Path, digest: str) -> str:
+    """Copy ``src`` to a temporary file beside ``dst`` (fsynced, the umask's permissions, or those of
+    the file it replaces) and check that the copied bytes hash to ``digest``.
+
+    Returns:
+        The temporary file's path (the caller renames it over ``dst`` or removes it).
+
+    Raises:
+        CheckpointError: the folder cannot be created, the source changed while it was copied, or
+            the write failed (a full disk ...). No temporary file is left behind.
+    """
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -606,6 +623,7 @@ def _hash_and_verify_copy(src: Path, dst: Path, digest: str, overwrite: bool) ->
         fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
         h = hashlib.sha256()
         with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+            os.fchmod(out.fileno(), (dst.stat().st_mode & 0o7777) if dst.is_file() else _NEW_FILE_MODE)
             while chunk := inp.read(_CHUNK):
                 h.update(chunk)
                 out.write(chunk)
@@ -613,13 +631,50 @@ def _hash_and_verify_copy(src: Path, dst: Path, digest: str, overwrite: bool) ->
             os.fsync(out.fileno())
         if h.hexdigest() != digest:
             raise CheckpointError(f"{src}: the file changed while it was being imported; try again")
-        os.replace(tmp, dst)
-        tmp = ""
+        done, tmp = tmp, ""
+        return done
     except OSError as exc:
-        raise CheckpointError(f"cannot write {dst} ({exc.strerror or exc})") from None
+        raise CheckpointError(f"cannot write {dst} ({exc.strerror or exc}); nothing was changed") from None
     finally:
         if tmp and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _install(copies: list[tuple[Path, Path, str]]) -> None:
+    """Stage every ``(src, dst, digest)`` copy, then rename them all: all files or none.
+
+    Renames need no disk space, so once every copy is staged the set is installed; a failure while
+    staging removes the staged files and leaves every ``dst`` as it was.
+
+    Raises:
+        CheckpointError: as :func:`_stage_copy`, or a rename failed.
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for src, dst, digest in copies:
+            staged.append((_stage_copy(src, dst, digest), dst))
+        for i, (tmp, dst) in enumerate(staged):
+            try:
+                os.replace(tmp, dst)
+            except OSError as exc:
+                raise CheckpointError(f"cannot write {dst} ({exc.strerror or exc})") from None
+            staged[i] = ("", dst)
+    finally:
+        for tmp, _ in staged:
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def _hash_and_verify_copy(src: Path, dst: Path, digest: str, overwrite: bool) -> bool:
+    """Copy ``src`` to ``dst`` atomically if its bytes hash to ``digest``; False if already there.
+
+    Raises:
+        CheckpointError: ``dst`` exists with other content (and not ``overwrite``), the source
+            changed while it was copied, or the write failed. Nothing is left behind.
+    """
+    if not _needs_copy(dst, digest, overwrite):
+        return False
+    _install([(src, dst, digest)])
     return True
 
 
@@ -650,15 +705,12 @@ def _import_checkpoint(card_path: Path, dest: Path | None, expected_sha256: str 
     target_weights, target_card = folder / weights.name, folder / card_path.name
     if target_card.exists() and not overwrite and target_card.read_bytes() != card_path.read_bytes():
         raise CheckpointError(f"{target_card} already exists with a different card (remove it, or use --overwrite)")
-    existed = target_weights.exists()
-    copied = _hash_and_verify_copy(weights, target_weights, digest, overwrite)
-    try:
-        card_digest = sha256_file(card_path)
-        copied |= _hash_and_verify_copy(card_path, target_card, card_digest, overwrite=True)
-    except CheckpointError:
-        if copied and not existed:
-            target_weights.unlink(missing_ok=True)
-        raise
+    card_digest = sha256_file(card_path)
+    copies = [(src, dst, d) for src, dst, d, force in ((weights, target_weights, digest, overwrite),
+                                                      (card_path, target_card, card_digest, True))
+              if _needs_copy(dst, d, force)]
+    _install(copies)  # both staged, then both renamed: on any failure the old pair stays
+    copied = bool(copies)
     what = "imported" if copied else "already installed"
     return ImportResult(key=f"checkpoint:{card.model}", destination=target_card, sha256=digest, copied=copied,
                         message=f"{what} {card.model} checkpoint → {target_card}",
@@ -671,7 +723,8 @@ def import_weights(path: PathLike, dest: PathLike | None = None, *, expected_sha
 
     Args:
         path: the file: a project checkpoint (its ``.json`` card, or a ``.safetensors`` with the
-            card beside it) or a third-party ``.pth``/``.pt``/``.bin``/``.ckpt``/``.safetensors``.
+            card beside it) or a third-party ``.pth``/``.pt``/``.bin``/``.ckpt`` (a ``.safetensors`` without
+            its card is refused: third-party files are used as the published PyTorch files).
         dest: destination folder; default: the first folder the app searches —
             :func:`engine.weights.store.checkpoint_roots` for checkpoints,
             :func:`engine.weights.known_files.search_dirs` for third-party files.
@@ -699,6 +752,11 @@ def import_weights(path: PathLike, dest: PathLike | None = None, *, expected_sha
         return _import_checkpoint(card, dest_dir, expected_sha256, overwrite)
     if src.suffix == CARD_SUFFIX:
         raise CheckpointError(f"{src}: not a checkpoint card")
+    if src.suffix.lower() == WEIGHTS_SUFFIX:
+        # Third-party files are looked up and read as the published PyTorch files (.pth); saving
+        # safetensors bytes under such a name would import a file the app cannot load.
+        raise CheckpointError(f"{src.name}: a .safetensors file without its card ({card_path_for(src).name}) beside it; "
+                              "third-party weights are used as the published .pth file: import that file instead")
     if src.suffix.lower() not in (WEIGHTS_SUFFIX,) + TORCH_SUFFIXES:
         known = ", ".join((CARD_SUFFIX, WEIGHTS_SUFFIX) + TORCH_SUFFIXES)
         raise CheckpointError(f"{src.name}: unsupported file type {src.suffix!r} (use {known})")

@@ -120,7 +120,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argp
         p.set_defaults(func=cmd_list)
     keys = ", ".join(k.key for k in KNOWN_WEIGHTS)
     imp = wsub.add_parser("import", help="check a downloaded weight file and copy it where the app finds it")
-    imp.add_argument("path", help="a .pth/.pt/.bin/.ckpt/.safetensors file, or a checkpoint card (.json)")
+    imp.add_argument("path", help="a third-party .pth/.pt/.bin/.ckpt file, or a project checkpoint (its .json card)")
     imp.add_argument("--dest", default=None, help="destination folder (default: the first folder the app searches)")
     imp.add_argument("--sha256", default=None, help="expected SHA-256 (or its first 8+ hex digits) from the source")
     imp.add_argument("--as", dest="as_key", default=None, metavar="KEY",

@@ -55,6 +55,11 @@ ENV_VAR = "MASQUERADE_CHECKPOINTS"
 PROJECT_CHECKPOINTS: Path = Path(__file__).resolve().parents[2] / "checkpoints"
 """The repository's ``checkpoints/`` folder."""
 
+SIZE_SLACK = 1_000_000
+"""Elements a card's kwargs may build beyond 4 × its ``parameter_count`` before
+:func:`load_checkpoint` refuses the card without allocating the model (a smaller mismatch is
+reported by the strict shape check, which names the keys)."""
+
 
 
 
@@ -204,9 +209,8 @@ def load_checkpoint(
 
     Raises:
         CheckpointError: card or weights missing; bad card; hash mismatch; corrupt or truncated
-            weights; unknown architecture; kwargs out of range, or sizing the model differently from
-            the card's ``parameter_count`` (checked on the ``meta`` device before any memory is
-            allocated); weights that do not fit the architecture (the message names missing /
+            weights; unknown architecture; kwargs out of range, or a model far larger than the card's
+            ``parameter_count`` (checked on the ``meta`` device before any memory is allocated); weights that do not fit the architecture (the message names missing /
             unexpected / mis-shaped keys).
     """
     card = read_card(path)
@@ -214,10 +218,10 @@ def load_checkpoint(
     data = read_bytes(weights_path)
     if verify_hash and hashlib.sha256(data).hexdigest() != card.sha256:
         raise CheckpointError(f"{weights_path}: hash mismatch, file corrupt or replaced")
-    params, _elements = model_size(card.model, **card.kwargs)  # meta device: no memory yet
-    if card.parameter_count and params != card.parameter_count:
-        raise CheckpointError(f"{card_path_for(path).name}: its kwargs give {params:,} parameters, the card records "
-                              f"{card.parameter_count:,} (card edited or corrupt)")
+    _params, elements = model_size(card.model, **card.kwargs)  # meta device: no memory yet
+    if card.parameter_count and elements > 4 * card.parameter_count + SIZE_SLACK:
+        raise CheckpointError(f"{card_path_for(path).name}: its kwargs make a model of {elements:,} parameters, far "
+                              f"more than the {card.parameter_count:,} the card records (card edited or corrupt)")
     state = load_safetensors_bytes(data, weights_path)
     del data
     model = build_model(card.model, **card.kwargs)
