@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 from PySide6.QtCore import QSettings, QSize, Signal
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QShowEvent, QUndoStack
 from PySide6.QtWidgets import (
     QBoxLayout,
     QButtonGroup,
@@ -35,6 +35,7 @@ from app.model.commands import SetParamCommand, SetParamsCommand
 from app.model.document import Document
 from app.qt_image import to_qimage
 from app.widgets.engine_box import EngineBox
+from app.widgets.wheel_guard import guard_wheel
 from app.worker import EngineWorker, Jobs, OnError, OnResult
 from engine.cancel import CancelToken
 from engine.device import CLASSICAL_DEVICE
@@ -177,6 +178,12 @@ class StudioPanel(QWidget):
         self.radio_original: QRadioButton | None = None
         doc.param_changed.connect(self._on_doc_param)
         doc.image_changed.connect(self.on_image_changed)
+        self.wheel_guard = guard_wheel(self)  # the wheel scrolls the panel, not the control under it
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Guard the wheel of controls built since the last show (see :mod:`app.widgets.wheel_guard`)."""
+        guard_wheel(self, self.wheel_guard)
+        super().showEvent(event)
 
     # -- worker -----------------------------------------------------------------------------------
     def submit(self, channel: str, job: Callable[[CancelToken], Any], on_result: OnResult | None = None,

@@ -1,7 +1,10 @@
 """Zoom/pan image canvas with a before/after split.
 
 * Ctrl+wheel zooms about the cursor; the wheel alone scrolls (Shift = sideways).
-* Middle-drag, or Space held + left-drag, pans.
+* Middle-drag, or Space held + left-drag, pans. Space works whenever the cursor is over the
+  canvas, whatever widget of the window has the keyboard focus (Krita, Photoshop): a
+  :class:`SpacePanFilter` on the application takes that Space press (it does not toggle the check
+  box or button that has focus) and its release.
 * With the split on, the *before* image shows left of a vertical line that can be dragged;
   holding ``\\`` shows the before image whole.
 * ``fit()`` fits the image to the widget (and keeps fitting on resize until the user zooms);
@@ -16,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
+    QCursor,
     QImage,
     QKeyEvent,
     QMouseEvent,
@@ -29,11 +33,61 @@ from PySide6.QtGui import (
     QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QApplication, QSizePolicy, QWidget
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 SPLIT_GRAB_PX = 6
 HANDLE_GRAB_PX = 9
+
+
+class SpacePanFilter(QObject):
+    """Application event filter: Space pans the canvas whenever the cursor is over it.
+
+    A Space press (not an auto-repeat) while the cursor lies over the visible canvas, in the canvas's
+    own window, is taken from whatever widget has the focus and arms the pan (:meth:`ImageCanvas.set_space`);
+    its release disarms it wherever the cursor is then. The canvas's own key handling covers the
+    case where it has the focus itself. The filter is a child of the canvas, so it goes with it.
+
+    Args:
+        canvas: the canvas to pan.
+    """
+
+    def __init__(self, canvas: ImageCanvas) -> None:
+        super().__init__(canvas)
+        self.canvas = canvas
+        self._armed = False  # this filter took the Space press: it takes the release too
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            return False
+        assert isinstance(event, QKeyEvent)
+        if event.key() != Qt.Key.Key_Space or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            return False
+        if kind == QEvent.Type.KeyRelease:
+            if not self._armed:
+                return False
+            if not event.isAutoRepeat():
+                self._armed = False
+                self.canvas.set_space(False)
+            return True
+        if self._armed:  # auto-repeat of the press we took
+            return True
+        if event.isAutoRepeat() or not self.wants(watched):
+            return False
+        self._armed = True
+        self.canvas.set_space(True)
+        return True
+
+    def wants(self, target: QObject) -> bool:
+        """Whether a Space press sent to ``target`` is the canvas's: the cursor is over the visible
+        canvas, the key goes to a widget of the canvas's window, and not to the canvas itself."""
+        c = self.canvas
+        if not isinstance(target, QWidget) or target is c or not c.isVisible():
+            return False
+        if target.window() is not c.window() or QApplication.activePopupWidget() is not None:
+            return False
+        return c.rect().contains(c.mapFromGlobal(QCursor.pos()))
 
 
 class ImageCanvas(QWidget):
@@ -74,6 +128,10 @@ class ImageCanvas(QWidget):
         self._handles: np.ndarray | None = None  # [N, 2] draggable points, document coordinates
         self._handle_labels: list[str] = []
         self._active_handle = -1
+        self.space_filter = SpacePanFilter(self)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self.space_filter)
 
     # -- content ----------------------------------------------------------------------------------
     def set_document_size(self, size: QSize) -> None:
@@ -357,12 +415,21 @@ class ImageCanvas(QWidget):
         self._drag = None
         super().mouseReleaseEvent(event)
 
+    @property
+    def space_held(self) -> bool:
+        """Space is down: a left-drag pans."""
+        return self._space
+
+    def set_space(self, held: bool) -> None:
+        """Arm (Space pressed) or disarm (released) panning with the left button; shows the hand cursor."""
+        self._space = held
+        self.setCursor(Qt.CursorShape.OpenHandCursor if held else Qt.CursorShape.ArrowCursor)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.isAutoRepeat():
             return super().keyPressEvent(event)
         if event.key() == Qt.Key.Key_Space:
-            self._space = True
-            self.setCursor(Qt.CursorShape.OpenHandCursor)
+            self.set_space(True)
         elif event.key() == Qt.Key.Key_Backslash:
             self._hold_before = True
             self.update()
@@ -374,8 +441,7 @@ class ImageCanvas(QWidget):
         if event.isAutoRepeat():
             return super().keyReleaseEvent(event)
         if event.key() == Qt.Key.Key_Space:
-            self._space = False
-            self.setCursor(Qt.CursorShape.ArrowCursor)
+            self.set_space(False)
         elif event.key() == Qt.Key.Key_Backslash:
             self._hold_before = False
             self.update()
