@@ -1,6 +1,15 @@
 """Makeup studio panel: region toggles with a style and an intensity each, a global style shortcut,
 global intensity, region-mask overlay, before/after (canvas split / hold ``\\``), export, batch.
 
+Intensities follow one model, the engine's and the command line's: what a region is painted with
+is its own intensity × the global intensity (:meth:`MakeupParams.strength`, ``--intensity``). The
+global slider ("All enabled regions → Intensity") is the master: it scales every region and keeps
+the balance between them (lips stronger than blush stays so). Each region's slider shows the
+*effective* strength, the number that is painted, so moving the master visibly moves them all; a
+region can be set up to the master's value (raise the master for more), and with the master at 0
+the region sliders rest at 0 and are disabled. The batch button hands the batch job those effective
+strengths with a global intensity of 1, so its parameters read like the panel.
+
 Every change is a document parameter set through the studio's undo stack; renders go through the
 worker (latest wins). The engine (:class:`~engine.studios.makeup.editor.MakeupEditor`, its face
 analyzer and — when its card says it measured better — the makeup GAN) is made and run only inside
@@ -21,6 +30,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
@@ -93,6 +103,23 @@ def params_from_doc(d: Mapping[str, Any], styles: Mapping[str, MakeupStyle]) -> 
     return p.validate(styles)
 
 
+RELATION_TEXT = "Region sliders show the strength painted: each region's own setting × this master intensity."
+"""The line under the master slider that says how the sliders relate."""
+
+
+def effective_intensity(d: Mapping[str, Any], region: str) -> float:
+    """The strength ``region`` is painted with: its own intensity × the global one (document values).
+
+    Args:
+        d: the panel's document parameters.
+        region: the region.
+
+    Returns:
+        The effective intensity 0–1 (what the region slider shows).
+    """
+    return float(d[f"{region}_intensity"]) * float(d["intensity"])
+
+
 def overlay_rgba(masks: Mapping[str, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     """RGBA ``uint8`` ``[H, W, 4]``: each region's mask in its :data:`OVERLAY_COLOURS` colour."""
     rgba = np.zeros(shape + (4,), np.uint8)
@@ -152,7 +179,7 @@ class MakeupPanel(StudioPanel):
             row = RegionRow(r, REGION_TITLES[r], [n for n, s in self.styles.items() if r in s.regions], grid, 2 * i)
             row.check.toggled.connect(lambda on, r=r: self.push_param(f"{r}_on", bool(on)))
             row.combo.currentTextChanged.connect(lambda text, r=r: self.push_param(f"{r}_style", text))
-            row.slider.edited.connect(lambda v, mk, r=r: self.push_param(f"{r}_intensity", float(v), mk))
+            row.slider.edited.connect(lambda v, mk, r=r: self.set_effective_intensity(r, float(v), mk))
             self.rows[r] = row
         lay.addWidget(box)
 
@@ -171,10 +198,17 @@ class MakeupPanel(StudioPanel):
         h.addWidget(self.style_all, 1)
         h.addWidget(self.apply_all)
         gl.addLayout(h)
-        self.intensity = ParamSlider("Intensity", 0.0, 1.0, decimals=2, tooltip="Global intensity (0 = no makeup)")
+        self.intensity = ParamSlider("Intensity", 0.0, 1.0, decimals=2,
+                                     tooltip="Master intensity: scales every region (0 = no makeup); the region "
+                                             "sliders above show the strength each region is painted with")
         self.intensity.setObjectName("slider_intensity")
         self.intensity.edited.connect(lambda v, mk: self.push_param("intensity", float(v), mk))
         gl.addWidget(self.intensity)
+        self.relation_label = QLabel(RELATION_TEXT)
+        self.relation_label.setObjectName("intensity_relation")
+        self.relation_label.setWordWrap(True)
+        self.relation_label.setStyleSheet("color: palette(mid);")
+        gl.addWidget(self.relation_label)
         reset = QPushButton("Reset")
         reset.setToolTip("All regions, styles and intensities back to the defaults (undoable)")
         reset.clicked.connect(lambda: self.push_params(self.defaults, "Reset makeup"))
@@ -212,11 +246,30 @@ class MakeupPanel(StudioPanel):
         if values:
             self.push_params(values, f"Apply the {style} style")
 
+    def set_effective_intensity(self, region: str, value: float, merge_key: int | None = None) -> None:
+        """A region slider moved to ``value``, the strength to paint ``region`` with: store the
+        region's own intensity ``value / global`` (at most 1: a region is never painted stronger
+        than the master allows) through the undo stack, and show what is really painted.
+
+        Args:
+            region: the region.
+            value: effective strength 0–1.
+            merge_key: same for every value of one slider drag (one undo step).
+        """
+        g = float(self.doc.param(STUDIO, "intensity"))
+        if g > 0:
+            self.push_param(f"{region}_intensity", min(1.0, max(0.0, value) / g), merge_key)
+        self.sync_widgets()  # a capped or refused value snaps back to what is painted
+
     def sync_widgets(self) -> None:
         d = self.doc.params(STUDIO)
+        g = float(d["intensity"])
         for r, row in self.rows.items():
-            row.show_values(d[f"{r}_on"], d[f"{r}_style"], d[f"{r}_intensity"])
-        self.intensity.set_value(d["intensity"])
+            row.show_values(d[f"{r}_on"], d[f"{r}_style"], effective_intensity(d, r))
+            row.slider.setEnabled(bool(d[f"{r}_on"]) and g > 0)
+            row.slider.setToolTip(f"{REGION_TITLES[r]}: painted at {effective_intensity(d, r):.2f} = its own "
+                                  f"{float(d[f'{r}_intensity']):.2f} × the master intensity {g:.2f}")
+        self.intensity.set_value(g)
 
     # -- engine -----------------------------------------------------------------------------------
     def request_render(self) -> None:
@@ -278,7 +331,11 @@ class MakeupPanel(StudioPanel):
         from engine.studios.makeup.params import normalize_flat
 
         p = params_from_doc(self.doc.params(STUDIO), self.styles)
-        flat: dict[str, Any] = {r: p.regions.get(r) for r in REGIONS}
-        flat.update({f"{r}_intensity": float(p.region_intensity[r]) for r in REGIONS})
-        flat["intensity"] = float(p.intensity)
+        on = p.enabled()
+        # exactly what the panel paints and shows: the enabled regions' styles (no "regions" list,
+        # which only says where a global "style" goes), each at its effective strength, master 1
+        flat: dict[str, Any] = {"style": None, "regions": None}
+        flat.update({r: p.regions.get(r) for r in REGIONS})
+        flat.update({f"{r}_intensity": p.strength(r) if r in on else 1.0 for r in REGIONS})
+        flat["intensity"] = 1.0
         return normalize_flat(flat)
