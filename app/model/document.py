@@ -16,16 +16,36 @@ class Document(QObject):
     Signals:
         image_changed(): a new source image was set.
         param_changed(studio, key, value): one parameter changed (by a widget, undo or redo).
+        modified_changed(bool): the document got (or lost) unsaved work.
     """
 
     image_changed = Signal()
     param_changed = Signal(str, str, object)
+    modified_changed = Signal(bool)
 
     def __init__(self) -> None:
         super().__init__()
         self.path: Path | None = None
         self.image: np.ndarray | None = None
         self._params: dict[str, dict[str, Any]] = {}
+        self._modified = False
+
+    # -- unsaved work ----------------------------------------------------------------------------
+    @property
+    def modified(self) -> bool:
+        """Some studio holds editable state (sketch, label map, anchors, parameters) not saved yet."""
+        return self._modified
+
+    def set_modified(self, on: bool) -> None:
+        """Mark the document modified or saved; emits ``modified_changed`` when that changes."""
+        on = bool(on)
+        if on != self._modified:
+            self._modified = on
+            self.modified_changed.emit(on)
+
+    def namespaces(self) -> list[str]:
+        """Every declared parameter namespace (one or more per studio)."""
+        return list(self._params)
 
     # -- image ---------------------------------------------------------------------------------
     def set_image(self, image: np.ndarray, path: Path | None = None) -> None:
