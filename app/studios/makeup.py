@@ -207,7 +207,6 @@ class MakeupPanel(StudioPanel):
         self.relation_label = QLabel(RELATION_TEXT)
         self.relation_label.setObjectName("intensity_relation")
         self.relation_label.setWordWrap(True)
-        self.relation_label.setStyleSheet("color: palette(mid);")
         gl.addWidget(self.relation_label)
         reset = QPushButton("Reset")
         reset.setToolTip("All regions, styles and intensities back to the defaults (undoable)")
