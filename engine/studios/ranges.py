@@ -13,7 +13,7 @@ Example:
     >>> SIGMA.check("sigma", 1e9)
     Traceback (most recent call last):
     ...
-    ValueError: sigma must be in (0, 20] px, got 1000000000.0
+    ValueError: sigma must be > 0 and ≤ 20 px, got 1000000000.0
     >>> str(Range(1, 64, integer=True))
     '[1, 64]'
 """
@@ -57,6 +57,14 @@ class Range:
         """The interval with its unit (``(0, 20] px``), for messages and the README table."""
         return f"{self}{' ' + self.unit if self.unit else ''}"
 
+    def requirement(self) -> str:
+        """What a value must be, for messages: ``in [0, 1]``, or ``> 0 and ≤ 20 px`` for a range
+        open at its low end."""
+        unit = f" {self.unit}" if self.unit else ""
+        if self.lo_open:
+            return f"> {_num(self.lo)} and ≤ {_num(self.hi)}{unit}"
+        return f"in {self}{unit}"
+
     def contains(self, value: float) -> bool:
         """True when ``value`` is a finite number inside the range (and whole, for integers)."""
         if not math.isfinite(value):
@@ -86,12 +94,12 @@ class Range:
                 raise TypeError("a bool is no number here")
             number = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a number in {self.describe()}, got {value!r}") from None
+            raise ValueError(f"{name} must be a number {self.requirement()}, got {value!r}") from None
         if not self.contains(number):
             kind = "a whole number" if self.integer else "a number"
             if not math.isfinite(number) or (self.integer and number != int(number)):
-                raise ValueError(f"{name} must be {kind} in {self.describe()}, got {value!r}")
-            raise ValueError(f"{name} must be in {self.describe()}, got {value!r}")
+                raise ValueError(f"{name} must be {kind} {self.requirement()}, got {value!r}")
+            raise ValueError(f"{name} must be {self.requirement()}, got {value!r}")
         return int(number) if self.integer else number
 
 

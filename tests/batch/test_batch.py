@@ -137,6 +137,8 @@ def test_ids_do_not_depend_on_value_spelling_or_grid_order(tmp_path: Path) -> No
     ({"sigma": [0.6, "0.6"]}, "twice"),
     ({"sigmaa": [1]}, "unknown"),
     ({"sigma": [-1]}, "sigma must be > 0"),
+    ({"sigma": [1e9]}, "sigma must be > 0 and ≤ 20 px"),
+    ({"k": [1.6, 1e9]}, "k must be > 1 and ≤ 10"),
 ])
 def test_bad_grid_is_refused_before_anything_is_written(tmp_path: Path, grid: dict, match: str) -> None:
     make_inputs(tmp_path / "in", 1)

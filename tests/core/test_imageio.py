@@ -181,3 +181,45 @@ def test_atomic_write_gives_normal_permissions(tmp_path: Path) -> None:
     os.chmod(p, 0o640)
     atomic_write_bytes(p, b"y")
     assert stat.S_IMODE(p.stat().st_mode) == 0o640  # an existing file keeps its mode
+
+
+# --- only regular files are read (issue 21 #6) ------------------------------------------------------
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this platform")
+@pytest.mark.parametrize("loader", ["load_image", "load_rgba", "load_grey", "open_image"])
+def test_a_fifo_is_refused_without_being_opened(tmp_path: Path, loader: str) -> None:
+    import time
+
+    from engine import imageio
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    start = time.monotonic()
+    with pytest.raises(ImageLoadError, match=r"pipe\.png: is a FIFO \(named pipe\), not a regular file"):
+        getattr(imageio, loader)(fifo)  # opening it would block for ever: no writer exists
+    assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("path, needle", [("/dev/null", "is a character device, not a regular file")])
+def test_a_device_is_refused(path: str, needle: str) -> None:
+    if not os.path.exists(path):
+        pytest.skip(f"no {path} here")
+    with pytest.raises(ImageLoadError, match=needle):
+        load_image(path)
+
+
+def test_folders_missing_files_and_broken_links_are_one_line(tmp_path: Path) -> None:
+    from engine.imageio import check_regular_file
+
+    with pytest.raises(ImageLoadError, match="is a folder, not an image"):
+        load_image(tmp_path)
+    with pytest.raises(ImageLoadError, match="file not found"):
+        load_image(tmp_path / "none.png")
+    (tmp_path / "dangling.png").symlink_to(tmp_path / "gone.png")
+    with pytest.raises(ImageLoadError, match="file not found"):
+        load_image(tmp_path / "dangling.png")
+    real = tmp_path / "real.png"
+    Image.new("RGB", (4, 3)).save(real)
+    (tmp_path / "link.png").symlink_to(real)
+    assert check_regular_file(tmp_path / "link.png") == tmp_path / "link.png"  # links to files are fine
+    assert load_image(tmp_path / "link.png").shape == (3, 4, 3)

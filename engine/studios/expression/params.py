@@ -88,5 +88,5 @@ class ExpressionParams:
             try:
                 values[k] = float(v)
             except (TypeError, ValueError):
-                raise ValueError(f"{k} must be a number in {RANGES[k].describe()}, got {v!r}") from None
+                raise ValueError(f"{k} must be a number {RANGES[k].requirement()}, got {v!r}") from None
         return cls(**values).validate()

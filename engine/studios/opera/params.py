@@ -117,7 +117,7 @@ class XDoGParams:
             try:
                 values[k] = float(v)
             except (TypeError, ValueError):
-                raise ValueError(f"{k} must be a number in {XDOG_RANGES[k].describe()}, got {v!r}") from None
+                raise ValueError(f"{k} must be a number {XDOG_RANGES[k].requirement()}, got {v!r}") from None
         return cls(**values).validate()
 
 
