@@ -752,11 +752,6 @@ def import_weights(path: PathLike, dest: PathLike | None = None, *, expected_sha
         return _import_checkpoint(card, dest_dir, expected_sha256, overwrite)
     if src.suffix == CARD_SUFFIX:
         raise CheckpointError(f"{src}: not a checkpoint card")
-    if src.suffix.lower() == WEIGHTS_SUFFIX:
-        # Third-party files are looked up and read as the published PyTorch files (.pth); saving
-        # safetensors bytes under such a name would import a file the app cannot load.
-        raise CheckpointError(f"{src.name}: a .safetensors file without its card ({card_path_for(src).name}) beside it; "
-                              "third-party weights are used as the published .pth file: import that file instead")
     if src.suffix.lower() not in (WEIGHTS_SUFFIX,) + TORCH_SUFFIXES:
         known = ", ".join((CARD_SUFFIX, WEIGHTS_SUFFIX) + TORCH_SUFFIXES)
         raise CheckpointError(f"{src.name}: unsupported file type {src.suffix!r} (use {known})")
@@ -772,6 +767,11 @@ def import_weights(path: PathLike, dest: PathLike | None = None, *, expected_sha
     if ok is False:
         raise CheckpointError(f"{src.name}: {reason}")
     state = load_state_dict_file(src)  # weights_only=True: a pickle with code is refused here
+    if src.suffix.lower() == WEIGHTS_SUFFIX:
+        # Third-party files are looked up and read as the published PyTorch files (.pth); saving
+        # safetensors bytes under such a name would import a file the app cannot load.
+        raise CheckpointError(f"{src.name}: a .safetensors file without its card ({card_path_for(src).name}) beside it; "
+                              "third-party weights are used as the published .pth file: import that file instead")
     if kw is None:
         kw = identify(state)
         if kw is None:
