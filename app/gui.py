@@ -7,9 +7,13 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QSize
 from PySide6.QtWidgets import QApplication
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
 
 ORG, APP = "Masquerade", "Masquerade"
 
@@ -26,6 +30,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 def wait_until_idle(window, timeout_s: float = 60.0) -> bool:
     """Process events until the window's engine work is done; False on timeout."""
     app = QApplication.instance()
+    assert app is not None, "make_app() first"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         app.processEvents()
@@ -59,6 +64,24 @@ def headless_platform(screenshot: bool, env: dict[str, str] | None = None) -> st
     return "offscreen" if screenshot else "none"
 
 
+def start_recovery(win: MainWindow) -> None:
+    """Interactive window: guard unsaved work, autosave it to the recovery folder
+    (``MASQUERADE_RECOVERY_DIR``, default ``~/.masquerade/recovery``; every ``MASQUERADE_AUTOSAVE_S``
+    seconds, default 60) and offer what a crashed or killed run left there. A recovery folder that
+    cannot be used is said on stderr and in the status bar; the window works on without autosave."""
+    from app.model.recovery import SessionError, autosave_interval_s, recovery_dir
+
+    folder = recovery_dir()
+    try:
+        win.protect_work(folder, autosave_interval_s())
+    except SessionError as exc:
+        win.guard_unsaved = True
+        print(f"masquerade: warning: no autosave: {exc}", file=sys.stderr)
+        win.report_failure(f"No autosave: {exc}")
+        return
+    win.offer_recovery(folder)
+
+
 def run_gui(args: argparse.Namespace) -> int:
     """Open the main window (``--open``, ``--studio``); with ``--screenshot`` save a PNG and exit."""
     headless = headless_platform(bool(args.screenshot))
@@ -89,6 +112,8 @@ def run_gui(args: argparse.Namespace) -> int:
             return 2
         win.resize(size)
     win.show()
+    if not args.screenshot:
+        start_recovery(win)
     if args.open:
         win.open_path(args.open)
     if not args.screenshot:

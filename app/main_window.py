@@ -4,6 +4,17 @@ Undo: one ``QUndoStack`` per studio (with :data:`app.model.commands.UNDO_LIMIT`)
 switching studio makes its stack the active one, so Edit → Undo / Redo, Ctrl+Z and Ctrl+Shift+Z
 follow the studio on screen and never touch another studio's state. A new document image clears
 every stack (their steps belong to the previous image).
+
+Unsaved work: every edit of editable state (parameters, the Opera sketch, the Regenerate label map,
+mask anchors) is a step on a studio stack, so the document is modified exactly when some stack is
+not at its clean index; the title then carries ``*``. In the interactive app
+(:meth:`MainWindow.protect_work`) closing or opening another image over unsaved work asks Save /
+Discard / Cancel, and the editable state is autosaved (:mod:`app.model.recovery`) every minute to
+the recovery folder, offered again on the next start after a crash or kill.
+
+Errors: failures of what the user asked for (open, export, save, batch start) go to a persistent
+notice bar over the canvas; background previews report in the status bar. The status bar's engine
+and device always describe the shown studio's last result.
 """
 
 from __future__ import annotations
@@ -13,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -34,6 +45,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QScrollArea,
     QSplitter,
     QStackedWidget,
@@ -45,14 +57,18 @@ from PySide6.QtWidgets import (
 
 from app import shortcuts
 from app.dialogs.model_manager import open_model_manager
-from app.model.commands import new_undo_stack
+from app.dialogs.notice import NoticeBar
+from app.model.commands import SetParamsCommand, new_undo_stack
 from app.model.document import Document
+from app.model.raster import ReplaceCommand
+from app.model.recovery import SESSION_SUFFIX, RecoverySlot, Session, SessionError, read_session, write_session
 from app.studios.base import StudioPanel, device_text
 from app.studios.expression import ExpressionPanel
 from app.studios.makeup import MakeupPanel
 from app.studios.maskwear import MaskWearPanel
+from app.studios.opera.colour import SAVE_SKETCH
 from app.studios.opera.panel import OperaPanel
-from app.studios.regenerate import RegeneratePanel
+from app.studios.regenerate import SAVE_MASK, RegeneratePanel
 from app.widgets.canvas import ImageCanvas
 from app.worker import Jobs, WorkerThread
 from engine.cancel import CancelToken
@@ -66,6 +82,13 @@ OVERLAY_ALPHA = 110
 """Opacity (0–255) of the parsing overlay."""
 ENGINE_LABEL_WIDTH = 520
 """Widest the status bar's engine text may get (px) before it is elided: room is left for messages."""
+AUTOSAVE = "recovery.autosave"
+ENGINE_IDLE = "Engine: idle"
+USER_ACTION_CHANNELS = (SAVE_SKETCH, SAVE_MASK)
+"""Worker channels (besides every studio's ``<name>.export``) whose jobs the user asked for: their
+failures get the persistent notice, not only a status-bar line."""
+SKETCH_LAYER, LABELS_LAYER = "opera.sketch", "regenerate.labels"
+"""Names of the painted layers in a :class:`~app.model.recovery.Session`."""
 
 STUDIO_CLASSES: tuple[type[StudioPanel], ...] = (OperaPanel, ExpressionPanel, MaskWearPanel, MakeupPanel,
                                                  RegeneratePanel)
@@ -93,6 +116,16 @@ class MainWindow(QMainWindow):
         self.faces_status = ""
         self.persist_settings = True
         """False for throw-away windows (``--screenshot``): nothing is written to QSettings on close."""
+        self.guard_unsaved = False
+        """True in the interactive app (:meth:`protect_work`): ask before unsaved work is lost."""
+        self.recovery: RecoverySlot | None = None
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self._edits = 0  # bumped by every undo-stack move and new image: autosave only what changed
+        self._autosaved_edits = -1
+        self._pending_labels: Any = None  # a recovered label map waiting for Regenerate's parsing
+        self._engine_texts: dict[str, str] = {}  # studio → its last result's engine line
+        self._devices: dict[str, str] = {}  # studio → the device that ran its last result
 
         self.canvas = ImageCanvas()
         self.switcher = QListWidget()
@@ -109,8 +142,10 @@ class MainWindow(QMainWindow):
             stack = new_undo_stack(self)
             self.undo_group.addStack(stack)
             panel = cls(self.doc, stack, self.worker, self.canvas)
-            panel.engine_status.connect(self._set_engine_status)
-            panel.device_used.connect(self._set_device_used)
+            panel.engine_status.connect(lambda text, n=panel.name: self._studio_engine(n, text))
+            panel.device_used.connect(lambda device, n=panel.name: self._studio_device(n, device))
+            stack.cleanChanged.connect(self._update_modified)
+            stack.indexChanged.connect(self._count_edit)
             panel.message.connect(self.show_message)
             panel.export_requested.connect(self.export_dialog)
             panel.batch_requested.connect(self.open_batch_dialog)
@@ -135,15 +170,22 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(0, 1)
         split.setCollapsible(0, False)
         split.setSizes([900, 390])
+        self.notice = NoticeBar()
+        right = QWidget()
+        col = QVBoxLayout(right)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        col.addWidget(self.notice)
+        col.addWidget(split, 1)
         central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
         row.addWidget(self.switcher)
-        row.addWidget(split, 1)
+        row.addWidget(right, 1)
         self.setCentralWidget(central)
 
-        self.engine_label = QLabel("Engine: idle")
+        self.engine_label = QLabel(ENGINE_IDLE)
         self.device_widget = QLabel("Device: …")
         self.zoom_label = QLabel("")
         sb = self.statusBar()
@@ -153,7 +195,10 @@ class MainWindow(QMainWindow):
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
 
         self.doc.image_changed.connect(self._on_image_changed)
+        self.doc.modified_changed.connect(self.setWindowModified)
         self.worker.busy.connect(self._set_busy)  # a bound method runs in the GUI thread; a lambda would not
+        self.worker.error.connect(self._on_worker_error)
+        self.setWindowTitle("Masquerade[*]")
         self._build_actions()
         self._restore_settings()
         self.jobs.submit(DEVICE, _device_job, self._show_device)
@@ -183,6 +228,12 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.save_action = self._action("save", "&Export result…", self.export_dialog, f)
         self._action("batch", "&Batch export…", self.open_batch, f)
+        f.addSeparator()
+        act = f.addAction("Open &session…", self.open_session_dialog)
+        act.setObjectName("action_open_session")
+        act = f.addAction("Save s&ession…", self.save_session_dialog)
+        act.setObjectName("action_save_session")
+        act.setShortcut(QKeySequence("Ctrl+Shift+S"))
         f.addSeparator()
         self._action("quit", "&Quit", self.close, f)
 
@@ -305,10 +356,13 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentIndex(row)
         panel = self.current_panel()
         self.undo_group.setActiveStack(panel.undo)
+        self._show_studio_status()
         panel.activate()
 
     # -- opening ----------------------------------------------------------------------------------
     def open_dialog(self) -> None:
+        if not self.confirm_discard("opening another image"):
+            return
         start = str(QSettings().value("paths/last_open_dir", ""))
         exts = " ".join(f"*{e}" for e in LOAD_EXTENSIONS)
         path, _ = QFileDialog.getOpenFileName(self, "Open image", start, f"Images ({exts});;All files (*)")
@@ -316,8 +370,14 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def open_path(self, path: str | Path) -> int:
-        """Load ``path`` in the worker; the document updates when it arrives. Returns the job id."""
+        """Load ``path`` in the worker; the document updates when it arrives. Returns the job id.
+
+        A session file (``*.masq``) is restored instead (:meth:`open_session`; the id is then 0).
+        Asking about unsaved work is the caller's (:meth:`confirm_discard`)."""
         p = Path(path)
+        if p.suffix.lower() == SESSION_SUFFIX:
+            self.open_session(p)
+            return 0
 
         def job(token: CancelToken) -> tuple[Path, np.ndarray]:
             from engine.imageio import load_image
@@ -329,6 +389,13 @@ class MainWindow(QMainWindow):
         self._load_interrupted = bool(self.current_panel().cancel_view_jobs()) or self._load_interrupted
         self._pending_load = self.jobs.submit(LOAD, job, self._loaded, self._load_failed)
         return self._pending_load
+
+    def open_user_path(self, path: str | Path) -> int | None:
+        """Open ``path`` for the user (recent file, dropped file): asks about unsaved work first.
+        Returns the job id, or ``None`` when the user cancelled."""
+        if not self.confirm_discard("opening another image"):
+            return None
+        return self.open_path(path)
 
     def _loaded(self, value: object) -> None:
         self._pending_load = None
@@ -343,7 +410,7 @@ class MainWindow(QMainWindow):
     def _load_failed(self, message: str) -> None:
         self._pending_load = None
         self.last_error = message
-        self.show_message(f"Could not open: {message}")
+        self.report_failure(f"Could not open: {message}")
         if self._load_interrupted:  # the old image stays: redo the render open_path cancelled
             self._load_interrupted = False
             self.current_panel().activate()
@@ -359,21 +426,280 @@ class MainWindow(QMainWindow):
         """The device that really ran the studio's last result (``EditResult.info["device"]``)."""
         self.device_widget.setText(f"Device: {device_text(device)}")
 
+    def _studio_engine(self, studio: str, text: str) -> None:
+        """Studio ``studio`` says what ran for its last result; shown when it is the studio on screen."""
+        self._engine_texts[studio] = text
+        if studio == self.current_panel().name:
+            self._set_engine_status(text)
+
+    def _studio_device(self, studio: str, device: str) -> None:
+        self._devices[studio] = device
+        if studio == self.current_panel().name:
+            self._set_device_used(device)
+
+    def _show_studio_status(self) -> None:
+        """The engine and device of the shown studio's last result (idle and the default device
+        when it has none yet), never another studio's."""
+        name = self.current_panel().name
+        self._set_engine_status(self._engine_texts.get(name, ENGINE_IDLE))
+        if name in self._devices:
+            self._set_device_used(self._devices[name])
+        else:
+            self.device_widget.setText(f"Device: {self.device_label}")
+
+    def _forget_studio_status(self, studio: str | None = None) -> None:
+        """Results are gone (new image, or the studio's render failed): its status says idle."""
+        for name in ([studio] if studio else list(self.panels)):
+            self._engine_texts.pop(name, None)
+            self._devices.pop(name, None)
+        self._show_studio_status()
+
+    def _on_worker_error(self, channel: str, gen: int, message: str) -> None:
+        """A failed job: user actions (exports, saves) get the persistent notice; a failed render of a
+        studio leaves its status without the previous result's engine line."""
+        if channel.endswith(".export") or channel in USER_ACTION_CHANNELS:
+            studio = channel.partition(".")[0]
+            title = self.panels[studio].title if studio in self.panels else ""
+            self.report_failure(f"{title}: {message}" if title else message)
+            return
+        for panel in self.panels.values():
+            if channel in panel.view_channels:
+                self._forget_studio_status(panel.name)
+                return
+
     def _on_image_changed(self) -> None:
         """Any new document image (opened, or made by a studio such as "Random anime face"): every
         studio's undo steps belong to the old image and go, the title names the new one and the face
         overlay of the previous image goes."""
         for stack in self.undo_group.stacks():
             stack.clear()
+        self._pending_labels = None
+        self._count_edit()
+        self._forget_studio_status()
         self.canvas.set_overlay(None)
         self._analyze_faces()
         image = self.doc.image
         if image is None:
-            self.setWindowTitle("Masquerade")
+            self.setWindowTitle("Masquerade[*]")
             return
         h, w = image.shape[:2]
         name = self.doc.path.name if self.doc.path is not None else "Untitled"
-        self.setWindowTitle(f"{name} ({w}×{h}) — Masquerade")
+        self.setWindowTitle(f"{name} ({w}×{h})[*] — Masquerade")
+
+    # -- unsaved work -----------------------------------------------------------------------------
+    def _update_modified(self) -> None:
+        """The document is modified while any studio stack is away from its clean index."""
+        self.doc.set_modified(any(not stack.isClean() for stack in self.undo_group.stacks()))
+
+    def _count_edit(self, *_args: object) -> None:
+        self._edits += 1
+
+    def mark_saved(self) -> None:
+        """The editable state was saved (or deliberately discarded): nothing is unsaved now."""
+        for stack in self.undo_group.stacks():
+            stack.setClean()
+        self._update_modified()
+        if self.recovery is not None:
+            self.recovery.clear()
+
+    def confirm_discard(self, action: str) -> bool:
+        """Before ``action`` ("closing", "opening another image") loses unsaved work, ask Save /
+        Discard / Cancel (interactive app only, :attr:`guard_unsaved`).
+
+        Returns:
+            True to go on (saved, discarded, or nothing unsaved), False to stay.
+        """
+        if not (self.guard_unsaved and self.doc.modified):
+            return True
+        studios = [p.title for p in self.panels.values() if not p.undo.isClean()]
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved work",
+                          f"Save your work before {action}?",
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, self)
+        box.setInformativeText(f"Unsaved changes in: {', '.join(studios)}. Save keeps the sketch, mask, "
+                               "anchors and parameters as a session file (File → Open session…).")
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_session_dialog()
+        if answer == QMessageBox.StandardButton.Discard:
+            self.mark_saved()
+            return True
+        return False
+
+    def protect_work(self, folder: str | Path, interval_s: float) -> None:
+        """Interactive app: ask before unsaved work is lost, autosave it every ``interval_s`` seconds
+        into a :class:`~app.model.recovery.RecoverySlot` in ``folder``.
+
+        Raises:
+            SessionError: the recovery folder cannot be used.
+        """
+        self.guard_unsaved = True
+        self.recovery = RecoverySlot(folder)
+        self.autosave_timer.start(max(100, int(interval_s * 1000)))
+
+    # -- sessions ---------------------------------------------------------------------------------
+    def session(self) -> Session:
+        """The editable state now: image, every studio's parameters, the sketch and the label map."""
+        params = {ns: self.doc.params(ns) for ns in self.doc.namespaces()}
+        layers: dict[str, np.ndarray] = {}
+        opera = self.panels.get("opera")
+        if isinstance(opera, OperaPanel):
+            layers[SKETCH_LAYER] = opera.colour.sketch.line_art()
+        regen = self.panels.get("regenerate")
+        if isinstance(regen, RegeneratePanel) and regen.model is not None:
+            layers[LABELS_LAYER] = regen.model.pixels.copy()
+        elif self._pending_labels is not None:
+            layers[LABELS_LAYER] = self._pending_labels
+        image = self.doc.image.copy() if self.doc.image is not None else None
+        return Session(studio=self.current_panel().name, path=self.doc.path, image=image, params=params,
+                       layers=layers)
+
+    def restore_session(self, session: Session) -> None:
+        """Put ``session``'s state back: the image (clears the stacks), then parameters, sketch and
+        label map as undoable "Recover" steps — so the document stays modified until saved."""
+        if session.image is not None:
+            self.doc.set_image(session.image, session.path)
+        owners = {ns: p for p in self.panels.values() for ns in p.param_namespaces}
+        for ns, values in session.params.items():
+            panel = owners.get(ns)
+            if panel is None:
+                continue
+            known = set(self.doc.params(ns))
+            changed = {k: v for k, v in values.items() if k in known}
+            if changed:
+                panel.undo.push(SetParamsCommand(self.doc, ns, changed, f"Recover {panel.title} settings"))
+        opera = self.panels.get("opera")
+        sketch = session.layers.get(SKETCH_LAYER)
+        if isinstance(opera, OperaPanel) and sketch is not None:
+            try:
+                opera.colour.sketch.set_line_art(sketch, "Recover sketch")
+            except ValueError as exc:
+                self.report_failure(f"Sketch not recovered: {exc}")
+        labels = session.layers.get(LABELS_LAYER)
+        if labels is not None and session.image is not None and labels.shape == session.image.shape[:2]:
+            self._pending_labels = labels
+            self._apply_pending_labels()
+        if session.studio in self.panels:
+            self.set_studio(session.studio)
+        self._update_modified()
+
+    def _apply_pending_labels(self) -> None:
+        """Put a recovered label map on Regenerate's mask once its parsing of the image exists."""
+        regen = self.panels.get("regenerate")
+        labels = self._pending_labels
+        if labels is None or not isinstance(regen, RegeneratePanel):
+            return
+        if regen.model is None or regen.model.shape != labels.shape:
+            QTimer.singleShot(100, self._apply_pending_labels)  # still parsing (or not shown yet)
+            return
+        self._pending_labels = None
+        regen.undo.push(ReplaceCommand(regen.model, labels, "Recover mask"))
+
+    def open_session(self, path: str | Path) -> bool:
+        """Restore a saved session file; a bad file gets the notice. Returns whether it was restored."""
+        try:
+            session = read_session(path)
+        except SessionError as exc:
+            self.report_failure(f"Could not open session: {exc}")
+            return False
+        self.restore_session(session)
+        self.show_message(f"Opened session {path}")
+        return True
+
+    def open_session_dialog(self) -> None:
+        """File → Open session…"""
+        if not self.confirm_discard("opening a session"):
+            return
+        start = str(QSettings().value("paths/last_session_dir", ""))
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", start,
+                                              f"Masquerade session (*{SESSION_SUFFIX})")
+        if path:
+            self.open_session(path)
+
+    def save_session(self, path: str | Path) -> bool:
+        """Write the editable state to ``path`` (atomically); on success nothing is unsaved.
+
+        Returns:
+            Whether it was written (a failure gets the notice).
+        """
+        p = Path(path)
+        if p.suffix.lower() != SESSION_SUFFIX:
+            p = p.with_name(p.name + SESSION_SUFFIX)
+        try:
+            write_session(p, self.session())
+        except SessionError as exc:
+            self.report_failure(f"Could not save session: {exc}")
+            return False
+        self.mark_saved()
+        QSettings().setValue("paths/last_session_dir", str(p.parent))
+        self.show_message(f"Saved session {p}")
+        return True
+
+    def save_session_dialog(self) -> bool:
+        """File → Save session…: ask for a file and save; False when cancelled or failed."""
+        start = Path(str(QSettings().value("paths/last_session_dir", "")))
+        stem = self.doc.path.stem if self.doc.path is not None else "untitled"
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", str(start / f"{stem}{SESSION_SUFFIX}"),
+                                              f"Masquerade session (*{SESSION_SUFFIX})")
+        return bool(path) and self.save_session(path)
+
+    def autosave(self) -> None:
+        """Write the modified state into the recovery slot (in the worker) when it changed since the
+        last autosave; with nothing unsaved the slot is emptied."""
+        if self.recovery is None:
+            return
+        if not self.doc.modified:
+            self.recovery.clear()
+            self._autosaved_edits = -1
+            return
+        if self._edits == self._autosaved_edits:
+            return
+        session, slot, edits = self.session(), self.recovery, self._edits
+
+        def job(token: CancelToken) -> int:
+            slot.save(session)
+            return edits
+
+        self.jobs.submit(AUTOSAVE, job, self._autosaved, self._autosave_failed)
+
+    def _autosaved(self, edits: object) -> None:
+        self._autosaved_edits = int(edits) if isinstance(edits, int) else -1
+
+    def _autosave_failed(self, message: str) -> None:
+        self.show_message(f"Autosave failed: {message}")  # background work: the status bar
+
+    def offer_recovery(self, folder: str | Path) -> bool:
+        """After a crash or kill: offer the newest orphaned autosave in ``folder`` (older ones and a
+        refused one are removed). Returns whether work was recovered."""
+        from app.model.recovery import discard_orphan, orphaned_sessions
+
+        orphans = orphaned_sessions(folder)
+        if not orphans:
+            return False
+        newest = orphans[0]
+        try:
+            session = read_session(newest)
+        except SessionError as exc:
+            self.report_failure(f"Unsaved work could not be recovered: {exc}")
+            session = None
+        recovered = False
+        if session is not None:
+            import time
+
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(session.saved_at))
+            what = session.path.name if session.path is not None else "untitled work"
+            answer = QMessageBox.question(
+                self, "Recover unsaved work",
+                f"Masquerade did not close normally. Recover the unsaved work on {what} from {when}?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+            if answer == QMessageBox.StandardButton.Yes:
+                self.restore_session(session)
+                self.show_message(f"Recovered unsaved work from {when}")
+                recovered = True
+        for p in orphans:
+            discard_orphan(p)
+        return recovered
 
     # -- recent files -----------------------------------------------------------------------------
     def recent_files(self) -> list[str]:
@@ -393,7 +719,7 @@ class MainWindow(QMainWindow):
         recent = self.recent_files()
         for r in recent:
             act = self.recent_menu.addAction(r)
-            act.triggered.connect(lambda checked=False, r=r: self.open_path(r))
+            act.triggered.connect(lambda checked=False, r=r: self.open_user_path(r))
             if not Path(r).is_file():  # moved or deleted (or on a drive not mounted now): greyed out
                 act.setEnabled(False)
                 act.setText(f"{r} (not found)")
@@ -407,8 +733,8 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event: QDropEvent) -> None:
         for u in event.mimeData().urls():
             if u.isLocalFile():
-                self.open_path(u.toLocalFile())
                 event.acceptProposedAction()
+                self.open_user_path(u.toLocalFile())
                 return
 
     # -- export / batch ---------------------------------------------------------------------------
@@ -426,8 +752,18 @@ class MainWindow(QMainWindow):
             panel.export_result(path)
 
     def open_batch(self) -> None:
-        """File → Batch export…: the shown studio's batch export."""
-        self.current_panel().open_batch_dialog()
+        """File → Batch export…: the shown studio's batch export (settings that cannot start a batch
+        get the notice)."""
+        panel = self.current_panel()
+        if panel.batch_op is None:
+            self.report_failure(f"{panel.title} has no batch export")
+            return
+        try:
+            params = panel.batch_params()
+        except ValueError as exc:
+            self.report_failure(f"{panel.title}: cannot start a batch: {exc}")
+            return
+        self.open_batch_dialog(panel.batch_op, params)
 
     def open_batch_dialog(self, op: str, params: object) -> None:
         """Open the batch dialog for op ``op`` with a studio's current ``params`` (modal)."""
@@ -438,7 +774,14 @@ class MainWindow(QMainWindow):
 
     # -- status -----------------------------------------------------------------------------------
     def show_message(self, text: str) -> None:
+        """A transient status-bar line (background work, confirmations)."""
         self.statusBar().showMessage(text, 8000)
+
+    def report_failure(self, text: str) -> None:
+        """A failure of something the user asked for: the persistent notice (until dismissed or
+        replaced) and the status bar."""
+        self.notice.show_notice(text)
+        self.show_message(text)
 
     def _set_busy(self, busy: bool) -> None:
         self.engine_label.setProperty("busy", busy)
@@ -484,6 +827,10 @@ class MainWindow(QMainWindow):
         self._fill_recent_menu()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.confirm_discard("closing"):
+            event.ignore()
+            return
+        self.autosave_timer.stop()
         if self.persist_settings:
             s = QSettings()
             s.setValue("window/geometry", self.saveGeometry())
@@ -492,6 +839,9 @@ class MainWindow(QMainWindow):
                 p.save_settings()
         self.hide()  # gone at once, even while a long engine job winds down
         self.worker_thread.stop()
+        if self.recovery is not None:  # a clean exit: nothing to recover next time
+            self.recovery.close()
+            self.recovery = None
         super().closeEvent(event)
 
 
