@@ -287,8 +287,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from engine.studios.opera.classify import classify
 
     res = classify(load_image(args.image), getattr(args, "backend", "auto"))
+    print(engine_line(res.backend, res.note))  # first: the class line stays last without --scores
     print(f"{res.colour}: {res.meaning} [{res.backend}]")
-    print(engine_line(res.backend, res.note))
     if args.scores:
         for name, share in sorted(res.scores.items(), key=lambda kv: -kv[1]):
             print(f"  {name:7s} {share:.3f}")

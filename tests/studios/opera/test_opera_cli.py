@@ -40,7 +40,8 @@ def test_colorize_and_classify_round_trip(tmp_path: Path, capsys: pytest.Capture
     assert load_image(out).shape == (160, 160, 3) and load_image(warped).shape == (160, 160, 3)
     capsys.readouterr()
     assert main(["opera", "classify", str(out), "--scores"]) == 0
-    text = capsys.readouterr().out
+    engine, text = capsys.readouterr().out.split("\n", 1)
+    assert engine.startswith("engine: classical (")  # which engine ran and why, first (issue 21)
     assert text.startswith("blue: ") and "valour" in text and "red" in text
 
 
