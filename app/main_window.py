@@ -49,8 +49,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QStackedWidget,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -70,6 +68,7 @@ from app.studios.opera.colour import SAVE_SKETCH
 from app.studios.opera.panel import OperaPanel
 from app.studios.regenerate import SAVE_MASK, RegeneratePanel
 from app.widgets.canvas import ImageCanvas
+from app.widgets.shortcut_table import ShortcutTable
 from app.worker import Jobs, WorkerThread
 from engine.cancel import CancelToken
 from engine.imageio import LOAD_EXTENSIONS
@@ -149,6 +148,7 @@ class MainWindow(QMainWindow):
             panel.message.connect(self.show_message)
             panel.export_requested.connect(self.export_dialog)
             panel.batch_requested.connect(self.open_batch_dialog)
+            panel.confirm_discard = self.confirm_discard
             self.panels[panel.name] = panel
             scroll = QScrollArea()  # a tall panel must never force the window's minimum height
             scroll.setWidget(panel)
@@ -231,9 +231,7 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         act = f.addAction("Open &session…", self.open_session_dialog)
         act.setObjectName("action_open_session")
-        act = f.addAction("Save s&ession…", self.save_session_dialog)
-        act.setObjectName("action_save_session")
-        act.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self._action("save_session", "Save s&ession…", self.save_session_dialog, f)
         f.addSeparator()
         self._action("quit", "&Quit", self.close, f)
 
@@ -795,19 +793,10 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         dlg = QDialog(self)
         dlg.setWindowTitle("Keyboard shortcuts")
-        rows = [(k, d) for k, d in shortcuts.SHORTCUTS.values()] + list(shortcuts.GESTURES)
-        table = QTableWidget(len(rows), 2)
-        table.setHorizontalHeaderLabels(["Key", "Action"])
-        for i, (k, d) in enumerate(rows):
-            table.setItem(i, 0, QTableWidgetItem(k))
-            table.setItem(i, 1, QTableWidgetItem(d))
-        table.resizeColumnsToContents()
-        table.verticalHeader().hide()  # row numbers mean nothing here
-        table.horizontalHeader().setStretchLastSection(True)  # long actions are not cut off
-        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table = ShortcutTable()  # every studio's keys, grouped by studio
         lay = QVBoxLayout(dlg)
         lay.addWidget(table)
-        dlg.resize(460, 420)
+        dlg.resize(520, 560)
         dlg.exec()
 
     def is_idle(self) -> bool:

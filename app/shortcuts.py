@@ -15,6 +15,7 @@ SHORTCUTS: dict[str, tuple[str, str]] = {
     "open": ("Ctrl+O", "Open an image"),
     "save": ("Ctrl+S", "Export the result"),
     "batch": ("Ctrl+B", "Batch export a folder"),
+    "save_session": ("Ctrl+Shift+S", "Save the session (image, sketch, mask, anchors, parameters)"),
     "quit": ("Ctrl+Q", "Quit"),
     "undo": ("Ctrl+Z", "Undo"),
     "redo": ("Ctrl+Shift+Z", "Redo"),

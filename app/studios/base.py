@@ -176,6 +176,9 @@ class StudioPanel(QWidget):
         self.show_original = False
         self.radio_result: QRadioButton | None = None
         self.radio_original: QRadioButton | None = None
+        self.confirm_discard: Callable[[str], bool] = lambda action: True
+        """Asked before the panel replaces the document's image (the window asks Save / Discard /
+        Cancel about unsaved work); True to go on."""
         doc.param_changed.connect(self._on_doc_param)
         doc.image_changed.connect(self.on_image_changed)
         self.wheel_guard = guard_wheel(self)  # the wheel scrolls the panel, not the control under it

@@ -215,7 +215,10 @@ class ExpressionPanel(StudioPanel):
                          self._render_failed, load)
 
     def random_face(self) -> None:
-        """Generate a procedural anime face (in the worker) and open it as the document."""
+        """Generate a procedural anime face (in the worker) and open it as the document (after the
+        window has asked about unsaved work)."""
+        if not self.confirm_discard("making a random anime face"):
+            return
         seed = int(np.random.default_rng().integers(0, 2**31 - 1))
 
         def job(token: CancelToken) -> tuple[np.ndarray, AnimeFaceParts, int]:

@@ -164,6 +164,16 @@ def test_opening_another_image_over_unsaved_work_asks(win, monkeypatch, photo) -
     assert win._pending_load is None and win.doc.modified
 
 
+def test_random_anime_face_over_unsaved_work_asks(win, monkeypatch) -> None:
+    win.guard_unsaved = True
+    win.panels["maskwear"].push_param("lighting", 0.3)
+    image = win.doc.image
+    asked = answer(monkeypatch, QMessageBox.StandardButton.Cancel)
+    win.panels["expression"].random_face()
+    assert asked and "random anime face" in asked[0]
+    assert win.panels["expression"].is_idle() and win.doc.image is image and win.doc.modified
+
+
 def test_session_restore_is_undoable_and_leaves_the_document_modified(win, qtbot, photo, tmp_path) -> None:
     win.open_path(photo)
     wait_loaded(qtbot, win)
