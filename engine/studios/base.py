@@ -30,7 +30,7 @@ import numpy as np
 
 from engine.cancel import CancelToken
 from engine.device import CLASSICAL_DEVICE, select_device
-from engine.errors import CheckpointError, EditorStateError, LearnedBackendError
+from engine.errors import EditorStateError, LearnedBackendError
 from engine.imageio import downscale_to, validate_rgb
 from engine.weights.card import ModelCard
 
@@ -201,7 +201,7 @@ class LearnedBackend:
                     model = self._loader(resolution.path, target)
                 else:
                     model, _card = load_checkpoint(resolution.path, device=target, verify_hash=True)
-            except (CheckpointError, OSError, ValueError, RuntimeError) as exc:
+            except Exception as exc:  # any failure to build or load is the checkpoint's: fall back / one line
                 reason = f"checkpoint unusable: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
                 self._failed[(str(resolution.path), resolution.card.sha256)] = reason
                 raise LearnedBackendError(f"{self.title} cannot be loaded: {reason}") from None

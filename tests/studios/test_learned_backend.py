@@ -158,3 +158,16 @@ def test_studio_backends_follow_the_rules(backend: LearnedBackend, tmp_path: Pat
     assert r.backend == "classical" and not r.available and r.reason
     with pytest.raises(LearnedBackendError):
         backend.resolve("neural")
+
+
+def test_any_loader_failure_falls_back_on_auto(tmp_path: Path) -> None:
+    _save(tmp_path, True)
+
+    def broken(path: Path, device: str) -> nn.Module:
+        raise KeyError("missing tensor 'lin.weight'")
+
+    b = LearnedBackend(MODEL, title="the tiny net", classical="the rules", roots=[tmp_path], load=broken)
+    model, ran = b.load_or_fallback(b.resolve("auto"))
+    assert model is None and ran.backend == "classical" and "lin.weight" in ran.reason
+    with pytest.raises(LearnedBackendError):
+        b.resolve("neural")
