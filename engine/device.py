@@ -7,6 +7,7 @@ returned :class:`DeviceChoice` says why, so the status bar can show it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,9 @@ from typing import Any
 import torch
 
 ENV_VAR = "MASQUERADE_DEVICE"
+
+CPU = torch.device("cpu")
+"""The CPU as a torch device: the one name the rest of the engine uses for it."""
 
 CLASSICAL_DEVICE = "cpu"
 """Where the classical (numpy / OpenCV) engines run, as ``EditResult.info["device"]`` names it."""
@@ -91,7 +95,96 @@ def module_device(module: torch.nn.Module) -> torch.device:
         return p.device
     for b in module.buffers():
         return b.device
-    return torch.device("cpu")
+    return CPU
+
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+"""What ``--device`` accepts on the command line (``cuda:N`` is accepted too)."""
+
+
+def parse_device(text: str | None) -> torch.device:
+    """The device a command-line ``--device`` names; an explicit device that is missing is an error.
+
+    Args:
+        text: ``"auto"`` / ``None`` (:func:`select_device`, so ``MASQUERADE_DEVICE`` still applies),
+            ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+
+    Returns:
+        The torch device.
+
+    Raises:
+        ValueError: unknown name, or a device this machine does not have (one line, for the CLI).
+
+    Example:
+        >>> parse_device("cpu")
+        device(type='cpu')
+    """
+    req = (text or "auto").strip().lower()
+    if req == "auto":
+        return select_device(None).device
+    base = req.split(":", 1)[0]
+    if base not in DEVICE_CHOICES:
+        raise ValueError(f"unknown device {text!r}; use one of {', '.join(DEVICE_CHOICES)} (or cuda:N)")
+    try:
+        dev = torch.device(req)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"unknown device {text!r}; use one of {', '.join(DEVICE_CHOICES)} (or cuda:N)") from None
+    if not _available(dev):
+        raise ValueError(f"device {req} is not available on this machine (try --device auto)")
+    return dev
+
+
+def local_device(base: torch.device, local_rank: int) -> torch.device:
+    """The device of one torchrun process: ``cuda:LOCAL_RANK`` when ``base`` is CUDA, else ``base``."""
+    if base.type == "cuda":
+        return torch.device(base.type, local_rank)
+    return base
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The mixed-precision dtype of ``--amp`` on ``device``; ``None`` where AMP is off (the CPU).
+
+    bfloat16 on CUDA devices that support it (Ampere and newer), float16 on older CUDA devices
+    and on MPS (float16 needs a gradient scaler, :func:`needs_grad_scaler`).
+
+    Example:
+        >>> autocast_dtype(CPU) is None
+        True
+    """
+    if device.type == "cuda":
+        with contextlib.suppress(Exception):  # pragma: no cover - depends on drivers
+            if torch.cuda.is_bf16_supported():
+                return torch.bfloat16
+        return torch.float16
+    if device.type == "mps":
+        return torch.float16
+    return None
+
+
+def needs_grad_scaler(device: torch.device, amp: bool) -> bool:
+    """Whether training with ``amp`` on ``device`` runs in float16 and so scales its losses."""
+    return amp and autocast_dtype(device) == torch.float16
+
+
+def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[Any]:
+    """``torch.autocast`` for ``--amp`` on ``device``; a no-op context when ``amp`` is off or on the CPU."""
+    dtype = autocast_dtype(device) if amp else None
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def configure_backends(device: torch.device) -> None:
+    """Per-device speed settings for training: ``cudnn.benchmark`` (fixed-size batches) and TF32 on CUDA."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def pin_memory(device: torch.device) -> bool:
+    """Whether host batches for ``device`` should be page-locked (CUDA only)."""
+    return device.type == "cuda"
 
 
 def module_device_name(module: Any) -> str:
