@@ -211,8 +211,10 @@ class Runtime:
             drop_last: drop the last incomplete batch of an epoch (fixed shapes for cudnn.benchmark).
         """
         n_workers = (4 if self.device.type != CPU.type else 0) if workers is None else max(0, workers)
-        sampler = (DistributedSampler(dataset, num_replicas=self.world, rank=self.rank, shuffle=True, seed=seed,
-                                      drop_last=drop_last) if self.world > 1 else None)
+        sampler: DistributedSampler[Any] | None = None
+        if self.world > 1:
+            sampler = DistributedSampler(dataset, num_replicas=self.world, rank=self.rank, shuffle=True, seed=seed,
+                                         drop_last=drop_last)
         return InfiniteLoader(DataLoader(dataset, batch_size=batch, sampler=sampler, shuffle=sampler is None,
                                          generator=torch.Generator().manual_seed(seed), num_workers=n_workers,
                                          pin_memory=pin_memory(self.device), drop_last=drop_last,
