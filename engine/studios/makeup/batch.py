@@ -14,23 +14,29 @@ from __future__ import annotations
 import argparse
 import itertools
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.studios.clitools import BatchEngine, classical_only
 from engine.studios.makeup.cli import add_makeup_arguments, flat_params_from_args
 from engine.studios.registry import BatchOp
+
+if TYPE_CHECKING:
+    from engine.studios.base import Resolution
 
 
 def makeup_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """Validate and complete batch parameters (:func:`engine.studios.makeup.params.normalize_flat`),
     with every region's style as rendered: a region that ``style`` reaches through ``regions`` names
-    that style, a region that is not painted names none. The manifest and the batch dialog show these
-    parameters, so they say which regions were painted with which style; ``style`` and ``regions``
-    stay as asked (they are grid axes and name the outputs).
+    that style, a region that is not painted names none (``None``; ``"none"`` where it was switched
+    off although ``style`` reaches it, so the runner reading these parameters leaves it off). The
+    manifest and the batch dialog show these parameters, so they say which regions were painted
+    with which style; ``style`` and ``regions`` stay as asked (they are grid axes and name the outputs).
 
     Args:
-        params: partial flat mapping (``style regions lips eyeshadow ... intensity styles_file``).
+        params: partial flat mapping (``style regions lips eyeshadow ... intensity styles_file``); a
+            region given as ``None`` / ``"none"`` is off, an absent one takes ``style``.
 
     Returns:
         The complete, JSON-serialisable parameter dict (normalising it again changes nothing).
@@ -42,14 +48,12 @@ def makeup_params(params: Mapping[str, Any]) -> dict[str, Any]:
         >>> p = makeup_params({"style": "smoky", "regions": "lips+eyeshadow", "eyeliner": "korean"})
         >>> [(r, p[r]) for r in ("lips", "eyeshadow", "cheek", "eyeliner", "brows")]
         [('lips', 'smoky'), ('eyeshadow', 'smoky'), ('cheek', None), ('eyeliner', 'korean'), ('brows', None)]
+        >>> makeup_params({"style": "smoky", "regions": "lips+eyeshadow", "lips": "none"})["lips"]
+        'none'
     """
-    from engine.studios.makeup.params import REGIONS, load_styles, normalize_flat, params_from_flat
+    from engine.studios.makeup.params import normalize_flat
 
-    out = normalize_flat(params)
-    styles = load_styles([out["styles_file"]] if out["styles_file"] else ())
-    rendered = params_from_flat(out, styles)
-    out.update({r: rendered.regions.get(r) for r in REGIONS})
-    return out
+    return normalize_flat(params)
 
 
 class MakeupBatchRunner:
@@ -132,6 +136,20 @@ def grid_from_args(args: argparse.Namespace) -> dict[str, list[Any]]:
     return {"style": styles, "regions": combos}
 
 
+def makeup_batch_engine(params: Mapping[str, Any]) -> Resolution:
+    """The engine ``batch makeup`` runs: always the classical renderer.
+
+    Args:
+        params: the job's parameters (unused: the op has no engine choice).
+
+    Returns:
+        The classical resolution, its reason naming the makeup GAN's classical twin.
+    """
+    from engine.studios.makeup.learned import BACKEND
+
+    return classical_only(BACKEND, "makeup")
+
+
 BATCH_OPS: tuple[BatchOp, ...] = (
     BatchOp("makeup", makeup_runner, makeup_params, ".png",
             "makeup styles per region (Makeup, classical); grid: style=retro,smoky regions=lips,eyeshadow lips=korean,none",
@@ -139,3 +157,6 @@ BATCH_OPS: tuple[BatchOp, ...] = (
             grid_from_args=grid_from_args),
 )
 """The Makeup studio's batch ops (read by :mod:`engine.batch.ops`)."""
+
+BATCH_ENGINES: dict[str, BatchEngine] = {"makeup": BatchEngine(makeup_batch_engine)}
+"""The ``engine:`` line of ``batch makeup`` (read by :mod:`engine.batch.cli`)."""

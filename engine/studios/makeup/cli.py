@@ -43,20 +43,43 @@ def add_makeup_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def flat_params_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """Validated flat makeup parameters from parsed :func:`add_makeup_arguments` options.
+    """Validated flat makeup parameters from parsed :func:`add_makeup_arguments` options, as given.
+
+    A region option that was not given is left out (so ``--style`` and ``--regions`` reach it, also
+    when a batch grid changes them); ``--lips none`` is kept: the region switched off.
 
     Args:
         args: the parsed options.
 
     Returns:
-        The flat parameters (see :func:`engine.studios.makeup.params.normalize_flat`).
+        The given flat parameters (a partial mapping that
+        :func:`engine.studios.makeup.params.normalize_flat` completes).
 
     Raises:
         ValueError: an unknown region or style, an intensity out of range.
     """
-    from engine.studios.makeup.params import FLAT_DEFAULTS, normalize_flat
+    from engine.studios.makeup.params import FLAT_DEFAULTS, REGIONS, normalize_flat
 
-    return normalize_flat({k: getattr(args, k) for k in FLAT_DEFAULTS})
+    given = {k: getattr(args, k) for k in FLAT_DEFAULTS if not (k in REGIONS and getattr(args, k) is None)}
+    normalize_flat(given)  # refused here, before any work
+    return given
+
+
+def mask_files(folder: str | os.PathLike[str], enabled: list[str]) -> list[Path]:
+    """The files ``--masks-out FOLDER`` writes: one per enabled region, then ``changed.png``.
+
+    Args:
+        folder: the ``--masks-out`` folder.
+        enabled: the enabled regions (:meth:`~engine.studios.makeup.params.MakeupParams.enabled`).
+
+    Returns:
+        ``FOLDER/<region>.png`` ... ``FOLDER/changed.png``.
+
+    Example:
+        >>> [p.name for p in mask_files("m", ["cheek", "lips"])]
+        ['cheek.png', 'lips.png', 'changed.png']
+    """
+    return [Path(folder) / f"{name}.png" for name in [*enabled, "changed"]]
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -100,7 +123,7 @@ def cmd_makeup(args: argparse.Namespace) -> int:
         load_image,
     )
     from engine.studios.makeup.editor import MakeupEditor
-    from engine.studios.makeup.params import load_styles, params_from_flat
+    from engine.studios.makeup.params import load_styles, normalize_flat, params_from_flat
 
     styles = load_styles([args.styles_file] if args.styles_file else ())
     if args.list_styles:
@@ -109,14 +132,18 @@ def cmd_makeup(args: argparse.Namespace) -> int:
         return 0
     if not args.image or not args.out:
         raise ValueError("makeup needs IMAGE and --out FILE (or --list-styles)")
-    flat = flat_params_from_args(args)
+    flat = normalize_flat(flat_params_from_args(args))
     params = params_from_flat(flat, styles)
     if not params.enabled():
         raise ValueError("no region enabled: give --style or a per-region style such as --lips retro")
     check_output_file(args.out)
     if args.masks_out:
         check_output_folder(args.masks_out)
-    check_not_input(args.out, args.image, args.styles_file, overwrite=getattr(args, "overwrite", False))
+    overwrite = getattr(args, "overwrite", False)
+    check_not_input(args.out, args.image, args.styles_file, overwrite=overwrite)
+    if args.masks_out:
+        for path in mask_files(args.masks_out, params.enabled()):
+            check_not_input(path, args.image, args.styles_file, overwrite=overwrite, option="--masks-out")
     image = load_image(args.image)
     editor = MakeupEditor("classical", styles=styles)
     with quiet_native_stderr():
@@ -133,7 +160,7 @@ def cmd_makeup(args: argparse.Namespace) -> int:
     files: dict[str | os.PathLike[str], bytes] = {Path(args.out): encode_for_path(args.out, res.image)}
     if args.masks_out:
         folder = Path(args.masks_out)
-        for name, m in res.masks.items():
+        for name, m in res.masks.items():  # the files of mask_files()
             files[folder / f"{name}.png"] = encode_for_path(folder / f"{name}.png",
                                                             m.astype("uint8") * (255 if m.dtype == bool else 1))
         folder.mkdir(parents=True, exist_ok=True)

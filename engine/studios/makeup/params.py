@@ -315,40 +315,62 @@ FLAT_DEFAULTS: dict[str, Any] = {
     **{r: None for r in REGIONS}, **{f"{r}_intensity": 1.0 for r in REGIONS},
 }
 """Flat parameter form (batch grids, CLI): ``style`` applies to the ``regions`` list
-(``"lips+eyeshadow"``); a per-region style name overrides it there; ``styles_file`` adds styles."""
+(``"lips+eyeshadow"``); a per-region style name overrides it there; ``styles_file`` adds styles.
+A region given as ``"none"`` (:data:`REGION_OFF`) is off even where ``style`` would reach it; a
+region not given (absent, or ``None`` in the defaults) takes ``style`` when ``regions`` lists it."""
+
+REGION_OFF = "none"
+"""A region's value in the flat form when it was switched off explicitly (``--lips none``)."""
+
+OFF_WORDS: tuple[str, ...] = ("none", "off", "null", "")
+"""Spellings of "region off" (case-insensitive) in the flat form, the CLI and batch grids."""
 
 
 def normalize_flat(params: Mapping[str, Any]) -> dict[str, Any]:
     """Complete and validate a flat parameter mapping (see :data:`FLAT_DEFAULTS`).
 
+    A region key that is present with ``None``, ``"none"``, ``"off"`` or ``""`` switches the region
+    off; an absent region key is "not given". The result names every region's style as rendered:
+    a region the global ``style`` reaches (``regions`` lists it) names that style unless it was
+    given; a region switched off where ``style`` would reach it is :data:`REGION_OFF`; any other
+    region that is not painted is ``None``. ``style`` and ``regions`` stay as asked.
+
     Args:
-        params: partial mapping; ``"none"``/``"off"`` mean no style.
+        params: partial mapping.
 
     Returns:
-        The complete, JSON-serialisable dict (regions in canonical order, floats as floats).
+        The complete, JSON-serialisable dict (regions in canonical order, floats as floats);
+        normalising it again changes nothing.
 
     Raises:
         ValueError: unknown keys, regions or styles; intensities outside [0, 1].
+
+    Example:
+        >>> f = normalize_flat({"style": "smoky", "regions": "lips+eyeshadow", "lips": "none"})
+        >>> f["lips"], f["eyeshadow"], f["cheek"]
+        ('none', 'smoky', None)
+        >>> params_from_flat(f, load_styles(include_user_dir=False)).enabled()
+        ['eyeshadow']
     """
     unknown = set(params) - set(FLAT_DEFAULTS)
     if unknown:
         raise ValueError(f"unknown makeup parameter(s): {', '.join(sorted(unknown))}; known: {', '.join(FLAT_DEFAULTS)}")
     out = dict(FLAT_DEFAULTS)
     out.update(params)
-
-    def style_name(v: Any) -> str | None:
-        if v is None or (isinstance(v, str) and v.lower() in ("none", "off", "")):
-            return None
-        return str(v)
-
-    out["style"] = style_name(out["style"])
-    for r in REGIONS:
-        out[r] = style_name(out[r])
+    out["style"] = None if _is_off(out["style"]) else str(out["style"])
     names = [x.strip() for x in str(out["regions"] or "").replace(",", "+").split("+") if x.strip()]
     bad = [x for x in names if x not in REGIONS]
     if bad:
         raise ValueError(f"unknown makeup region(s) {', '.join(bad)}; known: {', '.join(REGIONS)}")
     out["regions"] = "+".join(r for r in REGIONS[::-1] if r in names) or None
+    for r in REGIONS:
+        reached = out["style"] is not None and r in names
+        if r not in params:
+            out[r] = out["style"] if reached else None
+        elif _is_off(out[r]):  # given as off: say so where the global style would paint it
+            out[r] = REGION_OFF if reached else None
+        else:
+            out[r] = str(out[r])
     for key in ["intensity"] + [f"{r}_intensity" for r in REGIONS]:
         out[key] = RANGES[key].check(key, out[key])
     out["styles_file"] = None if out["styles_file"] in (None, "") else str(out["styles_file"])
@@ -356,11 +378,17 @@ def normalize_flat(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _is_off(value: Any) -> bool:
+    """``value`` means "no style" (``None`` or one of :data:`OFF_WORDS`)."""
+    return value is None or (isinstance(value, str) and value.strip().lower() in OFF_WORDS)
+
+
 def params_from_flat(flat: Mapping[str, Any], styles: Mapping[str, MakeupStyle]) -> MakeupParams:
     """:class:`MakeupParams` from a flat mapping.
 
     Args:
-        flat: normalised flat parameters (:func:`normalize_flat`).
+        flat: normalised flat parameters (:func:`normalize_flat`): a region set to
+            :data:`REGION_OFF` is off; one set to ``None`` takes ``style`` when ``regions`` lists it.
         styles: the style table to validate against.
 
     Returns:
@@ -371,8 +399,13 @@ def params_from_flat(flat: Mapping[str, Any], styles: Mapping[str, MakeupStyle])
     """
     regions: dict[str, str | None] = {}
     listed = str(flat.get("regions") or "").split("+")
+    style = flat.get("style")
     for r in REGIONS:
-        regions[r] = flat.get(r) or (flat.get("style") if r in listed else None)
+        given = flat.get(r)
+        if given is not None and _is_off(given):
+            regions[r] = None
+        else:
+            regions[r] = given or (style if r in listed and not _is_off(style) else None)
     p = MakeupParams(regions, {r: float(flat.get(f"{r}_intensity", 1.0)) for r in REGIONS},
                      float(flat.get("intensity", 1.0)))
     return p.validate(styles)

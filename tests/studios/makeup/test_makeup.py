@@ -12,8 +12,10 @@ from skimage.metrics import structural_similarity
 
 from engine.errors import EditorStateError, NoFaceError
 from engine.labels import region_mask
+from engine.studios.makeup.batch import makeup_params
 from engine.studios.makeup.editor import MakeupEditor
 from engine.studios.makeup.params import (
+    REGION_OFF,
     REGIONS,
     MakeupParams,
     load_style_file,
@@ -130,9 +132,10 @@ def test_params_validation():
 
 
 def test_flat_form_normalises_and_resolves():
-    flat = normalize_flat({"style": "smoky", "regions": "lips,eyeshadow", "cheek": "retro", "lips": "None"})
+    flat = normalize_flat({"style": "smoky", "regions": "lips,eyeshadow", "cheek": "retro"})
     assert flat["regions"] == "lips+eyeshadow"
-    assert flat["lips"] is None
+    assert flat["lips"] == "smoky" and flat["cheek"] == "retro"  # every region as rendered
+    assert flat["base"] is None and normalize_flat(flat) == flat
     assert normalize_flat({"style": "smoky", "regions": "eyeshadow+lips"}) == normalize_flat(
         {"style": "smoky", "regions": "lips,eyeshadow"})
     p = params_from_flat(flat, load_styles(include_user_dir=False))
@@ -144,6 +147,25 @@ def test_flat_form_normalises_and_resolves():
         normalize_flat({"regions": "lips+ears"})
     with pytest.raises(ValueError, match="unknown makeup style"):
         normalize_flat({"lips": "disco"})
+
+
+@pytest.mark.parametrize("off", ["none", "None", "OFF", "", None])
+def test_explicit_none_switches_a_region_off_even_under_the_global_style(off):
+    """Issue 21: ``--style smoky --lips none`` painted the lips smoky (none == not given)."""
+    styles = load_styles(include_user_dir=False)
+    flat = normalize_flat({"style": "smoky", "regions": "lips+eyeshadow", "lips": off})
+    assert flat["lips"] == REGION_OFF  # says so in the flat form (manifest, batch dialog)
+    assert normalize_flat(flat) == flat
+    assert params_from_flat(flat, styles).enabled() == ["eyeshadow"]
+    # off where the style does not reach it: None, off either way
+    flat = normalize_flat({"style": "smoky", "regions": "eyeshadow", "lips": off, "cheek": "retro"})
+    assert flat["lips"] is None
+    assert params_from_flat(flat, styles).enabled() == ["cheek", "eyeshadow"]
+    # the batch form keeps it off, and reading it again (the runner does) leaves it off
+    batch = makeup_params({"style": "smoky", "regions": "lips+eyeshadow", "lips": off})
+    assert batch["lips"] == REGION_OFF and batch["eyeshadow"] == "smoky"
+    assert makeup_params(batch) == batch
+    assert params_from_flat(batch, styles).enabled() == ["eyeshadow"]
 
 
 # --- editor state ----------------------------------------------------------------------------------
