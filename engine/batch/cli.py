@@ -8,6 +8,12 @@ and the job runs every combination on every input. Procedural ops (``opera-datas
 ``--count N [--seed-start S]`` instead of ``--input``: every combination runs on every seed; a file
 op with a ``procedural_variant`` (``express``) also takes ``--procedural N``.
 
+Ops with a learned twin (``colorize``, ``express``, ``makeup``, ``regenerate``, ``wear-mask``)
+print ``engine: <backend> (<reason>)`` once when the job starts (one line per requested engine
+when a grid asks for several), from their studio's ``batch.BATCH_ENGINES``: an ``auto`` fall-back
+says which engine runs and why; an explicit learned request that cannot run fails in one line
+before any task.
+
 Exit codes: 0 every task done, 1 some task failed (or the job could not start / had to stop),
 130 cancelled (Ctrl+C or SIGTERM once stops after the running tasks; twice aborts).
 """
@@ -15,11 +21,12 @@ Exit codes: 0 every task done, 1 some task failed (or the job could not start / 
 from __future__ import annotations
 
 import argparse
+import itertools
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
@@ -27,6 +34,8 @@ from engine.batch.core import BatchCancelled, BatchProgress, BatchSummary, run_b
 from engine.batch.ops import available_ops, get_op
 from engine.batch.plan import BatchError, JobSpec
 from engine.cancel import CancelToken
+from engine.studios.clitools import BatchEngine, engine_line
+from engine.studios.registry import STUDIOS, studio_module
 
 
 def parse_grid_arg(text: str) -> tuple[str, list[Any]]:
@@ -208,11 +217,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
         ValueError: invalid parameters.
     """
     spec = spec_from_args(args)
+    lines = batch_engine_lines(spec)  # before any work: an explicit learned request may be refused
     token = CancelToken()
     printer = ProgressPrinter(sys.stderr)
     with _sigint_cancels(token):
         try:
-            summary = run_batch(spec, printer, token)
+            summary = run_batch(spec, _first_call_prints(lines, printer), token)
         except BatchCancelled as exc:
             printer.close()
             _print_summary(args.op, exc.summary)
@@ -226,6 +236,63 @@ def cmd_batch(args: argparse.Namespace) -> int:
     printer.close()
     _print_summary(args.op, summary)
     return 0 if summary.failed == 0 else 1
+
+
+def batch_engines() -> dict[str, BatchEngine]:
+    """Every studio's ``batch.BATCH_ENGINES``: op name → how its engine is chosen.
+
+    Returns:
+        The ops that have a learned twin, with their :class:`~engine.studios.clitools.BatchEngine`.
+    """
+    out: dict[str, BatchEngine] = {}
+    for studio in STUDIOS:
+        out.update(getattr(studio_module(studio, "batch"), "BATCH_ENGINES", {}))
+    return out
+
+
+def batch_engine_lines(spec: JobSpec) -> list[str]:
+    """The ``engine: <backend> (<reason>)`` lines of a job: one per distinct engine request.
+
+    The request comes from the op's parameters (base options, overridden by ``--grid`` values);
+    with several requested values each line ends with them, e.g. ``[method=keypoint]``.
+
+    Args:
+        spec: the job.
+
+    Returns:
+        The lines (empty for an op without a learned twin).
+
+    Raises:
+        LearnedBackendError: a learned engine was requested explicitly and cannot run.
+        ValueError: an unknown request (e.g. ``--grid method=magic``).
+    """
+    engine = batch_engines().get(spec.op)
+    if engine is None:
+        return []
+    axes = [list(spec.grid[k]) if k in spec.grid else [spec.params.get(k)] for k in engine.keys]
+    several = any(len(values) > 1 for values in axes)
+    lines: list[str] = []
+    for combo in itertools.product(*axes):
+        given = {k: v for k, v in zip(engine.keys, combo, strict=True) if v is not None}
+        res = engine.resolve(given)
+        tag = " [" + ", ".join(f"{k}={v}" for k, v in given.items()) + "]" if several and given else ""
+        line = engine_line(res.backend, res.reason) + tag
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
+def _first_call_prints(lines: list[str], progress: Callable[[BatchProgress], None]
+                       ) -> Callable[[BatchProgress], None]:
+    """``progress`` that prints ``lines`` on stdout at its first call (the job has started)."""
+    pending = list(lines)
+
+    def call(p: BatchProgress) -> None:
+        while pending:
+            print(pending.pop(0), flush=True)
+        progress(p)
+
+    return call
 
 
 class ProgressPrinter:

@@ -2,7 +2,9 @@
 
 Writes ``DIR/landmarks.json`` (``{"faces": [{"box", "score", "landmarks"}], ...}``),
 ``DIR/parsing.png`` (mode L, official CelebAMask-HQ order, input size) and
-``DIR/parsing_color.png`` (palette view). No face → exit code 3, ``no face found in IMAGE``.
+``DIR/parsing_color.png`` (palette view); with ``--anime`` ``DIR/anime.json`` and
+``DIR/anime_parts.png``. No face → exit code 3, ``no face found in IMAGE``. An output file that is
+the input image is refused before any work unless ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -17,10 +19,17 @@ from pathlib import Path
 
 from engine.imageio import (
     atomic_write_files,
+    check_not_input,
     check_output_folder,
     encode_for_path,
     load_image,
 )
+
+PHOTO_OUTPUTS: tuple[str, ...] = ("landmarks.json", "parsing.png", "parsing_color.png")
+"""The files ``analyze`` writes into ``--out`` for photos."""
+
+ANIME_OUTPUTS: tuple[str, ...] = ("anime.json", "anime_parts.png")
+"""The files ``analyze --anime`` writes into ``--out``."""
 
 NO_FACE_EXIT = 3
 """Exit code of every command that finds no face in its input (``analyze``, ``makeup``, ``express`` ...)."""
@@ -63,6 +72,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--anime", action="store_true", help="analyse anime faces instead of photos")
     p.add_argument("--detector", default="auto", choices=("auto", "mediapipe", "retinaface"))
     p.add_argument("--parser", default="auto", choices=("auto", "geometric", "parsenet", "bisenet"))
+    p.add_argument("--overwrite", action="store_true",
+                   help="allow an output file to replace the input image (refused otherwise)")
     p.set_defaults(func=cmd_analyze)
     return p
 
@@ -78,6 +89,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         as one line by :func:`engine.cli.run`).
     """
     check_output_folder(args.out)
+    for name in ANIME_OUTPUTS if args.anime else PHOTO_OUTPUTS:
+        check_not_input(Path(args.out) / name, args.image, overwrite=args.overwrite)
     image = load_image(args.image)
     out = Path(args.out)  # created only when there is something to write
     if args.anime:

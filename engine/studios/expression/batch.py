@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.labels import EXPRESSION_LABELS
+from engine.studios.clitools import BatchEngine, classical_only, ran
 from engine.studios.registry import BatchOp
 
 if TYPE_CHECKING:  # the parameters' module is imported when a task runs
+    from engine.studios.base import Resolution
     from engine.studios.expression.params import ExpressionParams
 
 
@@ -158,6 +160,35 @@ def express_procedural_runner() -> Callable[[int, Mapping[str, Any]], dict[str, 
     return _express_seed
 
 
+def express_batch_engine(params: Mapping[str, Any]) -> Resolution:
+    """The engine ``batch express`` runs: ``auto`` (the GAN only when its card measured it better
+    and it loads; otherwise the classical rig, with the reason).
+
+    Args:
+        params: the job's parameters (unused: the op always asks for ``auto``).
+
+    Returns:
+        The resolution that runs.
+    """
+    from engine.studios.expression.learned import EXPRESSION_GAN
+
+    return ran(EXPRESSION_GAN, EXPRESSION_GAN.resolve("auto"))
+
+
+def express_procedural_engine(params: Mapping[str, Any]) -> Resolution:
+    """The engine ``batch express --procedural`` runs: always the classical rig.
+
+    Args:
+        params: the job's parameters (unused).
+
+    Returns:
+        The classical resolution.
+    """
+    from engine.studios.expression.learned import EXPRESSION_GAN
+
+    return classical_only(EXPRESSION_GAN, "express --procedural")
+
+
 BATCH_OPS: tuple[BatchOp, ...] = (
     BatchOp("express", express_runner, express_params, ".png",
             "change anime-face expressions (Expression, classical rig); grid: expression=smile,angry "
@@ -168,3 +199,7 @@ BATCH_OPS: tuple[BatchOp, ...] = (
             source="procedural", output_names=express_procedural_outputs),
 )
 """The Expression studio's batch ops (read by :mod:`engine.batch.ops`)."""
+
+BATCH_ENGINES: dict[str, BatchEngine] = {"express": BatchEngine(express_batch_engine),
+                                         "express-procedural": BatchEngine(express_procedural_engine)}
+"""The ``engine:`` line of the Expression batch ops (read by :mod:`engine.batch.cli`)."""

@@ -21,11 +21,15 @@ import argparse
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.studios.clitools import BatchEngine, ran
 from engine.studios.registry import BatchOp
+
+if TYPE_CHECKING:
+    from engine.studios.base import Resolution
 
 AUGMENTS = ("translate", "rotate", "scale")
 OUTPUTS = ("face", "masked", "alpha", "params.json")
@@ -182,7 +186,7 @@ def wear_mask_runner() -> WearMaskRunner:
 
 
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``batch wear-mask`` options: ``--template(s) --color --augment --size``.
+    """The ``batch wear-mask`` options: ``--template(s) --color --augment --size --method``.
 
     Args:
         p: the ``batch wear-mask`` parser.
@@ -192,6 +196,8 @@ def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--color", default=None, help="main colour #RRGGBB (default: the template's)")
     p.add_argument("--augment", default="none", help="translate,rotate,scale (any subset) or none")
     p.add_argument("--size", type=int, default=144, help="side of the aligned crops (default 144)")
+    p.add_argument("--method", default="auto", choices=("auto", "keypoint", "learned"),
+                   help="fitting: auto (the learned refiner when its card measured it better), keypoint, learned")
 
 
 def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -201,9 +207,28 @@ def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
         args: parsed ``batch wear-mask`` options.
 
     Returns:
-        ``{"template", "color", "augment", "size"}`` (validated by :func:`wear_mask_params`).
+        ``{"template", "color", "augment", "size", "method"}`` (validated by :func:`wear_mask_params`).
     """
-    return {"template": args.template, "color": args.color, "augment": args.augment, "size": args.size}
+    return {"template": args.template, "color": args.color, "augment": args.augment, "size": args.size,
+            "method": args.method}
+
+
+def wear_mask_engine(params: Mapping[str, Any]) -> Resolution:
+    """The fitting ``batch wear-mask`` runs for ``params["method"]`` (default ``auto``).
+
+    Args:
+        params: ``{"method": ...}`` when given.
+
+    Returns:
+        The resolution that runs (``auto`` with a refiner that cannot be loaded: the key-point fit).
+
+    Raises:
+        ValueError: an unknown method.
+        LearnedBackendError: ``learned`` requested and the refiner cannot be loaded.
+    """
+    from engine.studios.maskwear.learned import MASK_REFINER, method_resolution
+
+    return ran(MASK_REFINER, method_resolution(str(params.get("method") or "auto")))
 
 
 BATCH_OPS: tuple[BatchOp, ...] = (
@@ -212,3 +237,6 @@ BATCH_OPS: tuple[BatchOp, ...] = (
             output_names=wear_mask_outputs, add_arguments=add_batch_arguments, params_from_args=params_from_args),
 )
 """The Mask-wear studio's batch ops (read by :mod:`engine.batch.ops`)."""
+
+BATCH_ENGINES: dict[str, BatchEngine] = {"wear-mask": BatchEngine(wear_mask_engine, ("method",))}
+"""The ``engine:`` line of ``batch wear-mask`` (read by :mod:`engine.batch.cli`)."""
