@@ -8,7 +8,8 @@ Latency is measured on ``skimage.data.astronaut()`` (512², small face) and, whe
 * ``first``: the first edit after ``set_image`` (per-face geometry + masks).
 
 SSIM (``skimage.metrics.structural_similarity``, whole image vs the input) is reported per style on
-the same faces. Batch throughput: ``masquerade batch makeup`` on 8 faces × 2 styles, 1 worker.
+the same faces, and so is the identity distance input → result (dlib's ResNet face descriptor,
+:mod:`engine.metrics.identity`: same person < 0.6; makeup should stay far below). Batch throughput: ``masquerade batch makeup`` on 8 faces × 2 styles, 1 worker.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def run(runs: int = 10) -> dict[str, Any]:
     from skimage.metrics import structural_similarity
 
     from engine.faces import FaceAnalyzer
+    from engine.metrics.identity import identity_report
     from engine.studios.makeup.editor import MakeupEditor
     from engine.studios.makeup.params import REGIONS, MakeupParams, load_styles
 
@@ -89,6 +91,7 @@ def run(runs: int = 10) -> dict[str, Any]:
 
     latency: dict[str, dict[str, float]] = {}
     ssim: dict[str, dict[str, float]] = {s: {} for s in names}
+    pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {s: [] for s in names}
     for name, img in _faces():
         ed = MakeupEditor("classical", analyzer=analyzer, styles=styles)
         ed.set_image(img)
@@ -100,12 +103,15 @@ def run(runs: int = 10) -> dict[str, Any]:
         latency[name] = {"size": int(max(img.shape[:2])), "intensity_ms": round(inten, 2),
                          "style_ms": round(style, 2), "first_ms": round(first, 2)}
         for s in names:
-            ssim[s][name] = round(float(structural_similarity(img, ed.edit(full(s)).image, channel_axis=2)), 4)
+            out = ed.edit(full(s)).image
+            ssim[s][name] = round(float(structural_similarity(img, out, channel_axis=2)), 4)
+            pairs[s].append((img, out))
     worst = max(v["style_ms"] for v in latency.values())
     return {
         "latency": latency,
         "ssim_vs_input": {s: {"min": min(v.values()), "mean": round(float(np.mean(list(v.values()))), 4), **v}
                           for s, v in ssim.items()},
+        "identity_vs_input": {s: identity_report(p) for s, p in pairs.items()},
         "batch": _batch(),
         "target": {"metric": "makeup edit after analysis, 512², worst face, new style (masks rebuilt)",
                    "limit_ms": TARGET_MS, "value_ms": worst, "pass": worst <= TARGET_MS},
@@ -144,6 +150,19 @@ def table(doc: dict[str, Any]) -> list[str]:
     rows.append(f"  target ≤ {t['limit_ms']:.0f} ms (new style, worst face): {'PASS' if t['pass'] else 'FAIL'} ({t['value_ms']} ms)")
     rows.append("  SSIM vs input (min / mean): " + ", ".join(
         f"{s} {v['min']:.3f}/{v['mean']:.3f}" for s, v in doc["ssim_vs_input"].items()))
+    rows.append("  identity distance input → result (mean, same person < 0.6): " + _identity_line(doc))
     b = doc["batch"]
     rows.append(f"  batch makeup: {b['tasks']} tasks in {b['wall_s']} s ({b['tasks_per_s']} tasks/s, 1 worker)")
     return rows
+
+
+def _identity_line(doc: dict[str, Any]) -> str:
+    """``style 0.123, ...`` or why the identity metric is missing."""
+    ident = doc.get("identity_vs_input", {})
+    parts = []
+    for style, r in ident.items():
+        if r.get("available") is False:
+            return str(r.get("reason"))
+        value = r.get("identity_distance")
+        parts.append(f"{style} {value:.3f}" if value is not None else f"{style} n/a")
+    return ", ".join(parts) or "not measured"

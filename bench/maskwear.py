@@ -3,6 +3,12 @@
 Throughput runs ``batch wear-mask`` (analysis included) on 300 256² images made from
 ``skimage.data.astronaut()`` (flips, shifts and brightness changes, so every image is analysed
 anew) with 1 and 2 worker processes; start-up is included in ``faces_per_s``.
+
+Identity: the distance input → masked result (dlib's ResNet face descriptor,
+:mod:`engine.metrics.identity`, same person < 0.6) per fitting method on astronaut + the first
+``../shared/data/faces/photos`` when present: how much of the person a masked face still shows
+(the mask hides the lower face, so it is higher than for makeup; results with no face found are
+counted as ``skipped``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,36 @@ import numpy as np
 
 TARGET_FIT_MS = 30.0
 TARGET_FACES_PER_S = 25.0
+SHARED_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "photos"
+IDENTITY_TEMPLATES = ("surgical-blue", "kn95")
+
+
+def _identity(photos: int = 5) -> dict[str, Any]:
+    """Mean identity distance input → result per method (``keypoint``, ``auto``) over the templates."""
+    from skimage import data
+
+    from engine.errors import LearnedBackendError, NoFaceError
+    from engine.faces import FaceAnalyzer
+    from engine.imageio import load_image
+    from engine.metrics.identity import identity_report
+    from engine.studios.maskwear.editor import put_mask
+    from engine.studios.maskwear.params import MaskWearParams
+
+    analyzer = FaceAnalyzer()
+    images = [data.astronaut()] + [load_image(p) for p in sorted(SHARED_PHOTOS.glob("*.jpg"))[:photos]]
+    out: dict[str, Any] = {"images": len(images), "templates": list(IDENTITY_TEMPLATES)}
+    for method in ("keypoint", "auto"):
+        pairs: list[tuple[np.ndarray, np.ndarray]] = []
+        for img in images:
+            faces = analyzer.analyze(img, parse=False).faces
+            for template in IDENTITY_TEMPLATES:
+                try:
+                    result, _, _ = put_mask(img, faces, MaskWearParams(template=template, method=method))
+                except (NoFaceError, LearnedBackendError):
+                    continue
+                pairs.append((img, result))
+        out[method] = identity_report(pairs)
+    return out
 
 
 def _fit_ms(runs: int = 20) -> dict[str, float]:
@@ -57,7 +93,7 @@ def run(images: int = 300) -> dict[str, Any]:
     """The ``maskwear`` section of the bench JSON."""
     from engine.batch import JobSpec, run_batch
 
-    doc: dict[str, Any] = {"fit_512": _fit_ms()}
+    doc: dict[str, Any] = {"fit_512": _fit_ms(), "identity_vs_input": _identity()}
     with tempfile.TemporaryDirectory(prefix="masquerade-bench-mw-") as tmp:
         work = Path(tmp)
         (work / "in").mkdir()
@@ -83,6 +119,11 @@ def table(doc: dict[str, Any]) -> list[str]:
     for w in (1, 2):
         b = doc[f"batch_workers_{w}"]
         rows.append(f"  wear-mask dataset, {w} worker(s): {b['faces_per_s']:.1f} faces/s ({b['faces']} faces, {b['wall_s']} s)")
+    for method in ("keypoint", "auto"):
+        r = doc.get("identity_vs_input", {}).get(method, {})
+        if r.get("identity_distance") is not None:
+            rows.append(f"  identity distance input → masked ({method}): {r['identity_distance']:.3f} mean, "
+                        f"same person (< 0.6) {r['same_person_rate']:.0%} of {r['pairs']}")
     rows.append(f"  2 vs 1 workers ×{doc['speedup_2_vs_1']} · target ≥ {doc['targets']['faces_per_s']:.0f} faces/s: "
                 f"{'PASS' if doc['targets']['throughput_pass'] else 'FAIL'}")
     return rows

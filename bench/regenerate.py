@@ -5,8 +5,9 @@ Latency: ``skimage.data.astronaut()`` (512²), its parsing edited by each edit c
 included: it is cached per image in the studio). Quality: identity PSNR (unchanged mask) and the
 edited-region agreement — the project parser's labels of the result against the edited mask, mean
 IoU over the labels the edit changed (``result_miou``), next to the same score of the unedited
-parsing (``source_miou``: what doing nothing scores). Photos: astronaut + the first
-``../shared/data/faces/photos`` images when present.
+parsing (``source_miou``: what doing nothing scores), and the identity distance input → result per
+edit (dlib's ResNet face descriptor, :mod:`engine.metrics.identity`: same person < 0.6). Photos:
+astronaut + the first ``../shared/data/faces/photos`` images when present.
 
 Glasses: ``eye_g`` follows CelebAMask-HQ (whole spectacles: frames + lenses, eyes and brows on
 top), and the parser's own glasses detector is one classical heuristic, so the section also reports
@@ -98,6 +99,7 @@ def run() -> dict[str, Any]:
     from engine.faces import FaceAnalyzer
     from engine.faces.cli import quiet_native_stderr
     from engine.imageio import load_image
+    from engine.metrics.identity import identity_report
     from engine.studios.regenerate.classical import regenerate
     from engine.studios.regenerate.edits import apply_edits
 
@@ -118,6 +120,7 @@ def run() -> dict[str, Any]:
         photos = [astro] + [load_image(p) for p in sorted(SHARED_PHOTOS.glob("*.jpg"))[:5]]
         psnrs, agree = [], {k: {"result": [], "source": []} for k in EDITS}
         frames: list[tuple[float, float, float]] = []
+        pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in EDITS}
         for img in photos:
             lab = analyzer.analyze(img).parsing
             out, _, _ = regenerate(img, lab, lab.copy())
@@ -129,6 +132,7 @@ def run() -> dict[str, Any]:
                 ids = [i for i in range(19) if ((edited == i) != (lab == i)).any()]
                 agree[name]["result"].append(_miou(analyzer.analyze(out).parsing, edited, ids))
                 agree[name]["source"].append(_miou(lab, edited, ids))
+                pairs[name].append((img, out))
                 if name == "glasses":
                     frames.append(frame_scores(img, out, lab, edited))
     worst = max(latency.values())
@@ -141,6 +145,7 @@ def run() -> dict[str, Any]:
         "edited_region_agreement": {k: {"result_miou": round(float(np.nanmean(v["result"])), 3),
                                         "source_miou": round(float(np.nanmean(v["source"])), 3)}
                                     for k, v in agree.items()},
+        "identity_vs_input": {k: identity_report(p) for k, p in pairs.items()},
         "glasses_frames": {"ring_recall": round(float(np.nanmean([f[0] for f in frames])), 3),
                            "precision": round(float(np.nanmean([f[1] for f in frames])), 3),
                            "lens_corr": round(float(np.nanmean([f[2] for f in frames])), 3),
@@ -151,10 +156,13 @@ def run() -> dict[str, Any]:
 
 def table(doc: dict[str, Any]) -> list[str]:
     """Human-readable lines for the summary table."""
-    rows = ["regenerate (classical, 512²)      median ms   parse agreement result / unedited"]
+    rows = ["regenerate (classical, 512²)      median ms   parse agreement result / unedited   identity dist."]
+    ident = doc.get("identity_vs_input", {})
     for k, ms in doc["latency_512_ms"].items():
         a = doc["edited_region_agreement"][k]
-        rows.append(f"  {k:<20} {ms:>14.1f}   {a['result_miou']:.3f} / {a['source_miou']:.3f}")
+        d = ident.get(k, {}).get("identity_distance")
+        rows.append(f"  {k:<20} {ms:>14.1f}   {a['result_miou']:.3f} / {a['source_miou']:.3f}"
+                    f"{'' if d is None else f'{d:>25.3f}'}")
     if "glasses_frames" in doc:
         f = doc["glasses_frames"]
         rows.append(f"  glasses (no parser): frame ring dark {f['ring_recall']:.3f}, new-dark precision "

@@ -169,14 +169,14 @@ def identity_distance(a_rgb: np.ndarray, b_rgb: np.ndarray) -> float:
     return descriptor_distance(descs[0], descs[1])
 
 
-def mean_identity_distance(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float | int]:
+def mean_identity_distance(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float | int | None]:
     """Mean identity distance over ``(input, result)`` pairs, for evaluation reports.
 
     Pairs where either image has no usable face are counted in ``skipped`` instead.
 
     Returns:
-        ``{"identity_distance": mean (or nan), "same_person_rate": share < 0.6, "pairs": n,
-        "skipped": k}``.
+        ``{"identity_distance": mean, "same_person_rate": share < 0.6, "pairs": n, "skipped": k}``;
+        the mean and the rate are ``None`` when no pair had faces.
 
     Raises:
         MetricUnavailable: dlib or the descriptor file is missing.
@@ -187,7 +187,21 @@ def mean_identity_distance(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[s
             dists.append(identity_distance(a, b))
         except NoFaceError:
             skipped += 1
-    mean = float(np.mean(dists)) if dists else float("nan")
-    same = float(np.mean(np.asarray(dists) < SAME_PERSON)) if dists else float("nan")
-    return {"identity_distance": round(mean, 4), "same_person_rate": round(same, 4),
+    if not dists:
+        return {"identity_distance": None, "same_person_rate": None, "pairs": 0, "skipped": skipped}
+    return {"identity_distance": round(float(np.mean(dists)), 4),
+            "same_person_rate": round(float(np.mean(np.asarray(dists) < SAME_PERSON)), 4),
             "pairs": len(dists), "skipped": skipped}
+
+
+def identity_report(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, object]:
+    """:func:`mean_identity_distance` for evaluation JSON: never raises for a missing model.
+
+    Returns:
+        :func:`mean_identity_distance`'s dict plus ``"threshold": 0.6``, or ``{"available": False,
+        "reason": ...}`` when dlib or the descriptor file is missing.
+    """
+    try:
+        return {**mean_identity_distance(pairs), "threshold": SAME_PERSON}
+    except MetricUnavailable as exc:
+        return {"available": False, "reason": str(exc)}
