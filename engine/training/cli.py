@@ -5,6 +5,22 @@ from __future__ import annotations
 import argparse
 
 
+def add_runtime_args(p: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--amp``, the options every training entry shares.
+
+    Args:
+        p: one ``train <model>`` parser.
+    """
+    from engine.device import DEVICE_CHOICES
+
+    p.add_argument("--device", default="auto", metavar="|".join(DEVICE_CHOICES),
+                   help="where to train: auto (CUDA, then MPS, then CPU; MASQUERADE_DEVICE overrides), cpu, "
+                        "cuda, cuda:N or mps; under torchrun each process takes cuda:LOCAL_RANK")
+    p.add_argument("--amp", action="store_true",
+                   help="mixed precision: bf16 autocast where the GPU supports it, else fp16 with a gradient "
+                        "scaler; no effect on the CPU")
+
+
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``train`` sub-command with one sub-command per trainable model.
 
@@ -24,6 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     mw.add_argument("--batch", type=int, default=8)
     mw.add_argument("--width", type=int, default=8, help="generator/critic width (multiple of 8)")
     mw.add_argument("--seed", type=int, default=0)
+    add_runtime_args(mw)
     mw.set_defaults(func=_maskwear)
     oc = models.add_parser("opera-classifier", help="the opera main-colour ResNet-18 (procedural lianpu, no pretraining)")
     oc.add_argument("--out", default="checkpoints/opera_colour_resnet18", help="checkpoint stem to write")
@@ -35,6 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     oc.add_argument("--pool", type=int, default=1400, help="procedural designs rendered for training")
     oc.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (state kept)")
     oc.add_argument("--seed", type=int, default=0)
+    add_runtime_args(oc)
     oc.set_defaults(func=_opera_classifier)
     sg = models.add_parser("stylegan2", help="StyleGAN2 on procedural lianpu with ADA / APA / Diffusion-GAN / no augmentation")
     sg.add_argument("--out", default="runs/stylegan2/G_ema", help="generator checkpoint stem to write")
@@ -54,6 +72,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     sg.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (state kept)")
     sg.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     sg.add_argument("--seed", type=int, default=0)
+    add_runtime_args(sg)
     sg.set_defaults(func=_stylegan2)
     cc = models.add_parser("cocosnet", help="the opera CoCosNet-style exemplar colouring network (procedural + dev lianpu)")
     cc.add_argument("--data", default=None, help="folder of colour dev lianpu to add (every third held out), optional")
@@ -70,6 +89,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     cc.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (state kept)")
     cc.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: best on a shared 2-core machine)")
     cc.add_argument("--seed", type=int, default=0)
+    add_runtime_args(cc)
     cc.set_defaults(func=_cocosnet)
     ex = models.add_parser("expression-gan", help="the anime expression GAN (procedural faces, CPU-sized demo)")
     ex.add_argument("--out", default="checkpoints/expression_gan_g",
@@ -92,6 +112,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (1: on a shared 2-core machine more threads cost more CPU time)")
+    add_runtime_args(ex)
     ex.set_defaults(func=_expression)
     mk = models.add_parser("makeup-gan", help="the mask-controlled makeup GAN (classical renders as style targets)")
     mk.add_argument("--data", required=True, help="data root with faces/photos and makeup/mt/{makeup,no_makeup}")
@@ -106,6 +127,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     mk.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (1: on a shared 2-core machine more threads cost more time)")
     mk.add_argument("--seed", type=int, default=0)
+    add_runtime_args(mk)
     mk.set_defaults(func=_makeup_gan)
     rg = models.add_parser("regen", help="the Regenerate studio's learned generator (SEAN-style, CPU-sized demo)")
     rg.add_argument("--data", required=True, help="data root with faces/photos, faces/parsing, makeup/mt/")
@@ -123,6 +145,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     rg.add_argument("--eval-only", action="store_true",
                     help="do not train: re-measure the checkpoint --out against the current classical engine "
                          "and parser and rewrite its card's numbers")
+    add_runtime_args(rg)
     rg.set_defaults(func=_regen)
     return p
 

@@ -270,6 +270,24 @@ class Runtime:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item())
 
+    def gather(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Every rank's ``tensor`` (same shape on all ranks) concatenated along dim 0, in rank order."""
+        if self.world <= 1 or not _distributed():
+            return tensor
+        parts = [torch.empty_like(tensor) for _ in range(self.world)]
+        dist.all_gather(parts, tensor.contiguous())
+        return torch.cat(parts, 0)
+
+    def average_buffers(self, module: nn.Module) -> None:
+        """Average ``module``'s floating-point buffers (running means) over all ranks, in place."""
+        if self.world <= 1 or not _distributed():
+            return
+        with torch.no_grad():
+            for b in module.buffers():
+                if b.is_floating_point():
+                    dist.all_reduce(b)
+                    b.div_(self.world)
+
     def barrier(self) -> None:
         """Wait for every rank (nothing without torchrun)."""
         if self.world > 1 and _distributed():
@@ -320,7 +338,10 @@ class Trainer:
 
     def save_state(self, step: int) -> None:
         """Write weights, optimiser states and ``state.json`` (atomic; rank 0 only; every rank waits
-        until the state is written)."""
+        until the state is written). Under torchrun the modules' running statistics (batch-norm
+        means, ``w_avg``) are first averaged over the ranks, so every rank holds what is saved."""
+        for m in self.modules.values():
+            self.runtime.average_buffers(self._plain(m))
         if self.rank != 0:
             self.runtime.barrier()
             return

@@ -26,10 +26,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.device import CPU
 from engine.labels import OPERA_COLOURS
 from engine.models.opera_classifier import OperaColourResNet18, square_on_white
 from engine.procedural.lianpu import generate_lianpu
-from engine.training.loop import TrainConfig, Trainer
+from engine.training.loop import Runtime, TrainConfig, Trainer
 
 DEV_LABELS: Mapping[str, str] = {
     "weipeixian_1": "green", "weipeixian_3": "yellow", "weipeixian_5": "blue", "weipeixian_7": "white",
@@ -86,9 +87,34 @@ def procedural_set(count: int, seed_base: int, size: int = 128) -> tuple[list[np
     return images, np.asarray(labels, np.int64)
 
 
+class AugmentedPool(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
+    """The rendered designs, re-augmented every time one is drawn (:func:`augment`).
+
+    Args:
+        images: rendered designs ``uint8`` ``[H, W, 3]``.
+        labels: their class indices.
+        size: network input side.
+        seed: seed of the augmentation streams (each draw also takes a number from torch's
+            generator, which a ``DataLoader`` seeds per worker).
+    """
+
+    def __init__(self, images: list[np.ndarray], labels: np.ndarray, size: int, seed: int) -> None:
+        self.images, self.labels, self.size, self.seed = images, labels, size, seed
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        draw = int(torch.randint(0, 2**31 - 1, ()).item())
+        rng = np.random.default_rng([self.seed, i, draw])
+        x = augment(self.images[i], rng, self.size)
+        return torch.from_numpy(x).permute(2, 0, 1), int(self.labels[i])  # [3, S, S] uint8
+
+
 def train(out_dir: Path, steps: int = 150, batch: int = 32, input_size: int = 64, pool: int = 1400,
-          lr: float = 2e-3, seed: int = 0, time_limit_s: float | None = None) -> tuple[OperaColourResNet18, dict[str, Any]]:
-    """Train the classifier on procedural lianpu.
+          lr: float = 2e-3, seed: int = 0, time_limit_s: float | None = None,
+          runtime: Runtime | None = None) -> tuple[OperaColourResNet18, dict[str, Any]]:
+    """Train the classifier on procedural lianpu (on ``runtime``'s device, one shard per torchrun rank).
 
     Args:
         out_dir: run folder (logs, resumable state).
@@ -99,46 +125,46 @@ def train(out_dir: Path, steps: int = 150, batch: int = 32, input_size: int = 64
         lr: Adam learning rate (cosine decay to 5 %).
         seed: seed of the data and the weights.
         time_limit_s: stop early (state saved) after this many seconds.
+        runtime: device, AMP and torchrun rank (:meth:`Runtime.create`; ``None``: the CPU, alone).
 
     Returns:
-        ``(model, summary)``.
+        ``(model, summary)`` (the plain module, on the runtime's device).
     """
-    rng = np.random.default_rng(seed)
+    from engine.cancel import CancelToken
+
+    rt = runtime or Runtime(device=CPU)
     images, labels = procedural_set(pool, 0)
-    model = OperaColourResNet18(num_classes=len(OPERA_COLOURS), input_size=input_size)
+    model = OperaColourResNet18(num_classes=len(OPERA_COLOURS), input_size=input_size).to(rt.device)
+    net = rt.wrap(model)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(s, steps) / steps)))
+    batches = rt.loader(AugmentedPool(images, labels, input_size, seed), batch, seed=seed)
     t0 = time.perf_counter()
 
-    class _Stop(Exception):
-        pass
-
     def step_fn(step: int) -> dict[str, float]:
-        if time_limit_s is not None and time.perf_counter() - t0 > time_limit_s:
-            raise _Stop
         model.train()
-        idx = rng.integers(0, len(images), batch)
-        x = np.stack([augment(images[i], rng, input_size) for i in idx])
-        xt = torch.from_numpy(x).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-        y = torch.from_numpy(labels[idx])
-        logits = model(xt)
-        loss = F.cross_entropy(logits, y, label_smoothing=0.05)
+        x, y = batches.next()
+        xt = rt.to_device(x).float().div(127.5).sub(1.0)
+        y = rt.to_device(y)
+        with rt.autocast():
+            logits = net(xt)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=0.05)
         opt.zero_grad()
-        loss.backward()
-        opt.step()
+        rt.backward(loss, opt)
+        rt.step(opt)
         sched.step()
         return {"loss": float(loss.detach()), "acc": float((logits.argmax(1) == y).float().mean()),
                 "lr": float(sched.get_last_lr()[0])}
 
+    cancel = None if time_limit_s is None else CancelToken(lambda: time.perf_counter() - t0 > time_limit_s)
     trainer = Trainer(TrainConfig(out_dir=out_dir, steps=steps, log_every=10, checkpoint_every=50, seed=seed),
-                      {"classifier": model}, {"classifier": opt}, step_fn)
-    try:
-        done = trainer.run()
-    except _Stop:
-        done = int(sched.last_epoch)
-        trainer.save_state(done)
-    return model.eval(), {"steps": done, "batch": batch, "input_size": input_size, "pool": pool,
-                          "train_s": round(time.perf_counter() - t0, 1)}
+                      {"classifier": model}, {"classifier": opt}, step_fn, runtime=rt)
+    start = trainer.resume()
+    for _ in range(start):  # the learning-rate schedule continues where the resumed run stopped
+        sched.step()
+    done = trainer.run(cancel)
+    return model.eval(), {"steps": done, "batch": batch * rt.world, "input_size": input_size, "pool": pool,
+                          "train_s": round(time.perf_counter() - t0, 1), **rt.describe()}
 
 
 def accuracy_procedural(model: OperaColourResNet18 | None, count: int = 210) -> float:
@@ -205,7 +231,7 @@ def evaluate_and_save(model: OperaColourResNet18, summary: Mapping[str, Any], ou
                        "augmentation; no pretrained weights (torchvision resnet18(weights=None), trained from scratch)"),
         licence="project-generated data and weights (same licence as the project)",
         metrics=metrics,
-        extra={"better_than_classical": better, "train": dict(summary), "device": "cpu", "stored_dtype": "float16",
+        extra={"better_than_classical": better, "train": dict(summary), "stored_dtype": "float16",
                "evaluation": (f"procedural: 210 held-out designs (seeds from {TEST_SEED_BASE}, 30 per class); "
                               f"dev: {len(DEV_LABELS)} labelled lianpu of shared/data/opera/lianpu (never trained on)")})
     model.float()
@@ -214,8 +240,11 @@ def evaluate_and_save(model: OperaColourResNet18, summary: Mapping[str, Any], ou
 
 def main(args: argparse.Namespace) -> int:
     """``masquerade train opera-classifier``: train, evaluate against the classical classifier, save."""
+    rt = Runtime.create(getattr(args, "device", "auto"), getattr(args, "amp", False))
     model, summary = train(Path(args.run_dir), steps=args.steps, batch=args.batch, input_size=args.size,
-                           pool=args.pool, seed=args.seed, time_limit_s=args.time_limit)
+                           pool=args.pool, seed=args.seed, time_limit_s=args.time_limit, runtime=rt)
+    if not rt.is_main:
+        return 0  # rank 0 alone measures and writes the checkpoint and its card
     card, metrics, better = evaluate_and_save(model, summary, Path(args.out), Path(args.dev) if args.dev else None)
     print(f"metrics {metrics}\nbetter than classical: {better}\nwrote {card}")
     return 0

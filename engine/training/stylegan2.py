@@ -27,9 +27,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.device import CPU
 from engine.models.augment import ADA, APA, DiffusionNoise
 from engine.models.stylegan2 import Discriminator, Generator
 from engine.nn.losses import r1_penalty
+from engine.training.loop import Runtime
 
 AUG_MODES: tuple[str, ...] = ("none", "ada", "apa", "diffusion")
 
@@ -72,22 +74,27 @@ class StyleGAN2Training:
         pl_every: lazy path-length interval.
         ema_beta: decay of G's moving average.
         aug_kimg: speed of the adaptive strength.
-        device: torch device.
+        device: torch device (ignored when ``runtime`` is given).
+        runtime: device, AMP and torchrun rank (:class:`~engine.training.loop.Runtime`); ``None``:
+            ``device`` (default the CPU), fp32, one process.
     """
 
     def __init__(self, resolution: int = 32, aug: str = "ada", batch: int = 16, z_dim: int = 64,
                  channel_base: int = 2048, channel_max: int = 128, lr: float = 2.5e-3, r1_gamma: float = 0.5,
                  r1_every: int = 16, pl_weight: float = 0.0, pl_every: int = 4, ema_beta: float = 0.999,
-                 aug_kimg: float = 100.0, device: torch.device | None = None) -> None:
+                 aug_kimg: float = 100.0, device: torch.device | None = None,
+                 runtime: Runtime | None = None) -> None:
         if aug not in AUG_MODES:
             raise ValueError(f"aug must be one of {', '.join(AUG_MODES)}, got {aug!r}")
-        self.device = device or torch.device("cpu")
+        self.rt = runtime or Runtime(device=device or CPU)
+        self.device = self.rt.device
         self.aug_mode, self.batch = aug, batch
         self.G = Generator(z_dim=z_dim, w_dim=z_dim, img_resolution=resolution, channel_base=channel_base,
                            channel_max=channel_max).to(self.device)
         self.D = Discriminator(img_resolution=resolution, channel_base=channel_base, channel_max=channel_max,
                                cond_dim=32 if aug == "diffusion" else 0).to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.G_train, self.D_train = self.rt.wrap(self.G), self.rt.wrap(self.D)  # DDP under torchrun
         # lazy regularisation: Adam hyper-parameters rescaled by c = k / (k + 1)
         cd, cg = r1_every / (r1_every + 1), (pl_every / (pl_every + 1)) if pl_weight > 0 else 1.0
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=lr * cg, betas=(0.0, 0.99 ** cg))
@@ -111,12 +118,15 @@ class StyleGAN2Training:
         return out
 
     def _d(self, x: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.augment, ADA):
-            return self.D(self.augment(x))
-        if isinstance(self.augment, DiffusionNoise):
-            xt, t = self.augment(x)
-            return self.D(xt, t)
-        return self.D(x)
+        with self.rt.autocast():
+            if isinstance(self.augment, ADA):
+                out = self.D_train(self.augment(x))
+            elif isinstance(self.augment, DiffusionNoise):
+                xt, t = self.augment(x)
+                out = self.D_train(xt, t)
+            else:
+                out = self.D_train(x)
+        return out.float()
 
     def step(self, reals: torch.Tensor) -> dict[str, float]:
         """One D + G minibatch on ``reals`` ``[N, 3, R, R]`` in [-1, 1]; returns scalar logs."""
@@ -124,8 +134,8 @@ class StyleGAN2Training:
         reals = reals.to(self.device)
         z = torch.randn(n, self.G.z_dim, device=self.device)
         # -- D
-        with torch.no_grad():
-            fakes = self.G(z, update_w_avg=True)
+        with torch.no_grad(), self.rt.autocast():
+            fakes = self.G(z, update_w_avg=True).float()
         d_reals = self.augment(reals, fakes) if isinstance(self.augment, APA) else reals
         do_r1 = self.r1_gamma > 0 and self.steps % self.r1_every == 0
         d_reals = d_reals.detach().requires_grad_(do_r1)
@@ -138,16 +148,18 @@ class StyleGAN2Training:
             d_loss = d_loss + r1 * (self.r1_gamma / 2) * self.r1_every
             logs["r1"] = float(r1.detach())
         self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_d.step()
+        self.rt.backward(d_loss, self.opt_d)
+        self.rt.step(self.opt_d)
         if self.augment is not None:
-            self.augment.observe(real_logits)
+            self.augment.observe(self.rt.gather(real_logits.detach()))  # every rank adapts p alike
             logs["p"] = self.augment.p
             if isinstance(self.augment, DiffusionNoise):
                 logs["T"] = float(self.augment.T)
         # -- G
         z = torch.randn(n, self.G.z_dim, device=self.device)
-        g_loss = F.softplus(-self._d(self.G(z))).mean()
+        with self.rt.autocast():
+            fakes = self.G_train(z).float()
+        g_loss = F.softplus(-self._d(fakes)).mean()
         logs["g_loss"] = float(g_loss.detach())
         if self.pl_weight > 0 and self.steps % self.pl_every == 0:
             ws = self.G.ws(torch.randn(max(1, n // 2), self.G.z_dim, device=self.device)).detach().requires_grad_(True)
@@ -155,8 +167,9 @@ class StyleGAN2Training:
             g_loss = g_loss + pl * self.pl_weight * self.pl_every
             logs["pl"] = float(pl.detach())
         self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
+        self.rt.backward(g_loss, self.opt_g)
+        self.rt.step(self.opt_g)
+        self.rt.average_buffers(self.G)  # w_avg follows every rank's latents
         with torch.no_grad():
             for pe, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
                 pe.lerp_(p, 1 - self.ema_beta)
@@ -202,6 +215,7 @@ def main(args: argparse.Namespace) -> int:
     from engine.training.loop import TrainConfig, Trainer
     from engine.weights.store import save_checkpoint
 
+    rt = Runtime.create(getattr(args, "device", "auto"), getattr(args, "amp", False))
     torch.set_num_threads(max(1, getattr(args, "threads", 1)))
     torch.manual_seed(args.seed)
     data = lianpu_images(args.images, args.size)
@@ -213,8 +227,8 @@ def main(args: argparse.Namespace) -> int:
     x_all = torch.from_numpy(data).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
     tr = StyleGAN2Training(resolution=args.size, aug=args.aug, batch=args.batch,
                            channel_base=getattr(args, "channel_base", 2048), channel_max=getattr(args, "channel_max", 128),
-                           aug_kimg=getattr(args, "aug_kimg", 100.0))
-    rng = np.random.default_rng(args.seed)
+                           aug_kimg=getattr(args, "aug_kimg", 100.0), runtime=rt)
+    rng = rt.rng(args.seed)  # under torchrun every rank draws its own batches
     p_trace: list[float] = []
 
     def step_fn(step: int) -> dict[str, float]:
@@ -232,7 +246,9 @@ def main(args: argparse.Namespace) -> int:
     limit = getattr(args, "time_limit", None)
     cancel = None if limit is None else CancelToken(lambda: time.perf_counter() - t0 > limit)
     done = Trainer(TrainConfig(out_dir=out, steps=args.steps, log_every=10, checkpoint_every=200, seed=args.seed),
-                   tr.modules(), {"G": tr.opt_g, "D": tr.opt_d}, step_fn).run(cancel)
+                   tr.modules(), {"G": tr.opt_g, "D": tr.opt_d}, step_fn, runtime=rt).run(cancel)
+    if not rt.is_main:
+        return 0  # rank 0 alone measures and writes the checkpoint, its card and the samples
     from engine.training.cocosnet import logged_train_seconds
 
     train_s = max(round(time.perf_counter() - t0, 1), logged_train_seconds(out))  # all resumed segments
@@ -265,8 +281,8 @@ def main(args: argparse.Namespace) -> int:
         tr.G_ema, args.out, task="opera lianpu generation (StyleGAN2)", input_size=(args.size, args.size),
         training_data=data_desc + ", x-flips", licence="project-generated data and weights; dev lianpu for research use only",
         metrics=metrics,
-        extra={"aug": args.aug, "steps": done, "batch": args.batch, "train_s": train_s, "device": str(tr.device),
-               "threads": torch.get_num_threads(), "kimg": round(done * args.batch / 1000, 3),
+        extra={"aug": args.aug, "steps": done, "batch": args.batch, "train_s": train_s, **rt.describe(),
+               "threads": torch.get_num_threads(), "kimg": round(done * args.batch * rt.world / 1000, 3),
                "extractor": extractor, "is_classifier": classifier,
                "p_final": None if tr.augment is None else round(tr.augment.p, 4),
                "p_max": round(max(p_trace), 4) if p_trace else None,
@@ -305,7 +321,7 @@ def select_best(cards: list[Path], out: Path, notes: dict | None = None) -> Path
               "train_s": card.extra["train_s"], **card.metrics, "p_final": card.extra.get("p_final"),
               "p_max": card.extra.get("p_max"), "T_final": card.extra.get("T_final")} for _, card in rows]
     best_path, best = min(rows, key=lambda r: r[1].metrics["fid"])
-    model, _ = load_checkpoint(best_path, device="cpu")
+    model, _ = load_checkpoint(best_path, device=str(CPU))
     return save_checkpoint(model, out, task=best.task, input_size=best.input_size, training_data=best.training_data,
                            licence=best.licence, metrics=best.metrics,
                            extra={**best.extra, "selected_from": "lowest FID of the augmentation comparison",
