@@ -43,11 +43,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.cancel import CancelToken
+from engine.device import CPU
 from engine.faces.align import align_face
 from engine.imageio import LOAD_EXTENSIONS, load_image
 from engine.models.makeup_gan import GAN_REGIONS, MakeupCritic, MakeupGenerator
 from engine.nn.losses import gradient_penalty
-from engine.training.loop import TrainConfig, Trainer
+from engine.training.loop import Runtime, TrainConfig, Trainer
 
 WORK_SIDE = 256
 """Photos are shrunk to this long side before analysis and classical rendering (data building)."""
@@ -225,7 +227,7 @@ def _t(a: np.ndarray, device: torch.device) -> torch.Tensor:
 
 def train(data: dict[str, np.ndarray], out_dir: Path, steps: int, batch: int = 8, width: int = 32, lr: float = 2e-4,
           seed: int = 0, time_limit: float | None = None, weights: dict[str, float] | None = None,
-          device: torch.device | None = None) -> tuple[MakeupGenerator, dict[str, Any]]:
+          device: torch.device | None = None, runtime: Runtime | None = None) -> tuple[MakeupGenerator, dict[str, Any]]:
     """Train the generator and both critics; returns the generator (eval mode) and a summary.
 
     Args:
@@ -238,15 +240,17 @@ def train(data: dict[str, np.ndarray], out_dir: Path, steps: int, batch: int = 8
         seed: random seed.
         time_limit: stop after this many seconds (state kept; running again resumes).
         weights: loss weights ``adv``, ``cls``, ``pair``, ``cycle``, ``inv``, ``mask``, ``gp`` overriding the defaults.
-        device: torch device (CPU by default).
+        device: torch device (CPU by default; ignored when ``runtime`` is given).
+        runtime: device, ``--amp`` and torchrun rank (:class:`~engine.training.loop.Runtime`).
 
     Returns:
         ``(generator, summary)``; ``summary["last_logged"]`` is the last line of ``log.jsonl``
         (its ``elapsed_s`` is that of the run which wrote it, also when this call only resumed).
     """
-    device = device or torch.device("cpu")
+    rt = runtime or Runtime(device=device or CPU)
+    device = rt.device
     w = {"adv": 0.05, "cls": 0.5, "pair": 10.0, "cycle": 2.0, "inv": 10.0, "mask": 1.0, "gp": 10.0, **(weights or {})}
-    rng = np.random.default_rng(seed)
+    rng = rt.rng(seed)  # under torchrun every rank draws its own batches
     crops, targets, changed, masks = data["crops"], data["targets"], data["changed"], data["masks"]
     is_mt, aux = data["is_mt"].astype(bool), data["aux"]
     n_faces, k = len(crops), len(data["styles"])
@@ -254,6 +258,7 @@ def train(data: dict[str, np.ndarray], out_dir: Path, steps: int, batch: int = 8
     g = MakeupGenerator(num_styles=k, num_aux=len(AUX_LABELS), width=width).to(device)
     d_glob = MakeupCritic(width=width, depth=3).to(device)
     d_loc = MakeupCritic(width=width, depth=3, num_classes=k + len(AUX_LABELS)).to(device)
+    g_train, dg_train, dl_train = rt.wrap(g), rt.wrap(d_glob), rt.wrap(d_loc)  # DDP under torchrun
     opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(list(d_glob.parameters()) + list(d_loc.parameters()), lr=lr, betas=(0.5, 0.999))
     mt_idx = np.nonzero(is_mt)[0]
@@ -300,32 +305,41 @@ def train(data: dict[str, np.ndarray], out_dir: Path, steps: int, batch: int = 8
         b = sample(batch)
         aux_lbl = torch.ones(batch, dtype=torch.long, device=device)
         cond = g.condition(b["style"], b["regions"], b["ds"], aux_lbl)
-        fake, logits = g(b["x"], cond)
+        with rt.autocast():
+            fake, logits = g_train(b["x"], cond)
+        fake, logits = fake.float(), logits.float()
         # -- critics
         real, rlab, rbox = reals(batch)
         fake_d = fake.detach()
-        sr, _ = d_glob(real)
-        sf, _ = d_glob(fake_d)
         lr_crop = crop_boxes(real, rbox, local)
         lf_crop = crop_boxes(fake_d, b["boxes"], local)
-        lsr, lcls = d_loc(lr_crop)
-        lsf, _ = d_loc(lf_crop)
-        d_loss = (sf.mean() - sr.mean() + w["gp"] * gradient_penalty(d_glob, real, fake_d, reduction="sum")
-                  + lsf.mean() - lsr.mean() + w["gp"] * gradient_penalty(d_loc, lr_crop, lf_crop, reduction="sum")
-                  + w["cls"] * F.cross_entropy(lcls, rlab))
+        with rt.autocast():
+            sr, _ = dg_train(real)
+            sf, _ = dg_train(fake_d)
+            lsr, lcls = dl_train(lr_crop)
+            lsf, _ = dl_train(lf_crop)
+        d_loss = (sf.float().mean() - sr.float().mean()
+                  + w["gp"] * gradient_penalty(dg_train, real, fake_d, reduction="sum")
+                  + lsf.float().mean() - lsr.float().mean()
+                  + w["gp"] * gradient_penalty(dl_train, lr_crop, lf_crop, reduction="sum")
+                  + w["cls"] * F.cross_entropy(lcls.float(), rlab))
         opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
+        rt.backward(d_loss, opt_d)
+        rt.step(opt_d)
         # -- generator
-        gs, _ = d_glob(fake)
-        gls, gcls = d_loc(crop_boxes(fake, b["boxes"], local))
+        with rt.autocast():
+            gs, _ = dg_train(fake)
+            gls, gcls = dl_train(crop_boxes(fake, b["boxes"], local))
+        gs, gls, gcls = gs.float(), gls.float(), gcls.float()
         glabel = torch.where(b["ds"] == 1, torch.full_like(b["style"], k + 1), b["style"]).long()
         adv = -gs.mean() - gls.mean()
         cls = F.cross_entropy(gcls, glabel)
         paired = b["ds"] == 0
         pair = (fake[paired] - b["y"][paired]).abs().mean() if bool(paired.any()) else fake.sum() * 0
         back = g.condition(None, b["regions"], torch.ones_like(b["ds"]), torch.zeros_like(aux_lbl))
-        rec, _ = g(fake, back)
+        with rt.autocast():
+            rec, _ = g_train(fake, back)
+        rec = rec.float()
         cycle = (rec - b["x"]).abs().mean()
         inv = invariant_l1(fake, b["x"], b["sel"])
         mask = F.binary_cross_entropy_with_logits(logits[paired], b["masks"][paired]) if bool(paired.any()) \
@@ -333,21 +347,21 @@ def train(data: dict[str, np.ndarray], out_dir: Path, steps: int, batch: int = 8
         g_loss = (w["adv"] * adv + w["adv"] * w["cls"] * cls + w["pair"] * pair + w["cycle"] * cycle
                   + w["inv"] * inv + w["mask"] * mask)
         opt_g.zero_grad()
-        g_loss.backward()
-        opt_g.step()
-        if time_limit is not None and time.perf_counter() - t_start > time_limit:
-            trainer.config.steps = step + 1  # stop after this step (state is saved by the loop)
+        rt.backward(g_loss, opt_g)
+        rt.step(opt_g)
         return {"d_loss": float(d_loss.detach()), "g_adv": float(adv.detach()), "g_cls": float(cls.detach()),
                 "pair_l1": float(pair.detach()), "cycle_l1": float(cycle.detach()), "inv_l1": float(inv.detach()),
                 "mask_bce": float(mask.detach())}
 
     trainer = Trainer(TrainConfig(out_dir=out_dir, steps=steps, log_every=10, checkpoint_every=100, seed=seed),
                       {"generator": g, "critic_global": d_glob, "critic_local": d_loc},
-                      {"generator": opt_g, "critics": opt_d}, step_fn)
-    done = trainer.run()
+                      {"generator": opt_g, "critics": opt_d}, step_fn, runtime=rt)
+    # stop after the step that passes the time limit (state is saved; every torchrun rank stops together)
+    cancel = None if time_limit is None else CancelToken(lambda: time.perf_counter() - t_start > time_limit)
+    done = trainer.run(cancel)
     log = out_dir / "log.jsonl"
     last = json.loads(log.read_text().splitlines()[-1]) if log.is_file() else {}
-    return g.eval(), {"steps": done, "batch": batch, "size": size, "width": width,
+    return g.eval(), {"steps": done, "batch": batch * rt.world, **rt.describe(), "size": size, "width": width,
                       "train_s": round(time.perf_counter() - t_start, 1), "faces": int(n_faces),
                       "last_logged": {"step": last.get("step"), "elapsed_s": last.get("elapsed_s")},
                       "mt_faces": int(len(mt_idx)), "loss_weights": w}
@@ -444,12 +458,19 @@ def main(args: argparse.Namespace) -> int:
     styles = [name for name, st in table.items() if all(r in st.regions for r in GAN_REGIONS)]
     run = Path(args.run_dir)
     t0 = time.perf_counter()
+    rt = Runtime.create(getattr(args, "device", "auto"), getattr(args, "amp", False))
+    if not rt.is_main:
+        rt.barrier()  # under torchrun rank 0 builds the data cache, the others then read it
     data = build_dataset(root, run / f"data_{args.size}.npz", args.size, styles)
+    if rt.is_main:
+        rt.barrier()
     build_s = round(time.perf_counter() - t0, 1)
     print(f"data: {len(data['crops'])} faces ({int(data['is_mt'].sum())} MT), {len(styles)} styles × "
           f"{len(SUBSETS)} region sets of classical targets ({build_s} s)", flush=True)
     model, summary = train(data, run, steps=args.steps, batch=args.batch, width=args.width, seed=args.seed,
-                           time_limit=args.time_limit)
+                           time_limit=args.time_limit, runtime=rt)
+    if not rt.is_main:
+        return 0  # rank 0 alone measures and writes the checkpoint and its card
     print(f"trained {summary['steps']} steps in {summary['train_s']} s", flush=True)
     _, held = split_photos(root)
     metrics = evaluate(held, model, styles, args.size)

@@ -32,6 +32,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from engine.device import CPU
 from engine.faces.align import align_face
 from engine.imageio import LOAD_EXTENSIONS, load_image
 from engine.models.maskwear_stn import (
@@ -54,7 +55,7 @@ from engine.studios.maskwear.learned import (
     small_template,
     to_normalised,
 )
-from engine.training.loop import TrainConfig, Trainer
+from engine.training.loop import Runtime, TrainConfig, Trainer
 
 # -- data ------------------------------------------------------------------------------------------
 
@@ -138,10 +139,15 @@ def jitter(rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
 
 def train(data: dict[str, np.ndarray], out_dir: Path, steps: int = 300, batch: int = 16, lr: float = 2e-4,
           adv_weight: float = 0.02, seed: int = 0, device: torch.device | None = None,
-          width: int = 16) -> tuple[MaskWearGenerator, dict[str, Any]]:
-    """Train the refiner on prepared data; returns the generator and the training summary."""
-    device = device or torch.device("cpu")
-    rng = np.random.default_rng(seed)
+          width: int = 16, runtime: Runtime | None = None) -> tuple[MaskWearGenerator, dict[str, Any]]:
+    """Train the refiner on prepared data; returns the generator and the training summary.
+
+    ``runtime`` (:class:`~engine.training.loop.Runtime`) gives the device, ``--amp`` and the torchrun
+    rank; without it the run is one fp32 process on ``device`` (default the CPU).
+    """
+    rt = runtime or Runtime(device=device or CPU)
+    device = rt.device
+    rng = rt.rng(seed)
     clean, targets, real = data["clean"], data["targets"], data["real"]
     if len(clean) < 4:
         raise ValueError(f"need at least 4 clean faces with landmarks, got {len(clean)}")
@@ -149,6 +155,7 @@ def train(data: dict[str, np.ndarray], out_dir: Path, steps: int = 300, batch: i
     rgba = [torch.from_numpy(np.asarray(t.rgba)).permute(2, 0, 1).float().div(255.0) for t in pool]
     g = MaskWearGenerator(in_channels=7, width=width).to(device)
     d = MaskWearDiscriminator(in_channels=3, width=width).to(device)
+    g_train, d_train = rt.wrap(g), rt.wrap(d)  # DDP under torchrun
     opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999))
     use_adv = len(real) >= batch and adv_weight > 0
@@ -176,16 +183,20 @@ def train(data: dict[str, np.ndarray], out_dir: Path, steps: int = 300, batch: i
         face, tmpl, h_kp, h_in = sample(batch)
         warped_in = warp_rgba(tmpl, h_in, CROP)
         x = torch.cat([face, warped_in[:, :3], warped_in[:, 3:4]], 1)
-        h = params_to_matrix(matrix_to_params(h_in) + g(x))
+        with rt.autocast():
+            residual = g_train(x).float()
+        h = params_to_matrix(matrix_to_params(h_in) + residual)
         fake = composite(face, warp_rgba(tmpl, h, CROP))
         logs: dict[str, float] = {}
         if use_adv:
             ridx = rng.integers(0, len(real), batch)
             real_t = faces_to_tensor(real[ridx], device)
-            d_loss = d(fake.detach()).mean() - d(real_t).mean() + wgan_div_penalty(d, real_t, fake.detach())
+            with rt.autocast():
+                d_loss = d_train(fake.detach()).float().mean() - d_train(real_t).float().mean()
+            d_loss = d_loss + wgan_div_penalty(d_train, real_t, fake.detach())
             opt_d.zero_grad()
-            d_loss.backward()
-            opt_d.step()
+            rt.backward(d_loss, opt_d)
+            rt.step(opt_d)
             logs["d_loss"] = float(d_loss.detach())
         # pull: anchor positions under h vs the key-point fit (pixels at the crop scale)
         corners = torch.tensor([[-1, -1, 1], [1, -1, 1], [1, 1, 1], [-1, 1, 1]], dtype=torch.float32, device=device)
@@ -195,20 +206,22 @@ def train(data: dict[str, np.ndarray], out_dir: Path, steps: int = 300, batch: i
         sup = (proj(h) - proj(h_kp)).pow(2).sum(-1).mean()
         g_loss = sup
         if use_adv:
-            adv = -d(fake).mean()
+            with rt.autocast():
+                adv = -d_train(fake).float().mean()
             g_loss = g_loss + adv_weight * adv
             logs["g_adv"] = float(adv.detach())
         opt_g.zero_grad()
-        g_loss.backward()
-        opt_g.step()
+        rt.backward(g_loss, opt_g)
+        rt.step(opt_g)
         logs["pull"] = float(sup.detach())
         return logs
 
     trainer = Trainer(TrainConfig(out_dir=out_dir, steps=steps, log_every=10, checkpoint_every=100, seed=seed),
-                      {"generator": g, "critic": d}, {"generator": opt_g, "critic": opt_d}, step_fn)
+                      {"generator": g, "critic": d}, {"generator": opt_g, "critic": opt_d}, step_fn,
+                      runtime=rt)
     t0 = time.perf_counter()
     done = trainer.run()
-    return g.eval(), {"steps": done, "batch": batch, "train_s": round(time.perf_counter() - t0, 1),
+    return g.eval(), {"steps": done, "batch": batch * rt.world, **rt.describe(), "train_s": round(time.perf_counter() - t0, 1),
                       "clean_faces": int(len(clean)), "real_masked_faces": int(len(real)), "adversarial": use_adv}
 
 
@@ -285,9 +298,17 @@ def main(args: argparse.Namespace) -> int:
     clean_dirs = [root / "faces" / "photos", root / "makeup" / "mt" / "makeup", root / "makeup" / "mt" / "no_makeup"]
     masked_dirs = [root / "maskwear" / "real_masked"]
     run = Path(args.run_dir)
+    rt = Runtime.create(getattr(args, "device", "auto"), getattr(args, "amp", False))
+    if not rt.is_main:
+        rt.barrier()  # under torchrun rank 0 builds the data cache, the others then read it
     data = build_dataset(clean_dirs, masked_dirs, run / "data.npz")
+    if rt.is_main:
+        rt.barrier()
     print(f"data: {len(data['clean'])} clean faces with landmarks, {len(data['real'])} real masked faces")
-    model, summary = train(data, run, steps=args.steps, batch=args.batch, width=args.width, seed=args.seed)
+    model, summary = train(data, run, steps=args.steps, batch=args.batch, width=args.width, seed=args.seed,
+                           runtime=rt)
+    if not rt.is_main:
+        return 0  # rank 0 alone measures and writes the checkpoint and its card
     parsing = root / "faces" / "parsing"
     kp = coverage(parsing, None)
     learned = coverage(parsing, LearnedRefiner(model))
