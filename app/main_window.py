@@ -7,7 +7,10 @@ every stack (their steps belong to the previous image).
 
 Unsaved work: every edit of editable state (parameters, the Opera sketch, the Regenerate label map,
 mask anchors) is a step on a studio stack, so the document is modified exactly when some stack is
-not at its clean index; the title then carries ``*``. In the interactive app
+not at its clean index — or a studio holds unsaved state outside it (a recovered label map waiting
+for Regenerate's parsing, :meth:`StudioPanel.has_unsaved_work`); the title then carries ``*``. Each
+panel writes and restores its own painted layers (:meth:`StudioPanel.recovery_state` /
+:meth:`StudioPanel.restore_state`). In the interactive app
 (:meth:`MainWindow.protect_work`) closing or opening another image over unsaved work asks Save /
 Discard / Cancel, and the editable state is autosaved (:mod:`app.model.recovery`) every minute to
 the recovery folder, offered again on the next start after a crash or kill.
@@ -58,7 +61,6 @@ from app.dialogs.model_manager import open_model_manager
 from app.dialogs.notice import NoticeBar
 from app.model.commands import SetParamsCommand, new_undo_stack
 from app.model.document import Document
-from app.model.raster import ReplaceCommand
 from app.model.recovery import SESSION_SUFFIX, RecoverySlot, Session, SessionError, read_session, write_session
 from app.studios.base import StudioPanel, device_text
 from app.studios.expression import ExpressionPanel
@@ -86,8 +88,6 @@ ENGINE_IDLE = "Engine: idle"
 USER_ACTION_CHANNELS = (SAVE_SKETCH, SAVE_MASK)
 """Worker channels (besides every studio's ``<name>.export``) whose jobs the user asked for: their
 failures get the persistent notice, not only a status-bar line."""
-SKETCH_LAYER, LABELS_LAYER = "opera.sketch", "regenerate.labels"
-"""Names of the painted layers in a :class:`~app.model.recovery.Session`."""
 
 STUDIO_CLASSES: tuple[type[StudioPanel], ...] = (OperaPanel, ExpressionPanel, MaskWearPanel, MakeupPanel,
                                                  RegeneratePanel)
@@ -122,7 +122,6 @@ class MainWindow(QMainWindow):
         self.autosave_timer.timeout.connect(self.autosave)
         self._edits = 0  # bumped by every undo-stack move and new image: autosave only what changed
         self._autosaved_edits = -1
-        self._pending_labels: Any = None  # a recovered label map waiting for Regenerate's parsing
         self._engine_texts: dict[str, str] = {}  # studio → its last result's engine line
         self._devices: dict[str, str] = {}  # studio → the device that ran its last result
 
@@ -145,7 +144,10 @@ class MainWindow(QMainWindow):
             panel.device_used.connect(lambda device, n=panel.name: self._studio_device(n, device))
             stack.cleanChanged.connect(self._update_modified)
             stack.indexChanged.connect(self._count_edit)
+            panel.unsaved_changed.connect(self._update_modified)
+            panel.unsaved_changed.connect(self._count_edit)
             panel.message.connect(self.show_message)
+            panel.failure.connect(self.report_failure)
             panel.export_requested.connect(self.export_dialog)
             panel.batch_requested.connect(self.open_batch_dialog)
             panel.confirm_discard = self.confirm_discard
@@ -471,7 +473,7 @@ class MainWindow(QMainWindow):
         overlay of the previous image goes."""
         for stack in self.undo_group.stacks():
             stack.clear()
-        self._pending_labels = None
+        self._update_modified()
         self._count_edit()
         self._forget_studio_status()
         self.canvas.set_overlay(None)
@@ -486,16 +488,21 @@ class MainWindow(QMainWindow):
 
     # -- unsaved work -----------------------------------------------------------------------------
     def _update_modified(self) -> None:
-        """The document is modified while any studio stack is away from its clean index."""
-        self.doc.set_modified(any(not stack.isClean() for stack in self.undo_group.stacks()))
+        """The document is modified while any studio holds unsaved work (its stack is away from its
+        clean index, or a recovered layer waits to be applied)."""
+        self.doc.set_modified(bool(self.unsaved_studios()))
+
+    def unsaved_studios(self) -> list[str]:
+        """Titles of the studios holding unsaved work, in switcher order."""
+        return [p.title for p in self.panels.values() if p.has_unsaved_work()]
 
     def _count_edit(self, *_args: object) -> None:
         self._edits += 1
 
     def mark_saved(self) -> None:
         """The editable state was saved (or deliberately discarded): nothing is unsaved now."""
-        for stack in self.undo_group.stacks():
-            stack.setClean()
+        for panel in self.panels.values():
+            panel.mark_saved()
         self._update_modified()
         if self.recovery is not None:
             self.recovery.clear()
@@ -509,7 +516,7 @@ class MainWindow(QMainWindow):
         """
         if not (self.guard_unsaved and self.doc.modified):
             return True
-        studios = [p.title for p in self.panels.values() if not p.undo.isClean()]
+        studios = self.unsaved_studios()
         box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved work",
                           f"Save your work before {action}?",
                           QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
@@ -538,24 +545,21 @@ class MainWindow(QMainWindow):
 
     # -- sessions ---------------------------------------------------------------------------------
     def session(self) -> Session:
-        """The editable state now: image, every studio's parameters, the sketch and the label map."""
+        """The editable state now: image, every studio's parameters and painted layers (the sketch,
+        the label map — each panel's :meth:`~StudioPanel.recovery_state`)."""
         params = {ns: self.doc.params(ns) for ns in self.doc.namespaces()}
         layers: dict[str, np.ndarray] = {}
-        opera = self.panels.get("opera")
-        if isinstance(opera, OperaPanel):
-            layers[SKETCH_LAYER] = opera.colour.sketch.line_art()
-        regen = self.panels.get("regenerate")
-        if isinstance(regen, RegeneratePanel) and regen.model is not None:
-            layers[LABELS_LAYER] = regen.model.pixels.copy()
-        elif self._pending_labels is not None:
-            layers[LABELS_LAYER] = self._pending_labels
+        for panel in self.panels.values():
+            layers.update(panel.recovery_state())
         image = self.doc.image.copy() if self.doc.image is not None else None
         return Session(studio=self.current_panel().name, path=self.doc.path, image=image, params=params,
                        layers=layers)
 
     def restore_session(self, session: Session) -> None:
-        """Put ``session``'s state back: the image (clears the stacks), then parameters, sketch and
-        label map as undoable "Recover" steps — so the document stays modified until saved."""
+        """Put ``session``'s state back: the image (clears the stacks), then parameters and each
+        studio's layers (:meth:`~StudioPanel.restore_state`: the sketch at once, the label map when
+        Regenerate's parsing of the image arrives) as undoable "Recover" steps — so the document
+        stays modified until saved. A layer that does not fit gets the notice; the rest is restored."""
         if session.image is not None:
             self.doc.set_image(session.image, session.path)
         owners = {ns: p for p in self.panels.values() for ns in p.param_namespaces}
@@ -567,32 +571,14 @@ class MainWindow(QMainWindow):
             changed = {k: v for k, v in values.items() if k in known}
             if changed:
                 panel.undo.push(SetParamsCommand(self.doc, ns, changed, f"Recover {panel.title} settings"))
-        opera = self.panels.get("opera")
-        sketch = session.layers.get(SKETCH_LAYER)
-        if isinstance(opera, OperaPanel) and sketch is not None:
+        for panel in self.panels.values():
             try:
-                opera.colour.sketch.set_line_art(sketch, "Recover sketch")
+                panel.restore_state(session.layers)
             except ValueError as exc:
-                self.report_failure(f"Sketch not recovered: {exc}")
-        labels = session.layers.get(LABELS_LAYER)
-        if labels is not None and session.image is not None and labels.shape == session.image.shape[:2]:
-            self._pending_labels = labels
-            self._apply_pending_labels()
+                self.report_failure(f"{panel.title}: {exc}")
         if session.studio in self.panels:
             self.set_studio(session.studio)
         self._update_modified()
-
-    def _apply_pending_labels(self) -> None:
-        """Put a recovered label map on Regenerate's mask once its parsing of the image exists."""
-        regen = self.panels.get("regenerate")
-        labels = self._pending_labels
-        if labels is None or not isinstance(regen, RegeneratePanel):
-            return
-        if regen.model is None or regen.model.shape != labels.shape:
-            QTimer.singleShot(100, self._apply_pending_labels)  # still parsing (or not shown yet)
-            return
-        self._pending_labels = None
-        regen.undo.push(ReplaceCommand(regen.model, labels, "Recover mask"))
 
     def open_session(self, path: str | Path) -> bool:
         """Restore a saved session file; a bad file gets the notice. Returns whether it was restored."""

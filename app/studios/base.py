@@ -4,7 +4,8 @@ view plumbing, remembered settings.
 
 A panel subclasses :class:`StudioPanel`, declares its parameters, builds its widgets and overrides
 the hooks it needs (:meth:`StudioPanel.request_render`, :meth:`StudioPanel.sync_widgets`,
-:meth:`StudioPanel.on_param_changed`, :meth:`StudioPanel.activate`, ...). It never filters the
+:meth:`StudioPanel.on_param_changed`, :meth:`StudioPanel.activate`, ...; for sessions and crash
+recovery :meth:`StudioPanel.recovery_state` / :meth:`StudioPanel.restore_state`). It never filters the
 worker's signals: each request carries its own result callback (:class:`app.worker.Jobs`).
 
 No model is loaded or run on the GUI thread: editors are made and used inside worker jobs
@@ -135,6 +136,10 @@ class StudioPanel(QWidget):
         engine_status(str): what ran (backend, size, time) for the status bar.
         device_used(str): the torch device that really ran the last result (``EditResult.info["device"]``).
         message(str): a transient status-bar message (errors included).
+        failure(str): a failure of something the user asked for (the window shows it in its
+            persistent notice, see :meth:`report_failure`).
+        unsaved_changed(): unsaved work changed outside the undo stack (e.g. a recovered layer
+            waiting to be applied, see :meth:`has_unsaved_work`).
         export_requested(): the panel's export button was pressed (the window asks for a file).
         batch_requested(str, object): batch export of op ``str`` with these parameters (the window
             opens the dialog).
@@ -161,6 +166,8 @@ class StudioPanel(QWidget):
     engine_status = Signal(str)
     device_used = Signal(str)
     message = Signal(str)
+    failure = Signal(str)
+    unsaved_changed = Signal()
     export_requested = Signal()
     batch_requested = Signal(str, object)
 
@@ -245,6 +252,11 @@ class StudioPanel(QWidget):
     def report_error(self, message: str) -> None:
         """Say ``message`` in the status bar, prefixed with the studio's title."""
         self.message.emit(f"{self.title}: {message}")
+
+    def report_failure(self, message: str) -> None:
+        """A failure of something the user asked for (a button of this panel): ``message``, prefixed
+        with the studio's title, goes to the window's persistent notice (:attr:`failure`)."""
+        self.failure.emit(f"{self.title}: {message}")
 
     # -- results ----------------------------------------------------------------------------------
     def take_result(self, res: EditResult) -> bool:
@@ -338,6 +350,33 @@ class StudioPanel(QWidget):
 
     def refresh_engines(self) -> None:
         """Checkpoints were added or replaced (Model manager): show the engine choice again."""
+
+    # -- unsaved work and recovery ----------------------------------------------------------------
+    def recovery_state(self) -> dict[str, np.ndarray]:
+        """The studio's painted layers for a session file or an autosave, by layer name
+        (``"<studio>.<layer>"``, ``uint8`` ``[H, W]`` copies); parameters are the document's and not
+        in here. Default: none."""
+        return {}
+
+    def restore_state(self, layers: Mapping[str, np.ndarray]) -> None:
+        """Put this studio's layers of a restored session back as undoable "Recover …" steps (layers
+        of other studios are ignored). Default: the studio has no layers.
+
+        Args:
+            layers: every layer of the session, by name.
+
+        Raises:
+            ValueError: a layer of this studio does not fit (one line; nothing of it is applied).
+        """
+
+    def has_unsaved_work(self) -> bool:
+        """True while the studio holds work a session has not saved: its undo stack is away from its
+        clean index (a panel adds state held outside the stack)."""
+        return not self.undo.isClean()
+
+    def mark_saved(self) -> None:
+        """The studio's work was saved (or deliberately discarded): nothing of it is unsaved now."""
+        self.undo.setClean()
 
     # -- engine choice ------------------------------------------------------------------------------
     def choose_engine(self, box: EngineBox, learned: LearnedBackend | None, requested: str) -> Resolution | None:
@@ -477,13 +516,15 @@ class StudioPanel(QWidget):
         return {}
 
     def open_batch_dialog(self) -> None:
-        """Ask the window to open the batch dialog for :attr:`batch_op` with :meth:`batch_params`."""
+        """Ask the window to open the batch dialog for :attr:`batch_op` with :meth:`batch_params`
+        (the panel's "Batch …" button); settings that cannot start a batch are a failure the user
+        sees in the window's notice (:meth:`report_failure`), as from File → Batch export."""
         if self.batch_op is None:
             return
         try:
             params = self.batch_params()
         except ValueError as exc:
-            self.report_error(str(exc))
+            self.report_failure(f"cannot start a batch: {exc}")
             return
         self.batch_requested.emit(self.batch_op, params)
 

@@ -14,7 +14,7 @@ entry's tool tip shows the card's measured numbers; the info line names the engi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,8 @@ PARSE = "regenerate.parse"
 RENDER = "regenerate.render"
 REFERENCE = "regenerate.reference"
 SAVE_MASK = "regenerate.save_mask"
+LABELS_LAYER = "regenerate.labels"
+"""Name of the edited label map in a session (:class:`~app.model.recovery.Session` layers)."""
 
 DEFAULTS: dict[str, Any] = {"blend": 1.0, "regions": ("hair",), "reference": ""}
 ENGINES = (("auto", "Auto (learned only if measured better)"), ("classical", "Classical region warping"),
@@ -104,6 +106,9 @@ class RegeneratePanel(StudioPanel):
         self.result: EditResult | None = None
         self._parsed_for: np.ndarray | None = None
         self._render_cancelled = False  # a render was cancelled by a studio switch: redo it on activate
+        self._pending: np.ndarray | None = None
+        """A recovered label map waiting for the photo's parsing (:meth:`restore_state`)."""
+        self._pending_unsaved = False  # the pending map is not in a saved session yet
         doc.declare(STUDIO, DEFAULTS)
         self.setAcceptDrops(True)
         self._build()
@@ -321,12 +326,77 @@ class RegeneratePanel(StudioPanel):
         stem = self.doc.path.stem if self.doc.path is not None else "face"
         return f"{stem}_mask.png"
 
+    # -- unsaved work and recovery ----------------------------------------------------------------
+    def recovery_state(self) -> dict[str, np.ndarray]:
+        """The edited label map (official order), or the recovered one still waiting for the parsing;
+        nothing before the photo is parsed."""
+        if self.model is not None:
+            return {LABELS_LAYER: self.model.pixels.copy()}
+        if self._pending is not None:
+            return {LABELS_LAYER: self._pending.copy()}
+        return {}
+
+    def restore_state(self, layers: Mapping[str, np.ndarray]) -> None:
+        """Put a session's label map back as the undoable step "Recover mask". The map is applied at
+        once when the photo is parsed already, else when its parsing arrives (Regenerate parses when
+        it is shown); until then it is unsaved work and in every session written.
+
+        Raises:
+            ValueError: the map is not a label map of the document image (nothing is applied).
+        """
+        labels = layers.get(LABELS_LAYER)
+        if labels is None:
+            return
+        image = self.doc.image
+        n = len(CELEBAMASK_HQ.classes)
+        if image is None:
+            raise ValueError("mask not recovered: no image is open")
+        if labels.dtype != np.uint8 or labels.shape != image.shape[:2]:
+            h, w = image.shape[:2]
+            raise ValueError(f"mask not recovered: a {labels.dtype} map of shape {labels.shape} does not fit "
+                             f"the {w}x{h} image")
+        if labels.size and int(labels.max()) >= n:
+            raise ValueError(f"mask not recovered: label {int(labels.max())} is not one of the {n} labels")
+        self._pending, self._pending_unsaved = labels.copy(), True
+        if self.model is not None:
+            self._apply_pending()
+        else:
+            self.unsaved_changed.emit()
+
+    def _apply_pending(self) -> None:
+        """The parsing arrived: the recovered label map becomes the mask as "Recover mask" (the stack
+        stays clean when the map was already saved and nothing else is unsaved)."""
+        labels, unsaved = self._pending, self._pending_unsaved
+        if labels is None or self.model is None:
+            return
+        self._pending, self._pending_unsaved = None, False
+        if labels.shape != self.model.shape:  # cannot happen for the same image; never a wrong-size mask
+            self.unsaved_changed.emit()
+            self.report_failure("mask not recovered: it does not fit the parsed photo")
+            return
+        was_clean = self.undo.isClean()
+        self.undo.push(ReplaceCommand(self.model, labels, "Recover mask"))
+        if was_clean and not unsaved:
+            self.undo.setClean()
+        self.unsaved_changed.emit()
+
+    def has_unsaved_work(self) -> bool:
+        """As the base, and a recovered label map not applied yet that no session holds."""
+        return super().has_unsaved_work() or (self._pending is not None and self._pending_unsaved)
+
+    def mark_saved(self) -> None:
+        self._pending_unsaved = False
+        super().mark_saved()
+
     # -- activation -------------------------------------------------------------------------------
     def on_image_changed(self) -> None:
         self.forget_result()
         self.model = None
         self.source_labels = None
         self._parsed_for = None
+        if self._pending is not None:  # a recovered map belongs to the previous image
+            self._pending, self._pending_unsaved = None, False
+            self.unsaved_changed.emit()
         self.painter.view.set_model(None)
         self.painter.view.set_photo(None)
         self._enable_mask_buttons(False)
@@ -376,7 +446,10 @@ class RegeneratePanel(StudioPanel):
         self.painter.view.set_model(self.model)
         self._enable_mask_buttons(True)
         self.info_label.setText("Paint on the mask; each stroke regenerates.")
-        self.request_render()
+        if self._pending is not None:
+            self._apply_pending()  # its undo step renders
+        else:
+            self.request_render()
 
     def _parse_failed(self, message: str) -> None:
         self.painter.view.set_model(None)

@@ -12,8 +12,10 @@ share the Opera undo stack.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 from PySide6.QtGui import QHideEvent, QShowEvent, QUndoStack
 from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
@@ -26,6 +28,8 @@ from app.worker import EngineWorker
 
 RENDER = "opera.lineart"
 MODES = ("lineart", "colour")
+SKETCH_LAYER = "opera.sketch"
+"""Name of the Colour tab's sketch in a session (:class:`~app.model.recovery.Session` layers)."""
 
 
 class OperaPanel(StudioPanel):
@@ -89,6 +93,25 @@ class OperaPanel(StudioPanel):
 
     def refresh_engines(self) -> None:
         self.colour.refresh_engines()
+
+    # -- unsaved work and recovery ----------------------------------------------------------------
+    def recovery_state(self) -> dict[str, np.ndarray]:
+        """The Colour tab's sketch (line art, 255 paper / 0 ink)."""
+        return {SKETCH_LAYER: self.colour.sketch.line_art()}
+
+    def restore_state(self, layers: Mapping[str, np.ndarray]) -> None:
+        """Put a session's sketch back as the undoable step "Recover sketch".
+
+        Raises:
+            ValueError: the sketch's shape or size is not one the canvas takes (the sketch stays).
+        """
+        sketch = layers.get(SKETCH_LAYER)
+        if sketch is None:
+            return
+        try:
+            self.colour.sketch.set_line_art(sketch, "Recover sketch")
+        except ValueError as exc:
+            raise ValueError(f"sketch not recovered: {exc}") from None
 
     # -- mode and placement -------------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:
