@@ -1,9 +1,14 @@
-"""``masquerade metrics --real DIR --fake DIR``: FID/KID (and paired SSIM/MS-SSIM/PSNR/LPIPS) as JSON.
+"""``masquerade metrics --real DIR --fake DIR``: FID/KID, ``fd_effnet_lite0`` (and paired SSIM/MS-SSIM/PSNR/LPIPS) as JSON.
+
+``fd_effnet_lite0`` is the Fréchet distance on ImageNet EfficientNet-Lite0 features
+(:func:`engine.metrics.distribution.fd_effnet_lite0`), reported beside the FID/KID of the chosen
+extractor; it is not FID and is never compared with FID values.
 
 Examples::
 
     masquerade metrics --real data/real --fake runs/samples              # FID/KID, auto extractor
     masquerade metrics --real A --fake B --extractor domain --paired     # + per-pair SSIM, PSNR ...
+    masquerade metrics --real inputs --fake edited --identity            # + dlib identity distance per face pair
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     Returns:
         The ``metrics`` parser.
     """
-    p = subparsers.add_parser("metrics", help="FID/KID between two image folders (+ paired SSIM/PSNR), JSON",
+    p = subparsers.add_parser("metrics", help="FID/KID and fd_effnet_lite0 between two image folders (+ paired SSIM/PSNR), JSON",
                               description="Image-set metrics. Numbers name the feature extractor used: compare "
                                           "only numbers from the same extractor.")
     p.add_argument("--real", required=True, help="folder of real images")
@@ -37,6 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--paired", action="store_true",
                    help="also compare images with the same file name: SSIM, MS-SSIM, PSNR, LPIPS")
     p.add_argument("--kid-subset", type=int, default=100, help="KID subset size (default 100)")
+    p.add_argument("--identity", action="store_true",
+                   help="also the identity distance of same-name face images (dlib's ResNet face descriptor; "
+                        "same person < 0.6)")
     p.set_defaults(func=cmd_metrics)
     return p
 
@@ -100,6 +108,44 @@ def paired_scores(real: dict[str, np.ndarray], fake: dict[str, np.ndarray]) -> d
     return out
 
 
+def identity_scores(real: dict[str, np.ndarray], fake: dict[str, np.ndarray]) -> dict[str, object]:
+    """Identity distance (dlib ResNet descriptor, :mod:`engine.metrics.identity`) of same-name pairs.
+
+    Args:
+        real: input faces by file stem.
+        fake: edited faces by file stem.
+
+    Returns:
+        ``mean``, ``same_person_rate`` (share below 0.6), ``pairs``, ``per_pair`` distances,
+        ``no_face`` (names where either image has no usable face) and ``threshold``; or
+        ``{"available": False, "reason": ...}`` when dlib or its model file is missing.
+
+    Raises:
+        ValueError: no file name in common.
+    """
+    from engine.errors import NoFaceError
+    from engine.metrics.distribution import MetricUnavailable
+    from engine.metrics.identity import SAME_PERSON, identity_distance
+
+    names = sorted(set(real) & set(fake))
+    if not names:
+        raise ValueError("--identity: no file names in common")
+    per_pair: dict[str, float] = {}
+    no_face: list[str] = []
+    try:
+        for n in names:
+            try:
+                per_pair[n] = round(identity_distance(real[n], fake[n]), 5)
+            except NoFaceError:
+                no_face.append(n)
+    except MetricUnavailable as exc:
+        return {"available": False, "reason": str(exc)}
+    d = np.array(list(per_pair.values()), np.float64)
+    return {"mean": round(float(d.mean()), 5) if d.size else None,
+            "same_person_rate": round(float((d < SAME_PERSON).mean()), 5) if d.size else None,
+            "pairs": int(d.size), "per_pair": per_pair, "no_face": no_face, "threshold": SAME_PERSON}
+
+
 def cmd_metrics(args: argparse.Namespace) -> int:
     """Print the metrics of ``--real`` vs ``--fake`` as one JSON object.
 
@@ -110,7 +156,13 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         0, or 2 when a folder cannot be read (the reason goes to stderr).
     """
     from engine.errors import ImageLoadError
-    from engine.metrics.distribution import MetricUnavailable, fid_kid, get_extractor
+    from engine.metrics.distribution import (
+        EffNetLite0Extractor,
+        MetricUnavailable,
+        fd_effnet_lite0,
+        fid_kid,
+        get_extractor,
+    )
 
     try:
         real, fake = _read_folder(Path(args.real)), _read_folder(Path(args.fake))
@@ -121,8 +173,16 @@ def cmd_metrics(args: argparse.Namespace) -> int:
                                   subset_size=args.kid_subset).to_dict())
         except MetricUnavailable as exc:
             result["fid_kid_status"] = {"available": False, "reason": str(exc)}
+        try:
+            lite = EffNetLite0Extractor()
+            result["fd_effnet_lite0"] = fd_effnet_lite0(list(real.values()), list(fake.values()), lite)
+            result["fd_effnet_lite0_extractor"] = lite.name
+        except MetricUnavailable as exc:
+            result["fd_effnet_lite0_status"] = {"available": False, "reason": str(exc)}
         if args.paired:
             result["paired"] = paired_scores(real, fake)
+        if args.identity:
+            result["identity"] = identity_scores(real, fake)
     except (ValueError, ImageLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

