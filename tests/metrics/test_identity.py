@@ -112,3 +112,33 @@ def test_different_people_of_the_dev_set(shared_data: Path) -> None:
     for (na, a), (nb, b) in itertools.combinations(descs.items(), 2):
         d = identity.descriptor_distance(a, b)
         assert d > identity.SAME_PERSON, f"{na} vs {nb}: {d:.3f}"
+
+
+def test_cli_metrics_identity(tmp_path: Path, capsys: pytest.CaptureFixture[str], astronaut: np.ndarray,
+                              grace_hopper: np.ndarray) -> None:
+    import json
+
+    from engine.cli import main
+    from engine.imageio import save_image
+
+    for d in ("r", "f"):
+        (tmp_path / d).mkdir()
+    save_image(tmp_path / "r" / "astro.png", astronaut)
+    save_image(tmp_path / "f" / "astro.png", np.ascontiguousarray(astronaut[:, ::-1]))
+    save_image(tmp_path / "r" / "grace.png", grace_hopper)
+    save_image(tmp_path / "f" / "grace.png", astronaut)
+    save_image(tmp_path / "r" / "blank.png", np.full((64, 64, 3), 90, np.uint8))
+    save_image(tmp_path / "f" / "blank.png", np.full((64, 64, 3), 90, np.uint8))
+    rc = main(["metrics", "--real", str(tmp_path / "r"), "--fake", str(tmp_path / "f"), "--identity"])
+    out = json.loads(capsys.readouterr().out)["identity"]
+    assert rc == 0
+    assert out["pairs"] == 2 and out["no_face"] == ["blank"] and out["threshold"] == 0.6
+    assert out["per_pair"]["astro"] < 0.3 < identity.SAME_PERSON < out["per_pair"]["grace"]
+    assert out["same_person_rate"] == 0.5
+
+    (tmp_path / "other").mkdir()
+    save_image(tmp_path / "other" / "x.png", astronaut)
+    save_image(tmp_path / "other" / "y.png", astronaut)
+    assert main(["metrics", "--real", str(tmp_path / "r"), "--fake", str(tmp_path / "other"), "--identity"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "error: --identity: no file names in common"
