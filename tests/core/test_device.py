@@ -108,3 +108,24 @@ def test_module_device_cuda() -> None:
     assert choice.device.type == "cuda"
     assert module_device(nn.Linear(2, 2).to(choice.device)).type == "cuda"
     assert choice.label.startswith("CUDA 0")
+
+
+def test_parse_device_names_and_errors(no_gpu: None) -> None:
+    from engine.device import CPU, parse_device
+
+    assert parse_device("cpu") == CPU == parse_device(" CPU ")
+    assert parse_device("auto") == CPU and parse_device(None) == CPU
+    with pytest.raises(ValueError, match="not available"):
+        parse_device("cuda")
+    with pytest.raises(ValueError, match="unknown device"):
+        parse_device("tpu")
+
+
+def test_autocast_helpers_on_cpu() -> None:
+    from engine.device import CPU, autocast, autocast_dtype, local_device, needs_grad_scaler
+
+    assert autocast_dtype(CPU) is None and not needs_grad_scaler(CPU, True)
+    with autocast(CPU, True):
+        assert not torch.is_autocast_enabled()
+    assert autocast_dtype(torch.device("mps")) == torch.float16
+    assert local_device(CPU, 3) == CPU and local_device(torch.device("cuda"), 1) == torch.device("cuda", 1)
