@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SAMPLE := resources/samples/opera_sample.png
 PKG_STAMP := $(VENV)/.packaging-installed
 
-.PHONY: install run test lint bench clean package package-test
+.PHONY: install run test lint bench bench-gpu clean package package-test
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ test: lint
 
 bench: install
 	$(PY) -m bench --out bench/results.json
+
+# Learned models on a CUDA GPU (training steps/s, images/s, memory, inference); one line and exit 0 without CUDA.
+bench-gpu: install
+	$(PY) -m bench.gpu --out bench/results-gpu.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info
