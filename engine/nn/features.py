@@ -411,8 +411,19 @@ class ImageNetFeatures(nn.Module):
         return self
 
     def forward(self, images: torch.Tensor, layers: Sequence[str] | None = None) -> list[torch.Tensor]:
-        """Features of ``images`` at ``layers`` (default: :attr:`perceptual_layers`)."""
+        """Features of ``images`` at ``layers`` (default: :attr:`perceptual_layers`).
+
+        The network follows the images: it is moved once to their device when it is elsewhere, so a
+        training loop that moves its models and batches needs not know about this frozen one.
+        """
+        self.follow(images)
         return imagenet_features(self.net, images, layers, self.value_range)
+
+    def follow(self, images: torch.Tensor) -> None:
+        """Move the network to ``images``' device if it is on another one."""
+        param = next(self.net.parameters(), None)
+        if param is not None and param.device != images.device:
+            self.net.to(images.device)
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """ImageNet-1k logits ``[N, 1000]`` (EfficientNet-Lite0 only; VGG taps stop before the classifier).
@@ -422,6 +433,7 @@ class ImageNetFeatures(nn.Module):
         """
         if not isinstance(self.net, EfficientNetLite0):
             raise TypeError(f"{self.name}: no classifier head")
+        self.follow(images)
         out: torch.Tensor = self.net(normalize_imagenet(images, self.value_range, self.net.mean, self.net.std))
         return out
 

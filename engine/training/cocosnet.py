@@ -14,9 +14,11 @@ Data (all made on the fly, nothing downloaded):
   flips. Every third file (sorted by name) is held out and never trained on.
 
 Step (:func:`train_step`): one hinge update of the patch discriminator, then one generator update on
-L1 reconstruction, feature ("perceptual") and contextual (:func:`engine.nn.losses.contextual_loss`)
-losses on the exemplar encoder's features — there are no VGG weights here, which the paper uses
-for both —, domain alignment, cycle and the hinge adversarial term. The weights are the arguments
+L1 reconstruction, perceptual and contextual (:func:`engine.nn.losses.contextual_loss`) losses on
+ImageNet features — the paper reads VGG-19; here EfficientNet-Lite0, whose ImageNet weights ship
+with the requirements (:mod:`engine.nn.features`), or VGG-19 from a user-imported file
+(``loss_features="vgg19"``); only when no ImageNet file is present the exemplar encoder's own
+features stand in —, domain alignment, cycle and the hinge adversarial term. The weights are the arguments
 of :class:`CoCosLoss`; the defaults are this module's choice, not the paper's eq. 20 values.
 
 Evaluation (:func:`evaluate`): self-colouring SSIM (:func:`engine.metrics.ssim`, Gaussian window,
@@ -41,6 +43,7 @@ import torch.nn.functional as F
 
 from engine.geometry import letterbox
 from engine.models.cocosnet import CoCosNet, PatchDiscriminator
+from engine.nn.features import ImageNetFeatures, perceptual_distance
 from engine.nn.losses import contextual_loss, hinge_loss
 
 DEV_HOLDOUT_EVERY = 3
@@ -206,8 +209,8 @@ class CoCosLoss:
 
     Args:
         l1: reconstruction L1 weight.
-        perceptual: feature-matching weight on exemplar-encoder features.
-        contextual: contextual loss weight (generated vs exemplar features).
+        perceptual: perceptual-loss weight (ImageNet features of generated vs ground truth).
+        contextual: contextual loss weight (ImageNet features of generated vs exemplar).
         domain: domain-alignment weight (sketch vs ground-truth features in W).
         cycle: cycle correspondence weight.
         adversarial: hinge adversarial weight.
@@ -221,7 +224,7 @@ class CoCosLoss:
 
 def train_step(net: CoCosNet, disc: PatchDiscriminator, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                sketch: torch.Tensor, truth: torch.Tensor, w: CoCosLoss | None = None,
-               exemplar: torch.Tensor | None = None) -> dict[str, float]:
+               exemplar: torch.Tensor | None = None, features: ImageNetFeatures | None = None) -> dict[str, float]:
     """One discriminator then one generator step on (sketch, ground truth) pairs.
 
     Args:
@@ -235,6 +238,9 @@ def train_step(net: CoCosNet, disc: PatchDiscriminator, opt_g: torch.optim.Optim
         exemplar: ``[N, 3, H, W]`` exemplars; ``None`` uses pseudo exemplars
             (:func:`pseudo_exemplar` of the ground truth). Pass cross-exemplar images (another
             design in the ground truth's colours) to train on those.
+        features: frozen ImageNet features (inputs in [-1, 1]) for the perceptual loss (its five
+            taps, pix2pixHD weights) and the contextual loss (its mid-level taps, averaged);
+            ``None``: the exemplar encoder's features stand in (no ImageNet weights present).
 
     Returns:
         Every weighted term by name, plus ``d_loss`` and ``g_loss``.
@@ -249,10 +255,19 @@ def train_step(net: CoCosNet, disc: PatchDiscriminator, opt_g: torch.optim.Optim
     d_loss.backward()
     opt_d.step()
     f_fake, f_truth = net.enc_b(fake), net.enc_b(truth).detach()
+    if features is None:
+        perceptual = F.l1_loss(f_fake, f_truth)
+        contextual = contextual_loss(F.avg_pool2d(f_fake, 2), F.avg_pool2d(net.enc_b(exemplar).detach(), 2))
+    else:
+        perceptual = perceptual_distance(features, fake, truth)
+        cx_fake = features(fake, features.contextual_layers)
+        with torch.no_grad():
+            cx_exemplar = features(exemplar, features.contextual_layers)
+        contextual = torch.stack([contextual_loss(a, b) for a, b in zip(cx_fake, cx_exemplar, strict=True)]).mean()
     parts = {
         "l1": F.l1_loss(fake, truth),
-        "perceptual": F.l1_loss(f_fake, f_truth),
-        "contextual": contextual_loss(F.avg_pool2d(f_fake, 2), F.avg_pool2d(net.enc_b(exemplar).detach(), 2)),
+        "perceptual": perceptual,
+        "contextual": contextual,
         "domain": F.l1_loss(out["fa"], f_truth),
         "cycle": F.l1_loss(out["cycle"], out["exemplar_small"]),
         "adversarial": hinge_loss(disc(sketch, fake), True, for_discriminator=False),
@@ -318,8 +333,15 @@ class CoCosData:
 
 def train(out_dir: Path, size: int = 64, steps: int = 400, batch: int = 8, width: int = 16, designs: int = 400,
           dev_train: list[tuple[np.ndarray, np.ndarray]] | None = None, lr: float = 2e-4,
-          time_limit_s: float | None = None, seed: int = 0) -> tuple[CoCosNet, dict[str, Any]]:
-    """Train on the shared loop (JSONL log, resumable state in ``out_dir``); returns the net and a summary."""
+          time_limit_s: float | None = None, seed: int = 0,
+          loss_features: str = "auto") -> tuple[CoCosNet, dict[str, Any]]:
+    """Train on the shared loop (JSONL log, resumable state in ``out_dir``); returns the net and a summary.
+
+    ``loss_features`` picks the ImageNet features of the perceptual and contextual losses:
+    ``"auto"`` (EfficientNet-Lite0, else a local VGG-19, else the exemplar encoder's features),
+    ``"efficientnet_lite0"`` or ``"vgg19"`` (an explicit choice that cannot be loaded raises
+    :class:`~engine.errors.CheckpointError`). The summary names what was used.
+    """
     from engine.cancel import CancelToken
     from engine.training.loop import TrainConfig, Trainer
 
@@ -332,10 +354,11 @@ def train(out_dir: Path, size: int = 64, steps: int = 400, batch: int = 8, width
     opt_g = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.0, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=4 * lr, betas=(0.0, 0.999))
     weights = CoCosLoss()
+    features, features_name = _loss_features(loss_features)
 
     def step_fn(step: int) -> dict[str, float]:
         x, y, r = data.batch(batch)
-        return train_step(net, disc, opt_g, opt_d, x, y, weights, exemplar=r)
+        return train_step(net, disc, opt_g, opt_d, x, y, weights, exemplar=r, features=features)
 
     t0 = time.perf_counter()
     cancel = None if time_limit_s is None else CancelToken(lambda: time.perf_counter() - t0 > time_limit_s)
@@ -343,8 +366,23 @@ def train(out_dir: Path, size: int = 64, steps: int = 400, batch: int = 8, width
                    {"G": net, "D": disc}, {"G": opt_g, "D": opt_d}, step_fn).run(cancel)
     summary = {"steps": done, "train_s": round(time.perf_counter() - t0, 1), "batch": batch, "lr": lr,
                "designs": designs, "dev_train": len(data.dev), "loss_weights": vars(weights),
+               "loss_features": features_name,
                "threads": torch.get_num_threads()}
     return net.eval(), summary
+
+
+def _loss_features(kind: str) -> tuple[ImageNetFeatures | None, str]:
+    """The ImageNet features for ``kind`` and their name; ``auto`` without any file: ``(None, why)``."""
+    from engine.errors import CheckpointError
+    from engine.weights.catalog import load_imagenet_features
+
+    try:
+        features = load_imagenet_features(kind, value_range="[-1,1]")
+    except CheckpointError as exc:
+        if kind != "auto":
+            raise
+        return None, f"exemplar-encoder features (no ImageNet weights: {exc})"
+    return features, features.name
 
 
 def main(args: argparse.Namespace) -> int:
@@ -362,7 +400,8 @@ def main(args: argparse.Namespace) -> int:
             raise ValueError(f"--data {folder} is not a folder")
         dev_train, dev_held, tn, hn = dev_pairs(folder, args.size)
     net, summary = train(Path(args.run_dir), args.size, args.steps, args.batch, args.width, args.designs,
-                         dev_train, time_limit_s=args.time_limit, seed=args.seed)
+                         dev_train, time_limit_s=args.time_limit, seed=args.seed,
+                         loss_features=getattr(args, "loss_features", "auto"))
     if summary["steps"] == 0:
         raise ValueError("no training step was run (time limit too short?)")
     summary["train_s"] = max(summary["train_s"], logged_train_seconds(Path(args.run_dir)))

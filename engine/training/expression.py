@@ -7,8 +7,11 @@ mixed); label vectors are distributions over :data:`~engine.models.expression_ga
 
 Three networks are trained, in order:
 
-1. a **feature net** (:class:`ExpressionClassifier`, init seed ``seed + 1``, half the judge's steps) whose mid-level
-   features stand in for VGG19 in the contextual loss (VGG19 weights are not available offline);
+1. the **features of the contextual loss**: the paper reads VGG-19; here ImageNet EfficientNet-Lite0
+   (its weights ship with the requirements, :mod:`engine.nn.features`; mid-level taps, strides 8 and
+   16), or VGG-19 relu3_2/relu4_2 from a user-imported file (``loss_features="vgg19"``). Only when no
+   ImageNet file is present a small :class:`ExpressionClassifier` (init seed ``seed + 1``, half the
+   judge's steps) is trained and its mid-level features stand in;
 2. a **judge** (:class:`ExpressionClassifier`, init seed ``seed + 2``) that only measures results;
 3. the **GAN**, StarGAN-style: a random training face, a random target label vector; the critic
    step uses WGAN-GP (``λ_gp``) + classification of real faces (``λ_cls``); the generator step uses
@@ -47,6 +50,7 @@ from engine.models.expression_gan import (
     ExpressionGenerator,
     label_vector,
 )
+from engine.nn.features import ImageNetFeatures
 from engine.nn.losses import contextual_loss, gradient_penalty, soft_cross_entropy
 from engine.procedural.anime_faces import generate_anime_face
 from engine.training.loop import TrainConfig, Trainer
@@ -157,7 +161,30 @@ def classify(model: ExpressionClassifier, images: np.ndarray, batch: int = 64) -
 
 # -- GAN -------------------------------------------------------------------------------------------
 
-def train_gan(data: dict[str, np.ndarray], feature_net: ExpressionClassifier, out_dir: Path, steps: int = 600,
+def contextual_term(feature_net: ExpressionClassifier | ImageNetFeatures, fake: torch.Tensor,
+                    source: torch.Tensor) -> torch.Tensor:
+    """Contextual loss between the generated faces and their inputs on ``feature_net``'s features.
+
+    Args:
+        feature_net: frozen ImageNet features (the mean over their contextual taps) or the
+            fallback expression classifier (its mid-level features).
+        fake: generated faces ``[N, 3, H, W]`` in [-1, 1].
+        source: the input faces, same shape (their features are taken without gradient).
+
+    Returns:
+        Scalar loss.
+    """
+    if isinstance(feature_net, ImageNetFeatures):
+        layers = feature_net.contextual_layers
+        with torch.no_grad():
+            target = feature_net(source, layers)
+        pairs = zip(feature_net(fake, layers), target, strict=True)
+        return torch.stack([contextual_loss(a, b) for a, b in pairs]).mean()
+    return contextual_loss(feature_net.features(fake), feature_net.features(source))
+
+
+def train_gan(data: dict[str, np.ndarray], feature_net: ExpressionClassifier | ImageNetFeatures, out_dir: Path,
+              steps: int = 600,
               batch: int = 16, width: int = 16, code_dim: int = 128, attention_width: int = 16,
               lr: float = 2e-4, n_critic: int = 1, lambda_adv: float = 1.0, lambda_gp: float = 10.0,
               lambda_cls: float = 1.0,
@@ -167,7 +194,7 @@ def train_gan(data: dict[str, np.ndarray], feature_net: ExpressionClassifier, ou
 
     Args:
         data: from :func:`build_dataset`.
-        feature_net: frozen classifier whose features feed the contextual loss.
+        feature_net: frozen ImageNet features (or the fallback classifier) of the contextual loss.
         out_dir: run folder.
         steps: critic steps (the generator steps every ``n_critic``).
         batch: faces per step.
@@ -226,7 +253,7 @@ def train_gan(data: dict[str, np.ndarray], feature_net: ExpressionClassifier, ou
         fake_patch, fake_cls = d(fake)
         g_adv = -fake_patch.mean()
         g_cls = soft_cross_entropy(fake_cls, c_trg)
-        g_cx = contextual_loss(feature_net.features(fake), feature_net.features(x))
+        g_cx = contextual_term(feature_net, fake, x)
         tv = (m[:, :, 1:] - m[:, :, :-1]).abs().mean() + (m[:, :, :, 1:] - m[:, :, :, :-1]).abs().mean()
         g_mask = m.mean() + tv
         g_loss = lambda_adv * g_adv + lambda_cls * g_cls + lambda_cx * g_cx + lambda_mask * g_mask
@@ -356,6 +383,38 @@ def real_set_accuracy(judge: ExpressionClassifier, root: Path, size: int) -> dic
             "chance_majority": round(float(np.mean(np.array(truth) == np.bincount(truth).argmax())), 4)}
 
 
+def loss_features(data: dict[str, np.ndarray], kind: str, classifier_steps: int,
+                  seed: int) -> tuple[ExpressionClassifier | ImageNetFeatures, str]:
+    """The contextual loss's feature network and a sentence for the card.
+
+    Args:
+        data: from :func:`build_dataset` (trains the fallback classifier when needed).
+        kind: ``"auto"`` (EfficientNet-Lite0, else a local VGG-19, else the fallback classifier),
+            ``"efficientnet_lite0"`` or ``"vgg19"``.
+        classifier_steps: the judge's steps (the fallback gets half).
+        seed: the run's seed (the fallback's init seed is ``seed + 1``).
+
+    Returns:
+        ``(network, description)``.
+
+    Raises:
+        CheckpointError: an explicitly requested network cannot be loaded.
+    """
+    from engine.errors import CheckpointError
+    from engine.weights.catalog import load_imagenet_features
+
+    try:
+        feats = load_imagenet_features(kind, value_range="[-1,1]")
+        return feats, f"{feats.name}, taps {', '.join(feats.contextual_layers)} (ImageNet-pretrained)"
+    except CheckpointError as exc:
+        if kind != "auto":
+            raise
+        why = str(exc)
+    net = train_classifier(data, steps=max(1, classifier_steps // 2), seed=seed + 1)
+    return net, (f"no ImageNet features ({why}): features of a small expression classifier trained on procedural "
+                 "labels (2 conv blocks, init seed differs from the judge)")
+
+
 def main(args: argparse.Namespace) -> int:
     """``masquerade train expression-gan``: data, feature net, judge, GAN, evaluation, checkpoints + cards."""
     from engine.weights.card import Verdict
@@ -369,7 +428,8 @@ def main(args: argparse.Namespace) -> int:
     data = load_or_build(run / f"data_{size}.npz", args.seeds, size)
     print(f"data: {data['images'].shape[0]} identities × {VIEWS_PER_SEED} expressions at {size}² "
           f"({time.perf_counter() - t_start:.0f} s)")
-    feature_net = train_classifier(data, steps=max(1, args.classifier_steps // 2), seed=args.seed + 1)
+    feature_net, contextual_features = loss_features(data, getattr(args, "loss_features", "auto"),
+                                                     args.classifier_steps, args.seed)
     judge = train_classifier(data, steps=args.classifier_steps, seed=args.seed + 2)
     print(f"classifiers trained ({time.perf_counter() - t_start:.0f} s)")
     g, _, summary = train_gan(data, feature_net, run, steps=args.steps, batch=args.batch, width=args.width,
@@ -399,8 +459,7 @@ def main(args: argparse.Namespace) -> int:
                                      "(gan_accuracy vs rig_accuracy) and change outside the attention mask", better),
         extra={"better_than_classical": better, "verdict": verdict(metrics, better), "train": summary,
                "labels": list(LABELS),
-               "contextual_features": "VGG19 not available offline: features of a small expression classifier "
-                                      "trained on procedural labels (2 conv blocks, init seed differs from the judge)",
+               "contextual_features": contextual_features,
                "judge": judge_card.name, "real_greyscale_set": real,
                "rule": f"better = gan_accuracy ≥ rig_accuracy + {MIN_ACCURACY_GAIN} and gan_identity_diff ≤ "
                        f"{MAX_IDENTITY_DIFF} (0–255)",

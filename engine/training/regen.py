@@ -9,9 +9,11 @@ split holds out every fifth face (sorted by file name) for evaluation; it is nev
 Step (SEAN's training scheme): the generator rebuilds a face from its label map with the style
 codes of the same face; random horizontal flips swap the left/right labels. The discriminator is
 trained with the hinge loss and a lazy R1 penalty (every ``r1_every`` steps); the generator with
-hinge + feature matching (:mod:`engine.nn.losses`) + perceptual (:class:`PerceptualLoss`: VGG19
-relu1_1…relu5_1 with pix2pixHD's weights when the torchvision VGG19 file is in the third-party
-folder; otherwise a documented fallback, an L1 image pyramid — no ImageNet features are invented).
+hinge + feature matching (:mod:`engine.nn.losses`) + perceptual (:class:`PerceptualLoss`, SEAN's
+VGG loss with pix2pixHD's layer weights on ImageNet features: EfficientNet-Lite0's five taps, whose
+weights ship with the requirements, or VGG-19 relu1_1…relu5_1 from a user-imported
+``vgg19-dcbb9e9d.pth`` (``loss_features="vgg19"``); only when neither file is present a documented
+fallback, an L1 image pyramid — no ImageNet features are invented).
 
 Evaluation on the held-out faces, the same measurement for both backends:
 
@@ -33,7 +35,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import cv2
 import numpy as np
@@ -45,6 +47,7 @@ from engine.cancel import CancelToken
 from engine.imageio import load_image
 from engine.labels import CELEBAMASK_HQ
 from engine.models.regen import MultiscaleDiscriminator, RegenGenerator, one_hot
+from engine.nn.features import ImageNetFeatures, perceptual_distance
 from engine.nn.losses import feature_matching_loss, gan_loss, r1_penalty
 from engine.training.loop import TrainConfig, Trainer
 
@@ -86,57 +89,49 @@ def pair_r1_penalty(discriminator: MultiscaleDiscriminator, seg: torch.Tensor, r
     return 0.5 * r1_penalty(logits, x)
 
 
-VGG19_LAYERS = (1, 6, 11, 20, 29)
-"""torchvision ``vgg19.features`` indices of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1."""
-VGG19_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
-"""pix2pixHD's VGG loss weights for those layers."""
-
-
 class PerceptualLoss(nn.Module):
-    """VGG19 perceptual loss from local weights, else an L1 image pyramid (stated in :attr:`kind`).
+    """Perceptual loss on ImageNet features, else an L1 image pyramid (stated in :attr:`kind`).
+
+    With features, pix2pixHD's loss ``Σ_l w_l · L1(φ_l(fake), φ_l(real))`` over the network's five
+    perceptual taps (:func:`engine.nn.features.perceptual_distance`): EfficientNet-Lite0 strides
+    2…32 by default (its ImageNet weights ship with the requirements), or VGG-19 relu1_1…relu5_1
+    when the user imported ``vgg19-dcbb9e9d.pth`` and asked for it.
 
     Args:
-        vgg_features: torchvision ``vgg19().features`` with ImageNet weights loaded, or ``None``
-            for the fallback. Use :meth:`from_local_weights` to find the file.
+        features: the frozen ImageNet feature network (inputs in [-1, 1]), or ``None`` for the
+            fallback. Use :meth:`from_local_weights` to load one.
         levels: pyramid levels of the fallback (full, ½, ¼ … resolution).
+        reason: why the fallback is used (written into :attr:`kind`).
     """
 
-    mean: torch.Tensor
-    std: torch.Tensor
-
-    def __init__(self, vgg_features: nn.Sequential | None = None, levels: int = 3) -> None:
+    def __init__(self, features: ImageNetFeatures | None = None, levels: int = 3, reason: str = "") -> None:
         super().__init__()
-        self.vgg = None if vgg_features is None else cast(nn.Sequential, vgg_features[: VGG19_LAYERS[-1] + 1]).eval()
-        if self.vgg is not None:
-            for p in self.vgg.parameters():
-                p.requires_grad_(False)
+        self.features = features
         self.levels = levels
-        self.kind = ("vgg19 relu1_1..relu5_1 (local ImageNet weights)" if self.vgg is not None else
-                     f"fallback: L1 over a {levels}-level image pyramid (no local VGG19 weights)")
-        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+        self.kind = (f"{features.name}: {', '.join(features.perceptual_layers)}, pix2pixHD weights"
+                     if features is not None else
+                     f"fallback: L1 over a {levels}-level image pyramid ({reason or 'no ImageNet features'})")
 
     @classmethod
-    def from_local_weights(cls) -> PerceptualLoss:
-        """VGG19 from the third-party folder (``vgg19-dcbb9e9d.pth``) when present, else the fallback."""
-        from engine.errors import CheckpointError
-        from engine.faces.thirdparty import find_weights
-        from engine.weights.catalog import known_weights
-        from engine.weights.thirdparty import load_state_dict_file
+    def from_local_weights(cls, kind: str = "auto") -> PerceptualLoss:
+        """ImageNet features chosen by ``kind`` (see :func:`engine.weights.catalog.load_imagenet_features`:
+        ``auto`` = EfficientNet-Lite0, else a local VGG-19), else the pyramid fallback (``auto`` only).
 
-        kw = known_weights("vgg19")
-        path = find_weights(kw.file_names)
-        if path is None:
-            return cls(None)
-        net = kw.build()
+        Raises:
+            CheckpointError: an explicitly requested network cannot be loaded.
+        """
+        from engine.errors import CheckpointError
+        from engine.weights.catalog import load_imagenet_features
+
         try:
-            net.load_state_dict(load_state_dict_file(path), strict=True)
-        except (CheckpointError, RuntimeError):
-            return cls(None)
-        return cls(cast(nn.Sequential, net.features))
+            return cls(load_imagenet_features(kind, value_range="[-1,1]"))
+        except CheckpointError as exc:
+            if kind != "auto":
+                raise
+            return cls(None, reason=str(exc))
 
     def forward(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-        if self.vgg is None:
+        if self.features is None:
             total = torch.zeros((), device=fake.device)
             a, b = fake, real
             for i in range(self.levels):
@@ -144,16 +139,7 @@ class PerceptualLoss(nn.Module):
                     a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
                 total = total + F.l1_loss(a, b)
             return total / self.levels
-        x = ((fake + 1) / 2 - self.mean) / self.std
-        y = ((real + 1) / 2 - self.mean) / self.std
-        total = torch.zeros((), device=fake.device)
-        k = 0
-        for i, layer in enumerate(self.vgg):
-            x, y = layer(x), layer(y)
-            if i in VGG19_LAYERS:
-                total = total + VGG19_WEIGHTS[k] * F.l1_loss(x, y.detach())
-                k += 1
-        return total
+        return perceptual_distance(self.features, fake, real)
 
 
 def edit_specs(side: int) -> dict[str, str]:
@@ -263,7 +249,7 @@ def to_image(t: torch.Tensor) -> np.ndarray:
 def train(images: np.ndarray, labels: np.ndarray, out_dir: Path, *, steps: int = 300, batch: int = 4,
           side: int = 64, width: int = 16, style_dim: int = 32, lr: float = 2e-4, fm_weight: float = 10.0,
           perceptual_weight: float = 10.0, r1_weight: float = 1.0, r1_every: int = 4, seed: int = 0,
-          time_limit_s: float | None = None) -> tuple[RegenGenerator, dict[str, Any]]:
+          time_limit_s: float | None = None, loss_features: str = "auto") -> tuple[RegenGenerator, dict[str, Any]]:
     """Train the generator on aligned faces.
 
     Args:
@@ -282,6 +268,8 @@ def train(images: np.ndarray, labels: np.ndarray, out_dir: Path, *, steps: int =
         r1_every: lazy R1 interval (the penalty is scaled by it).
         seed: random seed.
         time_limit_s: stop early (state saved; running again resumes) after this many seconds.
+        loss_features: ImageNet features of the perceptual loss: ``"auto"`` (EfficientNet-Lite0,
+            else a local VGG-19, else the pyramid fallback), ``"efficientnet_lite0"`` or ``"vgg19"``.
 
     Returns:
         (generator in eval mode, summary).
@@ -293,7 +281,7 @@ def train(images: np.ndarray, labels: np.ndarray, out_dir: Path, *, steps: int =
     g = RegenGenerator(width=width, n_down=3, n_blocks=4, style_dim=style_dim, encoder_width=max(8, width // 2),
                        max_width=8 * width, side=side)
     d = MultiscaleDiscriminator(width=width, n_layers=3, num_scales=2)
-    perceptual = PerceptualLoss.from_local_weights()
+    perceptual = PerceptualLoss.from_local_weights(loss_features)
     opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.0, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=lr * 2, betas=(0.0, 0.999))  # TTUR as SEAN/SPADE
 
@@ -508,7 +496,7 @@ def main(args: argparse.Namespace) -> int:
           f"{len(tr)} train, {len(held)} held out")
     model, summary = train(data["images"][tr], data["labels"][tr], run, steps=args.steps, batch=args.batch,
                            side=args.size, width=args.width, style_dim=args.style_dim, seed=args.seed,
-                           time_limit_s=args.time_limit)
+                           time_limit_s=args.time_limit, loss_features=getattr(args, "loss_features", "auto"))
     print(f"trained: {summary}")
     himg, hlab = resize_pair(data["images"][held], data["labels"][held], args.size)
     metrics, cmp = compare(model, himg, hlab)

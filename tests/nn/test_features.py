@@ -181,3 +181,29 @@ def test_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="cannot read|not found") as exc:
         load_imagenet_features("efficientnet_lite0", tmp_path / "none.pth")
     assert "\n" not in str(exc.value)
+
+
+def test_paper_losses_read_imagenet_features(lite: ImageNetFeatures, tmp_path: Path, monkeypatch) -> None:
+    import engine.faces.thirdparty as tp
+    from engine.models.cocosnet import CoCosNet, PatchDiscriminator
+    from engine.training.cocosnet import train_step
+    from engine.training.expression import contextual_term
+    from engine.training.regen import PerceptualLoss
+
+    feats = ImageNetFeatures(lite.net, "[-1,1]", name=lite.name)
+    perceptual = PerceptualLoss.from_local_weights()
+    assert perceptual.features is not None and "efficientnet_lite0" in perceptual.kind
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert float(perceptual(x, x)) == 0.0 and float(perceptual(x, -x)) > 0
+    cx = contextual_term(feats, x.flip(3).requires_grad_(), x)
+    assert torch.isfinite(cx) and cx > float(contextual_term(feats, x, x))
+    torch.manual_seed(0)
+    net, disc = CoCosNet(width=8, feat_channels=32, corr_down=2), PatchDiscriminator(width=8)
+    opt_g, opt_d = torch.optim.Adam(net.parameters()), torch.optim.Adam(disc.parameters())
+    logs = train_step(net, disc, opt_g, opt_d, torch.rand(2, 1, 32, 32) * 2 - 1, x, features=feats)
+    assert all(np.isfinite(v) for v in logs.values()) and logs["perceptual"] > 0
+    # an explicit VGG-19 request without its file fails in one line; auto never needs it
+    monkeypatch.setattr(tp, "THIRD_PARTY_DIR", tmp_path)
+    monkeypatch.setenv(tp.ENV_VAR, str(tmp_path))
+    with pytest.raises(CheckpointError, match="vgg19-dcbb9e9d.pth not found"):
+        PerceptualLoss.from_local_weights("vgg19")
