@@ -88,7 +88,9 @@ def get_classifier(name: str = "auto", path: str | None = None) -> Classifier:
         if p is None:
             raise MetricUnavailable("no trained opera colour classifier (opera_colour_resnet18) for the domain IS")
         try:
-            loaded, card = load_checkpoint(p, device="cpu")
+            from engine.device import select_device
+
+            loaded, card = load_checkpoint(p, device=str(select_device().device))  # inputs follow the model
         except CheckpointError as exc:
             raise MetricUnavailable(str(exc)) from None
         model: Any = loaded
