@@ -182,6 +182,16 @@ def configure_backends(device: torch.device) -> None:
         torch.backends.cudnn.allow_tf32 = True
 
 
+def is_cuda(device: torch.device) -> bool:
+    """Whether ``device`` is an NVIDIA GPU (NCCL, pinned memory, ``cudnn.benchmark``)."""
+    return device.type == "cuda"
+
+
+def collective_device(device: torch.device) -> torch.device:
+    """Where tensors for ``torch.distributed`` collectives live: the GPU under NCCL, else the CPU (Gloo)."""
+    return device if is_cuda(device) else CPU
+
+
 def pin_memory(device: torch.device) -> bool:
     """Whether host batches for ``device`` should be page-locked (CUDA only)."""
     return device.type == "cuda"

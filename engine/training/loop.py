@@ -43,7 +43,9 @@ from engine.device import (
     CPU,
     autocast,
     autocast_dtype,
+    collective_device,
     configure_backends,
+    is_cuda,
     local_device,
     needs_grad_scaler,
     parse_device,
@@ -83,7 +85,7 @@ def setup_distributed(device: torch.device | None = None) -> tuple[int, int]:
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        cuda = device.type == "cuda" if device is not None else torch.cuda.is_available()
+        cuda = is_cuda(device) if device is not None else torch.cuda.is_available()
         dist.init_process_group("nccl" if cuda else "gloo")
         if cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
@@ -103,7 +105,7 @@ def wrap_module(module: nn.Module) -> nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     dev = next((p.device for p in module.parameters()), CPU)
-    ids = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else None
+    ids = [dev.index if dev.index is not None else torch.cuda.current_device()] if is_cuda(dev) else None
     return DistributedDataParallel(module, device_ids=ids)
 
 
@@ -258,7 +260,7 @@ class Runtime:
             return out
         keys = sorted(out)
         t = torch.tensor([out[k] for k in keys], dtype=torch.float64,
-                         device=self.device if self.device.type == "cuda" else CPU)
+                         device=collective_device(self.device))
         dist.all_reduce(t)
         return {k: float(v) / self.world for k, v in zip(keys, t.tolist(), strict=True)}
 
@@ -266,7 +268,7 @@ class Runtime:
         """True when ``flag`` is true on any rank (every rank gets the same answer)."""
         if self.world <= 1 or not _distributed():
             return flag
-        t = torch.tensor([1 if flag else 0], device=self.device if self.device.type == "cuda" else CPU)
+        t = torch.tensor([1 if flag else 0], device=collective_device(self.device))
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item())
 
