@@ -32,7 +32,8 @@ def dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(ckpt))
     # the repository's own checkpoints/ (and any third-party files a developer keeps there) stay out
     monkeypatch.setattr("engine.weights.store.PROJECT_CHECKPOINTS", tmp_path / "project")
-    monkeypatch.setattr("engine.faces.thirdparty.THIRD_PARTY_DIR", tmp_path / "project" / "third_party")
+    monkeypatch.setattr("engine.weights.known_files.THIRD_PARTY_DIR", tmp_path / "project" / "third_party")
+    monkeypatch.setattr("engine.weights.known_files.WEIGHT_PACKAGES", ())  # weights inside installed packages
     return third, ckpt, src
 
 
