@@ -21,6 +21,21 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
                         "scaler; no effect on the CPU")
 
 
+def add_loss_features_arg(p: argparse.ArgumentParser) -> None:
+    """``--loss-features``: the ImageNet network of the losses the papers define on VGG-19 features.
+
+    Args:
+        p: the ``train cocosnet`` / ``regen`` / ``expression-gan`` parser.
+    """
+    from engine.weights.catalog import FEATURE_NETWORKS  # the choices of load_imagenet_features
+
+    p.add_argument("--loss-features", choices=FEATURE_NETWORKS, default="auto",
+                   help="ImageNet features of the perceptual / contextual losses: auto (EfficientNet-Lite0, whose "
+                        "weights ship with the requirements, else an imported VGG-19, else the documented "
+                        "stand-in), efficientnet_lite0, or vgg19 (a vgg19-dcbb9e9d.pth imported with the Model "
+                        "manager); an explicit choice that cannot be loaded is an error")
+
+
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``train`` sub-command with one sub-command per trainable model.
 
@@ -89,6 +104,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     cc.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (state kept)")
     cc.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: best on a shared 2-core machine)")
     cc.add_argument("--seed", type=int, default=0)
+    add_loss_features_arg(cc)
     add_runtime_args(cc)
     cc.set_defaults(func=_cocosnet)
     ex = models.add_parser("expression-gan", help="the anime expression GAN (procedural faces, CPU-sized demo)")
@@ -112,6 +128,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (1: on a shared 2-core machine more threads cost more CPU time)")
+    add_loss_features_arg(ex)
     add_runtime_args(ex)
     ex.set_defaults(func=_expression)
     mk = models.add_parser("makeup-gan", help="the mask-controlled makeup GAN (classical renders as style targets)")
@@ -145,6 +162,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     rg.add_argument("--eval-only", action="store_true",
                     help="do not train: re-measure the checkpoint --out against the current classical engine "
                          "and parser and rewrite its card's numbers")
+    add_loss_features_arg(rg)
     add_runtime_args(rg)
     rg.set_defaults(func=_regen)
     return p

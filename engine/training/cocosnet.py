@@ -27,6 +27,11 @@ held-out dev lianpu, for the network *and* the classical :func:`engine.studios.o
 very same (sketch, exemplar) pairs. The exemplar is one seeded pseudo exemplar per pair (the same
 deformation for both engines). Cross-exemplar SSIM on held-out procedural cross pairs is measured
 too. Both engines' outputs are compared at the network side ``--size``.
+
+Devices (``--device``, ``--amp``, torchrun): :func:`train` runs on a
+:class:`~engine.training.loop.Runtime` — the networks on its device, DDP-wrapped copies trained under
+torchrun (each rank draws its own batches), forward passes under autocast; rank 0 alone evaluates
+and writes the checkpoint and its card.
 """
 
 from __future__ import annotations
@@ -40,11 +45,14 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from engine.device import CPU
 from engine.geometry import letterbox
 from engine.models.cocosnet import CoCosNet, PatchDiscriminator
 from engine.nn.features import ImageNetFeatures, perceptual_distance
 from engine.nn.losses import contextual_loss, hinge_loss
+from engine.training.loop import Runtime
 
 DEV_HOLDOUT_EVERY = 3
 """Every third dev lianpu (sorted by file name, starting with the first) is held out."""
@@ -224,11 +232,14 @@ class CoCosLoss:
 
 def train_step(net: CoCosNet, disc: PatchDiscriminator, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                sketch: torch.Tensor, truth: torch.Tensor, w: CoCosLoss | None = None,
-               exemplar: torch.Tensor | None = None, features: ImageNetFeatures | None = None) -> dict[str, float]:
+               exemplar: torch.Tensor | None = None, features: ImageNetFeatures | None = None,
+               runtime: Runtime | None = None, net_train: nn.Module | None = None,
+               disc_train: nn.Module | None = None) -> dict[str, float]:
     """One discriminator then one generator step on (sketch, ground truth) pairs.
 
     Args:
-        net: the colouring network.
+        net: the colouring network (the plain module: its exemplar encoder gives the domain and
+            fallback feature terms).
         disc: its patch discriminator.
         opt_g: optimiser of ``net``.
         opt_d: optimiser of ``disc``.
@@ -241,41 +252,54 @@ def train_step(net: CoCosNet, disc: PatchDiscriminator, opt_g: torch.optim.Optim
         features: frozen ImageNet features (inputs in [-1, 1]) for the perceptual loss (its five
             taps, pix2pixHD weights) and the contextual loss (its mid-level taps, averaged);
             ``None``: the exemplar encoder's features stand in (no ImageNet weights present).
+        runtime: device, ``--amp`` and torchrun rank (:class:`~engine.training.loop.Runtime`);
+            ``None``: one fp32 process on the tensors' device. The batch tensors must be on its device.
+        net_train: the module trained through (``runtime.wrap(net)``: DDP under torchrun); ``None``: ``net``.
+        disc_train: likewise for ``disc``.
 
     Returns:
         Every weighted term by name, plus ``d_loss`` and ``g_loss``.
     """
     w = CoCosLoss() if w is None else w
+    rt = runtime or Runtime(device=sketch.device)
+    g_fw, d_fw = net_train or net, disc_train or disc
     if exemplar is None:
         exemplar = pseudo_exemplar(truth)
-    out = net(sketch, exemplar)
+    with rt.autocast():
+        out = {k: v.float() for k, v in g_fw(sketch, exemplar).items()}
     fake = out["image"]
-    d_loss = hinge_loss(disc(sketch, truth), True) + hinge_loss(disc(sketch, fake.detach()), False)
+    with rt.autocast():
+        d_real, d_fake = d_fw(sketch, truth).float(), d_fw(sketch, fake.detach()).float()
+    d_loss = hinge_loss(d_real, True) + hinge_loss(d_fake, False)
     opt_d.zero_grad(set_to_none=True)
-    d_loss.backward()
-    opt_d.step()
-    f_fake, f_truth = net.enc_b(fake), net.enc_b(truth).detach()
+    rt.backward(d_loss, opt_d)
+    rt.step(opt_d)
+    # forward passes under autocast, losses in float32 (same order of operations as in one fp32 process)
+    with rt.autocast():
+        f_fake, f_truth = net.enc_b(fake).float(), net.enc_b(truth).float().detach()
     if features is None:
         perceptual = F.l1_loss(f_fake, f_truth)
-        contextual = contextual_loss(F.avg_pool2d(f_fake, 2), F.avg_pool2d(net.enc_b(exemplar).detach(), 2))
+        with rt.autocast():
+            f_exemplar = net.enc_b(exemplar).float().detach()
+        contextual = contextual_loss(F.avg_pool2d(f_fake, 2), F.avg_pool2d(f_exemplar, 2))
     else:
-        perceptual = perceptual_distance(features, fake, truth)
-        cx_fake = features(fake, features.contextual_layers)
-        with torch.no_grad():
-            cx_exemplar = features(exemplar, features.contextual_layers)
+        with rt.autocast():
+            perceptual = perceptual_distance(features, fake, truth).float()
+            cx_fake = [f.float() for f in features(fake, features.contextual_layers)]
+            with torch.no_grad():
+                cx_exemplar = [f.float() for f in features(exemplar, features.contextual_layers)]
         contextual = torch.stack([contextual_loss(a, b) for a, b in zip(cx_fake, cx_exemplar, strict=True)]).mean()
-    parts = {
-        "l1": F.l1_loss(fake, truth),
-        "perceptual": perceptual,
-        "contextual": contextual,
-        "domain": F.l1_loss(out["fa"], f_truth),
-        "cycle": F.l1_loss(out["cycle"], out["exemplar_small"]),
-        "adversarial": hinge_loss(disc(sketch, fake), True, for_discriminator=False),
-    }
+    l1 = F.l1_loss(fake, truth)
+    domain = F.l1_loss(out["fa"], f_truth)
+    cycle = F.l1_loss(out["cycle"], out["exemplar_small"])
+    with rt.autocast():
+        g_adv_logits = d_fw(sketch, fake).float()
+    parts = {"l1": l1, "perceptual": perceptual, "contextual": contextual, "domain": domain, "cycle": cycle,
+             "adversarial": hinge_loss(g_adv_logits, True, for_discriminator=False)}
     g_loss = sum(getattr(w, k) * v for k, v in parts.items())
     opt_g.zero_grad(set_to_none=True)
-    g_loss.backward()
-    opt_g.step()
+    rt.backward(g_loss, opt_g)
+    rt.step(opt_g)
     logs = {k: float(v.detach()) for k, v in parts.items()}
     logs.update(d_loss=float(d_loss.detach()), g_loss=float(g_loss.detach()))
     return logs
@@ -289,11 +313,13 @@ class CoCosData:
         designs: procedural designs rendered for training.
         dev_train: dev (sketch, colour) pairs to mix in.
         seed: numpy seed.
+        rng: the generator batches are drawn from (``None``: one seeded with ``seed``); under torchrun
+            :meth:`~engine.training.loop.Runtime.rng` gives every rank its own stream.
     """
 
     def __init__(self, size: int, designs: int = 400, dev_train: list[tuple[np.ndarray, np.ndarray]] | None = None,
-                 seed: int = 0) -> None:
-        self.rng = np.random.default_rng(seed)
+                 seed: int = 0, rng: np.random.Generator | None = None) -> None:
+        self.rng = rng if rng is not None else np.random.default_rng(seed)
         self.size = size
         self.designs = designs
         self.self_pairs = [procedural_pair(i, size) for i in range(designs)]
@@ -334,8 +360,12 @@ class CoCosData:
 def train(out_dir: Path, size: int = 64, steps: int = 400, batch: int = 8, width: int = 16, designs: int = 400,
           dev_train: list[tuple[np.ndarray, np.ndarray]] | None = None, lr: float = 2e-4,
           time_limit_s: float | None = None, seed: int = 0,
-          loss_features: str = "auto") -> tuple[CoCosNet, dict[str, Any]]:
+          loss_features: str = "auto", runtime: Runtime | None = None) -> tuple[CoCosNet, dict[str, Any]]:
     """Train on the shared loop (JSONL log, resumable state in ``out_dir``); returns the net and a summary.
+
+    ``runtime`` (:class:`~engine.training.loop.Runtime`) gives the device, ``--amp`` and the torchrun
+    rank (DDP-wrapped training copies, per-rank batches, rank 0 alone writes); ``None``: one fp32
+    process on the CPU. The returned net is the plain module on the runtime's device.
 
     ``loss_features`` picks the ImageNet features of the perceptual and contextual losses:
     ``"auto"`` (EfficientNet-Lite0, else a local VGG-19, else the exemplar encoder's features),
@@ -347,26 +377,31 @@ def train(out_dir: Path, size: int = 64, steps: int = 400, batch: int = 8, width
 
     if size % 16:
         raise ValueError(f"size must be a multiple of 16, got {size}")
+    rt = runtime or Runtime(device=CPU)
     torch.manual_seed(seed)
-    data = CoCosData(size, designs, dev_train, seed)
-    net = CoCosNet(width=width, feat_channels=4 * width, corr_down=2 if size <= 128 else 4)
-    disc = PatchDiscriminator(width=width)
+    data = CoCosData(size, designs, dev_train, seed, rng=rt.rng(seed))  # under torchrun: a stream per rank
+    net = CoCosNet(width=width, feat_channels=4 * width, corr_down=2 if size <= 128 else 4).to(rt.device)
+    disc = PatchDiscriminator(width=width).to(rt.device)
+    net_train, disc_train = rt.wrap(net), rt.wrap(disc)  # DDP under torchrun
     opt_g = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.0, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=4 * lr, betas=(0.0, 0.999))
     weights = CoCosLoss()
     features, features_name = _loss_features(loss_features)
+    if features is not None:
+        features.to(rt.device)
 
     def step_fn(step: int) -> dict[str, float]:
-        x, y, r = data.batch(batch)
-        return train_step(net, disc, opt_g, opt_d, x, y, weights, exemplar=r, features=features)
+        x, y, r = (rt.to_device(t) for t in data.batch(batch))
+        return train_step(net, disc, opt_g, opt_d, x, y, weights, exemplar=r, features=features, runtime=rt,
+                          net_train=net_train, disc_train=disc_train)
 
     t0 = time.perf_counter()
     cancel = None if time_limit_s is None else CancelToken(lambda: time.perf_counter() - t0 > time_limit_s)
     done = Trainer(TrainConfig(out_dir=Path(out_dir), steps=steps, log_every=10, checkpoint_every=50, seed=seed),
-                   {"G": net, "D": disc}, {"G": opt_g, "D": opt_d}, step_fn).run(cancel)
-    summary = {"steps": done, "train_s": round(time.perf_counter() - t0, 1), "batch": batch, "lr": lr,
+                   {"G": net, "D": disc}, {"G": opt_g, "D": opt_d}, step_fn, runtime=rt).run(cancel)
+    summary = {"steps": done, "train_s": round(time.perf_counter() - t0, 1), "batch": batch * rt.world, "lr": lr,
                "designs": designs, "dev_train": len(data.dev), "loss_weights": vars(weights),
-               "loss_features": features_name,
+               "loss_features": features_name, **rt.describe(),
                "threads": torch.get_num_threads()}
     return net.eval(), summary
 
@@ -399,9 +434,12 @@ def main(args: argparse.Namespace) -> int:
         if not folder.is_dir():
             raise ValueError(f"--data {folder} is not a folder")
         dev_train, dev_held, tn, hn = dev_pairs(folder, args.size)
+    rt = Runtime.create(getattr(args, "device", "auto"), getattr(args, "amp", False))
     net, summary = train(Path(args.run_dir), args.size, args.steps, args.batch, args.width, args.designs,
                          dev_train, time_limit_s=args.time_limit, seed=args.seed,
-                         loss_features=getattr(args, "loss_features", "auto"))
+                         loss_features=getattr(args, "loss_features", "auto"), runtime=rt)
+    if not rt.is_main:
+        return 0  # rank 0 alone measures and writes the checkpoint and its card
     if summary["steps"] == 0:
         raise ValueError("no training step was run (time limit too short?)")
     summary["train_s"] = max(summary["train_s"], logged_train_seconds(Path(args.run_dir)))
@@ -431,7 +469,7 @@ def main(args: argparse.Namespace) -> int:
         net, args.out, task="opera exemplar colouring (CoCosNet-style)", input_size=(args.size, args.size),
         training_data=data_desc, licence="project-generated data and weights; dev lianpu for research use only",
         metrics=metrics,
-        extra={**summary, "device": "cpu", "better_than_classical": better, "eval_s": eval_s,
+        extra={**summary, "better_than_classical": better, "eval_s": eval_s,
                "dev_held_out": hn,
                "eval_protocol": (f"held-out self-colouring: {args.eval_count} procedural lianpu (seeds ≥ {EVAL_SEED_BASE}) "
                                  f"and {len(hn)} held-out dev lianpu; exemplar = one seeded pseudo exemplar (affine "

@@ -28,11 +28,19 @@ input weighted by ``1 − M`` (0–255 units; the rig's is 0 by construction out
 The judge's own accuracy on held-out drawn faces is reported beside. :func:`is_better` on these
 numbers is written to the card's verdict, and ``auto`` in the studio uses the GAN only when that
 verdict says better.
+
+Devices (``--device``, ``--amp``, torchrun): :func:`train_gan` runs on a
+:class:`~engine.training.loop.Runtime` — generator, critic and contextual features on its device,
+DDP-wrapped copies trained under torchrun (each rank draws its own batches), forward passes under
+autocast. The classifiers train on the same device (one process each; the judge on rank 0 only).
+Rank 0 builds the data cache before the other ranks read it, and alone evaluates and writes the
+checkpoints and their cards; evaluation follows the networks' devices.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -42,6 +50,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.device import CPU, module_device
 from engine.labels import EXPRESSION_LABELS
 from engine.models.expression_gan import (
     LABELS,
@@ -53,7 +62,7 @@ from engine.models.expression_gan import (
 from engine.nn.features import ImageNetFeatures
 from engine.nn.losses import contextual_loss, gradient_penalty, soft_cross_entropy
 from engine.procedural.anime_faces import generate_anime_face
-from engine.training.loop import TrainConfig, Trainer
+from engine.training.loop import Runtime, TrainConfig, Trainer
 
 VIEWS_PER_SEED = 3
 """Expressions drawn per training identity (pairs for the optional paired term come from these)."""
@@ -129,13 +138,13 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 # -- classifier ------------------------------------------------------------------------------------
 
 def train_classifier(data: dict[str, np.ndarray], steps: int = 300, batch: int = 32, width: int = 16,
-                     seed: int = 0, lr: float = 1e-3) -> ExpressionClassifier:
-    """Train an :class:`ExpressionClassifier` on the drawn faces (soft labels, horizontal flips)."""
+                     seed: int = 0, lr: float = 1e-3, device: torch.device = CPU) -> ExpressionClassifier:
+    """Train an :class:`ExpressionClassifier` on the drawn faces (soft labels, horizontal flips), on ``device``."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     images = data["images"].reshape((-1,) + data["images"].shape[2:])
     labels = data["labels"].reshape(-1, len(LABELS))
-    model = ExpressionClassifier(width=width, image_size=images.shape[1])
+    model = ExpressionClassifier(width=width, image_size=images.shape[1]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     model.train()
@@ -144,7 +153,7 @@ def train_classifier(data: dict[str, np.ndarray], steps: int = 300, batch: int =
         x = to_tensor(images[idx])
         flip = torch.from_numpy(rng.random(batch) < 0.5)
         x[flip] = x[flip].flip(3)
-        loss = soft_cross_entropy(model(x), torch.from_numpy(labels[idx]))
+        loss = soft_cross_entropy(model(x.to(device)), torch.from_numpy(labels[idx]).to(device))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -154,15 +163,16 @@ def train_classifier(data: dict[str, np.ndarray], steps: int = 300, batch: int =
 
 @torch.no_grad()
 def classify(model: ExpressionClassifier, images: np.ndarray, batch: int = 64) -> np.ndarray:
-    """Predicted label indices (:data:`LABELS`) of ``uint8`` images ``[N, S, S, 3]``."""
-    out = [model(to_tensor(images[i:i + batch])).argmax(1).numpy() for i in range(0, len(images), batch)]
+    """Predicted label indices (:data:`LABELS`) of ``uint8`` images ``[N, S, S, 3]`` (on the model's device)."""
+    dev = module_device(model)
+    out = [model(to_tensor(images[i:i + batch]).to(dev)).argmax(1).cpu().numpy() for i in range(0, len(images), batch)]
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 # -- GAN -------------------------------------------------------------------------------------------
 
 def contextual_term(feature_net: ExpressionClassifier | ImageNetFeatures, fake: torch.Tensor,
-                    source: torch.Tensor) -> torch.Tensor:
+                    source: torch.Tensor, runtime: Runtime | None = None) -> torch.Tensor:
     """Contextual loss between the generated faces and their inputs on ``feature_net``'s features.
 
     Args:
@@ -170,17 +180,22 @@ def contextual_term(feature_net: ExpressionClassifier | ImageNetFeatures, fake: 
             fallback expression classifier (its mid-level features).
         fake: generated faces ``[N, 3, H, W]`` in [-1, 1].
         source: the input faces, same shape (their features are taken without gradient).
+        runtime: the features are taken under its autocast (``--amp``); the loss itself in float32.
 
     Returns:
         Scalar loss.
     """
+    amp = runtime.autocast() if runtime is not None else contextlib.nullcontext()
     if isinstance(feature_net, ImageNetFeatures):
         layers = feature_net.contextual_layers
-        with torch.no_grad():
-            target = feature_net(source, layers)
-        pairs = zip(feature_net(fake, layers), target, strict=True)
-        return torch.stack([contextual_loss(a, b) for a, b in pairs]).mean()
-    return contextual_loss(feature_net.features(fake), feature_net.features(source))
+        with amp:
+            with torch.no_grad():
+                target = [f.float() for f in feature_net(source, layers)]
+            ours = [f.float() for f in feature_net(fake, layers)]
+        return torch.stack([contextual_loss(a, b) for a, b in zip(ours, target, strict=True)]).mean()
+    with amp:
+        a, b = feature_net.features(fake).float(), feature_net.features(source).float()
+    return contextual_loss(a, b)
 
 
 def train_gan(data: dict[str, np.ndarray], feature_net: ExpressionClassifier | ImageNetFeatures, out_dir: Path,
@@ -189,7 +204,8 @@ def train_gan(data: dict[str, np.ndarray], feature_net: ExpressionClassifier | I
               lr: float = 2e-4, n_critic: int = 1, lambda_adv: float = 1.0, lambda_gp: float = 10.0,
               lambda_cls: float = 1.0,
               lambda_cx: float = 0.1, lambda_mask: float = 0.02, lambda_pair: float = 10.0,
-              seed: int = 0) -> tuple[ExpressionGenerator, ExpressionDiscriminator, dict[str, Any]]:
+              seed: int = 0,
+              runtime: Runtime | None = None) -> tuple[ExpressionGenerator, ExpressionDiscriminator, dict[str, Any]]:
     """Train generator and critic with the shared loop (JSONL logs, resumable state in ``out_dir``).
 
     Args:
@@ -208,20 +224,26 @@ def train_gan(data: dict[str, np.ndarray], feature_net: ExpressionClassifier | I
         lambda_mask: attention sparsity + smoothness weight (addition, GANimation-style).
         lambda_pair: L1 pull towards the drawn target expression (addition; 0 = unpaired).
         seed: sampling and init seed.
+        runtime: device, ``--amp`` and torchrun rank (:class:`~engine.training.loop.Runtime`;
+            DDP-wrapped training copies, per-rank batches, rank 0 alone writes); ``None``: one fp32
+            process on the CPU. ``feature_net`` is moved to its device.
 
     Returns:
-        ``(generator, critic, summary)``.
+        ``(generator, critic, summary)`` (plain modules on the runtime's device).
     """
     images, labels = data["images"], data["labels"]
     n, v = images.shape[:2]
     size = images.shape[2]
-    rng = np.random.default_rng(seed)
+    rt = runtime or Runtime(device=CPU)
+    dev = rt.device
+    rng = rt.rng(seed)  # under torchrun every rank draws its own batches
     torch.manual_seed(seed)
-    g = ExpressionGenerator(width=width, code_dim=code_dim, attention_width=attention_width)
-    d = ExpressionDiscriminator(image_size=size, width=width)
+    g = ExpressionGenerator(width=width, code_dim=code_dim, attention_width=attention_width).to(dev)
+    d = ExpressionDiscriminator(image_size=size, width=width).to(dev)
+    g_train, d_train = rt.wrap(g), rt.wrap(d)  # DDP under torchrun
     for p in feature_net.parameters():
         p.requires_grad_(False)
-    feature_net.eval()
+    feature_net.to(dev).eval()
     opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999))
 
@@ -232,28 +254,31 @@ def train_gan(data: dict[str, np.ndarray], feature_net: ExpressionClassifier | I
         x, y_true = to_tensor(images[s, a]), to_tensor(images[s, b])
         flip = torch.from_numpy(rng.random(batch) < 0.5)
         x[flip], y_true[flip] = x[flip].flip(3), y_true[flip].flip(3)
-        return x, torch.from_numpy(labels[s, a]), torch.from_numpy(labels[s, b]), y_true
+        return tuple(rt.to_device(t) for t in (x, torch.from_numpy(labels[s, a]), torch.from_numpy(labels[s, b]),
+                                               y_true))
 
     def step_fn(step: int) -> dict[str, float]:
         x, c_src, c_trg, y_true = sample()
-        with torch.no_grad():
-            fake, _, _ = g(x, c_trg)
-        real_patch, real_cls = d(x)
-        fake_patch, _ = d(fake)
+        with torch.no_grad(), rt.autocast():
+            fake = g_train(x, c_trg)[0].float()
+        with rt.autocast():
+            real_patch, real_cls = (t.float() for t in d_train(x))
+            fake_patch = d_train(fake)[0].float()
         d_adv = fake_patch.mean() - real_patch.mean()
         d_cls = soft_cross_entropy(real_cls, c_src)
-        d_loss = d_adv + lambda_gp * gradient_penalty(d, x, fake) + lambda_cls * d_cls
+        d_loss = d_adv + lambda_gp * gradient_penalty(d_train, x, fake) + lambda_cls * d_cls  # the penalty in fp32
         opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
+        rt.backward(d_loss, opt_d)
+        rt.step(opt_d)
         logs = {"d_loss": float(d_loss.detach()), "d_adv": float(d_adv.detach()), "d_cls": float(d_cls.detach())}
         if step % n_critic:
             return logs
-        fake, _, m = g(x, c_trg)
-        fake_patch, fake_cls = d(fake)
+        with rt.autocast():
+            fake, _, m = (t.float() for t in g_train(x, c_trg))
+            fake_patch, fake_cls = (t.float() for t in d_train(fake))
         g_adv = -fake_patch.mean()
         g_cls = soft_cross_entropy(fake_cls, c_trg)
-        g_cx = contextual_term(feature_net, fake, x)
+        g_cx = contextual_term(feature_net, fake, x, rt)
         tv = (m[:, :, 1:] - m[:, :, :-1]).abs().mean() + (m[:, :, :, 1:] - m[:, :, :, :-1]).abs().mean()
         g_mask = m.mean() + tv
         g_loss = lambda_adv * g_adv + lambda_cls * g_cls + lambda_cx * g_cx + lambda_mask * g_mask
@@ -262,17 +287,17 @@ def train_gan(data: dict[str, np.ndarray], feature_net: ExpressionClassifier | I
             g_loss = g_loss + lambda_pair * g_pair
             logs["g_pair"] = float(g_pair.detach())
         opt_g.zero_grad()
-        g_loss.backward()
-        opt_g.step()
+        rt.backward(g_loss, opt_g)
+        rt.step(opt_g)
         logs.update(g_adv=float(g_adv.detach()), g_cls=float(g_cls.detach()), g_cx=float(g_cx.detach()),
                     mask_mean=float(m.mean().detach()))
         return logs
 
     cfg = TrainConfig(out_dir=out_dir, steps=steps, log_every=10, checkpoint_every=200, seed=seed)
-    trainer = Trainer(cfg, {"generator": g, "critic": d}, {"generator": opt_g, "critic": opt_d}, step_fn)
+    trainer = Trainer(cfg, {"generator": g, "critic": d}, {"generator": opt_g, "critic": opt_d}, step_fn, runtime=rt)
     t0 = time.perf_counter()
     done = trainer.run()
-    summary = {"steps": done, "batch": batch, "n_critic": n_critic, "train_s": round(time.perf_counter() - t0, 1),
+    summary = {"steps": done, "batch": batch * rt.world, **rt.describe(), "n_critic": n_critic, "train_s": round(time.perf_counter() - t0, 1),
                "identities": int(n), "images": int(n * v), "size": int(size),
                "lambdas": {"adv": lambda_adv, "gp": lambda_gp, "cls": lambda_cls, "cx": lambda_cx, "mask": lambda_mask,
                            "pair": lambda_pair}}
@@ -291,6 +316,8 @@ def evaluate(generator: ExpressionGenerator, judge: ExpressionClassifier, n_face
              rig_scale: int = 4) -> dict[str, Any]:
     """Judge GAN and rig edits (and the drawn targets) on held-out faces; see the module docstring.
 
+    The GAN and the judge run on the devices their weights are on.
+
     Returns:
         Metrics: ``gan_accuracy``, ``rig_accuracy``, ``drawn_target_accuracy``, per-label
         accuracies, ``gan_identity_diff`` / ``rig_identity_diff`` (0–255), ``gan_mask_mean``,
@@ -304,15 +331,16 @@ def evaluate(generator: ExpressionGenerator, judge: ExpressionClassifier, n_face
     gan_pred, rig_pred, drawn_pred, target = [], [], [], []
     id_num = id_den = rig_num = rig_den = mask_sum = 0.0
     srcs = np.stack([f.image for f, _ in faces])
-    x = to_tensor(srcs)
+    dev = module_device(generator)
+    x = to_tensor(srcs).to(dev)
     for li, name in enumerate(EXPRESSION_LABELS):
         w = np.zeros(len(EXPRESSION_LABELS))
         w[li] = 1.0
-        c = label_vector(w.tolist())[None].expand(len(faces), -1)
+        c = label_vector(w.tolist())[None].expand(len(faces), -1).to(dev)
         with torch.no_grad():
             y_star, _, m = generator(x, c)
         out = to_uint8(y_star)
-        keep = (1 - m[:, 0]).numpy()
+        keep = (1 - m[:, 0]).cpu().numpy()
         diff = np.abs(out.astype(np.float32) - srcs.astype(np.float32)).mean(-1)
         id_num += float((keep * diff).sum())
         id_den += float(keep.sum())
@@ -384,7 +412,7 @@ def real_set_accuracy(judge: ExpressionClassifier, root: Path, size: int) -> dic
 
 
 def loss_features(data: dict[str, np.ndarray], kind: str, classifier_steps: int,
-                  seed: int) -> tuple[ExpressionClassifier | ImageNetFeatures, str]:
+                  seed: int, device: torch.device = CPU) -> tuple[ExpressionClassifier | ImageNetFeatures, str]:
     """The contextual loss's feature network and a sentence for the card.
 
     Args:
@@ -393,6 +421,7 @@ def loss_features(data: dict[str, np.ndarray], kind: str, classifier_steps: int,
             ``"efficientnet_lite0"`` or ``"vgg19"``.
         classifier_steps: the judge's steps (the fallback gets half).
         seed: the run's seed (the fallback's init seed is ``seed + 1``).
+        device: where the network goes (the fallback is trained there).
 
     Returns:
         ``(network, description)``.
@@ -404,13 +433,13 @@ def loss_features(data: dict[str, np.ndarray], kind: str, classifier_steps: int,
     from engine.weights.catalog import load_imagenet_features
 
     try:
-        feats = load_imagenet_features(kind, value_range="[-1,1]")
+        feats = load_imagenet_features(kind, value_range="[-1,1]").to(device)
         return feats, f"{feats.name}, taps {', '.join(feats.contextual_layers)} (ImageNet-pretrained)"
     except CheckpointError as exc:
         if kind != "auto":
             raise
         why = str(exc)
-    net = train_classifier(data, steps=max(1, classifier_steps // 2), seed=seed + 1)
+    net = train_classifier(data, steps=max(1, classifier_steps // 2), seed=seed + 1, device=device)
     return net, (f"no ImageNet features ({why}): features of a small expression classifier trained on procedural "
                  "labels (2 conv blocks, init seed differs from the judge)")
 
@@ -425,17 +454,25 @@ def main(args: argparse.Namespace) -> int:
     cpu_start = time.process_time()
     run = Path(args.run_dir)
     size = args.size
+    rt = Runtime.create(getattr(args, "device", "auto"), getattr(args, "amp", False))
+    if not rt.is_main:
+        rt.barrier()  # under torchrun rank 0 builds the data cache, the others then read it
     data = load_or_build(run / f"data_{size}.npz", args.seeds, size)
-    print(f"data: {data['images'].shape[0]} identities × {VIEWS_PER_SEED} expressions at {size}² "
-          f"({time.perf_counter() - t_start:.0f} s)")
+    if rt.is_main:
+        rt.barrier()
+        print(f"data: {data['images'].shape[0]} identities × {VIEWS_PER_SEED} expressions at {size}² "
+              f"({time.perf_counter() - t_start:.0f} s)")
     feature_net, contextual_features = loss_features(data, getattr(args, "loss_features", "auto"),
-                                                     args.classifier_steps, args.seed)
-    judge = train_classifier(data, steps=args.classifier_steps, seed=args.seed + 2)
-    print(f"classifiers trained ({time.perf_counter() - t_start:.0f} s)")
+                                                     args.classifier_steps, args.seed, device=rt.device)
+    if rt.is_main:  # the judge only measures: rank 0 alone trains it
+        judge = train_classifier(data, steps=args.classifier_steps, seed=args.seed + 2, device=rt.device)
+        print(f"classifiers trained ({time.perf_counter() - t_start:.0f} s)")
     g, _, summary = train_gan(data, feature_net, run, steps=args.steps, batch=args.batch, width=args.width,
                               code_dim=args.code_dim, lambda_pair=args.pair_weight, lambda_mask=args.mask_weight,
                               lambda_adv=args.adv_weight,
-                              seed=args.seed)
+                              seed=args.seed, runtime=rt)
+    if not rt.is_main:
+        return 0  # rank 0 alone measures and writes the checkpoints and their cards
     print(f"GAN trained: {summary['steps']} steps in {summary['train_s']} s")
     metrics = evaluate(g, judge, n_faces=args.eval_faces, size=size)
     better = is_better(metrics)

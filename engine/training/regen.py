@@ -26,6 +26,12 @@ Evaluation on the held-out faces, the same measurement for both backends:
 
 ``better_than_classical`` in the card is :func:`is_better` of the two summaries; ``auto`` reads
 only that flag.
+
+Devices (``--device``, ``--amp``, torchrun): :func:`train` runs on a
+:class:`~engine.training.loop.Runtime` — generator, critic and perceptual features on its device,
+DDP-wrapped copies trained under torchrun (each rank draws its own batches), forward passes under
+autocast. Rank 0 builds the data cache before the other ranks read it, and alone evaluates and
+writes the checkpoint and its card; evaluation follows the generator's device.
 """
 
 from __future__ import annotations
@@ -44,12 +50,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.cancel import CancelToken
+from engine.device import CPU, module_device
 from engine.imageio import load_image
 from engine.labels import CELEBAMASK_HQ
 from engine.models.regen import MultiscaleDiscriminator, RegenGenerator, one_hot
 from engine.nn.features import ImageNetFeatures, perceptual_distance
 from engine.nn.losses import feature_matching_loss, gan_loss, r1_penalty
-from engine.training.loop import TrainConfig, Trainer
+from engine.training.loop import Runtime, TrainConfig, Trainer
 
 CROP = 128
 """Side of the cached aligned crops (training and evaluation resize from these)."""
@@ -73,11 +80,11 @@ EVAL_EDITS: dict[str, str] = {
 """The bench's edit chains; pixel amounts are scaled to the evaluation side (bench: 512 px)."""
 
 
-def pair_r1_penalty(discriminator: MultiscaleDiscriminator, seg: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+def pair_r1_penalty(discriminator: nn.Module, seg: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """R1 of the multi-scale pair critic on real pairs: ``½ E[‖∇_x Σ_scales D(seg, x)‖²]``.
 
     Args:
-        discriminator: the critic.
+        discriminator: the critic (a :class:`~engine.models.regen.MultiscaleDiscriminator`, or its DDP wrapper).
         seg: one-hot label maps ``[N, L, S, S]``.
         real: real images ``[N, 3, S, S]``.
 
@@ -249,7 +256,8 @@ def to_image(t: torch.Tensor) -> np.ndarray:
 def train(images: np.ndarray, labels: np.ndarray, out_dir: Path, *, steps: int = 300, batch: int = 4,
           side: int = 64, width: int = 16, style_dim: int = 32, lr: float = 2e-4, fm_weight: float = 10.0,
           perceptual_weight: float = 10.0, r1_weight: float = 1.0, r1_every: int = 4, seed: int = 0,
-          time_limit_s: float | None = None, loss_features: str = "auto") -> tuple[RegenGenerator, dict[str, Any]]:
+          time_limit_s: float | None = None, loss_features: str = "auto",
+          runtime: Runtime | None = None) -> tuple[RegenGenerator, dict[str, Any]]:
     """Train the generator on aligned faces.
 
     Args:
@@ -270,18 +278,23 @@ def train(images: np.ndarray, labels: np.ndarray, out_dir: Path, *, steps: int =
         time_limit_s: stop early (state saved; running again resumes) after this many seconds.
         loss_features: ImageNet features of the perceptual loss: ``"auto"`` (EfficientNet-Lite0,
             else a local VGG-19, else the pyramid fallback), ``"efficientnet_lite0"`` or ``"vgg19"``.
+        runtime: device, ``--amp`` and torchrun rank (:class:`~engine.training.loop.Runtime`;
+            DDP-wrapped training copies, per-rank batches, rank 0 alone writes); ``None``: one fp32
+            process on the CPU.
 
     Returns:
-        (generator in eval mode, summary).
+        (generator in eval mode on the runtime's device, summary).
     """
     if len(images) < 2:
         raise ValueError(f"need at least 2 training faces, got {len(images)}")
     imgs, labs = resize_pair(images, labels, side)
-    rng = np.random.default_rng(seed)
+    rt = runtime or Runtime(device=CPU)
+    rng = rt.rng(seed)  # under torchrun every rank draws its own batches
     g = RegenGenerator(width=width, n_down=3, n_blocks=4, style_dim=style_dim, encoder_width=max(8, width // 2),
-                       max_width=8 * width, side=side)
-    d = MultiscaleDiscriminator(width=width, n_layers=3, num_scales=2)
-    perceptual = PerceptualLoss.from_local_weights(loss_features)
+                       max_width=8 * width, side=side).to(rt.device)
+    d = MultiscaleDiscriminator(width=width, n_layers=3, num_scales=2).to(rt.device)
+    g_train, d_train = rt.wrap(g), rt.wrap(d)  # DDP under torchrun
+    perceptual = PerceptualLoss.from_local_weights(loss_features).to(rt.device)
     opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.0, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=lr * 2, betas=(0.0, 0.999))  # TTUR as SEAN/SPADE
 
@@ -291,47 +304,57 @@ def train(images: np.ndarray, labels: np.ndarray, out_dir: Path, *, steps: int =
         flip = rng.random(n) < 0.5
         im[flip] = im[flip][:, :, ::-1]
         lb[flip] = FLIP_LABELS[lb[flip][:, :, ::-1]]
-        return to_tensor(im), one_hot(torch.from_numpy(lb))
+        return rt.to_device(to_tensor(im)), rt.to_device(one_hot(torch.from_numpy(lb)))
+
+    def critic(seg: torch.Tensor, image: torch.Tensor) -> list[list[torch.Tensor]]:
+        """The critic's per-scale features under autocast, back in float32 for the losses."""
+        with rt.autocast():
+            return [[f.float() for f in feats] for feats in d_train(seg, image)]
 
     def step_fn(step: int) -> dict[str, float]:
         real, seg = sample(batch)
-        fake = g(seg, real, seg)
-        d_loss = gan_loss(d(seg, fake.detach()), False, True) + gan_loss(d(seg, real), True, True)
+        with rt.autocast():
+            fake = g_train(seg, real, seg).float()
+        d_loss = gan_loss(critic(seg, fake.detach()), False, True) + gan_loss(critic(seg, real), True, True)
         logs: dict[str, float] = {"d_hinge": float(d_loss.detach())}
         if r1_weight > 0 and step % r1_every == 0:
-            r1 = pair_r1_penalty(d, seg, real)
+            r1 = pair_r1_penalty(d_train, seg, real)  # fp32: a gradient penalty is not autocast
             d_loss = d_loss + r1_weight * r1_every * r1
             logs["r1"] = float(r1.detach())
         opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
-        fo, ro = d(seg, fake), d(seg, real)
+        rt.backward(d_loss, opt_d)
+        rt.step(opt_d)
+        fo, ro = critic(seg, fake), critic(seg, real)
         adv = gan_loss(fo, True, False)
         fm = feature_matching_loss(fo, ro)
-        per = perceptual(fake, real)
+        with rt.autocast():
+            per = perceptual(fake, real).float()
         g_loss = adv + fm_weight * fm + perceptual_weight * per
         opt_g.zero_grad()
-        g_loss.backward()
-        opt_g.step()
+        rt.backward(g_loss, opt_g)
+        rt.step(opt_g)
         logs.update(g_adv=float(adv.detach()), fm=float(fm.detach()), perceptual=float(per.detach()))
         return logs
 
     t0 = time.perf_counter()
     cancel = None if time_limit_s is None else CancelToken(lambda: time.perf_counter() - t0 > time_limit_s)
     trainer = Trainer(TrainConfig(out_dir=out_dir, steps=steps, log_every=10, checkpoint_every=100, seed=seed),
-                      {"generator": g, "discriminator": d}, {"generator": opt_g, "discriminator": opt_d}, step_fn)
+                      {"generator": g, "discriminator": d}, {"generator": opt_g, "discriminator": opt_d}, step_fn,
+                      runtime=rt)
     done = trainer.run(cancel)
-    return g.eval(), {"steps": done, "batch": batch, "side": side, "train_s": round(time.perf_counter() - t0, 1),
+    return g.eval(), {"steps": done, "batch": batch * rt.world, **rt.describe(), "side": side, "train_s": round(time.perf_counter() - t0, 1),
                       "faces": int(len(images)), "perceptual": perceptual.kind,
                       "threads": torch.get_num_threads()}
 
 
 @torch.no_grad()
 def render(model: RegenGenerator, images: np.ndarray, labels: np.ndarray, edited: np.ndarray) -> np.ndarray:
-    """Learned renders of ``edited`` maps with each face's own style codes (``uint8`` ``[N, S, S, 3]``)."""
+    """Learned renders of ``edited`` maps with each face's own style codes (``uint8`` ``[N, S, S, 3]``),
+    on the device the model's weights are on."""
     model.eval()
-    codes = model.encode_style(to_tensor(images), one_hot(torch.from_numpy(labels)))
-    return to_image(model.render(one_hot(torch.from_numpy(edited)), codes))
+    dev = module_device(model)
+    codes = model.encode_style(to_tensor(images).to(dev), one_hot(torch.from_numpy(labels)).to(dev))
+    return to_image(model.render(one_hot(torch.from_numpy(edited)).to(dev), codes))
 
 
 # -- evaluation --------------------------------------------------------------------------------------
@@ -455,12 +478,13 @@ def reevaluate(args: argparse.Namespace) -> int:
     import json
     from datetime import datetime, timezone
 
+    from engine.device import parse_device
     from engine.imageio import atomic_write_bytes
     from engine.weights.card import card_path_for
     from engine.weights.store import load_checkpoint
 
     card_path = card_path_for(args.out)
-    model, card = load_checkpoint(card_path, device="cpu")
+    model, card = load_checkpoint(card_path, device=parse_device(getattr(args, "device", "auto")))
     if not isinstance(model, RegenGenerator) or card.input_size is None:
         raise ValueError(f"{card_path} is not a regen_g checkpoint with an input size")
     side = int(card.input_size[0])
@@ -490,13 +514,21 @@ def main(args: argparse.Namespace) -> int:
         return reevaluate(args)
     root = Path(args.data)
     run = Path(args.run_dir)
+    rt = Runtime.create(getattr(args, "device", "auto"), getattr(args, "amp", False))
+    if not rt.is_main:
+        rt.barrier()  # under torchrun rank 0 builds the data cache, the others then read it
     data = build_dataset(root, run / "data.npz")
+    if rt.is_main:
+        rt.barrier()
     tr, held = split(len(data["images"]))
     print(f"data: {len(data['images'])} aligned faces ({int(data['gt'].sum())} with ground-truth labels); "
           f"{len(tr)} train, {len(held)} held out")
     model, summary = train(data["images"][tr], data["labels"][tr], run, steps=args.steps, batch=args.batch,
                            side=args.size, width=args.width, style_dim=args.style_dim, seed=args.seed,
-                           time_limit_s=args.time_limit, loss_features=getattr(args, "loss_features", "auto"))
+                           time_limit_s=args.time_limit, loss_features=getattr(args, "loss_features", "auto"),
+                           runtime=rt)
+    if not rt.is_main:
+        return 0  # rank 0 alone measures and writes the checkpoint and its card
     print(f"trained: {summary}")
     himg, hlab = resize_pair(data["images"][held], data["labels"][held], args.size)
     metrics, cmp = compare(model, himg, hlab)
