@@ -132,13 +132,14 @@ class DomainExtractor:
     """
 
     def __init__(self, path: str | None = None, batch: int = 32) -> None:
+        from engine.device import select_device
         from engine.weights.store import find_checkpoint, load_checkpoint
 
         p = path or find_checkpoint("opera_colour_resnet18")
         if p is None:
             raise MetricUnavailable("no trained opera colour classifier (opera_colour_resnet18) to extract features")
         try:
-            model, card = load_checkpoint(p, device="cpu")
+            model, card = load_checkpoint(p, device=select_device().device)  # its inputs follow the model
             self.model: Any = model
         except CheckpointError as exc:
             raise MetricUnavailable(str(exc)) from None
