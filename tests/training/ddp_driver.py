@@ -4,7 +4,9 @@ Usage (each rank runs this file): ``torchrun --nproc_per_node 2 tests/training/d
 
 * ``ENTRY`` ``cli``: ``masquerade ARGS...`` through the real command line;
   ``opera-classifier``: :func:`engine.training.opera_classifier.train` only (its evaluation renders
-  hundreds of designs: too slow for a test), with ``ARGS`` = ``RUN_DIR STEPS``.
+  hundreds of designs: too slow for a test), with ``ARGS`` = ``RUN_DIR STEPS``;
+  ``regen``: :func:`engine.training.regen.train` only (its data and evaluation need face analysis) on
+  three drawn 32² faces at 16², with ``ARGS`` = ``RUN_DIR STEPS``.
 * Every rank writes ``DUMP/rank{R}.safetensors`` (the trained modules' weights after the loop) and
   ``DUMP/rank{R}.json`` (the files this rank wrote through the training loop, the checkpoint store
   and the image writer; the step the loop resumed from).
@@ -101,6 +103,19 @@ def main() -> int:
         from engine.cli import main as cli_main
 
         rc = cli_main(rest)
+    elif entry == "regen":
+        import numpy as np
+
+        from engine.training.loop import Runtime
+        from engine.training.regen import train as train_regen
+
+        rt = Runtime.create("cpu", amp=True)
+        labels = np.zeros((3, 32, 32), np.uint8)
+        labels[:, 8:26, 6:26], labels[:, :8], labels[:, 20:24, 12:20] = 1, 17, 12  # skin, hair, upper lip
+        images = np.random.default_rng(0).integers(0, 256, (19, 3)).astype(np.uint8)[labels]
+        train_regen(images, labels, Path(rest[0]), steps=int(rest[1]), batch=2, side=16, width=8, style_dim=8,
+                    seed=0, runtime=rt)
+        rc = 0
     else:
         from engine.training.loop import Runtime
         from engine.training.opera_classifier import train

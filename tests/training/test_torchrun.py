@@ -82,3 +82,45 @@ def test_stylegan2_killed_under_torchrun_resumes_and_rank0_writes_checkpoint(tmp
     assert card["extra"]["processes"] == 2 and card["extra"]["device"] == "cpu"
     assert card["extra"]["precision"] == "fp32"  # --amp is a no-op on the CPU
     assert card["extra"]["kimg"] == pytest.approx(4 * 4 * 2 / 1000)
+
+
+def test_cocosnet_two_ranks_same_weights_rank0_writes_the_card(tmp_path: Path) -> None:
+    run, out = tmp_path / "run", tmp_path / "cc"
+    res = torchrun(tmp_path / "dump", "cli", "train", "cocosnet", "--out", str(out), "--run-dir", str(run),
+                   "--size", "64", "--steps", "3", "--batch", "2", "--width", "4", "--designs", "4",
+                   "--eval-count", "1", "--eval-size", "64", "--device", "cpu", "--amp")
+    assert res.returncode == 0, res.stderr[-2000:]
+    r0, r1 = rank_facts(tmp_path / "dump")
+    assert r0["done"] == r1["done"] == 3
+    assert_same_weights(tmp_path / "dump")
+    assert r1["writes"] == [] and f"checkpoint:{out}" in r0["writes"]
+    extra = json.loads(out.with_suffix(".json").read_text())["extra"]
+    assert extra["device"] == "cpu" and extra["processes"] == 2 and extra["batch"] == 4
+
+
+def test_expression_gan_two_ranks_same_weights_rank0_writes_both_cards(tmp_path: Path) -> None:
+    run, out = tmp_path / "run", tmp_path / "expression_gan_g"
+    res = torchrun(tmp_path / "dump", "cli", "train", "expression-gan", "--out", str(out), "--run-dir", str(run),
+                   "--seeds", "4", "--size", "32", "--steps", "3", "--batch", "2", "--width", "4", "--code-dim", "8",
+                   "--classifier-steps", "2", "--eval-faces", "1", "--device", "cpu", "--amp")
+    assert res.returncode == 0, res.stderr[-2000:]
+    r0, r1 = rank_facts(tmp_path / "dump")
+    assert r0["done"] == r1["done"] == 3
+    assert_same_weights(tmp_path / "dump")
+    assert r1["writes"] == []
+    assert {f"checkpoint:{out}", f"checkpoint:{out.with_name('expression_judge')}"} <= set(r0["writes"])
+    assert (run / "data_32.npz").is_file()  # rank 0 built the cache, rank 1 read it
+
+
+def test_regen_killed_under_torchrun_resumes_with_identical_weights(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    killed = torchrun(tmp_path / "dump1", "regen", str(run), "6",
+                      env={"MASQ_TEST_CHECKPOINT_EVERY": "2", "MASQ_TEST_KILL_AT": "3"})
+    assert killed.returncode != 0
+    assert json.loads((run / "state" / "state.json").read_text())["step"] == 2
+    res = torchrun(tmp_path / "dump2", "regen", str(run), "5")
+    assert res.returncode == 0, res.stderr[-2000:]
+    r0, r1 = rank_facts(tmp_path / "dump2")
+    assert r0["resumed_from"] == r1["resumed_from"] == 2 and r0["done"] == r1["done"] == 5
+    assert_same_weights(tmp_path / "dump2")
+    assert r1["writes"] == [] and any(w.endswith("state.json") for w in r0["writes"])
