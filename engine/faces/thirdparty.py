@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from engine.device import CPU
 from engine.errors import CheckpointError
 from engine.faces.align import align_face
 from engine.faces.types import Face
@@ -76,14 +77,13 @@ class RetinaFaceBoxDetector:
     name = "retinaface"
 
     def __init__(self, path: Path, device: torch.device | None = None, min_score: float = 0.7) -> None:
-        import torch
 
         from engine.weights.store import sha256_file
 
         _facexlib()
         from facexlib.detection.retinaface import RetinaFace
 
-        self.device = device or torch.device("cpu")
+        self.device = device or CPU
         self.min_score = min_score
         self.model = RetinaFace(network_name="mobile0.25", half=False, device=self.device)
         _load_strict(self.model, path)
@@ -136,7 +136,6 @@ class FacexlibParser:
     SIZE = 512
 
     def __init__(self, kind: str, path: Path, device: torch.device | None = None) -> None:
-        import torch
 
         _facexlib()
         if kind == "parsenet":
@@ -152,7 +151,7 @@ class FacexlibParser:
         else:
             raise ValueError(f"kind must be 'parsenet' or 'bisenet', got {kind!r}")
         self.kind = kind
-        self.device = device or torch.device("cpu")
+        self.device = device or CPU
         _load_strict(self.model, path)
         self.model.to(self.device).eval()
         self._lock = threading.Lock()

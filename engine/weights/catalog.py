@@ -46,6 +46,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from engine.device import CPU
 from engine.errors import CheckpointError
 from engine.imageio import _NEW_FILE_MODE
 from engine.models.registry import registered_models
@@ -142,7 +143,7 @@ def _retinaface() -> nn.Module:
     known_files.import_facexlib()
     from facexlib.detection.retinaface import RetinaFace
 
-    model: nn.Module = RetinaFace(network_name="mobile0.25", half=False, device=torch.device("cpu"))
+    model: nn.Module = RetinaFace(network_name="mobile0.25", half=False, device=CPU)
     return model
 
 
@@ -507,7 +508,7 @@ def _checkpoint_entry(card_path: Path, verify: bool) -> ModelEntry:
         entry.sha256_ok = entry.sha256 == card.sha256
         if status.loadable:
             try:
-                load_checkpoint(card_path, device="cpu", verify_hash=False)
+                load_checkpoint(card_path, device=CPU, verify_hash=False)
                 entry.loadable, entry.status = True, "verified: hash and shapes ok"
             except CheckpointError as exc:
                 entry.loadable, entry.status = False, str(exc)
@@ -780,7 +781,7 @@ def _import_checkpoint(card_path: Path, dest: Path | None, expected_sha256: str 
     _check_expected(digest, expected_sha256, weights)
     if card.model not in registered_models():
         raise CheckpointError(f"{card_path.name}: architecture {card.model!r} is not part of this build")
-    load_checkpoint(card_path, device="cpu", verify_hash=True)  # safetensors + strict=True
+    load_checkpoint(card_path, device=CPU, verify_hash=True)  # safetensors + strict=True
     folder = dest if dest is not None else checkpoint_roots()[0]
     target_weights, target_card = folder / weights.name, folder / card_path.name
     if target_card.exists() and not overwrite and target_card.read_bytes() != card_path.read_bytes():

@@ -24,7 +24,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from engine.device import select_device
+from engine.device import CPU, select_device
 from engine.errors import CheckpointError, ImageSaveError
 from engine.imageio import atomic_write_bytes
 from engine.labels import SCHEMES
@@ -141,7 +141,7 @@ def save_checkpoint(
     card_path = card_path_for(p / name if p.is_dir() else p)
     weights_path = card_path.with_suffix(WEIGHTS_SUFFIX)
 
-    state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in module.state_dict().items()}
+    state = {k: v.detach().to(CPU, copy=True).contiguous() for k, v in module.state_dict().items()}
     blob = safetensors.torch.save(state, metadata={"format": "pt", "model": name})
     card = ModelCard(
         model=name,

@@ -14,6 +14,7 @@ import safetensors.torch
 import torch
 from safetensors import SafetensorError
 
+from engine.device import CPU
 from engine.errors import CheckpointError
 from engine.weights.card import WEIGHTS_SUFFIX
 
@@ -72,7 +73,7 @@ def load_state_dict_file(path: PathLike, unwrap: bool = True) -> dict[str, torch
     """Read third-party weights safely onto the CPU.
 
     ``.safetensors`` is decoded by safetensors; ``.pth``/``.pt``/``.bin``/``.ckpt`` by
-    ``torch.load(map_location="cpu", weights_only=True)``, which only rebuilds tensors and plain
+    ``torch.load(map_location=CPU, weights_only=True)``, which only rebuilds tensors and plain
     containers. A pickle that references any other Python object (a class, ``os.system`` ...) is
     refused; there is deliberately no fallback to full unpickling.
 
@@ -95,7 +96,7 @@ def load_state_dict_file(path: PathLike, unwrap: bool = True) -> dict[str, torch
         if not p.is_file():
             raise CheckpointError(f"{p}: weights file not found")
         try:
-            obj = torch.load(p, map_location="cpu", weights_only=True)
+            obj = torch.load(p, map_location=CPU, weights_only=True)
         except Exception as exc:  # UnpicklingError, RuntimeError (zip), EOFError ... all refused
             msg = str(exc)
             found = re.search(r"GLOBAL ([\w.]+)", msg)
