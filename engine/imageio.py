@@ -49,7 +49,7 @@ def _read_umask() -> int:
     return mask
 
 
-_NEW_FILE_MODE = 0o666 & ~_read_umask()
+NEW_FILE_MODE = 0o666 & ~_read_umask()
 """Permissions of newly written files (what ``open()`` would give; temp files start as 0600)."""
 
 LOAD_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
@@ -285,7 +285,7 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     tmp = ""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
-        mode = (p.stat().st_mode & 0o7777) if p.exists() else _NEW_FILE_MODE
+        mode = (p.stat().st_mode & 0o7777) if p.exists() else NEW_FILE_MODE
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fd = -1
@@ -337,7 +337,7 @@ def atomic_write_files(files: dict[PathLike, bytes]) -> list[Path]:
                 raise ImageSaveError(f"{p}: cannot write ({exc.strerror or exc})") from None
             staged.append((tmp, p))
             try:
-                os.fchmod(fd, (p.stat().st_mode & 0o7777) if p.exists() else _NEW_FILE_MODE)
+                os.fchmod(fd, (p.stat().st_mode & 0o7777) if p.exists() else NEW_FILE_MODE)
                 with os.fdopen(fd, "wb") as fh:
                     fd = -1
                     fh.write(data)
@@ -351,17 +351,35 @@ def atomic_write_files(files: dict[PathLike, bytes]) -> list[Path]:
             finally:
                 if fd >= 0:
                     os.close(fd)
-        for i, (tmp, p) in enumerate(staged):
-            try:
-                os.replace(tmp, p)
-            except OSError as exc:
-                raise ImageSaveError(f"{p}: cannot write ({exc.strerror or exc})") from None
-            staged[i] = ("", p)
+        rename_staged(staged, ImageSaveError)
     finally:
-        for tmp, _ in staged:
-            if tmp and os.path.exists(tmp):
-                os.unlink(tmp)
+        remove_staged(staged)
     return [p for _, p in staged]
+
+
+def rename_staged(staged: list[tuple[str, Path]], error: type[Exception]) -> None:
+    """Rename each staged temporary file onto its destination, marking it done (``""``) in place.
+
+    Renames need no disk space, so once a whole set is staged it is installed; a failed rename
+    raises ``error`` with one line and leaves the rest staged for :func:`remove_staged`.
+
+    Args:
+        staged: ``(temporary path, destination)`` pairs in the destination's folder.
+        error: the exception type to raise (e.g. :class:`~engine.errors.ImageSaveError`).
+    """
+    for i, (tmp, dst) in enumerate(staged):
+        try:
+            os.replace(tmp, dst)
+        except OSError as exc:
+            raise error(f"{dst}: cannot write ({exc.strerror or exc})") from None
+        staged[i] = ("", dst)
+
+
+def remove_staged(staged: list[tuple[str, Path]]) -> None:
+    """Delete the temporary files of ``staged`` that were not renamed (call it in a ``finally``)."""
+    for tmp, _ in staged:
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def save_image(path: PathLike, array: np.ndarray, *, quality: int = 95, fmt: str | None = None) -> Path:

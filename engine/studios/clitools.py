@@ -86,6 +86,27 @@ def classical_only(backend: LearnedBackend, op: str) -> Resolution:
                    reason=f"{backend.classical}: batch {op} runs the classical engine only")
 
 
+def classical_batch_engine(backend: str, op: str) -> BatchEngine:
+    """The :class:`BatchEngine` of a batch op that runs only the classical twin of a learned engine.
+
+    Args:
+        backend: ``"module:attribute"`` of the studio's :class:`~engine.studios.base.LearnedBackend`,
+            imported when the line is printed (batch modules stay cheap to import).
+        op: the batch op's name.
+
+    Returns:
+        A :class:`BatchEngine` whose resolution is :func:`classical_only`.
+    """
+    module, attr = backend.split(":")
+
+    def resolve(params: Mapping[str, Any]) -> Resolution:
+        import importlib
+
+        return classical_only(getattr(importlib.import_module(module), attr), op)
+
+    return BatchEngine(resolve)
+
+
 def ran(backend: LearnedBackend, resolution: Resolution) -> Resolution:
     """What really runs for ``resolution``: a learned one is loaded once (cached for this process).
 

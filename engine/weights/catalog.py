@@ -48,7 +48,7 @@ from torch import nn
 
 from engine.device import CPU
 from engine.errors import CheckpointError
-from engine.imageio import _NEW_FILE_MODE
+from engine.imageio import NEW_FILE_MODE, remove_staged, rename_staged
 from engine.models.registry import registered_models
 from engine.nn.features import EfficientNetLite0, ImageNetFeatures, VGG19Taps
 from engine.weights import known_files
@@ -704,7 +704,7 @@ def _stage_copy(src: Path, dst: Path, digest: str) -> str:
         fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
         h = hashlib.sha256()
         with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-            os.fchmod(out.fileno(), (dst.stat().st_mode & 0o7777) if dst.is_file() else _NEW_FILE_MODE)
+            os.fchmod(out.fileno(), (dst.stat().st_mode & 0o7777) if dst.is_file() else NEW_FILE_MODE)
             while chunk := inp.read(_CHUNK):
                 h.update(chunk)
                 out.write(chunk)
@@ -734,16 +734,9 @@ def _install(copies: list[tuple[Path, Path, str]]) -> None:
     try:
         for src, dst, digest in copies:
             staged.append((_stage_copy(src, dst, digest), dst))
-        for i, (tmp, dst) in enumerate(staged):
-            try:
-                os.replace(tmp, dst)
-            except OSError as exc:
-                raise CheckpointError(f"cannot write {dst} ({exc.strerror or exc})") from None
-            staged[i] = ("", dst)
+        rename_staged(staged, CheckpointError)
     finally:
-        for tmp, _ in staged:
-            if tmp and os.path.exists(tmp):
-                os.unlink(tmp)
+        remove_staged(staged)
 
 
 def _hash_and_verify_copy(src: Path, dst: Path, digest: str, overwrite: bool) -> bool:

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.studios.clitools import BatchEngine, classical_only
+from engine.studios.clitools import BatchEngine, classical_batch_engine
 from engine.studios.makeup.cli import add_makeup_arguments, flat_params_from_args
 from engine.studios.registry import BatchOp
 
 if TYPE_CHECKING:
-    from engine.studios.base import Resolution
+    pass
 
 
 def makeup_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -136,20 +136,6 @@ def grid_from_args(args: argparse.Namespace) -> dict[str, list[Any]]:
     return {"style": styles, "regions": combos}
 
 
-def makeup_batch_engine(params: Mapping[str, Any]) -> Resolution:
-    """The engine ``batch makeup`` runs: always the classical renderer.
-
-    Args:
-        params: the job's parameters (unused: the op has no engine choice).
-
-    Returns:
-        The classical resolution, its reason naming the makeup GAN's classical twin.
-    """
-    from engine.studios.makeup.learned import BACKEND
-
-    return classical_only(BACKEND, "makeup")
-
-
 BATCH_OPS: tuple[BatchOp, ...] = (
     BatchOp("makeup", makeup_runner, makeup_params, ".png",
             "makeup styles per region (Makeup, classical); grid: style=retro,smoky regions=lips,eyeshadow lips=korean,none",
@@ -158,5 +144,5 @@ BATCH_OPS: tuple[BatchOp, ...] = (
 )
 """The Makeup studio's batch ops (read by :mod:`engine.batch.ops`)."""
 
-BATCH_ENGINES: dict[str, BatchEngine] = {"makeup": BatchEngine(makeup_batch_engine)}
+BATCH_ENGINES: dict[str, BatchEngine] = {"makeup": classical_batch_engine("engine.studios.makeup.learned:BACKEND", "makeup")}
 """The ``engine:`` line of ``batch makeup`` (read by :mod:`engine.batch.cli`)."""

@@ -27,12 +27,12 @@ from engine.procedural.lianpu_dataset import (
     dataset_params,
     dataset_runner,
 )
-from engine.studios.clitools import BatchEngine, classical_only
+from engine.studios.clitools import BatchEngine, classical_batch_engine
 from engine.studios.opera.cli import add_xdog_arguments, xdog_params_from_args
 from engine.studios.registry import BatchOp
 
 if TYPE_CHECKING:
-    from engine.studios.base import Resolution
+    pass
 
 # --- lineart: XDoG line art ------------------------------------------------------------------------
 
@@ -169,20 +169,6 @@ def colorize_batch_base(args: argparse.Namespace) -> dict[str, Any]:
     return colorize_batch_params({"reference": args.reference, "gap": args.gap})
 
 
-def colorize_batch_engine(params: Mapping[str, Any]) -> Resolution:
-    """The engine ``batch colorize`` runs: always classical region correspondence.
-
-    Args:
-        params: the job's parameters (unused: the op has no engine choice).
-
-    Returns:
-        The classical resolution, its reason naming the learned engine's classical twin.
-    """
-    from engine.studios.opera.learned import COCOSNET
-
-    return classical_only(COCOSNET, "colorize")
-
-
 BATCH_OPS: tuple[BatchOp, ...] = (
     BatchOp("lineart", lineart_runner, lineart_params, ".png", "XDoG line art (Opera), grey PNG",
             add_arguments=add_xdog_arguments, params_from_args=lineart_base),
@@ -196,5 +182,5 @@ BATCH_OPS: tuple[BatchOp, ...] = (
 )
 """The Opera studio's batch ops (read by :mod:`engine.batch.ops`)."""
 
-BATCH_ENGINES: dict[str, BatchEngine] = {"colorize": BatchEngine(colorize_batch_engine)}
+BATCH_ENGINES: dict[str, BatchEngine] = {"colorize": classical_batch_engine("engine.studios.opera.learned:COCOSNET", "colorize")}
 """The ``engine:`` line of the Opera batch ops that have a learned twin (read by :mod:`engine.batch.cli`)."""

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.studios.clitools import BatchEngine, classical_only
+from engine.studios.clitools import BatchEngine, classical_batch_engine
 from engine.studios.registry import BatchOp
 
 if TYPE_CHECKING:
-    from engine.studios.base import Resolution
+    pass
 
 KEYS = ("edits", "reference", "regions", "blend")
 
@@ -125,20 +125,6 @@ def regenerate_runner() -> RegenerateBatchRunner:
     return RegenerateBatchRunner()
 
 
-def regenerate_batch_engine(params: Mapping[str, Any]) -> Resolution:
-    """The engine ``batch regenerate`` runs: always classical region warping.
-
-    Args:
-        params: the job's parameters (unused: the op has no engine choice).
-
-    Returns:
-        The classical resolution, its reason naming the learned generator's classical twin.
-    """
-    from engine.studios.regenerate.learned import BACKEND
-
-    return classical_only(BACKEND, "regenerate")
-
-
 BATCH_OPS: tuple[BatchOp, ...] = (
     BatchOp("regenerate", regenerate_runner, regenerate_params, ".png",
             "edit each face's 19-label parsing and regenerate it (Regenerate, classical); "
@@ -147,5 +133,5 @@ BATCH_OPS: tuple[BatchOp, ...] = (
 )
 """The Regenerate studio's batch ops (read by :mod:`engine.batch.ops`)."""
 
-BATCH_ENGINES: dict[str, BatchEngine] = {"regenerate": BatchEngine(regenerate_batch_engine)}
+BATCH_ENGINES: dict[str, BatchEngine] = {"regenerate": classical_batch_engine("engine.studios.regenerate.learned:BACKEND", "regenerate")}
 """The ``engine:`` line of ``batch regenerate`` (read by :mod:`engine.batch.cli`)."""
