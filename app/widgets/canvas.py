@@ -23,6 +23,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QCursor,
+    QHideEvent,
     QImage,
     QKeyEvent,
     QMouseEvent,
@@ -31,6 +32,7 @@ from PySide6.QtGui import (
     QPen,
     QPixmap,
     QResizeEvent,
+    QShowEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QApplication, QSizePolicy, QWidget
@@ -78,6 +80,12 @@ class SpacePanFilter(QObject):
         self._armed = True
         self.canvas.set_space(True)
         return True
+
+    def release(self) -> None:
+        """Let go of a Space press this filter took (the canvas is being hidden)."""
+        if self._armed:
+            self._armed = False
+            self.canvas.set_space(False)
 
     def wants(self, target: QObject) -> bool:
         """Whether a Space press sent to ``target`` is the canvas's: the cursor is over the visible
@@ -128,10 +136,22 @@ class ImageCanvas(QWidget):
         self._handles: np.ndarray | None = None  # [N, 2] draggable points, document coordinates
         self._handle_labels: list[str] = []
         self._active_handle = -1
-        self.space_filter = SpacePanFilter(self)
+        self.space_filter = SpacePanFilter(self)  # on the application only while the canvas is shown
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Watch the application's Space presses while shown (a hidden or closed canvas costs nothing)."""
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self.space_filter)
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        """Stop watching when hidden (another studio, a closed window); a held Space is let go."""
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self.space_filter)
+        self.space_filter.release()
+        super().hideEvent(event)
 
     # -- content ----------------------------------------------------------------------------------
     def set_document_size(self, size: QSize) -> None:
