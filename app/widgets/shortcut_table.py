@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QResizeEvent
+from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from app import shortcuts
 
@@ -39,10 +40,18 @@ class ShortcutTable(QTableWidget):
                 self.insertRow(r)
                 self.setItem(r, 0, QTableWidgetItem(k))
                 self.setItem(r, 1, QTableWidgetItem(d))
-        self.resizeColumnsToContents()
+        self.resizeColumnToContents(0)
         self.verticalHeader().hide()  # row numbers mean nothing here
-        self.horizontalHeader().setStretchLastSection(True)  # long actions are not cut off
+        # the action column takes the rest of the width and long actions wrap (never cut off)
+        self.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.setWordWrap(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Re-wrap the actions to the new width."""
+        super().resizeEvent(event)
+        self.resizeRowsToContents()
 
     def rows_of(self, title: str) -> list[tuple[str, str]]:
         """The ``(key, action)`` rows shown under the group ``title`` (``KeyError`` if absent)."""
