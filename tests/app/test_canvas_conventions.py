@@ -126,7 +126,7 @@ def test_studio_panels_guard_their_controls(make_window):
     assert spin.value() == value and win.undo.count() == 0, "scrolling over the panel edited nothing"
 
 
-def test_f1_table_lists_every_studio_keys_grouped():
+def test_f1_table_lists_every_studio_keys_grouped(qtbot):
     from app import shortcuts
 
     groups = dict(shortcuts.help_groups())
