@@ -306,10 +306,18 @@ class Editor(ABC, Generic[P]):
 
     # -- image ----------------------------------------------------------------------------------
     def set_image(self, image: np.ndarray) -> None:
-        """Analyse ``image`` (``uint8`` RGB ``[H, W, 3]``; grey is expanded) for later edits."""
+        """Analyse ``image`` (``uint8`` RGB ``[H, W, 3]``; grey is expanded) for later edits.
+
+        When the analysis fails (e.g. :class:`~engine.errors.NoFaceError`) the editor holds no image,
+        so a later ``edit`` says "call set_image() first" instead of editing a half-analysed image.
+        """
         self._image = validate_rgb(image)
         self._previews = {}
-        self._prepare(self._image)
+        try:
+            self._prepare(self._image)
+        except BaseException:
+            self._image = None
+            raise
 
     def _prepare(self, image: np.ndarray) -> None:
         """Expensive per-image analysis; subclasses cache what they need."""
@@ -379,7 +387,8 @@ class Editor(ABC, Generic[P]):
     def _timed(self, image: np.ndarray, params: P, scale: float, cancel: CancelToken | None) -> EditResult:
         t0 = time.perf_counter()
         res = self._run(image, params, scale, cancel)
-        res.info.setdefault("backend", self.backend)
+        if "backend" not in res.info:  # (setdefault would resolve the cards on every edit)
+            res.info["backend"] = self.backend
         res.info.setdefault("device", CLASSICAL_DEVICE)
         res.info["scale"] = scale
         res.info["elapsed_ms"] = (time.perf_counter() - t0) * 1000.0

@@ -101,21 +101,6 @@ class MakeupEditor(Editor[MakeupParams]):
         if self.requested_backend == "classical":
             self.requested_backend = LEARNED
 
-    def set_image(self, image: np.ndarray) -> None:
-        """Analyse ``image`` (faces, landmarks, parsing).
-
-        Args:
-            image: ``uint8`` RGB ``[H, W, 3]`` (grey is expanded).
-
-        Raises:
-            NoFaceError: no face with landmarks was found (the editor then holds no image).
-        """
-        try:
-            super().set_image(image)
-        except NoFaceError:
-            self._image = None
-            raise
-
     def _prepare(self, image: np.ndarray) -> None:
         if self.analyzer is None:
             from engine.faces import FaceAnalyzer

@@ -76,11 +76,7 @@ class RegenerateEditor(Editor[RegenerateParams]):
         self._given = None if labels is None else check_labels(labels, "source labels")
         if self._given is not None and self._given.shape != np.asarray(image).shape[:2]:
             raise ValueError("source labels must match the image size")
-        try:
-            super().set_image(image)
-        except NoFaceError:
-            self._image = None
-            raise
+        super().set_image(image)
 
     def _prepare(self, image: np.ndarray) -> None:
         self._small_labels = {}
