@@ -144,6 +144,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     mk.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (1: on a shared 2-core machine more threads cost more time)")
     mk.add_argument("--seed", type=int, default=0)
+    mk.add_argument("--eval-only", action="store_true",
+                    help="do not train: re-measure the checkpoint --out on the held-out photos (identity "
+                         "distances included) and rewrite its card's numbers")
     add_runtime_args(mk)
     mk.set_defaults(func=_makeup_gan)
     rg = models.add_parser("regen", help="the Regenerate studio's learned generator (SEAN-style, CPU-sized demo)")

@@ -374,7 +374,7 @@ EVAL_REGION_SETS: tuple[tuple[str, ...], ...] = (("lips",), ("eyeshadow",), ("li
 
 
 def evaluate(photos: Sequence[Path], model: MakeupGenerator, styles: Sequence[str], size: int,
-             analyzer: Any = None) -> dict[str, float]:
+             analyzer: Any = None) -> dict[str, Any]:
     """The learned and the classical backend on the same edits of ``photos`` (full resolution).
 
     Args:
@@ -387,11 +387,14 @@ def evaluate(photos: Sequence[Path], model: MakeupGenerator, styles: Sequence[st
     Returns:
         ``{"faces", "edits", "<backend>_invariant_exact", "<backend>_invariant_max_abs",
         "<backend>_ssim_input", "learned_l1_to_classical", "learned_region_l1_to_classical",
-        "learned_ssim_to_classical"}`` (L1 in 0–255 units; region L1 over the changed pixels).
+        "learned_ssim_to_classical", "<backend>_identity_distance", "<backend>_same_person_rate"}``
+        (L1 in 0–255 units; region L1 over the changed pixels; identity = dlib descriptor distance
+        input → result of each style's fullest region set, left out when dlib's descriptor is missing).
     """
     from engine.errors import NoFaceError
     from engine.faces import FaceAnalyzer
     from engine.metrics import ssim
+    from engine.metrics.identity import identity_report
     from engine.studios.makeup.editor import MakeupEditor
     from engine.studios.makeup.params import MakeupParams, load_styles
 
@@ -401,6 +404,7 @@ def evaluate(photos: Sequence[Path], model: MakeupGenerator, styles: Sequence[st
     learned = MakeupEditor("classical", analyzer=analyzer, styles=table)
     learned.use_model(model, list(styles), size)
     acc: dict[str, list[float]] = {}
+    pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"classical": [], "learned": []}
     faces = 0
     for p in photos:
         img = load_image(p)
@@ -425,12 +429,20 @@ def evaluate(photos: Sequence[Path], model: MakeupGenerator, styles: Sequence[st
                 acc.setdefault("learned_l1_to_classical", []).append(float(d.mean()))
                 acc.setdefault("learned_region_l1_to_classical", []).append(float(d[sel].mean()) if sel.any() else 0.0)
                 acc.setdefault("learned_ssim_to_classical", []).append(ssim(rl.image, rc.image))
-    out = {k: round(float(np.mean(v)), 4) for k, v in acc.items()}
+                if len(regs) == max(len(r) for r in EVAL_REGION_SETS):  # identity: the fullest edit per style
+                    pairs["classical"].append((img, rc.image))
+                    pairs["learned"].append((img, rl.image))
+    out: dict[str, Any] = {k: round(float(np.mean(v)), 4) for k, v in acc.items()}
     out["faces"], out["edits"] = faces, len(acc.get("learned_ssim_input", []))
+    for name, pl in pairs.items():
+        report = identity_report(pl)
+        if report.get("identity_distance") is not None:  # absent without dlib's descriptor or faces
+            out[f"{name}_identity_distance"] = report["identity_distance"]
+            out[f"{name}_same_person_rate"] = report["same_person_rate"]
     return out
 
 
-def is_better(metrics: dict[str, float]) -> bool:
+def is_better(metrics: dict[str, Any]) -> bool:
     """Whether ``auto`` may pick the learned backend, from the card's metrics (same edits, same faces).
 
     It must keep the invariant pixels exact, lose no SSIM to the input against the classical
@@ -447,12 +459,48 @@ def is_better(metrics: dict[str, float]) -> bool:
             and metrics["learned_ssim_to_classical"] >= 0.98 and metrics["learned_kid"] < metrics["classical_kid"])
 
 
+def reevaluate(args: argparse.Namespace) -> int:
+    """``masquerade train makeup-gan --eval-only``: re-measure the checkpoint ``--out`` on the same
+    held-out photos with today's classical renderer and rewrite its card's numbers and verdict
+    (weights untouched; the card notes the date)."""
+    from datetime import datetime, timezone
+
+    from engine.device import parse_device
+    from engine.imageio import atomic_write_bytes
+    from engine.weights.card import card_path_for
+    from engine.weights.store import load_checkpoint
+
+    card_path = card_path_for(args.out)
+    model, card = load_checkpoint(card_path, device=parse_device(getattr(args, "device", "auto")))
+    if not isinstance(model, MakeupGenerator) or card.input_size is None:
+        raise ValueError(f"{card_path} is not a makeup_gan_g checkpoint with an input size")
+    doc = json.loads(card_path.read_text(encoding="utf-8"))
+    styles = list(doc.get("extra", {}).get("styles") or [])
+    if not styles:
+        raise ValueError(f"{card_path} does not list the styles the model was trained with")
+    _, held = split_photos(Path(args.data))
+    metrics = evaluate(held, model, styles, int(card.input_size[0]))
+    better = is_better(metrics)
+    doc["metrics"] = metrics
+    doc["extra"]["better_than_classical"] = better
+    doc["verdict"] = {**doc.get("verdict", {}), "better": better}
+    doc["extra"]["re_evaluated"] = (f"{datetime.now(timezone.utc).date().isoformat()}: numbers re-measured with "
+                                    "`masquerade train makeup-gan --eval-only` (same held-out photos and protocol, "
+                                    "current classical renderer, identity distances added); weights unchanged")
+    atomic_write_bytes(card_path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
+    print("\n".join(f"  {k}: {v}" for k, v in metrics.items()))
+    print(f"better than classical: {better}\nrewrote {card_path}")
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
     """``masquerade train makeup-gan``: build data, train, evaluate, write the checkpoint + card."""
     from engine.studios.makeup.params import load_styles
     from engine.weights.store import save_checkpoint
 
     torch.set_num_threads(max(1, args.threads))
+    if getattr(args, "eval_only", False):
+        return reevaluate(args)
     root = Path(args.data)
     table = load_styles(include_user_dir=False)
     styles = [name for name, st in table.items() if all(r in st.regions for r in GAN_REGIONS)]

@@ -364,11 +364,15 @@ def _miou(pred: np.ndarray, target: np.ndarray, ids: Sequence[int]) -> float:
     return float(np.mean(v)) if v else float("nan")
 
 
+def _upscale(image: np.ndarray) -> np.ndarray:
+    """A small crop up-scaled to :data:`PARSE_SIDE` (the face analysis and the identity descriptor need it)."""
+    return cv2.resize(image, (PARSE_SIDE, PARSE_SIDE), interpolation=cv2.INTER_CUBIC)
+
+
 def _parse(analyzer: Any, image: np.ndarray) -> np.ndarray | None:
     """Project parsing of a small crop (up-scaled to :data:`PARSE_SIDE`, labels brought back); None = no face."""
     side = image.shape[0]
-    big = cv2.resize(image, (PARSE_SIDE, PARSE_SIDE), interpolation=cv2.INTER_CUBIC)
-    res = analyzer.analyze(big)
+    res = analyzer.analyze(_upscale(image))
     if not res.faces or res.parsing is None:
         return None
     return cv2.resize(res.parsing, (side, side), interpolation=cv2.INTER_NEAREST)
@@ -385,17 +389,23 @@ def evaluate(backend: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
         analyzer: the project's :class:`~engine.faces.FaceAnalyzer`.
 
     Returns:
-        ``{"psnr_db", "ssim", "edit_miou": {edit: mean}, "edit_miou_mean", "parse_failures"}``
-        (PSNR capped at 100 dB for exact copies).
+        ``{"psnr_db", "ssim", "edit_miou": {edit: mean}, "edit_miou_mean", "parse_failures",
+        "identity_recon", "identity_edit"}`` (PSNR capped at 100 dB for exact copies; the identity
+        entries are :func:`~engine.metrics.identity.identity_report` of input → output, both
+        up-scaled to :data:`PARSE_SIDE`, for the unchanged and the edited maps).
     """
     from engine.metrics import psnr, ssim
+    from engine.metrics.identity import identity_report
     from engine.studios.regenerate.edits import apply_edits
 
     side = images.shape[1]
     ps, ss, fails = [], [], 0
     agree: dict[str, list[float]] = {k: [] for k in EVAL_EDITS}
+    recon_pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    edit_pairs: list[tuple[np.ndarray, np.ndarray]] = []
     for img, lab in zip(images, labels, strict=True):
         out = backend(img, lab, lab.copy())
+        recon_pairs.append((_upscale(img), _upscale(out)))
         ps.append(min(100.0, psnr(img, out, data_range=255)) if not np.array_equal(img, out) else 100.0)
         ss.append(float(ssim(img, out, data_range=255)))
         for name, spec in edit_specs(side).items():
@@ -403,7 +413,9 @@ def evaluate(backend: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
             ids = [i for i in range(19) if ((edited == i) != (lab == i)).any()]
             if not ids:
                 continue
-            parsed = _parse(analyzer, backend(img, lab, edited))
+            result = backend(img, lab, edited)
+            edit_pairs.append((_upscale(img), _upscale(result)))
+            parsed = _parse(analyzer, result)
             if parsed is None:
                 fails += 1
                 agree[name].append(0.0)
@@ -412,7 +424,8 @@ def evaluate(backend: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
     per = {k: round(float(np.mean(v)), 4) if v else None for k, v in agree.items()}
     vals = [v for v in per.values() if v is not None]
     return {"psnr_db": round(float(np.mean(ps)), 3), "ssim": round(float(np.mean(ss)), 4), "edit_miou": per,
-            "edit_miou_mean": round(float(np.mean(vals)), 4) if vals else None, "parse_failures": fails}
+            "edit_miou_mean": round(float(np.mean(vals)), 4) if vals else None, "parse_failures": fails,
+            "identity_recon": identity_report(recon_pairs), "identity_edit": identity_report(edit_pairs)}
 
 
 def parser_ceiling(images: np.ndarray, labels: np.ndarray, analyzer: Any) -> float:
@@ -468,6 +481,11 @@ def compare(model: RegenGenerator, images: np.ndarray, labels: np.ndarray) -> tu
                "edit_miou": learned["edit_miou_mean"] or 0.0,
                "classical_recon_psnr_db": classical["psnr_db"], "classical_recon_ssim": classical["ssim"],
                "classical_edit_miou": classical["edit_miou_mean"] or 0.0, "parser_ceiling_miou": ceiling}
+    for name, ev in (("", learned), ("classical_", classical)):
+        for kind in ("recon", "edit"):
+            dist = ev[f"identity_{kind}"].get("identity_distance")
+            if dist is not None:  # absent when dlib's descriptor is not installed or no face was found
+                metrics[f"{name}identity_{kind}"] = dist
     return metrics, {"better_than_classical": is_better(learned, classical), "learned_eval": learned,
                      "classical_eval": classical}
 
