@@ -130,6 +130,7 @@ class FaceGeometry:
     masks: OrderedDict[tuple, tuple[np.ndarray, np.ndarray | None, tuple[slice, slice]]] = field(
         default_factory=OrderedDict)
     keep: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)  # paintable pixels per exclusion set
+    skin_shine: float = 1.0             # mean positive fine detail max(D, 0) on the skin (L units)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -146,6 +147,29 @@ def _lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 
 def _colour_lab(rgb: Sequence[float]) -> np.ndarray:
     return _rgb_to_lab(np.array([[rgb]], np.float32).clip(0, 255).astype(np.uint8))[0, 0]
+
+
+def colour_lab(rgb: Sequence[float]) -> np.ndarray:
+    """CIELAB ``[3]`` float32 of one sRGB colour 0–255 (floats kept: no rounding to 8 bits).
+
+    Example:
+        >>> [round(float(v), 1) for v in colour_lab((255, 255, 255))]
+        [100.0, 0.0, 0.0]
+    """
+    c = np.array([[rgb]], np.float32).clip(0, 255) * np.float32(1 / 255)
+    return cv2.cvtColor(c, cv2.COLOR_RGB2Lab)[0, 0]
+
+
+def lab_colour(lab: Sequence[float]) -> tuple[float, float, float]:
+    """sRGB 0–255 floats of one CIELAB colour, clipped to the sRGB cube (inverse of :func:`colour_lab`).
+
+    Example:
+        >>> [round(v) for v in lab_colour(colour_lab((200, 40, 60)))]
+        [200, 40, 60]
+    """
+    rgb = cv2.cvtColor(np.array([[lab]], np.float32), cv2.COLOR_Lab2RGB)[0, 0] * 255
+    r, g, b = (float(v) for v in np.clip(rgb, 0, 255))
+    return r, g, b
 
 
 def face_geometry(image: np.ndarray, labels: np.ndarray, landmarks: np.ndarray) -> FaceGeometry:
@@ -183,8 +207,9 @@ def face_geometry(image: np.ndarray, labels: np.ndarray, landmarks: np.ndarray) 
     L = np.ascontiguousarray(lab[..., 0])
     detail = L - cv2.GaussianBlur(L, (0, 0), sigmaX=max(0.6, 0.012 * width))
     ab_low = _blur(np.ascontiguousarray(lab[..., 1:]), max(1.0, 0.04 * width))
+    shine = float(np.maximum(detail[skin], 0).mean()) if skin.any() else 1.0
     return FaceGeometry((x0, y0, x1, y1), lmc, width, crop_labels, eyes, mouth, skin_lab.astype(np.float32),
-                         lab, detail, ab_low)
+                         lab, detail, ab_low, skin_shine=max(shine, 1e-3))
 
 
 def _soft_mask(lm: np.ndarray, shape: tuple[int, int], W: float, region: str,
@@ -321,7 +346,7 @@ def _dist_to_line(pts: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 # --- rendering ----------------------------------------------------------------------------------
 
 def _apply_region(lab: np.ndarray, a_map: np.ndarray, t_map: np.ndarray | None, spec: RegionStyle,
-                  skin_lab: np.ndarray, detail: np.ndarray, ab_low: np.ndarray) -> None:
+                  skin_lab: np.ndarray, detail: np.ndarray, ab_low: np.ndarray, skin_shine: float = 1.0) -> None:
     """Paint one region into ``lab`` (see the module docstring for the formulas).
 
     Args:
@@ -332,12 +357,16 @@ def _apply_region(lab: np.ndarray, a_map: np.ndarray, t_map: np.ndarray | None, 
         skin_lab: ``[3]`` the face's skin tone (for ``"skin"`` colours).
         detail: float32 ``[h, w]`` fine luminance detail of the source.
         ab_low: float32 ``[h, w, 2]`` blurred source chroma (for ``smooth``).
+        skin_shine: the face's skin highlight level (:attr:`FaceGeometry.skin_shine`, for ``shine``).
     """
     L, A_, B_ = lab[..., 0], lab[..., 1], lab[..., 2]
     wsum = float(a_map.sum())
     if wsum <= 0:
         return
     mean = np.array([float((a_map * ch).sum()) / wsum for ch in (L, A_, B_)], np.float32)
+    if spec.relative:
+        _apply_relative(lab, a_map, t_map, spec, skin_lab, detail, ab_low, skin_shine, mean, wsum)
+        return
     if spec.color_mode == "skin":
         target: np.ndarray = skin_lab
     elif spec.color_mode == "own":
@@ -360,6 +389,93 @@ def _apply_region(lab: np.ndarray, a_map: np.ndarray, t_map: np.ndarray | None, 
         L -= sm * detail
         A_ += sm * (ab_low[..., 0] - A_)
         B_ += sm * (ab_low[..., 1] - B_)
+    np.clip(L, 0, 100, out=L)
+
+
+SHINE_GAIN: tuple[float, float] = (-0.6, 1.5)
+"""Limits of the highlight gain a measured ``shine`` may ask for (−0.6 = most highlights taken away)."""
+
+
+def region_stats(lab: np.ndarray, detail: np.ndarray, a_map: np.ndarray, t_map: np.ndarray | None,
+                 skin_shine: float) -> dict[str, np.ndarray | float]:
+    """What a measured style records of a region, ``a_map``-weighted (see :func:`_apply_relative`).
+
+    Args:
+        lab: float32 ``[h, w, 3]`` CIELAB.
+        detail: float32 ``[h, w]`` fine luminance detail.
+        a_map: float32 ``[h, w]`` weights (the region mask).
+        t_map: float32 ``[h, w]`` gradient position or ``None``.
+        skin_shine: the face's skin highlight level.
+
+    Returns:
+        ``mean`` ``[3]``; ``lid`` and ``top`` ``[3]`` (the weighted linear fit of the colour over ``t``
+        at 0 and 1; both equal ``mean`` without ``t_map``); ``shine`` (mean ``max(D, 0)`` / the
+        skin's) and ``texture`` (mean ``|D|``).
+    """
+    w = a_map.astype(np.float64)
+    ws = float(w.sum())
+    if ws <= 0:
+        raise ValueError("the region is empty on this face")
+    pix = lab.reshape(-1, 3).astype(np.float64)
+    wf = w.reshape(-1)
+    mean = (wf[:, None] * pix).sum(0) / ws
+    lid = top = mean
+    if t_map is not None:
+        t = t_map.reshape(-1).astype(np.float64)
+        tm = float((wf * t).sum() / ws)
+        var = float((wf * (t - tm) ** 2).sum() / ws)
+        if var > 1e-6:
+            slope = ((wf * (t - tm))[:, None] * (pix - mean)).sum(0) / ws / var
+            lid, top = mean - slope * tm, mean + slope * (1.0 - tm)
+    d = detail.reshape(-1).astype(np.float64)
+    return {"mean": mean.astype(np.float32), "lid": np.asarray(lid, np.float32), "top": np.asarray(top, np.float32),
+            "shine": float((wf * np.maximum(d, 0)).sum() / ws) / max(skin_shine, 1e-3),
+            "texture": float((wf * np.abs(d)).sum() / ws)}
+
+
+def _apply_relative(lab: np.ndarray, a_map: np.ndarray, t_map: np.ndarray | None, spec: RegionStyle,
+                    skin_lab: np.ndarray, detail: np.ndarray, ab_low: np.ndarray, skin_shine: float,
+                    mean: np.ndarray, wsum: float) -> None:
+    """Paint a measured (skin-relative) region style into ``lab`` in place.
+
+    With ``S`` the face's skin, ``S_ref`` the reference's (``reference_skin``) and ``C`` the
+    style's colour: the region's mean moves to ``C − S_ref + S`` (a two-colour style: the region's
+    own lid→top linear profile moves to the style's, so a gradient is not added on top of the face's
+    own shading); every pixel keeps its offset from that mean / profile. ``shine`` scales the
+    highlights so that their level relative to the skin's becomes the reference's (gain limited to
+    :data:`SHINE_GAIN`); ``texture`` smooths a region whose fine detail exceeds the reference's.
+    Measured on the face itself (the reference is the input), every term is zero: the input comes back.
+    """
+    L, A_, B_ = lab[..., 0], lab[..., 1], lab[..., 2]
+    assert spec.reference_skin is not None
+    shift = skin_lab.astype(np.float32) - colour_lab(spec.reference_skin)
+    stats = region_stats(lab, detail, a_map, t_map if len(spec.colors) == 2 else None, skin_shine)
+    if len(spec.colors) == 2 and t_map is not None:
+        c0, c1 = colour_lab(spec.colors[0]) + shift, colour_lab(spec.colors[1]) + shift
+        o0, o1 = np.asarray(stats["lid"]), np.asarray(stats["top"])
+        d0, d1 = c0 - o0, c1 - o1
+        delta = d0[None, None, :] + (d1 - d0)[None, None, :] * t_map[..., None]  # [h, w, 3]
+        L += a_map * np.float32(spec.lightness) * delta[..., 0]
+        A_ += a_map * delta[..., 1]
+        B_ += a_map * delta[..., 2]
+    else:
+        target = colour_lab(spec.colors[0]) + shift
+        L += a_map * np.float32(spec.lightness) * (target[0] - mean[0])
+        A_ += a_map * (target[1] - mean[1])
+        B_ += a_map * (target[2] - mean[2])
+    if spec.shine is not None:
+        own = float(stats["shine"])
+        gain = float(np.clip(spec.shine / max(own, 1e-3) - 1.0, *SHINE_GAIN))
+        if abs(gain) > 1e-3:
+            L += a_map * np.float32(gain) * np.maximum(detail, 0)
+    if spec.texture is not None:
+        own_tex = float(stats["texture"])
+        s = float(np.clip(1.0 - spec.texture / max(own_tex, 1e-3), 0.0, 1.0))
+        if s > 1e-3:
+            sm = a_map * np.float32(s)
+            L -= sm * detail
+            A_ += sm * (ab_low[..., 0] - A_)
+            B_ += sm * (ab_low[..., 1] - B_)
     np.clip(L, 0, 100, out=L)
 
 
@@ -392,7 +508,7 @@ def render_face(image: np.ndarray, geo: FaceGeometry, params: MakeupParams,
         if a_map.size == 0 or float(a_map.max()) <= CHANGE_THRESHOLD:
             continue
         _apply_region(lab[ry, rx], a_map, None if t is None else t[ry, rx], spec, geo.skin_lab,
-                      geo.detail[ry, rx], geo.ab_low[ry, rx])
+                      geo.detail[ry, rx], geo.ab_low[ry, rx], geo.skin_shine)
         np.maximum(union[ry, rx], a_map, out=union[ry, rx])
     sel = union > CHANGE_THRESHOLD
     if not sel.any():

@@ -23,7 +23,9 @@ from engine.errors import NoFaceError
 from engine.studios.base import LEARNED, Editor, EditResult, LearnedBackend, Resolution
 from engine.studios.makeup.classical import FaceGeometry, face_geometry, render_face
 from engine.studios.makeup.learned import BACKEND, MakeupGAN
-from engine.studios.makeup.params import MakeupParams, MakeupStyle, load_styles
+from engine.studios.makeup.params import REMOVAL_STYLE, MakeupParams, MakeupStyle, load_styles
+from engine.studios.makeup.reference import MEASURED_REGIONS, style_from_photo
+from engine.studios.makeup.removal import removal_style
 
 
 class MakeupEditor(Editor[MakeupParams]):
@@ -36,7 +38,8 @@ class MakeupEditor(Editor[MakeupParams]):
             renderer and the edit is within what it knows, else classical, with the reason).
         analyzer: a :class:`~engine.faces.FaceAnalyzer` to share; one is created on first use.
         styles: style table; default :func:`~engine.studios.makeup.params.load_styles` (built-in +
-            user folder).
+            user folder). The removal style (:data:`~engine.studios.makeup.params.REMOVAL_STYLE`)
+            is added when the table lacks it; :meth:`add_reference` adds styles measured on photos.
         checkpoint: a specific makeup GAN card (default: found on the checkpoint search path).
 
     Raises:
@@ -61,6 +64,7 @@ class MakeupEditor(Editor[MakeupParams]):
         super().__init__(backend)
         self.analyzer = analyzer
         self.styles: dict[str, MakeupStyle] = dict(styles) if styles is not None else load_styles()
+        self.styles.setdefault(REMOVAL_STYLE, removal_style())
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.analysis: Any = None
         self._geometry: dict[float, list[FaceGeometry]] = {}
@@ -101,12 +105,38 @@ class MakeupEditor(Editor[MakeupParams]):
         if self.requested_backend == "classical":
             self.requested_backend = LEARNED
 
-    def _prepare(self, image: np.ndarray) -> None:
+    def _analyzer(self) -> Any:
         if self.analyzer is None:
             from engine.faces import FaceAnalyzer
 
             self.analyzer = FaceAnalyzer()
-        self.analysis = self.analyzer.analyze(image)
+        return self.analyzer
+
+    def add_reference(self, image: np.ndarray, name: str,
+                      regions: Sequence[str] = MEASURED_REGIONS) -> MakeupStyle:
+        """Measure the makeup of a reference photo's largest face and add it to :attr:`styles`.
+
+        The reference is analysed by this editor's analyzer (the same detector and parser as the
+        image); the style's colours are relative to the reference's skin
+        (:mod:`engine.studios.makeup.reference`). Use ``name`` in :class:`MakeupParams` afterwards.
+
+        Args:
+            image: ``uint8`` RGB reference photo.
+            name: its name in :attr:`styles` (replaces a style of that name).
+            regions: regions to measure.
+
+        Returns:
+            The measured style.
+
+        Raises:
+            NoFaceError: no usable face in the reference.
+        """
+        style = style_from_photo(image, self._analyzer(), name, regions)
+        self.styles[name] = style
+        return style
+
+    def _prepare(self, image: np.ndarray) -> None:
+        self.analysis = self._analyzer().analyze(image)
         self._geometry = {}
         if not any(f.landmarks is not None for f in self.analysis.faces):
             raise NoFaceError("no face found" if not self.analysis.faces else

@@ -24,7 +24,16 @@ explicitly, later files replace styles of the same name)::
              "fade": 0.0,         # 0-1, opacity drop from the lid to the top edge (eyeshadow)
              "wing": 0.0,         # 0-1, outward extension × eye width (eyeshadow, eyeliner)
              "lift": 0.0,         # -1-1, cheek centre moved towards the eye (+) or the jaw (-)
-             "smooth": 0.0        # 0-1, skin smoothing / tone evening (base)
+             "smooth": 0.0,       # 0-1, skin smoothing / tone evening (base)
+             # measured styles (engine.studios.makeup.reference) add, all optional:
+             "reference_skin": [R, G, B],  # the reference face's skin: "color" is then taken
+                                           # relative to it (target = color - reference_skin + the
+                                           # face's own skin, in CIELAB), and a two-colour
+                                           # gradient moves the region's own lid→top profile
+             "shine": 1.4,        # 0-50, the reference region's highlight level / its skin's
+                                  # (replaces "finish": highlights scaled to the same ratio)
+             "texture": 1.2       # 0-50, the reference region's fine-detail level (L units);
+                                  # a face with more detail is smoothed towards it (base)
            }}}}}
 
 Unknown keys, out-of-range values and unknown regions are refused with the file and style named.
@@ -52,6 +61,12 @@ MAIN_REGIONS: tuple[str, ...] = ("lips", "eyeshadow", "cheek", "base")
 DEFAULT_STYLE_REGIONS: tuple[str, ...] = ("lips", "eyeshadow", "cheek")
 """Regions a global style applies to when no region list is given."""
 
+REFERENCE_REGIONS: tuple[str, ...] = ("base", "cheek", "eyeshadow", "eyeliner", "lips")
+"""Regions that can take their makeup from a reference photo (:mod:`engine.studios.makeup.reference`)."""
+
+REFERENCE_PREFIX = "photo:"
+"""A reference photo's style is named ``photo:<path>`` in a style table (:func:`reference_key`)."""
+
 FINISHES: tuple[str, ...] = ("matte", "satin", "gloss")
 
 BUILTIN_STYLES_FILE: Path = Path(__file__).resolve().parents[3] / "resources" / "makeup_styles.json"
@@ -63,6 +78,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "opacity": (0.0, 1.0), "feather": (0.0, 0.5), "area": (0.05, 2.0), "lightness": (0.0, 1.0),
     "fade": (0.0, 1.0), "wing": (0.0, 1.0), "lift": (-1.0, 1.0), "smooth": (0.0, 1.0),
 }
+_MEASURED_RANGES: dict[str, tuple[float, float]] = {"shine": (0.0, 50.0), "texture": (0.0, 50.0)}
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,41 @@ class RegionStyle:
     wing: float = 0.0                                      # outward extension × eye width
     lift: float = 0.0                                      # cheek centre up (+) / down (-)
     smooth: float = 0.0                                    # smoothing / evening (base)
+    reference_skin: tuple[float, float, float] | None = None  # sRGB skin the colours are relative to
+    shine: float | None = None                             # highlight ratio region / skin (measured)
+    texture: float | None = None                           # fine-detail level, L units (measured)
+
+    @property
+    def relative(self) -> bool:
+        """The colours are relative to a reference face's skin (a measured style)."""
+        return self.reference_skin is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of this region (the inverse of :meth:`from_json`).
+
+        Example:
+            >>> r = RegionStyle(colors=((200.0, 40.0, 60.0),), opacity=0.8, finish="gloss")
+            >>> RegionStyle.from_json(r.to_json(), "x") == r
+            True
+        """
+        out: dict[str, Any] = {}
+        if self.color_mode == "skin":
+            out["color"] = "skin"
+        elif self.color_mode == "own":
+            out["color"] = None
+        else:
+            out["color"] = [[float(v) for v in c] for c in self.colors]
+        defaults = RegionStyle()
+        for key in _RANGES:
+            if getattr(self, key) != getattr(defaults, key):
+                out[key] = float(getattr(self, key))
+        out["finish"] = self.finish
+        if self.reference_skin is not None:
+            out["reference_skin"] = [float(v) for v in self.reference_skin]
+        for key in ("shine", "texture"):
+            if getattr(self, key) is not None:
+                out[key] = float(getattr(self, key))
+        return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any], where: str) -> RegionStyle:
@@ -113,7 +164,7 @@ class RegionStyle:
         """
         if not isinstance(d, Mapping):
             raise ValueError(f"{where}: expected an object, got {type(d).__name__}")
-        known = {"color"} | set(_RANGES) | {"finish"}
+        known = {"color"} | set(_RANGES) | {"finish", "reference_skin"} | set(_MEASURED_RANGES)
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
@@ -140,6 +191,20 @@ class RegionStyle:
                 if not isinstance(v, (int, float)) or not (lo <= float(v) <= hi):
                     raise ValueError(f"{where}: {key} must be a number in [{lo}, {hi}], got {v!r}")
                 values[key] = float(v)
+        for key, (lo, hi) in _MEASURED_RANGES.items():
+            if key in d and d[key] is not None:
+                v = d[key]
+                if not isinstance(v, (int, float)) or not (lo <= float(v) <= hi):
+                    raise ValueError(f"{where}: {key} must be a number in [{lo}, {hi}], got {v!r}")
+                values[key] = float(v)
+        ref = d.get("reference_skin")
+        if ref is not None:
+            if not (isinstance(ref, Sequence) and len(ref) == 3
+                    and all(isinstance(v, (int, float)) and 0 <= v <= 255 for v in ref)):
+                raise ValueError(f"{where}: reference_skin must be [R, G, B] with values 0-255")
+            if mode != "rgb":
+                raise ValueError(f"{where}: reference_skin needs an [R, G, B] color")
+            values["reference_skin"] = (float(ref[0]), float(ref[1]), float(ref[2]))
         finish = d.get("finish", "satin")
         if finish not in FINISHES:
             raise ValueError(f"{where}: finish must be one of {', '.join(FINISHES)}, got {finish!r}")
@@ -214,6 +279,51 @@ def load_style_file(path: str | Path) -> dict[str, MakeupStyle]:
     return out
 
 
+def style_to_json(style: MakeupStyle) -> dict[str, Any]:
+    """The style-file entry of ``style`` (``{"sets", "description", "regions"}``).
+
+    Args:
+        style: the style.
+
+    Returns:
+        A JSON-serialisable dict that :func:`load_style_file` reads back as an equal style.
+    """
+    return {"sets": list(style.sets), "description": style.description,
+            "regions": {r: spec.to_json() for r, spec in style.regions.items()}}
+
+
+def save_styles(path: str | Path, styles: Sequence[MakeupStyle]) -> Path:
+    """Add ``styles`` to the style file ``path`` (created when missing; styles of the same name are
+    replaced, the others kept), written atomically.
+
+    Args:
+        path: a style file (``.json``), e.g. in :func:`user_styles_dir`.
+        styles: the styles to store.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: ``path`` exists but is not a valid style file, or a style name is not
+            letters, digits, ``-`` or ``_``.
+    """
+    from engine.imageio import atomic_write_bytes
+
+    p = Path(path)
+    doc: dict[str, Any] = {"schema": 1, "styles": {}}
+    if p.exists():
+        load_style_file(p)  # refuses to add to a broken or foreign file
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    for st in styles:
+        if not st.name or not all(ch.isalnum() or ch in "-_" for ch in st.name) or \
+                st.name.lower() in ("none", "off", "null"):
+            raise ValueError(f"style name {st.name!r} must be letters, digits, '-' or '_' (and not none/off)")
+        doc["styles"][st.name] = style_to_json(st)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(p, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
+    return p
+
+
 def user_styles_dir() -> Path:
     """Folder of the user's extra style files (``*.json``): ``$MASQUERADE_MAKEUP_STYLES_DIR`` or
     ``~/.masquerade/makeup_styles``."""
@@ -247,7 +357,7 @@ def load_styles(extra_files: Sequence[str | Path] = (), include_user_dir: bool =
 
 # --- parameters --------------------------------------------------------------------------------
 
-RANGES: dict[str, Range] = {"intensity": Range(0.0, 1.0),
+RANGES: dict[str, Range] = {"intensity": Range(0.0, 1.0), "remove": Range(0.0, 1.0),
                             **{f"{r}_intensity": Range(0.0, 1.0) for r in REGIONS}}
 """Valid range of every numeric makeup parameter, in the flat form of :data:`FLAT_DEFAULTS`
 (``--intensity``, ``--lips-intensity`` ..., batch grids, the panel's sliders). The numbers inside
@@ -313,9 +423,14 @@ class MakeupParams:
 FLAT_DEFAULTS: dict[str, Any] = {
     "style": None, "regions": "+".join(DEFAULT_STYLE_REGIONS), "intensity": 1.0, "styles_file": None,
     **{r: None for r in REGIONS}, **{f"{r}_intensity": 1.0 for r in REGIONS},
+    "reference": None, **{f"{r}_reference": None for r in REFERENCE_REGIONS}, "remove": 0.0,
 }
 """Flat parameter form (batch grids, CLI): ``style`` applies to the ``regions`` list
 (``"lips+eyeshadow"``); a per-region style name overrides it there; ``styles_file`` adds styles.
+``reference`` (a photo) paints the ``regions`` list with the makeup measured on it, instead of
+``style``; ``<region>_reference`` gives one region its own photo (before any style);
+``remove`` > 0 removes the makeup (:mod:`engine.studios.makeup.removal`) from every removable region
+that nothing else paints, at that intensity. Which source wins per region: :func:`region_sources`.
 A region given as ``"none"`` (:data:`REGION_OFF`) is off even where ``style`` would reach it; a
 region not given (absent, or ``None`` in the defaults) takes ``style`` when ``regions`` lists it."""
 
@@ -371,10 +486,84 @@ def normalize_flat(params: Mapping[str, Any]) -> dict[str, Any]:
             out[r] = REGION_OFF if reached else None
         else:
             out[r] = str(out[r])
-    for key in ["intensity"] + [f"{r}_intensity" for r in REGIONS]:
+    for key in ["intensity", "remove"] + [f"{r}_intensity" for r in REGIONS]:
         out[key] = RANGES[key].check(key, out[key])
     out["styles_file"] = None if out["styles_file"] in (None, "") else str(out["styles_file"])
-    params_from_flat(out, load_styles([out["styles_file"]] if out["styles_file"] else ()))
+    for key in ["reference"] + [f"{r}_reference" for r in REFERENCE_REGIONS]:
+        if out[key] in (None, ""):
+            out[key] = None
+            continue
+        out[key] = str(out[key])
+        try:
+            check_regular_file(out[key])
+        except ImageLoadError as exc:
+            raise ValueError(f"reference photo: {exc}") from None
+    styles = load_styles([out["styles_file"]] if out["styles_file"] else ())
+    from engine.studios.makeup.removal import removal_style  # removal reads this module
+
+    styles[REMOVAL_STYLE] = removal_style()
+    # the photos are measured by whoever renders (it has the face analyzer): check the rest here
+    bare = {**out, "reference": None, **{f"{r}_reference": None for r in REFERENCE_REGIONS}}
+    params_from_flat(bare, styles)
+    return out
+
+
+REMOVAL_STYLE = "makeup-removal"
+"""The removal style's name in a style table (:func:`engine.studios.makeup.removal.removal_style`)."""
+
+
+def reference_key(path: str | os.PathLike[str]) -> str:
+    """The style-table name of the style measured on the photo ``path``.
+
+    Example:
+        >>> reference_key("refs/a.jpg")
+        'photo:refs/a.jpg'
+    """
+    return REFERENCE_PREFIX + str(path)
+
+
+def region_sources(flat: Mapping[str, Any]) -> dict[str, tuple[str, str | None]]:
+    """Where each region's makeup comes from in a normalised flat mapping.
+
+    Per region, the first that applies: ``<region>_reference`` → ``("reference", path)``; the
+    region switched off (:data:`REGION_OFF`) → ``("off", None)``; a per-region style →
+    ``("style", name)``; ``reference`` with the region in ``regions`` → ``("reference", path)``;
+    ``style`` with the region in ``regions`` → ``("style", name)``; ``remove`` > 0 and a removable
+    region → ``("remove", None)``; else ``("off", None)``.
+
+    Args:
+        flat: normalised flat parameters (:func:`normalize_flat`).
+
+    Returns:
+        region → ``(kind, value)`` for every region of :data:`REGIONS`.
+
+    Example:
+        >>> f = normalize_flat({"regions": "lips+eyeshadow", "lips": "retro", "remove": 0.5})
+        >>> src = region_sources(f)
+        >>> src["lips"], src["eyeshadow"], src["base"]
+        (('style', 'retro'), ('remove', None), ('off', None))
+    """
+    from engine.studios.makeup.removal import REMOVED_REGIONS
+
+    listed = str(flat.get("regions") or "").split("+")
+    out: dict[str, tuple[str, str | None]] = {}
+    for r in REGIONS:
+        given = flat.get(r)
+        if flat.get(f"{r}_reference"):
+            out[r] = ("reference", str(flat[f"{r}_reference"]))
+        elif given is not None and _is_off(given):
+            out[r] = ("off", None)
+        elif given and not (flat.get("reference") and r in listed and r in REFERENCE_REGIONS
+                            and given == flat.get("style")):
+            out[r] = ("style", str(given))
+        elif flat.get("reference") and r in listed and r in REFERENCE_REGIONS:
+            out[r] = ("reference", str(flat["reference"]))
+        elif flat.get("style") and r in listed and not _is_off(flat.get("style")):
+            out[r] = ("style", str(flat["style"]))
+        elif float(flat.get("remove") or 0.0) > 0 and r in REMOVED_REGIONS:
+            out[r] = ("remove", None)
+        else:
+            out[r] = ("off", None)
     return out
 
 
@@ -388,8 +577,11 @@ def params_from_flat(flat: Mapping[str, Any], styles: Mapping[str, MakeupStyle])
 
     Args:
         flat: normalised flat parameters (:func:`normalize_flat`): a region set to
-            :data:`REGION_OFF` is off; one set to ``None`` takes ``style`` when ``regions`` lists it.
-        styles: the style table to validate against.
+            :data:`REGION_OFF` is off; one set to ``None`` takes ``style`` when ``regions`` lists it
+            (see :func:`region_sources` for references and removal).
+        styles: the style table to validate against (it must hold :func:`reference_key` of every
+            reference photo and :data:`REMOVAL_STYLE` when they are used:
+            :func:`engine.studios.makeup.reference.flat_styles` adds them).
 
     Returns:
         The validated parameters.
@@ -398,16 +590,16 @@ def params_from_flat(flat: Mapping[str, Any], styles: Mapping[str, MakeupStyle])
         ValueError: see :meth:`MakeupParams.validate`.
     """
     regions: dict[str, str | None] = {}
-    listed = str(flat.get("regions") or "").split("+")
-    style = flat.get("style")
-    for r in REGIONS:
-        given = flat.get(r)
-        if given is not None and _is_off(given):
-            regions[r] = None
+    strength = {r: float(flat.get(f"{r}_intensity", 1.0)) for r in REGIONS}
+    for r, (kind, value) in region_sources(flat).items():
+        if kind == "reference":
+            regions[r] = reference_key(str(value))
+        elif kind == "remove":
+            regions[r] = REMOVAL_STYLE
+            strength[r] *= float(flat.get("remove") or 0.0)
         else:
-            regions[r] = given or (style if r in listed and not _is_off(style) else None)
-    p = MakeupParams(regions, {r: float(flat.get(f"{r}_intensity", 1.0)) for r in REGIONS},
-                     float(flat.get("intensity", 1.0)))
+            regions[r] = value
+    p = MakeupParams(regions, strength, float(flat.get("intensity", 1.0)))
     return p.validate(styles)
 
 

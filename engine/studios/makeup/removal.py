@@ -1,0 +1,107 @@
+"""Makeup removal: a "bare" direction estimated relative to the face's own skin.
+
+What a region looks like without makeup is not known for one photo, but how a bare region sits
+against the same face's skin is regular: lips are darker and redder than the skin, the lash line
+and lid crease darker, cheeks close to the skin. :data:`BARE_OFFSETS` holds those CIELAB offsets
+(region mean − skin median, measured with :func:`engine.studios.makeup.reference.measure_style` on the
+same masks the renderer paints), the mean over the 8 MT photos without makeup in the development
+data (``bench.makeup_reference`` re-measures them and reports the spread). :func:`removal_style` is a
+measured style whose colours are the face's own skin plus these offsets, so removing at intensity
+``k`` moves each region ``k`` of the way from its present colour to the bare estimate and keeps
+the texture; lip gloss is brought to the bare highlight level :data:`BARE_SHINE`.
+:func:`makeup_present` says how far each region of a face is from bare (ΔE), i.e. how much makeup
+it estimates.
+
+Foundation is not removed: a made-up base is the only skin the photo shows, so it is its own
+reference; the base stays as it is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.studios.makeup.classical import FaceGeometry, colour_lab, lab_colour
+from engine.studios.makeup.params import REMOVAL_STYLE, MakeupStyle
+from engine.studios.makeup.reference import TEMPLATE, measure_style
+
+__all__ = ["BARE_OFFSETS", "BARE_SHINE", "REMOVAL_STYLE", "REMOVED_REGIONS", "bare_distance", "makeup_present",
+           "removal_style"]
+
+REMOVED_REGIONS: tuple[str, ...] = ("cheek", "eyeshadow", "eyeliner", "lips")
+"""Regions removal acts on."""
+
+BARE_OFFSETS: dict[str, tuple[tuple[float, float, float], ...]] = {
+    "lips": ((-16.17, 16.93, -1.78),),                            # sd 3.3, 3.3, 3.0
+    "eyeshadow": ((-30.68, 1.52, -2.07), (-4.90, 2.67, 2.37)),   # lid sd 4.5, 1.9, 2.4; top sd 12.0, 3.0, 1.5
+    "eyeliner": ((-45.30, -0.15, -5.48),),                        # sd 5.3, 2.3, 2.7
+    "cheek": ((-5.08, 2.19, 0.18),),                              # sd 3.7, 1.5, 1.4
+}
+"""Bare region colour − skin colour (CIELAB L, a, b), mean of the 8 MT no-makeup photos (eyeshadow:
+lid and top of its lash-line → brow profile)."""
+
+BARE_SHINE = 1.68
+"""Bare lips' highlight level relative to the skin's (mean of the same photos; sd 0.42)."""
+
+NOMINAL_SKIN_LAB: tuple[float, float, float] = (78.0, 10.0, 13.0)
+"""Any skin colour: the removal style's colours are stored relative to it (only the offsets matter)."""
+
+
+def removal_style(name: str = REMOVAL_STYLE) -> MakeupStyle:
+    """The removal direction as a measured (skin-relative) style.
+
+    Args:
+        name: its name in the style table.
+
+    Returns:
+        A style defining :data:`REMOVED_REGIONS` whose targets are each face's skin + :data:`BARE_OFFSETS`.
+
+    Example:
+        >>> st = removal_style()
+        >>> sorted(st.regions), st.regions["lips"].relative
+        (['cheek', 'eyeliner', 'eyeshadow', 'lips'], True)
+    """
+    from dataclasses import replace
+
+    skin = np.array(NOMINAL_SKIN_LAB, np.float32)
+    ref = lab_colour(skin)
+    regions = {}
+    for r in REMOVED_REGIONS:
+        colors = tuple(lab_colour(skin + np.array(o, np.float32)) for o in BARE_OFFSETS[r])
+        extra = {"shine": BARE_SHINE} if r == "lips" else {}
+        regions[r] = replace(TEMPLATE[r], colors=colors, color_mode="rgb", reference_skin=ref, **extra)
+    return MakeupStyle(name, regions, ("removal",), "makeup removal: regions back to the bare look, relative to the skin")
+
+
+def bare_distance(style: MakeupStyle, region: str) -> float:
+    """ΔE (CIE76) between a measured style's ``region`` (relative to its skin) and the bare offsets.
+
+    Args:
+        style: a measured style (:func:`~engine.studios.makeup.reference.measure_style`).
+        region: one of :data:`REMOVED_REGIONS` that ``style`` defines.
+
+    Returns:
+        The mean ΔE over the region's colours (one, or lid and top for eyeshadow).
+
+    Raises:
+        ValueError: the region is not measured or not relative.
+    """
+    spec = style.regions.get(region)
+    if spec is None or spec.reference_skin is None or region not in BARE_OFFSETS:
+        raise ValueError(f"style {style.name!r} has no measured {region}")
+    skin = colour_lab(spec.reference_skin)
+    d = [float(np.linalg.norm(colour_lab(c) - skin - np.array(o, np.float32)))
+         for c, o in zip(spec.colors, BARE_OFFSETS[region], strict=True)]
+    return float(np.mean(d))
+
+
+def makeup_present(geo: FaceGeometry) -> dict[str, float]:
+    """How much makeup each removable region of a face shows: ΔE from the bare estimate.
+
+    Args:
+        geo: the face (:func:`~engine.studios.makeup.classical.face_geometry`).
+
+    Returns:
+        region → ΔE (0 = looks bare; bare MT faces give about 3–8, made-up lips 15–30).
+    """
+    st = measure_style(geo, "present", REMOVED_REGIONS)
+    return {r: round(bare_distance(st, r), 2) for r in REMOVED_REGIONS if r in st.regions}
