@@ -3,6 +3,10 @@
 ``masquerade batch makeup --input DIR --output DIR --grid style=retro,smoky --grid
 regions=lips,eyeshadow,cheek,lips+eyeshadow+cheek`` runs every image × style × region combination;
 per-region axes work too (``--grid lips=retro,korean,none --grid eyeshadow=smoky,none``).
+``--reference REF`` (and ``--lips-reference REF2`` ...) takes the makeup from photos (each measured
+once per worker), ``--remove K`` removes makeup; ``--grid reference=a.jpg,b.jpg`` runs several
+reference photos. The photo paths are parameters, so the manifest records them and a resumed job
+skips what is done as for any other parameter.
 Parameters are the flat form of :func:`engine.studios.makeup.params.normalize_flat`. An image without a
 face fails its task with the reason ``no face found`` (recorded in the manifest).
 
@@ -64,6 +68,7 @@ class MakeupBatchRunner:
 
         self.editor = MakeupEditor("classical")
         self._base_styles = dict(self.editor.styles)
+        self._measured: dict[str, Any] = {}  # reference photo -> its measured style (per worker)
         self._first = True
 
     def __call__(self, image: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
@@ -73,10 +78,10 @@ class MakeupBatchRunner:
             NoFaceError: no face found.
         """
         from engine.studios.makeup.params import load_styles, params_from_flat
+        from engine.studios.makeup.reference import flat_styles
 
         extra = params.get("styles_file")
-        self.editor.styles = load_styles([extra]) if extra else self._base_styles
-        p = params_from_flat(params, self.editor.styles)
+        base = load_styles([extra]) if extra else self._base_styles
         if self._first:  # MediaPipe prints its start-up log lines on the native stderr
             from engine.faces.cli import quiet_native_stderr
 
@@ -85,6 +90,8 @@ class MakeupBatchRunner:
                 self.editor.set_image(image)
         else:
             self.editor.set_image(image)
+        self.editor.styles = flat_styles(params, self.editor.analyzer, self._measured, base=base)
+        p = params_from_flat(params, self.editor.styles)
         return self.editor.edit(p).image
 
 
@@ -138,7 +145,8 @@ def grid_from_args(args: argparse.Namespace) -> dict[str, list[Any]]:
 
 BATCH_OPS: tuple[BatchOp, ...] = (
     BatchOp("makeup", makeup_runner, makeup_params, ".png",
-            "makeup styles per region (Makeup, classical); grid: style=retro,smoky regions=lips,eyeshadow lips=korean,none",
+            "makeup styles per region (Makeup, classical); grid: style=retro,smoky regions=lips,eyeshadow lips=korean,none "
+            "reference=a.jpg,b.jpg",
             add_arguments=add_batch_arguments, params_from_args=flat_params_from_args,
             grid_from_args=grid_from_args),
 )

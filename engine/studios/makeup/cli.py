@@ -5,6 +5,13 @@ Per-region styles (``--lips retro --eyeshadow smoky ...``) or one ``--style`` on
 ``DIR/<region>.png`` (grey, 255 = full strength) plus ``DIR/changed.png`` (the pixels that may
 differ from the input). ``--list-styles`` prints the styles and exits. No face → exit code 3,
 ``no face found in IMAGE``.
+
+Makeup from a photo: ``--reference REF`` paints the ``--regions`` with the makeup measured on REF's
+face, relative to its skin (``--lips-reference REF2`` ... give one region its own photo);
+``--remove 0.8`` takes the makeup off the removable regions nothing else paints (lips, eyeshadow,
+eyeliner, cheek); ``--save-style NAME`` stores the measured regions as a named style in
+``--styles-out`` (default: ``reference_styles.json`` in the user style folder), readable like the
+presets. A reference without a face → exit code 3.
 """
 
 from __future__ import annotations
@@ -40,6 +47,15 @@ def add_makeup_arguments(p: argparse.ArgumentParser) -> None:
                        help=argparse.SUPPRESS)
     g.add_argument("--styles-file", default=None, metavar="JSON",
                    help="extra style file (schema: engine/studios/makeup/params.py)")
+    from engine.studios.makeup.params import REFERENCE_REGIONS
+
+    g.add_argument("--reference", default=None, metavar="IMAGE",
+                   help="take the makeup of --regions from this photo's face (relative to its skin)")
+    for r in REFERENCE_REGIONS:
+        g.add_argument(f"--{r}-reference", dest=f"{r}_reference", default=None, metavar="IMAGE",
+                       help=f"take the {r} makeup from this photo (overrides --reference and styles there)")
+    g.add_argument("--remove", type=float, default=0.0, metavar="K",
+                   help="remove makeup (0-1) from lips, eyeshadow, eyeliner and cheek where nothing else paints")
 
 
 def flat_params_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -97,6 +113,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--out", metavar="FILE", help="output PNG/JPEG file")
     p.add_argument("--masks-out", metavar="DIR", default=None, help="write the region masks as PNGs here")
     p.add_argument("--list-styles", action="store_true", help="print the available styles and exit")
+    p.add_argument("--save-style", metavar="NAME", default=None,
+                   help="save the regions measured on the reference photo(s) as the style NAME")
+    p.add_argument("--styles-out", metavar="JSON", default=None,
+                   help="style file --save-style adds to (default: reference_styles.json in the user style folder)")
     add_overwrite_argument(p)
     add_makeup_arguments(p)
     p.set_defaults(func=cmd_makeup)
@@ -123,7 +143,15 @@ def cmd_makeup(args: argparse.Namespace) -> int:
         load_image,
     )
     from engine.studios.makeup.editor import MakeupEditor
-    from engine.studios.makeup.params import load_styles, normalize_flat, params_from_flat
+    from engine.studios.makeup.params import (
+        load_styles,
+        normalize_flat,
+        params_from_flat,
+        region_sources,
+        save_styles,
+        user_styles_dir,
+    )
+    from engine.studios.makeup.reference import flat_styles, merge_styles
 
     styles = load_styles([args.styles_file] if args.styles_file else ())
     if args.list_styles:
@@ -133,17 +161,25 @@ def cmd_makeup(args: argparse.Namespace) -> int:
     if not args.image or not args.out:
         raise ValueError("makeup needs IMAGE and --out FILE (or --list-styles)")
     flat = normalize_flat(flat_params_from_args(args))
-    params = params_from_flat(flat, styles)
-    if not params.enabled():
-        raise ValueError("no region enabled: give --style or a per-region style such as --lips retro")
+    sources = region_sources(flat)
+    refs = {r: path for r, (kind, path) in sources.items() if kind == "reference" and path}
+    if not any(kind != "off" for kind, _ in sources.values()):
+        raise ValueError("no region enabled: give --style, --reference, --remove or a per-region style such as --lips retro")
+    if args.save_style and not refs:
+        raise ValueError("--save-style needs --reference or a --<region>-reference photo")
+    styles_out = Path(args.styles_out) if args.styles_out else user_styles_dir() / "reference_styles.json"
     check_output_file(args.out)
     if args.masks_out:
         check_output_folder(args.masks_out)
     overwrite = getattr(args, "overwrite", False)
-    check_not_input(args.out, args.image, args.styles_file, overwrite=overwrite)
+    inputs = (args.image, args.styles_file, *refs.values())
+    check_not_input(args.out, *inputs, overwrite=overwrite)
+    if args.save_style:
+        check_not_input(styles_out, args.image, *refs.values(), overwrite=True, option="--styles-out")
     if args.masks_out:
-        for path in mask_files(args.masks_out, params.enabled()):
-            check_not_input(path, args.image, args.styles_file, overwrite=overwrite, option="--masks-out")
+        enabled = [r for r, (kind, _) in sources.items() if kind != "off"]
+        for path in mask_files(args.masks_out, [r for r in params_order(enabled)]):
+            check_not_input(path, *inputs, overwrite=overwrite, option="--masks-out")
     image = load_image(args.image)
     editor = MakeupEditor("classical", styles=styles)
     with quiet_native_stderr():
@@ -156,6 +192,13 @@ def cmd_makeup(args: argparse.Namespace) -> int:
     if failure:
         print(f"{failure} in {args.image}", file=sys.stderr)
         return NO_FACE_EXIT
+    measured: dict[str, Any] = {}
+    try:
+        editor.styles = flat_styles(flat, editor.analyzer, measured, base=styles)
+    except NoFaceError as exc:
+        print(str(exc), file=sys.stderr)
+        return NO_FACE_EXIT
+    params = params_from_flat(flat, editor.styles)
     res = editor.edit(params)
     files: dict[str | os.PathLike[str], bytes] = {Path(args.out): encode_for_path(args.out, res.image)}
     if args.masks_out:
@@ -165,10 +208,32 @@ def cmd_makeup(args: argparse.Namespace) -> int:
                                                             m.astype("uint8") * (255 if m.dtype == bool else 1))
         folder.mkdir(parents=True, exist_ok=True)
     out = atomic_write_files(files)[0]  # the result and every mask, or none of them
-    regions = ", ".join(f"{r}={s}" for r, s in res.info["regions"].items())
+    if args.save_style:
+        style = merge_styles(args.save_style, [(measured[path], [r]) for r, path in refs.items()])
+        print(f"saved style {style.name} ({', '.join(style.regions)}) in {save_styles(styles_out, [style])}")
+    regions = ", ".join(f"{r}={_short(s)}" for r, s in res.info["regions"].items())
     print(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, {res.info['faces']} face(s); {regions}; "
           f"intensity {params.intensity:g})")
     return 0
+
+
+def params_order(regions: list[str]) -> list[str]:
+    """``regions`` in rendering order (the order ``--masks-out`` files are listed in).
+
+    Example:
+        >>> params_order(["lips", "cheek"])
+        ['cheek', 'lips']
+    """
+    from engine.studios.makeup.params import REGIONS
+
+    return [r for r in REGIONS if r in regions]
+
+
+def _short(style: str) -> str:
+    """A style name for the summary line: a reference photo by its file name."""
+    from engine.studios.makeup.params import REFERENCE_PREFIX
+
+    return f"photo {Path(style[len(REFERENCE_PREFIX):]).name}" if style.startswith(REFERENCE_PREFIX) else style
 
 
 CLI_COMMANDS = (add_parser,)

@@ -320,8 +320,27 @@ def save_styles(path: str | Path, styles: Sequence[MakeupStyle]) -> Path:
             raise ValueError(f"style name {st.name!r} must be letters, digits, '-' or '_' (and not none/off)")
         doc["styles"][st.name] = style_to_json(st)
     p.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(p, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
+    atomic_write_bytes(p, _style_file_text(doc).encode("utf-8"))
     return p
+
+
+def _style_file_text(doc: Mapping[str, Any]) -> str:
+    """A style file's JSON with one line per region (as in the shipped file)."""
+    head = {k: v for k, v in doc.items() if k != "styles"}
+    lines = ["{"] + [f" {json.dumps(k)}: {json.dumps(v)}," for k, v in head.items()] + [' "styles": {']
+    names = list(doc["styles"])
+    for i, name in enumerate(names):
+        st = doc["styles"][name]
+        lines.append(f"  {json.dumps(name)}: {{")
+        lines += [f"   {json.dumps(k)}: {json.dumps(v)}," for k, v in st.items() if k != "regions"]
+        lines.append('   "regions": {')
+        regions = list(st["regions"].items())
+        lines += [f"    {json.dumps(r)}: {json.dumps(spec)}{',' if j < len(regions) - 1 else ''}"
+                  for j, (r, spec) in enumerate(regions)]
+        lines.append("   }")
+        lines.append("  }" + ("," if i < len(names) - 1 else ""))
+    lines += [" }", "}", ""]
+    return "\n".join(lines)
 
 
 def user_styles_dir() -> Path:

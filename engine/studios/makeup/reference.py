@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import NoFaceError
+from engine.errors import ImageLoadError, NoFaceError
 from engine.studios.makeup.classical import FaceGeometry, face_geometry, lab_colour, region_mask, region_stats
 from engine.studios.makeup.params import (
     REFERENCE_REGIONS,
@@ -248,8 +248,23 @@ def flat_styles(flat: Mapping[str, Any], analyzer: Any, cache: dict[str, MakeupS
             continue
         if path not in cache:
             try:
-                cache[path] = style_from_photo(load_image(path), analyzer, Path(path).stem)
+                photo = load_image(path)
+            except ImageLoadError as exc:
+                raise ImageLoadError(f"reference photo {exc}") from None
+            try:
+                cache[path] = style_from_photo(photo, analyzer, _style_name(Path(path).stem))
             except NoFaceError as exc:
                 raise NoFaceError(f"{exc} ({path})") from None
         styles[reference_key(path)] = cache[path]
     return styles
+
+
+def _style_name(text: str) -> str:
+    """``text`` as a style name (letters, digits, ``-``, ``_``; others become ``_``).
+
+    Example:
+        >>> _style_name("my photo (1)")
+        'my_photo__1_'
+    """
+    name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text) or "reference"
+    return f"{name}_" if name.lower() in ("none", "off", "null") else name
