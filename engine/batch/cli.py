@@ -14,6 +14,16 @@ when a grid asks for several), from their studio's ``batch.BATCH_ENGINES``: an `
 says which engine runs and why; an explicit learned request that cannot run fails in one line
 before any task.
 
+Engines: ``--engine local`` (default) runs the tasks in this process or a pool of ``--workers``
+processes; ``--engine ray [--address HOST:PORT]`` runs them on ``--workers`` actors of a Ray
+cluster (default: one per CPU of the cluster), the driver (this command) still planning, locking
+and writing the manifest: the same resume, shard and refusal rules (:mod:`engine.batch.cluster`).
+
+Dataset files: every run ends by writing ``dataset.json`` (the set's card: counts, parameters,
+Masquerade version, ``--licence``) and, for ops with per-face records (``wear-mask``), the COCO
+``annotations.json`` (with ``--val-fraction F`` also ``annotations_train.json`` /
+``annotations_val.json``, split by input file) — see :mod:`engine.batch.dataset`.
+
 Exit codes: 0 every task done, 1 some task failed (or the job could not start / had to stop),
 130 cancelled (Ctrl+C or SIGTERM once stops after the running tasks; twice aborts).
 """
@@ -32,7 +42,7 @@ from typing import Any, TextIO
 
 from engine.batch.core import BatchCancelled, BatchProgress, BatchSummary, run_batch
 from engine.batch.ops import available_ops, get_op
-from engine.batch.plan import BatchError, JobSpec
+from engine.batch.plan import ENGINES, BatchError, DatasetOptions, JobSpec
 from engine.cancel import CancelToken
 from engine.studios.clitools import BatchEngine, engine_line
 from engine.studios.registry import STUDIOS, studio_module
@@ -112,6 +122,16 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return value
+
+
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``batch`` sub-command (one nested sub-command per registered op).
 
@@ -157,8 +177,19 @@ def _add_common_arguments(p: argparse.ArgumentParser, procedural: bool = False,
     p.add_argument("--output", required=True, metavar="DIR", help="output folder (created if missing)")
     p.add_argument("--grid", action="append", type=parse_grid_arg, default=[], metavar="NAME=V1,V2",
                    help="run every listed value of a parameter (repeatable; the product of all --grid runs)")
-    p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
-                   help="worker processes (default 1: run in this process)")
+    p.add_argument("--workers", type=_non_negative_int, default=None, metavar="N",
+                   help="worker processes (default 1: run in this process); with --engine ray: "
+                        "actors (default 0: one per CPU of the cluster)")
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="local (default): this machine's process pool; ray: the Ray cluster "
+                        "(ray start --head / --address) — the output folder must be shared")
+    p.add_argument("--address", default=None, metavar="HOST:PORT",
+                   help="with --engine ray: the head node to join (default: this machine's cluster, "
+                        "RAY_ADDRESS, else a private one)")
+    p.add_argument("--licence", "--license", dest="licence", default="", metavar="TEXT",
+                   help="the set's licence, written into dataset.json and the COCO annotations")
+    p.add_argument("--val-fraction", type=_fraction, default=0.0, metavar="F",
+                   help="put this share of the input files in a validation split (annotations_val.json)")
     p.add_argument("--shard", type=parse_shard_arg, default=(0, 1), metavar="i/n",
                    help="run only shard i of n (0-based); n runs with i = 0..n-1 cover the job once")
     p.add_argument("--force", action="store_true",
@@ -193,14 +224,23 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
             raise ValueError(f"--grid {name} conflicts with the op's own options for {name}")
         grid[name] = values
     base = dict(op.params_from_args(args)) if op.params_from_args is not None else {}
+    engine = getattr(args, "engine", "local")
+    workers = getattr(args, "workers", None)
+    if workers is None:
+        workers = 0 if engine == "ray" else 1
+    if workers == 0 and engine != "ray":
+        raise ValueError("--workers 0 (one per CPU of the cluster) needs --engine ray")
+    run = {"workers": workers, "shard": args.shard, "force": args.force, "engine": engine,
+           "address": getattr(args, "address", None),
+           "dataset": DatasetOptions(licence=getattr(args, "licence", ""),
+                                     val_fraction=getattr(args, "val_fraction", 0.0))}
     if getattr(args, "procedural", None):
         assert op.procedural_variant is not None  # --procedural exists only for such ops
         return JobSpec(op.procedural_variant, None, args.output, grid=grid,
-                       params={**base, "size": args.size}, workers=args.workers, shard=args.shard,
-                       force=args.force, count=args.procedural, seed_start=args.seed_start)
+                       params={**base, "size": args.size}, count=args.procedural, seed_start=args.seed_start,
+                       **run)
     return JobSpec(args.op, getattr(args, "input", None), args.output, grid=grid, params=base,
-                   workers=args.workers, shard=args.shard, force=args.force,
-                   count=getattr(args, "count", None), seed_start=getattr(args, "seed_start", 0))
+                   count=getattr(args, "count", None), seed_start=getattr(args, "seed_start", 0), **run)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:

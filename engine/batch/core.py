@@ -50,7 +50,7 @@ from engine.batch.manifest import (
     remove_stale_temps,
 )
 from engine.batch.ops import BatchOp, ProceduralRunner, Runner, get_op
-from engine.batch.plan import BatchError, JobSpec, Task, plan_job
+from engine.batch.plan import BatchError, JobPlan, JobSpec, Task, plan_job
 from engine.cancel import CancelToken
 from engine.errors import Cancelled, MasqueradeError
 from engine.imageio import (
@@ -78,8 +78,9 @@ class BatchProgress:
         skipped: tasks already done by an earlier run (not redone).
         total: tasks of this shard.
         elapsed_s: seconds since the run started (planning included).
-        eta_s: estimated seconds left, from this run's average time per processed task (skipped
-            tasks do not count); None until the first task is processed.
+        eta_s: estimated seconds left, from this run's rate since its first processed task (so
+            the start-up — planning, worker processes or cluster actors starting, models loading —
+            does not count; skipped tasks do not either); None until two tasks are processed.
         last_item: id of the task just recorded (None for the initial call).
         last_error: error of that task, if it failed.
     """
@@ -195,8 +196,32 @@ def run_batch(
         todo = [t for t in plan.tasks if not is_finished(t, records.get(t.id), output_dir)]
         run = _Run(writer, len(plan.tasks), len(plan.tasks) - len(todo), output_dir, progress)
         run.report()
-        _execute(op, todo, spec.workers, run, cancel or CancelToken())
-    return run.finish(cancel)
+        _execute(op, todo, spec, run, cancel or CancelToken())
+    try:
+        summary = run.finish(cancel)
+    except BatchCancelled as exc:
+        _write_dataset(spec, op, plan, output_dir, exc.summary)  # what is done so far, marked incomplete
+        raise
+    _write_dataset(spec, op, plan, output_dir, summary)
+    return summary
+
+
+def _write_dataset(spec: JobSpec, op: BatchOp, plan: JobPlan, output_dir: Path, summary: BatchSummary) -> None:
+    """The set-level files (``dataset.json``, ``annotations*.json``) from the manifest, under the
+    folder lock (other shards' drivers write them too).
+
+    Raises:
+        BatchError: they could not be written (the outputs and the manifest are whole; the next
+            run writes them again).
+    """
+    from engine.batch.dataset import write_dataset_files
+
+    try:
+        with folder_lock(output_dir):
+            write_dataset_files(output_dir, op, plan, spec.dataset)
+    except OSError as exc:
+        raise BatchError(f"{exc}; the outputs are recorded: run again to write the dataset files",
+                         summary) from None
 
 
 class _Run:
@@ -214,10 +239,13 @@ class _Run:
         self.errors: list[tuple[str, str]] = []
         self.disk_full = False
         self.started = time.perf_counter()
+        self.first_at: float | None = None  # when the first task of this run was recorded
 
     def record(self, task: Task, outcome: TaskOutcome) -> None:
         """Append the manifest line for a finished task, update counters, report progress."""
         self.writer.append(task, outcome)
+        if self.first_at is None:
+            self.first_at = time.perf_counter()
         if outcome.status == "done":
             self.done += 1
         else:
@@ -226,14 +254,22 @@ class _Run:
             self.disk_full = self.disk_full or outcome.disk_full
         self.report(task.id, outcome.error)
 
+    def salvage(self, task: Task, outcome: TaskOutcome) -> None:
+        """Append the manifest line of a task that finished while the run is being interrupted
+        (no counters, no progress call)."""
+        self.writer.append(task, outcome)
+
     def report(self, last_item: str | None = None, last_error: str | None = None) -> None:
         """Call the progress callback with the current counts."""
         if self.progress is None:
             return
-        elapsed = time.perf_counter() - self.started
+        now = time.perf_counter()
+        elapsed = now - self.started
         processed = self.done + self.failed
         left = self.total - self.skipped - processed
-        eta = elapsed / processed * left if processed else None
+        eta = None
+        if self.first_at is not None and processed >= 2:  # the rate after start-up
+            eta = (now - self.first_at) / (processed - 1) * left
         self.progress(BatchProgress(self.done, self.failed, self.skipped, self.total,
                                     elapsed, eta, last_item, last_error))
 
@@ -255,8 +291,16 @@ class _Run:
         return self.summary(cancelled=False)
 
 
-def _execute(op: BatchOp, tasks: list[Task], workers: int, run: _Run, cancel: CancelToken) -> None:
-    """Process ``tasks`` in this process (``workers == 1``) or a spawn pool, recording each."""
+def _execute(op: BatchOp, tasks: list[Task], spec: JobSpec, run: _Run, cancel: CancelToken) -> None:
+    """Process ``tasks`` on the job's engine: in this process (local, ``workers == 1``), a spawn
+    pool (local) or Ray actors (:mod:`engine.batch.cluster`), recording each here."""
+    workers = spec.workers
+    if spec.engine == "ray":
+        from engine.batch.cluster import execute_on_ray
+
+        execute_on_ray(op, tasks, workers, run.output_dir, spec.address, run.record,
+                       lambda: cancel.cancelled or run.disk_full, run.salvage)
+        return
     if workers == 1 or len(tasks) <= 1:
         _execute_in_process(op, tasks, run, cancel)
     else:
@@ -353,11 +397,9 @@ _WORKER_RUNNER: Runner | None = None
 WORKER_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def _init_worker(op: BatchOp) -> None:
-    """Pool initializer: one compute thread per worker process (the pool already uses the cores;
-    nested thread pools only fight over them), ignore Ctrl+C (the parent handles it), exit if the
-    parent dies, and build the op's runner once."""
-    global _WORKER_RUNNER
+def limit_worker_threads() -> None:
+    """One compute thread in a worker (a pool process or a cluster actor): the workers already use
+    the cores; nested thread pools (BLAS, OpenMP, OpenCV) only fight over them."""
     for var in WORKER_THREAD_VARS:  # read by torch / BLAS when they are first imported (by the runner)
         os.environ.setdefault(var, "1")
     try:
@@ -366,6 +408,14 @@ def _init_worker(op: BatchOp) -> None:
         cv2.setNumThreads(1)
     except ImportError:  # pragma: no cover - OpenCV is a dependency
         pass
+
+
+def _init_worker(op: BatchOp) -> None:
+    """Pool initializer: one compute thread per worker process (the pool already uses the cores;
+    nested thread pools only fight over them), ignore Ctrl+C (the parent handles it), exit if the
+    parent dies, and build the op's runner once."""
+    global _WORKER_RUNNER
+    limit_worker_threads()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):  # started with SIGINT blocked (_sigint_blocked): ignored now
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

@@ -50,6 +50,9 @@ from engine.batch.ops import BatchOp
 from engine.errors import ImageLoadError, MasqueradeError
 from engine.imageio import LOAD_EXTENSIONS, list_images
 
+ENGINES: tuple[str, ...] = ("local", "ray")
+"""Where a job's tasks can run (:attr:`JobSpec.engine`)."""
+
 MAX_TAG_LEN: int = 64
 """Longest readable parameter tag in an output name before hashed tags are used."""
 
@@ -70,6 +73,29 @@ class BatchError(MasqueradeError):
 
 
 @dataclass(frozen=True)
+class DatasetOptions:
+    """What the driver writes about the whole set (not part of the job identity: changing it on a
+    resumed run rewrites the set-level files only).
+
+    Args:
+        licence: the licence of the set, as the user words it (``""``: not stated); copied into
+            ``dataset.json`` and the COCO ``info`` / ``licenses``.
+        val_fraction: share of the *input files* put in the validation split, in ``[0, 1)``; every
+            output of one input lands in the same split (chosen by a hash of the input name, so
+            shards and resumed runs agree). 0: no split.
+        description: one line about the set for the card (``""``: the op's summary).
+    """
+
+    licence: str = ""                                                  # e.g. "CC BY 4.0"; "" = not stated
+    val_fraction: float = 0.0                                          # inputs in the val split; 0 = none
+    description: str = ""                                              # card description
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.val_fraction, (int, float)) and 0.0 <= float(self.val_fraction) < 1.0):
+            raise ValueError(f"val fraction must be in [0, 1), got {self.val_fraction!r}")
+
+
+@dataclass(frozen=True)
 class JobSpec:
     """What a batch job does. Paths may be relative; they are resolved when the job runs.
 
@@ -81,12 +107,23 @@ class JobSpec:
         grid: parameter name → list of values; the job runs the Cartesian product of the lists on
             every input. Empty = one combination (the base ``params``).
         params: base parameters shared by all combinations; grid values override them.
-        workers: worker processes (``spawn``); 1 runs in the calling process.
+        workers: worker processes (``spawn``); 1 runs in the calling process. With
+            ``engine="ray"``: Ray actors, 0 = one per CPU of the cluster.
         shard: ``(i, n)``: run only shard ``i`` of ``n`` (see the module docstring).
         force: replace the job of a different op/parameters/input in ``output_dir`` (its manifest
             is kept as ``manifest.jsonl.old``), or overwrite files in a folder that holds no job.
         count: procedural ops: number of seeds (tasks per grid combination).
         seed_start: procedural ops: first seed (>= 0).
+        engine: where the tasks run: ``"local"`` (this process or a ``spawn`` pool of ``workers``
+            processes) or ``"ray"`` (``workers`` actors on a Ray cluster, see
+            :mod:`engine.batch.cluster`). Not part of the job identity: a job started on one engine
+            resumes on the other.
+        address: ``engine="ray"``: the cluster to join (``"auto"``, ``"HOST:PORT"``); ``None``
+            joins the cluster started on this machine by ``ray start --head`` (or ``RAY_ADDRESS``),
+            else starts a private one for the run.
+        dataset: what the driver writes beside the outputs at the end of every run (the
+            ``dataset.json`` card, ``annotations.json``, the train/val split; see
+            :mod:`engine.batch.dataset`); ``None``: the defaults (a card with no licence, no split).
     """
 
     op: str                                                             # op name, e.g. "lineart"
@@ -99,13 +136,19 @@ class JobSpec:
     force: bool = False                                                 # replace a different job's folder
     count: int | None = None                                         # procedural: number of seeds
     seed_start: int = 0                                                 # procedural: first seed
+    engine: str = "local"                                               # "local" | "ray"
+    address: str | None = None                                          # ray: cluster address
+    dataset: DatasetOptions | None = None                               # card licence, val split
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.input_dir is not None:
             object.__setattr__(self, "input_dir", Path(self.input_dir))
         object.__setattr__(self, "output_dir", Path(self.output_dir))
-        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
-            raise ValueError(f"workers must be an integer >= 1, got {self.workers!r}")
+        least = 0 if self.engine == "ray" else 1  # ray: 0 = one actor per CPU of the cluster
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < least:
+            raise ValueError(f"workers must be an integer >= {least}, got {self.workers!r}")
         i, n = self.shard
         if not (isinstance(i, int) and isinstance(n, int) and n >= 1 and 0 <= i < n):
             raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
@@ -301,7 +344,8 @@ def _output_stems(inputs: Sequence[Path]) -> dict[str, str]:
             level[name] += 1
 
 
-RESERVED_NAMES = frozenset({"job.json", "manifest.jsonl", "manifest.jsonl.old"})
+RESERVED_NAMES = frozenset({"job.json", "manifest.jsonl", "manifest.jsonl.old", "dataset.json",
+                            "annotations.json", "annotations_train.json", "annotations_val.json"})
 """Bookkeeping files of an output folder (see :mod:`engine.batch.manifest`): no task may write them."""
 
 

@@ -23,10 +23,12 @@ from engine.batch import (
     MANIFEST_NAME,
     BatchCancelled,
     BatchError,
+    BatchOp,
     BatchProgress,
     JobSpec,
     get_op,
     plan_job,
+    register_op,
     run_batch,
 )
 from engine.batch.cli import parse_grid_arg, parse_shard_arg
@@ -355,12 +357,29 @@ def test_progress_counts_and_eta(tmp_path: Path) -> None:
     first, last = seen[0], seen[-1]
     assert first.eta_s is None and first.skipped == summary.skipped > 0 and first.done == 0
     assert len(seen) == 1 + summary.done
-    assert all(p.eta_s is not None and p.eta_s >= 0 for p in seen[1:])
+    assert summary.done >= 3
+    # no ETA until two tasks are processed: the first one carries the start-up (worker start,
+    # models loading), which says nothing about the rate
+    assert seen[1].eta_s is None
+    assert all(p.eta_s is not None and p.eta_s >= 0 for p in seen[2:])
     assert [p.completed for p in seen] == list(range(summary.skipped, 9))
     assert last.eta_s == 0 and last.fraction == 1.0 and last.last_item is not None
-    # ETA follows the processed tasks only: (elapsed / processed) × left.
-    mid = seen[1]
-    assert mid.eta_s == pytest.approx(mid.elapsed_s / 1 * (mid.total - mid.completed))
+    # ETA follows the processed tasks after the first only: (time since the first / intervals) × left.
+    b = seen[3]
+    assert b.eta_s == pytest.approx((b.elapsed_s - seen[1].elapsed_s) / (b.done + b.failed - 1)
+                                    * (b.total - b.completed), abs=0.05)
+
+
+def test_eta_ignores_a_slow_start_up(tmp_path: Path) -> None:
+    """A runner that takes 1.5 s to build (a model loading) and 10 ms per image: the ETA after a
+    few images follows the 10 ms, not the start-up."""
+    make_inputs(tmp_path / "in", 6)
+    register_op(BatchOp("slow-start", _slow_start_runner, get_op("lineart").normalize, ".png"))
+    seen: list[BatchProgress] = []
+    run_batch(JobSpec("slow-start", tmp_path / "in", tmp_path / "out"), progress=seen.append)
+    third = seen[3]
+    assert third.elapsed_s > 1.5
+    assert third.eta_s is not None and third.eta_s < 1.0  # 3 images left at ~10 ms, not ~0.5 s each
 
 
 def test_two_workers_write_the_same_bytes_as_one(tmp_path: Path) -> None:
@@ -435,3 +454,14 @@ def test_grid_and_shard_argument_parsing() -> None:
     for bad in ("4/4", "a/b", "1"):
         with pytest.raises(argparse.ArgumentTypeError, match="expected i/n|out of range"):
             parse_shard_arg(bad)
+
+
+def _slow_start_runner():  # module level: the op is pickled by reference
+    time.sleep(1.5)
+    base = get_op("lineart").runner()
+
+    def run(image: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        time.sleep(0.01)
+        return base(image, params)
+
+    return run
