@@ -47,6 +47,7 @@ from engine.geometry import fit_tps
 from engine.imageio import validate_rgb
 from engine.studios.regenerate.edits import check_labels
 from engine.studios.regenerate.params import CLASSES
+from engine.studios.regenerate.synthesis import synthesize
 
 LARGE_REGIONS: tuple[str, ...] = ("background", "skin", "hair", "hat", "neck_l", "neck", "cloth")
 """Labels continued in place (reflection fill) rather than warped as a whole."""
@@ -143,8 +144,57 @@ def _sample(img: np.ndarray, xy: np.ndarray) -> np.ndarray:
 
 # --- region renderers ---------------------------------------------------------------------------
 
-def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Values for ``target`` pixels: kept where ``have``, else reflected across the nearest border.
+def _gauss_nll(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Negative log-likelihood of the rows of ``x`` under a Gaussian fitted to the rows of ``ref``."""
+    mu = ref.mean(0)
+    cov = np.cov(ref.T) + np.eye(ref.shape[1]) * 4.0
+    d = x - mu
+    inv = np.linalg.inv(cov)
+    return 0.5 * np.einsum("ij,jk,ik->i", d, inv, d) + 0.5 * float(np.log(np.linalg.det(cov)))
+
+
+def stray_pixels(img: np.ndarray, have: np.ndarray, new: np.ndarray, old: np.ndarray | None) -> np.ndarray:
+    """Pixels of ``have`` next to the ``new`` pixels that look like what the edit replaces.
+
+    A parser's border is rarely exact: painting skin back over a fringe leaves the strands it
+    called skin, growing hair keeps the background it called hair. Those pixels (within the new
+    area's thickness of it) are synthesised with the new ones when their CIE Lab colour is more
+    likely under a Gaussian of the replaced label (``old``: its pixels away from the edit) than
+    under one of the region away from the edit. Nothing is redone without new pixels, so an
+    unchanged map still returns the photo.
+
+    Args:
+        img: float32 ``[H, W, 3]`` the image (0–255).
+        have: bool ``[H, W]`` the region's kept pixels.
+        new: bool ``[H, W]`` pixels the region newly covers.
+        old: bool ``[H, W]`` pixels of the label(s) the new pixels had; None = no test.
+
+    Returns:
+        bool ``[H, W]`` the stray pixels (a subset of ``have``).
+    """
+    out = np.zeros_like(have)
+    if old is None or new.sum() < MIN_PIXELS or have.sum() < 4 * MIN_PIXELS:
+        return out
+    thick = max(2.0, 2.0 * float(cv2.distanceTransform(np.pad(new, 1).astype(np.uint8), cv2.DIST_L2, 3).max()))
+    dist = cv2.distanceTransform((~new).astype(np.uint8), cv2.DIST_L2, 3)
+    near = (dist <= thick) & have
+    far = have & (dist > thick) & (dist <= 6 * thick)
+    old_far = old & ~new & (dist <= 6 * thick)
+    if far.sum() < 4 * MIN_PIXELS or old_far.sum() < 4 * MIN_PIXELS or not near.any():
+        return out
+    lab = cv2.cvtColor(np.clip(img, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    x = lab[near].astype(np.float64)
+    out[near] = _gauss_nll(x, lab[old_far].astype(np.float64)) < _gauss_nll(x, lab[far].astype(np.float64))
+    return out
+
+
+def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: int = 2,
+                    old: np.ndarray | None = None, cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Values for ``target`` pixels: kept where ``have``, else synthesised from ``have``'s texture.
+
+    New pixels get texture from the region's own pixels by :func:`~engine.studios.regenerate.synthesis.synthesize`
+    (coarse-to-fine patch search on colour, label layout and orientation, then a gradient-domain
+    blend that meets the kept pixels of the region along its border).
 
     The ``rim`` px of the old border next to new pixels are redone too: parsed borders carry a
     halo of the neighbouring colour that would otherwise stay as a line inside the grown region.
@@ -154,11 +204,14 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
         have: bool ``[H, W]``: pixels of the label in ``img`` (non-empty).
         target: bool ``[H, W]``: pixels to fill.
         rim: old-border width redone next to new pixels (0 = keep all ``have`` pixels).
+        old: bool ``[H, W]`` pixels of the labels the new pixels had (for :func:`stray_pixels`);
+            None = only the ``rim`` is redone.
+        cancel: checked between search iterations.
 
     Returns:
         (float32 ``[N, 3]`` values, bool ``[N]`` which were re-rendered), in ``np.nonzero(target)`` order.
     """
-    h, w = have.shape
+    inside = have
     new = target & ~have
     if rim > 0 and new.any():
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim + 1, 2 * rim + 1))
@@ -166,27 +219,17 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
         near_new = cv2.dilate(new.astype(np.uint8), k, iterations=2).astype(bool)
         if core.sum() >= MIN_PIXELS:
             have = have & ~(near_new & ~core)
+        have = have & ~stray_pixels(img, have, new, old)
     ys, xs = np.nonzero(target)
     vals = img[ys, xs].copy()
     new = ~have[ys, xs]
     if not new.any():
         return vals, new
     clean = cv2.morphologyEx(have.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
-    if clean.sum() >= MIN_PIXELS:  # mirror solid parts of the region, not parsing speckles
-        have = clean
-    near = nearest_fill_index(have)
-    py, px = ys[new], xs[new]
-    b = near[py, px]
-    by, bx = b // w, b % w
-    qy, qx = by.copy(), bx.copy()
-    todo = np.ones(len(py), bool)
-    for f in (1.0, 0.6, 0.3):  # mirror, or part-way when the region is too thin to mirror fully
-        cy = np.clip(np.rint(by + (by - py) * f).astype(np.intp), 0, h - 1)
-        cx = np.clip(np.rint(bx + (bx - px) * f).astype(np.intp), 0, w - 1)
-        ok = todo & have[cy, cx]
-        qy[ok], qx[ok] = cy[ok], cx[ok]
-        todo &= ~ok
-    vals[new] = img[qy, qx]
+    exemplar = clean if clean.sum() >= MIN_PIXELS else have  # copy solid parts of the region, not parsing speckles
+    hole = target & ~have
+    vals[new] = synthesize(img, hole, exemplar, inside_src=inside, inside_dst=target, anchor=target & have,
+                           cancel=cancel)
     return vals, new
 
 
@@ -510,15 +553,17 @@ class _Style:
         return self.labels == CLASSES.index(name)
 
 
-def _from_image(style: _Style, name: str, target: np.ndarray,
-                in_place: bool) -> tuple[np.ndarray, str, np.ndarray | None] | None:
+def _from_image(style: _Style, name: str, target: np.ndarray, in_place: bool,
+                cancel: CancelToken | None = None) -> tuple[np.ndarray, str, np.ndarray | None] | None:
     """Render ``name`` from one image: in place / warped, or from its mirrored twin; None if absent.
 
     Returns (values ``[N, 3]``, how, which values are new — ``None`` = all).
     """
     if style.has(name):
         if in_place and name in LARGE_REGIONS:
-            vals, fresh = continue_region(style.img, style.mask(name), target)
+            new = target & ~style.mask(name)
+            replaced = np.isin(style.labels, np.unique(style.labels[new]))
+            vals, fresh = continue_region(style.img, style.mask(name), target, old=replaced, cancel=cancel)
             return vals, f"continued from {style.name}", fresh
         return warp_region(style.img, style.mask(name), target), f"warped from {style.name}", None
     if name in MIRROR and style.has(MIRROR[name][0]):
@@ -724,7 +769,7 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
             how[name] = "warped from source with its surroundings"
             continue
         ys, xs = np.nonzero(target)
-        got = _from_image(src, name, target, in_place=True)
+        got = _from_image(src, name, target, in_place=True, cancel=cancel)
         if got is None and ref is not None:
             got = _from_image(ref, name, target, in_place=False)
         if got is None and name == "eye_g" and not styled:

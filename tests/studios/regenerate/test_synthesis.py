@@ -1,0 +1,169 @@
+"""Label-guided exemplar synthesis (engine.studios.regenerate.synthesis) and its use by the classical engine."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from engine.cancel import CancelToken
+from engine.errors import Cancelled
+from engine.labels import CELEBAMASK_HQ
+from engine.studios.regenerate import synthesis as S
+from engine.studios.regenerate.classical import regenerate, stray_pixels
+
+IDX = CELEBAMASK_HQ.index
+
+
+def _texture(h: int = 96, w: int = 128, name: str = "brick") -> np.ndarray:
+    """A real photographed texture (skimage brick / gravel, grey → RGB) with a left-to-right shading ramp."""
+    brick = cv2.resize(getattr(data, name)(), (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    ramp = np.linspace(0.7, 1.2, w, dtype=np.float32)[None, :]
+    img = brick * ramp
+    return np.clip(np.stack([img, img * 0.8, img * 0.6], -1), 0, 255).astype(np.float32)
+
+
+def _lap_std(img: np.ndarray, mask: np.ndarray) -> float:
+    g = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return float(cv2.Laplacian(g, cv2.CV_32F)[mask].std())
+
+
+def test_fill_has_texture_and_meets_shading() -> None:
+    img = _texture()
+    hole = np.zeros(img.shape[:2], bool)
+    hole[30:60, 50:80] = True
+    vals = S.synthesize(img, hole, ~hole, seed=1)
+    out = img.copy()
+    out[hole] = vals
+    inner = cv2.erode(hole.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    ring = cv2.dilate(hole.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~hole
+    # texture: comparable to the photo's own (a flat fill scores ~0), not harsher
+    ratio = _lap_std(out, inner) / _lap_std(img, ring)
+    assert 0.45 < ratio < 1.5  # bricks are a hard case (straight mortar lines); a Telea fill scores ~0.1
+    # shading: the fill's mean follows the ramp where it is (within a few grey levels of the truth)
+    assert abs(float(out[hole].mean()) - float(img[hole].mean())) < 8.0
+    left, right = out[30:60, 50:58].mean(), out[30:60, 72:80].mean()
+    assert right > left  # brighter to the right, as the photo around it
+
+
+def test_seam_step_within_local_contrast() -> None:
+    """Across the hole's border the step is no larger than the photo's own neighbour differences."""
+    img = _texture(name="gravel")
+    hole = np.zeros(img.shape[:2], bool)
+    hole[20:70, 40:90] = True
+    out = img.copy()
+    out[hole] = S.synthesize(img, hole, ~hole, seed=2)
+    g = out.mean(2)
+    # vertical and horizontal pairs that cross the border (one pixel in, one out)
+    steps = np.concatenate([np.abs(g[19, 40:90] - g[20, 40:90]), np.abs(g[70, 40:90] - g[69, 40:90]),
+                            np.abs(g[20:70, 39] - g[20:70, 40]), np.abs(g[20:70, 90] - g[20:70, 89])])
+    gi = img.mean(2)
+    own = np.concatenate([np.abs(np.diff(gi[:, :35], axis=1)).ravel(), np.abs(np.diff(gi[:, 95:], axis=0)).ravel()])
+    assert steps.mean() <= 1.1 * own.mean()
+    # a naive paste of a far patch shows a step (the test can fail)
+    naive = img.copy()
+    naive[20:70, 40:90] = img[40:90, 0:50] * 1.4
+    gn = naive.mean(2)
+    nsteps = np.abs(gn[19, 40:90] - gn[20, 40:90])
+    assert nsteps.mean() > 1.1 * own.mean()
+
+
+def test_label_guided_copies_only_the_label() -> None:
+    """A hole next to two materials takes only the exemplar label's colours."""
+    rng = np.random.default_rng(0)
+    img = np.zeros((64, 96, 3), np.float32)
+    img[:, :48] = (200, 60, 60) + rng.normal(0, 8, (64, 48, 3))    # label A: red
+    img[:, 48:] = (60, 60, 200) + rng.normal(0, 8, (64, 48, 3))    # label B: blue
+    hole = np.zeros((64, 96), bool)
+    hole[20:44, 36:60] = True
+    a = np.zeros((64, 96), bool)
+    a[:, :48] = True
+    vals = S.synthesize(img, hole, a & ~hole, inside_dst=a | hole)
+    assert vals[:, 0].mean() > 150 and vals[:, 2].mean() < 110
+
+
+def test_deterministic_and_bad_input() -> None:
+    img = _texture(48, 48)
+    hole = np.zeros((48, 48), bool)
+    hole[10:20, 10:20] = True
+    assert np.array_equal(S.synthesize(img, hole, ~hole, seed=3), S.synthesize(img, hole, ~hole, seed=3))
+    with pytest.raises(ValueError, match="empty hole"):
+        S.synthesize(img, np.zeros_like(hole), ~hole)
+    with pytest.raises(ValueError, match="no exemplar"):
+        S.synthesize(img, hole, np.zeros_like(hole))
+
+
+def test_cancel_stops_synthesis() -> None:
+    img = _texture()
+    hole = np.zeros(img.shape[:2], bool)
+    hole[30:60, 50:80] = True
+    tok = CancelToken()
+    tok.cancel()
+    with pytest.raises(Cancelled):
+        S.synthesize(img, hole, ~hole, cancel=tok)
+
+
+def test_big_hole_runs_on_a_reduced_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    img = _texture()
+    hole = np.zeros(img.shape[:2], bool)
+    hole[20:70, 30:100] = True
+    monkeypatch.setattr(S, "SOLVE_LIMIT", 500)
+    vals = S.synthesize(img, hole, ~hole)
+    assert vals.shape == (int(hole.sum()), 3)
+    assert abs(float(vals.mean()) - float(img[hole].mean())) < 15.0
+    out = img.copy()
+    out[hole] = vals
+    assert _lap_std(out, hole) > 0.4 * _lap_std(img, ~hole)  # texture, not a flat upsampled blur
+
+
+def _hair_face() -> tuple[np.ndarray, np.ndarray]:
+    """A textured 'hair' cap over a skin-coloured face on a plain background, with its labels."""
+    h, w = 96, 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    lab = np.zeros((h, w), np.uint8)
+    img = np.full((h, w, 3), 200.0, np.float32)
+    face = (yy - 56) ** 2 / 30 ** 2 + (xx - 48) ** 2 / 24 ** 2 < 1
+    hair = ((yy - 44) ** 2 / 36 ** 2 + (xx - 48) ** 2 / 32 ** 2 < 1) & ~face
+    strands = cv2.resize(data.brick(), (w, h)).astype(np.float32) * 0.35
+    lab[hair] = IDX("hair")
+    img[hair] = np.stack([strands, strands * 0.8, strands * 0.6], -1)[hair] + 20
+    lab[face] = IDX("skin")
+    img[face] = (220, 170, 140)
+    return np.clip(img, 0, 255).astype(np.uint8), lab
+
+
+def test_regenerate_grows_hair_with_texture_and_keeps_identity() -> None:
+    img, lab = _hair_face()
+    out, masks, _ = regenerate(img, lab, lab.copy())
+    assert np.array_equal(out, img) and not masks["regenerated"].any()
+    edited = lab.copy()
+    grow = (cv2.dilate((lab == IDX("hair")).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+            & (lab == IDX("background")))
+    edited[grow] = IDX("hair")
+    out, masks, info = regenerate(img, lab, edited)
+    assert info["regions"]["hair"] == "continued from source"
+    keep = ~masks["regenerated"]
+    assert np.array_equal(out[keep], img[keep])
+    hair_px = img[lab == IDX("hair")].astype(np.float32)
+    grown = out[grow].astype(np.float32)
+    assert abs(grown.mean() - hair_px.mean()) < 20          # hair colours, not background
+    assert grown.std() > 0.4 * hair_px.std()                # with texture
+
+
+def test_stray_pixels_are_the_ones_that_look_replaced() -> None:
+    rng = np.random.default_rng(0)
+    img = np.zeros((60, 60, 3), np.float32)
+    img[:] = (220, 170, 140) + rng.normal(0, 4, (60, 60, 3))       # skin
+    img[:20] = (50, 35, 25) + rng.normal(0, 4, (20, 60, 3))          # hair above
+    have = np.zeros((60, 60), bool)
+    have[20:] = True
+    new = np.zeros((60, 60), bool)
+    new[12:20] = True                                                # skin painted over the fringe
+    img[20:23, 10:20] = (55, 38, 28)                                 # a strand the parser called skin
+    old = np.zeros((60, 60), bool)
+    old[:20] = True
+    stray = stray_pixels(img, have, new, old)
+    assert stray[20:23, 10:20].mean() > 0.9
+    assert stray[20:23, 30:].mean() < 0.05
+    assert not stray_pixels(img, have, np.zeros_like(new), old).any()
