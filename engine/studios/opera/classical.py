@@ -26,13 +26,15 @@ import cv2
 import numpy as np
 
 from engine.imageio import validate_rgb
+from engine.studios.opera.matching import face_from_lines
 from engine.studios.opera.params import ColorizeParams, XDoGParams
 
 __all__ = [
     "LINE_INK", "OPERA_COLOUR_MEANINGS", "UNPAINTED",
     "ColorizeParams", "ColorizeResult", "ColourClass", "XDoGParams",  # the params: what these functions take
     "align_reference", "as_rgb", "classify_main_colour", "colorize", "compose", "face_mask_from_image",
-    "line_grey", "paint_classes", "recolour_region", "region_colours", "sketch_regions", "xdog",
+    "line_grey", "paint_classes", "pin_paint", "recolour_region", "reference_lines", "region_colours",
+    "sketch_regions", "xdog",
 ]
 
 def _luminance01(image: np.ndarray) -> np.ndarray:
@@ -302,6 +304,8 @@ class ColorizeResult:
         face_mask: ``bool`` ``[H, W]`` inside the sketch's face outline.
         affine: ``float64`` ``[2, 3]`` map from reference pixels to sketch pixels.
         colours: ``uint8`` ``[n, 3]`` paint of each region id (``image`` = :func:`compose` of it).
+        shading: ``float32`` ``[H, W, 3]`` the reference's shading added to the flat paint
+            (``None`` = flat).
     """
 
     image: np.ndarray
@@ -310,6 +314,7 @@ class ColorizeResult:
     face_mask: np.ndarray
     affine: np.ndarray
     colours: np.ndarray
+    shading: np.ndarray | None = None
 
     def rgba(self) -> np.ndarray:
         """``uint8`` ``[H, W, 4]``: the colour image, transparent outside the face."""
@@ -317,7 +322,7 @@ class ColorizeResult:
 
 
 def line_grey(line_art: np.ndarray) -> np.ndarray:
-    """A sketch as grey line art (RGBA composited on white paper).
+    """A sketch as grey line art (RGBA composited on white paper; for colour, the brightest channel).
 
     Args:
         line_art: ``uint8`` grey ``[H, W]``, RGB ``[H, W, 3]`` or RGBA ``[H, W, 4]``.
@@ -333,10 +338,12 @@ def line_grey(line_art: np.ndarray) -> np.ndarray:
         raise ValueError(f"line_art must be uint8, got {arr.dtype}")
     if arr.ndim == 3 and arr.shape[2] == 4:
         a = arr[:, :, 3].astype(np.float32) / 255.0
-        grey = cv2.cvtColor(np.ascontiguousarray(arr[:, :, :3]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        grey = arr[:, :, :3].max(axis=2).astype(np.float32)
         return (grey * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
     if arr.ndim == 3 and arr.shape[2] == 3:
-        return cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY)
+        # the value (brightest channel): black strokes stay dark, coloured fills of a painted sketch
+        # do not read as lines; equal to the grey level for grey line art
+        return np.ascontiguousarray(arr.max(axis=2))
     if arr.ndim == 2:
         return arr
     raise ValueError(f"line_art must be [H, W] grey or RGB, got shape {arr.shape}")
@@ -387,8 +394,8 @@ def sketch_regions(line_art: np.ndarray, params: ColorizeParams | None = None) -
     if orphan.any():
         on = orphan[orig]
         grown[on] = orig[on] + n_seed
-    # the face: paper not reachable from the border once the outline's gaps are closed
-    face = face_mask_from_image(np.repeat(grey[:, :, None], 3, axis=2), paper_level=p.line_level)
+    # the face: what the outline encloses once its gaps are closed (matching.face_from_lines)
+    face = face_from_lines(lines > 0)
     if face.mean() < p.min_face_fraction:
         face = np.ones((h, w), bool)
     ids = np.where(face, grown, 0)
@@ -471,17 +478,57 @@ def region_colours(regions: np.ndarray, source: np.ndarray, quant_bits: int = 4)
     return out
 
 
-def colorize(line_art: np.ndarray, reference: np.ndarray, params: ColorizeParams | None = None,
-             reference_face: np.ndarray | None = None) -> ColorizeResult:
-    """Colour a lianpu line drawing from a reference lianpu (classical region correspondence).
-
-    Steps: close small stroke gaps and find the closed regions (:func:`sketch_regions`); align the
-    reference to the sketch's face (:func:`align_reference`); give each region the dominant
-    colour of the aligned reference inside it (:func:`region_colours`); darken by the original
-    line art so the strokes stay crisp. Outside the face is white paper.
+def reference_lines(reference: np.ndarray) -> np.ndarray:
+    """The strokes of a colour reference as the sketch's extractor sees them.
 
     Args:
-        line_art: ``uint8`` grey ``[H, W]`` (or RGB/RGBA) sketch, dark lines on light paper.
+        reference: ``uint8`` RGB ``[h, w, 3]`` (or RGBA, composited on white).
+
+    Returns:
+        ``bool`` ``[h, w]``: XDoG line pixels (binarised at 0.5).
+    """
+    return xdog(as_rgb(reference, "reference"), XDoGParams(threshold=0.5)) < 128
+
+
+def pin_paint(reference: np.ndarray, ref_ink: np.ndarray, x: int, y: int) -> np.ndarray:
+    """The paint a pin asks for: the median colour of the reference's paint (not its strokes) in a
+    small window around ``(x, y)``, widened until some paint is found.
+
+    Args:
+        reference: ``uint8`` RGB ``[h, w, 3]``.
+        ref_ink: ``bool`` ``[h, w]`` the reference's strokes.
+        x: column of the pin on the reference.
+        y: row of the pin on the reference.
+
+    Returns:
+        ``uint8`` ``[3]``.
+    """
+    h, w = ref_ink.shape
+    for r in (max(1, min(h, w) // 200), max(2, min(h, w) // 80), max(4, min(h, w) // 30)):
+        sl = (slice(max(0, y - r), y + r + 1), slice(max(0, x - r), x + r + 1))
+        sel = ~ref_ink[sl]
+        if sel.any():
+            return np.median(reference[sl][sel], axis=0).astype(np.uint8)
+    return reference[y, x].copy()
+
+
+def colorize(line_art: np.ndarray, reference: np.ndarray, params: ColorizeParams | None = None,
+             reference_face: np.ndarray | None = None) -> ColorizeResult:
+    """Colour a lianpu line drawing from a reference lianpu (classical, aligned by content).
+
+    Steps: close small stroke gaps and find the closed regions and the face
+    (:func:`sketch_regions`); take the reference's strokes with the same extractor
+    (:func:`reference_lines`); align the reference to the sketch by content — face boxes,
+    symmetry axes, then feature rows and columns (:func:`engine.studios.opera.matching.content_warp`);
+    give each region the mode paint of the aligned reference inside it, a region and its mirror
+    voting together, regions without a counterpart taking the nearest paint, pins first
+    (:func:`engine.studios.opera.matching.match_colours`); blend with the sketch's own fills by
+    ``params.reference_strength``; darken by the original line art so the strokes stay crisp on
+    top. Outside the face is white paper.
+
+    Args:
+        line_art: ``uint8`` grey ``[H, W]`` (or RGB/RGBA) sketch, dark lines on light paper; an RGB
+            sketch's own fills are what ``reference_strength < 1`` blends with.
         reference: ``uint8`` RGB ``[h, w, 3]`` or RGBA reference lianpu (any size).
         params: see :class:`~engine.studios.opera.params.ColorizeParams` (default: its defaults).
         reference_face: optional ``bool`` face mask of the reference.
@@ -499,32 +546,96 @@ def colorize(line_art: np.ndarray, reference: np.ndarray, params: ColorizeParams
         >>> res.image.shape, bool(np.abs(res.image.astype(int) - d.image).mean() < 20)
         ((128, 128, 3), True)
     """
+    from engine.studios.opera.matching import content_warp, match_colours, symmetry_axis
+
     grey = line_grey(line_art)
-    p = ColorizeParams() if params is None else params
+    p = (ColorizeParams() if params is None else params).validate()
     regions, face = sketch_regions(grey, p)
-    warped, affine = align_reference(reference, face, reference_face)
-    colours = region_colours(regions, warped, p.quant_bits)
-    image = compose(grey, regions, colours, face)
+    ink = grey < p.line_level
+    rgb = as_rgb(reference, "reference")
+    ref_ink = reference_lines(rgb)
+    if reference_face is None:
+        reference_face = face_from_lines(ref_ink)
+        if not reference_face.any():
+            reference_face = face_mask_from_image(rgb)
+    reference_face = np.asarray(reference_face, bool)
+    if reference_face.shape != rgb.shape[:2]:
+        raise ValueError(f"reference_face shape {reference_face.shape} does not match reference {rgb.shape[:2]}")
+    maps = content_warp(ref_ink, reference_face, ink, face)
+    warped = maps.apply(rgb, border=(255, 255, 255))
+    warped_face = maps.apply(reference_face.astype(np.uint8), nearest=True, border=0) > 0
+    warped_ink = maps.apply(ref_ink.astype(np.uint8), nearest=True, border=0) > 0
+    h, w = grey.shape
+    rh, rw = rgb.shape[:2]
+    pin_list = []
+    for pin in p.pins:
+        pin.validate()
+        sx, sy = min(w - 1, int(pin.sketch_x * w)), min(h - 1, int(pin.sketch_y * h))
+        rx, ry = min(rw - 1, int(pin.ref_x * rw)), min(rh - 1, int(pin.ref_y * rh))
+        pin_list.append((sx, sy, pin_paint(rgb, ref_ink, rx, ry)))
+    gap = max(1, round(min(h, w) / 256)) if p.gap is None else int(p.gap)
+    regions, colours, shade = match_colours(regions, face, ink, symmetry_axis(ink, face), warped, warped_face,
+                                            warped_ink, pin_list, gap)
+    if p.reference_strength < 1.0:
+        own = region_colours(regions, _sketch_fill(line_art, ink), p.quant_bits)
+        colours = np.clip(p.reference_strength * colours.astype(np.float32)
+                          + (1.0 - p.reference_strength) * own.astype(np.float32) + 0.5, 0, 255).astype(np.uint8)
+        shade *= np.float32(p.reference_strength)
+    shading = shade if p.shading else None
+    image = compose(_stroke_grey(line_art, grey, p.line_level), regions, colours, face, shading)
     return ColorizeResult(image=image, warped_reference=warped, regions=regions, face_mask=face,
-                          affine=affine, colours=colours)
+                          affine=maps.affine, colours=colours, shading=shading)
 
 
-def compose(line_art: np.ndarray, regions: np.ndarray, colours: np.ndarray, face: np.ndarray) -> np.ndarray:
-    """Paint regions with flat colours and darken by the line art (strokes stay crisp).
+def _stroke_grey(line_art: np.ndarray, grey: np.ndarray, level: int) -> np.ndarray:
+    """The strokes to darken the colouring with: ``grey`` itself for line art, and for a sketch
+    with painted fills only its strokes (a fill is not ink, however dark its value)."""
+    arr = np.asarray(line_art)
+    if arr.ndim != 3 or arr.shape[2] < 3:
+        return grey
+    rgb = arr[:, :, :3]
+    chroma = rgb.max(axis=2).astype(np.int16) - rgb.min(axis=2)
+    if (chroma > 40).mean() < 0.005:
+        return grey
+    return np.where(grey < level, grey, np.uint8(255))
+
+
+def _sketch_fill(line_art: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """The sketch's own paint (RGB sketches; white paper for grey ones), strokes replaced by the
+    nearest paint so they do not vote."""
+    arr = np.asarray(line_art)
+    if arr.ndim == 2:
+        return np.full(arr.shape + (3,), 255, np.uint8)
+    rgb = as_rgb(arr, "line_art")
+    if ink.all() or not ink.any():
+        return rgb
+    from scipy import ndimage
+
+    _, idx = ndimage.distance_transform_edt(ink, return_indices=True)
+    return rgb[idx[0], idx[1]]
+
+
+def compose(line_art: np.ndarray, regions: np.ndarray, colours: np.ndarray, face: np.ndarray,
+            shading: np.ndarray | None = None) -> np.ndarray:
+    """Paint regions with flat colours (plus optional shading) and darken by the line art (strokes
+    stay crisp, on top).
 
     Args:
         line_art: ``uint8`` grey ``[H, W]``, 255 paper.
         regions: ``int32`` ``[H, W]`` region ids.
         colours: ``uint8`` ``[n, 3]`` colour per id.
         face: ``bool`` ``[H, W]``; white paper outside.
+        shading: optional ``float32`` ``[H, W, 3]`` added to the fill before the strokes.
 
     Returns:
         ``uint8`` RGB ``[H, W, 3]``.
     """
-    fill = colours[regions]
+    fill = colours[regions].astype(np.float32)
+    if shading is not None:
+        fill = np.clip(fill + shading, 0, 255)
     fill[~face] = 255
     ink = line_art.astype(np.float32)[..., None] * np.float32(1.0 / 255.0)  # 1 paper, 0 line
-    out = fill.astype(np.float32) * ink + np.float32(LINE_INK) * (1.0 - ink)
+    out = fill * ink + np.float32(LINE_INK) * (1.0 - ink)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -564,4 +675,8 @@ def recolour_region(result: ColorizeResult, line_art: np.ndarray, x: int, y: int
     image = result.image.copy()
     image[mask] = np.clip(paint.astype(np.float32)[None] * ink + np.float32(LINE_INK) * (1.0 - ink) + 0.5,
                           0, 255).astype(np.uint8)
-    return replace(result, image=image, colours=colours)
+    shading = None
+    if result.shading is not None:  # a hand fill is flat paint
+        shading = result.shading.copy()
+        shading[mask] = 0.0
+    return replace(result, image=image, colours=colours, shading=shading)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from engine.studios.opera.matching import Pin
 from engine.studios.ranges import Range, check_ranges
 
 XDOG_RANGES: dict[str, Range] = {
@@ -30,6 +31,7 @@ COLORIZE_RANGES: dict[str, Range] = {
     "gap": Range(0, 32, integer=True, unit="px"),
     "quant_bits": Range(3, 6, integer=True),
     "min_face_fraction": Range(0.0, 1.0),
+    "reference_strength": Range(0.0, 1.0),
 }
 """Valid range of each :class:`ColorizeParams` field (``opera colorize --gap``, ``batch colorize``)."""
 
@@ -135,12 +137,21 @@ class ColorizeParams:
             (3–6); fewer bits = more tolerant of shading.
         min_face_fraction: the sketch face must cover at least this share of the image,
             otherwise the whole image is treated as the face.
+        reference_strength: 1 = every region takes the reference's paint; 0 = the sketch's own
+            fills (an RGB sketch; white paper for a grey one); in between, a blend (0–1).
+        pins: click-to-match pairs (:class:`~engine.studios.opera.matching.Pin`, fractions of each
+            image), honoured before the automatic match; resolution-free, so previews keep them.
+        shading: add the reference's shading of each region's own paint (gradients, highlights);
+            ``False`` = flat paint.
     """
 
     line_level: int = 128
     gap: int | None = None
     quant_bits: int = 4
     min_face_fraction: float = 0.02
+    reference_strength: float = 1.0
+    pins: tuple[Pin, ...] = ()
+    shading: bool = True
 
     def validate(self) -> ColorizeParams:
         """Check every parameter's range.
@@ -151,7 +162,13 @@ class ColorizeParams:
         Raises:
             ValueError: a parameter is out of range (the message names it).
         """
-        check_ranges(COLORIZE_RANGES, {f.name: getattr(self, f.name) for f in fields(self)}, optional=("gap",))
+        check_ranges(COLORIZE_RANGES, {f.name: getattr(self, f.name) for f in fields(self)
+                                      if f.name not in ("pins", "shading")},
+                     optional=("gap",))
+        for pin in self.pins:
+            if not isinstance(pin, Pin):
+                raise ValueError(f"pins must be Pin pairs, got {type(pin).__name__}")
+            pin.validate()
         return self
 
     def scaled(self, scale: float) -> ColorizeParams:
