@@ -21,6 +21,10 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
                         "scaler; no effect on the CPU")
 
 
+TIME_LIMIT_HELP = ("stop training after this many seconds — CPU seconds of this process on the CPU (the same "
+                   "work on a quiet or a shared machine), wall seconds on a GPU; state kept, running again resumes")
+
+
 def add_loss_features_arg(p: argparse.ArgumentParser) -> None:
     """``--loss-features``: the ImageNet network of the losses the papers define on VGG-19 features.
 
@@ -65,7 +69,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     oc.add_argument("--batch", type=int, default=32)
     oc.add_argument("--size", type=int, default=64, help="network input side")
     oc.add_argument("--pool", type=int, default=1400, help="procedural designs rendered for training")
-    oc.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (state kept)")
+    oc.add_argument("--time-limit", type=float, default=None, help=TIME_LIMIT_HELP)
     oc.add_argument("--seed", type=int, default=0)
     add_runtime_args(oc)
     oc.set_defaults(func=_opera_classifier)
@@ -101,7 +105,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     cc.add_argument("--eval-count", type=int, default=40, help="held-out procedural designs in the SSIM comparison")
     cc.add_argument("--eval-size", type=int, default=256,
                     help="side of the held-out pairs of the headline comparison (also measured at --size)")
-    cc.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (state kept)")
+    cc.add_argument("--time-limit", type=float, default=None, help=TIME_LIMIT_HELP)
     cc.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: best on a shared 2-core machine)")
     cc.add_argument("--seed", type=int, default=0)
     add_loss_features_arg(cc)
@@ -139,8 +143,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     mk.add_argument("--steps", type=int, default=600)
     mk.add_argument("--batch", type=int, default=8)
     mk.add_argument("--width", type=int, default=16, help="generator/critic base width")
-    mk.add_argument("--time-limit", type=float, default=290.0,
-                    help="stop training after this many seconds (state kept; running again resumes)")
+    mk.add_argument("--time-limit", type=float, default=290.0, help=TIME_LIMIT_HELP)
     mk.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (1: on a shared 2-core machine more threads cost more time)")
     mk.add_argument("--seed", type=int, default=0)
@@ -158,8 +161,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     rg.add_argument("--batch", type=int, default=4)
     rg.add_argument("--width", type=int, default=16, help="generator/discriminator base width")
     rg.add_argument("--style-dim", type=int, default=32, help="style code length (SEAN: 512)")
-    rg.add_argument("--time-limit", type=float, default=300.0,
-                    help="stop training after this many seconds (state kept; default keeps a run under 6 CPU minutes)")
+    rg.add_argument("--time-limit", type=float, default=300.0, help=TIME_LIMIT_HELP)
     rg.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: best on a shared 2-core machine)")
     rg.add_argument("--seed", type=int, default=0)
     rg.add_argument("--eval-only", action="store_true",

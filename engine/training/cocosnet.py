@@ -372,7 +372,6 @@ def train(out_dir: Path, size: int = 64, steps: int = 400, batch: int = 8, width
     ``"efficientnet_lite0"`` or ``"vgg19"`` (an explicit choice that cannot be loaded raises
     :class:`~engine.errors.CheckpointError`). The summary names what was used.
     """
-    from engine.cancel import CancelToken
     from engine.training.loop import TrainConfig, Trainer
 
     if size % 16:
@@ -395,11 +394,12 @@ def train(out_dir: Path, size: int = 64, steps: int = 400, batch: int = 8, width
         return train_step(net, disc, opt_g, opt_d, x, y, weights, exemplar=r, features=features, runtime=rt,
                           net_train=net_train, disc_train=disc_train)
 
-    t0 = time.perf_counter()
-    cancel = None if time_limit_s is None else CancelToken(lambda: time.perf_counter() - t0 > time_limit_s)
+    t0, c0 = time.perf_counter(), rt.clock()
+    cancel = rt.time_budget(time_limit_s)
     done = Trainer(TrainConfig(out_dir=Path(out_dir), steps=steps, log_every=10, checkpoint_every=50, seed=seed),
                    {"G": net, "D": disc}, {"G": opt_g, "D": opt_d}, step_fn, runtime=rt).run(cancel)
-    summary = {"steps": done, "train_s": round(time.perf_counter() - t0, 1), "batch": batch * rt.world, "lr": lr,
+    summary = {"steps": done, "train_s": round(time.perf_counter() - t0, 1),
+               "budget_s": round(rt.clock() - c0, 1), "budget_clock": rt.clock_name, "batch": batch * rt.world, "lr": lr,
                "designs": designs, "dev_train": len(data.dev), "loss_weights": vars(weights),
                "loss_features": features_name, **rt.describe(),
                "threads": torch.get_num_threads()}

@@ -187,6 +187,25 @@ class Runtime:
         """Device, precision and process count, for a card's ``extra`` or a log line."""
         return {"device": self.device.type, "precision": self.precision, "processes": self.world}
 
+    def clock(self) -> float:
+        """The clock of a training time budget (``--time-limit``), in seconds: this process's CPU
+        time on the CPU — a budget then means the same work on a quiet machine and on one shared
+        with other jobs (with one torch thread it equals wall time on a quiet machine) — and wall
+        time on accelerators, where the host CPU is not the measure."""
+        return time.process_time() if self.device.type == CPU.type else time.perf_counter()
+
+    @property
+    def clock_name(self) -> str:
+        """What :meth:`clock` measures, for cards: ``"process CPU seconds"`` or ``"wall seconds"``."""
+        return "process CPU seconds" if self.device.type == CPU.type else "wall seconds"
+
+    def time_budget(self, seconds: float | None) -> CancelToken | None:
+        """A token that cancels training once ``seconds`` have passed on :meth:`clock` (``None``: no limit)."""
+        if seconds is None:
+            return None
+        start = self.clock()
+        return CancelToken(lambda: self.clock() - start > seconds)
+
     # -- building ---------------------------------------------------------------------------------
     def wrap(self, module: nn.Module) -> nn.Module:
         """Move ``module`` to the device and wrap it in DDP under torchrun (see :func:`wrap_module`).

@@ -43,7 +43,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.cancel import CancelToken
 from engine.device import CPU
 from engine.faces.align import align_face
 from engine.imageio import LOAD_EXTENSIONS, load_image
@@ -357,12 +356,14 @@ def train(data: dict[str, np.ndarray], out_dir: Path, steps: int, batch: int = 8
                       {"generator": g, "critic_global": d_glob, "critic_local": d_loc},
                       {"generator": opt_g, "critics": opt_d}, step_fn, runtime=rt)
     # stop after the step that passes the time limit (state is saved; every torchrun rank stops together)
-    cancel = None if time_limit is None else CancelToken(lambda: time.perf_counter() - t_start > time_limit)
+    c_start = rt.clock()
+    cancel = rt.time_budget(time_limit)
     done = trainer.run(cancel)
     log = out_dir / "log.jsonl"
     last = json.loads(log.read_text().splitlines()[-1]) if log.is_file() else {}
     return g.eval(), {"steps": done, "batch": batch * rt.world, **rt.describe(), "size": size, "width": width,
-                      "train_s": round(time.perf_counter() - t_start, 1), "faces": int(n_faces),
+                      "train_s": round(time.perf_counter() - t_start, 1), "budget_s": round(rt.clock() - c_start, 1),
+                      "budget_clock": rt.clock_name, "faces": int(n_faces),
                       "last_logged": {"step": last.get("step"), "elapsed_s": last.get("elapsed_s")},
                       "mt_faces": int(len(mt_idx)), "loss_weights": w}
 

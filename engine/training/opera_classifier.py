@@ -130,7 +130,6 @@ def train(out_dir: Path, steps: int = 150, batch: int = 32, input_size: int = 64
     Returns:
         ``(model, summary)`` (the plain module, on the runtime's device).
     """
-    from engine.cancel import CancelToken
 
     rt = runtime or Runtime(device=CPU)
     images, labels = procedural_set(pool, 0)
@@ -156,7 +155,7 @@ def train(out_dir: Path, steps: int = 150, batch: int = 32, input_size: int = 64
         return {"loss": float(loss.detach()), "acc": float((logits.argmax(1) == y).float().mean()),
                 "lr": float(sched.get_last_lr()[0])}
 
-    cancel = None if time_limit_s is None else CancelToken(lambda: time.perf_counter() - t0 > time_limit_s)
+    cancel = rt.time_budget(time_limit_s)
     trainer = Trainer(TrainConfig(out_dir=out_dir, steps=steps, log_every=10, checkpoint_every=50, seed=seed),
                       {"classifier": model}, {"classifier": opt}, step_fn, runtime=rt)
     start = trainer.resume()

@@ -49,7 +49,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.cancel import CancelToken
 from engine.device import CPU, module_device
 from engine.imageio import load_image
 from engine.labels import CELEBAMASK_HQ
@@ -336,13 +335,14 @@ def train(images: np.ndarray, labels: np.ndarray, out_dir: Path, *, steps: int =
         logs.update(g_adv=float(adv.detach()), fm=float(fm.detach()), perceptual=float(per.detach()))
         return logs
 
-    t0 = time.perf_counter()
-    cancel = None if time_limit_s is None else CancelToken(lambda: time.perf_counter() - t0 > time_limit_s)
+    t0, c0 = time.perf_counter(), rt.clock()
+    cancel = rt.time_budget(time_limit_s)
     trainer = Trainer(TrainConfig(out_dir=out_dir, steps=steps, log_every=10, checkpoint_every=100, seed=seed),
                       {"generator": g, "discriminator": d}, {"generator": opt_g, "discriminator": opt_d}, step_fn,
                       runtime=rt)
     done = trainer.run(cancel)
     return g.eval(), {"steps": done, "batch": batch * rt.world, **rt.describe(), "side": side, "train_s": round(time.perf_counter() - t0, 1),
+                      "budget_s": round(rt.clock() - c0, 1), "budget_clock": rt.clock_name,
                       "faces": int(len(images)), "perceptual": perceptual.kind,
                       "threads": torch.get_num_threads()}
 
