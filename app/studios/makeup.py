@@ -10,6 +10,15 @@ region can be set up to the master's value (raise the master for more), and with
 the region sliders rest at 0 and are disabled. The batch button hands the batch job those effective
 strengths with a global intensity of 1, so its parameters read like the panel.
 
+Makeup from a photo: each region that can be measured (lips, eyeshadow, cheek, base, eyeliner) has
+a "Photo…" button beside its row; click it to pick a photo, or drop an image file on it. The
+photo is analysed in the worker, its makeup measured relative to its own skin
+(:mod:`engine.studios.makeup.reference`), and the row switches to the new style ``photo: <file>``
+(one undo step), showing the photo's thumbnail; the style is offered to every region, so one photo
+can serve all of them ("From photo…" under *All enabled regions* does that at once) or each region its
+own. "Save style…" stores the photos' regions as a named style in the user style folder. The
+``makeup-removal`` style takes the makeup off a region (its slider is the removal strength).
+
 Every change is a document parameter set through the studio's undo stack; renders go through the
 worker (latest wins). The engine (:class:`~engine.studios.makeup.editor.MakeupEditor`, its face
 analyzer and — when its card says it measured better — the makeup GAN) is made and run only inside
@@ -26,10 +35,12 @@ from PySide6.QtGui import QColor, QUndoStack
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QPushButton,
     QScrollArea,
@@ -43,14 +54,27 @@ from app.studios.base import StudioPanel, WorkerEditor, edit_summary, engine_res
 from app.widgets.canvas import ImageCanvas
 from app.widgets.engine_box import runs_line
 from app.widgets.param_slider import ParamSlider
-from app.widgets.region_row import RegionRow
+from app.widgets.reference_gallery import thumbnail
+from app.widgets.region_row import REFERENCE_THUMB, RegionRow
 from app.worker import EngineWorker
+from engine.cancel import CancelToken
 from engine.studios.base import EditResult
 from engine.studios.makeup.editor import MakeupEditor
-from engine.studios.makeup.params import REGIONS, MakeupParams, MakeupStyle, load_styles
+from engine.studios.makeup.params import (
+    REFERENCE_REGIONS,
+    REGIONS,
+    REMOVAL_STYLE,
+    MakeupParams,
+    MakeupStyle,
+    load_styles,
+)
+from engine.studios.makeup.removal import removal_style
 
 STUDIO = "makeup"
 RENDER = "makeup.render"
+REFERENCE = "makeup.reference"
+PHOTO_PREFIX = "photo: "
+"""Reference styles are named ``photo: <file name>`` in the panel's style pickers."""
 
 REGION_TITLES: dict[str, str] = {"lips": "Lips", "eyeshadow": "Eyeshadow", "eyeliner": "Eyeliner",
                                  "cheek": "Cheek / blush", "base": "Base", "brows": "Brows"}
@@ -152,7 +176,9 @@ class MakeupPanel(StudioPanel):
                  parent: QWidget | None = None) -> None:
         super().__init__(doc, undo, worker, canvas, parent)
         self.styles = load_styles()
+        self.styles[REMOVAL_STYLE] = removal_style()
         self.editor: WorkerEditor[None, MakeupEditor] = WorkerEditor(lambda _key: MakeupEditor("auto", styles=self.styles))
+        self.reference_photos: dict[str, tuple[str, np.ndarray]] = {}  # style name -> (path, thumbnail)
         self.result: EditResult | None = None
         self.show_masks = False
         self.defaults = default_params(self.styles)
@@ -180,6 +206,11 @@ class MakeupPanel(StudioPanel):
             row.check.toggled.connect(lambda on, r=r: self.push_param(f"{r}_on", bool(on)))
             row.combo.currentTextChanged.connect(lambda text, r=r: self.push_param(f"{r}_style", text))
             row.slider.edited.connect(lambda v, mk, r=r: self.set_effective_intensity(r, float(v), mk))
+            if r in REFERENCE_REGIONS:
+                ref = row.add_reference_target(f"{REGION_TITLES[r]} from a photo: click to choose one, or drop an "
+                                               "image file here (its makeup is measured relative to its skin)")
+                ref.clicked.connect(lambda _=False, r=r: self.choose_reference([r]))
+                ref.file_dropped.connect(lambda path, r=r: self.use_reference(path, [r]))
             self.rows[r] = row
         lay.addWidget(box)
 
@@ -198,6 +229,18 @@ class MakeupPanel(StudioPanel):
         h.addWidget(self.style_all, 1)
         h.addWidget(self.apply_all)
         gl.addLayout(h)
+        h2 = QHBoxLayout()
+        self.photo_all = QPushButton("From photo…")
+        self.photo_all.setObjectName("photo_all")
+        self.photo_all.setToolTip("Take the makeup of every enabled region from one photo (one undo step)")
+        self.photo_all.clicked.connect(lambda: self.choose_reference(None))
+        self.save_style_button = QPushButton("Save style…")
+        self.save_style_button.setObjectName("save_style")
+        self.save_style_button.setToolTip("Save the regions painted from photos as a named style (user style folder)")
+        self.save_style_button.clicked.connect(self.ask_save_style)
+        h2.addWidget(self.photo_all)
+        h2.addWidget(self.save_style_button)
+        gl.addLayout(h2)
         self.intensity = ParamSlider("Intensity", 0.0, 1.0, decimals=2,
                                      tooltip="Master intensity: scales every region (0 = no makeup); the region "
                                              "sliders above show the strength each region is painted with")
@@ -265,10 +308,110 @@ class MakeupPanel(StudioPanel):
         g = float(d["intensity"])
         for r, row in self.rows.items():
             row.show_values(d[f"{r}_on"], d[f"{r}_style"], effective_intensity(d, r))
+            if row.reference is not None:
+                photo = self.reference_photos.get(d[f"{r}_style"]) if d[f"{r}_on"] else None
+                row.reference.set_thumbnail(None if photo is None else photo[1],
+                                            "" if photo is None else d[f"{r}_style"][len(PHOTO_PREFIX):])
             row.slider.setEnabled(bool(d[f"{r}_on"]) and g > 0)
             row.slider.setToolTip(f"{REGION_TITLES[r]}: painted at {effective_intensity(d, r):.2f} = its own "
                                   f"{float(d[f'{r}_intensity']):.2f} × the master intensity {g:.2f}")
         self.intensity.set_value(g)
+
+    # -- reference photos ---------------------------------------------------------------------------
+    def choose_reference(self, regions: list[str] | None) -> None:
+        """Ask for a photo and use it for ``regions`` (``None``: every enabled measurable region)."""
+        path, _ = QFileDialog.getOpenFileName(self, "Makeup from a photo", "",
+                                              "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)")
+        if path:
+            self.use_reference(path, regions)
+
+    def use_reference(self, path: str, regions: list[str] | None) -> None:
+        """Measure the makeup of the photo ``path`` in the worker, then paint ``regions`` with it.
+
+        Args:
+            path: an image file.
+            regions: regions to switch to the photo's style; ``None``: every enabled region that
+                can be measured (all measurable ones when none is enabled).
+        """
+        from pathlib import Path
+
+        from engine.errors import ImageLoadError
+        from engine.imageio import load_image
+
+        try:
+            photo = load_image(path)
+        except ImageLoadError as exc:  # one line for the user, nothing changes
+            self.report_error(f"reference photo {exc}")
+            return
+        name = PHOTO_PREFIX + Path(path).name
+        d = self.doc.params(STUDIO)
+        wanted = regions or [r for r in REFERENCE_REGIONS if d[f"{r}_on"]] or list(REFERENCE_REGIONS)
+
+        def job(token: CancelToken) -> MakeupStyle:
+            token.raise_if_cancelled()
+            return self.editor.get().add_reference(photo, name)
+
+        self.submit(REFERENCE, job, lambda style: self._reference_ready(style, path, photo, wanted),
+                    lambda message: self.report_error(f"{Path(path).name}: {message}"))
+
+    def _reference_ready(self, style: object, path: str, photo: np.ndarray, regions: list[str]) -> None:
+        from pathlib import Path
+
+        assert isinstance(style, MakeupStyle)
+        self.styles[style.name] = style
+        thumb = thumbnail(photo, REFERENCE_THUMB)
+        self.reference_photos[style.name] = (path, thumb)
+        for r in style.regions:
+            self.rows[r].add_style(style.name)
+        if self.style_all.findText(style.name) < 0:
+            self.style_all.addItem(style.name)
+        values: dict[str, Any] = {}
+        for r in regions:
+            if r in style.regions:
+                values[f"{r}_style"] = style.name
+                values[f"{r}_on"] = True
+        words = " and ".join(REGION_WORDS[r] for r in regions if r in style.regions)
+        self.push_params(values, f"Take the {words} makeup from {Path(path).name}")
+        self.sync_widgets()
+
+    def ask_save_style(self) -> None:
+        """Ask for a name and save the photo regions as a style (see :meth:`save_photo_style`)."""
+        name, ok = QInputDialog.getText(self, "Save style", "Style name (letters, digits, - or _):")
+        if ok and name:
+            self.save_photo_style(name)
+
+    def save_photo_style(self, name: str, path: str | None = None) -> str | None:
+        """Save the enabled regions painted from photos as the style ``name``.
+
+        Args:
+            name: the style's name.
+            path: style file (default ``reference_styles.json`` in the user style folder).
+
+        Returns:
+            The file written, or ``None`` when nothing could be saved (the reason is reported).
+        """
+        from engine.studios.makeup.params import save_styles, user_styles_dir
+        from engine.studios.makeup.reference import merge_styles
+
+        d = self.doc.params(STUDIO)
+        parts = [(self.styles[d[f"{r}_style"]], [r]) for r in REFERENCE_REGIONS
+                 if d[f"{r}_on"] and str(d[f"{r}_style"]).startswith(PHOTO_PREFIX) and d[f"{r}_style"] in self.styles]
+        if not parts:
+            self.report_error("no region is painted from a photo: nothing to save")
+            return None
+        try:
+            style = merge_styles(name, parts)
+            out = save_styles(path or user_styles_dir() / "reference_styles.json", [style])
+        except (OSError, ValueError) as exc:
+            self.report_error(str(exc))
+            return None
+        self.styles[name] = style
+        for r in style.regions:
+            self.rows[r].add_style(name)
+        if self.style_all.findText(name) < 0:
+            self.style_all.addItem(name)
+        self.info_label.setText(f"Saved style {name} ({', '.join(style.regions)}) in {out}")
+        return str(out)
 
     # -- engine -----------------------------------------------------------------------------------
     def request_render(self) -> None:
@@ -281,7 +424,14 @@ class MakeupPanel(StudioPanel):
         except ValueError as exc:
             self.report_error(str(exc))
             return
-        self.submit_edit(RENDER, self.editor.get, image, params, self._show_result, self._render_failed)
+        styles = dict(self.styles)  # a snapshot: the worker never reads the GUI thread's table
+
+        def editor() -> MakeupEditor:
+            ed = self.editor.get()
+            ed.styles.update(styles)
+            return ed
+
+        self.submit_edit(RENDER, editor, image, params, self._show_result, self._render_failed)
 
     def _show_result(self, value: object) -> None:
         assert isinstance(value, EditResult)
