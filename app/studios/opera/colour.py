@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 from app.model.sketch import fit_side_range, line_art_from_picture
 from app.qt_image import to_qimage
 from app.studios.base import StudioPanel, engine_resolution
-from app.widgets.canvas import ClickCanvas, ImageCanvas
+from app.widgets.canvas import ClickCanvas
 from app.widgets.engine_box import EngineBox
 from app.widgets.generation_strip import GenerationStrip, Sample
 from app.widgets.reference_gallery import ReferenceGallery, thumbnail
@@ -61,6 +61,7 @@ from engine.labels import OPERA_COLOUR_RGB, OPERA_COLOURS
 from engine.studios.base import CLASSICAL, LEARNED, Resolution
 from engine.studios.opera.classical import ColorizeResult, ColourClass
 from engine.studios.opera.editor import ColorizeEditor
+from engine.studios.opera.matching import Pin
 from engine.studios.opera.params import ColorizeParams
 
 COLOUR = "opera.colour"
@@ -70,10 +71,15 @@ SKETCH_IO = "opera.sketch_io"    # importing pictures / loading line art into th
 SAVE_SKETCH = "opera.save_sketch"
 EXPORT = "opera.export"
 
-COLOUR_DEFAULTS: dict[str, Any] = {"reference": "", "fills": (), "backend": "auto"}
+COLOUR_DEFAULTS: dict[str, Any] = {"reference": "", "fills": (), "backend": "auto", "pins": (), "strength": 1.0}
 """Document parameters of the Colour tab: the gallery key of the reference, the hand fills as a
-tuple of ``(x, y, r, g, b)`` (sketch pixel of the region, paint), applied in order, and the
-requested colouring engine (``auto`` / ``classical`` / ``neural``)."""
+tuple of ``(x, y, r, g, b)`` (sketch pixel of the region, paint), applied in order, the requested
+colouring engine (``auto`` / ``classical`` / ``neural``), the click-to-match pins as a tuple of
+``(ref_x, ref_y, sketch_x, sketch_y)`` fractions of each image, and the reference strength (0–1:
+the reference's paint blended with the sketch's own fills)."""
+
+STRENGTH_MERGE = 0x0C51
+"""Undo merge id of the reference-strength slider (one drag = one step)."""
 
 WORKSPACE_PANE_MIN = 140
 """Narrowest a Colour-tab pane (sketch / colour / warped) may get, px: with three side by side the
@@ -147,8 +153,26 @@ def engine_line(out: ColourOutcome) -> str:
     return f"Engine: auto → {name}" if out.requested == "auto" else f"Engine: {name}"
 
 
-def colour_sketch(sketch: np.ndarray, reference: np.ndarray, backend: str) -> tuple[ColorizeResult, dict[str, str]]:
+def colour_params(pins: Any = (), strength: float = 1.0) -> ColorizeParams:
+    """The colouring parameters of the tab's document values.
+
+    Args:
+        pins: ``(ref_x, ref_y, sketch_x, sketch_y)`` fraction tuples.
+        strength: reference strength, 0–1.
+
+    Returns:
+        Validated :class:`ColorizeParams`.
+    """
+    return ColorizeParams(pins=tuple(Pin(*(float(v) for v in pin)) for pin in pins),
+                          reference_strength=float(strength)).validate()
+
+
+def colour_sketch(sketch: np.ndarray, reference: np.ndarray, backend: str,
+                  params: ColorizeParams | None = None) -> tuple[ColorizeResult, dict[str, str]]:
     """Colour ``sketch`` from ``reference`` with ``backend`` (engine work: call it in the worker).
+
+    The classical engine honours pins and strength itself; on a learned colouring each pin
+    repaints its region with the reference paint under the pin afterwards.
 
     Returns:
         The :class:`ColorizeResult` the tab works with (for the learned engine: its image and warped
@@ -158,13 +182,27 @@ def colour_sketch(sketch: np.ndarray, reference: np.ndarray, backend: str) -> tu
     Raises:
         ValueError: ``backend="neural"`` without a usable checkpoint, or bad images.
     """
+    from engine.studios.opera.classical import as_rgb, pin_paint, recolour_region, reference_lines
+
+    p = ColorizeParams() if params is None else params
     editor = ColorizeEditor(backend)
     editor.set_image(sketch)
     editor.set_reference(reference)
-    res = editor.edit(ColorizeParams())
+    res = editor.edit(p)
     info = {key: str(res.info.get(key, default)) for key, default in
             (("backend", CLASSICAL), ("method", ""), ("note", ""), ("device", "cpu"))}
-    return res.info["colorize"], info
+    out: ColorizeResult = res.info["colorize"]
+    if info["backend"] != CLASSICAL and p.pins:
+        ref = as_rgb(reference, "reference")
+        ink = reference_lines(ref)
+        rh, rw = ref.shape[:2]
+        h, w = out.regions.shape
+        for pin in p.pins:
+            x, y = min(w - 1, int(pin.sketch_x * w)), min(h - 1, int(pin.sketch_y * h))
+            if out.face_mask[y, x]:
+                paint = pin_paint(ref, ink, min(rw - 1, int(pin.ref_x * rw)), min(rh - 1, int(pin.ref_y * rh)))
+                out = recolour_region(out, sketch, x, y, (int(paint[0]), int(paint[1]), int(paint[2])))
+    return out, info
 
 
 def generated_reference(seed: int, colour: str | None, size: int = 512) -> Reference:
@@ -211,6 +249,9 @@ class ColourTab(QWidget):
         self._build_page()
         self.sketch.edited.connect(self._on_sketch_edited)
         self.result_view.clicked.connect(self._on_result_clicked)
+        self.warped_view.clicked.connect(self._on_reference_clicked)
+        self._pin_pending: tuple[float, float] | None = None
+        """A reference point clicked in match mode, waiting for its sketch point (fractions)."""
 
     @property
     def doc(self) -> Any:
@@ -223,7 +264,7 @@ class ColourTab(QWidget):
         self.result_view = ClickCanvas()
         self.result_view.setObjectName("opera_result")
         self.result_view.placeholder = "Draw a face (mirror symmetry is on) or trace a design, then pick a reference"
-        self.warped_view = ImageCanvas()
+        self.warped_view = ClickCanvas()
         self.warped_view.setObjectName("opera_warped")
         self.warped_view.placeholder = "The reference as the correspondence placed it on the sketch"
         self.workspace = QSplitter(Qt.Orientation.Horizontal)
@@ -258,6 +299,9 @@ class ColourTab(QWidget):
         fill_key = QShortcut(QKeySequence("F"), self.workspace)
         fill_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         fill_key.activated.connect(lambda: self.fill_check.toggle())
+        pin_key = QShortcut(QKeySequence("P"), self.workspace)
+        pin_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        pin_key.activated.connect(lambda: self.pin_check.toggle())
 
     def _build_page(self) -> None:
         page = QWidget()
@@ -435,6 +479,27 @@ class ColourTab(QWidget):
         pl.addWidget(self.fill_check, 0, 1)
         pl.addWidget(self.reset_fills_button, 1, 0)
         pl.addWidget(self.view_ref_check, 1, 1)
+        self.pin_check = QCheckBox("Match points (P)")
+        self.pin_check.setObjectName("opera_pin_mode")
+        self.pin_check.setToolTip("Click a point on the reference (right pane), then the point of the coloured sketch "
+                                  "that should take its paint: a numbered pin, honoured before the automatic match "
+                                  "(Ctrl+Z removes it)")
+        self.pin_check.toggled.connect(self._pin_mode_toggled)
+        self.clear_pins_button = QPushButton("Remove pins")
+        self.clear_pins_button.setToolTip("Remove every click-to-match pin (one undoable step)")
+        self.clear_pins_button.clicked.connect(self.clear_pins)
+        pl.addWidget(self.pin_check, 2, 0)
+        pl.addWidget(self.clear_pins_button, 2, 1)
+        pl.addWidget(QLabel("Reference strength"), 3, 0)
+        self.strength_slider = QSlider(Qt.Orientation.Horizontal)
+        self.strength_slider.setObjectName("opera_strength")
+        self.strength_slider.setRange(0, 100)
+        self.strength_slider.setValue(100)
+        self.strength_slider.setToolTip("100 %: the reference's paint; 0 %: the sketch's own fills; between: a blend")
+        self.strength_slider.valueChanged.connect(
+            lambda v: self.host.push_param("strength", v / 100.0, merge_key=STRENGTH_MERGE, studio=COLOUR,
+                                           text="Reference strength"))
+        pl.addWidget(self.strength_slider, 3, 1)
         return pt
 
     def _show_brush_size(self, size: int) -> None:
@@ -471,8 +536,14 @@ class ColourTab(QWidget):
         """A Colour-tab parameter changed (edit, undo or redo): show it and colour again."""
         if key == "reference":
             self.gallery.select_key(value)
+            self._pin_pending = None
         elif key == "backend":
             self.refresh_engines()
+        elif key == "strength":
+            self.strength_slider.blockSignals(True)
+            self.strength_slider.setValue(round(float(value) * 100))
+            self.strength_slider.blockSignals(False)
+        self._show_pins()
         self.recolour()
 
     # -- gallery ----------------------------------------------------------------------------------
@@ -693,15 +764,18 @@ class ColourTab(QWidget):
         version = self._sketch_version
         fills = tuple(self.doc.param(COLOUR, "fills"))
         requested = str(self.doc.param(COLOUR, "backend"))
+        pins = tuple(tuple(pin) for pin in self.doc.param(COLOUR, "pins"))
+        strength = float(self.doc.param(COLOUR, "strength"))
         cache = self._colour_cache  # touched by worker jobs only (one at a time)
 
         def job(token: CancelToken) -> ColourOutcome:
             from engine.studios.opera.classical import classify_main_colour, recolour_region
 
             t0 = time.perf_counter()
-            key = (version, ref.key, sketch.shape, requested)
+            key = (version, ref.key, sketch.shape, requested, pins, strength)
             if cache.get("key") != key:
-                cache["base"], cache["info"] = colour_sketch(sketch, ref.image, requested)
+                cache["base"], cache["info"] = colour_sketch(sketch, ref.image, requested,
+                                                             colour_params(pins, strength))
                 cache["key"] = key
             res: ColorizeResult = cache["base"]
             info: dict[str, str] = cache["info"]
@@ -741,7 +815,8 @@ class ColourTab(QWidget):
         n = int(out.result.regions.max())
         h, w = out.result.image.shape[:2]
         text = (f"{engine_line(out)} · {n} regions · {w}×{h} · "
-                f"{len(self.doc.param(COLOUR, 'fills'))} hand fills · {out.elapsed_ms:.0f} ms")
+                f"{len(self.doc.param(COLOUR, 'fills'))} hand fills · {len(self.doc.param(COLOUR, 'pins'))} pins · "
+                f"{out.elapsed_ms:.0f} ms")
         self.colour_info.setText(f"{text}\nWhy: {out.note}" if out.note else text)
         self.host.engine_status.emit(text)
         self.host.device_used.emit(out.device)
@@ -754,6 +829,23 @@ class ColourTab(QWidget):
         h, w = res.image.shape[:2]
         self.result_view.set_document_size(QSize(w, h))
         self.result_view.set_after(to_qimage(res.warped_reference if self.view_ref_check.isChecked() else res.image))
+        self._show_right_pane()
+        self._show_pins()
+
+    def _show_right_pane(self) -> None:
+        """The right pane: the reference itself in match mode (clicks pick pin points), otherwise the
+        warped exemplar."""
+        ref = self.current_reference()
+        if self.pin_check.isChecked() and ref is not None:
+            h, w = ref.image.shape[:2]
+            self.warped_caption.setText("Reference — click a point, then its place on the colour result")
+            self.warped_view.set_document_size(QSize(w, h))
+            self.warped_view.set_after(to_qimage(ref.image))
+            return
+        res = self.colour_result
+        if res is None:
+            return
+        h, w = res.image.shape[:2]
         self.warped_view.set_document_size(QSize(w, h))
         self.warped_view.set_after(to_qimage(res.warped_reference))
 
@@ -834,6 +926,13 @@ class ColourTab(QWidget):
             r, g, b = (int(v) for v in res.image[yi, xi])
             self.set_fill_colour((r, g, b))
             self.host.message.emit(f"Fill colour picked: rgb{self.fill_rgb}")
+        elif self.pin_check.isChecked():
+            if self._pin_pending is None:
+                self.host.message.emit("Click the point on the reference (right pane) first")
+            elif not res.face_mask[yi, xi]:
+                self.host.report_error("that point is outside the face: nothing to match")
+            else:
+                self.add_pin(self._pin_pending, (x / w, y / h))
         elif self.fill_check.isChecked():
             self.fill_region(xi, yi, self.fill_rgb)
         else:
@@ -852,3 +951,72 @@ class ColourTab(QWidget):
         """Drop every hand fill (one undo step)."""
         if self.doc.param(COLOUR, "fills"):
             self.host.push_param("fills", (), studio=COLOUR, text="Remove hand fills")
+
+    # -- click-to-match pins ------------------------------------------------------------------------
+    def _pin_mode_toggled(self, on: bool) -> None:
+        self._pin_pending = None
+        if on:
+            self.warped_pane.setVisible(True)
+            self.host.message.emit("Match points: click a point on the reference, then where it belongs on the colour")
+        else:
+            self.warped_pane.setVisible(self.warped_check.isChecked())
+            self.warped_caption.setText("Warped exemplar")
+        self._show_right_pane()
+        self._show_pins()
+
+    def _on_reference_clicked(self, x: float, y: float, ctrl: bool) -> None:
+        ref = self.current_reference()
+        if not self.pin_check.isChecked() or ref is None:
+            return
+        h, w = ref.image.shape[:2]
+        if not (0 <= x < w and 0 <= y < h):
+            return
+        self.pick_reference_point(x / w, y / h)
+
+    def pick_reference_point(self, fx: float, fy: float) -> None:
+        """The reference half of a pin (fractions of the reference); the next click on the colour
+        result completes it."""
+        self._pin_pending = (min(max(fx, 0.0), 1.0), min(max(fy, 0.0), 1.0))
+        n = len(self.doc.param(COLOUR, "pins")) + 1
+        self.host.message.emit(f"Pin {n}: now click where this paint belongs on the colour result")
+        self._show_pins()
+
+    def add_pin(self, ref_xy: tuple[float, float], sketch_xy: tuple[float, float]) -> None:
+        """Pin reference point ``ref_xy`` to sketch point ``sketch_xy`` (fractions; one undo step).
+
+        Raises:
+            ValueError: a coordinate outside [0, 1].
+        """
+        pin = Pin(ref_xy[0], ref_xy[1], sketch_xy[0], sketch_xy[1]).validate()
+        pins = tuple(self.doc.param(COLOUR, "pins")) + ((pin.ref_x, pin.ref_y, pin.sketch_x, pin.sketch_y),)
+        self._pin_pending = None
+        self.host.push_param("pins", pins, studio=COLOUR, text=f"Pin colour match {len(pins)}")
+
+    def clear_pins(self) -> None:
+        """Drop every pin (one undo step)."""
+        self._pin_pending = None
+        if self.doc.param(COLOUR, "pins"):
+            self.host.push_param("pins", (), studio=COLOUR, text="Remove pins")
+        self._show_pins()
+
+    def _show_pins(self) -> None:
+        """Numbered markers: on the colour result always, on the reference in match mode."""
+        pins = list(self.doc.param(COLOUR, "pins"))
+        res = self.colour_result
+        if res is not None and pins:
+            h, w = res.image.shape[:2]
+            self.result_view.set_handles(np.array([(p[2] * w, p[3] * h) for p in pins], np.float32),
+                                         [str(i + 1) for i in range(len(pins))])
+        else:
+            self.result_view.set_handles(None)
+        ref = self.current_reference()
+        if self.pin_check.isChecked() and ref is not None:
+            h, w = ref.image.shape[:2]
+            pts = [(p[0] * w, p[1] * h) for p in pins]
+            labels = [str(i + 1) for i in range(len(pins))]
+            if self._pin_pending is not None:
+                pts.append((self._pin_pending[0] * w, self._pin_pending[1] * h))
+                labels.append(f"{len(pins) + 1}?")
+            self.warped_view.set_handles(np.array(pts, np.float32) if pts else None, labels)
+        else:
+            self.warped_view.set_handles(None)

@@ -422,3 +422,59 @@ def test_generation_strip_hides_demo_quality_samples_until_asked(qtbot, fake_gen
     g.demo_check.setChecked(False)
     idle(qtbot, shell)
     assert g.strip.count() == 0 and not g.seed_spin.isEnabled()
+
+
+def test_click_to_match_pins_are_numbered_undoable_and_honoured(qtbot, shell) -> None:
+    p = colour_mode(qtbot, shell)
+    ref = p.colour.current_reference()
+    p.colour.trace_reference()
+    qtbot.waitUntil(lambda: p.colour.colour_result is not None, timeout=15000)
+    idle(qtbot, shell)
+    before = p.colour.colour_result
+    # pin the sketch's cheek (a region) to a point of the reference with another paint
+    y, x = 262, 256
+    rid = before.regions[y, x]
+    h, w = ref.image.shape[:2]
+    from engine.studios.opera.classical import pin_paint, reference_lines
+
+    ink = reference_lines(ref.image)
+    target = None
+    for ry in range(h // 8, h - h // 8, 8):  # a reference point whose paint differs from the region's
+        for rx in range(w // 8, w - w // 8, 8):
+            paint = pin_paint(ref.image, ink, rx, ry)
+            if np.abs(paint.astype(int) - before.colours[rid]).max() > 60:
+                target = (rx, ry, paint)
+                break
+        if target is not None:
+            break
+    assert target is not None
+    rx, ry, paint = target
+    p.colour.pin_check.setChecked(True)
+    assert p.colour.warped_pane.isVisible()
+    n = p.undo.count()
+    p.colour.result_view.clicked.emit(float(x), float(y), False)  # no reference point yet: nothing
+    assert p.undo.count() == n
+    p.colour.warped_view.clicked.emit(float(rx), float(ry), False)
+    assert p.colour.warped_view.handles is not None and len(p.colour.warped_view.handles) == 1
+    p.colour.result_view.clicked.emit(float(x), float(y), False)
+    idle(qtbot, shell)
+    assert p.undo.count() == n + 1 and p.undo.text(n) == "Pin colour match 1"
+    res = p.colour.colour_result
+    assert tuple(res.colours[res.regions[y, x]]) == tuple(int(v) for v in paint)
+    assert p.colour.result_view.handles is not None and len(p.colour.result_view.handles) == 1
+    assert "1 pins" in p.colour.colour_info.text()
+    p.undo.undo()
+    idle(qtbot, shell)
+    assert p.doc.param(COLOUR, "pins") == ()
+    assert np.array_equal(p.colour.colour_result.image, before.image)
+    assert p.colour.result_view.handles is None
+    # the reference-strength slider: 0 % gives the sketch's own (white) paper back
+    p.colour.strength_slider.setValue(0)
+    idle(qtbot, shell)
+    res = p.colour.colour_result
+    assert p.doc.param(COLOUR, "strength") == 0.0
+    assert (res.image[res.face_mask & (p.colour.sketch.line_art() == 255)] >= 250).all()
+    p.undo.undo()
+    idle(qtbot, shell)
+    assert p.colour.strength_slider.value() == 100
+    assert np.array_equal(p.colour.colour_result.image, before.image)
