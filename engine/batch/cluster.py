@@ -179,7 +179,8 @@ def execute_on_ray(op: BatchOp, tasks: list[Task], workers: int, output_dir: Pat
                     load[a] -= 1
                     record(task, ray.get(ref))
         except (RayActorError, RayError) as exc:
-            raise BatchError(f"a Ray worker died ({type(exc).__name__}); run again to resume") from None
+            why = " ".join(str(exc).split())[:300]
+            raise BatchError(f"a Ray worker died ({type(exc).__name__}: {why}); run again to resume") from None
         except BaseException:
             _salvage(inflight, salvage)
             raise
