@@ -40,7 +40,7 @@ from app.qt_image import to_qimage
 from app.studios.base import StudioPanel, WorkerEditor, engine_resolution
 from app.widgets.canvas import ImageCanvas
 from app.widgets.engine_box import EngineBox
-from app.widgets.mask_painter import MaskPainter, label_icon
+from app.widgets.mask_painter import CanvasMaskTool, MaskPainter, label_icon
 from app.widgets.param_slider import ParamSlider
 from app.worker import EngineWorker
 from engine.cancel import CancelToken
@@ -122,6 +122,9 @@ class RegeneratePanel(StudioPanel):
         self.painter = MaskPainter(self.undo)
         self.painter.setMinimumHeight(460)
         self.painter.stroke_finished.connect(self.request_render)
+        # the main canvas paints the same mask (overlay with the canvas' zoom/pan, screen-px brush)
+        self.canvas_tool = CanvasMaskTool(self.painter.view)
+        self.painter.view.overlay_changed.connect(self._canvas_overlay_changed)
         bl.addWidget(self.painter)
         row = QHBoxLayout()
         self.order = QComboBox()
@@ -408,8 +411,18 @@ class RegeneratePanel(StudioPanel):
         for w in (self.load_button, self.save_button, self.reset_button):
             w.setEnabled(on)
 
+    def _canvas_overlay_changed(self) -> None:
+        if self.canvas.paint_tool is self.canvas_tool:
+            self.canvas.update()
+
+    def deactivate(self) -> None:
+        """The shared canvas stops painting this studio's mask."""
+        if self.canvas.paint_tool is self.canvas_tool:
+            self.canvas.set_paint_tool(None)
+
     def activate(self) -> None:
         image = self.doc.image
+        self.canvas.set_paint_tool(self.canvas_tool)
         self.show_document(after=self.result.image if self.result is not None else None)
         if image is not None and self._parsed_for is not image:
             self._parse(image)

@@ -9,6 +9,10 @@
   holding ``\\`` shows the before image whole.
 * ``fit()`` fits the image to the widget (and keeps fitting on resize until the user zooms);
   ``actual_size()`` is 100 %.
+* Optional paint mode (only a studio that calls :meth:`ImageCanvas.set_paint_tool` has it): a
+  :class:`CanvasTool` receives left-button gestures, keys and hover in widget coordinates (it maps
+  them with ``map_to_document``/``zoom``) and draws its overlay and cursor over the picture;
+  panning, zooming and the split keep working as before.
 
 The canvas shows images in *document* coordinates: a low-resolution preview is stretched over the
 full document size, so previews and final results line up.
@@ -17,6 +21,7 @@ full document size, so previews and final results line up.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, Signal
@@ -38,6 +43,28 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication, QSizePolicy, QWidget
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
+
+
+class CanvasTool(Protocol):
+    """What :meth:`ImageCanvas.set_paint_tool` accepts (a mask painter on the main canvas)."""
+
+    def press(self, canvas: ImageCanvas, event: QMouseEvent) -> bool:
+        """A left press not taken by pan/handles/split; True = the gesture is the tool's."""
+
+    def move(self, canvas: ImageCanvas, event: QMouseEvent) -> None:
+        """The mouse moved during the tool's gesture."""
+
+    def release(self, canvas: ImageCanvas, event: QMouseEvent) -> None:
+        """The gesture ended."""
+
+    def hover(self, canvas: ImageCanvas, pos: QPointF | None) -> None:
+        """The cursor moved without a gesture (``None``: it left the canvas)."""
+
+    def key(self, canvas: ImageCanvas, text: str) -> bool:
+        """A key the canvas does not use; True = taken."""
+
+    def draw(self, p: QPainter, canvas: ImageCanvas) -> None:
+        """Paint the tool's overlay and cursor (widget coordinates)."""
 SPLIT_GRAB_PX = 6
 HANDLE_GRAB_PX = 9
 
@@ -137,6 +164,7 @@ class ImageCanvas(QWidget):
         self._handle_labels: list[str] = []
         self._active_handle = -1
         self.space_filter = SpacePanFilter(self)  # on the application only while the canvas is shown
+        self.paint_tool: CanvasTool | None = None  # optional paint mode (set_paint_tool)
 
     def showEvent(self, event: QShowEvent) -> None:
         """Watch the application's Space presses while shown (a hidden or closed canvas costs nothing)."""
@@ -204,6 +232,12 @@ class ImageCanvas(QWidget):
         d = np.hypot(widget[:, 0] - pos.x(), widget[:, 1] - pos.y())
         i = int(d.argmin()) if len(d) else -1
         return i if i >= 0 and d[i] <= HANDLE_GRAB_PX else -1
+
+    def set_paint_tool(self, tool: CanvasTool | None) -> None:
+        """Give left-button gestures, spare keys and hover to ``tool`` (``None``: no paint mode)."""
+        self.paint_tool = tool
+        self.setCursor(Qt.CursorShape.CrossCursor if tool is not None else Qt.CursorShape.ArrowCursor)
+        self.update()
 
     @property
     def has_overlay(self) -> bool:
@@ -313,6 +347,8 @@ class ImageCanvas(QWidget):
         self._paint_overlay(p, target)
         p.setPen(QPen(QColor(20, 20, 20), 1))
         p.drawRect(target)
+        if self.paint_tool is not None:
+            self.paint_tool.draw(p, self)
 
     def _paint_overlay(self, p: QPainter, target: QRectF) -> None:
         if self._overlay is not None:
@@ -398,6 +434,9 @@ class ImageCanvas(QWidget):
             self._active_handle = self._handle_at(pos)
         elif event.button() == Qt.MouseButton.LeftButton and self._near_split(pos):
             self._drag = "split"
+        elif (event.button() == Qt.MouseButton.LeftButton and self.paint_tool is not None
+              and self.paint_tool.press(self, event)):
+            self._drag = "tool"
         else:
             return super().mousePressEvent(event)
         self._last = pos
@@ -415,15 +454,20 @@ class ImageCanvas(QWidget):
             self._handles[self._active_handle] = (d.x(), d.y())
             self.handle_dragged.emit(self._active_handle, d.x(), d.y())
             self.update()
+        elif self._drag == "tool" and self.paint_tool is not None:
+            self.paint_tool.move(self, event)
         elif self._drag == "split":
             r = self.image_rect()
             if r.width() > 0:
                 self.split_pos = min(1.0, max(0.0, (pos.x() - r.left()) / r.width()))
             self.update()
         else:
+            plain = Qt.CursorShape.CrossCursor if self.paint_tool is not None else Qt.CursorShape.ArrowCursor
             shape = Qt.CursorShape.SplitHCursor if self._near_split(pos) else (
-                Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor)
+                Qt.CursorShape.OpenHandCursor if self._space else plain)
             self.setCursor(shape)
+            if self.paint_tool is not None:
+                self.paint_tool.hover(self, pos)
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
@@ -432,8 +476,15 @@ class ImageCanvas(QWidget):
             self.handle_released.emit(self._active_handle, float(x), float(y))
             self._active_handle = -1
             self.update()
+        if self._drag == "tool" and self.paint_tool is not None:
+            self.paint_tool.release(self, event)
         self._drag = None
         super().mouseReleaseEvent(event)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        if self.paint_tool is not None:
+            self.paint_tool.hover(self, None)
+        super().leaveEvent(event)
 
     @property
     def space_held(self) -> bool:
@@ -452,6 +503,8 @@ class ImageCanvas(QWidget):
             self.set_space(True)
         elif event.key() == Qt.Key.Key_Backslash:
             self._hold_before = True
+            self.update()
+        elif self.paint_tool is not None and event.text() and self.paint_tool.key(self, event.text()):
             self.update()
         else:
             return super().keyPressEvent(event)

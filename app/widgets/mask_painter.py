@@ -8,6 +8,8 @@ gesture is one :class:`~app.model.raster.PatchCommand` on the undo stack, storin
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
@@ -38,6 +40,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.model.raster import PatchCommand, RasterLayer
+
+if TYPE_CHECKING:
+    from app.widgets.canvas import ImageCanvas as ImageCanvasLike
 from app.qt_image import to_qimage
 from engine.labels import CELEBAMASK_HQ, CELEBAMASK_HQ_PALETTE
 
@@ -134,6 +139,7 @@ class MaskPaintView(QWidget):
     brush_changed = Signal(int)
     tool_changed = Signal(str)
     stroke_finished = Signal()
+    overlay_changed = Signal()
 
     def __init__(self, undo: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -151,6 +157,7 @@ class MaskPaintView(QWidget):
         self._last: tuple[float, float] | None = None
         self._shape: list[tuple[float, float]] = []
         self._cursor: QPointF | None = None
+        self._radius = self.brush  # of the gesture under way (image px)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumSize(200, 200)
@@ -186,6 +193,7 @@ class MaskPaintView(QWidget):
             lut[list(self.hidden), 3] = 0
             self._overlay = to_qimage(lut[self.model.pixels])
         self.update()
+        self.overlay_changed.emit()
 
     def set_opacity(self, value: float) -> None:
         self.opacity = float(np.clip(value, 0.0, 1.0))
@@ -227,7 +235,8 @@ class MaskPaintView(QWidget):
         r = self.image_rect()
         if self.model is None:
             p.setPen(QColor(200, 200, 200))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Open a face photo to paint its labels")
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
+                       "Analysing the face…" if self.photo is not None else "Open a face photo to paint its labels")
             return
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         if self.photo is not None:
@@ -266,34 +275,32 @@ class MaskPaintView(QWidget):
             self.label = v
             self.label_picked.emit(v)
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        if self.model is None or event.button() != Qt.MouseButton.LeftButton:
-            return
-        x, y = self.to_image(event.position())
-        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            self.pick(x, y)
-            return
+    def begin(self, x: float, y: float, radius: int | None = None) -> bool:
+        """Start a gesture at image point ``(x, y)`` with brush ``radius`` (image px; default
+        :attr:`brush`); returns False without a label map."""
+        if self.model is None:
+            return False
+        self._radius = self.brush if radius is None else max(1, int(radius))
         self._before = self.model.pixels.copy()
         name = CELEBAMASK_HQ.classes[self._value()]
         if self.tool == "fill":
             flood_fill(self.model.pixels, int(round(x)), int(round(y)), self._value())
             self._commit(f"Fill {name}")
         elif self.tool in ("brush", "eraser"):
-            paint_line(self.model.pixels, (x, y), (x, y), self.brush, self._value())
+            paint_line(self.model.pixels, (x, y), (x, y), self._radius, self._value())
             self._last = (x, y)
             self.model.touch()
         else:
             self._shape = [(x, y)] if self.tool == "lasso" else [(x, y), (x, y)]
         self.update()
+        return True
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        self._cursor = event.position()
+    def extend(self, x: float, y: float) -> None:
+        """Continue the gesture to image point ``(x, y)``."""
         if self.model is None or self._before is None:
-            self.update()
             return
-        x, y = self.to_image(event.position())
         if self.tool in ("brush", "eraser") and self._last is not None:
-            paint_line(self.model.pixels, self._last, (x, y), self.brush, self._value())
+            paint_line(self.model.pixels, self._last, (x, y), self._radius, self._value())
             self._last = (x, y)
             self.model.touch()
         elif self.tool == "rect" and self._shape:
@@ -302,8 +309,29 @@ class MaskPaintView(QWidget):
             self._shape.append((x, y))
         self.update()
 
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if self.model is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        x, y = self.to_image(event.position())
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.pick(x, y)
+            return
+        self.begin(x, y)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        self._cursor = event.position()
+        if self.model is None or self._before is None:
+            self.update()
+            return
+        self.extend(*self.to_image(event.position()))
+
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        if self.model is None or self._before is None or event.button() != Qt.MouseButton.LeftButton:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.finish()
+
+    def finish(self) -> None:
+        """End the gesture: shapes are filled, the change goes to the undo stack as one step."""
+        if self.model is None or self._before is None:
             return
         name = CELEBAMASK_HQ.classes[self._value()]
         if self.tool in ("rect", "lasso") and self._shape:
@@ -431,3 +459,101 @@ class MaskPainter(QWidget):
         self.tool_buttons[name].setChecked(True)
         self.current.setText(f"label: {CELEBAMASK_HQ.classes[self.view.label]}  ·  tool: {name}")
         self.view.update()
+
+
+SCREEN_BRUSH = (2, 400)
+"""Range of the main-canvas brush radius in screen pixels."""
+
+
+class CanvasMaskTool:
+    """Paints a :class:`MaskPaintView`'s label map on the main :class:`~app.widgets.canvas.ImageCanvas`.
+
+    The label overlay is drawn semi-transparently over the photo (or the result) with the canvas'
+    zoom and pan; the brush radius is in *screen* pixels (``[``/``]``), so it covers fewer image
+    pixels as you zoom in; the outline of the brush follows the cursor. Tools, label, opacity,
+    hidden labels and undo are the view's (one state, two places to paint): Ctrl+click or ``I``
+    picks the label under the cursor, ``B E F R L`` choose the tool, each gesture is one undo step.
+
+    Args:
+        view: the painter whose model, label, tool and undo stack are used.
+        screen_brush: brush radius in screen pixels.
+    """
+
+    def __init__(self, view: MaskPaintView, screen_brush: int = 16) -> None:
+        self.view = view
+        self.screen_brush = int(np.clip(screen_brush, *SCREEN_BRUSH))
+        self.show_overlay = True
+        self._cursor: QPointF | None = None
+
+    @staticmethod
+    def to_image(canvas: ImageCanvasLike, pos: QPointF) -> tuple[float, float]:
+        """Image pixel coordinates (pixel centres at integers) of widget point ``pos``."""
+        d = canvas.map_to_document(pos)
+        return d.x() - 0.5, d.y() - 0.5
+
+    def image_radius(self, zoom: float) -> int:
+        """The brush radius in image pixels at ``zoom`` (screen px per image px), at least 1."""
+        return max(1, int(round(self.screen_brush / max(zoom, 1e-6))))
+
+    def press(self, canvas: ImageCanvasLike, event: QMouseEvent) -> bool:
+        if self.view.model is None:
+            return False
+        x, y = self.to_image(canvas, event.position())
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.view.pick(x, y)
+            return True
+        started = self.view.begin(x, y, self.image_radius(canvas.zoom))
+        canvas.update()
+        return started
+
+    def move(self, canvas: ImageCanvasLike, event: QMouseEvent) -> None:
+        self._cursor = event.position()
+        self.view.extend(*self.to_image(canvas, event.position()))
+        canvas.update()
+
+    def release(self, canvas: ImageCanvasLike, event: QMouseEvent) -> None:
+        self.view.finish()
+        canvas.update()
+
+    def hover(self, canvas: ImageCanvasLike, pos: QPointF | None) -> None:
+        self._cursor = pos
+        canvas.update()
+
+    def key(self, canvas: ImageCanvasLike, text: str) -> bool:
+        if text in ("[", "]"):
+            step = max(1, self.screen_brush // 5)
+            self.screen_brush = int(np.clip(self.screen_brush + (step if text == "]" else -step), *SCREEN_BRUSH))
+            return True
+        if text.lower() == "i":
+            if self._cursor is not None:
+                self.view.pick(*self.to_image(canvas, self._cursor))
+            return True
+        return self.view.handle_key(text) if text not in ("[", "]") else False
+
+    def draw(self, p: QPainter, canvas: ImageCanvasLike) -> None:
+        view = self.view
+        if view.model is None:
+            return
+        r = canvas.image_rect()
+        if self.show_overlay and view._overlay is not None:
+            p.save()
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            p.drawImage(r, view._overlay)
+            p.restore()
+        zoom = canvas.zoom
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        if view._shape and view.tool in ("rect", "lasso"):
+            p.setPen(QPen(QColor(255, 255, 255, 220), 1.2, Qt.PenStyle.DashLine))
+            pts = [QPointF(r.x() + (x + 0.5) * zoom, r.y() + (y + 0.5) * zoom) for x, y in view._shape]
+            if view.tool == "rect" and len(pts) == 2:
+                p.drawRect(QRectF(pts[0], pts[1]).normalized())
+            else:
+                p.drawPolygon(QPolygonF(pts))
+        if self._cursor is not None and view.tool in ("brush", "eraser"):
+            rad = self.image_radius(zoom) * zoom  # what a dab covers, drawn in screen pixels
+            p.setPen(QPen(QColor(0, 0, 0, 200), 2.5))
+            p.drawEllipse(self._cursor, rad, rad)
+            p.setPen(QPen(QColor(255, 255, 255, 235), 1.2))
+            p.drawEllipse(self._cursor, rad, rad)
+        p.restore()
