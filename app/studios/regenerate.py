@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QUndoStack
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -164,6 +164,9 @@ class RegeneratePanel(StudioPanel):
         rrow.addWidget(self.ref_button, 1)
         rrow.addWidget(self.ref_clear)
         rl.addLayout(rrow)
+        self.ref_thumb = QLabel()  # the reference face as a picture (empty without one)
+        self.ref_thumb.setObjectName("reference_thumb")
+        rl.addWidget(self.ref_thumb)
         rl.addWidget(self.ref_label)
         self.regions = QListWidget()
         self.regions.setObjectName("reference_regions")
@@ -403,6 +406,8 @@ class RegeneratePanel(StudioPanel):
         self.painter.view.set_model(None)
         self.painter.view.set_photo(None)
         self._enable_mask_buttons(False)
+        if self.doc.param(STUDIO, "reference"):  # the reference belonged to the previous photo
+            self.doc.set_param(STUDIO, "reference", "")
         if self.isVisible():
             self.activate()
 
@@ -484,6 +489,9 @@ class RegeneratePanel(StudioPanel):
         self.submit(REFERENCE, job, self._reference_loaded, self._reference_failed)
 
     def _reference_loaded(self, path: object) -> None:
+        thumb = QPixmap(str(path)) if path else QPixmap()
+        self.ref_thumb.setPixmap(thumb.scaled(72, 72, Qt.AspectRatioMode.KeepAspectRatio,
+                                              Qt.TransformationMode.SmoothTransformation) if not thumb.isNull() else QPixmap())
         self.ref_label.setText(f"reference: {Path(str(path)).name}" if path else "no reference")
         self.request_render()
 

@@ -64,6 +64,14 @@ def test_reference_regions_and_blend(qtbot, win, tmp_path) -> None:
     qtbot.waitUntil(lambda: win.is_idle() and panel.result.info["regions"] == {}, timeout=20000)
     win.undo_action.trigger()
     assert win.doc.param("regenerate", "blend") == 1.0
+    assert not panel.ref_thumb.pixmap().isNull()  # shown as a picture
+    # a newly opened photo does not inherit the reference (it belonged to the previous document)
+    win.open_path(save_image(tmp_path / "other.png", data.astronaut()[:300, 100:400]))
+    qtbot.waitUntil(lambda: win.is_idle() and panel.has_result(), timeout=30000)
+    assert win.doc.param("regenerate", "reference") == ""
+    assert panel.editor.get().reference is None
+    assert not panel.result.info.get("reference")
+    assert panel.ref_thumb.pixmap().isNull()
 
 
 def test_mask_files_and_export(qtbot, win, tmp_path) -> None:
