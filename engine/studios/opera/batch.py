@@ -1,7 +1,7 @@
 """The Opera studio's batch ops: ``lineart``, ``colorize`` and ``opera-dataset``.
 
-* ``masquerade batch lineart --input DIR --output DIR [XDoG options] [--grid sigma=0.6,1.2]`` —
-  XDoG line art of every picture (grey PNG).
+* ``masquerade batch lineart --input DIR --output DIR [XDoG options] [--extractor hed]
+  [--grid sigma=0.6,1.2]`` — XDoG (or HED) line art of every picture (grey PNG).
 * ``masquerade batch colorize --input SKETCHES --reference mask.png --output DIR [--gap N]`` — every
   line-art sketch coloured from one reference lianpu (classical region correspondence).
 * ``masquerade batch opera-dataset --count N --output DIR [--size 256] [--mirror] [--recolour K]`` —
@@ -55,7 +55,7 @@ def lineart_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def lineart_apply(image: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-    """XDoG line art of one image.
+    """Line art of one image (XDoG, or HED with ``extractor="hed"``; HED loads once per process).
 
     Args:
         image: ``uint8`` RGB ``[H, W, 3]``.
@@ -64,10 +64,10 @@ def lineart_apply(image: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
     Returns:
         Grey ``uint8`` ``[H, W]``.
     """
-    from engine.studios.opera.classical import xdog
+    from engine.studios.opera.hed import extract_line_art
     from engine.studios.opera.params import XDoGParams
 
-    return xdog(image, XDoGParams.from_dict(params))
+    return extract_line_art(image, XDoGParams.from_dict(params))
 
 
 def lineart_runner() -> Callable[[np.ndarray, Mapping[str, Any]], np.ndarray]:

@@ -46,6 +46,9 @@ def add_xdog_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--epsilon", type=float, default=d.epsilon, help=f"white level ε (default {d.epsilon})")
     g.add_argument("--phi", type=float, default=d.phi, help=f"soft-threshold steepness φ (default {d.phi})")
     g.add_argument("--threshold", type=float, default=None, help="binarise at this level in [0, 1] (default: soft lines)")
+    g.add_argument("--extractor", choices=("xdog", "hed"), default="xdog",
+                   help="line extractor: xdog (the options above) or hed (learned edge detector, thinned lines; "
+                        "the XDoG options do not apply)")
 
 
 def xdog_params_from_args(args: argparse.Namespace) -> XDoGParams:
@@ -63,7 +66,7 @@ def xdog_params_from_args(args: argparse.Namespace) -> XDoGParams:
     from engine.studios.opera.params import XDoGParams
 
     return XDoGParams(sigma=args.sigma, k=args.k, gamma=args.gamma, epsilon=args.epsilon,
-                      phi=args.phi, threshold=args.threshold).validate()
+                      phi=args.phi, threshold=args.threshold, extractor=getattr(args, "extractor", "xdog")).validate()
 
 
 def add_lineart_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -75,7 +78,7 @@ def add_lineart_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     Returns:
         The ``lineart`` parser.
     """
-    la = subparsers.add_parser("lineart", help="extract opera line art from one image (XDoG)")
+    la = subparsers.add_parser("lineart", help="extract opera line art from one image (XDoG or HED)")
     la.add_argument("image", help="input image")
     la.add_argument("--out", required=True, help="output PNG/JPEG file")
     add_xdog_arguments(la)
@@ -94,13 +97,13 @@ def cmd_lineart(args: argparse.Namespace) -> int:
         0 (failures raise and are printed as one line by :func:`engine.cli.run`).
     """
     from engine.imageio import check_not_input, check_output_file, load_image, save_image
-    from engine.studios.opera.classical import xdog
+    from engine.studios.opera.hed import extract_line_art
 
     params = xdog_params_from_args(args)
     check_output_file(args.out)
     check_not_input(args.out, args.image, overwrite=args.overwrite)
     img = load_image(args.image)
-    out = save_image(args.out, xdog(img, params))
+    out = save_image(args.out, extract_line_art(img, params))
     print(f"wrote {out} ({img.shape[1]}x{img.shape[0]})")
     return 0
 

