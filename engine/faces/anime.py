@@ -12,22 +12,28 @@ passes only; one of the 27 is a false hit in a corner). Boxes whose centre falls
 clipped to it; faces are returned largest first. Large images are detected on a copy whose long
 side is at most :data:`DETECT_SIDE` and the boxes mapped back.
 
-**Parts.** Inside a face box (resampled to a 128 × 128 working square) each part is searched in a
-window around its prior position (mean position of the part in cascade boxes of procedural faces):
+**Tight crops.** When the cascade finds nothing, the whole picture is tried as the face box and
+taken when its parts have a face's layout (:func:`looks_like_face`: an eye pair found with a mouth
+below or a brow above) while the picture turned by 180° does not — an upside-down face or a picture
+that is no face gives no face. ``assume_crop=True`` takes the whole picture regardless.
 
-* eyes — the dark mask (grey below the skin level measured on the cheeks, minus a margin) is
-  closed and split into connected components; the component with the largest
-  ``area · exp(−d²/2σ²)`` (``d`` = distance to the prior) is the iris + upper lash line. Its box,
-  extended down to an eye shape (height ≥ 0.6 × width), is the eye;
-* brows — the widest elongated dark component in a band above each eye, else a fixed offset
-  above the eye;
-* mouth — the nearest dark component in the lower middle of the face, else the prior box.
+**Parts.** Inside a face box (resampled to a 128 × 128 working square):
 
-Every found part is then checked against the face-box geometry of the procedural ground truth
-(size, rows, symmetry of the eyes about the box's centre line, eye spacing, brow above eye, mouth
-on the eyes' midline; see :func:`_check_parts`); a missing or implausible part is **estimated** —
-mirrored from its partner or placed from the prior — and every part says whether it was ``found``
-(``True``) or estimated (``False``).
+* mouth — the small dark stroke nearest its prior in the lower middle of the face;
+* eyes — dark strokes (grey 60 below the cheeks' skin level; pixels joined to the window's top by
+  a dark vertical run are cut off as hair, :func:`_cut_hair`) scored **as pairs** (:func:`_eye_pair`):
+  side by side, similar in size, symmetric about the mouth, the lowest such pair at 0.45–1.3 eye
+  distances above the mouth (bangs form pairs too). An eye box is at least 0.56 eye distances wide
+  and reaches down over the non-skin pixels under the lash line (iris, lower lid);
+* brows — thin dark horizontal strokes (black-hat of the grey square, so a brow drawn over hair is
+  found as well as one on skin) nearest the prior 0.16 eye distances above the eye;
+* the face outline — the skin-coloured region around the cheeks (an ellipse when it leaks).
+
+Every part has a shape (:attr:`AnimeFaceParts.shapes`: the contour of its strokes, or an ellipse when
+estimated). Found parts are checked against the face-box geometry of the procedural ground truth
+(see :func:`_check_parts`); a missing or implausible part is **estimated** — mirrored from its
+partner or placed from the prior — and every part says whether it was ``found`` (``True``) or
+estimated (``False``).
 
 Limits
 ------
@@ -70,6 +76,12 @@ _PRIORS: dict[str, tuple[float, float, float, float]] = {
     "mouth": (0.50, 0.68, 0.15, 0.05),
 }
 _W = 128  # working square side
+_EYE_WIDTH_IOD = 0.56
+"""Smallest eye width as a fraction of the eye distance (a found stroke narrower than this is usually
+the iris alone; procedural faces: 0.55–0.65)."""
+_BROW_ABOVE_EYE = 0.16
+"""Prior height of a brow's centre above the top of its eye box, as a fraction of the eye distance
+(procedural faces: 0.14–0.17 for every expression but a full smile)."""
 
 
 @dataclass
@@ -85,6 +97,10 @@ class AnimeFaceParts:
             procedural faces' ground truth.
         found: part name → True when the part was located in the pixels, False when it was
             estimated (mirrored from its partner or placed from the prior).
+        shapes: part name → ``float32`` ``[N, 2]`` closed contour of the part (the outline of its
+            dark strokes when found, an ellipse in its box when estimated), plus ``"outline"``: the
+            face outline (the skin region's contour, or an ellipse in the box).
+        outline_found: True when ``shapes["outline"]`` was traced in the pixels.
     """
 
     box: np.ndarray
@@ -92,6 +108,8 @@ class AnimeFaceParts:
     parts: dict[str, np.ndarray] = field(default_factory=dict)
     keypoints: dict[str, np.ndarray] = field(default_factory=dict)
     found: dict[str, bool] = field(default_factory=dict)
+    shapes: dict[str, np.ndarray] = field(default_factory=dict)
+    outline_found: bool = False
 
     @property
     def estimated(self) -> list[str]:
@@ -103,7 +121,9 @@ class AnimeFaceParts:
         return {"box": [round(float(v), 2) for v in self.box], "score": float(self.score),
                 "parts": {k: [round(float(v), 2) for v in b] for k, b in self.parts.items()},
                 "keypoints": {k: np.round(p, 2).tolist() for k, p in self.keypoints.items()},
-                "found": dict(self.found)}
+                "found": dict(self.found),
+                "shapes": {k: np.round(p, 1).tolist() for k, p in self.shapes.items()},
+                "outline_found": bool(self.outline_found)}
 
 
 @lru_cache(maxsize=1)
@@ -209,8 +229,168 @@ def _pick(comps: list[tuple[np.ndarray, int]], prior: np.ndarray, sigma: float,
     return best
 
 
+def _working_square(image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, float, float]:
+    """The face box resampled to ``_W × _W`` (border replicated): ``(grey, rgb or None, sx, sy)``."""
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[:, :, :3]
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    sx, sy = bw / _W, bh / _W
+    mx = (np.arange(_W, dtype=np.float32) + 0.5) * np.float32(sx) + np.float32(box[0] - 0.5)
+    my = (np.arange(_W, dtype=np.float32) + 0.5) * np.float32(sy) + np.float32(box[1] - 0.5)
+    src = cv2.GaussianBlur(arr, (0, 0), max(0.5, 0.4 * sx)) if sx > 1.5 else arr
+    gx = np.broadcast_to(mx[None, :], (_W, _W)).copy()
+    gy = np.broadcast_to(my[:, None], (_W, _W)).copy()
+    sq = cv2.remap(src, gx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if sq.ndim == 3:
+        return cv2.cvtColor(sq, cv2.COLOR_RGB2GRAY).astype(np.float32), sq.astype(np.float32), sx, sy
+    return sq.astype(np.float32), None, sx, sy
+
+
+def _skin_distance(g: np.ndarray, rgb: np.ndarray | None, skin_g: float) -> np.ndarray:
+    """Per-pixel difference from the skin (RGB distance for colour, grey difference otherwise)."""
+    if rgb is None:
+        return np.abs(g - skin_g)
+    ref = np.median(np.concatenate([rgb[72:84, 24:44].reshape(-1, 3), rgb[72:84, 84:104].reshape(-1, 3)]), 0)
+    return np.asarray(np.linalg.norm(rgb - ref, axis=-1), np.float32)
+
+
+def _cut_hair(mask: np.ndarray, top: int) -> np.ndarray:
+    """``mask`` without the pixels joined to row ``top`` by an unbroken vertical run of mask pixels.
+
+    Dark hair enters the eye window from above; where bangs touch an eye's lash line the two form
+    one dark component. Removing every pixel whose column is dark all the way up to the window's
+    top row separates them (an eye has skin above its lash line).
+    """
+    out = mask.copy()
+    run = mask[top] > 0
+    for y in range(top, mask.shape[0]):
+        run = run & (mask[y] > 0)
+        if not run.any():
+            break
+        out[y][run] = 0
+    return out
+
+
+def _eye_pair(comps: list[tuple[np.ndarray, int]], mouth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The two components that look most like a pair of eyes (working-square boxes), or None.
+
+    Candidates are 6–45 % of the box wide and at most 30 % tall; a pair must be side by side
+    (20–62 % of the box apart, heights within 8 % + 20 % of the distance, widths within 1.9×) and
+    centred on the mouth (or the box). Among the pairs the score favours big strokes, symmetry and,
+    with a mouth, the lowest pair at 0.45–1.3 eye distances above it (bangs above the eyes form
+    pairs too); without a mouth the pair nearest the prior eye row.
+    """
+    cs = [(b, a) for b, a in comps if 0.06 * _W <= b[2] - b[0] <= 0.45 * _W and b[3] - b[1] <= 0.3 * _W and a >= 10]
+    axis = _W / 2 if mouth is None else float(mouth[0])
+    best, best_score = None, -np.inf
+    for i, (bi, ai) in enumerate(cs):
+        for bj, aj in cs[i + 1:]:
+            (l, al), (r, ar) = ((bi, ai), (bj, aj)) if bi[0] + bi[2] < bj[0] + bj[2] else ((bj, aj), (bi, ai))
+            cl, cr = _centre_of(l), _centre_of(r)
+            dx, dy = cr[0] - cl[0], abs(cr[1] - cl[1])
+            wl, wr = l[2] - l[0], r[2] - r[0]
+            if not (0.2 * _W <= dx <= 0.62 * _W and dy <= 0.08 * _W + 0.2 * dx and max(wl, wr) <= 1.9 * min(wl, wr)):
+                continue
+            mid = (cl + cr) / 2
+            off = abs(mid[0] - axis)
+            if off > 0.15 * _W or l[2] > r[0]:
+                continue
+            score = np.log(min(al, ar)) - 3.0 * off / dx - 2.0 * dy / dx
+            if mouth is not None:
+                h = (mouth[1] - mid[1]) / dx
+                if not 0.45 <= h <= 1.3:
+                    continue
+                score += 4.0 * mid[1] / _W
+            else:
+                score -= 8.0 * abs(mid[1] / _W - _PRIORS["left_eye"][1])
+            if score > best_score:
+                best, best_score = (l, r), score
+    return best
+
+
+def _lash_top(dark: np.ndarray, b: np.ndarray) -> float:
+    """Top of an eye's lash line: rows above the found stroke that stay dark across most of its
+    central columns (where bangs were cut off the stroke, :func:`_cut_hair`)."""
+    x0, x1 = int(b[0] + 0.15 * (b[2] - b[0])), int(np.ceil(b[2] - 0.15 * (b[2] - b[0])))
+    top = int(b[1])
+    limit = max(0, int(b[1] - 0.35 * (b[2] - b[0])))
+    while top - 1 >= limit and x1 > x0 and (dark[top - 1, x0:x1] > 0).mean() > 0.6:
+        top -= 1
+    return float(top)
+
+
+def _eye_extent(b: np.ndarray, nonskin: np.ndarray) -> np.ndarray:
+    """Grow an eye's lash-line component box down to the lower lid (non-skin rows under it)."""
+    x0, y0, x1, y1 = (int(round(v)) for v in b)
+    ew = max(1, x1 - x0)
+    lo = int(min(_W, y0 + 1.05 * ew))
+    cols = nonskin[:, max(0, x0 + ew // 6):max(1, x1 - ew // 6)]
+    rows = cols[y0:lo].mean(1) if cols.size else np.zeros(0)
+    bottom = y1
+    gap = 0
+    for i in range(max(0, y1 - y0), len(rows)):
+        if rows[i] > 0.3:
+            bottom, gap = y0 + i + 1, 0
+        else:
+            gap += 1
+            if gap > max(2, ew // 10):
+                break
+    return np.array([b[0], b[1], b[2], max(float(bottom), b[1] + 0.25 * ew)])
+
+
+def _brow_mask(g: np.ndarray, win: tuple[int, int, int, int]) -> np.ndarray:
+    """Thin dark, roughly horizontal strokes inside ``win`` (black-hat of the grey square)."""
+    x0, y0, x1, y1 = win
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    bh = cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, k)
+    m = np.zeros(g.shape, np.uint8)
+    m[y0:y1, x0:x1] = (bh[y0:y1, x0:x1] > 14).astype(np.uint8) * 255
+    opened = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((1, 4), np.uint8))
+    return cv2.morphologyEx(opened, cv2.MORPH_CLOSE, np.ones((2, 3), np.uint8))
+
+
+def _shape_of(mask: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Outer contour ``[N, 2]`` (working square) of the mask's pixels inside box ``b``."""
+    x0, y0, x1, y1 = (int(np.floor(b[0])), int(np.floor(b[1])), int(np.ceil(b[2])) + 1, int(np.ceil(b[3])) + 1)
+    x0, y0 = max(0, x0), max(0, y0)
+    sub = np.ascontiguousarray(mask[y0:y1, x0:x1])
+    if sub.size == 0 or not sub.any():
+        return None
+    cs, _ = cv2.findContours((sub > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not cs:
+        return None
+    c = max(cs, key=cv2.contourArea).reshape(-1, 2).astype(np.float64) + (x0 + 0.5, y0 + 0.5)
+    return c if len(c) >= 3 else None
+
+
+def _ellipse_shape(b: np.ndarray, n: int = 24) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    cx, cy, rx, ry = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2, (b[2] - b[0]) / 2, (b[3] - b[1]) / 2
+    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], 1)
+
+
+def _outline(dist: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Face outline in the working square: the skin region around the cheeks (else an ellipse)."""
+    skin = cv2.morphologyEx((dist < 28).astype(np.uint8), cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15)))
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(skin, connectivity=4)
+    seeds = [lab[78, 34], lab[78, 94]]
+    ids = [i for i in seeds if i > 0]
+    default = _ellipse_shape(np.array([0.1, 0.06, 0.9, 1.0]) * _W, 40)
+    if not ids:
+        return default, False
+    m = np.isin(lab, ids).astype(np.uint8)
+    border = np.concatenate([m[0], m[-1], m[:, 0], m[:, -1]]).mean()
+    area = m.mean()
+    cs, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not cs or border > 0.35 or not 0.15 <= area <= 0.85:
+        return default, False
+    c = max(cs, key=cv2.contourArea).reshape(-1, 2).astype(np.float64) + 0.5
+    return c, True
+
+
 def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0) -> AnimeFaceParts:
-    """Locate eyes, brows and mouth inside a face box (see the module docstring for the method).
+    """Locate eyes, brows, mouth and the face outline inside a face box (method: module docstring).
 
     Args:
         image: ``uint8`` RGB ``[H, W, 3]`` or grey ``[H, W]``.
@@ -223,66 +403,77 @@ def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0) -> Anim
     Raises:
         ValueError: wrong dtype/shape or an empty box.
     """
-    g_full = _grey(image)
+    _ = _grey(image)  # checks dtype and shape
     box = np.asarray(box, np.float64).reshape(4)
     bw, bh = box[2] - box[0], box[3] - box[1]
     if bw < 4 or bh < 4:
         raise ValueError(f"face box too small: {box.tolist()}")
-    # resample the box (replicating the border when it leaves the picture) to the working square
-    sx, sy = bw / _W, bh / _W
-    mx = (np.arange(_W, dtype=np.float32) + 0.5) * np.float32(sx) + np.float32(box[0] - 0.5)
-    my = (np.arange(_W, dtype=np.float32) + 0.5) * np.float32(sy) + np.float32(box[1] - 0.5)
-    src = cv2.GaussianBlur(g_full, (0, 0), max(0.5, 0.4 * sx)) if sx > 1.5 else g_full
-    g = cv2.remap(src, np.broadcast_to(mx[None, :], (_W, _W)).copy(), np.broadcast_to(my[:, None], (_W, _W)).copy(),
-                  cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    g = g.astype(np.float32)
+    g, rgb, sx, sy = _working_square(image, box)
     cheeks = np.concatenate([g[72:84, 24:44].ravel(), g[72:84, 84:104].ravel()])
     skin = float(np.median(cheeks))
-    dark_level = min(skin - 45.0, float(np.percentile(g[40:100, 16:112], 12)) + 10.0)
+    dark_level = max(skin - 60.0, min(skin - 25.0, 60.0))
+    dist = _skin_distance(g, rgb, skin)
+    nonskin = (dist > 40).astype(np.uint8)
 
     parts: dict[str, np.ndarray] = {}
     found: dict[str, bool] = {}
-    for name, (wx0, wx1) in (("left_eye", (12, 66)), ("right_eye", (62, 116))):
-        prior = _prior_box(name)
-        comps = _components(_dark_mask(g, (wx0, 30, wx1, 82), dark_level))
-        b = _pick(comps, prior, sigma=14.0, min_area=12, thin_penalty=0.5,
-                  shape_ok=lambda b: 8 <= b[2] - b[0] <= 48 and b[3] - b[1] <= 40)
-        if b is None:
-            parts[name], found[name] = prior, False
-            continue
-        ew = max(b[2] - b[0], 0.14 * _W)
-        cx = (b[0] + b[2]) / 2
-        y0 = b[1]
-        y1 = max(b[3], y0 + 0.6 * ew)
-        parts[name], found[name] = np.array([cx - ew / 2, y0, cx + ew / 2, y1]), True
-    for name, eye in (("left_brow", "left_eye"), ("right_brow", "right_eye")):
+    masks: dict[str, np.ndarray] = {}
+    # the mouth first: the small dark stroke nearest its prior in the lower middle of the face
+    mm = _dark_mask(g, (int(0.25 * _W), int(0.52 * _W), int(0.75 * _W), int(0.94 * _W)), dark_level + 25)
+    mouth = _pick(_components(mm), _prior_box("mouth"), sigma=14.0, min_area=5,
+                  shape_ok=lambda b: (4 <= b[2] - b[0] <= 0.3 * _W and b[3] - b[1] <= 0.2 * _W
+                                      and b[0] > 0.25 * _W and b[2] < 0.75 * _W))
+    # the eyes: the lowest symmetric pair of dark strokes above the mouth
+    dm = _dark_mask(g, (4, int(0.18 * _W), _W - 4, int(0.72 * _W)), dark_level)
+    cand = cv2.morphologyEx(_cut_hair(dm, int(0.18 * _W)), cv2.MORPH_OPEN, np.ones((1, 5), np.uint8))
+    comps = _components(cand)
+    pair = _eye_pair(comps, None if mouth is None else _centre_of(mouth))
+    if pair is None:
+        for name in ("left_eye", "right_eye"):
+            parts[name], found[name] = _prior_box(name), False
+    else:
+        dx = _centre_of(pair[1])[0] - _centre_of(pair[0])[0]
+        for name, b in zip(("left_eye", "right_eye"), pair, strict=True):
+            c, half = (b[0] + b[2]) / 2, max(b[2] - b[0], _EYE_WIDTH_IOD * dx) / 2
+            top = _lash_top(dm, b)
+            parts[name], found[name] = _eye_extent(np.array([c - half, top, c + half, b[3]]), nonskin), True
+            masks[name] = np.maximum(cand, nonskin * 255)
+    _check_eyes(parts, found)
+    ew = float(np.mean([parts[k][2] - parts[k][0] for k in ("left_eye", "right_eye")]))
+    iod = float(abs(_centre_of(parts["right_eye"])[0] - _centre_of(parts["left_eye"])[0]))
+    for name, eye, sgn in (("left_brow", "left_eye", -1.0), ("right_brow", "right_eye", 1.0)):
         e = parts[eye]
-        ew = e[2] - e[0]
-        win = (int(max(0, e[0] - 0.2 * ew)), int(max(0, e[1] - 0.9 * ew)),
-               int(min(_W, e[2] + 0.2 * ew)), int(max(1, e[1] - 2)))
-        comps = _components(_dark_mask(g, win, dark_level + 15))
-        prior = np.array([e[0], e[1] - 0.16 * _W, e[2], e[1] - 0.16 * _W + 0.065 * _W])
-        b = _pick(comps, prior, sigma=12.0, min_area=6,
-                  shape_ok=lambda b, ew=ew: (b[2] - b[0]) >= 2.0 * (b[3] - b[1]) and (b[2] - b[0]) >= 0.35 * ew)
-        if b is None:
+        ec = _centre_of(e)
+        pc = np.array([ec[0] + sgn * 0.03 * iod, e[1] - _BROW_ABOVE_EYE * iod])
+        prior = np.array([pc[0] - 0.25 * iod, pc[1] - 0.05 * iod, pc[0] + 0.25 * iod, pc[1] + 0.05 * iod])
+        win = (int(max(0, e[0] - 0.35 * ew)), int(max(0, e[1] - 0.9 * ew)),
+               int(min(_W, e[2] + 0.35 * ew)), int(max(1, e[1] - 1)))
+        bm = _brow_mask(g, win)
+        comps = _components(bm)
+        brow = _pick(comps, prior, sigma=0.12 * iod + 2.0, min_area=6,
+                     shape_ok=lambda b, ew=ew: (b[2] - b[0]) >= 1.8 * (b[3] - b[1]) and 0.35 * ew <= (b[2] - b[0]) <= 1.6 * ew)
+        if brow is None:
             parts[name], found[name] = prior, False
         else:
-            parts[name], found[name] = b, True
-    eye_bottom = max(parts["left_eye"][3], parts["right_eye"][3])
-    eye_cx = (parts["left_eye"][0] + parts["left_eye"][2] + parts["right_eye"][0] + parts["right_eye"][2]) / 4
-    prior = _prior_box("mouth")
-    prior = prior + np.array([eye_cx - _W / 2, 0, eye_cx - _W / 2, 0])
-    win = (int(eye_cx - 0.2 * _W), int(min(_W - 2, eye_bottom + 0.1 * _W)), int(eye_cx + 0.2 * _W), int(0.88 * _W))
-    comps = _components(_dark_mask(g, win, dark_level + 25))
-    b = _pick(comps, prior, sigma=12.0, min_area=5, shape_ok=lambda b: 4 <= b[2] - b[0] <= 0.3 * _W and b[3] - b[1] <= 0.2 * _W)
-    parts["mouth"], found["mouth"] = (prior, False) if b is None else (b, True)
-
+            parts[name], found[name] = brow, True
+            masks[name] = bm
+    parts["mouth"], found["mouth"] = (_prior_box("mouth"), False) if mouth is None else (mouth, True)
+    if mouth is not None:
+        masks["mouth"] = mm
     _check_parts(parts, found)
+    outline, outline_found = _outline(dist)
     scale = np.array([sx, sy, sx, sy])
     origin = np.array([box[0], box[1], box[0], box[1]])
     out_parts = {k: (v * scale + origin).astype(np.float32) for k, v in parts.items()}
+    shapes: dict[str, np.ndarray] = {}
+    for k, v in parts.items():
+        s = _shape_of(masks[k], v) if found[k] and k in masks else None
+        shapes[k] = s if s is not None else _ellipse_shape(v)
+    shapes["outline"] = outline
+    out_shapes = {k: (v * (sx, sy) + box[:2]).astype(np.float32) for k, v in shapes.items()}
     return AnimeFaceParts(box=box.astype(np.float32), score=float(score), parts=out_parts,
-                          keypoints=_keypoints(out_parts), found=found)
+                          keypoints=_keypoints(out_parts), found=found, shapes=out_shapes,
+                          outline_found=outline_found)
 
 
 def _mirror(b: np.ndarray, axis_x: float) -> np.ndarray:
@@ -309,13 +500,13 @@ def _check_parts(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
     prior box), a brow from the other brow's offset above its eye (else a fixed offset), the mouth
     from its prior below the eyes' midpoint. Estimated parts have ``found[name] = False``.
     """
-    _check_eyes(parts, found)
     _check_brows(parts, found)
     _check_mouth(parts, found)
 
 
 def _check_eyes(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
-    """The eye rules of :func:`_check_parts`, in place."""
+    """The eye rules of :func:`_check_parts`, in place (the eye pair search already kept the pair
+    within these bounds; this also fills in missing eyes)."""
     for name, left_half in (("left_eye", True), ("right_eye", False)):
         if not found[name]:
             continue
@@ -401,24 +592,60 @@ def _keypoints(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v.astype(np.float32) for k, v in kp.items()}
 
 
+def looks_like_face(parts: AnimeFaceParts) -> bool:
+    """True when located parts have a face's layout: a pair of eyes was found in the pixels (not
+    estimated) with a mouth below them or a brow above them.
+
+    Args:
+        parts: from :func:`locate_parts`.
+
+    Returns:
+        Whether a picture with no detected face box can be taken as a tight face crop.
+    """
+    f = parts.found
+    return bool(f.get("left_eye") and f.get("right_eye")
+                and (f.get("mouth") or f.get("left_brow") or f.get("right_brow")))
+
+
+def _upside_down(image: np.ndarray, box: np.ndarray, upright: AnimeFaceParts) -> bool:
+    """True when the face box turned by 180° has a face's layout and more parts are found in it than
+    in ``upright`` (the face is the wrong way up)."""
+    h, w = image.shape[:2]
+    turned = np.array([w - box[2], h - box[3], w - box[0], h - box[1]], np.float32)
+    t = locate_parts(np.ascontiguousarray(image[::-1, ::-1]), turned)
+    return looks_like_face(t) and sum(t.found.values()) > sum(upright.found.values())
+
+
 def analyze_anime(image: np.ndarray, assume_crop: bool = False, min_size: int = 24) -> list[AnimeFaceParts]:
     """Detect anime faces and locate their parts.
 
+    When the cascade finds no face, the whole picture is tried as a tight face crop: it is taken
+    when its parts have a face's layout (:func:`looks_like_face`) and the picture turned upside
+    down does not (a face the wrong way up, or a picture that is no face, gives no face).
+
     Args:
         image: ``uint8`` RGB ``[H, W, 3]``, RGBA or grey ``[H, W]``.
-        assume_crop: when the cascade finds nothing, treat the whole picture as one face box
-            (for tight face crops); its ``score`` is 0.
+        assume_crop: when nothing is found, take the whole picture as one face box even without a
+            face-like layout (its ``score`` is 0).
         min_size: smallest face side in pixels.
 
     Returns:
-        Faces, largest first (empty when none and ``assume_crop`` is False).
+        Faces, largest first (empty when none).
 
     Raises:
         ValueError: wrong dtype or shape.
     """
     g = _grey(image)
     faces = detect_anime_faces(g, min_size=min_size)
-    if not faces and assume_crop:
-        h, w = g.shape
-        faces = [(np.array([0, 0, w, h], np.float32), 0.0)]
-    return [locate_parts(g, b, s) for b, s in faces]
+    if faces:
+        return [locate_parts(image, b, s) for b, s in faces]
+    h, w = g.shape
+    if h < 16 or w < 16:
+        return []
+    whole = np.array([0, 0, w, h], np.float32)
+    crop = locate_parts(image, whole, 0.0)
+    if assume_crop:
+        return [crop]
+    if looks_like_face(crop) and not _upside_down(image, whole, crop):
+        return [crop]
+    return []
