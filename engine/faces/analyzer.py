@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.errors import CheckpointError
 from engine.faces import thirdparty
+from engine.faces import topology as T
 from engine.faces.detect import (
     BoxDetector,
     FaceMeshFitter,
@@ -35,6 +36,84 @@ PARSE_SIDE = 1024
 
 DETECTORS = ("auto", "mediapipe", "retinaface")
 PARSERS = ("auto", "geometric", "parsenet", "bisenet")
+
+
+UPSIDE_DOWN_SUSPECT = -40.0
+"""A face whose :func:`upside_down_score` is above this (brows not clearly darker than the cheeks
+mirrored under the eyes) is looked for in the turned image too (a face mesh fitted upright on an
+upside-down face puts its brows on the cheeks)."""
+
+UPSIDE_DOWN_MARGIN = 25.0
+"""A turned image's face replaces the upright one only when its score is lower by this much."""
+
+
+def upside_down_score(rgb: np.ndarray, face: Face) -> float:
+    """How upside down a face's mesh looks: the mean grey level under its brows minus that of the
+    brows mirrored across each eye (the upper cheeks), averaged over both sides. Real brows are
+    darker than the cheeks (strongly negative); a mesh fitted upright on an upside-down face has the
+    real brows under its eyes (positive). ``inf`` without landmarks.
+
+    Args:
+        rgb: ``uint8`` RGB ``[H, W, 3]``.
+        face: a face found in ``rgb``.
+
+    Returns:
+        The grey-level difference (0–255 scale).
+    """
+    lm = face.landmarks
+    if lm is None:
+        return float("inf")
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    up = (lm[T.FOREHEAD] - lm[T.CHIN]).astype(np.float64)
+    up /= max(float(np.hypot(*up)), 1e-6)
+    diffs = []
+    for brow, eye in ((T.LEFT_BROW, T.LEFT_EYE), (T.RIGHT_BROW, T.RIGHT_EYE)):
+        c = lm[list(eye)].mean(0)
+        b = lm[list(brow)].astype(np.float64)
+        mirrored = b - 2 * ((b - c) @ up)[:, None] * up[None]
+        means = []
+        for poly in (b, mirrored):
+            pts = np.round(poly).astype(np.int32)
+            x0, y0 = np.maximum(pts.min(0), 0)
+            x1, y1 = np.minimum(pts.max(0) + 1, (grey.shape[1], grey.shape[0]))
+            if x1 <= x0 or y1 <= y0:
+                break
+            m = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            cv2.fillPoly(m, [pts - (x0, y0)], 1)
+            if not m.any():
+                break
+            means.append(float(grey[y0:y1, x0:x1][m > 0].mean()))
+        if len(means) == 2:
+            diffs.append(means[0] - means[1])
+    return float(np.mean(diffs)) if diffs else 0.0
+
+
+def unrotate_face(face: Face, k: int, shape: tuple[int, int]) -> Face:
+    """A face found in ``np.rot90(image, k)`` in the coordinates of ``image`` (``shape`` = its
+    ``(H, W)``).
+
+    Example:
+        >>> f = Face(np.array([0, 0, 2, 1], np.float32), 1.0, None, np.zeros((3, 2), np.float32))
+        >>> unrotate_face(f, 1, (4, 6)).box.tolist()  # a 4×6 image turned by 90°: 6×4
+        [5.0, 0.0, 6.0, 2.0]
+    """
+    h, w = shape
+
+    def back(p: np.ndarray, last: int = 1) -> np.ndarray:
+        # points are pixel centres (the last pixel is w - 1); box edges run to w (last=0)
+        x, y = p[..., 0], p[..., 1]
+        if k % 4 == 1:
+            x, y = (w - last) - y, x
+        elif k % 4 == 2:
+            x, y = (w - last) - x, (h - last) - y
+        elif k % 4 == 3:
+            x, y = y, (h - last) - x
+        return np.stack([x, y], -1).astype(np.float32)
+
+    corners = back(np.array([[face.box[0], face.box[1]], [face.box[2], face.box[3]]], np.float32), 0)
+    box = np.concatenate([corners.min(0), corners.max(0)]).astype(np.float32)
+    return replace(face, box=box, keypoints=back(face.keypoints),
+                   landmarks=None if face.landmarks is None else back(face.landmarks))
 
 
 class FaceAnalyzer:
@@ -139,18 +218,42 @@ class FaceAnalyzer:
                 hit = self._cache[key]
                 return replace(hit, info=dict(hit.info, cached=True))
         t0 = time.perf_counter()
-        faces = detect_faces(rgb, self.detector, self.mesh, max_faces=max_faces)
+        faces, rotation = self._detect_any_rotation(rgb, max_faces)
         t1 = time.perf_counter()
         parsing = self._parse(rgb, faces) if parse else None
         t2 = time.perf_counter()
         info = dict(self.info, detect_ms=(t1 - t0) * 1000, parse_ms=(t2 - t1) * 1000, cached=False,
-                    faces=len(faces))
+                    faces=len(faces), rotation=rotation)
         res = FaceAnalysis(shape=rgb.shape[:2], faces=faces, parsing=parsing, info=info)
         with self._lock:
             self._cache[key] = res
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return res
+
+    def _detect_any_rotation(self, rgb: np.ndarray, max_faces: int) -> tuple[list[Face], int]:
+        """Faces upright; when none is found, or the largest one's mesh looks upside down
+        (:func:`upside_down_score`), also in the image turned by 180°, 90° and 270°, keeping the
+        orientation whose largest face looks most upright (landmarks mapped back to ``rgb``); also
+        returns that orientation in degrees (counter-clockwise turn the faces were found in)."""
+        faces = detect_faces(rgb, self.detector, self.mesh, max_faces=max_faces)
+        best = upside_down_score(rgb, faces[0]) if faces else np.inf
+        rotation = 0
+        if best <= UPSIDE_DOWN_SUSPECT:
+            return faces, rotation
+        for k in (2, 1, 3):
+            turned = np.ascontiguousarray(np.rot90(rgb, k))
+            found = detect_faces(turned, self.detector, self.mesh, max_faces=max_faces)
+            if not found:
+                continue
+            score = upside_down_score(turned, found[0])
+            # a turned image's face must look clearly more upright than the upright pass's, and
+            # upright itself: brows darker than the cheeks; clearly so when the upright pass found
+            # nothing (a coffee cup turned on its side can fool the mesh)
+            if score < min(0.0 if faces else UPSIDE_DOWN_SUSPECT, best - UPSIDE_DOWN_MARGIN):
+                best, faces, rotation = score, [unrotate_face(f, k, rgb.shape[:2]) for f in found], 90 * k
+                break
+        return faces, rotation
 
     def _parse(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
         h, w = rgb.shape[:2]

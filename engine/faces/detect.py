@@ -292,6 +292,10 @@ def detect_faces(rgb: np.ndarray, detector: BoxDetector, mesh: FaceMeshFitter | 
         detector: box detector backend.
         mesh: landmark fitter, or ``None`` for boxes only.
         max_faces: keep at most this many (largest first).
+
+    Returns:
+        The faces; with a ``mesh``, only those it fitted (a box without landmarks is no face: a
+        coffee cup's box must not reach the studios as one).
     """
     h, w = rgb.shape[:2]
     faces: list[Face] = []
@@ -310,6 +314,8 @@ def detect_faces(rgb: np.ndarray, detector: BoxDetector, mesh: FaceMeshFitter | 
                         continue  # another box's face
         if lm is not None:
             keys = keypoints_from_mesh(lm)
+        elif mesh is not None:
+            continue  # a box the mesh cannot fit is no face (nothing could be done with it)
         elif keys is None:
             x0, y0, x1, y1 = box
             keys = np.array([[x0 + 0.3 * (x1 - x0), y0 + 0.4 * (y1 - y0)],

@@ -5,12 +5,15 @@ This is what ``method="auto"`` runs unless the learned refiner's card says it me
 
 The six template anchors (:mod:`engine.procedural.mask_templates`) are mapped to six face-mesh
 points — cheek contours at nose height (``a``/``c``), the nose bridge just under the eyes (``b``),
-the jaw below the mouth corners (``d``/``f``) and a point under the chin (``e``). Each half of the
-template (``a b e d`` and ``b c f e``) gets its own homography, so on a turned head the far half
-shrinks with the far cheek instead of being oversized. The mask is then shaded like the face under
-it (lighting adaptation), the eye regions are kept clear whatever the fit, and it is composited
-with its alpha. A :class:`TargetRefiner` (the learned refiner) may move the six targets before the
-warp; :func:`composite_masks` takes it as an argument and never loads one.
+the jaw line below the mouth corners (``d``/``f``) and the chin on the jaw line (``e``) — and the
+template's bottom edge is pinned to the jaw line between them; one thin-plate spline through those
+points warps the whole template (pleats and patterns stay continuous; a turned head's far cheek
+squeezes only its side). Nothing goes below the jaw line (:func:`jaw_guard`) or over the eyes
+(:func:`eye_guard`), whatever the fit. The mask is then shaded like the face under it — shading and
+the photo's exposure, never the skin's tone — and composited with its alpha. A
+:class:`TargetRefiner` (the learned refiner) may move the six targets before the warp (never
+below the jaw: :func:`keep_above_jaw`); :func:`composite_masks` takes it as an argument and never
+loads one.
 """
 
 from __future__ import annotations
@@ -25,14 +28,34 @@ import numpy as np
 from engine.errors import NoFaceError
 from engine.faces import topology as T
 from engine.faces.types import Face
+from engine.geometry import fit_tps
 from engine.procedural.mask_templates import ANCHORS, MaskTemplate
 from engine.studios.maskwear.params import MaskWearParams
 
 FACE_ANCHORS: dict[str, int] = {"a": 93, "b": 197, "c": 323, "d": 136, "e": 152, "f": 365}
-"""Template anchor → MediaPipe mesh index (``e`` is moved below the chin, see :func:`face_targets`)."""
+"""Template anchor → MediaPipe mesh index: cheek contours at nose height (``a``/``c``), the nose
+bridge just under the eyes (``b``), the jaw line below the mouth corners (``d``/``f``) and the chin on
+the jaw line (``e``: never below it — the neck stays clear)."""
 
-CHIN_DROP = 0.10
-"""``e`` sits below the chin by ``2 × CHIN_DROP`` × the nose-tip-to-chin distance (the mask wraps under it)."""
+JAW_LEFT_PATH: tuple[int, ...] = (136, 150, 149, 176, 148, 152)
+"""Jaw line from anchor ``d`` to the chin (``e``), image left half."""
+JAW_RIGHT_PATH: tuple[int, ...] = (152, 377, 400, 378, 379, 365)
+"""Jaw line from the chin (``e``) to anchor ``f``, image right half."""
+LOWER_OVAL: tuple[int, ...] = (
+    234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454)
+"""Face outline from ear to ear through the chin: the mask stays above it (:func:`jaw_guard`)."""
+
+JAW_SAMPLES = (0.25, 0.5, 0.75)
+"""Fractions along each half of the jaw line (``d``→``e`` and ``e``→``f``) where the template's bottom
+edge is pinned to the jaw as well (besides the six anchors)."""
+
+JAW_MARGIN = 0.03
+"""The jaw guard sits this many face heights (forehead to chin) below the mesh's jaw line (the
+mesh's outline runs a little inside the real one)."""
+
+WARP_STEP = 4
+"""The warp's map is evaluated every this many pixels and interpolated between (a thin-plate spline
+is smooth at that scale)."""
 
 
 def _landmarks(face: Face) -> np.ndarray:
@@ -54,81 +77,136 @@ def face_targets(face: Face) -> np.ndarray:
     Raises:
         NoFaceError: the face has no landmarks.
     """
+    lm = _landmarks(face)
+    return np.array([lm[FACE_ANCHORS[k]] for k in ANCHORS], np.float32)
+
+
+def _polyline_at(points: np.ndarray, fractions: tuple[float, ...]) -> np.ndarray:
+    """Points at ``fractions`` of the arc length of the polyline ``points`` ``[N, 2]``."""
+    seg = np.hypot(*np.diff(points, axis=0).T)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    total = max(float(cum[-1]), 1e-6)
+    return np.array([[np.interp(f * total, cum, points[:, 0]), np.interp(f * total, cum, points[:, 1])]
+                     for f in fractions])
+
+
+def jaw_targets(face: Face) -> np.ndarray:
+    """Image points on the jaw line the template's bottom edge is pinned to besides ``d e f``:
+    :data:`JAW_SAMPLES` of the way along ``d``→``e``, then along ``e``→``f`` (``[6, 2]`` float64)."""
     lm = _landmarks(face).astype(np.float64)
-    pts = np.array([lm[FACE_ANCHORS[k]] for k in ANCHORS])
-    down = lm[T.CHIN] - lm[T.NOSE_TIP]
-    pts[ANCHORS.index("e")] = lm[T.CHIN] + down * 2 * CHIN_DROP
-    return pts.astype(np.float32)
+    return np.concatenate([_polyline_at(lm[list(JAW_LEFT_PATH)], JAW_SAMPLES),
+                           _polyline_at(lm[list(JAW_RIGHT_PATH)], JAW_SAMPLES)])
 
 
-def _half_homographies(template: MaskTemplate, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    src = template.anchor_array()
-    idx = {k: i for i, k in enumerate(ANCHORS)}
-    halves = []
-    for quad in (("a", "b", "e", "d"), ("b", "c", "f", "e")):
-        ii = [idx[k] for k in quad]
-        halves.append(cv2.getPerspectiveTransform(src[ii].astype(np.float32), targets[ii].astype(np.float32)))
-    return halves[0], halves[1]
+_JAW_SOURCES: OrderedDict[int, tuple[np.ndarray, tuple[tuple[float, float], ...], np.ndarray]] = OrderedDict()
+"""id(template.rgba) → (that array, its anchors, :func:`template_jaw_points`); the entry keeps the
+array alive so its id cannot be reused while cached."""
 
 
-_PREMULTIPLIED: OrderedDict[int, tuple[np.ndarray, tuple[np.ndarray, np.ndarray, int, float]]] = OrderedDict()
-"""id(template.rgba) → (that array, its premultiplied float halves); the entry keeps the array
+def template_jaw_points(template: MaskTemplate) -> np.ndarray:
+    """The template points that go onto :func:`jaw_targets`: on the template's bottom edge (its
+    lowest opaque pixel per column), offset like the anchors ``d e f`` are from that edge
+    (``[6, 2]`` float64; a template whose anchors sit on its edge gets points on its edge)."""
+    key = id(template.rgba)
+    anchors = tuple(template.anchors[k] for k in ANCHORS)
+    hit = _JAW_SOURCES.get(key)
+    if hit is not None and hit[0] is template.rgba and hit[1] == anchors:
+        return hit[2]
+    alpha = template.rgba[:, :, 3] > 127
+    th, tw = alpha.shape
+    rows = np.where(alpha.any(0), th - 1 - np.argmax(alpha[::-1], axis=0), -1).astype(np.float64)
+
+    def edge(x: float) -> float:
+        c = int(np.clip(round(x), 0, tw - 1))
+        return float(rows[c]) if rows[c] >= 0 else float("nan")
+
+    src = template.anchor_array().astype(np.float64)
+    d, e, f = src[3], src[4], src[5]
+    out = []
+    for p, q in ((d, e), (e, f)):
+        off_p = p[1] - edge(p[0])
+        off_q = q[1] - edge(q[0])
+        for t in JAW_SAMPLES:
+            x = p[0] + t * (q[0] - p[0])
+            y_line = p[1] + t * (q[1] - p[1])
+            y = edge(x) + off_p + t * (off_q - off_p)
+            out.append((x, y if np.isfinite(y) else y_line))
+    pts = np.array(out)
+    _JAW_SOURCES[key] = (template.rgba, anchors, pts)
+    while len(_JAW_SOURCES) > 32:
+        _JAW_SOURCES.popitem(last=False)
+    return pts
+
+
+def control_points(template: MaskTemplate, targets: np.ndarray,
+                   jaw: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(template points, image points)`` the warp interpolates: the six anchors, plus the jaw
+    pins (:func:`template_jaw_points` → ``jaw``) when ``jaw`` is given."""
+    src = template.anchor_array().astype(np.float64)
+    dst = np.asarray(targets, np.float64)
+    if jaw is None:
+        return src, dst
+    return np.concatenate([src, template_jaw_points(template)]), np.concatenate([dst, np.asarray(jaw, np.float64)])
+
+
+_PREMULTIPLIED: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+"""id(template.rgba) → (that array, its premultiplied float32 RGBA); the entry keeps the array
 alive, so its id cannot be reused while cached. Built-in templates are cached objects, so a batch
 premultiplies each once."""
 
 
-def _premultiplied_halves(template: MaskTemplate) -> tuple[np.ndarray, np.ndarray, int]:
-    """Premultiplied float32 RGBA of the template's left part (columns ≤ anchor b) and right part
-    (columns ≥ anchor b, starting at the returned column), as :func:`warp_template` warps them."""
+def _premultiplied(template: MaskTemplate) -> np.ndarray:
+    """Premultiplied float32 RGBA of the template (so edges do not darken when resampled)."""
     key = id(template.rgba)
     hit = _PREMULTIPLIED.get(key)
-    split = template.anchors["b"][0]
-    if hit is not None and hit[0] is template.rgba and hit[1][3] == split:
+    if hit is not None and hit[0] is template.rgba:
         _PREMULTIPLIED.move_to_end(key)
-        return hit[1][:3]
+        return hit[1]
     rgba = template.rgba.astype(np.float32)
-    rgba[:, :, :3] *= rgba[:, :, 3:4] / 255.0  # premultiply so edges do not darken
-    tw = rgba.shape[1]
-    cols = np.arange(tw)
-    last_left = int(cols[cols <= split + 0.5].max(initial=-1))
-    first_right = int(cols[cols >= split - 0.5].min(initial=tw))
-    halves = (np.ascontiguousarray(rgba[:, :last_left + 1]), np.ascontiguousarray(rgba[:, first_right:]),
-              first_right, split)
-    _PREMULTIPLIED[key] = (template.rgba, halves)
+    rgba[:, :, :3] *= rgba[:, :, 3:4] / 255.0
+    _PREMULTIPLIED[key] = (template.rgba, rgba)
     while len(_PREMULTIPLIED) > 16:
         _PREMULTIPLIED.popitem(last=False)
-    return halves[:3]
+    return rgba
 
 
-def warp_template(template: MaskTemplate, targets: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Warp a template onto its targets, each half with its own homography.
+def warp_template(template: MaskTemplate, targets: np.ndarray, size: tuple[int, int],
+                  jaw: np.ndarray | None = None, origin: tuple[float, float] = (0.0, 0.0)
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Warp a template onto its targets with one smooth thin-plate spline (horizontal structure —
+    pleats, patterns — stays continuous across the midline; a far cheek squeezed by a turned head
+    squeezes only its side).
 
     Args:
         template: the mask template.
         targets: ``[6, 2]`` image points of anchors ``a``–``f``.
         size: ``(H, W)`` of the output.
+        jaw: optional ``[6, 2]`` jaw-line points (:func:`jaw_targets`) the template's bottom edge is
+            pinned to.
+        origin: image coordinates of the output's pixel (0, 0) (``targets`` and ``jaw`` are in
+            image coordinates).
 
     Returns:
         ``(rgb, alpha)``: ``float32`` ``[H, W, 3]`` (0–255, un-premultiplied) and ``float32``
         ``[H, W]`` coverage in [0, 1].
     """
     h, w = size
-    hl, hr = _half_homographies(template, targets)
-    left, right, x_right = _premultiplied_halves(template)
-    # the right half starts at column x_right of the template: shift it there before its homography
-    shift = np.array([[1, 0, x_right], [0, 1, 0], [0, 0, 1]], np.float64)
-    out = None
-    for hmat, half in ((hl, left), (hr @ shift, right)):
-        if half.shape[1] == 0:
-            continue
-        warped = cv2.warpPerspective(half, hmat, (w, h), flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        out = warped if out is None else np.maximum(out, warped)
-    if out is None:
-        return np.zeros((h, w, 3), np.float32), np.zeros((h, w), np.float32)
+    src, dst = control_points(template, targets, jaw)
+    inverse = fit_tps(dst, src)  # image → template
+    step = WARP_STEP
+    nx, ny = -(-w // step) + 1, -(-h // step) + 1
+    # node k sits where cv2.resize (× step, pixel-centre convention) reads source pixel k
+    gx = (np.arange(nx) + 0.5) * step - 0.5
+    gy = (np.arange(ny) + 0.5) * step - 0.5
+    grid = np.stack(np.meshgrid(gx + origin[0], gy + origin[1]), -1).reshape(-1, 2)
+    coarse = inverse(grid).reshape(ny, nx, 2).astype(np.float32)
+    full = cv2.resize(coarse, (nx * step, ny * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
+    rgba = _premultiplied(template)
+    out = cv2.remap(rgba, np.ascontiguousarray(full[:, :, 0]), np.ascontiguousarray(full[:, :, 1]),
+                    cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     alpha = np.clip(out[:, :, 3] / 255.0, 0, 1)
     rgb = np.where(alpha[:, :, None] > 1e-4, out[:, :, :3] / np.maximum(alpha[:, :, None], 1e-4), 0)
-    return rgb, alpha
+    return rgb.astype(np.float32), alpha.astype(np.float32)
 
 
 def eye_guard(shape: tuple[int, int], face: Face) -> np.ndarray:
@@ -156,19 +234,83 @@ def eye_guard(shape: tuple[int, int], face: Face) -> np.ndarray:
     return 1.0 - np.clip(soft, 0, 1)
 
 
+def jaw_guard(shape: tuple[int, int], face: Face, origin: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """Where a mask may cover: above the jaw line (the neck stays clear), whatever the fit.
+
+    The face outline from ear to ear through the chin (:data:`LOWER_OVAL`), moved
+    :data:`JAW_MARGIN` face heights outwards, is continued sideways and closed over the top of the
+    face, in the face's own frame (a tilted or upside-down face is guarded along its own jaw).
+
+    Args:
+        shape: ``(H, W)`` of the output.
+        face: a face with landmarks (image coordinates).
+        origin: image coordinates of the output's pixel (0, 0).
+
+    Returns:
+        ``float32`` ``[H, W]``: 1 above the jaw line, 0 below it, a one-pixel soft edge.
+
+    Raises:
+        NoFaceError: the face has no landmarks.
+    """
+    lm = _landmarks(face).astype(np.float64) - np.asarray(origin, np.float64)
+    up = lm[T.FOREHEAD] - lm[T.CHIN]
+    height = max(float(np.hypot(*up)), 1.0)
+    up /= height
+    right = np.array([-up[1], up[0]])  # perpendicular to "up"; its sign does not matter below
+    centre = lm[list(LOWER_OVAL)].mean(0)
+    oval = lm[list(LOWER_OVAL)]
+    out = oval - centre
+    out /= np.maximum(np.hypot(*out.T), 1e-6)[:, None]
+    oval = oval + out * JAW_MARGIN * height
+    far = 20.0 * height
+    side0 = -right if float(np.dot(oval[0] - centre, right)) < 0 else right
+    poly = np.concatenate([[oval[0] + side0 * far + up * far, oval[0] + side0 * far], oval,
+                           [oval[-1] - side0 * far, oval[-1] - side0 * far + up * far]])
+    g = np.zeros(shape, np.uint8)
+    cv2.fillPoly(g, [np.round(poly * 16).astype(np.int64).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    return g.astype(np.float32) / 255.0
+
+
 LIGHTING_SIGMA_PX = 8.0
 """The mask's shading is measured with a blur of at most this many pixels on a shrunk copy
 (:func:`adapt_lighting`)."""
 
 
-def adapt_lighting(image: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, strength: float) -> np.ndarray:
-    """Shade the mask like the face under it: local luminance ratio plus global brightness.
+EXPOSURE_WHITE = 235.0
+"""Luma of the brightest parts (95th percentile) of a normally exposed photo: a photo whose bright
+parts are this bright leaves the mask's own colours as they are (:func:`scene_exposure`)."""
+
+
+def scene_exposure(image: np.ndarray) -> float:
+    """How bright the photo's light is, from its brightest parts (not from the skin under the mask,
+    so a white mask stays white on dark skin): the 95th luma percentile of a small copy over
+    :data:`EXPOSURE_WHITE`, clipped to [0.6, 1.05].
+
+    Args:
+        image: ``uint8`` RGB ``[H, W, 3]``.
+
+    Returns:
+        The brightness factor the mask's colours are multiplied by at full lighting strength.
+    """
+    h, w = image.shape[:2]
+    f = min(1.0, 128.0 / max(h, w))
+    small = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA) \
+        if f < 1.0 else image
+    luma = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2GRAY)
+    return float(np.clip(np.percentile(luma, 95) / EXPOSURE_WHITE, 0.6, 1.05))
+
+
+def adapt_lighting(image: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, strength: float,
+                   exposure: float = 1.0) -> np.ndarray:
+    """Shade the mask like the face under it: the local luminance relative to its median under the
+    mask (shading only: the skin's own tone cancels out), times the photo's exposure.
 
     Args:
         image: ``uint8`` RGB ``[H, W, 3]`` under the mask.
         rgb: the warped mask colours ``float32`` ``[H, W, 3]`` (0–255).
         alpha: its coverage ``float32`` ``[H, W]``.
         strength: 0 (flat colours) to 1 (full shading).
+        exposure: the photo's brightness factor (:func:`scene_exposure`).
 
     Returns:
         The shaded colours, ``float32`` ``[H, W, 3]`` in 0–255 (``rgb`` itself when nothing changes).
@@ -198,25 +340,62 @@ def adapt_lighting(image: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, streng
         crop = cv2.GaussianBlur(luma, (0, 0), sigma)
     ref = float(np.median(crop[ys - y0, xs - x0]))
     ratio = np.ones((h, w), np.float32)
-    ratio[y0:y1, x0:x1] = np.clip(crop / max(ref, 1.0), 0.55, 1.3) ** strength
-    brightness = float(np.clip(ref / 150.0, 0.6, 1.15)) ** strength
-    return np.clip(rgb * ratio[:, :, None] * brightness, 0, 255)
+    ratio[y0:y1, x0:x1] = np.clip(crop / max(ref, 1.0), 0.55, 1.25) ** strength
+    gain = float(exposure) ** strength
+    return np.clip(rgb * ratio[:, :, None] * gain, 0, 255)
 
 
-
-def _roi(template: MaskTemplate, targets: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
-    """Bounding box ``(x0, y0, x1, y1)`` of the warped template (both halves), clipped to the image."""
-    th, tw = template.rgba.shape[:2]
-    corners = np.array([[0, 0], [tw, 0], [tw, th], [0, th], [tw / 2, 0], [tw / 2, th]], np.float32)
-    pts = [cv2.perspectiveTransform(corners[None], hm)[0] for hm in _half_homographies(template, targets)]
-    allp = np.concatenate(pts + [targets])
+def _roi(template: MaskTemplate, targets: np.ndarray, jaw: np.ndarray | None,
+         shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Bounding box ``(x0, y0, x1, y1)`` of the warped template, clipped to the image: the outline of
+    the template's opaque box mapped by the forward spline."""
+    src, dst = control_points(template, targets, jaw)
+    forward = fit_tps(src, dst)
+    opaque = template.rgba[:, :, 3] > 0
+    cols, rows = np.nonzero(opaque.any(0))[0], np.nonzero(opaque.any(1))[0]
+    if len(cols) == 0:
+        return 0, 0, 0, 0
+    bx0, bx1, by0, by1 = float(cols[0]), float(cols[-1] + 1), float(rows[0]), float(rows[-1] + 1)
+    t = np.linspace(0, 1, 17)
+    border = np.concatenate([np.stack([bx0 + t * (bx1 - bx0), np.full_like(t, by0)], 1),
+                             np.stack([bx0 + t * (bx1 - bx0), np.full_like(t, by1)], 1),
+                             np.stack([np.full_like(t, bx0), by0 + t * (by1 - by0)], 1),
+                             np.stack([np.full_like(t, bx1), by0 + t * (by1 - by0)], 1)])
+    allp = np.concatenate([forward(border), dst])
     h, w = shape
     pad = 4
     x0, y0 = np.floor(allp.min(0)).astype(int) - pad
     x1, y1 = np.ceil(allp.max(0)).astype(int) + pad
-    return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    return max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1))
 
 
+def keep_above_jaw(targets: np.ndarray, fitted: np.ndarray, face: Face) -> np.ndarray:
+    """``targets`` with anchors ``d e f`` moved back up to the jaw line where they went below the
+    key-point fit's (``fitted``, on the jaw) along the face's own downward direction: a refiner may
+    move the mask, never down the neck."""
+    lm = _landmarks(face).astype(np.float64)
+    down = lm[T.CHIN] - lm[T.FOREHEAD]
+    down /= max(float(np.hypot(*down)), 1e-6)
+    out = np.asarray(targets, np.float64).copy()
+    for k in ("d", "e", "f"):
+        i = ANCHORS.index(k)
+        below = float(np.dot(out[i] - fitted[i], down))
+        if below > 0:
+            out[i] -= below * down
+    return out.astype(np.float32)
+
+
+def moved_jaw(jaw: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The jaw pins moved along with anchors ``d e f`` (a refiner or a manual nudge moved them from
+    ``before`` to ``after``, both ``[6, 2]``): each pin by the interpolated move of its two anchors."""
+    idx = {k: i for i, k in enumerate(ANCHORS)}
+    move = np.asarray(after, np.float64) - np.asarray(before, np.float64)
+    out = np.asarray(jaw, np.float64).copy()
+    n = len(JAW_SAMPLES)
+    for half, (p, q) in enumerate((("d", "e"), ("e", "f"))):
+        for j, t in enumerate(JAW_SAMPLES):
+            out[half * n + j] += (1 - t) * move[idx[p]] + t * move[idx[q]]
+    return out
 
 
 class TargetRefiner(Protocol):
@@ -274,23 +453,29 @@ def composite_masks(image: np.ndarray, faces: list[Face], params: MaskWearParams
     result = image.copy()
     total = np.zeros((h, w), np.float32)
     all_targets = []
+    exposure: float | None = None
     for i, face in enumerate(usable):
-        targets = face_targets(face)
+        fitted = face_targets(face)
+        targets = fitted.copy()
         if refiner is not None:
-            targets = refiner.refine(image, face, template, targets)
+            targets = keep_above_jaw(refiner.refine(image, face, template, targets), fitted, face)
         if i == 0 and p.offsets:
             for name, dx, dy in p.offsets:
                 targets[ANCHORS.index(name)] += (dx, dy)
+        jaw = moved_jaw(jaw_targets(face), fitted, targets)
         all_targets.append(targets)
-        x0, y0, x1, y1 = _roi(template, targets, (h, w))
+        x0, y0, x1, y1 = _roi(template, targets, jaw, (h, w))
         if x1 <= x0 or y1 <= y0:
             continue
-        off = np.array([x0, y0], np.float32)
-        local = replace(face, landmarks=_landmarks(face) - off)
-        rgb, alpha = warp_template(template, targets - off, (y1 - y0, x1 - x0))
+        origin = (float(x0), float(y0))
+        local = replace(face, landmarks=_landmarks(face) - np.array(origin, np.float32))
+        rgb, alpha = warp_template(template, targets, (y1 - y0, x1 - x0), jaw=jaw, origin=origin)
         alpha *= eye_guard((y1 - y0, x1 - x0), local)
+        alpha *= jaw_guard((y1 - y0, x1 - x0), face, origin)
         patch = result[y0:y1, x0:x1]
-        rgb = adapt_lighting(image[y0:y1, x0:x1], rgb, alpha, p.lighting)
+        if exposure is None:
+            exposure = scene_exposure(image)
+        rgb = adapt_lighting(image[y0:y1, x0:x1], rgb, alpha, p.lighting, exposure)
         blended = patch.astype(np.float32) * (1 - alpha[:, :, None]) + rgb * alpha[:, :, None]
         touched = alpha > 0
         patch[touched] = np.clip(np.rint(blended[touched]), 0, 255).astype(np.uint8)

@@ -1,0 +1,59 @@
+"""Faces turned by 90°/180°/270° are found and their landmarks mapped back; a box the mesh cannot fit
+is no face (a coffee cup is not a face, in any orientation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage import data
+
+from engine.faces import FaceAnalyzer
+from engine.faces.analyzer import unrotate_face, upside_down_score
+from engine.faces.types import Face
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> FaceAnalyzer:
+    return FaceAnalyzer(detector="mediapipe", parser="geometric")
+
+
+def _rotate_points(p: np.ndarray, k: int, shape: tuple[int, int]) -> np.ndarray:
+    """Where pixel centres ``p`` of an image of ``shape`` land in ``np.rot90(image, k)``."""
+    h, w = shape
+    x, y = p[:, 0], p[:, 1]
+    for _ in range(k % 4):  # one counter-clockwise quarter turn: (x, y) → (y, w - 1 - x)
+        x, y = y, (w - 1) - x
+        h, w = w, h
+    return np.stack([x, y], 1)
+
+
+def test_unrotate_inverts_rot90() -> None:
+    rng = np.random.default_rng(0)
+    shape = (40, 70)
+    pts = rng.uniform(0, 39, (478, 2)).astype(np.float32)
+    for k in (1, 2, 3):
+        turned = _rotate_points(pts, k, shape).astype(np.float32)
+        f = Face(np.array([1, 2, 11, 22], np.float32), 0.9, turned, turned[:3])
+        back = unrotate_face(f, k, shape)
+        assert np.abs(back.landmarks - pts).max() < 1e-4, k
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_turned_astronaut_is_found_with_landmarks_in_place(analyzer, k: int) -> None:
+    img = data.astronaut()
+    upright = analyzer.analyze(img, parse=False).faces[0].landmarks
+    turned = np.ascontiguousarray(np.rot90(img, k))
+    res = analyzer.analyze(turned, parse=False)
+    assert res.faces and res.faces[0].landmarks is not None
+    expected = _rotate_points(upright, k, img.shape[:2])
+    eye = float(np.hypot(*(upright[33] - upright[263])))
+    err = np.hypot(*(res.faces[0].landmarks - expected).T).mean()
+    assert err < 0.1 * eye, (k, err / eye)  # the mask and makeup land on the face, not the forehead
+    assert upside_down_score(turned, res.faces[0]) < 0
+
+
+def test_no_landmarks_no_face(analyzer) -> None:
+    coffee = data.coffee()
+    assert analyzer.analyze(coffee, parse=False).faces == []
+    res = analyzer.analyze(coffee)
+    assert res.faces == [] and int(res.parsing.max()) == 0

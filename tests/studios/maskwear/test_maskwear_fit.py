@@ -1,0 +1,78 @@
+"""Mask-wear fit that respects the face: one smooth warp (no midline break), the chin on the jaw line
+(neck clear), lighting that shades without taking the skin's colour."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from engine.faces import FaceAnalyzer
+from engine.faces import topology as T
+from engine.procedural.mask_templates import MaskTemplate
+from engine.studios.maskwear.classical import FACE_ANCHORS, jaw_guard, warp_template
+from engine.studios.maskwear.editor import put_mask
+from engine.studios.maskwear.params import MaskWearParams
+
+
+@pytest.fixture(scope="module")
+def astro():
+    img = data.astronaut()
+    return img, FaceAnalyzer(detector="mediapipe", parser="geometric").analyze(img, parse=False).faces
+
+
+def _striped() -> MaskTemplate:
+    """A 512×400 template of horizontal black/white stripes 20 px high, anchors as the built-ins."""
+    rgba = np.zeros((400, 512, 4), np.uint8)
+    rgba[:, :, 3] = 255
+    rgba[:, :, :3] = (((np.arange(400) // 20) % 2) * 255).astype(np.uint8)[:, None, None]
+    anchors = {"a": (40, 90), "b": (256, 40), "c": (472, 90), "d": (60, 300), "e": (256, 360), "f": (452, 300)}
+    return MaskTemplate("stripes", rgba, anchors, "user")
+
+
+def test_stripes_stay_continuous_across_the_midline() -> None:
+    """A turned head (far half squeezed): the rows of stripes just left and right of the midline
+    match (the former two-half warp broke them there)."""
+    t = _striped()
+    targets = np.array([[100, 160], [210, 120], [260, 160], [120, 260], [210, 320], [255, 260]], np.float32)
+    rgb, alpha = warp_template(t, targets, (400, 400))
+    mid = 210
+    left, right = rgb[130:300, mid - 2, 0], rgb[130:300, mid + 2, 0]
+    assert (alpha[130:300, mid - 2] > 0.99).all() and (alpha[130:300, mid + 2] > 0.99).all()
+    assert np.abs(left - right).mean() < 25, np.abs(left - right).mean()
+    # and the warp still lands the anchors: the template's pixel under anchor b is where b goes
+    assert alpha[125, 210] > 0.5
+
+
+def test_chin_on_the_jaw_line_neck_clear(astro) -> None:
+    img, faces = astro
+    lm = faces[0].landmarks
+    _, alpha, targets = put_mask(img, faces, MaskWearParams(template="surgical-blue", method="keypoint"))
+    assert np.allclose(targets[0][4], lm[FACE_ANCHORS["e"]])  # anchor e is the chin point itself
+    height = float(np.hypot(*(lm[T.FOREHEAD] - lm[T.CHIN])))
+    for dy in (0.08, 0.15, 0.3):  # under the chin: the neck
+        x, y = np.round(lm[T.CHIN] + (0, dy * height)).astype(int)
+        assert alpha[y, x] == 0.0, dy
+    x, y = np.round(lm[T.CHIN] - (0, 0.04 * height)).astype(int)
+    assert alpha[y, x] > 0.9  # the chin itself is covered
+    guard = jaw_guard(img.shape[:2], faces[0])
+    assert guard[int(lm[T.NOSE_TIP][1]), int(lm[T.NOSE_TIP][0])] == 1.0 and (alpha <= guard + 1e-6).all()
+
+
+def test_white_mask_stays_white_on_dark_skin(astro) -> None:
+    """Darkening only the face (darker skin, same light): the white mask's brightness changes by the
+    shading only, not by the skin's tone."""
+    img, faces = astro
+    lm = faces[0].landmarks
+    face = np.zeros(img.shape[:2], np.uint8)
+    cv2.fillPoly(face, [np.round(lm[list(T.FACE_OVAL)]).astype(np.int32)], 1)
+    dark = img.copy()
+    dark[face > 0] = (dark[face > 0] * np.array([0.35, 0.3, 0.28])).astype(np.uint8)
+    p = MaskWearParams(template="surgical-white", method="keypoint", lighting=1.0)
+    out_l, alpha, _ = put_mask(img, faces, p)
+    out_d, _, _ = put_mask(dark, faces, p)
+    m = alpha > 0.99
+    light, darkm = out_l[m].astype(float).mean(), out_d[m].astype(float).mean()
+    assert abs(light - darkm) < 0.06 * light, (light, darkm)
+    assert darkm > 180  # white, not mid-grey
