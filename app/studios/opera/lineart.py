@@ -1,5 +1,5 @@
-"""Opera studio, "Line art" tab: XDoG sliders bound to the document, live preview through the worker,
-export and batch.
+"""Opera studio, "Line art" tab: the extractor (XDoG or HED) and the XDoG sliders bound to the
+document, live preview through the worker, export and batch.
 
 The tab's parameters live in the document namespace ``"opera"``; its result is the Opera panel's
 result (the panel exports it). Renders are requests on the :data:`RENDER` channel with their own
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QCheckBox, QGroupBox, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QGroupBox, QPushButton, QVBoxLayout, QWidget
 
 from app.qt_image import to_qimage
 from app.studios.base import StudioPanel, WorkerEditor, edit_summary
@@ -26,7 +26,7 @@ RENDER = "opera.lineart"
 _D = XDoGParams()
 DEFAULTS: dict[str, Any] = {
     "sigma": _D.sigma, "k": _D.k, "gamma": _D.gamma, "epsilon": _D.epsilon, "phi": _D.phi,
-    "threshold_on": False, "threshold": 0.5,
+    "threshold_on": False, "threshold": 0.5, "extractor": "xdog",
 }
 
 # key: (label, lo, hi, decimals, log, tooltip)
@@ -37,6 +37,12 @@ SLIDERS: dict[str, tuple[str, float, float, int, bool, str]] = {
     "epsilon": ("ε", -0.1, 0.1, 3, False, "White level ε: higher = more and darker lines"),
     "phi": ("φ", 1.0, 1000.0, 1, True, "Soft threshold steepness φ: higher = crisper"),
 }
+
+EXTRACTOR_CHOICES: tuple[tuple[str, str], ...] = (
+    ("xdog", "XDoG — classical, the sliders below"),
+    ("hed", "HED — learned edge detector, thinned lines"),
+)
+"""Line extractors of the selector: (``XDoGParams.extractor``, label)."""
 
 PARAM_TEXTS: dict[str, str] = {
     "sigma": "line thickness (σ)", "k": "σ ratio (k)", "gamma": "shading weight (γ)",
@@ -52,13 +58,16 @@ def params_from_dict(d: dict[str, Any]) -> XDoGParams:
         ValueError: a value out of range.
     """
     return XDoGParams(sigma=d["sigma"], k=d["k"], gamma=d["gamma"], epsilon=d["epsilon"],
-                      phi=d["phi"], threshold=d["threshold"] if d["threshold_on"] else None).validate()
+                      phi=d["phi"], threshold=d["threshold"] if d["threshold_on"] else None,
+                      extractor=str(d.get("extractor", "xdog"))).validate()
 
 
 def undo_text(key: str, value: Any) -> str:
     """Undo text of setting line-art parameter ``key`` to ``value``."""
     if key == "threshold_on":
         return "Binarise the line art" if value else "Stop binarising the line art"
+    if key == "extractor":
+        return f"Line extractor {str(value).upper()}"
     return f"Change {PARAM_TEXTS[key]}"
 
 
@@ -76,8 +85,18 @@ class LineArtTab(QWidget):
         self.editor: WorkerEditor[None, LineArtEditor] = WorkerEditor(lambda _key: LineArtEditor())
         doc = host.doc
         lay = QVBoxLayout(self)
-        box = QGroupBox("Line art (XDoG)")
+        box = QGroupBox("Line art")
         form = QVBoxLayout(box)
+        self.extractor_combo = QComboBox()
+        self.extractor_combo.setObjectName("opera_extractor")
+        for key, label in EXTRACTOR_CHOICES:
+            self.extractor_combo.addItem(label, key)
+        self.extractor_combo.setToolTip("XDoG: difference of Gaussians, tuned by the sliders. HED: holistically-nested "
+                                        "edge detection (a network trained on BSDS500), thinned to clean lines")
+        self.extractor_combo.setCurrentIndex(self.extractor_combo.findData(doc.param(STUDIO, "extractor")))
+        self.extractor_combo.activated.connect(
+            lambda i: host.push_param("extractor", self.extractor_combo.itemData(i)))
+        form.addWidget(self.extractor_combo)
         self.sliders: dict[str, ParamSlider] = {}
         for key, (label, lo, hi, dec, log, tip) in SLIDERS.items():
             s = ParamSlider(label, lo, hi, decimals=dec, log=log, tooltip=tip)
@@ -97,6 +116,7 @@ class LineArtTab(QWidget):
         t.edited.connect(lambda v, mk: host.push_param("threshold", v, mk))
         form.addWidget(t)
         self.sliders["threshold"] = t
+        self._enable_xdog(doc.param(STUDIO, "extractor") == "xdog")
         reset = QPushButton("Reset to defaults")
         reset.clicked.connect(lambda: host.push_params(DEFAULTS, "Reset line-art parameters"))
         form.addWidget(reset)
@@ -106,8 +126,19 @@ class LineArtTab(QWidget):
         host.add_export_and_info(lay, "Export line art…", batch_text="Batch line art…")
         lay.addStretch(1)
 
+    def _enable_xdog(self, on: bool) -> None:
+        """The XDoG sliders apply only to XDoG."""
+        for key, s in self.sliders.items():
+            s.setEnabled(on and (key != "threshold" or bool(self.host.doc.param(STUDIO, "threshold_on"))))
+        self.threshold_check.setEnabled(on)
+
     def show_param(self, key: str, value: Any) -> None:
         """Show a changed line-art parameter in its widget (signals blocked)."""
+        if key == "extractor":
+            self.extractor_combo.blockSignals(True)
+            self.extractor_combo.setCurrentIndex(self.extractor_combo.findData(value))
+            self.extractor_combo.blockSignals(False)
+            self._enable_xdog(value == "xdog")
         if key in self.sliders:
             self.sliders[key].set_value(value)
         if key == "threshold_on":

@@ -478,3 +478,23 @@ def test_click_to_match_pins_are_numbered_undoable_and_honoured(qtbot, shell) ->
     idle(qtbot, shell)
     assert p.colour.strength_slider.value() == 100
     assert np.array_equal(p.colour.colour_result.image, before.image)
+
+
+def test_line_extractor_choice_is_an_undoable_step(qtbot, shell, monkeypatch) -> None:
+    from engine.studios.opera import hed as hed_module
+
+    monkeypatch.setattr(hed_module, "MIN_HED_SIDE", 64)  # HED at the picture's own size (fast)
+    p = shell.panel
+    shell.doc.set_image(generate_lianpu(4, "red", 128).image)
+    idle(qtbot, shell)
+    qtbot.waitUntil(lambda: p.result is not None and p.result.info.get("method") == "xdog", timeout=15000)
+    combo = p.lineart.extractor_combo
+    combo.activated.emit(combo.findData("hed"))
+    assert p.doc.param("opera", "extractor") == "hed"
+    assert p.undo.text(p.undo.count() - 1) == "Line extractor HED"
+    assert not p.lineart.sliders["sigma"].isEnabled()
+    qtbot.waitUntil(lambda: p.result is not None and "hed" in str(p.result.info.get("method")), timeout=30000)
+    assert p.result.info["backend"] == "neural" and set(np.unique(p.result.image)) <= {0, 255}
+    p.undo.undo()
+    assert combo.currentData() == "xdog" and p.lineart.sliders["sigma"].isEnabled()
+    qtbot.waitUntil(lambda: p.result is not None and p.result.info.get("method") == "xdog", timeout=15000)
