@@ -201,6 +201,61 @@ def cloth(color: tuple[int, int, int] = (40, 40, 46), pattern: str = "plain", na
     return t
 
 
+PHOTOGRAPHED_DIR = Path(__file__).resolve().parents[2] / "resources" / "mask_templates" / "masktheface"
+"""MaskTheFace's photographed templates (MIT, © 2020 Aqeel Anwar; ``LICENSE.MaskTheFace`` travels
+with them): ``X.png`` + ``X.json`` anchors, ``X_left`` / ``X_right`` the same mask seen from the side."""
+
+SIDES = ("left", "right")
+"""Side views of a photographed template: ``left`` shows the mask's image-left half larger (the
+head turned so that its image-left cheek faces the camera), ``right`` the other."""
+
+
+def _decontaminate(rgba: np.ndarray) -> np.ndarray:
+    """Drop the one-pixel light halo photographed cut-outs carry: the outermost ring of the alpha
+    is removed and the colours of the new edge pixels come from inside the mask."""
+    out = rgba.copy()
+    a = out[:, :, 3]
+    eroded = cv2.erode(a, np.ones((3, 3), np.uint8))
+    out[:, :, 3] = eroded
+    inner = cv2.erode(eroded, np.ones((3, 3), np.uint8)) > 250
+    if inner.any():
+        # each edge pixel takes the colour of the nearest solid pixel (distance transform labels)
+        _, labels = cv2.distanceTransformWithLabels((~inner).astype(np.uint8), cv2.DIST_L2, 3,
+                                                    labelType=cv2.DIST_LABEL_PIXEL)
+        ys, xs = np.nonzero(inner)
+        lut = np.zeros((int(labels.max()) + 1, 3), np.uint8)
+        lut[labels[ys, xs]] = out[ys, xs, :3]
+        edge = (eroded > 0) & ~inner
+        out[edge, :3] = lut[labels[edge]]
+    return out
+
+
+def photographed(stem: str = "surgical", color: tuple[int, int, int] | None = None,
+                 name: str = "mtf-surgical") -> MaskTemplate:
+    """One of MaskTheFace's photographed templates (:data:`PHOTOGRAPHED_DIR`), halo removed.
+
+    Args:
+        stem: file stem in :data:`PHOTOGRAPHED_DIR` (``surgical``, ``KN95``, ``cloth_left`` ...).
+        color: ``None`` keeps the photographed colours; an RGB colour tints the mask (its
+            brightness pattern — grain, pleats, seams — times the colour over the mask's light tone).
+        name: the template's id.
+
+    Raises:
+        ImageLoadError: the file or its anchors are missing (a broken install).
+    """
+    t = load_user_template(PHOTOGRAPHED_DIR / f"{stem}.png")
+    rgba = _decontaminate(t.rgba)
+    if color is not None:
+        luma = cv2.cvtColor(np.ascontiguousarray(rgba[:, :, :3]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        body = rgba[:, :, 3] > 200
+        ref = max(float(np.percentile(luma[body], 90)) if body.any() else 255.0, 1.0)
+        rgba[:, :, :3] = np.clip(luma[:, :, None] / ref * np.array(color, np.float32), 0, 255).astype(np.uint8)
+    kind = {"KN95": "kn95", "N95": "n95", "cloth": "cloth"}.get(stem.split("_")[0], "surgical")
+    out = MaskTemplate(name, rgba, t.anchors, kind, {"photographed": True, "stem": stem,
+                                                     "licence": "MIT, (c) 2020 Aqeel Anwar (MaskTheFace)"})
+    return out
+
+
 _Factory = Callable[[tuple[int, int, int] | None], MaskTemplate]
 
 BUILTIN: dict[str, tuple[str, dict]] = {
@@ -214,10 +269,38 @@ BUILTIN: dict[str, tuple[str, dict]] = {
     "cloth-checkered": ("cloth", {"color": (150, 40, 50), "pattern": "checkered"}),
     "cloth-dotted": ("cloth", {"color": (30, 60, 120), "pattern": "dotted"}),
     "cloth-patterned": ("cloth", {"color": (50, 110, 80), "pattern": "striped"}),
+    "mtf-surgical": ("masktheface", {"stem": "surgical"}),
+    "mtf-surgical-blue": ("masktheface", {"stem": "surgical_blue"}),
+    "mtf-surgical-green": ("masktheface", {"stem": "surgical_green"}),
+    "mtf-kn95": ("masktheface", {"stem": "KN95"}),
+    "mtf-n95": ("masktheface", {"stem": "N95"}),
+    "mtf-cloth": ("masktheface", {"stem": "cloth"}),
 }
-"""Built-in template names → (family, default arguments)."""
+"""Built-in template names → (family, default arguments). ``mtf-*`` are MaskTheFace's photographed
+templates (:func:`photographed`), the others are drawn here."""
 
-_FAMILIES: dict[str, Callable[..., MaskTemplate]] = {"surgical": surgical, "kn95": kn95, "n95": n95, "cloth": cloth}
+_FAMILIES: dict[str, Callable[..., MaskTemplate]] = {"surgical": surgical, "kn95": kn95, "n95": n95, "cloth": cloth,
+                                                      "masktheface": photographed}
+
+
+def side_variant(template: MaskTemplate, side: str) -> MaskTemplate | None:
+    """The ``side`` view (:data:`SIDES`) of a photographed template, in the same colour, or
+    ``None`` when it has none (drawn and user templates)."""
+    stem = template.meta.get("stem")
+    if side not in SIDES or not template.meta.get("photographed") or not isinstance(stem, str) \
+            or stem.endswith(tuple(f"_{s}" for s in SIDES)):
+        return None
+    color = template.meta.get("tint")
+    return _cached_side(stem, side, template.name, None if color is None else tuple(color))
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_side(stem: str, side: str, name: str, color: tuple[int, int, int] | None) -> MaskTemplate | None:
+    if not (PHOTOGRAPHED_DIR / f"{stem}_{side}.png").is_file():
+        return None
+    t = photographed(f"{stem}_{side}", color, f"{name}-{side}")
+    t.rgba.flags.writeable = False
+    return t
 
 
 def template_names() -> list[str]:
@@ -241,6 +324,8 @@ def _cached_template(name: str, color: tuple[int, int, int] | None) -> MaskTempl
     if color is not None:
         kwargs["color"] = color
     t = _FAMILIES[family](name=name, **kwargs)
+    if color is not None:
+        t.meta["tint"] = color
     t.rgba.flags.writeable = False
     return t
 
