@@ -72,6 +72,22 @@ class MaskWearPanel(StudioPanel):
     view_channels = (RENDER,)
     param_texts = {"template": "mask template", "method": "fitting method", "faces": "which faces get a mask",
                    "lighting": "mask lighting"}
+    batch_op = "wear-mask"
+
+    def batch_params(self) -> dict[str, Any]:
+        """The template, colour, fitting method and lighting in ``batch wear-mask``'s form (the
+        dataset's crop size and augmentation start at the op's defaults; dragged anchors belong to
+        this photo and do not carry over).
+
+        Raises:
+            ValueError: a template of the user's own (drawn or from a photo): batch runs the
+                built-in ones.
+        """
+        p = self.doc.params(STUDIO)
+        if p["user_template"]:
+            raise ValueError("a template of your own cannot be used in batch yet; choose a built-in one")
+        return {"template": p["template"], "color": p["color"] or None, "method": p["method"],
+                "lighting": float(p["lighting"]), "size": 144, "augment": "none"}
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: QWidget | None = None) -> None:
