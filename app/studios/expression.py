@@ -97,6 +97,16 @@ class ExpressionPanel(StudioPanel):
     view_channels = (RENDER,)
     param_texts = {"angry": "anger", "sad": "sadness", "smile": "smile", "surprised": "surprise",
                    "intensity": "expression intensity"}
+    batch_op = "express"
+
+    def batch_params(self) -> dict[str, Any]:
+        """The label sliders and "whole picture is the face" in ``batch express``'s form.
+
+        Raises:
+            ValueError: a slider value out of range.
+        """
+        p = params_from_dict(self.doc.params(STUDIO))
+        return {**{k: float(getattr(p, k)) for k in DEFAULTS}, "assume_crop": self.assume_face.isChecked()}
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: QWidget | None = None) -> None:
