@@ -91,6 +91,21 @@ class RegeneratePanel(StudioPanel):
     export_suffix = "regenerated"
     view_channels = (PARSE, RENDER)
     param_texts = {"blend": "reference blend", "regions": "reference regions"}
+    batch_op = "regenerate"
+
+    def batch_params(self) -> dict[str, Any]:
+        """The reference face, its regions and blend in ``batch regenerate``'s form. The painted
+        mask belongs to this photo: in batch every face gets its own parsing and the edits the
+        dialog's ``edits`` field lists (e.g. ``dilate:hair:12``).
+
+        Raises:
+            ValueError: a blend out of range.
+        """
+        p = self.doc.params(STUDIO)
+        blend = float(p["blend"])
+        if not 0.0 <= blend <= 1.0:
+            raise ValueError(f"blend must be in [0, 1], got {blend}")
+        return {"edits": "", "reference": p["reference"], "regions": "+".join(p["regions"]), "blend": blend}
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: QWidget | None = None) -> None:
