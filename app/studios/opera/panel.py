@@ -124,6 +124,7 @@ class OperaPanel(StudioPanel):
         if mode not in MODES:
             raise ValueError(f"mode must be 'lineart' or 'colour', got {mode!r}")
         self.mode = mode
+        self.batch_op = "colorize" if mode == "colour" else "lineart"  # the tab's batch (the dialog offers the others)
         index = MODES.index(mode)
         if self.tabs.currentIndex() != index:
             self.tabs.setCurrentIndex(index)  # calls set_mode again through currentChanged
@@ -203,9 +204,15 @@ class OperaPanel(StudioPanel):
         return f"{stem}_lineart.png"
 
     def batch_params(self) -> dict[str, Any]:
-        """The line-art parameters in the batch op's form.
+        """The shown tab's parameters in its batch op's form: the line-art settings, or (colour tab)
+        the reference lianpu file the sketches are coloured from (empty for a generated design:
+        the dialog asks for a file; it also offers the procedural dataset).
 
         Raises:
             ValueError: the current parameters are not valid.
         """
+        if self.mode == "colour":
+            ref = self.colour.current_reference()
+            kind, _, path = ref.key.partition(":") if ref is not None else ("", "", "")
+            return {"reference": path if kind in ("file", "doc") else "", "gap": None}
         return self.lineart.params().to_dict()
