@@ -363,10 +363,10 @@ def _apply_region(lab: np.ndarray, a_map: np.ndarray, t_map: np.ndarray | None, 
     wsum = float(a_map.sum())
     if wsum <= 0:
         return
-    mean = np.array([float((a_map * ch).sum()) / wsum for ch in (L, A_, B_)], np.float32)
     if spec.relative:
-        _apply_relative(lab, a_map, t_map, spec, skin_lab, detail, ab_low, skin_shine, mean, wsum)
+        _apply_relative(lab, a_map, t_map, spec, skin_lab, detail, ab_low, skin_shine)
         return
+    mean = np.array([float((a_map * ch).sum()) / wsum for ch in (L, A_, B_)], np.float32)
     if spec.color_mode == "skin":
         target: np.ndarray = skin_lab
     elif spec.color_mode == "own":
@@ -392,56 +392,95 @@ def _apply_region(lab: np.ndarray, a_map: np.ndarray, t_map: np.ndarray | None, 
     np.clip(L, 0, 100, out=L)
 
 
+GRADIENT_T: tuple[float, float] = (0.25, 0.75)
+"""Where on the lid (0) → top (1) profile a measured two-colour style's colours sit: inside the
+region, so a steep profile never asks for colours beyond sRGB; the renderer extends the line."""
+
 SHINE_GAIN: tuple[float, float] = (-0.6, 1.5)
 """Limits of the highlight gain a measured ``shine`` may ask for (−0.6 = most highlights taken away)."""
 
 
+def core_mask(m: np.ndarray) -> np.ndarray:
+    """A soft region mask rescaled so its core is at full strength: ``min(m / q, 1)`` with ``q`` the
+    core-weighted mean of ``m`` (weights ``m ** 4``).
+
+    A thin region (the lid, the lash line) blurred by its feather never reaches 1; a measured style
+    is painted with this mask, so the region's core moves all the way to the measured colour, and
+    measured with it (the same weights on the reference and on the face painted).
+
+    Args:
+        m: float32 ``[h, w]`` mask in [0, 1].
+
+    Returns:
+        float32 ``[h, w]`` in [0, 1] (zero where ``m`` is zero).
+
+    Example:
+        >>> float(core_mask(np.array([[0.0, 0.3, 0.6]], np.float32)).max())
+        1.0
+    """
+    w = np.square(np.square(m))
+    ws = float(w.sum())
+    if ws <= 0:
+        return m
+    q = float((w * m).sum()) / ws
+    return np.minimum(m * np.float32(1.0 / max(q, 1e-6)), np.float32(1.0)).astype(np.float32)
+
+
 def region_stats(lab: np.ndarray, detail: np.ndarray, a_map: np.ndarray, t_map: np.ndarray | None,
                  skin_shine: float) -> dict[str, np.ndarray | float]:
-    """What a measured style records of a region, ``a_map``-weighted (see :func:`_apply_relative`).
+    """What a measured style records of a region, weighted towards the mask's core (see
+    :func:`_apply_relative`).
+
+    The weights are ``a_map ** 4``: the feathered rim, where a painted colour is only partly
+    applied, counts little, so a style measured on a photo and the region painted with it are
+    compared where both are fully made up.
 
     Args:
         lab: float32 ``[h, w, 3]`` CIELAB.
         detail: float32 ``[h, w]`` fine luminance detail.
-        a_map: float32 ``[h, w]`` weights (the region mask).
+        a_map: float32 ``[h, w]`` the region mask.
         t_map: float32 ``[h, w]`` gradient position or ``None``.
         skin_shine: the face's skin highlight level.
 
     Returns:
         ``mean`` ``[3]``; ``lid`` and ``top`` ``[3]`` (the weighted linear fit of the colour over ``t``
-        at 0 and 1; both equal ``mean`` without ``t_map``); ``shine`` (mean ``max(D, 0)`` / the
-        skin's) and ``texture`` (mean ``|D|``).
+        at :data:`GRADIENT_T`; both equal ``mean`` without ``t_map``); ``shine`` (mean
+        ``max(D, 0)`` / the skin's) and ``texture`` (mean ``|D|``).
+
+    Raises:
+        ValueError: the region is empty.
     """
-    w = a_map.astype(np.float64)
+    w_full = np.square(np.square(a_map))
+    sel = w_full > 1e-4
+    w = w_full[sel].astype(np.float64)
     ws = float(w.sum())
     if ws <= 0:
         raise ValueError("the region is empty on this face")
-    pix = lab.reshape(-1, 3).astype(np.float64)
-    wf = w.reshape(-1)
-    mean = (wf[:, None] * pix).sum(0) / ws
+    pix = lab[sel].astype(np.float64)
+    mean = (w[:, None] * pix).sum(0) / ws
     lid = top = mean
     if t_map is not None:
-        t = t_map.reshape(-1).astype(np.float64)
-        tm = float((wf * t).sum() / ws)
-        var = float((wf * (t - tm) ** 2).sum() / ws)
+        t = t_map[sel].astype(np.float64)
+        tm = float((w * t).sum() / ws)
+        var = float((w * (t - tm) ** 2).sum() / ws)
         if var > 1e-6:
-            slope = ((wf * (t - tm))[:, None] * (pix - mean)).sum(0) / ws / var
-            lid, top = mean - slope * tm, mean + slope * (1.0 - tm)
-    d = detail.reshape(-1).astype(np.float64)
+            slope = ((w * (t - tm))[:, None] * (pix - mean)).sum(0) / ws / var
+            lid, top = mean + slope * (GRADIENT_T[0] - tm), mean + slope * (GRADIENT_T[1] - tm)
+    d = detail[sel].astype(np.float64)
     return {"mean": mean.astype(np.float32), "lid": np.asarray(lid, np.float32), "top": np.asarray(top, np.float32),
-            "shine": float((wf * np.maximum(d, 0)).sum() / ws) / max(skin_shine, 1e-3),
-            "texture": float((wf * np.abs(d)).sum() / ws)}
+            "shine": float((w * np.maximum(d, 0)).sum() / ws) / max(skin_shine, 1e-3),
+            "texture": float((w * np.abs(d)).sum() / ws)}
 
 
 def _apply_relative(lab: np.ndarray, a_map: np.ndarray, t_map: np.ndarray | None, spec: RegionStyle,
-                    skin_lab: np.ndarray, detail: np.ndarray, ab_low: np.ndarray, skin_shine: float,
-                    mean: np.ndarray, wsum: float) -> None:
+                    skin_lab: np.ndarray, detail: np.ndarray, ab_low: np.ndarray, skin_shine: float) -> None:
     """Paint a measured (skin-relative) region style into ``lab`` in place.
 
     With ``S`` the face's skin, ``S_ref`` the reference's (``reference_skin``) and ``C`` the
-    style's colour: the region's mean moves to ``C − S_ref + S`` (a two-colour style: the region's
-    own lid→top linear profile moves to the style's, so a gradient is not added on top of the face's
-    own shading); every pixel keeps its offset from that mean / profile. ``shine`` scales the
+    style's colour: the region's core-weighted mean (:func:`region_stats`) moves to ``C − S_ref + S``
+    (a two-colour style: the region's own lid→top linear profile moves to the style's, whose
+    colours sit at :data:`GRADIENT_T`, so a gradient is not added on top of the face's own shading); every pixel keeps its offset from that
+    mean / profile, the rim is shifted by its mask weight. ``shine`` scales the
     highlights so that their level relative to the skin's becomes the reference's (gain limited to
     :data:`SHINE_GAIN`); ``texture`` smooths a region whose fine detail exceeds the reference's.
     Measured on the face itself (the reference is the input), every term is zero: the input comes back.
@@ -454,15 +493,17 @@ def _apply_relative(lab: np.ndarray, a_map: np.ndarray, t_map: np.ndarray | None
         c0, c1 = colour_lab(spec.colors[0]) + shift, colour_lab(spec.colors[1]) + shift
         o0, o1 = np.asarray(stats["lid"]), np.asarray(stats["top"])
         d0, d1 = c0 - o0, c1 - o1
-        delta = d0[None, None, :] + (d1 - d0)[None, None, :] * t_map[..., None]  # [h, w, 3]
+        u = (t_map - np.float32(GRADIENT_T[0])) * np.float32(1 / (GRADIENT_T[1] - GRADIENT_T[0]))
+        delta = d0[None, None, :] + (d1 - d0)[None, None, :] * u[..., None]  # [h, w, 3]
         L += a_map * np.float32(spec.lightness) * delta[..., 0]
         A_ += a_map * delta[..., 1]
         B_ += a_map * delta[..., 2]
     else:
         target = colour_lab(spec.colors[0]) + shift
-        L += a_map * np.float32(spec.lightness) * (target[0] - mean[0])
-        A_ += a_map * (target[1] - mean[1])
-        B_ += a_map * (target[2] - mean[2])
+        own = np.asarray(stats["mean"])
+        L += a_map * np.float32(spec.lightness * (target[0] - own[0]))
+        A_ += a_map * np.float32(target[1] - own[1])
+        B_ += a_map * np.float32(target[2] - own[2])
     if spec.shine is not None:
         own = float(stats["shine"])
         gain = float(np.clip(spec.shine / max(own, 1e-3) - 1.0, *SHINE_GAIN))
@@ -504,7 +545,10 @@ def render_face(image: np.ndarray, geo: FaceGeometry, params: MakeupParams,
         m, t, (ry, rx) = region_mask(geo, region, spec)
         full = masks[region][y0:y1, x0:x1]
         np.maximum(full, (m * 255 + 0.5).astype(np.uint8), out=full)
-        a_map = m[ry, rx] * np.float32(spec.opacity * params.strength(region))
+        mm = m[ry, rx]
+        if spec.relative and mm.size:
+            mm = core_mask(mm)
+        a_map = mm * np.float32(spec.opacity * params.strength(region))
         if a_map.size == 0 or float(a_map.max()) <= CHANGE_THRESHOLD:
             continue
         _apply_region(lab[ry, rx], a_map, None if t is None else t[ry, rx], spec, geo.skin_lab,

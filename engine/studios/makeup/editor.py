@@ -24,7 +24,7 @@ from engine.studios.base import LEARNED, Editor, EditResult, LearnedBackend, Res
 from engine.studios.makeup.classical import FaceGeometry, face_geometry, render_face
 from engine.studios.makeup.learned import BACKEND, MakeupGAN
 from engine.studios.makeup.params import REMOVAL_STYLE, MakeupParams, MakeupStyle, load_styles
-from engine.studios.makeup.reference import MEASURED_REGIONS, style_from_photo
+from engine.studios.makeup.reference import MEASURED_REGIONS, measure_style, style_from_photo
 from engine.studios.makeup.removal import removal_style
 
 
@@ -131,7 +131,11 @@ class MakeupEditor(Editor[MakeupParams]):
         Raises:
             NoFaceError: no usable face in the reference.
         """
-        style = style_from_photo(image, self._analyzer(), name, regions)
+        if self.has_image and image.shape == self.image.shape and np.array_equal(image, self.image):
+            geos = self._faces(1.0, self.image)  # the photo being edited: its analysis is at hand
+            style = measure_style(max(geos, key=lambda g: g.width), name, regions)
+        else:
+            style = style_from_photo(image, self._analyzer(), name, regions)
         self.styles[name] = style
         return style
 

@@ -30,6 +30,7 @@ explicitly, later files replace styles of the same name)::
                                            # relative to it (target = color - reference_skin + the
                                            # face's own skin, in CIELAB), and a two-colour
                                            # gradient moves the region's own lid→top profile
+                                           # (its colours at 1/4 and 3/4 of the way up)
              "shine": 1.4,        # 0-50, the reference region's highlight level / its skin's
                                   # (replaces "finish": highlights scaled to the same ratio)
              "texture": 1.2       # 0-50, the reference region's fine-detail level (L units);

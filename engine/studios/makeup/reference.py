@@ -7,7 +7,7 @@ the parser ``auto`` picks), and each region's makeup is measured in the renderer
 
 ``lips``       mean colour and gloss (``shine``: mean positive fine detail / the skin's).
 ``eyeshadow``  the colour's linear profile over ``t`` (0 lash line → 1 towards the brow): two
-               colours, lid and top, i.e. colour and gradient.
+               colours, at a quarter and three quarters of the way up, i.e. colour and gradient.
 ``eyeliner``   mean colour of the lash-line band (its darkness against the skin).
 ``cheek``      blush colour and placement: the cheek ellipse is tried at several heights
                (:data:`CHEEK_LIFTS`) and the one where a* rises most above the skin's is kept.
@@ -32,7 +32,14 @@ from typing import Any
 import numpy as np
 
 from engine.errors import ImageLoadError, NoFaceError
-from engine.studios.makeup.classical import FaceGeometry, face_geometry, lab_colour, region_mask, region_stats
+from engine.studios.makeup.classical import (
+    FaceGeometry,
+    core_mask,
+    face_geometry,
+    lab_colour,
+    region_mask,
+    region_stats,
+)
 from engine.studios.makeup.params import (
     REFERENCE_REGIONS,
     REMOVAL_STYLE,
@@ -59,8 +66,9 @@ intensity the region's mean reaches the reference's, relative to the skin)."""
 CHEEK_LIFTS: tuple[float, ...] = (-0.4, -0.2, 0.0, 0.2, 0.4)
 """Heights tried for the blush (``lift``; + towards the eye)."""
 
-REFERENCE_SIDE = 512
-"""A reference photo is analysed with its long side at most this (pixels)."""
+REFERENCE_SIDE = 320
+"""A reference photo is analysed with its long side at most this (pixels): region colours need no
+more, and the analysis (detection, mesh, parsing) of a new reference is the slow part of a change."""
 
 GLOSS_SHINE, MATTE_SHINE = 2.2, 1.1
 """``shine`` above / below which a measured lip style is labelled ``gloss`` / ``matte`` (the label
@@ -94,6 +102,7 @@ def _stats(geo: FaceGeometry, region: str, spec: RegionStyle) -> dict[str, Any] 
     a = m[ry, rx]
     if a.size == 0 or float(a.sum()) < 4.0:
         return None
+    a = core_mask(a)  # the weights the renderer paints a measured style with
     return region_stats(geo.lab[ry, rx], geo.detail[ry, rx], a, None if t is None else t[ry, rx], geo.skin_shine)
 
 

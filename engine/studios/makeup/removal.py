@@ -31,16 +31,17 @@ REMOVED_REGIONS: tuple[str, ...] = ("cheek", "eyeshadow", "eyeliner", "lips")
 """Regions removal acts on."""
 
 BARE_OFFSETS: dict[str, tuple[tuple[float, float, float], ...]] = {
-    "lips": ((-16.17, 16.93, -1.78),),                            # sd 3.3, 3.3, 3.0
-    "eyeshadow": ((-30.68, 1.52, -2.07), (-4.90, 2.67, 2.37)),   # lid sd 4.5, 1.9, 2.4; top sd 12.0, 3.0, 1.5
-    "eyeliner": ((-45.30, -0.15, -5.48),),                        # sd 5.3, 2.3, 2.7
-    "cheek": ((-5.08, 2.19, 0.18),),                              # sd 3.7, 1.5, 1.4
+    "lips": ((-17.73, 19.43, -2.35),),                            # sd 3.4, 3.7, 3.2
+    "eyeshadow": ((-36.01, 1.26, -2.85), (-3.65, 2.74, 2.37)),   # sd 9.7, 2.0, 2.7 / 7.8, 2.4, 1.0
+    "eyeliner": ((-51.90, -1.24, -7.11),),                        # sd 5.5, 2.1, 2.5
+    "cheek": ((-6.01, 3.20, 0.74),),                              # sd 5.9, 2.5, 2.2
 }
 """Bare region colour − skin colour (CIELAB L, a, b), mean of the 8 MT no-makeup photos (eyeshadow:
-lid and top of its lash-line → brow profile)."""
+its lash-line → brow profile at a quarter and three quarters of the way up; cheek: at the height
+where each face is reddest)."""
 
-BARE_SHINE = 1.68
-"""Bare lips' highlight level relative to the skin's (mean of the same photos; sd 0.42)."""
+BARE_SHINE = 1.63
+"""Bare lips' highlight level relative to the skin's (mean of the same photos; sd 0.51)."""
 
 NOMINAL_SKIN_LAB: tuple[float, float, float] = (78.0, 10.0, 13.0)
 """Any skin colour: the removal style's colours are stored relative to it (only the offsets matter)."""
