@@ -31,7 +31,8 @@ XDOG_TARGET_MS: float = 25.0
 """Issue target: median XDoG latency at 512² on the project's 2-core CPU, in milliseconds."""
 
 
-SECTIONS: tuple[str, ...] = ("faces", "opera", "opera_learned", "expression", "makeup", "regenerate", "maskwear")
+SECTIONS: tuple[str, ...] = ("faces", "opera", "opera_learned", "expression", "makeup", "makeup_reference", "regenerate",
+                             "maskwear")
 """Modules of ``bench/`` that add a section (each has ``run() -> dict`` and ``table(doc) -> list[str]``)."""
 
 
