@@ -229,7 +229,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = f.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.save_action = self._action("save", "&Export result…", self.export_dialog, f)
-        self._action("batch", "&Batch export…", self.open_batch, f)
+        self.batch_action = self._action("batch", "&Batch export…", self.open_batch, f)
         f.addSeparator()
         act = f.addAction("Open &session…", self.open_session_dialog)
         act.setObjectName("action_open_session")
@@ -358,6 +358,7 @@ class MainWindow(QMainWindow):
         self.undo_group.setActiveStack(panel.undo)
         self._show_studio_status()
         panel.activate()
+        self._update_batch_action(panel)
 
     # -- opening ----------------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -748,6 +749,15 @@ class MainWindow(QMainWindow):
             self.report_failure(f"{panel.title}: cannot start a batch: {exc}")
             return
         self.open_batch_dialog(panel.batch_op, params)
+
+    def _update_batch_action(self, panel: StudioPanel) -> None:
+        """File → Batch export… (Ctrl+B) on for a studio with batch ops, off with the reason as its tip."""
+        can = panel.batch_op is not None
+        self.batch_action.setEnabled(can)
+        self.batch_action.setToolTip(
+            f"Batch export: a folder × a parameter grid with the {panel.title} studio's operations"
+            if can else f"{panel.title} has no batch export")
+        self.batch_action.setStatusTip(self.batch_action.toolTip())
 
     def open_batch_dialog(self, op: str, params: object) -> None:
         """Open the batch dialog for op ``op`` with a studio's current ``params`` (modal)."""
