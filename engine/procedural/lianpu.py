@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -348,7 +349,7 @@ class _Grammar:
     def u(self, lo: float, hi: float) -> float:
         return float(self.rng.uniform(lo, hi))
 
-    def jit(self, pts: list[tuple[float, float]] | np.ndarray, amount: float) -> np.ndarray:
+    def jit(self, pts: Sequence[Sequence[float]] | np.ndarray, amount: float) -> np.ndarray:
         return _jitter(self.rng, list(map(tuple, np.asarray(pts, np.float64))), amount)
 
     def sym(self, label: str, half: np.ndarray, smooth: int = 3) -> None:
