@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,7 +30,9 @@ from engine.studios.clitools import BatchEngine, ran
 from engine.studios.registry import BatchOp
 
 if TYPE_CHECKING:
+    from engine.faces.types import Face
     from engine.studios.base import Resolution
+    from engine.studios.maskwear.params import MaskWearParams
 
 AUGMENTS = ("translate", "rotate", "scale")
 OUTPUTS = ("face", "masked", "alpha", "params.json")
@@ -238,14 +241,10 @@ class WearMaskRunner:
         Raises:
             NoFaceError: no face with landmarks.
         """
-        import cv2
-
         from engine.errors import NoFaceError
-        from engine.faces.align import align_face
         from engine.faces.cli import quiet_native_stderr
-        from engine.procedural.mask_templates import ANCHORS, template_names
+        from engine.procedural.mask_templates import template_names
         from engine.studios.maskwear.classical import face_targets
-        from engine.studios.maskwear.editor import put_mask
         from engine.studios.maskwear.params import MaskWearParams
 
         with quiet_native_stderr():  # MediaPipe logs on the native stderr
@@ -261,35 +260,73 @@ class WearMaskRunner:
         offsets = augment_offsets(face_targets(face), params["augment"], rng) if params["augment"] != "none" else ()
         mp = MaskWearParams(template=template, color=params["color"], method=params["method"], faces="largest",
                             lighting=params["lighting"], offsets=offsets)
-        masked, alpha, _ = put_mask(image, [face], mp)
-        size = params["size"]
-        crop = align_face(image, face.keypoints, size)
+        return wear_mask_files(image, face, mp, params["size"], params["augment"])
 
-        def warp(img: np.ndarray, interp: int) -> np.ndarray:
-            return cv2.warpAffine(img, crop.matrix, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT)
 
-        a8 = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
-        targets = np.array(face_targets(face)) + np.array([[dx, dy] for _, dx, dy in offsets] or np.zeros((6, 2)))
-        alpha_crop = warp(a8, cv2.INTER_LINEAR)
-        anchors_crop = crop.to_crop(targets)
-        assert face.landmarks is not None  # the faces above were filtered on it
-        landmarks = np.asarray(face.landmarks, np.float64)[:, :2]
-        pose = head_pose(landmarks, image.shape[1], image.shape[0])
-        record = {"template": template, "color": params["color"], "offsets": [list(o) for o in offsets],
-                  "face_box": [round(float(v), 2) for v in face.box], "anchors_image": np.round(targets, 2).tolist(),
-                  "anchors_crop": np.round(anchors_crop, 2).tolist(),
-                  "crop_matrix": np.round(crop.matrix, 6).tolist(), "size": size, "method": params["method"],
-                  "image_size": [int(image.shape[1]), int(image.shape[0])],
-                  "landmarks_image": np.round(landmarks, 2).tolist(),
-                  "landmarks_crop": np.round(crop.to_crop(landmarks), 2).tolist(),
-                  "head_pose": pose, "augment": params["augment"], "lighting": params["lighting"],
-                  "coco": {"image": "masked", "label": "alpha", "width": size, "height": size,
-                           "category": "face_mask", "keypoint_names": list(ANCHORS),
-                           **mask_coco(alpha_crop, anchors_crop),
-                           "attributes": {"template": template, "color": params["color"],
-                                          "head_pose": pose, "augment": params["augment"]}}}
-        return {"face": crop.image, "masked": warp(masked, cv2.INTER_CUBIC), "alpha": alpha_crop,
-                "params.json": record}
+def wear_mask_files(image: np.ndarray, face: Face, params: MaskWearParams, size: int,
+                    augment: str = "none") -> dict[str, Any]:
+    """The dataset files of one face: what ``batch wear-mask`` writes per image, and what the
+    Mask-wear window exports.
+
+    Args:
+        image: ``uint8`` RGB ``[H, W, 3]``.
+        face: the face (with its 478-point mesh) the mask goes on.
+        params: template (or ``user_template``), colour, fitting method, lighting and the anchor
+            nudges ``offsets`` (the augmentation's, or the user's drags); ``faces`` is ignored.
+        size: side of the aligned crops in pixels.
+        augment: the augmentation the offsets came from, for the record (``"none"``: none).
+
+    Returns:
+        ``{"face", "masked"}`` (``uint8 [size, size, 3]`` aligned crops without / with the mask),
+        ``"alpha"`` (``uint8 [size, size]``, the mask's pixel label) and ``"params.json"`` (the
+        record: template, colour, offsets, face box, anchors and 478 landmarks in the image and in
+        the crop, crop matrix, head pose, augmentation and the COCO fields, see
+        :mod:`engine.batch.dataset`).
+
+    Raises:
+        NoFaceError: the face has no landmarks.
+        ValueError: bad parameters.
+    """
+    import cv2
+
+    from engine.errors import NoFaceError
+    from engine.faces.align import align_face
+    from engine.procedural.mask_templates import ANCHORS
+    from engine.studios.maskwear.classical import face_targets
+    from engine.studios.maskwear.editor import put_mask
+
+    if face.landmarks is None:
+        raise NoFaceError("the face has no landmarks")
+    one = replace(params, faces="largest")
+    masked, alpha, _ = put_mask(image, [face], one)
+    crop = align_face(image, face.keypoints, size)
+
+    def warp(img: np.ndarray, interp: int) -> np.ndarray:
+        return cv2.warpAffine(img, crop.matrix, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT)
+
+    a8 = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
+    nudge = {k: (dx, dy) for k, dx, dy in one.offsets}
+    targets = np.array(face_targets(face), np.float64) + np.array([nudge.get(k, (0.0, 0.0)) for k in ANCHORS])
+    alpha_crop = warp(a8, cv2.INTER_LINEAR)
+    anchors_crop = crop.to_crop(targets)
+    landmarks = np.asarray(face.landmarks, np.float64)[:, :2]
+    pose = head_pose(landmarks, image.shape[1], image.shape[0])
+    template = one.template if one.user_template is None else "user"
+    record = {"template": template, "color": one.color, "offsets": [list(o) for o in one.offsets],
+              "face_box": [round(float(v), 2) for v in face.box], "anchors_image": np.round(targets, 2).tolist(),
+              "anchors_crop": np.round(anchors_crop, 2).tolist(),
+              "crop_matrix": np.round(crop.matrix, 6).tolist(), "size": size, "method": one.method,
+              "image_size": [int(image.shape[1]), int(image.shape[0])],
+              "landmarks_image": np.round(landmarks, 2).tolist(),
+              "landmarks_crop": np.round(crop.to_crop(landmarks), 2).tolist(),
+              "head_pose": pose, "augment": augment, "lighting": one.lighting,
+              "coco": {"image": "masked", "label": "alpha", "width": size, "height": size,
+                       "category": "face_mask", "keypoint_names": list(ANCHORS),
+                       **mask_coco(alpha_crop, anchors_crop),
+                       "attributes": {"template": template, "color": one.color,
+                                      "head_pose": pose, "augment": augment}}}
+    return {"face": crop.image, "masked": warp(masked, cv2.INTER_CUBIC), "alpha": alpha_crop,
+            "params.json": record}
 
 
 def wear_mask_runner() -> WearMaskRunner:
