@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap, QUndoStack
 from PySide6.QtWidgets import (
     QColorDialog,
@@ -73,6 +73,82 @@ class MaskWearPanel(StudioPanel):
     param_texts = {"template": "mask template", "method": "fitting method", "faces": "which faces get a mask",
                    "lighting": "mask lighting"}
     batch_op = "wear-mask"
+    dataset_exported = Signal(list)
+    """The paths the last "Export dataset files…" wrote."""
+
+    def _export_dataset_dialog(self) -> None:
+        from PySide6.QtCore import QSettings
+        from PySide6.QtWidgets import QFileDialog
+
+        if self.doc.image is None:
+            self.report_failure("open a photo first")
+            return
+        start = str(QSettings().value("paths/last_export_dir", ""))
+        folder = QFileDialog.getExistingDirectory(self, "Export dataset files to", start)
+        if folder:
+            QSettings().setValue("paths/last_export_dir", folder)
+            self.export_dataset_files(folder)
+
+    def export_dataset_files(self, folder: str, size: int = 144) -> None:
+        """Write the largest face's dataset files into ``folder`` (through the worker): the same
+        ``<stem>_face.png``, ``_masked.png``, ``_alpha.png`` and ``_params.json`` that ``batch
+        wear-mask`` writes, all or none, made with the studio's template, colour, method, lighting
+        and anchor drags. The status bar names them; a failure goes to the notice.
+
+        Args:
+            folder: an existing folder.
+            size: side of the aligned crops (the batch default).
+        """
+        image = self.doc.image
+        if image is None:
+            self.report_failure("open a photo first")
+            return
+        try:
+            params = self.params()
+        except ValueError as exc:
+            self.report_failure(f"cannot export dataset files: {exc}")
+            return
+        user_path = self.doc.param(STUDIO, "user_template")
+        stem = self.doc.path.stem if self.doc.path is not None else "face"
+        holder = self.editor
+
+        def job(token: CancelToken) -> list[str]:
+            import json
+            from dataclasses import replace
+            from pathlib import Path
+
+            from engine.errors import NoFaceError
+            from engine.imageio import atomic_write_files, encode_for_path
+            from engine.studios.maskwear.batch import wear_mask_files
+
+            nonlocal params
+            editor = holder.get()
+            if not editor.has_image or editor.image is not image:
+                editor.set_image(image)
+            faces = [f for f in editor.faces if f.landmarks is not None]
+            if not faces:
+                raise NoFaceError("no face found")
+            if user_path:
+                from engine.procedural.mask_templates import load_user_template
+
+                params = replace(params, user_template=load_user_template(user_path))
+            out = wear_mask_files(image, max(faces, key=lambda f: f.area), params, size)
+            files: dict[Any, bytes] = {}
+            for name, value in out.items():
+                path = Path(folder) / (f"{stem}_{name}" if name.endswith(".json") else f"{stem}_{name}.png")
+                files[path] = (json.dumps(value, indent=1, sort_keys=True).encode() if name.endswith(".json")
+                               else encode_for_path(path, value))
+            atomic_write_files(files)
+            return [str(p) for p in files]
+
+        self.submit("export_dataset", job, self._dataset_exported,
+                    lambda message: self.report_failure(f"dataset files not written: {message}"))
+
+    def _dataset_exported(self, paths: object) -> None:
+        assert isinstance(paths, list)
+        names = ", ".join(p.rsplit("/", 1)[-1] for p in paths)
+        self.message.emit(f"Exported {names}")
+        self.dataset_exported.emit(paths)
 
     def batch_params(self) -> dict[str, Any]:
         """The template, colour, fitting method and lighting in ``batch wear-mask``'s form (the
@@ -128,7 +204,11 @@ class MaskWearPanel(StudioPanel):
         self.user_button = QPushButton("Load template…")
         self.user_button.setToolTip("An RGBA PNG with a JSON file of anchors a–f beside it")
         self.user_button.clicked.connect(self._load_user_template)
-        for b in (self.color_button, self.color_reset, self.user_button):
+        self.photo_button = QPushButton("Template from photo…")
+        self.photo_button.setObjectName("template_from_photo")
+        self.photo_button.setToolTip("Take the mask a person wears in a photo as a template of your own")
+        self.photo_button.clicked.connect(self._template_from_photo)
+        for b in (self.color_button, self.color_reset, self.user_button, self.photo_button):
             row.addWidget(b)
         bl.addLayout(row)
         lay.addWidget(box)
@@ -164,6 +244,13 @@ class MaskWearPanel(StudioPanel):
         lay.addWidget(fit)
 
         self.add_export_and_info(lay, "Export masked image…", "Drag the white anchor handles to adjust the mask.")
+        self.dataset_button = QPushButton("Export dataset files…")
+        self.dataset_button.setObjectName("export_dataset_files")
+        self.dataset_button.setToolTip("The largest face's files as batch wear-mask writes them: aligned face and "
+                                       "masked crops, the mask's alpha label, and the record (anchors, parameters, "
+                                       "478 landmarks, head pose) — with your template, colour and anchor drags")
+        self.dataset_button.clicked.connect(self._export_dataset_dialog)
+        lay.insertWidget(lay.indexOf(self.export_button) + 1, self.dataset_button)
         lay.addStretch(1)
         self.sync_widgets()
         self.refresh_engines()
@@ -227,6 +314,34 @@ class MaskWearPanel(StudioPanel):
         path, _ = QFileDialog.getOpenFileName(self, "Mask template (RGBA PNG + JSON anchors)", "", "PNG (*.png)")
         if path:
             self.push_param("user_template", path)
+
+    def _template_from_photo(self) -> None:
+        photo, _ = QFileDialog.getOpenFileName(self, "Photo of a person wearing a mask", "",
+                                               "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)")
+        if not photo:
+            return
+        out, _ = QFileDialog.getSaveFileName(self, "Save the mask template as", "", "PNG (*.png)")
+        if out:
+            self.make_template_from_photo(photo, out if out.lower().endswith(".png") else out + ".png")
+
+    def make_template_from_photo(self, photo: str, out: str) -> None:
+        """In the worker: find the mask worn in ``photo``, save it as template ``out`` (+ its .json
+        anchors) and choose it (one-line error when there is no face or no mask)."""
+        def job(token: CancelToken) -> str:
+            from engine.errors import NoFaceError
+            from engine.faces import FaceAnalyzer
+            from engine.imageio import load_image
+            from engine.studios.maskwear.from_photo import save_template, template_from_photo
+
+            image = load_image(photo)
+            faces = [f for f in FaceAnalyzer().analyze(image, parse=False).faces if f.landmarks is not None]
+            if not faces:
+                raise NoFaceError(f"no face found in {photo}")
+            token.raise_if_cancelled()
+            png, _ = save_template(template_from_photo(image, faces[0]), out)
+            return str(png)
+
+        self.submit(f"{STUDIO}.template", job, lambda path: self.push_param("user_template", str(path)))
 
     def activate(self) -> None:
         self.show_document()

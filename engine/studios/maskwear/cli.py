@@ -97,5 +97,66 @@ def cmd_wear_mask(args: argparse.Namespace) -> int:
     return 0
 
 
-CLI_COMMANDS = (add_parser,)
+def add_template_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Add the ``mask-template`` sub-command (a template made from a photo of a masked face).
+
+    Args:
+        subparsers: the ``masquerade`` parser's sub-parsers.
+
+    Returns:
+        The ``mask-template`` parser.
+    """
+    p = subparsers.add_parser(
+        "mask-template", help="make a reusable mask template from a photo of a person wearing a mask",
+        description="masquerade mask-template PHOTO --out TEMPLATE.png: the mask on the largest face "
+                    "(its colour differs from the forehead's skin) is unwarped to template space and saved "
+                    "as TEMPLATE.png + TEMPLATE.json (anchors), usable with wear-mask --template TEMPLATE.png. "
+                    "No face → exit 3; no mask on the face → one line, exit 1.")
+    p.add_argument("image")
+    p.add_argument("--out", required=True, help="template PNG (its anchors are written beside it as .json)")
+    p.add_argument("--flatten", type=float, default=0.8, help="0-1: how much of the photo's shading is removed")
+    add_overwrite_argument(p)
+    p.set_defaults(func=cmd_mask_template)
+    return p
+
+
+def cmd_mask_template(args: argparse.Namespace) -> int:
+    """``mask-template``: save the mask worn in a photo as a template.
+
+    Args:
+        args: parsed ``mask-template`` options.
+
+    Returns:
+        0, or ``NO_FACE_EXIT`` (3) when no face is found; a face without a mask raises a
+        one-line :class:`ValueError`.
+    """
+    from engine.faces import FaceAnalyzer
+    from engine.studios.maskwear.from_photo import save_template, template_from_photo
+
+    if not args.out.lower().endswith(".png"):
+        raise ValueError(f"{args.out}: a mask template is saved as a .png (its anchors go beside it as .json)")
+    if not 0.0 <= args.flatten <= 1.0:
+        raise ValueError(f"--flatten must be in [0, 1], got {args.flatten}")
+    check_output_file(args.out)
+    js = str(Path(args.out).with_suffix(".json"))
+    check_output_file(js, image=False)
+    overwrite = getattr(args, "overwrite", False)
+    check_not_input(args.out, args.image, overwrite=overwrite)
+    check_not_input(js, args.image, overwrite=overwrite)
+    image = load_image(args.image)
+    with quiet_native_stderr():
+        faces = [f for f in FaceAnalyzer().analyze(image, parse=False).faces if f.landmarks is not None]
+    if not faces:
+        print(f"no face found in {args.image}", file=sys.stderr)
+        return NO_FACE_EXIT
+    try:
+        template = template_from_photo(image, faces[0], name=Path(args.out).stem, flatten=args.flatten)
+    except NoFaceError as exc:
+        raise ValueError(f"{args.image}: {exc}") from None
+    png, anchors = save_template(template, args.out)
+    print(f"mask template → {png} (+ {anchors.name})")
+    return 0
+
+
+CLI_COMMANDS = (add_parser, add_template_parser)
 """The Mask-wear studio's command-line hooks (read by :mod:`engine.cli`)."""

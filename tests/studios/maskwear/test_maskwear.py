@@ -19,9 +19,9 @@ from engine.faces import topology as T
 from engine.imageio import save_image
 from engine.procedural.mask_templates import (
     ANCHORS,
+    PHOTOGRAPHED_DIR,
     get_template,
     load_user_template,
-    PHOTOGRAPHED_DIR,
     parse_color,
     side_variant,
     template_names,

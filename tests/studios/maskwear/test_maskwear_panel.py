@@ -85,3 +85,17 @@ def test_tab_toggles_result_and_original(win) -> None:
     assert panel.show_original
     action.trigger()
     assert not panel.show_original
+
+
+def test_template_from_photo_button(qtbot, win, tmp_path) -> None:
+    """The panel's "Template from photo…" makes a template in the worker, saves it and chooses it."""
+    panel = win.panels["maskwear"]
+    assert panel.photo_button.text().startswith("Template from photo")
+    masked = save_image(tmp_path / "masked.png", panel.result.image)
+    out = tmp_path / "mine.png"
+    panel.make_template_from_photo(str(masked), str(out))
+    qtbot.waitUntil(lambda: win.doc.param("maskwear", "user_template") == str(out), timeout=30000)
+    assert out.is_file() and out.with_suffix(".json").is_file()
+    qtbot.waitUntil(lambda: win.is_idle(), timeout=20000)
+    win.undo_action.trigger()
+    assert win.doc.param("maskwear", "user_template") == ""
