@@ -14,9 +14,13 @@ the rasteriser — it is there to build the same augmented set the paper trains 
 ``recolour`` = K (K more triples of the same shapes painted with other palettes: colour change,
 the line art and region map are the same design's).
 
+``types`` chooses the composition: the nine role types of :data:`engine.procedural.lianpu.ROLE_TYPES`
+in equal shares (``--types all``) or some of them (``--types zheng,shizimen``); without it, the
+classic template.
+
 Example::
 
-    masquerade batch opera-dataset --count 100 --output data/lianpu --size 256 --recolour 2
+    masquerade batch opera-dataset --count 100 --output data/lianpu --size 256 --recolour 2 --types all
 """
 
 from __future__ import annotations
@@ -35,7 +39,34 @@ KINDS = ("colour", "lineart", "regions")
 MAX_RECOLOUR = 8
 """Most colour-changed copies per seed."""
 
-_DEFAULTS: dict[str, Any] = {"size": 256, "colour": None, "mirror": False, "recolour": 0}
+_DEFAULTS: dict[str, Any] = {"size": 256, "colour": None, "mirror": False, "recolour": 0, "types": None}
+
+
+def parse_types(value: Any) -> list[str] | None:
+    """Role types of a dataset: ``None`` (the classic template), ``"all"``, a comma-separated
+    string or a list of keys of :data:`engine.procedural.lianpu.ROLE_TYPES`.
+
+    Args:
+        value: what the user gave.
+
+    Returns:
+        The role keys in the given order (duplicates dropped), or ``None``.
+
+    Raises:
+        ValueError: an unknown role type or an empty list.
+    """
+    from engine.procedural.lianpu import ROLE_KEYS
+
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = [str(v).strip() for v in items if str(v).strip()]
+    if names == ["all"]:
+        return list(ROLE_KEYS)
+    unknown = [n for n in names if n not in ROLE_KEYS]
+    if unknown or not names:
+        raise ValueError(f"unknown role type(s) {', '.join(unknown) or '(none given)'}; known: all, {', '.join(ROLE_KEYS)}")
+    return list(dict.fromkeys(names))
 
 
 def dataset_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -44,10 +75,12 @@ def dataset_params(params: Mapping[str, Any]) -> dict[str, Any]:
     Args:
         params: any of ``size`` (64–4096 pixels, default 256), ``colour`` (a main colour of
             :data:`engine.labels.OPERA_COLOURS` forced on every design, ``None`` = drawn per seed),
-            ``mirror`` (bool: add the mirrored triple), ``recolour`` (0–8 colour-changed triples).
+            ``mirror`` (bool: add the mirrored triple), ``recolour`` (0–8 colour-changed triples),
+            ``types`` (role types, :func:`parse_types`; seed N draws type ``types[N % len(types)]``,
+            so the types come in equal shares; ``None`` = the classic template).
 
     Returns:
-        The complete, JSON-serialisable parameter dict.
+        The complete, JSON-serialisable parameter dict (``types`` only when given).
 
     Raises:
         ValueError: unknown names or out-of-range values.
@@ -74,7 +107,25 @@ def dataset_params(params: Mapping[str, Any]) -> dict[str, Any]:
         if mirror.lower() not in ("0", "1", "true", "false", "yes", "no"):
             raise ValueError(f"mirror must be true or false, got {mirror!r}")
         mirror = mirror.lower() in ("1", "true", "yes")
-    return {"size": size, "colour": colour, "mirror": bool(mirror), "recolour": recolour}
+    out: dict[str, Any] = {"size": size, "colour": colour, "mirror": bool(mirror), "recolour": recolour}
+    types = parse_types(p["types"])
+    if types is not None:  # absent for the classic template: earlier jobs' manifests resume unchanged
+        out["types"] = types
+    return out
+
+
+def seed_role(seed: int, params: Mapping[str, Any]) -> str | None:
+    """The role type design ``seed`` is drawn with (``None``: the classic template).
+
+    Args:
+        seed: design seed.
+        params: normalised parameters (:func:`dataset_params`).
+
+    Returns:
+        A key of :data:`engine.procedural.lianpu.ROLE_TYPES` or ``None``.
+    """
+    types = params.get("types")
+    return None if not types else str(types[int(seed) % len(types)])
 
 
 def _variants(params: Mapping[str, Any]) -> list[str]:
@@ -119,14 +170,14 @@ def dataset_images(seed: int, params: Mapping[str, Any]) -> dict[str, np.ndarray
     """
     from engine.procedural.lianpu import generate_lianpu
 
-    size, colour = params["size"], params["colour"]
-    base = generate_lianpu(seed, colour, size)
+    size, colour, role = params["size"], params["colour"], seed_role(seed, params)
+    base = generate_lianpu(seed, colour, size, role=role)
     triple = {"colour": base.image, "lineart": base.line_art, "regions": base.regions}
     out: dict[str, np.ndarray] = dict(triple)
     if params["mirror"]:
         out.update({f"mirror_{k}": np.ascontiguousarray(v[:, ::-1]) for k, v in triple.items()})
     for k in range(1, params["recolour"] + 1):
-        other = generate_lianpu(seed, None, size, colour_seed=recolour_seed(seed, k))
+        other = generate_lianpu(seed, None, size, colour_seed=recolour_seed(seed, k), role=role)
         out.update({f"recolour{k}_colour": other.image, f"recolour{k}_lineart": other.line_art,
                     f"recolour{k}_regions": other.regions})
     return out
@@ -153,6 +204,9 @@ def add_dataset_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mirror", action="store_true", help="augmentation: also write each triple mirrored left-right")
     p.add_argument("--recolour", "--recolor", dest="recolour", type=int, default=0, metavar="K",
                    help=f"augmentation: also write K colour-changed triples per seed (0–{MAX_RECOLOUR})")
+    p.add_argument("--types", default=None, metavar="ROLES",
+                   help="role types, comma-separated (zheng, sankuaiwa, shizimen, liufen, suihua, wai, yuanbao, "
+                        "xiangxing, sengdao) or 'all': seed N takes the (N mod count)-th; default: the classic template")
 
 
 def dataset_base(args: argparse.Namespace) -> dict[str, Any]:
@@ -168,4 +222,4 @@ def dataset_base(args: argparse.Namespace) -> dict[str, Any]:
         ValueError: a value out of range.
     """
     return dataset_params({"size": args.size, "colour": args.colour, "mirror": args.mirror,
-                           "recolour": args.recolour})
+                           "recolour": args.recolour, "types": getattr(args, "types", None)})

@@ -68,3 +68,25 @@ def test_the_classic_template_is_unchanged() -> None:
     d = generate_lianpu(3, size=128)
     assert d.role == "classic" and d.colour == "yellow"  # the gallery's "#3 yellow"
     assert int(d.regions.max()) < LIANPU_PARTS.index("upper")
+
+
+def test_dataset_types(tmp_path) -> None:
+    from engine.cli import main
+    from engine.imageio import load_grey
+    from engine.procedural.lianpu_dataset import dataset_images, dataset_params, parse_types
+
+    assert parse_types("all") == list(ROLE_KEYS) and parse_types(None) is None
+    assert parse_types("zheng, wai,zheng") == ["zheng", "wai"]
+    with pytest.raises(ValueError, match="unknown role"):
+        parse_types("zheng,clown")
+    p = dataset_params({"size": 64, "types": "shizimen,sengdao"})
+    assert p["types"] == ["shizimen", "sengdao"] and "types" not in dataset_params({"size": 64})
+    got = dataset_images(3, p)  # seed 3 → the second type
+    assert np.array_equal(got["colour"], generate_lianpu(3, None, 64, role="sengdao").image)
+    out = tmp_path / "ds"
+    assert main(["batch", "opera-dataset", "--count", "2", "--output", str(out), "--size", "64",
+                 "--types", "wai,liufen"]) == 0
+    regions = sorted(out.glob("*regions.png"))
+    assert len(regions) == 2
+    assert np.array_equal(load_grey(regions[0]), generate_lianpu(0, None, 64, role="wai").regions)
+    assert main(["batch", "opera-dataset", "--count", "1", "--output", str(tmp_path / "x"), "--types", "clown"]) != 0
