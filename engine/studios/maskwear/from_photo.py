@@ -161,7 +161,9 @@ def template_from_photo(image: np.ndarray, face: Face, name: str = "from-photo",
         luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
         inside = alpha > 0.5
         ref = float(np.median(luma[inside])) if inside.any() else 128.0
-        sigma = max(2.0, 0.06 * float(np.hypot(*(face.landmarks[T.FOREHEAD] - face.landmarks[T.CHIN]))))
+        lm = face.landmarks
+        assert lm is not None  # mask_region checked
+        sigma = max(2.0, 0.06 * float(np.hypot(*(lm[T.FOREHEAD] - lm[T.CHIN]))))
         shade = cv2.GaussianBlur(luma, (0, 0), sigma)
         gain = (ref / np.maximum(shade, 1.0)) ** flatten
         rgb = np.clip(rgb * np.clip(gain, 0.6, 1.8)[:, :, None], 0, 255)
