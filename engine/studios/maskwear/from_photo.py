@@ -97,7 +97,7 @@ def mask_region(image: np.ndarray, face: Face) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     cand = cv2.morphologyEx(cand, cv2.MORPH_OPEN, kernel)
     cand = cv2.morphologyEx(cand, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(cand, 8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
     seeds = [lm[13], lm[14], lm[T.NOSE_TIP], lm[2], lm[T.CHIN] + up * 0.1 * height]
     best, best_area = 0, 0
     for x, y in seeds:
