@@ -243,7 +243,8 @@ class MaskWearPanel(StudioPanel):
         form.addRow("", self.reset_anchors)
         lay.addWidget(fit)
 
-        self.add_export_and_info(lay, "Export masked image…", "Drag the white anchor handles to adjust the mask.")
+        self.add_export_and_info(lay, "Export masked image…", "Drag the white anchor handles to adjust the mask.",
+                                 batch_text="Batch dataset…")
         self.dataset_button = QPushButton("Export dataset files…")
         self.dataset_button.setObjectName("export_dataset_files")
         self.dataset_button.setToolTip("The largest face's files as batch wear-mask writes them: aligned face and "
