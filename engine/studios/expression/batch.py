@@ -1,14 +1,18 @@
 """Batch op ``express``: the classical expression rig on every image of a folder.
 
 ``masquerade batch express --input DIR --output DIR --grid expression=smile,angry
---grid intensity=0.5,1.0`` (or ``--grid smile=0.3,0.6 ...``). Parameters: the four label
-intensities, ``intensity``, ``expression`` (a label name; shorthand for that label at 1.0, the other
-labels as given) and ``assume_crop`` (treat a picture without a detected face as a face crop). An image
-without an anime face fails its task with ``no anime face found``.
+--grid intensity=0.5,1.0`` (or ``--grid smile=0.3,0.6 ...``, ``--preset FILE``). Parameters: the
+four label intensities, ``intensity``, the low-level sliders (``blink_left`` … ``head_roll``, see
+:data:`~engine.studios.expression.params.LOW_LEVEL`), ``expression`` (a label name; shorthand for
+that label at 1.0, the other labels as given) and ``assume_crop`` (treat a picture without a detected
+face as a face crop even without a face-like layout). ``--preset FILE`` (a preset file or a built-in
+name such as ``wink``) gives the base slider values; ``--grid`` still overrides single sliders. An
+image without an anime face fails its task with ``no anime face found``.
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -189,14 +193,48 @@ def express_procedural_engine(params: Mapping[str, Any]) -> Resolution:
     return classical_only(EXPRESSION_GAN, "express --procedural")
 
 
+def add_batch_arguments(p: argparse.ArgumentParser) -> None:
+    """``--preset FILE`` on ``batch express``.
+
+    Args:
+        p: the op's parser.
+    """
+    p.add_argument("--preset", metavar="FILE", default=None,
+                   help="expression preset (JSON file or built-in name: angry_1.0, wink, shout, pout ...) "
+                        "giving the base slider values")
+
+
+def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The base parameters of ``batch express``: the preset's sliders (none without ``--preset``).
+
+    Args:
+        args: parsed options.
+
+    Returns:
+        A mapping :func:`express_params` accepts.
+
+    Raises:
+        ValueError: the preset cannot be read (one line).
+    """
+    if not getattr(args, "preset", None):
+        return {}
+    from engine.studios.expression.presets import load_preset
+
+    _, params = load_preset(args.preset)
+    default = type(params)().to_dict()
+    return {k: v for k, v in params.to_dict().items() if v != default[k]}
+
+
 BATCH_OPS: tuple[BatchOp, ...] = (
     BatchOp("express", express_runner, express_params, ".png",
             "change anime-face expressions (Expression, classical rig); grid: expression=smile,angry "
-            "intensity=0.5,1 assume_crop=1 (tight crops: no face found = the whole picture)",
-            procedural_variant="express-procedural"),
+            "intensity=0.5,1 blink_left=1 aaa=0.5 assume_crop=1; --preset FILE",
+            procedural_variant="express-procedural", add_arguments=add_batch_arguments,
+            params_from_args=params_from_args),
     BatchOp("express-procedural", express_procedural_runner, express_procedural_params, ".png",
             "the expression rig on generated anime faces (also `batch express --procedural N`)",
-            source="procedural", output_names=express_procedural_outputs),
+            source="procedural", output_names=express_procedural_outputs, add_arguments=add_batch_arguments,
+            params_from_args=params_from_args),
 )
 """The Expression studio's batch ops (read by :mod:`engine.batch.ops`)."""
 

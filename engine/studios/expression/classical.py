@@ -44,8 +44,10 @@ import numpy as np
 from engine.faces.anime import AnimeFaceParts
 from engine.geometry import fit_tps
 from engine.studios.expression.params import ExpressionParams
+from engine.studios.expression.redraw import MouthShape, redraw_eyelids, redraw_mouth
 
-_FROWN_SAD, _QUARTER = 0.24, 0.25
+_MOUTH_FADE = 0.15
+"""The redrawn mouth fades in over this much total mouth change (continuous at small slider values)."""
 _ESTIMATED_GAIN = 0.5
 """Key-point moves of a part that was estimated (not found in the pixels) are scaled by this."""
 _FOLD_FLOOR, _EYE_FLOOR, _ESTIMATED_FLOOR = 0.05, 0.2, 0.4
@@ -77,14 +79,78 @@ class _Region:
     adds_weight: bool = True  # False: an extra spline on a region already counted in the weight
     min_jacobian: float = _FOLD_FLOOR  # the warp is scaled down until its local area ratio stays above this
     max_jacobian: float = float("inf")  # ... and below this (an eye is never squeezed into a blob)
+    rigid: tuple[float, float, float] | None = None  # (angle rad, tx, ty): the part moves rigidly inside
 
 
 def _box_centre(b: np.ndarray) -> np.ndarray:
     return np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2], np.float64)
 
 
+@dataclass(frozen=True)
+class Controls:
+    """What the sliders ask of each part (emotions and low-level sliders combined, continuous).
+
+    Eye values are per side (``[left, right]`` as seen in the image); heights are in eye heights,
+    widths in eye widths, angles in radians.
+    """
+
+    closure: np.ndarray       # [2] eyelid closure 0 … 1
+    happy: float              # 0 … 1: closed eyes arc up (smile) rather than curve down (blink)
+    lid_slant: float          # + inner lid end lower (angry), − outer end lower (sad)
+    widen: np.ndarray         # [2] eye opened wider 0 … 1
+    gaze: tuple[float, float]  # irises move by (x, y) × the slider
+    brow_dy: float            # brows up (−) / down (+), eye heights
+    brow_tilt: float          # + inner ends down (angry / furrow), − inner ends up (sad)
+    brow_in: float            # inner ends together (+), eye widths
+    mouth_open: float         # opening 0 … ~1.2 (× mouth half width)
+    mouth_width: float        # half width factor − 1
+    mouth_lift: float         # corner lift (+ smile) in mouth half widths
+    roundness: float          # 0 … 1
+    teeth: float              # 0 … 1
+    roll: float               # head roll, radians (+ clockwise)
+
+    @property
+    def mouth_changes(self) -> float:
+        """How much the mouth is asked to change (0 = keep the picture's mouth)."""
+        return float(abs(self.mouth_open) + abs(self.mouth_width) + abs(self.mouth_lift) + self.roundness + self.teeth)
+
+
+def controls(params: ExpressionParams) -> Controls:
+    """Combine the emotion weights (× intensity) and the low-level sliders into part controls.
+
+    Args:
+        params: validated slider values.
+
+    Returns:
+        The :class:`Controls` the rig and the redrawing follow.
+    """
+    a, s, m, u = params.weights()
+    blink = np.array([params.blink_left, params.blink_right])
+    eo = params.eye_open
+    close = 1.0 * m + 0.3 * a + 0.2 * s + np.clip(blink, 0, None) + max(0.0, -eo)
+    widen = 0.8 * u + np.clip(-blink, 0, None) + max(0.0, eo)
+    happy = float(np.clip(m / (m + 0.3 * a + 0.2 * s + 1e-6), 0, 1)) if m > 0 else 0.0
+    vowel_open = 0.9 * params.aaa + 0.35 * max(0.0, params.eee) + 0.7 * max(0.0, params.ooo)
+    opening = 0.75 * u + 0.45 * max(0.0, m - 0.35) / 0.65 + 0.9 * params.mouth_open + vowel_open
+    width = (0.25 * params.mouth_width + 0.18 * m - 0.25 * u + 0.35 * params.eee - 0.4 * params.ooo
+             + 0.05 * a)
+    return Controls(
+        closure=np.clip(close, 0.0, 1.0), happy=happy, lid_slant=float(0.6 * a - 0.45 * s),
+        widen=np.clip(widen, 0.0, 1.2), gaze=(float(params.gaze_x), float(params.gaze_y)),
+        brow_dy=float(0.3 * a - 0.1 * s - 0.55 * u - 0.5 * params.brow_raise + 0.12 * params.brow_furrow),
+        brow_tilt=float(0.32 * a - 0.3 * s + 0.25 * params.brow_furrow),
+        brow_in=float(0.07 * a + 0.08 * params.brow_furrow),
+        mouth_open=float(opening), mouth_width=float(np.clip(width, -0.6, 0.8)),
+        mouth_lift=float(0.42 * m - 0.3 * s - 0.16 * a),
+        roundness=float(np.clip(0.8 * u + max(0.0, params.ooo) + max(0.0, params.aaa) * 0.4, 0, 1)),
+        teeth=float(np.clip(params.eee, 0, 1)),
+        roll=float(np.deg2rad(12.0) * params.head_roll))
+
+
 def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1.0) -> list[_Region]:
-    """The warp regions and key-point moves of ``params`` on ``face`` (coordinates × ``scale``).
+    """The warp regions of ``params`` on ``face`` (coordinates × ``scale``): brows moved rigidly,
+    eyes opened wider and irises moved (gaze) by thin-plate splines. Eyelids closing and the mouth
+    are redrawn instead (:mod:`engine.studios.expression.redraw`); head roll is a separate rotation.
 
     Args:
         face: located parts (pixels of the full-resolution image).
@@ -92,9 +158,9 @@ def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1
         scale: the image the warp runs on is the full one resized by ``scale``.
 
     Returns:
-        One region per part (eyes, brows, mouth).
+        One region per moving part.
     """
-    a, s, m, u = params.weights()
+    c = controls(params)
     P = {k: np.asarray(v, np.float64) * scale for k, v in face.parts.items()}
     face_w = float(face.box[2] - face.box[0]) * scale
     for side in ("left", "right"):
@@ -109,70 +175,48 @@ def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1
 
     def floor(part: str, base: float = _FOLD_FLOOR) -> float:
         return base if face.found.get(part, True) else max(base, _ESTIMATED_FLOOR)
-    for side, sgn in (("left", -1.0), ("right", 1.0)):
+    for i, (side, sgn) in enumerate((("left", -1.0), ("right", 1.0))):
         e = P[f"{side}_eye"]
-        c = _box_centre(e)
+        ctr = _box_centre(e)
         ew, eh = e[2] - e[0], max(e[3] - e[1], 0.35 * eye_w)
-        outer = np.array([c[0] + sgn * ew / 2, c[1]])
-        inner = np.array([c[0] - sgn * ew / 2, c[1]])
-        top, bottom = np.array([c[0], c[1] - eh / 2]), np.array([c[0], c[1] + eh / 2])
-        top_in = np.array([c[0] - sgn * ew * 0.3, c[1] - eh * 0.42])
-        top_out = np.array([c[0] + sgn * ew * 0.3, c[1] - eh * 0.42])
-        pts = np.stack([outer, inner, top, bottom, top_in, top_out, c])
-        dy_top = eh * (0.32 * m - 0.22 * u + 0.08 * a + 0.15 * s)
-        dy_bot = eh * (-0.24 * m + 0.1 * u)
-        mv = np.zeros_like(pts)
-        mv[2, 1] = dy_top
-        mv[3, 1] = dy_bot
-        mv[4, 1] = dy_top + eh * (0.22 * a)
-        mv[5, 1] = dy_top + eh * (0.22 * s)
-        mv[6, 1] = 0.5 * (dy_top + dy_bot)
-        regions.append(_Region(f"{side}_eye", c, np.array([ew * 0.95, eh * 1.25]), 0.5, pts, mv * gain(f"{side}_eye"),
-                               min_jacobian=floor(f"{side}_eye", _EYE_FLOOR), max_jacobian=_EYE_SQUEEZE))
+        wd = float(c.widen[i])
+        gx, gy = c.gaze
+        if wd > 0 or gx or gy:
+            outer = np.array([ctr[0] + sgn * ew / 2, ctr[1]])
+            inner = np.array([ctr[0] - sgn * ew / 2, ctr[1]])
+            top, bottom = np.array([ctr[0], ctr[1] - eh / 2]), np.array([ctr[0], ctr[1] + eh / 2])
+            pts = np.stack([outer, inner, top, bottom, ctr])
+            mv = np.zeros_like(pts)
+            mv[2, 1] = -0.22 * eh * wd
+            mv[3, 1] = 0.14 * eh * wd
+            mv[4] = (0.2 * ew * gx, 0.12 * eh * gy - 0.04 * eh * wd)
+            regions.append(_Region(f"{side}_eye", ctr, np.array([ew * 0.8, eh * 1.05]), 0.45, pts,
+                                   mv * gain(f"{side}_eye"), min_jacobian=floor(f"{side}_eye", _EYE_FLOOR),
+                                   max_jacobian=_EYE_SQUEEZE))
+        else:
+            regions.append(_Region(f"{side}_eye", ctr, np.array([ew * 0.8, eh * 1.05]), 0.45, np.zeros((0, 2)),
+                                   np.zeros((0, 2)), adds_weight=False))
 
         b = P[f"{side}_brow"]
         bc = _box_centre(b)
         bw = max(b[2] - b[0], 0.6 * eye_w)
-        b_out = np.array([bc[0] + sgn * bw / 2, bc[1]])
-        b_in = np.array([bc[0] - sgn * bw / 2, bc[1]])
-        bpts = np.stack([b_out, bc, b_in])
-        bmv = np.zeros_like(bpts)
-        bmv[2] = (sgn * 0.08 * eye_w * a, eye_h * (0.32 * a - 0.34 * s - 0.3 * u))
-        bmv[1] = (0.0, eye_h * (0.08 * a - 0.1 * s - 0.32 * u))
-        bmv[0] = (0.0, eye_h * (-0.12 * a + 0.1 * s - 0.28 * u))
-        bry = eye_h * 0.85
+        bh = max(b[3] - b[1], 0.12 * eye_h)
+        ty = c.brow_dy * eye_h * gain(f"{side}_brow")
+        tx = -sgn * c.brow_in * eye_w * gain(f"{side}_brow")
+        # + tilt lowers the inner end: the left brow's inner end is on its right (clockwise turn)
+        ang = -sgn * c.brow_tilt * 0.45 * gain(f"{side}_brow")
+        if not (ty or tx or ang):
+            continue
+        ry = max(1.6 * bh + abs(ty) * 1.6, 0.45 * eye_h)
         if not face.found.get(f"{side}_brow", True):
             # an estimated brow may sit on hair or the lash line: its region stops at the eye box's
-            # top, so its motion never adds to the eye's and stretches hair / lashes over the eye
+            # top, so its motion never stretches hair / lashes over the eye
             room = e[1] - bc[1]
-            bry = min(bry, room)
+            ry = min(ry, max(room, 1.0))
             if room < _BROW_EYE_GAP * eh:
-                bmv[:] = 0.0
-        regions.append(_Region(f"{side}_brow", bc, np.array([bw * 0.95, max(bry, 1.0)]), 0.45, bpts,
-                               bmv * gain(f"{side}_brow"), min_jacobian=floor(f"{side}_brow")))
-
-    mo = P["mouth"]
-    mc = _box_centre(mo)
-    mw = float(np.clip(mo[2] - mo[0], 0.5 * eye_w, 1.4 * eye_w))
-    mh = float(np.clip(mo[3] - mo[1], 0.08 * eye_w, 0.8 * eye_w))
-    ml, mr = np.array([mc[0] - mw / 2, mc[1]]), np.array([mc[0] + mw / 2, mc[1]])
-    mt, mb = np.array([mc[0], mc[1] - mh / 2]), np.array([mc[0], mc[1] + mh / 2])
-    mpts = np.stack([ml, mr, mt, mb])
-    radii = np.array([mw * 1.05, max(mw * 0.75, mh * 2.5)])
-    # smile / surprised: corners and lip centres; the spline shapes the lips between them
-    mmv = np.array([(-mw * (0.1 * m - 0.12 * u), mw * -0.2 * m), (mw * (0.1 * m - 0.12 * u), mw * -0.2 * m),
-                    (0.0, mw * (-0.06 * u + 0.02 * m)), (0.0, mw * (0.3 * u + 0.06 * m))])
-    # angry / sad: a frown — corners down, centre slightly up, the lip line bent as a parabola (quarter
-    # points at 1/4 of the corner drop) rather than kinked at the centre. Its own spline on the same
-    # region (flows add), so the smile/surprised warp is unchanged by it.
-    frown_dy, lift = mw * (_FROWN_SAD * s + 0.06 * a), mw * -0.03 * s
-    q = [(mc[0] + f * mw / 4, y) for f in (-1.0, 1.0) for y in (mt[1], mb[1])]
-    fpts = np.concatenate([mpts, np.array(q)])
-    fmv = np.array([(0.0, frown_dy), (0.0, frown_dy), (0.0, lift), (0.0, lift)]
-                   + [(0.0, _QUARTER * frown_dy + (1 - _QUARTER) * lift)] * 4)
-    regions.append(_Region("mouth", mc, radii, 0.4, mpts, mmv * gain("mouth"), min_jacobian=floor("mouth")))
-    regions.append(_Region("mouth_frown", mc, radii, 0.4, fpts, fmv * gain("mouth"), adds_weight=False,
-                           min_jacobian=floor("mouth")))
+                continue
+        regions.append(_Region(f"{side}_brow", bc, np.array([bw * 0.85 + abs(tx) * 1.5, ry]), 0.62, np.zeros((0, 2)),
+                               np.zeros((0, 2)), min_jacobian=floor(f"{side}_brow"), rigid=(ang, tx, ty)))
     return regions
 
 
@@ -283,6 +327,16 @@ def warp_field(shape: tuple[int, int], regions: list[_Region]) -> tuple[np.ndarr
         win = _window(xx, yy, r)
         if r.adds_weight:
             weight[y0:y1, x0:x1] += win.astype(np.float32)
+        if r.rigid is not None:
+            ang, tx, ty = r.rigid
+            ca, sa = np.cos(-ang), np.sin(-ang)
+            px, py = xx - r.centre[0] - tx, yy - r.centre[1] - ty
+            qx, qy = ca * px - sa * py + r.centre[0], sa * px + ca * py + r.centre[1]
+            rig: np.ndarray = (np.stack([qx - xx, qy - yy], -1) * win[:, :, None]).astype(np.float32)
+            rig *= np.float32(_fold_safe_scale(rig, r.min_jacobian, r.max_jacobian))
+            flow[y0:y1, x0:x1] += rig
+            parts.append((y0, y1, x0, x1, rig))
+            continue
         if not np.any(r.moves):
             continue
         ring = _ring(r.centre, r.radii)
@@ -342,9 +396,55 @@ def _unfold_overlaps(flow: np.ndarray, parts: list[tuple[int, int, int, int, np.
             return
 
 
+def _remap_region(image: np.ndarray, flow: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``image`` resampled at ``p + flow[p]`` where ``weight > 0`` (bicubic: edges stay sharp), copied elsewhere."""
+    out = image.copy()
+    ys, xs = np.nonzero(weight > 0)
+    if len(ys) == 0:
+        return out
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    mx = gx + flow[y0:y1, x0:x1, 0]
+    my = gy + flow[y0:y1, x0:x1, 1]
+    warped = cv2.remap(image, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    region = weight[y0:y1, x0:x1] > 0
+    out[y0:y1, x0:x1][region] = warped[region]
+    return out
+
+
+def mouth_shape(face: AnimeFaceParts, c: Controls, scale: float = 1.0) -> MouthShape:
+    """The mouth the controls ask for, from the picture's mouth box (pixels × ``scale``).
+
+    Args:
+        face: located parts.
+        c: from :func:`controls`.
+        scale: as in :func:`apply_rig`.
+
+    Returns:
+        The :class:`~engine.studios.expression.redraw.MouthShape` to draw.
+    """
+    mo = np.asarray(face.parts["mouth"], np.float64) * scale
+    eye_w = float(np.mean([face.parts[k][2] - face.parts[k][0] for k in ("left_eye", "right_eye")])) * scale
+    mc = _box_centre(mo)
+    hw0 = float(np.clip((mo[2] - mo[0]) / 2, 0.25 * eye_w, 0.7 * eye_w))
+    h0 = float(mo[3] - mo[1])
+    open0 = 0.6 * h0 if h0 > 0.7 * hw0 else 0.0
+    hw = hw0 * (1.0 + c.mouth_width)
+    cy = mc[1] - (0.3 * open0 if open0 else 0.0)
+    return MouthShape(centre=(float(mc[0]), float(cy)), half_width=hw, lift=hw * c.mouth_lift,
+                      opening=max(0.0, open0 + 0.8 * hw * c.mouth_open), roundness=c.roundness, teeth=c.teeth)
+
+
+def _roll_region(face: AnimeFaceParts, angle: float, scale: float) -> _Region:
+    box = np.asarray(face.box, np.float64) * scale
+    ctr = _box_centre(box)
+    radii = np.array([box[2] - box[0], box[3] - box[1]]) * 0.72
+    return _Region("head", ctr, radii, 0.7, np.zeros((0, 2)), np.zeros((0, 2)), rigid=(angle, 0.0, 0.0))
+
+
 def apply_rig(image: np.ndarray, face: AnimeFaceParts, params: ExpressionParams,
               scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Warp ``image`` with the classical expression rig.
+    """Edit ``image`` with the classical expression rig: warp, then redraw lids and mouth, then roll.
 
     Args:
         image: ``uint8`` RGB ``[H, W, 3]`` (the analysed picture resized by ``scale``).
@@ -354,25 +454,39 @@ def apply_rig(image: np.ndarray, face: AnimeFaceParts, params: ExpressionParams,
 
     Returns:
         ``(result, flow, weight)``: result ``uint8`` ``[H, W, 3]`` (identical to ``image`` where
-        ``weight`` is 0), the backward flow ``[H, W, 2]`` and the region weight ``[H, W]``.
+        ``weight`` is 0), the backward flow ``[H, W, 2]`` of the warped parts and the region weight
+        ``[H, W]`` (warp windows, redrawn lids and mouth, head roll).
     """
     p = params.validate()
     h, w = image.shape[:2]
+    if p.is_identity:
+        return image.copy(), np.zeros((h, w, 2), np.float32), np.zeros((h, w), np.float32)
+    c = controls(p)
     regions = rig_regions(face, p, scale)
     flow, weight = warp_field((h, w), regions)
-    out = image.copy()
-    if p.is_identity:
-        return out, flow, weight
-    ys, xs = np.nonzero(weight > 0)
-    if len(ys) == 0:
-        return out, flow, weight
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    mx = gx + flow[y0:y1, x0:x1, 0]
-    my = gy + flow[y0:y1, x0:x1, 1]
-    warped = cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    region = weight[y0:y1, x0:x1] > 0
-    out[y0:y1, x0:x1][region] = warped[region]
+    out = _remap_region(image, flow, weight)
+    face_w = float(face.box[2] - face.box[0]) * scale
+    for i, (side, inner_sign) in enumerate((("left", 1.0), ("right", -1.0))):
+        if c.closure[i] <= 0.01 and abs(c.lid_slant) < 0.01:
+            continue
+        e = grown_eye_box(np.asarray(face.parts[f"{side}_eye"], np.float64) * scale, face_w)
+        eh = e[3] - e[1]
+        wd = float(c.widen[i])
+        e = e + np.array([0.0, -0.22 * eh * wd, 0.0, 0.14 * eh * wd])
+        cover = redraw_eyelids(out, image, e, float(c.closure[i]), c.happy, c.lid_slant, inner_sign)
+        np.maximum(weight, cover, out=weight)
+    if c.mouth_changes > 0:
+        cover = redraw_mouth(out, image, np.asarray(face.parts["mouth"], np.float64) * scale,
+                             mouth_shape(face, c, scale), alpha=min(1.0, c.mouth_changes / _MOUTH_FADE))
+        np.maximum(weight, cover, out=weight)
+    if c.roll:
+        rflow, rweight = warp_field((h, w), [_roll_region(face, c.roll, scale)])
+        out = _remap_region(out, rflow, rweight)
+        flow = flow + rflow
+        np.maximum(weight, rweight, out=weight)
+    # pixels the redraw touched only by rounding (coverage 0) stay exactly as they were
+    keep = weight <= 0
+    out[keep] = image[keep]
     return out, flow, weight
 
 

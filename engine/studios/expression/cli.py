@@ -1,10 +1,17 @@
 """``masquerade express`` and ``masquerade anime generate``.
 
 ``masquerade express IMAGE --out FILE [--angry x] [--sad x] [--smile x] [--surprised x]
-[--intensity x] [--attention-out FILE] [--assume-crop]`` applies the classical expression rig to the
-largest anime face; ``--attention-out`` writes the region weight (white = the rig may change the
-pixel, the classical counterpart of the learned model's attention mask). No anime face → exit code
-3 and ``no face found in IMAGE``.
+[--intensity x] [--blink-left x ... --head-roll x] [--preset FILE] [--copy-from IMAGE]
+[--save-preset FILE] [--attention-out FILE] [--assume-crop]`` applies the classical expression rig
+to the largest anime face. The low-level sliders are each −1…1 (0 = unchanged); ``--preset`` starts
+from a preset (a JSON file or a built-in name: ``smile_1.0``, ``wink``, ``shout``, ``pout`` ...) and
+the sliders given on the command line replace its values; ``--copy-from`` gives the face the
+expression of another analysed picture (slider values read back from both pictures' part shapes);
+``--save-preset`` also writes the expression that ran as a preset. ``--attention-out`` writes the
+region weight (white = the rig may change the pixel, the classical counterpart of the learned model's
+attention mask). Tight crops are recognised automatically (a face-like layout of eyes, brows and
+mouth); ``--assume-crop`` takes the whole picture as the face even without one. No anime face → exit
+code 3 and ``no face found in IMAGE``.
 
 ``masquerade anime generate --seed N [--angry x ...] [--size S] [--hair STYLE] --out FILE
 [--parts-out JSON]`` draws a procedural anime face (and its ground-truth part boxes).
@@ -15,11 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from engine.faces.cli import NO_FACE_EXIT
 from engine.labels import EXPRESSION_LABELS
 from engine.procedural.anime_faces import HAIR_STYLES
 from engine.studios.clitools import add_overwrite_argument, engine_line
+from engine.studios.expression.params import LOW_LEVEL
 
 
 def _unit(text: str) -> float:
@@ -32,9 +41,19 @@ def _unit(text: str) -> float:
     return v
 
 
-def _add_labels(p: argparse.ArgumentParser) -> None:
+def _add_labels(p: argparse.ArgumentParser, default: float | None = 0.0) -> None:
     for name in EXPRESSION_LABELS:
-        p.add_argument(f"--{name}", type=_unit, default=0.0, metavar="X", help=f"{name} intensity 0–1 (default 0)")
+        p.add_argument(f"--{name}", type=_unit, default=default, metavar="X", help=f"{name} intensity 0–1 (default 0)")
+
+
+def _signed(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [-1, 1], got {text!r}") from None
+    if not -1.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [-1, 1], got {v}")
+    return v
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -50,8 +69,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                                description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ex.add_argument("image", help="input image with an anime face")
     ex.add_argument("--out", required=True, metavar="FILE", help="output image")
-    _add_labels(ex)
-    ex.add_argument("--intensity", type=float, default=1.0, metavar="X", help="overall multiplier 0–2 (default 1)")
+    _add_labels(ex, None)
+    ex.add_argument("--intensity", type=float, default=None, metavar="X", help="overall multiplier 0–2 (default 1)")
+    for name in LOW_LEVEL:
+        ex.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_signed, default=None, metavar="X",
+                        help=f"{name.replace('_', ' ')} −1…1 (default 0)")
+    ex.add_argument("--preset", metavar="FILE", help="start from a preset (JSON file or built-in name)")
+    ex.add_argument("--copy-from", metavar="IMAGE", help="copy the expression of another anime picture")
+    ex.add_argument("--save-preset", metavar="FILE", help="also write the expression that ran as a preset")
     ex.add_argument("--attention-out", metavar="FILE", help="also write the edit-region weight (grey PNG)")
     ex.add_argument("--backend", choices=("auto", "classical", "neural"), default="auto",
                     help="auto: the learned GAN only when its card measured it better than the rig (default)")
@@ -92,10 +117,15 @@ def cmd_express(args: argparse.Namespace) -> int:
     )
     from engine.studios.expression.editor import ExpressionEditor
     from engine.studios.expression.params import ExpressionParams
+    from engine.studios.expression.presets import copy_expression, load_preset, save_preset
 
-    params = ExpressionParams(angry=args.angry, sad=args.sad, smile=args.smile, surprised=args.surprised,
-                              intensity=args.intensity).validate()
+    values = load_preset(args.preset)[1].to_dict() if args.preset else ExpressionParams().to_dict()
+    for name in (*EXPRESSION_LABELS, "intensity", *LOW_LEVEL):
+        if getattr(args, name, None) is not None:
+            values[name] = getattr(args, name)
     check_output_file(args.out)
+    if args.save_preset:
+        check_output_file(args.save_preset, image=False)
     if args.attention_out:
         check_output_file(args.attention_out)
     overwrite = getattr(args, "overwrite", False)
@@ -107,11 +137,21 @@ def cmd_express(args: argparse.Namespace) -> int:
     if not ed.faces:
         print(f"no face found in {args.image}", file=sys.stderr)
         return NO_FACE_EXIT
+    if args.copy_from:
+        src = ExpressionEditor("classical", assume_crop=args.assume_crop)
+        src.set_image(load_image(args.copy_from))
+        if not src.faces:
+            print(f"no face found in {args.copy_from}", file=sys.stderr)
+            return NO_FACE_EXIT
+        values.update(copy_expression(src.face, ed.face).low_level())
+    params = ExpressionParams.from_dict(values)
     res = ed.edit(params)
     files = {args.out: encode_for_path(args.out, res.image)}
     if args.attention_out:
         files[args.attention_out] = encode_for_path(args.attention_out, res.masks["weight"])
     out = atomic_write_files(files)[0]  # all or none
+    if args.save_preset:
+        save_preset(args.save_preset, params, Path(args.save_preset).stem)
     found = ", ".join(k for k, v in res.info["parts_found"].items() if v) or "none"
     estimated = ", ".join(res.info.get("parts_estimated", [])) or "none"
     engine = "learned GAN" if res.info.get("backend") == "neural" else "classical rig"
