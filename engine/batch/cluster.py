@@ -121,7 +121,8 @@ def cluster_cpus() -> int:
     """Whole CPUs of the connected cluster (at least 1)."""
     import ray
 
-    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+    api: Any = ray  # cluster_resources is not annotated
+    return max(1, int(api.cluster_resources().get("CPU", 1)))
 
 
 def execute_on_ray(op: BatchOp, tasks: list[Task], workers: int, output_dir: Path, address: str | None,

@@ -11,10 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from engine.batch import BatchCancelled, JobSpec, read_manifest, run_batch
-from engine.cancel import CancelToken
-from engine.batch.plan import DatasetOptions
 from test_batch_robustness import (
     GRID,
     REPO,
@@ -25,6 +21,10 @@ from test_batch_robustness import (
     start_driver,
     wait_for,
 )
+
+from engine.batch import BatchCancelled, JobSpec, read_manifest, run_batch
+from engine.batch.plan import DatasetOptions
+from engine.cancel import CancelToken
 
 ray = pytest.importorskip("ray")
 
