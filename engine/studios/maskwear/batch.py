@@ -162,8 +162,9 @@ def head_pose(landmarks: np.ndarray, width: int, height: int) -> dict[str, float
         ValueError: fewer than 478 points, or the fit failed.
 
     Example:
+        >>> head = POSE_MODEL - POSE_MODEL.mean(0) + [0, 0, 2500]  # a frontal head 2.5 m away
         >>> lm = np.zeros((478, 2))
-        >>> lm[list(POSE_POINTS)] = POSE_MODEL[:, :2] * 0.2 + 100
+        >>> lm[list(POSE_POINTS)] = head[:, :2] / head[:, 2:] * 200 + 100  # seen by a 200 px camera
         >>> head_pose(lm, 200, 200)
         {'yaw': 0.0, 'pitch': 0.0, 'roll': 0.0}
     """
