@@ -343,15 +343,16 @@ def ground_truth(folder: Path = SHARED_PARSING, sheet: Path | None = None) -> di
 
 
 def _sheet_row(damaged: np.ndarray, base: np.ndarray, out: np.ndarray, truth: np.ndarray,
-               band: np.ndarray, side: int = 256) -> np.ndarray:
+               band: np.ndarray, side: int = 320) -> np.ndarray:
     """One row of the look-at sheet: damaged | Telea | engine | truth, cropped around the band."""
     import cv2
 
-    ys, xs = np.nonzero(band)
-    cy, cx = int(ys.mean()), int(xs.mean())
-    half = max(48, int(0.3 * max(truth.shape[:2])))
+    ys, xs = np.nonzero(band)  # the band's bounding box, squared, with a margin
+    m = int(0.04 * max(truth.shape[:2]))
+    half = max(ys.max() - ys.min(), xs.max() - xs.min()) // 2 + m
+    cy, cx = (ys.max() + ys.min()) // 2, (xs.max() + xs.min()) // 2
     y0, x0 = max(0, cy - half), max(0, cx - half)
-    y1, x1 = min(truth.shape[0], y0 + 2 * half), min(truth.shape[1], x0 + 2 * half)
+    y1, x1 = min(truth.shape[0], cy + half), min(truth.shape[1], cx + half)
     crops = [cv2.resize(np.ascontiguousarray(im[y0:y1, x0:x1]), (side, side), interpolation=cv2.INTER_AREA)
              for im in (damaged, base, out, truth)]
     return np.hstack(crops)

@@ -47,7 +47,7 @@ from engine.geometry import fit_tps
 from engine.imageio import validate_rgb
 from engine.studios.regenerate.edits import check_labels
 from engine.studios.regenerate.params import CLASSES
-from engine.studios.regenerate.synthesis import synthesize
+from engine.studios.regenerate.synthesis import soften_edges, synthesize
 
 LARGE_REGIONS: tuple[str, ...] = ("background", "skin", "hair", "hat", "neck_l", "neck", "cloth")
 """Labels continued in place (reflection fill) rather than warped as a whole."""
@@ -144,24 +144,22 @@ def _sample(img: np.ndarray, xy: np.ndarray) -> np.ndarray:
 
 # --- region renderers ---------------------------------------------------------------------------
 
-def _gauss_nll(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """Negative log-likelihood of the rows of ``x`` under a Gaussian fitted to the rows of ``ref``."""
-    mu = ref.mean(0)
-    cov = np.cov(ref.T) + np.eye(ref.shape[1]) * 4.0
-    d = x - mu
-    inv = np.linalg.inv(cov)
-    return 0.5 * np.einsum("ij,jk,ik->i", d, inv, d) + 0.5 * float(np.log(np.linalg.det(cov)))
+def _local_mean(lab: np.ndarray, mask: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian-weighted mean of ``lab`` over ``mask`` pixels around every pixel, and the weight."""
+    w = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
+    m = cv2.GaussianBlur(np.where(mask[..., None], lab, 0.0).astype(np.float32), (0, 0), sigma)
+    return m / np.maximum(w, 1e-6)[..., None], w
 
 
 def stray_pixels(img: np.ndarray, have: np.ndarray, new: np.ndarray, old: np.ndarray | None) -> np.ndarray:
     """Pixels of ``have`` next to the ``new`` pixels that look like what the edit replaces.
 
     A parser's border is rarely exact: painting skin back over a fringe leaves the strands it
-    called skin, growing hair keeps the background it called hair. Those pixels (within the new
-    area's thickness of it) are synthesised with the new ones when their CIE Lab colour is more
-    likely under a Gaussian of the replaced label (``old``: its pixels away from the edit) than
-    under one of the region away from the edit. Nothing is redone without new pixels, so an
-    unchanged map still returns the photo.
+    called skin, growing hair keeps the background it called hair. A region pixel looks replaced
+    when its CIE Lab colour is nearer to the local colour of the replaced label (``old``,
+    Gaussian-weighted mean around the pixel) than to the local colour of the region away from the
+    edit; such pixels within the new area's thickness of it are synthesised with the new ones.
+    Nothing is redone without new pixels, so an unchanged map still returns the photo.
 
     Args:
         img: float32 ``[H, W, 3]`` the image (0–255).
@@ -178,18 +176,35 @@ def stray_pixels(img: np.ndarray, have: np.ndarray, new: np.ndarray, old: np.nda
     thick = max(2.0, 2.0 * float(cv2.distanceTransform(np.pad(new, 1).astype(np.uint8), cv2.DIST_L2, 3).max()))
     dist = cv2.distanceTransform((~new).astype(np.uint8), cv2.DIST_L2, 3)
     near = (dist <= thick) & have
-    far = have & (dist > thick) & (dist <= 6 * thick)
-    old_far = old & ~new & (dist <= 6 * thick)
-    if far.sum() < 4 * MIN_PIXELS or old_far.sum() < 4 * MIN_PIXELS or not near.any():
+    far = have & (dist > thick)
+    if far.sum() < 4 * MIN_PIXELS or not near.any():
         return out
-    lab = cv2.cvtColor(np.clip(img, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    x = lab[near].astype(np.float64)
-    out[near] = _gauss_nll(x, lab[old_far].astype(np.float64)) < _gauss_nll(x, lab[far].astype(np.float64))
+    ys, xs = np.nonzero(near)
+    pad = int(4 * thick)
+    y0, y1 = max(0, ys.min() - pad), min(have.shape[0], ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(have.shape[1], xs.max() + pad + 1)
+    win = (slice(y0, y1), slice(x0, x1))
+    lab = cv2.cvtColor(np.clip(img[win], 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    m_region, w_region = _local_mean(lab, far[win], thick)
+    m_old, w_old = _local_mean(lab, old[win], thick)
+    sel = near[win] & (w_region > 1e-3) & (w_old > 1e-3)
+    d_region = np.linalg.norm(lab[sel] - m_region[sel], axis=1)
+    d_old = np.linalg.norm(lab[sel] - m_old[sel], axis=1)
+    sub = np.zeros(sel.shape, bool)
+    sub[sel] = d_old < d_region
+    out[win] = sub
     return out
 
 
+SOFT_EDGE = 0.25
+"""Width of a synthesised region's soft edge against hair, as a fraction of the region's thickness."""
+SOFT_EDGE_MAX = 8.0
+"""At most this many pixels of soft edge."""
+
+
 def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: int = 2,
-                    old: np.ndarray | None = None, cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    old: np.ndarray | None = None, soft: np.ndarray | None = None,
+                    cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Values for ``target`` pixels: kept where ``have``, else synthesised from ``have``'s texture.
 
     New pixels get texture from the region's own pixels by :func:`~engine.studios.regenerate.synthesis.synthesize`
@@ -206,6 +221,8 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
         rim: old-border width redone next to new pixels (0 = keep all ``have`` pixels).
         old: bool ``[H, W]`` pixels of the labels the new pixels had (for :func:`stray_pixels`);
             None = only the ``rim`` is redone.
+        soft: bool ``[H, W]`` neighbouring pixels the new pixels' edge blends toward
+            (:func:`~engine.studios.regenerate.synthesis.soften_edges`: hair edges); None = hard edges.
         cancel: checked between search iterations.
 
     Returns:
@@ -228,8 +245,16 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
     clean = cv2.morphologyEx(have.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
     exemplar = clean if clean.sum() >= MIN_PIXELS else have  # copy solid parts of the region, not parsing speckles
     hole = target & ~have
-    vals[new] = synthesize(img, hole, exemplar, inside_src=inside, inside_dst=target, anchor=target & have,
-                           cancel=cancel)
+    synth = synthesize(img, hole, exemplar, inside_src=inside, inside_dst=target, anchor=target & have,
+                       cancel=cancel)
+    if soft is not None and soft.any():
+        hy, hx = np.nonzero(hole)
+        tmp = img.copy()
+        tmp[hy, hx] = synth
+        thick = 2.0 * float(cv2.distanceTransform(np.pad(hole, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
+        soften_edges(tmp, hole, soft & ~target, float(np.clip(SOFT_EDGE * thick, 1.0, SOFT_EDGE_MAX)))
+        synth = tmp[hy, hx]
+    vals[new] = synth
     return vals, new
 
 
@@ -554,7 +579,7 @@ class _Style:
 
 
 def _from_image(style: _Style, name: str, target: np.ndarray, in_place: bool,
-                cancel: CancelToken | None = None) -> tuple[np.ndarray, str, np.ndarray | None] | None:
+                cancel: CancelToken | None = None, soft: np.ndarray | None = None) -> tuple[np.ndarray, str, np.ndarray | None] | None:
     """Render ``name`` from one image: in place / warped, or from its mirrored twin; None if absent.
 
     Returns (values ``[N, 3]``, how, which values are new — ``None`` = all).
@@ -563,7 +588,8 @@ def _from_image(style: _Style, name: str, target: np.ndarray, in_place: bool,
         if in_place and name in LARGE_REGIONS:
             new = target & ~style.mask(name)
             replaced = np.isin(style.labels, np.unique(style.labels[new]))
-            vals, fresh = continue_region(style.img, style.mask(name), target, old=replaced, cancel=cancel)
+            vals, fresh = continue_region(style.img, style.mask(name), target, old=replaced, soft=soft,
+                                          cancel=cancel)
             return vals, f"continued from {style.name}", fresh
         return warp_region(style.img, style.mask(name), target), f"warped from {style.name}", None
     if name in MIRROR and style.has(MIRROR[name][0]):
@@ -651,6 +677,13 @@ def _remove_glasses(src: _Style, edited: np.ndarray, out: np.ndarray, regen: np.
     return True
 
 
+def _soft_against(edited: np.ndarray, c: int) -> np.ndarray:
+    """Pixels a new region of label ``c`` blends its edge toward: hair edges are soft, whichever side
+    is new (new hair against anything, anything new against hair)."""
+    hair = CLASSES.index("hair")
+    return (edited != c) if c == hair else (edited == hair)
+
+
 def _reference_style(reference: np.ndarray | None, reference_labels: np.ndarray | None) -> _Style | None:
     """The checked style reference (``None`` without one).
 
@@ -685,13 +718,17 @@ def _restyle(vals: np.ndarray, how: str, ref: _Style, name: str, target: np.ndar
 
 
 def _smooth_seams(out: np.ndarray, edited: np.ndarray, regen: np.ndarray, smooth: np.ndarray,
-                  feather: float) -> None:
+                  feather: float, synthesized: np.ndarray | None = None) -> None:
     """Blur (σ = ``feather`` px) the 2-px band across the edited label borders, where pixels were
-    regenerated and not by a continuous warp; updates ``out`` and ``regen`` in place."""
+    regenerated and not by a continuous warp nor synthesised (those were blended in the gradient
+    domain and have soft hair edges: a blur there only flattens their texture); updates ``out`` and
+    ``regen`` in place."""
     k = np.ones((3, 3), np.uint8)
     edges = cv2.morphologyEx(edited, cv2.MORPH_GRADIENT, k) > 0  # 2-px band across label borders
     band = edges & cv2.dilate(regen.astype(np.uint8), k).astype(bool)
     band &= ~cv2.erode(smooth.astype(np.uint8), k).astype(bool)
+    if synthesized is not None:
+        band &= ~cv2.dilate(synthesized.astype(np.uint8), k).astype(bool)
     if band.any():
         blurred = cv2.GaussianBlur(out, (0, 0), feather)
         out[band] = blurred[band]
@@ -751,6 +788,7 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
     skin = CLASSES.index("skin")
     taken = np.zeros(labels.shape, bool)   # pixels a face part (or its band) rendered
     smooth = np.zeros(labels.shape, bool)  # pixels rendered by a continuous warp (no seam to smooth)
+    synthesized = np.zeros(labels.shape, bool)  # pixels synthesised in place (continue_region)
     for c in sorted(present, key=lambda i: (CLASSES[i] in DRAWN_LAST, i)):
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -769,7 +807,7 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
             how[name] = "warped from source with its surroundings"
             continue
         ys, xs = np.nonzero(target)
-        got = _from_image(src, name, target, in_place=True, cancel=cancel)
+        got = _from_image(src, name, target, in_place=True, cancel=cancel, soft=_soft_against(edited, c))
         if got is None and ref is not None:
             got = _from_image(ref, name, target, in_place=False)
         if got is None and name == "eye_g" and not styled:
@@ -794,11 +832,12 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
         how[name] = how_c
         out[ys[fresh], xs[fresh]] = vals[fresh]
         regen[ys[fresh], xs[fresh]] = True
+        synthesized[ys[fresh], xs[fresh]] = how_c.startswith("continued")  # one label per pixel
     if "eye_g" not in reference_regions or ref is None:
         if _remove_glasses(src, edited, out, regen, smooth):
             how["skin"] = how.get("skin", "continued from source") + "; glasses removed: lenses kept, frame inpainted"
     if feather > 0 and regen.any():
-        _smooth_seams(out, edited, regen, smooth, feather)
+        _smooth_seams(out, edited, regen, smooth, feather, synthesized)
     result = np.clip(np.rint(out), 0, 255).astype(np.uint8)
     result[~regen] = image[~regen]
     return result, masks, {"regions": how}

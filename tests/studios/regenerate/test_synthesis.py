@@ -138,7 +138,7 @@ def test_regenerate_grows_hair_with_texture_and_keeps_identity() -> None:
     out, masks, _ = regenerate(img, lab, lab.copy())
     assert np.array_equal(out, img) and not masks["regenerated"].any()
     edited = lab.copy()
-    grow = (cv2.dilate((lab == IDX("hair")).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    grow = (cv2.dilate((lab == IDX("hair")).astype(np.uint8), np.ones((17, 17), np.uint8)).astype(bool)
             & (lab == IDX("background")))
     edited[grow] = IDX("hair")
     out, masks, info = regenerate(img, lab, edited)
@@ -146,9 +146,13 @@ def test_regenerate_grows_hair_with_texture_and_keeps_identity() -> None:
     keep = ~masks["regenerated"]
     assert np.array_equal(out[keep], img[keep])
     hair_px = img[lab == IDX("hair")].astype(np.float32)
-    grown = out[grow].astype(np.float32)
+    bg = cv2.distanceTransform((edited != IDX("background")).astype(np.uint8), cv2.DIST_L2, 3)
+    inner = grow & (bg > 3)  # away from the soft edge against the background
+    grown = out[inner].astype(np.float32)
     assert abs(grown.mean() - hair_px.mean()) < 20          # hair colours, not background
     assert grown.std() > 0.4 * hair_px.std()                # with texture
+    edge = out[grow & (bg <= 1.5)].astype(np.float32).mean()
+    assert hair_px.mean() < edge < 200                      # the outer edge is a transition (soft)
 
 
 def test_stray_pixels_are_the_ones_that_look_replaced() -> None:
