@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -52,6 +53,8 @@ from engine.studios.regenerate.learned import learned_summary
 from engine.studios.regenerate.params import RegenerateParams
 
 STUDIO = "regenerate"
+RENDER_PROGRESS_MS = 500
+"""A render still running after this many milliseconds shows its progress and a Cancel button."""
 PARSE = "regenerate.parse"
 RENDER = "regenerate.render"
 REFERENCE = "regenerate.reference"
@@ -207,6 +210,29 @@ class RegeneratePanel(StudioPanel):
         brow.addWidget(self.blend, 1)
         rl.addLayout(brow)
         lay.addWidget(ref)
+
+        # a render that takes longer than RENDER_PROGRESS_MS shows its stage and can be cancelled
+        self.render_row = QWidget()
+        rr = QHBoxLayout(self.render_row)
+        rr.setContentsMargins(0, 0, 0, 0)
+        self.render_bar = QProgressBar()
+        self.render_bar.setObjectName("render_progress")
+        self.render_bar.setTextVisible(True)
+        self.render_cancel = QPushButton("Cancel")
+        self.render_cancel.setObjectName("render_cancel")
+        self.render_cancel.setToolTip("Stop this render (the next stroke renders again)")
+        self.render_cancel.clicked.connect(self.cancel_render)
+        rr.addWidget(self.render_bar, 1)
+        rr.addWidget(self.render_cancel)
+        self.render_row.hide()
+        lay.addWidget(self.render_row)
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.timeout.connect(self._show_render_progress)
+        self._render_poll = QTimer(self)
+        self._render_poll.setInterval(150)
+        self._render_poll.timeout.connect(self._poll_render)
+        self._render_stage = ""
 
         self.engine_box = EngineBox("Engine", ENGINES, ENGINE_NAMES)
         self.engine_combo, self.engine_note = self.engine_box.combo, self.engine_box.note
@@ -515,6 +541,7 @@ class RegeneratePanel(StudioPanel):
         self._failed(message)
 
     def _failed(self, message: str) -> None:
+        self._hide_render_progress()
         self.report_error(message)
         self.info_label.setText(message)
 
@@ -542,12 +569,44 @@ class RegeneratePanel(StudioPanel):
             yield from editor.edit_stream(params, token)
 
         self.submit(RENDER, job, lambda value: self._show_result(value, resolution), self._failed)
+        self._render_stage = "Rendering a preview…"
+        self._render_timer.start(RENDER_PROGRESS_MS)
+
+    def _show_render_progress(self) -> None:
+        """The render is slow: show its stage (preview, then full resolution) and the Cancel button."""
+        if not self.jobs.pending(RENDER):
+            return
+        self.render_bar.setRange(0, 0)  # busy: the engine reports stages, not fractions
+        self.render_bar.setFormat(self._render_stage)
+        self.render_row.show()
+        self._render_poll.start()
+
+    def _poll_render(self) -> None:
+        if not self.jobs.pending(RENDER):
+            self._hide_render_progress()
+        else:
+            self.render_bar.setFormat(self._render_stage)
+
+    def _hide_render_progress(self) -> None:
+        self._render_timer.stop()
+        self._render_poll.stop()
+        self.render_row.hide()
+
+    def cancel_render(self) -> None:
+        """Stop the render under way (the worker checks between regions and search iterations)."""
+        if self.jobs.cancel([RENDER]):
+            self.info_label.setText("Render cancelled: the next stroke (or undo) renders again.")
+        self._hide_render_progress()
 
     def _show_result(self, value: object, resolution: Resolution) -> None:
         assert isinstance(value, EditResult)
         if not self.take_result(value):  # switched away meanwhile: the canvas is another studio's now
             return
         self.canvas.set_after(to_qimage(value.image))
+        if value.is_preview:
+            self._render_stage = "Preview shown · rendering full resolution…"
+        else:
+            self._hide_render_progress()
         regions = value.info.get("regions", {})
         backend = str(value.info.get("backend", CLASSICAL))
         text = (f"Engine: {ENGINE_NAMES.get(backend, backend)} · {'preview' if value.is_preview else 'full'} · "

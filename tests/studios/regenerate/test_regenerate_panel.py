@@ -100,3 +100,35 @@ def test_hidden_panel_does_not_render(qtbot, win) -> None:
     gen = win.worker.latest_generation("regenerate.render")
     edit_model(panel, apply_edits(panel.model.pixels, "dilate:hair:4"))
     assert win.worker.latest_generation("regenerate.render") == gen
+
+
+def test_slow_render_shows_progress_and_cancel_stops_it(qtbot, win, monkeypatch) -> None:
+    import time
+
+    import engine.studios.regenerate.editor as editor_module
+    from engine.errors import Cancelled
+
+    panel = win.panels["regenerate"]
+    shown = panel.result.image
+    seen = {"stopped": False}
+
+    def slow(image, labels, edited, *, cancel=None, **_kw):
+        try:
+            for _ in range(600):  # 30 s unless cancelled
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                time.sleep(0.05)
+        except Cancelled:
+            seen["stopped"] = True
+            raise
+        return image.copy(), {}, {"regions": {}}
+
+    monkeypatch.setattr(editor_module, "regenerate", slow)
+    assert not panel.render_row.isVisible()
+    edit_model(panel, apply_edits(panel.model.pixels, "dilate:hair:4"))
+    qtbot.waitUntil(lambda: panel.render_row.isVisible(), timeout=5000)  # after ~0.5 s
+    assert "preview" in panel.render_bar.format().lower()
+    qtbot.mouseClick(panel.render_cancel, Qt.MouseButton.LeftButton)
+    assert not panel.render_row.isVisible() and "cancelled" in panel.info_label.text()
+    qtbot.waitUntil(lambda: seen["stopped"], timeout=3000)  # the worker really stopped
+    assert win.is_idle() and panel.result.image is shown  # nothing replaced the last result
