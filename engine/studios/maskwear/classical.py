@@ -29,7 +29,7 @@ from engine.errors import NoFaceError
 from engine.faces import topology as T
 from engine.faces.types import Face
 from engine.geometry import fit_tps
-from engine.procedural.mask_templates import ANCHORS, MaskTemplate
+from engine.procedural.mask_templates import ANCHORS, MaskTemplate, side_variant
 from engine.studios.maskwear.params import MaskWearParams
 
 FACE_ANCHORS: dict[str, int] = {"a": 93, "b": 197, "c": 323, "d": 136, "e": 152, "f": 365}
@@ -385,6 +385,36 @@ def keep_above_jaw(targets: np.ndarray, fitted: np.ndarray, face: Face) -> np.nd
     return out.astype(np.float32)
 
 
+SIDE_VIEW_YAW = 0.3
+"""A face turned at least this much (:func:`face_yaw`) wears a photographed template's side view
+(:func:`~engine.procedural.mask_templates.side_variant`) when it has one."""
+
+
+def face_yaw(face: Face) -> float:
+    """How far the head is turned, from the mesh: ``(r - l) / (r + l)`` with ``l`` / ``r`` the
+    distances from the nose tip to the image-left / image-right cheek contour (anchors ``a`` /
+    ``c``). 0 frontal; positive when the nose moves towards the image's left (that cheek turns away
+    and looks narrower); ±1 in full profile.
+
+    Raises:
+        NoFaceError: the face has no landmarks.
+    """
+    lm = _landmarks(face).astype(np.float64)
+    left = float(np.hypot(*(lm[T.NOSE_TIP] - lm[FACE_ANCHORS["a"]])))
+    right = float(np.hypot(*(lm[T.NOSE_TIP] - lm[FACE_ANCHORS["c"]])))
+    return (right - left) / max(right + left, 1e-6)
+
+
+def template_for_face(template: MaskTemplate, face: Face) -> MaskTemplate:
+    """``template``, or its side view when the face is turned by :data:`SIDE_VIEW_YAW` or more and
+    the template has one (``left``: the nose towards the image's left)."""
+    yaw = face_yaw(face)
+    if abs(yaw) < SIDE_VIEW_YAW:
+        return template
+    side = side_variant(template, "left" if yaw > 0 else "right")
+    return template if side is None else side
+
+
 def moved_jaw(jaw: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """The jaw pins moved along with anchors ``d e f`` (a refiner or a manual nudge moved them from
     ``before`` to ``after``, both ``[6, 2]``): each pin by the interpolated move of its two anchors."""
@@ -454,7 +484,9 @@ def composite_masks(image: np.ndarray, faces: list[Face], params: MaskWearParams
     total = np.zeros((h, w), np.float32)
     all_targets = []
     exposure: float | None = None
+    base_template = template
     for i, face in enumerate(usable):
+        template = template_for_face(base_template, face)
         fitted = face_targets(face)
         targets = fitted.copy()
         if refiner is not None:

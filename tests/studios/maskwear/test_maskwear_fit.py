@@ -76,3 +76,25 @@ def test_white_mask_stays_white_on_dark_skin(astro) -> None:
     light, darkm = out_l[m].astype(float).mean(), out_d[m].astype(float).mean()
     assert abs(light - darkm) < 0.06 * light, (light, darkm)
     assert darkm > 180  # white, not mid-grey
+
+
+def test_turned_heads_wear_the_side_views() -> None:
+    from engine.faces.types import Face
+    from engine.procedural.mask_templates import get_template
+    from engine.studios.maskwear.classical import face_yaw, template_for_face
+
+    lm = np.zeros((478, 2), np.float32)
+    lm[T.NOSE_TIP] = (200, 200)
+    lm[FACE_ANCHORS["a"]], lm[FACE_ANCHORS["c"]] = (100, 180), (300, 180)
+    frontal = Face(np.array([90, 90, 310, 330], np.float32), 0.9, lm.copy(), lm[:3].copy())
+    lm[FACE_ANCHORS["a"]] = (170, 180)  # the nose moved towards the image's left: that cheek turns away
+    turned = Face(frontal.box, 0.9, lm.copy(), lm[:3].copy())
+    mirrored = Face(frontal.box, 0.9, np.stack([400 - lm[:, 0], lm[:, 1]], 1)[[*range(478)]], lm[:3].copy())
+    mirrored.landmarks[[FACE_ANCHORS["a"], FACE_ANCHORS["c"]]] = mirrored.landmarks[[FACE_ANCHORS["c"], FACE_ANCHORS["a"]]]
+    assert abs(face_yaw(frontal)) < 1e-6 and face_yaw(turned) > 0.4 and face_yaw(mirrored) < -0.4
+    t = get_template("mtf-surgical")
+    assert template_for_face(t, frontal) is t
+    assert template_for_face(t, turned).name == "mtf-surgical-left"
+    assert template_for_face(t, mirrored).name == "mtf-surgical-right"
+    drawn = get_template("surgical-blue")
+    assert template_for_face(drawn, turned) is drawn  # no side view: the fit narrows the far side
