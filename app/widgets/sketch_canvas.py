@@ -1,5 +1,7 @@
 """Sketch canvas: draw lianpu line art with a brush and an eraser, mirrored about the vertical axis.
 
+* View: Ctrl+wheel zooms about the cursor, Ctrl+= / Ctrl+- zoom, Ctrl+0 fits the canvas to the
+  widget; Space-drag or middle-drag pans (the main canvas's keys).
 * Left-drag draws with the current tool (``B`` brush, ``E`` eraser); ``[`` / ``]`` change the
   brush size; strokes are smoothed (a lazy-brush stabiliser) and, with mirror symmetry on (the
   default: lianpu are symmetric), drawn again mirrored about the vertical axis, which is shown as a
@@ -29,6 +31,7 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPen,
     QUndoStack,
+    QWheelEvent,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -43,6 +46,11 @@ BRUSH_STEPS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64)
 """Sizes ``[`` / ``]`` step through."""
 
 TOOLS = ("brush", "eraser")
+
+MIN_VIEW_ZOOM, MAX_VIEW_ZOOM = 1.0, 16.0
+"""View magnification relative to the fitted canvas (1 = the whole canvas fits the widget)."""
+ZOOM_STEP = 1.25
+"""Factor of one zoom key press or wheel notch."""
 
 
 class _Stroke:
@@ -93,6 +101,11 @@ class SketchCanvas(QWidget):
         """Stabiliser strength in [0, 0.95): 0 follows the pen exactly, higher = smoother, lazier."""
         self._stroke: _Stroke | None = None
         self._hover: QPointF | None = None
+        self.view_zoom = 1.0
+        """Magnification over the fitted view (:data:`MIN_VIEW_ZOOM` – :data:`MAX_VIEW_ZOOM`)."""
+        self._pan = QPointF(0.0, 0.0)  # widget-pixel offset of the canvas centre from the widget centre
+        self._space = False
+        self._panning: QPointF | None = None  # last mouse position of a pan drag
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(200, 200)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -273,12 +286,53 @@ class SketchCanvas(QWidget):
         return self._image
 
     def image_rect(self) -> QRectF:
-        """Where the canvas lies in widget coordinates (fitted, centred, 8 px margin)."""
+        """Where the canvas lies in widget coordinates (fitted with an 8 px margin, magnified by
+        :attr:`view_zoom`, moved by the pan)."""
         h, w = self.layer.shape
         m = 8
         z = min((self.width() - 2 * m) / w, (self.height() - 2 * m) / h)
-        z = max(z, 1e-3)
-        return QRectF((self.width() - w * z) / 2, (self.height() - h * z) / 2, w * z, h * z)
+        z = max(z, 1e-3) * self.view_zoom
+        return QRectF((self.width() - w * z) / 2 + self._pan.x(), (self.height() - h * z) / 2 + self._pan.y(),
+                      w * z, h * z)
+
+    # -- zoom and pan -----------------------------------------------------------------------------
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Magnify by ``factor`` keeping the canvas point under ``anchor`` (widget coordinates;
+        default the widget centre) where it is."""
+        new = float(np.clip(self.view_zoom * factor, MIN_VIEW_ZOOM, MAX_VIEW_ZOOM))
+        if new == self.view_zoom:
+            return
+        a = QPointF(self.width() / 2, self.height() / 2) if anchor is None else anchor
+        before = self.map_to_canvas(a)
+        self.view_zoom = new
+        if new == MIN_VIEW_ZOOM:
+            self._pan = QPointF(0.0, 0.0)
+        else:
+            after = self.map_to_canvas(a)
+            z = self.image_rect().width() / self.layer.shape[1]
+            self._pan += QPointF((after[0] - before[0]) * z, (after[1] - before[1]) * z)
+        self.update()
+
+    def fit(self) -> None:
+        """The whole canvas in the widget (Ctrl+0)."""
+        self.view_zoom = 1.0
+        self._pan = QPointF(0.0, 0.0)
+        self.update()
+
+    def pan_by(self, dx: float, dy: float) -> None:
+        """Move the view by ``(dx, dy)`` widget pixels (when magnified)."""
+        if self.view_zoom > MIN_VIEW_ZOOM:
+            self._pan += QPointF(dx, dy)
+            self.update()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            steps = event.angleDelta().y() / 120.0
+            if steps:
+                self.zoom_by(ZOOM_STEP ** steps, event.position())
+            event.accept()
+            return
+        super().wheelEvent(event)
 
     def map_to_canvas(self, pos: QPointF) -> tuple[float, float]:
         """Widget position → canvas pixel coordinates (may lie outside the canvas)."""
@@ -313,6 +367,12 @@ class SketchCanvas(QWidget):
 
     # -- input ------------------------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.MiddleButton or (event.button() == Qt.MouseButton.LeftButton
+                                                            and self._space):
+            self._panning = event.position()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
         if event.button() == Qt.MouseButton.LeftButton:
             x, y = self.map_to_canvas(event.position())
             self.begin_stroke(x, y)
@@ -321,6 +381,12 @@ class SketchCanvas(QWidget):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._panning is not None:
+            d = event.position() - self._panning
+            self._panning = event.position()
+            self.pan_by(d.x(), d.y())
+            event.accept()
+            return
         self._hover = event.position()
         if self._stroke is not None:
             self.stroke_to(*self.map_to_canvas(event.position()))
@@ -329,6 +395,11 @@ class SketchCanvas(QWidget):
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._panning is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
+            self._panning = None
+            self.setCursor(Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.CrossCursor)
+            event.accept()
+            return
         if event.button() == Qt.MouseButton.LeftButton and self._stroke is not None:
             self.stroke_to(*self.map_to_canvas(event.position()))
             self.end_stroke()
@@ -343,7 +414,17 @@ class SketchCanvas(QWidget):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
-        if key == Qt.Key.Key_BracketLeft:
+        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        if key == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+        elif ctrl and key in (Qt.Key.Key_Equal, Qt.Key.Key_Plus):
+            self.zoom_by(ZOOM_STEP)
+        elif ctrl and key == Qt.Key.Key_Minus:
+            self.zoom_by(1.0 / ZOOM_STEP)
+        elif ctrl and key == Qt.Key.Key_0:
+            self.fit()
+        elif key == Qt.Key.Key_BracketLeft:
             self.step_brush_size(-1)
         elif key == Qt.Key.Key_BracketRight:
             self.step_brush_size(+1)
@@ -356,3 +437,22 @@ class SketchCanvas(QWidget):
         else:
             return super().keyPressEvent(event)
         event.accept()
+
+    def event(self, event: QEvent) -> bool:
+        # the window's View actions own Ctrl+= / Ctrl+- / Ctrl+0 for the main canvas; while the sketch
+        # has the focus they zoom the sketch
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
+            if (event.modifiers() & Qt.KeyboardModifier.ControlModifier
+                    and event.key() in (Qt.Key.Key_Equal, Qt.Key.Key_Plus, Qt.Key.Key_Minus, Qt.Key.Key_0)):
+                event.accept()
+                return True
+        return super().event(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            if self._panning is None:
+                self.setCursor(Qt.CursorShape.CrossCursor)
+            event.accept()
+            return
+        super().keyReleaseEvent(event)

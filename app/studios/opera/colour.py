@@ -58,6 +58,7 @@ from app.widgets.sketch_canvas import SketchCanvas
 from app.widgets.swatch_button import SwatchButton
 from engine.cancel import CancelToken
 from engine.labels import OPERA_COLOUR_RGB, OPERA_COLOURS
+from engine.procedural.lianpu import ROLE_TYPES
 from engine.studios.base import CLASSICAL, LEARNED, Resolution
 from engine.studios.opera.classical import ColorizeResult, ColourClass
 from engine.studios.opera.editor import ColorizeEditor
@@ -108,6 +109,7 @@ class Reference:
         thumb: ``uint8`` RGB thumbnail.
         seed: procedural seed (``None`` for pictures).
         colour: forced main colour of a procedural design (``None`` = drawn from the seed).
+        role: role type of a procedural design (``None`` = the classic template).
     """
 
     key: str
@@ -116,6 +118,7 @@ class Reference:
     thumb: np.ndarray
     seed: int | None = None
     colour: str | None = None
+    role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,13 +208,24 @@ def colour_sketch(sketch: np.ndarray, reference: np.ndarray, backend: str,
     return out, info
 
 
-def generated_reference(seed: int, colour: str | None, size: int = 512) -> Reference:
-    """A procedural design as a gallery entry (engine work: call it in the worker)."""
-    from engine.procedural.lianpu import generate_lianpu
+def generated_reference(seed: int, colour: str | None, size: int = 512, role: str | None = None) -> Reference:
+    """A procedural design as a gallery entry (engine work: call it in the worker).
 
-    d = generate_lianpu(seed, colour, size)
-    return Reference(f"gen:{seed}:{colour or 'any'}", f"#{seed} {d.colour}", d.image, thumbnail(d.image),
-                     seed, colour)
+    Args:
+        seed: design seed.
+        colour: main colour to force (``None``: the role's or the seed's).
+        size: side in pixels.
+        role: a role type (:data:`engine.procedural.lianpu.ROLE_TYPES`), ``"any"``, or ``None``
+            for the classic template.
+    """
+    from engine.procedural.lianpu import ROLE_TYPES, generate_lianpu
+
+    d = generate_lianpu(seed, colour, size, role=role)
+    if role is None:
+        return Reference(f"gen:{seed}:{colour or 'any'}", f"#{seed} {d.colour}", d.image, thumbnail(d.image),
+                         seed, colour)
+    return Reference(f"gen:{seed}:{colour or 'any'}:{role}", f"#{seed} {ROLE_TYPES[d.role].title} {d.colour}",
+                     d.image, thumbnail(d.image), seed, colour, role)
 
 
 def picture_reference(path: Path, key_prefix: str = "file") -> Reference:
@@ -252,6 +266,8 @@ class ColourTab(QWidget):
         self.warped_view.clicked.connect(self._on_reference_clicked)
         self._pin_pending: tuple[float, float] | None = None
         """A reference point clicked in match mode, waiting for its sketch point (fractions)."""
+        self._warped_title = "Warped exemplar"
+        """Caption of the right pane while it shows the warped exemplar (names the engine that ran)."""
 
     @property
     def doc(self) -> Any:
@@ -292,9 +308,9 @@ class ColourTab(QWidget):
                                        "the sketch before the regions were painted")
         self.warped_pane = panes[2]
         self.workspace.setChildrenCollapsible(False)
-        for i, stretch in enumerate((2, 2, 1)):
+        for i, stretch in enumerate((3, 3, 2)):
             self.workspace.setStretchFactor(i, stretch)
-        self.workspace.setSizes([1000, 1000, 500])
+        self.workspace.setSizes([1000, 1000, 700])
         self.workspace.hide()
         fill_key = QShortcut(QKeySequence("F"), self.workspace)
         fill_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -318,8 +334,9 @@ class ColourTab(QWidget):
         self.engine_box.chosen.connect(self._backend_chosen)
         self.warped_check = QCheckBox("Warped exemplar beside the result")
         self.warped_check.setToolTip("Show the reference as the engine's correspondence placed it on the sketch")
-        self.warped_check.setChecked(True)
-        self.warped_check.toggled.connect(self.warped_pane.setVisible)
+        self.warped_check.setChecked(False)  # the sketch and the result get the room; pins / reference show it
+        self.warped_pane.setVisible(False)
+        self.warped_check.toggled.connect(self._warped_toggled)
         self.engine_box.add_widget(self.warped_check)
         lay.addWidget(self.engine_box)
         self.refresh_engines()
@@ -379,10 +396,21 @@ class ColourTab(QWidget):
         self.mirror_check.setChecked(self.sketch.mirror)
         self.mirror_check.toggled.connect(self.sketch.set_mirror)
         self.sketch.mirror_changed.connect(self._show_mirror)
+        # the fill tool sits beside the brush: it repaints a region of the colour result
+        self.fill_check = QToolButton()
+        self.fill_check.setText("Fill (F)")
+        self.fill_check.setObjectName("opera_fill_tool")
+        self.fill_check.setCheckable(True)
+        self.fill_check.setToolTip("Fill tool: click a region of the coloured result to repaint it (undoable)")
+        self.colour_button = SwatchButton("Fill colour…", OPERA_COLOUR_RGB["red"])
+        self.colour_button.setToolTip("Choose the paint of the fill tool (Ctrl+click the result picks one)")
+        self.colour_button.clicked.connect(self._choose_fill_colour)
         g.addWidget(self.brush_button, 0, 0)
         g.addWidget(self.eraser_button, 0, 1)
-        g.addWidget(self.size_spin, 0, 2)
-        g.addWidget(self.mirror_check, 0, 3)
+        g.addWidget(self.fill_check, 0, 2)
+        g.addWidget(self.colour_button, 0, 3)
+        g.addWidget(self.size_spin, 5, 0, 1, 2)
+        g.addWidget(self.mirror_check, 5, 2, 1, 2)
         g.addWidget(QLabel("Smoothing"), 1, 0)
         self.smooth_slider = QSlider(Qt.Orientation.Horizontal)
         self.smooth_slider.setRange(0, 90)
@@ -451,32 +479,74 @@ class ColourTab(QWidget):
         for c in OPERA_COLOURS:
             self.colour_combo.addItem(c, c)
         self.colour_combo.setToolTip("Main colour of the generated lianpu (its traditional meaning shows below)")
+        self.colour_combo.currentIndexChanged.connect(lambda _i: self._show_meaning())
+        self.role_combo = QComboBox()
+        self.role_combo.setObjectName("opera_role")
+        self.role_combo.addItem("classic template", None)
+        self.role_combo.addItem("any role type", "any")
+        for key, rt in ROLE_TYPES.items():
+            self.role_combo.addItem(rt.title, key)  # the Chinese name in the tooltip: not every font has it
+            self.role_combo.setItemData(self.role_combo.count() - 1, f"{rt.name}: {rt.description}",
+                                        Qt.ItemDataRole.ToolTipRole)
+        self.role_combo.setCurrentIndex(self.role_combo.findData("any"))
+        self.role_combo.setToolTip("Role type: the composition of the face (整脸 whole face, 三块瓦 three tiles, "
+                                   "十字门 cross door …)")
+        self.role_combo.currentIndexChanged.connect(lambda _i: self._show_meaning())
         self.generate_button = QPushButton("Generate")
-        self.generate_button.setToolTip("Add a procedural lianpu of this seed and main colour and use it")
+        self.generate_button.setToolTip("Add a procedural lianpu of this type, seed and main colour and use it")
         self.generate_button.clicked.connect(lambda: self.generate_reference(
-            self.seed_spin.value(), self.colour_combo.currentData()))
+            self.seed_spin.value(), self.colour_combo.currentData(), self.role_combo.currentData()))
+        row.addWidget(self.role_combo, 1)
+        rl.addLayout(row)
+        row = QHBoxLayout()
         row.addWidget(self.seed_spin)
         row.addWidget(self.colour_combo)
         row.addWidget(self.generate_button)
         rl.addLayout(row)
+        self.meaning_label = QLabel("")
+        self.meaning_label.setObjectName("opera_role_meaning")
+        self.meaning_label.setWordWrap(True)
+        self.meaning_label.setStyleSheet("color: #666;")
+        rl.addWidget(self.meaning_label)
+        self.show_reference_check = QCheckBox("Show the reference large (right pane)")
+        self.show_reference_check.setObjectName("opera_show_reference")
+        self.show_reference_check.setToolTip("The right pane shows the reference itself instead of the warped exemplar")
+        self.show_reference_check.toggled.connect(self._show_reference_toggled)
+        rl.addWidget(self.show_reference_check)
+        self._show_meaning()
         return rf
+
+    def _warped_toggled(self, on: bool) -> None:
+        self.warped_pane.setVisible(on or self.pin_check.isChecked() or self.show_reference_check.isChecked())
+
+    def _show_reference_toggled(self, on: bool) -> None:
+        if not on and not self.pin_check.isChecked():
+            self.warped_pane.setVisible(self.warped_check.isChecked())
+        self._show_right_pane()
+        self._show_pins()
+
+    def _show_meaning(self) -> None:
+        """What the chosen role type and main colour mean."""
+        from engine.studios.opera.classical import OPERA_COLOUR_MEANINGS
+
+        role, colour = self.role_combo.currentData(), self.colour_combo.currentData()
+        parts = []
+        if role in ROLE_TYPES:
+            parts.append(f"{ROLE_TYPES[role].title}: {ROLE_TYPES[role].description}.")
+            self.meaning_label.setToolTip(ROLE_TYPES[role].name)
+        if colour is not None:
+            parts.append(f"{colour}: {OPERA_COLOUR_MEANINGS[colour]}.")
+        self.meaning_label.setText(" ".join(parts))
 
     def _paint_group(self) -> QGroupBox:
         pt = QGroupBox("Paint")
         pl = QGridLayout(pt)
-        self.colour_button = SwatchButton("Fill colour…", OPERA_COLOUR_RGB["red"])
-        self.colour_button.setToolTip("Choose the paint of the fill tool (Ctrl+click the result picks one)")
-        self.colour_button.clicked.connect(self._choose_fill_colour)
-        self.fill_check = QCheckBox("Fill tool (F)")
-        self.fill_check.setToolTip("Click a region of the coloured result to repaint it (undoable)")
         self.reset_fills_button = QPushButton("Remove hand fills")
         self.reset_fills_button.setToolTip("Undo every region repainted with the fill tool (one undoable step)")
         self.reset_fills_button.clicked.connect(self.reset_fills)
         self.view_ref_check = QCheckBox("Show the aligned reference")
         self.view_ref_check.setToolTip("Show the reference warped onto the sketch (the paper's warped exemplar)")
         self.view_ref_check.toggled.connect(lambda _on: self._show_colour_result())
-        pl.addWidget(self.colour_button, 0, 0)
-        pl.addWidget(self.fill_check, 0, 1)
         pl.addWidget(self.reset_fills_button, 1, 0)
         pl.addWidget(self.view_ref_check, 1, 1)
         self.pin_check = QCheckBox("Match points (P)")
@@ -588,19 +658,33 @@ class ColourTab(QWidget):
         if paths:
             self.add_reference_files(paths)
 
-    def generate_reference(self, seed: int, colour: str | None) -> None:
-        """Generate a procedural design (in the worker), add it and make it the reference.
+    def generate_reference(self, seed: int, colour: str | None, role: str | None = None) -> None:
+        """Generate a procedural design (in the worker), add it, make it the reference and show it
+        large in the right pane.
+
+        Args:
+            seed: design seed.
+            colour: main colour to force, or ``None``.
+            role: role type key, ``"any"``, or ``None`` for the classic template.
 
         Raises:
-            ValueError: unknown main colour.
+            ValueError: unknown main colour or role type.
         """
         if colour is not None and colour not in OPERA_COLOURS:
             raise ValueError(f"unknown main colour {colour!r}; known: {', '.join(OPERA_COLOURS)}")
+        if role is not None and role != "any" and role not in ROLE_TYPES:
+            raise ValueError(f"unknown role type {role!r}; known: any, {', '.join(ROLE_TYPES)}")
 
         def job(token: CancelToken) -> list[Reference]:
-            return [generated_reference(int(seed), colour)]
+            return [generated_reference(int(seed), colour, role=role)]
 
-        self.host.submit(GALLERY + ".generate", job, lambda refs: self._receive_references(refs, select=True))
+        def done(refs: object) -> None:
+            self._receive_references(refs, select=True)
+            self.show_reference_check.setChecked(True)
+            self._show_right_pane()
+            self.workspace.setSizes([1000, 1000, 1000])  # the new design as large as the sketch
+
+        self.host.submit(GALLERY + ".generate", job, done)
 
     def use_generated(self, sample: Sample) -> None:
         """A design from the generation strip joins the gallery and becomes the colour reference
@@ -699,7 +783,7 @@ class ColourTab(QWidget):
             if ref.seed is not None:
                 from engine.procedural.lianpu import generate_lianpu
 
-                return generate_lianpu(ref.seed, ref.colour, side).line_art, f"Trace {ref.label}"
+                return generate_lianpu(ref.seed, ref.colour, side, role=ref.role).line_art, f"Trace {ref.label}"
             return line_art_from_picture(ref.image, side), f"Trace {ref.label}"
 
         self._sketch_job(job)
@@ -820,7 +904,8 @@ class ColourTab(QWidget):
         self.colour_info.setText(f"{text}\nWhy: {out.note}" if out.note else text)
         self.host.engine_status.emit(text)
         self.host.device_used.emit(out.device)
-        self.warped_caption.setText(f"Warped exemplar — {ENGINE_NAMES.get(out.backend, out.backend)}")
+        self._warped_title = f"Warped exemplar — {ENGINE_NAMES.get(out.backend, out.backend)}"
+        self._show_right_pane()
 
     def _show_colour_result(self) -> None:
         res = self.colour_result
@@ -836,12 +921,15 @@ class ColourTab(QWidget):
         """The right pane: the reference itself in match mode (clicks pick pin points), otherwise the
         warped exemplar."""
         ref = self.current_reference()
-        if self.pin_check.isChecked() and ref is not None:
+        if (self.pin_check.isChecked() or self.show_reference_check.isChecked()) and ref is not None:
             h, w = ref.image.shape[:2]
-            self.warped_caption.setText("Reference — click a point, then its place on the colour result")
+            self.warped_pane.setVisible(True)
+            self.warped_caption.setText("Reference — click a point, then its place on the colour result"
+                                        if self.pin_check.isChecked() else f"Reference — {ref.label}")
             self.warped_view.set_document_size(QSize(w, h))
             self.warped_view.set_after(to_qimage(ref.image))
             return
+        self.warped_caption.setText(self._warped_title)
         res = self.colour_result
         if res is None:
             return
@@ -959,8 +1047,7 @@ class ColourTab(QWidget):
             self.warped_pane.setVisible(True)
             self.host.message.emit("Match points: click a point on the reference, then where it belongs on the colour")
         else:
-            self.warped_pane.setVisible(self.warped_check.isChecked())
-            self.warped_caption.setText("Warped exemplar")
+            self.warped_pane.setVisible(self.warped_check.isChecked() or self.show_reference_check.isChecked())
         self._show_right_pane()
         self._show_pins()
 
@@ -1010,7 +1097,7 @@ class ColourTab(QWidget):
         else:
             self.result_view.set_handles(None)
         ref = self.current_reference()
-        if self.pin_check.isChecked() and ref is not None:
+        if (self.pin_check.isChecked() or self.show_reference_check.isChecked()) and ref is not None:
             h, w = ref.image.shape[:2]
             pts = [(p[0] * w, p[1] * h) for p in pins]
             labels = [str(i + 1) for i in range(len(pins))]

@@ -139,6 +139,9 @@ def test_generate_reference_selection_is_undoable_and_recolours(qtbot, shell) ->
     first_key = p.doc.param(COLOUR, "reference")
     p.colour.seed_spin.setValue(77)
     p.colour.colour_combo.setCurrentIndex(p.colour.colour_combo.findData("blue"))
+    assert p.colour.role_combo.currentData() == "any"  # the window draws role types by default
+    assert "blue: valour" in p.colour.meaning_label.text()
+    p.colour.role_combo.setCurrentIndex(p.colour.role_combo.findData(None))  # the classic template
     p.colour.generate_button.click()
     qtbot.waitUntil(lambda: p.doc.param(COLOUR, "reference") == "gen:77:blue", timeout=15000)
     idle(qtbot, shell)
@@ -271,7 +274,10 @@ def test_engine_selector_without_a_learned_checkpoint(qtbot, roots, shell) -> No
     with pytest.raises(ValueError, match="not available"):
         p.colour.set_backend("neural")
     assert p.undo.count() == n and p.doc.param(COLOUR, "backend") == "auto"
-    # the warped exemplar pane shows the classical engine's aligned reference beside the result
+    # the warped exemplar pane (off by default: the sketch and the result get the room) shows the
+    # classical engine's aligned reference beside the result
+    assert not p.colour.warped_view.isVisible()
+    p.colour.warped_check.setChecked(True)
     assert p.colour.warped_view.isVisible() and "classical" in p.colour.warped_caption.text()
     assert np.array_equal(_pixels(p.colour.warped_view), p.colour.colour_result.warped_reference)
     p.colour.warped_check.setChecked(False)
@@ -498,3 +504,31 @@ def test_line_extractor_choice_is_an_undoable_step(qtbot, shell, monkeypatch) ->
     p.undo.undo()
     assert combo.currentData() == "xdog" and p.lineart.sliders["sigma"].isEnabled()
     qtbot.waitUntil(lambda: p.result is not None and p.result.info.get("method") == "xdog", timeout=15000)
+
+
+def test_generate_a_role_type_and_show_it_large(qtbot, shell) -> None:
+    from engine.procedural.lianpu import ROLE_TYPES
+
+    p = colour_mode(qtbot, shell)
+    assert not p.colour.warped_pane.isVisible()
+    p.colour.role_combo.setCurrentIndex(p.colour.role_combo.findData("shizimen"))
+    assert ROLE_TYPES["shizimen"].title in p.colour.meaning_label.text()
+    assert ROLE_TYPES["shizimen"].name == p.colour.meaning_label.toolTip()
+    p.colour.seed_spin.setValue(5)
+    p.colour.generate_button.click()
+    qtbot.waitUntil(lambda: p.doc.param(COLOUR, "reference") == "gen:5:any:shizimen", timeout=15000)
+    idle(qtbot, shell)
+    ref = p.colour.current_reference()
+    assert ref.role == "shizimen" and ROLE_TYPES["shizimen"].title in ref.label
+    assert p.colour.warped_caption.text() == f"Reference — {ref.label}"
+    assert np.array_equal(ref.image, generate_lianpu(5, None, 512, role="shizimen").image)
+    # shown large: the right pane holds the design itself, at its full size
+    assert p.colour.show_reference_check.isChecked() and p.colour.warped_pane.isVisible()
+    assert np.array_equal(_pixels(p.colour.warped_view), ref.image)
+    assert p.colour.warped_view.width() >= 0.9 * p.colour.sketch.width()
+    # tracing it gives its own line art
+    p.colour.trace_reference()
+    qtbot.waitUntil(lambda: np.array_equal(p.colour.sketch.line_art(),
+                                           generate_lianpu(5, None, 512, role="shizimen").line_art), timeout=15000)
+    p.colour.show_reference_check.setChecked(False)
+    assert not p.colour.warped_pane.isVisible()

@@ -177,3 +177,47 @@ def test_line_art_from_picture_and_fit_side_range(shapes) -> None:
     assert (line == INK).any() and line[0, 0] == PAPER  # letterbox paper stays white
     assert fit_side_range(np.zeros((3000, 1000), np.uint8)).shape == (2048, 683)
     assert fit_side_range(np.zeros((100, 200), np.uint8)).shape == (256, 512)
+
+
+def test_zoom_and_pan_keep_strokes_where_the_pen_is(qtbot, canvas) -> None:
+    from PySide6.QtCore import QPointF
+
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    fitted = canvas.image_rect()
+    anchor = QPointF(100.0, 120.0)
+    under = canvas.map_to_canvas(anchor)
+    canvas.zoom_by(2.0, anchor)
+    assert canvas.view_zoom == 2.0 and canvas.image_rect().width() == pytest.approx(2 * fitted.width())
+    after = canvas.map_to_canvas(anchor)
+    assert after[0] == pytest.approx(under[0], abs=0.01) and after[1] == pytest.approx(under[1], abs=0.01)
+    # Ctrl+= / Ctrl+- / Ctrl+0 (the window's View keys) zoom the focused sketch
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.view_zoom == pytest.approx(2.5)
+    qtbot.keyClick(canvas, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.view_zoom == pytest.approx(2.0)
+    # middle-drag pans; a stroke drawn after the pan lands under the pen
+    before = canvas.image_rect()
+    qtbot.mousePress(canvas, Qt.MouseButton.MiddleButton, pos=QPoint(150, 150))
+    qtbot.mouseMove(canvas, QPoint(170, 140))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.MiddleButton, pos=QPoint(170, 140))
+    moved = canvas.image_rect()
+    assert moved.left() - before.left() == pytest.approx(20) and moved.top() - before.top() == pytest.approx(-10)
+    assert (canvas.line_art() == 255).all()  # panning drew nothing
+    canvas.set_mirror(False)
+    x, y = canvas.map_to_canvas(QPointF(150.0, 150.0))
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(150, 150))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(150, 150))
+    ys, xs = np.nonzero(canvas.line_art() < 128)
+    assert abs(xs.mean() - x) < 2 and abs(ys.mean() - y) < 2
+    # Space + left drag pans too; Ctrl+0 fits again
+    qtbot.keyPress(canvas, Qt.Key.Key_Space)
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(100, 100))
+    qtbot.mouseMove(canvas, QPoint(90, 100))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(90, 100))
+    qtbot.keyRelease(canvas, Qt.Key.Key_Space)
+    assert canvas.image_rect().left() == pytest.approx(moved.left() - 10)
+    assert canvas.undo.count() == 1  # only the dot was a stroke
+    qtbot.keyClick(canvas, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.view_zoom == 1.0 and canvas.image_rect() == fitted
