@@ -85,9 +85,8 @@ def _load(folder: Path) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
 def _transfer_and_removal(analyzer: Any) -> dict[str, Any]:
     from engine.metrics.identity import identity_report
     from engine.studios.makeup.editor import MakeupEditor
-    from engine.studios.makeup.params import REMOVAL_STYLE, MakeupParams, load_styles
+    from engine.studios.makeup.params import MakeupParams, load_styles
     from engine.studios.makeup.reference import largest_geometry, measure_style
-    from engine.studios.makeup.removal import BARE_OFFSETS, makeup_present
 
     presets = load_styles(include_user_dir=False)
     made, bare = _load(MT / "makeup"), _load(MT / "no_makeup")
@@ -143,6 +142,26 @@ def _transfer_and_removal(analyzer: Any) -> dict[str, Any]:
             "result_dE": round(statistics.mean(x for x, _ in lips_labels), 2),
             "input_dE": round(statistics.mean(y for _, y in lips_labels), 2), "pairs": len(lips_labels)}
 
+    removal, rm_pairs = _removal(analyzer, made, bare, presets)
+    ident_t = identity_report(id_pairs)
+    ident_r = identity_report(rm_pairs)
+    return {
+        "pairs": len(id_pairs), "inputs": len(bare), "references": len(made),
+        "transfer": transfer, "removal": removal,
+        "identity": {"transfer": ident_t, "removal": ident_r, "aim": IDENTITY_AIM},
+        "invariance": {"pixels_changed_outside_changed_mask": outside_changed,
+                       "pixels_changed_outside_region_masks": outside_regions},
+    }
+
+
+def _removal(analyzer: Any, made: list[Any], bare: list[Any],
+             presets: Any) -> tuple[dict[str, Any], list[tuple[np.ndarray, np.ndarray]]]:
+    """Removal ΔE before / after on the made-up photos, and the (input, result) pairs at 1.0."""
+    from engine.studios.makeup.classical import face_geometry
+    from engine.studios.makeup.editor import MakeupEditor
+    from engine.studios.makeup.params import REMOVAL_STYLE, MakeupParams
+    from engine.studios.makeup.removal import BARE_OFFSETS, makeup_present
+
     removal: dict[str, Any] = {}
     rm_pairs: list[tuple[np.ndarray, np.ndarray]] = []
     for k in (1.0, 0.8):
@@ -154,8 +173,6 @@ def _transfer_and_removal(analyzer: Any) -> dict[str, Any]:
             geo = ed._faces(1.0, img)[0]
             b = makeup_present(geo)
             res = ed.edit(MakeupParams({r: REMOVAL_STYLE for r in BARE_OFFSETS}, {r: k for r in BARE_OFFSETS}))
-            from engine.studios.makeup.classical import face_geometry
-
             face = ed.analysis.faces[0]
             a = makeup_present(face_geometry(res.image, ed.analysis.parsing, face.landmarks))
             for r in BARE_OFFSETS:
@@ -173,15 +190,7 @@ def _transfer_and_removal(analyzer: Any) -> dict[str, Any]:
         for r in BARE_OFFSETS:
             moved[r].append(b[r])
     removal["no_makeup_photos_dE_to_bare"] = {r: round(statistics.mean(v), 2) for r, v in moved.items()}
-    ident_t = identity_report(id_pairs)
-    ident_r = identity_report(rm_pairs)
-    return {
-        "pairs": len(id_pairs), "inputs": len(bare), "references": len(made),
-        "transfer": transfer, "removal": removal,
-        "identity": {"transfer": ident_t, "removal": ident_r, "aim": IDENTITY_AIM},
-        "invariance": {"pixels_changed_outside_changed_mask": outside_changed,
-                       "pixels_changed_outside_region_masks": outside_regions},
-    }
+    return removal, rm_pairs
 
 
 def _latency(analyzer: Any, runs: int = 6) -> dict[str, Any]:

@@ -149,7 +149,7 @@ def _colour_lab(rgb: Sequence[float]) -> np.ndarray:
     return _rgb_to_lab(np.array([[rgb]], np.float32).clip(0, 255).astype(np.uint8))[0, 0]
 
 
-def colour_lab(rgb: Sequence[float]) -> np.ndarray:
+def colour_lab(rgb: Sequence[float] | np.ndarray) -> np.ndarray:
     """CIELAB ``[3]`` float32 of one sRGB colour 0–255 (floats kept: no rounding to 8 bits).
 
     Example:
@@ -160,7 +160,7 @@ def colour_lab(rgb: Sequence[float]) -> np.ndarray:
     return cv2.cvtColor(c, cv2.COLOR_RGB2Lab)[0, 0]
 
 
-def lab_colour(lab: Sequence[float]) -> tuple[float, float, float]:
+def lab_colour(lab: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
     """sRGB 0–255 floats of one CIELAB colour, clipped to the sRGB cube (inverse of :func:`colour_lab`).
 
     Example:
@@ -346,7 +346,8 @@ def _dist_to_line(pts: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 # --- rendering ----------------------------------------------------------------------------------
 
 def _apply_region(lab: np.ndarray, a_map: np.ndarray, t_map: np.ndarray | None, spec: RegionStyle,
-                  skin_lab: np.ndarray, detail: np.ndarray, ab_low: np.ndarray, skin_shine: float = 1.0) -> None:
+                  skin_lab: np.ndarray, detail: np.ndarray, ab_low: np.ndarray, skin_shine: float = 1.0,
+                  lip_mask: np.ndarray | None = None) -> None:
     """Paint one region into ``lab`` (see the module docstring for the formulas).
 
     Args:
@@ -358,13 +359,14 @@ def _apply_region(lab: np.ndarray, a_map: np.ndarray, t_map: np.ndarray | None, 
         detail: float32 ``[h, w]`` fine luminance detail of the source.
         ab_low: float32 ``[h, w, 2]`` blurred source chroma (for ``smooth``).
         skin_shine: the face's skin highlight level (:attr:`FaceGeometry.skin_shine`, for ``shine``).
+        lip_mask: the raw lips mask when ``region`` is the lips (measured styles gate its rim).
     """
     L, A_, B_ = lab[..., 0], lab[..., 1], lab[..., 2]
     wsum = float(a_map.sum())
     if wsum <= 0:
         return
     if spec.relative:
-        _apply_relative(lab, a_map, t_map, spec, skin_lab, detail, ab_low, skin_shine)
+        _apply_relative(lab, a_map, t_map, spec, skin_lab, detail, ab_low, skin_shine, lip_mask)
         return
     mean = np.array([float((a_map * ch).sum()) / wsum for ch in (L, A_, B_)], np.float32)
     if spec.color_mode == "skin":
@@ -397,6 +399,12 @@ GRADIENT_T: tuple[float, float] = (0.25, 0.75)
 region, so a steep profile never asks for colours beyond sRGB; the renderer extends the line."""
 
 SHINE_GAIN: tuple[float, float] = (-0.6, 1.5)
+SPREAD_MIN: float = 0.35
+"""A measured ``spread`` scales a region's contrast by at least this factor and at most its inverse."""
+
+DARK_KEEP: float = 12.0
+"""L units: a measured style lightens a pixel this much darker than its region's own colour not at
+all (lashes), half as much at half of it."""
 """Limits of the highlight gain a measured ``shine`` may ask for (−0.6 = most highlights taken away)."""
 
 
@@ -445,7 +453,8 @@ def region_stats(lab: np.ndarray, detail: np.ndarray, a_map: np.ndarray, t_map: 
     Returns:
         ``mean`` ``[3]``; ``lid`` and ``top`` ``[3]`` (the weighted linear fit of the colour over ``t``
         at :data:`GRADIENT_T`; both equal ``mean`` without ``t_map``); ``shine`` (mean
-        ``max(D, 0)`` / the skin's) and ``texture`` (mean ``|D|``).
+        ``max(D, 0)`` / the skin's), ``texture`` (mean ``|D|``) and ``spread`` (the standard
+        deviation of L around the mean / the linear profile: the region's contrast).
 
     Raises:
         ValueError: the region is empty.
@@ -459,6 +468,7 @@ def region_stats(lab: np.ndarray, detail: np.ndarray, a_map: np.ndarray, t_map: 
     pix = lab[sel].astype(np.float64)
     mean = (w[:, None] * pix).sum(0) / ws
     lid = top = mean
+    fit_l = np.full(len(w), mean[0])
     if t_map is not None:
         t = t_map[sel].astype(np.float64)
         tm = float((w * t).sum() / ws)
@@ -466,21 +476,32 @@ def region_stats(lab: np.ndarray, detail: np.ndarray, a_map: np.ndarray, t_map: 
         if var > 1e-6:
             slope = ((w * (t - tm))[:, None] * (pix - mean)).sum(0) / ws / var
             lid, top = mean + slope * (GRADIENT_T[0] - tm), mean + slope * (GRADIENT_T[1] - tm)
+            fit_l = mean[0] + slope[0] * (t - tm)
+    spread = float(np.sqrt((w * (pix[:, 0] - fit_l) ** 2).sum() / ws))
     d = detail[sel].astype(np.float64)
     return {"mean": mean.astype(np.float32), "lid": np.asarray(lid, np.float32), "top": np.asarray(top, np.float32),
             "shine": float((w * np.maximum(d, 0)).sum() / ws) / max(skin_shine, 1e-3),
-            "texture": float((w * np.abs(d)).sum() / ws)}
+            "texture": float((w * np.abs(d)).sum() / ws), "spread": spread}
 
 
 def _apply_relative(lab: np.ndarray, a_map: np.ndarray, t_map: np.ndarray | None, spec: RegionStyle,
-                    skin_lab: np.ndarray, detail: np.ndarray, ab_low: np.ndarray, skin_shine: float) -> None:
+                    skin_lab: np.ndarray, detail: np.ndarray, ab_low: np.ndarray, skin_shine: float,
+                    lip_mask: np.ndarray | None = None) -> None:
     """Paint a measured (skin-relative) region style into ``lab`` in place.
 
     With ``S`` the face's skin, ``S_ref`` the reference's (``reference_skin``) and ``C`` the
     style's colour: the region's core-weighted mean (:func:`region_stats`) moves to ``C − S_ref + S``
     (a two-colour style: the region's own lid→top linear profile moves to the style's, whose
-    colours sit at :data:`GRADIENT_T`, so a gradient is not added on top of the face's own shading); every pixel keeps its offset from that
-    mean / profile, the rim is shifted by its mask weight. ``shine`` scales the
+    colours sit at :data:`GRADIENT_T`, so a gradient is not added on top of the face's own
+    shading); every pixel keeps its offset from that mean / profile, the rim is shifted by its mask
+    weight. Two guards keep a large shift (a removal, a pale reference on dark lips) from drawing
+    shapes: outside the lips a lightening shift (L and colour) is faded out on pixels more than
+    :data:`DARK_KEEP` darker than the region (lashes stay dark), and on the lips
+    (``lip_mask``, the raw lips mask) the feathered rim is weighted by how lip-like each pixel's
+    colour is (between the skin and the lips' mean), so the skin around the mouth gets no halo.
+    ``spread`` scales the region's L contrast towards the style's (a heavy smoky lid under a removal
+    is flattened, a smooth lid under a smoky reference gains depth), by a factor within
+    [:data:`SPREAD_MIN`, 1 / :data:`SPREAD_MIN`], sparing pixels far darker than the region (lashes). ``shine`` scales the
     highlights so that their level relative to the skin's becomes the reference's (gain limited to
     :data:`SHINE_GAIN`); ``texture`` smooths a region whose fine detail exceeds the reference's.
     Measured on the face itself (the reference is the input), every term is zero: the input comes back.
@@ -495,15 +516,32 @@ def _apply_relative(lab: np.ndarray, a_map: np.ndarray, t_map: np.ndarray | None
         d0, d1 = c0 - o0, c1 - o1
         u = (t_map - np.float32(GRADIENT_T[0])) * np.float32(1 / (GRADIENT_T[1] - GRADIENT_T[0]))
         delta = d0[None, None, :] + (d1 - d0)[None, None, :] * u[..., None]  # [h, w, 3]
-        L += a_map * np.float32(spec.lightness) * delta[..., 0]
-        A_ += a_map * delta[..., 1]
-        B_ += a_map * delta[..., 2]
+        own_l = o0[0] + (o1[0] - o0[0]) * u  # the region's own L profile
     else:
         target = colour_lab(spec.colors[0]) + shift
-        own = np.asarray(stats["mean"])
-        L += a_map * np.float32(spec.lightness * (target[0] - own[0]))
-        A_ += a_map * np.float32(target[1] - own[1])
-        B_ += a_map * np.float32(target[2] - own[2])
+        own_c = np.asarray(stats["mean"])
+        delta = np.broadcast_to((target - own_c).astype(np.float32), lab.shape)
+        own_l = np.float32(own_c[0])
+    if lip_mask is not None:  # the rim outside the lips: only pixels that look like lip, not skin
+        d_skin = np.linalg.norm(lab - skin_lab.astype(np.float32), axis=-1)
+        d_lip = np.linalg.norm(lab - np.asarray(stats["mean"], np.float32), axis=-1)
+        sep = max(float(np.linalg.norm(np.asarray(stats["mean"]) - skin_lab)), 1.0)
+        lipness = np.clip(0.5 + (d_skin - d_lip) / (2 * sep), 0, 1)
+        inner = np.clip((lip_mask - 0.45) / 0.1, 0, 1)  # inside the lip contour (mask ≥ 0.5): all of it
+        a_map = (a_map * np.maximum(lipness, inner)).astype(np.float32)
+    # lightening spares what is much darker than the region (lashes, the lash line's own shadow):
+    # lifted with the rest they turn into grey specks (with their chroma: dark and coloured is metallic)
+    dev = L - own_l
+    dl = delta[..., 0] * np.float32(spec.lightness)
+    keep = np.where((dl > 0) & (lip_mask is None), np.clip(1.0 + dev / DARK_KEEP, 0.0, 1.0), 1.0).astype(np.float32)
+    if spec.spread is not None:  # the region's contrast towards the style's
+        f = float(np.clip(spec.spread / max(float(stats["spread"]), 1e-3), SPREAD_MIN, 1.0 / SPREAD_MIN))
+        if abs(f - 1.0) > 1e-3:
+            spare = np.clip(1.0 + dev / (2 * DARK_KEEP), 0.0, 1.0)  # lashes far below keep their depth
+            L -= a_map * np.float32(1.0 - f) * spare * dev
+    L += a_map * keep * dl
+    A_ += a_map * keep * delta[..., 1]  # a spared dark pixel gets no colour either: dark + chroma reads as metal
+    B_ += a_map * keep * delta[..., 2]
     if spec.shine is not None:
         own = float(stats["shine"])
         gain = float(np.clip(spec.shine / max(own, 1e-3) - 1.0, *SHINE_GAIN))
@@ -552,7 +590,8 @@ def render_face(image: np.ndarray, geo: FaceGeometry, params: MakeupParams,
         if a_map.size == 0 or float(a_map.max()) <= CHANGE_THRESHOLD:
             continue
         _apply_region(lab[ry, rx], a_map, None if t is None else t[ry, rx], spec, geo.skin_lab,
-                      geo.detail[ry, rx], geo.ab_low[ry, rx], geo.skin_shine)
+                      geo.detail[ry, rx], geo.ab_low[ry, rx], geo.skin_shine,
+                      m[ry, rx] if region == "lips" else None)
         np.maximum(union[ry, rx], a_map, out=union[ry, rx])
     sel = union > CHANGE_THRESHOLD
     if not sel.any():

@@ -134,14 +134,7 @@ def cmd_makeup(args: argparse.Namespace) -> int:
         :func:`engine.cli.run`).
     """
     from engine.errors import NoFaceError
-    from engine.imageio import (
-        atomic_write_files,
-        check_not_input,
-        check_output_file,
-        check_output_folder,
-        encode_for_path,
-        load_image,
-    )
+    from engine.imageio import atomic_write_files, encode_for_path, load_image
     from engine.studios.makeup.editor import MakeupEditor
     from engine.studios.makeup.params import (
         load_styles,
@@ -168,18 +161,7 @@ def cmd_makeup(args: argparse.Namespace) -> int:
     if args.save_style and not refs:
         raise ValueError("--save-style needs --reference or a --<region>-reference photo")
     styles_out = Path(args.styles_out) if args.styles_out else user_styles_dir() / "reference_styles.json"
-    check_output_file(args.out)
-    if args.masks_out:
-        check_output_folder(args.masks_out)
-    overwrite = getattr(args, "overwrite", False)
-    inputs = (args.image, args.styles_file, *refs.values())
-    check_not_input(args.out, *inputs, overwrite=overwrite)
-    if args.save_style:
-        check_not_input(styles_out, args.image, *refs.values(), overwrite=True, option="--styles-out")
-    if args.masks_out:
-        enabled = [r for r, (kind, _) in sources.items() if kind != "off"]
-        for path in mask_files(args.masks_out, [r for r in params_order(enabled)]):
-            check_not_input(path, *inputs, overwrite=overwrite, option="--masks-out")
+    _check_outputs(args, [r for r, (kind, _) in sources.items() if kind != "off"], list(refs.values()), styles_out)
     image = load_image(args.image)
     editor = MakeupEditor("classical", styles=styles)
     with quiet_native_stderr():
@@ -215,6 +197,33 @@ def cmd_makeup(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, {res.info['faces']} face(s); {regions}; "
           f"intensity {params.intensity:g})")
     return 0
+
+
+def _check_outputs(args: argparse.Namespace, enabled: list[str], refs: list[str], styles_out: Path) -> None:
+    """Refuse unwritable outputs and outputs that would overwrite an input, before any work.
+
+    Args:
+        args: the ``makeup`` options.
+        enabled: the regions that will be painted.
+        refs: the reference photos.
+        styles_out: the style file ``--save-style`` writes.
+
+    Raises:
+        ValueError / ImageSaveError: see :func:`engine.imageio.check_not_input` and friends.
+    """
+    from engine.imageio import check_not_input, check_output_file, check_output_folder
+
+    check_output_file(args.out)
+    if args.masks_out:
+        check_output_folder(args.masks_out)
+    overwrite = getattr(args, "overwrite", False)
+    inputs = (args.image, args.styles_file, *refs)
+    check_not_input(args.out, *inputs, overwrite=overwrite)
+    if args.save_style:
+        check_not_input(styles_out, args.image, *refs, overwrite=True, option="--styles-out")
+    if args.masks_out:
+        for path in mask_files(args.masks_out, params_order(enabled)):
+            check_not_input(path, *inputs, overwrite=overwrite, option="--masks-out")
 
 
 def params_order(regions: list[str]) -> list[str]:

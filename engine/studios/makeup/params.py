@@ -33,8 +33,10 @@ explicitly, later files replace styles of the same name)::
                                            # (its colours at 1/4 and 3/4 of the way up)
              "shine": 1.4,        # 0-50, the reference region's highlight level / its skin's
                                   # (replaces "finish": highlights scaled to the same ratio)
-             "texture": 1.2       # 0-50, the reference region's fine-detail level (L units);
+             "texture": 1.2,      # 0-50, the reference region's fine-detail level (L units);
                                   # a face with more detail is smoothed towards it (base)
+             "spread": 6.0        # 0-100, the reference region's L contrast (std around its
+                                  # profile); a region with more is flattened towards it
            }}}}}
 
 Unknown keys, out-of-range values and unknown regions are refused with the file and style named.
@@ -79,7 +81,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "opacity": (0.0, 1.0), "feather": (0.0, 0.5), "area": (0.05, 2.0), "lightness": (0.0, 1.0),
     "fade": (0.0, 1.0), "wing": (0.0, 1.0), "lift": (-1.0, 1.0), "smooth": (0.0, 1.0),
 }
-_MEASURED_RANGES: dict[str, tuple[float, float]] = {"shine": (0.0, 50.0), "texture": (0.0, 50.0)}
+_MEASURED_RANGES: dict[str, tuple[float, float]] = {"shine": (0.0, 50.0), "texture": (0.0, 50.0),
+                                                    "spread": (0.0, 100.0)}
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class RegionStyle:
     reference_skin: tuple[float, float, float] | None = None  # sRGB skin the colours are relative to
     shine: float | None = None                             # highlight ratio region / skin (measured)
     texture: float | None = None                           # fine-detail level, L units (measured)
+    spread: float | None = None                            # L contrast in the region, L units (measured)
 
     @property
     def relative(self) -> bool:
@@ -144,7 +148,7 @@ class RegionStyle:
         out["finish"] = self.finish
         if self.reference_skin is not None:
             out["reference_skin"] = [float(v) for v in self.reference_skin]
-        for key in ("shine", "texture"):
+        for key in _MEASURED_RANGES:
             if getattr(self, key) is not None:
                 out[key] = float(getattr(self, key))
         return out
@@ -192,24 +196,36 @@ class RegionStyle:
                 if not isinstance(v, (int, float)) or not (lo <= float(v) <= hi):
                     raise ValueError(f"{where}: {key} must be a number in [{lo}, {hi}], got {v!r}")
                 values[key] = float(v)
-        for key, (lo, hi) in _MEASURED_RANGES.items():
-            if key in d and d[key] is not None:
-                v = d[key]
-                if not isinstance(v, (int, float)) or not (lo <= float(v) <= hi):
-                    raise ValueError(f"{where}: {key} must be a number in [{lo}, {hi}], got {v!r}")
-                values[key] = float(v)
-        ref = d.get("reference_skin")
-        if ref is not None:
-            if not (isinstance(ref, Sequence) and len(ref) == 3
-                    and all(isinstance(v, (int, float)) and 0 <= v <= 255 for v in ref)):
-                raise ValueError(f"{where}: reference_skin must be [R, G, B] with values 0-255")
-            if mode != "rgb":
-                raise ValueError(f"{where}: reference_skin needs an [R, G, B] color")
-            values["reference_skin"] = (float(ref[0]), float(ref[1]), float(ref[2]))
+        values.update(_measured_values(d, where, mode))
         finish = d.get("finish", "satin")
         if finish not in FINISHES:
             raise ValueError(f"{where}: finish must be one of {', '.join(FINISHES)}, got {finish!r}")
         return cls(colors=colors, color_mode=mode, finish=finish, **values)
+
+
+def _measured_values(d: Mapping[str, Any], where: str, mode: str) -> dict[str, Any]:
+    """The measured-style keys of a region entry (``reference_skin``, ``shine``, ``texture``,
+    ``spread``), validated.
+
+    Raises:
+        ValueError: a value out of range, or ``reference_skin`` without an ``[R, G, B]`` colour.
+    """
+    values: dict[str, Any] = {}
+    for key, (lo, hi) in _MEASURED_RANGES.items():
+        if key in d and d[key] is not None:
+            v = d[key]
+            if not isinstance(v, (int, float)) or not (lo <= float(v) <= hi):
+                raise ValueError(f"{where}: {key} must be a number in [{lo}, {hi}], got {v!r}")
+            values[key] = float(v)
+    ref = d.get("reference_skin")
+    if ref is not None:
+        if not (isinstance(ref, Sequence) and len(ref) == 3
+                and all(isinstance(v, (int, float)) and 0 <= v <= 255 for v in ref)):
+            raise ValueError(f"{where}: reference_skin must be [R, G, B] with values 0-255")
+        if mode != "rgb":
+            raise ValueError(f"{where}: reference_skin needs an [R, G, B] color")
+        values["reference_skin"] = (float(ref[0]), float(ref[1]), float(ref[2]))
+    return values
 
 
 @dataclass(frozen=True)

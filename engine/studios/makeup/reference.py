@@ -5,7 +5,8 @@ the parser ``auto`` picks), and each region's makeup is measured in the renderer
 (CIELAB, :mod:`engine.studios.makeup.classical`) on the same soft region masks the renderer paints
 (:data:`TEMPLATE`), weighted by the mask:
 
-``lips``       mean colour and gloss (``shine``: mean positive fine detail / the skin's).
+``lips``       mean colour, gloss (``shine``: mean positive fine detail / the skin's) and contrast
+               (``spread``, also for the eyeshadow: a flat lipstick flattens textured lips).
 ``eyeshadow``  the colour's linear profile over ``t`` (0 lash line → 1 towards the brow): two
                colours, at a quarter and three quarters of the way up, i.e. colour and gradient.
 ``eyeliner``   mean colour of the lash-line band (its darkness against the skin).
@@ -62,6 +63,10 @@ TEMPLATE: dict[str, RegionStyle] = {
 }
 """The region shapes a measured style is measured on and painted with (opacity 1: at full
 intensity the region's mean reaches the reference's, relative to the skin)."""
+
+SPREAD_REGIONS: tuple[str, ...] = ("lips", "eyeshadow")
+"""Regions whose contrast (``spread``) a measured style records: lipstick and eyeshadow flatten or
+add texture; elsewhere the face's own contrast is kept."""
 
 CHEEK_LIFTS: tuple[float, ...] = (-0.4, -0.2, 0.0, 0.2, 0.4)
 """Heights tried for the blush (``lift``; + towards the eye)."""
@@ -153,6 +158,7 @@ def measure_style(geo: FaceGeometry, name: str = "reference", regions: Sequence[
                 continue
             stats = got
         extra: dict[str, Any] = {}
+        colors: tuple[tuple[float, float, float], ...]
         if region == "eyeshadow":
             colors = (lab_colour(stats["lid"]), lab_colour(stats["top"]))
         else:
@@ -163,6 +169,8 @@ def measure_style(geo: FaceGeometry, name: str = "reference", regions: Sequence[
             extra["finish"] = "gloss" if shine > GLOSS_SHINE else "matte" if shine < MATTE_SHINE else "satin"
         if region == "base":
             extra["texture"] = min(float(stats["texture"]), 50.0)
+        if region in SPREAD_REGIONS:
+            extra["spread"] = min(float(stats["spread"]), 100.0)
         out[region] = replace(spec, colors=colors, color_mode="rgb", reference_skin=skin, **extra)
     if not out:
         raise ValueError("no makeup region could be measured on the reference face")

@@ -8,7 +8,8 @@ same masks the renderer paints), the mean over the 8 MT photos without makeup in
 data (``bench.makeup_reference`` re-measures them and reports the spread). :func:`removal_style` is a
 measured style whose colours are the face's own skin plus these offsets, so removing at intensity
 ``k`` moves each region ``k`` of the way from its present colour to the bare estimate and keeps
-the texture; lip gloss is brought to the bare highlight level :data:`BARE_SHINE`.
+the texture; lip gloss is brought to the bare highlight level :data:`BARE_SHINE`, and lips or lids
+with more contrast than bare ones (:data:`BARE_SPREAD`) are flattened towards it.
 :func:`makeup_present` says how far each region of a face is from bare (ΔE), i.e. how much makeup
 it estimates.
 
@@ -24,7 +25,7 @@ from engine.studios.makeup.classical import FaceGeometry, colour_lab, lab_colour
 from engine.studios.makeup.params import REMOVAL_STYLE, MakeupStyle
 from engine.studios.makeup.reference import TEMPLATE, measure_style
 
-__all__ = ["BARE_OFFSETS", "BARE_SHINE", "REMOVAL_STYLE", "REMOVED_REGIONS", "bare_distance", "makeup_present",
+__all__ = ["BARE_OFFSETS", "BARE_SHINE", "BARE_SPREAD", "REMOVAL_STYLE", "REMOVED_REGIONS", "bare_distance", "makeup_present",
            "removal_style"]
 
 REMOVED_REGIONS: tuple[str, ...] = ("cheek", "eyeshadow", "eyeliner", "lips")
@@ -42,6 +43,10 @@ where each face is reddest)."""
 
 BARE_SHINE = 1.63
 """Bare lips' highlight level relative to the skin's (mean of the same photos; sd 0.51)."""
+
+BARE_SPREAD: dict[str, float] = {"lips": 13.46, "eyeshadow": 12.69}
+"""Bare lips' and lids' L contrast (std around their mean / profile; same photos, sd 3.4 and 2.8):
+a region with more (a heavy smoky lid) is flattened towards it."""
 
 NOMINAL_SKIN_LAB: tuple[float, float, float] = (78.0, 10.0, 13.0)
 """Any skin colour: the removal style's colours are stored relative to it (only the offsets matter)."""
@@ -68,8 +73,8 @@ def removal_style(name: str = REMOVAL_STYLE) -> MakeupStyle:
     regions = {}
     for r in REMOVED_REGIONS:
         colors = tuple(lab_colour(skin + np.array(o, np.float32)) for o in BARE_OFFSETS[r])
-        extra = {"shine": BARE_SHINE} if r == "lips" else {}
-        regions[r] = replace(TEMPLATE[r], colors=colors, color_mode="rgb", reference_skin=ref, **extra)
+        regions[r] = replace(TEMPLATE[r], colors=colors, color_mode="rgb", reference_skin=ref,
+                             shine=BARE_SHINE if r == "lips" else None, spread=BARE_SPREAD.get(r))
     return MakeupStyle(name, regions, ("removal",), "makeup removal: regions back to the bare look, relative to the skin")
 
 
