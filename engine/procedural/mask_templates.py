@@ -30,6 +30,9 @@ W, H = 512, 400
 
 SS = 2  # supersampling for smooth edges
 
+GRAIN = 0.035
+"""Relative brightness spread of the drawn templates' fabric grain."""
+
 
 @dataclass
 class MaskTemplate:
@@ -89,7 +92,12 @@ def _finish(name: str, kind: str, rgb: np.ndarray, alpha: np.ndarray, anchors: d
     xs = np.linspace(-1, 1, W * SS)[None, :]
     ys = np.linspace(-1, 1, H * SS)[:, None]
     shade = 1.0 - 0.18 * xs ** 2 - 0.08 * ys ** 2
-    rgb = np.clip(rgb.astype(np.float32) * shade[:, :, None], 0, 255).astype(np.uint8)
+    # material: a fine non-woven grain (seeded: every template is drawn the same way each time)
+    rng = np.random.default_rng(sum(map(ord, kind)))
+    grain = cv2.GaussianBlur(rng.normal(0.0, 1.0, (H * SS, W * SS)).astype(np.float32), (0, 0), 0.8 * SS)
+    grain *= GRAIN / max(float(grain.std()), 1e-6)
+    rgb = rgb.astype(np.float32) * shade[:, :, None] * (1.0 + grain[:, :, None])
+    rgb = np.clip(rgb, 0, 255).astype(np.uint8)
     rgba = np.dstack([rgb, alpha])
     rgba = cv2.resize(rgba, (W, H), interpolation=cv2.INTER_AREA)
     return MaskTemplate(name, rgba, anchors, kind)
@@ -105,8 +113,8 @@ def surgical(color: tuple[int, int, int] = (120, 170, 220), name: str = "surgica
     cv2.fillPoly(alpha, [body], 255, cv2.LINE_AA)
     dark = _shade(color, 0.78)
     light = _shade(color, 1.12)
-    for k, y in enumerate((130, 185, 240)):  # pleats: a shadow line under a highlight
-        line = _pts(_curve((44, y + 8), (256, y - 22 + 10 * k), (468, y + 8)))
+    for y in (130, 185, 240):  # straight pleats: a shadow line under a highlight
+        line = _pts(_curve((44, y), (256, y), (468, y)))
         cv2.polylines(rgb, [line + [0, 6 * SS]], False, dark, 5 * SS, cv2.LINE_AA)
         cv2.polylines(rgb, [line], False, light, 3 * SS, cv2.LINE_AA)
     for edge in (top, bottom):  # binding
