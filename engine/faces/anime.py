@@ -421,7 +421,7 @@ def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0) -> Anim
     # the mouth first: the small dark stroke nearest its prior in the lower middle of the face
     mm = _dark_mask(g, (int(0.25 * _W), int(0.52 * _W), int(0.75 * _W), int(0.94 * _W)), dark_level + 25)
     mouth = _pick(_components(mm), _prior_box("mouth"), sigma=14.0, min_area=5,
-                  shape_ok=lambda b: (4 <= b[2] - b[0] <= 0.3 * _W and b[3] - b[1] <= 0.2 * _W
+                  shape_ok=lambda b: (4 <= b[2] - b[0] <= 0.3 * _W and b[3] - b[1] <= min(0.2 * _W, 1.2 * (b[2] - b[0]))
                                       and b[0] > 0.25 * _W and b[2] < 0.75 * _W))
     # the eyes: the lowest symmetric pair of dark strokes above the mouth
     dm = _dark_mask(g, (4, int(0.18 * _W), _W - 4, int(0.72 * _W)), dark_level)
@@ -500,6 +500,7 @@ def _check_parts(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
     prior box), a brow from the other brow's offset above its eye (else a fixed offset), the mouth
     from its prior below the eyes' midpoint. Estimated parts have ``found[name] = False``.
     """
+    _check_eyes(parts, found)
     _check_brows(parts, found)
     _check_mouth(parts, found)
 
@@ -607,6 +608,32 @@ def looks_like_face(parts: AnimeFaceParts) -> bool:
                 and (f.get("mouth") or f.get("left_brow") or f.get("right_brow")))
 
 
+def _lashes_on_top(image: np.ndarray, parts: AnimeFaceParts) -> bool:
+    """True when the found eyes are darker in their upper halves than in their lower halves (the
+    thick upper lash line and the iris's dark top: an upright eye; turned by 180° it is the other
+    way round)."""
+    g = _grey(image).astype(np.float32)
+    score = 0.0
+    for name in ("left_eye", "right_eye"):
+        x0, y0, x1, y1 = (int(round(v)) for v in parts.parts[name])
+        sub = g[max(0, y0):max(0, y1), max(0, x0):max(0, x1)]
+        if sub.shape[0] < 4 or sub.shape[1] < 2:
+            continue
+        half = sub.shape[0] // 2
+        score += float(255.0 - sub[:half].mean()) - float(255.0 - sub[half:].mean())
+    return score > 0.0
+
+
+def _dark_mass_upper(image: np.ndarray, box: np.ndarray) -> bool:
+    """True when a face box has more dark strokes in its upper middle band (eyes) than in its lower
+    middle band, hair joined to the top edge not counted. Upright tight crops: 30 of 31 development
+    crops; the same crops turned by 180°: 1 of 31."""
+    g, _, _, _ = _working_square(image, box)
+    skin = float(np.median(np.concatenate([g[72:84, 24:44].ravel(), g[72:84, 84:104].ravel()])))
+    dark = _cut_hair(_dark_mask(g, (0, 0, _W, _W), max(skin - 60.0, min(skin - 25.0, 60.0))), 0)
+    return bool((dark[_W // 4:_W // 2] > 0).mean() >= (dark[_W // 2:3 * _W // 4] > 0).mean())
+
+
 def _upside_down(image: np.ndarray, box: np.ndarray, upright: AnimeFaceParts) -> bool:
     """True when the face box turned by 180° has a face's layout and more parts are found in it than
     in ``upright`` (the face is the wrong way up)."""
@@ -646,6 +673,7 @@ def analyze_anime(image: np.ndarray, assume_crop: bool = False, min_size: int = 
     crop = locate_parts(image, whole, 0.0)
     if assume_crop:
         return [crop]
-    if looks_like_face(crop) and not _upside_down(image, whole, crop):
+    if (looks_like_face(crop) and _dark_mass_upper(image, whole) and _lashes_on_top(image, crop)
+            and not _upside_down(image, whole, crop)):
         return [crop]
     return []
