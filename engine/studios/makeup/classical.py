@@ -399,13 +399,14 @@ GRADIENT_T: tuple[float, float] = (0.25, 0.75)
 region, so a steep profile never asks for colours beyond sRGB; the renderer extends the line."""
 
 SHINE_GAIN: tuple[float, float] = (-0.6, 1.5)
+"""Limits of the highlight gain a measured ``shine`` may ask for (−0.6 = most highlights taken away)."""
+
 SPREAD_MIN: float = 0.35
 """A measured ``spread`` scales a region's contrast by at least this factor and at most its inverse."""
 
-DARK_KEEP: float = 12.0
+DARK_KEEP: float = 20.0
 """L units: a measured style lightens a pixel this much darker than its region's own colour not at
 all (lashes), half as much at half of it."""
-"""Limits of the highlight gain a measured ``shine`` may ask for (−0.6 = most highlights taken away)."""
 
 
 def core_mask(m: np.ndarray) -> np.ndarray:
@@ -582,10 +583,12 @@ def render_face(image: np.ndarray, geo: FaceGeometry, params: MakeupParams,
         spec = styles[str(params.regions[region])].regions[region]  # enabled: a style name
         m, t, (ry, rx) = region_mask(geo, region, spec)
         full = masks[region][y0:y1, x0:x1]
-        np.maximum(full, (m * 255 + 0.5).astype(np.uint8), out=full)
         mm = m[ry, rx]
-        if spec.relative and mm.size:
+        if spec.relative and mm.size:  # painted (and recorded) with its core at full strength
             mm = core_mask(mm)
+            np.maximum(full[ry, rx], np.ceil(mm * 255).astype(np.uint8), out=full[ry, rx])
+        else:
+            np.maximum(full, (m * 255 + 0.5).astype(np.uint8), out=full)
         a_map = mm * np.float32(spec.opacity * params.strength(region))
         if a_map.size == 0 or float(a_map.max()) <= CHANGE_THRESHOLD:
             continue
