@@ -138,7 +138,7 @@ class RegeneratePanel(StudioPanel):
         box = QGroupBox("Edited mask")
         bl = QVBoxLayout(box)
         self.painter = MaskPainter(self.undo)
-        self.painter.setMinimumHeight(460)
+        self.painter.setMinimumHeight(380)  # a navigator: painting happens on the main canvas
         self.painter.stroke_finished.connect(self.request_render)
         # the main canvas paints the same mask (overlay with the canvas' zoom/pan, screen-px brush)
         self.canvas_tool = CanvasMaskTool(self.painter.view)

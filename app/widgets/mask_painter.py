@@ -102,11 +102,27 @@ class LabelPalette(QListWidget):
     label_selected = Signal(int)
     visibility_changed = Signal()
 
+    COLUMNS = 3
+    """Labels per row: all 19 show at once (7 rows), no scrolling."""
+    CELL = QSize(104, 20)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("label_palette")
+        self.setFlow(QListWidget.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.setGridSize(self.CELL)
+        self.setUniformItemSizes(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        rows = -(-len(CELEBAMASK_HQ.classes) // self.COLUMNS)
+        self.setFixedHeight(rows * self.CELL.height() + 2 * self.frameWidth() + 4)
+        self.setMinimumWidth(self.COLUMNS * self.CELL.width() + 2 * self.frameWidth() + 4)
         for i, name in enumerate(CELEBAMASK_HQ.classes):
-            it = QListWidgetItem(label_icon(i), f"{i:2d}  {name}")
+            it = QListWidgetItem(label_icon(i), f"{i} {name}")
+            it.setSizeHint(self.CELL)
             it.setFlags(it.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             it.setCheckState(Qt.CheckState.Checked)
             it.setToolTip("check box: show/hide this label's overlay")
@@ -424,8 +440,7 @@ class MaskPainter(QWidget):
         lay.addWidget(self.view, 3)
         self.current = QLabel()
         lay.addWidget(self.current)
-        self.palette_list.setMaximumHeight(170)
-        lay.addWidget(self.palette_list, 1)
+        lay.addWidget(self.palette_list)
         self.size_spin.valueChanged.connect(self.view.set_brush)
         self.opacity.valueChanged.connect(lambda v: self.view.set_opacity(v / 100.0))
         self.view.brush_changed.connect(self._sync_brush)

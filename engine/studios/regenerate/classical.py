@@ -534,7 +534,35 @@ def material(name: str, target: np.ndarray, under: np.ndarray) -> np.ndarray:
     n = _noise(roi.shape, CLASSES.index(name), streaks=name in ("hair", "l_brow", "r_brow"))
     amp = 0.5 if name in ("hair", "l_brow", "r_brow", "cloth", "hat") else 0.12
     textured = base[None, None] * (1.0 + amp * n[:, :, None])
+    if name in LARGE_REGIONS:  # a new object in the scene: rounded, and lit like the photo around it
+        textured = textured * lighting(under, target)[y0:y1, x0:x1, None]
     return textured[roi]
+
+
+def lighting(under: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Shading ``[H, W]`` (mean ≈ 1 over ``target``) for a new material filling ``target``.
+
+    Two factors: the photo's own low-frequency light around the region (luma blurred over a
+    quarter of the region's size, extended into the region from outside by normalised
+    convolution, divided by its mean), so a hat is brighter on the side the face is lit from; and
+    a rounded-object falloff (0.7 at the outline to 1 inside, over a third of the region's
+    thickness), so it reads as a solid thing rather than a flat patch.
+    """
+    t = target.astype(np.float32)
+    luma = under @ np.array([0.299, 0.587, 0.114], np.float32)
+    ys, xs = np.nonzero(target)
+    size = max(8.0, 0.25 * max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1))
+    outside = 1.0 - t
+    num = cv2.GaussianBlur(luma * outside, (0, 0), size)
+    den = cv2.GaussianBlur(outside, (0, 0), size)
+    light = num / np.maximum(den, 1e-3)
+    light = light / max(1e-3, float(light[target].mean()))
+    light = 1.0 + 0.6 * (np.clip(light, 0.5, 1.5) - 1.0)  # light direction, softened
+    d = cv2.distanceTransform(np.pad(target, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    reach = max(2.0, d.max() / 3.0)
+    rounded = 0.7 + 0.3 * np.sqrt(np.clip(d / reach, 0.0, 1.0))
+    shade = light * rounded
+    return (shade / max(1e-3, float(shade[target].mean()))).astype(np.float32)
 
 
 def _lab_stats(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
