@@ -102,6 +102,7 @@ def connect(address: str | None) -> bool:
     Raises:
         BatchError: Ray is not installed, or the cluster cannot be reached.
     """
+    _use_token_if_present(address)  # before Ray reads its configuration at import
     try:
         import ray
     except ImportError:
@@ -115,6 +116,18 @@ def connect(address: str | None) -> bool:
         where = address or os.environ.get("RAY_ADDRESS") or "a local cluster"
         raise BatchError(f"cannot join the Ray cluster at {where} ({' '.join(str(exc).split())[:200]})") from None
     return True
+
+
+def _use_token_if_present(address: str | None) -> None:
+    """A cluster started by ``ray start --head`` checks a token (``~/.ray/auth_token``, which every
+    machine of the cluster needs). Ray reads it by itself only when it finds the cluster itself
+    (no address, ``auto``); for an explicit ``HOST:PORT`` it is switched on here when a token is
+    available and the user chose no mode (``RAY_AUTH_MODE``)."""
+    if address in (None, "auto") or "RAY_AUTH_MODE" in os.environ:
+        return
+    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def cluster_cpus() -> int:
