@@ -142,6 +142,7 @@ class RegeneratePanel(StudioPanel):
         self.painter.stroke_finished.connect(self.request_render)
         # the main canvas paints the same mask (overlay with the canvas' zoom/pan, screen-px brush)
         self.canvas_tool = CanvasMaskTool(self.painter.view)
+        self.painter.use_canvas_brush(self.canvas_tool)
         self.painter.view.overlay_changed.connect(self._canvas_overlay_changed)
         bl.addWidget(self.painter)
         row = QHBoxLayout()

@@ -8,6 +8,7 @@ gesture is one :class:`~app.model.raster.PatchCommand` on the undo stack, storin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import cv2
@@ -452,6 +453,18 @@ class MaskPainter(QWidget):
         self.set_label(self.view.label)
         self.set_tool("brush")
 
+    def use_canvas_brush(self, tool: CanvasMaskTool) -> None:
+        """The size box sets ``tool``'s brush radius in screen pixels (painting happens on the main
+        canvas; this view is a navigator) and follows ``[``/``]`` pressed there."""
+        self.size_spin.valueChanged.disconnect(self.view.set_brush)
+        self.size_spin.setRange(*SCREEN_BRUSH)
+        self.size_spin.setPrefix("brush ")
+        self.size_spin.setSuffix(" px")
+        self.size_spin.setToolTip("brush radius in screen pixels on the canvas ([ / ]): the same size at any zoom")
+        self._sync_brush(tool.screen_brush)
+        self.size_spin.valueChanged.connect(tool.set_screen_brush)
+        tool.on_brush = self._sync_brush
+
     def _sync_brush(self, r: int) -> None:
         self.size_spin.blockSignals(True)
         self.size_spin.setValue(r)
@@ -498,7 +511,12 @@ class CanvasMaskTool:
         self.view = view
         self.screen_brush = int(np.clip(screen_brush, *SCREEN_BRUSH))
         self.show_overlay = True
+        self.on_brush: Callable[[int], None] | None = None  # told when [ / ] change the brush
         self._cursor: QPointF | None = None
+
+    def set_screen_brush(self, radius: int) -> None:
+        """Set the brush radius in screen pixels (clipped to :data:`SCREEN_BRUSH`)."""
+        self.screen_brush = int(np.clip(radius, *SCREEN_BRUSH))
 
     @staticmethod
     def to_image(canvas: ImageCanvasLike, pos: QPointF) -> tuple[float, float]:
@@ -537,7 +555,9 @@ class CanvasMaskTool:
     def key(self, canvas: ImageCanvasLike, text: str) -> bool:
         if text in ("[", "]"):
             step = max(1, self.screen_brush // 5)
-            self.screen_brush = int(np.clip(self.screen_brush + (step if text == "]" else -step), *SCREEN_BRUSH))
+            self.set_screen_brush(self.screen_brush + (step if text == "]" else -step))
+            if self.on_brush is not None:
+                self.on_brush(self.screen_brush)
             return True
         if text.lower() == "i":
             if self._cursor is not None:

@@ -119,3 +119,25 @@ def test_canvas_without_tool_ignores_left_drags(qtbot) -> None:
     canvas.set_paint_tool(None)
     qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=_widget_point(canvas, 30, 30))
     assert (model.pixels == SKIN).all() and stack.count() == 0
+
+
+def test_palette_shows_all_labels_and_size_box_drives_the_canvas_brush(qtbot) -> None:
+    from app.widgets.mask_painter import MaskPainter
+
+    painter = MaskPainter(QUndoStack())
+    qtbot.addWidget(painter)
+    painter.resize(360, 700)
+    painter.show()
+    pal = painter.palette_list
+    view = pal.viewport().rect()
+    for i in range(pal.count()):
+        assert view.contains(pal.visualItemRect(pal.item(i))), CELEBAMASK_HQ.classes[i]  # no scrolling
+    tool = CanvasMaskTool(painter.view, screen_brush=10)
+    painter.use_canvas_brush(tool)
+    assert painter.size_spin.value() == 10
+    painter.size_spin.setValue(30)
+    assert tool.screen_brush == 30 and painter.view.brush != 30  # the canvas brush, not the navigator's
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    tool.key(canvas, "[")
+    assert painter.size_spin.value() == tool.screen_brush < 30
