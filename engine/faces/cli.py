@@ -70,7 +70,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("image", help="input image")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
     p.add_argument("--anime", action="store_true", help="analyse anime faces instead of photos")
-    p.add_argument("--detector", default="auto", choices=("auto", "mediapipe", "retinaface"))
+    p.add_argument("--detector", default="auto", choices=("auto", "mediapipe", "retinaface", "yunet"),
+                   help="auto: MediaPipe (or RetinaFace when its weights are present) + YuNet, boxes merged")
     p.add_argument("--parser", default="auto", choices=("auto", "geometric", "parsenet", "bisenet"))
     p.add_argument("--overwrite", action="store_true",
                    help="allow an output file to replace the input image (refused otherwise)")

@@ -41,7 +41,7 @@ def fabricate(kind: str, path: Path) -> None:
 
 def test_nothing_present_means_offline_default(weights_dir: Path) -> None:
     a = FaceAnalyzer()
-    assert a.info["detector"] == "mediapipe" and a.info["parser"] == "geometric"
+    assert a.info["detector"] == "mediapipe + yunet" and a.info["parser"] == "geometric"
     with pytest.raises(CheckpointError, match="no RetinaFace weights"):
         FaceAnalyzer(detector="retinaface")
     with pytest.raises(CheckpointError, match="no bisenet weights"):
