@@ -487,4 +487,9 @@ class MakeupPanel(StudioPanel):
         flat.update({r: p.regions.get(r) for r in REGIONS})
         flat.update({f"{r}_intensity": p.strength(r) if r in on else 1.0 for r in REGIONS})
         flat["intensity"] = 1.0
+        for r in on:  # a region painted from a photo: the batch job measures the same file
+            photo = self.reference_photos.get(str(p.regions.get(r)))
+            if photo is not None and r in REFERENCE_REGIONS:
+                flat[r] = None
+                flat[f"{r}_reference"] = photo[0]
         return normalize_flat(flat)

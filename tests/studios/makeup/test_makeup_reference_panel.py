@@ -68,6 +68,9 @@ def test_drop_a_photo_on_a_region_row(qtbot, win, files, tmp_path, monkeypatch):
     lips = panel.result.masks["lips"] > 128
     assert panel.result.image[lips].astype(float).mean(0)[1] < before[lips].astype(float).mean(0)[1] - 5  # redder
 
+    flat = panel.batch_params()  # the batch job gets the photo, not the panel's name for it
+    assert flat["lips_reference"] == str(files / "red.png") and flat["lips"] is None
+
     out = panel.save_photo_style("red_lips", str(tmp_path / "mine.json"))
     assert out is not None
     saved = load_style_file(out)["red_lips"]
