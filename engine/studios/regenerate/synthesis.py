@@ -55,6 +55,10 @@ COARSE_THICKNESS = 4.0
 """The search starts at the pyramid level where the hole is about this many pixels thick."""
 MAX_LEVELS = 4
 """At most this many halvings."""
+PROPAGATION_STEPS = (2, 1)
+"""Neighbour distances (px) whose matches are tried, shifted, at each iteration (4 directions each)."""
+REFINE_RADIUS = 4.0
+"""Random-search radius (px) at the levels below the coarsest."""
 ITERATIONS = (4, 2)
 """PatchMatch iterations at the coarsest level / at each finer level."""
 SOLVE_LIMIT = 300_000
@@ -79,18 +83,21 @@ def _orientation(grey: np.ndarray) -> np.ndarray:
     return np.stack([a, b], -1) / (mag[..., None] + 1e-6) * coh[..., None]
 
 
-def _descriptors(img: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """Per-pixel descriptor ``[H, W, 38]``: colour at the 9 offsets, label indicator at the 9
-    offsets, orientation (edge-replicated outside the frame)."""
+def _descriptors(img: np.ndarray, inside: np.ndarray, ys: np.ndarray | None = None,
+                 xs: np.ndarray | None = None) -> np.ndarray:
+    """Descriptor ``[H·W, 38]`` of every pixel (or ``[N, 38]`` of the pixels ``ys, xs``): colour at
+    the 9 offsets, label indicator at the 9 offsets, orientation (edge-replicated outside the frame)."""
     h, w = inside.shape
     p = int(GRID_STEP)
-    ci = cv2.copyMakeBorder(img / 255.0, p, p, p, p, cv2.BORDER_REPLICATE)
-    li = cv2.copyMakeBorder(inside.astype(np.float32), p, p, p, p, cv2.BORDER_REPLICATE)
-    cols = [ci[p + dy:p + dy + h, p + dx:p + dx + w] for dy, dx in _OFFSETS]
-    labs = [li[p + dy:p + dy + h, p + dx:p + dx + w, None] * LABEL_WEIGHT for dy, dx in _OFFSETS]
-    grey = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)
+    ci = cv2.copyMakeBorder(np.ascontiguousarray(img, np.float32) / 255.0, p, p, p, p, cv2.BORDER_REPLICATE)
+    li = cv2.copyMakeBorder(inside.astype(np.float32), p, p, p, p, cv2.BORDER_REPLICATE) * LABEL_WEIGHT
+    grey = cv2.cvtColor(np.ascontiguousarray(img, np.float32), cv2.COLOR_RGB2GRAY)
     ori = _orientation(grey) * ORIENT_WEIGHT
-    return np.concatenate(cols + labs + [ori], -1).astype(np.float32)
+    if ys is None or xs is None:
+        ys, xs = (a.ravel() for a in np.mgrid[0:h, 0:w])
+    cols = [ci[ys + p + dy, xs + p + dx] for dy, dx in _OFFSETS]
+    labs = [li[ys + p + dy, xs + p + dx, None] for dy, dx in _OFFSETS]
+    return np.concatenate(cols + labs + [ori[ys, xs]], -1).astype(np.float32)
 
 
 def _nearest(have: np.ndarray) -> np.ndarray:
@@ -107,7 +114,7 @@ class _Level:
                  inside_dst: np.ndarray) -> None:
         self.img, self.hole, self.exemplar = img, hole, exemplar
         self.h, self.w = hole.shape
-        self.src_desc = _descriptors(img, inside_src).reshape(self.h * self.w, -1)
+        self.src_desc = _descriptors(img, inside_src)
         self.inside_dst = inside_dst
         self.ys, self.xs = np.nonzero(hole)
         self.index = np.full(hole.shape, -1, np.intp)
@@ -115,8 +122,7 @@ class _Level:
 
     def target_desc(self, estimate: np.ndarray) -> np.ndarray:
         """Descriptors of the hole pixels in the current estimate (target labels)."""
-        d = _descriptors(estimate, self.inside_dst)
-        return d[self.ys, self.xs]
+        return _descriptors(estimate, self.inside_dst, self.ys, self.xs)
 
 
 def _downsample(level_img: np.ndarray, masks: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -138,8 +144,12 @@ def _costs_sel(lv: _Level, tdesc: np.ndarray, q: np.ndarray, sel: np.ndarray, re
 
 
 def _patchmatch(lv: _Level, f: np.ndarray, estimate: np.ndarray, iters: int, reach: float,
-                rng: np.random.Generator, cancel: CancelToken | None) -> np.ndarray:
-    """Refine the match field ``f`` (flat exemplar index per hole pixel); returns the new estimate."""
+                rng: np.random.Generator, cancel: CancelToken | None, refine: bool = False) -> np.ndarray:
+    """Refine the match field ``f`` (flat exemplar index per hole pixel); returns the new estimate.
+
+    ``refine``: the field came from a coarser level, so only neighbours one pixel away and a
+    random search within :data:`REFINE_RADIUS` px are tried (where the coarse search found the
+    right place, a finer one only adjusts it)."""
     n = len(lv.ys)
     for _ in range(iters):
         if cancel is not None:
@@ -147,7 +157,7 @@ def _patchmatch(lv: _Level, f: np.ndarray, estimate: np.ndarray, iters: int, rea
         tdesc = lv.target_desc(estimate)
         cost = _costs_sel(lv, tdesc, f, np.arange(n), reach)
         fy, fx = f // lv.w, f % lv.w
-        for step in (4, 2, 1):
+        for step in (1,) if refine else PROPAGATION_STEPS:
             for dy, dx in _NEIGHBOURS:
                 ny, nx = lv.ys + dy * step, lv.xs + dx * step
                 inb = (ny >= 0) & (ny < lv.h) & (nx >= 0) & (nx < lv.w)
@@ -157,7 +167,7 @@ def _patchmatch(lv: _Level, f: np.ndarray, estimate: np.ndarray, iters: int, rea
                 cx = np.where(ok, f[nb] % lv.w - dx * step, 0)
                 ok &= (cy >= 0) & (cy < lv.h) & (cx >= 0) & (cx < lv.w)
                 _try(lv, tdesc, f, cost, cy * lv.w + cx, ok, reach)
-        radius = max(lv.h, lv.w) / 2.0
+        radius = REFINE_RADIUS if refine else min(max(lv.h, lv.w) / 2.0, 2.0 * reach)
         while radius >= 1.0:
             fy, fx = f // lv.w, f % lv.w
             cy = np.clip(fy + rng.integers(-int(radius), int(radius) + 1, n), 0, lv.h - 1)
@@ -372,7 +382,7 @@ def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,
             # and a smooth estimate draws matches from the flattest exemplars)
             estimate[lv.ys, lv.xs] = _vote(lv, f)
             iters = ITERATIONS[1]
-        estimate = _patchmatch(lv, f, estimate, iters, scale_reach, rng, cancel)
+        estimate = _patchmatch(lv, f, estimate, iters, scale_reach, rng, cancel, refine=li < len(pyr) - 1)
         prev = lv
     assert f is not None and prev is not None
     hm0, _, _, _, am0 = pyr[0][1]
