@@ -567,9 +567,16 @@ class CanvasMaskTool:
 
     def draw(self, p: QPainter, canvas: ImageCanvasLike) -> None:
         view = self.view
-        if view.model is None:
-            return
         r = canvas.image_rect()
+        if view.model is None:
+            if view.photo is not None:  # the photo is being analysed: say so where the user looks
+                p.save()
+                p.setPen(QColor(255, 255, 255))
+                box = QRectF(r.x() + 8, r.y() + 8, 230, 26)
+                p.fillRect(box, QColor(0, 0, 0, 160))
+                p.drawText(box, Qt.AlignmentFlag.AlignCenter, "Analysing the face…")
+                p.restore()
+            return
         if self.show_overlay and view._overlay is not None:
             p.save()
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)

@@ -141,3 +141,14 @@ def test_palette_shows_all_labels_and_size_box_drives_the_canvas_brush(qtbot) ->
     qtbot.addWidget(canvas)
     tool.key(canvas, "[")
     assert painter.size_spin.value() == tool.screen_brush < 30
+
+
+def test_canvas_says_analysing_until_the_mask_arrives(qtbot) -> None:
+    canvas, tool, model, stack = _setup(qtbot, 60, 80)
+    tool.view.set_model(None)
+    tool.view.set_photo(np.full((60, 80, 3), 128, np.uint8))
+    img = canvas.grab().toImage()
+    r = canvas.image_rect()
+    dark = QImage(img).pixelColor(int(r.x()) + 12, int(r.y()) + 12)
+    assert dark.value() < 100  # the label's dark box over the grey photo
+    assert tool.view.begin(1, 1) is False  # nothing to paint yet
