@@ -94,8 +94,8 @@ def _finish(name: str, kind: str, rgb: np.ndarray, alpha: np.ndarray, anchors: d
     shade = 1.0 - 0.18 * xs ** 2 - 0.08 * ys ** 2
     # material: a fine non-woven grain (seeded: every template is drawn the same way each time)
     rng = np.random.default_rng(sum(map(ord, kind)))
-    grain = cv2.GaussianBlur(rng.normal(0.0, 1.0, (H * SS, W * SS)).astype(np.float32), (0, 0), 0.8 * SS)
-    grain *= GRAIN / max(float(grain.std()), 1e-6)
+    noise = cv2.GaussianBlur(rng.normal(0.0, 1.0, (H * SS, W * SS)).astype(np.float32), (0, 0), 0.8 * SS)
+    grain = np.asarray(noise, np.float32) * np.float32(GRAIN / max(float(np.std(noise)), 1e-6))
     rgb = rgb.astype(np.float32) * shade[:, :, None] * (1.0 + grain[:, :, None])
     rgb = np.clip(rgb, 0, 255).astype(np.uint8)
     rgba = np.dstack([rgb, alpha])
