@@ -1,9 +1,16 @@
 """Opera bench section: classical colouring and procedural generation at 512², plus quality.
 
-Latency: ``colorize`` of a generated 512² sketch from another design, ``generate_lianpu`` at 512².
+Latency: ``colorize`` of a generated 512² sketch from another design, ``generate_lianpu`` at 512²,
+and the two line extractors at 512² (XDoG and HED, HED's ratio to XDoG in the same run).
 Quality (when ``../shared/data/opera/lianpu`` is present): self-colouring SSIM / mean colour error
-of ``colorize(xdog(X), X)`` against X, the share of cross-colouring pairs whose result histogram is
-closer to the reference Y than to X, and classification of the dev masks.
+of ``colorize(lines(X), X)`` against X for each extractor (XDoG binarised at 0.5, HED thinned), the
+share of cross-colouring pairs whose result histogram is closer to the reference Y than to X (XDoG
+line art), and classification of the dev masks.
+Generation (:func:`generation_quality`, with the dev masks): realism as the Fréchet distance on
+ImageNet EfficientNet-Lite0 pooled features (``fd_effnet_lite0``, not FID) between the dev lianpu
+and 200 designs of each generator — the classic template (``role=None``, the generator before the
+role types) and the role-type grammars (``role="any"``) — and variety as the mean pairwise
+feature distance within each set of 200 (seeds 0–199, 256², on white paper).
 """
 
 from __future__ import annotations
@@ -26,10 +33,26 @@ def _hist(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return h / h.sum()
 
 
-def quality(folder: Path) -> dict[str, Any]:
-    """Self-colouring, cross-colouring and classification on the lianpu PNGs of ``folder``."""
+def self_colouring(images: dict[str, np.ndarray], lines: dict[str, np.ndarray]) -> dict[str, Any]:
+    """SSIM / mean absolute error of ``colorize(lines[k], images[k])`` against ``images[k]``."""
     from skimage.metrics import structural_similarity
 
+    from engine.studios.opera.classical import colorize
+
+    ssim, err = {}, []
+    for k, x in images.items():
+        out = colorize(lines[k], x).image
+        ssim[k] = round(float(structural_similarity(x, out, channel_axis=2, data_range=255)), 4)
+        err.append(float(np.abs(x.astype(np.float64) - out).mean()))
+    values = list(ssim.values())
+    return {"self_ssim_mean": round(float(np.mean(values)), 4), "self_ssim_min": round(float(np.min(values)), 4),
+            "self_ssim_below_0_80": sum(v < 0.80 for v in values),
+            "self_mean_abs_error": round(float(np.mean(err)), 2), "per_mask": ssim}
+
+
+def quality(folder: Path, hed: bool = True) -> dict[str, Any]:
+    """Self-colouring (per extractor), cross-colouring and classification on the lianpu PNGs of
+    ``folder``."""
     from engine.imageio import load_image
     from engine.studios.opera.classical import (
         classify_main_colour,
@@ -41,11 +64,11 @@ def quality(folder: Path) -> dict[str, Any]:
 
     images = {p.stem: load_image(p) for p in sorted(folder.glob("*.png"))}
     lines = {k: xdog(v, XDoGParams(threshold=0.5)) for k, v in images.items()}
-    ssim, err = [], []
-    for k, x in images.items():
-        out = colorize(lines[k], x).image
-        ssim.append(structural_similarity(x, out, channel_axis=2, data_range=255))
-        err.append(float(np.abs(x.astype(np.float64) - out).mean()))
+    per_extractor = {"xdog": self_colouring(images, lines)}
+    if hed:
+        from engine.studios.opera.hed import hed_line_art
+
+        per_extractor["hed"] = self_colouring(images, {k: hed_line_art(v) for k, v in images.items()})
     hists = {k: _hist(v, face_mask_from_image(v)) for k, v in images.items()}
     wins = total = 0
     for kx in images:
@@ -56,33 +79,73 @@ def quality(folder: Path) -> dict[str, Any]:
             hr = _hist(res.image, res.face_mask)
             wins += int(np.abs(hr - hists[ky]).sum() < np.abs(hr - hists[kx]).sum())
             total += 1
+    x = per_extractor["xdog"]
     return {
         "masks": len(images),
-        "self_ssim_mean": round(float(np.mean(ssim)), 4),
-        "self_ssim_min": round(float(np.min(ssim)), 4),
-        "self_mean_abs_error": round(float(np.mean(err)), 2),
+        "self_ssim_mean": x["self_ssim_mean"],
+        "self_ssim_min": x["self_ssim_min"],
+        "self_mean_abs_error": x["self_mean_abs_error"],
+        "extractors": per_extractor,
         "cross_pairs": total,
         "cross_closer_to_reference": round(wins / max(total, 1), 4),
         "classes": {k: classify_main_colour(v).colour for k, v in images.items()},
     }
 
 
+def generation_quality(folder: Path, count: int = 200, size: int = 256) -> dict[str, Any]:
+    """Realism (FD to the dev lianpu) and variety (mean pairwise distance) of the two generators on
+    EfficientNet-Lite0 features."""
+    from engine.imageio import load_image
+    from engine.metrics.distribution import EffNetLite0Extractor, frechet_distance
+    from engine.procedural.lianpu import generate_lianpu
+    from engine.studios.opera.classical import as_rgb
+
+    ext = EffNetLite0Extractor()
+    real = ext([as_rgb(load_image(p), "lianpu") for p in sorted(folder.glob("*.png"))])
+
+    def pairwise(f: np.ndarray) -> float:
+        sq = (f * f).sum(1)
+        d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * f @ f.T, 0.0)
+        iu = np.triu_indices(len(f), 1)
+        return float(np.sqrt(d2[iu]).mean())
+
+    doc: dict[str, Any] = {"designs": count, "size": size, "real": int(len(real)),
+                           "extractor": "efficientnet_lite0 pooled (1280-d)",
+                           "real_pairwise": round(pairwise(real), 3)}
+    for name, role in (("classic", None), ("role_types", "any")):
+        fake = ext([generate_lianpu(seed, None, size, role=role).image for seed in range(count)])
+        doc[name] = {"fd_effnet_lite0": round(frechet_distance(real, fake), 2),
+                     "mean_pairwise_distance": round(pairwise(fake), 3)}
+    doc["fd_lower"] = doc["role_types"]["fd_effnet_lite0"] < doc["classic"]["fd_effnet_lite0"]
+    doc["variety_higher"] = doc["role_types"]["mean_pairwise_distance"] > doc["classic"]["mean_pairwise_distance"]
+    return doc
+
+
 def run(runs: int = 10) -> dict[str, Any]:
     """The ``opera`` section of the bench JSON."""
+    import torch
+
     from engine.procedural.lianpu import generate_lianpu
-    from engine.studios.opera.classical import colorize
+    from engine.studios.opera.classical import colorize, xdog
+    from engine.studios.opera.hed import hed_line_art, load_hed
 
     sketch, ref = generate_lianpu(1, size=512), generate_lianpu(2, size=512)
     col = latency(lambda: colorize(sketch.line_art, ref.image), runs)
     gen = latency(lambda: generate_lianpu(3, size=512), runs)
+    xd = latency(lambda: xdog(ref.image), runs)
+    net = load_hed()
+    hd = latency(lambda: hed_line_art(ref.image, net=net), max(2, runs // 4))
     doc: dict[str, Any] = {
         "colorize_512": col,
         "generate_512": gen,
+        "lineart_512": {"xdog": xd, "hed": hd, "hed_over_xdog": round(hd["median_ms"] / max(xd["median_ms"], 1e-6), 1),
+                        "torch_threads": torch.get_num_threads()},
         "target": {
             "colorize_limit_ms": COLORIZE_TARGET_MS, "colorize_pass": col["median_ms"] <= COLORIZE_TARGET_MS,
             "generate_limit_ms": GENERATE_TARGET_MS, "generate_pass": gen["median_ms"] <= GENERATE_TARGET_MS,
         },
         "quality": quality(SHARED_LIANPU) if SHARED_LIANPU.is_dir() else None,
+        "generation": generation_quality(SHARED_LIANPU) if SHARED_LIANPU.is_dir() else None,
     }
     return doc
 
@@ -96,9 +159,22 @@ def table(doc: dict[str, Any]) -> list[str]:
             f"  generate 512²  {doc['generate_512']['median_ms']:>15.1f} {doc['generate_512']['p90_ms']:>8.1f}"
             f"   ≤ {t['generate_limit_ms']:.0f}: {'PASS' if t['generate_pass'] else 'FAIL'}"]
     q = doc.get("quality")
+    la = doc.get("lineart_512")
+    if la:
+        rows.append(f"  line art 512²: XDoG {la['xdog']['median_ms']:.1f} ms, HED {la['hed']['median_ms']:.0f} ms "
+                    f"(×{la['hed_over_xdog']:.0f}, {la['torch_threads']} torch threads)")
     if q:
-        rows.append(f"  self-colouring SSIM {q['self_ssim_mean']:.3f} (min {q['self_ssim_min']:.3f}), "
-                    f"mean |error| {q['self_mean_abs_error']:.1f} on {q['masks']} masks")
+        for name, e in q.get("extractors", {}).items():
+            rows.append(f"  self-colouring SSIM with {name} lines {e['self_ssim_mean']:.3f} (min {e['self_ssim_min']:.3f}, "
+                        f"{e['self_ssim_below_0_80']} below 0.80), mean |error| {e['self_mean_abs_error']:.1f} "
+                        f"on {q['masks']} masks")
         rows.append(f"  cross-colouring closer to the reference: {q['cross_closer_to_reference']:.1%} "
                     f"of {q['cross_pairs']} pairs")
+    g = doc.get("generation")
+    if g:
+        for name in ("classic", "role_types"):
+            rows.append(f"  generator {name:<10}: fd_effnet_lite0 to {g['real']} dev lianpu {g[name]['fd_effnet_lite0']:.1f}, "
+                        f"mean pairwise distance of {g['designs']} {g[name]['mean_pairwise_distance']:.2f}")
+        rows.append(f"  role types vs classic: FD lower {g['fd_lower']}, variety higher {g['variety_higher']} "
+                    f"(dev lianpu pairwise {g['real_pairwise']:.2f})")
     return rows

@@ -23,6 +23,7 @@ The pieces :func:`engine.studios.opera.classical.colorize` joins:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -157,7 +158,6 @@ def face_from_lines(ink: np.ndarray) -> np.ndarray:
     if not ink.any():
         return np.zeros(ink.shape, bool)
     side = min(ink.shape)
-    best = None
     for frac in (0.01, 0.02, 0.035):
         r = max(1, round(side * frac))
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
@@ -169,7 +169,6 @@ def face_from_lines(ink: np.ndarray) -> np.ndarray:
         hull = _hull(face)
         if face.sum() >= _SOLID * hull.sum() and face.sum() >= 0.3 * _hull(ink).sum():
             return face
-        best = face if best is None else best
     return _hull(ink)
 
 
@@ -408,14 +407,18 @@ def _smooth_modes(hist: np.ndarray) -> np.ndarray:
     return sm.reshape(hist.shape[0], -1).argmax(axis=1)
 
 
-def _near(bins: np.ndarray, mode: np.ndarray) -> np.ndarray:
-    """Whether each bin lies within one step of ``mode`` along every Lab axis."""
-    def split(b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return b // 256, (b // 16) % 16, b % 16
+@functools.lru_cache(maxsize=1)
+def _near_table() -> np.ndarray:
+    """``bool`` ``[2048, 2048]``: bins within one step of each other along every Lab axis."""
+    b = np.arange(_NB)
+    l_, a_, b_ = b // 256, (b // 16) % 16, b % 16
+    return ((np.abs(l_[:, None] - l_[None]) <= 1) & (np.abs(a_[:, None] - a_[None]) <= 1)
+            & (np.abs(b_[:, None] - b_[None]) <= 1))
 
-    l1, a1, b1 = split(bins)
-    l2, a2, b2 = split(mode)
-    return (np.abs(l1 - l2) <= 1) & (np.abs(a1 - a2) <= 1) & (np.abs(b1 - b2) <= 1)
+
+def _near(bins: np.ndarray, mode: np.ndarray) -> np.ndarray:
+    """Whether each bin lies within one step of ``mode`` along every Lab axis (broadcast)."""
+    return _near_table()[bins, mode]
 
 
 def _votes(regions: np.ndarray, bins: np.ndarray, weight: np.ndarray, n: int) -> np.ndarray:
