@@ -1,37 +1,36 @@
-"""Expression studio, classical engine: a thin-plate-spline rig that warps the eyes, brows and mouth.
+"""Expression studio, classical engine: parts moved as shapes, redrawn where a warp cannot make the shape.
 
 This is what ``backend="auto"`` runs unless the learned GAN's card says it measured better (see
 :mod:`engine.studios.expression.learned`; the editor is
 :class:`~engine.studios.expression.editor.ExpressionEditor`).
 
 The face's eyes, brows and mouth are located by :mod:`engine.faces.anime` (or given, e.g. the ground
-truth of a procedural face). Each part gets an elliptical **region** around it and a set of key
-points that move with the expression:
+truth of a procedural face). The sliders — four emotions (× ``intensity``) and the low-level sliders
+— are combined into per-part :class:`Controls` (sums of each slider's share, so mixtures are
+continuous), which the rig carries out in three steps (:func:`apply_rig`):
 
-* smile — mouth corners up and outward, lower lids up and upper lids down (narrowed eyes);
-* surprised — brows up, lids apart (eyes open), mouth corners in and lower lip down (open mouth);
-* angry — inner brows down and inward, inner upper lids down, mouth corners slightly down;
-* sad — inner brows up, upper lids lowered (the outer ends most), mouth corners down and the lip
-  centre slightly up: a round frown (its own spline on the mouth region with quarter points on a
-  parabola, so the smile/surprised mouth warp is unchanged by it; angry's small frown uses it too).
+1. **Warp** (bicubic resampling, so line art stays sharp): each brow moves *rigidly* — raised,
+   lowered, turned about its centre (angry / furrow: inner ends down and together; sad: inner ends
+   up) — inside a window that is 1 over the moved brow, smooth above it and falls *linearly* to 0 at
+   the top of its eye (the skin between stretches or squeezes evenly; the eye never moves with the
+   brow); eyes open wider (surprised, eye openness, a negative blink: lids apart while the iris's
+   sides move in) and irises move inside the eye (gaze) with a thin-plate spline on key points
+   inside the eye.
+2. **Redraw** (:mod:`engine.studios.expression.redraw`): eyelids close over the eye (smile: a happy
+   arc; blink: a line curved down; angry / sad slant the lid); the mouth is painted over and drawn
+   anew as a curve or an open, filled mouth (smile upturned, sad / angry corners down, surprised an
+   open oval, vowels aaa / eee / ooo), fading in over small slider values.
+3. **Head roll** turns the whole face rigidly inside a window around its box.
 
-Robustness on real faces: the key-point moves of a part that was estimated rather than found
-(:attr:`AnimeFaceParts.found`) are halved, and each region's warp is scaled down until its local
-area ratio ``det(I + ∇flow)`` stays above a floor — 0.05 for every region (no fold / tear), 0.2 for
-an eye (never squeezed into a smear), 0.4 for an estimated part — and where overlapping regions
-(an eye and its brow) still add up to a fold, the regions there are shrunk until the summed field is
-fold-free; so a misplaced region bends the picture gently instead of tearing it. An eye region's
-warp is also scaled down until it squeezes no area more than :data:`_EYE_SQUEEZE`×, a found eye box
-narrower than the prior eye size of its face (usually the iris only) is grown to it around its centre
-(:func:`grown_eye_box`), and an estimated brow's region stops at the top of its eye box (no hair or
-lash line stretched over the eye).
-
-Displacements of the label intensities (each 0–1, times the overall ``intensity``) add up. Per
-region a thin-plate spline interpolates the backward displacement of the moved key points and of a
-ring of fixed anchors on the region's border; it is multiplied by a window that is 1 near the part
-and falls smoothly to 0 on the border, and the picture is resampled there. Pixels outside every
-region are copied: the result is bit-identical to the input outside ``masks["regions"]``, and the
-whole result equals the input when every intensity is 0.
+Robustness on real faces: the moves of a part that was estimated rather than found
+(:attr:`AnimeFaceParts.found`) are halved, and each warp region is scaled down until its local area
+ratio ``det(I + ∇flow)`` stays above a floor — 0.05 for every region (no fold / tear), 0.2 for an
+eye, 0.4 for an estimated part — and where overlapping regions still add up to a fold they are
+shrunk; an eye region's warp also squeezes no area more than :data:`_EYE_SQUEEZE`×, and a found eye
+box narrower than the prior eye size of its face (usually the iris only) is grown to it around its
+centre (:func:`grown_eye_box`). Pixels outside every region and redrawn part are copied: the result
+is bit-identical to the input outside ``masks["regions"]``, and equals the input when every slider
+is 0.
 """
 
 from __future__ import annotations
@@ -80,6 +79,7 @@ class _Region:
     min_jacobian: float = _FOLD_FLOOR  # the warp is scaled down until its local area ratio stays above this
     max_jacobian: float = float("inf")  # ... and below this (an eye is never squeezed into a blob)
     rigid: tuple[float, float, float] | None = None  # (angle rad, tx, ty): the part moves rigidly inside
+    ramp: tuple[float, float] | None = None  # (y0, y1): below y0 the window falls linearly to 0 at y1 (a brow's gap to its eye)
 
 
 def _box_centre(b: np.ndarray) -> np.ndarray:
@@ -131,17 +131,17 @@ def controls(params: ExpressionParams) -> Controls:
     widen = 0.8 * u + np.clip(-blink, 0, None) + max(0.0, eo)
     happy = float(np.clip(m / (m + 0.3 * a + 0.2 * s + 1e-6), 0, 1)) if m > 0 else 0.0
     vowel_open = 0.9 * params.aaa + 0.35 * max(0.0, params.eee) + 0.7 * max(0.0, params.ooo)
-    opening = 0.75 * u + 0.45 * max(0.0, m - 0.35) / 0.65 + 0.9 * params.mouth_open + vowel_open
+    opening = 1.6 * u + 0.45 * max(0.0, m - 0.35) / 0.65 + 0.9 * params.mouth_open + vowel_open
     width = (0.25 * params.mouth_width + 0.18 * m - 0.25 * u + 0.35 * params.eee - 0.4 * params.ooo
              + 0.05 * a)
     return Controls(
-        closure=np.clip(close, 0.0, 1.0), happy=happy, lid_slant=float(0.6 * a - 0.45 * s),
+        closure=np.clip(close, 0.0, 1.0), happy=happy, lid_slant=float(0.6 * a - 0.6 * s),
         widen=np.clip(widen, 0.0, 1.2), gaze=(float(params.gaze_x), float(params.gaze_y)),
         brow_dy=float(0.3 * a - 0.1 * s - 0.55 * u - 0.5 * params.brow_raise + 0.12 * params.brow_furrow),
-        brow_tilt=float(0.32 * a - 0.3 * s + 0.25 * params.brow_furrow),
+        brow_tilt=float(0.32 * a - 0.5 * s + 0.25 * params.brow_furrow),
         brow_in=float(0.07 * a + 0.08 * params.brow_furrow),
         mouth_open=float(opening), mouth_width=float(np.clip(width, -0.6, 0.8)),
-        mouth_lift=float(0.42 * m - 0.3 * s - 0.16 * a),
+        mouth_lift=float(0.42 * m - 0.5 * s - 0.16 * a),
         roundness=float(np.clip(0.8 * u + max(0.0, params.ooo) + max(0.0, params.aaa) * 0.4, 0, 1)),
         teeth=float(np.clip(params.eee, 0, 1)),
         roll=float(np.deg2rad(12.0) * params.head_roll))
@@ -185,11 +185,15 @@ def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1
             outer = np.array([ctr[0] + sgn * ew / 2, ctr[1]])
             inner = np.array([ctr[0] - sgn * ew / 2, ctr[1]])
             top, bottom = np.array([ctr[0], ctr[1] - eh / 2]), np.array([ctr[0], ctr[1] + eh / 2])
-            pts = np.stack([outer, inner, top, bottom, ctr])
+            # the lids move apart while the iris's sides move in: wide eyes with small irises
+            iris_l, iris_r = np.array([ctr[0] - 0.26 * ew, ctr[1]]), np.array([ctr[0] + 0.26 * ew, ctr[1]])
+            pts = np.stack([outer, inner, top, bottom, ctr, iris_l, iris_r])
             mv = np.zeros_like(pts)
             mv[2, 1] = -0.22 * eh * wd
             mv[3, 1] = 0.14 * eh * wd
             mv[4] = (0.2 * ew * gx, 0.12 * eh * gy - 0.04 * eh * wd)
+            mv[5] = (0.06 * ew * wd + 0.2 * ew * gx, mv[4, 1])
+            mv[6] = (-0.06 * ew * wd + 0.2 * ew * gx, mv[4, 1])
             regions.append(_Region(f"{side}_eye", ctr, np.array([ew * 0.8, eh * 1.05]), 0.45, pts,
                                    mv * gain(f"{side}_eye"), min_jacobian=floor(f"{side}_eye", _EYE_FLOOR),
                                    max_jacobian=_EYE_SQUEEZE))
@@ -207,16 +211,22 @@ def rig_regions(face: AnimeFaceParts, params: ExpressionParams, scale: float = 1
         ang = -sgn * c.brow_tilt * 0.45 * gain(f"{side}_brow")
         if not (ty or tx or ang):
             continue
-        ry = max(1.6 * bh + abs(ty) * 1.6, 0.45 * eye_h)
-        if not face.found.get(f"{side}_brow", True):
-            # an estimated brow may sit on hair or the lash line: its region stops at the eye box's
-            # top, so its motion never stretches hair / lashes over the eye
-            room = e[1] - bc[1]
-            ry = min(ry, max(room, 1.0))
-            if room < _BROW_EYE_GAP * eh:
-                continue
+        # under the brow the region ends at the top of its eye: the skin between them stretches or
+        # squeezes, the eye and its lashes never move with the brow
+        room = e[1] - bc[1]
+        if room < _BROW_EYE_GAP * eh:
+            continue
+        # the brow's lowest point after the move stays above its eye: it may take 60 % of the free gap
+        reach = bh / 2 + abs(np.sin(ang)) * bw / 2
+        ty = min(ty, 0.6 * (room - reach))
+        start = bc[1] + ty + reach  # where the moved brow ends in the output
+        if start >= e[1] - 1.0:
+            continue
+        # above: the window is 1 over the moved brow (inner part) and falls off over the hair / skin above
+        ry = (abs(ty) + 2.0 * reach) / 0.62 + 0.5 * bh
         regions.append(_Region(f"{side}_brow", bc, np.array([bw * 0.85 + abs(tx) * 1.5, ry]), 0.62, np.zeros((0, 2)),
-                               np.zeros((0, 2)), min_jacobian=floor(f"{side}_brow"), rigid=(ang, tx, ty)))
+                               np.zeros((0, 2)), min_jacobian=floor(f"{side}_brow"), rigid=(ang, tx, ty),
+                               ramp=(float(start), float(e[1]))))
     return regions
 
 
@@ -252,6 +262,17 @@ def _ring(centre: np.ndarray, radii: np.ndarray, n: int = 16) -> np.ndarray:
 
 
 def _window(xx: np.ndarray, yy: np.ndarray, r: _Region) -> np.ndarray:
+    if r.ramp is not None:
+        # separable: smooth across, smooth above, 1 down to ramp[0] and then linear to 0 at ramp[1]
+        # (a linear fall spreads a brow's move evenly over the skin between it and its eye: no fold)
+        def smooth(d: np.ndarray) -> np.ndarray:
+            t = np.clip((1.0 - d) / (1.0 - r.inner), 0.0, 1.0)
+            return t * t * (3.0 - 2.0 * t)
+        wx = smooth(np.abs(xx - r.centre[0]) / r.radii[0])
+        y0, y1 = r.ramp
+        above = smooth(np.clip(y0 - yy, 0.0, None) / r.radii[1])
+        below = np.clip((y1 - yy) / max(1e-6, y1 - y0), 0.0, 1.0)
+        return np.asarray(wx * np.where(yy <= y0, above, below))
     rho = np.sqrt(((xx - r.centre[0]) / r.radii[0]) ** 2 + ((yy - r.centre[1]) / r.radii[1]) ** 2)
     t = np.clip((1.0 - rho) / (1.0 - r.inner), 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
@@ -273,7 +294,8 @@ def _min_jacobian(f: np.ndarray, step: int = 1) -> float:
     return float(np.min(_jacobian_det(f, step)))
 
 
-def _fold_safe_scale(f: np.ndarray, floor: float = _FOLD_FLOOR, ceiling: float = float("inf")) -> float:
+def _fold_safe_scale(f: np.ndarray, floor: float = _FOLD_FLOOR, ceiling: float = float("inf"),
+                     step: int = _FIELD_STEP) -> float:
     """Factor in (0, 1] that keeps a region's warp from folding, smearing or squeezing.
 
     A backward field whose map ``p ↦ p + f(p)`` has a Jacobian determinant near 0 stretches a thin
@@ -283,7 +305,7 @@ def _fold_safe_scale(f: np.ndarray, floor: float = _FOLD_FLOOR, ceiling: float =
     """
     if f.shape[0] < 3 or f.shape[1] < 3:
         return 1.0
-    f = f[::_FIELD_STEP, ::_FIELD_STEP] * np.float32(1.0 / _FIELD_STEP)  # same ratios, a quarter of the work
+    f = f[::step, ::step] * np.float32(1.0 / step)  # same ratios, a quarter of the work at step 2
 
     def ok(g: np.ndarray) -> bool:
         d = _jacobian_det(g, 1)
@@ -320,7 +342,7 @@ def warp_field(shape: tuple[int, int], regions: list[_Region]) -> tuple[np.ndarr
         x0 = int(max(0, np.floor(r.centre[0] - r.radii[0])))
         x1 = int(min(w, np.ceil(r.centre[0] + r.radii[0]) + 1))
         y0 = int(max(0, np.floor(r.centre[1] - r.radii[1])))
-        y1 = int(min(h, np.ceil(r.centre[1] + r.radii[1]) + 1))
+        y1 = int(min(h, np.ceil(r.centre[1] + r.radii[1] if r.ramp is None else r.ramp[1]) + 1))
         if x1 - x0 < 2 or y1 - y0 < 2:
             continue
         yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
@@ -333,7 +355,8 @@ def warp_field(shape: tuple[int, int], regions: list[_Region]) -> tuple[np.ndarr
             px, py = xx - r.centre[0] - tx, yy - r.centre[1] - ty
             qx, qy = ca * px - sa * py + r.centre[0], sa * px + ca * py + r.centre[1]
             rig: np.ndarray = (np.stack([qx - xx, qy - yy], -1) * win[:, :, None]).astype(np.float32)
-            rig *= np.float32(_fold_safe_scale(rig, r.min_jacobian, r.max_jacobian))
+            # a rigid move's window is not a smooth spline: checked on every pixel
+            rig *= np.float32(_fold_safe_scale(rig, r.min_jacobian, r.max_jacobian, step=1))
             flow[y0:y1, x0:x1] += rig
             parts.append((y0, y1, x0, x1, rig))
             continue
@@ -435,6 +458,39 @@ def mouth_shape(face: AnimeFaceParts, c: Controls, scale: float = 1.0) -> MouthS
                       opening=max(0.0, open0 + 0.8 * hw * c.mouth_open), roundness=c.roundness, teeth=c.teeth)
 
 
+def face_skin_colour(image: np.ndarray, face: AnimeFaceParts, scale: float = 1.0) -> np.ndarray:
+    """The face's skin colour: the most common colour between the eyes and under them (blush, lashes
+    and bangs are rarer there than skin).
+
+    Args:
+        image: ``uint8`` RGB ``[H, W, 3]`` (the analysed picture resized by ``scale``).
+        face: located parts.
+        scale: as in :func:`apply_rig`.
+
+    Returns:
+        ``float32`` ``[3]``.
+    """
+    le, re = (np.asarray(face.parts[k], np.float64) * scale for k in ("left_eye", "right_eye"))
+    h, w = image.shape[:2]
+    eh = max(2.0, float(np.mean([le[3] - le[1], re[3] - re[1]])))
+    bands = [(le[2], min(le[1], re[1]) + 0.2 * eh, re[0], max(le[3], re[3])),
+             (le[0], max(le[3], re[3]) + 0.1 * eh, re[2], max(le[3], re[3]) + 0.6 * eh)]
+    px = []
+    for x0, y0, x1, y1 in bands:
+        xa, xb = int(np.clip(x0, 0, w)), int(np.clip(x1, 0, w))
+        ya, yb = int(np.clip(y0, 0, h)), int(np.clip(y1, 0, h))
+        if xb > xa and yb > ya:
+            px.append(image[ya:yb, xa:xb].reshape(-1, 3))
+    if not px:
+        return np.asarray(np.median(image.reshape(-1, 3), 0), np.float32)
+    allp = np.concatenate(px).astype(np.int32)
+    q = allp // 8
+    keys = q[:, 0] * 1024 + q[:, 1] * 32 + q[:, 2]
+    vals, counts = np.unique(keys, return_counts=True)
+    mode = vals[int(np.argmax(counts))]
+    return np.asarray(allp[keys == mode].mean(0), np.float32)
+
+
 def _roll_region(face: AnimeFaceParts, angle: float, scale: float) -> _Region:
     box = np.asarray(face.box, np.float64) * scale
     ctr = _box_centre(box)
@@ -466,6 +522,7 @@ def apply_rig(image: np.ndarray, face: AnimeFaceParts, params: ExpressionParams,
     flow, weight = warp_field((h, w), regions)
     out = _remap_region(image, flow, weight)
     face_w = float(face.box[2] - face.box[0]) * scale
+    skin = face_skin_colour(image, face, scale)
     for i, (side, inner_sign) in enumerate((("left", 1.0), ("right", -1.0))):
         if c.closure[i] <= 0.01 and abs(c.lid_slant) < 0.01:
             continue
@@ -473,7 +530,7 @@ def apply_rig(image: np.ndarray, face: AnimeFaceParts, params: ExpressionParams,
         eh = e[3] - e[1]
         wd = float(c.widen[i])
         e = e + np.array([0.0, -0.22 * eh * wd, 0.0, 0.14 * eh * wd])
-        cover = redraw_eyelids(out, image, e, float(c.closure[i]), c.happy, c.lid_slant, inner_sign)
+        cover = redraw_eyelids(out, image, e, float(c.closure[i]), c.happy, c.lid_slant, inner_sign, skin)
         np.maximum(weight, cover, out=weight)
     if c.mouth_changes > 0:
         cover = redraw_mouth(out, image, np.asarray(face.parts["mouth"], np.float64) * scale,

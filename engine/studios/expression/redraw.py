@@ -98,7 +98,7 @@ def _stroke_mask(shape: tuple[int, int], pts: np.ndarray, width: float) -> np.nd
 
 
 def redraw_eyelids(out: np.ndarray, ref: np.ndarray, box: np.ndarray, closure: float, happy: float,
-                   slant: float, inner_sign: float) -> np.ndarray:
+                   slant: float, inner_sign: float, skin: np.ndarray | None = None) -> np.ndarray:
     """Close an eye by drawing its lids over it (in place).
 
     Args:
@@ -109,6 +109,7 @@ def redraw_eyelids(out: np.ndarray, ref: np.ndarray, box: np.ndarray, closure: f
         happy: 0 … 1: how much the closed line arcs up (smile) instead of curving down (blink).
         slant: > 0 lowers the lid's inner end (angry), < 0 its outer end (sad); in eye heights.
         inner_sign: +1 when the eye's inner corner is on its right (the left eye in the image), −1 else.
+        skin: the lid colour (default: measured under the eye with :func:`skin_colour`).
 
     Returns:
         ``float32`` ``[H, W]`` coverage of the drawn lids (0 where nothing changed).
@@ -124,7 +125,7 @@ def redraw_eyelids(out: np.ndarray, ref: np.ndarray, box: np.ndarray, closure: f
     x0, y0, x1, y1 = region
     if x1 - x0 < 3 or y1 - y0 < 3:
         return cover
-    skin = skin_colour(ref, box)
+    skin = skin_colour(ref, box) if skin is None else np.asarray(skin, np.float32)
     lash = line_colour(ref, np.array([box[0], box[1], box[2], box[1] + 0.4 * eh]))
     n = 48
     t = np.linspace(-1.0, 1.0, n)

@@ -10,6 +10,7 @@ from engine.geometry import fit_tps
 from engine.procedural.anime_faces import generate_anime_face
 from engine.studios.expression.classical import (
     apply_rig,
+    controls,
     flow_to_rgb,
     rig_regions,
 )
@@ -49,7 +50,7 @@ def test_only_regions_change(editor, face, label):
 
 
 def test_regions_cover_the_parts(editor, face):
-    regions = editor.edit(ExpressionParams(smile=0.5)).masks["regions"]
+    regions = editor.edit(ExpressionParams(smile=0.5, surprised=0.3)).masks["regions"]
     for name in ("left_eye", "right_eye", "left_brow", "right_brow", "mouth"):
         x0, y0, x1, y1 = face.boxes[name]
         assert regions[int((y0 + y1) / 2), int((x0 + x1) / 2)], name
@@ -85,21 +86,21 @@ def test_labels_move_parts_the_right_way(editor, face):
 
 
 def test_intensities_blend(editor):
-    f_half = editor.edit(ExpressionParams(smile=1.0, intensity=0.5)).info["flow"]
-    f_full = editor.edit(ExpressionParams(smile=1.0)).info["flow"]
-    f_mix = editor.edit(ExpressionParams(smile=1.0, surprised=1.0)).info["flow"]
-    f_sur = editor.edit(ExpressionParams(surprised=1.0)).info["flow"]
-    # the spline is fitted at the moved points, so blending is close to (not exactly) linear
+    f_half = editor.edit(ExpressionParams(brow_raise=0.5)).info["flow"]
+    f_full = editor.edit(ExpressionParams(brow_raise=1.0)).info["flow"]
+    f_mix = editor.edit(ExpressionParams(angry=1.0, surprised=1.0)).info["flow"]
+    f_ang = editor.edit(ExpressionParams(angry=1.0)).info["flow"]
+    # the brows move rigidly: half the slider, half the largest displacement
     n_full, n_half = np.abs(f_full).max(), np.abs(f_half).max()
     assert 0.4 * n_full < n_half < 0.6 * n_full
-    assert not np.allclose(f_mix, f_full) and not np.allclose(f_mix, f_sur)
-    # the key-point moves of a mixture are the sum of the moves of its labels
-    parts = editor.face
-    mix = rig_regions(parts, ExpressionParams(smile=0.7, angry=0.4))
-    one = rig_regions(parts, ExpressionParams(smile=0.7))
-    two = rig_regions(parts, ExpressionParams(angry=0.4))
-    for r, r1, r2 in zip(mix, one, two, strict=True):
-        np.testing.assert_allclose(r.moves, r1.moves + r2.moves, atol=1e-9)
+    assert not np.allclose(f_mix, f_ang)
+    # the part controls of a mixture are the sums of those of its labels
+    mix = controls(ExpressionParams(smile=0.7, angry=0.4))
+    one, two = controls(ExpressionParams(smile=0.7)), controls(ExpressionParams(angry=0.4))
+    for name in ("brow_dy", "brow_tilt", "brow_in", "lid_slant", "mouth_lift", "mouth_width"):
+        assert getattr(mix, name) == pytest.approx(getattr(one, name) + getattr(two, name)), name
+    assert rig_regions(editor.face, ExpressionParams()) and all(
+        r.rigid is None or r.name.endswith("brow") for r in rig_regions(editor.face, ExpressionParams(angry=0.4)))
 
 
 def test_preview_stream(face):
