@@ -129,6 +129,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    help="seed of the colours (style mixing: shapes of --seed, colours of this)")
     g.add_argument("--size", type=int, default=None,
                    help="side in pixels (64–4096; default 512, StyleGAN2: the generator's own resolution)")
+    g.add_argument("--role", default=None, metavar="TYPE",
+                   help="procedural role type: zheng (whole face), sankuaiwa (three tiles), shizimen (cross door), "
+                        "liufen (six-tenths), suihua (broken flowers), wai (crooked), yuanbao (ingot), "
+                        "xiangxing (pictographic), sengdao (monk), or any (drawn from the seed); "
+                        "default: the classic template")
     g.add_argument("--out", required=True, help="colour image (.png: transparent outside the face)")
     g.add_argument("--lineart", default=None, help="also write the line art here")
     g.add_argument("--regions", default=None, help="also write the region map (part ids) here")
@@ -198,14 +203,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
         return _generate_stylegan2(args)
     if getattr(args, "mix_seed", None) is not None or getattr(args, "crossover", None) is not None:
         raise ValueError("--mix-seed/--crossover need --engine stylegan2 (procedural mixing: --color-seed)")
-    d = generate_lianpu(args.seed, args.colour, 512 if args.size is None else args.size, args.colour_seed)
+    d = generate_lianpu(args.seed, args.colour, 512 if args.size is None else args.size, args.colour_seed,
+                        role=getattr(args, "role", None))
     files = {args.out: encode_for_path(args.out, _with_alpha(args.out, d.image, d.face_mask))}
     if args.lineart:
         files[args.lineart] = encode_for_path(args.lineart, d.line_art)
     if args.regions:
         files[args.regions] = encode_for_path(args.regions, d.regions)
     out = atomic_write_files(files)[0]  # all or none
-    print(f"wrote {out} (seed {d.seed}, colours {d.colour_seed}, main colour {d.colour})")
+    role = "" if d.role == "classic" else f", role type {d.role}"
+    print(f"wrote {out} (seed {d.seed}, colours {d.colour_seed}, main colour {d.colour}{role})")
     return 0
 
 

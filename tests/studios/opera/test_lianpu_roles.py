@@ -90,3 +90,17 @@ def test_dataset_types(tmp_path) -> None:
     assert len(regions) == 2
     assert np.array_equal(load_grey(regions[0]), generate_lianpu(0, None, 64, role="wai").regions)
     assert main(["batch", "opera-dataset", "--count", "1", "--output", str(tmp_path / "x"), "--types", "clown"]) != 0
+
+
+def test_cli_generate_role(tmp_path, capsys) -> None:
+    from engine.cli import main
+    from engine.imageio import load_image
+
+    out = tmp_path / "m.png"
+    assert main(["opera", "generate", "--seed", "4", "--role", "yuanbao", "--size", "96", "--out", str(out)]) == 0
+    assert "role type yuanbao" in capsys.readouterr().out
+    rgba = load_image(out)
+    d = generate_lianpu(4, None, 96, role="yuanbao")
+    assert np.array_equal(rgba[..., :3][d.face_mask], d.image[d.face_mask])
+    assert main(["opera", "generate", "--seed", "4", "--role", "clown", "--out", str(tmp_path / "x.png")]) != 0
+    assert not (tmp_path / "x.png").exists()
