@@ -22,6 +22,7 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap, QUndoStack
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QGroupBox,
@@ -168,6 +169,13 @@ class RegeneratePanel(StudioPanel):
         orow.addWidget(self.order, 1)
         bl.addLayout(orow)
         lay.addWidget(box)
+        show = self.add_show_group(lay, "Result")  # the mask is painted over the result or the photo
+        self.overlay_check = QCheckBox("Mask overlay")
+        self.overlay_check.setObjectName("mask_overlay")
+        self.overlay_check.setToolTip("Show the label mask over the picture on the canvas (painting works either way)")
+        self.overlay_check.setChecked(True)
+        self.overlay_check.toggled.connect(self._set_overlay_shown)
+        show.addWidget(self.overlay_check)
 
         ref = QGroupBox("Reference style (per region)")
         rl = QVBoxLayout(ref)
@@ -457,6 +465,10 @@ class RegeneratePanel(StudioPanel):
         """Load / save / reset work only on a parsed photo's mask."""
         for w in (self.load_button, self.save_button, self.reset_button):
             w.setEnabled(on)
+
+    def _set_overlay_shown(self, on: bool) -> None:
+        self.canvas_tool.show_overlay = on
+        self.canvas.update()
 
     def _canvas_overlay_changed(self) -> None:
         if self.canvas.paint_tool is self.canvas_tool:

@@ -36,6 +36,14 @@ def test_opens_with_parsing_and_identity(win) -> None:
     assert "Why: Auto:" in panel.info_label.text()
     # auto runs classical (no learned generator, or one whose card did not measure better) and says why
     assert panel.engine_note.text().startswith("Auto runs classical region warping") and "Why: " in panel.engine_note.text()
+    # the mask is painted on the main canvas in this studio only; the overlay can be hidden
+    assert win.canvas.paint_tool is panel.canvas_tool
+    panel.overlay_check.setChecked(False)
+    assert not panel.canvas_tool.show_overlay
+    win.set_studio("makeup")
+    assert win.canvas.paint_tool is None
+    win.set_studio("regenerate")
+    assert win.canvas.paint_tool is panel.canvas_tool
 
 
 def test_edit_regenerates_and_undo_restores(qtbot, win) -> None:
