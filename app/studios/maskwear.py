@@ -208,9 +208,10 @@ class MaskWearPanel(StudioPanel):
         self.photo_button.setObjectName("template_from_photo")
         self.photo_button.setToolTip("Take the mask a person wears in a photo as a template of your own")
         self.photo_button.clicked.connect(self._template_from_photo)
-        for b in (self.color_button, self.color_reset, self.user_button, self.photo_button):
+        for b in (self.color_button, self.color_reset, self.user_button):
             row.addWidget(b)
         bl.addLayout(row)
+        bl.addWidget(self.photo_button)  # a row of its own: four buttons did not fit the panel
         lay.addWidget(box)
 
         fit = QGroupBox("Fit")
