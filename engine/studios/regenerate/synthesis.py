@@ -61,7 +61,7 @@ PROPAGATION_STEPS = (2, 1)
 """Neighbour distances (px) whose matches are tried, shifted, at each iteration (4 directions each)."""
 REFINE_RADIUS = 4.0
 """Random-search radius (px) at the levels below the coarsest."""
-ITERATIONS = (4, 2)
+ITERATIONS = (3, 2)
 """PatchMatch iterations at the coarsest level / at each finer level."""
 SOLVE_LIMIT = 300_000
 """Hole pixels above which the search and the Poisson solve run on a reduced copy."""
@@ -121,7 +121,10 @@ class _Level:
                  inside_dst: np.ndarray) -> None:
         self.img, self.hole, self.exemplar = img, hole, exemplar
         self.h, self.w = hole.shape
-        self.src_desc = _descriptors(img, inside_src)
+        ey, ex = np.nonzero(exemplar)  # matches are always exemplar pixels: describe only those
+        self.row = np.full(self.h * self.w, -1, np.intp)
+        self.row[ey * self.w + ex] = np.arange(len(ey))
+        self.src_desc = _descriptors(img, inside_src, ey, ex)
         self.inside_dst = inside_dst
         self.ys, self.xs = np.nonzero(hole)
         self.index = np.full(hole.shape, -1, np.intp)
@@ -144,7 +147,7 @@ def _downsample(level_img: np.ndarray, masks: list[np.ndarray]) -> tuple[np.ndar
 
 
 def _costs_sel(lv: _Level, tdesc: np.ndarray, q: np.ndarray, sel: np.ndarray, reach: float) -> np.ndarray:
-    diff = lv.src_desc[q] - tdesc
+    diff = lv.src_desc[lv.row[q]] - tdesc
     c = np.einsum("ij,ij->i", diff, diff)
     d2 = (q // lv.w - lv.ys[sel]) ** 2 + (q % lv.w - lv.xs[sel]) ** 2
     return c + NEAR_WEIGHT * d2 / (reach * reach)
@@ -352,6 +355,9 @@ def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,
         r *= 2
     win = (slice(y0, y1), slice(x0, x1))
     ex = exemplar[win] & ~hole[win]
+    near = cv2.distanceTransform((~hole[win]).astype(np.uint8), cv2.DIST_L2, 3) <= 2.0 * reach
+    if (ex & near).sum() >= min(int(ex.sum()), need):  # a ring-shaped hole's box holds far pixels
+        ex &= near                                     # the search never reaches: leave them out
     if not ex.any():
         raise ValueError("synthesize: no exemplar pixel outside the hole")
     est = np.ascontiguousarray(img[win], np.float32)
