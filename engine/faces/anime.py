@@ -419,9 +419,9 @@ def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0) -> Anim
     found: dict[str, bool] = {}
     masks: dict[str, np.ndarray] = {}
     # the mouth first: the small dark stroke nearest its prior in the lower middle of the face
-    mm = _dark_mask(g, (int(0.25 * _W), int(0.52 * _W), int(0.75 * _W), int(0.94 * _W)), dark_level + 25)
+    mm = _dark_mask(g, (int(0.25 * _W), int(0.52 * _W), int(0.75 * _W), int(0.94 * _W)), dark_level + 10)
     mouth = _pick(_components(mm), _prior_box("mouth"), sigma=14.0, min_area=5,
-                  shape_ok=lambda b: (4 <= b[2] - b[0] <= 0.3 * _W and b[3] - b[1] <= min(0.2 * _W, 1.2 * (b[2] - b[0]))
+                  shape_ok=lambda b: (4 <= b[2] - b[0] <= 0.3 * _W and b[3] - b[1] <= min(0.2 * _W, 1.8 * (b[2] - b[0]))
                                       and b[0] > 0.25 * _W and b[2] < 0.75 * _W))
     # the eyes: the lowest symmetric pair of dark strokes above the mouth
     dm = _dark_mask(g, (4, int(0.18 * _W), _W - 4, int(0.72 * _W)), dark_level)

@@ -305,17 +305,23 @@ def _fold_safe_scale(f: np.ndarray, floor: float = _FOLD_FLOOR, ceiling: float =
     """
     if f.shape[0] < 3 or f.shape[1] < 3:
         return 1.0
-    f = f[::step, ::step] * np.float32(1.0 / step)  # same ratios, a quarter of the work at step 2
+    g = f[::step, ::step] * np.float32(1.0 / step)  # same ratios, a quarter of the work at step 2
+    if g.shape[0] < 2 or g.shape[1] < 2:
+        return 1.0
+    dxx, dxy = np.gradient(g[..., 0], axis=1), np.gradient(g[..., 0], axis=0)
+    dyx, dyy = np.gradient(g[..., 1], axis=1), np.gradient(g[..., 1], axis=0)
+    # det(I + k∇f) = 1 + k·tr + k²·det(∇f): the gradients are taken once for every scale k
+    tr, dt = dxx + dyy, dxx * dyy - dxy * dyx
 
-    def ok(g: np.ndarray) -> bool:
-        d = _jacobian_det(g, 1)
+    def ok(k: float) -> bool:
+        d = 1.0 + k * tr + (k * k) * dt
         return float(d.min()) >= floor and float(d.max()) <= ceiling
-    if ok(f):
+    if ok(1.0):
         return 1.0
     lo, hi = 0.0, 1.0
     for _ in range(6):
         mid = (lo + hi) / 2
-        if ok(f * mid):
+        if ok(mid):
             lo = mid
         else:
             hi = mid
@@ -541,9 +547,6 @@ def apply_rig(image: np.ndarray, face: AnimeFaceParts, params: ExpressionParams,
         out = _remap_region(out, rflow, rweight)
         flow = flow + rflow
         np.maximum(weight, rweight, out=weight)
-    # pixels the redraw touched only by rounding (coverage 0) stay exactly as they were
-    keep = weight <= 0
-    out[keep] = image[keep]
     return out, flow, weight
 
 

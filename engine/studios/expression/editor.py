@@ -1,4 +1,4 @@
-"""Expression studio editor: label sliders (angry, sad, smile, surprised) on the largest anime face.
+"""Expression studio editor: emotion and low-level sliders on the largest anime face.
 
 Two engines behind one :class:`ExpressionEditor`: the classical warp rig
 (:mod:`engine.studios.expression.classical`, always available) and the learned GAN
@@ -40,14 +40,15 @@ def parts_from_generated(face: AnimeFace) -> AnimeFaceParts:
 
 
 class ExpressionEditor(Editor[ExpressionParams]):
-    """Expression sliders on the largest anime face of a picture.
+    """Expression sliders (four emotions + the low-level sliders of
+    :data:`~engine.studios.expression.params.LOW_LEVEL`) on the largest anime face of a picture.
 
     Args:
         backend: ``"classical"`` (the rig), ``"neural"`` (the GAN) or ``"auto"`` (the GAN only when
             its card's verdict says it measured better than the rig, else the rig; a GAN that
             cannot be loaded falls back to the rig with the reason).
-        assume_crop: when the cascade finds no face, treat the whole picture as the face box
-            (tight face crops).
+        assume_crop: when no face is found, take the whole picture as the face box even without a
+            face-like layout (tight crops with one are found without it).
 
     Raises:
         LearnedBackendError: ``"neural"`` was requested and no usable checkpoint exists (one line;
@@ -138,7 +139,7 @@ class ExpressionEditor(Editor[ExpressionParams]):
             return EditResult(image=out, masks={"regions": att > 0, "weight": att, "warp": att, "attention": att},
                               info=info)
         out, flow, weight = apply_rig(image, face, p, scale)
-        mag = np.linalg.norm(flow, axis=-1)
+        mag = np.hypot(flow[..., 0], flow[..., 1])
         info.update(method="tps-rig", flow=flow)
         return EditResult(
             image=out,

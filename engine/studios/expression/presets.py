@@ -118,20 +118,9 @@ def _centre(b: np.ndarray) -> np.ndarray:
 _NEUTRAL_EYE_RATIO, _NEUTRAL_BROW_GAP, _NEUTRAL_MOUTH_RATIO = 0.85, 0.16, 0.15
 
 
-def expression_from_parts(face: AnimeFaceParts) -> ExpressionParams:
-    """Low-level slider values read back from part shapes (relative to neutral proportions).
-
-    Eye openness from each eye's height ÷ width (a thin eye reads as a blink), brow raise from the
-    brows' height above the eyes ÷ the eye distance, mouth open from the mouth's height ÷ width,
-    mouth width from its width ÷ the eye distance, head roll from the slope of the eye line. Only
-    parts found in the pixels are read; estimated ones leave their sliders at 0.
-
-    Args:
-        face: located parts.
-
-    Returns:
-        The expression (emotion sliders 0, low-level sliders set).
-    """
+def read_sliders(face: AnimeFaceParts) -> dict[str, float]:
+    """The low-level sliders that can be read from ``face``'s found parts (see
+    :func:`expression_from_parts`), unclipped; sliders of estimated parts are absent."""
     f, P = face.found, {k: np.asarray(v, np.float64) for k, v in face.parts.items()}
     vals: dict[str, float] = {}
     le, re = _centre(P["left_eye"]), _centre(P["right_eye"])
@@ -151,13 +140,32 @@ def expression_from_parts(face: AnimeFaceParts) -> ExpressionParams:
         mw = max(1e-6, m[2] - m[0])
         vals["mouth_open"] = ((m[3] - m[1]) / mw - _NEUTRAL_MOUTH_RATIO) / 0.9
         vals["mouth_width"] = (mw / iod - 0.4) / 0.25
+    return vals
+
+
+def expression_from_parts(face: AnimeFaceParts) -> ExpressionParams:
+    """Low-level slider values read back from part shapes (relative to neutral proportions).
+
+    Eye openness from each eye's height ÷ width (a thin eye reads as a blink), brow raise from the
+    brows' height above the eyes ÷ the eye distance, mouth open from the mouth's height ÷ width,
+    mouth width from its width ÷ the eye distance, head roll from the slope of the eye line. Only
+    parts found in the pixels are read; estimated ones leave their sliders at 0.
+
+    Args:
+        face: located parts.
+
+    Returns:
+        The expression (emotion sliders 0, low-level sliders set).
+    """
+    vals = read_sliders(face)
     clipped: dict[str, Any] = {k: float(np.clip(v, -1.0, 1.0)) for k, v in vals.items()}
     return ExpressionParams.from_dict(clipped)
 
 
 def copy_expression(source: AnimeFaceParts, target: AnimeFaceParts) -> ExpressionParams:
     """The sliders that give ``target`` the expression of ``source``: the difference of the values
-    read back from both (each clipped to [−1, 1]).
+    read back from both (each clipped to [−1, 1]); a slider whose part was estimated in either picture
+    stays 0.
 
     Args:
         source: parts of the picture whose expression is copied.
@@ -166,5 +174,5 @@ def copy_expression(source: AnimeFaceParts, target: AnimeFaceParts) -> Expressio
     Returns:
         Slider values for ``target``.
     """
-    s, t = expression_from_parts(source).low_level(), expression_from_parts(target).low_level()
-    return ExpressionParams.from_dict({k: float(np.clip(s[k] - t[k], -1.0, 1.0)) for k in s})
+    s, t = read_sliders(source), read_sliders(target)
+    return ExpressionParams.from_dict({k: float(np.clip(s[k] - t[k], -1.0, 1.0)) for k in s if k in t})
