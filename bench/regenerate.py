@@ -12,7 +12,9 @@ plus the identity distance input → result.
 
 Latency: ``skimage.data.astronaut()`` (512²), its parsing edited by each edit chain of
 :data:`EDITS`, median of several runs of :func:`engine.studios.regenerate.classical.regenerate` (analysis not
-included: it is cached per image in the studio). Quality: identity PSNR (unchanged mask) and the
+included: it is cached per image in the studio), beside OpenCV Telea inpainting of the same changed
+pixels timed in the same run (``telea_512_ms``) and the 1-minute load average (the project's
+2-core machine is shared: compare ratios, not absolute times). Quality: identity PSNR (unchanged mask) and the
 edited-region agreement — the project parser's labels of the result against the edited mask, mean
 IoU over the labels the edit changed (``result_miou``), next to the same score of the unedited
 parsing (``source_miou``: what doing nothing scores), and the identity distance input → result per
@@ -37,6 +39,7 @@ CelebAMask-HQ cannot be computed; the regen_g card records what the only offline
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -117,7 +120,7 @@ def run() -> dict[str, Any]:
         analyzer = FaceAnalyzer()
         astro = data.astronaut()
         lab = analyzer.analyze(astro).parsing
-        latency = {}
+        latency, telea_ms = {}, {}
         for name, spec in EDITS.items():
             edited = apply_edits(lab, spec)
             regenerate(astro, lab, edited)
@@ -127,6 +130,13 @@ def run() -> dict[str, Any]:
                 regenerate(astro, lab, edited)
                 times.append((time.perf_counter() - t) * 1000)
             latency[name] = round(float(np.median(times)), 1)
+            changed = (edited != lab).astype(np.uint8)
+            base = []
+            for _ in range(5):  # same-run baseline: OpenCV Telea inpainting of the changed pixels
+                t = time.perf_counter()
+                telea(astro, changed.astype(bool))
+                base.append((time.perf_counter() - t) * 1000)
+            telea_ms[name] = round(float(np.median(base)), 1)
         photos = [astro] + [load_image(p) for p in sorted(SHARED_PHOTOS.glob("*.jpg"))[:5]]
         psnrs, agree = [], {k: {"result": [], "source": []} for k in EDITS}
         frames: list[tuple[float, float, float]] = []
@@ -148,6 +158,8 @@ def run() -> dict[str, Any]:
     worst = max(latency.values())
     return {
         "latency_512_ms": latency,
+        "telea_512_ms": telea_ms,
+        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "target": {"limit_ms": TARGET_512_MS, "worst_ms": worst, "pass": worst <= TARGET_512_MS},
         "identity_exact": all(np.isinf(psnrs)),
         "identity_psnr_db_min": None if all(np.isinf(psnrs)) else round(float(min(psnrs)), 2),
@@ -167,13 +179,15 @@ def run() -> dict[str, Any]:
 
 def table(doc: dict[str, Any]) -> list[str]:
     """Human-readable lines for the summary table."""
-    rows = ["regenerate (classical, 512²)      median ms   parse agreement result / unedited   identity dist."]
+    rows = ["regenerate (classical, 512²)      median ms   parse agreement result / unedited   identity dist."
+            "   Telea ms (same run)"]
     ident = doc.get("identity_vs_input", {})
     for k, ms in doc["latency_512_ms"].items():
         a = doc["edited_region_agreement"][k]
         d = ident.get(k, {}).get("identity_distance")
+        tm = doc.get("telea_512_ms", {}).get(k)
         rows.append(f"  {k:<20} {ms:>14.1f}   {a['result_miou']:.3f} / {a['source_miou']:.3f}"
-                    f"{'' if d is None else f'{d:>25.3f}'}")
+                    f"{'' if d is None else f'{d:>25.3f}'}{'' if tm is None else f'{tm:>21.1f}'}")
     if "glasses_frames" in doc:
         f = doc["glasses_frames"]
         rows.append(f"  glasses (no parser): frame ring dark {f['ring_recall']:.3f}, new-dark precision "
