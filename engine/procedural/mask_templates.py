@@ -103,8 +103,9 @@ def _finish(name: str, kind: str, rgb: np.ndarray, alpha: np.ndarray, anchors: d
     return MaskTemplate(name, rgba, anchors, kind)
 
 
-def surgical(color: tuple[int, int, int] = (120, 170, 220), name: str = "surgical") -> MaskTemplate:
-    """Pleated surgical mask with edge binding and ear loops."""
+def surgical(color: tuple[int, int, int] = (120, 170, 220), name: str = "surgical",
+             ear_loops: bool = True) -> MaskTemplate:
+    """Pleated surgical mask with edge binding and (unless ``ear_loops`` is false) ear loops."""
     rgb, alpha = _canvas()
     top = _curve((40, 80), (256, 10), (472, 80))
     bottom = _curve((472, 300), (256, 400), (40, 300))
@@ -121,7 +122,7 @@ def surgical(color: tuple[int, int, int] = (120, 170, 220), name: str = "surgica
         cv2.polylines(rgb, [_pts(edge)], False, _shade(color, 0.9), 10 * SS, cv2.LINE_AA)
     cv2.polylines(rgb, [_pts(_curve((150, 40), (256, 18), (362, 40)))], False, (200, 200, 205), 4 * SS, cv2.LINE_AA)  # nose wire
     loop_colour = (235, 235, 235)
-    for side in (-1, 1):  # ear loops leave the corners towards the ears
+    for side in (-1, 1) if ear_loops else ():  # ear loops leave the corners towards the ears
         x0 = 256 + side * 216
         loop = _pts(_curve((x0, 86), (x0 + side * 40, 190), (x0, 296)))
         cv2.polylines(rgb, [loop], False, loop_colour, 4 * SS, cv2.LINE_AA)
@@ -315,22 +316,26 @@ def template_names() -> list[str]:
     return list(BUILTIN)
 
 
-def get_template(name: str, color: tuple[int, int, int] | None = None) -> MaskTemplate:
+def get_template(name: str, color: tuple[int, int, int] | None = None, ear_loops: bool = True) -> MaskTemplate:
     """A built-in template by name, optionally recoloured (``color`` replaces its main colour).
 
-    Templates are drawn once and cached; the returned pixels are read-only.
+    ``ear_loops=False`` leaves the drawn surgical masks' ear loops out (photographed templates keep
+    theirs: they are part of the picture). Templates are drawn once and cached; the returned pixels
+    are read-only.
     """
-    return _cached_template(name, None if color is None else tuple(int(c) for c in color))
+    return _cached_template(name, None if color is None else tuple(int(c) for c in color), bool(ear_loops))
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_template(name: str, color: tuple[int, int, int] | None) -> MaskTemplate:
+def _cached_template(name: str, color: tuple[int, int, int] | None, ear_loops: bool = True) -> MaskTemplate:
     if name not in BUILTIN:
         raise ValueError(f"unknown mask template {name!r}; available: {', '.join(BUILTIN)}")
     family, kwargs = BUILTIN[name]
     kwargs = dict(kwargs)
     if color is not None:
         kwargs["color"] = color
+    if family == "surgical":
+        kwargs["ear_loops"] = ear_loops
     t = _FAMILIES[family](name=name, **kwargs)
     if color is not None:
         t.meta["tint"] = color

@@ -46,6 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    help="auto: the learned refiner only when it measured better (default)")
     p.add_argument("--faces", default="all", choices=("all", "largest"))
     p.add_argument("--lighting", type=float, default=0.8, help="shading adaptation strength 0-1 (default 0.8)")
+    p.add_argument("--no-ear-loops", dest="ear_loops", action="store_false",
+                   help="leave the drawn surgical masks' ear loops out")
     p.add_argument("--alpha-out", default=None, metavar="FILE", help="write the mask coverage (mode L PNG)")
     add_overwrite_argument(p)
     p.set_defaults(func=cmd_wear_mask)
@@ -78,7 +80,7 @@ def cmd_wear_mask(args: argparse.Namespace) -> int:
     user = load_user_template(args.template) if args.template.lower().endswith(".png") else None
     params = MaskWearParams(template=args.template if user is None else "surgical-blue", color=args.color,
                             method=args.method, faces=args.faces, lighting=args.lighting,
-                            user_template=user).validate()
+                            user_template=user, ear_loops=args.ear_loops).validate()
     with quiet_native_stderr():
         faces = FaceAnalyzer().analyze(image, parse=False).faces
     try:

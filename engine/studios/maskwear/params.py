@@ -42,6 +42,7 @@ class MaskWearParams:
         offsets: manual nudges ``((anchor, dx, dy), ...)`` in image pixels (each in [-4096, 4096]),
             applied to the largest face.
         user_template: a loaded user template; overrides ``template`` when set.
+        ear_loops: draw the drawn surgical masks' ear loops (photographed templates keep theirs).
     """
 
     template: str = "surgical-blue"
@@ -51,6 +52,7 @@ class MaskWearParams:
     lighting: float = 0.8
     offsets: tuple[tuple[str, float, float], ...] = ()
     user_template: MaskTemplate | None = field(default=None, compare=False, repr=False)
+    ear_loops: bool = True
 
     def validate(self) -> MaskWearParams:
         """Check every field.
@@ -89,4 +91,4 @@ class MaskWearParams:
         """
         if self.user_template is not None:
             return self.user_template
-        return get_template(self.template, parse_color(self.color) if self.color else None)
+        return get_template(self.template, parse_color(self.color) if self.color else None, self.ear_loops)

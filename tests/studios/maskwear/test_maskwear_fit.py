@@ -98,3 +98,16 @@ def test_turned_heads_wear_the_side_views() -> None:
     assert template_for_face(t, mirrored).name == "mtf-surgical-right"
     drawn = get_template("surgical-blue")
     assert template_for_face(drawn, turned) is drawn  # no side view: the fit narrows the far side
+
+
+def test_ear_loops_are_optional(astro) -> None:
+    from engine.procedural.mask_templates import get_template
+
+    with_loops, without = get_template("surgical-blue"), get_template("surgical-blue", ear_loops=False)
+    body_only = without.rgba[:, :, 3] > 0
+    loops = (with_loops.rgba[:, :, 3] > 0) & ~body_only
+    assert loops.sum() > 500 and (without.rgba[:, :, 3][:, :30] == 0).all()  # the loops left the corners
+    img, faces = astro
+    _, a1, _ = put_mask(img, faces, MaskWearParams(method="keypoint"))
+    _, a0, _ = put_mask(img, faces, MaskWearParams(method="keypoint", ear_loops=False))
+    assert (a0 <= a1 + 1e-6).all() and (a1 > 0.5).sum() > (a0 > 0.5).sum()
