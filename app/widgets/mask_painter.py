@@ -167,7 +167,7 @@ class MaskPaintView(QWidget):
         self.label = CELEBAMASK_HQ.index("hair")
         self.brush = 6
         self.tool = "brush"
-        self.opacity = 0.55
+        self.opacity = 0.4
         self.hidden: set[int] = set()
         self._overlay: QImage | None = None
         self._before: np.ndarray | None = None
