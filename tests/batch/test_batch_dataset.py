@@ -90,10 +90,12 @@ def test_wear_mask_set_has_labels_records_coco_and_card(faces: Path, tmp_path: P
         assert r["template"] == "kn95" and r["augment"] == "none" and set(r["head_pose"]) == {"yaw", "pitch", "roll"}
         # she faces the camera: little yaw and roll (pitch from a generic head is rougher: not checked)
         assert abs(r["head_pose"]["yaw"]) < 15 and abs(r["head_pose"]["roll"]) < 10
-    # the mirror image: yaw and roll change sign, pitch stays
+    # the mirror image: yaw and roll change sign, pitch stays (within the mesh's own asymmetry: the
+    # mirrored photo's mesh is not the mirrored mesh, a few pixels apart)
     pa, pb = rec["a"]["head_pose"], rec["b"]["head_pose"]
-    assert pa["yaw"] == pytest.approx(-pb["yaw"], abs=2) and pa["roll"] == pytest.approx(-pb["roll"], abs=2)
-    assert pa["pitch"] == pytest.approx(pb["pitch"], abs=2)
+    assert pa["yaw"] * pb["yaw"] < 0 and pa["yaw"] == pytest.approx(-pb["yaw"], abs=4)
+    assert pa["roll"] * pb["roll"] < 0 and pa["roll"] == pytest.approx(-pb["roll"], abs=4)
+    assert pa["pitch"] == pytest.approx(pb["pitch"], abs=4)
 
     coco = json.loads((out / "annotations.json").read_text())
     assert [i["file_name"] for i in coco["images"]] == ["a_masked.png", "b_masked.png"]
