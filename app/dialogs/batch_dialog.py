@@ -340,6 +340,7 @@ class BatchDialog(QDialog):
         lay.addWidget(self.bar)
         lay.addWidget(self.status)
         lay.addWidget(self.buttons)
+        lay.setSizeConstraint(QVBoxLayout.SizeConstraint.SetMinimumSize)  # never squeeze the form
         self.set_op(op)
         self._engine_changed()
 
@@ -379,6 +380,8 @@ class BatchDialog(QDialog):
         self.params_box.setVisible(bool(self.fields))
         row_h = self.fontMetrics().lineSpacing() + 14
         self.params_scroll.setFixedHeight(min(len(self.fields), 9) * row_h + 8)
+        self.params_box.setMinimumHeight(self.params_scroll.height() + self.fontMetrics().lineSpacing() + 24)
+        self.resize(self.width(), self.sizeHint().height())  # another op's form may be taller or shorter
         procedural = o.source == "procedural"
         for w in (self.input_label, self.input_row):
             w.setVisible(not procedural)
