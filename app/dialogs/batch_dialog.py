@@ -298,6 +298,7 @@ class BatchDialog(QDialog):
         box_lay = QVBoxLayout(self.params_box)
         box_lay.setContentsMargins(4, 4, 4, 4)
         box_lay.addWidget(self.params_scroll)
+        box_lay.addStretch(1)
         self.grid_edit = QPlainTextEdit()
         self.grid_edit.setFixedHeight(3 * self.grid_edit.fontMetrics().lineSpacing() + 12)
         self.grid_edit.setToolTip("One parameter per line, NAME=V1,V2,...: every combination runs on every input")
@@ -337,6 +338,7 @@ class BatchDialog(QDialog):
         lay.addLayout(top)
         lay.addWidget(self.params_box)
         lay.addLayout(jobs)
+        lay.addStretch(1)  # spare height goes here, not between the rows
         lay.addWidget(self.bar)
         lay.addWidget(self.status)
         lay.addWidget(self.buttons)
@@ -379,8 +381,10 @@ class BatchDialog(QDialog):
             self.params_form.addRow(key.replace("_", " "), field)
         self.params_box.setVisible(bool(self.fields))
         row_h = self.fontMetrics().lineSpacing() + 14
-        self.params_scroll.setFixedHeight(min(len(self.fields), 9) * row_h + 8)
-        self.params_box.setMinimumHeight(self.params_scroll.height() + self.fontMetrics().lineSpacing() + 24)
+        inner = self.params_scroll.widget()
+        inner.adjustSize()
+        self.params_scroll.setFixedHeight(min(inner.sizeHint().height() + 2, 9 * row_h + 8))
+        self.params_box.setMinimumHeight(self.params_scroll.height() + self.fontMetrics().lineSpacing() + 20)
         self.resize(self.width(), self.sizeHint().height())  # another op's form may be taller or shorter
         procedural = o.source == "procedural"
         for w in (self.input_label, self.input_row):
