@@ -705,6 +705,37 @@ def _remove_glasses(src: _Style, edited: np.ndarray, out: np.ndarray, regen: np.
     return True
 
 
+STAND_INS: dict[str, tuple[str, ...]] = {"hat": ("cloth", "hair")}
+"""A new object no image has, made of the texture of another region of the photo (a hat of the
+sitter's own fabric, or else of felted hair-like fibres), before falling back to a built-in material."""
+
+
+def _from_stand_in(src: _Style, name: str, target: np.ndarray, under: np.ndarray,
+                   cancel: CancelToken | None) -> tuple[np.ndarray, str, np.ndarray | None] | None:
+    """Synthesise ``name`` from the photo's texture of a stand-in region (:data:`STAND_INS`), lit by
+    :func:`lighting`; None when the photo has none of them."""
+    for other in STAND_INS.get(name, ()):
+        if not src.has(other):
+            continue
+        ex = src.mask(other) & ~target
+        if ex.sum() < MIN_PIXELS:
+            continue
+        ys, xs = np.nonzero(target)
+        none = np.zeros_like(target)
+        vals = synthesize(src.img, target, ex, inside_src=src.mask(other), inside_dst=target, anchor=none,
+                          reach=max(24.0, float(np.ptp(ys)), float(np.ptp(xs))), cancel=cancel)
+        shade = lighting(under, target)[ys, xs, None]
+        return vals * shade, f"synthesised from the photo's {other}, lit like the photo", None
+    return None
+
+
+def _without_exemplar(src: _Style, name: str, target: np.ndarray, under: np.ndarray,
+                      cancel: CancelToken | None) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """A label no image has: synthesised from a stand-in region of the photo, else a built-in material."""
+    got = _from_stand_in(src, name, target, under, cancel)
+    return got if got is not None else (material(name, target, under), "built-in material", None)
+
+
 def _soft_against(edited: np.ndarray, c: int) -> np.ndarray:
     """Pixels a new region of label ``c`` blends its edge toward: hair edges are soft, whichever side
     is new (new hair against anything, anything new against hair)."""
@@ -848,7 +879,7 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
             how[name] = "built-in material (spectacles: frame, see-through lenses)"
             continue
         if got is None:
-            got = (material(name, target, out), "built-in material", None)
+            got = _without_exemplar(src, name, target, out, cancel)
         vals, how_c, fresh = got
         if fresh is None:
             fresh = np.ones(len(ys), bool)

@@ -171,3 +171,36 @@ def test_stray_pixels_are_the_ones_that_look_replaced() -> None:
     assert stray[20:23, 10:20].mean() > 0.9
     assert stray[20:23, 30:].mean() < 0.05
     assert not stray_pixels(img, have, np.zeros_like(new), old).any()
+
+
+def test_hat_without_exemplar_is_made_of_the_photos_cloth_and_lit() -> None:
+    img, lab = _hair_face()
+    img = img.copy()
+    cloth = np.zeros(lab.shape, bool)
+    cloth[84:, :] = True
+    weave = cv2.resize(data.gravel(), (96, 12)).astype(np.float32)[..., None] * np.array([0.3, 0.35, 0.6])
+    img[cloth] = np.clip(weave.reshape(-1, 3), 0, 255).astype(np.uint8)
+    lab[cloth] = IDX("cloth")
+    edited = lab.copy()
+    hat = np.zeros(lab.shape, bool)
+    hat[4:22, 24:72] = True
+    edited[hat] = IDX("hat")
+    out, masks, info = regenerate(img, lab, edited)
+    assert info["regions"]["hat"].startswith("synthesised from the photo's cloth")
+    got = out[hat].astype(np.float32)
+    assert np.linalg.norm(got.mean(0) - img[cloth].astype(np.float32).mean(0)) < 30  # the cloth's colour
+    assert got.std() > 0.3 * img[cloth].astype(np.float32).std()                     # and its texture
+
+
+
+def test_lighting_is_rounded_and_follows_the_photos_light() -> None:
+    from engine.studios.regenerate.classical import lighting
+
+    under = np.zeros((80, 80, 3), np.float32)
+    under[:] = np.linspace(60, 200, 80, dtype=np.float32)[None, :, None]  # lit from the right
+    region = np.zeros((80, 80), bool)
+    region[20:60, 20:60] = True
+    shade = lighting(under, region)
+    assert abs(float(shade[region].mean()) - 1.0) < 1e-3
+    assert shade[40, 40] > shade[21, 40]                      # rounded: darker toward the outline
+    assert shade[40, 55] > shade[40, 25]                      # brighter on the lit side
