@@ -389,13 +389,15 @@ def _outline(dist: np.ndarray) -> tuple[np.ndarray, bool]:
     return c, True
 
 
-def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0) -> AnimeFaceParts:
+def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0, tight: bool = False) -> AnimeFaceParts:
     """Locate eyes, brows, mouth and the face outline inside a face box (method: module docstring).
 
     Args:
         image: ``uint8`` RGB ``[H, W, 3]`` or grey ``[H, W]``.
         box: face box ``[x0, y0, x1, y1]`` in pixels (may extend past the picture).
         score: detection score to carry along.
+        tight: the box is a whole picture tried as a tight crop: when no eye pair fits the dark stroke
+            taken for the mouth, the pair is searched without it (the mouth is then estimated).
 
     Returns:
         :class:`AnimeFaceParts` in pixels of ``image``.
@@ -428,6 +430,12 @@ def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0) -> Anim
     cand = cv2.morphologyEx(_cut_hair(dm, int(0.18 * _W)), cv2.MORPH_OPEN, np.ones((1, 5), np.uint8))
     comps = _components(cand)
     pair = _eye_pair(comps, None if mouth is None else _centre_of(mouth))
+    if pair is None and mouth is not None and tight:
+        pair = _eye_pair(comps, None)
+        if pair is not None and (_centre_of(pair[0])[1] + _centre_of(pair[1])[1]) / 2 > 0.5 * _W:
+            pair = None  # without a mouth only eyes in the upper half count
+        if pair is not None:
+            mouth = None
     if pair is None:
         for name in ("left_eye", "right_eye"):
             parts[name], found[name] = _prior_box(name), False
@@ -522,8 +530,8 @@ def _check_eyes(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
         dy = abs(_centre_of(le)[1] - _centre_of(re)[1])
         wl, wr = le[2] - le[0], re[2] - re[0]
         cl, cr = _centre_of(le)[0], _centre_of(re)[0]
-        off_centre = abs((cl + cr) / 2 - _W / 2) > 0.12 * _W
-        spacing_bad = not (0.2 * _W <= cr - cl <= 0.55 * _W)
+        off_centre = abs((cl + cr) / 2 - _W / 2) > 0.15 * _W
+        spacing_bad = not (0.2 * _W <= cr - cl <= 0.62 * _W)
         if dy > 0.14 * _W or max(wl, wr) > 2.0 * min(wl, wr) or off_centre or spacing_bad:
             err = {k: float(np.linalg.norm(_centre_of(parts[k]) - _centre_of(_prior_box(k))))
                    for k in ("left_eye", "right_eye")}
@@ -595,7 +603,7 @@ def _keypoints(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def looks_like_face(parts: AnimeFaceParts) -> bool:
     """True when located parts have a face's layout: a pair of eyes was found in the pixels (not
-    estimated) with a mouth below them or a brow above them.
+    estimated) with a mouth below them or both brows above them.
 
     Args:
         parts: from :func:`locate_parts`.
@@ -605,7 +613,7 @@ def looks_like_face(parts: AnimeFaceParts) -> bool:
     """
     f = parts.found
     return bool(f.get("left_eye") and f.get("right_eye")
-                and (f.get("mouth") or f.get("left_brow") or f.get("right_brow")))
+                and (f.get("mouth") or (f.get("left_brow") and f.get("right_brow"))))
 
 
 def _lashes_on_top(image: np.ndarray, parts: AnimeFaceParts) -> bool:
@@ -639,7 +647,7 @@ def _upside_down(image: np.ndarray, box: np.ndarray, upright: AnimeFaceParts) ->
     in ``upright`` (the face is the wrong way up)."""
     h, w = image.shape[:2]
     turned = np.array([w - box[2], h - box[3], w - box[0], h - box[1]], np.float32)
-    t = locate_parts(np.ascontiguousarray(image[::-1, ::-1]), turned)
+    t = locate_parts(np.ascontiguousarray(image[::-1, ::-1]), turned, tight=True)
     return looks_like_face(t) and sum(t.found.values()) > sum(upright.found.values())
 
 
@@ -670,10 +678,12 @@ def analyze_anime(image: np.ndarray, assume_crop: bool = False, min_size: int = 
     if h < 16 or w < 16:
         return []
     whole = np.array([0, 0, w, h], np.float32)
-    crop = locate_parts(image, whole, 0.0)
+    crop = locate_parts(image, whole, 0.0, tight=True)
     if assume_crop:
         return [crop]
-    if (looks_like_face(crop) and _dark_mass_upper(image, whole) and _lashes_on_top(image, crop)
-            and not _upside_down(image, whole, crop)):
+    eye_row = float(crop.parts["left_eye"][1] + crop.parts["left_eye"][3] + crop.parts["right_eye"][1]
+                    + crop.parts["right_eye"][3]) / 4 / h
+    if (looks_like_face(crop) and (crop.found["mouth"] or eye_row <= 0.5) and _dark_mass_upper(image, whole)
+            and _lashes_on_top(image, crop) and not _upside_down(image, whole, crop)):
         return [crop]
     return []
