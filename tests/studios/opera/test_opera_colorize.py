@@ -171,8 +171,10 @@ def test_classification_agrees_with_a_person(shared_data: Path) -> None:
 def test_self_colouring_quality_on_dev_lianpu(shared_data: Path) -> None:
     dev = _dev(shared_data)
     scores = [_ssim(x, colorize(xdog(x, XDoGParams(threshold=0.5)), x).image) for x in dev.values()]
-    assert np.mean(scores) >= 0.85  # measured 0.859 (19 masks); CoCosNet in the paper: 0.850
-    assert min(scores) > 0.7
+    # measured 0.902, min 0.828 on the 19 masks with content alignment (0.859 / 0.731 before it);
+    # the aims of the opera-artist issue: mean ≥ 0.90, none below 0.80 (CoCosNet in the paper: 0.850)
+    assert np.mean(scores) >= 0.90
+    assert min(scores) >= 0.80
 
 
 def test_cross_colouring_on_dev_lianpu(shared_data: Path) -> None:
