@@ -40,8 +40,10 @@ def test_opens_with_parsing_and_identity(win) -> None:
     assert win.canvas.paint_tool is panel.canvas_tool
     panel.overlay_check.setChecked(False)
     assert not panel.canvas_tool.show_overlay
+    assert "region warping" in win.engine_label.toolTip()
     win.set_studio("makeup")
     assert win.canvas.paint_tool is None
+    assert "region warping" not in win.engine_label.toolTip()  # the status bar names no other studio's engine
     win.set_studio("regenerate")
     assert win.canvas.paint_tool is panel.canvas_tool
 
