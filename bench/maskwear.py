@@ -1,4 +1,9 @@
-"""Mask-wear bench section: single fit after analysis at 512², dataset export throughput.
+"""Mask-wear bench section: single fit after analysis at 512², dataset export throughput, fit
+coverage on the labelled pairs (upright and turned by 90/180/270°), a white mask on light and dark
+skin, detection recall on the real masked photos, and ``batch wear-mask`` on ~100 512-px photos.
+
+``python -m bench.maskwear [--sections a,b,...] [--out FILE]`` runs single sections (JSON on stdout
+or in FILE): ``fit``, ``coverage``, ``white``, ``recall``, ``photos512``, ``batch300``, ``identity``.
 
 Throughput runs ``batch wear-mask`` (analysis included) on 300 256² images made from
 ``skimage.data.astronaut()`` (flips, shifts and brightness changes, so every image is analysed
@@ -89,11 +94,201 @@ def _inputs(folder: Path, count: int) -> None:
         save_image(folder / f"img{i:03d}.png", cv2.resize(img, (256, 256), interpolation=cv2.INTER_AREA))
 
 
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+PARSING = SHARED / "faces" / "parsing"
+REAL_MASKED = SHARED / "maskwear" / "real_masked"
+COVERAGE_GROUPS: dict[str, tuple[int, ...]] = {"lips_mouth": (10, 11, 12), "nose": (2,), "eyes": (4, 5),
+                                               "background_hair": (0, 13), "neck": (17,)}
+"""Label groups (official CelebAMask-HQ order) whose covered share the coverage section reports."""
+COVERAGE_TEMPLATES = ("surgical-blue", "kn95", "cloth-plain", "mtf-surgical", "mtf-kn95")
+TARGET_NECK = 0.05
+TARGET_LIPS = 0.98
+TARGET_IMAGES_PER_S = 40.0
+
+
+def _coverage_of(pairs: list[tuple[np.ndarray, np.ndarray, list]], template: str, method: str) -> dict[str, float]:
+    from engine.errors import NoFaceError
+    from engine.studios.maskwear.editor import put_mask
+    from engine.studios.maskwear.params import MaskWearParams
+
+    cov = {k: [0, 0] for k in COVERAGE_GROUPS}
+    missed = 0
+    for img, gt, faces in pairs:
+        try:
+            _, alpha, _ = put_mask(img, faces, MaskWearParams(template=template, method=method, faces="largest"))
+        except NoFaceError:
+            missed += 1
+            alpha = np.zeros(gt.shape, np.float32)
+        c = alpha > 0.5
+        for k, ids in COVERAGE_GROUPS.items():
+            m = np.isin(gt, ids)
+            cov[k][0] += int((c & m).sum())
+            cov[k][1] += int(m.sum())
+    out = {k: round(v[0] / v[1], 4) if v[1] else None for k, v in cov.items()}
+    out["no_face"] = missed
+    return out
+
+
+def coverage() -> dict[str, Any]:
+    """Covered share of each label group (pixels pooled over the 9 labelled pairs) per template and
+    method, and for surgical-blue with the pairs turned by 90°, 180°, 270° (analysis included)."""
+    from PIL import Image
+
+    from engine.faces import FaceAnalyzer
+    from engine.imageio import load_image
+
+    files = sorted(PARSING.glob("*.jpg"))
+    if not files:
+        return {"skipped": "no ../shared/data/faces/parsing"}
+    analyzer = FaceAnalyzer(parser="geometric")
+    doc: dict[str, Any] = {"pairs": len(files), "templates": {}}
+    for k in (0, 1, 2, 3):
+        pairs = []
+        for jpg in files:
+            img = np.ascontiguousarray(np.rot90(load_image(jpg), k))
+            gt = np.ascontiguousarray(np.rot90(np.asarray(Image.open(jpg.with_suffix(".png"))), k))
+            pairs.append((img, gt, analyzer.analyze(img, parse=False).faces))
+        if k == 0:
+            for t in COVERAGE_TEMPLATES:
+                doc["templates"][t] = {m: _coverage_of(pairs, t, m) for m in ("keypoint", "auto")}
+        else:
+            doc[f"rotated_{90 * k}"] = _coverage_of(pairs, "surgical-blue", "keypoint")
+    worst = [v for t in doc["templates"].values() for v in t.values()]
+    doc["targets"] = {"neck_max": TARGET_NECK, "lips_min": TARGET_LIPS,
+                      "pass": all(v["neck"] <= TARGET_NECK and v["lips_mouth"] >= TARGET_LIPS and v["eyes"] < 0.001
+                                  for v in worst)}
+    return doc
+
+
+def white_on_skin() -> dict[str, Any]:
+    """Mean brightness of a white mask (surgical-white, full lighting) on astronaut and on the same
+    photo with only the face darkened to a dark skin tone (the light is unchanged)."""
+    from skimage import data
+
+    from engine.faces import FaceAnalyzer
+    from engine.faces import topology as T
+    from engine.studios.maskwear.editor import put_mask
+    from engine.studios.maskwear.params import MaskWearParams
+
+    img = data.astronaut()
+    faces = FaceAnalyzer(parser="geometric").analyze(img, parse=False).faces
+    lm = faces[0].landmarks
+    face = np.zeros(img.shape[:2], np.uint8)
+    cv2.fillPoly(face, [np.round(lm[list(T.FACE_OVAL)]).astype(np.int32)], 1)
+    dark = img.copy()
+    dark[face > 0] = (dark[face > 0] * np.array([0.35, 0.3, 0.28])).astype(np.uint8)
+    p = MaskWearParams(template="surgical-white", method="keypoint", lighting=1.0)
+    out_l, alpha, _ = put_mask(img, faces, p)
+    out_d, _, _ = put_mask(dark, faces, p)
+    m = alpha > 0.99
+    light, darkm = float(out_l[m].mean()), float(out_d[m].mean())
+    skin_l, skin_d = float(img[face > 0].mean()), float(dark[face > 0].mean())
+    return {"skin_light": round(skin_l, 1), "skin_dark": round(skin_d, 1), "mask_on_light": round(light, 1),
+            "mask_on_dark": round(darkm, 1), "ratio_dark_to_light": round(darkm / light, 3)}
+
+
+def recall(limit: int | None = None) -> dict[str, Any]:
+    """Photos with at least one fitted face (mesh landmarks) among the real masked development photos:
+    MediaPipe alone (before) and the default analyzer (MediaPipe + YuNet boxes merged, turned images
+    tried; after); the photos only one of them fits are listed."""
+    from engine.faces import FaceAnalyzer
+    from engine.imageio import load_image
+
+    files = sorted(REAL_MASKED.glob("*.jpg"))[:limit]
+    if not files:
+        return {"skipped": "no ../shared/data/maskwear/real_masked"}
+    doc: dict[str, Any] = {"photos": len(files)}
+    fitted: dict[str, set[str]] = {}
+    for name, kw in (("mediapipe", {"detector": "mediapipe"}), ("mediapipe+yunet", {})):
+        analyzer = FaceAnalyzer(parser="geometric", **kw)
+        t0 = time.perf_counter()
+        fitted[name] = {p.name for p in files if analyzer.analyze(load_image(p), parse=False).faces}
+        doc[name] = {"photos_with_face": len(fitted[name]), "s": round(time.perf_counter() - t0, 1)}
+    doc["only_yunet_merge"] = sorted(fitted["mediapipe+yunet"] - fitted["mediapipe"])
+    doc["only_mediapipe"] = sorted(fitted["mediapipe"] - fitted["mediapipe+yunet"])
+    return doc
+
+
+def _photos512(folder: Path, count: int) -> None:
+    """``count`` 512-px face photos: the shared dev photos (flipped / shifted copies to make up the
+    count), or astronaut variants without them."""
+    from engine.imageio import load_image, save_image
+
+    base = [load_image(p) for p in sorted((SHARED / "faces" / "photos").glob("*.jpg"))] or [data_astronaut()]
+    rng = np.random.default_rng(1)
+    for i in range(count):
+        img = base[i % len(base)]
+        if i >= len(base):
+            img = img[:, ::-1] if (i // len(base)) % 2 else img
+            dx, dy = rng.integers(-20, 20, 2)
+            img = cv2.warpAffine(np.ascontiguousarray(img), np.float32([[1, 0, dx], [0, 1, dy]]),
+                                 (img.shape[1], img.shape[0]), borderMode=cv2.BORDER_REFLECT)
+        img = cv2.resize(np.ascontiguousarray(img), (512, 512), interpolation=cv2.INTER_AREA)
+        save_image(folder / f"p{i:03d}.jpg", img)
+
+
+def data_astronaut() -> np.ndarray:
+    from skimage import data
+
+    return data.astronaut()
+
+
+def photos512(count: int = 100) -> dict[str, Any]:
+    """``masquerade batch wear-mask`` as a user runs it (a new process: start-up included) on
+    ``count`` 512-px face photos with 1 and 2 workers, and as the baseline in the same run the same
+    command with ``--method keypoint`` (no learned refiner)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    doc: dict[str, Any] = {"images": count}
+    with tempfile.TemporaryDirectory(prefix="masquerade-bench-mw512-") as tmp:
+        work = Path(tmp)
+        (work / "in").mkdir()
+        _photos512(work / "in", count)
+        for label, extra in (("auto", []), ("keypoint_baseline", ["--method", "keypoint"])):
+            for workers in (1, 2):
+                out = work / f"out_{label}_{workers}"
+                t0 = time.perf_counter()
+                r = subprocess.run([sys.executable, "-m", "engine", "batch", "wear-mask", "--input", str(work / "in"),
+                                    "--output", str(out), "--workers", str(workers), *extra],
+                                   capture_output=True, text=True, cwd=repo)
+                wall = time.perf_counter() - t0
+                done = len(list(out.glob("*_masked.png")))
+                doc[f"{label}_workers_{workers}"] = {"done": done, "wall_s": round(wall, 2),
+                                                     "images_per_s": round(done / wall, 2), "rc": r.returncode}
+    a1, a2 = doc["auto_workers_1"]["images_per_s"], doc["auto_workers_2"]["images_per_s"]
+    doc["speedup_2_vs_1"] = round(a2 / a1, 3) if a1 else None
+    doc["targets"] = {"images_per_s": TARGET_IMAGES_PER_S, "pass": a2 >= TARGET_IMAGES_PER_S,
+                      "two_not_slower": a2 >= a1}
+    return doc
+
+
+def batch300(images: int = 300) -> dict[str, Any]:
+    """``run_batch`` (this process starts the pool) on 300 256² astronaut variants, 1 and 2 workers."""
+    from engine.batch import JobSpec, run_batch
+
+    doc: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="masquerade-bench-mw-") as tmp:
+        work = Path(tmp)
+        (work / "in").mkdir()
+        _inputs(work / "in", images)
+        for workers in (1, 2):
+            t0 = time.perf_counter()
+            s = run_batch(JobSpec("wear-mask", work / "in", work / f"out{workers}", params={"size": 144},
+                                  workers=workers))
+            wall = time.perf_counter() - t0
+            doc[f"batch_workers_{workers}"] = {"faces": s.done, "failed": s.failed, "wall_s": round(wall, 2),
+                                               "faces_per_s": round(s.done / wall, 2)}
+    return doc
+
+
 def run(images: int = 300) -> dict[str, Any]:
     """The ``maskwear`` section of the bench JSON."""
     from engine.batch import JobSpec, run_batch
 
-    doc: dict[str, Any] = {"fit_512": _fit_ms(), "identity_vs_input": _identity()}
+    doc: dict[str, Any] = {"fit_512": _fit_ms(), "identity_vs_input": _identity(), "coverage": coverage(),
+                           "white_on_skin": white_on_skin(), "photos512": photos512()}
     with tempfile.TemporaryDirectory(prefix="masquerade-bench-mw-") as tmp:
         work = Path(tmp)
         (work / "in").mkdir()
@@ -126,4 +321,56 @@ def table(doc: dict[str, Any]) -> list[str]:
                         f"same person (< 0.6) {r['same_person_rate']:.0%} of {r['pairs']}")
     rows.append(f"  2 vs 1 workers ×{doc['speedup_2_vs_1']} · target ≥ {doc['targets']['faces_per_s']:.0f} faces/s: "
                 f"{'PASS' if doc['targets']['throughput_pass'] else 'FAIL'}")
+    cov = doc.get("coverage", {})
+    for t, methods in cov.get("templates", {}).items():
+        for m, v in methods.items():
+            rows.append(f"  coverage {t} ({m}): lips+mouth {v['lips_mouth']:.3f} nose {v['nose']:.3f} eyes {v['eyes']:.4f} "
+                        f"bg+hair {v['background_hair']:.3f} neck {v['neck']:.3f}")
+    for k in (90, 180, 270):
+        v = cov.get(f"rotated_{k}")
+        if v:
+            rows.append(f"  turned {k}°: lips+mouth {v['lips_mouth']:.3f} nose {v['nose']:.3f} eyes {v['eyes']:.4f} "
+                        f"neck {v['neck']:.3f}")
+    w = doc.get("white_on_skin")
+    if w:
+        rows.append(f"  white mask on light / dark skin: {w['mask_on_light']} / {w['mask_on_dark']} "
+                    f"(ratio {w['ratio_dark_to_light']})")
+    p5 = doc.get("photos512")
+    if p5:
+        rows.append(f"  batch wear-mask, {p5['images']} 512-px photos (start-up included): "
+                    f"1 worker {p5['auto_workers_1']['images_per_s']} img/s, 2 workers {p5['auto_workers_2']['images_per_s']} "
+                    f"img/s; keypoint baseline {p5['keypoint_baseline_workers_1']['images_per_s']} / "
+                    f"{p5['keypoint_baseline_workers_2']['images_per_s']} · target ≥ {p5['targets']['images_per_s']:.0f}: "
+                    f"{'PASS' if p5['targets']['pass'] else 'FAIL'}")
     return rows
+
+
+SECTION_FUNCS = {"fit": _fit_ms, "coverage": coverage, "white": white_on_skin, "recall": recall,
+                 "photos512": photos512, "batch300": batch300, "identity": _identity}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.maskwear --sections coverage,white --out FILE``: single sections as JSON."""
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(prog="python -m bench.maskwear")
+    ap.add_argument("--sections", default="coverage,white,recall,photos512",
+                    help=f"comma list of {', '.join(SECTION_FUNCS)}")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    doc: dict[str, Any] = {}
+    for name in args.sections.split(","):
+        if name not in SECTION_FUNCS:
+            ap.error(f"unknown section {name!r}")
+        t0 = time.perf_counter()
+        doc[name] = SECTION_FUNCS[name]()
+        doc[name + "_bench_s"] = round(time.perf_counter() - t0, 1)
+        print(f"{name}: {json.dumps(doc[name])}", flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(doc, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
