@@ -145,10 +145,24 @@ def _sample(img: np.ndarray, xy: np.ndarray) -> np.ndarray:
 # --- region renderers ---------------------------------------------------------------------------
 
 def _local_mean(lab: np.ndarray, mask: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian-weighted mean of ``lab`` over ``mask`` pixels around every pixel, and the weight."""
-    w = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
-    m = cv2.GaussianBlur(np.where(mask[..., None], lab, 0.0).astype(np.float32), (0, 0), sigma)
-    return m / np.maximum(w, 1e-6)[..., None], w
+    """Gaussian-weighted mean of ``lab`` over ``mask`` pixels around every pixel, and the weight.
+
+    Wide blurs run on a copy reduced so that ``sigma`` is about 4 px there (the result is smooth
+    at that scale anyway), then are resized back."""
+    h, w = mask.shape
+    k = max(1, int(sigma // 4))
+    vals: np.ndarray = np.where(mask[..., None], lab, 0.0).astype(np.float32)
+    wgt: np.ndarray = mask.astype(np.float32)
+    if k > 1:
+        size = (max(1, w // k), max(1, h // k))
+        vals = cv2.resize(vals, size, interpolation=cv2.INTER_AREA)
+        wgt = cv2.resize(wgt, size, interpolation=cv2.INTER_AREA)
+    m = cv2.GaussianBlur(vals, (0, 0), sigma / k)
+    wb = cv2.GaussianBlur(wgt, (0, 0), sigma / k)
+    if k > 1:
+        m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+        wb = cv2.resize(wb, (w, h), interpolation=cv2.INTER_LINEAR)
+    return m / np.maximum(wb, 1e-6)[..., None], wb
 
 
 def stray_pixels(img: np.ndarray, have: np.ndarray, new: np.ndarray, old: np.ndarray | None) -> np.ndarray:
@@ -248,12 +262,8 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
     synth = synthesize(img, hole, exemplar, inside_src=inside, inside_dst=target, anchor=target & have,
                        cancel=cancel)
     if soft is not None and soft.any():
-        hy, hx = np.nonzero(hole)
-        tmp = img.copy()
-        tmp[hy, hx] = synth
         thick = 2.0 * float(cv2.distanceTransform(np.pad(hole, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
-        soften_edges(tmp, hole, soft & ~target, float(np.clip(SOFT_EDGE * thick, 1.0, SOFT_EDGE_MAX)))
-        synth = tmp[hy, hx]
+        synth = soften_edges(img, hole, synth, soft & ~target, float(np.clip(SOFT_EDGE * thick, 1.0, SOFT_EDGE_MAX)))
     vals[new] = synth
     return vals, new
 

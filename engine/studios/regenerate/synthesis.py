@@ -419,8 +419,9 @@ def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,
     return blended
 
 
-def soften_edges(img: np.ndarray, hole: np.ndarray, against: np.ndarray, width: float) -> None:
-    """Blend the hole's pixels next to ``against`` pixels toward their colour over ``width`` px.
+def soften_edges(img: np.ndarray, hole: np.ndarray, values: np.ndarray, against: np.ndarray,
+                 width: float) -> np.ndarray:
+    """The hole's ``values`` with the pixels next to ``against`` pixels blended toward their colour.
 
     Hair never ends on a pixel edge: strands thin out and let what lies behind show through. A
     synthesised region bordering such an edge (new hair against the background, new skin against
@@ -429,25 +430,42 @@ def soften_edges(img: np.ndarray, hole: np.ndarray, against: np.ndarray, width: 
     transition instead of a cut-out. Annotated hair regions (CelebAMask-HQ) include the thin
     strands at their edge, where mostly the background shows: a border pixel takes little of the
     region's own colour (tried: half-covered borders measured worse against ground truth, MAE
-    30.7 vs 27.9 on the grow-hair test).
+    30.7 vs 27.9 on the grow-hair test). Works on the hole's bounding box grown by ``width``.
 
     Args:
-        img: float32 ``[H, W, 3]`` with the hole already filled; changed in place (hole pixels only).
-        hole: bool ``[H, W]`` the synthesised pixels.
+        img: float32 ``[H, W, 3]`` the image around the hole (the ``against`` colours).
+        hole: bool ``[H, W]`` the synthesised pixels (non-empty).
+        values: float32 ``[N, 3]`` their values, ``np.nonzero(hole)`` order.
         against: bool ``[H, W]`` pixels of the neighbouring label(s) the edge blends toward.
         width: transition width in px (≤ 0: nothing happens).
+
+    Returns:
+        float32 ``[N, 3]`` the softened values (``values`` itself when nothing changes).
     """
-    if width <= 0 or not against.any() or not hole.any():
-        return
-    dist, lab = cv2.distanceTransformWithLabels((~against).astype(np.uint8), cv2.DIST_L2, 5,
+    if width <= 0 or not hole.any():
+        return values
+    ys, xs = np.nonzero(hole)
+    m = int(np.ceil(width)) + 3
+    h, w = hole.shape
+    y0, y1, x0, x1 = max(0, ys.min() - m), min(h, ys.max() + m + 1), max(0, xs.min() - m), min(w, xs.max() + m + 1)
+    ag = against[y0:y1, x0:x1]
+    if not ag.any():
+        return values
+    crop = np.array(img[y0:y1, x0:x1], np.float32)
+    crop[ys - y0, xs - x0] = values
+    dist, lab = cv2.distanceTransformWithLabels((~ag).astype(np.uint8), cv2.DIST_L2, 5,
                                                 labelType=cv2.DIST_LABEL_PIXEL)
-    zone = hole & (dist < width + 0.5)
+    d = dist[ys - y0, xs - x0]
+    zone = d < width + 0.5
     if not zone.any():
-        return
-    near = np.flatnonzero(against)[lab[zone].astype(np.int64) - 1]
-    local = cv2.blur(np.where(against[..., None], img, 0.0).astype(np.float32), (3, 3))
-    weight = cv2.blur(against.astype(np.float32), (3, 3))
-    colour = (local.reshape(-1, 3)[near] / np.maximum(weight.ravel()[near], 1e-6)[:, None])
-    u = np.clip((dist[zone] - 0.5) / width, 0.0, 1.0)
+        return values
+    zy, zx = ys[zone] - y0, xs[zone] - x0
+    near = np.flatnonzero(ag)[lab[zy, zx].astype(np.int64) - 1]
+    local = cv2.blur(np.where(ag[..., None], crop, 0.0).astype(np.float32), (3, 3))
+    weight = cv2.blur(ag.astype(np.float32), (3, 3))
+    colour = local.reshape(-1, 3)[near] / np.maximum(weight.ravel()[near], 1e-6)[:, None]
+    u = np.clip((d[zone] - 0.5) / width, 0.0, 1.0)
     alpha = (u * u * (3.0 - 2.0 * u))[:, None]
-    img[zone] = alpha * img[zone] + (1.0 - alpha) * colour
+    out = values.copy()
+    out[zone] = alpha * values[zone] + (1.0 - alpha) * colour
+    return out
