@@ -1,4 +1,6 @@
-"""Expression studio panel: four label sliders + intensity on an anime face.
+"""Expression studio panel: four emotion sliders + intensity, the low-level sliders (blink, eye
+openness, gaze, brows, mouth, vowels, head roll), presets and "copy expression from a picture" on an
+anime face.
 
 Engine choice: Auto (the learned GAN only when its card measured it better than the classical rig,
 else the rig), Classical rig, or Learned GAN (refused with a message when no checkpoint exists). The
@@ -15,8 +17,11 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
+    QComboBox,
+    QFileDialog,
     QGridLayout,
     QGroupBox,
+    QHBoxLayout,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
@@ -36,14 +41,30 @@ from engine.procedural.anime_faces import EXPRESSION_LABELS
 from engine.studios.base import EditResult, Resolution
 from engine.studios.expression.classical import flow_to_rgb
 from engine.studios.expression.editor import ExpressionEditor
-from engine.studios.expression.params import ExpressionParams
+from engine.studios.expression.params import LOW_LEVEL, ExpressionParams
+from engine.studios.expression.presets import builtin_presets
 
 STUDIO = "expression"
 RENDER = "expression.render"
 RANDOM = "expression.random"
+COPY = "expression.copy"
 
-DEFAULTS: dict[str, Any] = {**{name: 0.0 for name in EXPRESSION_LABELS}, "intensity": 1.0}
+DEFAULTS: dict[str, Any] = {**{name: 0.0 for name in EXPRESSION_LABELS}, "intensity": 1.0,
+                            **{name: 0.0 for name in LOW_LEVEL}}
 TIPS = {
+    "blink_left": "Close (+) or open wide (−) the eye on the left of the picture",
+    "blink_right": "Close (+) or open wide (−) the eye on the right of the picture",
+    "eye_open": "Both eyes wider (+) or narrower (−)",
+    "gaze_x": "Irises move right (+) or left (−) inside the eyes",
+    "gaze_y": "Irises move down (+) or up (−) inside the eyes",
+    "brow_raise": "Brows up (+) or down (−)",
+    "brow_furrow": "Inner brow ends down and together (+), up and apart (−)",
+    "mouth_open": "Open (+) or close (−) the mouth",
+    "mouth_width": "Wider (+) or narrower (−) mouth",
+    "aaa": "Vowel mouth shape “aaa”: tall open mouth (− presses it closed)",
+    "eee": "Vowel mouth shape “eee”: wide, teeth showing (− narrower)",
+    "ooo": "Vowel mouth shape “ooo”: small round mouth (− wider)",
+    "head_roll": "Tilt the head clockwise (+) or anticlockwise (−), up to 12°",
     "angry": "Brows lowered and tilted inward, inner upper lids down",
     "sad": "Inner brows raised, outer lids drooping, mouth corners down",
     "smile": "Mouth corners up, eyes narrowed",
@@ -96,7 +117,7 @@ class ExpressionPanel(StudioPanel):
     export_suffix = "expression"
     view_channels = (RENDER,)
     param_texts = {"angry": "anger", "sad": "sadness", "smile": "smile", "surprised": "surprise",
-                   "intensity": "expression intensity"}
+                   "intensity": "expression intensity", **{k: k.replace("_", " ") for k in LOW_LEVEL}}
     batch_op = "express"
 
     def batch_params(self) -> dict[str, Any]:
@@ -126,25 +147,55 @@ class ExpressionPanel(StudioPanel):
         box = QGroupBox("Expression (anime faces)")
         form = QVBoxLayout(box)
         self.sliders: dict[str, ParamSlider] = {}
+        fine = QGroupBox("Fine controls (−1 … 1, 0 = unchanged)")
+        fine_form = QVBoxLayout(fine)
         for key in DEFAULTS:
             hi = 2.0 if key == "intensity" else 1.0
-            s = ParamSlider(key.capitalize(), 0.0, hi, decimals=2, tooltip=TIPS[key])
+            lo = -1.0 if key in LOW_LEVEL else 0.0
+            s = ParamSlider(key.replace("_", " ").capitalize(), lo, hi, decimals=2, tooltip=TIPS[key])
             s.label.setMinimumWidth(72)
             s.setObjectName(f"slider_{key}")
             s.set_value(self.doc.param(STUDIO, key))
             s.edited.connect(lambda v, mk, key=key: self.push_param(key, v, mk))
-            form.addWidget(s)
+            (fine_form if key in LOW_LEVEL else form).addWidget(s)
             self.sliders[key] = s
+        presets = QHBoxLayout()
+        self.preset_combo = QComboBox()
+        self.preset_combo.setObjectName("preset_combo")
+        self.preset_combo.setToolTip("Apply a built-in expression preset")
+        self.preset_combo.addItem("Preset…")
+        self.preset_combo.addItems([n.replace("_", " ") for n in builtin_presets()])
+        self.preset_combo.activated.connect(self._preset_chosen)
+        presets.addWidget(self.preset_combo, 1)
+        load = QPushButton("Load…")
+        load.setObjectName("load_preset_button")
+        load.setToolTip("Apply an expression preset from a JSON file")
+        load.clicked.connect(self._load_preset_dialog)
+        save = QPushButton("Save…")
+        save.setObjectName("save_preset_button")
+        save.setToolTip("Save the current sliders as an expression preset (JSON)")
+        save.clicked.connect(self._save_preset_dialog)
+        presets.addWidget(load)
+        presets.addWidget(save)
+        form.addLayout(presets)
+        self.copy_button = QPushButton("Copy expression from a picture…")
+        self.copy_button.setObjectName("copy_expression_button")
+        self.copy_button.setToolTip("Give this face the expression of another anime picture (slider values read "
+                                    "back from both pictures' eyes, brows and mouth)")
+        self.copy_button.clicked.connect(self._copy_dialog)
+        form.addWidget(self.copy_button)
         reset = QPushButton("Reset")
         reset.setObjectName("reset_button")
         reset.clicked.connect(lambda: self.push_params(DEFAULTS, "Reset expression"))
         form.addWidget(reset)
         lay.addWidget(box)
+        lay.addWidget(fine)
 
         self.assume_face = QCheckBox("Whole picture is the face (tight crops)")
         self.assume_face.setObjectName("assume_face")
-        self.assume_face.setToolTip("When no anime face is detected, use the whole picture as the face box; "
-                                    "parts are then located (or estimated) inside it")
+        self.assume_face.setToolTip("Tight crops with a face-like layout of eyes, brows and mouth are found "
+                                    "without this; tick it to use the whole picture as the face box even "
+                                    "when its parts are not recognised (they are then estimated)")
         self.assume_face.toggled.connect(lambda _on: self.request_render())  # a new editor detects again
         lay.addWidget(self.assume_face)
 
@@ -176,6 +227,82 @@ class ExpressionPanel(StudioPanel):
         lay.addWidget(self.engine_box)
         lay.addStretch(1)
         self.refresh_engines()
+
+    # -- presets and copying ----------------------------------------------------------------------
+    def apply_preset(self, name_or_path: str) -> None:
+        """Set every slider from a preset (a built-in name or a JSON file) as one undo step."""
+        from engine.studios.expression.presets import load_preset
+
+        try:
+            name, params = load_preset(name_or_path)
+        except ValueError as exc:
+            self.report_error(str(exc))
+            return
+        self.push_params({k: getattr(params, k) for k in DEFAULTS}, f"Expression preset {name}")
+
+    def save_preset(self, path: str) -> None:
+        """Write the current sliders as a preset file."""
+        from pathlib import Path
+
+        from engine.studios.expression.presets import save_preset
+
+        try:
+            written = save_preset(path, params_from_dict(self.doc.params(STUDIO)), Path(path).stem)
+        except (OSError, ValueError) as exc:
+            self.report_error(f"could not save the preset: {exc}")
+            return
+        self.message.emit(f"Saved expression preset {written}")
+
+    def _preset_chosen(self, index: int) -> None:
+        if index > 0:
+            self.apply_preset(self.preset_combo.itemText(index).replace(" ", "_"))
+        self.preset_combo.setCurrentIndex(0)
+
+    def _load_preset_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load expression preset", "", "Expression preset (*.json)")
+        if path:
+            self.apply_preset(path)
+
+    def _save_preset_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save expression preset", "expression.json",
+                                              "Expression preset (*.json)")
+        if path:
+            self.save_preset(path if path.endswith(".json") else path + ".json")
+
+    def _copy_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Copy the expression of", "",
+                                              "Images (*.png *.jpg *.jpeg *.webp *.bmp)")
+        if path:
+            self.copy_expression_from(path)
+
+    def copy_expression_from(self, path: str) -> None:
+        """Analyse ``path`` and this picture in the worker and set the low-level sliders so this face
+        gets that picture's expression (one undo step)."""
+        image = self.doc.image
+        if image is None:
+            self.report_error("open an anime face first")
+            return
+        assume = self.assume_face.isChecked()
+
+        def job(token: CancelToken) -> dict[str, float]:
+            from engine.faces.anime import analyze_anime
+            from engine.imageio import load_image
+            from engine.studios.expression.presets import copy_expression
+
+            src = analyze_anime(load_image(path), assume_crop=assume)
+            if not src:
+                raise ValueError(f"no anime face found in {path}")
+            dst = analyze_anime(image, assume_crop=assume)
+            if not dst:
+                raise ValueError("no anime face found in this picture")
+            return copy_expression(src[0], dst[0]).low_level()
+
+        self.submit(COPY, job, self._copied, self._render_failed)
+
+    def _copied(self, value: object) -> None:
+        assert isinstance(value, dict)
+        self.push_params({k: float(v) for k, v in value.items()}, "Copy expression")
+        self.message.emit("Expression copied")
 
     def _view_chosen(self, index: int, on: bool) -> None:
         if on:

@@ -422,9 +422,15 @@ def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0, tight: 
     masks: dict[str, np.ndarray] = {}
     # the mouth first: the small dark stroke nearest its prior in the lower middle of the face
     mm = _dark_mask(g, (int(0.25 * _W), int(0.52 * _W), int(0.75 * _W), int(0.94 * _W)), dark_level + 10)
-    mouth = _pick(_components(mm), _prior_box("mouth"), sigma=14.0, min_area=5,
-                  shape_ok=lambda b: (4 <= b[2] - b[0] <= 0.3 * _W and b[3] - b[1] <= min(0.2 * _W, 1.8 * (b[2] - b[0]))
-                                      and b[0] > 0.25 * _W and b[2] < 0.75 * _W))
+    def mouth_like(b: np.ndarray) -> bool:
+        return bool(4 <= b[2] - b[0] <= 0.3 * _W and b[3] - b[1] <= min(0.2 * _W, 1.8 * (b[2] - b[0]))
+                    and b[0] > 0.25 * _W and b[2] < 0.75 * _W)
+    mouth = _pick(_components(mm), _prior_box("mouth"), sigma=14.0, min_area=5, shape_ok=mouth_like)
+    if mouth is None:
+        # an open mouth joined to the chin line and hair by thin strokes: erode them away, keep blobs
+        eroded = cv2.erode(mm, np.ones((3, 3), np.uint8))
+        blob = _pick(_components(eroded), _prior_box("mouth"), sigma=14.0, min_area=5, shape_ok=mouth_like)
+        mouth = None if blob is None else blob + np.array([-1.0, -1.0, 1.0, 1.0])
     # the eyes: the lowest symmetric pair of dark strokes above the mouth
     dm = _dark_mask(g, (4, int(0.18 * _W), _W - 4, int(0.72 * _W)), dark_level)
     cand = cv2.morphologyEx(_cut_hair(dm, int(0.18 * _W)), cv2.MORPH_OPEN, np.ones((1, 5), np.uint8))
@@ -502,7 +508,7 @@ def _check_parts(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
     height, more than 2× apart in width, their midpoint more than 12 % of the box off its centre
     line or their distance outside 20–55 % of the box (procedural faces: 34 %) — then the one
     farther from its prior is dropped; a brow not
-    above its eye or outside 0.3–2.2 eye widths; a mouth not below the eyes, more than 12 % of the
+    above its eye or outside 0.3–2.2 eye widths; a mouth not 10 % of the box to 1.1 eye distances below the eye centres, more than 12 % of the
     box off the eyes' midline, or wider than the eye distance. An implausible or missing part is
     **estimated**: an eye by mirroring the other eye about the box's vertical centre line (else its
     prior box), a brow from the other brow's offset above its eye (else a fixed offset), the mouth
@@ -577,7 +583,10 @@ def _check_mouth(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
     if found["mouth"]:
         m = parts["mouth"]
         c = _centre_of(m)
-        if not (c[1] > max(le[3], re[3]) and abs(c[0] - mid_x) <= 0.12 * _W and m[2] - m[0] <= max(eye_dist, 0.2 * _W)):
+        eye_y = max(_centre_of(le)[1], _centre_of(re)[1])
+        below = c[1] - eye_y
+        if not (0.1 * _W < below <= 1.1 * max(eye_dist, 0.2 * _W) and abs(c[0] - mid_x) <= 0.12 * _W
+                and m[2] - m[0] <= max(eye_dist, 0.2 * _W)):
             found["mouth"] = False
     if not found["mouth"]:
         pm = _prior_box("mouth")

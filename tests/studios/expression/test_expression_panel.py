@@ -87,3 +87,43 @@ def test_assume_face_on_a_picture_without_detection_marks_estimated_parts(qtbot,
     assert orange.sum() > 50
     panel.assume_face.setChecked(False)
     qtbot.waitUntil(lambda: "no anime face" in panel.info_label.text(), timeout=15000)
+
+
+def test_fine_sliders_presets_and_copy(qtbot, win, tmp_path):
+    src = tmp_path / "face.png"
+    save_image(src, generate_anime_face(11, 256).image)
+    win.open_path(src)
+    panel = win.panels["expression"]
+    qtbot.waitUntil(lambda: win.doc.has_image, timeout=10000)
+    _wait(qtbot, win, panel)
+    # the low-level sliders go from −1 to 1 and render
+    s = panel.sliders["blink_left"]
+    assert (s.lo, s.hi) == (-1.0, 1.0)
+    s.spin.setValue(1.0)
+    qtbot.waitUntil(lambda: panel.is_idle() and panel.result is not None
+                    and panel.result.info["params"]["blink_left"] == 1.0, timeout=15000)
+    assert np.any(panel.result.image != win.doc.image)
+    # a built-in preset sets every slider as one undo step
+    i = panel.preset_combo.findText("shout")
+    panel.preset_combo.activated.emit(i)
+    assert win.doc.param("expression", "aaa") == 1.0 and win.doc.param("expression", "blink_left") == 0.0
+    assert panel.preset_combo.currentIndex() == 0
+    win.undo.undo()
+    assert win.doc.param("expression", "aaa") == 0.0 and win.doc.param("expression", "blink_left") == 1.0
+    # save / load round trip through a file
+    path = tmp_path / "mine.json"
+    panel.save_preset(str(path))
+    panel.push_params({"blink_left": 0.0}, "clear")
+    panel.apply_preset(str(path))
+    assert win.doc.param("expression", "blink_left") == 1.0
+    (tmp_path / "bad.json").write_text("{")
+    panel.apply_preset(str(tmp_path / "bad.json"))  # one-line error, sliders kept
+    assert win.doc.param("expression", "blink_left") == 1.0
+    # copy the expression of a surprised face (open mouth, raised brows)
+    other = tmp_path / "surprised.png"
+    save_image(other, generate_anime_face(11, 256, {"surprised": 1.0}).image)
+    panel.copy_expression_from(str(other))
+    qtbot.waitUntil(lambda: win.doc.param("expression", "mouth_open") > 0.1, timeout=15000)
+    if os.environ.get("MASQUERADE_SHOTS"):
+        _wait(qtbot, win, panel)
+        win.grab().save(os.path.join(os.environ["MASQUERADE_SHOTS"], "expression_fine.png"))
