@@ -130,7 +130,7 @@ def controls(params: ExpressionParams) -> Controls:
     close = 1.0 * m + 0.3 * a + 0.2 * s + np.clip(blink, 0, None) + max(0.0, -eo)
     widen = 0.8 * u + np.clip(-blink, 0, None) + max(0.0, eo)
     happy = float(np.clip(m / (m + 0.3 * a + 0.2 * s + 1e-6), 0, 1)) if m > 0 else 0.0
-    vowel_open = 0.9 * params.aaa + 0.35 * max(0.0, params.eee) + 0.7 * max(0.0, params.ooo)
+    vowel_open = 1.3 * params.aaa + 0.35 * max(0.0, params.eee) + 0.7 * max(0.0, params.ooo)
     opening = 1.6 * u + 0.45 * max(0.0, m - 0.35) / 0.65 + 0.9 * params.mouth_open + vowel_open
     width = (0.25 * params.mouth_width + 0.18 * m - 0.25 * u + 0.35 * params.eee - 0.4 * params.ooo
              + 0.05 * a)
