@@ -213,7 +213,7 @@ def stray_pixels(img: np.ndarray, have: np.ndarray, new: np.ndarray, old: np.nda
 SOFT_EDGE = 0.25
 """Width of a synthesised region's soft edge against hair, as a fraction of the region's thickness."""
 SOFT_EDGE_MAX = 8.0
-"""At most this many pixels of soft edge."""
+"""At most this many pixels of soft edge on a photo of :data:`PARSE_SIDE` px (proportionally more on bigger ones)."""
 
 
 def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: int = 2,
@@ -263,7 +263,8 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
                        cancel=cancel)
     if soft is not None and soft.any():
         thick = 2.0 * float(cv2.distanceTransform(np.pad(hole, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
-        synth = soften_edges(img, hole, synth, soft & ~target, float(np.clip(SOFT_EDGE * thick, 1.0, SOFT_EDGE_MAX)))
+        most = SOFT_EDGE_MAX * max(1.0, max(hole.shape) / PARSE_SIDE)
+        synth = soften_edges(img, hole, synth, soft & ~target, float(np.clip(SOFT_EDGE * thick, 1.0, most)))
     vals[new] = synth
     return vals, new
 
@@ -626,7 +627,8 @@ def _from_image(style: _Style, name: str, target: np.ndarray, in_place: bool,
         if in_place and name in LARGE_REGIONS:
             new = target & ~style.mask(name)
             replaced = np.isin(style.labels, np.unique(style.labels[new]))
-            vals, fresh = continue_region(style.img, style.mask(name), target, old=replaced, soft=soft,
+            rim = max(2, int(round(2 * max(target.shape) / PARSE_SIDE)))  # parser borders scale with the photo
+            vals, fresh = continue_region(style.img, style.mask(name), target, rim=rim, old=replaced, soft=soft,
                                           cancel=cancel)
             return vals, f"continued from {style.name}", fresh
         return warp_region(style.img, style.mask(name), target), f"warped from {style.name}", None
@@ -714,6 +716,10 @@ def _remove_glasses(src: _Style, edited: np.ndarray, out: np.ndarray, regen: np.
     smooth |= seen
     return True
 
+
+PARSE_SIDE = 512
+"""Side at which label maps are about pixel-exact (the parser's working size): the old border
+redone next to new pixels is 2 px at this size and proportionally wider on bigger photos."""
 
 STAND_INS: dict[str, tuple[str, ...]] = {"hat": ("cloth", "hair")}
 """A new object no image has, made of the texture of another region of the photo (a hat of the

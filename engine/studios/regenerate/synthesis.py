@@ -66,6 +66,8 @@ ITERATIONS = (3, 2)
 """PatchMatch iterations at the coarsest level / at each finer level."""
 SOLVE_LIMIT = 300_000
 """Hole pixels above which the search and the Poisson solve run on a reduced copy."""
+RELAX_ITERATIONS = 60
+"""Conjugate-gradient steps of the full-resolution blend of a hole synthesised on a reduced copy."""
 ANCHOR_EPS = 1e-3
 """Weak pull of each pixel toward its copied value (keeps holes without a same-label border solvable)."""
 
@@ -232,7 +234,7 @@ def _upsample_field(coarse: _Level, f: np.ndarray, fine: _Level, nearest_fine: n
 
 
 def poisson_blend(img: np.ndarray, hole: np.ndarray, anchor: np.ndarray, f: np.ndarray,
-                  source: np.ndarray) -> np.ndarray:
+                  source: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
     """Gradient-domain blend of copied texture into ``hole``.
 
     Solves, for the hole pixels ``u``, the discrete Poisson equation whose guidance gradients are
@@ -246,6 +248,9 @@ def poisson_blend(img: np.ndarray, hole: np.ndarray, anchor: np.ndarray, f: np.n
         anchor: bool ``[H, W]`` known pixels whose values the result must meet (outside ``hole``).
         f: flat indices into ``source`` of each hole pixel's match, in ``np.nonzero(hole)`` order.
         source: float32 ``[H, W, 3]`` exemplar image (same frame).
+        start: ``[N, 3]`` a close first guess: then the system is not factorised but relaxed by
+            :data:`RELAX_ITERATIONS` conjugate-gradient steps from it (they remove its steps and
+            seams, which are small-scale, quickly; for holes too big to factorise).
 
     Returns:
         float32 ``[N, 3]`` blended hole values in ``np.nonzero(hole)`` order.
@@ -285,6 +290,10 @@ def poisson_blend(img: np.ndarray, hole: np.ndarray, anchor: np.ndarray, f: np.n
         vals.append(-np.ones(int(inner.sum())))
     vals[0] = diag
     a = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    if start is not None:
+        relaxed = [spla.cg(a, rhs[:, c], x0=start[:, c].astype(np.float64), maxiter=RELAX_ITERATIONS)[0]
+                   for c in range(3)]
+        return np.stack(relaxed, 1).astype(np.float32)
     solve = spla.factorized(a)
     out = np.stack([solve(rhs[:, c]) for c in range(3)], 1)
     return out.astype(np.float32)
@@ -415,7 +424,9 @@ def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,
         near = _nearest(ex)
         q = np.where(ok, qy * hw.shape[1] + qx, near[sy, sx])
         q = np.where(ex.ravel()[q], q, near.ravel()[q])
-        return srcw.reshape(-1, 3)[q] + big_off[sy, sx]
+        first = srcw.reshape(-1, 3)[q] + big_off[sy, sx]
+        # full resolution: relax the blend from there (the upsampled offset misses the border)
+        return poisson_blend(est, hw, aw, q, srcw, start=first)
     return blended
 
 
