@@ -426,6 +426,22 @@ def _votes(regions: np.ndarray, bins: np.ndarray, weight: np.ndarray, n: int) ->
     return np.bincount(key, weights=weight.ravel(), minlength=n * _NB).reshape(n, _NB)
 
 
+def _mode_share(hist: np.ndarray, mode: np.ndarray) -> np.ndarray:
+    """Per region: the share of its votes within one Lab step of its mode bin."""
+    n = hist.shape[0]
+    near_hist = np.zeros(n)
+    l_, a_, b_ = mode // 256, (mode // 16) % 16, mode % 16
+    cube = hist.reshape(n, 8, 16, 16)
+    for dl in (-1, 0, 1):
+        for da in (-1, 0, 1):
+            for db in (-1, 0, 1):
+                L, A, B = l_ + dl, a_ + da, b_ + db
+                ok = (L >= 0) & (L < 8) & (A >= 0) & (A < 16) & (B >= 0) & (B < 16)
+                idx = np.nonzero(ok)[0]
+                near_hist[idx] += cube[idx, L[idx], A[idx], B[idx]]
+    return near_hist / np.maximum(hist.sum(axis=1), 1e-9)
+
+
 def _mode_colours(regions: np.ndarray, hist: np.ndarray, bins: np.ndarray, paint: np.ndarray,
                   weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per region: mode bin, the mean paint near it and the share of the votes near it."""
@@ -439,19 +455,7 @@ def _mode_colours(regions: np.ndarray, hist: np.ndarray, bins: np.ndarray, paint
     for c in range(3):
         s = np.bincount(r, weights=nw * paint[..., c].ravel(), minlength=n)
         colours[:, c] = np.where(tot > 0, s / np.maximum(tot, 1e-9), 255.0)
-    allw = np.maximum(hist.sum(axis=1), 1e-9)
-    # the share near the mode, counted from the histogram (mirror votes included)
-    near_hist = np.zeros(n)
-    l_, a_, b_ = mode // 256, (mode // 16) % 16, mode % 16
-    cube = hist.reshape(n, 8, 16, 16)
-    for dl in (-1, 0, 1):
-        for da in (-1, 0, 1):
-            for db in (-1, 0, 1):
-                L, A, B = l_ + dl, a_ + da, b_ + db
-                ok = (L >= 0) & (L < 8) & (A >= 0) & (A < 16) & (B >= 0) & (B < 16)
-                idx = np.nonzero(ok)[0]
-                near_hist[idx] += cube[idx, L[idx], A[idx], B[idx]]
-    return mode, np.clip(colours + 0.5, 0, 255).astype(np.uint8), near_hist / allw
+    return mode, np.clip(colours + 0.5, 0, 255).astype(np.uint8), _mode_share(hist, mode)
 
 
 def _reference_paint(warped: np.ndarray, warped_face: np.ndarray, warped_ink: np.ndarray) -> np.ndarray:
@@ -557,7 +561,7 @@ def match_colours(regions: np.ndarray, face: np.ndarray, ink: np.ndarray, axis: 
     n = int(regions.max()) + 1
     hist = _votes(regions, bins, weight, n)
     face_area = int(face.sum())
-    _, _, share = _mode_colours(regions, hist, bins, paint, weight)
+    share = _mode_share(hist, _smooth_modes(hist))
     regions = _split_leaky(regions, face, ink, paint, bins, share, max(64, face_area // 50), gap)
     n = int(regions.max()) + 1
     hist = _votes(regions, bins, weight, n)
@@ -568,7 +572,7 @@ def match_colours(regions: np.ndarray, face: np.ndarray, ink: np.ndarray, axis: 
     cols = np.arange(regions.shape[1])
     src = np.clip(np.rint(2 * axis - cols).astype(np.int64), 0, regions.shape[1] - 1)
     mirror_paint = paint[:, src]
-    mode_pair, col_pair, _ = _mode_colours(regions, both, bins, paint, weight)
+    mode_pair = _smooth_modes(both)
     # pair colour = mean of the paint near the pair mode in the region and in its mirror
     lab_own = cv2.cvtColor(col_own[None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
     lab_partner = lab_own[partner]
@@ -592,7 +596,6 @@ def match_colours(regions: np.ndarray, face: np.ndarray, ink: np.ndarray, axis: 
         pair_col = (pair_col + pair_col[partner]) / np.maximum(tot_p, 1e-9)[:, None]
         good = use_pair & (tot_p > 0)
         colours[good] = np.clip(pair_col[good] + 0.5, 0, 255).astype(np.uint8)
-        del col_pair
     for x, y, rgb in pins:  # pins first: their mirrors, then the pinned regions themselves
         colours[partner[int(regions[y, x])]] = rgb
     for x, y, rgb in pins:
