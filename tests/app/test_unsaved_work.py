@@ -279,7 +279,8 @@ def test_export_into_a_missing_folder_gets_a_notice(win, qtbot, tmp_path) -> Non
 
 
 def test_batch_that_cannot_start_gets_a_notice(win, monkeypatch) -> None:
-    win.open_batch()  # Mask-wear exports datasets from the command line only
+    monkeypatch.setattr(win.current_panel(), "batch_op", None)  # a studio without batch ops
+    win.open_batch()
     assert "no batch export" in win.notice.text
     win.set_studio("opera")
     panel = win.current_panel()
