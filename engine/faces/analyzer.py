@@ -47,10 +47,11 @@ most this (brows clearly darker than the cheeks mirrored under the eyes)."""
 
 UPSIDE_DOWN_GAIN = 0.2
 """The image turned by 180° is analysed instead when MediaPipe's best face score there is higher by
-this much and its face's brows look more like brows (:func:`upside_down_score` lower). Measured on
-the first 120 upright real masked photos (false turns) and the 9 labelled pairs turned by 180°
-(faces fitted right side up): brow score alone 25 false / 6 of 9; detector gain 0.1 alone 6 / 7 of
-9; gain 0.05 and brows 4 / 6 of 9; gain 0.2 and brows 2 / 6 of 9. Masked photos come first here."""
+this much and its face's brows look more like brows (:func:`upside_down_score` lower). Measured as
+(upright real masked photos of the first 120 wrongly turned / lips+mouth covered by a surgical mask
+on the 9 labelled pairs turned by 180°, mean per pair): brow score alone 25 / 0.67; detector gain
+0.1 alone 6 / 0.88; gain 0.05 and brows 4 / 0.78; gain 0.2 and brows 2 / 0.67 (6 of 9 pairs right).
+Upright masked photos come first here."""
 
 
 def upside_down_score(rgb: np.ndarray, face: Face) -> float:
