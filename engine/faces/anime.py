@@ -461,7 +461,7 @@ def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0, tight: 
         pc = np.array([ec[0] + sgn * 0.03 * iod, e[1] - _BROW_ABOVE_EYE * iod])
         prior = np.array([pc[0] - 0.25 * iod, pc[1] - 0.05 * iod, pc[0] + 0.25 * iod, pc[1] + 0.05 * iod])
         win = (int(max(0, e[0] - 0.35 * ew)), int(max(0, e[1] - 0.9 * ew)),
-               int(min(_W, e[2] + 0.35 * ew)), int(max(1, e[1] - 1)))
+               int(min(_W, e[2] + 0.35 * ew)), int(max(1, e[1] - 1 - 0.1 * iod)))
         bm = _brow_mask(g, win)
         comps = _components(bm)
         brow = _pick(comps, prior, sigma=0.12 * iod + 2.0, min_area=6,
