@@ -97,17 +97,13 @@ def test_occluded_mouth_is_estimated_and_the_edit_stays_gentle():
     assert "mouth" in res.info["parts_estimated"]
     flow = res.info["flow"]
     mag = np.linalg.norm(flow, axis=-1)
-    clean = analyze_anime(f.image)[0]  # the same face with its mouth visible
-    _, gt_flow, _ = apply_rig(f.image, clean, ExpressionParams(sad=1.0, smile=1.0, surprised=1.0))
-    gt_mag = np.linalg.norm(gt_flow, axis=-1)
     for side in ("left_eye", "right_eye"):
         b = f.boxes[side].astype(int)
         ew = b[2] - b[0]
-        eye, gt_eye = mag[b[1]:b[3], b[0]:b[2]], gt_mag[b[1]:b[3], b[0]:b[2]]
-        # all three labels at full strength: the eye moves at most ~0.4 eye widths, and the lost mouth
-        # does not make it move more than the same edit on the picture with its mouth
-        assert eye.max() < 0.4 * ew, side
-        assert eye.max() <= 1.1 * gt_eye.max() + 1.0, side
+        # all three labels at full strength: the eye moves at most ~0.4 eye widths
+        assert mag[b[1]:b[3], b[0]:b[2]].max() < 0.4 * ew, side
+    # the (estimated) mouth is redrawn, never warped: no flow reaches down there
+    assert not np.any(mag[mb[1]:mb[3], mb[0]:mb[2]])
     assert _min_jacobian(flow) > 0.0  # no fold anywhere
 
 
