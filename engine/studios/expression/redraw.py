@@ -121,7 +121,7 @@ def redraw_eyelids(out: np.ndarray, ref: np.ndarray, box: np.ndarray, closure: f
         return cover
     ew, eh = box[2] - box[0], box[3] - box[1]
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    region = _patch(box, (h, w), max(2.0, 0.25 * eh))
+    region = _patch(box, (h, w), max(2.0, 0.3 * max(eh, 0.5 * ew)))
     x0, y0, x1, y1 = region
     if x1 - x0 < 3 or y1 - y0 < 3:
         return cover
@@ -129,7 +129,7 @@ def redraw_eyelids(out: np.ndarray, ref: np.ndarray, box: np.ndarray, closure: f
     lash = line_colour(ref, np.array([box[0], box[1], box[2], box[1] + 0.4 * eh]))
     n = 48
     t = np.linspace(-1.0, 1.0, n)
-    xs = cx + t * ew * 0.52
+    xs = cx + t * ew * 0.56
     bulge = np.sqrt(np.clip(1 - t ** 2, 0, 1))
     top = cy - 0.5 * eh * bulge + 0.04 * eh           # the open upper lid (the lash line's middle)
     bottom = cy + 0.5 * eh * bulge                      # the open lower lid
@@ -144,7 +144,7 @@ def redraw_eyelids(out: np.ndarray, ref: np.ndarray, box: np.ndarray, closure: f
     def P(xv: np.ndarray, yv: np.ndarray) -> np.ndarray:
         return np.stack([(xv - x0) * ss, (yv - y0) * ss], 1)
     # skin over the eye above the lid and below the lower lid, inside the eye's (grown) outline
-    outline_top = cy - 0.62 * eh * bulge - 0.06 * eh
+    outline_top = cy - 0.68 * eh * bulge - 0.08 * eh
     outline_bot = cy + 0.62 * eh * bulge + 0.04 * eh
     above = np.concatenate([P(xs, outline_top), P(xs[::-1], lid[::-1])])
     below = np.concatenate([P(xs, low), P(xs[::-1], outline_bot[::-1])])
