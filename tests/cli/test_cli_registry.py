@@ -58,7 +58,7 @@ def test_every_studio_exports_its_hooks() -> None:
         assert cli.CLI_COMMANDS and all(callable(hook) for hook in cli.CLI_COMMANDS), studio
         assert batch.BATCH_OPS and all(isinstance(op, BatchOp) for op in batch.BATCH_OPS), studio
     assert {op.name for op in studio_batch_ops()} == STUDIO_OPS
-    assert len(studio_cli_commands()) == 6  # opera: lineart + opera; one each for the four others
+    assert len(studio_cli_commands()) == 7  # opera: lineart + opera; maskwear: wear-mask + mask-template; one each for the three others
 
 
 def test_unknown_studio_or_part_is_refused() -> None:
