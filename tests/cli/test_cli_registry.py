@@ -17,7 +17,7 @@ from engine.cli import build_parser, command_hooks
 from engine.studios import registry
 from engine.studios.registry import STUDIOS, BatchOp, studio_batch_ops, studio_cli_commands
 
-COMMANDS = {"lineart", "opera", "regenerate", "parse-edit", "makeup", "express", "anime", "wear-mask",
+COMMANDS = {"lineart", "opera", "regenerate", "parse-edit", "makeup", "express", "anime", "wear-mask", "mask-template",
             "batch", "analyze", "weights", "train", "metrics"}
 """Every top-level command of README's "Command line" section (and ``anime``)."""
 
