@@ -79,6 +79,9 @@ _W = 128  # working square side
 _EYE_WIDTH_IOD = 0.56
 """Smallest eye width as a fraction of the eye distance (a found stroke narrower than this is usually
 the iris alone; procedural faces: 0.55–0.65)."""
+_EYE_FLICK_FROM, _EYE_FLICK_MAX = 0.6, 0.1
+"""An eye stroke wider than ``_EYE_FLICK_FROM`` eye distances loses up to ``_EYE_FLICK_MAX`` eye
+distances at its outer end (the lash flick is not part of the eye's box)."""
 _BROW_ABOVE_EYE = 0.16
 """Prior height of a brow's centre above the top of its eye box, as a fraction of the eye distance
 (procedural faces: 0.14–0.17 for every expression but a full smile)."""
@@ -330,7 +333,7 @@ def _eye_extent(b: np.ndarray, nonskin: np.ndarray) -> np.ndarray:
     bottom = y1
     gap = 0
     for i in range(max(0, y1 - y0), len(rows)):
-        if rows[i] > 0.3:
+        if rows[i] > 0.45:
             bottom, gap = y0 + i + 1, 0
         else:
             gap += 1
@@ -448,6 +451,9 @@ def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0, tight: 
     else:
         dx = _centre_of(pair[1])[0] - _centre_of(pair[0])[0]
         for name, b in zip(("left_eye", "right_eye"), pair, strict=True):
+            # a stroke wider than an eye usually carries the outer lash flick: trim its outer end
+            excess = min(max(0.0, (b[2] - b[0]) - _EYE_FLICK_FROM * dx), _EYE_FLICK_MAX * dx)
+            b = b + (np.array([excess, 0.0, 0.0, 0.0]) if name == "left_eye" else np.array([0.0, 0.0, -excess, 0.0]))
             c, half = (b[0] + b[2]) / 2, max(b[2] - b[0], _EYE_WIDTH_IOD * dx) / 2
             top = _lash_top(dm, b)
             parts[name], found[name] = _eye_extent(np.array([c - half, top, c + half, b[3]]), nonskin), True
