@@ -26,7 +26,8 @@ Robustness on real faces: the moves of a part that was estimated rather than fou
 (:attr:`AnimeFaceParts.found`) are halved, and each warp region is scaled down until its local area
 ratio ``det(I + ∇flow)`` stays above a floor — 0.05 for every region (no fold / tear), 0.2 for an
 eye, 0.4 for an estimated part — and where overlapping regions still add up to a fold they are
-shrunk; an eye region's warp also squeezes no area more than :data:`_EYE_SQUEEZE`×, and a found eye
+shrunk; eyelids and mouths are redrawn only where the part was found; an eye region's warp also
+squeezes no area more than :data:`_EYE_SQUEEZE`×, and a found eye
 box narrower than the prior eye size of its face (usually the iris only) is grown to it around its
 centre (:func:`grown_eye_box`). Pixels outside every region and redrawn part are copied: the result
 is bit-identical to the input outside ``masks["regions"]``, and equals the input when every slider
@@ -530,15 +531,15 @@ def apply_rig(image: np.ndarray, face: AnimeFaceParts, params: ExpressionParams,
     face_w = float(face.box[2] - face.box[0]) * scale
     skin = face_skin_colour(image, face, scale)
     for i, (side, inner_sign) in enumerate((("left", 1.0), ("right", -1.0))):
-        if c.closure[i] <= 0.01 and abs(c.lid_slant) < 0.01:
-            continue
+        if (c.closure[i] <= 0.01 and abs(c.lid_slant) < 0.01) or not face.found.get(f"{side}_eye", True):
+            continue  # an estimated eye is not redrawn: lids drawn in the wrong place would be worse
         e = grown_eye_box(np.asarray(face.parts[f"{side}_eye"], np.float64) * scale, face_w)
         eh = e[3] - e[1]
         wd = float(c.widen[i])
         e = e + np.array([0.0, -0.22 * eh * wd, 0.0, 0.14 * eh * wd])
         cover = redraw_eyelids(out, image, e, float(c.closure[i]), c.happy, c.lid_slant, inner_sign, skin)
         np.maximum(weight, cover, out=weight)
-    if c.mouth_changes > 0:
+    if c.mouth_changes > 0 and face.found.get("mouth", True):  # an estimated mouth is not redrawn
         cover = redraw_mouth(out, image, np.asarray(face.parts["mouth"], np.float64) * scale,
                              mouth_shape(face, c, scale), alpha=min(1.0, c.mouth_changes / _MOUTH_FADE))
         np.maximum(weight, cover, out=weight)
