@@ -9,6 +9,7 @@ from its card. The GAN is loaded lazily by the first edit that needs it (in the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from engine.procedural.anime_faces import AnimeFace
 from engine.studios.base import LEARNED, Editor, EditResult
 from engine.studios.expression.classical import apply_rig
 from engine.studios.expression.learned import EXPRESSION_GAN, apply_gan, input_size
-from engine.studios.expression.params import ExpressionParams
+from engine.studios.expression.params import LOW_LEVEL, ExpressionParams
 
 
 def parts_from_generated(face: AnimeFace) -> AnimeFaceParts:
@@ -53,6 +54,9 @@ class ExpressionEditor(Editor[ExpressionParams]):
     Raises:
         LearnedBackendError: ``"neural"`` was requested and no usable checkpoint exists (one line;
             a ``ValueError``). The constructor reads cards only; nothing is loaded before an edit.
+
+    The learned GAN knows the four emotions only; with it the low-level sliders are applied by the
+    rig on the GAN's result.
 
     ``info`` of a result holds ``backend`` and ``backend_reason`` (the engine that ran and why),
     ``device`` (where it ran), ``method`` (``"tps-rig"`` or ``"expression-gan"``), ``face_box``,
@@ -129,13 +133,20 @@ class ExpressionEditor(Editor[ExpressionParams]):
                                 "part_boxes": {k: [float(v) * scale for v in b] for k, b in face.parts.items()},
                                 "params": p.to_dict()}
         if model is not None and ran.card is not None and ran.path is not None:
-            if p.is_identity:
+            emotions = replace(p, **dict.fromkeys(LOW_LEVEL, 0.0))
+            if emotions.is_identity:
                 out, att = image.copy(), np.zeros(image.shape[:2], np.uint8)
             else:
-                out, att, _ = apply_gan(image, np.asarray(face.box, np.float64) * scale, p, model,
+                out, att, _ = apply_gan(image, np.asarray(face.box, np.float64) * scale, emotions, model,
                                         input_size(ran.card))
+            flow = np.zeros(image.shape[:2] + (2,), np.float32)
+            if any(p.low_level().values()):
+                # the GAN knows the four emotions only: the low-level sliders run on the rig after it
+                low = replace(p, angry=0.0, sad=0.0, smile=0.0, surprised=0.0)
+                out, flow, weight = apply_rig(out, face, low, scale)
+                att = np.maximum(att, (weight * 255 + 0.5).astype(np.uint8))
             info.update(method="expression-gan", checkpoint=ran.path.name, device=module_device_name(model),
-                        flow=np.zeros(image.shape[:2] + (2,), np.float32))
+                        flow=flow)
             return EditResult(image=out, masks={"regions": att > 0, "weight": att, "warp": att, "attention": att},
                               info=info)
         out, flow, weight = apply_rig(image, face, p, scale)

@@ -199,6 +199,11 @@ def test_learned_edit_and_fallback_to_the_rig(tmp_path: Path, monkeypatch: pytes
     assert np.array_equal(res.image[keep], face.image[keep])
     assert res.masks["attention"].shape == face.image.shape[:2]
     assert np.array_equal(ed.edit(ExpressionParams(smile=1.0, intensity=0.0)).image, face.image)
+    # the GAN knows the emotions only: a low-level slider runs on the rig after it, inside the regions
+    wink = ed.edit(ExpressionParams(blink_left=1.0))
+    assert wink.info["backend"] == "neural" and np.any(wink.image != face.image)
+    keep = ~wink.masks["regions"]
+    assert np.array_equal(wink.image[keep], face.image[keep])
     monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(worse))
     ed = ExpressionEditor()
     assert ed.backend == "classical" and "did not measure better" in ed.backend_reason
