@@ -59,6 +59,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     mw.add_argument("--batch", type=int, default=8)
     mw.add_argument("--width", type=int, default=8, help="generator/critic width (multiple of 8)")
     mw.add_argument("--seed", type=int, default=0)
+    mw.add_argument("--eval-only", action="store_true",
+                    help="do not train: re-measure the refiner --out against the current key-point fit and "
+                         "rewrite its card's coverage numbers and verdict")
     add_runtime_args(mw)
     mw.set_defaults(func=_maskwear)
     oc = models.add_parser("opera-classifier", help="the opera main-colour ResNet-18 (procedural lianpu, no pretraining)")

@@ -222,3 +222,37 @@ def test_is_better_rule() -> None:
     assert not is_better({"lips": 1.0, "nose": 0.755, "eyes": 0.0}, kp)
     assert not is_better({"lips": 0.9, "nose": 0.9, "eyes": 0.0}, kp)
     assert not is_better({"lips": 1.0, "nose": 0.9, "eyes": 0.05}, kp)
+    # the neck: within 5 % and not above the key-point fit's by more than 0.005
+    kpn = {**kp, "neck": 0.02}
+    assert is_better({"lips": 1.0, "nose": 0.8, "eyes": 0.0, "neck": 0.024}, kpn)
+    assert not is_better({"lips": 1.0, "nose": 0.8, "eyes": 0.0, "neck": 0.03}, kpn)
+    assert not is_better({"lips": 1.0, "nose": 0.8, "eyes": 0.0, "neck": 0.06}, {**kp, "neck": 0.07})
+
+
+def test_eval_only_rewrites_coverage_and_verdict_not_the_weights(tmp_path: Path, monkeypatch) -> None:
+    import argparse
+
+    from engine.training import maskwear as T
+
+    card = save_checkpoint(MaskWearGenerator(width=8), tmp_path / "maskwear_stn_g", task="t", training_data="t",
+                           metrics={"coverage_nose": 0.9, "anchor_error_px_after": 4.0},
+                           verdict=Verdict("keypoint", "old", True), extra={"better_than_keypoint": True})
+    weights = card.with_suffix(".safetensors").read_bytes()
+    seen: list = []
+
+    def fake_coverage(parsing_dir, refiner, *a, **k):
+        seen.append(refiner)
+        if refiner is None:
+            return {"lips": 1.0, "nose": 0.77, "eyes": 0.0, "neck": 0.02}
+        return {"lips": 1.0, "nose": 0.78, "eyes": 0.0, "neck": 0.02}  # +0.01 nose: not better
+
+    monkeypatch.setattr(T, "coverage", fake_coverage)
+    args = argparse.Namespace(data=str(tmp_path), out=str(tmp_path / "maskwear_stn_g"), eval_only=True)
+    assert T.main(args) == 0
+    doc = json.loads(card.read_text())
+    assert seen[0] is None and isinstance(seen[1], LearnedRefiner)
+    assert doc["verdict"]["better"] is False and doc["extra"]["better_than_keypoint"] is False
+    assert doc["metrics"]["coverage_nose"] == 0.78 and doc["metrics"]["keypoint_coverage_neck"] == 0.02
+    assert doc["metrics"]["anchor_error_px_after"] == 4.0 and "eval-only" in doc["extra"]["re_evaluated"]
+    assert card.with_suffix(".safetensors").read_bytes() == weights
+    load_checkpoint(card, device="cpu")  # the card still validates against its weights
