@@ -117,7 +117,11 @@ class ExpressionPanel(StudioPanel):
     export_suffix = "expression"
     view_channels = (RENDER,)
     param_texts = {"angry": "anger", "sad": "sadness", "smile": "smile", "surprised": "surprise",
-                   "intensity": "expression intensity", **{k: k.replace("_", " ") for k in LOW_LEVEL}}
+                   "intensity": "expression intensity", "blink_left": "left blink", "blink_right": "right blink",
+                   "eye_open": "eye openness", "gaze_x": "gaze left / right", "gaze_y": "gaze up / down",
+                   "brow_raise": "brow raise", "brow_furrow": "brow furrow", "mouth_open": "mouth opening",
+                   "mouth_width": "mouth width", "aaa": "vowel “aaa”", "eee": "vowel “eee”", "ooo": "vowel “ooo”",
+                   "head_roll": "head roll"}
     batch_op = "express"
 
     def batch_params(self) -> dict[str, Any]:
