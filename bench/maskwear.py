@@ -79,19 +79,10 @@ def _fit_ms(runs: int = 20) -> dict[str, float]:
 
 
 def _inputs(folder: Path, count: int) -> None:
-    from skimage import data
+    """``count`` 256² astronaut variants (the batch-engines bench's inputs)."""
+    from bench.batch_engines import make_inputs
 
-    from engine.imageio import save_image
-
-    base = data.astronaut()
-    rng = np.random.default_rng(0)
-    for i in range(count):
-        img = base[:, ::-1] if i % 2 else base
-        dx, dy = rng.integers(-30, 30, 2)
-        m = np.float32([[1, 0, dx], [0, 1, dy]])
-        img = cv2.warpAffine(np.ascontiguousarray(img), m, (512, 512), borderMode=cv2.BORDER_REFLECT)
-        img = np.clip(img * rng.uniform(0.8, 1.1), 0, 255).astype(np.uint8)
-        save_image(folder / f"img{i:03d}.png", cv2.resize(img, (256, 256), interpolation=cv2.INTER_AREA))
+    make_inputs(folder, count, side=256)
 
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -285,21 +276,8 @@ def batch300(images: int = 300) -> dict[str, Any]:
 
 def run(images: int = 300) -> dict[str, Any]:
     """The ``maskwear`` section of the bench JSON."""
-    from engine.batch import JobSpec, run_batch
-
     doc: dict[str, Any] = {"fit_512": _fit_ms(), "identity_vs_input": _identity(), "coverage": coverage(),
-                           "white_on_skin": white_on_skin(), "photos512": photos512()}
-    with tempfile.TemporaryDirectory(prefix="masquerade-bench-mw-") as tmp:
-        work = Path(tmp)
-        (work / "in").mkdir()
-        _inputs(work / "in", images)
-        for workers in (1, 2):
-            t0 = time.perf_counter()
-            s = run_batch(JobSpec("wear-mask", work / "in", work / f"out{workers}", params={"size": 144},
-                                  workers=workers))
-            wall = time.perf_counter() - t0
-            doc[f"batch_workers_{workers}"] = {"faces": s.done, "failed": s.failed, "wall_s": round(wall, 2),
-                                               "faces_per_s": round(s.done / wall, 2)}
+                           "white_on_skin": white_on_skin(), "photos512": photos512(), **batch300(images)}
     one, two = doc["batch_workers_1"]["faces_per_s"], doc["batch_workers_2"]["faces_per_s"]
     doc["speedup_2_vs_1"] = round(two / one, 3) if one else None
     doc["targets"] = {"fit_ms": TARGET_FIT_MS, "fit_pass": doc["fit_512"]["median_ms"] <= TARGET_FIT_MS,

@@ -117,16 +117,11 @@ def is_path_key(key: str) -> bool:
 def parse_value(text: str, like: Any) -> Any:
     """The text of a parameter field as a value of the default's type (``""`` → ``None`` when the
     default is ``None``; numbers stay text when they are not numbers: the op's check says why)."""
+    from engine.batch.cli import parse_grid_value
+
     text = text.strip()
     if like is None or isinstance(like, bool):
-        if text == "" or text.lower() in ("none", "null"):
-            return None
-        for kind in (int, float):
-            try:
-                return kind(text)
-            except ValueError:
-                pass
-        return text
+        return None if text == "" else parse_grid_value(text)
     if isinstance(like, (int, float)):
         try:
             return type(like)(float(text)) if isinstance(like, float) else int(text)

@@ -8,6 +8,7 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QP
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
 from app.qt_image import to_qimage
+from app.widgets.file_drop import accept_local_files, take_local_files
 
 THUMB = 96
 """Thumbnail side (pixels)."""
@@ -88,26 +89,13 @@ class ReferenceGallery(QListWidget):
             self.clearSelection()
         self.blockSignals(False)
 
-    @staticmethod
-    def _local_files(event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> list[str]:
-        return [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self._local_files(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_local_files(event)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if self._local_files(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_local_files(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        files = self._local_files(event)
+        files = take_local_files(event)
         if files:
             self.files_dropped.emit(files)
-            event.acceptProposedAction()
-        else:
-            event.ignore()

@@ -12,6 +12,7 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QIcon, QP
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QToolButton, QWidget
 
 from app.qt_image import to_qimage
+from app.widgets.file_drop import accept_local_files, take_local_files
 from app.widgets.param_slider import ParamSlider
 
 REFERENCE_THUMB = 40
@@ -57,29 +58,16 @@ class ReferenceDrop(QToolButton):
         self.setToolTip(f"{caption}: {self._tooltip}" if caption else self._tooltip)
         self.has_thumbnail = True
 
-    @staticmethod
-    def _local_files(event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> list[str]:
-        return [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self._local_files(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_local_files(event)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if self._local_files(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_local_files(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        files = self._local_files(event)
+        files = take_local_files(event)
         if files:
             self.file_dropped.emit(files[0])
-            event.acceptProposedAction()
-        else:
-            event.ignore()
 
 
 class RegionRow:

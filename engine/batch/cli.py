@@ -67,10 +67,16 @@ def parse_grid_arg(text: str) -> tuple[str, list[Any]]:
     items = [v.strip() for v in rest.split(",")]
     if any(not v for v in items):
         raise argparse.ArgumentTypeError(f"empty value in {text!r}")
-    return name, [_parse_value(v) for v in items]
+    return name, [parse_grid_value(v) for v in items]
 
 
-def _parse_value(text: str) -> Any:
+def parse_grid_value(text: str) -> Any:
+    """One value as ``--grid`` reads it: ``none`` / ``null`` → ``None``, then an int, a float, or the text.
+
+    Example:
+        >>> [parse_grid_value(t) for t in ("3", "0.5", "null", "kn95")]
+        [3, 0.5, None, 'kn95']
+    """
     if text.lower() in ("none", "null"):
         return None
     for kind in (int, float):
