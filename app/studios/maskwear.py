@@ -62,6 +62,22 @@ def template_icon(name: str, side: int = 72) -> QIcon:
     return QIcon(pix)
 
 
+def _editor_and_params(holder: WorkerEditor[None, MaskWearEditor], image: np.ndarray, params: MaskWearParams,
+                       user_path: str | None) -> tuple[MaskWearEditor, MaskWearParams]:
+    """In the worker: the studio's editor holding ``image`` (analysed once per image) and the fit
+    parameters with the user's template file loaded when one is chosen."""
+    editor = holder.get()
+    if not editor.has_image or editor.image is not image:
+        editor.set_image(image)
+    if user_path:
+        from dataclasses import replace
+
+        from engine.procedural.mask_templates import load_user_template
+
+        params = replace(params, user_template=load_user_template(user_path))
+    return editor, params
+
+
 class MaskWearPanel(StudioPanel):
     """Put a mask on every face of the open photo; drag the anchors on the canvas to nudge the fit."""
 
@@ -113,31 +129,22 @@ class MaskWearPanel(StudioPanel):
         holder = self.editor
 
         def job(token: CancelToken) -> list[str]:
-            import json
-            from dataclasses import replace
             from pathlib import Path
 
+            from engine.batch.core import output_bytes
             from engine.errors import NoFaceError
-            from engine.imageio import atomic_write_files, encode_for_path
+            from engine.imageio import atomic_write_files
             from engine.studios.maskwear.batch import wear_mask_files
 
-            nonlocal params
-            editor = holder.get()
-            if not editor.has_image or editor.image is not image:
-                editor.set_image(image)
+            editor, job_params = _editor_and_params(holder, image, params, user_path)
             faces = [f for f in editor.faces if f.landmarks is not None]
             if not faces:
                 raise NoFaceError("no face found")
-            if user_path:
-                from engine.procedural.mask_templates import load_user_template
-
-                params = replace(params, user_template=load_user_template(user_path))
-            out = wear_mask_files(image, max(faces, key=lambda f: f.area), params, size)
+            out = wear_mask_files(image, max(faces, key=lambda f: f.area), job_params, size)
             files: dict[Any, bytes] = {}
             for name, value in out.items():
                 path = Path(folder) / (f"{stem}_{name}" if name.endswith(".json") else f"{stem}_{name}.png")
-                files[path] = (json.dumps(value, indent=1, sort_keys=True).encode() if name.endswith(".json")
-                               else encode_for_path(path, value))
+                files[path] = output_bytes(name, path, value)
             atomic_write_files(files)
             return [str(p) for p in files]
 
@@ -404,17 +411,8 @@ class MaskWearPanel(StudioPanel):
         holder = self.editor
 
         def job(token: CancelToken) -> Iterator[EditResult]:
-            nonlocal params
-            editor = holder.get()
-            if not editor.has_image or editor.image is not image:
-                editor.set_image(image)
-            if user_path:
-                from dataclasses import replace
-
-                from engine.procedural.mask_templates import load_user_template
-
-                params = replace(params, user_template=load_user_template(user_path))
-            yield from editor.edit_stream(params, token)
+            editor, job_params = _editor_and_params(holder, image, params, user_path)
+            yield from editor.edit_stream(job_params, token)
 
         self.submit(RENDER, job, self._show_result, self._render_failed)
 

@@ -470,10 +470,7 @@ def process_task(runner: Runner | ProceduralRunner, task: Task, output_dir: Path
             for name, rel in task.outputs:
                 if name not in out:
                     raise ValueError(f"the op produced no {name!r} output")
-                if name.endswith(".json"):
-                    files[output_dir / rel] = json.dumps(out[name], indent=1, sort_keys=True).encode()
-                else:
-                    files[output_dir / rel] = encode_for_path(output_dir / rel, out[name])
+                files[output_dir / rel] = output_bytes(name, output_dir / rel, out[name])
             atomic_write_files(files)  # all of a task's files or none (a full disk mid-set)
         else:
             if not isinstance(out, np.ndarray):
@@ -482,6 +479,20 @@ def process_task(runner: Runner | ProceduralRunner, task: Task, output_dir: Path
     except Exception as exc:
         return TaskOutcome("error", _one_line(exc), _ms_since(t0), _is_disk_full(exc))
     return TaskOutcome("done", None, _ms_since(t0))
+
+
+def output_bytes(name: str, path: Path, value: Any) -> bytes:
+    """The bytes a batch op's named output is written as: a ``….json`` output as sorted, indented
+    JSON, any other (an image) encoded in ``path``'s format. The window's exports use it too, so
+    they write what a batch run writes.
+
+    Example:
+        >>> output_bytes("record.json", Path("x_record.json"), {"b": None, "a": 1}).split()
+        [b'{', b'"a":', b'1,', b'"b":', b'null', b'}']
+    """
+    if name.endswith(".json"):
+        return json.dumps(value, indent=1, sort_keys=True).encode()
+    return encode_for_path(path, value)
 
 
 def _ms_since(t0: float) -> float:
