@@ -405,7 +405,8 @@ def evaluate(backend: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
     edit_pairs: list[tuple[np.ndarray, np.ndarray]] = []
     for img, lab in zip(images, labels, strict=True):
         out = backend(img, lab, lab.copy())
-        recon_pairs.append((_upscale(img), _upscale(out)))
+        big = _upscale(img)
+        recon_pairs.append((big, _upscale(out)))
         ps.append(min(100.0, psnr(img, out, data_range=255)) if not np.array_equal(img, out) else 100.0)
         ss.append(float(ssim(img, out, data_range=255)))
         for name, spec in edit_specs(side).items():
@@ -414,7 +415,7 @@ def evaluate(backend: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
             if not ids:
                 continue
             result = backend(img, lab, edited)
-            edit_pairs.append((_upscale(img), _upscale(result)))
+            edit_pairs.append((big, _upscale(result)))
             parsed = _parse(analyzer, result)
             if parsed is None:
                 fails += 1
