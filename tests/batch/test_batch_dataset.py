@@ -13,8 +13,9 @@ from skimage import data
 from engine.batch import JobSpec, run_batch
 from engine.batch.dataset import split_of
 from engine.batch.plan import DatasetOptions
+from engine.faces.pose import POSE_MODEL, POSE_POINTS, head_pose
 from engine.imageio import load_grey, save_image
-from engine.studios.maskwear.batch import POSE_MODEL, POSE_POINTS, head_pose, mask_coco
+from engine.studios.maskwear.batch import mask_coco
 
 
 def _rot(yaw: float, pitch: float, roll: float) -> np.ndarray:
