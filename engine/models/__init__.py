@@ -6,8 +6,9 @@ from engine.models import (
     makeup_gan,
     maskwear_stn,
     opera_classifier,
+    parser,
     regen,
     stylegan2,
 )
 
-__all__ = ["cocosnet", "expression_gan", "makeup_gan", "maskwear_stn", "opera_classifier", "regen", "stylegan2"]
+__all__ = ["cocosnet", "expression_gan", "makeup_gan", "maskwear_stn", "opera_classifier", "parser", "regen", "stylegan2"]
