@@ -98,7 +98,8 @@ class FaceParserNet(nn.Module):
             for i, w in enumerate(widths))
         self.head = nn.Conv2d(widths[0], NUM_CLASSES, 3, padding=1)
         nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        if self.head.bias is not None:
+            nn.init.zeros_(self.head.bias)
         self.prior_gain = nn.Parameter(torch.full((NUM_CLASSES,), float(prior_gain)))
 
     def train(self, mode: bool = True) -> FaceParserNet:

@@ -173,6 +173,26 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add_loss_features_arg(rg)
     add_runtime_args(rg)
     rg.set_defaults(func=_regen)
+    fp = models.add_parser("parser", help="the learned face parser (EfficientNet-Lite0 U-Net on the geometric prior), "
+                                          "k-fold cross-validated against the geometric parser")
+    fp.add_argument("--data", required=True, help="data root with faces/parsing, makeup/mt, opera/xiqu")
+    fp.add_argument("--out", default="checkpoints/face_parser", help="checkpoint stem to write")
+    fp.add_argument("--run-dir", default="runs/parser", help="logs, resumable state per fold, data cache")
+    fp.add_argument("--size", type=int, default=192, help="aligned crop side (multiple of 32)")
+    fp.add_argument("--folds", type=int, default=3, help="cross-validation folds (by photo)")
+    fp.add_argument("--steps", type=int, default=450, help="steps of each fold and of the final model")
+    fp.add_argument("--batch", type=int, default=8)
+    fp.add_argument("--width", type=int, default=96, help="decoder width at stride 32")
+    fp.add_argument("--lr", type=float, default=1e-3, help="decoder learning rate (encoder: 0.2 x)")
+    fp.add_argument("--time-limit", type=float, default=None,
+                    help=TIME_LIMIT_HELP + " (per fold and for the final model; a fold stopped early resumes)")
+    fp.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    fp.add_argument("--seed", type=int, default=0)
+    fp.add_argument("--eval-only", action="store_true",
+                    help="do not train: run the checkpoint --out through the product path on every cached photo "
+                         "(its own training photos: a sanity check, not a held-out number)")
+    add_runtime_args(fp)
+    fp.set_defaults(func=_parser)
     return p
 
 
@@ -219,6 +239,14 @@ def _makeup_gan(args: argparse.Namespace) -> int:
 def _regen(args: argparse.Namespace) -> int:
     from engine.faces.cli import quiet_native_stderr
     from engine.training.regen import main
+
+    with quiet_native_stderr():  # MediaPipe logs on every face analysis; progress goes to stdout
+        return main(args)
+
+
+def _parser(args: argparse.Namespace) -> int:
+    from engine.faces.cli import quiet_native_stderr
+    from engine.training.parser import main
 
     with quiet_native_stderr():  # MediaPipe logs on every face analysis; progress goes to stdout
         return main(args)

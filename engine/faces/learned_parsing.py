@@ -1,0 +1,220 @@
+"""The learned parser at inference: aligned crop → correction of the geometric labels → exact paste back.
+
+For every face (smallest first, as :func:`engine.faces.parsing.geometric_parsing` draws them):
+
+1. the FFHQ-aligned crop (:func:`engine.faces.align.align_face`, side = the card's ``input_size``,
+   scale :data:`CROP_SCALE`) and the geometric labels warped onto it (nearest, the same reflected
+   border as the photo) as the prior;
+2. the network's correction logits on the crop (:meth:`engine.models.parser.FaceParserNet.correction`),
+   faded to zero over the crop's outer :data:`FEATHER` (so the seam is the geometric parsing itself);
+3. the correction is sampled back onto the photo's pixels inside the crop (bilinear, in torch) and
+   added to ``prior_gain · onehot(geometric)`` **at the photo's resolution**, and the arg-max is
+   taken there: where the network agrees with the mesh the sharp, sub-pixel geometric edges
+   survive; where it disagrees, its own (upsampled) boundary wins. Pixels outside every crop keep
+   the geometric label bit for bit.
+
+:func:`resolve_parser` decides ``auto`` from the checkpoint's card only (the learned parser runs
+only when its verdict says it measured better than the geometric parser); :class:`LearnedParser`
+loads it (hash-checked, ``strict=True``) on :func:`engine.device.select_device`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.device import select_device
+from engine.errors import CheckpointError
+from engine.faces.align import AlignedCrop, align_face, feather_mask
+from engine.faces.types import Face
+from engine.models.parser import NUM_CLASSES, FaceParserNet
+
+MODEL_NAME = "face_parser"
+"""Registry name of the learned parser (the card's ``model`` field)."""
+
+CROP_SCALE = 1.0
+"""Scale of the FFHQ crop the parser sees (1.0: forehead hair to chin, ears at the sides)."""
+
+FEATHER = 0.04
+"""Share of the crop side over which the correction fades to zero at the crop border."""
+
+TRAIN_HINT = "masquerade train parser --data ../shared/data"
+
+
+def crop_and_prior(rgb: np.ndarray, face: Face, labels: np.ndarray, size: int,
+                   scale: float = CROP_SCALE) -> tuple[AlignedCrop, np.ndarray]:
+    """The aligned crop of ``face`` and the label map ``labels`` warped onto it (nearest).
+
+    Args:
+        rgb: ``uint8`` ``[H, W, 3]``.
+        face: a face with keypoints.
+        labels: ``uint8`` ``[H, W]`` (official order) of the same image.
+        size: crop side.
+        scale: crop scale (:data:`CROP_SCALE`).
+
+    Returns:
+        ``(crop, prior)``; ``prior`` is ``uint8`` ``[size, size]``.
+    """
+    crop = align_face(rgb, face.keypoints, size, scale)
+    prior = cv2.warpAffine(labels, crop.matrix, (size, size), flags=cv2.INTER_NEAREST,
+                           borderMode=cv2.BORDER_REFLECT)
+    return crop, prior
+
+
+def _to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(img)).to(device).permute(2, 0, 1)[None].float() / 255.0
+
+
+def paste_correction(labels: np.ndarray, crop: AlignedCrop, correction: torch.Tensor,
+                     gain: torch.Tensor) -> None:
+    """Re-label (in place) the pixels of ``labels`` inside ``crop``: arg-max of
+    ``gain · onehot(labels) + correction`` sampled back from the crop (module docstring, step 3).
+
+    Args:
+        labels: ``uint8`` ``[H, W]`` geometric labels of the image (changed in place).
+        crop: where the correction was computed.
+        correction: ``[19, S, S]`` float logits on the crop (already feathered).
+        gain: ``[19]`` prior gain.
+    """
+    h, w = labels.shape
+    s = crop.size
+    corners = crop.to_image(np.array([[0, 0], [s, 0], [0, s], [s, s]], np.float32))
+    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 1, (w, h))
+    if x1 <= x0 or y1 <= y0:
+        return
+    dev = correction.device
+    ys, xs = torch.meshgrid(torch.arange(y0, y1, device=dev, dtype=torch.float32),
+                            torch.arange(x0, x1, device=dev, dtype=torch.float32), indexing="ij")
+    m = torch.as_tensor(crop.matrix, dtype=torch.float32, device=dev)
+    u = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]  # crop coordinates (pixel centres at integers)
+    v = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
+    inside = (u >= -0.5) & (u <= s - 0.5) & (v >= -0.5) & (v <= s - 0.5)
+    grid = torch.stack([(u + 0.5) / s * 2 - 1, (v + 0.5) / s * 2 - 1], -1)[None]
+    corr = F.grid_sample(correction[None].float(), grid, mode="bilinear", padding_mode="zeros",
+                         align_corners=False)[0]
+    region = torch.from_numpy(np.ascontiguousarray(labels[y0:y1, x0:x1])).to(dev).long()
+    logits = corr + F.one_hot(region, NUM_CLASSES).permute(2, 0, 1).float() * gain.view(-1, 1, 1).float()
+    new = logits.argmax(0)
+    out = torch.where(inside, new, region).to(torch.uint8).cpu().numpy()
+    labels[y0:y1, x0:x1] = out
+
+
+@torch.no_grad()
+def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray, model: FaceParserNet,
+                   size: int, scale: float = CROP_SCALE) -> np.ndarray:
+    """The learned parsing of ``rgb`` given its geometric parsing (module docstring).
+
+    Args:
+        rgb: ``uint8`` ``[H, W, 3]``.
+        faces: the faces the geometric parsing was drawn from (those with landmarks are refined).
+        geometric: ``uint8`` ``[H, W]`` geometric labels (official order).
+        model: the network, in eval mode, on its device.
+        size: crop side (the card's ``input_size``).
+        scale: crop scale.
+
+    Returns:
+        New ``uint8`` ``[H, W]`` label map; ``geometric`` is not modified.
+    """
+    out = geometric.copy()
+    dev = next(model.parameters()).device
+    fade = torch.from_numpy(feather_mask(size, FEATHER)).to(dev)
+    for face in sorted(faces, key=lambda f: f.area):
+        if face.landmarks is None:
+            continue
+        crop, prior = crop_and_prior(rgb, face, out, size, scale)
+        onehot = model.one_hot(torch.from_numpy(prior).to(dev)[None])
+        corr = model.correction(_to_tensor(crop.image, dev), onehot)[0] * fade
+        paste_correction(out, crop, corr, model.prior_gain.detach())
+    return out
+
+
+@dataclass(frozen=True)
+class ParserChoice:
+    """Which parser ``analyze`` runs and why.
+
+    Args:
+        learned: the learned parser runs.
+        reason: one sentence for people.
+        path: the card read, if any.
+    """
+
+    learned: bool
+    reason: str
+    path: Path | None = None
+
+
+def resolve_parser(requested: str, roots: Sequence[Path] | None = None) -> ParserChoice:
+    """Decide between the geometric and the learned parser from the card only (no weights read).
+
+    Args:
+        requested: ``"auto"`` (learned only when its card's verdict says better), ``"learned"``
+            (must be usable) or ``"geometric"``.
+        roots: checkpoint folders (default :func:`engine.weights.store.checkpoint_roots`).
+
+    Returns:
+        :class:`ParserChoice`.
+
+    Raises:
+        CheckpointError: ``"learned"`` requested without a usable checkpoint.
+        ValueError: unknown ``requested``.
+    """
+    from engine.weights.store import find_checkpoint, probe_checkpoint
+
+    if requested == "geometric":
+        return ParserChoice(False, "geometric parser requested")
+    if requested not in ("auto", "learned"):
+        raise ValueError(f"parser must be auto, learned or geometric, got {requested!r}")
+    path = find_checkpoint(MODEL_NAME, list(roots) if roots is not None else None)
+    if path is None:
+        problem = f"no trained {MODEL_NAME} checkpoint (train one with `{TRAIN_HINT}`)"
+    else:
+        st = probe_checkpoint(path)
+        problem = "" if st.loadable and st.card is not None else st.reason
+        if not problem and st.card is not None:
+            card = st.card
+            if requested == "learned":
+                return ParserChoice(True, "learned parser requested", st.path)
+            v = card.verdict
+            if v is not None and v.better:
+                return ParserChoice(True, f"learned parser measured better than the geometric parser ({v.measure})",
+                                    st.path)
+            why = "was never measured" if v is None else "did not measure better"
+            return ParserChoice(False, f"geometric: the learned parser {why} than the geometric parser", st.path)
+    if requested == "learned":
+        raise CheckpointError(f"the learned parser is not available: {problem}")
+    return ParserChoice(False, f"geometric: {problem}", path)
+
+
+class LearnedParser:
+    """A loaded learned parser: ``parse(rgb, faces, geometric) → labels``.
+
+    Args:
+        path: the checkpoint's card.
+        device: torch device (default :func:`engine.device.select_device`).
+
+    Raises:
+        CheckpointError: the checkpoint does not load (corrupt, wrong model, refused).
+    """
+
+    def __init__(self, path: Path, device: str | None = None) -> None:
+        from engine.weights.store import load_checkpoint
+
+        dev = select_device(device).device
+        model, card = load_checkpoint(path, device=dev)
+        if not isinstance(model, FaceParserNet):
+            raise CheckpointError(f"{path.name} holds a {card.model!r}, not {MODEL_NAME!r}")
+        self.model = model.float().eval()
+        self.card = card
+        self.size = int(card.input_size[0]) if card.input_size else 192
+        self.scale = float(card.extra.get("crop_scale", CROP_SCALE))
+
+    def parse(self, rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray) -> np.ndarray:
+        """Learned labels of ``rgb`` (see :func:`refine_parsing`)."""
+        return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale)

@@ -1,0 +1,595 @@
+"""``masquerade train parser``: the learned face parser, cross-validated against the geometric one.
+
+Data: every labelled development face (``--data``, the shared data root), converted to the official
+CelebAMask-HQ order (:data:`SOURCES`): the CelebAMask-HQ pairs, the MT 14-class maps (the data's own
+``seg_celebamaskhq`` conversion), the Xiqu stage-makeup maps (BiSeNet order) and the Xiqu portraits
+(their own code, :data:`XIQU_PLAIN_TO_OFFICIAL`). A class a source does not annotate is not treated
+as background: on that source a pixel labelled background may be any of the background class and
+the unannotated ones, and the loss is the negative log of their summed probability
+(:func:`marginal_cross_entropy`).
+
+Once per run (``RUN_DIR/cache/``): the geometric analysis of each photo (slow), its aligned crop at
+1.25× the parser's crop (room for rotation and scale augmentation), the geometric labels and the
+ground truth warped onto it. Training is then pure torch on the crops: colour, blur, JPEG, noise,
+rotation / scale / shift, horizontal flips with left/right classes swapped (:data:`FLIP_PERMUTATION`),
+occluders (their pixels become background) and a small misalignment of the prior.
+
+Loss: marginal cross-entropy with boundary pixels weighted up (:data:`BOUNDARY_WEIGHT`) + soft
+Dice over the source's annotated classes.
+
+Protocol (:func:`main`): ``--folds`` k-fold cross-validation by photo (each source split evenly;
+a photo is never in its own training set), each fold's held-out photos parsed through the product
+path (:func:`engine.faces.learned_parsing.refine_parsing`, full resolution) and scored against the
+geometric parsing of the same photos; then the shipped model is trained on every photo and saved
+(fp16 safetensors + card with the cross-validated table and the verdict, :data:`VERDICT_RULE`).
+Each stage keeps its state under ``RUN_DIR``: a killed run resumes (finished folds are not redone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.faces.learned_parsing import CROP_SCALE, crop_and_prior, refine_parsing
+from engine.faces.parsing import PRODUCED_CLASSES
+from engine.faces.types import Face
+from engine.imageio import atomic_write_bytes, load_image
+from engine.labels import CELEBAMASK_HQ, bisenet_to_official
+from engine.models.parser import NUM_CLASSES, FaceParserNet
+from engine.training.loop import Runtime, TrainConfig, Trainer
+
+XIQU_PLAIN_TO_OFFICIAL = np.array([0, 5, 7, 8, 1, 9, 4, 6, 2, 11, 17, 10, 13, 12], np.uint8)
+"""Value ``i`` (0–13) of the Xiqu portrait maps (``opera/xiqu/non-makeup/segs``) is official class
+``XIQU_PLAIN_TO_OFFICIAL[i]`` (the code in the shared data README; teeth → mouth)."""
+
+_MT_LIKE = (0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 17)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One labelled data source.
+
+    Args:
+        name: short name used in tables.
+        folders: photo folders relative to the data root.
+        labels: label sub-folder of each photo folder (``""``: beside the photo).
+        convert: ``"official"``, ``"bisenet"`` or ``"xiqu_plain"``.
+        annotated: official classes the source labels (the others are ignored in its loss/scores).
+    """
+
+    name: str
+    folders: tuple[str, ...]
+    labels: str
+    convert: str
+    annotated: tuple[int, ...]
+
+
+SOURCES: tuple[Source, ...] = (
+    Source("celebamask", ("faces/parsing",), "", "official", tuple(range(NUM_CLASSES))),
+    Source("mt", ("makeup/mt/makeup", "makeup/mt/no_makeup"), "seg_celebamaskhq", "official", _MT_LIKE),
+    Source("xiqu_makeup", ("opera/xiqu/makeup",), "segs", "bisenet",
+           (0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 17, 18)),
+    Source("xiqu_plain", ("opera/xiqu/non-makeup",), "segs", "xiqu_plain", _MT_LIKE),
+)
+"""Every labelled development source, in the official order after conversion."""
+
+PAIRS = ((4, 5), (6, 7), (8, 9))
+"""Left/right class pairs of the official order (l_eye/r_eye, l_brow/r_brow, l_ear/r_ear)."""
+
+FLIP_PERMUTATION = np.arange(256, dtype=np.uint8)
+for _a, _b in PAIRS:
+    FLIP_PERMUTATION[_a], FLIP_PERMUTATION[_b] = _b, _a
+"""Label look-up applied with a horizontal flip: the person's left becomes their right."""
+
+IGNORE = 255
+"""Label of pixels that carry no supervision (outside the photo)."""
+
+BOUNDARY_WEIGHT = 2.0
+"""Extra cross-entropy weight of pixels on a ground-truth class boundary (3×3 neighbourhood)."""
+
+DICE_WEIGHT = 0.5
+"""Weight of the soft Dice term."""
+
+AUG_MARGIN = 1.25
+"""The cached crop is this many times the parser's crop (room for rotation / scale)."""
+
+WORSE_TOLERANCE = 0.02
+"""A class is "clearly worse" when its pooled cross-validated IoU is lower by more than this."""
+
+VERDICT_RULE = (f"better = the mean over sources of the cross-validated mIoU (classes the geometric parser "
+                f"produces and the source annotates) is higher than the geometric parser's on the same "
+                f"held-out photos, AND no class's IoU pooled over all held-out photos is lower by more than "
+                f"{WORSE_TOLERANCE}")
+"""The rule written into the card."""
+
+
+# -- data -------------------------------------------------------------------------------------------
+
+
+def convert_labels(raw: np.ndarray, convert: str) -> np.ndarray:
+    """A source's label map → official order (``uint8``)."""
+    if convert == "official":
+        return raw.astype(np.uint8)
+    if convert == "bisenet":
+        return bisenet_to_official(raw)
+    if convert == "xiqu_plain":
+        return XIQU_PLAIN_TO_OFFICIAL[np.minimum(raw, len(XIQU_PLAIN_TO_OFFICIAL) - 1)]
+    raise ValueError(f"unknown label conversion {convert!r}")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One labelled photo."""
+
+    source: str
+    photo: Path
+    labels: Path
+    convert: str
+
+
+def list_items(root: Path) -> list[Item]:
+    """Every labelled photo under the data ``root`` (sorted by source, then path)."""
+    items: list[Item] = []
+    for src in SOURCES:
+        for folder in src.folders:
+            d = root / folder
+            for photo in sorted(d.glob("*.jpg")):
+                lab = (d / src.labels / (photo.stem + ".png")) if src.labels else photo.with_suffix(".png")
+                if lab.is_file():
+                    items.append(Item(src.name, photo, lab, src.convert))
+    return items
+
+
+def read_truth(item: Item) -> np.ndarray:
+    """The item's ground truth in the official order."""
+    from PIL import Image
+
+    return convert_labels(np.asarray(Image.open(item.labels)), item.convert)
+
+
+def source_of(name: str) -> Source:
+    """The :class:`Source` called ``name``."""
+    for s in SOURCES:
+        if s.name == name:
+            return s
+    raise KeyError(name)
+
+
+def folds_for(items: Sequence[Item], k: int, seed: int = 0) -> list[int]:
+    """Fold index of each item: each source's photos shuffled (seeded) and dealt round-robin."""
+    rng = np.random.default_rng(seed)
+    fold = [0] * len(items)
+    for src in SOURCES:
+        idx = [i for i, it in enumerate(items) if it.source == src.name]
+        for j, i in enumerate(rng.permutation(idx)):
+            fold[int(i)] = j % k
+    return fold
+
+
+def build_cache(items: Sequence[Item], cache: Path, size: int) -> list[dict[str, Any]]:
+    """Geometric analysis + aligned crops of every item, computed once (``cache/<index>.npz``).
+
+    Items without a face are left out (and said so). Returns the loaded records.
+    """
+    from engine.faces.analyzer import FaceAnalyzer
+
+    cache.mkdir(parents=True, exist_ok=True)
+    big = int(round(size * AUG_MARGIN))
+    analyzer: FaceAnalyzer | None = None
+    records = []
+    for i, it in enumerate(items):
+        f = cache / f"{i:03d}_{it.source}_{it.photo.stem}_{big}.npz"
+        if not f.is_file():
+            if analyzer is None:
+                analyzer = FaceAnalyzer(parser="geometric")
+            rgb = load_image(it.photo)
+            res = analyzer.analyze(rgb)
+            gt = read_truth(it)
+            faces = [fc for fc in res.faces if fc.landmarks is not None]
+            if not faces or res.parsing is None:
+                print(f"  no face in {it.photo.name}: left out", flush=True)
+                atomic_write_bytes(f, _npz(face=np.zeros(0)))
+                continue
+            face = faces[0]
+            crop, prior = crop_and_prior(rgb, face, res.parsing, big, CROP_SCALE * AUG_MARGIN)
+            gt_crop = cv2.warpAffine(gt, crop.matrix, (big, big), flags=cv2.INTER_NEAREST,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=IGNORE)
+            atomic_write_bytes(f, _npz(
+                face=np.zeros(1), image=crop.image, prior=prior, truth=gt_crop, geometric=res.parsing,
+                boxes=np.stack([fc.box for fc in faces]), keypoints=np.stack([fc.keypoints for fc in faces]),
+                landmarks=np.stack([fc.landmarks for fc in faces if fc.landmarks is not None])))
+            print(f"  cached {i + 1}/{len(items)} {it.source}/{it.photo.name}", flush=True)
+        with np.load(f) as z:
+            if len(z["face"]) == 0:
+                continue
+            rec = {k: z[k] for k in z.files}
+        rec["index"] = i
+        records.append(rec)
+    return records
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    cast(Any, np.savez_compressed)(buf, **arrays)
+    return buf.getvalue()
+
+
+def faces_of(rec: dict[str, Any]) -> list[Face]:
+    """The cached faces of a record (boxes, key points, landmarks)."""
+    return [Face(rec["boxes"][j], 1.0, rec["landmarks"][j], rec["keypoints"][j]) for j in range(len(rec["boxes"]))]
+
+
+# -- augmentation -----------------------------------------------------------------------------------
+
+
+def flip_sample(image: np.ndarray, prior: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mirror a sample left-right; the label maps swap their left/right classes (:data:`PAIRS`)."""
+    return (np.ascontiguousarray(image[:, ::-1]), FLIP_PERMUTATION[prior[:, ::-1]],
+            FLIP_PERMUTATION[truth[:, ::-1]])
+
+
+def augment(rec: dict[str, Any], size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One augmented ``(image, prior, truth)`` crop of ``size`` from a cached record.
+
+    Geometry (rotation ±15°, scale ±12 %, shift ±4 %, flip), photometry (brightness, contrast,
+    saturation, hue, grey, blur, noise, JPEG), occluders (background in the truth) and a shift of
+    the prior by up to 3 pixels.
+    """
+    big = rec["image"].shape[0]
+    ang = rng.uniform(-15, 15)
+    sc = rng.uniform(0.88, 1.12)
+    m = cv2.getRotationMatrix2D((big / 2 - 0.5, big / 2 - 0.5), ang, sc)
+    m[:, 2] += (size - big) / 2 + rng.uniform(-0.04, 0.04, 2) * size
+    image = cv2.warpAffine(rec["image"], m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    prior = cv2.warpAffine(rec["prior"], m, (size, size), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
+    truth = cv2.warpAffine(rec["truth"], m, (size, size), flags=cv2.INTER_NEAREST,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=IGNORE)
+    if rng.random() < 0.5:
+        image, prior, truth = flip_sample(image, prior, truth)
+    fl = image.astype(np.float32)
+    fl = (fl - fl.mean()) * rng.uniform(0.7, 1.3) + fl.mean() + rng.uniform(-25, 25)
+    grey = fl.mean(2, keepdims=True)
+    fl = grey + (fl - grey) * (0.0 if rng.random() < 0.08 else rng.uniform(0.6, 1.4))
+    img: np.ndarray = np.clip(fl * rng.uniform(0.9, 1.1, 3), 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:
+        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+        hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + int(rng.integers(-8, 9))) % 180).astype(np.uint8)
+        img = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    if rng.random() < 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.5))
+    if rng.random() < 0.3:
+        img = np.clip(img + rng.normal(0, rng.uniform(2, 8), img.shape), 0, 255).astype(np.uint8)
+    if rng.random() < 0.4:
+        ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 90))])
+        dec = cv2.imdecode(enc, cv2.IMREAD_UNCHANGED) if ok else None
+        if dec is not None:
+            img = dec
+    if rng.random() < 0.25:  # an occluder: a hand-sized blob of one colour with some texture
+        mask = np.zeros((size, size), np.uint8)
+        c = rng.uniform(0.15, 0.85, 2) * size
+        axes = rng.uniform(0.06, 0.2, 2) * size
+        cv2.ellipse(mask, (int(c[0]), int(c[1])), (int(axes[0]), int(axes[1])), float(rng.uniform(0, 180)),
+                    0, 360, 1, -1)
+        colour = rng.integers(0, 256, 3)
+        tex = rng.normal(0, 12, (size, size, 1))
+        occ = np.clip(colour[None, None, :] + tex, 0, 255).astype(np.uint8)
+        img = np.where(mask[..., None] > 0, occ, img)
+        truth = np.where((mask > 0) & (truth != IGNORE), 0, truth).astype(np.uint8)
+    if rng.random() < 0.3:
+        dx, dy = rng.integers(-3, 4, 2)
+        prior = np.roll(prior, (int(dy), int(dx)), (0, 1))
+    return np.ascontiguousarray(img), prior, truth
+
+
+def batch_tensors(samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], absorbs: Sequence[np.ndarray],
+                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(images [N,3,S,S] in [0,1], priors [N,S,S], truths [N,S,S], absorb masks [N,19])``."""
+    img = torch.from_numpy(np.stack([s[0] for s in samples])).permute(0, 3, 1, 2).float() / 255.0
+    prior = torch.from_numpy(np.stack([s[1] for s in samples])).long()
+    truth = torch.from_numpy(np.stack([s[2] for s in samples])).long()
+    ab = torch.from_numpy(np.stack(absorbs)).bool()
+    return img.to(device), prior.to(device), truth.to(device), ab.to(device)
+
+
+def absorb_mask(source: Source) -> np.ndarray:
+    """``[19]`` bool: the classes a background pixel of ``source`` may stand for (background and
+    every class the source does not annotate)."""
+    m = np.ones(NUM_CLASSES, bool)
+    m[list(source.annotated)] = False
+    m[0] = True
+    return m
+
+
+# -- loss -------------------------------------------------------------------------------------------
+
+
+def marginal_cross_entropy(logits: torch.Tensor, truth: torch.Tensor, absorb: torch.Tensor,
+                           boundary_weight: float = BOUNDARY_WEIGHT) -> torch.Tensor:
+    """Cross-entropy where a background pixel counts for background **or** any class its source
+    does not annotate (``absorb``), boundary pixels weighted ``1 + boundary_weight``; :data:`IGNORE`
+    pixels are left out.
+
+    Args:
+        logits: ``[N, 19, H, W]``.
+        truth: ``[N, H, W]`` labels (official order, :data:`IGNORE` allowed).
+        absorb: ``[N, 19]`` bool (:func:`absorb_mask`).
+
+    Example:
+        >>> lg = torch.zeros(1, 19, 1, 1); lg[0, 18] = 5.0        # confident "cloth"
+        >>> t = torch.zeros(1, 1, 1, dtype=torch.long)            # labelled background
+        >>> full = torch.ones(1, 19, dtype=torch.bool); none = torch.zeros(1, 19, dtype=torch.bool)
+        >>> none[0, 0] = True                                     # a source that annotates cloth
+        >>> bool(marginal_cross_entropy(lg, t, full) < marginal_cross_entropy(lg, t, none))
+        True
+    """
+    lp = F.log_softmax(logits.float(), 1)
+    valid = truth != IGNORE
+    t = truth.clamp(0, NUM_CLASSES - 1)
+    picked = lp.gather(1, t[:, None])[:, 0]
+    neg = torch.finfo(lp.dtype).min
+    bg = torch.logsumexp(lp.masked_fill(~absorb[:, :, None, None], neg), 1)
+    ll = torch.where(t == 0, bg, picked)
+    tpad = F.pad(t[:, None].float(), (1, 1, 1, 1), mode="replicate")
+    edge = (F.max_pool2d(tpad, 3, 1) != -F.max_pool2d(-tpad, 3, 1))[:, 0]
+    w = 1.0 + boundary_weight * edge.float()
+    w = w * valid.float()
+    return -(ll * w).sum() / w.sum().clamp_min(1.0)
+
+
+def soft_dice(logits: torch.Tensor, truth: torch.Tensor, absorb: torch.Tensor) -> torch.Tensor:
+    """``1 −`` mean soft Dice over the classes each sample's source annotates (background excluded)."""
+    p = F.softmax(logits.float(), 1)
+    valid = (truth != IGNORE).float()[:, None]
+    onehot = F.one_hot(truth.clamp(0, NUM_CLASSES - 1), NUM_CLASSES).permute(0, 3, 1, 2).float() * valid
+    p = p * valid
+    inter = (p * onehot).sum((2, 3))
+    denom = p.sum((2, 3)) + onehot.sum((2, 3))
+    dice = (2 * inter + 1.0) / (denom + 1.0)
+    use = (~absorb).float() * (onehot.sum((2, 3)) > 0).float()
+    return 1.0 - (dice * use).sum() / use.sum().clamp_min(1.0)
+
+
+# -- evaluation -------------------------------------------------------------------------------------
+
+
+def score(pred: np.ndarray, truth: np.ndarray, annotated: Sequence[int], inter: np.ndarray, union: np.ndarray) -> None:
+    """Accumulate per-class intersections / unions (in place) as ``bench.faces`` does: pixels the
+    prediction gives a class the source does not annotate are left out."""
+    keep = np.isin(pred, list(annotated))
+    for c in annotated:
+        p, t = (pred == c) & keep, (truth == c) & keep
+        inter[c] += (p & t).sum()
+        union[c] += (p | t).sum()
+
+
+def summarize(inter: np.ndarray, union: np.ndarray, annotated: Sequence[int]) -> dict[str, Any]:
+    """Per-class IoU and the mIoU over the classes the geometric parser produces (and the source annotates)."""
+    iou = {CELEBAMASK_HQ.classes[c]: round(float(inter[c] / union[c]), 4) for c in annotated if union[c] > 0}
+    scored = [v for k, v in iou.items() if k in PRODUCED_CLASSES]
+    return {"per_class_iou": iou, "miou": round(float(np.mean(scored)), 4) if scored else 0.0}
+
+
+def evaluate(model: FaceParserNet, records: Sequence[dict[str, Any]], items: Sequence[Item], size: int,
+             sink: dict[str, dict[str, np.ndarray]] | None = None) -> dict[str, Any]:
+    """Learned vs geometric on ``records`` (full-resolution photos, product path); per source.
+
+    ``sink`` (optional) accumulates the raw intersections/unions per source and engine across calls.
+    """
+    model.eval()
+    acc: dict[str, dict[str, np.ndarray]] = {}
+    for rec in records:
+        it = items[int(rec["index"])]
+        src = source_of(it.source)
+        rgb = load_image(it.photo)
+        truth = read_truth(it)
+        learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], model, size)
+        for eng, pred in (("geometric", rec["geometric"]), ("learned", learned)):
+            for a in (acc, sink) if sink is not None else (acc,):
+                d = a.setdefault(f"{src.name}/{eng}", {"inter": np.zeros(NUM_CLASSES), "union": np.zeros(NUM_CLASSES),
+                                                       "n": np.zeros(1)})
+                score(pred, truth, src.annotated, d["inter"], d["union"])
+                d["n"] += 1.0
+    return tables(acc)
+
+
+def tables(acc: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
+    """Per source and engine: photos, per-class IoU, mIoU (from accumulated counts)."""
+    out: dict[str, Any] = {}
+    for key, d in sorted(acc.items()):
+        src, eng = key.split("/")
+        s = summarize(d["inter"], d["union"], source_of(src).annotated)
+        out.setdefault(src, {"photos": int(round(float(d["n"][0])))})[eng] = s
+    return out
+
+
+def pooled(acc: dict[str, dict[str, np.ndarray]], eng: str) -> dict[str, float]:
+    """Per-class IoU of ``eng`` pooled over every source that annotates the class."""
+    inter = np.zeros(NUM_CLASSES)
+    union = np.zeros(NUM_CLASSES)
+    for key, d in acc.items():
+        if key.endswith("/" + eng):
+            inter += d["inter"]
+            union += d["union"]
+    return {CELEBAMASK_HQ.classes[c]: round(float(inter[c] / union[c]), 4) for c in range(NUM_CLASSES)
+            if union[c] > 0 and CELEBAMASK_HQ.classes[c] in PRODUCED_CLASSES}
+
+
+def verdict_of(table: dict[str, Any], pool: dict[str, dict[str, float]]) -> tuple[bool, dict[str, Any]]:
+    """Apply :data:`VERDICT_RULE`; returns ``(better, facts)``."""
+    geo = float(np.mean([table[s]["geometric"]["miou"] for s in table]))
+    lea = float(np.mean([table[s]["learned"]["miou"] for s in table]))
+    worse = {c: round(pool["learned"][c] - pool["geometric"][c], 4) for c in pool["geometric"]
+             if c in pool["learned"] and pool["learned"][c] < pool["geometric"][c] - WORSE_TOLERANCE}
+    better = lea > geo and not worse
+    return better, {"mean_source_miou_geometric": round(geo, 4), "mean_source_miou_learned": round(lea, 4),
+                    "classes_clearly_worse": worse}
+
+
+# -- training ---------------------------------------------------------------------------------------
+
+
+def load_imagenet_encoder(model: FaceParserNet) -> str:
+    """Copy EfficientNet-Lite0's ImageNet weights into ``model.encoder`` (head and classifier left
+    out); returns what was loaded. Raises :class:`~engine.errors.CheckpointError` when absent."""
+    from engine.weights.catalog import load_imagenet_features
+
+    feats = load_imagenet_features("efficientnet_lite0")
+    state = {k: v for k, v in feats.net.state_dict().items() if not k.startswith(("_conv_head", "_bn1.", "_fc"))}
+    model.encoder.load_state_dict(state, strict=True)
+    return feats.name
+
+
+def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[Item], out_dir: Path,
+              args: argparse.Namespace) -> tuple[FaceParserNet, dict[str, Any]]:
+    """Train a parser on ``records`` (resumable in ``out_dir``); returns it and its training facts."""
+    model = FaceParserNet(width=args.width)
+    features = load_imagenet_encoder(model)
+    model.to(rt.device)
+    net = rt.wrap(model)
+    enc = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
+    dec = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    opt = torch.optim.AdamW([{"params": enc, "lr": args.lr * 0.2}, {"params": dec, "lr": args.lr}],
+                            weight_decay=1e-4)
+    base = [g["lr"] for g in opt.param_groups]
+    rng = rt.rng(args.seed)
+    absorbs = [absorb_mask(source_of(items[int(r["index"])].source)) for r in records]
+    # sources sampled evenly (the 9 fully labelled pairs would otherwise be rare in a batch)
+    by_source: dict[str, list[int]] = {}
+    for j, r in enumerate(records):
+        by_source.setdefault(items[int(r["index"])].source, []).append(j)
+    groups = list(by_source.values())
+
+    def step(i: int) -> dict[str, float]:
+        frac = i / max(1, args.steps)
+        for g, b in zip(opt.param_groups, base, strict=True):
+            g["lr"] = b * min(1.0, (i + 1) / 20) * (0.5 * (1 + np.cos(np.pi * frac)))
+        picks = [groups[int(rng.integers(len(groups)))] for _ in range(args.batch)]
+        idx = [g[int(rng.integers(len(g)))] for g in picks]
+        samples = [augment(records[j], args.size, rng) for j in idx]
+        img, prior, truth, ab = batch_tensors(samples, [absorbs[j] for j in idx], rt.device)
+        net.train()
+        with rt.autocast():
+            logits = net(img, prior)
+        ce = marginal_cross_entropy(logits, truth, ab)
+        dice = soft_dice(logits, truth, ab)
+        loss = ce + DICE_WEIGHT * dice
+        opt.zero_grad(set_to_none=True)
+        rt.backward(loss, opt)
+        rt.step(opt)
+        return {"loss": float(loss.detach()), "ce": float(ce.detach()), "dice": float(dice.detach())}
+
+    trainer = Trainer(TrainConfig(out_dir, args.steps, log_every=10, checkpoint_every=50, seed=args.seed),
+                      {"parser": model}, {"opt": opt}, step, rt)
+    t0 = rt.clock()
+    done = trainer.run(rt.time_budget(args.time_limit))
+    facts = {"steps": done, "steps_planned": args.steps, "train_photos": len(records), "features": features,
+             "last_session_s": round(rt.clock() - t0, 1)}
+    return model, facts
+
+
+def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], args: argparse.Namespace,
+               run: Path) -> tuple[dict[str, dict[str, np.ndarray]], list[dict[str, Any]]]:
+    fold_of = folds_for(items, args.folds, args.seed)
+    acc: dict[str, dict[str, np.ndarray]] = {}
+    facts = []
+    for k in range(args.folds):
+        fdir = run / f"fold{k}"
+        result = fdir / "result.npz"
+        test = [r for r in records if fold_of[int(r["index"])] == k]
+        train = [r for r in records if fold_of[int(r["index"])] != k]
+        if not result.is_file():
+            print(f"fold {k + 1}/{args.folds}: train on {len(train)} photos, test on {len(test)}", flush=True)
+            model, f = train_one(rt, train, items, fdir, args)
+            if f["steps"] < args.steps:
+                print(f"fold {k + 1}: stopped at step {f['steps']} (time limit); run again to continue", flush=True)
+                return {}, []
+            sink: dict[str, dict[str, np.ndarray]] = {}
+            evaluate(model, test, items, args.size, sink)
+            arrays = {f"{key}|{part}": v for key, d in sink.items() for part, v in d.items()}
+            atomic_write_bytes(result, _npz(**arrays))
+            atomic_write_bytes(fdir / "facts.json", json.dumps(dict(f, test_photos=len(test))).encode())
+        with np.load(result) as z:
+            for name in z.files:
+                key, part = name.split("|")
+                d = acc.setdefault(key, {"inter": np.zeros(NUM_CLASSES), "union": np.zeros(NUM_CLASSES),
+                                         "n": np.zeros(1)})
+                d[part] = d[part] + z[name]
+        facts.append(json.loads((fdir / "facts.json").read_text()))
+    return acc, facts
+
+
+def main(args: argparse.Namespace) -> int:
+    """``masquerade train parser``: cross-validate, then train and save the shipped model."""
+    from engine.weights.card import Verdict
+    from engine.weights.store import save_checkpoint
+
+    torch.set_num_threads(max(1, args.threads))
+    rt = Runtime.create(getattr(args, "device", "auto"), getattr(args, "amp", False))
+    root = Path(args.data)
+    items = list_items(root)
+    if not items:
+        print(f"no labelled photos under {root}")
+        return 2
+    run = Path(args.run_dir)
+    t_start = time.time()
+    print(f"{len(items)} labelled photos; caching geometric analyses and crops", flush=True)
+    records = build_cache(items, run / "cache", args.size)
+    if args.eval_only:
+        return _eval_only(rt, records, items, args)
+    acc, fold_facts = _run_folds(rt, records, items, args, run)
+    if not acc:
+        return 0
+    table = tables(acc)
+    pool = {eng: pooled(acc, eng) for eng in ("geometric", "learned")}
+    better, vfacts = verdict_of(table, pool)
+    print(json.dumps({"cv": table, "pooled": pool, **vfacts, "better": better}, indent=1), flush=True)
+    if not rt.is_main:
+        return 0
+    print(f"final model: train on all {len(records)} photos", flush=True)
+    model, facts = train_one(rt, records, items, run / "final", args)
+    if facts["steps"] < args.steps:
+        print(f"final: stopped at step {facts['steps']} (time limit); run again to continue", flush=True)
+        return 0
+    model = model.cpu().half()
+    measure = (f"{args.folds}-fold cross-validation by photo on {len(records)} labelled dev photos "
+               f"(CelebAMask-HQ pairs, MT, Xiqu stage makeup, Xiqu portraits), full-resolution IoU, "
+               f"mean over sources of mIoU on the classes the geometric parser produces")
+    card = save_checkpoint(
+        model, args.out, task="faces", input_size=(args.size, args.size), label_scheme="celebamask_hq",
+        training_data=("shared dev data: faces/parsing (9 CelebAMask-HQ pairs), makeup/mt (14), opera/xiqu makeup "
+                       "and non-makeup (30 + 30); labels converted to the official order, unannotated classes "
+                       "ignored per source; ImageNet EfficientNet-Lite0 encoder"),
+        licence="research / non-commercial (CelebAMask-HQ, MT, Xiqu terms); encoder weights Apache-2.0",
+        metrics={"cv_miou_learned": vfacts["mean_source_miou_learned"],
+                 "cv_miou_geometric": vfacts["mean_source_miou_geometric"]},
+        extra={**facts, "crop_scale": CROP_SCALE, "folds": args.folds, "cv": table, "cv_pooled_iou": pool,
+               "cv_folds": fold_facts, "verdict_rule": VERDICT_RULE, **vfacts, "budget_s": args.time_limit,
+               "clock": rt.clock_name, "runtime": rt.describe(), "batch": args.batch, "size": args.size,
+               "weights_dtype": "float16", "wall_s_last_session": round(time.time() - t_start, 1)},
+        verdict=Verdict("geometric", measure, better))
+    print(f"wrote {card} (verdict: {'better' if better else 'not better'} than the geometric parser)", flush=True)
+    return 0
+
+
+def _eval_only(rt: Runtime, records: list[dict[str, Any]], items: list[Item], args: argparse.Namespace) -> int:
+    """Score the shipped checkpoint on every cached photo (these are its training photos: a
+    sanity check of the product path, not a held-out number)."""
+    from engine.weights.store import load_checkpoint
+
+    model, card = load_checkpoint(args.out, device=rt.device)
+    assert isinstance(model, FaceParserNet)
+    res = evaluate(model.float(), records, items, int(card.input_size[0]) if card.input_size else args.size)
+    print(json.dumps({"training_photos_not_held_out": res}, indent=1))
+    return 0
