@@ -1,5 +1,5 @@
 """Dataset files of a batch folder: the wear-mask record (478 landmarks, head pose, COCO fields), the
-``annotations.json`` / ``dataset.json`` the driver writes, the train/val split, and head pose itself."""
+``annotations.json`` / ``dataset.json`` the driver writes, the train/val split."""
 
 from __future__ import annotations
 
@@ -13,34 +13,8 @@ from skimage import data
 from engine.batch import JobSpec, run_batch
 from engine.batch.dataset import split_of
 from engine.batch.plan import DatasetOptions
-from engine.faces.pose import POSE_MODEL, POSE_POINTS, head_pose
 from engine.imageio import load_grey, save_image
 from engine.studios.maskwear.batch import mask_coco
-
-
-def _rot(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """Rotation with the documented signs (x right, y down, z away from the camera)."""
-    y, p, r = np.radians([-yaw, -pitch, roll])
-    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
-    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
-    rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
-    return rz @ ry @ rx
-
-
-@pytest.mark.parametrize("angles", [(0, 0, 0), (25, 0, 0), (0, 15, 0), (0, 0, -10), (-20, -10, 8)])
-def test_head_pose_recovers_a_projected_head(angles: tuple[float, float, float]) -> None:
-    pts = (POSE_MODEL - POSE_MODEL.mean(0)) @ _rot(*angles).T + [0, 0, 2500]
-    lm = np.zeros((478, 2))
-    lm[list(POSE_POINTS)] = pts[:, :2] / pts[:, 2:] * 320 + [160, 120]
-    got = head_pose(lm, 320, 240)
-    assert [got["yaw"], got["pitch"], got["roll"]] == pytest.approx(angles, abs=0.5)
-    nose = lm[POSE_POINTS[0], 0] - 160
-    assert np.sign(nose) == np.sign(angles[0]) or angles[0] == 0  # yaw > 0: the nose to the image's right
-
-
-def test_head_pose_refuses_a_partial_mesh() -> None:
-    with pytest.raises(ValueError, match="478"):
-        head_pose(np.zeros((68, 2)), 100, 100)
 
 
 def test_mask_coco_box_polygon_area_and_keypoints() -> None:

@@ -238,7 +238,7 @@ def wear_mask_files(image: np.ndarray, face: Face, params: MaskWearParams, size:
     alpha_crop = warp(a8, cv2.INTER_LINEAR)
     anchors_crop = crop.to_crop(targets)
     landmarks = np.asarray(face.landmarks, np.float64)[:, :2]
-    pose = head_pose(landmarks, image.shape[1], image.shape[0])
+    pose = head_pose(landmarks)
     template = one.template if one.user_template is None else "user"
     record = {"template": template, "color": one.color, "offsets": [list(o) for o in one.offsets],
               "face_box": [round(float(v), 2) for v in face.box], "anchors_image": np.round(targets, 2).tolist(),
