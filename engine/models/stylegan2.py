@@ -8,6 +8,11 @@ StyleGAN"), config-F layout at any power-of-two resolution: no custom CUDA ops a
   no demodulation) whose outputs are upsampled and summed;
 * discriminator: residual blocks, minibatch standard deviation, optional conditioning on a
   scalar (the Diffusion-GAN timestep) by projection, as StyleGAN2-ADA conditions on labels;
+* class conditioning (``c_dim`` / ``num_classes`` > 0, as TC-StyleGAN2 conditions lianpu on their
+  category): the generator embeds the one-hot class, normalises it and feeds it beside ``z`` into
+  the mapping network (StyleGAN2-ADA's conditional mapping; the truncation centre is the class's
+  own running mean of ``w``), and the discriminator adds a projection term ``⟨embed(y), φ(x)⟩``
+  (Miyato & Koyama 2018) to its logit;
 * training (losses, R1, path-length regularisation, augmentations) is :mod:`engine.training.stylegan2`.
 
 Upsampling and downsampling use bilinear resampling / average pooling in place of the original's
@@ -91,28 +96,61 @@ class MappingNetwork(nn.Module):
         num_layers: depth (8 in the paper).
         lr_mul: learning-rate multiplier of every layer (0.01).
         w_avg_beta: decay of the running mean of ``w`` (truncation centre).
+        c_dim: number of classes (0 = unconditional). Conditional: the one-hot class is embedded
+            to ``z_dim``, both are pixel-normalised and concatenated, and ``w_avg`` is kept per
+            class (``[c_dim, w_dim]``).
     """
 
     w_avg: torch.Tensor
 
     def __init__(self, z_dim: int, w_dim: int, num_layers: int = 8, lr_mul: float = 0.01,
-                 w_avg_beta: float = 0.995) -> None:
+                 w_avg_beta: float = 0.995, c_dim: int = 0) -> None:
         super().__init__()
-        dims = [z_dim] + [w_dim] * num_layers
+        if c_dim < 0:
+            raise ValueError(f"c_dim must be ≥ 0, got {c_dim}")
+        self.c_dim = c_dim
+        self.embed = EqualLinear(c_dim, z_dim) if c_dim > 0 else None
+        dims = [z_dim * (2 if c_dim > 0 else 1)] + [w_dim] * num_layers
         self.layers = nn.Sequential(*[EqualLinear(dims[i], dims[i + 1], lr_mul=lr_mul, activation=True)
                                       for i in range(num_layers)])
         self.w_avg_beta = w_avg_beta
-        self.register_buffer("w_avg", torch.zeros(w_dim))
+        self.register_buffer("w_avg", torch.zeros(c_dim, w_dim) if c_dim > 0 else torch.zeros(w_dim))
 
-    def forward(self, z: torch.Tensor, psi: float = 1.0, update_w_avg: bool = False) -> torch.Tensor:
-        """``w`` ``[N, w_dim]``; ``psi < 1`` pulls it towards ``w_avg`` (truncation)."""
+    def forward(self, z: torch.Tensor, psi: float = 1.0, update_w_avg: bool = False,
+                c: torch.Tensor | None = None) -> torch.Tensor:
+        """``w`` ``[N, w_dim]``; ``psi < 1`` pulls it towards ``w_avg`` (truncation; per class when
+        conditional). ``c``: class indices ``[N]`` (int64), required exactly when conditional."""
         z = z * torch.rsqrt(z.pow(2).mean(1, keepdim=True) + 1e-8)
-        w = self.layers(z)
+        if self.embed is None:
+            if c is not None:
+                raise ValueError("this mapping network is unconditional: do not pass c")
+            w = self.layers(z)
+            if update_w_avg:
+                self.w_avg.copy_(w.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
+            return self.w_avg.lerp(w, psi) if psi != 1.0 else w
+        c = check_labels(c, self.c_dim, z.shape[0])
+        y = self.embed(F.one_hot(c, self.c_dim).to(z.dtype))
+        y = y * torch.rsqrt(y.pow(2).mean(1, keepdim=True) + 1e-8)
+        w = self.layers(torch.cat([z, y], 1))
         if update_w_avg:
-            self.w_avg.copy_(w.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
-        if psi != 1.0:
-            w = self.w_avg.lerp(w, psi)
-        return w
+            for k in torch.unique(c).tolist():
+                self.w_avg[k].copy_(w.detach()[c == k].mean(0).lerp(self.w_avg[k], self.w_avg_beta))
+        return self.w_avg[c].lerp(w, psi) if psi != 1.0 else w
+
+
+def check_labels(c: torch.Tensor | None, num_classes: int, n: int) -> torch.Tensor:
+    """Class indices ``c`` validated for a conditional network: ``[n]`` integers in ``0..num_classes-1``.
+
+    Raises:
+        ValueError: missing labels, wrong shape or dtype, or an index out of range.
+    """
+    if c is None:
+        raise ValueError(f"this network is conditioned on {num_classes} classes: pass c")
+    if c.ndim != 1 or c.shape[0] != n or c.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"c must be {n} integer class indices, got {tuple(c.shape)} {c.dtype}")
+    if n and (int(c.min()) < 0 or int(c.max()) >= num_classes):
+        raise ValueError(f"class indices must be in 0..{num_classes - 1}")
+    return c.long()
 
 
 class ModulatedConv2d(nn.Module):
@@ -215,16 +253,19 @@ class Generator(nn.Module):
         channel_base: channels at resolution ``r`` are ``min(channel_base / r, channel_max)``.
         channel_max: channel cap.
         mapping_layers: depth of the mapping network.
+        c_dim: number of classes the generator is conditioned on (0 = unconditional); every
+            sampling method then takes class indices ``c``.
     """
 
     def __init__(self, z_dim: int = 128, w_dim: int = 128, img_resolution: int = 64, img_channels: int = 3,
-                 channel_base: int = 4096, channel_max: int = 256, mapping_layers: int = 4) -> None:
+                 channel_base: int = 4096, channel_max: int = 256, mapping_layers: int = 4, c_dim: int = 0) -> None:
         super().__init__()
         log2 = int(math.log2(img_resolution))
         if img_resolution < 8 or 2 ** log2 != img_resolution:
             raise ValueError(f"img_resolution must be a power of two ≥ 8, got {img_resolution}")
         self.z_dim, self.w_dim, self.img_resolution, self.img_channels = z_dim, w_dim, img_resolution, img_channels
-        self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers)
+        self.c_dim = c_dim
+        self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers, c_dim=c_dim)
         c4 = _channels(4, channel_base, channel_max)
         self.const = nn.Parameter(torch.randn(1, c4, 4, 4))
         self.layers = nn.ModuleList([StyledLayer(c4, c4, w_dim, 4)])
@@ -252,33 +293,38 @@ class Generator(nn.Module):
             img = F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False) + self.torgbs[i](x, ws[:, 2 * i + 1])
         return img
 
-    def ws(self, z: torch.Tensor, psi: float = 1.0, update_w_avg: bool = False) -> torch.Tensor:
-        """Broadcast styles ``[N, num_ws, w_dim]`` of latents ``z`` (truncated by ``psi``)."""
-        return self.mapping(z, psi, update_w_avg)[:, None].expand(-1, self.num_ws, -1)
+    def ws(self, z: torch.Tensor, psi: float = 1.0, update_w_avg: bool = False,
+           c: torch.Tensor | None = None) -> torch.Tensor:
+        """Broadcast styles ``[N, num_ws, w_dim]`` of latents ``z`` (truncated by ``psi``; class
+        indices ``c`` ``[N]`` when conditional)."""
+        return self.mapping(z, psi, update_w_avg, c)[:, None].expand(-1, self.num_ws, -1)
 
     def forward(self, z: torch.Tensor, psi: float = 1.0, noise_mode: str = "random",
-                update_w_avg: bool = False) -> torch.Tensor:
-        """Images from latents ``z`` ``[N, z_dim]``."""
-        return self.synthesis(self.ws(z, psi, update_w_avg), noise_mode)
+                update_w_avg: bool = False, c: torch.Tensor | None = None) -> torch.Tensor:
+        """Images from latents ``z`` ``[N, z_dim]`` (and class indices ``c`` when conditional)."""
+        return self.synthesis(self.ws(z, psi, update_w_avg, c), noise_mode)
 
     def mix(self, z1: torch.Tensor, z2: torch.Tensor, crossover: int, psi: float = 1.0,
-            noise_mode: str = "random") -> torch.Tensor:
-        """Style mixing: layers ``< crossover`` take ``z1``'s styles (coarse), the rest ``z2``'s.
+            noise_mode: str = "random", c: torch.Tensor | None = None) -> torch.Tensor:
+        """Style mixing: layers ``< crossover`` take ``z1``'s styles (coarse), the rest ``z2``'s
+        (both of classes ``c`` when conditional).
 
         Raises:
             ValueError: crossover outside ``0..num_ws``.
         """
         if not 0 <= crossover <= self.num_ws:
             raise ValueError(f"crossover must be in 0..{self.num_ws}, got {crossover}")
-        w1, w2 = self.ws(z1, psi), self.ws(z2, psi)
+        w1, w2 = self.ws(z1, psi, c=c), self.ws(z2, psi, c=c)
         ws = torch.cat([w1[:, :crossover], w2[:, crossover:]], 1)
         return self.synthesis(ws, noise_mode)
 
     @torch.no_grad()
-    def sample_images(self, seeds: list[int], psi: float = 1.0) -> np.ndarray:
-        """``uint8`` RGB ``[N, R, R, 3]`` for integer seeds (constant noise: reproducible)."""
+    def sample_images(self, seeds: list[int], psi: float = 1.0, labels: list[int] | None = None) -> np.ndarray:
+        """``uint8`` RGB ``[N, R, R, 3]`` for integer seeds (constant noise: reproducible); ``labels``:
+        one class index per seed, required exactly when conditional."""
         z = torch.stack([torch.from_numpy(np.random.default_rng(s).standard_normal(self.z_dim)).float() for s in seeds])
-        img = self(z.to(self.const.device), psi=psi, noise_mode="const")
+        c = None if labels is None else torch.tensor(labels, dtype=torch.int64, device=self.const.device)
+        img = self(z.to(self.const.device), psi=psi, noise_mode="const", c=c)
         return to_uint8(img)
 
 
@@ -295,9 +341,11 @@ def slerp(z1: torch.Tensor, z2: torch.Tensor, t: float) -> torch.Tensor:
     return (torch.sin((1 - t) * omega) / so) * z1 + (torch.sin(t * omega) / so) * z2
 
 
-def interpolate_w(g: Generator, z1: torch.Tensor, z2: torch.Tensor, steps: int, psi: float = 1.0) -> torch.Tensor:
-    """Images along the straight line between the ``w`` of ``z1`` and ``z2`` ``[1, z_dim]``: ``[steps, C, R, R]``."""
-    w1, w2 = g.mapping(z1, psi), g.mapping(z2, psi)
+def interpolate_w(g: Generator, z1: torch.Tensor, z2: torch.Tensor, steps: int, psi: float = 1.0,
+                  c: torch.Tensor | None = None) -> torch.Tensor:
+    """Images along the straight line between the ``w`` of ``z1`` and ``z2`` ``[1, z_dim]``: ``[steps, C, R, R]``
+    (class ``c`` ``[1]`` when conditional)."""
+    w1, w2 = g.mapping(z1, psi, c=c), g.mapping(z2, psi, c=c)
     ts = torch.linspace(0, 1, steps, device=w1.device).view(-1, 1)
     w = w1.lerp(w2, ts)
     return g.synthesis(w[:, None].expand(-1, g.num_ws, -1), "const")
@@ -333,10 +381,12 @@ class Discriminator(nn.Module):
         mbstd_group: group size of the minibatch standard-deviation layer.
         cond_dim: size of the embedding of the conditioning scalar (0 = unconditional). The
             Diffusion-GAN augmentation passes the diffusion timestep ``t / T`` here.
+        num_classes: classes of the projection term (0 = none): the logit gains
+            ``⟨embed(c), φ(x)⟩ / √dim`` with ``φ`` the last hidden features.
     """
 
     def __init__(self, img_resolution: int = 64, img_channels: int = 3, channel_base: int = 4096,
-                 channel_max: int = 256, mbstd_group: int = 4, cond_dim: int = 0) -> None:
+                 channel_max: int = 256, mbstd_group: int = 4, cond_dim: int = 0, num_classes: int = 0) -> None:
         super().__init__()
         log2 = int(math.log2(img_resolution))
         if img_resolution < 8 or 2 ** log2 != img_resolution:
@@ -355,6 +405,10 @@ class Discriminator(nn.Module):
         self.out = EqualLinear(c4, max(1, cond_dim))
         self.cond_map = nn.Sequential(EqualLinear(16, cond_dim, activation=True), EqualLinear(cond_dim, cond_dim)) \
             if cond_dim > 0 else None
+        if num_classes < 0:
+            raise ValueError(f"num_classes must be ≥ 0, got {num_classes}")
+        self.num_classes = num_classes
+        self.class_embed = EqualLinear(num_classes, c4) if num_classes > 0 else None
 
     def _mbstd(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
@@ -366,16 +420,27 @@ class Discriminator(nn.Module):
         y = y.reshape(-1, 1, 1, 1).repeat(g, 1, h, w)
         return torch.cat([x, y], 1)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits ``[N]`` for images ``x`` ``[N, C, R, R]`` (and conditioning ``t`` ``[N]`` in [0, 1])."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor | None = None, c: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``[N]`` for images ``x`` ``[N, C, R, R]`` (and conditioning ``t`` ``[N]`` in [0, 1],
+        class indices ``c`` ``[N]`` when built with ``num_classes``)."""
+        n = x.shape[0]
         x = self.blocks(self.from_rgb(x))
         x = self.conv(self._mbstd(x))
-        x = self.out(self.fc(x.flatten(1)))
+        h = self.fc(x.flatten(1))
+        x = self.out(h)
         if self.cond_map is None:
-            return x[:, 0]
-        if t is None:
-            raise ValueError("this discriminator is conditioned: pass t")
-        freqs = torch.exp(torch.arange(8, device=x.device) * (math.log(1000.0) / 7))
-        emb = torch.cat([torch.sin(t[:, None] * freqs), torch.cos(t[:, None] * freqs)], 1)
-        return (x * self.cond_map(emb)).sum(1) / math.sqrt(self.cond_dim)
+            logits = x[:, 0]
+        else:
+            if t is None:
+                raise ValueError("this discriminator is conditioned: pass t")
+            freqs = torch.exp(torch.arange(8, device=x.device) * (math.log(1000.0) / 7))
+            emb = torch.cat([torch.sin(t[:, None] * freqs), torch.cos(t[:, None] * freqs)], 1)
+            logits = (x * self.cond_map(emb)).sum(1) / math.sqrt(self.cond_dim)
+        if self.class_embed is None:
+            if c is not None:
+                raise ValueError("this discriminator has no classes: do not pass c")
+            return logits
+        c = check_labels(c, self.num_classes, n)
+        proj = self.class_embed(F.one_hot(c, self.num_classes).to(h.dtype))
+        return logits + (proj * h).sum(1) / math.sqrt(h.shape[1])
 

@@ -12,6 +12,14 @@ The augmentation mode decides what D sees:
 * ``none`` — plain StyleGAN2.
 
 In every mode ``r_t = E[sign(D(x_real))]`` is observed, so logs show how much D overfits.
+
+Conditioned on role type (``num_classes`` > 0, ``masquerade train stylegan2 --by-role``; the
+TC-StyleGAN2 idea): G maps ``(z, class)`` and D adds a projection term for the class
+(:mod:`engine.models.stylegan2`). The D step gives the fakes the batch's real labels (so APA's
+real↔fake swaps keep their labels), the G step a shuffled copy — the label distribution of the
+data. Classes: the nine procedural role types (:data:`engine.procedural.lianpu.ROLE_KEYS`) and a
+tenth, ``traditional``, for the development lianpu, whose role type nobody labelled; batches draw
+the classes evenly.
 """
 
 from __future__ import annotations
@@ -34,6 +42,17 @@ from engine.nn.losses import r1_penalty
 from engine.training.loop import Runtime
 
 AUG_MODES: tuple[str, ...] = ("none", "ada", "apa", "diffusion")
+
+
+TRADITIONAL = "traditional"
+"""The class of the development lianpu (real designs of unlabelled role type) in a ``--by-role`` run."""
+
+
+def role_classes() -> tuple[str, ...]:
+    """Class names of a ``--by-role`` generator, in label order: the nine role types, then ``traditional``."""
+    from engine.procedural.lianpu import ROLE_KEYS
+
+    return (*ROLE_KEYS, TRADITIONAL)
 
 
 def path_length_penalty(g: Generator, ws: torch.Tensor, mean: torch.Tensor,
@@ -77,22 +96,25 @@ class StyleGAN2Training:
         device: torch device (ignored when ``runtime`` is given).
         runtime: device, AMP and torchrun rank (:class:`~engine.training.loop.Runtime`); ``None``:
             ``device`` (default the CPU), fp32, one process.
+        num_classes: class-conditional G and projection D over this many classes (0 = unconditional);
+            :meth:`step` then needs the reals' labels.
     """
 
     def __init__(self, resolution: int = 32, aug: str = "ada", batch: int = 16, z_dim: int = 64,
                  channel_base: int = 2048, channel_max: int = 128, lr: float = 2.5e-3, r1_gamma: float = 0.5,
                  r1_every: int = 16, pl_weight: float = 0.0, pl_every: int = 4, ema_beta: float = 0.999,
                  aug_kimg: float = 100.0, device: torch.device | None = None,
-                 runtime: Runtime | None = None) -> None:
+                 runtime: Runtime | None = None, num_classes: int = 0) -> None:
         if aug not in AUG_MODES:
             raise ValueError(f"aug must be one of {', '.join(AUG_MODES)}, got {aug!r}")
         self.rt = runtime or Runtime(device=device or CPU)
         self.device = self.rt.device
         self.aug_mode, self.batch = aug, batch
+        self.num_classes = num_classes
         self.G = Generator(z_dim=z_dim, w_dim=z_dim, img_resolution=resolution, channel_base=channel_base,
-                           channel_max=channel_max).to(self.device)
+                           channel_max=channel_max, c_dim=num_classes).to(self.device)
         self.D = Discriminator(img_resolution=resolution, channel_base=channel_base, channel_max=channel_max,
-                               cond_dim=32 if aug == "diffusion" else 0).to(self.device)
+                               cond_dim=32 if aug == "diffusion" else 0, num_classes=num_classes).to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.G_train, self.D_train = self.rt.wrap(self.G), self.rt.wrap(self.D)  # DDP under torchrun
         # lazy regularisation: Adam hyper-parameters rescaled by c = k / (k + 1)
@@ -117,30 +139,39 @@ class StyleGAN2Training:
             out["augment"] = self.augment
         return out
 
-    def _d(self, x: torch.Tensor) -> torch.Tensor:
+    def _d(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         with self.rt.autocast():
             if isinstance(self.augment, ADA):
-                out = self.D_train(self.augment(x))
+                out = self.D_train(self.augment(x), None, c)
             elif isinstance(self.augment, DiffusionNoise):
                 xt, t = self.augment(x)
-                out = self.D_train(xt, t)
+                out = self.D_train(xt, t, c)
             else:
-                out = self.D_train(x)
+                out = self.D_train(x, None, c)
         return out.float()
 
-    def step(self, reals: torch.Tensor) -> dict[str, float]:
-        """One D + G minibatch on ``reals`` ``[N, 3, R, R]`` in [-1, 1]; returns scalar logs."""
+    def step(self, reals: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
+        """One D + G minibatch on ``reals`` ``[N, 3, R, R]`` in [-1, 1] (with their class indices
+        ``labels`` ``[N]`` when conditional); returns scalar logs.
+
+        Raises:
+            ValueError: labels missing on a conditional run or given to an unconditional one.
+        """
         n = reals.shape[0]
         reals = reals.to(self.device)
+        if (labels is None) != (self.num_classes == 0):
+            raise ValueError("pass labels exactly when the run is class-conditional")
+        c = None if labels is None else labels.to(self.device).long()
+        c_g = None if c is None else c[torch.randperm(n, device=self.device)]
         z = torch.randn(n, self.G.z_dim, device=self.device)
         # -- D
         with torch.no_grad(), self.rt.autocast():
-            fakes = self.G(z, update_w_avg=True).float()
+            fakes = self.G(z, update_w_avg=True, c=c).float()
         d_reals = self.augment(reals, fakes) if isinstance(self.augment, APA) else reals
         do_r1 = self.r1_gamma > 0 and self.steps % self.r1_every == 0
         d_reals = d_reals.detach().requires_grad_(do_r1)
-        real_logits = self._d(d_reals)
-        fake_logits = self._d(fakes)
+        real_logits = self._d(d_reals, c)
+        fake_logits = self._d(fakes, c)
         d_loss = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
         logs = {"d_loss": float(d_loss.detach()), "real_sign": float(torch.sign(real_logits.detach()).mean())}
         if do_r1:
@@ -158,11 +189,13 @@ class StyleGAN2Training:
         # -- G
         z = torch.randn(n, self.G.z_dim, device=self.device)
         with self.rt.autocast():
-            fakes = self.G_train(z).float()
-        g_loss = F.softplus(-self._d(fakes)).mean()
+            fakes = self.G_train(z, c=c_g).float()
+        g_loss = F.softplus(-self._d(fakes, c_g)).mean()
         logs["g_loss"] = float(g_loss.detach())
         if self.pl_weight > 0 and self.steps % self.pl_every == 0:
-            ws = self.G.ws(torch.randn(max(1, n // 2), self.G.z_dim, device=self.device)).detach().requires_grad_(True)
+            m = max(1, n // 2)
+            ws = self.G.ws(torch.randn(m, self.G.z_dim, device=self.device),
+                           c=None if c_g is None else c_g[:m]).detach().requires_grad_(True)
             pl, self.pl_mean = path_length_penalty(self.G, ws, self.pl_mean)
             g_loss = g_loss + pl * self.pl_weight * self.pl_every
             logs["pl"] = float(pl.detach())
@@ -179,17 +212,35 @@ class StyleGAN2Training:
         return logs
 
 
-def lianpu_images(count: int, size: int, seed_base: int = 0) -> np.ndarray:
-    """``uint8`` ``[N, size, size, 3]`` procedural lianpu (the training set of the demo runs)."""
+def lianpu_images(count: int, size: int, seed_base: int = 0, by_role: bool = False) -> np.ndarray:
+    """``uint8`` ``[N, size, size, 3]`` procedural lianpu (the training set of the demo runs):
+    the classic template, or with ``by_role`` design ``i`` of role type ``ROLE_KEYS[i % 9]``
+    (:func:`role_labels` gives the labels)."""
     import cv2
 
-    from engine.procedural.lianpu import generate_lianpu
+    from engine.procedural.lianpu import ROLE_KEYS, generate_lianpu
 
     out = []
     for i in range(count):
-        img = generate_lianpu(seed_base + i, size=max(64, size)).image
+        role = ROLE_KEYS[i % len(ROLE_KEYS)] if by_role else None
+        img = generate_lianpu(seed_base + i, size=max(64, size), role=role).image
         out.append(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA) if img.shape[0] != size else img)
     return np.stack(out)
+
+
+def role_labels(count: int) -> np.ndarray:
+    """Class indices of ``lianpu_images(count, …, by_role=True)`` (``i % 9``)."""
+    from engine.procedural.lianpu import ROLE_KEYS
+
+    return np.arange(count) % len(ROLE_KEYS)
+
+
+def balanced_indices(rng: np.random.Generator, labels: np.ndarray, n: int) -> np.ndarray:
+    """``n`` sample indices drawing the classes of ``labels`` evenly, then an example of the class."""
+    classes = np.unique(labels)
+    members = [np.flatnonzero(labels == k) for k in classes]
+    picks = rng.integers(0, len(classes), n)
+    return np.array([members[k][rng.integers(0, len(members[k]))] for k in picks])
 
 
 def dev_images(folder: Path, size: int) -> np.ndarray:
@@ -218,25 +269,29 @@ def main(args: argparse.Namespace) -> int:
     rt = Runtime.create(getattr(args, "device", "auto"), getattr(args, "amp", False))
     torch.set_num_threads(max(1, getattr(args, "threads", 1)))
     torch.manual_seed(args.seed)
-    data = lianpu_images(args.images, args.size)
+    by_role = bool(getattr(args, "by_role", False))
+    classes = role_classes() if by_role else ()
+    data = lianpu_images(args.images, args.size, by_role=by_role)
+    labels = role_labels(args.images) if by_role else np.zeros(args.images, np.int64)
     n_dev = 0
     if getattr(args, "data", None):
         dev = dev_images(Path(args.data), args.size)
         n_dev = len(dev)
         data = np.concatenate([data, dev])
+        labels = np.concatenate([labels, np.full(n_dev, classes.index(TRADITIONAL) if by_role else 0)])
     x_all = torch.from_numpy(data).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
     tr = StyleGAN2Training(resolution=args.size, aug=args.aug, batch=args.batch,
                            channel_base=getattr(args, "channel_base", 2048), channel_max=getattr(args, "channel_max", 128),
-                           aug_kimg=getattr(args, "aug_kimg", 100.0), runtime=rt)
+                           aug_kimg=getattr(args, "aug_kimg", 100.0), runtime=rt, num_classes=len(classes))
     rng = rt.rng(args.seed)  # under torchrun every rank draws its own batches
     p_trace: list[float] = []
 
     def step_fn(step: int) -> dict[str, float]:
-        idx = rng.integers(0, len(x_all), args.batch)
+        idx = balanced_indices(rng, labels, args.batch) if by_role else rng.integers(0, len(x_all), args.batch)
         reals = x_all[idx]
         flip = torch.from_numpy(rng.random(args.batch) < 0.5)
         reals[flip] = reals[flip].flip(3)
-        logs = tr.step(reals)
+        logs = tr.step(reals, torch.from_numpy(labels[idx]) if by_role else None)
         if "p" in logs:
             p_trace.append(logs["p"])
         return logs
@@ -244,7 +299,7 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.run_dir)
     t0 = time.perf_counter()
     limit = getattr(args, "time_limit", None)
-    cancel = None if limit is None else CancelToken(lambda: time.perf_counter() - t0 > limit)
+    cancel = rt.time_budget(limit)
     done = Trainer(TrainConfig(out_dir=out, steps=args.steps, log_every=10, checkpoint_every=200, seed=args.seed),
                    tr.modules(), {"G": tr.opt_g, "D": tr.opt_d}, step_fn, runtime=rt).run(cancel)
     if not rt.is_main:
@@ -254,15 +309,29 @@ def main(args: argparse.Namespace) -> int:
     train_s = max(round(time.perf_counter() - t0, 1), logged_train_seconds(out))  # all resumed segments
     p_trace.extend(float(json.loads(line)["p"]) for line in (out / "log.jsonl").read_text().splitlines()
                    if '"p"' in line)
-    fakes = np.concatenate([tr.G_ema.sample_images(list(range(i, min(i + 32, args.eval_images))))
-                            for i in range(0, args.eval_images, 32)])
-    save_image(out / "samples.png", np.concatenate([np.concatenate(list(fakes[r * 8:(r + 1) * 8]), 1)
-                                                   for r in range(min(4, len(fakes) // 8))], 0))
+    n_roles = len(classes) - 1  # held-out procedural designs have role labels i % 9
+
+    def sample(count: int, n_classes: int) -> np.ndarray:
+        return np.concatenate([tr.G_ema.sample_images(list(range(i, min(i + 32, count))),
+                                                      labels=[k % n_classes for k in range(i, min(i + 32, count))]
+                                                      if by_role else None) for i in range(0, count, 32)])
+
+    fakes = sample(args.eval_images, n_roles)
+    if by_role:  # one row per class, 8 seeds, shown at 2× so a 64² design is readable
+        import cv2
+
+        rows = [np.concatenate([cv2.resize(t, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+                                for t in tr.G_ema.sample_images(list(range(8)), labels=[k] * 8)], 1)
+                for k in range(len(classes))]
+        save_image(out / "samples.png", np.concatenate(rows, 0))
+    else:
+        save_image(out / "samples.png", np.concatenate([np.concatenate(list(fakes[r * 8:(r + 1) * 8]), 1)
+                                                       for r in range(min(4, len(fakes) // 8))], 0))
     metrics: dict[str, float] = {}
     extractor, classifier = "unavailable", "unavailable"
     try:
         ext = get_extractor(args.extractor)
-        real_eval = lianpu_images(args.eval_images, args.size, seed_base=1_000_000)
+        real_eval = lianpu_images(args.eval_images, args.size, seed_base=1_000_000, by_role=by_role)
         s = fid_kid(list(real_eval), list(fakes), ext)
         metrics = {"fid": round(s.fid, 3), "kid": round(s.kid, 5), "kid_std": round(s.kid_std, 5)}
         extractor = s.extractor
@@ -274,7 +343,14 @@ def main(args: argparse.Namespace) -> int:
         classifier = str(sc["classifier"])
     except MetricUnavailable as exc:
         print(f"IS not measured: {exc}")
-    data_desc = f"{args.images} procedural lianpu at {args.size}² (engine.procedural.lianpu)"
+    comparison: dict[str, object] = {}
+    keep = getattr(args, "keep_if_better", None)
+    if by_role and n_dev:
+        comparison = dev_comparison(tr.G_ema, Path(args.data), args.eval_images, len(classes), keep)
+        metrics.update({k: v for k, v in comparison.items() if isinstance(v, float)})
+    data_desc = (f"{args.images} procedural lianpu at {args.size}², role type i % 9 "
+                 "(engine.procedural.lianpu role grammars)" if by_role else
+                 f"{args.images} procedural lianpu at {args.size}² (engine.procedural.lianpu)")
     if n_dev:
         data_desc += f" + {n_dev} dev lianpu ({args.data}, on white, padded square)"
     card = save_checkpoint(
@@ -282,6 +358,9 @@ def main(args: argparse.Namespace) -> int:
         training_data=data_desc + ", x-flips", licence="project-generated data and weights; dev lianpu for research use only",
         metrics=metrics,
         extra={"aug": args.aug, "steps": done, "batch": args.batch, "train_s": train_s, **rt.describe(),
+               "budget_s": limit, "clock": rt.clock_name,
+               **({"classes": list(classes), "conditioning": "class embedding into the mapping network + "
+                   "projection discriminator; batches draw the classes evenly", **comparison} if by_role else {}),
                "threads": torch.get_num_threads(), "kimg": round(done * args.batch * rt.world / 1000, 3),
                "extractor": extractor, "is_classifier": classifier,
                "p_final": None if tr.augment is None else round(tr.augment.p, 4),
@@ -292,7 +371,75 @@ def main(args: argparse.Namespace) -> int:
                "eval": f"{args.eval_images} G_ema samples (ψ = 1) vs {args.eval_images} held-out procedural lianpu "
                        "(seeds ≥ 1,000,000, never trained on)"})
     print(f"steps {done} in {train_s}s; {metrics} ({extractor}); wrote {card} and {out / 'samples.png'}")
+    if keep and comparison.get("better_than_previous"):
+        kept = save_checkpoint(tr.G_ema, keep, task="opera lianpu generation by role type (conditional StyleGAN2)",
+                               input_size=(args.size, args.size), training_data=data_desc + ", x-flips",
+                               licence="project-generated data and weights; dev lianpu for research use only",
+                               metrics=metrics, extra={**read_card_extra(card), "kept_over_previous": True})
+        print(f"better than the previous checkpoint: wrote {kept}")
+    elif keep:
+        print(f"not better than the previous checkpoint ({comparison.get('verdict')}): {keep} left as it was")
     return 0
+
+
+def read_card_extra(card: Path) -> dict[str, object]:
+    """The ``extra`` table of a written card (copied to the kept checkpoint's card)."""
+    from engine.weights.card import read_card
+
+    return dict(read_card(card).extra)
+
+
+def dev_comparison(g: Generator, folder: Path, count: int, n_classes: int, previous: str | None) -> dict[str, object]:
+    """Fréchet distance on ImageNet EfficientNet-Lite0 features (``fd_effnet_lite0``) of ``count``
+    samples of the conditional generator ``g`` (classes drawn evenly, ψ = 1) to the development
+    lianpu in ``folder``, beside the same measure of the checkpoint ``previous`` (its own samples,
+    unconditional or conditional alike) and of the role-type procedural generator.
+
+    Returns:
+        ``fd_effnet_lite0_dev`` (every class), ``fd_effnet_lite0_dev_traditional`` (the dev class
+        only), ``previous_fd_effnet_lite0_dev``, ``procedural_fd_effnet_lite0_dev``,
+        ``better_than_previous`` and a ``verdict`` sentence.
+    """
+    from engine.imageio import load_image
+    from engine.metrics.distribution import EffNetLite0Extractor, MetricUnavailable, frechet_distance
+    from engine.procedural.lianpu import generate_lianpu
+    from engine.studios.opera.classical import as_rgb
+    from engine.weights.store import load_checkpoint
+
+    try:
+        ext = EffNetLite0Extractor()
+    except MetricUnavailable as exc:
+        return {"verdict": f"not measured: {exc}", "better_than_previous": False}
+    real = ext([as_rgb(load_image(p), "lianpu") for p in sorted(folder.iterdir())
+                if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")])
+    seeds = list(range(count))
+
+    def fd(images: np.ndarray) -> float:
+        return round(frechet_distance(real, ext(list(images))), 2)
+
+    def samples(gen: Generator, labels: list[int] | None) -> np.ndarray:
+        return np.concatenate([gen.sample_images(seeds[i:i + 32], labels=None if labels is None else labels[i:i + 32])
+                               for i in range(0, count, 32)])
+
+    new_fd = fd(samples(g, [k % n_classes for k in seeds]))
+    out: dict[str, object] = {
+        "dev_eval": f"fd_effnet_lite0 of {count} samples (seeds 0..{count - 1}, ψ = 1) to the {len(real)} dev lianpu",
+        "fd_effnet_lite0_dev": new_fd,
+        "fd_effnet_lite0_dev_traditional": fd(samples(g, [n_classes - 1] * count)),
+        "procedural_fd_effnet_lite0_dev": fd(np.stack([generate_lianpu(s, size=256, role="any").image for s in seeds])),
+    }
+    prev_fd = None
+    if previous is not None and Path(previous).with_suffix(".json").is_file():
+        prev, prev_card = load_checkpoint(Path(previous).with_suffix(".json"), device="cpu")
+        prev_c = int(getattr(prev, "c_dim", 0))
+        prev_fd = fd(samples(prev.eval(), [k % prev_c for k in seeds] if prev_c else None))
+        out["previous"] = f"{previous} ({prev_card.extra.get('steps')} steps, {prev_card.input_size[0]}²)"
+        out["previous_fd_effnet_lite0_dev"] = prev_fd
+    out["better_than_previous"] = prev_fd is None or new_fd < prev_fd
+    out["verdict"] = ("no previous checkpoint" if prev_fd is None else
+                      f"{'better' if new_fd < prev_fd else 'not better'}: fd_effnet_lite0 to the dev lianpu "
+                      f"{new_fd} vs {prev_fd} (previous)")
+    return out
 
 
 def select_best(cards: list[Path], out: Path, notes: dict | None = None) -> Path:
