@@ -156,6 +156,19 @@ def run(build: bool = False) -> dict[str, Any]:
     return doc
 
 
+def table(doc: dict[str, Any]) -> list[str]:
+    """Human-readable lines for the summary table."""
+    rows = ["head pose (2-D mesh vs its own 3-D frame)   yaw    pitch   roll  (mean abs °)"]
+    dev = doc.get("dev_faces")
+    if dev:
+        for k, e in dev["mean_abs_error_deg"].items():
+            rows.append(f"  {k:<10} on {dev['n']} dev faces {e['yaw']:>14.2f} {e['pitch']:>7.2f} {e['roll']:>6.2f}")
+    for name, one in doc.get("portraits", {}).items():
+        p, b = one["head_pose"], one["six_point"]
+        rows.append(f"  {name}: pitch {p['pitch']:.1f}° (3-D mesh {one['mesh3d']['pitch']:.1f}°, six-point {b['pitch']:.1f}°)")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.pose", description=__doc__.splitlines()[0])
     ap.add_argument("--build", action="store_true", help="rebuild resources/face_pose_model.json first")
