@@ -133,7 +133,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    help="procedural role type: zheng (whole face), sankuaiwa (three tiles), shizimen (cross door), "
                         "liufen (six-tenths), suihua (broken flowers), wai (crooked), yuanbao (ingot), "
                         "xiangxing (pictographic), sengdao (monk), or any (drawn from the seed); "
-                        "default: the classic template")
+                        "default: the classic template. With --engine stylegan2: the class of a generator "
+                        "trained --by-role (also 'traditional'; default: seed mod the number of classes)")
     g.add_argument("--out", required=True, help="colour image (.png: transparent outside the face)")
     g.add_argument("--lineart", default=None, help="also write the line art here")
     g.add_argument("--regions", default=None, help="also write the region map (part ids) here")
@@ -230,16 +231,20 @@ def _generate_stylegan2(args: argparse.Namespace) -> int:
     gen, why = load_lianpu_generator()
     if gen is None:
         raise ValueError(f"the StyleGAN2 lianpu generator is {why}")
+    role = getattr(args, "role", None)
+    role = None if role == "any" else role
     if args.mix_seed is None:
-        img = gen.generate(args.seed, args.psi)
+        img = gen.generate(args.seed, args.psi, role=role)
     else:
-        img = gen.mix(args.seed, args.mix_seed, args.crossover, args.psi)
+        img = gen.mix(args.seed, args.mix_seed, args.crossover, args.psi, role=role)
     if args.size is not None and args.size != gen.resolution:  # resampled only when asked for
         img = cv2.resize(img, (args.size, args.size), interpolation=cv2.INTER_CUBIC)
     out = save_image(args.out, img)
     print(f"wrote {out} ({img.shape[1]}x{img.shape[0]} from the {gen.resolution}² generator, seed {args.seed}"
           + (f" mixed with {args.mix_seed} from style input {args.crossover}" if args.mix_seed is not None else "")
-          + f", psi {args.psi}; {why})")
+          + f", psi {args.psi}"
+          + (f", role type {role or gen.classes[args.seed % len(gen.classes)]}" if gen.classes else "")
+          + f"; {why})")
     return 0
 
 

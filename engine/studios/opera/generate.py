@@ -13,6 +13,10 @@ first ``crossover`` style inputs — coarse layout — from one seed, the rest �
 colour — from the other); :meth:`LianpuGenerator.interpolate` walks the straight line between two
 seeds' styles ``w``.
 
+A generator trained ``--by-role`` (conditional on role type, :attr:`LianpuGenerator.classes` from
+its card: the nine role types and ``traditional``) takes ``role=`` in every sampling method; without
+it a seed's class is ``seed % len(classes)`` (so a seed strip shows every type in turn).
+
 Example:
     >>> gen, why = load_lianpu_generator()                    # doctest: +SKIP
     >>> gen.generate(7, psi=0.7).shape                        # doctest: +SKIP
@@ -59,6 +63,30 @@ class LianpuGenerator:
         self.resolution: int = int(model.img_resolution)
         self.num_layers: int = int(model.num_ws)
         """Number of style inputs; a :meth:`mix` crossover is valid in ``1 .. num_layers - 1``."""
+        c_dim = int(getattr(model, "c_dim", 0))
+        names = [str(c) for c in card.get("extra", {}).get("classes", [])]
+        self.classes: tuple[str, ...] = tuple(names) if len(names) == c_dim else tuple(f"class {k}" for k in range(c_dim))
+        """Class names of a conditional generator (empty: unconditional)."""
+
+    def _c(self, seed: int, role: str | None) -> Any:
+        """Class-index tensor ``[1]`` for a conditional generator (``None`` when unconditional).
+
+        Raises:
+            ValueError: a role on an unconditional generator, or a role it was not trained on.
+        """
+        import torch
+
+        if not self.classes:
+            if role is not None:
+                raise ValueError("this generator is not conditioned on role type")
+            return None
+        if role is None:
+            k = int(seed) % len(self.classes)
+        elif role in self.classes:
+            k = self.classes.index(role)
+        else:
+            raise ValueError(f"unknown role type {role!r}; this generator knows {', '.join(self.classes)}")
+        return torch.tensor([k], dtype=torch.int64, device=self.device)
 
     @property
     def quality_warning(self) -> str | None:
@@ -100,15 +128,18 @@ class LianpuGenerator:
 
         return to_uint8(x)[0]
 
-    def generate(self, seed: int, psi: float = 0.7) -> np.ndarray:
-        """``uint8`` RGB ``[R, R, 3]`` for a seed (``psi`` = truncation, 1 = none)."""
+    def generate(self, seed: int, psi: float = 0.7, role: str | None = None) -> np.ndarray:
+        """``uint8`` RGB ``[R, R, 3]`` for a seed (``psi`` = truncation, 1 = none; ``role``: the class
+        of a conditional generator, default ``seed % len(classes)``)."""
         import torch
 
         with torch.inference_mode():
-            return self._image(self.model(self._z(seed), psi=self._psi(psi), noise_mode="const"))
+            return self._image(self.model(self._z(seed), psi=self._psi(psi), noise_mode="const",
+                                          c=self._c(seed, role)))
 
-    def mix(self, seed_a: int, seed_b: int, crossover: int, psi: float = 0.7) -> np.ndarray:
-        """Style mixing: style inputs ``< crossover`` from ``seed_a``, the rest from ``seed_b``.
+    def mix(self, seed_a: int, seed_b: int, crossover: int, psi: float = 0.7, role: str | None = None) -> np.ndarray:
+        """Style mixing: style inputs ``< crossover`` from ``seed_a``, the rest from ``seed_b`` (both of
+        ``role``, default ``seed_a``'s class, when conditional).
 
         Raises:
             ValueError: ``crossover`` outside ``1 .. num_layers - 1``.
@@ -119,17 +150,19 @@ class LianpuGenerator:
             raise ValueError(f"crossover must be in 1..{self.num_layers - 1}, got {crossover}")
         with torch.inference_mode():
             return self._image(self.model.mix(self._z(seed_a), self._z(seed_b), int(crossover),
-                                              psi=self._psi(psi), noise_mode="const"))
+                                              psi=self._psi(psi), noise_mode="const", c=self._c(seed_a, role)))
 
-    def interpolate(self, seed_a: int, seed_b: int, t: float, psi: float = 0.7) -> np.ndarray:
-        """The image at ``t`` (0 = ``seed_a``, 1 = ``seed_b``) on the line between the two styles ``w``."""
+    def interpolate(self, seed_a: int, seed_b: int, t: float, psi: float = 0.7, role: str | None = None) -> np.ndarray:
+        """The image at ``t`` (0 = ``seed_a``, 1 = ``seed_b``) on the line between the two styles ``w``
+        (of ``role``, default ``seed_a``'s class, when conditional)."""
         import torch
 
         if not 0.0 <= float(t) <= 1.0:
             raise ValueError(f"t must be in [0, 1], got {t}")
         p = self._psi(psi)
         with torch.inference_mode():
-            w = self.model.mapping(self._z(seed_a), p).lerp(self.model.mapping(self._z(seed_b), p), float(t))
+            c = self._c(seed_a, role)
+            w = self.model.mapping(self._z(seed_a), p, c=c).lerp(self.model.mapping(self._z(seed_b), p, c=c), float(t))
             return self._image(self.model.synthesis(w[:, None].expand(-1, self.num_layers, -1), "const"))
 
 
