@@ -21,14 +21,13 @@ import numpy as np
 
 from engine.errors import CheckpointError
 from engine.faces import thirdparty
-from engine.faces import topology as T
 from engine.faces.detect import (
     BoxDetector,
+    FaceFinder,
     FaceMeshFitter,
     MediaPipeBoxDetector,
     MergedBoxDetector,
     YuNetBoxDetector,
-    detect_faces,
 )
 from engine.faces.learned_parsing import MODEL_NAME, LearnedParser, resolve_parser
 from engine.faces.parsing import geometric_parsing
@@ -41,88 +40,6 @@ PARSE_SIDE = 1024
 
 DETECTORS = ("auto", "mediapipe", "retinaface", "yunet")
 PARSERS = ("auto", "geometric", "learned", "parsenet", "bisenet")
-
-
-UPSIDE_DOWN_SUSPECT = -40.0
-"""A face found only in a turned image (none upright) must have an :func:`upside_down_score` at
-most this (brows clearly darker than the cheeks mirrored under the eyes)."""
-
-UPSIDE_DOWN_GAIN = 0.2
-"""The image turned by 180° is analysed instead when MediaPipe's best face score there is higher by
-this much and its face's brows look more like brows (:func:`upside_down_score` lower). Measured as
-(upright real masked photos of the first 120 wrongly turned / lips+mouth covered by a surgical mask
-on the 9 labelled pairs turned by 180°, mean per pair): brow score alone 25 / 0.67; detector gain
-0.1 alone 6 / 0.88; gain 0.05 and brows 4 / 0.78; gain 0.2 and brows 2 / 0.67 (6 of 9 pairs right).
-Upright masked photos come first here."""
-
-
-def upside_down_score(rgb: np.ndarray, face: Face) -> float:
-    """How upside down a face's mesh looks: the mean grey level under its brows minus that of the
-    brows mirrored across each eye (the upper cheeks), averaged over both sides. Real brows are
-    darker than the cheeks (strongly negative); a mesh fitted upright on an upside-down face has the
-    real brows under its eyes (positive). ``inf`` without landmarks.
-
-    Args:
-        rgb: ``uint8`` RGB ``[H, W, 3]``.
-        face: a face found in ``rgb``.
-
-    Returns:
-        The grey-level difference (0–255 scale).
-    """
-    lm = face.landmarks
-    if lm is None:
-        return float("inf")
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    up = (lm[T.FOREHEAD] - lm[T.CHIN]).astype(np.float64)
-    up /= max(float(np.hypot(*up)), 1e-6)
-    diffs = []
-    for brow, eye in ((T.LEFT_BROW, T.LEFT_EYE), (T.RIGHT_BROW, T.RIGHT_EYE)):
-        c = lm[list(eye)].mean(0)
-        b = lm[list(brow)].astype(np.float64)
-        mirrored = b - 2 * ((b - c) @ up)[:, None] * up[None]
-        means = []
-        for poly in (b, mirrored):
-            pts = np.round(poly).astype(np.int32)
-            x0, y0 = np.maximum(pts.min(0), 0)
-            x1, y1 = np.minimum(pts.max(0) + 1, (grey.shape[1], grey.shape[0]))
-            if x1 <= x0 or y1 <= y0:
-                break
-            m = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            cv2.fillPoly(m, [pts - (x0, y0)], 1)
-            if not m.any():
-                break
-            means.append(float(grey[y0:y1, x0:x1][m > 0].mean()))
-        if len(means) == 2:
-            diffs.append(means[0] - means[1])
-    return float(np.mean(diffs)) if diffs else 0.0
-
-
-def unrotate_face(face: Face, k: int, shape: tuple[int, int]) -> Face:
-    """A face found in ``np.rot90(image, k)`` in the coordinates of ``image`` (``shape`` = its
-    ``(H, W)``).
-
-    Example:
-        >>> f = Face(np.array([0, 0, 2, 1], np.float32), 1.0, None, np.zeros((3, 2), np.float32))
-        >>> unrotate_face(f, 1, (4, 6)).box.tolist()  # a 4×6 image turned by 90°: 6×4
-        [5.0, 0.0, 6.0, 2.0]
-    """
-    h, w = shape
-
-    def back(p: np.ndarray, last: int = 1) -> np.ndarray:
-        # points are pixel centres (the last pixel is w - 1); box edges run to w (last=0)
-        x, y = p[..., 0], p[..., 1]
-        if k % 4 == 1:
-            x, y = (w - last) - y, x
-        elif k % 4 == 2:
-            x, y = (w - last) - x, (h - last) - y
-        elif k % 4 == 3:
-            x, y = y, (h - last) - x
-        return np.stack([x, y], -1).astype(np.float32)
-
-    corners = back(np.array([[face.box[0], face.box[1]], [face.box[2], face.box[3]]], np.float32), 0)
-    box = np.concatenate([corners.min(0), corners.max(0)]).astype(np.float32)
-    return replace(face, box=box, keypoints=back(face.keypoints),
-                   landmarks=None if face.landmarks is None else back(face.landmarks))
 
 
 class FaceAnalyzer:
@@ -159,7 +76,7 @@ class FaceAnalyzer:
         self._learned: LearnedParser | None = None
         self.parser_name, self.parser = self._make_parser(parser)
         self.mesh = FaceMeshFitter()
-        self._orienter: MediaPipeBoxDetector | None = None
+        self.finder = FaceFinder(self.detector, self.mesh)
         self.segmenter = PersonSegmenter()
         self.cache_size = cache_size
         self._cache: OrderedDict[str, FaceAnalysis] = OrderedDict()
@@ -266,38 +183,9 @@ class FaceAnalyzer:
                 self._cache.popitem(last=False)
         return res
 
-    def _orientation_score(self, rgb: np.ndarray) -> float:
-        """The best MediaPipe face-detection score on a ≤ 512 px copy (0 when none): the detector
-        is trained on upright faces, so an upside-down face scores lower than the same face turned
-        upright (:data:`UPSIDE_DOWN_GAIN`)."""
-        if self._orienter is None:
-            self._orienter = MediaPipeBoxDetector(min_score=0.05, close_range_fallback=False)
-        small, _ = downscale_to(rgb, 512)
-        return max((d[1] for d in self._orienter.detect(np.ascontiguousarray(small))), default=0.0)
-
     def _detect_any_rotation(self, rgb: np.ndarray, max_faces: int) -> tuple[list[Face], int]:
-        """Faces upright; in the image turned by 180° instead when the face detector scores that
-        clearly higher (an upside-down face: its mesh fitted upright would put the mouth on the
-        forehead); when nothing is found upright, also turned by 180°, 90° and 270° (a turned
-        image's face must look upright: :func:`upside_down_score`). Landmarks are mapped back to
-        ``rgb``; the orientation used (degrees, counter-clockwise) is returned too."""
-        faces = detect_faces(rgb, self.detector, self.mesh, max_faces=max_faces)
-        if faces:
-            turned = np.ascontiguousarray(np.rot90(rgb, 2))
-            if self._orientation_score(turned) >= self._orientation_score(rgb) + UPSIDE_DOWN_GAIN:
-                found = detect_faces(turned, self.detector, self.mesh, max_faces=max_faces)
-                # and the turned fit's brows must look more like brows than the upright fit's
-                if found and upside_down_score(turned, found[0]) < upside_down_score(rgb, faces[0]):
-                    return [unrotate_face(f, 2, rgb.shape[:2]) for f in found], 180
-            return faces, 0
-        for k in (2, 1, 3):
-            turned = np.ascontiguousarray(np.rot90(rgb, k))
-            found = detect_faces(turned, self.detector, self.mesh, max_faces=max_faces)
-            # a coffee cup turned on its side can fool the mesh: its brows must be clearly darker
-            # than its cheeks
-            if found and upside_down_score(turned, found[0]) <= UPSIDE_DOWN_SUSPECT:
-                return [unrotate_face(f, k, rgb.shape[:2]) for f in found], 90 * k
-        return faces, 0
+        """Faces in any orientation and the one used (:meth:`engine.faces.detect.FaceFinder.find`)."""
+        return self.finder.find(rgb, max_faces)
 
     def _learned_parser(self) -> LearnedParser:
         """The learned parser, loaded (hash-checked, on :func:`engine.device.select_device`) on first use."""

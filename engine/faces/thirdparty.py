@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from engine.device import CPU
 from engine.errors import CheckpointError
 from engine.faces.align import align_face
 from engine.faces.types import Face
@@ -78,6 +77,7 @@ class RetinaFaceBoxDetector:
 
     def __init__(self, path: Path, device: torch.device | None = None, min_score: float = 0.7) -> None:
 
+        from engine.device import CPU
         from engine.weights.store import sha256_file
 
         _facexlib()
@@ -136,6 +136,7 @@ class FacexlibParser:
     SIZE = 512
 
     def __init__(self, kind: str, path: Path, device: torch.device | None = None) -> None:
+        from engine.device import CPU
 
         _facexlib()
         if kind == "parsenet":

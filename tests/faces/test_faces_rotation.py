@@ -8,7 +8,7 @@ import pytest
 from skimage import data
 
 from engine.faces import FaceAnalyzer
-from engine.faces.analyzer import unrotate_face, upside_down_score
+from engine.faces.detect import unrotate_face, upside_down_score
 from engine.faces.types import Face
 
 
