@@ -1,0 +1,70 @@
+"""The learned parser in the analysis path: exact paste back, and ``analyze --parser learned``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from engine.faces.align import align_face
+from engine.faces.learned_parsing import refine_parsing
+from engine.faces.types import Face
+from engine.imageio import save_image
+from engine.models.parser import FaceParserNet
+from engine.weights.card import Verdict
+from engine.weights.store import save_checkpoint
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _scene() -> tuple[np.ndarray, Face, np.ndarray]:
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    kp = np.array([[70, 50], [90, 50], [80, 72]], np.float32)  # right eye, left eye, mouth
+    face = Face(np.array([55, 30, 105, 90], np.float32), 1.0, np.zeros((478, 2), np.float32), kp)
+    geometric = np.zeros((120, 160), np.uint8)
+    geometric[35:95, 60:100] = 1
+    geometric[45:55, 66:74] = 5
+    geometric[45:55, 86:94] = 4
+    return rgb, face, geometric
+
+
+def test_paste_back_is_exact_outside_the_crop() -> None:
+    rgb, face, geometric = _scene()
+    torch.manual_seed(0)
+    fresh = FaceParserNet(width=32, prior_width=4).eval()
+    assert np.array_equal(refine_parsing(rgb, [face], geometric, fresh, 64), geometric)  # zero correction
+    net = FaceParserNet(width=32, prior_width=4).eval()
+    torch.nn.init.normal_(net.head.weight, std=2.0)
+    with torch.no_grad():
+        net.prior_gain.zero_()  # the correction alone decides inside the crop
+    out = refine_parsing(rgb, [face], geometric, net, 64)
+    assert out.shape == geometric.shape and out.dtype == np.uint8
+    crop = align_face(rgb, face.keypoints, 64)
+    inside = cv2.warpAffine(np.ones((64, 64), np.uint8), crop.inverse, (160, 120), flags=cv2.INTER_NEAREST,
+                            borderValue=0).astype(bool)
+    inside = cv2.dilate(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    changed = out != geometric
+    assert changed.any() and not (changed & ~inside).any()
+    # faces without landmarks are left to the geometric labels
+    bare = Face(face.box, 1.0, None, face.keypoints)
+    assert np.array_equal(refine_parsing(rgb, [bare], geometric, net, 64), geometric)
+
+
+def test_no_face_exits_3_through_the_learned_parser(tmp_path: Path) -> None:
+    ckpt = tmp_path / "ckpt"
+    save_checkpoint(FaceParserNet(width=32, prior_width=4).half(), ckpt / "face_parser", task="faces",
+                    input_size=(64, 64), label_scheme="celebamask_hq", extra={"crop_scale": 1.0},
+                    verdict=Verdict("geometric", "test", False))
+    img = save_image(tmp_path / "wall.png", np.full((80, 80, 3), 120, np.uint8))
+    env = dict(os.environ, MASQUERADE_CHECKPOINTS=str(ckpt))
+    r = subprocess.run([sys.executable, "-m", "engine", "analyze", str(img), "--out", str(tmp_path / "o"),
+                        "--parser", "learned"], capture_output=True, text=True, timeout=180, cwd=REPO, env=env)
+    assert r.returncode == 3, r.stderr
+    assert r.stderr.strip() == f"no face found in {img}"
+    assert not (tmp_path / "o").exists()

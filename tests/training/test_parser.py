@@ -1,0 +1,162 @@
+"""The learned face parser: label order, flips, the prior, the loss, checkpoint + card, auto's fallback."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import CheckpointError
+from engine.faces.learned_parsing import resolve_parser
+from engine.labels import CELEBAMASK_HQ
+from engine.models.parser import NUM_CLASSES, FaceParserNet
+from engine.training.parser import (
+    FLIP_PERMUTATION,
+    PAIRS,
+    SOURCES,
+    XIQU_PLAIN_TO_OFFICIAL,
+    absorb_mask,
+    augment,
+    convert_labels,
+    flip_sample,
+    marginal_cross_entropy,
+    source_of,
+)
+from engine.weights.card import Verdict
+from engine.weights.store import load_checkpoint, save_checkpoint
+
+_TINY: dict[int, FaceParserNet] = {}
+
+
+def tiny(seed: int = 0) -> FaceParserNet:
+    """A small random parser whose correction head is not zero (so the network's output matters);
+    built once per seed (a fresh copy of the weights each call)."""
+    if seed not in _TINY:
+        torch.manual_seed(seed)
+        net = FaceParserNet(width=32, prior_width=4)
+        torch.nn.init.normal_(net.head.weight, std=0.5)
+        _TINY[seed] = net.eval()
+    return copy.deepcopy(_TINY[seed])
+
+
+def test_shapes_and_label_order() -> None:
+    assert NUM_CLASSES == len(CELEBAMASK_HQ) == 19
+    out = tiny()(torch.rand(2, 3, 32, 32), torch.randint(0, 19, (2, 32, 32)))
+    assert out.shape == (2, 19, 32, 32)
+    for a, b in PAIRS:  # the swapped pairs are the person's left / right of the same part
+        la, lb = CELEBAMASK_HQ.classes[a], CELEBAMASK_HQ.classes[b]
+        assert la.startswith("l_") and lb.startswith("r_") and la[2:] == lb[2:]
+    # each source's conversion lands on the official names
+    xiqu = ["background", "r_eye", "r_brow", "l_ear", "skin", "r_ear", "l_eye", "l_brow", "nose", "u_lip",
+            "neck", "mouth", "hair", "l_lip"]  # the README's Xiqu portrait code (teeth = mouth)
+    got = convert_labels(np.arange(14, dtype=np.uint8)[None], "xiqu_plain")[0]
+    assert [CELEBAMASK_HQ.classes[v] for v in got] == xiqu
+    assert XIQU_PLAIN_TO_OFFICIAL.dtype == np.uint8
+    bis = convert_labels(np.array([[2, 17, 18]], np.uint8), "bisenet")[0]
+    assert [CELEBAMASK_HQ.classes[v] for v in bis] == ["l_brow", "hair", "hat"]
+    # unannotated classes are absorbed by background, annotated ones are not
+    mt = absorb_mask(source_of("mt"))
+    assert mt[0] and mt[CELEBAMASK_HQ.index("cloth")] and not mt[CELEBAMASK_HQ.index("neck")]
+    assert absorb_mask(SOURCES[0]).sum() == 1
+
+
+def _record(size: int = 80) -> dict:
+    """A crop whose person's-left eye (l_eye) lies on the image's right half, marked in the photo."""
+    image = np.full((size, size, 3), 90, np.uint8)
+    truth = np.ones((size, size), np.uint8)
+    truth[30:40, 50:62] = 4   # l_eye, image right
+    truth[30:40, 18:30] = 5   # r_eye, image left
+    image[truth == 4] = (250, 20, 20)
+    image[truth == 5] = (20, 20, 250)
+    return {"image": image, "prior": truth.copy(), "truth": truth}
+
+
+def test_horizontal_flip_swaps_left_and_right() -> None:
+    rec = _record()
+    img, prior, truth = flip_sample(rec["image"], rec["prior"], rec["truth"])
+    assert (FLIP_PERMUTATION[[4, 5, 6, 7, 8, 9, 1]] == [5, 4, 7, 6, 9, 8, 1]).all()
+    for lab in (prior, truth):
+        assert np.argwhere(lab == 4)[:, 1].mean() > 40 > np.argwhere(lab == 5)[:, 1].mean()
+    # the red eye moved to the image's left and is now labelled r_eye
+    assert (img[truth == 5][:, 0] > 200).mean() > 0.9
+    # through the whole augmentation (flips half the time): l_eye always stays on the image's right
+    flips = 0
+    for seed in range(12):
+        img, prior, truth = augment(rec, 64, np.random.default_rng(seed))
+        lx, rx = np.argwhere(truth == 4)[:, 1], np.argwhere(truth == 5)[:, 1]
+        if len(lx) and len(rx):
+            assert lx.mean() > 32 > rx.mean()
+        red = (img[..., 0] > 170) & (img[..., 2] < 120)
+        flips += int(np.argwhere(red)[:, 1].mean() < 32) if red.any() else 0
+    assert 0 < flips < 12  # some samples were flipped, some not
+
+
+def test_prior_channel_is_used() -> None:
+    net = tiny()
+    img = torch.rand(1, 3, 32, 32)
+    onehot = net.one_hot(torch.randint(0, 19, (1, 32, 32)))
+    with torch.no_grad():
+        a = net.correction(img, onehot)
+        b = net.correction(img, torch.zeros_like(onehot))
+        full_a, full_b = net(img, onehot), net(img, torch.zeros_like(onehot))
+    assert (a - b).abs().max() > 1e-3  # the decoder reads the prior, not only the logit gain
+    assert (full_a - full_b).abs().max() > 1e-3
+    # an untrained correction (zero head) reproduces the prior exactly
+    fresh = tiny()
+    torch.nn.init.zeros_(fresh.head.weight)
+    prior = torch.randint(0, 19, (1, 32, 32))
+    with torch.no_grad():
+        assert torch.equal(fresh(img, prior).argmax(1), prior)
+
+
+def test_background_may_stand_for_unannotated_classes() -> None:
+    logits = torch.zeros(1, 19, 4, 4)
+    logits[:, CELEBAMASK_HQ.index("cloth")] = 6.0  # the net says cloth everywhere
+    truth = torch.zeros(1, 4, 4, dtype=torch.long)  # the source says background
+    mt = torch.from_numpy(absorb_mask(source_of("mt")))[None]
+    full = torch.from_numpy(absorb_mask(source_of("celebamask")))[None]
+    assert marginal_cross_entropy(logits, truth, mt) < 0.1  # MT does not label cloth: no penalty
+    assert marginal_cross_entropy(logits, truth, full) > 5.0  # CelebAMask-HQ does
+    ignored = torch.full_like(truth, 255)
+    assert marginal_cross_entropy(logits, ignored, full) == 0.0
+
+
+def _save(net: FaceParserNet, folder: Path, better: bool) -> Path:
+    return save_checkpoint(net.half(), folder / "face_parser", task="faces", input_size=(64, 64),
+                           label_scheme="celebamask_hq", extra={"crop_scale": 1.0, "steps": 1},
+                           verdict=Verdict("geometric", "test", better))
+
+
+def test_checkpoint_round_trip_with_card(tmp_path: Path) -> None:
+    net = tiny()
+    img, prior = torch.rand(1, 3, 32, 32), torch.randint(0, 19, (1, 32, 32))
+    with torch.no_grad():
+        ref = net.half().float()(img, prior)
+    card_path = _save(net, tmp_path, better=True)
+    model, card = load_checkpoint(card_path, device="cpu")
+    assert isinstance(model, FaceParserNet) and card.model == "face_parser"
+    assert card.input_size == (64, 64) and card.label_scheme == "celebamask_hq" and card.better
+    assert card.weights_size < 8_000_000
+    with torch.no_grad():
+        out = model.float()(img, prior)
+    assert torch.allclose(out, ref, atol=1e-3)
+
+
+def test_auto_follows_the_verdict(tmp_path: Path) -> None:
+    empty = tmp_path / "none"
+    empty.mkdir()
+    assert not resolve_parser("auto", roots=[empty]).learned
+    with pytest.raises(CheckpointError, match="not available"):
+        resolve_parser("learned", roots=[empty])
+    worse = tmp_path / "worse"
+    _save(tiny(), worse, better=False)
+    pick = resolve_parser("auto", roots=[worse])
+    assert not pick.learned and "did not measure better" in pick.reason
+    assert resolve_parser("learned", roots=[worse]).learned  # an explicit request still runs it
+    assert not resolve_parser("geometric", roots=[worse]).learned
+    better = tmp_path / "better"
+    _save(tiny(), better, better=True)
+    assert resolve_parser("auto", roots=[better]).learned
