@@ -39,8 +39,13 @@ def command_hooks() -> tuple[AddParser, ...]:
     return studio_cli_commands() + tools
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The full ``masquerade`` argument parser (GUI options + headless sub-commands).
+
+    Args:
+        command: ``"batch"``: only the ``batch`` sub-command is added (a batch run does not import
+            every studio's and tool's command modules — the training and metrics tools import
+            torch — before its workers can start); anything else: all of them.
 
     Returns:
         The parser; a parsed command carries its ``func``.
@@ -55,7 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="GUI: render the main window to FILE (PNG) and exit")
     p.add_argument("--size", default="1280x800", help="GUI: window size WxH for --screenshot (default 1280x800)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for add_parser in command_hooks():
+    if command == "batch":
+        from engine.batch import cli as batch_cli
+
+        hooks: tuple[AddParser, ...] = (batch_cli.add_parser,)
+    else:
+        hooks = command_hooks()
+    for add_parser in hooks:
         add_parser(sub)
     return p
 
@@ -102,7 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit code (see :func:`run`; 2 without a command).
     """
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(given[0] if given else None).parse_args(given)
     if args.command is None:
         print("masquerade: error: no command given (the GUI starts from `masquerade`/`python -m app`)", file=sys.stderr)
         return 2
