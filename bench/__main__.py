@@ -31,7 +31,7 @@ XDOG_TARGET_MS: float = 25.0
 """Issue target: median XDoG latency at 512² on the project's 2-core CPU, in milliseconds."""
 
 
-SECTIONS: tuple[str, ...] = ("faces", "pose", "opera", "opera_learned", "expression", "makeup", "makeup_reference", "regenerate",
+SECTIONS: tuple[str, ...] = ("faces", "pose", "parser", "opera", "opera_learned", "expression", "makeup", "makeup_reference", "regenerate",
                              "maskwear")
 """Modules of ``bench/`` that add a section (each has ``run() -> dict`` and ``table(doc) -> list[str]``)."""
 
