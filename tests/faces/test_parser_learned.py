@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -18,8 +15,6 @@ from engine.imageio import save_image
 from engine.models.parser import FaceParserNet
 from engine.weights.card import Verdict
 from engine.weights.store import save_checkpoint
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _scene() -> tuple[np.ndarray, Face, np.ndarray]:
@@ -56,15 +51,15 @@ def test_paste_back_is_exact_outside_the_crop() -> None:
     assert np.array_equal(refine_parsing(rgb, [bare], geometric, net, 64), geometric)
 
 
-def test_no_face_exits_3_through_the_learned_parser(tmp_path: Path) -> None:
+def test_no_face_exits_3_through_the_learned_parser(tmp_path: Path, monkeypatch, capsys) -> None:
+    from engine.cli import main
+
     ckpt = tmp_path / "ckpt"
     save_checkpoint(FaceParserNet(width=32, prior_width=4).half(), ckpt / "face_parser", task="faces",
                     input_size=(64, 64), label_scheme="celebamask_hq", extra={"crop_scale": 1.0},
                     verdict=Verdict("geometric", "test", False))
     img = save_image(tmp_path / "wall.png", np.full((80, 80, 3), 120, np.uint8))
-    env = dict(os.environ, MASQUERADE_CHECKPOINTS=str(ckpt))
-    r = subprocess.run([sys.executable, "-m", "engine", "analyze", str(img), "--out", str(tmp_path / "o"),
-                        "--parser", "learned"], capture_output=True, text=True, timeout=180, cwd=REPO, env=env)
-    assert r.returncode == 3, r.stderr
-    assert r.stderr.strip() == f"no face found in {img}"
+    monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(ckpt))
+    assert main(["analyze", str(img), "--out", str(tmp_path / "o"), "--parser", "learned"]) == 3
+    assert capsys.readouterr().err.strip() == f"no face found in {img}"
     assert not (tmp_path / "o").exists()

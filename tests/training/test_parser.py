@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -28,18 +27,13 @@ from engine.training.parser import (
 from engine.weights.card import Verdict
 from engine.weights.store import load_checkpoint, save_checkpoint
 
-_TINY: dict[int, FaceParserNet] = {}
-
 
 def tiny(seed: int = 0) -> FaceParserNet:
-    """A small random parser whose correction head is not zero (so the network's output matters);
-    built once per seed (a fresh copy of the weights each call)."""
-    if seed not in _TINY:
-        torch.manual_seed(seed)
-        net = FaceParserNet(width=32, prior_width=4)
-        torch.nn.init.normal_(net.head.weight, std=0.5)
-        _TINY[seed] = net.eval()
-    return copy.deepcopy(_TINY[seed])
+    """A small random parser whose correction head is not zero (so the network's output matters)."""
+    torch.manual_seed(seed)
+    net = FaceParserNet(width=32, prior_width=4)
+    torch.nn.init.normal_(net.head.weight, std=0.5)
+    return net.eval()
 
 
 def test_shapes_and_label_order() -> None:
