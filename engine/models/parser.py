@@ -50,13 +50,16 @@ class _Encoder(EfficientNetLite0):
         super().__init__()
         del self._conv_head, self._bn1, self._fc
 
-    def taps(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Outputs of the :data:`TAPS` stages of normalised input."""
+    def taps(self, x: torch.Tensor, frozen: int = 0) -> list[torch.Tensor]:
+        """Outputs of the :data:`TAPS` stages of normalised input; the stem and the first ``frozen``
+        stages run without autograd (no backward pass through the high-resolution layers)."""
         out: list[torch.Tensor] = []
-        y = F.relu6(self._bn0(self._conv_stem(x)))
+        with torch.set_grad_enabled(torch.is_grad_enabled() and frozen <= 0):
+            y = F.relu6(self._bn0(self._conv_stem(x)))
         stage = 0
         for i, block in enumerate(self._blocks):
-            y = block(y)
+            with torch.set_grad_enabled(torch.is_grad_enabled() and stage >= frozen):
+                y = block(y)
             if i == self.stage_ends[stage]:
                 if stage in TAPS:
                     out.append(y)
@@ -74,6 +77,9 @@ class FaceParserNet(nn.Module):
         prior_gain: initial weight of the one-hot prior in the logits.
         freeze_bn: keep the encoder's ImageNet batch-norm statistics fixed while training (small
             batches of few faces would only make them noisy).
+        frozen_stages: the encoder's stem and first this many stages keep their ImageNet weights
+            (3: strides 2–8 frozen, only the stride-16/32 stages are fine-tuned; on the CPU this
+            saves most of the backward pass, and with a few dozen faces it also overfits less).
 
     Example:
         >>> net = FaceParserNet(width=32, prior_width=4).eval()
@@ -85,10 +91,16 @@ class FaceParserNet(nn.Module):
     """
 
     def __init__(self, width: int = 96, prior_width: int = 8, prior_gain: float = 4.0,
-                 freeze_bn: bool = True) -> None:
+                 freeze_bn: bool = True, frozen_stages: int = 3) -> None:
         super().__init__()
         self.encoder = _Encoder()
         self.freeze_bn = freeze_bn
+        self.frozen_stages = frozen_stages
+        for name, p in self.encoder.named_parameters():
+            block = int(name.split(".")[1]) if name.startswith("_blocks.") else -1
+            stage = next((s for s, end in enumerate(self.encoder.stage_ends) if block <= end), 0) if block >= 0 else -1
+            if frozen_stages > 0 and stage < frozen_stages:
+                p.requires_grad_(False)
         chans = [STAGES[i].channels_out for i in TAPS]  # 16, 24, 40, 112, 320
         widths = [max(16, width >> s) for s in (3, 2, 2, 1, 0)]  # stride 2 .. 32
         self.lateral = nn.ModuleList(nn.Conv2d(c, w, 1) for c, w in zip(chans, widths, strict=True))
@@ -123,7 +135,8 @@ class FaceParserNet(nn.Module):
             image: RGB ``[N, 3, H, W]`` in ``[0, 1]``.
             prior_onehot: ``[N, 19, H, W]`` one-hot (or soft) geometric class maps.
         """
-        feats = self.encoder.taps(normalize_imagenet(image, "[0,1]", self.encoder.mean, self.encoder.std))
+        feats = self.encoder.taps(normalize_imagenet(image, "[0,1]", self.encoder.mean, self.encoder.std),
+                                  self.frozen_stages)
         y: torch.Tensor | None = None
         for i in range(len(feats) - 1, -1, -1):
             f = self.lateral[i](feats[i])

@@ -189,6 +189,9 @@ def build_cache(items: Sequence[Item], cache: Path, size: int) -> list[dict[str,
     records = []
     for i, it in enumerate(items):
         f = cache / f"{i:03d}_{it.source}_{it.photo.stem}_{big}.npz"
+        other = sorted(cache.glob(f"{i:03d}_{it.source}_{it.photo.stem}_*.npz"))
+        if not f.is_file() and other:  # crops cached at another size: augment() resamples them
+            f = other[0]
         if not f.is_file():
             if analyzer is None:
                 analyzer = FaceAnalyzer(parser="geometric")
@@ -249,7 +252,7 @@ def augment(rec: dict[str, Any], size: int, rng: np.random.Generator) -> tuple[n
     """
     big = rec["image"].shape[0]
     ang = rng.uniform(-15, 15)
-    sc = rng.uniform(0.88, 1.12)
+    sc = rng.uniform(0.88, 1.12) * size * AUG_MARGIN / big  # (the cache may hold another crop size)
     m = cv2.getRotationMatrix2D((big / 2 - 0.5, big / 2 - 0.5), ang, sc)
     m[:, 2] += (size - big) / 2 + rng.uniform(-0.04, 0.04, 2) * size
     image = cv2.warpAffine(rec["image"], m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
