@@ -8,7 +8,13 @@ target map; (b) *un-fringe*: forehead skin (above the eyes and brows) within 4 %
 the hair is painted with the nearest hair colour and set back to skin. Inside the band: mean
 absolute error against the photo, SSIM (grey, 7-px windows, averaged over the band) and texture
 ratio (std of the Laplacian, result / truth), beside OpenCV Telea inpainting of the same band,
-plus the identity distance input → result.
+plus the identity distance input → result. The band is what the user paints, so the engine gets it
+as the ``painted`` mask (pixels the parser already gave the wanted label but that belong to the
+damaged band are the user's strokes too); ``engine_labels_only`` is the same test with the label
+maps alone (no strokes known: a mask file or an edit chain).
+
+Looks (``--looks PNG``): the first :data:`LOOK_FACES` development photos × (photo, fringe, hat,
+longer hair), each edit drawn as a user would paint it (:func:`look_edits`), to look at.
 
 Latency: ``skimage.data.astronaut()`` (512²), its parsing edited by each edit chain of
 :data:`EDITS`, median of several runs of :func:`engine.studios.regenerate.classical.regenerate` (analysis not
@@ -199,6 +205,10 @@ def table(doc: dict[str, Any]) -> list[str]:
                 e, b = gt[test]["engine"], gt[test]["telea"]
                 rows.append(f"  {test} ({gt[test]['faces']} faces) MAE {e['mae']:.1f} vs Telea {b['mae']:.1f}, SSIM "
                             f"{e['ssim']:.3f} vs {b['ssim']:.3f}, texture {e['texture_ratio']:.2f} vs {b['texture_ratio']:.2f}")
+                lo = gt[test].get("engine_labels_only")
+                if lo:
+                    rows.append(f"    labels only (no strokes): MAE {lo['mae']:.1f}, SSIM {lo['ssim']:.3f}, "
+                                f"texture {lo['texture_ratio']:.2f}")
     t = doc["target"]
     rows.append(f"  target 512² ≤ {t['limit_ms']:.0f} ms: {'PASS' if t['pass'] else 'FAIL'} (worst {t['worst_ms']:.0f} ms)")
     ident = "exact (∞ dB)" if doc["identity_exact"] else f"{doc['identity_psnr_db_min']} dB"
@@ -298,7 +308,8 @@ def ground_truth(folder: Path = SHARED_PARSING, sheet: Path | None = None) -> di
 
     For each case the source map is the project parser's parsing of the damaged picture and the
     target map is that parsing with the band set to the wanted label; the classical engine
-    regenerates, OpenCV Telea inpaints the same band. ``sheet``: optional PNG of (damaged, Telea,
+    regenerates with the band as the painted mask (and again from the label maps alone), OpenCV
+    Telea inpaints the same band. ``sheet``: optional PNG of (damaged, Telea,
     engine, truth) crops per case, to look at.
 
     Returns:
@@ -314,7 +325,8 @@ def ground_truth(folder: Path = SHARED_PARSING, sheet: Path | None = None) -> di
     from engine.studios.regenerate.edits import load_label_map
 
     tests = {"grow_hair": (grow_hair_case, "hair"), "unfringe": (unfringe_case, "skin")}
-    scores: dict[str, dict[str, list[dict[str, float]]]] = {k: {"engine": [], "telea": []} for k in tests}
+    scores: dict[str, dict[str, list[dict[str, float]]]] = {
+        k: {"engine": [], "engine_labels_only": [], "telea": []} for k in tests}
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
     tiles: list[np.ndarray] = []
     with quiet_native_stderr():
@@ -332,9 +344,11 @@ def ground_truth(folder: Path = SHARED_PARSING, sheet: Path | None = None) -> di
                 src = analyzer.analyze(damaged).parsing
                 target = src.copy()
                 target[band] = CELEBAMASK_HQ.index(label)
-                out, _, _ = regenerate(damaged, src, target)
+                out, _, _ = regenerate(damaged, src, target, painted=band)
+                plain, _, _ = regenerate(damaged, src, target)
                 base = telea(damaged, band)
                 scores[name]["engine"].append(band_scores(out, img, band))
+                scores[name]["engine_labels_only"].append(band_scores(plain, img, band))
                 scores[name]["telea"].append(band_scores(base, img, band))
                 pairs.append((img, out))
                 if sheet is not None:
@@ -347,9 +361,9 @@ def ground_truth(folder: Path = SHARED_PARSING, sheet: Path | None = None) -> di
     for name, per in scores.items():
         if not per["engine"]:
             continue
-        e, t = ({k: round(float(np.mean([s[k] for s in rows])), 3) for k in rows[0]}
-                for rows in (per["engine"], per["telea"]))
-        doc[name] = {"engine": e, "telea": t, "faces": len(per["engine"]),
+        e, lo, t = ({k: round(float(np.mean([s[k] for s in rows])), 3) for k in rows[0]}
+                    for rows in (per["engine"], per["engine_labels_only"], per["telea"]))
+        doc[name] = {"engine": e, "engine_labels_only": lo, "telea": t, "faces": len(per["engine"]),
                      "aims": {"mae_below_telea": e["mae"] < t["mae"], "ssim_above_telea": e["ssim"] > t["ssim"],
                               "texture_in_range": TEXTURE_AIM[0] <= e["texture_ratio"] <= TEXTURE_AIM[1]}}
     doc["identity_vs_input"] = identity_report(pairs)
@@ -372,6 +386,99 @@ def _sheet_row(damaged: np.ndarray, base: np.ndarray, out: np.ndarray, truth: np
     return np.hstack(crops)
 
 
+# --- looks: fringe, hat, longer hair painted on development faces -------------------------------
+
+LOOK_EDITS: tuple[str, ...] = ("fringe", "hat", "longer hair")
+
+
+def look_edits(labels: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The three edits of the looks sheet, drawn on a parsing as a user would paint them.
+
+    ``fringe``: hair over the upper ~55 % of the forehead (skin above the brows), its lower edge
+    wavy like strands; ``hat``: a dome over the head from a line 30 % down the forehead to just
+    above the hair, 8 % wider than the head there, with a brim along its lower edge; ``longer hair``: the hair grown by 3 % of the
+    side. Returns name → (edited map, painted mask); an edit the face cannot take is left out.
+    """
+    import cv2
+
+    from engine.labels import CELEBAMASK_HQ
+    from engine.studios.regenerate.edits import dilate
+
+    ix = CELEBAMASK_HQ.index
+    h, w = labels.shape
+    hair, skin = labels == ix("hair"), labels == ix("skin")
+    brows = np.isin(labels, [ix("l_brow"), ix("r_brow")])
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if brows.any() and hair.any():
+        top = int(np.nonzero(brows)[0].min())
+        forehead = skin.copy()
+        forehead[top:] = False
+        if forehead.sum() > 50:
+            d = _distance_to(hair)
+            reach = 0.55 * float(d[forehead].max())
+            xx = np.arange(w)[None, :].astype(np.float32)
+            wave = reach * (1.0 + 0.1 * np.sin(xx / max(4.0, 0.02 * w) * np.pi))  # strand ends
+            paint = forehead & (d <= wave)
+            e = labels.copy()
+            e[paint] = ix("hair")
+            out["fringe"] = (e, paint)
+    if hair.any() and skin.any():
+        ys = np.nonzero(hair)[0]
+        sy = np.nonzero(skin)[0]
+        low = int(np.nonzero(brows)[0].min()) if brows.any() else int(np.percentile(sy, 30))
+        brim_y = int(sy.min() + 0.3 * max(1, low - sy.min()))
+        rows = (hair | skin)[max(0, brim_y - 3):brim_y + 4]
+        cols = np.nonzero(rows.any(0))[0]
+        cx, half = 0.5 * (cols.min() + cols.max()), 0.54 * (cols.max() - cols.min() + 1)
+        crown = np.zeros((h, w), np.uint8)
+        depth = max(8, brim_y - int(ys.min()) + int(0.08 * half))
+        cv2.ellipse(crown, (int(cx), brim_y), (int(half), depth), 0, 180, 360, 1, -1)
+        cv2.ellipse(crown, (int(cx), brim_y), (int(1.18 * half), max(3, int(0.1 * half))), 0, 0, 360, 1, -1)
+        paint = crown.astype(bool) & ~np.isin(labels, [ix(n) for n in ("l_eye", "r_eye", "l_brow", "r_brow")])
+        e = labels.copy()
+        e[paint] = ix("hat")
+        out["hat"] = (e, paint)
+        e = dilate(labels, ["hair"], max(2, int(round(0.03 * max(h, w)))))
+        out["longer hair"] = (e, e != labels)
+    return out
+
+
+def looks_sheet(folder: Path, path: Path, side: int = 256) -> int:
+    """Write the looks sheet (photo | fringe | hat | longer hair per face, head crops) to ``path``;
+    returns the number of faces."""
+    import cv2
+
+    from engine.faces import FaceAnalyzer
+    from engine.faces.cli import quiet_native_stderr
+    from engine.imageio import load_image, save_image
+    from engine.studios.regenerate.classical import regenerate
+
+    rows = []
+    with quiet_native_stderr():
+        analyzer = FaceAnalyzer()
+        for jpg in sorted(folder.glob("*.jpg")):
+            img = load_image(jpg)
+            lab = analyzer.analyze(img).parsing
+            edits = look_edits(lab)
+            tiles = [img]
+            for name in LOOK_EDITS:
+                if name in edits:
+                    e, paint = edits[name]
+                    tiles.append(regenerate(img, lab, e, painted=paint)[0])
+                else:
+                    tiles.append(np.zeros_like(img))
+            ys, xs = np.nonzero(lab > 0)  # the head and shoulders, squared
+            cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+            half = max(ys.max() - ys.min(), xs.max() - xs.min()) // 2
+            y0, x0 = max(0, cy - half), max(0, cx - half)
+            y1, x1 = min(img.shape[0], cy + half), min(img.shape[1], cx + half)
+            rows.append(np.hstack([cv2.resize(np.ascontiguousarray(t[y0:y1, x0:x1]), (side, side),
+                                              interpolation=cv2.INTER_AREA) for t in tiles]))
+    if rows:
+        save_image(path, np.vstack(rows))
+    return len(rows)
+
+
 if __name__ == "__main__":  # python -m bench.regenerate [--sheet PNG]: the ground-truth test alone
     import argparse
     import json
@@ -379,5 +486,9 @@ if __name__ == "__main__":  # python -m bench.regenerate [--sheet PNG]: the grou
     ap = argparse.ArgumentParser(description="Regenerate ground-truth synthesis test (grow hair, un-fringe)")
     ap.add_argument("--sheet", type=Path, help="PNG of damaged | Telea | engine | truth crops to look at")
     ap.add_argument("--folder", type=Path, default=SHARED_PARSING, help="photo + label-map pairs")
+    ap.add_argument("--looks", type=Path, help="PNG of photo | fringe | hat | longer hair per face, then exit")
     a = ap.parse_args()
-    print(json.dumps(ground_truth(a.folder, a.sheet), indent=1))
+    if a.looks is not None:
+        print(f"looks sheet: {looks_sheet(a.folder, a.looks)} faces → {a.looks}")
+    else:
+        print(json.dumps(ground_truth(a.folder, a.sheet), indent=1))

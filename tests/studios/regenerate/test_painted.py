@@ -1,0 +1,76 @@
+"""What the user painted counts (engine.studios.regenerate.classical: ``painted``, own hair colour, hat material)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from skimage import data
+
+from engine.labels import CELEBAMASK_HQ
+from engine.studios.regenerate.classical import regenerate, repainted_pixels
+
+IDX = CELEBAMASK_HQ.index
+
+
+def _forehead(hair_rgb: tuple[int, int, int] = (50, 35, 25)) -> tuple[np.ndarray, np.ndarray]:
+    """80×80: textured hair above row 24, noisy skin below; labels to match."""
+    rng = np.random.default_rng(0)
+    img = np.zeros((80, 80, 3), np.float32)
+    img[:] = np.array((220, 170, 140), np.float32) + rng.normal(0, 3, (80, 80, 3))
+    strands = cv2.resize(data.brick(), (80, 24)).astype(np.float32)[..., None] / 255.0
+    img[:24] = np.array(hair_rgb, np.float32) * (0.7 + 0.6 * strands)
+    lab = np.full((80, 80), IDX("skin"), np.uint8)
+    lab[:24] = IDX("hair")
+    return np.clip(img, 0, 255).astype(np.uint8), lab
+
+
+def test_painted_fringe_the_parser_called_skin_becomes_skin() -> None:
+    img, lab = _forehead()
+    img = img.copy()
+    img[24:40, 10:70] = img[8:24, 10:70]          # a fringe over the forehead ...
+    lab[24:28, 10:70] = IDX("hair")                # ... that the parser mostly called skin
+    edited = lab.copy()
+    edited[24:40, 10:70] = IDX("skin")             # the user paints skin over all of it
+    painted = np.zeros(lab.shape, bool)
+    painted[24:40, 10:70] = True
+    skin = np.array((220, 170, 140), np.float32)
+    plain, _, _ = regenerate(img, lab, edited)
+    out, masks, _ = regenerate(img, lab, edited, painted=painted)
+    fringe = np.zeros(lab.shape, bool)
+    fringe[30:40, 14:66] = True                    # labelled skin already: kept without the strokes
+    assert np.abs(plain[fringe].astype(np.float32) - skin).mean() > 60
+    assert np.abs(out[fringe].astype(np.float32) - skin).mean() < 20
+    assert np.array_equal(out[~masks["regenerated"]], img[~masks["regenerated"]])
+
+
+def test_painting_a_label_over_itself_keeps_the_photo() -> None:
+    img, lab = _forehead()
+    painted = np.zeros(lab.shape, bool)
+    painted[40:70, 10:70] = True                   # skin painted over skin that looks like skin
+    out, masks, _ = regenerate(img, lab, lab.copy(), painted=painted)
+    assert np.array_equal(out, img) and not masks["regenerated"].any()
+    assert not repainted_pixels(img.astype(np.float32), lab == IDX("skin"), lab == IDX("skin"), painted).any()
+
+
+def test_new_hair_takes_the_persons_own_hair_colour() -> None:
+    for hair in ((200, 200, 205), (50, 35, 25)):   # grey hair stays grey, dark stays dark
+        img, lab = _forehead(hair)
+        edited = lab.copy()
+        edited[24:44, 8:72] = IDX("hair")          # a fringe
+        out, _, _ = regenerate(img, lab, edited)
+        got = out[30:42, 14:66].astype(np.float32).reshape(-1, 3).mean(0)
+        own = img[:24].astype(np.float32).reshape(-1, 3).mean(0)
+        assert np.abs(got - own).max() < 25, (hair, got, own)
+
+
+def test_hat_is_made_of_the_main_colour_of_the_clothes() -> None:
+    img, lab = _forehead()
+    img = img.copy()
+    img[64:, :] = (30, 32, 40)                     # a dark jacket ...
+    img[64:, 36:44] = (245, 245, 245)              # ... over a white shirt
+    lab[64:, :] = IDX("cloth")
+    edited = lab.copy()
+    edited[2:22, 10:70] = IDX("hat")
+    out, _, info = regenerate(img, lab, edited)
+    assert info["regions"]["hat"].startswith("synthesised from the photo's cloth")
+    assert out[4:20, 14:66].astype(np.float32).mean() < 90   # jacket, no white patches
