@@ -275,8 +275,9 @@ def _cut_hair(mask: np.ndarray, top: int) -> np.ndarray:
     return out
 
 
-def _eye_pair(comps: list[tuple[np.ndarray, int]], mouth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
-    """The two components that look most like a pair of eyes (working-square boxes), or None.
+def _eye_pair(comps: list[tuple[np.ndarray, int]],
+              mouth: np.ndarray | None) -> tuple[tuple[np.ndarray, np.ndarray], float] | None:
+    """The two components that look most like a pair of eyes (working-square boxes) and their score, or None.
 
     Candidates are 6–45 % of the box wide and at most 30 % tall; a pair must be side by side
     (20–62 % of the box apart, heights within 8 % + 20 % of the distance, widths within 1.9×) and
@@ -309,7 +310,154 @@ def _eye_pair(comps: list[tuple[np.ndarray, int]], mouth: np.ndarray | None) -> 
                 score -= 8.0 * abs(mid[1] / _W - _PRIORS["left_eye"][1])
             if score > best_score:
                 best, best_score = (l, r), score
+    return None if best is None else (best, float(best_score))
+
+
+def _eye_levels(g: np.ndarray, win: tuple[int, int, int, int], skin: float, base: float) -> list[float]:
+    """Grey levels below which eye strokes are searched: ``base`` (60 below the skin) and two darker
+    ones between the window's darkest pixels (lash lines, pupils) and the skin, so that eyes under
+    hair of any darkness separate from it at one of them."""
+    x0, y0, x1, y1 = win
+    lo = float(np.percentile(g[y0:y1, x0:x1], 2))
+    levels = [base] + [lo + f * (skin - lo) for f in (0.5, 0.3)]
+    return sorted({round(v, 1) for v in levels if lo + 4 < v <= base}, reverse=True)
+
+
+def _grow_eye(g: np.ndarray, win: tuple[int, int, int, int], levels: list[float], b: np.ndarray, dx: float,
+              cand: np.ndarray, dm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An eye stroke found at a dark level grown to the widest stroke holding it at a lighter level.
+
+    Darker levels separate eyes from hair but often keep only part of the lash line (the iris, the
+    thick outer end); at lighter levels the whole lash line is one stroke unless it has joined the
+    hair. The widest stroke that contains the found one's centre and stays eye-sized (at most 0.75
+    eye distances wide and 0.5 tall) is kept. Returns ``(box, stroke mask, dark mask)`` of the level used.
+    """
+    c = _centre_of(b)
+    best = (b, cand, dm)
+    for level in levels:
+        d = _dark_mask(g, win, level)
+        m = cv2.morphologyEx(_cut_hair(d, win[1]), cv2.MORPH_OPEN, np.ones((1, 5), np.uint8))
+        n, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+        x0, y0, x1, y1 = int(max(0, b[0])), int(max(0, b[1])), int(min(_W, b[2])), int(min(_W, b[3]))
+        ids = np.unique(lab[y0:y1, x0:x1])
+        ids = ids[ids > 0]
+        if ids.size == 0:
+            continue
+        st = stats[ids]
+        k = int(np.argmax(st[:, 4]))
+        gx, gy, gw, gh = (float(v) for v in st[k, :4])
+        if gw > 0.75 * dx or gh > 0.5 * dx or not (gx <= c[0] <= gx + gw):
+            continue
+        if gw > best[0][2] - best[0][0]:
+            best = (np.array([gx, gy, gx + gw, gy + gh]), m, d)
     return best
+
+
+def _brow_candidates(g: np.ndarray, e: np.ndarray, iod: float, ew: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Thin horizontal dark strokes above an eye box that could be its brow: ``(box, mask)`` pairs."""
+    win = (int(max(0, e[0] - 0.35 * ew)), int(max(0, e[1] - 0.9 * ew)),
+           int(min(_W, e[2] + 0.35 * ew)), int(max(1, e[1] - 1 - 0.06 * iod)))
+    out = []
+    for level in (14.0, 24.0):
+        bm = _brow_mask(g, win, level)
+        for b, area in _components(bm):
+            w, h = b[2] - b[0], b[3] - b[1]
+            if area >= 6 and w >= 1.5 * h and 0.25 * iod <= w <= 0.8 * iod and h <= 0.3 * iod:
+                out.append((b, bm))
+    return out
+
+
+def _brow_pair(g: np.ndarray, parts: dict[str, np.ndarray], iod: float, ew: float,
+               axis_x: float | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The brows above a located eye pair, chosen **as a pair**: name → ``(box, mask)``.
+
+    Each brow candidate (:func:`_brow_candidates`) is scored by its width (anime brows are about half
+    an eye distance long), how well it is centred over its eye and how far above the eye it sits
+    (0.05–0.45 eye distances: lowered by anger, raised by surprise); a pair also by its symmetry about
+    the eyes' midline (similar height, mirrored horizontal position and width). A single side is
+    kept alone only when its partner has no candidate at all.
+    """
+    axis = float(_centre_of(parts["left_eye"])[0] + _centre_of(parts["right_eye"])[0]) / 2 if axis_x is None else axis_x
+
+    def single(b: np.ndarray, e: np.ndarray) -> float:
+        w = b[2] - b[0]
+        gap = (e[1] - _centre_of(b)[1]) / iod
+        off = abs(_centre_of(b)[0] - _centre_of(e)[0]) / iod
+        return float(-3.0 * abs(w / iod - 0.5) - 4.0 * off - 3.0 * max(0.0, gap - 0.35) - 3.0 * max(0.0, 0.08 - gap)
+                     - 1.0 * abs(gap - 0.18))
+
+    cl = _brow_candidates(g, parts["left_eye"], iod, ew)
+    cr = _brow_candidates(g, parts["right_eye"], iod, ew)
+    best: tuple[float, dict[str, tuple[np.ndarray, np.ndarray]]] | None = None
+    for bl, ml in cl:
+        sl = single(bl, parts["left_eye"])
+        for br, mr in cr:
+            dy = abs(_centre_of(bl)[1] - _centre_of(br)[1]) / iod
+            mir = abs((axis - _centre_of(bl)[0]) - (_centre_of(br)[0] - axis)) / iod
+            dw = abs((bl[2] - bl[0]) - (br[2] - br[0])) / iod
+            if dy > 0.2 or mir > 0.25:
+                continue
+            sc = sl + single(br, parts["right_eye"]) - 6.0 * dy - 4.0 * mir - 2.0 * dw
+            if best is None or sc > best[0]:
+                best = (sc, {"left_brow": (bl, ml), "right_brow": (br, mr)})
+    if best is not None:
+        (bl, ml), (br, mr) = best[1]["left_brow"], best[1]["right_brow"]
+        # symmetric brows: each side's horizontal extent averaged with its partner's mirror image
+        # (a bang tip joined to one brow's inner end, or a thin outer end lost on one side, halves)
+        ml_x, mr_x = _mirror(br, axis), _mirror(bl, axis)
+        bl = np.array([(bl[0] + ml_x[0]) / 2, bl[1], (bl[2] + ml_x[2]) / 2, bl[3]])
+        br = np.array([(br[0] + mr_x[0]) / 2, br[1], (br[2] + mr_x[2]) / 2, br[3]])
+        return {"left_brow": (bl, ml), "right_brow": (br, mr)}
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, eye, cs in (("left_brow", "left_eye", cl), ("right_brow", "right_eye", cr)):
+        if cs:
+            out[name] = max(cs, key=lambda c, e=parts[eye]: single(c[0], e))
+    return out
+
+
+def _pair_widths(parts: dict[str, np.ndarray]) -> None:
+    """Give a found eye pair one width, in place: the narrower of the two (a flick or a lock of hair
+    joined to one eye's lash line widens only that eye), kept between 0.5 and 0.62 eye distances (the
+    eye's width in anime art); each eye keeps its inner corner (the end nearer the face axis)."""
+    le, re = parts["left_eye"], parts["right_eye"]
+    dx = float(_centre_of(re)[0] - _centre_of(le)[0])
+    w = float(np.clip(min(le[2] - le[0], re[2] - re[0]), 0.5 * dx, 0.62 * dx))
+    parts["left_eye"] = np.array([le[2] - w, le[1], le[2], le[3]])
+    parts["right_eye"] = np.array([re[0], re[1], re[0] + w, re[3]])
+
+
+def _trim_outer(mask: np.ndarray, b: np.ndarray, left: bool, dx: float) -> np.ndarray:
+    """An eye stroke's box without the outer lash flick.
+
+    The upper lash line descends from its middle to the outer corner; a flick (or a lock of hair
+    joined to it) rises again beyond it. The outer corner is taken where the stroke's upper edge is
+    lowest in the outer part of the stroke (0.4–0.75 eye distances from the inner end); strokes
+    narrower than 0.45 eye distances are kept whole.
+    """
+    x0, y0, x1, y1 = (int(round(v)) for v in b)
+    if x1 - x0 < 0.45 * dx:
+        return b
+    sub = mask[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] > 0
+    if sub.size == 0:
+        return b
+    has = sub.any(0)
+    top = np.where(has, sub.argmax(0), -1).astype(np.float64)
+    inner = x1 if left else x0
+    lo_off, hi_off = int(0.4 * dx), int(min(0.75 * dx, x1 - x0))
+    if hi_off <= lo_off:
+        return b
+    cols = [inner - o - 1 - x0 if left else inner + o - x0 for o in range(lo_off, hi_off)]
+    cols = [c for c in cols if 0 <= c < sub.shape[1] and has[c]]
+    if not cols:
+        return b
+    tops = top[cols]
+    corner = cols[int(np.flatnonzero(tops == tops.max())[0 if left else -1])]
+    out = np.array(b, np.float64)
+    if left:
+        out[0] = x0 + corner
+    else:
+        out[2] = x0 + corner + 1
+    return out
 
 
 def _lash_top(dark: np.ndarray, b: np.ndarray) -> float:
@@ -342,13 +490,13 @@ def _eye_extent(b: np.ndarray, nonskin: np.ndarray) -> np.ndarray:
     return np.array([b[0], b[1], b[2], max(float(bottom), b[1] + 0.25 * ew)])
 
 
-def _brow_mask(g: np.ndarray, win: tuple[int, int, int, int]) -> np.ndarray:
+def _brow_mask(g: np.ndarray, win: tuple[int, int, int, int], level: float = 14.0) -> np.ndarray:
     """Thin dark, roughly horizontal strokes inside ``win`` (black-hat of the grey square)."""
     x0, y0, x1, y1 = win
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    k = np.ones((7, 1), np.uint8)  # vertical: horizontal strokes only (not bang tips, strands)
     bh = cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, k)
     m = np.zeros(g.shape, np.uint8)
-    m[y0:y1, x0:x1] = (bh[y0:y1, x0:x1] > 14).astype(np.uint8) * 255
+    m[y0:y1, x0:x1] = (bh[y0:y1, x0:x1] > level).astype(np.uint8) * 255
     opened = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((1, 4), np.uint8))
     return cv2.morphologyEx(opened, cv2.MORPH_CLOSE, np.ones((2, 3), np.uint8))
 
@@ -434,49 +582,60 @@ def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0, tight: 
         eroded = cv2.erode(mm, np.ones((3, 3), np.uint8))
         blob = _pick(_components(eroded), _prior_box("mouth"), sigma=14.0, min_area=5, shape_ok=mouth_like)
         mouth = None if blob is None else blob + np.array([-1.0, -1.0, 1.0, 1.0])
-    # the eyes: the lowest symmetric pair of dark strokes above the mouth
-    dm = _dark_mask(g, (4, int(0.18 * _W), _W - 4, int(0.72 * _W)), dark_level)
-    cand = cv2.morphologyEx(_cut_hair(dm, int(0.18 * _W)), cv2.MORPH_OPEN, np.ones((1, 5), np.uint8))
-    comps = _components(cand)
-    pair = _eye_pair(comps, None if mouth is None else _centre_of(mouth))
-    if pair is None and mouth is not None and tight:
-        pair = _eye_pair(comps, None)
-        if pair is not None and (_centre_of(pair[0])[1] + _centre_of(pair[1])[1]) / 2 > 0.5 * _W:
-            pair = None  # without a mouth only eyes in the upper half count
-        if pair is not None:
-            mouth = None
-    if pair is None:
+    # the eyes: the lowest symmetric pair of dark strokes above the mouth, at several dark levels
+    win_eye = (4, int(0.18 * _W), _W - 4, int(0.72 * _W))
+    best: tuple[float, tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray] | None = None
+    mouth_c = None if mouth is None else _centre_of(mouth)
+    levels = _eye_levels(g, win_eye, skin, dark_level)
+    for level in levels:
+        dm = _dark_mask(g, win_eye, level)
+        cand = cv2.morphologyEx(_cut_hair(dm, int(0.18 * _W)), cv2.MORPH_OPEN, np.ones((1, 5), np.uint8))
+        comps = _components(cand)
+        for mc in ((mouth_c, None) if mouth_c is not None and tight else (mouth_c,)):
+            scored = _eye_pair(comps, mc)
+            if scored is None:
+                continue
+            pair, sc = scored
+            if mc is None and mouth_c is not None:
+                if (_centre_of(pair[0])[1] + _centre_of(pair[1])[1]) / 2 > 0.5 * _W:
+                    continue  # without a mouth only eyes in the upper half count
+                sc -= 2.0  # a pair that ignores the mouth found below it
+            if best is None or sc > best[0]:
+                best = (sc, pair, dm, cand)
+    if best is not None and mouth_c is not None and _eye_pair(_components(best[3]), mouth_c) is None:
+        mouth = None  # the chosen eye pair does not fit the stroke taken for the mouth
+    if best is None:
         for name in ("left_eye", "right_eye"):
             parts[name], found[name] = _prior_box(name), False
     else:
+        _, pair, dm, cand = best
         dx = _centre_of(pair[1])[0] - _centre_of(pair[0])[0]
         for name, b in zip(("left_eye", "right_eye"), pair, strict=True):
+            b, cand_b, dm_b = _grow_eye(g, win_eye, levels, b, dx, cand, dm)
+            b = _trim_outer(cand_b, b, name == "left_eye", dx)
             # a stroke wider than an eye usually carries the outer lash flick: trim its outer end
             excess = min(max(0.0, (b[2] - b[0]) - _EYE_FLICK_FROM * dx), _EYE_FLICK_MAX * dx)
             b = b + (np.array([excess, 0.0, 0.0, 0.0]) if name == "left_eye" else np.array([0.0, 0.0, -excess, 0.0]))
             c, half = (b[0] + b[2]) / 2, max(b[2] - b[0], _EYE_WIDTH_IOD * dx) / 2
-            top = _lash_top(dm, b)
+            top = _lash_top(dm_b, b)
             parts[name], found[name] = _eye_extent(np.array([c - half, top, c + half, b[3]]), nonskin), True
             masks[name] = np.maximum(cand, nonskin * 255)
+        _pair_widths(parts)
     _check_eyes(parts, found)
     ew = float(np.mean([parts[k][2] - parts[k][0] for k in ("left_eye", "right_eye")]))
     iod = float(abs(_centre_of(parts["right_eye"])[0] - _centre_of(parts["left_eye"])[0]))
+    brows = _brow_pair(g, parts, iod, ew, None if mouth is None else float(_centre_of(mouth)[0]))
     for name, eye, sgn in (("left_brow", "left_eye", -1.0), ("right_brow", "right_eye", 1.0)):
         e = parts[eye]
         ec = _centre_of(e)
         pc = np.array([ec[0] + sgn * 0.03 * iod, e[1] - _BROW_ABOVE_EYE * iod])
         prior = np.array([pc[0] - 0.25 * iod, pc[1] - 0.05 * iod, pc[0] + 0.25 * iod, pc[1] + 0.05 * iod])
-        win = (int(max(0, e[0] - 0.35 * ew)), int(max(0, e[1] - 0.9 * ew)),
-               int(min(_W, e[2] + 0.35 * ew)), int(max(1, e[1] - 1 - 0.1 * iod)))
-        bm = _brow_mask(g, win)
-        comps = _components(bm)
-        brow = _pick(comps, prior, sigma=0.12 * iod + 2.0, min_area=6,
-                     shape_ok=lambda b, ew=ew: (b[2] - b[0]) >= 1.8 * (b[3] - b[1]) and 0.35 * ew <= (b[2] - b[0]) <= 1.6 * ew)
+        brow = brows.get(name)
         if brow is None:
             parts[name], found[name] = prior, False
         else:
-            parts[name], found[name] = brow, True
-            masks[name] = bm
+            parts[name], found[name] = brow[0], True
+            masks[name] = brow[1]
     parts["mouth"], found["mouth"] = (_prior_box("mouth"), False) if mouth is None else (mouth, True)
     if mouth is not None:
         masks["mouth"] = mm
@@ -514,7 +673,7 @@ def _check_parts(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
     height, more than 2× apart in width, their midpoint more than 12 % of the box off its centre
     line or their distance outside 20–55 % of the box (procedural faces: 34 %) — then the one
     farther from its prior is dropped; a brow not
-    above its eye or outside 0.3–2.2 eye widths; a mouth not 10 % of the box to 1.1 eye distances below the eye centres, more than 12 % of the
+    above its eye or outside 0.3–2.2 eye widths; a mouth not 10 % of the box to 1.0 eye distances below the eye centres, more than 12 % of the
     box off the eyes' midline, or wider than the eye distance. An implausible or missing part is
     **estimated**: an eye by mirroring the other eye about the box's vertical centre line (else its
     prior box), a brow from the other brow's offset above its eye (else a fixed offset), the mouth
@@ -591,7 +750,7 @@ def _check_mouth(parts: dict[str, np.ndarray], found: dict[str, bool]) -> None:
         c = _centre_of(m)
         eye_y = max(_centre_of(le)[1], _centre_of(re)[1])
         below = c[1] - eye_y
-        if not (0.1 * _W < below <= 1.1 * max(eye_dist, 0.2 * _W) and abs(c[0] - mid_x) <= 0.12 * _W
+        if not (0.1 * _W < below <= 1.0 * max(eye_dist, 0.2 * _W) and abs(c[0] - mid_x) <= 0.12 * _W
                 and m[2] - m[0] <= max(eye_dist, 0.2 * _W)):
             found["mouth"] = False
     if not found["mouth"]:
