@@ -210,81 +210,18 @@ def stray_pixels(img: np.ndarray, have: np.ndarray, new: np.ndarray, old: np.nda
     return out
 
 
-def misfit_pixels(img: np.ndarray, have: np.ndarray, painted: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """Pixels the user painted with a label they already carry that do not look like that label.
-
-    A parser is wrong now and then: a fringe it calls skin stays a fringe when the user paints skin
-    over it, because the label does not change. Where the user painted, a pixel of the label is
-    redone when its CIE Lab colour is far from the label's colour model — the local colour of the
-    label's pixels outside the painted area (Gaussian-weighted mean over about twice the painted
-    area's thickness) with the spread of those pixels around it (Mahalanobis distance beyond
-    :data:`MISFIT_CHI2`) — or nearer to the local colour of the other labels around it (``other``:
-    what it would be if the parser was wrong). Pixels that look like the label keep their values.
-
-    Args:
-        img: float32 ``[H, W, 3]`` the image (0–255).
-        have: bool ``[H, W]`` the label's kept pixels.
-        painted: bool ``[H, W]`` pixels the user painted with the label.
-        other: bool ``[H, W]`` pixels of the other labels (the colour the misfits are compared with).
-
-    Returns:
-        bool ``[H, W]`` the misfit pixels (a subset of ``have & painted``).
-    """
-    out = np.zeros_like(have)
-    cand = have & painted
-    if cand.sum() < MIN_PIXELS:
-        return out
-    thick = max(2.0, 2.0 * float(cv2.distanceTransform(np.pad(painted, 1).astype(np.uint8), cv2.DIST_L2, 3).max()))
-    sigma = 2.0 * thick
-    grown = cv2.dilate(painted.astype(np.uint8), _disk(max(1, int(round(0.25 * thick))))).astype(bool)
-    region = have & ~grown
-    if region.sum() < 4 * MIN_PIXELS or not other.any():
-        return out
-    ys, xs = np.nonzero(cand)
-    pad = int(3 * sigma)
-    y0, y1 = max(0, ys.min() - pad), min(have.shape[0], ys.max() + pad + 1)
-    x0, x1 = max(0, xs.min() - pad), min(have.shape[1], xs.max() + pad + 1)
-    win = (slice(y0, y1), slice(x0, x1))
-    lab = cv2.cvtColor(np.clip(img[win], 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    m_region, w_region = _local_mean(lab, region[win], sigma)
-    m_other, w_other = _local_mean(lab, other[win], sigma)
-    sel = cand[win] & (w_region > 1e-3)
-    dev = lab[sel] - m_region[sel]
-    # the label's own spread around its local colour, measured next to the painted area (within
-    # its thickness) and robustly: the outliers of a first estimate (parsing errors) left out
-    dist = cv2.distanceTransform((~painted[win]).astype(np.uint8), cv2.DIST_L2, 3)
-    ref = region[win] & (w_region > 1e-3) & (dist <= thick)
-    spread = lab[ref] - m_region[ref]
-    cov = np.eye(3) * 25.0
-    for _ in range(2):
-        if len(spread) <= 8:
-            break
-        cov = np.cov(spread.T) + np.eye(3) * MISFIT_FLOOR ** 2
-        spread = spread[np.einsum("ij,jk,ik->i", spread, np.linalg.inv(cov), spread) < MISFIT_CHI2]
-    d2 = np.einsum("ij,jk,ik->i", dev, np.linalg.inv(cov), dev)
-    bad = d2 > MISFIT_CHI2
-    near_other = sel[sel] & (w_other[sel] > 1e-3)
-    d_other = np.linalg.norm(lab[sel] - m_other[sel], axis=1)
-    bad |= near_other & (d_other < np.linalg.norm(dev, axis=1))
-    sub = np.zeros(sel.shape, bool)
-    sub[sel] = bad
-    out[win] = sub
-    return out
-
-
-def repainted_pixels(img: np.ndarray, have: np.ndarray, target: np.ndarray, painted: np.ndarray) -> np.ndarray:
+def repainted_pixels(have: np.ndarray, target: np.ndarray, painted: np.ndarray) -> np.ndarray:
     """Kept pixels of a region that the user's painting asks to redo.
 
     The user paints skin over a fringe; the parser may have called part of that fringe skin
     already, so those pixels keep their label and would keep their hair. What the user expects is
     skin wherever they painted it. So each connected piece of the painted area (``painted &
-    target``) that changed something — it holds pixels that newly carry the label, or pixels that
-    do not look like the label (:func:`misfit_pixels`) — is synthesised anew as a whole; a piece
-    painted over pixels that already are and look like the label changes nothing (painting skin
-    over skin keeps the photo).
+    target``) that changed labels — it holds at least :data:`MIN_PIXELS` pixels that newly carry
+    the label — is synthesised anew as a whole. A piece painted only over pixels that already
+    carry the label changes nothing (painting skin over skin keeps the photo, and so does a mask
+    reset to the parsing while the strokes are still known).
 
     Args:
-        img: float32 ``[H, W, 3]`` the image (0–255).
         have: bool ``[H, W]`` the label's pixels in the image.
         target: bool ``[H, W]`` the label's pixels in the edited map.
         painted: bool ``[H, W]`` the pixels the user painted (any label).
@@ -296,21 +233,13 @@ def repainted_pixels(img: np.ndarray, have: np.ndarray, target: np.ndarray, pain
     out = np.zeros_like(have)
     if not (mine & have).any():
         return out
-    changed = (mine & ~have) | misfit_pixels(img, have, mine, ~have)
+    changed = mine & ~have
     if changed.sum() < MIN_PIXELS:
         return out
     _, comp = cv2.connectedComponents(mine.astype(np.uint8), connectivity=8)
     hit = np.bincount(comp[changed], minlength=int(comp.max()) + 1) >= MIN_PIXELS
     hit[0] = False
     return hit[comp] & have
-
-
-MISFIT_CHI2 = 11.34
-"""Squared Mahalanobis distance (3 degrees of freedom, 99 %) from the label's local colour beyond
-which a painted pixel does not look like the label (:func:`misfit_pixels`)."""
-MISFIT_FLOOR = 2.0
-"""Least colour spread (CIE ΔE) assumed of a label (a flat region would otherwise call every
-painted pixel a misfit)."""
 
 
 SOFT_EDGE = 0.25
@@ -352,7 +281,7 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
     """
     inside = have
     if painted is not None and painted.any():
-        have = have & ~repainted_pixels(img, have, target, painted)
+        have = have & ~repainted_pixels(have, target, painted)
     new = target & ~have
     if rim > 0 and new.any():
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim + 1, 2 * rim + 1))
@@ -1035,9 +964,9 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
         blend: 0–1 weight of the reference style in those regions.
         feather: seam smoothing sigma in pixels (0 = none).
         painted: optional bool ``[H, W]``: the pixels the user painted (brush, fill, shapes). A
-            large region's pixels painted with the label they already had are redone when they do
-            not look like it (:func:`misfit_pixels`: a fringe the parser called skin, painted skin,
-            becomes skin); None = only pixels whose label changed are redone.
+            large region's pixels inside a painted piece that changed labels are redone even where
+            they had the label already (:func:`repainted_pixels`: a fringe the parser called skin,
+            painted skin, becomes skin); None = only pixels whose label changed are redone.
         cancel: checked between labels.
 
     Returns:
