@@ -120,6 +120,7 @@ class RegeneratePanel(StudioPanel):
         self.resolution: Resolution = engine_resolution(RegenerateEditor.learned, "auto")
         """What the requested engine resolves to, from the card (what the engine box shows)."""
         self.model: RasterLayer | None = None
+        self.strokes: RasterLayer | None = None  # the user's strokes (1 = painted), the mask's size
         """The edited label map (``None`` until the photo is parsed)."""
         self.source_labels: np.ndarray | None = None
         self.result: EditResult | None = None
@@ -448,12 +449,14 @@ class RegeneratePanel(StudioPanel):
     def on_image_changed(self) -> None:
         self.forget_result()
         self.model = None
+        self.strokes = None
         self.source_labels = None
         self._parsed_for = None
         if self._pending is not None:  # a recovered map belongs to the previous image
             self._pending, self._pending_unsaved = None, False
             self.unsaved_changed.emit()
         self.painter.view.set_model(None)
+        self.painter.view.set_footprint(None)
         self.painter.view.set_photo(None)
         self._enable_mask_buttons(False)
         if self.doc.param(STUDIO, "reference"):  # the reference belonged to the previous photo
@@ -515,7 +518,9 @@ class RegeneratePanel(StudioPanel):
         assert isinstance(labels, np.ndarray)
         self.source_labels = labels
         self.model = RasterLayer(labels)
+        self.strokes = RasterLayer(np.zeros_like(labels))  # where the user painted (undone with the labels)
         self.painter.view.set_model(self.model)
+        self.painter.view.set_footprint(self.strokes)
         self._enable_mask_buttons(True)
         self.info_label.setText("Paint on the mask; each stroke regenerates.")
         if self._pending is not None:
@@ -564,8 +569,11 @@ class RegeneratePanel(StudioPanel):
         if self.model is None:
             return None
         p = self.doc.params(STUDIO)
+        painted = None
+        if self.strokes is not None and self.strokes.shape == self.model.shape and self.strokes.pixels.any():
+            painted = self.strokes.pixels.astype(bool)
         return RegenerateParams(self.model.pixels.copy(), reference_regions=tuple(p["regions"]),
-                                blend=float(p["blend"])).validate()
+                                blend=float(p["blend"]), painted=painted).validate()
 
     def request_render(self) -> None:
         """Regenerate in the worker (newest request wins; previews first)."""

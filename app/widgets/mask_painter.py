@@ -163,6 +163,7 @@ class MaskPaintView(QWidget):
         self.setObjectName("mask_paint_view")
         self.undo = undo
         self.model: RasterLayer | None = None
+        self.footprint: RasterLayer | None = None  # where strokes went (1), undone with them
         self.photo: QImage | None = None
         self.label = CELEBAMASK_HQ.index("hair")
         self.brush = 6
@@ -171,6 +172,7 @@ class MaskPaintView(QWidget):
         self.hidden: set[int] = set()
         self._overlay: QImage | None = None
         self._before: np.ndarray | None = None
+        self._stroke: np.ndarray | None = None  # the gesture's footprint (1 where it painted)
         self._last: tuple[float, float] | None = None
         self._shape: list[tuple[float, float]] = []
         self._cursor: QPointF | None = None
@@ -195,6 +197,11 @@ class MaskPaintView(QWidget):
         if model is not None:
             model.changed.connect(self._on_model_changed)
         self.refresh_overlay()
+
+    def set_footprint(self, layer: RasterLayer | None) -> None:
+        """Record where each gesture that changed labels painted in ``layer`` (``uint8``, 1 =
+        painted; the label map's size), in the same undo step as the labels; ``None``: not recorded."""
+        self.footprint = layer
 
     def _on_model_changed(self, _x: int, _y: int, _w: int, _h: int) -> None:
         self.refresh_overlay()
@@ -280,10 +287,23 @@ class MaskPaintView(QWidget):
     def _commit(self, text: str) -> None:
         assert self.model is not None and self._before is not None
         cmd = PatchCommand.from_maps(self.model, self._before, self.model.pixels, text, applied=True)
+        stroke, self._stroke = self._stroke, None
+        if stroke is None:  # a fill: it painted what it changed
+            stroke = (self._before != self.model.pixels).astype(np.uint8)
         self._before = None
         if cmd is not None:
             self.model.touch(*cmd.box)  # fills and shapes were drawn in place without a word
-            self.undo.push(cmd)
+            fp = self.footprint
+            trace = None
+            if fp is not None and fp.shape == self.model.shape:
+                trace = PatchCommand.from_maps(fp, fp.pixels, np.maximum(fp.pixels, stroke), text)
+            if trace is None:
+                self.undo.push(cmd)
+            else:
+                self.undo.beginMacro(text)
+                self.undo.push(cmd)
+                self.undo.push(trace)
+                self.undo.endMacro()
             self.stroke_finished.emit()
 
     def pick(self, x: float, y: float) -> None:
@@ -305,6 +325,8 @@ class MaskPaintView(QWidget):
             self._commit(f"Fill {name}")
         elif self.tool in ("brush", "eraser"):
             paint_line(self.model.pixels, (x, y), (x, y), self._radius, self._value())
+            self._stroke = np.zeros_like(self.model.pixels)
+            paint_line(self._stroke, (x, y), (x, y), self._radius, 1)
             self._last = (x, y)
             self.model.touch()
         else:
@@ -318,6 +340,8 @@ class MaskPaintView(QWidget):
             return
         if self.tool in ("brush", "eraser") and self._last is not None:
             paint_line(self.model.pixels, self._last, (x, y), self._radius, self._value())
+            if self._stroke is not None:
+                paint_line(self._stroke, self._last, (x, y), self._radius, 1)
             self._last = (x, y)
             self.model.touch()
         elif self.tool == "rect" and self._shape:
@@ -357,6 +381,8 @@ class MaskPaintView(QWidget):
                 (x0, y0), (x1, y1) = pts
                 pts = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
             fill_polygon(self.model.pixels, np.array(pts), self._value())
+            self._stroke = np.zeros_like(self.model.pixels)
+            fill_polygon(self._stroke, np.array(pts), 1)
             self._shape = []
         self._last = None
         verb = {"brush": "Paint", "eraser": "Erase", "rect": "Rectangle", "lasso": "Lasso"}[self.tool]

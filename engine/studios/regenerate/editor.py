@@ -126,6 +126,7 @@ class RegenerateEditor(Editor[RegenerateParams]):
             self._small_labels = {hw: resize_labels(self.source_labels, hw)}
         model, ran = self.learned.load_or_fallback(self.resolution)  # loads on the first learned edit
         edited = resize_labels(check_labels(p.mask), hw)
+        painted = None if p.painted is None else resize_labels(np.asarray(p.painted, np.uint8), hw).astype(bool)
         if model is not None:
             faces = getattr(self.analysis, "faces", None)
             kp = None if not faces else faces[0].keypoints * scale
@@ -137,7 +138,8 @@ class RegenerateEditor(Editor[RegenerateParams]):
             result, masks, info = regenerate(
                 image, self._small_labels[hw], edited,
                 reference=self.reference, reference_labels=self.reference_labels,
-                reference_regions=p.reference_regions, blend=p.blend, feather=p.feather * scale, cancel=cancel)
+                reference_regions=p.reference_regions, blend=p.blend, feather=p.feather * scale, painted=painted,
+                cancel=cancel)
             device = CLASSICAL_DEVICE
         info.update(backend=ran.backend, note=ran.reason, device=device, reference=self.reference is not None)
         return EditResult(result, masks, info)

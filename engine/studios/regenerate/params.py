@@ -35,12 +35,16 @@ class RegenerateParams:
             :meth:`~engine.studios.regenerate.editor.RegenerateEditor.set_reference`); empty = everything from the source.
         blend: [0, 1], how much of the reference style the reference regions take (0 = none).
         feather: seam smoothing width in pixels at full resolution, [0, 10] (0 = hard seams).
+        painted: optional bool ``[H, W]`` (``mask``'s size): the pixels the user's strokes
+            covered; a painted piece that changed labels is synthesised anew as a whole (see
+            :func:`~engine.studios.regenerate.classical.repainted_pixels`). None = strokes unknown.
     """
 
     mask: np.ndarray = field(compare=False, repr=False)   # edited labels [H, W] uint8, official order
     reference_regions: tuple[str, ...] = ()               # labels styled from the reference
     blend: float = 1.0                                    # 0 = source style only, 1 = reference style
     feather: float = 1.0                                  # seam smoothing sigma in px (0 = none)
+    painted: np.ndarray | None = field(default=None, compare=False, repr=False)  # strokes, bool [H, W]
 
     def validate(self) -> RegenerateParams:
         """Check the values.
@@ -49,9 +53,12 @@ class RegenerateParams:
             ``self``.
 
         Raises:
-            ValueError: a bad mask, an unknown region name, ``blend`` or ``feather`` out of range.
+            ValueError: a bad mask, a painted mask of another size, an unknown region name,
+                ``blend`` or ``feather`` out of range.
         """
         check_labels(self.mask, "edited mask")
+        if self.painted is not None and np.shape(self.painted) != np.shape(self.mask):
+            raise ValueError(f"painted mask {np.shape(self.painted)} must match the edited mask {np.shape(self.mask)}")
         for n in self.reference_regions:
             if n not in CLASSES:
                 raise ValueError(f"unknown region {n!r}; use label names: {', '.join(CLASSES)}")

@@ -112,3 +112,29 @@ def test_painter_widget_keys_and_stroke(qtbot) -> None:
     assert SKIN in v.hidden
     p.opacity.setValue(20)
     assert v.opacity == pytest.approx(0.2)
+
+
+def test_strokes_footprint_follows_undo(qtbot) -> None:
+    stack = QUndoStack()
+    p = MaskPainter(stack)
+    qtbot.addWidget(p)
+    model = RasterLayer(base_map())
+    trace = RasterLayer(np.zeros((64, 80), np.uint8))
+    v = p.view
+    v.set_model(model)
+    v.set_footprint(trace)
+    p.set_label(SKIN)
+    p.set_tool("brush")
+    v.begin(10, 30, radius=3)                      # skin over background (changes) and over skin
+    v.extend(30, 30)
+    v.finish()
+    assert stack.count() == 1                      # one undo step for labels and footprint
+    assert trace.pixels[30, 10] == 1 and trace.pixels[30, 28] == 1   # skin painted over skin counts
+    assert trace.pixels[5, 5] == 0
+    v.begin(40, 40, radius=2)                      # skin over skin only: no step, no footprint
+    v.finish()
+    assert stack.count() == 1 and trace.pixels[40, 40] == 0
+    stack.undo()
+    assert not trace.pixels.any() and np.array_equal(model.pixels, base_map())
+    stack.redo()
+    assert trace.pixels[30, 28] == 1

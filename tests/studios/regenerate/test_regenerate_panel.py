@@ -56,6 +56,18 @@ def test_edit_regenerates_and_undo_restores(qtbot, win) -> None:
     win.undo_action.trigger()
     qtbot.waitUntil(lambda: win.is_idle() and panel.result.info["regions"] == {}, timeout=20000)
     assert np.array_equal(panel.result.image, win.doc.image)
+    # a stroke's footprint goes to the engine as the painted mask, and is undone with the stroke
+    assert panel.params().painted is None
+    panel.painter.set_label(HAIR)
+    panel.painter.set_tool("brush")
+    view = panel.painter.view
+    view.begin(140, 150, radius=8)
+    view.extend(170, 150)
+    view.finish()
+    painted = panel.params().painted
+    assert painted is not None and painted[150, 155] and not painted[10, 10]
+    win.undo_action.trigger()
+    assert panel.params().painted is None
 
 
 def test_reference_regions_and_blend(qtbot, win, tmp_path) -> None:
