@@ -457,7 +457,7 @@ def load_imagenet_encoder(model: FaceParserNet) -> str:
 def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[Item], out_dir: Path,
               args: argparse.Namespace) -> tuple[FaceParserNet, dict[str, Any]]:
     """Train a parser on ``records`` (resumable in ``out_dir``); returns it and its training facts."""
-    model = FaceParserNet(width=args.width)
+    model = FaceParserNet(width=args.width, prior_gain=getattr(args, "prior_gain", 4.0))
     features = load_imagenet_encoder(model)
     model.to(rt.device)
     net = rt.wrap(model)
