@@ -91,7 +91,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     sg.add_argument("--channel-max", type=int, default=128, help="channel cap")
     sg.add_argument("--aug-kimg", type=float, default=100.0,
                     help="thousands of images for the adaptive p to go 0 → 1 (the paper: 500; small for short runs)")
-    sg.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds (state kept)")
+    sg.add_argument("--time-limit", type=float, default=None, help=TIME_LIMIT_HELP)
+    sg.add_argument("--by-role", action="store_true",
+                    help="condition on role type (9 procedural types + the dev lianpu as 'traditional'): class "
+                         "embedding into the mapping network, projection discriminator")
+    sg.add_argument("--keep-if-better", default=None, metavar="STEM",
+                    help="with --by-role and --data: write the generator to this checkpoint stem only when its "
+                         "fd_effnet_lite0 to the dev lianpu is lower than the checkpoint already there")
     sg.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     sg.add_argument("--seed", type=int, default=0)
     add_runtime_args(sg)
