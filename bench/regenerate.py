@@ -394,8 +394,8 @@ LOOK_EDITS: tuple[str, ...] = ("fringe", "hat", "longer hair")
 def look_edits(labels: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The three edits of the looks sheet, drawn on a parsing as a user would paint them.
 
-    ``fringe``: hair over the upper ~55 % of the forehead (skin above the brows), its lower edge
-    wavy like strands; ``hat``: a dome over the head from a line 30 % down the forehead to just
+    ``fringe``: hair over the forehead (skin above the brows) down to 55 % of the way from its top
+    to the brows, the lower edge jagged like strand ends; ``hat``: a dome over the head from a line 30 % down the forehead to just
     above the hair, 8 % wider than the head there, with a brim along its lower edge; ``longer hair``: the hair grown by 3 % of the
     side. Returns name → (edited map, painted mask); an edit the face cannot take is left out.
     """
@@ -414,11 +414,12 @@ def look_edits(labels: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         forehead = skin.copy()
         forehead[top:] = False
         if forehead.sum() > 50:
-            d = _distance_to(hair)
-            reach = 0.55 * float(d[forehead].max())
-            xx = np.arange(w)[None, :].astype(np.float32)
-            wave = reach * (1.0 + 0.1 * np.sin(xx / max(4.0, 0.02 * w) * np.pi))  # strand ends
-            paint = forehead & (d <= wave)
+            fy, fx = np.nonzero(forehead)
+            line = fy.min() + 0.55 * (top - fy.min())  # the fringe ends 55 % of the way to the brows
+            xx = np.arange(w, dtype=np.float32)[None, :]
+            yy = np.arange(h, dtype=np.float32)[:, None]
+            tips = 0.12 * (top - fy.min()) * np.abs(np.sin(xx / max(3.0, 0.03 * w) * np.pi)) ** 2  # strand ends
+            paint = forehead & (yy <= line + tips)
             e = labels.copy()
             e[paint] = ix("hair")
             out["fringe"] = (e, paint)

@@ -47,7 +47,7 @@ from engine.geometry import fit_tps
 from engine.imageio import validate_rgb
 from engine.studios.regenerate.edits import check_labels
 from engine.studios.regenerate.params import CLASSES
-from engine.studios.regenerate.synthesis import soften_edges, synthesize
+from engine.studios.regenerate.synthesis import poisson_blend, soften_edges, synthesize
 
 LARGE_REGIONS: tuple[str, ...] = ("background", "skin", "hair", "hat", "neck_l", "neck", "cloth")
 """Labels continued in place (reflection fill) rather than warped as a whole."""
@@ -251,6 +251,7 @@ SOFT_EDGE_MAX = 8.0
 def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: int = 2,
                     old: np.ndarray | None = None, soft: np.ndarray | None = None,
                     painted: np.ndarray | None = None, own_colour: bool = False,
+                    firm: np.ndarray | None = None, avoid: np.ndarray | None = None, drape: bool = False,
                     cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Values for ``target`` pixels: kept where ``have``, else synthesised from ``have``'s texture.
 
@@ -272,8 +273,15 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
             (:func:`~engine.studios.regenerate.synthesis.soften_edges`: hair edges); None = hard edges.
         painted: bool ``[H, W]`` pixels the user painted; ``have`` pixels of a stroke that changed
             something are redone too (:func:`repainted_pixels`). None = no such test.
-        own_colour: give the synthesised pixels the colour statistics of the region's pixels
-            around them (:func:`_own_colour`: hair keeps its own colour, lightness and contrast).
+        own_colour: give the synthesised pixels the colour of the region's pixels around them
+            (:func:`_own_colour`: hair keeps its own colour and lightness).
+        firm: bool ``[H, W]`` neighbouring pixels the new pixels' edge blends toward over a
+            narrow :data:`FIRM_EDGE` px only (new hair over the face: strands end, they do not glow).
+        avoid: bool ``[H, W]`` pixels whose neighbourhood (:data:`AVOID_REACH` × the old-border
+            width) is not copied from (hair next to the face holds skin between its strands).
+        drape: new pixels below the region (a fringe over the forehead) copy the region's
+            pixels straight above them as one piece (:func:`drape_field`), blended in the
+            gradient domain, instead of a patch search (whose votes smear wide hair).
         cancel: checked between search iterations.
 
     Returns:
@@ -295,20 +303,86 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
     new = ~have[ys, xs]
     if not new.any():
         return vals, new
+    reach = AVOID_REACH * max(1, rim)
+    if avoid is not None and avoid.any():
+        # the sparse edge of the region next to the face, where new pixels join it, is redone too
+        # (a fringe is dense where the hairline showed skin between strands)
+        zone = cv2.distanceTransform((~avoid).astype(np.uint8), cv2.DIST_L2, 3) <= reach
+        zone &= cv2.distanceTransform((have | ~target).astype(np.uint8), cv2.DIST_L2, 3) <= 2.0 * reach
+        if (have & ~zone).sum() >= MIN_PIXELS:
+            have = have & ~zone
+            new = ~have[ys, xs]
     clean = cv2.morphologyEx(have.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    if avoid is not None and avoid.any():
+        far = cv2.distanceTransform((~avoid).astype(np.uint8), cv2.DIST_L2, 3) > reach
+        if (clean & far).sum() >= max(MIN_PIXELS, int(0.25 * clean.sum())):
+            clean &= far
     exemplar = clean if clean.sum() >= MIN_PIXELS else have  # copy solid parts of the region, not parsing speckles
     hole = target & ~have
-    synth = synthesize(img, hole, exemplar, inside_src=inside, inside_dst=target, anchor=target & have,
-                       cancel=cancel)
+    field = drape_field(hole, exemplar) if drape else None
+    if field is not None:
+        synth = poisson_blend(img, hole, target & have & ~hole, field, img)
+    else:
+        synth = synthesize(img, hole, exemplar, inside_src=inside, inside_dst=target, anchor=target & have,
+                           cancel=cancel)
     if own_colour:
         synth = _own_colour(synth, img, hole, exemplar)
     if soft is not None and soft.any():
         thick = 2.0 * float(cv2.distanceTransform(np.pad(hole, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
         most = SOFT_EDGE_MAX * max(1.0, max(hole.shape) / PARSE_SIDE)
         synth = soften_edges(img, hole, synth, soft & ~target, float(np.clip(SOFT_EDGE * thick, 1.0, most)))
+    if firm is not None and firm.any():
+        synth = soften_edges(img, hole, synth, firm & ~target, FIRM_EDGE * max(1.0, max(hole.shape) / PARSE_SIDE))
     vals[new] = synth
     return vals, new
 
+
+DRAPE_MIN_SHARE = 0.8
+"""Share of the new pixels that must find an exemplar pixel straight above them for :func:`drape_field`."""
+
+
+def drape_field(hole: np.ndarray, exemplar: np.ndarray) -> np.ndarray | None:
+    """Match field that lets the region above ``hole`` hang down into it: hair falls.
+
+    Each hole pixel copies the pixel one hole-column-height above it (its column's run of hole
+    pixels, plus the same again when that pixel is no exemplar), so a fringe is made of the strands
+    right above it, whole, in their own flow; pixels with no exemplar straight above take the
+    nearest one. None when fewer than :data:`DRAPE_MIN_SHARE` of the pixels find one above them
+    (the region does not lie above the hole).
+
+    Args:
+        hole: bool ``[H, W]`` the new pixels (non-empty).
+        exemplar: bool ``[H, W]`` pixels that may be copied.
+
+    Returns:
+        flat indices ``[N]`` (``np.nonzero(hole)`` order) into the image, or None.
+    """
+    h, w = hole.shape
+    ys, xs = np.nonzero(hole)
+    top = np.full(w, h, np.intp)
+    bottom = np.full(w, -1, np.intp)
+    np.minimum.at(top, xs, ys)
+    np.maximum.at(bottom, xs, ys)
+    run = (bottom - top + 1)[xs]
+    found = np.zeros(len(ys), bool)
+    q = np.zeros(len(ys), np.intp)
+    for k in (1, 2, 3):  # one, two or three run heights up
+        sy = ys - k * run
+        ok = ~found & (sy >= 0)
+        ok[ok] = exemplar[sy[ok], xs[ok]]
+        q[ok] = sy[ok] * w + xs[ok]
+        found |= ok
+    if found.mean() < DRAPE_MIN_SHARE:
+        return None
+    near = nearest_fill_index(exemplar)
+    q[~found] = near[ys[~found], xs[~found]]
+    return q
+
+
+FIRM_EDGE = 1.5
+"""Width (px at :data:`PARSE_SIDE`) of a new region's edge against a ``firm`` neighbour (new hair over the face)."""
+AVOID_REACH = 3.0
+"""Exemplar pixels nearer than this many old-border widths to an ``avoid`` pixel are not copied."""
 
 OWN_COLOUR_REACH = 2.0
 """Exemplar pixels within this many hole thicknesses of the hole set the colour of what is synthesised there."""
@@ -698,12 +772,23 @@ class _Style:
         return self.labels == CLASSES.index(name)
 
 
+FACE_LABELS: tuple[str, ...] = ("skin", "nose", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear",
+                                "mouth", "u_lip", "l_lip", "neck")
+"""The face and neck: new hair's edge over them is firm, and hair next to them is not copied (it shows skin)."""
+
+
+def _mostly(values: np.ndarray, names: Sequence[str]) -> bool:
+    """Whether more than half of the label ``values`` are among ``names`` (False when there are none)."""
+    return bool(values.size) and float(np.isin(values, [CLASSES.index(n) for n in names]).mean()) > 0.5
+
+
 def _from_image(style: _Style, name: str, target: np.ndarray, in_place: bool,
                 cancel: CancelToken | None = None, soft: np.ndarray | None = None,
-                painted: np.ndarray | None = None) -> tuple[np.ndarray, str, np.ndarray | None] | None:
+                painted: np.ndarray | None = None,
+                firm: np.ndarray | None = None) -> tuple[np.ndarray, str, np.ndarray | None] | None:
     """Render ``name`` from one image: in place / warped, or from its mirrored twin; None if absent.
 
-    ``painted``: pixels the user painted with ``name`` (see :func:`continue_region`).
+    ``painted``, ``soft``, ``firm``: see :func:`continue_region`.
 
     Returns (values ``[N, 3]``, how, which values are new — ``None`` = all).
     """
@@ -712,8 +797,12 @@ def _from_image(style: _Style, name: str, target: np.ndarray, in_place: bool,
             new = target & ~style.mask(name)
             replaced = np.isin(style.labels, np.unique(style.labels[new]))
             rim = max(2, int(round(2 * max(target.shape) / PARSE_SIDE)))  # parser borders scale with the photo
+            face = np.isin(style.labels, [CLASSES.index(n) for n in FACE_LABELS])
+            hair = name == "hair"
+            over_face = hair and _mostly(style.labels[new], FACE_LABELS)  # a fringe, not longer hair
             vals, fresh = continue_region(style.img, style.mask(name), target, rim=rim, old=replaced, soft=soft,
-                                          painted=painted, own_colour=name == "hair", cancel=cancel)
+                                          painted=painted, own_colour=hair, firm=firm,
+                                          avoid=face if over_face else None, drape=over_face, cancel=cancel)
             return vals, f"continued from {style.name}", fresh
         return warp_region(style.img, style.mask(name), target), f"warped from {style.name}", None
     if name in MIRROR and style.has(MIRROR[name][0]):
@@ -860,11 +949,15 @@ def _without_exemplar(src: _Style, name: str, target: np.ndarray, under: np.ndar
     return got if got is not None else (material(name, target, under), "built-in material", None)
 
 
-def _soft_against(edited: np.ndarray, c: int) -> np.ndarray:
-    """Pixels a new region of label ``c`` blends its edge toward: hair edges are soft, whichever side
-    is new (new hair against anything, anything new against hair)."""
+def _soft_against(edited: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Pixels a new region of label ``c`` blends its edge toward, widely and narrowly: hair edges
+    are soft, whichever side is new (new hair against the background or clothes, anything new
+    against hair); new hair over the face ends firmly (strands end on skin, they do not glow)."""
     hair = CLASSES.index("hair")
-    return (edited != c) if c == hair else (edited == hair)
+    if c != hair:
+        return edited == hair, None
+    face = np.isin(edited, [CLASSES.index(n) for n in FACE_LABELS])
+    return (edited != c) & ~face, face
 
 
 def _reference_style(reference: np.ndarray | None, reference_labels: np.ndarray | None) -> _Style | None:
@@ -1011,7 +1104,8 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
             how[name] = "warped from source with its surroundings"
             continue
         ys, xs = np.nonzero(target)
-        got = _from_image(src, name, target, in_place=True, cancel=cancel, soft=_soft_against(edited, c),
+        soft, firm = _soft_against(edited, c)
+        got = _from_image(src, name, target, in_place=True, cancel=cancel, soft=soft, firm=firm,
                           painted=painted)
         if got is None and ref is not None:
             got = _from_image(ref, name, target, in_place=False)

@@ -74,3 +74,24 @@ def test_hat_is_made_of_the_main_colour_of_the_clothes() -> None:
     out, _, info = regenerate(img, lab, edited)
     assert info["regions"]["hat"].startswith("synthesised from the photo's cloth")
     assert out[4:20, 14:66].astype(np.float32).mean() < 90   # jacket, no white patches
+
+
+def test_a_fringe_hangs_the_hair_above_it_down() -> None:
+    from engine.studios.regenerate.classical import drape_field
+
+    hole = np.zeros((40, 30), bool)
+    hole[20:30, 5:25] = True
+    above = np.zeros_like(hole)
+    above[:20] = True
+    q = drape_field(hole, above)
+    ys, xs = np.nonzero(hole)
+    assert q is not None and np.array_equal(q // 30, ys - 10) and np.array_equal(q % 30, xs)
+    beside = np.zeros_like(hole)
+    beside[:, 26:] = True
+    assert drape_field(hole, beside) is None       # nothing above: the patch search is used
+    img, lab = _forehead()
+    edited = lab.copy()
+    edited[24:36, 8:72] = IDX("hair")
+    out, _, _ = regenerate(img, lab, edited)
+    got = out[26:34, 12:68].astype(np.float32)
+    assert got.std() > 0.5 * img[4:20, 12:68].astype(np.float32).std()   # strands, not a smooth patch
