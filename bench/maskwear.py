@@ -3,7 +3,8 @@ coverage on the labelled pairs (upright and turned by 90/180/270°), a white mas
 skin, detection recall on the real masked photos, and ``batch wear-mask`` on ~100 512-px photos.
 
 ``python -m bench.maskwear [--sections a,b,...] [--out FILE]`` runs single sections (JSON on stdout
-or in FILE): ``fit``, ``coverage``, ``white``, ``recall``, ``photos512``, ``batch300``, ``identity``.
+or in FILE): ``fit``, ``coverage``, ``orientation``, ``white``, ``recall``, ``photos512``, ``batch300``,
+``identity``.
 
 Throughput runs ``batch wear-mask`` (analysis included) on 300 256² images made from
 ``skimage.data.astronaut()`` (flips, shifts and brightness changes, so every image is analysed
@@ -151,6 +152,57 @@ def coverage() -> dict[str, Any]:
     return doc
 
 
+def orientation(real: int = 120) -> dict[str, Any]:
+    """The 180° rule on the development photos, with the default analyzer: per labelled pair turned
+    by 180°, the orientation found and the lips+mouth share a surgical mask covers (a mask on the
+    forehead covers ~0); the first ``real`` real masked photos upright (how many are wrongly turned)
+    and turned by 180° (how many are turned back)."""
+    from PIL import Image
+
+    from engine.errors import NoFaceError
+    from engine.faces import FaceAnalyzer
+    from engine.imageio import load_image
+    from engine.studios.maskwear.editor import put_mask
+    from engine.studios.maskwear.params import MaskWearParams
+
+    files = sorted(PARSING.glob("*.jpg"))
+    photos = sorted(REAL_MASKED.glob("*.jpg"))[:real]
+    if not files or not photos:
+        return {"skipped": "no ../shared/data/faces/parsing or maskwear/real_masked"}
+    analyzer = FaceAnalyzer(parser="geometric")
+    doc: dict[str, Any] = {"pairs_180": {}}
+    lips = COVERAGE_GROUPS["lips_mouth"]
+    for jpg in files:
+        img = np.ascontiguousarray(np.rot90(load_image(jpg), 2))
+        gt = np.ascontiguousarray(np.rot90(np.asarray(Image.open(jpg.with_suffix(".png"))), 2))
+        res = analyzer.analyze(img, parse=False)
+        try:
+            _, alpha, _ = put_mask(img, res.faces, MaskWearParams(template="surgical-blue", method="keypoint",
+                                                                   faces="largest"))
+        except NoFaceError:
+            alpha = np.zeros(gt.shape, np.float32)
+        m = np.isin(gt, lips)
+        doc["pairs_180"][jpg.stem] = {"rotation": res.info["rotation"],
+                                      "lips_mouth": round(float((alpha[m] > 0.5).mean()), 3) if m.any() else None}
+    doc["pairs_180_right"] = sum(v["rotation"] == 180 for v in doc["pairs_180"].values())
+    upright_wrong, turned_right, found_up, found_turned = [], 0, 0, 0
+    for p in photos:
+        img = load_image(p)
+        res = analyzer.analyze(img, parse=False)
+        if res.faces:
+            found_up += 1
+            if res.info["rotation"] != 0:
+                upright_wrong.append(p.name)
+        res = analyzer.analyze(np.ascontiguousarray(np.rot90(img, 2)), parse=False)
+        if res.faces:
+            found_turned += 1
+            turned_right += res.info["rotation"] == 180
+    doc["real_upright"] = {"photos": len(photos), "with_face": found_up, "turned_wrongly": len(upright_wrong),
+                           "names": upright_wrong}
+    doc["real_turned_180"] = {"photos": len(photos), "with_face": found_turned, "turned_back": turned_right}
+    return doc
+
+
 def white_on_skin() -> dict[str, Any]:
     """Mean brightness of a white mask (surgical-white, full lighting) on astronaut and on the same
     photo with only the face darkened to a dark skin tone (the light is unchanged)."""
@@ -224,53 +276,105 @@ def data_astronaut() -> np.ndarray:
     return data.astronaut()
 
 
+BASELINE_ENV = "MASQUERADE_BENCH_BASELINE"
+"""A folder holding another version of the repository (``git archive <commit> | tar -x -C DIR``):
+``photos512`` and ``batch300`` then also run it, interleaved with this one, in the same run."""
+
+
+def _trees() -> list[tuple[str, Path]]:
+    """``[("current", this repository), ("baseline", $MASQUERADE_BENCH_BASELINE)]`` (the second only
+    when set)."""
+    import os
+
+    out = [("current", Path(__file__).resolve().parents[1])]
+    base = os.environ.get(BASELINE_ENV)
+    if base:
+        out.append(("baseline", Path(base).resolve()))
+    return out
+
+
+def _load() -> float:
+    """The 1-minute load average (the machine is shared: each timing carries it)."""
+    import os
+
+    return round(os.getloadavg()[0], 2)
+
+
 def photos512(count: int = 100) -> dict[str, Any]:
     """``masquerade batch wear-mask`` as a user runs it (a new process: start-up included) on
-    ``count`` 512-px face photos with 1 and 2 workers, and as the baseline in the same run the same
-    command with ``--method keypoint`` (no learned refiner)."""
+    ``count`` 512-px face photos with 1 and 2 workers, ``--method auto`` and ``--method keypoint``;
+    with :data:`BASELINE_ENV` set, the baseline tree's runs are interleaved with these (same
+    inputs, same run). Each entry carries the load average before and after it."""
     import subprocess
     import sys
 
-    repo = Path(__file__).resolve().parents[1]
     doc: dict[str, Any] = {"images": count}
     with tempfile.TemporaryDirectory(prefix="masquerade-bench-mw512-") as tmp:
         work = Path(tmp)
         (work / "in").mkdir()
         _photos512(work / "in", count)
-        for label, extra in (("auto", []), ("keypoint_baseline", ["--method", "keypoint"])):
+        for label, extra in (("auto", []), ("keypoint", ["--method", "keypoint"])):
             for workers in (1, 2):
-                out = work / f"out_{label}_{workers}"
-                t0 = time.perf_counter()
-                r = subprocess.run([sys.executable, "-m", "engine", "batch", "wear-mask", "--input", str(work / "in"),
-                                    "--output", str(out), "--workers", str(workers), *extra],
-                                   capture_output=True, text=True, cwd=repo)
-                wall = time.perf_counter() - t0
-                done = len(list(out.glob("*_masked.png")))
-                doc[f"{label}_workers_{workers}"] = {"done": done, "wall_s": round(wall, 2),
-                                                     "images_per_s": round(done / wall, 2), "rc": r.returncode}
+                for tree, repo in _trees():
+                    out = work / f"out_{tree}_{label}_{workers}"
+                    load0 = _load()
+                    t0 = time.perf_counter()
+                    r = subprocess.run([sys.executable, "-m", "engine", "batch", "wear-mask", "--input",
+                                        str(work / "in"), "--output", str(out), "--workers", str(workers), *extra],
+                                       capture_output=True, text=True, cwd=repo)
+                    wall = time.perf_counter() - t0
+                    done = len(list(out.glob("*_masked.png")))
+                    key = f"{label}_workers_{workers}" + ("" if tree == "current" else "_baseline")
+                    doc[key] = {"done": done, "wall_s": round(wall, 2), "images_per_s": round(done / wall, 2),
+                                "rc": r.returncode, "load_before": load0, "load_after": _load()}
     a1, a2 = doc["auto_workers_1"]["images_per_s"], doc["auto_workers_2"]["images_per_s"]
     doc["speedup_2_vs_1"] = round(a2 / a1, 3) if a1 else None
+    if "auto_workers_2_baseline" in doc:
+        doc["vs_baseline"] = {k: round(doc[k]["images_per_s"] / doc[k + "_baseline"]["images_per_s"], 2)
+                              for k in ("auto_workers_1", "auto_workers_2", "keypoint_workers_1", "keypoint_workers_2")
+                              if doc[k + "_baseline"]["images_per_s"]}
     doc["targets"] = {"images_per_s": TARGET_IMAGES_PER_S, "pass": a2 >= TARGET_IMAGES_PER_S,
                       "two_not_slower": a2 >= a1}
     return doc
 
 
 def batch300(images: int = 300) -> dict[str, Any]:
-    """``run_batch`` (this process starts the pool) on 300 256² astronaut variants, 1 and 2 workers."""
+    """``run_batch`` (this process starts the pool) on 300 256² astronaut variants, 1 and 2 workers;
+    with :data:`BASELINE_ENV` set, the baseline tree's ``batch300`` runs in a child process between
+    these (same inputs)."""
+    import json
+    import subprocess
+    import sys
+
     from engine.batch import JobSpec, run_batch
 
     doc: dict[str, Any] = {}
+    trees = _trees()
     with tempfile.TemporaryDirectory(prefix="masquerade-bench-mw-") as tmp:
         work = Path(tmp)
         (work / "in").mkdir()
         _inputs(work / "in", images)
         for workers in (1, 2):
+            load0 = _load()
             t0 = time.perf_counter()
             s = run_batch(JobSpec("wear-mask", work / "in", work / f"out{workers}", params={"size": 144},
                                   workers=workers))
             wall = time.perf_counter() - t0
             doc[f"batch_workers_{workers}"] = {"faces": s.done, "failed": s.failed, "wall_s": round(wall, 2),
-                                               "faces_per_s": round(s.done / wall, 2)}
+                                               "faces_per_s": round(s.done / wall, 2), "load_before": load0,
+                                               "load_after": _load()}
+            for tree, repo in trees[1:]:
+                code = (f"import json; from engine.batch import JobSpec, run_batch; import time, os; from pathlib import Path\n"
+                        f"l0 = round(os.getloadavg()[0], 2); t0 = time.perf_counter()\n"
+                        f"s = run_batch(JobSpec('wear-mask', Path({str(work / 'in')!r}), Path({str(work / f'{tree}{workers}')!r}), "
+                        f"params={{'size': 144}}, workers={workers}))\n"
+                        f"w = time.perf_counter() - t0\n"
+                        f"print(json.dumps({{'faces': s.done, 'failed': s.failed, 'wall_s': round(w, 2), "
+                        f"'faces_per_s': round(s.done / w, 2), 'load_before': l0, 'load_after': round(os.getloadavg()[0], 2)}}))")
+                r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo)
+                lines = r.stdout.strip().splitlines()
+                doc[f"batch_workers_{workers}_{tree}"] = json.loads(lines[-1]) if r.returncode == 0 and lines \
+                    else {"rc": r.returncode, "error": r.stderr.strip().splitlines()[-1:]}
     return doc
 
 
@@ -317,13 +421,13 @@ def table(doc: dict[str, Any]) -> list[str]:
     if p5:
         rows.append(f"  batch wear-mask, {p5['images']} 512-px photos (start-up included): "
                     f"1 worker {p5['auto_workers_1']['images_per_s']} img/s, 2 workers {p5['auto_workers_2']['images_per_s']} "
-                    f"img/s; keypoint baseline {p5['keypoint_baseline_workers_1']['images_per_s']} / "
-                    f"{p5['keypoint_baseline_workers_2']['images_per_s']} · target ≥ {p5['targets']['images_per_s']:.0f}: "
+                    f"img/s; keypoint fit {p5['keypoint_workers_1']['images_per_s']} / "
+                    f"{p5['keypoint_workers_2']['images_per_s']} · target ≥ {p5['targets']['images_per_s']:.0f}: "
                     f"{'PASS' if p5['targets']['pass'] else 'FAIL'}")
     return rows
 
 
-SECTION_FUNCS = {"fit": _fit_ms, "coverage": coverage, "white": white_on_skin, "recall": recall,
+SECTION_FUNCS = {"fit": _fit_ms, "coverage": coverage, "orientation": orientation, "white": white_on_skin, "recall": recall,
                  "photos512": photos512, "batch300": batch300, "identity": _identity}
 
 

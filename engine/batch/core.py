@@ -26,6 +26,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -308,12 +309,50 @@ def _execute(op: BatchOp, tasks: list[Task], spec: JobSpec, run: _Run, cancel: C
 
 
 def _execute_in_process(op: BatchOp, tasks: list[Task], run: _Run, cancel: CancelToken) -> None:
-    """Run the tasks one by one here, checking for cancel / disk full before each."""
-    runner = op.runner()
-    for task in tasks:
-        if cancel.cancelled or run.disk_full:
-            return
-        run.record(task, process_task(runner, task, run.output_dir))
+    """Run the tasks one by one here, checking for cancel / disk full before each, with one compute
+    thread like a pool worker (:class:`OneComputeThread`)."""
+    threads = OneComputeThread()
+    try:
+        runner = op.runner()
+        for task in tasks:
+            if cancel.cancelled or run.disk_full:
+                return
+            threads.apply()
+            run.record(task, process_task(runner, task, run.output_dir))
+    finally:
+        threads.restore()
+
+
+class OneComputeThread:
+    """OpenCV and torch (once something has imported it) compute on one thread until
+    :meth:`restore` puts the previous settings back. A one-worker job runs its tasks as a pool
+    worker does: on a shared 2-core machine a second compute thread mostly waits for a core and
+    spins (measured in ``bench.maskwear``'s ``photos512`` section, 1 worker vs 2)."""
+
+    def __init__(self) -> None:
+        import cv2
+
+        self._cv2_before = cv2.getNumThreads()
+        self._torch_before: int | None = None
+        cv2.setNumThreads(1)
+        self.apply()
+
+    def apply(self) -> None:
+        """One torch thread, if torch has been imported since (cheap to call before every task)."""
+        torch = sys.modules.get("torch")
+        if torch is not None and self._torch_before is None:
+            self._torch_before = int(torch.get_num_threads())
+            torch.set_num_threads(1)
+
+    def restore(self) -> None:
+        """The thread counts from before."""
+        import cv2
+
+        cv2.setNumThreads(self._cv2_before)
+        torch = sys.modules.get("torch")
+        if torch is not None and self._torch_before is not None:
+            torch.set_num_threads(self._torch_before)
+            self._torch_before = None
 
 
 def _execute_in_pool(op: BatchOp, tasks: list[Task], workers: int, run: _Run, cancel: CancelToken) -> None:

@@ -444,13 +444,18 @@ UPSIDE_DOWN_SUSPECT = -40.0
 """A face found only in a turned image (none upright) must have an :func:`upside_down_score` at
 most this (brows clearly darker than the cheeks mirrored under the eyes)."""
 
-UPSIDE_DOWN_GAIN = 0.2
-"""The image turned by 180° is analysed instead when MediaPipe's best face score there is higher by
-this much and its face's brows look more like brows (:func:`upside_down_score` lower). Measured as
-(upright real masked photos of the first 120 wrongly turned / lips+mouth covered by a surgical mask
-on the 9 labelled pairs turned by 180°, mean per pair): brow score alone 25 / 0.67; detector gain
-0.1 alone 6 / 0.88; gain 0.05 and brows 4 / 0.78; gain 0.2 and brows 2 / 0.67 (6 of 9 pairs right).
-Upright masked photos come first here."""
+UPSIDE_DOWN_MARGIN = 0.35
+"""The image turned by 180° is analysed instead when MediaPipe's best face score there is higher
+(``gain`` > 0) and ``gain + brows / UPSIDE_DOWN_BROW_SCALE`` reaches this, ``brows`` being how much
+more brow-like the turned fit's brows look (:func:`upside_down_score` upright minus turned).
+Chosen on the development photos (9 labelled pairs upright and turned by 180°, the first 120 real
+masked photos upright and turned by 180°; errors pairs / upright photos turned / turned photos
+left upside down): the old rule (gain ≥ 0.2 and brows > 0) 3 / 2 / 55 of 9 / 87 / 87 (photos
+with a face in both orientations); this 1 / 2 / 43. Brows alone, or the gain alone, turn many
+more upright masked photos upside down (a black mask looks like hair and brows when turned)."""
+
+UPSIDE_DOWN_BROW_SCALE = 300.0
+"""Grey levels of brow difference worth one unit of detector score (:data:`UPSIDE_DOWN_MARGIN`)."""
 
 ORIENT_SIDE = 512
 """Long side of the copy the orientation check's face detector sees."""
@@ -535,8 +540,8 @@ class FaceFinder:
             than merging both on every image; what a one-face-per-image batch needs).
 
     :meth:`find` returns the faces upright; those of the image turned by 180° instead when the face
-    detector scores that clearly higher (an upside-down face: its mesh fitted upright would put the
-    mouth on the forehead); when nothing is found upright, those of the image turned by 180°, 90°
+    detector scores that higher and the brows agree enough (:data:`UPSIDE_DOWN_MARGIN`; an
+    upside-down face: its mesh fitted upright would put the mouth on the forehead); when nothing is found upright, those of the image turned by 180°, 90°
     or 270° (a turned image's face must look upright: :func:`upside_down_score`).
     """
 
@@ -549,7 +554,7 @@ class FaceFinder:
     def orientation_score(self, rgb: np.ndarray) -> float:
         """The best MediaPipe face-detection score on a ≤ :data:`ORIENT_SIDE` px copy (0 when
         none): the detector is trained on upright faces, so an upside-down face scores lower than
-        the same face turned upright (:data:`UPSIDE_DOWN_GAIN`)."""
+        the same face turned upright (:data:`UPSIDE_DOWN_MARGIN`)."""
         if self._orienter is None:
             self._orienter = MediaPipeBoxDetector(min_score=0.05, close_range_fallback=False)
         small, _ = downscale_to(rgb, ORIENT_SIDE)
@@ -573,11 +578,13 @@ class FaceFinder:
         faces = self.faces(rgb, max_faces)
         if faces:
             turned = np.ascontiguousarray(np.rot90(rgb, 2))
-            if self.orientation_score(turned) >= self.orientation_score(rgb) + UPSIDE_DOWN_GAIN:
+            gain = self.orientation_score(turned) - self.orientation_score(rgb)
+            if gain > 0:  # the detector prefers the turned image: weigh it against the brows
                 found = self.faces(turned, max_faces)
-                # and the turned fit's brows must look more like brows than the upright fit's
-                if found and upside_down_score(turned, found[0]) < upside_down_score(rgb, faces[0]):
-                    return [unrotate_face(f, 2, rgb.shape[:2]) for f in found], 180
+                if found:
+                    brows = upside_down_score(rgb, faces[0]) - upside_down_score(turned, found[0])
+                    if gain + brows / UPSIDE_DOWN_BROW_SCALE >= UPSIDE_DOWN_MARGIN:
+                        return [unrotate_face(f, 2, rgb.shape[:2]) for f in found], 180
             return faces, 0
         for k in (2, 1, 3):
             turned = np.ascontiguousarray(np.rot90(rgb, k))

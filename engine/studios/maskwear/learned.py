@@ -14,6 +14,7 @@ when it cannot be loaded, the key-point fit runs and the resolution's reason say
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,27 @@ def apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
     return p[:, :2] / p[:, 2:3]
 
 
+_SMALL: OrderedDict[tuple[Any, ...], tuple[np.ndarray, MaskTemplate]] = OrderedDict()
+"""(id(template.rgba), name, kind, anchors) → (that array, its :func:`small_template`); the entry
+keeps the array alive so its id cannot be reused while cached (built-in templates are cached
+objects: a batch resizes each once)."""
+
+
 def small_template(t: MaskTemplate) -> MaskTemplate:
-    """``t`` resized to :data:`TEMPLATE_SIZE`, anchors scaled with it."""
+    """``t`` resized to :data:`TEMPLATE_SIZE`, anchors scaled with it (cached per template)."""
+    key = (id(t.rgba), t.name, t.kind, tuple(sorted(t.anchors.items())))
+    hit = _SMALL.get(key)
+    if hit is not None and hit[0] is t.rgba:
+        _SMALL.move_to_end(key)
+        return hit[1]
+    small = _small_template(t)
+    _SMALL[key] = (t.rgba, small)
+    while len(_SMALL) > 16:
+        _SMALL.popitem(last=False)
+    return small
+
+
+def _small_template(t: MaskTemplate) -> MaskTemplate:
     th, tw = t.rgba.shape[:2]
     sx, sy = TEMPLATE_SIZE[0] / tw, TEMPLATE_SIZE[1] / th
     small = cv2.resize(np.asarray(t.rgba), TEMPLATE_SIZE, interpolation=cv2.INTER_AREA)

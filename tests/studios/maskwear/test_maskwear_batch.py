@@ -10,6 +10,7 @@ import pytest
 from skimage import data
 
 from engine.batch import JobSpec, read_manifest, run_batch
+from engine.errors import ImageLoadError
 from engine.imageio import load_grey, load_image, save_image
 from engine.studios.maskwear.batch import wear_mask_params
 
@@ -77,3 +78,38 @@ def test_template_list_draws_one_per_face_and_cli_flags(inputs: Path, tmp_path: 
     assert rc == 1  # the wall image has no face
     used = {json.loads((out / f"{s}_params.json").read_text())["template"] for s in ("a", "b")}
     assert used <= {"kn95", "n95"}
+
+
+def test_user_template_and_no_ear_loops(tmp_path: Path) -> None:
+    """A template made by ``mask-template`` (here: its format, a red mask) is used for every face;
+    ``--no-ear-loops`` leaves the loops out; parameters not used keep old jobs' identity."""
+    import cv2
+
+    from engine.cli import main
+    from engine.procedural.mask_templates import get_template
+
+    assert set(wear_mask_params({})) == {"template", "color", "size", "augment", "lighting", "method"}
+    base = get_template("surgical-blue", (200, 30, 30), ear_loops=False)
+    png = tmp_path / "mine.png"
+    save_image(png, base.rgba)
+    (tmp_path / "mine.json").write_text(json.dumps({k: list(v) for k, v in base.anchors.items()}))
+    p = wear_mask_params({"template_file": str(png), "ear_loops": "false"})
+    assert p["template"] == "user" and p["ear_loops"] is False and len(p["template_sha256"]) == 64
+    (tmp_path / "in").mkdir()
+    save_image(tmp_path / "in" / "a.png", cv2.resize(data.astronaut(), (320, 320), interpolation=cv2.INTER_AREA))
+    with pytest.raises(ImageLoadError, match="alpha channel"):
+        wear_mask_params({"template_file": str(tmp_path / "in" / "a.png")})
+    out = tmp_path / "o"
+    rc = main(["batch", "wear-mask", "--input", str(tmp_path / "in"), "--output", str(out), "--template", str(png),
+               "--no-ear-loops", "--size", "64", "--method", "keypoint"])
+    assert rc == 0
+    assert json.loads((out / "a_params.json").read_text())["template"] == "user"
+    masked, alpha = load_image(out / "a_masked.png"), load_grey(out / "a_alpha.png")
+    red = masked[alpha > 250].astype(int)
+    assert (red[:, 0] - red[:, 2]).mean() > 60  # the user's red mask, not a built-in
+    one = {"template": "surgical-blue", "size": 96, "method": "keypoint"}
+    loops = run_batch(JobSpec("wear-mask", tmp_path / "in", tmp_path / "loops", params=one))
+    plain = run_batch(JobSpec("wear-mask", tmp_path / "in", tmp_path / "plain", params={**one, "ear_loops": False}))
+    assert loops.done == plain.done == 1
+    a1, a0 = load_grey(tmp_path / "loops" / "a_alpha.png"), load_grey(tmp_path / "plain" / "a_alpha.png")
+    assert (a1 > 128).sum() > (a0 > 128).sum()  # the loops are part of the mask label

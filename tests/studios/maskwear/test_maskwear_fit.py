@@ -48,7 +48,9 @@ def test_stripes_stay_continuous_across_the_midline() -> None:
 def test_chin_on_the_jaw_line_neck_clear(astro) -> None:
     img, faces = astro
     lm = faces[0].landmarks
-    _, alpha, targets = put_mask(img, faces, MaskWearParams(template="surgical-blue", method="keypoint"))
+    # the mask's body (the ear loops run to the ears beside the face: test_ear_loops_run_to_the_visible_ears)
+    _, alpha, targets = put_mask(img, faces, MaskWearParams(template="surgical-blue", method="keypoint",
+                                                            ear_loops=False))
     assert np.allclose(targets[0][4], lm[FACE_ANCHORS["e"]])  # anchor e is the chin point itself
     height = float(np.hypot(*(lm[T.FOREHEAD] - lm[T.CHIN])))
     for dy in (0.08, 0.15, 0.3):  # under the chin: the neck
@@ -111,3 +113,33 @@ def test_ear_loops_are_optional(astro) -> None:
     _, a1, _ = put_mask(img, faces, MaskWearParams(method="keypoint"))
     _, a0, _ = put_mask(img, faces, MaskWearParams(method="keypoint", ear_loops=False))
     assert (a0 <= a1 + 1e-6).all() and (a1 > 0.5).sum() > (a0 > 0.5).sum()
+
+
+def test_ear_loops_run_to_the_visible_ears(astro) -> None:
+    from dataclasses import replace
+
+    from engine.studios.maskwear.classical import ear_points
+
+    img, faces = astro
+    face = faces[0]
+    lm = face.landmarks
+    width = float(np.hypot(*(lm[T.JAW_LEFT] - lm[T.JAW_RIGHT])))
+    _, a1, _ = put_mask(img, faces, MaskWearParams(method="keypoint"))
+    _, a0, _ = put_mask(img, faces, MaskWearParams(method="keypoint", ear_loops=False))
+    loops = (a1 > 0.3) & (a0 < 0.05)
+    ys, xs = np.nonzero(loops)
+    pts = np.stack([xs, ys], 1).astype(np.float64)
+    ears = ear_points(face)
+    assert set(ears) == {"left", "right"}  # a frontal face shows both ears
+    for top, lobe, _ in ears.values():  # each loop reaches its ear: drawn pixels at the top root and the lobe
+        for end in (top, lobe):
+            assert np.hypot(*(pts - end).T).min() < 0.03 * width
+    # never down the neck: no loop pixel below the mask's lower corners (anchors d, f on the jaw)
+    assert ys.max() <= max(lm[FACE_ANCHORS["d"]][1], lm[FACE_ANCHORS["f"]][1]) + 0.02 * width
+    # the loops stay beside the face: nothing between the eyes' outer corners
+    x_in = sorted((lm[33][0], lm[263][0]))
+    assert not ((xs > x_in[0] + 0.05 * width) & (xs < x_in[1] - 0.05 * width)).any()
+    # a head turned to the image's left hides its left ear (the nose near that cheek contour): one loop side
+    turned = lm.copy()
+    turned[T.NOSE_TIP] = lm[FACE_ANCHORS["a"]] * 0.8 + lm[FACE_ANCHORS["c"]] * 0.2
+    assert set(ear_points(replace(face, landmarks=turned))) == {"right"}
