@@ -115,7 +115,7 @@ def table(doc: dict[str, Any]) -> list[str]:
     return rows
 
 
-def sheet(out: Path, run_dir: Path, per_source: int = 3) -> Path:
+def sheet(out: Path, run_dir: Path, size: int, folds: int, per_source: int = 3, seed: int = 0) -> Path:
     """Photo | geometric | learned | truth rows for held-out photos (fold models, product path)."""
     import safetensors.torch
 
@@ -132,20 +132,21 @@ def sheet(out: Path, run_dir: Path, per_source: int = 3) -> Path:
         read_truth,
     )
 
-    card = json.loads((Path(__file__).resolve().parents[1] / "checkpoints" / "face_parser.json").read_text())
-    size, folds, seed = int(card["input_size"][0]), int(card["extra"]["folds"]), 0
     items = list_items(SHARED)
     records = build_cache(items, run_dir / "cache", size)
     fold_of = folds_for(items, folds, seed)
-    models = []
+    models = {}
     for k in range(folds):
-        m = FaceParserNet(**card["kwargs"])
-        m.load_state_dict(safetensors.torch.load_file(str(run_dir / f"fold{k}" / "state" / "parser.safetensors")))
-        models.append(m.eval())
+        f = run_dir / f"fold{k}" / "result.npz"  # a finished fold (its state is the final one)
+        if f.is_file():
+            m = FaceParserNet()
+            m.load_state_dict(safetensors.torch.load_file(str(f.parent / "state" / "parser.safetensors")))
+            models[k] = m.eval()
     tile = 160
     rows = []
     for src in SOURCES:
-        recs = [r for r in records if items[int(r["index"])].source == src.name][:per_source]
+        recs = [r for r in records if items[int(r["index"])].source == src.name
+                and fold_of[int(r["index"])] in models][:per_source]
         for rec in recs:
             it = items[int(rec["index"])]
             rgb = load_image(it.photo)
@@ -162,13 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="write the section's JSON here")
     ap.add_argument("--sheet", default=None, help="write a photo | geometric | learned | truth sheet (PNG)")
     ap.add_argument("--run-dir", default="runs/parser", help="the training run (fold models, cache) for --sheet")
+    ap.add_argument("--size", type=int, default=160, help="crop side of that run (--sheet)")
+    ap.add_argument("--folds", type=int, default=3, help="folds of that run (--sheet)")
+    ap.add_argument("--per-source", type=int, default=3, help="photos per source on the sheet")
     ap.add_argument("--no-latency", action="store_true", help="only the sheet / card table")
     args = ap.parse_args(argv)
     from engine.faces.cli import quiet_native_stderr
 
     with quiet_native_stderr():
         if args.sheet:
-            print(f"sheet: {sheet(Path(args.sheet), Path(args.run_dir))}")
+            print(f"sheet: {sheet(Path(args.sheet), Path(args.run_dir), args.size, args.folds, args.per_source)}")
         if args.no_latency:
             return 0
         doc = run(args.runs)
