@@ -29,6 +29,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -293,8 +294,9 @@ class _Run:
 
 
 def _execute(op: BatchOp, tasks: list[Task], spec: JobSpec, run: _Run, cancel: CancelToken) -> None:
-    """Process ``tasks`` on the job's engine: in this process (local, ``workers == 1``), a spawn
-    pool (local) or Ray actors (:mod:`engine.batch.cluster`), recording each here."""
+    """Process ``tasks`` on the job's engine: in this process (local, ``workers == 1``), this
+    process and a spawn pool of ``workers - 1`` (local) or Ray actors (:mod:`engine.batch.cluster`),
+    recording each here."""
     workers = spec.workers
     if spec.engine == "ray":
         from engine.batch.cluster import execute_on_ray
@@ -356,25 +358,39 @@ class OneComputeThread:
 
 
 def _execute_in_pool(op: BatchOp, tasks: list[Task], workers: int, run: _Run, cancel: CancelToken) -> None:
-    """Run the tasks in a ``spawn`` pool, at most ``workers * INFLIGHT_PER_WORKER`` submitted ahead;
-    results are recorded here as they arrive (single manifest writer)."""
+    """Run the tasks on ``workers`` processes: this one and a ``spawn`` pool of ``workers - 1``
+    (at most ``INFLIGHT_PER_WORKER`` tasks submitted ahead to each); results are recorded here as
+    they arrive (single manifest writer).
+
+    This process works from the first moment, while the pool's processes import and load their
+    models (seconds on a busy machine): a job with N workers is never slower than with one because
+    of the others' start-up. Between its own tasks it records the pool's finished ones; with nothing
+    left to take it waits for the pool.
+    """
     ctx = multiprocessing.get_context("spawn")
-    pending: Iterator[Task] = iter(tasks)
+    pending = deque(tasks)
     inflight: dict[Future[Any], Task] = {}
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(op,))
+    helpers = workers - 1
+    pool = ProcessPoolExecutor(helpers, mp_context=ctx, initializer=_init_worker, initargs=(op,))
+    local = _LocalWorker(op)
     try:
         while True:
             stopping = cancel.cancelled or run.disk_full
-            while not stopping and len(inflight) < workers * INFLIGHT_PER_WORKER:
-                task = next(pending, None)
-                if task is None:
-                    break
+            while not stopping and pending and len(inflight) < helpers * INFLIGHT_PER_WORKER:
+                task = pending.popleft()
                 with _sigint_blocked():  # a submit may start a worker process
                     inflight[pool.submit(_worker_task, task, run.output_dir)] = task
             if stopping:
                 for fut in list(inflight):
                     if fut.cancel():
                         del inflight[fut]
+                pending.clear()
+            for fut in [f for f in inflight if f.done()]:
+                run.record(inflight.pop(fut), fut.result())
+            if pending:  # one task here (the pool's queue is full)
+                task = pending.popleft()
+                run.record(task, local.process(task, run.output_dir))
+                continue
             if not inflight:
                 return
             finished, _ = wait(inflight, timeout=POLL_S, return_when=FIRST_COMPLETED)
@@ -389,7 +405,32 @@ def _execute_in_pool(op: BatchOp, tasks: list[Task], workers: int, run: _Run, ca
         _drain(inflight, run)
         raise
     finally:
+        local.close()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _LocalWorker:
+    """The calling process as one of a pool job's workers: the op's runner built on its first task,
+    one compute thread while the job runs (:class:`OneComputeThread`)."""
+
+    def __init__(self, op: BatchOp) -> None:
+        self.op = op
+        self.runner: Runner | ProceduralRunner | None = None
+        self.threads: OneComputeThread | None = None
+
+    def process(self, task: Task, output_dir: Path) -> TaskOutcome:
+        """Run one task here (:func:`process_task`)."""
+        if self.threads is None:
+            self.threads = OneComputeThread()
+        if self.runner is None:
+            self.runner = self.op.runner()
+        self.threads.apply()
+        return process_task(self.runner, task, output_dir)
+
+    def close(self) -> None:
+        """Put the thread settings back."""
+        if self.threads is not None:
+            self.threads.restore()
 
 
 @contextmanager
