@@ -395,7 +395,7 @@ def look_edits(labels: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The three edits of the looks sheet, drawn on a parsing as a user would paint them.
 
     ``fringe``: hair over the forehead (skin above the brows) down to 55 % of the way from its top
-    to the brows, the lower edge jagged like strand ends; ``hat``: a dome over the head from a line 30 % down the forehead to just
+    to the brows, the lower edge wavy as a brush would paint it; ``hat``: a dome over the head from a line 30 % down the forehead to just
     above the hair, 8 % wider than the head there, with a brim along its lower edge; ``longer hair``: the hair grown by 3 % of the
     side. Returns name → (edited map, painted mask); an edit the face cannot take is left out.
     """
@@ -418,7 +418,7 @@ def look_edits(labels: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             line = fy.min() + 0.55 * (top - fy.min())  # the fringe ends 55 % of the way to the brows
             xx = np.arange(w, dtype=np.float32)[None, :]
             yy = np.arange(h, dtype=np.float32)[:, None]
-            tips = 0.12 * (top - fy.min()) * np.abs(np.sin(xx / max(3.0, 0.03 * w) * np.pi)) ** 2  # strand ends
+            tips = 0.06 * (top - fy.min()) * np.sin(xx / max(3.0, 0.05 * w) * np.pi)  # a brushed, wavy edge
             paint = forehead & (yy <= line + tips)
             e = labels.copy()
             e[paint] = ix("hair")
