@@ -210,6 +210,10 @@ def warp_template(template: MaskTemplate, targets: np.ndarray, size: tuple[int, 
     return rgb.astype(np.float32), alpha.astype(np.float32)
 
 
+EYE_GUARD_SCALE = 1.7
+"""The eye guard is each eye's lid outline grown this much around its centre (:func:`eye_guard`)."""
+
+
 def eye_guard(shape: tuple[int, int], face: Face) -> np.ndarray:
     """Where a mask may cover: nothing over the eyes, whatever the fit.
 
@@ -228,8 +232,8 @@ def eye_guard(shape: tuple[int, int], face: Face) -> np.ndarray:
     for loop in (T.LEFT_EYE, T.RIGHT_EYE):
         pts = lm[list(loop)]
         c = pts.mean(0)
-        grown = c + (pts - c) * 1.7  # margin around the lids
-        cv2.fillPoly(g, [np.round(grown * 4).astype(np.int32)], 1, cv2.LINE_AA, 4)
+        grown = c + (pts - c) * EYE_GUARD_SCALE  # margin around the lids
+        cv2.fillPoly(g, [np.round(grown * 16).astype(np.int32)], 1, cv2.LINE_AA, 4)  # 4 fractional bits
     size = max(3, int(round(np.hypot(*(lm[T.LEFT_EYE[0]] - lm[T.RIGHT_EYE[0]])) * 0.05)) | 1)
     soft = cv2.GaussianBlur(g.astype(np.float32), (size, size), 0)
     return 1.0 - np.clip(soft, 0, 1)

@@ -143,3 +143,19 @@ def test_ear_loops_run_to_the_visible_ears(astro) -> None:
     turned = lm.copy()
     turned[T.NOSE_TIP] = lm[FACE_ANCHORS["a"]] * 0.8 + lm[FACE_ANCHORS["c"]] * 0.2
     assert set(ear_points(replace(face, landmarks=turned))) == {"right"}
+
+
+def test_eye_guard_lies_on_the_eyes(astro) -> None:
+    from engine.studios.maskwear.classical import eye_guard
+
+    img, faces = astro
+    lm = faces[0].landmarks
+    g = eye_guard(img.shape[:2], faces[0])
+    for loop in (T.LEFT_EYE, T.RIGHT_EYE):
+        pts = lm[list(loop)]
+        x, y = np.round(pts.mean(0)).astype(int)
+        assert g[y, x] == 0.0  # the eye itself (it was once drawn at a quarter of its coordinates)
+        for px, py in np.round(pts).astype(int):  # every lid point, with a margin
+            assert g[py, px] < 0.5
+    x, y = np.round(lm[T.NOSE_TIP]).astype(int)
+    assert g[y, x] == 1.0 and g[: int(lm[:, 1].min()) // 2].min() == 1.0
