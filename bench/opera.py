@@ -33,15 +33,17 @@ def _hist(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return h / h.sum()
 
 
-def self_colouring(images: dict[str, np.ndarray], lines: dict[str, np.ndarray]) -> dict[str, Any]:
-    """SSIM / mean absolute error of ``colorize(lines[k], images[k])`` against ``images[k]``."""
+def self_colouring(images: dict[str, np.ndarray], lines: dict[str, np.ndarray], extractor: str = "xdog") -> dict[str, Any]:
+    """SSIM / mean absolute error of ``colorize(lines[k], images[k])`` against ``images[k]``, the
+    sketch's extractor named to the colouring (``ColorizeParams.extractor``)."""
     from skimage.metrics import structural_similarity
 
-    from engine.studios.opera.classical import colorize
+    from engine.studios.opera.classical import ColorizeParams, colorize
 
     ssim, err = {}, []
+    params = ColorizeParams(extractor=extractor)
     for k, x in images.items():
-        out = colorize(lines[k], x).image
+        out = colorize(lines[k], x, params).image
         ssim[k] = round(float(structural_similarity(x, out, channel_axis=2, data_range=255)), 4)
         err.append(float(np.abs(x.astype(np.float64) - out).mean()))
     values = list(ssim.values())
@@ -68,7 +70,7 @@ def quality(folder: Path, hed: bool = True) -> dict[str, Any]:
     if hed:
         from engine.studios.opera.hed import hed_line_art
 
-        per_extractor["hed"] = self_colouring(images, {k: hed_line_art(v) for k, v in images.items()})
+        per_extractor["hed"] = self_colouring(images, {k: hed_line_art(v) for k, v in images.items()}, "hed")
     hists = {k: _hist(v, face_mask_from_image(v)) for k, v in images.items()}
     wins = total = 0
     for kx in images:

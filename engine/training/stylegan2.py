@@ -259,7 +259,6 @@ def dev_images(folder: Path, size: int) -> np.ndarray:
 
 def main(args: argparse.Namespace) -> int:
     """``masquerade train stylegan2``: train on procedural lianpu (+ a dev folder), measure FID/KID/IS."""
-    from engine.cancel import CancelToken
     from engine.imageio import save_image
     from engine.metrics.distribution import MetricUnavailable, fid_kid, get_extractor
     from engine.metrics.inception_score import get_classifier, score_images

@@ -19,6 +19,8 @@ turns it into pure black/white line art.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -33,6 +35,7 @@ __all__ = [
     "LINE_INK", "OPERA_COLOUR_MEANINGS", "UNPAINTED",
     "ColorizeParams", "ColorizeResult", "ColourClass", "XDoGParams",  # the params: what these functions take
     "align_reference", "as_rgb", "classify_main_colour", "colorize", "compose", "face_mask_from_image",
+    "ReferenceAnalysis", "analyse_reference",
     "line_grey", "paint_classes", "pin_paint", "recolour_region", "reference_lines", "region_colours",
     "sketch_regions", "xdog",
 ]
@@ -478,16 +481,78 @@ def region_colours(regions: np.ndarray, source: np.ndarray, quant_bits: int = 4)
     return out
 
 
-def reference_lines(reference: np.ndarray) -> np.ndarray:
+def reference_lines(reference: np.ndarray, extractor: str = "xdog") -> np.ndarray:
     """The strokes of a colour reference as the sketch's extractor sees them.
 
     Args:
         reference: ``uint8`` RGB ``[h, w, 3]`` (or RGBA, composited on white).
+        extractor: ``"xdog"`` (binarised at 0.5) or ``"hed"`` (:func:`engine.studios.opera.hed.hed_line_art`).
 
     Returns:
-        ``bool`` ``[h, w]``: XDoG line pixels (binarised at 0.5).
+        ``bool`` ``[h, w]`` line pixels.
+
+    Raises:
+        ValueError: unknown extractor.
+        CheckpointError: HED without its weights.
     """
-    return xdog(as_rgb(reference, "reference"), XDoGParams(threshold=0.5)) < 128
+    rgb = as_rgb(reference, "reference")
+    if extractor == "hed":
+        from engine.studios.opera.hed import hed_line_art
+
+        return hed_line_art(rgb) < 128
+    if extractor != "xdog":
+        raise ValueError(f"extractor must be xdog or hed, got {extractor!r}")
+    return xdog(rgb, XDoGParams(threshold=0.5)) < 128
+
+
+@dataclass(frozen=True)
+class ReferenceAnalysis:
+    """What colouring needs of a reference, whatever the sketch: its RGB, strokes and face.
+
+    Args:
+        rgb: ``uint8`` RGB ``[h, w, 3]`` on white.
+        ink: ``bool`` ``[h, w]`` strokes (:func:`reference_lines` with the sketch's extractor).
+        face: ``bool`` ``[h, w]`` face (enclosed by the strokes, else the non-paper area).
+    """
+
+    rgb: np.ndarray
+    ink: np.ndarray
+    face: np.ndarray
+
+
+_REFERENCE_CACHE: OrderedDict[tuple[str, tuple[int, ...], bytes], ReferenceAnalysis] = OrderedDict()
+_REFERENCE_CACHE_SIZE = 4
+
+
+def analyse_reference(reference: np.ndarray, extractor: str = "xdog") -> ReferenceAnalysis:
+    """:class:`ReferenceAnalysis` of a reference, cached by content (the last few references): while
+    only the sketch changes — every stroke in the window — the reference is not analysed again.
+
+    Args:
+        reference: ``uint8`` RGB or RGBA reference.
+        extractor: the sketch's line extractor (:func:`reference_lines`).
+
+    Returns:
+        The analysis (shared: do not modify its arrays).
+    """
+    arr = np.ascontiguousarray(reference)
+    key = (extractor, arr.shape, hashlib.blake2b(arr.data, digest_size=16).digest())
+    hit = _REFERENCE_CACHE.get(key)
+    if hit is not None:
+        _REFERENCE_CACHE.move_to_end(key)
+        return hit
+    rgb = as_rgb(arr, "reference")
+    ink = reference_lines(rgb, extractor)
+    face = face_from_lines(ink)
+    if not face.any():
+        face = face_mask_from_image(rgb)
+    for a in (rgb, ink, face):
+        a.setflags(write=False)
+    out = ReferenceAnalysis(rgb=rgb, ink=ink, face=face)
+    _REFERENCE_CACHE[key] = out
+    while len(_REFERENCE_CACHE) > _REFERENCE_CACHE_SIZE:
+        _REFERENCE_CACHE.popitem(last=False)
+    return out
 
 
 def pin_paint(reference: np.ndarray, ref_ink: np.ndarray, x: int, y: int) -> np.ndarray:
@@ -518,7 +583,8 @@ def colorize(line_art: np.ndarray, reference: np.ndarray, params: ColorizeParams
 
     Steps: close small stroke gaps and find the closed regions and the face
     (:func:`sketch_regions`); take the reference's strokes with the same extractor
-    (:func:`reference_lines`); align the reference to the sketch by content — face boxes,
+    (``params.extractor``, :func:`reference_lines`; cached per reference,
+    :func:`analyse_reference`); align the reference to the sketch by content — face boxes,
     symmetry axes, then feature rows and columns (:func:`engine.studios.opera.matching.content_warp`);
     give each region the mode paint of the aligned reference inside it, a region and its mirror
     voting together, regions without a counterpart taking the nearest paint, pins first
@@ -552,13 +618,9 @@ def colorize(line_art: np.ndarray, reference: np.ndarray, params: ColorizeParams
     p = (ColorizeParams() if params is None else params).validate()
     regions, face = sketch_regions(grey, p)
     ink = grey < p.line_level
-    rgb = as_rgb(reference, "reference")
-    ref_ink = reference_lines(rgb)
-    if reference_face is None:
-        reference_face = face_from_lines(ref_ink)
-        if not reference_face.any():
-            reference_face = face_mask_from_image(rgb)
-    reference_face = np.asarray(reference_face, bool)
+    ref = analyse_reference(reference, p.extractor)
+    rgb, ref_ink = ref.rgb, ref.ink
+    reference_face = ref.face if reference_face is None else np.asarray(reference_face, bool)
     if reference_face.shape != rgb.shape[:2]:
         raise ValueError(f"reference_face shape {reference_face.shape} does not match reference {rgb.shape[:2]}")
     maps = content_warp(ref_ink, reference_face, ink, face)

@@ -152,6 +152,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     c.add_argument("--out", required=True, help="coloured result (.png: transparent outside the face)")
     c.add_argument("--warped", default=None, help="also write the reference aligned to the sketch here")
     c.add_argument("--gap", type=int, default=None, help="close stroke gaps up to about 2×GAP pixels (default: auto)")
+    c.add_argument("--sketch-lines", choices=("xdog", "hed"), default="xdog",
+                   help="the extractor that drew the sketch (lineart --extractor); the reference's strokes are "
+                        "found with the same one (default xdog: also right for hand-drawn sketches)")
     c.add_argument("--backend", choices=("auto", "classical", "neural"), default="auto",
                    help="classical region correspondence, the trained CoCosNet, or auto (the network only if "
                         "its card says it measured better)")
@@ -278,7 +281,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     ed = ColorizeEditor(getattr(args, "backend", "auto"))
     ed.set_image(np.repeat(sketch[:, :, None], 3, axis=2))
     ed.set_reference(ref)
-    res = ed.edit(ColorizeParams(gap=args.gap).validate())
+    res = ed.edit(ColorizeParams(gap=args.gap, extractor=getattr(args, "sketch_lines", "xdog")).validate())
     files = {args.out: encode_for_path(args.out, _with_alpha(args.out, res.image, res.masks["face"]))}
     if args.warped:
         files[args.warped] = encode_for_path(args.warped, res.info["warped_reference"])

@@ -156,6 +156,10 @@ class ColorizeParams:
             image), honoured before the automatic match; resolution-free, so previews keep them.
         shading: add the reference's shading of each region's own paint (gradients, highlights);
             ``False`` = flat paint.
+        extractor: the line extractor that drew the sketch (one of :data:`EXTRACTORS`); the
+            reference's strokes are found with the same one, so the alignment compares like with
+            like and the reference's paint is read between the same kind of strokes (XDoG marks
+            thick painted strokes as ink, HED only their edges).
     """
 
     line_level: int = 128
@@ -165,6 +169,7 @@ class ColorizeParams:
     reference_strength: float = 1.0
     pins: tuple[Pin, ...] = ()
     shading: bool = True
+    extractor: str = "xdog"
 
     def validate(self) -> ColorizeParams:
         """Check every parameter's range.
@@ -176,8 +181,10 @@ class ColorizeParams:
             ValueError: a parameter is out of range (the message names it).
         """
         check_ranges(COLORIZE_RANGES, {f.name: getattr(self, f.name) for f in fields(self)
-                                      if f.name not in ("pins", "shading")},
+                                      if f.name not in ("pins", "shading", "extractor")},
                      optional=("gap",))
+        if self.extractor not in EXTRACTORS:
+            raise ValueError(f"extractor must be one of {', '.join(EXTRACTORS)}, got {self.extractor!r}")
         for pin in self.pins:
             if not isinstance(pin, Pin):
                 raise ValueError(f"pins must be Pin pairs, got {type(pin).__name__}")

@@ -5,6 +5,7 @@ extractor choice reaches the editor, the CLI and the batch op. The 59 MB weights
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import cv2
@@ -14,7 +15,14 @@ import torch
 
 from engine.errors import CheckpointError
 from engine.models.hed import HED, preprocess, state_dict_from_keras
-from engine.studios.opera.hed import edge_probability, extract_line_art, hed_line_art, load_hed, thin_edges
+from engine.studios.opera.hed import (
+    clean_lines,
+    edge_probability,
+    extract_line_art,
+    hed_line_art,
+    load_hed,
+    thin_edges,
+)
 from engine.studios.opera.params import XDoGParams
 
 
@@ -122,3 +130,29 @@ def test_extractor_choice_in_editor_cli_and_batch(net: HED, tmp_path: Path, monk
     assert main(["batch", "lineart", "--input", str(src), "--output", str(out), "--extractor", "hed"]) == 0
     written = sorted(out.glob("*.png"))
     assert len(written) == 1 and np.array_equal(load_grey(written[0]), hed)
+
+
+def test_unjoined_lines_keep_close_parallel_strokes_apart() -> None:
+    # a thin stroke gives HED two edges 4 px apart: joining (the old default) merged them into one
+    # centre line, so the stroke and the regions beside it were lost; hed_line_art no longer joins
+    e = np.zeros((60, 60), bool)
+    e[10:50, 20] = e[10:50, 24] = True
+    joined = clean_lines(e, gap=3, min_length=4)
+    kept = clean_lines(e, gap=0, min_length=4)
+    assert joined[30].sum() == 1 and kept[30].sum() == 2
+    assert inspect.signature(hed_line_art).parameters["gap"].default == 0
+
+
+def test_reference_analysed_once_per_extractor() -> None:
+    from engine.procedural.lianpu import generate_lianpu
+    from engine.studios.opera.classical import ColorizeParams, analyse_reference
+
+    ref = generate_lianpu(4, size=96).image
+    a = analyse_reference(ref)
+    assert analyse_reference(ref.copy()) is a  # same content: cached, while only the sketch changes
+    assert not a.ink.flags.writeable and a.face.any() and a.rgb.shape == ref.shape
+    other = ref.copy()
+    other[40, 40] = 0
+    assert analyse_reference(other) is not a
+    with pytest.raises(ValueError, match="extractor"):
+        ColorizeParams(extractor="canny").validate()
