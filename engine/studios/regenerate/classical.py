@@ -332,7 +332,8 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
         most = SOFT_EDGE_MAX * max(1.0, max(hole.shape) / PARSE_SIDE)
         synth = soften_edges(img, hole, synth, soft & ~target, float(np.clip(SOFT_EDGE * thick, 1.0, most)))
     if firm is not None and firm.any():
-        synth = soften_edges(img, hole, synth, firm & ~target, FIRM_EDGE * max(1.0, max(hole.shape) / PARSE_SIDE))
+        synth = soften_edges(img, hole, synth, firm & ~target, FIRM_EDGE * max(1.0, max(hole.shape) / PARSE_SIDE),
+                             strands=STRAND_TIPS)
     vals[new] = synth
     return vals, new
 
@@ -379,8 +380,11 @@ def drape_field(hole: np.ndarray, exemplar: np.ndarray) -> np.ndarray | None:
     return q
 
 
-FIRM_EDGE = 1.5
+FIRM_EDGE = 4.0
 """Width (px at :data:`PARSE_SIDE`) of a new region's edge against a ``firm`` neighbour (new hair over the face)."""
+STRAND_TIPS = 0.35
+"""How far (× the edge width per standard deviation of the hair's fine texture) strands reach over
+the face at a firm edge (:func:`~engine.studios.regenerate.synthesis.soften_edges`)."""
 AVOID_REACH = 3.0
 """Exemplar pixels nearer than this many old-border widths to an ``avoid`` pixel are not copied."""
 

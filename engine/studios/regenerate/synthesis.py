@@ -431,7 +431,7 @@ def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,
 
 
 def soften_edges(img: np.ndarray, hole: np.ndarray, values: np.ndarray, against: np.ndarray,
-                 width: float) -> np.ndarray:
+                 width: float, strands: float = 0.0) -> np.ndarray:
     """The hole's ``values`` with the pixels next to ``against`` pixels blended toward their colour.
 
     Hair never ends on a pixel edge: strands thin out and let what lies behind show through. A
@@ -449,6 +449,11 @@ def soften_edges(img: np.ndarray, hole: np.ndarray, values: np.ndarray, against:
         values: float32 ``[N, 3]`` their values, ``np.nonzero(hole)`` order.
         against: bool ``[H, W]`` pixels of the neighbouring label(s) the edge blends toward.
         width: transition width in px (≤ 0: nothing happens).
+        strands: > 0: the transition follows the region's own texture — where the values are
+            more like strands (darker than their surroundings when the region is darker than the
+            ``against`` side, lighter when it is lighter; high-pass over 2 px, in standard
+            deviations) the region reaches further by ``strands`` × the width, so an edge of hair
+            over skin ends in strand tips instead of a cut or a glow.
 
     Returns:
         float32 ``[N, 3]`` the softened values (``values`` itself when nothing changes).
@@ -475,7 +480,16 @@ def soften_edges(img: np.ndarray, hole: np.ndarray, values: np.ndarray, against:
     local = cv2.blur(np.where(ag[..., None], crop, 0.0).astype(np.float32), (3, 3))
     weight = cv2.blur(ag.astype(np.float32), (3, 3))
     colour = local.reshape(-1, 3)[near] / np.maximum(weight.ravel()[near], 1e-6)[:, None]
-    u = np.clip((d[zone] - 0.5) / width, 0.0, 1.0)
+    u = (d[zone] - 0.5) / width
+    if strands > 0:
+        luma = crop @ np.array([0.299, 0.587, 0.114], np.float32)
+        high = luma - cv2.GaussianBlur(luma, (0, 0), 2.0)
+        own = np.zeros(ag.shape, bool)
+        own[ys - y0, xs - x0] = True
+        spread = float(high[own].std()) + 1e-3
+        darker = float(luma[own].mean()) < float(luma[ag].mean())
+        u = u + strands * (-high[zy, zx] if darker else high[zy, zx]) / spread
+    u = np.clip(u, 0.0, 1.0)
     alpha = (u * u * (3.0 - 2.0 * u))[:, None]
     out = values.copy()
     out[zone] = alpha * values[zone] + (1.0 - alpha) * colour

@@ -95,3 +95,22 @@ def test_a_fringe_hangs_the_hair_above_it_down() -> None:
     out, _, _ = regenerate(img, lab, edited)
     got = out[26:34, 12:68].astype(np.float32)
     assert got.std() > 0.5 * img[4:20, 12:68].astype(np.float32).std()   # strands, not a smooth patch
+
+
+def test_hair_over_skin_ends_in_strand_tips() -> None:
+    from engine.studios.regenerate.synthesis import soften_edges
+
+    img = np.zeros((30, 40, 3), np.float32)
+    img[:] = (220, 170, 140)                                # skin below
+    hole = np.zeros((30, 40), bool)
+    hole[:20] = True                                        # new hair above it
+    stripes = np.where((np.arange(40) // 2) % 2 == 0, 30.0, 90.0)[None, :, None]  # dark strands, lighter gaps
+    vals = np.broadcast_to(stripes, (20, 40, 3)).reshape(-1, 3).astype(np.float32)
+    against = ~hole
+    plain = soften_edges(img, hole, vals, against, 4.0).reshape(20, 40, 3)
+    tips = soften_edges(img, hole, vals, against, 4.0, strands=0.35).reshape(20, 40, 3)
+    row = 18                                                # 1.5 px above the skin
+    dark, light = (np.arange(40) // 2) % 2 == 0, (np.arange(40) // 2) % 2 == 1
+    assert tips[row, dark, 0].mean() < plain[row, dark, 0].mean() - 5     # strands reach further
+    assert tips[row, light, 0].mean() > plain[row, light, 0].mean() + 2   # gaps show more skin
+    assert np.array_equal(tips[:10], plain[:10])            # away from the edge nothing changes
