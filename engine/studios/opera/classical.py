@@ -513,11 +513,13 @@ class ReferenceAnalysis:
         rgb: ``uint8`` RGB ``[h, w, 3]`` on white.
         ink: ``bool`` ``[h, w]`` strokes (:func:`reference_lines` with the sketch's extractor).
         face: ``bool`` ``[h, w]`` face (enclosed by the strokes, else the non-paper area).
+        axis: the symmetry axis of ``ink`` in ``face`` (column).
     """
 
     rgb: np.ndarray
     ink: np.ndarray
     face: np.ndarray
+    axis: float
 
 
 _REFERENCE_CACHE: OrderedDict[tuple[str, tuple[int, ...], bytes], ReferenceAnalysis] = OrderedDict()
@@ -548,7 +550,9 @@ def analyse_reference(reference: np.ndarray, extractor: str = "xdog") -> Referen
         face = face_mask_from_image(rgb)
     for a in (rgb, ink, face):
         a.setflags(write=False)
-    out = ReferenceAnalysis(rgb=rgb, ink=ink, face=face)
+    from engine.studios.opera.matching import symmetry_axis
+
+    out = ReferenceAnalysis(rgb=rgb, ink=ink, face=face, axis=symmetry_axis(ink, face))
     _REFERENCE_CACHE[key] = out
     while len(_REFERENCE_CACHE) > _REFERENCE_CACHE_SIZE:
         _REFERENCE_CACHE.popitem(last=False)
@@ -620,10 +624,15 @@ def colorize(line_art: np.ndarray, reference: np.ndarray, params: ColorizeParams
     ink = grey < p.line_level
     ref = analyse_reference(reference, p.extractor)
     rgb, ref_ink = ref.rgb, ref.ink
-    reference_face = ref.face if reference_face is None else np.asarray(reference_face, bool)
+    ref_axis: float | None = ref.axis
+    if reference_face is not None:
+        reference_face, ref_axis = np.asarray(reference_face, bool), None
+    else:
+        reference_face = ref.face
     if reference_face.shape != rgb.shape[:2]:
         raise ValueError(f"reference_face shape {reference_face.shape} does not match reference {rgb.shape[:2]}")
-    maps = content_warp(ref_ink, reference_face, ink, face)
+    axis = symmetry_axis(ink, face)
+    maps = content_warp(ref_ink, reference_face, ink, face, ref_axis=ref_axis, axis=axis)
     warped = maps.apply(rgb, border=(255, 255, 255))
     warped_face = maps.apply(reference_face.astype(np.uint8), nearest=True, border=0) > 0
     warped_ink = maps.apply(ref_ink.astype(np.uint8), nearest=True, border=0) > 0
@@ -636,8 +645,7 @@ def colorize(line_art: np.ndarray, reference: np.ndarray, params: ColorizeParams
         rx, ry = min(rw - 1, int(pin.ref_x * rw)), min(rh - 1, int(pin.ref_y * rh))
         pin_list.append((sx, sy, pin_paint(rgb, ref_ink, rx, ry)))
     gap = max(1, round(min(h, w) / 256)) if p.gap is None else int(p.gap)
-    regions, colours, shade = match_colours(regions, face, ink, symmetry_axis(ink, face), warped, warped_face,
-                                            warped_ink, pin_list, gap)
+    regions, colours, shade = match_colours(regions, face, ink, axis, warped, warped_face, warped_ink, pin_list, gap)
     if p.reference_strength < 1.0:
         own = region_colours(regions, _sketch_fill(line_art, ink), p.quant_bits)
         colours = np.clip(p.reference_strength * colours.astype(np.float32)

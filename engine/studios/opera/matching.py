@@ -56,6 +56,11 @@ so no pattern of the reference shows through it)."""
 _SPLIT_ON_LINES = 0.55
 """A split is kept only when at least this share of its new boundary lies on the sketch's strokes."""
 
+_VOTE_STEP_PIXELS = 160_000
+"""Sketches with at least this many pixels vote on every second row and column (each vote counting
+four pixels; a region no sample lands on votes with all its pixels): the colours come from a
+quarter of the pixels, the fill and the shading stay at full resolution (about 400² and up)."""
+
 
 @dataclass(frozen=True)
 class Pin:
@@ -296,7 +301,7 @@ def _box(face: np.ndarray, axis: float) -> tuple[float, float, float]:
 
 
 def content_warp(ref_ink: np.ndarray, ref_face: np.ndarray, ink: np.ndarray, face: np.ndarray,
-                 profile_samples: int = 96) -> WarpMaps:
+                 profile_samples: int = 96, ref_axis: float | None = None, axis: float | None = None) -> WarpMaps:
     """Align a reference drawing to a sketch by content.
 
     First the face boxes and symmetry axes are put on each other (an anisotropic scale); then the
@@ -311,12 +316,15 @@ def content_warp(ref_ink: np.ndarray, ref_face: np.ndarray, ink: np.ndarray, fac
         face: ``bool`` ``[H, W]`` sketch face.
         profile_samples: samples per profile (the warp's resolution; at most a third of the sketch
             face's height in rows).
+        ref_axis: the reference's :func:`symmetry_axis` when already known (``None``: found here).
+        axis: the sketch's :func:`symmetry_axis` when already known.
 
     Returns:
         :class:`WarpMaps` sampling the reference on the sketch grid.
     """
     H, W = ink.shape
-    ra, sa = symmetry_axis(ref_ink, ref_face), symmetry_axis(ink, face)
+    ra = symmetry_axis(ref_ink, ref_face) if ref_axis is None else float(ref_axis)
+    sa = symmetry_axis(ink, face) if axis is None else float(axis)
     rt, rb, rhw = _box(ref_face, ra)
     st, sb, shw = _box(face, sa)
     sx, sy = shw / rhw, (sb - st) / max(rb - rt, 1.0)
@@ -442,9 +450,21 @@ def _mode_share(hist: np.ndarray, mode: np.ndarray) -> np.ndarray:
     return near_hist / np.maximum(hist.sum(axis=1), 1e-9)
 
 
+def _vote_sample(regions: np.ndarray, step: int) -> np.ndarray | None:
+    """Flat indices of the voting pixels: every ``step``-th row and column, plus every pixel of the
+    regions none of those land on (``None``: every pixel, ``step`` 1)."""
+    if step <= 1:
+        return None
+    grid = np.zeros(regions.shape, bool)
+    grid[step // 2::step, step // 2::step] = True
+    hit = np.bincount(regions[grid], minlength=int(regions.max()) + 1) > 0
+    return np.flatnonzero(grid | ~hit[regions])
+
+
 def _mode_colours(regions: np.ndarray, hist: np.ndarray, bins: np.ndarray, paint: np.ndarray,
                   weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per region: mode bin, the mean paint near it and the share of the votes near it."""
+    """Per region: mode bin, the mean paint near it and the share of the votes near it (the arrays
+    are per pixel, ``[H, W]`` or the flat voting sample)."""
     n = hist.shape[0]
     mode = _smooth_modes(hist)
     near = _near(bins, mode[regions]) & (weight > 0)
@@ -464,8 +484,14 @@ def _reference_paint(warped: np.ndarray, warped_face: np.ndarray, warped_ink: np
     valid = warped_face & ~warped_ink
     if not valid.any():
         valid = warped_face if warped_face.any() else np.ones(warped_face.shape, bool)
-    _, idx = ndimage.distance_transform_edt(~valid, return_indices=True)
-    return warped[idx[0], idx[1]]
+    if valid.all():
+        return warped
+    # nearest valid pixel of every pixel (OpenCV's labelled distance transform: labels number the
+    # zero pixels in raster order; several times faster than an exact Euclidean transform)
+    _, label = cv2.distanceTransformWithLabels((~valid).astype(np.uint8), cv2.DIST_L2, 5,
+                                              labelType=cv2.DIST_LABEL_PIXEL)
+    src = np.flatnonzero(valid)[label.ravel() - 1]
+    return warped.reshape(-1, 3)[src].reshape(warped.shape)
 
 
 def _split_leaky(regions: np.ndarray, face: np.ndarray, ink: np.ndarray, paint: np.ndarray, bins: np.ndarray,
@@ -534,6 +560,9 @@ def match_colours(regions: np.ndarray, face: np.ndarray, ink: np.ndarray, axis: 
                   gap: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Colour the sketch's regions from an aligned reference.
 
+    Votes are counted on a sample of the pixels on large sketches (:data:`_VOTE_STEP_PIXELS`); the
+    regions, their splits and the shading are full resolution.
+
     Args:
         regions: ``int32`` ``[H, W]`` closed regions of the sketch (0 = outside the face unless the
             whole image is the face).
@@ -554,24 +583,38 @@ def match_colours(regions: np.ndarray, face: np.ndarray, ink: np.ndarray, axis: 
     bins, lab = _lab_bins(paint)
     # black (and, less so, white) is the pattern and rim paint of almost every lianpu: in a region
     # the reference paints with several colours, the base paint wins over a black of similar area
-    chroma = np.hypot(lab[..., 1].astype(np.float64) - 128, lab[..., 2].astype(np.float64) - 128)
+    chroma = np.hypot(lab[..., 1].astype(np.float32) - 128, lab[..., 2].astype(np.float32) - 128)
     weight = np.ones(regions.shape, np.float64)
     weight[(lab[..., 0] < 64) & (chroma < 24)] = _BLACK_VOTE
     weight[(lab[..., 0] > 220) & (chroma < 16)] = _WHITE_VOTE
+    step = 2 if regions.size >= _VOTE_STEP_PIXELS else 1
+
+    def sampled(regions_: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per voting pixel: region, bin, weight (× the pixels it stands for), paint, flat index."""
+        sel = _vote_sample(regions_, step)
+        if sel is None:
+            return regions_.ravel(), bins.ravel(), weight.ravel(), paint.reshape(-1, 3), np.arange(regions_.size)
+        grid = ((sel // regions_.shape[1]) % step == step // 2) & ((sel % regions_.shape[1]) % step == step // 2)
+        w = weight.ravel()[sel] * np.where(grid, float(step * step), 1.0)
+        return regions_.ravel()[sel], bins.ravel()[sel], w, paint.reshape(-1, 3)[sel], sel
+
     n = int(regions.max()) + 1
-    hist = _votes(regions, bins, weight, n)
+    r_s, b_s, w_s, _, _ = sampled(regions)
+    hist = _votes(r_s, b_s, w_s, n)
     face_area = int(face.sum())
     share = _mode_share(hist, _smooth_modes(hist))
     regions = _split_leaky(regions, face, ink, paint, bins, share, max(64, face_area // 50), gap)
     n = int(regions.max()) + 1
-    hist = _votes(regions, bins, weight, n)
+    r_s, b_s, w_s, p_s, sel = sampled(regions)
+    hist = _votes(r_s, b_s, w_s, n)
     # mirror votes: a region and its mirror vote together where the reference agrees with itself
     partner = mirror_partners(regions, axis)
-    mode_own, col_own, share_own = _mode_colours(regions, hist, bins, paint, weight)
+    mode_own, col_own, share_own = _mode_colours(r_s, hist, b_s, p_s, w_s)
     both = hist + hist[partner]
-    cols = np.arange(regions.shape[1])
-    src = np.clip(np.rint(2 * axis - cols).astype(np.int64), 0, regions.shape[1] - 1)
-    mirror_paint = paint[:, src]
+    width = regions.shape[1]
+    src = np.clip(np.rint(2 * axis - np.arange(width)).astype(np.int64), 0, width - 1)
+    mirror_at = (sel // width) * width + src[sel % width]  # the mirrored pixel of each voting pixel
+    mirror_paint = paint.reshape(-1, 3)[mirror_at]
     mode_pair = _smooth_modes(both)
     # pair colour = mean of the paint near the pair mode in the region and in its mirror
     lab_own = cv2.cvtColor(col_own[None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
@@ -581,17 +624,16 @@ def match_colours(regions: np.ndarray, face: np.ndarray, ink: np.ndarray, axis: 
     use_pair = (partner != np.arange(n)) & ~confident_apart
     colours = col_own.copy()
     if use_pair.any():
-        m_bins, _ = _lab_bins(mirror_paint)
-        near_own = _near(bins, mode_pair[regions])
-        near_mir = _near(m_bins, mode_pair[regions])
-        r = regions.ravel()
-        w1 = near_own.ravel().astype(np.float64)
-        w2 = near_mir.ravel().astype(np.float64)
+        m_bins = bins.ravel()[mirror_at]
+        r = r_s.ravel()
+        # each voting pixel counts for the pixels it stands for (its weight over its paint's weight)
+        per = w_s / np.maximum(weight.ravel()[sel], 1e-9)
+        w1 = _near(b_s, mode_pair[r_s]).ravel() * per
+        w2 = _near(m_bins, mode_pair[r_s]).ravel() * per
         tot = np.bincount(r, weights=w1 + w2, minlength=n)
         pair_col = np.zeros((n, 3))
         for c in range(3):
-            pair_col[:, c] = np.bincount(r, weights=w1 * paint[..., c].ravel() + w2 * mirror_paint[..., c].ravel(),
-                                         minlength=n)
+            pair_col[:, c] = np.bincount(r, weights=w1 * p_s[:, c] + w2 * mirror_paint[:, c], minlength=n)
         tot_p = tot + tot[partner]
         pair_col = (pair_col + pair_col[partner]) / np.maximum(tot_p, 1e-9)[:, None]
         good = use_pair & (tot_p > 0)
