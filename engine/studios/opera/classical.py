@@ -35,7 +35,7 @@ __all__ = [
     "LINE_INK", "OPERA_COLOUR_MEANINGS", "UNPAINTED",
     "ColorizeParams", "ColorizeResult", "ColourClass", "XDoGParams",  # the params: what these functions take
     "align_reference", "as_rgb", "classify_main_colour", "colorize", "compose", "face_mask_from_image",
-    "ReferenceAnalysis", "analyse_reference",
+    "ReferenceAnalysis", "analyse_reference", "clear_reference_cache",
     "line_grey", "paint_classes", "pin_paint", "recolour_region", "reference_lines", "region_colours",
     "sketch_regions", "xdog",
 ]
@@ -524,6 +524,11 @@ class ReferenceAnalysis:
 
 _REFERENCE_CACHE: OrderedDict[tuple[str, tuple[int, ...], bytes], ReferenceAnalysis] = OrderedDict()
 _REFERENCE_CACHE_SIZE = 4
+
+
+def clear_reference_cache() -> None:
+    """Forget every cached :func:`analyse_reference` (benchmarks time the cold path with it)."""
+    _REFERENCE_CACHE.clear()
 
 
 def analyse_reference(reference: np.ndarray, extractor: str = "xdog") -> ReferenceAnalysis:

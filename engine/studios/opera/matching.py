@@ -642,7 +642,7 @@ def match_colours(regions: np.ndarray, face: np.ndarray, ink: np.ndarray, axis: 
         colours[partner[int(regions[y, x])]] = rgb
     for x, y, rgb in pins:
         colours[int(regions[y, x])] = rgb
-    shade = shading(regions, colours, paint)
+    shade = shading(regions, colours, paint, paint_lab=lab)
     flat = (share_own < _SHADE_SHARE)
     for x, y, _ in pins:
         flat[int(regions[y, x])] = flat[partner[int(regions[y, x])]] = True
@@ -651,7 +651,7 @@ def match_colours(regions: np.ndarray, face: np.ndarray, ink: np.ndarray, axis: 
 
 
 def shading(regions: np.ndarray, colours: np.ndarray, paint: np.ndarray, max_delta_e: float = 30.0,
-            sigma: float = 0.7) -> np.ndarray:
+            sigma: float = 0.7, paint_lab: np.ndarray | None = None) -> np.ndarray:
     """The reference's shading of each region's own paint: where the aligned reference paint lies
     within ``max_delta_e`` (CIELAB) of the region's colour, its deviation from that colour (a
     gradient, a highlight), slightly blurred; zero elsewhere, so no other paint's shape leaks in.
@@ -662,15 +662,16 @@ def shading(regions: np.ndarray, colours: np.ndarray, paint: np.ndarray, max_del
         paint: ``uint8`` RGB ``[H, W, 3]`` the aligned reference's paint.
         max_delta_e: the largest colour distance that still counts as the same paint.
         sigma: blur of the deviation (pixels).
+        paint_lab: OpenCV's 8-bit CIELAB of ``paint`` when already converted.
 
     Returns:
         ``float32`` ``[H, W, 3]`` to add to the flat fill.
     """
     flat = colours[regions]
-    lab_f = cv2.cvtColor(flat, cv2.COLOR_RGB2LAB).astype(np.float32)
-    lab_p = cv2.cvtColor(paint, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab_f = cv2.cvtColor(np.ascontiguousarray(colours[None]), cv2.COLOR_RGB2LAB)[0].astype(np.float32)[regions]
+    lab_p = (cv2.cvtColor(paint, cv2.COLOR_RGB2LAB) if paint_lab is None else paint_lab).astype(np.float32)
     d = lab_f - lab_p
-    d[..., 0] *= 100.0 / 255.0
-    same = (np.sqrt((d * d).sum(-1)) <= max_delta_e)[..., None]
+    d[..., 0] *= np.float32(100.0 / 255.0)
+    same = ((d * d).sum(-1) <= np.float32(max_delta_e * max_delta_e))[..., None]
     dev = np.where(same, paint.astype(np.float32) - flat.astype(np.float32), np.float32(0.0))
     return cv2.GaussianBlur(dev, (0, 0), sigma) if sigma > 0 else dev
