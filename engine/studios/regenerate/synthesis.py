@@ -68,6 +68,9 @@ SOLVE_LIMIT = 300_000
 """Hole pixels above which the search and the Poisson solve run on a reduced copy."""
 RELAX_ITERATIONS = 60
 """Conjugate-gradient steps of the full-resolution blend of a hole synthesised on a reduced copy."""
+FREE_DRIFT_SIGMA = 4.0
+"""A blend with no known pixel to meet (a hat) drifts: its difference from the copies smoother than
+this many px is taken out (the copies' own shading stays; the seams between them are still gone)."""
 ANCHOR_EPS = 1e-3
 """Weak pull of each pixel toward its copied value (keeps holes without a same-label border solvable)."""
 
@@ -266,6 +269,7 @@ def poisson_blend(img: np.ndarray, hole: np.ndarray, anchor: np.ndarray, f: np.n
     rows, cols = [np.arange(n)], [np.arange(n)]
     diag = np.full(n, ANCHOR_EPS, np.float64)
     rhs = ANCHOR_EPS * g.astype(np.float64)
+    anchored = False
     vals = [diag]
     for dy, dx in _NEIGHBOURS:
         ny, nx = ys + dy, xs + dx
@@ -281,6 +285,7 @@ def poisson_blend(img: np.ndarray, hole: np.ndarray, anchor: np.ndarray, f: np.n
             qy, qx = np.clip(q // w - dy, 0, h - 1), np.clip(q % w - dx, 0, w - 1)
             v[inner] = 0.5 * (v[inner] + (src[qy * w + qx] - src[q]))
         fixed = inb & ~inner & anchor[nyc, nxc]
+        anchored = anchored or bool(fixed.any())
         used = inner | fixed
         diag += used
         rhs += np.where(used[:, None], v, 0.0)
@@ -293,10 +298,25 @@ def poisson_blend(img: np.ndarray, hole: np.ndarray, anchor: np.ndarray, f: np.n
     if start is not None:
         relaxed = [spla.cg(a, rhs[:, c], x0=start[:, c].astype(np.float64), maxiter=RELAX_ITERATIONS)[0]
                    for c in range(3)]
-        return np.stack(relaxed, 1).astype(np.float32)
-    solve = spla.factorized(a)
-    out = np.stack([solve(rhs[:, c]) for c in range(3)], 1)
+        out = np.stack(relaxed, 1)
+    else:
+        solve = spla.factorized(a)
+        out = np.stack([solve(rhs[:, c]) for c in range(3)], 1)
+    if not anchored:  # nothing pins the values (a new object): keep the copies' shading, not the drift
+        out = out - _hole_blur(out - g, ys, xs, hole, FREE_DRIFT_SIGMA)
     return out.astype(np.float32)
+
+
+def _hole_blur(vals: np.ndarray, ys: np.ndarray, xs: np.ndarray, hole: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur (σ = ``sigma`` px) of the ``hole`` pixels' ``vals`` over the hole alone
+    (normalised convolution: pixels outside it do not leak in)."""
+    h, w = hole.shape
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    grid = np.zeros((y1 - y0, x1 - x0, vals.shape[1]), np.float32)
+    grid[ys - y0, xs - x0] = vals
+    wgt = cv2.GaussianBlur(hole[y0:y1, x0:x1].astype(np.float32), (0, 0), sigma)
+    low = cv2.GaussianBlur(grid, (0, 0), sigma) / np.maximum(wgt, 1e-3)[..., None]
+    return np.asarray(low[ys - y0, xs - x0], np.float64)
 
 
 def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,

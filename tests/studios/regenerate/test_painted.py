@@ -114,3 +114,26 @@ def test_hair_over_skin_ends_in_strand_tips() -> None:
     assert tips[row, dark, 0].mean() < plain[row, dark, 0].mean() - 5     # strands reach further
     assert tips[row, light, 0].mean() > plain[row, light, 0].mean() + 2   # gaps show more skin
     assert np.array_equal(tips[:10], plain[:10])            # away from the edge nothing changes
+
+
+def test_a_blend_with_nothing_to_meet_keeps_the_copies_colour(monkeypatch) -> None:
+    from engine.studios.regenerate import synthesis as S
+
+    ramp = np.linspace(60, 200, 40, dtype=np.float32)
+    src = np.broadcast_to(ramp[None, :, None], (40, 40, 3)).copy()   # a shaded cloth
+    hole = np.zeros((40, 40), bool)
+    hole[5:35, 5:35] = True
+    ys, xs = np.nonzero(hole)
+    f = ys * 40 + 10 + xs % 8                                          # tiles of the same 8-px piece
+    g = src.reshape(-1, 3)[f]
+
+    def low(v: np.ndarray) -> float:                                   # largest smooth departure
+        return float(np.abs(S._hole_blur(v - g, ys, xs, hole, 6.0)).max())
+
+    out = S.poisson_blend(src, hole, np.zeros_like(hole), f, src)
+    blur = S._hole_blur
+    monkeypatch.setattr(S, "_hole_blur", lambda v, *a: np.zeros_like(v))  # without the correction
+    drift = S.poisson_blend(src, hole, np.zeros_like(hole), f, src)
+    monkeypatch.setattr(S, "_hole_blur", blur)
+    assert low(drift) > 30                                             # seams integrated into a ramp
+    assert low(out) < 10                                               # the copies' colour kept
