@@ -200,6 +200,69 @@ def table(doc: dict[str, Any]) -> list[str]:
     return rows
 
 
+def sheet(folder: Path, generator: Path | None = None, tile: int = 176) -> np.ndarray:
+    """The sheet to look at: 4 dev sketches, each coloured from 3 other dev lianpu with XDoG line art
+    and with HED line art (sketch, then its three colourings, per extractor); one procedural design
+    per role type; and, with a conditional ``generator`` card, 4 samples per class (ψ 0.7, shown at
+    2× nearest-neighbour).
+
+    Args:
+        folder: the dev lianpu folder.
+        generator: a ``stylegan2_generator`` card trained ``--by-role`` (optional).
+        tile: tile side in pixels.
+
+    Returns:
+        ``uint8`` RGB sheet.
+    """
+    import cv2
+
+    from engine.geometry import letterbox
+    from engine.imageio import load_image
+    from engine.procedural.lianpu import ROLE_KEYS, generate_lianpu
+    from engine.studios.opera.classical import ColorizeParams, colorize, xdog
+    from engine.studios.opera.hed import hed_line_art
+    from engine.studios.opera.params import XDoGParams
+
+    images = {p.stem: load_image(p) for p in sorted(folder.glob("*.png"))}
+    keys = sorted(images)
+    sketches = [keys[i] for i in (0, 5, 9, 14)]
+    refs = [keys[i] for i in (2, 8, 12)]
+
+    def t(img: np.ndarray) -> np.ndarray:
+        rgb = np.dstack([img] * 3) if img.ndim == 2 else img
+        return letterbox(rgb, tile)
+
+    rows = []
+    for k in sketches:
+        row = []
+        for name, lines in (("xdog", xdog(images[k], XDoGParams(threshold=0.5))), ("hed", hed_line_art(images[k]))):
+            row.append(t(lines))
+            row += [t(colorize(lines, images[r], ColorizeParams(extractor=name)).image) for r in refs]
+        rows.append(np.concatenate(row, 1))
+    width = rows[0].shape[1]
+    blank = np.full((tile, tile, 3), 255, np.uint8)
+    head = np.concatenate(([blank] + [t(images[r]) for r in refs]) * 2, 1)
+    roles = np.concatenate([t(generate_lianpu(7, size=tile, role=r).image) for r in ROLE_KEYS], 1)
+    parts = [head, *rows, np.full((12, width, 3), 255, np.uint8), np.pad(roles, ((0, 0), (0, max(0, width - roles.shape[1])), (0, 0)),
+                                                                       constant_values=255)[:, :width]]
+    if generator is not None:
+        from engine.models.stylegan2 import Generator
+        from engine.weights.store import load_checkpoint
+
+        g, card = load_checkpoint(generator, device="cpu")
+        if not isinstance(g, Generator) or not g.c_dim:
+            raise ValueError(f"{generator}: not a StyleGAN2 generator conditioned on role type")
+        classes = [str(c) for c in card.extra.get("classes", [])]
+        side = 2 * int(g.img_resolution)
+        for c in range(len(classes)):
+            samples = g.eval().sample_images(list(range(4)), psi=0.7, labels=[c] * 4)
+            strip = np.concatenate([cv2.resize(s, (side, side), interpolation=cv2.INTER_NEAREST) for s in samples], 1)
+            strip = np.pad(strip, ((0, 0), (0, max(0, width - strip.shape[1])), (0, 0)), constant_values=255)[:, :width]
+            cv2.putText(strip, classes[c], (4 * side + 8, side // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+            parts.append(strip)
+    return np.concatenate(parts, 0)
+
+
 if __name__ == "__main__":
     import argparse
     import json
@@ -207,7 +270,14 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(prog="python -m bench.opera", description="The opera bench section alone.")
     ap.add_argument("--out", default=None, help="also write the section's JSON here")
     ap.add_argument("--runs", type=int, default=10, help="timed runs per latency (default 10)")
+    ap.add_argument("--sheet", default=None, help="write the look-at sheet (colourings, role types) here instead")
+    ap.add_argument("--generator", default=None, help="with --sheet: a --by-role StyleGAN2 card to add samples of")
     a = ap.parse_args()
+    if a.sheet:
+        from engine.imageio import save_image
+
+        save_image(a.sheet, sheet(SHARED_LIANPU, Path(a.generator) if a.generator else None))
+        raise SystemExit(0)
     result = run(a.runs)
     print("\n".join(table(result)))
     if a.out:

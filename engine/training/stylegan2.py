@@ -430,9 +430,11 @@ def dev_comparison(g: Generator, folder: Path, count: int, n_classes: int, previ
     prev_fd = None
     if previous is not None and Path(previous).with_suffix(".json").is_file():
         prev, prev_card = load_checkpoint(Path(previous).with_suffix(".json"), device="cpu")
-        prev_c = int(getattr(prev, "c_dim", 0))
+        if not isinstance(prev, Generator):
+            raise ValueError(f"{previous}: not a StyleGAN2 generator")
+        prev_c = int(prev.c_dim)
         prev_fd = fd(samples(prev.eval(), [k % prev_c for k in seeds] if prev_c else None))
-        out["previous"] = f"{previous} ({prev_card.extra.get('steps')} steps, {prev_card.input_size[0]}²)"
+        out["previous"] = f"{previous} ({prev_card.extra.get('steps')} steps, {prev.img_resolution}²)"
         out["previous_fd_effnet_lite0_dev"] = prev_fd
     out["better_than_previous"] = prev_fd is None or new_fd < prev_fd
     out["verdict"] = ("no previous checkpoint" if prev_fd is None else

@@ -30,6 +30,7 @@ TINY = dict(z_dim=16, w_dim=16, img_resolution=16, channel_base=256, channel_max
 def _g() -> Generator:
     torch.manual_seed(0)
     g = Generator(**TINY).eval()
+    assert g.mapping.embed is not None
     with torch.no_grad():  # a trained-like class embedding: each class moves w visibly
         g.mapping.embed.weight.normal_(0, 3.0)
     return g
@@ -87,10 +88,12 @@ def test_conditional_train_step_and_label_checks() -> None:
     torch.manual_seed(2)
     tr = StyleGAN2Training(resolution=16, aug="ada", batch=4, z_dim=16, channel_base=256, channel_max=32,
                            r1_every=1, pl_weight=1.0, pl_every=1, num_classes=len(CLASSES))
-    before = tr.G.mapping.embed.weight.detach().clone()
+    embed = tr.G.mapping.embed
+    assert embed is not None
+    before = embed.weight.detach().clone()
     logs = tr.step(torch.rand(4, 3, 16, 16) * 2 - 1, torch.tensor([0, 3, 9, 9]))
     assert {"d_loss", "g_loss", "r1", "pl"} <= set(logs) and all(np.isfinite(v) for v in logs.values())
-    assert not torch.equal(before, tr.G.mapping.embed.weight)  # the class embedding learns
+    assert not torch.equal(before, embed.weight)  # the class embedding learns
     with pytest.raises(ValueError, match="exactly when"):
         tr.step(torch.rand(4, 3, 16, 16) * 2 - 1)
 
