@@ -1010,18 +1010,37 @@ def analyze_anime(image: np.ndarray, assume_crop: bool = False, min_size: int = 
         ValueError: wrong dtype or shape.
     """
     g = _grey(image)
-    faces = detect_anime_faces(g, min_size=min_size)
-    if faces:
-        return [locate_parts(image, b, s) for b, s in faces]
     h, w = g.shape
+    faces = [locate_parts(image, b, s) for b, s in detect_anime_faces(g, min_size=min_size)]
     if h < 16 or w < 16:
-        return []
+        return faces
     whole = np.array([0, 0, w, h], np.float32)
-    eyes = find_tight_eyes(image) if 0.6 <= h / w <= 1.67 else None  # a tight face crop is about square
-    if eyes is not None and eyes.upright > _UPRIGHT_MARGIN:
-        turned = find_tight_eyes(np.ascontiguousarray(image[::-1, ::-1]))
-        if turned is None or turned.upright < eyes.upright - _UPRIGHT_MARGIN:
-            return [locate_parts(image, whole, 0.0, tight=True, eyes=eyes)]
+    big = bool(faces) and float(faces[0].box[2] - faces[0].box[0]) >= 0.55 * w
+    if faces and big and faces[0].found["left_eye"] and faces[0].found["right_eye"]:
+        return faces
+    crop = _tight_crop(image, whole) if 0.6 <= h / w <= 1.67 else None  # a tight face crop is about square
+    if crop is not None and (not faces or not _holds_eyes(faces[0].box, crop)):
+        return [crop]  # a cascade box that cannot hold the crop's eyes is a piece of the face
+    if faces:
+        return faces
     if assume_crop:
         return [locate_parts(image, whole, 0.0, tight=True)]
     return []
+
+
+def _tight_crop(image: np.ndarray, whole: np.ndarray) -> AnimeFaceParts | None:
+    """The whole picture as a tight face crop when :func:`find_tight_eyes` finds an eye pair that reads
+    upright, and better than in the picture turned by 180°; else None."""
+    eyes = find_tight_eyes(image)
+    if eyes is None or eyes.upright <= _UPRIGHT_MARGIN:
+        return None
+    turned = find_tight_eyes(np.ascontiguousarray(image[::-1, ::-1]))
+    if turned is not None and turned.upright >= eyes.upright - _UPRIGHT_MARGIN:
+        return None
+    return locate_parts(image, whole, 0.0, tight=True, eyes=eyes)
+
+
+def _holds_eyes(box: np.ndarray, crop: AnimeFaceParts) -> bool:
+    """True when a face box contains the centres of both eyes found in a tight crop."""
+    return all(box[0] <= c[0] <= box[2] and box[1] <= c[1] <= box[3]
+               for c in (_centre_of(crop.parts["left_eye"]), _centre_of(crop.parts["right_eye"])))
