@@ -15,6 +15,9 @@ the others).
 * **Judge**: acceptance of rig (and GAN) edits per emotion by ``checkpoints/expression_judge`` with
   :func:`engine.training.expression.evaluate` (40 held-out neutral faces × 4 labels at 1.0) when the
   checkpoints are present.
+* **Refusals**: 20 procedural faces turned by 180° and four generated non-faces must give no face.
+* **Grid** (``--grid PNG``): 4 procedural + 4 real development crops × neutral / smile / angry / sad /
+  surprised / blink / aaa, to look at.
 * **Edge crispness**: on 12 procedural faces with their ground-truth parts, for angry / sad /
   surprised / smile / brow raise / brow furrow at 1.0: the 95th percentile of the grey gradient
   magnitude inside each edited brow and eye (its box grown to cover the move) in the result ÷ the
@@ -136,6 +139,63 @@ def real_crops() -> dict[str, Any] | None:
             "all_5_parts_found": five, "aim_processed": 55}
 
 
+def upside_down_and_non_faces(n_seeds: int = 20) -> dict[str, Any]:
+    """Pictures that must give "no anime face found": procedural faces turned by 180° (seeds 1000+)
+    and generated non-faces (noise, flat, a gradient, a checkerboard)."""
+    from engine.faces.anime import analyze_anime
+    from engine.procedural.anime_faces import generate_anime_face
+
+    turned = sum(bool(analyze_anime(np.ascontiguousarray(generate_anime_face(sd, 256).image[::-1, ::-1])))
+                 for sd in range(1000, 1000 + n_seeds))
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:256, 0:256]
+    others = {"noise": rng.integers(0, 255, (256, 256, 3), dtype=np.uint8),
+              "flat": np.full((256, 256, 3), 200, np.uint8),
+              "gradient": np.repeat(((xx + yy) // 2).astype(np.uint8)[..., None], 3, -1),
+              "checkerboard": np.repeat((((xx // 32) + (yy // 32)) % 2 * 255).astype(np.uint8)[..., None], 3, -1)}
+    return {"upside_down_faces": n_seeds, "upside_down_accepted": int(turned),
+            "non_faces_accepted": [k for k, v in others.items() if analyze_anime(v)], "aim_accepted": 0}
+
+
+GRID_EDITS: tuple[tuple[str, dict[str, float]], ...] = (
+    ("neutral", {}), ("smile", {"smile": 1.0}), ("angry", {"angry": 1.0}), ("sad", {"sad": 1.0}),
+    ("surprised", {"surprised": 1.0}), ("blink", {"blink_left": 1.0, "blink_right": 1.0}), ("aaa", {"aaa": 1.0}))
+"""The columns of the expression grid (:func:`grid`)."""
+
+
+def grid(path: Path, seeds: tuple[int, ...] = (3, 1000, 1005, 1007), tile: int = 192) -> Path:
+    """Write the expression grid: 4 procedural faces and (when present) the first real development crop
+    of four emotion folders × :data:`GRID_EDITS`, automatic detection (no ``assume_crop``); a row
+    whose picture has no face found is grey."""
+    import cv2
+
+    from engine.errors import NoFaceError
+    from engine.imageio import load_image, save_image
+    from engine.procedural.anime_faces import generate_anime_face
+    from engine.studios.expression.editor import ExpressionEditor
+    from engine.studios.expression.params import ExpressionParams
+
+    pictures = [generate_anime_face(sd, 256).image for sd in seeds]
+    if SHARED_EMOTIONS.is_dir():
+        for label in ("angry", "happy", "neutral", "surprised"):
+            files = sorted((SHARED_EMOTIONS / label).glob("*.png"))
+            if files:
+                img = load_image(files[0])
+                pictures.append(img if img.ndim == 3 else np.repeat(img[..., None], 3, -1))
+    rows = []
+    for img in pictures:
+        ed = ExpressionEditor("classical")
+        tiles = []
+        try:
+            ed.set_image(img[..., :3])
+            for _, sliders in GRID_EDITS:
+                tiles.append(ed.edit(ExpressionParams(**sliders)).image)
+        except NoFaceError:
+            tiles = [np.full_like(img[..., :3], 128) for _ in GRID_EDITS]
+        rows.append(np.concatenate([cv2.resize(t, (tile, tile), interpolation=cv2.INTER_AREA) for t in tiles], 1))
+    return save_image(path, np.concatenate(rows, 0))
+
+
 def run() -> dict[str, Any]:
     """Measure; returns the JSON section."""
     from engine.faces.anime import analyze_anime
@@ -155,6 +215,7 @@ def run() -> dict[str, Any]:
         "generate_512": latency(lambda: generate_anime_face(9, 512), 5),
         "parts_procedural": part_accuracy(),
         "crispness": crispness(),
+        "refusals": upside_down_and_non_faces(),
     }
     doc["target"] = {"edit_limit_ms": EDIT_TARGET_MS,
                      "edit_pass": max(doc["edit_512"]["median_ms"], doc["slider_edit_512"]["median_ms"]) <= EDIT_TARGET_MS}
@@ -205,6 +266,10 @@ def table(doc: dict[str, Any]) -> list[str]:
     c = doc["crispness"]
     rows.append(f"  edge crispness (p95 gradient out ÷ in, aim ≥ {c['aim']}): worst {c['rig_min']:.3f} "
                 f"{'PASS' if c['pass'] else 'FAIL'}; rig {c['rig']}; bilinear warp {c['warp_linear']}")
+    u = doc.get("refusals")
+    if u:
+        rows.append(f"  upside-down procedural faces accepted: {u['upside_down_accepted']}/{u['upside_down_faces']}; "
+                    f"non-faces accepted: {u['non_faces_accepted'] or 'none'} (aim 0)")
     r = doc.get("real_crops")
     if r:
         rows.append(f"  real greyscale crops processed: {r['processed']}/{r['images']} (cascade {r['by_cascade']}, "
@@ -231,7 +296,11 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m bench.expression", description="Expression bench section")
     p.add_argument("--out", required=True, help="results JSON file to write")
+    p.add_argument("--grid", help="also write the expression grid (faces × neutral / smile / angry / sad / "
+                                  "surprised / blink / aaa) to this PNG")
     args = p.parse_args(argv)
+    if args.grid:
+        print(f"wrote {grid(Path(args.grid))}")
     doc = run()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,8 @@ Robustness on real faces: the moves of a part that was estimated rather than fou
 (:attr:`AnimeFaceParts.found`) are halved, and each warp region is scaled down until its local area
 ratio ``det(I + ∇flow)`` stays above a floor — 0.05 for every region (no fold / tear), 0.2 for an
 eye, 0.4 for an estimated part — and where overlapping regions still add up to a fold they are
-shrunk; eyelids and mouths are redrawn only where the part was found; an eye region's warp also
+shrunk; eyelids are redrawn only where the eye was found, a mouth also where it was estimated
+inside the picture (:func:`_mouth_drawable`); an eye region's warp also
 squeezes no area more than :data:`_EYE_SQUEEZE`×, and a found eye
 box narrower than the prior eye size of its face (usually the iris only) is grown to it around its
 centre (:func:`grown_eye_box`). Pixels outside every region and redrawn part are copied: the result
@@ -539,7 +540,7 @@ def apply_rig(image: np.ndarray, face: AnimeFaceParts, params: ExpressionParams,
         e = e + np.array([0.0, -0.22 * eh * wd, 0.0, 0.14 * eh * wd])
         cover = redraw_eyelids(out, image, e, float(c.closure[i]), c.happy, c.lid_slant, inner_sign, skin)
         np.maximum(weight, cover, out=weight)
-    if c.mouth_changes > 0 and face.found.get("mouth", True):  # an estimated mouth is not redrawn
+    if c.mouth_changes > 0 and _mouth_drawable(face, scale, (h, w)):
         cover = redraw_mouth(out, image, np.asarray(face.parts["mouth"], np.float64) * scale,
                              mouth_shape(face, c, scale), alpha=min(1.0, c.mouth_changes / _MOUTH_FADE))
         np.maximum(weight, cover, out=weight)
@@ -549,6 +550,18 @@ def apply_rig(image: np.ndarray, face: AnimeFaceParts, params: ExpressionParams,
         flow = flow + rflow
         np.maximum(weight, rweight, out=weight)
     return out, flow, weight
+
+
+def _mouth_drawable(face: AnimeFaceParts, scale: float, shape: tuple[int, int]) -> bool:
+    """A found mouth is always redrawn; an estimated one (not seen in the pixels, e.g. a faint line)
+    where its box and a margin of half its width lie inside the picture (a mouth cut off by a tight
+    crop's edge is not drawn)."""
+    if face.found.get("mouth", True):
+        return True
+    m = np.asarray(face.parts["mouth"], np.float64) * scale
+    pad = 0.5 * (m[2] - m[0])
+    h, w = shape
+    return bool(m[0] - pad >= 0 and m[1] - pad >= 0 and m[2] + pad <= w and m[3] + 2 * pad <= h)
 
 
 def flow_to_rgb(flow: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Expression studio, classical engine: parts redrawn where a warp cannot make the shape.
 
 * **Eyelids** (:func:`redraw_eyelids`): an eye closes by drawing its lids over it — the skin above the
-  moving upper lid and below the rising lower lid is painted in the skin colour measured under the
-  eye, and a new lash line is drawn along the upper lid. A blink closes onto a line curved down
+  moving upper lid and below the rising lower lid is painted with the skin around the eye continued
+  over it (:func:`skin_field`: its tone and shading, not one flat colour), and a new lash line is
+  drawn along the upper lid. A blink closes onto a line curved down
   (a relaxed closed eye), a smile onto an arc curved up (the happy "^" eye); angry / sad slant the lid.
 * **Mouth** (:func:`redraw_mouth`): the old mouth is painted over with the skin colour around it and a
   new one drawn from a :class:`MouthShape`: a closed mouth is a curve (smile: corners up, an upturned
@@ -73,16 +74,41 @@ def line_colour(image: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 
 def _composite(out: np.ndarray, region: tuple[int, int, int, int], layers: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Draw supersampled ``(mask, colour)`` layers over ``out[region]`` in order; returns the coverage."""
+    """Draw supersampled ``(mask, colour)`` layers over ``out[region]`` in order; returns the coverage.
+
+    A colour is ``[3]`` (flat) or ``[h, w, 3]`` in pixels of the region (a shaded fill)."""
     x0, y0, x1, y1 = region
     base: np.ndarray = out[y0:y1, x0:x1].astype(np.float64)
     cover = np.zeros(base.shape[:2], np.float32)
     for mask, colour in layers:
         a = cv2.resize(mask.astype(np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-        base = base * (1 - a[:, :, None]) + colour[None, None, :] * a[:, :, None]
+        col = colour if colour.ndim == 3 else colour[None, None, :]
+        base = base * (1 - a[:, :, None]) + col * a[:, :, None]
         cover = np.maximum(cover, a)
     out[y0:y1, x0:x1] = np.clip(base + 0.5, 0, 255).astype(np.uint8)
     return cover
+
+
+def skin_field(ref: np.ndarray, region: tuple[int, int, int, int], hole: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """The skin's own tone and shading continued over a part (``float32`` ``[h, w, 3]`` of ``region``).
+
+    The part (``hole``: a mask of the region, any resolution) and every pixel of the region more than
+    40 grey levels from the skin (lash lines, hair tips, eye whites) are filled in from the
+    surrounding skin by inpainting, so a
+    lid drawn with it carries the local shading of shaded or greyscale art instead of one flat colour.
+    Where nothing around is skin the flat ``skin`` colour is used.
+    """
+    x0, y0, x1, y1 = region
+    sub = np.ascontiguousarray(ref[y0:y1, x0:x1])
+    h, w = sub.shape[:2]
+    m = cv2.resize(hole.astype(np.uint8), (w, h), interpolation=cv2.INTER_AREA) > 0
+    lum = sub.astype(np.float32).mean(-1)
+    m |= np.abs(lum - float(np.mean(skin))) > 40.0  # strokes, hair and eye whites are no skin to copy
+    m = cv2.dilate(m.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    if m.all() or not m.any():
+        return np.broadcast_to(np.asarray(skin, np.float32), (h, w, 3)).copy() if m.all() else sub.astype(np.float32)
+    filled = cv2.inpaint(sub, m.astype(np.uint8), max(2.0, 0.1 * max(h, w)), cv2.INPAINT_TELEA)
+    return np.asarray(filled, np.float32)
 
 
 def _poly_mask(shape: tuple[int, int], pts: np.ndarray) -> np.ndarray:
@@ -152,7 +178,9 @@ def redraw_eyelids(out: np.ndarray, ref: np.ndarray, box: np.ndarray, closure: f
     thick = max(1.5, 0.09 * eh) * (0.75 + 0.25 * closure)
     lash_w = thick * ss * (0.6 + 0.5 * bulge.mean())
     lash_mask = _stroke_mask(shape, P(xs, lid), lash_w)
-    layers = [(skin_mask, skin), (lash_mask, lash)]
+    eye_mask = _poly_mask(shape, np.concatenate([P(xs, outline_top), P(xs[::-1], outline_bot[::-1])]))
+    fill = skin_field(ref, region, eye_mask, skin)
+    layers = [(skin_mask, fill), (lash_mask, lash)]
     c = _composite(out, region, layers)
     cover[y0:y1, x0:x1] = c
     return cover
