@@ -300,11 +300,21 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's finished children (and theirs): what a run cost
+    the cores, whatever else the shared machine was doing."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def photos512(count: int = 100) -> dict[str, Any]:
     """``masquerade batch wear-mask`` as a user runs it (a new process: start-up included) on
     ``count`` 512-px face photos with 1 and 2 workers, ``--method auto`` and ``--method keypoint``;
     with :data:`BASELINE_ENV` set, the baseline tree's runs are interleaved with these (same
-    inputs, same run). Each entry carries the load average before and after it."""
+    inputs, same run). Each entry carries the load average before and after it and the CPU seconds
+    the run used (``images_per_cpu_s``: its rate per busy core, less sensitive to the load)."""
     import subprocess
     import sys
 
@@ -318,14 +328,17 @@ def photos512(count: int = 100) -> dict[str, Any]:
                 for tree, repo in _trees():
                     out = work / f"out_{tree}_{label}_{workers}"
                     load0 = _load()
+                    cpu0 = _children_cpu()
                     t0 = time.perf_counter()
                     r = subprocess.run([sys.executable, "-m", "engine", "batch", "wear-mask", "--input",
                                         str(work / "in"), "--output", str(out), "--workers", str(workers), *extra],
                                        capture_output=True, text=True, cwd=repo)
                     wall = time.perf_counter() - t0
+                    cpu = _children_cpu() - cpu0
                     done = len(list(out.glob("*_masked.png")))
                     key = f"{label}_workers_{workers}" + ("" if tree == "current" else "_baseline")
                     doc[key] = {"done": done, "wall_s": round(wall, 2), "images_per_s": round(done / wall, 2),
+                                "cpu_s": round(cpu, 2), "images_per_cpu_s": round(done / cpu, 2) if cpu else None,
                                 "rc": r.returncode, "load_before": load0, "load_after": _load()}
     a1, a2 = doc["auto_workers_1"]["images_per_s"], doc["auto_workers_2"]["images_per_s"]
     doc["speedup_2_vs_1"] = round(a2 / a1, 3) if a1 else None
