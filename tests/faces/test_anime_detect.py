@@ -12,8 +12,10 @@ import pytest
 from engine.faces.anime import (
     CASCADE_PATH,
     PART_NAMES,
+    _W,
     analyze_anime,
     detect_anime_faces,
+    find_tight_eyes,
     locate_parts,
 )
 from engine.procedural.anime_faces import generate_anime_face
@@ -78,6 +80,36 @@ def test_no_face_and_bad_input():
         analyze_anime(np.zeros((32, 32, 3), np.float32))
     with pytest.raises(ValueError, match="too small"):
         locate_parts(np.zeros((32, 32), np.uint8), np.array([0, 0, 2, 2]))
+
+
+@pytest.mark.parametrize("seed", [3, 6])
+def test_tight_crop_eyes_read_upright_and_not_upside_down(seed):
+    f = generate_anime_face(seed, 192)
+    x0, y0, x1, y1 = f.boxes["face"].astype(int)
+    crop = np.ascontiguousarray(f.image[y0 + 10:y1 - 5, x0 + 5:x1 - 5])
+    up = find_tight_eyes(crop)
+    assert up is not None and up.upright > 0
+    # the pair is the drawn eyes (working-square boxes mapped back to the picture)
+    s = np.array([crop.shape[1] / _W, crop.shape[0] / _W] * 2)
+    origin = np.array([x0 + 5, y0 + 10] * 2)
+    iod = np.linalg.norm(_centre(f.boxes["left_eye"]) - _centre(f.boxes["right_eye"]))
+    for name, b in (("left_eye", up.left), ("right_eye", up.right)):
+        assert np.linalg.norm(_centre(b * s + origin) - _centre(f.boxes[name])) < 0.3 * iod, name
+    turned = np.ascontiguousarray(crop[::-1, ::-1])
+    t = find_tight_eyes(turned)
+    assert t is None or t.upright < 0
+    assert analyze_anime(crop) and analyze_anime(turned) == []
+
+
+def test_generated_non_faces_give_no_face():
+    yy, xx = np.mgrid[0:160, 0:160]
+    gradient = ((xx + yy) * 0.8).astype(np.uint8)
+    checker = (((xx // 20) + (yy // 20)) % 2 * 255).astype(np.uint8)
+    text = np.full((60, 200), 255, np.uint8)
+    for i in range(6):
+        text[20:40, 10 + 32 * i:30 + 32 * i] = 0
+    for img in (gradient, checker, text):
+        assert analyze_anime(img) == []
 
 
 def test_real_greyscale_crops(shared_data: Path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -264,3 +265,27 @@ def test_upside_down_or_non_face_gives_no_face_found(kind):
     assert ed.faces == []
     with pytest.raises(NoFaceError, match="no anime face found"):
         ed.edit(ExpressionParams(smile=1.0))
+
+
+def test_closed_lid_takes_the_local_shading_of_the_skin():
+    from engine.studios.expression.redraw import redraw_eyelids
+
+    # a shaded skin (top-to-bottom gradient) with a drawn eye: the closed lid follows the gradient
+    h, w = 80, 100
+    skin = np.repeat(np.linspace(150, 230, h, dtype=np.float32)[:, None], w, 1)
+    img = np.repeat(skin[..., None], 3, -1).astype(np.uint8)
+    cv2.ellipse(img, (50, 40), (20, 12), 0, 0, 360, (255, 255, 255), -1)
+    cv2.ellipse(img, (50, 40), (8, 11), 0, 0, 360, (40, 40, 40), -1)
+    cv2.ellipse(img, (50, 40), (20, 12), 0, 180, 360, (20, 20, 20), 3)
+    out = img.copy()
+    cover = redraw_eyelids(out, img, np.array([30.0, 28.0, 70.0, 52.0]), 1.0, 0.0, 0.0, 1.0)
+    lid = (cover > 0.99)
+    lid[:, :40] = False
+    lid[:, 60:] = False  # the lid's middle columns, away from the drawn lash line
+    ys, xs = np.nonzero(lid)
+    upper, lower = ys < 36, ys > 46
+    assert upper.sum() > 5 and lower.sum() > 5
+    got_up = float(out[ys[upper], xs[upper]].mean())
+    got_low = float(out[ys[lower], xs[lower]].mean())
+    # the skin's own shading continues over the lid (a flat fill would give one value)
+    assert got_low - got_up > 0.5 * (float(skin[ys[lower]].mean()) - float(skin[ys[upper]].mean()))
