@@ -12,21 +12,29 @@ passes only; one of the 27 is a false hit in a corner). Boxes whose centre falls
 clipped to it; faces are returned largest first. Large images are detected on a copy whose long
 side is at most :data:`DETECT_SIDE` and the boxes mapped back.
 
-**Tight crops.** When the cascade finds nothing, the whole picture is tried as the face box and
-taken when its parts have a face's layout (:func:`looks_like_face`: an eye pair found with a mouth
-below or a brow above) while the picture turned by 180° does not — an upside-down face or a picture
-that is no face gives no face. ``assume_crop=True`` takes the whole picture regardless.
+**Tight crops.** When the cascade finds nothing, or its box cannot hold the eye pair of the whole
+picture (a false hit on a piece of the face) or has no eyes, the whole picture (about square) is
+tried as a tight face crop (:func:`find_tight_eyes`): the largest mirror-alike pair of dark eye
+strokes, about level, centred and 40–80 % of the picture apart, must read **upright** (dark lash
+line and iris top above, the eyes high, hair at the top: :attr:`TightEyes.upright`) and better than
+in the picture turned by 180° — an upside-down face or a picture that is no face gives no face.
+``assume_crop=True`` takes the whole picture regardless. Development check (not tuned per image):
+56 of the 61 greyscale emotion crops are processed, 0 of 20 procedural faces turned by 180°.
 
 **Parts.** Inside a face box (resampled to a 128 × 128 working square):
 
 * mouth — the small dark stroke nearest its prior in the lower middle of the face;
-* eyes — dark strokes (grey 60 below the cheeks' skin level; pixels joined to the window's top by
-  a dark vertical run are cut off as hair, :func:`_cut_hair`) scored **as pairs** (:func:`_eye_pair`):
-  side by side, similar in size, symmetric about the mouth, the lowest such pair at 0.45–1.3 eye
-  distances above the mouth (bangs form pairs too). An eye box is at least 0.56 eye distances wide
-  and reaches down over the non-skin pixels under the lash line (iris, lower lid);
-* brows — thin dark horizontal strokes (black-hat of the grey square, so a brow drawn over hair is
-  found as well as one on skin) nearest the prior 0.16 eye distances above the eye;
+* eyes — dark strokes at three grey levels (60 below the cheeks' skin level and two darker ones, so
+  eyes separate from hair of any darkness; pixels joined to the window's top by a dark vertical run
+  are cut off as hair, :func:`_cut_hair`) scored **as pairs** (:func:`_eye_pair`): side by side,
+  similar in size, symmetric about the mouth, at 0.45–1.3 eye distances above it, whole (wide)
+  strokes preferred. The strokes are grown to the whole lash line (:func:`_grow_eye`), the outer
+  flick trimmed, both given one width from their inner corners; in colour art the box is refitted
+  to the white of the eye (:func:`_sclera_fit`). An eye box reaches down over the non-skin pixels
+  under the lash line (iris, lower lid);
+* brows — thin dark horizontal strokes (a vertical black-hat of the grey square: a brow drawn over
+  hair is found as well as one on skin, bang tips and strands are not) chosen **as a symmetric pair**
+  above the eyes (:func:`_brow_pair`), their horizontal extents averaged with the partner's mirror;
 * the face outline — the skin-coloured region around the cheeks (an ellipse when it leaks).
 
 Every part has a shape (:attr:`AnimeFaceParts.shapes`: the contour of its strokes, or an ellipse when
@@ -38,9 +46,9 @@ estimated (``False``).
 Limits
 ------
 * The cascade is frontal: profiles, strong roll (> ~20°) and faces below ~24 px are missed; tight
-  crops whose forehead is cut off are often missed (27 of the 61 greyscale emotion crops in
-  ``../shared/data/anime/emotions`` are found). ``analyze_anime(..., assume_crop=True)`` treats the
-  whole picture as the face box in that case.
+  crops are then found by their eyes, which needs two visible, mirror-alike open eyes (a wink, a
+  closed pair or one eye cut off by the edge is no tight crop). ``analyze_anime(...,
+  assume_crop=True)`` treats the whole picture as the face box in that case.
 * The part search is a dark-blob heuristic: dark bangs over the eyes, closed eyes (thin arcs),
   glasses or very pale line art can make it fall back to the priors or pick hair; brows hidden by
   hair use the prior offset. It is accurate enough to place the expression rig's warp regions (the
@@ -562,7 +570,8 @@ def _brow_pair(g: np.ndarray, parts: dict[str, np.ndarray], iod: float, ew: floa
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, eye, cs in (("left_brow", "left_eye", cl), ("right_brow", "right_eye", cr)):
         if cs:
-            out[name] = max(cs, key=lambda c, e=parts[eye]: single(c[0], e))
+            scores = [single(c[0], parts[eye]) for c in cs]
+            out[name] = cs[int(np.argmax(scores))]
     return out
 
 
@@ -624,7 +633,7 @@ def _trim_outer(mask: np.ndarray, b: np.ndarray, left: bool, dx: float) -> np.nd
     sub = mask[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] > 0
     if sub.size == 0:
         return b
-    has = sub.any(0)
+    has = np.asarray(sub.any(axis=0), bool)
     top = np.where(has, sub.argmax(0), -1).astype(np.float64)
     inner = x1 if left else x0
     lo_off, hi_off = int(0.4 * dx), int(min(0.75 * dx, x1 - x0))
@@ -724,6 +733,57 @@ def _outline(dist: np.ndarray) -> tuple[np.ndarray, bool]:
     return c, True
 
 
+_Scored = tuple[float, tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]
+"""An eye pair with its score, the dark mask and the stroke mask it was found in."""
+
+
+def _search_eye_pair(g: np.ndarray, win: tuple[int, int, int, int], levels: list[float],
+                     mouth_c: np.ndarray | None, tight: bool) -> _Scored | None:
+    """The best eye pair over the dark levels (:func:`_eye_pair` with the mouth; in a tight box also
+    without it, in the upper half and at a penalty)."""
+    best: _Scored | None = None
+    for level in levels:
+        dm = _dark_mask(g, win, level)
+        cand = cv2.morphologyEx(_cut_hair(dm, win[1]), cv2.MORPH_OPEN, np.ones((1, 5), np.uint8))
+        comps = _components(cand)
+        for mc in ((mouth_c, None) if mouth_c is not None and tight else (mouth_c,)):
+            scored = _eye_pair(comps, mc)
+            if scored is None:
+                continue
+            pair, sc = scored
+            if mc is None and mouth_c is not None:
+                if (_centre_of(pair[0])[1] + _centre_of(pair[1])[1]) / 2 > 0.5 * _W:
+                    continue  # without a mouth only eyes in the upper half count
+                sc -= 2.0  # a pair that ignores the mouth found below it
+            if best is None or sc > best[0]:
+                best = (sc, pair, dm, cand)
+    return best
+
+
+def _fit_eyes(g: np.ndarray, rgb: np.ndarray | None, nonskin: np.ndarray, win: tuple[int, int, int, int],
+              levels: list[float], best: _Scored) -> dict[str, np.ndarray]:
+    """Eye boxes from a chosen pair of strokes: grown to the whole lash line, the outer flick trimmed,
+    reaching from the lash line's top down over the iris and lower lid, one width for both, and in
+    colour art refitted to the white of the eye."""
+    _, pair, dm, cand = best
+    dx = _centre_of(pair[1])[0] - _centre_of(pair[0])[0]
+    parts: dict[str, np.ndarray] = {}
+    for name, b in zip(("left_eye", "right_eye"), pair, strict=True):
+        b, cand_b, dm_b = _grow_eye(g, win, levels, b, dx, cand, dm)
+        b = _trim_outer(cand_b, b, name == "left_eye", dx)
+        # a stroke wider than an eye usually carries the outer lash flick: trim its outer end
+        excess = min(max(0.0, (b[2] - b[0]) - _EYE_FLICK_FROM * dx), _EYE_FLICK_MAX * dx)
+        b = b + (np.array([excess, 0.0, 0.0, 0.0]) if name == "left_eye" else np.array([0.0, 0.0, -excess, 0.0]))
+        c, half = (b[0] + b[2]) / 2, max(b[2] - b[0], _EYE_WIDTH_IOD * dx) / 2
+        top = _lash_top(dm_b, b)
+        parts[name] = _eye_extent(np.array([c - half, top, c + half, b[3]]), nonskin)
+    _pair_widths(parts)
+    if rgb is not None:
+        for name in ("left_eye", "right_eye"):
+            parts[name] = _sclera_fit(rgb, parts[name], dx)
+    return parts
+
+
 def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0, tight: bool = False,
                  eyes: TightEyes | None = None) -> AnimeFaceParts:
     """Locate eyes, brows, mouth and the face outline inside a face box (method: module docstring).
@@ -771,55 +831,26 @@ def locate_parts(image: np.ndarray, box: np.ndarray, score: float = 0.0, tight: 
         mouth = None if blob is None else blob + np.array([-1.0, -1.0, 1.0, 1.0])
     # the eyes: the lowest symmetric pair of dark strokes above the mouth, at several dark levels
     win_eye = (4, int(0.18 * _W), _W - 4, int(0.72 * _W))
-    best: tuple[float, tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray] | None = None
     mouth_c = None if mouth is None else _centre_of(mouth)
     levels = _eye_levels(g, win_eye, skin, dark_level)
     if eyes is not None:
         win_eye = (0, 0, _W, _W)
         levels = eyes.levels
         dm = _dark_mask(g, win_eye, eyes.level)
-        best = (eyes.score, (eyes.left, eyes.right), dm,
-                cv2.morphologyEx(_cut_hair(dm, 0), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)))
-        levels_to_search: list[float] = []
+        best: _Scored | None = (eyes.score, (eyes.left, eyes.right), dm,
+                                cv2.morphologyEx(_cut_hair(dm, 0), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)))
     else:
-        levels_to_search = levels
-    for level in levels_to_search:
-        dm = _dark_mask(g, win_eye, level)
-        cand = cv2.morphologyEx(_cut_hair(dm, int(0.18 * _W)), cv2.MORPH_OPEN, np.ones((1, 5), np.uint8))
-        comps = _components(cand)
-        for mc in ((mouth_c, None) if mouth_c is not None and tight else (mouth_c,)):
-            scored = _eye_pair(comps, mc)
-            if scored is None:
-                continue
-            pair, sc = scored
-            if mc is None and mouth_c is not None:
-                if (_centre_of(pair[0])[1] + _centre_of(pair[1])[1]) / 2 > 0.5 * _W:
-                    continue  # without a mouth only eyes in the upper half count
-                sc -= 2.0  # a pair that ignores the mouth found below it
-            if best is None or sc > best[0]:
-                best = (sc, pair, dm, cand)
+        best = _search_eye_pair(g, win_eye, levels, mouth_c, tight)
     if best is not None and mouth_c is not None and _eye_pair(_components(best[3]), mouth_c) is None:
         mouth = None  # the chosen eye pair does not fit the stroke taken for the mouth
     if best is None:
         for name in ("left_eye", "right_eye"):
             parts[name], found[name] = _prior_box(name), False
     else:
-        _, pair, dm, cand = best
-        dx = _centre_of(pair[1])[0] - _centre_of(pair[0])[0]
-        for name, b in zip(("left_eye", "right_eye"), pair, strict=True):
-            b, cand_b, dm_b = _grow_eye(g, win_eye, levels, b, dx, cand, dm)
-            b = _trim_outer(cand_b, b, name == "left_eye", dx)
-            # a stroke wider than an eye usually carries the outer lash flick: trim its outer end
-            excess = min(max(0.0, (b[2] - b[0]) - _EYE_FLICK_FROM * dx), _EYE_FLICK_MAX * dx)
-            b = b + (np.array([excess, 0.0, 0.0, 0.0]) if name == "left_eye" else np.array([0.0, 0.0, -excess, 0.0]))
-            c, half = (b[0] + b[2]) / 2, max(b[2] - b[0], _EYE_WIDTH_IOD * dx) / 2
-            top = _lash_top(dm_b, b)
-            parts[name], found[name] = _eye_extent(np.array([c - half, top, c + half, b[3]]), nonskin), True
-            masks[name] = np.maximum(cand, nonskin * 255)
-        _pair_widths(parts)
-        if rgb is not None:
-            for name in ("left_eye", "right_eye"):
-                parts[name] = _sclera_fit(rgb, parts[name], dx)
+        parts.update(_fit_eyes(g, rgb, nonskin, win_eye, levels, best))
+        for name in ("left_eye", "right_eye"):
+            found[name] = True
+            masks[name] = np.maximum(best[3], nonskin * 255)
     if eyes is None:
         _check_eyes(parts, found)
     ew = float(np.mean([parts[k][2] - parts[k][0] for k in ("left_eye", "right_eye")]))
@@ -976,62 +1007,14 @@ def _keypoints(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v.astype(np.float32) for k, v in kp.items()}
 
 
-def looks_like_face(parts: AnimeFaceParts) -> bool:
-    """True when located parts have a face's layout: a pair of eyes was found in the pixels (not
-    estimated) with a mouth below them or both brows above them.
-
-    Args:
-        parts: from :func:`locate_parts`.
-
-    Returns:
-        Whether a picture with no detected face box can be taken as a tight face crop.
-    """
-    f = parts.found
-    return bool(f.get("left_eye") and f.get("right_eye")
-                and (f.get("mouth") or (f.get("left_brow") and f.get("right_brow"))))
-
-
-def _lashes_on_top(image: np.ndarray, parts: AnimeFaceParts) -> bool:
-    """True when the found eyes are darker in their upper halves than in their lower halves (the
-    thick upper lash line and the iris's dark top: an upright eye; turned by 180° it is the other
-    way round)."""
-    g = _grey(image).astype(np.float32)
-    score = 0.0
-    for name in ("left_eye", "right_eye"):
-        x0, y0, x1, y1 = (int(round(v)) for v in parts.parts[name])
-        sub = g[max(0, y0):max(0, y1), max(0, x0):max(0, x1)]
-        if sub.shape[0] < 4 or sub.shape[1] < 2:
-            continue
-        half = sub.shape[0] // 2
-        score += float(255.0 - sub[:half].mean()) - float(255.0 - sub[half:].mean())
-    return score > 0.0
-
-
-def _dark_mass_upper(image: np.ndarray, box: np.ndarray) -> bool:
-    """True when a face box has more dark strokes in its upper middle band (eyes) than in its lower
-    middle band, hair joined to the top edge not counted. Upright tight crops: 30 of 31 development
-    crops; the same crops turned by 180°: 1 of 31."""
-    g, _, _, _ = _working_square(image, box)
-    skin = float(np.median(np.concatenate([g[72:84, 24:44].ravel(), g[72:84, 84:104].ravel()])))
-    dark = _cut_hair(_dark_mask(g, (0, 0, _W, _W), max(skin - 60.0, min(skin - 25.0, 60.0))), 0)
-    return bool((dark[_W // 4:_W // 2] > 0).mean() >= (dark[_W // 2:3 * _W // 4] > 0).mean())
-
-
-def _upside_down(image: np.ndarray, box: np.ndarray, upright: AnimeFaceParts) -> bool:
-    """True when the face box turned by 180° has a face's layout and more parts are found in it than
-    in ``upright`` (the face is the wrong way up)."""
-    h, w = image.shape[:2]
-    turned = np.array([w - box[2], h - box[3], w - box[0], h - box[1]], np.float32)
-    t = locate_parts(np.ascontiguousarray(image[::-1, ::-1]), turned, tight=True)
-    return looks_like_face(t) and sum(t.found.values()) > sum(upright.found.values())
-
-
 def analyze_anime(image: np.ndarray, assume_crop: bool = False, min_size: int = 24) -> list[AnimeFaceParts]:
     """Detect anime faces and locate their parts.
 
-    When the cascade finds no face, the whole picture is tried as a tight face crop: it is taken
-    when its parts have a face's layout (:func:`looks_like_face`) and the picture turned upside
-    down does not (a face the wrong way up, or a picture that is no face, gives no face).
+    The cascade's faces are used unless the largest is small (under 55 % of the picture wide) or has
+    no eyes found; then the whole picture is tried as a tight face crop (module docstring: its eye
+    pair must read upright, and better than in the picture turned by 180°; a face the wrong way up,
+    or a picture that is no face, gives no face). A cascade box that cannot hold the tight crop's eyes
+    gives way to it.
 
     Args:
         image: ``uint8`` RGB ``[H, W, 3]``, RGBA or grey ``[H, W]``.

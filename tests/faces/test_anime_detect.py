@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from engine.faces.anime import (
+    _W,
     CASCADE_PATH,
     PART_NAMES,
-    _W,
     analyze_anime,
     detect_anime_faces,
     find_tight_eyes,
