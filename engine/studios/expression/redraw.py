@@ -107,8 +107,16 @@ def skin_field(ref: np.ndarray, region: tuple[int, int, int, int], hole: np.ndar
     m = cv2.dilate(m.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     if m.all() or not m.any():
         return np.broadcast_to(np.asarray(skin, np.float32), (h, w, 3)).copy() if m.all() else sub.astype(np.float32)
-    filled = cv2.inpaint(sub, m.astype(np.uint8), max(2.0, 0.1 * max(h, w)), cv2.INPAINT_TELEA)
-    return np.asarray(filled, np.float32)
+    # shading is smooth: fill a copy at most 32 pixels on its long side, then scale it back up
+    f = min(1.0, 32.0 / max(h, w))
+    sw, sh = max(2, round(w * f)), max(2, round(h * f))
+    small = cv2.resize(sub, (sw, sh), interpolation=cv2.INTER_AREA)
+    ms = cv2.resize(m.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST)
+    ms = np.maximum(ms, cv2.resize(m.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0.25).astype(np.uint8)
+    if ms.all():
+        return np.broadcast_to(np.asarray(skin, np.float32), (h, w, 3)).copy()
+    filled = cv2.inpaint(small, ms, 3.0, cv2.INPAINT_TELEA)
+    return np.asarray(cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
 
 
 def _poly_mask(shape: tuple[int, int], pts: np.ndarray) -> np.ndarray:
