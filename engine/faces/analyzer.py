@@ -139,7 +139,8 @@ class FaceAnalyzer:
                 self._learned_path = pick.path
                 self.info["parser"] = f"learned ({pick.path.name if pick.path else MODEL_NAME})"
                 return "learned", None
-            self.info["parser_note"] = pick.reason
+            note = self.info.get("parser_note")
+            self.info["parser_note"] = f"{note}; {pick.reason}" if note else pick.reason
         self.info["parser"] = "geometric"
         return "geometric", None
 
