@@ -23,6 +23,7 @@ from engine.training.parser import (
     flip_sample,
     marginal_cross_entropy,
     source_of,
+    verdict_of,
 )
 from engine.weights.card import Verdict
 from engine.weights.store import load_checkpoint, save_checkpoint
@@ -154,3 +155,17 @@ def test_auto_follows_the_verdict(tmp_path: Path) -> None:
     better = tmp_path / "better"
     _save(tiny(), better, better=True)
     assert resolve_parser("auto", roots=[better]).learned
+
+
+def test_verdict_rule() -> None:
+    def table(geo: float, learned: float, false_extra: float) -> dict:
+        return {"mt": {"photos": 1, "geometric": {"miou": geo, "false_extra_share": 0.0},
+                       "learned": {"miou": learned, "false_extra_share": false_extra}}}
+
+    pool = {"geometric": {"hair": 0.5, "neck": 0.6}, "learned": {"hair": 0.7, "neck": 0.6}}
+    assert verdict_of(table(0.6, 0.7, 0.0), pool)[0]
+    assert not verdict_of(table(0.7, 0.6, 0.0), pool)[0]  # lower mIoU
+    assert not verdict_of(table(0.6, 0.7, 0.02), pool)[0]  # paints hats where the source has none
+    worse = {"geometric": {"hair": 0.5, "neck": 0.6}, "learned": {"hair": 0.9, "neck": 0.5}}
+    better, facts = verdict_of(table(0.6, 0.7, 0.0), worse)
+    assert not better and facts["classes_clearly_worse"] == {"neck": -0.1}
