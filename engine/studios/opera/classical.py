@@ -707,11 +707,14 @@ def compose(line_art: np.ndarray, regions: np.ndarray, colours: np.ndarray, face
     """
     fill = colours[regions].astype(np.float32)
     if shading is not None:
-        fill = np.clip(fill + shading, 0, 255)
+        fill += shading
+        np.clip(fill, 0, 255, out=fill)
     fill[~face] = 255
     ink = line_art.astype(np.float32)[..., None] * np.float32(1.0 / 255.0)  # 1 paper, 0 line
-    out = fill * ink + np.float32(LINE_INK) * (1.0 - ink)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    fill -= np.float32(LINE_INK)  # fill·ink + LINE_INK·(1 − ink), in place
+    fill *= ink
+    fill += np.float32(LINE_INK + 0.5)
+    return np.clip(fill, 0, 255).astype(np.uint8)
 
 
 def recolour_region(result: ColorizeResult, line_art: np.ndarray, x: int, y: int,
