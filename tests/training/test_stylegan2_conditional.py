@@ -4,6 +4,7 @@ generator wrapper (tiny networks, CPU)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,17 @@ from engine.training.stylegan2 import (
     role_labels,
 )
 from engine.weights.store import load_checkpoint, save_checkpoint
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """One torch thread: these networks are tiny, and on a busy 2-core machine several threads
+    fight over the cores (a training step took seconds instead of a fraction of one)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 CLASSES = role_classes()
 TINY = dict(z_dim=16, w_dim=16, img_resolution=16, channel_base=256, channel_max=32, mapping_layers=2,
