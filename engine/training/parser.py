@@ -65,6 +65,8 @@ class Source:
         labels: label sub-folder of each photo folder (``""``: beside the photo).
         convert: ``"official"``, ``"bisenet"`` or ``"xiqu_plain"``.
         annotated: official classes the source labels (the others are ignored in its loss/scores).
+        absent: unlabelled classes its photos are known not to show (bare-headed portraits: no hat);
+            a background pixel of the source is trained as background, not "background or hat".
     """
 
     name: str
@@ -72,14 +74,15 @@ class Source:
     labels: str
     convert: str
     annotated: tuple[int, ...]
+    absent: tuple[int, ...] = ()
 
 
 SOURCES: tuple[Source, ...] = (
     Source("celebamask", ("faces/parsing",), "", "official", tuple(range(NUM_CLASSES))),
-    Source("mt", ("makeup/mt/makeup", "makeup/mt/no_makeup"), "seg_celebamaskhq", "official", _MT_LIKE),
+    Source("mt", ("makeup/mt/makeup", "makeup/mt/no_makeup"), "seg_celebamaskhq", "official", _MT_LIKE, (14,)),
     Source("xiqu_makeup", ("opera/xiqu/makeup",), "segs", "bisenet",
            (0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 17, 18)),
-    Source("xiqu_plain", ("opera/xiqu/non-makeup",), "segs", "xiqu_plain", _MT_LIKE),
+    Source("xiqu_plain", ("opera/xiqu/non-makeup",), "segs", "xiqu_plain", _MT_LIKE, (14,)),
 )
 """Every labelled development source, in the official order after conversion."""
 
@@ -318,9 +321,9 @@ def batch_tensors(samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], 
 
 def absorb_mask(source: Source) -> np.ndarray:
     """``[19]`` bool: the classes a background pixel of ``source`` may stand for (background and
-    every class the source does not annotate)."""
+    every class the source does not annotate, except those its photos are known not to show)."""
     m = np.ones(NUM_CLASSES, bool)
-    m[list(source.annotated)] = False
+    m[list(source.annotated) + list(source.absent)] = False
     m[0] = True
     return m
 
