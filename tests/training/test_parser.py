@@ -117,7 +117,7 @@ def test_background_may_stand_for_unannotated_classes() -> None:
     assert marginal_cross_entropy(logits, truth, full) > 5.0  # CelebAMask-HQ does
     hat = torch.zeros(1, 19, 4, 4)
     hat[:, CELEBAMASK_HQ.index("hat")] = 6.0  # ... but MT's portraits are bare-headed: a hat there is wrong
-    assert marginal_cross_entropy(hat, truth, mt) > 5.0
+    assert marginal_cross_entropy(hat, truth, mt) > 3.0
     ignored = torch.full_like(truth, 255)
     assert marginal_cross_entropy(logits, ignored, full) == 0.0
 
