@@ -242,7 +242,8 @@ def sheet(folder: Path, generator: Path | None = None, tile: int = 176) -> np.nd
     width = rows[0].shape[1]
     blank = np.full((tile, tile, 3), 255, np.uint8)
     head = np.concatenate(([blank] + [t(images[r]) for r in refs]) * 2, 1)
-    roles = np.concatenate([t(generate_lianpu(7, size=tile, role=r).image) for r in ROLE_KEYS], 1)
+    small = width // len(ROLE_KEYS)  # the nine role types across the sheet's width
+    roles = np.concatenate([letterbox(generate_lianpu(7, size=small, role=r).image, small) for r in ROLE_KEYS], 1)
     parts = [head, *rows, np.full((12, width, 3), 255, np.uint8), np.pad(roles, ((0, 0), (0, max(0, width - roles.shape[1])), (0, 0)),
                                                                        constant_values=255)[:, :width]]
     if generator is not None:
