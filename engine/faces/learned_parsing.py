@@ -34,6 +34,7 @@ from engine.errors import CheckpointError
 from engine.faces.align import AlignedCrop, align_face, feather_mask
 from engine.faces.types import Face
 from engine.models.parser import NUM_CLASSES, FaceParserNet
+from engine.weights.store import find_checkpoint, load_checkpoint, probe_checkpoint
 
 MODEL_NAME = "face_parser"
 """Registry name of the learned parser (the card's ``model`` field)."""
@@ -165,8 +166,6 @@ def resolve_parser(requested: str, roots: Sequence[Path] | None = None) -> Parse
         CheckpointError: ``"learned"`` requested without a usable checkpoint.
         ValueError: unknown ``requested``.
     """
-    from engine.weights.store import find_checkpoint, probe_checkpoint
-
     if requested == "geometric":
         return ParserChoice(False, "geometric parser requested")
     if requested not in ("auto", "learned"):
@@ -204,8 +203,6 @@ class LearnedParser:
     """
 
     def __init__(self, path: Path, device: str | None = None) -> None:
-        from engine.weights.store import load_checkpoint
-
         dev = select_device(device).device
         model, card = load_checkpoint(path, device=dev)
         if not isinstance(model, FaceParserNet):
