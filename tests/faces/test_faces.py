@@ -101,7 +101,7 @@ def test_mesh_views_are_averaged_and_strays_dropped(analyzer, astronaut, astro_r
     eye = float(np.hypot(*(base[33] - base[263])))
     offsets = iter([0.0, 0.02 * eye, 5.0 * eye, -0.02 * eye])  # the third view "found" something else
     monkeypatch.setattr(type(fitter), "_fit_view", lambda self, *a: base + next(offsets))
-    monkeypatch.setattr(detect, "MESH_VIEWS", ((1.0, 0.0, 0.0, False),) * 4)
+    monkeypatch.setattr(fitter, "views", ((1.0, 0.0, 0.0, False),) * 4)
     np.testing.assert_allclose(fitter.fit(astronaut, box), base, atol=1e-3)
     # no face in the plain view nor in the retry crops: no landmarks, whatever the other views say
     calls: list[tuple] = []
