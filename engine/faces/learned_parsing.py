@@ -34,7 +34,7 @@ from engine.errors import CheckpointError
 from engine.faces.align import AlignedCrop, align_face, feather_mask
 from engine.faces.types import Face
 from engine.models.parser import NUM_CLASSES, FaceParserNet
-from engine.weights.store import find_checkpoint, load_checkpoint, probe_checkpoint
+from engine.weights import store
 
 MODEL_NAME = "face_parser"
 """Registry name of the learned parser (the card's ``model`` field)."""
@@ -170,11 +170,11 @@ def resolve_parser(requested: str, roots: Sequence[Path] | None = None) -> Parse
         return ParserChoice(False, "geometric parser requested")
     if requested not in ("auto", "learned"):
         raise ValueError(f"parser must be auto, learned or geometric, got {requested!r}")
-    path = find_checkpoint(MODEL_NAME, list(roots) if roots is not None else None)
+    path = store.find_checkpoint(MODEL_NAME, list(roots) if roots is not None else None)
     if path is None:
         problem = f"no trained {MODEL_NAME} checkpoint (train one with `{TRAIN_HINT}`)"
     else:
-        st = probe_checkpoint(path)
+        st = store.probe_checkpoint(path)
         problem = "" if st.loadable and st.card is not None else st.reason
         if not problem and st.card is not None:
             card = st.card
@@ -204,7 +204,7 @@ class LearnedParser:
 
     def __init__(self, path: Path, device: str | None = None) -> None:
         dev = select_device(device).device
-        model, card = load_checkpoint(path, device=dev)
+        model, card = store.load_checkpoint(path, device=dev)  # looked up at call time (tests patch it)
         if not isinstance(model, FaceParserNet):
             raise CheckpointError(f"{path.name} holds a {card.model!r}, not {MODEL_NAME!r}")
         self.model = model.float().eval()

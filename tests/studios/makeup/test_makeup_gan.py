@@ -181,7 +181,8 @@ def test_constructing_and_resolving_loads_no_model(tmp_path, monkeypatch, analyz
     first = list(styles)[0]
     res = ed.edit(MakeupParams({"lips": first}))  # the worker's first learned edit loads the GAN, once
     ed.edit(MakeupParams({"lips": first}, intensity=0.5))
-    assert len(loads) == 1 and res.info["backend"] == "neural" and res.info["method"] == "makeup-gan"
+    gan_loads = [a for a in loads if "face_parser" not in str(a[0])]  # (the analysis may load the face parser)
+    assert len(gan_loads) == 1 and res.info["backend"] == "neural" and res.info["method"] == "makeup-gan"
     assert res.info["device"] == str(select_device().device)
 
 
