@@ -29,7 +29,7 @@ lint: install
 	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules engine
 
 test: lint
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: install
 	$(PY) -m bench --out bench/results.json
