@@ -111,3 +111,15 @@ def shapes() -> np.ndarray:
 
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for tiny networks: on a busy 2-core machine several threads fight over the
+    cores (a small training step took seconds instead of a fraction of one)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

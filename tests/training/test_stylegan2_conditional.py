@@ -4,7 +4,6 @@ generator wrapper (tiny networks, CPU)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +22,7 @@ from engine.training.stylegan2 import (
 )
 from engine.weights.store import load_checkpoint, save_checkpoint
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One torch thread: these networks are tiny, and on a busy 2-core machine several threads
-    fight over the cores (a training step took seconds instead of a fraction of one)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 CLASSES = role_classes()

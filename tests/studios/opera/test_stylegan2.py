@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,7 @@ from engine.nn.losses import r1_penalty
 from engine.training.stylegan2 import AUG_MODES, StyleGAN2Training, path_length_penalty
 from engine.weights.store import load_checkpoint, save_checkpoint
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One torch thread: these networks are tiny, and on a busy 2-core machine several threads
-    fight over the cores (a training step took seconds instead of a fraction of one)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TINY = dict(z_dim=16, w_dim=16, img_resolution=16, channel_base=256, channel_max=32, mapping_layers=2)
