@@ -203,18 +203,14 @@ def orientation(real: int = 120) -> dict[str, Any]:
     return doc
 
 
-def white_on_skin() -> dict[str, Any]:
-    """Mean brightness of a white mask (surgical-white, full lighting) on astronaut and on the same
-    photo with only the face darkened to a dark skin tone (the light is unchanged)."""
-    from skimage import data
-
-    from engine.faces import FaceAnalyzer
+def white_mask_on_dark_skin(img: np.ndarray, faces: list[Any]) -> dict[str, float]:
+    """A white mask (surgical-white, key-point fit, full lighting) on ``img`` and on a copy with only
+    the largest face's oval darkened to a dark skin tone (the light unchanged): the mean brightness of
+    the fully covered mask pixels on each, and of the face before and after."""
     from engine.faces import topology as T
     from engine.studios.maskwear.editor import put_mask
     from engine.studios.maskwear.params import MaskWearParams
 
-    img = data.astronaut()
-    faces = FaceAnalyzer(parser="geometric").analyze(img, parse=False).faces
     lm = faces[0].landmarks
     face = np.zeros(img.shape[:2], np.uint8)
     cv2.fillPoly(face, [np.round(lm[list(T.FACE_OVAL)]).astype(np.int32)], 1)
@@ -224,10 +220,22 @@ def white_on_skin() -> dict[str, Any]:
     out_l, alpha, _ = put_mask(img, faces, p)
     out_d, _, _ = put_mask(dark, faces, p)
     m = alpha > 0.99
-    light, darkm = float(out_l[m].mean()), float(out_d[m].mean())
-    skin_l, skin_d = float(img[face > 0].mean()), float(dark[face > 0].mean())
-    return {"skin_light": round(skin_l, 1), "skin_dark": round(skin_d, 1), "mask_on_light": round(light, 1),
-            "mask_on_dark": round(darkm, 1), "ratio_dark_to_light": round(darkm / light, 3)}
+    return {"skin_light": float(img[face > 0].mean()), "skin_dark": float(dark[face > 0].mean()),
+            "mask_on_light": float(out_l[m].mean()), "mask_on_dark": float(out_d[m].mean())}
+
+
+def white_on_skin() -> dict[str, Any]:
+    """Mean brightness of a white mask on astronaut and on the same photo with only the face darkened
+    to a dark skin tone (:func:`white_mask_on_dark_skin`)."""
+    from skimage import data
+
+    from engine.faces import FaceAnalyzer
+
+    img = data.astronaut()
+    faces = FaceAnalyzer(parser="geometric").analyze(img, parse=False).faces
+    w = white_mask_on_dark_skin(img, faces)
+    return {**{k: round(v, 1) for k, v in w.items()},
+            "ratio_dark_to_light": round(w["mask_on_dark"] / w["mask_on_light"], 3)}
 
 
 def recall(limit: int | None = None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ the info line says what ran; the third view shows the rig's warp field or the GA
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -171,22 +172,14 @@ class ExpressionPanel(StudioPanel):
         self.preset_combo.addItems([n.replace("_", " ") for n in builtin_presets()])
         self.preset_combo.activated.connect(self._preset_chosen)
         presets.addWidget(self.preset_combo, 1)
-        load = QPushButton("Load…")
-        load.setObjectName("load_preset_button")
-        load.setToolTip("Apply an expression preset from a JSON file")
-        load.clicked.connect(self._load_preset_dialog)
-        save = QPushButton("Save…")
-        save.setObjectName("save_preset_button")
-        save.setToolTip("Save the current sliders as an expression preset (JSON)")
-        save.clicked.connect(self._save_preset_dialog)
-        presets.addWidget(load)
-        presets.addWidget(save)
+        presets.addWidget(_button("Load…", "load_preset_button", "Apply an expression preset from a JSON file",
+                                  self._load_preset_dialog))
+        presets.addWidget(_button("Save…", "save_preset_button",
+                                  "Save the current sliders as an expression preset (JSON)", self._save_preset_dialog))
         form.addLayout(presets)
-        self.copy_button = QPushButton("Copy expression from a picture…")
-        self.copy_button.setObjectName("copy_expression_button")
-        self.copy_button.setToolTip("Give this face the expression of another anime picture (slider values read "
-                                    "back from both pictures' eyes, brows and mouth)")
-        self.copy_button.clicked.connect(self._copy_dialog)
+        self.copy_button = _button("Copy expression from a picture…", "copy_expression_button",
+                                   "Give this face the expression of another anime picture (slider values read "
+                                   "back from both pictures' eyes, brows and mouth)", self._copy_dialog)
         form.addWidget(self.copy_button)
         reset = QPushButton("Reset")
         reset.setObjectName("reset_button")
@@ -428,3 +421,12 @@ class ExpressionPanel(StudioPanel):
     def activate(self) -> None:
         self.show_document()
         self.request_render()
+
+
+def _button(text: str, name: str, tip: str, slot: Callable[[], object]) -> QPushButton:
+    """A push button with its object name and tooltip, connected to ``slot``."""
+    button = QPushButton(text)
+    button.setObjectName(name)
+    button.setToolTip(tip)
+    button.clicked.connect(slot)
+    return button

@@ -20,13 +20,19 @@ def _wait(qtbot, win, panel):
     qtbot.waitUntil(lambda: win.is_idle() and panel.is_idle() and panel.has_result(), timeout=15000)
 
 
-def test_sliders_render_undo_and_views(qtbot, win, tmp_path):
+def _open_face(qtbot, win, tmp_path):
+    """Open a procedural anime face in the window and wait for the Expression panel's first result."""
     src = tmp_path / "face.png"
     save_image(src, generate_anime_face(11, 256).image)
     win.open_path(src)
     panel = win.panels["expression"]
     qtbot.waitUntil(lambda: win.doc.has_image, timeout=10000)
     _wait(qtbot, win, panel)
+    return panel
+
+
+def test_sliders_render_undo_and_views(qtbot, win, tmp_path):
+    panel = _open_face(qtbot, win, tmp_path)
     assert np.array_equal(panel.result.image, win.doc.image)
     panel.sliders["smile"].spin.setValue(1.0)
     qtbot.waitUntil(lambda: panel.is_idle() and panel.result is not None
@@ -90,12 +96,7 @@ def test_assume_face_on_a_picture_without_detection_marks_estimated_parts(qtbot,
 
 
 def test_fine_sliders_presets_and_copy(qtbot, win, tmp_path):
-    src = tmp_path / "face.png"
-    save_image(src, generate_anime_face(11, 256).image)
-    win.open_path(src)
-    panel = win.panels["expression"]
-    qtbot.waitUntil(lambda: win.doc.has_image, timeout=10000)
-    _wait(qtbot, win, panel)
+    panel = _open_face(qtbot, win, tmp_path)
     # the low-level sliders go from −1 to 1 and render
     s = panel.sliders["blink_left"]
     assert (s.lo, s.hi) == (-1.0, 1.0)
