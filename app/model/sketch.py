@@ -91,8 +91,9 @@ def fit_side_range(grey: np.ndarray) -> np.ndarray:
     return cv2.resize(grey, (nw, nh), interpolation=interp)
 
 
-def line_art_from_picture(rgb: np.ndarray, side: int, sigma: float = 1.0, threshold: float = 0.5) -> np.ndarray:
-    """A picture as line art for the sketch: fitted into a ``side``² paper square, then XDoG.
+def line_art_from_picture(rgb: np.ndarray, side: int, sigma: float = 1.0, threshold: float = 0.5,
+                          extractor: str = "xdog") -> np.ndarray:
+    """A picture as line art for the sketch: fitted into a ``side``² paper square, then XDoG (or HED).
 
     Runs engine code: call it in the worker.
 
@@ -101,16 +102,20 @@ def line_art_from_picture(rgb: np.ndarray, side: int, sigma: float = 1.0, thresh
         side: canvas side, 256–2048.
         sigma: XDoG inner σ at the canvas size (pixels).
         threshold: binarisation level of the XDoG output (0–1); crisp lines close regions best.
+        extractor: ``"xdog"`` or ``"hed"`` (the learned edge detector, thinned lines; ``sigma`` and
+            ``threshold`` do not apply).
 
     Returns:
         ``uint8`` ``[side, side]`` line art (255 paper, 0 lines).
 
     Raises:
-        ValueError: ``side`` out of range or not an image.
+        ValueError: ``side`` out of range, not an image or an unknown extractor.
+        CheckpointError: HED without its weights.
     """
     from engine.imageio import validate_rgb
     from engine.studios.opera.classical import XDoGParams, xdog
 
+    params = XDoGParams(sigma=sigma, threshold=threshold, extractor=extractor).validate()
     side = check_side(side)
     img = validate_rgb(rgb, "picture")
     h, w = img.shape[:2]
@@ -120,4 +125,8 @@ def line_art_from_picture(rgb: np.ndarray, side: int, sigma: float = 1.0, thresh
     paper = np.full((side, side, 3), PAPER, np.uint8)
     y0, x0 = (side - nh) // 2, (side - nw) // 2
     paper[y0:y0 + nh, x0:x0 + nw] = small
-    return xdog(paper, XDoGParams(sigma=sigma, threshold=threshold))
+    if params.extractor == "hed":
+        from engine.studios.opera.hed import hed_line_art
+
+        return hed_line_art(paper)
+    return xdog(paper, params)

@@ -60,7 +60,7 @@ def test_ctrl_b_opens_each_studios_batch_dialog(make_window, monkeypatch, qtbot)
     win.batch_action.trigger()
     d = opened.pop()
     qtbot.addWidget(d)
-    assert d.op == "colorize" and set(d.fields) == {"reference", "gap"}
+    assert d.op == "colorize" and set(d.fields) == {"reference", "gap", "extractor"}
     d.show()
     d.grab().save(str(SHOTS / "batch_dialog_opera_colour.png"))
     d.close()
@@ -125,7 +125,7 @@ def test_engine_choice_shows_the_address_and_allows_one_actor_per_cpu(qtbot, cle
 def test_studio_ops_and_values() -> None:
     assert studio_ops("express-procedural") == ["express-procedural", "express"]
     assert studio_ops("no-such-op") == ["no-such-op"]
-    assert default_params("colorize") == {"reference": None, "gap": None}
+    assert default_params("colorize") == {"reference": None, "gap": None, "extractor": "xdog"}
     assert parse_value("0.5", 1.0) == 0.5 and parse_value("", None) is None and parse_value("3", None) == 3
     assert parse_value("kn95", "random") == "kn95" and parse_value("x", 1.0) == "x"
 

@@ -50,6 +50,7 @@ from PySide6.QtWidgets import (
 from app.model.sketch import fit_side_range, line_art_from_picture
 from app.qt_image import to_qimage
 from app.studios.base import StudioPanel, engine_resolution
+from app.studios.opera.lineart import EXTRACTOR_CHOICES, STUDIO
 from app.widgets.canvas import ClickCanvas
 from app.widgets.engine_box import EngineBox
 from app.widgets.generation_strip import GenerationStrip, Sample
@@ -156,18 +157,21 @@ def engine_line(out: ColourOutcome) -> str:
     return f"Engine: auto → {name}" if out.requested == "auto" else f"Engine: {name}"
 
 
-def colour_params(pins: Any = (), strength: float = 1.0) -> ColorizeParams:
+def colour_params(pins: Any = (), strength: float = 1.0, extractor: str = "xdog") -> ColorizeParams:
     """The colouring parameters of the tab's document values.
 
     Args:
         pins: ``(ref_x, ref_y, sketch_x, sketch_y)`` fraction tuples.
         strength: reference strength, 0–1.
+        extractor: the line extractor chosen for the line art (the studio's ``extractor``
+            parameter, shared with the Line art tab): the sketch's imports use it and the colouring
+            finds the reference's strokes with it.
 
     Returns:
         Validated :class:`ColorizeParams`.
     """
     return ColorizeParams(pins=tuple(Pin(*(float(v) for v in pin)) for pin in pins),
-                          reference_strength=float(strength)).validate()
+                          reference_strength=float(strength), extractor=str(extractor)).validate()
 
 
 def colour_sketch(sketch: np.ndarray, reference: np.ndarray, backend: str,
@@ -433,10 +437,10 @@ class ColourTab(QWidget):
         g.addWidget(self.new_button, 2, 2)
         g.addWidget(self.clear_button, 2, 3)
         self.import_button = QPushButton("Import picture…")
-        self.import_button.setToolTip("A picture as line art (XDoG), fitted into the canvas")
+        self.import_button.setToolTip("A picture as line art (with the line extractor below), fitted into the canvas")
         self.import_button.clicked.connect(self._import_picture_dialog)
         self.use_doc_button = QPushButton("Opened image")
-        self.use_doc_button.setToolTip("The image opened in the window as line art (XDoG)")
+        self.use_doc_button.setToolTip("The image opened in the window as line art (with the line extractor below)")
         self.use_doc_button.clicked.connect(self.import_document_image)
         self.load_sketch_button = QPushButton("Load…")
         self.load_sketch_button.setToolTip("Open a line-art PNG (dark lines on white) as the sketch")
@@ -448,7 +452,33 @@ class ColourTab(QWidget):
         g.addWidget(self.use_doc_button, 3, 2, 1, 2)
         g.addWidget(self.load_sketch_button, 4, 0, 1, 2)
         g.addWidget(self.save_sketch_button, 4, 2, 1, 2)
+        # the studio's one extractor choice (the Line art tab shows the same): imports draw with it
+        # and the colouring finds the reference's strokes with it
+        self.extractor_combo = QComboBox()
+        self.extractor_combo.setObjectName("opera_colour_extractor")
+        for key, label in EXTRACTOR_CHOICES:
+            self.extractor_combo.addItem(label.split(" — ")[0], key)
+        self.extractor_combo.setToolTip("Line extractor of the sketch (the Line art tab's choice): pictures are "
+                                        "imported and traced with it, and the colouring reads the reference's "
+                                        "strokes with the same one")
+        self.extractor_combo.setCurrentIndex(self.extractor_combo.findData(self.extractor))
+        self.extractor_combo.activated.connect(
+            lambda i: self.host.push_param("extractor", self.extractor_combo.itemData(i), studio=STUDIO))
+        g.addWidget(QLabel("Lines"), 6, 0)
+        g.addWidget(self.extractor_combo, 6, 1, 1, 3)
         return sk
+
+    @property
+    def extractor(self) -> str:
+        """The line extractor chosen for the line art (``"xdog"`` / ``"hed"``, the studio's parameter)."""
+        return str(self.doc.param(STUDIO, "extractor"))
+
+    def show_extractor(self, extractor: str) -> None:
+        """The extractor choice changed (either tab, undo or redo): show it and colour again."""
+        self.extractor_combo.blockSignals(True)
+        self.extractor_combo.setCurrentIndex(self.extractor_combo.findData(extractor))
+        self.extractor_combo.blockSignals(False)
+        self.recolour()
 
     def _reference_group(self) -> QGroupBox:
         rf = QGroupBox("Reference")
@@ -746,45 +776,45 @@ class ColourTab(QWidget):
             self.import_picture(path)
 
     def import_picture(self, path: str | Path) -> None:
-        """Load a picture and turn it into line art (XDoG) in the worker; one undo step."""
-        side = self._sketch_side()
+        """Load a picture and turn it into line art (the chosen extractor) in the worker; one undo step."""
+        side, extractor = self._sketch_side(), self.extractor
         p = Path(path)
 
         def job(token: CancelToken) -> tuple[np.ndarray, str]:
             from engine.imageio import load_image
 
-            return line_art_from_picture(load_image(p), side), f"Import {p.name}"
+            return line_art_from_picture(load_image(p), side, extractor=extractor), f"Import {p.name}"
 
         self._sketch_job(job)
 
     def import_document_image(self) -> None:
-        """The opened image as line art (XDoG, in the worker); one undo step."""
+        """The opened image as line art (the chosen extractor, in the worker); one undo step."""
         image = self.doc.image
         if image is None:
             self.host.report_error("open an image first (Ctrl+O)")
             return
-        side = self._sketch_side()
+        side, extractor = self._sketch_side(), self.extractor
 
         def job(token: CancelToken) -> tuple[np.ndarray, str]:
-            return line_art_from_picture(image, side), "Import opened image"
+            return line_art_from_picture(image, side, extractor=extractor), "Import opened image"
 
         self._sketch_job(job)
 
     def trace_reference(self) -> None:
         """Replace the sketch by the current reference's line art (its own for procedural designs,
-        XDoG for pictures); in the worker, one undo step."""
+        the chosen extractor's for pictures); in the worker, one undo step."""
         ref = self.current_reference()
         if ref is None:
             self.host.report_error("choose a reference first")
             return
-        side = self._sketch_side()
+        side, extractor = self._sketch_side(), self.extractor
 
         def job(token: CancelToken) -> tuple[np.ndarray, str]:
             if ref.seed is not None:
                 from engine.procedural.lianpu import generate_lianpu
 
                 return generate_lianpu(ref.seed, ref.colour, side, role=ref.role).line_art, f"Trace {ref.label}"
-            return line_art_from_picture(ref.image, side), f"Trace {ref.label}"
+            return line_art_from_picture(ref.image, side, extractor=extractor), f"Trace {ref.label}"
 
         self._sketch_job(job)
 
@@ -850,16 +880,17 @@ class ColourTab(QWidget):
         requested = str(self.doc.param(COLOUR, "backend"))
         pins = tuple(tuple(pin) for pin in self.doc.param(COLOUR, "pins"))
         strength = float(self.doc.param(COLOUR, "strength"))
+        extractor = self.extractor
         cache = self._colour_cache  # touched by worker jobs only (one at a time)
 
         def job(token: CancelToken) -> ColourOutcome:
             from engine.studios.opera.classical import classify_main_colour, recolour_region
 
             t0 = time.perf_counter()
-            key = (version, ref.key, sketch.shape, requested, pins, strength)
+            key = (version, ref.key, sketch.shape, requested, pins, strength, extractor)
             if cache.get("key") != key:
                 cache["base"], cache["info"] = colour_sketch(sketch, ref.image, requested,
-                                                             colour_params(pins, strength))
+                                                             colour_params(pins, strength, extractor))
                 cache["key"] = key
             res: ColorizeResult = cache["base"]
             info: dict[str, str] = cache["info"]

@@ -77,6 +77,8 @@ class OperaPanel(StudioPanel):
             self.colour.on_param_changed(key, value)
             return
         self.lineart.show_param(key, value)
+        if key == "extractor":
+            self.colour.show_extractor(str(value))  # one choice for both tabs: it reaches the colouring
         self.request_render()
 
     def on_image_changed(self) -> None:
@@ -206,7 +208,8 @@ class OperaPanel(StudioPanel):
     def batch_params(self) -> dict[str, Any]:
         """The shown tab's parameters in its batch op's form: the line-art settings, or (colour tab)
         the reference lianpu file the sketches are coloured from (empty for a generated design:
-        the dialog asks for a file; it also offers the procedural dataset).
+        the dialog asks for a file; it also offers the procedural dataset) and the chosen line
+        extractor.
 
         Raises:
             ValueError: the current parameters are not valid.
@@ -214,5 +217,6 @@ class OperaPanel(StudioPanel):
         if self.mode == "colour":
             ref = self.colour.current_reference()
             kind, _, path = ref.key.partition(":") if ref is not None else ("", "", "")
-            return {"reference": path if kind in ("file", "doc") else "", "gap": None}
+            return {"reference": path if kind in ("file", "doc") else "", "gap": None,
+                    "extractor": self.colour.extractor}
         return self.lineart.params().to_dict()

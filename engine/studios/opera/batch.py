@@ -2,8 +2,10 @@
 
 * ``masquerade batch lineart --input DIR --output DIR [XDoG options] [--extractor hed]
   [--grid sigma=0.6,1.2]`` — XDoG (or HED) line art of every picture (grey PNG).
-* ``masquerade batch colorize --input SKETCHES --reference mask.png --output DIR [--gap N]`` — every
-  line-art sketch coloured from one reference lianpu (classical region correspondence).
+* ``masquerade batch colorize --input SKETCHES --reference mask.png --output DIR [--gap N]
+  [--extractor hed]`` — every line-art sketch coloured from one reference lianpu (classical region
+  correspondence); ``--extractor`` names the extractor that drew the sketches (the reference's
+  strokes are found with the same one).
 * ``masquerade batch opera-dataset --count N --output DIR [--size 256] [--mirror] [--recolour K]`` —
   procedural lianpu as (colour, line art, region map) triples
   (:mod:`engine.procedural.lianpu_dataset`).
@@ -98,32 +100,48 @@ def lineart_base(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def colorize_batch_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate ``{"reference": path, "gap": int | None}`` for ``batch colorize``.
+    """Validate ``{"reference": path, "gap": int | None, "extractor": name}`` for ``batch colorize``.
+
+    ``extractor`` (the line extractor that drew the sketches, ``xdog`` by default) is kept in the
+    parameters only when it is not the default, so a job started before the option existed has the
+    same identity and task ids as before and resumes.
 
     Args:
-        params: ``reference`` (required, an existing image file) and optional ``gap``.
+        params: ``reference`` (required, an existing image file), optional ``gap`` and
+            ``extractor`` (one of :data:`~engine.studios.opera.params.EXTRACTORS`).
 
     Returns:
-        ``{"reference": absolute path, "gap": int or None}``.
+        ``{"reference": absolute path, "gap": int or None}``, plus ``"extractor"`` when it is not
+        ``"xdog"``.
 
     Raises:
-        ValueError: missing/unknown keys, gap out of range.
+        ValueError: missing/unknown keys, gap out of range, unknown extractor.
         ImageLoadError: the reference is missing, a folder, not an image or too large.
+
+    Example:
+        >>> colorize_batch_params({"gap": 2})
+        Traceback (most recent call last):
+        ValueError: batch colorize needs --reference IMAGE
     """
     from engine.imageio import open_image
     from engine.studios.opera.params import COLORIZE_RANGES, ColorizeParams
 
-    unknown = set(params) - {"reference", "gap"}
+    known = ("extractor", "gap", "reference")
+    unknown = set(params) - set(known)
     if unknown:
-        raise ValueError(f"unknown colorize parameter(s): {', '.join(sorted(unknown))}; known: gap, reference")
+        raise ValueError(f"unknown colorize parameter(s): {', '.join(sorted(unknown))}; known: {', '.join(known)}")
     if not params.get("reference"):
         raise ValueError("batch colorize needs --reference IMAGE")
-    ref = Path(str(params["reference"])).expanduser().resolve()
-    open_image(ref).close()  # missing, a folder, not an image, oversized: refused before the job starts
+    extractor = str(params.get("extractor") or "xdog")
     gap = params.get("gap")
     gap = None if gap is None else int(COLORIZE_RANGES["gap"].check("gap", gap))
-    ColorizeParams(gap=gap).validate()
-    return {"reference": str(ref), "gap": gap}
+    ColorizeParams(gap=gap, extractor=extractor).validate()
+    ref = Path(str(params["reference"])).expanduser().resolve()
+    open_image(ref).close()  # missing, a folder, not an image, oversized: refused before the job starts
+    out: dict[str, Any] = {"reference": str(ref), "gap": gap}
+    if extractor != "xdog":
+        out["extractor"] = extractor
+    return out
 
 
 def colorize_batch_runner() -> Callable[[np.ndarray, Mapping[str, Any]], np.ndarray]:
@@ -142,19 +160,25 @@ def colorize_batch_runner() -> Callable[[np.ndarray, Mapping[str, Any]], np.ndar
         path = params["reference"]
         if path not in references:
             references[path] = load_image(path)
-        return colorize(image, references[path], ColorizeParams(gap=params["gap"])).image
+        p = ColorizeParams(gap=params["gap"], extractor=params.get("extractor", "xdog"))
+        return colorize(image, references[path], p).image
 
     return apply
 
 
 def add_colorize_batch_options(p: argparse.ArgumentParser) -> None:
-    """``--reference`` and ``--gap`` for ``masquerade batch colorize``.
+    """``--reference``, ``--gap`` and ``--extractor`` for ``masquerade batch colorize``.
 
     Args:
         p: the ``batch colorize`` parser.
     """
+    from engine.studios.opera.params import EXTRACTORS
+
     p.add_argument("--reference", required=True, metavar="IMAGE", help="reference lianpu the sketches take colours from")
     p.add_argument("--gap", type=int, default=None, help="close stroke gaps up to about 2×GAP pixels (default: auto)")
+    p.add_argument("--extractor", choices=EXTRACTORS, default="xdog",
+                   help="the line extractor that drew the sketches (batch lineart --extractor); the reference's "
+                        "strokes are found with the same one (default: xdog)")
 
 
 def colorize_batch_base(args: argparse.Namespace) -> dict[str, Any]:
@@ -166,7 +190,8 @@ def colorize_batch_base(args: argparse.Namespace) -> dict[str, Any]:
     Returns:
         The validated parameters (:func:`colorize_batch_params`).
     """
-    return colorize_batch_params({"reference": args.reference, "gap": args.gap})
+    return colorize_batch_params({"reference": args.reference, "gap": args.gap,
+                                  "extractor": getattr(args, "extractor", "xdog")})
 
 
 BATCH_OPS: tuple[BatchOp, ...] = (

@@ -70,3 +70,45 @@ def test_batch_colorize(tmp_path: Path) -> None:
     assert all(classify_main_colour(load_image(p)).colour == "green" for p in results)
     assert main(["batch", "colorize", "--input", str(sketches), "--reference", str(tmp_path / "nope.png"),
                  "--output", str(out)]) == 1
+
+
+def test_batch_colorize_passes_the_extractor_and_resumes(tmp_path: Path, monkeypatch) -> None:
+    """``batch colorize --extractor hed`` colours with ``ColorizeParams(extractor="hed")`` (the HED
+    net replaced by a recording stand-in: the wiring, not HED), a second run resumes, and an XDoG
+    job keeps the identity it had before the option (no ``extractor`` in its parameters)."""
+    from engine.batch import JobSpec, run_batch
+    from engine.batch.plan import BatchError
+    from engine.studios.opera import hed as hed_module
+    from engine.studios.opera.batch import colorize_batch_params
+    from engine.studios.opera.classical import colorize, xdog
+    from engine.studios.opera.params import ColorizeParams, XDoGParams
+
+    calls: list[tuple[int, ...]] = []
+
+    def fake_hed(image: np.ndarray, *args, **kwargs) -> np.ndarray:
+        calls.append(image.shape)
+        return xdog(image, XDoGParams(sigma=2.0, threshold=0.5))
+
+    monkeypatch.setattr(hed_module, "hed_line_art", fake_hed)
+    sketches = tmp_path / "in"
+    sketches.mkdir()
+    for s in (1, 2):
+        Image.fromarray(generate_lianpu(s, size=96).line_art).save(sketches / f"s{s}.png")
+    ref = tmp_path / "ref.png"
+    Image.fromarray(generate_lianpu(5, colour="green", size=128).image).save(ref)
+    out = tmp_path / "out"
+    assert main(["batch", "colorize", "--input", str(sketches), "--reference", str(ref), "--output", str(out),
+                 "--extractor", "hed", "--workers", "1"]) == 0
+    assert calls  # the reference's strokes were found with HED
+    for s in (1, 2):
+        expected = colorize(load_image(sketches / f"s{s}.png"), load_image(ref), ColorizeParams(extractor="hed"))
+        assert np.array_equal(load_image(out / f"s{s}.png"), expected.image)
+    spec = JobSpec("colorize", sketches, out, params={"reference": str(ref), "extractor": "hed"})
+    again = run_batch(spec)
+    assert (again.done, again.skipped, again.failed) == (0, 2, 0)
+    with pytest.raises(BatchError, match="different job"):
+        run_batch(JobSpec("colorize", sketches, out, params={"reference": str(ref)}))
+    assert colorize_batch_params({"reference": str(ref), "extractor": "xdog"}) == {"reference": str(ref.resolve()),
+                                                                                   "gap": None}
+    with pytest.raises(ValueError, match="extractor"):
+        colorize_batch_params({"reference": str(ref), "extractor": "canny"})

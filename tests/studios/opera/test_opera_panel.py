@@ -532,3 +532,53 @@ def test_generate_a_role_type_and_show_it_large(qtbot, shell) -> None:
                                            generate_lianpu(5, None, 512, role="shizimen").line_art), timeout=15000)
     p.colour.show_reference_check.setChecked(False)
     assert not p.colour.warped_pane.isVisible()
+
+
+def test_extractor_choice_reaches_the_imports_and_the_colouring(qtbot, shell, monkeypatch) -> None:
+    """HED chosen (in either tab) imports pictures with HED and colours with ``extractor="hed"``; the
+    net is replaced by a recording stand-in (this tests the wiring; HED itself is in test_hed)."""
+    from engine.studios.opera import hed as hed_module
+    from engine.studios.opera.classical import xdog
+    from engine.studios.opera.params import ColorizeParams, XDoGParams
+
+    calls: list[tuple[int, ...]] = []
+
+    def fake_hed(image: np.ndarray, *args, **kwargs) -> np.ndarray:
+        calls.append(image.shape)
+        return xdog(image, XDoGParams(sigma=2.0, threshold=0.5))  # not the XDoG the colouring would use
+
+    monkeypatch.setattr(hed_module, "hed_line_art", fake_hed)
+    p = colour_mode(qtbot, shell)
+    p.colour.sketch.new_canvas(256)  # small: quick colourings
+    p.colour.trace_reference()
+    qtbot.waitUntil(lambda: p.colour.colour_result is not None, timeout=15000)
+    idle(qtbot, shell)
+    ref = p.colour.current_reference()
+    sketch = p.colour.sketch.line_art()
+    xdog_result = p.colour.colour_result.image.copy()
+    assert not calls
+    combo = p.colour.extractor_combo
+    combo.activated.emit(combo.findData("hed"))
+    assert p.doc.param("opera", "extractor") == "hed" and p.colour.extractor == "hed"
+    assert p.lineart.extractor_combo.currentData() == "hed"  # one choice for both tabs
+    assert p.undo.text(p.undo.count() - 1) == "Line extractor HED"
+    qtbot.waitUntil(lambda: bool(calls) and p.colour.colour_result is not None
+                    and not np.array_equal(p.colour.colour_result.image, xdog_result), timeout=15000)
+    idle(qtbot, shell)
+    expected = colorize(sketch, ref.image, ColorizeParams(extractor="hed"))
+    assert np.array_equal(p.colour.colour_result.image, expected.image)
+    assert p.batch_params()["extractor"] == "hed"
+    # a picture imported now is HED line art
+    shell.doc.set_image(generate_lianpu(4, "red", 300).image)
+    idle(qtbot, shell)
+    n, seen = p.undo.count(), len(calls)
+    p.colour.import_document_image()
+    qtbot.waitUntil(lambda: p.undo.count() == n + 1, timeout=15000)
+    assert (256, 256, 3) in calls[seen:]
+    # undo the import and the choice: back to XDoG, shown in the Colour tab too
+    idle(qtbot, shell)
+    p.undo.undo()
+    p.undo.undo()
+    idle(qtbot, shell)
+    assert p.doc.param("opera", "extractor") == "xdog" and combo.currentData() == "xdog"
+    assert np.array_equal(p.colour.colour_result.image, xdog_result)
