@@ -8,7 +8,8 @@ from engine.models import (
     opera_classifier,
     parser,
     regen,
+    regen_inpaint,
     stylegan2,
 )
 
-__all__ = ["cocosnet", "expression_gan", "makeup_gan", "maskwear_stn", "opera_classifier", "parser", "regen", "stylegan2"]
+__all__ = ["cocosnet", "expression_gan", "makeup_gan", "maskwear_stn", "opera_classifier", "parser", "regen", "regen_inpaint", "stylegan2"]

@@ -179,12 +179,33 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add_loss_features_arg(rg)
     add_runtime_args(rg)
     rg.set_defaults(func=_regen)
+    ri = models.add_parser("regen-inpaint", help="the Regenerate studio's learned engine on the inpainting contract "
+                                                 "(synthesises only the changed pixels; CPU-sized)")
+    ri.add_argument("--data", required=True, help="data root with faces/photos, makeup/mt, opera/xiqu/non-makeup")
+    ri.add_argument("--out", default="checkpoints/regen_inpaint", help="checkpoint stem to write")
+    ri.add_argument("--run-dir", default="runs/regen_inpaint", help="logs, resumable state, data cache")
+    ri.add_argument("--size", type=int, default=96, help="model side (multiple of 8)")
+    ri.add_argument("--steps", type=int, default=6000, help="upper bound; --time-limit usually ends the run")
+    ri.add_argument("--batch", type=int, default=6)
+    ri.add_argument("--width", type=int, default=16, help="first-stage channels (x8 at the bottleneck)")
+    ri.add_argument("--style-dim", type=int, default=32, help="style code length")
+    ri.add_argument("--time-limit", type=float, default=1620.0, help=TIME_LIMIT_HELP)
+    ri.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: best on a shared 2-core machine)")
+    ri.add_argument("--seed", type=int, default=0)
+    add_loss_features_arg(ri)
+    add_runtime_args(ri)
+    ri.set_defaults(func=_regen_inpaint)
     fp = models.add_parser("parser", help="the learned face parser (EfficientNet-Lite0 U-Net on the geometric prior), "
                                           "k-fold cross-validated against the geometric parser")
     fp.add_argument("--data", required=True, help="data root with faces/parsing, makeup/mt, opera/xiqu")
     fp.add_argument("--out", default="checkpoints/face_parser", help="checkpoint stem to write")
     fp.add_argument("--run-dir", default="runs/parser", help="logs, resumable state per fold, data cache")
     fp.add_argument("--size", type=int, default=192, help="aligned crop side (multiple of 32)")
+    fp.add_argument("--crop-scale", type=float, default=None,
+                    help="scale of the aligned crop (default 1.0: forehead to chin; written into the card)")
+    fp.add_argument("--crop-shift", type=float, default=None,
+                    help="move the crop's centre up by this share of its side (default 0; e.g. 0.08 with "
+                         "--crop-scale 1.3 for stage headwear; written into the card)")
     fp.add_argument("--folds", type=int, default=3, help="cross-validation folds (by photo)")
     fp.add_argument("--steps", type=int, default=450, help="steps of each fold and of the final model")
     fp.add_argument("--batch", type=int, default=8)
@@ -250,6 +271,14 @@ def _makeup_gan(args: argparse.Namespace) -> int:
 def _regen(args: argparse.Namespace) -> int:
     from engine.faces.cli import quiet_native_stderr
     from engine.training.regen import main
+
+    with quiet_native_stderr():  # MediaPipe logs on every face analysis; progress goes to stdout
+        return main(args)
+
+
+def _regen_inpaint(args: argparse.Namespace) -> int:
+    from engine.faces.cli import quiet_native_stderr
+    from engine.training.regen_inpaint import main
 
     with quiet_native_stderr():  # MediaPipe logs on every face analysis; progress goes to stdout
         return main(args)
