@@ -13,7 +13,26 @@
 * ``--sheet PNG``: photo | geometric | learned | truth for held-out photos of each source, parsed by
   the cross-validation fold model that did not train on them (``--run-dir`` of the training run).
 
-``python -m bench.parser [--sheet /tmp/parser_sheet.png] [--run-dir runs/parser]``
+* ``--downstream``: the parser choice (geometric vs learned, same run, same photos) in the photo
+  studios that read the parsing (:func:`downstream`):
+
+  - **makeup**: IoU of the classical makeup's lips region (``region_mask(…, "lips")`` > 0.5, default
+    :class:`~engine.studios.makeup.params.RegionStyle`) against the true lips (u_lip + l_lip), pooled
+    over the 9 CelebAMask-HQ pairs and over the 14 MT photos (the parsing cuts the open mouth out of
+    it); and the share of the ``base`` (foundation) region > 0.5 that truly is skin or nose (the
+    parsing cuts hair, ears, neck, background and cloth out of it). On these labelled photos the
+    learned parsing comes from the cross-validation fold model that never saw the photo
+    (``--run-dir``), so it is a held-out number;
+  - **regenerate**: the identity distance input → result (dlib descriptor,
+    :func:`engine.metrics.identity.identity_report`) of each edit chain of ``bench.regenerate.EDITS``,
+    run on the geometric and on the learned parsing of astronaut + the first 5
+    ``faces/photos`` (unlabelled, never trained on; the shipped model through ``FaceAnalyzer``);
+  - **mask-wear**: ``bench.maskwear``'s coverage of lips + mouth, nose, eyes and neck (surgical-blue
+    and KN95, key-point fit) on the 9 pairs, with the faces of a full analysis by each parser.
+    ``put_mask`` takes the faces only (their landmarks), never the label map, so the two columns can
+    only differ if the parser changed the faces: the section says whether they are identical.
+
+``python -m bench.parser [--sheet /tmp/parser_sheet.png] [--run-dir runs/parser] [--downstream]``
 """
 
 from __future__ import annotations
@@ -159,11 +178,192 @@ def sheet(out: Path, run_dir: Path, size: int, folds: int, per_source: int = 3, 
         for rec in recs:
             it = items[int(rec["index"])]
             rgb = load_image(it.photo)
-            learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], models[fold_of[int(rec["index"])]], size)
+            learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], models[fold_of[int(rec["index"])]], size,
+                                     *_run_crop())
             cells = [rgb, colorize_labels(rec["geometric"]), colorize_labels(learned), colorize_labels(read_truth(it))]
             rows.append(np.concatenate([cv2.resize(c, (tile, tile), interpolation=cv2.INTER_AREA if c is rgb
                                                    else cv2.INTER_NEAREST) for c in cells], 1))
     return save_image(out, np.concatenate(rows, 0))
+
+
+def _fold_models(run_dir: Path, size: int, folds: int, seed: int = 0) -> tuple[list[Any], list[Any], list[int], dict[int, Any]]:
+    """``(items, records, fold of each item, {fold: model})`` of a training run's finished folds."""
+    import safetensors.torch
+
+    from engine.models.parser import FaceParserNet
+    from engine.training.parser import build_cache, folds_for, list_items
+
+    items = list_items(SHARED)
+    scale, shift = _run_crop()
+    records = build_cache(items, run_dir / "cache", size, scale, shift)
+    fold_of = folds_for(items, folds, seed)
+    models = {}
+    for k in range(folds):
+        f = run_dir / f"fold{k}" / "result.npz"  # a finished fold (its state is the final one)
+        if f.is_file():
+            m = FaceParserNet()
+            m.load_state_dict(safetensors.torch.load_file(str(f.parent / "state" / "parser.safetensors")))
+            models[k] = m.eval()
+    return items, records, fold_of, models
+
+
+def _run_crop() -> tuple[float, float]:
+    """Crop scale and shift of the shipped checkpoint (its fold models were trained with them)."""
+    from engine.faces.learned_parsing import CROP_SCALE, CROP_SHIFT, MODEL_NAME
+    from engine.weights.store import find_checkpoint, read_card
+
+    path = find_checkpoint(MODEL_NAME)
+    if path is None:
+        return CROP_SCALE, CROP_SHIFT
+    card = read_card(path)
+    return float(card.extra.get("crop_scale", CROP_SCALE)), float(card.extra.get("crop_shift", CROP_SHIFT))
+
+
+def makeup_masks(rgb: np.ndarray, labels: np.ndarray, faces: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The classical makeup's ``lips`` and ``base`` regions (> 0.5, default region style) of the
+    largest face with landmarks, as full-image boolean masks (both empty without such a face)."""
+    from engine.studios.makeup.classical import face_geometry, region_mask
+    from engine.studios.makeup.params import RegionStyle
+
+    out = [np.zeros(labels.shape, bool), np.zeros(labels.shape, bool)]
+    lm = [f for f in faces if f.landmarks is not None]
+    if not lm:
+        return out[0], out[1]
+    face = max(lm, key=lambda f: f.area)
+    geo = face_geometry(rgb, labels, face.landmarks)
+    x0, y0, x1, y1 = geo.box
+    for i, region in enumerate(("lips", "base")):
+        m, _, _ = region_mask(geo, region, RegionStyle())
+        out[i][y0:y1, x0:x1] = m > 0.5
+    return out[0], out[1]
+
+
+def _makeup_section(run_dir: Path, size: int, folds: int) -> dict[str, Any]:
+    from engine.faces.learned_parsing import refine_parsing
+    from engine.imageio import load_image
+    from engine.training.parser import faces_of, read_truth
+
+    items, records, fold_of, models = _fold_models(run_dir, size, folds)
+    if not models:
+        return {"skipped": f"no finished cross-validation folds under {run_dir}"}
+    scale, shift = _run_crop()
+    acc: dict[str, dict[str, np.ndarray]] = {}
+    for rec in records:
+        it = items[int(rec["index"])]
+        k = fold_of[int(rec["index"])]
+        if it.source not in ("celebamask", "mt") or k not in models:
+            continue
+        rgb = load_image(it.photo)
+        truth = read_truth(it)
+        lips_t = np.isin(truth, (11, 12))
+        faces = faces_of(rec)
+        parsings = {"geometric": rec["geometric"],
+                    "learned": refine_parsing(rgb, faces, rec["geometric"], models[k], size, scale, shift)}
+        for eng, lab in parsings.items():
+            lips, base = makeup_masks(rgb, lab, faces)
+            a = acc.setdefault(f"{it.source}/{eng}", np.zeros(5))
+            a += [(lips & lips_t).sum(), (lips | lips_t).sum(), (base & np.isin(truth, (1, 2))).sum(), base.sum(), 1]
+    out: dict[str, Any] = {}
+    for key, a in sorted(acc.items()):
+        src, eng = key.split("/")
+        out.setdefault(src, {"photos": int(a[4])})[eng] = {
+            "lips_iou": round(float(a[0] / max(a[1], 1.0)), 4), "base_on_skin": round(float(a[2] / max(a[3], 1.0)), 4)}
+    out["parsing"] = "learned = the held-out fold model of the shipped model's cross-validation"
+    return out
+
+
+def _regenerate_section(analyzers: dict[str, Any]) -> dict[str, Any]:
+    from skimage import data
+
+    from bench.regenerate import EDITS, SHARED_PHOTOS
+    from engine.imageio import load_image
+    from engine.metrics.identity import identity_report
+    from engine.studios.regenerate.classical import regenerate
+    from engine.studios.regenerate.edits import apply_edits
+
+    photos = [data.astronaut()] + [load_image(p) for p in sorted(SHARED_PHOTOS.glob("*.jpg"))[:5]]
+    out: dict[str, Any] = {"photos": len(photos)}
+    parsed = {eng: [a.analyze(img).parsing for img in photos] for eng, a in analyzers.items()}
+    out["labels_changed_share"] = round(float(np.mean([(g != lr).mean() for g, lr in
+                                                        zip(parsed["geometric"], parsed["learned"], strict=True)])), 4)
+    for eng, labs in parsed.items():
+        per_edit: dict[str, Any] = {}
+        for name, spec in EDITS.items():
+            pairs = []
+            for img, lab in zip(photos, labs, strict=True):
+                res, _, _ = regenerate(img, lab, apply_edits(lab, spec))
+                pairs.append((img, res))
+            per_edit[name] = identity_report(pairs)
+        vals = [r.get("identity_distance") for r in per_edit.values()]
+        ok = [float(v) for v in vals if v is not None]
+        out[eng] = {"per_edit": {k: r.get("identity_distance", r.get("reason")) for k, r in per_edit.items()},
+                    "mean": round(float(np.mean(ok)), 4) if ok else None}
+    return out
+
+
+def _maskwear_section(analyzers: dict[str, Any]) -> dict[str, Any]:
+    from PIL import Image
+
+    from bench.maskwear import PARSING, _coverage_of
+    from engine.imageio import load_image
+
+    files = sorted(PARSING.glob("*.jpg"))
+    if not files:
+        return {"skipped": "no ../shared/data/faces/parsing"}
+    out: dict[str, Any] = {"pairs": len(files)}
+    for eng, a in analyzers.items():
+        pairs = []
+        for jpg in files:
+            img = load_image(jpg)
+            pairs.append((img, np.asarray(Image.open(jpg.with_suffix(".png"))), a.analyze(img).faces))
+        out[eng] = {t: _coverage_of(pairs, t, "keypoint") for t in ("surgical-blue", "kn95")}
+    out["identical"] = out["geometric"] == out["learned"]
+    return out
+
+
+def downstream(run_dir: Path, size: int, folds: int) -> dict[str, Any]:
+    """The parser choice in makeup, regenerate and mask-wear (module docstring, ``--downstream``)."""
+    import os
+
+    from engine.faces.analyzer import FaceAnalyzer
+
+    analyzers = {"geometric": FaceAnalyzer(parser="geometric"), "learned": FaceAnalyzer(parser="learned")}
+    doc: dict[str, Any] = {"makeup": _makeup_section(run_dir, size, folds) if SHARED.is_dir() else
+                           {"skipped": "no ../shared/data"}}
+    doc["regenerate"] = _regenerate_section(analyzers)
+    doc["maskwear"] = _maskwear_section(analyzers)
+    doc["load_average"] = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    return doc
+
+
+def downstream_table(doc: dict[str, Any]) -> list[str]:
+    """Human-readable lines of :func:`downstream`."""
+    rows = ["parser choice downstream (geometric -> learned, same run):"]
+    mk = doc["makeup"]
+    for src in ("celebamask", "mt"):
+        if src in mk:
+            g, lr = mk[src]["geometric"], mk[src]["learned"]
+            rows.append(f"  makeup on {src} ({mk[src]['photos']} photos, learned = held-out fold model): lips IoU "
+                        f"{g['lips_iou']:.4f} -> {lr['lips_iou']:.4f}; base region on true skin/nose "
+                        f"{g['base_on_skin']:.4f} -> {lr['base_on_skin']:.4f}")
+    if "skipped" in mk:
+        rows.append(f"  makeup: skipped ({mk['skipped']})")
+    rg = doc["regenerate"]
+    rows.append(f"  regenerate ({rg['photos']} photos, {rg['labels_changed_share']:.1%} of label pixels differ): "
+                f"mean identity distance {rg['geometric']['mean']} -> {rg['learned']['mean']} (same person < 0.6)")
+    for k in rg["geometric"]["per_edit"]:
+        rows.append(f"    {k}: {rg['geometric']['per_edit'][k]} -> {rg['learned']['per_edit'][k]}")
+    mw = doc["maskwear"]
+    if "skipped" in mw:
+        rows.append(f"  mask-wear: skipped ({mw['skipped']})")
+    else:
+        for t in ("surgical-blue", "kn95"):
+            g, lr = mw["geometric"][t], mw["learned"][t]
+            rows.append(f"  mask-wear {t} coverage on {mw['pairs']} pairs: " + "  ".join(
+                f"{k} {g[k]}->{lr[k]}" for k in ("lips_mouth", "nose", "eyes", "neck")))
+        rows.append(f"  mask-wear identical with either parser: {mw['identical']} (put_mask reads the faces, not the labels)")
+    rows.append(f"  load average {doc['load_average']}")
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,15 +376,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=3, help="folds of that run (--sheet)")
     ap.add_argument("--per-source", type=int, default=3, help="photos per source on the sheet")
     ap.add_argument("--no-latency", action="store_true", help="only the sheet / card table")
+    ap.add_argument("--downstream", action="store_true",
+                    help="the parser choice in makeup, regenerate and mask-wear (see the module docstring)")
     args = ap.parse_args(argv)
     from engine.faces.cli import quiet_native_stderr
 
     with quiet_native_stderr():
         if args.sheet:
             print(f"sheet: {sheet(Path(args.sheet), Path(args.run_dir), args.size, args.folds, args.per_source)}")
+        down = downstream(Path(args.run_dir), args.size, args.folds) if args.downstream else None
+        if down is not None:
+            print("\n".join(downstream_table(down)), flush=True)
         if args.no_latency:
+            if args.out and down is not None:
+                Path(args.out).write_text(json.dumps({"downstream": down}, indent=1))
             return 0
         doc = run(args.runs)
+        if down is not None:
+            doc["downstream"] = down
     if args.out:
         Path(args.out).write_text(json.dumps(doc, indent=1))
     print("\n".join(table(doc)))

@@ -20,7 +20,10 @@ loads it (hash-checked, ``strict=True``) on :func:`engine.device.select_device`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +34,7 @@ import torch.nn.functional as F
 
 from engine.device import select_device
 from engine.errors import CheckpointError
-from engine.faces.align import AlignedCrop, align_face, feather_mask
+from engine.faces.align import AlignedCrop, align_face, feather_mask, ffhq_quad
 from engine.faces.types import Face
 from engine.models.parser import NUM_CLASSES, FaceParserNet
 from engine.weights import store
@@ -40,16 +43,94 @@ MODEL_NAME = "face_parser"
 """Registry name of the learned parser (the card's ``model`` field)."""
 
 CROP_SCALE = 1.0
-"""Scale of the FFHQ crop the parser sees (1.0: forehead hair to chin, ears at the sides)."""
+"""Scale of the FFHQ crop the parser sees (1.0: forehead hair to chin, ears at the sides); a
+checkpoint's card may name its own (``crop_scale``)."""
+
+CROP_SHIFT = 0.0
+"""Upward shift of the crop's centre, as a share of the crop side (a checkpoint's card may name its
+own, ``crop_shift``: a taller view above the face for stage headwear at the same bottom edge)."""
 
 FEATHER = 0.04
 """Share of the crop side over which the correction fades to zero at the crop border."""
 
 TRAIN_HINT = "masquerade train parser --data ../shared/data"
 
+MAX_THREADS = 4
+"""Most torch threads one learned parsing step uses (a 160² crop gains little from more)."""
+
+
+def parse_threads(load: float | None = None, cores: int | None = None, current: int | None = None) -> int:
+    """Torch threads for one learned parsing step: the cores the 1-minute load average leaves free,
+    at least 1, at most :data:`MAX_THREADS` and torch's own setting.
+
+    On a loaded machine a second torch thread waits for a busy core and spins: the small crop then
+    takes seconds instead of a tenth of one (measured in ``bench.parser``), so a busy machine gets one.
+
+    Args:
+        load: 1-minute load average (default :func:`os.getloadavg`; where there is none, no limit
+            but torch's and :data:`MAX_THREADS`).
+        cores: logical CPUs (default :func:`os.cpu_count`).
+        current: torch's thread setting (default :func:`torch.get_num_threads`).
+
+    Example:
+        >>> parse_threads(load=7.0, cores=2, current=2)
+        1
+        >>> parse_threads(load=0.3, cores=2, current=2)
+        2
+        >>> parse_threads(load=2.0, cores=16, current=16)
+        4
+    """
+    cur = torch.get_num_threads() if current is None else current
+    if load is None and hasattr(os, "getloadavg"):
+        load = os.getloadavg()[0]
+    n = min(cur, MAX_THREADS)
+    if load is not None:
+        free = int((cores if cores is not None else (os.cpu_count() or 1)) - load + 0.5)
+        n = min(n, free)
+    return max(1, n)
+
+
+_THREADS_LOCK = threading.Lock()
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the setting (one block at a
+    time: the setting is process-wide)."""
+    with _THREADS_LOCK:
+        before = torch.get_num_threads()
+        if n != before:
+            torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            if n != before:
+                torch.set_num_threads(before)
+
+
+def shifted_crop(rgb: np.ndarray, keypoints: np.ndarray, size: int, scale: float, shift: float) -> AlignedCrop:
+    """:func:`engine.faces.align.align_face` with the crop's centre moved up by ``shift · side``
+    (the same crop when ``shift`` is 0).
+
+    Example:
+        >>> img = np.zeros((200, 200, 3), np.uint8); img[:100] = 255          # white top half
+        >>> kp = np.array([[80.0, 110.0], [120.0, 110.0], [100.0, 150.0]])
+        >>> a, b = shifted_crop(img, kp, 64, 1.0, 0.0), shifted_crop(img, kp, 64, 1.0, 0.2)
+        >>> int((b.image[..., 0] > 127).sum()) > int((a.image[..., 0] > 127).sum())   # sees more above
+        True
+    """
+    if shift == 0.0:
+        return align_face(rgb, keypoints, size, scale)
+    quad = ffhq_quad(keypoints, scale)
+    src = quad[[0, 1, 3]].astype(np.float32)
+    dst = np.array([[0, size * shift], [0, size * (1 + shift)], [size, size * shift]], np.float32)
+    m = cv2.getAffineTransform(src, dst)
+    interp = cv2.INTER_AREA if np.hypot(*(quad[3] - quad[0])) / size > 1.5 else cv2.INTER_CUBIC
+    return AlignedCrop(cv2.warpAffine(rgb, m, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT), m, size)
+
 
 def crop_and_prior(rgb: np.ndarray, face: Face, labels: np.ndarray, size: int,
-                   scale: float = CROP_SCALE) -> tuple[AlignedCrop, np.ndarray]:
+                   scale: float = CROP_SCALE, shift: float = CROP_SHIFT) -> tuple[AlignedCrop, np.ndarray]:
     """The aligned crop of ``face`` and the label map ``labels`` warped onto it (nearest).
 
     Args:
@@ -58,11 +139,12 @@ def crop_and_prior(rgb: np.ndarray, face: Face, labels: np.ndarray, size: int,
         labels: ``uint8`` ``[H, W]`` (official order) of the same image.
         size: crop side.
         scale: crop scale (:data:`CROP_SCALE`).
+        shift: upward shift of the crop's centre (:data:`CROP_SHIFT`).
 
     Returns:
         ``(crop, prior)``; ``prior`` is ``uint8`` ``[size, size]``.
     """
-    crop = align_face(rgb, face.keypoints, size, scale)
+    crop = shifted_crop(rgb, face.keypoints, size, scale, shift)
     prior = cv2.warpAffine(labels, crop.matrix, (size, size), flags=cv2.INTER_NEAREST,
                            borderMode=cv2.BORDER_REFLECT)
     return crop, prior
@@ -109,7 +191,7 @@ def paste_correction(labels: np.ndarray, crop: AlignedCrop, correction: torch.Te
 
 @torch.no_grad()
 def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray, model: FaceParserNet,
-                   size: int, scale: float = CROP_SCALE) -> np.ndarray:
+                   size: int, scale: float = CROP_SCALE, shift: float = CROP_SHIFT) -> np.ndarray:
     """The learned parsing of ``rgb`` given its geometric parsing (module docstring).
 
     Args:
@@ -119,6 +201,7 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
         model: the network, in eval mode, on its device.
         size: crop side (the card's ``input_size``).
         scale: crop scale.
+        shift: upward shift of the crop's centre (share of the side).
 
     Returns:
         New ``uint8`` ``[H, W]`` label map; ``geometric`` is not modified.
@@ -129,7 +212,7 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
     for face in sorted(faces, key=lambda f: f.area):
         if face.landmarks is None:
             continue
-        crop, prior = crop_and_prior(rgb, face, out, size, scale)
+        crop, prior = crop_and_prior(rgb, face, out, size, scale, shift)
         onehot = model.one_hot(torch.from_numpy(prior).to(dev)[None])
         corr = model.correction(_to_tensor(crop.image, dev), onehot)[0] * fade
         paste_correction(out, crop, corr, model.prior_gain.detach())
@@ -208,10 +291,18 @@ class LearnedParser:
         if not isinstance(model, FaceParserNet):
             raise CheckpointError(f"{path.name} holds a {card.model!r}, not {MODEL_NAME!r}")
         self.model = model.float().eval()
+        self.device = torch.device(dev)
+        self.last_threads = 0  # torch threads of the last CPU parse (0: none yet)
         self.card = card
         self.size = int(card.input_size[0]) if card.input_size else 192
         self.scale = float(card.extra.get("crop_scale", CROP_SCALE))
+        self.shift = float(card.extra.get("crop_shift", CROP_SHIFT))
 
     def parse(self, rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray) -> np.ndarray:
-        """Learned labels of ``rgb`` (see :func:`refine_parsing`)."""
-        return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale)
+        """Learned labels of ``rgb`` (see :func:`refine_parsing`), on :func:`parse_threads` torch
+        threads when on the CPU (recorded in :attr:`last_threads`)."""
+        if self.device.type != "cpu":
+            return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift)
+        self.last_threads = parse_threads()
+        with torch_threads(self.last_threads):
+            return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift)

@@ -220,6 +220,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     fp.add_argument("--eval-only", action="store_true",
                     help="do not train: run the checkpoint --out through the product path on every cached photo "
                          "(its own training photos: a sanity check, not a held-out number)")
+    fp.add_argument("--holdout-source", default=None, metavar="all|NAME[,NAME]",
+                    help="do not cross-validate or save a model: train on the other sources and score each named "
+                         "source held out (celebamask, mt, xiqu_makeup, xiqu_plain); table in RUN_DIR/holdout.json")
     fp.add_argument("--rescore", action="store_true",
                     help="do not train: score the finished folds' models again and rewrite the card of --out "
                          "(same weights) with the cross-validated table and verdict")

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.faces.learned_parsing import CROP_SCALE, crop_and_prior, refine_parsing
+from engine.faces.learned_parsing import CROP_SCALE, CROP_SHIFT, crop_and_prior, refine_parsing
 from engine.faces.parsing import PRODUCED_CLASSES
 from engine.faces.types import Face
 from engine.imageio import atomic_write_bytes, load_image
@@ -189,22 +189,40 @@ def folds_for(items: Sequence[Item], k: int, seed: int = 0) -> list[int]:
     return fold
 
 
-def build_cache(items: Sequence[Item], cache: Path, size: int) -> list[dict[str, Any]]:
+def build_cache(items: Sequence[Item], cache: Path, size: int, scale: float = CROP_SCALE,
+                shift: float = CROP_SHIFT) -> list[dict[str, Any]]:
     """Geometric analysis + aligned crops of every item, computed once (``cache/<index>.npz``).
 
-    Items without a face are left out (and said so). Returns the loaded records.
+    The crop is :data:`AUG_MARGIN` times the parser's (``scale``, ``shift``: same centre). Items without a
+    face are left out (and said so). Returns the loaded records.
     """
     from engine.faces.analyzer import FaceAnalyzer
 
     cache.mkdir(parents=True, exist_ok=True)
     big = int(round(size * AUG_MARGIN))
+    tag = "" if (scale, shift) == (CROP_SCALE, CROP_SHIFT) else f"_s{scale:g}_u{shift:g}"
     analyzer: FaceAnalyzer | None = None
     records = []
     for i, it in enumerate(items):
-        f = cache / f"{i:03d}_{it.source}_{it.photo.stem}_{big}.npz"
-        other = sorted(cache.glob(f"{i:03d}_{it.source}_{it.photo.stem}_*.npz"))
+        stem = f"{i:03d}_{it.source}_{it.photo.stem}"
+        f = cache / f"{stem}_{big}{tag}.npz"
+        other = [o for o in sorted(cache.glob(f"{stem}_*.npz")) if _crop_tag(o, stem) == tag]
         if not f.is_file() and other:  # crops cached at another size: augment() resamples them
             f = other[0]
+        if not f.is_file():
+            done = sorted(cache.glob(f"{stem}_*.npz"))
+            if done:  # the slow analysis is cached for another crop: only the crop is made again
+                with np.load(done[0]) as z:
+                    old = {k: z[k] for k in z.files}
+                if len(old["face"]):
+                    rgb = load_image(it.photo)
+                    face = faces_of(old)[0]
+                    crop, prior = crop_and_prior(rgb, face, old["geometric"], big, scale * AUG_MARGIN,
+                                                 shift / AUG_MARGIN)
+                    gt_crop = cv2.warpAffine(read_truth(it), crop.matrix, (big, big), flags=cv2.INTER_NEAREST,
+                                             borderMode=cv2.BORDER_CONSTANT, borderValue=IGNORE)
+                    old.update(image=crop.image, prior=prior, truth=gt_crop)
+                atomic_write_bytes(f, _npz(**old))
         if not f.is_file():
             if analyzer is None:
                 analyzer = FaceAnalyzer(parser="geometric")
@@ -217,7 +235,7 @@ def build_cache(items: Sequence[Item], cache: Path, size: int) -> list[dict[str,
                 atomic_write_bytes(f, _npz(face=np.zeros(0)))
                 continue
             face = faces[0]
-            crop, prior = crop_and_prior(rgb, face, res.parsing, big, CROP_SCALE * AUG_MARGIN)
+            crop, prior = crop_and_prior(rgb, face, res.parsing, big, scale * AUG_MARGIN, shift / AUG_MARGIN)
             gt_crop = cv2.warpAffine(gt, crop.matrix, (big, big), flags=cv2.INTER_NEAREST,
                                      borderMode=cv2.BORDER_CONSTANT, borderValue=IGNORE)
             atomic_write_bytes(f, _npz(
@@ -232,6 +250,12 @@ def build_cache(items: Sequence[Item], cache: Path, size: int) -> list[dict[str,
         rec["index"] = i
         records.append(rec)
     return records
+
+
+def _crop_tag(path: Path, stem: str) -> str:
+    """The crop tag of a cache file ``<stem>_<side><tag>.npz`` (``""``: the default crop)."""
+    rest = path.stem[len(stem) + 1:]
+    return rest[len(rest.split("_")[0]):]
 
 
 def _npz(**arrays: np.ndarray) -> bytes:
@@ -398,8 +422,10 @@ def summarize(inter: np.ndarray, union: np.ndarray, annotated: Sequence[int]) ->
 
 
 def evaluate(model: FaceParserNet, records: Sequence[dict[str, Any]], items: Sequence[Item], size: int,
-             sink: dict[str, dict[str, np.ndarray]] | None = None) -> dict[str, Any]:
-    """Learned vs geometric on ``records`` (full-resolution photos, product path); per source.
+             sink: dict[str, dict[str, np.ndarray]] | None = None, scale: float = CROP_SCALE,
+             shift: float = CROP_SHIFT) -> dict[str, Any]:
+    """Learned vs geometric on ``records`` (full-resolution photos, product path, crop ``scale`` /
+    ``shift``); per source.
 
     ``sink`` (optional) accumulates the raw intersections/unions per source and engine across calls.
     """
@@ -410,7 +436,7 @@ def evaluate(model: FaceParserNet, records: Sequence[dict[str, Any]], items: Seq
         src = source_of(it.source)
         rgb = load_image(it.photo)
         truth = read_truth(it)
-        learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], model, size)
+        learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], model, size, scale, shift)
         for eng, pred in (("geometric", rec["geometric"]), ("learned", learned)):
             for a in (acc, sink) if sink is not None else (acc,):
                 d = a.setdefault(f"{src.name}/{eng}", _counts())
@@ -547,7 +573,7 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
                 print(f"fold {k + 1}: stopped at step {f['steps']} (time limit); run again to continue", flush=True)
                 return {}, []
             sink: dict[str, dict[str, np.ndarray]] = {}
-            evaluate(model, test, items, args.size, sink)
+            evaluate(model, test, items, args.size, sink, *_crop(args))
             arrays = {f"{key}|{part}": v for key, d in sink.items() for part, v in d.items()}
             atomic_write_bytes(result, _npz(**arrays))
             atomic_write_bytes(fdir / "facts.json", json.dumps(dict(f, test_photos=len(test))).encode())
@@ -558,7 +584,7 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
             model.load_state_dict(safetensors.torch.load_file(str(fdir / "state" / "parser.safetensors")), strict=True)
             print(f"fold {k + 1}/{args.folds}: scoring {len(test)} held-out photos again", flush=True)
             sink = {}
-            evaluate(model.to(rt.device), test, items, args.size, sink)
+            evaluate(model.to(rt.device), test, items, args.size, sink, *_crop(args))
             atomic_write_bytes(result, _npz(**{f"{key}|{part}": v for key, d in sink.items() for part, v in d.items()}))
         with np.load(result) as z:
             for name in z.files:
@@ -569,11 +595,86 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
     return acc, facts
 
 
+def _crop(args: argparse.Namespace) -> tuple[float, float]:
+    """``(crop scale, crop shift)`` of a run (``--crop-scale``, ``--crop-shift``)."""
+    return float(getattr(args, "crop_scale", None) or CROP_SCALE), float(getattr(args, "crop_shift", None) or CROP_SHIFT)
+
+
+def holdout_sources(spec: str) -> list[str]:
+    """The sources named by ``--holdout-source`` (``"all"`` or comma-separated :data:`SOURCES` names).
+
+    Example:
+        >>> holdout_sources("mt,celebamask")
+        ['mt', 'celebamask']
+        >>> len(holdout_sources("all")) == len(SOURCES)
+        True
+    """
+    names = [s.name for s in SOURCES] if spec.strip() == "all" else [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in {s.name for s in SOURCES}]
+    if unknown or not names:
+        raise ValueError(f"--holdout-source: unknown source(s) {unknown or spec!r}; "
+                         f"choose from all, {', '.join(s.name for s in SOURCES)}")
+    return names
+
+
+def _run_holdout(rt: Runtime, records: list[dict[str, Any]], items: list[Item], args: argparse.Namespace,
+                 run: Path) -> int:
+    """``--holdout-source``: for each named source, train on every other source's photos and parse the
+    held-out source's photos (product path, full resolution), learned vs geometric on the same photos.
+
+    Each source's model and result live in ``RUN_DIR/holdout_<source>/`` (a killed run resumes); the
+    table of every finished source goes to ``RUN_DIR/holdout.json``. Nothing is written to a checkpoint.
+    """
+    names = holdout_sources(args.holdout_source)
+    acc: dict[str, dict[str, np.ndarray]] = {}
+    facts: dict[str, Any] = {}
+    for name in names:
+        hdir = run / f"holdout_{name}"
+        result = hdir / "result.npz"
+        test = [r for r in records if items[int(r["index"])].source == name]
+        train = [r for r in records if items[int(r["index"])].source != name]
+        if not test or not train:
+            print(f"held out {name}: {len(test)} test / {len(train)} training photos, skipped", flush=True)
+            continue
+        if not result.is_file():
+            print(f"held out {name}: train on {len(train)} photos of the other sources, test on {len(test)}",
+                  flush=True)
+            model, f = train_one(rt, train, items, hdir, args)
+            if f["steps"] < args.steps:
+                print(f"held out {name}: stopped at step {f['steps']} (time limit); run again to continue", flush=True)
+                return 0
+            sink: dict[str, dict[str, np.ndarray]] = {}
+            evaluate(model, test, items, args.size, sink, *_crop(args))
+            atomic_write_bytes(result, _npz(**{f"{key}|{part}": v for key, d in sink.items() for part, v in d.items()}))
+            atomic_write_bytes(hdir / "facts.json", json.dumps(dict(f, test_photos=len(test))).encode())
+        with np.load(result) as z:
+            for fname in z.files:
+                key, part = fname.split("|")
+                d = acc.setdefault(key, _counts())
+                d[part] = d[part] + z[fname]
+        facts[name] = json.loads((hdir / "facts.json").read_text())
+    table = tables(acc)
+    doc = {"protocol": "each source held out in turn: trained on the other sources' photos only, scored on the "
+                       "held-out source's photos (full resolution, classes the geometric parser produces and the "
+                       "source annotates)",
+           "holdout": table, "training": facts,
+           "mean_source_miou": {eng: round(float(np.mean([table[s][eng]["miou"] for s in table])), 4)
+                                for eng in ("geometric", "learned")} if table else {},
+           "settings": {**{k: getattr(args, k, None) for k in ("size", "steps", "batch", "width", "lr", "seed")},
+                        "crop_scale": _crop(args)[0], "crop_shift": _crop(args)[1]}}
+    atomic_write_bytes(run / "holdout.json", json.dumps(doc, indent=1).encode())
+    print(json.dumps(doc, indent=1), flush=True)
+    print(f"wrote {run / 'holdout.json'}", flush=True)
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
     """``masquerade train parser``: cross-validate, then train and save the shipped model."""
     from engine.weights.card import Verdict
     from engine.weights.store import save_checkpoint
 
+    if getattr(args, "holdout_source", None):
+        holdout_sources(args.holdout_source)  # a wrong name fails before the slow cache
     torch.set_num_threads(max(1, args.threads))
     rt = Runtime.create(getattr(args, "device", "auto"), getattr(args, "amp", False))
     root = Path(args.data)
@@ -584,9 +685,11 @@ def main(args: argparse.Namespace) -> int:
     run = Path(args.run_dir)
     t_start = time.time()
     print(f"{len(items)} labelled photos; caching geometric analyses and crops", flush=True)
-    records = build_cache(items, run / "cache", args.size)
+    records = build_cache(items, run / "cache", args.size, *_crop(args))
     if args.eval_only:
         return _eval_only(rt, records, items, args)
+    if getattr(args, "holdout_source", None):
+        return _run_holdout(rt, records, items, args, run)
     acc, fold_facts = _run_folds(rt, records, items, args, run)
     if not acc:
         return 0
@@ -615,7 +718,7 @@ def main(args: argparse.Namespace) -> int:
         licence="research / non-commercial (CelebAMask-HQ, MT, Xiqu terms); encoder weights Apache-2.0",
         metrics={"cv_miou_learned": vfacts["mean_source_miou_learned"],
                  "cv_miou_geometric": vfacts["mean_source_miou_geometric"]},
-        extra={**facts, "crop_scale": CROP_SCALE, "folds": args.folds, "cv": table, "cv_pooled_iou": pool,
+        extra={**facts, "crop_scale": _crop(args)[0], "crop_shift": _crop(args)[1], "folds": args.folds, "cv": table, "cv_pooled_iou": pool,
                "cv_folds": fold_facts, "verdict_rule": VERDICT_RULE, **vfacts, "budget_s": args.time_limit,
                "clock": rt.clock_name, "runtime": rt.describe(), "batch": args.batch, "size": args.size,
                "weights_dtype": "float16", "wall_s_last_session": round(time.time() - t_start, 1)},
@@ -650,6 +753,8 @@ def _eval_only(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
 
     model, card = load_checkpoint(args.out, device=rt.device)
     assert isinstance(model, FaceParserNet)
-    res = evaluate(model.float(), records, items, int(card.input_size[0]) if card.input_size else args.size)
+    res = evaluate(model.float(), records, items, int(card.input_size[0]) if card.input_size else args.size,
+                   scale=float(card.extra.get("crop_scale", CROP_SCALE)),
+                   shift=float(card.extra.get("crop_shift", CROP_SHIFT)))
     print(json.dumps({"training_photos_not_held_out": res}, indent=1))
     return 0

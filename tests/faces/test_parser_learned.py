@@ -6,15 +6,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from engine.faces.align import align_face
-from engine.faces.learned_parsing import refine_parsing
+from engine.faces.learned_parsing import MAX_THREADS, parse_threads, refine_parsing, shifted_crop, torch_threads
 from engine.faces.types import Face
 from engine.imageio import save_image
 from engine.models.parser import FaceParserNet
 from engine.weights.card import Verdict
 from engine.weights.store import save_checkpoint
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny networks on a shared 2-core machine
 
 
 def _scene() -> tuple[np.ndarray, Face, np.ndarray]:
@@ -63,3 +66,50 @@ def test_no_face_exits_3_through_the_learned_parser(tmp_path: Path, monkeypatch,
     assert main(["analyze", str(img), "--out", str(tmp_path / "o"), "--parser", "learned"]) == 3
     assert capsys.readouterr().err.strip() == f"no face found in {img}"
     assert not (tmp_path / "o").exists()
+
+
+def test_shifted_crop_keeps_the_paste_back_exact() -> None:
+    rgb, face, geometric = _scene()
+    torch.manual_seed(0)
+    fresh = FaceParserNet(width=32, prior_width=4).eval()
+    assert np.array_equal(refine_parsing(rgb, [face], geometric, fresh, 64, 1.3, 0.1), geometric)
+    net = FaceParserNet(width=32, prior_width=4).eval()
+    torch.nn.init.normal_(net.head.weight, std=2.0)
+    with torch.no_grad():
+        net.prior_gain.zero_()
+    out = refine_parsing(rgb, [face], geometric, net, 64, 1.3, 0.1)
+    crop = shifted_crop(rgb, face.keypoints, 64, 1.3, 0.1)
+    inside = cv2.warpAffine(np.ones((64, 64), np.uint8), crop.inverse, (160, 120), flags=cv2.INTER_NEAREST,
+                            borderValue=0)
+    inside = cv2.dilate(inside, np.ones((3, 3), np.uint8)).astype(bool)
+    changed = out != geometric
+    assert changed.any() and not (changed & ~inside).any()
+    # the shifted crop reaches higher above the eyes than the plain one (its bottom edge moves up too)
+    plain = align_face(rgb, face.keypoints, 64, 1.3)
+    top = {n: c.to_image(np.array([[32.0, 0.0], [32.0, 64.0]], np.float32))[:, 1] for n, c in
+           (("plain", plain), ("shifted", crop))}
+    assert top["shifted"][0] < top["plain"][0] - 1 and top["shifted"][1] < top["plain"][1]
+
+
+def test_learned_step_threads_follow_the_load() -> None:
+    assert parse_threads(load=8.0, cores=2, current=2) == 1  # busy machine: one thread, no spinning
+    assert parse_threads(load=0.0, cores=2, current=2) == 2
+    assert parse_threads(load=0.0, cores=64, current=64) == MAX_THREADS
+    assert parse_threads(load=None, cores=2, current=1) == 1
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_learned_parser_reads_its_crop_from_the_card(tmp_path: Path) -> None:
+    from engine.faces.learned_parsing import LearnedParser
+
+    card = save_checkpoint(FaceParserNet(width=32, prior_width=4).half(), tmp_path / "face_parser", task="faces",
+                           input_size=(64, 64), label_scheme="celebamask_hq",
+                           extra={"crop_scale": 1.3, "crop_shift": 0.08}, verdict=Verdict("geometric", "test", True))
+    lp = LearnedParser(card, device="cpu")
+    assert (lp.size, lp.scale, lp.shift) == (64, 1.3, 0.08)
+    rgb, face, geometric = _scene()
+    assert np.array_equal(lp.parse(rgb, [face], geometric), geometric)  # untrained: the prior itself
+    assert lp.last_threads >= 1

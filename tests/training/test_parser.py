@@ -21,12 +21,15 @@ from engine.training.parser import (
     augment,
     convert_labels,
     flip_sample,
+    holdout_sources,
     marginal_cross_entropy,
     source_of,
     verdict_of,
 )
 from engine.weights.card import Verdict
 from engine.weights.store import load_checkpoint, save_checkpoint
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny networks on a shared 2-core machine
 
 
 def tiny(seed: int = 0) -> FaceParserNet:
@@ -172,3 +175,18 @@ def test_verdict_rule() -> None:
     worse = {"geometric": {"hair": 0.5, "neck": 0.6}, "learned": {"hair": 0.9, "neck": 0.5}}
     better, facts = verdict_of(table(0.6, 0.7, 0.0), worse)
     assert not better and facts["classes_clearly_worse"] == {"neck": -0.1}
+
+
+def test_holdout_source_names(tmp_path: Path, capsys) -> None:
+    from engine.cli import main
+
+    assert holdout_sources("all") == [s.name for s in SOURCES]
+    assert holdout_sources(" mt , xiqu_plain") == ["mt", "xiqu_plain"]
+    with pytest.raises(ValueError, match="unknown source"):
+        holdout_sources("mt,celeba")
+    # a wrong name is a one-line error before anything is cached or trained
+    run = tmp_path / "run"
+    assert main(["train", "parser", "--data", str(tmp_path), "--run-dir", str(run), "--holdout-source", "nope"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("masquerade: error: --holdout-source") and "\n" not in err
+    assert not run.exists()
