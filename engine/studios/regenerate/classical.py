@@ -144,40 +144,35 @@ def _sample(img: np.ndarray, xy: np.ndarray) -> np.ndarray:
 
 # --- region renderers ---------------------------------------------------------------------------
 
-def _local_mean(lab: np.ndarray, mask: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian-weighted mean of ``lab`` over ``mask`` pixels around every pixel, and the weight.
-
-    Wide blurs run on a copy reduced so that ``sigma`` is about 4 px there (the result is smooth
-    at that scale anyway), then are resized back."""
-    h, w = mask.shape
-    k = max(1, int(sigma // 4))
-    vals: np.ndarray = np.where(mask[..., None], lab, 0.0).astype(np.float32)
-    wgt: np.ndarray = mask.astype(np.float32)
-    if k > 1:
-        size = (max(1, w // k), max(1, h // k))
-        vals = cv2.resize(vals, size, interpolation=cv2.INTER_AREA)
-        wgt = cv2.resize(wgt, size, interpolation=cv2.INTER_AREA)
-    m = cv2.GaussianBlur(vals, (0, 0), sigma / k)
-    wb = cv2.GaussianBlur(wgt, (0, 0), sigma / k)
-    if k > 1:
-        m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
-        wb = cv2.resize(wb, (w, h), interpolation=cv2.INTER_LINEAR)
-    return m / np.maximum(wb, 1e-6)[..., None], wb
+STRAY_REACH = 0.06
+"""Stray pixels lie within this fraction of the image side of the replaced label (a parser's border error)."""
+STRAY_SIDE = 192
+"""Longest side (px) of the window in which :func:`stray_pixels` segments (a parsing-scale decision)."""
+STRAY_ITERATIONS = 2
+"""GrabCut iterations of :func:`stray_pixels`."""
+STRAY_BRIDGE = 6.0
+"""Non-region pixels within this many px of the new ones connect them to stray pixels (the redone old border)."""
 
 
 def stray_pixels(img: np.ndarray, have: np.ndarray, new: np.ndarray, old: np.ndarray | None) -> np.ndarray:
-    """Pixels of ``have`` next to the ``new`` pixels that look like what the edit replaces.
+    """Pixels of ``have`` that go with the ``new`` ones: they look like what the edit replaces.
 
-    A parser's border is rarely exact: painting skin back over a fringe leaves the strands it
-    called skin, growing hair keeps the background it called hair. A region pixel looks replaced
-    when its CIE Lab colour is nearer to the local colour of the replaced label (``old``,
-    Gaussian-weighted mean around the pixel) than to the local colour of the region away from the
-    edit; such pixels within the new area's thickness of it are synthesised with the new ones.
-    Nothing is redone without new pixels, so an unchanged map still returns the photo.
+    A parser's border is rarely exact: painting skin back over a fringe leaves the part of the
+    fringe the parser called skin, growing hair keeps the background it called hair. This is a
+    region-consistency step: near the edit (the window around ``new`` grown by 2 × the reach),
+    the region's pixels within :data:`STRAY_REACH` × the side of the replaced label are split by
+    GrabCut (colour mixture models + an edge-aware smoothness term, on a copy of at most
+    :data:`STRAY_SIDE` px) into "like the replaced pixels" (seeds: the ``new`` pixels themselves
+    — the colours the edit removes — and the ``old`` label's pixels near them) and "like the
+    region" (seeds: its pixels beyond the reach). The pixels of the first kind connected to the
+    new ones (through the old border next to them, :data:`STRAY_BRIDGE` px) are returned, small
+    gaps closed. So when the user turns hair into skin, hair-coloured pixels touching that edit
+    become skin too; a hair-coloured spot elsewhere on the face stays. Nothing is redone without
+    new pixels, so an unchanged map still returns the photo.
 
     Args:
         img: float32 ``[H, W, 3]`` the image (0–255).
-        have: bool ``[H, W]`` the region's kept pixels.
+        have: bool ``[H, W]`` the region's pixels (before its old border is taken off).
         new: bool ``[H, W]`` pixels the region newly covers.
         old: bool ``[H, W]`` pixels of the label(s) the new pixels had; None = no test.
 
@@ -187,26 +182,44 @@ def stray_pixels(img: np.ndarray, have: np.ndarray, new: np.ndarray, old: np.nda
     out = np.zeros_like(have)
     if old is None or new.sum() < MIN_PIXELS or have.sum() < 4 * MIN_PIXELS:
         return out
-    thick = max(2.0, 2.0 * float(cv2.distanceTransform(np.pad(new, 1).astype(np.uint8), cv2.DIST_L2, 3).max()))
-    dist = cv2.distanceTransform((~new).astype(np.uint8), cv2.DIST_L2, 3)
-    near = (dist <= thick) & have
-    far = have & (dist > thick)
-    if far.sum() < 4 * MIN_PIXELS or not near.any():
-        return out
-    ys, xs = np.nonzero(near)
-    pad = int(4 * thick)
+    reach = STRAY_REACH * max(have.shape)
+    ys, xs = np.nonzero(new)
+    pad = int(2 * reach) + 2
     y0, y1 = max(0, ys.min() - pad), min(have.shape[0], ys.max() + pad + 1)
     x0, x1 = max(0, xs.min() - pad), min(have.shape[1], xs.max() + pad + 1)
     win = (slice(y0, y1), slice(x0, x1))
-    lab = cv2.cvtColor(np.clip(img[win], 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    m_region, w_region = _local_mean(lab, far[win], thick)
-    m_old, w_old = _local_mean(lab, old[win], thick)
-    sel = near[win] & (w_region > 1e-3) & (w_old > 1e-3)
-    d_region = np.linalg.norm(lab[sel] - m_region[sel], axis=1)
-    d_old = np.linalg.norm(lab[sel] - m_old[sel], axis=1)
-    sub = np.zeros(sel.shape, bool)
-    sub[sel] = d_old < d_region
-    out[win] = sub
+    hv, nw = have[win], new[win]
+    od = old[win] & ~nw & ~hv
+    d_old = cv2.distanceTransform((~(od | nw)).astype(np.uint8), cv2.DIST_L2, 3)
+    zone = hv & (d_old <= reach)
+    if (hv & ~zone).sum() < 4 * MIN_PIXELS or not zone.any():
+        return out
+    s = min(1.0, STRAY_SIDE / max(hv.shape))
+    size = (max(1, int(round(hv.shape[1] * s))), max(1, int(round(hv.shape[0] * s))))
+
+    def small(m: np.ndarray) -> np.ndarray:
+        return cv2.resize(m.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+
+    grab = np.full(size[::-1], cv2.GC_BGD, np.uint8)  # other labels and the region beyond the reach
+    grab[small(zone)] = cv2.GC_PR_BGD
+    grab[small(od | nw)] = cv2.GC_FGD  # the replaced label near the edit and the pixels it replaces
+    if not (grab == cv2.GC_BGD).any() or not (grab == cv2.GC_PR_BGD).any():
+        return out
+    pic = cv2.resize(np.clip(img[win], 0, 255).astype(np.uint8), size, interpolation=cv2.INTER_AREA)
+    cv2.setRNGSeed(0)
+    cv2.grabCut(np.ascontiguousarray(pic), grab, None, np.zeros((1, 65), np.float64),
+                np.zeros((1, 65), np.float64), STRAY_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    like = cv2.resize((grab == cv2.GC_PR_FGD).astype(np.uint8), (hv.shape[1], hv.shape[0]),
+                      interpolation=cv2.INTER_NEAREST).astype(bool) & zone
+    bridge = (cv2.distanceTransform((~nw).astype(np.uint8), cv2.DIST_L2, 3) <= STRAY_BRIDGE) & ~hv
+    n, comp = cv2.connectedComponents((like | nw | bridge).astype(np.uint8), connectivity=8)
+    hit = np.zeros(n, bool)
+    hit[np.unique(comp[nw])] = True
+    hit[0] = False
+    grown = hit[comp] & like
+    r = max(1, int(round(max(have.shape) / PARSE_SIDE)))
+    grown = cv2.morphologyEx((grown | nw).astype(np.uint8), cv2.MORPH_CLOSE, _disk(r)).astype(bool) & zone
+    out[win] = grown
     return out
 
 
@@ -267,8 +280,9 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
         have: bool ``[H, W]``: pixels of the label in ``img`` (non-empty).
         target: bool ``[H, W]``: pixels to fill.
         rim: old-border width redone next to new pixels (0 = keep all ``have`` pixels).
-        old: bool ``[H, W]`` pixels of the labels the new pixels had (for :func:`stray_pixels`);
-            None = only the ``rim`` is redone.
+        old: bool ``[H, W]`` pixels of the labels the new pixels had (for :func:`stray_pixels`, used
+            when no strokes are known: with ``painted`` the strokes say what to redo); None = only
+            the ``rim`` is redone.
         soft: bool ``[H, W]`` neighbouring pixels the new pixels' edge blends toward
             (:func:`~engine.studios.regenerate.synthesis.soften_edges`: hair edges); None = hard edges.
         painted: bool ``[H, W]`` pixels the user painted; ``have`` pixels of a stroke that changed
@@ -291,13 +305,15 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
     if painted is not None and painted.any():
         have = have & ~repainted_pixels(have, target, painted)
     new = target & ~have
+    whole = have
     if rim > 0 and new.any():
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim + 1, 2 * rim + 1))
         core = cv2.erode(have.astype(np.uint8), k).astype(bool)
         near_new = cv2.dilate(new.astype(np.uint8), k, iterations=2).astype(bool)
         if core.sum() >= MIN_PIXELS:
             have = have & ~(near_new & ~core)
-        have = have & ~stray_pixels(img, have, new, old)
+        if painted is None or not painted.any():
+            have = have & ~stray_pixels(img, whole, new, old)
     ys, xs = np.nonzero(target)
     vals = img[ys, xs].copy()
     new = ~have[ys, xs]

@@ -204,3 +204,24 @@ def test_lighting_is_rounded_and_follows_the_photos_light() -> None:
     assert abs(float(shade[region].mean()) - 1.0) < 1e-3
     assert shade[40, 40] > shade[21, 40]                      # rounded: darker toward the outline
     assert shade[40, 55] > shade[40, 25]                      # brighter on the lit side
+
+
+def test_stray_pixels_grow_along_the_edit_but_leave_unconnected_spots() -> None:
+    """Region consistency: a fringe the parser half-called skin goes with the edit that turns its
+    other half into skin; a dark mole elsewhere on the skin (same colour, not touching) stays."""
+    rng = np.random.default_rng(1)
+    img = np.zeros((120, 120, 3), np.float32)
+    img[:] = (215, 165, 135) + rng.normal(0, 4, (120, 120, 3))        # skin
+    img[:30] = (45, 32, 24) + rng.normal(0, 6, (30, 120, 3))           # hair above
+    img[30:36] = (60, 42, 30) + rng.normal(0, 6, (6, 120, 3))          # a fringe the parser called skin
+    img[90:96, 50:56] = (50, 36, 26)                                   # a mole, far from the edit
+    have = np.zeros((120, 120), bool)
+    have[30:] = True
+    new = np.zeros((120, 120), bool)
+    new[24:30, 20:100] = True                                          # the part of the fringe called hair
+    old = np.zeros((120, 120), bool)
+    old[:30] = True
+    stray = stray_pixels(img, have, new, old)
+    assert stray[30:36, 25:95].mean() > 0.9      # the whole fringe under the edit
+    assert stray[40:, :].mean() < 0.01            # the skin below it stays
+    assert not stray[90:96, 50:56].any()          # and so does the mole
