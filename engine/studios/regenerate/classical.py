@@ -207,7 +207,7 @@ def stray_pixels(img: np.ndarray, have: np.ndarray, new: np.ndarray, old: np.nda
         return out
     pic = cv2.resize(np.clip(img[win], 0, 255).astype(np.uint8), size, interpolation=cv2.INTER_AREA)
     cv2.setRNGSeed(0)
-    cv2.grabCut(np.ascontiguousarray(pic), grab, None, np.zeros((1, 65), np.float64),
+    cv2.grabCut(np.ascontiguousarray(pic), grab, (0, 0, 1, 1), np.zeros((1, 65), np.float64),
                 np.zeros((1, 65), np.float64), STRAY_ITERATIONS, cv2.GC_INIT_WITH_MASK)
     like = cv2.resize((grab == cv2.GC_PR_FGD).astype(np.uint8), (hv.shape[1], hv.shape[0]),
                       interpolation=cv2.INTER_NEAREST).astype(bool) & zone
