@@ -3,6 +3,10 @@
 Override with the ``MASQUERADE_DEVICE`` environment variable (``cpu``, ``cuda``, ``cuda:1``, ``mps``)
 or the ``prefer`` argument. A requested device that is not available falls back to the CPU and the
 returned :class:`DeviceChoice` says why, so the status bar can show it.
+
+Torch is imported by the functions that need it, not by this module: the classical engines and the
+batch workers import :data:`CLASSICAL_DEVICE` from here, and a key-point mask-wear worker should
+not pay torch's start-up (~1.5 s of CPU per process) for a constant. :data:`CPU` is made on first use.
 """
 
 from __future__ import annotations
@@ -10,17 +14,25 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 ENV_VAR = "MASQUERADE_DEVICE"
 
-CPU = torch.device("cpu")
-"""The CPU as a torch device: the one name the rest of the engine uses for it."""
-
 CLASSICAL_DEVICE = "cpu"
 """Where the classical (numpy / OpenCV) engines run, as ``EditResult.info["device"]`` names it."""
+
+
+def __getattr__(name: str) -> torch.device:
+    """``CPU``: the CPU as a torch device, the one name the rest of the engine uses for it (made
+    on first use, so importing this module does not import torch)."""
+    if name == "CPU":
+        import torch
+
+        return torch.device("cpu")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,8 @@ class DeviceChoice:
     @property
     def label(self) -> str:
         """Short human name: ``"CPU"``, ``"CUDA 0 (NVIDIA H100)"``, ``"MPS"``."""
+        import torch
+
         if self.device.type == "cuda":
             idx = self.device.index or 0
             try:
@@ -48,6 +62,8 @@ class DeviceChoice:
 
 
 def _available(dev: torch.device) -> bool:
+    import torch
+
     if dev.type == "cpu":
         return True
     if dev.type == "cuda":
@@ -72,6 +88,8 @@ def select_device(prefer: str | None = None) -> DeviceChoice:
         >>> select_device("cpu").device
         device(type='cpu')
     """
+    import torch
+
     req = prefer if prefer is not None else os.environ.get(ENV_VAR, "auto")
     req = (req or "auto").strip().lower()
     if req == "auto":
@@ -91,11 +109,13 @@ def select_device(prefer: str | None = None) -> DeviceChoice:
 
 def module_device(module: torch.nn.Module) -> torch.device:
     """Device of a module's first parameter or buffer (CPU for a module with neither)."""
+    import torch
+
     for p in module.parameters():
         return p.device
     for b in module.buffers():
         return b.device
-    return CPU
+    return torch.device("cpu")
 
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -119,6 +139,8 @@ def parse_device(text: str | None) -> torch.device:
         >>> parse_device("cpu")
         device(type='cpu')
     """
+    import torch
+
     req = (text or "auto").strip().lower()
     if req == "auto":
         return select_device(None).device
@@ -136,6 +158,8 @@ def parse_device(text: str | None) -> torch.device:
 
 def local_device(base: torch.device, local_rank: int) -> torch.device:
     """The device of one torchrun process: ``cuda:LOCAL_RANK`` when ``base`` is CUDA, else ``base``."""
+    import torch
+
     if base.type == "cuda":
         return torch.device(base.type, local_rank)
     return base
@@ -148,9 +172,12 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     and on MPS (float16 needs a gradient scaler, :func:`needs_grad_scaler`).
 
     Example:
-        >>> autocast_dtype(CPU) is None
+        >>> import torch
+        >>> autocast_dtype(torch.device("cpu")) is None
         True
     """
+    import torch
+
     if device.type == "cuda":
         with contextlib.suppress(Exception):  # pragma: no cover - depends on drivers
             if torch.cuda.is_bf16_supported():
@@ -163,11 +190,15 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
 
 def needs_grad_scaler(device: torch.device, amp: bool) -> bool:
     """Whether training with ``amp`` on ``device`` runs in float16 and so scales its losses."""
+    import torch
+
     return amp and autocast_dtype(device) == torch.float16
 
 
 def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[Any]:
     """``torch.autocast`` for ``--amp`` on ``device``; a no-op context when ``amp`` is off or on the CPU."""
+    import torch
+
     dtype = autocast_dtype(device) if amp else None
     if dtype is None:
         return contextlib.nullcontext()
@@ -176,6 +207,8 @@ def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManag
 
 def configure_backends(device: torch.device) -> None:
     """Per-device speed settings for training: ``cudnn.benchmark`` (fixed-size batches) and TF32 on CUDA."""
+    import torch
+
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -189,7 +222,9 @@ def is_cuda(device: torch.device) -> bool:
 
 def collective_device(device: torch.device) -> torch.device:
     """Where tensors for ``torch.distributed`` collectives live: the GPU under NCCL, else the CPU (Gloo)."""
-    return device if is_cuda(device) else CPU
+    import torch
+
+    return device if is_cuda(device) else torch.device("cpu")
 
 
 def pin_memory(device: torch.device) -> bool:
@@ -200,6 +235,8 @@ def pin_memory(device: torch.device) -> bool:
 def module_device_name(module: Any) -> str:
     """The device a model's parameters live on, as a string (``"cpu"``, ``"cuda:0"``, ``"mps:0"``);
     :data:`CLASSICAL_DEVICE` for anything that is not a torch module (a classical engine)."""
+    import torch
+
     if isinstance(module, torch.nn.Module):
         return str(module_device(module))
     inner = getattr(module, "model", None)

@@ -38,7 +38,7 @@ from typing import Any
 
 from engine.batch.manifest import MANIFEST_NAME, read_manifest
 from engine.batch.ops import BatchOp
-from engine.batch.plan import DatasetOptions, JobPlan
+from engine.batch.plan import DatasetOptions, JobPlan, readable_json
 from engine.errors import ImageSaveError
 from engine.imageio import atomic_write_bytes
 
@@ -81,7 +81,7 @@ def _version() -> str:
 def _write_json(path: Path, doc: Any) -> None:
     """Replace ``path`` atomically with ``doc``; a file that already holds it is left untouched
     (a finished job run again changes nothing in its folder)."""
-    data = (json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    data = (readable_json(doc) + "\n").encode()
     try:
         if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
             return

@@ -221,6 +221,39 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def readable_json(doc: Any) -> str:
+    """JSON with sorted keys for files people open: a dict's entries one per line and a list
+    value's items one per line, everything inside them compact. Every piece is encoded by the C
+    encoder (``json.dumps`` with ``indent`` runs in Python: a mask-wear record with its 2 × 478
+    landmarks took ~20 ms that way, a large share of a dataset image's time).
+
+    Example:
+        >>> print(readable_json({"b": [1, [2, 3]], "a": {"y": 1, "x": None}}))
+        {
+         "a": {"x": null, "y": 1},
+         "b": [
+          1,
+          [2, 3]
+         ]
+        }
+    """
+
+    def enc(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+    if not isinstance(doc, dict) or not doc:
+        return enc(doc)
+    rows = []
+    for key in sorted(doc):
+        value = doc[key]
+        if isinstance(value, list) and value:
+            items = ",\n  ".join(enc(v) for v in value)
+            rows.append(f" {enc(key)}: [\n  {items}\n ]")
+        else:
+            rows.append(f" {enc(key)}: {enc(value)}")
+    return "{\n" + ",\n".join(rows) + "\n}"
+
+
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

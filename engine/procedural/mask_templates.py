@@ -87,17 +87,26 @@ def _curve(p0, p1, p2, n: int = 40) -> list[tuple[float, float]]:
     return [tuple(v) for v in ((1 - t) ** 2 * a + 2 * (1 - t) * t * b + t ** 2 * c)]
 
 
-def _finish(name: str, kind: str, rgb: np.ndarray, alpha: np.ndarray, anchors: dict, body: np.ndarray) -> MaskTemplate:
-    # soft shading: darker towards the sides, like fabric wrapping round a face
-    xs = np.linspace(-1, 1, W * SS)[None, :]
-    ys = np.linspace(-1, 1, H * SS)[:, None]
+@functools.lru_cache(maxsize=8)
+def _material(kind: str) -> np.ndarray:
+    """The supersampled ``float32 [H·SS, W·SS, 1]`` factor every template of ``kind`` is multiplied
+    by: soft shading, darker towards the sides like fabric wrapping round a face, times a fine
+    non-woven grain (seeded by ``kind``: every template is drawn the same way each time). Made once
+    per kind and process: drawing it was most of a template's cost, paid again by every batch
+    worker for every template of the kind."""
+    xs = np.linspace(-1, 1, W * SS, dtype=np.float32)[None, :]
+    ys = np.linspace(-1, 1, H * SS, dtype=np.float32)[:, None]
     shade = 1.0 - 0.18 * xs ** 2 - 0.08 * ys ** 2
-    # material: a fine non-woven grain (seeded: every template is drawn the same way each time)
     rng = np.random.default_rng(sum(map(ord, kind)))
     noise = cv2.GaussianBlur(rng.normal(0.0, 1.0, (H * SS, W * SS)).astype(np.float32), (0, 0), 0.8 * SS)
     grain = np.asarray(noise, np.float32) * np.float32(GRAIN / max(float(np.std(noise)), 1e-6))
-    rgb = rgb.astype(np.float32) * shade[:, :, None] * (1.0 + grain[:, :, None])
-    rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+    factor = (shade * (1.0 + grain))[:, :, None].astype(np.float32)
+    factor.flags.writeable = False
+    return factor
+
+
+def _finish(name: str, kind: str, rgb: np.ndarray, alpha: np.ndarray, anchors: dict, body: np.ndarray) -> MaskTemplate:
+    rgb = np.clip(rgb.astype(np.float32) * _material(kind), 0, 255).astype(np.uint8)
     rgba = np.dstack([rgb, alpha])
     rgba = cv2.resize(rgba, (W, H), interpolation=cv2.INTER_AREA)
     return MaskTemplate(name, rgba, anchors, kind)

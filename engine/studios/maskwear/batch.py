@@ -325,11 +325,11 @@ def wear_mask_files(image: np.ndarray, face: Face, params: MaskWearParams, size:
     template = one.template if one.user_template is None else "user"
     record = {"template": template, "color": one.color, "offsets": [list(o) for o in one.offsets],
               "face_box": [round(float(v), 2) for v in face.box], "anchors_image": np.round(targets, 2).tolist(),
-              "anchors_crop": np.round(anchors_crop, 2).tolist(),
+              "anchors_crop": np.round(np.asarray(anchors_crop, np.float64), 2).tolist(),
               "crop_matrix": np.round(crop.matrix, 6).tolist(), "size": size, "method": one.method,
               "image_size": [int(image.shape[1]), int(image.shape[0])],
               "landmarks_image": np.round(landmarks, 2).tolist(),
-              "landmarks_crop": np.round(crop.to_crop(landmarks), 2).tolist(),
+              "landmarks_crop": np.round(np.asarray(crop.to_crop(landmarks), np.float64), 2).tolist(),
               "head_pose": pose, "augment": augment, "lighting": one.lighting,
               "coco": {"image": "masked", "label": "alpha", "width": size, "height": size,
                        "category": "face_mask", "keypoint_names": list(ANCHORS),

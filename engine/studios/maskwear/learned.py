@@ -16,26 +16,24 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-import torch
 
 from engine.device import module_device
 from engine.errors import CheckpointError
 from engine.faces.align import align_face
 from engine.faces.types import Face
-from engine.models.maskwear_stn import (
-    MaskWearGenerator,
-    matrix_to_params,
-    params_to_matrix,
-    warp_rgba,
-)
 from engine.procedural.mask_templates import MaskTemplate
 from engine.studios.base import LearnedBackend, Resolution
 from engine.studios.maskwear.params import METHOD_BACKENDS, METHODS
 from engine.weights.card import ModelCard
+
+if TYPE_CHECKING:  # torch and the model are imported where a refiner runs: a key-point worker never does
+    import torch
+
+    from engine.models.maskwear_stn import MaskWearGenerator
 
 REFINER_MODEL = "maskwear_stn_g"
 """Registry name of the refiner's checkpoint."""
@@ -115,6 +113,8 @@ def _small_template(t: MaskTemplate) -> MaskTemplate:
 
 def faces_to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """``uint8`` ``[N, H, W, 3]`` → ``float32`` ``[N, 3, H, W]`` in [0, 1] on ``device``."""
+    import torch
+
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(255.0).to(device)  # [NCHW]
 
 
@@ -133,7 +133,6 @@ class LearnedRefiner:
         """Where the generator's parameters live (inputs are moved there)."""
         return module_device(self.model)
 
-    @torch.no_grad()
     def refine(self, image: np.ndarray, face: Face, template: MaskTemplate, targets: np.ndarray) -> np.ndarray:
         """Refined image-space targets for ``face``.
 
@@ -146,6 +145,10 @@ class LearnedRefiner:
         Returns:
             ``float32`` ``[6, 2]`` refined targets in image pixels.
         """
+        import torch
+
+        from engine.models.maskwear_stn import matrix_to_params, params_to_matrix, warp_rgba
+
         device = self.device
         crop = align_face(image, face.keypoints, CROP)
         tsmall = small_template(template)
@@ -154,8 +157,9 @@ class LearnedRefiner:
         h_in = torch.tensor(hk, dtype=torch.float32)[None].to(device)
         warped = warp_rgba(tmpl, h_in, CROP)
         face_t = faces_to_tensor(crop.image[None], device)
-        delta = self.model(torch.cat([face_t, warped[:, :3], warped[:, 3:4]], 1))
-        h = params_to_matrix(matrix_to_params(h_in) + delta)[0].cpu().numpy().astype(np.float64)
+        with torch.no_grad():
+            delta = self.model(torch.cat([face_t, warped[:, :3], warped[:, 3:4]], 1))
+            h = params_to_matrix(matrix_to_params(h_in) + delta)[0].cpu().numpy().astype(np.float64)
         # the correction the network made, applied to the key-point targets themselves: a zero
         # residual leaves them exactly where they were
         correction = h @ np.linalg.inv(hk)
@@ -167,6 +171,7 @@ class LearnedRefiner:
 
 def _load_refiner(path: Path, device: Any) -> LearnedRefiner:
     """The :class:`LearnedRefiner` of the checkpoint at ``path``, on ``device`` (hash-verified)."""
+    from engine.models.maskwear_stn import MaskWearGenerator
     from engine.weights.store import load_checkpoint
 
     model, _ = load_checkpoint(path, device=device, verify_hash=True)
