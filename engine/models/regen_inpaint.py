@@ -148,6 +148,7 @@ class RegenInpaintNet(nn.Module):
             codes: style codes; default: :meth:`encode_style` of the image outside the hole, with
                 the target labels (which equal the source labels there).
         """
+        _check_inputs(image, hole, seg, self.num_labels, 2 ** self.n_down)
         if codes is None:
             codes = self.encode_style(image, seg, hole)
         pred = self.synthesise(image, hole, seg, codes)

@@ -30,7 +30,7 @@ from engine.weights.store import PROJECT_CHECKPOINTS, load_checkpoint
 BACKENDS: dict[str, LearnedBackend] = {
     "cocosnet_g": COCOSNET, "opera_colour_resnet18": CLASSIFIER, "stylegan2_lianpu": GENERATOR,
     "expression_gan_g": EXPRESSION_GAN, "makeup_gan_g": MAKEUP_GAN, "maskwear_stn_g": MASK_REFINER,
-    "regen_g": REGEN,
+    "regen_inpaint": REGEN,
 }
 """Checkpoint stem → the studio backend that loads it (every learned backend of the project)."""
 

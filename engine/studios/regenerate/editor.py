@@ -132,7 +132,8 @@ class RegenerateEditor(Editor[RegenerateParams]):
             kp = None if not faces else faces[0].keypoints * scale
             result, masks, info = regenerate_learned(
                 model, image, self._small_labels[hw], edited, keypoints=kp, reference=self.reference,
-                reference_labels=self.reference_labels, reference_regions=p.reference_regions, blend=p.blend)
+                reference_labels=self.reference_labels, reference_regions=p.reference_regions, blend=p.blend,
+                painted=painted)
             device = module_device_name(model)
         else:
             result, masks, info = regenerate(

@@ -1,13 +1,21 @@
-"""Regenerate studio, learned engine: the SEAN-style generator (:mod:`engine.models.regen`).
+"""Regenerate studio, learned engine: the inpainting regenerator (:mod:`engine.models.regen_inpaint`).
+
+The learned engine follows the classical engine's contract: it synthesises **only the changed
+pixels** (labels that changed, the user's painted strokes, and the regions styled from a
+reference) from the unchanged context; every other pixel is the source exactly, so an unchanged
+mask returns an identical image.
 
 :data:`BACKEND` is the studio's one :class:`~engine.studios.base.LearnedBackend`: ``auto`` takes the
-generator only when its card's verdict says it measured better than classical region warping on
-the held-out test (``masquerade train regen`` writes the card); a missing, corrupt or refused
-checkpoint falls back to classical with the reason, an explicit ``neural`` request fails in one line.
+network only when its card's verdict says it measured better than the classical engine on the
+regenerate benchmark's ground-truth bands (``python -m bench.regenerate_learned --write-card``
+records it); a missing, corrupt or refused checkpoint falls back to classical with the reason, an
+explicit ``neural`` request fails in one line.
 
-:func:`regenerate_learned` renders the edited map with the generator at its (small) training side
-on the aligned face crop, with per-region style codes from the source (or, for
-``reference_regions``, the reference), and pastes the render back only where labels changed.
+:func:`regenerate_learned` runs the network at its (small) training side on the aligned face crop
+(the whole image squeezed to a square when no face key points are known), with per-region style
+codes from the crop's pixels outside the hole (or, for ``reference_regions``, from the reference),
+and writes the up-scaled prediction into the hole only. Hole pixels the crop does not cover are
+filled by OpenCV Telea inpainting (said in ``info``).
 """
 
 from __future__ import annotations
@@ -26,11 +34,14 @@ from engine.studios.regenerate.edits import check_labels
 from engine.studios.regenerate.params import CLASSES
 from engine.weights.card import ModelCard
 
-LEARNED_MODEL = "regen_g"
-"""Registry name of the learned generator's checkpoint."""
+LEARNED_MODEL = "regen_inpaint"
+"""Registry name of the learned network's checkpoint."""
 
-TITLE = "the learned SEAN-style generator"
+TITLE = "the learned inpainting regenerator"
 """What the learned engine is called in reasons and errors."""
+
+TESTS: tuple[str, ...] = ("grow_hair", "unfringe")
+"""The benchmark's ground-truth tests whose numbers the card records (``bench.regenerate_learned``)."""
 
 
 def _nan(m: dict[str, float], key: str) -> float:
@@ -38,24 +49,27 @@ def _nan(m: dict[str, float], key: str) -> float:
 
 
 def describe_card(card: ModelCard) -> str:
-    """The held-out numbers of a ``regen_g`` card, in one clause (for the backend's reason).
+    """The benchmark numbers of a ``regen_inpaint`` card, in one clause (for the backend's reason).
 
     Args:
-        card: the generator's card.
+        card: the network's card.
 
     Returns:
-        e.g. ``"measured worse on the held-out test: reconstruction 14.0 dB vs classical 100 dB
-        (100 = exact), edited-region mIoU 0.20 vs 0.50"``.
+        e.g. ``"measured worse on the benchmark's ground-truth bands: grow hair MAE 30.1 vs
+        classical 27.1, un-fringe MAE 20.0 vs 16.2"``; ``"not measured yet …"`` for a card
+        without numbers.
     """
     m = card.metrics
-    numbers = (f"reconstruction {_nan(m, 'recon_psnr_db'):.1f} dB vs classical "
-               f"{_nan(m, 'classical_recon_psnr_db'):.0f} dB (100 = exact), edited-region mIoU "
-               f"{_nan(m, 'edit_miou'):.2f} vs {_nan(m, 'classical_edit_miou'):.2f}")
-    return f"{'measured better' if card.better else 'measured worse'} on the held-out test: {numbers}"
+    if not any(f"{t}_mae" in m for t in TESTS):
+        return "not measured yet (run python -m bench.regenerate_learned --write-card)"
+    parts = [f"{t.replace('_', ' ').replace('unfringe', 'un-fringe')} MAE {_nan(m, f'{t}_mae'):.1f} vs classical "
+             f"{_nan(m, f'classical_{t}_mae'):.1f}" for t in TESTS]
+    return (f"{'measured better' if card.better else 'measured worse'} on the benchmark's ground-truth bands: "
+            + ", ".join(parts))
 
 
 BACKEND = LearnedBackend(LEARNED_MODEL, title=TITLE, classical="classical region warping",
-                         train_hint="masquerade train regen", describe=describe_card)
+                         train_hint="masquerade train regen-inpaint", describe=describe_card)
 """The Regenerate studio's learned engine (cards read on resolve, weights loaded in the worker)."""
 
 
@@ -77,11 +91,11 @@ def resolve_backend(requested: str = "auto") -> tuple[str, str]:
 
 
 def learned_summary() -> str:
-    """What the learned generator's card says, in a few lines (for a tool tip).
+    """What the learned network's card says, in a few lines (for a tool tip).
 
     Returns:
-        The measured numbers against classical, how it was trained and its licence — or why there
-        is no usable learned model.
+        The measured numbers against classical and Telea, how it was trained and its licence — or
+        why there is no usable learned model.
     """
     path, card, problem = BACKEND.status()
     if path is None or card is None:
@@ -89,21 +103,23 @@ def learned_summary() -> str:
     m, extra = card.metrics, card.extra
     train = extra.get("train", {})
     lines = [
-        f"SEAN-style learned generator ({path.parent.name}/{path.name})",
-        ("Measured better than classical on its held-out test." if card.better else
-         "Measured WORSE than classical on its held-out test: research only, 'auto' never picks it."),
-        f"Reconstruction (unchanged mask): PSNR {_nan(m, 'recon_psnr_db'):.1f} dB, SSIM "
-        f"{_nan(m, 'recon_ssim'):.2f} (classical: exact copy)",
-        f"Edited-region parse agreement (mIoU): {_nan(m, 'edit_miou'):.2f} vs classical "
-        f"{_nan(m, 'classical_edit_miou'):.2f}",
+        f"Learned inpainting regenerator ({path.parent.name}/{path.name}): paints only the changed pixels",
+        ("Measured better than classical on the benchmark." if card.better else
+         "Not measured better than classical on the benchmark: 'auto' never picks it."),
     ]
+    for t in TESTS:
+        if f"{t}_mae" in m:
+            lines.append(f"{t.replace('_', ' ')}: MAE {_nan(m, f'{t}_mae'):.1f} / SSIM {_nan(m, f'{t}_ssim'):.3f} / "
+                         f"texture {_nan(m, f'{t}_texture_ratio'):.2f} (classical {_nan(m, f'classical_{t}_mae'):.1f}"
+                         f" / {_nan(m, f'classical_{t}_ssim'):.3f} / {_nan(m, f'classical_{t}_texture_ratio'):.2f}; "
+                         f"Telea {_nan(m, f'telea_{t}_mae'):.1f} / {_nan(m, f'telea_{t}_ssim'):.3f} / "
+                         f"{_nan(m, f'telea_{t}_texture_ratio'):.2f})")
     if problem:
         lines.insert(1, f"Not usable: {problem}")
     if isinstance(train, dict) and train:
         lines.append(f"Trained {train.get('steps', '?')} steps at {train.get('side', '?')} px on "
-                     f"{train.get('faces', '?')} faces ({train.get('train_s', '?')} CPU-s); renders at that size.")
-    if "fid" in extra:
-        lines.append(f"FID: {extra['fid']}")
+                     f"{train.get('faces', '?')} faces ({train.get('budget_s', '?')} {train.get('budget_clock', 's')}); "
+                     "renders at that size.")
     if card.licence:
         lines.append(f"Licence: {card.licence}")
     return "\n".join(lines)
@@ -125,18 +141,21 @@ def _one_hot(labels: np.ndarray, device: torch.device) -> torch.Tensor:
 def regenerate_learned(model: Any, image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
                        keypoints: np.ndarray | None = None, reference: np.ndarray | None = None,
                        reference_labels: np.ndarray | None = None, reference_regions: Sequence[str] = (),
-                       blend: float = 1.0) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
-    """Learned regeneration: render ``edited`` with the generator, paste it where labels changed.
+                       blend: float = 1.0, painted: np.ndarray | None = None,
+                       ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+    """Learned regeneration: inpaint the changed pixels with the network, keep every other pixel.
 
-    The face is cut out as an aligned crop of the generator's training side (the whole image
-    squeezed to a square when ``keypoints`` is ``None``); style codes come from the source crop,
-    and for ``reference_regions`` from the reference (mixed by ``blend``). The render replaces the
-    source only on the changed labels and the reference regions (1 px grown, feathered over at most
-    ``info["feather_px"]`` px: about two model pixels), so an unchanged map without reference regions
-    returns the source exactly. The inputs go to the model's device; the result comes back as numpy.
+    The hole is the pixels whose label changed, the ``painted`` strokes and, with a reference,
+    the ``reference_regions`` of the edited map. The face is cut out as an aligned crop of the
+    network's side (the whole image squeezed to a square when ``keypoints`` is ``None``); the
+    hole is marked in the crop wherever it covers any part of a crop pixel, style codes come from
+    the crop outside the hole, and for ``reference_regions`` from the reference (mixed by
+    ``blend``). The prediction is warped back (cubic) and written into the hole only; hole pixels
+    outside the crop are filled by Telea inpainting. Pixels outside the hole are the source
+    exactly. The inputs go to the model's device; the result comes back as numpy.
 
     Args:
-        model: a :class:`~engine.models.regen.RegenGenerator` in eval mode, on any device.
+        model: a :class:`~engine.models.regen_inpaint.RegenInpaintNet` in eval mode, on any device.
         image: ``uint8`` ``[H, W, 3]`` source.
         labels: its ``uint8`` ``[H, W]`` official-order parsing.
         edited: ``uint8`` ``[H, W]`` edited map.
@@ -145,45 +164,56 @@ def regenerate_learned(model: Any, image: np.ndarray, labels: np.ndarray, edited
         reference_labels: its parsing (required with ``reference`` and ``reference_regions``).
         reference_regions: labels styled from the reference.
         blend: weight of the reference codes in those regions.
+        painted: optional ``bool`` ``[H, W]`` strokes the user painted (synthesised even where the
+            label did not change).
 
     Returns:
-        (result, masks ``{"changed", "regenerated"}``, info ``{"regions", "model_side", "feather_px"}``).
+        (result, masks ``{"changed", "regenerated", "hole"}``, info ``{"regions", "model_side",
+        "feather_px", "outside_crop_px"}``; ``feather_px`` is 0: nothing outside the hole changes).
 
     Raises:
         ValueError: shapes or values do not match, or a reference without its label map.
     """
-    from engine.faces.align import align_face, paste_back
+    from engine.faces.align import align_face
 
     image = validate_rgb(image)
     labels, edited = check_labels(labels, "source labels"), check_labels(edited, "edited mask")
     if labels.shape != image.shape[:2] or edited.shape != image.shape[:2]:
         raise ValueError(f"label maps {labels.shape} / {edited.shape} must match the image {image.shape[:2]}")
+    if painted is not None and np.shape(painted) != image.shape[:2]:
+        raise ValueError(f"painted mask {np.shape(painted)} must match the image {image.shape[:2]}")
     h, w = labels.shape
     changed = edited != labels
     ref_ids = [CLASSES.index(n) for n in reference_regions] if reference is not None and blend > 0 else []
     if ref_ids and reference_labels is None:
         raise ValueError("a reference needs its label map")
-    target = changed | np.isin(edited, ref_ids)
-    masks = {"changed": changed, "regenerated": np.zeros((h, w), bool)}
-    if not target.any():
-        return image.copy(), masks, {"regions": {}}
+    hole = changed | np.isin(edited, ref_ids)
+    if painted is not None:
+        hole |= np.asarray(painted, bool)
+    masks = {"changed": changed, "regenerated": np.zeros((h, w), bool), "hole": hole}
+    if not hole.any():
+        return image.copy(), masks, {"regions": {}, "model_side": int(model.side), "feather_px": 0,
+                                     "outside_crop_px": 0}
     side = int(model.side)
     dev = module_device(model)
+    hole_f = hole.astype(np.float32)
     if keypoints is not None:
         crop = align_face(image, keypoints, side)
-        cimg = crop.image
-
-        def warp(m: np.ndarray) -> np.ndarray:
-            return cv2.warpAffine(m, crop.matrix, (side, side), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
+        cimg, matrix = crop.image, crop.matrix
+        clab = cv2.warpAffine(edited, matrix, (side, side), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
+        inverse = crop.inverse
+        reach = int(np.ceil(0.5 * np.hypot(*inverse[:, 0]))) + 1  # half a model pixel, in image pixels
+        grown = cv2.dilate(hole_f, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+        chole = cv2.warpAffine(grown, matrix, (side, side), flags=cv2.INTER_LINEAR, borderValue=0)
     else:
-        crop = None
         cimg = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
-
-        def warp(m: np.ndarray) -> np.ndarray:
-            return cv2.resize(m, (side, side), interpolation=cv2.INTER_NEAREST)
-    clab, cedit = warp(labels), warp(edited)
+        clab = cv2.resize(edited, (side, side), interpolation=cv2.INTER_NEAREST)
+        chole = cv2.resize(hole_f, (side, side), interpolation=cv2.INTER_AREA)
+        inverse = np.array([[w / side, 0, 0.5 * w / side - 0.5], [0, h / side, 0.5 * h / side - 0.5]])
+    chole = (chole > 0).astype(np.float32)  # any covered part of a model pixel is synthesised
     with torch.no_grad():
-        codes = model.encode_style(_to_tensor(cimg, dev), _one_hot(clab, dev))
+        x, hm, seg = _to_tensor(cimg, dev), torch.from_numpy(chole).to(dev)[None, None], _one_hot(clab, dev)
+        codes = model.encode_style(x, seg, hm)
         if ref_ids and reference is not None and reference_labels is not None:
             rimg = cv2.resize(validate_rgb(reference, "reference"), (side, side), interpolation=cv2.INTER_AREA)
             rlab = cv2.resize(check_labels(reference_labels, "reference labels"), (side, side),
@@ -193,24 +223,21 @@ def regenerate_learned(model: Any, image: np.ndarray, labels: np.ndarray, edited
             for i in ref_ids:
                 if have[i]:
                     codes[:, i] = codes[:, i] * (1 - blend) + rcodes[:, i] * blend
-        out = model.render(_one_hot(cedit, dev), codes)
-    render_crop = ((out[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()  # [HWC]
-    grow = cv2.dilate(target.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
-    px = float(np.hypot(*crop.inverse[:, 0])) if crop is not None else max(h, w) / side  # image px per model px
-    reach = int(np.ceil(2 * px)) + 1
-    support = cv2.dilate(grow, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))).astype(bool)
-    if crop is not None:
-        weight = cv2.warpAffine(grow, crop.matrix, (side, side), flags=cv2.INTER_LINEAR, borderValue=0)
-        result = paste_back(image, crop, np.ascontiguousarray(render_crop), feather=0.02,
-                            mask=cv2.GaussianBlur(weight, (0, 0), 0.7), mode="replace")
-    else:
-        big = cv2.resize(render_crop, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
-        wgt = cv2.GaussianBlur(grow, (0, 0), max(0.7, 0.5 * px))[:, :, None]
-        result = np.clip(np.rint(image * (1 - wgt) + big * wgt), 0, 255).astype(np.uint8)
-    result[~support] = image[~support]  # the feather stops ``reach`` px beyond the grown region
-    regen = np.any(result != image, axis=2)
-    masks["regenerated"] = regen
-    names = sorted({CLASSES[int(c)] for c in np.unique(edited[target])}, key=CLASSES.index)
-    how = {n: f"learned render ({side}² crop)" + ("; reference style" if CLASSES.index(n) in ref_ids else "")
+        out = model(x, hm, seg, codes)
+    render = ((out[0].clamp(-1, 1) + 1) * 127.5).permute(1, 2, 0).cpu().numpy()  # float [HWC]
+    back = cv2.warpAffine(render, inverse, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    covered = cv2.warpAffine(np.ones((side, side), np.uint8), inverse, (w, h), flags=cv2.INTER_NEAREST,
+                             borderValue=0).astype(bool)
+    result = image.copy()
+    inside = hole & covered
+    result[inside] = np.clip(np.rint(back[inside]), 0, 255).astype(np.uint8)
+    outside = hole & ~covered
+    if outside.any():  # the crop does not reach these hole pixels: Telea from their surroundings
+        telea = cv2.inpaint(result, outside.astype(np.uint8), 5, cv2.INPAINT_TELEA)
+        result[outside] = telea[outside]
+    masks["regenerated"] = np.any(result != image, axis=2)
+    names = sorted({CLASSES[int(c)] for c in np.unique(edited[hole])}, key=CLASSES.index)
+    how = {n: f"learned inpainting ({side}² crop)" + ("; reference style" if CLASSES.index(n) in ref_ids else "")
            for n in names}
-    return result, masks, {"regions": how, "model_side": side, "feather_px": reach + 2}
+    return result, masks, {"regions": how, "model_side": side, "feather_px": 0,
+                           "outside_crop_px": int(outside.sum())}

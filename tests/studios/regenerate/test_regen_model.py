@@ -1,24 +1,22 @@
-"""Learned regenerator (SEAN-style): shapes, losses, a training step, checkpoints, the auto rule."""
+"""Learned regenerator (SEAN-style, ``train regen``): shapes, losses, a training step, checkpoints.
+
+The studio's learned engine is now the inpainting network: its backend, auto rule and editor tests
+are in ``test_learned_inpaint.py``."""
 
 from __future__ import annotations
 
 import json
 import math
 
-import cv2
 import numpy as np
 import pytest
 import torch
 
 import engine.weights.store as store
-from engine.device import select_device
 from engine.labels import CELEBAMASK_HQ
 from engine.models.regen import MultiscaleDiscriminator, RegenGenerator, one_hot, region_average
 from engine.nn.losses import feature_matching_loss, gan_loss
 from engine.studios.base import forget_learned
-from engine.studios.regenerate.editor import RegenerateEditor
-from engine.studios.regenerate.learned import regenerate_learned, resolve_backend
-from engine.studios.regenerate.params import RegenerateParams
 from engine.training.regen import (
     FLIP_LABELS,
     PerceptualLoss,
@@ -48,11 +46,6 @@ def tiny_face(side: int = 32) -> tuple[np.ndarray, np.ndarray]:
     lips = (np.abs(yy - 0.72) < 0.04) & (np.abs(xx - 0.5) < 0.12)
     lab[lips], img[lips] = IDX("u_lip"), (180, 80, 80)
     return img, lab
-
-
-def _distance(mask: np.ndarray) -> np.ndarray:
-    """Euclidean distance of every pixel to ``mask``."""
-    return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 5)
 
 
 @pytest.fixture(autouse=True)
@@ -159,123 +152,6 @@ def test_checkpoint_round_trip(tmp_path) -> None:
     ref = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         assert torch.equal(back(seg, ref, seg), g(seg, ref, seg))
-
-
-def _fabricate(folder, better: bool) -> None:
-    torch.manual_seed(3)
-    store.save_checkpoint(RegenGenerator(**TINY), folder / "regen_g",
-                       metrics={"recon_psnr_db": 14.0, "classical_recon_psnr_db": 100.0, "edit_miou": 0.2,
-                                "classical_edit_miou": 0.5}, extra={"better_than_classical": better})
-
-
-def test_auto_rule_reads_the_card(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path / "none"])
-    assert resolve_backend("auto")[0] == "classical"
-    assert "no trained" in resolve_backend("auto")[1]
-    with pytest.raises(ValueError, match="not available"):
-        resolve_backend("neural")
-    worse, better = tmp_path / "worse", tmp_path / "better"
-    _fabricate(worse, better=False)
-    _fabricate(better, better=True)
-    forget_learned()
-    monkeypatch.setattr(store, "checkpoint_roots", lambda: [worse])
-    backend, why = resolve_backend("auto")
-    assert backend == "classical" and "measured worse" in why and "0.20 vs 0.50" in why and "did not measure better" in why
-    assert "measured worse" in RegenerateEditor().resolution.reason
-    assert resolve_backend("neural")[0] == "neural"  # asked for explicitly, it still runs
-    forget_learned()
-    monkeypatch.setattr(store, "checkpoint_roots", lambda: [better])
-    assert resolve_backend("auto")[0] == "neural"
-    assert RegenerateEditor().backend == "neural"
-
-
-def test_learned_backend_in_the_editor(tmp_path, monkeypatch) -> None:
-    _fabricate(tmp_path, better=False)
-    monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path])
-    img, lab = tiny_face(48)
-    ed = RegenerateEditor(backend="neural")
-    ed.set_image(img, labels=lab)
-    same = ed.edit(RegenerateParams(lab.copy()))
-    assert np.array_equal(same.image, img) and same.info["backend"] == "neural"
-    edited = lab.copy()
-    edited[(lab == IDX("skin")) & (np.arange(48)[:, None] > 36)] = IDX("hair")  # a beard-like hair block
-    res = ed.edit(RegenerateParams(edited))
-    changed = edited != lab
-    assert res.info["backend"] == "neural" and "hair" in res.info["regions"]
-    diff = np.any(res.image != img, axis=2)
-    assert diff.any()
-    assert not diff[_distance(changed) > res.info["feather_px"]].any()  # far pixels keep the source
-    # the classical editor on the same card still says why auto did not pick the learned model
-    auto = RegenerateEditor()
-    auto.set_image(img, labels=lab)
-    r2 = auto.edit(RegenerateParams(edited))
-    assert r2.info["backend"] == "classical" and "measured worse" in r2.info["note"]
-
-
-def _flip_weights(card) -> None:
-    """Corrupt a checkpoint's weights file (its card's sha256 no longer matches)."""
-    weights = card.with_suffix(".safetensors")
-    data = bytearray(weights.read_bytes())
-    data[-8:] = bytes(255 - v for v in data[-8:])
-    weights.write_bytes(bytes(data))
-
-
-def test_constructing_and_resolving_loads_no_model(tmp_path, monkeypatch) -> None:
-    _fabricate(tmp_path, better=True)
-    monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path])
-    loads: list = []
-    real = store.load_checkpoint
-    monkeypatch.setattr(store, "load_checkpoint", lambda *a, **k: loads.append(a) or real(*a, **k))
-    ed = RegenerateEditor()
-    assert ed.resolution.learned and ed.backend == "neural" and RegenerateEditor("neural").backend == "neural"
-    assert loads == []  # the GUI thread builds editors and asks what runs: cards only
-    img, lab = tiny_face(32)
-    ed.set_image(img, labels=lab)
-    edited = lab.copy()
-    edited[(lab == IDX("skin")) & (np.arange(32)[:, None] > 24)] = IDX("hair")
-    res = ed.edit(RegenerateParams(edited))  # the worker's first learned edit loads it, once
-    ed.edit(RegenerateParams(edited))
-    assert len(loads) == 1 and res.info["backend"] == "neural"
-    assert res.info["device"] == str(select_device().device)
-
-
-def test_corrupt_override_falls_back_on_auto_and_fails_in_one_line_when_asked(tmp_path, monkeypatch) -> None:
-    override = tmp_path / "override"
-    _fabricate(override, better=True)
-    _flip_weights(override / "regen_g.json")
-    monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(override))  # searched before the project's checkpoints
-    img, lab = tiny_face(32)
-    edited = lab.copy()
-    edited[(lab == IDX("skin")) & (np.arange(32)[:, None] > 24)] = IDX("hair")
-    ed = RegenerateEditor()
-    assert ed.resolution.learned  # the card alone says better; the hash is checked when loading
-    ed.set_image(img, labels=lab)
-    res = ed.edit(RegenerateParams(edited))
-    assert res.info["backend"] == "classical" and res.info["device"] == "cpu"
-    assert "hash" in res.info["note"] and "classical region warping" in res.info["note"]
-    assert "hair" in res.info["regions"]
-    forget_learned()
-    neural = RegenerateEditor("neural")
-    neural.set_image(img, labels=lab)
-    with pytest.raises(ValueError, match="cannot be loaded") as exc:
-        neural.edit(RegenerateParams(edited))
-    assert "\n" not in str(exc.value) and "hash" in str(exc.value)
-
-
-def test_learned_with_keypoints_and_reference_regions() -> None:
-    torch.manual_seed(4)
-    g = RegenGenerator(**TINY).eval()
-    img, lab = tiny_face(64)
-    ref = np.full_like(img, 30)
-    kp = np.array([[24.0, 30.0], [40.0, 30.0], [32.0, 46.0]], np.float32)
-    out, masks, info = regenerate_learned(g, img, lab, lab.copy(), keypoints=kp, reference=ref,
-                                          reference_labels=lab, reference_regions=("hair",), blend=1.0)
-    assert out.shape == img.shape and info["model_side"] == 16
-    hair = lab == IDX("hair")
-    assert masks["regenerated"].any() and not masks["changed"].any()
-    far_from_hair = _distance(hair) > info["feather_px"]
-    assert far_from_hair.any() and masks["regenerated"][hair].mean() > 0.5
-    assert np.array_equal(out[far_from_hair], img[far_from_hair])
 
 
 def test_split_edit_specs_and_better_rule() -> None:
