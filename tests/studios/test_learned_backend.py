@@ -147,7 +147,7 @@ def _studio_backends() -> list[LearnedBackend]:
 
 def test_every_studio_uses_the_one_backend_layer() -> None:
     models = {b.model for b in _studio_backends()}
-    assert {"cocosnet", "regen_g", "makeup_gan_g", "expression_gan_g", "maskwear_stn_g"} <= models
+    assert {"cocosnet", "regen_inpaint", "makeup_gan_g", "expression_gan_g", "maskwear_stn_g"} <= models
 
 
 @pytest.mark.parametrize("backend", _studio_backends(), ids=lambda b: b.model)

@@ -10,19 +10,19 @@ from skimage import data
 import engine.weights.store as store
 from engine.imageio import save_image
 from engine.labels import CELEBAMASK_HQ
-from engine.models.regen import RegenGenerator
+from engine.models.regen_inpaint import RegenInpaintNet
 from engine.studios.base import forget_learned
 from engine.studios.regenerate.edits import apply_edits
 
-TINY = dict(width=8, n_down=2, n_blocks=4, style_dim=8, encoder_width=8, max_width=16, side=16)
+TINY = dict(width=8, n_down=2, n_blocks=1, style_dim=8, encoder_width=8, max_width=16, side=16)
 HAIR = CELEBAMASK_HQ.index("hair")
 
 
 def _fabricate(folder) -> None:
-    """A tiny (untrained) learned generator whose card records that it measured worse."""
-    store.save_checkpoint(RegenGenerator(**TINY), folder / "regen_g",
-                       metrics={"recon_psnr_db": 13.5, "recon_ssim": 0.33, "classical_recon_psnr_db": 100.0,
-                                "edit_miou": 0.21, "classical_edit_miou": 0.57},
+    """A tiny (untrained) learned inpainting network whose card records that it measured worse."""
+    store.save_checkpoint(RegenInpaintNet(**TINY), folder / "regen_inpaint",
+                       metrics={"grow_hair_mae": 31.5, "classical_grow_hair_mae": 27.1, "unfringe_mae": 21.0,
+                                "classical_unfringe_mae": 16.2},
                        extra={"better_than_classical": False, "train": {"steps": 7, "side": 16, "faces": 3,
                                                                          "train_s": 1.0}},
                        licence="test weights — research use only")
@@ -46,7 +46,7 @@ def test_engine_entries_and_learned_tooltip(win) -> None:
     combo = panel.engine_combo
     assert [combo.itemData(i) for i in range(combo.count())] == ["auto", "classical", "neural"]
     tip = combo.itemData(2, Qt.ItemDataRole.ToolTipRole)
-    assert "PSNR 13.5 dB" in tip and "0.21 vs classical 0.57" in tip and "WORSE" in tip
+    assert "MAE 31.5" in tip and "(classical 27.1" in tip and "Not measured better" in tip
     assert "research use only" in tip
     # auto reads the card: measured worse → classical, and the panel says why
     assert panel.result.info["backend"] == "classical"
@@ -66,7 +66,7 @@ def test_learned_choice_runs_the_generator_then_back_to_classical(qtbot, win) ->
     panel.undo.push(PatchCommand.from_maps(panel.model, panel.model.pixels.copy(), edited, "test edit"))
     qtbot.waitUntil(lambda: win.is_idle() and panel.result.info.get("backend") == "neural"
                     and "hair" in panel.result.info["regions"], timeout=30000)
-    assert "learned render" in panel.result.info["regions"]["hair"]
+    assert "learned inpainting" in panel.result.info["regions"]["hair"]
     text = panel.info_label.text()
     assert "Engine: learned SEAN-style generator" in text and "does not say it measured better" in text
     assert "research" in text
