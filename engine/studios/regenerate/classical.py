@@ -144,7 +144,7 @@ def _sample(img: np.ndarray, xy: np.ndarray) -> np.ndarray:
 
 # --- region renderers ---------------------------------------------------------------------------
 
-STRAY_REACH = 0.06
+STRAY_REACH = 0.08
 """Stray pixels lie within this fraction of the image side of the replaced label (a parser's border error)."""
 STRAY_SIDE = 192
 """Longest side (px) of the window in which :func:`stray_pixels` segments (a parsing-scale decision)."""
