@@ -17,7 +17,8 @@ saw in training), the two ground-truth tests of :mod:`bench.regenerate` — *gro
 
 Inside the band each is scored by :func:`bench.regenerate.band_scores` (MAE, SSIM, texture ratio).
 Also: the identity distance input → result of every learned result, and the median time of one
-learned and one classical call on these photos (the machine is shared: compare the ratio).
+learned and one classical call on these photos (one torch thread; the machine is shared: compare
+the ratio).
 
 Verdict (:func:`verdict`): the learned engine measured *better* only if on **both** tests its MAE
 is below and its SSIM above the classical engine's, and its texture ratio is at least as near 1
@@ -100,6 +101,8 @@ def run(checkpoint: Path | None = None, folder: Path = SHARED_PARSING, sheet: Pa
     Raises:
         ValueError: no usable checkpoint.
     """
+    import torch
+
     from engine.faces import FaceAnalyzer
     from engine.faces.cli import quiet_native_stderr
     from engine.imageio import load_image, save_image
@@ -110,6 +113,7 @@ def run(checkpoint: Path | None = None, folder: Path = SHARED_PARSING, sheet: Pa
     from engine.studios.regenerate.learned import BACKEND, LEARNED_MODEL, regenerate_learned
     from engine.weights.store import load_checkpoint
 
+    torch.set_num_threads(1)  # a small network on a shared 2-core machine: 2 threads were ~15x slower here
     path, card, problem = BACKEND.status(checkpoint)
     if path is None or problem:
         raise ValueError(f"no usable {LEARNED_MODEL} checkpoint: {problem}")
