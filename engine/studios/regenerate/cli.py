@@ -1,7 +1,8 @@
-"""``masquerade regenerate`` and ``masquerade parse-edit`` (Regenerate studio, classical backend).
+"""``masquerade regenerate`` and ``masquerade parse-edit`` (Regenerate studio).
 
 ``masquerade regenerate IMAGE --out FILE [--mask EDITED_MASK.png] [--edits SPEC] [--reference REF]
-[--regions hair,skin] [--blend 0-1] [--mask-order official|bisenet] [--mask-out FILE]``
+[--regions hair,skin] [--blend 0-1] [--mask-order official|bisenet] [--mask-out FILE]
+[--engine auto|classical|learned]``
 regenerates IMAGE so that it follows the edited label map: ``--mask`` (a label PNG, see
 :func:`engine.studios.regenerate.edits.load_label_map`) and/or ``--edits`` (label operations applied to
 the mask, or to the image's own parsing when no mask is given, e.g. ``"dilate:hair:12;add:glasses"``).
@@ -57,6 +58,10 @@ def parse_regions(text: str) -> tuple[str, ...]:
     return names
 
 
+ENGINES: dict[str, str] = {"auto": "auto", "classical": "classical", "learned": "neural"}
+"""``--engine`` choice → the editor's backend request."""
+
+
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``regenerate`` and ``parse-edit`` sub-commands.
 
@@ -66,7 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     Returns:
         The ``regenerate`` parser.
     """
-    p = subparsers.add_parser("regenerate", help="regenerate a face from an edited 19-label mask (classical)",
+    p = subparsers.add_parser("regenerate", help="regenerate a face from an edited 19-label mask",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("image")
     p.add_argument("--out", required=True, help="output image")
@@ -77,6 +82,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--regions", default="", help="labels styled from the reference, e.g. hair,skin,u_lip,l_lip")
     p.add_argument("--blend", type=float, default=1.0, help="reference style weight 0-1 (default 1)")
     p.add_argument("--mask-out", default=None, metavar="FILE", help="also write the edited mask used (official order)")
+    p.add_argument("--engine", default="auto", choices=tuple(ENGINES),
+                   help="auto (the learned inpainting network only when its card says it measured better than "
+                        "classical), classical, or learned (fails in one line without a usable checkpoint)")
     add_overwrite_argument(p)
     p.set_defaults(func=cmd_regenerate)
 
@@ -119,7 +127,7 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
         raise ValueError("--regions needs --reference")
     mask = load_label_map(args.mask, args.mask_order) if args.mask else None
     reference = load_image(args.reference) if args.reference else None
-    editor = RegenerateEditor("classical")
+    editor = RegenerateEditor(ENGINES[args.engine])
     try:
         with quiet_native_stderr():
             editor.set_image(image)
@@ -144,7 +152,7 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
         files[args.mask_out] = encode_label_map(args.mask_out, edited)
     atomic_write_files(files)  # all or none
     regs = res.info.get("regions", {})
-    print(f"regenerated {len(regs)} region(s) ({res.info['elapsed_ms']:.0f} ms, classical) → {args.out}")
+    print(f"regenerated {len(regs)} region(s) ({res.info['elapsed_ms']:.0f} ms, {res.info['backend']}) → {args.out}")
     for name, how in regs.items():
         print(f"  {name}: {how}")
     return 0

@@ -310,3 +310,24 @@ def test_the_bench_writes_its_numbers_and_verdict_into_the_card(tmp_path) -> Non
     assert c.metrics["identity_distance"] == 0.1 and card.with_suffix(".safetensors").read_bytes() == weights
     assert "measured worse" in describe_card(c)
 
+
+
+def test_regenerate_cli_engine_choice(tmp_path, monkeypatch, capsys) -> None:
+    from skimage import data
+
+    from engine.cli import main
+    from engine.imageio import load_image, save_image
+
+    img = data.astronaut()[:320, 64:384]
+    src = save_image(tmp_path / "a.png", img)
+    monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path / "none"])
+    assert main(["regenerate", str(src), "--edits", "dilate:hair:6", "--out", str(tmp_path / "x.png"),
+                 "--engine", "learned"]) != 0  # no checkpoint: one line, nothing written
+    assert "not available" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+    _fabricate(tmp_path / "ck", better=False)
+    monkeypatch.setattr(store, "checkpoint_roots", lambda: [tmp_path / "ck"])
+    forget_learned()
+    for engine, ran in (("learned", "neural"), ("auto", "classical")):
+        out = tmp_path / f"{engine}.png"
+        assert main(["regenerate", str(src), "--edits", "dilate:hair:6", "--out", str(out), "--engine", engine]) == 0
+        assert f", {ran}) →" in capsys.readouterr().out and load_image(out).shape == img.shape
