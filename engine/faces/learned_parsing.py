@@ -293,16 +293,17 @@ class LearnedParser:
         self.model = model.float().eval()
         self.device = torch.device(dev)
         self.last_threads = 0  # torch threads of the last CPU parse (0: none yet)
+        self.threads: int | None = None  # a fixed thread count for the CPU parse (None: parse_threads())
         self.card = card
         self.size = int(card.input_size[0]) if card.input_size else 192
         self.scale = float(card.extra.get("crop_scale", CROP_SCALE))
         self.shift = float(card.extra.get("crop_shift", CROP_SHIFT))
 
     def parse(self, rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray) -> np.ndarray:
-        """Learned labels of ``rgb`` (see :func:`refine_parsing`), on :func:`parse_threads` torch
-        threads when on the CPU (recorded in :attr:`last_threads`)."""
+        """Learned labels of ``rgb`` (see :func:`refine_parsing`), on the CPU with ``threads`` torch
+        threads, by default :func:`parse_threads` (the count used is kept in ``last_threads``)."""
         if self.device.type != "cpu":
             return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift)
-        self.last_threads = parse_threads()
+        self.last_threads = self.threads or parse_threads()
         with torch_threads(self.last_threads):
             return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift)

@@ -23,6 +23,11 @@ path (:func:`engine.faces.learned_parsing.refine_parsing`, full resolution) and 
 geometric parsing of the same photos; then the shipped model is trained on every photo and saved
 (fp16 safetensors + card with the cross-validated table and the verdict, :data:`VERDICT_RULE`).
 Each stage keeps its state under ``RUN_DIR``: a killed run resumes (finished folds are not redone).
+
+``--holdout-source all`` (:func:`_run_holdout`) is the other protocol: each source held out in turn, the
+model trained on the other sources only (does a correction learned on other photo styles carry over?);
+nothing is saved but ``RUN_DIR/holdout.json``. ``--crop-scale`` / ``--crop-shift`` choose the crop
+(written into the card; a taller crop for stage headwear).
 """
 
 from __future__ import annotations
@@ -718,7 +723,8 @@ def main(args: argparse.Namespace) -> int:
         licence="research / non-commercial (CelebAMask-HQ, MT, Xiqu terms); encoder weights Apache-2.0",
         metrics={"cv_miou_learned": vfacts["mean_source_miou_learned"],
                  "cv_miou_geometric": vfacts["mean_source_miou_geometric"]},
-        extra={**facts, "crop_scale": _crop(args)[0], "crop_shift": _crop(args)[1], "folds": args.folds, "cv": table, "cv_pooled_iou": pool,
+        extra={**facts, "crop_scale": _crop(args)[0], "crop_shift": _crop(args)[1], "folds": args.folds,
+               "cv": table, "cv_pooled_iou": pool,
                "cv_folds": fold_facts, "verdict_rule": VERDICT_RULE, **vfacts, "budget_s": args.time_limit,
                "clock": rt.clock_name, "runtime": rt.describe(), "batch": args.batch, "size": args.size,
                "weights_dtype": "float16", "wall_s_last_session": round(time.time() - t_start, 1)},
