@@ -243,6 +243,7 @@ class RegeneratePanel(StudioPanel):
         self._render_poll.setInterval(150)
         self._render_poll.timeout.connect(self._poll_render)
         self._render_stage = ""
+        self._render_fraction: float | None = None  # written by the worker (editor.progress), read by the poll
 
         self.engine_box = EngineBox("Engine", ENGINES, ENGINE_NAMES)
         self.engine_combo, self.engine_note = self.engine_box.combo, self.engine_box.note
@@ -587,18 +588,37 @@ class RegeneratePanel(StudioPanel):
         def job(token: CancelToken) -> Iterator[EditResult]:
             editor = holder.get()
             editor.requested_backend = engine  # set in the worker thread, between jobs
-            yield from editor.edit_stream(params, token)
+            editor.progress = self._note_render_progress
+            try:
+                yield from editor.edit_stream(params, token)
+            finally:
+                editor.progress = None
 
         self.submit(RENDER, job, lambda value: self._show_result(value, resolution), self._failed)
         self._render_stage = "Rendering a preview…"
+        self._render_fraction = None
         self._render_timer.start(RENDER_PROGRESS_MS)
 
+    def _note_render_progress(self, fraction: float) -> None:
+        """The engine's share of the render done (called in the worker thread: only stored here)."""
+        self._render_fraction = fraction
+
+    def _update_render_bar(self) -> None:
+        """Show the stage and, once the engine reports it, the percentage done."""
+        fraction = self._render_fraction
+        if fraction is None:
+            self.render_bar.setRange(0, 0)  # busy until the engine says how far it is
+            self.render_bar.setFormat(self._render_stage)
+        else:
+            self.render_bar.setRange(0, 100)
+            self.render_bar.setValue(int(round(100 * fraction)))
+            self.render_bar.setFormat(f"{self._render_stage} %p%")
+
     def _show_render_progress(self) -> None:
-        """The render is slow: show its stage (preview, then full resolution) and the Cancel button."""
+        """The render is slow: show its stage (preview, then full resolution), how far it is, and the Cancel button."""
         if not self.jobs.pending(RENDER):
             return
-        self.render_bar.setRange(0, 0)  # busy: the engine reports stages, not fractions
-        self.render_bar.setFormat(self._render_stage)
+        self._update_render_bar()
         self.render_row.show()
         self._render_poll.start()
 
@@ -606,7 +626,7 @@ class RegeneratePanel(StudioPanel):
         if not self.jobs.pending(RENDER):
             self._hide_render_progress()
         else:
-            self.render_bar.setFormat(self._render_stage)
+            self._update_render_bar()
 
     def _hide_render_progress(self) -> None:
         self._render_timer.stop()
@@ -626,6 +646,7 @@ class RegeneratePanel(StudioPanel):
         self.canvas.set_after(to_qimage(value.image))
         if value.is_preview:
             self._render_stage = "Preview shown · rendering full resolution…"
+            self._render_fraction = None  # the full render counts from 0 again
         else:
             self._hide_render_progress()
         regions = value.info.get("regions", {})

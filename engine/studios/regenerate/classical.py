@@ -265,7 +265,8 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
                     old: np.ndarray | None = None, soft: np.ndarray | None = None,
                     painted: np.ndarray | None = None, own_colour: bool = False,
                     firm: np.ndarray | None = None, avoid: np.ndarray | None = None, drape: bool = False,
-                    cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    cancel: CancelToken | None = None,
+                    progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Values for ``target`` pixels: kept where ``have``, else synthesised from ``have``'s texture.
 
     New pixels get texture from the region's own pixels by :func:`~engine.studios.regenerate.synthesis.synthesize`
@@ -297,6 +298,7 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
             pixels straight above them as one piece (:func:`drape_field`), blended in the
             gradient domain, instead of a patch search (whose votes smear wide hair).
         cancel: checked between search iterations.
+        progress: told the share of the synthesis done (0–1), see :func:`~engine.studios.regenerate.synthesis.synthesize`.
 
     Returns:
         (float32 ``[N, 3]`` values, bool ``[N]`` which were re-rendered), in ``np.nonzero(target)`` order.
@@ -340,7 +342,7 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
         synth = poisson_blend(img, hole, target & have & ~hole, field, img)
     else:
         synth = synthesize(img, hole, exemplar, inside_src=inside, inside_dst=target, anchor=target & have,
-                           cancel=cancel)
+                           cancel=cancel, progress=progress)
     if own_colour:
         synth = _own_colour(synth, img, hole, exemplar)
     if soft is not None and soft.any():
@@ -804,11 +806,11 @@ def _mostly(values: np.ndarray, names: Sequence[str]) -> bool:
 
 def _from_image(style: _Style, name: str, target: np.ndarray, in_place: bool,
                 cancel: CancelToken | None = None, soft: np.ndarray | None = None,
-                painted: np.ndarray | None = None,
-                firm: np.ndarray | None = None) -> tuple[np.ndarray, str, np.ndarray | None] | None:
+                painted: np.ndarray | None = None, firm: np.ndarray | None = None,
+                progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, str, np.ndarray | None] | None:
     """Render ``name`` from one image: in place / warped, or from its mirrored twin; None if absent.
 
-    ``painted``, ``soft``, ``firm``: see :func:`continue_region`.
+    ``painted``, ``soft``, ``firm``, ``progress``: see :func:`continue_region`.
 
     Returns (values ``[N, 3]``, how, which values are new — ``None`` = all).
     """
@@ -822,7 +824,8 @@ def _from_image(style: _Style, name: str, target: np.ndarray, in_place: bool,
             over_face = hair and _mostly(style.labels[new], FACE_LABELS)  # a fringe, not longer hair
             vals, fresh = continue_region(style.img, style.mask(name), target, rim=rim, old=replaced, soft=soft,
                                           painted=painted, own_colour=hair, firm=firm,
-                                          avoid=face if over_face else None, drape=over_face, cancel=cancel)
+                                          avoid=face if over_face else None, drape=over_face, cancel=cancel,
+                                          progress=progress)
             return vals, f"continued from {style.name}", fresh
         return warp_region(style.img, style.mask(name), target), f"warped from {style.name}", None
     if name in MIRROR and style.has(MIRROR[name][0]):
@@ -944,7 +947,8 @@ MAIN_COLOUR_SPLIT = 25.0
 
 
 def _from_stand_in(src: _Style, name: str, target: np.ndarray, under: np.ndarray,
-                   cancel: CancelToken | None) -> tuple[np.ndarray, str, np.ndarray | None] | None:
+                   cancel: CancelToken | None,
+                   progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, str, np.ndarray | None] | None:
     """Synthesise ``name`` from the photo's texture of a stand-in region (:data:`STAND_INS`), lit by
     :func:`lighting`; None when the photo has none of them."""
     for other in STAND_INS.get(name, ()):
@@ -956,16 +960,18 @@ def _from_stand_in(src: _Style, name: str, target: np.ndarray, under: np.ndarray
         ys, xs = np.nonzero(target)
         none = np.zeros_like(target)
         vals = synthesize(src.img, target, ex, inside_src=src.mask(other), inside_dst=target, anchor=none,
-                          reach=max(24.0, float(np.ptp(ys)), float(np.ptp(xs))), cancel=cancel)
+                          reach=max(24.0, float(np.ptp(ys)), float(np.ptp(xs))), cancel=cancel,
+                          progress=progress)
         shade = lighting(under, target)[ys, xs, None]
         return vals * shade, f"synthesised from the photo's {other}, lit like the photo", None
     return None
 
 
 def _without_exemplar(src: _Style, name: str, target: np.ndarray, under: np.ndarray,
-                      cancel: CancelToken | None) -> tuple[np.ndarray, str, np.ndarray | None]:
+                      cancel: CancelToken | None,
+                      progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, str, np.ndarray | None]:
     """A label no image has: synthesised from a stand-in region of the photo, else a built-in material."""
-    got = _from_stand_in(src, name, target, under, cancel)
+    got = _from_stand_in(src, name, target, under, cancel, progress)
     return got if got is not None else (material(name, target, under), "built-in material", None)
 
 
@@ -1060,11 +1066,57 @@ def _checked_painted(painted: np.ndarray | None, shape: tuple[int, ...]) -> np.n
     return out if out.any() else None
 
 
+class RenderMeter:
+    """Tells a ``progress`` callback the share of a render done, label by label.
+
+    Each step weighs its ``weights`` entry plus 1 % of the total (so a step that changes nothing
+    still moves the bar a little); :meth:`start` reports the steps before it as done and returns a
+    callback that maps the step's own 0–1 progress into its share. Reports never decrease.
+
+    Args:
+        progress: the callback (None: nothing is reported).
+        weights: work per step (changed pixels).
+
+    Example:
+        >>> seen = []
+        >>> m = RenderMeter(seen.append, [0, 300, 100])
+        >>> inner = m.start(1); inner(0.5); _ = m.start(2); m.finish()
+        >>> [round(v, 2) for v in seen]
+        [0.01, 0.38, 0.75, 1.0]
+    """
+
+    def __init__(self, progress: Callable[[float], None] | None, weights: Sequence[int]) -> None:
+        self.progress = progress
+        pad = 0.01 * max(1.0, float(sum(weights)))
+        self.weights = [float(w) + pad for w in weights]
+        self.total = sum(self.weights) or 1.0
+        self.done = 0.0
+
+    def _tell(self, value: float) -> None:
+        if self.progress is not None and value >= self.done:
+            self.done = value
+            self.progress(min(1.0, value))
+
+    def start(self, step: int) -> Callable[[float], None] | None:
+        """Report the steps before ``step`` done; the callback for the step's own progress (None without one)."""
+        if self.progress is None:
+            return None
+        base = sum(self.weights[:step]) / self.total
+        share = self.weights[step] / self.total
+        self._tell(base)
+        return lambda f: self._tell(base + share * float(np.clip(f, 0.0, 1.0)))
+
+    def finish(self) -> None:
+        """Report the render done."""
+        self._tell(1.0)
+
+
 def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
                reference: np.ndarray | None = None, reference_labels: np.ndarray | None = None,
                reference_regions: Sequence[str] = (), blend: float = 1.0, feather: float = 1.0,
-               painted: np.ndarray | None = None,
-               cancel: CancelToken | None = None) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+               painted: np.ndarray | None = None, cancel: CancelToken | None = None,
+               progress: Callable[[float], None] | None = None,
+               ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
     """Classical regeneration of ``image`` so that it follows the ``edited`` label map.
 
     Args:
@@ -1081,6 +1133,8 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
             they had the label already (:func:`repainted_pixels`: a fringe the parser called skin,
             painted skin, becomes skin); None = only pixels whose label changed are redone.
         cancel: checked between labels.
+        progress: told the share of the render done (0–1, never decreasing; 1 at the end): each
+            label weighs its changed pixels (:class:`RenderMeter`), its synthesis reports within it.
 
     Returns:
         (result ``uint8`` ``[H, W, 3]``, masks ``{"changed": labels differ, "regenerated": pixels
@@ -1105,9 +1159,12 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
     taken = np.zeros(labels.shape, bool)   # pixels a face part (or its band) rendered
     smooth = np.zeros(labels.shape, bool)  # pixels rendered by a continuous warp (no seam to smooth)
     synthesized = np.zeros(labels.shape, bool)  # pixels synthesised in place (continue_region)
-    for c in sorted(present, key=lambda i: (CLASSES[i] in DRAWN_LAST, i)):
+    order = sorted(present, key=lambda i: (CLASSES[i] in DRAWN_LAST, i))
+    meter = RenderMeter(progress, [int(((edited == c) != (labels == c)).sum()) for c in order])
+    for step, c in enumerate(order):
         if cancel is not None:
             cancel.raise_if_cancelled()
+        within = meter.start(step)
         name = CLASSES[c]
         target = edited == c
         styled = ref is not None and name in reference_regions
@@ -1126,7 +1183,7 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
         ys, xs = np.nonzero(target)
         soft, firm = _soft_against(edited, c)
         got = _from_image(src, name, target, in_place=True, cancel=cancel, soft=soft, firm=firm,
-                          painted=painted)
+                          painted=painted, progress=within)
         if got is None and ref is not None:
             got = _from_image(ref, name, target, in_place=False)
         if got is None and name == "eye_g" and not styled:
@@ -1139,7 +1196,7 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
             how[name] = "built-in material (spectacles: frame, see-through lenses)"
             continue
         if got is None:
-            got = _without_exemplar(src, name, target, out, cancel)
+            got = _without_exemplar(src, name, target, out, cancel, within)
         vals, how_c, fresh = got
         if fresh is None:
             fresh = np.ones(len(ys), bool)
@@ -1159,6 +1216,7 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
         _smooth_seams(out, edited, regen, smooth, feather, synthesized)
     result = np.clip(np.rint(out), 0, 255).astype(np.uint8)
     result[~regen] = image[~regen]
+    meter.finish()
     return result, masks, {"regions": how}
 
 

@@ -10,6 +10,7 @@ first learned edit (in the worker), on :func:`engine.device.select_device`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,9 @@ class RegenerateEditor(Editor[RegenerateParams]):
         self._small_labels: dict[tuple[int, int], np.ndarray] = {}
         self.reference: np.ndarray | None = None
         self.reference_labels: np.ndarray | None = None
+        self.progress: Callable[[float], None] | None = None
+        """Told the share (0–1) of each classical render done (previews and the full render each
+        count from 0 to 1); set it in the thread that edits, None = not reported."""
 
     def _get_analyzer(self) -> Any:
         if self.analyzer is None:
@@ -140,7 +144,7 @@ class RegenerateEditor(Editor[RegenerateParams]):
                 image, self._small_labels[hw], edited,
                 reference=self.reference, reference_labels=self.reference_labels,
                 reference_regions=p.reference_regions, blend=p.blend, feather=p.feather * scale, painted=painted,
-                cancel=cancel)
+                cancel=cancel, progress=self.progress)
             device = CLASSICAL_DEVICE
         info.update(backend=ran.backend, note=ran.reason, device=device, reference=self.reference is not None)
         return EditResult(result, masks, info)

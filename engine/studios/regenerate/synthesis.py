@@ -38,6 +38,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import scipy.sparse as sp
@@ -319,11 +321,28 @@ def _hole_blur(vals: np.ndarray, ys: np.ndarray, xs: np.ndarray, hole: np.ndarra
     return np.asarray(low[ys - y0, xs - x0], np.float64)
 
 
+def _level_meter(progress: Callable[[float], None] | None, levels: int) -> Callable[[int], None]:
+    """A function to call when pyramid level ``li`` (``levels - 1`` = coarsest) is done, or with -1
+    at the end: it tells ``progress`` the share of the work done (a level weighs its pixel count,
+    the final blend as much as the finest level)."""
+    work = [4.0 ** -li for li in range(levels)]
+    total = sum(work) + 1.0
+    done = [0.0]
+
+    def level_done(li: int) -> None:
+        done[0] = total if li < 0 else done[0] + work[li]
+        if progress is not None:
+            progress(min(1.0, done[0] / total))
+
+    return level_done
+
+
 def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,
                inside_src: np.ndarray | None = None, inside_dst: np.ndarray | None = None,
                anchor: np.ndarray | None = None, source: np.ndarray | None = None,
                reach: float | None = None, seed: int = 0,
-               cancel: CancelToken | None = None) -> np.ndarray:
+               cancel: CancelToken | None = None,
+               progress: Callable[[float], None] | None = None) -> np.ndarray:
     """Fill ``hole`` with texture from ``exemplar`` pixels (patch search + gradient-domain blend).
 
     Args:
@@ -339,6 +358,8 @@ def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,
             times the hole's thickness, at least 24 px).
         seed: random seed of the search (the same inputs give the same result).
         cancel: checked between iterations.
+        progress: called with the share of the work done (0–1) after each pyramid level and at
+            the end (levels weighted by their pixel count; the blend counts as one more finest level).
 
     Returns:
         float32 ``[N, 3]`` values for the ``np.nonzero(hole)`` pixels.
@@ -395,6 +416,7 @@ def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,
             break
         pyr.append((s, m))
     rng = np.random.default_rng(seed)
+    level_done = _level_meter(progress, len(pyr))
     f: np.ndarray | None = None
     prev: _Level | None = None
     estimate: np.ndarray = base_est
@@ -422,6 +444,7 @@ def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,
             iters = ITERATIONS[1]
         estimate = _patchmatch(lv, f, estimate, iters, scale_reach, rng, cancel, refine=li < len(pyr) - 1)
         prev = lv
+        level_done(li)
     assert f is not None and prev is not None
     hm0, _, _, _, am0 = pyr[0][1]
     blended = poisson_blend(estimate, hm0, am0, f, pyr[0][0])
@@ -446,7 +469,8 @@ def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,
         q = np.where(ex.ravel()[q], q, near.ravel()[q])
         first = srcw.reshape(-1, 3)[q] + big_off[sy, sx]
         # full resolution: relax the blend from there (the upsampled offset misses the border)
-        return poisson_blend(est, hw, aw, q, srcw, start=first)
+        blended = poisson_blend(est, hw, aw, q, srcw, start=first)
+    level_done(-1)
     return blended
 
 

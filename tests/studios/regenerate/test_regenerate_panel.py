@@ -134,9 +134,11 @@ def test_slow_render_shows_progress_and_cancel_stops_it(qtbot, win, monkeypatch)
     shown = panel.result.image
     seen = {"stopped": False}
 
-    def slow(image, labels, edited, *, cancel=None, **_kw):
+    def slow(image, labels, edited, *, cancel=None, progress=None, **_kw):
         try:
-            for _ in range(600):  # 30 s unless cancelled
+            for i in range(600):  # 30 s unless cancelled
+                if progress is not None and i == 2:
+                    progress(0.25)
                 if cancel is not None:
                     cancel.raise_if_cancelled()
                 time.sleep(0.05)
@@ -150,6 +152,9 @@ def test_slow_render_shows_progress_and_cancel_stops_it(qtbot, win, monkeypatch)
     edit_model(panel, apply_edits(panel.model.pixels, "dilate:hair:4"))
     qtbot.waitUntil(lambda: panel.render_row.isVisible(), timeout=5000)  # after ~0.5 s
     assert "preview" in panel.render_bar.format().lower()
+    # the engine's share done is shown as a percentage
+    qtbot.waitUntil(lambda: panel.render_bar.maximum() == 100 and panel.render_bar.value() == 25, timeout=3000)
+    assert panel.render_bar.text().endswith("25%")
     qtbot.mouseClick(panel.render_cancel, Qt.MouseButton.LeftButton)
     assert not panel.render_row.isVisible() and "cancelled" in panel.info_label.text()
     qtbot.waitUntil(lambda: seen["stopped"], timeout=3000)  # the worker really stopped

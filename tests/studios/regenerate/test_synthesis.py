@@ -225,3 +225,21 @@ def test_stray_pixels_grow_along_the_edit_but_leave_unconnected_spots() -> None:
     assert stray[30:36, 25:95].mean() > 0.9      # the whole fringe under the edit
     assert stray[40:, :].mean() < 0.01            # the skin below it stays
     assert not stray[90:96, 50:56].any()          # and so does the mole
+
+
+def test_regenerate_reports_progress_that_only_grows_to_one() -> None:
+    """The window shows a percentage: the engine reports the share done, never backwards, 1 at the end."""
+    img, lab = _hair_face()
+    edited = lab.copy()
+    grow = (cv2.dilate((lab == IDX("hair")).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+            & (lab == IDX("background")))
+    edited[grow] = IDX("hair")
+    edited[60:70, 30:40] = IDX("hat")  # a second label to render
+    seen: list[float] = []
+    out, _, _ = regenerate(img, lab, edited, progress=seen.append)
+    assert seen[-1] == 1.0 and all(b >= a for a, b in zip(seen, seen[1:], strict=False))
+    assert len({round(v, 3) for v in seen if 0.0 < v < 1.0}) >= 3  # steps within the render, not only stages
+    assert np.array_equal(out, regenerate(img, lab, edited)[0])  # reporting changes nothing
+    seen.clear()
+    regenerate(img, lab, lab.copy(), progress=seen.append)  # nothing to do: no report needed, none wrong
+    assert all(0.0 <= v <= 1.0 for v in seen)
