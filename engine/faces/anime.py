@@ -95,6 +95,17 @@ _UPRIGHT_MARGIN = 0.1
 must beat the pair found in the picture turned by 180°."""
 _MIRROR_MIN = 0.12
 """Smallest :func:`_mirror_likeness` of a tight crop's eye pair."""
+_HAIR_BRIDGE = 9
+"""Gap (working-square pixels) across which a lash line cut by a bang tip is joined again
+(:func:`_cut_hair`)."""
+_BROW_CONTRAST, _BROW_MIN_LEVEL = 0.3, 6.0
+"""A brow stroke (black-hat of the grey square) must be darker than its surroundings by this share of
+their grey level (and at least ``_BROW_MIN_LEVEL``) where that is less than the fixed level: a brow
+drawn over dark hair (procedural faces: hair ≈ 37, brow black-hat 14–22) is found as well as one on
+skin."""
+_LOWER_PAIR_MARGIN = 3.0
+"""How much less a stroke pair under the best-scoring pair may score and still be taken as the eyes
+(:func:`_search_eye_pair`)."""
 _BROW_ABOVE_EYE = 0.16
 """Prior height of a brow's centre above the top of its eye box, as a fraction of the eye distance
 (procedural faces: 0.14–0.17 for every expression but a full smile)."""
@@ -271,12 +282,16 @@ def _skin_distance(g: np.ndarray, rgb: np.ndarray | None, skin_g: float) -> np.n
     return np.asarray(np.linalg.norm(rgb - ref, axis=-1), np.float32)
 
 
-def _cut_hair(mask: np.ndarray, top: int) -> np.ndarray:
+def _cut_hair(mask: np.ndarray, top: int, bridge: int = 0) -> np.ndarray:
     """``mask`` without the pixels joined to row ``top`` by an unbroken vertical run of mask pixels.
 
     Dark hair enters the eye window from above; where bangs touch an eye's lash line the two form
     one dark component. Removing every pixel whose column is dark all the way up to the window's
-    top row separates them (an eye has skin above its lash line).
+    top row separates them (an eye has skin above its lash line). Where a bang tip touches the lash
+    line the cut also takes the lash line (and the iris's dark top) under it; with ``bridge`` > 0
+    the cut mask pixels that lie between kept pixels of the same row, less than ``bridge`` pixels
+    apart, are put back (the lash line is whole again; the bang above it, with no kept pixels on
+    both sides in its rows, stays cut).
     """
     out = mask.copy()
     run = mask[top] > 0
@@ -285,6 +300,9 @@ def _cut_hair(mask: np.ndarray, top: int) -> np.ndarray:
         if not run.any():
             break
         out[y][run] = 0
+    if bridge > 0:
+        closed = cv2.morphologyEx(out, cv2.MORPH_CLOSE, np.ones((1, bridge), np.uint8))
+        out = np.where((closed > 0) & (mask > 0), np.uint8(255), out).astype(np.uint8)
     return out
 
 
@@ -478,7 +496,7 @@ def _eye_levels(g: np.ndarray, win: tuple[int, int, int, int], skin: float, base
     hair of any darkness separate from it at one of them."""
     x0, y0, x1, y1 = win
     lo = float(np.percentile(g[y0:y1, x0:x1], 2))
-    levels = [base] + [lo + f * (skin - lo) for f in (0.5, 0.3)]
+    levels = [base] + [lo + f * (skin - lo) for f in (0.5, 0.3, 0.15)]
     return sorted({round(v, 1) for v in levels if lo + 4 < v <= base}, reverse=True)
 
 
@@ -495,7 +513,7 @@ def _grow_eye(g: np.ndarray, win: tuple[int, int, int, int], levels: list[float]
     best = (b, cand, dm)
     for level in levels:
         d = _dark_mask(g, win, level)
-        m = cv2.morphologyEx(_cut_hair(d, win[1]), cv2.MORPH_OPEN, np.ones((1, 5), np.uint8))
+        m = cv2.morphologyEx(_cut_hair(d, win[1], _HAIR_BRIDGE), cv2.MORPH_OPEN, np.ones((1, 5), np.uint8))
         n, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
         x0, y0, x1, y1 = int(max(0, b[0])), int(max(0, b[1])), int(min(_W, b[2])), int(min(_W, b[3]))
         ids = np.unique(lab[y0:y1, x0:x1])
@@ -512,16 +530,25 @@ def _grow_eye(g: np.ndarray, win: tuple[int, int, int, int], levels: list[float]
     return best
 
 
-def _brow_candidates(g: np.ndarray, e: np.ndarray, iod: float, ew: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Thin horizontal dark strokes above an eye box that could be its brow: ``(box, mask)`` pairs."""
-    win = (int(max(0, e[0] - 0.35 * ew)), int(max(0, e[1] - 0.9 * ew)),
-           int(min(_W, e[2] + 0.35 * ew)), int(max(1, e[1] - 1 - 0.06 * iod)))
+def _brow_window(e: np.ndarray, iod: float, ew: float) -> tuple[int, int, int, int]:
+    """Where an eye's brow is searched: above the eye box, a little wider than it."""
+    return (int(max(0, e[0] - 0.35 * ew)), int(max(0, e[1] - 0.9 * ew)),
+            int(min(_W, e[2] + 0.35 * ew)), int(max(1, e[1] - 1 - 0.06 * iod)))
+
+
+def _brow_candidates(g: np.ndarray, e: np.ndarray, iod: float, ew: float,
+                     keep: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Thin horizontal dark strokes above an eye box that could be its brow: ``(box, mask)`` pairs
+    (only the stroke pixels inside ``keep`` when given)."""
+    win = _brow_window(e, iod, ew)
     out = []
     for level in (14.0, 24.0):
         bm = _brow_mask(g, win, level)
+        if keep is not None:
+            bm = bm & keep
         for b, area in _components(bm):
             w, h = b[2] - b[0], b[3] - b[1]
-            if area >= 6 and w >= 1.5 * h and 0.25 * iod <= w <= 0.8 * iod and h <= 0.3 * iod:
+            if area >= 6 and w >= 1.5 * h and 0.25 * iod <= w <= 0.8 * iod and h <= 0.36 * iod:
                 out.append((b, bm))
     return out
 
@@ -547,6 +574,14 @@ def _brow_pair(g: np.ndarray, parts: dict[str, np.ndarray], iod: float, ew: floa
 
     cl = _brow_candidates(g, parts["left_eye"], iod, ew)
     cr = _brow_candidates(g, parts["right_eye"], iod, ew)
+    if not cl or not cr:
+        # a brow joined to a bang line or strand is no brow-shaped component: keep only the stroke
+        # pixels whose mirror image about the face axis is a stroke too (brows are symmetric, bangs not)
+        ml = _brow_mask(g, _brow_window(parts["left_eye"], iod, ew))
+        mr = _brow_mask(g, _brow_window(parts["right_eye"], iod, ew))
+        near = np.ones((3, 3), np.uint8)
+        cl = cl or _brow_candidates(g, parts["left_eye"], iod, ew, cv2.dilate(_mirror_mask(mr, axis), near))
+        cr = cr or _brow_candidates(g, parts["right_eye"], iod, ew, cv2.dilate(_mirror_mask(ml, axis), near))
     best: tuple[float, dict[str, tuple[np.ndarray, np.ndarray]]] | None = None
     for bl, ml in cl:
         sl = single(bl, parts["left_eye"])
@@ -572,7 +607,49 @@ def _brow_pair(g: np.ndarray, parts: dict[str, np.ndarray], iod: float, ew: floa
         if cs:
             scores = [single(c[0], parts[eye]) for c in cs]
             out[name] = cs[int(np.argmax(scores))]
+    for name, other, eye in (("left_brow", "right_brow", "left_eye"), ("right_brow", "left_brow", "right_eye")):
+        if name not in out and other in out:
+            mirrored = _mirror_brow(g, out[other][0], axis, parts[eye], iod)
+            if mirrored is not None:
+                out[name] = mirrored
     return out
+
+
+def _mirror_mask(m: np.ndarray, axis_x: float) -> np.ndarray:
+    """A mask mirrored about the vertical line ``x = axis_x`` (columns mirrored outside it are empty)."""
+    src = np.round(2 * axis_x - np.arange(m.shape[1])).astype(np.int64)
+    ok = (src >= 0) & (src < m.shape[1])
+    out = np.zeros_like(m)
+    out[:, ok] = m[:, src[ok]]
+    return out
+
+
+def _mirror_brow(g: np.ndarray, partner: np.ndarray, axis: float, eye: np.ndarray,
+                 iod: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """A brow found where its partner's mirror image says it is: ``(box, mask)`` or None.
+
+    When one brow's stroke is joined to a bang line or a strand (its component is no brow-shaped
+    candidate), the brow pixels (:func:`_brow_mask`) inside the partner's mirror box, grown by 0.12
+    eye distances and ending above the eye, are taken as the brow when they cover 60 % of its
+    columns as a thin stroke (at most 0.2 eye distances tall in a column); the box is their extent.
+    """
+    mb = _mirror(partner, axis)
+    grow = 0.12 * iod
+    win = (int(max(0, mb[0] - grow)), int(max(0, mb[1] - grow)), int(min(_W, mb[2] + grow + 1)),
+           int(min(_W, mb[3] + grow + 1, eye[1] - 0.06 * iod)))
+    if win[2] - win[0] < 3 or win[3] - win[1] < 2:
+        return None
+    m = _brow_mask(g, win, 14.0)
+    sub = m[win[1]:win[3], win[0]:win[2]] > 0
+    cols = sub.sum(0)
+    lo, hi = int(max(0, mb[0] - win[0])), int(min(sub.shape[1], mb[2] - win[0] + 1))
+    if hi - lo < 3 or (cols[lo:hi] > 0).mean() < 0.6 or np.median(cols[lo:hi][cols[lo:hi] > 0]) > 0.2 * iod:
+        return None
+    ys, xs = np.nonzero(sub)
+    box = np.array([xs.min() + win[0], ys.min() + win[1], xs.max() + 1 + win[0], ys.max() + 1 + win[1]], np.float64)
+    if box[2] - box[0] < 0.25 * iod:
+        return None
+    return box, m
 
 
 def _sclera_fit(rgb: np.ndarray, b: np.ndarray, dx: float) -> np.ndarray:
@@ -617,6 +694,20 @@ def _pair_widths(parts: dict[str, np.ndarray]) -> None:
     w = float(np.clip(min(le[2] - le[0], re[2] - re[0]), 0.5 * dx, 0.62 * dx))
     parts["left_eye"] = np.array([le[2] - w, le[1], le[2], le[3]])
     parts["right_eye"] = np.array([re[0], re[1], re[0] + w, re[3]])
+
+
+def _pair_tops(parts: dict[str, np.ndarray]) -> None:
+    """Give a found eye pair matching tops, in place: when one eye's box reaches more than 0.12 eye
+    distances higher above its bottom than the other's (a bang tip or the brow joined to its lash
+    line) while their bottoms agree within 0.08, its top is moved down to the partner's height."""
+    le, re = parts["left_eye"], parts["right_eye"]
+    dx = float(_centre_of(re)[0] - _centre_of(le)[0])
+    hl, hr = le[3] - le[1], re[3] - re[1]
+    if abs(le[3] - re[3]) > 0.08 * dx or abs(hl - hr) <= 0.12 * dx:
+        return
+    tall, short = ("left_eye", "right_eye") if hl > hr else ("right_eye", "left_eye")
+    b = parts[tall]
+    parts[tall] = np.array([b[0], b[3] - (parts[short][3] - parts[short][1]), b[2], b[3]])
 
 
 def _trim_outer(mask: np.ndarray, b: np.ndarray, left: bool, dx: float) -> np.ndarray:
@@ -683,14 +774,25 @@ def _eye_extent(b: np.ndarray, nonskin: np.ndarray) -> np.ndarray:
     return np.array([b[0], b[1], b[2], max(float(bottom), b[1] + 0.25 * ew)])
 
 
+_BROW_RUNS = (np.ones((1, 4), np.uint8), np.array([[1, 1, 0, 0], [0, 0, 1, 1]], np.uint8),
+              np.array([[0, 0, 1, 1], [1, 1, 0, 0]], np.uint8))
+"""Line elements a brow stroke must hold (:func:`_brow_mask`): level, and rising 1 in 4 either way."""
+
+
 def _brow_mask(g: np.ndarray, win: tuple[int, int, int, int], level: float = 14.0) -> np.ndarray:
     """Thin dark, roughly horizontal strokes inside ``win`` (black-hat of the grey square)."""
     x0, y0, x1, y1 = win
     k = np.ones((7, 1), np.uint8)  # vertical: horizontal strokes only (not bang tips, strands)
     bh = cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, k)
     m = np.zeros(g.shape, np.uint8)
-    m[y0:y1, x0:x1] = (bh[y0:y1, x0:x1] > level).astype(np.uint8) * 255
-    opened = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((1, 4), np.uint8))
+    # over dark hair a brow is only a little darker than its surroundings: the threshold follows the
+    # local tone (the stroke must take away _BROW_CONTRAST of it), down from ``level`` on light skin
+    thr = np.clip(_BROW_CONTRAST * (g[y0:y1, x0:x1] + bh[y0:y1, x0:x1]), _BROW_MIN_LEVEL, level)
+    m[y0:y1, x0:x1] = (bh[y0:y1, x0:x1] > thr).astype(np.uint8) * 255
+    # short horizontal runs, level or tilted up to about 1 : 4 (a sad brow's inner end is raised)
+    opened = np.zeros_like(m)
+    for kernel in _BROW_RUNS:
+        opened = np.maximum(opened, cv2.morphologyEx(m, cv2.MORPH_OPEN, kernel))
     return cv2.morphologyEx(opened, cv2.MORPH_CLOSE, np.ones((2, 3), np.uint8))
 
 
@@ -740,11 +842,20 @@ _Scored = tuple[float, tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]
 def _search_eye_pair(g: np.ndarray, win: tuple[int, int, int, int], levels: list[float],
                      mouth_c: np.ndarray | None, tight: bool) -> _Scored | None:
     """The best eye pair over the dark levels (:func:`_eye_pair` with the mouth; in a tight box also
-    without it, in the upper half and at a penalty)."""
-    best: _Scored | None = None
+    without it, in the upper half and at a penalty).
+
+    Brows (and bang tips) form pairs too, and at a light level where the eyes have joined the side
+    hair they may be the only pair, scoring higher than the eyes found at a darker level. Among the
+    best pairs of the levels, a pair lying under the best one (both strokes 0.25–1.0 eye distances
+    lower, each within 0.3 eye distances across and at least 0.7 times as wide: no lower lid's short
+    line) that scores at most :data:`_LOWER_PAIR_MARGIN` less
+    is taken instead, the lowest such pair: eyes are under the brows (closed, smiling eyes are thin
+    arcs with little area).
+    """
+    found: list[_Scored] = []
     for level in levels:
         dm = _dark_mask(g, win, level)
-        cand = cv2.morphologyEx(_cut_hair(dm, win[1]), cv2.MORPH_OPEN, np.ones((1, 5), np.uint8))
+        cand = cv2.morphologyEx(_cut_hair(dm, win[1], _HAIR_BRIDGE), cv2.MORPH_OPEN, np.ones((1, 5), np.uint8))
         comps = _components(cand)
         for mc in ((mouth_c, None) if mouth_c is not None and tight else (mouth_c,)):
             scored = _eye_pair(comps, mc)
@@ -755,9 +866,19 @@ def _search_eye_pair(g: np.ndarray, win: tuple[int, int, int, int], levels: list
                 if (_centre_of(pair[0])[1] + _centre_of(pair[1])[1]) / 2 > 0.5 * _W:
                     continue  # without a mouth only eyes in the upper half count
                 sc -= 2.0  # a pair that ignores the mouth found below it
-            if best is None or sc > best[0]:
-                best = (sc, pair, dm, cand)
-    return best
+            found.append((sc, pair, dm, cand))
+    if not found:
+        return None
+    best = max(found, key=lambda f: f[0])
+    dx = float(_centre_of(best[1][1])[0] - _centre_of(best[1][0])[0])
+
+    def under(f: _Scored) -> bool:
+        return all(0.25 * dx <= _centre_of(lo)[1] - _centre_of(hi)[1] <= 1.0 * dx
+                   and abs(_centre_of(lo)[0] - _centre_of(hi)[0]) <= 0.3 * dx
+                   and lo[2] - lo[0] >= 0.7 * (hi[2] - hi[0])
+                   for lo, hi in zip(f[1], best[1], strict=True))
+    lower = [f for f in found if f[0] >= best[0] - _LOWER_PAIR_MARGIN and under(f)]
+    return max(lower, key=lambda f: f[1][0][1] + f[1][1][1]) if lower else best
 
 
 def _fit_eyes(g: np.ndarray, rgb: np.ndarray | None, nonskin: np.ndarray, win: tuple[int, int, int, int],
@@ -778,6 +899,7 @@ def _fit_eyes(g: np.ndarray, rgb: np.ndarray | None, nonskin: np.ndarray, win: t
         top = _lash_top(dm_b, b)
         parts[name] = _eye_extent(np.array([c - half, top, c + half, b[3]]), nonskin)
     _pair_widths(parts)
+    _pair_tops(parts)
     if rgb is not None:
         for name in ("left_eye", "right_eye"):
             parts[name] = _sclera_fit(rgb, parts[name], dx)
