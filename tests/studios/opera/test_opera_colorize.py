@@ -99,6 +99,41 @@ def test_thin_strips_survive_gap_closing() -> None:
     assert len({regions[25, 50], regions[41, 50], regions[60, 50]}) == 3
 
 
+def _broken_patch_sketch() -> tuple[np.ndarray, np.ndarray]:
+    """A 256² one-pixel drawing (HED's kind): a face outline, an eye patch whose outline has a
+    9-pixel gap, and a painted stroke drawn as its two edges 3 px apart; and its reference."""
+    sketch = np.full((256, 256), 255, np.uint8)
+    cv2.ellipse(sketch, (128, 128), (110, 120), 0, 0, 360, 0, 1)
+    cv2.ellipse(sketch, (128, 110), (40, 30), 0, 20, 360, 0, 1)  # the patch, open over 20°
+    cv2.line(sketch, (70, 190), (186, 190), 0, 1)
+    cv2.line(sketch, (70, 194), (186, 194), 0, 1)
+    ref = np.full((256, 256, 3), 255, np.uint8)
+    cv2.ellipse(ref, (128, 128), (110, 120), 0, 0, 360, (200, 30, 35), -1)
+    cv2.ellipse(ref, (128, 110), (40, 30), 0, 0, 360, (20, 20, 20), -1)
+    ref[191:194, 70:187] = (30, 60, 170)
+    return sketch, ref
+
+
+def test_hed_lines_with_gaps_keep_features_apart() -> None:
+    """With ``extractor="hed"`` trapped balls keep a patch whose outline is broken by a gap wider
+    than the stroke-gap closing apart from the face around it (the thickening lets it leak), and
+    the inside of a stroke drawn as two edges stays a region of its own."""
+    sketch, ref = _broken_patch_sketch()
+    thick, _ = sketch_regions(sketch, ColorizeParams())
+    assert thick[110, 128] == thick[200, 128]  # XDoG's rule: the patch leaks into the face
+    regions, face = sketch_regions(sketch, ColorizeParams(extractor="hed"))
+    assert face[110, 128] and not face[3, 3]
+    assert len({regions[110, 128], regions[60, 128], regions[192, 128]}) == 3
+    assert regions[60, 128] == regions[200, 128]  # the face wraps round the stroke
+    res = colorize(sketch, ref, ColorizeParams(extractor="hed"))
+    assert np.abs(res.image[110, 128].astype(int) - (20, 20, 20)).max() <= 12
+    assert np.abs(res.image[60, 128].astype(int) - (200, 30, 35)).max() <= 12
+    assert np.abs(res.image[192, 128].astype(int) - (30, 60, 170)).max() <= 12
+    # every pixel of the paper that touches the patch's own area is the patch's (no stray tips)
+    patch = regions == regions[110, 128]
+    assert patch[100:120, 100:156].all()
+
+
 def test_lines_stay_crisp_and_outside_is_transparent() -> None:
     d = generate_lianpu(8, size=128)
     res = colorize(d.line_art, generate_lianpu(9, size=128).image)
