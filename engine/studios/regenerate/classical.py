@@ -1134,7 +1134,7 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
             painted skin, becomes skin); None = only pixels whose label changed are redone.
         cancel: checked between labels.
         progress: told the share of the render done (0–1, never decreasing; 1 at the end): each
-            label weighs its changed pixels (:class:`RenderMeter`), its synthesis reports within it.
+            label weighs the pixels it newly covers (:class:`RenderMeter`), its synthesis reports within it.
 
     Returns:
         (result ``uint8`` ``[H, W, 3]``, masks ``{"changed": labels differ, "regenerated": pixels
@@ -1160,7 +1160,8 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
     smooth = np.zeros(labels.shape, bool)  # pixels rendered by a continuous warp (no seam to smooth)
     synthesized = np.zeros(labels.shape, bool)  # pixels synthesised in place (continue_region)
     order = sorted(present, key=lambda i: (CLASSES[i] in DRAWN_LAST, i))
-    meter = RenderMeter(progress, [int(((edited == c) != (labels == c)).sum()) for c in order])
+    gained = np.bincount(edited[changed], minlength=len(CLASSES))  # a label's work: the pixels it newly covers
+    meter = RenderMeter(progress, [int(gained[c]) for c in order])
     for step, c in enumerate(order):
         if cancel is not None:
             cancel.raise_if_cancelled()

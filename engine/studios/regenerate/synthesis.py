@@ -239,7 +239,8 @@ def _upsample_field(coarse: _Level, f: np.ndarray, fine: _Level, nearest_fine: n
 
 
 def poisson_blend(img: np.ndarray, hole: np.ndarray, anchor: np.ndarray, f: np.ndarray,
-                  source: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+                  source: np.ndarray, start: np.ndarray | None = None,
+                  progress: Callable[[float], None] | None = None) -> np.ndarray:
     """Gradient-domain blend of copied texture into ``hole``.
 
     Solves, for the hole pixels ``u``, the discrete Poisson equation whose guidance gradients are
@@ -256,6 +257,7 @@ def poisson_blend(img: np.ndarray, hole: np.ndarray, anchor: np.ndarray, f: np.n
         start: ``[N, 3]`` a close first guess: then the system is not factorised but relaxed by
             :data:`RELAX_ITERATIONS` conjugate-gradient steps from it (they remove its steps and
             seams, which are small-scale, quickly; for holes too big to factorise).
+        progress: with ``start``, told the share of the relaxation steps done (0–1).
 
     Returns:
         float32 ``[N, 3]`` blended hole values in ``np.nonzero(hole)`` order.
@@ -298,8 +300,15 @@ def poisson_blend(img: np.ndarray, hole: np.ndarray, anchor: np.ndarray, f: np.n
     vals[0] = diag
     a = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
     if start is not None:
-        relaxed = [spla.cg(a, rhs[:, c], x0=start[:, c].astype(np.float64), maxiter=RELAX_ITERATIONS)[0]
-                   for c in range(3)]
+        steps = [0]
+
+        def step(_x: np.ndarray) -> None:
+            steps[0] += 1
+            if progress is not None:
+                progress(min(1.0, steps[0] / (3.0 * RELAX_ITERATIONS)))
+
+        relaxed = [spla.cg(a, rhs[:, c], x0=start[:, c].astype(np.float64), maxiter=RELAX_ITERATIONS,
+                           callback=step)[0] for c in range(3)]
         out = np.stack(relaxed, 1)
     else:
         solve = spla.factorized(a)
@@ -321,20 +330,29 @@ def _hole_blur(vals: np.ndarray, ys: np.ndarray, xs: np.ndarray, hole: np.ndarra
     return np.asarray(low[ys - y0, xs - x0], np.float64)
 
 
-def _level_meter(progress: Callable[[float], None] | None, levels: int) -> Callable[[int], None]:
-    """A function to call when pyramid level ``li`` (``levels - 1`` = coarsest) is done, or with -1
-    at the end: it tells ``progress`` the share of the work done (a level weighs its pixel count,
-    the final blend as much as the finest level)."""
+def _level_meter(progress: Callable[[float], None] | None, levels: int,
+                 shrink: int) -> tuple[Callable[[int], None], Callable[[float], None]]:
+    """Two functions that tell ``progress`` the share of a synthesis done: one to call when pyramid
+    level ``li`` (``levels - 1`` = coarsest) is done, or with -1 at the end; one for the share (0–1)
+    of the full-resolution blend of a hole searched on a copy reduced ``shrink`` times. A level weighs
+    its pixel count, the blend(s) as much as the finest level, the full-resolution one 4^shrink as much."""
     work = [4.0 ** -li for li in range(levels)]
-    total = sum(work) + 1.0
+    final = 4.0 ** shrink if shrink else 0.0
+    total = sum(work) + 1.0 + final
     done = [0.0]
+
+    def tell(value: float) -> None:
+        if progress is not None:
+            progress(min(1.0, value / total))
 
     def level_done(li: int) -> None:
         done[0] = total if li < 0 else done[0] + work[li]
-        if progress is not None:
-            progress(min(1.0, done[0] / total))
+        tell(done[0])
 
-    return level_done
+    def blend_share(f: float) -> None:
+        tell(total - final + final * f)
+
+    return level_done, blend_share
 
 
 def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,
@@ -416,7 +434,7 @@ def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,
             break
         pyr.append((s, m))
     rng = np.random.default_rng(seed)
-    level_done = _level_meter(progress, len(pyr))
+    level_done, blend_share = _level_meter(progress, len(pyr), shrink)
     f: np.ndarray | None = None
     prev: _Level | None = None
     estimate: np.ndarray = base_est
@@ -469,7 +487,7 @@ def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,
         q = np.where(ex.ravel()[q], q, near.ravel()[q])
         first = srcw.reshape(-1, 3)[q] + big_off[sy, sx]
         # full resolution: relax the blend from there (the upsampled offset misses the border)
-        blended = poisson_blend(est, hw, aw, q, srcw, start=first)
+        blended = poisson_blend(est, hw, aw, q, srcw, start=first, progress=blend_share)
     level_done(-1)
     return blended
 
