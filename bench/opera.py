@@ -7,8 +7,9 @@ their ratio beside them — ``generate_lianpu`` at 512², and the two line extra
 HED, HED's ratio to XDoG in the same run). The load average of the machine is recorded.
 ``python -m bench.opera [--out FILE]`` runs this section alone.
 Quality (when ``../shared/data/opera/lianpu`` is present): self-colouring SSIM / mean colour error
-of ``colorize(lines(X), X)`` against X for each extractor (XDoG binarised at 0.5, HED thinned), the
-share of cross-colouring pairs whose result histogram is closer to the reference Y than to X (XDoG
+of ``colorize(lines(X), X)`` against X for each extractor (XDoG binarised at 0.5, HED thinned) with
+the ceiling those lines allow (X itself with the lines drawn on top, what a perfect colouring
+scores), the share of cross-colouring pairs whose result histogram is closer to the reference Y than to X (XDoG
 line art), and classification of the dev masks.
 Generation (:func:`generation_quality`, with the dev masks): realism as the Fréchet distance on
 ImageNet EfficientNet-Lite0 pooled features (``fd_effnet_lite0``, not FID) between the dev lianpu
@@ -39,21 +40,29 @@ def _hist(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def self_colouring(images: dict[str, np.ndarray], lines: dict[str, np.ndarray], extractor: str = "xdog") -> dict[str, Any]:
     """SSIM / mean absolute error of ``colorize(lines[k], images[k])`` against ``images[k]``, the
-    sketch's extractor named to the colouring (``ColorizeParams.extractor``)."""
+    sketch's extractor named to the colouring (``ColorizeParams.extractor``), and the ceiling the
+    line art allows: the SSIM of ``images[k]`` itself with those lines drawn on top (a perfect
+    colouring; the lines are part of every result and of none of the originals)."""
     from skimage.metrics import structural_similarity
 
-    from engine.studios.opera.classical import ColorizeParams, colorize
+    from engine.studios.opera.classical import ColorizeParams, as_rgb, colorize, line_grey
 
-    ssim, err = {}, []
+    ssim, err, ceiling = {}, [], []
     params = ColorizeParams(extractor=extractor)
     for k, x in images.items():
         out = colorize(lines[k], x, params).image
         ssim[k] = round(float(structural_similarity(x, out, channel_axis=2, data_range=255)), 4)
         err.append(float(np.abs(x.astype(np.float64) - out).mean()))
+        # a perfect colouring with these lines on top, as colorize draws them (darkened by the grey)
+        ink = line_grey(lines[k]).astype(np.float64)[..., None] / 255.0
+        perfect = np.clip(as_rgb(x, "lianpu") * ink + 0.5, 0, 255).astype(np.uint8)
+        ceiling.append(float(structural_similarity(x, perfect, channel_axis=2, data_range=255)))
     values = list(ssim.values())
     return {"self_ssim_mean": round(float(np.mean(values)), 4), "self_ssim_min": round(float(np.min(values)), 4),
             "self_ssim_below_0_80": sum(v < 0.80 for v in values),
-            "self_mean_abs_error": round(float(np.mean(err)), 2), "per_mask": ssim}
+            "self_mean_abs_error": round(float(np.mean(err)), 2),
+            "lines_ceiling_ssim_mean": round(float(np.mean(ceiling)), 4),
+            "lines_ceiling_ssim_min": round(float(np.min(ceiling)), 4), "per_mask": ssim}
 
 
 def quality(folder: Path, hed: bool = True) -> dict[str, Any]:
@@ -187,7 +196,8 @@ def table(doc: dict[str, Any]) -> list[str]:
         for name, e in q.get("extractors", {}).items():
             rows.append(f"  self-colouring SSIM with {name} lines {e['self_ssim_mean']:.3f} (min {e['self_ssim_min']:.3f}, "
                         f"{e['self_ssim_below_0_80']} below 0.80), mean |error| {e['self_mean_abs_error']:.1f} "
-                        f"on {q['masks']} masks")
+                        f"on {q['masks']} masks; a perfect colouring under these lines "
+                        f"{e.get('lines_ceiling_ssim_mean', float('nan')):.3f} (min {e.get('lines_ceiling_ssim_min', float('nan')):.3f})")
         rows.append(f"  cross-colouring closer to the reference: {q['cross_closer_to_reference']:.1%} "
                     f"of {q['cross_pairs']} pairs")
     g = doc.get("generation")
