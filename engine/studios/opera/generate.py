@@ -43,6 +43,11 @@ measured with the same extractor, recorded on the card) is flagged as demo quali
 checkpoints whose samples were looked at (opera-domain extractor, 32²): colour blobs after 900 steps
 scored 15× the real-set FID, recognisable lianpu after 8934 steps 6×."""
 
+MIN_READABLE_SIDE = 64
+"""Designs smaller than this (pixels) are flagged like demo quality, so the window does not show
+them unless asked: at 32² a lianpu's eye patches, brows and forehead motif are a few pixels each —
+the strip's thumbnails were blurs beside the crisp procedural designs."""
+
 
 class LianpuGenerator:
     """A trained StyleGAN2 lianpu generator (numpy out).
@@ -92,10 +97,16 @@ class LianpuGenerator:
     def quality_warning(self) -> str | None:
         """Why the samples should not be taken for usable designs, or ``None``.
 
-        Read from the card: the generator's FID against held-out real lianpu compared with the FID
-        between two real sets (``extra.reference_real_sets``), both with the card's extractor. A
-        card without both numbers cannot show the generator is usable, so it is flagged too.
+        A generator whose designs are smaller than :data:`MIN_READABLE_SIDE` is flagged (they cannot
+        be read as designs, whatever their FID). Otherwise read from the card: the generator's FID
+        against held-out real lianpu compared with the FID between two real sets
+        (``extra.reference_real_sets``), both with the card's extractor. A card without both
+        numbers cannot show the generator is usable, so it is flagged too.
         """
+        if self.resolution < MIN_READABLE_SIDE:
+            return (f"its designs are {self.resolution}² — too small to read (eye patches and brows a few "
+                    f"pixels wide) beside the procedural designs; a generator of {MIN_READABLE_SIDE}² or more "
+                    "is shown")
         fid = self.card.get("metrics", {}).get("fid")
         extra = self.card.get("extra", {})
         refs = extra.get("reference_real_sets", {}) or {}
