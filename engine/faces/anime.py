@@ -845,14 +845,17 @@ def _search_eye_pair(g: np.ndarray, win: tuple[int, int, int, int], levels: list
     without it, in the upper half and at a penalty).
 
     Brows (and bang tips) form pairs too, and at a light level where the eyes have joined the side
-    hair they may be the only pair, scoring higher than the eyes found at a darker level. Among the
-    best pairs of the levels, a pair lying under the best one (both strokes 0.25–1.0 eye distances
-    lower, each within 0.3 eye distances across and at least 0.7 times as wide: no lower lid's short
-    line) that scores at most :data:`_LOWER_PAIR_MARGIN` less
-    is taken instead, the lowest such pair: eyes are under the brows (closed, smiling eyes are thin
-    arcs with little area).
+    hair they may be the only pair, scoring higher than the eyes found at a darker level. So, among
+    the best pairs of the levels (each scoring at most :data:`_LOWER_PAIR_MARGIN` less than the best):
+
+    * when the best pair's strokes are taller than half the eye distance (eyes joined to brows or
+      hair), a pair inside them found at a darker level is taken instead;
+    * then the lowest pair under it (both strokes 0.25–1.0 eye distances lower, each within 0.3 eye
+      distances across and at least half as wide, found at the same or a darker level: eyes are
+      drawn darker than brows, lower lids lighter than the lash line) is taken: eyes are under the
+      brows (closed, smiling eyes are thin arcs with little area).
     """
-    found: list[_Scored] = []
+    found: list[tuple[_Scored, float]] = []
     for level in levels:
         dm = _dark_mask(g, win, level)
         cand = cv2.morphologyEx(_cut_hair(dm, win[1], _HAIR_BRIDGE), cv2.MORPH_OPEN, np.ones((1, 5), np.uint8))
@@ -866,18 +869,28 @@ def _search_eye_pair(g: np.ndarray, win: tuple[int, int, int, int], levels: list
                 if (_centre_of(pair[0])[1] + _centre_of(pair[1])[1]) / 2 > 0.5 * _W:
                     continue  # without a mouth only eyes in the upper half count
                 sc -= 2.0  # a pair that ignores the mouth found below it
-            found.append((sc, pair, dm, cand))
+            found.append(((sc, pair, dm, cand), level))
     if not found:
         return None
-    best = max(found, key=lambda f: f[0])
+    best, best_level = max(found, key=lambda f: f[0][0])
     dx = float(_centre_of(best[1][1])[0] - _centre_of(best[1][0])[0])
+    if max(b[3] - b[1] for b in best[1]) > 0.5 * dx:
+        # strokes taller than an eye: eyes joined to brows or hair at a light level; a pair inside
+        # them at a darker level is the eyes (they are grown back to the lash line by _grow_eye)
+        inside = [(f, level) for f, level in found if level < best_level and f[0] >= best[0] - _LOWER_PAIR_MARGIN
+                  and all(hi[0] <= _centre_of(lo)[0] <= hi[2] and hi[1] <= _centre_of(lo)[1] <= hi[3]
+                          for lo, hi in zip(f[1], best[1], strict=True))]
+        if inside:
+            best, best_level = max(inside, key=lambda f: f[0][0])
+            dx = float(_centre_of(best[1][1])[0] - _centre_of(best[1][0])[0])
 
-    def under(f: _Scored) -> bool:
-        return all(0.25 * dx <= _centre_of(lo)[1] - _centre_of(hi)[1] <= 1.0 * dx
-                   and abs(_centre_of(lo)[0] - _centre_of(hi)[0]) <= 0.3 * dx
-                   and lo[2] - lo[0] >= 0.7 * (hi[2] - hi[0])
-                   for lo, hi in zip(f[1], best[1], strict=True))
-    lower = [f for f in found if f[0] >= best[0] - _LOWER_PAIR_MARGIN and under(f)]
+    def under(f: _Scored, level: float) -> bool:
+        return level <= best_level and f[0] >= best[0] - _LOWER_PAIR_MARGIN and all(
+            0.25 * dx <= _centre_of(lo)[1] - _centre_of(hi)[1] <= 1.0 * dx
+            and abs(_centre_of(lo)[0] - _centre_of(hi)[0]) <= 0.3 * dx
+            and lo[2] - lo[0] >= 0.5 * (hi[2] - hi[0])
+            for lo, hi in zip(f[1], best[1], strict=True))
+    lower = [f for f, level in found if under(f, level)]
     return max(lower, key=lambda f: f[1][0][1] + f[1][1][1]) if lower else best
 
 
