@@ -962,9 +962,109 @@ def _from_stand_in(src: _Style, name: str, target: np.ndarray, under: np.ndarray
         vals = synthesize(src.img, target, ex, inside_src=src.mask(other), inside_dst=target, anchor=none,
                           reach=max(24.0, float(np.ptp(ys)), float(np.ptp(xs))), cancel=cancel,
                           progress=progress)
-        shade = lighting(under, target)[ys, xs, None]
-        return vals * shade, f"synthesised from the photo's {other}, lit like the photo", None
+        shade = lighting(under, target) * fabric(target, photo_grain(src.img), CLASSES.index(name))
+        return vals * shade[ys, xs, None], f"synthesised from the photo's {other}, of fabric lit like the photo", None
     return None
+
+
+BRIM_SHADOW = 0.35
+"""Darkening (0–1) of the head just under a new hat (its shadow, light from above)."""
+
+
+def _brim_shadow(out: np.ndarray, regen: np.ndarray, smooth: np.ndarray, how: dict[str, str],
+                 labels: np.ndarray, edited: np.ndarray) -> None:
+    """A hat made anew (``how`` says it was synthesised) casts a soft shadow on the head and face
+    just below it (light from above, as :func:`lighting` assumes): its new pixels shifted down by
+    6 % of their height and blurred as much, darkening by up to :data:`BRIM_SHADOW` the face and
+    hair pixels it falls on. Updates ``out``, ``regen`` and ``smooth`` in place."""
+    if not how.get("hat", "").startswith("synthesised"):
+        return
+    hat = (edited == CLASSES.index("hat")) & (labels != CLASSES.index("hat"))
+    ys, xs = np.nonzero(hat)
+    if len(ys) < MIN_PIXELS:
+        return
+    shift = max(1.5, 0.06 * float(np.ptp(ys) + 1))
+    pad = int(4 * shift) + 2
+    y0, y1 = max(0, ys.min() - pad), min(hat.shape[0], ys.max() + 2 * pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(hat.shape[1], xs.max() + pad + 1)
+    h8 = hat[y0:y1, x0:x1].astype(np.float32)
+    moved = cv2.warpAffine(h8, np.array([[1, 0, 0], [0, 1, shift]], np.float32), (h8.shape[1], h8.shape[0]))
+    shadow = cv2.GaussianBlur(moved, (0, 0), shift) * (1.0 - h8)
+    head = np.isin(edited[y0:y1, x0:x1], [CLASSES.index(n) for n in FACE_LABELS + ("hair",)])
+    dark = head & (shadow > 0.02)
+    if not dark.any():
+        return
+    sub = out[y0:y1, x0:x1]
+    sub[dark] *= (1.0 - BRIM_SHADOW * shadow[dark])[:, None]
+    regen[y0:y1, x0:x1] |= dark
+    smooth[y0:y1, x0:x1] |= dark  # a smooth shadow: no seam to blur
+
+
+GRAIN_FLOOR = 0.02
+"""Least relative fine-grain amplitude of a new fabric (a very clean photo still shows felt)."""
+FIBRE_AMPLITUDE = 0.04
+"""Relative amplitude of a fabric's fibres and nap (2–3 px blotches)."""
+FOLD_AMPLITUDE = 0.09
+"""Relative amplitude of a fabric's folds (creases across the region, running away from its outline)."""
+
+
+def photo_grain(img: np.ndarray) -> float:
+    """The photo's fine grain: the median over 16-px tiles of the std of its luma minus a 1-px blur,
+    relative to the tile's mean luma (sensor noise, JPEG texture and skin pores all count)."""
+    luma = img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    fine = luma - cv2.GaussianBlur(luma, (0, 0), 1.0)
+    h, w = luma.shape
+    t = 16
+    hh, ww = h // t * t, w // t * t
+    if hh == 0 or ww == 0:
+        return GRAIN_FLOOR
+    sd = fine[:hh, :ww].reshape(hh // t, t, ww // t, t).std(axis=(1, 3))
+    mean = luma[:hh, :ww].reshape(hh // t, t, ww // t, t).mean(axis=(1, 3))
+    ok = mean > 20.0
+    return float(np.median(sd[ok] / mean[ok])) if ok.any() else GRAIN_FLOOR
+
+
+def fabric(target: np.ndarray, grain: float, seed: int) -> np.ndarray:
+    """Multiplicative texture ``[H, W]`` (≈ 1) of a new cloth object (a hat) over ``target``.
+
+    Three scales, so it reads as felt or cloth rather than a smooth CG surface: the photo's own
+    fine grain (``grain``, at least :data:`GRAIN_FLOOR`: a new object must not be cleaner than the
+    photo around it), fibres and nap (:data:`FIBRE_AMPLITUDE`), and soft folds
+    (:data:`FOLD_AMPLITUDE`): noise stretched along the direction away from the region's outline
+    (the gradient of its smoothed distance map), so creases run up a crown and along a brim.
+    Deterministic for a ``seed``.
+    """
+    out = np.ones(target.shape, np.float32)
+    ys, xs = np.nonzero(target)
+    if len(ys) == 0:
+        return out
+    pad = 4
+    y0, y1 = max(0, ys.min() - pad), min(target.shape[0], ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(target.shape[1], xs.max() + pad + 1)
+    roi = target[y0:y1, x0:x1]
+    h, w = roi.shape
+    size = float(max(h, w))
+    rng = np.random.default_rng(seed)
+
+    def unit(a: np.ndarray) -> np.ndarray:
+        return (a - a.mean()) / max(1e-6, float(a.std()))
+
+    fine = unit(cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.6))
+    fibre = unit(cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), max(1.0, 0.006 * size)))
+    # folds: noise long along one axis, narrow across it, mixed by the outline's direction
+    long_, narrow = max(2.0, 0.12 * size), max(1.0, 0.02 * size)
+    base = rng.standard_normal((h, w)).astype(np.float32)
+    along_y = unit(cv2.GaussianBlur(base, (0, 0), sigmaX=narrow, sigmaY=long_))
+    along_x = unit(cv2.GaussianBlur(base.T.copy(), (0, 0), sigmaX=narrow, sigmaY=long_).T)
+    d = cv2.GaussianBlur(cv2.distanceTransform(np.pad(roi, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1],
+                         (0, 0), max(1.0, 0.05 * size))
+    gy, gx = np.gradient(d)
+    wy = gy * gy / np.maximum(gx * gx + gy * gy, 1e-6)
+    folds = wy * along_y + (1.0 - wy) * along_x
+    amp = max(GRAIN_FLOOR, grain)
+    tex = 1.0 + amp * fine + FIBRE_AMPLITUDE * fibre + FOLD_AMPLITUDE * folds
+    out[y0:y1, x0:x1] = np.clip(tex, 0.6, 1.4)
+    return out
 
 
 def _without_exemplar(src: _Style, name: str, target: np.ndarray, under: np.ndarray,
@@ -1210,6 +1310,7 @@ def regenerate(image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
         out[ys[fresh], xs[fresh]] = vals[fresh]
         regen[ys[fresh], xs[fresh]] = True
         synthesized[ys[fresh], xs[fresh]] = how_c.startswith("continued")  # one label per pixel
+    _brim_shadow(out, regen, smooth, how, labels, edited)
     if "eye_g" not in reference_regions or ref is None:
         if _remove_glasses(src, edited, out, regen, smooth):
             how["skin"] = how.get("skin", "continued from source") + "; glasses removed: lenses kept, frame inpainted"

@@ -243,3 +243,30 @@ def test_regenerate_reports_progress_that_only_grows_to_one() -> None:
     seen.clear()
     regenerate(img, lab, lab.copy(), progress=seen.append)  # nothing to do: no report needed, none wrong
     assert all(0.0 <= v <= 1.0 for v in seen)
+
+
+def test_new_hat_is_fabric_not_a_smooth_dome_and_shades_the_head() -> None:
+    """A hat made of a plain cloth still has grain, nap and folds, and its brim shadows the head."""
+    from engine.studios.regenerate.classical import GRAIN_FLOOR, fabric
+
+    img, lab = _hair_face()
+    img = img.copy()
+    img[84:] = (60, 70, 110)  # a perfectly plain jacket
+    lab[84:] = IDX("cloth")
+    edited = lab.copy()
+    hat = np.zeros(lab.shape, bool)
+    hat[4:22, 24:72] = True
+    edited[hat] = IDX("hat")
+    out, _, info = regenerate(img, lab, edited)
+    assert "fabric" in info["regions"]["hat"]
+    luma = out.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    fine = luma - cv2.GaussianBlur(luma, (0, 0), 1.0)
+    inner = cv2.erode(hat.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert fine[inner].std() / luma[inner].mean() > 0.5 * GRAIN_FLOOR  # grain, not a CG surface
+    below = np.zeros_like(hat)
+    below[22:25, 30:66] = True
+    below &= edited == IDX("hair")
+    assert below.any() and luma[below].mean() < 0.95 * (img[below].astype(np.float32) @ [0.299, 0.587, 0.114]).mean()
+    tex = fabric(hat, 0.0, 1)
+    assert np.allclose(tex[~hat & (np.abs(np.arange(96)[:, None] - 13) > 14)], 1.0)  # only near the hat
+    assert 0.03 < tex[hat].std() < 0.25 and abs(tex[hat].mean() - 1.0) < 0.05
