@@ -400,10 +400,10 @@ def trapped_ball_seeds(free: np.ndarray, gap: int, radius: int) -> tuple[np.ndar
         if count <= 1:
             continue
         if r > 0:
-            reach = (cv2.dilate(core.astype(np.uint8), k) > 0) & avail
-            _, near = cv2.distanceTransformWithLabels((~core).astype(np.uint8), cv2.DIST_L2, 3,
-                                                      labelType=cv2.DIST_LABEL_PIXEL)
-            label = np.where(reach, comp[core][near.ravel() - 1].reshape(h, w), 0)
+            # the ball grown back: every paper pixel within r of a part takes its label (the larger
+            # where two parts reach it — float32 labels are exact below 2²⁴)
+            label = cv2.dilate(comp.astype(np.float32), k).astype(np.int32)
+            label[~avail] = 0
         else:
             label = comp
         keep = np.ones(count, bool)
@@ -411,7 +411,8 @@ def trapped_ball_seeds(free: np.ndarray, gap: int, radius: int) -> tuple[np.ndar
             keep = np.bincount(label.ravel(), minlength=count) >= (2 * radii[i - 1]) ** 2
         keep[0] = False
         new_id = np.where(keep, np.cumsum(keep) + (n - 1), 0).astype(np.int32)
-        seeds = np.where(label > 0, np.maximum(seeds, new_id[label]), seeds)
+        hit = label > 0
+        seeds[hit] = new_id[label[hit]]
         n += int(keep.sum())
     return seeds, n
 
