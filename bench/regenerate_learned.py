@@ -41,8 +41,10 @@ from bench.regenerate import SHARED_PARSING, TEXTURE_AIM, band_scores, grow_hair
 
 TESTS: dict[str, str] = {"grow_hair": "hair", "unfringe": "skin"}
 """Ground-truth test → the label the band is set back to."""
-ENGINES: tuple[str, ...] = ("learned", "learned_labels_only", "classical", "telea")
-"""What is scored on every case, in the order of the sheet's columns (labels-only not drawn)."""
+ENGINES: tuple[str, ...] = ("learned", "learned_no_seam", "learned_labels_only", "classical", "telea")
+"""What is scored on every case: the learned engine as the studio runs it, without its seam correction
+(:func:`~engine.studios.regenerate.learned.seam_offset`), from the label maps alone (no strokes), the
+classical engine and Telea."""
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -92,7 +94,8 @@ def run(checkpoint: Path | None = None, folder: Path = SHARED_PARSING, sheet: Pa
     Args:
         checkpoint: the network's card (default: the ``regen_inpaint`` checkpoint the studio finds).
         folder: photo + label-map pairs (the benchmark's faces).
-        sheet: optional PNG of (damaged, Telea, classical, learned, truth) crops per case.
+        sheet: optional PNG of (damaged, Telea, classical, learned without and with the seam
+            correction, truth) crops per case.
 
     Returns:
         Per test the mean scores of every engine of :data:`ENGINES` and the number of faces; the
@@ -149,13 +152,14 @@ def run(checkpoint: Path | None = None, folder: Path = SHARED_PARSING, sheet: Pa
                 ms["learned"].append((t1 - t0) * 1000)
                 ms["classical"].append((t2 - t1) * 1000)
                 plain, _, _ = regenerate_learned(model, damaged, src, target, keypoints=kp)
+                raw, _, _ = regenerate_learned(model, damaged, src, target, keypoints=kp, painted=band, seam=False)
                 base = telea(damaged, band)
-                for name, out in (("learned", learned), ("learned_labels_only", plain), ("classical", classical),
-                                  ("telea", base)):
+                for name, out in (("learned", learned), ("learned_no_seam", raw), ("learned_labels_only", plain),
+                                  ("classical", classical), ("telea", base)):
                     scores[test][name].append(band_scores(out, img, band))
                 pairs.append((img, learned))
                 if sheet is not None:
-                    rows.append(_sheet_row([damaged, base, classical, learned, img], band))
+                    rows.append(_sheet_row([damaged, base, classical, raw, learned, img], band))
     if sheet is not None and rows:
         save_image(sheet, np.vstack(rows))
     doc: dict[str, Any] = {"checkpoint": f"{path.parent.name}/{path.name}", "weights_sha256": card.sha256[:12]}
@@ -190,8 +194,8 @@ def write_card(path: Path, doc: dict[str, Any]) -> Path:
     for test in TESTS:
         if test not in doc:
             continue
-        for engine, prefix in (("learned", ""), ("learned_labels_only", "labels_only_"), ("classical", "classical_"),
-                               ("telea", "telea_")):
+        for engine, prefix in (("learned", ""), ("learned_no_seam", "no_seam_"), ("learned_labels_only", "labels_only_"),
+                               ("classical", "classical_"), ("telea", "telea_")):
             for k, v in doc[test][engine].items():
                 metrics[f"{prefix}{test}_{k}"] = v
     ident = doc.get("identity_vs_input_learned", {}).get("identity_distance")
@@ -213,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Learned vs classical vs Telea on the regenerate ground-truth bands")
     ap.add_argument("--checkpoint", type=Path, help="card of the network (default: the one the studio finds)")
     ap.add_argument("--folder", type=Path, default=SHARED_PARSING, help="photo + label-map pairs")
-    ap.add_argument("--sheet", type=Path, help="PNG of damaged | Telea | classical | learned | truth per case")
+    ap.add_argument("--sheet", type=Path, help="PNG of damaged | Telea | classical | learned (no seam) | learned | truth per case")
     ap.add_argument("--out", type=Path, help="write the JSON here too")
     ap.add_argument("--write-card", action="store_true", help="record the numbers and the verdict in the card")
     a = ap.parse_args(argv)

@@ -138,10 +138,67 @@ def _one_hot(labels: np.ndarray, device: torch.device) -> torch.Tensor:
     return one_hot(torch.from_numpy(np.ascontiguousarray(labels)).to(device)[None])
 
 
+SEAM_RING_PX = 3
+"""Width of the ring of photo pixels around the hole whose difference to the up-scaled prediction
+is carried into the hole by :func:`seam_offset`."""
+
+
+def seam_offset(image: np.ndarray, predicted: np.ndarray, hole: np.ndarray, ring_px: int = SEAM_RING_PX) -> np.ndarray:
+    """A smooth offset for ``predicted`` inside ``hole`` that makes it meet the photo at the border.
+
+    The differences ``image − predicted`` on a ring of ``ring_px`` pixels just outside the hole are
+    spread into the hole by pull-push interpolation (area-averaged pyramid, filled from the coarse
+    levels): a membrane-like, gradient-domain correction of the prediction's low-frequency colour
+    and brightness bias, which keeps the prediction's own detail (its gradients) unchanged.
+
+    Args:
+        image: ``uint8`` or float ``[H, W, 3]`` photo.
+        predicted: float ``[H, W, 3]`` prediction (only its values on the ring and in the hole matter).
+        hole: ``bool`` ``[H, W]``.
+        ring_px: ring width in pixels.
+
+    Returns:
+        ``float32`` ``[H, W, 3]`` offsets (zero outside the hole's bounding box grown by the ring).
+
+    Example:
+        >>> img = np.full((32, 32, 3), 100, np.uint8); hole = np.zeros((32, 32), bool); hole[8:20, 8:20] = True
+        >>> off = seam_offset(img, np.full((32, 32, 3), 80.0), hole)
+        >>> bool(np.allclose(off[hole], 20.0, atol=0.5))
+        True
+    """
+    h, w = hole.shape
+    offset = np.zeros((h, w, 3), np.float32)
+    if not hole.any():
+        return offset
+    ring = cv2.dilate(hole.astype(np.uint8), np.ones((2 * ring_px + 1,) * 2, np.uint8)).astype(bool) & ~hole
+    if not ring.any():
+        return offset
+    ys, xs = np.nonzero(hole | ring)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    wgt = ring[y0:y1, x0:x1].astype(np.float32)
+    val = (image[y0:y1, x0:x1].astype(np.float32) - predicted[y0:y1, x0:x1]) * wgt[..., None]
+    levels = [(val, wgt)]
+    while min(levels[-1][1].shape) > 2:
+        v, m = levels[-1]
+        size = (max(1, (m.shape[1] + 1) // 2), max(1, (m.shape[0] + 1) // 2))
+        levels.append((cv2.resize(v, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], 3),
+                       cv2.resize(m, size, interpolation=cv2.INTER_AREA)))
+    v, m = levels[-1]
+    est = v / np.maximum(m, 1e-6)[..., None]
+    if not (m > 1e-6).all():  # the coarsest level still has empty cells: their mean
+        est[m <= 1e-6] = v.reshape(-1, 3).sum(0) / max(1e-6, float(m.sum()))
+    for v, m in reversed(levels[:-1]):
+        up = cv2.resize(est, (m.shape[1], m.shape[0]), interpolation=cv2.INTER_LINEAR).reshape(m.shape[0], m.shape[1], 3)
+        a = np.clip(m * 4.0, 0.0, 1.0)[..., None]  # a cell mostly made of ring pixels keeps its own mean
+        est = a * (v / np.maximum(m, 1e-6)[..., None]) + (1.0 - a) * up
+    offset[y0:y1, x0:x1] = est
+    return offset
+
+
 def regenerate_learned(model: Any, image: np.ndarray, labels: np.ndarray, edited: np.ndarray, *,
                        keypoints: np.ndarray | None = None, reference: np.ndarray | None = None,
                        reference_labels: np.ndarray | None = None, reference_regions: Sequence[str] = (),
-                       blend: float = 1.0, painted: np.ndarray | None = None,
+                       blend: float = 1.0, painted: np.ndarray | None = None, seam: bool = True,
                        ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
     """Learned regeneration: inpaint the changed pixels with the network, keep every other pixel.
 
@@ -150,7 +207,8 @@ def regenerate_learned(model: Any, image: np.ndarray, labels: np.ndarray, edited
     network's side (the whole image squeezed to a square when ``keypoints`` is ``None``); the
     hole is marked in the crop wherever it covers any part of a crop pixel, style codes come from
     the crop outside the hole, and for ``reference_regions`` from the reference (mixed by
-    ``blend``). The prediction is warped back (cubic) and written into the hole only; hole pixels
+    ``blend``). The prediction is warped back (cubic), its colour bias against the photo around
+    the hole corrected (``seam``), and written into the hole only; hole pixels
     outside the crop are filled by Telea inpainting. Pixels outside the hole are the source
     exactly. The inputs go to the model's device; the result comes back as numpy.
 
@@ -166,6 +224,8 @@ def regenerate_learned(model: Any, image: np.ndarray, labels: np.ndarray, edited
         blend: weight of the reference codes in those regions.
         painted: optional ``bool`` ``[H, W]`` strokes the user painted (synthesised even where the
             label did not change).
+        seam: correct the prediction's low-frequency bias so that it meets the photo at the hole's
+            border (:func:`seam_offset`; gradient-domain, the prediction's detail kept).
 
     Returns:
         (result, masks ``{"changed", "regenerated", "hole"}``, info ``{"regions", "model_side",
@@ -230,6 +290,8 @@ def regenerate_learned(model: Any, image: np.ndarray, labels: np.ndarray, edited
                              borderValue=0).astype(bool)
     result = image.copy()
     inside = hole & covered
+    if seam:
+        back = back + seam_offset(image, back, inside)
     result[inside] = np.clip(np.rint(back[inside]), 0, 255).astype(np.uint8)
     outside = hole & ~covered
     if outside.any():  # the crop does not reach these hole pixels: Telea from their surroundings

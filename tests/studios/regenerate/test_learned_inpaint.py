@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -18,7 +19,13 @@ from engine.models.regen import one_hot
 from engine.models.regen_inpaint import RegenInpaintNet
 from engine.studios.base import forget_learned
 from engine.studios.regenerate.editor import RegenerateEditor
-from engine.studios.regenerate.learned import describe_card, learned_summary, regenerate_learned, resolve_backend
+from engine.studios.regenerate.learned import (
+    describe_card,
+    learned_summary,
+    regenerate_learned,
+    resolve_backend,
+    seam_offset,
+)
 from engine.studios.regenerate.params import RegenerateParams
 from engine.training.regen_inpaint import HOLE_KINDS, gram, random_hole, train, training_sources
 from engine.weights.card import Verdict
@@ -131,6 +138,29 @@ def test_regenerate_learned_changes_only_the_hole(keypoints) -> None:
     assert masks2["hole"][strokes].all() and masks2["regenerated"][strokes].any()
     with pytest.raises(ValueError, match="painted mask"):
         regenerate_learned(net, img, lab, edited, painted=strokes[:10])
+
+
+def test_the_seam_correction_is_smooth_and_keeps_the_outside() -> None:
+    rng = np.random.default_rng(0)
+    img = np.clip(120 + rng.normal(0, 8, (40, 48, 3)), 0, 255).astype(np.uint8)
+    hole = np.zeros((40, 48), bool)
+    hole[:15, 10:30] = True  # touches the image border
+    ramp = np.linspace(-20, 20, 48, dtype=np.float32)[None, :, None]
+    pred = img.astype(np.float32) - ramp  # biased by a ramp the correction should undo
+    off = seam_offset(img, pred, hole)
+    assert not off[~cv2.dilate(hole.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)].any()
+    err = np.abs(off[hole] - np.broadcast_to(ramp, img.shape)[hole])
+    assert err.mean() < 3.0  # the bias comes back out, not the ring's noise
+    assert np.abs(np.diff(off[hole.nonzero()[0].min():15, 10:30], axis=1)).max() < 4.0  # smooth
+    assert not seam_offset(img, pred, np.zeros_like(hole)).any()
+    net = _net(8)
+    face, lab = tiny_face(64)
+    edited = _beard(lab)
+    a, _, _ = regenerate_learned(net, face, lab, edited, seam=False)
+    b, _, _ = regenerate_learned(net, face, lab, edited)
+    changed = edited != lab
+    assert np.array_equal(a[~changed], face[~changed]) and np.array_equal(b[~changed], face[~changed])
+    assert not np.array_equal(a, b)
 
 
 def test_hole_pixels_outside_the_crop_are_inpainted_classically() -> None:
@@ -300,7 +330,8 @@ def test_the_bench_writes_its_numbers_and_verdict_into_the_card(tmp_path) -> Non
     card = _fabricate(tmp_path, better=True, measured=False)
     weights = card.with_suffix(".safetensors").read_bytes()
     row = {"mae": 20.0, "ssim": 0.5, "texture_ratio": 0.7}
-    test = {"learned": row, "learned_labels_only": row, "classical": {**row, "mae": 18.0}, "telea": row, "faces": 3}
+    test = {"learned": row, "learned_no_seam": row, "learned_labels_only": row, "classical": {**row, "mae": 18.0},
+            "telea": row, "faces": 3}
     doc = {"grow_hair": test, "unfringe": test, "identity_vs_input_learned": {"identity_distance": 0.1}}
     doc["better"] = verdict(doc)
     assert doc["better"] is False
