@@ -33,6 +33,7 @@ and the verdict (the bench owns the measure functions).
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -273,14 +274,36 @@ def train(images: np.ndarray, labels: np.ndarray, out_dir: Path, *, steps: int =
     cancel = rt.time_budget(time_limit_s)
     trainer = Trainer(TrainConfig(out_dir=out_dir, steps=steps, log_every=10, checkpoint_every=50, seed=seed),
                       {"net": net}, {"net": opt}, step_fn, runtime=rt)
+    state = Path(out_dir) / "state" / "state.json"
+    start = int(json.loads(state.read_text(encoding="utf-8")).get("step", 0)) if state.is_file() else 0
     done = trainer.run(cancel)
+    segments = record_segment(Path(out_dir), {"from_step": start, "to_step": done,
+                                              "budget_s": round(rt.clock() - c0, 1),
+                                              "wall_s": round(time.perf_counter() - t0, 1)}) if rt.is_main else []
     return net.eval(), {"steps": done, "batch": batch * rt.world, **rt.describe(), "side": side,
                         "train_s": round(time.perf_counter() - t0, 1), "budget_s": round(rt.clock() - c0, 1),
+                        "budget_s_total": round(sum(float(g.get("budget_s", 0.0)) for g in segments), 1),
+                        "segments": segments,
                         "budget_clock": rt.clock_name, "faces": int(len(images)), "perceptual": perceptual.kind,
                         "losses": (f"{hole_l1} L1(hole) + {perceptual_weight} perceptual (L1 of the feature taps) + "
                                    f"{style_weight} Gram distance (first three taps), on the composite; "
                                    "no adversarial term"),
                         "threads": torch.get_num_threads()}
+
+
+def record_segment(out_dir: Path, segment: dict[str, Any]) -> list[dict[str, Any]]:
+    """Append one training run's ``segment`` (steps, budget seconds) to ``out_dir/segments.json``
+    (atomic) and return every segment so far: a resumed training's card then sums all its runs."""
+    from engine.imageio import atomic_write_bytes
+
+    path = out_dir / "segments.json"
+    try:
+        segments = list(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else []
+    except (OSError, ValueError):
+        segments = []
+    segments.append(segment)
+    atomic_write_bytes(path, (json.dumps(segments, indent=1) + "\n").encode("utf-8"))
+    return segments
 
 
 def main(args: argparse.Namespace) -> int:

@@ -224,6 +224,8 @@ def test_a_few_training_steps_resume_and_move_weights(tmp_path, monkeypatch) -> 
     assert summary["steps"] == 1 and "efficientnet_lite0" in summary["perceptual"] and summary["side"] == 16
     model, summary = train(images, labels, tmp_path, steps=2, batch=2, width=8, style_dim=8)
     assert summary["steps"] == 2  # resumed from the saved step 1
+    assert [(g["from_step"], g["to_step"]) for g in summary["segments"]] == [(0, 1), (1, 2)]
+    assert summary["budget_s_total"] >= summary["budget_s"]
     logs = [json.loads(s) for s in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert logs[-1]["step"] == 2 and all(math.isfinite(logs[-1][k]) for k in ("l1_hole", "perceptual", "style"))
     assert any(not torch.equal(v, w1[k]) for k, v in model.state_dict().items())
