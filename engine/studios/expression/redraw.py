@@ -22,6 +22,17 @@ import cv2
 import numpy as np
 
 _SS = 4  # supersampling of the drawn patches
+_LID_MAX_WIDTH = 0.2
+"""Widest lid line, as a fraction of the eye box height (a measured line that wide is a box gone wrong)."""
+_LID_TAPER = 0.3
+"""A redrawn lid line's width at the eye corners, as a fraction of its width in the middle."""
+_MOUTH_MAX_WIDTH = 0.35
+"""Widest redrawn mouth line, as a fraction of the mouth's half width."""
+_SHADE_LINE = 0.45
+"""Where no line art stands out near a part, its redrawn line is the skin colour times this."""
+_SKIN_TINT_MIN = 8.0
+"""Pixels whose tint (colour minus grey) is farther than this, or than half the skin's own tint, from
+the skin's tint are no skin for :func:`skin_field`."""
 
 
 def _patch(box: np.ndarray, shape: tuple[int, int], pad: float) -> tuple[int, int, int, int]:
@@ -73,6 +84,73 @@ def line_colour(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     return np.asarray(np.median(px[lum <= np.percentile(lum, 8)], 0), np.float32)
 
 
+def line_style(ref: np.ndarray, box: np.ndarray, skin: np.ndarray, size: float,
+               fallback_width: float) -> tuple[float, np.ndarray]:
+    """Width and colour of the picture's own line art inside ``box`` (the top stroke of a part).
+
+    Stroke pixels are those darker than halfway between the skin and the box's darkest tone (2nd
+    percentile; a half-tone threshold measures an anti-aliased line at its true width). In each
+    column the first stroke from the top — an eye's upper lash line, a closed mouth's line, an open
+    mouth's upper lip — is a run of stroke pixels (ending where it turns lighter than its darkest
+    pixel by over a third of the contrast: a grey iris under the lash line); runs longer than ``0.35 × size`` (the lash line
+    joined to a dark iris or to hair) are left out; each run times the cosine of the line's slope
+    there (from the runs' middles in neighbouring columns) is the line's width across it, and the
+    median of these is the width. The
+    colour is the median of the darkest half of those runs' pixels, so a thin grey pencil line gives
+    a thin grey redrawn line, a bold black one a bold black line.
+
+    Args:
+        ref: the unedited ``uint8`` RGB picture ``[H, W, 3]``.
+        box: ``[x0, y0, x1, y1]`` to measure in (pixels of ``ref``).
+        skin: the skin colour around the part (``[3]``).
+        size: the part's size in pixels (an eye's height, a mouth's width).
+        fallback_width: the width returned where no line stands out (under 25 grey levels darker
+            than the skin, or a measured stroke in fewer than a third of the columns); the colour
+            is then that of the box's darkest pixels, or the skin shaded down where those are
+            not 25 levels darker than the skin (an estimated part on bare skin).
+
+    Returns:
+        ``(width in pixels ≥ 1, colour float32 [3])``.
+    """
+    x0, y0, x1, y1 = _patch(box, ref.shape[:2], 0)
+    darkest = line_colour(ref, box)
+    if float(np.mean(skin)) - float(np.mean(darkest)) < 25.0:
+        darkest = np.asarray(skin, np.float32) * _SHADE_LINE  # nothing dark here: a line of shaded skin
+    fallback = (max(1.0, float(fallback_width)), darkest)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return fallback
+    sub = ref[y0:y1, x0:x1].astype(np.float32)
+    grey = sub.mean(-1)
+    sg, dark = float(np.mean(skin)), float(np.percentile(grey, 2))
+    if sg - dark < 25.0:
+        return fallback
+    stroke = grey < (sg + dark) / 2
+    cols, tops, lengths, rows = [], [], [], []
+    for c in range(stroke.shape[1]):
+        idx = np.flatnonzero(stroke[:, c])
+        if idx.size == 0:
+            continue
+        top = end = int(idx[0])
+        low = float(grey[top, c])
+        while end + 1 < stroke.shape[0] and stroke[end + 1, c] and grey[end + 1, c] <= low + 0.35 * (sg - dark):
+            end += 1  # the run ends where the line gives way to a lighter fill (an iris under the lashes)
+            low = min(low, float(grey[end, c]))
+        if end - top + 1 <= 0.35 * size:
+            cols.append(c)
+            tops.append(top + end)  # twice the run's middle row
+            lengths.append(end - top + 1)
+            rows.append(sub[top:end + 1, c])
+    if len(lengths) < max(3, stroke.shape[1] // 3):
+        return fallback
+    # a column cuts a sloping line longer than the line is thick: the run × cos(slope) is its width
+    slope = np.gradient(np.asarray(tops, np.float64) / 2, np.asarray(cols, np.float64))
+    widths = np.asarray(lengths, np.float64) / np.sqrt(1.0 + np.clip(slope, -3, 3) ** 2)
+    px = np.concatenate(rows)
+    lum = px.mean(-1)
+    colour = np.median(px[lum <= np.median(lum)], 0)
+    return max(1.0, float(np.median(widths))), np.asarray(colour, np.float32)
+
+
 def _composite(out: np.ndarray, region: tuple[int, int, int, int], layers: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Draw supersampled ``(mask, colour)`` layers over ``out[region]`` in order; returns the coverage.
 
@@ -93,8 +171,8 @@ def skin_field(ref: np.ndarray, region: tuple[int, int, int, int], hole: np.ndar
     """The skin's own tone and shading continued over a part (``float32`` ``[h, w, 3]`` of ``region``).
 
     The part (``hole``: a mask of the region, any resolution) and every pixel of the region more than
-    40 grey levels from the skin (lash lines, hair tips, eye whites) are filled in from the
-    surrounding skin by inpainting, so a
+    40 grey levels from the skin or of another tint (:data:`_SKIN_TINT_MIN`: lash lines, hair tips,
+    eye whites) are filled in from the surrounding skin by inpainting, so a
     lid drawn with it carries the local shading of shaded or greyscale art instead of one flat colour.
     Where nothing around is skin the flat ``skin`` colour is used.
     """
@@ -104,6 +182,11 @@ def skin_field(ref: np.ndarray, region: tuple[int, int, int, int], hole: np.ndar
     m = cv2.resize(hole.astype(np.uint8), (w, h), interpolation=cv2.INTER_AREA) > 0
     lum = sub.astype(np.float32).mean(-1)
     m |= np.abs(lum - float(np.mean(skin))) > 40.0  # strokes, hair and eye whites are no skin to copy
+    # in colour art the white of an eye is as light as skin but has none of its tint (pale lids
+    # otherwise): compare the tint (colour minus its grey), which shading scales but keeps
+    tint = sub.astype(np.float32) - lum[..., None]
+    skin_tint = np.asarray(skin, np.float32) - float(np.mean(skin))
+    m |= np.linalg.norm(tint - skin_tint, axis=-1) > max(_SKIN_TINT_MIN, 0.5 * float(np.linalg.norm(skin_tint)))
     m = cv2.dilate(m.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     if m.all() or not m.any():
         return np.broadcast_to(np.asarray(skin, np.float32), (h, w, 3)).copy() if m.all() else sub.astype(np.float32)
@@ -129,6 +212,15 @@ def _stroke_mask(shape: tuple[int, int], pts: np.ndarray, width: float) -> np.nd
     m = np.zeros(shape, np.uint8)
     cv2.polylines(m, [np.round(pts).astype(np.int32)], False, 1, max(1, int(round(width))), cv2.LINE_8)
     return m
+
+
+def _ribbon_mask(shape: tuple[int, int], pts: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """A stroke along ``pts`` ``[N, 2]`` whose width varies along it (``widths`` ``[N]``), as a mask."""
+    d = np.gradient(pts.astype(np.float64), axis=0)
+    n = np.stack([-d[:, 1], d[:, 0]], 1) / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
+    half = (np.asarray(widths, np.float64) / 2)[:, None]
+    poly = np.concatenate([pts + n * half, (pts - n * half)[::-1]])
+    return _poly_mask(shape, poly)
 
 
 def redraw_eyelids(out: np.ndarray, ref: np.ndarray, box: np.ndarray, closure: float, happy: float,
@@ -160,7 +252,10 @@ def redraw_eyelids(out: np.ndarray, ref: np.ndarray, box: np.ndarray, closure: f
     if x1 - x0 < 3 or y1 - y0 < 3:
         return cover
     skin = skin_colour(ref, box) if skin is None else np.asarray(skin, np.float32)
-    lash = line_colour(ref, np.array([box[0], box[1], box[2], box[1] + 0.4 * eh]))
+    # the picture's own lash line: its width and colour under the eye box's top (not a fixed black)
+    band = np.array([box[0] + 0.05 * ew, box[1] - 0.2 * eh, box[2] - 0.05 * ew, box[1] + 0.5 * eh])
+    line_w, lash = line_style(ref, band, skin, eh, max(1.5, 0.09 * eh))
+    line_w = float(np.clip(line_w, 1.0, max(1.0, _LID_MAX_WIDTH * eh)))
     n = 48
     t = np.linspace(-1.0, 1.0, n)
     xs = cx + t * ew * 0.56
@@ -183,9 +278,9 @@ def redraw_eyelids(out: np.ndarray, ref: np.ndarray, box: np.ndarray, closure: f
     above = np.concatenate([P(xs, outline_top), P(xs[::-1], lid[::-1])])
     below = np.concatenate([P(xs, low), P(xs[::-1], outline_bot[::-1])])
     skin_mask = np.maximum(_poly_mask(shape, above), _poly_mask(shape, below) if closure > 0.02 else 0)
-    thick = max(1.5, 0.09 * eh) * (0.75 + 0.25 * closure)
-    lash_w = thick * ss * (0.6 + 0.5 * bulge.mean())
-    lash_mask = _stroke_mask(shape, P(xs, lid), lash_w)
+    # the lid line keeps the lash line's width in its middle and tapers towards the corners
+    lash_w = line_w * ss * (_LID_TAPER + (1 - _LID_TAPER) * bulge)
+    lash_mask = _ribbon_mask(shape, P(xs, lid), lash_w)
     eye_mask = _poly_mask(shape, np.concatenate([P(xs, outline_top), P(xs[::-1], outline_bot[::-1])]))
     fill = skin_field(ref, region, eye_mask, skin)
     layers = [(skin_mask, fill), (lash_mask, lash)]
@@ -267,7 +362,12 @@ def redraw_mouth(out: np.ndarray, ref: np.ndarray, box: np.ndarray, shape: Mouth
     if x1 - x0 < 3 or y1 - y0 < 3:
         return cover
     skin = skin_colour(ref, box, below=False)
-    line = line_colour(ref, box)
+    # the picture's own mouth line: width and colour of the stroke at the top of the mouth box
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    grown = np.array([box[0], box[1] - 2 - 0.1 * bh, box[2], box[3] + 2 + 0.1 * bh])
+    fallback_w = float(np.clip(0.45 * bh, 1.2, max(1.2, 0.12 * hw)))
+    thick, line = line_style(ref, grown, skin, bw, fallback_w)
+    thick = float(np.clip(thick, 1.0, max(1.2, _MOUTH_MAX_WIDTH * hw)))
     grey = bool(np.ptp(ref[int(box[1]):int(box[3]) + 1, int(box[0]):int(box[2]) + 1].reshape(-1, 3).astype(np.int16), axis=1).max(initial=0) < 6)
     inside_c = np.full(3, 70.0, np.float32) if grey else np.array([120, 36, 48], np.float32)
     tongue_c = np.full(3, 150.0, np.float32) if grey else np.array([228, 116, 126], np.float32)
@@ -285,7 +385,6 @@ def redraw_mouth(out: np.ndarray, ref: np.ndarray, box: np.ndarray, shape: Mouth
     ay = ((ebox[3] - ebox[1]) / 2 + max(1.5, 0.12 * hw)) * ss
     cv2.ellipse(erase, (int(ec[0]), int(ec[1])), (int(ax), int(ay)), 0, 0, 360, 1, -1)
     layers: list[tuple[np.ndarray, np.ndarray]] = [(erase, skin)]
-    thick = float(np.clip(0.45 * (box[3] - box[1]), 1.2, max(1.2, 0.12 * hw)))
     upper, lower = mouth_outline(shape)
     if lower is None:
         widths = thick * ss

@@ -283,7 +283,7 @@ def test_closed_lid_takes_the_local_shading_of_the_skin():
     lid[:, :40] = False
     lid[:, 60:] = False  # the lid's middle columns, away from the drawn lash line
     ys, xs = np.nonzero(lid)
-    upper, lower = ys < 36, ys > 46
+    upper, lower = ys < 36, ys > 50  # (the closed lid line, as thick as the ~5 px lash line, ends at row 49)
     assert upper.sum() > 5 and lower.sum() > 5
     got_up = float(out[ys[upper], xs[upper]].mean())
     got_low = float(out[ys[lower], xs[lower]].mean())
