@@ -45,7 +45,7 @@ import numpy as np
 from engine.faces.anime import AnimeFaceParts
 from engine.geometry import fit_tps
 from engine.studios.expression.params import ExpressionParams
-from engine.studios.expression.redraw import MouthShape, redraw_eyelids, redraw_mouth
+from engine.studios.expression.redraw import MouthShape, eye_line_style, redraw_eyelids, redraw_mouth
 
 _MOUTH_FADE = 0.15
 """The redrawn mouth fades in over this much total mouth change (continuous at small slider values)."""
@@ -531,14 +531,22 @@ def apply_rig(image: np.ndarray, face: AnimeFaceParts, params: ExpressionParams,
     out = _remap_region(image, flow, weight)
     face_w = float(face.box[2] - face.box[0]) * scale
     skin = face_skin_colour(image, face, scale)
-    for i, (side, inner_sign) in enumerate((("left", 1.0), ("right", -1.0))):
-        if (c.closure[i] <= 0.01 and abs(c.lid_slant) < 0.01) or not face.found.get(f"{side}_eye", True):
-            continue  # an estimated eye is not redrawn: lids drawn in the wrong place would be worse
-        e = grown_eye_box(np.asarray(face.parts[f"{side}_eye"], np.float64) * scale, face_w)
+    lids = [(i, side, inner_sign) for i, (side, inner_sign) in enumerate((("left", 1.0), ("right", -1.0)))
+            if (c.closure[i] > 0.01 or abs(c.lid_slant) >= 0.01) and face.found.get(f"{side}_eye", True)]
+    # (an estimated eye is not redrawn: lids drawn in the wrong place would be worse)
+    boxes = {side: grown_eye_box(np.asarray(face.parts[f"{side}_eye"], np.float64) * scale, face_w)
+             for side in ("left", "right") if face.found.get(f"{side}_eye", True)}
+    if lids:
+        # one pen for both eyes: the mean of their own lash lines (hair or an iris touching one lash
+        # line makes its measure thinner or thicker)
+        styles = [eye_line_style(image, b, skin) for b in boxes.values()]
+        line = (float(np.mean([st[0] for st in styles])), np.mean([st[1] for st in styles], axis=0))
+    for i, side, inner_sign in lids:
+        e = boxes[side]
         eh = e[3] - e[1]
         wd = float(c.widen[i])
         e = e + np.array([0.0, -0.22 * eh * wd, 0.0, 0.14 * eh * wd])
-        cover = redraw_eyelids(out, image, e, float(c.closure[i]), c.happy, c.lid_slant, inner_sign, skin)
+        cover = redraw_eyelids(out, image, e, float(c.closure[i]), c.happy, c.lid_slant, inner_sign, skin, line)
         np.maximum(weight, cover, out=weight)
     if c.mouth_changes > 0 and _mouth_drawable(face, scale, (h, w)):
         cover = redraw_mouth(out, image, np.asarray(face.parts["mouth"], np.float64) * scale,

@@ -223,8 +223,18 @@ def _ribbon_mask(shape: tuple[int, int], pts: np.ndarray, widths: np.ndarray) ->
     return _poly_mask(shape, poly)
 
 
+def eye_line_style(ref: np.ndarray, box: np.ndarray, skin: np.ndarray) -> tuple[float, np.ndarray]:
+    """The width and colour of an eye's own lash line (:func:`line_style` on a band around the top
+    of its box ``[x0, y0, x1, y1]``), the width kept within 1 … :data:`_LID_MAX_WIDTH` eye heights."""
+    ew, eh = box[2] - box[0], box[3] - box[1]
+    band = np.array([box[0] + 0.05 * ew, box[1] - 0.2 * eh, box[2] - 0.05 * ew, box[1] + 0.5 * eh])
+    width, colour = line_style(ref, band, skin, eh, max(1.5, 0.09 * eh))
+    return float(np.clip(width, 1.0, max(1.0, _LID_MAX_WIDTH * eh))), colour
+
+
 def redraw_eyelids(out: np.ndarray, ref: np.ndarray, box: np.ndarray, closure: float, happy: float,
-                   slant: float, inner_sign: float, skin: np.ndarray | None = None) -> np.ndarray:
+                   slant: float, inner_sign: float, skin: np.ndarray | None = None,
+                   line: tuple[float, np.ndarray] | None = None) -> np.ndarray:
     """Close an eye by drawing its lids over it (in place).
 
     Args:
@@ -236,6 +246,8 @@ def redraw_eyelids(out: np.ndarray, ref: np.ndarray, box: np.ndarray, closure: f
         slant: > 0 lowers the lid's inner end (angry), < 0 its outer end (sad); in eye heights.
         inner_sign: +1 when the eye's inner corner is on its right (the left eye in the image), −1 else.
         skin: the lid colour (default: measured under the eye with :func:`skin_colour`).
+        line: ``(width, colour)`` of the lid line (default: this eye's own lash line,
+            :func:`eye_line_style`).
 
     Returns:
         ``float32`` ``[H, W]`` coverage of the drawn lids (0 where nothing changed).
@@ -252,10 +264,8 @@ def redraw_eyelids(out: np.ndarray, ref: np.ndarray, box: np.ndarray, closure: f
     if x1 - x0 < 3 or y1 - y0 < 3:
         return cover
     skin = skin_colour(ref, box) if skin is None else np.asarray(skin, np.float32)
-    # the picture's own lash line: its width and colour under the eye box's top (not a fixed black)
-    band = np.array([box[0] + 0.05 * ew, box[1] - 0.2 * eh, box[2] - 0.05 * ew, box[1] + 0.5 * eh])
-    line_w, lash = line_style(ref, band, skin, eh, max(1.5, 0.09 * eh))
-    line_w = float(np.clip(line_w, 1.0, max(1.0, _LID_MAX_WIDTH * eh)))
+    # the picture's own lash line: its width and colour at the eye box's top (not a fixed black)
+    line_w, lash = eye_line_style(ref, box, skin) if line is None else (float(line[0]), np.asarray(line[1], np.float32))
     n = 48
     t = np.linspace(-1.0, 1.0, n)
     xs = cx + t * ew * 0.56
