@@ -47,7 +47,7 @@ from engine.geometry import fit_tps
 from engine.imageio import validate_rgb
 from engine.studios.regenerate.edits import check_labels
 from engine.studios.regenerate.params import CLASSES
-from engine.studios.regenerate.synthesis import poisson_blend, soften_edges, synthesize
+from engine.studios.regenerate.synthesis import poisson_blend, settle_drift, soften_edges, synthesize
 
 LARGE_REGIONS: tuple[str, ...] = ("background", "skin", "hair", "hat", "neck_l", "neck", "cloth")
 """Labels continued in place (reflection fill) rather than warped as a whole."""
@@ -338,9 +338,12 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
     exemplar = clean if clean.sum() >= MIN_PIXELS else have  # copy solid parts of the region, not parsing speckles
     hole = target & ~have
     field = drape_field(hole, exemplar) if drape else None
+    synth = None
     if field is not None:
-        synth = poisson_blend(img, hole, target & have & ~hole, field, img)
-    else:
+        thick = 2.0 * float(cv2.distanceTransform(np.pad(hole, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
+        synth = settle_drift(poisson_blend(img, hole, target & have & ~hole, field, img),
+                             img.reshape(-1, 3)[field], hole, max(2.0, DRAPE_DRIFT * thick))
+    if synth is None:
         synth = synthesize(img, hole, exemplar, inside_src=inside, inside_dst=target, anchor=target & have,
                            cancel=cancel, progress=progress)
     if own_colour:
@@ -356,6 +359,8 @@ def continue_region(img: np.ndarray, have: np.ndarray, target: np.ndarray, rim: 
     return vals, new
 
 
+DRAPE_DRIFT = 0.25
+"""A draped fringe keeps its blend's difference from the hung strands only finer than this × its thickness."""
 DRAPE_MIN_SHARE = 0.8
 """Share of the new pixels that must find an exemplar pixel straight above them for :func:`drape_field`."""
 

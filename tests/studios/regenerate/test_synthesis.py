@@ -270,3 +270,52 @@ def test_new_hat_is_fabric_not_a_smooth_dome_and_shades_the_head() -> None:
     tex = fabric(hat, 0.0, 1)
     assert np.allclose(tex[~hat & (np.abs(np.arange(96)[:, None] - 13) > 14)], 1.0)  # only near the hat
     assert 0.03 < tex[hat].std() < 0.25 and abs(tex[hat].mean() - 1.0) < 0.05
+
+
+def test_a_fringe_hung_from_the_hair_keeps_its_colour_and_strands() -> None:
+    """A fringe hung from the hair above (the drape) has the hair's colour near the face and its strands."""
+    import engine.studios.regenerate.classical as C
+
+    rng = np.random.default_rng(3)
+    h, w = 90, 80
+    img = np.zeros((h, w, 3), np.float32)
+    strands = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), sigmaX=0.7, sigmaY=5.0)
+    img[:] = (45, 35, 28)
+    img += (18 * strands / strands.std())[..., None]          # dark hair with vertical strands
+    img[:, :, 0] += np.linspace(0, 25, h, dtype=np.float32)[:, None]  # lit more toward the face
+    img[50:] = (215, 165, 135)                                  # the forehead
+    have = np.zeros((h, w), bool)
+    have[:50] = True
+    target = have.copy()
+    target[50:78, 8:72] = True                                  # a fringe 28 px deep
+    face = ~have
+
+    def fringe() -> tuple[float, float]:
+        vals, _ = C.continue_region(img, have, target, rim=0, avoid=face, drape=True)
+        hole = target & ~have
+        got = np.zeros_like(img)
+        got[target] = vals
+        inner = cv2.erode(hole.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        hair = img[30:50].reshape(-1, 3)
+        return (float(np.abs(got[inner].mean(0) - hair.mean(0)).max()),
+                float(got[inner].std(0).mean() / hair.std(0).mean()))
+
+    off, spread = fringe()
+    assert off < 20 and spread > 0.5  # the hair's colour near the face, with its strands
+
+
+def test_settle_drift_takes_out_a_blends_slow_drift_and_keeps_fine_mends() -> None:
+    from engine.studios.regenerate.synthesis import settle_drift
+
+    rng = np.random.default_rng(4)
+    hole = np.zeros((60, 40), bool)
+    hole[10:50, 5:35] = True
+    ys, xs = np.nonzero(hole)
+    copies = (60 + 20 * rng.random((len(ys), 3))).astype(np.float32)
+    drift = (-3.0 * (ys - 10))[:, None].astype(np.float32)        # -120 at the bottom: out of range
+    mend = np.where((ys == 30)[:, None], 8.0, 0.0).astype(np.float32)  # a one-row seam mended by the blend
+    out = settle_drift(copies + drift + mend, copies, hole, 2.0)
+    err = out - copies
+    assert np.abs(err[ys > 40]).mean() < 6          # the drift is gone (it was ~105 there)
+    assert out.min() > 0
+    assert err[ys == 30].mean() > 3                 # the fine mend stays
