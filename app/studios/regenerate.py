@@ -235,7 +235,7 @@ class RegeneratePanel(StudioPanel):
         rr.addWidget(self.render_bar, 1)
         rr.addWidget(self.render_cancel)
         self.render_row.hide()
-        lay.addWidget(self.render_row)
+        lay.insertWidget(0, self.render_row)  # at the top of the panel, where it is seen without scrolling
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.timeout.connect(self._show_render_progress)

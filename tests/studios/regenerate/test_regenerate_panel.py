@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from skimage import data
 
 from app.model.raster import PatchCommand
@@ -155,6 +155,8 @@ def test_slow_render_shows_progress_and_cancel_stops_it(qtbot, win, monkeypatch)
     # the engine's share done is shown as a percentage
     qtbot.waitUntil(lambda: panel.render_bar.maximum() == 100 and panel.render_bar.value() == 25, timeout=3000)
     assert panel.render_bar.text().endswith("25%")
+    # at the top of the panel, above the mask navigator: seen without scrolling
+    assert panel.render_row.mapTo(panel, QPoint(0, 0)).y() < panel.painter.mapTo(panel, QPoint(0, 0)).y()
     qtbot.mouseClick(panel.render_cancel, Qt.MouseButton.LeftButton)
     assert not panel.render_row.isVisible() and "cancelled" in panel.info_label.text()
     qtbot.waitUntil(lambda: seen["stopped"], timeout=3000)  # the worker really stopped
