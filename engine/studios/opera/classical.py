@@ -402,10 +402,10 @@ def trapped_ball_seeds(free: np.ndarray, gap: int, radius: int) -> tuple[np.ndar
         if r > 0:
             # the ball grown back: every paper pixel within r of a part takes its label (the larger
             # where two parts reach it — float32 labels are exact below 2²⁴)
-            label = cv2.dilate(comp.astype(np.float32), k).astype(np.int32)
+            label = np.asarray(cv2.dilate(comp.astype(np.float32), k), np.int32)
             label[~avail] = 0
         else:
-            label = comp
+            label = np.asarray(comp, np.int32)
         keep = np.ones(count, bool)
         if i > 0:  # pieces smaller than the previous ball's square are tips and necks
             keep = np.bincount(label.ravel(), minlength=count) >= (2 * radii[i - 1]) ** 2
