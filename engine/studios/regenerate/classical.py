@@ -822,7 +822,10 @@ def _from_image(style: _Style, name: str, target: np.ndarray, in_place: bool,
     if style.has(name):
         if in_place and name in LARGE_REGIONS:
             new = target & ~style.mask(name)
-            replaced = np.isin(style.labels, np.unique(style.labels[new]))
+            # parser borders between large regions (hair / skin / background ...) are what strays
+            # come from; a part the edit replaced (lips under a smile) has a border of its own
+            large = [i for i in np.unique(style.labels[new]) if CLASSES[int(i)] in LARGE_REGIONS]
+            replaced = np.isin(style.labels, large) if large else None
             rim = max(2, int(round(2 * max(target.shape) / PARSE_SIDE)))  # parser borders scale with the photo
             face = np.isin(style.labels, [CLASSES.index(n) for n in FACE_LABELS])
             hair = name == "hair"
