@@ -461,6 +461,31 @@ ORIENT_SIDE = 512
 """Long side of the copy the orientation check's face detector sees."""
 
 
+def sideways_turns(face: Face) -> int:
+    """Quarter turns (counter-clockwise, as ``np.rot90``'s ``k``) that stand ``face`` upright when
+    its mesh says it lies on its side (chin-to-forehead more than 45° from the image's up): 1 or
+    3; 0 for a face within 45° of upright or upside down (the 180° rule handles that) and for a
+    face without landmarks. The mesh of a face lying on its side can come out flipped (mask on
+    the eyes); fitted in the turned image it is upright, and the 180° rule can check it there.
+
+    Example:
+        >>> import numpy as np
+        >>> lm = np.zeros((478, 2), np.float32)
+        >>> lm[T.CHIN], lm[T.FOREHEAD] = (50, 50), (90, 52)  # the forehead to the right
+        >>> sideways_turns(Face(np.zeros(4, np.float32), 1.0, lm, np.zeros((3, 2), np.float32)))
+        1
+    """
+    if face.landmarks is None:
+        return 0
+    up = np.asarray(face.landmarks[T.FOREHEAD, :2], np.float64) - np.asarray(face.landmarks[T.CHIN, :2], np.float64)
+    clockwise = float(np.degrees(np.arctan2(up[0], -up[1])))  # 0: forehead above the chin
+    if 45.0 < clockwise < 135.0:
+        return 1  # the forehead points right: np.rot90 turns the picture counter-clockwise once
+    if -135.0 < clockwise < -45.0:
+        return 3
+    return 0
+
+
 def upside_down_score(rgb: np.ndarray, face: Face) -> float:
     """How upside down a face's mesh looks: the mean grey level under its brows minus that of the
     brows mirrored across each eye (the upper cheeks), averaged over both sides. Real brows are
@@ -567,6 +592,20 @@ class FaceFinder:
             faces = detect_faces(rgb, self.fallback, self.mesh, max_faces=max_faces)
         return faces
 
+    def _upright_or_180(self, rgb: np.ndarray, faces: list[Face], max_faces: int) -> tuple[list[Face], int]:
+        """``faces`` (found in ``rgb`` as it is) and 0, or those of ``rgb`` turned by 180° and 180
+        when the detector prefers the turned image and the brows agree enough
+        (:data:`UPSIDE_DOWN_MARGIN`)."""
+        turned = np.ascontiguousarray(np.rot90(rgb, 2))
+        gain = self.orientation_score(turned) - self.orientation_score(rgb)
+        if gain > 0:  # the detector prefers the turned image: weigh it against the brows
+            found = self.faces(turned, max_faces)
+            if found:
+                brows = upside_down_score(rgb, faces[0]) - upside_down_score(turned, found[0])
+                if gain + brows / UPSIDE_DOWN_BROW_SCALE >= UPSIDE_DOWN_MARGIN:
+                    return [unrotate_face(f, 2, rgb.shape[:2]) for f in found], 180
+        return faces, 0
+
     def find(self, rgb: np.ndarray, max_faces: int = 16) -> tuple[list[Face], int]:
         """Faces (largest first, landmarks in ``rgb``'s pixels) and the orientation they were found
         in (degrees, counter-clockwise: 0, 90, 180 or 270).
@@ -576,16 +615,15 @@ class FaceFinder:
             max_faces: keep at most this many.
         """
         faces = self.faces(rgb, max_faces)
+        k = sideways_turns(faces[0]) if faces else 0
+        if k:  # a face lying on its side: fit it (and check it) where it stands upright
+            turned = np.ascontiguousarray(np.rot90(rgb, k))
+            found = self.faces(turned, max_faces)
+            if found:
+                found, extra = self._upright_or_180(turned, found, max_faces)
+                return [unrotate_face(f, k, rgb.shape[:2]) for f in found], (90 * k + extra) % 360
         if faces:
-            turned = np.ascontiguousarray(np.rot90(rgb, 2))
-            gain = self.orientation_score(turned) - self.orientation_score(rgb)
-            if gain > 0:  # the detector prefers the turned image: weigh it against the brows
-                found = self.faces(turned, max_faces)
-                if found:
-                    brows = upside_down_score(rgb, faces[0]) - upside_down_score(turned, found[0])
-                    if gain + brows / UPSIDE_DOWN_BROW_SCALE >= UPSIDE_DOWN_MARGIN:
-                        return [unrotate_face(f, 2, rgb.shape[:2]) for f in found], 180
-            return faces, 0
+            return self._upright_or_180(rgb, faces, max_faces)
         for k in (2, 1, 3):
             turned = np.ascontiguousarray(np.rot90(rgb, k))
             found = self.faces(turned, max_faces)

@@ -8,7 +8,7 @@ import pytest
 from skimage import data
 
 from engine.faces import FaceAnalyzer
-from engine.faces.detect import unrotate_face, upside_down_score
+from engine.faces.detect import sideways_turns, unrotate_face, upside_down_score
 from engine.faces.types import Face
 
 
@@ -50,6 +50,20 @@ def test_turned_astronaut_is_found_with_landmarks_in_place(analyzer, k: int) -> 
     err = np.hypot(*(res.faces[0].landmarks - expected).T).mean()
     assert err < 0.1 * eye, (k, err / eye)  # the mask and makeup land on the face, not the forehead
     assert upside_down_score(turned, res.faces[0]) < 0
+    # fitted where the face stands upright: the picture turned back by the same quarter turns
+    assert res.info["rotation"] == (360 - 90 * k) % 360
+
+
+@pytest.mark.parametrize(("degrees", "turns"), [(0, 0), (40, 0), (60, 1), (90, 1), (170, 0), (-60, 3), (-120, 3)])
+def test_sideways_turns_follow_the_mesh(degrees: float, turns: int) -> None:
+    """Chin-to-forehead turned clockwise by ``degrees`` from the image's up: quarter turns (as
+    ``np.rot90``'s ``k``) that stand the face upright, 0 within 45° of upright or upside down."""
+    lm = np.zeros((478, 2), np.float32)
+    a = np.radians(degrees)
+    lm[152] = (100.0, 100.0)  # chin
+    lm[10] = (100.0 + 50.0 * np.sin(a), 100.0 - 50.0 * np.cos(a))  # forehead
+    assert sideways_turns(Face(np.zeros(4, np.float32), 1.0, lm, lm[:3])) == turns
+    assert sideways_turns(Face(np.zeros(4, np.float32), 1.0, None, lm[:3])) == 0
 
 
 def test_no_landmarks_no_face(analyzer) -> None:
