@@ -644,6 +644,7 @@ def _run_holdout(rt: Runtime, records: list[dict[str, Any]], items: list[Item], 
         if not result.is_file():
             print(f"held out {name}: train on {len(train)} photos of the other sources, test on {len(test)}",
                   flush=True)
+            hdir.mkdir(parents=True, exist_ok=True)
             model, f = train_one(rt, train, items, hdir, args)
             if f["steps"] < args.steps:
                 print(f"held out {name}: stopped at step {f['steps']} (time limit); run again to continue", flush=True)

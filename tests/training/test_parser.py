@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -190,3 +191,45 @@ def test_holdout_source_names(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert err.startswith("masquerade: error: --holdout-source") and "\n" not in err
     assert not run.exists()
+
+
+def test_holdout_trains_without_the_held_out_source(tmp_path: Path, monkeypatch) -> None:
+    import argparse
+    import json
+
+    import engine.training.parser as P
+
+    items = [P.Item(s.name, tmp_path / f"{s.name}{i}.jpg", tmp_path / f"{s.name}{i}.png", s.convert)
+             for s in SOURCES for i in range(2)]
+    records = [{"index": i} for i in range(len(items))]
+    trained_on: dict[str, set[str]] = {}
+
+    def fake_train(rt: Any, recs: Any, its: Any, out_dir: Path, args: Any) -> tuple[FaceParserNet, dict]:
+        trained_on[out_dir.name] = {its[int(r["index"])].source for r in recs}
+        return tiny(), {"steps": args.steps}
+
+    def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float) -> dict:
+        for r in recs:
+            src = its[int(r["index"])].source
+            for eng, hit in (("geometric", 1.0), ("learned", 2.0)):
+                d = sink.setdefault(f"{src}/{eng}", P._counts())
+                d["inter"][1] += hit
+                d["union"][1] += 4.0
+                d["n"] += 1.0
+        return {}
+
+    monkeypatch.setattr(P, "train_one", fake_train)
+    monkeypatch.setattr(P, "evaluate", fake_eval)
+    rt = P.Runtime.create("cpu", False)
+    args = argparse.Namespace(holdout_source="all", steps=3, size=32, batch=1, width=32, lr=1e-3, seed=0)
+    assert P._run_holdout(rt, records, items, args, tmp_path) == 0
+    for s in SOURCES:
+        assert trained_on[f"holdout_{s.name}"] == {o.name for o in SOURCES} - {s.name}
+    doc = json.loads((tmp_path / "holdout.json").read_text())
+    assert set(doc["holdout"]) == {s.name for s in SOURCES}
+    assert doc["holdout"]["mt"]["photos"] == 2 and doc["holdout"]["mt"]["learned"]["per_class_iou"]["skin"] == 0.5
+    assert doc["mean_source_miou"] == {"geometric": 0.25, "learned": 0.5}
+    # finished sources are not trained again (resume)
+    trained_on.clear()
+    assert P._run_holdout(rt, records, items, args, tmp_path) == 0
+    assert trained_on == {}
