@@ -39,6 +39,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import cv2
 import numpy as np
@@ -157,14 +158,16 @@ def _costs_sel(lv: _Level, tdesc: np.ndarray, q: np.ndarray, sel: np.ndarray, re
 
 
 def _patchmatch(lv: _Level, f: np.ndarray, estimate: np.ndarray, iters: int, reach: float,
-                rng: np.random.Generator, cancel: CancelToken | None, refine: bool = False) -> np.ndarray:
+                rng: np.random.Generator, cancel: CancelToken | None, refine: bool = False,
+                tick: Callable[[float], None] | None = None) -> np.ndarray:
     """Refine the match field ``f`` (flat exemplar index per hole pixel); returns the new estimate.
 
     ``refine``: the field came from a coarser level, so only neighbours one pixel away and a
     random search within :data:`REFINE_RADIUS` px are tried (where the coarse search found the
-    right place, a finer one only adjusts it)."""
+    right place, a finer one only adjusts it). ``tick``: told the share (< 1) of the iterations done,
+    halfway through each and at the end of all but the last."""
     n = len(lv.ys)
-    for _ in range(iters):
+    for it in range(iters):
         if cancel is not None:
             cancel.raise_if_cancelled()
         tdesc = lv.target_desc(estimate)
@@ -180,6 +183,8 @@ def _patchmatch(lv: _Level, f: np.ndarray, estimate: np.ndarray, iters: int, rea
                 cx = np.where(ok, f[nb] % lv.w - dx * step, 0)
                 ok &= (cy >= 0) & (cy < lv.h) & (cx >= 0) & (cx < lv.w)
                 _try(lv, tdesc, f, cost, cy * lv.w + cx, ok, reach)
+        if tick is not None:
+            tick((it + 0.5) / iters)
         radius = REFINE_RADIUS if refine else min(max(lv.h, lv.w) / 2.0, 2.0 * reach)
         while radius >= 1.0:
             fy, fx = f // lv.w, f % lv.w
@@ -189,6 +194,8 @@ def _patchmatch(lv: _Level, f: np.ndarray, estimate: np.ndarray, iters: int, rea
             radius /= 2.0
         estimate = estimate.copy()
         estimate[lv.ys, lv.xs] = _vote(lv, f)
+        if tick is not None and it + 1 < iters:  # the caller counts the end
+            tick((it + 1.0) / iters)
     return estimate
 
 
@@ -340,11 +347,12 @@ def settle_drift(values: np.ndarray, copies: np.ndarray, hole: np.ndarray, sigma
 
 
 def _level_meter(progress: Callable[[float], None] | None, levels: int,
-                 shrink: int) -> tuple[Callable[[int], None], Callable[[float], None]]:
-    """Two functions that tell ``progress`` the share of a synthesis done: one to call when pyramid
-    level ``li`` (``levels - 1`` = coarsest) is done, or with -1 at the end; one for the share (0–1)
-    of the full-resolution blend of a hole searched on a copy reduced ``shrink`` times. A level weighs
-    its pixel count, the blend(s) as much as the finest level, the full-resolution one 4^shrink as much."""
+                 shrink: int) -> tuple[Callable[[int, float], None], Callable[[float], None]]:
+    """Two functions that tell ``progress`` the share of a synthesis done: one to call with the share
+    (0–1) of pyramid level ``li`` (``levels - 1`` = coarsest) done, or with -1 at the end; one for
+    the share of the full-resolution blend of a hole searched on a copy reduced ``shrink`` times. A
+    level weighs its pixel count, the blend(s) as much as the finest level, the full-resolution one
+    4^shrink as much."""
     work = [4.0 ** -li for li in range(levels)]
     final = 4.0 ** shrink if shrink else 0.0
     total = sum(work) + 1.0 + final
@@ -354,9 +362,15 @@ def _level_meter(progress: Callable[[float], None] | None, levels: int,
         if progress is not None:
             progress(min(1.0, value / total))
 
-    def level_done(li: int) -> None:
-        done[0] = total if li < 0 else done[0] + work[li]
-        tell(done[0])
+    def level_done(li: int, share: float) -> None:
+        if li < 0:
+            done[0] = total
+            tell(total)
+        elif share >= 1.0:
+            done[0] += work[li]
+            tell(done[0])
+        else:
+            tell(done[0] + work[li] * share)
 
     def blend_share(f: float) -> None:
         tell(total - final + final * f)
@@ -469,9 +483,10 @@ def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,
             # and a smooth estimate draws matches from the flattest exemplars)
             estimate[lv.ys, lv.xs] = _vote(lv, f)
             iters = ITERATIONS[1]
-        estimate = _patchmatch(lv, f, estimate, iters, scale_reach, rng, cancel, refine=li < len(pyr) - 1)
+        estimate = _patchmatch(lv, f, estimate, iters, scale_reach, rng, cancel, refine=li < len(pyr) - 1,
+                               tick=partial(level_done, li))
         prev = lv
-        level_done(li)
+        level_done(li, 1.0)
     assert f is not None and prev is not None
     hm0, _, _, _, am0 = pyr[0][1]
     blended = poisson_blend(estimate, hm0, am0, f, pyr[0][0])
@@ -497,7 +512,7 @@ def synthesize(img: np.ndarray, hole: np.ndarray, exemplar: np.ndarray, *,
         first = srcw.reshape(-1, 3)[q] + big_off[sy, sx]
         # full resolution: relax the blend from there (the upsampled offset misses the border)
         blended = poisson_blend(est, hw, aw, q, srcw, start=first, progress=blend_share)
-    level_done(-1)
+    level_done(-1, 1.0)
     return blended
 
 
