@@ -1010,9 +1010,9 @@ def _brim_shadow(out: np.ndarray, regen: np.ndarray, smooth: np.ndarray, how: di
 
 GRAIN_FLOOR = 0.02
 """Least relative fine-grain amplitude of a new fabric (a very clean photo still shows felt)."""
-FIBRE_AMPLITUDE = 0.04
+FIBRE_AMPLITUDE = 0.03
 """Relative amplitude of a fabric's fibres and nap (2–3 px blotches)."""
-FOLD_AMPLITUDE = 0.09
+FOLD_AMPLITUDE = 0.06
 """Relative amplitude of a fabric's folds (creases across the region, running away from its outline)."""
 
 
@@ -1060,7 +1060,7 @@ def fabric(target: np.ndarray, grain: float, seed: int) -> np.ndarray:
     fine = unit(cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.6))
     fibre = unit(cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), max(1.0, 0.006 * size)))
     # folds: noise long along one axis, narrow across it, mixed by the outline's direction
-    long_, narrow = max(2.0, 0.12 * size), max(1.0, 0.02 * size)
+    long_, narrow = max(2.0, 0.2 * size), max(1.0, 0.015 * size)
     base = rng.standard_normal((h, w)).astype(np.float32)
     along_y = unit(cv2.GaussianBlur(base, (0, 0), sigmaX=narrow, sigmaY=long_))
     along_x = unit(cv2.GaussianBlur(base.T.copy(), (0, 0), sigmaX=narrow, sigmaY=long_).T)
