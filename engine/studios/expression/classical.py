@@ -27,7 +27,8 @@ Robustness on real faces: the moves of a part that was estimated rather than fou
 ratio ``det(I + ∇flow)`` stays above a floor — 0.05 for every region (no fold / tear), 0.2 for an
 eye, 0.4 for an estimated part — and where overlapping regions still add up to a fold they are
 shrunk; eyelids are redrawn only where the eye was found, a mouth also where it was estimated
-inside the picture (:func:`_mouth_drawable`); an eye region's warp also
+inside the picture in a detector's face box (not in a tight crop: :func:`_mouth_drawable`); both
+eyes' lid lines take the width and colour of their own lash lines; an eye region's warp also
 squeezes no area more than :data:`_EYE_SQUEEZE`×, and a found eye
 box narrower than the prior eye size of its face (usually the iris only) is grown to it around its
 centre (:func:`grown_eye_box`). Pixels outside every region and redrawn part are copied: the result
@@ -562,10 +563,14 @@ def apply_rig(image: np.ndarray, face: AnimeFaceParts, params: ExpressionParams,
 
 def _mouth_drawable(face: AnimeFaceParts, scale: float, shape: tuple[int, int]) -> bool:
     """A found mouth is always redrawn; an estimated one (not seen in the pixels, e.g. a faint line)
-    where its box and a margin of half its width lie inside the picture (a mouth cut off by a tight
-    crop's edge is not drawn)."""
+    only in a face box from the detector (``score`` > 0: in a tight crop, whose box is the whole
+    picture, the prior places it anywhere between the eyes and the real mouth, and a second mouth
+    would be drawn on the cheeks) and where its box and a margin of half its width lie inside the
+    picture (a mouth cut off by the edge is not drawn)."""
     if face.found.get("mouth", True):
         return True
+    if face.score <= 0:
+        return False
     m = np.asarray(face.parts["mouth"], np.float64) * scale
     pad = 0.5 * (m[2] - m[0])
     h, w = shape

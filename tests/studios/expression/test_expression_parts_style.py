@@ -85,3 +85,21 @@ def test_redrawn_mouth_follows_the_line_width_of_the_picture():
         redraw_mouth(out, img, box, MouthShape(centre=(50.0, 40.0), half_width=12.0, lift=4.0, opening=0.0))
         widths[thick] = _dark_rows(out, 50, 150.0)
     assert widths[1] <= 2 and widths[4] >= 3, widths
+
+
+def test_dot_eyes_under_flat_brows_are_taken_for_the_eyes():
+    # a chibi face: thick flat brows over small upright dot eyes (the bars used to pass for the eyes)
+    img = np.full((256, 256, 3), 228, np.uint8)
+    img[:40] = 70  # hair
+    for x0 in (50, 146):
+        cv2.rectangle(img, (x0, 96), (x0 + 60, 103), (50, 50, 50), -1)
+    for cx in (86, 170):
+        cv2.ellipse(img, (cx, 128), (5, 11), 0, 0, 360, (40, 40, 40), -1)
+    cv2.line(img, (112, 190), (144, 190), (60, 40, 40), 2)
+    faces = analyze_anime(img, assume_crop=True)
+    assert faces
+    fc = faces[0]
+    for side, cx in (("left", 86), ("right", 170)):
+        e, b = fc.parts[f"{side}_eye"], fc.parts[f"{side}_brow"]
+        assert e[0] <= cx <= e[2] and e[1] <= 128 <= e[3], (side, e)
+        assert b[1] <= 100 <= b[3], (side, b)
