@@ -159,7 +159,9 @@ class ColorizeParams:
         extractor: the line extractor that drew the sketch (one of :data:`EXTRACTORS`); the
             reference's strokes are found with the same one, so the alignment compares like with
             like and the reference's paint is read between the same kind of strokes (XDoG marks
-            thick painted strokes as ink, HED only their edges).
+            thick painted strokes as ink, HED only their edges); the sketch's regions are found
+            for its kind of line too (HED's one-pixel edges, broken at junctions, by trapped balls:
+            :func:`~engine.studios.opera.classical.sketch_regions`).
     """
 
     line_level: int = 128
