@@ -113,39 +113,45 @@ def line_style(ref: np.ndarray, box: np.ndarray, skin: np.ndarray, size: float,
         ``(width in pixels ≥ 1, colour float32 [3])``.
     """
     x0, y0, x1, y1 = _patch(box, ref.shape[:2], 0)
-    darkest = line_colour(ref, box)
-    if float(np.mean(skin)) - float(np.mean(darkest)) < 25.0:
-        darkest = np.asarray(skin, np.float32) * _SHADE_LINE  # nothing dark here: a line of shaded skin
-    fallback = (max(1.0, float(fallback_width)), darkest)
+
+    def fallback() -> tuple[float, np.ndarray]:
+        darkest = line_colour(ref, box)
+        if float(np.mean(skin)) - float(np.mean(darkest)) < 25.0:
+            darkest = np.asarray(skin, np.float32) * _SHADE_LINE  # nothing dark here: shaded skin
+        return max(1.0, float(fallback_width)), darkest
     if x1 - x0 < 3 or y1 - y0 < 3:
-        return fallback
+        return fallback()
     sub = ref[y0:y1, x0:x1].astype(np.float32)
     grey = sub.mean(-1)
     sg, dark = float(np.mean(skin)), float(np.percentile(grey, 2))
     if sg - dark < 25.0:
-        return fallback
+        return fallback()
     stroke = grey < (sg + dark) / 2
-    cols, tops, lengths, rows = [], [], [], []
-    for c in range(stroke.shape[1]):
-        idx = np.flatnonzero(stroke[:, c])
-        if idx.size == 0:
-            continue
-        top = end = int(idx[0])
-        low = float(grey[top, c])
-        while end + 1 < stroke.shape[0] and stroke[end + 1, c] and grey[end + 1, c] <= low + 0.35 * (sg - dark):
-            end += 1  # the run ends where the line gives way to a lighter fill (an iris under the lashes)
-            low = min(low, float(grey[end, c]))
-        if end - top + 1 <= 0.35 * size:
-            cols.append(c)
-            tops.append(top + end)  # twice the run's middle row
-            lengths.append(end - top + 1)
-            rows.append(sub[top:end + 1, c])
-    if len(lengths) < max(3, stroke.shape[1] // 3):
-        return fallback
+    rise = 0.35 * (sg - dark)
+    has = stroke.any(0)
+    top = np.where(has, stroke.argmax(0), stroke.shape[0])
+    # each column's first run from the top, ending where it turns lighter than its darkest pixel by
+    # more than ``rise`` (the lash line giving way to a grey iris): grown row by row for all columns
+    run = np.zeros_like(stroke)
+    active = has.copy()
+    low = np.full(stroke.shape[1], np.inf, np.float32)
+    for y in range(stroke.shape[0]):
+        started = active & (top <= y)
+        ok = started & stroke[y] & (grey[y] <= low + rise)
+        active &= ~started | ok
+        run[y] = ok
+        low = np.where(ok, np.minimum(low, grey[y]), low)
+    lengths_all = run.sum(0)
+    keep = has & (lengths_all > 0) & (lengths_all <= 0.35 * size)
+    if int(keep.sum()) < max(3, stroke.shape[1] // 3):
+        return fallback()
+    cols = np.flatnonzero(keep)
+    lengths = lengths_all[cols].astype(np.float64)
+    middles = top[cols] + (lengths - 1) / 2
     # a column cuts a sloping line longer than the line is thick: the run × cos(slope) is its width
-    slope = np.gradient(np.asarray(tops, np.float64) / 2, np.asarray(cols, np.float64))
-    widths = np.asarray(lengths, np.float64) / np.sqrt(1.0 + np.clip(slope, -3, 3) ** 2)
-    px = np.concatenate(rows)
+    slope = np.gradient(middles, cols.astype(np.float64))
+    widths = lengths / np.sqrt(1.0 + np.clip(slope, -3, 3) ** 2)
+    px = sub[run & keep[None, :]]
     lum = px.mean(-1)
     colour = np.median(px[lum <= np.median(lum)], 0)
     return max(1.0, float(np.median(widths))), np.asarray(colour, np.float32)
