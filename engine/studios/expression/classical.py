@@ -535,8 +535,7 @@ def apply_rig(image: np.ndarray, face: AnimeFaceParts, params: ExpressionParams,
     lids = [(i, side, inner_sign) for i, (side, inner_sign) in enumerate((("left", 1.0), ("right", -1.0)))
             if (c.closure[i] > 0.01 or abs(c.lid_slant) >= 0.01) and face.found.get(f"{side}_eye", True)]
     # (an estimated eye is not redrawn: lids drawn in the wrong place would be worse)
-    boxes = {side: grown_eye_box(np.asarray(face.parts[f"{side}_eye"], np.float64) * scale, face_w)
-             for side in ("left", "right") if face.found.get(f"{side}_eye", True)}
+    boxes = {side: _lid_box(face, side, scale, face_w) for side in ("left", "right") if face.found.get(f"{side}_eye", True)}
     if lids:
         # one pen for both eyes: the mean of their own lash lines (hair or an iris touching one lash
         # line makes its measure thinner or thicker)
@@ -559,6 +558,17 @@ def apply_rig(image: np.ndarray, face: AnimeFaceParts, params: ExpressionParams,
         flow = flow + rflow
         np.maximum(weight, rweight, out=weight)
     return out, flow, weight
+
+
+def _lid_box(face: AnimeFaceParts, side: str, scale: float, face_w: float) -> np.ndarray:
+    """The box an eye's lids are redrawn in: :func:`grown_eye_box`, its top kept under a found brow
+    (a small eye, e.g. a chibi face's dot, grown to the prior eye size would paint over its brow)."""
+    eye = np.asarray(face.parts[f"{side}_eye"], np.float64) * scale
+    b = grown_eye_box(eye, face_w)
+    brow = np.asarray(face.parts[f"{side}_brow"], np.float64) * scale
+    if face.found.get(f"{side}_brow", False) and brow[3] < _box_centre(eye)[1]:
+        b[1] = max(b[1], float(brow[3]))
+    return b
 
 
 def _mouth_drawable(face: AnimeFaceParts, scale: float, shape: tuple[int, int]) -> bool:
