@@ -96,7 +96,7 @@ def line_style(ref: np.ndarray, box: np.ndarray, skin: np.ndarray, size: float,
     joined to a dark iris or to hair) are left out; each run times the cosine of the line's slope
     there (from the runs' middles in neighbouring columns) is the line's width across it, and the
     median of these is the width. The
-    colour is the median of the darkest half of those runs' pixels, so a thin grey pencil line gives
+    colour is the median of the runs' darkest pixels (their cores), so a thin grey pencil line gives
     a thin grey redrawn line, a bold black one a bold black line.
 
     Args:
@@ -151,9 +151,10 @@ def line_style(ref: np.ndarray, box: np.ndarray, skin: np.ndarray, size: float,
     # a column cuts a sloping line longer than the line is thick: the run × cos(slope) is its width
     slope = np.gradient(middles, cols.astype(np.float64))
     widths = lengths / np.sqrt(1.0 + np.clip(slope, -3, 3) ** 2)
-    px = sub[run & keep[None, :]]
-    lum = px.mean(-1)
-    colour = np.median(px[lum <= np.median(lum)], 0)
+    # the line's colour: each column's darkest run pixel (its core; an anti-aliased thin line's
+    # other pixels are blends with the skin)
+    core_rows = np.where(run, grey, np.inf).argmin(0)[cols]
+    colour = np.median(sub[core_rows, cols], 0)
     return max(1.0, float(np.median(widths))), np.asarray(colour, np.float32)
 
 
@@ -383,7 +384,7 @@ def redraw_mouth(out: np.ndarray, ref: np.ndarray, box: np.ndarray, shape: Mouth
     grown = np.array([box[0], box[1] - 2 - 0.1 * bh, box[2], box[3] + 2 + 0.1 * bh])
     fallback_w = float(np.clip(0.45 * bh, 1.2, max(1.2, 0.12 * hw)))
     thick, line = line_style(ref, grown, skin, bw, fallback_w)
-    thick = float(np.clip(thick, 1.0, max(1.2, _MOUTH_MAX_WIDTH * hw)))
+    thick = float(np.clip(thick, 1.2, max(1.2, _MOUTH_MAX_WIDTH * hw)))  # (a 1 px line redrawn fainter)
     grey = bool(np.ptp(ref[int(box[1]):int(box[3]) + 1, int(box[0]):int(box[2]) + 1].reshape(-1, 3).astype(np.int16), axis=1).max(initial=0) < 6)
     inside_c = np.full(3, 70.0, np.float32) if grey else np.array([120, 36, 48], np.float32)
     tongue_c = np.full(3, 150.0, np.float32) if grey else np.array([228, 116, 126], np.float32)
