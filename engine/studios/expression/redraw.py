@@ -96,7 +96,8 @@ def line_style(ref: np.ndarray, box: np.ndarray, skin: np.ndarray, size: float,
     joined to a dark iris or to hair) are left out; each run times the cosine of the line's slope
     there (from the runs' middles in neighbouring columns) is the line's width across it, and the
     median of these is the width. The
-    colour is the median of the runs' darkest pixels (their cores), so a thin grey pencil line gives
+    colour is the median of the darker 30 % of the runs' darkest pixels (their cores: a line's
+    tapering ends are fainter), so a thin grey pencil line gives
     a thin grey redrawn line, a bold black one a bold black line.
 
     Args:
@@ -154,7 +155,9 @@ def line_style(ref: np.ndarray, box: np.ndarray, skin: np.ndarray, size: float,
     # the line's colour: each column's darkest run pixel (its core; an anti-aliased thin line's
     # other pixels are blends with the skin)
     core_rows = np.where(run, grey, np.inf).argmin(0)[cols]
-    colour = np.median(sub[core_rows, cols], 0)
+    cores = sub[core_rows, cols]
+    core_grey = cores.mean(-1)
+    colour = np.median(cores[core_grey <= np.percentile(core_grey, 30)], 0)  # the line's darker part
     return max(1.0, float(np.median(widths))), np.asarray(colour, np.float32)
 
 
