@@ -255,8 +255,9 @@ def test_checkpoint_round_trip_with_its_card(tmp_path) -> None:
     with torch.no_grad():
         assert torch.equal(back(img, hole, seg), ref(img, hole, seg))
         assert not torch.equal(back(img, hole, seg), net(img, hole, seg))
-    assert describe_card(c) == ("measured worse on the benchmark's ground-truth bands: grow hair MAE 30.0 vs "
-                                "classical 27.0, un-fringe MAE 20.0 vs classical 16.0")
+    assert describe_card(c) == ("measured worse on the benchmark's ground-truth bands (error, SSIM and texture — 1 = "
+                                "the photo's — all count): grow hair MAE 30.0 vs classical 27.0; un-fringe MAE 20.0 "
+                                "vs classical 16.0")
     unmeasured = _fabricate(tmp_path / "new", better=False, measured=False)
     assert "not measured yet" in describe_card(store.load_checkpoint(unmeasured, device="cpu")[1])
 
@@ -341,7 +342,7 @@ def test_the_bench_writes_its_numbers_and_verdict_into_the_card(tmp_path) -> Non
     net, c = store.load_checkpoint(card, device="cpu")  # still valid against its weights
     assert not c.better and c.metrics["grow_hair_mae"] == 20.0 and c.metrics["classical_unfringe_mae"] == 18.0
     assert c.metrics["identity_distance"] == 0.1 and card.with_suffix(".safetensors").read_bytes() == weights
-    assert "measured worse" in describe_card(c)
+    assert "measured worse" in describe_card(c) and "texture 0.70 vs 0.70" in describe_card(c)
 
 
 
