@@ -2,6 +2,7 @@
 classical engine and Telea in the same run.
 
 ``python -m bench.regenerate_learned [--checkpoint CARD] [--sheet PNG] [--write-card] [--out JSON]``
+(``--looks PNG [--faces N]``: only the looks sheet of :func:`looks_sheet`)
 
 On every ``../shared/data/faces/parsing`` photo with its true label map (faces the network never
 saw in training), the two ground-truth tests of :mod:`bench.regenerate` — *grow hair* and
@@ -178,6 +179,58 @@ def run(checkpoint: Path | None = None, folder: Path = SHARED_PARSING, sheet: Pa
     return doc
 
 
+def looks_sheet(path: Path, folder: Path = SHARED_PARSING, faces: int = 4, checkpoint: Path | None = None,
+                side: int = 256) -> int:
+    """Write a sheet to look at: per face, photo | (classical, learned) for each of
+    :data:`bench.regenerate.LOOK_EDITS` (fringe, hat, longer hair, painted as a user would), head
+    crops; returns the number of faces.
+    """
+    import cv2
+    import torch
+
+    from bench.regenerate import LOOK_EDITS, look_edits
+    from engine.faces import FaceAnalyzer
+    from engine.faces.cli import quiet_native_stderr
+    from engine.imageio import load_image, save_image
+    from engine.studios.regenerate.classical import regenerate
+    from engine.studios.regenerate.learned import BACKEND, regenerate_learned
+    from engine.weights.store import load_checkpoint
+
+    torch.set_num_threads(1)
+    card_path, _card, problem = BACKEND.status(checkpoint)
+    if card_path is None or problem:
+        raise ValueError(f"no usable checkpoint: {problem}")
+    model, _ = load_checkpoint(card_path, device="cpu")
+    rows = []
+    with quiet_native_stderr():
+        analyzer = FaceAnalyzer()
+        for jpg in sorted(folder.glob("*.jpg"))[:faces]:
+            img = load_image(jpg)
+            res = analyzer.analyze(img)
+            if not res.faces or res.parsing is None:
+                continue
+            lab, kp = res.parsing, res.faces[0].keypoints
+            edits = look_edits(lab)
+            tiles = [img]
+            for name in LOOK_EDITS:
+                if name not in edits:
+                    tiles += [np.zeros_like(img)] * 2
+                    continue
+                e, paint = edits[name]
+                tiles.append(regenerate(img, lab, e, painted=paint)[0])
+                tiles.append(regenerate_learned(model, img, lab, e, keypoints=kp, painted=paint)[0])
+            ys, xs = np.nonzero(lab > 0)
+            cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+            half = max(ys.max() - ys.min(), xs.max() - xs.min()) // 2
+            y0, x0 = max(0, cy - half), max(0, cx - half)
+            y1, x1 = min(img.shape[0], cy + half), min(img.shape[1], cx + half)
+            rows.append(np.hstack([cv2.resize(np.ascontiguousarray(t[y0:y1, x0:x1]), (side, side),
+                                              interpolation=cv2.INTER_AREA) for t in tiles]))
+    if rows:
+        save_image(path, np.vstack(rows))
+    return len(rows)
+
+
 def write_card(path: Path, doc: dict[str, Any]) -> Path:
     """Record ``doc``'s numbers and verdict in the checkpoint's card (weights untouched, atomic).
 
@@ -220,9 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sheet", type=Path, help="PNG of damaged | Telea | classical | learned (no seam) | learned | truth per case")
     ap.add_argument("--out", type=Path, help="write the JSON here too")
     ap.add_argument("--write-card", action="store_true", help="record the numbers and the verdict in the card")
+    ap.add_argument("--looks", type=Path, help="only write a PNG of photo | (classical, learned) × (fringe, hat, "
+                                               "longer hair) for the first --faces photos, then exit")
+    ap.add_argument("--faces", type=int, default=4, help="faces on the --looks sheet")
     a = ap.parse_args(argv)
     if not a.folder.is_dir():
         print(f"skipped: {a.folder} absent")
+        return 0
+    if a.looks is not None:
+        print(f"looks sheet: {looks_sheet(a.looks, a.folder, a.faces, a.checkpoint)} faces → {a.looks}")
         return 0
     doc = run(a.checkpoint, a.folder, a.sheet)
     text = json.dumps(doc, indent=1)
