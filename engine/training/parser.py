@@ -536,7 +536,8 @@ def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[It
     def step(i: int) -> dict[str, float]:
         frac = i / max(1, args.steps)
         for g, b in zip(opt.param_groups, base, strict=True):
-            g["lr"] = b * min(1.0, (i + 1) / 20) * (0.5 * (1 + np.cos(np.pi * frac)))
+            g["lr"] = float(b * min(1.0, (i + 1) / 20) * (0.5 * (1 + np.cos(np.pi * frac))))  # a numpy scalar in the
+            # optimizer state would make the weights-only load of a resumed run fail
         picks = [groups[int(rng.integers(len(groups)))] for _ in range(args.batch)]
         idx = [g[int(rng.integers(len(g)))] for g in picks]
         samples = [augment(records[j], args.size, rng) for j in idx]

@@ -233,3 +233,20 @@ def test_holdout_trains_without_the_held_out_source(tmp_path: Path, monkeypatch)
     trained_on.clear()
     assert P._run_holdout(rt, records, items, args, tmp_path) == 0
     assert trained_on == {}
+
+
+def test_a_stopped_training_resumes(tmp_path: Path, monkeypatch) -> None:
+    import argparse
+
+    import engine.training.parser as P
+
+    monkeypatch.setattr(P, "load_imagenet_encoder", lambda model: "none (test)")
+    rec = dict(_record(), index=0)
+    items = [P.Item("celebamask", tmp_path / "a.jpg", tmp_path / "a.png", "official")]
+    rt = P.Runtime.create("cpu", False)
+    args = argparse.Namespace(width=32, prior_gain=4.0, lr=1e-3, seed=0, steps=2, batch=2, size=64, time_limit=None)
+    _, facts = P.train_one(rt, [rec], items, tmp_path / "run", args)
+    assert facts["steps"] == 2
+    args.steps = 3  # a longer plan: the saved optimizer state is loaded (weights only) and training goes on
+    _, facts = P.train_one(rt, [rec], items, tmp_path / "run", args)
+    assert facts["steps"] == 3
