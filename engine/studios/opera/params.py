@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.studios.opera.matching import Pin
 from engine.studios.ranges import Range, check_ranges
+
+if TYPE_CHECKING:  # matching imports scipy (~0.7 s): every batch command builds its parser from these params
+    from engine.studios.opera.matching import Pin
 
 XDOG_RANGES: dict[str, Range] = {
     "sigma": Range(0.0, 20.0, lo_open=True, unit="px"),
@@ -187,6 +189,8 @@ class ColorizeParams:
                      optional=("gap",))
         if self.extractor not in EXTRACTORS:
             raise ValueError(f"extractor must be one of {', '.join(EXTRACTORS)}, got {self.extractor!r}")
+        from engine.studios.opera.matching import Pin
+
         for pin in self.pins:
             if not isinstance(pin, Pin):
                 raise ValueError(f"pins must be Pin pairs, got {type(pin).__name__}")
