@@ -5,8 +5,9 @@ before/after split); the panel's mask painter shows the edited label map (a
 :class:`~app.model.raster.RasterLayer`) over the photo. Every finished stroke (and every undo/redo)
 regenerates in the worker, previews first.
 
-Engine choice: Auto (the learned SEAN-style generator only when its card measured it better than
-classical, else classical region warping), Classical, or Learned (runs the trained generator even
+Engine choice: Auto (the learned SEAN-style inpainter — it synthesises only the changed pixels — only
+when its card measured it better than classical, else classical region warping and synthesis),
+Classical, or Learned (runs the trained inpainter even
 when its card says it did not measure better — research use; refused with a message when no
 checkpoint is usable). The engine box shows the choice's resolution from the card only; the Learned
 entry's tool tip shows the card's measured numbers; the info line names the engine that ran and why.
@@ -65,8 +66,8 @@ LABELS_LAYER = "regenerate.labels"
 
 DEFAULTS: dict[str, Any] = {"blend": 1.0, "regions": ("hair",), "reference": ""}
 ENGINES = (("auto", "Auto (learned only if measured better)"), ("classical", "Classical region warping"),
-           ("neural", "Learned SEAN-style generator"))
-ENGINE_NAMES = {"classical": "classical region warping", "neural": "learned SEAN-style generator"}
+           ("neural", "Learned SEAN-style inpainter"))
+ENGINE_NAMES = {"classical": "classical region warping", "neural": "learned SEAN-style inpainter"}
 
 
 def why_short(res: Resolution, ran: str) -> str:
@@ -260,7 +261,7 @@ class RegeneratePanel(StudioPanel):
     def refresh_engines(self) -> None:
         """Tool tips and the engine note from the generator's card (nothing is loaded)."""
         summary = learned_summary()
-        tips = {"auto": "The learned generator only when its card says it measured better than classical; "
+        tips = {"auto": "The learned inpainter only when its card says it measured better than classical; "
                         "else classical region warping.\n\n" + summary,
                 "classical": "Warp each edited region from the source (or reference) and continue large "
                              "regions' texture; an unchanged mask returns the photo exactly.",

@@ -60,7 +60,7 @@ def test_learned_choice_runs_the_generator_then_back_to_classical(qtbot, win) ->
     panel = win.panels["regenerate"]
     edited = apply_edits(panel.model.pixels, "dilate:hair:8")
     panel.set_engine("neural")
-    assert panel.engine == "neural" and "learned SEAN-style generator" in panel.engine_note.text()
+    assert panel.engine == "neural" and "learned SEAN-style inpainter" in panel.engine_note.text()
     from app.model.raster import PatchCommand
 
     panel.undo.push(PatchCommand.from_maps(panel.model, panel.model.pixels.copy(), edited, "test edit"))
@@ -68,7 +68,7 @@ def test_learned_choice_runs_the_generator_then_back_to_classical(qtbot, win) ->
                     and "hair" in panel.result.info["regions"], timeout=30000)
     assert "learned inpainting" in panel.result.info["regions"]["hair"]
     text = panel.info_label.text()
-    assert "Engine: learned SEAN-style generator" in text and "does not say it measured better" in text
+    assert "Engine: learned SEAN-style inpainter" in text and "does not say it measured better" in text
     assert "research" in text
     learned = panel.result.image
     panel.set_engine("classical")
