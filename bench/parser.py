@@ -177,32 +177,13 @@ def sheet(out: Path, run_dir: Path, size: int, folds: int, per_source: int = 3, 
           crop: tuple[float, float] | None = None) -> Path:
     """Photo | geometric | learned | truth rows for held-out photos (fold models, product path); ``crop``:
     the run's crop scale and shift (default: the shipped checkpoint's)."""
-    import safetensors.torch
-
     from engine.faces.learned_parsing import refine_parsing
     from engine.imageio import load_image, save_image
     from engine.labels import colorize_labels
-    from engine.models.parser import FaceParserNet
-    from engine.training.parser import (
-        SOURCES,
-        build_cache,
-        faces_of,
-        folds_for,
-        list_items,
-        read_truth,
-    )
+    from engine.training.parser import SOURCES, faces_of, read_truth
 
-    items = list_items(SHARED)
     scale, shift = crop or _run_crop()
-    records = build_cache(items, run_dir / "cache", size, scale, shift)
-    fold_of = folds_for(items, folds, seed)
-    models = {}
-    for k in range(folds):
-        f = run_dir / f"fold{k}" / "result.npz"  # a finished fold (its state is the final one)
-        if f.is_file():
-            m = FaceParserNet()
-            m.load_state_dict(safetensors.torch.load_file(str(f.parent / "state" / "parser.safetensors")))
-            models[k] = m.eval()
+    items, records, fold_of, models = _fold_models(run_dir, size, folds, seed, (scale, shift))
     tile = 160
     rows = []
     for src in SOURCES:
@@ -219,15 +200,17 @@ def sheet(out: Path, run_dir: Path, size: int, folds: int, per_source: int = 3, 
     return save_image(out, np.concatenate(rows, 0))
 
 
-def _fold_models(run_dir: Path, size: int, folds: int, seed: int = 0) -> tuple[list[Any], list[Any], list[int], dict[int, Any]]:
-    """``(items, records, fold of each item, {fold: model})`` of a training run's finished folds."""
+def _fold_models(run_dir: Path, size: int, folds: int, seed: int = 0, crop: tuple[float, float] | None = None
+                 ) -> tuple[list[Any], list[Any], list[int], dict[int, Any]]:
+    """``(items, records, fold of each item, {fold: model})`` of a training run's finished folds;
+    ``crop``: the run's crop scale and shift (default: the shipped checkpoint's)."""
     import safetensors.torch
 
     from engine.models.parser import FaceParserNet
     from engine.training.parser import build_cache, folds_for, list_items
 
     items = list_items(SHARED)
-    scale, shift = _run_crop()
+    scale, shift = crop or _run_crop()
     records = build_cache(items, run_dir / "cache", size, scale, shift)
     fold_of = folds_for(items, folds, seed)
     models = {}

@@ -453,8 +453,6 @@ def look_edits(labels: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 def looks_sheet(folder: Path, path: Path, side: int = 256) -> int:
     """Write the looks sheet (photo | fringe | hat | longer hair per face, head crops) to ``path``;
     returns the number of faces."""
-    import cv2
-
     from engine.faces import FaceAnalyzer
     from engine.faces.cli import quiet_native_stderr
     from engine.imageio import load_image, save_image
@@ -474,16 +472,24 @@ def looks_sheet(folder: Path, path: Path, side: int = 256) -> int:
                     tiles.append(regenerate(img, lab, e, painted=paint)[0])
                 else:
                     tiles.append(np.zeros_like(img))
-            ys, xs = np.nonzero(lab > 0)  # the head and shoulders, squared
-            cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
-            half = max(ys.max() - ys.min(), xs.max() - xs.min()) // 2
-            y0, x0 = max(0, cy - half), max(0, cx - half)
-            y1, x1 = min(img.shape[0], cy + half), min(img.shape[1], cx + half)
-            rows.append(np.hstack([cv2.resize(np.ascontiguousarray(t[y0:y1, x0:x1]), (side, side),
-                                              interpolation=cv2.INTER_AREA) for t in tiles]))
+            rows.append(looks_row(tiles, lab, side))
     if rows:
         save_image(path, np.vstack(rows))
     return len(rows)
+
+
+def looks_row(tiles: list[np.ndarray], labels: np.ndarray, side: int) -> np.ndarray:
+    """One row of a looks sheet: each tile cut to the head and shoulders (the labelled pixels'
+    box, squared) and resized to ``side``²."""
+    import cv2
+
+    ys, xs = np.nonzero(labels > 0)
+    cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+    half = max(ys.max() - ys.min(), xs.max() - xs.min()) // 2
+    y0, x0 = max(0, cy - half), max(0, cx - half)
+    y1, x1 = min(labels.shape[0], cy + half), min(labels.shape[1], cx + half)
+    return np.hstack([cv2.resize(np.ascontiguousarray(t[y0:y1, x0:x1]), (side, side), interpolation=cv2.INTER_AREA)
+                      for t in tiles])
 
 
 if __name__ == "__main__":  # python -m bench.regenerate [--sheet PNG]: the ground-truth test alone

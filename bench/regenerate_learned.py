@@ -185,10 +185,9 @@ def looks_sheet(path: Path, folder: Path = SHARED_PARSING, faces: int = 4, check
     :data:`bench.regenerate.LOOK_EDITS` (fringe, hat, longer hair, painted as a user would), head
     crops; returns the number of faces.
     """
-    import cv2
     import torch
 
-    from bench.regenerate import LOOK_EDITS, look_edits
+    from bench.regenerate import LOOK_EDITS, look_edits, looks_row
     from engine.faces import FaceAnalyzer
     from engine.faces.cli import quiet_native_stderr
     from engine.imageio import load_image, save_image
@@ -219,13 +218,7 @@ def looks_sheet(path: Path, folder: Path = SHARED_PARSING, faces: int = 4, check
                 e, paint = edits[name]
                 tiles.append(regenerate(img, lab, e, painted=paint)[0])
                 tiles.append(regenerate_learned(model, img, lab, e, keypoints=kp, painted=paint)[0])
-            ys, xs = np.nonzero(lab > 0)
-            cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
-            half = max(ys.max() - ys.min(), xs.max() - xs.min()) // 2
-            y0, x0 = max(0, cy - half), max(0, cx - half)
-            y1, x1 = min(img.shape[0], cy + half), min(img.shape[1], cx + half)
-            rows.append(np.hstack([cv2.resize(np.ascontiguousarray(t[y0:y1, x0:x1]), (side, side),
-                                              interpolation=cv2.INTER_AREA) for t in tiles]))
+            rows.append(looks_row(tiles, lab, side))
     if rows:
         save_image(path, np.vstack(rows))
     return len(rows)

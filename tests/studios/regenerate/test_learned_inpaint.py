@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import engine.weights.store as store
+from conftest import tiny_labelled_face
 from engine.device import select_device
 from engine.labels import CELEBAMASK_HQ
 from engine.models.regen import one_hot
@@ -38,21 +39,8 @@ KP = np.array([[24.0, 30.0], [40.0, 30.0], [32.0, 46.0]], np.float32)  # tiny_fa
 
 
 def tiny_face(side: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """A drawn face (skin disc, hair, eyes, lips) with its exact label map, a little texture."""
-    yy, xx = np.mgrid[0:side, 0:side] / side
-    lab = np.zeros((side, side), np.uint8)
-    img = np.full((side, side, 3), 90, np.uint8)
-    face = (yy - 0.55) ** 2 / 0.3 ** 2 + (xx - 0.5) ** 2 / 0.25 ** 2 < 1
-    hair = ((yy - 0.4) ** 2 / 0.36 ** 2 + (xx - 0.5) ** 2 / 0.34 ** 2 < 1) & ~face & (yy < 0.6)
-    lab[hair], img[hair] = IDX("hair"), (70, 45, 25)
-    lab[face], img[face] = IDX("skin"), (220, 170, 140)
-    for cx, name in ((0.38, "r_eye"), (0.62, "l_eye")):
-        eye = (yy - 0.48) ** 2 / 0.04 ** 2 + (xx - cx) ** 2 / 0.07 ** 2 < 1
-        lab[eye], img[eye] = IDX(name), (240, 240, 240)
-    lips = (np.abs(yy - 0.72) < 0.04) & (np.abs(xx - 0.5) < 0.12)
-    lab[lips], img[lips] = IDX("u_lip"), (180, 80, 80)
-    noise = np.random.default_rng(side).integers(-6, 7, img.shape)
-    return np.clip(img + noise, 0, 255).astype(np.uint8), lab
+    """The shared drawn face with its exact label map (a little texture)."""
+    return tiny_labelled_face(side, texture=True)
 
 
 def _beard(lab: np.ndarray) -> np.ndarray:
