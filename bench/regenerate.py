@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -303,6 +304,27 @@ def telea(damaged: np.ndarray, band: np.ndarray) -> np.ndarray:
     return cv2.inpaint(damaged, band.astype(np.uint8), 5, cv2.INPAINT_TELEA)
 
 
+CASES = {"grow_hair": (grow_hair_case, "hair"), "unfringe": (unfringe_case, "skin")}
+"""Ground-truth test → (the case maker, the label its band is set back to)."""
+
+
+def damaged_cases(folder: Path) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """``(test, photo, damaged photo, band)`` for every photo of ``folder`` with its label map
+    (``X.jpg`` + ``X.png``) and every test of :data:`CASES` that applies to it."""
+    from engine.imageio import load_image
+    from engine.studios.regenerate.edits import load_label_map
+
+    for jpg in sorted(folder.glob("*.jpg")):
+        png = jpg.with_suffix(".png")
+        if not png.exists():
+            continue
+        img, truth = load_image(jpg), load_label_map(png)
+        for name, (case, _label) in CASES.items():
+            got = case(img, truth)
+            if got is not None:
+                yield name, img, got[0], got[1]
+
+
 def ground_truth(folder: Path = SHARED_PARSING, sheet: Path | None = None) -> dict[str, Any]:
     """The issue's ground-truth synthesis test on every photo + label pair of ``folder``.
 
@@ -319,41 +341,29 @@ def ground_truth(folder: Path = SHARED_PARSING, sheet: Path | None = None) -> di
     """
     from engine.faces import FaceAnalyzer
     from engine.faces.cli import quiet_native_stderr
-    from engine.imageio import load_image
     from engine.labels import CELEBAMASK_HQ
     from engine.metrics.identity import identity_report
     from engine.studios.regenerate.classical import regenerate
-    from engine.studios.regenerate.edits import load_label_map
 
-    tests = {"grow_hair": (grow_hair_case, "hair"), "unfringe": (unfringe_case, "skin")}
     scores: dict[str, dict[str, list[dict[str, float]]]] = {
-        k: {"engine": [], "engine_labels_only": [], "telea": []} for k in tests}
+        k: {"engine": [], "engine_labels_only": [], "telea": []} for k in CASES}
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
     tiles: list[np.ndarray] = []
     with quiet_native_stderr():
         analyzer = FaceAnalyzer()
-        for jpg in sorted(folder.glob("*.jpg")):
-            png = jpg.with_suffix(".png")
-            if not png.exists():
-                continue
-            img, truth = load_image(jpg), load_label_map(png)
-            for name, (case, label) in tests.items():
-                got = case(img, truth)
-                if got is None:
-                    continue
-                damaged, band = got
-                src = analyzer.analyze(damaged).parsing
-                target = src.copy()
-                target[band] = CELEBAMASK_HQ.index(label)
-                out, _, _ = regenerate(damaged, src, target, painted=band)
-                plain, _, _ = regenerate(damaged, src, target)
-                base = telea(damaged, band)
-                scores[name]["engine"].append(band_scores(out, img, band))
-                scores[name]["engine_labels_only"].append(band_scores(plain, img, band))
-                scores[name]["telea"].append(band_scores(base, img, band))
-                pairs.append((img, out))
-                if sheet is not None:
-                    tiles.append(_sheet_row(damaged, base, out, img, band))
+        for name, img, damaged, band in damaged_cases(folder):
+            src = analyzer.analyze(damaged).parsing
+            target = src.copy()
+            target[band] = CELEBAMASK_HQ.index(CASES[name][1])
+            out, _, _ = regenerate(damaged, src, target, painted=band)
+            plain, _, _ = regenerate(damaged, src, target)
+            base = telea(damaged, band)
+            scores[name]["engine"].append(band_scores(out, img, band))
+            scores[name]["engine_labels_only"].append(band_scores(plain, img, band))
+            scores[name]["telea"].append(band_scores(base, img, band))
+            pairs.append((img, out))
+            if sheet is not None:
+                tiles.append(_sheet_row(damaged, base, out, img, band))
     if sheet is not None and tiles:
         from engine.imageio import save_image
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.regenerate import SHARED_PARSING, TEXTURE_AIM, band_scores, grow_hair_case, telea, unfringe_case
+from bench.regenerate import SHARED_PARSING, TEXTURE_AIM, band_scores, damaged_cases, telea
 
 TESTS: dict[str, str] = {"grow_hair": "hair", "unfringe": "skin"}
 """Ground-truth test → the label the band is set back to."""
@@ -109,11 +109,10 @@ def run(checkpoint: Path | None = None, folder: Path = SHARED_PARSING, sheet: Pa
 
     from engine.faces import FaceAnalyzer
     from engine.faces.cli import quiet_native_stderr
-    from engine.imageio import load_image, save_image
+    from engine.imageio import save_image
     from engine.labels import CELEBAMASK_HQ
     from engine.metrics.identity import identity_report
     from engine.studios.regenerate.classical import regenerate
-    from engine.studios.regenerate.edits import load_label_map
     from engine.studios.regenerate.learned import BACKEND, LEARNED_MODEL, regenerate_learned
     from engine.weights.store import load_checkpoint
 
@@ -128,39 +127,30 @@ def run(checkpoint: Path | None = None, folder: Path = SHARED_PARSING, sheet: Pa
     rows: list[np.ndarray] = []
     with quiet_native_stderr():
         analyzer = FaceAnalyzer()
-        for jpg in sorted(folder.glob("*.jpg")):
-            png = jpg.with_suffix(".png")
-            if not png.exists():
+        for test, img, damaged, band in damaged_cases(folder):
+            res = analyzer.analyze(damaged)
+            if res.parsing is None:
                 continue
-            img, truth = load_image(jpg), load_label_map(png)
-            for test, label in TESTS.items():
-                got = (grow_hair_case if test == "grow_hair" else unfringe_case)(img, truth)
-                if got is None:
-                    continue
-                damaged, band = got
-                res = analyzer.analyze(damaged)
-                if res.parsing is None:
-                    continue
-                src = res.parsing
-                kp = res.faces[0].keypoints if res.faces else None
-                target = src.copy()
-                target[band] = CELEBAMASK_HQ.index(label)
-                t0 = time.perf_counter()
-                learned, _, _ = regenerate_learned(model, damaged, src, target, keypoints=kp, painted=band)
-                t1 = time.perf_counter()
-                classical, _, _ = regenerate(damaged, src, target, painted=band)
-                t2 = time.perf_counter()
-                ms["learned"].append((t1 - t0) * 1000)
-                ms["classical"].append((t2 - t1) * 1000)
-                plain, _, _ = regenerate_learned(model, damaged, src, target, keypoints=kp)
-                raw, _, _ = regenerate_learned(model, damaged, src, target, keypoints=kp, painted=band, seam=False)
-                base = telea(damaged, band)
-                for name, out in (("learned", learned), ("learned_no_seam", raw), ("learned_labels_only", plain),
-                                  ("classical", classical), ("telea", base)):
-                    scores[test][name].append(band_scores(out, img, band))
-                pairs.append((img, learned))
-                if sheet is not None:
-                    rows.append(_sheet_row([damaged, base, classical, raw, learned, img], band))
+            src = res.parsing
+            kp = res.faces[0].keypoints if res.faces else None
+            target = src.copy()
+            target[band] = CELEBAMASK_HQ.index(TESTS[test])
+            t0 = time.perf_counter()
+            learned, _, _ = regenerate_learned(model, damaged, src, target, keypoints=kp, painted=band)
+            t1 = time.perf_counter()
+            classical, _, _ = regenerate(damaged, src, target, painted=band)
+            t2 = time.perf_counter()
+            ms["learned"].append((t1 - t0) * 1000)
+            ms["classical"].append((t2 - t1) * 1000)
+            plain, _, _ = regenerate_learned(model, damaged, src, target, keypoints=kp)
+            raw, _, _ = regenerate_learned(model, damaged, src, target, keypoints=kp, painted=band, seam=False)
+            base = telea(damaged, band)
+            for name, out in (("learned", learned), ("learned_no_seam", raw), ("learned_labels_only", plain),
+                              ("classical", classical), ("telea", base)):
+                scores[test][name].append(band_scores(out, img, band))
+            pairs.append((img, learned))
+            if sheet is not None:
+                rows.append(_sheet_row([damaged, base, classical, raw, learned, img], band))
     if sheet is not None and rows:
         save_image(sheet, np.vstack(rows))
     doc: dict[str, Any] = {"checkpoint": f"{path.parent.name}/{path.name}", "weights_sha256": card.sha256[:12]}

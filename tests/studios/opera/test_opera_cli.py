@@ -54,14 +54,19 @@ def test_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
     assert r.returncode == 2 and not (tmp_path / "x.png").exists()
 
 
-def test_batch_colorize(tmp_path: Path) -> None:
+def _colorize_job(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Two generated sketches, a green reference and the output folder of a ``batch colorize``."""
     sketches = tmp_path / "in"
     sketches.mkdir()
     for s in (1, 2):
         Image.fromarray(generate_lianpu(s, size=96).line_art).save(sketches / f"s{s}.png")
     ref = tmp_path / "ref.png"
     Image.fromarray(generate_lianpu(5, colour="green", size=128).image).save(ref)
-    out = tmp_path / "out"
+    return sketches, ref, tmp_path / "out"
+
+
+def test_batch_colorize(tmp_path: Path) -> None:
+    sketches, ref, out = _colorize_job(tmp_path)
     assert main(["batch", "colorize", "--input", str(sketches), "--reference", str(ref), "--output", str(out)]) == 0
     from engine.studios.opera.classical import classify_main_colour
 
@@ -90,13 +95,7 @@ def test_batch_colorize_passes_the_extractor_and_resumes(tmp_path: Path, monkeyp
         return xdog(image, XDoGParams(sigma=2.0, threshold=0.5))
 
     monkeypatch.setattr(hed_module, "hed_line_art", fake_hed)
-    sketches = tmp_path / "in"
-    sketches.mkdir()
-    for s in (1, 2):
-        Image.fromarray(generate_lianpu(s, size=96).line_art).save(sketches / f"s{s}.png")
-    ref = tmp_path / "ref.png"
-    Image.fromarray(generate_lianpu(5, colour="green", size=128).image).save(ref)
-    out = tmp_path / "out"
+    sketches, ref, out = _colorize_job(tmp_path)
     assert main(["batch", "colorize", "--input", str(sketches), "--reference", str(ref), "--output", str(out),
                  "--extractor", "hed", "--workers", "1"]) == 0
     assert calls  # the reference's strokes were found with HED
