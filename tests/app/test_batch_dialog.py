@@ -8,10 +8,10 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.dialogs.batch_dialog import BatchDialog, format_eta
-from conftest import shapes_image
 from engine.batch import read_manifest
 from engine.imageio import save_image
 from engine.studios.opera.params import XDoGParams
+from testkit import shapes_image
 
 
 def make_inputs(folder: Path, n: int) -> None:

@@ -11,9 +11,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.dialogs.batch_dialog import BatchDialog, default_params, parse_value, studio_ops
-from conftest import shapes_image
 from engine.batch import read_manifest
 from engine.imageio import save_image
+from testkit import shapes_image
 
 SHOTS = Path(os.environ.get("MASQUERADE_SHOTS", "/tmp"))
 

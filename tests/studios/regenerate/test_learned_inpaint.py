@@ -13,7 +13,6 @@ import pytest
 import torch
 
 import engine.weights.store as store
-from conftest import tiny_labelled_face
 from engine.device import select_device
 from engine.labels import CELEBAMASK_HQ
 from engine.models.regen import one_hot
@@ -30,6 +29,7 @@ from engine.studios.regenerate.learned import (
 from engine.studios.regenerate.params import RegenerateParams
 from engine.training.regen_inpaint import HOLE_KINDS, gram, random_hole, train, training_sources
 from engine.weights.card import Verdict
+from testkit import tiny_labelled_face
 
 IDX = CELEBAMASK_HQ.index
 TINY = dict(width=8, n_down=2, n_blocks=1, style_dim=8, encoder_width=8, max_width=16, side=16)

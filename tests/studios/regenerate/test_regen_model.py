@@ -13,7 +13,6 @@ import pytest
 import torch
 
 import engine.weights.store as store
-from conftest import tiny_labelled_face
 from engine.labels import CELEBAMASK_HQ
 from engine.models.regen import MultiscaleDiscriminator, RegenGenerator, one_hot, region_average
 from engine.nn.losses import feature_matching_loss, gan_loss
@@ -27,6 +26,7 @@ from engine.training.regen import (
     train,
 )
 from engine.training.regen import pair_r1_penalty as r1_penalty
+from testkit import tiny_labelled_face
 
 IDX = CELEBAMASK_HQ.index
 TINY = dict(width=8, n_down=2, n_blocks=4, style_dim=8, encoder_width=8, max_width=16, side=16)
