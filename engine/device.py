@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -243,3 +245,63 @@ def module_device_name(module: Any) -> str:
     if isinstance(inner, torch.nn.Module):
         return str(module_device(inner))
     return CLASSICAL_DEVICE
+
+
+INFERENCE_MAX_THREADS = 4
+"""Most torch threads one learned inference step on the CPU uses (the studios' crops are small:
+more threads gain little)."""
+
+
+def inference_threads(load: float | None = None, cores: int | None = None, current: int | None = None) -> int:
+    """Torch threads for one learned inference step on the CPU: the cores the 1-minute load average
+    leaves free, at least 1, at most :data:`INFERENCE_MAX_THREADS` and torch's own setting.
+
+    On a loaded machine a second torch thread waits for a busy core and spins: a small crop then
+    takes seconds instead of a tenth of one (measured with the face parser in ``bench.parser`` and
+    the regenerate inpainter in ``bench.regenerate_learned``), so a busy machine gets one.
+
+    Args:
+        load: 1-minute load average (default :func:`os.getloadavg`; where there is none, no limit
+            but torch's and :data:`INFERENCE_MAX_THREADS`).
+        cores: logical CPUs (default :func:`os.cpu_count`).
+        current: torch's thread setting (default :func:`torch.get_num_threads`).
+
+    Example:
+        >>> inference_threads(load=7.0, cores=2, current=2)
+        1
+        >>> inference_threads(load=0.3, cores=2, current=2)
+        2
+        >>> inference_threads(load=2.0, cores=16, current=16)
+        4
+    """
+    if current is None:
+        import torch
+
+        current = torch.get_num_threads()
+    if load is None and hasattr(os, "getloadavg"):
+        load = os.getloadavg()[0]
+    n = min(current, INFERENCE_MAX_THREADS)
+    if load is not None:
+        free = int((cores if cores is not None else (os.cpu_count() or 1)) - load + 0.5)
+        n = min(n, free)
+    return max(1, n)
+
+
+_THREADS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the setting (one block at a
+    time: the setting is process-wide)."""
+    import torch
+
+    with _THREADS_LOCK:
+        before = torch.get_num_threads()
+        if n != before:
+            torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            if n != before:
+                torch.set_num_threads(before)

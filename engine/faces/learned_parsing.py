@@ -20,10 +20,7 @@ loads it (hash-checked, ``strict=True``) on :func:`engine.device.select_device`.
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.device import select_device
+from engine.device import inference_threads, select_device, torch_threads
 from engine.errors import CheckpointError
 from engine.faces.align import AlignedCrop, align_face, feather_mask, ffhq_quad
 from engine.faces.types import Face
@@ -54,59 +51,6 @@ FEATHER = 0.04
 """Share of the crop side over which the correction fades to zero at the crop border."""
 
 TRAIN_HINT = "masquerade train parser --data ../shared/data"
-
-MAX_THREADS = 4
-"""Most torch threads one learned parsing step uses (a 160² crop gains little from more)."""
-
-
-def parse_threads(load: float | None = None, cores: int | None = None, current: int | None = None) -> int:
-    """Torch threads for one learned parsing step: the cores the 1-minute load average leaves free,
-    at least 1, at most :data:`MAX_THREADS` and torch's own setting.
-
-    On a loaded machine a second torch thread waits for a busy core and spins: the small crop then
-    takes seconds instead of a tenth of one (measured in ``bench.parser``), so a busy machine gets one.
-
-    Args:
-        load: 1-minute load average (default :func:`os.getloadavg`; where there is none, no limit
-            but torch's and :data:`MAX_THREADS`).
-        cores: logical CPUs (default :func:`os.cpu_count`).
-        current: torch's thread setting (default :func:`torch.get_num_threads`).
-
-    Example:
-        >>> parse_threads(load=7.0, cores=2, current=2)
-        1
-        >>> parse_threads(load=0.3, cores=2, current=2)
-        2
-        >>> parse_threads(load=2.0, cores=16, current=16)
-        4
-    """
-    cur = torch.get_num_threads() if current is None else current
-    if load is None and hasattr(os, "getloadavg"):
-        load = os.getloadavg()[0]
-    n = min(cur, MAX_THREADS)
-    if load is not None:
-        free = int((cores if cores is not None else (os.cpu_count() or 1)) - load + 0.5)
-        n = min(n, free)
-    return max(1, n)
-
-
-_THREADS_LOCK = threading.Lock()
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads, then restore the setting (one block at a
-    time: the setting is process-wide)."""
-    with _THREADS_LOCK:
-        before = torch.get_num_threads()
-        if n != before:
-            torch.set_num_threads(n)
-        try:
-            yield
-        finally:
-            if n != before:
-                torch.set_num_threads(before)
-
 
 def shifted_crop(rgb: np.ndarray, keypoints: np.ndarray, size: int, scale: float, shift: float) -> AlignedCrop:
     """:func:`engine.faces.align.align_face` with the crop's centre moved up by ``shift · side``
@@ -293,7 +237,7 @@ class LearnedParser:
         self.model = model.float().eval()
         self.device = torch.device(dev)
         self.last_threads = 0  # torch threads of the last CPU parse (0: none yet)
-        self.threads: int | None = None  # a fixed thread count for the CPU parse (None: parse_threads())
+        self.threads: int | None = None  # a fixed thread count for the CPU parse (None: inference_threads())
         self.card = card
         self.size = int(card.input_size[0]) if card.input_size else 192
         self.scale = float(card.extra.get("crop_scale", CROP_SCALE))
@@ -301,9 +245,9 @@ class LearnedParser:
 
     def parse(self, rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray) -> np.ndarray:
         """Learned labels of ``rgb`` (see :func:`refine_parsing`), on the CPU with ``threads`` torch
-        threads, by default :func:`parse_threads` (the count used is kept in ``last_threads``)."""
+        threads, by default :func:`~engine.device.inference_threads` (the count used is kept in ``last_threads``)."""
         if self.device.type != "cpu":
             return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift)
-        self.last_threads = self.threads or parse_threads()
+        self.last_threads = self.threads or inference_threads()
         with torch_threads(self.last_threads):
             return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift)

@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from engine.device import INFERENCE_MAX_THREADS as MAX_THREADS
+from engine.device import inference_threads as parse_threads
+from engine.device import torch_threads
 from engine.faces.align import align_face
-from engine.faces.learned_parsing import MAX_THREADS, parse_threads, refine_parsing, shifted_crop, torch_threads
+from engine.faces.learned_parsing import refine_parsing, shifted_crop
 from engine.faces.types import Face
 from engine.imageio import save_image
 from engine.models.parser import FaceParserNet

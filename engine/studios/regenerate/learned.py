@@ -20,6 +20,7 @@ filled by OpenCV Telea inpainting (said in ``info``).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +28,7 @@ import cv2
 import numpy as np
 import torch
 
-from engine.device import module_device
+from engine.device import inference_threads, module_device, torch_threads
 from engine.imageio import validate_rgb
 from engine.studios.base import LearnedBackend
 from engine.studios.regenerate.edits import check_labels
@@ -277,7 +278,9 @@ def regenerate_learned(model: Any, image: np.ndarray, labels: np.ndarray, edited
         chole = cv2.resize(hole_f, (side, side), interpolation=cv2.INTER_AREA)
         inverse = np.array([[w / side, 0, 0.5 * w / side - 0.5], [0, h / side, 0.5 * h / side - 0.5]])
     chole = (chole > 0).astype(np.float32)  # any covered part of a model pixel is synthesised
-    with torch.no_grad():
+    # on the CPU, the threads the load leaves free (two spinning threads took seconds on a busy machine)
+    threads = torch_threads(inference_threads()) if dev.type == "cpu" else contextlib.nullcontext()
+    with threads, torch.no_grad():
         x, hm, seg = _to_tensor(cimg, dev), torch.from_numpy(chole).to(dev)[None, None], _one_hot(clab, dev)
         codes = model.encode_style(x, seg, hm)
         if ref_ids and reference is not None and reference_labels is not None:
