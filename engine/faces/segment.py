@@ -22,9 +22,9 @@ class PersonSegmenter:
 
     def _get(self):
         if self._model is None:
-            import mediapipe as mp
+            from engine._compat.mediapipe_light import solution
 
-            self._model = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+            self._model = solution("selfie_segmentation").SelfieSegmentation(model_selection=0)
         return self._model
 
     def probability(self, rgb: np.ndarray) -> np.ndarray:
