@@ -88,15 +88,25 @@ class MediaPipeBoxDetector:
         self.close_range_fallback = close_range_fallback
         self._lock = threading.Lock()
         self._models: dict[int, object] = {}
+        self._last_full_range: tuple[np.ndarray, float | None] | None = None
+
+    def best_score_of(self, rgb: np.ndarray) -> float | None:
+        """The best full-range detection score of the last :meth:`detect` call when that call was
+        on this very array and found a face (at least :attr:`min_score`); ``None`` otherwise. A
+        caller about to ask the same model for the same image's best score at a lower threshold
+        (:meth:`FaceFinder.orientation_score`) gets the same number without running it again."""
+        last = self._last_full_range
+        return last[1] if last is not None and last[0] is rgb else None
 
     def _get(self, selection: int = 1):
         if not self._models:
-            import mediapipe as mp
+            from engine._compat.mediapipe_light import solution
 
+            face_detection = solution("face_detection")
             # both models start together: MediaPipe logs on the native stderr when a graph starts,
             # and callers silence the first analysis only (engine.faces.cli.quiet_native_stderr)
             for sel in (1, 0) if self.close_range_fallback else (1,):
-                self._models[sel] = mp.solutions.face_detection.FaceDetection(
+                self._models[sel] = face_detection.FaceDetection(
                     model_selection=sel, min_detection_confidence=self.min_score)
         return self._models[selection]
 
@@ -117,6 +127,8 @@ class MediaPipeBoxDetector:
             kp = d.location_data.relative_keypoints
             keys = np.array([[kp[0].x * w, kp[0].y * h], [kp[1].x * w, kp[1].y * h], [kp[3].x * w, kp[3].y * h]], np.float32)
             out.append((box, float(d.score[0]), keys))
+        if selection == 1:
+            self._last_full_range = (rgb, max((d[1] for d in out), default=None))
         return out
 
 
@@ -169,10 +181,13 @@ class YuNetBoxDetector:
     """
 
     name = "yunet"
+    _lock = threading.Lock()
+    """One call into libfacedetection at a time in the process, whichever detector makes it (its
+    C code is not documented as safe to run twice at once; a batch's worker threads each have a
+    detector)."""
 
     def __init__(self, min_score: float = YUNET_MIN_SCORE) -> None:
         self.min_score = min_score
-        self._lock = threading.Lock()
         self._detect = None
         self._threads = _OneOpenMPThread()
 
@@ -239,9 +254,9 @@ class FaceMeshFitter:
 
     def _get(self):
         if self._model is None:
-            import mediapipe as mp
+            from engine._compat.mediapipe_light import solution
 
-            self._model = mp.solutions.face_mesh.FaceMesh(
+            self._model = solution("face_mesh").FaceMesh(
                 static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3)
         return self._model
 
@@ -580,10 +595,17 @@ class FaceFinder:
         """The best MediaPipe face-detection score on a ≤ :data:`ORIENT_SIDE` px copy (0 when
         none): the detector is trained on upright faces, so an upside-down face scores lower than
         the same face turned upright (:data:`UPSIDE_DOWN_MARGIN`)."""
+        small, _ = downscale_to(rgb, ORIENT_SIDE)
+        small = np.ascontiguousarray(small)
+        for d in getattr(self.detector, "detectors", (self.detector,)):
+            # the box detector has just run the same model on this very copy (an image of at most
+            # ORIENT_SIDE pixels): a face it found scored the same as it would here
+            known = d.best_score_of(small) if isinstance(d, MediaPipeBoxDetector) else None
+            if known is not None:
+                return known
         if self._orienter is None:
             self._orienter = MediaPipeBoxDetector(min_score=0.05, close_range_fallback=False)
-        small, _ = downscale_to(rgb, ORIENT_SIDE)
-        return max((d[1] for d in self._orienter.detect(np.ascontiguousarray(small))), default=0.0)
+        return max((d[1] for d in self._orienter.detect(small)), default=0.0)
 
     def faces(self, rgb: np.ndarray, max_faces: int = 16) -> list[Face]:
         """The fitted faces of ``rgb`` as it is (no turning), largest first."""
