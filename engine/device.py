@@ -236,7 +236,12 @@ def pin_memory(device: torch.device) -> bool:
 
 def module_device_name(module: Any) -> str:
     """The device a model's parameters live on, as a string (``"cpu"``, ``"cuda:0"``, ``"mps:0"``);
-    :data:`CLASSICAL_DEVICE` for anything that is not a torch module (a classical engine)."""
+    :data:`CLASSICAL_DEVICE` for anything that is not a torch module (a classical engine); a
+    model run without torch names its device in a ``device_name`` string attribute.
+    """
+    name = getattr(module, "device_name", None)
+    if isinstance(name, str):
+        return name
     import torch
 
     if isinstance(module, torch.nn.Module):

@@ -90,6 +90,9 @@ class LearnedBackend:
         roots: checkpoint folders to search (default :func:`engine.weights.store.checkpoint_roots`).
         load: optional ``(card path, device) → model`` replacing :func:`load_checkpoint` (for models
             wrapped in an inference helper).
+        cpu_only: the ``load`` helper runs the model on the CPU without torch (a network too small
+            for a GPU to help): no device is selected (that would import torch) and ``"cpu"`` is
+            passed.
 
     Example:
         >>> b = LearnedBackend("no_such_model", title="a test model", classical="the rules")
@@ -103,8 +106,11 @@ class LearnedBackend:
                  train_hint: str = "", require_steps: bool = False,
                  describe: Callable[[ModelCard], str] | None = None,
                  roots: Sequence[Path] | None = None,
-                 load: Callable[[Path, Any], Any] | None = None) -> None:
+                 load: Callable[[Path, Any], Any] | None = None, cpu_only: bool = False) -> None:
+        if cpu_only and load is None:
+            raise ValueError("cpu_only needs a load helper that runs without torch")
         self.model = model
+        self.cpu_only = cpu_only
         self.title = title
         self.classical = classical
         self.train_hint = train_hint
@@ -128,7 +134,7 @@ class LearnedBackend:
         if path is None:
             hint = f" (train one with `{self.train_hint}`)" if self.train_hint else ""
             return None, None, f"no trained {self.model} checkpoint{hint}"
-        st = probe_checkpoint(path)
+        st = probe_checkpoint(path, check_architecture=not self.cpu_only)
         if not st.loadable or st.card is None:
             return st.path, st.card, st.reason
         c = st.card
@@ -189,7 +195,7 @@ class LearnedBackend:
         """
         if resolution.path is None or resolution.card is None:
             raise LearnedBackendError(f"{self.title} is not available: {resolution.reason}")
-        target = str(select_device(device).device)
+        target = "cpu" if self.cpu_only else str(select_device(device).device)
         key = (str(resolution.path), resolution.card.sha256, target)
         with self._lock:
             if key in self._loaded:

@@ -18,23 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
-import safetensors.torch
-import torch
-from torch import nn
-
-from engine.device import CPU, select_device
 from engine.errors import CheckpointError, ImageSaveError
 from engine.imageio import atomic_write_bytes
 from engine.labels import SCHEMES
-from engine.models.registry import (
-    _unwrap_module,
-    build_model,
-    model_size,
-    model_spec,
-    registered_models,
-)
 from engine.weights.card import (
     CARD_SUFFIX,
     WEIGHTS_SUFFIX,
@@ -43,7 +31,10 @@ from engine.weights.card import (
     card_path_for,
     read_card,
 )
-from engine.weights.thirdparty import MAX_NAMED, load_safetensors_bytes, read_bytes
+
+if TYPE_CHECKING:  # torch is imported where a model is saved or loaded: finding and probing cards never does
+    import torch
+    from torch import nn
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -133,6 +124,12 @@ def save_checkpoint(
             write failure (targets are left as they were).
         ValueError: unknown ``label_scheme``.
     """
+    import safetensors.torch
+    import torch
+
+    from engine.device import CPU
+    from engine.models.registry import _unwrap_module, model_spec
+
     if label_scheme is not None and label_scheme not in SCHEMES:
         raise ValueError(f"unknown label scheme {label_scheme!r} (known: {', '.join(SCHEMES)})")
     name, kwargs = model_spec(model)
@@ -175,6 +172,8 @@ def save_checkpoint(
 
 def _check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source: Path) -> None:
     """Raise a :class:`CheckpointError` naming offending keys if ``state`` does not fit ``model``."""
+    from engine.weights.thirdparty import MAX_NAMED
+
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = sorted(k for k in state if k not in expected)
@@ -213,6 +212,12 @@ def load_checkpoint(
             ``parameter_count`` (checked on the ``meta`` device before any memory is allocated); weights that do not fit the architecture (the message names missing /
             unexpected / mis-shaped keys).
     """
+    import torch
+
+    from engine.device import select_device
+    from engine.models.registry import build_model, model_size
+    from engine.weights.thirdparty import load_safetensors_bytes, read_bytes
+
     card = read_card(path)
     weights_path = card_path_for(path).parent / card.weights
     data = read_bytes(weights_path)
@@ -288,13 +293,23 @@ class CheckpointStatus:
     card: ModelCard | None = None
 
 
-def probe_checkpoint(path: PathLike | None, verify_hash: bool = False) -> CheckpointStatus:
+def _registered_models() -> list[str]:
+    from engine.models.registry import registered_models
+
+    return registered_models()
+
+
+def probe_checkpoint(path: PathLike | None, verify_hash: bool = False,
+                     check_architecture: bool = True) -> CheckpointStatus:
     """Cheaply check whether :func:`load_checkpoint` should succeed, without building the model.
 
     Args:
         path: card, weights file or stem, e.g. the result of :func:`find_checkpoint` (``None``
             means nothing was found).
         verify_hash: also hash the weights (reads the whole file).
+        check_architecture: the card's architecture must be registered (imports every built-in
+            model, and torch with them); off for a model run without torch, whose loader checks
+            the architecture itself.
 
     Returns:
         A :class:`CheckpointStatus`; never raises for bad files.
@@ -310,7 +325,7 @@ def probe_checkpoint(path: PathLike | None, verify_hash: bool = False) -> Checkp
         return CheckpointStatus(card_path, True, False, str(exc))
     weights = card_path.parent / card.weights
     try:
-        if card.model not in registered_models():
+        if check_architecture and card.model not in _registered_models():
             reason = f"architecture {card.model!r} is not part of this build"
         elif not weights.is_file():
             reason = f"{weights.name} not found"

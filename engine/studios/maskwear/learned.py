@@ -14,6 +14,7 @@ when it cannot be loaded, the key-point fit runs and the resolution's reason say
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,17 +91,22 @@ keeps the array alive so its id cannot be reused while cached (built-in template
 objects: a batch resizes each once)."""
 
 
+_SMALL_LOCK = threading.Lock()
+
+
 def small_template(t: MaskTemplate) -> MaskTemplate:
     """``t`` resized to :data:`TEMPLATE_SIZE`, anchors scaled with it (cached per template)."""
     key = (id(t.rgba), t.name, t.kind, tuple(sorted(t.anchors.items())))
-    hit = _SMALL.get(key)
-    if hit is not None and hit[0] is t.rgba:
-        _SMALL.move_to_end(key)
-        return hit[1]
+    with _SMALL_LOCK:  # a batch's worker threads share the cache
+        hit = _SMALL.get(key)
+        if hit is not None and hit[0] is t.rgba:
+            _SMALL.move_to_end(key)
+            return hit[1]
     small = _small_template(t)
-    _SMALL[key] = (t.rgba, small)
-    while len(_SMALL) > 16:
-        _SMALL.popitem(last=False)
+    with _SMALL_LOCK:
+        _SMALL[key] = (t.rgba, small)
+        while len(_SMALL) > 16:
+            _SMALL.popitem(last=False)
     return small
 
 
@@ -169,15 +175,156 @@ class LearnedRefiner:
         return crop.to_image(crop_pts.astype(np.float32))
 
 
-def _load_refiner(path: Path, device: Any) -> LearnedRefiner:
-    """The :class:`LearnedRefiner` of the checkpoint at ``path``, on ``device`` (hash-verified)."""
-    from engine.models.maskwear_stn import MaskWearGenerator
-    from engine.weights.store import load_checkpoint
+def _conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int) -> np.ndarray:
+    """``torch.nn.functional.conv2d(x, weight, bias, stride, padding=k // 2)`` for one image:
+    ``x`` ``[C, H, W]``, ``weight`` ``[O, C, k, k]`` (odd ``k``) → ``[O, ⌈H / stride⌉, ⌈W / stride⌉]``
+    (im2col and one matrix product, float32)."""
+    o, c, k, _ = weight.shape
+    pad = k // 2
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    ho = (x.shape[1] + 2 * pad - k) // stride + 1
+    wo = (x.shape[2] + 2 * pad - k) // stride + 1
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::stride, ::stride][:, :ho, :wo]
+    cols = windows.transpose(0, 3, 4, 1, 2).reshape(c * k * k, ho * wo)  # [C·k·k, Ho·Wo]
+    return (weight.reshape(o, c * k * k) @ cols + bias[:, None]).reshape(o, ho, wo)
 
-    model, _ = load_checkpoint(path, device=device, verify_hash=True)
-    if not isinstance(model, MaskWearGenerator):
-        raise CheckpointError(f"{Path(path).name} does not hold a MaskWearGenerator")
-    return LearnedRefiner(model)
+
+def _leaky(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.2 * x)
+
+
+def warp_template_numpy(template: np.ndarray, h: np.ndarray, size: int) -> np.ndarray:
+    """:func:`engine.models.maskwear_stn.warp_rgba` without torch, for one template.
+
+    Args:
+        template: ``float32`` ``[Ht, Wt, 4]`` in [0, 1].
+        h: ``[3, 3]`` template → crop homography in normalised coordinates.
+        size: crop side.
+
+    Returns:
+        ``float32`` ``[size, size, 4]``; 0 (transparent) outside the template.
+    """
+    th, tw = template.shape[:2]
+
+    def to_pixels(w: int, h_: int) -> np.ndarray:  # normalised [-1, 1] → pixel centres 0 … side - 1
+        return np.array([[(w - 1) / 2, 0, (w - 1) / 2], [0, (h_ - 1) / 2, (h_ - 1) / 2], [0, 0, 1]], np.float64)
+
+    crop_to_template = to_pixels(tw, th) @ np.linalg.inv(h) @ np.linalg.inv(to_pixels(size, size))
+    return cv2.warpPerspective(template, crop_to_template, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+
+
+class NumpyRefiner:
+    """The refiner's network run in numpy on the CPU, from the same safetensors weights as
+    :class:`LearnedRefiner` and with the same result (within float rounding; tested): a worker
+    that refines never imports torch. The network is tiny (about 31 M multiply-adds on one 144²
+    crop), so a GPU would not make it faster; torch's start-up alone (~1 s per process) cost a
+    batch more than all its refinements.
+
+    Args:
+        weights: the generator's state dict as ``float32`` arrays (``stem.0.*``, ``body.{0,2,4,6}.levels.*``,
+            ``head.*``).
+        max_delta: the generator's ``max_delta`` (tanh bound of each homography entry).
+    """
+
+    device_name = "cpu"
+    """Where it runs (:func:`engine.device.module_device_name`)."""
+
+    def __init__(self, weights: dict[str, np.ndarray], max_delta: float) -> None:
+        self.w = {k: np.ascontiguousarray(v, np.float32) for k, v in weights.items()}
+        self.max_delta = float(max_delta)
+        self.levels = [sorted({int(k.split(".")[3]) for k in self.w if k.startswith(f"body.{i}.levels.")})
+                       for i in (0, 2, 4, 6)]
+
+    def residual(self, x: np.ndarray) -> np.ndarray:
+        """The network's ``[8]`` homography residual for one ``[7, 144, 144]`` input (as
+        :class:`~engine.models.maskwear_stn.MaskWearGenerator` ``forward``)."""
+        f = _leaky(_conv2d(x, self.w["stem.0.weight"], self.w["stem.0.bias"], 2))
+        for i, levels in zip((0, 2, 4, 6), self.levels, strict=True):
+            f = _leaky(np.concatenate([_conv2d(f, self.w[f"body.{i}.levels.{j}.weight"],
+                                               self.w[f"body.{i}.levels.{j}.bias"], 2) for j in levels]))
+        pooled = f.mean(axis=(1, 2))
+        return np.tanh(self.w["head.weight"] @ pooled + self.w["head.bias"]) * self.max_delta
+
+    def refine(self, image: np.ndarray, face: Face, template: MaskTemplate, targets: np.ndarray) -> np.ndarray:
+        """Refined image-space targets for ``face`` (as :meth:`LearnedRefiner.refine`)."""
+        crop = align_face(image, face.keypoints, CROP)
+        tsmall = small_template(template)
+        hk = keypoint_homography(tsmall, crop.to_crop(targets)).astype(np.float32).astype(np.float64)
+        warped = warp_template_numpy(np.asarray(tsmall.rgba, np.float32) / 255.0, hk, CROP)
+        face_f = np.asarray(crop.image, np.float32) / 255.0
+        x = np.concatenate([face_f, warped], 2).transpose(2, 0, 1)  # face RGB, mask RGB, mask alpha
+        delta = self.residual(np.ascontiguousarray(x, np.float32)).astype(np.float64)
+        h = np.append((hk / hk[2, 2]).reshape(9)[:8] + delta, 1.0).reshape(3, 3)
+        correction = h @ np.linalg.inv(hk)
+        crop_pts = from_normalised(
+            apply_homography(correction, to_normalised(crop.to_crop(targets).astype(np.float64), CROP, CROP)),
+            CROP, CROP)
+        return crop.to_image(crop_pts.astype(np.float32))
+
+
+def refiner_weight_shapes(width: int, in_channels: int = 7) -> dict[str, tuple[int, ...]]:
+    """The state-dict shapes of an ungrouped :class:`~engine.models.maskwear_stn.MaskWearGenerator`
+    of ``width`` (what :class:`NumpyRefiner` runs)."""
+    w = width
+    shapes: dict[str, tuple[int, ...]] = {"stem.0.weight": (w, in_channels, 7, 7), "stem.0.bias": (w,),
+                                          "head.weight": (8, 8 * w), "head.bias": (8,)}
+    for i, cin, cout, kernels in ((0, w, 2 * w, (3, 5, 7, 9)), (2, 2 * w, 4 * w, (3, 5, 7, 9)),
+                                  (4, 4 * w, 8 * w, (3, 5)), (6, 8 * w, 8 * w, (3,))):
+        per = cout // len(kernels)
+        for j, k in enumerate(kernels):
+            shapes[f"body.{i}.levels.{j}.weight"] = (per, cin, k, k)
+            shapes[f"body.{i}.levels.{j}.bias"] = (per,)
+    return shapes
+
+
+def load_numpy_refiner(path: Path) -> NumpyRefiner:
+    """The :class:`NumpyRefiner` of the checkpoint at ``path`` (card, weights or stem): the card is
+    read and checked, the weights file's SHA-256 compared with it, and every tensor's name and
+    shape checked against the architecture the card's ``kwargs`` describe (as ``strict=True``).
+
+    Raises:
+        CheckpointError: the card is not a usable ``maskwear_stn_g`` card, the weights are missing,
+            corrupt, replaced, or do not fit the architecture (one line).
+    """
+    import hashlib
+
+    import safetensors.numpy
+    from safetensors import SafetensorError
+
+    from engine.weights.card import card_path_for, read_card
+
+    card = read_card(path)
+    if card.model != REFINER_MODEL:
+        raise CheckpointError(f"{card_path_for(path).name} holds {card.model!r}, not the mask refiner {REFINER_MODEL!r}")
+    kw = dict(card.kwargs)
+    if kw.get("grouped", False) or int(kw.get("in_channels", 7)) != 7:
+        raise CheckpointError(f"{card_path_for(path).name}: only the ungrouped 7-channel refiner runs without torch")
+    weights_path = card_path_for(path).parent / card.weights
+    try:
+        data = weights_path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{weights_path}: cannot be read ({exc.strerror or exc})") from None
+    if hashlib.sha256(data).hexdigest() != card.sha256:
+        raise CheckpointError(f"{weights_path}: hash mismatch, file corrupt or replaced")
+    try:
+        state = safetensors.numpy.load(data)
+    except (SafetensorError, ValueError) as exc:
+        raise CheckpointError(f"{weights_path}: not a readable safetensors file ({exc})") from None
+    want = refiner_weight_shapes(int(kw.get("width", 16)))
+    missing = sorted(set(want) - set(state))
+    unexpected = sorted(set(state) - set(want))
+    shaped = sorted(k for k in set(want) & set(state) if tuple(state[k].shape) != want[k])
+    if missing or unexpected or shaped:
+        raise CheckpointError(f"{weights_path.name} does not fit the refiner: missing {missing[:3]}, "
+                              f"unexpected {unexpected[:3]}, mis-shaped {shaped[:3]}")
+    return NumpyRefiner({k: state[k].astype(np.float32) for k in want}, float(kw.get("max_delta", 0.3)))
+
+
+def _load_refiner(path: Path, device: Any) -> NumpyRefiner:
+    """The studio's refiner for the checkpoint at ``path``: :class:`NumpyRefiner` (the CPU, whatever
+    ``device``; see there why)."""
+    return load_numpy_refiner(path)
 
 
 def _card_summary(card: ModelCard) -> str:
@@ -196,6 +343,7 @@ MASK_REFINER = LearnedBackend(
     train_hint="masquerade train maskwear-stn",
     describe=_card_summary,
     load=_load_refiner,
+    cpu_only=True,
 )
 """The mask-wear studio's learned engine (cards read by ``resolve``; loaded in the worker)."""
 
