@@ -21,6 +21,7 @@ Failure policy
 from __future__ import annotations
 
 import errno
+import functools
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -30,7 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -324,6 +325,28 @@ def _execute_in_process(op: BatchOp, tasks: list[Task], run: _Run, cancel: Cance
         threads.restore()
 
 
+def _nothing() -> None:
+    return None
+
+
+def blas_one_thread() -> Callable[[], None]:
+    """Limit the BLAS libraries loaded so far (numpy's OpenBLAS) to one thread; returns what puts
+    the previous limits back. Setting ``OPENBLAS_NUM_THREADS`` in a worker comes too late (numpy
+    is imported before the initializer runs): on a 2-core machine the mask refiner's matrix
+    products then ran on two spinning threads per worker (12.6 CPU s for a 6.9 s one-worker batch
+    of 100 photos, ``bench.maskwear`` ``photos512``). Without ``threadpoolctl`` nothing is done."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a requirement; only a partial install lacks it
+        return _nothing
+    limiter = threadpool_limits(limits=1, user_api="blas")
+
+    def restore() -> None:
+        limiter.restore_original_limits()
+
+    return restore
+
+
 class OneComputeThread:
     """OpenCV and torch (once something has imported it) compute on one thread until
     :meth:`restore` puts the previous settings back. A one-worker job runs its tasks as a pool
@@ -336,6 +359,7 @@ class OneComputeThread:
         self._cv2_before = cv2.getNumThreads()
         self._torch_before: int | None = None
         cv2.setNumThreads(1)
+        self._restore_blas = blas_one_thread()
         self.apply()
 
     def apply(self) -> None:
@@ -350,6 +374,8 @@ class OneComputeThread:
         import cv2
 
         cv2.setNumThreads(self._cv2_before)
+        self._restore_blas()
+        self._restore_blas = _nothing
         torch = sys.modules.get("torch")
         if torch is not None and self._torch_before is not None:
             torch.set_num_threads(self._torch_before)
@@ -358,27 +384,37 @@ class OneComputeThread:
 
 def _execute_in_pool(op: BatchOp, tasks: list[Task], workers: int, run: _Run, cancel: CancelToken) -> None:
     """Run the tasks on ``workers`` processes: this one and a ``spawn`` pool of ``workers - 1``
-    (at most ``INFLIGHT_PER_WORKER`` tasks submitted ahead to each); results are recorded here as
-    they arrive (single manifest writer).
+    (threads of this process for an op with :attr:`~engine.studios.registry.BatchOp.threads`), at
+    most ``INFLIGHT_PER_WORKER`` tasks submitted ahead to each; results are recorded here as they
+    arrive (single manifest writer).
 
     This process works from the first moment, while the pool's processes import and load their
     models (seconds on a busy machine): a job with N workers is never slower than with one because
     of the others' start-up. Between its own tasks it records the pool's finished ones; with nothing
     left to take it waits for the pool.
     """
-    ctx = multiprocessing.get_context("spawn")
     pending = deque(tasks)
     inflight: dict[Future[Any], Task] = {}
     helpers = workers - 1
-    pool = ProcessPoolExecutor(helpers, mp_context=ctx, initializer=_init_worker, initargs=(op,))
+    pool: Executor
+    entry: Callable[[Task, Path], TaskOutcome]
+    if op.threads:  # threads of this process: no second start
+        pool = ThreadPoolExecutor(helpers, thread_name_prefix="batch-worker")
+        entry = functools.partial(_thread_task, op)
+    else:
+        pool = ProcessPoolExecutor(helpers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(op,))
+        entry = _worker_task
     local = _LocalWorker(op)
+    if op.threads:  # the worker threads share this process's compute-thread limits: set them first
+        local.threads = OneComputeThread()
     try:
         while True:
             stopping = cancel.cancelled or run.disk_full
             while not stopping and pending and len(inflight) < helpers * INFLIGHT_PER_WORKER:
                 task = pending.popleft()
                 with _sigint_blocked():  # a submit may start a worker process
-                    inflight[pool.submit(_worker_task, task, run.output_dir)] = task
+                    inflight[pool.submit(entry, task, run.output_dir)] = task
             if stopping:
                 for fut in list(inflight):
                     if fut.cancel():
@@ -487,6 +523,7 @@ def limit_worker_threads() -> None:
         cv2.setNumThreads(1)
     except ImportError:  # pragma: no cover - OpenCV is a dependency
         pass
+    blas_one_thread()
 
 
 def _init_worker(op: BatchOp) -> None:
@@ -512,6 +549,22 @@ def _exit_with_parent(sentinel: int) -> None:
     """
     multiprocessing.connection.wait([sentinel])
     os._exit(1)
+
+
+_THREAD_RUNNERS = threading.local()
+"""Each worker thread's runners (:data:`~engine.studios.registry.BatchOp.threads` ops), by op name."""
+
+
+def _thread_task(op: BatchOp, task: Task, output_dir: Path) -> TaskOutcome:
+    """Thread-pool entry: run one task with this thread's runner of ``op`` (built on its first
+    task; the process's compute-thread limits are already set by the calling thread)."""
+    runners = getattr(_THREAD_RUNNERS, "runners", None)
+    if runners is None:
+        runners = _THREAD_RUNNERS.runners = {}
+    runner = runners.get(op.name)
+    if runner is None:
+        runner = runners[op.name] = op.runner()
+    return process_task(runner, task, output_dir)
 
 
 def _worker_task(task: Task, output_dir: Path) -> TaskOutcome:

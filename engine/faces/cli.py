@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,25 +36,38 @@ NO_FACE_EXIT = 3
 """Exit code of every command that finds no face in its input (``analyze``, ``makeup``, ``express`` ...)."""
 
 
+_QUIET_LOCK = threading.Lock()
+_QUIET = {"depth": 0, "saved": -1}
+"""How many :func:`quiet_native_stderr` blocks are open, and the real stderr's saved descriptor."""
+
+
 @contextlib.contextmanager
 def quiet_native_stderr() -> Iterator[None]:
     """Silence what native libraries (TFLite / MediaPipe logs) print on file descriptor 2.
 
-    For command-line use only: it redirects the whole process's stderr while active.
+    For command-line use only: it redirects the whole process's stderr while active. Threads may
+    nest it (a batch's worker threads): the first one in redirects, the last one out restores.
 
     Returns:
         A context manager; the file descriptor is restored when it exits.
     """
-    sys.stderr.flush()
-    saved = os.dup(2)
+    with _QUIET_LOCK:
+        if _QUIET["depth"] == 0:
+            sys.stderr.flush()
+            _QUIET["saved"] = os.dup(2)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 2)
+            os.close(null)
+        _QUIET["depth"] += 1
     try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
+        yield
     finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
+        with _QUIET_LOCK:
+            _QUIET["depth"] -= 1
+            if _QUIET["depth"] == 0:
+                sys.stderr.flush()
+                os.dup2(_QUIET["saved"], 2)
+                os.close(_QUIET["saved"])
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:

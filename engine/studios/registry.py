@@ -80,6 +80,10 @@ class BatchOp:
             with ``--grid``; a name given both ways is refused).
         procedural_variant: name of a procedural op that ``masquerade batch <name> --procedural N``
             runs on N generated inputs instead of reading ``--input`` (file ops only).
+        threads: a local job's extra workers are threads of the calling process, each with its
+            own runner, instead of ``spawn`` processes: for ops whose runners do their work in
+            native code that releases the GIL (MediaPipe, OpenCV) and are safe to run side by side,
+            a second worker then costs no second start (interpreter, imports, models, caches).
 
     Raises:
         ValueError: an unknown ``source``, a procedural op without ``output_names``, option
@@ -97,6 +101,7 @@ class BatchOp:
     params_from_args: Callable[[argparse.Namespace], Mapping[str, Any]] | None = None  # base params
     grid_from_args: Callable[[argparse.Namespace], dict[str, list[Any]]] | None = None  # extra grid axes
     procedural_variant: str | None = None                        # op run by `--procedural N`
+    threads: bool = False                                           # local extra workers are threads
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:

@@ -393,6 +393,32 @@ def test_two_workers_write_the_same_bytes_as_one(tmp_path: Path) -> None:
         assert (tmp_path / "out1" / n).read_bytes() == (tmp_path / "out2" / n).read_bytes()
 
 
+_THREAD_RUNNERS_BUILT: list[str] = []
+
+
+def _threaded_runner():  # one per worker thread (and one for the calling thread)
+    import threading
+
+    _THREAD_RUNNERS_BUILT.append(threading.current_thread().name)
+    return get_op("lineart").runner()
+
+
+def test_a_threads_op_runs_its_extra_workers_as_threads_with_their_own_runners(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", 4)
+    register_op(BatchOp("lineart-threads", _threaded_runner, get_op("lineart").normalize, ".png", threads=True))
+    _THREAD_RUNNERS_BUILT.clear()
+    s = run_batch(JobSpec("lineart-threads", tmp_path / "in", tmp_path / "out2", grid=GRID, workers=3))
+    assert s.done == 16 and s.failed == 0
+    # this process built every runner (no worker process), one per thread that ran tasks
+    assert 2 <= len(_THREAD_RUNNERS_BUILT) <= 3 and len(set(_THREAD_RUNNERS_BUILT)) == len(_THREAD_RUNNERS_BUILT)
+    assert any(n.startswith("batch-worker") for n in _THREAD_RUNNERS_BUILT)
+    run_batch(JobSpec("lineart", tmp_path / "in", tmp_path / "out1", grid=GRID, workers=1))
+    names = output_files(tmp_path / "out1")
+    assert names == output_files(tmp_path / "out2") and len(names) == 16
+    for n in names:
+        assert (tmp_path / "out1" / n).read_bytes() == (tmp_path / "out2" / n).read_bytes()
+
+
 # --- CLI -----------------------------------------------------------------------------------------
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

@@ -48,3 +48,37 @@ def test_unknown_solution_is_an_import_error() -> None:
 
     with pytest.raises(ImportError):
         solution("no_such_solution")
+
+
+def test_quiet_native_stderr_nests_across_threads() -> None:
+    """A batch's worker threads each silence MediaPipe: the first in redirects fd 2, the last out
+    restores it, whatever the order they leave in."""
+    import os
+    import threading
+
+    from engine.faces.cli import quiet_native_stderr
+
+    real = os.fstat(2)
+    null = os.stat(os.devnull)
+    inside, leave_first = threading.Event(), threading.Event()
+    seen: list[tuple[int, int]] = []
+
+    def worker() -> None:
+        with quiet_native_stderr():
+            inside.set()
+            leave_first.wait(10)
+            st = os.fstat(2)
+            seen.append((st.st_dev, st.st_ino))
+
+    t = threading.Thread(target=worker)
+    t.start()
+    inside.wait(10)
+    with quiet_native_stderr():  # entered second, left first
+        pass
+    st = os.fstat(2)
+    assert (st.st_dev, st.st_ino) == (null.st_dev, null.st_ino)  # the other thread is still quiet
+    leave_first.set()
+    t.join(10)
+    assert seen == [(null.st_dev, null.st_ino)]
+    st = os.fstat(2)
+    assert (st.st_dev, st.st_ino) == (real.st_dev, real.st_ino)
