@@ -10,10 +10,12 @@ bit-for-bit and an edit keeps the full-resolution detail it did not touch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
+
+from engine.faces.types import Face
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,19 @@ class AlignedCrop:
         inv = self.inverse
         p = np.asarray(points, np.float64)
         return (p @ inv[:, :2].T + inv[:, 2]).astype(np.float32)
+
+    def vector_to_crop(self, vectors: np.ndarray) -> np.ndarray:
+        """Map image displacements ``[N, 2]`` (no translation) into the crop."""
+        return (np.asarray(vectors, np.float64) @ self.matrix[:, :2].T).astype(np.float32)
+
+    def face_to_crop(self, face: Face) -> Face:
+        """``face`` in the crop's pixels: key points and landmarks mapped, the box around its mapped
+        corners."""
+        x0, y0, x1, y1 = (float(v) for v in face.box)
+        corners = self.to_crop(np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64))
+        box = np.concatenate([corners.min(0), corners.max(0)]).astype(np.float32)
+        return replace(face, box=box, keypoints=self.to_crop(face.keypoints),
+                       landmarks=None if face.landmarks is None else self.to_crop(face.landmarks[:, :2]))
 
 
 def ffhq_quad(keypoints: np.ndarray, scale: float = 1.0) -> np.ndarray:

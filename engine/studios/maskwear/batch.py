@@ -297,29 +297,28 @@ def wear_mask_files(image: np.ndarray, face: Face, params: MaskWearParams, size:
         NoFaceError: the face has no landmarks.
         ValueError: bad parameters.
     """
-    import cv2
-
     from engine.errors import NoFaceError
     from engine.faces.align import align_face
     from engine.faces.pose import head_pose
     from engine.procedural.mask_templates import ANCHORS
-    from engine.studios.maskwear.classical import face_targets
+    from engine.studios.maskwear.classical import scene_exposure
     from engine.studios.maskwear.editor import put_mask
 
     if face.landmarks is None:
         raise NoFaceError("the face has no landmarks")
     one = replace(params, faces="largest")
-    masked, alpha, _ = put_mask(image, [face], one)
     crop = align_face(image, face.keypoints, size)
-
-    def warp(img: np.ndarray, interp: int) -> np.ndarray:
-        return cv2.warpAffine(img, crop.matrix, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT)
-
-    a8 = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
-    nudge = {k: (dx, dy) for k, dx, dy in one.offsets}
-    targets = np.array(face_targets(face), np.float64) + np.array([nudge.get(k, (0.0, 0.0)) for k in ANCHORS])
-    alpha_crop = warp(a8, cv2.INTER_LINEAR)
-    anchors_crop = crop.to_crop(targets)
+    # the mask is fitted and composited on the aligned crop itself (its face mapped there, the
+    # nudges turned and scaled with it, the photo's exposure measured on the whole photo): one
+    # resampling of the template instead of a full-resolution composite resampled again, a
+    # "masked" crop equal to the "face" crop outside the mask, and a fraction of the pixels
+    nudges = crop.vector_to_crop(np.array([(dx, dy) for _, dx, dy in one.offsets], np.float64).reshape(-1, 2))
+    in_crop = replace(one, offsets=tuple((k, float(d[0]), float(d[1]))
+                                         for (k, _, _), d in zip(one.offsets, nudges, strict=True)))
+    masked, alpha, fitted = put_mask(crop.image, [crop.face_to_crop(face)], in_crop, exposure=scene_exposure(image))
+    alpha_crop = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
+    anchors_crop = np.asarray(fitted[0], np.float64)
+    targets = crop.to_image(anchors_crop)
     landmarks = np.asarray(face.landmarks, np.float64)[:, :2]
     pose = head_pose(landmarks)
     template = one.template if one.user_template is None else "user"
@@ -336,8 +335,7 @@ def wear_mask_files(image: np.ndarray, face: Face, params: MaskWearParams, size:
                        **mask_coco(alpha_crop, anchors_crop),
                        "attributes": {"template": template, "color": one.color,
                                       "head_pose": pose, "augment": augment}}}
-    return {"face": crop.image, "masked": warp(masked, cv2.INTER_CUBIC), "alpha": alpha_crop,
-            "params.json": record}
+    return {"face": crop.image, "masked": masked, "alpha": alpha_crop, "params.json": record}
 
 
 def wear_mask_runner() -> WearMaskRunner:
@@ -408,7 +406,8 @@ def wear_mask_engine(params: Mapping[str, Any]) -> Resolution:
 BATCH_OPS: tuple[BatchOp, ...] = (
     BatchOp("wear-mask", wear_mask_runner, wear_mask_params, ".png",
             "masked-face dataset: aligned face / masked / alpha crops of the largest face per image",
-            output_names=wear_mask_outputs, add_arguments=add_batch_arguments, params_from_args=params_from_args),
+            output_names=wear_mask_outputs, add_arguments=add_batch_arguments, params_from_args=params_from_args,
+            threads=True),
 )
 """The Mask-wear studio's batch ops (read by :mod:`engine.batch.ops`)."""
 

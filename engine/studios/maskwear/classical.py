@@ -18,6 +18,7 @@ loads one.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import replace
 from typing import Protocol
@@ -150,24 +151,50 @@ def control_points(template: MaskTemplate, targets: np.ndarray,
     return np.concatenate([src, template_jaw_points(template)]), np.concatenate([dst, np.asarray(jaw, np.float64)])
 
 
-_PREMULTIPLIED: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-"""id(template.rgba) → (that array, its premultiplied float32 RGBA); the entry keeps the array
-alive, so its id cannot be reused while cached. Built-in templates are cached objects, so a batch
-premultiplies each once."""
+_PREMULTIPLIED: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+"""(id(template.rgba), level) → (that array, its premultiplied float32 RGBA at that level); the
+entry keeps the array alive, so its id cannot be reused while cached. Built-in templates are cached
+objects, so a batch premultiplies (and shrinks) each once."""
 
 
-def _premultiplied(template: MaskTemplate) -> np.ndarray:
-    """Premultiplied float32 RGBA of the template (so edges do not darken when resampled)."""
-    key = id(template.rgba)
-    hit = _PREMULTIPLIED.get(key)
-    if hit is not None and hit[0] is template.rgba:
-        _PREMULTIPLIED.move_to_end(key)
-        return hit[1]
+_CACHE_LOCK = threading.Lock()
+
+MAX_LEVEL = 4
+"""Most halvings of a template before it is warped (:func:`template_level`)."""
+
+
+def template_level(template: MaskTemplate, targets: np.ndarray) -> int:
+    """How many times to halve ``template`` before warping it onto ``targets``: a warp that shrinks
+    a picture more than twice skips pixels (the grain, pleats and patterns of a 512-px template put
+    on a 100-px face alias into noise), so the template is first shrunk with area averaging to
+    within 2× of its size on the face (its anchors ``a``–``c`` span against the targets')."""
+    src = template.anchor_array().astype(np.float64)
+    dst = np.asarray(targets, np.float64)
+    scale = float(np.hypot(*(dst[2] - dst[0]))) / max(float(np.hypot(*(src[2] - src[0]))), 1e-6)
+    if scale <= 0:
+        return 0
+    return int(np.clip(np.floor(np.log2(1.0 / scale)), 0, MAX_LEVEL))
+
+
+def _premultiplied(template: MaskTemplate, level: int = 0) -> np.ndarray:
+    """Premultiplied float32 RGBA of the template (so edges do not darken when resampled), halved
+    ``level`` times with area averaging."""
+    key = (id(template.rgba), level)
+    with _CACHE_LOCK:  # a batch's worker threads share the cache
+        hit = _PREMULTIPLIED.get(key)
+        if hit is not None and hit[0] is template.rgba:
+            _PREMULTIPLIED.move_to_end(key)
+            return hit[1]
     rgba = template.rgba.astype(np.float32)
     rgba[:, :, :3] *= rgba[:, :, 3:4] / 255.0
-    _PREMULTIPLIED[key] = (template.rgba, rgba)
-    while len(_PREMULTIPLIED) > 16:
-        _PREMULTIPLIED.popitem(last=False)
+    if level > 0:
+        h, w = rgba.shape[:2]
+        size = (max(1, round(w / 2 ** level)), max(1, round(h / 2 ** level)))
+        rgba = np.asarray(cv2.resize(rgba, size, interpolation=cv2.INTER_AREA), np.float32)
+    with _CACHE_LOCK:
+        _PREMULTIPLIED[key] = (template.rgba, rgba)
+        while len(_PREMULTIPLIED) > 32:
+            _PREMULTIPLIED.popitem(last=False)
     return rgba
 
 
@@ -202,7 +229,11 @@ def warp_template(template: MaskTemplate, targets: np.ndarray, size: tuple[int, 
     grid = np.stack(np.meshgrid(gx + origin[0], gy + origin[1]), -1).reshape(-1, 2)
     coarse = inverse(grid).reshape(ny, nx, 2).astype(np.float32)
     full = cv2.resize(coarse, (nx * step, ny * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
-    rgba = _premultiplied(template)
+    level = template_level(template, targets)
+    rgba = _premultiplied(template, level)
+    if level > 0:  # template pixel centres → those of the shrunk copy
+        th, tw = template.rgba.shape[:2]
+        full = (full + 0.5) * np.array([rgba.shape[1] / tw, rgba.shape[0] / th], np.float32) - 0.5
     out = cv2.remap(rgba, np.ascontiguousarray(full[:, :, 0]), np.ascontiguousarray(full[:, :, 1]),
                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     alpha = np.clip(out[:, :, 3] / 255.0, 0, 1)
@@ -556,7 +587,8 @@ def usable_faces(faces: list[Face], params: MaskWearParams) -> list[Face]:
 
 
 def composite_masks(image: np.ndarray, faces: list[Face], params: MaskWearParams,
-                    refiner: TargetRefiner | None = None) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+                    refiner: TargetRefiner | None = None, exposure: float | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Fit and composite the mask on ``faces`` of ``image``: the key-point fit, moved by ``refiner``
     when one is given (``params.method`` is not read here).
 
@@ -567,6 +599,8 @@ def composite_masks(image: np.ndarray, faces: list[Face], params: MaskWearParams
         faces: analysed faces (those without landmarks are skipped).
         params: what to put on.
         refiner: moves each face's key-point targets before the warp; ``None``: the key-point fit.
+        exposure: the photo's brightness factor (:func:`scene_exposure`) when ``image`` is a crop
+            of it; ``None``: measured on ``image``.
 
     Returns:
         (result ``uint8`` ``[H, W, 3]``, coverage alpha ``float32`` ``[H, W]``, per-face targets ``[6, 2]``).
@@ -588,7 +622,6 @@ def composite_masks(image: np.ndarray, faces: list[Face], params: MaskWearParams
     result = image.copy()
     total = np.zeros((h, w), np.float32)
     all_targets = []
-    exposure: float | None = None
     base_template = template
     for i, face in enumerate(usable):
         template = template_for_face(base_template, face)

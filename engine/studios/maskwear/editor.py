@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 
 def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams,
-             refiner: TargetRefiner | None = None) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+             refiner: TargetRefiner | None = None, exposure: float | None = None
+             ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Composite the mask on ``faces`` of ``image`` with the fitting ``params.method`` resolves to.
 
     The learned refiner is loaded here (hash-verified, cached) when ``method`` resolves to it; on
@@ -38,6 +39,8 @@ def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams,
         faces: analysed faces (those without landmarks are skipped).
         params: what to put on.
         refiner: a specific refiner to use (evaluation); overrides ``params.method``.
+        exposure: the brightness factor of the photo ``image`` was cropped from
+            (:func:`~engine.studios.maskwear.classical.scene_exposure`); ``None``: measured on ``image``.
 
     Returns:
         (result ``uint8`` ``[H, W, 3]``, coverage alpha ``float32`` ``[H, W]``, per-face targets ``[6, 2]``).
@@ -52,7 +55,7 @@ def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams,
         resolution = method_resolution(p.method)
         usable_faces(faces, p)  # no face: fail before loading anything
         refiner, _ = MASK_REFINER.load_or_fallback(resolution)
-    return composite_masks(image, faces, p, refiner)
+    return composite_masks(image, faces, p, refiner, exposure)
 
 
 class MaskWearEditor(Editor[MaskWearParams]):
