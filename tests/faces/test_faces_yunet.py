@@ -35,3 +35,27 @@ def test_openmp_setting_is_restored() -> None:
     before = get()
     YuNetBoxDetector().detect(data.astronaut())
     assert get() == before
+
+
+class _Recorder:
+    """A box detector that finds nothing and records the sizes it was shown."""
+
+    def __init__(self, name: str, whole_image_only: bool = False) -> None:
+        self.name = name
+        self.whole_image_only = whole_image_only
+        self.seen: list[tuple[int, int]] = []
+
+    def detect(self, rgb: np.ndarray) -> list:
+        self.seen.append(rgb.shape[:2])
+        return []
+
+
+def test_whole_image_detectors_skip_a_large_images_tiles() -> None:
+    from engine.faces.detect import _find_boxes
+
+    tiled, whole = _Recorder("tiled"), _Recorder("whole", whole_image_only=True)
+    _find_boxes(MergedBoxDetector(tiled, whole), np.zeros((2048, 2048, 3), np.uint8))
+    # the whole-image pass (and the padded retry) for both; the nine 1024² tiles for one only
+    assert sum(s == (1024, 1024) for s in tiled.seen) >= 9
+    assert len(whole.seen) == 2 and len(tiled.seen) == len(whole.seen) + 9
+    assert YuNetBoxDetector.whole_image_only and not getattr(MediaPipeBoxDetector, "whole_image_only", False)
