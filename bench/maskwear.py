@@ -4,7 +4,7 @@ skin, detection recall on the real masked photos, and ``batch wear-mask`` on ~10
 
 ``python -m bench.maskwear [--sections a,b,...] [--out FILE]`` runs single sections (JSON on stdout
 or in FILE): ``fit``, ``coverage``, ``orientation``, ``white``, ``recall``, ``photos512``, ``batch300``,
-``identity``.
+``identity``, ``sheet`` (a contact sheet PNG, :func:`sheet`).
 
 Throughput runs ``batch wear-mask`` (analysis included) on 300 256² images made from
 ``skimage.data.astronaut()`` (flips, shifts and brightness changes, so every image is analysed
@@ -448,8 +448,77 @@ def table(doc: dict[str, Any]) -> list[str]:
     return rows
 
 
+SHEET_TEMPLATES = ("mtf-surgical", "surgical-blue", "kn95", "cloth-checkered")
+"""The sheet's drawn / photographed templates; a last column wears a template made from a real
+masked development photo (never shipped: their licence is unknown)."""
+
+SHEET_OUT = Path(__file__).resolve().parents[1] / "runs" / "bench_maskwear_sheet.png"
+"""Where :func:`sheet` writes (``runs/`` is not committed)."""
+
+
+def sheet(out: Path = SHEET_OUT, rows: int = 12, cell: int = 160) -> dict[str, Any]:
+    """A contact sheet: ``rows`` development photos (the most turned heads of the dev photos and of
+    the MT makeup photos first, two of them turned by 90° and 180°) × (photo, each of
+    :data:`SHEET_TEMPLATES`, a template made from the first real masked photo it can be made from),
+    fitted by the window's path (``put_mask``, method ``auto``) on the whole photo and shown as
+    the face's aligned crop. Returns what was drawn."""
+    from engine.errors import NoFaceError
+    from engine.faces import FaceAnalyzer
+    from engine.faces.align import align_face
+    from engine.imageio import load_image, save_image
+    from engine.studios.maskwear.classical import face_yaw
+    from engine.studios.maskwear.editor import put_mask
+    from engine.studios.maskwear.from_photo import template_from_photo
+    from engine.studios.maskwear.params import MaskWearParams
+
+    photos = sorted((SHARED / "faces" / "photos").glob("*.jpg")) + sorted((SHARED / "makeup" / "mt").rglob("*.jpg"))
+    masked = sorted(REAL_MASKED.glob("*.jpg"))
+    if not photos or not masked:
+        return {"skipped": "no ../shared/data/faces/photos or maskwear/real_masked"}
+    analyzer = FaceAnalyzer(parser="geometric")
+    made, made_from = None, None
+    for p in masked[:40]:
+        img = load_image(p)
+        faces = analyzer.analyze(img, parse=False).faces
+        try:
+            made = template_from_photo(img, faces[0]) if faces else None
+        except NoFaceError:
+            made = None
+        if made is not None:
+            made_from = p.name
+            break
+    found = []
+    for p in photos:
+        img = load_image(p)
+        faces = analyzer.analyze(img, parse=False).faces
+        if faces:
+            found.append((abs(face_yaw(faces[0])), p, img))
+    found.sort(key=lambda t: -t[0])
+    chosen = found[: rows // 2] + found[len(found) // 2: len(found) // 2 + rows - rows // 2]
+    lines, doc_rows = [], []
+    for i, (yaw, p, img) in enumerate(chosen[:rows]):
+        turn = 1 if i == rows - 2 else 2 if i == rows - 1 else 0
+        img = np.ascontiguousarray(np.rot90(img, turn))
+        res = analyzer.analyze(img, parse=False)
+        face = res.faces[0]
+        crop = align_face(img, face.keypoints, cell, scale=1.2)
+        cells = [crop.image]
+        for t in (*SHEET_TEMPLATES, "made"):
+            params = MaskWearParams(template="surgical-blue" if t == "made" else t, faces="largest",
+                                    user_template=made if t == "made" else None)
+            out_img, _, _ = put_mask(img, res.faces, params)
+            cells.append(cv2.warpAffine(out_img, crop.matrix, (cell, cell), flags=cv2.INTER_AREA,
+                                        borderMode=cv2.BORDER_REFLECT))
+        lines.append(np.concatenate(cells, 1))
+        doc_rows.append({"photo": str(p.relative_to(SHARED)), "yaw": round(float(yaw), 3),
+                         "rotation_found": res.info["rotation"], "turned_by": 90 * turn})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_image(out, np.concatenate(lines, 0))
+    return {"out": str(out), "columns": ["photo", *SHEET_TEMPLATES, f"made from {made_from}"], "rows": doc_rows}
+
+
 SECTION_FUNCS = {"fit": _fit_ms, "coverage": coverage, "orientation": orientation, "white": white_on_skin, "recall": recall,
-                 "photos512": photos512, "batch300": batch300, "identity": _identity}
+                 "photos512": photos512, "batch300": batch300, "identity": _identity, "sheet": sheet}
 
 
 def main(argv: list[str] | None = None) -> int:
