@@ -24,6 +24,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     settings_dir = tempfile.mkdtemp(prefix="masquerade-settings-")
     os.environ["MASQUERADE_TEST_SETTINGS"] = settings_dir
+    # and the per-user cache (engine.cache) to a throw-away folder, shared by the processes tests start
+    os.environ["MASQUERADE_CACHE_DIR"] = tempfile.mkdtemp(prefix="masquerade-cache-")
     try:
         from PySide6.QtCore import QCoreApplication, QSettings
     except ImportError:  # engine-only environments

@@ -12,6 +12,7 @@ same stem (:func:`load_user_template`).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from engine.cache import load_arrays, save_arrays
 from engine.errors import ImageLoadError
 from engine.imageio import load_image, load_rgba, open_image
 
@@ -316,7 +318,49 @@ def side_variant(template: MaskTemplate, side: str) -> MaskTemplate | None:
 def _cached_side(stem: str, side: str, name: str, color: tuple[int, int, int] | None) -> MaskTemplate | None:
     if not (PHOTOGRAPHED_DIR / f"{stem}_{side}.png").is_file():
         return None
-    t = photographed(f"{stem}_{side}", color, f"{name}-{side}")
+    return _from_disk_cache(("side", stem, side, name, color),
+                            lambda: photographed(f"{stem}_{side}", color, f"{name}-{side}"))
+
+
+DISK_CACHE_KIND = "mask-templates"
+"""The templates' folder in the per-user cache (:mod:`engine.cache`)."""
+
+
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """What the templates are made from: this module's source and the photographed templates'
+    files (a change to either makes every cached template stale)."""
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    for f in sorted(PHOTOGRAPHED_DIR.glob("*")):
+        if f.is_file():
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    h.update(f"{W}x{H}x{SS}".encode())
+    return h.hexdigest()
+
+
+def _from_disk_cache(what: tuple, make: Callable[[], MaskTemplate]) -> MaskTemplate:
+    """The template ``make`` makes, read back from the per-user cache when an earlier process made
+    it from the same code and files (``what`` names it), saved there otherwise; read-only pixels."""
+    key = hashlib.sha256(repr((what, _code_digest())).encode()).hexdigest()[:40]
+    hit = load_arrays(DISK_CACHE_KIND, key)
+    if hit is not None and "rgba" in hit and "record" in hit:
+        try:
+            rec = json.loads(bytes(hit["record"]).decode())
+            anchors = {k: (float(x), float(y)) for k, (x, y) in rec["anchors"].items()}
+            rgba = np.ascontiguousarray(hit["rgba"], np.uint8)
+            if rgba.ndim == 3 and rgba.shape[2] == 4 and set(anchors) == set(ANCHORS):
+                meta = {k: tuple(v) if k in rec["tuples"] else v for k, v in rec["meta"].items()}
+                t = MaskTemplate(str(rec["name"]), rgba, anchors, str(rec["kind"]), meta)
+                t.rgba.flags.writeable = False
+                return t
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            pass  # a damaged entry: made again below, and replaced
+    t = make()
+    record = {"name": t.name, "anchors": {k: [float(x), float(y)] for k, (x, y) in t.anchors.items()},
+              "kind": t.kind, "meta": {k: list(v) if isinstance(v, tuple) else v for k, v in t.meta.items()},
+              "tuples": [k for k, v in t.meta.items() if isinstance(v, tuple)]}
+    save_arrays(DISK_CACHE_KIND, key, {"rgba": t.rgba, "record": np.frombuffer(json.dumps(record).encode(), np.uint8)})
     t.rgba.flags.writeable = False
     return t
 
@@ -345,11 +389,14 @@ def _cached_template(name: str, color: tuple[int, int, int] | None, ear_loops: b
         kwargs["color"] = color
     if family == "surgical":
         kwargs["ear_loops"] = ear_loops
-    t = _FAMILIES[family](name=name, **kwargs)
-    if color is not None:
-        t.meta["tint"] = color
-    t.rgba.flags.writeable = False
-    return t
+
+    def make() -> MaskTemplate:
+        t = _FAMILIES[family](name=name, **kwargs)
+        if color is not None:
+            t.meta["tint"] = color
+        return t
+
+    return _from_disk_cache(("builtin", name, color, family == "surgical" and ear_loops), make)
 
 
 def load_user_template(png: str | Path) -> MaskTemplate:
