@@ -193,7 +193,7 @@ def sheet(out: Path, run_dir: Path, size: int, folds: int, per_source: int = 3, 
             it = items[int(rec["index"])]
             rgb = load_image(it.photo)
             learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], models[fold_of[int(rec["index"])]], size,
-                                     scale, shift)
+                                     scale, shift, _run_keep())
             cells = [rgb, colorize_labels(rec["geometric"]), colorize_labels(learned), colorize_labels(read_truth(it))]
             rows.append(np.concatenate([cv2.resize(c, (tile, tile), interpolation=cv2.INTER_AREA if c is rgb
                                                    else cv2.INTER_NEAREST) for c in cells], 1))
@@ -223,17 +223,29 @@ def _fold_models(run_dir: Path, size: int, folds: int, seed: int = 0, crop: tupl
     return items, records, fold_of, models
 
 
-def _run_crop() -> tuple[float, float]:
-    """Crop scale and shift of the shipped checkpoint (its fold models were trained with them)."""
-    from engine.faces.learned_parsing import CROP_SCALE, CROP_SHIFT, MODEL_NAME
+def _shipped_extra() -> dict[str, Any]:
+    """The shipped checkpoint's card ``extra`` (its fold models were trained and scored with it)."""
+    from engine.faces.learned_parsing import MODEL_NAME
     from engine.weights.card import read_card
     from engine.weights.store import find_checkpoint
 
     path = find_checkpoint(MODEL_NAME)
-    if path is None:
-        return CROP_SCALE, CROP_SHIFT
-    card = read_card(path)
-    return float(card.extra.get("crop_scale", CROP_SCALE)), float(card.extra.get("crop_shift", CROP_SHIFT))
+    return dict(read_card(path).extra) if path is not None else {}
+
+
+def _run_crop() -> tuple[float, float]:
+    """Crop scale and shift of the shipped checkpoint."""
+    from engine.faces.learned_parsing import CROP_SCALE, CROP_SHIFT
+
+    extra = _shipped_extra()
+    return float(extra.get("crop_scale", CROP_SCALE)), float(extra.get("crop_shift", CROP_SHIFT))
+
+
+def _run_keep() -> tuple[int, ...]:
+    """The classes the shipped checkpoint leaves as the mesh draws them (``keep_mesh_classes``)."""
+    from engine.faces.learned_parsing import class_ids
+
+    return class_ids(_shipped_extra().get("keep_mesh_classes", []))
 
 
 def makeup_masks(rgb: np.ndarray, labels: np.ndarray, faces: list[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -275,7 +287,8 @@ def _makeup_section(run_dir: Path, size: int, folds: int) -> dict[str, Any]:
         lips_t = np.isin(truth, (11, 12))
         faces = faces_of(rec)
         parsings = {"geometric": rec["geometric"],
-                    "learned": refine_parsing(rgb, faces, rec["geometric"], models[k], size, scale, shift)}
+                    "learned": refine_parsing(rgb, faces, rec["geometric"], models[k], size, scale, shift,
+                                              _run_keep())}
         for eng, lab in parsings.items():
             lips, base = makeup_masks(rgb, lab, faces)
             a = acc.setdefault(f"{it.source}/{eng}", np.zeros(5))

@@ -33,6 +33,7 @@ from engine.device import inference_threads, select_device, torch_threads
 from engine.errors import CheckpointError
 from engine.faces.align import AlignedCrop, align_face, feather_mask, ffhq_quad
 from engine.faces.types import Face
+from engine.labels import SCHEMES
 from engine.models.parser import NUM_CLASSES, FaceParserNet
 from engine.weights import store
 
@@ -133,9 +134,29 @@ def paste_correction(labels: np.ndarray, crop: AlignedCrop, correction: torch.Te
     labels[y0:y1, x0:x1] = out
 
 
+def keep_mesh_classes(labels: np.ndarray, geometric: np.ndarray, keep: Sequence[int]) -> None:
+    """Put the mesh-drawn classes ``keep`` back (in place): their pixels in ``geometric`` take their
+    geometric label again, and no other pixel keeps one of them. A checkpoint's card names them
+    (``keep_mesh_classes``) when its cross-validation found the network's version of them worse
+    than the mesh's sub-pixel contours on some source (the lips on the CelebAMask pairs).
+
+    Example:
+        >>> geo = np.array([[11, 11, 1]], np.uint8); new = np.array([[1, 11, 11]], np.uint8)
+        >>> keep_mesh_classes(new, geo, (11,)); new.tolist()
+        [[11, 11, 1]]
+    """
+    if not keep:
+        return
+    mine = np.isin(geometric, keep)
+    labels[mine] = geometric[mine]
+    taken = np.isin(labels, keep) & ~mine
+    labels[taken] = geometric[taken]
+
+
 @torch.no_grad()
 def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray, model: FaceParserNet,
-                   size: int, scale: float = CROP_SCALE, shift: float = CROP_SHIFT) -> np.ndarray:
+                   size: int, scale: float = CROP_SCALE, shift: float = CROP_SHIFT,
+                   keep: Sequence[int] = ()) -> np.ndarray:
     """The learned parsing of ``rgb`` given its geometric parsing (module docstring).
 
     Args:
@@ -146,6 +167,7 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
         size: crop side (the card's ``input_size``).
         scale: crop scale.
         shift: upward shift of the crop's centre (share of the side).
+        keep: classes left as the geometric parser draws them (:func:`keep_mesh_classes`).
 
     Returns:
         New ``uint8`` ``[H, W]`` label map; ``geometric`` is not modified.
@@ -160,7 +182,22 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
         onehot = model.one_hot(torch.from_numpy(prior).to(dev)[None])
         corr = model.correction(_to_tensor(crop.image, dev), onehot)[0] * fade
         paste_correction(out, crop, corr, model.prior_gain.detach())
+    keep_mesh_classes(out, geometric, keep)
     return out
+
+
+def class_ids(names: Sequence[str] | object) -> tuple[int, ...]:
+    """Official-order ids of class ``names`` (a card's ``keep_mesh_classes``).
+
+    Raises:
+        CheckpointError: not a list of class names of the official order.
+    """
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise CheckpointError(f"keep_mesh_classes must be a list of class names, got {names!r}")
+    try:
+        return tuple(SCHEMES["celebamask_hq"].index(n) for n in names)
+    except KeyError as exc:
+        raise CheckpointError(f"keep_mesh_classes: {exc.args[0] if exc.args else exc}") from None
 
 
 @dataclass(frozen=True)
@@ -242,12 +279,13 @@ class LearnedParser:
         self.size = int(card.input_size[0]) if card.input_size else 192
         self.scale = float(card.extra.get("crop_scale", CROP_SCALE))
         self.shift = float(card.extra.get("crop_shift", CROP_SHIFT))
+        self.keep = class_ids(card.extra.get("keep_mesh_classes", ()))
 
     def parse(self, rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray) -> np.ndarray:
         """Learned labels of ``rgb`` (see :func:`refine_parsing`), on the CPU with ``threads`` torch
         threads, by default :func:`~engine.device.inference_threads` (the count used is kept in ``last_threads``)."""
         if self.device.type != "cpu":
-            return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift)
+            return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift, self.keep)
         self.last_threads = self.threads or inference_threads()
         with torch_threads(self.last_threads):
-            return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift)
+            return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift, self.keep)

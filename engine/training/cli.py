@@ -206,6 +206,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     fp.add_argument("--crop-shift", type=float, default=None,
                     help="move the crop's centre up by this share of its side (default 0; e.g. 0.08 with "
                          "--crop-scale 1.3 for stage headwear; written into the card)")
+    fp.add_argument("--keep-mesh-classes", default="", metavar="NAME[,NAME]",
+                    help="classes left as the geometric parser draws them from the mesh, e.g. u_lip,l_lip "
+                         "(scored that way; written into the card)")
     fp.add_argument("--folds", type=int, default=3, help="cross-validation folds (by photo)")
     fp.add_argument("--steps", type=int, default=450, help="steps of each fold and of the final model")
     fp.add_argument("--batch", type=int, default=8)

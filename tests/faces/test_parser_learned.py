@@ -116,3 +116,30 @@ def test_learned_parser_reads_its_crop_from_the_card(tmp_path: Path) -> None:
     rgb, face, geometric = _scene()
     assert np.array_equal(lp.parse(rgb, [face], geometric), geometric)  # untrained: the prior itself
     assert lp.last_threads >= 1
+
+
+def test_kept_mesh_classes_stay_as_the_mesh_draws_them(tmp_path: Path) -> None:
+    """A card's keep_mesh_classes: their pixels keep the geometric label and no other pixel takes one."""
+    from engine.errors import CheckpointError
+    from engine.faces.learned_parsing import LearnedParser, class_ids
+
+    rgb, face, geometric = _scene()
+    net = FaceParserNet(width=32, prior_width=4).eval()
+    torch.manual_seed(1)
+    torch.nn.init.normal_(net.head.weight, std=2.0)
+    with torch.no_grad():
+        net.prior_gain.zero_()
+    free = refine_parsing(rgb, [face], geometric, net, 64)
+    moved = {c for c in (4, 5) if (free[geometric == c] != c).any() or ((free == c) & (geometric != c)).any()}
+    assert moved  # without keeping them the network relabels the eyes' pixels
+    kept = refine_parsing(rgb, [face], geometric, net, 64, keep=(4, 5))
+    for c in (4, 5):
+        assert np.array_equal(kept == c, geometric == c)
+    assert (kept != geometric).any()  # the other classes are still corrected
+    assert class_ids(["u_lip", "l_lip"]) == (11, 12)
+    with pytest.raises(CheckpointError):
+        class_ids(["lips"])
+    card = save_checkpoint(FaceParserNet(width=32, prior_width=4).half(), tmp_path / "face_parser", task="faces",
+                           input_size=(64, 64), label_scheme="celebamask_hq",
+                           extra={"keep_mesh_classes": ["l_eye", "r_eye"]}, verdict=Verdict("geometric", "t", True))
+    assert LearnedParser(card, device="cpu").keep == (4, 5)
