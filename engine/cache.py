@@ -44,10 +44,13 @@ def cache_dir(kind: str, environ: Mapping[str, str] | None = None) -> Path | Non
     root = env.get(CACHE_ENV, "").strip()
     if root.lower() == "off":
         return None
-    if not root:
-        xdg = env.get("XDG_CACHE_HOME", "").strip()
-        root = str(Path(xdg) / "masquerade") if xdg else str(Path.home() / ".cache" / "masquerade")
-    return Path(root).expanduser() / kind
+    try:
+        if not root:
+            xdg = env.get("XDG_CACHE_HOME", "").strip()
+            root = str(Path(xdg) / "masquerade") if xdg else str(Path.home() / ".cache" / "masquerade")
+        return Path(root).expanduser() / kind
+    except RuntimeError:  # no home folder to be found (a bare container): no cache
+        return None
 
 
 def load_arrays(kind: str, key: str) -> dict[str, np.ndarray] | None:

@@ -34,9 +34,12 @@ of a process found the astronaut's face 0.7 px off the box every later graph (an
 package) gives, so a one-worker and a two-worker batch wrote different files."""
 
 
-def _deferred_package(name: str) -> None:
+def _deferred_package(name: str, submodule_shortcut: bool) -> None:
     """Register package ``name`` in ``sys.modules`` without running its ``__init__``; the first
-    lookup of an attribute it lacks runs it (once)."""
+    lookup of an attribute it lacks runs it (once; other threads wait for it). With
+    ``submodule_shortcut``, ``from package import submodule`` imports just that submodule instead
+    (for ``mediapipe.python.solutions``, whose ``__init__`` binds its submodules unchanged; the top
+    package's binds other objects, e.g. ``tasks`` is ``mediapipe.tasks.python``)."""
     spec = importlib.util.find_spec(name)
     if spec is None or spec.loader is None or spec.submodule_search_locations is None:
         raise ImportError(f"no package {name!r}")
@@ -44,16 +47,19 @@ def _deferred_package(name: str) -> None:
     state = {"run": False}
 
     def lookup(attr: str) -> Any:
-        if attr.startswith("__") or state["run"]:
+        if attr.startswith("__"):
             raise AttributeError(f"module {name!r} has no attribute {attr!r}")
-        if importlib.util.find_spec(f"{name}.{attr}") is not None:
-            # a submodule (``from package import submodule``): import just that one
-            return importlib.import_module(f"{name}.{attr}")
-        with _LOCK:
+        with _LOCK:  # re-entrant: the real __init__ running in this thread may look itself up
             if not state["run"]:
+                if submodule_shortcut and importlib.util.find_spec(f"{name}.{attr}") is not None:
+                    return importlib.import_module(f"{name}.{attr}")
                 state["run"] = True
                 assert spec.loader is not None
-                spec.loader.exec_module(module)
+                try:
+                    spec.loader.exec_module(module)
+                except BaseException:
+                    state["run"] = False  # the next lookup tries again (and raises the real error)
+                    raise
         try:
             return module.__dict__[attr]
         except KeyError:
@@ -85,7 +91,7 @@ def solution(name: str) -> ModuleType:
             return sys.modules[full]
         for package in _DEFERRED:
             if package not in sys.modules:
-                _deferred_package(package)
+                _deferred_package(package, submodule_shortcut=package != "mediapipe")
         for other in SOLUTIONS:
             importlib.import_module(f"mediapipe.python.solutions.{other}")
         return importlib.import_module(full)

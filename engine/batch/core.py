@@ -440,8 +440,8 @@ def _execute_in_pool(op: BatchOp, tasks: list[Task], workers: int, run: _Run, ca
         _drain(inflight, run)
         raise
     finally:
-        local.close()
         pool.shutdown(wait=True, cancel_futures=True)
+        local.close()  # after the pool: its threads share this process's compute-thread settings
 
 
 class _LocalWorker:
@@ -563,7 +563,11 @@ def _thread_task(op: BatchOp, task: Task, output_dir: Path) -> TaskOutcome:
         runners = _THREAD_RUNNERS.runners = {}
     runner = runners.get(op.name)
     if runner is None:
-        runner = runners[op.name] = op.runner()
+        t0 = time.perf_counter()
+        try:
+            runner = runners[op.name] = op.runner()
+        except Exception as exc:  # as a task's error (a pool process that cannot start breaks the pool)
+            return TaskOutcome("error", f"the worker could not start: {_one_line(exc)}", _ms_since(t0))
     return process_task(runner, task, output_dir)
 
 

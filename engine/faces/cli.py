@@ -53,11 +53,19 @@ def quiet_native_stderr() -> Iterator[None]:
     """
     with _QUIET_LOCK:
         if _QUIET["depth"] == 0:
-            sys.stderr.flush()
-            _QUIET["saved"] = os.dup(2)
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, 2)
-            os.close(null)
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            saved = os.dup(2)
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)
+                try:
+                    os.dup2(null, 2)
+                finally:
+                    os.close(null)
+            except OSError:
+                os.close(saved)
+                raise
+            _QUIET["saved"] = saved
         _QUIET["depth"] += 1
     try:
         yield
@@ -65,7 +73,8 @@ def quiet_native_stderr() -> Iterator[None]:
         with _QUIET_LOCK:
             _QUIET["depth"] -= 1
             if _QUIET["depth"] == 0:
-                sys.stderr.flush()
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stderr.flush()
                 os.dup2(_QUIET["saved"], 2)
                 os.close(_QUIET["saved"])
 

@@ -182,9 +182,10 @@ class YuNetBoxDetector:
 
     name = "yunet"
     whole_image_only = True
-    """YuNet searches its own scales on its ≤ :data:`YUNET_SIDE` copy: large images' tiles
-    (:func:`_tiled`) are left to the other detectors (each 1024² tile cost YuNet ~110 ms: a 2048²
-    photo's analysis took 1.7 s, 1.2 s of it YuNet on nine tiles)."""
+    """Merged with other detectors (:class:`MergedBoxDetector`), YuNet searches its own scales on
+    its ≤ :data:`YUNET_SIDE` copy and leaves large images' tiles (:func:`_tiled`) to the others
+    (each 1024² tile cost YuNet ~110 ms: a 2048² photo's analysis took 1.7 s, 1.2 s of it YuNet on
+    nine tiles); on its own it searches the tiles too."""
     _lock = threading.Lock()
     """One call into libfacedetection at a time in the process, whichever detector makes it (its
     C code is not documented as safe to run twice at once; a batch's worker threads each have a
@@ -235,9 +236,9 @@ class MergedBoxDetector:
 
     def tile_detector(self) -> BoxDetector:
         """The detectors that also search a large image's tiles (those without
-        ``whole_image_only``), merged."""
+        ``whole_image_only``, or all of them when that leaves none), merged."""
         tiled = [d for d in self.detectors if not getattr(d, "whole_image_only", False)]
-        return self if len(tiled) == len(self.detectors) else MergedBoxDetector(*tiled, iou=self.iou)
+        return self if len(tiled) in (0, len(self.detectors)) else MergedBoxDetector(*tiled, iou=self.iou)
 
     def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, np.ndarray | None]]:
         found: list[tuple[np.ndarray, float, np.ndarray | None]] = []
@@ -390,7 +391,7 @@ def _merge(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
 def _find_boxes(detector: BoxDetector, rgb: np.ndarray) -> list[Detection]:
     small, s = downscale_to(rgb, DETECT_SIDE)
     found = [(b / s, sc, None if k is None else k / s) for b, sc, k in detector.detect(small)]
-    if max(rgb.shape[:2]) > 1.5 * DETECT_SIDE and not getattr(detector, "whole_image_only", False):
+    if max(rgb.shape[:2]) > 1.5 * DETECT_SIDE:  # a lone YuNet still searches the tiles itself
         tiles = detector.tile_detector() if isinstance(detector, MergedBoxDetector) else detector
         found = _merge(found + _tiled(tiles, rgb))
     if not found:  # a face filling the frame: give it some room
@@ -617,6 +618,21 @@ class FaceFinder:
         if self._orienter is None:
             self._orienter = MediaPipeBoxDetector(min_score=0.05, close_range_fallback=False)
         return max((d[1] for d in self._orienter.detect(small)), default=0.0)
+
+    def warm_up(self) -> None:
+        """Start every MediaPipe graph :meth:`find` may use (box detector, its close-range model,
+        the orientation check's detector, the mesh) by running each once on a blank picture:
+        MediaPipe logs on the native stderr when a graph starts and on its first run, so a caller
+        silences this once instead of every analysis (a batch's worker threads would otherwise
+        silence the whole process's stderr, progress lines included, most of the time)."""
+        blank = np.full((64, 64, 3), 128, np.uint8)
+        for d in (*getattr(self.detector, "detectors", (self.detector,)), self.fallback):
+            if isinstance(d, MediaPipeBoxDetector):
+                d._detect(blank, 1)
+                if d.close_range_fallback:
+                    d._detect(blank, 0)
+        self.orientation_score(np.full((64, 48, 3), 127, np.uint8))  # another array: no score to reuse
+        self.mesh._fit_view(blank, np.array([8, 8, 56, 56], np.float32), 1.0, 0.0, 0.0, False)
 
     def faces(self, rgb: np.ndarray, max_faces: int = 16) -> list[Face]:
         """The fitted faces of ``rgb`` as it is (no turning), largest first."""

@@ -327,22 +327,37 @@ DISK_CACHE_KIND = "mask-templates"
 
 
 @functools.lru_cache(maxsize=1)
-def _code_digest() -> str:
-    """What the templates are made from: this module's source and the photographed templates'
-    files (a change to either makes every cached template stale)."""
-    h = hashlib.sha256(Path(__file__).read_bytes())
-    for f in sorted(PHOTOGRAPHED_DIR.glob("*")):
-        if f.is_file():
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
-    h.update(f"{W}x{H}x{SS}".encode())
+def _code_digest() -> str | None:
+    """What the templates are made from: the source of this module and of the image reader, the
+    photographed templates' files and the versions of the libraries that draw, resample and decode
+    them (a change to any makes every cached template stale). ``None`` when a source cannot be
+    read (a frozen build ships none): then nothing is cached."""
+    import PIL
+
+    from engine import imageio
+
+    h = hashlib.sha256(f"{W}x{H}x{SS} numpy {np.__version__} cv2 {cv2.__version__} PIL {PIL.__version__}".encode())
+    try:
+        for source in (Path(__file__), Path(imageio.__file__)):
+            h.update(source.read_bytes())
+        for f in sorted(PHOTOGRAPHED_DIR.glob("*")):
+            if f.is_file():
+                h.update(f.name.encode())
+                h.update(f.read_bytes())
+    except (OSError, TypeError):
+        return None
     return h.hexdigest()
 
 
 def _from_disk_cache(what: tuple, make: Callable[[], MaskTemplate]) -> MaskTemplate:
     """The template ``make`` makes, read back from the per-user cache when an earlier process made
     it from the same code and files (``what`` names it), saved there otherwise; read-only pixels."""
-    key = hashlib.sha256(repr((what, _code_digest())).encode()).hexdigest()[:40]
+    digest = _code_digest()
+    if digest is None:
+        t = make()
+        t.rgba.flags.writeable = False
+        return t
+    key = hashlib.sha256(repr((what, digest)).encode()).hexdigest()[:40]
     hit = load_arrays(DISK_CACHE_KIND, key)
     if hit is not None and "rgba" in hit and "record" in hit:
         try:

@@ -691,6 +691,7 @@ def main(args: argparse.Namespace) -> int:
 
     if getattr(args, "holdout_source", None):
         holdout_sources(args.holdout_source)  # a wrong name fails before the slow cache
+    _keep(args)  # a wrong --keep-mesh-classes name fails before any training
     torch.set_num_threads(max(1, args.threads))
     rt = Runtime.create(getattr(args, "device", "auto"), getattr(args, "amp", False))
     root = Path(args.data)

@@ -66,3 +66,14 @@ def test_mask_templates_from_the_cache_equal_drawn_ones(cache: Path, monkeypatch
     assert len(list((cache / M.DISK_CACHE_KIND).glob("*.npz"))) == before + 1
     M._cached_template.cache_clear()
     M._cached_side.cache_clear()
+
+
+def test_no_template_caching_without_sources(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frozen build ships no sources to hash: templates are drawn, never cached."""
+    import engine.procedural.mask_templates as M
+
+    monkeypatch.setattr(M, "_code_digest", lambda: None)
+    M._cached_template.cache_clear()
+    t = M.get_template("n95")
+    M._cached_template.cache_clear()
+    assert not t.rgba.flags.writeable and not (cache / M.DISK_CACHE_KIND).exists()

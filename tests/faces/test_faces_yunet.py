@@ -59,3 +59,6 @@ def test_whole_image_detectors_skip_a_large_images_tiles() -> None:
     assert sum(s == (1024, 1024) for s in tiled.seen) >= 9
     assert len(whole.seen) == 2 and len(tiled.seen) == len(whole.seen) + 9
     assert YuNetBoxDetector.whole_image_only and not getattr(MediaPipeBoxDetector, "whole_image_only", False)
+    alone = _Recorder("alone", whole_image_only=True)
+    _find_boxes(alone, np.zeros((2048, 2048, 3), np.uint8))
+    assert sum(s == (1024, 1024) for s in alone.seen) >= 9  # on its own it searches the tiles

