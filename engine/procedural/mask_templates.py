@@ -14,9 +14,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import cv2
 import numpy as np
@@ -378,6 +381,43 @@ def _from_disk_cache(what: tuple, make: Callable[[], MaskTemplate]) -> MaskTempl
     save_arrays(DISK_CACHE_KIND, key, {"rgba": t.rgba, "record": np.frombuffer(json.dumps(record).encode(), np.uint8)})
     t.rgba.flags.writeable = False
     return t
+
+
+_DERIVED: OrderedDict[tuple[int, Hashable], tuple[np.ndarray, Any]] = OrderedDict()
+"""(id(template.rgba), what) → (that array, what was made from it); the entry keeps the array
+alive, so its id cannot be reused while cached."""
+
+_DERIVED_LOCK = threading.Lock()
+
+T = TypeVar("T")
+
+DERIVED_MAX = 48
+"""Entries :func:`derived` keeps (least recently used dropped first)."""
+
+
+def derived(template: MaskTemplate, what: Hashable, make: Callable[[MaskTemplate], T]) -> T:
+    """``make(template)``, made once per template picture and ``what`` (a key naming what is made
+    and anything else it depends on) and kept: built-in templates are cached objects, so a batch
+    premultiplies, shrinks or resizes each one once. Safe from several threads (a value made twice
+    at once is simply made twice).
+
+    Example:
+        >>> t = get_template("n95")
+        >>> derived(t, "height", lambda t: t.rgba.shape[0]) == derived(t, "height", lambda t: -1)
+        True
+    """
+    key = (id(template.rgba), what)
+    with _DERIVED_LOCK:
+        hit = _DERIVED.get(key)
+        if hit is not None and hit[0] is template.rgba:
+            _DERIVED.move_to_end(key)
+            return cast(T, hit[1])
+    value = make(template)
+    with _DERIVED_LOCK:
+        _DERIVED[key] = (template.rgba, value)
+        while len(_DERIVED) > DERIVED_MAX:
+            _DERIVED.popitem(last=False)
+    return value
 
 
 def template_names() -> list[str]:

@@ -18,8 +18,6 @@ loads one.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import replace
 from typing import Protocol
 
@@ -30,7 +28,7 @@ from engine.errors import NoFaceError
 from engine.faces import topology as T
 from engine.faces.types import Face
 from engine.geometry import fit_tps
-from engine.procedural.mask_templates import ANCHORS, MaskTemplate, side_variant
+from engine.procedural.mask_templates import ANCHORS, MaskTemplate, derived, side_variant
 from engine.studios.maskwear.params import MaskWearParams
 
 FACE_ANCHORS: dict[str, int] = {"a": 93, "b": 197, "c": 323, "d": 136, "e": 152, "f": 365}
@@ -100,20 +98,15 @@ def jaw_targets(face: Face) -> np.ndarray:
                            _polyline_at(lm[list(JAW_RIGHT_PATH)], JAW_SAMPLES)])
 
 
-_JAW_SOURCES: OrderedDict[int, tuple[np.ndarray, tuple[tuple[float, float], ...], np.ndarray]] = OrderedDict()
-"""id(template.rgba) → (that array, its anchors, :func:`template_jaw_points`); the entry keeps the
-array alive so its id cannot be reused while cached."""
-
-
 def template_jaw_points(template: MaskTemplate) -> np.ndarray:
     """The template points that go onto :func:`jaw_targets`: on the template's bottom edge (its
     lowest opaque pixel per column), offset like the anchors ``d e f`` are from that edge
-    (``[6, 2]`` float64; a template whose anchors sit on its edge gets points on its edge)."""
-    key = id(template.rgba)
-    anchors = tuple(template.anchors[k] for k in ANCHORS)
-    hit = _JAW_SOURCES.get(key)
-    if hit is not None and hit[0] is template.rgba and hit[1] == anchors:
-        return hit[2]
+    (``[6, 2]`` float64; a template whose anchors sit on its edge gets points on its edge; made
+    once per template and anchors)."""
+    return derived(template, ("jaw", tuple(template.anchors[k] for k in ANCHORS)), _template_jaw_points)
+
+
+def _template_jaw_points(template: MaskTemplate) -> np.ndarray:
     alpha = template.rgba[:, :, 3] > 127
     th, tw = alpha.shape
     rows = np.where(alpha.any(0), th - 1 - np.argmax(alpha[::-1], axis=0), -1).astype(np.float64)
@@ -133,11 +126,7 @@ def template_jaw_points(template: MaskTemplate) -> np.ndarray:
             y_line = p[1] + t * (q[1] - p[1])
             y = edge(x) + off_p + t * (off_q - off_p)
             out.append((x, y if np.isfinite(y) else y_line))
-    pts = np.array(out)
-    _JAW_SOURCES[key] = (template.rgba, anchors, pts)
-    while len(_JAW_SOURCES) > 32:
-        _JAW_SOURCES.popitem(last=False)
-    return pts
+    return np.array(out)
 
 
 def control_points(template: MaskTemplate, targets: np.ndarray,
@@ -150,14 +139,6 @@ def control_points(template: MaskTemplate, targets: np.ndarray,
         return src, dst
     return np.concatenate([src, template_jaw_points(template)]), np.concatenate([dst, np.asarray(jaw, np.float64)])
 
-
-_PREMULTIPLIED: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
-"""(id(template.rgba), level) → (that array, its premultiplied float32 RGBA at that level); the
-entry keeps the array alive, so its id cannot be reused while cached. Built-in templates are cached
-objects, so a batch premultiplies (and shrinks) each once."""
-
-
-_CACHE_LOCK = threading.Lock()
 
 MAX_LEVEL = 4
 """Most halvings of a template before it is warped (:func:`template_level`)."""
@@ -178,24 +159,18 @@ def template_level(template: MaskTemplate, targets: np.ndarray) -> int:
 
 def _premultiplied(template: MaskTemplate, level: int = 0) -> np.ndarray:
     """Premultiplied float32 RGBA of the template (so edges do not darken when resampled), halved
-    ``level`` times with area averaging."""
-    key = (id(template.rgba), level)
-    with _CACHE_LOCK:  # a batch's worker threads share the cache
-        hit = _PREMULTIPLIED.get(key)
-        if hit is not None and hit[0] is template.rgba:
-            _PREMULTIPLIED.move_to_end(key)
-            return hit[1]
-    rgba = template.rgba.astype(np.float32)
-    rgba[:, :, :3] *= rgba[:, :, 3:4] / 255.0
-    if level > 0:
-        h, w = rgba.shape[:2]
-        size = (max(1, round(w / 2 ** level)), max(1, round(h / 2 ** level)))
-        rgba = np.asarray(cv2.resize(rgba, size, interpolation=cv2.INTER_AREA), np.float32)
-    with _CACHE_LOCK:
-        _PREMULTIPLIED[key] = (template.rgba, rgba)
-        while len(_PREMULTIPLIED) > 32:
-            _PREMULTIPLIED.popitem(last=False)
-    return rgba
+    ``level`` times with area averaging (made once per template and level)."""
+
+    def make(t: MaskTemplate) -> np.ndarray:
+        rgba = t.rgba.astype(np.float32)
+        rgba[:, :, :3] *= rgba[:, :, 3:4] / 255.0
+        if level > 0:
+            h, w = rgba.shape[:2]
+            size = (max(1, round(w / 2 ** level)), max(1, round(h / 2 ** level)))
+            rgba = np.asarray(cv2.resize(rgba, size, interpolation=cv2.INTER_AREA), np.float32)
+        return rgba
+
+    return derived(template, ("premultiplied", level), make)
 
 
 def warp_template(template: MaskTemplate, targets: np.ndarray, size: tuple[int, int],

@@ -14,8 +14,6 @@ when it cannot be loaded, the key-point fit runs and the resolution's reason say
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +24,7 @@ from engine.device import module_device
 from engine.errors import CheckpointError
 from engine.faces.align import align_face
 from engine.faces.types import Face
-from engine.procedural.mask_templates import MaskTemplate
+from engine.procedural.mask_templates import MaskTemplate, derived
 from engine.studios.base import LearnedBackend, Resolution
 from engine.studios.maskwear.params import METHOD_BACKENDS, METHODS
 from engine.weights.card import ModelCard
@@ -85,29 +83,10 @@ def apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
     return p[:, :2] / p[:, 2:3]
 
 
-_SMALL: OrderedDict[tuple[Any, ...], tuple[np.ndarray, MaskTemplate]] = OrderedDict()
-"""(id(template.rgba), name, kind, anchors) → (that array, its :func:`small_template`); the entry
-keeps the array alive so its id cannot be reused while cached (built-in templates are cached
-objects: a batch resizes each once)."""
-
-
-_SMALL_LOCK = threading.Lock()
-
-
 def small_template(t: MaskTemplate) -> MaskTemplate:
-    """``t`` resized to :data:`TEMPLATE_SIZE`, anchors scaled with it (cached per template)."""
-    key = (id(t.rgba), t.name, t.kind, tuple(sorted(t.anchors.items())))
-    with _SMALL_LOCK:  # a batch's worker threads share the cache
-        hit = _SMALL.get(key)
-        if hit is not None and hit[0] is t.rgba:
-            _SMALL.move_to_end(key)
-            return hit[1]
-    small = _small_template(t)
-    with _SMALL_LOCK:
-        _SMALL[key] = (t.rgba, small)
-        while len(_SMALL) > 16:
-            _SMALL.popitem(last=False)
-    return small
+    """``t`` resized to :data:`TEMPLATE_SIZE`, anchors scaled with it (made once per template and
+    anchors)."""
+    return derived(t, ("small", t.name, t.kind, tuple(sorted(t.anchors.items()))), _small_template)
 
 
 def _small_template(t: MaskTemplate) -> MaskTemplate:
