@@ -183,7 +183,7 @@ def sheet(out: Path, run_dir: Path, size: int, folds: int, per_source: int = 3, 
     from engine.training.parser import SOURCES, faces_of, read_truth
 
     scale, shift = crop or _run_crop()
-    keep = _run_keep()
+    keep, mirror = _run_keep(), _run_mirror()
     items, records, fold_of, models = _fold_models(run_dir, size, folds, seed, (scale, shift))
     tile = 160
     rows = []
@@ -194,7 +194,7 @@ def sheet(out: Path, run_dir: Path, size: int, folds: int, per_source: int = 3, 
             it = items[int(rec["index"])]
             rgb = load_image(it.photo)
             learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], models[fold_of[int(rec["index"])]], size,
-                                     scale, shift, keep)
+                                     scale, shift, keep, mirror)
             cells = [rgb, colorize_labels(rec["geometric"]), colorize_labels(learned), colorize_labels(read_truth(it))]
             rows.append(np.concatenate([cv2.resize(c, (tile, tile), interpolation=cv2.INTER_AREA if c is rgb
                                                    else cv2.INTER_NEAREST) for c in cells], 1))
@@ -249,6 +249,11 @@ def _run_keep() -> tuple[int, ...]:
     return class_ids(_shipped_extra().get("keep_mesh_classes", []))
 
 
+def _run_mirror() -> bool:
+    """Whether the shipped checkpoint also parses each crop mirrored (``mirror_tta``)."""
+    return bool(_shipped_extra().get("mirror_tta", False))
+
+
 def makeup_masks(rgb: np.ndarray, labels: np.ndarray, faces: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """The classical makeup's ``lips`` and ``base`` regions (> 0.5, default region style) of the
     largest face with landmarks, as full-image boolean masks (both empty without such a face)."""
@@ -277,7 +282,7 @@ def _makeup_section(run_dir: Path, size: int, folds: int) -> dict[str, Any]:
     if not models:
         return {"skipped": f"no finished cross-validation folds under {run_dir}"}
     scale, shift = _run_crop()
-    keep = _run_keep()
+    keep, mirror = _run_keep(), _run_mirror()
     acc: dict[str, np.ndarray] = {}
     for rec in records:
         it = items[int(rec["index"])]
@@ -289,7 +294,8 @@ def _makeup_section(run_dir: Path, size: int, folds: int) -> dict[str, Any]:
         lips_t = np.isin(truth, (11, 12))
         faces = faces_of(rec)
         parsings = {"geometric": rec["geometric"],
-                    "learned": refine_parsing(rgb, faces, rec["geometric"], models[k], size, scale, shift, keep)}
+                    "learned": refine_parsing(rgb, faces, rec["geometric"], models[k], size, scale, shift, keep,
+                                              mirror)}
         for eng, lab in parsings.items():
             lips, base = makeup_masks(rgb, lab, faces)
             a = acc.setdefault(f"{it.source}/{eng}", np.zeros(5))

@@ -7,6 +7,8 @@ For every face (smallest first, as :func:`engine.faces.parsing.geometric_parsing
    border as the photo) as the prior;
 2. the network's correction logits on the crop (:meth:`engine.models.parser.FaceParserNet.correction`),
    faded to zero over the crop's outer :data:`FEATHER` (so the seam is the geometric parsing itself);
+   — averaged with the mirrored crop's, mirrored back, when the card says ``mirror_tta``
+   (:func:`crop_correction`);
 3. the correction is sampled back onto the photo's pixels inside the crop (bilinear, in torch) and
    added to ``prior_gain · onehot(geometric)`` **at the photo's resolution**, and the arg-max is
    taken there: where the network agrees with the mesh the sharp, sub-pixel geometric edges
@@ -52,6 +54,24 @@ FEATHER = 0.04
 """Share of the crop side over which the correction fades to zero at the crop border."""
 
 TRAIN_HINT = "masquerade train parser --data ../shared/data"
+
+MIRROR_PAIRS = (("l_eye", "r_eye"), ("l_brow", "r_brow"), ("l_ear", "r_ear"))
+"""Classes that trade places when a face is mirrored left-right (the person's left becomes their right)."""
+
+
+def mirror_permutation() -> np.ndarray:
+    """``[19]`` class index → its mirror image's class (:data:`MIRROR_PAIRS` swapped, others fixed).
+
+    Example:
+        >>> mirror_permutation()[[0, 4, 5, 6, 9, 13]].tolist()
+        [0, 5, 4, 7, 8, 13]
+    """
+    classes = SCHEMES["celebamask_hq"].classes
+    perm = np.arange(NUM_CLASSES)
+    for a, b in MIRROR_PAIRS:
+        i, j = classes.index(a), classes.index(b)
+        perm[i], perm[j] = j, i
+    return perm
 
 def shifted_crop(rgb: np.ndarray, keypoints: np.ndarray, size: int, scale: float, shift: float) -> AlignedCrop:
     """:func:`engine.faces.align.align_face` with the crop's centre moved up by ``shift · side``
@@ -153,10 +173,33 @@ def keep_mesh_classes(labels: np.ndarray, geometric: np.ndarray, keep: Sequence[
     labels[taken] = geometric[taken]
 
 
+def crop_correction(model: FaceParserNet, image: np.ndarray, prior: np.ndarray, mirrored: bool = False) -> torch.Tensor:
+    """The network's ``[19, S, S]`` correction logits for one aligned crop and its prior labels.
+
+    Args:
+        model: the network, in eval mode, on its device.
+        image: ``uint8`` ``[S, S, 3]`` crop.
+        prior: ``uint8`` ``[S, S]`` geometric labels on the crop.
+        mirrored: also run the crop mirrored left-right (prior mirrored, its left/right classes
+            swapped) and average the two, the mirrored one mirrored back with its left/right
+            channels swapped again (test-time augmentation: the network was trained on mirrored
+            faces too, so each view's errors are partly its own).
+    """
+    dev = next(model.parameters()).device
+    img = _to_tensor(image, dev)
+    lab = torch.from_numpy(np.ascontiguousarray(prior)).to(dev)[None].long().clamp(0, NUM_CLASSES - 1)
+    if not mirrored:
+        return model.correction(img, model.one_hot(lab))[0]
+    perm = torch.from_numpy(mirror_permutation()).to(dev)
+    both = model.correction(torch.cat([img, img.flip(-1)]),
+                            model.one_hot(torch.cat([lab, perm[lab.flip(-1)]])))
+    return (both[0] + both[1].flip(-1)[perm]) / 2
+
+
 @torch.no_grad()
 def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray, model: FaceParserNet,
                    size: int, scale: float = CROP_SCALE, shift: float = CROP_SHIFT,
-                   keep: Sequence[int] = ()) -> np.ndarray:
+                   keep: Sequence[int] = (), mirrored: bool = False) -> np.ndarray:
     """The learned parsing of ``rgb`` given its geometric parsing (module docstring).
 
     Args:
@@ -168,6 +211,7 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
         scale: crop scale.
         shift: upward shift of the crop's centre (share of the side).
         keep: classes left as the geometric parser draws them (:func:`keep_mesh_classes`).
+        mirrored: average each crop's correction with its mirror image's (:func:`crop_correction`).
 
     Returns:
         New ``uint8`` ``[H, W]`` label map; ``geometric`` is not modified.
@@ -179,8 +223,7 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
         if face.landmarks is None:
             continue
         crop, prior = crop_and_prior(rgb, face, out, size, scale, shift)
-        onehot = model.one_hot(torch.from_numpy(prior).to(dev)[None])
-        corr = model.correction(_to_tensor(crop.image, dev), onehot)[0] * fade
+        corr = crop_correction(model, crop.image, prior, mirrored) * fade
         paste_correction(out, crop, corr, model.prior_gain.detach())
     keep_mesh_classes(out, geometric, keep)
     return out
@@ -280,12 +323,15 @@ class LearnedParser:
         self.scale = float(card.extra.get("crop_scale", CROP_SCALE))
         self.shift = float(card.extra.get("crop_shift", CROP_SHIFT))
         self.keep = class_ids(card.extra.get("keep_mesh_classes", ()))
+        self.mirrored = bool(card.extra.get("mirror_tta", False))
 
     def parse(self, rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray) -> np.ndarray:
         """Learned labels of ``rgb`` (see :func:`refine_parsing`), on the CPU with ``threads`` torch
         threads, by default :func:`~engine.device.inference_threads` (the count used is kept in ``last_threads``)."""
         if self.device.type != "cpu":
-            return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift, self.keep)
+            return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift, self.keep,
+                                  self.mirrored)
         self.last_threads = self.threads or inference_threads()
         with torch_threads(self.last_threads):
-            return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift, self.keep)
+            return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift, self.keep,
+                                  self.mirrored)

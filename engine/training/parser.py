@@ -428,9 +428,10 @@ def summarize(inter: np.ndarray, union: np.ndarray, annotated: Sequence[int]) ->
 
 def evaluate(model: FaceParserNet, records: Sequence[dict[str, Any]], items: Sequence[Item], size: int,
              sink: dict[str, dict[str, np.ndarray]] | None = None, scale: float = CROP_SCALE,
-             shift: float = CROP_SHIFT, keep: Sequence[int] = ()) -> dict[str, Any]:
+             shift: float = CROP_SHIFT, keep: Sequence[int] = (), mirrored: bool = False) -> dict[str, Any]:
     """Learned vs geometric on ``records`` (full-resolution photos, product path, crop ``scale`` /
-    ``shift``, the mesh's ``keep`` classes kept); per source.
+    ``shift``, the mesh's ``keep`` classes kept, each crop also seen mirrored when ``mirrored``);
+    per source.
 
     ``sink`` (optional) accumulates the raw intersections/unions per source and engine across calls.
     """
@@ -441,7 +442,7 @@ def evaluate(model: FaceParserNet, records: Sequence[dict[str, Any]], items: Seq
         src = source_of(it.source)
         rgb = load_image(it.photo)
         truth = read_truth(it)
-        learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], model, size, scale, shift, keep)
+        learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], model, size, scale, shift, keep, mirrored)
         for eng, pred in (("geometric", rec["geometric"]), ("learned", learned)):
             for a in (acc, sink) if sink is not None else (acc,):
                 d = a.setdefault(f"{src.name}/{eng}", _counts())
@@ -579,7 +580,7 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
                 print(f"fold {k + 1}: stopped at step {f['steps']} (time limit); run again to continue", flush=True)
                 return {}, []
             sink: dict[str, dict[str, np.ndarray]] = {}
-            evaluate(model, test, items, args.size, sink, *_crop(args), keep=_keep(args))
+            evaluate(model, test, items, args.size, sink, *_crop(args), keep=_keep(args), mirrored=_mirror(args))
             arrays = {f"{key}|{part}": v for key, d in sink.items() for part, v in d.items()}
             atomic_write_bytes(result, _npz(**arrays))
             atomic_write_bytes(fdir / "facts.json", json.dumps(dict(f, test_photos=len(test))).encode())
@@ -590,7 +591,7 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
             model.load_state_dict(safetensors.torch.load_file(str(fdir / "state" / "parser.safetensors")), strict=True)
             print(f"fold {k + 1}/{args.folds}: scoring {len(test)} held-out photos again", flush=True)
             sink = {}
-            evaluate(model.to(rt.device), test, items, args.size, sink, *_crop(args), keep=_keep(args))
+            evaluate(model.to(rt.device), test, items, args.size, sink, *_crop(args), keep=_keep(args), mirrored=_mirror(args))
             atomic_write_bytes(result, _npz(**{f"{key}|{part}": v for key, d in sink.items() for part, v in d.items()}))
         with np.load(result) as z:
             for name in z.files:
@@ -609,6 +610,11 @@ def _crop(args: argparse.Namespace) -> tuple[float, float]:
 def _keep(args: argparse.Namespace) -> tuple[int, ...]:
     """The classes left as the mesh draws them (``--keep-mesh-classes``), as official-order ids."""
     return class_ids(_keep_names(args))
+
+
+def _mirror(args: argparse.Namespace) -> bool:
+    """Whether crops are also parsed mirrored (``--mirror-tta``)."""
+    return bool(getattr(args, "mirror_tta", False))
 
 
 def _keep_names(args: argparse.Namespace) -> list[str]:
@@ -660,7 +666,7 @@ def _run_holdout(rt: Runtime, records: list[dict[str, Any]], items: list[Item], 
                 print(f"held out {name}: stopped at step {f['steps']} (time limit); run again to continue", flush=True)
                 return 0
             sink: dict[str, dict[str, np.ndarray]] = {}
-            evaluate(model, test, items, args.size, sink, *_crop(args), keep=_keep(args))
+            evaluate(model, test, items, args.size, sink, *_crop(args), keep=_keep(args), mirrored=_mirror(args))
             atomic_write_bytes(result, _npz(**{f"{key}|{part}": v for key, d in sink.items() for part, v in d.items()}))
             atomic_write_bytes(hdir / "facts.json", json.dumps(dict(f, test_photos=len(test))).encode())
         with np.load(result) as z:
@@ -736,7 +742,7 @@ def main(args: argparse.Namespace) -> int:
         metrics={"cv_miou_learned": vfacts["mean_source_miou_learned"],
                  "cv_miou_geometric": vfacts["mean_source_miou_geometric"]},
         extra={**facts, "crop_scale": _crop(args)[0], "crop_shift": _crop(args)[1],
-               "keep_mesh_classes": _keep_names(args), "folds": args.folds,
+               "keep_mesh_classes": _keep_names(args), "mirror_tta": _mirror(args), "folds": args.folds,
                "cv": table, "cv_pooled_iou": pool,
                "cv_folds": fold_facts, "verdict_rule": VERDICT_RULE, **vfacts, "budget_s": args.time_limit,
                "clock": rt.clock_name, "runtime": rt.describe(), "batch": args.batch, "size": args.size,
@@ -754,7 +760,7 @@ def _rewrite_card(args: argparse.Namespace, table: dict[str, Any], pool: dict[st
 
     model, old = load_checkpoint(args.out, device="cpu")
     extra = dict(old.extra, cv=table, cv_pooled_iou=pool, cv_folds=fold_facts, verdict_rule=VERDICT_RULE,
-                 keep_mesh_classes=_keep_names(args), **vfacts)
+                 keep_mesh_classes=_keep_names(args), mirror_tta=_mirror(args), **vfacts)
     v = old.verdict
     card = save_checkpoint(
         model.half(), args.out, task=old.task, input_size=old.input_size, label_scheme=old.label_scheme,
@@ -776,6 +782,7 @@ def _eval_only(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
     res = evaluate(model.float(), records, items, int(card.input_size[0]) if card.input_size else args.size,
                    scale=float(card.extra.get("crop_scale", CROP_SCALE)),
                    shift=float(card.extra.get("crop_shift", CROP_SHIFT)),
-                   keep=class_ids(card.extra.get("keep_mesh_classes", [])))
+                   keep=class_ids(card.extra.get("keep_mesh_classes", [])),
+                   mirrored=bool(card.extra.get("mirror_tta", False)))
     print(json.dumps({"training_photos_not_held_out": res}, indent=1))
     return 0

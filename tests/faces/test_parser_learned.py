@@ -143,3 +143,35 @@ def test_kept_mesh_classes_stay_as_the_mesh_draws_them(tmp_path: Path) -> None:
                            input_size=(64, 64), label_scheme="celebamask_hq",
                            extra={"keep_mesh_classes": ["l_eye", "r_eye"]}, verdict=Verdict("geometric", "t", True))
     assert LearnedParser(card, device="cpu").keep == (4, 5)
+
+
+def test_mirrored_parsing_is_symmetric_and_read_from_the_card(tmp_path: Path) -> None:
+    """With ``mirrored`` the correction of a mirrored crop is the mirrored (left/right-swapped)
+    correction of the crop, whatever the weights; without it an untrained-but-random network is not
+    symmetric; a card's ``mirror_tta`` turns it on."""
+    from engine.faces.learned_parsing import LearnedParser, crop_correction, mirror_permutation
+
+    torch.manual_seed(3)
+    net = FaceParserNet(width=32, prior_width=4).eval()
+    torch.nn.init.normal_(net.head.weight, std=2.0)
+    rng = np.random.default_rng(2)
+    img = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    prior = rng.integers(0, 19, (64, 64), dtype=np.uint8)
+    perm = mirror_permutation()
+    assert sorted(perm.tolist()) == list(range(19)) and (perm[perm] == np.arange(19)).all()
+    mirror_img, mirror_prior = np.ascontiguousarray(img[:, ::-1]), perm[prior[:, ::-1]].astype(np.uint8)
+    with torch.no_grad():
+        a = crop_correction(net, img, prior, mirrored=True)
+        b = crop_correction(net, mirror_img, mirror_prior, mirrored=True)
+        assert torch.allclose(b, a.flip(-1)[torch.from_numpy(perm)], atol=1e-4)
+        plain_a = crop_correction(net, img, prior)
+        plain_b = crop_correction(net, mirror_img, mirror_prior)
+        assert not torch.allclose(plain_b, plain_a.flip(-1)[torch.from_numpy(perm)], atol=1e-2)
+        assert torch.allclose(a, (plain_a + plain_b.flip(-1)[torch.from_numpy(perm)]) / 2, atol=1e-4)
+    card = save_checkpoint(FaceParserNet(width=32, prior_width=4).half(), tmp_path / "face_parser", task="faces",
+                           input_size=(64, 64), label_scheme="celebamask_hq",
+                           extra={"mirror_tta": True}, verdict=Verdict("geometric", "t", True))
+    lp = LearnedParser(card, device="cpu")
+    assert lp.mirrored
+    rgb, face, geometric = _scene()
+    assert np.array_equal(lp.parse(rgb, [face], geometric), geometric)  # untrained: the prior itself
