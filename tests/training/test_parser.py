@@ -209,7 +209,7 @@ def test_holdout_trains_without_the_held_out_source(tmp_path: Path, monkeypatch)
         return tiny(), {"steps": args.steps}
 
     def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
-                  keep: Any = ()) -> dict:
+                  keep: Any = (), mirrored: bool = False) -> dict:
         for r in recs:
             src = its[int(r["index"])].source
             for eng, hit in (("geometric", 1.0), ("learned", 2.0)):
