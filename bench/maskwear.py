@@ -153,50 +153,71 @@ def coverage() -> dict[str, Any]:
 
 
 def orientation(real: int = 120) -> dict[str, Any]:
-    """The 180° rule on the development photos, with the default analyzer: per labelled pair turned
-    by 180°, the orientation found and the lips+mouth share a surgical mask covers (a mask on the
-    forehead covers ~0); the first ``real`` real masked photos upright (how many are wrongly turned)
-    and turned by 180° (how many are turned back)."""
-    from PIL import Image
-
-    from engine.errors import NoFaceError
+    """The 180° rule on the development photos, with the default analyzer and (``batch``) with the
+    dataset batch's analysis (:class:`~engine.studios.maskwear.batch.DatasetAnalysis`: short-range
+    model first): per labelled pair turned by 180°, the orientation found and the lips+mouth share
+    a surgical mask covers (a mask on the forehead covers ~0); the first ``real`` real masked photos
+    upright (how many are wrongly turned) and turned by 180° (how many are turned back)."""
     from engine.faces import FaceAnalyzer
-    from engine.imageio import load_image
-    from engine.studios.maskwear.editor import put_mask
-    from engine.studios.maskwear.params import MaskWearParams
+    from engine.studios.maskwear.batch import DatasetAnalysis
 
     files = sorted(PARSING.glob("*.jpg"))
     photos = sorted(REAL_MASKED.glob("*.jpg"))[:real]
     if not files or not photos:
         return {"skipped": "no ../shared/data/faces/parsing or maskwear/real_masked"}
     analyzer = FaceAnalyzer(parser="geometric")
+
+    def window(img: np.ndarray) -> tuple[list[Any], int]:
+        res = analyzer.analyze(img, parse=False)
+        return list(res.faces), int(res.info["rotation"])
+
+    batch = DatasetAnalysis()
+
+    def dataset(img: np.ndarray) -> tuple[list[Any], int]:
+        faces, rotation = batch.finder.find(img, max_faces=1)
+        return [f for f in faces if f.landmarks is not None], rotation
+
+    doc = _orientation_of(window, files, photos)
+    doc["batch"] = _orientation_of(dataset, files, photos)
+    return doc
+
+
+def _orientation_of(find: Any, files: list[Path], photos: list[Path]) -> dict[str, Any]:
+    """:func:`orientation`'s counts for one analysis ``find(img) -> (faces, rotation)``."""
+    from PIL import Image
+
+    from engine.errors import NoFaceError
+    from engine.imageio import load_image
+    from engine.studios.maskwear.editor import put_mask
+    from engine.studios.maskwear.params import MaskWearParams
+
     doc: dict[str, Any] = {"pairs_180": {}}
     lips = COVERAGE_GROUPS["lips_mouth"]
     for jpg in files:
         img = np.ascontiguousarray(np.rot90(load_image(jpg), 2))
         gt = np.ascontiguousarray(np.rot90(np.asarray(Image.open(jpg.with_suffix(".png"))), 2))
-        res = analyzer.analyze(img, parse=False)
+        faces, rotation = find(img)
         try:
-            _, alpha, _ = put_mask(img, res.faces, MaskWearParams(template="surgical-blue", method="keypoint",
-                                                                   faces="largest"))
+            _, alpha, _ = put_mask(img, faces, MaskWearParams(template="surgical-blue", method="keypoint",
+                                                              faces="largest"))
         except NoFaceError:
             alpha = np.zeros(gt.shape, np.float32)
         m = np.isin(gt, lips)
-        doc["pairs_180"][jpg.stem] = {"rotation": res.info["rotation"],
+        doc["pairs_180"][jpg.stem] = {"rotation": rotation,
                                       "lips_mouth": round(float((alpha[m] > 0.5).mean()), 3) if m.any() else None}
     doc["pairs_180_right"] = sum(v["rotation"] == 180 for v in doc["pairs_180"].values())
     upright_wrong, turned_right, found_up, found_turned = [], 0, 0, 0
     for p in photos:
         img = load_image(p)
-        res = analyzer.analyze(img, parse=False)
-        if res.faces:
+        faces, rotation = find(img)
+        if faces:
             found_up += 1
-            if res.info["rotation"] != 0:
+            if rotation != 0:
                 upright_wrong.append(p.name)
-        res = analyzer.analyze(np.ascontiguousarray(np.rot90(img, 2)), parse=False)
-        if res.faces:
+        faces, rotation = find(np.ascontiguousarray(np.rot90(img, 2)))
+        if faces:
             found_turned += 1
-            turned_right += res.info["rotation"] == 180
+            turned_right += rotation == 180
     doc["real_upright"] = {"photos": len(photos), "with_face": found_up, "turned_wrongly": len(upright_wrong),
                            "names": upright_wrong}
     doc["real_turned_180"] = {"photos": len(photos), "with_face": found_turned, "turned_back": turned_right}

