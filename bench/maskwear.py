@@ -370,9 +370,11 @@ def photos512(count: int = 100) -> dict[str, Any]:
         (work / "one").mkdir()
         (work / "one" / "p000.jpg").write_bytes((work / "in" / "p000.jpg").read_bytes())
         for tree, repo in _trees():  # untimed: writes each tree's bytecode
-            subprocess.run([sys.executable, "-m", "engine", "batch", "wear-mask", "--input", str(work / "one"),
-                            "--output", str(work / f"warm_{tree}"), "--workers", "2"],
-                           capture_output=True, text=True, cwd=repo, env=env)
+            warm = subprocess.run([sys.executable, "-m", "engine", "batch", "wear-mask", "--input", str(work / "one"),
+                                   "--output", str(work / f"warm_{tree}"), "--workers", "2"],
+                                  capture_output=True, text=True, cwd=repo, env=env)
+            if warm.returncode != 0:
+                doc[f"warm_up_{tree}"] = {"rc": warm.returncode, "error": warm.stderr.strip().splitlines()[-1:]}
         for label, extra in (("auto", []), ("keypoint", ["--method", "keypoint"])):
             for workers in (1, 2):
                 for tree, repo in _trees():

@@ -62,13 +62,15 @@ one false face — the colour wheel — scored 0.58; the masked faces it found s
 
 CLOSE_RANGE_FIRST = 0.85
 """Least short-range score with which a dataset batch (``close_range_first``) keeps the short-range
-model's boxes without asking the full-range model; its 180° check then compares short-range
-scores. Chosen on the development photos, each upright and turned by 180° (30 face photos, 9
-parsing pairs, 14 MT, 60 Xiqu, 120 real masked photos with a face both ways): every upright
-unmasked face scores at least this and keeps the same decisions as the full-range check (0 of 107
-upright turned, 101 of 107 upside-down turned back); masked: 2 of 120 upright turned wrongly as
-before, 61 of 120 upside-down turned back against 64. The short-range model costs ~2 ms a run
-against ~6 ms."""
+model's boxes without asking the full-range model; for a picture of at most :data:`ORIENT_SIDE`
+px its 180° check then compares short-range scores (:data:`UPSIDE_DOWN_MARGIN` unchanged). Chosen
+on development photos, each upright and turned by 180° (30 face photos, 9 parsing pairs, 14 MT, 60
+Xiqu; the first 200 real masked photos, 120 with a face both ways): every upright unmasked face
+scores at least this and the rule decides as with full-range scores (0 of 107 upright turned, 101
+of 107 upside-down turned back); masked: 2 of 120 upright turned wrongly as before, 61 of 120
+upside-down turned back against 64 (``python -m bench.maskwear --sections orientation``, its
+``batch`` part, on the first 120 real masked photos: 3 upright turned as before, 58 turned back
+against 61). The short-range model costs ~2 ms a run against ~6 ms."""
 
 
 class BoxDetector(Protocol):
@@ -80,7 +82,8 @@ class BoxDetector(Protocol):
 
 
 class MediaPipeBoxDetector:
-    """MediaPipe full-range face detector (model 1): boxes, scores, eye/mouth keypoints. When it
+    """MediaPipe full-range face detector (model 1): boxes, scores, eye/mouth keypoints (with
+    ``close_range_first``, the short-range model is asked first on a whole picture). When it
     finds nothing, the short-range model (model 0, made for faces that fill much of the picture) is
     asked too: on 131 real masked-face photos where the full-range model found no usable face, it
     found 38 that the mesh then fitted (contact sheet looked at); its detections must score
@@ -88,11 +91,15 @@ class MediaPipeBoxDetector:
 
     Args:
         min_score: detections below this confidence are dropped.
-        close_range_fallback: ask the short-range model when the full-range one finds nothing.
-        close_range_first: when set, ask the short-range model first and keep its boxes without
-            asking the full-range one when one scores at least this (a photo whose face fills much
-            of the frame, as a dataset's portraits do: the short-range model costs about a third);
-            ``None``: the full-range model first (:data:`CLOSE_RANGE_FIRST`).
+        close_range_fallback: ask the short-range model when the full-range one finds nothing
+            (always on with ``close_range_first``).
+        close_range_first: when set (a dataset batch uses :data:`CLOSE_RANGE_FIRST`), a whole
+            picture is first searched by the short-range model, and when one of its boxes scores
+            at least this, its boxes of at least :data:`CLOSE_RANGE_MIN_SCORE` are kept without
+            asking the full-range model (a photo whose face fills much of the frame, as a
+            dataset's portraits do: the short-range model costs about a third). Tiles and closer
+            looks (:meth:`tile_detector`) keep the full-range model first. ``None``: the
+            full-range model first everywhere.
     """
 
     name = "mediapipe"
@@ -105,6 +112,7 @@ class MediaPipeBoxDetector:
         self._lock = threading.Lock()
         self._models: dict[int, object] = {}
         self._last: tuple[np.ndarray, int, float | None] | None = None
+        self._tiles: MediaPipeBoxDetector | None = None
 
     def best_score_of(self, rgb: np.ndarray) -> tuple[int, float] | None:
         """``(model, best score)`` of the boxes the last :meth:`detect` call returned when that
@@ -131,8 +139,10 @@ class MediaPipeBoxDetector:
         near: list[tuple[np.ndarray, float, np.ndarray | None]] | None = None
         if self.close_range_first is not None:
             near = self._detect(rgb, 0)
-            first = [d for d in near if d[1] >= max(self.min_score, self.close_range_first)]
-            if first:
+            if any(d[1] >= max(self.min_score, self.close_range_first) for d in near):
+                # every face the model is fairly sure of, not only the confident one: a batch keeps
+                # the largest face, which may be a masked one scoring lower than a bystander
+                first = [d for d in near if d[1] >= max(self.min_score, CLOSE_RANGE_MIN_SCORE)]
                 self._remember(rgb, 0, first)
                 return first
         out = self._detect(rgb, 1)
@@ -141,6 +151,18 @@ class MediaPipeBoxDetector:
             near = self._detect(rgb, 0) if near is None else near
             out = [d for d in near if d[1] >= max(self.min_score, CLOSE_RANGE_MIN_SCORE)]
         return out
+
+    def tile_detector(self) -> MediaPipeBoxDetector:
+        """The detector for a large picture's tiles and for closer looks around a box: this one,
+        or with ``close_range_first`` a full-range-first twin sharing its models (a tile's faces
+        are small: the short-range model would rarely be sure of one and only add its cost)."""
+        if self.close_range_first is None:
+            return self
+        if self._tiles is None:
+            twin = MediaPipeBoxDetector(self.min_score, self.close_range_fallback)
+            twin._models, twin._lock = self._models, self._lock  # the same graphs, one at a time
+            self._tiles = twin
+        return self._tiles
 
     def _remember(self, rgb: np.ndarray, selection: int, found: list[tuple[np.ndarray, float, np.ndarray | None]]) -> None:
         """Keep which model's boxes :meth:`detect` returned for ``rgb`` and their best score
@@ -422,12 +444,18 @@ def _merge(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
     return keep
 
 
+def _tile_detector(detector: BoxDetector) -> BoxDetector:
+    """The detector that searches tiles and closer windows (``tile_detector()`` where it has one)."""
+    if isinstance(detector, (MergedBoxDetector, MediaPipeBoxDetector)):
+        return detector.tile_detector()
+    return detector
+
+
 def _find_boxes(detector: BoxDetector, rgb: np.ndarray) -> list[Detection]:
     small, s = downscale_to(rgb, DETECT_SIDE)
     found = [(b / s, sc, None if k is None else k / s) for b, sc, k in detector.detect(small)]
     if max(rgb.shape[:2]) > 1.5 * DETECT_SIDE:  # a lone YuNet still searches the tiles itself
-        tiles = detector.tile_detector() if isinstance(detector, MergedBoxDetector) else detector
-        found = _merge(found + _tiled(tiles, rgb))
+        found = _merge(found + _tiled(_tile_detector(detector), rgb))
     if not found:  # a face filling the frame: give it some room
         h, w = small.shape[:2]
         pad = int(0.35 * max(h, w))
@@ -449,7 +477,8 @@ def _look_closer(detector: BoxDetector, rgb: np.ndarray, box: np.ndarray) -> Det
     if side < 8:
         return None
     win, a, s = _square_window(rgb, (x0 + x1) / 2, (y0 + y1) / 2, side, CLOSER_SIDE, cv2.BORDER_CONSTANT)
-    found = detector.detect(win)
+    # a close-range-first MediaPipe detector looks closer full-range first (another detector as it is)
+    found = (detector.tile_detector() if isinstance(detector, MediaPipeBoxDetector) else detector).detect(win)
     if not found:
         return None
     b, sc, k = max(found, key=lambda d: d[1])
@@ -657,8 +686,11 @@ class FaceFinder:
     def orientation_model(self, rgb: np.ndarray) -> int:
         """The MediaPipe model whose scores the 180° check compares for ``rgb``: the short-range
         one (0) when the box detector kept that model's boxes for this very picture
-        (``close_range_first``), else the full-range one (1)."""
-        small = np.ascontiguousarray(downscale_to(rgb, ORIENT_SIDE)[0])
+        (``close_range_first``; pictures of at most :data:`ORIENT_SIDE` px, the copy the check
+        scores), else the full-range one (1)."""
+        if max(rgb.shape[:2]) > ORIENT_SIDE:  # the box detector searched another copy than the check's
+            return 1
+        small = np.ascontiguousarray(rgb)
         for d in self._mediapipe():
             known = d.best_score_of(small)
             if known is not None:

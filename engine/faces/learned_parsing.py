@@ -73,6 +73,7 @@ def mirror_permutation() -> np.ndarray:
         perm[i], perm[j] = j, i
     return perm
 
+
 def shifted_crop(rgb: np.ndarray, keypoints: np.ndarray, size: int, scale: float, shift: float) -> AlignedCrop:
     """:func:`engine.faces.align.align_face` with the crop's centre moved up by ``shift · side``
     (the same crop when ``shift`` is 0).
@@ -173,6 +174,7 @@ def keep_mesh_classes(labels: np.ndarray, geometric: np.ndarray, keep: Sequence[
     labels[taken] = geometric[taken]
 
 
+@torch.no_grad()
 def crop_correction(model: FaceParserNet, image: np.ndarray, prior: np.ndarray, mirrored: bool = False) -> torch.Tensor:
     """The network's ``[19, S, S]`` correction logits for one aligned crop and its prior labels.
 

@@ -45,7 +45,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.faces.learned_parsing import CROP_SCALE, CROP_SHIFT, class_ids, crop_and_prior, refine_parsing
+from engine.faces.learned_parsing import (
+    CROP_SCALE,
+    CROP_SHIFT,
+    MIRROR_PAIRS,
+    class_ids,
+    crop_and_prior,
+    refine_parsing,
+)
 from engine.faces.parsing import PRODUCED_CLASSES
 from engine.faces.types import Face
 from engine.imageio import atomic_write_bytes, load_image
@@ -91,8 +98,9 @@ SOURCES: tuple[Source, ...] = (
 )
 """Every labelled development source, in the official order after conversion."""
 
-PAIRS = ((4, 5), (6, 7), (8, 9))
-"""Left/right class pairs of the official order (l_eye/r_eye, l_brow/r_brow, l_ear/r_ear)."""
+PAIRS = tuple((CELEBAMASK_HQ.index(a), CELEBAMASK_HQ.index(b)) for a, b in MIRROR_PAIRS)
+"""Left/right class pairs of the official order (l_eye/r_eye, l_brow/r_brow, l_ear/r_ear:
+:data:`engine.faces.learned_parsing.MIRROR_PAIRS`, the product's mirrored parsing uses the same)."""
 
 FLIP_PERMUTATION = np.arange(256, dtype=np.uint8)
 for _a, _b in PAIRS:
@@ -584,7 +592,13 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
             arrays = {f"{key}|{part}": v for key, d in sink.items() for part, v in d.items()}
             atomic_write_bytes(result, _npz(**arrays))
             atomic_write_bytes(fdir / "facts.json", json.dumps(dict(f, test_photos=len(test))).encode())
-        elif getattr(args, "rescore", False):  # the finished fold's model, scored again
+            atomic_write_bytes(fdir / "scoring.json", json.dumps(_scoring(args)).encode())
+        elif not getattr(args, "rescore", False):
+            scored = fdir / "scoring.json"  # (runs before it existed were scored as they were run)
+            if scored.is_file() and json.loads(scored.read_text()) != _scoring(args):
+                raise SystemExit(f"fold {k + 1} was scored with {scored.read_text()}, not {json.dumps(_scoring(args))}: "
+                                 "run with the same --mirror-tta / --keep-mesh-classes, or add --rescore")
+        else:  # the finished fold's model, scored again
             import safetensors.torch
 
             model = FaceParserNet(width=args.width, prior_gain=getattr(args, "prior_gain", 4.0))
@@ -593,6 +607,7 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
             sink = {}
             evaluate(model.to(rt.device), test, items, args.size, sink, *_crop(args), keep=_keep(args), mirrored=_mirror(args))
             atomic_write_bytes(result, _npz(**{f"{key}|{part}": v for key, d in sink.items() for part, v in d.items()}))
+            atomic_write_bytes(fdir / "scoring.json", json.dumps(_scoring(args)).encode())
         with np.load(result) as z:
             for name in z.files:
                 key, part = name.split("|")
@@ -610,6 +625,12 @@ def _crop(args: argparse.Namespace) -> tuple[float, float]:
 def _keep(args: argparse.Namespace) -> tuple[int, ...]:
     """The classes left as the mesh draws them (``--keep-mesh-classes``), as official-order ids."""
     return class_ids(_keep_names(args))
+
+
+def _scoring(args: argparse.Namespace) -> dict[str, Any]:
+    """How a fold's held-out photos are scored (kept beside its result: a resumed run must score
+    every fold the same way)."""
+    return {"mirror_tta": _mirror(args), "keep_mesh_classes": _keep_names(args)}
 
 
 def _mirror(args: argparse.Namespace) -> bool:

@@ -527,3 +527,10 @@ def test_batch_records_each_bad_image_and_writes_the_good_ones(tmp_path: Path, c
     assert {k for k, (s, _) in status.items() if s == "error"} == {"zero.png", "t.png", "notes.png", "bomb.png"}
     assert "over the 64 MP limit" in status["bomb.png"][1]
     assert sorted(p.name for p in out.glob("*.png")) == ["good.png"]  # nothing partial for the bad ones
+
+
+def test_png_encoding_refuses_what_it_cannot_write() -> None:
+    """An empty array or a zlib level outside 0–9 is one ImageSaveError, not an OpenCV error."""
+    for arr, level in ((np.zeros((0, 4, 3), np.uint8), 1), (np.zeros((4, 4, 3), np.uint8), 12)):
+        with pytest.raises(ImageSaveError, match="cannot encode"):
+            imageio.encode_image(arr, "PNG", png_level=level)

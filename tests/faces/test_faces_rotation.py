@@ -82,11 +82,17 @@ def test_close_range_first_keeps_a_confident_short_range_box(monkeypatch) -> Non
     det = detect.MediaPipeBoxDetector(close_range_first=0.85)
     asked: list[int] = []
     box = np.array([0, 0, 10, 10], np.float32)
-    answers = {0: [(box, 0.9, None), (box + 20, 0.5, None)], 1: [(box, 0.7, None)]}
+    answers = {0: [(box, 0.9, None), (box + 20, 0.5, None), (box + 40, 0.7, None)], 1: [(box, 0.7, None)]}
     monkeypatch.setattr(det, "_detect", lambda rgb, sel: asked.append(sel) or answers[sel])
     img = np.zeros((32, 32, 3), np.uint8)
-    assert [d[1] for d in det.detect(img)] == [0.9] and asked == [0]
+    # one confident box: every box of at least CLOSE_RANGE_MIN_SCORE is kept (the largest face may be
+    # a masked one the model is less sure of)
+    assert [d[1] for d in det.detect(img)] == [0.9, 0.7] and asked == [0]
     assert det.best_score_of(img) == (0, 0.9) and det.best_score_of(img.copy()) is None
+    # tiles and closer looks ask the full-range model first, with the same graphs
+    tiles = det.tile_detector()
+    assert tiles.close_range_first is None and tiles._models is det._models and tiles is det.tile_detector()
+    assert detect.MediaPipeBoxDetector().tile_detector().close_range_first is None
     asked.clear()
     answers[0] = [(box, 0.8, None)]
     assert [d[1] for d in det.detect(img)] == [0.7] and asked == [0, 1]
@@ -98,15 +104,20 @@ def test_close_range_first_keeps_a_confident_short_range_box(monkeypatch) -> Non
 
 
 @pytest.mark.parametrize("k", [0, 2])
-def test_dataset_analysis_checks_orientation_with_the_model_that_found_the_face(k: int) -> None:
+def test_dataset_analysis_checks_orientation_with_the_model_that_found_the_face(k: int, monkeypatch) -> None:
     """The batch's analysis (short-range model first) fits the astronaut upright and upside down
     with the landmarks in place, and its 180° check compares the short-range model's scores."""
     from engine.studios.maskwear.batch import DatasetAnalysis
 
     img = data.astronaut()
     an = DatasetAnalysis()
+    models: list[int] = []
+    score = an.finder.orientation_score
+    monkeypatch.setattr(an.finder, "orientation_score", lambda rgb, model=1: models.append(model) or score(rgb, model))
     upright = an.largest_face(img).landmarks
     assert upright is not None and an.finder.orientation_model(img) == 0
+    assert models == [0, 0]  # the turned and the upright picture, both with the short-range model
+    assert an.finder.orientation_model(np.zeros((600, 600, 3), np.uint8)) == 1  # not the check's copy
     turned = np.ascontiguousarray(np.rot90(img, k))
     face = an.largest_face(turned)
     expected = _rotate_points(upright, k, img.shape[:2])

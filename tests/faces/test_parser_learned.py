@@ -168,10 +168,14 @@ def test_mirrored_parsing_is_symmetric_and_read_from_the_card(tmp_path: Path) ->
         plain_b = crop_correction(net, mirror_img, mirror_prior)
         assert not torch.allclose(plain_b, plain_a.flip(-1)[torch.from_numpy(perm)], atol=1e-2)
         assert torch.allclose(a, (plain_a + plain_b.flip(-1)[torch.from_numpy(perm)]) / 2, atol=1e-4)
-    card = save_checkpoint(FaceParserNet(width=32, prior_width=4).half(), tmp_path / "face_parser", task="faces",
-                           input_size=(64, 64), label_scheme="celebamask_hq",
-                           extra={"mirror_tta": True}, verdict=Verdict("geometric", "t", True))
+    with torch.no_grad():
+        net.prior_gain.zero_()  # the correction alone decides inside the crop
+    card = save_checkpoint(net.half(), tmp_path / "face_parser", task="faces", input_size=(64, 64),
+                           label_scheme="celebamask_hq", extra={"mirror_tta": True},
+                           verdict=Verdict("geometric", "t", True))
     lp = LearnedParser(card, device="cpu")
     assert lp.mirrored
     rgb, face, geometric = _scene()
-    assert np.array_equal(lp.parse(rgb, [face], geometric), geometric)  # untrained: the prior itself
+    both = refine_parsing(rgb, [face], geometric, lp.model, 64, mirrored=True)
+    assert not np.array_equal(both, refine_parsing(rgb, [face], geometric, lp.model, 64))
+    assert np.array_equal(lp.parse(rgb, [face], geometric), both)  # the card's mirror_tta is used

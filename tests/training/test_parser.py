@@ -251,3 +251,49 @@ def test_a_stopped_training_resumes(tmp_path: Path, monkeypatch) -> None:
     args.steps = 3  # a longer plan: the saved optimizer state is loaded (weights only) and training goes on
     _, facts = P.train_one(rt, [rec], items, tmp_path / "run", args)
     assert facts["steps"] == 3
+
+
+def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeypatch) -> None:
+    """A finished fold keeps how it was scored (scoring.json): resuming with another --mirror-tta
+    is refused in one line instead of mixing mirrored and plain scores; --rescore scores it again."""
+    import argparse
+
+    import engine.training.parser as P
+
+    items = [P.Item("mt", tmp_path / f"mt{i}.jpg", tmp_path / f"mt{i}.png", "mt") for i in range(4)]
+    records = [{"index": i} for i in range(len(items))]
+    scored_mirrored: list[bool] = []
+
+    def fake_train(rt: Any, recs: Any, its: Any, out_dir: Path, args: Any) -> tuple[FaceParserNet, dict]:
+        import safetensors.torch
+
+        model = tiny()
+        (out_dir / "state").mkdir(parents=True, exist_ok=True)
+        safetensors.torch.save_file(model.state_dict(), str(out_dir / "state" / "parser.safetensors"))
+        return model, {"steps": args.steps}
+
+    def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
+                  keep: Any = (), mirrored: bool = False) -> dict:
+        scored_mirrored.append(mirrored)
+        d = sink.setdefault("mt/learned", P._counts())
+        d["n"] += 1.0
+        return {}
+
+    monkeypatch.setattr(P, "train_one", fake_train)
+    monkeypatch.setattr(P, "evaluate", fake_eval)
+    monkeypatch.setattr(P, "FaceParserNet", lambda **kw: tiny())
+    rt = P.Runtime.create("cpu", False)
+    args = argparse.Namespace(folds=2, seed=0, steps=1, size=32, width=32, mirror_tta=False, keep_mesh_classes="")
+    P._run_folds(rt, records, items, args, tmp_path)
+    assert scored_mirrored == [False, False]
+    P._run_folds(rt, records, items, args, tmp_path)  # the same scoring resumes without scoring again
+    assert scored_mirrored == [False, False]
+    args.mirror_tta = True
+    with pytest.raises(SystemExit, match="--rescore"):
+        P._run_folds(rt, records, items, args, tmp_path)
+    args.rescore = True
+    P._run_folds(rt, records, items, args, tmp_path)
+    assert scored_mirrored == [False, False, True, True]
+    del args.rescore
+    P._run_folds(rt, records, items, args, tmp_path)  # now scored mirrored: resumes as it is
+    assert len(scored_mirrored) == 4
