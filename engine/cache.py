@@ -67,9 +67,7 @@ def load_arrays(kind: str, key: str) -> dict[str, np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # a damaged entry: made again, replaced
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # none yet, or a damaged entry: made (again)
         return None
 
 

@@ -22,6 +22,7 @@ loads it (hash-checked, ``strict=True``) on :func:`engine.device.select_device`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,17 @@ MIRROR_PAIRS = (("l_eye", "r_eye"), ("l_brow", "r_brow"), ("l_ear", "r_ear"))
 """Classes that trade places when a face is mirrored left-right (the person's left becomes their right)."""
 
 
+@functools.lru_cache(maxsize=1)
+def _mirror_permutation() -> np.ndarray:
+    perm = np.arange(NUM_CLASSES)
+    classes = SCHEMES["celebamask_hq"].classes
+    for a, b in MIRROR_PAIRS:
+        i, j = classes.index(a), classes.index(b)
+        perm[i], perm[j] = j, i
+    perm.flags.writeable = False
+    return perm
+
+
 def mirror_permutation() -> np.ndarray:
     """``[19]`` class index → its mirror image's class (:data:`MIRROR_PAIRS` swapped, others fixed).
 
@@ -66,12 +78,7 @@ def mirror_permutation() -> np.ndarray:
         >>> mirror_permutation()[[0, 4, 5, 6, 9, 13]].tolist()
         [0, 5, 4, 7, 8, 13]
     """
-    classes = SCHEMES["celebamask_hq"].classes
-    perm = np.arange(NUM_CLASSES)
-    for a, b in MIRROR_PAIRS:
-        i, j = classes.index(a), classes.index(b)
-        perm[i], perm[j] = j, i
-    return perm
+    return _mirror_permutation().copy()
 
 
 def shifted_crop(rgb: np.ndarray, keypoints: np.ndarray, size: int, scale: float, shift: float) -> AlignedCrop:
@@ -192,7 +199,7 @@ def crop_correction(model: FaceParserNet, image: np.ndarray, prior: np.ndarray, 
     lab = torch.from_numpy(np.ascontiguousarray(prior)).to(dev)[None].long().clamp(0, NUM_CLASSES - 1)
     if not mirrored:
         return model.correction(img, model.one_hot(lab))[0]
-    perm = torch.from_numpy(mirror_permutation()).to(dev)
+    perm = torch.from_numpy(_mirror_permutation().copy()).to(dev)
     both = model.correction(torch.cat([img, img.flip(-1)]),
                             model.one_hot(torch.cat([lab, perm[lab.flip(-1)]])))
     return (both[0] + both[1].flip(-1)[perm]) / 2
@@ -330,10 +337,12 @@ class LearnedParser:
     def parse(self, rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray) -> np.ndarray:
         """Learned labels of ``rgb`` (see :func:`refine_parsing`), on the CPU with ``threads`` torch
         threads, by default :func:`~engine.device.inference_threads` (the count used is kept in ``last_threads``)."""
-        if self.device.type != "cpu":
+        def run() -> np.ndarray:
             return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift, self.keep,
                                   self.mirrored)
+
+        if self.device.type != "cpu":
+            return run()
         self.last_threads = self.threads or inference_threads()
         with torch_threads(self.last_threads):
-            return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift, self.keep,
-                                  self.mirrored)
+            return run()

@@ -51,6 +51,7 @@ from engine.faces.learned_parsing import (
     MIRROR_PAIRS,
     class_ids,
     crop_and_prior,
+    mirror_permutation,
     refine_parsing,
 )
 from engine.faces.parsing import PRODUCED_CLASSES
@@ -103,8 +104,7 @@ PAIRS = tuple((CELEBAMASK_HQ.index(a), CELEBAMASK_HQ.index(b)) for a, b in MIRRO
 :data:`engine.faces.learned_parsing.MIRROR_PAIRS`, the product's mirrored parsing uses the same)."""
 
 FLIP_PERMUTATION = np.arange(256, dtype=np.uint8)
-for _a, _b in PAIRS:
-    FLIP_PERMUTATION[_a], FLIP_PERMUTATION[_b] = _b, _a
+FLIP_PERMUTATION[:NUM_CLASSES] = mirror_permutation()
 """Label look-up applied with a horizontal flip: the person's left becomes their right."""
 
 IGNORE = 255
@@ -588,7 +588,7 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
                 print(f"fold {k + 1}: stopped at step {f['steps']} (time limit); run again to continue", flush=True)
                 return {}, []
             sink: dict[str, dict[str, np.ndarray]] = {}
-            evaluate(model, test, items, args.size, sink, *_crop(args), keep=_keep(args), mirrored=_mirror(args))
+            evaluate(model, test, items, args.size, sink, *_crop(args), **_scored_with(args))
             arrays = {f"{key}|{part}": v for key, d in sink.items() for part, v in d.items()}
             atomic_write_bytes(result, _npz(**arrays))
             atomic_write_bytes(fdir / "facts.json", json.dumps(dict(f, test_photos=len(test))).encode())
@@ -605,7 +605,7 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
             model.load_state_dict(safetensors.torch.load_file(str(fdir / "state" / "parser.safetensors")), strict=True)
             print(f"fold {k + 1}/{args.folds}: scoring {len(test)} held-out photos again", flush=True)
             sink = {}
-            evaluate(model.to(rt.device), test, items, args.size, sink, *_crop(args), keep=_keep(args), mirrored=_mirror(args))
+            evaluate(model.to(rt.device), test, items, args.size, sink, *_crop(args), **_scored_with(args))
             atomic_write_bytes(result, _npz(**{f"{key}|{part}": v for key, d in sink.items() for part, v in d.items()}))
             atomic_write_bytes(fdir / "scoring.json", json.dumps(_scoring(args)).encode())
         with np.load(result) as z:
@@ -625,6 +625,11 @@ def _crop(args: argparse.Namespace) -> tuple[float, float]:
 def _keep(args: argparse.Namespace) -> tuple[int, ...]:
     """The classes left as the mesh draws them (``--keep-mesh-classes``), as official-order ids."""
     return class_ids(_keep_names(args))
+
+
+def _scored_with(args: argparse.Namespace) -> dict[str, Any]:
+    """:func:`evaluate`'s ``keep`` and ``mirrored`` of a run (``--keep-mesh-classes``, ``--mirror-tta``)."""
+    return {"keep": _keep(args), "mirrored": _mirror(args)}
 
 
 def _scoring(args: argparse.Namespace) -> dict[str, Any]:
@@ -687,7 +692,7 @@ def _run_holdout(rt: Runtime, records: list[dict[str, Any]], items: list[Item], 
                 print(f"held out {name}: stopped at step {f['steps']} (time limit); run again to continue", flush=True)
                 return 0
             sink: dict[str, dict[str, np.ndarray]] = {}
-            evaluate(model, test, items, args.size, sink, *_crop(args), keep=_keep(args), mirrored=_mirror(args))
+            evaluate(model, test, items, args.size, sink, *_crop(args), **_scored_with(args))
             atomic_write_bytes(result, _npz(**{f"{key}|{part}": v for key, d in sink.items() for part, v in d.items()}))
             atomic_write_bytes(hdir / "facts.json", json.dumps(dict(f, test_photos=len(test))).encode())
         with np.load(result) as z:

@@ -225,18 +225,16 @@ class DatasetAnalysis:
         Raises:
             NoFaceError: no face with landmarks.
         """
+        import contextlib
+
         from engine.errors import NoFaceError
+        from engine.faces.cli import quiet_native_stderr
         from engine.imageio import validate_rgb
 
         # the graphs started (and logged) in __init__; the mesh graph logs once more the first time
         # it fits a face. After that the process's stderr is left alone, so a batch's progress
         # lines are not silenced while its worker threads analyse.
-        if self._quiet:
-            from engine.faces.cli import quiet_native_stderr
-
-            with quiet_native_stderr():
-                found = self.finder.find(validate_rgb(image), max_faces=1)[0]
-        else:
+        with quiet_native_stderr() if self._quiet else contextlib.nullcontext():
             found = self.finder.find(validate_rgb(image), max_faces=1)[0]
         faces = [f for f in found if f.landmarks is not None]
         self._quiet = self._quiet and not faces
