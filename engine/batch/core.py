@@ -246,6 +246,10 @@ class _Run:
     def record(self, task: Task, outcome: TaskOutcome) -> None:
         """Append the manifest line for a finished task, update counters, report progress."""
         self.writer.append(task, outcome)
+        self.count(task, outcome)
+
+    def count(self, task: Task, outcome: TaskOutcome) -> None:
+        """Update counters and report progress for a finished task whose manifest line is written."""
         if self.first_at is None:
             self.first_at = time.perf_counter()
         if outcome.status == "done":
@@ -312,7 +316,9 @@ def _execute(op: BatchOp, tasks: list[Task], spec: JobSpec, run: _Run, cancel: C
 
 def _execute_in_process(op: BatchOp, tasks: list[Task], run: _Run, cancel: CancelToken) -> None:
     """Run the tasks one by one here, checking for cancel / disk full before each, with one compute
-    thread like a pool worker (:class:`OneComputeThread`)."""
+    thread like a pool worker (:class:`OneComputeThread`). Each task is written before the next
+    starts (a pool job writes behind, :class:`_WriteBehind`): a one-worker job stops exactly where
+    it is cancelled or finds the disk full."""
     threads = OneComputeThread()
     try:
         runner = op.runner()
@@ -365,7 +371,8 @@ class OneComputeThread:
     def apply(self) -> None:
         """One torch thread, if torch has been imported since (cheap to call before every task)."""
         torch = sys.modules.get("torch")
-        if torch is not None and self._torch_before is None:
+        # (a worker thread may be importing torch right now: a partial module has no such functions yet)
+        if torch is not None and self._torch_before is None and hasattr(torch, "get_num_threads"):
             self._torch_before = int(torch.get_num_threads())
             torch.set_num_threads(1)
 
@@ -397,7 +404,7 @@ def _execute_in_pool(op: BatchOp, tasks: list[Task], workers: int, run: _Run, ca
     inflight: dict[Future[Any], Task] = {}
     helpers = workers - 1
     pool: Executor
-    entry: Callable[[Task, Path], TaskOutcome]
+    entry: Callable[[Task, Path], TaskOutcome | StagedOutput]
     if op.threads:  # threads of this process: no second start
         pool = ThreadPoolExecutor(helpers, thread_name_prefix="batch-worker")
         entry = functools.partial(_thread_task, op)
@@ -408,40 +415,55 @@ def _execute_in_pool(op: BatchOp, tasks: list[Task], workers: int, run: _Run, ca
     local = _LocalWorker(op)
     if op.threads:  # the worker threads share this process's compute-thread limits: set them first
         local.threads = OneComputeThread()
+    writes = _WriteBehind(run, WRITE_BEHIND_PER_WORKER * workers)
     try:
         while True:
-            stopping = cancel.cancelled or run.disk_full
-            while not stopping and pending and len(inflight) < helpers * INFLIGHT_PER_WORKER:
-                task = pending.popleft()
-                with _sigint_blocked():  # a submit may start a worker process
-                    inflight[pool.submit(entry, task, run.output_dir)] = task
-            if stopping:
-                for fut in list(inflight):
-                    if fut.cancel():
-                        del inflight[fut]
-                pending.clear()
+            _submit_ahead(pool, entry, pending, inflight, helpers * INFLIGHT_PER_WORKER, run,
+                          cancel.cancelled or run.disk_full)
             for fut in [f for f in inflight if f.done()]:
-                run.record(inflight.pop(fut), fut.result())
+                writes.take(inflight.pop(fut), fut.result())
+            writes.throttle()
             if pending:  # one task here (the pool's queue is full)
                 task = pending.popleft()
-                run.record(task, local.process(task, run.output_dir))
+                writes.take(task, local.process(task, run.output_dir))
                 continue
             if not inflight:
+                writes.flush()
                 return
-            finished, _ = wait(inflight, timeout=POLL_S, return_when=FIRST_COMPLETED)
+            finished, _ = wait([*inflight, *writes.writing], timeout=POLL_S, return_when=FIRST_COMPLETED)
             for fut in finished:
-                run.record(inflight.pop(fut), fut.result())
+                if fut in inflight:
+                    writes.take(inflight.pop(fut), fut.result())
+            writes.record_written()
     except BrokenProcessPool:
+        writes.salvage()
         if cancel.cancelled:  # a stop signal sent to the whole process group also ended workers
             return            # their tasks were not recorded: the resumed run redoes them
         raise BatchError("a worker process died (crash or out of memory); run again to resume",
                          run.summary(cancelled=True)) from None
     except BaseException:
         _drain(inflight, run)
+        writes.salvage()
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        writes.close()
         local.close()  # after the pool: its threads share this process's compute-thread settings
+
+
+def _submit_ahead(pool: Executor, entry: Callable[[Task, Path], TaskOutcome | StagedOutput], pending: deque[Task],
+                  inflight: dict[Future[Any], Task], limit: int, run: _Run, stopping: bool) -> None:
+    """Keep up to ``limit`` tasks submitted to the pool; when ``stopping``, cancel the queued ones
+    and take no more."""
+    while not stopping and pending and len(inflight) < limit:
+        task = pending.popleft()
+        with _sigint_blocked():  # a submit may start a worker process
+            inflight[pool.submit(entry, task, run.output_dir)] = task
+    if stopping:
+        for fut in list(inflight):
+            if fut.cancel():
+                del inflight[fut]
+        pending.clear()
 
 
 class _LocalWorker:
@@ -453,14 +475,14 @@ class _LocalWorker:
         self.runner: Runner | ProceduralRunner | None = None
         self.threads: OneComputeThread | None = None
 
-    def process(self, task: Task, output_dir: Path) -> TaskOutcome:
-        """Run one task here (:func:`process_task`)."""
+    def process(self, task: Task, output_dir: Path) -> TaskOutcome | StagedOutput:
+        """Compute one task here (:func:`prepare_task`; its files are written by the caller)."""
         if self.threads is None:
             self.threads = OneComputeThread()
         if self.runner is None:
             self.runner = self.op.runner()
         self.threads.apply()
-        return process_task(self.runner, task, output_dir)
+        return prepare_task(self.runner, task, output_dir)
 
     def close(self) -> None:
         """Put the thread settings back."""
@@ -490,7 +512,8 @@ def _sigint_blocked() -> Iterator[None]:
 
 
 def _drain(inflight: dict[Future[Any], Task], run: _Run) -> None:
-    """After an interrupt: drop queued tasks, record the running ones that finish."""
+    """After an interrupt: drop queued tasks, record the running ones that finish (a worker
+    thread's computed outputs are not written then: the resumed run redoes them)."""
     for fut in list(inflight):
         if fut.cancel():
             del inflight[fut]
@@ -498,6 +521,8 @@ def _drain(inflight: dict[Future[Any], Task], run: _Run) -> None:
         try:
             outcome = fut.result()
         except BaseException:
+            continue
+        if not isinstance(outcome, TaskOutcome):  # computed, not written: nothing to record
             continue
         try:
             run.writer.append(task, outcome)
@@ -555,9 +580,10 @@ _THREAD_RUNNERS = threading.local()
 """Each worker thread's runners (:data:`~engine.studios.registry.BatchOp.threads` ops), by op name."""
 
 
-def _thread_task(op: BatchOp, task: Task, output_dir: Path) -> TaskOutcome:
+def _thread_task(op: BatchOp, task: Task, output_dir: Path) -> TaskOutcome | StagedOutput:
     """Thread-pool entry: run one task with this thread's runner of ``op`` (built on its first
-    task; the process's compute-thread limits are already set by the calling thread)."""
+    task; the process's compute-thread limits are already set by the calling thread): the computed,
+    encoded outputs, which the main thread has written (:class:`_WriteBehind`), or an error."""
     runners = getattr(_THREAD_RUNNERS, "runners", None)
     if runners is None:
         runners = _THREAD_RUNNERS.runners = {}
@@ -568,7 +594,7 @@ def _thread_task(op: BatchOp, task: Task, output_dir: Path) -> TaskOutcome:
             runner = runners[op.name] = op.runner()
         except Exception as exc:  # as a task's error (a pool process that cannot start breaks the pool)
             return TaskOutcome("error", f"the worker could not start: {_one_line(exc)}", _ms_since(t0))
-    return process_task(runner, task, output_dir)
+    return prepare_task(runner, task, output_dir)
 
 
 def _worker_task(task: Task, output_dir: Path) -> TaskOutcome:
@@ -583,7 +609,7 @@ def process_task(runner: Runner | ProceduralRunner, task: Task, output_dir: Path
     A procedural task (``task.seed`` set) has no input: the runner makes its images from the seed.
     A multi-output task (``task.outputs`` set) gets ``{name: image}`` from the runner and each image
     is staged and the set is written as one step (:func:`engine.imageio.atomic_write_files`); the
-    task is done once all are written.
+    task is done once all are written. (:func:`prepare_task` then :func:`write_staged`.)
 
     Args:
         runner: the op's per-image (or per-seed) function.
@@ -594,6 +620,29 @@ def process_task(runner: Runner | ProceduralRunner, task: Task, output_dir: Path
         ``done``, or ``error`` with a one-line reason (any ``Exception`` from loading, the op or
         saving becomes an error; ``KeyboardInterrupt`` and ``SystemExit`` propagate).
     """
+    staged = prepare_task(runner, task, output_dir)
+    return staged if isinstance(staged, TaskOutcome) else write_staged(staged)
+
+
+@dataclass(frozen=True)
+class StagedOutput:
+    """A task's outputs computed, not yet written (:func:`prepare_task`).
+
+    Args:
+        write: writes them atomically (raises as :func:`engine.imageio.save_image` /
+            :func:`engine.imageio.atomic_write_files` do).
+        started: ``time.perf_counter()`` when the task started (its ``elapsed_ms`` counts the write).
+    """
+
+    write: Callable[[], object]
+    started: float
+
+
+def prepare_task(runner: Runner | ProceduralRunner, task: Task, output_dir: Path) -> TaskOutcome | StagedOutput:
+    """The compute half of :func:`process_task`: load the input, run the op and encode a
+    multi-output task's files; nothing is written. Returns what writes them, or an ``error``
+    outcome with a one-line reason (never raises for a bad input; ``KeyboardInterrupt`` and
+    ``SystemExit`` propagate)."""
     t0 = time.perf_counter()
     try:
         if task.seed is not None:
@@ -607,14 +656,103 @@ def process_task(runner: Runner | ProceduralRunner, task: Task, output_dir: Path
                 if name not in out:
                     raise ValueError(f"the op produced no {name!r} output")
                 files[output_dir / rel] = output_bytes(name, output_dir / rel, out[name])
-            atomic_write_files(files)  # all of a task's files or none (a full disk mid-set)
-        else:
-            if not isinstance(out, np.ndarray):
-                raise ValueError("the op produced no image")
-            save_image(output_dir / task.output, out)
+            # all of a task's files or none (a full disk mid-set)
+            return StagedOutput(functools.partial(atomic_write_files, files), t0)
+        if not isinstance(out, np.ndarray):
+            raise ValueError("the op produced no image")
+        return StagedOutput(functools.partial(save_image, output_dir / task.output, out), t0)
     except Exception as exc:
         return TaskOutcome("error", _one_line(exc), _ms_since(t0), _is_disk_full(exc))
-    return TaskOutcome("done", None, _ms_since(t0))
+
+
+def write_staged(staged: StagedOutput) -> TaskOutcome:
+    """The write half of :func:`process_task`: ``done``, or ``error`` with a one-line reason (a full
+    disk flagged)."""
+    try:
+        staged.write()
+    except Exception as exc:
+        return TaskOutcome("error", _one_line(exc), _ms_since(staged.started), _is_disk_full(exc))
+    return TaskOutcome("done", None, _ms_since(staged.started))
+
+
+WRITE_BEHIND_PER_WORKER: int = 2
+"""Computed tasks per worker whose files may wait for the writer thread (:class:`_WriteBehind`)
+before the workers wait for it."""
+
+
+class _WriteBehind:
+    """The files of the tasks computed in this process (its own and its worker threads') written
+    on one background thread while the workers compute the next tasks; each task is recorded (by
+    the same thread (its manifest line after its files) and counted by the calling, main thread. A
+    worker would otherwise wait for the ``fsync`` of each file and manifest line with its core idle: 100 mask-wear photos with 2 workers took
+    2.50 s against 2.32 s with the ``fsync`` calls left out (``bench.maskwear``'s ``photos512``
+    inputs). Nothing is recorded before it is on disk, so a run killed meanwhile redoes those
+    tasks; after a write that finds the disk full, the queued ones are not tried (they stay to do).
+
+    Args:
+        run: the run that records the outcomes.
+        limit: computed tasks allowed to wait for the writer (:meth:`throttle`).
+    """
+
+    def __init__(self, run: _Run, limit: int) -> None:
+        self.run = run
+        self.limit = max(1, limit)
+        self.writing: dict[Future[TaskOutcome | None], Task] = {}
+        self._full = False  # set by the writer thread only
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="batch-writer")
+
+    def _write(self, task: Task, staged: StagedOutput) -> TaskOutcome | None:
+        """On the writer thread: the task's files, then its manifest line (``None``: not tried)."""
+        if self._full:
+            return None  # the disk was full a moment ago: not tried, the task stays to do
+        outcome = write_staged(staged)
+        self._full = outcome.disk_full
+        self.run.writer.append(task, outcome)
+        return outcome
+
+    def take(self, task: Task, result: TaskOutcome | StagedOutput) -> None:
+        """Queue a computed task's files for writing, or record an outcome that has none (an error)."""
+        if isinstance(result, StagedOutput):
+            self.writing[self._pool.submit(self._write, task, result)] = task
+        else:
+            self.run.record(task, result)
+
+    def record_written(self, block: bool = False) -> None:
+        """Count the tasks whose files and manifest lines are written (with ``block``, first wait
+        for one of them); a manifest line that could not be written raises its ``BatchError``."""
+        if block and self.writing:
+            wait(self.writing, return_when=FIRST_COMPLETED)
+        for fut in [f for f in self.writing if f.done()]:
+            task, outcome = self.writing.pop(fut), fut.result()
+            if outcome is not None:
+                self.run.count(task, outcome)
+
+    def throttle(self) -> None:
+        """Record what is written; wait while more than ``limit`` tasks wait to be (a slow disk)."""
+        self.record_written()
+        while len(self.writing) > self.limit:
+            self.record_written(block=True)
+
+    def flush(self) -> None:
+        """Write and record every queued task."""
+        while self.writing:
+            self.record_written(block=True)
+
+    def salvage(self) -> None:
+        """After an interrupt: let the queued writes finish (each appends its own manifest line) and
+        count those written, so the run's summary says what the manifest does."""
+        for fut, task in list(self.writing.items()):
+            try:
+                outcome = fut.result()
+            except BaseException:
+                continue
+            if outcome is not None:
+                self.run.count(task, outcome)
+        self.writing.clear()
+
+    def close(self) -> None:
+        """Stop the writer thread (after its queued writes)."""
+        self._pool.shutdown(wait=True)
 
 
 DATASET_PNG_LEVEL = 1

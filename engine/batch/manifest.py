@@ -32,6 +32,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -425,7 +426,8 @@ def now_iso() -> str:
 
 
 class ManifestWriter:
-    """Appends records to ``manifest.jsonl``: one ``write`` per line, flushed and ``fsync``-ed.
+    """Appends records to ``manifest.jsonl``: one ``write`` per line, flushed and ``fsync``-ed
+    (from any thread of the process).
 
     Each append holds an ``flock`` on the manifest (runs of other shards append to the same file;
     the lock also keeps appends whole on network file systems where ``O_APPEND`` alone is not
@@ -441,6 +443,7 @@ class ManifestWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.Lock()
         try:
             self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -480,6 +483,10 @@ class ManifestWriter:
         return rec
 
     def _write(self, data: bytes) -> None:
+        with self._lock:  # the flock does not exclude this process's other threads
+            self._write_locked(data)
+
+    def _write_locked(self, data: bytes) -> None:
         locked = False
         try:
             locked = fcntl is not None and _flock_wait(self._fd)

@@ -212,6 +212,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     fp.add_argument("--mirror-tta", action="store_true",
                     help="parse each crop also mirrored and average the two (scored that way; written into "
                          "the card; twice the network's time)")
+    fp.add_argument("--class-weight", action="append", default=None, metavar="NAME=W",
+                    help="weight the cross-entropy of pixels of true class NAME by W (repeatable; e.g. "
+                         "l_brow=2 for a class the parser under-segments; written into the card)")
     fp.add_argument("--folds", type=int, default=3, help="cross-validation folds (by photo)")
     fp.add_argument("--steps", type=int, default=450, help="steps of each fold and of the final model")
     fp.add_argument("--batch", type=int, default=8)

@@ -369,7 +369,8 @@ def absorb_mask(source: Source) -> np.ndarray:
 
 
 def marginal_cross_entropy(logits: torch.Tensor, truth: torch.Tensor, absorb: torch.Tensor,
-                           boundary_weight: float = BOUNDARY_WEIGHT) -> torch.Tensor:
+                           boundary_weight: float = BOUNDARY_WEIGHT,
+                           class_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy where a background pixel counts for background **or** any class its source
     does not annotate (``absorb``), boundary pixels weighted ``1 + boundary_weight``; :data:`IGNORE`
     pixels are left out.
@@ -378,6 +379,9 @@ def marginal_cross_entropy(logits: torch.Tensor, truth: torch.Tensor, absorb: to
         logits: ``[N, 19, H, W]``.
         truth: ``[N, H, W]`` labels (official order, :data:`IGNORE` allowed).
         absorb: ``[N, 19]`` bool (:func:`absorb_mask`).
+        boundary_weight: extra weight of pixels on a ground-truth class boundary.
+        class_weight: ``[19]`` weight of a pixel by its true class (``--class-weight``; all 1 when
+            ``None``); the mean is taken over the weights, so it shifts the balance between classes.
 
     Example:
         >>> lg = torch.zeros(1, 19, 1, 1); lg[0, 18] = 5.0        # confident "cloth"
@@ -397,6 +401,8 @@ def marginal_cross_entropy(logits: torch.Tensor, truth: torch.Tensor, absorb: to
     tpad = F.pad(t[:, None].float(), (1, 1, 1, 1), mode="replicate")
     edge = (F.max_pool2d(tpad, 3, 1) != -F.max_pool2d(-tpad, 3, 1))[:, 0]
     w = 1.0 + boundary_weight * edge.float()
+    if class_weight is not None:
+        w = w * class_weight.to(w.device)[t]
     w = w * valid.float()
     return -(ll * w).sum() / w.sum().clamp_min(1.0)
 
@@ -541,6 +547,7 @@ def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[It
     for j, r in enumerate(records):
         by_source.setdefault(items[int(r["index"])].source, []).append(j)
     groups = list(by_source.values())
+    cw = class_weights(getattr(args, "class_weight", None))
 
     def step(i: int) -> dict[str, float]:
         frac = i / max(1, args.steps)
@@ -554,7 +561,7 @@ def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[It
         net.train()
         with rt.autocast():
             logits = net(img, prior)
-        ce = marginal_cross_entropy(logits, truth, ab)
+        ce = marginal_cross_entropy(logits, truth, ab, class_weight=cw)
         dice = soft_dice(logits, truth, ab)
         loss = ce + DICE_WEIGHT * dice
         opt.zero_grad(set_to_none=True)
@@ -569,6 +576,33 @@ def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[It
     facts = {"steps": done, "steps_planned": args.steps, "train_photos": len(records), "features": features,
              "last_session_s": round(rt.clock() - t0, 1)}
     return model, facts
+
+
+def class_weights(specs: Sequence[str] | None) -> torch.Tensor | None:
+    """The ``[19]`` per-class cross-entropy weights of ``--class-weight NAME=W`` options (1 for the
+    classes not named), or ``None`` without any.
+
+    Example:
+        >>> w = class_weights(["l_brow=2", "neck=1.5"])
+        >>> float(w[CELEBAMASK_HQ.index("l_brow")]), float(w[CELEBAMASK_HQ.index("neck")]), float(w[0])
+        (2.0, 1.5, 1.0)
+    """
+    if not specs:
+        return None
+    w = torch.ones(NUM_CLASSES)
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not sep or name.strip() not in CELEBAMASK_HQ.classes:
+            raise SystemExit(f"--class-weight {spec!r}: expected NAME=WEIGHT with NAME one of "
+                             f"{', '.join(CELEBAMASK_HQ.classes)}")
+        try:
+            weight = float(value)
+        except ValueError:
+            raise SystemExit(f"--class-weight {spec!r}: {value!r} is not a number") from None
+        if not weight > 0:
+            raise SystemExit(f"--class-weight {spec!r}: the weight must be positive")
+        w[CELEBAMASK_HQ.index(name.strip())] = weight
+    return w
 
 
 def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], args: argparse.Namespace,
@@ -724,6 +758,7 @@ def main(args: argparse.Namespace) -> int:
     if getattr(args, "holdout_source", None):
         holdout_sources(args.holdout_source)  # a wrong name fails before the slow cache
     _keep(args)  # a wrong --keep-mesh-classes name fails before any training
+    class_weights(getattr(args, "class_weight", None))  # nor a wrong --class-weight
     torch.set_num_threads(max(1, args.threads))
     rt = Runtime.create(getattr(args, "device", "auto"), getattr(args, "amp", False))
     root = Path(args.data)
@@ -769,6 +804,7 @@ def main(args: argparse.Namespace) -> int:
                  "cv_miou_geometric": vfacts["mean_source_miou_geometric"]},
         extra={**facts, "crop_scale": _crop(args)[0], "crop_shift": _crop(args)[1],
                "keep_mesh_classes": _keep_names(args), "mirror_tta": _mirror(args), "folds": args.folds,
+               "class_weight": list(getattr(args, "class_weight", None) or []),
                "cv": table, "cv_pooled_iou": pool,
                "cv_folds": fold_facts, "verdict_rule": VERDICT_RULE, **vfacts, "budget_s": args.time_limit,
                "clock": rt.clock_name, "runtime": rt.describe(), "batch": args.batch, "size": args.size,

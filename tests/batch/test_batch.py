@@ -491,3 +491,72 @@ def _slow_start_runner():  # module level: the op is pickled by reference
         return base(image, params)
 
     return run
+
+
+# --- write-behind (a pool job's files are written on a background thread) -------------------------
+
+def _threaded_lineart_runner():
+    return get_op("lineart").runner()
+
+
+def _threaded_lineart_params(params: dict[str, Any]) -> dict[str, Any]:
+    return get_op("lineart").normalize(params)
+
+
+THREADED_OP = register_op(BatchOp("threaded-lineart", _threaded_lineart_runner, _threaded_lineart_params, ".png",
+                                  threads=True))
+
+
+def test_a_pool_job_writes_behind_and_records_a_task_only_once_its_file_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers compute the next task while the writer thread writes (and fsyncs) the last one; a
+    task reaches the manifest only after its file is on disk, from the writer thread."""
+    make_inputs(tmp_path / "in", 6)
+    out = tmp_path / "out"
+    real_save = batch_core.save_image
+    seen: list[tuple[str, bool, str]] = []
+
+    def slow_save(path: Path, array: np.ndarray) -> Path:
+        listed = Path(path).name in {r["output"] for r in manifest_records(out)}
+        seen.append((Path(path).name, listed, __import__("threading").current_thread().name))
+        time.sleep(0.02)
+        return real_save(path, array)
+
+    monkeypatch.setattr(batch_core, "save_image", slow_save)
+    s = run_batch(JobSpec(THREADED_OP.name, tmp_path / "in", out, workers=2))
+    assert (s.done, s.failed) == (6, 0)
+    assert len(seen) == 6 and not any(listed for _, listed, _ in seen)  # no line before its file
+    assert {name for *_, name in seen} == {"batch-writer_0"}
+    recs = manifest_records(out)
+    assert len(recs) == 6 and all(r["status"] == "done" for r in recs)
+    assert output_files(out) == {r["output"] for r in recs}
+
+
+def test_a_pool_job_stops_writing_once_the_disk_is_full_and_resumes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a write finds the disk full, the tasks queued behind it are not tried (they stay to
+    do, no error line each); the next run does them."""
+    make_inputs(tmp_path / "in", 8)
+    spec = JobSpec(THREADED_OP.name, tmp_path / "in", tmp_path / "out", workers=2)
+    real_save = batch_core.save_image
+    calls = {"n": 0}
+
+    def save_until_full(path: Path, array: np.ndarray) -> Path:
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise ImageSaveError(f"{path}: cannot write (No space left on device)") from OSError(
+                errno.ENOSPC, "No space left on device")
+        time.sleep(0.05)  # a slow disk: computed tasks queue up behind the writes
+        return real_save(path, array)
+
+    monkeypatch.setattr(batch_core, "save_image", save_until_full)
+    with pytest.raises(BatchError, match="disk full") as info:
+        run_batch(spec)
+    assert calls["n"] == 3  # nothing tried after the write that found the disk full
+    summary = info.value.summary
+    assert (summary.done, summary.failed) == (2, 1) and summary.remaining == 5
+    recs = manifest_records(tmp_path / "out")
+    assert [r["status"] for r in recs] == ["done", "done", "error"]
+    monkeypatch.setattr(batch_core, "save_image", real_save)
+    again = run_batch(spec)
+    assert (again.done, again.skipped) == (6, 2)
