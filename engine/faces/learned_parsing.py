@@ -38,6 +38,7 @@ from engine.faces.align import AlignedCrop, align_face, feather_mask, ffhq_quad
 from engine.faces.types import Face
 from engine.labels import SCHEMES
 from engine.models.parser import NUM_CLASSES, FaceParserNet
+from engine.nn.features import fold_batchnorm, to_channels_last
 from engine.weights import store
 
 MODEL_NAME = "face_parser"
@@ -127,6 +128,23 @@ def _to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img)).to(device).permute(2, 0, 1)[None].float() / 255.0
 
 
+def first_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """``logits.argmax(0)`` for ``[C, H, W]`` logits (the first channel among equal maxima), as C − 1
+    element-wise comparisons: on the CPU ``argmax`` over the channel axis of a ``[19, 181, 182]``
+    map took 4.6 ms, this 1.0 ms.
+
+    Example:
+        >>> first_argmax(torch.tensor([[[1.0, 5.0]], [[2.0, 5.0]], [[0.0, 4.0]]])).tolist()
+        [[1, 0]]
+    """
+    best = logits[0].clone()
+    index = torch.zeros(best.shape, dtype=torch.long, device=logits.device)
+    for c in range(1, logits.shape[0]):
+        index.masked_fill_(logits[c] > best, c)
+        best = torch.maximum(best, logits[c])
+    return index
+
+
 def paste_correction(labels: np.ndarray, crop: AlignedCrop, correction: torch.Tensor,
                      gain: torch.Tensor) -> None:
     """Re-label (in place) the pixels of ``labels`` inside ``crop``: arg-max of
@@ -156,8 +174,10 @@ def paste_correction(labels: np.ndarray, crop: AlignedCrop, correction: torch.Te
     corr = F.grid_sample(correction[None].float(), grid, mode="bilinear", padding_mode="zeros",
                          align_corners=False)[0]
     region = torch.from_numpy(np.ascontiguousarray(labels[y0:y1, x0:x1])).to(dev).long()
-    logits = corr + F.one_hot(region, NUM_CLASSES).permute(2, 0, 1).float() * gain.view(-1, 1, 1).float()
-    new = logits.argmax(0)
+    # + gain · onehot(region): each pixel's own class gets its gain (the same sums as adding the
+    # one-hot maps, without making them)
+    corr.scatter_add_(0, region[None], gain.float().to(dev)[region][None])
+    new = first_argmax(corr)
     out = torch.where(inside, new, region).to(torch.uint8).cpu().numpy()
     labels[y0:y1, x0:x1] = out
 
@@ -316,6 +336,9 @@ class LearnedParser:
 
     Raises:
         CheckpointError: the checkpoint does not load (corrupt, wrong model, refused).
+
+    The network is prepared for inference once: batch norms folded into their convolutions
+    (:func:`~engine.nn.features.fold_batchnorm`), on the CPU in channels-last memory format.
     """
 
     def __init__(self, path: Path, device: str | None = None) -> None:
@@ -323,8 +346,11 @@ class LearnedParser:
         model, card = store.load_checkpoint(path, device=dev)  # looked up at call time (tests patch it)
         if not isinstance(model, FaceParserNet):
             raise CheckpointError(f"{path.name} holds a {card.model!r}, not {MODEL_NAME!r}")
-        self.model = model.float().eval()
+        self.model = fold_batchnorm(model.float().eval())
         self.device = torch.device(dev)
+        if self.device.type == "cpu":  # oneDNN's convolutions on channels-last weights: the mirrored pair of
+            # 160² crops took 24 ms instead of 36 with 2 threads (45 vs 52 with 1), same outputs
+            self.model = to_channels_last(self.model)
         self.last_threads = 0  # torch threads of the last CPU parse (0: none yet)
         self.threads: int | None = None  # a fixed thread count for the CPU parse (None: inference_threads())
         self.card = card

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -480,3 +481,69 @@ def perceptual_distance(feats: ImageNetFeatures, fake: torch.Tensor, real: torch
     for w, a, b in zip(weights, ff, fr, strict=True):
         total = total + w * F.l1_loss(a, b)
     return total
+
+
+def _conv_bn_pairs(module: nn.Module) -> tuple[tuple[str, str], ...]:
+    """The ``(convolution, batch norm)`` attribute pairs of ``module`` whose norm directly follows
+    the convolution in its ``forward``."""
+    if isinstance(module, MBConvLite):
+        return (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
+    if isinstance(module, EfficientNetLite0):
+        return (("_conv_stem", "_bn0"), ("_conv_head", "_bn1"))
+    return ()
+
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+def fold_batchnorm(model: ModuleT) -> ModuleT:
+    """Fold, in place, every batch norm that directly follows a convolution into that convolution
+    (its weights scaled, a bias added) and put an identity in its place: the same outputs (within
+    float rounding) for one operation less per layer. For inference only: the model must be in
+    eval mode and is not trainable afterwards.
+
+    Covers EfficientNet-Lite's blocks and stem (:class:`MBConvLite`, :class:`EfficientNetLite0`)
+    and ``nn.Sequential`` runs of ``Conv2d`` then ``BatchNorm2d``.
+
+    Raises:
+        ValueError: ``model`` is in training mode.
+
+    Example:
+        >>> m = nn.Sequential(nn.Conv2d(3, 4, 3, bias=False), nn.BatchNorm2d(4), nn.ReLU()).eval()
+        >>> x = torch.randn(1, 3, 8, 8); before = m(x)
+        >>> isinstance(fold_batchnorm(m)[1], nn.Identity), bool(torch.allclose(m(x), before, atol=1e-5))
+        (True, True)
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    if model.training:
+        raise ValueError("fold_batchnorm needs a model in eval mode")
+    for module in list(model.modules()):
+        for conv_name, bn_name in _conv_bn_pairs(module):
+            conv, bn = getattr(module, conv_name, None), getattr(module, bn_name, None)
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))
+                setattr(module, bn_name, nn.Identity())
+        if isinstance(module, nn.Sequential):
+            for i in range(len(module) - 1):
+                first, then = module[i], module[i + 1]
+                if isinstance(first, nn.Conv2d) and isinstance(then, nn.BatchNorm2d):
+                    module[i] = fuse_conv_bn_eval(first, then)
+                    module[i + 1] = nn.Identity()
+    return model
+
+
+def to_channels_last(model: ModuleT) -> ModuleT:
+    """Put ``model``'s 4-D weights (convolution kernels) in channels-last memory format, in place
+    (what ``model.to(memory_format=torch.channels_last)`` does): oneDNN's CPU convolutions then skip
+    a layout conversion per layer.
+
+    Example:
+        >>> c = to_channels_last(nn.Conv2d(3, 4, 3))
+        >>> c.weight.is_contiguous(memory_format=torch.channels_last)
+        True
+    """
+    for param in model.parameters():
+        if param.dim() == 4:
+            param.data = param.data.contiguous(memory_format=torch.channels_last)
+    return model

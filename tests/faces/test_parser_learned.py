@@ -179,3 +179,37 @@ def test_mirrored_parsing_is_symmetric_and_read_from_the_card(tmp_path: Path) ->
     both = refine_parsing(rgb, [face], geometric, lp.model, 64, mirrored=True)
     assert not np.array_equal(both, refine_parsing(rgb, [face], geometric, lp.model, 64))
     assert np.array_equal(lp.parse(rgb, [face], geometric), both)  # the card's mirror_tta is used
+
+
+def test_the_loaded_parser_is_prepared_for_inference_and_parses_as_the_plain_network(tmp_path: Path) -> None:
+    """LearnedParser folds the batch norms into their convolutions and keeps the CPU weights
+    channels-last: the labels are those of the network as trained (random, non-trivial statistics
+    here, so a wrong fold would show)."""
+    from engine.faces.learned_parsing import LearnedParser, first_argmax
+    from engine.weights.store import load_checkpoint
+
+    torch.manual_seed(4)
+    net = FaceParserNet(width=32, prior_width=4).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.normal_(1, 0.3)
+                m.bias.normal_(0, 0.3)
+        torch.nn.init.normal_(net.head.weight, std=2.0)
+        net.prior_gain.fill_(1.0)
+    card = save_checkpoint(net, tmp_path / "face_parser", task="faces", input_size=(64, 64),
+                           label_scheme="celebamask_hq", extra={"mirror_tta": True},
+                           verdict=Verdict("geometric", "t", True))
+    lp = LearnedParser(card, device="cpu")
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in lp.model.modules())
+    assert lp.model.head.weight.is_contiguous(memory_format=torch.channels_last)
+    plain, _ = load_checkpoint(card, device="cpu")
+    rgb, face, geometric = _scene()
+    want = refine_parsing(rgb, [face], geometric, plain.float().eval(), 64, mirrored=True)
+    got = lp.parse(rgb, [face], geometric)
+    assert (want != geometric).any() and np.array_equal(got, want)
+    logits = torch.randn(19, 7, 9)
+    logits[3, 0, 0] = logits[5, 0, 0] = logits[:, 0, 0].max() + 1  # a tie: the first channel wins
+    assert torch.equal(first_argmax(logits), logits.argmax(0)) and int(first_argmax(logits)[0, 0]) == 3
