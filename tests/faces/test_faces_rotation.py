@@ -123,3 +123,35 @@ def test_dataset_analysis_checks_orientation_with_the_model_that_found_the_face(
     expected = _rotate_points(upright, k, img.shape[:2])
     eye = float(np.hypot(*(upright[33] - upright[263])))
     assert np.hypot(*(face.landmarks - expected).T).mean() < 0.1 * eye
+
+
+def test_yunet_votes_on_180_degrees_where_mediapipe_is_not_sure(monkeypatch) -> None:
+    """YuNet decides between a picture and the picture turned by 180° when MediaPipe is not sure it is
+    upright; a confident upright face does not ask it; without YuNet there is no vote."""
+    from engine.faces.detect import ORIENT_SURE, YUNET_VOTE_MIN
+
+    finder = FaceAnalyzer(detector="auto", parser="geometric").finder
+    assert finder._yunet_orienter is not None
+    assert FaceAnalyzer(detector="mediapipe", parser="geometric").finder.yunet_vote(np.zeros((8, 8, 3), np.uint8),
+                                                                                  np.zeros((8, 8, 3), np.uint8)) is None
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[0, 0], img[-1, -1] = 1, 2  # the upright copy starts with 1, the turned one with 2
+    turned = np.ascontiguousarray(np.rot90(img, 2))
+    scores = {1: 0.0, 2: 0.0}
+    monkeypatch.setattr(finder._yunet_orienter, "detect",
+                        lambda rgb: [(np.zeros(4, np.float32), scores[int(rgb[0, 0, 0])], None)])
+    assert finder.yunet_vote(img, turned) is None  # YuNet sees no face either way
+    scores.update({1: 0.4, 2: YUNET_VOTE_MIN + 0.2})
+    assert finder.yunet_vote(img, turned) is True and finder.yunet_vote(turned, img) is False
+    # the astronaut: MediaPipe is sure of the upright picture (YuNet not asked); turned by 180° it is
+    # not, and YuNet's vote turns it back
+    asked: list[int] = []
+    real = FaceAnalyzer(detector="auto", parser="geometric").finder
+    vote = real.yunet_vote
+    monkeypatch.setattr(real, "yunet_vote", lambda a, b: asked.append(1) or vote(a, b))
+    astro = data.astronaut()
+    assert real.orientation_score(astro) >= ORIENT_SURE
+    faces, rotation = real.find(astro)
+    assert faces and rotation == 0 and asked == []
+    faces, rotation = real.find(np.ascontiguousarray(np.rot90(astro, 2)))
+    assert faces and rotation == 180 and asked == [1]
