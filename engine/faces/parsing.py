@@ -118,7 +118,11 @@ class ColourModel:
 
     def distance(self, rgb: np.ndarray) -> np.ndarray:
         """Mahalanobis distance of every pixel (``[H, W]`` float32)."""
-        ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+        return self.distance_ycc(cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb).astype(np.float32))
+
+    def distance_ycc(self, ycc: np.ndarray) -> np.ndarray:
+        """:meth:`distance` of pixels already in YCrCb (``float32 [H, W, 3]``: one conversion for
+        several models)."""
         # d² = |W (x - mean)|² with Wᵀ W = icov (Cholesky), as one 3×4 affine cv2.transform
         wt = np.linalg.cholesky(self.icov).T
         aff = np.hstack([wt, -(wt @ self.mean)[:, None]]).astype(np.float32)
@@ -211,6 +215,8 @@ outside is lip). Measured: 9 GT pairs mouth 0.703 -> 0.778, MT 0.709 -> 0.763, X
 DETECT_GLASSES = True
 """Label ``eye_g`` where :func:`engine.faces.glasses.detect_glasses` is confident."""
 OUTER_CLASSES = tuple(L[n] for n in ("background", "skin", "l_ear", "r_ear", "hair", "neck", "cloth"))
+_OUTER_LUT = np.isin(np.arange(256), OUTER_CLASSES)
+"""Label → whether it is one of :data:`OUTER_CLASSES` (a look-up instead of ``np.isin`` per pixel)."""
 
 
 def _drop_cloth_from_hair(rgb: np.ndarray, hair: np.ndarray, outside: np.ndarray, neck: np.ndarray,
@@ -287,12 +293,14 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: np.ndarr
     core = sample_zone & (np.abs(across) < 0.33) & (along > -0.12) & (along < 0.42)
     core_samples = rgb[core] if core.sum() >= 50 else skin_samples
     no_model = np.full(shape, np.inf, np.float32)
-    skin_d = ColourModel(skin_samples).distance(rgb) if len(skin_samples) >= 20 else no_model
-    core_d = ColourModel(core_samples).distance(rgb) if len(core_samples) >= 20 else skin_d
+    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    ycc_f = ycc.astype(np.float32)
+    skin_d = ColourModel(skin_samples).distance_ycc(ycc_f) if len(skin_samples) >= 20 else no_model
+    core_d = ColourModel(core_samples).distance_ycc(ycc_f) if len(core_samples) >= 20 else skin_d
     crown = person & ~oval & (along > 0.55) & (along < 0.95) & (np.abs(across) < 0.55) & (skin_d > 3.0)
     hair_samples = rgb[crown]
     has_hair = len(hair_samples) >= 50
-    hair_d = ColourModel(hair_samples, luma_slack=60.0).distance(rgb) if has_hair else no_model
+    hair_d = ColourModel(hair_samples, luma_slack=60.0).distance_ycc(ycc_f) if has_hair else no_model
     # (without hair samples — bald or cropped — hair_d is infinite and the margins always hold)
     skin_like = (skin_d < SKIN_T) & (skin_d + SKIN_MARGIN < hair_d)
     fore_skin = (core_d < SKIN_T) & (core_d + SKIN_MARGIN < hair_d)  # hairline: the stricter core model
@@ -335,7 +343,6 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: np.ndarr
         cand = near_hair & ~person & ~oval & (along > -0.3) & (hair_d < 4.0)
         bg_seed = ~person & ~near_hair & (along > -0.3) & (np.abs(across) < 2.0)
         if cand.any() and bg_seed.sum() >= HIST_MIN_SAMPLES:
-            ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
             q = ycc[cand]
             edge = np.zeros(shape, bool)
             edge[cand] = _hist_likelihood(ycc[crown], q) > EDGE_RATIO * _hist_likelihood(ycc[bg_seed], q)
@@ -347,7 +354,7 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: np.ndarr
     for name, side in (("l_ear", 1), ("r_ear", -1)):
         labels[ears & (np.sign(across) == side)] = L[name]
     # majority filter around this head (colour decisions are noisy pixel by pixel)
-    near = ~oval & (np.abs(across) < 1.6) & (along > -1.7) & (along < 1.4) & np.isin(labels, OUTER_CLASSES)
+    near = ~oval & (np.abs(across) < 1.6) & (along > -1.7) & (along < 1.4) & _OUTER_LUT[labels]
     _mode_filter(labels, near, max(3, int(round(unit * SMOOTH)) | 1))
     labels[oval] = L["skin"]
     if has_hair:  # hair falling over the upper face oval (fringes, side partings), away from the parts
