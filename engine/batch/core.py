@@ -2,14 +2,18 @@
 
 :func:`run_batch` is the public entry. The calling process is the only writer of
 ``manifest.jsonl``; workers (``spawn`` processes, never ``fork``: the GUI calls this from a Qt
-thread) load the input, run the op and write the output atomically, then report back.
+thread) load the input, run the op and write the output atomically, then report back. In a pool
+job, the tasks computed in the calling process (its own and, for a thread op, its worker threads')
+are written by one writer thread, which appends each task's manifest line once its files are on
+disk, while the workers compute the next ones (:class:`_WriteBehind`).
 
 Failure policy
     * An input that cannot be read or processed is recorded with ``status: "error"`` and the job
       goes on; the next run retries it.
     * A write that fails because the disk is full (``ENOSPC``) or the quota is exceeded is recorded
       as an error, then the job stops cleanly: nothing new is submitted, running tasks finish and
-      are recorded, and :class:`BatchError` is raised with the summary. Free space and run again.
+      are recorded (the writer thread does not try the writes queued behind it), and
+      :class:`BatchError` is raised with the summary. Free space and run again.
     * A worker process that dies (crash, out-of-memory kill) stops the job with :class:`BatchError`;
       its task is not recorded, so the next run redoes it. When the job was already cancelled (a
       SIGTERM sent to the whole process group ends the workers too) it is a cancellation instead.
