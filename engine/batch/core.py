@@ -446,13 +446,17 @@ def _execute_in_pool(op: BatchOp, tasks: list[Task], workers: int, run: _Run, ca
         raise BatchError("a worker process died (crash or out of memory); run again to resume",
                          run.summary(cancelled=True)) from None
     except BaseException:
-        _drain(inflight, run)
+        _drain(inflight, run, writes)
         writes.salvage()
         raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        writes.close()
-        local.close()  # after the pool: its threads share this process's compute-thread settings
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            try:
+                writes.close()
+            finally:
+                local.close()  # after the pool: its threads share this process's compute-thread settings
 
 
 def _submit_ahead(pool: Executor, entry: Callable[[Task, Path], TaskOutcome | StagedOutput], pending: deque[Task],
@@ -515,9 +519,9 @@ def _sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _drain(inflight: dict[Future[Any], Task], run: _Run) -> None:
+def _drain(inflight: dict[Future[Any], Task], run: _Run, writes: _WriteBehind | None = None) -> None:
     """After an interrupt: drop queued tasks, record the running ones that finish (a worker
-    thread's computed outputs are not written then: the resumed run redoes them)."""
+    thread's computed outputs go to ``writes``, whose :meth:`_WriteBehind.salvage` records them)."""
     for fut in list(inflight):
         if fut.cancel():
             del inflight[fut]
@@ -526,7 +530,9 @@ def _drain(inflight: dict[Future[Any], Task], run: _Run) -> None:
             outcome = fut.result()
         except BaseException:
             continue
-        if not isinstance(outcome, TaskOutcome):  # computed, not written: nothing to record
+        if not isinstance(outcome, TaskOutcome):  # a worker thread's computed outputs: written behind
+            if writes is not None:
+                writes.take(task, outcome)
             continue
         try:
             run.writer.append(task, outcome)
@@ -634,8 +640,10 @@ class StagedOutput:
 
     Args:
         write: writes them atomically (raises as :func:`engine.imageio.save_image` /
-            :func:`engine.imageio.atomic_write_files` do).
-        started: ``time.perf_counter()`` when the task started (its ``elapsed_ms`` counts the write).
+            :func:`engine.imageio.atomic_write_files` do); a single image is encoded there, from
+            the runner's array (a runner returns a new array per task).
+        started: ``time.perf_counter()`` when the task started (its ``elapsed_ms`` counts the write,
+            and in a pool job the wait for the writer thread).
     """
 
     write: Callable[[], object]
@@ -707,7 +715,7 @@ class _WriteBehind:
 
     def _write(self, task: Task, staged: StagedOutput) -> TaskOutcome | None:
         """On the writer thread: the task's files, then its manifest line (``None``: not tried)."""
-        if self._full:
+        if self._full or self.run.disk_full:  # (a worker process may have found it full first)
             return None  # the disk was full a moment ago: not tried, the task stays to do
         outcome = write_staged(staged)
         self._full = outcome.disk_full
@@ -748,7 +756,7 @@ class _WriteBehind:
         for fut, task in list(self.writing.items()):
             try:
                 outcome = fut.result()
-            except BaseException:
+            except Exception:  # (its manifest line could not be written: not counted; a second Ctrl+C stops the wait)
                 continue
             if outcome is not None:
                 self.run.count(task, outcome)

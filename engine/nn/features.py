@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeGuard, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -496,6 +496,11 @@ def _conv_bn_pairs(module: nn.Module) -> tuple[tuple[str, str], ...]:
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
+def _foldable(bn: object) -> TypeGuard[nn.BatchNorm2d]:
+    """A batch norm with running statistics (one without them normalises by each batch's own)."""
+    return isinstance(bn, nn.BatchNorm2d) and bn.running_mean is not None and bn.running_var is not None
+
+
 def fold_batchnorm(model: ModuleT) -> ModuleT:
     """Fold, in place, every batch norm that directly follows a convolution into that convolution
     (its weights scaled, a bias added) and put an identity in its place: the same outputs (within
@@ -521,13 +526,13 @@ def fold_batchnorm(model: ModuleT) -> ModuleT:
     for module in list(model.modules()):
         for conv_name, bn_name in _conv_bn_pairs(module):
             conv, bn = getattr(module, conv_name, None), getattr(module, bn_name, None)
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+            if isinstance(conv, nn.Conv2d) and _foldable(bn):
                 setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))
                 setattr(module, bn_name, nn.Identity())
         if isinstance(module, nn.Sequential):
             for i in range(len(module) - 1):
                 first, then = module[i], module[i + 1]
-                if isinstance(first, nn.Conv2d) and isinstance(then, nn.BatchNorm2d):
+                if isinstance(first, nn.Conv2d) and _foldable(then):
                     module[i] = fuse_conv_bn_eval(first, then)
                     module[i + 1] = nn.Identity()
     return model
