@@ -3,7 +3,8 @@ coverage on the labelled pairs (upright and turned by 90/180/270°), a white mas
 skin, detection recall on the real masked photos, and ``batch wear-mask`` on ~100 512-px photos.
 
 ``python -m bench.maskwear [--sections a,b,...] [--out FILE]`` runs single sections (JSON on stdout
-or in FILE): ``fit``, ``coverage``, ``orientation``, ``white``, ``recall``, ``photos512``, ``batch300``,
+or in FILE): ``fit``, ``coverage``, ``orientation``, ``orientation_heldout``, ``white``, ``recall``,
+``photos512``, ``batch300``,
 ``identity``, ``sheet`` (a contact sheet PNG, :func:`sheet`).
 
 Throughput runs ``batch wear-mask`` (analysis included) on 300 256² images made from
@@ -152,18 +153,25 @@ def coverage() -> dict[str, Any]:
     return doc
 
 
-def orientation(real: int = 120) -> dict[str, Any]:
+ORIENTATION_HELD_OUT = (120, 300)
+"""The real masked photos (sorted by name) of ``orientation_heldout``: those after the 120 the 180°
+rules (:data:`engine.faces.detect.UPSIDE_DOWN_MARGIN`, :data:`~engine.faces.detect.ORIENT_SURE`)
+were chosen on."""
+
+
+def orientation(real: int = 120, start: int = 0, pairs: bool = True) -> dict[str, Any]:
     """The 180° rule on the development photos, with the default analyzer and (``batch``) with the
     dataset batch's analysis (:class:`~engine.studios.maskwear.batch.DatasetAnalysis`: short-range
-    model first): per labelled pair turned by 180°, the orientation found and the lips+mouth share
-    a surgical mask covers (a mask on the forehead covers ~0); the first ``real`` real masked photos
-    upright (how many are wrongly turned) and turned by 180° (how many are turned back)."""
+    model first): per labelled pair turned by 180° (with ``pairs``), the orientation found and the
+    lips+mouth share a surgical mask covers (a mask on the forehead covers ~0); the real masked
+    photos ``start`` … ``real - 1`` upright (how many are wrongly turned) and turned by 180° (how
+    many are turned back)."""
     from engine.faces import FaceAnalyzer
     from engine.studios.maskwear.batch import DatasetAnalysis
 
-    files = sorted(PARSING.glob("*.jpg"))
-    photos = sorted(REAL_MASKED.glob("*.jpg"))[:real]
-    if not files or not photos:
+    files = sorted(PARSING.glob("*.jpg")) if pairs else []
+    photos = sorted(REAL_MASKED.glob("*.jpg"))[start:real]
+    if (pairs and not files) or not photos:
         return {"skipped": "no ../shared/data/faces/parsing or maskwear/real_masked"}
     analyzer = FaceAnalyzer(parser="geometric")
 
@@ -180,6 +188,12 @@ def orientation(real: int = 120) -> dict[str, Any]:
     doc = _orientation_of(window, files, photos)
     doc["batch"] = _orientation_of(dataset, files, photos)
     return doc
+
+
+def orientation_heldout() -> dict[str, Any]:
+    """:func:`orientation` on the real masked photos :data:`ORIENTATION_HELD_OUT` only (no pairs):
+    photos the rules were not chosen on."""
+    return orientation(real=ORIENTATION_HELD_OUT[1], start=ORIENTATION_HELD_OUT[0], pairs=False)
 
 
 def _orientation_of(find: Any, files: list[Path], photos: list[Path]) -> dict[str, Any]:
@@ -205,7 +219,8 @@ def _orientation_of(find: Any, files: list[Path], photos: list[Path]) -> dict[st
         m = np.isin(gt, lips)
         doc["pairs_180"][jpg.stem] = {"rotation": rotation,
                                       "lips_mouth": round(float((alpha[m] > 0.5).mean()), 3) if m.any() else None}
-    doc["pairs_180_right"] = sum(v["rotation"] == 180 for v in doc["pairs_180"].values())
+    if files:
+        doc["pairs_180_right"] = sum(v["rotation"] == 180 for v in doc["pairs_180"].values())
     upright_wrong, turned_right, found_up, found_turned = [], 0, 0, 0
     for p in photos:
         img = load_image(p)
@@ -561,7 +576,8 @@ def sheet(out: Path = SHEET_OUT, rows: int = 12, cell: int = 160) -> dict[str, A
     return {"out": str(out), "columns": ["photo", *SHEET_TEMPLATES, f"made from {made_from}"], "rows": doc_rows}
 
 
-SECTION_FUNCS = {"fit": _fit_ms, "coverage": coverage, "orientation": orientation, "white": white_on_skin, "recall": recall,
+SECTION_FUNCS = {"fit": _fit_ms, "coverage": coverage, "orientation": orientation,
+                 "orientation_heldout": orientation_heldout, "white": white_on_skin, "recall": recall,
                  "photos512": photos512, "batch300": batch300, "identity": _identity, "sheet": sheet}
 
 
