@@ -593,7 +593,7 @@ _THREAD_RUNNERS = threading.local()
 def _thread_task(op: BatchOp, task: Task, output_dir: Path) -> TaskOutcome | StagedOutput:
     """Thread-pool entry: run one task with this thread's runner of ``op`` (built on its first
     task; the process's compute-thread limits are already set by the calling thread): the computed,
-    encoded outputs, which the main thread has written (:class:`_WriteBehind`), or an error."""
+    encoded outputs, which the calling process's writer thread writes (:class:`_WriteBehind`), or an error."""
     runners = getattr(_THREAD_RUNNERS, "runners", None)
     if runners is None:
         runners = _THREAD_RUNNERS.runners = {}
@@ -693,13 +693,14 @@ before the workers wait for it."""
 
 
 class _WriteBehind:
-    """The files of the tasks computed in this process (its own and its worker threads') written
-    on one background thread while the workers compute the next tasks; each task is recorded (by
-    the same thread (its manifest line after its files) and counted by the calling, main thread. A
-    worker would otherwise wait for the ``fsync`` of each file and manifest line with its core idle: 100 mask-wear photos with 2 workers took
-    2.50 s against 2.32 s with the ``fsync`` calls left out (``bench.maskwear``'s ``photos512``
-    inputs). Nothing is recorded before it is on disk, so a run killed meanwhile redoes those
-    tasks; after a write that finds the disk full, the queued ones are not tried (they stay to do).
+    """The files of the tasks computed in this process (its own and its worker threads') are
+    written on one background thread while the workers compute the next tasks; that thread appends
+    each task's manifest line after its files, and the calling (main) thread counts it. A worker
+    would otherwise wait for the ``fsync`` of each file and manifest line with its core idle: 100
+    mask-wear photos with 2 workers took 2.50 s against 2.32 s with the ``fsync`` calls left out
+    (``bench.maskwear``'s ``photos512`` inputs). Nothing is recorded before it is on disk, so a run
+    killed meanwhile redoes those tasks; after a write that finds the disk full, the queued ones are
+    not tried (they stay to do).
 
     Args:
         run: the run that records the outcomes.

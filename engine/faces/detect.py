@@ -694,10 +694,14 @@ class FaceFinder:
         turned by 180° in all 105 unmasked ones (9 parsing pairs, 30 face photos, 6 MT, 60 Xiqu;
         margins 0.02–0.18) and in 290 of the first 300 real masked photos, where MediaPipe's
         scores often tie at 0 or prefer the wrong way (72 of the first 120 right)."""
-        if self._yunet_orienter is None:
+        yunet = self._yunet_orienter
+        if yunet is None:
             return None
-        up = max((d[1] for d in self._yunet_orienter.detect(downscale_to(rgb, YUNET_VOTE_SIDE)[0])), default=0.0)
-        down = max((d[1] for d in self._yunet_orienter.detect(downscale_to(turned, YUNET_VOTE_SIDE)[0])), default=0.0)
+
+        def best(img: np.ndarray) -> float:
+            return max((d[1] for d in yunet.detect(downscale_to(img, YUNET_VOTE_SIDE)[0])), default=0.0)
+
+        up, down = best(rgb), best(turned)
         if max(up, down) < YUNET_VOTE_MIN:
             return None
         return down > up
@@ -763,9 +767,10 @@ class FaceFinder:
         return faces
 
     def _upright_or_180(self, rgb: np.ndarray, faces: list[Face], max_faces: int) -> tuple[list[Face], int]:
-        """``faces`` (found in ``rgb`` as it is) and 0, or those of ``rgb`` turned by 180° and 180
-        when the detector prefers the turned image and the brows agree enough
-        (:data:`UPSIDE_DOWN_MARGIN`)."""
+        """``faces`` (found in ``rgb`` as it is) and 0, or those of ``rgb`` turned by 180° and 180:
+        when MediaPipe is not sure ``rgb`` is upright (:data:`ORIENT_SURE`) and YuNet votes for the
+        turned image (:meth:`yunet_vote`); where YuNet has no say, when MediaPipe prefers the turned
+        image and the brows agree enough (:data:`UPSIDE_DOWN_MARGIN`)."""
         turned = np.ascontiguousarray(np.rot90(rgb, 2))
         model = self.orientation_model(rgb)  # before the turned image is searched
         upright = self.orientation_score(rgb, model)
