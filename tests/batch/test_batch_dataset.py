@@ -100,3 +100,21 @@ def test_wear_mask_set_has_labels_records_coco_and_card(faces: Path, tmp_path: P
     mtime = (out / "dataset.json").stat().st_mtime_ns
     run_batch(JobSpec("wear-mask", faces, out, params={"size": 96, "template": "kn95"}, dataset=opts))
     assert (out / "dataset.json").stat().st_mtime_ns == mtime
+
+
+@pytest.mark.parametrize("value", [
+    [[1.5, -2], [], [3]],
+    [[1, None, True], [2.25]],
+    [[1, [2, 3]], [4]],  # nested: each item on its own line, the inner list kept whole
+    [["], [", 1], [2]],  # a string holding the separator
+    [[{"a": 1}], [{}]],
+    [1, [2, 3]],
+])
+def test_readable_json_puts_each_list_item_on_its_own_line(value: list) -> None:
+    from engine.batch.plan import readable_json
+
+    text = readable_json({"k": value})
+    assert json.loads(text) == {"k": value}
+    lines = text.splitlines()
+    assert lines[:2] == ["{", ' "k": ['] and lines[-2:] == [" ]", "}"]
+    assert [json.loads(line.strip().rstrip(",")) for line in lines[2:-2]] == value

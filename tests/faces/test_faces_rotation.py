@@ -116,7 +116,8 @@ def test_dataset_analysis_checks_orientation_with_the_model_that_found_the_face(
     monkeypatch.setattr(an.finder, "orientation_score", lambda rgb, model=1: models.append(model) or score(rgb, model))
     upright = an.largest_face(img).landmarks
     assert upright is not None and an.finder.orientation_model(img) == 0
-    assert models == [0, 0]  # the turned and the upright picture, both with the short-range model
+    # the picture (and, unless it scored ORIENT_CERTAIN, the turned one), with the short-range model
+    assert models and set(models) == {0}
     assert an.finder.orientation_model(np.zeros((600, 600, 3), np.uint8)) == 1  # not the check's copy
     turned = np.ascontiguousarray(np.rot90(img, k))
     face = an.largest_face(turned)
@@ -155,3 +156,23 @@ def test_yunet_votes_on_180_degrees_where_mediapipe_is_not_sure(monkeypatch) -> 
     assert faces and rotation == 0 and asked == []
     faces, rotation = real.find(np.ascontiguousarray(np.rot90(astro, 2)))
     assert faces and rotation == 180 and asked == [1]
+
+
+def test_a_face_scored_certain_upright_does_not_score_the_turned_picture(monkeypatch) -> None:
+    """At :data:`ORIENT_CERTAIN` or above the 180° check scores only the picture as it is (one
+    detector run saved); just below it also scores the picture turned by 180°."""
+    from engine.faces.detect import ORIENT_CERTAIN
+
+    finder = FaceAnalyzer(detector="auto", parser="geometric").finder
+    astro = data.astronaut()
+    for upright, runs in ((ORIENT_CERTAIN, 1), (ORIENT_CERTAIN - 0.01, 2)):
+        scored: list[bool] = []
+
+        def score(rgb: np.ndarray, model: int = 1, upright: float = upright, scored: list[bool] = scored) -> float:
+            scored.append(bool(np.array_equal(rgb, astro)))
+            return upright if scored[-1] else 0.0
+
+        monkeypatch.setattr(finder, "orientation_score", score)
+        faces, rotation = finder.find(astro)
+        assert faces and rotation == 0
+        assert len(scored) == runs and scored[0]
