@@ -265,12 +265,33 @@ def find_checkpoint(name: str, roots: list[PathLike] | None = None) -> Path | No
         if not root.is_dir():
             continue
         for candidate in sorted(root.rglob("*" + CARD_SUFFIX)):
-            try:
-                if read_card(candidate).model == name:
-                    return candidate
-            except CheckpointError:
-                continue
+            if _model_of_card(candidate) == name:
+                return candidate
     return None
+
+
+_CARD_MODELS: dict[Path, tuple[tuple[int, int, int], str | None]] = {}
+""":func:`_model_of_card`'s answers, with the version of the file each was read from."""
+
+
+def _model_of_card(path: Path) -> str | None:
+    """The ``model`` of the valid card at ``path``, or ``None`` (not a valid card, or gone); read
+    again only when the file changed (size, modification time or inode), so the ``auto`` backends
+    that resolve per image (a batch's mask-wear fit) do not re-read every card of the folder."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    version = (st.st_mtime_ns, st.st_size, st.st_ino)
+    known = _CARD_MODELS.get(path)
+    if known is not None and known[0] == version:
+        return known[1]
+    try:
+        model: str | None = read_card(path).model
+    except CheckpointError:
+        model = None
+    _CARD_MODELS[path] = (version, model)
+    return model
 
 
 @dataclass(frozen=True)

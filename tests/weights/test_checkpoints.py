@@ -418,6 +418,23 @@ def test_find_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert find_checkpoint(NAME) == card
 
 
+def test_find_checkpoint_sees_a_card_changed_in_place(tmp_path: Path) -> None:
+    """The models of cards are remembered per file version: a card edited in place, a broken card
+    mended or a card removed is seen at the next search."""
+    root = tmp_path / "ckpts"
+    card = save_checkpoint(_model(), root / "tiny")
+    assert find_checkpoint(NAME, roots=[root]) == card
+    text = card.read_text()
+    card.write_text(text.replace(f'"{NAME}"', '"_renamed_tiny_net"'))
+    assert find_checkpoint(NAME, roots=[root]) is None
+    card.write_text("{")
+    assert find_checkpoint(NAME, roots=[root]) is None
+    card.write_text(text)
+    assert find_checkpoint(NAME, roots=[root]) == card
+    card.unlink()
+    assert find_checkpoint(NAME, roots=[root]) is None
+
+
 def test_probe_checkpoint(tmp_path: Path) -> None:
     assert probe_checkpoint(None) == CheckpointStatus(None, False, False, "no checkpoint found")
     assert not probe_checkpoint(tmp_path / "absent").present
