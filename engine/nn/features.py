@@ -140,7 +140,10 @@ class SameConv2d(nn.Conv2d):
         super().__init__(channels_in, channels_out, kernel, stride=stride, padding=0, groups=groups, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(same_pad(x, self.kernel_size[0], self.stride[0]))
+        kernel, stride = self.kernel_size[0], self.stride[0]
+        if stride == 1 and kernel % 2:  # TF's "same" is symmetric here: the convolution pads by itself, no padded copy
+            return F.conv2d(x, self.weight, self.bias, 1, (kernel - 1) // 2, self.dilation, self.groups)
+        return super().forward(same_pad(x, kernel, stride))
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:

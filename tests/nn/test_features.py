@@ -76,6 +76,22 @@ def test_same_pad_matches_tensorflow() -> None:
     assert same_pad(x, 1, 1) is x
 
 
+@pytest.mark.parametrize(("kernel", "stride", "groups"), [(3, 1, 4), (5, 1, 4), (1, 1, 1), (3, 2, 4), (5, 2, 1)])
+def test_same_conv_is_a_convolution_of_the_same_padded_input(kernel: int, stride: int, groups: int) -> None:
+    """SameConv2d (which lets a stride-1 convolution pad by itself) gives what a convolution without
+    padding gives on :func:`same_pad`'s input, on even and odd sides."""
+    from engine.nn.features import SameConv2d
+
+    torch.manual_seed(kernel * 10 + stride)
+    conv = SameConv2d(4, 4, kernel, stride, groups=groups)
+    for side in (12, 15):
+        x = torch.randn(2, 4, side, side + 1)
+        want = F.conv2d(same_pad(x, kernel, stride), conv.weight, None, stride, 0, 1, groups)
+        got = conv(x)
+        assert got.shape == want.shape == (2, 4, -(-side // stride), -(-(side + 1) // stride))
+        assert torch.allclose(got, want, atol=1e-5)
+
+
 @pytest.mark.parametrize("side", [32, 57])
 def test_taps_shapes_and_order(side: int) -> None:
     net = EfficientNetLite0().eval()
