@@ -286,8 +286,9 @@ def _encode_png(arr: np.ndarray, level: int, fast: bool = False) -> bytes:
             arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR if arr.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
         options = [cv2.IMWRITE_PNG_COMPRESSION, int(level)]
         if fast:
-            options += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP,
-                        cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+            options += [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+            if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV ≥ 4.12 (the pinned one); older: its own filters
+                options += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
         ok, buf = cv2.imencode(".png", arr, options)
     except cv2.error as exc:
         raise ImageSaveError(f"cannot encode an array of shape {arr.shape} as PNG ({exc.msg.strip()})") from None

@@ -11,7 +11,8 @@ the image and in the crop, the crop's affine matrix) and one manifest line. Re-r
 their task with the reason ``no face found`` (recorded in the manifest).
 
 ``random`` templates and the augmentation are drawn from a generator seeded by the image's content
-and the parameters, so a resumed or sharded run makes exactly the same choices.
+(a CRC-32 of its pixels) and the parameters, so a resumed or sharded run of the same version makes
+exactly the same choices.
 
 This module imports nothing heavy at import time: the op registry imports it.
 """

@@ -163,7 +163,7 @@ def _conv2d_hwc(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, k: int, str
     im2col copy reads runs of ``k·C`` floats instead of single strided ones; one matrix product."""
     h, w, c = x.shape
     pad = k // 2
-    xp = np.pad(x, ((pad, pad), (pad, pad), (0, 0)))
+    xp = np.ascontiguousarray(np.pad(x, ((pad, pad), (pad, pad), (0, 0))))  # the strides below need C order
     ho = (h + 2 * pad - k) // stride + 1
     wo = (w + 2 * pad - k) // stride + 1
     s0, s1, s2 = xp.strides

@@ -51,6 +51,9 @@ def test_forward_matches_the_torch_model(tmp_path: Path) -> None:
     got = refiner.residual(np.ascontiguousarray(x[0].numpy().transpose(1, 2, 0)))  # channels last
     assert np.abs(want).max() > 1e-3  # the comparison means something
     assert np.allclose(got, want, atol=1e-5)
+    # an input in another memory order is the same picture
+    fortran = np.asfortranarray(x[0].numpy().transpose(1, 2, 0))
+    assert np.allclose(refiner.residual(fortran), want, atol=1e-5)
 
 
 def test_warp_matches_grid_sample() -> None:
