@@ -84,6 +84,7 @@ def test_wear_mask_set_has_labels_records_coco_and_card(faces: Path, tmp_path: P
         assert ann["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
         assert ann["area"] == (alpha >= 128).sum() > 96 * 96 * 0.1 and ann["segmentation"]
         assert ann["num_keypoints"] >= 4 and ann["attributes"]["template"] == "kn95"
+        assert ann["attributes"]["fit"] in ("learned", "keypoint")
     parts = {i["input"]: i["split"] for i in coco["images"]}
     assert parts == {n: split_of(n, 0.5) for n in ("a.png", "b.png")}
     for part in ("train", "val"):

@@ -310,8 +310,9 @@ def wear_mask_files(image: np.ndarray, face: Face, params: MaskWearParams, size:
     Returns:
         ``{"face", "masked"}`` (``uint8 [size, size, 3]`` aligned crops without / with the mask),
         ``"alpha"`` (``uint8 [size, size]``, the mask's pixel label) and ``"params.json"`` (the
-        record: template, colour, offsets, face box, anchors and 478 landmarks in the image and in
-        the crop, crop matrix, head pose, augmentation and the COCO fields, see
+        record: template, colour, offsets, the fit that placed the mask (``fit``: ``learned`` or
+        ``keypoint``), face box, anchors and 478 landmarks in the image and in the crop, crop
+        matrix, head pose, augmentation and the COCO fields, see
         :mod:`engine.batch.dataset`).
 
     Raises:
@@ -324,6 +325,7 @@ def wear_mask_files(image: np.ndarray, face: Face, params: MaskWearParams, size:
     from engine.procedural.mask_templates import ANCHORS
     from engine.studios.maskwear.classical import scene_exposure
     from engine.studios.maskwear.editor import put_mask
+    from engine.studios.maskwear.learned import MASK_REFINER, method_resolution
 
     if face.landmarks is None:
         raise NoFaceError("the face has no landmarks")
@@ -336,7 +338,12 @@ def wear_mask_files(image: np.ndarray, face: Face, params: MaskWearParams, size:
     nudges = crop.vector_to_crop(np.array([(dx, dy) for _, dx, dy in one.offsets], np.float64).reshape(-1, 2))
     in_crop = replace(one, offsets=tuple((k, float(d[0]), float(d[1]))
                                          for (k, _, _), d in zip(one.offsets, nudges, strict=True)))
-    masked, alpha, fitted = put_mask(crop.image, [crop.face_to_crop(face)], in_crop, exposure=scene_exposure(image))
+    # which fit really runs (auto: the refiner, unless its card or its weights say otherwise) goes
+    # into the record: a dataset says how each mask was placed
+    refiner, ran = MASK_REFINER.load_or_fallback(method_resolution(one.method))
+    masked, alpha, fitted = put_mask(crop.image, [crop.face_to_crop(face)], in_crop, refiner=refiner,
+                                     exposure=scene_exposure(image))
+    fit = "learned" if ran.learned else "keypoint"
     alpha_crop = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
     anchors_crop = np.asarray(fitted[0], np.float64)
     targets = crop.to_image(anchors_crop)
@@ -344,9 +351,10 @@ def wear_mask_files(image: np.ndarray, face: Face, params: MaskWearParams, size:
     pose = head_pose(landmarks)
     template = one.template if one.user_template is None else "user"
     record = {"template": template, "color": one.color, "offsets": [list(o) for o in one.offsets],
-              "face_box": [round(float(v), 2) for v in face.box], "anchors_image": np.round(targets, 2).tolist(),
+              "face_box": [round(float(v), 2) for v in face.box], "anchors_image": np.round(np.asarray(targets, np.float64), 2).tolist(),
               "anchors_crop": np.round(np.asarray(anchors_crop, np.float64), 2).tolist(),
               "crop_matrix": np.round(crop.matrix, 6).tolist(), "size": size, "method": one.method,
+              "fit": fit,
               "image_size": [int(image.shape[1]), int(image.shape[0])],
               "landmarks_image": np.round(landmarks, 2).tolist(),
               "landmarks_crop": np.round(np.asarray(crop.to_crop(landmarks), np.float64), 2).tolist(),
@@ -354,7 +362,7 @@ def wear_mask_files(image: np.ndarray, face: Face, params: MaskWearParams, size:
               "coco": {"image": "masked", "label": "alpha", "width": size, "height": size,
                        "category": "face_mask", "keypoint_names": list(ANCHORS),
                        **mask_coco(alpha_crop, anchors_crop),
-                       "attributes": {"template": template, "color": one.color,
+                       "attributes": {"template": template, "color": one.color, "fit": fit,
                                       "head_pose": pose, "augment": augment}}}
     return {"face": crop.image, "masked": masked, "alpha": alpha_crop, "params.json": record}
 

@@ -13,6 +13,7 @@ from engine.batch import JobSpec, read_manifest, run_batch
 from engine.errors import ImageLoadError
 from engine.imageio import load_grey, load_image, save_image
 from engine.studios.maskwear.batch import wear_mask_params
+from engine.studios.maskwear.learned import method_resolution
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +44,17 @@ def test_dataset_export_and_resume(inputs: Path, tmp_path: Path) -> None:
         assert meta["template"] != "random" and len(meta["anchors_crop"]) == 6 and len(meta["offsets"]) == 6
         # the mask sits in the lower half of the aligned crop, below the eyes
         assert min(y for _, y in meta["anchors_crop"]) > 96 * 0.4
+        # the record says which fit placed it (auto: what the refiner's card decides), anchors to 0.01 px
+        assert meta["method"] == "auto" and meta["fit"] == ("learned" if method_resolution("auto").learned else "keypoint")
+        assert all(round(v, 2) == v for point in meta["anchors_image"] + meta["anchors_crop"] for v in point)
     again = run_batch(spec)
     assert (again.skipped, again.done, again.failed) == (2, 0, 1)  # the no-face image is retried
+
+
+def test_the_record_names_the_key_point_fit_when_asked_for(inputs: Path, tmp_path: Path) -> None:
+    s = run_batch(JobSpec("wear-mask", inputs, tmp_path / "kp", params={"size": 64, "method": "keypoint"}))
+    assert s.done == 2
+    assert {json.loads((tmp_path / "kp" / f"{stem}_params.json").read_text())["fit"] for stem in ("a", "b")} == {"keypoint"}
 
 
 def test_same_choices_with_two_workers(inputs: Path, tmp_path: Path) -> None:
