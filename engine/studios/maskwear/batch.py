@@ -324,8 +324,7 @@ def wear_mask_files(image: np.ndarray, face: Face, params: MaskWearParams, size:
     from engine.faces.pose import head_pose
     from engine.procedural.mask_templates import ANCHORS
     from engine.studios.maskwear.classical import scene_exposure
-    from engine.studios.maskwear.editor import put_mask
-    from engine.studios.maskwear.learned import MASK_REFINER, method_resolution
+    from engine.studios.maskwear.editor import fit_masks
 
     if face.landmarks is None:
         raise NoFaceError("the face has no landmarks")
@@ -338,11 +337,10 @@ def wear_mask_files(image: np.ndarray, face: Face, params: MaskWearParams, size:
     nudges = crop.vector_to_crop(np.array([(dx, dy) for _, dx, dy in one.offsets], np.float64).reshape(-1, 2))
     in_crop = replace(one, offsets=tuple((k, float(d[0]), float(d[1]))
                                          for (k, _, _), d in zip(one.offsets, nudges, strict=True)))
-    # which fit really runs (auto: the refiner, unless its card or its weights say otherwise) goes
+    # the fit that really ran (auto: the refiner, unless its card or its weights say otherwise) goes
     # into the record: a dataset says how each mask was placed
-    refiner, ran = MASK_REFINER.load_or_fallback(method_resolution(one.method))
-    masked, alpha, fitted = put_mask(crop.image, [crop.face_to_crop(face)], in_crop, refiner=refiner,
-                                     exposure=scene_exposure(image))
+    masked, alpha, fitted, ran = fit_masks(crop.image, [crop.face_to_crop(face)], in_crop,
+                                           exposure=scene_exposure(image))
     fit = "learned" if ran.learned else "keypoint"
     alpha_crop = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
     anchors_crop = np.asarray(fitted[0], np.float64)

@@ -50,12 +50,27 @@ def put_mask(image: np.ndarray, faces: list[Face], params: MaskWearParams,
         ValueError: bad parameters.
         LearnedBackendError: ``method="learned"`` without a usable refiner (one line; a ``ValueError``).
     """
-    p = params.validate()
     if refiner is None:
-        resolution = method_resolution(p.method)
-        usable_faces(faces, p)  # no face: fail before loading anything
-        refiner, _ = MASK_REFINER.load_or_fallback(resolution)
-    return composite_masks(image, faces, p, refiner, exposure)
+        return fit_masks(image, faces, params, exposure)[:3]
+    return composite_masks(image, faces, params.validate(), refiner, exposure)
+
+
+def fit_masks(image: np.ndarray, faces: list[Face], params: MaskWearParams, exposure: float | None = None
+              ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], Resolution]:
+    """:func:`put_mask` with the fitting ``params.method`` resolves to, and that resolution as it
+    really ran (``auto`` falls back to the key-point fit when the refiner cannot be loaded): what a
+    dataset records as the fit that placed each mask.
+
+    Raises:
+        NoFaceError: no face with landmarks.
+        ValueError: bad parameters.
+        LearnedBackendError: ``method="learned"`` without a usable refiner (one line; a ``ValueError``).
+    """
+    p = params.validate()
+    resolution = method_resolution(p.method)
+    usable_faces(faces, p)  # no face: fail before loading anything
+    refiner, ran = MASK_REFINER.load_or_fallback(resolution)
+    return (*composite_masks(image, faces, p, refiner, exposure), ran)
 
 
 class MaskWearEditor(Editor[MaskWearParams]):
