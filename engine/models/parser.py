@@ -126,7 +126,9 @@ class FaceParserNet(nn.Module):
     @staticmethod
     def one_hot(prior: torch.Tensor) -> torch.Tensor:
         """``[N, H, W]`` class indices → ``[N, 19, H, W]`` float one-hot."""
-        return F.one_hot(prior.long().clamp(0, NUM_CLASSES - 1), NUM_CLASSES).permute(0, 3, 1, 2).float()
+        idx = prior.long().clamp(0, NUM_CLASSES - 1)[:, None]
+        n, _, h, w = idx.shape  # scattered straight into [N, 19, H, W] (F.one_hot made an int64 [N, H, W, 19])
+        return torch.zeros((n, NUM_CLASSES, h, w), dtype=torch.float32, device=prior.device).scatter_(1, idx, 1.0)
 
     def correction(self, image: torch.Tensor, prior_onehot: torch.Tensor) -> torch.Tensor:
         """The learned part of the logits, ``[N, 19, H, W]`` (``H``, ``W`` multiples of 32 are best).
