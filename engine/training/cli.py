@@ -235,6 +235,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     fp.add_argument("--rescore", action="store_true",
                     help="do not train: score the finished folds' models again and rewrite the card of --out "
                          "(same weights) with the cross-validated table and verdict")
+    fp.add_argument("--pseudo-teacher", default=None, metavar="RUN_DIR",
+                    help="also train on unlabelled photos (--pseudo-data) labelled by a finished run's models: "
+                         "each fold by that run's same fold (trained without the fold's held-out photos: same "
+                         "--folds and --seed), the final model by its final model; only confident pixels count")
+    fp.add_argument("--pseudo-data", default=None, metavar="FOLDER[,FOLDER]",
+                    help="unlabelled photo folders under --data for --pseudo-teacher (default faces/photos)")
+    fp.add_argument("--pseudo-min-prob", type=float, default=None,
+                    help="least teacher probability of a pseudo-label pixel (default 0.7)")
     add_runtime_args(fp)
     fp.set_defaults(func=_parser)
     return p

@@ -48,9 +48,14 @@ import torch.nn.functional as F
 from engine.faces.learned_parsing import (
     CROP_SCALE,
     CROP_SHIFT,
+    FEATHER,
     MIRROR_PAIRS,
     class_ids,
     crop_and_prior,
+    crop_correction,
+    feather_mask,
+    first_argmax,
+    keep_mesh_classes,
     mirror_permutation,
     refine_parsing,
 )
@@ -98,6 +103,13 @@ SOURCES: tuple[Source, ...] = (
     Source("xiqu_plain", ("opera/xiqu/non-makeup",), "segs", "xiqu_plain", _MT_LIKE, (14,)),
 )
 """Every labelled development source, in the official order after conversion."""
+
+PSEUDO = Source("pseudo", ("faces/photos",), "", "official", tuple(range(NUM_CLASSES)))
+"""Unlabelled development photos (``--pseudo-teacher``): their "truth" is a teacher model's confident
+labels (:func:`pseudo_truths`), every class counted; never scored."""
+
+PSEUDO_MIN_PROB = 0.7
+"""Least teacher probability for a pseudo-label pixel to count (the others carry no supervision)."""
 
 PAIRS = tuple((CELEBAMASK_HQ.index(a), CELEBAMASK_HQ.index(b)) for a, b in MIRROR_PAIRS)
 """Left/right class pairs of the official order (l_eye/r_eye, l_brow/r_brow, l_ear/r_ear:
@@ -159,7 +171,7 @@ class Item:
 
     source: str
     photo: Path
-    labels: Path
+    labels: Path | None
     convert: str
 
 
@@ -176,16 +188,35 @@ def list_items(root: Path) -> list[Item]:
     return items
 
 
-def read_truth(item: Item) -> np.ndarray:
-    """The item's ground truth in the official order."""
+def list_unlabelled(root: Path, folders: Sequence[str]) -> list[Item]:
+    """The photos (``.jpg``, ``.png``) of ``folders`` under ``root`` as :data:`PSEUDO` items
+    (sorted by folder, then path); a label map beside a photo (``stem.png`` for ``stem.jpg``) is
+    not a photo."""
+    items: list[Item] = []
+    for folder in folders:
+        d = root / folder
+        jpgs = sorted(d.glob("*.jpg"))
+        stems = {p.stem for p in jpgs}
+        for photo in sorted([*jpgs, *(p for p in d.glob("*.png") if p.stem not in stems)]):
+            items.append(Item(PSEUDO.name, photo, None, PSEUDO.convert))
+    return items
+
+
+def read_truth(item: Item, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """The item's ground truth in the official order (an unlabelled item: all :data:`IGNORE`, of
+    ``shape``)."""
     from PIL import Image
 
+    if item.labels is None:
+        if shape is None:
+            raise ValueError(f"{item.photo.name} has no labels")
+        return np.full(shape[:2], IGNORE, np.uint8)
     return convert_labels(np.asarray(Image.open(item.labels)), item.convert)
 
 
 def source_of(name: str) -> Source:
-    """The :class:`Source` called ``name``."""
-    for s in SOURCES:
+    """The :class:`Source` called ``name`` (:data:`SOURCES` or :data:`PSEUDO`)."""
+    for s in (*SOURCES, PSEUDO):
         if s.name == name:
             return s
     raise KeyError(name)
@@ -232,7 +263,7 @@ def build_cache(items: Sequence[Item], cache: Path, size: int, scale: float = CR
                     face = faces_of(old)[0]
                     crop, prior = crop_and_prior(rgb, face, old["geometric"], big, scale * AUG_MARGIN,
                                                  shift / AUG_MARGIN)
-                    gt_crop = cv2.warpAffine(read_truth(it), crop.matrix, (big, big), flags=cv2.INTER_NEAREST,
+                    gt_crop = cv2.warpAffine(read_truth(it, rgb.shape), crop.matrix, (big, big), flags=cv2.INTER_NEAREST,
                                              borderMode=cv2.BORDER_CONSTANT, borderValue=IGNORE)
                     old.update(image=crop.image, prior=prior, truth=gt_crop)
                 atomic_write_bytes(f, _npz(**old))
@@ -241,7 +272,7 @@ def build_cache(items: Sequence[Item], cache: Path, size: int, scale: float = CR
                 analyzer = FaceAnalyzer(parser="geometric")
             rgb = load_image(it.photo)
             res = analyzer.analyze(rgb)
-            gt = read_truth(it)
+            gt = read_truth(it, rgb.shape)
             faces = [fc for fc in res.faces if fc.landmarks is not None]
             if not faces or res.parsing is None:
                 print(f"  no face in {it.photo.name}: left out", flush=True)
@@ -282,6 +313,83 @@ def _npz(**arrays: np.ndarray) -> bytes:
 def faces_of(rec: dict[str, Any]) -> list[Face]:
     """The cached faces of a record (boxes, key points, landmarks)."""
     return [Face(rec["boxes"][j], 1.0, rec["landmarks"][j], rec["keypoints"][j]) for j in range(len(rec["boxes"]))]
+
+
+@torch.no_grad()
+def pseudo_truths(teacher: FaceParserNet, records: Sequence[dict[str, Any]], size: int, keep: Sequence[int] = (),
+                  mirrored: bool = False, min_prob: float = PSEUDO_MIN_PROB) -> list[dict[str, Any]]:
+    """The ``records`` (cached crops of unlabelled photos) with a ``truth`` from ``teacher``.
+
+    The teacher parses the centre ``size``² of each cached crop — the product's own crop (same
+    pixel scale and centre, :data:`AUG_MARGIN`) — as the product does (feathered correction plus
+    the prior's gain, mirrored too when ``mirrored``, the mesh's ``keep`` classes put back). A pixel
+    keeps its label when the teacher's probability reaches ``min_prob`` or when putting the mesh's
+    classes back changed it; the others, and the margin around the centre, are :data:`IGNORE`.
+    """
+    teacher = teacher.float().eval()
+    dev = next(teacher.parameters()).device
+    fade = torch.from_numpy(feather_mask(size, FEATHER)).to(dev)
+    gain = teacher.prior_gain.detach().float()
+    out = []
+    for rec in records:
+        big = rec["image"].shape[0]
+        o = (big - size) // 2
+        image = np.ascontiguousarray(rec["image"][o:o + size, o:o + size])
+        prior = np.ascontiguousarray(rec["prior"][o:o + size, o:o + size])
+        logits = crop_correction(teacher, image, prior, mirrored).float() * fade
+        region = torch.from_numpy(prior).to(dev).long().clamp(0, NUM_CLASSES - 1)
+        logits.scatter_add_(0, region[None], gain.to(dev)[region][None])
+        prob, _ = F.softmax(logits, 0).max(0)
+        label = first_argmax(logits).to(torch.uint8).cpu().numpy()
+        before = label.copy()
+        keep_mesh_classes(label, prior, keep)
+        sure = (prob.cpu().numpy() >= min_prob) | (label != before)
+        truth = np.full((big, big), IGNORE, np.uint8)
+        truth[o:o + size, o:o + size] = np.where(sure, label, IGNORE)
+        out.append(dict(rec, truth=truth))
+    return out
+
+
+def load_teacher(path: Path, args: argparse.Namespace) -> FaceParserNet:
+    """A finished run's model (``state/parser.safetensors`` of a fold or of ``final``) as a teacher."""
+    import safetensors.torch
+
+    if not path.is_file():
+        raise SystemExit(f"--pseudo-teacher: no {path} (a finished run of `masquerade train parser` with the same "
+                         f"--folds and --seed)")
+    model = FaceParserNet(width=args.width, prior_gain=getattr(args, "prior_gain", 4.0))
+    model.load_state_dict(safetensors.torch.load_file(str(path)), strict=True)
+    return model.eval()
+
+
+def _with_pseudo(train: list[dict[str, Any]], pseudo: list[dict[str, Any]], teacher: Path | None,
+                 args: argparse.Namespace) -> list[dict[str, Any]]:
+    """``train`` plus the unlabelled ``pseudo`` records labelled by the model at ``teacher`` (none
+    without ``--pseudo-teacher``)."""
+    if not pseudo or teacher is None:
+        return train
+    model = load_teacher(teacher, args)
+    labelled = pseudo_truths(model, pseudo, args.size, _keep(args), _mirror(args), _pseudo_min(args))
+    share = np.mean([(r["truth"] != IGNORE).mean() for r in labelled])
+    print(f"  + {len(labelled)} pseudo-labelled photos ({teacher}; {share:.0%} of each crop supervised)", flush=True)
+    return train + labelled
+
+
+def _pseudo_min(args: argparse.Namespace) -> float:
+    return float(getattr(args, "pseudo_min_prob", None) or PSEUDO_MIN_PROB)
+
+
+def _pseudo_facts(args: argparse.Namespace, n: int) -> dict[str, Any]:
+    """What a run's pseudo-labels were (card and fold facts)."""
+    if not getattr(args, "pseudo_teacher", None):
+        return {}
+    return {"pseudo_labels": {"photos": n, "folders": _pseudo_folders(args), "teacher_run": str(args.pseudo_teacher),
+                              "min_prob": _pseudo_min(args)}}
+
+
+def _pseudo_folders(args: argparse.Namespace) -> list[str]:
+    return [f.strip() for f in str(getattr(args, "pseudo_data", None) or ",".join(PSEUDO.folders)).split(",")
+            if f.strip()]
 
 
 # -- augmentation -----------------------------------------------------------------------------------
@@ -610,13 +718,18 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
     fold_of = folds_for(items, args.folds, args.seed)
     acc: dict[str, dict[str, np.ndarray]] = {}
     facts = []
+    pseudo = [r for r in records if items[int(r["index"])].source == PSEUDO.name]
+    teachers = Path(args.pseudo_teacher) if getattr(args, "pseudo_teacher", None) else None
     for k in range(args.folds):
         fdir = run / f"fold{k}"
         result = fdir / "result.npz"
-        test = [r for r in records if fold_of[int(r["index"])] == k]
-        train = [r for r in records if fold_of[int(r["index"])] != k]
+        test = [r for r in records if fold_of[int(r["index"])] == k and items[int(r["index"])].source != PSEUDO.name]
+        train = [r for r in records if fold_of[int(r["index"])] != k and items[int(r["index"])].source != PSEUDO.name]
         if not result.is_file():
             print(f"fold {k + 1}/{args.folds}: train on {len(train)} photos, test on {len(test)}", flush=True)
+            # the fold's teacher never saw this fold's held-out photos (same folds and seed)
+            train = _with_pseudo(train, pseudo, teachers / f"fold{k}" / "state" / "parser.safetensors"
+                                 if teachers else None, args)
             model, f = train_one(rt, train, items, fdir, args)
             if f["steps"] < args.steps:
                 print(f"fold {k + 1}: stopped at step {f['steps']} (time limit); run again to continue", flush=True)
@@ -625,7 +738,8 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
             evaluate(model, test, items, args.size, sink, *_crop(args), **_scored_with(args))
             arrays = {f"{key}|{part}": v for key, d in sink.items() for part, v in d.items()}
             atomic_write_bytes(result, _npz(**arrays))
-            atomic_write_bytes(fdir / "facts.json", json.dumps(dict(f, test_photos=len(test))).encode())
+            atomic_write_bytes(fdir / "facts.json", json.dumps(dict(f, test_photos=len(test),
+                                                                     **_pseudo_facts(args, len(pseudo)))).encode())
             atomic_write_bytes(fdir / "scoring.json", json.dumps(_scoring(args)).encode())
         elif not getattr(args, "rescore", False):
             scored = fdir / "scoring.json"  # (runs before it existed were scored as they were run)
@@ -766,9 +880,16 @@ def main(args: argparse.Namespace) -> int:
     if not items:
         print(f"no labelled photos under {root}")
         return 2
+    if getattr(args, "pseudo_teacher", None):  # after the labelled ones: their cache files keep their names
+        if getattr(args, "holdout_source", None) or args.eval_only or getattr(args, "rescore", False):
+            raise SystemExit("--pseudo-teacher trains folds and the final model; it does not go with "
+                             "--holdout-source, --eval-only or --rescore")
+        items += list_unlabelled(root, _pseudo_folders(args))
     run = Path(args.run_dir)
     t_start = time.time()
-    print(f"{len(items)} labelled photos; caching geometric analyses and crops", flush=True)
+    unlabelled = sum(it.source == PSEUDO.name for it in items)
+    print(f"{len(items) - unlabelled} labelled photos" + (f" + {unlabelled} to pseudo-label" if unlabelled else "")
+          + "; caching geometric analyses and crops", flush=True)
     records = build_cache(items, run / "cache", args.size, *_crop(args))
     if args.eval_only:
         return _eval_only(rt, records, items, args)
@@ -785,25 +906,31 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if getattr(args, "rescore", False):
         return _rewrite_card(args, table, pool, vfacts, better, fold_facts)
-    print(f"final model: train on all {len(records)} photos", flush=True)
-    model, facts = train_one(rt, records, items, run / "final", args)
+    labelled = [r for r in records if items[int(r["index"])].source != PSEUDO.name]
+    pseudo = [r for r in records if items[int(r["index"])].source == PSEUDO.name]
+    print(f"final model: train on all {len(labelled)} photos", flush=True)
+    teacher = Path(args.pseudo_teacher) / "final" / "state" / "parser.safetensors" if pseudo else None
+    model, facts = train_one(rt, _with_pseudo(labelled, pseudo, teacher, args), items, run / "final", args)
     if facts["steps"] < args.steps:
         print(f"final: stopped at step {facts['steps']} (time limit); run again to continue", flush=True)
         return 0
     model = model.cpu().half()
-    measure = (f"{args.folds}-fold cross-validation by photo on {len(records)} labelled dev photos "
+    measure = (f"{args.folds}-fold cross-validation by photo on {len(labelled)} labelled dev photos "
                f"(CelebAMask-HQ pairs, MT, Xiqu stage makeup, Xiqu portraits), full-resolution IoU, "
                f"mean over sources of mIoU on the classes the geometric parser produces")
     card = save_checkpoint(
         model, args.out, task="faces", input_size=(args.size, args.size), label_scheme="celebamask_hq",
         training_data=("shared dev data: faces/parsing (9 CelebAMask-HQ pairs), makeup/mt (14), opera/xiqu makeup "
                        "and non-makeup (30 + 30); labels converted to the official order, unannotated classes "
-                       "ignored per source; ImageNet EfficientNet-Lite0 encoder"),
+                       "ignored per source; ImageNet EfficientNet-Lite0 encoder"
+                       + (f"; pseudo-labels on {len(pseudo)} unlabelled photos ({', '.join(_pseudo_folders(args))}) "
+                          f"by the teacher run {args.pseudo_teacher}" if pseudo else "")),
         licence="research / non-commercial (CelebAMask-HQ, MT, Xiqu terms); encoder weights Apache-2.0",
         metrics={"cv_miou_learned": vfacts["mean_source_miou_learned"],
                  "cv_miou_geometric": vfacts["mean_source_miou_geometric"]},
         extra={**facts, "crop_scale": _crop(args)[0], "crop_shift": _crop(args)[1],
                "keep_mesh_classes": _keep_names(args), "mirror_tta": _mirror(args), "folds": args.folds,
+               **_pseudo_facts(args, len(pseudo)),
                "class_weight": list(getattr(args, "class_weight", None) or []),
                "cv": table, "cv_pooled_iou": pool,
                "cv_folds": fold_facts, "verdict_rule": VERDICT_RULE, **vfacts, "budget_s": args.time_limit,

@@ -297,3 +297,98 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
     del args.rescore
     P._run_folds(rt, records, items, args, tmp_path)  # now scored mirrored: resumes as it is
     assert len(scored_mirrored) == 4
+
+
+def test_pseudo_truths_keep_the_confident_centre_only() -> None:
+    """A teacher's labels on the product's crop (the cached crop's centre), confident pixels only;
+    the mesh's kept classes are put back and count; the margin carries no supervision."""
+    import engine.training.parser as P
+    from engine.faces.learned_parsing import FEATHER, feather_mask, first_argmax
+
+    rec = _record(80)
+    rec["prior"][50:56, 30:50] = CELEBAMASK_HQ.index("u_lip")
+    teacher = tiny(3)
+    size, o = 64, 8
+    lips = (CELEBAMASK_HQ.index("u_lip"),)
+    [every] = P.pseudo_truths(teacher, [rec], size, keep=lips, min_prob=0.0)
+    assert every["truth"].shape == (80, 80) and (every["image"] == rec["image"]).all()
+    margin = np.ones((80, 80), bool)
+    margin[o:o + size, o:o + size] = False
+    assert (every["truth"][margin] == P.IGNORE).all() and (every["truth"][~margin] != P.IGNORE).all()
+    # the centre is the product's arg-max of feathered correction + prior gain
+    with torch.no_grad():
+        image = torch.from_numpy(rec["image"][o:o + size, o:o + size].copy()).permute(2, 0, 1)[None].float() / 255
+        prior = torch.from_numpy(rec["prior"][o:o + size, o:o + size].copy()).long()[None]
+        logits = teacher.correction(image, teacher.one_hot(prior))[0] * torch.from_numpy(feather_mask(size, FEATHER))
+        logits = logits + teacher.prior_logits(teacher.one_hot(prior))[0]
+    want = first_argmax(logits).numpy().astype(np.uint8)
+    got = every["truth"][o:o + size, o:o + size]
+    mine = rec["prior"][o:o + size, o:o + size] == lips[0]
+    assert (got[mine] == lips[0]).all() and (got[~mine & (want != lips[0])] == want[~mine & (want != lips[0])]).all()
+    # nothing is sure enough: only pixels the mesh's classes decided stay supervised, as the prior says
+    [none] = P.pseudo_truths(teacher, [rec], size, keep=lips, min_prob=1.01)
+    sure = none["truth"] != P.IGNORE
+    assert sure.sum() == ((want == lips[0]) != mine).sum()
+    assert (none["truth"][sure] == rec["prior"][sure]).all()
+
+
+def test_unlabelled_photos_are_listed_without_their_label_maps(tmp_path: Path) -> None:
+    import engine.training.parser as P
+
+    d = tmp_path / "faces" / "photos"
+    d.mkdir(parents=True)
+    for name in ("a.jpg", "a.png", "b.png", "c.jpg", "notes.txt"):
+        (d / name).write_bytes(b"x")
+    items = P.list_unlabelled(tmp_path, ["faces/photos"])
+    assert [it.photo.name for it in items] == ["a.jpg", "b.png", "c.jpg"]
+    assert {it.source for it in items} == {"pseudo"} and all(it.labels is None for it in items)
+    assert (P.read_truth(items[0], (3, 4, 3)) == P.IGNORE).all()
+    with pytest.raises(ValueError, match="no labels"):
+        P.read_truth(items[0])
+
+
+def test_each_fold_is_pseudo_labelled_by_its_own_teacher(tmp_path: Path, monkeypatch) -> None:
+    """Fold k trains on the unlabelled photos labelled by the teacher run's fold k (which never saw
+    fold k's held-out photos); unlabelled photos are never held out or scored."""
+    import argparse
+
+    import engine.training.parser as P
+
+    items = [P.Item("mt", tmp_path / f"mt{i}.jpg", tmp_path / f"mt{i}.png", "official") for i in range(4)]
+    items += [P.Item("pseudo", tmp_path / f"u{i}.jpg", None, "official") for i in range(2)]
+    records = [dict(_record(80), index=i) for i in range(len(items))]
+    teachers: list[str] = []
+    trained: dict[str, list[int]] = {}
+    tested: list[int] = []
+
+    def fake_train(rt: Any, recs: Any, its: Any, out_dir: Path, args: Any) -> tuple[FaceParserNet, dict]:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        trained[out_dir.name] = sorted(int(r["index"]) for r in recs)
+        for r in recs:
+            if its[int(r["index"])].source == "pseudo":
+                assert (r["truth"][:8] == P.IGNORE).all() and (r["truth"] != P.IGNORE).any()
+        return tiny(), {"steps": args.steps}
+
+    def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
+                  keep: Any = (), mirrored: bool = False) -> dict:
+        tested.extend(int(r["index"]) for r in recs)
+        d = sink.setdefault("mt/learned", P._counts())
+        d["n"] += 1.0
+        return {}
+
+    def fake_teacher(path: Path, args: Any) -> FaceParserNet:
+        teachers.append(path.parent.parent.name)
+        return tiny()
+
+    monkeypatch.setattr(P, "train_one", fake_train)
+    monkeypatch.setattr(P, "evaluate", fake_eval)
+    monkeypatch.setattr(P, "load_teacher", fake_teacher)
+    rt = P.Runtime.create("cpu", False)
+    args = argparse.Namespace(folds=2, seed=0, steps=1, size=64, width=32, mirror_tta=False, keep_mesh_classes="",
+                              pseudo_teacher=str(tmp_path / "teacher"), pseudo_min_prob=0.0)
+    P._run_folds(rt, records, items, args, tmp_path / "run")
+    assert teachers == ["fold0", "fold1"]
+    assert sorted(tested) == [0, 1, 2, 3]
+    fold_of = P.folds_for(items, 2, 0)
+    for k in range(2):
+        assert trained[f"fold{k}"] == sorted([i for i in range(4) if fold_of[i] != k] + [4, 5])
