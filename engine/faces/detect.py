@@ -200,17 +200,42 @@ the mesh fitted, MediaPipe + YuNet boxes merged, upright pass): MediaPipe alone 
 mesh must still fit a face in a box."""
 
 
-class _OneOpenMPThread:
-    """While active, the calling thread's OpenMP parallel regions use one thread (the previous
-    setting is restored after). YuNet is tiny: with a thread per core each call was ~6× slower on a
-    busy 2-core machine (515 vs 84 ms at 512²) and fought with the batch's worker processes. The
-    OpenMP runtime libfacedetection calls is whichever the process resolved first (torch's when torch
-    was imported before), so it is looked up in the process's global scope; without one, nothing is
-    done."""
+def yunet_threads() -> int:
+    """OpenMP threads for one YuNet call: the cores the 1-minute load average leaves free
+    (:func:`engine.device.inference_threads`), never more than torch's own thread setting when torch
+    is loaded (a batch worker runs one) or ``OMP_NUM_THREADS``. Measured at 512² on this 2-core
+    machine, quiet: one thread 28.8 ms, two 19.6 ms; on a busy machine a thread per core made each
+    call ~6× slower (515 vs 84 ms), which the load rule avoids."""
+    import sys
 
-    def __init__(self) -> None:
+    from engine.device import inference_threads
+
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "get_num_threads"):
+        current = int(torch.get_num_threads())
+    else:
+        try:
+            current = int(os.environ.get("OMP_NUM_THREADS", "") or (os.cpu_count() or 1))
+        except ValueError:
+            current = 1
+    return inference_threads(current=max(1, current))
+
+
+class _OpenMPThreads:
+    """While active, the calling thread's OpenMP parallel regions use ``count()`` threads (the
+    previous setting is restored after). YuNet is tiny: more threads than free cores fight with
+    everything else (:func:`yunet_threads`). The OpenMP runtime libfacedetection calls is whichever
+    the process resolved first (torch's when torch was imported before), so it is looked up in the
+    process's global scope; without one, nothing is done.
+
+    Args:
+        count: the thread count, asked on each entry.
+    """
+
+    def __init__(self, count: Callable[[], int]) -> None:
         import ctypes
 
+        self._count = count
         self._get: Callable[[], int] | None = None
         self._set: Callable[[int], Any] | None = None
         try:
@@ -223,7 +248,7 @@ class _OneOpenMPThread:
     def __enter__(self) -> None:
         if self._get is not None and self._set is not None:
             self._before = int(self._get())
-            self._set(1)
+            self._set(max(1, int(self._count())))
 
     def __exit__(self, *exc: object) -> None:
         if self._set is not None and self._before > 0:
@@ -236,6 +261,7 @@ class YuNetBoxDetector:
 
     Args:
         min_score: detections below this confidence (0–1) are dropped.
+        threads: OpenMP threads of a call (``None``: :func:`yunet_threads`, which follows the load).
     """
 
     name = "yunet"
@@ -249,10 +275,10 @@ class YuNetBoxDetector:
     C code is not documented as safe to run twice at once; a batch's worker threads each have a
     detector)."""
 
-    def __init__(self, min_score: float = YUNET_MIN_SCORE) -> None:
+    def __init__(self, min_score: float = YUNET_MIN_SCORE, threads: int | None = None) -> None:
         self.min_score = min_score
         self._detect: Callable[[np.ndarray], list[tuple[int, int, int, int, int]]] | None = None
-        self._threads = _OneOpenMPThread()
+        self._threads = _OpenMPThreads(yunet_threads if threads is None else (lambda: threads))
 
     def _get(self) -> Callable[[np.ndarray], list[tuple[int, int, int, int, int]]]:
         if self._detect is None:

@@ -112,3 +112,27 @@ def test_a_lock_free_detector_searches_beside_and_the_merge_is_unchanged() -> No
     want = MergedBoxDetector(_Fixed("slow", slow.dets), _Fixed("fast", fast.dets)).detect(img)
     assert [(d[0].tolist(), d[1]) for d in got] == [(d[0].tolist(), d[1]) for d in want]
     assert [(float(d[0][0]), d[1]) for d in got] == [(2.0, 0.95), (200.0, 0.7), (100.0, 0.6)]  # ties: first detector
+
+
+def test_yunet_threads_follow_the_load_and_torchs_setting(monkeypatch) -> None:
+    import os
+
+    import torch
+
+    from engine.faces.detect import yunet_threads
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert yunet_threads() == 2  # a quiet machine: what torch may use
+        torch.set_num_threads(1)
+        assert yunet_threads() == 1  # a batch worker runs one torch thread, so one OpenMP thread
+        torch.set_num_threads(2)
+        monkeypatch.setattr(os, "getloadavg", lambda: (3.9, 3.9, 3.9))
+        assert yunet_threads() == 1  # a busy machine: one
+    finally:
+        torch.set_num_threads(before)
+    one, two = (YuNetBoxDetector(threads=n).detect(data.astronaut()) for n in (1, 2))
+    assert [(d[0].tolist(), d[1]) for d in one] == [(d[0].tolist(), d[1]) for d in two]
