@@ -67,6 +67,25 @@ class _Encoder(EfficientNetLite0):
         return out
 
 
+def pooled_priors(prior: torch.Tensor, sizes: list[tuple[int, int]]) -> list[torch.Tensor]:
+    """``F.adaptive_avg_pool2d(prior, size)`` for each of ``sizes`` (finest first), each level pooled
+    from the one before when its size divides it (blocks nest, so the averages are the same: exactly,
+    for one-hot maps, whose block means are short binary fractions), else from ``prior`` itself. Each
+    level then reads a quarter of the pixels instead of the whole map: the parser's five levels of a
+    mirrored pair of 19-channel 160² priors took 2.0 instead of 4.4 ms on one thread (the whole learned
+    step of the 512² astronaut, alternating 15 rounds: 26.8 vs 27.8 ms on one thread, 21.9 vs 22.3 on two)."""
+    out: list[torch.Tensor] = []
+    cur = prior
+    for size in sizes:
+        h, w = cur.shape[-2:]
+        if h % size[0] == 0 and w % size[1] == 0:
+            cur = cur if (h, w) == size else F.avg_pool2d(cur, (h // size[0], w // size[1]))
+        else:
+            cur = F.adaptive_avg_pool2d(prior, size)
+        out.append(cur)
+    return out
+
+
 @register_model("face_parser")
 class FaceParserNet(nn.Module):
     """U-Net-style 19-class face parser with a geometric prior (see the module docstring).
@@ -126,9 +145,9 @@ class FaceParserNet(nn.Module):
     @staticmethod
     def one_hot(prior: torch.Tensor) -> torch.Tensor:
         """``[N, H, W]`` class indices → ``[N, 19, H, W]`` float one-hot."""
-        idx = prior.long().clamp(0, NUM_CLASSES - 1)[:, None]
-        n, _, h, w = idx.shape  # scattered straight into [N, 19, H, W] (F.one_hot made an int64 [N, H, W, 19])
-        return torch.zeros((n, NUM_CLASSES, h, w), dtype=torch.float32, device=prior.device).scatter_(1, idx, 1.0)
+        # (F.one_hot's permuted result is laid out channels last, as the CPU model's weights are: a
+        # contiguous [N, 19, H, W] scattered directly made the parse 1–4 ms slower, though cheaper itself)
+        return F.one_hot(prior.long().clamp(0, NUM_CLASSES - 1), NUM_CLASSES).permute(0, 3, 1, 2).float()
 
     def correction(self, image: torch.Tensor, prior_onehot: torch.Tensor) -> torch.Tensor:
         """The learned part of the logits, ``[N, 19, H, W]`` (``H``, ``W`` multiples of 32 are best).
@@ -139,10 +158,11 @@ class FaceParserNet(nn.Module):
         """
         feats = self.encoder.taps(normalize_imagenet(image, "[0,1]", self.encoder.mean, self.encoder.std),
                                   self.frozen_stages)
+        priors = pooled_priors(prior_onehot, [(int(f.shape[-2]), int(f.shape[-1])) for f in feats])
         y: torch.Tensor | None = None
         for i in range(len(feats) - 1, -1, -1):
             f = self.lateral[i](feats[i])
-            p = self.prior_in[i](F.adaptive_avg_pool2d(prior_onehot, f.shape[-2:]))
+            p = self.prior_in[i](priors[i])
             parts = [f, p]
             if y is not None:
                 parts.insert(1, F.interpolate(y, size=f.shape[-2:], mode="bilinear", align_corners=False))

@@ -392,3 +392,22 @@ def test_each_fold_is_pseudo_labelled_by_its_own_teacher(tmp_path: Path, monkeyp
     fold_of = P.folds_for(items, 2, 0)
     for k in range(2):
         assert trained[f"fold{k}"] == sorted([i for i in range(4) if fold_of[i] != k] + [4, 5])
+
+
+def test_pooled_priors_equal_adaptive_pooling() -> None:
+    """The prior's decoder levels pooled one from another are the adaptive pooling of the prior
+    itself: exactly for one-hot maps (sides that divide or not), within rounding for soft maps."""
+    import torch.nn.functional as F
+
+    from engine.models.parser import pooled_priors
+
+    gen = torch.Generator().manual_seed(0)
+    for side, sizes in ((160, [(80, 80), (40, 40), (20, 20), (10, 10), (5, 5)]),
+                        (161, [(81, 81), (41, 41), (21, 21), (11, 11), (6, 6)]),
+                        (64, [(64, 64), (32, 16), (16, 8)])):
+        onehot = FaceParserNet.one_hot(torch.randint(0, NUM_CLASSES, (2, side, side), generator=gen))
+        for got, size in zip(pooled_priors(onehot, sizes), sizes, strict=True):
+            assert torch.equal(got, F.adaptive_avg_pool2d(onehot, size))
+    soft = torch.rand(1, NUM_CLASSES, 96, 96, generator=gen)
+    for got, size in zip(pooled_priors(soft, [(48, 48), (12, 12)]), [(48, 48), (12, 12)], strict=True):
+        assert torch.allclose(got, F.adaptive_avg_pool2d(soft, size), atol=1e-6)
