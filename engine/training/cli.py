@@ -235,6 +235,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     fp.add_argument("--rescore", action="store_true",
                     help="do not train: score the finished folds' models again and rewrite the card of --out "
                          "(same weights) with the cross-validated table and verdict")
+    fp.add_argument("--skin-tone-aug", type=float, default=None, metavar="P",
+                    help="share of training crops whose skin is made darker (0-1; default 0; written into the card)")
     fp.add_argument("--pseudo-teacher", default=None, metavar="RUN_DIR",
                     help="also train on unlabelled photos (--pseudo-data) labelled by a finished run's models: "
                          "each fold by that run's same fold (trained without the fold's held-out photos: same "

@@ -375,6 +375,11 @@ def _with_pseudo(train: list[dict[str, Any]], pseudo: list[dict[str, Any]], teac
     return train + labelled
 
 
+def _skin_tone(args: argparse.Namespace) -> float:
+    """Share of training crops given a darker skin (``--skin-tone-aug``)."""
+    return float(getattr(args, "skin_tone_aug", None) or 0.0)
+
+
 def _pseudo_min(args: argparse.Namespace) -> float:
     return float(getattr(args, "pseudo_min_prob", None) or PSEUDO_MIN_PROB)
 
@@ -401,12 +406,30 @@ def flip_sample(image: np.ndarray, prior: np.ndarray, truth: np.ndarray) -> tupl
             FLIP_PERMUTATION[truth[:, ::-1]])
 
 
-def augment(rec: dict[str, Any], size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+SKIN_TONE_CLASSES = tuple(CELEBAMASK_HQ.index(n) for n in ("skin", "nose", "l_ear", "r_ear", "u_lip", "l_lip", "neck"))
+"""Classes of the prior whose pixels :func:`darker_skin` darkens."""
+
+
+def darker_skin(image: np.ndarray, prior: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The crop with the skin the ``prior`` marks (:data:`SKIN_TONE_CLASSES`, soft-edged) made darker
+    and warmer: 0.3–0.75 of its brightness, green and blue a little lower than red. The labelled
+    development faces are nearly all light-skinned; a parser trained on them broke up the nose and
+    neck of the one dark-skinned face among them."""
+    hard = np.isin(prior, SKIN_TONE_CLASSES).astype(np.float32)
+    mask = cv2.GaussianBlur(hard, (0, 0), max(1.0, 0.02 * image.shape[0]))[..., None]
+    tint = np.array([1.0, rng.uniform(0.82, 0.95), rng.uniform(0.7, 0.9)], np.float32) * rng.uniform(0.3, 0.75)
+    out = image.astype(np.float32) * (1.0 - mask + mask * tint)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def augment(rec: dict[str, Any], size: int, rng: np.random.Generator,
+            skin_tone: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One augmented ``(image, prior, truth)`` crop of ``size`` from a cached record.
 
     Geometry (rotation ±15°, scale ±12 %, shift ±4 %, flip), photometry (brightness, contrast,
     saturation, hue, grey, blur, noise, JPEG), occluders (background in the truth) and a shift of
-    the prior by up to 3 pixels.
+    the prior by up to 3 pixels; with probability ``skin_tone`` first a darker skin
+    (:func:`darker_skin`; at 0 the random draws are those of a run without it).
     """
     big = rec["image"].shape[0]
     ang = rng.uniform(-15, 15)
@@ -419,6 +442,8 @@ def augment(rec: dict[str, Any], size: int, rng: np.random.Generator) -> tuple[n
                            borderMode=cv2.BORDER_CONSTANT, borderValue=IGNORE)
     if rng.random() < 0.5:
         image, prior, truth = flip_sample(image, prior, truth)
+    if skin_tone > 0 and rng.random() < skin_tone:
+        image = darker_skin(image, prior, rng)
     fl = image.astype(np.float32)
     fl = (fl - fl.mean()) * rng.uniform(0.7, 1.3) + fl.mean() + rng.uniform(-25, 25)
     grey = fl.mean(2, keepdims=True)
@@ -664,7 +689,7 @@ def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[It
             # optimizer state would make the weights-only load of a resumed run fail
         picks = [groups[int(rng.integers(len(groups)))] for _ in range(args.batch)]
         idx = [g[int(rng.integers(len(g)))] for g in picks]
-        samples = [augment(records[j], args.size, rng) for j in idx]
+        samples = [augment(records[j], args.size, rng, _skin_tone(args)) for j in idx]
         img, prior, truth, ab = batch_tensors(samples, [absorbs[j] for j in idx], rt.device)
         net.train()
         with rt.autocast():
@@ -682,6 +707,7 @@ def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[It
     t0 = rt.clock()
     done = trainer.run(rt.time_budget(args.time_limit))
     facts = {"steps": done, "steps_planned": args.steps, "train_photos": len(records), "features": features,
+             "skin_tone_aug": _skin_tone(args),
              "last_session_s": round(rt.clock() - t0, 1)}
     return model, facts
 

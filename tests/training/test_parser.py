@@ -411,3 +411,21 @@ def test_pooled_priors_equal_adaptive_pooling() -> None:
     soft = torch.rand(1, NUM_CLASSES, 96, 96, generator=gen)
     for got, size in zip(pooled_priors(soft, [(48, 48), (12, 12)]), [(48, 48), (12, 12)], strict=True):
         assert torch.allclose(got, F.adaptive_avg_pool2d(soft, size), atol=1e-6)
+
+
+def test_darker_skin_darkens_the_priors_skin_only() -> None:
+    import engine.training.parser as P
+
+    rec = _record(80)
+    image = np.full((80, 80, 3), 200, np.uint8)
+    prior = np.zeros((80, 80), np.uint8)
+    prior[20:60, 20:60] = CELEBAMASK_HQ.index("skin")
+    prior[35:40, 30:40] = CELEBAMASK_HQ.index("l_eye")
+    out = P.darker_skin(image, prior, np.random.default_rng(0))
+    assert out[40, 40].max() <= 0.75 * 200 + 1 and out[40, 40, 0] >= out[40, 40, 2]  # darker, warmer
+    assert (out[:5, :5] == 200).all() and (out[75:, 75:] == 200).all()  # far from the skin: unchanged
+    assert out[37, 35].mean() > out[45, 45].mean()  # the eye stays brighter than the skin around it
+    # the option draws nothing at 0: the same crops as a run without it
+    a = P.augment(rec, 64, np.random.default_rng(1))
+    b = P.augment(rec, 64, np.random.default_rng(1), skin_tone=0.0)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
