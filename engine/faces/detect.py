@@ -247,8 +247,9 @@ class _OpenMPThreads:
 
     def __enter__(self) -> None:
         if self._get is not None and self._set is not None:
+            n = max(1, int(self._count()))  # first: asking torch sets a new thread's OpenMP setting to torch's
             self._before = int(self._get())
-            self._set(max(1, int(self._count())))
+            self._set(n)
 
     def __exit__(self, *exc: object) -> None:
         if self._set is not None and self._before > 0:

@@ -195,6 +195,8 @@ def list_unlabelled(root: Path, folders: Sequence[str]) -> list[Item]:
     items: list[Item] = []
     for folder in folders:
         d = root / folder
+        if not d.is_dir():
+            raise SystemExit(f"--pseudo-data: no folder {d}")
         jpgs = sorted(d.glob("*.jpg"))
         stems = {p.stem for p in jpgs}
         for photo in sorted([*jpgs, *(p for p in d.glob("*.png") if p.stem not in stems)]):
@@ -324,16 +326,24 @@ def pseudo_truths(teacher: FaceParserNet, records: Sequence[dict[str, Any]], siz
     pixel scale and centre, :data:`AUG_MARGIN`) — as the product does (feathered correction plus
     the prior's gain, mirrored too when ``mirrored``, the mesh's ``keep`` classes put back). A pixel
     keeps its label when the teacher's probability reaches ``min_prob`` or when putting the mesh's
-    classes back changed it; the others, and the margin around the centre, are :data:`IGNORE`.
+    classes back changed it, unless the correction is feathered there (:data:`FEATHER`: the prior's
+    gain alone passes 0.7); the others, and the margin around the centre, are :data:`IGNORE`. A crop
+    cached for another parser size is resampled to this one's first.
     """
     teacher = teacher.float().eval()
     dev = next(teacher.parameters()).device
-    fade = torch.from_numpy(feather_mask(size, FEATHER)).to(dev)
+    feather = feather_mask(size, FEATHER)
+    fade = torch.from_numpy(feather).to(dev)
+    inner = feather >= 1.0 - 1e-6
     gain = teacher.prior_gain.detach().float()
+    big = int(round(size * AUG_MARGIN))
+    o = (big - size) // 2
     out = []
     for rec in records:
-        big = rec["image"].shape[0]
-        o = (big - size) // 2
+        rec = dict(rec)
+        if rec["image"].shape[0] != big:  # cached for another crop size: the same crop, resampled
+            rec["image"] = cv2.resize(rec["image"], (big, big), interpolation=cv2.INTER_AREA)
+            rec["prior"] = cv2.resize(rec["prior"], (big, big), interpolation=cv2.INTER_NEAREST)
         image = np.ascontiguousarray(rec["image"][o:o + size, o:o + size])
         prior = np.ascontiguousarray(rec["prior"][o:o + size, o:o + size])
         logits = crop_correction(teacher, image, prior, mirrored).float() * fade
@@ -343,7 +353,9 @@ def pseudo_truths(teacher: FaceParserNet, records: Sequence[dict[str, Any]], siz
         label = first_argmax(logits).to(torch.uint8).cpu().numpy()
         before = label.copy()
         keep_mesh_classes(label, prior, keep)
-        sure = (prob.cpu().numpy() >= min_prob) | (label != before)
+        # where the correction is feathered the prior's gain alone can pass min_prob: those pixels
+        # would only repeat the prior, so they carry no supervision
+        sure = ((prob.cpu().numpy() >= min_prob) | (label != before)) & inner
         truth = np.full((big, big), IGNORE, np.uint8)
         truth[o:o + size, o:o + size] = np.where(sure, label, IGNORE)
         out.append(dict(rec, truth=truth))
@@ -351,15 +363,41 @@ def pseudo_truths(teacher: FaceParserNet, records: Sequence[dict[str, Any]], siz
 
 
 def load_teacher(path: Path, args: argparse.Namespace) -> FaceParserNet:
-    """A finished run's model (``state/parser.safetensors`` of a fold or of ``final``) as a teacher."""
+    """A finished run's model (``state/parser.safetensors`` of a fold or of ``final``) as a teacher.
+
+    Raises:
+        SystemExit: no such file, or a fold of the teacher run that is not finished (no ``result.npz``).
+    """
     import safetensors.torch
 
     if not path.is_file():
         raise SystemExit(f"--pseudo-teacher: no {path} (a finished run of `masquerade train parser` with the same "
                          f"--folds and --seed)")
+    if path.parent.parent.name.startswith("fold") and not (path.parent.parent / "result.npz").is_file():
+        raise SystemExit(f"--pseudo-teacher: {path.parent.parent} is not finished (no result.npz)")
     model = FaceParserNet(width=args.width, prior_gain=getattr(args, "prior_gain", 4.0))
     model.load_state_dict(safetensors.torch.load_file(str(path)), strict=True)
     return model.eval()
+
+
+def held_out_names(items: Sequence[Item], test: Sequence[dict[str, Any]]) -> list[str]:
+    """``source/photo`` of a fold's held-out records (kept in its ``facts.json``: a teacher fold must
+    have held out the same photos as the fold it labels for)."""
+    return sorted(f"{items[int(r['index'])].source}/{items[int(r['index'])].photo.name}" for r in test)
+
+
+def check_teacher_fold(teacher_fold: Path, held_out: list[str]) -> None:
+    """Refuse a teacher fold that did not hold out exactly ``held_out`` (when its facts say which it held out).
+
+    Raises:
+        SystemExit: the teacher fold held out other photos (another --folds, --seed or data).
+    """
+    facts = teacher_fold / "facts.json"
+    if facts.is_file():
+        theirs = json.loads(facts.read_text()).get("held_out")
+        if theirs is not None and sorted(theirs) != held_out:
+            raise SystemExit(f"--pseudo-teacher: {teacher_fold} held out other photos than this fold "
+                             "(another --folds, --seed or data): it has seen this fold's test photos")
 
 
 def _with_pseudo(train: list[dict[str, Any]], pseudo: list[dict[str, Any]], teacher: Path | None,
@@ -377,11 +415,22 @@ def _with_pseudo(train: list[dict[str, Any]], pseudo: list[dict[str, Any]], teac
 
 def _skin_tone(args: argparse.Namespace) -> float:
     """Share of training crops given a darker skin (``--skin-tone-aug``)."""
-    return float(getattr(args, "skin_tone_aug", None) or 0.0)
+    value = getattr(args, "skin_tone_aug", None)
+    return 0.0 if value is None else float(value)
 
 
 def _pseudo_min(args: argparse.Namespace) -> float:
-    return float(getattr(args, "pseudo_min_prob", None) or PSEUDO_MIN_PROB)
+    value = getattr(args, "pseudo_min_prob", None)
+    return PSEUDO_MIN_PROB if value is None else float(value)
+
+
+def _training_config(args: argparse.Namespace) -> dict[str, Any]:
+    """What a fold's training data and augmentation were (``training.json``: a resumed fold must go on
+    the same way)."""
+    teacher = getattr(args, "pseudo_teacher", None)
+    return {"skin_tone_aug": _skin_tone(args), "pseudo_teacher": str(teacher) if teacher else None,
+            "pseudo_data": _pseudo_folders(args) if teacher else None,
+            "pseudo_min_prob": _pseudo_min(args) if teacher else None}
 
 
 def _pseudo_facts(args: argparse.Namespace, n: int) -> dict[str, Any]:
@@ -751,9 +800,17 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
         result = fdir / "result.npz"
         test = [r for r in records if fold_of[int(r["index"])] == k and items[int(r["index"])].source != PSEUDO.name]
         train = [r for r in records if fold_of[int(r["index"])] != k and items[int(r["index"])].source != PSEUDO.name]
+        config = fdir / "training.json"  # (folds run before it existed were trained without these options)
+        if config.is_file() and json.loads(config.read_text()) != _training_config(args):
+            raise SystemExit(f"fold {k + 1} was trained with {config.read_text()}, not "
+                             f"{json.dumps(_training_config(args))}: run with the same --skin-tone-aug / --pseudo-* "
+                             "options, or use another --run-dir")
         if not result.is_file():
             print(f"fold {k + 1}/{args.folds}: train on {len(train)} photos, test on {len(test)}", flush=True)
-            # the fold's teacher never saw this fold's held-out photos (same folds and seed)
+            fdir.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(config, json.dumps(_training_config(args)).encode())
+            if teachers is not None:  # the fold's teacher never saw this fold's held-out photos
+                check_teacher_fold(teachers / f"fold{k}", held_out_names(items, test))
             train = _with_pseudo(train, pseudo, teachers / f"fold{k}" / "state" / "parser.safetensors"
                                  if teachers else None, args)
             model, f = train_one(rt, train, items, fdir, args)
@@ -765,6 +822,7 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
             arrays = {f"{key}|{part}": v for key, d in sink.items() for part, v in d.items()}
             atomic_write_bytes(result, _npz(**arrays))
             atomic_write_bytes(fdir / "facts.json", json.dumps(dict(f, test_photos=len(test),
+                                                                     held_out=held_out_names(items, test),
                                                                      **_pseudo_facts(args, len(pseudo)))).encode())
             atomic_write_bytes(fdir / "scoring.json", json.dumps(_scoring(args)).encode())
         elif not getattr(args, "rescore", False):
@@ -899,6 +957,9 @@ def main(args: argparse.Namespace) -> int:
         holdout_sources(args.holdout_source)  # a wrong name fails before the slow cache
     _keep(args)  # a wrong --keep-mesh-classes name fails before any training
     class_weights(getattr(args, "class_weight", None))  # nor a wrong --class-weight
+    for flag, value in (("--skin-tone-aug", _skin_tone(args)), ("--pseudo-min-prob", _pseudo_min(args))):
+        if not 0.0 <= value <= 1.0:
+            raise SystemExit(f"{flag} must be between 0 and 1, got {value}")
     torch.set_num_threads(max(1, args.threads))
     rt = Runtime.create(getattr(args, "device", "auto"), getattr(args, "amp", False))
     root = Path(args.data)

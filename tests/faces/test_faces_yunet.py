@@ -136,3 +136,36 @@ def test_yunet_threads_follow_the_load_and_torchs_setting(monkeypatch) -> None:
         torch.set_num_threads(before)
     one, two = (YuNetBoxDetector(threads=n).detect(data.astronaut()) for n in (1, 2))
     assert [(d[0].tolist(), d[1]) for d in one] == [(d[0].tolist(), d[1]) for d in two]
+
+
+def test_yunet_keeps_torchs_one_thread_on_the_merged_detectors_thread(monkeypatch) -> None:
+    """On a thread of its own (the merged detector's), call after call, YuNet's OpenMP setting is
+    the count asked for: a batch worker's one torch thread stays one."""
+    import os
+
+    import torch
+
+    from engine.faces.detect import _OpenMPThreads, yunet_threads
+
+    ctx = _OpenMPThreads(yunet_threads)
+    get = ctx._get
+    if get is None:
+        pytest.skip("no OpenMP runtime in the process")
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    seen: list[int] = []
+
+    def calls() -> None:
+        for _ in range(3):
+            with ctx:
+                seen.append(int(get()))
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        worker = threading.Thread(target=calls)
+        worker.start()
+        worker.join()
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 1, 1]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -301,7 +303,8 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
 
 def test_pseudo_truths_keep_the_confident_centre_only() -> None:
     """A teacher's labels on the product's crop (the cached crop's centre), confident pixels only;
-    the mesh's kept classes are put back and count; the margin carries no supervision."""
+    the mesh's kept classes are put back and count; the margin and the feathered border carry no
+    supervision (there the prior's gain alone would pass the threshold)."""
     import engine.training.parser as P
     from engine.faces.learned_parsing import FEATHER, feather_mask, first_argmax
 
@@ -312,9 +315,10 @@ def test_pseudo_truths_keep_the_confident_centre_only() -> None:
     lips = (CELEBAMASK_HQ.index("u_lip"),)
     [every] = P.pseudo_truths(teacher, [rec], size, keep=lips, min_prob=0.0)
     assert every["truth"].shape == (80, 80) and (every["image"] == rec["image"]).all()
-    margin = np.ones((80, 80), bool)
-    margin[o:o + size, o:o + size] = False
-    assert (every["truth"][margin] == P.IGNORE).all() and (every["truth"][~margin] != P.IGNORE).all()
+    inner = np.zeros((80, 80), bool)
+    inner[o:o + size, o:o + size] = feather_mask(size, FEATHER) >= 1 - 1e-6
+    assert 0.5 < inner.sum() / size**2 < 0.95
+    assert (every["truth"][~inner] == P.IGNORE).all() and (every["truth"][inner] != P.IGNORE).all()
     # the centre is the product's arg-max of feathered correction + prior gain
     with torch.no_grad():
         image = torch.from_numpy(rec["image"][o:o + size, o:o + size].copy()).permute(2, 0, 1)[None].float() / 255
@@ -324,12 +328,19 @@ def test_pseudo_truths_keep_the_confident_centre_only() -> None:
     want = first_argmax(logits).numpy().astype(np.uint8)
     got = every["truth"][o:o + size, o:o + size]
     mine = rec["prior"][o:o + size, o:o + size] == lips[0]
-    assert (got[mine] == lips[0]).all() and (got[~mine & (want != lips[0])] == want[~mine & (want != lips[0])]).all()
+    centre = inner[o:o + size, o:o + size]
+    other = ~mine & (want != lips[0]) & centre
+    assert (got[mine & centre] == lips[0]).all() and (got[other] == want[other]).all()
     # nothing is sure enough: only pixels the mesh's classes decided stay supervised, as the prior says
     [none] = P.pseudo_truths(teacher, [rec], size, keep=lips, min_prob=1.01)
     sure = none["truth"] != P.IGNORE
-    assert sure.sum() == ((want == lips[0]) != mine).sum()
+    assert sure.sum() == (((want == lips[0]) != mine) & centre).sum()
     assert (none["truth"][sure] == rec["prior"][sure]).all()
+    # a crop cached for another parser size is resampled to this one's first
+    big = {k: cv2.resize(v, (100, 100), interpolation=cv2.INTER_NEAREST) for k, v in rec.items()}
+    [resized] = P.pseudo_truths(teacher, [big], size, keep=lips, min_prob=0.0)
+    assert resized["image"].shape[:2] == resized["prior"].shape == resized["truth"].shape == (80, 80)
+    assert (resized["truth"][inner] != P.IGNORE).all()
 
 
 def test_unlabelled_photos_are_listed_without_their_label_maps(tmp_path: Path) -> None:
@@ -384,14 +395,49 @@ def test_each_fold_is_pseudo_labelled_by_its_own_teacher(tmp_path: Path, monkeyp
     monkeypatch.setattr(P, "evaluate", fake_eval)
     monkeypatch.setattr(P, "load_teacher", fake_teacher)
     rt = P.Runtime.create("cpu", False)
+    teacher = tmp_path / "teacher"
     args = argparse.Namespace(folds=2, seed=0, steps=1, size=64, width=32, mirror_tta=False, keep_mesh_classes="",
-                              pseudo_teacher=str(tmp_path / "teacher"), pseudo_min_prob=0.0)
+                              pseudo_teacher=str(teacher), pseudo_min_prob=0.0)
+    fold_of = P.folds_for(items, 2, 0)
+    for k in range(2):  # the teacher run's folds held out the same photos
+        (teacher / f"fold{k}").mkdir(parents=True)
+        held = P.held_out_names(items, [r for r in records[:4] if fold_of[int(r["index"])] == k])
+        (teacher / f"fold{k}" / "facts.json").write_text(json.dumps({"held_out": held}))
     P._run_folds(rt, records, items, args, tmp_path / "run")
     assert teachers == ["fold0", "fold1"]
     assert sorted(tested) == [0, 1, 2, 3]
-    fold_of = P.folds_for(items, 2, 0)
     for k in range(2):
         assert trained[f"fold{k}"] == sorted([i for i in range(4) if fold_of[i] != k] + [4, 5])
+    # a finished run resumed with other training options is refused, not mixed
+    args.skin_tone_aug = 0.3
+    with pytest.raises(SystemExit, match="--skin-tone-aug"):
+        P._run_folds(rt, records, items, args, tmp_path / "run")
+    # a teacher fold that held out other photos has seen this fold's test photos: refused
+    del args.skin_tone_aug
+    (teacher / "fold0" / "facts.json").write_text(json.dumps({"held_out": ["mt/mt0.jpg"]}))
+    with pytest.raises(SystemExit, match="held out other photos"):
+        P._run_folds(rt, records, items, args, tmp_path / "run2")
+
+
+def test_an_unfinished_or_missing_teacher_is_refused(tmp_path: Path) -> None:
+    import argparse
+
+    import engine.training.parser as P
+
+    args = argparse.Namespace(width=32, prior_gain=4.0)
+    state = tmp_path / "fold0" / "state"
+    state.mkdir(parents=True)
+    with pytest.raises(SystemExit, match="no "):
+        P.load_teacher(state / "parser.safetensors", args)
+    import safetensors.torch
+
+    safetensors.torch.save_file(FaceParserNet(width=32).state_dict(), str(state / "parser.safetensors"))
+    with pytest.raises(SystemExit, match="not finished"):
+        P.load_teacher(state / "parser.safetensors", args)
+    (tmp_path / "fold0" / "result.npz").write_bytes(b"")
+    assert isinstance(P.load_teacher(state / "parser.safetensors", args), FaceParserNet)
+    with pytest.raises(SystemExit, match="no folder"):
+        P.list_unlabelled(tmp_path, ["faces/fotos"])
 
 
 def test_pooled_priors_equal_adaptive_pooling() -> None:
@@ -404,12 +450,14 @@ def test_pooled_priors_equal_adaptive_pooling() -> None:
     gen = torch.Generator().manual_seed(0)
     for side, sizes in ((160, [(80, 80), (40, 40), (20, 20), (10, 10), (5, 5)]),
                         (161, [(81, 81), (41, 41), (21, 21), (11, 11), (6, 6)]),
-                        (64, [(64, 64), (32, 16), (16, 8)])):
+                        (64, [(64, 64), (32, 16), (16, 8)]),
+                        (140, [(70, 70), (35, 35), (18, 18), (9, 9), (5, 5)]),  # a level that does not divide
+                        (10, [(4, 4), (2, 2)])):
         onehot = FaceParserNet.one_hot(torch.randint(0, NUM_CLASSES, (2, side, side), generator=gen))
         for got, size in zip(pooled_priors(onehot, sizes), sizes, strict=True):
             assert torch.equal(got, F.adaptive_avg_pool2d(onehot, size))
     soft = torch.rand(1, NUM_CLASSES, 96, 96, generator=gen)
-    for got, size in zip(pooled_priors(soft, [(48, 48), (12, 12)]), [(48, 48), (12, 12)], strict=True):
+    for got, size in zip(pooled_priors(soft, [(48, 48), (16, 16), (5, 5)]), [(48, 48), (16, 16), (5, 5)], strict=True):
         assert torch.allclose(got, F.adaptive_avg_pool2d(soft, size), atol=1e-6)
 
 
@@ -425,7 +473,22 @@ def test_darker_skin_darkens_the_priors_skin_only() -> None:
     assert out[40, 40].max() <= 0.75 * 200 + 1 and out[40, 40, 0] >= out[40, 40, 2]  # darker, warmer
     assert (out[:5, :5] == 200).all() and (out[75:, 75:] == 200).all()  # far from the skin: unchanged
     assert out[37, 35].mean() > out[45, 45].mean()  # the eye stays brighter than the skin around it
-    # the option draws nothing at 0: the same crops as a run without it
-    a = P.augment(rec, 64, np.random.default_rng(1))
-    b = P.augment(rec, 64, np.random.default_rng(1), skin_tone=0.0)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    # the option draws nothing at 0 (the same crops as a run without it); any share above 0 draws
+    class Recorder:
+        """The generator's draws, by name, in order."""
+
+        def __init__(self) -> None:
+            self.rng, self.calls = np.random.default_rng(1), []
+
+        def __getattr__(self, name: str) -> Any:
+            def draw(*args: Any, **kwargs: Any) -> Any:
+                self.calls.append(name)
+                return getattr(self.rng, name)(*args, **kwargs)
+            return draw
+
+    draws = []
+    for share in (None, 0.0, 1e-12):
+        rec_rng: Any = Recorder()
+        P.augment(rec, 64, rec_rng) if share is None else P.augment(rec, 64, rec_rng, skin_tone=share)
+        draws.append(rec_rng.calls)
+    assert draws[0] == draws[1] and draws[2][:5] == draws[0][:4] + ["random"]  # geometry, flip, then the skin
