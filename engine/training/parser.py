@@ -50,6 +50,7 @@ from engine.faces.learned_parsing import (
     CROP_SHIFT,
     FEATHER,
     MIRROR_PAIRS,
+    add_prior_gain,
     class_ids,
     crop_and_prior,
     crop_correction,
@@ -347,8 +348,7 @@ def pseudo_truths(teacher: FaceParserNet, records: Sequence[dict[str, Any]], siz
         image = np.ascontiguousarray(rec["image"][o:o + size, o:o + size])
         prior = np.ascontiguousarray(rec["prior"][o:o + size, o:o + size])
         logits = crop_correction(teacher, image, prior, mirrored).float() * fade
-        region = torch.from_numpy(prior).to(dev).long().clamp(0, NUM_CLASSES - 1)
-        logits.scatter_add_(0, region[None], gain.to(dev)[region][None])
+        add_prior_gain(logits, torch.from_numpy(prior).to(dev).long().clamp(0, NUM_CLASSES - 1), gain)
         prob, _ = F.softmax(logits, 0).max(0)
         label = first_argmax(logits).to(torch.uint8).cpu().numpy()
         before = label.copy()
@@ -366,18 +366,26 @@ def load_teacher(path: Path, args: argparse.Namespace) -> FaceParserNet:
     """A finished run's model (``state/parser.safetensors`` of a fold or of ``final``) as a teacher.
 
     Raises:
-        SystemExit: no such file, or a fold of the teacher run that is not finished (no ``result.npz``).
+        SystemExit: no such file.
     """
     import safetensors.torch
 
     if not path.is_file():
         raise SystemExit(f"--pseudo-teacher: no {path} (a finished run of `masquerade train parser` with the same "
                          f"--folds and --seed)")
-    if path.parent.parent.name.startswith("fold") and not (path.parent.parent / "result.npz").is_file():
-        raise SystemExit(f"--pseudo-teacher: {path.parent.parent} is not finished (no result.npz)")
     model = FaceParserNet(width=args.width, prior_gain=getattr(args, "prior_gain", 4.0))
     model.load_state_dict(safetensors.torch.load_file(str(path)), strict=True)
     return model.eval()
+
+
+def split_pseudo(records: Sequence[dict[str, Any]], items: Sequence[Item]) -> tuple[list[dict[str, Any]],
+                                                                                  list[dict[str, Any]]]:
+    """``(labelled, unlabelled)`` records: those of :data:`PSEUDO` items apart."""
+    labelled: list[dict[str, Any]] = []
+    unlabelled: list[dict[str, Any]] = []
+    for r in records:
+        (unlabelled if items[int(r["index"])].source == PSEUDO.name else labelled).append(r)
+    return labelled, unlabelled
 
 
 def held_out_names(items: Sequence[Item], test: Sequence[dict[str, Any]]) -> list[str]:
@@ -387,11 +395,15 @@ def held_out_names(items: Sequence[Item], test: Sequence[dict[str, Any]]) -> lis
 
 
 def check_teacher_fold(teacher_fold: Path, held_out: list[str]) -> None:
-    """Refuse a teacher fold that did not hold out exactly ``held_out`` (when its facts say which it held out).
+    """Refuse a teacher fold that is not finished, or that did not hold out exactly ``held_out`` (when
+    its facts say which it held out).
 
     Raises:
-        SystemExit: the teacher fold held out other photos (another --folds, --seed or data).
+        SystemExit: no ``result.npz`` in the teacher fold, or it held out other photos (another
+            --folds, --seed or data).
     """
+    if not (teacher_fold / "result.npz").is_file():
+        raise SystemExit(f"--pseudo-teacher: {teacher_fold} is not finished (no result.npz)")
     facts = teacher_fold / "facts.json"
     if facts.is_file():
         theirs = json.loads(facts.read_text()).get("held_out")
@@ -424,21 +436,23 @@ def _pseudo_min(args: argparse.Namespace) -> float:
     return PSEUDO_MIN_PROB if value is None else float(value)
 
 
+def _pseudo_settings(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The run's pseudo-label options (``None`` without ``--pseudo-teacher``)."""
+    if not getattr(args, "pseudo_teacher", None):
+        return None
+    return {"folders": _pseudo_folders(args), "teacher_run": str(args.pseudo_teacher), "min_prob": _pseudo_min(args)}
+
+
 def _training_config(args: argparse.Namespace) -> dict[str, Any]:
     """What a fold's training data and augmentation were (``training.json``: a resumed fold must go on
     the same way)."""
-    teacher = getattr(args, "pseudo_teacher", None)
-    return {"skin_tone_aug": _skin_tone(args), "pseudo_teacher": str(teacher) if teacher else None,
-            "pseudo_data": _pseudo_folders(args) if teacher else None,
-            "pseudo_min_prob": _pseudo_min(args) if teacher else None}
+    return {"skin_tone_aug": _skin_tone(args), "pseudo_labels": _pseudo_settings(args)}
 
 
 def _pseudo_facts(args: argparse.Namespace, n: int) -> dict[str, Any]:
     """What a run's pseudo-labels were (card and fold facts)."""
-    if not getattr(args, "pseudo_teacher", None):
-        return {}
-    return {"pseudo_labels": {"photos": n, "folders": _pseudo_folders(args), "teacher_run": str(args.pseudo_teacher),
-                              "min_prob": _pseudo_min(args)}}
+    settings = _pseudo_settings(args)
+    return {} if settings is None else {"pseudo_labels": {"photos": n, **settings}}
 
 
 def _pseudo_folders(args: argparse.Namespace) -> list[str]:
@@ -730,6 +744,7 @@ def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[It
         by_source.setdefault(items[int(r["index"])].source, []).append(j)
     groups = list(by_source.values())
     cw = class_weights(getattr(args, "class_weight", None))
+    skin_tone = _skin_tone(args)
 
     def step(i: int) -> dict[str, float]:
         frac = i / max(1, args.steps)
@@ -738,7 +753,7 @@ def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[It
             # optimizer state would make the weights-only load of a resumed run fail
         picks = [groups[int(rng.integers(len(groups)))] for _ in range(args.batch)]
         idx = [g[int(rng.integers(len(g)))] for g in picks]
-        samples = [augment(records[j], args.size, rng, _skin_tone(args)) for j in idx]
+        samples = [augment(records[j], args.size, rng, skin_tone) for j in idx]
         img, prior, truth, ab = batch_tensors(samples, [absorbs[j] for j in idx], rt.device)
         net.train()
         with rt.autocast():
@@ -756,7 +771,7 @@ def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[It
     t0 = rt.clock()
     done = trainer.run(rt.time_budget(args.time_limit))
     facts = {"steps": done, "steps_planned": args.steps, "train_photos": len(records), "features": features,
-             "skin_tone_aug": _skin_tone(args),
+             "skin_tone_aug": skin_tone,
              "last_session_s": round(rt.clock() - t0, 1)}
     return model, facts
 
@@ -793,13 +808,13 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
     fold_of = folds_for(items, args.folds, args.seed)
     acc: dict[str, dict[str, np.ndarray]] = {}
     facts = []
-    pseudo = [r for r in records if items[int(r["index"])].source == PSEUDO.name]
+    labelled, pseudo = split_pseudo(records, items)
     teachers = Path(args.pseudo_teacher) if getattr(args, "pseudo_teacher", None) else None
     for k in range(args.folds):
         fdir = run / f"fold{k}"
         result = fdir / "result.npz"
-        test = [r for r in records if fold_of[int(r["index"])] == k and items[int(r["index"])].source != PSEUDO.name]
-        train = [r for r in records if fold_of[int(r["index"])] != k and items[int(r["index"])].source != PSEUDO.name]
+        test = [r for r in labelled if fold_of[int(r["index"])] == k]
+        train = [r for r in labelled if fold_of[int(r["index"])] != k]
         config = fdir / "training.json"  # (folds run before it existed were trained without these options)
         if config.is_file() and json.loads(config.read_text()) != _training_config(args):
             raise SystemExit(f"fold {k + 1} was trained with {config.read_text()}, not "
@@ -993,8 +1008,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if getattr(args, "rescore", False):
         return _rewrite_card(args, table, pool, vfacts, better, fold_facts)
-    labelled = [r for r in records if items[int(r["index"])].source != PSEUDO.name]
-    pseudo = [r for r in records if items[int(r["index"])].source == PSEUDO.name]
+    labelled, pseudo = split_pseudo(records, items)
     print(f"final model: train on all {len(labelled)} photos", flush=True)
     teacher = Path(args.pseudo_teacher) / "final" / "state" / "parser.safetensors" if pseudo else None
     model, facts = train_one(rt, _with_pseudo(labelled, pseudo, teacher, args), items, run / "final", args)

@@ -403,6 +403,7 @@ def test_each_fold_is_pseudo_labelled_by_its_own_teacher(tmp_path: Path, monkeyp
         (teacher / f"fold{k}").mkdir(parents=True)
         held = P.held_out_names(items, [r for r in records[:4] if fold_of[int(r["index"])] == k])
         (teacher / f"fold{k}" / "facts.json").write_text(json.dumps({"held_out": held}))
+        (teacher / f"fold{k}" / "result.npz").write_bytes(b"")  # finished
     P._run_folds(rt, records, items, args, tmp_path / "run")
     assert teachers == ["fold0", "fold1"]
     assert sorted(tested) == [0, 1, 2, 3]
@@ -433,8 +434,9 @@ def test_an_unfinished_or_missing_teacher_is_refused(tmp_path: Path) -> None:
 
     safetensors.torch.save_file(FaceParserNet(width=32).state_dict(), str(state / "parser.safetensors"))
     with pytest.raises(SystemExit, match="not finished"):
-        P.load_teacher(state / "parser.safetensors", args)
+        P.check_teacher_fold(tmp_path / "fold0", [])
     (tmp_path / "fold0" / "result.npz").write_bytes(b"")
+    P.check_teacher_fold(tmp_path / "fold0", [])
     assert isinstance(P.load_teacher(state / "parser.safetensors", args), FaceParserNet)
     with pytest.raises(SystemExit, match="no folder"):
         P.list_unlabelled(tmp_path, ["faces/fotos"])
