@@ -78,9 +78,11 @@ def _latency(analyzer: Any, image: np.ndarray, runs: int) -> dict[str, float]:
 
 
 def latency(runs: int = 5) -> dict[str, Any]:
-    """Geometric vs ``auto`` analysis latency at 512² and 2048² (same run, same images), and ``auto``
+    """Geometric vs ``auto`` analysis latency at 512² and 2048² (same run, same images), ``auto``
     with the learned step on torch's own thread count instead of :func:`parse_threads` (``auto_torch_threads``:
-    what the step cost before it followed the load)."""
+    what the step cost before it followed the load), and ``auto`` with the learned step's encoder run
+    after the geometric labels instead of beside them (``auto_sequential``: what it cost before
+    :meth:`~engine.faces.learned_parsing.LearnedParser.begin`)."""
     import torch
     from skimage import data
 
@@ -90,6 +92,7 @@ def latency(runs: int = 5) -> dict[str, Any]:
     out: dict[str, Any] = {"load_average_before": [round(v, 2) for v in os.getloadavg()]}
     analyzers = {"geometric": FaceAnalyzer(parser="geometric"), "auto": FaceAnalyzer(parser="auto")}
     fixed = FaceAnalyzer(parser="auto")
+    sequential = FaceAnalyzer(parser="auto")
     out["auto_parser"] = analyzers["auto"].info.get("parser")
     for s in (512, 2048):
         im = cv2.resize(img, (s, s), interpolation=cv2.INTER_CUBIC)
@@ -99,6 +102,10 @@ def latency(runs: int = 5) -> dict[str, Any]:
             assert fixed._learned is not None
             fixed._learned.threads = torch.get_num_threads()
             row["auto_torch_threads"] = _latency(fixed, im, runs)
+            sequential.analyze(im)
+            assert sequential._learned is not None
+            sequential._learned.overlap = False
+            row["auto_sequential"] = _latency(sequential, im, runs)
         row["auto_over_geometric"] = round(row["auto"]["median_ms"] / row["geometric"]["median_ms"], 3)
         row["auto_extra_ms"] = round(row["auto"]["median_ms"] - row["geometric"]["median_ms"], 1)
         out[str(s)] = row
@@ -166,6 +173,10 @@ def table(doc: dict[str, Any]) -> list[str]:
             f = r["auto_torch_threads"]
             rows.append(f"    auto with the learned step on torch's {lat['torch_threads']} threads: "
                         f"{f['median_ms']:.0f} ms wall (p90 {f['p90_ms']:.0f}) / {f['cpu_median_ms']:.0f} ms CPU")
+        if "auto_sequential" in r:
+            q = r["auto_sequential"]
+            rows.append(f"    auto with the encoder after the geometric labels (not beside them): "
+                        f"{q['median_ms']:.0f} ms wall (p90 {q['p90_ms']:.0f}) / {q['cpu_median_ms']:.0f} ms CPU")
     rows.append(f"  on {lat['device']}, load average {lat['load_average_before'][0]} before, "
                 f"{lat['load_average'][0]} after")
     t = doc["target"]

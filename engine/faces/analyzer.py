@@ -201,10 +201,12 @@ class FaceAnalyzer:
         small, s = downscale_to(rgb, PARSE_SIDE)
         scaled = [replace(f, box=f.box * s, keypoints=f.keypoints * s,
                           landmarks=None if f.landmarks is None else f.landmarks * s) for f in faces]
+        learned = self._learned_parser() if self._learned_path is not None and faces else None
+        prepared = learned.begin(small, scaled) if learned is not None else None  # runs beside the next two
         person = self.segmenter.mask(small) if faces else None
         labels = geometric_parsing(small, scaled, person)
-        if self._learned_path is not None and faces:
-            labels = self._learned_parser().parse(small, scaled, labels)
+        if learned is not None:
+            labels = learned.parse(small, scaled, labels, prepared)
         if self.parser is not None and faces:
             labels = self.parser.parse(small, scaled, base=labels)
         if s < 1.0:

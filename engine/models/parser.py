@@ -150,15 +150,23 @@ class FaceParserNet(nn.Module):
         # contiguous [N, 19, H, W] scattered directly made the parse 1–4 ms slower, though cheaper itself)
         return F.one_hot(prior.long().clamp(0, NUM_CLASSES - 1), NUM_CLASSES).permute(0, 3, 1, 2).float()
 
-    def correction(self, image: torch.Tensor, prior_onehot: torch.Tensor) -> torch.Tensor:
+    def features(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """The encoder's taps of ``image`` (RGB ``[N, 3, H, W]`` in ``[0, 1]``): the half of
+        :meth:`correction` that reads the photo only, so it can run before the prior exists."""
+        return self.encoder.taps(normalize_imagenet(image, "[0,1]", self.encoder.mean, self.encoder.std),
+                                 self.frozen_stages)
+
+    def correction(self, image: torch.Tensor, prior_onehot: torch.Tensor,
+                   feats: list[torch.Tensor] | None = None) -> torch.Tensor:
         """The learned part of the logits, ``[N, 19, H, W]`` (``H``, ``W`` multiples of 32 are best).
 
         Args:
             image: RGB ``[N, 3, H, W]`` in ``[0, 1]``.
             prior_onehot: ``[N, 19, H, W]`` one-hot (or soft) geometric class maps.
+            feats: ``features(image)`` when already computed (then ``image`` gives only the size).
         """
-        feats = self.encoder.taps(normalize_imagenet(image, "[0,1]", self.encoder.mean, self.encoder.std),
-                                  self.frozen_stages)
+        if feats is None:
+            feats = self.features(image)
         priors = pooled_priors(prior_onehot, [(int(f.shape[-2]), int(f.shape[-1])) for f in feats])
         y: torch.Tensor | None = None
         for i in range(len(feats) - 1, -1, -1):

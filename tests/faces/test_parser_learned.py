@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from skimage import data
 
 from engine.device import INFERENCE_MAX_THREADS as MAX_THREADS
 from engine.device import inference_threads as parse_threads
@@ -213,3 +214,69 @@ def test_the_loaded_parser_is_prepared_for_inference_and_parses_as_the_plain_net
     logits = torch.randn(19, 7, 9)
     logits[3, 0, 0] = logits[5, 0, 0] = logits[:, 0, 0].max() + 1  # a tie: the first channel wins
     assert torch.equal(first_argmax(logits), logits.argmax(0)) and int(first_argmax(logits)[0, 0]) == 3
+
+
+def _two_faces() -> tuple[np.ndarray, list[Face], np.ndarray]:
+    """The scene of :func:`_scene` with a second, smaller face beside the first whose crop overlaps it."""
+    rgb, face, geometric = _scene()
+    kp = np.array([[112, 58], [126, 58], [119, 74]], np.float32)
+    small = Face(np.array([102, 44, 136, 86], np.float32), 0.9, np.zeros((478, 2), np.float32), kp)
+    geometric[48:84, 106:132] = 1
+    return rgb, [face, small], geometric
+
+
+def test_the_photo_only_half_run_first_gives_the_same_labels(tmp_path: Path, monkeypatch) -> None:
+    """The encoder's features made before the geometric labels exist (prepare_crops, LearnedParser.begin
+    on its own thread, FaceAnalyzer's parse) give the labels of the whole step run at once; with two
+    faces the larger one's prior still sees the smaller one corrected."""
+    from engine.faces.analyzer import FaceAnalyzer
+    from engine.faces.learned_parsing import LearnedParser, parse_order, prepare_crops
+
+    torch.manual_seed(5)
+    net = FaceParserNet(width=32, prior_width=4).eval()
+    torch.nn.init.normal_(net.head.weight, std=2.0)
+    with torch.no_grad():
+        net.prior_gain.fill_(0.5)
+        img, prior = torch.rand(2, 3, 64, 64), net.one_hot(torch.randint(0, 19, (2, 64, 64)))
+        assert torch.equal(net.correction(img, prior, net.features(img)), net.correction(img, prior))
+    rgb, faces, geometric = _two_faces()
+    assert [f.area for f in parse_order(faces)] == sorted(f.area for f in faces)
+    whole = refine_parsing(rgb, faces, geometric, net, 64, mirrored=True)
+    alone = refine_parsing(rgb, faces[:1], geometric, net, 64, mirrored=True)
+    assert (whole != alone).any() and (whole != geometric).any()
+    prepared = prepare_crops(net, rgb, faces, 64, mirrored=True)
+    assert len(prepared) == 2 and prepared[0].features[0].shape[0] == 2  # the crop and its mirror image
+    assert np.array_equal(refine_parsing(rgb, faces, geometric, net, 64, mirrored=True, prepared=prepared), whole)
+    with pytest.raises(ValueError, match="prepared crops of 1 faces for 2"):
+        refine_parsing(rgb, faces, geometric, net, 64, mirrored=True, prepared=prepared[:1])
+
+    card = save_checkpoint(net.half(), tmp_path / "ckpt" / "face_parser", task="faces", input_size=(64, 64),
+                           label_scheme="celebamask_hq", extra={"mirror_tta": True},
+                           verdict=Verdict("geometric", "t", True))
+    lp = LearnedParser(card, device="cpu")
+    pending = lp.begin(rgb, faces)
+    assert pending is not None
+    early = lp.parse(rgb, faces, geometric, pending)
+    assert np.array_equal(early, lp.parse(rgb, faces, geometric)) and (early != geometric).any()
+    lp.overlap = False
+    assert lp.begin(rgb, faces) is None
+
+    monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(tmp_path / "ckpt"))
+    analyzer = FaceAnalyzer(parser="learned")
+    photo = data.astronaut()
+    started: list[int] = []
+    res = analyzer.analyze(photo)
+    learned = analyzer._learned
+    assert learned is not None and res.faces
+    begin = learned.begin
+    monkeypatch.setattr(learned, "begin", lambda rgb, faces: started.append(len(faces)) or begin(rgb, faces))
+    photo2 = photo.copy()
+    photo2[0, 0] ^= 1  # other pixels: not from the cache
+    overlapped = analyzer.analyze(photo2).parsing
+    learned.overlap = False
+    photo3 = photo.copy()
+    photo3[0, 1] ^= 1
+    sequential = analyzer.analyze(photo3).parsing
+    assert started == [len(res.faces), len(res.faces)]
+    assert np.array_equal(sequential, overlapped)
+    assert (overlapped != FaceAnalyzer(parser="geometric").analyze(photo2).parsing).any()
