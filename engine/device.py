@@ -298,7 +298,9 @@ _THREADS_LOCK = threading.Lock()
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:
     """Run the block with ``n`` torch intra-op threads, then restore the setting (one block at a
-    time: the setting is process-wide)."""
+    time). With torch's OpenMP build the count is the calling thread's own, but torch also keeps
+    it as the default that a thread first using torch meanwhile starts with, so blocks on several
+    threads take turns."""
     import torch
 
     with _THREADS_LOCK:

@@ -203,8 +203,12 @@ class FaceAnalyzer:
                           landmarks=None if f.landmarks is None else f.landmarks * s) for f in faces]
         learned = self._learned_parser() if self._learned_path is not None and faces else None
         prepared = learned.begin(small, scaled) if learned is not None else None  # runs beside the next two
-        person = self.segmenter.mask(small) if faces else None
-        labels = geometric_parsing(small, scaled, person)
+        try:
+            person = self.segmenter.mask(small) if faces else None
+            labels = geometric_parsing(small, scaled, person)
+        except BaseException:
+            LearnedParser.abandon(prepared)
+            raise
         if learned is not None:
             labels = learned.parse(small, scaled, labels, prepared)
         if self.parser is not None and faces:

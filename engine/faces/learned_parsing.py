@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -304,6 +304,9 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
         prepared = prepare_crops(model, rgb, faces, size, scale, shift, mirrored)
     elif len(prepared) != len(parse_order(faces)):
         raise ValueError(f"prepared crops of {len(prepared)} faces for {len(parse_order(faces))}")
+    elif any(p.crop.size != size or p.features[0].shape[0] != (2 if mirrored else 1) for p in prepared):
+        raise ValueError(f"prepared crops of another size or mirroring than {size}² "
+                         f"({'' if mirrored else 'not '}mirrored)")
     for prep in prepared:  # each prior is drawn from the labels so far: a larger face sees the smaller corrected
         corr = crop_correction(model, prep.crop.image, warp_labels(out, prep.crop), mirrored, prep.features) * fade
         paste_correction(out, prep.crop, corr, model.prior_gain.detach())
@@ -430,17 +433,24 @@ class LearnedParser:
         return self.threads or inference_threads()
 
     def begin(self, rgb: np.ndarray, faces: Sequence[Face]) -> Future[list[PreparedCrop]] | None:
-        """Start :func:`prepare_crops` of ``rgb`` on the parser's own thread and return at once
-        (``None`` when :attr:`overlap` is off); hand the result to :meth:`parse`.
+        """Start :func:`prepare_crops` of ``rgb`` on the parser's own thread and return at once;
+        hand the result to :meth:`parse`. ``None`` (nothing started: :meth:`parse` runs the whole
+        step) when :attr:`overlap` is off, when the CPU parse may use only one torch thread (a
+        batch worker computes on one thread: a second busy thread would only take another worker's
+        core), or when the interpreter is shutting down.
 
         On the CPU it runs with one torch thread fewer than :meth:`parse` would use, at least one:
-        the geometric parser, one thread of numpy and OpenCV, has the other core meanwhile. On the
-        2-core workplace the astronaut at 512² then took 52.9 ms for person mask, geometric labels
-        and encoder together instead of 69.8 ms one after the other (median of 35).
+        MediaPipe's person mask and the geometric parser (numpy and OpenCV) have the other core
+        meanwhile. On the 2-core workplace the astronaut at 512² then took 52.9 ms for person mask,
+        geometric labels and encoder together instead of 69.8 ms one after the other (median of 35).
         """
         if not self.overlap:
             return None
-        threads = max(1, self._threads() - 1)
+        threads = 1
+        if self.device.type == "cpu":
+            if (self.threads or torch.get_num_threads()) < 2:
+                return None
+            threads = max(1, self._threads() - 1)
 
         def run() -> list[PreparedCrop]:
             if self.device.type != "cpu":
@@ -448,7 +458,18 @@ class LearnedParser:
             with torch_threads(threads):
                 return prepare_crops(self.model, rgb, faces, self.size, self.scale, self.shift, self.mirrored)
 
-        return self._beside().submit(run)
+        try:
+            return self._beside().submit(run)
+        except RuntimeError:  # the interpreter is shutting down: no new threads
+            return None
+
+    @staticmethod
+    def abandon(prepared: Future[list[PreparedCrop]] | None) -> None:
+        """Drop what :meth:`begin` started when the parse will not happen (the geometric parser
+        failed): cancelled if it has not started, else waited for (it may still read the photo),
+        its own error ignored."""
+        if prepared is not None and not prepared.cancel():
+            wait([prepared])
 
     def parse(self, rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray,
               prepared: Future[list[PreparedCrop]] | None = None) -> np.ndarray:
