@@ -14,9 +14,12 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     import torch
@@ -293,6 +296,32 @@ def inference_threads(load: float | None = None, cores: int | None = None, curre
 
 
 _THREADS_LOCK = threading.Lock()
+
+
+class SideThread:
+    """One worker thread for work that runs beside the caller's (YuNet beside MediaPipe, the face
+    parser's encoder beside the geometric parser): made on first use, and made again in a forked
+    process (the parent's thread does not run there).
+
+    Args:
+        name: the thread's name prefix.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._pool: ThreadPoolExecutor | None = None
+        self._pid = 0
+
+    def submit(self, fn: Callable[..., _T], *args: Any) -> Future[_T]:
+        """``fn(*args)`` on the thread.
+
+        Raises:
+            RuntimeError: the interpreter is shutting down (no new work is taken).
+        """
+        if self._pool is None or self._pid != os.getpid():
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+            self._pid = os.getpid()
+        return self._pool.submit(fn, *args)
 
 
 @contextlib.contextmanager

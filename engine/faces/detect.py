@@ -19,13 +19,14 @@ import ctypes
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import wait
 from dataclasses import replace
 from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
+from engine.device import SideThread
 from engine.faces import topology as T
 from engine.faces.topology import MIRROR
 from engine.faces.types import Face, keypoints_from_mesh
@@ -384,8 +385,7 @@ class MergedBoxDetector:
         self.detectors = detectors
         self.iou = iou
         self.name = "+".join(d.name for d in detectors)
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_pid = 0
+        self._beside = SideThread("box-detector")  # where the lock-free detectors run
 
     def tile_detector(self) -> BoxDetector:
         """The detectors that also search a large image's tiles (those without
@@ -393,19 +393,12 @@ class MergedBoxDetector:
         tiled = [d for d in self.detectors if not getattr(d, "whole_image_only", False)]
         return self if len(tiled) in (0, len(self.detectors)) else MergedBoxDetector(*tiled, iou=self.iou)
 
-    def _beside(self) -> ThreadPoolExecutor:
-        """The thread the lock-free detectors run on (made again in a forked process)."""
-        if self._pool is None or self._pool_pid != os.getpid():
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="box-detector")
-            self._pool_pid = os.getpid()
-        return self._pool
-
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """The merged boxes of every detector on ``rgb`` (``uint8`` RGB)."""
         beside = [i for i, d in enumerate(self.detectors) if getattr(d, "releases_gil", False)]
         if len(beside) == len(self.detectors):
             beside = []
-        futures = {i: self._beside().submit(self.detectors[i].detect, rgb) for i in beside}
+        futures = {i: self._beside.submit(self.detectors[i].detect, rgb) for i in beside}
         per: dict[int, list[Detection]] = {}
         try:
             for i, d in enumerate(self.detectors):

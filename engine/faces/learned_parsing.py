@@ -22,10 +22,10 @@ loads it (hash-checked, ``strict=True``) on :func:`engine.device.select_device`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import os
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.device import inference_threads, select_device, torch_threads
+from engine.device import SideThread, inference_threads, select_device, torch_threads
 from engine.errors import CheckpointError
 from engine.faces.align import AlignedCrop, align_face, feather_mask, ffhq_quad
 from engine.faces.types import Face
@@ -263,12 +263,13 @@ def crop_correction(model: FaceParserNet, image: np.ndarray, prior: np.ndarray, 
             :attr:`PreparedCrop.features`, when already computed.
     """
     dev = next(model.parameters()).device
-    batch = _crop_batch(image, dev, mirrored)
+    if features is None:
+        features = model.features(_crop_batch(image, dev, mirrored))
     lab = torch.from_numpy(np.ascontiguousarray(prior)).to(dev)[None].long().clamp(0, NUM_CLASSES - 1)
     if not mirrored:
-        return model.correction(batch, model.one_hot(lab), features)[0]
+        return model.decode(features, model.one_hot(lab))[0]
     perm = torch.from_numpy(_mirror_permutation().copy()).to(dev)
-    both = model.correction(batch, model.one_hot(torch.cat([lab, perm[lab.flip(-1)]])), features)
+    both = model.decode(features, model.one_hot(torch.cat([lab, perm[lab.flip(-1)]])))
     return (both[0] + both[1].flip(-1)[perm]) / 2
 
 
@@ -302,8 +303,8 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
     fade = torch.from_numpy(feather_mask(size, FEATHER)).to(dev)
     if prepared is None:
         prepared = prepare_crops(model, rgb, faces, size, scale, shift, mirrored)
-    elif len(prepared) != len(parse_order(faces)):
-        raise ValueError(f"prepared crops of {len(prepared)} faces for {len(parse_order(faces))}")
+    elif len(prepared) != (n := len(parse_order(faces))):
+        raise ValueError(f"prepared crops of {len(prepared)} faces for {n}")
     elif any(p.crop.size != size or p.features[0].shape[0] != (2 if mirrored else 1) for p in prepared):
         raise ValueError(f"prepared crops of another size or mirroring than {size}² "
                          f"({'' if mirrored else 'not '}mirrored)")
@@ -419,15 +420,7 @@ class LearnedParser:
         self.keep = class_ids(card.extra.get("keep_mesh_classes", ()))
         self.mirrored = bool(card.extra.get("mirror_tta", False))
         self.overlap = True  # False: begin() starts nothing and parse() runs the whole step itself
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_pid = 0
-
-    def _beside(self) -> ThreadPoolExecutor:
-        """The thread :meth:`begin` runs on (made again in a forked process)."""
-        if self._pool is None or self._pool_pid != os.getpid():
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="learned-parser")
-            self._pool_pid = os.getpid()
-        return self._pool
+        self._beside = SideThread("learned-parser")  # where begin() runs
 
     def _threads(self) -> int:
         return self.threads or inference_threads()
@@ -444,22 +437,17 @@ class LearnedParser:
         meanwhile. On the 2-core workplace the astronaut at 512² then took 52.9 ms for person mask,
         geometric labels and encoder together instead of 69.8 ms one after the other (median of 35).
         """
-        if not self.overlap:
+        cpu = self.device.type == "cpu"
+        if not self.overlap or (cpu and (self.threads or torch.get_num_threads()) < 2):
             return None
-        threads = 1
-        if self.device.type == "cpu":
-            if (self.threads or torch.get_num_threads()) < 2:
-                return None
-            threads = max(1, self._threads() - 1)
+        threads = max(1, self._threads() - 1) if cpu else 0
 
         def run() -> list[PreparedCrop]:
-            if self.device.type != "cpu":
-                return prepare_crops(self.model, rgb, faces, self.size, self.scale, self.shift, self.mirrored)
-            with torch_threads(threads):
+            with torch_threads(threads) if cpu else contextlib.nullcontext():
                 return prepare_crops(self.model, rgb, faces, self.size, self.scale, self.shift, self.mirrored)
 
         try:
-            return self._beside().submit(run)
+            return self._beside.submit(run)
         except RuntimeError:  # the interpreter is shutting down: no new threads
             return None
 

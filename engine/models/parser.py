@@ -156,17 +156,18 @@ class FaceParserNet(nn.Module):
         return self.encoder.taps(normalize_imagenet(image, "[0,1]", self.encoder.mean, self.encoder.std),
                                  self.frozen_stages)
 
-    def correction(self, image: torch.Tensor, prior_onehot: torch.Tensor,
-                   feats: list[torch.Tensor] | None = None) -> torch.Tensor:
+    def correction(self, image: torch.Tensor, prior_onehot: torch.Tensor) -> torch.Tensor:
         """The learned part of the logits, ``[N, 19, H, W]`` (``H``, ``W`` multiples of 32 are best).
 
         Args:
             image: RGB ``[N, 3, H, W]`` in ``[0, 1]``.
             prior_onehot: ``[N, 19, H, W]`` one-hot (or soft) geometric class maps.
-            feats: ``features(image)`` when already computed (then ``image`` gives only the size).
         """
-        if feats is None:
-            feats = self.features(image)
+        return self.decode(self.features(image), prior_onehot)
+
+    def decode(self, feats: list[torch.Tensor], prior_onehot: torch.Tensor) -> torch.Tensor:
+        """The half of :meth:`correction` that reads the prior: the decoder on ``feats``
+        (:meth:`features` of the image) and ``prior_onehot`` (``[N, 19, H, W]``, the image's size)."""
         priors = pooled_priors(prior_onehot, [(int(f.shape[-2]), int(f.shape[-1])) for f in feats])
         y: torch.Tensor | None = None
         for i in range(len(feats) - 1, -1, -1):
@@ -178,7 +179,7 @@ class FaceParserNet(nn.Module):
             y = self.fuse[i](torch.cat(parts, 1))
         assert y is not None
         out = self.head(y)
-        return F.interpolate(out, size=image.shape[-2:], mode="bilinear", align_corners=False)
+        return F.interpolate(out, size=prior_onehot.shape[-2:], mode="bilinear", align_corners=False)
 
     def prior_logits(self, prior_onehot: torch.Tensor) -> torch.Tensor:
         """The prior's part of the logits: ``prior_gain[c]`` where the prior says class ``c``."""

@@ -129,3 +129,18 @@ def test_autocast_helpers_on_cpu() -> None:
         assert not torch.is_autocast_enabled()
     assert autocast_dtype(torch.device("mps")) == torch.float16
     assert local_device(CPU, 3) == CPU and local_device(torch.device("cuda"), 1) == torch.device("cuda", 1)
+
+
+def test_side_thread_runs_work_beside_and_is_made_again_after_a_fork(monkeypatch) -> None:
+    import os
+    import threading
+
+    from engine.device import SideThread
+
+    side = SideThread("test-side")
+    first = side.submit(lambda: threading.current_thread().name)
+    assert first.result().startswith("test-side") and first.result() != threading.current_thread().name
+    assert side.submit(pow, 2, 5).result() == 32
+    pool = side._pool
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # as in a forked child: the parent's thread is not there
+    assert side.submit(pow, 3, 2).result() == 9 and side._pool is not pool

@@ -238,7 +238,7 @@ def test_the_photo_only_half_run_first_gives_the_same_labels(tmp_path: Path, mon
     with torch.no_grad():
         net.prior_gain.fill_(0.5)
         img, prior = torch.rand(2, 3, 64, 64), net.one_hot(torch.randint(0, 19, (2, 64, 64)))
-        assert torch.equal(net.correction(img, prior, net.features(img)), net.correction(img, prior))
+        assert torch.equal(net.decode(net.features(img), prior), net.correction(img, prior))
     rgb, faces, geometric = _two_faces()
     assert [f.area for f in parse_order(faces)] == sorted(f.area for f in faces)
     whole = refine_parsing(rgb, faces, geometric, net, 64, mirrored=True)
