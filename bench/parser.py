@@ -194,7 +194,7 @@ def sheet(out: Path, run_dir: Path, size: int, folds: int, per_source: int = 3, 
     from engine.training.parser import SOURCES, faces_of, read_truth
 
     scale, shift = crop or _run_crop()
-    keep, mirror = _run_keep(), _run_mirror()
+    keep, mirror, edge = _run_keep(), _run_mirror(), _run_edge()
     items, records, fold_of, models = _fold_models(run_dir, size, folds, seed, (scale, shift))
     tile = 160
     rows = []
@@ -205,7 +205,7 @@ def sheet(out: Path, run_dir: Path, size: int, folds: int, per_source: int = 3, 
             it = items[int(rec["index"])]
             rgb = load_image(it.photo)
             learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], models[fold_of[int(rec["index"])]], size,
-                                     scale, shift, keep, mirror)
+                                     scale, shift, keep, mirror, edge=edge)
             cells = [rgb, colorize_labels(rec["geometric"]), colorize_labels(learned), colorize_labels(read_truth(it))]
             rows.append(np.concatenate([cv2.resize(c, (tile, tile), interpolation=cv2.INTER_AREA if c is rgb
                                                    else cv2.INTER_NEAREST) for c in cells], 1))
@@ -265,6 +265,13 @@ def _run_mirror() -> bool:
     return bool(_shipped_extra().get("mirror_tta", False))
 
 
+def _run_edge() -> float:
+    """The shipped checkpoint's edge-aware refinement radius (``edge_refine``; 0: off)."""
+    from engine.faces.learned_parsing import edge_radius
+
+    return edge_radius(_shipped_extra().get("edge_refine", 0.0))
+
+
 def makeup_masks(rgb: np.ndarray, labels: np.ndarray, faces: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """The classical makeup's ``lips`` and ``base`` regions (> 0.5, default region style) of the
     largest face with landmarks, as full-image boolean masks (both empty without such a face)."""
@@ -293,7 +300,7 @@ def _makeup_section(run_dir: Path, size: int, folds: int) -> dict[str, Any]:
     if not models:
         return {"skipped": f"no finished cross-validation folds under {run_dir}"}
     scale, shift = _run_crop()
-    keep, mirror = _run_keep(), _run_mirror()
+    keep, mirror, edge = _run_keep(), _run_mirror(), _run_edge()
     acc: dict[str, np.ndarray] = {}
     for rec in records:
         it = items[int(rec["index"])]
@@ -306,7 +313,7 @@ def _makeup_section(run_dir: Path, size: int, folds: int) -> dict[str, Any]:
         faces = faces_of(rec)
         parsings = {"geometric": rec["geometric"],
                     "learned": refine_parsing(rgb, faces, rec["geometric"], models[k], size, scale, shift, keep,
-                                              mirror)}
+                                              mirror, edge=edge)}
         for eng, lab in parsings.items():
             lips, base = makeup_masks(rgb, lab, faces)
             a = acc.setdefault(f"{it.source}/{eng}", np.zeros(5))

@@ -13,7 +13,11 @@ For every face (smallest first, as :func:`engine.faces.parsing.geometric_parsing
    added to ``prior_gain · onehot(geometric)`` **at the photo's resolution**, and the arg-max is
    taken there: where the network agrees with the mesh the sharp, sub-pixel geometric edges
    survive; where it disagrees, its own (upsampled) boundary wins. Pixels outside every crop keep
-   the geometric label bit for bit.
+   the geometric label bit for bit;
+4. when the card names an ``edge_refine`` radius, the class probabilities of those logits first
+   go through a guided filter steered by the photo's grey levels (:func:`guided_argmax`): the
+   network's boundaries, upsampled from its stride-2 output, move onto the photo's own edges, and
+   the prior's pixel-by-pixel colour decisions lose their ragged fringes.
 
 :func:`resolve_parser` decides ``auto`` from the checkpoint's card only (the learned parser runs
 only when its verdict says it measured better than the geometric parser); :class:`LearnedParser`
@@ -56,6 +60,18 @@ own, ``crop_shift``: a taller view above the face for stage headwear at the same
 
 FEATHER = 0.04
 """Share of the crop side over which the correction fades to zero at the crop border."""
+
+EDGE_EPS = 0.01
+"""Regularisation of the guided filter of :func:`guided_argmax` (grey levels in ``[0, 1]``): an edge
+whose contrast is well above ``sqrt(EDGE_EPS)`` (0.1) steers the class boundaries; flatter regions
+are only smoothed. Measured with the radius at 1 crop pixel on the 192² run's held-out fold models
+(mean over sources of mIoU, 3-fold CV): eps 0.003 / 0.01 / 0.03 / 0.1 gave 0.7481 / 0.7480 /
+0.7476 / 0.7469, against 0.7429 without the filter."""
+
+SUPPORT_FLOOR = 0.05
+"""In :func:`guided_argmax` a class is filtered only over the box where its probability exceeds
+this (plus the filter's reach); elsewhere it counts as 0 (a class under 0.05 there cannot win
+against one above 0.5)."""
 
 TRAIN_HINT = "masquerade train parser --data ../shared/data"
 
@@ -192,16 +208,76 @@ def add_prior_gain(logits: torch.Tensor, labels: torch.Tensor, gain: torch.Tenso
     return logits.scatter_add_(0, labels[None], gain.float().to(logits.device)[labels][None])
 
 
+def _box(x: np.ndarray, r: int) -> np.ndarray:
+    """Mean over the ``(2r+1)²`` window (reflected border)."""
+    return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), normalize=True, borderType=cv2.BORDER_REFLECT)
+
+
+def guided_argmax(grey: np.ndarray, prob: np.ndarray, radius: int, eps: float = EDGE_EPS,
+                  floor: float = SUPPORT_FLOOR) -> np.ndarray:
+    """Arg-max of the class probabilities ``prob`` after a guided filter (He, Sun and Tang 2010)
+    steered by ``grey``: each class map becomes, window by window, the linear function of the grey
+    levels that fits it best, so class boundaries follow the picture's edges.
+
+    The filter is linear in the map and keeps a constant map constant, so it can run class by class,
+    and a class only over the box where it reaches ``floor`` (:data:`SUPPORT_FLOOR`), grown by the
+    filter's reach; the eyes, brows, nose, lips and ears then cost a few small boxes.
+
+    Args:
+        grey: ``float32`` ``[h, w]`` guide in ``[0, 1]``.
+        prob: ``float32`` ``[C, h, w]`` class probabilities.
+        radius: window radius in pixels (``>= 1``).
+        eps: regularisation (:data:`EDGE_EPS`).
+        floor: support threshold.
+
+    Returns:
+        ``int64`` ``[h, w]`` class indices (the first among equal maxima).
+
+    Example:
+        >>> grey = np.zeros((8, 8), np.float32); grey[:, 4:] = 1.0            # an edge at column 4
+        >>> prob = np.zeros((2, 8, 8), np.float32)
+        >>> prob[1] = [0, 0, 0.1, 0.6, 0.9, 1, 1, 1]          # a blurred boundary, one column early
+        >>> prob[0] = 1.0 - prob[1]
+        >>> (prob.argmax(0)[0].tolist(), guided_argmax(grey, prob, 1)[0].tolist())
+        ([0, 0, 0, 1, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1, 1, 1])
+    """
+    h, w = grey.shape
+    reach = 2 * radius + 1
+    mean_i = _box(grey, radius)
+    den = _box(grey * grey, radius) - mean_i * mean_i + np.float32(eps)
+    best = np.full((h, w), -np.inf, np.float32)
+    index = np.zeros((h, w), np.int64)
+    for c in range(prob.shape[0]):
+        rows = np.flatnonzero((prob[c] > floor).any(1))
+        if len(rows) == 0:
+            continue
+        cols = np.flatnonzero((prob[c, rows[0]:rows[-1] + 1] > floor).any(0))
+        y0, y1 = max(0, int(rows[0]) - reach), min(h, int(rows[-1]) + reach + 1)
+        x0, x1 = max(0, int(cols[0]) - reach), min(w, int(cols[-1]) + reach + 1)
+        g, p = grey[y0:y1, x0:x1], np.ascontiguousarray(prob[c, y0:y1, x0:x1])
+        mi, mp = mean_i[y0:y1, x0:x1], _box(p, radius)
+        a = (_box(g * p, radius) - mi * mp) / den[y0:y1, x0:x1]
+        q = _box(a, radius) * g + _box(mp - a * mi, radius)
+        win = q > best[y0:y1, x0:x1]
+        best[y0:y1, x0:x1][win] = q[win]
+        index[y0:y1, x0:x1][win] = c
+    return index
+
+
 def paste_correction(labels: np.ndarray, crop: AlignedCrop, correction: torch.Tensor,
-                     gain: torch.Tensor) -> None:
+                     gain: torch.Tensor, rgb: np.ndarray | None = None, edge: float = 0.0) -> None:
     """Re-label (in place) the pixels of ``labels`` inside ``crop``: arg-max of
-    ``gain · onehot(labels) + correction`` sampled back from the crop (module docstring, step 3).
+    ``gain · onehot(labels) + correction`` sampled back from the crop (module docstring, step 3),
+    after :func:`guided_argmax` when ``edge`` is on (step 4).
 
     Args:
         labels: ``uint8`` ``[H, W]`` geometric labels of the image (changed in place).
         crop: where the correction was computed.
         correction: ``[19, S, S]`` float logits on the crop (already feathered).
         gain: ``[19]`` prior gain.
+        rgb: the photo (``uint8`` ``[H, W, 3]``), needed when ``edge`` is on.
+        edge: the guided filter's radius in crop pixels (scaled to the photo's pixels, at least 1);
+            0: plain arg-max.
     """
     h, w = labels.shape
     s = crop.size
@@ -222,7 +298,15 @@ def paste_correction(labels: np.ndarray, crop: AlignedCrop, correction: torch.Te
                          align_corners=False)[0]
     region = torch.from_numpy(np.ascontiguousarray(labels[y0:y1, x0:x1])).to(dev).long()
     add_prior_gain(corr, region, gain)
-    new = first_argmax(corr)
+    if edge > 0:
+        if rgb is None:
+            raise ValueError("the edge-aware refinement needs the photo")
+        radius = max(1, int(round(edge / np.sqrt(abs(np.linalg.det(crop.matrix[:, :2]))))))
+        grey = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+        prob = torch.softmax(corr, 0).cpu().numpy()
+        new = torch.from_numpy(guided_argmax(grey, prob, radius)).to(dev)
+    else:
+        new = first_argmax(corr)
     out = torch.where(inside, new, region).to(torch.uint8).cpu().numpy()
     labels[y0:y1, x0:x1] = out
 
@@ -277,7 +361,7 @@ def crop_correction(model: FaceParserNet, image: np.ndarray, prior: np.ndarray, 
 def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray, model: FaceParserNet,
                    size: int, scale: float = CROP_SCALE, shift: float = CROP_SHIFT,
                    keep: Sequence[int] = (), mirrored: bool = False,
-                   prepared: Sequence[PreparedCrop] | None = None) -> np.ndarray:
+                   prepared: Sequence[PreparedCrop] | None = None, edge: float = 0.0) -> np.ndarray:
     """The learned parsing of ``rgb`` given its geometric parsing (module docstring).
 
     Args:
@@ -291,6 +375,7 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
         keep: classes left as the geometric parser draws them (:func:`keep_mesh_classes`).
         mirrored: average each crop's correction with its mirror image's (:func:`crop_correction`).
         prepared: :func:`prepare_crops` of the same photo, faces and settings, when already made.
+        edge: radius (crop pixels) of the edge-aware refinement (:func:`guided_argmax`); 0: off.
 
     Returns:
         New ``uint8`` ``[H, W]`` label map; ``geometric`` is not modified.
@@ -310,7 +395,7 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
                          f"({'' if mirrored else 'not '}mirrored)")
     for prep in prepared:  # each prior is drawn from the labels so far: a larger face sees the smaller corrected
         corr = crop_correction(model, prep.crop.image, warp_labels(out, prep.crop), mirrored, prep.features) * fade
-        paste_correction(out, prep.crop, corr, model.prior_gain.detach())
+        paste_correction(out, prep.crop, corr, model.prior_gain.detach(), rgb, edge)
     keep_mesh_classes(out, geometric, keep)
     return out
 
@@ -327,6 +412,17 @@ def class_ids(names: Sequence[str] | object) -> tuple[int, ...]:
         return tuple(SCHEMES["celebamask_hq"].index(n) for n in names)
     except KeyError as exc:
         raise CheckpointError(f"keep_mesh_classes: {exc.args[0] if exc.args else exc}") from None
+
+
+def edge_radius(value: object) -> float:
+    """A card's ``edge_refine`` radius (crop pixels; 0: off).
+
+    Raises:
+        CheckpointError: not a number from 0 to 8.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 8.0:
+        raise CheckpointError(f"edge_refine must be a radius from 0 to 8 crop pixels, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -419,6 +515,7 @@ class LearnedParser:
         self.shift = float(card.extra.get("crop_shift", CROP_SHIFT))
         self.keep = class_ids(card.extra.get("keep_mesh_classes", ()))
         self.mirrored = bool(card.extra.get("mirror_tta", False))
+        self.edge = edge_radius(card.extra.get("edge_refine", 0.0))
         self.overlap = True  # False: begin() starts nothing and parse() runs the whole step itself
         self._beside = SideThread("learned-parser")  # where begin() runs
 
@@ -475,7 +572,7 @@ class LearnedParser:
 
         def run() -> np.ndarray:
             return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift, self.keep,
-                                  self.mirrored, crops)
+                                  self.mirrored, crops, self.edge)
 
         if self.device.type != "cpu":
             return run()

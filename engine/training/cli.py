@@ -212,6 +212,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     fp.add_argument("--mirror-tta", action="store_true",
                     help="parse each crop also mirrored and average the two (scored that way; written into "
                          "the card; twice the network's time)")
+    fp.add_argument("--edge-refine", type=float, default=0.0, metavar="R",
+                    help="guided filter of the pasted-back class probabilities, radius R crop pixels, steered "
+                         "by the photo's grey levels (scored that way; written into the card; 0: off)")
     fp.add_argument("--class-weight", action="append", default=None, metavar="NAME=W",
                     help="weight the cross-entropy of pixels of true class NAME by W (repeatable; e.g. "
                          "l_brow=2 for a class the parser under-segments; written into the card)")

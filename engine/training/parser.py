@@ -54,6 +54,7 @@ from engine.faces.learned_parsing import (
     class_ids,
     crop_and_prior,
     crop_correction,
+    edge_radius,
     feather_mask,
     first_argmax,
     keep_mesh_classes,
@@ -638,10 +639,11 @@ def summarize(inter: np.ndarray, union: np.ndarray, annotated: Sequence[int]) ->
 
 def evaluate(model: FaceParserNet, records: Sequence[dict[str, Any]], items: Sequence[Item], size: int,
              sink: dict[str, dict[str, np.ndarray]] | None = None, scale: float = CROP_SCALE,
-             shift: float = CROP_SHIFT, keep: Sequence[int] = (), mirrored: bool = False) -> dict[str, Any]:
+             shift: float = CROP_SHIFT, keep: Sequence[int] = (), mirrored: bool = False,
+             edge: float = 0.0) -> dict[str, Any]:
     """Learned vs geometric on ``records`` (full-resolution photos, product path, crop ``scale`` /
-    ``shift``, the mesh's ``keep`` classes kept, each crop also seen mirrored when ``mirrored``);
-    per source.
+    ``shift``, the mesh's ``keep`` classes kept, each crop also seen mirrored when ``mirrored``, the
+    edge-aware refinement of radius ``edge`` when above 0); per source.
 
     ``sink`` (optional) accumulates the raw intersections/unions per source and engine across calls.
     """
@@ -652,7 +654,8 @@ def evaluate(model: FaceParserNet, records: Sequence[dict[str, Any]], items: Seq
         src = source_of(it.source)
         rgb = load_image(it.photo)
         truth = read_truth(it)
-        learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], model, size, scale, shift, keep, mirrored)
+        learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], model, size, scale, shift, keep, mirrored,
+                                 edge=edge)
         for eng, pred in (("geometric", rec["geometric"]), ("learned", learned)):
             for a in (acc, sink) if sink is not None else (acc,):
                 d = a.setdefault(f"{src.name}/{eng}", _counts())
@@ -844,7 +847,8 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
             scored = fdir / "scoring.json"  # (runs before it existed were scored as they were run)
             if scored.is_file() and json.loads(scored.read_text()) != _scoring(args):
                 raise SystemExit(f"fold {k + 1} was scored with {scored.read_text()}, not {json.dumps(_scoring(args))}: "
-                                 "run with the same --mirror-tta / --keep-mesh-classes, or add --rescore")
+                                 "run with the same --mirror-tta / --keep-mesh-classes / --edge-refine, "
+                                 "or add --rescore")
         else:  # the finished fold's model, scored again
             import safetensors.torch
 
@@ -875,14 +879,26 @@ def _keep(args: argparse.Namespace) -> tuple[int, ...]:
 
 
 def _scored_with(args: argparse.Namespace) -> dict[str, Any]:
-    """:func:`evaluate`'s ``keep`` and ``mirrored`` of a run (``--keep-mesh-classes``, ``--mirror-tta``)."""
-    return {"keep": _keep(args), "mirrored": _mirror(args)}
+    """:func:`evaluate`'s ``keep``, ``mirrored`` and ``edge`` of a run (``--keep-mesh-classes``,
+    ``--mirror-tta``, ``--edge-refine``)."""
+    return {"keep": _keep(args), "mirrored": _mirror(args), "edge": _edge(args)}
 
 
 def _scoring(args: argparse.Namespace) -> dict[str, Any]:
     """How a fold's held-out photos are scored (kept beside its result: a resumed run must score
-    every fold the same way)."""
-    return {"mirror_tta": _mirror(args), "keep_mesh_classes": _keep_names(args)}
+    every fold the same way; ``edge_refine`` only when on, as folds scored before it existed)."""
+    out: dict[str, Any] = {"mirror_tta": _mirror(args), "keep_mesh_classes": _keep_names(args)}
+    if _edge(args) > 0:
+        out["edge_refine"] = _edge(args)
+    return out
+
+
+def _edge(args: argparse.Namespace) -> float:
+    """The edge-aware refinement's radius in crop pixels (``--edge-refine``; 0: off)."""
+    value = float(getattr(args, "edge_refine", None) or 0.0)
+    if not 0.0 <= value <= 8.0:
+        raise SystemExit(f"--edge-refine must be a radius from 0 to 8 crop pixels, got {value}")
+    return value
 
 
 def _mirror(args: argparse.Namespace) -> bool:
@@ -971,6 +987,7 @@ def main(args: argparse.Namespace) -> int:
     if getattr(args, "holdout_source", None):
         holdout_sources(args.holdout_source)  # a wrong name fails before the slow cache
     _keep(args)  # a wrong --keep-mesh-classes name fails before any training
+    _edge(args)  # nor a wrong --edge-refine radius
     class_weights(getattr(args, "class_weight", None))  # nor a wrong --class-weight
     for flag, value in (("--skin-tone-aug", _skin_tone(args)), ("--pseudo-min-prob", _pseudo_min(args))):
         if not 0.0 <= value <= 1.0:
@@ -1030,7 +1047,8 @@ def main(args: argparse.Namespace) -> int:
         metrics={"cv_miou_learned": vfacts["mean_source_miou_learned"],
                  "cv_miou_geometric": vfacts["mean_source_miou_geometric"]},
         extra={**facts, "crop_scale": _crop(args)[0], "crop_shift": _crop(args)[1],
-               "keep_mesh_classes": _keep_names(args), "mirror_tta": _mirror(args), "folds": args.folds,
+               "keep_mesh_classes": _keep_names(args), "mirror_tta": _mirror(args), "edge_refine": _edge(args),
+               "folds": args.folds,
                **_pseudo_facts(args, len(pseudo)),
                "class_weight": list(getattr(args, "class_weight", None) or []),
                "cv": table, "cv_pooled_iou": pool,
@@ -1050,7 +1068,7 @@ def _rewrite_card(args: argparse.Namespace, table: dict[str, Any], pool: dict[st
 
     model, old = load_checkpoint(args.out, device="cpu")
     extra = dict(old.extra, cv=table, cv_pooled_iou=pool, cv_folds=fold_facts, verdict_rule=VERDICT_RULE,
-                 keep_mesh_classes=_keep_names(args), mirror_tta=_mirror(args), **vfacts)
+                 keep_mesh_classes=_keep_names(args), mirror_tta=_mirror(args), edge_refine=_edge(args), **vfacts)
     v = old.verdict
     card = save_checkpoint(
         model.half(), args.out, task=old.task, input_size=old.input_size, label_scheme=old.label_scheme,
@@ -1073,6 +1091,7 @@ def _eval_only(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
                    scale=float(card.extra.get("crop_scale", CROP_SCALE)),
                    shift=float(card.extra.get("crop_shift", CROP_SHIFT)),
                    keep=class_ids(card.extra.get("keep_mesh_classes", [])),
-                   mirrored=bool(card.extra.get("mirror_tta", False)))
+                   mirrored=bool(card.extra.get("mirror_tta", False)),
+                   edge=edge_radius(card.extra.get("edge_refine", 0.0)))
     print(json.dumps({"training_photos_not_held_out": res}, indent=1))
     return 0

@@ -301,3 +301,84 @@ def test_the_photo_only_half_run_first_gives_the_same_labels(tmp_path: Path, mon
     with pytest.raises(ZeroDivisionError):
         analyzer.analyze(photo)
     assert started[-1] == len(res.faces) and len(started) == 3
+
+
+def _dense_guided_argmax(grey: np.ndarray, prob: np.ndarray, r: int, eps: float) -> np.ndarray:
+    """The textbook guided filter of every class over the whole map, then the arg-max."""
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), normalize=True, borderType=cv2.BORDER_REFLECT)
+
+    mi = box(grey)
+    var = box(grey * grey) - mi * mi
+    out = []
+    for p in prob:
+        mp = box(p)
+        a = (box(grey * p) - mi * mp) / (var + eps)
+        out.append(box(a) * grey + box(mp - a * mi))
+    return np.argmax(np.stack(out), 0)
+
+
+def test_guided_argmax_is_the_dense_guided_filter_and_follows_the_photo() -> None:
+    """Filtering each class only over the box where it reaches the support floor gives the dense
+    filter's labels; a blurred class boundary just off an edge of the photo moves onto it."""
+    from engine.faces.learned_parsing import EDGE_EPS, guided_argmax
+
+    rng = np.random.default_rng(5)
+    h, w = 90, 120
+    grey = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 2.0)
+    grey[:, 60:] += 0.5  # a strong vertical edge
+    grey /= grey.max()
+    logits = np.full((19, h, w), -4.0, np.float32)
+    logits[1] = 0.0                                   # skin everywhere ...
+    logits[0] = (np.arange(w, dtype=np.float32) - 57.5) * 0.4  # ... background from column 58
+    logits[4, 20:35, 20:40] = 2.0                     # a small eye
+    logits[13] = cv2.GaussianBlur(rng.normal(0, 1.5, (h, w)).astype(np.float32), (0, 0), 3.0)  # noisy hair
+    prob = torch.softmax(torch.from_numpy(logits), 0).numpy()
+    for r in (1, 2, 3):
+        fast = guided_argmax(grey, prob, r)
+        dense = _dense_guided_argmax(grey, prob, r, EDGE_EPS)
+        assert (fast != dense).mean() < 1e-3, r
+    out = guided_argmax(grey, prob, 2)
+    assert (out[22:33, 22:38] == 4).all()  # the eye's inside stays
+    assert (out == prob.argmax(0)).mean() > 0.9  # the filter moves boundaries, not regions
+    # a blurred boundary (the network's, upsampled) a column and a half before the photo's edge
+    step = np.zeros((16, 16), np.float32)
+    step[:, 8:] = 1.0
+    ramp = np.clip((np.arange(16, dtype=np.float32) - 6.5) / 2 + 0.5, 0, 1)  # 0.5 at column 6.5
+    two = np.stack([1 - np.tile(ramp, (16, 1)), np.tile(ramp, (16, 1))])
+    assert (two.argmax(0)[:, :8] == 1).any()
+    assert (guided_argmax(step, two, 2) == (step > 0.5)).all()
+
+
+def test_edge_refinement_is_read_from_the_card_and_checked(tmp_path: Path) -> None:
+    """A card's ``edge_refine`` radius reaches the parse (the labels change only where classes meet);
+    a wrong radius is refused in one line; the refinement needs the photo."""
+    from engine.errors import CheckpointError
+    from engine.faces.learned_parsing import LearnedParser, paste_correction
+
+    rgb, face, geometric = _scene()
+    rgb = cv2.GaussianBlur(rgb, (0, 0), 1.5)
+    torch.manual_seed(4)
+    net = FaceParserNet(width=32, prior_width=4).eval()
+    torch.nn.init.normal_(net.head.weight, std=0.5)
+    card = save_checkpoint(net.half(), tmp_path / "face_parser", task="faces", input_size=(64, 64),
+                           label_scheme="celebamask_hq", extra={"edge_refine": 1.0},
+                           verdict=Verdict("geometric", "t", True))
+    lp = LearnedParser(card, device="cpu")
+    assert lp.edge == 1.0
+    plain = refine_parsing(rgb, [face], geometric, lp.model, 64)
+    refined = refine_parsing(rgb, [face], geometric, lp.model, 64, edge=1.0)
+    changed = plain != refined
+    assert changed.any()
+    edges = cv2.morphologyEx(plain, cv2.MORPH_GRADIENT, np.ones((5, 5), np.uint8)) > 0  # near a class boundary
+    assert (changed & edges).sum() >= 0.9 * changed.sum()
+    assert np.array_equal(lp.parse(rgb, [face], geometric), refined)  # the card's radius is used
+    for bad in (-1.0, 9.0, "1", True):
+        card = save_checkpoint(net.half(), tmp_path / "bad" / "face_parser", task="faces", input_size=(64, 64),
+                               label_scheme="celebamask_hq", extra={"edge_refine": bad},
+                               verdict=Verdict("geometric", "t", True))
+        with pytest.raises(CheckpointError, match="edge_refine must be a radius"):
+            LearnedParser(card, device="cpu")
+    crop = align_face(rgb, face.keypoints, 64)
+    with pytest.raises(ValueError, match="needs the photo"):
+        paste_correction(geometric.copy(), crop, torch.zeros(19, 64, 64), torch.ones(19), None, 1.0)

@@ -211,7 +211,7 @@ def test_holdout_trains_without_the_held_out_source(tmp_path: Path, monkeypatch)
         return tiny(), {"steps": args.steps}
 
     def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
-                  keep: Any = (), mirrored: bool = False) -> dict:
+                  keep: Any = (), mirrored: bool = False, edge: float = 0.0) -> dict:
         for r in recs:
             src = its[int(r["index"])].source
             for eng, hit in (("geometric", 1.0), ("learned", 2.0)):
@@ -256,8 +256,9 @@ def test_a_stopped_training_resumes(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeypatch) -> None:
-    """A finished fold keeps how it was scored (scoring.json): resuming with another --mirror-tta
-    is refused in one line instead of mixing mirrored and plain scores; --rescore scores it again."""
+    """A finished fold keeps how it was scored (scoring.json): resuming with another --mirror-tta or
+    --edge-refine is refused in one line instead of mixing two ways of scoring; --rescore scores it
+    again; a radius out of range is refused."""
     import argparse
 
     import engine.training.parser as P
@@ -265,6 +266,7 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
     items = [P.Item("mt", tmp_path / f"mt{i}.jpg", tmp_path / f"mt{i}.png", "mt") for i in range(4)]
     records = [{"index": i} for i in range(len(items))]
     scored_mirrored: list[bool] = []
+    scored_edge: list[float] = []
 
     def fake_train(rt: Any, recs: Any, its: Any, out_dir: Path, args: Any) -> tuple[FaceParserNet, dict]:
         import safetensors.torch
@@ -275,8 +277,9 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
         return model, {"steps": args.steps}
 
     def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
-                  keep: Any = (), mirrored: bool = False) -> dict:
+                  keep: Any = (), mirrored: bool = False, edge: float = 0.0) -> dict:
         scored_mirrored.append(mirrored)
+        scored_edge.append(edge)
         d = sink.setdefault("mt/learned", P._counts())
         d["n"] += 1.0
         return {}
@@ -299,6 +302,16 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
     del args.rescore
     P._run_folds(rt, records, items, args, tmp_path)  # now scored mirrored: resumes as it is
     assert len(scored_mirrored) == 4
+    args.edge_refine = 1.0
+    with pytest.raises(SystemExit, match="--edge-refine"):
+        P._run_folds(rt, records, items, args, tmp_path)
+    args.rescore = True
+    P._run_folds(rt, records, items, args, tmp_path)
+    assert scored_edge == [0.0, 0.0, 0.0, 0.0, 1.0, 1.0]
+    assert json.loads((tmp_path / "fold0" / "scoring.json").read_text())["edge_refine"] == 1.0
+    args.edge_refine = 9.0
+    with pytest.raises(SystemExit, match="--edge-refine must be a radius"):
+        P._run_folds(rt, records, items, args, tmp_path)
 
 
 def test_pseudo_truths_keep_the_confident_centre_only() -> None:
@@ -381,7 +394,7 @@ def test_each_fold_is_pseudo_labelled_by_its_own_teacher(tmp_path: Path, monkeyp
         return tiny(), {"steps": args.steps}
 
     def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
-                  keep: Any = (), mirrored: bool = False) -> dict:
+                  keep: Any = (), mirrored: bool = False, edge: float = 0.0) -> dict:
         tested.extend(int(r["index"]) for r in recs)
         d = sink.setdefault("mt/learned", P._counts())
         d["n"] += 1.0
