@@ -17,7 +17,9 @@ For every face (smallest first, as :func:`engine.faces.parsing.geometric_parsing
 4. when the card names an ``edge_refine`` radius, the class probabilities of those logits first
    go through a guided filter steered by the photo's grey levels (:func:`guided_argmax`): the
    network's boundaries, upsampled from its stride-2 output, move onto the photo's own edges, and
-   the prior's pixel-by-pixel colour decisions lose their ragged fringes.
+   the prior's pixel-by-pixel colour decisions lose their ragged fringes (so the mesh's edges are
+   no longer kept bit for bit). The filtered probabilities fade into the plain ones over the same
+   outer :data:`FEATHER` of the crop, so no step appears where the crop ends.
 
 :func:`resolve_parser` decides ``auto`` from the checkpoint's card only (the learned parser runs
 only when its verdict says it measured better than the geometric parser); :class:`LearnedParser`
@@ -70,8 +72,9 @@ are only smoothed. Measured with the radius at 1 crop pixel on the 192² run's h
 
 SUPPORT_FLOOR = 0.05
 """In :func:`guided_argmax` a class is filtered only over the box where its probability exceeds
-this (plus the filter's reach); elsewhere it counts as 0 (a class under 0.05 there cannot win
-against one above 0.5)."""
+this (grown by the filter's reach) and counts as 0 elsewhere. It must stay below 1/19: every pixel's
+most probable class (at least 1/19) then reaches it, so each pixel is covered by its own winner's
+box, and a class left out there is under 0.05 against a winner of at least 1/19."""
 
 TRAIN_HINT = "masquerade train parser --data ../shared/data"
 
@@ -214,7 +217,7 @@ def _box(x: np.ndarray, r: int) -> np.ndarray:
 
 
 def guided_argmax(grey: np.ndarray, prob: np.ndarray, radius: int, eps: float = EDGE_EPS,
-                  floor: float = SUPPORT_FLOOR) -> np.ndarray:
+                  floor: float = SUPPORT_FLOOR, weight: np.ndarray | None = None) -> np.ndarray:
     """Arg-max of the class probabilities ``prob`` after a guided filter (He, Sun and Tang 2010)
     steered by ``grey``: each class map becomes, window by window, the linear function of the grey
     levels that fits it best, so class boundaries follow the picture's edges.
@@ -228,10 +231,15 @@ def guided_argmax(grey: np.ndarray, prob: np.ndarray, radius: int, eps: float = 
         prob: ``float32`` ``[C, h, w]`` class probabilities.
         radius: window radius in pixels (``>= 1``).
         eps: regularisation (:data:`EDGE_EPS`).
-        floor: support threshold.
+        floor: support threshold (:data:`SUPPORT_FLOOR`), below ``1 / C``.
+        weight: optional ``float32`` ``[h, w]`` share of the filtered probabilities in the result
+            (1: filtered, 0: ``prob`` as it is; the crop's feathered border).
 
     Returns:
         ``int64`` ``[h, w]`` class indices (the first among equal maxima).
+
+    Raises:
+        ValueError: ``floor`` is not below ``1 / C`` (a pixel could be left without a class).
 
     Example:
         >>> grey = np.zeros((8, 8), np.float32); grey[:, 4:] = 1.0            # an edge at column 4
@@ -241,6 +249,8 @@ def guided_argmax(grey: np.ndarray, prob: np.ndarray, radius: int, eps: float = 
         >>> (prob.argmax(0)[0].tolist(), guided_argmax(grey, prob, 1)[0].tolist())
         ([0, 0, 0, 1, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1, 1, 1])
     """
+    if not floor < 1.0 / prob.shape[0]:
+        raise ValueError(f"support floor {floor} must be below 1/{prob.shape[0]}")
     h, w = grey.shape
     reach = 2 * radius + 1
     mean_i = _box(grey, radius)
@@ -258,6 +268,8 @@ def guided_argmax(grey: np.ndarray, prob: np.ndarray, radius: int, eps: float = 
         mi, mp = mean_i[y0:y1, x0:x1], _box(p, radius)
         a = (_box(g * p, radius) - mi * mp) / den[y0:y1, x0:x1]
         q = _box(a, radius) * g + _box(mp - a * mi, radius)
+        if weight is not None:
+            q += (1.0 - weight[y0:y1, x0:x1]) * (p - q)
         win = q > best[y0:y1, x0:x1]
         best[y0:y1, x0:x1][win] = q[win]
         index[y0:y1, x0:x1][win] = c
@@ -304,7 +316,9 @@ def paste_correction(labels: np.ndarray, crop: AlignedCrop, correction: torch.Te
         radius = max(1, int(round(edge / np.sqrt(abs(np.linalg.det(crop.matrix[:, :2]))))))
         grey = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
         prob = torch.softmax(corr, 0).cpu().numpy()
-        new = torch.from_numpy(guided_argmax(grey, prob, radius)).to(dev)
+        fade = F.grid_sample(torch.from_numpy(feather_mask(s, FEATHER))[None, None].to(dev), grid, mode="bilinear",
+                             padding_mode="zeros", align_corners=False)[0, 0].cpu().numpy()
+        new = torch.from_numpy(guided_argmax(grey, prob, radius, weight=fade)).to(dev)
     else:
         new = first_argmax(corr)
     out = torch.where(inside, new, region).to(torch.uint8).cpu().numpy()

@@ -330,7 +330,8 @@ def pseudo_truths(teacher: FaceParserNet, records: Sequence[dict[str, Any]], siz
     keeps its label when the teacher's probability reaches ``min_prob`` or when putting the mesh's
     classes back changed it, unless the correction is feathered there (:data:`FEATHER`: the prior's
     gain alone passes 0.7); the others, and the margin around the centre, are :data:`IGNORE`. A crop
-    cached for another parser size is resampled to this one's first.
+    cached for another parser size is resampled to this one's first. The edge-aware refinement
+    (``--edge-refine``) is not applied: it works on the photo's pixels, these labels are the crop's.
     """
     teacher = teacher.float().eval()
     dev = next(teacher.parameters()).device

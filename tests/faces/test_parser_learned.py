@@ -350,9 +350,12 @@ def test_guided_argmax_is_the_dense_guided_filter_and_follows_the_photo() -> Non
     assert (guided_argmax(step, two, 2) == (step > 0.5)).all()
 
 
-def test_edge_refinement_is_read_from_the_card_and_checked(tmp_path: Path) -> None:
-    """A card's ``edge_refine`` radius reaches the parse (the labels change only where classes meet);
-    a wrong radius is refused in one line; the refinement needs the photo."""
+def test_edge_refinement_is_read_from_the_card_and_checked(tmp_path: Path, monkeypatch) -> None:
+    """A card's ``edge_refine`` radius reaches the parse (the labels change only where classes meet,
+    never outside the crop, and not at the crop's feathered border); the radius is in crop pixels
+    (a photo twice the size filters twice as far); a wrong radius is refused in one line; the
+    refinement needs the photo."""
+    import engine.faces.learned_parsing as LP
     from engine.errors import CheckpointError
     from engine.faces.learned_parsing import LearnedParser, paste_correction
 
@@ -372,13 +375,45 @@ def test_edge_refinement_is_read_from_the_card_and_checked(tmp_path: Path) -> No
     assert changed.any()
     edges = cv2.morphologyEx(plain, cv2.MORPH_GRADIENT, np.ones((5, 5), np.uint8)) > 0  # near a class boundary
     assert (changed & edges).sum() >= 0.9 * changed.sum()
+    crop = align_face(rgb, face.keypoints, 64)
+    inside = cv2.warpAffine(np.ones((64, 64), np.uint8), crop.inverse, (160, 120), flags=cv2.INTER_NEAREST,
+                            borderValue=0).astype(bool)
+    assert not (refined != geometric)[~cv2.dilate(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)].any()
     assert np.array_equal(lp.parse(rgb, [face], geometric), refined)  # the card's radius is used
+    # no seam: with no correction, a geometric boundary two pixels off the photo's edge moves onto
+    # it inside the crop, and fades back to where it was towards the crop's border
+    kp = np.array([[140, 100], [180, 100], [160, 144]], np.float32)
+    wide = Face(np.array([110, 60, 210, 180], np.float32), 1.0, np.zeros((478, 2), np.float32), kp)
+    off = np.zeros((240, 320), np.uint8)
+    off[:, 150:] = 18
+    photo = np.full((240, 320, 3), 60, np.uint8)
+    photo[:, 152:] = 200
+    with torch.no_grad():
+        lp.model.head.weight.zero_()
+        lp.model.head.bias.zero_()
+    still = refine_parsing(photo, [wide], off, lp.model, 64, edge=3.0)
+    moved = np.flatnonzero((still != off).any(1))
+    wcrop = align_face(photo, kp, 64)
+    rows = np.flatnonzero(cv2.warpAffine(np.ones((64, 64), np.uint8), wcrop.inverse, (320, 240),
+                                         flags=cv2.INTER_NEAREST)[:, 151])  # the crop's rows at that column
+    assert len(moved) > 0.5 * len(rows)  # moved over most of the crop ...
+    assert moved.min() - rows.min() >= 2 and rows.max() - moved.max() >= 2  # ... but not at its border
+    # the radius follows the photo's pixels per crop pixel
+    radii: list[int] = []
+    real = LP.guided_argmax
+    monkeypatch.setattr(LP, "guided_argmax", lambda g, p, r, **kw: radii.append(r) or real(g, p, r, **kw))
+    big_face = Face(face.box * 4, 1.0, face.landmarks, face.keypoints * 4)
+    refine_parsing(rgb, [face], geometric, lp.model, 64, edge=1.0)
+    refine_parsing(cv2.resize(rgb, (640, 480)), [big_face], cv2.resize(geometric, (640, 480),
+                   interpolation=cv2.INTER_NEAREST), lp.model, 64, edge=1.0)
+    assert len(radii) == 2 and radii[1] >= 3 * radii[0]
     for bad in (-1.0, 9.0, "1", True):
         card = save_checkpoint(net.half(), tmp_path / "bad" / "face_parser", task="faces", input_size=(64, 64),
                                label_scheme="celebamask_hq", extra={"edge_refine": bad},
                                verdict=Verdict("geometric", "t", True))
         with pytest.raises(CheckpointError, match="edge_refine must be a radius"):
             LearnedParser(card, device="cpu")
-    crop = align_face(rgb, face.keypoints, 64)
     with pytest.raises(ValueError, match="needs the photo"):
         paste_correction(geometric.copy(), crop, torch.zeros(19, 64, 64), torch.ones(19), None, 1.0)
+    with pytest.raises(ValueError, match="below 1/19"):
+        LP.guided_argmax(np.zeros((4, 4), np.float32), np.full((19, 4, 4), 1 / 19, np.float32), 1, floor=0.06)

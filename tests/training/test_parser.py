@@ -291,6 +291,9 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
     args = argparse.Namespace(folds=2, seed=0, steps=1, size=32, width=32, mirror_tta=False, keep_mesh_classes="")
     P._run_folds(rt, records, items, args, tmp_path)
     assert scored_mirrored == [False, False]
+    # written as before --edge-refine existed, so folds scored then still resume
+    assert json.loads((tmp_path / "fold0" / "scoring.json").read_text()) == {"mirror_tta": False,
+                                                                            "keep_mesh_classes": []}
     P._run_folds(rt, records, items, args, tmp_path)  # the same scoring resumes without scoring again
     assert scored_mirrored == [False, False]
     args.mirror_tta = True
