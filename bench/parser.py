@@ -82,7 +82,8 @@ def latency(runs: int = 5) -> dict[str, Any]:
     with the learned step on torch's own thread count instead of :func:`parse_threads` (``auto_torch_threads``:
     what the step cost before it followed the load), and ``auto`` with the learned step's encoder run
     after the geometric labels instead of beside them (``auto_sequential``: what it cost before
-    :meth:`~engine.faces.learned_parsing.LearnedParser.begin`)."""
+    :meth:`~engine.faces.learned_parsing.LearnedParser.begin`), and, when the card names an
+    edge-aware refinement, ``auto`` without it (``auto_without_edge_refine``: what the refinement costs)."""
     import torch
     from skimage import data
 
@@ -93,6 +94,7 @@ def latency(runs: int = 5) -> dict[str, Any]:
     analyzers = {"geometric": FaceAnalyzer(parser="geometric"), "auto": FaceAnalyzer(parser="auto")}
     fixed = FaceAnalyzer(parser="auto")
     sequential = FaceAnalyzer(parser="auto")
+    plain = FaceAnalyzer(parser="auto")
     out["auto_parser"] = analyzers["auto"].info.get("parser")
     for s in (512, 2048):
         im = cv2.resize(img, (s, s), interpolation=cv2.INTER_CUBIC)
@@ -106,6 +108,11 @@ def latency(runs: int = 5) -> dict[str, Any]:
             assert sequential._learned is not None
             sequential._learned.overlap = False
             row["auto_sequential"] = _latency(sequential, im, runs)
+            if analyzers["auto"]._learned.edge > 0:
+                plain.analyze(im)
+                assert plain._learned is not None
+                plain._learned.edge = 0.0
+                row["auto_without_edge_refine"] = _latency(plain, im, runs)
         row["auto_over_geometric"] = round(row["auto"]["median_ms"] / row["geometric"]["median_ms"], 3)
         row["auto_extra_ms"] = round(row["auto"]["median_ms"] - row["geometric"]["median_ms"], 1)
         out[str(s)] = row
@@ -177,6 +184,10 @@ def table(doc: dict[str, Any]) -> list[str]:
             q = r["auto_sequential"]
             rows.append(f"    auto with the encoder after the geometric labels (not beside them): "
                         f"{q['median_ms']:.0f} ms wall (p90 {q['p90_ms']:.0f}) / {q['cpu_median_ms']:.0f} ms CPU")
+        if "auto_without_edge_refine" in r:
+            e = r["auto_without_edge_refine"]
+            rows.append(f"    auto without the edge-aware refinement: "
+                        f"{e['median_ms']:.0f} ms wall (p90 {e['p90_ms']:.0f}) / {e['cpu_median_ms']:.0f} ms CPU")
     rows.append(f"  on {lat['device']}, load average {lat['load_average_before'][0]} before, "
                 f"{lat['load_average'][0]} after")
     t = doc["target"]
