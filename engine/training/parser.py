@@ -1063,13 +1063,21 @@ def main(args: argparse.Namespace) -> int:
 
 def _rewrite_card(args: argparse.Namespace, table: dict[str, Any], pool: dict[str, dict[str, float]],
                   vfacts: dict[str, Any], better: bool, fold_facts: list[dict[str, Any]]) -> int:
-    """``--rescore``: the shipped checkpoint's card with the cross-validation scored again (same weights)."""
+    """``--rescore``: the shipped checkpoint's card with the cross-validation scored again (same weights);
+    what the card said before (how it was scored, its mean over sources and pooled per-class IoU) is
+    kept in ``scored_before``, so a rescore records the comparison it makes."""
     from engine.weights.card import Verdict
     from engine.weights.store import load_checkpoint, save_checkpoint
 
     model, old = load_checkpoint(args.out, device="cpu")
+    before = {"mirror_tta": bool(old.extra.get("mirror_tta", False)),
+              "keep_mesh_classes": list(old.extra.get("keep_mesh_classes", [])),
+              "edge_refine": float(old.extra.get("edge_refine", 0.0)),
+              "mean_source_miou_learned": old.extra.get("mean_source_miou_learned"),
+              "cv_pooled_iou_learned": (old.extra.get("cv_pooled_iou") or {}).get("learned")}
     extra = dict(old.extra, cv=table, cv_pooled_iou=pool, cv_folds=fold_facts, verdict_rule=VERDICT_RULE,
-                 keep_mesh_classes=_keep_names(args), mirror_tta=_mirror(args), edge_refine=_edge(args), **vfacts)
+                 keep_mesh_classes=_keep_names(args), mirror_tta=_mirror(args), edge_refine=_edge(args),
+                 scored_before=[*old.extra.get("scored_before", []), before], **vfacts)
     v = old.verdict
     card = save_checkpoint(
         model.half(), args.out, task=old.task, input_size=old.input_size, label_scheme=old.label_scheme,

@@ -337,10 +337,13 @@ def test_guided_argmax_is_the_dense_guided_filter_and_follows_the_photo() -> Non
     for r in (1, 2, 3):
         fast = guided_argmax(grey, prob, r)
         dense = _dense_guided_argmax(grey, prob, r, EDGE_EPS)
-        assert (fast != dense).mean() < 1e-3, r
+        assert (fast != dense).mean() < 2e-4, r
     out = guided_argmax(grey, prob, 2)
     assert (out[22:33, 22:38] == 4).all()  # the eye's inside stays
     assert (out == prob.argmax(0)).mean() > 0.9  # the filter moves boundaries, not regions
+    # the weight blends the filtered probabilities with the plain ones
+    assert np.array_equal(guided_argmax(grey, prob, 2, weight=np.zeros((h, w), np.float32)), prob.argmax(0))
+    assert np.array_equal(guided_argmax(grey, prob, 2, weight=np.ones((h, w), np.float32)), out)
     # a blurred boundary (the network's, upsampled) a column and a half before the photo's edge
     step = np.zeros((16, 16), np.float32)
     step[:, 8:] = 1.0
@@ -353,7 +356,7 @@ def test_guided_argmax_is_the_dense_guided_filter_and_follows_the_photo() -> Non
 def test_edge_refinement_is_read_from_the_card_and_checked(tmp_path: Path, monkeypatch) -> None:
     """A card's ``edge_refine`` radius reaches the parse (the labels change only where classes meet,
     never outside the crop, and not at the crop's feathered border); the radius is in crop pixels
-    (a photo twice the size filters twice as far); a wrong radius is refused in one line; the
+    (a photo four times the size filters about four times as far); a wrong radius is refused in one line; the
     refinement needs the photo."""
     import engine.faces.learned_parsing as LP
     from engine.errors import CheckpointError
@@ -397,7 +400,7 @@ def test_edge_refinement_is_read_from_the_card_and_checked(tmp_path: Path, monke
     rows = np.flatnonzero(cv2.warpAffine(np.ones((64, 64), np.uint8), wcrop.inverse, (320, 240),
                                          flags=cv2.INTER_NEAREST)[:, 151])  # the crop's rows at that column
     assert len(moved) > 0.5 * len(rows)  # moved over most of the crop ...
-    assert moved.min() - rows.min() >= 2 and rows.max() - moved.max() >= 2  # ... but not at its border
+    assert moved.min() - rows.min() >= 6 and rows.max() - moved.max() >= 6  # ... but not at its border
     # the radius follows the photo's pixels per crop pixel
     radii: list[int] = []
     real = LP.guided_argmax

@@ -510,3 +510,32 @@ def test_darker_skin_darkens_the_priors_skin_only() -> None:
         P.augment(rec, 64, rec_rng) if share is None else P.augment(rec, 64, rec_rng, skin_tone=share)
         draws.append(rec_rng.calls)
     assert draws[0] == draws[1] and draws[2][:5] == draws[0][:4] + ["random"]  # geometry, flip, then the skin
+
+
+def test_a_rescore_keeps_what_the_card_said_before(tmp_path: Path) -> None:
+    """``--rescore`` rewrites the card's cross-validation and keeps the previous scoring beside it
+    (how it was scored and its numbers), one entry per rescore."""
+    import argparse
+
+    import engine.training.parser as P
+    from engine.weights.card import read_card
+
+    out = tmp_path / "face_parser"
+    save_checkpoint(tiny().half(), out, task="faces", input_size=(32, 32), label_scheme="celebamask_hq",
+                    extra={"mirror_tta": True, "keep_mesh_classes": ["u_lip"], "mean_source_miou_learned": 0.70,
+                           "cv_pooled_iou": {"learned": {"skin": 0.9}}},
+                    verdict=Verdict("geometric", "cv", True))
+    args = argparse.Namespace(out=str(out), mirror_tta=True, keep_mesh_classes="u_lip", edge_refine=0.75)
+    facts = {"mean_source_miou_geometric": 0.6, "mean_source_miou_learned": 0.72, "classes_clearly_worse": {},
+             "sources_with_false_extra_classes": {}}
+    pool = {"geometric": {"skin": 0.8}, "learned": {"skin": 0.92}}
+    P._rewrite_card(args, {}, pool, facts, True, [])
+    card = read_card(out.with_suffix(".json"))
+    assert card.extra["edge_refine"] == 0.75 and card.extra["mean_source_miou_learned"] == 0.72
+    assert card.extra["scored_before"] == [{"mirror_tta": True, "keep_mesh_classes": ["u_lip"], "edge_refine": 0.0,
+                                            "mean_source_miou_learned": 0.70,
+                                            "cv_pooled_iou_learned": {"skin": 0.9}}]
+    args.edge_refine = 1.0
+    P._rewrite_card(args, {}, pool, dict(facts, mean_source_miou_learned=0.73), True, [])
+    before = read_card(out.with_suffix(".json")).extra["scored_before"]
+    assert [b["edge_refine"] for b in before] == [0.0, 0.75] and before[1]["mean_source_miou_learned"] == 0.72
