@@ -277,7 +277,8 @@ def guided_argmax(grey: np.ndarray, prob: np.ndarray, radius: int, eps: float = 
 
 
 def paste_correction(labels: np.ndarray, crop: AlignedCrop, correction: torch.Tensor,
-                     gain: torch.Tensor, rgb: np.ndarray | None = None, edge: float = 0.0) -> None:
+                     gain: torch.Tensor, rgb: np.ndarray | None = None, edge: float = 0.0,
+                     fade: torch.Tensor | None = None) -> None:
     """Re-label (in place) the pixels of ``labels`` inside ``crop``: arg-max of
     ``gain · onehot(labels) + correction`` sampled back from the crop (module docstring, step 3),
     after :func:`guided_argmax` when ``edge`` is on (step 4).
@@ -290,6 +291,8 @@ def paste_correction(labels: np.ndarray, crop: AlignedCrop, correction: torch.Te
         rgb: the photo (``uint8`` ``[H, W, 3]``), needed when ``edge`` is on.
         edge: the guided filter's radius in crop pixels (scaled to the photo's pixels, at least 1);
             0: plain arg-max.
+        fade: ``[S, S]`` map the correction was feathered with (where the filtered probabilities
+            fade into the plain ones; default the :data:`FEATHER` mask).
     """
     h, w = labels.shape
     s = crop.size
@@ -316,9 +319,11 @@ def paste_correction(labels: np.ndarray, crop: AlignedCrop, correction: torch.Te
         radius = max(1, int(round(edge / np.sqrt(abs(np.linalg.det(crop.matrix[:, :2]))))))
         grey = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
         prob = torch.softmax(corr, 0).cpu().numpy()
-        fade = F.grid_sample(torch.from_numpy(feather_mask(s, FEATHER))[None, None].to(dev), grid, mode="bilinear",
-                             padding_mode="zeros", align_corners=False)[0, 0].cpu().numpy()
-        new = torch.from_numpy(guided_argmax(grey, prob, radius, weight=fade)).to(dev)
+        if fade is None:
+            fade = torch.from_numpy(feather_mask(s, FEATHER))
+        weight = F.grid_sample(fade[None, None].float().to(dev), grid, mode="bilinear", padding_mode="zeros",
+                               align_corners=False)[0, 0].cpu().numpy()
+        new = torch.from_numpy(guided_argmax(grey, prob, radius, weight=weight)).to(dev)
     else:
         new = first_argmax(corr)
     out = torch.where(inside, new, region).to(torch.uint8).cpu().numpy()
@@ -409,7 +414,7 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
                          f"({'' if mirrored else 'not '}mirrored)")
     for prep in prepared:  # each prior is drawn from the labels so far: a larger face sees the smaller corrected
         corr = crop_correction(model, prep.crop.image, warp_labels(out, prep.crop), mirrored, prep.features) * fade
-        paste_correction(out, prep.crop, corr, model.prior_gain.detach(), rgb, edge)
+        paste_correction(out, prep.crop, corr, model.prior_gain.detach(), rgb, edge, fade)
     keep_mesh_classes(out, geometric, keep)
     return out
 

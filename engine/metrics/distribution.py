@@ -58,7 +58,7 @@ def _batches(images: Sequence[np.ndarray] | np.ndarray, size: int, batch: int, m
     s = torch.tensor(std).view(1, 3, 1, 1)
     for i in range(0, len(images), batch):
         # (torch cannot wrap a read-only array without a warning: such images are copied)
-        chunk = [np.asarray(im) if np.asarray(im).flags.writeable else np.array(im) for im in images[i:i + batch]]
+        chunk = [a if (a := np.asarray(im)).flags.writeable else a.copy() for im in images[i:i + batch]]
         for im in chunk:
             if im.dtype != np.uint8 or im.ndim != 3 or im.shape[2] != 3:
                 raise ValueError(f"feature extractors take uint8 RGB [H, W, 3] images, got {im.dtype} {im.shape}")

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.errors import CheckpointError
 from engine.faces.learned_parsing import (
     CROP_SCALE,
     CROP_SHIFT,
@@ -897,9 +898,10 @@ def _scoring(args: argparse.Namespace) -> dict[str, Any]:
 def _edge(args: argparse.Namespace) -> float:
     """The edge-aware refinement's radius in crop pixels (``--edge-refine``; 0: off)."""
     value = float(getattr(args, "edge_refine", None) or 0.0)
-    if not 0.0 <= value <= 8.0:
-        raise SystemExit(f"--edge-refine must be a radius from 0 to 8 crop pixels, got {value}")
-    return value
+    try:
+        return edge_radius(value)  # the card's own check
+    except CheckpointError:
+        raise SystemExit(f"--edge-refine must be a radius from 0 to 8 crop pixels, got {value}") from None
 
 
 def _mirror(args: argparse.Namespace) -> bool:
