@@ -37,6 +37,10 @@ NUM_CLASSES = 19
 TAPS: tuple[int, ...] = (0, 1, 2, 4, 6)
 """Encoder stages (0-based) whose outputs feed the decoder: strides 2, 4, 8, 16, 32."""
 
+FROZEN_STAGES = 3
+"""Default :class:`FaceParserNet` ``frozen_stages``: the stem and the stride 2–8 stages keep their
+ImageNet weights."""
+
 
 def _cbr(cin: int, cout: int, k: int = 3) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout),
@@ -111,8 +115,10 @@ class FaceParserNet(nn.Module):
     """
 
     def __init__(self, width: int = 96, prior_width: int = 8, prior_gain: float = 4.0,
-                 freeze_bn: bool = True, frozen_stages: int = 3) -> None:
+                 freeze_bn: bool = True, frozen_stages: int = FROZEN_STAGES) -> None:
         super().__init__()
+        if not 0 <= frozen_stages <= len(STAGES):
+            raise ValueError(f"frozen_stages must be 0-{len(STAGES)}, got {frozen_stages}")
         self.encoder = _Encoder()
         self.freeze_bn = freeze_bn
         self.frozen_stages = frozen_stages

@@ -66,7 +66,7 @@ from engine.faces.parsing import PRODUCED_CLASSES
 from engine.faces.types import Face
 from engine.imageio import atomic_write_bytes, load_image
 from engine.labels import CELEBAMASK_HQ, bisenet_to_official
-from engine.models.parser import NUM_CLASSES, FaceParserNet
+from engine.models.parser import FROZEN_STAGES, NUM_CLASSES, STAGES, FaceParserNet
 from engine.training.loop import Runtime, TrainConfig, Trainer
 
 XIQU_PLAIN_TO_OFFICIAL = np.array([0, 5, 7, 8, 1, 9, 4, 6, 2, 11, 17, 10, 13, 12], np.uint8)
@@ -133,6 +133,9 @@ DICE_WEIGHT = 0.5
 
 AUG_MARGIN = 1.25
 """The cached crop is this many times the parser's crop (room for rotation / scale)."""
+
+LR = 1e-3
+"""Default decoder learning rate of ``train parser`` (``--lr``; the encoder's is 0.2 times it)."""
 
 WORSE_TOLERANCE = 0.02
 """A class is "clearly worse" when its pooled cross-validated IoU is lower by more than this."""
@@ -376,7 +379,7 @@ def load_teacher(path: Path, args: argparse.Namespace) -> FaceParserNet:
     if not path.is_file():
         raise SystemExit(f"--pseudo-teacher: no {path} (a finished run of `masquerade train parser` with the same "
                          f"--folds and --seed)")
-    model = FaceParserNet(width=args.width, prior_gain=getattr(args, "prior_gain", 4.0))
+    model = new_model(args)
     model.load_state_dict(safetensors.torch.load_file(str(path)), strict=True)
     return model.eval()
 
@@ -446,10 +449,28 @@ def _pseudo_settings(args: argparse.Namespace) -> dict[str, Any] | None:
     return {"folders": _pseudo_folders(args), "teacher_run": str(args.pseudo_teacher), "min_prob": _pseudo_min(args)}
 
 
+def _frozen(args: argparse.Namespace) -> int:
+    """Encoder stages kept at their ImageNet weights (``--frozen-stages``; default
+    :data:`FROZEN_STAGES`)."""
+    value = getattr(args, "frozen_stages", None)
+    return FROZEN_STAGES if value is None else int(value)
+
+
+def new_model(args: argparse.Namespace) -> FaceParserNet:
+    """An untrained parser of the run's size (``--width``, ``--prior-gain``, ``--frozen-stages``)."""
+    return FaceParserNet(width=args.width, prior_gain=getattr(args, "prior_gain", 4.0), frozen_stages=_frozen(args))
+
+
 def _training_config(args: argparse.Namespace) -> dict[str, Any]:
-    """What a fold's training data and augmentation were (``training.json``: a resumed fold must go on
-    the same way)."""
-    return {"skin_tone_aug": _skin_tone(args), "pseudo_labels": _pseudo_settings(args)}
+    """What a fold's training data, augmentation, trained layers and learning rate were
+    (``training.json``: a resumed fold must go on the same way; the frozen stages and the learning rate
+    are named only when not the default, so folds trained before they were recorded still match)."""
+    config: dict[str, Any] = {"skin_tone_aug": _skin_tone(args), "pseudo_labels": _pseudo_settings(args)}
+    if _frozen(args) != FROZEN_STAGES:
+        config["frozen_stages"] = _frozen(args)
+    if float(getattr(args, "lr", LR)) != LR:
+        config["lr"] = float(args.lr)
+    return config
 
 
 def _pseudo_facts(args: argparse.Namespace, n: int) -> dict[str, Any]:
@@ -732,7 +753,7 @@ def load_imagenet_encoder(model: FaceParserNet) -> str:
 def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[Item], out_dir: Path,
               args: argparse.Namespace) -> tuple[FaceParserNet, dict[str, Any]]:
     """Train a parser on ``records`` (resumable in ``out_dir``); returns it and its training facts."""
-    model = FaceParserNet(width=args.width, prior_gain=getattr(args, "prior_gain", 4.0))
+    model = new_model(args)
     features = load_imagenet_encoder(model)
     model.to(rt.device)
     net = rt.wrap(model)
@@ -776,7 +797,7 @@ def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[It
     t0 = rt.clock()
     done = trainer.run(rt.time_budget(args.time_limit))
     facts = {"steps": done, "steps_planned": args.steps, "train_photos": len(records), "features": features,
-             "skin_tone_aug": skin_tone,
+             "skin_tone_aug": skin_tone, "lr": float(args.lr), "frozen_stages": model.frozen_stages,
              "last_session_s": round(rt.clock() - t0, 1)}
     return model, facts
 
@@ -823,8 +844,8 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
         config = fdir / "training.json"  # (folds run before it existed were trained without these options)
         if config.is_file() and json.loads(config.read_text()) != _training_config(args):
             raise SystemExit(f"fold {k + 1} was trained with {config.read_text()}, not "
-                             f"{json.dumps(_training_config(args))}: run with the same --skin-tone-aug / --pseudo-* "
-                             "options, or use another --run-dir")
+                             f"{json.dumps(_training_config(args))}: run with the same --skin-tone-aug / --pseudo-* / "
+                             "--frozen-stages / --lr options, or use another --run-dir")
         if not result.is_file():
             print(f"fold {k + 1}/{args.folds}: train on {len(train)} photos, test on {len(test)}", flush=True)
             fdir.mkdir(parents=True, exist_ok=True)
@@ -854,7 +875,7 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
         else:  # the finished fold's model, scored again
             import safetensors.torch
 
-            model = FaceParserNet(width=args.width, prior_gain=getattr(args, "prior_gain", 4.0))
+            model = new_model(args)
             model.load_state_dict(safetensors.torch.load_file(str(fdir / "state" / "parser.safetensors")), strict=True)
             print(f"fold {k + 1}/{args.folds}: scoring {len(test)} held-out photos again", flush=True)
             sink = {}
@@ -992,6 +1013,10 @@ def main(args: argparse.Namespace) -> int:
     _keep(args)  # a wrong --keep-mesh-classes name fails before any training
     _edge(args)  # nor a wrong --edge-refine radius
     class_weights(getattr(args, "class_weight", None))  # nor a wrong --class-weight
+    if not 0 <= _frozen(args) <= len(STAGES):
+        raise SystemExit(f"--frozen-stages must be 0-{len(STAGES)}, got {_frozen(args)}")
+    if not float(getattr(args, "lr", LR)) > 0:
+        raise SystemExit(f"--lr must be above 0, got {args.lr}")
     for flag, value in (("--skin-tone-aug", _skin_tone(args)), ("--pseudo-min-prob", _pseudo_min(args))):
         if not 0.0 <= value <= 1.0:
             raise SystemExit(f"{flag} must be between 0 and 1, got {value}")

@@ -149,6 +149,43 @@ def test_checkpoint_round_trip_with_card(tmp_path: Path) -> None:
     assert torch.allclose(out, ref, atol=1e-3)
 
 
+def test_frozen_stages_and_learning_rate_of_a_run(tmp_path: Path) -> None:
+    """``--frozen-stages N``: the stem and the encoder's first N stages get no gradient, every later
+    stage does; the card's kwargs keep N; a fold resumed with another N or ``--lr`` is refused (both
+    are in its training.json); out of range is refused in one line."""
+    import argparse
+
+    import engine.training.parser as P
+
+    torch.manual_seed(0)
+    net = FaceParserNet(width=32, prior_width=4, frozen_stages=1)
+    torch.nn.init.normal_(net.head.weight, std=0.5)
+    net.train()
+    net(torch.rand(2, 3, 64, 64), torch.randint(0, 19, (2, 64, 64))).logsumexp(1).mean().backward()
+    ends = net.encoder.stage_ends
+    stage_of = [next(s for s, e in enumerate(ends) if b <= e) for b in range(len(net.encoder._blocks))]
+    for b, block in enumerate(net.encoder._blocks):
+        got = [p.grad is not None and bool(p.grad.abs().sum() > 0) for p in block.parameters()]
+        assert all(got) if stage_of[b] >= 1 else not any(got), (b, stage_of[b])
+    assert all(p.grad is None for p in net.encoder._conv_stem.parameters())
+    model, card = load_checkpoint(_save(net.eval(), tmp_path, better=True), device="cpu")
+    assert card.kwargs["frozen_stages"] == 1 and isinstance(model, FaceParserNet) and model.frozen_stages == 1
+    with pytest.raises(ValueError, match="frozen_stages"):
+        FaceParserNet(width=32, frozen_stages=8)
+    args = argparse.Namespace(width=32, frozen_stages=1)
+    assert P.new_model(args).frozen_stages == 1
+    assert P._training_config(args)["frozen_stages"] == 1
+    # the defaults are not written, so folds trained before the options were recorded still resume
+    assert P._training_config(argparse.Namespace(width=32, lr=1e-3)) == {"skin_tone_aug": 0.0, "pseudo_labels": None}
+    assert P._training_config(argparse.Namespace(width=32, lr=3e-3))["lr"] == 3e-3
+    args = argparse.Namespace(keep_mesh_classes="", frozen_stages=8, data=str(tmp_path))
+    with pytest.raises(SystemExit, match="--frozen-stages must be 0-7"):
+        P.main(args)
+    args = argparse.Namespace(keep_mesh_classes="", lr=0.0, data=str(tmp_path))
+    with pytest.raises(SystemExit, match="--lr must be above 0"):
+        P.main(args)
+
+
 def test_auto_follows_the_verdict(tmp_path: Path) -> None:
     empty = tmp_path / "none"
     empty.mkdir()
