@@ -243,6 +243,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                          "(same weights) with the cross-validated table and verdict")
     fp.add_argument("--skin-tone-aug", type=float, default=None, metavar="P",
                     help="share of training crops whose skin is made darker (0-1; default 0; written into the card)")
+    fp.add_argument("--paint-aug", type=float, default=None, metavar="P",
+                    help="share of training crops whose skin is painted a pale stage white or pink (0-1; default 0; "
+                         "written into the card)")
     fp.add_argument("--pseudo-teacher", default=None, metavar="RUN_DIR",
                     help="also train on unlabelled photos (--pseudo-data) labelled by a finished run's models: "
                          "each fold by that run's same fold (trained without the fold's held-out photos: same "

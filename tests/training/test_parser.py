@@ -516,6 +516,20 @@ def test_pooled_priors_equal_adaptive_pooling() -> None:
         assert torch.allclose(got, F.adaptive_avg_pool2d(soft, size), atol=1e-6)
 
 
+class DrawRecorder:
+    """A random generator that records its draws, by name, in order (an option at 0 must draw nothing)."""
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(1)
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        def draw(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return getattr(self.rng, name)(*args, **kwargs)
+        return draw
+
+
 def test_darker_skin_darkens_the_priors_skin_only() -> None:
     import engine.training.parser as P
 
@@ -529,24 +543,50 @@ def test_darker_skin_darkens_the_priors_skin_only() -> None:
     assert (out[:5, :5] == 200).all() and (out[75:, 75:] == 200).all()  # far from the skin: unchanged
     assert out[37, 35].mean() > out[45, 45].mean()  # the eye stays brighter than the skin around it
     # the option draws nothing at 0 (the same crops as a run without it); any share above 0 draws
-    class Recorder:
-        """The generator's draws, by name, in order."""
-
-        def __init__(self) -> None:
-            self.rng, self.calls = np.random.default_rng(1), []
-
-        def __getattr__(self, name: str) -> Any:
-            def draw(*args: Any, **kwargs: Any) -> Any:
-                self.calls.append(name)
-                return getattr(self.rng, name)(*args, **kwargs)
-            return draw
-
     draws = []
     for share in (None, 0.0, 1e-12):
-        rec_rng: Any = Recorder()
+        rec_rng: Any = DrawRecorder()
         P.augment(rec, 64, rec_rng) if share is None else P.augment(rec, 64, rec_rng, skin_tone=share)
         draws.append(rec_rng.calls)
     assert draws[0] == draws[1] and draws[2][:5] == draws[0][:4] + ["random"]  # geometry, flip, then the skin
+
+
+def test_painted_skin_paints_the_priors_skin_and_keeps_the_lips() -> None:
+    """``--paint-aug``: the prior's skin turns a pale stage white or pink with its shading kept; the
+    lips, the eyes and what lies far from the skin keep their colours; at 0 nothing is drawn."""
+    import engine.training.parser as P
+
+    image = np.zeros((80, 80, 3), np.uint8)
+    image[:] = (150, 100, 80)
+    image[20:60, 20:40] = (170, 110, 90)  # the lit half of the face
+    image[20:60, 40:60] = (110, 70, 55)   # the shaded half
+    image[50:55, 35:45] = (200, 30, 40)   # red lips
+    prior = np.zeros((80, 80), np.uint8)
+    prior[20:60, 20:60] = CELEBAMASK_HQ.index("skin")
+    prior[50:55, 35:45] = CELEBAMASK_HQ.index("u_lip")
+    prior[30:33, 26:32] = CELEBAMASK_HQ.index("l_eye")
+    image[30:33, 26:32] = (20, 20, 20)
+    for seed in range(5):
+        out = P.painted_skin(image, prior, np.random.default_rng(seed)).astype(int)
+        lit, shaded = out[40, 25], out[40, 55]
+        assert lit.min() > 190 and lit[0] >= lit[1] >= lit[2] - 13  # pale, not green or blue
+        assert lit.mean() > shaded.mean() > 0.5 * lit.mean()  # shading kept, flattened
+        assert abs(out[52, 40] - [200, 30, 40]).max() < 25  # the lips keep their red
+        assert out[31, 29].mean() < lit.mean() - 80  # the eye stays darker than the paint around it
+        assert (out[:5, :5] == (150, 100, 80)).all()  # far from the skin: unchanged
+    assert (P.painted_skin(image, np.zeros_like(prior), np.random.default_rng(0)) == image).all()
+    rec = _record(80)
+    draws = []
+    for share in (0.0, 1e-12):
+        rec_rng: Any = DrawRecorder()
+        P.augment(rec, 64, rec_rng, paint=share)
+        draws.append(rec_rng.calls)
+    assert draws[1][:5] == draws[0][:4] + ["random"]  # geometry, flip, then the paint's draw
+    import argparse
+    assert P._training_config(argparse.Namespace(paint_aug=0.3))["paint_aug"] == 0.3
+    assert "paint_aug" not in P._training_config(argparse.Namespace(paint_aug=0.0))
+    with pytest.raises(SystemExit, match="--paint-aug"):
+        P.main(argparse.Namespace(keep_mesh_classes="", paint_aug=1.5, data="."))
 
 
 def test_a_rescore_keeps_what_the_card_said_before(tmp_path: Path) -> None:
