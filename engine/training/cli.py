@@ -222,7 +222,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     fp.add_argument("--steps", type=int, default=450, help="steps of each fold and of the final model")
     fp.add_argument("--batch", type=int, default=8)
     fp.add_argument("--width", type=int, default=96, help="decoder width at stride 32")
-    fp.add_argument("--lr", type=float, default=1e-3, help="decoder learning rate (encoder: 0.2 x; written into the card)")
+    fp.add_argument("--lr", type=float, default=None,
+                    help="decoder learning rate (default 1e-3; encoder: 0.2 x; written into the card)")
     fp.add_argument("--frozen-stages", type=int, default=None, metavar="N",
                     help="the encoder's stem and first N of its 7 stages keep their ImageNet weights (default 3: "
                          "strides 2-8; 1: only the stride-2 stage; written into the card)")

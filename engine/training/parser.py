@@ -431,21 +431,29 @@ def _with_pseudo(train: list[dict[str, Any]], pseudo: list[dict[str, Any]], teac
     return train + labelled
 
 
+def _option(args: argparse.Namespace, name: str, default: float) -> float:
+    """``args.<name>`` as a number; ``default`` when the option is absent or not given (``None``)."""
+    value = getattr(args, name, None)
+    return default if value is None else float(value)
+
+
 def _skin_tone(args: argparse.Namespace) -> float:
     """Share of training crops given a darker skin (``--skin-tone-aug``)."""
-    value = getattr(args, "skin_tone_aug", None)
-    return 0.0 if value is None else float(value)
+    return _option(args, "skin_tone_aug", 0.0)
 
 
 def _paint(args: argparse.Namespace) -> float:
     """Share of training crops whose skin is painted a pale stage white or pink (``--paint-aug``)."""
-    value = getattr(args, "paint_aug", None)
-    return 0.0 if value is None else float(value)
+    return _option(args, "paint_aug", 0.0)
+
+
+def _lr(args: argparse.Namespace) -> float:
+    """Decoder learning rate (``--lr``; default :data:`LR`)."""
+    return _option(args, "lr", LR)
 
 
 def _pseudo_min(args: argparse.Namespace) -> float:
-    value = getattr(args, "pseudo_min_prob", None)
-    return PSEUDO_MIN_PROB if value is None else float(value)
+    return _option(args, "pseudo_min_prob", PSEUDO_MIN_PROB)
 
 
 def _pseudo_settings(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -458,8 +466,7 @@ def _pseudo_settings(args: argparse.Namespace) -> dict[str, Any] | None:
 def _frozen(args: argparse.Namespace) -> int:
     """Encoder stages kept at their ImageNet weights (``--frozen-stages``; default
     :data:`FROZEN_STAGES`)."""
-    value = getattr(args, "frozen_stages", None)
-    return FROZEN_STAGES if value is None else int(value)
+    return int(_option(args, "frozen_stages", FROZEN_STAGES))
 
 
 def new_model(args: argparse.Namespace) -> FaceParserNet:
@@ -473,12 +480,10 @@ def _training_config(args: argparse.Namespace) -> dict[str, Any]:
     the painted skin are named only when not the default, so folds trained before they were recorded
     still match)."""
     config: dict[str, Any] = {"skin_tone_aug": _skin_tone(args), "pseudo_labels": _pseudo_settings(args)}
-    if _frozen(args) != FROZEN_STAGES:
-        config["frozen_stages"] = _frozen(args)
-    if float(getattr(args, "lr", LR)) != LR:
-        config["lr"] = float(args.lr)
-    if _paint(args) > 0:
-        config["paint_aug"] = _paint(args)
+    for key, value, default in (("frozen_stages", _frozen(args), FROZEN_STAGES), ("lr", _lr(args), LR),
+                                ("paint_aug", _paint(args), 0.0)):
+        if value != default:
+            config[key] = value
     return config
 
 
@@ -794,7 +799,8 @@ def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[It
     net = rt.wrap(model)
     enc = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
     dec = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
-    opt = torch.optim.AdamW([{"params": enc, "lr": args.lr * 0.2}, {"params": dec, "lr": args.lr}],
+    lr = _lr(args)
+    opt = torch.optim.AdamW([{"params": enc, "lr": lr * 0.2}, {"params": dec, "lr": lr}],
                             weight_decay=1e-4)
     base = [g["lr"] for g in opt.param_groups]
     rng = rt.rng(args.seed)
@@ -833,7 +839,7 @@ def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[It
     t0 = rt.clock()
     done = trainer.run(rt.time_budget(args.time_limit))
     facts = {"steps": done, "steps_planned": args.steps, "train_photos": len(records), "features": features,
-             "skin_tone_aug": skin_tone, "paint_aug": paint, "lr": float(args.lr), "frozen_stages": model.frozen_stages,
+             "skin_tone_aug": skin_tone, "paint_aug": paint, "lr": lr, "frozen_stages": model.frozen_stages,
              "last_session_s": round(rt.clock() - t0, 1)}
     return model, facts
 
@@ -1051,8 +1057,8 @@ def main(args: argparse.Namespace) -> int:
     class_weights(getattr(args, "class_weight", None))  # nor a wrong --class-weight
     if not 0 <= _frozen(args) <= len(STAGES):
         raise SystemExit(f"--frozen-stages must be 0-{len(STAGES)}, got {_frozen(args)}")
-    if not float(getattr(args, "lr", LR)) > 0:
-        raise SystemExit(f"--lr must be above 0, got {args.lr}")
+    if not _lr(args) > 0:
+        raise SystemExit(f"--lr must be above 0, got {_lr(args)}")
     for flag, value in (("--skin-tone-aug", _skin_tone(args)), ("--paint-aug", _paint(args)),
                         ("--pseudo-min-prob", _pseudo_min(args))):
         if not 0.0 <= value <= 1.0:
