@@ -173,10 +173,10 @@ class FaceAnalyzer:
         t0 = time.perf_counter()
         faces, rotation = self._detect_any_rotation(rgb, max_faces)
         t1 = time.perf_counter()
-        parsing = self._parse(rgb, faces) if parse else None
+        parsing, notes = self._parse(rgb, faces) if parse else (None, {})
         t2 = time.perf_counter()
         info = dict(self.info, detect_ms=(t1 - t0) * 1000, parse_ms=(t2 - t1) * 1000, cached=False,
-                    faces=len(faces), rotation=rotation)
+                    faces=len(faces), rotation=rotation, **notes)
         res = FaceAnalysis(shape=rgb.shape[:2], faces=faces, parsing=parsing, info=info)
         with self._lock:
             self._cache[key] = res
@@ -196,7 +196,10 @@ class FaceAnalyzer:
                 self._learned = LearnedParser(self._learned_path)
             return self._learned
 
-    def _parse(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
+    def _parse(self, rgb: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, dict[str, Any]]:
+        """The label map and what ``info`` should add about it: ``geometric_faces``, the number of
+        faces the learned parser left to the geometric labels (its face guard,
+        :func:`~engine.faces.learned_parsing.refine_parsing`), when the learned parser ran."""
         h, w = rgb.shape[:2]
         small, s = downscale_to(rgb, PARSE_SIDE)
         scaled = [replace(f, box=f.box * s, keypoints=f.keypoints * s,
@@ -209,10 +212,13 @@ class FaceAnalyzer:
         except BaseException:
             LearnedParser.abandon(prepared)
             raise
+        notes: dict[str, Any] = {}
         if learned is not None:
-            labels = learned.parse(small, scaled, labels, prepared)
+            fell_back: list[float] = []
+            labels = learned.parse(small, scaled, labels, prepared, fell_back)
+            notes["geometric_faces"] = len(fell_back)
         if self.parser is not None and faces:
             labels = self.parser.parse(small, scaled, base=labels)
         if s < 1.0:
             labels = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
-        return labels
+        return labels, notes

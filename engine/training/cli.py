@@ -215,6 +215,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     fp.add_argument("--edge-refine", type=float, default=0.0, metavar="R",
                     help="guided filter of the pasted-back class probabilities, radius R crop pixels, steered "
                          "by the photo's grey levels (scored that way; written into the card; 0: off)")
+    fp.add_argument("--face-guard", type=float, default=None, metavar="G",
+                    help="a face whose eye band the network takes out of the face by more than this share gets "
+                         "its geometric skin back inside the mesh's outline (scored that way; written into the "
+                         "card; default 0.5; 1: off)")
     fp.add_argument("--class-weight", action="append", default=None, metavar="NAME=W",
                     help="weight the cross-entropy of pixels of true class NAME by W (repeatable; e.g. "
                          "l_brow=2 for a class the parser under-segments; written into the card)")

@@ -49,6 +49,7 @@ from engine.errors import CheckpointError
 from engine.faces.learned_parsing import (
     CROP_SCALE,
     CROP_SHIFT,
+    FACE_GUARD,
     FEATHER,
     MIRROR_PAIRS,
     add_prior_gain,
@@ -56,6 +57,7 @@ from engine.faces.learned_parsing import (
     crop_and_prior,
     crop_correction,
     edge_radius,
+    face_guard,
     feather_mask,
     first_argmax,
     keep_mesh_classes,
@@ -703,10 +705,11 @@ def summarize(inter: np.ndarray, union: np.ndarray, annotated: Sequence[int]) ->
 def evaluate(model: FaceParserNet, records: Sequence[dict[str, Any]], items: Sequence[Item], size: int,
              sink: dict[str, dict[str, np.ndarray]] | None = None, scale: float = CROP_SCALE,
              shift: float = CROP_SHIFT, keep: Sequence[int] = (), mirrored: bool = False,
-             edge: float = 0.0) -> dict[str, Any]:
+             edge: float = 0.0, guard: float = 1.0) -> dict[str, Any]:
     """Learned vs geometric on ``records`` (full-resolution photos, product path, crop ``scale`` /
     ``shift``, the mesh's ``keep`` classes kept, each crop also seen mirrored when ``mirrored``, the
-    edge-aware refinement of radius ``edge`` when above 0); per source.
+    edge-aware refinement of radius ``edge`` when above 0, the face guard ``guard`` when below 1);
+    per source.
 
     ``sink`` (optional) accumulates the raw intersections/unions per source and engine across calls.
     """
@@ -718,7 +721,7 @@ def evaluate(model: FaceParserNet, records: Sequence[dict[str, Any]], items: Seq
         rgb = load_image(it.photo)
         truth = read_truth(it)
         learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], model, size, scale, shift, keep, mirrored,
-                                 edge=edge)
+                                 edge=edge, guard=guard)
         for eng, pred in (("geometric", rec["geometric"]), ("learned", learned)):
             for a in (acc, sink) if sink is not None else (acc,):
                 d = a.setdefault(f"{src.name}/{eng}", _counts())
@@ -912,7 +915,7 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
             scored = fdir / "scoring.json"  # (runs before it existed were scored as they were run)
             if scored.is_file() and json.loads(scored.read_text()) != _scoring(args):
                 raise SystemExit(f"fold {k + 1} was scored with {scored.read_text()}, not {json.dumps(_scoring(args))}: "
-                                 "run with the same --mirror-tta / --keep-mesh-classes / --edge-refine, "
+                                 "run with the same --mirror-tta / --keep-mesh-classes / --edge-refine / --face-guard, "
                                  "or add --rescore")
         else:  # the finished fold's model, scored again
             import safetensors.torch
@@ -944,18 +947,30 @@ def _keep(args: argparse.Namespace) -> tuple[int, ...]:
 
 
 def _scored_with(args: argparse.Namespace) -> dict[str, Any]:
-    """:func:`evaluate`'s ``keep``, ``mirrored`` and ``edge`` of a run (``--keep-mesh-classes``,
-    ``--mirror-tta``, ``--edge-refine``)."""
-    return {"keep": _keep(args), "mirrored": _mirror(args), "edge": _edge(args)}
+    """:func:`evaluate`'s ``keep``, ``mirrored``, ``edge`` and ``guard`` of a run (``--keep-mesh-classes``,
+    ``--mirror-tta``, ``--edge-refine``, ``--face-guard``)."""
+    return {"keep": _keep(args), "mirrored": _mirror(args), "edge": _edge(args), "guard": _guard(args)}
 
 
 def _scoring(args: argparse.Namespace) -> dict[str, Any]:
     """How a fold's held-out photos are scored (kept beside its result: a resumed run must score
-    every fold the same way; ``edge_refine`` only when on, as folds scored before it existed)."""
+    every fold the same way; ``edge_refine`` and ``face_guard`` only when on, as folds scored before
+    they existed)."""
     out: dict[str, Any] = {"mirror_tta": _mirror(args), "keep_mesh_classes": _keep_names(args)}
     if _edge(args) > 0:
         out["edge_refine"] = _edge(args)
+    if _guard(args) < 1.0:
+        out["face_guard"] = _guard(args)
     return out
+
+
+def _guard(args: argparse.Namespace) -> float:
+    """The face guard's share (``--face-guard``, default :data:`FACE_GUARD`; 1: off)."""
+    value = _option(args, "face_guard", FACE_GUARD)
+    try:
+        return face_guard(value)  # the card's own check
+    except CheckpointError:
+        raise SystemExit(f"--face-guard must be a share above 0 and at most 1, got {value}") from None
 
 
 def _edge(args: argparse.Namespace) -> float:
@@ -1054,6 +1069,7 @@ def main(args: argparse.Namespace) -> int:
         holdout_sources(args.holdout_source)  # a wrong name fails before the slow cache
     _keep(args)  # a wrong --keep-mesh-classes name fails before any training
     _edge(args)  # nor a wrong --edge-refine radius
+    _guard(args)  # nor a wrong --face-guard share
     class_weights(getattr(args, "class_weight", None))  # nor a wrong --class-weight
     if not 0 <= _frozen(args) <= len(STAGES):
         raise SystemExit(f"--frozen-stages must be 0-{len(STAGES)}, got {_frozen(args)}")
@@ -1119,6 +1135,7 @@ def main(args: argparse.Namespace) -> int:
                  "cv_miou_geometric": vfacts["mean_source_miou_geometric"]},
         extra={**facts, "crop_scale": _crop(args)[0], "crop_shift": _crop(args)[1],
                "keep_mesh_classes": _keep_names(args), "mirror_tta": _mirror(args), "edge_refine": _edge(args),
+               "face_guard": _guard(args),
                "folds": args.folds,
                **_pseudo_facts(args, len(pseudo)),
                "class_weight": list(getattr(args, "class_weight", None) or []),
@@ -1143,11 +1160,12 @@ def _rewrite_card(args: argparse.Namespace, table: dict[str, Any], pool: dict[st
     before = {"mirror_tta": bool(old.extra.get("mirror_tta", False)),
               "keep_mesh_classes": list(old.extra.get("keep_mesh_classes", [])),
               "edge_refine": float(old.extra.get("edge_refine", 0.0)),
+              "face_guard": float(old.extra.get("face_guard", 1.0)),
               "mean_source_miou_learned": old.extra.get("mean_source_miou_learned"),
               "cv_pooled_iou_learned": (old.extra.get("cv_pooled_iou") or {}).get("learned")}
     extra = dict(old.extra, cv=table, cv_pooled_iou=pool, cv_folds=fold_facts, verdict_rule=VERDICT_RULE,
                  keep_mesh_classes=_keep_names(args), mirror_tta=_mirror(args), edge_refine=_edge(args),
-                 scored_before=[*old.extra.get("scored_before", []), before], **vfacts)
+                 face_guard=_guard(args), scored_before=[*old.extra.get("scored_before", []), before], **vfacts)
     v = old.verdict
     card = save_checkpoint(
         model.half(), args.out, task=old.task, input_size=old.input_size, label_scheme=old.label_scheme,
@@ -1171,6 +1189,7 @@ def _eval_only(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
                    shift=float(card.extra.get("crop_shift", CROP_SHIFT)),
                    keep=class_ids(card.extra.get("keep_mesh_classes", [])),
                    mirrored=bool(card.extra.get("mirror_tta", False)),
-                   edge=edge_radius(card.extra.get("edge_refine", 0.0)))
+                   edge=edge_radius(card.extra.get("edge_refine", 0.0)),
+                   guard=face_guard(card.extra.get("face_guard", 1.0)))
     print(json.dumps({"training_photos_not_held_out": res}, indent=1))
     return 0

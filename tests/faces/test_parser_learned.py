@@ -58,6 +58,39 @@ def test_paste_back_is_exact_outside_the_crop() -> None:
     assert np.array_equal(refine_parsing(rgb, [bare], geometric, net, 64), geometric)
 
 
+@pytest.mark.parametrize(("winner", "guarded"), [("background", True), ("hair", True), ("eye_g", False)])
+def test_a_face_whose_eye_band_the_network_takes_out_keeps_its_skin(winner: str, guarded: bool) -> None:
+    """The face guard: a network that turns the face to background or hair gets that face's skin back
+    inside the mesh's outline (and says so), its other labels stay; glasses over the face are still
+    the face, so nothing is given back."""
+    from dataclasses import replace
+
+    from engine.faces.learned_parsing import FACE_GUARD, class_ids
+
+    rgb, face, geometric = _scene()
+    t = np.linspace(0, 2 * np.pi, 478, endpoint=False)
+    face = replace(face, landmarks=np.stack([80 + 17 * np.cos(t), 62 + 25 * np.sin(t)], 1).astype(np.float32))
+    hull = np.zeros(geometric.shape, np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(face.landmarks).astype(np.int32)), 1)
+    skin_inside, skin_outside = (geometric == 1) & (hull > 0), (geometric == 1) & (hull == 0)
+    assert skin_inside.sum() > 1000 and skin_outside.sum() > 100
+    win = class_ids([winner])[0]
+    net = FaceParserNet(width=32, prior_width=4).eval()
+    with torch.no_grad():
+        net.prior_gain.zero_()
+        net.head.bias[win] = 50.0  # this class wins every pixel of the crop
+    fell_back: list[float] = []
+    out = refine_parsing(rgb, [face], geometric, net, 64, guard=FACE_GUARD, fell_back=fell_back)
+    unguarded = refine_parsing(rgb, [face], geometric, net, 64)
+    assert (unguarded[skin_inside] == win).mean() > 0.9
+    if guarded:
+        assert len(fell_back) == 1 and FACE_GUARD < fell_back[0] <= 1.0
+        assert (out[skin_inside] == 1).all() and (out[skin_outside] == win).mean() > 0.5
+        assert np.array_equal(out[~skin_inside], unguarded[~skin_inside])
+    else:
+        assert not fell_back and np.array_equal(out, unguarded)
+
+
 def test_no_face_exits_3_through_the_learned_parser(tmp_path: Path, monkeypatch, capsys) -> None:
     from engine.cli import main
 
@@ -420,3 +453,43 @@ def test_edge_refinement_is_read_from_the_card_and_checked(tmp_path: Path, monke
         paste_correction(geometric.copy(), crop, torch.zeros(19, 64, 64), torch.ones(19), None, 1.0)
     with pytest.raises(ValueError, match="below 1/19"):
         LP.guided_argmax(np.zeros((4, 4), np.float32), np.full((19, 4, 4), 1 / 19, np.float32), 1, floor=0.06)
+
+
+def test_analyze_says_how_many_faces_kept_their_geometric_skin(tmp_path: Path, monkeypatch) -> None:
+    """A learned parser that turns the astronaut's face to background trips the face guard: ``info``
+    counts that face, and her skin inside the mesh's outline is the geometric parser's."""
+    from engine.faces.analyzer import FaceAnalyzer
+
+    net = FaceParserNet(width=32, prior_width=4).eval()
+    with torch.no_grad():
+        net.prior_gain.zero_()
+        net.head.bias[0] = 50.0
+    save_checkpoint(net.half(), tmp_path / "ckpt" / "face_parser", task="faces", input_size=(64, 64),
+                    label_scheme="celebamask_hq", extra={"face_guard": 0.5}, verdict=Verdict("geometric", "t", True))
+    monkeypatch.setenv("MASQUERADE_CHECKPOINTS", str(tmp_path / "ckpt"))
+    photo = data.astronaut()
+    res = FaceAnalyzer(parser="learned").analyze(photo)
+    geo = FaceAnalyzer(parser="geometric").analyze(photo)
+    assert len(res.faces) == 1 and res.info["geometric_faces"] == 1 and "geometric_faces" not in geo.info
+    assert res.parsing is not None and geo.parsing is not None
+    hull = np.zeros(photo.shape[:2], np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(res.faces[0].landmarks).astype(np.int32)), 1)
+    skin = (geo.parsing == 1) & (hull > 0)
+    assert skin.sum() > 5000 and (res.parsing[skin] == 1).all()
+    assert (res.parsing[(geo.parsing == 13) & (hull == 0)] == 0).mean() > 0.9  # her hair: the network's background
+
+
+def test_the_face_guard_is_the_cards(tmp_path: Path) -> None:
+    """A card without ``face_guard`` was scored without the guard and runs without it; a bad one is refused."""
+    from engine.errors import CheckpointError
+    from engine.faces.learned_parsing import LearnedParser
+
+    def card(**extra: object) -> Path:
+        return save_checkpoint(FaceParserNet(width=32, prior_width=4).half(), tmp_path / "face_parser", task="faces",
+                               input_size=(64, 64), label_scheme="celebamask_hq", extra=extra,
+                               verdict=Verdict("geometric", "t", True))
+
+    assert LearnedParser(card(), device="cpu").guard == 1.0
+    assert LearnedParser(card(face_guard=0.4), device="cpu").guard == 0.4
+    with pytest.raises(CheckpointError, match="face_guard must be a share"):
+        LearnedParser(card(face_guard=0), device="cpu")

@@ -248,7 +248,7 @@ def test_holdout_trains_without_the_held_out_source(tmp_path: Path, monkeypatch)
         return tiny(), {"steps": args.steps}
 
     def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
-                  keep: Any = (), mirrored: bool = False, edge: float = 0.0) -> dict:
+                  keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0) -> dict:
         for r in recs:
             src = its[int(r["index"])].source
             for eng, hit in (("geometric", 1.0), ("learned", 2.0)):
@@ -293,9 +293,9 @@ def test_a_stopped_training_resumes(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeypatch) -> None:
-    """A finished fold keeps how it was scored (scoring.json): resuming with another --mirror-tta or
-    --edge-refine is refused in one line instead of mixing two ways of scoring; --rescore scores it
-    again; a radius out of range is refused."""
+    """A finished fold keeps how it was scored (scoring.json): resuming with another --mirror-tta,
+    --edge-refine or --face-guard is refused in one line instead of mixing two ways of scoring;
+    --rescore scores it again; a radius or a share out of range is refused."""
     import argparse
 
     import engine.training.parser as P
@@ -304,6 +304,7 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
     records = [{"index": i} for i in range(len(items))]
     scored_mirrored: list[bool] = []
     scored_edge: list[float] = []
+    scored_guard: list[float] = []
 
     def fake_train(rt: Any, recs: Any, its: Any, out_dir: Path, args: Any) -> tuple[FaceParserNet, dict]:
         import safetensors.torch
@@ -314,9 +315,10 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
         return model, {"steps": args.steps}
 
     def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
-                  keep: Any = (), mirrored: bool = False, edge: float = 0.0) -> dict:
+                  keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0) -> dict:
         scored_mirrored.append(mirrored)
         scored_edge.append(edge)
+        scored_guard.append(guard)
         d = sink.setdefault("mt/learned", P._counts())
         d["n"] += 1.0
         return {}
@@ -325,10 +327,11 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
     monkeypatch.setattr(P, "evaluate", fake_eval)
     monkeypatch.setattr(P, "FaceParserNet", lambda **kw: tiny())
     rt = P.Runtime.create("cpu", False)
-    args = argparse.Namespace(folds=2, seed=0, steps=1, size=32, width=32, mirror_tta=False, keep_mesh_classes="")
+    args = argparse.Namespace(folds=2, seed=0, steps=1, size=32, width=32, mirror_tta=False, keep_mesh_classes="",
+                              face_guard=1.0)
     P._run_folds(rt, records, items, args, tmp_path)
     assert scored_mirrored == [False, False]
-    # written as before --edge-refine existed, so folds scored then still resume
+    # written as before --edge-refine and --face-guard existed, so folds scored then still resume
     assert json.loads((tmp_path / "fold0" / "scoring.json").read_text()) == {"mirror_tta": False,
                                                                             "keep_mesh_classes": []}
     P._run_folds(rt, records, items, args, tmp_path)  # the same scoring resumes without scoring again
@@ -351,6 +354,17 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
     assert json.loads((tmp_path / "fold0" / "scoring.json").read_text())["edge_refine"] == 1.0
     args.edge_refine = 9.0
     with pytest.raises(SystemExit, match="--edge-refine must be a radius"):
+        P._run_folds(rt, records, items, args, tmp_path)
+    args.edge_refine = 1.0
+    del args.rescore, args.face_guard  # the guard's default is on: these folds were scored without it
+    with pytest.raises(SystemExit, match="--face-guard"):
+        P._run_folds(rt, records, items, args, tmp_path)
+    args.rescore = True
+    P._run_folds(rt, records, items, args, tmp_path)
+    assert scored_guard == [1.0] * 6 + [P.FACE_GUARD] * 2
+    assert json.loads((tmp_path / "fold0" / "scoring.json").read_text())["face_guard"] == P.FACE_GUARD
+    args.face_guard = 0.0
+    with pytest.raises(SystemExit, match="--face-guard must be a share"):
         P._run_folds(rt, records, items, args, tmp_path)
 
 
@@ -434,7 +448,7 @@ def test_each_fold_is_pseudo_labelled_by_its_own_teacher(tmp_path: Path, monkeyp
         return tiny(), {"steps": args.steps}
 
     def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
-                  keep: Any = (), mirrored: bool = False, edge: float = 0.0) -> dict:
+                  keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0) -> dict:
         tested.extend(int(r["index"]) for r in recs)
         d = sink.setdefault("mt/learned", P._counts())
         d["n"] += 1.0
@@ -609,8 +623,9 @@ def test_a_rescore_keeps_what_the_card_said_before(tmp_path: Path) -> None:
     P._rewrite_card(args, {}, pool, facts, True, [])
     card = read_card(out.with_suffix(".json"))
     assert card.extra["edge_refine"] == 0.75 and card.extra["mean_source_miou_learned"] == 0.72
+    assert card.extra["face_guard"] == P.FACE_GUARD  # the default
     assert card.extra["scored_before"] == [{"mirror_tta": True, "keep_mesh_classes": ["u_lip"], "edge_refine": 0.0,
-                                            "mean_source_miou_learned": 0.70,
+                                            "face_guard": 1.0, "mean_source_miou_learned": 0.70,
                                             "cv_pooled_iou_learned": {"skin": 0.9}}]
     args.edge_refine = 1.0
     P._rewrite_card(args, {}, pool, dict(facts, mean_source_miou_learned=0.73), True, [])
