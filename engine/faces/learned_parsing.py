@@ -83,7 +83,7 @@ face (:func:`band_lost`) before that face keeps its geometric labels (:func:`ref
 shipped recipe's held-out folds (84 faces, `runs/parser_v14lr3`) one face lost 0.68 of its band (a
 white-painted stage face on a white backdrop, skin turned to background) and every other face at
 most 0.037. With the guard the held-out mean over sources went 0.7485 → 0.7490 (that face's skin
-0.002 → 0.82; Xiqu stage skin 0.843 → 0.870, no other class of any source lower)."""
+0.002 → 0.785, geometric 0.811; Xiqu stage skin 0.843 → 0.870, no other class of any source lower)."""
 
 BAND_ABOVE = 0.25
 """Top of the eye band above the eyes' line, in eye-to-mouth distances (the brows' lower half;
