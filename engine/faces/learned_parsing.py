@@ -78,12 +78,14 @@ box, and a class left out there is under 0.05 against a winner of at least 1/19.
 
 FACE_GUARD = 0.5
 """Default of ``masquerade train parser --face-guard`` (a card names the value it was scored with,
-``face_guard``; a card without one was scored, and runs, without the guard). Largest share of a face's eye band (:func:`eye_band`) that the learned step may take out of the
-face (:func:`band_lost`) before that face keeps its geometric labels (:func:`refine_parsing`). On the
-shipped recipe's held-out folds (84 faces, `runs/parser_v14lr3`) one face lost 0.68 of its band (a
-white-painted stage face on a white backdrop, skin turned to background) and every other face at
-most 0.037. With the guard the held-out mean over sources went 0.7485 → 0.7490 (that face's skin
-0.002 → 0.785, geometric 0.811; Xiqu stage skin 0.843 → 0.870, no other class of any source lower)."""
+``face_guard``; a card without one was scored, and runs, without the guard): the largest share of a
+face's eye band (:func:`eye_band`) that the learned step may take out of the face (:func:`band_lost`)
+before that face gets its geometric skin back (:func:`refine_parsing`, :func:`restore_face_skin`).
+On the shipped recipe's held-out folds (84 faces, ``runs/parser_v14lr3``) one face lost 0.68 of its
+band (a white-painted stage face on a white backdrop, skin turned to background) and every other
+face at most 0.037. With the guard the held-out mean over sources went 0.7485 → 0.7490 (that face's
+skin 0.002 → 0.785, geometric 0.811; Xiqu stage skin 0.843 → 0.870, no other class of any source
+lower)."""
 
 BAND_ABOVE = 0.25
 """Top of the eye band above the eyes' line, in eye-to-mouth distances (the brows' lower half;
