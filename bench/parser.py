@@ -216,7 +216,7 @@ def sheet(out: Path, run_dir: Path, size: int, folds: int, per_source: int = 3, 
             it = items[int(rec["index"])]
             rgb = load_image(it.photo)
             learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], models[fold_of[int(rec["index"])]], size,
-                                     scale, shift, keep, mirror, edge=edge, guard=_run_guard())
+                                     scale, shift, keep, mirror, edge=edge, guard=_run_guard(), hat=_run_hat())
             cells = [rgb, colorize_labels(rec["geometric"]), colorize_labels(learned), colorize_labels(read_truth(it))]
             rows.append(np.concatenate([cv2.resize(c, (tile, tile), interpolation=cv2.INTER_AREA if c is rgb
                                                    else cv2.INTER_NEAREST) for c in cells], 1))
@@ -290,6 +290,11 @@ def _run_guard() -> float:
     return face_guard(_shipped_extra().get("face_guard", 1.0))
 
 
+def _run_hat() -> bool:
+    """Whether the shipped checkpoint carries its hair / hat decision past the crops (``extend_hat``)."""
+    return bool(_shipped_extra().get("extend_hat", False))
+
+
 def makeup_masks(rgb: np.ndarray, labels: np.ndarray, faces: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """The classical makeup's ``lips`` and ``base`` regions (> 0.5, default region style) of the
     largest face with landmarks, as full-image boolean masks (both empty without such a face)."""
@@ -331,7 +336,7 @@ def _makeup_section(run_dir: Path, size: int, folds: int) -> dict[str, Any]:
         faces = faces_of(rec)
         parsings = {"geometric": rec["geometric"],
                     "learned": refine_parsing(rgb, faces, rec["geometric"], models[k], size, scale, shift, keep,
-                                              mirror, edge=edge, guard=_run_guard())}
+                                              mirror, edge=edge, guard=_run_guard(), hat=_run_hat())}
         for eng, lab in parsings.items():
             lips, base = makeup_masks(rgb, lab, faces)
             a = acc.setdefault(f"{it.source}/{eng}", np.zeros(5))

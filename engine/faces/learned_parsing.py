@@ -100,6 +100,13 @@ BAND_CLASSES = ("skin", "nose", "l_eye", "r_eye", "l_brow", "r_brow")
 STILL_FACE = ("skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "mouth", "u_lip", "l_lip")
 """Learned classes that keep a band pixel in the face in :func:`band_lost` (glasses too)."""
 
+HAT_RING = 2.0
+"""Depth (crop pixels) of the band just inside each crop's feathered border whose learned ``hair`` /
+``hat`` labels are continued outwards by :func:`extend_hat`."""
+
+HAT_VOTE = 0.15
+"""Window (share of the crop side) over which the band's hair / hat labels vote in :func:`extend_hat`."""
+
 TRAIN_HINT = "masquerade train parser --data ../shared/data"
 
 MIRROR_PAIRS = (("l_eye", "r_eye"), ("l_brow", "r_brow"), ("l_ear", "r_ear"))
@@ -422,6 +429,66 @@ def restore_face_skin(labels: np.ndarray, before: np.ndarray, face: Face) -> Non
     labels[back] = before[back]
 
 
+def crop_depth(shape: tuple[int, int], crops: Sequence[AlignedCrop]) -> np.ndarray:
+    """``float32`` ``[H, W]``: each pixel's distance (crop pixels) inside the deepest of ``crops``
+    from that crop's border; 0 or below outside every crop.
+
+    Example:
+        >>> crop = AlignedCrop(np.zeros((4, 4, 3), np.uint8), np.array([[1.0, 0, -1], [0, 1, -1]]), 4)
+        >>> crop_depth((6, 6), [crop])[2].tolist()                   # x, y = 1..4 map onto the crop
+        [-0.5, 0.5, 1.5, 1.5, 0.5, -0.5]
+    """
+    h, w = shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    depth = np.full(shape, -np.inf, np.float32)
+    for crop in crops:
+        m = crop.matrix.astype(np.float32)
+        u = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
+        v = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
+        s = float(crop.size)
+        inner = np.minimum(np.minimum(u + 0.5, v + 0.5), np.minimum(s - 0.5 - u, s - 0.5 - v))
+        np.maximum(depth, inner, out=depth)
+    return depth
+
+
+def extend_hat(labels: np.ndarray, crops: Sequence[AlignedCrop], ring: float = HAT_RING) -> None:
+    """Carry the learned hair / hat decision past the crops (in place).
+
+    Outside the crops and in their feathered border (:data:`FEATHER`) the labels are the geometric
+    parser's, which has no ``hat``: a tall stage headdress was ``hat`` inside the crop and ``hair``
+    above it, cut by a straight seam. Each ``hair`` pixel there takes the label (``hair`` or ``hat``)
+    of the nearest learned ``hair`` / ``hat`` pixel of the band just inside the feather (``ring``
+    crop pixels deep). Nothing changes where the learned labels hold no ``hat`` in that band.
+
+    Example:
+        >>> crop = AlignedCrop(np.zeros((50, 50, 3), np.uint8), np.array([[1.0, 0, 0], [0, 1, -10]]), 50)
+        >>> labels = np.full((60, 50), 13, np.uint8); labels[12:20, :25] = 14     # hat on the left
+        >>> extend_hat(labels, [crop]); labels[0, [0, 49]].tolist(), int(labels[30, 0])
+        ([14, 13], 13)
+    """
+    hair, hat = class_ids(("hair", "hat"))
+    if not crops or not (labels == hat).any():
+        return
+    f = max(1, int(round(crops[0].size * FEATHER)))  # (feather_mask's zero band, crop pixels)
+    depth = crop_depth(labels.shape, crops)
+    seeds = (depth > f) & (depth <= f + ring) & ((labels == hair) | (labels == hat))
+    if not (seeds & (labels == hat)).any():
+        return
+    todo = (depth <= f) & (labels == hair)
+    if not todo.any():
+        return
+    _, nearest = cv2.distanceTransformWithLabels((~seeds).astype(np.uint8), cv2.DIST_L2, 5,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    # each seed votes with its neighbours along the band (a window of HAT_VOTE of the crop side), so
+    # a band that alternates hat and hair does not cast alternating stripes outwards
+    k = max(3, int(round(HAT_VOTE * crops[0].size / np.sqrt(abs(np.linalg.det(crops[0].matrix[:, :2]))))) | 1)
+    votes = cv2.boxFilter((seeds & (labels == hat)).astype(np.float32), -1, (k, k), normalize=False)
+    count = cv2.boxFilter(seeds.astype(np.float32), -1, (k, k), normalize=False)
+    ys, xs = np.nonzero(seeds)  # DIST_LABEL_PIXEL numbers the zero pixels from 1 in this (row-major) order
+    seed_label = np.where(votes[ys, xs] > 0.5 * count[ys, xs], hat, hair)
+    labels[todo] = np.concatenate([[hair], seed_label]).astype(np.uint8)[nearest[todo]]
+
+
 def keep_mesh_classes(labels: np.ndarray, geometric: np.ndarray, keep: Sequence[int]) -> None:
     """Put the mesh-drawn classes ``keep`` back (in place): their pixels in ``geometric`` take their
     geometric label again, and no other pixel keeps one of them. A checkpoint's card names them
@@ -473,7 +540,7 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
                    size: int, scale: float = CROP_SCALE, shift: float = CROP_SHIFT,
                    keep: Sequence[int] = (), mirrored: bool = False,
                    prepared: Sequence[PreparedCrop] | None = None, edge: float = 0.0,
-                   guard: float = 1.0, fell_back: list[float] | None = None) -> np.ndarray:
+                   guard: float = 1.0, fell_back: list[float] | None = None, hat: bool = False) -> np.ndarray:
     """The learned parsing of ``rgb`` given its geometric parsing (module docstring).
 
     A face whose eye band the network would take out of the face by more than ``guard``
@@ -498,6 +565,8 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
             one); 1.0 (the default): off.
         fell_back: when given, the :func:`band_lost` share of each face that kept its geometric
             labels is appended to it.
+        hat: carry the learned hair / hat decision past the crops (:func:`extend_hat`; a card's
+            ``extend_hat``).
 
     Returns:
         New ``uint8`` ``[H, W]`` label map; ``geometric`` is not modified.
@@ -530,6 +599,8 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
         paste_correction(out, prep.crop, corr, gain, rgb, edge, fade)
         restore_face_skin(out, before, face)
     keep_mesh_classes(out, geometric, keep)
+    if hat:
+        extend_hat(out, [p.crop for p in prepared])
     return out
 
 
@@ -666,6 +737,7 @@ class LearnedParser:
         self.edge = edge_radius(card.extra.get("edge_refine", 0.0))
         self.overlap = True  # False: begin() starts nothing and parse() runs the whole step itself
         self.guard = face_guard(card.extra.get("face_guard", 1.0))  # refine_parsing's guard (1.0: off)
+        self.hat = bool(card.extra.get("extend_hat", False))  # refine_parsing's extend_hat
         self._beside = SideThread("learned-parser")  # where begin() runs
 
     def _threads(self) -> int:
@@ -723,7 +795,7 @@ class LearnedParser:
 
         def run() -> np.ndarray:
             return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift, self.keep,
-                                  self.mirrored, crops, self.edge, self.guard, fell_back)
+                                  self.mirrored, crops, self.edge, self.guard, fell_back, self.hat)
 
         if self.device.type != "cpu":
             return run()

@@ -219,6 +219,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                     help="a face whose eye band the network takes out of the face by more than this share gets "
                          "its geometric skin back inside the mesh's outline (scored that way; written into the "
                          "card; default 0.5; 1: off)")
+    fp.add_argument("--extend-hat", action=argparse.BooleanOptionalAction, default=True,
+                    help="carry the learned hair / hat decision past the face crop, where the geometric parser "
+                         "calls a tall headdress hair (scored that way; written into the card; default on)")
     fp.add_argument("--class-weight", action="append", default=None, metavar="NAME=W",
                     help="weight the cross-entropy of pixels of true class NAME by W (repeatable; e.g. "
                          "l_brow=2 for a class the parser under-segments; written into the card)")

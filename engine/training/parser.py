@@ -705,11 +705,11 @@ def summarize(inter: np.ndarray, union: np.ndarray, annotated: Sequence[int]) ->
 def evaluate(model: FaceParserNet, records: Sequence[dict[str, Any]], items: Sequence[Item], size: int,
              sink: dict[str, dict[str, np.ndarray]] | None = None, scale: float = CROP_SCALE,
              shift: float = CROP_SHIFT, keep: Sequence[int] = (), mirrored: bool = False,
-             edge: float = 0.0, guard: float = 1.0) -> dict[str, Any]:
+             edge: float = 0.0, guard: float = 1.0, hat: bool = False) -> dict[str, Any]:
     """Learned vs geometric on ``records`` (full-resolution photos, product path, crop ``scale`` /
     ``shift``, the mesh's ``keep`` classes kept, each crop also seen mirrored when ``mirrored``, the
-    edge-aware refinement of radius ``edge`` when above 0, the face guard ``guard`` when below 1);
-    per source.
+    edge-aware refinement of radius ``edge`` when above 0, the face guard ``guard`` when below 1,
+    the hair / hat decision carried past the crops when ``hat``); per source.
 
     ``sink`` (optional) accumulates the raw intersections/unions per source and engine across calls.
     """
@@ -721,7 +721,7 @@ def evaluate(model: FaceParserNet, records: Sequence[dict[str, Any]], items: Seq
         rgb = load_image(it.photo)
         truth = read_truth(it)
         learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], model, size, scale, shift, keep, mirrored,
-                                 edge=edge, guard=guard)
+                                 edge=edge, guard=guard, hat=hat)
         for eng, pred in (("geometric", rec["geometric"]), ("learned", learned)):
             for a in (acc, sink) if sink is not None else (acc,):
                 d = a.setdefault(f"{src.name}/{eng}", _counts())
@@ -915,7 +915,7 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
             scored = fdir / "scoring.json"  # (runs before it existed were scored as they were run)
             if scored.is_file() and json.loads(scored.read_text()) != _scoring(args):
                 raise SystemExit(f"fold {k + 1} was scored with {scored.read_text()}, not {json.dumps(_scoring(args))}: "
-                                 "run with the same --mirror-tta / --keep-mesh-classes / --edge-refine / --face-guard, "
+                                 "run with the same --mirror-tta / --keep-mesh-classes / --edge-refine / --face-guard / --extend-hat, "
                                  "or add --rescore")
         else:  # the finished fold's model, scored again
             import safetensors.torch
@@ -948,20 +948,28 @@ def _keep(args: argparse.Namespace) -> tuple[int, ...]:
 
 def _scored_with(args: argparse.Namespace) -> dict[str, Any]:
     """:func:`evaluate`'s ``keep``, ``mirrored``, ``edge`` and ``guard`` of a run (``--keep-mesh-classes``,
-    ``--mirror-tta``, ``--edge-refine``, ``--face-guard``)."""
-    return {"keep": _keep(args), "mirrored": _mirror(args), "edge": _edge(args), "guard": _guard(args)}
+    ``--mirror-tta``, ``--edge-refine``, ``--face-guard``, ``--extend-hat``)."""
+    return {"keep": _keep(args), "mirrored": _mirror(args), "edge": _edge(args), "guard": _guard(args),
+            "hat": _hat(args)}
 
 
 def _scoring(args: argparse.Namespace) -> dict[str, Any]:
     """How a fold's held-out photos are scored (kept beside its result: a resumed run must score
-    every fold the same way; ``edge_refine`` and ``face_guard`` only when on, as folds scored before
-    they existed)."""
+    every fold the same way; ``edge_refine``, ``face_guard`` and ``extend_hat`` only when on, as folds
+    scored before they existed)."""
     out: dict[str, Any] = {"mirror_tta": _mirror(args), "keep_mesh_classes": _keep_names(args)}
     if _edge(args) > 0:
         out["edge_refine"] = _edge(args)
     if _guard(args) < 1.0:
         out["face_guard"] = _guard(args)
+    if _hat(args):
+        out["extend_hat"] = True
     return out
+
+
+def _hat(args: argparse.Namespace) -> bool:
+    """Whether the learned hair / hat decision is carried past the crops (``--extend-hat``, default on)."""
+    return bool(getattr(args, "extend_hat", True))
 
 
 def _guard(args: argparse.Namespace) -> float:
@@ -1135,7 +1143,7 @@ def main(args: argparse.Namespace) -> int:
                  "cv_miou_geometric": vfacts["mean_source_miou_geometric"]},
         extra={**facts, "crop_scale": _crop(args)[0], "crop_shift": _crop(args)[1],
                "keep_mesh_classes": _keep_names(args), "mirror_tta": _mirror(args), "edge_refine": _edge(args),
-               "face_guard": _guard(args),
+               "face_guard": _guard(args), "extend_hat": _hat(args),
                "folds": args.folds,
                **_pseudo_facts(args, len(pseudo)),
                "class_weight": list(getattr(args, "class_weight", None) or []),
@@ -1161,11 +1169,12 @@ def _rewrite_card(args: argparse.Namespace, table: dict[str, Any], pool: dict[st
               "keep_mesh_classes": list(old.extra.get("keep_mesh_classes", [])),
               "edge_refine": float(old.extra.get("edge_refine", 0.0)),
               "face_guard": float(old.extra.get("face_guard", 1.0)),
+              "extend_hat": bool(old.extra.get("extend_hat", False)),
               "mean_source_miou_learned": old.extra.get("mean_source_miou_learned"),
               "cv_pooled_iou_learned": (old.extra.get("cv_pooled_iou") or {}).get("learned")}
     extra = dict(old.extra, cv=table, cv_pooled_iou=pool, cv_folds=fold_facts, verdict_rule=VERDICT_RULE,
                  keep_mesh_classes=_keep_names(args), mirror_tta=_mirror(args), edge_refine=_edge(args),
-                 face_guard=_guard(args), scored_before=[*old.extra.get("scored_before", []), before], **vfacts)
+                 face_guard=_guard(args), extend_hat=_hat(args), scored_before=[*old.extra.get("scored_before", []), before], **vfacts)
     v = old.verdict
     card = save_checkpoint(
         model.half(), args.out, task=old.task, input_size=old.input_size, label_scheme=old.label_scheme,
@@ -1190,6 +1199,7 @@ def _eval_only(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
                    keep=class_ids(card.extra.get("keep_mesh_classes", [])),
                    mirrored=bool(card.extra.get("mirror_tta", False)),
                    edge=edge_radius(card.extra.get("edge_refine", 0.0)),
-                   guard=face_guard(card.extra.get("face_guard", 1.0)))
+                   guard=face_guard(card.extra.get("face_guard", 1.0)),
+                   hat=bool(card.extra.get("extend_hat", False)))
     print(json.dumps({"training_photos_not_held_out": res}, indent=1))
     return 0

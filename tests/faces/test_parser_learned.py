@@ -493,3 +493,38 @@ def test_the_face_guard_is_the_cards(tmp_path: Path) -> None:
     assert LearnedParser(card(face_guard=0.4), device="cpu").guard == 0.4
     with pytest.raises(CheckpointError, match="face_guard must be a share"):
         LearnedParser(card(face_guard=0), device="cpu")
+
+
+def test_the_learned_hat_is_carried_past_the_crop() -> None:
+    """extend_hat: hair the geometric parser drew beyond the crop continues the learned hat where the
+    learned labels just inside the crop's feather are hat, and stays hair where they are hair."""
+    from engine.faces.learned_parsing import crop_depth, extend_hat, prepare_crops
+
+    rgb, face, geometric = _scene()
+    geometric[:35, 40:120] = 13  # hair above the face, up to the top of the photo
+    for winner, expect in ((14, 14), (13, 13)):
+        net = FaceParserNet(width=32, prior_width=4).eval()
+        with torch.no_grad():
+            net.prior_gain.zero_()
+            net.head.bias[winner] = 50.0
+        plain = refine_parsing(rgb, [face], geometric, net, 64)
+        carried = refine_parsing(rgb, [face], geometric, net, 64, hat=True)
+        depth = crop_depth(geometric.shape, [prepare_crops(net, rgb, [face], 64)[0].crop])
+        beyond = (depth <= 0) & (geometric == 13)
+        assert beyond.sum() > 100 and (plain[beyond] == 13).all()
+        assert (carried[beyond] == expect).all() and np.array_equal(carried[~beyond & (depth > 3)], plain[~beyond & (depth > 3)])
+    untouched = geometric.copy()
+    extend_hat(untouched, [])  # no crop: nothing to carry
+    assert np.array_equal(untouched, geometric)
+
+
+def test_the_card_says_whether_the_hat_is_carried(tmp_path: Path) -> None:
+    from engine.faces.learned_parsing import LearnedParser
+
+    def card(**extra: object) -> Path:
+        return save_checkpoint(FaceParserNet(width=32, prior_width=4).half(), tmp_path / "face_parser", task="faces",
+                               input_size=(64, 64), label_scheme="celebamask_hq", extra=extra,
+                               verdict=Verdict("geometric", "t", True))
+
+    assert LearnedParser(card(), device="cpu").hat is False
+    assert LearnedParser(card(extend_hat=True), device="cpu").hat is True

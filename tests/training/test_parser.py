@@ -248,7 +248,7 @@ def test_holdout_trains_without_the_held_out_source(tmp_path: Path, monkeypatch)
         return tiny(), {"steps": args.steps}
 
     def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
-                  keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0) -> dict:
+                  keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0, hat: bool = False) -> dict:
         for r in recs:
             src = its[int(r["index"])].source
             for eng, hit in (("geometric", 1.0), ("learned", 2.0)):
@@ -294,7 +294,7 @@ def test_a_stopped_training_resumes(tmp_path: Path, monkeypatch) -> None:
 
 def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeypatch) -> None:
     """A finished fold keeps how it was scored (scoring.json): resuming with another --mirror-tta,
-    --edge-refine or --face-guard is refused in one line instead of mixing two ways of scoring;
+    --edge-refine, --face-guard or --extend-hat is refused in one line instead of mixing two ways of scoring;
     --rescore scores it again; a radius or a share out of range is refused."""
     import argparse
 
@@ -305,6 +305,7 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
     scored_mirrored: list[bool] = []
     scored_edge: list[float] = []
     scored_guard: list[float] = []
+    scored_hat: list[bool] = []
 
     def fake_train(rt: Any, recs: Any, its: Any, out_dir: Path, args: Any) -> tuple[FaceParserNet, dict]:
         import safetensors.torch
@@ -315,10 +316,11 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
         return model, {"steps": args.steps}
 
     def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
-                  keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0) -> dict:
+                  keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0, hat: bool = False) -> dict:
         scored_mirrored.append(mirrored)
         scored_edge.append(edge)
         scored_guard.append(guard)
+        scored_hat.append(hat)
         d = sink.setdefault("mt/learned", P._counts())
         d["n"] += 1.0
         return {}
@@ -328,10 +330,10 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
     monkeypatch.setattr(P, "FaceParserNet", lambda **kw: tiny())
     rt = P.Runtime.create("cpu", False)
     args = argparse.Namespace(folds=2, seed=0, steps=1, size=32, width=32, mirror_tta=False, keep_mesh_classes="",
-                              face_guard=1.0)
+                              face_guard=1.0, extend_hat=False)
     P._run_folds(rt, records, items, args, tmp_path)
     assert scored_mirrored == [False, False]
-    # written as before --edge-refine and --face-guard existed, so folds scored then still resume
+    # written as before --edge-refine, --face-guard and --extend-hat existed, so folds scored then still resume
     assert json.loads((tmp_path / "fold0" / "scoring.json").read_text()) == {"mirror_tta": False,
                                                                             "keep_mesh_classes": []}
     P._run_folds(rt, records, items, args, tmp_path)  # the same scoring resumes without scoring again
@@ -366,6 +368,13 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
     args.face_guard = 0.0
     with pytest.raises(SystemExit, match="--face-guard must be a share"):
         P._run_folds(rt, records, items, args, tmp_path)
+    del args.rescore, args.face_guard, args.extend_hat  # on by default
+    with pytest.raises(SystemExit, match="--extend-hat"):
+        P._run_folds(rt, records, items, args, tmp_path)
+    args.rescore = True
+    P._run_folds(rt, records, items, args, tmp_path)
+    assert scored_hat == [False] * 8 + [True] * 2
+    assert json.loads((tmp_path / "fold0" / "scoring.json").read_text())["extend_hat"] is True
 
 
 def test_pseudo_truths_keep_the_confident_centre_only() -> None:
@@ -448,7 +457,7 @@ def test_each_fold_is_pseudo_labelled_by_its_own_teacher(tmp_path: Path, monkeyp
         return tiny(), {"steps": args.steps}
 
     def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
-                  keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0) -> dict:
+                  keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0, hat: bool = False) -> dict:
         tested.extend(int(r["index"]) for r in recs)
         d = sink.setdefault("mt/learned", P._counts())
         d["n"] += 1.0
@@ -623,9 +632,10 @@ def test_a_rescore_keeps_what_the_card_said_before(tmp_path: Path) -> None:
     P._rewrite_card(args, {}, pool, facts, True, [])
     card = read_card(out.with_suffix(".json"))
     assert card.extra["edge_refine"] == 0.75 and card.extra["mean_source_miou_learned"] == 0.72
-    assert card.extra["face_guard"] == P.FACE_GUARD  # the default
+    assert card.extra["face_guard"] == P.FACE_GUARD and card.extra["extend_hat"] is True  # the defaults
     assert card.extra["scored_before"] == [{"mirror_tta": True, "keep_mesh_classes": ["u_lip"], "edge_refine": 0.0,
-                                            "face_guard": 1.0, "mean_source_miou_learned": 0.70,
+                                            "face_guard": 1.0, "extend_hat": False,
+                                            "mean_source_miou_learned": 0.70,
                                             "cv_pooled_iou_learned": {"skin": 0.9}}]
     args.edge_refine = 1.0
     P._rewrite_card(args, {}, pool, dict(facts, mean_source_miou_learned=0.73), True, [])
