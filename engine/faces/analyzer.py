@@ -198,8 +198,8 @@ class FaceAnalyzer:
 
     def _parse(self, rgb: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, dict[str, Any]]:
         """The label map and what ``info`` should add about it: ``geometric_faces``, the number of
-        faces the learned parser left to the geometric labels (its face guard,
-        :func:`~engine.faces.learned_parsing.refine_parsing`), when the learned parser ran."""
+        faces whose skin the learned parser's face guard gave back to the geometric labels
+        (:func:`~engine.faces.learned_parsing.refine_parsing`), when the learned parser ran."""
         h, w = rgb.shape[:2]
         small, s = downscale_to(rgb, PARSE_SIDE)
         scaled = [replace(f, box=f.box * s, keypoints=f.keypoints * s,

@@ -140,7 +140,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         "image": str(args.image),
         "size": [int(image.shape[1]), int(image.shape[0])],
         "label_scheme": "celebamask_hq",
-        "backends": {k: v for k, v in res.info.items() if k in ("detector", "parser")},
+        "backends": {k: v for k, v in res.info.items() if k in ("detector", "parser", "geometric_faces")},
         "faces": [f.to_json() for f in res.faces],
     }
     atomic_write_files({out / "landmarks.json": json.dumps(doc, indent=1).encode(),  # all three or none

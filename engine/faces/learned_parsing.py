@@ -19,7 +19,12 @@ For every face (smallest first, as :func:`engine.faces.parsing.geometric_parsing
    network's boundaries, upsampled from its stride-2 output, move onto the photo's own edges, and
    the prior's pixel-by-pixel colour decisions lose their ragged fringes (so the mesh's edges are
    no longer kept bit for bit). The filtered probabilities fade into the plain ones over the same
-   outer :data:`FEATHER` of the crop, so no step appears where the crop ends.
+   outer :data:`FEATHER` of the crop, so no step appears where the crop ends;
+5. when the card names a ``face_guard``, a face whose eye band the network would take out of the
+   face by more than that share gets the geometric skin and nose back inside the mesh's outline
+   (:func:`restore_face_skin`; the network has failed there);
+6. when the card says ``extend_hat``, the learned hair / hat decision is carried past the crops,
+   where the labels are still the geometric parser's, which has no hat (:func:`extend_hat`).
 
 :func:`resolve_parser` decides ``auto`` from the checkpoint's card only (the learned parser runs
 only when its verdict says it measured better than the geometric parser); :class:`LearnedParser`
@@ -544,10 +549,10 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
     """The learned parsing of ``rgb`` given its geometric parsing (module docstring).
 
     A face whose eye band the network would take out of the face by more than ``guard``
-    (:func:`band_lost` of its crop's plain arg-max) keeps its geometric labels: where the network
-    and the mesh disagree that much on where the face is, the network has failed (a white-painted
-    stage face on a white backdrop turned to background), and the geometric parser is the measured
-    baseline.
+    (:func:`band_lost` of its crop's plain arg-max) gets its geometric skin and nose back inside the
+    mesh's outline (:func:`restore_face_skin`): where the network and the mesh disagree that much on
+    where the face is, the network has failed (a white-painted stage face on a white backdrop turned
+    to background).
 
     Args:
         rgb: ``uint8`` ``[H, W, 3]``.
@@ -563,8 +568,8 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
         edge: radius (crop pixels) of the edge-aware refinement (:func:`guided_argmax`); 0: off.
         guard: the face guard's share (a card's ``face_guard``, :data:`FACE_GUARD` for the shipped
             one); 1.0 (the default): off.
-        fell_back: when given, the :func:`band_lost` share of each face that kept its geometric
-            labels is appended to it.
+        fell_back: when given, the :func:`band_lost` share of each face the guard gave its
+            geometric skin back is appended to it.
         hat: carry the learned hair / hat decision past the crops (:func:`extend_hat`; a card's
             ``extend_hat``).
 
@@ -590,14 +595,12 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
         prior = warp_labels(out, prep.crop)
         corr = crop_correction(model, prep.crop.image, prior, mirrored, prep.features) * fade
         lost = guard_share(prior, corr, gain, eye_band(size, prep.crop.to_crop(face.keypoints))) if guard < 1.0 else 0.0
-        if lost <= guard:
-            paste_correction(out, prep.crop, corr, gain, rgb, edge, fade)
-            continue
-        if fell_back is not None:
-            fell_back.append(lost)
-        before = out.copy()
+        before = out.copy() if lost > guard else None
         paste_correction(out, prep.crop, corr, gain, rgb, edge, fade)
-        restore_face_skin(out, before, face)
+        if before is not None:
+            restore_face_skin(out, before, face)
+            if fell_back is not None:
+                fell_back.append(lost)
     keep_mesh_classes(out, geometric, keep)
     if hat:
         extend_hat(out, [p.crop for p in prepared])
@@ -788,8 +791,8 @@ class LearnedParser:
             geometric: its geometric labels.
             prepared: what :meth:`begin` returned for the same ``rgb`` and ``faces`` (waited for
                 here), or ``None`` to run the whole step now.
-            fell_back: when given, gets the :func:`band_lost` share of each face that kept its
-                geometric labels (:func:`refine_parsing`'s face guard).
+            fell_back: when given, gets the :func:`band_lost` share of each face the face guard
+                gave its geometric skin back (:func:`refine_parsing`).
         """
         crops = prepared.result() if prepared is not None else None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -477,6 +478,12 @@ def test_analyze_says_how_many_faces_kept_their_geometric_skin(tmp_path: Path, m
     skin = (geo.parsing == 1) & (hull > 0)
     assert skin.sum() > 5000 and (res.parsing[skin] == 1).all()
     assert (res.parsing[(geo.parsing == 13) & (hull == 0)] == 0).mean() > 0.9  # her hair: the network's background
+
+    from engine.cli import main
+
+    img = save_image(tmp_path / "astronaut.png", photo)
+    assert main(["analyze", str(img), "--out", str(tmp_path / "o"), "--parser", "learned"]) == 0
+    assert json.loads((tmp_path / "o" / "landmarks.json").read_text())["backends"]["geometric_faces"] == 1
 
 
 def test_the_face_guard_is_the_cards(tmp_path: Path) -> None:
