@@ -218,7 +218,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     fp.add_argument("--face-guard", type=float, default=None, metavar="G",
                     help="a face whose eye band the network takes out of the face by more than this share gets "
                          "its geometric skin back inside the mesh's outline (scored that way; written into the "
-                         "card; default 0.5; 1: off)")
+                         "card; default 0.25; 1: off)")
     fp.add_argument("--extend-hat", action=argparse.BooleanOptionalAction, default=True,
                     help="carry the learned hair / hat decision past the face crop, where the geometric parser "
                          "calls a tall headdress hair (scored that way; written into the card; default on)")
