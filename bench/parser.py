@@ -13,6 +13,10 @@
 * ``--sheet PNG``: photo | geometric | learned | truth for held-out photos of each source, parsed by
   the cross-validation fold model that did not train on them (``--run-dir`` of the training run).
 
+* ``--guard``: the learned parser's face guard over the development photos on the analysis path
+  (:func:`guard_report`): every face's share of the eye band the network takes out of the face, how
+  many faces got their geometric skin back, the largest shares and their photos.
+
 * ``--downstream``: the parser choice (geometric vs learned, same run, same photos) in the photo
   studios that read the parsing (:func:`downstream`):
 
@@ -283,6 +287,32 @@ def _run_edge() -> float:
     return edge_radius(_shipped_extra().get("edge_refine", 0.0))
 
 
+GUARD_PHOTOS = (("opera/xiqu/makeup", 1), ("opera/xiqu/non-makeup", 1), ("faces/photos", 1), ("faces/parsing", 1),
+                ("maskwear/real_masked", 4), ("makeup/mt/makeup", 3), ("makeup/mt/no_makeup", 3))
+"""Development photo folders (and every how-many-th photo) of :func:`guard_report`."""
+
+
+def guard_report(root: Path = SHARED) -> dict[str, Any]:
+    """The shipped parser's face guard on the analysis path (``FaceAnalyzer(parser="learned")``) over
+    the development photos of :data:`GUARD_PHOTOS`: every face's eye-band share
+    (``info["band_shares"]``), how many faces got their geometric skin back, the largest shares."""
+    from engine.faces.analyzer import FaceAnalyzer
+    from engine.imageio import load_image
+
+    analyzer = FaceAnalyzer(parser="learned")
+    rows: list[tuple[float, str]] = []
+    for folder, every in GUARD_PHOTOS:
+        for path in sorted((root / folder).glob("*.jpg"))[::every]:
+            res = analyzer.analyze(load_image(path))
+            rows += [(float(v), f"{folder}/{path.name}") for v in res.info.get("band_shares", [])]
+    rows.sort(reverse=True)
+    guard = analyzer._learned.guard if analyzer._learned is not None else 1.0
+    shares = np.array([v for v, _ in rows]) if rows else np.zeros(1)
+    return {"faces": len(rows), "face_guard": guard, "given_back": int((shares > guard).sum()),
+            "median": round(float(np.median(shares)), 4), "p90": round(float(np.percentile(shares, 90)), 4),
+            "largest": [{"share": round(v, 4), "photo": n} for v, n in rows[:10]]}
+
+
 def _run_guard() -> float:
     """The shipped checkpoint's face guard (``face_guard``; 1: off)."""
     from engine.faces.learned_parsing import face_guard
@@ -479,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-latency", action="store_true", help="only the sheet / card table")
     ap.add_argument("--holdout", default=None, metavar="JSON",
                     help="also print (and put in --out) a `train parser --holdout-source` result (RUN_DIR/holdout.json)")
+    ap.add_argument("--guard", action="store_true", help="the face guard over the development photos (guard_report)")
     ap.add_argument("--downstream", action="store_true",
                     help="the parser choice in makeup, regenerate and mask-wear (see the module docstring)")
     args = ap.parse_args(argv)
@@ -495,15 +526,22 @@ def main(argv: list[str] | None = None) -> int:
         down = downstream(Path(args.run_dir), args.size, args.folds) if args.downstream else None
         if down is not None:
             print("\n".join(downstream_table(down)), flush=True)
+        guard = guard_report() if args.guard else None
+        if guard is not None:
+            print(f"face guard over {guard['faces']} development faces: {guard['given_back']} above {guard['face_guard']} "
+                  f"(skin given back); median {guard['median']}, 90th percentile {guard['p90']}; largest: "
+                  + ", ".join(f"{r['share']} {r['photo']}" for r in guard["largest"][:5]), flush=True)
         if args.no_latency:
-            if args.out and (down is not None or held is not None):
-                Path(args.out).write_text(json.dumps({"downstream": down, "holdout": held}, indent=1))
+            if args.out and (down is not None or held is not None or guard is not None):
+                Path(args.out).write_text(json.dumps({"downstream": down, "holdout": held, "guard": guard}, indent=1))
             return 0
         doc = run(args.runs)
         if down is not None:
             doc["downstream"] = down
         if held is not None:
             doc["holdout"] = held
+        if guard is not None:
+            doc["guard"] = guard
     if args.out:
         Path(args.out).write_text(json.dumps(doc, indent=1))
     print("\n".join(table(doc)))

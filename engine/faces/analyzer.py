@@ -197,9 +197,11 @@ class FaceAnalyzer:
             return self._learned
 
     def _parse(self, rgb: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, dict[str, Any]]:
-        """The label map and what ``info`` should add about it: ``geometric_faces``, the number of
-        faces whose skin the learned parser's face guard gave back to the geometric labels
-        (:func:`~engine.faces.learned_parsing.refine_parsing`), when the learned parser ran."""
+        """The label map and what ``info`` should add about it when the learned parser ran:
+        ``geometric_faces``, the number of faces whose skin its face guard gave back to the
+        geometric labels (:func:`~engine.faces.learned_parsing.refine_parsing`), and
+        ``band_shares``, each face's share of the eye band the network took out of the face
+        (:func:`~engine.faces.learned_parsing.band_lost`; empty when the card has no guard)."""
         h, w = rgb.shape[:2]
         small, s = downscale_to(rgb, PARSE_SIDE)
         scaled = [replace(f, box=f.box * s, keypoints=f.keypoints * s,
@@ -214,9 +216,10 @@ class FaceAnalyzer:
             raise
         notes: dict[str, Any] = {}
         if learned is not None:
-            fell_back: list[float] = []
-            labels = learned.parse(small, scaled, labels, prepared, fell_back)
-            notes["geometric_faces"] = len(fell_back)
+            shares: list[float] = []
+            labels = learned.parse(small, scaled, labels, prepared, shares if learned.guard < 1.0 else None)
+            notes["geometric_faces"] = sum(v > learned.guard for v in shares)
+            notes["band_shares"] = [round(v, 4) for v in shares]
         if self.parser is not None and faces:
             labels = self.parser.parse(small, scaled, base=labels)
         if s < 1.0:

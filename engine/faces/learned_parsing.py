@@ -90,9 +90,10 @@ On the shipped recipe's held-out folds (84 faces, ``runs/parser_v14lr3``) one fa
 band (a white-painted stage face on a white backdrop, skin turned to background) and every other
 face at most 0.037; with the guard the held-out mean over sources went 0.7485 → 0.7490 (that face's
 skin 0.002 → 0.785, geometric 0.811; Xiqu stage skin 0.843 → 0.870, no other class of any source
-lower). The shipped model, on the analysis path (photos downscaled to ``PARSE_SIDE``), lost 0.54 and
-0.48 on two such white-painted faces and at most 0.41 on the other 325 faces of the development
-photos, those above 0.15 all small faces in crowds of masked people, where both parsers are rough."""
+lower). The shipped model, on the analysis path, lost 0.54 and 0.48 on two such white-painted faces
+and at most 0.41 on the other 325 faces of the development photos (``python -m bench.parser
+--guard``); the 11 of them above 0.25 are masked faces at most 44 px wide, where both parsers are
+rough and the guard only gives back the skin inside the mesh's outline."""
 
 BAND_ABOVE = 0.25
 """Top of the eye band above the eyes' line, in eye-to-mouth distances (the brows' lower half;
@@ -547,7 +548,7 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
                    size: int, scale: float = CROP_SCALE, shift: float = CROP_SHIFT,
                    keep: Sequence[int] = (), mirrored: bool = False,
                    prepared: Sequence[PreparedCrop] | None = None, edge: float = 0.0,
-                   guard: float = 1.0, fell_back: list[float] | None = None, hat: bool = False) -> np.ndarray:
+                   guard: float = 1.0, shares: list[float] | None = None, hat: bool = False) -> np.ndarray:
     """The learned parsing of ``rgb`` given its geometric parsing (module docstring).
 
     A face whose eye band the network would take out of the face by more than ``guard``
@@ -570,8 +571,8 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
         edge: radius (crop pixels) of the edge-aware refinement (:func:`guided_argmax`); 0: off.
         guard: the face guard's share (a card's ``face_guard``, :data:`FACE_GUARD` for the shipped
             one); 1.0 (the default): off.
-        fell_back: when given, the :func:`band_lost` share of each face the guard gave its
-            geometric skin back is appended to it.
+        shares: when given, the :func:`band_lost` share of every refined face is appended to it (in
+            :func:`parse_order`; the guard gave back the skin of those above ``guard``).
         hat: carry the learned hair / hat decision past the crops (:func:`extend_hat`; a card's
             ``extend_hat``).
 
@@ -596,13 +597,15 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
         # each prior is drawn from the labels so far: a larger face sees the smaller corrected
         prior = warp_labels(out, prep.crop)
         corr = crop_correction(model, prep.crop.image, prior, mirrored, prep.features) * fade
-        lost = guard_share(prior, corr, gain, eye_band(size, prep.crop.to_crop(face.keypoints))) if guard < 1.0 else 0.0
+        lost = 0.0
+        if guard < 1.0 or shares is not None:
+            lost = guard_share(prior, corr, gain, eye_band(size, prep.crop.to_crop(face.keypoints)))
+        if shares is not None:
+            shares.append(lost)
         before = out.copy() if lost > guard else None
         paste_correction(out, prep.crop, corr, gain, rgb, edge, fade)
         if before is not None:
             restore_face_skin(out, before, face)
-            if fell_back is not None:
-                fell_back.append(lost)
     keep_mesh_classes(out, geometric, keep)
     if hat:
         extend_hat(out, [p.crop for p in prepared])
@@ -783,7 +786,7 @@ class LearnedParser:
             wait([prepared])
 
     def parse(self, rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray,
-              prepared: Future[list[PreparedCrop]] | None = None, fell_back: list[float] | None = None) -> np.ndarray:
+              prepared: Future[list[PreparedCrop]] | None = None, shares: list[float] | None = None) -> np.ndarray:
         """Learned labels of ``rgb`` (see :func:`refine_parsing`), on the CPU with ``threads`` torch
         threads, by default :func:`~engine.device.inference_threads` (the count used is kept in ``last_threads``).
 
@@ -793,14 +796,14 @@ class LearnedParser:
             geometric: its geometric labels.
             prepared: what :meth:`begin` returned for the same ``rgb`` and ``faces`` (waited for
                 here), or ``None`` to run the whole step now.
-            fell_back: when given, gets the :func:`band_lost` share of each face the face guard
-                gave its geometric skin back (:func:`refine_parsing`).
+            shares: when given, gets the :func:`band_lost` share of every refined face
+                (:func:`refine_parsing`; the face guard gave back the skin of those above :attr:`guard`).
         """
         crops = prepared.result() if prepared is not None else None
 
         def run() -> np.ndarray:
             return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift, self.keep,
-                                  self.mirrored, crops, self.edge, self.guard, fell_back, self.hat)
+                                  self.mirrored, crops, self.edge, self.guard, shares, self.hat)
 
         if self.device.type != "cpu":
             return run()

@@ -80,16 +80,16 @@ def test_a_face_whose_eye_band_the_network_takes_out_keeps_its_skin(winner: str,
     with torch.no_grad():
         net.prior_gain.zero_()
         net.head.bias[win] = 50.0  # this class wins every pixel of the crop
-    fell_back: list[float] = []
-    out = refine_parsing(rgb, [face], geometric, net, 64, guard=FACE_GUARD, fell_back=fell_back)
+    shares: list[float] = []
+    out = refine_parsing(rgb, [face], geometric, net, 64, guard=FACE_GUARD, shares=shares)
     unguarded = refine_parsing(rgb, [face], geometric, net, 64)
     assert (unguarded[skin_inside] == win).mean() > 0.9
     if guarded:
-        assert len(fell_back) == 1 and FACE_GUARD < fell_back[0] <= 1.0
+        assert len(shares) == 1 and FACE_GUARD < shares[0] <= 1.0
         assert (out[skin_inside] == 1).all() and (out[skin_outside] == win).mean() > 0.5
         assert np.array_equal(out[~skin_inside], unguarded[~skin_inside])
     else:
-        assert not fell_back and np.array_equal(out, unguarded)
+        assert shares == [0.0] and np.array_equal(out, unguarded)
 
 
 def test_no_face_exits_3_through_the_learned_parser(tmp_path: Path, monkeypatch, capsys) -> None:
