@@ -947,7 +947,7 @@ def _keep(args: argparse.Namespace) -> tuple[int, ...]:
 
 
 def _scored_with(args: argparse.Namespace) -> dict[str, Any]:
-    """:func:`evaluate`'s ``keep``, ``mirrored``, ``edge`` and ``guard`` of a run (``--keep-mesh-classes``,
+    """:func:`evaluate`'s ``keep``, ``mirrored``, ``edge``, ``guard`` and ``hat`` of a run (``--keep-mesh-classes``,
     ``--mirror-tta``, ``--edge-refine``, ``--face-guard``, ``--extend-hat``)."""
     return {"keep": _keep(args), "mirrored": _mirror(args), "edge": _edge(args), "guard": _guard(args),
             "hat": _hat(args)}
