@@ -209,7 +209,7 @@ def sheet(out: Path, run_dir: Path, size: int, folds: int, per_source: int = 3, 
     from engine.training.parser import SOURCES, faces_of, read_truth
 
     scale, shift = crop or _run_crop()
-    keep, mirror, edge = _run_keep(), _run_mirror(), _run_edge()
+    opts = _run_options()
     items, records, fold_of, models = _fold_models(run_dir, size, folds, seed, (scale, shift))
     tile = 160
     rows = []
@@ -220,7 +220,7 @@ def sheet(out: Path, run_dir: Path, size: int, folds: int, per_source: int = 3, 
             it = items[int(rec["index"])]
             rgb = load_image(it.photo)
             learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], models[fold_of[int(rec["index"])]], size,
-                                     scale, shift, keep, mirror, edge=edge, guard=_run_guard(), hat=_run_hat())
+                                     scale, shift, **opts)
             cells = [rgb, colorize_labels(rec["geometric"]), colorize_labels(learned), colorize_labels(read_truth(it))]
             rows.append(np.concatenate([cv2.resize(c, (tile, tile), interpolation=cv2.INTER_AREA if c is rgb
                                                    else cv2.INTER_NEAREST) for c in cells], 1))
@@ -268,23 +268,12 @@ def _run_crop() -> tuple[float, float]:
     return float(extra.get("crop_scale", CROP_SCALE)), float(extra.get("crop_shift", CROP_SHIFT))
 
 
-def _run_keep() -> tuple[int, ...]:
-    """The classes the shipped checkpoint leaves as the mesh draws them (``keep_mesh_classes``)."""
-    from engine.faces.learned_parsing import class_ids
+def _run_options() -> dict[str, Any]:
+    """The shipped checkpoint's inference options, as :func:`~engine.faces.learned_parsing.refine_parsing`
+    takes them (:func:`~engine.faces.learned_parsing.card_options`)."""
+    from engine.faces.learned_parsing import card_options
 
-    return class_ids(_shipped_extra().get("keep_mesh_classes", []))
-
-
-def _run_mirror() -> bool:
-    """Whether the shipped checkpoint also parses each crop mirrored (``mirror_tta``)."""
-    return bool(_shipped_extra().get("mirror_tta", False))
-
-
-def _run_edge() -> float:
-    """The shipped checkpoint's edge-aware refinement radius (``edge_refine``; 0: off)."""
-    from engine.faces.learned_parsing import edge_radius
-
-    return edge_radius(_shipped_extra().get("edge_refine", 0.0))
+    return card_options(_shipped_extra())
 
 
 GUARD_PHOTOS = (("opera/xiqu/makeup", 1), ("opera/xiqu/non-makeup", 1), ("faces/photos", 1), ("faces/parsing", 1),
@@ -311,18 +300,6 @@ def guard_report(root: Path = SHARED) -> dict[str, Any]:
     return {"faces": len(rows), "face_guard": guard, "given_back": int((shares > guard).sum()),
             "median": round(float(np.median(shares)), 4), "p90": round(float(np.percentile(shares, 90)), 4),
             "largest": [{"share": round(v, 4), "photo": n} for v, n in rows[:10]]}
-
-
-def _run_guard() -> float:
-    """The shipped checkpoint's face guard (``face_guard``; 1: off)."""
-    from engine.faces.learned_parsing import face_guard
-
-    return face_guard(_shipped_extra().get("face_guard", 1.0))
-
-
-def _run_hat() -> bool:
-    """Whether the shipped checkpoint carries its hair / hat decision past the crops (``extend_hat``)."""
-    return bool(_shipped_extra().get("extend_hat", False))
 
 
 def makeup_masks(rgb: np.ndarray, labels: np.ndarray, faces: list[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -353,7 +330,7 @@ def _makeup_section(run_dir: Path, size: int, folds: int) -> dict[str, Any]:
     if not models:
         return {"skipped": f"no finished cross-validation folds under {run_dir}"}
     scale, shift = _run_crop()
-    keep, mirror, edge = _run_keep(), _run_mirror(), _run_edge()
+    opts = _run_options()
     acc: dict[str, np.ndarray] = {}
     for rec in records:
         it = items[int(rec["index"])]
@@ -365,8 +342,7 @@ def _makeup_section(run_dir: Path, size: int, folds: int) -> dict[str, Any]:
         lips_t = np.isin(truth, (11, 12))
         faces = faces_of(rec)
         parsings = {"geometric": rec["geometric"],
-                    "learned": refine_parsing(rgb, faces, rec["geometric"], models[k], size, scale, shift, keep,
-                                              mirror, edge=edge, guard=_run_guard(), hat=_run_hat())}
+                    "learned": refine_parsing(rgb, faces, rec["geometric"], models[k], size, scale, shift, **opts)}
         for eng, lab in parsings.items():
             lips, base = makeup_masks(rgb, lab, faces)
             a = acc.setdefault(f"{it.source}/{eng}", np.zeros(5))

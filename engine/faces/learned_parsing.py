@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -641,6 +642,23 @@ def face_guard(value: object) -> float:
     return float(value)
 
 
+def card_options(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`refine_parsing`'s ``keep``, ``mirrored``, ``edge``, ``guard`` and ``hat`` as a card's
+    ``extra`` names them (``keep_mesh_classes``, ``mirror_tta``, ``edge_refine``, ``face_guard``,
+    ``extend_hat``), checked; what a card does not name is off, as it was scored.
+
+    Raises:
+        CheckpointError: a value out of range.
+
+    Example:
+        >>> card_options({"mirror_tta": True, "face_guard": 0.25})
+        {'keep': (), 'mirrored': True, 'edge': 0.0, 'guard': 0.25, 'hat': False}
+    """
+    return {"keep": class_ids(extra.get("keep_mesh_classes", ())), "mirrored": bool(extra.get("mirror_tta", False)),
+            "edge": edge_radius(extra.get("edge_refine", 0.0)), "guard": face_guard(extra.get("face_guard", 1.0)),
+            "hat": bool(extra.get("extend_hat", False))}
+
+
 def edge_radius(value: object) -> float:
     """A card's ``edge_refine`` radius (crop pixels; 0: off).
 
@@ -740,12 +758,13 @@ class LearnedParser:
         self.size = int(card.input_size[0]) if card.input_size else 192
         self.scale = float(card.extra.get("crop_scale", CROP_SCALE))
         self.shift = float(card.extra.get("crop_shift", CROP_SHIFT))
-        self.keep = class_ids(card.extra.get("keep_mesh_classes", ()))
-        self.mirrored = bool(card.extra.get("mirror_tta", False))
-        self.edge = edge_radius(card.extra.get("edge_refine", 0.0))
+        opts = card_options(card.extra)
+        self.keep: tuple[int, ...] = opts["keep"]
+        self.mirrored: bool = opts["mirrored"]
+        self.edge: float = opts["edge"]
+        self.guard: float = opts["guard"]  # refine_parsing's face guard (1.0: off)
+        self.hat: bool = opts["hat"]  # refine_parsing's extend_hat
         self.overlap = True  # False: begin() starts nothing and parse() runs the whole step itself
-        self.guard = face_guard(card.extra.get("face_guard", 1.0))  # refine_parsing's guard (1.0: off)
-        self.hat = bool(card.extra.get("extend_hat", False))  # refine_parsing's extend_hat
         self._beside = SideThread("learned-parser")  # where begin() runs
 
     def _threads(self) -> int:

@@ -53,6 +53,7 @@ from engine.faces.learned_parsing import (
     FEATHER,
     MIRROR_PAIRS,
     add_prior_gain,
+    card_options,
     class_ids,
     crop_and_prior,
     crop_correction,
@@ -1196,10 +1197,6 @@ def _eval_only(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
     res = evaluate(model.float(), records, items, int(card.input_size[0]) if card.input_size else args.size,
                    scale=float(card.extra.get("crop_scale", CROP_SCALE)),
                    shift=float(card.extra.get("crop_shift", CROP_SHIFT)),
-                   keep=class_ids(card.extra.get("keep_mesh_classes", [])),
-                   mirrored=bool(card.extra.get("mirror_tta", False)),
-                   edge=edge_radius(card.extra.get("edge_refine", 0.0)),
-                   guard=face_guard(card.extra.get("face_guard", 1.0)),
-                   hat=bool(card.extra.get("extend_hat", False)))
+                   **card_options(card.extra))
     print(json.dumps({"training_photos_not_held_out": res}, indent=1))
     return 0
