@@ -12,8 +12,10 @@ not pay torch's start-up (~1.5 s of CPU per process) for a constant. :data:`CPU`
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -260,17 +262,113 @@ INFERENCE_MAX_THREADS = 4
 more threads gain little)."""
 
 
+LOAD_WINDOW_S = 60.0
+"""Time constant (seconds) of the 1-minute load average; also the longest window over which
+:class:`OtherLoad` trusts the machine's CPU counters."""
+
+LOAD_MIN_WINDOW_S = 0.5
+"""Shortest window (seconds) of a new :class:`OtherLoad` reading of the CPU counters (a shorter
+one keeps the previous reading)."""
+
+
+def _busy_cpu_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (``/proc/stat``: all but idle and
+    I/O wait), or ``None`` where there is no such file."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()
+        ticks = [int(v) for v in fields[1:9]]
+        return float(sum(ticks) - ticks[3] - ticks[4]) / float(os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _load_average() -> float | None:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
+class OtherLoad:
+    """How many CPU cores' worth of work the *other* processes keep busy.
+
+    The 1-minute load average counts the process that asks: one that has been analysing photos for
+    the last minute (the app after a few edits, a bench) saw about one busy core of its own, took
+    it for another program's, and ran its learned steps, YuNet and the face mesh on one thread on
+    a 2-core machine where nothing else ran. So, where the machine's CPU counters can be read
+    (``/proc/stat``), the reading is the machine's busy CPU time less this process's own
+    (:func:`time.process_time`, all its threads) over the time since the previous reading (at
+    least :data:`LOAD_MIN_WINDOW_S`); elsewhere, or when the previous reading is older than
+    :data:`LOAD_WINDOW_S`, the load average less this process's own CPU rate averaged the way the
+    load average is (exponential decay over :data:`LOAD_WINDOW_S`).
+
+    Args:
+        clock: wall clock (seconds; default :func:`time.monotonic`).
+        cpu: this process's CPU time (seconds; default :func:`time.process_time`).
+        busy: the machine's busy CPU seconds, or ``None`` (default :func:`_busy_cpu_seconds`).
+        loadavg: the 1-minute load average, or ``None`` (default :func:`os.getloadavg`).
+
+    Example:
+        >>> t = {"wall": 0.0, "cpu": 0.0, "busy": 0.0}
+        >>> other = OtherLoad(lambda: t["wall"], lambda: t["cpu"], lambda: t["busy"], lambda: 1.3)
+        >>> t["wall"], t["cpu"], t["busy"] = 10.0, 10.0, 10.5    # this process kept one core busy
+        >>> other()
+        0.05
+        >>> t["wall"] = 100.0                                 # a reading too old: the load average
+        >>> round(other(), 3)                                 # less this process's averaged rate
+        1.266
+    """
+
+    def __init__(self, clock: Callable[[], float] | None = None, cpu: Callable[[], float] | None = None,
+                 busy: Callable[[], float | None] | None = None,
+                 loadavg: Callable[[], float | None] | None = None) -> None:
+        self._clock = clock or time.monotonic
+        self._cpu = cpu or time.process_time
+        self._busy = busy or _busy_cpu_seconds
+        self._loadavg = loadavg or _load_average
+        self._lock = threading.Lock()
+        self._wall, self._used, self._machine = self._clock(), self._cpu(), self._busy()
+        self._own = 0.0  # this process's CPU rate, averaged as the load average is
+        self._last: float | None = None  # the last reading from the counters
+
+    def __call__(self) -> float | None:
+        """The estimate now (cores' worth, 0 or more), ``None`` when nothing can be read."""
+        with self._lock:
+            wall, used = self._clock(), self._cpu()
+            dt = wall - self._wall
+            if dt < LOAD_MIN_WINDOW_S and self._last is not None:
+                return self._last
+            if dt <= 0:
+                return self._fallback()
+            machine = self._busy()
+            mine = max(0.0, used - self._used)
+            keep = math.exp(-dt / LOAD_WINDOW_S)
+            self._own = self._own * keep + mine / dt * (1.0 - keep)
+            self._last = None
+            if machine is not None and self._machine is not None and dt <= LOAD_WINDOW_S:
+                self._last = round(max(0.0, machine - self._machine - mine) / dt, 6)
+            self._wall, self._used, self._machine = wall, used, machine
+            return self._last if self._last is not None else self._fallback()
+
+    def _fallback(self) -> float | None:
+        load = self._loadavg()
+        return None if load is None else max(0.0, load - self._own)
+
+
+other_load = OtherLoad()
+"""This process's :class:`OtherLoad` (its first window starts at the import of this module)."""
+
+
 def inference_threads(load: float | None = None, cores: int | None = None, current: int | None = None) -> int:
-    """Torch threads for one learned inference step on the CPU: the cores the 1-minute load average
-    leaves free, at least 1, at most :data:`INFERENCE_MAX_THREADS` and torch's own setting.
+    """Torch threads for one learned inference step on the CPU: the cores the other processes
+    leave free (:data:`other_load`: the load this process made itself is not counted against it),
+    at least 1, at most :data:`INFERENCE_MAX_THREADS` and torch's own setting.
 
     On a loaded machine a second torch thread waits for a busy core and spins: a small crop then
     takes seconds instead of a tenth of one (measured with the face parser in ``bench.parser`` and
     the regenerate inpainter in ``bench.regenerate_learned``), so a busy machine gets one.
 
     Args:
-        load: 1-minute load average (default :func:`os.getloadavg`; where there is none, no limit
-            but torch's and :data:`INFERENCE_MAX_THREADS`).
+        load: the other processes' load (default :data:`other_load`; where there is none, no
+            limit but torch's and :data:`INFERENCE_MAX_THREADS`).
         cores: logical CPUs (default :func:`os.cpu_count`).
         current: torch's thread setting (default :func:`torch.get_num_threads`).
 
@@ -286,8 +384,8 @@ def inference_threads(load: float | None = None, cores: int | None = None, curre
         import torch
 
         current = torch.get_num_threads()
-    if load is None and hasattr(os, "getloadavg"):
-        load = os.getloadavg()[0]
+    if load is None:
+        load = other_load()
     n = min(current, INFERENCE_MAX_THREADS)
     if load is not None:
         free = int((cores if cores is not None else (os.cpu_count() or 1)) - load + 0.5)

@@ -144,3 +144,34 @@ def test_side_thread_runs_work_beside_and_is_made_again_after_a_fork(monkeypatch
     pool = side._pool
     monkeypatch.setattr(os, "getpid", lambda: -1)  # as in a forked child: the parent's thread is not there
     assert side.submit(pow, 3, 2).result() == 9 and side._pool is not pool
+
+
+def test_the_load_this_process_makes_itself_is_not_counted_against_it(monkeypatch) -> None:
+    import engine.device as device
+    from engine.device import OtherLoad, inference_threads
+
+    monkeypatch.setattr(device, "other_load", lambda: 1.2)
+    assert inference_threads(cores=2, current=2) == 1  # another program keeps a core busy
+    monkeypatch.setattr(device, "other_load", lambda: 0.1)
+    assert inference_threads(cores=2, current=2) == 2
+    monkeypatch.setattr(device, "other_load", lambda: None)  # nothing to read: no limit but torch's
+    assert inference_threads(cores=2, current=2) == 2
+    assert inference_threads(load=1.2, cores=2, current=2) == 1  # a load given is taken as it is
+
+    t = {"wall": 0.0, "cpu": 0.0, "busy": 100.0}
+    other = OtherLoad(lambda: t["wall"], lambda: t["cpu"], lambda: t["busy"], lambda: 1.4)
+    t["wall"], t["cpu"], t["busy"] = 2.0, 2.0, 102.0  # the machine's busy core was this process
+    assert other() == 0.0
+    t["wall"], t["busy"] = 2.2, 102.2  # too short a window: the last reading
+    assert other() == 0.0
+    t["wall"], t["busy"] = 4.0, 106.0  # another program took a core meanwhile (this one idle)
+    assert other() == pytest.approx(4.0 / 2.0)
+    t["wall"], t["cpu"], t["busy"] = 34.0, 32.0, 166.0  # both cores busy, one of them this process
+    assert other() is not None and other() == pytest.approx(1.0, abs=0.01)
+    t["wall"] += 2 * device.LOAD_WINDOW_S  # a window too long: the load average, less this
+    own = other()  # process's rate averaged as the load average is (it was idle meanwhile)
+    assert own is not None and 0.0 < 1.4 - own < 0.5
+
+    unread = OtherLoad(lambda: t["wall"], lambda: 0.0, lambda: None, lambda: None)
+    t["wall"] += 1.0
+    assert unread() is None  # no counters and no load average

@@ -119,10 +119,11 @@ def test_yunet_threads_follow_the_load_and_torchs_setting(monkeypatch) -> None:
 
     import torch
 
+    import engine.device
     from engine.faces.detect import yunet_threads
 
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(engine.device, "other_load", lambda: 0.0)  # a quiet machine
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
@@ -130,7 +131,7 @@ def test_yunet_threads_follow_the_load_and_torchs_setting(monkeypatch) -> None:
         torch.set_num_threads(1)
         assert yunet_threads() == 1  # a batch worker runs one torch thread, so one OpenMP thread
         torch.set_num_threads(2)
-        monkeypatch.setattr(os, "getloadavg", lambda: (3.9, 3.9, 3.9))
+        monkeypatch.setattr(engine.device, "other_load", lambda: 3.9)
         assert yunet_threads() == 1  # a busy machine: one
     finally:
         torch.set_num_threads(before)
@@ -145,13 +146,14 @@ def test_yunet_keeps_torchs_one_thread_on_the_merged_detectors_thread(monkeypatc
 
     import torch
 
+    import engine.device
     from engine.faces.detect import _OpenMPThreads, yunet_threads
 
     ctx = _OpenMPThreads(yunet_threads)
     get = ctx._get
     if get is None:
         pytest.skip("no OpenMP runtime in the process")
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(engine.device, "other_load", lambda: 0.0)  # a quiet machine
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     seen: list[int] = []
 
