@@ -64,30 +64,49 @@ STAGE_PHOTOS = "opera/xiqu/makeup"
 changes the most (the headwear); they are among its training photos."""
 
 
-def _latency(analyzer: Any, image: np.ndarray, runs: int) -> dict[str, float]:
-    analyzer.analyze(image)  # warm-up (model start-up, weights loaded)
-    times, cpu, parse = [], [], []
-    for _ in range(runs):
-        analyzer._cache.clear()
-        t, c = time.perf_counter(), time.process_time()
-        res = analyzer.analyze(image)
-        times.append((time.perf_counter() - t) * 1000)
-        cpu.append((time.process_time() - c) * 1000)
-        parse.append(float(res.info["parse_ms"]))
-    out = {"median_ms": round(float(np.median(times)), 1), "p90_ms": round(float(np.percentile(times, 90)), 1),
-           "cpu_median_ms": round(float(np.median(cpu)), 1), "parse_median_ms": round(float(np.median(parse)), 1)}
-    if analyzer._learned is not None:
-        out["learned_step_threads"] = analyzer._learned.last_threads
+LATENCY_ROUNDS = 3
+"""Rounds of :func:`_latency`: the analyzers take turns, each timed on a block of runs per round."""
+
+
+def _latency(analyzers: dict[str, Any], image: np.ndarray, runs: int) -> dict[str, dict[str, float]]:
+    """Each analyzer's analysis of ``image``, timed ``runs`` times in all: the analyzers take turns
+    over :data:`LATENCY_ROUNDS` rounds (a machine whose speed drifts moves them all alike), each
+    timed on a block of runs after one untimed run per turn (run by run, with six analyzers, each
+    turn found the caches and thread pools of another: auto measured 146 ms instead of ~120)."""
+    times: dict[str, list[list[float]]] = {name: [[], [], []] for name in analyzers}
+    for r in range(LATENCY_ROUNDS):
+        block = runs // LATENCY_ROUNDS + (1 if r < runs % LATENCY_ROUNDS else 0)
+        for name, analyzer in analyzers.items():
+            analyzer._cache.clear()
+            analyzer.analyze(image)  # warm-up (model start-up, weights loaded, this turn's caches)
+            wall, cpu, parse = times[name]
+            for _ in range(block):
+                analyzer._cache.clear()
+                t, c = time.perf_counter(), time.process_time()
+                res = analyzer.analyze(image)
+                wall.append((time.perf_counter() - t) * 1000)
+                cpu.append((time.process_time() - c) * 1000)
+                parse.append(float(res.info["parse_ms"]))
+    out: dict[str, dict[str, float]] = {}
+    for name, (wall, cpu, parse) in times.items():
+        out[name] = {"median_ms": round(float(np.median(wall)), 1), "p90_ms": round(float(np.percentile(wall, 90)), 1),
+                     "cpu_median_ms": round(float(np.median(cpu)), 1),
+                     "parse_median_ms": round(float(np.median(parse)), 1)}
+        if analyzers[name]._learned is not None:
+            out[name]["learned_step_threads"] = analyzers[name]._learned.last_threads
     return out
 
 
 def latency(runs: int = 5) -> dict[str, Any]:
-    """Geometric vs ``auto`` analysis latency at 512² and 2048² (same run, same images), ``auto``
-    with the learned step on torch's own thread count instead of :func:`parse_threads` (``auto_torch_threads``:
-    what the step cost before it followed the load), and ``auto`` with the learned step's encoder run
-    after the geometric labels instead of beside them (``auto_sequential``: what it cost before
-    :meth:`~engine.faces.learned_parsing.LearnedParser.begin`), and, when the card names an
-    edge-aware refinement, ``auto`` without it (``auto_without_edge_refine``: what the refinement costs)."""
+    """Geometric vs ``auto`` analysis latency at 512² and 2048² (same run, same images, the
+    analyzers taking turns), ``auto`` with the learned step on torch's own thread count instead of
+    :func:`parse_threads` (``auto_torch_threads``: what the step cost before it followed the load),
+    ``auto`` with the learned step's encoder run after the geometric labels instead of beside them
+    (``auto_sequential``: what it cost before
+    :meth:`~engine.faces.learned_parsing.LearnedParser.begin`), ``auto`` with the face mesh's views
+    fitted one after the other on one thread (``auto_mesh_one_thread``: what it cost before
+    :func:`~engine.faces.detect.mesh_beside`), and, when the card names an edge-aware refinement,
+    ``auto`` without it (``auto_without_edge_refine``: what the refinement costs)."""
     import torch
     from skimage import data
 
@@ -96,27 +115,22 @@ def latency(runs: int = 5) -> dict[str, Any]:
     img = data.astronaut()
     out: dict[str, Any] = {"load_average_before": [round(v, 2) for v in os.getloadavg()]}
     analyzers = {"geometric": FaceAnalyzer(parser="geometric"), "auto": FaceAnalyzer(parser="auto")}
-    fixed = FaceAnalyzer(parser="auto")
-    sequential = FaceAnalyzer(parser="auto")
-    plain = FaceAnalyzer(parser="auto")
     out["auto_parser"] = analyzers["auto"].info.get("parser")
+    if analyzers["auto"]._learned_path is not None:  # auto picks the learned parser
+        variants = {"auto_torch_threads": lambda p: setattr(p, "threads", torch.get_num_threads()),
+                    "auto_sequential": lambda p: setattr(p, "overlap", False)}
+        if analyzers["auto"]._learned_parser().edge > 0:
+            variants["auto_without_edge_refine"] = lambda p: setattr(p, "edge", 0.0)
+        for name, change in variants.items():
+            a = FaceAnalyzer(parser="auto")
+            change(a._learned_parser())
+            analyzers[name] = a
+    one = FaceAnalyzer(parser="auto")
+    one.mesh.beside = lambda: False
+    analyzers["auto_mesh_one_thread"] = one
     for s in (512, 2048):
         im = cv2.resize(img, (s, s), interpolation=cv2.INTER_CUBIC)
-        row: dict[str, Any] = {name: _latency(a, im, runs) for name, a in analyzers.items()}
-        if analyzers["auto"]._learned is not None:
-            fixed.analyze(im)
-            assert fixed._learned is not None
-            fixed._learned.threads = torch.get_num_threads()
-            row["auto_torch_threads"] = _latency(fixed, im, runs)
-            sequential.analyze(im)
-            assert sequential._learned is not None
-            sequential._learned.overlap = False
-            row["auto_sequential"] = _latency(sequential, im, runs)
-            if analyzers["auto"]._learned.edge > 0:
-                plain.analyze(im)
-                assert plain._learned is not None
-                plain._learned.edge = 0.0
-                row["auto_without_edge_refine"] = _latency(plain, im, runs)
+        row: dict[str, Any] = _latency(analyzers, im, runs)
         row["auto_over_geometric"] = round(row["auto"]["median_ms"] / row["geometric"]["median_ms"], 3)
         row["auto_extra_ms"] = round(row["auto"]["median_ms"] - row["geometric"]["median_ms"], 1)
         out[str(s)] = row
@@ -192,6 +206,10 @@ def table(doc: dict[str, Any]) -> list[str]:
             e = r["auto_without_edge_refine"]
             rows.append(f"    auto without the edge-aware refinement: "
                         f"{e['median_ms']:.0f} ms wall (p90 {e['p90_ms']:.0f}) / {e['cpu_median_ms']:.0f} ms CPU")
+        if "auto_mesh_one_thread" in r:
+            m = r["auto_mesh_one_thread"]
+            rows.append(f"    auto with the face mesh's views fitted one after the other: "
+                        f"{m['median_ms']:.0f} ms wall (p90 {m['p90_ms']:.0f}) / {m['cpu_median_ms']:.0f} ms CPU")
     rows.append(f"  on {lat['device']}, load average {lat['load_average_before'][0]} before, "
                 f"{lat['load_average'][0]} after")
     t = doc["target"]

@@ -100,13 +100,14 @@ def test_mesh_views_are_averaged_and_strays_dropped(analyzer, astronaut, astro_r
     base = fitter._fit_view(astronaut, box, 1.0, 0.0, 0.0, False)
     eye = float(np.hypot(*(base[33] - base[263])))
     offsets = iter([0.0, 0.02 * eye, 5.0 * eye, -0.02 * eye])  # the third view "found" something else
-    monkeypatch.setattr(type(fitter), "_fit_view", lambda self, *a: base + next(offsets))
+    monkeypatch.setattr(fitter, "beside", lambda: False)  # the views in order, on this thread
+    monkeypatch.setattr(type(fitter), "_fit_view", lambda self, *a, **k: base + next(offsets))
     monkeypatch.setattr(fitter, "views", ((1.0, 0.0, 0.0, False),) * 4)
     np.testing.assert_allclose(fitter.fit(astronaut, box), base, atol=1e-3)
     # no face in the plain view nor in the retry crops: no landmarks, whatever the other views say
     calls: list[tuple] = []
 
-    def plain_fails(self, rgb, b, scale, dx, dy, flip):
+    def plain_fails(self, rgb, b, scale, dx, dy, flip, slot=0):
         calls.append((scale, flip))
         return None if len(calls) <= 1 + len(detect.MESH_RETRY_SCALES) else base
 
@@ -116,8 +117,35 @@ def test_mesh_views_are_averaged_and_strays_dropped(analyzer, astronaut, astro_r
     # a retry crop that finds the face takes the plain view's place
     calls.clear()
     monkeypatch.setattr(type(fitter), "_fit_view",
-                        lambda self, rgb, b, scale, dx, dy, flip: calls.append(scale) or (base if len(calls) > 1 else None))
+                        lambda self, rgb, b, scale, dx, dy, flip, slot=0: calls.append(scale) or (base if len(calls) > 1 else None))
     np.testing.assert_allclose(fitter.fit(astronaut, box), base, atol=1e-3)
+
+
+def test_mesh_views_fitted_beside_give_the_same_landmarks(astronaut, astro_result, monkeypatch) -> None:
+    """The views after the plain one fitted by a second graph on a side thread (a free core):
+    the very landmarks of the views fitted one after the other; a plain view that finds no face
+    still gives none."""
+    from engine.faces.detect import MESH_RETRY_SCALES, FaceMeshFitter
+
+    fitter = FaceMeshFitter()
+    box = astro_result.faces[0].box
+    monkeypatch.setattr(fitter, "beside", lambda: False)
+    one = fitter.fit(astronaut, box)
+    assert fitter._models[1] is None  # nothing ran beside
+    monkeypatch.setattr(fitter, "beside", lambda: True)
+    both = fitter.fit(astronaut, box)
+    assert fitter._models[1] is not None and one is not None and both is not None
+    np.testing.assert_array_equal(one, both)
+    slots: list[int] = []
+    real = FaceMeshFitter._fit_view
+
+    def plain_fails(self, rgb, b, scale, dx, dy, flip, slot=0):
+        slots.append(slot)
+        return None if slot == 0 else real(self, rgb, b, scale, dx, dy, flip, slot)
+
+    monkeypatch.setattr(FaceMeshFitter, "_fit_view", plain_fails)
+    assert fitter.fit(astronaut, box) is None
+    assert slots.count(0) == 1 + len(MESH_RETRY_SCALES) and slots.count(1) == len(fitter.views) - 1
 
 
 def test_several_faces_largest_first(analyzer, astronaut) -> None:
@@ -354,3 +382,31 @@ def test_real_masked_faces_get_landmarks(analyzer, shared_data) -> None:
     found = sum(any(f.landmarks is not None for f in analyzer.analyze(load_image(p), parse=False).faces)
                 for p in files)
     assert found >= 72, found
+
+
+def test_mesh_views_go_beside_only_with_a_free_core(monkeypatch) -> None:
+    """A batch worker computes on one OpenCV thread, a busy machine has no core to spare: the
+    views are then fitted one after the other."""
+    import os
+
+    import cv2
+    import torch
+
+    import engine.device
+    from engine.faces.detect import mesh_beside
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(engine.device, "other_load", lambda: 0.0)
+    before_cv, before_torch = cv2.getNumThreads(), torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        cv2.setNumThreads(2)
+        assert mesh_beside()
+        cv2.setNumThreads(1)  # OneComputeThread in a batch worker
+        assert not mesh_beside()
+        cv2.setNumThreads(2)
+        monkeypatch.setattr(engine.device, "other_load", lambda: 3.9)
+        assert not mesh_beside()
+    finally:
+        cv2.setNumThreads(before_cv)
+        torch.set_num_threads(before_torch)
