@@ -66,6 +66,11 @@ CROP_SHIFT = 0.0
 """Upward shift of the crop's centre, as a share of the crop side (a checkpoint's card may name its
 own, ``crop_shift``: a taller view above the face for stage headwear at the same bottom edge)."""
 
+BANNED_LOGIT = 1e4
+"""Subtracted from the network's logits of the classes kept from the geometric parser (faded at the
+crop border like the correction): the network then labels each pixel with its best other class,
+and :func:`keep_mesh_classes` gives the kept classes back where the geometric parser drew them."""
+
 FEATHER = 0.04
 """Share of the crop side over which the correction fades to zero at the crop border."""
 
@@ -598,6 +603,8 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
         # each prior is drawn from the labels so far: a larger face sees the smaller corrected
         prior = warp_labels(out, prep.crop)
         corr = crop_correction(model, prep.crop.image, prior, mirrored, prep.features) * fade
+        if keep:  # the network may not pick a kept class: its pixels come from the geometric labels
+            corr[list(keep)] -= BANNED_LOGIT * fade
         lost = 0.0
         if guard < 1.0 or shares is not None:
             lost = guard_share(prior, corr, gain, eye_band(size, prep.crop.to_crop(face.keypoints)))

@@ -180,6 +180,28 @@ def test_kept_mesh_classes_stay_as_the_mesh_draws_them(tmp_path: Path) -> None:
     assert LearnedParser(card, device="cpu").keep == (4, 5)
 
 
+def test_a_kept_class_is_never_the_networks_pick() -> None:
+    """Where the network would pick a kept class the geometric parser did not draw (the glasses no
+    training photo showed), it labels the pixel with its best other class; the geometric parser's
+    own pixels of that class stay."""
+    rgb, face, geometric = _scene()
+    geometric[40:44, 64:96] = 3  # the frame detector's glasses
+    net = FaceParserNet(width=32, prior_width=4).eval()
+    with torch.no_grad():
+        net.head.weight.zero_()
+        net.head.bias.zero_()
+        net.head.bias[3] = 50.0  # the network would call everything glasses ...
+        net.head.bias[13] = 40.0  # ... and hair after that
+        net.prior_gain.zero_()
+    free = refine_parsing(rgb, [face], geometric, net, 64)
+    assert (free == 3).mean() > 0.1
+    kept = refine_parsing(rgb, [face], geometric, net, 64, keep=(3,))
+    assert np.array_equal(kept == 3, geometric == 3)
+    centre = np.zeros(geometric.shape, bool)
+    centre[45:80, 70:90] = True  # well inside the crop, off the glasses: the second choice
+    assert (kept[centre & (geometric != 3)] == 13).all()
+
+
 def test_mirrored_parsing_is_symmetric_and_read_from_the_card(tmp_path: Path) -> None:
     """With ``mirrored`` the correction of a mirrored crop is the mirrored (left/right-swapped)
     correction of the crop, whatever the weights; without it an untrained-but-random network is not

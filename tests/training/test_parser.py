@@ -641,3 +641,25 @@ def test_a_rescore_keeps_what_the_card_said_before(tmp_path: Path) -> None:
     P._rewrite_card(args, {}, pool, dict(facts, mean_source_miou_learned=0.73), True, [])
     before = read_card(out.with_suffix(".json")).extra["scored_before"]
     assert [b["edge_refine"] for b in before] == [0.0, 0.75] and before[1]["mean_source_miou_learned"] == 0.72
+
+
+def test_classes_no_labelled_photo_shows_are_left_to_the_geometric_parser(tmp_path: Path) -> None:
+    """``unseen_classes``: official classes without one pixel in any labelled photo's truth (the
+    development photos hold no glasses: ``eye_g``); unlabelled photos do not count."""
+    from PIL import Image
+
+    import engine.training.parser as P
+
+    a = np.zeros((8, 8), np.uint8)
+    a[:4] = 1
+    a[0, 0] = 3  # one pixel of glasses is a glasses photo
+    b = np.full((8, 8), 13, np.uint8)
+    for name, arr in (("a", a), ("b", b)):
+        Image.fromarray(arr).save(tmp_path / f"{name}.png")
+    items = [P.Item("celebamask", tmp_path / "a.jpg", tmp_path / "a.png", "official"),
+             P.Item("celebamask", tmp_path / "b.jpg", tmp_path / "b.png", "official"),
+             P.Item("pseudo", tmp_path / "c.jpg", None, "official")]
+    unseen = P.unseen_classes(items)
+    assert "eye_g" not in unseen and "skin" not in unseen and "hair" not in unseen
+    assert {"nose", "neck", "hat", "cloth"} <= set(unseen)
+    assert "eye_g" in P.unseen_classes(items[1:])
