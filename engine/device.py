@@ -352,9 +352,19 @@ class OtherLoad:
         load = self._loadavg()
         return None if load is None else max(0.0, load - self._own)
 
+    def after_fork(self) -> None:
+        """In a forked child: a new lock (another thread of the parent may have held the old one),
+        and the child's first window starts now (its CPU time starts from zero)."""
+        self._lock = threading.Lock()
+        self._wall, self._used, self._machine = self._clock(), self._cpu(), self._busy()
+        self._own, self._last = 0.0, None
+
 
 other_load = OtherLoad()
-"""This process's :class:`OtherLoad` (its first window starts at the import of this module)."""
+"""This process's :class:`OtherLoad` (its first window starts at the import of this module, or
+at the fork that made the process)."""
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=other_load.after_fork)
 
 
 def inference_threads(load: float | None = None, cores: int | None = None, current: int | None = None) -> int:

@@ -172,6 +172,13 @@ def test_the_load_this_process_makes_itself_is_not_counted_against_it(monkeypatc
     own = other()  # process's rate averaged as the load average is (it was idle meanwhile)
     assert own is not None and 0.0 < 1.4 - own < 0.5
 
+    t["cpu"] = 0.0  # a forked child: its CPU time starts from zero, its first window at the fork
+    t["wall"] += 10.0
+    other.after_fork()
+    t["wall"] += 1.0
+    t["busy"] += 1.0
+    assert other() == pytest.approx(1.0)  # the parent's busy core is another process's now
+
     unread = OtherLoad(lambda: t["wall"], lambda: 0.0, lambda: None, lambda: None)
     t["wall"] += 1.0
     assert unread() is None  # no counters and no load average
