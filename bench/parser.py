@@ -76,6 +76,8 @@ def _latency(analyzers: dict[str, Any], image: np.ndarray, runs: int) -> dict[st
     times: dict[str, list[list[float]]] = {name: [[], [], []] for name in analyzers}
     for r in range(LATENCY_ROUNDS):
         block = runs // LATENCY_ROUNDS + (1 if r < runs % LATENCY_ROUNDS else 0)
+        if block == 0:  # fewer runs than rounds
+            continue
         for name, analyzer in analyzers.items():
             analyzer._cache.clear()
             analyzer.analyze(image)  # warm-up (model start-up, weights loaded, this turn's caches)

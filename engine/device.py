@@ -267,8 +267,8 @@ LOAD_WINDOW_S = 60.0
 :class:`OtherLoad` trusts the machine's CPU counters."""
 
 LOAD_MIN_WINDOW_S = 0.5
-"""Shortest window (seconds) of a new :class:`OtherLoad` reading of the CPU counters (a shorter
-one keeps the previous reading)."""
+"""Shortest window (seconds) of a new :class:`OtherLoad` reading of the CPU counters (they tick
+every 10 ms; meanwhile the previous reading, or the load average, answers)."""
 
 
 def _busy_cpu_seconds() -> float | None:
@@ -284,7 +284,11 @@ def _busy_cpu_seconds() -> float | None:
 
 
 def _load_average() -> float | None:
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    """The 1-minute load average, or ``None`` where the system gives none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 class OtherLoad:
@@ -334,10 +338,9 @@ class OtherLoad:
         with self._lock:
             wall, used = self._clock(), self._cpu()
             dt = wall - self._wall
-            if dt < LOAD_MIN_WINDOW_S and self._last is not None:
-                return self._last
-            if dt <= 0:
-                return self._fallback()
+            if dt < LOAD_MIN_WINDOW_S:  # too short a window for the counters' 10 ms ticks: the
+                # window stays open, the last reading (or the load average) answers meanwhile
+                return self._last if self._last is not None else self._fallback()
             machine = self._busy()
             mine = max(0.0, used - self._used)
             keep = math.exp(-dt / LOAD_WINDOW_S)

@@ -503,6 +503,22 @@ def extend_hat(labels: np.ndarray, crops: Sequence[AlignedCrop], ring: float = H
     labels[todo] = np.concatenate([[hair], seed_label]).astype(np.uint8)[nearest[todo]]
 
 
+def ban_kept(correction: torch.Tensor, keep: Sequence[int], fade: torch.Tensor) -> None:
+    """Lower (in place) the ``[19, S, S]`` feathered ``correction``'s logits of the ``keep`` classes
+    by :data:`BANNED_LOGIT` × ``fade``: the network may not pick a class kept from the geometric
+    parser, so a pixel it would give one takes its best other class (:func:`keep_mesh_classes` then
+    gives the kept classes back where the geometric parser drew them); at the crop border, where
+    the correction fades out, the prior's label stands as before.
+
+    Example:
+        >>> corr = torch.tensor([[[0.0, 0.0]], [[5.0, 5.0]], [[1.0, 1.0]]])
+        >>> ban_kept(corr, (1,), torch.tensor([[1.0, 0.0]])); first_argmax(corr).tolist()
+        [[2, 1]]
+    """
+    if keep:
+        correction[list(keep)] -= BANNED_LOGIT * fade
+
+
 def keep_mesh_classes(labels: np.ndarray, geometric: np.ndarray, keep: Sequence[int]) -> None:
     """Put the mesh-drawn classes ``keep`` back (in place): their pixels in ``geometric`` take their
     geometric label again, and no other pixel keeps one of them. A checkpoint's card names them
@@ -603,11 +619,10 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
         # each prior is drawn from the labels so far: a larger face sees the smaller corrected
         prior = warp_labels(out, prep.crop)
         corr = crop_correction(model, prep.crop.image, prior, mirrored, prep.features) * fade
-        if keep:  # the network may not pick a kept class: its pixels come from the geometric labels
-            corr[list(keep)] -= BANNED_LOGIT * fade
         lost = 0.0
-        if guard < 1.0 or shares is not None:
+        if guard < 1.0 or shares is not None:  # (on the network's own pick, kept classes included)
             lost = guard_share(prior, corr, gain, eye_band(size, prep.crop.to_crop(face.keypoints)))
+        ban_kept(corr, keep, fade)
         if shares is not None:
             shares.append(lost)
         before = out.copy() if lost > guard else None

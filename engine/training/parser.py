@@ -53,6 +53,7 @@ from engine.faces.learned_parsing import (
     FEATHER,
     MIRROR_PAIRS,
     add_prior_gain,
+    ban_kept,
     card_options,
     class_ids,
     crop_and_prior,
@@ -333,7 +334,8 @@ def pseudo_truths(teacher: FaceParserNet, records: Sequence[dict[str, Any]], siz
 
     The teacher parses the centre ``size``² of each cached crop — the product's own crop (same
     pixel scale and centre, :data:`AUG_MARGIN`) — as the product does (feathered correction plus
-    the prior's gain, mirrored too when ``mirrored``, the mesh's ``keep`` classes put back). A pixel
+    the prior's gain, mirrored too when ``mirrored``, the ``keep`` classes banned from the teacher's
+    pick and put back where the mesh drew them, :func:`ban_kept`). A pixel
     keeps its label when the teacher's probability reaches ``min_prob`` or when putting the mesh's
     classes back changed it, unless the correction is feathered there (:data:`FEATHER`: the prior's
     gain alone passes 0.7); the others, and the margin around the centre, are :data:`IGNORE`. A crop
@@ -357,6 +359,7 @@ def pseudo_truths(teacher: FaceParserNet, records: Sequence[dict[str, Any]], siz
         image = np.ascontiguousarray(rec["image"][o:o + size, o:o + size])
         prior = np.ascontiguousarray(rec["prior"][o:o + size, o:o + size])
         logits = crop_correction(teacher, image, prior, mirrored).float() * fade
+        ban_kept(logits, keep, fade)
         add_prior_gain(logits, torch.from_numpy(prior).to(dev).long().clamp(0, NUM_CLASSES - 1), gain)
         prob, _ = F.softmax(logits, 0).max(0)
         label = first_argmax(logits).to(torch.uint8).cpu().numpy()
@@ -1005,7 +1008,8 @@ def unseen_classes(items: Sequence[Item]) -> list[str]:
     truth): the network is never taught them, so they are left to the geometric parser (added to
     ``--keep-mesh-classes``). On the development data: ``eye_g`` (the labelled photos hold no
     glasses, and the network erased the frame detector's glasses on all 26 development photos it
-    found them on) and ``neck_l``."""
+    found them on) and ``neck_l``. A ``--holdout-source`` run asks this of all its labelled photos,
+    held-out sources included (a class only a held-out source shows is not added)."""
     seen = np.zeros(256, bool)
     for it in items:
         if it.labels is not None:

@@ -160,6 +160,8 @@ def test_the_load_this_process_makes_itself_is_not_counted_against_it(monkeypatc
 
     t = {"wall": 0.0, "cpu": 0.0, "busy": 100.0}
     other = OtherLoad(lambda: t["wall"], lambda: t["cpu"], lambda: t["busy"], lambda: 1.4)
+    t["wall"], t["busy"] = 0.003, 100.01  # a first call too soon for the counters: the load average
+    assert other() == pytest.approx(1.4)
     t["wall"], t["cpu"], t["busy"] = 2.0, 2.0, 102.0  # the machine's busy core was this process
     assert other() == 0.0
     t["wall"], t["busy"] = 2.2, 102.2  # too short a window: the last reading

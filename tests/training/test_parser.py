@@ -379,10 +379,10 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
 
 def test_pseudo_truths_keep_the_confident_centre_only() -> None:
     """A teacher's labels on the product's crop (the cached crop's centre), confident pixels only;
-    the mesh's kept classes are put back and count; the margin and the feathered border carry no
+    the mesh's kept classes are never the teacher's pick, are put back and count; the margin and the feathered border carry no
     supervision (there the prior's gain alone would pass the threshold)."""
     import engine.training.parser as P
-    from engine.faces.learned_parsing import FEATHER, feather_mask, first_argmax
+    from engine.faces.learned_parsing import BANNED_LOGIT, FEATHER, feather_mask, first_argmax
 
     rec = _record(80)
     rec["prior"][50:56, 30:50] = CELEBAMASK_HQ.index("u_lip")
@@ -399,7 +399,9 @@ def test_pseudo_truths_keep_the_confident_centre_only() -> None:
     with torch.no_grad():
         image = torch.from_numpy(rec["image"][o:o + size, o:o + size].copy()).permute(2, 0, 1)[None].float() / 255
         prior = torch.from_numpy(rec["prior"][o:o + size, o:o + size].copy()).long()[None]
-        logits = teacher.correction(image, teacher.one_hot(prior))[0] * torch.from_numpy(feather_mask(size, FEATHER))
+        fade = torch.from_numpy(feather_mask(size, FEATHER))
+        logits = teacher.correction(image, teacher.one_hot(prior))[0] * fade
+        logits[list(lips)] -= BANNED_LOGIT * fade  # the teacher may not pick a kept class, as in the product
         logits = logits + teacher.prior_logits(teacher.one_hot(prior))[0]
     want = first_argmax(logits).numpy().astype(np.uint8)
     got = every["truth"][o:o + size, o:o + size]
