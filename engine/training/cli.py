@@ -222,6 +222,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     fp.add_argument("--extend-hat", action=argparse.BooleanOptionalAction, default=True,
                     help="carry the learned hair / hat decision past the face crop, where the geometric parser "
                          "calls a tall headdress hair (scored that way; written into the card; default on)")
+    fp.add_argument("--lovasz", type=float, default=0.0, metavar="W",
+                    help="add W x the Lovasz-softmax loss (a surrogate of 1 - IoU) to cross-entropy + Dice "
+                         "(default 0: none; recorded with each fold and on the card)")
     fp.add_argument("--class-weight", action="append", default=None, metavar="NAME=W",
                     help="weight the cross-entropy of pixels of true class NAME by W (repeatable; e.g. "
                          "l_brow=2 for a class the parser under-segments; written into the card)")

@@ -665,3 +665,32 @@ def test_classes_no_labelled_photo_shows_are_left_to_the_geometric_parser(tmp_pa
     assert "eye_g" not in unseen and "skin" not in unseen and "hair" not in unseen
     assert {"nose", "neck", "hat", "cloth"} <= set(unseen)
     assert "eye_g" in P.unseen_classes(items[1:])
+
+
+def test_lovasz_softmax_is_one_minus_iou_at_hard_predictions_and_recorded() -> None:
+    """At 0/1 probabilities the Lovász extension is the Jaccard loss itself: the mean over the
+    annotated classes the truth shows of ``1 − IoU`` (background and ignored pixels left out); a
+    run with ``--lovasz`` records it, so a fold resumed without it is refused."""
+    import argparse
+
+    import engine.training.parser as P
+
+    truth = torch.zeros(1, 6, 6, dtype=torch.long)
+    truth[0, :3] = 1  # skin: the top half (18 px)
+    truth[0, 3:, :2] = 13  # hair: 6 px
+    truth[0, 5, 5] = P.IGNORE
+    pred = torch.zeros(1, 6, 6, dtype=torch.long)
+    pred[0, :4] = 1  # skin: 24 px, 18 of them right
+    pred[0, 4:, :1] = 13  # hair: 2 px, both right
+    logits = torch.full((1, 19, 6, 6), -50.0).scatter_(1, pred[:, None], 50.0)
+    ab = torch.zeros(1, 19, dtype=torch.bool)
+    ab[0, 0] = True
+    iou_skin, iou_hair = 18 / 24, 2 / 6
+    assert float(P.lovasz_softmax(logits, truth, ab)) == pytest.approx(1 - (iou_skin + iou_hair) / 2, abs=1e-5)
+    soft = logits.clone().requires_grad_(True)
+    P.lovasz_softmax(soft / 20, truth, ab).backward()
+    assert soft.grad is not None and soft.grad.abs().sum() > 0
+    args = argparse.Namespace(lovasz=0.5)
+    assert P._training_config(args)["lovasz"] == 0.5 and "lovasz" not in P._training_config(argparse.Namespace())
+    with pytest.raises(SystemExit, match="--lovasz"):
+        P._lovasz(argparse.Namespace(lovasz=-1.0))
