@@ -1060,8 +1060,8 @@ def unseen_classes(items: Sequence[Item]) -> list[str]:
     """The official classes that no labelled photo of ``items`` shows (not one pixel of its ground
     truth): the network is never taught them, so they are left to the geometric parser (added to
     ``--keep-mesh-classes``). On the development data: ``eye_g`` (the labelled photos hold no
-    glasses, and the network erased the frame detector's glasses on all 26 development photos it
-    found them on) and ``neck_l``. A ``--holdout-source`` run asks this of all its labelled photos,
+    glasses, and the network erased the frame detector's glasses on the 26 development photos it
+    found them on: at most 7 % of their pixels stayed on 25, 69 % on one) and ``neck_l``. A ``--holdout-source`` run asks this of all its labelled photos,
     held-out sources included (a class only a held-out source shows is not added)."""
     seen = np.zeros(256, bool)
     for it in items:
