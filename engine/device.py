@@ -328,6 +328,10 @@ class OtherLoad:
         self._cpu = cpu or time.process_time
         self._busy = busy or _busy_cpu_seconds
         self._loadavg = loadavg or _load_average
+        self._start()
+
+    def _start(self) -> None:
+        """A new lock and a first window that starts now."""
         self._lock = threading.Lock()
         self._wall, self._used, self._machine = self._clock(), self._cpu(), self._busy()
         self._own = 0.0  # this process's CPU rate, averaged as the load average is
@@ -358,9 +362,7 @@ class OtherLoad:
     def after_fork(self) -> None:
         """In a forked child: a new lock (another thread of the parent may have held the old one),
         and the child's first window starts now (its CPU time starts from zero)."""
-        self._lock = threading.Lock()
-        self._wall, self._used, self._machine = self._clock(), self._cpu(), self._busy()
-        self._own, self._last = 0.0, None
+        self._start()
 
 
 other_load = OtherLoad()

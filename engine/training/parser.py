@@ -1002,6 +1002,13 @@ def _scored_with(args: argparse.Namespace) -> dict[str, Any]:
             "hat": _hat(args)}
 
 
+def _card_inference(args: argparse.Namespace) -> dict[str, Any]:
+    """A run's inference options as its card names them (what
+    :func:`~engine.faces.learned_parsing.card_options` reads back)."""
+    return {"keep_mesh_classes": _keep_names(args), "mirror_tta": _mirror(args), "edge_refine": _edge(args),
+            "face_guard": _guard(args), "extend_hat": _hat(args)}
+
+
 def _scoring(args: argparse.Namespace) -> dict[str, Any]:
     """How a fold's held-out photos are scored (kept beside its result: a resumed run must score
     every fold the same way; ``edge_refine``, ``face_guard`` and ``extend_hat`` only when on, as folds
@@ -1041,7 +1048,7 @@ def _edge(args: argparse.Namespace) -> float:
 
 def _lovasz(args: argparse.Namespace) -> float:
     """Weight of the Lovász-softmax term in the loss (``--lovasz``; 0: none)."""
-    value = float(getattr(args, "lovasz", None) or 0.0)
+    value = _option(args, "lovasz", 0.0)
     if not 0.0 <= value <= 10.0:
         raise SystemExit(f"--lovasz must be a weight from 0 to 10, got {value}")
     return value
@@ -1223,9 +1230,7 @@ def main(args: argparse.Namespace) -> int:
         metrics={"cv_miou_learned": vfacts["mean_source_miou_learned"],
                  "cv_miou_geometric": vfacts["mean_source_miou_geometric"]},
         extra={**facts, "crop_scale": _crop(args)[0], "crop_shift": _crop(args)[1],
-               "keep_mesh_classes": _keep_names(args), "mirror_tta": _mirror(args), "edge_refine": _edge(args),
-               "face_guard": _guard(args), "extend_hat": _hat(args),
-               "folds": args.folds,
+               **_card_inference(args), "folds": args.folds,
                **_pseudo_facts(args, len(pseudo)),
                "class_weight": list(getattr(args, "class_weight", None) or []),
                "cv": table, "cv_pooled_iou": pool,
@@ -1254,8 +1259,7 @@ def _rewrite_card(args: argparse.Namespace, table: dict[str, Any], pool: dict[st
               "mean_source_miou_learned": old.extra.get("mean_source_miou_learned"),
               "cv_pooled_iou_learned": (old.extra.get("cv_pooled_iou") or {}).get("learned")}
     extra = dict(old.extra, cv=table, cv_pooled_iou=pool, cv_folds=fold_facts, verdict_rule=VERDICT_RULE,
-                 keep_mesh_classes=_keep_names(args), mirror_tta=_mirror(args), edge_refine=_edge(args),
-                 face_guard=_guard(args), extend_hat=_hat(args), scored_before=[*old.extra.get("scored_before", []), before], **vfacts)
+                 **_card_inference(args), scored_before=[*old.extra.get("scored_before", []), before], **vfacts)
     v = old.verdict
     card = save_checkpoint(
         model.half(), args.out, task=old.task, input_size=old.input_size, label_scheme=old.label_scheme,
