@@ -34,6 +34,7 @@ colour model; profile faces without a mesh get no parts.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import cv2
@@ -113,8 +114,14 @@ class ColourModel:
         if keep.sum() > 10:
             ycc = ycc[keep]
         self.mean = ycc.mean(0)
-        cov = np.cov(ycc.T) + np.diag([luma_slack, 2.0, 2.0])
-        self.icov = np.linalg.inv(cov)
+        self._cov = np.cov(ycc.T)  # before the slack
+        self.icov = np.linalg.inv(self._cov + np.diag([luma_slack, 2.0, 2.0]))
+
+    def with_slack(self, luma_slack: float) -> ColourModel:
+        """The same samples' model with another ``luma_slack`` (equal to fitting them again)."""
+        other = copy.copy(self)
+        other.icov = np.linalg.inv(self._cov + np.diag([luma_slack, 2.0, 2.0]))
+        return other
 
     def distance(self, rgb: np.ndarray) -> np.ndarray:
         """Mahalanobis distance of every pixel (``[H, W]`` float32)."""
@@ -127,7 +134,9 @@ class ColourModel:
         wt = np.linalg.cholesky(self.icov).T
         aff = np.hstack([wt, -(wt @ self.mean)[:, None]]).astype(np.float32)
         z = cv2.transform(ycc, aff)
-        return np.sqrt(cv2.transform(z * z, np.ones((1, 3), np.float32)))
+        np.multiply(z, z, out=z)
+        d2 = cv2.transform(z, np.ones((1, 3), np.float32))
+        return np.sqrt(d2, out=d2)
 
 
 # Tuned on the 9 CelebAMask-HQ pairs and cross-checked on MT and the Xiqu non-makeup maps (a
@@ -219,11 +228,12 @@ _OUTER_LUT = np.isin(np.arange(256), OUTER_CLASSES)
 """Label → whether it is one of :data:`OUTER_CLASSES` (a look-up instead of ``np.isin`` per pixel)."""
 
 
-def _drop_cloth_from_hair(rgb: np.ndarray, hair: np.ndarray, outside: np.ndarray, neck: np.ndarray,
-                          skin_like: np.ndarray, crown: np.ndarray, along: np.ndarray, across: np.ndarray,
-                          unit: float) -> None:
+def _drop_cloth_from_hair(rgb: np.ndarray, bins: np.ndarray, hair: np.ndarray, outside: np.ndarray,
+                          neck: np.ndarray, skin_like: np.ndarray, crown: np.ndarray, along: np.ndarray,
+                          across: np.ndarray, unit: float) -> None:
     """Below the jaw, clear (in place) the ``hair`` pixels that are really clothes: by colour
-    (clothes histogram vs crown hair) and by texture (a plain jacket vs textured hair)."""
+    (clothes histogram vs crown hair) and by texture (a plain jacket vs textured hair). ``bins``:
+    the image's histogram bins (:func:`_bin_index`)."""
     if CLOTH_VS_HAIR:
         # dark clothes read as hair: below the jaw, a "hair" pixel is cloth when its colour is
         # clearly more typical of the clothes (histogram of the confident cloth pixels) than of
@@ -234,10 +244,9 @@ def _drop_cloth_from_hair(rgb: np.ndarray, hair: np.ndarray, outside: np.ndarray
             low = hair & (along < CLOTH_HAIR_ALONG)
             low &= ~_hair_columns(hair, along, across)
             if low.any():
-                ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
-                q = ycc[low]
-                p_cloth = _hist_likelihood(ycc[cloth_seed], q)
-                p_hair = _hist_likelihood(ycc[crown], q)
+                q = bins[low]
+                p_cloth = _hist_likelihood(bins[cloth_seed], q)
+                p_hair = _hist_likelihood(bins[crown], q)
                 hair[low] = ~(p_cloth > CLOTH_HAIR_RATIO * p_hair)
     if SMOOTH_CLOTH > 0:
         # hair is textured (strands, curls), a jacket is plain: below the jaw, "hair" whose local
@@ -295,12 +304,14 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: np.ndarr
     no_model = np.full(shape, np.inf, np.float32)
     ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
     ycc_f = ycc.astype(np.float32)
-    skin_d = ColourModel(skin_samples).distance_ycc(ycc_f) if len(skin_samples) >= 20 else no_model
+    skin_model = ColourModel(skin_samples) if len(skin_samples) >= 20 else None
+    skin_d = skin_model.distance_ycc(ycc_f) if skin_model is not None else no_model
     core_d = ColourModel(core_samples).distance_ycc(ycc_f) if len(core_samples) >= 20 else skin_d
     crown = person & ~oval & (along > 0.55) & (along < 0.95) & (np.abs(across) < 0.55) & (skin_d > 3.0)
     hair_samples = rgb[crown]
     has_hair = len(hair_samples) >= 50
-    hair_d = ColourModel(hair_samples, luma_slack=60.0).distance_ycc(ycc_f) if has_hair else no_model
+    hair_model = ColourModel(hair_samples, luma_slack=60.0) if has_hair else None
+    hair_d = hair_model.distance_ycc(ycc_f) if hair_model is not None else no_model
     # (without hair samples — bald or cropped — hair_d is infinite and the margins always hold)
     skin_like = (skin_d < SKIN_T) & (skin_d + SKIN_MARGIN < hair_d)
     fore_skin = (core_d < SKIN_T) & (core_d + SKIN_MARGIN < hair_d)  # hairline: the stricter core model
@@ -318,8 +329,8 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: np.ndarr
     clearly_hair = hair_like & (hair_d + 1.0 < skin_d)
     neck = _largest_component_touching(neck_zone & ~clearly_hair & (skin_d < NECK_T), oval)
     ears = head_zone & ear_band & (skin_d < EAR_T) & (skin_d + SKIN_MARGIN < hair_d)
-    if has_hair and len(skin_samples) >= 20:
-        ears |= _ears_by_chroma(rgb, head_zone & ear_band, ears, oval, skin_samples, hair_samples, unit)
+    if hair_model is not None and skin_model is not None:
+        ears |= _ears_by_chroma(rgb, head_zone & ear_band, ears, oval, skin_model, hair_model, unit)
     forehead = head_zone & fore_skin & (along > 0.2)
     # below the jaw only pixels close to the hair colour count (collars and dark clothes do not)
     hair = outside & hair_like & ~neck & (np.abs(across) < 1.4) & ((along > -0.45) | ((along > -1.6) & (hair_d < 2.5)))
@@ -329,7 +340,8 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: np.ndarr
     # torso: widening below the neck; clothes are often missed by the person mask at the frame edge
     torso = (along < -0.7) & (np.abs(across) < 0.6 + (-0.7 - along) * 1.6)
     if has_hair:
-        _drop_cloth_from_hair(rgb, hair, outside, neck, skin_like, crown, along, across, unit)
+        bins = _bin_index(ycc)
+        _drop_cloth_from_hair(rgb, bins, hair, outside, neck, skin_like, crown, along, across, unit)
     cloth = ((outside & (along < CLOTH_ALONG)) | (torso & ~oval)) & ~neck & ~hair & ~skin_like
     if CLOTH_BARE_T > 0:  # bare shoulders / chest: skin-coloured under the looser threshold
         cloth &= ~((skin_d < CLOTH_BARE_T) & (skin_d + SKIN_MARGIN < hair_d))
@@ -343,9 +355,9 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: np.ndarr
         cand = near_hair & ~person & ~oval & (along > -0.3) & (hair_d < 4.0)
         bg_seed = ~person & ~near_hair & (along > -0.3) & (np.abs(across) < 2.0)
         if cand.any() and bg_seed.sum() >= HIST_MIN_SAMPLES:
-            q = ycc[cand]
+            q = bins[cand]
             edge = np.zeros(shape, bool)
-            edge[cand] = _hist_likelihood(ycc[crown], q) > EDGE_RATIO * _hist_likelihood(ycc[bg_seed], q)
+            edge[cand] = _hist_likelihood(bins[crown], q) > EDGE_RATIO * _hist_likelihood(bins[bg_seed], q)
             hair |= _largest_component_touching(edge, hair)
     labels[cloth] = L["cloth"]
     labels[hair] = L["hair"]
@@ -487,31 +499,43 @@ HIST_BINS = (8, 12, 12)
 """Bins (Y, Cr, Cb) of the histogram colour models (clothes, crown hair)."""
 
 
+def _bin_lut() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-channel look-ups whose sum is a YCrCb pixel's :data:`HIST_BINS` histogram bin."""
+    v = np.arange(256, dtype=np.int32)
+    b = [(v * n) >> 8 for n in HIST_BINS]
+    return (b[0] * (HIST_BINS[1] * HIST_BINS[2])).astype(np.uint16), (b[1] * HIST_BINS[2]).astype(np.uint16), b[2].astype(np.uint16)
+
+
+_BIN_LUT = _bin_lut()
+
+
+def _bin_index(ycc: np.ndarray) -> np.ndarray:
+    """The :data:`HIST_BINS` histogram bin of every pixel of a ``uint8`` YCrCb image (``uint16``
+    ``[H, W]``): computed once per face, then every histogram model only counts and looks up."""
+    ly, lr, lb = _BIN_LUT
+    return ly[ycc[..., 0]] + lr[ycc[..., 1]] + lb[ycc[..., 2]]
+
+
 def _hist_likelihood(samples: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Likelihood of the ``query`` YCrCb pixels (``[M, 3]`` uint8) under the normalised histogram
-    (:data:`HIST_BINS`, floored at 1e-5) of the ``samples`` (``[N, 3]`` uint8): a multi-modal
-    colour model (patterned clothes, highlights in hair)."""
-    bins = np.array(HIST_BINS, np.int32)
-
-    def index(px: np.ndarray) -> np.ndarray:
-        b = (px.astype(np.int32) * bins) >> 8
-        return (b[:, 0] * bins[1] + b[:, 1]) * bins[2] + b[:, 2]
-
-    hist = np.bincount(index(samples), minlength=int(np.prod(bins))).astype(np.float64)
+    """Likelihood of the ``query`` pixels under the normalised histogram (:data:`HIST_BINS`,
+    floored at 1e-5) of the ``samples``, both given by their bins (:func:`_bin_index`): a
+    multi-modal colour model (patterned clothes, highlights in hair)."""
+    hist = np.bincount(samples, minlength=int(np.prod(HIST_BINS))).astype(np.float64)
     hist = hist / max(float(hist.sum()), 1.0) + 1e-5
-    return hist[index(query)]
+    return hist[query]
 
 
 def _ears_by_chroma(rgb: np.ndarray, band: np.ndarray, ears: np.ndarray, oval: np.ndarray,
-                    skin_samples: np.ndarray, hair_samples: np.ndarray, unit: float) -> np.ndarray:
-    """Ear pixels of ``band`` found by chroma alone (:data:`EAR_CHROMA`), in blobs (with the ears
-    already found) that reach the face oval (:data:`EAR_TOUCH`)."""
+                    skin: ColourModel, hair: ColourModel, unit: float) -> np.ndarray:
+    """Ear pixels of ``band`` found by chroma alone (:data:`EAR_CHROMA`: the ``skin`` and ``hair``
+    models with its luma slack), in blobs (with the ears already found) that reach the face oval
+    (:data:`EAR_TOUCH`)."""
     slack, thr, margin = EAR_CHROMA
     q = rgb[band].reshape(-1, 1, 3)
     if len(q) == 0:
         return np.zeros(band.shape, bool)
-    sc = ColourModel(skin_samples, luma_slack=slack).distance(q)[:, 0]
-    hc = ColourModel(hair_samples, luma_slack=slack).distance(q)[:, 0]
+    sc = skin.with_slack(slack).distance(q)[:, 0]
+    hc = hair.with_slack(slack).distance(q)[:, 0]
     extra = np.zeros(band.shape, bool)
     extra[band] = (sc < thr) & (sc + margin < hc)
     g = max(3, int(round(unit * EAR_TOUCH)) | 1)
@@ -540,13 +564,21 @@ def _mode_filter(labels: np.ndarray, where: np.ndarray, k: int) -> None:
         return
     # work on the bounding box of ``where`` plus a margin wider than the window's half: pixels
     # outside ``where`` cast no vote, so the result is the same as on the whole image
-    ys, xs = np.nonzero(where)
+    bx, by, bw, bh = cv2.boundingRect(where.view(np.uint8))
     m = k // 2 + 1
-    y0, y1 = max(0, int(ys.min()) - m), min(labels.shape[0], int(ys.max()) + m + 1)
-    x0, x1 = max(0, int(xs.min()) - m), min(labels.shape[1], int(xs.max()) + m + 1)
+    y0, y1 = max(0, by - m), min(labels.shape[0], by + bh + m)
+    x0, x1 = max(0, bx - m), min(labels.shape[1], bx + bw + m)
     lab, wh = labels[y0:y1, x0:x1], where[y0:y1, x0:x1]
-    votes = np.stack([cv2.blur(((lab == c) & wh).astype(np.float32), (k, k))[wh] for c in classes])
-    lab[wh] = classes[np.argmax(votes, 0)].astype(np.uint8)
+    # vote counts (exact integers: the same arg-max, ties to the first class, as the window means)
+    votes = np.stack([cv2.boxFilter(((lab == c) & wh).view(np.uint8), cv2.CV_16U, (k, k), normalize=False)[wh]
+                      for c in classes])
+    # arg-max over the classes, ties to the first (as np.argmax), one class at a time (faster
+    # than np.argmax across the first axis)
+    best, pick = votes[0].copy(), np.zeros(votes.shape[1], np.intp)
+    for i in range(1, len(classes)):
+        pick[votes[i] > best] = i
+        np.maximum(best, votes[i], out=best)
+    lab[wh] = classes[pick].astype(np.uint8)
 
 
 def _largest_component_touching(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:

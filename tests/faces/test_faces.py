@@ -410,3 +410,42 @@ def test_mesh_views_go_beside_only_with_a_free_core(monkeypatch) -> None:
     finally:
         cv2.setNumThreads(before_cv)
         torch.set_num_threads(before_torch)
+
+
+def test_colour_model_with_another_slack_equals_fitting_again() -> None:
+    from engine.faces.parsing import ColourModel
+
+    px = np.random.default_rng(3).integers(0, 256, (500, 3), dtype=np.uint8)
+    base = ColourModel(px)
+    for slack in (60.0, 2000.0):
+        refit, derived = ColourModel(px, luma_slack=slack), base.with_slack(slack)
+        assert np.array_equal(refit.icov, derived.icov) and np.array_equal(refit.mean, derived.mean)
+    assert not np.array_equal(base.icov, base.with_slack(2000.0).icov)
+    img = px.reshape(20, 25, 3)
+    assert np.array_equal(base.with_slack(30.0).distance(img), base.distance(img))
+
+
+def test_histogram_model_and_mode_filter_match_their_plain_definitions() -> None:
+    import cv2
+
+    from engine.faces import parsing as P
+
+    rng = np.random.default_rng(5)
+    ycc = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    bins = P._bin_index(ycc)
+    b = (ycc.astype(np.int32) * np.array(P.HIST_BINS)) >> 8  # each channel's bin
+    assert np.array_equal(bins, (b[..., 0] * P.HIST_BINS[1] + b[..., 1]) * P.HIST_BINS[2] + b[..., 2])
+    seeds, query = bins[:20].ravel(), bins[20:].ravel()
+    hist = np.zeros(int(np.prod(P.HIST_BINS)))
+    np.add.at(hist, seeds, 1.0)
+    assert np.allclose(P._hist_likelihood(seeds, query), hist[query] / len(seeds) + 1e-5, rtol=1e-12)
+
+    labels = rng.integers(0, 4, (60, 70)).astype(np.uint8)
+    labels[:, :10] = 9  # never voted on nor changed: outside ``where``
+    where = np.ones(labels.shape, bool)
+    where[:, :10] = False
+    expect = labels.copy()  # the majority of each 5×5 window (ties to the lowest class)
+    means = np.stack([cv2.blur(((labels == c) & where).astype(np.float32), (5, 5)) for c in range(4)])
+    expect[where] = np.argmax(means, 0)[where]
+    P._mode_filter(labels, where, 5)
+    assert np.array_equal(labels, expect)
