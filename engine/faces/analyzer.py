@@ -12,6 +12,8 @@ import importlib.util
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from engine.device import SideThread
 from engine.errors import CheckpointError
 from engine.faces import thirdparty
 from engine.faces.detect import (
@@ -28,6 +31,7 @@ from engine.faces.detect import (
     MediaPipeBoxDetector,
     MergedBoxDetector,
     YuNetBoxDetector,
+    mesh_beside,
 )
 from engine.faces.learned_parsing import MODEL_NAME, LearnedParser, resolve_parser
 from engine.faces.parsing import geometric_parsing
@@ -78,6 +82,10 @@ class FaceAnalyzer:
         self.mesh = FaceMeshFitter()
         self.finder = FaceFinder(self.detector, self.mesh)
         self.segmenter = PersonSegmenter()
+        self.segment_beside: Callable[[], bool] = mesh_beside
+        """Whether :meth:`analyze` may draw the person mask on a thread of its own while the faces
+        are searched (a core free, as for the mesh's views: :func:`~engine.faces.detect.mesh_beside`)."""
+        self._side = SideThread("person-mask")
         self.cache_size = cache_size
         self._cache: OrderedDict[str, FaceAnalysis] = OrderedDict()
         self._lock = threading.Lock()
@@ -171,9 +179,10 @@ class FaceAnalyzer:
                 hit = self._cache[key]
                 return replace(hit, info=dict(hit.info, cached=True))
         t0 = time.perf_counter()
+        person = self._side.submit(self._person, rgb) if parse and self.segment_beside() else None
         faces, rotation = self._detect_any_rotation(rgb, max_faces)
         t1 = time.perf_counter()
-        parsing, notes = self._parse(rgb, faces) if parse else (None, {})
+        parsing, notes = self._parse(rgb, faces, person) if parse else (None, {})
         t2 = time.perf_counter()
         info = dict(self.info, detect_ms=(t1 - t0) * 1000, parse_ms=(t2 - t1) * 1000, cached=False,
                     faces=len(faces), rotation=rotation, **notes)
@@ -196,8 +205,14 @@ class FaceAnalyzer:
                 self._learned = LearnedParser(self._learned_path)
             return self._learned
 
-    def _parse(self, rgb: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, dict[str, Any]]:
-        """The label map and what ``info`` should add about it when the learned parser ran:
+    def _person(self, rgb: np.ndarray) -> np.ndarray:
+        """The person mask of the copy of ``rgb`` that :meth:`_parse` labels."""
+        return self.segmenter.mask(downscale_to(rgb, PARSE_SIDE)[0])
+
+    def _parse(self, rgb: np.ndarray, faces: list[Face],
+               person: Future[np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """The label map and what ``info`` should add about it when the learned parser ran
+        (``person``: :meth:`_person` of ``rgb`` under way beside the face search, or ``None``):
         ``geometric_faces``, the number of faces whose skin its face guard gave back to the
         geometric labels (:func:`~engine.faces.learned_parsing.refine_parsing`), and
         ``band_shares``, each face's share of the eye band the network took out of the face
@@ -209,8 +224,8 @@ class FaceAnalyzer:
         learned = self._learned_parser() if self._learned_path is not None and faces else None
         prepared = learned.begin(small, scaled) if learned is not None else None  # runs beside the next two
         try:
-            person = self.segmenter.mask(small) if faces else None
-            labels = geometric_parsing(small, scaled, person)
+            mask = None if not faces else person.result() if person is not None else self.segmenter.mask(small)
+            labels = geometric_parsing(small, scaled, mask)
         except BaseException:
             LearnedParser.abandon(prepared)
             raise

@@ -449,3 +449,27 @@ def test_histogram_model_and_mode_filter_match_their_plain_definitions() -> None
     expect[where] = np.argmax(means, 0)[where]
     P._mode_filter(labels, where, 5)
     assert np.array_equal(labels, expect)
+
+
+def test_person_mask_drawn_beside_the_face_search_gives_the_same_parsing(astronaut, astro_result,
+                                                                         monkeypatch) -> None:
+    import threading
+
+    beside = FaceAnalyzer(detector="mediapipe", parser="geometric")
+    calls: list[str] = []
+    real = beside._person
+
+    def person(rgb: np.ndarray) -> np.ndarray:
+        calls.append(threading.current_thread().name)
+        return real(rgb)
+
+    monkeypatch.setattr(beside, "_person", person)
+    beside.segment_beside = lambda: True
+    res = beside.analyze(astronaut)
+    assert calls and calls[0].startswith("person-mask")  # drawn on the side thread
+    assert np.array_equal(res.parsing, astro_result.parsing)
+    beside.analyze(np.full((120, 160, 3), 90, np.uint8))  # no face: the mask is not waited for
+    beside.segment_beside = lambda: False
+    calls.clear()
+    beside.analyze(np.ascontiguousarray(astronaut[::-1, ::-1]))
+    assert calls == []  # not beside: drawn in _parse, after the faces are found
