@@ -107,7 +107,10 @@ def latency(runs: int = 5) -> dict[str, Any]:
     (``auto_sequential``: what it cost before
     :meth:`~engine.faces.learned_parsing.LearnedParser.begin`), ``auto`` with the face mesh's views
     fitted one after the other on one thread (``auto_mesh_one_thread``: what it cost before
-    :func:`~engine.faces.detect.mesh_beside`), and, when the card names an edge-aware refinement,
+    :func:`~engine.faces.detect.mesh_beside`), ``auto`` with the person mask drawn after the face
+    search (``auto_person_mask_after``: what it cost before
+    :attr:`~engine.faces.analyzer.FaceAnalyzer.segment_beside`), and, when the card names an
+    edge-aware refinement,
     ``auto`` without it (``auto_without_edge_refine``: what the refinement costs)."""
     import torch
     from skimage import data
@@ -130,6 +133,9 @@ def latency(runs: int = 5) -> dict[str, Any]:
     one = FaceAnalyzer(parser="auto")
     one.mesh.beside = lambda: False
     analyzers["auto_mesh_one_thread"] = one
+    after = FaceAnalyzer(parser="auto")
+    after.segment_beside = lambda: False
+    analyzers["auto_person_mask_after"] = after
     for s in (512, 2048):
         im = cv2.resize(img, (s, s), interpolation=cv2.INTER_CUBIC)
         row: dict[str, Any] = _latency(analyzers, im, runs)
@@ -211,6 +217,10 @@ def table(doc: dict[str, Any]) -> list[str]:
         if "auto_mesh_one_thread" in r:
             m = r["auto_mesh_one_thread"]
             rows.append(f"    auto with the face mesh's views fitted one after the other: "
+                        f"{m['median_ms']:.0f} ms wall (p90 {m['p90_ms']:.0f}) / {m['cpu_median_ms']:.0f} ms CPU")
+        if "auto_person_mask_after" in r:
+            m = r["auto_person_mask_after"]
+            rows.append(f"    auto with the person mask drawn after the face search: "
                         f"{m['median_ms']:.0f} ms wall (p90 {m['p90_ms']:.0f}) / {m['cpu_median_ms']:.0f} ms CPU")
     rows.append(f"  on {lat['device']}, load average {lat['load_average_before'][0]} before, "
                 f"{lat['load_average'][0]} after")
