@@ -23,7 +23,10 @@ For every face (smallest first, as :func:`engine.faces.parsing.geometric_parsing
 5. when the card names a ``face_guard``, a face whose eye band the network would take out of the
    face by more than that share gets the geometric skin and nose back inside the mesh's outline
    (:func:`restore_face_skin`; the network has failed there);
-6. when the card says ``extend_hat``, the learned hair / hat decision is carried past the crops,
+6. the classes the card keeps from the mesh (``keep_mesh_classes``) take their geometric pixels
+   back (:func:`keep_mesh_classes`), and those it bounds by the mesh (``mesh_bounded_classes``:
+   the eyes) lose any pixel the network added past the geometric region (:func:`bound_to_mesh`);
+7. when the card says ``extend_hat``, the learned hair / hat decision is carried past the crops,
    where the labels are still the geometric parser's, which has no hat (:func:`extend_hat`).
 
 :func:`resolve_parser` decides ``auto`` from the checkpoint's card only (the learned parser runs
@@ -538,6 +541,25 @@ def keep_mesh_classes(labels: np.ndarray, geometric: np.ndarray, keep: Sequence[
     labels[taken] = geometric[taken]
 
 
+def bound_to_mesh(labels: np.ndarray, geometric: np.ndarray, bounded: Sequence[int]) -> None:
+    """Keep the classes ``bounded`` inside the geometric parser's own regions of them (in place): a
+    pixel the network gives one of them where the mesh did not draws its geometric label again, so
+    the network may take pixels out of such a region but never add any. A checkpoint's card names
+    them (``mesh_bounded_classes``): the eyes, whose mesh eyelid contours are sub-pixel precise on
+    real faces while the network, at its crop's lower resolution, grew them past the eyelids on
+    the CelebAMask pairs (see the training's cross-validation).
+
+    Example:
+        >>> geo = np.array([[1, 4, 4, 1]], np.uint8); new = np.array([[4, 4, 1, 1]], np.uint8)
+        >>> bound_to_mesh(new, geo, (4,)); new.tolist()
+        [[1, 4, 1, 1]]
+    """
+    if not bounded:
+        return
+    grown = np.isin(labels, bounded) & (labels != geometric)
+    labels[grown] = geometric[grown]
+
+
 @torch.no_grad()
 def crop_correction(model: FaceParserNet, image: np.ndarray, prior: np.ndarray, mirrored: bool = False,
                     features: list[torch.Tensor] | None = None) -> torch.Tensor:
@@ -570,7 +592,8 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
                    size: int, scale: float = CROP_SCALE, shift: float = CROP_SHIFT,
                    keep: Sequence[int] = (), mirrored: bool = False,
                    prepared: Sequence[PreparedCrop] | None = None, edge: float = 0.0,
-                   guard: float = 1.0, shares: list[float] | None = None, hat: bool = False) -> np.ndarray:
+                   guard: float = 1.0, shares: list[float] | None = None, hat: bool = False,
+                   bounded: Sequence[int] = ()) -> np.ndarray:
     """The learned parsing of ``rgb`` given its geometric parsing (module docstring).
 
     A face whose eye band the network would take out of the face by more than ``guard``
@@ -597,6 +620,8 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
             :func:`parse_order`; the guard gave back the skin of those above ``guard``).
         hat: carry the learned hair / hat decision past the crops (:func:`extend_hat`; a card's
             ``extend_hat``).
+        bounded: classes the network may shrink but not grow past the geometric parser's regions of
+            them (:func:`bound_to_mesh`; a card's ``mesh_bounded_classes``).
 
     Returns:
         New ``uint8`` ``[H, W]`` label map; ``geometric`` is not modified.
@@ -630,23 +655,24 @@ def refine_parsing(rgb: np.ndarray, faces: Sequence[Face], geometric: np.ndarray
         if before is not None:
             restore_face_skin(out, before, face)
     keep_mesh_classes(out, geometric, keep)
+    bound_to_mesh(out, geometric, bounded)
     if hat:
         extend_hat(out, [p.crop for p in prepared])
     return out
 
 
-def class_ids(names: Sequence[str] | object) -> tuple[int, ...]:
-    """Official-order ids of class ``names`` (a card's ``keep_mesh_classes``).
+def class_ids(names: Sequence[str] | object, key: str = "keep_mesh_classes") -> tuple[int, ...]:
+    """Official-order ids of class ``names`` (a card's ``keep_mesh_classes`` or another ``key``).
 
     Raises:
         CheckpointError: not a list of class names of the official order.
     """
     if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
-        raise CheckpointError(f"keep_mesh_classes must be a list of class names, got {names!r}")
+        raise CheckpointError(f"{key} must be a list of class names, got {names!r}")
     try:
         return tuple(SCHEMES["celebamask_hq"].index(n) for n in names)
     except KeyError as exc:
-        raise CheckpointError(f"keep_mesh_classes: {exc.args[0] if exc.args else exc}") from None
+        raise CheckpointError(f"{key}: {exc.args[0] if exc.args else exc}") from None
 
 
 def face_guard(value: object) -> float:
@@ -665,20 +691,21 @@ def face_guard(value: object) -> float:
 
 
 def card_options(extra: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`refine_parsing`'s ``keep``, ``mirrored``, ``edge``, ``guard`` and ``hat`` as a card's
-    ``extra`` names them (``keep_mesh_classes``, ``mirror_tta``, ``edge_refine``, ``face_guard``,
-    ``extend_hat``), checked; what a card does not name is off, as it was scored.
+    """:func:`refine_parsing`'s ``keep``, ``mirrored``, ``edge``, ``guard``, ``hat`` and ``bounded`` as
+    a card's ``extra`` names them (``keep_mesh_classes``, ``mirror_tta``, ``edge_refine``,
+    ``face_guard``, ``extend_hat``, ``mesh_bounded_classes``), checked; what a card does not name is
+    off, as it was scored.
 
     Raises:
         CheckpointError: a value out of range.
 
     Example:
         >>> card_options({"mirror_tta": True, "face_guard": 0.25})
-        {'keep': (), 'mirrored': True, 'edge': 0.0, 'guard': 0.25, 'hat': False}
+        {'keep': (), 'mirrored': True, 'edge': 0.0, 'guard': 0.25, 'hat': False, 'bounded': ()}
     """
     return {"keep": class_ids(extra.get("keep_mesh_classes", ())), "mirrored": bool(extra.get("mirror_tta", False)),
             "edge": edge_radius(extra.get("edge_refine", 0.0)), "guard": face_guard(extra.get("face_guard", 1.0)),
-            "hat": bool(extra.get("extend_hat", False))}
+            "hat": bool(extra.get("extend_hat", False)), "bounded": class_ids(extra.get("mesh_bounded_classes", ()), "mesh_bounded_classes")}
 
 
 def edge_radius(value: object) -> float:
@@ -786,6 +813,7 @@ class LearnedParser:
         self.edge: float = opts["edge"]
         self.guard: float = opts["guard"]  # refine_parsing's face guard (1.0: off)
         self.hat: bool = opts["hat"]  # refine_parsing's extend_hat
+        self.bounded: tuple[int, ...] = opts["bounded"]  # refine_parsing's mesh-bounded classes
         self.overlap = True  # False: begin() starts nothing and parse() runs the whole step itself
         self._beside = SideThread("learned-parser")  # where begin() runs
 
@@ -844,7 +872,7 @@ class LearnedParser:
 
         def run() -> np.ndarray:
             return refine_parsing(rgb, faces, geometric, self.model, self.size, self.scale, self.shift, self.keep,
-                                  self.mirrored, crops, self.edge, self.guard, shares, self.hat)
+                                  self.mirrored, crops, self.edge, self.guard, shares, self.hat, self.bounded)
 
         if self.device.type != "cpu":
             return run()

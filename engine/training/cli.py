@@ -209,6 +209,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     fp.add_argument("--keep-mesh-classes", default="", metavar="NAME[,NAME]",
                     help="classes left as the geometric parser draws them from the mesh, e.g. u_lip,l_lip "
                          "(scored that way; written into the card)")
+    fp.add_argument("--mesh-bounded-classes", default="", metavar="NAME[,NAME]",
+                    help="classes the network may shrink but not grow past the geometric parser's regions of "
+                         "them, e.g. l_eye,r_eye (scored that way; written into the card)")
     fp.add_argument("--mirror-tta", action="store_true",
                     help="parse each crop also mirrored and average the two (scored that way; written into "
                          "the card; twice the network's time)")

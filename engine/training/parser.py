@@ -746,7 +746,7 @@ def summarize(inter: np.ndarray, union: np.ndarray, annotated: Sequence[int]) ->
 def evaluate(model: FaceParserNet, records: Sequence[dict[str, Any]], items: Sequence[Item], size: int,
              sink: dict[str, dict[str, np.ndarray]] | None = None, scale: float = CROP_SCALE,
              shift: float = CROP_SHIFT, keep: Sequence[int] = (), mirrored: bool = False,
-             edge: float = 0.0, guard: float = 1.0, hat: bool = False) -> dict[str, Any]:
+             edge: float = 0.0, guard: float = 1.0, hat: bool = False, bounded: Sequence[int] = ()) -> dict[str, Any]:
     """Learned vs geometric on ``records`` (full-resolution photos, product path, crop ``scale`` /
     ``shift``, the mesh's ``keep`` classes kept, each crop also seen mirrored when ``mirrored``, the
     edge-aware refinement of radius ``edge`` when above 0, the face guard ``guard`` when below 1,
@@ -762,7 +762,7 @@ def evaluate(model: FaceParserNet, records: Sequence[dict[str, Any]], items: Seq
         rgb = load_image(it.photo)
         truth = read_truth(it)
         learned = refine_parsing(rgb, faces_of(rec), rec["geometric"], model, size, scale, shift, keep, mirrored,
-                                 edge=edge, guard=guard, hat=hat)
+                                 edge=edge, guard=guard, hat=hat, bounded=bounded)
         for eng, pred in (("geometric", rec["geometric"]), ("learned", learned)):
             for a in (acc, sink) if sink is not None else (acc,):
                 d = a.setdefault(f"{src.name}/{eng}", _counts())
@@ -964,7 +964,8 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
             scored = fdir / "scoring.json"  # (runs before it existed were scored as they were run)
             if scored.is_file() and json.loads(scored.read_text()) != _scoring(args):
                 raise SystemExit(f"fold {k + 1} was scored with {scored.read_text()}, not {json.dumps(_scoring(args))}: "
-                                 "run with the same --mirror-tta / --keep-mesh-classes / --edge-refine / --face-guard / --extend-hat, "
+                                 "run with the same --mirror-tta / --keep-mesh-classes / --edge-refine / --face-guard / --extend-hat / "
+                                 "--mesh-bounded-classes, "
                                  "or add --rescore")
         else:  # the finished fold's model, scored again
             import safetensors.torch
@@ -995,24 +996,30 @@ def _keep(args: argparse.Namespace) -> tuple[int, ...]:
     return class_ids(_keep_names(args))
 
 
+def _bounded(args: argparse.Namespace) -> tuple[int, ...]:
+    """The classes bounded by the mesh's regions (``--mesh-bounded-classes``), as official-order ids."""
+    return class_ids(_bounded_names(args), "--mesh-bounded-classes")
+
+
 def _scored_with(args: argparse.Namespace) -> dict[str, Any]:
-    """:func:`evaluate`'s ``keep``, ``mirrored``, ``edge``, ``guard`` and ``hat`` of a run (``--keep-mesh-classes``,
-    ``--mirror-tta``, ``--edge-refine``, ``--face-guard``, ``--extend-hat``)."""
+    """:func:`evaluate`'s ``keep``, ``mirrored``, ``edge``, ``guard``, ``hat`` and ``bounded`` of a run
+    (``--keep-mesh-classes``, ``--mirror-tta``, ``--edge-refine``, ``--face-guard``, ``--extend-hat``,
+    ``--mesh-bounded-classes``)."""
     return {"keep": _keep(args), "mirrored": _mirror(args), "edge": _edge(args), "guard": _guard(args),
-            "hat": _hat(args)}
+            "hat": _hat(args), "bounded": _bounded(args)}
 
 
 def _card_inference(args: argparse.Namespace) -> dict[str, Any]:
     """A run's inference options as its card names them (what
     :func:`~engine.faces.learned_parsing.card_options` reads back)."""
     return {"keep_mesh_classes": _keep_names(args), "mirror_tta": _mirror(args), "edge_refine": _edge(args),
-            "face_guard": _guard(args), "extend_hat": _hat(args)}
+            "face_guard": _guard(args), "extend_hat": _hat(args), "mesh_bounded_classes": _bounded_names(args)}
 
 
 def _scoring(args: argparse.Namespace) -> dict[str, Any]:
     """How a fold's held-out photos are scored (kept beside its result: a resumed run must score
-    every fold the same way; ``edge_refine``, ``face_guard`` and ``extend_hat`` only when on, as folds
-    scored before they existed)."""
+    every fold the same way; ``edge_refine``, ``face_guard``, ``extend_hat`` and
+    ``mesh_bounded_classes`` only when on, as folds scored before they existed)."""
     out: dict[str, Any] = {"mirror_tta": _mirror(args), "keep_mesh_classes": _keep_names(args)}
     if _edge(args) > 0:
         out["edge_refine"] = _edge(args)
@@ -1020,6 +1027,8 @@ def _scoring(args: argparse.Namespace) -> dict[str, Any]:
         out["face_guard"] = _guard(args)
     if _hat(args):
         out["extend_hat"] = True
+    if _bounded_names(args):
+        out["mesh_bounded_classes"] = _bounded_names(args)
     return out
 
 
@@ -1061,6 +1070,11 @@ def _mirror(args: argparse.Namespace) -> bool:
 
 def _keep_names(args: argparse.Namespace) -> list[str]:
     return [n.strip() for n in str(getattr(args, "keep_mesh_classes", None) or "").split(",") if n.strip()]
+
+
+def _bounded_names(args: argparse.Namespace) -> list[str]:
+    """The classes the network may shrink but not grow past the mesh's regions (``--mesh-bounded-classes``)."""
+    return [n.strip() for n in str(getattr(args, "mesh_bounded_classes", None) or "").split(",") if n.strip()]
 
 
 def unseen_classes(items: Sequence[Item]) -> list[str]:
@@ -1162,6 +1176,7 @@ def main(args: argparse.Namespace) -> int:
     if getattr(args, "holdout_source", None):
         holdout_sources(args.holdout_source)  # a wrong name fails before the slow cache
     _keep(args)  # a wrong --keep-mesh-classes name fails before any training
+    _bounded(args)  # and so does a wrong --mesh-bounded-classes name
     _edge(args)  # nor a wrong --edge-refine radius
     _guard(args)  # nor a wrong --face-guard share
     class_weights(getattr(args, "class_weight", None))  # nor a wrong --class-weight
@@ -1256,6 +1271,7 @@ def _rewrite_card(args: argparse.Namespace, table: dict[str, Any], pool: dict[st
               "edge_refine": float(old.extra.get("edge_refine", 0.0)),
               "face_guard": float(old.extra.get("face_guard", 1.0)),
               "extend_hat": bool(old.extra.get("extend_hat", False)),
+              "mesh_bounded_classes": list(old.extra.get("mesh_bounded_classes", [])),
               "mean_source_miou_learned": old.extra.get("mean_source_miou_learned"),
               "cv_pooled_iou_learned": (old.extra.get("cv_pooled_iou") or {}).get("learned")}
     extra = dict(old.extra, cv=table, cv_pooled_iou=pool, cv_folds=fold_facts, verdict_rule=VERDICT_RULE,

@@ -180,6 +180,38 @@ def test_kept_mesh_classes_stay_as_the_mesh_draws_them(tmp_path: Path) -> None:
     assert LearnedParser(card, device="cpu").keep == (4, 5)
 
 
+def test_mesh_bounded_classes_only_shrink(tmp_path: Path) -> None:
+    """A card's mesh_bounded_classes: the network may take pixels out of the geometric eyes but may
+    not give the eye classes any pixel the geometric parser did not."""
+    from engine.errors import CheckpointError
+    from engine.faces.learned_parsing import LearnedParser, card_options
+
+    rgb, face, geometric = _scene()
+    net = FaceParserNet(width=32, prior_width=4).eval()
+    with torch.no_grad():
+        net.head.weight.zero_()
+        net.head.bias.zero_()
+        net.head.bias[4] = 50.0  # the network would call everything the left eye
+        net.prior_gain.zero_()
+    free = refine_parsing(rgb, [face], geometric, net, 64)
+    assert ((free == 4) & (geometric != 4)).mean() > 0.1
+    bounded = refine_parsing(rgb, [face], geometric, net, 64, bounded=(4, 5))
+    assert not ((bounded == 4) & (geometric != 4)).any() and not ((bounded == 5) & (geometric != 5)).any()
+    grown = (free == 4) & (geometric != 4)
+    assert np.array_equal(bounded[grown], geometric[grown])  # those pixels: the geometric label
+    assert np.array_equal(bounded[~grown], free[~grown])  # the rest as the network labels it
+    with torch.no_grad():
+        net.head.bias[4] = -50.0  # now it takes the eyes away: bounding does not stop that
+    shrunk = refine_parsing(rgb, [face], geometric, net, 64, bounded=(4,))
+    assert (geometric == 4).any() and (shrunk[geometric == 4] != 4).mean() > 0.5
+    card = save_checkpoint(FaceParserNet(width=32, prior_width=4).half(), tmp_path / "face_parser", task="faces",
+                           input_size=(64, 64), label_scheme="celebamask_hq",
+                           extra={"mesh_bounded_classes": ["l_eye", "r_eye"]}, verdict=Verdict("geometric", "t", True))
+    assert LearnedParser(card, device="cpu").bounded == (4, 5)
+    with pytest.raises(CheckpointError, match="mesh_bounded_classes"):
+        card_options({"mesh_bounded_classes": ["eyes"]})
+
+
 def test_a_kept_class_is_never_the_networks_pick() -> None:
     """Where the network would pick a kept class the geometric parser did not draw (the glasses no
     training photo showed), it labels the pixel with its best other class; the geometric parser's

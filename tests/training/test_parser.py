@@ -248,7 +248,8 @@ def test_holdout_trains_without_the_held_out_source(tmp_path: Path, monkeypatch)
         return tiny(), {"steps": args.steps}
 
     def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
-                  keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0, hat: bool = False) -> dict:
+                  keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0, hat: bool = False,
+                  bounded: Any = ()) -> dict:
         for r in recs:
             src = its[int(r["index"])].source
             for eng, hit in (("geometric", 1.0), ("learned", 2.0)):
@@ -306,6 +307,7 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
     scored_edge: list[float] = []
     scored_guard: list[float] = []
     scored_hat: list[bool] = []
+    scored_bounded: list[tuple[int, ...]] = []
 
     def fake_train(rt: Any, recs: Any, its: Any, out_dir: Path, args: Any) -> tuple[FaceParserNet, dict]:
         import safetensors.torch
@@ -316,11 +318,13 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
         return model, {"steps": args.steps}
 
     def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
-                  keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0, hat: bool = False) -> dict:
+                  keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0, hat: bool = False,
+                  bounded: Any = ()) -> dict:
         scored_mirrored.append(mirrored)
         scored_edge.append(edge)
         scored_guard.append(guard)
         scored_hat.append(hat)
+        scored_bounded.append(tuple(bounded))
         d = sink.setdefault("mt/learned", P._counts())
         d["n"] += 1.0
         return {}
@@ -375,6 +379,14 @@ def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeyp
     P._run_folds(rt, records, items, args, tmp_path)
     assert scored_hat == [False] * 8 + [True] * 2
     assert json.loads((tmp_path / "fold0" / "scoring.json").read_text())["extend_hat"] is True
+    del args.rescore
+    args.mesh_bounded_classes = "l_eye,r_eye"
+    with pytest.raises(SystemExit, match="--mesh-bounded-classes"):
+        P._run_folds(rt, records, items, args, tmp_path)
+    args.rescore = True
+    P._run_folds(rt, records, items, args, tmp_path)
+    assert scored_bounded == [()] * 10 + [(4, 5)] * 2
+    assert json.loads((tmp_path / "fold0" / "scoring.json").read_text())["mesh_bounded_classes"] == ["l_eye", "r_eye"]
 
 
 def test_pseudo_truths_keep_the_confident_centre_only() -> None:
@@ -459,7 +471,8 @@ def test_each_fold_is_pseudo_labelled_by_its_own_teacher(tmp_path: Path, monkeyp
         return tiny(), {"steps": args.steps}
 
     def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
-                  keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0, hat: bool = False) -> dict:
+                  keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0, hat: bool = False,
+                  bounded: Any = ()) -> dict:
         tested.extend(int(r["index"]) for r in recs)
         d = sink.setdefault("mt/learned", P._counts())
         d["n"] += 1.0
@@ -635,8 +648,9 @@ def test_a_rescore_keeps_what_the_card_said_before(tmp_path: Path) -> None:
     card = read_card(out.with_suffix(".json"))
     assert card.extra["edge_refine"] == 0.75 and card.extra["mean_source_miou_learned"] == 0.72
     assert card.extra["face_guard"] == P.FACE_GUARD and card.extra["extend_hat"] is True  # the defaults
+    assert card.extra["mesh_bounded_classes"] == []
     assert card.extra["scored_before"] == [{"mirror_tta": True, "keep_mesh_classes": ["u_lip"], "edge_refine": 0.0,
-                                            "face_guard": 1.0, "extend_hat": False,
+                                            "face_guard": 1.0, "extend_hat": False, "mesh_bounded_classes": [],
                                             "mean_source_miou_learned": 0.70,
                                             "cv_pooled_iou_learned": {"skin": 0.9}}]
     args.edge_refine = 1.0
