@@ -179,7 +179,7 @@ class FaceAnalyzer:
                 hit = self._cache[key]
                 return replace(hit, info=dict(hit.info, cached=True))
         t0 = time.perf_counter()
-        person = self._side.submit(self._person, rgb) if parse and self.segment_beside() else None
+        person = self._person_beside(rgb) if parse else None
         faces, rotation = self._detect_any_rotation(rgb, max_faces)
         t1 = time.perf_counter()
         parsing, notes = self._parse(rgb, faces, person) if parse else (None, {})
@@ -204,6 +204,17 @@ class FaceAnalyzer:
                 assert self._learned_path is not None
                 self._learned = LearnedParser(self._learned_path)
             return self._learned
+
+    def _person_beside(self, rgb: np.ndarray) -> Future[np.ndarray] | None:
+        """:meth:`_person` of ``rgb`` started on the side thread when :attr:`segment_beside` allows
+        it, else ``None`` (:meth:`_parse` draws the mask itself; so too when the interpreter is
+        shutting down and takes no new thread work)."""
+        if not self.segment_beside():
+            return None
+        try:
+            return self._side.submit(self._person, rgb)
+        except RuntimeError:
+            return None
 
     def _person(self, rgb: np.ndarray) -> np.ndarray:
         """The person mask of the copy of ``rgb`` that :meth:`_parse` labels."""

@@ -473,3 +473,14 @@ def test_person_mask_drawn_beside_the_face_search_gives_the_same_parsing(astrona
     calls.clear()
     beside.analyze(np.ascontiguousarray(astronaut[::-1, ::-1]))
     assert calls == []  # not beside: drawn in _parse, after the faces are found
+
+
+def test_person_mask_drawn_in_parse_when_no_side_thread_can_start(astronaut, astro_result, monkeypatch) -> None:
+    an = FaceAnalyzer(detector="mediapipe", parser="geometric")
+    an.segment_beside = lambda: True
+
+    def refuse(*args: object) -> None:
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(an._side, "submit", refuse)
+    assert np.array_equal(an.analyze(astronaut).parsing, astro_result.parsing)
