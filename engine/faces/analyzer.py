@@ -13,7 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -179,10 +179,15 @@ class FaceAnalyzer:
                 hit = self._cache[key]
                 return replace(hit, info=dict(hit.info, cached=True))
         t0 = time.perf_counter()
-        person = self._person_beside(rgb) if parse else None
-        faces, rotation = self._detect_any_rotation(rgb, max_faces)
-        t1 = time.perf_counter()
-        parsing, notes = self._parse(rgb, faces, person) if parse else (None, {})
+        small = downscale_to(rgb, PARSE_SIDE) if parse else None  # the copy the labels are drawn on
+        person = self._person_beside(small[0]) if small is not None else None
+        try:
+            faces, rotation = self._detect_any_rotation(rgb, max_faces)
+            t1 = time.perf_counter()
+            parsing, notes = self._parse(rgb, faces, person, small) if parse else (None, {})
+        finally:
+            if person is not None:  # (a picture without a face never asks for it) nothing started
+                wait([person])  # here outlives the call
         t2 = time.perf_counter()
         info = dict(self.info, detect_ms=(t1 - t0) * 1000, parse_ms=(t2 - t1) * 1000, cached=False,
                     faces=len(faces), rotation=rotation, **notes)
@@ -205,31 +210,28 @@ class FaceAnalyzer:
                 self._learned = LearnedParser(self._learned_path)
             return self._learned
 
-    def _person_beside(self, rgb: np.ndarray) -> Future[np.ndarray] | None:
-        """:meth:`_person` of ``rgb`` started on the side thread when :attr:`segment_beside` allows
-        it, else ``None`` (:meth:`_parse` draws the mask itself; so too when the interpreter is
-        shutting down and takes no new thread work)."""
+    def _person_beside(self, small: np.ndarray) -> Future[np.ndarray] | None:
+        """The person mask of ``small`` (the copy :meth:`_parse` labels) started on the side thread
+        when :attr:`segment_beside` allows it, else ``None`` (:meth:`_parse` draws the mask itself;
+        so too when the interpreter is shutting down and takes no new thread work)."""
         if not self.segment_beside():
             return None
         try:
-            return self._side.submit(self._person, rgb)
+            return self._side.submit(self.segmenter.mask, small)
         except RuntimeError:
             return None
 
-    def _person(self, rgb: np.ndarray) -> np.ndarray:
-        """The person mask of the copy of ``rgb`` that :meth:`_parse` labels."""
-        return self.segmenter.mask(downscale_to(rgb, PARSE_SIDE)[0])
-
-    def _parse(self, rgb: np.ndarray, faces: list[Face],
-               person: Future[np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def _parse(self, rgb: np.ndarray, faces: list[Face], person: Future[np.ndarray] | None = None,
+               copy: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         """The label map and what ``info`` should add about it when the learned parser ran
-        (``person``: :meth:`_person` of ``rgb`` under way beside the face search, or ``None``):
+        (``copy``: ``downscale_to(rgb, PARSE_SIDE)`` when already made; ``person``: its person mask
+        under way beside the face search (:meth:`_person_beside`), or ``None``):
         ``geometric_faces``, the number of faces whose skin its face guard gave back to the
         geometric labels (:func:`~engine.faces.learned_parsing.refine_parsing`), and
         ``band_shares``, each face's share of the eye band the network took out of the face
         (:func:`~engine.faces.learned_parsing.band_lost`; empty when the card has no guard)."""
         h, w = rgb.shape[:2]
-        small, s = downscale_to(rgb, PARSE_SIDE)
+        small, s = copy if copy is not None else downscale_to(rgb, PARSE_SIDE)
         scaled = [replace(f, box=f.box * s, keypoints=f.keypoints * s,
                           landmarks=None if f.landmarks is None else f.landmarks * s) for f in faces]
         learned = self._learned_parser() if self._learned_path is not None and faces else None

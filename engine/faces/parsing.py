@@ -304,6 +304,7 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: np.ndarr
     no_model = np.full(shape, np.inf, np.float32)
     ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
     ycc_f = ycc.astype(np.float32)
+    bins = _bin_index(ycc)  # histogram colour models (clothes, crown hair, background)
     skin_model = ColourModel(skin_samples) if len(skin_samples) >= 20 else None
     skin_d = skin_model.distance_ycc(ycc_f) if skin_model is not None else no_model
     core_d = ColourModel(core_samples).distance_ycc(ycc_f) if len(core_samples) >= 20 else skin_d
@@ -340,7 +341,6 @@ def parse_face(rgb: np.ndarray, face: Face, labels: np.ndarray, person: np.ndarr
     # torso: widening below the neck; clothes are often missed by the person mask at the frame edge
     torso = (along < -0.7) & (np.abs(across) < 0.6 + (-0.7 - along) * 1.6)
     if has_hair:
-        bins = _bin_index(ycc)
         _drop_cloth_from_hair(rgb, bins, hair, outside, neck, skin_like, crown, along, across, unit)
     cloth = ((outside & (along < CLOTH_ALONG)) | (torso & ~oval)) & ~neck & ~hair & ~skin_like
     if CLOTH_BARE_T > 0:  # bare shoulders / chest: skin-coloured under the looser threshold
@@ -570,7 +570,8 @@ def _mode_filter(labels: np.ndarray, where: np.ndarray, k: int) -> None:
     x0, x1 = max(0, bx - m), min(labels.shape[1], bx + bw + m)
     lab, wh = labels[y0:y1, x0:x1], where[y0:y1, x0:x1]
     # vote counts (exact integers: the same arg-max, ties to the first class, as the window means)
-    votes = np.stack([cv2.boxFilter(((lab == c) & wh).view(np.uint8), cv2.CV_16U, (k, k), normalize=False)[wh]
+    depth = cv2.CV_16U if k * k <= np.iinfo(np.uint16).max else cv2.CV_32S
+    votes = np.stack([cv2.boxFilter(((lab == c) & wh).view(np.uint8), depth, (k, k), normalize=False)[wh]
                       for c in classes])
     # arg-max over the classes, ties to the first (as np.argmax), one class at a time (faster
     # than np.argmax across the first axis)

@@ -54,6 +54,7 @@ from engine.faces.learned_parsing import (
     MIRROR_PAIRS,
     add_prior_gain,
     ban_kept,
+    bound_to_mesh,
     card_options,
     class_ids,
     crop_and_prior,
@@ -332,13 +333,15 @@ def faces_of(rec: dict[str, Any]) -> list[Face]:
 
 @torch.no_grad()
 def pseudo_truths(teacher: FaceParserNet, records: Sequence[dict[str, Any]], size: int, keep: Sequence[int] = (),
-                  mirrored: bool = False, min_prob: float = PSEUDO_MIN_PROB) -> list[dict[str, Any]]:
+                  mirrored: bool = False, min_prob: float = PSEUDO_MIN_PROB,
+                  bounded: Sequence[int] = ()) -> list[dict[str, Any]]:
     """The ``records`` (cached crops of unlabelled photos) with a ``truth`` from ``teacher``.
 
     The teacher parses the centre ``size``² of each cached crop — the product's own crop (same
     pixel scale and centre, :data:`AUG_MARGIN`) — as the product does (feathered correction plus
     the prior's gain, mirrored too when ``mirrored``, the ``keep`` classes banned from the teacher's
-    pick and put back where the mesh drew them, :func:`ban_kept`). A pixel
+    pick and put back where the mesh drew them, :func:`ban_kept`; the ``bounded`` classes kept inside
+    the mesh's regions of them, :func:`bound_to_mesh`). A pixel
     keeps its label when the teacher's probability reaches ``min_prob`` or when putting the mesh's
     classes back changed it, unless the correction is feathered there (:data:`FEATHER`: the prior's
     gain alone passes 0.7); the others, and the margin around the centre, are :data:`IGNORE`. A crop
@@ -368,6 +371,7 @@ def pseudo_truths(teacher: FaceParserNet, records: Sequence[dict[str, Any]], siz
         label = first_argmax(logits).to(torch.uint8).cpu().numpy()
         before = label.copy()
         keep_mesh_classes(label, prior, keep)
+        bound_to_mesh(label, prior, bounded)
         # where the correction is feathered the prior's gain alone can pass min_prob: those pixels
         # would only repeat the prior, so they carry no supervision
         sure = ((prob.cpu().numpy() >= min_prob) | (label != before)) & inner
@@ -434,7 +438,7 @@ def _with_pseudo(train: list[dict[str, Any]], pseudo: list[dict[str, Any]], teac
     if not pseudo or teacher is None:
         return train
     model = load_teacher(teacher, args)
-    labelled = pseudo_truths(model, pseudo, args.size, _keep(args), _mirror(args), _pseudo_min(args))
+    labelled = pseudo_truths(model, pseudo, args.size, _keep(args), _mirror(args), _pseudo_min(args), _bounded(args))
     share = np.mean([(r["truth"] != IGNORE).mean() for r in labelled])
     print(f"  + {len(labelled)} pseudo-labelled photos ({teacher}; {share:.0%} of each crop supervised)", flush=True)
     return train + labelled

@@ -450,29 +450,57 @@ def test_histogram_model_and_mode_filter_match_their_plain_definitions() -> None
     P._mode_filter(labels, where, 5)
     assert np.array_equal(labels, expect)
 
+    labels = rng.integers(0, 3, (90, 80)).astype(np.uint8)  # a small ``where`` and a wide window:
+    where = np.zeros(labels.shape, bool)  # votes near the frame's edge and outside the box
+    where[2:30, 50:78] = rng.random((28, 28)) < 0.7
+    expect = labels.copy()
+    means = np.stack([cv2.blur(((labels == c) & where).astype(np.float32), (21, 21)) for c in range(3)])
+    expect[where] = np.argmax(means, 0)[where]
+    P._mode_filter(labels, where, 21)
+    assert np.array_equal(labels, expect)
+
 
 def test_person_mask_drawn_beside_the_face_search_gives_the_same_parsing(astronaut, astro_result,
                                                                          monkeypatch) -> None:
     import threading
+    import time
 
     beside = FaceAnalyzer(detector="mediapipe", parser="geometric")
-    calls: list[str] = []
-    real = beside._person
+    calls: list[tuple[str, bool]] = []
+    real = beside.segmenter.mask
 
-    def person(rgb: np.ndarray) -> np.ndarray:
-        calls.append(threading.current_thread().name)
-        return real(rgb)
+    def mask(rgb: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+        time.sleep(0.05)  # slower than the face search of a blank picture
+        out = real(rgb, threshold)
+        calls.append((threading.current_thread().name, True))
+        return out
 
-    monkeypatch.setattr(beside, "_person", person)
+    monkeypatch.setattr(beside.segmenter, "mask", mask)
     beside.segment_beside = lambda: True
     res = beside.analyze(astronaut)
-    assert calls and calls[0].startswith("person-mask")  # drawn on the side thread
+    assert calls and calls[0][0].startswith("person-mask")  # drawn on the side thread
     assert np.array_equal(res.parsing, astro_result.parsing)
-    beside.analyze(np.full((120, 160, 3), 90, np.uint8))  # no face: the mask is not waited for
+    calls.clear()
+    blank = beside.analyze(np.full((120, 160, 3), 90, np.uint8))
+    assert blank.faces == [] and not blank.parsing.any()
+    assert len(calls) == 1  # no face: the mask is not used, but the call waited for it to end
     beside.segment_beside = lambda: False
     calls.clear()
     beside.analyze(np.ascontiguousarray(astronaut[::-1, ::-1]))
-    assert calls == []  # not beside: drawn in _parse, after the faces are found
+    assert [c[0] for c in calls] == [threading.current_thread().name]  # not beside: drawn in _parse
+
+
+def test_an_error_drawing_the_person_mask_beside_reaches_the_caller(astronaut, monkeypatch) -> None:
+    an = FaceAnalyzer(detector="mediapipe", parser="geometric")
+    an.segment_beside = lambda: True
+
+    def broken(rgb: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+        raise MemoryError("no room for the mask")
+
+    monkeypatch.setattr(an.segmenter, "mask", broken)
+    with pytest.raises(MemoryError):
+        an.analyze(astronaut)
+    assert an.analyze(np.full((120, 160, 3), 90, np.uint8)).faces == []  # no face: the mask is never asked for
 
 
 def test_person_mask_drawn_in_parse_when_no_side_thread_can_start(astronaut, astro_result, monkeypatch) -> None:
