@@ -202,26 +202,16 @@ def table(doc: dict[str, Any]) -> list[str]:
                     f"{r['auto']['cpu_median_ms']:.0f} ms CPU (wall x{r['auto_over_geometric']:.2f}, "
                     f"+{r['auto_extra_ms']:.0f} ms; learned step on {r['auto'].get('learned_step_threads', '-')} "
                     f"thread(s))")
-        if "auto_torch_threads" in r:
-            f = r["auto_torch_threads"]
-            rows.append(f"    auto with the learned step on torch's {lat['torch_threads']} threads: "
-                        f"{f['median_ms']:.0f} ms wall (p90 {f['p90_ms']:.0f}) / {f['cpu_median_ms']:.0f} ms CPU")
-        if "auto_sequential" in r:
-            q = r["auto_sequential"]
-            rows.append(f"    auto with the encoder after the geometric labels (not beside them): "
-                        f"{q['median_ms']:.0f} ms wall (p90 {q['p90_ms']:.0f}) / {q['cpu_median_ms']:.0f} ms CPU")
-        if "auto_without_edge_refine" in r:
-            e = r["auto_without_edge_refine"]
-            rows.append(f"    auto without the edge-aware refinement: "
-                        f"{e['median_ms']:.0f} ms wall (p90 {e['p90_ms']:.0f}) / {e['cpu_median_ms']:.0f} ms CPU")
-        if "auto_mesh_one_thread" in r:
-            m = r["auto_mesh_one_thread"]
-            rows.append(f"    auto with the face mesh's views fitted one after the other: "
-                        f"{m['median_ms']:.0f} ms wall (p90 {m['p90_ms']:.0f}) / {m['cpu_median_ms']:.0f} ms CPU")
-        if "auto_person_mask_after" in r:
-            m = r["auto_person_mask_after"]
-            rows.append(f"    auto with the person mask drawn after the face search: "
-                        f"{m['median_ms']:.0f} ms wall (p90 {m['p90_ms']:.0f}) / {m['cpu_median_ms']:.0f} ms CPU")
+        variants = (("auto_torch_threads", f"auto with the learned step on torch's {lat['torch_threads']} threads"),
+                    ("auto_sequential", "auto with the encoder after the geometric labels (not beside them)"),
+                    ("auto_without_edge_refine", "auto without the edge-aware refinement"),
+                    ("auto_mesh_one_thread", "auto with the face mesh's views fitted one after the other"),
+                    ("auto_person_mask_after", "auto with the person mask drawn after the face search"))
+        for key, label in variants:
+            if key in r:
+                v = r[key]
+                rows.append(f"    {label}: {v['median_ms']:.0f} ms wall (p90 {v['p90_ms']:.0f}) / "
+                            f"{v['cpu_median_ms']:.0f} ms CPU")
     rows.append(f"  on {lat['device']}, load average {lat['load_average_before'][0]} before, "
                 f"{lat['load_average'][0]} after")
     t = doc["target"]

@@ -436,6 +436,14 @@ class SideThread:
             self._pid = os.getpid()
         return self._pool.submit(fn, *args)
 
+    def try_submit(self, fn: Callable[..., _T], *args: Any) -> Future[_T] | None:
+        """:meth:`submit`, or ``None`` when the interpreter is shutting down and takes no new
+        thread work (the caller then does the work itself)."""
+        try:
+            return self.submit(fn, *args)
+        except RuntimeError:
+            return None
+
 
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:

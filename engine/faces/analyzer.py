@@ -214,12 +214,7 @@ class FaceAnalyzer:
         """The person mask of ``small`` (the copy :meth:`_parse` labels) started on the side thread
         when :attr:`segment_beside` allows it, else ``None`` (:meth:`_parse` draws the mask itself;
         so too when the interpreter is shutting down and takes no new thread work)."""
-        if not self.segment_beside():
-            return None
-        try:
-            return self._side.submit(self.segmenter.mask, small)
-        except RuntimeError:
-            return None
+        return self._side.try_submit(self.segmenter.mask, small) if self.segment_beside() else None
 
     def _parse(self, rgb: np.ndarray, faces: list[Face], person: Future[np.ndarray] | None = None,
                copy: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, dict[str, Any]]:

@@ -465,11 +465,8 @@ class FaceMeshFitter:
         (:data:`MESH_RETRY_SCALES`); ``None`` when none finds one. Other views that find none, or
         find a face far from the first fit, are left out."""
         rest = None
-        if len(self.views) > 1 and self.beside():
-            try:
-                rest = self._side.submit(lambda: [self._fit_view(rgb, box, *v, slot=1) for v in self.views[1:]])
-            except RuntimeError:  # the interpreter is shutting down: no new threads
-                rest = None
+        if len(self.views) > 1 and self.beside():  # (None when no new thread work is taken)
+            rest = self._side.try_submit(lambda: [self._fit_view(rgb, box, *v, slot=1) for v in self.views[1:]])
         try:
             first = self._fit_view(rgb, box, *self.views[0])
             if first is None:

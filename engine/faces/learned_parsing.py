@@ -841,10 +841,7 @@ class LearnedParser:
             with torch_threads(threads) if cpu else contextlib.nullcontext():
                 return prepare_crops(self.model, rgb, faces, self.size, self.scale, self.shift, self.mirrored)
 
-        try:
-            return self._beside.submit(run)
-        except RuntimeError:  # the interpreter is shutting down: no new threads
-            return None
+        return self._beside.try_submit(run)
 
     @staticmethod
     def abandon(prepared: Future[list[PreparedCrop]] | None) -> None:

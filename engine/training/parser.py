@@ -1072,13 +1072,19 @@ def _mirror(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "mirror_tta", False))
 
 
+def _names(args: argparse.Namespace, option: str) -> list[str]:
+    """The class names of a comma-separated option of the run (``args.<option>``)."""
+    return [n.strip() for n in str(getattr(args, option, None) or "").split(",") if n.strip()]
+
+
 def _keep_names(args: argparse.Namespace) -> list[str]:
-    return [n.strip() for n in str(getattr(args, "keep_mesh_classes", None) or "").split(",") if n.strip()]
+    """The classes left as the mesh draws them (``--keep-mesh-classes``)."""
+    return _names(args, "keep_mesh_classes")
 
 
 def _bounded_names(args: argparse.Namespace) -> list[str]:
     """The classes the network may shrink but not grow past the mesh's regions (``--mesh-bounded-classes``)."""
-    return [n.strip() for n in str(getattr(args, "mesh_bounded_classes", None) or "").split(",") if n.strip()]
+    return _names(args, "mesh_bounded_classes")
 
 
 def unseen_classes(items: Sequence[Item]) -> list[str]:

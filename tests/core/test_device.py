@@ -184,3 +184,14 @@ def test_the_load_this_process_makes_itself_is_not_counted_against_it(monkeypatc
     unread = OtherLoad(lambda: t["wall"], lambda: 0.0, lambda: None, lambda: None)
     t["wall"] += 1.0
     assert unread() is None  # no counters and no load average
+
+
+def test_side_thread_try_submit_runs_or_says_none() -> None:
+    from engine.device import SideThread
+
+    side = SideThread("test-side")
+    fut = side.try_submit(lambda a, b: a + b, 2, 3)
+    assert fut is not None and fut.result() == 5
+    assert side._pool is not None
+    side._pool.shutdown()  # takes no new work, as at the interpreter's exit
+    assert side.try_submit(lambda: 1) is None
