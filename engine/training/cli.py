@@ -268,6 +268,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                     help="unlabelled photo folders under --data for --pseudo-teacher (default faces/photos)")
     fp.add_argument("--pseudo-min-prob", type=float, default=None,
                     help="least teacher probability of a pseudo-label pixel (default 0.7)")
+    fp.add_argument("--hair-photos", default=None, metavar="FOLDER[,FOLDER]",
+                    help="also train on unlabelled everyday photos under --data (e.g. maskwear/real_masked,"
+                         "faces/photos) whose geometric hair, away from its edges and where of a hair colour, is a "
+                         "hair label and not a hat: the labelled photos show hats only as stage headdresses; each "
+                         "fold holds a third of them out (written into the card)")
     add_runtime_args(fp)
     fp.set_defaults(func=_parser)
     return p

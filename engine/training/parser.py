@@ -116,6 +116,30 @@ PSEUDO = Source("pseudo", ("faces/photos",), "", "official", tuple(range(NUM_CLA
 """Unlabelled development photos (``--pseudo-teacher``): their "truth" is a teacher model's confident
 labels (:func:`pseudo_truths`), every class counted; never scored."""
 
+HAIR_PHOTOS = Source("hair_photos", ("maskwear/real_masked", "faces/photos"), "", "official", (13,), (14,))
+"""Unlabelled everyday photos (``--hair-photos``): only the geometric parser's hair away from its edges
+and of a hair colour is a label (:func:`hair_truths`), and a pixel of it is not a hat. The labelled
+photos show hats only as stage headdresses, mostly black: without these a network calls dark hair a
+hat on everyday photos. Never scored."""
+
+HAIR_PER_BATCH = 1
+"""Crops of :data:`HAIR_PHOTOS` added to each training batch (on top of ``--batch`` labelled ones)."""
+
+HAIR_CHROMA = 12.0
+"""A pixel of :data:`HAIR_PHOTOS` whose CIELAB chroma is at most this is of a hair colour whatever
+its hue (black, grey, white hair)."""
+
+HAIR_HUES = (20.0, 110.0)
+"""CIELAB hue angles (degrees) of the coloured hair colours (red, brown, blond). The geometric parser
+calls a cap of the hair's place hair; a cap of another colour (a blue or green surgical cap, a pink
+beanie) gets no label, so the network is not taught that it is hair. On the labelled photos 99.9 % of
+the CelebAMask-HQ hair pixels, 98.9 % of MT's and 97.6 % of the Xiqu portraits' are of a hair colour,
+and 68 % of the stage headdresses' pixels."""
+
+HAIR_ERODE = 3
+"""Pixels (at the cached crop's scale) the geometric hair is eroded by before it is a label of
+:data:`HAIR_PHOTOS` (its edges are where the colour models err)."""
+
 PSEUDO_MIN_PROB = 0.7
 """Least teacher probability for a pseudo-label pixel to count (the others carry no supervision)."""
 
@@ -202,19 +226,24 @@ def list_items(root: Path) -> list[Item]:
     return items
 
 
-def list_unlabelled(root: Path, folders: Sequence[str]) -> list[Item]:
-    """The photos (``.jpg``, ``.png``) of ``folders`` under ``root`` as :data:`PSEUDO` items
-    (sorted by folder, then path); a label map beside a photo (``stem.png`` for ``stem.jpg``) is
-    not a photo."""
+def list_unlabelled(root: Path, folders: Sequence[str], source: Source = PSEUDO,
+                    flag: str = "--pseudo-data") -> list[Item]:
+    """The photos (``.jpg``, ``.png``) of ``folders`` under ``root`` as unlabelled items of ``source``
+    (:data:`PSEUDO` or :data:`HAIR_PHOTOS`; sorted by folder, then path); a label map beside a photo
+    (``stem.png`` for ``stem.jpg``) is not a photo.
+
+    Raises:
+        SystemExit: a folder that is not there (named with the option ``flag``).
+    """
     items: list[Item] = []
     for folder in folders:
         d = root / folder
         if not d.is_dir():
-            raise SystemExit(f"--pseudo-data: no folder {d}")
+            raise SystemExit(f"{flag}: no folder {d}")
         jpgs = sorted(d.glob("*.jpg"))
         stems = {p.stem for p in jpgs}
         for photo in sorted([*jpgs, *(p for p in d.glob("*.png") if p.stem not in stems)]):
-            items.append(Item(PSEUDO.name, photo, None, PSEUDO.convert))
+            items.append(Item(source.name, photo, None, source.convert))
     return items
 
 
@@ -231,18 +260,19 @@ def read_truth(item: Item, shape: tuple[int, ...] | None = None) -> np.ndarray:
 
 
 def source_of(name: str) -> Source:
-    """The :class:`Source` called ``name`` (:data:`SOURCES` or :data:`PSEUDO`)."""
-    for s in (*SOURCES, PSEUDO):
+    """The :class:`Source` called ``name`` (:data:`SOURCES`, :data:`PSEUDO` or :data:`HAIR_PHOTOS`)."""
+    for s in (*SOURCES, PSEUDO, HAIR_PHOTOS):
         if s.name == name:
             return s
     raise KeyError(name)
 
 
 def folds_for(items: Sequence[Item], k: int, seed: int = 0) -> list[int]:
-    """Fold index of each item: each source's photos shuffled (seeded) and dealt round-robin."""
+    """Fold index of each item: each source's photos shuffled (seeded) and dealt round-robin (the
+    labelled sources first, so that :data:`HAIR_PHOTOS` items do not move their folds)."""
     rng = np.random.default_rng(seed)
     fold = [0] * len(items)
-    for src in SOURCES:
+    for src in (*SOURCES, HAIR_PHOTOS):
         idx = [i for i, it in enumerate(items) if it.source == src.name]
         for j, i in enumerate(rng.permutation(idx)):
             fold[int(i)] = j % k
@@ -381,6 +411,48 @@ def pseudo_truths(teacher: FaceParserNet, records: Sequence[dict[str, Any]], siz
     return out
 
 
+def hair_coloured(rgb: np.ndarray) -> np.ndarray:
+    """``[H, W]`` bool: the pixels of ``rgb`` (``uint8``) of a hair colour (:data:`HAIR_CHROMA`,
+    :data:`HAIR_HUES`).
+
+    Example:
+        >>> px = np.array([[[20, 20, 22], [110, 70, 40], [230, 200, 140], [40, 90, 200], [60, 160, 90]]], np.uint8)
+        >>> hair_coloured(px).tolist()   # black, brown, blond hair; a blue cap, a green one
+        [[True, True, True, False, False]]
+    """
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2LAB).astype(np.float32)
+    a, b = lab[..., 1] - 128.0, lab[..., 2] - 128.0
+    hue = np.degrees(np.arctan2(b, a)) % 360.0
+    return (np.hypot(a, b) <= HAIR_CHROMA) | ((hue >= HAIR_HUES[0]) & (hue <= HAIR_HUES[1]))
+
+
+def hair_truths(records: Sequence[dict[str, Any]], erode: int = HAIR_ERODE) -> list[dict[str, Any]]:
+    """The ``records`` (cached crops of :data:`HAIR_PHOTOS`) with a ``truth``: ``hair`` where the cached
+    geometric labels (``prior``) are hair after an erosion by ``erode`` pixels and the photo is of a
+    hair colour (:func:`hair_coloured`), :data:`IGNORE` elsewhere.
+
+    Example:
+        >>> prior = np.zeros((12, 12), np.uint8); prior[2:10, 2:10] = 13
+        >>> image = np.full((12, 12, 3), 30, np.uint8); image[2:4] = (40, 90, 200)  # a blue band on top
+        >>> t = hair_truths([{"prior": prior, "image": image}], erode=2)[0]["truth"]
+        >>> int((t == 13).sum()), int((t == IGNORE).sum())
+        (16, 128)
+        >>> image[4:6] = (40, 90, 200)
+        >>> int((hair_truths([{"prior": prior, "image": image}], erode=2)[0]["truth"] == 13).sum())
+        8
+    """
+    hair = CELEBAMASK_HQ.index("hair")
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1)) if erode > 0 else None
+    out = []
+    for rec in records:
+        mask = (rec["prior"] == hair).astype(np.uint8)
+        if kernel is not None:
+            mask = cv2.erode(mask, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        label = (mask > 0) & hair_coloured(rec["image"])
+        out.append(dict(rec, truth=np.where(label, hair, IGNORE).astype(np.uint8)))
+    return out
+
+
 def load_teacher(path: Path, args: argparse.Namespace) -> FaceParserNet:
     """A finished run's model (``state/parser.safetensors`` of a fold or of ``final``) as a teacher.
 
@@ -399,12 +471,20 @@ def load_teacher(path: Path, args: argparse.Namespace) -> FaceParserNet:
 
 def split_pseudo(records: Sequence[dict[str, Any]], items: Sequence[Item]) -> tuple[list[dict[str, Any]],
                                                                                   list[dict[str, Any]]]:
-    """``(labelled, unlabelled)`` records: those of :data:`PSEUDO` items apart."""
+    """``(labelled, unlabelled)`` records: those of :data:`PSEUDO` items apart; the records of
+    :data:`HAIR_PHOTOS` are in neither (:func:`split_hair`)."""
     labelled: list[dict[str, Any]] = []
     unlabelled: list[dict[str, Any]] = []
     for r in records:
-        (unlabelled if items[int(r["index"])].source == PSEUDO.name else labelled).append(r)
+        source = items[int(r["index"])].source
+        if source != HAIR_PHOTOS.name:
+            (unlabelled if source == PSEUDO.name else labelled).append(r)
     return labelled, unlabelled
+
+
+def split_hair(records: Sequence[dict[str, Any]], items: Sequence[Item]) -> list[dict[str, Any]]:
+    """The records of :data:`HAIR_PHOTOS` items, with their hair labels (:func:`hair_truths`)."""
+    return hair_truths([r for r in records if items[int(r["index"])].source == HAIR_PHOTOS.name])
 
 
 def held_out_names(items: Sequence[Item], test: Sequence[dict[str, Any]]) -> list[str]:
@@ -493,6 +573,9 @@ def _training_config(args: argparse.Namespace) -> dict[str, Any]:
     the painted skin are named only when not the default, so folds trained before they were recorded
     still match)."""
     config: dict[str, Any] = {"skin_tone_aug": _skin_tone(args), "pseudo_labels": _pseudo_settings(args)}
+    if _hair_folders(args):
+        config["hair_photos"] = {"folders": _hair_folders(args), "erode": HAIR_ERODE, "chroma": HAIR_CHROMA,
+                                 "hues": list(HAIR_HUES), "per_batch": HAIR_PER_BATCH}
     for key, value, default in (("frozen_stages", _frozen(args), FROZEN_STAGES), ("lr", _lr(args), LR),
                                 ("paint_aug", _paint(args), 0.0), ("lovasz", _lovasz(args), 0.0)):
         if value != default:
@@ -504,6 +587,18 @@ def _pseudo_facts(args: argparse.Namespace, n: int) -> dict[str, Any]:
     """What a run's pseudo-labels were (card and fold facts)."""
     settings = _pseudo_settings(args)
     return {} if settings is None else {"pseudo_labels": {"photos": n, **settings}}
+
+
+def _hair_folders(args: argparse.Namespace) -> list[str]:
+    """The ``--hair-photos`` folders (none without the option)."""
+    return [f.strip() for f in str(getattr(args, "hair_photos", None) or "").split(",") if f.strip()]
+
+
+def _hair_facts(args: argparse.Namespace, n: int) -> dict[str, Any]:
+    """What a run's hair photos were (card and fold facts)."""
+    folders = _hair_folders(args)
+    return {"hair_photos": {"photos": n, "folders": folders, "erode": HAIR_ERODE, "chroma": HAIR_CHROMA,
+                            "hues": list(HAIR_HUES), "per_batch": HAIR_PER_BATCH}} if folders else {}
 
 
 def _pseudo_folders(args: argparse.Namespace) -> list[str]:
@@ -853,10 +948,12 @@ def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[It
     base = [g["lr"] for g in opt.param_groups]
     rng = rt.rng(args.seed)
     absorbs = [absorb_mask(source_of(items[int(r["index"])].source)) for r in records]
-    # sources sampled evenly (the 9 fully labelled pairs would otherwise be rare in a batch)
+    # sources sampled evenly (the 9 fully labelled pairs would otherwise be rare in a batch); the hair
+    # photos come on top, HAIR_PER_BATCH of them, so the labelled photos are seen as often as without them
     by_source: dict[str, list[int]] = {}
     for j, r in enumerate(records):
         by_source.setdefault(items[int(r["index"])].source, []).append(j)
+    hair = by_source.pop(HAIR_PHOTOS.name, [])
     groups = list(by_source.values())
     cw = class_weights(getattr(args, "class_weight", None))
     skin_tone = _skin_tone(args)
@@ -870,6 +967,8 @@ def train_one(rt: Runtime, records: Sequence[dict[str, Any]], items: Sequence[It
             # optimizer state would make the weights-only load of a resumed run fail
         picks = [groups[int(rng.integers(len(groups)))] for _ in range(args.batch)]
         idx = [g[int(rng.integers(len(g)))] for g in picks]
+        if hair:
+            idx += [hair[int(rng.integers(len(hair)))] for _ in range(HAIR_PER_BATCH)]
         samples = [augment(records[j], args.size, rng, skin_tone, paint) for j in idx]
         img, prior, truth, ab = batch_tensors(samples, [absorbs[j] for j in idx], rt.device)
         net.train()
@@ -933,26 +1032,29 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
     acc: dict[str, dict[str, np.ndarray]] = {}
     facts = []
     labelled, pseudo = split_pseudo(records, items)
+    hair = split_hair(records, items)
     teachers = Path(args.pseudo_teacher) if getattr(args, "pseudo_teacher", None) else None
     for k in range(args.folds):
         fdir = run / f"fold{k}"
         result = fdir / "result.npz"
         test = [r for r in labelled if fold_of[int(r["index"])] == k]
         train = [r for r in labelled if fold_of[int(r["index"])] != k]
+        hair_train = [r for r in hair if fold_of[int(r["index"])] != k]  # the held-out third: false hats measured
         config = fdir / "training.json"  # (folds run before it existed were trained without these options)
         if config.is_file() and json.loads(config.read_text()) != _training_config(args):
             raise SystemExit(f"fold {k + 1} was trained with {config.read_text()}, not "
                              f"{json.dumps(_training_config(args))}: run with the same --skin-tone-aug / --paint-aug / --pseudo-* / "
                              "--frozen-stages / --lr / --lovasz options, or use another --run-dir")
         if not result.is_file():
-            print(f"fold {k + 1}/{args.folds}: train on {len(train)} photos, test on {len(test)}", flush=True)
+            print(f"fold {k + 1}/{args.folds}: train on {len(train)} photos"
+                  + (f" + {len(hair_train)} hair photos" if hair_train else "") + f", test on {len(test)}", flush=True)
             fdir.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(config, json.dumps(_training_config(args)).encode())
             if teachers is not None:  # the fold's teacher never saw this fold's held-out photos
                 check_teacher_fold(teachers / f"fold{k}", held_out_names(items, test))
             train = _with_pseudo(train, pseudo, teachers / f"fold{k}" / "state" / "parser.safetensors"
                                  if teachers else None, args)
-            model, f = train_one(rt, train, items, fdir, args)
+            model, f = train_one(rt, train + hair_train, items, fdir, args)
             if f["steps"] < args.steps:
                 print(f"fold {k + 1}: stopped at step {f['steps']} (time limit); run again to continue", flush=True)
                 return {}, []
@@ -962,7 +1064,11 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
             atomic_write_bytes(result, _npz(**arrays))
             atomic_write_bytes(fdir / "facts.json", json.dumps(dict(f, test_photos=len(test),
                                                                      held_out=held_out_names(items, test),
-                                                                     **_pseudo_facts(args, len(pseudo)))).encode())
+                                                                     **_pseudo_facts(args, len(pseudo)),
+                                                                     **_hair_facts(args, len(hair_train)),
+                                                                     hair_held_out=held_out_names(items, [
+                                                                         r for r in hair
+                                                                         if fold_of[int(r["index"])] == k]))).encode())
             atomic_write_bytes(fdir / "scoring.json", json.dumps(_scoring(args)).encode())
         elif not getattr(args, "rescore", False):
             scored = fdir / "scoring.json"  # (runs before it existed were scored as they were run)
@@ -1126,6 +1232,26 @@ def holdout_sources(spec: str) -> list[str]:
     return names
 
 
+def unlabelled_items(root: Path, args: argparse.Namespace) -> list[Item]:
+    """The unlabelled photos a run trains on: ``--pseudo-data`` (with ``--pseudo-teacher``), then
+    ``--hair-photos``.
+
+    Raises:
+        SystemExit: either option with ``--holdout-source``, ``--eval-only`` or ``--rescore``.
+    """
+    items: list[Item] = []
+    for flag, on, folders, source in (("--pseudo-teacher", bool(getattr(args, "pseudo_teacher", None)),
+                                       _pseudo_folders(args), PSEUDO),
+                                      ("--hair-photos", bool(_hair_folders(args)), _hair_folders(args), HAIR_PHOTOS)):
+        if not on:
+            continue
+        if getattr(args, "holdout_source", None) or args.eval_only or getattr(args, "rescore", False):
+            raise SystemExit(f"{flag} trains folds and the final model; it does not go with "
+                             "--holdout-source, --eval-only or --rescore")
+        items += list_unlabelled(root, folders, source, "--pseudo-data" if source is PSEUDO else flag)
+    return items
+
+
 def _run_holdout(rt: Runtime, records: list[dict[str, Any]], items: list[Item], args: argparse.Namespace,
                  run: Path) -> int:
     """``--holdout-source``: for each named source, train on every other source's photos and parse the
@@ -1206,16 +1332,15 @@ def main(args: argparse.Namespace) -> int:
     if not items:
         print(f"no labelled photos under {root}")
         return 2
-    if getattr(args, "pseudo_teacher", None):  # after the labelled ones: their cache files keep their names
-        if getattr(args, "holdout_source", None) or args.eval_only or getattr(args, "rescore", False):
-            raise SystemExit("--pseudo-teacher trains folds and the final model; it does not go with "
-                             "--holdout-source, --eval-only or --rescore")
-        items += list_unlabelled(root, _pseudo_folders(args))
+    items += unlabelled_items(root, args)  # after the labelled ones: their cache files keep their names
     _keep_unseen(args, items)
     run = Path(args.run_dir)
     t_start = time.time()
     unlabelled = sum(it.source == PSEUDO.name for it in items)
-    print(f"{len(items) - unlabelled} labelled photos" + (f" + {unlabelled} to pseudo-label" if unlabelled else "")
+    hair_items = sum(it.source == HAIR_PHOTOS.name for it in items)
+    print(f"{len(items) - unlabelled - hair_items} labelled photos"
+          + (f" + {unlabelled} to pseudo-label" if unlabelled else "")
+          + (f" + {hair_items} with geometric hair labels" if hair_items else "")
           + "; caching geometric analyses and crops", flush=True)
     records = build_cache(items, run / "cache", args.size, *_crop(args))
     if args.eval_only:
@@ -1234,9 +1359,11 @@ def main(args: argparse.Namespace) -> int:
     if getattr(args, "rescore", False):
         return _rewrite_card(args, table, pool, vfacts, better, fold_facts)
     labelled, pseudo = split_pseudo(records, items)
-    print(f"final model: train on all {len(labelled)} photos", flush=True)
+    hair = split_hair(records, items)
+    print(f"final model: train on all {len(labelled)} photos" + (f" + {len(hair)} hair photos" if hair else ""),
+          flush=True)
     teacher = Path(args.pseudo_teacher) / "final" / "state" / "parser.safetensors" if pseudo else None
-    model, facts = train_one(rt, _with_pseudo(labelled, pseudo, teacher, args), items, run / "final", args)
+    model, facts = train_one(rt, _with_pseudo(labelled, pseudo, teacher, args) + hair, items, run / "final", args)
     if facts["steps"] < args.steps:
         print(f"final: stopped at step {facts['steps']} (time limit); run again to continue", flush=True)
         return 0
@@ -1250,13 +1377,15 @@ def main(args: argparse.Namespace) -> int:
                        "and non-makeup (30 + 30); labels converted to the official order, unannotated classes "
                        "ignored per source; ImageNet EfficientNet-Lite0 encoder"
                        + (f"; pseudo-labels on {len(pseudo)} unlabelled photos ({', '.join(_pseudo_folders(args))}) "
-                          f"by the teacher run {args.pseudo_teacher}" if pseudo else "")),
+                          f"by the teacher run {args.pseudo_teacher}" if pseudo else "")
+                       + (f"; the geometric hair (eroded {HAIR_ERODE} px, hair-coloured pixels) of {len(hair)} unlabelled everyday photos "
+                          f"({', '.join(_hair_folders(args))}) as hair, not hat" if hair else "")),
         licence="research / non-commercial (CelebAMask-HQ, MT, Xiqu terms); encoder weights Apache-2.0",
         metrics={"cv_miou_learned": vfacts["mean_source_miou_learned"],
                  "cv_miou_geometric": vfacts["mean_source_miou_geometric"]},
         extra={**facts, "crop_scale": _crop(args)[0], "crop_shift": _crop(args)[1],
                **_card_inference(args), "folds": args.folds,
-               **_pseudo_facts(args, len(pseudo)),
+               **_pseudo_facts(args, len(pseudo)), **_hair_facts(args, len(hair)),
                "class_weight": list(getattr(args, "class_weight", None) or []),
                "cv": table, "cv_pooled_iou": pool,
                "cv_folds": fold_facts, "verdict_rule": VERDICT_RULE, **vfacts, "budget_s": args.time_limit,

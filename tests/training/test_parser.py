@@ -293,6 +293,33 @@ def test_a_stopped_training_resumes(tmp_path: Path, monkeypatch) -> None:
     assert facts["steps"] == 3
 
 
+def test_each_batch_takes_its_labelled_crops_plus_one_hair_photo(tmp_path: Path, monkeypatch) -> None:
+    """The hair photos come on top of ``--batch`` labelled crops (the labelled photos are seen as often
+    as without them), HAIR_PER_BATCH of them per step."""
+    import argparse
+
+    import engine.training.parser as P
+
+    monkeypatch.setattr(P, "load_imagenet_encoder", lambda model: "none (test)")
+    items = [P.Item("celebamask", tmp_path / "a.jpg", tmp_path / "a.png", "official"),
+             P.Item("mt", tmp_path / "b.jpg", tmp_path / "b.png", "official"),
+             P.Item("hair_photos", tmp_path / "h.jpg", None, "official")]
+    records = [dict(_record(), index=i) for i in range(3)]
+    records[2] = P.hair_truths([records[2]])[0]
+    seen: list[list[str]] = []
+    real_batch = P.batch_tensors
+
+    def spy(samples: Any, absorbs: Any, device: Any) -> Any:
+        seen.append(["hair" if a[1] else "labelled" for a in absorbs])  # only the hair photos leave skin unlabelled
+        return real_batch(samples, absorbs, device)
+
+    monkeypatch.setattr(P, "batch_tensors", spy)
+    args = argparse.Namespace(width=32, prior_gain=4.0, lr=1e-3, seed=0, steps=3, batch=2, size=64, time_limit=None)
+    P.train_one(P.Runtime.create("cpu", False), records, items, tmp_path / "run", args)
+    assert len(seen) == 3 and all(len(b) == 2 + P.HAIR_PER_BATCH for b in seen)
+    assert all(b.count("labelled") == 2 for b in seen)
+
+
 def test_folds_scored_one_way_are_not_mixed_with_another(tmp_path: Path, monkeypatch) -> None:
     """A finished fold keeps how it was scored (scoring.json): resuming with another --mirror-tta,
     --edge-refine, --face-guard or --extend-hat is refused in one line instead of mixing two ways of scoring;
@@ -509,6 +536,75 @@ def test_each_fold_is_pseudo_labelled_by_its_own_teacher(tmp_path: Path, monkeyp
     (teacher / "fold0" / "facts.json").write_text(json.dumps({"held_out": ["mt/mt0.jpg"]}))
     with pytest.raises(SystemExit, match="held out other photos"):
         P._run_folds(rt, records, items, args, tmp_path / "run2")
+
+
+def test_hair_photos_train_hair_not_hat_and_each_fold_holds_a_third_out(tmp_path: Path, monkeypatch) -> None:
+    """``--hair-photos``: the eroded geometric hair is the only label (hair; a hat there is wrong),
+    each fold trains on the hair photos of the other folds, the labelled photos keep the folds they
+    had without them, and nothing else (hold-out, rescore) takes the option."""
+    import argparse
+
+    import engine.training.parser as P
+
+    hair, hat = CELEBAMASK_HQ.index("hair"), CELEBAMASK_HQ.index("hat")
+    rec = _record(80)
+    rec["prior"][:] = 0
+    rec["prior"][10:40, 20:60] = hair
+    rec["image"][:] = (70, 50, 35)  # dark brown
+    rec["image"][14:20, 30:40] = (40, 90, 200)  # a blue cap's pixels: no label (neither hair nor hat)
+    [labelled] = P.hair_truths([rec])
+    inside = np.zeros((80, 80), bool)
+    inside[10 + P.HAIR_ERODE:40 - P.HAIR_ERODE, 20 + P.HAIR_ERODE:60 - P.HAIR_ERODE] = True
+    inside[14:20, 30:40] = False
+    assert (labelled["truth"][inside] == hair).all() and (labelled["truth"][~inside] == P.IGNORE).all()
+    # the loss of a hair-photo pixel: hair is right, hat is wrong, and nothing else absorbs it
+    ab = torch.from_numpy(absorb_mask(P.HAIR_PHOTOS))[None]
+    truth = torch.full((1, 1, 1), hair)
+    as_hat, as_hair = torch.zeros(1, 19, 1, 1), torch.zeros(1, 19, 1, 1)
+    as_hat[0, hat], as_hair[0, hair] = 5.0, 5.0
+    assert marginal_cross_entropy(as_hat, truth, ab) > marginal_cross_entropy(as_hair, truth, ab) + 4.0
+    assert not absorb_mask(P.HAIR_PHOTOS)[hat]  # an occluder's "background" there is not a hat either
+
+    items = [P.Item("mt", tmp_path / f"mt{i}.jpg", tmp_path / f"mt{i}.png", "official") for i in range(4)]
+    before = P.folds_for(items, 2, 0)
+    items += [P.Item("hair_photos", tmp_path / f"h{i}.jpg", None, "official") for i in range(4)]
+    fold_of = P.folds_for(items, 2, 0)
+    assert fold_of[:4] == before and sorted(fold_of[4:]) == [0, 0, 1, 1]
+    records = [dict(rec, index=i) for i in range(len(items))]
+    trained: dict[str, list[int]] = {}
+    tested: list[int] = []
+
+    def fake_train(rt: Any, recs: Any, its: Any, out_dir: Path, args: Any) -> tuple[FaceParserNet, dict]:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        trained[out_dir.name] = sorted(int(r["index"]) for r in recs)
+        for r in recs:
+            if its[int(r["index"])].source == "hair_photos":
+                assert set(np.unique(r["truth"]).tolist()) == {hair, P.IGNORE}
+        return tiny(), {"steps": args.steps}
+
+    def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, *a: Any, **k: Any) -> dict:
+        tested.extend(int(r["index"]) for r in recs)
+        sink.setdefault("mt/learned", P._counts())["n"] += 1.0
+        return {}
+
+    monkeypatch.setattr(P, "train_one", fake_train)
+    monkeypatch.setattr(P, "evaluate", fake_eval)
+    args = argparse.Namespace(folds=2, seed=0, steps=1, size=64, width=32, mirror_tta=False, keep_mesh_classes="",
+                              hair_photos="maskwear/real_masked")
+    P._run_folds(P.Runtime.create("cpu", False), records, items, args, tmp_path / "run")
+    assert sorted(tested) == [0, 1, 2, 3]  # hair photos are never scored as labelled ones
+    for k in range(2):
+        assert trained[f"fold{k}"] == [i for i in range(8) if fold_of[i] != k]
+        facts = json.loads((tmp_path / "run" / f"fold{k}" / "facts.json").read_text())
+        assert facts["hair_photos"]["photos"] == 2 and len(facts["hair_held_out"]) == 2
+    assert json.loads((tmp_path / "run" / "fold0" / "training.json").read_text())["hair_photos"]["folders"] == [
+        "maskwear/real_masked"]
+    for other in ({"rescore": True}, {"holdout_source": "mt"}, {"eval_only": True}):
+        bad = argparse.Namespace(**{"eval_only": False, "hair_photos": "faces/photos", **other})
+        with pytest.raises(SystemExit, match="--hair-photos"):
+            P.unlabelled_items(tmp_path, bad)
+    with pytest.raises(SystemExit, match="--hair-photos: no folder"):
+        P.unlabelled_items(tmp_path, argparse.Namespace(eval_only=False, hair_photos="faces/fotos"))
 
 
 def test_an_unfinished_or_missing_teacher_is_refused(tmp_path: Path) -> None:
