@@ -475,6 +475,21 @@ def test_unlabelled_photos_are_listed_without_their_label_maps(tmp_path: Path) -
         P.read_truth(items[0])
 
 
+def _recording_trainer(trained: dict[str, list[int]], source: str, check: Any) -> Any:
+    """A stand-in for ``train_one`` that records each run's records (by index, under its folder's
+    name) and checks the truth of every record of ``source``."""
+
+    def fake_train(rt: Any, recs: Any, its: Any, out_dir: Path, args: Any) -> tuple[FaceParserNet, dict]:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        trained[out_dir.name] = sorted(int(r["index"]) for r in recs)
+        for r in recs:
+            if its[int(r["index"])].source == source:
+                check(r["truth"])
+        return tiny(), {"steps": args.steps}
+
+    return fake_train
+
+
 def test_each_fold_is_pseudo_labelled_by_its_own_teacher(tmp_path: Path, monkeypatch) -> None:
     """Fold k trains on the unlabelled photos labelled by the teacher run's fold k (which never saw
     fold k's held-out photos); unlabelled photos are never held out or scored."""
@@ -489,13 +504,10 @@ def test_each_fold_is_pseudo_labelled_by_its_own_teacher(tmp_path: Path, monkeyp
     trained: dict[str, list[int]] = {}
     tested: list[int] = []
 
-    def fake_train(rt: Any, recs: Any, its: Any, out_dir: Path, args: Any) -> tuple[FaceParserNet, dict]:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        trained[out_dir.name] = sorted(int(r["index"]) for r in recs)
-        for r in recs:
-            if its[int(r["index"])].source == "pseudo":
-                assert (r["truth"][:8] == P.IGNORE).all() and (r["truth"] != P.IGNORE).any()
-        return tiny(), {"steps": args.steps}
+    def pseudo_truth(truth: np.ndarray) -> None:
+        assert (truth[:8] == P.IGNORE).all() and (truth != P.IGNORE).any()
+
+    fake_train = _recording_trainer(trained, "pseudo", pseudo_truth)
 
     def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, scale: float, shift: float,
                   keep: Any = (), mirrored: bool = False, edge: float = 0.0, guard: float = 1.0, hat: bool = False,
@@ -574,13 +586,10 @@ def test_hair_photos_train_hair_not_hat_and_each_fold_holds_a_third_out(tmp_path
     trained: dict[str, list[int]] = {}
     tested: list[int] = []
 
-    def fake_train(rt: Any, recs: Any, its: Any, out_dir: Path, args: Any) -> tuple[FaceParserNet, dict]:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        trained[out_dir.name] = sorted(int(r["index"]) for r in recs)
-        for r in recs:
-            if its[int(r["index"])].source == "hair_photos":
-                assert set(np.unique(r["truth"]).tolist()) == {hair, P.IGNORE}
-        return tiny(), {"steps": args.steps}
+    def hair_truth(truth: np.ndarray) -> None:
+        assert set(np.unique(truth).tolist()) == {hair, P.IGNORE}
+
+    fake_train = _recording_trainer(trained, "hair_photos", hair_truth)
 
     def fake_eval(model: Any, recs: Any, its: Any, size: int, sink: dict, *a: Any, **k: Any) -> dict:
         tested.extend(int(r["index"]) for r in recs)
