@@ -1044,7 +1044,7 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
         if config.is_file() and json.loads(config.read_text()) != _training_config(args):
             raise SystemExit(f"fold {k + 1} was trained with {config.read_text()}, not "
                              f"{json.dumps(_training_config(args))}: run with the same --skin-tone-aug / --paint-aug / --pseudo-* / "
-                             "--frozen-stages / --lr / --lovasz options, or use another --run-dir")
+                             "--frozen-stages / --lr / --lovasz / --hair-photos options, or use another --run-dir")
         if not result.is_file():
             print(f"fold {k + 1}/{args.folds}: train on {len(train)} photos"
                   + (f" + {len(hair_train)} hair photos" if hair_train else "") + f", test on {len(test)}", flush=True)
@@ -1234,20 +1234,23 @@ def holdout_sources(spec: str) -> list[str]:
 
 def unlabelled_items(root: Path, args: argparse.Namespace) -> list[Item]:
     """The unlabelled photos a run trains on: ``--pseudo-data`` (with ``--pseudo-teacher``), then
-    ``--hair-photos``.
+    ``--hair-photos`` (none with ``--rescore``, which trains nothing: the option only says how the
+    run's folds were trained, as their ``training.json`` records).
 
     Raises:
-        SystemExit: either option with ``--holdout-source``, ``--eval-only`` or ``--rescore``.
+        SystemExit: either option with ``--holdout-source`` or ``--eval-only``; ``--pseudo-teacher``
+            with ``--rescore``.
     """
     items: list[Item] = []
+    rescore = bool(getattr(args, "rescore", False))
     for flag, on, folders, source in (("--pseudo-teacher", bool(getattr(args, "pseudo_teacher", None)),
                                        _pseudo_folders(args), PSEUDO),
                                       ("--hair-photos", bool(_hair_folders(args)), _hair_folders(args), HAIR_PHOTOS)):
-        if not on:
+        if not on or (rescore and source is HAIR_PHOTOS):
             continue
-        if getattr(args, "holdout_source", None) or args.eval_only or getattr(args, "rescore", False):
+        if getattr(args, "holdout_source", None) or args.eval_only or rescore:
             raise SystemExit(f"{flag} trains folds and the final model; it does not go with "
-                             "--holdout-source, --eval-only or --rescore")
+                             "--holdout-source, --eval-only" + (" or --rescore" if source is PSEUDO else ""))
         items += list_unlabelled(root, folders, source, "--pseudo-data" if source is PSEUDO else flag)
     return items
 

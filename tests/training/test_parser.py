@@ -608,10 +608,14 @@ def test_hair_photos_train_hair_not_hat_and_each_fold_holds_a_third_out(tmp_path
         assert facts["hair_photos"]["photos"] == 2 and len(facts["hair_held_out"]) == 2
     assert json.loads((tmp_path / "run" / "fold0" / "training.json").read_text())["hair_photos"]["folders"] == [
         "maskwear/real_masked"]
-    for other in ({"rescore": True}, {"holdout_source": "mt"}, {"eval_only": True}):
+    for other in ({"holdout_source": "mt"}, {"eval_only": True}):
         bad = argparse.Namespace(**{"eval_only": False, "hair_photos": "faces/photos", **other})
         with pytest.raises(SystemExit, match="--hair-photos"):
             P.unlabelled_items(tmp_path, bad)
+    # a rescore trains nothing: the option only names how the folds were trained (their training.json)
+    rescore = argparse.Namespace(eval_only=False, hair_photos="faces/fotos", rescore=True)
+    assert P.unlabelled_items(tmp_path, rescore) == []
+    assert P._training_config(rescore)["hair_photos"]["folders"] == ["faces/fotos"]
     with pytest.raises(SystemExit, match="--hair-photos: no folder"):
         P.unlabelled_items(tmp_path, argparse.Namespace(eval_only=False, hair_photos="faces/fotos"))
 
