@@ -116,8 +116,8 @@ PSEUDO = Source("pseudo", ("faces/photos",), "", "official", tuple(range(NUM_CLA
 """Unlabelled development photos (``--pseudo-teacher``): their "truth" is a teacher model's confident
 labels (:func:`pseudo_truths`), every class counted; never scored."""
 
-HAIR_PHOTOS = Source("hair_photos", ("maskwear/real_masked", "faces/photos"), "", "official", (13,), (14,))
-"""Unlabelled everyday photos (``--hair-photos``): only the geometric parser's hair away from its edges
+HAIR_PHOTOS = Source("hair_photos", (), "", "official", (13,), (14,))
+"""Unlabelled everyday photos (``--hair-photos`` names their folders): only the geometric parser's hair away from its edges
 and of a hair colour is a label (:func:`hair_truths`), and a pixel of it is not a hat. The labelled
 photos show hats only as stage headdresses, mostly black: without these a network calls dark hair a
 hat on everyday photos. Never scored."""
@@ -573,9 +573,9 @@ def _training_config(args: argparse.Namespace) -> dict[str, Any]:
     the painted skin are named only when not the default, so folds trained before they were recorded
     still match)."""
     config: dict[str, Any] = {"skin_tone_aug": _skin_tone(args), "pseudo_labels": _pseudo_settings(args)}
-    if _hair_folders(args):
-        config["hair_photos"] = {"folders": _hair_folders(args), "erode": HAIR_ERODE, "chroma": HAIR_CHROMA,
-                                 "hues": list(HAIR_HUES), "per_batch": HAIR_PER_BATCH}
+    hair = _hair_settings(args)
+    if hair is not None:
+        config["hair_photos"] = hair
     for key, value, default in (("frozen_stages", _frozen(args), FROZEN_STAGES), ("lr", _lr(args), LR),
                                 ("paint_aug", _paint(args), 0.0), ("lovasz", _lovasz(args), 0.0)):
         if value != default:
@@ -594,11 +594,19 @@ def _hair_folders(args: argparse.Namespace) -> list[str]:
     return [f.strip() for f in str(getattr(args, "hair_photos", None) or "").split(",") if f.strip()]
 
 
+def _hair_settings(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The run's hair-photo options (``None`` without ``--hair-photos``)."""
+    folders = _hair_folders(args)
+    if not folders:
+        return None
+    return {"folders": folders, "erode": HAIR_ERODE, "chroma": HAIR_CHROMA, "hues": list(HAIR_HUES),
+            "per_batch": HAIR_PER_BATCH}
+
+
 def _hair_facts(args: argparse.Namespace, n: int) -> dict[str, Any]:
     """What a run's hair photos were (card and fold facts)."""
-    folders = _hair_folders(args)
-    return {"hair_photos": {"photos": n, "folders": folders, "erode": HAIR_ERODE, "chroma": HAIR_CHROMA,
-                            "hues": list(HAIR_HUES), "per_batch": HAIR_PER_BATCH}} if folders else {}
+    settings = _hair_settings(args)
+    return {} if settings is None else {"hair_photos": {"photos": n, **settings}}
 
 
 def _pseudo_folders(args: argparse.Namespace) -> list[str]:
@@ -1039,7 +1047,8 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
         result = fdir / "result.npz"
         test = [r for r in labelled if fold_of[int(r["index"])] == k]
         train = [r for r in labelled if fold_of[int(r["index"])] != k]
-        hair_train = [r for r in hair if fold_of[int(r["index"])] != k]  # the held-out third: false hats measured
+        hair_train = [r for r in hair if fold_of[int(r["index"])] != k]
+        hair_test = [r for r in hair if fold_of[int(r["index"])] == k]  # never trained on: false hats measurable
         config = fdir / "training.json"  # (folds run before it existed were trained without these options)
         if config.is_file() and json.loads(config.read_text()) != _training_config(args):
             raise SystemExit(f"fold {k + 1} was trained with {config.read_text()}, not "
@@ -1066,9 +1075,7 @@ def _run_folds(rt: Runtime, records: list[dict[str, Any]], items: list[Item], ar
                                                                      held_out=held_out_names(items, test),
                                                                      **_pseudo_facts(args, len(pseudo)),
                                                                      **_hair_facts(args, len(hair_train)),
-                                                                     hair_held_out=held_out_names(items, [
-                                                                         r for r in hair
-                                                                         if fold_of[int(r["index"])] == k]))).encode())
+                                                                     hair_held_out=held_out_names(items, hair_test))).encode())
             atomic_write_bytes(fdir / "scoring.json", json.dumps(_scoring(args)).encode())
         elif not getattr(args, "rescore", False):
             scored = fdir / "scoring.json"  # (runs before it existed were scored as they were run)
@@ -1243,15 +1250,17 @@ def unlabelled_items(root: Path, args: argparse.Namespace) -> list[Item]:
     """
     items: list[Item] = []
     rescore = bool(getattr(args, "rescore", False))
-    for flag, on, folders, source in (("--pseudo-teacher", bool(getattr(args, "pseudo_teacher", None)),
-                                       _pseudo_folders(args), PSEUDO),
-                                      ("--hair-photos", bool(_hair_folders(args)), _hair_folders(args), HAIR_PHOTOS)):
-        if not on or (rescore and source is HAIR_PHOTOS):
-            continue
-        if getattr(args, "holdout_source", None) or args.eval_only or rescore:
-            raise SystemExit(f"{flag} trains folds and the final model; it does not go with "
-                             "--holdout-source, --eval-only" + (" or --rescore" if source is PSEUDO else ""))
-        items += list_unlabelled(root, folders, source, "--pseudo-data" if source is PSEUDO else flag)
+    scores_only = bool(getattr(args, "holdout_source", None) or args.eval_only)
+    if getattr(args, "pseudo_teacher", None):
+        if scores_only or rescore:
+            raise SystemExit("--pseudo-teacher trains folds and the final model; it does not go with "
+                             "--holdout-source, --eval-only or --rescore")
+        items += list_unlabelled(root, _pseudo_folders(args))
+    if _hair_folders(args) and not rescore:
+        if scores_only:
+            raise SystemExit("--hair-photos trains folds and the final model; it does not go with "
+                             "--holdout-source or --eval-only")
+        items += list_unlabelled(root, _hair_folders(args), HAIR_PHOTOS, "--hair-photos")
     return items
 
 
